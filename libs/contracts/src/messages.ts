@@ -1,0 +1,48 @@
+import { ServiceError } from './generated/common';
+import { ForecastPublished } from './generated/forecast';
+import { KeyRevoked, KeyVerifyReply, KeyVerifyRequest } from './generated/key';
+import { MetricAggregated } from './generated/metrics';
+import { ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
+import { RequestCompleted } from './generated/usage';
+import {
+  RegistryListRequest,
+  RegistrySnapshot,
+  WorkerDeregistered,
+  WorkerDraining,
+  WorkerHeartbeat,
+  WorkerRegistered,
+} from './generated/worker';
+import { MessageName } from './subjects';
+
+/** The payload type of each message (the request, for commands). Checked against MESSAGE_KINDS below. */
+export interface MessageTypes {
+  'worker.registered': WorkerRegistered;
+  'worker.heartbeat': WorkerHeartbeat;
+  'worker.draining': WorkerDraining;
+  'worker.deregistered': WorkerDeregistered;
+  'router.list-workers': RegistryListRequest;
+  'key-registry.verify': KeyVerifyRequest;
+  'key.revoked': KeyRevoked;
+  'usage.request-completed': RequestCompleted;
+  'metric.aggregated': MetricAggregated;
+  'forecast.published': ForecastPublished;
+  'scaling.decided': ScalingDecided;
+  'scaling.action-started': ScalingAction;
+  'scaling.action-completed': ScalingAction;
+  'scaling.action-failed': ScalingAction;
+  'vm.state-changed': VmStateChanged;
+}
+
+/** Reply types of the commands. */
+export interface ReplyTypes {
+  'router.list-workers': RegistrySnapshot;
+  'key-registry.verify': KeyVerifyReply;
+}
+
+export type CommandName = keyof ReplyTypes;
+export type EventName = Exclude<MessageName, CommandName>;
+export type { ServiceError };
+
+// Compile-time check that every message name has exactly one payload type.
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const everyMessageTyped: Exact<keyof MessageTypes, MessageName> = true;

@@ -1,0 +1,71 @@
+/**
+ * Every NATS subject and JetStream stream of the platform, and the only place their names are written.
+ *
+ * Convention (STYLE.md §4): commands `<ns>.v1.<service>.<verb>` (request/reply, queue group = service),
+ * events `<ns>.v1.<entity>.<past-tense-verb>`. `<ns>` is `maas` in production; tests use their own
+ * namespace (`maas-t1a2b3c`) so concurrent runs on one NATS never see each other's messages.
+ */
+export const MESSAGE_KINDS = {
+  'worker.registered': { kind: 'event', schema: 'worker/v1/worker-registered' },
+  'worker.heartbeat': { kind: 'event', schema: 'worker/v1/worker-heartbeat' },
+  'worker.draining': { kind: 'event', schema: 'worker/v1/worker-draining' },
+  'worker.deregistered': { kind: 'event', schema: 'worker/v1/worker-deregistered' },
+  'router.list-workers': { kind: 'command', schema: 'worker/v1/registry-list-request', reply: 'worker/v1/registry-snapshot' },
+  'key-registry.verify': { kind: 'command', schema: 'key/v1/key-verify-request', reply: 'key/v1/key-verify-reply' },
+  'key.revoked': { kind: 'event', schema: 'key/v1/key-revoked' },
+  'usage.request-completed': { kind: 'event', schema: 'usage/v1/request-completed' },
+  'metric.aggregated': { kind: 'event', schema: 'metrics/v1/metric-aggregated' },
+  'forecast.published': { kind: 'event', schema: 'forecast/v1/forecast-published' },
+  'scaling.decided': { kind: 'event', schema: 'scaling/v1/scaling-decided' },
+  'scaling.action-started': { kind: 'event', schema: 'scaling/v1/scaling-action' },
+  'scaling.action-completed': { kind: 'event', schema: 'scaling/v1/scaling-action' },
+  'scaling.action-failed': { kind: 'event', schema: 'scaling/v1/scaling-action' },
+  'vm.state-changed': { kind: 'event', schema: 'scaling/v1/vm-state-changed' },
+} as const;
+
+/** Logical message name, independent of namespace: `worker.heartbeat`, `key-registry.verify`, … */
+export type MessageName = keyof typeof MESSAGE_KINDS;
+
+export const MESSAGE_NAMES = Object.keys(MESSAGE_KINDS) as MessageName[];
+
+/** JetStream streams: what must be replayable or must not be lost. */
+export const STREAMS = {
+  usage: { name: 'USAGE', messages: ['usage.request-completed'] as MessageName[] },
+  scaling: {
+    name: 'SCALING',
+    messages: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed'] as MessageName[],
+  },
+} as const;
+
+export type StreamName = keyof typeof STREAMS;
+
+const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/** Subject and stream names of one namespace. */
+export class Subjects {
+  constructor(readonly namespace = 'maas') {
+    if (!NAMESPACE_PATTERN.test(namespace)) {
+      throw new Error(`subject namespace "${namespace}" must be lowercase letters, digits and "-" (at most 32)`);
+    }
+  }
+
+  subject(name: MessageName): string {
+    return `${this.namespace}.v1.${name}`;
+  }
+
+  /** Maps a received subject back to its message name, or undefined when it is not one of ours. */
+  nameOf(subject: string): MessageName | undefined {
+    const prefix = `${this.namespace}.v1.`;
+    if (!subject.startsWith(prefix)) return undefined;
+    const name = subject.slice(prefix.length);
+    return name in MESSAGE_KINDS ? (name as MessageName) : undefined;
+  }
+
+  stream(stream: StreamName): string {
+    return `${this.namespace.replace(/-/g, '_').toUpperCase()}_${STREAMS[stream].name}`;
+  }
+
+  streamSubjects(stream: StreamName): string[] {
+    return STREAMS[stream].messages.map((m) => this.subject(m));
+  }
+}

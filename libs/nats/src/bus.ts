@@ -1,0 +1,112 @@
+import { headers as natsHeaders, JetStreamClient, JSONCodec, MsgHdrs, NatsConnection } from 'nats';
+import {
+  CommandName,
+  EventName,
+  MESSAGE_KINDS,
+  MessageName,
+  MessageTypes,
+  MessageValidator,
+  messageValidator,
+  ReplyTypes,
+  StreamName,
+  STREAMS,
+  Subjects,
+} from '@maas/contracts';
+import { injectContext } from '@maas/telemetry';
+
+const json = JSONCodec<unknown>();
+
+/** Thrown when a request's reply is a service error or fails validation. */
+export class BusRequestError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+export function headerCarrier(h: MsgHdrs) {
+  return { get: (k: string) => (h.has(k) ? h.get(k) : undefined), set: (k: string, v: string) => h.set(k, v) };
+}
+
+function tracedHeaders(): MsgHdrs {
+  const h = natsHeaders();
+  injectContext(headerCarrier(h));
+  return h;
+}
+
+/**
+ * The platform's typed view of NATS: one JSON object per message, validated before it is sent,
+ * with trace context in the headers. Stream messages go through JetStream with de-duplication ids.
+ */
+export class MessageBus {
+  private readonly js: JetStreamClient;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly subjects: Subjects,
+    private readonly validator: MessageValidator = messageValidator(),
+  ) {
+    this.js = nc.jetstream();
+  }
+
+  private encode<N extends MessageName>(name: N, payload: MessageTypes[N]): Uint8Array {
+    const checked = this.validator.message(name, payload);
+    if (!checked.ok) throw new Error(`refusing to send invalid ${name}: ${checked.error}`);
+    return json.encode(payload);
+  }
+
+  /** Core NATS publish (fire and forget) of an event. */
+  publish<N extends EventName>(name: N, payload: MessageTypes[N]): void {
+    this.nc.publish(this.subjects.subject(name), this.encode(name, payload), { headers: tracedHeaders() });
+  }
+
+  /**
+   * Persists an event in its JetStream stream; resolves once the server stored it.
+   * `dedupeId` makes retries idempotent within the stream's duplicate window.
+   */
+  async persist<N extends EventName>(name: N, payload: MessageTypes[N], dedupeId: string): Promise<void> {
+    await this.js.publish(this.subjects.subject(name), this.encode(name, payload), {
+      headers: tracedHeaders(),
+      msgID: dedupeId,
+    });
+  }
+
+  /** Request/reply to a command; the reply is validated against its schema. */
+  async request<N extends CommandName>(name: N, payload: MessageTypes[N], timeoutMs = 2000): Promise<ReplyTypes[N]> {
+    const msg = await this.nc.request(this.subjects.subject(name), this.encode(name, payload), {
+      timeout: timeoutMs,
+      headers: tracedHeaders(),
+    });
+    const body = json.decode(msg.data) as Record<string, unknown>;
+    if (msg.headers?.has('Nats-Service-Error')) {
+      const error = (body?.error ?? {}) as { message?: string; code?: string };
+      throw new BusRequestError(`${name}: ${error.message ?? msg.headers.get('Nats-Service-Error')}`, error.code ?? 'service_error');
+    }
+    const checked = this.validator.reply(name, body);
+    if (!checked.ok) throw new BusRequestError(`${name}: invalid reply: ${checked.error}`, 'invalid_reply');
+    return checked.value;
+  }
+
+  /** Creates or updates the JetStream streams of this namespace (idempotent). */
+  async ensureStreams(options: { maxAgeMs?: number; duplicateWindowMs?: number } = {}): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    for (const stream of Object.keys(STREAMS) as StreamName[]) {
+      const config = {
+        name: this.subjects.stream(stream),
+        subjects: this.subjects.streamSubjects(stream),
+        max_age: (options.maxAgeMs ?? 30 * 86_400_000) * 1_000_000,
+        duplicate_window: (options.duplicateWindowMs ?? 10 * 60_000) * 1_000_000,
+      };
+      try {
+        await jsm.streams.info(config.name);
+        await jsm.streams.update(config.name, config);
+      } catch (err) {
+        if (!/stream not found/i.test((err as Error).message)) throw err;
+        await jsm.streams.add(config);
+      }
+    }
+  }
+
+  isCommand(name: MessageName): boolean {
+    return MESSAGE_KINDS[name].kind === 'command';
+  }
+}

@@ -1,0 +1,62 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { NatsConnection } from 'nats';
+import { Subjects } from '@maas/contracts';
+import { DEFAULT_DATABASE_URL, loadConfig, PlatformConfig, platformConfigSpec, env } from '@maas/config';
+import { dataSourceOptions } from '@maas/database';
+import { Logger } from '@maas/logging';
+import { connectNats, MessageBus } from '@maas/nats';
+import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { NATS_CONNECTION, PLATFORM_CONFIG, SERVICE_DEFINITION, ServiceDefinition } from './service-definition';
+
+/** Drains the NATS connection last, after Nest closed the transports and HTTP server. */
+class NatsLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+  }
+}
+
+/**
+ * What every service gets: typed config, the JSON logger, the NATS connection and message bus,
+ * `/health` and `/metrics`, and — when it keeps state — its TypeORM data source with migrations run.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forService(definition: ServiceDefinition): DynamicModule {
+    const config = loadConfig(platformConfigSpec);
+    const logger = new Logger(definition.name, config.LOG_LEVEL);
+    const imports: DynamicModule['imports'] = [TerminusModule.forRoot({ logger: false })];
+    if (definition.database) {
+      const { DATABASE_URL } = loadConfig({ DATABASE_URL: env.url(DEFAULT_DATABASE_URL, ['postgres', 'postgresql']) });
+      imports.push(TypeOrmModule.forRoot({ ...dataSourceOptions(definition.name, DATABASE_URL, definition.database), retryAttempts: 3, retryDelay: 1000 }));
+    }
+    return {
+      module: PlatformModule,
+      imports,
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: SERVICE_DEFINITION, useValue: definition },
+        { provide: PLATFORM_CONFIG, useValue: config },
+        { provide: Logger, useValue: logger },
+        { provide: Subjects, useValue: new Subjects(config.MAAS_NAMESPACE) },
+        {
+          provide: NATS_CONNECTION,
+          useFactory: () => connectNats(config.NATS_URL, `${definition.name}-${process.pid}`, logger),
+        },
+        {
+          provide: MessageBus,
+          inject: [NATS_CONNECTION, Subjects],
+          useFactory: (nc: NatsConnection, subjects: Subjects) => new MessageBus(nc, subjects),
+        },
+        NatsLifecycle,
+      ],
+      exports: [SERVICE_DEFINITION, PLATFORM_CONFIG, Logger, Subjects, NATS_CONNECTION, MessageBus],
+    };
+  }
+}
+
+export type { PlatformConfig };

@@ -1,0 +1,4 @@
+import { main } from '@maas/platform';
+import { ROUTER, RouterModule } from './router.module';
+
+main(ROUTER, RouterModule);

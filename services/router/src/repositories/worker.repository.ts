@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { WorkerRegistered } from '@maas/contracts';
+import { WorkerEntity } from './worker.entity';
+import type { RegisteredWorker } from '../policy/worker-registry';
+
+/** Persists the registry's membership changes (not every heartbeat: those live in memory). */
+@Injectable()
+export class WorkerRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async upsert(worker: RegisteredWorker): Promise<void> {
+    await this.db.getRepository(WorkerEntity).save({
+      workerId: worker.registration.workerId,
+      registration: worker.registration,
+      state: worker.state,
+      load: worker.load ?? null,
+      vmId: worker.registration.vmId,
+      registeredAt: new Date(worker.registeredAt),
+      lastSeenAt: new Date(worker.lastSeenAt),
+      leftAt: null,
+      leftReason: null,
+    });
+  }
+
+  async markLeft(workerId: string, reason: string, at: number, lastSeenAt: number): Promise<void> {
+    await this.db
+      .getRepository(WorkerEntity)
+      .update({ workerId }, { state: 'gone', leftAt: new Date(at), leftReason: reason, lastSeenAt: new Date(lastSeenAt) });
+  }
+
+  /** Workers that had not left when the router last ran; they re-announce themselves when asked. */
+  async active(): Promise<WorkerRegistered[]> {
+    const rows = await this.db.getRepository(WorkerEntity).find({ where: { leftAt: undefined } });
+    return rows.filter((r) => r.leftAt === null).map((r) => r.registration);
+  }
+}
