@@ -16,6 +16,7 @@ const common = {
   moduleNameMapper: { '^@maas/([^/]+)$': '<rootDir>/libs/$1/src' },
   testEnvironment: 'node',
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  globalSetup: '<rootDir>/scripts/jest-global-setup.js',
 };
 
 module.exports = {

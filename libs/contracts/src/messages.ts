@@ -1,6 +1,16 @@
 import { ServiceError } from './generated/common';
 import { ForecastPublished } from './generated/forecast';
-import { KeyRevoked, KeyVerifyReply, KeyVerifyRequest } from './generated/key';
+import {
+  KeyCreated,
+  KeyCreateRequest,
+  KeyListReply,
+  KeyListRequest,
+  KeyRevoked,
+  KeyRevokeRequest,
+  KeySummary,
+  KeyVerifyReply,
+  KeyVerifyRequest,
+} from './generated/key';
 import { MetricAggregated } from './generated/metrics';
 import { ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
 import { RequestCompleted } from './generated/usage';
@@ -22,6 +32,9 @@ export interface MessageTypes {
   'worker.deregistered': WorkerDeregistered;
   'router.list-workers': RegistryListRequest;
   'key-registry.verify': KeyVerifyRequest;
+  'key-registry.create': KeyCreateRequest;
+  'key-registry.list': KeyListRequest;
+  'key-registry.revoke': KeyRevokeRequest;
   'key.revoked': KeyRevoked;
   'usage.request-completed': RequestCompleted;
   'metric.aggregated': MetricAggregated;
@@ -37,6 +50,9 @@ export interface MessageTypes {
 export interface ReplyTypes {
   'router.list-workers': RegistrySnapshot;
   'key-registry.verify': KeyVerifyReply;
+  'key-registry.create': KeyCreated;
+  'key-registry.list': KeyListReply;
+  'key-registry.revoke': KeySummary;
 }
 
 export type CommandName = keyof ReplyTypes;

@@ -2,6 +2,66 @@
 /* eslint-disable */
 
 /**
+ * Per-key ceilings; null or absent = unlimited
+ */
+export interface KeyLimits {
+  requestsPerMinute?: number | null;
+  tokensPerMinute?: number | null;
+  maxConcurrent?: number | null;
+  chatShortWindowTokens?: number | null;
+  chatLongWindowTokens?: number | null;
+  batchShortWindowTokens?: number | null;
+  batchLongWindowTokens?: number | null;
+}
+
+/**
+ * Create an API key for a user; the secret comes back once in the reply and is never stored.
+ */
+export interface KeyCreateRequest {
+  userEmail: string;
+  name?: string;
+  /**
+   * @maxItems 100
+   */
+  allowedModels?: string[];
+  expiresAt?: string | null;
+  trusted?: boolean;
+  /**
+   * @maxItems 100
+   */
+  allowedCidrs?: string[];
+  limits?: KeyLimits;
+}
+
+/**
+ * Reply to key-registry.create: the only time the secret is shown.
+ */
+export interface KeyCreated {
+  secret: string;
+  key: KeySummary;
+}
+
+export interface KeyListReply {
+  keys: KeySummary[];
+}
+
+/**
+ * List keys, optionally of one user; revoked keys only when asked.
+ */
+export interface KeyListRequest {
+  userEmail?: string;
+  includeRevoked?: boolean;
+}
+
+/**
+ * Revoke a key by id; with userEmail set, only if that user owns it.
+ */
+export interface KeyRevokeRequest {
+  keyId: string;
+  userEmail?: string;
+}
+
+/**
  * A key stopped being valid; every gateway drops it from its cache.
  */
 export interface KeyRevoked {
@@ -11,6 +71,25 @@ export interface KeyRevoked {
    */
   prefix: string;
   revokedAt: string;
+}
+
+/**
+ * What can be shown about a key after creation (never the secret).
+ */
+export interface KeySummary {
+  keyId: string;
+  prefix: string;
+  userId: string;
+  userEmail: string;
+  name?: string | null;
+  allowedModels: string[];
+  allowedCidrs?: string[];
+  trusted: boolean;
+  limits?: KeyLimits;
+  createdAt: string;
+  expiresAt?: string | null;
+  lastUsedAt?: string | null;
+  revokedAt?: string | null;
 }
 
 /**
@@ -35,15 +114,7 @@ export interface KeyVerifyReply {
      */
     trusted: boolean;
     allowedCidrs?: string[];
-    limits: {
-      requestsPerMinute?: number | null;
-      tokensPerMinute?: number | null;
-      maxConcurrent?: number | null;
-      chatShortWindowTokens?: number | null;
-      chatLongWindowTokens?: number | null;
-      batchShortWindowTokens?: number | null;
-      batchLongWindowTokens?: number | null;
-    };
+    limits: KeyLimits;
   };
 }
 

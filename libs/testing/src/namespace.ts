@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { connect, NatsConnection } from 'nats';
+import { StreamName, STREAMS, Subjects } from '@maas/contracts';
+
+/** A subject namespace of its own for one test run, so runs sharing a NATS never see each other. */
+export function testNamespace(): string {
+  return `maas-t${randomBytes(4).toString('hex')}`;
+}
+
+export const testNatsUrl = (): string => process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export async function testNats(): Promise<NatsConnection> {
+  return connect({ servers: testNatsUrl(), name: 'test' });
+}
+
+/** Deletes the JetStream streams of a test namespace. */
+export async function deleteStreams(nc: NatsConnection, namespace: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const subjects = new Subjects(namespace);
+  for (const s of Object.keys(STREAMS) as StreamName[]) {
+    await jsm.streams.delete(subjects.stream(s)).catch(() => undefined);
+  }
+}
