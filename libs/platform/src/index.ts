@@ -5,3 +5,4 @@ export * from './bootstrap';
 export * from './health.controller';
 export * from './metrics.controller';
 export * from './version';
+export * from './clock';

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { PlatformModule, ServiceDefinition } from '@maas/platform';
 import { WorkerHandler } from './handlers/worker.handler';
 import { Workers1732500000000 } from './migrations/1732500000000-workers';
-import { CLOCK, systemClock } from './repositories/clock';
+import { CLOCK, systemClock } from '@maas/platform';
 import { WorkerEntity } from './repositories/worker.entity';
 import { WorkerRepository } from './repositories/worker.repository';
 import { RegistryService } from './services/registry.service';

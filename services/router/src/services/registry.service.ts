@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { RegistrySnapshot, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
-import { Clock, CLOCK } from '../repositories/clock';
+import { Clock, CLOCK } from '@maas/platform';
 import { WorkerRepository } from '../repositories/worker.repository';
 import { RegistryChange, WorkerRegistry } from '../policy/worker-registry';
 import { ROUTER_CONFIG, RouterConfig } from '../router.config';

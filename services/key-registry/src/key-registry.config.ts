@@ -1,0 +1,11 @@
+import { env, loadConfig } from '@maas/config';
+
+export const DEV_KEY_SECRET = 'open-maas-development-secret-change-me';
+
+export const keyRegistryConfigSpec = {
+  /** HMAC secret for stored key hashes; rotating it invalidates every key. */
+  KEY_HASH_SECRET: env.string(DEV_KEY_SECRET),
+};
+export const loadKeyRegistryConfig = () => loadConfig(keyRegistryConfigSpec);
+export type KeyRegistryConfig = ReturnType<typeof loadKeyRegistryConfig>;
+export const KEY_REGISTRY_CONFIG = Symbol('KEY_REGISTRY_CONFIG');

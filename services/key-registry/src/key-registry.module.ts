@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { Logger } from '@maas/logging';
+import { PlatformModule, ServiceDefinition } from '@maas/platform';
+import { KeyHandler } from './handlers/key.handler';
+import { ApiKeys1732500000000 } from './migrations/1732500000000-api-keys';
+import { ApiKeyEntity } from './repositories/api-key.entity';
+import { ApiKeyRepository } from './repositories/api-key.repository';
+import { CLOCK, systemClock } from '@maas/platform';
+import { KeyHasher } from './repositories/key-hasher';
+import { ApiKeyService } from './services/api-key.service';
+import { DEV_KEY_SECRET, loadKeyRegistryConfig } from './key-registry.config';
+
+export const KEY_REGISTRY: ServiceDefinition = {
+  name: 'key-registry',
+  description: 'API keys: create, list, revoke, verify; hashed with a server secret',
+  database: { entities: [ApiKeyEntity], migrations: [ApiKeys1732500000000] },
+};
+
+@Module({
+  imports: [PlatformModule.forService(KEY_REGISTRY)],
+  controllers: [KeyHandler],
+  providers: [
+    {
+      provide: KeyHasher,
+      inject: [Logger],
+      useFactory: (logger: Logger) => {
+        const { KEY_HASH_SECRET } = loadKeyRegistryConfig();
+        if (KEY_HASH_SECRET === DEV_KEY_SECRET) logger.warn('KEY_HASH_SECRET is the development default; set it in production');
+        return new KeyHasher(KEY_HASH_SECRET);
+      },
+    },
+    { provide: CLOCK, useValue: systemClock },
+    ApiKeyRepository,
+    ApiKeyService,
+  ],
+})
+export class KeyRegistryModule {}

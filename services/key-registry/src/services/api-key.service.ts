@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { KeyCreated, KeyCreateRequest, KeyListReply, KeyListRequest, KeyRevokeRequest, KeySummary, KeyVerifyReply } from '@maas/contracts';
+import { Logger } from '@maas/logging';
+import { MessageBus } from '@maas/nats';
+import { ApiKeyEntity } from '../repositories/api-key.entity';
+import { ApiKeyRepository } from '../repositories/api-key.repository';
+import { KeyHasher } from '../repositories/key-hasher';
+import { CLOCK, Clock } from '@maas/platform';
+
+const TOUCH_EVERY_MS = 60_000;
+
+/** Thrown for requests that name a key that does not exist (or not for this user). */
+export class KeyNotFoundError extends Error {}
+
+export function summary(k: ApiKeyEntity): KeySummary {
+  return {
+    keyId: k.keyId,
+    prefix: k.prefix,
+    userId: k.userId,
+    userEmail: k.userEmail,
+    name: k.name,
+    allowedModels: k.allowedModels,
+    allowedCidrs: k.allowedCidrs,
+    trusted: k.trusted,
+    limits: k.limits,
+    createdAt: k.createdAt.toISOString(),
+    expiresAt: k.expiresAt?.toISOString() ?? null,
+    lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+    revokedAt: k.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** API keys: created once (secret shown once), verified on gateway cache misses, revoked everywhere. */
+@Injectable()
+export class ApiKeyService {
+  private readonly touchedAt = new Map<string, number>();
+
+  constructor(
+    private readonly keys: ApiKeyRepository,
+    private readonly hasher: KeyHasher,
+    private readonly bus: MessageBus,
+    private readonly logger: Logger,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async create(req: KeyCreateRequest): Promise<KeyCreated> {
+    const { secret, prefix } = this.hasher.generate();
+    const email = req.userEmail.trim().toLowerCase();
+    const entity: ApiKeyEntity = {
+      keyId: randomUUID(),
+      prefix,
+      hash: this.hasher.hash(secret),
+      userId: email,
+      userEmail: email,
+      name: req.name ?? null,
+      allowedModels: req.allowedModels ?? [],
+      allowedCidrs: req.allowedCidrs ?? [],
+      trusted: req.trusted ?? false,
+      limits: req.limits ?? {},
+      createdAt: new Date(this.clock.now()),
+      expiresAt: req.expiresAt ? new Date(req.expiresAt) : null,
+      lastUsedAt: null,
+      revokedAt: null,
+    };
+    await this.keys.insert(entity);
+    this.logger.info('key created', { keyId: entity.keyId, prefix, userEmail: email, trusted: entity.trusted });
+    return { secret, key: summary(entity) };
+  }
+
+  async verify(secret: string): Promise<KeyVerifyReply> {
+    const prefix = KeyHasher.prefixOf(secret);
+    const key = prefix ? await this.keys.byPrefix(prefix) : null;
+    if (!key || !this.hasher.matches(secret, key.hash)) return { valid: false, reason: 'unknown' };
+    if (key.revokedAt) return { valid: false, reason: 'revoked' };
+    const now = this.clock.now();
+    if (key.expiresAt && key.expiresAt.getTime() <= now) return { valid: false, reason: 'expired' };
+    this.touch(key.keyId, now);
+    const s = summary(key);
+    return {
+      valid: true,
+      key: {
+        keyId: s.keyId,
+        userId: s.userId,
+        userEmail: s.userEmail,
+        ...(s.name ? { name: s.name } : {}),
+        prefix: s.prefix,
+        allowedModels: s.allowedModels,
+        allowedCidrs: s.allowedCidrs ?? [],
+        expiresAt: s.expiresAt ?? null,
+        trusted: s.trusted,
+        limits: s.limits ?? {},
+      },
+    };
+  }
+
+  async list(req: KeyListRequest): Promise<KeyListReply> {
+    const rows = await this.keys.list(req.userEmail?.trim().toLowerCase(), req.includeRevoked ?? false);
+    return { keys: rows.map(summary) };
+  }
+
+  async revoke(req: KeyRevokeRequest): Promise<KeySummary> {
+    const existing = await this.keys.byId(req.keyId).catch(() => null);
+    if (!existing || (req.userEmail && existing.userEmail !== req.userEmail.trim().toLowerCase())) {
+      throw new KeyNotFoundError(`no key ${req.keyId}${req.userEmail ? ` for ${req.userEmail}` : ''}`);
+    }
+    const revoked = (await this.keys.revoke(req.keyId, new Date(this.clock.now())))!;
+    this.bus.publish('key.revoked', { keyId: revoked.keyId, prefix: revoked.prefix, revokedAt: revoked.revokedAt!.toISOString() });
+    this.logger.info('key revoked', { keyId: revoked.keyId, prefix: revoked.prefix });
+    return summary(revoked);
+  }
+
+  /** last_used_at at minute resolution: one write per key per minute, off the verify path. */
+  private touch(keyId: string, now: number): void {
+    if (now - (this.touchedAt.get(keyId) ?? 0) < TOUCH_EVERY_MS) return;
+    this.touchedAt.set(keyId, now);
+    this.keys.touch(keyId, new Date(now)).catch((err) => this.logger.warn('could not record key use', { keyId, err }));
+  }
+}
