@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { NatsConnection } from 'nats';
@@ -11,9 +11,17 @@ import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { NATS_CONNECTION, PLATFORM_CONFIG, SERVICE_DEFINITION, ServiceDefinition } from './service-definition';
 
-/** Drains the NATS connection last, after Nest closed the transports and HTTP server. */
-class NatsLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
+/** Makes sure the JetStream streams exist before anything publishes to or consumes from them; drains last. */
+class NatsLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    private readonly bus: MessageBus,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.bus.ensureStreams();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }

@@ -1,0 +1,32 @@
+import { RoutingConfig } from './routing-config';
+
+const serving = [{ name: 'model-match' }, { name: 'capability' }, { name: 'health' }, { name: 'draining' }] as const;
+
+/** Named policies; `prefix-load` is the default, the other two are baselines to measure it against. */
+export const routingPresets = {
+  'round-robin': { filters: serving, scorers: [], picker: { name: 'round-robin' } },
+  'least-outstanding': {
+    filters: serving,
+    scorers: [{ name: 'least-outstanding', weight: 1 }],
+    picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
+  },
+  // Affinity outweighs load until the holder's queue is ~3 longer than the shortest (see the spec's cases).
+  'prefix-load': {
+    filters: serving,
+    scorers: [
+      { name: 'prefix-affinity', weight: 3, yieldAtQueue: 4, capacityBlocks: 4096 },
+      { name: 'least-outstanding', weight: 2 },
+      { name: 'queue-depth', weight: 1, threshold: 8 },
+      { name: 'kv-cache', weight: 1 },
+    ],
+    picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
+  },
+} as const satisfies Record<string, RoutingConfig>;
+
+export type RoutingPresetName = keyof typeof routingPresets;
+
+export const DEFAULT_ROUTING_PRESET: RoutingPresetName = 'prefix-load';
+
+export function isRoutingPresetName(name: string): name is RoutingPresetName {
+  return Object.hasOwn(routingPresets, name);
+}

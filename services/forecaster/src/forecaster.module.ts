@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { PlatformModule, ServiceDefinition } from '@maas/platform';
+import { MetricHandler } from './handlers/metric.handler';
+import { DemandHistoryService } from './services/demand-history.service';
+
+export const FORECASTER: ServiceDefinition = {
+  name: 'forecaster',
+  description: 'Per-model demand forecasts over the VM boot horizon',
+};
+
+@Module({
+  imports: [PlatformModule.forService(FORECASTER)],
+  controllers: [MetricHandler],
+  providers: [DemandHistoryService],
+})
+export class ForecasterModule {}

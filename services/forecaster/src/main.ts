@@ -1,0 +1,4 @@
+import { main } from '@maas/platform';
+import { FORECASTER, ForecasterModule } from './forecaster.module';
+
+main(FORECASTER, ForecasterModule);

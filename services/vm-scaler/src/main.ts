@@ -1,0 +1,4 @@
+import { main } from '@maas/platform';
+import { VM_SCALER, VmScalerModule } from './vm-scaler.module';
+
+main(VM_SCALER, VmScalerModule);
