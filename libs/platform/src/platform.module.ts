@@ -8,7 +8,7 @@ import { dataSourceOptions } from '@maas/database';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus } from '@maas/nats';
 import { HealthController } from './health.controller';
-import { MetricsController } from './metrics.controller';
+import { collectProcessMetrics, MetricsController } from './metrics.controller';
 import { NATS_CONNECTION, PLATFORM_CONFIG, SERVICE_DEFINITION, ServiceDefinition } from './service-definition';
 
 /** Makes sure the JetStream streams exist before anything publishes to or consumes from them; drains last. */
@@ -37,6 +37,7 @@ export class PlatformModule {
   static forService(definition: ServiceDefinition): DynamicModule {
     const config = loadConfig(platformConfigSpec);
     const logger = new Logger(definition.name, config.LOG_LEVEL);
+    collectProcessMetrics(definition.name);
     const imports: DynamicModule['imports'] = [TerminusModule.forRoot({ logger: false })];
     if (definition.database) {
       const { DATABASE_URL } = loadConfig({ DATABASE_URL: env.url(DEFAULT_DATABASE_URL, ['postgres', 'postgresql']) });

@@ -1,3 +1,4 @@
 export * from './database';
 export * from './namespace';
 export * from './process';
+export * from './messages';

