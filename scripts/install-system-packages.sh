@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   nats-server        # control plane, when no NATS is running
+  docker-compose     # validates docker-compose.yml (v1 syntax) in the tests
 )
 
 missing=()
