@@ -20,9 +20,11 @@ const common = {
 };
 
 module.exports = {
+  // Per-project testTimeout is not honoured; medium and e2e tests start real processes.
+  testTimeout: 120000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,cli}/**/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts'] },
-    { ...common, displayName: 'medium', testMatch: ['<rootDir>/{libs,services}/*/test/**/*.spec.ts'], testTimeout: 60000 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'], testTimeout: 180000 },
+    { ...common, displayName: 'medium', testMatch: ['<rootDir>/{libs,services}/*/test/**/*.spec.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'] },
   ],
 };

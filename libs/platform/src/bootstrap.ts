@@ -69,6 +69,7 @@ export async function runService(
     },
     { inheritAppConfig: true },
   );
+  await app.init(); // module init (streams, migrations) before any handler starts consuming
   await app.startAllMicroservices();
   await app.listen(port, host);
   const address = app.getHttpServer().address() as { port: number };

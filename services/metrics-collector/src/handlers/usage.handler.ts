@@ -1,20 +1,34 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { RequestCompleted, WorkerHeartbeat } from '@maas/contracts';
+import type { RequestCompleted, WorkerDeregistered, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { On, OnStream } from '@maas/nats';
+import { DemandSeriesService } from '../services/demand-series.service';
 import { UsageLedgerService } from '../services/usage-ledger.service';
 
 @Controller()
 export class UsageHandler {
-  constructor(private readonly ledger: UsageLedgerService) {}
+  constructor(
+    private readonly ledger: UsageLedgerService,
+    private readonly series: DemandSeriesService,
+  ) {}
 
   @OnStream('usage.request-completed', 'metrics-collector')
-  requestCompleted(@Payload() msg: RequestCompleted) {
-    return this.ledger.requestCompleted(msg);
+  async requestCompleted(@Payload() msg: RequestCompleted) {
+    if (await this.ledger.requestCompleted(msg)) this.series.requestCompleted(msg);
+  }
+
+  @On('worker.registered')
+  registered(@Payload() msg: WorkerRegistered) {
+    this.series.workerRegistered(msg);
   }
 
   @On('worker.heartbeat')
   heartbeat(@Payload() msg: WorkerHeartbeat) {
-    this.ledger.heartbeat(msg);
+    this.series.heartbeat(msg);
+  }
+
+  @On('worker.deregistered')
+  deregistered(@Payload() msg: WorkerDeregistered) {
+    this.series.workerLeft(msg.workerId);
   }
 }

@@ -32,6 +32,7 @@ export class UsageRecordRepository {
         finishedAt: new Date(u.finishedAt),
       })
       .orIgnore()
+      .returning('request_id')
       .execute();
     return (result.raw as unknown[]).length > 0;
   }

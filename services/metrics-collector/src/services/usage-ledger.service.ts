@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import type { RequestCompleted, WorkerHeartbeat } from '@maas/contracts';
+import type { RequestCompleted } from '@maas/contracts';
 import { UsageRecordRepository } from '../repositories/usage-record.repository';
 
 const requests = new Counter({ name: 'maas_requests_total', help: 'API requests by model, endpoint, kind and status', labelNames: ['model', 'endpoint', 'kind', 'status'] });
@@ -9,18 +9,14 @@ const tokens = new Counter({ name: 'maas_tokens_total', help: 'Tokens by model, 
 /** The usage ledger: every request once, whatever the redeliveries; counters for Prometheus. */
 @Injectable()
 export class UsageLedgerService {
-  private readonly latestLoad = new Map<string, WorkerHeartbeat>();
-
   constructor(private readonly records: UsageRecordRepository) {}
 
-  async requestCompleted(u: RequestCompleted): Promise<void> {
-    if (!(await this.records.record(u))) return;
+  /** Returns false for a redelivered event already in the ledger. */
+  async requestCompleted(u: RequestCompleted): Promise<boolean> {
+    if (!(await this.records.record(u))) return false;
     requests.inc({ model: u.model, endpoint: u.endpoint, kind: u.kind, status: String(u.status) });
     tokens.inc({ model: u.model, direction: 'input', kind: u.kind }, u.promptTokens);
     tokens.inc({ model: u.model, direction: 'output', kind: u.kind }, u.completionTokens);
-  }
-
-  heartbeat(beat: WorkerHeartbeat): void {
-    this.latestLoad.set(beat.workerId, beat);
+    return true;
   }
 }

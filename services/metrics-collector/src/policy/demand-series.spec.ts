@@ -1,0 +1,60 @@
+import type { RequestCompleted, WorkerRegistered } from '@maas/contracts';
+import { DemandSeries } from './demand-series';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+let n = 0;
+const usage = (model: string, startedMs: number, finishedMs: number, o: Partial<RequestCompleted> = {}): RequestCompleted => ({
+  requestId: `r-${(n += 1)}`, keyId: 'k', userId: 'u', model, workerId: 'w', endpoint: 'chat.completions',
+  kind: 'interactive', status: 200, promptTokens: 100, completionTokens: 50, ttftMs: 200, latencyMs: finishedMs - startedMs,
+  startedAt: new Date(T0 + startedMs).toISOString(), finishedAt: new Date(T0 + finishedMs).toISOString(), ...o,
+});
+const worker = (id: string, capacity = 16): WorkerRegistered => ({
+  workerId: id, url: 'http://x', hardware: 'gpu', capacity, vmId: 'v', runtime: { kind: 'vllm' }, models: [{ id: 'm', capabilities: ['chat'] }], sentAt: '',
+});
+
+describe('DemandSeries', () => {
+  it('aggregates requests per model per 10 s interval, closing after the lateness window', () => {
+    const s = new DemandSeries(10_000, 5_000);
+    s.close(T0 + 5_000); // starts the clock at T0
+    s.requestCompleted(usage('m', 1000, 3000));
+    s.requestCompleted(usage('m', 2000, 9000, { status: 502, ttftMs: 800 }));
+    s.requestCompleted(usage('m', 11_000, 12_000));
+    expect(s.close(T0 + 14_000)).toEqual([]); // still open for late events
+    const [a] = s.close(T0 + 15_000);
+    expect(a).toMatchObject({
+      model: 'm', intervalStart: new Date(T0).toISOString(), intervalSeconds: 10,
+      requestRate: 0.2, inputTokensPerSecond: 20, outputTokensPerSecond: 10, errors: 1, ttftP50Ms: 200, ttftP95Ms: 800,
+    });
+    expect(a.concurrency).toBeCloseTo((2000 + 7000) / 10_000);
+  });
+
+  it('splits a long request’s busy time across the intervals it spans', () => {
+    const s = new DemandSeries(10_000, 0);
+    s.close(T0);
+    s.requestCompleted(usage('m', 5000, 25_000));
+    const out = s.close(T0 + 30_000);
+    expect(out.map((a) => a.concurrency)).toEqual([0.5, 1, 0.5]);
+    expect(out.map((a) => a.requestRate)).toEqual([0, 0, 0.1]);
+  });
+
+  it('does not count usage for intervals already published', () => {
+    const s = new DemandSeries(10_000, 0);
+    s.workerRegistered(worker('w'), T0);
+    s.close(T0 + 10_000);
+    s.requestCompleted(usage('m', 1000, 2000));
+    s.heartbeat({ workerId: 'w', load: { running: 0, waiting: 0 }, sentAt: '' }, T0 + 15_000);
+    const out = s.close(T0 + 20_000);
+    expect(out.map((a) => a.intervalStart)).toEqual([new Date(T0 + 10_000).toISOString()]);
+    expect(out[0].requestRate).toBe(0);
+  });
+
+  it('reports queue depth and ready workers from heartbeats, zero demand included', () => {
+    const s = new DemandSeries(10_000, 0);
+    s.workerRegistered(worker('w1'), T0);
+    s.heartbeat({ workerId: 'w1', load: { running: 3, waiting: 2 }, sentAt: '' }, T0 + 9000);
+    const [a] = s.close(T0 + 10_000);
+    expect(a).toMatchObject({ model: 'm', requestRate: 0, queueDepth: 2, concurrency: 5, readyWorkers: 1, capacityPerWorker: 16 });
+    const later = s.close(T0 + 30_000);
+    expect(later).toEqual([]); // heartbeat went stale and no traffic: nothing to report
+  });
+});

@@ -1,0 +1,149 @@
+import type { MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+
+/** One model's figures over one interval, before they become a MetricAggregated message. */
+interface Bucket {
+  start: number;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  errors: number;
+  ttftMs: number[];
+  /** Sum over requests of the time each spent inside this bucket (ms): Little's-law concurrency. */
+  busyMs: number;
+}
+
+interface WorkerView {
+  models: string[];
+  capacity: number;
+  running: number;
+  waiting: number;
+  lastSeen: number;
+}
+
+const emptyBucket = (start: number): Bucket => ({ start, requests: 0, inputTokens: 0, outputTokens: 0, errors: 0, ttftMs: [], busyMs: 0 });
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[idx];
+}
+
+/**
+ * Per-model demand at a fixed resolution (10 s by default), from usage events (what was served)
+ * and worker heartbeats (what is running and queued now). Pure: time comes in as arguments.
+ * Buckets close `latenessMs` after their end so late usage events still count.
+ */
+export class DemandSeries {
+  private readonly buckets = new Map<string, Map<number, Bucket>>();
+  private readonly workers = new Map<string, WorkerView>();
+  private readonly knownModels = new Set<string>();
+  private closedUntil = -Infinity;
+
+  constructor(
+    readonly intervalMs = 10_000,
+    private readonly latenessMs = 5_000,
+    private readonly workerStaleMs = 10_000,
+  ) {}
+
+  private bucketStart(t: number): number {
+    return Math.floor(t / this.intervalMs) * this.intervalMs;
+  }
+
+  private bucket(model: string, start: number): Bucket {
+    let perModel = this.buckets.get(model);
+    if (!perModel) this.buckets.set(model, (perModel = new Map()));
+    let b = perModel.get(start);
+    if (!b) perModel.set(start, (b = emptyBucket(start)));
+    return b;
+  }
+
+  /** Records a finished request in the interval it finished in, and its busy time across intervals. */
+  requestCompleted(u: RequestCompleted): void {
+    const finished = Date.parse(u.finishedAt);
+    const started = Date.parse(u.startedAt);
+    if (!Number.isFinite(finished)) return;
+    this.knownModels.add(u.model);
+    if (this.bucketStart(finished) >= this.closedUntil) {
+      const b = this.bucket(u.model, this.bucketStart(finished));
+      b.requests += 1;
+      b.inputTokens += u.promptTokens;
+      b.outputTokens += u.completionTokens;
+      if (u.status >= 500) b.errors += 1;
+      if (u.ttftMs !== null && u.ttftMs !== undefined) b.ttftMs.push(u.ttftMs);
+    }
+    const from = Number.isFinite(started) ? Math.min(started, finished) : finished;
+    for (let s = this.bucketStart(from); s <= finished; s += this.intervalMs) {
+      if (s < this.closedUntil) continue; // already published: too late to count
+      const overlap = Math.min(finished, s + this.intervalMs) - Math.max(from, s);
+      if (overlap > 0) this.bucket(u.model, s).busyMs += overlap;
+    }
+  }
+
+  workerRegistered(w: WorkerRegistered, now: number): void {
+    const prev = this.workers.get(w.workerId);
+    this.workers.set(w.workerId, {
+      models: w.models.map((m) => m.id),
+      capacity: w.capacity,
+      running: prev?.running ?? w.load?.running ?? 0,
+      waiting: prev?.waiting ?? w.load?.waiting ?? 0,
+      lastSeen: now,
+    });
+    for (const m of w.models) this.knownModels.add(m.id);
+  }
+
+  heartbeat(h: WorkerHeartbeat, now: number): void {
+    const w = this.workers.get(h.workerId);
+    if (!w) return;
+    w.running = h.load.running;
+    w.waiting = h.load.waiting;
+    w.lastSeen = now;
+  }
+
+  workerLeft(workerId: string): void {
+    this.workers.delete(workerId);
+  }
+
+  /** Closes every interval that ended at least `latenessMs` ago: one aggregate per model and interval. */
+  close(now: number, batchBacklog: (model: string) => number = () => 0): MetricAggregated[] {
+    const closeBefore = this.bucketStart(now - this.latenessMs);
+    if (closeBefore <= this.closedUntil) return [];
+    const first = Number.isFinite(this.closedUntil) ? this.closedUntil : closeBefore - this.intervalMs;
+    const live = [...this.workers.values()].filter((w) => now - w.lastSeen <= this.workerStaleMs);
+    const out: MetricAggregated[] = [];
+    const seconds = this.intervalMs / 1000;
+    for (const model of this.knownModels) {
+      const perModel = this.buckets.get(model) ?? new Map<number, Bucket>();
+      const starts = new Set([...perModel.keys()].filter((s) => s < closeBefore));
+      // Every interval since the last close, so a model with workers but no traffic reports zero demand.
+      for (let s = first; s < closeBefore; s += this.intervalMs) starts.add(s);
+      const serving = live.filter((w) => w.models.includes(model));
+      const running = serving.reduce((sum, w) => sum + w.running, 0);
+      const waiting = serving.reduce((sum, w) => sum + w.waiting, 0);
+      for (const start of [...starts].sort((a, b) => a - b)) {
+        const b = perModel.get(start) ?? emptyBucket(start);
+        perModel.delete(start);
+        if (b.requests === 0 && b.busyMs === 0 && serving.length === 0) continue;
+        const ttft = [...b.ttftMs].sort((x, y) => x - y);
+        out.push({
+          model,
+          intervalStart: new Date(start).toISOString(),
+          intervalSeconds: seconds,
+          requestRate: b.requests / seconds,
+          inputTokensPerSecond: b.inputTokens / seconds,
+          outputTokensPerSecond: b.outputTokens / seconds,
+          // Usage events see what finished; heartbeats see what is in flight now: take the larger.
+          concurrency: Math.max(b.busyMs / this.intervalMs, running + waiting),
+          queueDepth: waiting,
+          ttftP50Ms: percentile(ttft, 0.5),
+          ttftP95Ms: percentile(ttft, 0.95),
+          errors: b.errors,
+          readyWorkers: serving.length,
+          capacityPerWorker: serving.length ? serving.reduce((sum, w) => sum + w.capacity, 0) / serving.length : null,
+          batchBacklog: batchBacklog(model),
+        });
+      }
+    }
+    this.closedUntil = closeBefore;
+    return out;
+  }
+}
