@@ -7,6 +7,12 @@ set -euo pipefail
 PACKAGES=(
   nats-server        # control plane, when no NATS is running
   docker-compose     # validates docker-compose.yml (v1 syntax) in the tests
+  # OCR runtime (maas ocr-engine): Tesseract with English, Hindi, Sanskrit, Japanese and the Devanagari script model
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-jpn
+  # OCR tests render their images: ImageMagick's pango coder shapes Devanagari conjuncts; Noto fonts for Devanagari and Japanese
+  imagemagick libmagickcore-6.q16-6-extra fonts-noto-core fonts-noto-cjk
+  # speech runtime (maas speech-engine): pocketsphinx recogniser, sox to resample (mp3 through libsox-fmt-mp3); espeak-ng voices the tests
+  pocketsphinx pocketsphinx-en-us sox libsox-fmt-mp3 espeak-ng
 )
 
 missing=()

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { PlatformModule, ServiceDefinition } from '@maas/platform';
 import { MetricHandler } from './handlers/metric.handler';
 import { DemandHistoryService } from './services/demand-history.service';
+import { FORECASTER_CONFIG, loadForecasterConfig } from './forecaster.config';
 
 export const FORECASTER: ServiceDefinition = {
   name: 'forecaster',
@@ -11,6 +12,6 @@ export const FORECASTER: ServiceDefinition = {
 @Module({
   imports: [PlatformModule.forService(FORECASTER)],
   controllers: [MetricHandler],
-  providers: [DemandHistoryService],
+  providers: [{ provide: FORECASTER_CONFIG, useFactory: loadForecasterConfig }, DemandHistoryService],
 })
 export class ForecasterModule {}
