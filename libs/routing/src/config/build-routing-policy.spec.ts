@@ -106,7 +106,7 @@ describe('buildRoutingPolicy', () => {
     it.each([
       ['an empty queue keeps the affinity', 0, 'a'],
       ['a short queue still keeps it', 1, 'a'],
-      ['a long queue gives way to an idle worker', 3, 'b'],
+      ['a long queue gives way to an idle worker', 14, 'b'],
     ])('%s', (_case, waiting, expected) => {
       const policy = fresh();
       policy.state.prefixIndex.record('a', blocks(1, 10));
@@ -125,7 +125,7 @@ describe('buildRoutingPolicy', () => {
       const policy = fresh();
       const pool = [endpoint('a', { capacity: 2 }), endpoint('b', { capacity: 2 })];
       const hot = request({ prefixBlocks: blocks(1, 10) });
-      const seq = Array.from({ length: 8 }, () => dispatch(policy, hot, pool));
+      const seq = Array.from({ length: 40 }, () => dispatch(policy, hot, pool));
       expect(new Set(seq)).toEqual(new Set(['a', 'b']));
       expect(policy.state.prefixIndex.matchLength('a', hot.prefixBlocks)).toBe(10);
       expect(policy.state.prefixIndex.matchLength('b', hot.prefixBlocks)).toBe(10);

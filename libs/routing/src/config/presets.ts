@@ -10,14 +10,15 @@ export const routingPresets = {
     scorers: [{ name: 'least-outstanding', weight: 1 }],
     picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
   },
-  // Affinity outweighs load until the holder's queue is ~3 longer than the shortest (see the spec's cases).
+  // Affinity outweighs load until the holder's queue is ~12 longer than the shortest (see the spec's cases):
+  // on the Mooncake trace an earlier yield spread hot prefixes exactly when recomputing them cost most, and
+  // a heartbeat-old KV-usage signal herded every request of a 1–2 s window onto one worker (bench:routing).
   'prefix-load': {
     filters: serving,
     scorers: [
-      { name: 'prefix-affinity', weight: 3, yieldAtQueue: 4, capacityBlocks: 4096 },
+      { name: 'prefix-affinity', weight: 3, yieldAtQueue: 16, capacityBlocks: 4096 },
       { name: 'least-outstanding', weight: 2 },
       { name: 'queue-depth', weight: 1, threshold: 8 },
-      { name: 'kv-cache', weight: 1 },
     ],
     picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
   },
