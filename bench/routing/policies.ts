@@ -31,7 +31,7 @@ export function tunePrefixLoad(tuning: PrefixLoadTuning, kvBlocksPerWorker: numb
   const preset = routingPresets['prefix-load'];
   const capacityBlocks = Math.max(1, Math.floor((kvBlocksPerWorker * blockSize) / TRACE_BLOCK_TOKENS));
   const scorers: ScorerConfig[] = preset.scorers
-    .filter((s) => !(tuning.dropKvCacheScorer && s.name === 'kv-cache'))
+    .filter((s) => !(tuning.dropKvCacheScorer && (s.name as string) === 'kv-cache'))
     .map((s) =>
       s.name === 'prefix-affinity'
         ? { ...s, yieldAtQueue: tuning.yieldAtQueue ?? s.yieldAtQueue, capacityBlocks: tuning.sizeIndexToKv ? capacityBlocks : s.capacityBlocks }
