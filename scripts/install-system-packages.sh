@@ -13,6 +13,10 @@ PACKAGES=(
   imagemagick libmagickcore-6.q16-6-extra fonts-noto-core fonts-noto-cjk
   # speech runtime (maas speech-engine): pocketsphinx recogniser, sox to resample (mp3 through libsox-fmt-mp3); espeak-ng voices the tests
   pocketsphinx pocketsphinx-en-us sox libsox-fmt-mp3 espeak-ng
+  # Slurm capacity provider of vm-scaler (sbatch/squeue/scancel) and its tests: a single-node slurmctld/slurmd with munge auth
+  slurm-wlm munge
+  # identity tests: a real SAML IdP (SimpleSAMLphp misses php-xml without it), a browser, test certificates
+  simplesamlphp php-cli php-xml php-mbstring chromium openssl
 )
 
 missing=()

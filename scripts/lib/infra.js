@@ -7,7 +7,8 @@ const path = require('node:path');
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..', '..');
-const stateDir = path.join(root, '.maas');
+// Data of the NATS and PostgreSQL started here; MAAS_STATE_DIR moves it (tests use a temp dir).
+const stateDir = process.env.MAAS_STATE_DIR ? path.resolve(process.env.MAAS_STATE_DIR) : path.join(root, '.maas');
 
 const say = (msg) => process.stderr.write(`${msg}\n`);
 

@@ -1,3 +1,4 @@
+import { SessionVerifyReply, SessionVerifyRequest, UserListReply, UserListRequest, UserReply, UserUpdateRequest } from './generated/auth';
 import { ServiceError } from './generated/common';
 import { ForecastPublished } from './generated/forecast';
 import {
@@ -36,6 +37,9 @@ export interface MessageTypes {
   'key-registry.list': KeyListRequest;
   'key-registry.revoke': KeyRevokeRequest;
   'key.revoked': KeyRevoked;
+  'auth.verify-session': SessionVerifyRequest;
+  'auth.list-users': UserListRequest;
+  'auth.update-user': UserUpdateRequest;
   'usage.request-completed': RequestCompleted;
   'metric.aggregated': MetricAggregated;
   'forecast.published': ForecastPublished;
@@ -53,6 +57,9 @@ export interface ReplyTypes {
   'key-registry.create': KeyCreated;
   'key-registry.list': KeyListReply;
   'key-registry.revoke': KeySummary;
+  'auth.verify-session': SessionVerifyReply;
+  'auth.list-users': UserListReply;
+  'auth.update-user': UserReply;
 }
 
 export type CommandName = keyof ReplyTypes;

@@ -5,6 +5,8 @@ export const DEV_KEY_SECRET = 'open-maas-development-secret-change-me';
 export const keyRegistryConfigSpec = {
   /** HMAC secret for stored key hashes; rotating it invalidates every key. */
   KEY_HASH_SECRET: env.string(DEV_KEY_SECRET),
+  /** Bearer token of the admin HTTP API (/admin/keys); unset, the API answers 403. */
+  KEY_REGISTRY_ADMIN_TOKEN: env.optionalString(),
 };
 export const loadKeyRegistryConfig = () => loadConfig(keyRegistryConfigSpec);
 export type KeyRegistryConfig = ReturnType<typeof loadKeyRegistryConfig>;

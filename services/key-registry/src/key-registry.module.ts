@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { Logger } from '@maas/logging';
 import { PlatformModule, ServiceDefinition } from '@maas/platform';
+import { AdminKeyController } from './controllers/admin-key.controller';
+import { AdminTokenGuard } from './controllers/admin-token.guard';
 import { KeyHandler } from './handlers/key.handler';
 import { ApiKeys1732500000000 } from './migrations/1732500000000-api-keys';
 import { ApiKeyEntity } from './repositories/api-key.entity';
@@ -8,23 +10,23 @@ import { ApiKeyRepository } from './repositories/api-key.repository';
 import { CLOCK, systemClock } from '@maas/platform';
 import { KeyHasher } from './repositories/key-hasher';
 import { ApiKeyService } from './services/api-key.service';
-import { DEV_KEY_SECRET, loadKeyRegistryConfig } from './key-registry.config';
+import { DEV_KEY_SECRET, KEY_REGISTRY_CONFIG, KeyRegistryConfig, loadKeyRegistryConfig } from './key-registry.config';
 
 export const KEY_REGISTRY: ServiceDefinition = {
   name: 'key-registry',
-  description: 'API keys: create, list, revoke, verify; hashed with a server secret',
+  description: 'API keys: create, list, revoke, verify (NATS) and an admin HTTP API; hashed with a server secret',
   database: { entities: [ApiKeyEntity], migrations: [ApiKeys1732500000000] },
 };
 
 @Module({
   imports: [PlatformModule.forService(KEY_REGISTRY)],
-  controllers: [KeyHandler],
+  controllers: [KeyHandler, AdminKeyController],
   providers: [
+    { provide: KEY_REGISTRY_CONFIG, useFactory: loadKeyRegistryConfig },
     {
       provide: KeyHasher,
-      inject: [Logger],
-      useFactory: (logger: Logger) => {
-        const { KEY_HASH_SECRET } = loadKeyRegistryConfig();
+      inject: [Logger, KEY_REGISTRY_CONFIG],
+      useFactory: (logger: Logger, { KEY_HASH_SECRET }: KeyRegistryConfig) => {
         if (KEY_HASH_SECRET === DEV_KEY_SECRET) logger.warn('KEY_HASH_SECRET is the development default; set it in production');
         return new KeyHasher(KEY_HASH_SECRET);
       },
@@ -32,6 +34,7 @@ export const KEY_REGISTRY: ServiceDefinition = {
     { provide: CLOCK, useValue: systemClock },
     ApiKeyRepository,
     ApiKeyService,
+    AdminTokenGuard,
   ],
 })
 export class KeyRegistryModule {}

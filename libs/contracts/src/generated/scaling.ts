@@ -45,6 +45,10 @@ export interface VmStateChanged {
   provider: 'simulated' | 'local' | 'slurm' | 'kubernetes' | 'mdx';
   vmType: string;
   /**
+   * Model its workers serve
+   */
+  model?: string;
+  /**
    * State before the change
    */
   from: 'none' | 'requested' | 'booting' | 'ready' | 'draining' | 'stopping' | 'stopped' | 'failed';

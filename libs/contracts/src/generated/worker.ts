@@ -108,5 +108,9 @@ export interface WorkerRegistered {
     version?: string;
   };
   load?: WorkerLoad;
+  /**
+   * State at registration; absent means ready. A worker whose runtime is still loading registers as starting, so gateways hold requests for it
+   */
+  state?: 'ready' | 'draining' | 'starting' | 'unhealthy';
   sentAt: string;
 }

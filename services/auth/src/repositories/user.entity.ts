@@ -18,6 +18,9 @@ export class UserEntity {
   @Column({ type: 'jsonb', default: () => "'[]'" })
   roles!: string[];
 
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  affiliations!: string[];
+
   @Column({ name: 'idp_entity_id', type: 'text', nullable: true })
   idpEntityId!: string | null;
 
@@ -26,4 +29,8 @@ export class UserEntity {
 
   @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
   lastLoginAt!: Date | null;
+
+  /** Set by an administrator: no login, no sessions. */
+  @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true })
+  disabledAt!: Date | null;
 }

@@ -99,6 +99,12 @@ export class ApiKeyService {
     return { keys: rows.map(summary) };
   }
 
+  async get(keyId: string): Promise<KeySummary> {
+    const key = await this.keys.byId(keyId).catch(() => null);
+    if (!key) throw new KeyNotFoundError(`no key ${keyId}`);
+    return summary(key);
+  }
+
   async revoke(req: KeyRevokeRequest): Promise<KeySummary> {
     const existing = await this.keys.byId(req.keyId).catch(() => null);
     if (!existing || (req.userEmail && existing.userEmail !== req.userEmail.trim().toLowerCase())) {

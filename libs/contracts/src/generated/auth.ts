@@ -1,0 +1,73 @@
+/* Generated from proto/auth/v1 by scripts/gen-contracts.js; do not edit. */
+/* eslint-disable */
+
+export interface UserSummary {
+  /**
+   * eduPersonPrincipalName when the IdP sends one, else the e-mail address
+   */
+  userId: string;
+  email: string;
+  displayName?: string | null;
+  eppn?: string | null;
+  roles: ('user' | 'admin')[];
+  affiliations?: string[];
+  idpEntityId?: string | null;
+  createdAt: string;
+  lastLoginAt?: string | null;
+  disabledAt?: string | null;
+  activeSessions?: number;
+}
+
+/**
+ * auth's answer: the session's user when it is active, the reason when not.
+ */
+export interface SessionVerifyReply {
+  valid: boolean;
+  reason?: 'unknown' | 'revoked' | 'expired' | 'idle' | 'disabled';
+  sessionId?: string;
+  expiresAt?: string;
+  user?: {
+    userId: string;
+    email: string;
+    displayName?: string | null;
+    roles: ('user' | 'admin')[];
+  };
+}
+
+/**
+ * Ask auth who a browser session cookie belongs to (the gateway does, before passing a user to Open WebUI).
+ */
+export interface SessionVerifyRequest {
+  /**
+   * Value of the session cookie
+   */
+  token: string;
+}
+
+export interface UserListReply {
+  users: UserSummary[];
+}
+
+/**
+ * List accounts, most recent login first; `user` narrows to one (id, e-mail or eppn).
+ */
+export interface UserListRequest {
+  user?: string;
+  limit?: number;
+}
+
+/**
+ * One account, as auth answers auth.update-user.
+ */
+export interface UserReply {
+  user: UserSummary;
+}
+
+/**
+ * Disable or enable an account (id, e-mail or eppn), or end its browser sessions. Disabling ends them too.
+ */
+export interface UserUpdateRequest {
+  user: string;
+  disabled?: boolean;
+  endSessions?: boolean;
+}

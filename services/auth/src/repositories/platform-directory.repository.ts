@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import type { KeyCreated, KeyCreateRequest, KeySummary, RegistrySnapshot } from '@maas/contracts';
+import { MessageBus } from '@maas/nats';
+
+/** key-registry over NATS: the logged-in user's API keys. */
+@Injectable()
+export class KeyRegistryRepository {
+  constructor(private readonly bus: MessageBus) {}
+
+  create(request: KeyCreateRequest): Promise<KeyCreated> {
+    return this.bus.request('key-registry.create', request);
+  }
+
+  async list(userEmail?: string, includeRevoked = false): Promise<KeySummary[]> {
+    return (await this.bus.request('key-registry.list', { ...(userEmail ? { userEmail } : {}), includeRevoked })).keys;
+  }
+
+  revoke(keyId: string, userEmail?: string): Promise<KeySummary> {
+    return this.bus.request('key-registry.revoke', { keyId, ...(userEmail ? { userEmail } : {}) });
+  }
+}
+
+/** router over NATS: registered workers and the models they serve. */
+@Injectable()
+export class WorkerDirectoryRepository {
+  constructor(private readonly bus: MessageBus) {}
+
+  snapshot(): Promise<RegistrySnapshot> {
+    return this.bus.request('router.list-workers', {}, 1500);
+  }
+}

@@ -1,0 +1,204 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { Logger } from '@maas/logging';
+import { CLOCK, Clock } from '@maas/platform';
+import { AUTH_CONFIG, AuthConfig } from '../auth.config';
+import { checkAssertion, RejectReason } from '../policy/assertion-policy';
+import { mapProfile } from '../policy/attribute-mapping';
+import { loginRoute } from '../policy/login-route';
+import { safeReturnPath } from '../policy/return-to';
+import { FederationMetadata, IdentityProviderInfo } from '../repositories/federation-metadata.repository';
+import { SamlProtocol } from '../repositories/saml-protocol.repository';
+import { SamlStateRepository } from '../repositories/saml-state.repository';
+import { Tokens } from '../repositories/tokens';
+import { AccountConflictError, UserRepository } from '../repositories/user.repository';
+import { NewSession, SessionService } from './session.service';
+
+const responses = new Counter({
+  name: 'maas_saml_responses_total',
+  help: 'SAML login responses received at the ACS, by outcome (accepted, or the reason for rejecting)',
+  labelNames: ['outcome'],
+});
+
+const PURGE_EVERY_MS = 10 * 60_000;
+
+export type LoginStart =
+  | { kind: 'redirect'; url: string; browserNonce: string }
+  | { kind: 'discovery'; url: string }
+  | { kind: 'choose'; idps: { entityId: string; displayName: string }[]; returnTo: string }
+  | { kind: 'refused'; status: number; title: string; message: string };
+
+export type LoginResult =
+  | { ok: true; session: NewSession; returnTo: string }
+  | { ok: false; status: number; reason: RejectReason; message: string };
+
+/** What the user is told for each refusal; the precise reason goes to the log only. */
+const USER_MESSAGE: Partial<Record<RejectReason, string>> = {
+  not_entitled: 'Your university account is not entitled to use this service. If you think it should be, contact the service desk.',
+  missing_attribute: 'Your university did not release the attributes this service needs (e-mail address). Ask your IdP administrator to release them.',
+  account_disabled: 'This account has been disabled by an administrator.',
+  account_conflict: 'Your e-mail address is already linked to another account. Contact the service desk.',
+  idp_status: 'Your university did not complete the sign-in.',
+  unknown_in_response_to: 'This sign-in was not started here or has already been used. Please start again.',
+  browser_mismatch: 'This sign-in was started in another browser. Please start again.',
+  expired: 'The sign-in took too long. Please start again.',
+};
+
+export interface LoginContext {
+  browserNonce: string | undefined;
+  clientIp: string | undefined;
+  userAgent: string | undefined;
+}
+
+/** SP-initiated SAML login: sending AuthnRequests and accepting (or refusing) the responses. */
+@Injectable()
+export class SamlLoginService {
+  private lastPurge = 0;
+
+  constructor(
+    @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
+    private readonly federation: FederationMetadata,
+    private readonly saml: SamlProtocol,
+    private readonly state: SamlStateRepository,
+    private readonly users: UserRepository,
+    private readonly sessions: SessionService,
+    private readonly tokens: Tokens,
+    private readonly logger: Logger,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  get enabled(): boolean {
+    return this.saml.configured;
+  }
+
+  async start(requestedIdp: string | undefined, next: string | undefined, browserNonce: string | undefined): Promise<LoginStart> {
+    const returnTo = safeReturnPath(next);
+    if (!this.saml.configured) {
+      return { kind: 'refused', status: 503, title: 'Sign-in is not configured', message: 'No identity provider has been configured for this service yet.' };
+    }
+    const idps = this.federation.list();
+    const returnUrl = new URL(this.config.endpoints.login);
+    returnUrl.searchParams.set('next', returnTo);
+    const route = loginRoute({
+      requested: requestedIdp,
+      known: (id) => this.federation.get(id) !== undefined,
+      count: idps.length,
+      onlyIdp: idps[0]?.entityId,
+      discoveryUrl: this.config.SAML_DISCOVERY_URL,
+      spEntityId: this.config.SAML_SP_ENTITY_ID,
+      returnUrl: returnUrl.toString(),
+    });
+    switch (route.kind) {
+      case 'none':
+        return { kind: 'refused', status: 503, title: 'Sign-in is unavailable', message: 'No identity provider metadata is loaded at the moment. Please try again later.' };
+      case 'unknown-idp':
+        this.logger.warn('login for an unknown identity provider', { idp: route.entityId });
+        return { kind: 'refused', status: 400, title: 'Unknown institution', message: 'The institution you chose is not one this service trusts.' };
+      case 'discovery':
+        return { kind: 'discovery', url: route.url };
+      case 'choose':
+        return { kind: 'choose', idps: idps.map((i) => ({ entityId: i.entityId, displayName: i.displayName })), returnTo };
+      case 'idp': {
+        const idp = this.federation.get(route.entityId)!;
+        const { id, url } = this.saml.loginRequest(idp);
+        const nonce = browserNonce && /^[A-Za-z0-9_-]{43}$/.test(browserNonce) ? browserNonce : this.tokens.create();
+        const now = this.clock.now();
+        await this.state.savePending({
+          requestId: id,
+          idpEntityId: idp.entityId,
+          browserHash: this.tokens.hash(nonce),
+          returnTo,
+          createdAt: new Date(now),
+          expiresAt: new Date(now + this.config.SAML_REQUEST_TTL),
+        });
+        this.logger.info('authn request sent', { requestId: id, idp: idp.entityId, signed: idp.wantsSignedRequests });
+        return { kind: 'redirect', url, browserNonce: nonce };
+      }
+    }
+  }
+
+  /** The ACS: every check, in an order that gives each attack its own logged reason. */
+  async acs(samlResponse: string | undefined, ctx: LoginContext): Promise<LoginResult> {
+    const result = await this.evaluate(samlResponse ?? '', ctx);
+    responses.inc({ outcome: result.ok ? 'accepted' : result.reason });
+    void this.purge();
+    return result;
+  }
+
+  private refuse(reason: RejectReason, detail: string, ctx: LoginContext, idp?: string): LoginResult {
+    this.logger.warn('saml response rejected', { reason, detail, idp, clientIp: ctx.clientIp });
+    const status = reason === 'not_entitled' || reason === 'account_disabled' ? 403 : 400;
+    return { ok: false, status, reason, message: USER_MESSAGE[reason] ?? 'The sign-in response could not be accepted. Please start again.' };
+  }
+
+  private async evaluate(samlResponse: string, ctx: LoginContext): Promise<LoginResult> {
+    if (!this.saml.configured) return this.refuse('unknown_idp', 'SAML is not configured', ctx);
+    const issuer = this.saml.claimedIssuer(samlResponse);
+    const idp: IdentityProviderInfo | undefined = issuer ? this.federation.get(issuer) : undefined;
+    if (!idp) return this.refuse(issuer ? 'unknown_idp' : 'malformed', issuer ? `issuer ${issuer} is not a trusted IdP` : 'no readable Issuer', ctx, issuer ?? undefined);
+
+    const verified = await this.saml.verifyResponse(idp, samlResponse);
+    if (!verified.ok) return this.refuse(verified.reason, verified.detail, ctx, idp.entityId);
+    const facts = verified.facts;
+    const now = this.clock.now();
+    const verdict = checkAssertion(
+      facts,
+      { idpEntityId: idp.entityId, spEntityId: this.config.SAML_SP_ENTITY_ID, acsUrl: this.config.endpoints.acs, skewMs: this.config.SAML_CLOCK_SKEW },
+      now,
+    );
+    if (!verdict.ok) return this.refuse(verdict.reason, verdict.detail, ctx, idp.entityId);
+
+    // Replay first: a replayed response would otherwise show up as an unknown InResponseTo.
+    if (!(await this.state.markAssertionUsed(idp.entityId, verdict.assertionId, new Date(verdict.notOnOrAfter)))) {
+      return this.refuse('replayed', `assertion ${verdict.assertionId} was already used`, ctx, idp.entityId);
+    }
+    const pending = await this.state.takePending(verdict.requestId);
+    if (!pending) return this.refuse('unknown_in_response_to', `InResponseTo ${verdict.requestId} is not a request we sent (or it was already answered)`, ctx, idp.entityId);
+    if (pending.expiresAt.getTime() <= now) return this.refuse('expired', `request ${pending.requestId} expired at ${pending.expiresAt.toISOString()}`, ctx, idp.entityId);
+    if (pending.idpEntityId !== idp.entityId) {
+      return this.refuse('wrong_idp_for_request', `request ${pending.requestId} went to ${pending.idpEntityId}, answered by ${idp.entityId}`, ctx, idp.entityId);
+    }
+    // Login CSRF: the browser finishing the login must be the one that started it.
+    if (!ctx.browserNonce || !this.tokens.hash(ctx.browserNonce).equals(pending.browserHash)) {
+      return this.refuse('browser_mismatch', 'the login-binding cookie is missing or belongs to another login', ctx, idp.entityId);
+    }
+
+    const mapped = mapProfile(
+      facts.attributes,
+      { eppn: this.config.SAML_ATTR_EPPN, mail: this.config.SAML_ATTR_MAIL, displayName: this.config.SAML_ATTR_DISPLAY_NAME, affiliation: this.config.SAML_ATTR_AFFILIATION },
+      { userAffiliations: this.config.AUTH_USER_AFFILIATIONS, admins: this.config.AUTH_ADMINS },
+    );
+    if (!mapped.ok) return this.refuse(mapped.reason, mapped.detail, ctx, idp.entityId);
+
+    let user;
+    try {
+      user = await this.users.upsertFromLogin(mapped.profile, idp.entityId, new Date(now));
+    } catch (err) {
+      if (err instanceof AccountConflictError) return this.refuse('account_conflict', err.message, ctx, idp.entityId);
+      throw err;
+    }
+    if (user.disabledAt) return this.refuse('account_disabled', `${user.userId} is disabled`, ctx, idp.entityId);
+
+    const session = await this.sessions.create(user, {
+      idpEntityId: idp.entityId,
+      nameId: facts.nameId,
+      sessionIndex: facts.sessionIndex,
+      clientIp: ctx.clientIp ?? null,
+      userAgent: ctx.userAgent ?? null,
+    });
+    this.logger.info('user logged in', { userId: user.userId, idp: idp.entityId, roles: user.roles, sessionId: session.sessionId, assertionId: verdict.assertionId });
+    return { ok: true, session, returnTo: pending.returnTo };
+  }
+
+  private async purge(): Promise<void> {
+    const now = this.clock.now();
+    if (now - this.lastPurge < PURGE_EVERY_MS) return;
+    this.lastPurge = now;
+    try {
+      await this.state.purgeExpired(new Date(now));
+      await this.sessions.purge();
+    } catch (err) {
+      this.logger.warn('could not purge expired SAML state', { err: (err as Error).message });
+    }
+  }
+}
