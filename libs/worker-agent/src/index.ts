@@ -1,0 +1,12 @@
+/**
+ * @maas/worker-agent — the agent that runs beside one model runtime (vLLM, llama.cpp server, any
+ * OpenAI-compatible server, our simulator): registers it on NATS, reports its load from the
+ * runtime's `/metrics`, re-announces it, and drains it on shutdown. `maas worker` is its CLI.
+ */
+export { WorkerAgent, guessCapabilities } from './worker-agent';
+export type { AgentState, WorkerAgentOptions, WorkerRuntimeKind } from './worker-agent';
+export { RuntimeClient } from './runtime-client';
+export type { RuntimeHealth, RuntimeModel } from './runtime-client';
+export { parseRuntimeLoad, workerLoad } from './runtime-load';
+export type { LoadReading, RuntimeFamily } from './runtime-load';
+export { sumSamples } from './prometheus-text';

@@ -1,0 +1,71 @@
+import type { WorkerLoad } from '@maas/contracts';
+import { sumSamples } from './prometheus-text';
+
+export type RuntimeFamily = 'vllm' | 'llama.cpp';
+
+/** The load metrics of the runtimes we know, under their current and older names. */
+const NAMES = {
+  vllm: {
+    running: ['vllm:num_requests_running'],
+    waiting: ['vllm:num_requests_waiting'],
+    kv: ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc'],
+    prefixQueries: ['vllm:prefix_cache_queries_total', 'vllm:prefix_cache_queries'],
+    prefixHits: ['vllm:prefix_cache_hits_total', 'vllm:prefix_cache_hits'],
+  },
+  'llama.cpp': {
+    running: ['llamacpp:requests_processing'],
+    waiting: ['llamacpp:requests_deferred'],
+    kv: ['llamacpp:kv_cache_usage_ratio'],
+    prefixQueries: [],
+    prefixHits: [],
+  },
+} as const;
+
+const ALL = new Set<string>(Object.values(NAMES).flatMap((n) => Object.values(n).flat()));
+
+/** One reading of a runtime's `/metrics`; `prefix*` are cumulative counters. */
+export interface LoadReading {
+  readonly family: RuntimeFamily;
+  readonly running: number;
+  readonly waiting: number;
+  readonly kvCacheUsage?: number;
+  readonly prefixQueries?: number;
+  readonly prefixHits?: number;
+}
+
+function first(sums: Map<string, number>, names: readonly string[]): number | undefined {
+  for (const n of names) if (sums.has(n)) return sums.get(n);
+  return undefined;
+}
+
+/** Reads vLLM's or llama.cpp server's load from its metrics text; undefined when neither is there. */
+export function parseRuntimeLoad(text: string): LoadReading | undefined {
+  const sums = sumSamples(text, ALL);
+  for (const family of ['vllm', 'llama.cpp'] as const) {
+    const n = NAMES[family];
+    const running = first(sums, n.running);
+    const waiting = first(sums, n.waiting);
+    if (running === undefined && waiting === undefined) continue;
+    return {
+      family,
+      running: Math.max(0, Math.round(running ?? 0)),
+      waiting: Math.max(0, Math.round(waiting ?? 0)),
+      kvCacheUsage: first(sums, n.kv),
+      prefixQueries: first(sums, n.prefixQueries),
+      prefixHits: first(sums, n.prefixHits),
+    };
+  }
+  return undefined;
+}
+
+/** The heartbeat's load: the reading, with the prefix-cache hit rate over the interval since `previous`. */
+export function workerLoad(reading: LoadReading, previous?: LoadReading): WorkerLoad {
+  const load: { -readonly [K in keyof WorkerLoad]: WorkerLoad[K] } = { running: reading.running, waiting: reading.waiting };
+  if (reading.kvCacheUsage !== undefined) load.kvCacheUsage = Math.min(1, Math.max(0, reading.kvCacheUsage));
+  if (previous?.prefixQueries !== undefined && reading.prefixQueries !== undefined && reading.prefixHits !== undefined && previous.prefixHits !== undefined) {
+    const queries = reading.prefixQueries - previous.prefixQueries;
+    const hits = reading.prefixHits - previous.prefixHits;
+    if (queries > 0 && hits >= 0) load.prefixCacheHitRate = Math.min(1, hits / queries);
+  }
+  return load;
+}

@@ -1,0 +1,43 @@
+import { Module } from '@nestjs/common';
+import { PlatformModule, ServiceDefinition } from '@maas/platform';
+import { DataPlaneController } from './controllers/data-plane.controller';
+import { GATEWAY_CONFIG, loadGatewayConfig } from './gateway.config';
+import { KeyEventsHandler } from './handlers/key-events.handler';
+import { WorkerEventsHandler } from './handlers/worker-events.handler';
+import { GATEWAY_CLOCK, gatewayClock } from './repositories/clock';
+import { KeyRegistryRepository } from './repositories/key-registry.repository';
+import { RegistryRepository } from './repositories/registry.repository';
+import { UpstreamRepository } from './repositories/upstream.repository';
+import { UsageRepository } from './repositories/usage.repository';
+import { InferenceService } from './services/inference.service';
+import { KeyAuthService } from './services/key-auth.service';
+import { ModelsService } from './services/models.service';
+import { RoutingService } from './services/routing.service';
+import { UsageService } from './services/usage.service';
+import { WorkerRegistryService } from './services/worker-registry.service';
+
+export const GATEWAY: ServiceDefinition = {
+  name: 'gateway',
+  description: 'OpenAI-compatible API: keys, routing to model workers, streaming, usage accounting',
+};
+
+@Module({
+  imports: [PlatformModule.forService(GATEWAY)],
+  controllers: [WorkerEventsHandler, KeyEventsHandler],
+  providers: [
+    { provide: GATEWAY_CONFIG, useFactory: loadGatewayConfig },
+    { provide: GATEWAY_CLOCK, useValue: gatewayClock },
+    KeyRegistryRepository,
+    RegistryRepository,
+    UpstreamRepository,
+    UsageRepository,
+    WorkerRegistryService,
+    RoutingService,
+    KeyAuthService,
+    UsageService,
+    ModelsService,
+    InferenceService,
+    DataPlaneController,
+  ],
+})
+export class GatewayModule {}

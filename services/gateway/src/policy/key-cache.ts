@@ -1,0 +1,135 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { KeyLimits, KeyVerifyReply } from '@maas/contracts';
+import { modelMatcher } from './model-access';
+
+/** A key key-registry vouched for, with what the gateway checks on every request compiled once. */
+export interface VerifiedKey {
+  readonly keyId: string;
+  readonly userId: string;
+  readonly userEmail?: string;
+  readonly prefix: string;
+  readonly trusted: boolean;
+  readonly limits: KeyLimits;
+  /** Epoch ms, or undefined for keys that never expire. */
+  readonly expiresAt?: number;
+  readonly allowsModel: (model: string) => boolean;
+  /** Undefined when the key may be used from anywhere. */
+  readonly allowsAddress?: (address: string) => boolean;
+}
+
+export type KeyVerdict = { valid: true; key: VerifiedKey } | { valid: false; reason: 'unknown' | 'revoked' | 'expired' | 'malformed' };
+
+interface Entry {
+  readonly verdict: KeyVerdict;
+  readonly checkedAt: number;
+}
+
+export interface KeyCacheSpec {
+  readonly ttlMs: number;
+  readonly negativeTtlMs: number;
+  readonly staleGraceMs: number;
+  readonly maxEntries: number;
+}
+
+const KEY_SHAPE = /^sk-([A-Za-z0-9_-]{8})_[A-Za-z0-9_-]{8,}$/;
+
+/**
+ * Keys look like `sk-<8-character prefix>_<secret>`; the prefix is what revocations name. It is
+ * base64url, so it may itself hold `_`: its length, not the first `_`, delimits it.
+ */
+export function keyPrefix(secret: string): string | undefined {
+  return KEY_SHAPE.exec(secret)?.[1];
+}
+
+export function toVerifiedKey(reply: KeyVerifyReply): KeyVerdict {
+  if (!reply.valid || !reply.key) return { valid: false, reason: reply.reason ?? 'unknown' };
+  const k = reply.key;
+  return {
+    valid: true,
+    key: {
+      keyId: k.keyId,
+      userId: k.userId,
+      userEmail: k.userEmail,
+      prefix: k.prefix,
+      trusted: k.trusted,
+      limits: k.limits ?? {},
+      expiresAt: k.expiresAt ? Date.parse(k.expiresAt) : undefined,
+      allowsModel: modelMatcher(k.allowedModels),
+      allowsAddress: k.allowedCidrs?.length ? addressMatcher(k.allowedCidrs) : undefined,
+    },
+  };
+}
+
+function addressMatcher(cidrs: readonly string[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [ip, bits] = cidr.split('/');
+    const type = isIPv6(ip) ? 'ipv6' : 'ipv4';
+    if (!isIPv4(ip) && !isIPv6(ip)) continue;
+    if (bits === undefined) list.addAddress(ip, type);
+    else list.addSubnet(ip, Number(bits), type);
+  }
+  return (address) => {
+    const plain = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+    return list.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
+  };
+}
+
+/**
+ * What the gateway remembers about presented keys: valid ones for a short TTL, invalid ones for a
+ * shorter one, bounded in size (oldest first out). Time is passed in; nothing here does I/O.
+ */
+export class KeyCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Revocations by prefix and when they arrived: a verify reply that left key-registry earlier is ignored. */
+  private readonly revoked = new Map<string, number>();
+
+  constructor(private readonly spec: KeyCacheSpec) {}
+
+  /** A verdict still fresh enough to use without asking key-registry. */
+  fresh(secret: string, now: number): KeyVerdict | undefined {
+    const e = this.entries.get(secret);
+    if (!e) return undefined;
+    const ttl = e.verdict.valid ? this.spec.ttlMs : this.spec.negativeTtlMs;
+    return now - e.checkedAt <= ttl ? e.verdict : undefined;
+  }
+
+  /** A positive verdict within the grace window: used only when key-registry cannot be reached. */
+  stale(secret: string, now: number): KeyVerdict | undefined {
+    const e = this.entries.get(secret);
+    return e && e.verdict.valid && now - e.checkedAt <= this.spec.staleGraceMs ? e.verdict : undefined;
+  }
+
+  /** Stores a verdict asked for at `askedAt`; false (and not stored) when the key was revoked since. */
+  store(secret: string, verdict: KeyVerdict, now: number, askedAt = now): boolean {
+    if (verdict.valid) {
+      const revokedAt = this.revoked.get(verdict.key.prefix);
+      if (revokedAt !== undefined && revokedAt >= askedAt) return false;
+    }
+    this.entries.delete(secret);
+    this.entries.set(secret, { verdict, checkedAt: now });
+    if (this.entries.size > this.spec.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    return true;
+  }
+
+  /** Drops every entry of a revoked key (by id or visible prefix); returns how many. */
+  evict(keyId: string, prefix: string, now: number): number {
+    this.revoked.set(prefix, now);
+    if (this.revoked.size > 10_000) this.revoked.delete(this.revoked.keys().next().value as string);
+    let n = 0;
+    for (const [secret, e] of this.entries) {
+      if ((e.verdict.valid && e.verdict.key.keyId === keyId) || keyPrefix(secret) === prefix) {
+        this.entries.delete(secret);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

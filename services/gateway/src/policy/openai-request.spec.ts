@@ -1,0 +1,48 @@
+import { INFERENCE_ROUTES, parseInferenceRequest } from './openai-request';
+
+const [chat, completions, embeddings] = INFERENCE_ROUTES;
+const parse = (route: (typeof INFERENCE_ROUTES)[number], body: unknown) =>
+  parseInferenceRequest(route, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
+const msgs = [{ role: 'user', content: 'hello there' }];
+
+describe('parseInferenceRequest', () => {
+  it('reads what the gateway needs from a chat request and keeps the body as sent', () => {
+    const body = { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: true }, foo: 1 };
+    const r = parse(chat, body);
+    expect(r).toMatchObject({ ok: true, value: { model: 'm', stream: true, includeUsage: true, promptChars: 11, body } });
+  });
+
+  it('counts prompt characters of text parts and of completion prompts given as lists', () => {
+    const parts = [{ role: 'user', content: [{ type: 'text', text: 'abcd' }, { type: 'image_url', image_url: { url: 'data:' } }] }];
+    expect(parse(chat, { model: 'm', messages: parts })).toMatchObject({ ok: true, value: { promptChars: 4 } });
+    expect(parse(completions, { model: 'm', prompt: ['ab', 'cde'] })).toMatchObject({ ok: true, value: { promptChars: 5, prefix: 'ab' } });
+    expect(parse(embeddings, { model: 'm', input: [1, 2, 3] })).toMatchObject({ ok: true, value: { promptChars: 12 } });
+  });
+
+  it.each<[string, (typeof INFERENCE_ROUTES)[number], unknown, string | null, string]>([
+    ['not JSON', chat, '{"model":', null, 'invalid_json'],
+    ['an array body', chat, '[]', null, 'invalid_json'],
+    ['no model', chat, { messages: msgs }, 'model', 'missing_required_parameter'],
+    ['a numeric model', chat, { model: 3, messages: msgs }, 'model', 'invalid_value'],
+    ['a string stream flag', chat, { model: 'm', messages: msgs, stream: 'yes' }, 'stream', 'invalid_value'],
+    ['a bad include_usage', chat, { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: 1 } }, 'stream_options.include_usage', 'invalid_value'],
+    ['zero max_tokens', chat, { model: 'm', messages: msgs, max_tokens: 0 }, 'max_tokens', 'invalid_value'],
+    ['a temperature of 3', chat, { model: 'm', messages: msgs, temperature: 3 }, 'temperature', 'invalid_value'],
+    ['no messages', chat, { model: 'm' }, 'messages', 'missing_required_parameter'],
+    ['empty messages', chat, { model: 'm', messages: [] }, 'messages', 'invalid_value'],
+    ['a message without role', chat, { model: 'm', messages: [{ content: 'x' }] }, 'messages[0].role', 'invalid_value'],
+    ['no prompt', completions, { model: 'm' }, 'prompt', 'missing_required_parameter'],
+    ['an object prompt', completions, { model: 'm', prompt: { a: 1 } }, 'prompt', 'invalid_value'],
+    ['an empty input list', embeddings, { model: 'm', input: [] }, 'input', 'invalid_value'],
+    ['streamed embeddings', embeddings, { model: 'm', input: 'x', stream: true }, 'stream', 'invalid_value'],
+  ])('refuses %s, naming the field', (_case, route, body, param, code) => {
+    const r = parse(route, body);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatchObject({ param, code });
+  });
+
+  it('keeps the model of a refused body so usage is attributed to it', () => {
+    const r = parse(chat, { model: 'm', messages: [] });
+    expect(!r.ok && r.error.model).toBe('m');
+  });
+});

@@ -1,0 +1,141 @@
+import type { Capability } from '@maas/contracts';
+import type { ChatMessage } from '@maas/routing';
+
+/** The proxied OpenAI endpoints: the path, the usage event's name for it, and what a worker must offer. */
+export interface InferenceRoute {
+  readonly path: string;
+  readonly endpoint: 'chat.completions' | 'completions' | 'embeddings';
+  readonly capability: Capability;
+}
+
+export const INFERENCE_ROUTES: readonly InferenceRoute[] = [
+  { path: '/v1/chat/completions', endpoint: 'chat.completions', capability: 'chat' },
+  { path: '/v1/completions', endpoint: 'completions', capability: 'completion' },
+  { path: '/v1/embeddings', endpoint: 'embeddings', capability: 'embedding' },
+];
+
+/** What the gateway needs from a request body; the body itself goes to the runtime unchanged. */
+export interface InferenceRequest {
+  readonly body: Record<string, unknown>;
+  readonly model: string;
+  readonly stream: boolean;
+  /** The client asked for a final usage chunk (`stream_options.include_usage`). */
+  readonly includeUsage: boolean;
+  /** Characters of prompt text: the gateway's token estimate when the runtime reports none. */
+  readonly promptChars: number;
+  /** What prefix-cache affinity hashes: the conversation, or the prompt. */
+  readonly prefix: string | readonly ChatMessage[];
+}
+
+export interface InvalidRequest {
+  /** The model named, when the body got that far: usage is still attributed to it. */
+  readonly model?: string;
+  readonly message: string;
+  readonly param: string | null;
+  readonly code: string;
+}
+
+export type ParsedRequest = { ok: true; value: InferenceRequest } | { ok: false; error: InvalidRequest };
+
+const invalid = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { message, param, code } });
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTokenArray = (v: unknown): boolean => Array.isArray(v) && v.every((t) => Number.isInteger(t));
+
+/** A string, an array of strings, an array of token ids, or an array of those: OpenAI's `prompt` and `input`. */
+function textOrTokens(v: unknown): { ok: boolean; chars: number; text: string } {
+  if (typeof v === 'string') return { ok: true, chars: v.length, text: v };
+  if (!Array.isArray(v) || v.length === 0) return { ok: false, chars: 0, text: '' };
+  if (isTokenArray(v)) return { ok: true, chars: v.length * 4, text: '' };
+  let chars = 0;
+  for (const item of v) {
+    if (typeof item === 'string') chars += item.length;
+    else if (isTokenArray(item)) chars += (item as unknown[]).length * 4;
+    else return { ok: false, chars: 0, text: '' };
+  }
+  return { ok: true, chars, text: typeof v[0] === 'string' ? v[0] : '' };
+}
+
+function contentChars(content: unknown): number {
+  if (typeof content === 'string') return content.length;
+  if (!Array.isArray(content)) return 0;
+  let n = 0;
+  for (const part of content) if (isObject(part) && typeof part.text === 'string') n += part.text.length;
+  return n;
+}
+
+const OPTIONAL_POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n'] as const;
+
+/**
+ * Checks what the gateway relies on and what clients most often get wrong, naming the field in
+ * `param` as OpenAI does; everything else is the runtime's to judge.
+ */
+export function parseInferenceRequest(route: InferenceRoute, raw: Buffer): ParsedRequest {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    return invalid(`request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
+  }
+  if (!isObject(body)) return invalid('request body must be a JSON object', null, 'invalid_json');
+  const model = body.model;
+  if (model === undefined || model === null) return invalid("you must provide a model parameter", 'model', 'missing_required_parameter');
+  if (typeof model !== 'string' || model.length === 0 || model.length > 256) {
+    return invalid('model must be a non-empty string of at most 256 characters', 'model');
+  }
+  const fail = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { model, message, param, code } });
+  const stream = body.stream;
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') return fail('stream must be a boolean', 'stream');
+  const options = body.stream_options;
+  if (options !== undefined && options !== null) {
+    if (!isObject(options)) return fail('stream_options must be an object', 'stream_options');
+    if (options.include_usage !== undefined && typeof options.include_usage !== 'boolean') {
+      return fail('stream_options.include_usage must be a boolean', 'stream_options.include_usage');
+    }
+  }
+  for (const field of OPTIONAL_POSITIVE_INTS) {
+    const v = body[field];
+    if (v !== undefined && v !== null && !(Number.isInteger(v) && (v as number) >= 1)) {
+      return fail(`${field} must be a positive integer, got ${JSON.stringify(v)}`, field);
+    }
+  }
+  const t = body.temperature;
+  if (t !== undefined && t !== null && !(typeof t === 'number' && t >= 0 && t <= 2)) {
+    return fail(`temperature must be a number between 0 and 2, got ${JSON.stringify(t)}`, 'temperature');
+  }
+
+  let promptChars = 0;
+  let prefix: string | readonly ChatMessage[] = '';
+  if (route.endpoint === 'chat.completions') {
+    const messages = body.messages;
+    if (messages === undefined) return fail('you must provide a messages parameter', 'messages', 'missing_required_parameter');
+    if (!Array.isArray(messages) || messages.length === 0) return fail('messages must be a non-empty array', 'messages');
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      if (!isObject(m)) return fail(`messages[${i}] must be an object`, `messages[${i}]`);
+      if (typeof m.role !== 'string' || m.role.length === 0) return fail(`messages[${i}].role must be a non-empty string`, `messages[${i}].role`);
+      promptChars += contentChars(m.content);
+    }
+    prefix = messages as ChatMessage[];
+  } else {
+    const field = route.endpoint === 'completions' ? 'prompt' : 'input';
+    if (body[field] === undefined) return fail(`you must provide a ${field} parameter`, field, 'missing_required_parameter');
+    const text = textOrTokens(body[field]);
+    if (!text.ok) return fail(`${field} must be a string, an array of strings, or an array of token ids`, field);
+    promptChars = text.chars;
+    if (route.endpoint === 'completions') prefix = text.text;
+  }
+  if (route.endpoint === 'embeddings' && stream === true) return fail('embeddings cannot be streamed', 'stream');
+
+  return {
+    ok: true,
+    value: {
+      body,
+      model,
+      stream: stream === true,
+      includeUsage: stream === true && isObject(options) && options.include_usage === true,
+      promptChars,
+      prefix,
+    },
+  };
+}

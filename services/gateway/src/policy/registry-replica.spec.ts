@@ -1,0 +1,48 @@
+import type { WorkerRegistered } from '@maas/contracts';
+import { RegistryReplica } from './registry-replica';
+
+const reg = (id: string, over: Partial<WorkerRegistered> = {}): WorkerRegistered => ({
+  workerId: id, url: `http://127.0.0.1:1/${id}`, hardware: 'gpu', capacity: 4, vmId: 'vm', runtime: { kind: 'sim-engine' },
+  models: [{ id: 'm', upstreamId: 'local-m', capabilities: ['chat'] }], sentAt: '', ...over,
+});
+
+describe('RegistryReplica', () => {
+  it('makes one routing endpoint per served model, with the latest load', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a', { models: [{ id: 'm', capabilities: ['chat'] }, { id: 'e', capabilities: ['embedding'] }] }), 0);
+    r.heartbeat({ workerId: 'a', load: { running: 2, waiting: 1, kvCacheUsage: 0.5 }, sentAt: '' }, 10);
+    const w = r.get('a')!;
+    expect(w.endpoints.get('e')).toMatchObject({ id: 'a', models: ['e'], capabilities: ['embedding'], running: 2, waiting: 1, kvCacheUsage: 0.5, state: 'ready' });
+    expect(r.workersFor('m').map((x) => x.id)).toEqual(['a']);
+    expect(r.workersFor('m')[0]).toBe(w);
+  });
+
+  it('reports when a worker becomes ready, from registration or heartbeat', () => {
+    const r = new RegistryReplica();
+    expect(r.register(reg('a', { state: 'starting' }), 0).becameReady).toBe(false);
+    expect(r.heartbeat({ workerId: 'a', state: 'starting', load: { running: 0, waiting: 0 }, sentAt: '' }, 1)?.becameReady).toBe(false);
+    expect(r.heartbeat({ workerId: 'a', state: 'ready', load: { running: 0, waiting: 0 }, sentAt: '' }, 2)?.becameReady).toBe(true);
+    expect(r.heartbeat({ workerId: 'a', load: { running: 0, waiting: 0 }, sentAt: '' }, 3)?.becameReady).toBe(false);
+    expect(r.heartbeat({ workerId: 'ghost', load: { running: 0, waiting: 0 }, sentAt: '' }, 3)).toBeUndefined();
+  });
+
+  it('takes snapshot entries only for workers it has not heard of', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a'), 0);
+    r.draining('a', 1);
+    const changes = r.applySnapshot({ takenAt: '', workers: [{ registration: reg('a'), state: 'ready', lastSeenAt: '' }, { registration: reg('b'), state: 'ready', lastSeenAt: '' }] }, 2);
+    expect(changes.map((c) => c.worker.id)).toEqual(['b']);
+    expect(r.get('a')?.state).toBe('draining');
+  });
+
+  it('expires silent workers and remembers their models for a while', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a'), 0);
+    expect(r.expire(5000, 5000)).toEqual([]);
+    expect(r.expire(5001, 5000).map((w) => w.id)).toEqual(['a']);
+    expect(r.workersFor('m')).toEqual([]);
+    expect(r.knownModel('m', 6000, 60_000)?.capabilities).toEqual(new Set(['chat']));
+    expect(r.knownModel('m', 65_002, 60_000)).toBeUndefined();
+    expect(r.knownModel('never', 0, 60_000)).toBeUndefined();
+  });
+});

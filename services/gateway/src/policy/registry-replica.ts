@@ -1,0 +1,173 @@
+import type { Capability, RegistrySnapshot, ServedModel, WorkerHeartbeat, WorkerLoad, WorkerRegistered } from '@maas/contracts';
+import type { Endpoint, EndpointState } from '@maas/routing';
+
+/** A worker as this gateway knows it, with one routing endpoint per model it serves. */
+export interface ReplicaWorker {
+  readonly id: string;
+  readonly registration: WorkerRegistered;
+  readonly state: EndpointState;
+  readonly load?: WorkerLoad;
+  readonly lastSeenAt: number;
+  /** Client-facing model id → what the worker said about it (its upstream name, capabilities). */
+  readonly models: ReadonlyMap<string, ServedModel>;
+  /** Client-facing model id → endpoint as routing sees it (load from the last report, nothing of our own yet). */
+  readonly endpoints: ReadonlyMap<string, Endpoint>;
+}
+
+/** A model some worker served: remembered after the last one left, so requests for it wait rather than 404. */
+export interface KnownModel {
+  readonly id: string;
+  readonly capabilities: ReadonlySet<Capability>;
+  readonly maxContextTokens?: number;
+  readonly firstSeenAt: number;
+  lastServedAt: number;
+}
+
+export interface ReplicaChange {
+  readonly worker: ReplicaWorker;
+  /** The worker can take requests now and could not before (or is new): waiting requests should retry. */
+  readonly becameReady: boolean;
+}
+
+function build(registration: WorkerRegistered, state: EndpointState, load: WorkerLoad | undefined, lastSeenAt: number): ReplicaWorker {
+  const models = new Map(registration.models.map((m) => [m.id, m]));
+  const endpoints = new Map<string, Endpoint>();
+  for (const m of registration.models) {
+    endpoints.set(m.id, {
+      id: registration.workerId,
+      url: registration.url,
+      models: [m.id],
+      capabilities: m.capabilities,
+      state,
+      hardware: registration.hardware,
+      vmId: registration.vmId,
+      capacity: registration.capacity,
+      running: load?.running ?? 0,
+      waiting: load?.waiting ?? 0,
+      kvCacheUsage: load?.kvCacheUsage ?? 0,
+      outstanding: 0,
+    });
+  }
+  return { id: registration.workerId, registration, state, load, lastSeenAt, models, endpoints };
+}
+
+/**
+ * The gateway's local copy of router's registry, fed by the same events, so routing needs no
+ * round trip. Pure: time comes in as `now`; the service around it does the I/O.
+ */
+export class RegistryReplica {
+  private readonly workers = new Map<string, ReplicaWorker>();
+  private readonly known = new Map<string, KnownModel>();
+  private byModel?: Map<string, ReplicaWorker[]>;
+
+  register(registration: WorkerRegistered, now: number): ReplicaChange {
+    const before = this.workers.get(registration.workerId);
+    const state = registration.state ?? 'ready';
+    const worker = build(registration, state, registration.load ?? before?.load, now);
+    this.put(worker, now);
+    return { worker, becameReady: state === 'ready' && before?.state !== 'ready' };
+  }
+
+  /** Undefined for a worker this replica has not seen register: it re-registers within seconds. */
+  heartbeat(beat: WorkerHeartbeat, now: number): ReplicaChange | undefined {
+    const before = this.workers.get(beat.workerId);
+    if (!before) return undefined;
+    const state = beat.state ?? before.state;
+    const worker = build(before.registration, state, beat.load, now);
+    this.put(worker, now);
+    return { worker, becameReady: state === 'ready' && before.state !== 'ready' };
+  }
+
+  draining(workerId: string, now: number): ReplicaWorker | undefined {
+    const before = this.workers.get(workerId);
+    if (!before) return undefined;
+    const worker = build(before.registration, 'draining', before.load, now);
+    this.put(worker, now);
+    return worker;
+  }
+
+  remove(workerId: string, now: number): ReplicaWorker | undefined {
+    const worker = this.workers.get(workerId);
+    if (!worker) return undefined;
+    this.workers.delete(workerId);
+    this.byModel = undefined;
+    for (const id of worker.models.keys()) {
+      const m = this.known.get(id);
+      if (m) m.lastServedAt = now;
+    }
+    return worker;
+  }
+
+  /** Takes router's snapshot for workers not heard of since (events that arrived first are newer). */
+  applySnapshot(snapshot: RegistrySnapshot, now: number): ReplicaChange[] {
+    const changes: ReplicaChange[] = [];
+    for (const w of snapshot.workers) {
+      if (this.workers.has(w.registration.workerId)) continue;
+      const worker = build(w.registration, w.state, w.load, now);
+      this.put(worker, now);
+      changes.push({ worker, becameReady: w.state === 'ready' });
+    }
+    return changes;
+  }
+
+  /** Drops workers silent for longer than `afterMs` (router announces expiry too; this covers its absence). */
+  expire(now: number, afterMs: number): ReplicaWorker[] {
+    const silent = [...this.workers.values()].filter((w) => now - w.lastSeenAt > afterMs);
+    for (const w of silent) this.remove(w.id, now);
+    return silent;
+  }
+
+  /** Workers that list the model, in any state. */
+  workersFor(model: string): readonly ReplicaWorker[] {
+    if (!this.byModel) {
+      this.byModel = new Map();
+      for (const w of this.workers.values()) {
+        for (const id of w.models.keys()) {
+          const list = this.byModel.get(id);
+          if (list) list.push(w);
+          else this.byModel.set(id, [w]);
+        }
+      }
+    }
+    return this.byModel.get(model) ?? [];
+  }
+
+  /** The model, if a worker lists it now or did within `memoryMs`. */
+  knownModel(model: string, now: number, memoryMs: number): KnownModel | undefined {
+    const m = this.known.get(model);
+    if (!m) return undefined;
+    if (this.workersFor(model).length > 0 || now - m.lastServedAt <= memoryMs) return m;
+    return undefined;
+  }
+
+  get(workerId: string): ReplicaWorker | undefined {
+    return this.workers.get(workerId);
+  }
+
+  all(): readonly ReplicaWorker[] {
+    return [...this.workers.values()];
+  }
+
+  private put(worker: ReplicaWorker, now: number): void {
+    const before = this.workers.get(worker.id);
+    this.workers.set(worker.id, worker);
+    if (!before || before.registration !== worker.registration) this.byModel = undefined;
+    else {
+      // Same membership: swap the object in place in the per-model lists.
+      for (const id of worker.models.keys()) {
+        const list = this.byModel?.get(id);
+        const i = list?.indexOf(before) ?? -1;
+        if (list && i >= 0) list[i] = worker;
+      }
+    }
+    for (const m of worker.registration.models) {
+      const k = this.known.get(m.id);
+      if (k) {
+        k.lastServedAt = now;
+        for (const c of m.capabilities) (k.capabilities as Set<Capability>).add(c);
+      } else {
+        this.known.set(m.id, { id: m.id, capabilities: new Set(m.capabilities), maxContextTokens: m.maxContextTokens, firstSeenAt: now, lastServedAt: now });
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { errorBody } from '@maas/platform';
+
+/** One /v1 request and its response, with the client's disconnect turned into a callback. */
+export class HttpExchange {
+  /** Set when the client went away before the response was complete. */
+  clientGone = false;
+  private onGone?: () => void;
+  /** Cuts the request short with an error the client can read (set while a response is being relayed). */
+  interrupt?: (message: string, code: string) => void;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    /** Epoch ms at arrival. */
+    readonly startedAt: number,
+    /** Monotonic ms at arrival. */
+    readonly t0: number,
+  ) {
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      this.clientGone = true;
+      this.onGone?.();
+    });
+  }
+
+  /** Runs `fn` when the client disconnects (now, if it already has); replaces the previous callback. */
+  whenGone(fn: () => void): void {
+    this.onGone = fn;
+    if (this.clientGone) fn();
+  }
+
+  sendJson(status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
+    if (this.res.headersSent || this.clientGone) return;
+    const text = JSON.stringify(body);
+    this.res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-request-id': this.requestId,
+      ...headers,
+    });
+    this.res.end(text);
+  }
+
+  /** OpenAI's error shape, which the SDKs turn into their error classes. */
+  sendError(status: number, message: string, code: string | null, param: string | null = null, headers: OutgoingHttpHeaders = {}): void {
+    this.sendJson(status, errorBody(status, message, code, param), headers);
+  }
+}
+
+export class BodyError extends Error {
+  constructor(readonly reason: 'too_large' | 'aborted', message: string) {
+    super(message);
+  }
+}
+
+/** Reads a request body up to `maxBytes`; refuses at once when Content-Length already says it is larger. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxBytes) {
+      reject(new BodyError('too_large', `request body of ${declared} bytes is larger than the limit of ${maxBytes} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.resume();
+        reject(new BodyError('too_large', `request body is larger than the limit of ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('aborted', () => reject(new BodyError('aborted', 'client went away while sending the body')));
+    req.once('error', () => reject(new BodyError('aborted', 'client went away while sending the body')));
+  });
+}

@@ -1,0 +1,366 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import { Logger } from '@maas/logging';
+import { errorBody, errorType } from '@maas/platform';
+import type { Endpoint } from '@maas/routing';
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { describeLimit } from '../policy/key-limits';
+import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
+import { estimateTokens, SseUsageTracker, usageOfJsonBody } from '../policy/token-usage';
+import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
+import { BodyError, HttpExchange, readBody } from './http-exchange';
+import { KeyAuthService } from './key-auth.service';
+import { RoutingService } from './routing.service';
+import { RequestRecord, UsageService } from './usage.service';
+import { WorkerRegistryService } from './worker-registry.service';
+
+const overhead = new Histogram({
+  name: 'maas_gateway_dispatch_seconds',
+  help: 'Gateway time from arrival to the upstream request (auth, body, routing), per attempt',
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1, 5, 30],
+});
+const retries = new Counter({ name: 'maas_gateway_upstream_retries_total', help: 'Requests sent to another worker after a failure before any response byte', labelNames: ['reason'] });
+const held = new Counter({ name: 'maas_gateway_held_requests_total', help: 'Requests that waited for capacity, by outcome', labelNames: ['outcome'] });
+
+type Pick = { kind: 'picked'; endpoint: Endpoint } | { kind: 'none'; reason: string; waitedMs: number } | { kind: 'gone' };
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The proxied OpenAI endpoints: authenticate, check the body, apply the key's limits, pick a worker
+ * (holding the request while capacity starts), relay the runtime's answer byte for byte, and
+ * account the request exactly once.
+ */
+@Injectable()
+export class InferenceService {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
+    private readonly keys: KeyAuthService,
+    private readonly registry: WorkerRegistryService,
+    private readonly routing: RoutingService,
+    private readonly upstream: UpstreamRepository,
+    private readonly usage: UsageService,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(route: InferenceRoute, ex: HttpExchange): Promise<void> {
+    const body = readBody(ex.req, this.config.GATEWAY_MAX_BODY_BYTES);
+    body.catch(() => undefined);
+    const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.req.socket.remoteAddress);
+    if (!auth.ok) {
+      ex.sendError(auth.status, auth.message, auth.code, null, auth.status === 503 ? { 'retry-after': '2' } : {});
+      return;
+    }
+    const record = this.usage.begin(ex.requestId, route, auth.key, ex.startedAt, ex.t0, endUserOf(ex.req, auth.key.trusted));
+    try {
+      await this.serve(route, ex, record, body);
+    } catch (err) {
+      this.logger.error('request failed unexpectedly', { requestId: ex.requestId, err });
+      this.fail(ex, record, 500, 'internal error in the gateway', 'internal_error');
+    } finally {
+      // Whatever happened, the request is accounted once (complete() ignores repeats).
+      if (!record.completed && (ex.res.writableEnded || ex.clientGone)) {
+        this.usage.complete(record, ex.clientGone ? 499 : ex.res.statusCode, ex.clientGone ? 'client_closed_request' : null);
+      }
+    }
+  }
+
+  private async serve(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, body: Promise<Buffer>): Promise<void> {
+    let raw: Buffer;
+    try {
+      raw = await body;
+    } catch (err) {
+      if (err instanceof BodyError && err.reason === 'too_large') {
+        return this.fail(ex, record, 413, err.message, 'request_too_large', null, { connection: 'close' });
+      }
+      return this.usage.complete(record, 499, 'client_closed_request');
+    }
+    const parsed = parseInferenceRequest(route, raw);
+    if (!parsed.ok) {
+      if (parsed.error.model) record.model = parsed.error.model;
+      return this.fail(ex, record, 400, parsed.error.message, parsed.error.code, parsed.error.param);
+    }
+    const request = parsed.value;
+    record.model = request.model;
+    record.stream = request.stream;
+    record.promptChars = request.promptChars;
+
+    if (!record.key.allowsModel(request.model)) {
+      return this.fail(ex, record, 403, `this API key may not use model "${request.model}"`, 'model_not_allowed', 'model');
+    }
+    const known = this.registry.knownModel(request.model);
+    if (!known) {
+      return this.fail(ex, record, 404, `the model "${request.model}" does not exist or no worker serves it`, 'model_not_found', 'model');
+    }
+    if (!known.capabilities.has(route.capability)) {
+      return this.fail(ex, record, 400, `model "${request.model}" does not offer ${route.capability} (it offers ${[...known.capabilities].join(', ')})`, 'unsupported_model_capability', 'model');
+    }
+    const refused = this.usage.admit(record);
+    if (refused) {
+      return this.fail(ex, record, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, {
+        'retry-after': String(refused.retryAfterSeconds),
+        'x-ratelimit-limit': String(refused.ceiling),
+        'x-ratelimit-used': String(refused.used),
+        'x-ratelimit-name': refused.limit,
+      });
+    }
+    await this.forward(route, ex, record, request, raw);
+  }
+
+  private async forward(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, request: InferenceRequest, raw: Buffer): Promise<void> {
+    const exclude = new Set<string>();
+    const holdUntil = ex.t0 + this.config.GATEWAY_HOLD_TIMEOUT;
+    const attempts = this.config.GATEWAY_UPSTREAM_ATTEMPTS;
+    let lastError: UpstreamError | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const pick = await this.pick(route, ex, record, request, exclude, holdUntil);
+      if (pick.kind === 'gone') return this.usage.complete(record, 499, 'client_closed_request');
+      if (pick.kind === 'none') {
+        const failed = lastError ? `; ${exclude.size || 1} failed for this request (last: ${lastError.message})` : '';
+        const waited = pick.waitedMs >= 1 ? `; waited ${(pick.waitedMs / 1000).toFixed(1)} s for capacity` : '';
+        return this.fail(ex, record, 503, `${pick.reason}${failed}${waited}`, 'no_capacity', null, { 'retry-after': '5' });
+      }
+      const endpoint = pick.endpoint;
+      record.workerId = endpoint.id;
+      this.logger.debug('routed', { requestId: ex.requestId, workerId: endpoint.id, attempt });
+      const call = this.send(route, ex, request, raw, endpoint);
+      ex.whenGone(() => call.abort());
+      let response: IncomingMessage;
+      try {
+        response = await call.response;
+      } catch (err) {
+        this.routing.finished(endpoint.id);
+        if (ex.clientGone) return this.usage.complete(record, 499, 'client_closed_request');
+        const e = err as UpstreamError;
+        if (!e.retryable) {
+          return this.fail(ex, record, 504, `worker ${endpoint.id} did not answer: ${e.message}`, 'upstream_timeout');
+        }
+        lastError = e;
+        if (!e.staleSocket) {
+          this.routing.markFailed(endpoint.id);
+          exclude.add(endpoint.id);
+        }
+        retries.inc({ reason: e.code });
+        this.logger.warn('worker unreachable; retrying elsewhere', { requestId: ex.requestId, workerId: endpoint.id, error: e.message, attempt });
+        continue;
+      }
+      const status = response.statusCode ?? 502;
+      if ((status === 502 || status === 503) && attempt < attempts) {
+        // The runtime refused before doing any work (still loading, overloaded, crashed): another worker may take it.
+        response.resume();
+        this.routing.finished(endpoint.id);
+        this.routing.markFailed(endpoint.id);
+        exclude.add(endpoint.id);
+        retries.inc({ reason: `status_${status}` });
+        this.logger.warn('worker refused the request; retrying elsewhere', { requestId: ex.requestId, workerId: endpoint.id, status, attempt });
+        continue;
+      }
+      this.routing.succeeded(endpoint.id);
+      return this.relay(ex, record, response, call, endpoint.id);
+    }
+    this.fail(ex, record, 502, `no worker for "${request.model}" could be reached after ${attempts} attempts (last: ${lastError?.message ?? 'refused'})`, 'upstream_unreachable');
+  }
+
+  /** Routes, holding the request while the model has no ready worker but may soon (starting, or served recently). */
+  private async pick(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number): Promise<Pick> {
+    const query = { model: request.model, capability: route.capability, prefix: request.prefix, sessionKey: record.key.keyId };
+    const heldSince = this.clock.monotonic();
+    for (;;) {
+      const decision = this.routing.route(query, exclude);
+      if (decision?.outcome === 'picked') {
+        if (this.clock.monotonic() - heldSince > 1) held.inc({ outcome: 'served' });
+        return { kind: 'picked', endpoint: decision.endpoint };
+      }
+      const reason = decision?.reason ?? `every worker for "${request.model}" failed for this request`;
+      const now = this.clock.monotonic();
+      if (now >= holdUntil || !this.registry.knownModel(request.model)) {
+        if (now - heldSince > 1) held.inc({ outcome: 'timed_out' });
+        return { kind: 'none', reason, waitedMs: now - heldSince };
+      }
+      // Wake on a worker becoming ready, and at least every second (failure marks expire, states change).
+      const wait = this.registry.waitForCapacity(request.model, Math.min(1000, holdUntil - now));
+      ex.whenGone(wait.cancel);
+      await wait.done;
+      if (ex.clientGone) {
+        held.inc({ outcome: 'client_gone' });
+        return { kind: 'gone' };
+      }
+    }
+  }
+
+  private send(route: InferenceRoute, ex: HttpExchange, request: InferenceRequest, raw: Buffer, endpoint: Endpoint): UpstreamCall {
+    const upstreamId = this.registry.worker(endpoint.id)?.models.get(request.model)?.upstreamId;
+    const body = upstreamId && upstreamId !== request.model ? Buffer.from(JSON.stringify({ ...request.body, model: upstreamId })) : raw;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: request.stream ? 'text/event-stream' : 'application/json',
+      'x-request-id': ex.requestId,
+    };
+    const traceparent = ex.req.headers.traceparent;
+    if (typeof traceparent === 'string') headers.traceparent = traceparent;
+    this.routing.started(endpoint.id);
+    const elapsed = this.clock.monotonic() - ex.t0;
+    overhead.observe(elapsed / 1000);
+    const remaining = Math.max(1, this.config.GATEWAY_TOTAL_TIMEOUT - elapsed);
+    return this.upstream.send({
+      baseUrl: endpoint.url,
+      path: route.path,
+      body,
+      headers,
+      connectTimeoutMs: this.config.GATEWAY_CONNECT_TIMEOUT,
+      firstByteTimeoutMs: request.stream ? Math.min(this.config.GATEWAY_FIRST_BYTE_TIMEOUT, remaining) : remaining,
+    });
+  }
+
+  /** Relays the runtime's response as it comes, reading usage on the side; ends with exactly one usage event. */
+  private relay(ex: HttpExchange, record: RequestRecord, up: IncomingMessage, call: UpstreamCall, workerId: string): void {
+    const status = up.statusCode ?? 502;
+    const contentType = up.headers['content-type'] ?? 'application/json';
+    if (status >= 400) return this.relayError(ex, record, up, status, workerId);
+
+    const sse = contentType.includes('text/event-stream');
+    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': ex.requestId };
+    if (sse) {
+      headers['cache-control'] = 'no-cache';
+      headers['x-accel-buffering'] = 'no';
+    } else if (up.headers['content-length']) {
+      headers['content-length'] = up.headers['content-length'];
+    }
+    if (ex.clientGone) {
+      call.abort();
+      this.routing.finished(workerId);
+      return this.usage.complete(record, 499, 'client_closed_request');
+    }
+    ex.res.writeHead(status, headers);
+
+    const tracker = sse ? new SseUsageTracker() : undefined;
+    const chunks: Buffer[] = [];
+    let ended = false;
+    const finish = (outcome: number, code: string | null) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(idleTimer);
+      ex.interrupt = undefined;
+      this.routing.finished(workerId);
+      this.count(record, tracker, chunks);
+      this.usage.complete(record, outcome, code);
+    };
+    const midStream = (message: string, code: string) => {
+      if (ended) return;
+      if (!ex.res.writableEnded && !ex.clientGone) {
+        if (sse) ex.res.end(`data: ${JSON.stringify(errorBody(502, message, code))}\n\n`);
+        else ex.res.destroy(); // a JSON body cut short cannot be repaired: the client sees the connection fail
+      }
+      finish(502, code);
+      call.abort();
+      this.logger.warn('response cut short', { requestId: ex.requestId, workerId, code, message });
+    };
+    // One timer per response: silence fires it; the total limit is checked on every chunk (and
+    // when the silence timer fires), so a silent response overshoots the total by at most the idle limit.
+    const deadline = ex.t0 + this.config.GATEWAY_TOTAL_TIMEOUT;
+    const overTime = () => midStream(`the request exceeded the ${this.config.GATEWAY_TOTAL_TIMEOUT} ms limit`, 'request_timeout');
+    const idleTimer = setTimeout(() => {
+      if (this.clock.monotonic() >= deadline) overTime();
+      else midStream(`the worker sent nothing for ${this.config.GATEWAY_IDLE_TIMEOUT} ms`, 'upstream_idle_timeout');
+    }, Math.min(this.config.GATEWAY_IDLE_TIMEOUT, Math.max(1, deadline - this.clock.monotonic())));
+    ex.interrupt = midStream;
+    ex.whenGone(() => {
+      finish(499, 'client_closed_request');
+      call.abort();
+    });
+
+    up.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      if (this.clock.monotonic() >= deadline) return overTime();
+      idleTimer.refresh();
+      if (tracker) {
+        if (tracker.push(chunk) && record.ttftMs === null) record.ttftMs = this.clock.monotonic() - ex.t0;
+      } else {
+        chunks.push(chunk);
+      }
+      if (!ex.res.write(chunk)) {
+        up.pause();
+        ex.res.once('drain', () => up.resume());
+      }
+    });
+    up.on('end', () => {
+      if (ended) return;
+      ex.res.end();
+      finish(status, tracker?.error ? 'runtime_error_event' : null);
+    });
+    up.on('error', () => undefined); // 'close' below decides
+    up.on('close', () => {
+      if (!up.complete) midStream(`worker ${workerId} closed the connection before the response was complete`, 'upstream_disconnected');
+    });
+  }
+
+  /** Token counts: the runtime's usage when it gave one, else the gateway's estimate. */
+  private count(record: RequestRecord, tracker: SseUsageTracker | undefined, chunks: Buffer[]): void {
+    let usage = tracker?.usage;
+    let completionChars = 0;
+    if (!tracker && chunks.length > 0) {
+      const last = usageOfJsonBody(chunks[chunks.length - 1]);
+      const found = last.usage ? last : usageOfJsonBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      usage = found.usage;
+      completionChars = found.completionChars;
+    }
+    if (usage) {
+      record.promptTokens = usage.promptTokens;
+      record.completionTokens = usage.completionTokens;
+      record.countedBy = 'runtime';
+    } else {
+      record.promptTokens = estimateTokens(record.promptChars);
+      record.completionTokens = tracker ? tracker.textEvents : estimateTokens(completionChars);
+      record.countedBy = 'gateway';
+    }
+  }
+
+  /** A runtime error answer: passed on when already OpenAI-shaped, wrapped into that shape when not. */
+  private relayError(ex: HttpExchange, record: RequestRecord, up: IncomingMessage, status: number, workerId: string): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.routing.finished(workerId);
+      const text = Buffer.concat(chunks).toString('utf8');
+      let parsed: { error?: { message?: unknown; code?: unknown }; message?: unknown; detail?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      const code = typeof parsed?.error?.code === 'string' ? parsed.error.code : 'upstream_error';
+      if (parsed?.error && typeof parsed.error.message === 'string') {
+        ex.sendJson(status, { ...parsed, error: { type: errorType(status), param: null, code: null, ...parsed.error } });
+      } else {
+        const message = typeof parsed?.message === 'string' ? parsed.message : typeof parsed?.detail === 'string' ? parsed.detail : text.slice(0, 500) || `worker answered ${status}`;
+        ex.sendError(status, message, 'upstream_error');
+      }
+      this.usage.complete(record, status, code);
+    };
+    up.on('data', (c: Buffer) => {
+      if (size < ERROR_BODY_LIMIT) chunks.push(c);
+      size += c.length;
+    });
+    up.on('end', finish);
+    up.on('error', () => undefined);
+    up.on('close', finish);
+  }
+
+  private fail(ex: HttpExchange, record: RequestRecord, status: number, message: string, code: string, param: string | null = null, headers: OutgoingHttpHeaders = {}): void {
+    ex.sendError(status, message, code, param, headers);
+    this.usage.complete(record, status, code);
+  }
+}
+
+/** The end user a trusted key (Open WebUI's) acts for, from the headers it forwards. */
+function endUserOf(req: IncomingMessage, trusted: boolean): string | undefined {
+  if (!trusted) return undefined;
+  const v = req.headers['x-openwebui-user-email'] ?? req.headers['x-openwebui-user-id'];
+  return typeof v === 'string' && v.length > 0 && v.length <= 320 ? v : undefined;
+}

@@ -1,0 +1,96 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import type { KeyRevoked } from '@maas/contracts';
+import { Logger } from '@maas/logging';
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { KeyCache, keyPrefix, KeyVerdict, toVerifiedKey, VerifiedKey } from '../policy/key-cache';
+import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { KeyRegistryRepository } from '../repositories/key-registry.repository';
+
+const lookups = new Counter({ name: 'maas_gateway_key_lookups_total', help: 'API key checks by source (cache, registry, stale) and verdict', labelNames: ['source', 'verdict'] });
+
+export type Authentication =
+  | { ok: true; key: VerifiedKey }
+  | { ok: false; status: 401 | 503; message: string; code: string };
+
+const MALFORMED: KeyVerdict = { valid: false, reason: 'malformed' };
+
+/**
+ * Checks the bearer key of every /v1 call: from the local cache when it can, from key-registry
+ * over NATS on a miss (one request per key at a time), and drops a key the moment its revocation
+ * is broadcast.
+ */
+@Injectable()
+export class KeyAuthService {
+  private readonly cache: KeyCache;
+  private readonly pending = new Map<string, Promise<KeyVerdict | undefined>>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
+    private readonly registry: KeyRegistryRepository,
+    private readonly logger: Logger,
+  ) {
+    this.cache = new KeyCache({
+      ttlMs: config.GATEWAY_KEY_CACHE_TTL,
+      negativeTtlMs: config.GATEWAY_KEY_NEGATIVE_TTL,
+      staleGraceMs: config.GATEWAY_KEY_STALE_GRACE,
+      maxEntries: 100_000,
+    });
+  }
+
+  /** The secret from `Authorization: Bearer sk-…`, or undefined. */
+  static bearer(header: string | undefined): string | undefined {
+    if (!header || header.length > 300) return undefined;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return m?.[1];
+  }
+
+  async authenticate(header: string | undefined, address: string | undefined): Promise<Authentication> {
+    const secret = KeyAuthService.bearer(header);
+    if (!secret) return { ok: false, status: 401, message: 'missing API key: send "Authorization: Bearer sk-…"', code: 'missing_api_key' };
+    const now = this.clock.now();
+    let verdict = keyPrefix(secret) ? this.cache.fresh(secret, now) : MALFORMED;
+    if (verdict) lookups.inc({ source: 'cache', verdict: verdict.valid ? 'valid' : 'invalid' });
+    else verdict = await this.ask(secret);
+    if (!verdict) {
+      return { ok: false, status: 503, message: 'the key service cannot be reached; try again shortly', code: 'key_service_unavailable' };
+    }
+    if (!verdict.valid) return { ok: false, status: 401, message: `invalid API key (${verdict.reason})`, code: 'invalid_api_key' };
+    const key = verdict.key;
+    if (key.expiresAt !== undefined && key.expiresAt <= now) return { ok: false, status: 401, message: 'invalid API key (expired)', code: 'invalid_api_key' };
+    if (key.allowsAddress && !(address && key.allowsAddress(address))) {
+      return { ok: false, status: 401, message: `API key ${key.prefix} may not be used from ${address ?? 'this address'}`, code: 'address_not_allowed' };
+    }
+    return { ok: true, key };
+  }
+
+  private ask(secret: string): Promise<KeyVerdict | undefined> {
+    let p = this.pending.get(secret);
+    if (!p) {
+      p = this.verify(secret).finally(() => this.pending.delete(secret));
+      this.pending.set(secret, p);
+    }
+    return p;
+  }
+
+  private async verify(secret: string): Promise<KeyVerdict | undefined> {
+    const askedAt = this.clock.now();
+    try {
+      const verdict = toVerifiedKey(await this.registry.verify(secret, this.config.GATEWAY_KEY_VERIFY_TIMEOUT));
+      const kept = this.cache.store(secret, verdict, this.clock.now(), askedAt);
+      lookups.inc({ source: 'registry', verdict: verdict.valid ? 'valid' : 'invalid' });
+      return kept ? verdict : { valid: false, reason: 'revoked' };
+    } catch (err) {
+      const stale = this.cache.stale(secret, this.clock.now());
+      this.logger.warn('key-registry verify failed', { error: (err as Error).message, prefix: keyPrefix(secret), servedStale: !!stale });
+      lookups.inc({ source: stale ? 'stale' : 'unavailable', verdict: stale ? 'valid' : 'unknown' });
+      return stale;
+    }
+  }
+
+  revoked(msg: KeyRevoked): void {
+    const n = this.cache.evict(msg.keyId, msg.prefix, this.clock.now());
+    this.logger.info('key revoked: dropped from cache', { keyId: msg.keyId, prefix: msg.prefix, entries: n });
+  }
+}

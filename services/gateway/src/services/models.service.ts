@@ -1,0 +1,27 @@
+import { Injectable } from '@nestjs/common';
+import type { VerifiedKey } from '../policy/key-cache';
+import { ModelObject, modelObject } from '../policy/model-list';
+import { WorkerRegistryService } from './worker-registry.service';
+
+/** `GET /v1/models`: the models ready workers serve now, merged, limited to what the key may use. */
+@Injectable()
+export class ModelsService {
+  constructor(private readonly registry: WorkerRegistryService) {}
+
+  list(key: VerifiedKey): { object: 'list'; data: ModelObject[] } {
+    const ids = new Set<string>();
+    for (const w of this.registry.all()) for (const id of w.models.keys()) ids.add(id);
+    const data: ModelObject[] = [];
+    for (const id of [...ids].sort()) {
+      const m = this.get(key, id);
+      if (m) data.push(m);
+    }
+    return { object: 'list', data };
+  }
+
+  get(key: VerifiedKey, id: string): ModelObject | undefined {
+    if (!key.allowsModel(id)) return undefined;
+    const known = this.registry.knownModel(id);
+    return known ? modelObject(known, this.registry.workersFor(id)) : undefined;
+  }
+}

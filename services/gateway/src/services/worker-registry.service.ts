@@ -1,0 +1,146 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import type { WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import { Logger } from '@maas/logging';
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { KnownModel, RegistryReplica, ReplicaChange, ReplicaWorker } from '../policy/registry-replica';
+import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { RegistryRepository } from '../repositories/registry.repository';
+
+const workersGauge = new Gauge({ name: 'maas_gateway_replica_workers', help: 'Workers in the gateway replica of the registry, by state', labelNames: ['state'] });
+
+const SWEEP_MS = 250;
+const SNAPSHOT_RETRY_MS = 2000;
+
+/**
+ * This gateway's replica of the worker registry: router's snapshot at start, then every worker
+ * event as it is broadcast. Requests waiting for capacity are woken when a worker of their model
+ * becomes ready.
+ */
+@Injectable()
+export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly replica = new RegistryReplica();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private sweepTimer?: NodeJS.Timeout;
+  private snapshotTimer?: NodeJS.Timeout;
+  private snapshotLoaded = false;
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
+    private readonly registry: RegistryRepository,
+    private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
+    void this.loadSnapshot();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.snapshotTimer);
+  }
+
+  private async loadSnapshot(): Promise<void> {
+    try {
+      const snapshot = await this.registry.snapshot();
+      const changes = this.replica.applySnapshot(snapshot, this.clock.now());
+      this.snapshotLoaded = true;
+      this.logger.info('registry snapshot loaded', { workers: snapshot.workers.length, added: changes.length });
+      for (const c of changes) this.changed(c);
+    } catch (err) {
+      this.logger.warn('router snapshot unavailable; relying on worker events and retrying', { error: (err as Error).message });
+      this.snapshotTimer = setTimeout(() => void this.loadSnapshot(), SNAPSHOT_RETRY_MS);
+      this.snapshotTimer.unref();
+    }
+  }
+
+  get ready(): boolean {
+    return this.snapshotLoaded;
+  }
+
+  registered(msg: WorkerRegistered): void {
+    const existed = this.replica.get(msg.workerId) !== undefined;
+    const change = this.replica.register(msg, this.clock.now());
+    if (!existed) this.logger.info('worker joined', { workerId: msg.workerId, state: change.worker.state, models: msg.models.map((m) => m.id), url: msg.url });
+    this.changed(change);
+  }
+
+  heartbeat(msg: WorkerHeartbeat): void {
+    const change = this.replica.heartbeat(msg, this.clock.now());
+    if (change) this.changed(change);
+  }
+
+  draining(msg: WorkerDraining): void {
+    if (this.replica.draining(msg.workerId, this.clock.now())) {
+      this.logger.info('worker draining', { workerId: msg.workerId });
+      this.updateGauge();
+    }
+  }
+
+  deregistered(msg: WorkerDeregistered): void {
+    if (this.replica.remove(msg.workerId, this.clock.now())) {
+      this.logger.info('worker left', { workerId: msg.workerId, reason: msg.reason });
+      this.updateGauge();
+    }
+  }
+
+  private sweep(): void {
+    for (const w of this.replica.expire(this.clock.now(), this.config.GATEWAY_WORKER_EXPIRY)) {
+      this.logger.warn('worker expired locally (no heartbeat)', { workerId: w.id, silentMs: this.clock.now() - w.lastSeenAt });
+      this.updateGauge();
+    }
+  }
+
+  private changed(change: ReplicaChange): void {
+    this.updateGauge();
+    if (!change.becameReady) return;
+    for (const model of change.worker.models.keys()) {
+      const set = this.waiters.get(model);
+      if (!set) continue;
+      this.waiters.delete(model);
+      for (const wake of set) wake();
+    }
+  }
+
+  /** Resolves when a worker of `model` becomes ready, after `timeoutMs`, or when `cancel` is called. */
+  waitForCapacity(model: string, timeoutMs: number): { done: Promise<void>; cancel: () => void } {
+    let cancel = () => undefined as void;
+    const done = new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.get(model)?.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, timeoutMs));
+      let set = this.waiters.get(model);
+      if (!set) this.waiters.set(model, (set = new Set()));
+      set.add(wake);
+      cancel = wake;
+    });
+    return { done, cancel };
+  }
+
+  workersFor(model: string): readonly ReplicaWorker[] {
+    return this.replica.workersFor(model);
+  }
+
+  knownModel(model: string): KnownModel | undefined {
+    return this.replica.knownModel(model, this.clock.now(), this.config.GATEWAY_MODEL_MEMORY);
+  }
+
+  worker(id: string): ReplicaWorker | undefined {
+    return this.replica.get(id);
+  }
+
+  all(): readonly ReplicaWorker[] {
+    return this.replica.all();
+  }
+
+  private updateGauge(): void {
+    workersGauge.reset();
+    for (const w of this.replica.all()) workersGauge.inc({ state: w.state });
+  }
+}

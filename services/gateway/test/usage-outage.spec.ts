@@ -1,0 +1,107 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chatBody, Stack, sleep, waitUntil } from './support/stack';
+
+/** A NATS server of this test's own, so it can be stopped and started again. */
+class PrivateNats {
+  private child?: ChildProcess;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-nats-'));
+  port = 0;
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    if (!this.port) {
+      this.port = await new Promise<number>((resolve) => {
+        const probe = net.createServer().listen(0, '127.0.0.1', () => {
+          const { port } = probe.address() as net.AddressInfo;
+          probe.close(() => resolve(port));
+        });
+      });
+    }
+    this.child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
+    await waitUntil(
+      () => new Promise<boolean>((resolve) => {
+        const s = net.connect(this.port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      }),
+      10_000,
+      'nats-server to listen',
+    );
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+describe('gateway: usage events survive a NATS outage', () => {
+  const nats = new PrivateNats();
+  let stack: Stack;
+  let key: string;
+
+  beforeAll(async () => {
+    await nats.start();
+    stack = new Stack({}, nats.url);
+    await stack.start();
+    await stack.startWorker();
+    key = (await stack.createKey()).secret;
+  });
+
+  afterAll(async () => {
+    await nats.start().catch(() => undefined); // the stack's clean-up needs it
+    await stack?.stop();
+    await nats.stop();
+    nats.remove();
+  });
+
+  it('keeps serving while NATS is down, buffers usage, and stores each event exactly once afterwards', async () => {
+    expect((await stack.post('/v1/chat/completions', key, chatBody(), { 'x-request-id': 'req-outage-before' })).status).toBe(200);
+    await stack.usageOf('req-outage-before');
+
+    await nats.stop();
+    const during: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = `req-outage-during-${i}`;
+      // Keys come from the cache and workers from the replica: no NATS on the request path.
+      expect((await stack.post('/v1/chat/completions', key, chatBody({ stream: i % 2 === 0 }), { 'x-request-id': id })).status).toBe(200);
+      during.push(id);
+    }
+    await stack.gateway.waitFor((r) => r.msg === 'usage events cannot be stored; buffering and retrying', 10_000);
+    await sleep(500);
+    await nats.start();
+    await stack.gateway.waitFor((r) => r.msg === 'usage events flowing again', 20_000);
+
+    const events = await waitUntil(async () => {
+      const all = await stack.usageEvents().catch(() => []);
+      return during.every((id) => all.some((e) => e.requestId === id)) ? all : undefined;
+    }, 10_000, 'buffered events in the stream');
+    const ids = events.map((e) => e.requestId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.sort()).toEqual(['req-outage-before', ...during].sort());
+    const metrics = await (await fetch(stack.url('/metrics'))).text();
+    expect(metrics).toMatch(/maas_gateway_usage_events_dropped_total(\{[^}]*\})? 0/);
+  });
+});
