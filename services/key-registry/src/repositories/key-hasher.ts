@@ -1,11 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
+const PREFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
 /** Key material: `sk-<prefix>_<secret>`; 8 prefix chars shown in listings, 256 random bits of secret. */
 export class KeyHasher {
   constructor(private readonly serverSecret: string) {}
 
   generate(): { secret: string; prefix: string } {
-    const prefix = randomBytes(6).toString('base64url').slice(0, 8);
+    // Letters and digits only, so the prefix never contains the `_` that ends it.
+    const prefix = [...randomBytes(8)].map((b) => PREFIX_ALPHABET[b % PREFIX_ALPHABET.length]).join('');
     const secret = `sk-${prefix}_${randomBytes(32).toString('base64url')}`;
     return { secret, prefix };
   }

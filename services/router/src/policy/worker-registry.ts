@@ -28,7 +28,7 @@ export class WorkerRegistry {
     const existing = this.workers.get(registration.workerId);
     const worker: RegisteredWorker = {
       registration,
-      state: 'ready',
+      state: registration.state ?? 'ready',
       load: registration.load ?? existing?.load,
       registeredAt: existing?.registeredAt ?? now,
       lastSeenAt: now,

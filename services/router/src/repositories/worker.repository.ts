@@ -10,8 +10,9 @@ import type { RegisteredWorker } from '../policy/worker-registry';
 export class WorkerRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
+  /** Insert or update in one statement: registrations of one worker can arrive close together. */
   async upsert(worker: RegisteredWorker): Promise<void> {
-    await this.db.getRepository(WorkerEntity).save({
+    await this.db.getRepository(WorkerEntity).upsert({
       workerId: worker.registration.workerId,
       registration: worker.registration,
       state: worker.state,
@@ -21,7 +22,7 @@ export class WorkerRepository {
       lastSeenAt: new Date(worker.lastSeenAt),
       leftAt: null,
       leftReason: null,
-    });
+    }, ['workerId']);
   }
 
   async markLeft(workerId: string, reason: string, at: number, lastSeenAt: number): Promise<void> {
