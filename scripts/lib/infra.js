@@ -45,8 +45,11 @@ function ensureDependencies() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
   if (!fs.existsSync(marker)) {
-    say('installing npm dependencies (npm ci) …');
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, stdio: 'inherit' });
+    say('installing npm dependencies …');
+    const args = ['--no-audit', '--no-fund', '--loglevel=error'];
+    // npm ci refuses a lockfile lacking optional prebuilds this registry does not serve; install copes.
+    const ci = spawnSync('npm', ['ci', ...args], { cwd: root, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+    if (ci.status !== 0) execFileSync('npm', ['install', ...args], { cwd: root, stdio: 'inherit' });
     return;
   }
   if (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(marker).mtimeMs + 60_000) {
