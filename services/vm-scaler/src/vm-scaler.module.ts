@@ -1,20 +1,83 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Module } from '@nestjs/common';
-import { PlatformModule, ServiceDefinition } from '@maas/platform';
+import type { PlatformConfig } from '@maas/config';
+import { Logger } from '@maas/logging';
+import { Clock, CLOCK, PLATFORM_CONFIG, PlatformModule, projectRoot, ServiceDefinition, systemClock } from '@maas/platform';
 import { DemandHandler } from './handlers/demand.handler';
+import { WorkerHandler } from './handlers/worker.handler';
 import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
+import { VmLifecycle1732700000000 } from './migrations/1732700000000-vm-lifecycle';
+import { splitArgs } from './policy/worker-command';
+import { LocalCapacityProvider } from './repositories/providers/local.provider';
+import { CAPACITY_PROVIDER, ScalerCapacityProvider } from './repositories/providers/scaler-provider';
+import { WallClockSimulatedProvider } from './repositories/providers/simulated.provider';
+import { slurmCommands } from './repositories/providers/slurm-cli';
+import { SlurmCapacityProvider } from './repositories/providers/slurm.provider';
 import { ScalingDecisionEntity } from './repositories/scaling-decision.entity';
+import { ScalingDecisionRepository } from './repositories/scaling-decision.repository';
+import { ScalingEventsRepository } from './repositories/scaling-events.repository';
 import { VmEntity } from './repositories/vm.entity';
+import { VmRepository } from './repositories/vm.repository';
+import { CapacityActionsService } from './services/capacity-actions.service';
+import { SCALING_SPEC, ScalingLoopService } from './services/scaling-loop.service';
 import { ScalingInputsService } from './services/scaling-inputs.service';
+import { VmInventoryService } from './services/vm-inventory.service';
+import { WorkerFleetService } from './services/worker-fleet.service';
+import { loadScalingSpec, loadVmScalerConfig, simulatedProviderSpec, VM_SCALER_CONFIG, VmScalerConfig } from './vm-scaler.config';
 
 export const VM_SCALER: ServiceDefinition = {
   name: 'vm-scaler',
   description: 'Two-stage scaling: worker replicas, then VMs started ahead of forecast demand',
-  database: { entities: [ScalingDecisionEntity, VmEntity], migrations: [Scaling1732500000000] },
+  database: { entities: [ScalingDecisionEntity, VmEntity], migrations: [Scaling1732500000000, VmLifecycle1732700000000] },
 };
+
+/** The one place a provider kind becomes an adapter. */
+function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, clock: Clock, logger: Logger): ScalerCapacityProvider {
+  const root = projectRoot();
+  const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL };
+  const logDir = config.SCALING_LOG_DIR ?? path.join(os.tmpdir(), `maas-nodes-${platform.MAAS_NAMESPACE}`);
+  const command = config.SCALING_WORKER_COMMAND ? splitArgs(config.SCALING_WORKER_COMMAND) : [process.execPath, path.join(root, 'bin', 'maas.js'), 'worker'];
+  const common = { bootTimeoutMs: config.SCALING_BOOT_TIMEOUT_MS, stopGraceMs: config.SCALING_STOP_GRACE_MS, drainTimeoutMs: config.SCALING_WORKER_DRAIN_TIMEOUT_MS, logDir, env: workerEnv };
+  switch (config.SCALING_PROVIDER) {
+    case 'simulated':
+      return new WallClockSimulatedProvider(simulatedProviderSpec(config.SCALING_SIMULATED), clock);
+    case 'slurm':
+      return new SlurmCapacityProvider(
+        slurmCommands,
+        {
+          ...common,
+          script: config.SCALING_SLURM_SCRIPT ?? path.join(root, 'deploy', 'slurm', 'maas-worker.sbatch'),
+          home: root,
+          sbatchArgs: splitArgs(config.SCALING_SLURM_SBATCH_ARGS ?? ''),
+          argsTemplate: config.SCALING_WORKER_ARGS,
+          namespace: platform.MAAS_NAMESPACE,
+          pollMs: config.SCALING_SLURM_POLL_MS,
+        },
+        clock,
+        logger.child({ component: 'slurm-provider' }),
+      );
+    case 'local':
+      return new LocalCapacityProvider({ ...common, command, argsTemplate: config.SCALING_WORKER_ARGS, idPrefix: Math.floor(clock.now() / 1000).toString(36) }, clock);
+  }
+}
 
 @Module({
   imports: [PlatformModule.forService(VM_SCALER)],
-  controllers: [DemandHandler],
-  providers: [ScalingInputsService],
+  controllers: [DemandHandler, WorkerHandler],
+  providers: [
+    { provide: VM_SCALER_CONFIG, useFactory: loadVmScalerConfig },
+    { provide: SCALING_SPEC, inject: [VM_SCALER_CONFIG], useFactory: (config: VmScalerConfig) => loadScalingSpec(config.SCALING_SPEC_FILE) },
+    { provide: CLOCK, useValue: systemClock },
+    { provide: CAPACITY_PROVIDER, inject: [VM_SCALER_CONFIG, PLATFORM_CONFIG, CLOCK, Logger], useFactory: capacityProvider },
+    ScalingDecisionRepository,
+    ScalingEventsRepository,
+    VmRepository,
+    ScalingInputsService,
+    WorkerFleetService,
+    VmInventoryService,
+    CapacityActionsService,
+    ScalingLoopService,
+  ],
 })
 export class VmScalerModule {}

@@ -12,8 +12,17 @@ export class VmEntity {
   @Column({ name: 'vm_type', type: 'text' })
   vmType!: string;
 
+  @Column({ type: 'text', nullable: true })
+  model!: string | null;
+
   @Column({ type: 'text' })
   state!: string;
+
+  @Column({ name: 'state_since', type: 'timestamptz', nullable: true })
+  stateSince!: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  reason!: string | null;
 
   @Column({ name: 'requested_at', type: 'timestamptz' })
   requestedAt!: Date;

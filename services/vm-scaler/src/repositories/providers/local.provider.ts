@@ -1,0 +1,174 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Clock } from '@maas/platform';
+import type { CapacityListener, VmRecord, VmStartRequest } from '@maas/scaling';
+import { nodeArgs, workerArgs } from '../../policy/worker-command';
+import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
+
+export interface LocalProviderOptions {
+  /** Program and leading arguments of `maas worker`, e.g. [node, bin/maas.js, 'worker']. */
+  readonly command: readonly string[];
+  /** Runtime flags template ({model}, {vmType}, {vmId}). */
+  readonly argsTemplate: string;
+  /** Environment of the workers on top of the scaler's: NATS_URL, MAAS_NAMESPACE. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly logDir: string;
+  readonly bootTimeoutMs: number;
+  readonly stopGraceMs: number;
+  readonly drainTimeoutMs: number;
+  /** Distinguishes this scaler's nodes from an earlier run's: `local-<prefix>-001`. */
+  readonly idPrefix: string;
+}
+
+interface Process {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  bootTimer?: NodeJS.Timeout;
+  killTimer?: NodeJS.Timeout;
+  exited: Promise<void>;
+}
+
+/** The last non-empty line a worker logged, to say why it failed. */
+function lastLine(file: string): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.trimEnd().split('\n');
+    const line = lines[lines.length - 1] ?? '';
+    try {
+      const record = JSON.parse(line) as { msg?: string; error?: string };
+      return [record.msg, record.error].filter(Boolean).join(': ') || line;
+    } catch {
+      return line.slice(0, 200);
+    }
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Each node is a `maas worker` process on this host with its own vmId. Boot is process start until
+ * its worker registers ready. Draining sends SIGTERM once: the worker stops taking work, waits for
+ * what it holds, deregisters and exits, which ends the node. Stopping never signals a draining
+ * worker again (a second SIGTERM would cut its drain short); only after the grace period, and only
+ * once the loop saw it idle, is a lingering process killed.
+ */
+export class LocalCapacityProvider implements ScalerCapacityProvider {
+  readonly kind = 'local' as const;
+  readonly hostsWorkers = true;
+  private readonly ledger: NodeLedger;
+  private readonly processes = new Map<string, Process>();
+  private issued = 0;
+
+  constructor(
+    private readonly options: LocalProviderOptions,
+    clock: Clock,
+  ) {
+    this.ledger = new NodeLedger('local', clock);
+  }
+
+  async open(): Promise<void> {}
+
+  async list(): Promise<readonly VmRecord[]> {
+    return this.ledger.list();
+  }
+
+  async state(vmId: string): Promise<VmRecord | undefined> {
+    return this.ledger.get(vmId);
+  }
+
+  subscribe(listener: CapacityListener): () => void {
+    return this.ledger.subscribe(listener);
+  }
+
+  async start(request: VmStartRequest): Promise<VmRecord> {
+    this.issued += 1;
+    const id = `local-${this.options.idPrefix}-${String(this.issued).padStart(3, '0')}`;
+    const logFile = path.join(this.options.logDir, `${id}.log`);
+    fs.mkdirSync(this.options.logDir, { recursive: true });
+    const fd = fs.openSync(logFile, 'a');
+    const [program, ...lead] = this.options.command;
+    const args = [...lead, ...workerArgs(this.options.argsTemplate, { vmId: id, vmType: request.vmType, model: request.model }), ...nodeArgs(id, this.options.drainTimeoutMs)];
+    let child: ChildProcess;
+    try {
+      child = spawn(program, args, { env: { ...process.env, ...this.options.env, MAAS_VM_ID: id }, stdio: ['ignore', fd, fd] });
+    } finally {
+      fs.closeSync(fd);
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      this.exited(id, code, signal);
+      resolve();
+    }));
+    const proc: Process = { child, logFile, exited };
+    child.once('error', (err) => this.failed(id, `cannot start ${program}: ${err.message}`));
+    proc.bootTimer = setTimeout(() => {
+      if (this.ledger.get(id)?.state !== 'booting') return;
+      this.ledger.transition(id, 'failed', `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s; log ${logFile}`);
+      child.kill('SIGKILL');
+    }, this.options.bootTimeoutMs);
+    proc.bootTimer.unref();
+    this.processes.set(id, proc);
+    return this.ledger.add(id, request, 'booting', request.reason ?? null);
+  }
+
+  workerReady(vmId: string): void {
+    if (this.ledger.get(vmId)?.state !== 'booting') return;
+    clearTimeout(this.processes.get(vmId)?.bootTimer);
+    this.ledger.transition(vmId, 'ready', `worker registered (pid ${this.processes.get(vmId)?.child.pid})`);
+  }
+
+  async drain(vmId: string, reason?: string): Promise<VmRecord> {
+    const node = this.ledger.require(vmId);
+    if (node.state === 'draining') return node;
+    if (node.state !== 'ready') throw new Error(`local provider: ${vmId} is ${node.state}; only a ready node can drain`);
+    this.processes.get(vmId)?.child.kill('SIGTERM');
+    return this.ledger.transition(vmId, 'draining', reason ?? null);
+  }
+
+  async stop(vmId: string, reason?: string): Promise<VmRecord> {
+    const node = this.ledger.require(vmId);
+    if (node.state === 'stopping') return node;
+    const proc = this.processes.get(vmId);
+    // a draining worker already has its SIGTERM and is finishing its requests
+    if (node.state !== 'draining') proc?.child.kill('SIGTERM');
+    if (proc) {
+      proc.killTimer = setTimeout(() => proc.child.kill('SIGKILL'), this.options.stopGraceMs);
+      proc.killTimer.unref();
+    }
+    return this.ledger.transition(vmId, 'stopping', reason ?? null);
+  }
+
+  /**
+   * Drains every worker it started and waits for them within the grace period. Nothing is killed:
+   * a worker still busy when the scaler is gone finishes its drain and exits by itself.
+   */
+  async close(): Promise<void> {
+    const live = [...this.processes.entries()];
+    for (const [id] of live) {
+      const state = this.ledger.get(id)?.state;
+      if (state === 'ready') await this.drain(id, 'vm-scaler shutting down');
+      else if (state === 'booting') await this.stop(id, 'vm-scaler shutting down');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.stopGraceMs)));
+    await Promise.race([Promise.all(live.map(([, p]) => p.exited)), grace]);
+    clearTimeout(timer);
+    for (const [, p] of live) clearTimeout(p.killTimer);
+  }
+
+  private exited(id: string, code: number | null, signal: NodeJS.Signals | null): void {
+    const proc = this.processes.get(id);
+    clearTimeout(proc?.bootTimer);
+    clearTimeout(proc?.killTimer);
+    this.processes.delete(id);
+    const node = this.ledger.get(id);
+    if (!node) return;
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    if (node.state === 'draining' || node.state === 'stopping') this.ledger.transition(id, 'stopped', `worker ${how}`);
+    else this.failed(id, `worker ${how} while ${node.state}: ${proc ? lastLine(proc.logFile) : ''}`);
+  }
+
+  private failed(id: string, reason: string): void {
+    if (this.ledger.get(id)) this.ledger.transition(id, 'failed', reason);
+  }
+}

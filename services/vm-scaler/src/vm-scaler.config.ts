@@ -1,0 +1,94 @@
+import * as fs from 'node:fs';
+import { ConfigError, env, loadConfig } from '@maas/config';
+import { resolveScalingSpec, ScalingSpec, ScalingSpecOverrides, SimulatedProviderSpec, validateSimulatedProviderSpec, defaultSimulatedProviderSpec } from '@maas/scaling';
+
+export const PROVIDER_KINDS = ['local', 'slurm', 'simulated'] as const;
+export type ScalerProviderKind = (typeof PROVIDER_KINDS)[number];
+
+export const vmScalerConfigSpec = {
+  /** How often the loop decides (Knative ticks every 2 s; VM decisions need no more). */
+  SCALING_TICK_MS: env.duration('5s'),
+  /** JSON file of ScalingSpecOverrides (replicas, capacity, models); the built-in default when unset. */
+  SCALING_SPEC_FILE: env.optionalString(),
+  SCALING_PROVIDER: env.oneOf(PROVIDER_KINDS, 'local'),
+  /** An aggregate older than this no longer counts as an observation (the decision turns "not valid"). */
+  SCALING_METRIC_MAX_AGE_MS: env.duration('60s'),
+  /** Decisions are kept this long in PostgreSQL (every tick is one row of a few kB); the stream keeps its own max age. */
+  SCALING_DECISION_RETENTION_MS: env.duration('30d'),
+  /** Off: decide and record, but never act (a dry run next to another autoscaler). */
+  SCALING_ACT: env.bool(true),
+  /** `maas worker` command line of a local process or Slurm job; the VM's own flags are appended. */
+  SCALING_WORKER_COMMAND: env.optionalString(),
+  /** Runtime flags of the worker; {model}, {vmType} and {vmId} are substituted. */
+  SCALING_WORKER_ARGS: env.string('--sim-profile {vmType} --sim-model {model}'),
+  /** Longest wait for a started node's worker to register ready before it counts as failed. */
+  SCALING_BOOT_TIMEOUT_MS: env.duration('10m'),
+  /** Longest wait for the worker's own drain before a stopped node is killed (only ever after it reported nothing in flight). */
+  SCALING_STOP_GRACE_MS: env.duration('2m'),
+  /** Passed to the worker: how long it waits for in-flight requests when told to drain. */
+  SCALING_WORKER_DRAIN_TIMEOUT_MS: env.duration('30m'),
+  /** Where local workers and Slurm jobs write their logs; a temporary directory when unset. */
+  SCALING_LOG_DIR: env.optionalString(),
+  /** Batch script each Slurm job runs (deploy/slurm/maas-worker.sbatch when unset). */
+  SCALING_SLURM_SCRIPT: env.optionalString(),
+  /** Extra sbatch flags, e.g. "--partition=gpu --gres=gpu:1 --time=12:00:00". */
+  SCALING_SLURM_SBATCH_ARGS: env.optionalString(),
+  SCALING_SLURM_POLL_MS: env.duration('2s'),
+  /** JSON of SimulatedProviderSpec overrides for SCALING_PROVIDER=simulated. */
+  SCALING_SIMULATED: env.string('{}'),
+};
+
+export const loadVmScalerConfig = () => loadConfig(vmScalerConfigSpec);
+export type VmScalerConfig = ReturnType<typeof loadVmScalerConfig>;
+export const VM_SCALER_CONFIG = Symbol('VM_SCALER_CONFIG');
+
+/**
+ * What runs out of the box (`npm start`): the quick start's model on local simulated-A100 workers, one
+ * replica per "VM", scaled on request rate (batching engines' concurrency is convex in load).
+ */
+export const defaultScalingOverrides: ScalingSpecOverrides = {
+  replicas: { stableWindowSeconds: 60, panicWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 30 },
+  capacity: {
+    vmTypes: [{ name: 'a100-qwen2.5-3b', accelerator: 'gpu', costPerHour: 1, bootSeconds: 10, slots: { 'Qwen/Qwen2.5-3B-Instruct': 1 }, maxCount: 4 }],
+    maxVms: 4,
+    bootMarginSeconds: 20,
+    scaleDownDelaySeconds: 300,
+    minDrainSeconds: 5,
+  },
+  models: { 'Qwen/Qwen2.5-3B-Instruct': { metric: 'rps', replicaRequestsPerSecond: 5, targetUtilization: 0.7, maxUtilization: 0.9, minReplicas: 0, maxReplicas: 4 } },
+};
+
+/** The spec from SCALING_SPEC_FILE (or the default), validated; errors name the file and the key. */
+export function loadScalingSpec(file: string | undefined): ScalingSpec {
+  let overrides: ScalingSpecOverrides = defaultScalingOverrides;
+  if (file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`config: SCALING_SPEC_FILE ${file} cannot be read: ${(err as Error).message}`);
+    }
+    try {
+      overrides = JSON.parse(text) as ScalingSpecOverrides;
+    } catch (err) {
+      throw new ConfigError(`config: SCALING_SPEC_FILE ${file} is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const check = resolveScalingSpec(overrides);
+  if (!check.ok) throw new ConfigError(`config: SCALING_SPEC_FILE ${file ?? '(default)'}: ${check.error}`);
+  return check.spec;
+}
+
+/** SCALING_SIMULATED merged into the simulated provider's defaults, validated. */
+export function simulatedProviderSpec(raw: string): SimulatedProviderSpec {
+  let overrides: Partial<SimulatedProviderSpec>;
+  try {
+    overrides = JSON.parse(raw) as Partial<SimulatedProviderSpec>;
+  } catch (err) {
+    throw new ConfigError(`config: SCALING_SIMULATED must be JSON, got ${JSON.stringify(raw)} (${(err as Error).message})`);
+  }
+  const spec = { ...defaultSimulatedProviderSpec, ...overrides };
+  const error = validateSimulatedProviderSpec(spec);
+  if (error) throw new ConfigError(`config: SCALING_SIMULATED: ${error}`);
+  return spec;
+}

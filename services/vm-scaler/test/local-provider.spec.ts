@@ -1,0 +1,89 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CapacityEvent } from '@maas/scaling';
+import { systemClock } from '@maas/platform';
+import { LocalCapacityProvider, LocalProviderOptions } from '../src/repositories/providers/local.provider';
+
+/**
+ * A stand-in for `maas worker`: logs its arguments, drains for a while on the first SIGTERM, and
+ * exits 3 on a second one (which would cut a real worker's drain short).
+ */
+const FAKE_WORKER = `
+const mode = process.env.FAKE_MODE;
+console.log(JSON.stringify({ msg: 'args', args: process.argv.slice(1) }));
+if (mode === 'crash') { console.log(JSON.stringify({ msg: 'runtime failed', error: 'no GPU' })); process.exit(2); }
+let terms = 0;
+process.on('SIGTERM', () => {
+  terms += 1;
+  if (terms > 1) process.exit(3);
+  setTimeout(() => process.exit(0), 400);
+});
+setInterval(() => {}, 1000);
+`;
+
+describe('local capacity provider (processes on this host)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-provider-'));
+  const options = (o: Partial<LocalProviderOptions> = {}): LocalProviderOptions => ({
+    command: [process.execPath, '-e', FAKE_WORKER, '--'],
+    argsTemplate: '--sim-profile {vmType} --sim-model {model}',
+    env: {},
+    logDir: dir,
+    bootTimeoutMs: 10_000,
+    stopGraceMs: 10_000,
+    drainTimeoutMs: 60_000,
+    idPrefix: 't',
+    ...o,
+  });
+  const until = async (check: () => boolean, ms = 10_000) => {
+    for (const deadline = Date.now() + ms; !check(); ) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('boots until its worker is ready, drains with one SIGTERM, and stops when the process exits', async () => {
+    const provider = new LocalCapacityProvider(options(), systemClock);
+    await provider.open();
+    const events: CapacityEvent[] = [];
+    provider.subscribe((e) => events.push(e));
+    const vm = await provider.start({ vmType: 'a100-qwen2.5-3b', model: 'Qwen/Qwen2.5-3B-Instruct', reason: 'test' });
+    expect(vm).toMatchObject({ id: 'local-t-001', state: 'booting', provider: 'local' });
+    // a real worker registers only once it is up (and handling SIGTERM)
+    await until(() => fs.existsSync(path.join(dir, 'local-t-001.log')) && fs.readFileSync(path.join(dir, 'local-t-001.log'), 'utf8').includes('"args"'));
+    provider.workerReady('local-t-001');
+    expect((await provider.state('local-t-001'))?.state).toBe('ready');
+    await provider.drain('local-t-001', 'demand fell');
+    // the loop stops a drained node once idle: no second signal
+    await provider.stop('local-t-001', 'drained');
+    await until(() => events.some((e) => e.to === 'stopped'));
+    expect(events.map((e) => `${e.from}→${e.to}`)).toEqual(['none→booting', 'booting→ready', 'ready→draining', 'draining→stopping', 'stopping→stopped']);
+    expect(events[events.length - 1].reason).toBe('worker exited with code 0');
+    const log = fs.readFileSync(path.join(dir, 'local-t-001.log'), 'utf8');
+    expect(JSON.parse(log.split('\n')[0]).args).toEqual(['--sim-profile', 'a100-qwen2.5-3b', '--sim-model', 'Qwen/Qwen2.5-3B-Instruct', '--vm-id', 'local-t-001', '--worker-id', 'local-t-001', '--drain-timeout', '60s']);
+    expect(await provider.list()).toEqual([]);
+  });
+
+  it('fails a node whose worker exits before it is ready, saying why', async () => {
+    const provider = new LocalCapacityProvider(options({ env: { FAKE_MODE: 'crash' }, idPrefix: 'c' }), systemClock);
+    await provider.open();
+    const events: CapacityEvent[] = [];
+    provider.subscribe((e) => events.push(e));
+    await provider.start({ vmType: 'a100-qwen2.5-3b', model: 'm' });
+    await until(() => events.some((e) => e.to === 'failed'));
+    expect(events[events.length - 1].reason).toBe('worker exited with code 2 while booting: runtime failed: no GPU');
+  });
+
+  it('fails a boot that takes too long and refuses to drain a node that is not ready', async () => {
+    const provider = new LocalCapacityProvider(options({ bootTimeoutMs: 300, idPrefix: 'b' }), systemClock);
+    await provider.open();
+    const events: CapacityEvent[] = [];
+    provider.subscribe((e) => events.push(e));
+    await provider.start({ vmType: 'a100-qwen2.5-3b', model: 'm' });
+    await expect(provider.drain('local-b-001')).rejects.toThrow('local provider: local-b-001 is booting; only a ready node can drain');
+    await until(() => events.some((e) => e.to === 'failed'));
+    expect(events[events.length - 1].reason).toMatch(/^no worker registered ready within 0 s; log /);
+  });
+});
