@@ -70,6 +70,7 @@ class Supervisor {
       cwd: infra.root,
       env: { ...process.env, ...this.env, ...entry.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group: Ctrl-C reaches the supervisor, which stops things in order
     });
     entry.child = child;
     const pipe = (stream) => {
@@ -92,6 +93,13 @@ class Supervisor {
       process.stdout.write(`${this.prefix(entry)} ${paint(31, `exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000} s`)}\n`);
       entry.timer = setTimeout(() => this.spawn(entry), delay);
     });
+  }
+
+  /** Last resort when the supervisor itself exits abnormally: no orphans. */
+  killAll() {
+    for (const entry of this.procs.values()) {
+      if (entry.child && entry.child.exitCode === null) entry.child.kill('SIGTERM');
+    }
   }
 
   async stopAll() {
@@ -160,6 +168,10 @@ async function main() {
     infra.say('stopped.');
     process.exit(0);
   };
+  process.on('exit', () => {
+    supervisor.killAll();
+    for (const owned of [pg.child, nats.child]) if (owned && owned.exitCode === null) owned.kill('SIGTERM');
+  });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
@@ -175,9 +187,9 @@ async function main() {
     const down = SERVICES.filter((_, i) => !allUp[i]).map((s) => s.name);
     infra.say(`not healthy after 90 s: ${down.join(', ')} (see their log lines above)`);
   }
-  const onStart = path.join(infra.root, 'scripts', 'lib', 'on-start.js');
-  if (withWorkers && fs.existsSync(onStart)) await require(onStart)({ supervisor, env, gatewayUrl });
-  process.stdout.write(`\nAll services healthy in ${((Date.now() - started) / 1000).toFixed(1)} s.\nGateway: ${gatewayUrl}\n\n`);
+  process.stdout.write(`\nAll services healthy in ${((Date.now() - started) / 1000).toFixed(1)} s.\nGateway: ${gatewayUrl}\n`);
+  if (withWorkers) await require('./lib/on-start')({ supervisor, env, gatewayUrl });
+  process.stdout.write('\nCtrl-C stops everything.\n\n');
 }
 
 main().catch((err) => {

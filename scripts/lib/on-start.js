@@ -1,0 +1,67 @@
+'use strict';
+// What `npm start` adds once the services are healthy: two simulated-engine workers (two models),
+// the OCR worker when Tesseract is installed, and a first API key with a curl to try.
+const fs = require('node:fs');
+const path = require('node:path');
+const { connect, JSONCodec } = require('nats');
+const infra = require('./infra');
+
+const maas = path.join(infra.root, 'bin', 'maas.js');
+const OCR_PORT = Number(process.env.MAAS_OCR_PORT ?? 8010);
+
+async function firstKey(env) {
+  const file = path.join(infra.stateDir, 'quickstart-key');
+  const nc = await connect({ servers: env.NATS_URL, name: 'npm-start' });
+  const codec = JSONCodec();
+  const subject = (verb) => `${env.MAAS_NAMESPACE}.v1.key-registry.${verb}`;
+  try {
+    if (fs.existsSync(file)) {
+      const key = fs.readFileSync(file, 'utf8').trim();
+      const reply = codec.decode((await nc.request(subject('verify'), codec.encode({ key }), { timeout: 5000 })).data);
+      if (reply.valid) return key;
+    }
+    const created = codec.decode((await nc.request(subject('create'), codec.encode({ userEmail: 'admin@localhost', name: 'quick start' }), { timeout: 5000 })).data);
+    if (!created.secret) throw new Error(`key-registry refused: ${JSON.stringify(created)}`);
+    fs.mkdirSync(infra.stateDir, { recursive: true });
+    fs.writeFileSync(file, `${created.secret}\n`, { mode: 0o600 });
+    return created.secret;
+  } finally {
+    await nc.close();
+  }
+}
+
+async function modelsListed(gatewayUrl, key, wanted, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let ids = [];
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      if (res.ok) ids = (await res.json()).data.map((m) => m.id);
+      if (wanted.every((w) => ids.includes(w))) return ids;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return ids;
+}
+
+module.exports = async function onStart({ supervisor, env, gatewayUrl }) {
+  const models = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
+  supervisor.add('worker-qwen', [maas, 'worker', '--sim-profile', 'a100-qwen2.5-3b', '--vm-id', 'quickstart-1', '--worker-id', 'quickstart-qwen']);
+  supervisor.add('worker-gpt-oss', [maas, 'worker', '--sim-profile', 'a100-gpt-oss-20b', '--vm-id', 'quickstart-2', '--worker-id', 'quickstart-gpt-oss']);
+  if (infra.which('tesseract')) {
+    supervisor.add('ocr-engine', [maas, 'ocr-engine', '--port', String(OCR_PORT)]);
+    supervisor.add('worker-ocr', [maas, 'worker', '--attach', `http://127.0.0.1:${OCR_PORT}`, '--vm-id', 'quickstart-ocr', '--worker-id', 'quickstart-ocr', '--hardware', 'cpu']);
+  } else {
+    infra.say('tesseract is not installed: no OCR worker (scripts/install-system-packages.sh installs it)');
+  }
+  const key = await firstKey(env);
+  const ids = await modelsListed(gatewayUrl, key, models, 60_000);
+  process.stdout.write(
+    `\nModels: ${ids.join(', ') || '(none registered yet)'}\n` +
+      `API key (admin@localhost, kept in ${path.relative(process.cwd(), path.join(infra.stateDir, 'quickstart-key'))}): ${key}\n` +
+      `Try:\n  curl ${gatewayUrl}/v1/chat/completions -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\\n` +
+      `    -d '{"model":"${models[0]}","messages":[{"role":"user","content":"Hello!"}]}'\n`,
+  );
+};
