@@ -2,6 +2,7 @@ export * from './subjects';
 export * from './messages';
 export * from './validation';
 export * from './generated/auth';
+export * from './generated/batch';
 export * from './generated/common';
 export * from './generated/forecast';
 export * from './generated/key';

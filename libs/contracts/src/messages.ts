@@ -1,3 +1,4 @@
+import { BatchRequestQueued } from './generated/batch';
 import { SessionVerifyReply, SessionVerifyRequest, UserListReply, UserListRequest, UserReply, UserUpdateRequest } from './generated/auth';
 import { ServiceError } from './generated/common';
 import { ForecastPublished } from './generated/forecast';
@@ -14,7 +15,7 @@ import {
 } from './generated/key';
 import { MetricAggregated } from './generated/metrics';
 import { ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
-import { RequestCompleted } from './generated/usage';
+import { KeyUsageReply, KeyUsageRequest, RequestCompleted } from './generated/usage';
 import {
   RegistryListRequest,
   RegistrySnapshot,
@@ -41,6 +42,7 @@ export interface MessageTypes {
   'auth.list-users': UserListRequest;
   'auth.update-user': UserUpdateRequest;
   'usage.request-completed': RequestCompleted;
+  'metrics-collector.key-usage': KeyUsageRequest;
   'metric.aggregated': MetricAggregated;
   'forecast.published': ForecastPublished;
   'scaling.decided': ScalingDecided;
@@ -48,6 +50,7 @@ export interface MessageTypes {
   'scaling.action-completed': ScalingAction;
   'scaling.action-failed': ScalingAction;
   'vm.state-changed': VmStateChanged;
+  'batch.request-queued': BatchRequestQueued;
 }
 
 /** Reply types of the commands. */
@@ -60,6 +63,7 @@ export interface ReplyTypes {
   'auth.verify-session': SessionVerifyReply;
   'auth.list-users': UserListReply;
   'auth.update-user': UserReply;
+  'metrics-collector.key-usage': KeyUsageReply;
 }
 
 export type CommandName = keyof ReplyTypes;

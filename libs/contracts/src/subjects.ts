@@ -20,6 +20,7 @@ export const MESSAGE_KINDS = {
   'auth.list-users': { kind: 'command', schema: 'auth/v1/user-list-request', reply: 'auth/v1/user-list-reply' },
   'auth.update-user': { kind: 'command', schema: 'auth/v1/user-update-request', reply: 'auth/v1/user-summary' },
   'usage.request-completed': { kind: 'event', schema: 'usage/v1/request-completed' },
+  'metrics-collector.key-usage': { kind: 'command', schema: 'usage/v1/key-usage-request', reply: 'usage/v1/key-usage-reply' },
   'metric.aggregated': { kind: 'event', schema: 'metrics/v1/metric-aggregated' },
   'forecast.published': { kind: 'event', schema: 'forecast/v1/forecast-published' },
   'scaling.decided': { kind: 'event', schema: 'scaling/v1/scaling-decided' },
@@ -27,6 +28,7 @@ export const MESSAGE_KINDS = {
   'scaling.action-completed': { kind: 'event', schema: 'scaling/v1/scaling-action' },
   'scaling.action-failed': { kind: 'event', schema: 'scaling/v1/scaling-action' },
   'vm.state-changed': { kind: 'event', schema: 'scaling/v1/vm-state-changed' },
+  'batch.request-queued': { kind: 'event', schema: 'batch/v1/batch-request-queued' },
 } as const;
 
 /** Logical message name, independent of namespace: `worker.heartbeat`, `key-registry.verify`, … */
@@ -41,6 +43,8 @@ export const STREAMS = {
     name: 'SCALING',
     messages: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed'] as MessageName[],
   },
+  /** Batch requests waiting to run: a work queue, so each is removed once an executor acks it. */
+  'batch-work': { name: 'BATCH_WORK', messages: ['batch.request-queued'] as MessageName[], retention: 'workqueue' },
 } as const;
 
 export type StreamName = keyof typeof STREAMS;

@@ -1,4 +1,4 @@
-import { headers as natsHeaders, JetStreamClient, JSONCodec, MsgHdrs, NatsConnection } from 'nats';
+import { headers as natsHeaders, JetStreamClient, JSONCodec, MsgHdrs, NatsConnection, RetentionPolicy } from 'nats';
 import {
   CommandName,
   EventName,
@@ -95,6 +95,8 @@ export class MessageBus {
         subjects: this.subjects.streamSubjects(stream),
         max_age: (options.maxAgeMs ?? 30 * 86_400_000) * 1_000_000,
         duplicate_window: (options.duplicateWindowMs ?? 10 * 60_000) * 1_000_000,
+        // A work queue keeps a message only until one consumer acks it.
+        ...('retention' in STREAMS[stream] ? { retention: RetentionPolicy.Workqueue } : {}),
       };
       try {
         await jsm.streams.info(config.name);

@@ -5,7 +5,7 @@
  */
 export { WorkerAgent, guessCapabilities } from './worker-agent';
 export type { AgentState, WorkerAgentOptions, WorkerRuntimeKind } from './worker-agent';
-export { RuntimeClient } from './runtime-client';
+export { RuntimeClient, runtimeModel } from './runtime-client';
 export type { RuntimeHealth, RuntimeModel } from './runtime-client';
 export { parseRuntimeLoad, workerLoad } from './runtime-load';
 export type { LoadReading, RuntimeFamily } from './runtime-load';

@@ -1,8 +1,27 @@
+import type { Capability } from '@maas/contracts';
+
 /** What the runtime says about a model it serves (`GET /v1/models`). */
 export interface RuntimeModel {
   readonly id: string;
   /** vLLM's `max_model_len`, when given. */
   readonly maxModelLen?: number;
+  /** What the runtime says the model offers (our OCR and speech runtimes do; vLLM and llama.cpp do not). */
+  readonly capabilities?: readonly Capability[];
+}
+
+const CAPABILITIES: readonly unknown[] = ['chat', 'completion', 'embedding', 'transcription', 'ocr'] satisfies Capability[];
+const isCapability = (c: unknown): c is Capability => CAPABILITIES.includes(c);
+
+/** One `data[]` entry of `/v1/models`, or undefined when it names no model. */
+export function runtimeModel(entry: { id?: unknown; max_model_len?: unknown; capabilities?: unknown }): RuntimeModel | undefined {
+  if (typeof entry.id !== 'string' || entry.id.length === 0) return undefined;
+  const len = entry.max_model_len;
+  const declared = Array.isArray(entry.capabilities) ? [...new Set(entry.capabilities.filter(isCapability))] : [];
+  return {
+    id: entry.id,
+    ...(Number.isInteger(len) && (len as number) > 0 ? { maxModelLen: len as number } : {}),
+    ...(declared.length > 0 ? { capabilities: declared } : {}),
+  };
 }
 
 export type RuntimeHealth = 'ready' | 'loading' | 'down';
@@ -22,10 +41,9 @@ export class RuntimeClient {
   async models(): Promise<RuntimeModel[]> {
     const res = await this.get('/v1/models');
     if (!res.ok) throw new Error(`GET /v1/models answered ${res.status}`);
-    const body = (await res.json()) as { data?: { id?: unknown; max_model_len?: unknown }[] };
-    const models = (body.data ?? [])
-      .filter((m): m is { id: string; max_model_len?: unknown } => typeof m.id === 'string' && m.id.length > 0)
-      .map((m) => ({ id: m.id, ...(Number.isInteger(m.max_model_len) && (m.max_model_len as number) > 0 ? { maxModelLen: m.max_model_len as number } : {}) }));
+    const body = (await res.json()) as { data?: unknown };
+    const entries = Array.isArray(body.data) ? (body.data as unknown[]) : [];
+    const models = entries.flatMap((m) => (typeof m === 'object' && m !== null ? [runtimeModel(m)] : [])).filter((m): m is RuntimeModel => m !== undefined);
     if (models.length === 0) throw new Error('GET /v1/models listed no model');
     return models;
   }

@@ -23,7 +23,7 @@ export interface WorkerAgentOptions {
   readonly runtimeVersion?: string;
   /** Models to announce; when absent they are read from the runtime's `/v1/models`. */
   readonly models?: readonly ServedModel[];
-  /** Capabilities of discovered models (embedding-looking names get `embedding` only). */
+  /** Capabilities of discovered models; else what the runtime declares; else guessed from the name. */
   readonly capabilities?: readonly Capability[];
   readonly heartbeatMs?: number;
   readonly registerEveryMs?: number;
@@ -95,7 +95,7 @@ export class WorkerAgent {
     const defaults = this.o.capabilities ?? ['chat', 'completion'];
     return models.map((m) => ({
       id: m.id,
-      capabilities: this.o.capabilities ? [...this.o.capabilities] : guessCapabilities(m.id, defaults),
+      capabilities: this.o.capabilities ? [...this.o.capabilities] : m.capabilities ? [...m.capabilities] : guessCapabilities(m.id, defaults),
       ...(m.maxModelLen ? { maxContextTokens: m.maxModelLen } : {}),
     }));
   }

@@ -7,6 +7,14 @@ const PRESETS = Object.keys(routingPresets) as (keyof typeof routingPresets)[];
 export const gatewayConfigSpec = {
   /** Largest request body accepted on /v1 (base64 images and audio travel inside JSON). */
   GATEWAY_MAX_BODY_BYTES: env.int(32 * 1024 * 1024, 1024),
+  /** Largest body of `/v1/ocr` (a 20 MiB image base64-encoded, plus the other fields). */
+  GATEWAY_MAX_BODY_OCR: env.int(28 * 1024 * 1024, 1024),
+  /** Largest body of `/v1/audio/transcriptions`: 160 MiB carries about an hour of 16 kHz WAV as base64 JSON. */
+  GATEWAY_MAX_BODY_TRANSCRIPTION: env.int(160 * 1024 * 1024, 1024),
+  /** Whole `/v1/ocr` request; its answer is not streamed, so this also bounds the wait for the first byte. */
+  GATEWAY_TOTAL_TIMEOUT_OCR: env.duration('30m'),
+  /** Whole transcription, first byte included: tens of minutes of audio take a while on CPU. */
+  GATEWAY_TOTAL_TIMEOUT_TRANSCRIPTION: env.duration('3h'),
   /** How long a request waits for capacity that is starting (or recently served the model) before 503. */
   GATEWAY_HOLD_TIMEOUT: env.duration('30s'),
   /** A model served within this window counts as "known": requests for it are held, not answered 404. */
@@ -37,6 +45,48 @@ export const gatewayConfigSpec = {
   GATEWAY_USAGE_BUFFER: env.int(100_000, 100),
   /** On shutdown, in-flight requests get this long to finish before they are cut. */
   GATEWAY_SHUTDOWN_GRACE: env.duration('8s'),
+  /** Batch API: where uploaded input and generated output files are kept. */
+  GATEWAY_FILE_STORE_DIR: env.string('var/gateway-files'),
+  /** Largest file accepted by POST /v1/files. */
+  GATEWAY_FILE_MAX_BYTES: env.int(200 * 1024 * 1024, 1024),
+  /** Per key: estimated input tokens of its queued and running batches; a new batch beyond it is refused (429). */
+  GATEWAY_BATCH_MAX_PENDING_TOKENS: env.int(50_000_000, 1),
+  /** Whether this gateway runs batch requests from the work queue (any number of gateways may). */
+  GATEWAY_BATCH_EXECUTOR: env.bool(true),
+  /** Share of each worker's capacity kept free of batch work, so interactive requests keep their latency. */
+  GATEWAY_BATCH_RESERVE: env.number(0.25, 0, 1),
+  /** Batch requests this gateway runs at once, across workers. */
+  GATEWAY_BATCH_MAX_IN_FLIGHT: env.int(256, 1, 10_000),
+  /** A taken batch request not acked (nor reported working) within this is handed to another executor. */
+  GATEWAY_BATCH_ACK_WAIT: env.duration('60s'),
+  /** How often batches are checked for completion, cancellation and expiry. */
+  GATEWAY_BATCH_SWEEP: env.duration('1s'),
+  /** Attempts of a request that failed for lack of capacity or a worker fault, before its error is the result. */
+  GATEWAY_BATCH_ATTEMPTS: env.int(5, 1, 100),
+  /** Short sliding window of the per-key token limits (`chatShortWindowTokens`, `batchShortWindowTokens`). */
+  GATEWAY_SHORT_WINDOW: env.duration('3h'),
+  /** Long sliding window of the per-key token limits (`chatLongWindowTokens`, `batchLongWindowTokens`). */
+  GATEWAY_LONG_WINDOW: env.duration('7d'),
+  /** A key's window counts are re-read from the usage ledger this often (what other gateways counted). */
+  GATEWAY_LEDGER_RESEED: env.duration('1m'),
+  GATEWAY_LEDGER_TIMEOUT: env.duration('2s'),
+  /** Requests finished this recently may not be in the ledger yet: the gateway keeps counting them itself. */
+  GATEWAY_LEDGER_LAG: env.duration('10s'),
+  /** Comma-separated CIDRs every /v1 client must come from (empty: anywhere); per-key `allowedCidrs` apply on top. */
+  GATEWAY_ALLOWED_CIDRS: env.string(''),
+  /** Comma-separated CIDRs of reverse proxies whose `X-Forwarded-For` is believed (empty: none). */
+  GATEWAY_TRUSTED_PROXIES: env.string(''),
+  /** The auth service (SAML, sessions, portal) that `/auth/*` and `/portal*` are proxied to; empty: not proxied. */
+  GATEWAY_AUTH_URL: env.optionalString(),
+  /** Open WebUI, proxied for signed-in users under GATEWAY_WEBUI_PATH; empty: not proxied. */
+  GATEWAY_WEBUI_URL: env.optionalString(),
+  /** Where Open WebUI is mounted on the gateway: `/` (every path not taken by /v1, /auth, /portal, /health, /metrics) or a prefix like `/chat`. */
+  GATEWAY_WEBUI_PATH: env.string('/'),
+  /** Name of auth's session cookie. */
+  GATEWAY_SESSION_COOKIE: env.string('maas_session'),
+  /** A session auth vouched for is believed this long; a refused one is refused this long. */
+  GATEWAY_SESSION_CACHE_TTL: env.duration('5s'),
+  GATEWAY_SESSION_NEGATIVE_TTL: env.duration('1s'),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -1,18 +1,32 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
+import { WebProxyService } from '../services/web-proxy.service';
 import { DataPlaneController } from './data-plane.controller';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Puts the data plane in front of Nest's HTTP adapter: `/v1/*` goes to it, everything else to Express. */
+/**
+ * Puts the data plane in front of Nest's HTTP adapter: `/v1/*` goes to it, `/auth/*`, `/portal*` and
+ * Open WebUI to the web proxy (when configured), everything else to Express.
+ */
 export function mountDataPlane(app: INestApplication): void {
   const server = app.getHttpServer() as Server;
   const dataPlane = app.get(DataPlaneController);
+  const web = app.get(WebProxyService);
   const framework = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
-    if (url.startsWith('/v1/') || url === '/v1') dataPlane.handle(req, res);
+    if (url.startsWith('/v1/') || url === '/v1') return dataPlane.handle(req, res);
+    const proxied = web.route(url);
+    if (proxied) web.handle(proxied, req, res);
     else for (const listener of framework) listener.call(server, req, res);
+  });
+  // Open WebUI's websockets (`/ws/socket.io`); nothing else on the gateway upgrades.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const proxied = web.route(req.url ?? '');
+    if (proxied) web.upgrade(proxied, req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
 }

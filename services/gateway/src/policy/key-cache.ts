@@ -1,5 +1,5 @@
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { KeyLimits, KeyVerifyReply } from '@maas/contracts';
+import { addressMatcher } from './client-address';
 import { modelMatcher } from './model-access';
 
 /** A key key-registry vouched for, with what the gateway checks on every request compiled once. */
@@ -55,23 +55,8 @@ export function toVerifiedKey(reply: KeyVerifyReply): KeyVerdict {
       limits: k.limits ?? {},
       expiresAt: k.expiresAt ? Date.parse(k.expiresAt) : undefined,
       allowsModel: modelMatcher(k.allowedModels),
-      allowsAddress: k.allowedCidrs?.length ? addressMatcher(k.allowedCidrs) : undefined,
+      allowsAddress: addressMatcher(k.allowedCidrs ?? []),
     },
-  };
-}
-
-function addressMatcher(cidrs: readonly string[]): (address: string) => boolean {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [ip, bits] = cidr.split('/');
-    const type = isIPv6(ip) ? 'ipv6' : 'ipv4';
-    if (!isIPv4(ip) && !isIPv6(ip)) continue;
-    if (bits === undefined) list.addAddress(ip, type);
-    else list.addSubnet(ip, Number(bits), type);
-  }
-  return (address) => {
-    const plain = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
-    return list.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
   };
 }
 

@@ -1,6 +1,13 @@
 import type { KeyLimits } from '@maas/contracts';
 
-export type LimitName = 'requests_per_minute' | 'tokens_per_minute' | 'concurrent_requests';
+export type LimitName =
+  | 'requests_per_minute'
+  | 'tokens_per_minute'
+  | 'concurrent_requests'
+  | 'chat_short_window_tokens'
+  | 'chat_long_window_tokens'
+  | 'batch_short_window_tokens'
+  | 'batch_long_window_tokens';
 
 /** Why a request was refused: which limit, how much is used, the ceiling, and when to come back. */
 export interface LimitExceeded {
@@ -8,6 +15,8 @@ export interface LimitExceeded {
   readonly used: number;
   readonly ceiling: number;
   readonly retryAfterSeconds: number;
+  /** Set when the default wording does not fit (the token windows name their length). */
+  readonly message?: string;
 }
 
 const MINUTE = 60_000;
@@ -124,8 +133,13 @@ const LABEL: Record<LimitName, string> = {
   requests_per_minute: 'requests per minute',
   tokens_per_minute: 'tokens per minute',
   concurrent_requests: 'concurrent requests',
+  chat_short_window_tokens: 'chat tokens in the short window',
+  chat_long_window_tokens: 'chat tokens in the long window',
+  batch_short_window_tokens: 'batch tokens in the short window',
+  batch_long_window_tokens: 'batch tokens in the long window',
 };
 
 export function describeLimit(e: LimitExceeded): string {
+  if (e.message) return e.message;
   return `rate limit reached for ${LABEL[e.limit]}: used ${e.used}, limit ${e.ceiling}; retry after ${e.retryAfterSeconds} s`;
 }

@@ -1,17 +1,22 @@
 import type { Capability } from '@maas/contracts';
 import type { ChatMessage } from '@maas/routing';
+import { chatImageParts, checkMediaForm, checkMediaJson, FormModel, MediaField, multipartBoundary, OCR_FIELD, TRANSCRIPTION_FIELD } from './media-request';
 
 /** The proxied OpenAI endpoints: the path, the usage event's name for it, and what a worker must offer. */
 export interface InferenceRoute {
   readonly path: string;
-  readonly endpoint: 'chat.completions' | 'completions' | 'embeddings';
+  readonly endpoint: 'chat.completions' | 'completions' | 'embeddings' | 'ocr' | 'audio.transcriptions';
   readonly capability: Capability;
+  /** Media endpoints: the binary field, in JSON (base64) or multipart. */
+  readonly media?: MediaField;
 }
 
 export const INFERENCE_ROUTES: readonly InferenceRoute[] = [
   { path: '/v1/chat/completions', endpoint: 'chat.completions', capability: 'chat' },
   { path: '/v1/completions', endpoint: 'completions', capability: 'completion' },
   { path: '/v1/embeddings', endpoint: 'embeddings', capability: 'embedding' },
+  { path: '/v1/ocr', endpoint: 'ocr', capability: 'ocr', media: OCR_FIELD },
+  { path: '/v1/audio/transcriptions', endpoint: 'audio.transcriptions', capability: 'transcription', media: TRANSCRIPTION_FIELD },
 ];
 
 /** What the gateway needs from a request body; the body itself goes to the runtime unchanged. */
@@ -25,6 +30,10 @@ export interface InferenceRequest {
   readonly promptChars: number;
   /** What prefix-cache affinity hashes: the conversation, or the prompt. */
   readonly prefix: string | readonly ChatMessage[];
+  /** `image_url` parts of a chat request. */
+  readonly imageParts: number;
+  /** A multipart body (passed on as it came): where its `model` value sits. */
+  readonly form?: FormModel;
 }
 
 export interface InvalidRequest {
@@ -70,7 +79,13 @@ const OPTIONAL_POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n'] as c
  * Checks what the gateway relies on and what clients most often get wrong, naming the field in
  * `param` as OpenAI does; everything else is the runtime's to judge.
  */
-export function parseInferenceRequest(route: InferenceRoute, raw: Buffer): ParsedRequest {
+export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, contentType?: string): ParsedRequest {
+  const boundary = route.media ? multipartBoundary(contentType) : undefined;
+  if (route.media && boundary) {
+    const checked = checkMediaForm(raw, boundary, route.media);
+    if (!checked.ok) return { ok: false, error: checked };
+    return { ok: true, value: { body: {}, model: checked.model, stream: false, includeUsage: false, promptChars: 0, prefix: '', imageParts: 0, form: checked.form } };
+  }
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
@@ -84,6 +99,11 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer): Parse
     return invalid('model must be a non-empty string of at most 256 characters', 'model');
   }
   const fail = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { model, message, param, code } });
+  if (route.media) {
+    const checked = checkMediaJson(body, route.media);
+    if (!checked.ok) return { ok: false, error: checked };
+    return { ok: true, value: { body, model, stream: false, includeUsage: false, promptChars: 0, prefix: '', imageParts: 0 } };
+  }
   const stream = body.stream;
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') return fail('stream must be a boolean', 'stream');
   const options = body.stream_options;
@@ -105,6 +125,7 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer): Parse
   }
 
   let promptChars = 0;
+  let imageParts = 0;
   let prefix: string | readonly ChatMessage[] = '';
   if (route.endpoint === 'chat.completions') {
     const messages = body.messages;
@@ -117,6 +138,7 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer): Parse
       promptChars += contentChars(m.content);
     }
     prefix = messages as ChatMessage[];
+    imageParts = chatImageParts(messages);
   } else {
     const field = route.endpoint === 'completions' ? 'prompt' : 'input';
     if (body[field] === undefined) return fail(`you must provide a ${field} parameter`, field, 'missing_required_parameter');
@@ -136,6 +158,7 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer): Parse
       includeUsage: stream === true && isObject(options) && options.include_usage === true,
       promptChars,
       prefix,
+      imageParts,
     },
   };
 }

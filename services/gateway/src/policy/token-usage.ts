@@ -112,3 +112,48 @@ export function usageOfJsonBody(body: Buffer): { usage?: TokenUsage; completionC
     return { completionChars: 0 };
   }
 }
+
+/** OpenAI's base cost of one image (detail "low"): what an OCR page bills as prompt, as the OCR runtime's chat usage does. */
+export const OCR_IMAGE_PROMPT_TOKENS = 85;
+/** One token per 100 ms of audio, the rate OpenAI's audio models bill input audio at. */
+export const AUDIO_TOKENS_PER_SECOND = 10;
+
+/**
+ * Usage of a `/v1/ocr` answer: each image bills {@link OCR_IMAGE_PROMPT_TOKENS} prompt tokens, and the
+ * characters read (spaces excluded, as the runtime counts them) one completion token per four.
+ */
+export function ocrUsage(body: Buffer): TokenUsage | undefined {
+  const at = body.lastIndexOf(USAGE_KEY);
+  if (at === -1) return undefined;
+  const m = /^"usage"\s*:\s*(\{[^{}]*\})/.exec(body.toString('utf8', at, at + 256));
+  if (!m) return undefined;
+  try {
+    const u = JSON.parse(m[1]) as { images?: unknown; characters?: unknown };
+    if (!Number.isInteger(u.characters) || (u.characters as number) < 0) return undefined;
+    const images = Number.isInteger(u.images) && (u.images as number) > 0 ? (u.images as number) : 1;
+    return { promptTokens: images * OCR_IMAGE_PROMPT_TOKENS, completionTokens: estimateTokens(u.characters as number) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Usage of a transcription: the audio's duration (the runtime's `x-audio-duration-seconds`) bills
+ * {@link AUDIO_TOKENS_PER_SECOND} prompt tokens a second; the transcript's text one completion token
+ * per four characters (the `text` of a JSON answer, the whole body of text, srt and vtt).
+ */
+export function transcriptionUsage(audioSeconds: number | undefined, body: Buffer, contentType: string): TokenUsage & { counted: boolean } {
+  let chars = 0;
+  if (contentType.includes('json')) {
+    try {
+      const text = (JSON.parse(body.toString('utf8')) as { text?: unknown }).text;
+      chars = typeof text === 'string' ? text.length : 0;
+    } catch {
+      chars = 0;
+    }
+  } else {
+    chars = body.toString('utf8').length;
+  }
+  const seconds = audioSeconds !== undefined && Number.isFinite(audioSeconds) && audioSeconds >= 0 ? audioSeconds : undefined;
+  return { promptTokens: seconds === undefined ? 0 : Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND), completionTokens: estimateTokens(chars), counted: seconds !== undefined };
+}

@@ -8,6 +8,8 @@ export class HttpExchange {
   private onGone?: () => void;
   /** Cuts the request short with an error the client can read (set while a response is being relayed). */
   interrupt?: (message: string, code: string) => void;
+  /** The client's address (the peer, or `X-Forwarded-For` behind a trusted proxy); set by the controller. */
+  clientAddress: string | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -18,6 +20,7 @@ export class HttpExchange {
     /** Monotonic ms at arrival. */
     readonly t0: number,
   ) {
+    this.clientAddress = req.socket.remoteAddress;
     res.on('close', () => {
       if (res.writableFinished) return;
       this.clientGone = true;
@@ -79,5 +82,30 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.once('aborted', () => reject(new BodyError('aborted', 'client went away while sending the body')));
     req.once('error', () => reject(new BodyError('aborted', 'client went away while sending the body')));
+  });
+}
+
+/**
+ * Reads and drops the rest of a refused body (up to `maxBytes`, for at most `timeoutMs`), so a client
+ * still uploading gets to read the error instead of a broken pipe; larger bodies are cut at once.
+ */
+export function discardBody(req: IncomingMessage, maxBytes: number, timeoutMs = 10_000): Promise<void> {
+  if (req.complete || req.destroyed || Number(req.headers['content-length']) > maxBytes) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
   });
 }

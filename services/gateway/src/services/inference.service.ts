@@ -2,15 +2,18 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
 import { Logger } from '@maas/logging';
+import { formatBytes } from '@maas/media';
 import { errorBody, errorType } from '@maas/platform';
 import type { Endpoint } from '@maas/routing';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import type { VerifiedKey } from '../policy/key-cache';
 import { describeLimit } from '../policy/key-limits';
 import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
-import { estimateTokens, SseUsageTracker, usageOfJsonBody } from '../policy/token-usage';
+import { withFormModel } from '../policy/media-request';
+import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJsonBody } from '../policy/token-usage';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
-import { BodyError, HttpExchange, readBody } from './http-exchange';
+import { BodyError, discardBody, HttpExchange, readBody } from './http-exchange';
 import { KeyAuthService } from './key-auth.service';
 import { RoutingService } from './routing.service';
 import { RequestRecord, UsageService } from './usage.service';
@@ -27,6 +30,8 @@ const held = new Counter({ name: 'maas_gateway_held_requests_total', help: 'Requ
 type Pick = { kind: 'picked'; endpoint: Endpoint } | { kind: 'none'; reason: string; waitedMs: number } | { kind: 'gone' };
 
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** An oversized body up to this size is read to its end before the 413, so the client sees the answer. */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
 
 /**
  * The proxied OpenAI endpoints: authenticate, check the body, apply the key's limits, pick a worker
@@ -47,9 +52,9 @@ export class InferenceService {
   ) {}
 
   async handle(route: InferenceRoute, ex: HttpExchange): Promise<void> {
-    const body = readBody(ex.req, this.config.GATEWAY_MAX_BODY_BYTES);
+    const body = readBody(ex.req, this.maxBody(route));
     body.catch(() => undefined);
-    const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.req.socket.remoteAddress);
+    const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
     if (!auth.ok) {
       ex.sendError(auth.status, auth.message, auth.code, null, auth.status === 503 ? { 'retry-after': '2' } : {});
       return;
@@ -68,17 +73,38 @@ export class InferenceService {
     }
   }
 
+  /**
+   * One request of a batch, for the key that created it: the same body checks, routing, retries,
+   * relay and usage event as interactive traffic, with `kind: 'batch'` and no interactive limits.
+   */
+  async handleBatch(route: InferenceRoute, ex: HttpExchange, key: VerifiedKey): Promise<void> {
+    const body = readBody(ex.req, this.maxBody(route));
+    body.catch(() => undefined);
+    const record = this.usage.begin(ex.requestId, route, key, ex.startedAt, ex.t0, undefined, 'batch');
+    try {
+      await this.serve(route, ex, record, body);
+    } catch (err) {
+      this.logger.error('batch request failed unexpectedly', { requestId: ex.requestId, err });
+      this.fail(ex, record, 500, 'internal error in the gateway', 'internal_error');
+    } finally {
+      if (!record.completed && (ex.res.writableEnded || ex.clientGone)) {
+        this.usage.complete(record, ex.clientGone ? 499 : ex.res.statusCode, ex.clientGone ? 'client_closed_request' : null);
+      }
+    }
+  }
+
   private async serve(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, body: Promise<Buffer>): Promise<void> {
     let raw: Buffer;
     try {
       raw = await body;
     } catch (err) {
       if (err instanceof BodyError && err.reason === 'too_large') {
-        return this.fail(ex, record, 413, err.message, 'request_too_large', null, { connection: 'close' });
+        await discardBody(ex.req, DISCARD_LIMIT);
+        return this.fail(ex, record, 413, `${err.message} (${route.path} accepts at most ${formatBytes(this.maxBody(route))})`, 'request_too_large', null, { connection: 'close' });
       }
       return this.usage.complete(record, 499, 'client_closed_request');
     }
-    const parsed = parseInferenceRequest(route, raw);
+    const parsed = parseInferenceRequest(route, raw, ex.req.headers['content-type']);
     if (!parsed.ok) {
       if (parsed.error.model) record.model = parsed.error.model;
       return this.fail(ex, record, 400, parsed.error.message, parsed.error.code, parsed.error.param);
@@ -98,7 +124,8 @@ export class InferenceService {
     if (!known.capabilities.has(route.capability)) {
       return this.fail(ex, record, 400, `model "${request.model}" does not offer ${route.capability} (it offers ${[...known.capabilities].join(', ')})`, 'unsupported_model_capability', 'model');
     }
-    const refused = this.usage.admit(record);
+    // Batch work has its own per-key ceiling (pending tokens at creation), not the interactive ones.
+    const refused = record.kind === 'batch' ? undefined : await this.usage.admit(record);
     if (refused) {
       return this.fail(ex, record, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, {
         'retry-after': String(refused.retryAfterSeconds),
@@ -107,7 +134,9 @@ export class InferenceService {
         'x-ratelimit-name': refused.limit,
       });
     }
-    await this.forward(route, ex, record, request, raw);
+    // Chat with images to an OCR model goes to OCR runtimes (they read the images), whatever else serves the name.
+    const routed = request.imageParts > 0 && route.capability === 'chat' && known.capabilities.has('ocr') ? { ...route, capability: 'ocr' as const } : route;
+    await this.forward(routed, ex, record, request, raw);
   }
 
   private async forward(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, request: InferenceRequest, raw: Buffer): Promise<void> {
@@ -193,10 +222,12 @@ export class InferenceService {
 
   private send(route: InferenceRoute, ex: HttpExchange, request: InferenceRequest, raw: Buffer, endpoint: Endpoint): UpstreamCall {
     const upstreamId = this.registry.worker(endpoint.id)?.models.get(request.model)?.upstreamId;
-    const body = upstreamId && upstreamId !== request.model ? Buffer.from(JSON.stringify({ ...request.body, model: upstreamId })) : raw;
+    const renamed = upstreamId && upstreamId !== request.model ? upstreamId : undefined;
+    const body = !renamed ? raw : request.form ? withFormModel(raw, request.form, renamed) : Buffer.from(JSON.stringify({ ...request.body, model: renamed }));
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: request.stream ? 'text/event-stream' : 'application/json',
+      // A multipart body goes on as it came, boundary included.
+      'content-type': request.form ? String(ex.req.headers['content-type']) : 'application/json',
+      accept: request.stream ? 'text/event-stream' : route.media ? String(ex.req.headers.accept ?? '*/*') : 'application/json',
       'x-request-id': ex.requestId,
     };
     const traceparent = ex.req.headers.traceparent;
@@ -204,7 +235,7 @@ export class InferenceService {
     this.routing.started(endpoint.id);
     const elapsed = this.clock.monotonic() - ex.t0;
     overhead.observe(elapsed / 1000);
-    const remaining = Math.max(1, this.config.GATEWAY_TOTAL_TIMEOUT - elapsed);
+    const remaining = Math.max(1, this.totalTimeout(route) - elapsed);
     return this.upstream.send({
       baseUrl: endpoint.url,
       path: route.path,
@@ -223,6 +254,11 @@ export class InferenceService {
 
     const sse = contentType.includes('text/event-stream');
     const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': ex.requestId };
+    const audioSeconds = up.headers['x-audio-duration-seconds'];
+    if (typeof audioSeconds === 'string') {
+      headers['x-audio-duration-seconds'] = audioSeconds;
+      record.audioSeconds = Number(audioSeconds) >= 0 ? Number(audioSeconds) : undefined;
+    }
     if (sse) {
       headers['cache-control'] = 'no-cache';
       headers['x-accel-buffering'] = 'no';
@@ -245,7 +281,7 @@ export class InferenceService {
       clearTimeout(idleTimer);
       ex.interrupt = undefined;
       this.routing.finished(workerId);
-      this.count(record, tracker, chunks);
+      this.count(record, tracker, chunks, contentType);
       this.usage.complete(record, outcome, code);
     };
     const midStream = (message: string, code: string) => {
@@ -260,8 +296,8 @@ export class InferenceService {
     };
     // One timer per response: silence fires it; the total limit is checked on every chunk (and
     // when the silence timer fires), so a silent response overshoots the total by at most the idle limit.
-    const deadline = ex.t0 + this.config.GATEWAY_TOTAL_TIMEOUT;
-    const overTime = () => midStream(`the request exceeded the ${this.config.GATEWAY_TOTAL_TIMEOUT} ms limit`, 'request_timeout');
+    const deadline = ex.t0 + this.totalTimeout(record.route);
+    const overTime = () => midStream(`the request exceeded the ${this.totalTimeout(record.route)} ms limit`, 'request_timeout');
     const idleTimer = setTimeout(() => {
       if (this.clock.monotonic() >= deadline) overTime();
       else midStream(`the worker sent nothing for ${this.config.GATEWAY_IDLE_TIMEOUT} ms`, 'upstream_idle_timeout');
@@ -298,7 +334,8 @@ export class InferenceService {
   }
 
   /** Token counts: the runtime's usage when it gave one, else the gateway's estimate. */
-  private count(record: RequestRecord, tracker: SseUsageTracker | undefined, chunks: Buffer[]): void {
+  private count(record: RequestRecord, tracker: SseUsageTracker | undefined, chunks: Buffer[], contentType: string): void {
+    if (record.route.media) return this.countMedia(record, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), contentType);
     let usage = tracker?.usage;
     let completionChars = 0;
     if (!tracker && chunks.length > 0) {
@@ -316,6 +353,26 @@ export class InferenceService {
       record.completionTokens = tracker ? tracker.textEvents : estimateTokens(completionChars);
       record.countedBy = 'gateway';
     }
+  }
+
+  /** OCR and transcription usage, by the rules documented in policy/token-usage.ts. */
+  private countMedia(record: RequestRecord, body: Buffer, contentType: string): void {
+    const usage = record.route.endpoint === 'ocr' ? ocrUsage(body) : transcriptionUsage(record.audioSeconds, body, contentType);
+    record.promptTokens = usage?.promptTokens ?? 0;
+    record.completionTokens = usage?.completionTokens ?? 0;
+    record.countedBy = usage && (!('counted' in usage) || usage.counted) ? 'runtime' : 'gateway';
+  }
+
+  private maxBody(route: InferenceRoute): number {
+    if (route.endpoint === 'ocr') return this.config.GATEWAY_MAX_BODY_OCR;
+    if (route.endpoint === 'audio.transcriptions') return this.config.GATEWAY_MAX_BODY_TRANSCRIPTION;
+    return this.config.GATEWAY_MAX_BODY_BYTES;
+  }
+
+  private totalTimeout(route: InferenceRoute): number {
+    if (route.endpoint === 'ocr') return this.config.GATEWAY_TOTAL_TIMEOUT_OCR;
+    if (route.endpoint === 'audio.transcriptions') return this.config.GATEWAY_TOTAL_TIMEOUT_TRANSCRIPTION;
+    return this.config.GATEWAY_TOTAL_TIMEOUT;
   }
 
   /** A runtime error answer: passed on when already OpenAI-shaped, wrapped into that shape when not. */
@@ -361,6 +418,7 @@ export class InferenceService {
 /** The end user a trusted key (Open WebUI's) acts for, from the headers it forwards. */
 function endUserOf(req: IncomingMessage, trusted: boolean): string | undefined {
   if (!trusted) return undefined;
-  const v = req.headers['x-openwebui-user-email'] ?? req.headers['x-openwebui-user-id'];
-  return typeof v === 'string' && v.length > 0 && v.length <= 320 ? v : undefined;
+  const v = req.headers['x-openwebui-user-email'];
+  // Lower-cased: the same person must not be billed under two spellings of one address.
+  return typeof v === 'string' && v.length > 0 && v.length <= 320 ? v.trim().toLowerCase() : undefined;
 }

@@ -11,7 +11,7 @@ const lookups = new Counter({ name: 'maas_gateway_key_lookups_total', help: 'API
 
 export type Authentication =
   | { ok: true; key: VerifiedKey }
-  | { ok: false; status: 401 | 503; message: string; code: string };
+  | { ok: false; status: 401 | 403 | 503; message: string; code: string };
 
 const MALFORMED: KeyVerdict = { valid: false, reason: 'malformed' };
 
@@ -60,7 +60,7 @@ export class KeyAuthService {
     const key = verdict.key;
     if (key.expiresAt !== undefined && key.expiresAt <= now) return { ok: false, status: 401, message: 'invalid API key (expired)', code: 'invalid_api_key' };
     if (key.allowsAddress && !(address && key.allowsAddress(address))) {
-      return { ok: false, status: 401, message: `API key ${key.prefix} may not be used from ${address ?? 'this address'}`, code: 'address_not_allowed' };
+      return { ok: false, status: 403, message: `API key ${key.prefix} may not be used from ${address ?? 'an unknown address'} (not in its allowed CIDRs)`, code: 'address_not_allowed' };
     }
     return { ok: true, key };
   }

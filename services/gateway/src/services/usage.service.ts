@@ -5,7 +5,9 @@ import type { InferenceRoute } from '../policy/openai-request';
 import type { VerifiedKey } from '../policy/key-cache';
 import { KeyLimiter, LimitExceeded } from '../policy/key-limits';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { describeWindowExceeded } from '../policy/token-windows';
 import { UsageRepository } from '../repositories/usage.repository';
+import { TokenBudgetService } from './token-budget.service';
 
 const requests = new Counter({ name: 'maas_gateway_requests_total', help: 'Inference requests by endpoint and status', labelNames: ['endpoint', 'status'] });
 const latency = new Histogram({
@@ -37,6 +39,8 @@ export interface RequestRecord {
   readonly route: InferenceRoute;
   readonly key: VerifiedKey;
   readonly endUser?: string;
+  /** Batch requests are billed and reported apart from interactive ones. */
+  readonly kind: 'interactive' | 'batch';
   readonly startedAt: number;
   readonly t0: number;
   model: string;
@@ -46,6 +50,8 @@ export interface RequestRecord {
   promptTokens: number;
   completionTokens: number;
   countedBy: 'runtime' | 'gateway';
+  /** Seconds of audio a transcription carried (the runtime's measure). */
+  audioSeconds?: number;
   ttftMs: number | null;
   admitted: boolean;
   completed: boolean;
@@ -62,18 +68,24 @@ export class UsageService {
   constructor(
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     private readonly repository: UsageRepository,
+    private readonly budget: TokenBudgetService,
   ) {}
 
-  begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, endUser?: string): RequestRecord {
+  begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, endUser?: string, kind: 'interactive' | 'batch' = 'interactive'): RequestRecord {
     return {
-      requestId, route, key, endUser, startedAt, t0,
+      requestId, route, key, endUser, kind, startedAt, t0,
       model: '', stream: false, workerId: null, promptChars: 0, promptTokens: 0, completionTokens: 0,
       countedBy: 'gateway', ttftMs: null, admitted: false, completed: false,
     };
   }
 
   /** Counts the request against its key's limits, or says which one it would break. */
-  admit(record: RequestRecord): LimitExceeded | undefined {
+  async admit(record: RequestRecord): Promise<LimitExceeded | undefined> {
+    const window = await this.budget.exceeded(record.key, record.kind === 'batch' ? 'batch' : 'chat');
+    if (window) {
+      const limit = `${window.kind}_${window.window}_window_tokens` as const;
+      return { limit, used: window.used, ceiling: window.ceiling, retryAfterSeconds: window.retryAfterSeconds, message: describeWindowExceeded(window) };
+    }
     const refused = this.limiter.admit(record.key.keyId, record.key.limits, this.clock.now());
     if (!refused) record.admitted = true;
     return refused;
@@ -87,6 +99,7 @@ export class UsageService {
     const now = this.clock.now();
     const latencyMs = Math.max(0, end - record.t0);
     if (record.admitted) this.limiter.release(record.key.keyId, record.promptTokens + record.completionTokens, now);
+    this.budget.record(record.key.keyId, record.kind === 'batch' ? 'batch' : 'chat', record.promptTokens + record.completionTokens, now);
     const event: RequestCompleted = {
       requestId: record.requestId,
       keyId: record.key.keyId,
@@ -95,13 +108,14 @@ export class UsageService {
       model: record.model,
       workerId: record.workerId,
       endpoint: record.route.endpoint,
-      kind: 'interactive',
+      kind: record.kind,
       stream: record.stream,
       status,
       errorCode,
       promptTokens: record.promptTokens,
       completionTokens: record.completionTokens,
       tokensCountedBy: record.countedBy,
+      ...(record.audioSeconds !== undefined ? { audioSeconds: record.audioSeconds } : {}),
       ttftMs: record.ttftMs === null ? null : Math.round(record.ttftMs * 1000) / 1000,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       startedAt: new Date(record.startedAt).toISOString(),

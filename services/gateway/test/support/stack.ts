@@ -51,6 +51,8 @@ export class Stack {
   router!: StartedService;
   keyRegistry!: StartedService;
   gateway!: StartedService;
+  /** Gateways beyond the first (several share NATS, key-registry and the ledger). */
+  readonly moreGateways: StartedService[] = [];
   readonly workers: Worker[] = [];
   private workerCount = 0;
 
@@ -74,12 +76,19 @@ export class Stack {
 
   async stop(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.stop('SIGKILL')));
-    await Promise.all([this.gateway?.stop(), this.router?.stop(), this.keyRegistry?.stop()]);
+    await Promise.all([this.gateway?.stop(), ...this.moreGateways.map((g) => g.stop()), this.router?.stop(), this.keyRegistry?.stop()]);
     if (this.nc) {
       await deleteStreams(this.nc, this.namespace);
       await this.nc.close();
     }
     await this.db?.drop();
+  }
+
+  /** One more gateway process on the same platform, with extra environment. */
+  async startGateway(env: Record<string, string> = {}): Promise<StartedService> {
+    const gateway = await startService('gateway', { ...this.env, ...this.gatewayEnv, ...env });
+    this.moreGateways.push(gateway);
+    return gateway;
   }
 
   async createKey(request: Partial<KeyCreateRequest> = {}): Promise<{ secret: string; keyId: string; prefix: string }> {

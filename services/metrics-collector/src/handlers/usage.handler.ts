@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { RequestCompleted, WorkerDeregistered, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { KeyUsageRequest, RequestCompleted, WorkerDeregistered, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { On, OnStream } from '@maas/nats';
 import { DemandSeriesService } from '../services/demand-series.service';
 import { UsageLedgerService } from '../services/usage-ledger.service';
@@ -15,6 +15,11 @@ export class UsageHandler {
   @OnStream('usage.request-completed', 'metrics-collector')
   async requestCompleted(@Payload() msg: RequestCompleted) {
     if (await this.ledger.requestCompleted(msg)) this.series.requestCompleted(msg);
+  }
+
+  @On('metrics-collector.key-usage')
+  keyUsage(@Payload() msg: KeyUsageRequest) {
+    return this.ledger.keyUsage(msg);
   }
 
   @On('worker.registered')

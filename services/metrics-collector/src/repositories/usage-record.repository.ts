@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { RequestCompleted } from '@maas/contracts';
+import type { KeyUsageReply, RequestCompleted } from '@maas/contracts';
 import { UsageRecordEntity } from './usage-record.entity';
 
 @Injectable()
@@ -35,5 +35,19 @@ export class UsageRecordRepository {
       .returning('request_id')
       .execute();
     return (result.raw as unknown[]).length > 0;
+  }
+
+  /** Tokens (prompt + completion) of one key finished since each instant (and before `until`), by kind; one scan of the key's recent rows. */
+  async keyTokensSince(keyId: string, since: readonly Date[], until: Date): Promise<KeyUsageReply['windows']> {
+    const earliest = new Date(Math.min(...since.map((d) => d.getTime())));
+    const sums = since.map((_, i) => `
+      COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE kind = 'interactive' AND finished_at >= $${i + 4}), 0)::bigint AS i${i},
+      COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE kind = 'batch' AND finished_at >= $${i + 4}), 0)::bigint AS b${i}`);
+    const rows = (await this.db.query(
+      `SELECT ${sums.join(',')} FROM usage_records WHERE key_id = $1 AND finished_at >= $2 AND finished_at < $3`,
+      [keyId, earliest, until, ...since],
+    )) as Record<string, string>[];
+    const row = rows[0] ?? {};
+    return since.map((d, i) => ({ since: d.toISOString(), interactiveTokens: Number(row[`i${i}`] ?? 0), batchTokens: Number(row[`b${i}`] ?? 0) }));
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import type { RequestCompleted } from '@maas/contracts';
+import type { KeyUsageReply, KeyUsageRequest, RequestCompleted } from '@maas/contracts';
 import { UsageRecordRepository } from '../repositories/usage-record.repository';
 
 const requests = new Counter({ name: 'maas_requests_total', help: 'API requests by model, endpoint, kind and status', labelNames: ['model', 'endpoint', 'kind', 'status'] });
@@ -18,5 +18,10 @@ export class UsageLedgerService {
     tokens.inc({ model: u.model, direction: 'input', kind: u.kind }, u.promptTokens);
     tokens.inc({ model: u.model, direction: 'output', kind: u.kind }, u.completionTokens);
     return true;
+  }
+
+  /** A key's ledger totals since each asked instant: what several gateways (and a restarted one) agree on. */
+  async keyUsage(msg: KeyUsageRequest): Promise<KeyUsageReply> {
+    return { keyId: msg.keyId, windows: await this.records.keyTokensSince(msg.keyId, msg.since.map((s) => new Date(s)), msg.until ? new Date(msg.until) : new Date()) };
   }
 }

@@ -1,0 +1,157 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI, { NotFoundError, RateLimitError, toFile } from 'openai';
+import { startService } from '@maas/testing';
+import { MODEL, Stack, waitUntil } from '../services/gateway/test/support/stack';
+
+type Line = { id: string; custom_id: string; response: { status_code: number; request_id: string; body: Record<string, unknown> } | null; error: unknown };
+
+const chatLine = (i: number, over: Record<string, unknown> = {}) =>
+  JSON.stringify({ custom_id: `req-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 16, ...over } });
+const jsonl = (lines: string[]) => Buffer.from(lines.join('\n') + '\n');
+const parseLines = (text: string): Line[] => text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+
+/**
+ * OpenAI's batch API as a user's script sees it, through the official SDK: files, batches, the
+ * output format, ownership, cancellation, validation, and an executor restart mid-batch.
+ */
+describe('batch API through the OpenAI SDK', () => {
+  const fileDir = mkdtempSync(join(tmpdir(), 'maas-batch-'));
+  const gatewayEnv = { GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_BATCH_ACK_WAIT: '3s', GATEWAY_BATCH_SWEEP: '200ms', GATEWAY_BATCH_MAX_IN_FLIGHT: '8', GATEWAY_SHUTDOWN_GRACE: '1s', GATEWAY_BATCH_MAX_PENDING_TOKENS: '20000' };
+  const stack = new Stack(gatewayEnv);
+  let client: OpenAI;
+  let other: OpenAI;
+  const sdk = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0, timeout: 30_000 });
+
+  beforeAll(async () => {
+    await stack.start();
+    await stack.startWorker();
+    client = sdk((await stack.createKey({ name: 'batch' })).secret);
+    other = sdk((await stack.createKey({ name: 'other', userEmail: 'grace@example.org' })).secret);
+  });
+
+  afterAll(async () => {
+    await stack.stop();
+    rmSync(fileDir, { recursive: true, force: true });
+  });
+
+  const create = async (c: OpenAI, lines: string[]) => {
+    const file = await c.files.create({ file: await toFile(jsonl(lines), 'input.jsonl'), purpose: 'batch' });
+    return c.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { project: 'e2e' } });
+  };
+  const poll = (c: OpenAI, id: string, done: (b: OpenAI.Batch) => boolean, timeoutMs = 60_000) =>
+    waitUntil(async () => {
+      const b = await c.batches.retrieve(id);
+      return done(b) ? b : undefined;
+    }, timeoutMs, `batch ${id}`);
+
+  it('uploads, runs to completed and returns every custom_id once in OpenAI’s line format', async () => {
+    const n = 40;
+    const lines = Array.from({ length: n }, (_, i) => chatLine(i));
+    const file = await client.files.create({ file: await toFile(jsonl(lines), 'input.jsonl'), purpose: 'batch' });
+    expect(file).toMatchObject({ object: 'file', purpose: 'batch', filename: 'input.jsonl', bytes: jsonl(lines).length });
+    expect(await client.files.retrieve(file.id)).toMatchObject({ id: file.id });
+    expect(Buffer.from(await (await client.files.content(file.id)).arrayBuffer()).equals(jsonl(lines))).toBe(true);
+    const listed: string[] = [];
+    for await (const f of client.files.list()) listed.push(f.id);
+    expect(listed).toContain(file.id);
+
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { project: 'e2e' } });
+    expect(batch).toMatchObject({ object: 'batch', status: 'in_progress', request_counts: { total: n }, metadata: { project: 'e2e' } });
+    const done = await poll(client, batch.id, (b) => b.status === 'completed');
+    expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
+    expect(done.completed_at).toBeGreaterThanOrEqual(done.created_at);
+    expect(done.error_file_id).toBeNull();
+
+    const out = parseLines(await (await client.files.content(done.output_file_id!)).text());
+    expect(out).toHaveLength(n);
+    expect(new Set(out.map((l) => l.custom_id)).size).toBe(n);
+    for (const l of out) {
+      expect(l.error).toBeNull();
+      expect(l.response!.status_code).toBe(200);
+      expect(l.response!.body).toMatchObject({ object: 'chat.completion', choices: [expect.objectContaining({ message: expect.objectContaining({ role: 'assistant' }) })] });
+    }
+    const ids: string[] = [];
+    for await (const b of client.batches.list({ limit: 1 })) ids.push(b.id);
+    expect(ids).toContain(batch.id);
+    // Billed as batch work, through the same usage path as interactive requests.
+    const usage = (await stack.usageEvents()).filter((e) => e.requestId.startsWith(batch.id));
+    expect(usage.length).toBeGreaterThanOrEqual(n);
+    expect(usage.every((e) => e.kind === 'batch' && e.status === 200)).toBe(true);
+  });
+
+  it('fails a file with bad lines before running anything, naming the lines', async () => {
+    const lines = [
+      chatLine(1),
+      '{not json',
+      chatLine(1),
+      JSON.stringify({ custom_id: 'x', method: 'GET', url: '/v1/chat/completions', body: {} }),
+      chatLine(5, { model: 'no/such-model' }),
+      JSON.stringify({ custom_id: 'y', method: 'POST', url: '/v1/embeddings', body: { model: MODEL, input: 'x' } }),
+    ];
+    const batch = await create(client, lines);
+    expect(batch.status).toBe('failed');
+    const errors = batch.errors!.data!;
+    expect(errors.map((e) => [e.line, e.code])).toEqual([
+      [2, 'invalid_json_line'],
+      [3, 'duplicate_custom_id'],
+      [4, 'invalid_method'],
+      [5, 'model_not_found'],
+      [6, 'invalid_url'],
+    ]);
+    expect((await client.batches.retrieve(batch.id)).status).toBe('failed');
+  });
+
+  it('hides a user’s files and batches from other users (404)', async () => {
+    const batch = await create(client, [chatLine(1)]);
+    await expect(other.batches.retrieve(batch.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(other.batches.cancel(batch.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(other.files.retrieve(batch.input_file_id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(other.files.content(batch.input_file_id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(other.files.delete(batch.input_file_id)).rejects.toBeInstanceOf(NotFoundError);
+    const seen: string[] = [];
+    for await (const b of other.batches.list()) seen.push(b.id);
+    expect(seen).not.toContain(batch.id);
+    await poll(client, batch.id, (b) => b.status === 'completed');
+  });
+
+  it('cancels mid-batch: cancelled, with the finished part in the output', async () => {
+    const n = 200;
+    const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })));
+    await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 5);
+    const cancelling = await client.batches.cancel(batch.id);
+    expect(['cancelling', 'cancelled']).toContain(cancelling.status);
+    const done = await poll(client, batch.id, (b) => b.status === 'cancelled');
+    const finished = done.request_counts!.completed;
+    expect(finished).toBeGreaterThanOrEqual(5);
+    expect(finished).toBeLessThan(n);
+    const out = parseLines(await (await client.files.content(done.output_file_id!)).text());
+    expect(out).toHaveLength(finished);
+    expect(new Set(out.map((l) => l.custom_id)).size).toBe(finished);
+  });
+
+  it('loses and duplicates nothing when the executor is killed mid-batch', async () => {
+    const n = 120;
+    const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 48 })));
+    const before = await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 10);
+    expect(before.request_counts!.completed).toBeLessThan(n);
+    await stack.gateway.stop('SIGKILL');
+    stack.gateway = await startService('gateway', { ...stack.env, ...gatewayEnv });
+    client = sdk(client.apiKey!);
+    const done = await poll(client, batch.id, (b) => b.status === 'completed', 90_000);
+    expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
+    const out = parseLines(await (await client.files.content(done.output_file_id!)).text());
+    expect(out).toHaveLength(n);
+    expect(new Set(out.map((l) => l.custom_id))).toEqual(new Set(Array.from({ length: n }, (_, i) => `req-${i}`)));
+  });
+
+  it('refuses a batch beyond the key’s pending-token limit with a 429 naming it', async () => {
+    const file = await client.files.create({ file: await toFile(jsonl([chatLine(1, { messages: [{ role: 'user', content: 'x'.repeat(100_000) }] })]), 'big.jsonl'), purpose: 'batch' });
+    const refused = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e) => e);
+    expect(refused).toBeInstanceOf(RateLimitError);
+    expect(refused.message).toMatch(/batch_pending_tokens.*limit is 20000/);
+    await client.files.delete(file.id);
+    await expect(client.files.retrieve(file.id)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});

@@ -1,0 +1,54 @@
+import { outputLine, parseBatchInput } from './batch-input';
+import { spareBatchSlots } from './batch-capacity';
+
+const line = (id: string, over: Record<string, unknown> = {}) =>
+  JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }] }, ...over });
+const any = () => undefined;
+
+describe('parseBatchInput', () => {
+  it('accepts good lines, skipping blank ones, and estimates input tokens', () => {
+    const parsed = parseBatchInput(Buffer.from(`${line('a')}\n\n${line('b')}\n`), '/v1/chat/completions', any);
+    expect(parsed).toMatchObject({ ok: true, lines: [{ line: 1, customId: 'a', model: 'm' }, { line: 3, customId: 'b' }] });
+    expect(parsed.ok && parsed.inputTokens).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each([
+    ['{oops', 'invalid_json_line'],
+    [line('a', { method: 'GET' }), 'invalid_method'],
+    [line('a', { url: '/v1/embeddings' }), 'invalid_url'],
+    [line('a', { body: { messages: [] } }), 'missing_required_parameter'],
+    [JSON.stringify({ method: 'POST' }), 'missing_required_parameter'],
+  ])('names the line of %s (%s)', (bad, code) => {
+    const parsed = parseBatchInput(Buffer.from(`${line('ok')}\n${bad}`), '/v1/chat/completions', any);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.errors[0]).toMatchObject({ line: 2, code });
+  });
+
+  it('refuses duplicate custom_ids and models the check refuses', () => {
+    const parsed = parseBatchInput(Buffer.from([line('a'), line('a'), line('b')].join('\n')), '/v1/chat/completions', (m) => (m === 'm' ? 'no such model' : undefined));
+    expect(!parsed.ok && parsed.errors.map((e) => [e.line, e.code])).toEqual([[1, 'model_not_found'], [2, 'duplicate_custom_id'], [3, 'model_not_found']]);
+  });
+
+  it('refuses an empty file', () => {
+    expect(parseBatchInput(Buffer.from('\n'), '/v1/chat/completions', any)).toMatchObject({ ok: false, errors: [{ code: 'empty_file' }] });
+  });
+});
+
+describe('outputLine', () => {
+  it('writes OpenAI’s result line', () => {
+    expect(JSON.parse(outputLine({ customId: 'c', line: 1, requestId: 'batch_x-L1-a1', statusCode: 200, body: { ok: 1 }, error: null }))).toEqual({
+      id: expect.stringMatching(/^batch_req_/), custom_id: 'c', response: { status_code: 200, request_id: 'batch_x-L1-a1', body: { ok: 1 } }, error: null,
+    });
+  });
+});
+
+describe('spareBatchSlots', () => {
+  const w = { capacity: 64, running: 0, waiting: 0, outstanding: 0, state: 'ready' as const };
+  it.each([
+    [w, 48],
+    [{ ...w, running: 40 }, 8],
+    [{ ...w, outstanding: 50 }, 0],
+    [{ ...w, waiting: 1 }, 0],
+    [{ ...w, state: 'starting' as const }, 0],
+  ])('%o → %i', (e, slots) => expect(spareBatchSlots(e, 0.25)).toBe(slots));
+});

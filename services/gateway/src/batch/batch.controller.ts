@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Logger } from '@maas/logging';
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { BodyError, HttpExchange, readBody } from '../services/http-exchange';
+import { KeyAuthService } from '../services/key-auth.service';
+import { BatchApiError, BatchService } from './batch.service';
+
+const FILES = '/v1/files';
+const BATCHES = '/v1/batches';
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** Whether the data plane should hand this path to the batch API. */
+export const isBatchPath = (path: string) => path === FILES || path.startsWith(`${FILES}/`) || path === BATCHES || path.startsWith(`${BATCHES}/`);
+
+/** OpenAI's `/v1/files` and `/v1/batches` on the data plane: authenticate, parse, one service call. */
+@Injectable()
+export class BatchController {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly keys: KeyAuthService,
+    private readonly batches: BatchService,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(ex: HttpExchange, path: string, query: URLSearchParams): Promise<void> {
+    const method = ex.req.method ?? 'GET';
+    const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
+    if (!auth.ok) {
+      ex.req.resume();
+      return ex.sendError(auth.status, auth.message, auth.code, null, auth.status === 503 ? { 'retry-after': '2' } : {});
+    }
+    const key = auth.key;
+    const parts = path.split('/').slice(2); // ['files' | 'batches', id?, action?]
+    const [resource, id, action] = parts;
+    if (id !== undefined && !ID.test(id)) return this.notAllowed(ex, `unknown request URL: ${method} ${path}`, 404);
+    try {
+      if (resource === 'files') {
+        if (id === undefined && method === 'POST') return ex.sendJson(200, await this.upload(ex, key));
+        ex.req.resume();
+        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.listFiles(key, query.get('after') ?? undefined, limitOf(query, 10_000), query.get('purpose') ?? undefined));
+        if (id !== undefined && action === undefined && method === 'GET') return ex.sendJson(200, await this.batches.file(key, id));
+        if (id !== undefined && action === undefined && method === 'DELETE') return ex.sendJson(200, await this.batches.deleteFile(key, id));
+        if (id !== undefined && action === 'content' && method === 'GET') return this.sendContent(ex, await this.batches.fileContent(key, id));
+      } else {
+        if (id === undefined && method === 'POST') return ex.sendJson(200, await this.batches.create(key, await this.jsonBody(ex)));
+        ex.req.resume();
+        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.list(key, query.get('after') ?? undefined, limitOf(query, 100)));
+        if (id !== undefined && action === undefined && method === 'GET') return ex.sendJson(200, await this.batches.get(key, id));
+        if (id !== undefined && action === 'cancel' && method === 'POST') return ex.sendJson(200, await this.batches.cancel(key, id));
+      }
+      this.notAllowed(ex, `unknown request URL: ${method} ${path}`, 404);
+    } catch (err) {
+      if (err instanceof BatchApiError) return ex.sendError(err.status, err.message, err.code, err.param, err.headers);
+      if (err instanceof BodyError) return ex.sendError(err.reason === 'too_large' ? 413 : 400, err.message, err.reason === 'too_large' ? 'request_too_large' : 'invalid_body');
+      this.logger.error('batch API call failed', { requestId: ex.requestId, path, err });
+      ex.sendError(500, 'internal error in the gateway', 'internal_error');
+    }
+  }
+
+  private notAllowed(ex: HttpExchange, message: string, status: number): void {
+    ex.req.resume();
+    ex.sendError(status, message, 'unknown_url');
+  }
+
+  private async upload(ex: HttpExchange, key: Parameters<BatchService['uploadFile']>[0]) {
+    const contentType = ex.req.headers['content-type'] ?? '';
+    if (!contentType.startsWith('multipart/form-data')) throw new BatchApiError(400, 'POST /v1/files takes multipart/form-data with "file" and "purpose"', 'invalid_content_type');
+    const raw = await readBody(ex.req, this.config.GATEWAY_FILE_MAX_BYTES);
+    let form: FormData;
+    try {
+      form = await new Request('http://gateway/v1/files', { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(raw) }).formData();
+    } catch (err) {
+      throw new BatchApiError(400, `the multipart body could not be read: ${(err as Error).message}`, 'invalid_body');
+    }
+    const file = form.get('file');
+    const purpose = form.get('purpose');
+    if (!file || typeof file === 'string') throw new BatchApiError(400, 'the "file" part is missing', 'missing_required_parameter', 'file');
+    if (typeof purpose !== 'string') throw new BatchApiError(400, 'the "purpose" field is missing', 'missing_required_parameter', 'purpose');
+    return this.batches.uploadFile(key, file.name, purpose, Buffer.from(await file.arrayBuffer()));
+  }
+
+  private async jsonBody(ex: HttpExchange): Promise<Record<string, unknown>> {
+    const raw = await readBody(ex.req, 1024 * 1024);
+    try {
+      const v = JSON.parse(raw.toString('utf8'));
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v;
+    } catch {
+      // answered below
+    }
+    throw new BatchApiError(400, 'the body must be a JSON object', 'invalid_json');
+  }
+
+  private sendContent(ex: HttpExchange, data: Buffer): void {
+    if (ex.res.headersSent) return;
+    ex.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length, 'x-request-id': ex.requestId });
+    ex.res.end(data);
+  }
+}
+
+function limitOf(query: URLSearchParams, max: number): number {
+  const n = Number(query.get('limit') ?? 20);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, max) : 20;
+}

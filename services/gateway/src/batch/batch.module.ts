@@ -1,0 +1,21 @@
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { BatchExecutorService } from './batch-executor.service';
+import { BatchQueueRepository } from './batch-queue.repository';
+import { BatchController } from './batch.controller';
+import { BatchRepository } from './batch.repository';
+import { BatchService } from './batch.service';
+import { FILE_STORE, LocalFileStore } from './file-store.repository';
+import { Batches1732800000000 } from './migrations/1732800000000-batches';
+
+/** The gateway's tables: batch and file metadata, per-request results. */
+export const BATCH_DATABASE = { entities: [], migrations: [Batches1732800000000] };
+
+/** Providers of the batch API and its executor, bound here so the gateway module adds one line. */
+export const BATCH_PROVIDERS = [
+  { provide: FILE_STORE, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new LocalFileStore(c.GATEWAY_FILE_STORE_DIR) },
+  BatchRepository,
+  BatchQueueRepository,
+  BatchService,
+  BatchController,
+  BatchExecutorService,
+];

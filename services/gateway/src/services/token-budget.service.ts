@@ -1,0 +1,101 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Logger } from '@maas/logging';
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import type { VerifiedKey } from '../policy/key-cache';
+import { KeyTokenWindows, ledgerInstants, UsageKind, usageReport, WindowExceeded, windowLimit, WindowSpec } from '../policy/token-windows';
+import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { LedgerRepository } from '../repositories/ledger.repository';
+
+const MAX_KEYS = 50_000;
+/** After the ledger could not be asked, the next try waits this long (requests are not held meanwhile). */
+const RETRY_SEED_MS = 5000;
+
+/**
+ * Per-key token use over the short and long windows: counted in process from this gateway's own
+ * requests, seeded on first use (and re-seeded every GATEWAY_LEDGER_RESEED) from metrics-collector's
+ * ledger, so several gateways and a restarted one see the same totals.
+ */
+@Injectable()
+export class TokenBudgetService {
+  readonly spec: WindowSpec;
+  private readonly keys = new Map<string, KeyTokenWindows>();
+  private readonly seeding = new Map<string, Promise<void>>();
+  private readonly failedAt = new Map<string, number>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
+    private readonly ledger: LedgerRepository,
+    private readonly logger: Logger,
+  ) {
+    this.spec = { shortMs: config.GATEWAY_SHORT_WINDOW, longMs: config.GATEWAY_LONG_WINDOW };
+  }
+
+  /** The first window of `kind` whose ceiling the key has reached, or undefined. */
+  async exceeded(key: VerifiedKey, kind: UsageKind): Promise<WindowExceeded | undefined> {
+    if (windowLimit(key.limits, kind, 'short') === null && windowLimit(key.limits, kind, 'long') === null) return undefined;
+    const windows = await this.seeded(key.keyId);
+    return windows.exceeded(kind, key.limits, this.clock.now());
+  }
+
+  /** Counts a finished request's tokens (called for every request this gateway served). */
+  record(keyId: string, kind: UsageKind, tokens: number, at = this.clock.now()): void {
+    if (tokens > 0) this.windows(keyId).add(kind, tokens, at);
+  }
+
+  /** `GET /v1/usage` for one key, in the production service's shape. */
+  async report(key: VerifiedKey) {
+    const windows = await this.seeded(key.keyId);
+    const now = this.clock.now();
+    return {
+      api_key_id: key.keyId,
+      chat: usageReport(windows, key.limits, 'chat', this.spec, now),
+      batch: usageReport(windows, key.limits, 'batch', this.spec, now),
+    };
+  }
+
+  private windows(keyId: string): KeyTokenWindows {
+    let w = this.keys.get(keyId);
+    if (!w) {
+      if (this.keys.size >= MAX_KEYS) this.keys.delete(this.keys.keys().next().value as string);
+      this.keys.set(keyId, (w = new KeyTokenWindows(this.spec)));
+    }
+    return w;
+  }
+
+  /** Waits for the first seeding of a key; later re-seeds run in the background. */
+  private async seeded(keyId: string): Promise<KeyTokenWindows> {
+    const w = this.windows(keyId);
+    const now = this.clock.now();
+    const failed = this.failedAt.get(keyId);
+    if (failed !== undefined && now - failed < RETRY_SEED_MS) return w;
+    if (w.seededAt === undefined) await this.seed(keyId, w);
+    else if (now - w.seededAt >= this.config.GATEWAY_LEDGER_RESEED) void this.seed(keyId, w);
+    return w;
+  }
+
+  private seed(keyId: string, w: KeyTokenWindows): Promise<void> {
+    let p = this.seeding.get(keyId);
+    if (!p) {
+      p = this.ask(keyId, w).finally(() => this.seeding.delete(keyId));
+      this.seeding.set(keyId, p);
+    }
+    return p;
+  }
+
+  private async ask(keyId: string, w: KeyTokenWindows): Promise<void> {
+    const askedAt = this.clock.now();
+    const instants = ledgerInstants(this.spec, askedAt);
+    try {
+      // The ledger answers up to `until`; later requests (maybe not stored yet) stay counted locally.
+      const until = Math.floor((askedAt - this.config.GATEWAY_LEDGER_LAG) / 1000) * 1000;
+      const reply = await this.ledger.keyUsage(keyId, instants, until, this.config.GATEWAY_LEDGER_TIMEOUT);
+      w.seed(reply.windows.map((x, i) => ({ since: instants[i], chat: x.interactiveTokens, batch: x.batchTokens })), askedAt, until);
+      this.failedAt.delete(keyId);
+    } catch (err) {
+      // Without the ledger the gateway still limits on what it counted itself.
+      this.failedAt.set(keyId, this.clock.now());
+      this.logger.warn('could not read the usage ledger; limiting on local counts', { keyId, error: (err as Error).message });
+    }
+  }
+}
