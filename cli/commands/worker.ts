@@ -188,9 +188,19 @@ export const command: Command = {
         return code;
       })());
     const signalled = new Promise<number>((resolve) => {
-      const on = (signal: NodeJS.Signals) => void shutdown(signal).then(resolve);
-      process.once('SIGTERM', on);
-      process.once('SIGINT', on);
+      // A repeated SIGTERM during the drain (supervisors, Slurm) must not cut running requests;
+      // a second SIGINT is an operator's explicit "now".
+      let interrupts = 0;
+      const on = (signal: NodeJS.Signals) => {
+        if (signal === 'SIGINT' && (interrupts += 1) > 1) {
+          logger.warn('second SIGINT: exiting without waiting for the drain', { workerId });
+          process.exit(130);
+        }
+        if (stopping) logger.info('already draining; signal ignored', { signal, workerId });
+        void shutdown(signal).then(resolve);
+      };
+      process.on('SIGTERM', on);
+      process.on('SIGINT', on);
       void sim?.crashed.then((reason) => {
         logger.error('simulated runtime crashed', { reason });
         void shutdown('crash', 1).then(resolve);

@@ -55,6 +55,15 @@ describe('DemandSeries', () => {
     const [a] = s.close(T0 + 10_000);
     expect(a).toMatchObject({ model: 'm', requestRate: 0, queueDepth: 2, concurrency: 5, readyWorkers: 1, capacityPerWorker: 16 });
     const later = s.close(T0 + 30_000);
-    expect(later).toEqual([]); // heartbeat went stale and no traffic: nothing to report
+    expect(later.map((x) => [x.requestRate, x.readyWorkers])).toEqual([[0, 0], [0, 0]]); // zero demand, no workers: still said
+  });
+
+  it('falls silent only an hour after a model’s last worker or request', () => {
+    const s = new DemandSeries(10_000, 0, 10_000, 3_600_000);
+    s.workerRegistered(worker('w1'), T0);
+    s.close(T0 + 10_000);
+    s.workerLeft('w1');
+    expect(s.close(T0 + 3_600_000).length).toBeGreaterThan(0);
+    expect(s.close(T0 + 3_620_000 + 10_000)).toEqual([]);
   });
 });

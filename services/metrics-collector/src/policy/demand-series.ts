@@ -37,12 +37,16 @@ export class DemandSeries {
   private readonly buckets = new Map<string, Map<number, Bucket>>();
   private readonly workers = new Map<string, WorkerView>();
   private readonly knownModels = new Set<string>();
+  /** When each model last had traffic or a live worker: it keeps reporting zero demand for a while after. */
+  private readonly lastActive = new Map<string, number>();
   private closedUntil = -Infinity;
 
   constructor(
     readonly intervalMs = 10_000,
     private readonly latenessMs = 5_000,
     private readonly workerStaleMs = 10_000,
+    // Silence after a model's last worker left would read as "no data" to the scaler, which then holds capacity.
+    private readonly quietReportMs = 3_600_000,
   ) {}
 
   private bucketStart(t: number): number {
@@ -63,6 +67,7 @@ export class DemandSeries {
     const started = Date.parse(u.startedAt);
     if (!Number.isFinite(finished)) return;
     this.knownModels.add(u.model);
+    this.lastActive.set(u.model, Math.max(this.lastActive.get(u.model) ?? -Infinity, finished));
     if (this.bucketStart(finished) >= this.closedUntil) {
       const b = this.bucket(u.model, this.bucketStart(finished));
       b.requests += 1;
@@ -117,12 +122,14 @@ export class DemandSeries {
       // Every interval since the last close, so a model with workers but no traffic reports zero demand.
       for (let s = first; s < closeBefore; s += this.intervalMs) starts.add(s);
       const serving = live.filter((w) => w.models.includes(model));
+      if (serving.length > 0) this.lastActive.set(model, now);
+      const recentlyActive = now - (this.lastActive.get(model) ?? -Infinity) <= this.quietReportMs;
       const running = serving.reduce((sum, w) => sum + w.running, 0);
       const waiting = serving.reduce((sum, w) => sum + w.waiting, 0);
       for (const start of [...starts].sort((a, b) => a - b)) {
         const b = perModel.get(start) ?? emptyBucket(start);
         perModel.delete(start);
-        if (b.requests === 0 && b.busyMs === 0 && serving.length === 0) continue;
+        if (b.requests === 0 && b.busyMs === 0 && serving.length === 0 && !recentlyActive) continue;
         const ttft = [...b.ttftMs].sort((x, y) => x - y);
         out.push({
           model,
