@@ -1,5 +1,5 @@
 import { NatsConnection } from 'nats';
-import { EventName, MessageTypes, Subjects } from '@maas/contracts';
+import { CommandName, EventName, MessageTypes, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { SERVICE_NAMES } from '@maas/platform';
 import {
@@ -15,6 +15,18 @@ const CONSUMED: { service: string; message: EventName; valid: () => MessageTypes
   { service: 'metrics-collector', message: 'usage.request-completed', valid: () => factory.requestCompleted() },
   { service: 'forecaster', message: 'metric.aggregated', valid: () => factory.metricAggregated() },
   { service: 'vm-scaler', message: 'forecast.published', valid: () => factory.forecastPublished() },
+  { service: 'vm-scaler', message: 'metric.aggregated', valid: () => factory.metricAggregated() },
+  { service: 'gateway', message: 'worker.registered', valid: () => factory.workerRegistered() },
+  { service: 'gateway', message: 'worker.heartbeat', valid: () => factory.workerHeartbeat() },
+  { service: 'gateway', message: 'key.revoked', valid: () => factory.keyRevoked() },
+];
+
+/** Commands each service answers, with a valid request: a malformed one must get a service error, not silence. */
+const COMMANDS: { service: string; command: CommandName; valid: MessageTypes[CommandName] }[] = [
+  { service: 'router', command: 'router.list-workers', valid: {} },
+  { service: 'key-registry', command: 'key-registry.verify', valid: { key: 'sk-unknown' } },
+  { service: 'auth', command: 'auth.verify-session', valid: { token: 'no-such-session' } },
+  { service: 'metrics-collector', command: 'metrics-collector.key-usage', valid: { keyId: 'k', since: [new Date(0).toISOString()] } },
 ];
 
 function counter(metrics: string, message: string, outcome: string): number {
@@ -89,5 +101,13 @@ describe('the platform: seven services on NATS', () => {
     expect(counter(after, message, 'rejected')).toBe(counter(before, message, 'rejected') + 1);
     expect(counter(after, message, 'accepted')).toBe(counter(before, message, 'accepted') + 1);
     expect((await fetch(`${svc.url}/health`)).status).toBe(200);
+  });
+
+  it.each(COMMANDS)('$service answers a malformed $command with a service error, then serves a valid one', async ({ command, valid }) => {
+    const subject = new Subjects(namespace).subject(command);
+    const bad = await nc.request(subject, new TextEncoder().encode('{"nope": '), { timeout: 5000 });
+    expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('400');
+    expect(JSON.parse(new TextDecoder().decode(bad.data)).error.code).toBe('invalid_message');
+    await expect(bus.request(command, valid as never, 5000)).resolves.toBeDefined();
   });
 });
