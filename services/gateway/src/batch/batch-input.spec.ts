@@ -43,12 +43,16 @@ describe('outputLine', () => {
 });
 
 describe('spareBatchSlots', () => {
-  const w = { capacity: 64, running: 0, waiting: 0, outstanding: 0, state: 'ready' as const };
+  const w = { capacity: 64, running: 0, waiting: 0, outstanding: 0, state: 'ready' as const, kvCacheUsage: 0 };
   it.each([
-    [w, 48],
-    [{ ...w, running: 40 }, 8],
-    [{ ...w, outstanding: 50 }, 0],
-    [{ ...w, waiting: 1 }, 0],
-    [{ ...w, state: 'starting' as const }, 0],
-  ])('%o → %i', (e, slots) => expect(spareBatchSlots(e, 0.25)).toBe(slots));
+    ['an idle worker with no KV figure yet takes one', w, 1],
+    ['slots bound it when requests are small', { ...w, running: 40, outstanding: 40, kvCacheUsage: 0.2 }, 8],
+    ['KV bounds it when prompts are long', { ...w, running: 10, outstanding: 10, kvCacheUsage: 0.5 }, 5],
+    ['dispatches not yet in the heartbeat count against it', { ...w, running: 10, outstanding: 13, kvCacheUsage: 0.5 }, 2],
+    ['at most double what the heartbeat saw', { ...w, running: 2, outstanding: 2, kvCacheUsage: 0.02 }, 2],
+    ['no KV left beyond the reserve', { ...w, running: 20, outstanding: 20, kvCacheUsage: 0.75 }, 0],
+    ['my own outstanding beyond the ceiling', { ...w, outstanding: 50 }, 0],
+    ['a queue', { ...w, waiting: 1 }, 0],
+    ['not ready', { ...w, state: 'starting' as const }, 0],
+  ])('%s', (_case, e, slots) => expect(spareBatchSlots(e, 0.25)).toBe(slots));
 });

@@ -1,0 +1,377 @@
+/**
+ * Batch API benchmark: the paper's summarisation workload submitted as one OpenAI batch through the
+ * official SDK, against the real stack (NATS, router, key-registry, metrics-collector, the gateway
+ * with its database) and one simulated `a100-gpt-oss-20b` worker.
+ *   1. peak      closed loop straight at the worker (no gateway) at several concurrencies: the
+ *                profile's best output throughput on the same requests
+ *   2. baseline  interactive streaming chat through the gateway, Poisson arrivals, no batch
+ *   3. batch     the batch runs while the same interactive load runs through the gateway
+ * Targets: batch output throughput >= 90 % of the peak; interactive TTFT p99 with the batch within
+ * 20 % of the baseline's.
+ * Usage: node scripts/run.js bench/batch.ts [--requests N] [--time-scale X] [--interactive-rate R] [--help]
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { connect } from 'nats';
+import OpenAI, { toFile } from 'openai';
+import { Subjects } from '@maas/contracts';
+import { findProfile, renderChatPrompt, WORKLOADS } from '@maas/engine-sim';
+import { MessageBus } from '@maas/nats';
+import { createTestDatabase, deleteStreams, startNode, startService, testNamespace, testNatsUrl } from '@maas/testing';
+import { arrivalGaps } from './lib/arrivals';
+import { closedLoop } from './lib/load';
+import { streamRequest, StreamResult } from './lib/openai-stream';
+import { ProgressBar } from './lib/progress';
+import { writeReport } from './lib/report';
+import { servingMetrics, ServingMetrics } from './lib/serving-metrics';
+import { formatNumber, renderTable } from './lib/table';
+
+const PROFILE = 'a100-gpt-oss-20b';
+const HELP = `usage: node scripts/run.js bench/batch.ts [options]
+  --requests N            batch size (default 2000)
+  --time-scale X          simulated seconds per wall second for the worker (default 20)
+  --interactive-rate R    interactive streaming chat requests per simulated second (default 0.2)
+  --interactive-requests N  baseline phase: interactive requests (default 60)
+  --peak-concurrency A,B  closed-loop concurrencies straight at the worker (default 32,64,128)
+  --peak-rounds N         requests per closed-loop client (default 2)
+  --input-tokens N        batch prompt tokens (default 6136, the paper's summarised paper)
+  --output-tokens N       batch output tokens (default 800, bench/serving's summary workload)
+  --same-prompt           every batch request summarises the same paper (prefix cache hits);
+                          default: a different paper per request, as a real batch would be
+  --reserve F             GATEWAY_BATCH_RESERVE for the gateway (default: the gateway's, 0.25)
+  --seed N                arrival seed (default 1)
+Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/batch.json.`;
+
+interface Options {
+  requests: number;
+  timeScale: number;
+  interactiveRate: number;
+  interactiveRequests: number;
+  peakConcurrency: number[];
+  peakRounds: number;
+  promptTokens: number;
+  outputTokens: number;
+  samePrompt: boolean;
+  reserve?: number;
+  seed: number;
+}
+
+/** Interactive chat: the paper's single question, shortened answer so TTFT dominates what is measured. */
+const INTERACTIVE = { promptTokens: WORKLOADS['single-question'].promptTokens, outputTokens: 200 };
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      requests: { type: 'string' },
+      'time-scale': { type: 'string' },
+      'interactive-rate': { type: 'string' },
+      'interactive-requests': { type: 'string' },
+      'peak-concurrency': { type: 'string' },
+      'peak-rounds': { type: 'string' },
+      'input-tokens': { type: 'string' },
+      'output-tokens': { type: 'string' },
+      'same-prompt': { type: 'boolean', default: false },
+      reserve: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const num = (text: string | undefined, flag: string, fallback: number, integer = false, allowZero = false) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isFinite(n) || (allowZero ? n < 0 : n <= 0) || (integer && !Number.isInteger(n))) throw new Error(`--${flag}: expected a ${integer ? 'positive integer' : 'positive number'}, got "${text}"`);
+    return n;
+  };
+  const reserve = values.reserve === undefined ? undefined : num(values.reserve, 'reserve', 0.25, false, true);
+  if (reserve !== undefined && reserve > 1) throw new Error(`--reserve: expected a fraction in [0, 1], got "${values.reserve}"`);
+  return {
+    requests: num(values.requests, 'requests', 2000, true),
+    timeScale: num(values['time-scale'], 'time-scale', 20),
+    interactiveRate: num(values['interactive-rate'], 'interactive-rate', 0.2),
+    interactiveRequests: num(values['interactive-requests'], 'interactive-requests', 60, true),
+    peakConcurrency: (values['peak-concurrency'] ?? '32,64,128').split(',').map((c) => num(c.trim(), 'peak-concurrency', 1, true)),
+    peakRounds: num(values['peak-rounds'], 'peak-rounds', 2, true),
+    promptTokens: num(values['input-tokens'], 'input-tokens', WORKLOADS.summary.promptTokens, true),
+    outputTokens: num(values['output-tokens'], 'output-tokens', WORKLOADS.summary.outputTokens, true),
+    samePrompt: values['same-prompt'] ?? false,
+    reserve,
+    seed: num(values.seed, 'seed', 1, true),
+  };
+}
+
+/** A chat body the simulator counts as exactly `promptTokens` prompt tokens; `tag` keeps prompts apart. */
+function chatBody(model: string, tag: string, promptTokens: number, outputTokens: number): Record<string, unknown> {
+  const overhead = Buffer.byteLength(renderChatPrompt([{ role: 'user', content: '' }]));
+  const bytes = Math.max(8, promptTokens * 4 - overhead);
+  const content = `Summarise ${tag}: `.padEnd(bytes, 'the paper text goes on ').slice(0, bytes);
+  return { model, messages: [{ role: 'user', content }], max_tokens: outputTokens, ignore_eos: true };
+}
+
+/** One non-streamed request (as the batch executor sends them); output tokens and wall ms. */
+function postJson(url: string, body: object, agent: http.Agent): Promise<{ ok: boolean; completionTokens: number; error?: string }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (data += d));
+      res.on('end', () => {
+        try {
+          const parsed = JSON.parse(data) as { usage?: { completion_tokens?: number } };
+          resolve({ ok: res.statusCode === 200, completionTokens: parsed.usage?.completion_tokens ?? 0, error: res.statusCode === 200 ? undefined : data.slice(0, 200) });
+        } catch {
+          resolve({ ok: false, completionTokens: 0, error: `HTTP ${res.statusCode}: ${data.slice(0, 200)}` });
+        }
+      });
+      res.on('error', (err) => resolve({ ok: false, completionTokens: 0, error: err.message }));
+    });
+    req.on('error', (err) => resolve({ ok: false, completionTokens: 0, error: err.message }));
+    req.end(payload);
+  });
+}
+
+interface PeakRow {
+  readonly concurrency: number;
+  readonly requests: number;
+  readonly failed: number;
+  readonly simSeconds: number;
+  readonly outputTokensPerSecond: number;
+}
+
+async function peakSweep(options: Options, workerUrl: string, model: string, progress: ProgressBar): Promise<PeakRow[]> {
+  const rows: PeakRow[] = [];
+  let serial = 0;
+  for (const c of options.peakConcurrency) {
+    progress.relabel(`peak c=${c}`);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+    const started = performance.now();
+    const results = await closedLoop(c, options.peakRounds, async () => {
+      const tag = options.samePrompt ? 'the paper' : `peak paper ${serial++}`;
+      const r = await postJson(`${workerUrl}/v1/chat/completions`, chatBody(model, tag, options.promptTokens, options.outputTokens), agent);
+      progress.tick();
+      return r;
+    });
+    const simSeconds = ((performance.now() - started) / 1000) * options.timeScale;
+    agent.destroy();
+    const tokens = results.reduce((s, r) => s + r.completionTokens, 0);
+    rows.push({ concurrency: c, requests: results.length, failed: results.filter((r) => !r.ok).length, simSeconds, outputTokensPerSecond: tokens / simSeconds });
+  }
+  return rows;
+}
+
+/** Streaming chat through the gateway at Poisson arrivals; `stop()` true ends sending new ones. */
+async function interactive(options: Options, gatewayUrl: string, secret: string, model: string, count: number, label: string, progress: ProgressBar | undefined, stop: () => boolean = () => false): Promise<StreamResult[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const gaps = arrivalGaps(count, options.interactiveRate, 1, options.seed);
+  let at = 0;
+  const offsetsMs = gaps.map((g) => {
+    const offset = (at * 1000) / options.timeScale;
+    at += g;
+    return offset;
+  });
+  // Open loop that stops scheduling once `stop()` is true (lib/load's openLoop would wait out every arrival).
+  const results = await stoppableOpenLoop(offsetsMs, stop, async (i) => {
+    const body = { ...chatBody(model, `[${label} q${i}]`, INTERACTIVE.promptTokens, INTERACTIVE.outputTokens), stream_options: { include_usage: true } };
+    const r = await streamRequest(`${gatewayUrl}/v1/chat/completions`, body, agent, { authorization: `Bearer ${secret}` });
+    progress?.tick();
+    return r;
+  });
+  agent.destroy();
+  return results;
+}
+
+/** Sends request i at `offsetsMs[i]`; once `stop()` is true no further request is sent and it resolves when those in flight finish. */
+async function stoppableOpenLoop<T>(offsetsMs: readonly number[], stop: () => boolean, send: (index: number) => Promise<T>): Promise<T[]> {
+  const started = Date.now();
+  const inFlight: Promise<T>[] = [];
+  for (let i = 0; i < offsetsMs.length; i++) {
+    for (;;) {
+      if (stop()) return Promise.all(inFlight);
+      const wait = offsetsMs[i] - (Date.now() - started);
+      if (wait <= 0) break;
+      await sleep(Math.min(wait, 50));
+    }
+    inFlight.push(send(i));
+  }
+  return Promise.all(inFlight);
+}
+
+interface BatchRun {
+  readonly id: string;
+  readonly status: string;
+  readonly total: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly outputTokens: number;
+  readonly uploadWallSeconds: number;
+  /** From create to every request finished (before output files are written), simulated seconds. */
+  readonly simSeconds: number;
+  readonly outputTokensPerSecond: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (!options) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const profile = findProfile(PROFILE);
+  const model = profile.model;
+  const wallStarted = Date.now();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const namespace = testNamespace();
+  const db = await createTestDatabase('benchbatch');
+  const fileDir = path.join(os.tmpdir(), `maas-bench-batch-${namespace}`);
+  const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
+  const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
+  try {
+    log('starting router, key-registry, metrics-collector, gateway and an a100-gpt-oss-20b worker…');
+    const [router, keys, collector] = await Promise.all([startService('router', env), startService('key-registry', env), startService('metrics-collector', env)]);
+    cleanups.push(() => router.stop(), () => keys.stop(), () => collector.stop(), async () => fs.rmSync(fileDir, { recursive: true, force: true }));
+    const gatewayEnv: Record<string, string> = { ...env, GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024), GATEWAY_BATCH_SWEEP: '200ms' };
+    if (options.reserve !== undefined) gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
+    const gateway = await startService('gateway', gatewayEnv);
+    cleanups.push(() => gateway.stop());
+    const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', 'bench-batch-worker', '--sim-profile', PROFILE, '--sim-time-scale', String(options.timeScale), '--heartbeat', '500ms']);
+    cleanups.push(() => worker.stop());
+    const registered = await worker.waitFor((r) => r.msg === 'worker registered', 60_000, 'worker registration');
+    const workerUrl = String(registered.url);
+    const nc = await connect({ servers: env.NATS_URL });
+    cleanups.push(async () => {
+      await deleteStreams(nc, namespace);
+      await nc.close();
+    });
+    const bus = new MessageBus(nc, new Subjects(namespace));
+    const { secret } = await bus.request('key-registry.create', { userEmail: 'bench@example.org', name: 'bench-batch' });
+    for (let i = 0; ; i++) {
+      const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
+      const body = (await res.json()) as { data?: { id: string }[] };
+      if (body.data?.some((m) => m.id === model)) break;
+      if (i > 200) throw new Error(`the gateway never listed ${model}`);
+      await sleep(100);
+    }
+    // Warm-up: one short request each way, untimed.
+    const warm = await streamRequest(`${gateway.url}/v1/chat/completions`, chatBody(model, 'warm-up', 16, 2), new http.Agent(), { authorization: `Bearer ${secret}` });
+    if (!warm.ok) throw new Error(`warm-up through the gateway failed: ${warm.error}`);
+
+    const peakTotal = options.peakConcurrency.reduce((s, c) => s + c * options.peakRounds, 0);
+    const progress = new ProgressBar(peakTotal + options.interactiveRequests, 'peak');
+    // 1. Peak: closed loop straight at the worker.
+    const peak = await peakSweep(options, workerUrl, model, progress);
+    // 2. Interactive alone.
+    progress.relabel('interactive, no batch');
+    const baselineResults = await interactive(options, gateway.url, secret, model, options.interactiveRequests, 'alone', progress);
+    progress.finish();
+    const slo = { ttftSeconds: 2, tpotSeconds: 0.1 };
+    const baseline = servingMetrics(baselineResults, slo, options.timeScale / 1000);
+
+    // 3. Batch through the SDK, with the interactive load alongside.
+    const client = new OpenAI({ apiKey: secret, baseURL: `${gateway.url}/v1`, maxRetries: 0, timeout: 600_000 });
+    const lines = Array.from({ length: options.requests }, (_, i) =>
+      JSON.stringify({ custom_id: `paper-${i}`, method: 'POST', url: '/v1/chat/completions', body: chatBody(model, options.samePrompt ? 'the paper' : `batch paper ${i}`, options.promptTokens, options.outputTokens) }),
+    );
+    const data = Buffer.from(lines.join('\n') + '\n');
+    log(`uploading the batch input: ${options.requests} requests, ${(data.length / 1e6).toFixed(1)} MB`);
+    const uploadStarted = performance.now();
+    const file = await client.files.create({ file: await toFile(data, 'summaries.jsonl'), purpose: 'batch' });
+    const uploadWallSeconds = (performance.now() - uploadStarted) / 1000;
+    const createdAt = performance.now();
+    let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { bench: 'batch' } });
+    if (batch.status === 'failed') throw new Error(`the batch failed validation: ${JSON.stringify(batch.errors?.data?.slice(0, 3))}`);
+    const batchProgress = new ProgressBar(options.requests, 'batch (interactive load alongside)');
+    let allDoneAt: number | undefined;
+    // Arrivals enough for twice the expected batch duration; sending stops when the batch is done.
+    const bestPeak = Math.max(...peak.map((p) => p.outputTokensPerSecond));
+    const expectedSim = (options.requests * options.outputTokens) / bestPeak;
+    const withBatchCount = Math.max(options.interactiveRequests, Math.ceil(2 * expectedSim * options.interactiveRate));
+    const interactiveDuring = interactive(options, gateway.url, secret, model, withBatchCount, 'with-batch', undefined, () => allDoneAt !== undefined);
+    let seen = 0;
+    for (;;) {
+      batch = await client.batches.retrieve(batch.id);
+      const done = (batch.request_counts?.completed ?? 0) + (batch.request_counts?.failed ?? 0);
+      if (done > seen) {
+        batchProgress.tick(done - seen);
+        seen = done;
+      }
+      if (allDoneAt === undefined && done >= options.requests) allDoneAt = performance.now();
+      if (['completed', 'failed', 'expired', 'cancelled'].includes(batch.status)) break;
+      await sleep(200);
+    }
+    allDoneAt ??= performance.now();
+    batchProgress.finish();
+    const duringResults = await interactiveDuring;
+    const during = servingMetrics(duringResults, slo, options.timeScale / 1000);
+    let outputTokens = 0;
+    if (batch.output_file_id) {
+      const text = await (await client.files.content(batch.output_file_id)).text();
+      for (const l of text.split('\n')) {
+        if (!l.trim()) continue;
+        const row = JSON.parse(l) as { response?: { body?: { usage?: { completion_tokens?: number } } } };
+        outputTokens += row.response?.body?.usage?.completion_tokens ?? 0;
+      }
+    }
+    const simSeconds = ((allDoneAt - createdAt) / 1000) * options.timeScale;
+    const batchRun: BatchRun = {
+      id: batch.id,
+      status: batch.status,
+      total: batch.request_counts?.total ?? options.requests,
+      completed: batch.request_counts?.completed ?? 0,
+      failed: batch.request_counts?.failed ?? 0,
+      outputTokens,
+      uploadWallSeconds,
+      simSeconds,
+      outputTokensPerSecond: outputTokens / simSeconds,
+    };
+
+    // Report.
+    const best = peak.reduce((a, b) => (b.outputTokensPerSecond > a.outputTokensPerSecond ? b : a));
+    const throughputRatio = batchRun.outputTokensPerSecond / best.outputTokensPerSecond;
+    const ttftRatio = during.ttft.p99 / baseline.ttft.p99;
+    const throughputPass = throughputRatio >= 0.9 && batchRun.status === 'completed' && batchRun.failed === 0;
+    const ttftPass = ttftRatio <= 1.2 && during.failed === 0;
+    const reserve = options.reserve ?? 0.25;
+    const out: string[] = [];
+    out.push(`## peak: closed loop straight at the worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
+    out.push(renderTable(['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'], peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond])));
+    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, worker capacity ${profile.maxNumSeqs})`);
+    out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'vs peak'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, `${(throughputRatio * 100).toFixed(1)} %`]]));
+    out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
+    const ms = (x: number) => formatNumber(x * 1000);
+    const iRow = (name: string, m: ServingMetrics) => [name, m.completed, m.failed, `${ms(m.ttft.mean)} / ${ms(m.ttft.median)} / ${ms(m.ttft.p99)}`, `${ms(m.tpot.mean)} / ${ms(m.tpot.p99)}`, m.e2e.p99];
+    out.push(renderTable(['phase', 'ok', 'failed', 'TTFT mean/med/p99 ms', 'TPOT mean/p99 ms', 'E2E p99 s'], [iRow('without batch', baseline), iRow('with batch', during)]));
+    out.push('');
+    out.push(`${throughputPass ? 'PASS' : 'FAIL'}  batch output throughput ${formatNumber(batchRun.outputTokensPerSecond)} tok/s = ${(throughputRatio * 100).toFixed(1)} % of peak ${formatNumber(best.outputTokensPerSecond)} tok/s (c=${best.concurrency}); target >= 90 %`);
+    out.push(`${ttftPass ? 'PASS' : 'FAIL'}  interactive TTFT p99 with batch ${ms(during.ttft.p99)} ms vs ${ms(baseline.ttft.p99)} ms without = x${ttftRatio.toFixed(2)}; target <= x1.20`);
+    const notes = [
+      `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back; batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
+      `the batch runs only in the worker's spare slots: floor(capacity x (1 - GATEWAY_BATCH_RESERVE)) = ${Math.floor(profile.maxNumSeqs * (1 - reserve))} minus running requests, none while the worker queues; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
+      `wall time ${((Date.now() - wallStarted) / 1000).toFixed(0)} s; upload of the input file ${uploadWallSeconds.toFixed(1)} s wall`,
+    ];
+    out.push(...notes.map((n) => `- ${n}`));
+    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, peak, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
+    out.push(`- results: ${path.relative(process.cwd(), file2)}`);
+    process.stdout.write(`${out.join('\n')}\n`);
+    return throughputPass && ttftPass ? 0 : 1;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench batch: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
