@@ -9,13 +9,20 @@
  * `--upstream sim` uses the engine simulator instead (realistic, but its own timing noise is larger
  * than the gateway's overhead). A bare node:http proxy is measured alongside as the floor: what any
  * Node proxy costs on this machine (two extra loopback hops, process wake-ups), so the gateway's own
- * share can be told from the environment's.
+ * share can be told from the environment's. Portkey's open-source gateway (`@portkey-ai/gateway`, a
+ * devDependency, started headless as a child process) is measured alongside as a peer, proxying to
+ * the same upstream (`x-portkey-provider: openai`, `x-portkey-custom-host: <upstream>/v1`).
+ * Streamed answers leave the static upstream one SSE event per write, so the first-chunk delay and
+ * re-batching (fewer socket reads per response than direct, or events lost/merged) can be seen.
+ * CPU per request is each proxy's own process (utime + stime from /proc/<pid>/stat, 10 ms ticks)
+ * summed over its batches only.
  *
- * Usage: node scripts/run.js bench/gateway.ts [--concurrency 1,16,64] [--requests 2000] [--upstream static|sim]
+ * Usage: node scripts/run.js bench/gateway.ts [--concurrency 1,16,64] [--requests 2000] [--upstream static|sim] [--no-portkey]
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -38,9 +45,12 @@ const HELP = `usage: node scripts/run.js bench/gateway.ts [options]
                           for the latency the gateway adds when the CPU is not the bottleneck)
   --out FILE              JSON report (default artifacts/bench/gateway.json)
   --no-baseline           skip the bare node:http proxy measured as the floor
+  --no-portkey            skip Portkey's open-source gateway (@portkey-ai/gateway) as a peer
+  --initial-warmup-seconds S  once at the start, per proxy, both modes (default 3)
   --stack-only            start the stack, print its URLs and a key, wait for Ctrl-C (profiling)
-Prints latency percentiles (ms) direct and through the gateway, the gateway's added latency, and the
-same for a bare node:http proxy (the floor any Node proxy pays on this machine).`;
+Prints, per mode and concurrency, every target's latency percentiles (ms), what it adds over direct,
+first-chunk delay, throughput, CPU per request of its own process (/proc/<pid>/stat), socket reads
+and SSE events per response (re-batching), then PASS/FAIL against the gateway's targets.`;
 
 const MODEL = 'bench/model';
 
@@ -59,6 +69,9 @@ interface Options {
   stackOnly: boolean;
   /** Also measure a bare node:http proxy: the floor any Node proxy pays here. */
   baseline: boolean;
+  /** Also measure Portkey's open-source gateway, a peer, proxying to the same upstream. */
+  portkey: boolean;
+  initialWarmupSeconds: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -74,12 +87,15 @@ function serveStatic(chunks: number, delayMs: number): void {
   });
   const chunk = (delta: object, finish: string | null) =>
     `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-  const stream =
-    chunk({ role: 'assistant', content: '' }, null) +
-    Array.from({ length: chunks }, () => chunk({ content: 'tok ' }, null)).join('') +
-    chunk({}, 'length') +
-    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices: [], usage: { prompt_tokens: 12, completion_tokens: chunks, total_tokens: 12 + chunks } })}\n\n` +
-    'data: [DONE]\n\n';
+  // One write per SSE event, a setImmediate apart: the first event leaves before the rest, and a
+  // proxy that coalesces events shows up as fewer reads per response than direct.
+  const events = [
+    chunk({ role: 'assistant', content: '' }, null),
+    ...Array.from({ length: chunks }, () => chunk({ content: 'tok ' }, null)),
+    chunk({}, 'length'),
+    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices: [], usage: { prompt_tokens: 12, completion_tokens: chunks, total_tokens: 12 + chunks } })}\n\n`,
+    'data: [DONE]\n\n',
+  ];
   const models = JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', created, owned_by: 'bench' }] });
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/v1/models' || req.url === '/health')) {
@@ -93,7 +109,13 @@ function serveStatic(chunks: number, delayMs: number): void {
       const streamed = Buffer.concat(body).includes('"stream":true');
       if (streamed) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(stream);
+        let i = 0;
+        const next = () => {
+          res.write(events[i++]);
+          if (i < events.length) setImmediate(next);
+          else res.end();
+        };
+        next();
       } else {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(completion) });
         res.end(completion);
@@ -145,23 +167,49 @@ interface Sample {
   /** Until the first response byte (streams: the first SSE chunk). */
   firstMs: number;
   totalMs: number;
+  /** Socket reads the response arrived in. */
+  reads: number;
+  /** SSE events (blank-line terminated) in the response. */
+  events: number;
 }
 
-function request(url: string, agent: http.Agent, payload: string, headers: Record<string, string>): Promise<Sample> {
+/** Counts "\n\n" in a stream of buffers, including a pair split across two buffers. */
+function eventCounter() {
+  let count = 0;
+  let lastNewline = false;
+  return {
+    add(c: Buffer) {
+      if (c.length === 0) return;
+      if (lastNewline && c[0] === 0x0a) count++;
+      for (let i = c.indexOf('\n\n'); i >= 0; i = c.indexOf('\n\n', i + 2)) count++;
+      lastNewline = c[c.length - 1] === 0x0a && !(c.length >= 2 && c[c.length - 2] === 0x0a);
+    },
+    get count() {
+      return count;
+    },
+  };
+}
+
+function request(url: string, agent: http.Agent, payload: string, headers: Record<string, string>, streamed: boolean): Promise<Sample> {
   const start = performance.now();
   return new Promise((resolve) => {
     let first = 0;
+    let reads = 0;
+    const events = eventCounter();
+    const failed = () => resolve({ ok: false, firstMs: 0, totalMs: performance.now() - start, reads, events: events.count });
     const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
-      res.on('data', () => {
+      res.on('data', (c: Buffer) => {
         if (!first) first = performance.now();
+        reads++;
+        if (streamed) events.add(c);
       });
       res.on('end', () => {
         const end = performance.now();
-        resolve({ ok: res.statusCode === 200, firstMs: (first || end) - start, totalMs: end - start });
+        resolve({ ok: res.statusCode === 200, firstMs: (first || end) - start, totalMs: end - start, reads, events: events.count });
       });
-      res.on('error', () => resolve({ ok: false, firstMs: 0, totalMs: performance.now() - start }));
+      res.on('error', failed);
     });
-    req.on('error', () => resolve({ ok: false, firstMs: 0, totalMs: performance.now() - start }));
+    req.on('error', failed);
     req.end(payload);
   });
 }
@@ -182,92 +230,188 @@ interface Stats {
   firstP50: number;
   firstP99: number;
   requestsPerSecond: number;
+  /** Mean socket reads per successful response. */
+  readsPerResponse: number;
+  /** Mean SSE events per successful response (streams). */
+  eventsPerResponse: number;
+  /** Successful streamed responses whose SSE event count differs from what the upstream sent. */
+  eventMismatches: number;
+  /** CPU time (user + system) of the target's own process per request, ms; NaN when it has none. */
+  cpuMsPerRequest: number;
 }
 
-function stats(samples: Sample[], wallMs: number): Stats {
+function stats(samples: Sample[], wallMs: number, cpuMs: number, expectedEvents: number | undefined): Stats {
   const ok = samples.filter((s) => s.ok);
   const total = ok.map((s) => s.totalMs).sort((a, b) => a - b);
   const first = ok.map((s) => s.firstMs).sort((a, b) => a - b);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   return {
     count: samples.length,
     errors: samples.length - ok.length,
     p50: percentile(total, 50),
     p90: percentile(total, 90),
     p99: percentile(total, 99),
-    mean: total.reduce((a, b) => a + b, 0) / Math.max(1, total.length),
+    mean: mean(total),
     firstP50: percentile(first, 50),
     firstP99: percentile(first, 99),
     requestsPerSecond: (samples.length / wallMs) * 1000,
+    readsPerResponse: mean(ok.map((s) => s.reads)),
+    eventsPerResponse: expectedEvents === undefined ? NaN : mean(ok.map((s) => s.events)),
+    eventMismatches: expectedEvents === undefined ? 0 : ok.filter((s) => s.events !== expectedEvents).length,
+    cpuMsPerRequest: cpuMs / samples.length,
   };
 }
 
+type TargetName = 'direct' | 'bare-proxy' | 'gateway' | 'portkey';
+
 interface Target {
-  name: 'direct' | 'bare-proxy' | 'gateway';
+  name: TargetName;
   url: string;
   headers: Record<string, string>;
   agent: http.Agent;
+  /** The proxy's own process, whose CPU time is charged to this target's requests. */
+  pid?: number;
+}
+
+/** utime + stime of a process in ms, from /proc/<pid>/stat (Linux; NaN elsewhere). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ: 100 on every mainstream Linux build. */
+const CLOCK_TICKS = 100;
+
+/** SSE events the static upstream sends per streamed answer: role, N tokens, finish, usage, [DONE]. */
+const sentEvents = (chunks: number) => chunks + 4;
+
+function payloadFor(options: Options, mode: 'non-stream' | 'stream'): string {
+  return JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: options.chunks, ...(mode === 'stream' ? { stream: true, stream_options: { include_usage: true } } : {}) });
+}
+
+function runTarget(t: Target, payload: string, streamed: boolean, concurrency: number, n: number): Promise<Sample[]> {
+  const perClient = Math.max(1, Math.ceil(n / concurrency));
+  return closedLoop(concurrency, perClient, () => request(`${t.url}/v1/chat/completions`, t.agent, payload, t.headers, streamed));
+}
+
+/** Once at the start: every proxy gets traffic in both modes until its JIT has settled. */
+async function initialWarmup(targets: Target[], options: Options, seconds: number): Promise<void> {
+  for (const t of targets) {
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until) {
+      for (const mode of options.modes) await runTarget(t, payloadFor(options, mode), mode === 'stream', 16, 320);
+    }
+  }
 }
 
 async function measure(options: Options, targets: Target[], mode: 'non-stream' | 'stream', concurrency: number) {
-  const payload = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: options.chunks, ...(mode === 'stream' ? { stream: true, stream_options: { include_usage: true } } : {}) });
-  const run = (t: Target, n: number) => {
-    const perClient = Math.max(1, Math.ceil(n / concurrency));
-    return closedLoop(concurrency, perClient, () => request(`${t.url}/v1/chat/completions`, t.agent, payload, t.headers));
-  };
-  // Warm-up: connections, JIT, caches (key, route) on both paths.
+  const payload = payloadFor(options, mode);
+  const streamed = mode === 'stream';
+  // Warm-up: connections, JIT, caches (key, route) on every path.
   for (const t of targets) {
     const until = Date.now() + options.warmupSeconds * 1000;
-    while (Date.now() < until) await run(t, concurrency * 20);
+    while (Date.now() < until) await runTarget(t, payload, streamed, concurrency, concurrency * 20);
   }
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   const wall = new Map<string, number>(targets.map((t) => [t.name, 0]));
+  const cpu = new Map<string, number>(targets.map((t) => [t.name, 0]));
   const rounds = Math.ceil(options.requests / options.batch);
   for (let r = 0; r < rounds; r++) {
     // Rotate the order so no target always runs first (or right after another one).
     const order = targets.map((_t, i) => targets[(i + r) % targets.length]);
     for (const t of order) {
+      const cpuBefore = cpuMs(t.pid);
       const started = performance.now();
-      const got = await run(t, options.batch);
+      const got = await runTarget(t, payload, streamed, concurrency, options.batch);
       wall.set(t.name, wall.get(t.name)! + performance.now() - started);
+      cpu.set(t.name, cpu.get(t.name)! + cpuMs(t.pid) - cpuBefore);
       samples.get(t.name)!.push(...got);
     }
     process.stderr.write(`\r${mode} c=${concurrency}: round ${r + 1}/${rounds}\x1b[K`);
   }
   process.stderr.write('\n');
-  const direct = stats(samples.get('direct')!, wall.get('direct')!);
-  const gateway = stats(samples.get('gateway')!, wall.get('gateway')!);
-  const bare = samples.has('bare-proxy') ? stats(samples.get('bare-proxy')!, wall.get('bare-proxy')!) : undefined;
-  return {
-    mode,
-    concurrency,
-    direct,
-    gateway,
-    bareProxy: bare,
-    bareProxyAdded: bare ? { p50: bare.p50 - direct.p50, p99: bare.p99 - direct.p99, throughputRatio: bare.requestsPerSecond / direct.requestsPerSecond } : undefined,
-    added: {
-      p50: gateway.p50 - direct.p50,
-      p90: gateway.p90 - direct.p90,
-      p99: gateway.p99 - direct.p99,
-      mean: gateway.mean - direct.mean,
-      firstP50: gateway.firstP50 - direct.firstP50,
-      throughputRatio: gateway.requestsPerSecond / direct.requestsPerSecond,
-    },
-  };
+  const expected = streamed ? sentEvents(options.chunks) : undefined;
+  const byTarget = Object.fromEntries(targets.map((t) => [t.name, stats(samples.get(t.name)!, wall.get(t.name)!, cpu.get(t.name)!, expected)])) as Partial<Record<TargetName, Stats>>;
+  const direct = byTarget.direct!;
+  const added = Object.fromEntries(
+    targets
+      .filter((t) => t.name !== 'direct')
+      .map((t) => {
+        const s = byTarget[t.name]!;
+        return [
+          t.name,
+          {
+            p50: s.p50 - direct.p50,
+            p90: s.p90 - direct.p90,
+            p99: s.p99 - direct.p99,
+            mean: s.mean - direct.mean,
+            firstP50: s.firstP50 - direct.firstP50,
+            throughputRatio: s.requestsPerSecond / direct.requestsPerSecond,
+            readsRatio: s.readsPerResponse / direct.readsPerResponse,
+          },
+        ];
+      }),
+  ) as Partial<Record<TargetName, { p50: number; p90: number; p99: number; mean: number; firstP50: number; throughputRatio: number; readsRatio: number }>>;
+  return { mode, concurrency, sentEventsPerResponse: expected, targets: byTarget, added };
 }
 
-const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
+type Row = Awaited<ReturnType<typeof measure>>;
 
-function table(rows: Awaited<ReturnType<typeof measure>>[]): string {
-  const header = ['mode', 'c', 'direct p50', 'gw p50', '+p50', 'direct p99', 'gw p99', '+p99', '+first p50', 'bare +p50', 'bare +p99', 'direct rps', 'bare rps', 'gw rps', 'errors'];
-  const lines = rows.map((r) => [
-    r.mode, String(r.concurrency), fmt(r.direct.p50), fmt(r.gateway.p50), fmt(r.added.p50), fmt(r.direct.p99), fmt(r.gateway.p99), fmt(r.added.p99),
-    fmt(r.added.firstP50), fmt(r.bareProxyAdded?.p50 ?? NaN), fmt(r.bareProxyAdded?.p99 ?? NaN),
-    r.direct.requestsPerSecond.toFixed(0), r.bareProxy ? r.bareProxy.requestsPerSecond.toFixed(0) : '-', r.gateway.requestsPerSecond.toFixed(0),
-    String(r.direct.errors + r.gateway.errors + (r.bareProxy?.errors ?? 0)),
-  ]);
+const fmt = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+function table(rows: Row[]): string {
+  const header = ['mode', 'c', 'target', 'p50', 'p99', '+p50', '+p99', 'first p50', '+first p50', 'req/s', 'rps/direct', 'cpu ms/req', 'reads/resp', 'events/resp', 'errors'];
+  const lines: string[][] = [];
+  for (const r of rows) {
+    for (const [name, s] of Object.entries(r.targets) as [TargetName, Stats][]) {
+      const a = r.added[name];
+      lines.push([
+        r.mode, String(r.concurrency), name, fmt(s.p50), fmt(s.p99), a ? fmt(a.p50) : '', a ? fmt(a.p99) : '', fmt(s.firstP50), a ? fmt(a.firstP50) : '',
+        s.requestsPerSecond.toFixed(0), a ? fmt(a.throughputRatio, 2) : '', fmt(s.cpuMsPerRequest), fmt(s.readsPerResponse, 1),
+        r.sentEventsPerResponse === undefined ? '' : `${fmt(s.eventsPerResponse, 1)}/${r.sentEventsPerResponse}`, String(s.errors),
+      ]);
+    }
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const render = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+  const render = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
+}
+
+interface Check {
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+/** The gateway's targets, each checked in every cell it applies to that this run measured. */
+function checks(rows: Row[]): Check[] {
+  const out: Check[] = [];
+  const ours = (r: Row) => r.added.gateway;
+  for (const r of rows) {
+    const a = ours(r);
+    const s = r.targets.gateway;
+    if (!a || !s) continue;
+    const cell = `${r.mode} c=${r.concurrency}`;
+    if (r.concurrency === 1) out.push({ target: `ours added p50 <= 0.5 ms (${cell})`, measured: `${fmt(a.p50)} ms`, pass: a.p50 <= 0.5 });
+    if (r.concurrency === 16) out.push({ target: `ours added p99 <= 2 ms (${cell})`, measured: `${fmt(a.p99)} ms`, pass: a.p99 <= 2 });
+    const pk = r.targets.portkey;
+    if (pk) out.push({ target: `ours throughput >= 4x Portkey's (${cell})`, measured: `${s.requestsPerSecond.toFixed(0)} vs ${pk.requestsPerSecond.toFixed(0)} req/s = ${fmt(s.requestsPerSecond / pk.requestsPerSecond, 2)}x`, pass: s.requestsPerSecond >= 4 * pk.requestsPerSecond });
+    if (r.mode === 'stream' && r.concurrency === 1) out.push({ target: `ours first-chunk overhead <= 0.5 ms (${cell})`, measured: `${fmt(a.firstP50)} ms`, pass: a.firstP50 <= 0.5 });
+    if (r.mode === 'stream' && r.concurrency === 1) {
+      // Re-batching: fewer reads per response than direct at c=1 (where the client keeps up), or events merged/lost.
+      out.push({
+        target: `ours no re-batching: all events, reads/resp >= 0.9x direct (${cell})`,
+        measured: `events ${fmt(s.eventsPerResponse, 1)}/${r.sentEventsPerResponse} (${s.eventMismatches} mismatched), reads ${fmt(s.readsPerResponse, 1)} vs ${fmt(r.targets.direct!.readsPerResponse, 1)}`,
+        pass: s.eventMismatches === 0 && a.readsRatio >= 0.9,
+      });
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,6 +430,8 @@ function parseOptions(): Options {
       out: { type: 'string', default: 'artifacts/bench/gateway.json' },
       'stack-only': { type: 'boolean', default: false },
       'no-baseline': { type: 'boolean', default: false },
+      'no-portkey': { type: 'boolean', default: false },
+      'initial-warmup-seconds': { type: 'string', default: '3' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -314,6 +460,8 @@ function parseOptions(): Options {
     out: values.out!,
     stackOnly: values['stack-only']!,
     baseline: !values['no-baseline'],
+    portkey: !values['no-portkey'],
+    initialWarmupSeconds: Number(values['initial-warmup-seconds']),
   };
 }
 
@@ -325,6 +473,46 @@ function startHelper(args: string[]): Promise<{ url: string; child: ChildProcess
     child.stdout!.once('data', (d: Buffer) => resolve({ url: JSON.parse(d.toString().split('\n')[0]).url, child }));
     child.once('exit', (code) => reject(new Error(`${args[0]} helper exited with ${code}`)));
   });
+}
+
+/** A free loopback port (Portkey takes --port and prints no machine-readable ready line). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts Portkey's gateway (node_modules/@portkey-ai/gateway, its package.json `bin`) headless on a
+ * free port and waits until `GET /` answers.
+ */
+async function startPortkey(): Promise<{ url: string; child: ChildProcess }> {
+  const dir = path.join(projectRoot(), 'node_modules', '@portkey-ai', 'gateway');
+  const manifest = path.join(dir, 'package.json');
+  if (!fs.existsSync(manifest)) throw new Error('@portkey-ai/gateway is not installed (npm install), or pass --no-portkey');
+  const { bin } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { bin: string | Record<string, string> };
+  const script = path.join(dir, typeof bin === 'string' ? bin : Object.values(bin)[0]);
+  const port = await freePort();
+  const child = spawn(process.execPath, [script, `--port=${port}`, '--headless'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`portkey exited with ${child.exitCode}: ${stderr.trim()}`);
+    const up = await fetch(`${url}/`).then((r) => r.ok, () => false);
+    if (up) return { url, child };
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`portkey did not answer on ${url} within 30 s: ${stderr.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function main(): Promise<void> {
@@ -375,27 +563,50 @@ async function main(): Promise<void> {
       await new Promise((resolve) => process.once('SIGINT', resolve));
       return;
     }
-    let bareUrl: string | undefined;
+    let bare: { url: string; child: ChildProcess } | undefined;
     if (options.baseline) {
-      const bare = await startHelper(['--serve-bare-proxy', upstreamUrl]);
-      cleanups.push(async () => bare.child.kill());
-      bareUrl = bare.url;
+      bare = await startHelper(['--serve-bare-proxy', upstreamUrl]);
+      const child = bare.child;
+      cleanups.push(async () => child.kill());
     }
-    const rows: Awaited<ReturnType<typeof measure>>[] = [];
+    let portkey: { url: string; child: ChildProcess } | undefined;
+    if (options.portkey) {
+      portkey = await startPortkey();
+      const child = portkey.child;
+      cleanups.push(async () => child.kill());
+    }
+    // Portkey forwards to any OpenAI-compatible base URL given per request (with /v1).
+    const portkeyHeaders = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstreamUrl.replace(/\/+$/, '')}/v1`, authorization: 'Bearer bench' };
+    const targetsFor = (c: number): Target[] => [
+      { name: 'direct', url: upstreamUrl, headers: {}, agent: new http.Agent({ keepAlive: true, maxSockets: c }) },
+      ...(bare ? [{ name: 'bare-proxy' as const, url: bare.url, headers: {}, agent: new http.Agent({ keepAlive: true, maxSockets: c }), pid: bare.child.pid }] : []),
+      { name: 'gateway', url: gateway.url, headers: { authorization: `Bearer ${secret}` }, agent: new http.Agent({ keepAlive: true, maxSockets: c }), pid: gateway.child.pid },
+      ...(portkey ? [{ name: 'portkey' as const, url: portkey.url, headers: portkeyHeaders, agent: new http.Agent({ keepAlive: true, maxSockets: c }), pid: portkey.child.pid }] : []),
+    ];
+    if (options.initialWarmupSeconds > 0) {
+      process.stderr.write(`initial warm-up, ${options.initialWarmupSeconds} s per target…\n`);
+      const targets = targetsFor(16);
+      await initialWarmup(targets, options, options.initialWarmupSeconds);
+      for (const t of targets) t.agent.destroy();
+    }
+    const rows: Row[] = [];
     for (const mode of options.modes) {
       for (const c of options.concurrency) {
-        const targets: Target[] = [
-          { name: 'direct', url: upstreamUrl, headers: {}, agent: new http.Agent({ keepAlive: true, maxSockets: c }) },
-          ...(bareUrl ? [{ name: 'bare-proxy' as const, url: bareUrl, headers: {}, agent: new http.Agent({ keepAlive: true, maxSockets: c }) }] : []),
-          { name: 'gateway', url: gateway.url, headers: { authorization: `Bearer ${secret}` }, agent: new http.Agent({ keepAlive: true, maxSockets: c }) },
-        ];
+        const targets = targetsFor(c);
         rows.push(await measure(options, targets, mode, c));
         for (const t of targets) t.agent.destroy();
       }
     }
-    process.stdout.write(`\nlatency in ms, ${options.requests} requests per cell, ${options.upstream} upstream${options.upstream === 'static' ? ` answering after ${options.delayMs} ms` : ''}, ${options.chunks} chunks per answer\n`);
+    const load = (await import('node:os')).loadavg();
+    process.stdout.write(`\nlatency in ms (+ = over direct), ${options.requests} requests per target and cell, interleaved in batches of ${options.batch}; ${options.upstream} upstream${options.upstream === 'static' ? ` answering after ${options.delayMs} ms` : ''}, ${options.chunks} chunks per answer (${sentEvents(options.chunks)} SSE events, one write each); cpu ms/req = the target's own process (direct: none)\n`);
     process.stdout.write(`${table(rows)}\n`);
-    const report = { benchmark: 'gateway', at: new Date().toISOString(), options, host: { cpus: (await import('node:os')).cpus().length, node: process.version }, rows };
+    const verdicts = checks(rows);
+    if (verdicts.length > 0) {
+      process.stdout.write('\ntargets (gateway = ours)\n');
+      for (const v of verdicts) process.stdout.write(`${v.pass ? 'PASS' : 'FAIL'}  ${v.target}: ${v.measured}\n`);
+    }
+    process.stdout.write(`load average after the run: ${load.map((l) => l.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} cpus\n`);
+    const report = { benchmark: 'gateway', at: new Date().toISOString(), options, host: { cpus: (await import('node:os')).cpus().length, node: process.version, loadAverage: load }, rows, checks: verdicts };
     const out = path.resolve(projectRoot(), options.out);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
