@@ -42,7 +42,10 @@ const HELP = `usage: node scripts/run.js bench/batch.ts [options]
   --output-tokens N       batch output tokens (default 800, bench/serving's summary workload)
   --same-prompt           every batch request summarises the same paper (prefix cache hits);
                           default: a different paper per request, as a real batch would be
-  --reserve F             GATEWAY_BATCH_RESERVE for the gateway (default: the gateway's, 0.25)
+  --scheduling-policy P   the worker's simulator policy, fcfs or priority (default priority)
+  --batch-priority N      GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)
+  --reserve F             GATEWAY_BATCH_RESERVE for the gateway (default 0.05 with the priority
+                          policy, since preemption protects interactive requests; else the gateway's, 0.25)
   --seed N                arrival seed (default 1)
 Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/batch.json.`;
 
@@ -56,7 +59,10 @@ interface Options {
   promptTokens: number;
   outputTokens: number;
   samePrompt: boolean;
-  reserve?: number;
+  reserve: number;
+  schedulingPolicy: 'fcfs' | 'priority';
+  /** GATEWAY_BATCH_PRIORITY; only with the priority policy. */
+  batchPriority?: number;
   seed: number;
 }
 
@@ -77,6 +83,8 @@ function parseOptions(argv: string[]): Options | undefined {
       'output-tokens': { type: 'string' },
       'same-prompt': { type: 'boolean', default: false },
       reserve: { type: 'string' },
+      'scheduling-policy': { type: 'string' },
+      'batch-priority': { type: 'string' },
       seed: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -89,8 +97,12 @@ function parseOptions(argv: string[]): Options | undefined {
     if (!Number.isFinite(n) || (allowZero ? n < 0 : n <= 0) || (integer && !Number.isInteger(n))) throw new Error(`--${flag}: expected a ${integer ? 'positive integer' : 'positive number'}, got "${text}"`);
     return n;
   };
-  const reserve = values.reserve === undefined ? undefined : num(values.reserve, 'reserve', 0.25, false, true);
-  if (reserve !== undefined && reserve > 1) throw new Error(`--reserve: expected a fraction in [0, 1], got "${values.reserve}"`);
+  const schedulingPolicy = values['scheduling-policy'] ?? 'priority';
+  if (schedulingPolicy !== 'fcfs' && schedulingPolicy !== 'priority') throw new Error(`--scheduling-policy: expected fcfs or priority, got "${schedulingPolicy}"`);
+  const reserve = num(values.reserve, 'reserve', schedulingPolicy === 'priority' ? 0.05 : 0.25, false, true);
+  if (reserve > 1) throw new Error(`--reserve: expected a fraction in [0, 1], got "${values.reserve}"`);
+  const batchPriority = values['batch-priority'] === undefined ? 1 : Number(values['batch-priority']);
+  if (!Number.isInteger(batchPriority)) throw new Error(`--batch-priority: expected an integer, got "${values['batch-priority']}"`);
   return {
     requests: num(values.requests, 'requests', 2000, true),
     timeScale: num(values['time-scale'], 'time-scale', 20),
@@ -102,6 +114,8 @@ function parseOptions(argv: string[]): Options | undefined {
     outputTokens: num(values['output-tokens'], 'output-tokens', WORKLOADS.summary.outputTokens, true),
     samePrompt: values['same-prompt'] ?? false,
     reserve,
+    schedulingPolicy,
+    batchPriority: schedulingPolicy === 'priority' ? batchPriority : undefined,
     seed: num(values.seed, 'seed', 1, true),
   };
 }
@@ -238,10 +252,12 @@ async function main(): Promise<number> {
     const [router, keys, collector] = await Promise.all([startService('router', env), startService('key-registry', env), startService('metrics-collector', env)]);
     cleanups.push(() => router.stop(), () => keys.stop(), () => collector.stop(), async () => fs.rmSync(fileDir, { recursive: true, force: true }));
     const gatewayEnv: Record<string, string> = { ...env, GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024), GATEWAY_BATCH_SWEEP: '200ms' };
-    if (options.reserve !== undefined) gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
+    gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
+    if (options.batchPriority !== undefined) gatewayEnv.GATEWAY_BATCH_PRIORITY = String(options.batchPriority);
+    log(`worker --sim-scheduling-policy ${options.schedulingPolicy}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}`);
     const gateway = await startService('gateway', gatewayEnv);
     cleanups.push(() => gateway.stop());
-    const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', 'bench-batch-worker', '--sim-profile', PROFILE, '--sim-time-scale', String(options.timeScale), '--heartbeat', '500ms']);
+    const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', 'bench-batch-worker', '--sim-profile', PROFILE, '--sim-time-scale', String(options.timeScale), '--sim-scheduling-policy', options.schedulingPolicy, '--heartbeat', '500ms']);
     cleanups.push(() => worker.stop());
     const registered = await worker.waitFor((r) => r.msg === 'worker registered', 60_000, 'worker registration');
     const workerUrl = String(registered.url);
@@ -338,11 +354,11 @@ async function main(): Promise<number> {
     const ttftRatio = during.ttft.p99 / baseline.ttft.p99;
     const throughputPass = throughputRatio >= 0.9 && batchRun.status === 'completed' && batchRun.failed === 0;
     const ttftPass = ttftRatio <= 1.2 && during.failed === 0;
-    const reserve = options.reserve ?? 0.25;
+    const reserve = options.reserve;
     const out: string[] = [];
     out.push(`## peak: closed loop straight at the worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
     out.push(renderTable(['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'], peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond])));
-    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, worker capacity ${profile.maxNumSeqs})`);
+    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, worker --sim-scheduling-policy ${options.schedulingPolicy}, worker capacity ${profile.maxNumSeqs})`);
     out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'vs peak'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, `${(throughputRatio * 100).toFixed(1)} %`]]));
     out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
     const ms = (x: number) => formatNumber(x * 1000);
@@ -354,6 +370,9 @@ async function main(): Promise<number> {
     const notes = [
       `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back; batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
       `the batch runs only in the worker's spare slots: floor(capacity x (1 - GATEWAY_BATCH_RESERVE)) = ${Math.floor(profile.maxNumSeqs * (1 - reserve))} minus running requests, none while the worker queues; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
+      options.schedulingPolicy === 'priority'
+        ? `priority scheduling: batch requests carry priority ${options.batchPriority}, interactive ones 0, so a waiting interactive request preempts the least urgent running batch request (recomputed later)`
+        : 'fcfs scheduling: interactive requests queue behind batch work in the engine',
       `wall time ${((Date.now() - wallStarted) / 1000).toFixed(0)} s; upload of the input file ${uploadWallSeconds.toFixed(1)} s wall`,
     ];
     out.push(...notes.map((n) => `- ${n}`));

@@ -23,6 +23,8 @@ options:
   --max-num-seqs N        override the profile's running-batch bound
   --kv-blocks N           override the profile's KV-cache size in 16-token blocks
   --seed N                seed for injected failures (default 1)
+  --scheduling-policy P   fcfs or priority, as vLLM's flag: with priority, requests may carry
+                          'priority' (lower is more urgent) and urgent ones preempt (default fcfs)
   --list-profiles         print the profiles and exit
 
 Durations are simulated time: with --time-scale 10 a 2s start-up delay passes in 0.2 s.
@@ -75,6 +77,7 @@ export const command: Command = {
         'max-num-seqs': { type: 'string' },
         'kv-blocks': { type: 'string' },
         seed: { type: 'string', default: '1' },
+        'scheduling-policy': { type: 'string', default: 'fcfs' },
         'list-profiles': { type: 'boolean', default: false },
       },
       strict: true,
@@ -102,8 +105,10 @@ export const command: Command = {
       spikeSeconds: values['spike-duration'] === undefined ? undefined : parseDuration(values['spike-duration'], 'spike-duration'),
     });
     const seed = parseNumber(values.seed, 'seed', isInt(0), 'a non-negative integer') ?? 1;
+    const schedulingPolicy = values['scheduling-policy'];
+    if (schedulingPolicy !== 'fcfs' && schedulingPolicy !== 'priority') throw new Error(`--scheduling-policy: expected fcfs or priority, got "${schedulingPolicy}"`);
 
-    const server = await startSimServer({ profile, model: values.model, host: values.host, port, timeScale, startupSeconds: startupDelay, faults, seed });
+    const server = await startSimServer({ profile, model: values.model, host: values.host, port, timeScale, startupSeconds: startupDelay, faults, seed, schedulingPolicy });
     const about = { url: server.url, port: server.port, profile: profile.name, model: server.model, timeScale, pid: process.pid };
     log({ event: 'listening', ...about, startupSeconds: startupDelay });
 

@@ -26,6 +26,7 @@ simulator options:
   --sim-fail-rate P         fraction of requests rejected with a 500
   --sim-abort-rate P        fraction of requests that break off mid-generation
   --sim-seed N              seed of injected failures (default 1)
+  --sim-scheduling-policy P fcfs or priority (vLLM's --scheduling-policy; default fcfs)
 announcement:
   --worker-id ID            default <host>-<runtime port>
   --vm-id ID                VM or node it runs on (default $MAAS_VM_ID, else the host name)
@@ -86,6 +87,7 @@ export const command: Command = {
         'sim-fail-rate': { type: 'string' },
         'sim-abort-rate': { type: 'string' },
         'sim-seed': { type: 'string', default: '1' },
+        'sim-scheduling-policy': { type: 'string', default: 'fcfs' },
         'worker-id': { type: 'string' },
         'vm-id': { type: 'string' },
         'advertise-url': { type: 'string' },
@@ -122,6 +124,8 @@ export const command: Command = {
     let kind = values['runtime-kind'] as WorkerRuntimeKind | undefined;
     if (values['sim-profile']) {
       const profile = findProfile(values['sim-profile']);
+      const schedulingPolicy = values['sim-scheduling-policy'];
+      if (schedulingPolicy !== 'fcfs' && schedulingPolicy !== 'priority') throw new Error(`--sim-scheduling-policy: expected fcfs or priority, got "${schedulingPolicy}"`);
       const startup = values['sim-startup-delay'] === 'profile' ? profile.startupSeconds : duration(values['sim-startup-delay']!, 'sim-startup-delay', true) / 1000;
       sim = await startSimServer({
         profile,
@@ -135,6 +139,7 @@ export const command: Command = {
           abortRate: number(values['sim-abort-rate'], 'sim-abort-rate', (n) => n >= 0 && n <= 1, 'a fraction in [0, 1]'),
         }),
         seed: number(values['sim-seed'], 'sim-seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
+        schedulingPolicy,
       });
       runtimeUrl = sim.url;
       // The simulator's model is known before it finishes loading: announce it as starting.

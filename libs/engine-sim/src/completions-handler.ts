@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { EngineEvent } from './engine-types';
 import { failureError, sendError, sendJson } from './http-io';
-import { GenerationParams, parseChatRequest, parseCompletionRequest } from './openai-requests';
+import { ApiError, GenerationParams, parseChatRequest, parseCompletionRequest } from './openai-requests';
 import { chatShape, completionShape, FinishReason, GenerationShape, SSE_DONE, usage } from './openai-responses';
 import { fnv1a } from './rng';
 import { checkModel, contextTooLong, ServingContext } from './serving-context';
@@ -24,6 +24,10 @@ function outputPlan(ctx: ServingContext, params: GenerationParams, bytes: Uint8A
 export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion', body: unknown, res: http.ServerResponse): void {
   const request = kind === 'chat' ? parseChatRequest(body) : parseCompletionRequest(body);
   checkModel(ctx, request.model);
+  // vLLM rejects a priority unless started with --scheduling-policy priority.
+  if (request.priority !== 0 && ctx.schedulingPolicy !== 'priority') {
+    throw new ApiError(400, `Got priority ${request.priority} but Priority scheduling is not enabled.`, 'invalid_request_error', 'priority', 'invalid_value');
+  }
   const prompt = 'messages' in request ? renderChatPrompt(request.messages) : request.prompt;
   const bytes = promptBytes(prompt);
   const promptTokens = typeof prompt === 'string' ? countTokens(prompt) : prompt.length;
@@ -71,5 +75,5 @@ export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion
     ctx.finishReasons.delete(shape.id);
     ctx.runtime.cancel(shape.id);
   });
-  ctx.runtime.submit({ id: shape.id, promptTokens, outputTokens: plan.tokens, prefix: { blockTokens, hashes: prefixBlockHashes(bytes, blockTokens) } }, onEvent);
+  ctx.runtime.submit({ id: shape.id, promptTokens, outputTokens: plan.tokens, prefix: { blockTokens, hashes: prefixBlockHashes(bytes, blockTokens) }, priority: request.priority }, onEvent);
 }

@@ -15,7 +15,12 @@ export interface EngineRequest {
   /** Tokens to generate; 0 for a prefill-only request (embeddings). */
   readonly outputTokens: number;
   readonly prefix?: PromptPrefix;
+  /** Scheduling priority under the 'priority' policy: an integer, lower is more urgent (vLLM's `priority`); default 0. */
+  readonly priority?: number;
 }
+
+/** vLLM's --scheduling-policy: first come first served, or by (priority, arrival) with preemption. */
+export type SchedulingPolicy = 'fcfs' | 'priority';
 
 export type FailureReason = 'injected' | 'aborted' | 'crashed' | 'too-long';
 
@@ -88,4 +93,9 @@ export interface EngineOptions {
    * one event, which is what makes weeks of virtual time cheap.
    */
   readonly granularity?: 'step' | 'request';
+  /**
+   * 'fcfs' (default): admit in arrival order. 'priority': the waiting queue is ordered by (priority, arrival),
+   * and a more urgent waiting request preempts the least urgent, latest-arrived running one when there is no room.
+   */
+  readonly schedulingPolicy?: SchedulingPolicy;
 }

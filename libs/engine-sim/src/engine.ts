@@ -1,4 +1,4 @@
-import { EngineEvent, EngineOptions, EngineRequest, EngineSnapshot, EngineState, FailureReason } from './engine-types';
+import { EngineEvent, EngineOptions, EngineRequest, EngineSnapshot, EngineState, FailureReason, SchedulingPolicy } from './engine-types';
 import { FaultSpec, validateFaults } from './faults';
 import { KvCache, PrefixKey } from './kv-cache';
 import { decodeStepSeconds, EngineProfile, validateProfile } from './profile';
@@ -11,6 +11,9 @@ interface Sequence {
   readonly keys: readonly PrefixKey[];
   readonly blocksPerKey: number;
   readonly arrivedAt: number;
+  readonly priority: number;
+  /** Submission order, breaking ties of (priority, arrival). */
+  readonly order: number;
   readonly abortAfter: number;
   phase: 'waiting' | 'prefill' | 'decode' | 'done';
   generated: number;
@@ -46,6 +49,8 @@ export class SimulatedEngine {
   readonly profile: EngineProfile;
   private readonly faults: FaultSpec;
   private readonly granularity: 'step' | 'request';
+  private readonly policy: SchedulingPolicy;
+  private submitted = 0;
   private readonly rng: Rng;
   private readonly kv: KvCache;
   private readonly ctxSecondsPerToken: number;
@@ -75,6 +80,8 @@ export class SimulatedEngine {
     this.profile = validateProfile(options.profile);
     this.faults = validateFaults(options.faults ?? {});
     this.granularity = options.granularity ?? 'request';
+    this.policy = options.schedulingPolicy ?? 'fcfs';
+    if (this.policy !== 'fcfs' && this.policy !== 'priority') throw new Error(`schedulingPolicy must be 'fcfs' or 'priority', got ${String(this.policy)}`);
     this.rng = seededRng(options.seed ?? 1);
     this.kv = new KvCache(this.profile.kvBlocks);
     this.ctxSecondsPerToken = this.profile.decodeMsPer1kContextTokens / 1e6;
@@ -91,9 +98,13 @@ export class SimulatedEngine {
     const { id, promptTokens, outputTokens } = request;
     if (!(Number.isInteger(promptTokens) && promptTokens >= 1)) throw new Error(`request ${id}: promptTokens must be a positive integer`);
     if (!(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new Error(`request ${id}: outputTokens must be a non-negative integer`);
+    const priority = request.priority ?? 0;
+    if (!Number.isInteger(priority)) throw new Error(`request ${id}: priority must be an integer`);
     if (this.live.has(id)) throw new Error(`request ${id} is already in the engine`);
-    // A newcomer can change the next batch only if it would not queue behind others anyway.
-    this.settle(now, this.waiting.length === 0 && this.running.length < this.profile.maxNumSeqs);
+    // A newcomer can change the next batch only if it would not queue behind others anyway
+    // (or, under the priority policy, if it is more urgent than something already there).
+    const canJump = this.policy === 'priority' && [...this.running, ...this.waiting].some((s) => s.priority > priority);
+    this.settle(now, canJump || (this.waiting.length === 0 && this.running.length < this.profile.maxNumSeqs));
     this.totals.requestsSubmitted += 1;
     const fail = (reason: FailureReason, message: string) => {
       this.totals.requestsFailed += 1;
@@ -116,6 +127,8 @@ export class SimulatedEngine {
       keys,
       blocksPerKey,
       arrivedAt: now,
+      priority,
+      order: this.submitted++,
       // Uniform over 1..output-1 tokens, reusing the draw so the sequence of draws stays fixed.
       abortAfter: aborts ? 1 + Math.floor((abortDraw / (this.faults.abortRate ?? 1)) * (outputTokens - 1)) : NEVER,
       phase: 'waiting',
@@ -126,7 +139,8 @@ export class SimulatedEngine {
       holdsKeys: false,
     };
     this.live.set(id, seq);
-    this.waiting.push(seq);
+    if (this.policy === 'priority') this.enqueueByPriority(seq);
+    else this.waiting.push(seq);
     if (this.state === 'ready' && !this.current && this.pendingStart === undefined) this.pendingStart = now;
   }
 
@@ -269,15 +283,16 @@ export class SimulatedEngine {
   /** vLLM's scheduler, once: grow decoders (preempting the newest if blocks run out), continue prefills, admit FIFO. */
   private plan(start: number): Step | undefined {
     const p = this.profile;
-    for (let i = 0; i < this.running.length; i += 1) {
-      const seq = this.running[i];
+    // Preempted sequences leave the list (phase 'waiting') and are skipped.
+    for (const seq of [...this.running]) {
       if (seq.phase !== 'decode') continue;
       while (!this.grow(seq, seq.generated + 1)) {
-        const victim = this.running[this.running.length - 1];
+        const victim = this.policy === 'priority' ? this.leastUrgentRunning() : this.running[this.running.length - 1];
         this.preempt(victim, start);
         if (victim === seq) break;
       }
     }
+    if (this.policy === 'priority') this.makeRoomForUrgent(start);
     let budget = p.maxBatchedTokens;
     const decoders = this.running.filter((s) => s.phase === 'decode');
     budget -= decoders.length;
@@ -374,12 +389,49 @@ export class SimulatedEngine {
     return lo;
   }
 
+  /** Under the priority policy: evicts less urgent running sequences while the head of the queue, more urgent, has no room. */
+  private makeRoomForUrgent(now: number): void {
+    const head = this.waiting[0];
+    if (!head) return;
+    while (this.running.length > 0 && (this.running.length >= this.profile.maxNumSeqs || !this.fits(head))) {
+      const victim = this.leastUrgentRunning();
+      if (!(victim.priority > head.priority)) return;
+      this.preempt(victim, now);
+    }
+  }
+
+  /** The running sequence vLLM's priority scheduler evicts first: highest priority value, then latest arrival. */
+  private leastUrgentRunning(): Sequence {
+    let worst = this.running[0];
+    for (const seq of this.running) if (this.compareUrgency(seq, worst) > 0) worst = seq;
+    return worst;
+  }
+
+  /** Negative when `a` is more urgent than `b`: by priority, then arrival, then submission. */
+  private compareUrgency(a: Sequence, b: Sequence): number {
+    return a.priority - b.priority || a.arrivedAt - b.arrivedAt || a.order - b.order;
+  }
+
+  /** Inserts into the waiting queue kept sorted by urgency (stable for equals). */
+  private enqueueByPriority(seq: Sequence): void {
+    let i = this.waiting.length;
+    while (i > 0 && this.compareUrgency(this.waiting[i - 1], seq) > 0) i -= 1;
+    this.waiting.splice(i, 0, seq);
+  }
+
+  /** Whether `seq` could be admitted now, as far as KV blocks go. */
+  private fits(seq: Sequence): boolean {
+    const privateBlocks = Math.max(0, this.blocksFor(seq, seq.generated + 1) - seq.keys.length * seq.blocksPerKey);
+    return this.kv.referenceCost(seq.keys, seq.blocksPerKey) + privateBlocks <= this.kv.availableBlocks;
+  }
+
   private preempt(seq: Sequence, now: number): void {
     this.running = this.running.filter((s) => s !== seq);
     this.releaseBlocks(seq);
     seq.phase = 'waiting';
     seq.pendingPrefill = 0;
-    this.waiting.unshift(seq);
+    if (this.policy === 'priority') this.enqueueByPriority(seq);
+    else this.waiting.unshift(seq);
     this.totals.preemptions += 1;
     this.buffered.push({ type: 'preempted', id: seq.id, time: now });
   }

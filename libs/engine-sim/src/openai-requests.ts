@@ -28,6 +28,8 @@ export interface GenerationParams {
   readonly maxTokens?: number;
   readonly minTokens: number;
   readonly ignoreEos: boolean;
+  /** vLLM's `priority` (lower is more urgent); only honoured with the priority scheduling policy. */
+  readonly priority: number;
 }
 
 export interface ChatRequest extends GenerationParams {
@@ -93,7 +95,8 @@ function generationParams(body: Body): GenerationParams {
   const maxTokens = optionalInteger(body, 'max_completion_tokens', 1) ?? optionalInteger(body, 'max_tokens', 1);
   const minTokens = optionalInteger(body, 'min_tokens', 0) ?? 0;
   if (maxTokens !== undefined && minTokens > maxTokens) throw invalid('min_tokens', `'min_tokens' (${minTokens}) must not exceed the token limit (${maxTokens})`);
-  return { model: optionalString(body, 'model'), stream, includeUsage, maxTokens, minTokens, ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false };
+  const priority = optionalInteger(body, 'priority', Number.MIN_SAFE_INTEGER) ?? 0;
+  return { model: optionalString(body, 'model'), stream, includeUsage, maxTokens, minTokens, ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false, priority };
 }
 
 /** Text of a message's content; non-text parts (images, audio) are accepted and cost no tokens. */

@@ -3,6 +3,7 @@ import { AddressInfo } from 'node:net';
 import { handleGeneration } from './completions-handler';
 import { handleEmbeddings } from './embeddings-handler';
 import { SimulatedEngine } from './engine';
+import { SchedulingPolicy } from './engine-types';
 import { FaultSpec } from './faults';
 import { sendError, sendJson, readJson } from './http-io';
 import { EngineMetrics, renderMetrics } from './metrics';
@@ -24,6 +25,8 @@ export interface SimServerOptions {
   readonly startupSeconds?: number;
   readonly faults?: FaultSpec;
   readonly seed?: number;
+  /** vLLM's --scheduling-policy (default 'fcfs'); 'priority' honours the request body's `priority`. */
+  readonly schedulingPolicy?: SchedulingPolicy;
 }
 
 export interface SimServer {
@@ -42,7 +45,8 @@ export interface SimServer {
 export async function startSimServer(options: SimServerOptions): Promise<SimServer> {
   const profile = options.profile;
   const model = options.model ?? profile.model;
-  const engine = new SimulatedEngine({ profile, startupSeconds: options.startupSeconds, faults: options.faults, seed: options.seed, granularity: 'step' });
+  const schedulingPolicy = options.schedulingPolicy ?? 'fcfs';
+  const engine = new SimulatedEngine({ profile, startupSeconds: options.startupSeconds, faults: options.faults, seed: options.seed, granularity: 'step', schedulingPolicy });
   const runtime = new RealtimeEngine(engine, options.timeScale ?? 1);
   const metrics = new EngineMetrics();
   const finishReasons = new Map<string, FinishReason>();
@@ -65,7 +69,7 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     metrics.observe(event, event.type === 'finished' ? finishReasons.get(event.id) : undefined);
     if (event.type === 'finished' || event.type === 'failed') finishReasons.delete(event.id);
   });
-  const ctx: ServingContext = { profile, model, runtime, metrics, finishReasons, state: () => state };
+  const ctx: ServingContext = { profile, model, schedulingPolicy, runtime, metrics, finishReasons, state: () => state };
   const server = http.createServer((req, res) => {
     route(ctx, req, res).catch((err: unknown) => sendError(res, err));
   });

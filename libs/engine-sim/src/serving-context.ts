@@ -1,3 +1,4 @@
+import { SchedulingPolicy } from './engine-types';
 import { EngineMetrics } from './metrics';
 import { ApiError } from './openai-requests';
 import { FinishReason } from './openai-responses';
@@ -8,6 +9,7 @@ import { RealtimeEngine } from './realtime';
 export interface ServingContext {
   readonly profile: EngineProfile;
   readonly model: string;
+  readonly schedulingPolicy: SchedulingPolicy;
   readonly runtime: RealtimeEngine;
   readonly metrics: EngineMetrics;
   /** How each request in flight will report its end ('stop' or 'length'), for the success counter. */

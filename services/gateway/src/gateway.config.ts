@@ -1,4 +1,4 @@
-import { env, loadConfig } from '@maas/config';
+import { ConfigError, env, loadConfig } from '@maas/config';
 import { DEFAULT_ROUTING_PRESET, routingPresets } from '@maas/routing';
 
 const PRESETS = Object.keys(routingPresets) as (keyof typeof routingPresets)[];
@@ -55,6 +55,20 @@ export const gatewayConfigSpec = {
   GATEWAY_BATCH_EXECUTOR: env.bool(true),
   /** Share of each worker's capacity kept free of batch work, so interactive requests keep their latency. */
   GATEWAY_BATCH_RESERVE: env.number(0.25, 0, 1),
+  /**
+   * vLLM `priority` put in the body of every batch request sent upstream (lower is more urgent; interactive
+   * requests have 0, so 1 lets them preempt batch work). Unset: no `priority` is sent. Set it only when every
+   * runtime serving batch models runs with `--scheduling-policy priority`: vLLM rejects `priority` otherwise.
+   */
+  GATEWAY_BATCH_PRIORITY: {
+    describe: 'an integer (optional; 1 puts batch behind interactive requests)',
+    parse(raw: string | undefined, key: string): number | undefined {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n)) throw new ConfigError(`${key} must be an integer, got ${JSON.stringify(raw)}`);
+      return n;
+    },
+  },
   /** Batch requests this gateway runs at once, across workers. */
   GATEWAY_BATCH_MAX_IN_FLIGHT: env.int(256, 1, 10_000),
   /** A taken batch request not acked (nor reported working) within this is handed to another executor. */

@@ -143,7 +143,10 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     const settle = setTimeout(uncount, 50);
     const keepAlive = setInterval(() => q.working(), Math.max(500, this.config.GATEWAY_BATCH_ACK_WAIT / 3));
     try {
-      const { exchange, answer } = loopbackExchange(requestId, Buffer.from(JSON.stringify(request.body)), this.clock.now(), this.clock.monotonic());
+      // With GATEWAY_BATCH_PRIORITY, the runtime's priority scheduler lets interactive requests preempt this one.
+      const priority = this.config.GATEWAY_BATCH_PRIORITY;
+      const upstreamBody = priority === undefined ? request.body : { ...request.body, priority };
+      const { exchange, answer } = loopbackExchange(requestId, Buffer.from(JSON.stringify(upstreamBody)), this.clock.now(), this.clock.monotonic());
       await this.inference.handleBatch(route, exchange, batchKey(batch));
       const got = await answer;
       uncount();
