@@ -48,7 +48,7 @@ export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion
       if (request.stream) {
         startStream();
         let text = '';
-        for (let i = 0; i < count; i += 1) text += shape.tokenEvent(fillerToken(offset, produced + i), produced + i === 0);
+        for (let i = 0; i < count; i += 1) text += (produced + i === 0 ? shape.startEvent() : '') + shape.textEvent(fillerToken(offset, produced + i));
         res.write(text);
       }
       produced += count;
