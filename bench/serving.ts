@@ -5,6 +5,8 @@
  *            side by side with the paper's latency and throughput
  *   poisson  open loop, exponential gaps;  gamma: gamma gaps (--burstiness)
  *   trace    replay of the Azure LLM conversation trace, time-compressed
+ *   ramp     against a running platform (--url, e.g. the gateway): Poisson phases of changing rate,
+ *            the load that makes the vm-scaler add and remove workers
  * Usage: node scripts/run.js bench/serving.ts [--mode all|sweep|poisson|gamma|trace] [--help]
  */
 import * as fs from 'node:fs';
@@ -22,7 +24,8 @@ import { ServingMetrics, servingMetrics, Slo } from './lib/serving-metrics';
 import { formatNumber, renderTable } from './lib/table';
 
 const HELP = `usage: node scripts/run.js bench/serving.ts [options]
-  --mode M              all | sweep | poisson | gamma | trace (default all)
+  --mode M              all | sweep | poisson | gamma | trace | ramp (default all; ramp is
+                        never part of all)
   --profiles A,B        engine profiles (default a100-gpt-oss-20b,a100-qwen2.5-3b,cpu16-qwen2.5-3b)
   --workload W          single-question (default) or summary (one shared 6,136-token prompt; table 2)
   --concurrency 1,4     sweep concurrencies (default: the paper's for each profile and workload)
@@ -42,6 +45,11 @@ const HELP = `usage: node scripts/run.js bench/serving.ts [options]
   --slo-ttft S          goodput SLO on time to first token, seconds (default 2)
   --slo-tpot S          goodput SLO on time per output token, seconds (default 0.1)
   --seed N              arrival seed (default 1)
+ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time):
+  --url URL             base URL, e.g. the gateway's http://127.0.0.1:8080 (required)
+  --api-key KEY         bearer key (default OPENAI_API_KEY)
+  --model M             model to ask for (required)
+  --ramp R:S,R:S        phases: R requests per second for S seconds each (default 1:20,8:40,1:40)
 Times are simulated seconds (wall time × time scale). JSON goes to artifacts/bench/serving.json.`;
 
 const DEFAULT_PROFILES = ['a100-gpt-oss-20b', 'a100-qwen2.5-3b', 'cpu16-qwen2.5-3b'];
@@ -65,6 +73,13 @@ interface Options {
   wallTokenRate: number;
   slo: Slo;
   seed: number;
+  target?: { url: string; apiKey?: string; model: string };
+  ramp: RampPhase[];
+}
+
+interface RampPhase {
+  readonly rate: number;
+  readonly seconds: number;
 }
 
 interface RequestSpec {
@@ -113,6 +128,10 @@ function parseOptions(argv: string[]): Options | undefined {
       'slo-ttft': { type: 'string' },
       'slo-tpot': { type: 'string' },
       seed: { type: 'string' },
+      url: { type: 'string' },
+      'api-key': { type: 'string' },
+      model: { type: 'string' },
+      ramp: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -120,7 +139,9 @@ function parseOptions(argv: string[]): Options | undefined {
   if (values.help) return undefined;
   const known = ['sweep', 'poisson', 'gamma', 'trace'];
   const mode = values.mode ?? 'all';
-  if (mode !== 'all' && !known.includes(mode)) throw new Error(`--mode: expected all or one of ${known.join(', ')}, got "${mode}"`);
+  if (mode !== 'all' && mode !== 'ramp' && !known.includes(mode)) throw new Error(`--mode: expected all, ramp or one of ${known.join(', ')}, got "${mode}"`);
+  if (mode === 'ramp' && !(values.url && values.model)) throw new Error('--mode ramp needs --url (the platform, e.g. the gateway) and --model');
+  if (mode !== 'ramp' && (values.url || values.ramp)) throw new Error('--url and --ramp go with --mode ramp');
   const int = (text: string | undefined, flag: string, fallback: number) => {
     const n = positive(text, flag, fallback);
     if (!Number.isInteger(n)) throw new Error(`--${flag}: expected an integer, got "${text}"`);
@@ -151,7 +172,20 @@ function parseOptions(argv: string[]): Options | undefined {
     wallTokenRate: positive(values['wall-token-rate'], 'wall-token-rate', 30000),
     slo: { ttftSeconds: positive(values['slo-ttft'], 'slo-ttft', 2), tpotSeconds: positive(values['slo-tpot'], 'slo-tpot', 0.1) },
     seed: int(values.seed, 'seed', 1),
+    target: values.url && values.model ? { url: values.url.replace(/\/+$/, ''), apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY, model: values.model } : undefined,
+    ramp: parseRamp(values.ramp ?? '1:20,8:40,1:40'),
   };
+}
+
+/** `R:S,R:S`: R requests per second for S seconds, phase after phase. */
+function parseRamp(text: string): RampPhase[] {
+  return text.split(',').map((part) => {
+    const [rate, seconds, extra] = part.split(':').map((x) => Number(x.trim()));
+    if (extra !== undefined || !(rate >= 0 && Number.isFinite(rate)) || !(seconds > 0 && Number.isFinite(seconds))) {
+      throw new Error(`--ramp: expected RATE:SECONDS[,RATE:SECONDS…] with RATE >= 0 and SECONDS > 0, got "${part}"`);
+    }
+    return { rate, seconds };
+  });
 }
 
 /** The paper's best throughput for a profile, tokens/s: what --load is a fraction of. */
@@ -301,6 +335,114 @@ async function traceRun(options: Options, profile: EngineProfile, progress: Prog
   };
 }
 
+interface RampRun {
+  readonly phase: number;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly startedAt: string;
+  readonly requests: number;
+  readonly metrics: ServingMetrics;
+  /** "status message" → count, for the requests that failed. */
+  readonly errors: Record<string, number>;
+}
+
+/** Poisson arrivals per phase, wall-clock offsets from the start of the ramp. */
+function rampSchedule(ramp: readonly RampPhase[], seed: number): { phase: number; offsetMs: number }[] {
+  const planned: { phase: number; offsetMs: number }[] = [];
+  let phaseStart = 0;
+  ramp.forEach((phase, k) => {
+    if (phase.rate > 0) {
+      let t = 0;
+      for (const gap of arrivalGaps(Math.ceil(phase.rate * phase.seconds * 2) + 20, phase.rate, 1, seed + k)) {
+        t += gap;
+        if (t >= phase.seconds) break;
+        planned.push({ phase: k, offsetMs: (phaseStart + t) * 1000 });
+      }
+    }
+    phaseStart += phase.seconds;
+  });
+  return planned;
+}
+
+async function rampRun(options: Options, target: NonNullable<Options['target']>): Promise<RampRun[]> {
+  const planned = rampSchedule(options.ramp, options.seed);
+  const progress = new ProgressBar(planned.length, `ramp ${options.ramp.map((p) => `${p.rate}/s×${p.seconds}s`).join(' → ')}`);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const headers: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
+  const spec = { ...options.spec, samePrompt: false };
+  const started = Date.now();
+  const totalMs = options.ramp.reduce((s, p) => s + p.seconds, 0) * 1000;
+  let results: StreamResult[];
+  try {
+    results = await openLoop(
+      planned.map((p) => p.offsetMs),
+      async (i) => {
+        const result = await streamRequest(`${target.url}/v1/chat/completions`, chatBody(target.model, i, spec), agent, headers);
+        progress.tick();
+        return result;
+      },
+    );
+    // a quiet last phase is part of the ramp too
+    await new Promise((r) => setTimeout(r, Math.max(0, totalMs - (Date.now() - started))));
+  } finally {
+    agent.destroy();
+  }
+  progress.finish();
+  let phaseStart = 0;
+  return options.ramp.map((phase, k) => {
+    const mine = results.filter((_r, i) => planned[i].phase === k);
+    const errors: Record<string, number> = {};
+    for (const r of mine.filter((x) => !x.ok)) {
+      const what = `${r.status} ${r.error ?? ''}`.trim();
+      errors[what] = (errors[what] ?? 0) + 1;
+    }
+    const run: RampRun = {
+      phase: k + 1,
+      rate: phase.rate,
+      seconds: phase.seconds,
+      startedAt: new Date(started + phaseStart * 1000).toISOString(),
+      requests: mine.length,
+      metrics: servingMetrics(mine, options.slo),
+      errors,
+    };
+    phaseStart += phase.seconds;
+    return run;
+  });
+}
+
+function rampTable(runs: readonly RampRun[]): string {
+  const ms = (s: number) => formatNumber(s * 1000);
+  return renderTable(
+    ['phase', 'started', 'offered req/s', 's', 'req', 'fail', 'req/s', 'out tok/s', 'TTFT med/p99 ms', 'E2E med/p99 s'],
+    runs.map((r) => [
+      r.phase,
+      r.startedAt.slice(11, 19),
+      r.rate,
+      r.seconds,
+      r.requests,
+      r.metrics.failed,
+      r.metrics.requestsPerSecond,
+      r.metrics.outputTokensPerSecond,
+      r.requests - r.metrics.failed > 0 ? `${ms(r.metrics.ttft.median)} / ${ms(r.metrics.ttft.p99)}` : '-',
+      r.requests - r.metrics.failed > 0 ? `${formatNumber(r.metrics.e2e.median)} / ${formatNumber(r.metrics.e2e.p99)}` : '-',
+    ]),
+  );
+}
+
+async function rampMain(options: Options, target: NonNullable<Options['target']>): Promise<number> {
+  const runs = await rampRun(options, target);
+  const failed = runs.reduce((s, r) => s + r.metrics.failed, 0);
+  const errors = runs.flatMap((r) => Object.entries(r.errors).map(([what, n]) => `phase ${r.phase}: ${n} × ${what}`));
+  const notes = [
+    `${target.url}, model ${target.model}; streaming chat, prompt ${options.spec.promptTokens} + output ${options.spec.outputTokens} tokens (ignore_eos); Poisson arrivals per phase, seed ${options.seed}; wall-clock times`,
+    `${runs.reduce((s, r) => s + r.requests, 0)} requests, ${failed} failed`,
+    ...errors,
+  ];
+  const file = writeReport('serving-ramp', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), notes, slo: options.slo, ramp: runs });
+  process.stdout.write(`## ramp\n${rampTable(runs)}\n${notes.map((n) => `- ${n}`).join('\n')}\n- results: ${path.relative(process.cwd(), file)}\n`);
+  return failed > 0 ? 1 : 0;
+}
+
 function ratio(ours: number, theirs: number | undefined): string {
   return theirs === undefined ? '-' : (ours / theirs).toFixed(2);
 }
@@ -359,6 +501,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  if (options.target) return rampMain(options, options.target);
   const started = Date.now();
   const levels = (p: EngineProfile) => sweepLevels(options, p);
   let total = 0;
