@@ -4,7 +4,8 @@
 //   installs npm dependencies if missing → finds or starts NATS and PostgreSQL → builds →
 //   starts every service (and the workers) as child processes with prefixed logs → restarts
 //   crashed ones → prints the gateway URL once it is healthy. Ctrl-C stops everything.
-// Options: --json (raw JSON log lines), --no-workers.
+// Options: --json (raw JSON log lines), --no-workers (no OCR worker, and the vm-scaler decides but
+// does not act, so no chat workers either).
 const path = require('node:path');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
@@ -122,6 +123,13 @@ class Supervisor {
   }
 }
 
+/** The local provider's workers log under .maas/workers; without workers the scaler only decides. */
+function scalerEnv() {
+  const env = { SCALING_LOG_DIR: process.env.SCALING_LOG_DIR ?? path.join(infra.stateDir, 'workers') };
+  if (!withWorkers) env.SCALING_ACT = 'false';
+  return env;
+}
+
 async function healthy(url, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -178,7 +186,8 @@ async function main() {
   for (const s of SERVICES) {
     const script = path.join(infra.root, 'dist', 'services', s.name, 'src', 'main.js');
     if (!fs.existsSync(script)) throw new Error(`${path.relative(infra.root, script)} is missing after the build`);
-    supervisor.add(s.name, [script], { [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port) });
+    const extra = s.name === 'vm-scaler' ? scalerEnv() : {};
+    supervisor.add(s.name, [script], { [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port), ...extra });
   }
 
   const serviceUrls = SERVICES.map((s) => `http://127.0.0.1:${process.env[portVar(s.name)] ?? s.port}`);

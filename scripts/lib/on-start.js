@@ -1,6 +1,7 @@
 'use strict';
-// What `npm start` adds once the services are healthy: two simulated-engine workers (two models),
-// the OCR worker when Tesseract is installed, and a first API key with a curl to try.
+// What `npm start` adds once the services are healthy: the OCR worker when Tesseract is installed,
+// and a first API key with a curl to try. The two chat models' simulated-engine workers are the
+// vm-scaler's (its default spec keeps one of each and adds more with demand); this waits for them.
 const fs = require('node:fs');
 const path = require('node:path');
 const { connect, JSONCodec } = require('nats');
@@ -48,8 +49,6 @@ async function modelsListed(gatewayUrl, key, wanted, timeoutMs) {
 
 module.exports = async function onStart({ supervisor, env, gatewayUrl }) {
   const models = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
-  supervisor.add('worker-qwen', [maas, 'worker', '--sim-profile', 'a100-qwen2.5-3b', '--vm-id', 'quickstart-1', '--worker-id', 'quickstart-qwen']);
-  supervisor.add('worker-gpt-oss', [maas, 'worker', '--sim-profile', 'a100-gpt-oss-20b', '--vm-id', 'quickstart-2', '--worker-id', 'quickstart-gpt-oss']);
   if (infra.which('tesseract')) {
     supervisor.add('ocr-engine', [maas, 'ocr-engine', '--port', String(OCR_PORT)]);
     supervisor.add('worker-ocr', [maas, 'worker', '--attach', `http://127.0.0.1:${OCR_PORT}`, '--vm-id', 'quickstart-ocr', '--worker-id', 'quickstart-ocr', '--hardware', 'cpu']);

@@ -43,19 +43,27 @@ export type VmScalerConfig = ReturnType<typeof loadVmScalerConfig>;
 export const VM_SCALER_CONFIG = Symbol('VM_SCALER_CONFIG');
 
 /**
- * What runs out of the box (`npm start`): the quick start's model on local simulated-A100 workers, one
- * replica per "VM", scaled on request rate (batching engines' concurrency is convex in load).
+ * What runs out of the box (`npm start`): the quick start's two chat models on local simulated-A100
+ * workers, one replica per "VM", scaled on request rate (batching engines' concurrency is convex in
+ * load). The scaler owns every one of these workers, the first of each model included (minReplicas 1),
+ * so what it counts is what serves.
  */
 export const defaultScalingOverrides: ScalingSpecOverrides = {
   replicas: { stableWindowSeconds: 60, panicWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 30 },
   capacity: {
-    vmTypes: [{ name: 'a100-qwen2.5-3b', accelerator: 'gpu', costPerHour: 1, bootSeconds: 10, slots: { 'Qwen/Qwen2.5-3B-Instruct': 1 }, maxCount: 4 }],
-    maxVms: 4,
+    vmTypes: [
+      { name: 'a100-qwen2.5-3b', accelerator: 'gpu', costPerHour: 1, bootSeconds: 10, slots: { 'Qwen/Qwen2.5-3B-Instruct': 1 }, maxCount: 4 },
+      { name: 'a100-gpt-oss-20b', accelerator: 'gpu', costPerHour: 1, bootSeconds: 10, slots: { 'openai/gpt-oss-20b': 1 }, maxCount: 2 },
+    ],
+    maxVms: 6,
     bootMarginSeconds: 20,
     scaleDownDelaySeconds: 300,
     minDrainSeconds: 5,
   },
-  models: { 'Qwen/Qwen2.5-3B-Instruct': { metric: 'rps', replicaRequestsPerSecond: 5, targetUtilization: 0.7, maxUtilization: 0.9, minReplicas: 0, maxReplicas: 4 } },
+  models: {
+    'Qwen/Qwen2.5-3B-Instruct': { metric: 'rps', replicaRequestsPerSecond: 5, targetUtilization: 0.7, maxUtilization: 0.9, minReplicas: 1, maxReplicas: 4 },
+    'openai/gpt-oss-20b': { metric: 'rps', replicaRequestsPerSecond: 2, targetUtilization: 0.7, maxUtilization: 0.9, minReplicas: 1, maxReplicas: 2 },
+  },
 };
 
 /** The spec from SCALING_SPEC_FILE (or the default), validated; errors name the file and the key. */
