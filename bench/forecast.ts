@@ -315,10 +315,10 @@ function main(): number {
     out.push(table(result.test.rows));
     out.push('\nmodels the forecaster emitted on the test half (top 3 per horizon):');
     for (const h of horizons) {
-      // blends of different members count as one family here; the JSON keeps the exact names
+      // a blend counts under its heaviest member (listed first); the JSON keeps the exact names
       const byFamily = new Map<string, number>();
       for (const s of result.test.modelShare[h.label] ?? []) {
-        const family = s.model.startsWith('blend(') ? 'blend' : s.model;
+        const family = s.model.startsWith('blend(') ? `blend led by ${s.model.slice('blend('.length, -1).split('+')[0]}` : s.model;
         byFamily.set(family, (byFamily.get(family) ?? 0) + s.share);
       }
       const top = [...byFamily.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);

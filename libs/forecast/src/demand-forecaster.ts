@@ -68,8 +68,9 @@ class TrailingAccuracy {
 /**
  * Online per-series demand forecaster: feed it each step as it arrives, ask for a forecast at any time.
  * Every step it scores the forecasts made h steps earlier (a rolling-origin backtest of every candidate
- * at every horizon), updates the candidates, and picks per horizon the candidate — or the blend of the
- * best few — with the lowest recent absolute log error (≈ sMAPE for busy series). The upper quantile comes from the empirical residuals of the
+ * at every horizon), updates the candidates, and emits per horizon a blend weighted by each candidate's
+ * recent absolute log error (≈ sMAPE for busy series): exponential weights relative to the best one
+ * (spec.blendTemperature), so near-ties share rather than flip. The upper quantile comes from the empirical residuals of the
  * forecasts it actually emitted, per horizon, with the level nudged after each hit or miss (adaptive
  * conformal inference) so coverage holds when volatility changes.
  *
@@ -357,6 +358,7 @@ export class DemandForecaster {
     const best = ranked[0];
     const single = { z: this.pendingZ[base + best * H + h - 1], model: this.definitions[best].name, selectedByBacktest: true };
     if (spec.blendSize < 2 || ranked.length < 2) return single;
+    if (spec.blendTemperature > 0) return this.softBlend(base, h, ranked);
     const members = ranked.slice(0, spec.blendSize);
     let sum = 0;
     for (const c of members) sum += this.pendingZ[base + c * H + h - 1];
@@ -366,6 +368,33 @@ export class DemandForecaster {
       return { z: blendZ, model: `blend(${members.map((c) => this.definitions[c].name).join('+')})`, selectedByBacktest: true, blendZ };
     }
     return { ...single, blendZ };
+  }
+
+  /**
+   * Exponential-weights combination of every scored candidate (ranked best first): a soft version of
+   * picking the best, so the choice does not flip between near-equal candidates on the last few errors.
+   * Named after the members with the largest weights (at most blendSize, each ≥ 10 % of the total).
+   */
+  private softBlend(base: number, h: number, ranked: readonly number[]): { z: number; model: string; selectedByBacktest: boolean; blendZ: number } {
+    const { H } = this;
+    const bestError = this.recentError(ranked[0], h);
+    // a perfect best candidate (error 0) takes all the weight rather than dividing by zero
+    const scale = Math.max(this.spec.blendTemperature * bestError, 1e-12);
+    const weights = ranked.map((c) => Math.exp(-(this.recentError(c, h) - bestError) / scale));
+    let total = 0;
+    let sum = 0;
+    ranked.forEach((c, i) => {
+      total += weights[i];
+      sum += weights[i] * this.pendingZ[base + c * H + h - 1];
+    });
+    const blendZ = sum / total;
+    const named = ranked
+      .map((c, i) => ({ c, w: weights[i] / total }))
+      .filter((m) => m.w >= 0.1)
+      .sort((a, b) => b.w - a.w || a.c - b.c)
+      .slice(0, this.spec.blendSize);
+    const model = named.length === 1 ? this.definitions[named[0].c].name : `blend(${named.map((m) => this.definitions[m.c].name).join('+')})`;
+    return { z: blendZ, model, selectedByBacktest: true, blendZ };
   }
 
   /** Offset from the point to the upper quantile in log space, and where it came from. */

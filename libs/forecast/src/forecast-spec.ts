@@ -15,8 +15,16 @@ export interface ForecastSpec {
   readonly selectionHalfLifeSeconds: number;
   /** Scored forecasts a candidate needs at a horizon before it can be selected there. */
   readonly minBacktestSamples: number;
-  /** Candidates averaged (geometrically) by the blend; the blend competes with them in the backtest. */
+  /** Candidates averaged (geometrically) by the blend; 0 or 1 emits the single best candidate. With a
+   * blendTemperature the blend weighs every scored candidate and this many largest weights name it. */
   readonly blendSize: number;
+  /**
+   * Softness of the blend's weights, relative to the best candidate's recent error: candidate c gets
+   * weight exp(−(e_c − e_best) / (blendTemperature · e_best)), so one at 1 + T times the best error has
+   * weight 1/e of the best's. 0: the equal-weight blend of the best blendSize, used only while its own
+   * backtest beats the best candidate's. Chosen on the benchmark's validation days (1–7), not its test days.
+   */
+  readonly blendTemperature: number;
   /** Trailing window of residuals the upper quantile is read from (at least 4 × minCalibrationSamples residuals). */
   readonly calibrationWindowSeconds: number;
   /** Residuals needed before the upper quantile is empirical rather than a random-walk estimate. */
@@ -53,6 +61,7 @@ export const defaultForecastSpec: ForecastSpec = {
   selectionHalfLifeSeconds: 12 * 3600,
   minBacktestSamples: 12,
   blendSize: 3,
+  blendTemperature: 0.05,
   calibrationWindowSeconds: 86400,
   minCalibrationSamples: 30,
   coverageAdaptationRate: 0.005,
@@ -95,6 +104,7 @@ export function validateForecastSpec(spec: ForecastSpec): string | undefined {
     ['selectionHalfLifeSeconds', (v) => v > 0, '> 0'],
     ['minBacktestSamples', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
     ['blendSize', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0 (0 or 1 turns blending off)'],
+    ['blendTemperature', (v) => v >= 0, '≥ 0 (0: equal weights over the best blendSize)'],
     ['calibrationWindowSeconds', (v) => v > 0, '> 0'],
     ['minCalibrationSamples', (v) => Number.isInteger(v) && v >= 2, 'an integer ≥ 2'],
     ['coverageAdaptationRate', (v) => v >= 0 && v < 0.5, 'in [0, 0.5)'],

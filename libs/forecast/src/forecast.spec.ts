@@ -58,6 +58,20 @@ describe('forecast', () => {
       expect(rolling.forecaster).toBeLessThan((1 - beatsPersistenceBy) * rolling.persistence);
     });
 
+    it('weights the blend towards the better candidates and names them, best first', () => {
+      const result = valid(atEnd(syntheticDemand({ days: 10, daily: 0.6, noise: 0.02 })));
+      // the best few share the weight; the label lists at most blendSize of them
+      expect(result.model).toMatch(/^(blend\()?[a-z-]*(daily|weekly)/);
+      expect((result.model.match(/\+/g) ?? []).length).toBeLessThanOrEqual(spec.blendSize - 1);
+      const equal = valid(atEnd(syntheticDemand({ days: 10, daily: 0.6, noise: 0.02 }), specWith({ blendTemperature: 0 })));
+      expect(equal.model).toMatch(/daily|weekly/);
+    });
+
+    it('blendSize 1 emits the single best candidate whatever the temperature', () => {
+      const result = valid(atEnd(syntheticDemand({ days: 10, noise: 0.2 }), specWith({ blendSize: 1 })));
+      expect(result.model).not.toMatch(/blend/);
+    });
+
     it('stays close to persistence when demand is a random walk (no season to exploit)', () => {
       const series = syntheticDemand({ days: 10, drift: 0.5, noise: 0.01 });
       expect(valid(atEnd(series)).model).toMatch(/persistence|ewma\(0\.7\)|hourly\(0\.7\)|blend/);
@@ -204,6 +218,21 @@ describe('forecast', () => {
       expect(forecast(garbage, spec, now)).toEqual(forecast(truncated, spec, now));
     });
 
+    it.each([
+      { name: 'soft blend (default)', options: spec },
+      { name: 'equal-weight blend', options: specWith({ blendTemperature: 0 }) },
+    ])('$name: no look-ahead at any origin (future values replaced by garbage change nothing)', ({ options }) => {
+      const garbage = withValues(series, series.values.map((v, i) => (i % 2 ? 1e9 : 0)));
+      const incremental = new DemandForecaster(options, series.stepSeconds);
+      series.values.forEach((v, i) => {
+        const t = series.startSeconds + i * series.stepSeconds;
+        incremental.observe(t, v);
+        if (i % 97 !== 50) return;
+        const spliced = withValues(series, [...series.values.slice(0, i + 1), ...garbage.values.slice(i + 1)]);
+        expect(forecast(spliced, options, t)).toEqual(incremental.forecast(t));
+      });
+    });
+
     it('matches the incremental forecaster fed the same steps', () => {
       const forecaster = new DemandForecaster(spec, series.stepSeconds);
       series.values.forEach((v, i) => forecaster.observe(series.startSeconds + i * series.stepSeconds, v));
@@ -280,6 +309,7 @@ describe('forecast', () => {
       { overrides: { horizonSteps: 6, decisionHorizonSteps: 9 }, error: /decisionHorizonSteps must be an integer in 1\.\.horizonSteps \(6\), got 9/ },
       { overrides: { demandFloor: 0 }, error: /demandFloor must be > 0/ },
       { overrides: { dropoutFraction: 1 }, error: /dropoutFraction must be in \[0, 1\)/ },
+      { overrides: { blendTemperature: -0.1 }, error: /blendTemperature must be ≥ 0/ },
     ])('names the bad key: $error', ({ overrides, error }) => {
       const check = resolveForecastSpec(overrides);
       expect(check.ok).toBe(false);

@@ -26,8 +26,10 @@
  *   seasonal ones join once they have their warm-up history;
  * - every step scores the forecasts made h steps ago (rolling-origin backtest) into an exponentially
  *   weighted absolute log error per candidate and horizon (≈ sMAPE for busy series, sane on zeros);
- *   the lowest wins, or the geometric blend of the best spec.blendSize when the blend's own backtest
- *   is lower;
+ *   the point is the geometric blend of every scored candidate with exponential weights
+ *   exp(−(e − e_best) / (spec.blendTemperature · e_best)), named after its heaviest members (at most
+ *   spec.blendSize); blendTemperature 0 restores the older rule (the best candidate, or the equal
+ *   blend of the best blendSize while that blend's own backtest is lower);
  * - the upper quantile is the empirical quantile of the emitted forecasts' recent log residuals at
  *   that horizon, its level adapted after each hit or miss so coverage tracks spec.upperQuantile;
  * - gaps (null, NaN, negative; zeros if spec.zeroIsGap; short collapses below spec.dropoutFraction of
