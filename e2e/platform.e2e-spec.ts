@@ -13,6 +13,7 @@ const CONSUMED: { service: string; message: EventName; valid: () => MessageTypes
   { service: 'router', message: 'worker.draining', valid: () => factory.workerDraining() },
   { service: 'router', message: 'worker.deregistered', valid: () => factory.workerDeregistered() },
   { service: 'metrics-collector', message: 'usage.request-completed', valid: () => factory.requestCompleted() },
+  { service: 'metrics-collector', message: 'batch.backlog-reported', valid: () => factory.batchBacklogReported() },
   { service: 'forecaster', message: 'metric.aggregated', valid: () => factory.metricAggregated() },
   { service: 'vm-scaler', message: 'forecast.published', valid: () => factory.forecastPublished() },
   { service: 'vm-scaler', message: 'metric.aggregated', valid: () => factory.metricAggregated() },

@@ -1,4 +1,4 @@
-import { BatchRequestQueued } from './generated/batch';
+import { BatchBacklogReported, BatchListReply, BatchListRequest, BatchRequestQueued } from './generated/batch';
 import { SessionVerifyReply, SessionVerifyRequest, UserListReply, UserListRequest, UserReply, UserUpdateRequest } from './generated/auth';
 import { ServiceError } from './generated/common';
 import { ForecastPublished } from './generated/forecast';
@@ -51,6 +51,8 @@ export interface MessageTypes {
   'scaling.action-failed': ScalingAction;
   'vm.state-changed': VmStateChanged;
   'batch.request-queued': BatchRequestQueued;
+  'gateway.list-batches': BatchListRequest;
+  'batch.backlog-reported': BatchBacklogReported;
 }
 
 /** Reply types of the commands. */
@@ -64,6 +66,7 @@ export interface ReplyTypes {
   'auth.list-users': UserListReply;
   'auth.update-user': UserReply;
   'metrics-collector.key-usage': KeyUsageReply;
+  'gateway.list-batches': BatchListReply;
 }
 
 export type CommandName = keyof ReplyTypes;

@@ -29,6 +29,8 @@ export const MESSAGE_KINDS = {
   'scaling.action-failed': { kind: 'event', schema: 'scaling/v1/scaling-action' },
   'vm.state-changed': { kind: 'event', schema: 'scaling/v1/vm-state-changed' },
   'batch.request-queued': { kind: 'event', schema: 'batch/v1/batch-request-queued' },
+  'gateway.list-batches': { kind: 'command', schema: 'batch/v1/batch-list-request', reply: 'batch/v1/batch-list-reply' },
+  'batch.backlog-reported': { kind: 'event', schema: 'batch/v1/batch-backlog-reported' },
 } as const;
 
 /** Logical message name, independent of namespace: `worker.heartbeat`, `key-registry.verify`, … */

@@ -158,3 +158,54 @@ describe('packing onto VM types', () => {
     expect(decision.stops.map((s) => s.vmId)).toEqual(['y']);
   });
 });
+
+describe('batch backlog: demand that can wait until its deadline', () => {
+  const HOUR = 3600;
+  const now = 100 * HOUR;
+  const vm = (id: string, state: VmObservation['state'] = 'ready'): VmObservation => ({ id, vmType: 'gpu-a100', model: 'qwen', state, requestedAt: 0, stateSince: 0, inFlight: 0 });
+  /** qwen does 0.05 batch req/s per replica (a 6k-token summary in ~20 s, 64 at a time would be more; this is a slow one). */
+  function spec(batchRequestsPerReplicaPerSecond: number | null = 0.05, minReplicas = 0): ScalingSpec {
+    const check = resolveScalingSpec({
+      models: { qwen: { replicaRequestsPerSecond: 10, minReplicas, maxReplicas: 6, batchRequestsPerReplicaPerSecond } },
+      capacity: { vmTypes: [gpu], maxVms: 20, bootMarginSeconds: 120, scaleDownDelaySeconds: 0, scaleDownHysteresis: 0, batchDeadlineMarginSeconds: HOUR },
+    });
+    if (!check.ok) throw new Error(check.error);
+    return check.spec;
+  }
+  const plan = (s: ScalingSpec, interactive: number, vms: VmObservation[], batch?: { requests: number; dueInHours: number }) =>
+    planCapacity(s, initialCapacityPlanState, { replicaDemand: { qwen: interactive }, vms, batch: batch ? { qwen: { requests: batch.requests, deadline: now + batch.dueInHours * HOUR } } : {} }, now).decision;
+
+  it.each([
+    // 2,000 requests in 24 h − 5 min boot horizon − 1 h margin at 0.05/s need 0.485 of a replica
+    { name: 'an idle replica does it: it is kept, nothing is started', interactive: 0, up: 1, requests: 2000, due: 24, target: 1, starts: 0, batchReplicas: 1 },
+    { name: 'interactive demand leaves none spare: one more replica for the batch', interactive: 2, up: 2, requests: 2000, due: 24, target: 3, starts: 1, batchReplicas: 1 },
+    { name: 'scaled to zero with a backlog: the batch starts what its deadline needs', interactive: 0, up: 0, requests: 2000, due: 24, target: 1, starts: 1, batchReplicas: 1 },
+    // 20,000 requests in the same time: 4.85 replicas
+    { name: 'a big backlog needs several', interactive: 0, up: 1, requests: 20000, due: 24, target: 5, starts: 4, batchReplicas: 5 },
+    { name: 'past its deadline: every replica allowed', interactive: 1, up: 1, requests: 10, due: 0.5, target: 6, starts: 5, batchReplicas: 6 },
+  ])('$name', ({ interactive, up, requests, due, target, starts, batchReplicas }) => {
+    const decision = plan(spec(), interactive, Array.from({ length: up }, (_v, i) => vm(`v${i}`)), { requests, dueInHours: due });
+    expect(decision.models.qwen.targetReplicas).toBe(target);
+    expect(decision.starts.reduce((s, x) => s + x.count, 0)).toBe(starts);
+    expect(decision.models.qwen.batchReplicas).toBe(batchReplicas);
+    if (batchReplicas !== undefined && target > interactive) expect(decision.models.qwen.reason).toMatch(/batch backlog of \d+ requests due in/);
+  });
+
+  it('without a batch throughput for the model, batch work never starts capacity', () => {
+    const decision = plan(spec(null), 0, [], { requests: 20000, dueInHours: 2 });
+    expect(decision.starts).toEqual([]);
+    expect(decision.models.qwen.targetReplicas).toBe(0);
+  });
+
+  it('holds the replicas the backlog needs, releases the rest, and all of them once it is done', () => {
+    const vms = [vm('a'), vm('b'), vm('c'), vm('d')];
+    // 20,000 requests in 48 h: 2.37 replicas → 3 kept
+    expect(plan(spec(), 0, vms, { requests: 20000, dueInHours: 48 }).drains).toHaveLength(1);
+    expect(plan(spec(), 0, vms).drains).toHaveLength(4);
+  });
+
+  it('rejects a batch throughput that is not positive', () => {
+    const check = resolveScalingSpec({ models: { qwen: { batchRequestsPerReplicaPerSecond: 0 } }, capacity: { vmTypes: [gpu] } });
+    expect(check).toEqual({ ok: false, error: expect.stringContaining('models["qwen"].batchRequestsPerReplicaPerSecond must be > 0 or null') });
+  });
+});

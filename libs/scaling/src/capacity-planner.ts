@@ -1,5 +1,5 @@
 import { duration, num, plural } from './format';
-import { DemandOutlook, VmObservation, VmState } from './observation';
+import { BatchBacklog, DemandOutlook, VmObservation, VmState } from './observation';
 import { CapacityPlanSpec, ModelScalingSpec, ScalingSpec, VmTypeSpec } from './scaling-spec';
 
 /** [time (s), target replicas]: a past target that can still be the maximum within the scale-down delay. */
@@ -22,6 +22,8 @@ export interface ModelCapacity {
   readonly replicaDemand: number | null;
   /** Replicas the forecast needs within the boot horizon; null without a usable forecast. */
   readonly forecastReplicas: number | null;
+  /** Replicas the batch backlog needs to be done by its deadline, on top of interactive demand; null when it needs none. */
+  readonly batchReplicas?: number | null;
   /** Replica slots on ready VMs and on VMs still booting. */
   readonly readyReplicas: number;
   readonly bootingReplicas: number;
@@ -64,6 +66,8 @@ export interface CapacityInputs {
   readonly replicaDemand: Readonly<Record<string, number | null>>;
   readonly vms: readonly VmObservation[];
   readonly forecasts?: Readonly<Record<string, DemandOutlook>>;
+  /** Per model; absent when no batch work waits. */
+  readonly batch?: Readonly<Record<string, BatchBacklog | undefined>>;
 }
 
 export interface CapacityStep {
@@ -118,6 +122,26 @@ function forecastNeed(outlook: DemandOutlook | undefined, capacity: CapacityPlan
     if (capacity.forecastBand === 'upper' && Number.isFinite(p.upper) && p.upper >= 0) consider(replicasForRate(model, p.upper, model.maxUtilization), p.upper, begins, upperName);
   }
   return best;
+}
+
+interface BatchNeed {
+  /** Replica-equivalents the backlog needs from now to be done `batchDeadlineMarginSeconds` before its deadline. */
+  readonly share: number;
+  readonly requests: number;
+  readonly dueInSeconds: number;
+}
+
+/**
+ * Batch work fills spare capacity. It asks for replicas only when a throughput is known for it and
+ * its deadline would otherwise be missed: the share of replicas that finishes it in the time left
+ * (after a start's boot horizon and the margin); when no time is left, every replica allowed.
+ */
+function batchNeed(backlog: BatchBacklog | undefined, capacity: CapacityPlanSpec, model: ModelScalingSpec, horizon: number, now: number): BatchNeed | null {
+  const perReplica = model.batchRequestsPerReplicaPerSecond ?? null;
+  if (!backlog || !(backlog.requests > 0) || backlog.deadline === null || perReplica === null) return null;
+  const left = backlog.deadline - now - horizon - (capacity.batchDeadlineMarginSeconds ?? 0);
+  const share = left > 0 ? backlog.requests / (perReplica * left) : Number.POSITIVE_INFINITY;
+  return { share, requests: backlog.requests, dueInSeconds: backlog.deadline - now };
 }
 
 /** Cost per replica slot that the deficit can use (a 4-slot VM for 1 missing replica costs all 4), then faster boot, then name. */
@@ -204,6 +228,15 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
       target = fc.replicas;
       driver = `forecast ${fc.band === 'point' ? '' : `${fc.band} `}${num(fc.rate)} req/s ${fc.inSeconds > 0 ? `in ${duration(fc.inSeconds)}` : 'now'} needs ${fc.replicas}`;
     }
+    // batch work runs on what interactive demand leaves spare; it only holds or adds the replicas its deadline needs
+    const bn = batchNeed(inputs.batch?.[name], capacity, model, horizon, now);
+    const interactive = Math.max(replicaDemand ?? 0, fc?.replicas ?? 0);
+    const batchReplicas = bn ? (Number.isFinite(bn.share) ? Math.ceil(bn.share - EPSILON) : model.maxReplicas) : null;
+    if (bn && batchReplicas !== null && interactive + batchReplicas > target) {
+      target = interactive + batchReplicas;
+      const pace = Number.isFinite(bn.share) ? `needs ${num(bn.share)} replicas to finish in time` : 'is late: as many replicas as allowed';
+      driver = `batch backlog of ${plural(bn.requests, 'request')} due in ${duration(Math.max(0, bn.dueInSeconds))} ${pace}${interactive > 0 ? ` besides ${interactive} for interactive demand` : ''}; ${target}`;
+    }
     target = Math.min(target, model.maxReplicas);
 
     // scale-down delay: the largest target of the window, kept as a decreasing run of candidates
@@ -272,7 +305,7 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
       reason = frozen ? `${reason}; nothing released without valid data` : `${reason}; keeping ${num(have)}: need ${held} within the last ${duration(capacity.scaleDownDelaySeconds)}, release above ${num(held * (1 + capacity.scaleDownHysteresis))}`;
     }
 
-    models[name] = { targetReplicas: target, heldReplicas: held, replicaDemand, forecastReplicas: fc ? fc.replicas : null, readyReplicas: ready, bootingReplicas: booting, reason };
+    models[name] = { targetReplicas: target, heldReplicas: held, replicaDemand, forecastReplicas: fc ? fc.replicas : null, ...(batchReplicas !== null ? { batchReplicas } : {}), readyReplicas: ready, bootingReplicas: booting, reason };
   }
 
   // a draining VM stops once idle and past the minimum drain time; never with requests in flight

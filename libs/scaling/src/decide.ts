@@ -1,5 +1,5 @@
 import { CapacityDecision, CapacityPlanState, initialCapacityPlanState, planCapacity } from './capacity-planner';
-import { ScalingObservation } from './observation';
+import { BatchBacklog, ScalingObservation } from './observation';
 import { decideReplicas, initialReplicaAutoscalerState, ReplicaAutoscalerState, ReplicaDecision } from './replica-autoscaler';
 import { ScalingSpec } from './scaling-spec';
 
@@ -38,7 +38,9 @@ export function decide(spec: ScalingSpec, state: ScalingState, observation: Scal
     replicaStates[name] = step.nextState;
     replicaDemand[name] = step.decision.valid ? step.decision.neededReplicas : null;
   }
-  const capacity = planCapacity(spec, state.capacity ?? initialCapacityPlanState, { replicaDemand, vms: observation.vms, forecasts: observation.forecasts }, now);
+  const batch: Record<string, BatchBacklog | undefined> = {};
+  for (const [name, m] of Object.entries(observation.models)) if (m.batch) batch[name] = m.batch;
+  const capacity = planCapacity(spec, state.capacity ?? initialCapacityPlanState, { replicaDemand, vms: observation.vms, forecasts: observation.forecasts, batch }, now);
   return {
     decision: { at: now, replicas, capacity: capacity.decision },
     nextState: { replicas: replicaStates, capacity: capacity.nextState },

@@ -43,7 +43,7 @@ export type {
   VmTypeSpec,
 } from './scaling-spec';
 export { defaultCapacityPlanSpec, defaultModelScalingSpec, defaultReplicaAutoscalerSpec, resolveScalingSpec, validateScalingSpec } from './scaling-spec';
-export type { DemandOutlook, ModelObservation, OutlookPoint, ScalingObservation, VmObservation, VmState } from './observation';
+export type { BatchBacklog, DemandOutlook, ModelObservation, OutlookPoint, ScalingObservation, VmObservation, VmState } from './observation';
 export type { ConcurrencyBucket, ReplicaAutoscalerState, ReplicaDecision, ReplicaStep } from './replica-autoscaler';
 export { decideReplicas, initialReplicaAutoscalerState } from './replica-autoscaler';
 export type { CapacityDecision, CapacityInputs, CapacityPlanState, CapacityStep, HeldTarget, ModelCapacity, VmDrain, VmStart, VmStop } from './capacity-planner';

@@ -11,6 +11,15 @@ export interface ModelObservation {
   readonly readyReplicas: number;
   /** Requests per second over the interval, for reasons and dashboards. */
   readonly requestRate?: number | null;
+  /** Batch work not done yet: demand that can wait until its deadline; absent when there is none. */
+  readonly batch?: BatchBacklog;
+}
+
+/** Batch requests queued or running for a model, and the earliest deadline among their batches. */
+export interface BatchBacklog {
+  readonly requests: number;
+  /** Seconds; null when unknown (such work never starts capacity). */
+  readonly deadline: number | null;
 }
 
 /** Lifecycle of a capacity node; the names match proto/scaling/v1 `vm-state-changed`. */

@@ -47,6 +47,12 @@ export interface ModelScalingSpec {
   readonly replicaRequestsPerSecond: number;
   readonly minReplicas: number;
   readonly maxReplicas: number;
+  /**
+   * Batch requests per second one replica completes when it runs batch work only. Batch work fills
+   * spare capacity; with this set, replicas are also started when the backlog could not otherwise be
+   * done by its deadline. null: batch work never starts capacity.
+   */
+  readonly batchRequestsPerReplicaPerSecond: number | null;
 }
 
 export type Accelerator = 'gpu' | 'cpu';
@@ -86,6 +92,8 @@ export interface CapacityPlanSpec {
   readonly scaleDownHysteresis: number;
   /** A draining VM is stopped no sooner than this after its drain began (gateways must stop routing to it first). */
   readonly minDrainSeconds: number;
+  /** Batch backlogs are planned to be done this long before their deadline (on top of the boot horizon). */
+  readonly batchDeadlineMarginSeconds: number;
 }
 
 export interface ScalingSpec {
@@ -113,6 +121,7 @@ export const defaultModelScalingSpec: ModelScalingSpec = {
   replicaRequestsPerSecond: 10,
   minReplicas: 0,
   maxReplicas: 100,
+  batchRequestsPerReplicaPerSecond: null,
 };
 
 export const defaultCapacityPlanSpec: CapacityPlanSpec = {
@@ -125,6 +134,7 @@ export const defaultCapacityPlanSpec: CapacityPlanSpec = {
   scaleDownDelaySeconds: 600,
   scaleDownHysteresis: 0.1,
   minDrainSeconds: 5,
+  batchDeadlineMarginSeconds: 3600,
 };
 
 /** Overrides accepted by `resolveScalingSpec`: any subset of any section. */
@@ -188,6 +198,7 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
     ['capacity.scaleDownDelaySeconds', c.scaleDownDelaySeconds, nonNegative, '≥ 0'],
     ['capacity.scaleDownHysteresis', c.scaleDownHysteresis, nonNegative, '≥ 0'],
     ['capacity.minDrainSeconds', c.minDrainSeconds, nonNegative, '≥ 0'],
+    ['capacity.batchDeadlineMarginSeconds', c.batchDeadlineMarginSeconds, nonNegative, '≥ 0'],
   ]);
   if (capacityError) return capacityError;
   if (c.maxCostPerHour !== null) {
@@ -235,6 +246,10 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
       [`${key}.maxReplicas`, m?.maxReplicas, (v) => Number.isInteger(v) && v >= m.minReplicas, `an integer ≥ minReplicas (${m?.minReplicas})`],
     ]);
     if (modelError) return modelError;
+    if ((m.batchRequestsPerReplicaPerSecond ?? null) !== null) {
+      const batchError = checkRules([[`${key}.batchRequestsPerReplicaPerSecond`, m.batchRequestsPerReplicaPerSecond, positive, '> 0 or null']]);
+      if (batchError) return batchError;
+    }
     if (c.vmTypes.length > 0 && !c.vmTypes.some((t) => (t.slots[name] ?? 0) > 0)) {
       return `scaling spec: models["${name}"] fits no VM type; add it to some capacity.vmTypes[].slots`;
     }

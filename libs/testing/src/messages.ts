@@ -70,4 +70,9 @@ export const factory = {
     points: [{ at: now(), requestRate: 2, upper: 3 }],
     ...o,
   }),
+  batchBacklogReported: (o: Partial<MessageTypes['batch.backlog-reported']> = {}): MessageTypes['batch.backlog-reported'] => ({
+    reportedAt: now(),
+    models: [{ model: 'Qwen/Qwen2.5-3B-Instruct', requests: 120, inputTokens: 736_320, batches: 1, deadline: new Date(Date.now() + 86_400_000).toISOString() }],
+    ...o,
+  }),
 };

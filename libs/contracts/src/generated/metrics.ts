@@ -9,7 +9,7 @@ export interface MetricAggregated {
   intervalStart: string;
   intervalSeconds: number;
   /**
-   * Requests per second
+   * Interactive requests per second; tokens, concurrency and TTFT count interactive requests only
    */
   requestRate: number;
   inputTokensPerSecond?: number;
@@ -24,5 +24,17 @@ export interface MetricAggregated {
   errors?: number;
   readyWorkers: number;
   capacityPerWorker?: number | null;
+  /**
+   * Batch requests queued or running, not yet done (from batch.backlog-reported)
+   */
   batchBacklog?: number;
+  batchBacklogInputTokens?: number;
+  /**
+   * Earliest deadline (expires_at) of the backlog
+   */
+  batchDeadline?: string | null;
+  /**
+   * Batch requests completed per second
+   */
+  batchRequestRate?: number;
 }

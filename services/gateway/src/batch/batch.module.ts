@@ -1,4 +1,5 @@
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { BatchBacklogService } from './batch-backlog.service';
 import { BatchExecutorService } from './batch-executor.service';
 import { BatchQueueRepository } from './batch-queue.repository';
 import { BatchController } from './batch.controller';
@@ -18,4 +19,5 @@ export const BATCH_PROVIDERS = [
   BatchService,
   BatchController,
   BatchExecutorService,
+  BatchBacklogService,
 ];

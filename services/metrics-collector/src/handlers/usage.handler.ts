@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { KeyUsageRequest, RequestCompleted, WorkerDeregistered, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { BatchBacklogReported, KeyUsageRequest, RequestCompleted, WorkerDeregistered, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { On, OnStream } from '@maas/nats';
 import { DemandSeriesService } from '../services/demand-series.service';
 import { UsageLedgerService } from '../services/usage-ledger.service';
@@ -30,6 +30,11 @@ export class UsageHandler {
   @On('worker.heartbeat')
   heartbeat(@Payload() msg: WorkerHeartbeat) {
     this.series.heartbeat(msg);
+  }
+
+  @On('batch.backlog-reported')
+  backlogReported(@Payload() msg: BatchBacklogReported) {
+    this.series.backlogReported(msg);
   }
 
   @On('worker.deregistered')

@@ -66,4 +66,35 @@ describe('DemandSeries', () => {
     expect(s.close(T0 + 3_600_000).length).toBeGreaterThan(0);
     expect(s.close(T0 + 3_620_000 + 10_000)).toEqual([]);
   });
+
+  describe('batch work', () => {
+    it('counts batch requests apart: they are not demand for more replicas', () => {
+      const s = new DemandSeries(10_000, 0);
+      s.close(T0);
+      s.workerRegistered(worker('w1'), T0);
+      s.heartbeat({ workerId: 'w1', load: { running: 6, waiting: 0 }, sentAt: '' } as never, T0 + 9_000);
+      s.requestCompleted(usage('m', 1000, 3000));
+      for (let i = 0; i < 5; i += 1) s.requestCompleted(usage('m', 0, 9_999, { kind: 'batch', ttftMs: 9000, promptTokens: 6000 }));
+      const [a] = s.close(T0 + 10_000);
+      expect(a).toMatchObject({ requestRate: 0.1, batchRequestRate: 0.5, inputTokensPerSecond: 10, ttftP95Ms: 200, batchBacklog: 0, batchDeadline: null });
+      // six running on the worker, five of them batch (busy the whole interval): one interactive
+      expect(a.concurrency).toBeCloseTo(1);
+    });
+
+    it('reports the latest backlog per model, even for a model no worker serves, until the report goes stale', () => {
+      const s = new DemandSeries(10_000, 0, 10_000, 3_600_000, 60_000);
+      s.close(T0);
+      const deadline = new Date(T0 + 86_400_000).toISOString();
+      s.backlogReported({ reportedAt: '', models: [{ model: 'cold', requests: 2000, inputTokens: 12_272_000, batches: 1, deadline }] }, T0 + 5_000);
+      const [a] = s.close(T0 + 10_000);
+      expect(a).toMatchObject({ model: 'cold', requestRate: 0, readyWorkers: 0, batchBacklog: 2000, batchBacklogInputTokens: 12_272_000, batchDeadline: deadline });
+      // a newer report without the model: its backlog is done
+      s.backlogReported({ reportedAt: '', models: [] }, T0 + 15_000);
+      expect(s.close(T0 + 20_000)[0]).toMatchObject({ model: 'cold', batchBacklog: 0, batchDeadline: null });
+      // a report nobody repeats stops counting after 60 s
+      s.backlogReported({ reportedAt: '', models: [{ model: 'cold', requests: 10, inputTokens: 60_000, batches: 1, deadline }] }, T0 + 25_000);
+      expect(s.close(T0 + 30_000)[0].batchBacklog).toBe(10);
+      expect(s.close(T0 + 90_000).every((x) => x.batchBacklog === 0)).toBe(true);
+    });
+  });
 });

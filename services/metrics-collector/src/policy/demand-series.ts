@@ -1,9 +1,16 @@
-import type { MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { BatchBacklogReported, MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 
-/** One model's figures over one interval, before they become a MetricAggregated message. */
+/**
+ * One model's figures over one interval, before they become a MetricAggregated message. Interactive
+ * requests make the demand figures; batch requests run on whatever capacity is spare and are counted
+ * apart, so that filling idle replicas with batch work never reads as demand for more replicas.
+ */
 interface Bucket {
   start: number;
   requests: number;
+  batchRequests: number;
+  /** Busy time of batch requests (ms), taken out of the runtimes' in-flight counts. */
+  batchBusyMs: number;
   inputTokens: number;
   outputTokens: number;
   errors: number;
@@ -20,7 +27,13 @@ interface WorkerView {
   lastSeen: number;
 }
 
-const emptyBucket = (start: number): Bucket => ({ start, requests: 0, inputTokens: 0, outputTokens: 0, errors: 0, ttftMs: [], busyMs: 0 });
+interface Backlog {
+  requests: number;
+  inputTokens: number;
+  deadline: string | null;
+}
+
+const emptyBucket = (start: number): Bucket => ({ start, requests: 0, batchRequests: 0, batchBusyMs: 0, inputTokens: 0, outputTokens: 0, errors: 0, ttftMs: [], busyMs: 0 });
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -40,6 +53,9 @@ export class DemandSeries {
   /** When each model last had traffic or a live worker: it keeps reporting zero demand for a while after. */
   private readonly lastActive = new Map<string, number>();
   private closedUntil = -Infinity;
+  /** The latest batch backlog report: complete, so a model missing from it has none. */
+  private backlog = new Map<string, Backlog>();
+  private backlogAt = -Infinity;
 
   constructor(
     readonly intervalMs = 10_000,
@@ -47,6 +63,8 @@ export class DemandSeries {
     private readonly workerStaleMs = 10_000,
     // Silence after a model's last worker left would read as "no data" to the scaler, which then holds capacity.
     private readonly quietReportMs = 3_600_000,
+    // A backlog nobody has re-reported for this long (its gateways are gone) no longer counts.
+    private readonly backlogStaleMs = 60_000,
   ) {}
 
   private bucketStart(t: number): number {
@@ -68,19 +86,36 @@ export class DemandSeries {
     if (!Number.isFinite(finished)) return;
     this.knownModels.add(u.model);
     this.lastActive.set(u.model, Math.max(this.lastActive.get(u.model) ?? -Infinity, finished));
+    const batch = u.kind === 'batch';
     if (this.bucketStart(finished) >= this.closedUntil) {
       const b = this.bucket(u.model, this.bucketStart(finished));
-      b.requests += 1;
-      b.inputTokens += u.promptTokens;
-      b.outputTokens += u.completionTokens;
-      if (u.status >= 500) b.errors += 1;
-      if (u.ttftMs !== null && u.ttftMs !== undefined) b.ttftMs.push(u.ttftMs);
+      if (batch) {
+        b.batchRequests += 1;
+      } else {
+        b.requests += 1;
+        b.inputTokens += u.promptTokens;
+        b.outputTokens += u.completionTokens;
+        if (u.status >= 500) b.errors += 1;
+        if (u.ttftMs !== null && u.ttftMs !== undefined) b.ttftMs.push(u.ttftMs);
+      }
     }
     const from = Number.isFinite(started) ? Math.min(started, finished) : finished;
     for (let s = this.bucketStart(from); s <= finished; s += this.intervalMs) {
       if (s < this.closedUntil) continue; // already published: too late to count
       const overlap = Math.min(finished, s + this.intervalMs) - Math.max(from, s);
-      if (overlap > 0) this.bucket(u.model, s).busyMs += overlap;
+      if (overlap <= 0) continue;
+      if (batch) this.bucket(u.model, s).batchBusyMs += overlap;
+      else this.bucket(u.model, s).busyMs += overlap;
+    }
+  }
+
+  /** A gateway's view of the batch work not done yet; replaces the previous report. */
+  backlogReported(r: BatchBacklogReported, now: number): void {
+    this.backlog = new Map(r.models.map((m) => [m.model, { requests: m.requests, inputTokens: m.inputTokens, deadline: m.deadline }]));
+    this.backlogAt = now;
+    for (const m of r.models) {
+      this.knownModels.add(m.model);
+      if (m.requests > 0) this.lastActive.set(m.model, now);
     }
   }
 
@@ -109,14 +144,16 @@ export class DemandSeries {
   }
 
   /** Closes every interval that ended at least `latenessMs` ago: one aggregate per model and interval. */
-  close(now: number, batchBacklog: (model: string) => number = () => 0): MetricAggregated[] {
+  close(now: number): MetricAggregated[] {
     const closeBefore = this.bucketStart(now - this.latenessMs);
     if (closeBefore <= this.closedUntil) return [];
     const first = Number.isFinite(this.closedUntil) ? this.closedUntil : closeBefore - this.intervalMs;
     const live = [...this.workers.values()].filter((w) => now - w.lastSeen <= this.workerStaleMs);
     const out: MetricAggregated[] = [];
     const seconds = this.intervalMs / 1000;
+    const backlogFresh = now - this.backlogAt <= this.backlogStaleMs;
     for (const model of this.knownModels) {
+      const backlog = backlogFresh ? this.backlog.get(model) : undefined;
       const perModel = this.buckets.get(model) ?? new Map<number, Bucket>();
       const starts = new Set([...perModel.keys()].filter((s) => s < closeBefore));
       // Every interval since the last close, so a model with workers but no traffic reports zero demand.
@@ -129,7 +166,7 @@ export class DemandSeries {
       for (const start of [...starts].sort((a, b) => a - b)) {
         const b = perModel.get(start) ?? emptyBucket(start);
         perModel.delete(start);
-        if (b.requests === 0 && b.busyMs === 0 && serving.length === 0 && !recentlyActive) continue;
+        if (b.requests === 0 && b.busyMs === 0 && b.batchRequests === 0 && serving.length === 0 && !recentlyActive && !backlog?.requests) continue;
         const ttft = [...b.ttftMs].sort((x, y) => x - y);
         out.push({
           model,
@@ -138,15 +175,19 @@ export class DemandSeries {
           requestRate: b.requests / seconds,
           inputTokensPerSecond: b.inputTokens / seconds,
           outputTokensPerSecond: b.outputTokens / seconds,
-          // Usage events see what finished; heartbeats see what is in flight now: take the larger.
-          concurrency: Math.max(b.busyMs / this.intervalMs, running + waiting),
+          // Usage events see what finished; heartbeats see what is in flight now (batch work included,
+          // which the runtimes do not tell apart): take the larger.
+          concurrency: Math.max(b.busyMs / this.intervalMs, running + waiting - b.batchBusyMs / this.intervalMs),
           queueDepth: waiting,
           ttftP50Ms: percentile(ttft, 0.5),
           ttftP95Ms: percentile(ttft, 0.95),
           errors: b.errors,
           readyWorkers: serving.length,
           capacityPerWorker: serving.length ? serving.reduce((sum, w) => sum + w.capacity, 0) / serving.length : null,
-          batchBacklog: batchBacklog(model),
+          batchRequestRate: b.batchRequests / seconds,
+          batchBacklog: backlog?.requests ?? 0,
+          batchBacklogInputTokens: backlog?.inputTokens ?? 0,
+          batchDeadline: backlog?.requests ? backlog.deadline : null,
         });
       }
     }

@@ -3,7 +3,8 @@ import type { MetricAggregated } from '@maas/contracts';
 /**
  * Combines consecutive aggregates of one model into one of a coarser resolution. Rates and
  * concurrency are time-weighted means; TTFT p50 is the request-weighted mean of the p50s and p95 the
- * largest p95 (exact percentiles would need the samples, which are not kept past 10 s).
+ * largest p95 (exact percentiles would need the samples, which are not kept past 10 s). The batch
+ * backlog is a level, not a rate: the last part's.
  */
 export function rollUp(parts: MetricAggregated[], intervalStart: number, intervalSeconds: number): MetricAggregated | undefined {
   if (parts.length === 0) return undefined;
@@ -26,6 +27,9 @@ export function rollUp(parts: MetricAggregated[], intervalStart: number, interva
     errors: parts.reduce((s, p) => s + (p.errors ?? 0), 0),
     readyWorkers: last.readyWorkers,
     capacityPerWorker: last.capacityPerWorker ?? null,
+    batchRequestRate: weighted((p) => p.batchRequestRate ?? 0),
     batchBacklog: last.batchBacklog ?? 0,
+    batchBacklogInputTokens: last.batchBacklogInputTokens ?? 0,
+    batchDeadline: last.batchDeadline ?? null,
   };
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import type { MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { BatchBacklogReported, MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
@@ -20,6 +20,10 @@ const gauges = {
   ttftP95: new Gauge({ name: 'maas_model_ttft_p95_seconds', help: 'Time to first token, p95 over the last interval', labelNames: labels }),
   errors: new Gauge({ name: 'maas_model_errors', help: 'Failed requests in the last interval', labelNames: labels }),
   workers: new Gauge({ name: 'maas_model_ready_workers', help: 'Workers serving the model with a recent heartbeat', labelNames: labels }),
+  batchRate: new Gauge({ name: 'maas_model_batch_request_rate', help: 'Batch requests completed per second over the last interval', labelNames: labels }),
+  batchBacklog: new Gauge({ name: 'maas_model_batch_backlog_requests', help: 'Batch requests queued or running, not yet done', labelNames: labels }),
+  batchBacklogTokens: new Gauge({ name: 'maas_model_batch_backlog_input_tokens', help: 'Estimated prompt tokens of the batch backlog', labelNames: labels }),
+  batchDeadline: new Gauge({ name: 'maas_model_batch_deadline_seconds', help: 'Seconds until the earliest deadline of the batch backlog (absent without backlog)', labelNames: labels }),
 };
 
 const ROLLUPS = [
@@ -71,6 +75,10 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
     this.series.workerLeft(workerId);
   }
 
+  backlogReported(r: BatchBacklogReported): void {
+    this.series.backlogReported(r, this.clock.now());
+  }
+
   async tick(): Promise<void> {
     const now = this.clock.now();
     const aggregates = this.series.close(now);
@@ -98,6 +106,11 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
     if (a.ttftP95Ms !== null && a.ttftP95Ms !== undefined) gauges.ttftP95.set(l, a.ttftP95Ms / 1000);
     gauges.errors.set(l, a.errors ?? 0);
     gauges.workers.set(l, a.readyWorkers);
+    gauges.batchRate.set(l, a.batchRequestRate ?? 0);
+    gauges.batchBacklog.set(l, a.batchBacklog ?? 0);
+    gauges.batchBacklogTokens.set(l, a.batchBacklogInputTokens ?? 0);
+    if (a.batchDeadline) gauges.batchDeadline.set(l, Math.round((Date.parse(a.batchDeadline) - this.clock.now()) / 1000));
+    else gauges.batchDeadline.remove(l);
   }
 
   /** Folds finished samples into the next resolution once its interval is complete. */

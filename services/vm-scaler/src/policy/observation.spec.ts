@@ -26,6 +26,14 @@ describe('buildObservation', () => {
     expect(buildObservation({ ...base, aggregates: [a] }).models[MODEL]).toEqual(expected);
   });
 
+  it('passes the batch backlog on with its deadline in seconds; none when the backlog is empty', () => {
+    const deadline = NOW + 86_400;
+    const a = (batchBacklog: number) =>
+      factory.metricAggregated({ model: MODEL, intervalStart: iso(NOW - 11), intervalSeconds: 10, requestRate: 0, concurrency: 0, readyWorkers: 0, batchBacklog, batchDeadline: batchBacklog ? iso(deadline) : null });
+    expect(buildObservation({ ...base, aggregates: [a(1500)] }).models[MODEL]).toEqual({ concurrency: 0, requestRate: 0, readyReplicas: 0, batch: { requests: 1500, deadline } });
+    expect(buildObservation({ ...base, aggregates: [a(0)] }).models[MODEL].batch).toBeUndefined();
+  });
+
   it('counts ready slots of its own nodes when no worker is reported, and joins in-flight counts', () => {
     const vms = [vm({ id: 'a' }), vm({ id: 'b', state: 'booting' }), vm({ id: 'c', model: 'other' })];
     const o = buildObservation({ ...base, aggregates: [], vms, inFlight: (id) => (id === 'a' ? 3 : null) });

@@ -49,9 +49,13 @@ export function buildObservation(input: ObservationInputs): ScalingObservation {
     const readySlots = input.vms.filter((vm) => vm.model === name && vm.state === 'ready').reduce((sum, vm) => sum + slots(vm.vmType, name), 0);
     const a = latest.get(name);
     const fresh = a !== undefined && now - (Date.parse(a.intervalStart) / 1000 + a.intervalSeconds) <= input.maxAgeSeconds;
-    models[name] = fresh
-      ? { concurrency: a.concurrency, requestRate: a.requestRate, readyReplicas: Math.max(a.readyWorkers, readySlots) }
-      : { concurrency: null, requestRate: null, readyReplicas: readySlots };
+    if (!fresh) {
+      models[name] = { concurrency: null, requestRate: null, readyReplicas: readySlots };
+      continue;
+    }
+    const deadline = a.batchDeadline ? Date.parse(a.batchDeadline) / 1000 : null;
+    const batch = a.batchBacklog ? { requests: a.batchBacklog, deadline: deadline !== null && Number.isFinite(deadline) ? deadline : null } : undefined;
+    models[name] = { concurrency: a.concurrency, requestRate: a.requestRate, readyReplicas: Math.max(a.readyWorkers, readySlots), ...(batch ? { batch } : {}) };
   }
   const forecasts: Record<string, DemandOutlook> = {};
   for (const f of input.forecasts) {
