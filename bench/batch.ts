@@ -1,9 +1,10 @@
 /**
  * Batch API benchmark: the paper's summarisation workload submitted as one OpenAI batch through the
  * official SDK, against the real stack (NATS, router, key-registry, metrics-collector, the gateway
- * with its database) and one simulated `a100-gpt-oss-20b` worker.
+ * with its database) and one `a100-gpt-oss-20b` worker attached to a simulated vLLM in its own process.
  *   1. peak      closed loop straight at the worker (no gateway) at several concurrencies: the
- *                profile's best output throughput on the same requests
+ *                profile's best output throughput on the same requests, and its best concurrency
+ *                (the gateway starts after, with GATEWAY_BATCH_CONCURRENCY set from it)
  *   2. baseline  interactive streaming chat through the gateway, Poisson arrivals, no batch
  *   3. batch     the batch runs while the same interactive load runs through the gateway
  * Targets: batch output throughput >= 90 % of the peak; interactive TTFT p99 with the batch within
@@ -26,7 +27,8 @@ import { arrivalGaps } from './lib/arrivals';
 import { closedLoop } from './lib/load';
 import { streamRequest, StreamResult } from './lib/openai-stream';
 import { ProgressBar } from './lib/progress';
-import { writeReport } from './lib/report';
+import { ServerProcess, startServerProcess } from './lib/server-process';
+import { repoRoot, writeReport } from './lib/report';
 import { servingMetrics, ServingMetrics } from './lib/serving-metrics';
 import { formatNumber, renderTable } from './lib/table';
 
@@ -35,17 +37,24 @@ const HELP = `usage: node scripts/run.js bench/batch.ts [options]
   --requests N            batch size (default 2000)
   --time-scale X          simulated seconds per wall second for the worker (default 20)
   --interactive-rate R    interactive streaming chat requests per simulated second (default 0.2)
-  --interactive-requests N  baseline phase: interactive requests (default 60)
-  --peak-concurrency A,B  closed-loop concurrencies straight at the worker (default 32,64,128)
+  --interactive-requests N  baseline phase: interactive requests (default 200, so its p99 is not one outlier)
+  --peak-concurrency A,B  closed-loop concurrencies straight at the worker (default 16,32,48,64,128)
   --peak-rounds N         requests per closed-loop client (default 2)
   --input-tokens N        batch prompt tokens (default 6136, the paper's summarised paper)
   --output-tokens N       batch output tokens (default 800, bench/serving's summary workload)
   --same-prompt           every batch request summarises the same paper (prefix cache hits);
                           default: a different paper per request, as a real batch would be
+  --max-num-batched-tokens N  the simulated vLLM's step token budget (default: the profile's 2048, vLLM's
+                          default below 70 GiB); smaller splits long batch prompts into shorter steps,
+                          which interactive first tokens wait on, at some batch throughput
   --scheduling-policy P   the worker's simulator policy, fcfs or priority (default priority)
   --batch-priority N      GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)
   --reserve F             GATEWAY_BATCH_RESERVE for the gateway (default 0.05 with the priority
                           policy, since preemption protects interactive requests; else the gateway's, 0.25)
+  --batch-concurrency C   GATEWAY_BATCH_CONCURRENCY for the model: the running requests batch work may bring
+                          the worker to. auto (default): the worker's best concurrency, the lowest swept
+                          concurrency reaching 95 % of the peak (measured first, the gateway starts after);
+                          a number: that; off: unset (slots bounded by the reserve and KV cache alone)
   --seed N                arrival seed (default 1)
 Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/batch.json.`;
 
@@ -61,8 +70,11 @@ interface Options {
   samePrompt: boolean;
   reserve: number;
   schedulingPolicy: 'fcfs' | 'priority';
+  maxNumBatchedTokens: number;
   /** GATEWAY_BATCH_PRIORITY; only with the priority policy. */
   batchPriority?: number;
+  /** GATEWAY_BATCH_CONCURRENCY for the model: a number, from the peak sweep ('auto'), or unset ('off'). */
+  batchConcurrency: number | 'auto' | 'off';
   seed: number;
 }
 
@@ -84,7 +96,9 @@ function parseOptions(argv: string[]): Options | undefined {
       'same-prompt': { type: 'boolean', default: false },
       reserve: { type: 'string' },
       'scheduling-policy': { type: 'string' },
+      'max-num-batched-tokens': { type: 'string' },
       'batch-priority': { type: 'string' },
+      'batch-concurrency': { type: 'string' },
       seed: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -103,19 +117,23 @@ function parseOptions(argv: string[]): Options | undefined {
   if (reserve > 1) throw new Error(`--reserve: expected a fraction in [0, 1], got "${values.reserve}"`);
   const batchPriority = values['batch-priority'] === undefined ? 1 : Number(values['batch-priority']);
   if (!Number.isInteger(batchPriority)) throw new Error(`--batch-priority: expected an integer, got "${values['batch-priority']}"`);
+  const bc = values['batch-concurrency'] ?? 'auto';
+  const batchConcurrency = bc === 'auto' || bc === 'off' ? bc : num(bc, 'batch-concurrency', 0, true);
   return {
     requests: num(values.requests, 'requests', 2000, true),
     timeScale: num(values['time-scale'], 'time-scale', 20),
     interactiveRate: num(values['interactive-rate'], 'interactive-rate', 0.2),
-    interactiveRequests: num(values['interactive-requests'], 'interactive-requests', 60, true),
-    peakConcurrency: (values['peak-concurrency'] ?? '32,64,128').split(',').map((c) => num(c.trim(), 'peak-concurrency', 1, true)),
+    interactiveRequests: num(values['interactive-requests'], 'interactive-requests', 200, true),
+    peakConcurrency: (values['peak-concurrency'] ?? '16,32,48,64,128').split(',').map((c) => num(c.trim(), 'peak-concurrency', 1, true)),
     peakRounds: num(values['peak-rounds'], 'peak-rounds', 2, true),
     promptTokens: num(values['input-tokens'], 'input-tokens', WORKLOADS.summary.promptTokens, true),
     outputTokens: num(values['output-tokens'], 'output-tokens', WORKLOADS.summary.outputTokens, true),
     samePrompt: values['same-prompt'] ?? false,
     reserve,
     schedulingPolicy,
+    maxNumBatchedTokens: num(values['max-num-batched-tokens'], 'max-num-batched-tokens', findProfile(PROFILE).maxBatchedTokens, true),
     batchPriority: schedulingPolicy === 'priority' ? batchPriority : undefined,
+    batchConcurrency,
     seed: num(values.seed, 'seed', 1, true),
   };
 }
@@ -232,6 +250,15 @@ interface BatchRun {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `startSimServer` from the dist/ scripts/run.js just built, in a child process; it prints its URL once it serves. */
+function startEngine(options: Options): Promise<ServerProcess> {
+  const lib = path.join(repoRoot(), 'dist', 'libs', 'engine-sim', 'src', 'index.js');
+  const simOptions = { profile: PROFILE, port: 0, timeScale: options.timeScale, startupSeconds: 0, schedulingPolicy: options.schedulingPolicy, maxNumBatchedTokens: options.maxNumBatchedTokens };
+  const script = `const sim = require(${JSON.stringify(lib)}); const o = ${JSON.stringify(simOptions)};
+sim.startSimServer({ ...o, profile: sim.findProfile(o.profile) }).then(async (s) => { await s.ready; console.log(JSON.stringify({ event: 'ready', url: s.url })); });`;
+  return startServerProcess(process.execPath, ['-e', script]);
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   if (!options) {
@@ -248,19 +275,32 @@ async function main(): Promise<number> {
   const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
   const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
   try {
-    log('starting router, key-registry, metrics-collector, gateway and an a100-gpt-oss-20b worker…');
+    log('starting router, key-registry, metrics-collector and an a100-gpt-oss-20b worker…');
     const [router, keys, collector] = await Promise.all([startService('router', env), startService('key-registry', env), startService('metrics-collector', env)]);
     cleanups.push(() => router.stop(), () => keys.stop(), () => collector.stop(), async () => fs.rmSync(fileDir, { recursive: true, force: true }));
-    const gatewayEnv: Record<string, string> = { ...env, GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024), GATEWAY_BATCH_SWEEP: '200ms' };
-    gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
-    if (options.batchPriority !== undefined) gatewayEnv.GATEWAY_BATCH_PRIORITY = String(options.batchPriority);
-    log(`worker --sim-scheduling-policy ${options.schedulingPolicy}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}`);
-    const gateway = await startService('gateway', gatewayEnv);
-    cleanups.push(() => gateway.stop());
-    const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', 'bench-batch-worker', '--sim-profile', PROFILE, '--sim-time-scale', String(options.timeScale), '--sim-scheduling-policy', options.schedulingPolicy, '--heartbeat', '500ms']);
+    // The simulated vLLM runs as its own process, as vLLM would, with its engine flags; the worker attaches to it.
+    const engine = await startEngine(options);
+    cleanups.push(() => engine.stop());
+    const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', 'bench-batch-worker', '--attach', engine.url, '--capacity', String(profile.maxNumSeqs), '--hardware', 'gpu', '--runtime-kind', 'sim-engine', '--heartbeat', '500ms']);
     cleanups.push(() => worker.stop());
     const registered = await worker.waitFor((r) => r.msg === 'worker registered', 60_000, 'worker registration');
     const workerUrl = String(registered.url);
+
+    const peakTotal = options.peakConcurrency.reduce((s, c) => s + c * options.peakRounds, 0);
+    const progress = new ProgressBar(peakTotal + options.interactiveRequests, 'peak');
+    // 1. Peak: closed loop straight at the worker, before the gateway exists (as an operator sizes a deployment).
+    const peak = await peakSweep(options, workerUrl, model, progress);
+    const bestPeak = Math.max(...peak.map((p) => p.outputTokensPerSecond));
+    const bestConcurrency = options.batchConcurrency === 'auto' ? Math.min(...peak.filter((p) => p.outputTokensPerSecond >= 0.95 * bestPeak).map((p) => p.concurrency)) : options.batchConcurrency === 'off' ? undefined : options.batchConcurrency;
+
+    const gatewayEnv: Record<string, string> = { ...env, GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024), GATEWAY_BATCH_SWEEP: '200ms' };
+    gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
+    if (options.batchPriority !== undefined) gatewayEnv.GATEWAY_BATCH_PRIORITY = String(options.batchPriority);
+    if (bestConcurrency !== undefined) gatewayEnv.GATEWAY_BATCH_CONCURRENCY = `${model}=${bestConcurrency}`;
+    progress.relabel('starting the gateway');
+    log(`engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}, GATEWAY_BATCH_CONCURRENCY=${gatewayEnv.GATEWAY_BATCH_CONCURRENCY ?? '(unset)'}`);
+    const gateway = await startService('gateway', gatewayEnv);
+    cleanups.push(() => gateway.stop());
     const nc = await connect({ servers: env.NATS_URL });
     cleanups.push(async () => {
       await deleteStreams(nc, namespace);
@@ -275,14 +315,10 @@ async function main(): Promise<number> {
       if (i > 200) throw new Error(`the gateway never listed ${model}`);
       await sleep(100);
     }
-    // Warm-up: one short request each way, untimed.
+    // Warm-up: one short request, untimed.
     const warm = await streamRequest(`${gateway.url}/v1/chat/completions`, chatBody(model, 'warm-up', 16, 2), new http.Agent(), { authorization: `Bearer ${secret}` });
     if (!warm.ok) throw new Error(`warm-up through the gateway failed: ${warm.error}`);
 
-    const peakTotal = options.peakConcurrency.reduce((s, c) => s + c * options.peakRounds, 0);
-    const progress = new ProgressBar(peakTotal + options.interactiveRequests, 'peak');
-    // 1. Peak: closed loop straight at the worker.
-    const peak = await peakSweep(options, workerUrl, model, progress);
     // 2. Interactive alone.
     progress.relabel('interactive, no batch');
     const baselineResults = await interactive(options, gateway.url, secret, model, options.interactiveRequests, 'alone', progress);
@@ -306,7 +342,6 @@ async function main(): Promise<number> {
     const batchProgress = new ProgressBar(options.requests, 'batch (interactive load alongside)');
     let allDoneAt: number | undefined;
     // Arrivals enough for twice the expected batch duration; sending stops when the batch is done.
-    const bestPeak = Math.max(...peak.map((p) => p.outputTokensPerSecond));
     const expectedSim = (options.requests * options.outputTokens) / bestPeak;
     const withBatchCount = Math.max(options.interactiveRequests, Math.ceil(2 * expectedSim * options.interactiveRate));
     const interactiveDuring = interactive(options, gateway.url, secret, model, withBatchCount, 'with-batch', undefined, () => allDoneAt !== undefined);
@@ -358,7 +393,7 @@ async function main(): Promise<number> {
     const out: string[] = [];
     out.push(`## peak: closed loop straight at the worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
     out.push(renderTable(['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'], peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond])));
-    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, worker --sim-scheduling-policy ${options.schedulingPolicy}, worker capacity ${profile.maxNumSeqs})`);
+    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens}, worker capacity ${profile.maxNumSeqs})`);
     out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'vs peak'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, `${(throughputRatio * 100).toFixed(1)} %`]]));
     out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
     const ms = (x: number) => formatNumber(x * 1000);
@@ -369,14 +404,17 @@ async function main(): Promise<number> {
     out.push(`${ttftPass ? 'PASS' : 'FAIL'}  interactive TTFT p99 with batch ${ms(during.ttft.p99)} ms vs ${ms(baseline.ttft.p99)} ms without = x${ttftRatio.toFixed(2)}; target <= x1.20`);
     const notes = [
       `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back; batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
-      `the batch runs only in the worker's spare slots: floor(capacity x (1 - GATEWAY_BATCH_RESERVE)) = ${Math.floor(profile.maxNumSeqs * (1 - reserve))} minus running requests, none while the worker queues; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
+      `the batch runs only in the worker's spare slots: min(floor(capacity x (1 - GATEWAY_BATCH_RESERVE)), best concurrency) = ${Math.min(Math.floor(profile.maxNumSeqs * (1 - reserve)), bestConcurrency ?? Number.POSITIVE_INFINITY)} minus running requests, none while the worker queues or its KV cache is past the reserve; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
+      bestConcurrency === undefined
+        ? 'no best concurrency: the batch fills every slot the reserve and KV cache leave, which lengthens every step'
+        : `best concurrency ${bestConcurrency}: ${options.batchConcurrency === 'auto' ? 'the lowest swept concurrency whose throughput reaches 95 % of the peak' : 'given with --batch-concurrency'}; past it more sequences only lengthen the steps interactive requests wait on`,
       options.schedulingPolicy === 'priority'
         ? `priority scheduling: batch requests carry priority ${options.batchPriority}, interactive ones 0, so a waiting interactive request preempts the least urgent running batch request (recomputed later)`
         : 'fcfs scheduling: interactive requests queue behind batch work in the engine',
       `wall time ${((Date.now() - wallStarted) / 1000).toFixed(0)} s; upload of the input file ${uploadWallSeconds.toFixed(1)} s wall`,
     ];
     out.push(...notes.map((n) => `- ${n}`));
-    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, peak, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
+    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, peak, bestConcurrency: bestConcurrency ?? null, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
     out.push(`- results: ${path.relative(process.cwd(), file2)}`);
     process.stdout.write(`${out.join('\n')}\n`);
     return throughputPass && ttftPass ? 0 : 1;

@@ -150,6 +150,21 @@ describe('SimulatedEngine scheduling policy', () => {
     expect(prio.filter((e) => e.type === 'preempted')).toHaveLength(1);
   });
 
+  it.each([
+    // 512-token budget, 10k prefill tokens/s: a step of 512 prompt tokens takes 10 + 51.2 ms. The chat arrives
+    // during the first chunk of the long prompt; with priority it takes its share of the very next step.
+    { policy: 'fcfs' as const, ttft: [0.2, 0.3] },
+    { policy: 'priority' as const, ttft: [0.1, 0.12] },
+  ])('$policy: who gets the step budget first when a short prompt arrives during a long one', ({ policy, ttft }) => {
+    const arrivals: Array<[number, EngineRequest]> = [[0, req('batch', 2048, 5, 1)], [0.01, req('chat', 16, 5, 0)]];
+    const events = drive(new SimulatedEngine({ profile: profile(), schedulingPolicy: policy, granularity: 'step' }), arrivals);
+    const first = events.find((e) => e.type === 'first-token' && e.id === 'chat')!;
+    expect(first.time - 0.01).toBeGreaterThan(ttft[0]);
+    expect(first.time - 0.01).toBeLessThan(ttft[1]);
+    // The long prompt still gets all of its tokens, chunk by chunk.
+    expect(events.find((e) => e.type === 'finished' && e.id === 'batch')).toMatchObject({ outputTokens: 5 });
+  });
+
   it('rejects a non-integer priority and an unknown policy', () => {
     const e = new SimulatedEngine({ profile: profile(), schedulingPolicy: 'priority' });
     expect(() => e.submit(req('a', 16, 5, 0.5), 0)).toThrow(/priority must be an integer/);

@@ -297,21 +297,30 @@ export class SimulatedEngine {
     const decoders = this.running.filter((s) => s.phase === 'decode');
     budget -= decoders.length;
     const prefills: Array<{ seq: Sequence; tokens: number }> = [];
-    for (const seq of this.running) {
-      if (seq.phase !== 'prefill' || budget <= 0) continue;
+    const chunk = (seq: Sequence) => {
       const tokens = Math.min(seq.pendingPrefill, budget);
       prefills.push({ seq, tokens });
       budget -= tokens;
-    }
-    while (this.waiting.length > 0 && this.running.length < p.maxNumSeqs && budget > 0) {
+    };
+    const admitHead = (): boolean => {
       const seq = this.waiting[0];
-      if (!this.admit(seq, start)) break;
+      if (this.running.length >= p.maxNumSeqs || budget <= 0 || !this.admit(seq, start)) return false;
       this.waiting.shift();
       this.running.push(seq);
-      const tokens = Math.min(seq.pendingPrefill, budget);
-      prefills.push({ seq, tokens });
-      budget -= tokens;
+      chunk(seq);
+      return true;
+    };
+    // Under the priority policy the budget goes in urgency order (vLLM sorts its queues by priority), so an
+    // urgent prompt is not left behind the chunks of long, less urgent ones; fcfs keeps running-then-waiting order.
+    const partial = this.running.filter((s) => s.phase === 'prefill');
+    if (this.policy === 'priority') partial.sort((a, b) => this.compareUrgency(a, b));
+    let admitting = true;
+    for (const seq of partial) {
+      while (admitting && this.policy === 'priority' && this.waiting.length > 0 && this.compareUrgency(this.waiting[0], seq) < 0) admitting = admitHead();
+      if (budget <= 0) break;
+      chunk(seq);
     }
+    while (admitting && this.waiting.length > 0) admitting = admitHead();
     if (decoders.length === 0 && prefills.length === 0) return undefined;
     const context = decoders.reduce((sum, s) => sum + s.promptTokens + s.generated, 0);
     const base = decodeStepSeconds(p, decoders.length);

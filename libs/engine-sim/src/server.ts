@@ -9,7 +9,7 @@ import { sendError, sendJson, readJson } from './http-io';
 import { EngineMetrics, renderMetrics } from './metrics';
 import { ApiError } from './openai-requests';
 import { FinishReason } from './openai-responses';
-import { EngineProfile } from './profile';
+import { EngineProfile, validateProfile } from './profile';
 import { RealtimeEngine } from './realtime';
 import { ServingContext } from './serving-context';
 
@@ -27,6 +27,11 @@ export interface SimServerOptions {
   readonly seed?: number;
   /** vLLM's --scheduling-policy (default 'fcfs'); 'priority' honours the request body's `priority`. */
   readonly schedulingPolicy?: SchedulingPolicy;
+  /**
+   * vLLM's --max-num-batched-tokens, the step's token budget (default: the profile's). Smaller keeps steps
+   * that carry long prompt chunks short, so decoding and short prompts wait less; long prompts take more steps.
+   */
+  readonly maxNumBatchedTokens?: number;
 }
 
 export interface SimServer {
@@ -43,7 +48,7 @@ export interface SimServer {
 
 /** An OpenAI-compatible HTTP server over a simulated engine on the wall clock. */
 export async function startSimServer(options: SimServerOptions): Promise<SimServer> {
-  const profile = options.profile;
+  const profile = validateProfile(options.maxNumBatchedTokens === undefined ? options.profile : { ...options.profile, maxBatchedTokens: options.maxNumBatchedTokens });
   const model = options.model ?? profile.model;
   const schedulingPolicy = options.schedulingPolicy ?? 'fcfs';
   const engine = new SimulatedEngine({ profile, startupSeconds: options.startupSeconds, faults: options.faults, seed: options.seed, granularity: 'step', schedulingPolicy });

@@ -1,5 +1,6 @@
 import { ConfigError, env, loadConfig } from '@maas/config';
 import { DEFAULT_ROUTING_PRESET, routingPresets } from '@maas/routing';
+import { BatchConcurrency, parseBatchConcurrency } from './batch/batch-capacity';
 
 const PRESETS = Object.keys(routingPresets) as (keyof typeof routingPresets)[];
 
@@ -69,12 +70,30 @@ export const gatewayConfigSpec = {
       return n;
     },
   },
+  /**
+   * Best concurrency per model, `MODEL=N,…` (`*=N` for the others): the lowest number of running requests at
+   * which one of its workers reaches ~95 % of its peak output throughput (measure it with `npm run bench:batch`).
+   * Batch work never brings a worker past it: beyond, steps only lengthen, which interactive first tokens feel.
+   * Empty: bounded by the reserve and KV cache alone.
+   */
+  GATEWAY_BATCH_CONCURRENCY: {
+    describe: 'MODEL=N pairs, comma-separated (optional)',
+    parse(raw: string | undefined, key: string): BatchConcurrency {
+      try {
+        return parseBatchConcurrency(raw ?? '', key);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    },
+  },
   /** Batch requests this gateway runs at once, across workers. */
   GATEWAY_BATCH_MAX_IN_FLIGHT: env.int(256, 1, 10_000),
   /** A taken batch request not acked (nor reported working) within this is handed to another executor. */
   GATEWAY_BATCH_ACK_WAIT: env.duration('60s'),
   /** How often batches are checked for completion, cancellation and expiry. */
   GATEWAY_BATCH_SWEEP: env.duration('1s'),
+  /** How often the batch backlog (requests not done, per model, with deadlines) is reported to the metrics-collector; 0 turns it off. */
+  GATEWAY_BATCH_BACKLOG_INTERVAL: env.duration('5s'),
   /** Attempts of a request that failed for lack of capacity or a worker fault, before its error is the result. */
   GATEWAY_BATCH_ATTEMPTS: env.int(5, 1, 100),
   /** Short sliding window of the per-key token limits (`chatShortWindowTokens`, `batchShortWindowTokens`). */

@@ -8,7 +8,7 @@ import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { InferenceService } from '../services/inference.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
-import { spareBatchSlots } from './batch-capacity';
+import { bestConcurrencyFor, spareBatchSlots } from './batch-capacity';
 import { BatchEndpoint, BatchLine, BatchResult, outputLine, parseBatchInput, routeOf, succeeded } from './batch-input';
 import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
 import { BatchRepository, BatchRow, BatchStatus } from './batch.repository';
@@ -120,8 +120,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       this.states.delete(batchId);
       return q.nak(200);
     }
-    // Cancelled, expired or gone: the request is dropped without running.
-    if (!batch || batch.status !== 'in_progress') return q.ack();
+    // Cancelled, expired or gone: the request is dropped without running (the sweep writes its batch_expired line).
+    if (!batch || batch.status !== 'in_progress' || pastExpiry(batch, this.clock.now())) return q.ack();
     if (await this.repository.hasResult(batchId, customId)) return q.ack();
     const input = await this.input(batch);
     const request = input.lines.get(line);
@@ -130,6 +130,9 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
 
     const admitted = await this.waitForCapacity(q, batch, request.model);
     if (!admitted) return;
+    // It may have waited for capacity past the batch's expiry or cancellation.
+    const current = await this.state(batchId);
+    if (!current || current.status !== 'in_progress' || pastExpiry(current, this.clock.now())) return q.ack();
     const requestId = `${batchId}-L${line}-a${q.deliveries}`;
     this.dispatching.set(request.model, (this.dispatching.get(request.model) ?? 0) + 1);
     let counted = false;
@@ -201,9 +204,10 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   /** Batch slots free across the model's ready workers. */
   private spare(model: string): number {
     let spare = 0;
+    const best = bestConcurrencyFor(this.config.GATEWAY_BATCH_CONCURRENCY, model);
     for (const w of this.registry.workersFor(model)) {
       const e = w.endpoints.get(model);
-      if (e) spare += spareBatchSlots({ ...e, outstanding: this.routing.outstandingOf(w.id) }, this.config.GATEWAY_BATCH_RESERVE);
+      if (e) spare += spareBatchSlots({ ...e, outstanding: this.routing.outstandingOf(w.id) }, this.config.GATEWAY_BATCH_RESERVE, best);
     }
     return spare;
   }
@@ -257,12 +261,13 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         const input = await this.input(b);
         await this.queue.enqueue([...input.lines.values()].map((l) => ({ batchId: b.id, line: l.line, customId: l.customId })));
         await this.repository.transition(b.id, ['validating'], 'in_progress', new Date(now));
+      } else if (b.status === 'in_progress' && pastExpiry(b, now)) {
+        // Before the completion check: a crash after the batch_expired rows were written must still end as expired.
+        await this.finalize(b, 'expired');
       } else if (b.status === 'in_progress' && c.completed + c.failed >= b.total) {
         await this.finalize(b, 'completed');
       } else if (b.status === 'finalizing') {
         await this.finalize(b, 'completed');
-      } else if (b.status === 'in_progress' && new Date(b.expiresAt).getTime() <= now) {
-        await this.finalize(b, 'expired');
       } else if (b.status === 'cancelling' && !this.perBatch.has(b.id)) {
         await this.finalize(b, 'cancelled');
       }
@@ -276,6 +281,18 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     try {
       const at = () => new Date(this.clock.now());
       if (target === 'completed' && b.status === 'in_progress' && !(await this.repository.transition(b.id, ['in_progress'], 'finalizing', at()))) return;
+      if (target === 'expired') {
+        // As OpenAI does: every request not run by then gets a batch_expired line in the error file.
+        this.states.delete(b.id);
+        const input = await this.input(b);
+        await this.repository.failUnfinished(b.id, [...input.lines.values()], BATCH_EXPIRED, at());
+        const all = await this.repository.results(b.id);
+        // Everything had finished before the window closed: it completed, it did not expire.
+        if (!all.some((r) => r.error?.code === BATCH_EXPIRED.code)) {
+          if (!(await this.repository.transition(b.id, ['in_progress'], 'finalizing', at()))) return;
+          target = 'completed';
+        }
+      }
       const results = await this.repository.results(b.id);
       const ok = results.filter(succeeded);
       const bad = results.filter((r) => !succeeded(r));
@@ -301,6 +318,9 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     }
   }
 }
+
+const BATCH_EXPIRED = { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' };
+const pastExpiry = (b: BatchRow, now: number) => new Date(b.expiresAt).getTime() <= now;
 
 /** The key a batch was created with; its model permissions were checked then, line by line. */
 function batchKey(b: BatchRow): VerifiedKey {

@@ -117,6 +117,11 @@ export class BatchRepository {
     );
   }
 
+  /** Newest first: one user's batches, or everyone's when `userId` is undefined. */
+  async recent(userId: string | undefined, limit: number): Promise<BatchRow[]> {
+    return this.db.query(`SELECT ${BATCH_COLUMNS} FROM batches WHERE ($1::text IS NULL OR user_id = $1) ORDER BY created_at DESC, id DESC LIMIT $2`, [userId ?? null, limit]);
+  }
+
   /** Batches an executor may still have work or bookkeeping for. */
   async unfinished(): Promise<BatchRow[]> {
     return this.db.query(`SELECT ${BATCH_COLUMNS} FROM batches WHERE status IN ('validating', 'in_progress', 'finalizing', 'cancelling')`);
@@ -154,6 +159,21 @@ export class BatchRepository {
       [batchId, r.customId, r.line, r.requestId, r.statusCode, r.body === undefined || r.body === null ? null : JSON.stringify(r.body), r.error ? JSON.stringify(r.error) : null, at],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Gives every request of the batch without a result the same failed result (one statement; a
+   * request finishing later finds its row taken and is not written). Returns how many were added.
+   */
+  async failUnfinished(batchId: string, requests: readonly { customId: string; line: number }[], error: { code: string; message: string }, at: Date): Promise<number> {
+    if (requests.length === 0) return 0;
+    const rows: unknown[] = await this.db.query(
+      `INSERT INTO batch_results (batch_id, custom_id, line, request_id, status_code, body, error, created_at)
+       SELECT $1, r.custom_id, r.line, $1 || '-L' || r.line, NULL, NULL, $4::jsonb, $5 FROM unnest($2::text[], $3::int[]) AS r(custom_id, line)
+       ON CONFLICT (batch_id, custom_id) DO NOTHING RETURNING 1`,
+      [batchId, requests.map((r) => r.customId), requests.map((r) => r.line), JSON.stringify(error), at],
+    );
+    return rows.length;
   }
 
   async hasResult(batchId: string, customId: string): Promise<boolean> {
