@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { NotFoundError, RateLimitError, toFile } from 'openai';
+import { Client } from 'pg';
 import { startService } from '@maas/testing';
 import { MODEL, Stack, waitUntil } from '../services/gateway/test/support/stack';
 
@@ -144,6 +145,102 @@ describe('batch API through the OpenAI SDK', () => {
     const out = parseLines(await (await client.files.content(done.output_file_id!)).text());
     expect(out).toHaveLength(n);
     expect(new Set(out.map((l) => l.custom_id))).toEqual(new Set(Array.from({ length: n }, (_, i) => `req-${i}`)));
+  });
+
+  it('expires a batch past its completion window: output kept, batch_expired for the rest, nothing run after', async () => {
+    const n = 150;
+    const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })));
+    await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 10);
+    // The clock passing the 24 h window, without waiting for it.
+    const db = new Client({ connectionString: stack.db.url });
+    await db.connect();
+    try {
+      await db.query(`UPDATE batches SET expires_at = now() - interval '1 second' WHERE id = $1`, [batch.id]);
+    } finally {
+      await db.end();
+    }
+    const done = await poll(client, batch.id, (b) => b.status === 'expired', 20_000);
+    expect(done.expired_at).toBeGreaterThanOrEqual(done.created_at);
+    const { total, completed, failed } = done.request_counts!;
+    expect(total).toBe(n);
+    expect(completed).toBeGreaterThanOrEqual(10);
+    expect(completed).toBeLessThan(n);
+    expect(completed + failed).toBe(n);
+
+    const out = parseLines(await (await client.files.content(done.output_file_id!)).text());
+    const errors = parseLines(await (await client.files.content(done.error_file_id!)).text());
+    expect(out).toHaveLength(completed);
+    expect(errors).toHaveLength(failed);
+    expect(out.every((l) => l.response?.status_code === 200 && l.error === null)).toBe(true);
+    for (const l of errors) {
+      expect(l.response).toBeNull();
+      expect(l.error).toEqual({ code: 'batch_expired', message: expect.stringMatching(/completion window/) });
+    }
+    // Every custom_id exactly once across both files.
+    const ids = [...out, ...errors].map((l) => l.custom_id).sort();
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => `req-${i}`).sort());
+
+    // Nothing of it starts once it has expired, and no more results appear.
+    const ranBefore = (await stack.usageEvents()).filter((e) => e.requestId.startsWith(batch.id));
+    await new Promise((r) => setTimeout(r, 2000));
+    const ran = (await stack.usageEvents()).filter((e) => e.requestId.startsWith(batch.id));
+    const startedAfter = ran.filter((e) => Date.parse(e.startedAt) > (done.expired_at! + 1) * 1000);
+    expect(startedAfter).toEqual([]);
+    // In-flight requests at expiry may still report; nothing new begins.
+    expect(ran.length - ranBefore.length).toBeLessThanOrEqual(Number(gatewayEnv.GATEWAY_BATCH_MAX_IN_FLIGHT));
+    expect(ran.length).toBeLessThan(n);
+    expect((await client.batches.retrieve(batch.id)).request_counts).toEqual(done.request_counts);
+  });
+
+  it('refuses a batch at creation when the key’s batch token window is used up or would be overrun', async () => {
+    const ceiling = 2000;
+    const windowed = sdk((await stack.createKey({ name: 'windowed', limits: { batchShortWindowTokens: ceiling } })).secret);
+    const createFor = async (lines: string[]) => {
+      const file = await windowed.files.create({ file: await toFile(jsonl(lines), 'input.jsonl'), purpose: 'batch' });
+      return windowed.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e) => e);
+    };
+    const usedNow = async (): Promise<number> => {
+      const res = await fetch(`${stack.gateway.url}/v1/usage`, { headers: { authorization: `Bearer ${windowed.apiKey}` } });
+      return ((await res.json()) as { batch: { short_window: { used_tokens: number } } }).batch.short_window.used_tokens;
+    };
+    // ~1,000 completion tokens (ignore_eos: every request generates max_tokens) plus the prompts.
+    const tenLines = () => Array.from({ length: 10 }, (_, i) => chatLine(i, { max_tokens: 100, ignore_eos: true }));
+    const first = await createFor(tenLines());
+    expect(first.status).toBe('in_progress');
+    await poll(windowed, first.id, (b) => b.status === 'completed');
+    const used = await usedNow();
+    expect(used).toBeGreaterThan(1000);
+    expect(used).toBeLessThan(ceiling);
+
+    // ~1,000 more input tokens would overrun the window: 429, with when it will fit.
+    const overrun = await createFor([chatLine(1, { messages: [{ role: 'user', content: 'x'.repeat(4000) }] })]);
+    expect(overrun).toBeInstanceOf(RateLimitError);
+    expect(overrun.message).toContain('batch_short_window_tokens');
+    expect(overrun.message).toContain(`${used.toLocaleString('en-US')} of ${ceiling.toLocaleString('en-US')} tokens are used`);
+    expect(overrun.message).toMatch(/this batch has ~1,0\d\d input tokens/);
+    expect(overrun.error).toMatchObject({ code: 'batch_short_window_tokens_exceeded', type: expect.any(String) });
+    const retryAfter = Number(overrun.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(3 * 3600 - 120);
+    expect(retryAfter).toBeLessThanOrEqual(3 * 3600);
+
+    // Larger than the whole window: refused, and no Retry-After can help.
+    const tooLarge = await createFor([chatLine(1, { messages: [{ role: 'user', content: 'x'.repeat(4 * ceiling + 400) }] })]);
+    expect(tooLarge).toBeInstanceOf(RateLimitError);
+    expect(tooLarge.message).toMatch(/larger than the limit/);
+    expect(tooLarge.headers.get('retry-after')).toBeNull();
+
+    // A small batch still fits; once it has run the window is used up and even one line is refused.
+    const second = await createFor(tenLines());
+    expect(second.status).toBe('in_progress');
+    await poll(windowed, second.id, (b) => b.status === 'completed');
+    expect(await usedNow()).toBeGreaterThanOrEqual(ceiling);
+    const reached = await createFor([chatLine(1)]);
+    expect(reached).toBeInstanceOf(RateLimitError);
+    expect(reached.status).toBe(429);
+    expect(reached.message).toMatch(/batch_short_window_tokens.*of 2,000 tokens are used; retry after/);
+    expect(Number(reached.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Interactive use is limited separately and still allowed.
+    await expect(windowed.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })).resolves.toBeDefined();
   });
 
   it('refuses a batch beyond the key’s pending-token limit with a 429 naming it', async () => {

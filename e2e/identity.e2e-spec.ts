@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import OpenAI, { AuthenticationError } from 'openai';
+import OpenAI, { AuthenticationError, toFile } from 'openai';
 import { Client } from 'pg';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { factory, startService, StartedService } from '@maas/testing';
@@ -18,7 +19,8 @@ const DAY_MS = 86_400_000;
  * against the gateway, usage charted, the key revoked everywhere, and single logout.
  */
 describe('identity: single sign-on into the portal in a browser, through a real SAML IdP', () => {
-  const stack = new Stack();
+  const fileDir = fs.mkdtempSync(path.join(tmpdir(), 'maas-identity-files-'));
+  const stack = new Stack({ GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_BATCH_SWEEP: '200ms' });
   let idp: StartedSamlIdp;
   let auth: StartedService;
   let metrics: StartedService;
@@ -58,6 +60,7 @@ describe('identity: single sign-on into the portal in a browser, through a real 
     await Promise.all([auth?.stop(), metrics?.stop()]);
     await stack.stop();
     await idp?.stop();
+    fs.rmSync(fileDir, { recursive: true, force: true });
   });
 
   /** Opens `path` at the SP, signs in at the IdP's form, and waits to be back on the platform. */
@@ -96,6 +99,8 @@ describe('identity: single sign-on into the portal in a browser, through a real 
     }
   }
 
+  let batchId = '';
+
   it('signs in, creates a key shown once, uses it at the gateway, sees usage, revokes it everywhere, and signs out', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
@@ -123,6 +128,13 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       expect(completion.choices[0].message.content).toEqual(expect.any(String));
       expect(completion.usage?.completion_tokens).toBeGreaterThan(0);
 
+      // A batch submitted with the key, run to the end.
+      const input = Array.from({ length: 5 }, (_, i) => JSON.stringify({ custom_id: `p${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Abstract ${i}` }], max_tokens: 8 } }));
+      const inputFile = await client.files.create({ file: await toFile(Buffer.from(input.join('\n') + '\n'), 'abstracts.jsonl'), purpose: 'batch' });
+      const batch = await client.batches.create({ input_file_id: inputFile.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      batchId = batch.id;
+      await waitUntil(async () => (await client.batches.retrieve(batch.id)).status === 'completed', 30_000, 'the batch to complete');
+
       // Its usage (and some from earlier days) reaches the ledger the portal charts.
       await recordPastUsage('ada@example.ac.jp');
       await waitUntil(async () => (await usageRows('ada@example.ac.jp')) >= 14, 15_000, 'usage in the ledger');
@@ -130,6 +142,13 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       expect(await page.locator('#new-secret').count()).toBe(0);
       expect(await page.content()).not.toContain(secret);
       await expect(page.locator('figure.chart svg rect.prompt').count()).resolves.toBeGreaterThanOrEqual(14);
+      // The batch, its status and its progress (an accessible progress bar: 5 of 5 done).
+      const batches = page.getByRole('region', { name: 'Your batches' });
+      const row = batches.getByRole('row', { name: new RegExp(batchId) });
+      await expect(row.count()).resolves.toBe(1);
+      await expect(row.textContent()).resolves.toMatch(/completed.*\/v1\/chat\/completions.*5 of 5/s);
+      const bar = batches.getByRole('progressbar', { name: `Progress of batch ${batchId}` });
+      await expect(bar.evaluate((el: HTMLProgressElement) => [el.value, el.max])).resolves.toEqual([5, 5]);
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'portal.png'), fullPage: true });
 
@@ -168,16 +187,19 @@ describe('identity: single sign-on into the portal in a browser, through a real 
     }
   });
 
-  it('shows administrators the users, workers and models; a logout started at the IdP ends the session here', async () => {
+  it('shows administrators the users, workers, models and everyone’s batches; a logout started at the IdP ends the session here', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
       const page = await signIn(context, 'grace', 'grace-password', '/portal/admin');
       expect(page.url()).toBe(`${base}/portal/admin`);
-      for (const name of ['Users', 'Workers', 'Models', 'Active API keys']) {
+      for (const name of ['Users', 'Workers', 'Models', 'Active API keys', 'Batches']) {
         expect(await page.getByRole('heading', { level: 2, name }).count()).toBe(1);
       }
       expect(await page.getByRole('row', { name: /grace@example\.ac\.jp/ }).count()).toBeGreaterThan(0);
       expect(await page.getByRole('row', { name: new RegExp(stack.workers[0].workerId) }).count()).toBe(1);
+      // Everyone's batches, with their owner: Ada's from the first test.
+      const adaBatch = page.getByRole('region', { name: 'Batches' }).getByRole('row', { name: new RegExp(batchId) });
+      await expect(adaBatch.textContent()).resolves.toMatch(/ada@example\.ac\.jp.*completed.*5 of 5/s);
       await page.screenshot({ path: path.join(ARTIFACTS, 'portal-admin.png'), fullPage: true });
 
       // Logout started at the IdP: it sends us a signed LogoutRequest, we end the session and answer.

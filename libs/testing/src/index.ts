@@ -2,3 +2,4 @@ export * from './database';
 export * from './namespace';
 export * from './process';
 export * from './messages';
+export * from './nats-server';

@@ -9,7 +9,7 @@ import { AuthHandler } from './handlers/auth.handler';
 import { Identity1732600000000 } from './migrations/1732600000000-identity';
 import { Users1732500000000 } from './migrations/1732500000000-users';
 import { FederationMetadata } from './repositories/federation-metadata.repository';
-import { KeyRegistryRepository, WorkerDirectoryRepository } from './repositories/platform-directory.repository';
+import { BatchDirectoryRepository, KeyRegistryRepository, WorkerDirectoryRepository } from './repositories/platform-directory.repository';
 import { SamlProtocol } from './repositories/saml-protocol.repository';
 import { SamlRequestEntity, SeenAssertionEntity } from './repositories/saml-request.entity';
 import { SamlStateRepository } from './repositories/saml-state.repository';
@@ -49,6 +49,7 @@ export const AUTH: ServiceDefinition = {
     UsageLedgerRepository,
     KeyRegistryRepository,
     WorkerDirectoryRepository,
+    BatchDirectoryRepository,
     SessionService,
     SamlLoginService,
     LogoutService,

@@ -3,6 +3,7 @@ import { PlatformModule, ServiceDefinition } from '@maas/platform';
 import { BATCH_DATABASE, BATCH_PROVIDERS } from './batch/batch.module';
 import { DataPlaneController } from './controllers/data-plane.controller';
 import { GATEWAY_CONFIG, loadGatewayConfig } from './gateway.config';
+import { BatchListHandler } from './handlers/batch-list.handler';
 import { KeyEventsHandler } from './handlers/key-events.handler';
 import { WorkerEventsHandler } from './handlers/worker-events.handler';
 import { GATEWAY_CLOCK, gatewayClock } from './repositories/clock';
@@ -32,7 +33,7 @@ export const GATEWAY: ServiceDefinition = {
 
 @Module({
   imports: [PlatformModule.forService(GATEWAY)],
-  controllers: [WorkerEventsHandler, KeyEventsHandler],
+  controllers: [WorkerEventsHandler, KeyEventsHandler, BatchListHandler],
   providers: [
     { provide: GATEWAY_CONFIG, useFactory: loadGatewayConfig },
     { provide: GATEWAY_CLOCK, useValue: gatewayClock },

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { KeyCreated, KeyCreateRequest, KeySummary, RegistrySnapshot } from '@maas/contracts';
+import type { BatchListReply, KeyCreated, KeyCreateRequest, KeySummary, RegistrySnapshot } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 
 /** key-registry over NATS: the logged-in user's API keys. */
@@ -27,5 +27,16 @@ export class WorkerDirectoryRepository {
 
   snapshot(): Promise<RegistrySnapshot> {
     return this.bus.request('router.list-workers', {}, 1500);
+  }
+}
+
+/** gateway over NATS: batches and their progress (they live in the gateway's tables). */
+@Injectable()
+export class BatchDirectoryRepository {
+  constructor(private readonly bus: MessageBus) {}
+
+  /** One user's batches, newest first; everyone's when `userEmail` is undefined. */
+  async list(userEmail: string | undefined, limit = 100): Promise<BatchListReply['batches']> {
+    return (await this.bus.request('gateway.list-batches', { ...(userEmail ? { userEmail } : {}), limit }, 3000)).batches;
   }
 }

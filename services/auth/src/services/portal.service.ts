@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { KeyCreated, KeySummary, RegistrySnapshot } from '@maas/contracts';
+import type { BatchListReply, KeyCreated, KeySummary, RegistrySnapshot } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { BusRequestError } from '@maas/nats';
 import { CLOCK, Clock } from '@maas/platform';
 import { AUTH_CONFIG, AuthConfig } from '../auth.config';
 import { dailySeries, UsageDay } from '../policy/usage-series';
-import { KeyRegistryRepository, WorkerDirectoryRepository } from '../repositories/platform-directory.repository';
+import { BatchDirectoryRepository, KeyRegistryRepository, WorkerDirectoryRepository } from '../repositories/platform-directory.repository';
 import { UsageLedgerRepository } from '../repositories/usage-ledger.repository';
 import { UserEntity } from '../repositories/user.entity';
 import { UserRepository } from '../repositories/user.repository';
@@ -24,10 +24,14 @@ export interface ModelView {
 /** Part of a page that could not be loaded says so instead of failing the page. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; error: string };
 
+/** A batch with its progress, as the gateway reports it. */
+export type BatchView = BatchListReply['batches'][number];
+
 export interface PortalOverview {
   models: Loaded<ModelView[]>;
   keys: Loaded<KeySummary[]>;
   usage: Loaded<UsageDay[]>;
+  batches: Loaded<BatchView[]>;
   timeZone: string;
 }
 
@@ -36,6 +40,7 @@ export interface AdminOverview {
   workers: Loaded<RegistrySnapshot['workers']>;
   models: Loaded<ModelView[]>;
   keys: Loaded<KeySummary[]>;
+  batches: Loaded<BatchView[]>;
 }
 
 /** A request the user can fix (shown on the page, 400). */
@@ -64,6 +69,7 @@ export class PortalService {
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
     private readonly keys: KeyRegistryRepository,
     private readonly workers: WorkerDirectoryRepository,
+    private readonly batches: BatchDirectoryRepository,
     private readonly usage: UsageLedgerRepository,
     private readonly users: UserRepository,
     private readonly logger: Logger,
@@ -83,12 +89,13 @@ export class PortalService {
     const now = this.clock.now();
     const tz = this.config.PORTAL_TIME_ZONE;
     const days = this.config.PORTAL_USAGE_DAYS;
-    const [models, keys, usage] = await Promise.all([
+    const [models, keys, usage, batches] = await Promise.all([
       this.load('models', async () => modelsOf(await this.workers.snapshot())),
       this.load('keys', () => this.keys.list(caller.user.email)),
       this.load('usage figures', async () => dailySeries(await this.usage.dailyForUser(caller.user.email, new Date(now - (days + 1) * DAY_MS), tz), now, days, tz)),
+      this.load('batches', () => this.batches.list(caller.user.email)),
     ]);
-    return { models, keys, usage, timeZone: tz };
+    return { models, keys, usage, batches, timeZone: tz };
   }
 
   async createKey(caller: BrowserCaller, form: { name?: unknown; expiresInDays?: unknown }): Promise<KeyCreated> {
@@ -117,12 +124,18 @@ export class PortalService {
 
   async adminOverview(): Promise<AdminOverview> {
     const snapshot = this.load('workers', () => this.workers.snapshot());
-    const [users, snap, keys] = await Promise.all([this.load('users', () => this.users.list()), snapshot, this.load('keys', () => this.keys.list())]);
+    const [users, snap, keys, batches] = await Promise.all([
+      this.load('users', () => this.users.list()),
+      snapshot,
+      this.load('keys', () => this.keys.list()),
+      this.load('batches', () => this.batches.list(undefined)),
+    ]);
     return {
       users,
       workers: snap.ok ? { ok: true, value: snap.value.workers } : snap,
       models: snap.ok ? { ok: true, value: modelsOf(snap.value) } : snap,
       keys,
+      batches,
     };
   }
 }

@@ -26,6 +26,8 @@ th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(-
 thead th { background: var(--panel); font-weight: 600; }
 tbody th { font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
+.progress-cell { white-space: nowrap; }
+.progress-cell progress { width: 8rem; vertical-align: middle; margin-right: .5rem; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; background: var(--panel); padding: .1rem .3rem; border-radius: 4px; }
 button, .button { white-space: nowrap; font: inherit; font-weight: 600; border: 1px solid var(--accent); background: var(--accent); color: var(--accent-fg); padding: .45rem .9rem; border-radius: 6px; cursor: pointer; text-decoration: none; display: inline-block; }
 button.secondary { background: var(--bg); color: var(--accent); }

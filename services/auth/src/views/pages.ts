@@ -1,5 +1,5 @@
 import type { KeyCreated, KeySummary } from '@maas/contracts';
-import type { AdminOverview, Loaded, ModelView, PortalOverview } from '../services/portal.service';
+import type { AdminOverview, BatchView, Loaded, ModelView, PortalOverview } from '../services/portal.service';
 import type { UsageDay } from '../policy/usage-series';
 import { formatNumber, formatTime, html, Html, page, PageUser } from './html';
 import { usageChart } from './usage-chart';
@@ -38,6 +38,38 @@ function keysTable(keys: KeySummary[], csrf: string, timeZone: string): Html {
         </td>
       </tr>`,
     )}</tbody>
+  </table>`;
+}
+
+const BATCH_STATUS: Record<BatchView['status'], string> = {
+  validating: 'validating', failed: 'failed', in_progress: 'in progress', finalizing: 'finalizing', completed: 'completed',
+  expired: 'expired', cancelling: 'cancelling', cancelled: 'cancelled',
+};
+
+/** Batches with a progress bar each (done = answered or failed, of all requests); with owners for administrators. */
+function batchesTable(batches: BatchView[], timeZone: string, withOwner: boolean): Html {
+  if (!batches.length) return html`<p>${withOwner ? 'No batches yet.' : 'You have no batches yet. Submit one with the OpenAI SDK’s Batch API at the endpoint above.'}</p>`;
+  return html`<table class="batches">
+    <caption class="visually-hidden">${withOwner ? 'All batches' : 'Your batches'}</caption>
+    <thead><tr><th scope="col">Batch</th>${withOwner ? html`<th scope="col">Owner</th>` : ''}<th scope="col">Status</th><th scope="col">Created</th><th scope="col">Endpoint</th><th scope="col">Progress</th><th scope="col">Expires</th></tr></thead>
+    <tbody>${batches.map((b) => {
+      const done = b.completed + b.failed;
+      const percent = b.total ? Math.floor((done / b.total) * 100) : 0;
+      const bar = `progress-${b.id}`;
+      return html`<tr>
+        <th scope="row"><code>${b.id}</code></th>
+        ${withOwner ? html`<td>${b.userEmail}</td>` : ''}
+        <td><span class="${b.status === 'completed' ? 'ok' : b.status === 'failed' || b.status === 'expired' ? 'warn' : ''}">${BATCH_STATUS[b.status]}</span></td>
+        <td>${formatTime(b.createdAt, timeZone)}</td>
+        <td><code>${b.endpoint}</code></td>
+        <td class="progress-cell">
+          <label for="${bar}" class="visually-hidden">Progress of batch ${b.id}</label>
+          <progress id="${bar}" max="${b.total}" value="${done}">${percent} %</progress>
+          <span class="progress-text">${formatNumber(done)} of ${formatNumber(b.total)}${b.failed ? ` (${formatNumber(b.failed)} failed)` : ''}</span>
+        </td>
+        <td>${formatTime(b.expiresAt, timeZone)}</td>
+      </tr>`;
+    })}</tbody>
   </table>`;
 }
 
@@ -114,6 +146,11 @@ export function portalPage(p: PortalPageInput): string {
   <section aria-labelledby="usage-heading">
     <h2 id="usage-heading">Your usage</h2>
     ${o.usage.ok ? [usageChart(o.usage.value, o.timeZone), usageTable(o.usage.value)] : unavailable(o.usage)}
+  </section>
+
+  <section aria-labelledby="batches-heading">
+    <h2 id="batches-heading">Your batches</h2>
+    ${o.batches.ok ? batchesTable(o.batches.value, o.timeZone, false) : unavailable(o.batches)}
   </section>`;
   return page({ title: 'Models and API keys', user, current: 'portal' }, body);
 }
@@ -178,6 +215,10 @@ export function adminPage(user: PageUser, a: AdminOverview, timeZone: string, fl
           (k) => html`<tr><th scope="row">${k.userEmail}</th><td>${k.name ?? '—'}${k.trusted ? ' (trusted service key)' : ''}</td><td><code>sk-${k.prefix}_…</code></td><td>${formatTime(k.createdAt, timeZone)}</td><td>${formatTime(k.expiresAt, timeZone)}</td><td>${formatTime(k.lastUsedAt, timeZone)}</td></tr>`,
         )}</tbody></table>`
       : a.keys.ok ? '' : unavailable(a.keys)}
+  </section>
+  <section aria-labelledby="all-batches-heading">
+    <h2 id="all-batches-heading">Batches</h2>
+    ${a.batches.ok ? batchesTable(a.batches.value, timeZone, true) : unavailable(a.batches)}
   </section>`;
   return page({ title: 'Administration', user, current: 'admin' }, body);
 }

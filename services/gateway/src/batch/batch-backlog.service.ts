@@ -4,7 +4,7 @@ import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
-import { BatchEndpoint, parseBatchInput } from './batch-input';
+import { BatchEndpoint, parseBatchInputAsync } from './batch-input';
 import { BatchRepository, BatchRow } from './batch.repository';
 import { FILE_STORE, FileStore } from './file-store.repository';
 
@@ -79,8 +79,8 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
   private mix(b: BatchRow): Promise<ModelMix> {
     let mix = this.mixes.get(b.id);
     if (!mix) {
-      mix = this.store.get(b.inputFileId).then((data) => {
-        const parsed = parseBatchInput(data, b.endpoint as BatchEndpoint, () => undefined);
+      mix = this.store.get(b.inputFileId).then(async (data) => {
+        const parsed = await parseBatchInputAsync(data, b.endpoint as BatchEndpoint, () => undefined);
         const out = new Map<string, number>();
         if (parsed.ok) for (const line of parsed.lines) out.set(line.model, (out.get(line.model) ?? 0) + 1);
         return out;

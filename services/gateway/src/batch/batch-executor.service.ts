@@ -9,7 +9,7 @@ import { InferenceService } from '../services/inference.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
 import { bestConcurrencyFor, spareBatchSlots } from './batch-capacity';
-import { BatchEndpoint, BatchLine, BatchResult, outputLine, parseBatchInput, routeOf, succeeded } from './batch-input';
+import { BatchEndpoint, BatchLine, BatchResult, outputLine, parseBatchInputAsync, routeOf, succeeded } from './batch-input';
 import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
 import { BatchRepository, BatchRow, BatchStatus } from './batch.repository';
 import { FILE_STORE, FileStore } from './file-store.repository';
@@ -44,6 +44,9 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private readonly inputs = new Map<string, Promise<BatchInput>>();
   private readonly states = new Map<string, { row: BatchRow | undefined; at: number }>();
   private readonly finalizing = new Set<string>();
+  /** Requests waiting for a batch slot, per model, oldest first (see slotChance). */
+  private readonly gate = new Map<string, Array<() => void>>();
+  private gateTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -74,6 +77,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     // Unfinished requests are not acked: JetStream hands them to an executor again after the ack wait.
     const deadline = Date.now() + this.config.GATEWAY_SHUTDOWN_GRACE;
     while (this.inFlight > 0 && Date.now() < deadline) await sleep(50);
+    clearInterval(this.gateTimer);
+    this.gateTimer = undefined;
   }
 
   private async consume(): Promise<void> {
@@ -197,7 +202,46 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
           return false;
         }
       }
-      await sleep(25);
+      await this.slotChance(model, 1000);
+    }
+  }
+
+  /**
+   * Resolves when one of the model's workers may have a batch slot free, oldest waiter first, or after
+   * `maxWaitMs` so the caller re-checks its batch. One timer serves every waiter: hundreds of queued
+   * batch requests each polling on its own would cost the interactive requests CPU.
+   */
+  private slotChance(model: string, maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const queue = this.gate.get(model) ?? [];
+      this.gate.set(model, queue);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = queue.indexOf(wake);
+        if (i >= 0) queue.splice(i, 1);
+        resolve();
+      }, maxWaitMs);
+      queue.push(wake);
+      this.gateTimer ??= setInterval(() => this.openGate(), GATE_INTERVAL_MS);
+    });
+  }
+
+  /** Wakes as many of each model's oldest waiters as its workers have batch slots free. */
+  private openGate(): void {
+    for (const [model, queue] of this.gate) {
+      let free = this.spare(model) - (this.dispatching.get(model) ?? 0);
+      while (free > 0 && queue.length > 0) {
+        queue.shift()!();
+        free -= 1;
+      }
+      if (queue.length === 0) this.gate.delete(model);
+    }
+    if (this.gate.size === 0) {
+      clearInterval(this.gateTimer);
+      this.gateTimer = undefined;
     }
   }
 
@@ -237,8 +281,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private input(batch: BatchRow): Promise<BatchInput> {
     let p = this.inputs.get(batch.id);
     if (!p) {
-      p = this.store.get(batch.inputFileId).then((data) => {
-        const parsed = parseBatchInput(data, batch.endpoint as BatchEndpoint, () => undefined);
+      p = this.store.get(batch.inputFileId).then(async (data) => {
+        const parsed = await parseBatchInputAsync(data, batch.endpoint as BatchEndpoint, () => undefined);
         return { lines: new Map(parsed.ok ? parsed.lines.map((l) => [l.line, l]) : []) };
       });
       p.catch(() => this.inputs.delete(batch.id));
@@ -319,6 +363,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   }
 }
 
+/** How often waiting batch requests are matched with free slots. */
+const GATE_INTERVAL_MS = 25;
 const BATCH_EXPIRED = { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' };
 const pastExpiry = (b: BatchRow, now: number) => new Date(b.expiresAt).getTime() <= now;
 

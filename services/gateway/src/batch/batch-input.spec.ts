@@ -1,4 +1,4 @@
-import { outputLine, parseBatchInput } from './batch-input';
+import { outputLine, parseBatchInput, parseBatchInputAsync } from './batch-input';
 import { spareBatchSlots } from './batch-capacity';
 
 const line = (id: string, over: Record<string, unknown> = {}) =>
@@ -39,6 +39,26 @@ describe('outputLine', () => {
     expect(JSON.parse(outputLine({ customId: 'c', line: 1, requestId: 'batch_x-L1-a1', statusCode: 200, body: { ok: 1 }, error: null }))).toEqual({
       id: expect.stringMatching(/^batch_req_/), custom_id: 'c', response: { status_code: 200, request_id: 'batch_x-L1-a1', body: { ok: 1 } }, error: null,
     });
+  });
+});
+
+describe('parseBatchInputAsync', () => {
+  it('gives the same answer as the synchronous check, handing the event loop back between slices', async () => {
+    const file = Buffer.from([...Array.from({ length: 300 }, (_, i) => line(`r${i}`)), 'not json', line('r7'), ''].join('\r\n'));
+    // another task on the event loop, taking a turn whenever it gets one
+    let turns = 0;
+    let done = false;
+    const other = () => {
+      turns += 1;
+      if (!done) setImmediate(other);
+    };
+    setImmediate(other);
+    const parsed = await parseBatchInputAsync(file, '/v1/chat/completions', any, 0);
+    done = true;
+    expect(parsed).toEqual(parseBatchInput(file, '/v1/chat/completions', any));
+    expect(parsed).toMatchObject({ ok: false, errors: [{ code: 'invalid_json_line', line: 301 }, { code: 'duplicate_custom_id', line: 302 }] });
+    // with a zero slice it yields after every line: the other task ran in between
+    expect(turns).toBeGreaterThanOrEqual(300);
   });
 });
 

@@ -36,74 +36,98 @@ export interface ModelCheck {
 /** Enough to tell a user what to fix without making a huge batch object. */
 const MAX_ERRORS = 100;
 
+/** Lines of a JSONL buffer as [1-based number, text], decoded one at a time (no copy of the whole file). */
+function* jsonlLines(data: Buffer): Generator<[number, string]> {
+  let n = 0;
+  for (let from = 0; from < data.length; ) {
+    let to = data.indexOf(10, from);
+    if (to === -1) to = data.length;
+    n += 1;
+    yield [n, data.toString('utf8', from, to)];
+    from = to + 1;
+  }
+}
+
+/** The checks of one input file, line by line: what `parseBatchInput` and `parseBatchInputAsync` run. */
+class BatchInputCheck {
+  private readonly route: InferenceRoute;
+  private readonly errors: BatchLineError[] = [];
+  private readonly lines: BatchLine[] = [];
+  private readonly seen = new Set<string>();
+  private inputTokens = 0;
+
+  constructor(
+    private readonly endpoint: BatchEndpoint,
+    private readonly modelCheck: ModelCheck,
+  ) {
+    this.route = routeOf(endpoint)!;
+  }
+
+  private err(line: number, code: string, message: string, param: string | null = null): void {
+    if (this.errors.length < MAX_ERRORS) this.errors.push({ code, message: `line ${line}: ${message}`, param, line });
+  }
+
+  line(n: number, text: string): void {
+    const source = text.trim();
+    if (!source) return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(source);
+    } catch (e) {
+      return this.err(n, 'invalid_json_line', `not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return this.err(n, 'invalid_request', 'each line must be a JSON object');
+    const o = obj as Record<string, unknown>;
+    const customId = o.custom_id;
+    if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
+      return this.err(n, 'missing_required_parameter', 'custom_id must be a non-empty string of at most 512 characters', 'custom_id');
+    }
+    if (this.seen.has(customId)) return this.err(n, 'duplicate_custom_id', `custom_id "${customId}" appears more than once in the file`, 'custom_id');
+    this.seen.add(customId);
+    if (o.method !== 'POST') return this.err(n, 'invalid_method', `method must be "POST", not ${JSON.stringify(o.method ?? null)}`, 'method');
+    if (o.url !== this.endpoint) {
+      return this.err(n, 'invalid_url', `url must be "${this.endpoint}" (the batch's endpoint), not ${JSON.stringify(o.url ?? null)}`, 'url');
+    }
+    const parsed = parseInferenceRequest(this.route, Buffer.from(JSON.stringify(o.body ?? null)));
+    if (!parsed.ok) return this.err(n, parsed.error.code, parsed.error.message, parsed.error.param ? `body.${parsed.error.param}` : 'body');
+    if (parsed.value.stream) return this.err(n, 'invalid_value', 'streaming is not available in a batch', 'body.stream');
+    const refused = this.modelCheck(parsed.value.model);
+    if (refused) return this.err(n, 'model_not_found', refused, 'body.model');
+    this.inputTokens += estimateTokens(parsed.value.promptChars);
+    this.lines.push({ line: n, customId, model: parsed.value.model, body: parsed.value.body });
+  }
+
+  result(): ParsedBatchInput {
+    if (this.errors.length === 0 && this.lines.length === 0) this.errors.push({ code: 'empty_file', message: 'the input file has no requests', param: null, line: null });
+    return this.errors.length > 0 ? { ok: false, errors: this.errors } : { ok: true, lines: this.lines, inputTokens: this.inputTokens };
+  }
+}
+
 /**
  * Checks a whole JSONL input file before anything runs: every line parses, has a unique
  * `custom_id`, `method` POST, the batch's `url`, and a body the endpoint accepts naming a usable model.
  */
 export function parseBatchInput(data: Buffer, endpoint: BatchEndpoint, modelCheck: ModelCheck): ParsedBatchInput {
-  const route = routeOf(endpoint)!;
-  const errors: BatchLineError[] = [];
-  const lines: BatchLine[] = [];
-  const seen = new Set<string>();
-  let inputTokens = 0;
-  const text = data.toString('utf8');
-  const raw = text.split('\n');
-  const err = (line: number, code: string, message: string, param: string | null = null) => {
-    if (errors.length < MAX_ERRORS) errors.push({ code, message: `line ${line}: ${message}`, param, line });
-  };
-  for (let i = 0; i < raw.length; i++) {
-    const source = raw[i].trim();
-    if (!source) continue;
-    const n = i + 1;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(source);
-    } catch (e) {
-      err(n, 'invalid_json_line', `not valid JSON (${(e as Error).message})`);
-      continue;
+  const check = new BatchInputCheck(endpoint, modelCheck);
+  for (const [n, text] of jsonlLines(data)) check.line(n, text);
+  return check.result();
+}
+
+/**
+ * `parseBatchInput` that hands the event loop back every `sliceMs`: a 50 MB file takes a few hundred
+ * milliseconds to check, which interactive requests on the same gateway must not wait for.
+ */
+export async function parseBatchInputAsync(data: Buffer, endpoint: BatchEndpoint, modelCheck: ModelCheck, sliceMs = 5): Promise<ParsedBatchInput> {
+  const check = new BatchInputCheck(endpoint, modelCheck);
+  let sliceStart = performance.now();
+  for (const [n, text] of jsonlLines(data)) {
+    check.line(n, text);
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
     }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      err(n, 'invalid_request', 'each line must be a JSON object');
-      continue;
-    }
-    const o = obj as Record<string, unknown>;
-    const customId = o.custom_id;
-    if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
-      err(n, 'missing_required_parameter', 'custom_id must be a non-empty string of at most 512 characters', 'custom_id');
-      continue;
-    }
-    if (seen.has(customId)) {
-      err(n, 'duplicate_custom_id', `custom_id "${customId}" appears more than once in the file`, 'custom_id');
-      continue;
-    }
-    seen.add(customId);
-    if (o.method !== 'POST') {
-      err(n, 'invalid_method', `method must be "POST", not ${JSON.stringify(o.method ?? null)}`, 'method');
-      continue;
-    }
-    if (o.url !== endpoint) {
-      err(n, 'invalid_url', `url must be "${endpoint}" (the batch's endpoint), not ${JSON.stringify(o.url ?? null)}`, 'url');
-      continue;
-    }
-    const parsed = parseInferenceRequest(route, Buffer.from(JSON.stringify(o.body ?? null)));
-    if (!parsed.ok) {
-      err(n, parsed.error.code, parsed.error.message, parsed.error.param ? `body.${parsed.error.param}` : 'body');
-      continue;
-    }
-    if (parsed.value.stream) {
-      err(n, 'invalid_value', 'streaming is not available in a batch', 'body.stream');
-      continue;
-    }
-    const refused = modelCheck(parsed.value.model);
-    if (refused) {
-      err(n, 'model_not_found', refused, 'body.model');
-      continue;
-    }
-    inputTokens += estimateTokens(parsed.value.promptChars);
-    lines.push({ line: n, customId, model: parsed.value.model, body: parsed.value.body });
   }
-  if (errors.length === 0 && lines.length === 0) errors.push({ code: 'empty_file', message: 'the input file has no requests', param: null, line: null });
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, lines, inputTokens };
+  return check.result();
 }
 
 /** One result row, as written once per (batch, custom_id). */

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { BatchListReply, BatchListRequest } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
+import { describeWindowWouldExceed } from '../policy/token-windows';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { TokenBudgetService } from '../services/token-budget.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
-import { BATCH_ENDPOINTS, BatchEndpoint, parseBatchInput } from './batch-input';
+import { BATCH_ENDPOINTS, BatchEndpoint, parseBatchInputAsync } from './batch-input';
 import { BatchQueueRepository } from './batch-queue.repository';
 import { BatchRepository, BatchRow, FileRow, ResultCounts } from './batch.repository';
 import { FILE_STORE, FileStore } from './file-store.repository';
@@ -71,6 +74,7 @@ export class BatchService {
     private readonly repository: BatchRepository,
     private readonly queue: BatchQueueRepository,
     private readonly registry: WorkerRegistryService,
+    private readonly budget: TokenBudgetService,
     private readonly logger: Logger,
   ) {}
 
@@ -126,7 +130,7 @@ export class BatchService {
     });
     if (file.purpose !== 'batch') throw new BatchApiError(400, `file ${inputFileId} has purpose "${file.purpose}", not "batch"`, 'invalid_value', 'input_file_id');
 
-    const parsed = parseBatchInput(await this.store.get(inputFileId), endpoint as BatchEndpoint, (model) => {
+    const parsed = await parseBatchInputAsync(await this.store.get(inputFileId), endpoint as BatchEndpoint, (model) => {
       if (!key.allowsModel(model)) return `this API key may not use model "${model}"`;
       if (!this.registry.knownModel(model)) return `the model "${model}" does not exist or no worker serves it`;
       return undefined;
@@ -145,6 +149,15 @@ export class BatchService {
       if (pending + parsed.inputTokens > ceiling) {
         throw new BatchApiError(429, `batch_pending_tokens limit: this batch has ~${parsed.inputTokens} input tokens and the key's queued and running batches ~${pending}; the limit is ${ceiling}`, 'batch_pending_tokens_exceeded', null, {
           'x-ratelimit-name': 'batch_pending_tokens', 'x-ratelimit-limit': String(ceiling), 'x-ratelimit-used': String(pending),
+        });
+      }
+      // The key's batch token windows: refused when one is used up or this batch would overrun it.
+      const window = await this.budget.exceededWith(key, 'batch', parsed.inputTokens);
+      if (window) {
+        const limit = `batch_${window.window}_window_tokens`;
+        throw new BatchApiError(429, describeWindowWouldExceed(window), `${limit}_exceeded`, null, {
+          ...(window.retryAfterSeconds === null ? {} : { 'retry-after': String(window.retryAfterSeconds) }),
+          'x-ratelimit-name': limit, 'x-ratelimit-limit': String(window.ceiling), 'x-ratelimit-used': String(Math.round(window.used)),
         });
       }
     }
@@ -173,6 +186,22 @@ export class BatchService {
     const rows = await this.repository.batches(key.userId, after, limit + 1);
     const counts = await this.repository.counts(rows.map((r) => r.id));
     return page(rows.map((r) => batchView(r, counts.get(r.id))), limit);
+  }
+
+  /** `gateway.list-batches`: the portal's view of a user's batches (or everyone's), with progress. */
+  async summaries(request: BatchListRequest): Promise<BatchListReply> {
+    const rows = await this.repository.recent(request.userEmail, request.limit ?? 100);
+    const counts = await this.repository.counts(rows.map((r) => r.id));
+    const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+    return {
+      batches: rows.map((b) => {
+        const c = counts.get(b.id) ?? { completed: 0, failed: 0 };
+        return {
+          id: b.id, userEmail: b.userId, keyPrefix: b.keyPrefix, endpoint: b.endpoint, status: b.status, total: b.total, completed: c.completed, failed: c.failed,
+          createdAt: iso(b.createdAt)!, expiresAt: iso(b.expiresAt)!, finishedAt: iso(b.completedAt ?? b.failedAt ?? b.expiredAt ?? b.cancelledAt),
+        };
+      }),
+    };
   }
 
   async cancel(key: VerifiedKey, id: string) {

@@ -1,4 +1,4 @@
-import { describeWindowExceeded, KeyTokenWindows, ledgerInstants, usageReport, windowLabel } from './token-windows';
+import { describeWindowExceeded, describeWindowWouldExceed, KeyTokenWindows, ledgerInstants, usageReport, windowLabel } from './token-windows';
 
 const spec = { shortMs: 3 * 3_600_000, longMs: 7 * 86_400_000 };
 const H = 3_600_000;
@@ -15,6 +15,36 @@ describe('token windows', () => {
     expect(w.exceeded('chat', { chatShortWindowTokens: 120_000 }, t0 + 3 * H)).toBeUndefined();
     expect(w.used('chat', 'long', t0 + 3 * H)).toBe(120_345);
     expect(w.exceeded('batch', { chatShortWindowTokens: 1 }, t0 + H)).toBeUndefined();
+  });
+
+  it.each([
+    // [what, limits, used at t0 / t0+H, extra, expected (undefined: admitted)]
+    ['fits', { batchShortWindowTokens: 1000 }, [300, 200], 500, undefined],
+    ['would pass the short ceiling: room once the first 300 leave', { batchShortWindowTokens: 1000 }, [300, 200], 501, { window: 'short', used: 500, extra: 501, retryAfterSeconds: 3600 }],
+    ['needs both entries gone', { batchShortWindowTokens: 1000 }, [300, 200], 900, { window: 'short', used: 500, extra: 900, retryAfterSeconds: 7200 }],
+    ['already reached: says so even for a tiny batch', { batchShortWindowTokens: 500 }, [300, 200], 1, { window: 'short', used: 500, extra: 1, retryAfterSeconds: 3600 }],
+    ['empty batch at the ceiling', { batchShortWindowTokens: 500 }, [300, 200], 0, { window: 'short', used: 500, extra: 0, retryAfterSeconds: 3600 }],
+    ['larger than the ceiling: no retry time', { batchShortWindowTokens: 1000 }, [0, 0], 1001, { window: 'short', used: 0, extra: 1001, retryAfterSeconds: null }],
+    ['long window, once the short one has room', { batchShortWindowTokens: 10_000, batchLongWindowTokens: 1000 }, [300, 200], 600, { window: 'long', used: 500, ceiling: 1000 }],
+    ['chat limits do not bound batch', { chatShortWindowTokens: 1 }, [300, 200], 10_000, undefined],
+  ] as const)('checks a batch of input tokens against the batch windows: %s', (_what, limits, used, extra, expected) => {
+    const w = new KeyTokenWindows(spec);
+    w.add('batch', used[0], t0);
+    w.add('batch', used[1], t0 + H);
+    w.add('chat', 99_999, t0);
+    const got = w.exceededWith('batch', limits, extra, t0 + 2 * H);
+    if (expected === undefined) expect(got).toBeUndefined();
+    else expect(got).toMatchObject({ kind: 'batch', ...expected });
+  });
+
+  it('names the limit, the usage, the batch and the ceiling in the refusal', () => {
+    const w = new KeyTokenWindows(spec);
+    w.add('batch', 9000, t0);
+    const e = w.exceededWith('batch', { batchShortWindowTokens: 12_000 }, 5000, t0 + H)!;
+    expect(describeWindowWouldExceed(e)).toBe(
+      'batch token limit for the 3-hour window (batch_short_window_tokens): this batch has ~5,000 input tokens and 9,000 of 12,000 tokens are used; retry after 7,200 s',
+    );
+    expect(describeWindowWouldExceed({ ...e, retryAfterSeconds: null })).toMatch(/larger than the limit/);
   });
 
   it('seeds from ledger totals per quarter, keeping local counts the ledger had not reached', () => {

@@ -164,6 +164,33 @@ export class KeyTokenWindows {
     }
     return undefined;
   }
+
+  /**
+   * Like `exceeded`, but also when `extra` more tokens would take a window past its ceiling (a
+   * batch's input, checked at creation). `retryAfterSeconds` is null when `extra` alone exceeds the ceiling.
+   */
+  exceededWith(kind: UsageKind, limits: KeyLimits, extra: number, now: number): WindowWouldExceed | undefined {
+    for (const window of ['short', 'long'] as const) {
+      const ceiling = windowLimit(limits, kind, window);
+      if (ceiling === null) continue;
+      const t = this.tally(kind, window);
+      const used = t.used(now);
+      if (used >= ceiling || used + extra > ceiling) {
+        const windowMs = window === 'short' ? this.spec.shortMs : this.spec.longMs;
+        // Room once used falls below the ceiling and to at most ceiling - extra.
+        const retryAfterSeconds = extra > ceiling ? null : t.secondsUntilBelow(Math.min(ceiling, ceiling - extra + 1), now);
+        return { kind, window, windowMs, used, ceiling, extra, retryAfterSeconds };
+      }
+    }
+    return undefined;
+  }
+}
+
+export interface WindowWouldExceed extends Omit<WindowExceeded, 'retryAfterSeconds'> {
+  /** The tokens asked for on top of `used`. */
+  readonly extra: number;
+  /** Null when the window can never hold `extra` (it is larger than the ceiling). */
+  readonly retryAfterSeconds: number | null;
 }
 
 export function windowLimit(limits: KeyLimits, kind: UsageKind, window: WindowName): number | null {
@@ -186,6 +213,12 @@ const n = (x: number) => Math.round(x).toLocaleString('en-US');
 /** `chat token limit for the 3-hour window reached: 120,345 of 120,000 tokens used; retry after 1,520 s` */
 export function describeWindowExceeded(e: WindowExceeded): string {
   return `${e.kind} token limit for the ${windowLabel(e.windowMs)} window reached: ${n(e.used)} of ${n(e.ceiling)} tokens used; retry after ${n(e.retryAfterSeconds)} s`;
+}
+
+/** `batch token limit for the 3-hour window: this batch has ~5,000 input tokens and 9,000 of 12,000 tokens are used; retry after 60 s` */
+export function describeWindowWouldExceed(e: WindowWouldExceed): string {
+  const retry = e.retryAfterSeconds === null ? 'the batch is larger than the limit; split it' : `retry after ${n(e.retryAfterSeconds)} s`;
+  return `${e.kind} token limit for the ${windowLabel(e.windowMs)} window (${e.kind}_${e.window}_window_tokens): this batch has ~${n(e.extra)} input tokens and ${n(e.used)} of ${n(e.ceiling)} tokens are used; ${retry}`;
 }
 
 export interface WindowReport {

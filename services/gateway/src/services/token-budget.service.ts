@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
-import { KeyTokenWindows, ledgerInstants, UsageKind, usageReport, WindowExceeded, windowLimit, WindowSpec } from '../policy/token-windows';
+import { KeyTokenWindows, ledgerInstants, UsageKind, usageReport, WindowExceeded, windowLimit, WindowSpec, WindowWouldExceed } from '../policy/token-windows';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { LedgerRepository } from '../repositories/ledger.repository';
 
@@ -36,6 +36,13 @@ export class TokenBudgetService {
     if (windowLimit(key.limits, kind, 'short') === null && windowLimit(key.limits, kind, 'long') === null) return undefined;
     const windows = await this.seeded(key.keyId);
     return windows.exceeded(kind, key.limits, this.clock.now());
+  }
+
+  /** The first window of `kind` already at its ceiling or that `tokens` more would take past it, or undefined. */
+  async exceededWith(key: VerifiedKey, kind: UsageKind, tokens: number): Promise<WindowWouldExceed | undefined> {
+    if (windowLimit(key.limits, kind, 'short') === null && windowLimit(key.limits, kind, 'long') === null) return undefined;
+    const windows = await this.seeded(key.keyId);
+    return windows.exceededWith(kind, key.limits, tokens, this.clock.now());
   }
 
   /** Counts a finished request's tokens (called for every request this gateway served). */
