@@ -30,7 +30,9 @@ describe('key-registry against real NATS and PostgreSQL', () => {
 
     const ok = await bus.request('key-registry.verify', { key: created.secret });
     expect(ok).toMatchObject({ valid: true, key: { keyId: created.key.keyId, allowedModels: ['Qwen/*'], trusted: false } });
-    expect(await bus.request('key-registry.verify', { key: created.secret.slice(0, -1) + 'A' })).toEqual({ valid: false, reason: 'unknown' });
+    // one character changed (never to itself: a secret ending in "A" would otherwise stay valid)
+    const tampered = created.secret.slice(0, -1) + (created.secret.endsWith('A') ? 'B' : 'A');
+    expect(await bus.request('key-registry.verify', { key: tampered })).toEqual({ valid: false, reason: 'unknown' });
 
     const listed = await bus.request('key-registry.list', { userEmail: 'ada@example.org' });
     expect(listed.keys.map((k) => k.keyId)).toEqual([created.key.keyId]);
