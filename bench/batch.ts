@@ -47,6 +47,8 @@ const HELP = `usage: node scripts/run.js bench/batch.ts [options]
   --max-num-batched-tokens N  the simulated vLLM's step token budget (default: the profile's 2048, vLLM's
                           default below 70 GiB); smaller splits long batch prompts into shorter steps,
                           which interactive first tokens wait on, at some batch throughput
+  --long-prefill-token-threshold N  vLLM's cap on one request's prompt tokens per step (default 0: off);
+                          a long batch prompt then fills only part of each step's budget
   --scheduling-policy P   the worker's simulator policy, fcfs or priority (default priority)
   --batch-priority N      GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)
   --reserve F             GATEWAY_BATCH_RESERVE for the gateway (default 0.05 with the priority
@@ -71,6 +73,7 @@ interface Options {
   reserve: number;
   schedulingPolicy: 'fcfs' | 'priority';
   maxNumBatchedTokens: number;
+  longPrefillTokenThreshold: number;
   /** GATEWAY_BATCH_PRIORITY; only with the priority policy. */
   batchPriority?: number;
   /** GATEWAY_BATCH_CONCURRENCY for the model: a number, from the peak sweep ('auto'), or unset ('off'). */
@@ -97,6 +100,7 @@ function parseOptions(argv: string[]): Options | undefined {
       reserve: { type: 'string' },
       'scheduling-policy': { type: 'string' },
       'max-num-batched-tokens': { type: 'string' },
+      'long-prefill-token-threshold': { type: 'string' },
       'batch-priority': { type: 'string' },
       'batch-concurrency': { type: 'string' },
       seed: { type: 'string' },
@@ -132,6 +136,7 @@ function parseOptions(argv: string[]): Options | undefined {
     reserve,
     schedulingPolicy,
     maxNumBatchedTokens: num(values['max-num-batched-tokens'], 'max-num-batched-tokens', findProfile(PROFILE).maxBatchedTokens, true),
+    longPrefillTokenThreshold: num(values['long-prefill-token-threshold'], 'long-prefill-token-threshold', 0, true, true),
     batchPriority: schedulingPolicy === 'priority' ? batchPriority : undefined,
     batchConcurrency,
     seed: num(values.seed, 'seed', 1, true),
@@ -253,7 +258,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `startSimServer` from the dist/ scripts/run.js just built, in a child process; it prints its URL once it serves. */
 function startEngine(options: Options): Promise<ServerProcess> {
   const lib = path.join(repoRoot(), 'dist', 'libs', 'engine-sim', 'src', 'index.js');
-  const simOptions = { profile: PROFILE, port: 0, timeScale: options.timeScale, startupSeconds: 0, schedulingPolicy: options.schedulingPolicy, maxNumBatchedTokens: options.maxNumBatchedTokens };
+  const simOptions = { profile: PROFILE, port: 0, timeScale: options.timeScale, startupSeconds: 0, schedulingPolicy: options.schedulingPolicy, maxNumBatchedTokens: options.maxNumBatchedTokens, longPrefillTokenThreshold: options.longPrefillTokenThreshold };
   const script = `const sim = require(${JSON.stringify(lib)}); const o = ${JSON.stringify(simOptions)};
 sim.startSimServer({ ...o, profile: sim.findProfile(o.profile) }).then(async (s) => { await s.ready; console.log(JSON.stringify({ event: 'ready', url: s.url })); });`;
   return startServerProcess(process.execPath, ['-e', script]);
@@ -298,7 +303,7 @@ async function main(): Promise<number> {
     if (options.batchPriority !== undefined) gatewayEnv.GATEWAY_BATCH_PRIORITY = String(options.batchPriority);
     if (bestConcurrency !== undefined) gatewayEnv.GATEWAY_BATCH_CONCURRENCY = `${model}=${bestConcurrency}`;
     progress.relabel('starting the gateway');
-    log(`engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}, GATEWAY_BATCH_CONCURRENCY=${gatewayEnv.GATEWAY_BATCH_CONCURRENCY ?? '(unset)'}`);
+    log(`engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}, GATEWAY_BATCH_CONCURRENCY=${gatewayEnv.GATEWAY_BATCH_CONCURRENCY ?? '(unset)'}`);
     const gateway = await startService('gateway', gatewayEnv);
     cleanups.push(() => gateway.stop());
     const nc = await connect({ servers: env.NATS_URL });
@@ -393,7 +398,7 @@ async function main(): Promise<number> {
     const out: string[] = [];
     out.push(`## peak: closed loop straight at the worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
     out.push(renderTable(['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'], peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond])));
-    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens}, worker capacity ${profile.maxNumSeqs})`);
+    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}, worker capacity ${profile.maxNumSeqs})`);
     out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'vs peak'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, `${(throughputRatio * 100).toFixed(1)} %`]]));
     out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
     const ms = (x: number) => formatNumber(x * 1000);

@@ -22,6 +22,8 @@ options:
   --spike-duration DUR    length of each stall
   --max-num-seqs N        override the profile's running-batch bound
   --kv-blocks N           override the profile's KV-cache size in 16-token blocks
+  --max-num-batched-tokens N  vLLM's step token budget (default: the profile's)
+  --long-prefill-token-threshold N  vLLM's cap on one request's prompt tokens per step (default 0: off)
   --seed N                seed for injected failures (default 1)
   --scheduling-policy P   fcfs or priority, as vLLM's flag: with priority, requests may carry
                           'priority' (lower is more urgent) and urgent ones preempt (default fcfs)
@@ -76,6 +78,8 @@ export const command: Command = {
         'spike-duration': { type: 'string' },
         'max-num-seqs': { type: 'string' },
         'kv-blocks': { type: 'string' },
+        'max-num-batched-tokens': { type: 'string' },
+        'long-prefill-token-threshold': { type: 'string' },
         seed: { type: 'string', default: '1' },
         'scheduling-policy': { type: 'string', default: 'fcfs' },
         'list-profiles': { type: 'boolean', default: false },
@@ -92,6 +96,8 @@ export const command: Command = {
       ...base,
       maxNumSeqs: parseNumber(values['max-num-seqs'], 'max-num-seqs', isInt(1), 'a positive integer') ?? base.maxNumSeqs,
       kvBlocks: parseNumber(values['kv-blocks'], 'kv-blocks', isInt(1), 'a positive integer') ?? base.kvBlocks,
+      maxBatchedTokens: parseNumber(values['max-num-batched-tokens'], 'max-num-batched-tokens', isInt(1), 'a positive integer') ?? base.maxBatchedTokens,
+      longPrefillTokenThreshold: parseNumber(values['long-prefill-token-threshold'], 'long-prefill-token-threshold', isInt(0), 'an integer >= 0') ?? base.longPrefillTokenThreshold,
     });
     const port = parseNumber(values.port, 'port', (n) => isInt(0)(n) && n <= 65535, 'a port number (0 for any free port)') ?? 8000;
     const timeScale = parseNumber(values['time-scale'], 'time-scale', (n) => n > 0, 'a positive number') ?? 1;

@@ -126,6 +126,15 @@ describe('SimulatedEngine timing', () => {
     // three passes: 512 + 512 + 476 prompt tokens, each with its forward-pass cost
     expect(of(events, 'first-token', 'a')[0].time).toBeCloseTo(3 * 0.01 + 1500 / 10000, 9);
   });
+  it('caps one request\'s chunk at the long-prefill threshold, leaving the rest of the budget to others', () => {
+    // 1,500 tokens at most 256 a step: six passes instead of three
+    const alone = drive(engine({ maxBatchedTokens: 512, longPrefillTokenThreshold: 256 }), [[0, req('a', 1500, 2)]]);
+    expect(of(alone, 'first-token', 'a')[0].time).toBeCloseTo(6 * 0.01 + 1500 / 10000, 9);
+    // a short prompt arriving with it shares the first pass instead of waiting behind 512 tokens of it
+    const shared = drive(engine({ maxBatchedTokens: 512, longPrefillTokenThreshold: 256 }), [[0, req('a', 1500, 2)], [0, req('b', 100, 2)]]);
+    const unshared = drive(engine({ maxBatchedTokens: 512 }), [[0, req('a', 1500, 2)], [0, req('b', 100, 2)]]);
+    expect(of(shared, 'first-token', 'b')[0].time).toBeLessThan(of(unshared, 'first-token', 'b')[0].time);
+  });
 });
 
 describe('SimulatedEngine batching and queueing', () => {

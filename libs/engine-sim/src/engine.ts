@@ -297,8 +297,9 @@ export class SimulatedEngine {
     const decoders = this.running.filter((s) => s.phase === 'decode');
     budget -= decoders.length;
     const prefills: Array<{ seq: Sequence; tokens: number }> = [];
+    const longPrefill = p.longPrefillTokenThreshold || Number.POSITIVE_INFINITY;
     const chunk = (seq: Sequence) => {
-      const tokens = Math.min(seq.pendingPrefill, budget);
+      const tokens = Math.min(seq.pendingPrefill, budget, longPrefill);
       prefills.push({ seq, tokens });
       budget -= tokens;
     };

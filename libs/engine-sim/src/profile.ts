@@ -19,6 +19,12 @@ export interface EngineProfile {
   readonly maxNumSeqs: number;
   /** Tokens one step may process (vLLM max_num_batched_tokens, llama.cpp --batch-size): chunked prefill. */
   readonly maxBatchedTokens: number;
+  /**
+   * vLLM's --long-prefill-token-threshold: no request's prompt chunk in one step exceeds this many tokens
+   * (0 or absent: only the step budget bounds it). Long prompts then take more, shorter steps, so the
+   * decoding batch and short prompts are not held up behind a whole budget of someone's long prompt.
+   */
+  readonly longPrefillTokenThreshold?: number;
   readonly maxModelLen: number;
   /** Tokens per KV block (vLLM's default 16). */
   readonly blockSize: number;
@@ -68,6 +74,8 @@ export function validateProfile(p: EngineProfile): EngineProfile {
   if (!(p.prefillTokensPerSecond > 0)) throw new Error(`profile ${p.name}: prefillTokensPerSecond must be positive`);
   if (!(p.decodeMsPer1kContextTokens >= 0)) throw new Error(`profile ${p.name}: decodeMsPer1kContextTokens must be >= 0`);
   if (!(p.startupSeconds >= 0)) throw new Error(`profile ${p.name}: startupSeconds must be >= 0`);
+  const threshold = p.longPrefillTokenThreshold ?? 0;
+  if (!(Number.isInteger(threshold) && threshold >= 0)) throw new Error(`profile ${p.name}: longPrefillTokenThreshold must be an integer >= 0, got ${String(threshold)}`);
   if (p.maxBatchedTokens < p.maxNumSeqs) throw new Error(`profile ${p.name}: maxBatchedTokens must be >= maxNumSeqs`);
   const knots = p.decodeStepMs;
   if (knots.length === 0) throw new Error(`profile ${p.name}: decodeStepMs needs at least one knot`);

@@ -32,6 +32,8 @@ export interface SimServerOptions {
    * that carry long prompt chunks short, so decoding and short prompts wait less; long prompts take more steps.
    */
   readonly maxNumBatchedTokens?: number;
+  /** vLLM's --long-prefill-token-threshold: most prompt tokens of one request in one step (default: the profile's, off). */
+  readonly longPrefillTokenThreshold?: number;
 }
 
 export interface SimServer {
@@ -48,7 +50,11 @@ export interface SimServer {
 
 /** An OpenAI-compatible HTTP server over a simulated engine on the wall clock. */
 export async function startSimServer(options: SimServerOptions): Promise<SimServer> {
-  const profile = validateProfile(options.maxNumBatchedTokens === undefined ? options.profile : { ...options.profile, maxBatchedTokens: options.maxNumBatchedTokens });
+  const profile = validateProfile({
+    ...options.profile,
+    ...(options.maxNumBatchedTokens === undefined ? {} : { maxBatchedTokens: options.maxNumBatchedTokens }),
+    ...(options.longPrefillTokenThreshold === undefined ? {} : { longPrefillTokenThreshold: options.longPrefillTokenThreshold }),
+  });
   const model = options.model ?? profile.model;
   const schedulingPolicy = options.schedulingPolicy ?? 'fcfs';
   const engine = new SimulatedEngine({ profile, startupSeconds: options.startupSeconds, faults: options.faults, seed: options.seed, granularity: 'step', schedulingPolicy });
