@@ -4,14 +4,10 @@ import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
-import { BatchEndpoint, parseBatchInputAsync } from './batch-input';
-import { BatchRepository, BatchRow } from './batch.repository';
-import { FILE_STORE, FileStore } from './file-store.repository';
+import { BatchInputsService } from './batch-inputs.service';
+import { BatchRepository } from './batch.repository';
 
 type ModelBacklog = BatchBacklogReported['models'][number];
-
-/** Requests per model of one batch's input file (read once: input files never change). */
-type ModelMix = ReadonlyMap<string, number>;
 
 /**
  * Reports the batch work not yet done, per model, with its earliest deadline: demand that can wait,
@@ -22,13 +18,12 @@ type ModelMix = ReadonlyMap<string, number>;
 @Injectable()
 export class BatchBacklogService implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
-  private readonly mixes = new Map<string, Promise<ModelMix>>();
   private hadBacklog = false;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
-    @Inject(FILE_STORE) private readonly store: FileStore,
+    private readonly inputs: BatchInputsService,
     private readonly batches: BatchRepository,
     private readonly bus: MessageBus,
     private readonly logger: Logger,
@@ -48,7 +43,6 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
   /** Publishes the backlog; undefined when there is none and there was none last time either. */
   async report(): Promise<BatchBacklogReported | undefined> {
     const open = (await this.batches.unfinished()).filter((b) => b.status === 'validating' || b.status === 'in_progress');
-    for (const id of this.mixes.keys()) if (!open.some((b) => b.id === id)) this.mixes.delete(id);
     if (open.length === 0 && !this.hadBacklog) return undefined;
     const counts = await this.batches.counts(open.map((b) => b.id));
     const perModel = new Map<string, ModelBacklog>();
@@ -56,7 +50,7 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
       const done = counts.get(b.id);
       const remaining = Math.max(0, b.total - (done?.completed ?? 0) - (done?.failed ?? 0));
       if (remaining === 0 || b.total === 0) continue;
-      const mix = await this.mix(b);
+      const mix = await this.inputs.models(b);
       for (const [model, lines] of mix) {
         const share = lines / b.total;
         const m = perModel.get(model) ?? { model, requests: 0, inputTokens: 0, batches: 0, deadline: null };
@@ -74,20 +68,5 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
     this.bus.publish('batch.backlog-reported', report);
     this.hadBacklog = report.models.length > 0;
     return report;
-  }
-
-  private mix(b: BatchRow): Promise<ModelMix> {
-    let mix = this.mixes.get(b.id);
-    if (!mix) {
-      mix = this.store.get(b.inputFileId).then(async (data) => {
-        const parsed = await parseBatchInputAsync(data, b.endpoint as BatchEndpoint, () => undefined);
-        const out = new Map<string, number>();
-        if (parsed.ok) for (const line of parsed.lines) out.set(line.model, (out.get(line.model) ?? 0) + 1);
-        return out;
-      });
-      mix.catch(() => this.mixes.delete(b.id));
-      this.mixes.set(b.id, mix);
-    }
-    return mix;
   }
 }

@@ -9,7 +9,8 @@ import { InferenceService } from '../services/inference.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
 import { bestConcurrencyFor, spareBatchSlots } from './batch-capacity';
-import { BatchEndpoint, BatchLine, BatchResult, outputLine, parseBatchInputAsync, routeOf, succeeded } from './batch-input';
+import { BatchResult, outputLine, routeOf, succeeded } from './batch-input';
+import { BatchInput, BatchInputsService } from './batch-inputs.service';
 import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
 import { BatchRepository, BatchRow, BatchStatus } from './batch.repository';
 import { FILE_STORE, FileStore } from './file-store.repository';
@@ -21,11 +22,6 @@ const resultsTotal = new Counter({ name: 'maas_gateway_batch_results_total', hel
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Answers worth another attempt: nothing ran, or the worker failed before answering. */
 const RETRYABLE = new Set([429, 499, 502, 503, 504]);
-const INPUT_CACHE = 16;
-
-interface BatchInput {
-  readonly lines: ReadonlyMap<number, BatchLine>;
-}
 
 /**
  * Runs queued batch requests through the same InferenceService path as interactive traffic,
@@ -41,7 +37,6 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private readonly perBatch = new Map<string, number>();
   /** Decided but not yet counted by routing as outstanding: keeps one tick from over-committing a worker. */
   private readonly dispatching = new Map<string, number>();
-  private readonly inputs = new Map<string, Promise<BatchInput>>();
   private readonly states = new Map<string, { row: BatchRow | undefined; at: number }>();
   private readonly finalizing = new Set<string>();
   /** Requests waiting for a batch slot, per model, oldest first (see slotChance). */
@@ -52,6 +47,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     @Inject(FILE_STORE) private readonly store: FileStore,
+    private readonly inputs: BatchInputsService,
     private readonly repository: BatchRepository,
     private readonly queue: BatchQueueRepository,
     private readonly inference: InferenceService,
@@ -279,17 +275,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   }
 
   private input(batch: BatchRow): Promise<BatchInput> {
-    let p = this.inputs.get(batch.id);
-    if (!p) {
-      p = this.store.get(batch.inputFileId).then(async (data) => {
-        const parsed = await parseBatchInputAsync(data, batch.endpoint as BatchEndpoint, () => undefined);
-        return { lines: new Map(parsed.ok ? parsed.lines.map((l) => [l.line, l]) : []) };
-      });
-      p.catch(() => this.inputs.delete(batch.id));
-      this.inputs.set(batch.id, p);
-      if (this.inputs.size > INPUT_CACHE) this.inputs.delete(this.inputs.keys().next().value!);
-    }
-    return p;
+    return this.inputs.get(batch);
   }
 
   /** Completion, cancellation, expiry and restarts left half done, for every unfinished batch. */
@@ -355,7 +341,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       if (await this.repository.transition(b.id, from, target, at(), files)) {
         this.logger.info('batch finished', { batchId: b.id, status: target, completed: ok.length, failed: bad.length, total: b.total });
         this.states.delete(b.id);
-        this.inputs.delete(b.id);
+        this.inputs.forget(b.id);
       }
     } finally {
       this.finalizing.delete(b.id);

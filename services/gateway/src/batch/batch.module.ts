@@ -1,6 +1,7 @@
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { BatchBacklogService } from './batch-backlog.service';
 import { BatchExecutorService } from './batch-executor.service';
+import { BatchInputsService } from './batch-inputs.service';
 import { BatchQueueRepository } from './batch-queue.repository';
 import { BatchController } from './batch.controller';
 import { BatchRepository } from './batch.repository';
@@ -15,6 +16,7 @@ export const BATCH_DATABASE = { entities: [], migrations: [Batches1732800000000]
 export const BATCH_PROVIDERS = [
   { provide: FILE_STORE, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new LocalFileStore(c.GATEWAY_FILE_STORE_DIR) },
   BatchRepository,
+  BatchInputsService,
   BatchQueueRepository,
   BatchService,
   BatchController,
