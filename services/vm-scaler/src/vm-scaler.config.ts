@@ -27,7 +27,10 @@ export const vmScalerConfigSpec = {
   SCALING_STOP_GRACE_MS: env.duration('2m'),
   /** Passed to the worker: how long it waits for in-flight requests when told to drain. */
   SCALING_WORKER_DRAIN_TIMEOUT_MS: env.duration('30m'),
-  /** Where local workers and Slurm jobs write their logs; a temporary directory when unset. */
+  /**
+   * Where local workers and Slurm jobs write their logs; a temporary directory when unset. With a fixed
+   * directory, a vm-scaler started after one that died adopts the local workers it left running.
+   */
   SCALING_LOG_DIR: env.optionalString(),
   /** Batch script each Slurm job runs (deploy/slurm/maas-worker.sbatch when unset). */
   SCALING_SLURM_SCRIPT: env.optionalString(),

@@ -86,4 +86,35 @@ describe('local capacity provider (processes on this host)', () => {
     await until(() => events.some((e) => e.to === 'failed'));
     expect(events[events.length - 1].reason).toMatch(/^no worker registered ready within 0 s; log /);
   });
+
+  it('adopts the live nodes of a vm-scaler that died, drains them by pid, and forgets dead ones', async () => {
+    const adoptDir = fs.mkdtempSync(path.join(dir, 'adopt-'));
+    const first = new LocalCapacityProvider(options({ logDir: adoptDir, idPrefix: 'a' }), systemClock);
+    await first.open();
+    await first.start({ vmType: 'a100-qwen2.5-3b', model: 'm' });
+    await first.start({ vmType: 'a100-qwen2.5-3b', model: 'm' });
+    await until(() => ['001', '002'].every((n) => fs.existsSync(path.join(adoptDir, `local-a-${n}.log`)) && fs.readFileSync(path.join(adoptDir, `local-a-${n}.log`), 'utf8').includes('"args"')));
+    first.workerReady('local-a-001');
+    // the first scaler is gone without draining (as after SIGKILL); a node file whose process is gone stays behind too
+    fs.writeFileSync(path.join(adoptDir, 'local-z-009.node.json'), JSON.stringify({ pid: 999_999, vmType: 'a100-qwen2.5-3b', model: 'm', requestedAt: 0, state: 'ready' }));
+
+    const second = new LocalCapacityProvider(options({ logDir: adoptDir, idPrefix: 'b' }), systemClock);
+    const events: CapacityEvent[] = [];
+    second.subscribe((e) => events.push(e));
+    await second.open();
+    const adopted = await second.list();
+    expect(adopted.map((n) => [n.id, n.state])).toEqual([['local-a-001', 'ready'], ['local-a-002', 'booting']]);
+    expect(events[0].reason).toMatch(/^adopted from an earlier vm-scaler \(pid \d+\)$/);
+    expect(fs.existsSync(path.join(adoptDir, 'local-z-009.node.json'))).toBe(false);
+
+    // drained by pid: one SIGTERM (a second would make the fake worker exit 3), then it is noticed gone
+    await second.drain('local-a-001', 'demand fell');
+    await second.stop('local-a-001', 'drained');
+    await until(() => events.some((e) => e.vmId === 'local-a-001' && e.to === 'stopped'));
+    expect(events.find((e) => e.vmId === 'local-a-001' && e.to === 'stopped')!.reason).toBe('worker exited');
+    expect(fs.existsSync(path.join(adoptDir, 'local-a-001.node.json'))).toBe(false);
+    await second.stop('local-a-002', 'not needed');
+    await until(() => events.some((e) => e.vmId === 'local-a-002' && e.to === 'stopped'));
+    expect(await second.list()).toEqual([]);
+  });
 });

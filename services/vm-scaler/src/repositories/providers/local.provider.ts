@@ -22,11 +22,34 @@ export interface LocalProviderOptions {
 }
 
 interface Process {
-  readonly child: ChildProcess;
+  readonly pid: number | undefined;
+  /** Sends a signal; a process already gone is not an error. */
+  readonly signal: (signal: NodeJS.Signals) => void;
   readonly logFile: string;
   bootTimer?: NodeJS.Timeout;
   killTimer?: NodeJS.Timeout;
   exited: Promise<void>;
+}
+
+/** What a node's `<id>.node.json` beside its log says, so that a later vm-scaler can adopt it. */
+interface NodeFile {
+  readonly pid: number;
+  readonly vmType: string;
+  readonly model: string;
+  readonly requestedAt: number;
+  readonly state: 'booting' | 'ready';
+}
+
+/** The process is alive and is the `maas worker` of that node (its command line names the vmId). */
+function isNodeProcess(pid: number, vmId: string): boolean {
+  try {
+    process.kill(pid, 0);
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = args.indexOf('--vm-id');
+    return i >= 0 && args[i + 1] === vmId;
+  } catch {
+    return false;
+  }
 }
 
 /** The last non-empty line a worker logged, to say why it failed. */
@@ -52,6 +75,10 @@ function lastLine(file: string): string {
  * what it holds, deregisters and exits, which ends the node. Stopping never signals a draining
  * worker again (a second SIGTERM would cut its drain short); only after the grace period, and only
  * once the loop saw it idle, is a lingering process killed.
+ *
+ * Each node also has `<id>.node.json` in the log directory. A vm-scaler that starts after another one
+ * died (its workers outlive it) adopts the live ones found there, so they are counted, drained and
+ * stopped like its own instead of serving on unmanaged while new ones start beside them.
  */
 export class LocalCapacityProvider implements ScalerCapacityProvider {
   readonly kind = 'local' as const;
@@ -67,7 +94,60 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     this.ledger = new NodeLedger('local', clock);
   }
 
-  async open(): Promise<void> {}
+  async open(): Promise<void> {
+    let files: string[];
+    try {
+      files = fs.readdirSync(this.options.logDir).filter((f) => f.endsWith(NODE_FILE));
+    } catch {
+      return;
+    }
+    for (const file of files.sort()) {
+      const id = file.slice(0, -NODE_FILE.length);
+      if (this.ledger.get(id)) continue;
+      let node: NodeFile;
+      try {
+        node = JSON.parse(fs.readFileSync(path.join(this.options.logDir, file), 'utf8')) as NodeFile;
+      } catch {
+        continue;
+      }
+      if (!isNodeProcess(node.pid, id)) {
+        fs.rmSync(path.join(this.options.logDir, file), { force: true });
+        continue;
+      }
+      this.adopt(id, node);
+    }
+  }
+
+  /** Takes over a live node another vm-scaler started: signals by pid, notices its exit by polling. */
+  private adopt(id: string, node: NodeFile): void {
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(node.pid, sig);
+      } catch {
+        /* gone already */
+      }
+    };
+    let poll: NodeJS.Timeout;
+    const exited = new Promise<void>((resolve) => {
+      poll = setInterval(() => {
+        if (isNodeProcess(node.pid, id)) return;
+        clearInterval(poll);
+        this.exited(id, 'worker exited');
+        resolve();
+      }, ADOPTED_POLL_MS);
+      poll.unref();
+    });
+    this.processes.set(id, { pid: node.pid, signal, logFile: path.join(this.options.logDir, `${id}.log`), exited });
+    this.ledger.add(id, { vmType: node.vmType, model: node.model }, node.state, `adopted from an earlier vm-scaler (pid ${node.pid})`, node.requestedAt);
+  }
+
+  private writeNodeFile(id: string, node: NodeFile): void {
+    try {
+      fs.writeFileSync(path.join(this.options.logDir, `${id}${NODE_FILE}`), JSON.stringify(node));
+    } catch {
+      /* adoption is a convenience; the node itself does not depend on it */
+    }
+  }
 
   async list(): Promise<readonly VmRecord[]> {
     return this.ledger.list();
@@ -96,10 +176,10 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
       fs.closeSync(fd);
     }
     const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-      this.exited(id, code, signal);
+      this.exited(id, signal ? `worker killed by ${signal}` : `worker exited with code ${code}`);
       resolve();
     }));
-    const proc: Process = { child, logFile, exited };
+    const proc: Process = { pid: child.pid, signal: (sig) => child.kill(sig), logFile, exited };
     child.once('error', (err) => this.failed(id, `cannot start ${program}: ${err.message}`));
     proc.bootTimer = setTimeout(() => {
       if (this.ledger.get(id)?.state !== 'booting') return;
@@ -108,20 +188,24 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     }, this.options.bootTimeoutMs);
     proc.bootTimer.unref();
     this.processes.set(id, proc);
-    return this.ledger.add(id, request, 'booting', request.reason ?? null);
+    const record = this.ledger.add(id, request, 'booting', request.reason ?? null);
+    if (child.pid !== undefined) this.writeNodeFile(id, { pid: child.pid, vmType: request.vmType, model: request.model, requestedAt: record.requestedAt, state: 'booting' });
+    return record;
   }
 
   workerReady(vmId: string): void {
     if (this.ledger.get(vmId)?.state !== 'booting') return;
-    clearTimeout(this.processes.get(vmId)?.bootTimer);
-    this.ledger.transition(vmId, 'ready', `worker registered (pid ${this.processes.get(vmId)?.child.pid})`);
+    const proc = this.processes.get(vmId);
+    clearTimeout(proc?.bootTimer);
+    const node = this.ledger.transition(vmId, 'ready', `worker registered (pid ${proc?.pid})`);
+    if (proc?.pid !== undefined) this.writeNodeFile(vmId, { pid: proc.pid, vmType: node.vmType, model: node.model, requestedAt: node.requestedAt, state: 'ready' });
   }
 
   async drain(vmId: string, reason?: string): Promise<VmRecord> {
     const node = this.ledger.require(vmId);
     if (node.state === 'draining') return node;
     if (node.state !== 'ready') throw new Error(`local provider: ${vmId} is ${node.state}; only a ready node can drain`);
-    this.processes.get(vmId)?.child.kill('SIGTERM');
+    this.processes.get(vmId)?.signal('SIGTERM');
     return this.ledger.transition(vmId, 'draining', reason ?? null);
   }
 
@@ -130,9 +214,9 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     if (node.state === 'stopping') return node;
     const proc = this.processes.get(vmId);
     // a draining worker already has its SIGTERM and is finishing its requests
-    if (node.state !== 'draining') proc?.child.kill('SIGTERM');
+    if (node.state !== 'draining') proc?.signal('SIGTERM');
     if (proc) {
-      proc.killTimer = setTimeout(() => proc.child.kill('SIGKILL'), this.options.stopGraceMs);
+      proc.killTimer = setTimeout(() => proc.signal('SIGKILL'), this.options.stopGraceMs);
       proc.killTimer.unref();
     }
     return this.ledger.transition(vmId, 'stopping', reason ?? null);
@@ -156,19 +240,23 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     for (const [, p] of live) clearTimeout(p.killTimer);
   }
 
-  private exited(id: string, code: number | null, signal: NodeJS.Signals | null): void {
+  private exited(id: string, how: string): void {
     const proc = this.processes.get(id);
     clearTimeout(proc?.bootTimer);
     clearTimeout(proc?.killTimer);
     this.processes.delete(id);
+    fs.rmSync(path.join(this.options.logDir, `${id}${NODE_FILE}`), { force: true });
     const node = this.ledger.get(id);
     if (!node) return;
-    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
-    if (node.state === 'draining' || node.state === 'stopping') this.ledger.transition(id, 'stopped', `worker ${how}`);
-    else this.failed(id, `worker ${how} while ${node.state}: ${proc ? lastLine(proc.logFile) : ''}`);
+    if (node.state === 'draining' || node.state === 'stopping') this.ledger.transition(id, 'stopped', how);
+    else this.failed(id, `${how} while ${node.state}: ${proc ? lastLine(proc.logFile) : ''}`);
   }
 
   private failed(id: string, reason: string): void {
     if (this.ledger.get(id)) this.ledger.transition(id, 'failed', reason);
   }
 }
+
+const NODE_FILE = '.node.json';
+/** How often an adopted node's process (not our child: no exit event) is checked. */
+const ADOPTED_POLL_MS = 1000;
