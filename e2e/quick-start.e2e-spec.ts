@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -20,12 +20,13 @@ function freePort(): Promise<number> {
 /**
  * `npm start` on a machine where nothing listens on the NATS and PostgreSQL ports it is given: it must
  * start nats-server and an embedded PostgreSQL itself, bring every service up, print the gateway URL,
- * and stop everything on one SIGINT.
+ * have the vm-scaler start one worker per chat model, print a key that works, and stop everything
+ * (workers included) on one SIGINT.
  */
 describe('npm start with no NATS and no PostgreSQL running', () => {
   it('starts its own, brings all services to healthy, prints the gateway URL, and stops cleanly', async () => {
-    const ports = await Promise.all(Array.from({ length: 9 }, freePort));
-    const [natsPort, pgPort, gatewayPort, ...servicePorts] = ports;
+    const ports = await Promise.all(Array.from({ length: 10 }, freePort));
+    const [natsPort, pgPort, gatewayPort, ocrPort, ...servicePorts] = ports;
     const state = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-start-'));
     const env = {
       ...process.env,
@@ -40,10 +41,12 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       METRICS_COLLECTOR_PORT: String(servicePorts[3]),
       VM_SCALER_PORT: String(servicePorts[4]),
       FORECASTER_PORT: String(servicePorts[5]),
+      MAAS_OCR_PORT: String(ocrPort),
       NO_COLOR: '1',
     };
     const started = Date.now();
-    const child = spawn(process.execPath, [path.join(root, 'scripts/start.js'), '--no-workers'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const workers: string[] = [];
+    const child = spawn(process.execPath, [path.join(root, 'scripts/start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -61,6 +64,21 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
         const res = await fetch(`http://127.0.0.1:${port}/health`);
         expect(res.status).toBe(200);
       }
+      // the vm-scaler's workers (minReplicas 1 per chat model) register, and the printed key serves them
+      while (!/^API key \(admin@localhost/m.test(output) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+      expect(output).toMatch(/^Models: .*Qwen\/Qwen2\.5-3B-Instruct/m);
+      expect(output).toMatch(/^Models: .*openai\/gpt-oss-20b/m);
+      const key = /^API key \(admin@localhost[^)]*\): (sk-\S+)$/m.exec(output)![1];
+      for (const model of ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b']) {
+        const res = await fetch(`http://127.0.0.1:${gatewayPort}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 4 }),
+        });
+        expect(res.status).toBe(200);
+      }
+      workers.push(...new Set([...output.matchAll(/vmId=(local-[0-9a-z]+-\d{3}) .*to=ready/g)].map((m) => m[1])));
+      expect(workers).toHaveLength(2);
     } finally {
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
@@ -68,6 +86,9 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       if (code !== 0) process.stderr.write(`npm start output:\n${output}\n`);
       expect(code).toBe(0);
       expect(output).toContain('stopped.');
+      // the workers drained and exited with the platform
+      const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+      for (const vmId of workers) expect(ps).not.toContain(`--vm-id ${vmId}`);
       fs.rmSync(state, { recursive: true, force: true });
     }
   });
