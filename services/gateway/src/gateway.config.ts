@@ -44,6 +44,11 @@ export const gatewayConfigSpec = {
   GATEWAY_KEY_VERIFY_TIMEOUT: env.duration('2s'),
   /** Usage events waiting for NATS are kept up to this many; beyond, the oldest are dropped (and logged). */
   GATEWAY_USAGE_BUFFER: env.int(100_000, 100),
+  /**
+   * While usage events cannot be stored (NATS away), they are also written here, one file per gateway
+   * process; a gateway that starts takes over the files of gateways that are gone. Empty: memory only.
+   */
+  GATEWAY_USAGE_SPOOL_DIR: env.string('var/gateway-usage-spool'),
   /** On shutdown, in-flight requests get this long to finish before they are cut. */
   GATEWAY_SHUTDOWN_GRACE: env.duration('8s'),
   /** Batch API: where uploaded input and generated output files are kept. */

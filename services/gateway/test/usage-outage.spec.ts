@@ -59,12 +59,13 @@ class PrivateNats {
 
 describe('gateway: usage events survive a NATS outage', () => {
   const nats = new PrivateNats();
+  const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-usage-spool-'));
   let stack: Stack;
   let key: string;
 
   beforeAll(async () => {
     await nats.start();
-    stack = new Stack({}, nats.url);
+    stack = new Stack({ GATEWAY_USAGE_SPOOL_DIR: spoolDir }, nats.url);
     await stack.start();
     await stack.startWorker();
     key = (await stack.createKey()).secret;
@@ -75,6 +76,7 @@ describe('gateway: usage events survive a NATS outage', () => {
     await stack?.stop();
     await nats.stop();
     nats.remove();
+    fs.rmSync(spoolDir, { recursive: true, force: true });
   });
 
   it('keeps serving while NATS is down, buffers usage, and stores each event exactly once afterwards', async () => {
@@ -103,5 +105,30 @@ describe('gateway: usage events survive a NATS outage', () => {
     expect(ids.sort()).toEqual(['req-outage-before', ...during].sort());
     const metrics = await (await fetch(stack.url('/metrics'))).text();
     expect(metrics).toMatch(/maas_gateway_usage_events_dropped_total(\{[^}]*\})? 0/);
+  });
+
+  it('keeps the buffer in a spool when the gateway dies during the outage; the next gateway stores it', async () => {
+    const outages = () => stack.gateway.records().filter((r) => r.msg === 'usage events cannot be stored; buffering and retrying').length;
+    const before = outages();
+    await nats.stop();
+    const during = ['req-spool-0', 'req-spool-1', 'req-spool-2'];
+    for (const id of during) expect((await stack.post('/v1/chat/completions', key, chatBody(), { 'x-request-id': id })).status).toBe(200);
+    await waitUntil(() => outages() > before || undefined, 15_000, 'the gateway to notice the outage');
+    // a crash: nothing flushed, nothing said
+    const dead = stack.gateway;
+    await dead.stop('SIGKILL');
+    const spooled = fs.readdirSync(spoolDir).flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).requestId as string));
+    expect(spooled.sort()).toEqual(during.sort());
+
+    await nats.start();
+    const next = await stack.startGateway();
+    await next.waitFor((r) => r.msg === 'usage events recovered from a spool' && r.events === 3, 10_000);
+    await next.waitFor((r) => r.msg === 'usage events flowing again' || r.msg === 'ready', 10_000);
+    const events = await waitUntil(async () => {
+      const all = await stack.usageEvents().catch(() => []);
+      return during.every((id) => all.some((e) => e.requestId === id)) ? all : undefined;
+    }, 20_000, 'the spooled events in the stream');
+    for (const id of during) expect(events.filter((e) => e.requestId === id)).toHaveLength(1);
+    await waitUntil(() => fs.readdirSync(spoolDir).length === 0 || undefined, 10_000, 'the spool emptied');
   });
 });

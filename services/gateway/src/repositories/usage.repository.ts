@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { createInbox, headers as natsHeaders, Msg, Subscription } from 'nats';
 import { Counter, Gauge } from 'prom-client';
@@ -27,6 +29,11 @@ interface InFlight {
  * an outage is logged when it starts and when it ends, and an event is dropped only when the
  * buffer overflows (logged and counted).
  *
+ * During an outage the buffer is also spooled to a file (GATEWAY_USAGE_SPOOL_DIR), so a gateway that
+ * is restarted or dies before NATS is back loses nothing: the next gateway to start on the host stores
+ * what it finds there (JetStream de-duplicates by request id). Nothing touches the disk while events
+ * flow.
+ *
  * Publishing is pipelined: a plain publish with a reply subject per event, acknowledgements
  * matched on one inbox subscription, timeouts found by one sweep. This is what
  * `jetstream().publish()` does per call, without its per-call promise, timer and stack capture —
@@ -48,6 +55,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
   private outageSince?: number;
   private droppedInOutage = 0;
   private readonly idle: (() => void)[] = [];
+  /** This process's spool file, while it holds events. */
+  private spooling = false;
+  private readonly spoolDir: string;
+  private readonly spoolFile: string;
 
   constructor(
     private readonly bus: MessageBus,
@@ -55,12 +66,15 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     this.subject = bus.subjects.subject(EVENT);
+    this.spoolDir = config.GATEWAY_USAGE_SPOOL_DIR;
+    this.spoolFile = path.join(this.spoolDir, `${bus.subjects.namespace}-${process.pid}.jsonl`);
   }
 
   async onApplicationBootstrap(): Promise<void> {
     this.subscription = this.bus.nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.acknowledged(msg) });
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
+    this.recoverSpools();
     try {
       await this.bus.ensureStreams();
     } catch (err) {
@@ -74,6 +88,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       this.drop(lost, 'usage buffer full: dropped the oldest usage event');
     }
     this.queue.push(event);
+    if (this.spooling) this.appendSpool([event]);
     // Off the request path: publishing runs after pending I/O (the next request) has been handled.
     if (!this.scheduled) {
       this.scheduled = true;
@@ -148,7 +163,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       this.scheduled = true;
       setImmediate(this.scheduledPump);
     }
-    if (this.pending === 0) this.notifyIdle();
+    if (this.pending === 0) {
+      this.clearSpool();
+      this.notifyIdle();
+    }
   }
 
   /** Events sent but never acknowledged (NATS went away meanwhile) go back to the queue. */
@@ -169,8 +187,9 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     if (/503|no responders|stream/i.test(reason)) void this.bus.ensureStreams().catch(() => undefined);
     if (this.outageSince === undefined) {
       this.outageSince = Date.now();
-      this.logger.warn('usage events cannot be stored; buffering and retrying', { reason, buffered: this.pending });
+      this.logger.warn('usage events cannot be stored; buffering and retrying', { reason, buffered: this.pending, spool: this.spoolDir ? this.spoolFile : null });
     }
+    if (!this.spooling) this.writeSpool();
     if (!this.retryTimer) {
       this.backoffMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.backoffMs * 2));
       this.retryTimer = setTimeout(() => {
@@ -209,6 +228,95 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     clearTimeout(this.retryTimer);
     clearInterval(this.sweepTimer);
     this.subscription?.unsubscribe();
-    if (left > 0) this.logger.error('shutting down with usage events not stored', { count: left });
+    if (left > 0) {
+      this.writeSpool();
+      if (this.spooling) this.logger.warn('shutting down with usage events not stored; they stay in the spool for the next gateway', { count: left, spool: this.spoolFile });
+      else this.logger.error('shutting down with usage events not stored', { count: left });
+    }
+  }
+
+  // ---- spool: the buffer on disk while it cannot be emptied ----
+
+  private unstored(): RequestCompleted[] {
+    return [...[...this.inFlight.values()].map((f) => f.event), ...this.queue];
+  }
+
+  /** (Re)writes the whole buffer to this process's spool file. */
+  private writeSpool(): void {
+    if (!this.spoolDir) return;
+    try {
+      fs.mkdirSync(this.spoolDir, { recursive: true });
+      const tmp = `${this.spoolFile}.tmp`;
+      fs.writeFileSync(tmp, this.unstored().map((e) => `${JSON.stringify(e)}\n`).join(''));
+      fs.renameSync(tmp, this.spoolFile);
+      this.spooling = true;
+    } catch (err) {
+      this.logger.error('cannot write the usage spool; usage events are in memory only', { spool: this.spoolFile, error: (err as Error).message });
+    }
+  }
+
+  private appendSpool(events: RequestCompleted[]): void {
+    try {
+      fs.appendFileSync(this.spoolFile, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    } catch (err) {
+      this.logger.error('cannot append to the usage spool', { spool: this.spoolFile, error: (err as Error).message });
+    }
+  }
+
+  private clearSpool(): void {
+    if (!this.spooling) return;
+    this.spooling = false;
+    fs.rmSync(this.spoolFile, { force: true });
+  }
+
+  /** Takes over the spool files of this namespace's gateways that are no longer running, and stores their events. */
+  private recoverSpools(): void {
+    if (!this.spoolDir) return;
+    let files: string[];
+    try {
+      files = fs.readdirSync(this.spoolDir);
+    } catch {
+      return; // nothing was ever spooled here
+    }
+    const prefix = `${this.bus.subjects.namespace}-`;
+    const recovered: RequestCompleted[] = [];
+    const takenFiles: string[] = [];
+    for (const file of files) {
+      const pid = Number(file.slice(prefix.length, -'.jsonl'.length));
+      if (!file.startsWith(prefix) || !file.endsWith('.jsonl') || !Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+      const taken = path.join(this.spoolDir, `${file}.${process.pid}.recovering`);
+      try {
+        fs.renameSync(path.join(this.spoolDir, file), taken); // atomic: two gateways starting at once do not both take it
+      } catch {
+        continue;
+      }
+      let bad = 0;
+      const before = recovered.length;
+      for (const line of fs.readFileSync(taken, 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          recovered.push(JSON.parse(line) as RequestCompleted);
+        } catch {
+          bad++; // a line cut short by a crash
+        }
+      }
+      this.logger.info('usage events recovered from a spool', { file, events: recovered.length - before, unreadable: bad });
+      takenFiles.push(taken);
+    }
+    if (recovered.length > 0) {
+      this.queue.push(...recovered);
+      this.writeSpool(); // ours now, until they are stored
+      setImmediate(this.scheduledPump);
+    }
+    for (const taken of takenFiles) fs.rmSync(taken, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
