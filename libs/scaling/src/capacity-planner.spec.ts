@@ -188,7 +188,7 @@ describe('batch backlog: demand that can wait until its deadline', () => {
     expect(decision.models.qwen.targetReplicas).toBe(target);
     expect(decision.starts.reduce((s, x) => s + x.count, 0)).toBe(starts);
     expect(decision.models.qwen.batchReplicas).toBe(batchReplicas);
-    if (batchReplicas !== undefined && target > interactive) expect(decision.models.qwen.reason).toMatch(/batch backlog of \d+ requests due in/);
+    if (batchReplicas !== undefined && target > interactive) expect(decision.models.qwen.reason).toMatch(/^batch backlog of [\d,]+ requests due in \S.* needs \d+ qwen replicas?;/);
   });
 
   it('without a batch throughput for the model, batch work never starts capacity', () => {

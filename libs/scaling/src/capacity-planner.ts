@@ -132,9 +132,10 @@ interface BatchNeed {
 }
 
 /**
- * Batch work fills spare capacity. It asks for replicas only when a throughput is known for it and
- * its deadline would otherwise be missed: the share of replicas that finishes it in the time left
- * (after a start's boot horizon and the margin); when no time is left, every replica allowed.
+ * Batch work fills spare capacity. When its model has a batch throughput, the backlog also holds (or
+ * starts, when too few are up) the replicas that finish it before its deadline: the share of replicas
+ * needed in the time left after a start's boot horizon and the margin, rounded up; when no time is
+ * left, every replica allowed.
  */
 function batchNeed(backlog: BatchBacklog | undefined, capacity: CapacityPlanSpec, model: ModelScalingSpec, horizon: number, now: number): BatchNeed | null {
   const perReplica = model.batchRequestsPerReplicaPerSecond ?? null;
@@ -234,8 +235,8 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
     const batchReplicas = bn ? (Number.isFinite(bn.share) ? Math.ceil(bn.share - EPSILON) : model.maxReplicas) : null;
     if (bn && batchReplicas !== null && interactive + batchReplicas > target) {
       target = interactive + batchReplicas;
-      const pace = Number.isFinite(bn.share) ? `needs ${num(bn.share)} replicas to finish in time` : 'is late: as many replicas as allowed';
-      driver = `batch backlog of ${plural(bn.requests, 'request')} due in ${duration(Math.max(0, bn.dueInSeconds))} ${pace}${interactive > 0 ? ` besides ${interactive} for interactive demand` : ''}; ${target}`;
+      const pace = Number.isFinite(bn.share) ? `${num(bn.share)} replicas to be done in time` : 'late: every replica allowed';
+      driver = `batch backlog of ${plural(bn.requests, 'request')} due in ${duration(Math.max(0, bn.dueInSeconds))} (${pace})${interactive > 0 ? ` on top of ${interactive} for interactive demand` : ''} needs ${target}`;
     }
     target = Math.min(target, model.maxReplicas);
 
