@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import OpenAI, { NotFoundError, RateLimitError, toFile } from 'openai';
+import OpenAI, { ConflictError, NotFoundError, RateLimitError, toFile } from 'openai';
 import { Client } from 'pg';
 import { startService } from '@maas/testing';
 import { MODEL, Stack, waitUntil } from '../services/gateway/test/support/stack';
@@ -121,6 +121,10 @@ describe('batch API through the OpenAI SDK', () => {
     const n = 200;
     const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })));
     await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 5);
+    // its input cannot be deleted while it runs (the batch reads its requests from it)
+    const refused = await client.files.delete(batch.input_file_id).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as ConflictError).message).toContain(`is the input of batch ${batch.id}`);
     const cancelling = await client.batches.cancel(batch.id);
     expect(['cancelling', 'cancelled']).toContain(cancelling.status);
     const done = await poll(client, batch.id, (b) => b.status === 'cancelled');
@@ -130,6 +134,8 @@ describe('batch API through the OpenAI SDK', () => {
     const out = parseLines(await (await client.files.content(done.output_file_id!)).text());
     expect(out).toHaveLength(finished);
     expect(new Set(out.map((l) => l.custom_id)).size).toBe(finished);
+    // once the batch has ended, it can
+    expect(await client.files.delete(batch.input_file_id)).toMatchObject({ id: batch.input_file_id, deleted: true });
   });
 
   it('loses and duplicates nothing when the executor is killed mid-batch', async () => {

@@ -94,6 +94,15 @@ export class BatchRepository {
     return count > 0;
   }
 
+  /** The unfinished batch (queued, running or being finalized) that reads this input file, if any. */
+  async unfinishedBatchOf(inputFileId: string): Promise<{ id: string; status: BatchStatus } | undefined> {
+    const rows: { id: string; status: BatchStatus }[] = await this.db.query(
+      `SELECT id, status FROM batches WHERE input_file_id = $1 AND status IN ('validating', 'in_progress', 'finalizing', 'cancelling') LIMIT 1`,
+      [inputFileId],
+    );
+    return rows[0];
+  }
+
   async insertBatch(b: BatchRow): Promise<void> {
     await this.db.query(
       `INSERT INTO batches (id, user_id, key_id, key_prefix, endpoint, input_file_id, completion_window, status, metadata, errors, total, input_tokens,

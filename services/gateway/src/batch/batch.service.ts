@@ -103,6 +103,9 @@ export class BatchService {
 
   async deleteFile(key: VerifiedKey, id: string) {
     await this.ownFile(key, id);
+    // its batch reads requests from it until it ends: deleting it would leave the batch unable to finish
+    const user = await this.repository.unfinishedBatchOf(id);
+    if (user) throw new BatchApiError(409, `file ${id} is the input of batch ${user.id}, which is ${user.status}; cancel the batch or wait for it to end`, 'file_in_use', 'file_id');
     await this.repository.deleteFile(id, key.userId);
     await this.store.delete(id);
     return { id, object: 'file', deleted: true };
