@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
 import { projectRoot } from '@maas/platform';
 import { startService, StartedService } from '@maas/testing';
 import { MODEL, PROFILE, Stack, waitUntil } from '../services/gateway/test/support/stack';
@@ -45,15 +44,7 @@ describe('demand-driven capacity, live: serving load through the gateway, local 
   let collector: StartedService | undefined;
   let scaler: StartedService | undefined;
 
-  const rows = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
-    const c = new Client({ connectionString: stack.db.url });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  };
+  const rows = <T>(sql: string, params: unknown[] = []) => stack.db.query<T>(sql, params);
   const vms = () => rows<VmRow>('SELECT vm_id, state, reason FROM vms ORDER BY vm_id');
   const maas = (args: string[]) =>
     run(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), ...args], { cwd: projectRoot(), env: { ...process.env, ...stack.env }, maxBuffer: 16 << 20 }).catch(

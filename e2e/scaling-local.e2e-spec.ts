@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { JSONCodec, NatsConnection } from 'nats';
-import { Client } from 'pg';
 import { Subjects, WorkerRegistered } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
@@ -34,15 +33,8 @@ describe('vm-scaler with the local provider: real worker processes', () => {
   let svc: StartedService | undefined;
   const seen: { name: string; at: number; body: Record<string, unknown> }[] = [];
 
-  const rows = async (sql: string, params: unknown[] = []) => {
-    const c = new Client({ connectionString: db.url });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const rows = (sql: string, params: unknown[] = []) => db.query<any>(sql, params);
   async function holdDemand<T>(requestRate: number, done: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {

@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JSONCodec, NatsConnection } from 'nats';
-import { Client } from 'pg';
 import { Subjects, WorkerDeregistered, WorkerDraining, WorkerRegistered } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
@@ -41,15 +40,8 @@ describe('vm-scaler with the Slurm provider on a real slurmctld/slurmd', () => {
   let svc: StartedService | undefined;
   const seen: { name: string; at: number; body: Record<string, unknown> }[] = [];
 
-  const rows = async (sql: string, params: unknown[] = []) => {
-    const c = new Client({ connectionString: db.url });
-    await c.connect();
-    try {
-      return (await c.query(sql, params)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const rows = (sql: string, params: unknown[] = []) => db.query<any>(sql, params);
   const squeue = () => execFileSync('squeue', ['-h', '-o', '%i %j %T'], { env: { ...process.env, ...slurm.env }, encoding: 'utf8' }).trim();
   const demand = (requestRate: number) =>
     bus.publish('metric.aggregated', factory.metricAggregated({ model: MODEL, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate, concurrency: requestRate, readyWorkers: 0 }));

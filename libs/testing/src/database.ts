@@ -6,6 +6,8 @@ import { withDatabase } from '@maas/database';
 export interface TestDatabase {
   url: string;
   name: string;
+  /** Runs one statement on its own connection and returns the rows: for assertions on what services stored. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   drop(): Promise<void>;
 }
 
@@ -28,6 +30,15 @@ export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
   return {
     url,
     name,
+    async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query(sql, params)).rows as T[];
+      } finally {
+        await c.end();
+      }
+    },
     async drop() {
       const c = new Client({ connectionString: withDatabase(testServerUrl(), 'postgres') });
       await c.connect();
