@@ -1,14 +1,17 @@
 /**
  * Batch API benchmark: the paper's summarisation workload submitted as one OpenAI batch through the
  * official SDK, against the real stack (NATS, router, key-registry, metrics-collector, the gateway
- * with its database) and one `a100-gpt-oss-20b` worker attached to a simulated vLLM in its own process.
- *   1. peak      closed loop straight at the worker (no gateway) at several concurrencies: the
+ * with its database) and `a100-gpt-oss-20b` workers (two by default), each attached to a simulated
+ * vLLM in its own process.
+ *   1. peak      closed loop straight at one worker (no gateway) at several concurrencies: the
  *                profile's best output throughput on the same requests, and its best concurrency
  *                (the gateway starts after, with GATEWAY_BATCH_CONCURRENCY set from it)
  *   2. baseline  interactive streaming chat through the gateway, Poisson arrivals, no batch
  *   3. batch     the batch runs while the same interactive load runs through the gateway
- * Targets: batch output throughput >= 90 % of the peak; interactive TTFT p99 with the batch within
- * 20 % of the baseline's.
+ * The gateway keeps GATEWAY_INTERACTIVE_LANE workers free of batch work; the batch runs on the others
+ * (on every worker, sharing spare slots, when there are no others).
+ * Targets: batch output throughput >= 90 % of the peak per worker it runs on; interactive TTFT p99
+ * with the batch within 20 % of the baseline's.
  * Usage: node scripts/run.js bench/batch.ts [--requests N] [--time-scale X] [--interactive-rate R] [--help]
  */
 import * as fs from 'node:fs';
@@ -35,6 +38,9 @@ import { formatNumber, renderTable } from './lib/table';
 const PROFILE = 'a100-gpt-oss-20b';
 const HELP = `usage: node scripts/run.js bench/batch.ts [options]
   --requests N            batch size (default 2000)
+  --replicas N            workers of the model, each with its own simulated vLLM (default 2)
+  --interactive-lane K    GATEWAY_INTERACTIVE_LANE: workers kept free of batch work (default 1); with
+                          --replicas 1 (or K >= replicas) the batch shares the workers' spare slots
   --time-scale X          simulated seconds per wall second for the worker (default 20)
   --interactive-rate R    interactive streaming chat requests per simulated second (default 0.2)
   --interactive-requests N  baseline phase: interactive requests (default 200, so its p99 is not one outlier)
@@ -62,6 +68,8 @@ Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/
 
 interface Options {
   requests: number;
+  replicas: number;
+  interactiveLane: number;
   timeScale: number;
   interactiveRate: number;
   interactiveRequests: number;
@@ -89,6 +97,8 @@ function parseOptions(argv: string[]): Options | undefined {
     args: argv,
     options: {
       requests: { type: 'string' },
+      replicas: { type: 'string' },
+      'interactive-lane': { type: 'string' },
       'time-scale': { type: 'string' },
       'interactive-rate': { type: 'string' },
       'interactive-requests': { type: 'string' },
@@ -125,6 +135,8 @@ function parseOptions(argv: string[]): Options | undefined {
   const batchConcurrency = bc === 'auto' || bc === 'off' ? bc : num(bc, 'batch-concurrency', 0, true);
   return {
     requests: num(values.requests, 'requests', 2000, true),
+    replicas: num(values.replicas, 'replicas', 2, true),
+    interactiveLane: num(values['interactive-lane'], 'interactive-lane', 1, true, true),
     timeScale: num(values['time-scale'], 'time-scale', 20),
     interactiveRate: num(values['interactive-rate'], 'interactive-rate', 0.2),
     interactiveRequests: num(values['interactive-requests'], 'interactive-requests', 200, true),
@@ -280,16 +292,23 @@ async function main(): Promise<number> {
   const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
   const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
   try {
-    log('starting router, key-registry, metrics-collector and an a100-gpt-oss-20b worker…');
+    log(`starting router, key-registry, metrics-collector and ${options.replicas} a100-gpt-oss-20b worker(s)…`);
     const [router, keys, collector] = await Promise.all([startService('router', env), startService('key-registry', env), startService('metrics-collector', env)]);
     cleanups.push(() => router.stop(), () => keys.stop(), () => collector.stop(), async () => fs.rmSync(fileDir, { recursive: true, force: true }));
-    // The simulated vLLM runs as its own process, as vLLM would, with its engine flags; the worker attaches to it.
-    const engine = await startEngine(options);
-    cleanups.push(() => engine.stop());
-    const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', 'bench-batch-worker', '--attach', engine.url, '--capacity', String(profile.maxNumSeqs), '--hardware', 'gpu', '--runtime-kind', 'sim-engine', '--heartbeat', '500ms']);
-    cleanups.push(() => worker.stop());
-    const registered = await worker.waitFor((r) => r.msg === 'worker registered', 60_000, 'worker registration');
-    const workerUrl = String(registered.url);
+    // Each simulated vLLM runs as its own process, as vLLM would, with its engine flags; a worker attaches to it.
+    const workerUrls: string[] = [];
+    for (let i = 1; i <= options.replicas; i++) {
+      const engine = await startEngine(options);
+      cleanups.push(() => engine.stop());
+      const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', `bench-batch-worker-${i}`, '--attach', engine.url, '--capacity', String(profile.maxNumSeqs), '--hardware', 'gpu', '--runtime-kind', 'sim-engine', '--heartbeat', '500ms']);
+      cleanups.push(() => worker.stop());
+      const registered = await worker.waitFor((r) => r.msg === 'worker registered', 60_000, 'worker registration');
+      workerUrls.push(String(registered.url));
+    }
+    const workerUrl = workerUrls[0];
+    // Workers the batch runs on: all but the interactive lane, or all of them when too few to keep one apart.
+    const batchReplicas = options.replicas > options.interactiveLane ? options.replicas - options.interactiveLane : options.replicas;
+    const lanes = batchReplicas < options.replicas ? `${options.interactiveLane} kept for interactive traffic, ${batchReplicas} for the batch` : `shared: the batch takes spare slots on all ${options.replicas}`;
 
     const peakTotal = options.peakConcurrency.reduce((s, c) => s + c * options.peakRounds, 0);
     const progress = new ProgressBar(peakTotal + options.interactiveRequests, 'peak');
@@ -300,6 +319,7 @@ async function main(): Promise<number> {
 
     const gatewayEnv: Record<string, string> = { ...env, GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024), GATEWAY_BATCH_SWEEP: '200ms' };
     gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
+    gatewayEnv.GATEWAY_INTERACTIVE_LANE = String(options.interactiveLane);
     if (options.batchPriority !== undefined) gatewayEnv.GATEWAY_BATCH_PRIORITY = String(options.batchPriority);
     if (bestConcurrency !== undefined) gatewayEnv.GATEWAY_BATCH_CONCURRENCY = `${model}=${bestConcurrency}`;
     progress.relabel('starting the gateway');
@@ -347,7 +367,7 @@ async function main(): Promise<number> {
     const batchProgress = new ProgressBar(options.requests, 'batch (interactive load alongside)');
     let allDoneAt: number | undefined;
     // Arrivals enough for twice the expected batch duration; sending stops when the batch is done.
-    const expectedSim = (options.requests * options.outputTokens) / bestPeak;
+    const expectedSim = (options.requests * options.outputTokens) / (bestPeak * batchReplicas);
     const withBatchCount = Math.max(options.interactiveRequests, Math.ceil(2 * expectedSim * options.interactiveRate));
     const interactiveDuring = interactive(options, gateway.url, secret, model, withBatchCount, 'with-batch', undefined, () => allDoneAt !== undefined);
     let seen = 0;
@@ -390,26 +410,27 @@ async function main(): Promise<number> {
 
     // Report.
     const best = peak.reduce((a, b) => (b.outputTokensPerSecond > a.outputTokensPerSecond ? b : a));
-    const throughputRatio = batchRun.outputTokensPerSecond / best.outputTokensPerSecond;
+    const throughputRatio = batchRun.outputTokensPerSecond / (best.outputTokensPerSecond * batchReplicas);
     const ttftRatio = during.ttft.p99 / baseline.ttft.p99;
     const throughputPass = throughputRatio >= 0.9 && batchRun.status === 'completed' && batchRun.failed === 0;
     const ttftPass = ttftRatio <= 1.2 && during.failed === 0;
     const reserve = options.reserve;
     const out: string[] = [];
-    out.push(`## peak: closed loop straight at the worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
+    out.push(`## peak: closed loop straight at one worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
     out.push(renderTable(['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'], peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond])));
-    out.push('', `## batch through the gateway (SDK files + batches, GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}, worker capacity ${profile.maxNumSeqs})`);
-    out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'vs peak'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, `${(throughputRatio * 100).toFixed(1)} %`]]));
+    out.push('', `## batch through the gateway (SDK files + batches, ${options.replicas} worker(s), GATEWAY_INTERACTIVE_LANE=${options.interactiveLane}: ${lanes}; GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}, worker capacity ${profile.maxNumSeqs})`);
+    out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'batch workers', 'vs peak x workers'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, batchReplicas, `${(throughputRatio * 100).toFixed(1)} %`]]));
     out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
     const ms = (x: number) => formatNumber(x * 1000);
     const iRow = (name: string, m: ServingMetrics) => [name, m.completed, m.failed, `${ms(m.ttft.mean)} / ${ms(m.ttft.median)} / ${ms(m.ttft.p99)}`, `${ms(m.tpot.mean)} / ${ms(m.tpot.p99)}`, m.e2e.p99];
     out.push(renderTable(['phase', 'ok', 'failed', 'TTFT mean/med/p99 ms', 'TPOT mean/p99 ms', 'E2E p99 s'], [iRow('without batch', baseline), iRow('with batch', during)]));
     out.push('');
-    out.push(`${throughputPass ? 'PASS' : 'FAIL'}  batch output throughput ${formatNumber(batchRun.outputTokensPerSecond)} tok/s = ${(throughputRatio * 100).toFixed(1)} % of peak ${formatNumber(best.outputTokensPerSecond)} tok/s (c=${best.concurrency}); target >= 90 %`);
+    out.push(`${throughputPass ? 'PASS' : 'FAIL'}  batch output throughput ${formatNumber(batchRun.outputTokensPerSecond)} tok/s = ${(throughputRatio * 100).toFixed(1)} % of peak ${formatNumber(best.outputTokensPerSecond)} tok/s (c=${best.concurrency}) x ${batchReplicas} worker(s) it ran on; target >= 90 %`);
     out.push(`${ttftPass ? 'PASS' : 'FAIL'}  interactive TTFT p99 with batch ${ms(during.ttft.p99)} ms vs ${ms(baseline.ttft.p99)} ms without = x${ttftRatio.toFixed(2)}; target <= x1.20`);
     const notes = [
+      `lanes: ${lanes} (GATEWAY_INTERACTIVE_LANE=${options.interactiveLane}); a worker carrying long batch sequences lengthens every step, so an interactive first token on it waits on them`,
       `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back; batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
-      `the batch runs only in the worker's spare slots: min(floor(capacity x (1 - GATEWAY_BATCH_RESERVE)), best concurrency) = ${Math.min(Math.floor(profile.maxNumSeqs * (1 - reserve)), bestConcurrency ?? Number.POSITIVE_INFINITY)} minus running requests, none while the worker queues or its KV cache is past the reserve; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
+      `on each of its workers the batch runs only in spare slots: min(floor(capacity x (1 - GATEWAY_BATCH_RESERVE)), best concurrency) = ${Math.min(Math.floor(profile.maxNumSeqs * (1 - reserve)), bestConcurrency ?? Number.POSITIVE_INFINITY)} minus running requests, none while the worker queues or its KV cache is past the reserve; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
       bestConcurrency === undefined
         ? 'no best concurrency: the batch fills every slot the reserve and KV cache leave, which lengthens every step'
         : `best concurrency ${bestConcurrency}: ${options.batchConcurrency === 'auto' ? 'the lowest swept concurrency whose throughput reaches 95 % of the peak' : 'given with --batch-concurrency'}; past it more sequences only lengthen the steps interactive requests wait on`,
@@ -419,7 +440,7 @@ async function main(): Promise<number> {
       `wall time ${((Date.now() - wallStarted) / 1000).toFixed(0)} s; upload of the input file ${uploadWallSeconds.toFixed(1)} s wall`,
     ];
     out.push(...notes.map((n) => `- ${n}`));
-    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, peak, bestConcurrency: bestConcurrency ?? null, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
+    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, replicas: options.replicas, interactiveLane: options.interactiveLane, batchReplicas, peak, bestConcurrency: bestConcurrency ?? null, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
     out.push(`- results: ${path.relative(process.cwd(), file2)}`);
     process.stdout.write(`${out.join('\n')}\n`);
     return throughputPass && ttftPass ? 0 : 1;

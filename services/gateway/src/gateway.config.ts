@@ -62,6 +62,12 @@ export const gatewayConfigSpec = {
   /** Share of each worker's capacity kept free of batch work, so interactive requests keep their latency. */
   GATEWAY_BATCH_RESERVE: env.number(0.25, 0, 1),
   /**
+   * Ready workers per model kept free of batch work for interactive requests (more while interactive
+   * requests in flight fill them), when the model has more workers than that; the others take the batch.
+   * 0: batch work may go to every worker's spare slots.
+   */
+  GATEWAY_INTERACTIVE_LANE: env.int(1, 0, 1000),
+  /**
    * vLLM `priority` put in the body of every batch request sent upstream (lower is more urgent; interactive
    * requests have 0, so 1 lets them preempt batch work). Unset: no `priority` is sent. Set it only when every
    * runtime serving batch models runs with `--scheduling-policy priority`: vLLM rejects `priority` otherwise.

@@ -8,7 +8,6 @@ import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { InferenceService } from '../services/inference.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
-import { bestConcurrencyFor, spareBatchSlots } from './batch-capacity';
 import { BatchResult, outputLine, routeOf, succeeded } from './batch-input';
 import { BatchInput, BatchInputsService } from './batch-inputs.service';
 import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
@@ -35,8 +34,6 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private sweepTimer?: NodeJS.Timeout;
   private inFlight = 0;
   private readonly perBatch = new Map<string, number>();
-  /** Decided but not yet counted by routing as outstanding: keeps one tick from over-committing a worker. */
-  private readonly dispatching = new Map<string, number>();
   private readonly states = new Map<string, { row: BatchRow | undefined; at: number }>();
   private readonly finalizing = new Set<string>();
   /** Requests waiting for a batch slot, per model, oldest first (see slotChance). */
@@ -129,22 +126,17 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     const route = routeOf(batch.endpoint);
     if (!request || !route) return this.write(q, { customId, line, requestId: `${batchId}-${line}`, statusCode: null, body: null, error: { code: 'invalid_request', message: `line ${line} is not in the input file` } });
 
-    const admitted = await this.waitForCapacity(q, batch, request.model);
+    const requestId = `${batchId}-L${line}-a${q.deliveries}`;
+    // Admitted with a slot held under its request id until routing counts it on a worker (or it ends).
+    const admitted = await this.waitForCapacity(q, batch, request.model, requestId);
     if (!admitted) return;
+    const release = () => this.routing.releaseBatchSlot(requestId);
     // It may have waited for capacity past the batch's expiry or cancellation.
     const current = await this.state(batchId);
-    if (!current || current.status !== 'in_progress' || pastExpiry(current, this.clock.now())) return q.ack();
-    const requestId = `${batchId}-L${line}-a${q.deliveries}`;
-    this.dispatching.set(request.model, (this.dispatching.get(request.model) ?? 0) + 1);
-    let counted = false;
-    const uncount = () => {
-      if (counted) return;
-      counted = true;
-      const n = (this.dispatching.get(request.model) ?? 1) - 1;
-      if (n > 0) this.dispatching.set(request.model, n);
-      else this.dispatching.delete(request.model);
-    };
-    const settle = setTimeout(uncount, 50);
+    if (!current || current.status !== 'in_progress' || pastExpiry(current, this.clock.now())) {
+      release();
+      return q.ack();
+    }
     const keepAlive = setInterval(() => q.working(), Math.max(500, this.config.GATEWAY_BATCH_ACK_WAIT / 3));
     try {
       // With GATEWAY_BATCH_PRIORITY, the runtime's priority scheduler lets interactive requests preempt this one.
@@ -153,7 +145,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       const { exchange, answer } = loopbackExchange(requestId, Buffer.from(JSON.stringify(upstreamBody)), this.clock.now(), this.clock.monotonic());
       await this.inference.handleBatch(route, exchange, batchKey(batch));
       const got = await answer;
-      uncount();
+      release();
       let body: unknown = null;
       try {
         body = got.body.length > 0 ? JSON.parse(got.body.toString('utf8')) : null;
@@ -169,14 +161,17 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         ? { customId, line, requestId, statusCode: null, body: null, error: { code: 'upstream_disconnected', message: 'the worker closed the connection before the response was complete' } }
         : { customId, line, requestId, statusCode: got.statusCode, body, error: null });
     } finally {
-      clearTimeout(settle);
       clearInterval(keepAlive);
-      uncount();
+      release();
     }
   }
 
-  /** Holds the request until one of the model's workers has batch slots free; false when it was dropped. */
-  private async waitForCapacity(q: QueuedRequest, batch: BatchRow, model: string): Promise<boolean> {
+  /**
+   * Holds the request until one of the model's workers has a batch slot free, and holds that slot for
+   * `requestId` (in the same tick as the check, so concurrent waiters cannot take one slot twice);
+   * false when the request was dropped.
+   */
+  private async waitForCapacity(q: QueuedRequest, batch: BatchRow, model: string, requestId: string): Promise<boolean> {
     let lastWorking = Date.now();
     for (;;) {
       if (!this.running) {
@@ -188,7 +183,10 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
           body: { error: { message: `the model "${model}" does not exist or no worker serves it`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } }, error: null });
         return false;
       }
-      if (this.spare(model) > (this.dispatching.get(model) ?? 0)) return true;
+      if (this.spare(model) > 0) {
+        this.routing.holdBatchSlot(requestId, model);
+        return true;
+      }
       if (Date.now() - lastWorking > this.config.GATEWAY_BATCH_ACK_WAIT / 3) {
         q.working();
         lastWorking = Date.now();
@@ -228,7 +226,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   /** Wakes as many of each model's oldest waiters as its workers have batch slots free. */
   private openGate(): void {
     for (const [model, queue] of this.gate) {
-      let free = this.spare(model) - (this.dispatching.get(model) ?? 0);
+      let free = this.spare(model);
       while (free > 0 && queue.length > 0) {
         queue.shift()!();
         free -= 1;
@@ -241,15 +239,11 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     }
   }
 
-  /** Batch slots free across the model's ready workers. */
+  /** Batch slots free across the model's batch lane, less those held by admitted requests not yet on a worker. */
   private spare(model: string): number {
     let spare = 0;
-    const best = bestConcurrencyFor(this.config.GATEWAY_BATCH_CONCURRENCY, model);
-    for (const w of this.registry.workersFor(model)) {
-      const e = w.endpoints.get(model);
-      if (e) spare += spareBatchSlots({ ...e, outstanding: this.routing.outstandingOf(w.id) }, this.config.GATEWAY_BATCH_RESERVE, best);
-    }
-    return spare;
+    for (const n of this.routing.batchSlots(model).values()) spare += n;
+    return spare - this.routing.heldBatchSlots(model);
   }
 
   /** Exactly once per (batch, custom_id): a redelivered request finds its row and only acks. */

@@ -155,13 +155,13 @@ export class InferenceService {
       const endpoint = pick.endpoint;
       record.workerId = endpoint.id;
       this.logger.debug('routed', { requestId: ex.requestId, workerId: endpoint.id, attempt });
-      const call = this.send(route, ex, request, raw, endpoint);
+      const call = this.send(route, ex, record, request, raw, endpoint);
       ex.whenGone(() => call.abort());
       let response: IncomingMessage;
       try {
         response = await call.response;
       } catch (err) {
-        this.routing.finished(endpoint.id);
+        this.routing.finished(endpoint.id, record.kind);
         if (ex.clientGone) return this.usage.complete(record, 499, 'client_closed_request');
         const e = err as UpstreamError;
         if (!e.retryable) {
@@ -180,7 +180,7 @@ export class InferenceService {
       if ((status === 502 || status === 503) && attempt < attempts) {
         // The runtime refused before doing any work (still loading, overloaded, crashed): another worker may take it.
         response.resume();
-        this.routing.finished(endpoint.id);
+        this.routing.finished(endpoint.id, record.kind);
         this.routing.markFailed(endpoint.id);
         exclude.add(endpoint.id);
         retries.inc({ reason: `status_${status}` });
@@ -195,7 +195,7 @@ export class InferenceService {
 
   /** Routes, holding the request while the model has no ready worker but may soon (starting, or served recently). */
   private async pick(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number): Promise<Pick> {
-    const query = { model: request.model, capability: route.capability, prefix: request.prefix, sessionKey: record.key.keyId };
+    const query = { model: request.model, capability: route.capability, prefix: request.prefix, sessionKey: record.key.keyId, kind: record.kind };
     const heldSince = this.clock.monotonic();
     for (;;) {
       const decision = this.routing.route(query, exclude);
@@ -220,7 +220,7 @@ export class InferenceService {
     }
   }
 
-  private send(route: InferenceRoute, ex: HttpExchange, request: InferenceRequest, raw: Buffer, endpoint: Endpoint): UpstreamCall {
+  private send(route: InferenceRoute, ex: HttpExchange, record: RequestRecord, request: InferenceRequest, raw: Buffer, endpoint: Endpoint): UpstreamCall {
     const upstreamId = this.registry.worker(endpoint.id)?.models.get(request.model)?.upstreamId;
     const renamed = upstreamId && upstreamId !== request.model ? upstreamId : undefined;
     const body = !renamed ? raw : request.form ? withFormModel(raw, request.form, renamed) : Buffer.from(JSON.stringify({ ...request.body, model: renamed }));
@@ -232,7 +232,7 @@ export class InferenceService {
     };
     const traceparent = ex.req.headers.traceparent;
     if (typeof traceparent === 'string') headers.traceparent = traceparent;
-    this.routing.started(endpoint.id);
+    this.routing.started(endpoint.id, record.kind, ex.requestId);
     const elapsed = this.clock.monotonic() - ex.t0;
     overhead.observe(elapsed / 1000);
     const remaining = Math.max(1, this.totalTimeout(route) - elapsed);
@@ -267,7 +267,7 @@ export class InferenceService {
     }
     if (ex.clientGone) {
       call.abort();
-      this.routing.finished(workerId);
+      this.routing.finished(workerId, record.kind);
       return this.usage.complete(record, 499, 'client_closed_request');
     }
     ex.res.writeHead(status, headers);
@@ -280,7 +280,7 @@ export class InferenceService {
       ended = true;
       clearTimeout(idleTimer);
       ex.interrupt = undefined;
-      this.routing.finished(workerId);
+      this.routing.finished(workerId, record.kind);
       this.count(record, tracker, chunks, contentType);
       this.usage.complete(record, outcome, code);
     };
@@ -383,7 +383,7 @@ export class InferenceService {
     const finish = () => {
       if (done) return;
       done = true;
-      this.routing.finished(workerId);
+      this.routing.finished(workerId, record.kind);
       const text = Buffer.concat(chunks).toString('utf8');
       let parsed: { error?: { message?: unknown; code?: unknown }; message?: unknown; detail?: unknown } | undefined;
       try {
