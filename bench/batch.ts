@@ -267,6 +267,23 @@ interface BatchRun {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The gateway's event-loop delay since the last read (prom-client resets its histogram on every scrape), wall ms. */
+interface LoopDelay {
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+async function gatewayLoopDelay(gatewayUrl: string): Promise<LoopDelay | undefined> {
+  try {
+    const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} ([0-9.eE+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+    const d = { p99Ms: read('nodejs_eventloop_lag_p99_seconds'), maxMs: read('nodejs_eventloop_lag_max_seconds') };
+    return Number.isFinite(d.p99Ms) && Number.isFinite(d.maxMs) ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `startSimServer` from the dist/ scripts/run.js just built, in a child process; it prints its URL once it serves. */
 function startEngine(options: Options): Promise<ServerProcess> {
   const lib = path.join(repoRoot(), 'dist', 'libs', 'engine-sim', 'src', 'index.js');
@@ -346,7 +363,9 @@ async function main(): Promise<number> {
 
     // 2. Interactive alone.
     progress.relabel('interactive, no batch');
+    await gatewayLoopDelay(gateway.url);
     const baselineResults = await interactive(options, gateway.url, secret, model, options.interactiveRequests, 'alone', progress);
+    const baselineLoop = await gatewayLoopDelay(gateway.url);
     progress.finish();
     const slo = { ttftSeconds: 2, tpotSeconds: 0.1 };
     const baseline = servingMetrics(baselineResults, slo, options.timeScale / 1000);
@@ -385,6 +404,7 @@ async function main(): Promise<number> {
     allDoneAt ??= performance.now();
     batchProgress.finish();
     const duringResults = await interactiveDuring;
+    const duringLoop = await gatewayLoopDelay(gateway.url);
     const during = servingMetrics(duringResults, slo, options.timeScale / 1000);
     let outputTokens = 0;
     if (batch.output_file_id) {
@@ -423,13 +443,14 @@ async function main(): Promise<number> {
     out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
     const ms = (x: number) => formatNumber(x * 1000);
     const iRow = (name: string, m: ServingMetrics) => [name, m.completed, m.failed, `${ms(m.ttft.mean)} / ${ms(m.ttft.median)} / ${ms(m.ttft.p99)}`, `${ms(m.tpot.mean)} / ${ms(m.tpot.p99)}`, m.e2e.p99];
-    out.push(renderTable(['phase', 'ok', 'failed', 'TTFT mean/med/p99 ms', 'TPOT mean/p99 ms', 'E2E p99 s'], [iRow('without batch', baseline), iRow('with batch', during)]));
+    const loop = (d: LoopDelay | undefined) => (d ? `${formatNumber(d.p99Ms)} / ${formatNumber(d.maxMs)}` : 'n/a');
+    out.push(renderTable(['phase', 'ok', 'failed', 'TTFT mean/med/p99 ms', 'TPOT mean/p99 ms', 'E2E p99 s', 'gateway loop delay p99/max (wall ms)'], [[...iRow('without batch', baseline), loop(baselineLoop)], [...iRow('with batch', during), loop(duringLoop)]]));
     out.push('');
     out.push(`${throughputPass ? 'PASS' : 'FAIL'}  batch output throughput ${formatNumber(batchRun.outputTokensPerSecond)} tok/s = ${(throughputRatio * 100).toFixed(1)} % of peak ${formatNumber(best.outputTokensPerSecond)} tok/s (c=${best.concurrency}) x ${batchReplicas} worker(s) it ran on; target >= 90 %`);
     out.push(`${ttftPass ? 'PASS' : 'FAIL'}  interactive TTFT p99 with batch ${ms(during.ttft.p99)} ms vs ${ms(baseline.ttft.p99)} ms without = x${ttftRatio.toFixed(2)}; target <= x1.20`);
     const notes = [
       `lanes: ${lanes} (GATEWAY_INTERACTIVE_LANE=${options.interactiveLane}); a worker carrying long batch sequences lengthens every step, so an interactive first token on it waits on them`,
-      `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back; batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
+      `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back (so 1 ms of host delay, e.g. a gateway event-loop stall, reads as ${options.timeScale} ms); batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
       `on each of its workers the batch runs only in spare slots: min(floor(capacity x (1 - GATEWAY_BATCH_RESERVE)), best concurrency) = ${Math.min(Math.floor(profile.maxNumSeqs * (1 - reserve)), bestConcurrency ?? Number.POSITIVE_INFINITY)} minus running requests, none while the worker queues or its KV cache is past the reserve; lowering the reserve gives the batch more slots, raising it protects interactive latency`,
       bestConcurrency === undefined
         ? 'no best concurrency: the batch fills every slot the reserve and KV cache leave, which lengthens every step'
@@ -440,7 +461,7 @@ async function main(): Promise<number> {
       `wall time ${((Date.now() - wallStarted) / 1000).toFixed(0)} s; upload of the input file ${uploadWallSeconds.toFixed(1)} s wall`,
     ];
     out.push(...notes.map((n) => `- ${n}`));
-    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, replicas: options.replicas, interactiveLane: options.interactiveLane, batchReplicas, peak, bestConcurrency: bestConcurrency ?? null, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
+    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, replicas: options.replicas, interactiveLane: options.interactiveLane, batchReplicas, peak, bestConcurrency: bestConcurrency ?? null, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, gatewayLoopDelay: { withoutBatch: baselineLoop ?? null, withBatch: duringLoop ?? null }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
     out.push(`- results: ${path.relative(process.cwd(), file2)}`);
     process.stdout.write(`${out.join('\n')}\n`);
     return throughputPass && ttftPass ? 0 : 1;

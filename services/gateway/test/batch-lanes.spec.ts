@@ -7,7 +7,8 @@ import { MODEL, sleep, Stack, waitUntil, Worker } from './support/stack';
 /**
  * Two workers of one model and a batch: the gateway keeps one worker free of batch work
  * (GATEWAY_INTERACTIVE_LANE=1), so interactive requests sent while the batch runs are served
- * there, and every batch request runs on the other worker.
+ * there, and every batch request runs on the other worker. When the batch's worker dies, the
+ * batch carries on, sharing the one left, and every result is written once.
  */
 describe('interactive and batch lanes', () => {
   let stack: Stack;
@@ -82,5 +83,35 @@ describe('interactive and batch lanes', () => {
       most = Math.max(most, running);
     }
     expect(most).toBe(4);
+  });
+
+  it('loses and duplicates nothing when the worker running the batch is killed mid-batch', async () => {
+    const { secret } = await stack.createKey({ name: 'lanes-kill' });
+    const client = new OpenAI({ apiKey: secret, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0, timeout: 30_000 });
+    const n = 12;
+    const lines = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ custom_id: `k-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise report ${i}.` }], max_tokens: 300, ignore_eos: true } }),
+    );
+    const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await waitUntil(async () => (await client.batches.retrieve(batch.id)).request_counts!.completed >= 2, 30_000, 'two batch results');
+    const before = (await stack.usageEvents()).filter((e) => e.kind === 'batch' && e.requestId.startsWith(batch.id));
+    const victimId = before[0].workerId;
+    const victim = workers.find((w) => w.workerId === victimId)!;
+    await victim.stop('SIGKILL');
+    const atKill = (await client.batches.retrieve(batch.id)).request_counts!.completed;
+    expect(atKill).toBeLessThan(n);
+
+    const done = await waitUntil(async () => {
+      const b = await client.batches.retrieve(batch.id);
+      return b.status === 'completed' ? b : undefined;
+    }, 60_000, 'the batch to complete on the worker left');
+    expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
+    expect(done.error_file_id).toBeNull();
+    const out: { custom_id: string; response: { status_code: number } }[] = (await (await client.files.content(done.output_file_id!)).text()).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    expect(out.map((l) => l.custom_id).sort()).toEqual(Array.from({ length: n }, (_, i) => `k-${i}`).sort());
+    expect(out.every((l) => l.response.status_code === 200)).toBe(true);
+    const after = (await stack.usageEvents()).filter((e) => e.kind === 'batch' && e.requestId.startsWith(batch.id) && e.status === 200);
+    expect(new Set(after.map((e) => e.workerId))).toContain(workers.find((w) => w.workerId !== victimId)!.workerId);
   });
 });
