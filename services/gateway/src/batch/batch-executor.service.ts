@@ -36,9 +36,10 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private readonly perBatch = new Map<string, number>();
   private readonly states = new Map<string, { row: BatchRow | undefined; at: number }>();
   private readonly finalizing = new Set<string>();
-  /** Requests waiting for a batch slot, per model, oldest first (see slotChance). */
-  private readonly gate = new Map<string, Array<() => void>>();
+  /** Requests waiting for a batch slot, per model, oldest first (see slotFor). */
+  private readonly gate = new Map<string, Waiter[]>();
   private gateTimer?: NodeJS.Timeout;
+  private gateTurn?: NodeJS.Immediate;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -72,6 +73,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     while (this.inFlight > 0 && Date.now() < deadline) await sleep(50);
     clearInterval(this.gateTimer);
     this.gateTimer = undefined;
+    if (this.gateTurn) clearImmediate(this.gateTurn);
+    this.gateTurn = undefined;
   }
 
   private async consume(): Promise<void> {
@@ -141,7 +144,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     try {
       // With GATEWAY_BATCH_PRIORITY, the runtime's priority scheduler lets interactive requests preempt this one.
       const priority = this.config.GATEWAY_BATCH_PRIORITY;
-      const upstreamBody = priority === undefined ? request.body : { ...request.body, priority };
+      const requestBody = input.body(request);
+      const upstreamBody = priority === undefined ? requestBody : { ...requestBody, priority };
       const { exchange, answer } = loopbackExchange(requestId, Buffer.from(JSON.stringify(upstreamBody)), this.clock.now(), this.clock.monotonic());
       await this.inference.handleBatch(route, exchange, batchKey(batch));
       const got = await answer;
@@ -167,9 +171,8 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   }
 
   /**
-   * Holds the request until one of the model's workers has a batch slot free, and holds that slot for
-   * `requestId` (in the same tick as the check, so concurrent waiters cannot take one slot twice);
-   * false when the request was dropped.
+   * Holds the request until the gate gives it one of the model's free batch slots (held under
+   * `requestId` until routing counts it on a worker); false when the request was dropped.
    */
   private async waitForCapacity(q: QueuedRequest, batch: BatchRow, model: string, requestId: string): Promise<boolean> {
     let lastWorking = Date.now();
@@ -183,10 +186,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
           body: { error: { message: `the model "${model}" does not exist or no worker serves it`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } }, error: null });
         return false;
       }
-      if (this.spare(model) > 0) {
-        this.routing.holdBatchSlot(requestId, model);
-        return true;
-      }
+      if (await this.slotFor(model, requestId, 1000)) return true;
       if (Date.now() - lastWorking > this.config.GATEWAY_BATCH_ACK_WAIT / 3) {
         q.working();
         lastWorking = Date.now();
@@ -196,47 +196,64 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
           return false;
         }
       }
-      await this.slotChance(model, 1000);
     }
   }
 
   /**
-   * Resolves when one of the model's workers may have a batch slot free, oldest waiter first, or after
-   * `maxWaitMs` so the caller re-checks its batch. One timer serves every waiter: hundreds of queued
-   * batch requests each polling on its own would cost the interactive requests CPU.
+   * Resolves true once the gate has held a batch slot of `model` for `requestId`, oldest waiter first, or
+   * false after `maxWaitMs` so the caller re-checks its batch. One timer serves every waiter: hundreds of
+   * queued batch requests each polling on its own would cost the interactive requests CPU.
    */
-  private slotChance(model: string, maxWaitMs: number): Promise<void> {
+  private slotFor(model: string, requestId: string, maxWaitMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const queue = this.gate.get(model) ?? [];
       this.gate.set(model, queue);
-      const wake = () => {
-        clearTimeout(timer);
-        resolve();
+      const waiter: Waiter = {
+        requestId,
+        admit: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
       };
       const timer = setTimeout(() => {
-        const i = queue.indexOf(wake);
+        const i = queue.indexOf(waiter);
         if (i >= 0) queue.splice(i, 1);
-        resolve();
+        resolve(false);
       }, maxWaitMs);
-      queue.push(wake);
+      queue.push(waiter);
       this.gateTimer ??= setInterval(() => this.openGate(), GATE_INTERVAL_MS);
+      this.openGate();
     });
   }
 
-  /** Wakes as many of each model's oldest waiters as its workers have batch slots free. */
+  /**
+   * Admits each model's oldest waiter while it has a free batch slot, one per model per event-loop
+   * turn: a request admitted runs its whole dispatch (body, parsing, routing) before its first I/O, so
+   * admitting dozens in one turn (a wave of batch requests finishing together) would hold up every
+   * interactive request arriving meanwhile; one per turn lets their I/O in between.
+   */
   private openGate(): void {
-    for (const [model, queue] of this.gate) {
-      let free = this.spare(model);
-      while (free > 0 && queue.length > 0) {
-        queue.shift()!();
-        free -= 1;
+    if (this.gateTurn) return;
+    const turn = () => {
+      this.gateTurn = undefined;
+      let admitted = false;
+      for (const [model, queue] of this.gate) {
+        if (queue.length > 0 && this.spare(model) > 0) {
+          const waiter = queue.shift()!;
+          this.routing.holdBatchSlot(waiter.requestId, model);
+          waiter.admit();
+          admitted = true;
+        }
+        if (queue.length === 0) this.gate.delete(model);
       }
-      if (queue.length === 0) this.gate.delete(model);
-    }
-    if (this.gate.size === 0) {
-      clearInterval(this.gateTimer);
-      this.gateTimer = undefined;
-    }
+      if (this.gate.size === 0) {
+        clearInterval(this.gateTimer);
+        this.gateTimer = undefined;
+      } else if (admitted) {
+        this.gateTurn = setImmediate(turn);
+      }
+    };
+    this.gateTurn = setImmediate(turn);
   }
 
   /** Batch slots free across the model's batch lane, less those held by admitted requests not yet on a worker. */
@@ -343,7 +360,12 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   }
 }
 
-/** How often waiting batch requests are matched with free slots. */
+interface Waiter {
+  readonly requestId: string;
+  readonly admit: () => void;
+}
+
+/** How often waiting batch requests are matched with free slots (slots also free as responses end). */
 const GATE_INTERVAL_MS = 25;
 const BATCH_EXPIRED = { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' };
 const pastExpiry = (b: BatchRow, now: number) => new Date(b.expiresAt).getTime() <= now;

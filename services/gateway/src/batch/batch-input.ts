@@ -8,12 +8,18 @@ export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
 export const routeOf = (endpoint: string): InferenceRoute | undefined =>
   (BATCH_ENDPOINTS as readonly string[]).includes(endpoint) ? INFERENCE_ROUTES.find((r) => r.path === endpoint) : undefined;
 
-/** One request of an input file, checked. */
+/**
+ * One request of an input file, checked. Its body stays in the file's bytes (`start`..`end`, see
+ * `lineBody`): a running batch keeps one Buffer outside the JS heap instead of thousands of parsed
+ * bodies in it, which every garbage collection pause of the gateway would have to walk.
+ */
 export interface BatchLine {
   readonly line: number;
   readonly customId: string;
   readonly model: string;
-  readonly body: Record<string, unknown>;
+  /** Byte offsets of the line's JSON in the input file. */
+  readonly start: number;
+  readonly end: number;
 }
 
 /** OpenAI's batch error entry: `line` is 1-based. */
@@ -36,16 +42,21 @@ export interface ModelCheck {
 /** Enough to tell a user what to fix without making a huge batch object. */
 const MAX_ERRORS = 100;
 
-/** Lines of a JSONL buffer as [1-based number, text], decoded one at a time (no copy of the whole file). */
-function* jsonlLines(data: Buffer): Generator<[number, string]> {
+/** Lines of a JSONL buffer as [1-based number, text, start, end], decoded one at a time (no copy of the whole file). */
+function* jsonlLines(data: Buffer): Generator<[number, string, number, number]> {
   let n = 0;
   for (let from = 0; from < data.length; ) {
     let to = data.indexOf(10, from);
     if (to === -1) to = data.length;
     n += 1;
-    yield [n, data.toString('utf8', from, to)];
+    yield [n, data.toString('utf8', from, to), from, to];
     from = to + 1;
   }
+}
+
+/** The request body of a checked line, parsed from the input file's bytes. */
+export function lineBody(data: Buffer, line: Pick<BatchLine, 'start' | 'end'>): Record<string, unknown> {
+  return (JSON.parse(data.toString('utf8', line.start, line.end)) as { body: Record<string, unknown> }).body;
 }
 
 /** The checks of one input file, line by line: what `parseBatchInput` and `parseBatchInputAsync` run. */
@@ -67,7 +78,7 @@ class BatchInputCheck {
     if (this.errors.length < MAX_ERRORS) this.errors.push({ code, message: `line ${line}: ${message}`, param, line });
   }
 
-  line(n: number, text: string): void {
+  line(n: number, text: string, start: number, end: number): void {
     const source = text.trim();
     if (!source) return;
     let obj: unknown;
@@ -94,7 +105,7 @@ class BatchInputCheck {
     const refused = this.modelCheck(parsed.value.model);
     if (refused) return this.err(n, 'model_not_found', refused, 'body.model');
     this.inputTokens += estimateTokens(parsed.value.promptChars);
-    this.lines.push({ line: n, customId, model: parsed.value.model, body: parsed.value.body });
+    this.lines.push({ line: n, customId, model: parsed.value.model, start, end });
   }
 
   result(): ParsedBatchInput {
@@ -109,7 +120,7 @@ class BatchInputCheck {
  */
 export function parseBatchInput(data: Buffer, endpoint: BatchEndpoint, modelCheck: ModelCheck): ParsedBatchInput {
   const check = new BatchInputCheck(endpoint, modelCheck);
-  for (const [n, text] of jsonlLines(data)) check.line(n, text);
+  for (const [n, text, start, end] of jsonlLines(data)) check.line(n, text, start, end);
   return check.result();
 }
 
@@ -120,8 +131,8 @@ export function parseBatchInput(data: Buffer, endpoint: BatchEndpoint, modelChec
 export async function parseBatchInputAsync(data: Buffer, endpoint: BatchEndpoint, modelCheck: ModelCheck, sliceMs = 5): Promise<ParsedBatchInput> {
   const check = new BatchInputCheck(endpoint, modelCheck);
   let sliceStart = performance.now();
-  for (const [n, text] of jsonlLines(data)) {
-    check.line(n, text);
+  for (const [n, text, start, end] of jsonlLines(data)) {
+    check.line(n, text, start, end);
     if (performance.now() - sliceStart >= sliceMs) {
       await new Promise((resolve) => setImmediate(resolve));
       sliceStart = performance.now();

@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BatchEndpoint, BatchLine, parseBatchInputAsync } from './batch-input';
+import { BatchEndpoint, BatchLine, lineBody, parseBatchInputAsync } from './batch-input';
 import type { BatchRow } from './batch.repository';
 import { FILE_STORE, FileStore } from './file-store.repository';
 
-/** A batch's checked requests by line number. */
+/** A batch's checked requests by line number; bodies are parsed from the file's bytes when one runs. */
 export interface BatchInput {
   readonly lines: ReadonlyMap<number, BatchLine>;
+  body(line: BatchLine): Record<string, unknown>;
 }
 
 /** Input files parsed at most once while their batch runs (input files never change); the newest few are kept. */
@@ -20,7 +21,7 @@ export class BatchInputsService {
     if (!p) {
       p = this.store.get(batch.inputFileId).then(async (data) => {
         const parsed = await parseBatchInputAsync(data, batch.endpoint as BatchEndpoint, () => undefined);
-        return { lines: new Map(parsed.ok ? parsed.lines.map((l) => [l.line, l]) : []) };
+        return { lines: new Map(parsed.ok ? parsed.lines.map((l) => [l.line, l]) : []), body: (line: BatchLine) => lineBody(data, line) };
       });
       p.catch(() => this.inputs.delete(batch.id));
       this.inputs.set(batch.id, p);
