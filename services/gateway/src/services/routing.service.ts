@@ -76,10 +76,10 @@ export class RoutingService {
     if (endpoints.length === 0 && excluded > 0) return undefined;
     if (query.kind === 'batch') {
       // The executor admitted it against the batch lane's spare slots: go where they are.
-      const slots = this.batchSlots(query.model);
+      const lanes = this.lanes(query.model);
+      const slots = this.batchSlots(query.model, lanes);
       const spare = endpoints.filter((e) => (slots.get(e.id) ?? 0) > 0);
-      const lane = this.lanes(query.model).batch;
-      const inLane = endpoints.filter((e) => lane.has(e.id));
+      const inLane = endpoints.filter((e) => lanes.batch.has(e.id));
       endpoints = spare.length > 0 ? spare : inLane.length > 0 ? inLane : endpoints;
     } else if (this.batchOutstanding.size > 0) {
       const ready = endpoints.filter((e) => e.state === 'ready');
@@ -123,8 +123,7 @@ export class RoutingService {
    * Batch slots free per worker of the batch lane: the spare capacity `spareBatchSlots` leaves, and none
    * on a worker of a separate batch lane while interactive requests overflowed onto it.
    */
-  batchSlots(model: string): ReadonlyMap<string, number> {
-    const lanes = this.lanes(model);
+  batchSlots(model: string, lanes: Lanes = this.lanes(model)): ReadonlyMap<string, number> {
     const best = bestConcurrencyFor(this.config.GATEWAY_BATCH_CONCURRENCY, model);
     const out = new Map<string, number>();
     for (const w of this.registry.workersFor(model)) {
