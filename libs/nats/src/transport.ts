@@ -24,9 +24,19 @@ export function OnStream(name: EventName, durable: string): MethodDecorator {
   return EventPattern(name, { durable } satisfies HandlerExtras);
 }
 
+/**
+ * Thrown by a stream handler when the event is fine but cannot be handled yet (its database is away):
+ * the event stays in the stream and is redelivered with growing delays (0.5 s doubling to 10 s), for
+ * as long as it takes. Anything else a handler throws is redelivered too, but logged as a failure.
+ */
+export class RedeliverLater extends Error {}
+
+/** Delay before the next delivery of an event delivered `deliveries` times so far. */
+export const redeliveryDelayMs = (deliveries: number): number => Math.min(10_000, 500 * 2 ** Math.min(5, Math.max(0, deliveries - 1)));
+
 const received = new Counter({
   name: 'maas_messages_received_total',
-  help: 'NATS messages received by handlers, by message name and outcome (accepted, rejected, failed)',
+  help: 'NATS messages received by handlers, by message name and outcome (accepted, rejected, failed, deferred)',
   labelNames: ['message', 'outcome'],
 });
 const handling = new Histogram({
@@ -181,7 +191,7 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
       deliver_policy: DeliverPolicy.All,
       filter_subject: subjects.subject(name),
       ack_wait: 30_000_000_000,
-      max_deliver: 20,
+      max_deliver: -1, // never dropped: a handler decides what cannot be handled (see RedeliverLater)
     });
     const consumer = await nc.jetstream().consumers.get(streamName, durable);
     const messages = await consumer.consume({ max_messages: 256 });
@@ -199,9 +209,11 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
           received.inc({ message: name, outcome: 'accepted' });
           msg.ack();
         } catch (err) {
-          received.inc({ message: name, outcome: 'failed' });
-          logger.error('stream handler failed; will be redelivered', { message: name, seq: msg.seq, err });
-          msg.nak(1000);
+          received.inc({ message: name, outcome: err instanceof RedeliverLater ? 'deferred' : 'failed' });
+          const delayMs = redeliveryDelayMs(msg.info.redeliveryCount);
+          if (err instanceof RedeliverLater) logger.debug('stream event deferred', { message: name, seq: msg.seq, delayMs, reason: err.message });
+          else logger.error('stream handler failed; will be redelivered', { message: name, seq: msg.seq, delayMs, err });
+          msg.nak(delayMs);
         }
       }
     })();
