@@ -4,5 +4,6 @@ export * from './platform.module';
 export * from './bootstrap';
 export * from './health.controller';
 export * from './metrics.controller';
+export * from './bounded-label';
 export * from './version';
 export * from './clock';

@@ -185,7 +185,7 @@ describe('gateway: API, keys, limits and usage', () => {
   it('serves /health and Prometheus /metrics through Nest', async () => {
     expect(await json(await fetch(stack.url('/health')))).toMatchObject({ status: 'ok' });
     const metrics = await (await fetch(stack.url('/metrics'))).text();
-    expect(metrics).toMatch(/maas_gateway_requests_total\{endpoint="chat.completions",status="200"[^}]*\} \d+/);
+    expect(metrics).toMatch(/maas_gateway_requests_total\{model="Qwen\/Qwen2.5-3B-Instruct",endpoint="chat.completions",kind="interactive",status="200"[^}]*\} \d+/);
     expect(metrics).toMatch(/maas_gateway_usage_events_published_total(\{[^}]*\})? \d+/);
   });
 

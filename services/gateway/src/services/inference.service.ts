@@ -235,6 +235,7 @@ export class InferenceService {
     this.routing.started(endpoint.id, record.kind, ex.requestId);
     const elapsed = this.clock.monotonic() - ex.t0;
     overhead.observe(elapsed / 1000);
+    record.queueMs = elapsed;
     const remaining = Math.max(1, this.totalTimeout(route) - elapsed);
     return this.upstream.send({
       baseUrl: endpoint.url,

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Counter, Histogram } from 'prom-client';
 import type { RequestCompleted } from '@maas/contracts';
 import type { InferenceRoute } from '../policy/openai-request';
 import type { VerifiedKey } from '../policy/key-cache';
@@ -7,31 +6,9 @@ import { KeyLimiter, LimitExceeded } from '../policy/key-limits';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { describeWindowExceeded } from '../policy/token-windows';
 import { UsageRepository } from '../repositories/usage.repository';
+import { RequestMetrics } from './request-metrics';
 import { TokenBudgetService } from './token-budget.service';
-
-const requests = new Counter({ name: 'maas_gateway_requests_total', help: 'Inference requests by endpoint and status', labelNames: ['endpoint', 'status'] });
-const latency = new Histogram({
-  name: 'maas_gateway_request_seconds',
-  help: 'Inference request duration, arrival to last byte',
-  labelNames: ['endpoint', 'stream'],
-  buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
-});
-const ttft = new Histogram({
-  name: 'maas_gateway_ttft_seconds',
-  help: 'Time to first generated token of streamed requests, as the gateway saw it',
-  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-});
-const tokens = new Counter({ name: 'maas_gateway_tokens_total', help: 'Tokens by kind (prompt, completion) and who counted them', labelNames: ['kind', 'counted_by'] });
-
-/** Labelled children, looked up once per label set (prom-client hashes the labels on every call otherwise). */
-const children = new WeakMap<object, Map<string, unknown>>();
-function child<T>(metric: object, key: string, make: () => T): T {
-  let byKey = children.get(metric);
-  if (!byKey) children.set(metric, (byKey = new Map()));
-  let c = byKey.get(key) as T | undefined;
-  if (c === undefined) byKey.set(key, (c = make()));
-  return c;
-}
+import { WorkerRegistryService } from './worker-registry.service';
 
 /** The accounting of one authenticated request, filled in as it goes; turned into one usage event. */
 export interface RequestRecord {
@@ -53,6 +30,8 @@ export interface RequestRecord {
   /** Seconds of audio a transcription carried (the runtime's measure). */
   audioSeconds?: number;
   ttftMs: number | null;
+  /** Arrival to the (last) upstream request being sent; null while never sent to a worker. */
+  queueMs: number | null;
   admitted: boolean;
   completed: boolean;
 }
@@ -64,18 +43,22 @@ export interface RequestRecord {
 @Injectable()
 export class UsageService {
   private readonly limiter = new KeyLimiter();
+  private readonly metrics: RequestMetrics;
 
   constructor(
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     private readonly repository: UsageRepository,
     private readonly budget: TokenBudgetService,
-  ) {}
+    registry: WorkerRegistryService,
+  ) {
+    this.metrics = new RequestMetrics(registry);
+  }
 
   begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, endUser?: string, kind: 'interactive' | 'batch' = 'interactive'): RequestRecord {
     return {
       requestId, route, key, endUser, kind, startedAt, t0,
       model: '', stream: false, workerId: null, promptChars: 0, promptTokens: 0, completionTokens: 0,
-      countedBy: 'gateway', ttftMs: null, admitted: false, completed: false,
+      countedBy: 'gateway', ttftMs: null, queueMs: null, admitted: false, completed: false,
     };
   }
 
@@ -121,12 +104,7 @@ export class UsageService {
       startedAt: new Date(record.startedAt).toISOString(),
       finishedAt: new Date(now).toISOString(),
     };
-    const endpoint = record.route.endpoint;
-    child(requests, `${endpoint}|${status}`, () => requests.labels(endpoint, String(status))).inc();
-    child(latency, `${endpoint}|${record.stream}`, () => latency.labels(endpoint, String(record.stream))).observe(latencyMs / 1000);
-    if (record.ttftMs !== null) ttft.observe(record.ttftMs / 1000);
-    if (record.promptTokens) child(tokens, `prompt|${record.countedBy}`, () => tokens.labels('prompt', record.countedBy)).inc(record.promptTokens);
-    if (record.completionTokens) child(tokens, `completion|${record.countedBy}`, () => tokens.labels('completion', record.countedBy)).inc(record.completionTokens);
+    this.metrics.observe(record, status, latencyMs);
     this.repository.record(event);
   }
 }
