@@ -82,6 +82,11 @@ export const authConfigSpec = {
   PORTAL_TIME_ZONE: timeZone('UTC'),
   /** How many days the usage chart shows. */
   PORTAL_USAGE_DAYS: env.int(30, 7, 366),
+  /**
+   * A one-time sign-in link's record (JSON: the token's SHA-256, the account, the expiry), written by
+   * whoever printed the link (`npm start` without an IdP); redeeming it deletes the file. Empty: no links.
+   */
+  AUTH_SIGN_IN_LINK_FILE: env.optionalString(),
 };
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

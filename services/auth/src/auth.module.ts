@@ -5,6 +5,7 @@ import { BrowserSessionGuard } from './controllers/browser';
 import { PortalController } from './controllers/portal.controller';
 import { SamlController } from './controllers/saml.controller';
 import { SessionController } from './controllers/session.controller';
+import { SignInLinkController } from './controllers/sign-in-link.controller';
 import { AuthHandler } from './handlers/auth.handler';
 import { Identity1732600000000 } from './migrations/1732600000000-identity';
 import { Users1732500000000 } from './migrations/1732500000000-users';
@@ -15,6 +16,7 @@ import { SamlRequestEntity, SeenAssertionEntity } from './repositories/saml-requ
 import { SamlStateRepository } from './repositories/saml-state.repository';
 import { SessionEntity } from './repositories/session.entity';
 import { SessionRepository } from './repositories/session.repository';
+import { SignInLinkRepository } from './repositories/sign-in-link.repository';
 import { Tokens } from './repositories/tokens';
 import { UsageLedgerRepository } from './repositories/usage-ledger.repository';
 import { UserEntity } from './repositories/user.entity';
@@ -23,6 +25,7 @@ import { LogoutService } from './services/logout.service';
 import { PortalService } from './services/portal.service';
 import { SamlLoginService } from './services/saml-login.service';
 import { SessionService } from './services/session.service';
+import { SignInLinkService } from './services/sign-in-link.service';
 import { UserService } from './services/user.service';
 
 export const AUTH: ServiceDefinition = {
@@ -36,7 +39,7 @@ export const AUTH: ServiceDefinition = {
 
 @Module({
   imports: [PlatformModule.forService(AUTH)],
-  controllers: [SamlController, SessionController, PortalController, AuthHandler],
+  controllers: [SamlController, SessionController, SignInLinkController, PortalController, AuthHandler],
   providers: [
     { provide: AUTH_CONFIG, useFactory: () => loadAuthConfig() },
     { provide: CLOCK, useValue: systemClock },
@@ -46,12 +49,14 @@ export const AUTH: ServiceDefinition = {
     SamlStateRepository,
     UserRepository,
     SessionRepository,
+    SignInLinkRepository,
     UsageLedgerRepository,
     KeyRegistryRepository,
     WorkerDirectoryRepository,
     BatchDirectoryRepository,
     SessionService,
     SamlLoginService,
+    SignInLinkService,
     LogoutService,
     PortalService,
     UserService,

@@ -15,8 +15,8 @@ export class UserRepository {
     return this.db.getRepository(UserEntity);
   }
 
-  /** Creates or refreshes the account from the IdP's latest attributes. */
-  async upsertFromLogin(profile: MappedProfile, idpEntityId: string, at: Date): Promise<UserEntity> {
+  /** Creates or refreshes the account from the IdP's latest attributes (no IdP: a one-time link). */
+  async upsertFromLogin(profile: MappedProfile, idpEntityId: string | null, at: Date): Promise<UserEntity> {
     try {
       await this.db.query(
         `INSERT INTO users (user_id, email, display_name, eppn, roles, affiliations, idp_entity_id, created_at, last_login_at)

@@ -19,7 +19,8 @@ export interface NewSession {
 }
 
 export interface SamlSessionInfo {
-  idpEntityId: string;
+  /** Null for a session from a one-time sign-in link. */
+  idpEntityId: string | null;
   nameId: NameId | null;
   sessionIndex: string | null;
   clientIp: string | null;

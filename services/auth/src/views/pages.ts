@@ -257,3 +257,16 @@ export function logoutConfirmPage(user: PageUser): string {
 }
 
 export const signInAgain = html`<p><a class="button" href="/auth/saml/login">Sign in again</a></p>`;
+
+/** The page a one-time sign-in link opens: the link is redeemed only by this form's POST. */
+export function signInLinkPage(token: string): string {
+  return page(
+    { title: 'Sign in' },
+    html`<h1>Sign in</h1>
+    <form method="post" action="/auth/one-time">
+      <input type="hidden" name="token" value="${token.slice(0, 64)}">
+      <p>This one-time link signs you in to open-maas. It works once.</p>
+      <button type="submit">Sign in</button>
+    </form>`,
+  );
+}
