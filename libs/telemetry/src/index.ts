@@ -1,33 +1,14 @@
 import { Context, context, propagation, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { instrumentLibraries } from './instrumentations';
+import { otlpTracesUrl } from './otlp';
 
-let sdk: NodeSDK | undefined;
+export { serveOwnServerSpans } from './instrumentations';
+export { otlpTracesUrl } from './otlp';
+export { startTelemetry, stopTelemetry, tracingEnabled } from './sdk';
 
-/**
- * Starts tracing for this process. Spans are always created (trace ids show up in logs and cross
- * NATS in message headers); they are exported over OTLP/HTTP only when an endpoint is configured.
- */
-export function startTelemetry(serviceName: string, otlpEndpoint?: string, extraProcessors: SpanProcessor[] = []): void {
-  if (sdk) return;
-  // Metrics are served by /metrics (Prometheus) and logs go to stdout: keep the SDK to traces only.
-  process.env.OTEL_METRICS_EXPORTER ??= 'none';
-  process.env.OTEL_LOGS_EXPORTER ??= 'none';
-  process.env.OTEL_TRACES_EXPORTER ??= 'none';
-  const processors: SpanProcessor[] = [...extraProcessors];
-  if (otlpEndpoint) {
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/$/, '')}/v1/traces` })));
-  }
-  sdk = new NodeSDK({ serviceName, spanProcessors: processors, instrumentations: [] });
-  sdk.start();
-}
-
-export async function stopTelemetry(): Promise<void> {
-  const running = sdk;
-  sdk = undefined;
-  await running?.shutdown().catch(() => undefined);
-}
+// With tracing configured, http and pg are patched on first import of this library, which each
+// service's main.ts does before anything else (see instrumentLibraries).
+if (otlpTracesUrl()) instrumentLibraries();
 
 /** Reads and writes W3C trace context on anything header-like (NATS MsgHdrs, HTTP header records). */
 export interface HeaderCarrier {
@@ -81,5 +62,5 @@ export async function inSpan<T>(
   });
 }
 
-export { SpanKind, context, trace };
-export type { Context, Span };
+export { SpanKind, SpanStatusCode, ROOT_CONTEXT, context, trace };
+export type { Attributes, Context, Span } from '@opentelemetry/api';
