@@ -1,86 +1,60 @@
-import { parseArgs } from 'node:util';
+import { defineArgs, UsageError } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { startLlamaEngine } from '@maas/llama-engine';
-import { Command } from '../command';
+import { Command, defineCommand } from '../command';
 
-const usage = `usage: maas llama-engine --model FILE.gguf [options]
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
-Serves a GGUF model on the CPU with llama.cpp (node-llama-cpp's prebuilt binaries, offline) behind
+const spec = defineArgs({
+  command: 'maas llama-engine',
+  description: `Serves a GGUF model on the CPU with llama.cpp (node-llama-cpp's prebuilt binaries, offline) behind
 an OpenAI-compatible API that a model worker attaches to (maas worker --attach URL).
 
   POST /v1/chat/completions, /v1/completions   stream (SSE) or not; max_tokens, temperature,
                                                top_p, seed, stop (+ top_k, min_p, ignore_eos)
   POST /v1/embeddings                          with --embedding; float or base64
   POST /tokenize, /detokenize                  vLLM's shapes
-  GET  /v1/models, /health, /metrics           vllm:num_requests_running / _waiting, KV usage
-
-options:
-  --model FILE            the GGUF file to serve (required)
-  --model-id NAME         served model name (default: the file name without .gguf)
-  --port N                port to listen on; 0 picks a free one (default 8030)
-  --host ADDR             address to bind (default 127.0.0.1)
-  --threads N             CPU threads per evaluation (default 2; see below)
-  --context N             tokens per sequence, prompt plus answer (default 1024)
-  --parallel N            sequences generating at once; more requests wait (default 2)
-  --max-waiting N         requests allowed to queue before answering 503 (default: unbounded)
-  --embedding             also serve /v1/embeddings (an extra embedding context of --context tokens)
-  --max-body-mb N         largest request body (default 16)
-  --log-level LEVEL       debug, info, warn or error (default info)
-
-Threads: each evaluation synchronises its threads several times per token, so on a busy machine
+  GET  /v1/models, /health, /metrics           vllm:num_requests_running / _waiting, KV usage`,
+  options: {
+    model: { type: 'string', value: 'FILE.gguf', required: true, help: 'the GGUF file to serve' },
+    'model-id': { type: 'string', value: 'NAME', help: 'served model name (default: the file name without .gguf)' },
+    port: { type: 'integer', min: 0, max: 65535, default: 8030, help: 'port to listen on; 0 picks a free one' },
+    host: { type: 'string', value: 'ADDR', default: '127.0.0.1', help: 'address to bind' },
+    threads: { type: 'integer', min: 1, max: 256, default: 2, help: 'CPU threads per evaluation (default 2; see below)' },
+    context: { type: 'integer', min: 16, default: 1024, help: 'tokens per sequence, prompt plus answer' },
+    parallel: { type: 'integer', min: 1, max: 256, default: 2, help: 'sequences generating at once; more requests wait' },
+    'max-waiting': { type: 'integer', min: 0, help: 'requests allowed to queue before answering 503 (default: unbounded)' },
+    embedding: { type: 'boolean', help: 'also serve /v1/embeddings (an extra embedding context of --context tokens)' },
+    'max-body-mb': { type: 'integer', min: 1, max: 4096, default: 16, help: 'largest request body' },
+    'log-level': { type: 'string', choices: LOG_LEVELS, default: 'info', value: 'LEVEL', help: 'debug, info, warn or error' },
+  },
+  epilogue: `Threads: each evaluation synchronises its threads several times per token, so on a busy machine
 more threads can be far slower. Measured on a shared 2-core machine with the tiny test model:
 --threads 1 ~2400 tokens/s, --threads 2 ~130, llama.cpp's default (4 here) ~3. Try 1 for small models.
 A test model without downloads: node scripts/run.js libs/llama-engine/src/testing/make-tiny-gguf.ts tiny.gguf
 
-Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.
-`;
+Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.`,
+});
 
-function integer(text: string | undefined, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag}: expected an integer from ${min} to ${max}, got "${text}"`);
-  return n;
-}
-
-export const command: Command = {
-  summary: 'serve a GGUF model with llama.cpp (chat, completions, embeddings) on the CPU',
-  usage,
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        'model-id': { type: 'string' },
-        port: { type: 'string', default: '8030' },
-        host: { type: 'string', default: '127.0.0.1' },
-        threads: { type: 'string', default: '2' },
-        context: { type: 'string', default: '1024' },
-        parallel: { type: 'string', default: '2' },
-        'max-waiting': { type: 'string' },
-        embedding: { type: 'boolean', default: false },
-        'max-body-mb': { type: 'string', default: '16' },
-        'log-level': { type: 'string', default: 'info' },
-      },
-      strict: true,
-    });
-    const level = values['log-level'] as string;
-    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`--log-level: expected debug, info, warn or error, got "${level}"`);
-    if (!values.model) throw new Error('--model: the GGUF file to serve is required');
+export const command: Command = defineCommand(
+  'serve a GGUF model with llama.cpp (chat, completions, embeddings) on the CPU',
+  spec,
+  async ({ values }) => {
     const modelId = values['model-id'];
-    if (modelId !== undefined && modelId.trim() === '') throw new Error('--model-id: must not be empty');
-    const logger = new Logger('llama-engine', level as 'debug' | 'info' | 'warn' | 'error');
+    if (modelId !== undefined && modelId.trim() === '') throw new UsageError('--model-id: must not be empty', spec.command);
+    const logger = new Logger('llama-engine', values['log-level']);
     const started = Date.now();
     const server = await startLlamaEngine({
       modelPath: values.model,
       ...(modelId ? { modelId } : {}),
-      port: integer(values.port, 'port', 0, 65535) as number,
+      port: values.port,
       host: values.host,
-      threads: integer(values.threads, 'threads', 1, 256) as number,
-      contextSize: integer(values.context, 'context', 16) as number,
-      sequences: integer(values.parallel, 'parallel', 1, 256) as number,
-      maxWaiting: integer(values['max-waiting'], 'max-waiting', 0),
-      embedding: values.embedding === true,
-      maxBodyBytes: (integer(values['max-body-mb'], 'max-body-mb', 1, 4096) as number) * 1024 * 1024,
+      threads: values.threads,
+      contextSize: values.context,
+      sequences: values.parallel,
+      maxWaiting: values['max-waiting'],
+      embedding: values.embedding,
+      maxBodyBytes: values['max-body-mb'] * 1024 * 1024,
       logger,
     });
     const { facts } = server.runtime;
@@ -111,4 +85,4 @@ export const command: Command = {
       process.on('SIGINT', stop);
     });
   },
-};
+);
