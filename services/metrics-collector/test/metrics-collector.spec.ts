@@ -62,6 +62,9 @@ describe('metrics-collector against real NATS and PostgreSQL', () => {
     const metrics = await fetch(`${svc.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/maas_requests_total\{model="openai\/gpt-oss-20b",endpoint="chat.completions",kind="interactive",status="200"[^}]*\} 3/);
     expect(metrics).toMatch(/maas_model_ready_workers\{model="openai\/gpt-oss-20b"[^}]*\} 1/);
+    expect(metrics).toMatch(/maas_tokens_total\{model="openai\/gpt-oss-20b",direction="input",kind="interactive"[^}]*\} 600/);
+    // Rates and percentiles are Prometheus's to compute from counters and histograms, not precomputed gauges.
+    expect(metrics).not.toMatch(/maas_model_(request_rate|ttft_p\d+_seconds|concurrency|errors)\b/);
   });
 
   it('keeps usage published while it was down and loses none across a restart', async () => {
@@ -76,5 +79,19 @@ describe('metrics-collector against real NATS and PostgreSQL', () => {
     }
     expect(await rows("SELECT request_id FROM usage_records WHERE request_id = 'req-while-down'")).toHaveLength(1);
     expect(await rows('SELECT count(*)::int AS n FROM usage_records')).toEqual([{ n: 4 }]);
+  });
+
+  it('counts a model no worker served under one bounded label', async () => {
+    const invented = ['made-up/one', 'made-up/two'].map((model, i) => factory.requestCompleted({ requestId: `req-invented-${i}`, model, workerId: null, status: 404, errorCode: 'model_not_found', promptTokens: 0, completionTokens: 0 }));
+    for (const u of invented) await bus.persist('usage.request-completed', u, u.requestId);
+    const other = /maas_requests_total\{model="other",endpoint="chat.completions",kind="interactive",status="404"[^}]*\} (\d+)/;
+    let metrics = '';
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && other.exec(metrics)?.[1] !== '2') {
+      await new Promise((r) => setTimeout(r, 100));
+      metrics = await fetch(`${svc.url}/metrics`).then((r) => r.text());
+    }
+    expect(other.exec(metrics)?.[1]).toBe('2');
+    expect(metrics).not.toContain('made-up');
   });
 });

@@ -8,22 +8,17 @@ import { DemandSeries } from '../policy/demand-series';
 import { rollUp } from '../policy/rollup';
 import { MetricSampleRepository } from '../repositories/metric-sample.repository';
 import { METRICS_COLLECTOR_CONFIG, MetricsCollectorConfig } from '../metrics-collector.config';
+import { modelLabel } from './model-label';
 
+// Instantaneous values only: rates, percentiles and in-flight means come from the gateways' counters and
+// histograms (maas_gateway_*) and this service's maas_requests_total / maas_tokens_total.
 const labels = ['model'];
 const gauges = {
-  requestRate: new Gauge({ name: 'maas_model_request_rate', help: 'Requests per second over the last interval', labelNames: labels }),
-  inputTps: new Gauge({ name: 'maas_model_input_tokens_per_second', help: 'Prompt tokens per second over the last interval', labelNames: labels }),
-  outputTps: new Gauge({ name: 'maas_model_output_tokens_per_second', help: 'Generated tokens per second over the last interval', labelNames: labels }),
-  concurrency: new Gauge({ name: 'maas_model_concurrency', help: 'Mean requests in flight over the last interval', labelNames: labels }),
-  queue: new Gauge({ name: 'maas_model_queue_depth', help: 'Requests waiting in the runtimes', labelNames: labels }),
-  ttftP50: new Gauge({ name: 'maas_model_ttft_p50_seconds', help: 'Time to first token, median over the last interval', labelNames: labels }),
-  ttftP95: new Gauge({ name: 'maas_model_ttft_p95_seconds', help: 'Time to first token, p95 over the last interval', labelNames: labels }),
-  errors: new Gauge({ name: 'maas_model_errors', help: 'Failed requests in the last interval', labelNames: labels }),
+  queue: new Gauge({ name: 'maas_model_queue_depth', help: 'Requests waiting in the runtimes, from their heartbeats', labelNames: labels }),
   workers: new Gauge({ name: 'maas_model_ready_workers', help: 'Workers serving the model with a recent heartbeat', labelNames: labels }),
-  batchRate: new Gauge({ name: 'maas_model_batch_request_rate', help: 'Batch requests completed per second over the last interval', labelNames: labels }),
   batchBacklog: new Gauge({ name: 'maas_model_batch_backlog_requests', help: 'Batch requests queued or running, not yet done', labelNames: labels }),
   batchBacklogTokens: new Gauge({ name: 'maas_model_batch_backlog_input_tokens', help: 'Estimated prompt tokens of the batch backlog', labelNames: labels }),
-  batchDeadline: new Gauge({ name: 'maas_model_batch_deadline_seconds', help: 'Seconds until the earliest deadline of the batch backlog (absent without backlog)', labelNames: labels }),
+  batchDeadline: new Gauge({ name: 'maas_model_batch_deadline_timestamp_seconds', help: 'Unix time of the earliest deadline of the batch backlog (absent without backlog)', labelNames: labels }),
 };
 
 const ROLLUPS = [
@@ -96,20 +91,15 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
   }
 
   private export(a: MetricAggregated): void {
-    const l = { model: a.model };
-    gauges.requestRate.set(l, a.requestRate);
-    gauges.inputTps.set(l, a.inputTokensPerSecond ?? 0);
-    gauges.outputTps.set(l, a.outputTokensPerSecond ?? 0);
-    gauges.concurrency.set(l, a.concurrency);
+    const model = modelLabel(a.model, a.readyWorkers > 0 || (a.batchBacklog ?? 0) > 0);
+    // Gauges of several models cannot share one label: a model with no label of its own is not exported.
+    if (model !== a.model) return;
+    const l = { model };
     gauges.queue.set(l, a.queueDepth);
-    if (a.ttftP50Ms !== null && a.ttftP50Ms !== undefined) gauges.ttftP50.set(l, a.ttftP50Ms / 1000);
-    if (a.ttftP95Ms !== null && a.ttftP95Ms !== undefined) gauges.ttftP95.set(l, a.ttftP95Ms / 1000);
-    gauges.errors.set(l, a.errors ?? 0);
     gauges.workers.set(l, a.readyWorkers);
-    gauges.batchRate.set(l, a.batchRequestRate ?? 0);
     gauges.batchBacklog.set(l, a.batchBacklog ?? 0);
     gauges.batchBacklogTokens.set(l, a.batchBacklogInputTokens ?? 0);
-    if (a.batchDeadline) gauges.batchDeadline.set(l, Math.round((Date.parse(a.batchDeadline) - this.clock.now()) / 1000));
+    if (a.batchDeadline) gauges.batchDeadline.set(l, Date.parse(a.batchDeadline) / 1000);
     else gauges.batchDeadline.remove(l);
   }
 

@@ -2,11 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import type { KeyUsageReply, KeyUsageRequest, RequestCompleted } from '@maas/contracts';
 import { UsageRecordRepository } from '../repositories/usage-record.repository';
+import { modelLabel } from './model-label';
 
-const requests = new Counter({ name: 'maas_requests_total', help: 'API requests by model, endpoint, kind and status', labelNames: ['model', 'endpoint', 'kind', 'status'] });
-const tokens = new Counter({ name: 'maas_tokens_total', help: 'Tokens by model, direction (input/output) and kind', labelNames: ['model', 'direction', 'kind'] });
+// Counted once per request whatever the redeliveries (the ledger decides), so these are the billing view;
+// the gateways' maas_gateway_* metrics are the latency view.
+const requests = new Counter({ name: 'maas_requests_total', help: 'API requests by model, endpoint, kind and status, once each', labelNames: ['model', 'endpoint', 'kind', 'status'] });
+const tokens = new Counter({ name: 'maas_tokens_total', help: 'Tokens by model, direction (input/output) and kind, once per request', labelNames: ['model', 'direction', 'kind'] });
 
-/** The usage ledger: every request once, whatever the redeliveries; counters for Prometheus. */
+/** The usage ledger: every request once, whatever the redeliveries; bounded counters for Prometheus. */
 @Injectable()
 export class UsageLedgerService {
   constructor(private readonly records: UsageRecordRepository) {}
@@ -14,9 +17,10 @@ export class UsageLedgerService {
   /** Returns false for a redelivered event already in the ledger. */
   async requestCompleted(u: RequestCompleted): Promise<boolean> {
     if (!(await this.records.record(u))) return false;
-    requests.inc({ model: u.model, endpoint: u.endpoint, kind: u.kind, status: String(u.status) });
-    tokens.inc({ model: u.model, direction: 'input', kind: u.kind }, u.promptTokens);
-    tokens.inc({ model: u.model, direction: 'output', kind: u.kind }, u.completionTokens);
+    const model = modelLabel(u.model, u.workerId !== null);
+    requests.inc({ model, endpoint: u.endpoint, kind: u.kind, status: String(u.status) });
+    tokens.inc({ model, direction: 'input', kind: u.kind }, u.promptTokens);
+    tokens.inc({ model, direction: 'output', kind: u.kind }, u.completionTokens);
     return true;
   }
 
