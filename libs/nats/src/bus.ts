@@ -1,4 +1,4 @@
-import { headers as natsHeaders, JetStreamClient, JSONCodec, MsgHdrs, NatsConnection, RetentionPolicy } from 'nats';
+import { JetStreamClient, JSONCodec, NatsConnection, RetentionPolicy } from 'nats';
 import {
   CommandName,
   EventName,
@@ -12,7 +12,8 @@ import {
   STREAMS,
   Subjects,
 } from '@maas/contracts';
-import { injectContext } from '@maas/telemetry';
+import type { Context } from '@maas/telemetry';
+import { endProducerSpan, MessageTrace, startProducerSpan, traceHeaders, traceMessage } from './tracing';
 
 const json = JSONCodec<unknown>();
 
@@ -21,16 +22,6 @@ export class BusRequestError extends Error {
   constructor(message: string, readonly code: string) {
     super(message);
   }
-}
-
-export function headerCarrier(h: MsgHdrs) {
-  return { get: (k: string) => (h.has(k) ? h.get(k) : undefined), set: (k: string, v: string) => h.set(k, v) };
-}
-
-function tracedHeaders(): MsgHdrs {
-  const h = natsHeaders();
-  injectContext(headerCarrier(h));
-  return h;
 }
 
 /**
@@ -56,7 +47,16 @@ export class MessageBus {
 
   /** Core NATS publish (fire and forget) of an event. */
   publish<N extends EventName>(name: N, payload: MessageTypes[N]): void {
-    this.nc.publish(this.subjects.subject(name), this.encode(name, payload), { headers: tracedHeaders() });
+    const subject = this.subjects.subject(name);
+    const data = this.encode(name, payload);
+    const span = startProducerSpan('publish', { name, subject, bytes: data.length });
+    try {
+      this.nc.publish(subject, data, { headers: traceHeaders(span) });
+      endProducerSpan(span);
+    } catch (err) {
+      endProducerSpan(span, err);
+      throw err;
+    }
   }
 
   /**
@@ -64,26 +64,47 @@ export class MessageBus {
    * `dedupeId` makes retries idempotent within the stream's duplicate window.
    */
   async persist<N extends EventName>(name: N, payload: MessageTypes[N], dedupeId: string): Promise<void> {
-    await this.js.publish(this.subjects.subject(name), this.encode(name, payload), {
-      headers: tracedHeaders(),
-      msgID: dedupeId,
-    });
+    const subject = this.subjects.subject(name);
+    const data = this.encode(name, payload);
+    const span = startProducerSpan('jetstream.publish', { name, subject, bytes: data.length, messageId: dedupeId });
+    try {
+      await this.js.publish(subject, data, { headers: traceHeaders(span), msgID: dedupeId });
+      endProducerSpan(span);
+    } catch (err) {
+      endProducerSpan(span, err);
+      throw err;
+    }
   }
 
   /** Request/reply to a command; the reply is validated against its schema. */
   async request<N extends CommandName>(name: N, payload: MessageTypes[N], timeoutMs = 2000): Promise<ReplyTypes[N]> {
-    const msg = await this.nc.request(this.subjects.subject(name), this.encode(name, payload), {
-      timeout: timeoutMs,
-      headers: tracedHeaders(),
-    });
-    const body = json.decode(msg.data) as Record<string, unknown>;
-    if (msg.headers?.has('Nats-Service-Error')) {
-      const error = (body?.error ?? {}) as { message?: string; code?: string };
-      throw new BusRequestError(`${name}: ${error.message ?? msg.headers.get('Nats-Service-Error')}`, error.code ?? 'service_error');
+    const subject = this.subjects.subject(name);
+    const data = this.encode(name, payload);
+    const span = startProducerSpan('request', { name, subject, bytes: data.length });
+    try {
+      const msg = await this.nc.request(subject, data, { timeout: timeoutMs, headers: traceHeaders(span) });
+      const body = json.decode(msg.data) as Record<string, unknown>;
+      if (msg.headers?.has('Nats-Service-Error')) {
+        const error = (body?.error ?? {}) as { message?: string; code?: string };
+        throw new BusRequestError(`${name}: ${error.message ?? msg.headers.get('Nats-Service-Error')}`, error.code ?? 'service_error');
+      }
+      const checked = this.validator.reply(name, body);
+      if (!checked.ok) throw new BusRequestError(`${name}: invalid reply: ${checked.error}`, 'invalid_reply');
+      endProducerSpan(span);
+      return checked.value;
+    } catch (err) {
+      endProducerSpan(span, err);
+      throw err;
     }
-    const checked = this.validator.reply(name, body);
-    if (!checked.ok) throw new BusRequestError(`${name}: invalid reply: ${checked.error}`, 'invalid_reply');
-    return checked.value;
+  }
+
+  /**
+   * The trace context for an event sent later than it is made (a buffer that publishes on its own
+   * schedule): captured now under `parent`, to be put on the message's headers whenever it goes out
+   * (`setMessageTrace`). Undefined when tracing is off or `parent` holds no span.
+   */
+  traceLater(name: EventName, parent: Context | undefined, messageId?: string): MessageTrace | undefined {
+    return traceMessage({ name, subject: this.subjects.subject(name), messageId }, parent);
   }
 
   /** Creates or updates the JetStream streams of this namespace (idempotent). */

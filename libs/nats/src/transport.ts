@@ -4,8 +4,7 @@ import { isObservable, lastValueFrom } from 'rxjs';
 import { Counter, Histogram } from 'prom-client';
 import { EventName, MESSAGE_KINDS, MessageName, MessageValidator, messageValidator, STREAMS, StreamName, Subjects } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { extractContext, inSpan, SpanKind } from '@maas/telemetry';
-import { headerCarrier } from './bus';
+import { consumeTraced } from './tracing';
 
 interface HandlerExtras {
   /** Every instance receives the event (registry replicas in gateways); default: one per service. */
@@ -108,7 +107,7 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
           metadata: { schema: MESSAGE_KINDS[name].schema },
           handler: (err, msg) => {
             if (err) this.options.logger.error('service endpoint error', { message: name, err });
-            else void this.handleCommand(name, handler, msg);
+            else void this.handleCommand(name, handler, msg, service);
           },
         });
       } else if (extras.durable) {
@@ -119,7 +118,7 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
             queue: extras.broadcast ? undefined : service,
             callback: (err, msg) => {
               if (err) this.options.logger.error('subscription error', { message: name, err });
-              else void this.handleEvent_(name, handler, msg);
+              else void this.handleEvent_(name, handler, msg, extras.broadcast ? undefined : service);
             },
           }),
         );
@@ -132,27 +131,25 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
     this.options.logger.warn('rejected malformed message', { message: name, subject, error });
   }
 
-  private async invoke(name: MessageName, handler: MessageHandler, msg: Msg | JsMsg, data: unknown): Promise<unknown> {
+  /** Runs the handler; in a consumer span, child of the sender's, when the message carries trace context. */
+  private async invoke(name: MessageName, handler: MessageHandler, msg: Msg | JsMsg, data: unknown, group?: string): Promise<unknown> {
     const end = handling.startTimer({ message: name });
     try {
-      return await inSpan(
-        `handle ${name}`,
-        { parent: extractContext(msg.headers ? headerCarrier(msg.headers) : undefined), kind: SpanKind.CONSUMER, attributes: { 'messaging.destination': msg.subject } },
-        async () => {
-          const result = await handler(data, new NatsContext([msg.subject, msg.headers]));
-          return isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
-        },
-      );
+      const facts = { name, subject: msg.subject, bytes: msg.data.length, group, headers: msg.headers, messageId: msg.headers?.get('Nats-Msg-Id') || undefined };
+      return await consumeTraced(facts, async () => {
+        const result = await handler(data, new NatsContext([msg.subject, msg.headers]));
+        return isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
+      });
     } finally {
       end();
     }
   }
 
-  private async handleEvent_(name: MessageName, handler: MessageHandler, msg: Msg): Promise<void> {
+  private async handleEvent_(name: MessageName, handler: MessageHandler, msg: Msg, group: string | undefined): Promise<void> {
     const decoded = this.validator.decode(name, msg.data);
     if (!decoded.ok) return this.reject(name, msg.subject, decoded.error);
     try {
-      await this.invoke(name, handler, msg, decoded.value);
+      await this.invoke(name, handler, msg, decoded.value, group);
       received.inc({ message: name, outcome: 'accepted' });
     } catch (err) {
       received.inc({ message: name, outcome: 'failed' });
@@ -160,7 +157,7 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async handleCommand(name: MessageName, handler: MessageHandler, msg: ServiceMsg): Promise<void> {
+  private async handleCommand(name: MessageName, handler: MessageHandler, msg: ServiceMsg, group: string): Promise<void> {
     const decoded = this.validator.decode(name, msg.data);
     if (!decoded.ok) {
       this.reject(name, msg.subject, decoded.error);
@@ -168,7 +165,7 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
       return;
     }
     try {
-      const reply = await this.invoke(name, handler, msg, decoded.value);
+      const reply = await this.invoke(name, handler, msg, decoded.value, group);
       received.inc({ message: name, outcome: 'accepted' });
       msg.respond(Buffer.from(JSON.stringify(reply ?? {})));
     } catch (err) {
@@ -205,7 +202,7 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
           continue;
         }
         try {
-          await this.invoke(name, handler, msg, decoded.value);
+          await this.invoke(name, handler, msg, decoded.value, durable);
           received.inc({ message: name, outcome: 'accepted' });
           msg.ack();
         } catch (err) {
