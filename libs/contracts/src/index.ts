@@ -10,3 +10,4 @@ export * from './generated/metrics';
 export * from './generated/scaling';
 export * from './generated/usage';
 export * from './generated/worker';
+export * from './models';

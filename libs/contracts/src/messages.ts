@@ -15,7 +15,7 @@ import {
 } from './generated/key';
 import { MetricAggregated } from './generated/metrics';
 import { ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
-import { KeyUsageReply, KeyUsageRequest, RequestCompleted } from './generated/usage';
+import { KeyUsageReply, KeyUsageRequest, RequestCompleted, UsageDeadLetterListReply, UsageDeadLetterListRequest, UsageRedriveReply, UsageRedriveRequest } from './generated/usage';
 import {
   RegistryListRequest,
   RegistrySnapshot,
@@ -43,6 +43,8 @@ export interface MessageTypes {
   'auth.update-user': UserUpdateRequest;
   'usage.request-completed': RequestCompleted;
   'metrics-collector.key-usage': KeyUsageRequest;
+  'metrics-collector.list-dead-letters': UsageDeadLetterListRequest;
+  'metrics-collector.redrive-usage': UsageRedriveRequest;
   'metric.aggregated': MetricAggregated;
   'forecast.published': ForecastPublished;
   'scaling.decided': ScalingDecided;
@@ -66,6 +68,8 @@ export interface ReplyTypes {
   'auth.list-users': UserListReply;
   'auth.update-user': UserReply;
   'metrics-collector.key-usage': KeyUsageReply;
+  'metrics-collector.list-dead-letters': UsageDeadLetterListReply;
+  'metrics-collector.redrive-usage': UsageRedriveReply;
   'gateway.list-batches': BatchListReply;
 }
 

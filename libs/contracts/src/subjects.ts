@@ -21,6 +21,8 @@ export const MESSAGE_KINDS = {
   'auth.update-user': { kind: 'command', schema: 'auth/v1/user-update-request', reply: 'auth/v1/user-summary' },
   'usage.request-completed': { kind: 'event', schema: 'usage/v1/request-completed' },
   'metrics-collector.key-usage': { kind: 'command', schema: 'usage/v1/key-usage-request', reply: 'usage/v1/key-usage-reply' },
+  'metrics-collector.list-dead-letters': { kind: 'command', schema: 'usage/v1/usage-dead-letter-list-request', reply: 'usage/v1/usage-dead-letter-list-reply' },
+  'metrics-collector.redrive-usage': { kind: 'command', schema: 'usage/v1/usage-redrive-request', reply: 'usage/v1/usage-redrive-reply' },
   'metric.aggregated': { kind: 'event', schema: 'metrics/v1/metric-aggregated' },
   'forecast.published': { kind: 'event', schema: 'forecast/v1/forecast-published' },
   'scaling.decided': { kind: 'event', schema: 'scaling/v1/scaling-decided' },

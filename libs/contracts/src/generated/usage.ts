@@ -59,3 +59,72 @@ export interface RequestCompleted {
   startedAt: string;
   finishedAt: string;
 }
+
+export interface UsageDeadLetterListReply {
+  /**
+   * Dead letters stored, listed or not
+   */
+  total: number;
+  deadLetters: UsageDeadLetter[];
+}
+
+/**
+ * List the usage events the ledger refused, oldest first.
+ */
+export interface UsageDeadLetterListRequest {
+  /**
+   * At most this many (default 100)
+   */
+  limit?: number;
+}
+
+/**
+ * A usage event the ledger refused for good (its values, not the database's availability), kept with the reason until redriven.
+ */
+export interface UsageDeadLetter {
+  requestId: string;
+  /**
+   * The ledger's refusal: SQLSTATE or check, and message
+   */
+  reason: string;
+  /**
+   * Times the event was refused
+   */
+  deliveries: number;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  event: RequestCompleted;
+}
+
+export interface UsageRedriveReply {
+  /**
+   * Events now in the ledger (or found there already), removed from the dead letters
+   */
+  redriven: number;
+  /**
+   * Events the ledger refused again, with the new reason; they stay dead-lettered
+   */
+  refused: {
+    requestId: string;
+    reason: string;
+  }[];
+  /**
+   * Dead letters left afterwards
+   */
+  remaining: number;
+}
+
+/**
+ * Put dead-lettered usage events back into the ledger (after a fix): the named ones, or the oldest `limit`.
+ */
+export interface UsageRedriveRequest {
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  requestIds?: string[];
+  /**
+   * At most this many (default 1000)
+   */
+  limit?: number;
+}

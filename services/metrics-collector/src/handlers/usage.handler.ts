@@ -1,25 +1,46 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { BatchBacklogReported, KeyUsageRequest, RequestCompleted, WorkerDeregistered, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type {
+  BatchBacklogReported,
+  KeyUsageRequest,
+  RequestCompleted,
+  UsageDeadLetterListRequest,
+  UsageRedriveRequest,
+  WorkerDeregistered,
+  WorkerHeartbeat,
+  WorkerRegistered,
+} from '@maas/contracts';
 import { On, OnStream } from '@maas/nats';
 import { DemandSeriesService } from '../services/demand-series.service';
+import { UsageIntakeService } from '../services/usage-intake.service';
 import { UsageLedgerService } from '../services/usage-ledger.service';
 
 @Controller()
 export class UsageHandler {
   constructor(
+    private readonly intake: UsageIntakeService,
     private readonly ledger: UsageLedgerService,
     private readonly series: DemandSeriesService,
   ) {}
 
   @OnStream('usage.request-completed', 'metrics-collector')
-  async requestCompleted(@Payload() msg: RequestCompleted) {
-    if (await this.ledger.requestCompleted(msg)) this.series.requestCompleted(msg);
+  requestCompleted(@Payload() msg: RequestCompleted) {
+    return this.intake.requestCompleted(msg);
   }
 
   @On('metrics-collector.key-usage')
   keyUsage(@Payload() msg: KeyUsageRequest) {
     return this.ledger.keyUsage(msg);
+  }
+
+  @On('metrics-collector.list-dead-letters')
+  listDeadLetters(@Payload() msg: UsageDeadLetterListRequest) {
+    return this.intake.listDeadLetters(msg);
+  }
+
+  @On('metrics-collector.redrive-usage')
+  redrive(@Payload() msg: UsageRedriveRequest) {
+    return this.intake.redrive(msg);
   }
 
   @On('worker.registered')

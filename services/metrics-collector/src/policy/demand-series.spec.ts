@@ -67,6 +67,19 @@ describe('DemandSeries', () => {
     expect(s.close(T0 + 3_620_000 + 10_000)).toEqual([]);
   });
 
+  it('forgets a model an hour after its last activity, so the set of models stays bounded', () => {
+    const s = new DemandSeries(10_000, 0, 10_000, 3_600_000);
+    s.close(T0);
+    for (let i = 0; i < 100; i++) s.requestCompleted(usage(`made-up-${i}`, 1000, 2000));
+    s.requestCompleted(usage('m', 1000, 2000));
+    expect(new Set(s.close(T0 + 10_000).map((a) => a.model)).size).toBe(101);
+    s.requestCompleted(usage('m', 3_600_000, 3_610_000));
+    const later = s.close(T0 + 3_620_000);
+    expect(new Set(later.map((a) => a.model))).toEqual(new Set(['m'])); // the others fell silent and were dropped
+    s.requestCompleted(usage('made-up-1', 3_625_000, 3_626_000)); // a forgotten model comes back with new traffic
+    expect(new Set(s.close(T0 + 3_630_000).map((a) => a.model))).toEqual(new Set(['m', 'made-up-1']));
+  });
+
   describe('batch work', () => {
     it('counts batch requests apart: they are not demand for more replicas', () => {
       const s = new DemandSeries(10_000, 0);

@@ -143,6 +143,12 @@ export class DemandSeries {
     this.workers.delete(workerId);
   }
 
+  private forget(model: string): void {
+    this.knownModels.delete(model);
+    this.lastActive.delete(model);
+    this.buckets.delete(model);
+  }
+
   /** Closes every interval that ended at least `latenessMs` ago: one aggregate per model and interval. */
   close(now: number): MetricAggregated[] {
     const closeBefore = this.bucketStart(now - this.latenessMs);
@@ -161,6 +167,10 @@ export class DemandSeries {
       const serving = live.filter((w) => w.models.includes(model));
       if (serving.length > 0) this.lastActive.set(model, now);
       const recentlyActive = now - (this.lastActive.get(model) ?? -Infinity) <= this.quietReportMs;
+      if (!recentlyActive && !backlog?.requests && perModel.size === 0) {
+        this.forget(model); // quiet for longer than quietReportMs: the set of models stays bounded
+        continue;
+      }
       const running = serving.reduce((sum, w) => sum + w.running, 0);
       const waiting = serving.reduce((sum, w) => sum + w.waiting, 0);
       for (const start of [...starts].sort((a, b) => a - b)) {
