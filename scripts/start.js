@@ -4,12 +4,39 @@
 //   installs npm dependencies if missing → finds or starts NATS and PostgreSQL → builds →
 //   starts every service (and the workers) as child processes with prefixed logs → restarts
 //   crashed ones → prints the gateway URL once it is healthy. Ctrl-C stops everything.
-// Options: --json (raw JSON log lines), --no-workers (no OCR worker, and the vm-scaler decides but
-// does not act, so no chat workers either).
+// Sign-in: with Debian's SimpleSAMLphp, a development IdP on loopback with a test user; without it, a
+// one-time sign-in link for the quick-start admin. The gateway proxies /auth and /portal to auth.
 const path = require('node:path');
 const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const infra = require('./lib/infra');
+const devIdp = require('./lib/dev-idp');
+const { issueSignInLink } = require('./lib/sign-in-link');
+
+const USAGE = `usage: npm start [-- options]
+
+Brings the whole platform up on this machine: NATS and PostgreSQL (found or started), every service
+and the workers under one supervisor; prints the gateway URL, how to sign in to the portal, and a
+first API key. Ctrl-C stops everything.
+
+options:
+  --json          print the services' raw JSON log lines
+  --no-workers    no OCR or speech worker, and the vm-scaler decides without acting (no chat workers)
+  -h, --help      print this and exit
+
+environment (defaults in brackets):
+  NATS_URL [nats://127.0.0.1:4222]   DATABASE_URL [postgres://postgres@127.0.0.1:5432/maas]
+  MAAS_STATE_DIR [.maas]             state: embedded PostgreSQL, worker logs, keys, the development IdP
+  GATEWAY_PORT [8080]  AUTH_PORT [8081]  KEY_REGISTRY_PORT [8082]  ROUTER_PORT [8083]
+  METRICS_COLLECTOR_PORT [8084]  VM_SCALER_PORT [8085]  FORECASTER_PORT [8086]
+  MAAS_OCR_PORT [8010]  MAAS_SPEECH_PORT [8020]  MAAS_DEV_IDP_PORT [8090]
+  MAAS_DEV_IDP [on]                  off: no development IdP even when SimpleSAMLphp is installed
+  SAML_IDP_METADATA                  your own IdP: auth uses it (with SAML_SP_KEY_FILE/CERT_FILE) instead
+  GATEWAY_WEBUI_URL                  Open WebUI, proxied by the gateway to signed-in users
+`;
+const FLAGS = new Set(['--json', '--no-workers', '--help', '-h']);
+/** How long the one-time sign-in link printed without an IdP stays valid. */
+const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
 
 const SERVICES = [
   { name: 'key-registry', port: 8082 },
@@ -22,6 +49,15 @@ const SERVICES = [
 ];
 
 const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const unknown = argv.find((a) => !FLAGS.has(a));
+if (unknown !== undefined) {
+  process.stderr.write(`npm start: unknown option ${JSON.stringify(unknown)} (npm start -- --help lists them)\n`);
+  process.exit(2);
+}
 const rawJson = argv.includes('--json');
 const withWorkers = !argv.includes('--no-workers');
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -54,9 +90,10 @@ class Supervisor {
     this.width = 18;
   }
 
-  add(name, args, extraEnv = {}) {
+  /** `command` (default: this node) with `args`; `group`: it forks helpers (php -S), stopped with it as a process group. */
+  add(name, args, extraEnv = {}, { command = process.execPath, group = false } = {}) {
     const index = this.procs.size;
-    const entry = { name, args, env: extraEnv, child: undefined, restarts: 0, color: COLORS[index % COLORS.length], startedAt: 0 };
+    const entry = { name, command, group, args, env: extraEnv, child: undefined, restarts: 0, color: COLORS[index % COLORS.length], startedAt: 0 };
     this.procs.set(name, entry);
     this.spawn(entry);
   }
@@ -67,13 +104,14 @@ class Supervisor {
 
   spawn(entry) {
     entry.startedAt = Date.now();
-    const child = spawn(process.execPath, entry.args, {
+    const child = spawn(entry.command, entry.args, {
       cwd: infra.root,
       env: { ...process.env, ...this.env, ...entry.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group: Ctrl-C reaches the supervisor, which stops things in order
     });
     entry.child = child;
+    child.on('error', (err) => process.stdout.write(`${this.prefix(entry)} ${paint(31, `cannot start ${entry.command}: ${err.message}`)}\n`));
     const pipe = (stream) => {
       let rest = '';
       stream.on('data', (chunk) => {
@@ -85,7 +123,7 @@ class Supervisor {
     pipe(child.stdout);
     pipe(child.stderr);
     child.once('exit', (code, signal) => {
-      if (this.stopping) return;
+      if (this.stopping || entry.stopped) return;
       // A service that ran a while before crashing restarts at once; one crashing at start backs off.
       const ranFor = Date.now() - entry.startedAt;
       if (ranFor > 60_000) entry.restarts = 0;
@@ -96,11 +134,36 @@ class Supervisor {
     });
   }
 
+  signal(entry, signal) {
+    if (entry.group) {
+      try {
+        return void process.kill(-entry.child.pid, signal);
+      } catch {
+        /* the group is gone: signal the child alone */
+      }
+    }
+    entry.child.kill(signal);
+  }
+
   /** Last resort when the supervisor itself exits abnormally: no orphans. */
   killAll() {
     for (const entry of this.procs.values()) {
-      if (entry.child && entry.child.exitCode === null) entry.child.kill('SIGTERM');
+      if (entry.child && entry.child.pid && entry.child.exitCode === null) this.signal(entry, 'SIGTERM');
     }
+  }
+
+  /** Stops one process for good (no restart). */
+  async stop(name) {
+    const entry = this.procs.get(name);
+    if (!entry) return;
+    this.procs.delete(name);
+    clearTimeout(entry.timer);
+    const child = entry.child;
+    if (!child || !child.pid || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    entry.stopped = true;
+    this.signal(entry, 'SIGTERM');
+    await exited;
   }
 
   async stopAll() {
@@ -109,14 +172,14 @@ class Supervisor {
     for (const entry of [...this.procs.values()].reverse()) {
       clearTimeout(entry.timer);
       const child = entry.child;
-      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
+      if (!child || !child.pid || child.exitCode !== null || child.signalCode !== null) continue;
       exits.push(new Promise((resolve) => {
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const kill = setTimeout(() => this.signal(entry, 'SIGKILL'), 10_000);
         child.once('exit', () => {
           clearTimeout(kill);
           resolve();
         });
-        child.kill('SIGTERM');
+        this.signal(entry, 'SIGTERM');
       }));
     }
     await Promise.all(exits);
@@ -142,6 +205,68 @@ async function healthy(url, timeoutMs) {
     await new Promise((r) => setTimeout(r, 250));
   }
   return false;
+}
+
+/**
+ * How people sign in: the operator's own IdP (SAML_IDP_METADATA), else the development IdP when
+ * SimpleSAMLphp is installed (started here, before auth, which reads its metadata at start-up), else a
+ * one-time link. Returns the environment auth and the gateway need, and `announce`, which prints the
+ * portal and the way in once everything is healthy.
+ */
+async function prepareSignIn(supervisor, gatewayUrl) {
+  const authUrl = `http://127.0.0.1:${process.env.AUTH_PORT ?? 8081}`;
+  const portal = `${gatewayUrl}/portal`;
+  const gatewayEnv = { GATEWAY_AUTH_URL: process.env.GATEWAY_AUTH_URL ?? authUrl };
+  const authEnv = { AUTH_PUBLIC_URL: process.env.AUTH_PUBLIC_URL ?? gatewayUrl };
+  const webui = () => {
+    if (!process.env.GATEWAY_WEBUI_URL) return '';
+    const mount = (process.env.GATEWAY_WEBUI_PATH ?? '/').replace(/\/+$/, '');
+    return `Open WebUI (${process.env.GATEWAY_WEBUI_URL}), behind the same sign-in: ${gatewayUrl}${mount || '/'}\n`;
+  };
+  if (process.env.SAML_IDP_METADATA) {
+    return { authEnv, gatewayEnv, announce: async () => process.stdout.write(`Portal: ${portal} (sign in with the IdP in SAML_IDP_METADATA)\n${webui()}`) };
+  }
+
+  const wanted = !/^(off|0|false|no)$/i.test(process.env.MAAS_DEV_IDP ?? '');
+  if (wanted && devIdp.available()) {
+    const idp = devIdp.prepareDevIdp({ stateDir: infra.stateDir, port: Number(process.env.MAAS_DEV_IDP_PORT ?? 8090) });
+    supervisor.add('dev-idp', idp.server.args, idp.server.env, { command: idp.server.command, group: true });
+    const php = supervisor.procs.get('dev-idp');
+    if (await idp.saveMetadata(20_000, () => php.child.pid !== undefined && php.child.exitCode === null)) {
+      const rel = (p) => (p.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), p) : p);
+      return {
+        authEnv: { ...authEnv, ...idp.authEnv },
+        gatewayEnv,
+        async announce() {
+          try {
+            await idp.trust(`${gatewayUrl}/auth/saml/metadata`);
+          } catch (err) {
+            infra.say(`the development IdP could not be given auth's SAML metadata: ${err.message}`);
+          }
+          process.stdout.write(
+            `Portal: ${portal}\n` +
+              `  Sign in at the DEVELOPMENT IdP (SimpleSAMLphp at ${idp.baseUrl}, loopback only, not for production)\n` +
+              `  as ${idp.login.username} / ${idp.login.password} (${idp.login.email}, an administrator; password kept in ${rel(idp.secretsFile)})\n${webui()}`,
+          );
+        },
+      };
+    }
+    infra.say(`the development IdP did not answer at ${idp.metadataUrl}: signing in with a one-time link instead (its log: ${idp.logFile})`);
+    await supervisor.stop('dev-idp');
+  } else if (wanted) {
+    infra.say('SimpleSAMLphp is not installed: no development IdP, a one-time sign-in link instead (scripts/install-system-packages.sh installs it)');
+  }
+
+  const linkFile = path.join(infra.stateDir, 'sign-in-link.json');
+  return {
+    authEnv: { ...authEnv, AUTH_SIGN_IN_LINK_FILE: linkFile },
+    gatewayEnv,
+    async announce() {
+      // A new link on every start; the one printed by an earlier start stops working.
+      const link = issueSignInLink({ file: linkFile, publicUrl: authEnv.AUTH_PUBLIC_URL, email: 'admin@localhost', displayName: 'Quick-start admin', admin: true, ttlMs: SIGN_IN_LINK_TTL_MS });
+      process.stdout.write(`Portal: ${portal}\n  One-time sign-in link for admin@localhost (an administrator; works once, within ${SIGN_IN_LINK_TTL_MS / 60_000} min):\n  ${link.url}\n${webui()}`);
+    },
+  };
 }
 
 async function main() {
@@ -183,20 +308,23 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+  const signIn = await prepareSignIn(supervisor, gatewayUrl);
   for (const s of SERVICES) {
     const script = path.join(infra.root, 'dist', 'services', s.name, 'src', 'main.js');
     if (!fs.existsSync(script)) throw new Error(`${path.relative(infra.root, script)} is missing after the build`);
-    const extra = s.name === 'vm-scaler' ? scalerEnv() : {};
+    const extra = s.name === 'vm-scaler' ? scalerEnv() : s.name === 'auth' ? signIn.authEnv : s.name === 'gateway' ? signIn.gatewayEnv : {};
     supervisor.add(s.name, [script], { [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port), ...extra });
   }
 
   const serviceUrls = SERVICES.map((s) => `http://127.0.0.1:${process.env[portVar(s.name)] ?? s.port}`);
   const allUp = await Promise.all(serviceUrls.map((u) => healthy(u, 90_000)));
+  const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
   if (!allUp.every(Boolean)) {
     const down = SERVICES.filter((_, i) => !allUp[i]).map((s) => s.name);
     infra.say(`not healthy after 90 s: ${down.join(', ')} (see their log lines above)`);
   }
-  process.stdout.write(`\nAll services healthy in ${((Date.now() - started) / 1000).toFixed(1)} s.\nGateway: ${gatewayUrl}\n`);
+  process.stdout.write(`\n${allUp.every(Boolean) ? `All services healthy in ${took}` : `Started in ${took}, not all healthy`}.\nGateway: ${gatewayUrl}\n`);
+  await signIn.announce();
   if (withWorkers) await require('./lib/on-start')({ supervisor, env, gatewayUrl });
   process.stdout.write('\nCtrl-C stops everything.\n\n');
 }

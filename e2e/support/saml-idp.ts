@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createServer } from 'node:net';
@@ -6,21 +6,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { SignedXml } from 'xml-crypto';
+import * as idp from '../../scripts/lib/saml-idp';
+import type { Certificate, SamlIdpUser } from '../../scripts/lib/saml-idp';
 
 /**
  * A real SAML 2.0 identity provider for tests: Debian's SimpleSAMLphp under `php -S`, configured in a
  * temp folder with users and eduPerson attributes sent by `urn:oid:` name (as GakuNin IdPs do).
  */
 
-const SIMPLESAMLPHP_WWW = '/usr/share/simplesamlphp/www';
-const ATTRIBUTE_MAPS = '/etc/simplesamlphp/attributemap/';
-
-export interface SamlTestUser {
-  username: string;
-  password: string;
-  /** LDAP-style names (uid, mail, displayName, eduPersonPrincipalName, eduPersonAffiliation); sent as urn:oid: names. */
-  attributes: Record<string, string[]>;
-}
+export type SamlTestUser = SamlIdpUser;
 
 /** SimpleSAMLphp saml20-sp-remote options merged over what it reads from the SP's metadata. */
 export type SpRemoteOptions = Record<string, unknown>;
@@ -90,22 +84,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** A self-signed RSA certificate and key (PEM) made with openssl. */
-export function selfSignedCertificate(dir: string, name: string, commonName = name): { keyFile: string; certFile: string; keyPem: string; certPem: string } {
-  fs.mkdirSync(dir, { recursive: true });
-  const keyFile = path.join(dir, `${name}.pem`);
-  const certFile = path.join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3', '-subj', `/CN=${commonName}`, '-keyout', keyFile, '-out', certFile], { stdio: 'pipe' });
-  return { keyFile, certFile, keyPem: fs.readFileSync(keyFile, 'utf8'), certPem: fs.readFileSync(certFile, 'utf8') };
+export function selfSignedCertificate(dir: string, name: string, commonName = name): Certificate {
+  return idp.selfSignedCertificate(dir, name, commonName);
 }
-
-const php = (value: unknown): string => {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  if (Array.isArray(value)) return `[${value.map(php).join(', ')}]`;
-  return `[${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${php(k)} => ${php(v)}`).join(', ')}]`;
-};
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   try {
@@ -139,86 +120,19 @@ export async function startSamlIdp(options: { users?: SamlTestUser[]; idpOptions
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-idp-'));
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const sub = (name: string) => {
-    const p = path.join(dir, name);
-    fs.mkdirSync(p, { recursive: true });
-    return `${p}/`;
-  };
-  const [configDir, certDir, metadataDir, spDir] = ['config', 'cert', 'metadata', 'sp'].map(sub);
-  const cert = selfSignedCertificate(certDir, 'server', '127.0.0.1');
-
-  const config = {
-    baseurlpath: `${baseUrl}/`,
-    certdir: certDir,
-    loggingdir: sub('log'),
-    datadir: sub('data'),
-    tempdir: sub('tmp'),
-    metadatadir: metadataDir,
-    attributenamemapdir: ATTRIBUTE_MAPS,
-    secretsalt: randomBytes(16).toString('hex'),
-    'auth.adminpassword': randomBytes(16).toString('hex'),
-    technicalcontact_name: 'Test',
-    technicalcontact_email: 'test@example.ac.jp',
-    timezone: 'UTC',
-    'enable.saml20-idp': true,
-    // Redirects back to any loopback port (the SPs under test), e.g. after IdP-initiated logout.
-    'trusted.url.domains': ['127\\.0\\.0\\.1:\\d+'],
-    'trusted.url.regex': true,
-    'module.enable': { exampleauth: true, core: true, saml: true, admin: false },
-    'session.cookie.secure': false,
-    'session.cookie.samesite': null,
-    'language.cookie.secure': false,
-    'session.phpsession.savepath': sub('sessions'),
-    'store.type': 'phpsession',
-    'logging.handler': 'file',
-    'logging.logfile': 'idp.log',
-    'metadata.sources': [{ type: 'flatfile' }],
-    showerrors: true,
-    errorreporting: false,
-    production: false,
-  };
-  fs.writeFileSync(path.join(configDir, 'config.php'), `<?php\n$config = ${php(config)};\n$config['logging.level'] = SimpleSAML\\Logger::INFO;\n`);
-
-  const userPass: Record<string, Record<string, string[]>> = {};
-  for (const u of users) userPass[`${u.username}:${u.password}`] = u.attributes;
-  fs.writeFileSync(
-    path.join(configDir, 'authsources.php'),
-    `<?php\n$config = ${php({ admin: ['core:AdminPassword'], 'example-userpass': { 0: 'exampleauth:UserPass', ...userPass } })};\n`,
-  );
-
-  fs.writeFileSync(
-    path.join(metadataDir, 'saml20-idp-hosted.php'),
-    `<?php\n$metadata['__DYNAMIC:1__'] = ${php({
-      host: '__DEFAULT__',
-      privatekey: 'server.pem',
-      certificate: 'server.crt',
-      auth: 'example-userpass',
-      // GakuNin style: attributes named by OID, no FriendlyName.
-      'attributes.NameFormat': 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri',
-      authproc: { 100: { class: 'core:AttributeMap', 0: 'name2oid' } },
-      ...options.idpOptions,
-    })};\n`,
-  );
-
-  // SPs come from their own metadata XML, with per-test options merged on top.
-  fs.writeFileSync(
-    path.join(metadataDir, 'saml20-sp-remote.php'),
-    `<?php
-foreach (glob(${php(spDir)} . '*.xml') as $file) {
-    $options = is_file($file . '.json') ? json_decode(file_get_contents($file . '.json'), true) : [];
-    foreach (\\SimpleSAML\\Metadata\\SAMLParser::parseDescriptorsFile($file) as $entityId => $entity) {
-        $sp = $entity->getMetadata20SP();
-        if ($sp !== null) {
-            $metadata[$entityId] = array_merge($sp, $options);
-        }
-    }
-}
-`,
-  );
+  const written = idp.writeIdpConfig({
+    dir,
+    baseUrl,
+    users,
+    secretSalt: randomBytes(16).toString('hex'),
+    adminPassword: randomBytes(16).toString('hex'),
+    idpOptions: options.idpOptions,
+  });
+  const server = idp.serverCommand({ configDir: written.configDir, port });
 
   const output: string[] = [];
-  const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', SIMPLESAMLPHP_WWW], {
-    env: { ...process.env, SIMPLESAMLPHP_CONFIG_DIR: configDir, PHP_CLI_SERVER_WORKERS: '4' },
+  const child = spawn(server.command, server.args, {
+    env: { ...process.env, ...server.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: php -S forks workers that must stop with it.
     detached: true,
@@ -226,10 +140,10 @@ foreach (glob(${php(spDir)} . '*.xml') as $file) {
   child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
   const log = () => {
-    const file = path.join(dir, 'log', 'idp.log');
+    const file = written.logFile;
     return `${fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''}${output.join('')}`;
   };
-  const metadataUrl = `${baseUrl}/saml2/idp/metadata.php`;
+  const metadataUrl = written.metadataUrl;
   try {
     await waitForHttp(metadataUrl, 20_000, child, log);
   } catch (err) {
@@ -243,15 +157,10 @@ foreach (glob(${php(spDir)} . '*.xml') as $file) {
     entityId: metadataUrl,
     metadataUrl,
     dir,
-    keyPem: cert.keyPem,
-    certPem: cert.certPem,
-    ssoUrl: `${baseUrl}/saml2/idp/SSOService.php`,
-    registerServiceProvider(metadataXml, spOptions = {}) {
-      const file = path.join(spDir, `sp-${++spCount}.xml`);
-      fs.writeFileSync(file, metadataXml);
-      fs.writeFileSync(`${file}.json`, JSON.stringify(spOptions));
-      return { update: (o: SpRemoteOptions) => fs.writeFileSync(`${file}.json`, JSON.stringify(o)) };
-    },
+    keyPem: written.cert.keyPem,
+    certPem: written.cert.certPem,
+    ssoUrl: written.ssoUrl,
+    registerServiceProvider: (metadataXml, spOptions = {}) => idp.registerServiceProvider(written.spDir, `sp-${++spCount}`, metadataXml, spOptions),
     log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

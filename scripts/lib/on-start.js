@@ -1,6 +1,6 @@
 'use strict';
 // What `npm start` adds once the services are healthy: the OCR worker when Tesseract is installed,
-// and a first API key with a curl to try. The two chat models' simulated-engine workers are the
+// the speech worker when pocketsphinx is, and a first API key with a curl to try. The two chat models' simulated-engine workers are the
 // vm-scaler's (its default spec keeps one of each and adds more with demand); this waits for them.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -9,6 +9,7 @@ const infra = require('./infra');
 
 const maas = path.join(infra.root, 'bin', 'maas.js');
 const OCR_PORT = Number(process.env.MAAS_OCR_PORT ?? 8010);
+const SPEECH_PORT = Number(process.env.MAAS_SPEECH_PORT ?? 8020);
 
 async function firstKey(env) {
   const file = path.join(infra.stateDir, 'quickstart-key');
@@ -55,12 +56,21 @@ module.exports = async function onStart({ supervisor, env, gatewayUrl }) {
   } else {
     infra.say('tesseract is not installed: no OCR worker (scripts/install-system-packages.sh installs it)');
   }
+  if (infra.which('pocketsphinx_continuous')) {
+    // One recogniser at a time: the chat simulators and the services share this machine's cores.
+    supervisor.add('speech-engine', [maas, 'speech-engine', '--port', String(SPEECH_PORT), '--concurrency', '1']);
+    supervisor.add('worker-speech', [maas, 'worker', '--attach', `http://127.0.0.1:${SPEECH_PORT}`, '--vm-id', 'quickstart-speech', '--worker-id', 'quickstart-speech', '--hardware', 'cpu']);
+    models.push('pocketsphinx/en-us');
+  } else {
+    infra.say('pocketsphinx is not installed: no speech worker (scripts/install-system-packages.sh installs it)');
+  }
   const key = await firstKey(env);
   const ids = await modelsListed(gatewayUrl, key, models, 60_000);
   process.stdout.write(
     `\nModels: ${ids.join(', ') || '(none registered yet)'}\n` +
       `API key (admin@localhost, kept in ${path.relative(process.cwd(), path.join(infra.stateDir, 'quickstart-key'))}): ${key}\n` +
       `Try:\n  curl ${gatewayUrl}/v1/chat/completions -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\\n` +
-      `    -d '{"model":"${models[0]}","messages":[{"role":"user","content":"Hello!"}]}'\n`,
+      `    -d '{"model":"${models[0]}","messages":[{"role":"user","content":"Hello!"}]}'\n` +
+      (models.includes('pocketsphinx/en-us') ? `  curl ${gatewayUrl}/v1/audio/transcriptions -H "Authorization: Bearer ${key}" -F model=pocketsphinx/en-us -F file=@speech.wav\n` : ''),
   );
 };
