@@ -23,8 +23,8 @@ describe('classifyLedgerError', () => {
     ['integer out of range (22003)', queryFailed(pgError('22003', 'value "3000000000" is out of range for type integer'))],
     ['timestamp out of range (22008)', queryFailed(pgError('22008', 'timestamp out of range'))],
     ['not null (23502)', queryFailed(pgError('23502', 'null value in column "user_id"'))],
-  ])('%s: the event is invalid for good', (_what, err) => {
-    expect(classifyLedgerError(err)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining((err as { driverError: { code: string } }).driverError.code) });
+  ])('%s: the event is invalid for good', (what, err) => {
+    expect(classifyLedgerError(err)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining(what.slice(-6, -1)) });
   });
 
   it('leaves anything else (a missing table, a bug) unknown, and never puts query parameters in the reason', () => {
