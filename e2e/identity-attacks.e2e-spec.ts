@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createTestDatabase, startService, StartedService, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
+import { createTestDatabase, requireSystemPart, startService, StartedService, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
 import {
   ATTRIBUTE_OIDS,
   authnRequestId,
@@ -28,6 +28,9 @@ const ADA = { username: 'ada', password: 'ada-password' };
  * requested by hand for another audience or an unknown request, or signed with the IdP's own test
  * key for times out of range. Each is refused, and the log says why.
  */
+// A machine without SimpleSAMLphp fails every test here with the reason.
+beforeAll(() => requireSystemPart('saml-idp'));
+
 describe('identity: the ACS against tampered and misdirected responses from a real IdP', () => {
   const namespace = testNamespace();
   let idp: StartedSamlIdp;

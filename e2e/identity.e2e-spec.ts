@@ -4,9 +4,12 @@ import * as path from 'node:path';
 import OpenAI, { AuthenticationError, toFile } from 'openai';
 import { Client } from 'pg';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
-import { factory, startService, StartedService } from '@maas/testing';
+import { factory, requireSystemPart, startService, StartedService } from '@maas/testing';
 import { MODEL, Stack, waitUntil } from '../services/gateway/test/support/stack';
 import { freePort, selfSignedCertificate, StartedSamlIdp, startSamlIdp } from './support/saml-idp';
+
+// A machine without these parts fails every test here with the reason.
+beforeAll(() => requireSystemPart('saml-idp', 'chromium'));
 
 
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

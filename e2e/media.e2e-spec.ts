@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import OpenAI, { BadRequestError, toFile } from 'openai';
 import { characterErrorRate, wordErrorRate } from '@maas/media';
-import { startNode, StartedProcess } from '@maas/testing';
+import { requireSystemPart, startNode, StartedProcess } from '@maas/testing';
 import { renderText } from '../libs/ocr-engine/test/render';
 import { concatenate, speak } from '../libs/speech-engine/test/synthesize';
 import { MODEL as CHAT_MODEL, Stack } from '../services/gateway/test/support/stack';
+
+// A machine without these parts fails every test here with the reason.
+beforeAll(() => requireSystemPart('ocr', 'speech'));
 
 // Bounds are the runtimes' own (libs/ocr-engine/test, libs/speech-engine/test): the gateway must
 // not move them. OCR of clean 28 pt Sanskrit measured 0.000 (bound 0.02); pocketsphinx on espeak-ng

@@ -7,6 +7,10 @@ import { Logger } from '@maas/logging';
 import { asBodyBytes, characterErrorRate } from '@maas/media';
 import { DEFAULT_OCR_MODELS, OcrServer, parseModelSpec, startOcrServer } from '@maas/ocr-engine';
 import { Degradation, renderText } from './render';
+import { requireSystemPart } from '@maas/testing';
+
+// A machine without these parts fails every test here with the reason.
+beforeAll(() => requireSystemPart('ocr'));
 
 // Real Tesseract 5.3 on images rendered here. Character error rates measured on this machine
 // (tesseract 5.3.0, ImageMagick 6.9 pango, Noto Sans / Noto Sans CJK JP, --psm 6, seed 7):

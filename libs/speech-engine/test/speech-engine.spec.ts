@@ -7,6 +7,10 @@ import { Logger } from '@maas/logging';
 import { asBodyBytes, wordErrorRate } from '@maas/media';
 import { OpenAiTranscriptionUpstream, SpeechServer, startSpeechServer } from '@maas/speech-engine';
 import { concatenate, convert, speak } from './synthesize';
+import { requireSystemPart } from '@maas/testing';
+
+// A machine without these parts fails every test here with the reason.
+beforeAll(() => requireSystemPart('speech'));
 
 // Real pocketsphinx 0.8 (en-us) on speech synthesised here by espeak-ng (en-us+klatt, 140 wpm).
 // Word error rates measured on this machine (deterministic: no dither in sox, pocketsphinx's own

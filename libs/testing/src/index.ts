@@ -3,3 +3,4 @@ export * from './namespace';
 export * from './process';
 export * from './messages';
 export * from './nats-server';
+export * from './system-parts';
