@@ -78,12 +78,19 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
     const now = this.clock.now();
     const aggregates = this.series.close(now);
     if (aggregates.length === 0) return;
-    for (const a of aggregates) {
-      this.bus.publish('metric.aggregated', a);
-      this.export(a);
-    }
-    await this.samples.store(aggregates);
-    await this.rollUp(aggregates);
+    // One model's aggregate that cannot be sent or stored never holds back the others'.
+    const sent = aggregates.filter((a) => {
+      try {
+        this.bus.publish('metric.aggregated', a);
+        this.export(a);
+        return true;
+      } catch (err) {
+        this.logger.error('aggregate not published', { model: a.model, intervalStart: a.intervalStart, err });
+        return false;
+      }
+    });
+    await this.store(sent);
+    await this.rollUp(sent);
     if (now - this.lastPrune > 3_600_000) {
       this.lastPrune = now;
       await this.prune(now);
@@ -101,6 +108,18 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
     gauges.batchBacklogTokens.set(l, a.batchBacklogInputTokens ?? 0);
     if (a.batchDeadline) gauges.batchDeadline.set(l, Date.parse(a.batchDeadline) / 1000);
     else gauges.batchDeadline.remove(l);
+  }
+
+  /** Stores samples together, or one by one when that fails, so only a failing model's sample is lost. */
+  private async store(samples: MetricAggregated[]): Promise<void> {
+    if (samples.length === 0) return;
+    try {
+      await this.samples.store(samples);
+      return;
+    } catch (err) {
+      if (samples.length === 1) return this.logger.error('metric sample not stored', { model: samples[0].model, intervalStart: samples[0].intervalStart, err });
+    }
+    for (const s of samples) await this.store([s]);
   }
 
   /** Folds finished samples into the next resolution once its interval is complete. */
@@ -121,7 +140,7 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
         buffer.push(s);
         this.pending.set(key, buffer);
       }
-      if (produced.length) await this.samples.store(produced);
+      if (produced.length) await this.store(produced);
       input = produced;
     }
   }
