@@ -309,7 +309,7 @@ async function main(): Promise<number> {
   const namespace = testNamespace();
   const db = await createTestDatabase('benchbatch');
   const fileDir = path.join(os.tmpdir(), `maas-bench-batch-${namespace}`);
-  const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
+  const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'info' }; // info: startService waits for the `ready` line
   const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
   try {
     log(`starting router, key-registry, metrics-collector and ${options.replicas} a100-gpt-oss-20b worker(s)…`);

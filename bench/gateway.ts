@@ -519,7 +519,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const namespace = testNamespace();
   const db = await createTestDatabase('bench');
-  const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'warn' };
+  const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'info' }; // info: startService waits for the `ready` line
   const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
   try {
     process.stderr.write('starting router, key-registry, gateway and a worker…\n');

@@ -127,14 +127,14 @@ export function loadConfig<T>(spec: ConfigSpec<T>, source: NodeJS.ProcessEnv = p
 export interface PlatformConfig {
   NATS_URL: string;
   MAAS_NAMESPACE: string;
-  LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error';
+  LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   OTEL_EXPORTER_OTLP_ENDPOINT: string | undefined;
 }
 
 export const platformConfigSpec: ConfigSpec<PlatformConfig> = {
   NATS_URL: env.url('nats://127.0.0.1:4222', ['nats', 'tls', 'ws', 'wss']),
   MAAS_NAMESPACE: env.string('maas'),
-  LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error'] as const, 'info'),
+  LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalString(),
 };
 

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { NatsConnection } from 'nats';
 import { Subjects } from '@maas/contracts';
 import { ConfigError, env, loadConfig, platformConfigSpec } from '@maas/config';
-import { Logger } from '@maas/logging';
+import { Logger, parseLogLevel } from '@maas/logging';
 import { NatsTransport } from '@maas/nats';
 import { startTelemetry, stopTelemetry } from '@maas/telemetry';
 import { OpenAIErrorFilter } from './openai-error.filter';
@@ -28,7 +28,7 @@ export async function runService(
   module: Type<unknown>,
   configure?: (app: INestApplication) => void | Promise<void>,
 ): Promise<RunningService> {
-  const logger = new Logger(definition.name, process.env.LOG_LEVEL === 'debug' ? 'debug' : 'info');
+  const logger = new Logger(definition.name, parseLogLevel(process.env.LOG_LEVEL));
   let port: number;
   let host: string;
   let otlp: string | undefined;
