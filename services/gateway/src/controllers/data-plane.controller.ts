@@ -13,6 +13,7 @@ import { KeyAuthService } from '../services/key-auth.service';
 import { ModelsService } from '../services/models.service';
 import { NetworkPolicy } from '../services/network-policy';
 import { TokenBudgetService } from '../services/token-budget.service';
+import { UsageService } from '../services/usage.service';
 
 const inFlightGauge = new Gauge({ name: 'maas_gateway_in_flight_requests', help: 'Inference requests being served' });
 
@@ -37,6 +38,7 @@ export class DataPlaneController implements BeforeApplicationShutdown {
     private readonly keys: KeyAuthService,
     private readonly models: ModelsService,
     private readonly budget: TokenBudgetService,
+    private readonly usage: UsageService,
     private readonly network: NetworkPolicy,
     private readonly logger: Logger,
     private readonly batches: BatchController,
@@ -93,6 +95,7 @@ export class DataPlaneController implements BeforeApplicationShutdown {
     ex.req.resume();
     const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
     if (!auth.ok) return ex.sendError(auth.status, auth.message, auth.code);
+    ex.rateLimitHeaders = this.usage.limitHeaders(auth.key);
     if (rawId === undefined) return ex.sendJson(200, this.models.list(auth.key));
     let id: string;
     try {
@@ -110,7 +113,9 @@ export class DataPlaneController implements BeforeApplicationShutdown {
     ex.req.resume();
     const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
     if (!auth.ok) return ex.sendError(auth.status, auth.message, auth.code);
-    ex.sendJson(200, await this.budget.report(auth.key));
+    const report = await this.budget.report(auth.key);
+    ex.rateLimitHeaders = this.usage.limitHeaders(auth.key);
+    ex.sendJson(200, report);
   }
 
   /** Stops taking requests, lets running ones finish for a grace period, then cuts the rest with an error. */

@@ -1,6 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
+import { serveOwnServerSpans } from '@maas/telemetry';
+import { RequestSpan } from '../services/request-span';
 import { WebProxyService } from '../services/web-proxy.service';
 import { DataPlaneController } from './data-plane.controller';
 
@@ -16,9 +18,11 @@ export function mountDataPlane(app: INestApplication): void {
   const web = app.get(WebProxyService);
   const framework = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
+  const isDataPlane = (url: string) => url.startsWith('/v1/') || url === '/v1';
+  serveOwnServerSpans(isDataPlane); // /v1 spans carry GenAI attributes and end when the request is accounted
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
-    if (url.startsWith('/v1/') || url === '/v1') return dataPlane.handle(req, res);
+    if (isDataPlane(url)) return RequestSpan.serve(req, res, () => dataPlane.handle(req, res));
     const proxied = web.route(url);
     if (proxied) web.handle(proxied, req, res);
     else for (const listener of framework) listener.call(server, req, res);

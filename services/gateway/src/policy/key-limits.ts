@@ -19,6 +19,14 @@ export interface LimitExceeded {
   readonly message?: string;
 }
 
+/** How much of one limit is left and when it is whole again, as OpenAI's `x-ratelimit-*` headers say it. */
+export interface LimitState {
+  readonly limit: number;
+  readonly remaining: number;
+  /** Milliseconds until nothing counts against the limit any more. */
+  readonly resetMs: number;
+}
+
 const MINUTE = 60_000;
 
 /** A sliding one-minute count from two fixed windows, the previous one weighted by its remaining overlap. */
@@ -57,9 +65,22 @@ class MinuteWindow {
     return Math.max(1, Math.ceil((t - now) / 1000));
   }
 
+  /** Milliseconds until `used` is back to zero: the current minute weighs fully until it ends, then fades over the next. */
+  msUntilEmpty(now: number): number {
+    this.roll(now);
+    if (this.current > 0) return this.start + 2 * MINUTE - now;
+    if (this.previous > 0) return this.start + MINUTE - now;
+    return 0;
+  }
+
   idleSince(now: number): boolean {
     return now - this.start >= 2 * MINUTE;
   }
+}
+
+function minuteState(limit: number, window: MinuteWindow | undefined, now: number): LimitState {
+  if (!window) return { limit, remaining: limit, resetMs: 0 };
+  return { limit, remaining: Math.max(0, Math.floor(limit - window.used(now))), resetMs: window.msUntilEmpty(now) };
 }
 
 interface KeyState {
@@ -118,6 +139,15 @@ export class KeyLimiter {
     if (tokens > 0) s.tokens.add(tokens, now);
   }
 
+  /** Where the key stands against its per-minute limits (a limit the key does not have is absent). */
+  standing(keyId: string, limits: KeyLimits, now: number): { requests?: LimitState; tokens?: LimitState } {
+    const s = this.keys.get(keyId);
+    const out: { requests?: LimitState; tokens?: LimitState } = {};
+    if (limits.requestsPerMinute) out.requests = minuteState(limits.requestsPerMinute, s?.requests, now);
+    if (limits.tokensPerMinute) out.tokens = minuteState(limits.tokensPerMinute, s?.tokens, now);
+    return out;
+  }
+
   concurrent(keyId: string): number {
     return this.keys.get(keyId)?.concurrent ?? 0;
   }
@@ -142,4 +172,38 @@ const LABEL: Record<LimitName, string> = {
 export function describeLimit(e: LimitExceeded): string {
   if (e.message) return e.message;
   return `rate limit reached for ${LABEL[e.limit]}: used ${e.used}, limit ${e.ceiling}; retry after ${e.retryAfterSeconds} s`;
+}
+
+/** The tighter of two states of one resource: the one with less left (then the later reset). */
+export function tighter(a: LimitState | undefined, b: LimitState | undefined): LimitState | undefined {
+  if (!a || !b) return a ?? b;
+  if (a.remaining !== b.remaining) return a.remaining < b.remaining ? a : b;
+  return a.resetMs >= b.resetMs ? a : b;
+}
+
+/** A duration as OpenAI writes its resets (Go's notation): `20ms`, `1s`, `1.5s`, `6m0s`, `2h0m30s`. */
+export function formatReset(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms));
+  if (total === 0) return '0s';
+  if (total < 1000) return `${total}ms`;
+  const h = Math.floor(total / 3_600_000);
+  const m = Math.floor((total % 3_600_000) / 60_000);
+  const s = `${(total % 60_000) / 1000}s`;
+  return h > 0 ? `${h}h${m}m${s}` : m > 0 ? `${m}m${s}` : s;
+}
+
+/** OpenAI's rate-limit headers for the limits a key has; none for a key without request or token limits. */
+export function rateLimitHeaders(requests: LimitState | undefined, tokens: LimitState | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (requests) {
+    headers['x-ratelimit-limit-requests'] = String(requests.limit);
+    headers['x-ratelimit-remaining-requests'] = String(requests.remaining);
+    headers['x-ratelimit-reset-requests'] = formatReset(requests.resetMs);
+  }
+  if (tokens) {
+    headers['x-ratelimit-limit-tokens'] = String(tokens.limit);
+    headers['x-ratelimit-remaining-tokens'] = String(tokens.remaining);
+    headers['x-ratelimit-reset-tokens'] = formatReset(tokens.resetMs);
+  }
+  return headers;
 }

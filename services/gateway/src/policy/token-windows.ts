@@ -1,4 +1,5 @@
 import type { KeyLimits } from '@maas/contracts';
+import { LimitState, tighter } from './key-limits';
 
 /** Interactive (`chat`) and `batch` use are counted and limited separately. */
 export type UsageKind = 'chat' | 'batch';
@@ -60,6 +61,13 @@ class WindowTally {
       if (used < ceiling) return Math.max(1, Math.ceil((e.at + this.lengthMs - now) / 1000));
     }
     return 1;
+  }
+
+  /** Milliseconds until every entry has left the window. */
+  msUntilEmpty(now: number): number {
+    this.expire(now);
+    const last = this.entries[this.entries.length - 1];
+    return last ? Math.max(0, last.at + this.lengthMs - now) : 0;
   }
 
   private expire(now: number): void {
@@ -163,6 +171,18 @@ export class KeyTokenWindows {
       }
     }
     return undefined;
+  }
+
+  /** The window of `kind` with the fewest tokens left, as a rate-limit state; undefined without window limits. */
+  standing(kind: UsageKind, limits: KeyLimits, now: number): LimitState | undefined {
+    let out: LimitState | undefined;
+    for (const window of ['short', 'long'] as const) {
+      const limit = windowLimit(limits, kind, window);
+      if (limit === null) continue;
+      const t = this.tally(kind, window);
+      out = tighter(out, { limit, remaining: Math.max(0, Math.floor(limit - t.used(now))), resetMs: t.msUntilEmpty(now) });
+    }
+    return out;
   }
 
   /**

@@ -5,7 +5,8 @@ import { createInbox, headers as natsHeaders, Msg, Subscription } from 'nats';
 import { Counter, Gauge } from 'prom-client';
 import { messageValidator, RequestCompleted } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { MessageBus } from '@maas/nats';
+import { MessageBus, MessageTrace, setMessageTrace } from '@maas/nats';
+import type { Context } from '@maas/telemetry';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 
 const published = new Counter({ name: 'maas_gateway_usage_events_published_total', help: 'Usage events stored in JetStream' });
@@ -46,6 +47,8 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
   private readonly inbox = createInbox();
   private readonly subject: string;
   private readonly validator = messageValidator();
+  /** Each event's trace, captured when the request was accounted: the event carries it whenever it is sent. */
+  private readonly traces = new WeakMap<RequestCompleted, MessageTrace>();
   private subscription?: Subscription;
   private sweepTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
@@ -82,7 +85,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  record(event: RequestCompleted): void {
+  /** Queues a usage event; `trace` is the request's trace context, which the event carries. */
+  record(event: RequestCompleted, trace?: Context): void {
+    const carried = this.bus.traceLater(EVENT, trace, event.requestId);
+    if (carried) this.traces.set(event, carried);
     if (this.queue.length >= this.config.GATEWAY_USAGE_BUFFER) {
       const lost = this.queue.shift()!;
       this.drop(lost, 'usage buffer full: dropped the oldest usage event');
@@ -119,6 +125,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       const token = (++this.sequence).toString(36);
       const h = natsHeaders();
       h.set('Nats-Msg-Id', event.requestId);
+      setMessageTrace(h, this.traces.get(event));
       try {
         this.bus.nc.publish(this.subject, Buffer.from(JSON.stringify(event)), { reply: `${this.inbox}.${token}`, headers: h });
       } catch (err) {
@@ -247,7 +254,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     try {
       fs.mkdirSync(this.spoolDir, { recursive: true });
       const tmp = `${this.spoolFile}.tmp`;
-      fs.writeFileSync(tmp, this.unstored().map((e) => `${JSON.stringify(e)}\n`).join(''));
+      fs.writeFileSync(tmp, this.unstored().map((e) => this.spoolLine(e)).join(''));
       fs.renameSync(tmp, this.spoolFile);
       this.spooling = true;
     } catch (err) {
@@ -257,10 +264,16 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
 
   private appendSpool(events: RequestCompleted[]): void {
     try {
-      fs.appendFileSync(this.spoolFile, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      fs.appendFileSync(this.spoolFile, events.map((e) => this.spoolLine(e)).join(''));
     } catch (err) {
       this.logger.error('cannot append to the usage spool', { spool: this.spoolFile, error: (err as Error).message });
     }
+  }
+
+  /** One event per line; its traceparent, if any, after a tab (JSON never holds a raw tab). */
+  private spoolLine(e: RequestCompleted): string {
+    const traceparent = this.traces.get(e)?.traceparent;
+    return `${JSON.stringify(e)}${traceparent ? `\t${traceparent}` : ''}\n`;
   }
 
   private clearSpool(): void {
@@ -295,7 +308,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       for (const line of fs.readFileSync(taken, 'utf8').split('\n')) {
         if (!line.trim()) continue;
         try {
-          recovered.push(JSON.parse(line) as RequestCompleted);
+          const [json, traceparent] = line.split('\t');
+          const event = JSON.parse(json) as RequestCompleted;
+          if (traceparent) this.traces.set(event, { traceparent });
+          recovered.push(event);
         } catch {
           bad++; // a line cut short by a crash
         }

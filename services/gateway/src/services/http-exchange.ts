@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errorBody } from '@maas/platform';
+import { RequestSpan } from './request-span';
 
 /** One /v1 request and its response, with the client's disconnect turned into a callback. */
 export class HttpExchange {
@@ -10,6 +11,8 @@ export class HttpExchange {
   interrupt?: (message: string, code: string) => void;
   /** The client's address (the peer, or `X-Forwarded-For` behind a trusted proxy); set by the controller. */
   clientAddress: string | undefined;
+  /** OpenAI's `x-ratelimit-*` headers of the calling key, sent with every response (set once the key is known). */
+  rateLimitHeaders: OutgoingHttpHeaders = {};
 
   constructor(
     readonly req: IncomingMessage,
@@ -41,6 +44,7 @@ export class HttpExchange {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(text),
       'x-request-id': this.requestId,
+      ...this.rateLimitHeaders,
       ...headers,
     });
     this.res.end(text);
@@ -48,6 +52,7 @@ export class HttpExchange {
 
   /** OpenAI's error shape, which the SDKs turn into their error classes. */
   sendError(status: number, message: string, code: string | null, param: string | null = null, headers: OutgoingHttpHeaders = {}): void {
+    RequestSpan.of(this.req)?.answeredError(code);
     this.sendJson(status, errorBody(status, message, code, param), headers);
   }
 }

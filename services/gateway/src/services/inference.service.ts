@@ -15,6 +15,7 @@ import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
 import { BodyError, discardBody, HttpExchange, readBody } from './http-exchange';
 import { KeyAuthService } from './key-auth.service';
+import { RequestSpan } from './request-span';
 import { RoutingService } from './routing.service';
 import { RequestRecord, UsageService } from './usage.service';
 import { WorkerRegistryService } from './worker-registry.service';
@@ -60,6 +61,8 @@ export class InferenceService {
       return;
     }
     const record = this.usage.begin(ex.requestId, route, auth.key, ex.startedAt, ex.t0, endUserOf(ex.req, auth.key.trusted));
+    ex.rateLimitHeaders = this.usage.limitHeaders(auth.key);
+    record.span = RequestSpan.claim(ex.req);
     try {
       await this.serve(route, ex, record, body);
     } catch (err) {
@@ -113,6 +116,7 @@ export class InferenceService {
     record.model = request.model;
     record.stream = request.stream;
     record.promptChars = request.promptChars;
+    record.span?.requested(route, request);
 
     if (!record.key.allowsModel(request.model)) {
       return this.fail(ex, record, 403, `this API key may not use model "${request.model}"`, 'model_not_allowed', 'model');
@@ -126,13 +130,9 @@ export class InferenceService {
     }
     // Batch work has its own per-key ceiling (pending tokens at creation), not the interactive ones.
     const refused = record.kind === 'batch' ? undefined : await this.usage.admit(record);
+    ex.rateLimitHeaders = this.usage.limitHeaders(record.key, record.kind);
     if (refused) {
-      return this.fail(ex, record, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, {
-        'retry-after': String(refused.retryAfterSeconds),
-        'x-ratelimit-limit': String(refused.ceiling),
-        'x-ratelimit-used': String(refused.used),
-        'x-ratelimit-name': refused.limit,
-      });
+      return this.fail(ex, record, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, { 'retry-after': String(refused.retryAfterSeconds) });
     }
     // Chat with images to an OCR model goes to OCR runtimes (they read the images), whatever else serves the name.
     const routed = request.imageParts > 0 && route.capability === 'chat' && known.capabilities.has('ocr') ? { ...route, capability: 'ocr' as const } : route;
@@ -230,8 +230,10 @@ export class InferenceService {
       accept: request.stream ? 'text/event-stream' : route.media ? String(ex.req.headers.accept ?? '*/*') : 'application/json',
       'x-request-id': ex.requestId,
     };
+    // The client's trace, when tracing here is off; with it on, the http instrumentation puts this request's span instead.
     const traceparent = ex.req.headers.traceparent;
     if (typeof traceparent === 'string') headers.traceparent = traceparent;
+    record.span?.sentAs(renamed ?? request.model);
     this.routing.started(endpoint.id, record.kind, ex.requestId);
     const elapsed = this.clock.monotonic() - ex.t0;
     overhead.observe(elapsed / 1000);
@@ -254,7 +256,7 @@ export class InferenceService {
     if (status >= 400) return this.relayError(ex, record, up, status, workerId);
 
     const sse = contentType.includes('text/event-stream');
-    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': ex.requestId };
+    const headers: OutgoingHttpHeaders = { ...ex.rateLimitHeaders, 'content-type': contentType, 'x-request-id': ex.requestId };
     const audioSeconds = up.headers['x-audio-duration-seconds'];
     if (typeof audioSeconds === 'string') {
       headers['x-audio-duration-seconds'] = audioSeconds;

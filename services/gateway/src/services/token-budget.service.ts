@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
+import type { LimitState } from '../policy/key-limits';
 import { KeyTokenWindows, ledgerInstants, UsageKind, usageReport, WindowExceeded, windowLimit, WindowSpec, WindowWouldExceed } from '../policy/token-windows';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { LedgerRepository } from '../repositories/ledger.repository';
@@ -43,6 +44,12 @@ export class TokenBudgetService {
     if (windowLimit(key.limits, kind, 'short') === null && windowLimit(key.limits, kind, 'long') === null) return undefined;
     const windows = await this.seeded(key.keyId);
     return windows.exceededWith(kind, key.limits, tokens, this.clock.now());
+  }
+
+  /** The key's tightest token window of `kind` from what is counted now (no ledger round trip); undefined without window limits. */
+  standing(key: VerifiedKey, kind: UsageKind): LimitState | undefined {
+    if (windowLimit(key.limits, kind, 'short') === null && windowLimit(key.limits, kind, 'long') === null) return undefined;
+    return this.windows(key.keyId).standing(kind, key.limits, this.clock.now());
   }
 
   /** Counts a finished request's tokens (called for every request this gateway served). */

@@ -2,13 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { RequestCompleted } from '@maas/contracts';
 import type { InferenceRoute } from '../policy/openai-request';
 import type { VerifiedKey } from '../policy/key-cache';
-import { KeyLimiter, LimitExceeded } from '../policy/key-limits';
+import { KeyLimiter, LimitExceeded, rateLimitHeaders, tighter } from '../policy/key-limits';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { describeWindowExceeded } from '../policy/token-windows';
 import { UsageRepository } from '../repositories/usage.repository';
 import { RequestMetrics } from './request-metrics';
+import type { RequestSpan } from './request-span';
 import { TokenBudgetService } from './token-budget.service';
 import { WorkerRegistryService } from './worker-registry.service';
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** The accounting of one authenticated request, filled in as it goes; turned into one usage event. */
 export interface RequestRecord {
@@ -32,6 +35,8 @@ export interface RequestRecord {
   ttftMs: number | null;
   /** Arrival to the (last) upstream request being sent; null while never sent to a worker. */
   queueMs: number | null;
+  /** The request's server span while tracing is on; the usage event carries its trace. */
+  span?: RequestSpan;
   admitted: boolean;
   completed: boolean;
 }
@@ -74,6 +79,14 @@ export class UsageService {
     return refused;
   }
 
+  /** OpenAI's `x-ratelimit-*` headers for an interactive request of the key: the tighter of per-minute tokens and token windows. */
+  limitHeaders(key: VerifiedKey, kind: 'interactive' | 'batch' = 'interactive'): Record<string, string> {
+    const { limits } = key;
+    if (kind === 'batch' || !(limits.requestsPerMinute || limits.tokensPerMinute || limits.chatShortWindowTokens || limits.chatLongWindowTokens)) return NO_HEADERS;
+    const minute = this.limiter.standing(key.keyId, limits, this.clock.now());
+    return rateLimitHeaders(minute.requests, tighter(minute.tokens, this.budget.standing(key, 'chat')));
+  }
+
   /** Ends the request: frees its limits and records its usage event. Later calls do nothing. */
   complete(record: RequestRecord, status: number, errorCode: string | null): void {
     if (record.completed) return;
@@ -105,6 +118,7 @@ export class UsageService {
       finishedAt: new Date(now).toISOString(),
     };
     this.metrics.observe(record, status, latencyMs);
-    this.repository.record(event);
+    record.span?.accountedAs(record, status, errorCode, latencyMs);
+    this.repository.record(event, record.span?.context);
   }
 }
