@@ -1,144 +1,141 @@
 import * as os from 'node:os';
-import { parseArgs } from 'node:util';
+import { defineArgs, UsageError } from '@maas/cli-args';
 import { Capability, ServedModel, Subjects } from '@maas/contracts';
 import { loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import { findProfile, SimServer, startSimServer, validateFaults } from '@maas/engine-sim';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus } from '@maas/nats';
 import { RuntimeClient, WorkerAgent, WorkerRuntimeKind } from '@maas/worker-agent';
-import { Command } from '../command';
-
-const usage = `usage: maas worker (--attach URL | --sim-profile NAME) [options]
-
-Runs a model worker: registers one runtime on NATS with its models, capabilities and capacity,
-reports its load every heartbeat (from vLLM's or llama.cpp server's /metrics), and on SIGTERM
-drains it (stops taking work, waits for running requests, deregisters) and exits.
-
-runtime (one of):
-  --attach URL              an OpenAI-compatible server already running (vLLM, llama.cpp, …)
-  --sim-profile NAME        start the engine simulator in this process ('maas sim-engine --list-profiles')
-simulator options:
-  --sim-port N              port of the simulator (default 0: any free port)
-  --sim-host ADDR           address it binds (default 127.0.0.1)
-  --sim-model NAME          served model name (default: the profile's Hugging Face id)
-  --sim-startup-delay DUR   load time before it serves, e.g. 5s; 'profile' for the profile's (default 0s)
-  --sim-time-scale X        simulated seconds per wall second (default 1)
-  --sim-fail-rate P         fraction of requests rejected with a 500
-  --sim-abort-rate P        fraction of requests that break off mid-generation
-  --sim-seed N              seed of injected failures (default 1)
-  --sim-scheduling-policy P fcfs or priority (vLLM's --scheduling-policy; default fcfs)
-announcement:
-  --worker-id ID            default <host>-<runtime port>
-  --vm-id ID                VM or node it runs on (default $MAAS_VM_ID, else the host name)
-  --advertise-url URL       where gateways reach the runtime (default: the runtime's URL)
-  --hardware gpu|cpu        default: the profile's, else cpu
-  --capacity N              requests it serves well at once (default: the profile's batch bound, else 8)
-  --model ID[=UPSTREAM]     announce this model instead of what /v1/models lists; repeatable;
-                            =UPSTREAM when the runtime knows it by another name
-  --capabilities LIST       chat,completion,embedding,transcription,ocr (default: chat,completion,
-                            or embedding for embedding-model names; the simulator: all three)
-  --runtime-kind KIND       vllm, llama.cpp, sim-engine, openai-compatible (default: detected)
-  --heartbeat DUR           load report interval (default 1s)
-  --register-every DUR      re-announcement interval (default 10s)
-  --drain-timeout DUR       longest wait for running requests on SIGTERM (default 60s)
-
-environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL
-`;
+import { Command, defineCommand } from '../command';
 
 const CAPABILITIES: readonly Capability[] = ['chat', 'completion', 'embedding', 'transcription', 'ocr'];
-const KINDS: readonly WorkerRuntimeKind[] = ['vllm', 'llama.cpp', 'sim-engine', 'openai-compatible', 'tesseract', 'pocketsphinx', 'whisper'];
+const KINDS = ['vllm', 'llama.cpp', 'sim-engine', 'openai-compatible', 'tesseract', 'pocketsphinx', 'whisper'] as const satisfies readonly WorkerRuntimeKind[];
 
-function duration(value: string, flag: string, allowZero = false): number {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms < 0 || (ms === 0 && !allowZero)) throw new Error(`--${flag}: expected a duration like 1s, 500ms or 2m, got "${value}"`);
-  return ms;
+/** A duration in milliseconds: 1s, 500ms, 2m. */
+function duration(allowZero = false) {
+  return (text: string): number => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 0 || (ms === 0 && !allowZero)) throw new Error(`expected a duration like 1s, 500ms or 2m, got "${text}"`);
+    return ms;
+  };
 }
-
-function number(value: string | undefined, flag: string, check: (n: number) => boolean, expected: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new Error(`--${flag}: expected ${expected}, got "${value}"`);
-  return n;
-}
-
-const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
 
 function capabilitiesOf(value: string): Capability[] {
   const list = value.split(',').map((c) => c.trim()).filter(Boolean);
-  for (const c of list) if (!CAPABILITIES.includes(c as Capability)) throw new Error(`--capabilities: "${c}" is not one of ${CAPABILITIES.join(', ')}`);
-  if (list.length === 0) throw new Error('--capabilities: give at least one');
+  for (const c of list) if (!CAPABILITIES.includes(c as Capability)) throw new Error(`"${c}" is not one of ${CAPABILITIES.join(', ')}`);
+  if (list.length === 0) throw new Error('give at least one');
   return [...new Set(list)] as Capability[];
 }
 
-export const command: Command = {
-  summary: 'run a model worker: register a runtime (or the simulator) on NATS, report load, drain on SIGTERM',
-  usage,
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        attach: { type: 'string' },
-        'sim-profile': { type: 'string' },
-        'sim-port': { type: 'string', default: '0' },
-        'sim-host': { type: 'string', default: '127.0.0.1' },
-        'sim-model': { type: 'string' },
-        'sim-startup-delay': { type: 'string', default: '0s' },
-        'sim-time-scale': { type: 'string', default: '1' },
-        'sim-fail-rate': { type: 'string' },
-        'sim-abort-rate': { type: 'string' },
-        'sim-seed': { type: 'string', default: '1' },
-        'sim-scheduling-policy': { type: 'string', default: 'fcfs' },
-        'worker-id': { type: 'string' },
-        'vm-id': { type: 'string' },
-        'advertise-url': { type: 'string' },
-        hardware: { type: 'string' },
-        capacity: { type: 'string' },
-        model: { type: 'string', multiple: true },
-        capabilities: { type: 'string' },
-        'runtime-kind': { type: 'string' },
-        heartbeat: { type: 'string', default: '1s' },
-        'register-every': { type: 'string', default: '10s' },
-        'drain-timeout': { type: 'string', default: '60s' },
-      },
-      strict: true,
-    });
-    if (!values.attach === !values['sim-profile']) throw new Error('give exactly one of --attach URL or --sim-profile NAME');
-    if (values.hardware !== undefined && values.hardware !== 'gpu' && values.hardware !== 'cpu') throw new Error(`--hardware: expected gpu or cpu, got "${values.hardware}"`);
-    if (values['runtime-kind'] !== undefined && !KINDS.includes(values['runtime-kind'] as WorkerRuntimeKind)) {
-      throw new Error(`--runtime-kind: expected one of ${KINDS.join(', ')}, got "${values['runtime-kind']}"`);
-    }
-    if (values.attach !== undefined && !/^https?:\/\/[^/]+/.test(values.attach)) throw new Error(`--attach: expected an http(s) URL, got "${values.attach}"`);
-    const capabilities = values.capabilities ? capabilitiesOf(values.capabilities) : undefined;
-    const heartbeatMs = duration(values.heartbeat!, 'heartbeat');
-    const registerEveryMs = duration(values['register-every']!, 'register-every');
-    const drainTimeoutMs = duration(values['drain-timeout']!, 'drain-timeout');
-    const capacityFlag = number(values.capacity, 'capacity', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+function httpUrl(text: string): string {
+  if (!/^https?:\/\/[^/]+/.test(text)) throw new Error(`expected an http(s) URL, got "${text}"`);
+  return text;
+}
+
+/** --model ID[=UPSTREAM]: the id announced, and the runtime's name for it when different. */
+function modelOf(text: string): { id: string; upstream?: string } {
+  const [id, upstream] = text.split('=');
+  if (!id) throw new Error(`expected ID or ID=UPSTREAM, got "${text}"`);
+  return upstream && upstream !== id ? { id, upstream } : { id };
+}
+
+function workerIdOf(text: string): string {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(text)) throw new Error(`letters, digits, "_" and "-" only (at most 128), got "${text}"`);
+  return text;
+}
+
+const fraction = { type: 'number', min: 0, max: 1, value: 'P' } as const;
+
+const spec = defineArgs({
+  command: 'maas worker',
+  synopsis: '(--attach URL | --sim-profile NAME) [options]',
+  description: `Runs a model worker: registers one runtime on NATS with its models, capabilities and capacity,
+reports its load every heartbeat (from vLLM's or llama.cpp server's /metrics), and on SIGTERM
+drains it (stops taking work, waits for running requests, deregisters) and exits.`,
+  options: {
+    attach: { type: 'custom', parse: httpUrl, value: 'URL', group: 'runtime (one of)', help: 'an OpenAI-compatible server already running (vLLM, llama.cpp, …)' },
+    'sim-profile': { type: 'custom', parse: findProfile, value: 'NAME', group: 'runtime (one of)', help: "start the engine simulator in this process ('maas sim-engine --list-profiles')" },
+    'sim-port': { type: 'integer', min: 0, max: 65535, default: 0, group: 'simulator options', help: 'port of the simulator (default 0: any free port)' },
+    'sim-host': { type: 'string', value: 'ADDR', default: '127.0.0.1', group: 'simulator options', help: 'address it binds' },
+    'sim-model': { type: 'string', value: 'NAME', group: 'simulator options', help: "served model name (default: the profile's Hugging Face id)" },
+    'sim-startup-delay': {
+      type: 'custom',
+      value: 'DUR',
+      parse: (text: string): number | 'profile' => (text === 'profile' ? 'profile' : duration(true)(text)),
+      group: 'simulator options',
+      help: "load time before it serves, e.g. 5s; 'profile' for the profile's (default 0s)",
+    },
+    'sim-time-scale': { type: 'number', above: 0, default: 1, value: 'X', group: 'simulator options', help: 'simulated seconds per wall second' },
+    'sim-fail-rate': { ...fraction, group: 'simulator options', help: 'fraction of requests rejected with a 500' },
+    'sim-abort-rate': { ...fraction, group: 'simulator options', help: 'fraction of requests that break off mid-generation' },
+    'sim-seed': { type: 'integer', min: 0, default: 1, group: 'simulator options', help: 'seed of injected failures' },
+    'sim-scheduling-policy': {
+      type: 'string',
+      choices: ['fcfs', 'priority'],
+      default: 'fcfs',
+      value: 'P',
+      group: 'simulator options',
+      help: "fcfs or priority (vLLM's --scheduling-policy; default fcfs)",
+    },
+    'worker-id': { type: 'custom', parse: workerIdOf, value: 'ID', group: 'announcement', help: 'default <host>-<runtime port>' },
+    'vm-id': { type: 'string', value: 'ID', group: 'announcement', help: 'VM or node it runs on (default $MAAS_VM_ID, else the host name)' },
+    'advertise-url': { type: 'custom', parse: httpUrl, value: 'URL', group: 'announcement', help: "where gateways reach the runtime (default: the runtime's URL)" },
+    hardware: { type: 'string', choices: ['gpu', 'cpu'], group: 'announcement', help: "default: the profile's, else cpu" },
+    capacity: { type: 'integer', min: 1, group: 'announcement', help: "requests it serves well at once (default: the profile's batch bound, else 8)" },
+    model: {
+      type: 'custom',
+      parse: modelOf,
+      value: 'ID[=UPSTREAM]',
+      multiple: true,
+      group: 'announcement',
+      help: 'announce this model instead of what /v1/models lists; repeatable; =UPSTREAM when the runtime knows it by another name',
+    },
+    capabilities: {
+      type: 'custom',
+      parse: capabilitiesOf,
+      value: 'LIST',
+      group: 'announcement',
+      help: 'chat,completion,embedding,transcription,ocr (default: chat,completion, or embedding for embedding-model names; the simulator: all three)',
+    },
+    'runtime-kind': { type: 'string', choices: KINDS, value: 'KIND', group: 'announcement', help: `${KINDS.join(', ')} (default: detected)` },
+    heartbeat: { type: 'custom', parse: duration(), default: 1000, value: 'DUR', group: 'announcement', help: 'load report interval (default 1s)' },
+    'register-every': { type: 'custom', parse: duration(), default: 10_000, value: 'DUR', group: 'announcement', help: 're-announcement interval (default 10s)' },
+    'drain-timeout': { type: 'custom', parse: duration(), default: 60_000, value: 'DUR', group: 'announcement', help: 'longest wait for running requests on SIGTERM (default 60s)' },
+  },
+  epilogue: 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL',
+});
+
+const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
+
+export const command: Command = defineCommand(
+  'run a model worker: register a runtime (or the simulator) on NATS, report load, drain on SIGTERM',
+  spec,
+  async ({ values }) => {
+    const invalid = (message: string) => new UsageError(message, spec.command);
+    if (!values.attach === !values['sim-profile']) throw invalid('give exactly one of --attach URL or --sim-profile NAME');
+    const capabilities = values.capabilities;
     const platform = loadConfig(platformConfigSpec);
     const logger = new Logger('worker', platform.LOG_LEVEL);
 
     let sim: SimServer | undefined;
     let runtimeUrl = values.attach?.replace(/\/+$/, '').replace(/\/v1$/, '');
     let models: ServedModel[] | undefined;
-    let hardware = values.hardware as 'gpu' | 'cpu' | undefined;
-    let capacity = capacityFlag;
-    let kind = values['runtime-kind'] as WorkerRuntimeKind | undefined;
-    if (values['sim-profile']) {
-      const profile = findProfile(values['sim-profile']);
+    let hardware = values.hardware;
+    let capacity = values.capacity;
+    let kind: WorkerRuntimeKind | undefined = values['runtime-kind'];
+    const profile = values['sim-profile'];
+    if (profile) {
       const schedulingPolicy = values['sim-scheduling-policy'];
-      if (schedulingPolicy !== 'fcfs' && schedulingPolicy !== 'priority') throw new Error(`--sim-scheduling-policy: expected fcfs or priority, got "${schedulingPolicy}"`);
-      const startup = values['sim-startup-delay'] === 'profile' ? profile.startupSeconds : duration(values['sim-startup-delay']!, 'sim-startup-delay', true) / 1000;
+      const startup = values['sim-startup-delay'] === 'profile' ? profile.startupSeconds : (values['sim-startup-delay'] ?? 0) / 1000;
       sim = await startSimServer({
         profile,
         model: values['sim-model'],
         host: values['sim-host'],
-        port: number(values['sim-port'], 'sim-port', (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number'),
-        timeScale: number(values['sim-time-scale'], 'sim-time-scale', (n) => n > 0, 'a positive number'),
+        port: values['sim-port'],
+        timeScale: values['sim-time-scale'],
         startupSeconds: startup,
-        faults: validateFaults({
-          errorRate: number(values['sim-fail-rate'], 'sim-fail-rate', (n) => n >= 0 && n <= 1, 'a fraction in [0, 1]'),
-          abortRate: number(values['sim-abort-rate'], 'sim-abort-rate', (n) => n >= 0 && n <= 1, 'a fraction in [0, 1]'),
-        }),
-        seed: number(values['sim-seed'], 'sim-seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
+        faults: validateFaults({ errorRate: values['sim-fail-rate'], abortRate: values['sim-abort-rate'] }),
+        seed: values['sim-seed'],
         schedulingPolicy,
       });
       runtimeUrl = sim.url;
@@ -149,18 +146,13 @@ export const command: Command = {
       kind ??= 'sim-engine';
       logger.info('simulator started', { url: sim.url, profile: profile.name, model: sim.model, startupSeconds: startup });
     }
-    if (values.model?.length) {
-      models = values.model.map((spec) => {
-        const [id, upstream] = spec.split('=');
-        if (!id) throw new Error(`--model: expected ID or ID=UPSTREAM, got "${spec}"`);
-        const caps = capabilities ?? models?.[0]?.capabilities ?? ['chat', 'completion'];
-        return { id, capabilities: [...caps], ...(upstream && upstream !== id ? { upstreamId: upstream } : {}) };
-      });
+    if (values.model.length) {
+      const caps = capabilities ?? models?.[0]?.capabilities ?? ['chat', 'completion'];
+      models = values.model.map(({ id, upstream }) => ({ id, capabilities: [...caps], ...(upstream ? { upstreamId: upstream } : {}) }));
     }
     const port = new URL(runtimeUrl!).port || '80';
     const host = os.hostname();
     const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(workerId)) throw new Error(`--worker-id: letters, digits, "_" and "-" only (at most 128), got "${workerId}"`);
 
     const nc = await connectNats(platform.NATS_URL, `worker-${workerId}`, logger);
     const bus = new MessageBus(nc, new Subjects(platform.MAAS_NAMESPACE));
@@ -177,9 +169,9 @@ export const command: Command = {
       runtimeKind: kind,
       models,
       capabilities,
-      heartbeatMs,
-      registerEveryMs,
-      drainTimeoutMs,
+      heartbeatMs: values.heartbeat,
+      registerEveryMs: values['register-every'],
+      drainTimeoutMs: values['drain-timeout'],
     });
 
     let stopping: Promise<number> | undefined;
@@ -221,4 +213,4 @@ export const command: Command = {
     }
     return signalled;
   },
-};
+);

@@ -58,9 +58,13 @@ function helpOf(o: OptionDecl): string {
   return help;
 }
 
-/** Rows of "  label   help", the help wrapped at the column the labels share. */
-function rows(entries: Array<[string, string]>): string[] {
-  const column = 2 + Math.min(MAX_LABEL, Math.max(...entries.map(([label]) => label.length))) + 2;
+/** The column help starts at: after the longest label, up to a limit. */
+function columnOf(labels: string[]): number {
+  return 2 + Math.min(MAX_LABEL, Math.max(0, ...labels.map((label) => label.length))) + 2;
+}
+
+/** Rows of "  label   help", the help wrapped at `column` (a longer label pushes its first line right). */
+function rows(entries: Array<[string, string]>, column: number): string[] {
   return entries.flatMap(([label, help]) => {
     const start = Math.max(column, 2 + label.length + 2);
     const [head, ...tail] = wrap(help, WIDTH - start, WIDTH - column);
@@ -73,14 +77,15 @@ export function usageOf(spec: ArgsSpec): string {
   const out = [`usage: ${spec.command} ${synopsisOf(spec)}`.trimEnd()];
   if (spec.description) out.push('', spec.description.trim());
   const described = (spec.positionals ?? []).filter((p) => p.help);
-  if (described.length) out.push('', 'arguments:', ...rows(described.map((p) => [p.name, p.help!])));
-  const groups = new Map<string, Array<[string, string]>>([['options', []]]);
+  if (described.length) out.push('', 'arguments:', ...rows(described.map((p) => [p.name, p.help!]), columnOf(described.map((p) => p.name))));
+  const groups = new Map<string, Array<[string, string]>>();
   for (const [name, o] of Object.entries(spec.options)) {
     const group = o.group ?? 'options';
     groups.set(group, [...(groups.get(group) ?? []), [labelOf(name, o), helpOf(o)]]);
   }
-  groups.get('options')!.push(['-h, --help', 'print this help and exit']);
-  for (const [group, entries] of groups) out.push('', `${group}:`, ...rows(entries));
+  groups.set('options', [...(groups.get('options') ?? []), ['-h, --help', 'print this help and exit']]);
+  const column = columnOf([...groups.values()].flat().map(([label]) => label));
+  for (const [group, entries] of groups) out.push('', `${group}:`, ...rows(entries, column));
   if (spec.epilogue) out.push('', spec.epilogue.trim());
   return `${out.join('\n')}\n`;
 }
