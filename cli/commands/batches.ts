@@ -1,21 +1,5 @@
-import { parseArgs } from 'node:util';
-import { Command } from '../command';
-
-const usage = `usage: maas batches <list|show|cancel> [options]
-
-Batches of the calling API key, through the gateway's OpenAI-compatible /v1/batches.
-
-  maas batches list [--limit N] [--json]
-      one batch per line: id, status, completed/failed/total, progress, endpoint, created
-  maas batches show ID [--json]
-      one batch in detail: status, request counts, progress, files, timestamps, errors
-  maas batches cancel ID
-      asks the gateway to cancel; requests already running finish, the rest are dropped
-
-options (every action):
-  --gateway URL   the gateway (default $MAAS_GATEWAY_URL, else http://127.0.0.1:8080)
-  --key KEY       API key (default $MAAS_API_KEY)
-`;
+import { defineArgs, UsageError } from '@maas/cli-args';
+import { Command, defineCommand, defineCommandGroup } from '../command';
 
 /** The fields of an OpenAI batch object this command shows. */
 export interface BatchView {
@@ -106,14 +90,14 @@ export function errorLine(status: number, body: string): string {
   return `${status}: ${body.trim().slice(0, 200) || 'no body'}`.replace(/\s+/g, ' ');
 }
 
-async function call<T>(gateway: string, key: string, method: 'GET' | 'POST', path: string): Promise<T> {
-  const url = `${gateway.replace(/\/+$/, '')}${path}`;
+async function call<T>(gateway: Gateway, method: 'GET' | 'POST', path: string): Promise<T> {
+  const url = `${gateway.url.replace(/\/+$/, '')}${path}`;
   let res: Response;
   try {
-    res = await fetch(url, { method, headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(url, { method, headers: { authorization: `Bearer ${gateway.key}` }, signal: AbortSignal.timeout(30_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`cannot reach the gateway at ${gateway}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    throw new Error(`cannot reach the gateway at ${gateway.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
   }
   const text = await res.text();
   if (!res.ok) throw new Error(`gateway answered ${errorLine(res.status, text)}`);
@@ -124,49 +108,79 @@ async function call<T>(gateway: string, key: string, method: 'GET' | 'POST', pat
   }
 }
 
-export const command: Command = {
+const connection = {
+  gateway: { type: 'string', value: 'URL', help: 'the gateway (default $MAAS_GATEWAY_URL, else http://127.0.0.1:8080)' },
+  key: { type: 'string', value: 'KEY', help: 'API key (default $MAAS_API_KEY)' },
+} as const;
+
+interface Gateway {
+  readonly url: string;
+  readonly key: string;
+}
+
+function gatewayOf(values: { gateway?: string; key?: string }, command: string): Gateway {
+  const key = values.key ?? process.env.MAAS_API_KEY;
+  if (!key) throw new UsageError('no API key: give --key KEY or set MAAS_API_KEY', command);
+  return { url: values.gateway ?? process.env.MAAS_GATEWAY_URL ?? 'http://127.0.0.1:8080', key };
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+const list = defineArgs({
+  command: 'maas batches list',
+  description: 'Batches of the calling API key, newest first.',
+  options: {
+    limit: { type: 'integer', min: 1, default: 100, help: 'at most this many batches' },
+    json: { type: 'boolean', help: 'print the batch objects as JSON' },
+    ...connection,
+  },
+});
+
+const show = defineArgs({
+  command: 'maas batches show',
+  description: 'One batch in detail: status, request counts, progress, files, timestamps, errors.',
+  positionals: [{ name: 'ID', help: 'the batch id (batch_…)' }],
+  options: { json: { type: 'boolean', help: 'print the batch object as JSON' }, ...connection },
+});
+
+const cancel = defineArgs({
+  command: 'maas batches cancel',
+  description: 'Asks the gateway to cancel a batch; requests already running finish, the rest are dropped.',
+  positionals: [{ name: 'ID', help: 'the batch id (batch_…)' }],
+  options: { ...connection },
+});
+
+export const command: Command = defineCommandGroup({
+  command: 'maas batches',
   summary: 'list, show and cancel batches (OpenAI batch API) of an API key',
-  usage,
-  async run(argv) {
-    const [action, ...rest] = argv;
-    const { values, positionals } = parseArgs({
-      args: rest,
-      options: {
-        gateway: { type: 'string' },
-        key: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-    if (!action) throw new Error('give an action: list, show or cancel');
-    if (!['list', 'show', 'cancel'].includes(action)) throw new Error(`unknown action "${action}"; use list, show or cancel`);
-    const gateway = values.gateway ?? process.env.MAAS_GATEWAY_URL ?? 'http://127.0.0.1:8080';
-    const key = values.key ?? process.env.MAAS_API_KEY;
-    if (!key) throw new Error('no API key: give --key KEY or set MAAS_API_KEY');
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    if (action === 'list') {
-      if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
-      const limit = values.limit === undefined ? 100 : Number(values.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit: expected a positive integer, got "${values.limit}"`);
+  description: "Batches of the calling API key, through the gateway's OpenAI-compatible /v1/batches.",
+  actions: {
+    list: defineCommand('one batch per line: id, status, completed/failed/total, progress, endpoint, created', list, async ({ values }) => {
+      const gateway = gatewayOf(values, list.command);
       const all: BatchView[] = [];
       let after: string | undefined;
       for (;;) {
-        const page = await call<{ data: BatchView[]; has_more?: boolean }>(gateway, key, 'GET', `/v1/batches?limit=${Math.min(100, limit - all.length)}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        const page = await call<{ data: BatchView[]; has_more?: boolean }>(gateway, 'GET', `/v1/batches?limit=${Math.min(100, values.limit - all.length)}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
         all.push(...page.data);
-        if (!page.has_more || page.data.length === 0 || all.length >= limit) break;
+        if (!page.has_more || page.data.length === 0 || all.length >= values.limit) break;
         after = page.data[page.data.length - 1].id;
       }
       if (values.json) out(JSON.stringify(all, null, 2));
       else if (all.length === 0) out('no batches');
       else for (const b of all) out(formatBatchLine(b));
       return 0;
-    }
-    if (positionals.length !== 1) throw new Error(`give exactly one batch id: maas batches ${action} ID`);
-    const id = encodeURIComponent(positionals[0]);
-    const batch = action === 'show' ? await call<BatchView>(gateway, key, 'GET', `/v1/batches/${id}`) : await call<BatchView>(gateway, key, 'POST', `/v1/batches/${id}/cancel`);
-    out(values.json ? JSON.stringify(batch, null, 2) : formatBatch(batch));
-    return 0;
+    }),
+    show: defineCommand('one batch in detail: status, request counts, progress, files, timestamps, errors', show, async ({ values, positionals }) => {
+      const batch = await call<BatchView>(gatewayOf(values, show.command), 'GET', `/v1/batches/${encodeURIComponent(positionals[0])}`);
+      out(values.json ? JSON.stringify(batch, null, 2) : formatBatch(batch));
+      return 0;
+    }),
+    cancel: defineCommand('asks the gateway to cancel; requests already running finish, the rest are dropped', cancel, async ({ values, positionals }) => {
+      out(formatBatch(await call<BatchView>(gatewayOf(values, cancel.command), 'POST', `/v1/batches/${encodeURIComponent(positionals[0])}/cancel`)));
+      return 0;
+    }),
   },
-};
+  epilogue: `options of every action:
+  --gateway URL   the gateway (default $MAAS_GATEWAY_URL, else http://127.0.0.1:8080)
+  --key KEY       API key (default $MAAS_API_KEY)`,
+});
