@@ -21,14 +21,15 @@ function freePort(): Promise<number> {
  * `npm start` on a machine where nothing listens on the NATS and PostgreSQL ports it is given: it must
  * start nats-server and an embedded PostgreSQL itself, bring every service up, print the gateway URL,
  * have the vm-scaler start one worker per chat model, print a key that works, and stop everything
- * (workers included) on one SIGINT.
+ * (workers included) on one SIGINT. Without a development IdP (MAAS_DEV_IDP=off, as on a machine
+ * without SimpleSAMLphp) it prints a one-time sign-in link to the portal, which works once.
  */
 describe('npm start with no NATS and no PostgreSQL running', () => {
   it('starts its own, brings all services to healthy, prints the gateway URL, and stops cleanly', async () => {
-    const ports = await Promise.all(Array.from({ length: 10 }, freePort));
-    const [natsPort, pgPort, gatewayPort, ocrPort, ...servicePorts] = ports;
+    const ports = await Promise.all(Array.from({ length: 11 }, freePort));
+    const [natsPort, pgPort, gatewayPort, ocrPort, speechPort, ...servicePorts] = ports;
     const state = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-start-'));
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       NATS_URL: `nats://127.0.0.1:${natsPort}`,
       DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/maas`,
@@ -42,8 +43,11 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       VM_SCALER_PORT: String(servicePorts[4]),
       FORECASTER_PORT: String(servicePorts[5]),
       MAAS_OCR_PORT: String(ocrPort),
+      MAAS_SPEECH_PORT: String(speechPort),
+      MAAS_DEV_IDP: 'off',
       NO_COLOR: '1',
     };
+    delete env.SAML_IDP_METADATA;
     const started = Date.now();
     const workers: string[] = [];
     const child = spawn(process.execPath, [path.join(root, 'scripts/start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,6 +81,31 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
         });
         expect(res.status).toBe(200);
       }
+      // pocketsphinx is installed (scripts/install-system-packages.sh): the speech model is served too
+      expect(output).toMatch(/^Models: .*pocketsphinx\/en-us/m);
+
+      // The portal through the gateway, and the one-time link into it: once.
+      const portal = await fetch(`http://127.0.0.1:${gatewayPort}/portal`, { redirect: 'manual' });
+      expect({ status: portal.status, location: portal.headers.get('location') }).toEqual({ status: 303, location: '/auth/saml/login?next=%2Fportal' });
+      const link = /^Portal: .*\n\s+One-time sign-in link for admin@localhost[^\n]*\n\s+(http\S+)$/m.exec(output)![1];
+      expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${gatewayPort}/auth/one-time/[A-Za-z0-9_-]{43}$`));
+      expect(output.split(link)).toHaveLength(2);
+      expect(await (await fetch(link)).text()).toContain('name="token"');
+      const redeem = () =>
+        fetch(`http://127.0.0.1:${gatewayPort}/auth/one-time`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: link.split('/').pop()! }),
+        });
+      const signedIn = await redeem();
+      expect(signedIn.status).toBe(303);
+      const session = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('maas_session='))!;
+      const home = await fetch(`http://127.0.0.1:${gatewayPort}/portal`, { headers: { cookie: session } });
+      expect(home.status).toBe(200);
+      expect(await home.text()).toContain('admin@localhost');
+      expect((await redeem()).status).toBe(410);
+
       workers.push(...new Set([...output.matchAll(/vmId=(local-[0-9a-z]+-\d{3}) .*to=ready/g)].map((m) => m[1])));
       expect(workers).toHaveLength(2);
     } finally {
