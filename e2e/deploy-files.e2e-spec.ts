@@ -1,18 +1,218 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { SERVICE_NAMES } from '@maas/platform';
 
 const root = path.resolve(__dirname, '..');
+const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
+
+interface ComposeService {
+  build?: { context: string; dockerfile: string; target?: string };
+  image?: string;
+  command?: string[];
+  hostname?: string;
+  environment?: Record<string, string>;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: ({ type: string; source: string; target: string } | string)[];
+}
+
+/**
+ * `docker-compose config` as docker-compose v1 resolves it (anchors merged, variables filled in), parsed
+ * with the YAML library of docker-compose's own Python: the file is judged by the tool that runs it.
+ */
+function composeConfig(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
+  const file = path.join(root, 'docker-compose.yml');
+  const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x' } });
+  const launcher = execFileSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).trim();
+  const python = /^#!\s*(\S+)/.exec(fs.readFileSync(launcher, 'utf8').split('\n')[0])?.[1] ?? 'python3';
+  const json = execFileSync(python, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text, encoding: 'utf8' });
+  return JSON.parse(json);
+}
+
+interface Stage {
+  name: string;
+  from: string;
+  lines: string[];
+}
+
+/** A Dockerfile's stages: FROM image-or-stage AS name, and the instructions under it. */
+function stages(dockerfile: string): Stage[] {
+  const out: Stage[] = [];
+  for (const raw of dockerfile.replace(/\\\n/g, ' ').split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) out.push({ name: from[2] ?? `#${out.length}`, from: from[1], lines: [] });
+    else out.at(-1)?.lines.push(line);
+  }
+  return out;
+}
+
+/** The last value of an instruction in a stage or the stages it is built FROM. */
+function inherited(all: Stage[], name: string, instruction: string): string | undefined {
+  for (let stage = all.find((s) => s.name === name); stage; stage = all.find((s) => s.name === stage!.from)) {
+    const found = stage.lines.filter((l) => l.toUpperCase().startsWith(`${instruction} `)).at(-1);
+    if (found) return found.slice(instruction.length + 1).trim();
+  }
+  return undefined;
+}
+
+const mountOf = (service: ComposeService, target: string) =>
+  service.volumes?.map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v)).find((v) => v.target === target);
 
 describe('deployment files', () => {
-  it('docker-compose.yml validates with docker-compose v1 and runs nats, postgres and every service', () => {
-    const out = execFileSync('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x' } });
-    for (const name of ['nats', 'postgres', ...SERVICE_NAMES]) expect(out).toMatch(new RegExp(`^  ${name}:$`, 'm'));
+  const compose = composeConfig();
+  const services = compose.services;
+  const dockerfile = stages(read('deploy/docker/Dockerfile'));
+
+  it('docker-compose.yml validates with docker-compose v1 and runs nats, postgres, every service, a worker, the IdP, Prometheus and Grafana', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['nats', 'postgres', ...SERVICE_NAMES, 'worker-qwen', 'saml-idp', 'open-webui', 'prometheus', 'grafana'].sort(),
+    );
+  });
+
+  it('every container has a health check', () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect({ name, disabled: service.healthcheck?.disable ?? false }).toEqual({ name, disabled: false });
+      expect({ name, test: service.healthcheck?.test?.[0] }).toEqual({ name, test: expect.stringMatching(/^CMD(-SHELL)?$/) });
+    }
+    // the platform's services check their own /health; their dependencies are started healthy first
+    for (const name of SERVICE_NAMES) {
+      expect(services[name].healthcheck!.test).toEqual(['CMD', 'node', 'deploy/docker/healthcheck.js']);
+      expect(services[name].depends_on).toMatchObject({ nats: { condition: 'service_healthy' }, postgres: { condition: 'service_healthy' } });
+    }
+  });
+
+  it("workers advertise a name the gateway resolves, never the container's loopback", () => {
+    const scaler = services['vm-scaler'];
+    const simHost = /--sim-host\s+(\S+)/.exec(scaler.environment!.SCALING_WORKER_ARGS)?.[1];
+    // the scaler's local workers bind and advertise this name: a compose service, and the container's own hostname
+    expect(simHost).toBe('vm-scaler');
+    expect(Object.keys(services)).toContain(simHost);
+    expect(scaler.hostname).toBe(simHost);
+    expect(scaler.environment!.SCALING_WORKER_ARGS).toMatch(/\{model\}/);
+
+    const worker = services['worker-qwen'];
+    const advertised = new URL(worker.command![worker.command!.indexOf('--advertise-url') + 1]);
+    expect(Object.keys(services)).toContain(advertised.hostname);
+    expect(worker.command![worker.command!.indexOf('--sim-host') + 1]).toBe('0.0.0.0');
+  });
+
+  it('auth signs users in against the development IdP, which leaves its metadata and the SP key on a shared volume', () => {
+    const auth = services.auth;
+    const idp = services['saml-idp'];
+    expect(auth.depends_on!['saml-idp']).toEqual({ condition: 'service_healthy' });
+    const shared = mountOf(auth, '/var/lib/dev-idp')!;
+    expect(mountOf(idp, '/var/lib/dev-idp')?.source).toBe(shared.source);
+    expect(compose.volumes).toHaveProperty(shared.source);
+    for (const key of ['SAML_IDP_METADATA', 'SAML_SP_KEY_FILE', 'SAML_SP_CERT_FILE']) expect(auth.environment![key]).toMatch(/^\/var\/lib\/dev-idp\//);
+    // the SP metadata the IdP fetches is auth's, and browsers reach auth through the gateway
+    expect(idp.environment!.DEV_IDP_SP_METADATA_URL).toBe(`http://auth:${auth.environment!.AUTH_PORT}/auth/saml/metadata`);
+    expect(auth.environment!.AUTH_PUBLIC_URL).toBe(`http://localhost:${services.gateway.environment!.GATEWAY_PORT}`);
+    expect(services.gateway.environment!.GATEWAY_AUTH_URL).toBe(`http://auth:${auth.environment!.AUTH_PORT}`);
+
+    // Debian's SimpleSAMLphp, configured by the writer the identity tests use
+    const idpFile = read(idp.build!.dockerfile);
+    expect(idpFile).toMatch(/apt-get install[^\n]*\bsimplesamlphp\b/);
+    expect(idpFile).toMatch(/COPY scripts\/lib\/saml-idp\.js /);
+    expect(read('e2e/support/saml-idp.ts')).toMatch(/from '..\/..\/scripts\/lib\/saml-idp'/);
+    expect(read('deploy/docker/saml-idp/start.js')).toMatch(/samlIdp\.writeIdpConfig\(/);
+  });
+
+  it('Prometheus and Grafana run with the repository’s configuration and provisioning', () => {
+    expect(mountOf(services.prometheus, '/etc/prometheus/prometheus.yml')?.source).toBe(path.join(root, 'deploy/prometheus/prometheus.yml'));
+    expect(mountOf(services.grafana, '/etc/grafana/provisioning')?.source).toBe(path.join(root, 'deploy/grafana/provisioning'));
+    expect(mountOf(services.grafana, '/var/lib/grafana/dashboards')?.source).toBe(path.join(root, 'deploy/grafana/dashboards'));
+  });
+
+  it('the image: built in a stage with dev dependencies, run as a non-root user, one CMD per service', () => {
+    const build = dockerfile.find((s) => s.name === 'build')!;
+    expect(build).toBeDefined();
+    const install = build.lines.find((l) => /^RUN npm ci\b/.test(l))!;
+    expect(install).not.toMatch(/--omit|--production|--only/); // swc's native binding is an optional dependency
+    expect(build.lines.some((l) => /^RUN node scripts\/build\.js\b/.test(l))).toBe(true);
+    const runtime = dockerfile.find((s) => s.name === 'runtime')!;
+    expect(runtime.lines.filter((l) => l.startsWith('COPY --from=build ')).length).toBeGreaterThan(0);
+    expect(runtime.lines.some((l) => /^RUN npm (ci|install)\b/.test(l))).toBe(false); // production deps come pruned from build
+
+    for (const [name, service] of Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'deploy/docker/Dockerfile')) {
+      const target = service.build!.target!;
+      expect({ name, stage: dockerfile.some((s) => s.name === target) }).toEqual({ name, stage: true });
+      const user = inherited(dockerfile, target, 'USER');
+      expect({ name, user }).toEqual({ name, user: expect.stringMatching(/^(?!root\b|0\b)\S+/) });
+      expect(inherited(dockerfile, target, 'HEALTHCHECK')).toMatch(/\/health|healthcheck\.js/);
+    }
+    for (const name of SERVICE_NAMES) {
+      expect(services[name].build!.target).toBe(name);
+      expect(JSON.parse(inherited(dockerfile, name, 'CMD')!)).toEqual(['node', `dist/services/${name}/src/main.js`]);
+    }
+    // the default target (no --target) is a service too
+    expect(JSON.parse(inherited(dockerfile, dockerfile.at(-1)!.name, 'CMD')!)).toEqual(['node', 'dist/services/gateway/src/main.js']);
+    // the IdP image does not run as root either
+    expect(inherited(stages(read('deploy/docker/saml-idp/Dockerfile')), '#0', 'USER')).toBe('node');
+  });
+
+  it('.dockerignore keeps dependencies, builds, state and history out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['node_modules', 'dist', '.maas', 'artifacts', '.git']) expect(ignored).toContain(entry);
+  });
+
+  describe("the image's scripts", () => {
+    let server: Server;
+    let status = 200;
+    let port: number;
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        res.statusCode = req.url === '/health' ? status : 404;
+        res.end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    // asynchronous: the server answering it runs in this process
+    const check = (env: Record<string, string>, args: string[] = []) =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(root, 'deploy/docker/healthcheck.js'), ...args], { env: { ...process.env, ...env } });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (status) => resolve({ status, stderr }));
+      });
+
+    it("the health check asks the service's /health on its port and fails on anything but 2xx", async () => {
+      status = 200;
+      expect((await check({ MAAS_SERVICE: 'key-registry', KEY_REGISTRY_PORT: String(port) })).status).toBe(0);
+      expect((await check({}, [`http://127.0.0.1:${port}/health`])).status).toBe(0);
+      status = 503;
+      const sick = await check({ MAAS_SERVICE: 'key-registry', KEY_REGISTRY_PORT: String(port) });
+      expect(sick.status).toBe(1);
+      expect(sick.stderr).toMatch(/answered 503/);
+      expect((await check({ MAAS_SERVICE: 'nope' })).stderr).toMatch(/set HEALTHCHECK_URL/);
+    });
+
+    it('the image’s `maas` runs the built CLI as it is', () => {
+      // laid out as in the image: bin/maas.js beside dist/
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-image-'));
+      try {
+        fs.mkdirSync(path.join(dir, 'bin'));
+        fs.copyFileSync(path.join(root, 'deploy/docker/maas-prebuilt.js'), path.join(dir, 'bin/maas.js'));
+        fs.symlinkSync(path.join(root, 'dist'), path.join(dir, 'dist'));
+        const ok = spawnSync(process.execPath, [path.join(dir, 'bin/maas.js'), '--help'], { encoding: 'utf8' });
+        expect(ok.status).toBe(0);
+        expect(ok.stdout).toMatch(/usage: maas <command>/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it('nest-cli.json declares every service as an application and every lib as a library', () => {
-    const cli = JSON.parse(fs.readFileSync(path.join(root, 'nest-cli.json'), 'utf8'));
+    const cli = JSON.parse(read('nest-cli.json'));
     expect(cli.monorepo).toBe(true);
     for (const name of SERVICE_NAMES) expect(cli.projects[name]).toMatchObject({ type: 'application', root: `services/${name}` });
     for (const lib of fs.readdirSync(path.join(root, 'libs'))) expect(cli.projects[lib]).toMatchObject({ type: 'library', root: `libs/${lib}` });
