@@ -1,33 +1,11 @@
-import { parseArgs } from 'node:util';
+import { defineArgs } from '@maas/cli-args';
 import { connect, NatsConnection } from 'nats';
 import { KeyLimits, KeySummary, Subjects } from '@maas/contracts';
 import { loadConfig, platformConfigSpec } from '@maas/config';
 import { MessageBus } from '@maas/nats';
-import { Command } from '../command';
+import { Command, defineCommand, defineCommandGroup } from '../command';
 
-const usage = `usage: maas keys <create|list|revoke> [options]
-
-API keys, through key-registry over NATS.
-
-  maas keys create --user EMAIL [--name NAME] [--models a,b*] [--expires ISO-TIME]
-                   [--rpm N] [--tpm N] [--concurrency N] [--trusted] [--cidrs 10.0.0.0/8,…]
-      creates a key and prints its secret (shown this once) on the first line, then its id
-  maas keys list [--user EMAIL] [--all] [--json]
-      one key per line: id, prefix, user, models, state; --all includes revoked keys
-  maas keys revoke ID [--user EMAIL]
-      revokes the key; every gateway stops accepting it within a second
-
-environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas)
-`;
-
-function positive(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${value}"`);
-  return n;
-}
-
-const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const commaList = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 
 function describe(k: KeySummary): string {
   const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? `expired ${k.expiresAt}` : 'active';
@@ -67,74 +45,86 @@ async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
   }
 }
 
-export const command: Command = {
+const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas)';
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function isoTime(text: string): string {
+  if (Number.isNaN(Date.parse(text))) throw new Error(`expected an ISO time, got "${text}"`);
+  return new Date(text).toISOString();
+}
+
+const create = defineArgs({
+  command: 'maas keys create',
+  description: 'Creates a key and prints its secret (shown this once) on the first line, then its id.',
+  options: {
+    user: { type: 'string', value: 'EMAIL', required: true, help: 'the account the key belongs to' },
+    name: { type: 'string', value: 'NAME', help: 'a label for the key' },
+    models: { type: 'custom', parse: commaList, value: 'a,b*', help: 'models the key may use, * as a wildcard (default: all)' },
+    expires: { type: 'custom', parse: isoTime, value: 'ISO-TIME', help: 'when the key stops working (default: never)' },
+    rpm: { type: 'integer', min: 1, help: 'requests per minute' },
+    tpm: { type: 'integer', min: 1, help: 'tokens per minute' },
+    concurrency: { type: 'integer', min: 1, help: 'requests at once' },
+    trusted: { type: 'boolean', help: "a service key (e.g. Open WebUI's) that may name the end user it acts for" },
+    cidrs: { type: 'custom', parse: commaList, value: '10.0.0.0/8,…', help: 'client networks the key is accepted from (default: any)' },
+  },
+  epilogue: ENVIRONMENT,
+});
+
+const listKeys = defineArgs({
+  command: 'maas keys list',
+  description: 'One key per line: id, prefix, user, models, state.',
+  options: {
+    user: { type: 'string', value: 'EMAIL', help: 'only the keys of this account' },
+    all: { type: 'boolean', help: 'include revoked keys' },
+    json: { type: 'boolean', help: 'print the keys as JSON' },
+  },
+  epilogue: ENVIRONMENT,
+});
+
+const revoke = defineArgs({
+  command: 'maas keys revoke',
+  description: 'Revokes the key; every gateway stops accepting it within a second.',
+  positionals: [{ name: 'ID', help: 'the key id' }],
+  options: { user: { type: 'string', value: 'EMAIL', help: 'the account the key must belong to' } },
+  epilogue: ENVIRONMENT,
+});
+
+export const command: Command = defineCommandGroup({
+  command: 'maas keys',
   summary: 'create, list and revoke API keys',
-  usage,
-  async run(argv) {
-    const [action, ...rest] = argv;
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    if (action === 'create') {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        options: {
-          user: { type: 'string' },
-          name: { type: 'string' },
-          models: { type: 'string' },
-          expires: { type: 'string' },
-          rpm: { type: 'string' },
-          tpm: { type: 'string' },
-          concurrency: { type: 'string' },
-          trusted: { type: 'boolean', default: false },
-          cidrs: { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: true,
-      });
-      if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
-      if (!values.user) throw new Error('--user EMAIL is required');
-      if (values.expires !== undefined && Number.isNaN(Date.parse(values.expires))) throw new Error(`--expires: expected an ISO time, got "${values.expires}"`);
+  description: 'API keys, through key-registry over NATS.',
+  actions: {
+    create: defineCommand('creates a key and prints its secret (shown this once) on the first line, then its id', create, async ({ values }) => {
       const limits: KeyLimits = {};
-      const rpm = positive(values.rpm, 'rpm');
-      const tpm = positive(values.tpm, 'tpm');
-      const concurrency = positive(values.concurrency, 'concurrency');
-      if (rpm) limits.requestsPerMinute = rpm;
-      if (tpm) limits.tokensPerMinute = tpm;
-      if (concurrency) limits.maxConcurrent = concurrency;
+      if (values.rpm) limits.requestsPerMinute = values.rpm;
+      if (values.tpm) limits.tokensPerMinute = values.tpm;
+      if (values.concurrency) limits.maxConcurrent = values.concurrency;
       const created = await withBus((bus) =>
         bus.request('key-registry.create', {
-          userEmail: values.user!,
+          userEmail: values.user,
           ...(values.name ? { name: values.name } : {}),
-          ...(values.models ? { allowedModels: list(values.models) } : {}),
-          ...(values.expires ? { expiresAt: new Date(values.expires).toISOString() } : {}),
+          ...(values.models ? { allowedModels: values.models } : {}),
+          ...(values.expires ? { expiresAt: values.expires } : {}),
           ...(values.trusted ? { trusted: true } : {}),
-          ...(values.cidrs ? { allowedCidrs: list(values.cidrs) } : {}),
+          ...(values.cidrs ? { allowedCidrs: values.cidrs } : {}),
           ...(Object.keys(limits).length ? { limits } : {}),
         }),
       );
       out(created.secret);
       out(describe(created.key));
       return 0;
-    }
-    if (action === 'list') {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        options: { user: { type: 'string' }, all: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
-        strict: true,
-        allowPositionals: true,
-      });
-      if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
+    }),
+    list: defineCommand('one key per line: id, prefix, user, models, state; --all includes revoked keys', listKeys, async ({ values }) => {
       const reply = await withBus((bus) => bus.request('key-registry.list', { ...(values.user ? { userEmail: values.user } : {}), includeRevoked: values.all }));
       if (values.json) out(JSON.stringify(reply.keys, null, 2));
       else for (const k of reply.keys) out(describe(k));
       return 0;
-    }
-    if (action === 'revoke') {
-      const { values, positionals } = parseArgs({ args: rest, options: { user: { type: 'string' } }, strict: true, allowPositionals: true });
-      if (positionals.length !== 1) throw new Error('give exactly one key id: maas keys revoke ID');
+    }),
+    revoke: defineCommand('revokes the key; every gateway stops accepting it within a second', revoke, async ({ values, positionals }) => {
       const revoked = await withBus((bus) => bus.request('key-registry.revoke', { keyId: positionals[0], ...(values.user ? { userEmail: values.user } : {}) }));
       out(describe(revoked));
       return 0;
-    }
-    throw new Error(action ? `unknown action "${action}"; use create, list or revoke` : 'give an action: create, list or revoke');
+    }),
   },
-};
+  epilogue: ENVIRONMENT,
+});
