@@ -53,6 +53,14 @@ describe('promptBlocks', () => {
     expect(chatText([{ role: 'user', content: 'hi' }])).not.toBe(chatText([{ role: 'system', content: 'hi' }]));
   });
 
+  it('hashes whatever content a client sent without throwing (5, {}, true, [null])', () => {
+    for (const content of [5, {}, true, [null], [5], [{ type: 'text', text: 7 }]]) {
+      const messages = [{ role: 'user', content }] as unknown as ChatMessage[];
+      expect(chatText(messages)).toBe('<|user|>\n' + (Array.isArray(content) && typeof content[0] === 'object' && content[0] ? '<text>' : '') + '\n');
+      expect(() => promptBlocks(messages, { blockSize: 4 })).not.toThrow();
+    }
+  });
+
   it('rejects a block size that is not a positive integer', () => {
     expect(() => promptBlocks('abc', { blockSize: 0 })).toThrow('blockSize must be a positive integer, got 0');
   });

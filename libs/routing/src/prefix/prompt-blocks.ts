@@ -40,13 +40,18 @@ export function promptBlocks(prompt: string | readonly ChatMessage[], options: P
 
 /** One message after another, role-tagged, so a conversation's earlier turns are a text prefix of later ones. */
 export function chatText(messages: readonly ChatMessage[]): string {
-  return messages.map((m) => `<|${m.role}|>\n${messageText(m.content)}\n`).join('');
+  return messages.map((m) => `<|${String(m?.role)}|>\n${messageText(m?.content)}\n`).join('');
 }
 
-function messageText(content: ChatMessage['content']): string {
-  if (content == null) return '';
+/** Whatever a client sent: text is hashed, parts stand for their type, anything else (5, {}, [null]) for nothing. */
+function messageText(content: unknown): string {
   if (typeof content === 'string') return content;
-  return content.map((part) => part.text ?? `<${part.type}>`).join('');
+  if (!Array.isArray(content)) return '';
+  return content.map((part: unknown) => {
+    if (typeof part !== 'object' || part === null) return '';
+    const { text, type } = part as { text?: unknown; type?: unknown };
+    return typeof text === 'string' ? text : `<${String(type)}>`;
+  }).join('');
 }
 
 /** cyrb53-style string hash to a 53-bit integer, seeded with a previous hash to chain blocks. */

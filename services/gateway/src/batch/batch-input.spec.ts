@@ -18,10 +18,18 @@ describe('parseBatchInput', () => {
     [line('a', { url: '/v1/embeddings' }), 'invalid_url'],
     [line('a', { body: { messages: [] } }), 'missing_required_parameter'],
     [JSON.stringify({ method: 'POST' }), 'missing_required_parameter'],
+    [`{"custom_id":"deep","method":"POST","url":"/v1/chat/completions","body":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, 'invalid_json_line'],
+    [line('a', { body: { model: '\u0000', messages: [{ role: 'user', content: 'x' }] } }), 'invalid_value'],
+    [line('a\u0000'), 'invalid_value'],
   ])('names the line of %s (%s)', (bad, code) => {
     const parsed = parseBatchInput(Buffer.from(`${line('ok')}\n${bad}`), '/v1/chat/completions', any);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.errors[0]).toMatchObject({ line: 2, code });
+  });
+
+  it('escapes control characters the client sent in its error messages (they are stored and shown)', () => {
+    const parsed = parseBatchInput(Buffer.from([line('a\u0001'), line('a\u0001')].join('\n')), '/v1/chat/completions', any);
+    expect(!parsed.ok && parsed.errors[0].message).toBe('line 2: custom_id "a\\u0001" appears more than once in the file');
   });
 
   it('refuses duplicate custom_ids and models the check refuses', () => {

@@ -1,4 +1,4 @@
-import { INFERENCE_ROUTES, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
+import { INFERENCE_ROUTES, InferenceRoute, jsonNestingExceeds, MAX_JSON_NESTING, parseInferenceRequest } from '../policy/openai-request';
 import { estimateTokens } from '../policy/token-usage';
 
 /** Endpoints a batch may target (OpenAI's batch API offers these and more). */
@@ -42,6 +42,9 @@ export interface ModelCheck {
 /** Enough to tell a user what to fix without making a huge batch object. */
 const MAX_ERRORS = 100;
 
+/** Error text quotes the client's input: control characters escaped, so it can be stored and shown. */
+const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** Lines of a JSONL buffer as [1-based number, text, start, end], decoded one at a time (no copy of the whole file). */
 function* jsonlLines(data: Buffer): Generator<[number, string, number, number]> {
   let n = 0;
@@ -75,12 +78,13 @@ class BatchInputCheck {
   }
 
   private err(line: number, code: string, message: string, param: string | null = null): void {
-    if (this.errors.length < MAX_ERRORS) this.errors.push({ code, message: `line ${line}: ${message}`, param, line });
+    if (this.errors.length < MAX_ERRORS) this.errors.push({ code, message: `line ${line}: ${printable(message)}`, param, line });
   }
 
   line(n: number, text: string, start: number, end: number): void {
     const source = text.trim();
     if (!source) return;
+    if (jsonNestingExceeds(Buffer.from(source, 'utf8'))) return this.err(n, 'invalid_json_line', `nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`);
     let obj: unknown;
     try {
       obj = JSON.parse(source);
@@ -93,6 +97,7 @@ class BatchInputCheck {
     if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
       return this.err(n, 'missing_required_parameter', 'custom_id must be a non-empty string of at most 512 characters', 'custom_id');
     }
+    if (customId.includes('\u0000')) return this.err(n, 'invalid_value', 'custom_id must not contain NUL characters', 'custom_id');
     if (this.seen.has(customId)) return this.err(n, 'duplicate_custom_id', `custom_id "${customId}" appears more than once in the file`, 'custom_id');
     this.seen.add(customId);
     if (o.method !== 'POST') return this.err(n, 'invalid_method', `method must be "POST", not ${JSON.stringify(o.method ?? null)}`, 'method');

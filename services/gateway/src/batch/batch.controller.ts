@@ -90,14 +90,14 @@ export class BatchController {
       if (resource === 'files') {
         if (id === undefined && method === 'POST') return ex.sendJson(200, await this.upload(ex, key));
         ex.req.resume();
-        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.listFiles(key, query.get('after') ?? undefined, limitOf(query, 10_000), query.get('purpose') ?? undefined));
+        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.listFiles(key, queryText(query, 'after'), limitOf(query, 10_000), queryText(query, 'purpose')));
         if (id !== undefined && action === undefined && method === 'GET') return ex.sendJson(200, await this.batches.file(key, id));
         if (id !== undefined && action === undefined && method === 'DELETE') return ex.sendJson(200, await this.batches.deleteFile(key, id));
         if (id !== undefined && action === 'content' && method === 'GET') return this.sendContent(ex, await this.batches.fileContent(key, id));
       } else {
         if (id === undefined && method === 'POST') return ex.sendJson(200, await this.batches.create(key, await this.jsonBody(ex)));
         ex.req.resume();
-        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.list(key, query.get('after') ?? undefined, limitOf(query, 100)));
+        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.list(key, queryText(query, 'after'), limitOf(query, 100)));
         if (id !== undefined && action === undefined && method === 'GET') return ex.sendJson(200, await this.batches.get(key, id));
         if (id !== undefined && action === 'cancel' && method === 'POST') return ex.sendJson(200, await this.batches.cancel(key, id));
       }
@@ -152,6 +152,16 @@ export class BatchController {
     ex.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length, 'x-request-id': ex.requestId });
     ex.res.end(data);
   }
+}
+
+/** A text query parameter: at most 256 characters, no control characters (PostgreSQL stores no NUL). */
+function queryText(query: URLSearchParams, name: string): string | undefined {
+  const value = query.get(name);
+  if (value === null) return undefined;
+  if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new BatchApiError(400, `${name} must be at most 256 characters without control characters`, 'invalid_value', name);
+  }
+  return value;
 }
 
 function limitOf(query: URLSearchParams, max: number): number {

@@ -82,7 +82,7 @@ export class BatchService {
     if (!(FILE_PURPOSES as readonly string[]).includes(purpose) || purpose === 'batch_output') {
       throw new BatchApiError(400, `purpose must be "batch" (got ${JSON.stringify(purpose)})`, 'invalid_value', 'purpose');
     }
-    const row: FileRow = { id: newId('file-'), userId: key.userId, keyId: key.keyId, filename: filename.slice(0, 255) || 'upload.jsonl', purpose, bytes: data.length, createdAt: new Date(this.clock.now()) };
+    const row: FileRow = { id: newId('file-'), userId: key.userId, keyId: key.keyId, filename: filename.replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl', purpose, bytes: data.length, createdAt: new Date(this.clock.now()) };
     await this.store.put(row.id, data);
     await this.repository.insertFile(row);
     return fileView(row);
@@ -126,7 +126,7 @@ export class BatchService {
     }
     if (window !== '24h') throw new BatchApiError(400, 'completion_window must be "24h"', 'invalid_value', 'completion_window');
     if (metadata !== undefined && metadata !== null && !isStringMap(metadata)) {
-      throw new BatchApiError(400, 'metadata must be an object of at most 16 string values', 'invalid_value', 'metadata');
+      throw new BatchApiError(400, 'metadata must be an object of at most 16 string values (keys up to 64, values up to 512 characters, no NUL)', 'invalid_value', 'metadata');
     }
     const file = await this.ownFile(key, inputFileId).catch(() => {
       throw new BatchApiError(404, `no file with id "${inputFileId}"`, 'file_not_found', 'input_file_id');
@@ -226,5 +226,6 @@ export class BatchService {
 function isStringMap(v: unknown): v is Record<string, string> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const entries = Object.entries(v);
-  return entries.length <= 16 && entries.every(([k, s]) => k.length <= 64 && typeof s === 'string' && s.length <= 512);
+  // NUL is the one character PostgreSQL cannot store in text or jsonb.
+  return entries.length <= 16 && entries.every(([k, s]) => k.length <= 64 && typeof s === 'string' && s.length <= 512 && !k.includes('\u0000') && !s.includes('\u0000'));
 }

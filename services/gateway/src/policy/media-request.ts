@@ -1,4 +1,8 @@
+import { isUsableModelName } from '@maas/contracts';
 import { ApiError, AUDIO_TYPES, decodeMediaField, IMAGE_TYPES, MediaKind, sniffMediaType } from '@maas/media';
+
+/** What a model name must be (the ledger, the metrics and the routing rely on it). */
+export const MODEL_NAME_RULE = 'model must be a non-empty string of at most 256 characters without control characters';
 
 /** Where the `model` value sits in a multipart body, so it can be swapped for the worker's upstream name. */
 export interface FormModel {
@@ -28,7 +32,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function checkModel(model: unknown): MediaCheck | undefined {
   if (model === undefined || model === null || model === '') return { ok: false, message: 'you must provide a model parameter', param: 'model', code: 'missing_required_parameter' };
-  if (typeof model !== 'string' || model.length > 256) return { ok: false, message: 'model must be a non-empty string of at most 256 characters', param: 'model', code: 'invalid_value' };
+  if (!isUsableModelName(model)) return { ok: false, message: MODEL_NAME_RULE, param: 'model', code: 'invalid_value' };
   return undefined;
 }
 

@@ -1,11 +1,26 @@
-import { INFERENCE_ROUTES, parseInferenceRequest } from './openai-request';
+import { INVALID_MODEL } from '@maas/contracts';
+import { INFERENCE_ROUTES, jsonNestingExceeds, parseInferenceRequest } from './openai-request';
 
 const [chat, completions, embeddings] = INFERENCE_ROUTES;
 const parse = (route: (typeof INFERENCE_ROUTES)[number], body: unknown) =>
   parseInferenceRequest(route, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
 const msgs = [{ role: 'user', content: 'hello there' }];
 
+describe('jsonNestingExceeds', () => {
+  it('counts brackets outside strings only, escaped quotes included', () => {
+    expect(jsonNestingExceeds(Buffer.from('[[["\\"[[[[["]]]'), 3)).toBe(false);
+    expect(jsonNestingExceeds(Buffer.from('[[[["x"]]]]'), 3)).toBe(true);
+    expect(jsonNestingExceeds(Buffer.from('{"a":"\\\\"}[[[['), 3)).toBe(true); // an escaped backslash ends the string
+    expect(jsonNestingExceeds(Buffer.from(JSON.stringify({ a: [{ b: [1, { c: 'x' }] }] })))).toBe(false);
+  });
+});
+
 describe('parseInferenceRequest', () => {
+  it('attributes a request that names no usable model to the one placeholder', () => {
+    expect(parse(chat, '{"model":')).toMatchObject({ ok: false, error: { model: INVALID_MODEL } });
+    expect(parse(chat, { model: 'a\u0000b', messages: msgs })).toMatchObject({ ok: false, error: { model: INVALID_MODEL } });
+  });
+
   it('reads what the gateway needs from a chat request and keeps the body as sent', () => {
     const body = { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: true }, foo: 1 };
     const r = parse(chat, body);
@@ -24,6 +39,14 @@ describe('parseInferenceRequest', () => {
     ['an array body', chat, '[]', null, 'invalid_json'],
     ['no model', chat, { messages: msgs }, 'model', 'missing_required_parameter'],
     ['a numeric model', chat, { model: 3, messages: msgs }, 'model', 'invalid_value'],
+    ['a model with NUL', chat, { model: '\u0000', messages: msgs }, 'model', 'invalid_value'],
+    ['a model with a lone surrogate', chat, { model: 'q\ud800', messages: msgs }, 'model', 'invalid_value'],
+    ['content 5', chat, { model: 'm', messages: [{ role: 'user', content: 5 }] }, 'messages[0].content', 'invalid_value'],
+    ['content {}', chat, { model: 'm', messages: [{ role: 'user', content: {} }] }, 'messages[0].content', 'invalid_value'],
+    ['content true', chat, { model: 'm', messages: [{ role: 'user', content: true }] }, 'messages[0].content', 'invalid_value'],
+    ['content [null]', chat, { model: 'm', messages: [{ role: 'user', content: [null] }] }, 'messages[0].content', 'invalid_value'],
+    ['a part with numeric text', chat, { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 1 }] }] }, 'messages[0].content', 'invalid_value'],
+    ['nesting 100,000 deep', chat, `{"model":"m","messages":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, null, 'invalid_json'],
     ['a string stream flag', chat, { model: 'm', messages: msgs, stream: 'yes' }, 'stream', 'invalid_value'],
     ['a bad include_usage', chat, { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: 1 } }, 'stream_options.include_usage', 'invalid_value'],
     ['zero max_tokens', chat, { model: 'm', messages: msgs, max_tokens: 0 }, 'max_tokens', 'invalid_value'],

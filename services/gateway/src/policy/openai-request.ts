@@ -1,6 +1,6 @@
-import type { Capability } from '@maas/contracts';
+import { Capability, INVALID_MODEL, isUsableModelName } from '@maas/contracts';
 import type { ChatMessage } from '@maas/routing';
-import { chatImageParts, checkMediaForm, checkMediaJson, FormModel, MediaField, multipartBoundary, OCR_FIELD, TRANSCRIPTION_FIELD } from './media-request';
+import { chatImageParts, checkMediaForm, checkMediaJson, FormModel, MediaField, MODEL_NAME_RULE, multipartBoundary, OCR_FIELD, TRANSCRIPTION_FIELD } from './media-request';
 
 /** The proxied OpenAI endpoints: the path, the usage event's name for it, and what a worker must offer. */
 export interface InferenceRoute {
@@ -37,7 +37,7 @@ export interface InferenceRequest {
 }
 
 export interface InvalidRequest {
-  /** The model named, when the body got that far: usage is still attributed to it. */
+  /** The model named, when the body got that far (usage is still attributed to it), else INVALID_MODEL. */
   readonly model?: string;
   readonly message: string;
   readonly param: string | null;
@@ -46,7 +46,36 @@ export interface InvalidRequest {
 
 export type ParsedRequest = { ok: true; value: InferenceRequest } | { ok: false; error: InvalidRequest };
 
-const invalid = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { message, param, code } });
+const invalid = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { model: INVALID_MODEL, message, param, code } });
+
+/** Deeper than any real request; deep enough that re-serialising it would overflow the stack. */
+export const MAX_JSON_NESTING = 128;
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`; brackets inside strings do not count.
+ * Skips strings with indexOf, so a 32 MB base64 image costs ~10 ms.
+ */
+export function jsonNestingExceeds(text: Buffer, limit = MAX_JSON_NESTING): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === 0x22) {
+      for (;;) {
+        const end = text.indexOf(0x22, i + 1);
+        if (end === -1) return false; // unterminated: JSON.parse says so
+        let slashes = 0;
+        while (text[end - 1 - slashes] === 0x5c) slashes++;
+        i = end;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTokenArray = (v: unknown): boolean => Array.isArray(v) && v.every((t) => Number.isInteger(t));
@@ -63,6 +92,12 @@ function textOrTokens(v: unknown): { ok: boolean; chars: number; text: string } 
     else return { ok: false, chars: 0, text: '' };
   }
   return { ok: true, chars, text: typeof v[0] === 'string' ? v[0] : '' };
+}
+
+/** OpenAI's message content: a string, null, or parts each with a string `type` (and a string `text` if any). */
+function validContent(content: unknown): boolean {
+  if (content === undefined || content === null || typeof content === 'string') return true;
+  return Array.isArray(content) && content.every((p) => isObject(p) && typeof p.type === 'string' && (p.text === undefined || typeof p.text === 'string'));
 }
 
 function contentChars(content: unknown): number {
@@ -86,6 +121,7 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
     if (!checked.ok) return { ok: false, error: checked };
     return { ok: true, value: { body: {}, model: checked.model, stream: false, includeUsage: false, promptChars: 0, prefix: '', imageParts: 0, form: checked.form } };
   }
+  if (jsonNestingExceeds(raw)) return invalid(`request body nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`, null, 'invalid_json');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
@@ -95,9 +131,7 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
   if (!isObject(body)) return invalid('request body must be a JSON object', null, 'invalid_json');
   const model = body.model;
   if (model === undefined || model === null) return invalid("you must provide a model parameter", 'model', 'missing_required_parameter');
-  if (typeof model !== 'string' || model.length === 0 || model.length > 256) {
-    return invalid('model must be a non-empty string of at most 256 characters', 'model');
-  }
+  if (!isUsableModelName(model)) return invalid(MODEL_NAME_RULE, 'model');
   const fail = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { model, message, param, code } });
   if (route.media) {
     const checked = checkMediaJson(body, route.media);
@@ -135,6 +169,7 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
       const m = messages[i];
       if (!isObject(m)) return fail(`messages[${i}] must be an object`, `messages[${i}]`);
       if (typeof m.role !== 'string' || m.role.length === 0) return fail(`messages[${i}].role must be a non-empty string`, `messages[${i}].role`);
+      if (!validContent(m.content)) return fail(`messages[${i}].content must be a string, null or an array of content parts with a string "type"`, `messages[${i}].content`);
       promptChars += contentChars(m.content);
     }
     prefix = messages as ChatMessage[];
