@@ -2,11 +2,15 @@ import { Controller, Get, Header } from '@nestjs/common';
 import { collectDefaultMetrics, register } from 'prom-client';
 
 let collecting = false;
-/** Process metrics (CPU, memory, event loop lag, GC) labelled with the service, once per process. */
-export function collectProcessMetrics(service: string): void {
+/**
+ * Process metrics (CPU, memory, event loop lag, GC), once per process. No label names the service:
+ * which service and instance a series comes from is Prometheus's to say (`job`, `instance` from the
+ * scrape config, as deploy/prometheus/prometheus.yml does), and a label of our own by a name the
+ * scrape config also sets would come out renamed `exported_<name>`.
+ */
+export function collectProcessMetrics(): void {
   if (collecting) return;
   collecting = true;
-  register.setDefaultLabels({ service });
   collectDefaultMetrics();
 }
 

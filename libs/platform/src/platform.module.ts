@@ -37,7 +37,7 @@ export class PlatformModule {
   static forService(definition: ServiceDefinition): DynamicModule {
     const config = loadConfig(platformConfigSpec);
     const logger = new Logger(definition.name, config.LOG_LEVEL);
-    collectProcessMetrics(definition.name);
+    collectProcessMetrics();
     const imports: DynamicModule['imports'] = [TerminusModule.forRoot({ logger: false })];
     if (definition.database) {
       const { DATABASE_URL } = loadConfig({ DATABASE_URL: env.url(DEFAULT_DATABASE_URL, ['postgres', 'postgresql']) });

@@ -103,6 +103,9 @@ describe('gateway: Prometheus metrics per model and OpenAI rate-limit headers', 
     const text = await (await fetch(stack.url('/metrics'))).text();
     expect(text).not.toContain('nobody/invented');
     expect(text).not.toContain('x'.repeat(200));
+    // Which service and replica is Prometheus's to label (job, instance): no label of the process's own.
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).not.toMatch(/[{,](service|job|instance)="/);
     const samples = parseMetrics(text);
     const model = { model: MODEL };
 
