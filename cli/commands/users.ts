@@ -1,26 +1,9 @@
-import { parseArgs } from 'node:util';
+import { defineArgs } from '@maas/cli-args';
 import { connect, NatsConnection } from 'nats';
 import { Subjects, UserSummary } from '@maas/contracts';
 import { loadConfig, platformConfigSpec } from '@maas/config';
 import { MessageBus } from '@maas/nats';
-import { Command } from '../command';
-
-const usage = `usage: maas users <list|show|disable|enable|end-sessions> [options]
-
-Accounts created by single sign-on, through auth over NATS.
-
-  maas users list [--limit N] [--json]
-      one account per line: id, e-mail, name, roles, affiliation, last login, state
-  maas users show USER [--json]
-      one account (USER: account id, e-mail address or eppn)
-  maas users disable USER
-      blocks sign-in and ends every browser session of the account
-  maas users enable USER
-  maas users end-sessions USER
-      signs the account out everywhere (its API keys are untouched: see maas keys)
-
-environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas)
-`;
+import { Command, defineCommand, defineCommandGroup } from '../command';
 
 function describe(u: UserSummary): string {
   return [
@@ -56,40 +39,64 @@ async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
   }
 }
 
-export const command: Command = {
+const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas)';
+const USER = { name: 'USER', help: 'account id, e-mail address or eppn' } as const;
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const print = (users: UserSummary[], json: boolean) => (json ? out(JSON.stringify(users, null, 2)) : users.forEach((u) => out(describe(u))));
+
+const list = defineArgs({
+  command: 'maas users list',
+  description: 'One account per line: id, e-mail, name, roles, affiliation, last login, state.',
+  options: {
+    limit: { type: 'integer', min: 1, max: 5000, help: 'at most this many accounts' },
+    json: { type: 'boolean', help: 'print the accounts as JSON' },
+  },
+  epilogue: ENVIRONMENT,
+});
+
+const show = defineArgs({
+  command: 'maas users show',
+  description: 'One account.',
+  positionals: [USER],
+  options: { json: { type: 'boolean', help: 'print the account as JSON' } },
+  epilogue: ENVIRONMENT,
+});
+
+/** disable, enable and end-sessions: one account, one change. */
+function change(action: string, summary: string, update: { disabled: boolean } | { endSessions: true }): Command {
+  const spec = defineArgs({
+    command: `maas users ${action}`,
+    description: `${summary[0].toUpperCase()}${summary.slice(1)}.`,
+    positionals: [USER],
+    options: { json: { type: 'boolean', help: 'print the account as JSON' } },
+    epilogue: ENVIRONMENT,
+  });
+  return defineCommand(summary, spec, async ({ values, positionals }) => {
+    const reply = await withBus((bus) => bus.request('auth.update-user', { user: positionals[0], ...update }));
+    print([reply.user], values.json);
+    return 0;
+  });
+}
+
+export const command: Command = defineCommandGroup({
+  command: 'maas users',
   summary: 'list single sign-on accounts; disable, enable, sign out',
-  usage,
-  async run(argv) {
-    const [action, ...rest] = argv;
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    const { values, positionals } = parseArgs({
-      args: rest,
-      options: { json: { type: 'boolean', default: false }, limit: { type: 'string' } },
-      strict: true,
-      allowPositionals: true,
-    });
-    const print = (users: UserSummary[]) => (values.json ? out(JSON.stringify(users, null, 2)) : users.forEach((u) => out(describe(u))));
-    if (action === 'list') {
-      if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
-      const limit = values.limit === undefined ? undefined : Number(values.limit);
-      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 5000)) throw new Error(`--limit: expected 1 to 5000, got "${values.limit}"`);
-      print((await withBus((bus) => bus.request('auth.list-users', limit ? { limit } : {}))).users);
+  description: 'Accounts created by single sign-on, through auth over NATS.',
+  actions: {
+    list: defineCommand('one account per line: id, e-mail, name, roles, affiliation, last login, state', list, async ({ values }) => {
+      print((await withBus((bus) => bus.request('auth.list-users', values.limit ? { limit: values.limit } : {}))).users, values.json);
       return 0;
-    }
-    if (!action || !['show', 'disable', 'enable', 'end-sessions'].includes(action)) {
-      throw new Error(action ? `unknown action "${action}"; use list, show, disable, enable or end-sessions` : 'give an action: list, show, disable, enable or end-sessions');
-    }
-    if (positionals.length !== 1) throw new Error(`give exactly one account: maas users ${action} USER`);
-    const user = positionals[0];
-    if (action === 'show') {
+    }),
+    show: defineCommand('one account (USER: account id, e-mail address or eppn)', show, async ({ values, positionals }) => {
+      const user = positionals[0];
       const { users } = await withBus((bus) => bus.request('auth.list-users', { user }));
       if (!users.length) throw new Error(`no account ${user}`);
-      print(users);
+      print(users, values.json);
       return 0;
-    }
-    const change = action === 'end-sessions' ? { endSessions: true } : { disabled: action === 'disable' };
-    const reply = await withBus((bus) => bus.request('auth.update-user', { user, ...change }));
-    print([reply.user]);
-    return 0;
+    }),
+    disable: change('disable', 'blocks sign-in and ends every browser session of the account', { disabled: true }),
+    enable: change('enable', 'allows sign-in again', { disabled: false }),
+    'end-sessions': change('end-sessions', 'signs the account out everywhere (its API keys are untouched: see maas keys)', { endSessions: true }),
   },
-};
+  epilogue: ENVIRONMENT,
+});

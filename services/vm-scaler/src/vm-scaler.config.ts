@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import { ConfigError, env, loadConfig } from '@maas/config';
+import type { MdxCredentials } from './repositories/providers/mdx-api';
+import type { MdxPool } from './repositories/providers/mdx.provider';
 import { resolveScalingSpec, ScalingSpec, ScalingSpecOverrides, SimulatedProviderSpec, validateSimulatedProviderSpec, defaultSimulatedProviderSpec } from '@maas/scaling';
 
-export const PROVIDER_KINDS = ['local', 'slurm', 'simulated'] as const;
+export const PROVIDER_KINDS = ['local', 'slurm', 'simulated', 'mdx'] as const;
 export type ScalerProviderKind = (typeof PROVIDER_KINDS)[number];
 
 export const vmScalerConfigSpec = {
@@ -39,6 +41,23 @@ export const vmScalerConfigSpec = {
   SCALING_SLURM_POLL_MS: env.duration('2s'),
   /** JSON of SimulatedProviderSpec overrides for SCALING_PROVIDER=simulated. */
   SCALING_SIMULATED: env.string('{}'),
+  /** mdx REST API (SCALING_PROVIDER=mdx): the user portal host. */
+  SCALING_MDX_URL: env.url('https://oprpl.mdx.jp', ['https', 'http']),
+  /** The mdx project whose VMs the pools name. */
+  SCALING_MDX_PROJECT: env.optionalString(),
+  /** A token issued in the user portal; refreshed while it lives. */
+  SCALING_MDX_TOKEN: env.optionalString(),
+  /** Login for a new token once one has expired (the API's debug login). */
+  SCALING_MDX_USERNAME: env.optionalString(),
+  SCALING_MDX_PASSWORD: env.optionalString(),
+  /** JSON: {"<vmType>": {"model": "<model>", "vms": ["<vm id>", …]}}: deployed VMs whose template runs that model's worker. */
+  SCALING_MDX_POOLS: env.optionalString(),
+  /** power_on's service_level. */
+  SCALING_MDX_SERVICE_LEVEL: env.string('spot'),
+  /** First VM status poll after a change; unchanged statuses back off up to 8×. */
+  SCALING_MDX_POLL_MS: env.duration('5s'),
+  /** A VM whose boot failed is not powered on again for this long. */
+  SCALING_MDX_FAILED_VM_HOLD_MS: env.duration('30m'),
 };
 
 export const loadVmScalerConfig = () => loadConfig(vmScalerConfigSpec);
@@ -103,4 +122,40 @@ export function simulatedProviderSpec(raw: string): SimulatedProviderSpec {
   const error = validateSimulatedProviderSpec(spec);
   if (error) throw new ConfigError(`config: SCALING_SIMULATED: ${error}`);
   return spec;
+}
+
+/** The mdx provider's settings, checked together at start-up; errors name the key. */
+export function mdxProviderSettings(config: VmScalerConfig): { projectId: string; pools: MdxPool[]; credentials: MdxCredentials } {
+  if (!config.SCALING_MDX_PROJECT) throw new ConfigError('config: SCALING_MDX_PROJECT must be set for SCALING_PROVIDER=mdx');
+  if (!config.SCALING_MDX_TOKEN && !(config.SCALING_MDX_USERNAME && config.SCALING_MDX_PASSWORD)) {
+    throw new ConfigError('config: SCALING_MDX_TOKEN, or SCALING_MDX_USERNAME with SCALING_MDX_PASSWORD, must be set for SCALING_PROVIDER=mdx');
+  }
+  if (!config.SCALING_MDX_POOLS) throw new ConfigError('config: SCALING_MDX_POOLS must be set for SCALING_PROVIDER=mdx');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(config.SCALING_MDX_POOLS);
+  } catch (err) {
+    throw new ConfigError(`config: SCALING_MDX_POOLS must be JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || Object.keys(raw).length === 0) {
+    throw new ConfigError('config: SCALING_MDX_POOLS must be an object {"<vmType>": {"model": "...", "vms": ["<vm id>", ...]}}');
+  }
+  const seen = new Set<string>();
+  const pools = Object.entries(raw as Record<string, unknown>).map(([vmType, pool]) => {
+    const p = pool as { model?: unknown; vms?: unknown };
+    if (typeof p?.model !== 'string' || p.model === '') throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.model must be a model name`);
+    if (!Array.isArray(p.vms) || p.vms.length === 0 || p.vms.some((v) => typeof v !== 'string' || v === '')) {
+      throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms must be a non-empty list of VM ids`);
+    }
+    for (const id of p.vms as string[]) {
+      if (seen.has(id)) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms: VM ${id} is in two pools`);
+      seen.add(id);
+    }
+    return { vmType, model: p.model, vms: p.vms as string[] };
+  });
+  return {
+    projectId: config.SCALING_MDX_PROJECT,
+    pools,
+    credentials: { token: config.SCALING_MDX_TOKEN, username: config.SCALING_MDX_USERNAME, password: config.SCALING_MDX_PASSWORD },
+  };
 }

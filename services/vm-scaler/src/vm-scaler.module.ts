@@ -10,6 +10,8 @@ import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
 import { VmLifecycle1732700000000 } from './migrations/1732700000000-vm-lifecycle';
 import { splitArgs } from './policy/worker-command';
 import { LocalCapacityProvider } from './repositories/providers/local.provider';
+import { MdxApi } from './repositories/providers/mdx-api';
+import { MdxCapacityProvider } from './repositories/providers/mdx.provider';
 import { CAPACITY_PROVIDER, ScalerCapacityProvider } from './repositories/providers/scaler-provider';
 import { WallClockSimulatedProvider } from './repositories/providers/simulated.provider';
 import { slurmCommands } from './repositories/providers/slurm-cli';
@@ -24,7 +26,7 @@ import { SCALING_SPEC, ScalingLoopService } from './services/scaling-loop.servic
 import { ScalingInputsService } from './services/scaling-inputs.service';
 import { VmInventoryService } from './services/vm-inventory.service';
 import { WorkerFleetService } from './services/worker-fleet.service';
-import { loadScalingSpec, loadVmScalerConfig, simulatedProviderSpec, VM_SCALER_CONFIG, VmScalerConfig } from './vm-scaler.config';
+import { loadScalingSpec, loadVmScalerConfig, mdxProviderSettings, simulatedProviderSpec, VM_SCALER_CONFIG, VmScalerConfig } from './vm-scaler.config';
 
 export const VM_SCALER: ServiceDefinition = {
   name: 'vm-scaler',
@@ -57,6 +59,24 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, cloc
         clock,
         logger.child({ component: 'slurm-provider' }),
       );
+    case 'mdx': {
+      const mdx = mdxProviderSettings(config);
+      const mdxLogger = logger.child({ component: 'mdx-provider' });
+      return new MdxCapacityProvider(
+        new MdxApi(config.SCALING_MDX_URL, mdx.credentials, mdxLogger),
+        {
+          projectId: mdx.projectId,
+          pools: mdx.pools,
+          serviceLevel: config.SCALING_MDX_SERVICE_LEVEL,
+          pollMs: config.SCALING_MDX_POLL_MS,
+          bootTimeoutMs: config.SCALING_BOOT_TIMEOUT_MS,
+          stopGraceMs: config.SCALING_STOP_GRACE_MS,
+          failedVmHoldMs: config.SCALING_MDX_FAILED_VM_HOLD_MS,
+        },
+        clock,
+        mdxLogger,
+      );
+    }
     case 'local':
       return new LocalCapacityProvider({ ...common, command, argsTemplate: config.SCALING_WORKER_ARGS, idPrefix: Math.floor(clock.now() / 1000).toString(36) }, clock);
   }

@@ -1,0 +1,253 @@
+import type { Logger } from '@maas/logging';
+import type { Clock } from '@maas/platform';
+import type { CapacityListener, VmRecord, VmStartRequest } from '@maas/scaling';
+import { MdxApi, MdxApiError } from './mdx-api';
+import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
+
+/** The deployed, powered-off VMs of one VM type; their template runs a worker of `model`. */
+export interface MdxPool {
+  readonly vmType: string;
+  readonly model: string;
+  readonly vms: readonly string[];
+}
+
+export interface MdxProviderOptions {
+  readonly projectId: string;
+  readonly pools: readonly MdxPool[];
+  /** power_on's `service_level` ("spot" is the public client's default). */
+  readonly serviceLevel: string;
+  /** First status poll after a change; unchanged statuses are polled less and less often, up to 8×. */
+  readonly pollMs: number;
+  /** From power_on until a worker registers ready; past it the boot failed and the VM is powered off. */
+  readonly bootTimeoutMs: number;
+  /** From a stop until PowerOFF; past it the VM is powered off by force. */
+  readonly stopGraceMs: number;
+  /** A VM whose boot failed is not powered on again for this long. */
+  readonly failedVmHoldMs: number;
+}
+
+interface Watch {
+  status?: string;
+  poweredOnAt?: number;
+  nextPollAt: number;
+  intervalMs: number;
+  /** When a stopping VM is powered off if still on. */
+  forceOffAt?: number;
+  forcedOff?: boolean;
+}
+
+const MAX_BACKOFF = 8;
+
+/**
+ * Nodes are the VMs of configured pools in one mdx project. Start powers on a PowerOFF VM of the
+ * type's pool (VMs whose boot failed recently last); its template starts `maas worker --launch …`,
+ * and the node is ready when that worker registers ready. Drain is a guest shutdown: the template's
+ * unit stops the worker with SIGTERM, it drains and exits, and the VM powers off. A boot that does
+ * not end in a ready worker within the boot timeout is recorded failed and the VM powered off;
+ * the loop then starts another. VMs outlive the scaler: PowerON pool VMs are adopted at start.
+ */
+export class MdxCapacityProvider implements ScalerCapacityProvider {
+  readonly kind = 'mdx' as const;
+  readonly hostsWorkers = true;
+  private readonly ledger: NodeLedger;
+  private readonly watches = new Map<string, Watch>();
+  private readonly heldUntil = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private polling = false;
+
+  constructor(
+    private readonly api: MdxApi,
+    private readonly options: MdxProviderOptions,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.ledger = new NodeLedger('mdx', clock);
+  }
+
+  async open(): Promise<void> {
+    const statuses = await this.statuses();
+    for (const pool of this.options.pools) {
+      for (const id of pool.vms) {
+        const status = statuses.get(id);
+        if (status === undefined) throw new Error(`mdx provider: VM ${id} of pool "${pool.vmType}" is not in project ${this.options.projectId} (SCALING_MDX_POOLS)`);
+        if (status !== 'PowerON') continue;
+        // its worker re-registers within its re-announcement interval and makes it ready again
+        this.ledger.add(id, { vmType: pool.vmType, model: pool.model }, 'booting', 'adopted: PowerON when the vm-scaler started');
+        this.watch(id, { status, poweredOnAt: this.clock.now() });
+      }
+    }
+    this.timer = setInterval(() => void this.poll(), Math.max(100, Math.floor(this.options.pollMs / 2)));
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+  }
+
+  async list(): Promise<readonly VmRecord[]> {
+    return this.ledger.list();
+  }
+
+  async state(vmId: string): Promise<VmRecord | undefined> {
+    return this.ledger.get(vmId);
+  }
+
+  subscribe(listener: CapacityListener): () => void {
+    return this.ledger.subscribe(listener);
+  }
+
+  async start(request: VmStartRequest): Promise<VmRecord> {
+    const pool = this.options.pools.find((p) => p.vmType === request.vmType);
+    if (!pool) throw new Error(`mdx provider: no pool for VM type "${request.vmType}" (SCALING_MDX_POOLS has ${this.options.pools.map((p) => p.vmType).join(', ')})`);
+    if (pool.model !== request.model) throw new Error(`mdx provider: pool "${pool.vmType}" runs ${pool.model}, not ${request.model}`);
+    const statuses = await this.statuses();
+    const now = this.clock.now();
+    const free = pool.vms.filter((id) => !this.ledger.get(id) && statuses.get(id) === 'PowerOFF');
+    // VMs held after a failed boot come last, and only once their hold is over
+    const ready = free.filter((id) => (this.heldUntil.get(id) ?? 0) <= now).sort((a, b) => Number(this.heldUntil.has(a)) - Number(this.heldUntil.has(b)));
+    for (const id of ready) {
+      try {
+        await this.api.powerOn(id, this.options.serviceLevel);
+      } catch (err) {
+        // another client took it, or it is in the middle of an operation: try the next one
+        if (err instanceof MdxApiError && err.status === 400) {
+          this.logger.warn('mdx power_on refused; trying the next VM of the pool', { vmId: id, error: err.message });
+          continue;
+        }
+        throw err;
+      }
+      this.watch(id, { status: 'PowerOFF' });
+      return this.ledger.add(id, request, 'booting', request.reason ?? `power_on ${id}`);
+    }
+    const held = free.filter((id) => !ready.includes(id));
+    const summary = pool.vms.map((id) => `${id} ${this.ledger.get(id)?.state ?? statuses.get(id) ?? 'unknown'}${held.includes(id) ? ' (held after a failed boot)' : ''}`).join(', ');
+    throw new Error(`mdx provider: no powered-off VM left in pool "${pool.vmType}": ${summary}`);
+  }
+
+  workerReady(vmId: string): void {
+    const node = this.ledger.get(vmId);
+    if (node?.state !== 'booting') return;
+    this.heldUntil.delete(vmId);
+    this.ledger.transition(vmId, 'ready', `worker registered ${Math.round(this.clock.now() / 1000 - node.requestedAt)} s after power_on`);
+    this.watch(vmId, { status: 'PowerON' });
+  }
+
+  async drain(vmId: string, reason?: string): Promise<VmRecord> {
+    const node = this.ledger.require(vmId);
+    if (node.state === 'draining') return node;
+    if (node.state !== 'ready') throw new Error(`mdx provider: ${vmId} is ${node.state}; only a ready node can drain`);
+    // the guest's shutdown stops the worker's unit with SIGTERM: it drains, exits, and the VM powers off
+    await this.api.shutdown(vmId);
+    this.watch(vmId, {});
+    return this.ledger.transition(vmId, 'draining', reason ?? null);
+  }
+
+  async stop(vmId: string, reason?: string): Promise<VmRecord> {
+    const node = this.ledger.require(vmId);
+    if (node.state === 'stopping') return node;
+    const watch = this.watch(vmId, {});
+    if (node.state === 'ready') await this.api.shutdown(vmId);
+    else if (node.state !== 'draining') await this.forceOff(vmId, watch); // booting: no worker holds anything yet
+    watch.forceOffAt = this.clock.now() + this.options.stopGraceMs;
+    return this.ledger.transition(vmId, 'stopping', reason ?? null);
+  }
+
+  /** Follows the status of every node in the ledger, each at its own backed-off pace. */
+  async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      for (const node of this.ledger.list()) {
+        const watch = this.watches.get(node.id) ?? this.watch(node.id, {});
+        const now = this.clock.now();
+        if (now < watch.nextPollAt) continue;
+        let status: string;
+        try {
+          status = (await this.api.vm(node.id)).status;
+        } catch (err) {
+          this.logger.warn('mdx VM status unavailable', { vmId: node.id, error: (err as Error).message });
+          this.backOff(watch, now);
+          continue;
+        }
+        const changed = status !== watch.status;
+        watch.status = status;
+        if (changed) this.logger.info('mdx VM status', { vmId: node.id, status, nodeState: node.state });
+        this.observe(node, watch, status, now);
+        if (changed) {
+          watch.intervalMs = this.options.pollMs;
+          watch.nextPollAt = now + watch.intervalMs;
+        } else this.backOff(watch, now);
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private observe(node: VmRecord, watch: Watch, status: string, now: number): void {
+    const since = (t: number) => `${Math.round((now - t) / 1000)} s`;
+    switch (node.state) {
+      case 'booting':
+        if (status === 'PowerON' && watch.poweredOnAt === undefined) watch.poweredOnAt = now;
+        if (status === 'PowerOFF' && watch.poweredOnAt !== undefined) {
+          this.failedBoot(node.id, `VM went PowerOFF during boot, ${since(node.requestedAt * 1000)} after power_on`, watch);
+        } else if (now - node.requestedAt * 1000 > this.options.bootTimeoutMs) {
+          const how = watch.poweredOnAt === undefined ? `still ${status}` : `PowerON for ${since(watch.poweredOnAt)}`;
+          this.failedBoot(node.id, `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s of power_on (${how})`, watch);
+        }
+        return;
+      case 'ready':
+        if (status !== 'PowerON') this.ended(node.id, 'failed', `VM is ${status} while its worker was serving`);
+        return;
+      case 'draining':
+      case 'stopping':
+        if (status === 'PowerOFF') this.ended(node.id, 'stopped', watch.forcedOff ? 'VM powered off by force after the stop grace period' : 'VM shut down (PowerOFF)');
+        else if (node.state === 'stopping' && watch.forceOffAt !== undefined && now > watch.forceOffAt && !watch.forcedOff) {
+          this.logger.warn('mdx VM still on after the stop grace period; powering it off', { vmId: node.id, status });
+          void this.forceOff(node.id, watch).catch((err: Error) => this.logger.warn('mdx power_off failed', { vmId: node.id, error: err.message }));
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Records the failed boot at once; the VM is powered off and held so that another is tried first. */
+  private failedBoot(vmId: string, reason: string, watch: Watch): void {
+    this.heldUntil.set(vmId, this.clock.now() + this.options.failedVmHoldMs);
+    this.ended(vmId, 'failed', reason);
+    if (watch.status !== 'PowerOFF' || watch.poweredOnAt === undefined) {
+      void this.forceOff(vmId, watch).catch((err: Error) => this.logger.warn('mdx power_off after a failed boot failed', { vmId, error: err.message }));
+    }
+  }
+
+  private async forceOff(vmId: string, watch: Watch): Promise<void> {
+    watch.forcedOff = true;
+    try {
+      await this.api.powerOff(vmId);
+    } catch (err) {
+      // already PowerOFF (the power-on never took): nothing to switch off
+      if (!(err instanceof MdxApiError && err.status === 400)) throw err;
+    }
+  }
+
+  private ended(vmId: string, to: 'stopped' | 'failed', reason: string): void {
+    this.watches.delete(vmId);
+    this.ledger.transition(vmId, to, reason);
+  }
+
+  private watch(vmId: string, patch: Partial<Watch>): Watch {
+    const now = this.clock.now();
+    const w: Watch = { ...this.watches.get(vmId), nextPollAt: now, intervalMs: this.options.pollMs, ...patch };
+    this.watches.set(vmId, w);
+    return w;
+  }
+
+  private backOff(watch: Watch, now: number): void {
+    watch.intervalMs = Math.min(this.options.pollMs * MAX_BACKOFF, Math.round(watch.intervalMs * 1.5));
+    watch.nextPollAt = now + watch.intervalMs;
+  }
+
+  private async statuses(): Promise<Map<string, string>> {
+    return new Map((await this.api.projectVms(this.options.projectId)).map((vm) => [vm.uuid, vm.status]));
+  }
+}
