@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { json, Stack } from './support/stack';
+import request from 'supertest';
+import { Stack } from './support/stack';
 
-/** `POST /v1/files` read as a stream: what it stores, and the errors a bad form gets. */
+/** `POST /v1/files` read as a stream: what it stores, and the errors a bad form gets (supertest against the running gateway). */
 describe('file uploads', () => {
   let stack: Stack;
   let secret: string;
@@ -21,47 +22,57 @@ describe('file uploads', () => {
     rmSync(fileDir, { recursive: true, force: true });
   });
 
-  const upload = (form: FormData | string, headers: Record<string, string> = {}) =>
-    fetch(stack.url('/v1/files'), { method: 'POST', headers: { authorization: `Bearer ${secret}`, ...headers }, body: form });
-
-  const formOf = (parts: { purpose?: string; file?: { text: string; name: string } }) => {
-    const form = new FormData();
-    if (parts.purpose !== undefined) form.append('purpose', parts.purpose);
-    if (parts.file) form.append('file', new Blob([parts.file.text]), parts.file.name);
-    return form;
+  const gateway = () => request(stack.url(''));
+  const auth = () => ({ authorization: `Bearer ${secret}` });
+  /** The form's parts in the order given; a string is sent as the raw body. */
+  type Part = ['purpose', string] | ['file', { text: string; name: string }];
+  const upload = (body: Part[] | string, headers: Record<string, string> = {}) => {
+    const req = gateway().post('/v1/files').set({ ...auth(), ...headers });
+    if (typeof body === 'string') return req.send(body);
+    for (const part of body) {
+      if (part[0] === 'purpose') req.field('purpose', part[1]);
+      else req.attach('file', Buffer.from(part[1].text), part[1].name);
+    }
+    return req;
+  };
+  /** The body as text, whatever its content type. */
+  const asText = (res: NodeJS.ReadableStream, done: (err: Error | null, body: string) => void) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (text += chunk));
+    res.on('end', () => done(null, text));
   };
 
   it('stores the file part byte for byte, whichever order the parts come in', async () => {
     const text = `{"a":"é ✓"}\n`.repeat(50);
-    const form = new FormData();
-    form.append('file', new Blob([text]), 'in.jsonl');
-    form.append('purpose', 'batch');
-    const res = await upload(form);
+    const res = await upload([['file', { text, name: 'in.jsonl' }], ['purpose', 'batch']]);
     expect(res.status).toBe(200);
-    const file = await json(res);
+    const file = res.body;
     expect(file).toMatchObject({ object: 'file', filename: 'in.jsonl', purpose: 'batch', bytes: Buffer.byteLength(text) });
-    const content = await fetch(stack.url(`/v1/files/${file.id}/content`), { headers: { authorization: `Bearer ${secret}` } });
-    expect(await content.text()).toBe(text);
+    const content = await gateway().get(`/v1/files/${file.id}/content`).set(auth()).buffer(true).parse(asText);
+    expect(content.status).toBe(200);
+    expect(content.body).toBe(text);
   });
 
   it.each([
-    ['no file part', () => upload(formOf({ purpose: 'batch' })), 400, 'missing_required_parameter', 'file'],
-    ['no purpose', () => upload(formOf({ file: { text: '{}\n', name: 'a.jsonl' } })), 400, 'missing_required_parameter', 'purpose'],
-    ['a purpose other than batch', () => upload(formOf({ purpose: 'fine-tune', file: { text: '{}\n', name: 'a.jsonl' } })), 400, 'invalid_value', 'purpose'],
+    ['no file part', () => upload([['purpose', 'batch']]), 400, 'missing_required_parameter', 'file'],
+    ['no purpose', () => upload([['file', { text: '{}\n', name: 'a.jsonl' }]]), 400, 'missing_required_parameter', 'purpose'],
+    ['a purpose other than batch', () => upload([['purpose', 'fine-tune'], ['file', { text: '{}\n', name: 'a.jsonl' }]]), 400, 'invalid_value', 'purpose'],
     ['not multipart', () => upload('{"purpose":"batch"}', { 'content-type': 'application/json' }), 400, 'invalid_content_type', null],
     ['multipart without a boundary', () => upload('--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc', { 'content-type': 'multipart/form-data' }), 400, 'invalid_body', null],
     ['a form cut short', () => upload('--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc', { 'content-type': 'multipart/form-data; boundary=xyz' }), 400, 'invalid_body', null],
-    ['a file over the limit', () => upload(formOf({ purpose: 'batch', file: { text: 'x'.repeat(MAX + 1), name: 'big.jsonl' } })), 413, 'request_too_large', null],
+    ['a file over the limit', () => upload([['purpose', 'batch'], ['file', { text: 'x'.repeat(MAX + 1), name: 'big.jsonl' }]]), 413, 'request_too_large', null],
   ])('answers %s with an OpenAI error', async (_case, send, status, code, param) => {
     const res = await send();
     expect(res.status).toBe(status);
-    const body = await json(res);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const body = res.body;
     expect(body.error).toMatchObject({ code, type: expect.any(String), message: expect.any(String) });
     if (param) expect(body.error.param).toBe(param);
   });
 
   it('stores nothing for a refused upload', async () => {
-    const list = await json(await fetch(stack.url('/v1/files'), { headers: { authorization: `Bearer ${secret}` } }));
+    const list = (await gateway().get('/v1/files').set(auth()).expect(200)).body;
     expect(list.data.map((f: { filename: string }) => f.filename)).toEqual(['in.jsonl']);
   });
 });
