@@ -33,7 +33,8 @@ describe('tracing: one chat request is one trace from the client through NATS to
     // Children inherit these (libs/testing spawns with process.env); spans leave every 200 ms.
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
     process.env.OTEL_BSP_SCHEDULE_DELAY = '200';
-    stack = await new Stack().start();
+    // Debug logs on the gateway: its `routed` line, written inside the request, must carry the trace id.
+    stack = await new Stack({ LOG_LEVEL: 'debug' }).start();
     collector = await startService('metrics-collector', stack.env);
     worker = await stack.startWorker();
     secret = (await stack.createKey({ name: 'tracing' })).secret;
@@ -113,6 +114,11 @@ describe('tracing: one chat request is one trace from the client through NATS to
     expect(trace.find((s) => s.name === 'process key-registry.verify')).toMatchObject({ service: 'key-registry', kind: SPAN_KIND.CONSUMER, parentSpanId: verify.spanId });
     const upstream = trace.find((s) => s.service === 'gateway' && s.kind === SPAN_KIND.CLIENT && s.parentSpanId === server.spanId);
     expect(upstream?.attributes['http.response.status_code']).toBe(200);
+
+    // Log lines written while serving the request name its trace.
+    const routed = await stack.gateway.waitFor((r) => r.msg === 'routed' && r.requestId === requestId, 5000, 'the routed log line');
+    expect(routed).toMatchObject({ trace_id: traceId });
+    expect(trace.map((s) => s.spanId)).toContain(routed.span_id);
 
     // The usage event itself says what the span says.
     expect((await stack.usageOf(requestId))[0]).toMatchObject({ promptTokens: usage!.prompt_tokens, completionTokens: usage!.completion_tokens, workerId: worker.workerId });
