@@ -10,3 +10,7 @@ export type { RuntimeHealth, RuntimeModel } from './runtime-client';
 export { parseRuntimeLoad, workerLoad } from './runtime-load';
 export type { LoadReading, RuntimeFamily } from './runtime-load';
 export { sumSamples } from './prometheus-text';
+export { freePort, LaunchedRuntime, spawnRuntime } from './launched-runtime';
+export type { LaunchedRuntimeOptions, RuntimeExit, RuntimeProcess, SpawnRuntime } from './launched-runtime';
+export { LAUNCH_KINDS, runtimeCommand, vllmCommand } from './runtime-command';
+export type { LaunchKind, LaunchSpec, RuntimeCommand, RuntimeEndpoint, VllmModelSpec } from './runtime-command';

@@ -31,10 +31,15 @@ export class RuntimeClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 1500,
+    /** The key the runtime demands (vLLM's and llama-server's --api-key). */
+    private readonly apiKey?: string,
   ) {}
 
   private get(path: string): Promise<Response> {
-    return fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    return fetch(`${this.baseUrl.replace(/\/$/, '')}${path}`, {
+      signal: AbortSignal.timeout(this.timeoutMs),
+      ...(this.apiKey ? { headers: { authorization: `Bearer ${this.apiKey}` } } : {}),
+    });
   }
 
   /** The served models; throws with the reason when the runtime cannot list them yet. */
