@@ -1,35 +1,16 @@
 import * as fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineArgs, Parsed, UsageError } from '@maas/cli-args';
 import { connect, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { MessageName, ScalingAction, ScalingDecided, Subjects, VmStateChanged } from '@maas/contracts';
 import { DEFAULT_DATABASE_URL, env, loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import { decide, DecisionInput, diffDecisions, DecisionDiff, replayDecisions, resolveScalingSpec, ScaleDecision, ScalingSpec, ScalingSpecOverrides } from '@maas/scaling';
-import { Command } from '../command';
+import { Command, defineCommand, defineCommandGroup } from '../command';
 
-const usage = `usage: maas scaling <events|explain|replay> [options]
-
-What vm-scaler decided, why, and what another spec would have decided. Every decision is recorded
-with its inputs (spec, previous state, observation, forecast) on the JetStream SCALING stream and
-in PostgreSQL (scaling_decisions).
-
-  maas scaling events [--since 2h] [--model M] [--all]
-      timeline of decisions, actions and node state changes; decisions that change nothing are
-      left out unless --all
-  maas scaling explain DECISION-ID [--json]
-      the decision's inputs (observation per model, forecast, nodes with their in-flight
-      requests, the policy's previous state, the spec) and every reason; re-runs it to check
-  maas scaling replay --from T1 [--to T2] [--spec OTHER.json] [--brief]
-      re-runs the recorded inputs of [T1, T2]: each decision with "identical" when the policy
-      reproduces it, else what differs; with --spec, what that spec would have decided instead
-      (ScalingSpecOverrides JSON, as SCALING_SPEC_FILE). --brief prints only decisions that act or differ
-
-  times: ISO 8601 (2026-01-31T09:00:00Z), "now", or a duration ago (30m, 2h, 7d)
-  --db   read decisions from PostgreSQL (DATABASE_URL) instead of the stream (explain, replay)
-
-environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas),
-             DATABASE_URL (default ${DEFAULT_DATABASE_URL}, with --db)
-`;
+const ENVIRONMENT = `environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas),
+             DATABASE_URL (default ${DEFAULT_DATABASE_URL}, with --db)`;
+const TIMES = 'times: ISO 8601 (2026-01-31T09:00:00Z), "now", or a duration ago (30m, 2h, 7d)';
+const DB = { type: 'boolean', help: 'read decisions from PostgreSQL (DATABASE_URL) instead of the JetStream SCALING stream' } as const;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -39,7 +20,7 @@ function parseTime(value: string, flag: string, nowMs: number): number {
   const ago = parseDuration(value);
   if (ago !== undefined) return nowMs - ago;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`--${flag}: expected an ISO time, "now" or a duration like 2h, got "${value}"`);
+  if (Number.isNaN(ms)) throw new UsageError(`--${flag}: expected an ISO time, "now" or a duration like 2h, got "${value}"`);
   return ms;
 }
 
@@ -223,25 +204,29 @@ function loadSpecFile(file: string): ScalingSpec {
   try {
     overrides = JSON.parse(fs.readFileSync(file, 'utf8')) as ScalingSpecOverrides;
   } catch (err) {
-    throw new Error(`--spec ${file}: ${(err as Error).message}`);
+    throw new UsageError(`--spec ${file}: ${(err as Error).message}`);
   }
   const check = resolveScalingSpec(overrides);
-  if (!check.ok) throw new Error(`--spec ${file}: ${check.error}`);
+  if (!check.ok) throw new UsageError(`--spec ${file}: ${check.error}`);
   return check.spec;
 }
 
 // ---- subcommands ----
 
-async function events(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { since: { type: 'string', default: '2h' }, model: { type: 'string' }, all: { type: 'boolean', default: false } },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
+const eventsSpec = defineArgs({
+  command: 'maas scaling events',
+  description: 'Timeline of decisions, actions and node state changes; decisions that change nothing are left out unless --all.',
+  options: {
+    since: { type: 'string', value: 'T', default: '2h', help: 'from this time on' },
+    model: { type: 'string', value: 'M', help: 'only what concerns this model' },
+    all: { type: 'boolean', help: 'also decisions that change nothing, and every action' },
+  },
+  epilogue: `${TIMES}\n\n${ENVIRONMENT}`,
+});
+
+async function events({ values }: Parsed<typeof eventsSpec>): Promise<number> {
   const nowMs = Date.now();
-  const from = parseTime(values.since!, 'since', nowMs);
+  const from = parseTime(values.since, 'since', nowMs);
   const model = values.model;
   const stream = await ScalingStream.open();
   const progress = progressLine('reading events');
@@ -294,7 +279,7 @@ async function events(argv: string[]): Promise<number> {
 
 async function findDecision(id: string, db: boolean): Promise<{ decided: ScalingDecided; actions: ScalingAction[] }> {
   const time = /^sd-(\d{8}T\d{6}\.\d{3}Z)-/.exec(id);
-  if (!time) throw new Error(`"${id}" is not a decision id (sd-YYYYMMDDTHHMMSS.mmmZ-xxxx)`);
+  if (!time) throw new UsageError(`"${id}" is not a decision id (sd-YYYYMMDDTHHMMSS.mmmZ-xxxx)`, explainSpec.command);
   const t = time[1];
   const ms = Date.parse(`${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13)}`);
   if (db) {
@@ -326,10 +311,16 @@ async function findDecision(id: string, db: boolean): Promise<{ decided: Scaling
   return { decided, actions };
 }
 
-async function explain(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { db: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
-  if (positionals.length !== 1) throw new Error('give exactly one decision id: maas scaling explain DECISION-ID');
-  const { decided, actions } = await findDecision(positionals[0], values.db!);
+const explainSpec = defineArgs({
+  command: 'maas scaling explain',
+  description: "A decision's inputs (observation per model, forecast, nodes with their in-flight requests, the policy's previous state, the spec) and every reason; re-runs it to check.",
+  positionals: [{ name: 'DECISION-ID', help: 'sd-YYYYMMDDTHHMMSS.mmmZ-xxxx, as maas scaling events prints it' }],
+  options: { db: DB, json: { type: 'boolean', help: 'print the recorded decision and its actions as JSON' } },
+  epilogue: ENVIRONMENT,
+});
+
+async function explain({ values, positionals }: Parsed<typeof explainSpec>): Promise<number> {
+  const { decided, actions } = await findDecision(positionals[0], values.db);
   if (values.json) {
     out(JSON.stringify({ ...decided, actions }, null, 2));
     return 0;
@@ -388,22 +379,28 @@ async function explain(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function replay(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { from: { type: 'string' }, to: { type: 'string', default: 'now' }, spec: { type: 'string' }, db: { type: 'boolean', default: false }, brief: { type: 'boolean', default: false } },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"`);
-  if (!values.from) throw new Error('--from T1 is required (an ISO time or a duration ago, e.g. 2h)');
+const replaySpec = defineArgs({
+  command: 'maas scaling replay',
+  description: `Re-runs the recorded inputs of [T1, T2]: each decision with "identical" when the policy reproduces it,
+else what differs; with --spec, what that spec would have decided instead.`,
+  options: {
+    from: { type: 'string', value: 'T1', required: true, help: 'first decision time' },
+    to: { type: 'string', value: 'T2', default: 'now', help: 'last decision time' },
+    spec: { type: 'string', value: 'OTHER.json', help: 'ScalingSpecOverrides JSON, as SCALING_SPEC_FILE: what it would have decided' },
+    db: DB,
+    brief: { type: 'boolean', help: 'print only decisions that act or differ' },
+  },
+  epilogue: `${TIMES}\n\n${ENVIRONMENT}`,
+});
+
+async function replay({ values }: Parsed<typeof replaySpec>): Promise<number> {
   const nowMs = Date.now();
   const from = parseTime(values.from, 'from', nowMs);
-  const to = parseTime(values.to!, 'to', nowMs);
-  if (to < from) throw new Error(`--to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`);
+  const to = parseTime(values.to, 'to', nowMs);
+  if (to < from) throw new UsageError(`--to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`);
   const other = values.spec ? loadSpecFile(values.spec) : undefined;
 
-  const source = await decisionSource(values.db!);
+  const source = await decisionSource(values.db);
   const progress = progressLine('reading decisions');
   const recorded: ScalingDecided[] = [];
   try {
@@ -444,15 +441,16 @@ async function replay(argv: string[]): Promise<number> {
   return other || differing === 0 ? 0 : 1;
 }
 
-export const command: Command = {
+export const command: Command = defineCommandGroup({
+  command: 'maas scaling',
   summary: 'scaling decisions: timeline, explanation with inputs, replay (identical or diff with another spec)',
-  usage,
-  async run(argv) {
-    const [action, ...rest] = argv;
-    if (action === 'events') return events(rest);
-    if (action === 'explain') return explain(rest);
-    if (action === 'replay') return replay(rest);
-    throw new Error(action ? `unknown action "${action}"; use events, explain or replay` : 'give an action: events, explain or replay');
+  description: `What vm-scaler decided, why, and what another spec would have decided. Every decision is recorded
+with its inputs (spec, previous state, observation, forecast) on the JetStream SCALING stream and
+in PostgreSQL (scaling_decisions).`,
+  actions: {
+    events: defineCommand('timeline of decisions, actions and node state changes; decisions that change nothing are left out unless --all', eventsSpec, events),
+    explain: defineCommand("the decision's inputs and every reason; re-runs it to check", explainSpec, explain),
+    replay: defineCommand('re-runs the recorded inputs of [T1, T2]: identical, or what differs (with --spec: what that spec would have decided)', replaySpec, replay),
   },
-};
-
+  epilogue: `${TIMES}\n--db   read decisions from PostgreSQL (DATABASE_URL) instead of the stream (explain, replay)\n\n${ENVIRONMENT}`,
+});
