@@ -35,12 +35,13 @@ describe('file uploads', () => {
     }
     return req;
   };
-  /** The body as text, whatever its content type. */
-  const asText = (res: NodeJS.ReadableStream, done: (err: Error | null, body: string) => void) => {
+  /** The body as text, whatever its content type (in Node the parser is handed the response stream). */
+  const asText = (res: request.Response, done: (err: Error | null, body: string) => void) => {
+    const stream = res as unknown as NodeJS.ReadableStream;
     let text = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => (text += chunk));
-    res.on('end', () => done(null, text));
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => done(null, text));
   };
 
   it('stores the file part byte for byte, whichever order the parts come in', async () => {
