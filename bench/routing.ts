@@ -23,6 +23,7 @@
  * Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.
  */
 import * as path from 'node:path';
+import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { EngineProfile, findProfile } from '@maas/engine-sim';
 import { routingPresets } from '@maas/routing';
 import { ProgressBar } from './lib/progress';
@@ -53,46 +54,37 @@ interface BenchArgs {
   readonly ablation: boolean;
 }
 
-const USAGE = 'usage: [--trace FILE] [--workers N] [--profile NAME] [--speedup X] [--heartbeat-ms MS] [--seed N] [--host-kv-blocks N] [--capacity N] [--ablation]';
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/routing.ts',
+  description: `Round-robin, least-outstanding and prefix+load routing replaying a Mooncake-format trace over
+simulated workers in virtual time; the header of bench/routing.ts explains the defaults.`,
+  options: {
+    trace: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', default: DEFAULT_TRACE, help: 'Mooncake-format JSONL trace (default: the shared mooncake-synthetic.jsonl)' },
+    workers: { type: 'integer', min: 1, default: 4, help: 'simulated workers' },
+    profile: { type: 'string', value: 'NAME', default: 'a100-qwen2.5-3b', help: 'engine-sim profile of every worker' },
+    speedup: { type: 'number', above: 0, default: 1.5, value: 'X', help: 'replay the trace X times faster' },
+    'heartbeat-ms': { type: 'number', min: 0, default: 1500, value: 'MS', help: "workers' heartbeat period the router sees load through; 0 reads the engines live" },
+    seed: { type: 'integer', min: 0, default: 1, help: 'seed of heartbeat gaps' },
+    'host-kv-blocks': { type: 'integer', min: 0, default: 155_000, help: "16-token KV blocks of host memory added to each worker's GPU KV" },
+    capacity: { type: 'integer', min: 1, help: "batch bound the workers register with (default: the profile's maxNumSeqs)" },
+    ablation: { type: 'boolean', help: 'add one line per change of the tuned prefix-load, each alone' },
+  },
+  epilogue: 'Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.',
+});
 
-function parseArgs(argv: string[]): BenchArgs {
-  const args: { -readonly [K in keyof BenchArgs]: BenchArgs[K] } = {
-    trace: DEFAULT_TRACE,
-    workers: 4,
-    profile: 'a100-qwen2.5-3b',
-    speedup: 1.5,
-    heartbeatMs: 1500,
-    seed: 1,
-    hostKvBlocks: 155_000,
-    capacity: undefined,
-    ablation: false,
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgv(spec, argv);
+  return {
+    trace: values.trace,
+    workers: values.workers,
+    profile: values.profile,
+    speedup: values.speedup,
+    heartbeatMs: values['heartbeat-ms'],
+    seed: values.seed,
+    hostKvBlocks: values['host-kv-blocks'],
+    capacity: values.capacity,
+    ablation: values.ablation,
   };
-  const number = (flag: string, raw: string | undefined, check: (x: number) => boolean, what: string): number => {
-    const x = Number(raw);
-    if (raw === undefined || !check(x)) throw new Error(`bench/routing: ${flag} must be ${what}, got "${raw ?? ''}"; ${USAGE}`);
-    return x;
-  };
-  const positiveInt = (x: number) => Number.isInteger(x) && x > 0;
-  const nonNegativeInt = (x: number) => Number.isInteger(x) && x >= 0;
-  for (let i = 0; i < argv.length; i += 1) {
-    const flag = argv[i];
-    if (flag === '--ablation') {
-      args.ablation = true;
-      continue;
-    }
-    const value = argv[i + 1];
-    i += 1;
-    if (flag === '--trace' && value) args.trace = path.resolve(value);
-    else if (flag === '--profile' && value) args.profile = value;
-    else if (flag === '--workers') args.workers = number(flag, value, positiveInt, 'a positive integer');
-    else if (flag === '--speedup') args.speedup = number(flag, value, (x) => x > 0 && Number.isFinite(x), 'a positive number');
-    else if (flag === '--heartbeat-ms') args.heartbeatMs = number(flag, value, (x) => x >= 0 && Number.isFinite(x), 'a number ≥ 0');
-    else if (flag === '--seed') args.seed = number(flag, value, nonNegativeInt, 'an integer ≥ 0');
-    else if (flag === '--host-kv-blocks') args.hostKvBlocks = number(flag, value, nonNegativeInt, 'an integer ≥ 0');
-    else if (flag === '--capacity') args.capacity = number(flag, value, positiveInt, 'a positive integer');
-    else throw new Error(`bench/routing: unknown argument "${flag}"; ${USAGE}`);
-  }
-  return args;
 }
 
 interface LineResult {
@@ -105,7 +97,7 @@ const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
 const count = (x: number) => Math.round(x).toLocaleString('en-US');
 
 function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
   const fitted = findProfile(args.profile);
   const profile: EngineProfile = { ...fitted, kvBlocks: fitted.kvBlocks + args.hostKvBlocks };
   const trace = loadTrace(args.trace, args.speedup);
@@ -219,4 +211,4 @@ function main(): void {
   out(`report: ${path.relative(root, file)}`);
 }
 
-main();
+runMain('bench/routing', main);
