@@ -23,6 +23,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { findProfile } from '@maas/engine-sim';
 import { DemandForecaster, resolveForecastSpec } from '@maas/forecast';
 import { DemandOutlook, seededRng } from '@maas/scaling';
@@ -62,47 +63,49 @@ interface BenchArgs {
   readonly sets: string[];
 }
 
-const USAGE = 'usage: [--series FILE] [--tokens FILE] [--seed N] [--peak-replicas N] [--profile NAME] [--tick S] [--days N] [--out PATH] [--trace POLICY] [--set POLICY.SECTION.KEY=VALUE]...';
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/scaling.ts',
+  description: `Two-stage scaling policies (static, reactive, predictive, oracle, reactive on concurrency) over
+two weeks of real demand, in virtual time; the header of bench/scaling.ts explains the set-up.`,
+  options: {
+    series: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', help: 'request-rate series t_seconds,requests_per_second (default: the shared ServeGen m-large series)' },
+    tokens: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', help: 'token counts to draw from (default: the shared Azure conversation trace)' },
+    seed: { type: 'integer', default: 1, help: 'seed of arrivals, token draws and boots' },
+    'peak-replicas': { type: 'integer', min: 1, default: 20, help: 'the series is scaled so that its peak needs this many replicas' },
+    profile: { type: 'string', value: 'NAME', default: 'a100-qwen2.5-3b', help: 'engine-sim profile of one replica' },
+    tick: { type: 'number', above: 0, max: 60, default: 2, value: 'S', help: 'simulated seconds per step' },
+    days: { type: 'number', above: 0, help: 'simulate only the first N days (default: the whole series)' },
+    out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes (default artifacts/bench/scaling.json)' },
+    trace: { type: 'string', value: 'POLICY', help: "print this policy's state and reasons every simulated minute on stderr" },
+    set: {
+      type: 'string',
+      value: 'POLICY.SECTION.KEY=VALUE',
+      multiple: true,
+      help: 'override one spec key of one policy, e.g. predictive.capacity.scaleDownDelaySeconds=300; repeatable',
+    },
+  },
+  epilogue: 'Tables and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/scaling.json.',
+});
 
-function parseArgs(argv: string[]): BenchArgs {
-  const args: { -readonly [K in keyof BenchArgs]: BenchArgs[K] } = {
-    series: path.join(TRACES, 'servegen-language-m-large-rate.csv'),
-    tokens: path.join(TRACES, 'azure-llm-2023-conv.csv'),
-    seed: 1,
-    peakReplicas: 20,
-    profile: 'a100-qwen2.5-3b',
-    tickSeconds: 2,
-    days: undefined,
-    out: undefined,
-    trace: undefined,
-    sets: [],
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgv(spec, argv);
+  return {
+    series: values.series ?? path.join(TRACES, 'servegen-language-m-large-rate.csv'),
+    tokens: values.tokens ?? path.join(TRACES, 'azure-llm-2023-conv.csv'),
+    seed: values.seed,
+    peakReplicas: values['peak-replicas'],
+    profile: values.profile,
+    tickSeconds: values.tick,
+    days: values.days,
+    out: values.out,
+    trace: values.trace,
+    sets: values.set,
   };
-  const number = (flag: string, raw: string | undefined, ok: (v: number) => boolean): number => {
-    const v = Number(raw);
-    if (raw === undefined || !Number.isFinite(v) || !ok(v)) throw new Error(`bench/scaling: ${flag} needs a valid number, got ${raw ?? 'nothing'}; ${USAGE}`);
-    return v;
-  };
-  for (let i = 0; i < argv.length; i += 1) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (flag === '--series' && value) args.series = path.resolve(argv[++i]);
-    else if (flag === '--tokens' && value) args.tokens = path.resolve(argv[++i]);
-    else if (flag === '--seed') args.seed = number(flag, argv[++i], Number.isInteger);
-    else if (flag === '--peak-replicas') args.peakReplicas = number(flag, argv[++i], (v) => Number.isInteger(v) && v >= 1);
-    else if (flag === '--profile' && value) args.profile = argv[++i];
-    else if (flag === '--tick') args.tickSeconds = number(flag, argv[++i], (v) => v > 0 && v <= 60);
-    else if (flag === '--days') args.days = number(flag, argv[++i], (v) => v > 0);
-    else if (flag === '--out' && value) args.out = path.resolve(argv[++i]);
-    else if (flag === '--trace' && value) args.trace = argv[++i];
-    else if (flag === '--set' && value) args.sets.push(argv[++i]);
-    else throw new Error(`bench/scaling: unknown argument "${flag}"; ${USAGE}`);
-  }
-  return args;
 }
 
 function main(): void {
   const started = Date.now();
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const series = loadRateSeries(args.series);
   const mix = loadTokenMix(args.tokens);
@@ -309,4 +312,4 @@ function main(): void {
   progress(`wrote ${path.relative(process.cwd(), written)}`);
 }
 
-main();
+runMain('bench/scaling', main);
