@@ -1,11 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { defineArgs, UsageError } from '@maas/cli-args';
+import * as path from 'node:path';
+import { defineArgs, Parsed, UsageError } from '@maas/cli-args';
 import { Capability, ServedModel, Subjects } from '@maas/contracts';
 import { loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import { findProfile, SimServer, startSimServer, validateFaults } from '@maas/engine-sim';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus } from '@maas/nats';
-import { RuntimeClient, WorkerAgent, WorkerRuntimeKind } from '@maas/worker-agent';
+import { freePort, guessCapabilities, LAUNCH_KINDS, LaunchedRuntime, RuntimeClient, runtimeCommand, WorkerAgent, WorkerRuntimeKind } from '@maas/worker-agent';
 import { Command, defineCommand } from '../command';
 
 const CAPABILITIES: readonly Capability[] = ['chat', 'completion', 'embedding', 'transcription', 'ocr'];
@@ -48,11 +51,29 @@ const fraction = { type: 'number', min: 0, max: 1, value: 'P' } as const;
 
 const spec = defineArgs({
   command: 'maas worker',
-  synopsis: '(--attach URL | --sim-profile NAME) [options]',
+  synopsis: '(--attach URL | --sim-profile NAME | --launch KIND --model NAME [-- RUNTIME-ARGS]) [options]',
   description: `Runs a model worker: registers one runtime on NATS with its models, capabilities and capacity,
 reports its load every heartbeat (from vLLM's or llama.cpp server's /metrics), and on SIGTERM
-drains it (stops taking work, waits for running requests, deregisters) and exits.`,
+drains it (stops taking work, waits for running requests, deregisters) and exits.
+
+With --launch the worker starts the runtime itself, as a child: with the port and served model name
+(--model) it needs and, for vllm and llama-server, a generated --api-key; it registers once the
+runtime answers healthy, deregisters and restarts it with backoff when it dies, and on SIGTERM
+drains, then stops it. Arguments after -- go to the runtime (e.g. -- --profile a100-qwen2.5-3b
+for sim-engine, -- --enable-prefix-caching for vllm).`,
+  positionals: [{ name: 'RUNTIME-ARGS', optional: true, variadic: true, help: 'after --: arguments for the launched runtime' }],
   options: {
+    launch: { type: 'string', choices: LAUNCH_KINDS, value: 'KIND', group: 'runtime (one of)', help: `start the runtime as a child: ${LAUNCH_KINDS.join(', ')}` },
+    weights: { type: 'string', value: 'PATH', group: 'launched runtime', help: 'model weights: a Hugging Face id or path for vllm, a GGUF file for llama-server and llama-engine (default: the --model name)' },
+    'runtime-host': { type: 'string', value: 'ADDR', default: '127.0.0.1', group: 'launched runtime', help: 'address the runtime binds (0.0.0.0 on a VM that gateways reach; then give --advertise-url)' },
+    'runtime-port': { type: 'integer', min: 0, max: 65535, default: 0, group: 'launched runtime', help: 'port of the runtime (default 0: a free one)' },
+    'runtime-key': { type: 'string', choices: ['generate', 'none'], default: 'generate', value: 'MODE', group: 'launched runtime', help: 'generate: a random --api-key for vllm and llama-server; none: no key' },
+    'tensor-parallel-size': { type: 'integer', min: 1, group: 'launched runtime', help: 'vllm: GPUs the model is split over' },
+    'max-model-len': { type: 'integer', min: 16, group: 'launched runtime', help: 'vllm: context length the KV cache is sized for' },
+    'gpu-memory-utilization': { type: 'number', above: 0, max: 1, value: 'F', group: 'launched runtime', help: "vllm: fraction of each GPU's memory it may take" },
+    'priority-scheduling': { type: 'boolean', group: 'launched runtime', help: "vllm: --scheduling-policy priority (batch work yields to interactive)" },
+    'runtime-start-timeout': { type: 'custom', parse: duration(), default: 1_800_000, value: 'DUR', group: 'launched runtime', help: 'longest wait for the runtime to be healthy before it is restarted (default 30m)' },
+    'restart-backoff': { type: 'custom', parse: duration(), default: 1000, value: 'DUR', group: 'launched runtime', help: 'first restart delay after a crash; doubles up to 2m (default 1s)' },
     attach: { type: 'custom', parse: httpUrl, value: 'URL', group: 'runtime (one of)', help: 'an OpenAI-compatible server already running (vLLM, llama.cpp, …)' },
     'sim-profile': { type: 'custom', parse: findProfile, value: 'NAME', group: 'runtime (one of)', help: "start the engine simulator in this process ('maas sim-engine --list-profiles')" },
     'sim-port': { type: 'integer', min: 0, max: 65535, default: 0, group: 'simulator options', help: 'port of the simulator (default 0: any free port)' },
@@ -107,12 +128,122 @@ drains it (stops taking work, waits for running requests, deregisters) and exits
 
 const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
 
+type Values = Parsed<typeof spec>['values'];
+
+/** `maas` as this process was started (bin/maas.js or dist/cli/main.js), to start maas runtimes with. */
+function maasCommand(): string[] {
+  const script = process.argv[1];
+  if (script && fs.existsSync(script)) return [process.execPath, script];
+  return [process.execPath, path.resolve(__dirname, '..', 'main.js')];
+}
+
+/** Waits for SIGTERM or SIGINT (a second SIGINT exits at once); calls `stop` with the first. */
+function onStopSignal(logger: Logger, workerId: string, stop: (signal: NodeJS.Signals) => void): void {
+  let stopping = false;
+  let interrupts = 0;
+  const on = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGINT' && (interrupts += 1) > 1) {
+      logger.warn('second SIGINT: exiting without waiting for the drain', { workerId });
+      process.exit(130);
+    }
+    if (stopping) return logger.info('already draining; signal ignored', { signal, workerId });
+    stopping = true;
+    stop(signal);
+  };
+  process.on('SIGTERM', on);
+  process.on('SIGINT', on);
+}
+
+/** --launch: the runtime as a child, supervised; the agent registers it whenever it is healthy. */
+async function launch(values: Values, extra: string[], invalid: (message: string) => UsageError): Promise<number> {
+  const kind = values.launch!;
+  if (values.model.length !== 1) throw invalid('--launch needs exactly one --model NAME: the served model name');
+  const served = values.model[0].id;
+  if (values.model[0].upstream) throw invalid('--launch: --model takes the served name only (the runtime is started with it)');
+  const vllmOnly = (['tensor-parallel-size', 'max-model-len', 'gpu-memory-utilization', 'priority-scheduling'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+  if (kind !== 'vllm' && vllmOnly.length) throw invalid(`--${vllmOnly[0]} applies to --launch vllm only; give ${kind}'s own flags after --`);
+  if ((kind === 'llama-server' || kind === 'llama-engine') && !values.weights) throw invalid(`--launch ${kind} needs --weights FILE.gguf`);
+  const platform = loadConfig(platformConfigSpec);
+  const logger = new Logger('worker', platform.LOG_LEVEL);
+  const runtimeHost = values['runtime-host'];
+  const port = values['runtime-port'] || (await freePort(runtimeHost));
+  const apiKey = values['runtime-key'] === 'generate' ? randomBytes(24).toString('base64url') : undefined;
+  const command = runtimeCommand({
+    kind,
+    model: {
+      model: values.weights ?? served,
+      servedModelName: served,
+      tensorParallelSize: values['tensor-parallel-size'],
+      maxModelLen: values['max-model-len'],
+      gpuMemoryUtilization: values['gpu-memory-utilization'],
+      priorityScheduling: values['priority-scheduling'],
+    },
+    at: { host: runtimeHost, port, apiKey },
+    maas: maasCommand(),
+    extra,
+  });
+  // the simulator's profile, when given, says what hardware it stands for and how much it serves at once
+  const profileArg = kind === 'sim-engine' ? extra[extra.indexOf('--profile') + 1] : undefined;
+  const profile = profileArg && extra.includes('--profile') ? findProfile(profileArg) : undefined;
+  const reachable = runtimeHost === '0.0.0.0' || runtimeHost === '::' ? '127.0.0.1' : runtimeHost;
+  const runtimeUrl = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  const host = os.hostname();
+  const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
+  const capabilities = values.capabilities ?? (kind === 'sim-engine' ? ['chat', 'completion', 'embedding'] : undefined);
+  const maxContextTokens = values['max-model-len'] ?? profile?.maxModelLen;
+  const runtime = new RuntimeClient(runtimeUrl, 1500, command.usesApiKey ? apiKey : undefined);
+
+  const nc = await connectNats(platform.NATS_URL, `worker-${workerId}`, logger);
+  const bus = new MessageBus(nc, new Subjects(platform.MAAS_NAMESPACE));
+  const launched = new LaunchedRuntime({
+    command,
+    runtime,
+    logger,
+    startTimeoutMs: values['runtime-start-timeout'],
+    restartBackoff: { initialMs: values['restart-backoff'], maxMs: 120_000 },
+    stopTimeoutMs: 30_000,
+    agent: () =>
+      new WorkerAgent({
+        bus,
+        logger,
+        runtime,
+        workerId,
+        advertiseUrl: values['advertise-url']?.replace(/\/+$/, '') ?? runtimeUrl,
+        vmId: values['vm-id'] ?? process.env.MAAS_VM_ID ?? host,
+        host,
+        hardware: values.hardware ?? (kind === 'vllm' || profile?.runtime === 'vllm' ? 'gpu' : 'cpu'),
+        capacity: values.capacity ?? profile?.maxNumSeqs ?? 8,
+        runtimeKind: values['runtime-kind'] ?? command.kind,
+        models: [{ id: served, capabilities: capabilities ? [...capabilities] : guessCapabilities(served, ['chat', 'completion']), ...(maxContextTokens ? { maxContextTokens } : {}) }],
+        heartbeatMs: values.heartbeat,
+        registerEveryMs: values['register-every'],
+        drainTimeoutMs: values['drain-timeout'],
+      }),
+    onRegistered: (agent) => {
+      const r = agent.registration();
+      logger.info('worker registered', { workerId, url: r.url, models: r.models.map((m) => m.id), state: r.state, vmId: r.vmId, capacity: r.capacity, runtime: r.runtime.kind, restarts: launched.restarts });
+    },
+  });
+  // the key itself is never logged: only whether the runtime demands one
+  logger.info('launching the runtime', { kind, program: command.program, port, model: served, apiKey: command.usesApiKey ? 'generated' : 'none', workerId });
+  onStopSignal(logger, workerId, (signal) => {
+    logger.info('stopping', { signal, workerId });
+    launched.stop('shutdown');
+  });
+  await launched.run();
+  await nc.drain().catch(() => undefined);
+  logger.info('stopped', { workerId });
+  return 0;
+}
+
 export const command: Command = defineCommand(
   'run a model worker: register a runtime (or the simulator) on NATS, report load, drain on SIGTERM',
   spec,
-  async ({ values }) => {
+  async ({ values, positionals }) => {
     const invalid = (message: string) => new UsageError(message, spec.command);
-    if (!values.attach === !values['sim-profile']) throw invalid('give exactly one of --attach URL or --sim-profile NAME');
+    if ([values.attach, values['sim-profile'], values.launch].filter((v) => v !== undefined).length !== 1) throw invalid('give exactly one of --attach URL, --sim-profile NAME or --launch KIND');
+    if (positionals.length > 0 && !values.launch) throw invalid(`unexpected argument "${positionals[0]}" (runtime arguments after -- go with --launch)`);
+    if (values.launch) return launch(values, positionals, invalid);
     const capabilities = values.capabilities;
     const platform = loadConfig(platformConfigSpec);
     const logger = new Logger('worker', platform.LOG_LEVEL);

@@ -21,7 +21,7 @@ export type SpawnRuntime = (command: RuntimeCommand) => RuntimeProcess;
 
 /** The runtime as a child process sharing the worker's output (so its log is the worker's). */
 export const spawnRuntime: SpawnRuntime = (command) => {
-  const child = spawn(command.program, [...command.args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(command.program, [...command.args], { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<RuntimeExit>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: 127, signal: null }));

@@ -8,31 +8,34 @@ describe('vllmCommand', () => {
       'a 70B model over four GPUs, long context, priority for interactive traffic',
       { model: 'meta-llama/Llama-3.3-70B-Instruct', servedModelName: 'llama-3.3-70b', tensorParallelSize: 4, maxModelLen: 32768, gpuMemoryUtilization: 0.92, priorityScheduling: true },
       [],
-      'serve meta-llama/Llama-3.3-70B-Instruct --host 0.0.0.0 --port 8001 --served-model-name llama-3.3-70b --tensor-parallel-size 4 --max-model-len 32768 --gpu-memory-utilization 0.92 --scheduling-policy priority --api-key k-123',
+      'serve meta-llama/Llama-3.3-70B-Instruct --host 0.0.0.0 --port 8001 --served-model-name llama-3.3-70b --tensor-parallel-size 4 --max-model-len 32768 --gpu-memory-utilization 0.92 --scheduling-policy priority',
     ],
     [
       "vLLM's own defaults where the spec says nothing; extra arguments last",
       { model: '/models/qwen', servedModelName: 'Qwen/Qwen2.5-3B-Instruct' },
       ['--enable-prefix-caching'],
-      'serve /models/qwen --host 0.0.0.0 --port 8001 --served-model-name Qwen/Qwen2.5-3B-Instruct --api-key k-123 --enable-prefix-caching',
+      'serve /models/qwen --host 0.0.0.0 --port 8001 --served-model-name Qwen/Qwen2.5-3B-Instruct --enable-prefix-caching',
     ],
     [
       'fcfs when priority scheduling is off',
       { model: 'm', servedModelName: 'm', priorityScheduling: false, tensorParallelSize: 1 },
       [],
-      'serve m --host 0.0.0.0 --port 8001 --served-model-name m --tensor-parallel-size 1 --api-key k-123',
+      'serve m --host 0.0.0.0 --port 8001 --served-model-name m --tensor-parallel-size 1',
     ],
   ])('%s', (_name, spec, extra, expected) => {
     const c = vllmCommand(spec, at, extra);
     expect(c.program).toBe('vllm');
     expect(c.args.join(' ')).toBe(expected);
     expect(c.kind).toBe('vllm');
+    // the key is in the environment vLLM reads, never on the command line others can list
+    expect(c.env).toEqual({ VLLM_API_KEY: 'k-123' });
+    expect(c.args.join(' ')).not.toContain('k-123');
     expect(c.usesApiKey).toBe(true);
   });
 
   it('demands no key when none is given', () => {
     const c = vllmCommand({ model: 'm', servedModelName: 'm' }, { host: '127.0.0.1', port: 1 });
-    expect(c.args).not.toContain('--api-key');
+    expect(c.env).toEqual({});
     expect(c.usesApiKey).toBe(false);
   });
 });
@@ -42,11 +45,11 @@ describe('runtimeCommand', () => {
   const maas = ['/usr/bin/node', '/opt/maas/bin/maas.js'];
 
   it.each([
-    ['llama-server', 'llama-server', '-m /models/tiny.gguf --host 0.0.0.0 --port 8001 --alias tiny --metrics --api-key k-123 -c 4096', 'llama.cpp', true],
-    ['sim-engine', '/usr/bin/node', '/opt/maas/bin/maas.js sim-engine --host 0.0.0.0 --port 8001 --model tiny -c 4096', 'sim-engine', false],
-    ['llama-engine', '/usr/bin/node', '/opt/maas/bin/maas.js llama-engine --model /models/tiny.gguf --model-id tiny --host 0.0.0.0 --port 8001 -c 4096', undefined, false],
-  ] as const)('%s', (kind, program, args, runtimeKind, usesApiKey) => {
+    ['llama-server', 'llama-server', '-m /models/tiny.gguf --host 0.0.0.0 --port 8001 --alias tiny --metrics -c 4096', { LLAMA_API_KEY: 'k-123' }, 'llama.cpp', true],
+    ['sim-engine', '/usr/bin/node', '/opt/maas/bin/maas.js sim-engine --host 0.0.0.0 --port 8001 --model tiny -c 4096', {}, 'sim-engine', false],
+    ['llama-engine', '/usr/bin/node', '/opt/maas/bin/maas.js llama-engine --model /models/tiny.gguf --model-id tiny --host 0.0.0.0 --port 8001 -c 4096', {}, undefined, false],
+  ] as const)('%s', (kind, program, args, env, runtimeKind, usesApiKey) => {
     const c = runtimeCommand({ kind, model, at, maas, extra: ['-c', '4096'] });
-    expect([c.program, c.args.join(' '), c.kind, c.usesApiKey]).toEqual([program, args, runtimeKind, usesApiKey]);
+    expect([c.program, c.args.join(' '), c.env, c.kind, c.usesApiKey]).toEqual([program, args, env, runtimeKind, usesApiKey]);
   });
 });

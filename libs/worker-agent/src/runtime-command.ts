@@ -24,13 +24,18 @@ export interface VllmModelSpec {
 export interface RuntimeEndpoint {
   readonly host: string;
   readonly port: number;
-  /** Sent as `--api-key` to runtimes that take one. */
+  /** Demanded by runtimes that take an --api-key. */
   readonly apiKey?: string;
 }
 
 export interface RuntimeCommand {
   readonly program: string;
   readonly args: readonly string[];
+  /**
+   * Environment on top of the worker's. The key travels here (VLLM_API_KEY, LLAMA_API_KEY: what
+   * --api-key reads when absent), not on the command line, where any user of the host could read it.
+   */
+  readonly env: Readonly<Record<string, string>>;
   /** What the worker announces; undefined: detected from its /metrics. */
   readonly kind: WorkerRuntimeKind | undefined;
   /** Whether the runtime demands `apiKey` on its API (those that take no such flag serve without one). */
@@ -44,8 +49,7 @@ export function vllmCommand(spec: VllmModelSpec, at: RuntimeEndpoint, extra: rea
   if (spec.maxModelLen !== undefined) args.push('--max-model-len', String(spec.maxModelLen));
   if (spec.gpuMemoryUtilization !== undefined) args.push('--gpu-memory-utilization', String(spec.gpuMemoryUtilization));
   if (spec.priorityScheduling) args.push('--scheduling-policy', 'priority');
-  if (at.apiKey) args.push('--api-key', at.apiKey);
-  return { program: 'vllm', args: [...args, ...extra], kind: 'vllm', usesApiKey: Boolean(at.apiKey) };
+  return { program: 'vllm', args: [...args, ...extra], env: at.apiKey ? { VLLM_API_KEY: at.apiKey } : {}, kind: 'vllm', usesApiKey: Boolean(at.apiKey) };
 }
 
 export interface LaunchSpec {
@@ -69,13 +73,14 @@ export function runtimeCommand(s: LaunchSpec): RuntimeCommand {
       // --metrics: the worker reads its load from /metrics
       return {
         program: 'llama-server',
-        args: ['-m', s.model.model, ...net, '--alias', s.model.servedModelName, '--metrics', ...(s.at.apiKey ? ['--api-key', s.at.apiKey] : []), ...s.extra],
+        args: ['-m', s.model.model, ...net, '--alias', s.model.servedModelName, '--metrics', ...s.extra],
+        env: s.at.apiKey ? { LLAMA_API_KEY: s.at.apiKey } : {},
         kind: 'llama.cpp',
         usesApiKey: Boolean(s.at.apiKey),
       };
     case 'sim-engine':
-      return { program: maas, args: [...script, 'sim-engine', ...net, '--model', s.model.servedModelName, ...s.extra], kind: 'sim-engine', usesApiKey: false };
+      return { program: maas, args: [...script, 'sim-engine', ...net, '--model', s.model.servedModelName, ...s.extra], env: {}, kind: 'sim-engine', usesApiKey: false };
     case 'llama-engine':
-      return { program: maas, args: [...script, 'llama-engine', '--model', s.model.model, '--model-id', s.model.servedModelName, ...net, ...s.extra], kind: undefined, usesApiKey: false };
+      return { program: maas, args: [...script, 'llama-engine', '--model', s.model.model, '--model-id', s.model.servedModelName, ...net, ...s.extra], env: {}, kind: undefined, usesApiKey: false };
   }
 }
