@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NatsConnection } from 'nats';
 import { Client } from 'pg';
+import request from 'supertest';
 import { RegistrySnapshot, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, factory, startNode, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
@@ -275,53 +276,46 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
   });
 
   it('sends a browser without a session to sign in, and back to where it was going', async () => {
-    const res = await fetch(`${base}/portal/admin`, { redirect: 'manual' });
-    expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/auth/saml/login?next=%2Fportal%2Fadmin');
-    expect((await fetch(`${base}/auth/session`)).status).toBe(401);
+    await request(base).get('/portal/admin').expect(303).expect('location', '/auth/saml/login?next=%2Fportal%2Fadmin');
+    await request(base).get('/auth/session').expect(401);
   });
 
-  describe('portal', () => {
+  describe('portal (supertest against the running auth)', () => {
     let session: string;
-    const page = (p: string, init: RequestInit = {}) =>
-      fetch(`${base}${p}`, { redirect: 'manual', ...init, headers: { cookie: `maas_session=${session}`, ...(init.headers as Record<string, string>) } });
+    const get = (p: string, s = session) => request(base).get(p).set('cookie', `maas_session=${s}`);
+    const post = (p: string, fields: Record<string, string>, s = session) => request(base).post(p).set('cookie', `maas_session=${s}`).type('form').send(fields);
     const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1];
-    const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
 
     beforeAll(async () => {
       ({ session } = await login());
     });
 
     it('creates a key (secret shown once), lists it, and revokes it; key-registry agrees', async () => {
-      const csrf = csrfOf(await (await page('/portal')).text());
-      const created = await page('/portal/keys', form({ _csrf: csrf, name: 'laptop notebook', expiresInDays: '30' }));
-      expect(created.status).toBe(201);
-      const html = await created.text();
-      const secret = /id="new-secret"[^>]*value="(sk-[^"]+)"/.exec(html)![1];
+      const csrf = csrfOf((await get('/portal')).text);
+      const created = await post('/portal/keys', { _csrf: csrf, name: 'laptop notebook', expiresInDays: '30' }).expect(201);
+      const secret = /id="new-secret"[^>]*value="(sk-[^"]+)"/.exec(created.text)![1];
       expect(await bus.request('key-registry.verify', { key: secret })).toMatchObject({ valid: true, key: { userEmail: 'ada@example.ac.jp', name: 'laptop notebook' } });
-      const listing = await (await page('/portal')).text();
+      const listing = (await get('/portal')).text;
       expect(listing).toContain('laptop notebook');
       expect(listing).not.toContain(secret);
 
       const keyId = /action="\/portal\/keys\/([^/]+)\/revoke"/.exec(listing)![1];
-      const revoked = await page(`/portal/keys/${keyId}/revoke`, form({ _csrf: csrf }));
-      expect(revoked.status).toBe(303);
+      await post(`/portal/keys/${keyId}/revoke`, { _csrf: csrf }).expect(303);
       expect(await bus.request('key-registry.verify', { key: secret })).toEqual({ valid: false, reason: 'revoked' });
     });
 
     it('refuses state changes without the session CSRF token, or from another origin', async () => {
-      const csrf = csrfOf(await (await page('/portal')).text());
-      expect((await page('/portal/keys', form({ name: 'x', expiresInDays: '30' }))).status).toBe(403);
-      expect((await page('/portal/keys', form({ _csrf: 'forged', name: 'x', expiresInDays: '30' }))).status).toBe(403);
-      const crossSite = await page('/portal/keys', { ...form({ _csrf: csrf, name: 'x', expiresInDays: '30' }), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' } });
-      expect(crossSite.status).toBe(403);
+      const csrf = csrfOf((await get('/portal')).text);
+      await post('/portal/keys', { name: 'x', expiresInDays: '30' }).expect(403);
+      await post('/portal/keys', { _csrf: 'forged', name: 'x', expiresInDays: '30' }).expect(403);
+      await post('/portal/keys', { _csrf: csrf, name: 'x', expiresInDays: '30' }).set('origin', 'https://evil.example').expect(403);
       expect(((await bus.request('key-registry.list', { userEmail: 'ada@example.ac.jp' })).keys).filter((k) => k.name === 'x')).toHaveLength(0);
     });
 
     it("cannot revoke someone else's key", async () => {
       const other = await bus.request('key-registry.create', { userEmail: 'grace@example.ac.jp', name: 'grace' });
-      const csrf = csrfOf(await (await page('/portal')).text());
-      expect((await page(`/portal/keys/${other.key.keyId}/revoke`, form({ _csrf: csrf }))).status).toBe(404);
+      const csrf = csrfOf((await get('/portal')).text);
+      await post(`/portal/keys/${other.key.keyId}/revoke`, { _csrf: csrf }).expect(404);
       expect((await bus.request('key-registry.verify', { key: other.secret })).valid).toBe(true);
     });
 
@@ -338,30 +332,28 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       } finally {
         await c.end();
       }
-      const html = await (await page('/portal')).text();
+      const html = (await get('/portal')).text;
       expect(html).toContain('<svg');
       expect(html).toContain('1,545 tokens between');
       expect(html).not.toContain('99,999');
     });
 
     it('keeps administration to administrators', async () => {
-      expect((await page('/portal/admin')).status).toBe(403);
+      await get('/portal/admin').expect(403);
       const admin = await login({ ...ADA, [ATTRIBUTE_OIDS.eppn]: ['grace@example.ac.jp'], [ATTRIBUTE_OIDS.mail]: ['grace@example.ac.jp'], [ATTRIBUTE_OIDS.displayName]: ['Grace Hopper'] });
-      const res = await fetch(`${base}/portal/admin`, { headers: { cookie: `maas_session=${admin.session}` } });
-      expect(res.status).toBe(200);
-      const html = await res.text();
+      const html = (await get('/portal/admin', admin.session).expect(200)).text;
       expect(html).toContain('ada@example.ac.jp');
       expect(html).toContain('w-1');
     });
 
     it('signs out: the session is revoked server-side and the cookie cleared', async () => {
       const { session: s } = await login();
-      const csrf = csrfOf(await (await fetch(`${base}/portal`, { headers: { cookie: `maas_session=${s}` } })).text());
-      expect((await fetch(`${base}/auth/logout`, { method: 'POST', redirect: 'manual', headers: { cookie: `maas_session=${s}` } })).status).toBe(403);
-      const out = await fetch(`${base}/auth/logout`, { ...form({ _csrf: csrf }), redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `maas_session=${s}` } });
-      expect(out.status).toBe(303);
-      expect(out.headers.get('location')).toBe('/auth/logged-out'); // this IdP has no SLO endpoint
-      expect(out.headers.getSetCookie().join()).toMatch(/maas_session=;/);
+      const csrf = csrfOf((await get('/portal', s)).text);
+      await request(base).post('/auth/logout').set('cookie', `maas_session=${s}`).expect(403);
+      const out = await post('/auth/logout', { _csrf: csrf }, s)
+        .expect(303)
+        .expect('location', '/auth/logged-out'); // this IdP has no SLO endpoint
+      expect(([] as string[]).concat(out.headers['set-cookie'] ?? []).join()).toMatch(/maas_session=;/);
       expect(await bus.request('auth.verify-session', { token: s })).toEqual({ valid: false, reason: 'revoked' });
     });
   });
