@@ -1,0 +1,94 @@
+import { JSONCodec, NatsConnection } from 'nats';
+import { MessageName, Subjects, WorkerRegistered } from '@maas/contracts';
+import { startNode, StartedProcess, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+
+const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `maas worker --launch sim-engine`: the simulator as a real child process of the worker, over real NATS. */
+describe('maas worker --launch', () => {
+  const namespace = testNamespace();
+  const subjects = new Subjects(namespace);
+  let nc: NatsConnection;
+  let worker: StartedProcess | undefined;
+  const seen: { name: MessageName; at: number; msg: Record<string, unknown> }[] = [];
+
+  beforeAll(async () => {
+    nc = await testNats();
+    for (const name of ['worker.registered', 'worker.draining', 'worker.deregistered'] as MessageName[]) {
+      nc.subscribe(subjects.subject(name), { callback: (_e, m) => seen.push({ name, at: Date.now(), msg: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
+    }
+  });
+
+  afterAll(async () => {
+    await worker?.stop('SIGKILL');
+    await nc.close();
+  });
+
+  const until = async <T>(check: () => T | undefined, ms: number, what: string): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = check();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms\n${worker?.lines.slice(-15).join('\n')}`);
+      await sleep(50);
+    }
+  };
+  const events = (name: MessageName) => seen.filter((e) => e.name === name && e.msg.workerId === 'launched-1');
+
+  it('starts the runtime, registers once it is healthy, restarts it after a crash (deregistered meanwhile), drains on SIGTERM and stops it', async () => {
+    worker = startNode('dist/cli/main.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info' }, [
+      'worker', '--launch', 'sim-engine', '--model', MODEL, '--worker-id', 'launched-1', '--vm-id', 'vm-l', '--heartbeat', '200ms', '--restart-backoff', '300ms', '--drain-timeout', '20s',
+      '--', '--profile', 'a100-qwen2.5-3b', '--startup-delay', '1s',
+    ]);
+    const firstStart = await worker.waitFor((r) => r.msg === 'runtime started', 30_000, 'the runtime starting');
+    const reg = (await until(() => events('worker.registered')[0], 60_000, 'no registration')).msg as unknown as WorkerRegistered;
+    // it registers only once the runtime answers healthy: ready at once, with what the profile says
+    expect(reg).toMatchObject({ vmId: 'vm-l', state: 'ready', hardware: 'gpu', runtime: { kind: 'sim-engine' }, models: [{ id: MODEL, maxContextTokens: 32768 }] });
+    const served = await fetch(`${reg.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+    });
+    expect(served.status).toBe(200);
+
+    // the runtime dies: the worker deregisters, starts it again on the same port and registers again
+    const pid = Number(firstStart.pid);
+    expect(alive(pid)).toBe(true);
+    process.kill(pid, 'SIGKILL');
+    await until(() => events('worker.deregistered')[0], 10_000, 'no deregistration after the crash');
+    expect(events('worker.deregistered')[0].msg.reason).toBe('replaced');
+    const restarted = await worker.waitFor((r) => r.msg === 'runtime started' && Number(r.restarts) === 1, 20_000, 'the runtime restarting');
+    const again = await until(() => events('worker.registered').find((e) => e.at > events('worker.deregistered')[0].at && e.msg.state === 'ready'), 30_000, 'no registration after the restart');
+    expect((again.msg as unknown as WorkerRegistered).url).toBe(reg.url);
+
+    // a long answer in flight when SIGTERM comes: it finishes, then the worker deregisters and the runtime stops
+    const long = fetch(`${reg.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'at length' }], max_tokens: 400, ignore_eos: true }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { usage?: { completion_tokens: number } }, at: Date.now() }));
+    await sleep(300);
+    worker.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => worker!.child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    const done = await long;
+    expect(done.status).toBe(200);
+    expect(done.body.usage?.completion_tokens).toBe(400);
+    const draining = events('worker.draining')[0];
+    expect(Number(draining.msg.inFlight)).toBeGreaterThanOrEqual(1);
+    const gone = events('worker.deregistered')[1];
+    expect(gone.msg.reason).toBe('shutdown');
+    expect(gone.at).toBeGreaterThanOrEqual(done.at - 50);
+    expect(alive(Number(restarted.pid))).toBe(false);
+  });
+});
