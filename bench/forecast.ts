@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { AccuracySummary, AccuracyTally, DemandForecaster, DemandSeries, forecast, ForecastSpec, resolveForecastSpec, ValidForecast } from '@maas/forecast';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -59,22 +60,43 @@ interface BenchArgs {
   readonly strict: boolean;
 }
 
-function parseArgs(argv: string[]): BenchArgs {
-  const series: string[] = [];
-  const overrides: BenchArgs['overrides'] = {};
-  let out = path.join(root, 'artifacts', 'bench', 'forecast.json');
-  let strict = false;
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    if (arg === '--series' && argv[i + 1]) series.push(path.resolve(argv[++i]));
-    else if (arg === '--spec' && argv[i + 1]) {
-      const [key, raw] = argv[++i].split('=');
-      overrides[key as keyof ForecastSpec] = raw === 'true' ? true : raw === 'false' ? false : Number.isNaN(Number(raw)) ? raw : Number(raw);
-    } else if (arg === '--out' && argv[i + 1]) out = path.resolve(argv[++i]);
-    else if (arg === '--strict') strict = true;
-    else throw new Error(`bench/forecast: unknown argument "${arg}"; usage: [--series FILE]... [--spec KEY=VALUE]... [--out PATH] [--strict]`);
-  }
-  return { series: series.length ? series : DEFAULT_SERIES, overrides, out, strict };
+/** --spec KEY=VALUE: true/false, a number, else the text. */
+function specOverride(text: string): [keyof ForecastSpec, number | boolean | string] {
+  const at = text.indexOf('=');
+  if (at < 1) throw new Error(`expected KEY=VALUE, got "${text}"`);
+  const key = text.slice(0, at) as keyof ForecastSpec;
+  const raw = text.slice(at + 1);
+  return [key, raw === 'true' ? true : raw === 'false' ? false : raw.trim() === '' || Number.isNaN(Number(raw)) ? raw : Number(raw)];
+}
+
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/forecast.ts',
+  description: `Rolling-origin evaluation of @maas/forecast against persistence and seasonal-naive baselines on
+real request-rate series (CSV t_seconds,value at a regular step; missing rows are gaps). Two weeks
+or more: fit on days 1–7, evaluate on days 8–14; shorter: split at half.`,
+  options: {
+    series: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'FILE',
+      multiple: true,
+      help: 'a request-rate series; repeatable (default: the shared ServeGen m-large and m-mid series)',
+    },
+    spec: { type: 'custom', parse: specOverride, value: 'KEY=VALUE', multiple: true, help: 'override one ForecastSpec key; repeatable' },
+    out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes (default artifacts/bench/forecast.json)' },
+    strict: { type: 'boolean', help: 'exit 1 when a target is missed' },
+  },
+  epilogue: 'Tables and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/forecast.json.',
+});
+
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgv(spec, argv);
+  return {
+    series: values.series.length ? values.series : DEFAULT_SERIES,
+    overrides: Object.fromEntries(values.spec),
+    out: values.out ?? path.join(root, 'artifacts', 'bench', 'forecast.json'),
+    strict: values.strict,
+  };
 }
 
 function loadSeries(file: string): LoadedSeries {
@@ -273,7 +295,7 @@ function judge(rows: Row[], horizons: Horizon[]): TargetResult[] {
 }
 
 function main(): number {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
   const report: unknown[] = [];
   let failures = 0;
   for (const file of args.series) {
@@ -353,4 +375,4 @@ function main(): number {
   return args.strict && failures ? 1 : 0;
 }
 
-process.exitCode = main();
+runMain('bench/forecast', main);
