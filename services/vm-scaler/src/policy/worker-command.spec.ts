@@ -13,6 +13,14 @@ describe('worker command lines', () => {
     expect(splitArgs(`  a 'b c'  "d"`)).toEqual(['a', 'b c', 'd']);
   });
 
+  it("puts the node's flags before the launched runtime's arguments", () => {
+    const launch = { vmId: 'local-1', vmType: 'a100-qwen2.5-3b', model: 'Qwen/Qwen2.5-3B-Instruct' };
+    expect(workerArgs('--launch sim-engine --model {model} -- --profile {vmType}', launch, ['--vm-id', 'local-1']).join(' ')).toBe(
+      '--launch sim-engine --model Qwen/Qwen2.5-3B-Instruct --vm-id local-1 -- --profile a100-qwen2.5-3b',
+    );
+    expect(workerArgs('--sim-profile {vmType}', launch, ['--vm-id', 'local-1']).join(' ')).toBe('--sim-profile a100-qwen2.5-3b --vm-id local-1');
+  });
+
   it('names the worker after its node and lets it drain long', () => {
     expect(nodeArgs('local-1', 30 * 60_000)).toEqual(['--vm-id', 'local-1', '--worker-id', 'local-1', '--drain-timeout', '1800s']);
   });

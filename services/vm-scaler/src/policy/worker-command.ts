@@ -13,11 +13,16 @@ export function splitArgs(line: string): string[] {
   return args;
 }
 
-/** The runtime flags with {model}, {vmType} and {vmId} substituted. */
-export function workerArgs(template: string, launch: WorkerLaunch): string[] {
-  return splitArgs(template).map((arg) =>
+/**
+ * The runtime flags with {model}, {vmType} and {vmId} substituted, and the node's own flags added
+ * before any `--` (what follows it goes to a launched runtime: `--launch sim-engine … -- --profile …`).
+ */
+export function workerArgs(template: string, launch: WorkerLaunch, nodeFlags: readonly string[] = []): string[] {
+  const args = splitArgs(template).map((arg) =>
     arg.replace(/\{(model|vmType|vmId)\}/g, (_, key: 'model' | 'vmType' | 'vmId') => launch[key]),
   );
+  const end = args.indexOf('--');
+  return end === -1 ? [...args, ...nodeFlags] : [...args.slice(0, end), ...nodeFlags, ...args.slice(end)];
 }
 
 /** Every flag the node needs besides its runtime: who it is and how long it may drain. */

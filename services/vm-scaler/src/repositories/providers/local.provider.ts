@@ -168,7 +168,7 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     fs.mkdirSync(this.options.logDir, { recursive: true });
     const fd = fs.openSync(logFile, 'a');
     const [program, ...lead] = this.options.command;
-    const args = [...lead, ...workerArgs(this.options.argsTemplate, { vmId: id, vmType: request.vmType, model: request.model }), ...nodeArgs(id, this.options.drainTimeoutMs)];
+    const args = [...lead, ...workerArgs(this.options.argsTemplate, { vmId: id, vmType: request.vmType, model: request.model }, nodeArgs(id, this.options.drainTimeoutMs))];
     let child: ChildProcess;
     try {
       child = spawn(program, args, { env: { ...process.env, ...this.options.env, MAAS_VM_ID: id }, stdio: ['ignore', fd, fd] });

@@ -83,11 +83,10 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
   }
 
   async start(request: VmStartRequest): Promise<VmRecord> {
-    const args = [
-      ...workerArgs(this.options.argsTemplate, { vmId: '', vmType: request.vmType, model: request.model }),
+    const args = workerArgs(this.options.argsTemplate, { vmId: '', vmType: request.vmType, model: request.model }, [
       '--drain-timeout',
       `${Math.max(1, Math.round(this.options.drainTimeoutMs / 1000))}s`,
-    ];
+    ]);
     const jobId = await this.slurm.sbatch(
       [
         `--job-name=${JOB_NAME}`,
