@@ -1,10 +1,13 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SERVICE_NAMES } from '@maas/platform';
+import { createTestDatabase, requireSystemPart, startNode, StartedProcess, StartedService, startService, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
+import { captureSamlResponse, CookieJar, freePort, send } from './support/saml-idp';
 
 const root = path.resolve(__dirname, '..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
@@ -25,6 +28,7 @@ interface ComposeService {
  * with the YAML library of docker-compose's own Python: the file is judged by the tool that runs it.
  */
 function composeConfig(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
+  requireSystemPart('compose');
   const file = path.join(root, 'docker-compose.yml');
   const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x' } });
   const launcher = execFileSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).trim();
@@ -208,6 +212,75 @@ describe('deployment files', () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('the development IdP, run as its container runs it, with the settings compose gives it and auth', () => {
+    const STATE_IN_CONTAINER = '/var/lib/dev-idp';
+    const password = randomBytes(12).toString('base64url');
+    let state: string;
+    let db: TestDatabase;
+    let idp: StartedProcess;
+    let auth: StartedService;
+    let idpEnv: Record<string, string>;
+
+    beforeAll(async () => {
+      requireSystemPart('saml-idp');
+      state = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-dev-idp-'));
+      const [idpPort, authPort] = [await freePort(), await freePort()];
+      const authUrl = `http://127.0.0.1:${authPort}`;
+      // compose's settings; only what names a place (ports, hosts, the volume) is changed for this machine
+      idpEnv = {
+        ...services['saml-idp'].environment,
+        DEV_IDP_STATE_DIR: state,
+        DEV_IDP_PORT: String(idpPort),
+        DEV_IDP_PUBLIC_URL: `http://127.0.0.1:${idpPort}`,
+        DEV_IDP_SP_METADATA_URL: `${authUrl}/auth/saml/metadata`,
+        DEV_IDP_PASSWORD: password,
+      };
+      idp = startNode('deploy/docker/saml-idp/start.js', idpEnv);
+      await idp.waitFor((r) => r.msg === 'ready', 30_000, 'IdP ready line');
+      db = await createTestDatabase('devidp');
+      const authEnv = Object.fromEntries(Object.entries(services.auth.environment!).map(([k, v]) => [k, v.replace(STATE_IN_CONTAINER, state)]));
+      auth = await startService('auth', {
+        ...authEnv,
+        AUTH_PORT: String(authPort),
+        AUTH_PUBLIC_URL: authUrl,
+        HOST: '127.0.0.1',
+        DATABASE_URL: db.url,
+        NATS_URL: testNatsUrl(),
+        MAAS_NAMESPACE: testNamespace(),
+      });
+    });
+
+    afterAll(async () => {
+      await Promise.all([auth?.stop(), idp?.stop()]);
+      await db?.drop();
+      if (state) fs.rmSync(state, { recursive: true, force: true });
+    });
+
+    it('is healthy once it has left auth its metadata and an owner-only SP key', async () => {
+      const health = await new Promise<number | null>((resolve) =>
+        spawn(process.execPath, [path.join(root, 'deploy/docker/saml-idp/start.js'), '--check'], { env: { ...process.env, ...idpEnv }, stdio: 'ignore' }).on('close', resolve),
+      );
+      expect(health).toBe(0);
+      expect(fs.readFileSync(path.join(state, 'idp-metadata.xml'), 'utf8')).toContain(`entityID="${idpEnv.DEV_IDP_PUBLIC_URL}/saml2/idp/metadata.php"`);
+      expect(fs.statSync(path.join(state, 'auth-sp/sp.pem')).mode & 0o077).toBe(0);
+      expect(fs.statSync(path.join(state, 'secrets.json')).mode & 0o077).toBe(0);
+    });
+
+    it('signs its test account in to auth, and never prints the password', async () => {
+      await idp.waitFor((r) => r.msg === 'trusting auth as a service provider', 20_000, 'auth trusted as an SP');
+      const jar = new CookieJar();
+      const login = await captureSamlResponse(jar, `${auth.url}/auth/saml/login?next=%2Fportal`, { username: 'admin', password });
+      expect(login.acsUrl).toBe(`${auth.url}/auth/saml/acs`);
+      const body = new URLSearchParams({ SAMLResponse: login.samlResponse, ...(login.relayState ? { RelayState: login.relayState } : {}) });
+      const acs = await send(jar, login.acsUrl, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect({ status: acs.status, location: acs.headers.get('location') }).toEqual({ status: 303, location: '/portal' });
+      const session = await send(jar, `${auth.url}/auth/session`);
+      expect(session.status).toBe(200);
+      expect(session.headers.get('x-maas-user-email')).toBe(services.auth.environment!.AUTH_ADMINS);
+      expect(idp.lines.join('\n')).not.toContain(password);
     });
   });
 

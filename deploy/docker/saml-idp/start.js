@@ -4,11 +4,13 @@
 // volume, with one test account; leaves there what auth reads at start-up (the IdP's metadata, auth's
 // SP key and certificate); runs `php -S`; and trusts auth as an SP as soon as auth serves its metadata.
 // `start.js --check` is the container's health check.
+// Environment: DEV_IDP_STATE_DIR, DEV_IDP_PORT, DEV_IDP_PUBLIC_URL, DEV_IDP_SP_METADATA_URL,
+// DEV_IDP_USERNAME, DEV_IDP_EMAIL, DEV_IDP_PASSWORD (else one is made and kept in secrets.json).
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const samlIdp = require('./lib/saml-idp');
+const samlIdp = require('../../../scripts/lib/saml-idp'); // the same layout in the image as in the repository
 
 const env = (name, fallback) => process.env[name] || fallback;
 const STATE = env('DEV_IDP_STATE_DIR', '/var/lib/dev-idp');
