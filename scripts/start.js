@@ -235,7 +235,8 @@ async function prepareSignIn(supervisor, gatewayUrl) {
     if (await idp.saveMetadata(20_000, () => php.child.pid !== undefined && php.child.exitCode === null)) {
       const rel = (p) => (p.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), p) : p);
       return {
-        authEnv: { ...authEnv, ...idp.authEnv },
+        // The operator's own administrators stay administrators.
+        authEnv: { ...authEnv, ...idp.authEnv, AUTH_ADMINS: [process.env.AUTH_ADMINS, idp.authEnv.AUTH_ADMINS].filter(Boolean).join(',') },
         gatewayEnv,
         async announce() {
           try {

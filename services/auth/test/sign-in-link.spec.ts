@@ -76,6 +76,12 @@ describe('auth: one-time sign-in links against real PostgreSQL', () => {
     expect(cookieOf(late, 'maas_session')).toBeUndefined();
   });
 
+  it('points a browser sent to sign in (no IdP here) to the one-time link', async () => {
+    const res = await fetch(`${auth.url}/auth/saml/login?next=%2Fportal`, { redirect: 'manual' });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain('Sign in with the one-time link npm start printed');
+  });
+
   it('lets only one of many simultaneous redemptions of a link through', async () => {
     const link = issue();
     const statuses = (await Promise.all(Array.from({ length: 8 }, () => redeem(token(link))))).map((r) => r.status);

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { AUTH_CONFIG, AuthConfig } from '../auth.config';
 import { LogoutService } from '../services/logout.service';
 import { SamlLoginService } from '../services/saml-login.service';
+import { SignInLinkService } from '../services/sign-in-link.service';
 import { SamlProtocol } from '../repositories/saml-protocol.repository';
 import { chooserPage, messagePage, signInAgain } from '../views/pages';
 import { HtmlPageFilter, PageError, readCookie, sendPage } from './browser';
@@ -16,6 +17,7 @@ export class SamlController {
     private readonly login: SamlLoginService,
     private readonly logout: LogoutService,
     private readonly saml: SamlProtocol,
+    private readonly links: SignInLinkService,
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
   ) {}
 
@@ -43,6 +45,10 @@ export class SamlController {
         sendPage(res, 200, chooserPage(outcome.idps, outcome.returnTo));
         return;
       case 'refused':
+        if (!this.saml.configured && this.links.enabled) {
+          sendPage(res, outcome.status, messagePage(outcome.title, 'No identity provider is configured here. Sign in with the one-time link npm start printed; start it again for a new link.'));
+          return;
+        }
         sendPage(res, outcome.status, messagePage(outcome.title, outcome.message));
     }
   }
