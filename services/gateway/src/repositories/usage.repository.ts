@@ -270,10 +270,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  /** One event per line; its traceparent, if any, after a tab (JSON never holds a raw tab). */
+  /** One event per line (JSON), with its trace under `$traceparent` when it has one. */
   private spoolLine(e: RequestCompleted): string {
     const traceparent = this.traces.get(e)?.traceparent;
-    return `${JSON.stringify(e)}${traceparent ? `\t${traceparent}` : ''}\n`;
+    return `${JSON.stringify(traceparent ? { ...e, $traceparent: traceparent } : e)}\n`;
   }
 
   private clearSpool(): void {
@@ -308,9 +308,8 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       for (const line of fs.readFileSync(taken, 'utf8').split('\n')) {
         if (!line.trim()) continue;
         try {
-          const [json, traceparent] = line.split('\t');
-          const event = JSON.parse(json) as RequestCompleted;
-          if (traceparent) this.traces.set(event, { traceparent });
+          const { $traceparent, ...event } = JSON.parse(line) as RequestCompleted & { $traceparent?: string };
+          if ($traceparent) this.traces.set(event, { traceparent: $traceparent });
           recovered.push(event);
         } catch {
           bad++; // a line cut short by a crash
