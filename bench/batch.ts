@@ -19,8 +19,8 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { connect } from 'nats';
+import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import OpenAI, { toFile } from 'openai';
 import { Subjects } from '@maas/contracts';
 import { findProfile, renderChatPrompt, WORKLOADS } from '@maas/engine-sim';
@@ -36,38 +36,79 @@ import { servingMetrics, ServingMetrics } from './lib/serving-metrics';
 import { formatNumber, renderTable } from './lib/table';
 
 const PROFILE = 'a100-gpt-oss-20b';
-const HELP = `usage: node scripts/run.js bench/batch.ts [options]
-  --requests N            batch size (default 2000)
-  --replicas N            workers of the model, each with its own simulated vLLM (default 2)
-  --interactive-lane K    GATEWAY_INTERACTIVE_LANE: workers kept free of batch work (default 1); with
-                          --replicas 1 (or K >= replicas) the batch shares the workers' spare slots
-  --time-scale X          simulated seconds per wall second for the workers (default 5, ~12 min for 2,000
-                          requests). Client timings are wall x X, so host delays the engine does not cause
-                          (a gateway GC pause of 10 ms reads as 10 x X ms) weigh X times more: at 20 the
-                          TTFT p99 of both phases is mostly such pauses
-  --interactive-rate R    interactive streaming chat requests per simulated second (default 0.2)
-  --interactive-requests N  baseline phase: interactive requests (default 200, so its p99 is not one outlier)
-  --peak-concurrency A,B  closed-loop concurrencies straight at the worker (default 16,32,48,64,128)
-  --peak-rounds N         requests per closed-loop client (default 2)
-  --input-tokens N        batch prompt tokens (default 6136, the paper's summarised paper)
-  --output-tokens N       batch output tokens (default 800, bench/serving's summary workload)
-  --same-prompt           every batch request summarises the same paper (prefix cache hits);
-                          default: a different paper per request, as a real batch would be
-  --max-num-batched-tokens N  the simulated vLLM's step token budget (default: the profile's 2048, vLLM's
-                          default below 70 GiB); smaller splits long batch prompts into shorter steps,
-                          which interactive first tokens wait on, at some batch throughput
-  --long-prefill-token-threshold N  vLLM's cap on one request's prompt tokens per step (default 0: off);
-                          a long batch prompt then fills only part of each step's budget
-  --scheduling-policy P   the worker's simulator policy, fcfs or priority (default priority)
-  --batch-priority N      GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)
-  --reserve F             GATEWAY_BATCH_RESERVE for the gateway (default 0.05 with the priority
-                          policy, since preemption protects interactive requests; else the gateway's, 0.25)
-  --batch-concurrency C   GATEWAY_BATCH_CONCURRENCY for the model: the running requests batch work may bring
-                          the worker to. auto (default): the worker's best concurrency, the lowest swept
-                          concurrency reaching 95 % of the peak (measured first, the gateway starts after);
-                          a number: that; off: unset (slots bounded by the reserve and KV cache alone)
-  --seed N                arrival seed (default 1)
-Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/batch.json.`;
+const positiveInt = { type: 'integer', min: 1 } as const;
+
+function positiveInteger(text: string): number {
+  const n = Number(text.trim());
+  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${text}"`);
+  return n;
+}
+
+/** A list of positive integers: 16,32,48. */
+const integers = (text: string): number[] => text.split(',').map(positiveInteger);
+
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/batch.ts',
+  description: `The paper's summarisation workload as one OpenAI batch through the real stack, alone at one worker
+(peak), then beside interactive streaming chat; the header of bench/batch.ts explains the phases.`,
+  options: {
+    requests: { ...positiveInt, default: 2000, help: 'batch size' },
+    replicas: { ...positiveInt, default: 2, help: 'workers of the model, each with its own simulated vLLM' },
+    'interactive-lane': {
+      type: 'integer',
+      min: 0,
+      default: 1,
+      value: 'K',
+      help: 'GATEWAY_INTERACTIVE_LANE: workers kept free of batch work (default 1); with --replicas 1 (or K >= replicas) the batch shares the workers\' spare slots',
+    },
+    'time-scale': {
+      type: 'number',
+      above: 0,
+      default: 5,
+      value: 'X',
+      help: 'simulated seconds per wall second for the workers (default 5, ~12 min for 2,000 requests). Client timings are wall x X, so host delays the engine does not cause (a gateway GC pause of 10 ms reads as 10 x X ms) weigh X times more: at 20 the TTFT p99 of both phases is mostly such pauses',
+    },
+    'interactive-rate': { type: 'number', above: 0, default: 0.2, value: 'R', help: 'interactive streaming chat requests per simulated second' },
+    'interactive-requests': { ...positiveInt, default: 200, help: 'baseline phase: interactive requests (default 200, so its p99 is not one outlier)' },
+    'peak-concurrency': { type: 'custom', parse: integers, default: [16, 32, 48, 64, 128], value: 'A,B', help: 'closed-loop concurrencies straight at the worker' },
+    'peak-rounds': { ...positiveInt, default: 2, help: 'requests per closed-loop client' },
+    'input-tokens': { ...positiveInt, default: WORKLOADS.summary.promptTokens, help: `batch prompt tokens (default ${WORKLOADS.summary.promptTokens}, the paper's summarised paper)` },
+    'output-tokens': { ...positiveInt, default: WORKLOADS.summary.outputTokens, help: `batch output tokens (default ${WORKLOADS.summary.outputTokens}, bench/serving's summary workload)` },
+    'same-prompt': { type: 'boolean', help: 'every batch request summarises the same paper (prefix cache hits); default: a different paper per request, as a real batch would be' },
+    'max-num-batched-tokens': {
+      ...positiveInt,
+      help: "the simulated vLLM's step token budget (default: the profile's 2048, vLLM's default below 70 GiB); smaller splits long batch prompts into shorter steps, which interactive first tokens wait on, at some batch throughput",
+    },
+    'long-prefill-token-threshold': {
+      type: 'integer',
+      min: 0,
+      default: 0,
+      help: "vLLM's cap on one request's prompt tokens per step (default 0: off); a long batch prompt then fills only part of each step's budget",
+    },
+    'scheduling-policy': { type: 'string', choices: ['fcfs', 'priority'], default: 'priority', value: 'P', help: "the worker's simulator policy, fcfs or priority" },
+    'batch-priority': { type: 'integer', default: 1, help: 'GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)' },
+    reserve: {
+      type: 'number',
+      min: 0,
+      max: 1,
+      value: 'F',
+      help: "GATEWAY_BATCH_RESERVE for the gateway (default 0.05 with the priority policy, since preemption protects interactive requests; else the gateway's, 0.25)",
+    },
+    'batch-concurrency': {
+      type: 'custom',
+      parse: (text: string): number | 'auto' | 'off' => {
+        if (text === 'auto' || text === 'off') return text;
+        if (!/^[1-9]\d*$/.test(text)) throw new Error(`expected auto, off or a positive integer, got "${text}"`);
+        return Number(text);
+      },
+      default: 'auto',
+      value: 'C',
+      help: "GATEWAY_BATCH_CONCURRENCY for the model: the running requests batch work may bring the worker to. auto (default): the worker's best concurrency, the lowest swept concurrency reaching 95 % of the peak (measured first, the gateway starts after); a number: that; off: unset (slots bounded by the reserve and KV cache alone)",
+    },
+    seed: { ...positiveInt, default: 1, help: 'arrival seed' },
+  },
+  epilogue: 'Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/batch.json.',
+});
 
 interface Options {
   requests: number;
@@ -95,66 +136,28 @@ interface Options {
 /** Interactive chat: the paper's single question, shortened answer so TTFT dominates what is measured. */
 const INTERACTIVE = { promptTokens: WORKLOADS['single-question'].promptTokens, outputTokens: 200 };
 
-function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      requests: { type: 'string' },
-      replicas: { type: 'string' },
-      'interactive-lane': { type: 'string' },
-      'time-scale': { type: 'string' },
-      'interactive-rate': { type: 'string' },
-      'interactive-requests': { type: 'string' },
-      'peak-concurrency': { type: 'string' },
-      'peak-rounds': { type: 'string' },
-      'input-tokens': { type: 'string' },
-      'output-tokens': { type: 'string' },
-      'same-prompt': { type: 'boolean', default: false },
-      reserve: { type: 'string' },
-      'scheduling-policy': { type: 'string' },
-      'max-num-batched-tokens': { type: 'string' },
-      'long-prefill-token-threshold': { type: 'string' },
-      'batch-priority': { type: 'string' },
-      'batch-concurrency': { type: 'string' },
-      seed: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return undefined;
-  const num = (text: string | undefined, flag: string, fallback: number, integer = false, allowZero = false) => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isFinite(n) || (allowZero ? n < 0 : n <= 0) || (integer && !Number.isInteger(n))) throw new Error(`--${flag}: expected a ${integer ? 'positive integer' : 'positive number'}, got "${text}"`);
-    return n;
-  };
-  const schedulingPolicy = values['scheduling-policy'] ?? 'priority';
-  if (schedulingPolicy !== 'fcfs' && schedulingPolicy !== 'priority') throw new Error(`--scheduling-policy: expected fcfs or priority, got "${schedulingPolicy}"`);
-  const reserve = num(values.reserve, 'reserve', schedulingPolicy === 'priority' ? 0.05 : 0.25, false, true);
-  if (reserve > 1) throw new Error(`--reserve: expected a fraction in [0, 1], got "${values.reserve}"`);
-  const batchPriority = values['batch-priority'] === undefined ? 1 : Number(values['batch-priority']);
-  if (!Number.isInteger(batchPriority)) throw new Error(`--batch-priority: expected an integer, got "${values['batch-priority']}"`);
-  const bc = values['batch-concurrency'] ?? 'auto';
-  const batchConcurrency = bc === 'auto' || bc === 'off' ? bc : num(bc, 'batch-concurrency', 0, true);
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgv(spec, argv);
+  const schedulingPolicy = values['scheduling-policy'];
   return {
-    requests: num(values.requests, 'requests', 2000, true),
-    replicas: num(values.replicas, 'replicas', 2, true),
-    interactiveLane: num(values['interactive-lane'], 'interactive-lane', 1, true, true),
-    timeScale: num(values['time-scale'], 'time-scale', 5),
-    interactiveRate: num(values['interactive-rate'], 'interactive-rate', 0.2),
-    interactiveRequests: num(values['interactive-requests'], 'interactive-requests', 200, true),
-    peakConcurrency: (values['peak-concurrency'] ?? '16,32,48,64,128').split(',').map((c) => num(c.trim(), 'peak-concurrency', 1, true)),
-    peakRounds: num(values['peak-rounds'], 'peak-rounds', 2, true),
-    promptTokens: num(values['input-tokens'], 'input-tokens', WORKLOADS.summary.promptTokens, true),
-    outputTokens: num(values['output-tokens'], 'output-tokens', WORKLOADS.summary.outputTokens, true),
-    samePrompt: values['same-prompt'] ?? false,
-    reserve,
+    requests: values.requests,
+    replicas: values.replicas,
+    interactiveLane: values['interactive-lane'],
+    timeScale: values['time-scale'],
+    interactiveRate: values['interactive-rate'],
+    interactiveRequests: values['interactive-requests'],
+    peakConcurrency: values['peak-concurrency'],
+    peakRounds: values['peak-rounds'],
+    promptTokens: values['input-tokens'],
+    outputTokens: values['output-tokens'],
+    samePrompt: values['same-prompt'],
+    reserve: values.reserve ?? (schedulingPolicy === 'priority' ? 0.05 : 0.25),
     schedulingPolicy,
-    maxNumBatchedTokens: num(values['max-num-batched-tokens'], 'max-num-batched-tokens', findProfile(PROFILE).maxBatchedTokens, true),
-    longPrefillTokenThreshold: num(values['long-prefill-token-threshold'], 'long-prefill-token-threshold', 0, true, true),
-    batchPriority: schedulingPolicy === 'priority' ? batchPriority : undefined,
-    batchConcurrency,
-    seed: num(values.seed, 'seed', 1, true),
+    maxNumBatchedTokens: values['max-num-batched-tokens'] ?? findProfile(PROFILE).maxBatchedTokens,
+    longPrefillTokenThreshold: values['long-prefill-token-threshold'],
+    batchPriority: schedulingPolicy === 'priority' ? values['batch-priority'] : undefined,
+    batchConcurrency: values['batch-concurrency'],
+    seed: values.seed,
   };
 }
 
@@ -298,10 +301,6 @@ sim.startSimServer({ ...o, profile: sim.findProfile(o.profile) }).then(async (s)
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  if (!options) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
   const profile = findProfile(PROFILE);
   const model = profile.model;
   const wallStarted = Date.now();
@@ -473,12 +472,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench batch: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('bench/batch', main);

@@ -71,7 +71,7 @@ export interface ArgsSpec {
 
 type Single<O> = O extends FlagOption
   ? boolean
-  : O extends CustomOption<infer T>
+  : O extends { readonly type: 'custom'; readonly parse: (text: string) => infer T }
     ? T
     : O extends NumberOption
       ? number
