@@ -11,5 +11,5 @@ export { drawBootSeconds, parseMdxSimConfig } from './sim-config';
 export type { BootFailureMode, BootTimeDistribution, MdxSimConfig, MdxSimProject, MdxSimVm } from './sim-config';
 export { TokenIssuer } from './tokens';
 export type { TokenCheck, TokenClaims } from './tokens';
-export { processGuests, VmFleet, VmStateError } from './vm-fleet';
+export { processGuests, VmFleet, VmStateError, withVmFlags } from './vm-fleet';
 export type { GuestLauncher, GuestProcess, SimVmView, VmStatus, VmTask } from './vm-fleet';

@@ -25,9 +25,11 @@ export function processGuests(config: MdxSimConfig, logDir: string, maasCommand:
     const [program, ...lead] = maasCommand;
     let child: ChildProcess;
     try {
-      child = spawn(program, [...lead, 'worker', ...vm.worker, '--vm-id', vm.id, '--worker-id', vm.id], {
+      // not in the simulator's process group: a Ctrl-C on the simulator is not a signal inside a VM
+      child = spawn(program, [...lead, 'worker', ...withVmFlags(vm.worker, vm.id)], {
         env: { ...process.env, ...config.env, MAAS_VM_ID: vm.id },
         stdio: ['ignore', fd, fd],
+        detached: true,
       });
     } finally {
       fs.closeSync(fd);
@@ -36,8 +38,53 @@ export function processGuests(config: MdxSimConfig, logDir: string, maasCommand:
       child.once('exit', () => resolve());
       child.once('error', () => resolve());
     });
-    return { pid: child.pid, signal: (s) => void child.kill(s), exited };
+    const pid = child.pid;
+    return {
+      pid,
+      // SIGTERM to the worker alone (systemd's KillMode=mixed); SIGKILL to everything the guest runs
+      signal: (s) => {
+        if (pid === undefined) return;
+        for (const p of s === 'SIGKILL' ? [pid, ...descendants(pid)] : [pid]) {
+          try {
+            process.kill(p, s);
+          } catch {
+            /* gone already */
+          }
+        }
+      },
+      exited,
+    };
   };
+}
+
+/** Every process below `pid` (its runtime and the runtime's own children), from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold blanks and parentheses, so read after the last ')'
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const found: number[] = [];
+  for (let queue = [pid]; queue.length > 0; ) {
+    const next = children.get(queue.shift()!) ?? [];
+    found.push(...next);
+    queue.push(...next);
+  }
+  return found;
+}
+
+/** The template's worker arguments with the VM's identity, before any `--` (the runtime's arguments). */
+export function withVmFlags(args: readonly string[], vmId: string): string[] {
+  const flags = ['--vm-id', vmId, '--worker-id', vmId];
+  const end = args.indexOf('--');
+  return end === -1 ? [...args, ...flags] : [...args.slice(0, end), ...flags, ...args.slice(end)];
 }
 
 export interface SimVmView {
@@ -174,6 +221,8 @@ export class VmFleet {
     v.guest.signal('SIGKILL');
     v.guest = undefined;
   }
+
+
 
   private halted(v: SimVm): void {
     this.kill(v);

@@ -19,11 +19,20 @@ export interface RuntimeProcess {
 
 export type SpawnRuntime = (command: RuntimeCommand) => RuntimeProcess;
 
-/** The runtime as a child process sharing the worker's output (so its log is the worker's). */
+/**
+ * The runtime as a child process sharing the worker's output (so its log is the worker's), in its own
+ * process group: a Ctrl-C in a terminal or a signal to the worker's group reaches only the worker,
+ * which drains before it stops the runtime. If the worker exits anyway, the runtime goes with it.
+ */
 export const spawnRuntime: SpawnRuntime = (command) => {
-  const child = spawn(command.program, [...command.args], { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(command.program, [...command.args], { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const orphaned = () => child.kill('SIGKILL');
+  process.once('exit', orphaned);
   const exited = new Promise<RuntimeExit>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      process.off('exit', orphaned);
+      resolve({ code, signal });
+    });
     child.once('error', () => resolve({ code: 127, signal: null }));
   });
   return { pid: child.pid, signal: (s) => void child.kill(s), exited };
