@@ -25,32 +25,59 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { connect } from 'nats';
+import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
 import { createTestDatabase, deleteStreams, startNode, startService, testNamespace, testNatsUrl } from '@maas/testing';
 import { closedLoop } from './lib/load';
 
-const HELP = `usage: node scripts/run.js bench/gateway.ts [options]
-  --concurrency 1,16,64   client concurrencies (default 1,16,64)
-  --requests N            measured requests per target, mode and concurrency (default 2000)
-  --batch N               requests per interleaved batch (default 100)
-  --warmup-seconds S      warm-up per mode, concurrency and target (default 2)
-  --modes M               non-stream,stream (default both)
-  --chunks N              SSE chunks per streamed answer (default 16)
-  --upstream static|sim   what the worker serves (default static; see the file's header)
-  --delay-ms N            the static upstream answers after N ms (default 0: saturation; e.g. 20
-                          for the latency the gateway adds when the CPU is not the bottleneck)
-  --out FILE              JSON report (default artifacts/bench/gateway.json)
-  --no-baseline           skip the bare node:http proxy measured as the floor
-  --no-portkey            skip Portkey's open-source gateway (@portkey-ai/gateway) as a peer
-  --initial-warmup-seconds S  once at the start, per proxy, both modes (default 3)
-  --stack-only            start the stack, print its URLs and a key, wait for Ctrl-C (profiling)
-Prints, per mode and concurrency, every target's latency percentiles (ms), what it adds over direct,
+const positiveInt = { type: 'integer', min: 1 } as const;
+
+function concurrencies(text: string): number[] {
+  return text.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`expected positive integers separated by commas, got "${text}"`);
+    return n;
+  });
+}
+
+function modesOf(text: string): ('non-stream' | 'stream')[] {
+  const modes = text.split(',').map((m) => m.trim());
+  for (const m of modes) if (m !== 'stream' && m !== 'non-stream') throw new Error(`"${m}" is not stream or non-stream`);
+  return modes as ('non-stream' | 'stream')[];
+}
+
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/gateway.ts',
+  description: `What the gateway adds: the same upstream measured directly and through the gateway (and a bare
+node:http proxy and Portkey's gateway as references), interleaved in batches, at several
+concurrencies, streamed and not; the header of bench/gateway.ts explains the set-up.`,
+  options: {
+    concurrency: { type: 'custom', parse: concurrencies, default: [1, 16, 64], value: '1,16,64', help: 'client concurrencies' },
+    requests: { ...positiveInt, default: 2000, help: 'measured requests per target, mode and concurrency' },
+    batch: { ...positiveInt, default: 100, help: 'requests per interleaved batch' },
+    'warmup-seconds': { type: 'number', min: 0, default: 2, value: 'S', help: 'warm-up per mode, concurrency and target' },
+    modes: { type: 'custom', parse: modesOf, default: ['non-stream', 'stream'], value: 'M', help: 'non-stream,stream (default both)' },
+    chunks: { ...positiveInt, default: 16, help: 'SSE chunks per streamed answer' },
+    upstream: { type: 'string', choices: ['static', 'sim'], default: 'static', help: "what the worker serves (default static; see the file's header)" },
+    'delay-ms': {
+      type: 'number',
+      min: 0,
+      default: 0,
+      help: 'the static upstream answers after N ms (default 0: saturation; e.g. 20 for the latency the gateway adds when the CPU is not the bottleneck)',
+    },
+    out: { type: 'string', value: 'FILE', default: 'artifacts/bench/gateway.json', help: 'JSON report' },
+    'no-baseline': { type: 'boolean', help: 'skip the bare node:http proxy measured as the floor' },
+    'no-portkey': { type: 'boolean', help: "skip Portkey's open-source gateway (@portkey-ai/gateway) as a peer" },
+    'initial-warmup-seconds': { type: 'number', min: 0, default: 3, value: 'S', help: 'once at the start, per proxy, both modes' },
+    'stack-only': { type: 'boolean', help: 'start the stack, print its URLs and a key, wait for Ctrl-C (profiling)' },
+  },
+  epilogue: `Prints, per mode and concurrency, every target's latency percentiles (ms), what it adds over direct,
 first-chunk delay, throughput, CPU per request of its own process (/proc/<pid>/stat), socket reads
-and SSE events per response (re-batching), then PASS/FAIL against the gateway's targets.`;
+and SSE events per response (re-batching), then PASS/FAIL against the gateway's targets.`,
+});
 
 const MODEL = 'bench/model';
 
@@ -416,52 +443,22 @@ function checks(rows: Row[]): Check[] {
 
 // ---------------------------------------------------------------------------------------------
 
-function parseOptions(): Options {
-  const { values } = parseArgs({
-    options: {
-      concurrency: { type: 'string', default: '1,16,64' },
-      requests: { type: 'string', default: '2000' },
-      batch: { type: 'string', default: '100' },
-      'warmup-seconds': { type: 'string', default: '2' },
-      modes: { type: 'string', default: 'non-stream,stream' },
-      chunks: { type: 'string', default: '16' },
-      upstream: { type: 'string', default: 'static' },
-      'delay-ms': { type: 'string', default: '0' },
-      out: { type: 'string', default: 'artifacts/bench/gateway.json' },
-      'stack-only': { type: 'boolean', default: false },
-      'no-baseline': { type: 'boolean', default: false },
-      'no-portkey': { type: 'boolean', default: false },
-      'initial-warmup-seconds': { type: 'string', default: '3' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    process.exit(0);
-  }
-  const positive = (v: string, flag: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a positive integer, got "${v}"`);
-    return n;
-  };
-  const modes = values.modes!.split(',').map((m) => m.trim());
-  for (const m of modes) if (m !== 'stream' && m !== 'non-stream') throw new Error(`--modes: "${m}" is not stream or non-stream`);
-  if (values.upstream !== 'static' && values.upstream !== 'sim') throw new Error(`--upstream: expected static or sim, got "${values.upstream}"`);
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgv(spec, argv);
   return {
-    concurrency: values.concurrency!.split(',').map((c) => positive(c.trim(), 'concurrency')),
-    requests: positive(values.requests!, 'requests'),
-    batch: positive(values.batch!, 'batch'),
-    warmupSeconds: Number(values['warmup-seconds']),
-    modes: modes as Options['modes'],
-    chunks: positive(values.chunks!, 'chunks'),
+    concurrency: values.concurrency,
+    requests: values.requests,
+    batch: values.batch,
+    warmupSeconds: values['warmup-seconds'],
+    modes: values.modes,
+    chunks: values.chunks,
     upstream: values.upstream,
-    delayMs: Number(values['delay-ms']),
-    out: values.out!,
-    stackOnly: values['stack-only']!,
+    delayMs: values['delay-ms'],
+    out: values.out,
+    stackOnly: values['stack-only'],
     baseline: !values['no-baseline'],
     portkey: !values['no-portkey'],
-    initialWarmupSeconds: Number(values['initial-warmup-seconds']),
+    initialWarmupSeconds: values['initial-warmup-seconds'],
   };
 }
 
@@ -516,7 +513,7 @@ async function startPortkey(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions();
+  const options = parseOptions(process.argv.slice(2));
   const namespace = testNamespace();
   const db = await createTestDatabase('bench');
   const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, LOG_LEVEL: 'info' }; // info: startService waits for the `ready` line
@@ -621,8 +618,5 @@ if (process.argv[2] === '--serve-static') {
 } else if (process.argv[2] === '--serve-bare-proxy') {
   serveBareProxy(process.argv[3]);
 } else {
-  main().catch((err: Error) => {
-    process.stderr.write(`bench/gateway: ${err.message}\n`);
-    process.exit(1);
-  });
+  runMain('bench/gateway', main);
 }
