@@ -5,5 +5,6 @@ export * from './bootstrap';
 export * from './health.controller';
 export * from './metrics.controller';
 export * from './bounded-label';
+export * from './series-metrics';
 export * from './version';
 export * from './clock';

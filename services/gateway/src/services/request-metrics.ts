@@ -1,5 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
-import { BoundedLabel } from '@maas/platform';
+import { BoundedLabel, SeriesCounter, SeriesHistogram } from '@maas/platform';
 import type { RequestRecord } from './usage.service';
 
 /** Models with a label of their own; any further (or unknown) model is counted as `other`. */
@@ -8,51 +7,43 @@ export const MAX_MODEL_LABELS = 50;
 /*
  * Counters and histograms only, so several gateways add up in Prometheus (sum by (le, model) (rate(...)));
  * names and buckets follow vLLM's (time_to_first_token, time_per_output_token, e2e, queue time).
+ * Series families (not prom-client's Counter/Histogram): an update on the request path is a map lookup
+ * and an addition, with no label validation and hashing per call.
  */
-const requests = new Counter({
-  name: 'maas_gateway_requests_total',
-  help: 'Authenticated inference requests by model, endpoint, kind (interactive, batch) and HTTP status',
-  labelNames: ['model', 'endpoint', 'kind', 'status'],
-});
-const tokens = new Counter({
-  name: 'maas_gateway_tokens_total',
-  help: 'Tokens by model, direction (input, output) and kind (interactive, batch); the runtime’s counts, else the gateway’s estimate',
-  labelNames: ['model', 'direction', 'kind'],
-});
-const duration = new Histogram({
-  name: 'maas_gateway_request_duration_seconds',
-  help: 'Arrival to last byte of requests sent to a worker, by model, endpoint and kind',
-  labelNames: ['model', 'endpoint', 'kind'],
-  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
-});
-const queueTime = new Histogram({
-  name: 'maas_gateway_request_queue_time_seconds',
-  help: 'Arrival to the upstream request being sent (authentication, body, limits, waiting for capacity, routing), by model and kind',
-  labelNames: ['model', 'kind'],
-  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-});
-const ttft = new Histogram({
-  name: 'maas_gateway_time_to_first_token_seconds',
-  help: 'Arrival to the first generated token of streamed requests, by model',
-  labelNames: ['model'],
-  buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80],
-});
-const tpot = new Histogram({
-  name: 'maas_gateway_time_per_output_token_seconds',
-  help: 'Time per output token after the first, of streamed requests that completed with two or more, by model',
-  labelNames: ['model'],
-  buckets: [0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5],
-});
-
-/** Labelled children, looked up once per label set (prom-client hashes the labels on every call otherwise). */
-const children = new WeakMap<object, Map<string, unknown>>();
-function child<T>(metric: object, key: string, make: () => T): T {
-  let byKey = children.get(metric);
-  if (!byKey) children.set(metric, (byKey = new Map()));
-  let c = byKey.get(key) as T | undefined;
-  if (c === undefined) byKey.set(key, (c = make()));
-  return c;
-}
+const requests = new SeriesCounter(
+  'maas_gateway_requests_total',
+  'Authenticated inference requests by model, endpoint, kind (interactive, batch) and HTTP status',
+  ['model', 'endpoint', 'kind', 'status'],
+);
+const tokens = new SeriesCounter(
+  'maas_gateway_tokens_total',
+  'Tokens by model, direction (input, output) and kind (interactive, batch); the runtime’s counts, else the gateway’s estimate',
+  ['model', 'direction', 'kind'],
+);
+const duration = new SeriesHistogram(
+  'maas_gateway_request_duration_seconds',
+  'Arrival to last byte of requests sent to a worker, by model, endpoint and kind',
+  ['model', 'endpoint', 'kind'],
+  [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+);
+const queueTime = new SeriesHistogram(
+  'maas_gateway_request_queue_time_seconds',
+  'Arrival to the upstream request being sent (authentication, body, limits, waiting for capacity, routing), by model and kind',
+  ['model', 'kind'],
+  [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+);
+const ttft = new SeriesHistogram(
+  'maas_gateway_time_to_first_token_seconds',
+  'Arrival to the first generated token of streamed requests, by model',
+  ['model'],
+  [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80],
+);
+const tpot = new SeriesHistogram(
+  'maas_gateway_time_per_output_token_seconds',
+  'Time per output token after the first, of streamed requests that completed with two or more, by model',
+  ['model'],
+  [0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5],
+);
 
 /** What the metrics need to know of the models: whether the gateway serves (or recently served) one. */
 export interface ModelCatalogue {
@@ -77,16 +68,16 @@ export class RequestMetrics {
     const model = this.modelLabel(record.model);
     const { endpoint } = record.route;
     const { kind } = record;
-    child(requests, `${model}|${endpoint}|${kind}|${status}`, () => requests.labels(model, endpoint, kind, String(status))).inc();
-    if (record.promptTokens) child(tokens, `${model}|input|${kind}`, () => tokens.labels(model, 'input', kind)).inc(record.promptTokens);
-    if (record.completionTokens) child(tokens, `${model}|output|${kind}`, () => tokens.labels(model, 'output', kind)).inc(record.completionTokens);
+    requests.labels(model, endpoint, kind, String(status)).inc();
+    if (record.promptTokens) tokens.labels(model, 'input', kind).inc(record.promptTokens);
+    if (record.completionTokens) tokens.labels(model, 'output', kind).inc(record.completionTokens);
     if (record.queueMs === null) return; // never sent to a worker: no latency of a model to speak of
-    child(queueTime, `${model}|${kind}`, () => queueTime.labels(model, kind)).observe(record.queueMs / 1000);
-    child(duration, `${model}|${endpoint}|${kind}`, () => duration.labels(model, endpoint, kind)).observe(latencyMs / 1000);
+    queueTime.labels(model, kind).observe(record.queueMs / 1000);
+    duration.labels(model, endpoint, kind).observe(latencyMs / 1000);
     if (record.ttftMs === null) return;
-    child(ttft, model, () => ttft.labels(model)).observe(record.ttftMs / 1000);
+    ttft.labels(model).observe(record.ttftMs / 1000);
     if (status === 200 && record.completionTokens > 1 && latencyMs > record.ttftMs) {
-      child(tpot, model, () => tpot.labels(model)).observe((latencyMs - record.ttftMs) / (record.completionTokens - 1) / 1000);
+      tpot.labels(model).observe((latencyMs - record.ttftMs) / (record.completionTokens - 1) / 1000);
     }
   }
 }
