@@ -42,8 +42,12 @@ export interface ModelCheck {
 /** Enough to tell a user what to fix without making a huge batch object. */
 const MAX_ERRORS = 100;
 
-/** Error text quotes the client's input: control characters escaped, so it can be stored and shown. */
-const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * Error text quotes the client's input (JSON.parse's messages cut it anywhere, even inside a surrogate
+ * pair): control characters and lone surrogates escaped, so PostgreSQL can store it and clients show it.
+ */
+const printable = (text: string) =>
+  text.replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Lines of a JSONL buffer as [1-based number, text, start, end], decoded one at a time (no copy of the whole file). */
 function* jsonlLines(data: Buffer): Generator<[number, string, number, number]> {
