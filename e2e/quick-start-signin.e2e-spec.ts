@@ -79,7 +79,7 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
     if (child && child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGINT');
-      const stopped = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 30_000))]);
+      const stopped = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 30_000).unref())]);
       if (!stopped) child.kill('SIGKILL');
     }
     fs.rmSync(state, { recursive: true, force: true });
@@ -145,7 +145,7 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
     // Ctrl-C stops the IdP with everything else: its php -S workers included.
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref())]);
     expect(code).toBe(0);
     expect(output).toContain('stopped.');
     expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(`127.0.0.1:${idpPort}`);

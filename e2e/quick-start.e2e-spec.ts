@@ -110,7 +110,7 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       expect(workers).toHaveLength(2);
     } finally {
       child.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000).unref())]);
       if (code === 'timeout') child.kill('SIGKILL');
       if (code !== 0) process.stderr.write(`npm start output:\n${output}\n`);
       expect(code).toBe(0);

@@ -207,6 +207,15 @@ async function healthy(url, timeoutMs) {
   return false;
 }
 
+/** A port from the environment, or a one-line error naming the variable. */
+function portFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${name} must be a port number (1-65535), got ${JSON.stringify(raw)}`);
+  return port;
+}
+
 /**
  * How people sign in: the operator's own IdP (SAML_IDP_METADATA), else the development IdP when
  * SimpleSAMLphp is installed (started here, before auth, which reads its metadata at start-up), else a
@@ -228,8 +237,18 @@ async function prepareSignIn(supervisor, gatewayUrl) {
   }
 
   const wanted = !/^(off|0|false|no)$/i.test(process.env.MAAS_DEV_IDP ?? '');
+  let idp;
   if (wanted && devIdp.available()) {
-    const idp = devIdp.prepareDevIdp({ stateDir: infra.stateDir, port: Number(process.env.MAAS_DEV_IDP_PORT ?? 8090) });
+    const port = portFromEnv('MAAS_DEV_IDP_PORT', 8090);
+    try {
+      idp = devIdp.prepareDevIdp({ stateDir: infra.stateDir, port });
+    } catch (err) {
+      infra.say(`the development IdP could not be set up (${err.message.split('\n')[0]}): signing in with a one-time link instead`);
+    }
+  } else if (wanted) {
+    infra.say('SimpleSAMLphp is not installed: no development IdP, a one-time sign-in link instead (scripts/install-system-packages.sh installs it)');
+  }
+  if (idp) {
     supervisor.add('dev-idp', idp.server.args, idp.server.env, { command: idp.server.command, group: true });
     const php = supervisor.procs.get('dev-idp');
     if (await idp.saveMetadata(20_000, () => php.child.pid !== undefined && php.child.exitCode === null)) {
@@ -254,11 +273,11 @@ async function prepareSignIn(supervisor, gatewayUrl) {
     }
     infra.say(`the development IdP did not answer at ${idp.metadataUrl}: signing in with a one-time link instead (its log: ${idp.logFile})`);
     await supervisor.stop('dev-idp');
-  } else if (wanted) {
-    infra.say('SimpleSAMLphp is not installed: no development IdP, a one-time sign-in link instead (scripts/install-system-packages.sh installs it)');
   }
 
   const linkFile = path.join(infra.stateDir, 'sign-in-link.json');
+  // A link printed by an earlier start stops working now, not only once this start prints its own.
+  fs.rmSync(linkFile, { force: true });
   return {
     authEnv: { ...authEnv, AUTH_SIGN_IN_LINK_FILE: linkFile },
     gatewayEnv,
