@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { characterErrorRate, wordErrorRate } from '@maas/media';
 import { parseModelSpec, startOcrServer, TesseractRecognizer } from '@maas/ocr-engine';
@@ -19,12 +19,19 @@ import { writeReport } from './lib/report';
 import { summarize } from './lib/stats';
 import { renderTable } from './lib/table';
 
-const HELP = `usage: node scripts/run.js bench/media-runtimes.ts [options]
-  --mode M          all | ocr | speech (default all)
-  --requests N      ocr: images per configuration (default 12)
-  --lines N         ocr: text lines on the benchmark page (default 12)
-  --rounds N        speech: times the 20 sentences repeat in the recording (default 3, ~200 s)
-`;
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/media-runtimes.ts',
+  description: `Latency and throughput of the media runtimes against concurrency, on this machine's real engines:
+OCR images/s and latency for engine slots × client concurrency and OpenMP threads per process;
+speech real-time factor of a multi-minute recording against engine slots, with its word error rate.`,
+  options: {
+    mode: { type: 'string', choices: ['all', 'ocr', 'speech'], default: 'all', value: 'M', help: 'all | ocr | speech' },
+    requests: { type: 'integer', min: 1, default: 12, help: 'ocr: images per configuration' },
+    lines: { type: 'integer', min: 1, default: 12, help: 'ocr: text lines on the benchmark page' },
+    rounds: { type: 'integer', min: 1, default: 3, help: 'speech: times the 20 sentences repeat in the recording (default 3, ~200 s)' },
+  },
+  epilogue: 'JSON goes to artifacts/bench/media-runtimes.json.',
+});
 
 const quiet = new Logger('bench', 'error', () => undefined);
 const cores = availableParallelism();
@@ -129,27 +136,17 @@ async function benchSpeech(dir: string, rounds: number) {
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: { mode: { type: 'string', default: 'all' }, requests: { type: 'string', default: '12' }, lines: { type: 'string', default: '12' }, rounds: { type: 'string', default: '3' }, help: { type: 'boolean', default: false } },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  const mode = values.mode as string;
-  if (!['all', 'ocr', 'speech'].includes(mode)) throw new Error(`--mode: expected all, ocr or speech, got "${mode}"`);
+  const { values } = parseArgv(spec, process.argv.slice(2));
+  const mode = values.mode;
   const dir = mkdtempSync(path.join(tmpdir(), 'maas-bench-media-'));
   try {
     const report: Record<string, unknown> = { cores, at: new Date().toISOString() };
-    if (mode !== 'speech') report.ocr = await benchOcr(dir, Number(values.requests), Number(values.lines));
-    if (mode !== 'ocr') report.speech = await benchSpeech(dir, Number(values.rounds));
+    if (mode !== 'speech') report.ocr = await benchOcr(dir, values.requests, values.lines);
+    if (mode !== 'ocr') report.speech = await benchSpeech(dir, values.rounds);
     process.stdout.write(`\nreport: ${writeReport('media-runtimes', report)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`bench: ${err.message}\n`);
-  process.exitCode = 1;
-});
+runMain('bench/media-runtimes', main);
