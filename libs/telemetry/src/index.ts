@@ -1,14 +1,9 @@
 import { Context, context, propagation, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { instrumentLibraries } from './instrumentations';
-import { otlpTracesUrl } from './otlp';
 
+// http and pg are patched by `import '@maas/telemetry/preload'`, the first line of each service's main.ts.
 export { serveOwnServerSpans } from './instrumentations';
 export { otlpTracesUrl } from './otlp';
 export { startTelemetry, stopTelemetry, tracingEnabled } from './sdk';
-
-// With tracing configured, http and pg are patched on first import of this library, which each
-// service's main.ts does before anything else (see instrumentLibraries).
-if (otlpTracesUrl()) instrumentLibraries();
 
 /** Reads and writes W3C trace context on anything header-like (NATS MsgHdrs, HTTP header records). */
 export interface HeaderCarrier {

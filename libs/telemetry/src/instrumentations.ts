@@ -12,9 +12,9 @@ let ownServerSpans: ((url: string) => boolean) | undefined;
 
 /**
  * Patches `http` and `pg` so their calls become spans. Must run before anything loads them: a module
- * that took `http.request` before the patch keeps the original. Importing this library does it when
- * tracing is configured, so a service's main.ts imports `@maas/telemetry` first. Loads the
- * instrumentation packages only here, so a process without tracing never pays for them.
+ * that took `http.request` before the patch keeps the original. `@maas/telemetry/preload` does it
+ * when tracing is configured, as the first import of a service's main.ts. Loads the instrumentation
+ * packages only here, so a process without tracing never pays for them.
  *
  * Spans are opened only inside a trace for outgoing HTTP and SQL (`requireParent…`): a timer's
  * database poll or a worker scrape starts no trace of its own.

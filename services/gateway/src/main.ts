@@ -1,5 +1,5 @@
 // First: when tracing is configured, this patches http and pg before anything else loads them.
-import '@maas/telemetry';
+import '@maas/telemetry/preload';
 import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { main } from '@maas/platform';
