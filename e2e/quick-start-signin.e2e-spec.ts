@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,7 +24,8 @@ function freePort(): Promise<number> {
 /**
  * What a newcomer does after `npm start` on a machine with SimpleSAMLphp: open the printed portal URL
  * in a browser, sign in at the development IdP with the printed login, make a key in the portal, and
- * chat with it.
+ * chat with it; and, with GATEWAY_WEBUI_URL set, reach the chat UI behind the same sign-in (a small
+ * HTTP server stands in for Open WebUI, answering with the user the gateway names to it).
  */
 describe('npm start with SimpleSAMLphp installed: the printed portal sign-in works in a browser', () => {
   let child: ChildProcess;
@@ -32,6 +34,7 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
   let state: string;
   let idpPort: number;
   let gateway: string;
+  let webui: http.Server;
 
   async function waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
@@ -44,8 +47,10 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
   }
 
   beforeAll(async () => {
-    const ports = await Promise.all(Array.from({ length: 12 }, freePort));
-    const [natsPort, pgPort, gatewayPort, ocrPort, speechPort, devIdpPort, ...servicePorts] = ports;
+    const ports = await Promise.all(Array.from({ length: 13 }, freePort));
+    const [natsPort, pgPort, gatewayPort, ocrPort, speechPort, devIdpPort, webuiPort, ...servicePorts] = ports;
+    webui = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body><h1>chat UI</h1><p id="user">${req.headers['x-maas-user-email']}</p></body></html>`));
+    await new Promise<void>((resolve) => webui.listen(webuiPort, '127.0.0.1', resolve));
     idpPort = devIdpPort;
     gateway = `http://127.0.0.1:${gatewayPort}`;
     state = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-start-signin-'));
@@ -65,6 +70,8 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
       MAAS_OCR_PORT: String(ocrPort),
       MAAS_SPEECH_PORT: String(speechPort),
       MAAS_DEV_IDP_PORT: String(devIdpPort),
+      GATEWAY_WEBUI_URL: `http://127.0.0.1:${webuiPort}`,
+      GATEWAY_WEBUI_PATH: '/chat',
       NO_COLOR: '1',
     };
     for (const name of ['SAML_IDP_METADATA', 'MAAS_DEV_IDP', 'AUTH_PUBLIC_URL', 'GATEWAY_AUTH_URL']) delete env[name];
@@ -82,6 +89,7 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
       const stopped = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 30_000).unref())]);
       if (!stopped) child.kill('SIGKILL');
     }
+    webui?.close();
     fs.rmSync(state, { recursive: true, force: true });
   });
 
@@ -121,6 +129,11 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
     await Promise.all([page.waitForURL(`${gateway}/portal/keys`), page.getByRole('button', { name: 'Create key' }).click()]);
     const secret = await page.locator('#new-secret').inputValue();
     expect(secret).toMatch(/^sk-/);
+
+    // The chat UI, behind the same session, told who the user is.
+    expect(output).toContain(`behind the same sign-in: ${gateway}/chat`);
+    await page.goto(`${gateway}/chat/`);
+    await expect(page.locator('#user').textContent()).resolves.toBe('admin@localhost');
     await context.close();
 
     // The vm-scaler's worker for the model may still be starting: chat once the key lists it.

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -24,6 +24,21 @@ function freePort(): Promise<number> {
  * (workers included) on one SIGINT. Without a development IdP (MAAS_DEV_IDP=off, as on a machine
  * without SimpleSAMLphp) it prints a one-time sign-in link to the portal, which works once.
  */
+describe('npm start options', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'scripts/start.js'), ...args], { cwd: root, encoding: 'utf8' });
+
+  it('answers --help with its usage and exit 0, and an unknown flag with one line and exit 2', () => {
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm start/);
+    expect(help.stdout).toContain('MAAS_DEV_IDP_PORT');
+    const bad = run('--jsn');
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.trim().split('\n')).toEqual(['npm start: unknown option "--jsn" (npm start -- --help lists them)']);
+  });
+});
+
 describe('npm start with no NATS and no PostgreSQL running', () => {
   it('starts its own, brings all services to healthy, prints the gateway URL, and stops cleanly', async () => {
     const ports = await Promise.all(Array.from({ length: 11 }, freePort));
