@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineArgs, parseArgv, runMain, UsageError } from '@maas/cli-args';
 import { decodeStepSeconds, EngineProfile, findProfile, renderChatPrompt, simulateClosedLoop, WorkloadName, WORKLOADS } from '@maas/engine-sim';
 import { arrivalGaps } from './lib/arrivals';
 import { closedLoop, openLoop } from './lib/load';
@@ -23,37 +23,85 @@ import { startServerProcess } from './lib/server-process';
 import { ServingMetrics, servingMetrics, Slo } from './lib/serving-metrics';
 import { formatNumber, renderTable } from './lib/table';
 
-const HELP = `usage: node scripts/run.js bench/serving.ts [options]
-  --mode M              all | sweep | poisson | gamma | trace | ramp (default all; ramp is
-                        never part of all)
-  --profiles A,B        engine profiles (default a100-gpt-oss-20b,a100-qwen2.5-3b,cpu16-qwen2.5-3b)
-  --workload W          single-question (default) or summary (one shared 6,136-token prompt; table 2)
-  --concurrency 1,4     sweep concurrencies (default: the paper's for each profile and workload)
-  --rounds N            sweep: requests per client (default 2)
-  --num-requests N      poisson/gamma: requests per profile (default 60)
-  --load X              poisson/gamma/trace: offered load as a fraction of the paper's peak throughput (default 0.7)
-  --rate R              poisson/gamma: requests per simulated second (overrides --load)
-  --burstiness K        gamma shape; 1 = Poisson, < 1 burstier (default 0.5)
-  --input-tokens N      prompt tokens (default: the workload's, 100)
-  --output-tokens N     output tokens (default: the workload's, 900)
-  --trace FILE          CSV TIMESTAMP,ContextTokens,GeneratedTokens (default the shared Azure conv trace)
-  --limit N             trace: first N requests (default 60)
-  --trace-speedup X|auto  compress trace time X-fold; auto matches --load (default auto)
-  --time-scale X|auto   simulated seconds per wall second; auto keeps the wall token rate near
-                        --wall-token-rate (default auto, at most 20)
-  --wall-token-rate N   auto time scale budget, streamed tokens per wall second (default 30000)
-  --slo-ttft S          goodput SLO on time to first token, seconds (default 2)
-  --slo-tpot S          goodput SLO on time per output token, seconds (default 0.1)
-  --seed N              arrival seed (default 1)
-ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time):
-  --url URL             base URL, e.g. the gateway's http://127.0.0.1:8080 (required)
-  --api-key KEY         bearer key (default OPENAI_API_KEY)
-  --model M             model to ask for (required)
-  --ramp R:S,R:S        phases: R requests per second for S seconds each (default 1:20,8:40,1:40)
-Times are simulated seconds (wall time × time scale). JSON goes to artifacts/bench/serving.json.`;
-
 const DEFAULT_PROFILES = ['a100-gpt-oss-20b', 'a100-qwen2.5-3b', 'cpu16-qwen2.5-3b'];
 const MAX_AUTO_SCALE = 20;
+
+/** X or auto: a positive number, or 'auto'. */
+function scaleOrAuto(text: string): number | 'auto' {
+  if (text === 'auto') return 'auto';
+  const n = Number(text);
+  if (!(Number.isFinite(n) && n > 0)) throw new Error(`expected a positive number or auto, got "${text}"`);
+  return n;
+}
+
+function positiveIntegers(text: string): number[] {
+  return text.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`expected positive integers separated by commas, got "${text}"`);
+    return n;
+  });
+}
+
+const positive = { type: 'number', above: 0 } as const;
+const positiveInt = { type: 'integer', min: 1 } as const;
+const MODES = ['sweep', 'poisson', 'gamma', 'trace'] as const;
+
+const spec = defineArgs({
+  command: 'node scripts/run.js bench/serving.ts',
+  description: `A serving benchmark in the style of \`vllm bench serve\` against real \`maas sim-engine\` processes over
+HTTP (streaming chat completions): TTFT, TPOT, ITL, E2E, throughput and goodput. Modes: sweep (closed
+loop at each concurrency, beside the paper's figures), poisson and gamma (open loop), trace (the Azure
+conversation trace, time-compressed), ramp (phases of changing rate against a running platform).`,
+  options: {
+    mode: { type: 'string', choices: ['all', ...MODES, 'ramp'], default: 'all', value: 'M', help: 'all | sweep | poisson | gamma | trace | ramp (default all; ramp is never part of all)' },
+    profiles: {
+      type: 'custom',
+      parse: (text: string) => text.split(',').map((name) => findProfile(name.trim())),
+      value: 'A,B',
+      help: `engine profiles (default ${DEFAULT_PROFILES.join(',')})`,
+    },
+    workload: {
+      type: 'string',
+      choices: Object.keys(WORKLOADS) as WorkloadName[],
+      default: 'single-question',
+      value: 'W',
+      help: 'single-question (default) or summary (one shared 6,136-token prompt; table 2)',
+    },
+    concurrency: { type: 'custom', parse: positiveIntegers, value: '1,4', help: "sweep concurrencies (default: the paper's for each profile and workload)" },
+    rounds: { ...positiveInt, default: 2, help: 'sweep: requests per client' },
+    'num-requests': { ...positiveInt, default: 60, help: 'poisson/gamma: requests per profile' },
+    load: { ...positive, default: 0.7, value: 'X', help: "poisson/gamma/trace: offered load as a fraction of the paper's peak throughput" },
+    rate: { ...positive, value: 'R', help: 'poisson/gamma: requests per simulated second (overrides --load)' },
+    burstiness: { ...positive, default: 0.5, value: 'K', help: 'gamma shape; 1 = Poisson, < 1 burstier' },
+    'input-tokens': { ...positiveInt, help: "prompt tokens (default: the workload's, 100)" },
+    'output-tokens': { ...positiveInt, help: "output tokens (default: the workload's, 900)" },
+    trace: { type: 'string', value: 'FILE', help: 'CSV TIMESTAMP,ContextTokens,GeneratedTokens (default the shared Azure conv trace)' },
+    limit: { ...positiveInt, default: 60, help: 'trace: first N requests' },
+    'trace-speedup': { type: 'custom', parse: scaleOrAuto, default: 'auto', value: 'X|auto', help: 'compress trace time X-fold; auto matches --load (default auto)' },
+    'time-scale': {
+      type: 'custom',
+      parse: scaleOrAuto,
+      default: 'auto',
+      value: 'X|auto',
+      help: `simulated seconds per wall second; auto keeps the wall token rate near --wall-token-rate (default auto, at most ${MAX_AUTO_SCALE})`,
+    },
+    'wall-token-rate': { ...positive, default: 30000, help: 'auto time scale budget, streamed tokens per wall second' },
+    'slo-ttft': { ...positive, default: 2, value: 'S', help: 'goodput SLO on time to first token, seconds' },
+    'slo-tpot': { ...positive, default: 0.1, value: 'S', help: 'goodput SLO on time per output token, seconds' },
+    seed: { ...positiveInt, default: 1, help: 'arrival seed' },
+    url: { type: 'string', value: 'URL', group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)', help: "base URL, e.g. the gateway's http://127.0.0.1:8080 (required with --mode ramp)" },
+    'api-key': { type: 'string', value: 'KEY', group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)', help: 'bearer key (default OPENAI_API_KEY)' },
+    model: { type: 'string', value: 'M', group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)', help: 'model to ask for (required with --mode ramp)' },
+    ramp: {
+      type: 'custom',
+      parse: parseRamp,
+      value: 'R:S,R:S',
+      group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)',
+      help: 'phases: R requests per second for S seconds each (default 1:20,8:40,1:40)',
+    },
+  },
+  epilogue: 'Times are simulated seconds (wall time × time scale). JSON goes to artifacts/bench/serving.json.',
+});
 
 interface Options {
   modes: Set<string>;
@@ -98,82 +146,37 @@ interface Run {
   readonly model?: { latencySeconds: number; tokensPerSecond: number };
 }
 
-function positive(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${flag}: expected a positive number, got "${text}"`);
-  return n;
-}
-
-function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      mode: { type: 'string', default: 'all' },
-      profiles: { type: 'string' },
-      workload: { type: 'string', default: 'single-question' },
-      concurrency: { type: 'string' },
-      rounds: { type: 'string' },
-      'num-requests': { type: 'string' },
-      load: { type: 'string' },
-      rate: { type: 'string' },
-      burstiness: { type: 'string' },
-      'input-tokens': { type: 'string' },
-      'output-tokens': { type: 'string' },
-      trace: { type: 'string' },
-      limit: { type: 'string' },
-      'trace-speedup': { type: 'string', default: 'auto' },
-      'time-scale': { type: 'string', default: 'auto' },
-      'wall-token-rate': { type: 'string' },
-      'slo-ttft': { type: 'string' },
-      'slo-tpot': { type: 'string' },
-      seed: { type: 'string' },
-      url: { type: 'string' },
-      'api-key': { type: 'string' },
-      model: { type: 'string' },
-      ramp: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return undefined;
-  const known = ['sweep', 'poisson', 'gamma', 'trace'];
-  const mode = values.mode ?? 'all';
-  if (mode !== 'all' && mode !== 'ramp' && !known.includes(mode)) throw new Error(`--mode: expected all, ramp or one of ${known.join(', ')}, got "${mode}"`);
-  if (mode === 'ramp' && !(values.url && values.model)) throw new Error('--mode ramp needs --url (the platform, e.g. the gateway) and --model');
-  if (mode !== 'ramp' && (values.url || values.ramp)) throw new Error('--url and --ramp go with --mode ramp');
-  const int = (text: string | undefined, flag: string, fallback: number) => {
-    const n = positive(text, flag, fallback);
-    if (!Number.isInteger(n)) throw new Error(`--${flag}: expected an integer, got "${text}"`);
-    return n;
-  };
-  const workload = values.workload as WorkloadName;
-  if (!(workload in WORKLOADS)) throw new Error(`--workload: expected ${Object.keys(WORKLOADS).join(' or ')}, got "${workload}"`);
-  const scaleOrAuto = (text: string | undefined, flag: string): number | 'auto' => (text === undefined || text === 'auto' ? 'auto' : positive(text, flag, 1));
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgv(spec, argv);
+  const usage = (message: string) => new UsageError(message, spec.command);
+  const mode = values.mode;
+  if (mode === 'ramp' && !(values.url && values.model)) throw usage('--mode ramp needs --url (the platform, e.g. the gateway) and --model');
+  if (mode !== 'ramp' && (values.url || values.ramp)) throw usage('--url and --ramp go with --mode ramp');
+  const workload = values.workload;
   return {
-    modes: new Set(mode === 'all' ? known : [mode]),
-    profiles: (values.profiles?.split(',') ?? DEFAULT_PROFILES).map((name) => findProfile(name.trim())),
-    concurrency: values.concurrency?.split(',').map((c) => int(c, 'concurrency', 1)),
-    rounds: int(values.rounds, 'rounds', 2),
-    numRequests: int(values['num-requests'], 'num-requests', 60),
-    load: positive(values.load, 'load', 0.7),
-    rate: values.rate === undefined ? undefined : positive(values.rate, 'rate', 1),
-    burstiness: positive(values.burstiness, 'burstiness', 0.5),
+    modes: new Set(mode === 'all' ? MODES : [mode]),
+    profiles: values.profiles ?? DEFAULT_PROFILES.map((name) => findProfile(name)),
+    concurrency: values.concurrency,
+    rounds: values.rounds,
+    numRequests: values['num-requests'],
+    load: values.load,
+    rate: values.rate,
+    burstiness: values.burstiness,
     workload,
     spec: {
-      promptTokens: int(values['input-tokens'], 'input-tokens', WORKLOADS[workload].promptTokens),
-      outputTokens: int(values['output-tokens'], 'output-tokens', WORKLOADS[workload].outputTokens),
+      promptTokens: values['input-tokens'] ?? WORKLOADS[workload].promptTokens,
+      outputTokens: values['output-tokens'] ?? WORKLOADS[workload].outputTokens,
       samePrompt: WORKLOADS[workload].samePrompt ?? false,
     },
     trace: values.trace ?? path.resolve(repoRoot(), '..', 'shared', 'data', 'traces', 'azure-llm-2023-conv.csv'),
-    limit: int(values.limit, 'limit', 60),
-    traceSpeedup: scaleOrAuto(values['trace-speedup'], 'trace-speedup'),
-    timeScale: scaleOrAuto(values['time-scale'], 'time-scale'),
-    wallTokenRate: positive(values['wall-token-rate'], 'wall-token-rate', 30000),
-    slo: { ttftSeconds: positive(values['slo-ttft'], 'slo-ttft', 2), tpotSeconds: positive(values['slo-tpot'], 'slo-tpot', 0.1) },
-    seed: int(values.seed, 'seed', 1),
+    limit: values.limit,
+    traceSpeedup: values['trace-speedup'],
+    timeScale: values['time-scale'],
+    wallTokenRate: values['wall-token-rate'],
+    slo: { ttftSeconds: values['slo-ttft'], tpotSeconds: values['slo-tpot'] },
+    seed: values.seed,
     target: values.url && values.model ? { url: values.url.replace(/\/+$/, ''), apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY, model: values.model } : undefined,
-    ramp: parseRamp(values.ramp ?? '1:20,8:40,1:40'),
+    ramp: values.ramp ?? parseRamp('1:20,8:40,1:40'),
   };
 }
 
@@ -182,7 +185,7 @@ function parseRamp(text: string): RampPhase[] {
   return text.split(',').map((part) => {
     const [rate, seconds, extra] = part.split(':').map((x) => Number(x.trim()));
     if (extra !== undefined || !(rate >= 0 && Number.isFinite(rate)) || !(seconds > 0 && Number.isFinite(seconds))) {
-      throw new Error(`--ramp: expected RATE:SECONDS[,RATE:SECONDS…] with RATE >= 0 and SECONDS > 0, got "${part}"`);
+      throw new Error(`expected RATE:SECONDS[,RATE:SECONDS…] with RATE >= 0 and SECONDS > 0, got "${part}"`);
     }
     return { rate, seconds };
   });
@@ -497,10 +500,6 @@ function servingTable(runs: readonly Run[], slo: Slo): string {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  if (!options) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
   if (options.target) return rampMain(options, options.target);
   const started = Date.now();
   const levels = (p: EngineProfile) => sweepLevels(options, p);
@@ -538,12 +537,4 @@ async function main(): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench serving: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('bench/serving', main);
