@@ -98,6 +98,7 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
   const tokens = new TokenIssuer(config.tokenTtlSeconds);
   const fleet = new VmFleet(config, options.launch);
   const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
+  const now = () => Date.now() + config.clockSkewSeconds * 1000;
   const stats: MdxSimStats = { logins: 0, refreshes: 0, refusedRefreshes: 0, unauthorized: { absent: 0, malformed: 0, signature: 0, expired: 0 }, rateLimited: 0, requests: 0 };
 
   function authenticate(req: http.IncomingMessage): string {
@@ -107,7 +108,7 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       stats.unauthorized.absent += 1;
       throw new HttpError(401, { detail: 'Authentication credentials were not provided.' }, { 'www-authenticate': 'JWT realm="api"' });
     }
-    const check = tokens.check(match[1], Date.now());
+    const check = tokens.check(match[1], now());
     if (!check.ok) {
       stats.unauthorized[check.why] += 1;
       throw new HttpError(401, { detail: check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.' }, { 'www-authenticate': 'JWT realm="api"' });
@@ -152,17 +153,17 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       const user = config.users.find((u) => u.username === body.username && u.password === body.password);
       if (!user) throw new HttpError(400, { non_field_errors: ['Unable to log in with provided credentials.'] });
       stats.logins += 1;
-      return [200, { token: tokens.issue(user.username, Date.now()) }];
+      return [200, { token: tokens.issue(user.username, now()) }];
     }
     if (p === '/api/refresh/' && method === 'POST') {
       const body = await readJson(req);
-      const check = typeof body.token === 'string' ? tokens.check(body.token, Date.now()) : undefined;
+      const check = typeof body.token === 'string' ? tokens.check(body.token, now()) : undefined;
       if (!check?.ok) {
         stats.refusedRefreshes += 1;
         throw new HttpError(400, { non_field_errors: [check && !check.ok && check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.'] });
       }
       stats.refreshes += 1;
-      return [200, { token: tokens.issue(check.claims.username, Date.now(), check.claims.orig_iat) }];
+      return [200, { token: tokens.issue(check.claims.username, now(), check.claims.orig_iat) }];
     }
     if (!p.startsWith('/api/')) throw new HttpError(404, { detail: 'Not found.' });
     authenticate(req);

@@ -33,6 +33,8 @@ export interface MdxSimConfig {
   readonly users: readonly { readonly username: string; readonly password: string }[];
   /** Lifetime of an issued token; an expired token is refused (401) and cannot be refreshed. */
   readonly tokenTtlSeconds: number;
+  /** How far the API server's clock runs ahead of its clients': tokens expire that much earlier than their `exp` suggests to a client. */
+  readonly clockSkewSeconds: number;
   readonly seed: number;
   readonly bootSeconds: BootTimeDistribution;
   /** Fraction of power-ons that fail (drawn from the seeded generator). */
@@ -146,6 +148,7 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
   return {
     users,
     tokenTtlSeconds: c.number(raw, 'tokenTtlSeconds', 300, positive, 'seconds > 0'),
+    clockSkewSeconds: c.number(raw, 'clockSkewSeconds', 0, Number.isFinite, 'a number of seconds'),
     seed: c.number(raw, 'seed', 1, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
     bootSeconds: bootDistribution(raw.bootSeconds, c),
     bootFailureRate: c.number(raw, 'bootFailureRate', 0, (n) => n >= 0 && n <= 1, 'a fraction in [0, 1]'),
