@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Browser, chromium } from 'playwright-core';
+import { requireSystemPart } from '@maas/testing';
 
 const root = path.resolve(__dirname, '..');
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -47,6 +48,7 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
   }
 
   beforeAll(async () => {
+    requireSystemPart('saml-idp', 'chromium');
     const ports = await Promise.all(Array.from({ length: 13 }, freePort));
     const [natsPort, pgPort, gatewayPort, ocrPort, speechPort, devIdpPort, webuiPort, ...servicePorts] = ports;
     webui = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body><h1>chat UI</h1><p id="user">${req.headers['x-maas-user-email']}</p></body></html>`));

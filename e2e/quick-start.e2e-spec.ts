@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireSystemPart } from '@maas/testing';
+import { speak } from '../libs/speech-engine/test/synthesize';
 
 const root = path.resolve(__dirname, '..');
 
@@ -40,6 +42,8 @@ describe('npm start options', () => {
 });
 
 describe('npm start with no NATS and no PostgreSQL running', () => {
+  beforeAll(() => requireSystemPart('speech'));
+
   it('starts its own, brings all services to healthy, prints the gateway URL, and stops cleanly', async () => {
     const ports = await Promise.all(Array.from({ length: 11 }, freePort));
     const [natsPort, pgPort, gatewayPort, ocrPort, speechPort, ...servicePorts] = ports;
@@ -98,6 +102,12 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       }
       // pocketsphinx is installed (scripts/install-system-packages.sh): the speech model is served too
       expect(output).toMatch(/^Models: .*pocketsphinx\/en-us/m);
+      const form = new FormData();
+      form.set('model', 'pocketsphinx/en-us');
+      form.set('file', new Blob([fs.readFileSync(speak(state, 'hello', 'hello world'))], { type: 'audio/wav' }), 'hello.wav');
+      const heard = await fetch(`http://127.0.0.1:${gatewayPort}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+      expect(heard.status).toBe(200);
+      expect(((await heard.json()) as { text: string }).text.toLowerCase()).toContain('hello');
 
       // The portal through the gateway, and the one-time link into it: once.
       const portal = await fetch(`http://127.0.0.1:${gatewayPort}/portal`, { redirect: 'manual' });
