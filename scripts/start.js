@@ -297,7 +297,7 @@ async function main() {
   const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   if (await healthy(gatewayUrl, 300)) {
-    infra.say(`open-maas is already running here.\nGateway: ${gatewayUrl}`);
+    infra.say(`open-maas is already running here.\nGateway: ${gatewayUrl}\nPortal: ${gatewayUrl}/portal`);
     return;
   }
 

@@ -1,7 +1,8 @@
 'use strict';
 // What `npm start` adds once the services are healthy: the OCR worker when Tesseract is installed,
-// the speech worker when pocketsphinx is, and a first API key with a curl to try. The two chat models' simulated-engine workers are the
-// vm-scaler's (its default spec keeps one of each and adds more with demand); this waits for them.
+// the speech worker when pocketsphinx is, and a first API key with a curl to try. The two chat
+// models' simulated-engine workers are the vm-scaler's (its default spec keeps one of each and adds
+// more with demand); this waits for them.
 const fs = require('node:fs');
 const path = require('node:path');
 const { connect, JSONCodec } = require('nats');
