@@ -21,9 +21,17 @@ const SECRET_KEYS = new Set([
 /** Suffixes that mark a secret whatever comes before: `adminToken`, `clientSecret`, `dbPassword`. */
 const SECRET_SUFFIXES = ['token', 'secret', 'password', 'passwd', 'cookie'];
 
+// Field names repeat from line to line: each is judged once (up to a bound, against unbounded key sets).
+const judged = new Map<string, boolean>();
+
 export function isSecretKey(key: string): boolean {
-  const k = key.toLowerCase().replace(/[-_]/g, '');
-  return SECRET_KEYS.has(k) || SECRET_SUFFIXES.some((s) => k.endsWith(s));
+  let secret = judged.get(key);
+  if (secret === undefined) {
+    const k = key.toLowerCase().replace(/[-_]/g, '');
+    secret = SECRET_KEYS.has(k) || SECRET_SUFFIXES.some((s) => k.endsWith(s));
+    if (judged.size < 10_000) judged.set(key, secret);
+  }
+  return secret;
 }
 
 // One pass over each string; the alternatives are cheap to reject, so a clean string costs one scan.
@@ -41,7 +49,11 @@ const SECRET_PATTERN = new RegExp(
   'gi',
 );
 
+/** Every secret pattern needs one of these: most strings are let through after a few quick scans. */
+const MAYBE_SECRET = /sk-|bearer|basic/i;
+
 export function redactText(text: string): string {
+  if (!text.includes('=') && !text.includes('@') && !MAYBE_SECRET.test(text)) return text;
   return text.replace(SECRET_PATTERN, (match, keyPrefix?: string, scheme?: string, param?: string, userinfo?: string) => {
     if (match.toLowerCase().startsWith('sk-')) return keyPrefix ? `sk-${keyPrefix}_${REDACTED}` : `sk-${REDACTED}`;
     if (scheme) return `${scheme} ${REDACTED}`;
@@ -54,8 +66,9 @@ export function redactText(text: string): string {
 const MAX_DEPTH = 8;
 
 /**
- * A JSON-ready copy of log fields with secrets withheld. Errors become `{ message, stack, code? }`,
- * bigints strings, byte arrays their length, cycles `[Circular]`.
+ * Log fields made JSON-ready with secrets withheld: Errors become `{ message, stack, code? }`, bigints
+ * strings, byte arrays their length, cycles `[Circular]`. Copy on write: an object with nothing to
+ * change comes back as it is, so the common line (a few plain fields) allocates nothing here.
  */
 export function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
   return walk(fields, new Set(), 0) as Record<string, unknown>;
@@ -73,14 +86,31 @@ function walk(value: unknown, ancestors: Set<object>, depth: number): unknown {
   }
   if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
   if (value instanceof Date) return value.toISOString();
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return walk((value as { toJSON(): unknown }).toJSON(), ancestors, depth);
   ancestors.add(value);
   try {
-    if (Array.isArray(value)) return value.map((v) => walk(v, ancestors, depth + 1));
-    const source = typeof (value as { toJSON?: unknown }).toJSON === 'function' ? (value as { toJSON(): unknown }).toJSON() : value;
-    if (source !== value) return walk(source, ancestors, depth);
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) && v != null ? REDACTED : walk(v, ancestors, depth + 1);
-    return out;
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const changed = walk(value[i], ancestors, depth + 1);
+        if (changed !== value[i] && !copy) copy = value.slice(0, i);
+        copy?.push(changed);
+      }
+      return copy ?? value;
+    }
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    let copy: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const v = record[keys[i]];
+      const changed = v != null && isSecretKey(keys[i]) ? REDACTED : walk(v, ancestors, depth + 1);
+      if (changed !== v && !copy) {
+        copy = {};
+        for (let j = 0; j < i; j++) copy[keys[j]] = record[keys[j]];
+      }
+      if (copy) copy[keys[i]] = changed;
+    }
+    return copy ?? value;
   } finally {
     ancestors.delete(value);
   }
