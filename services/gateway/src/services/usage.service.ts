@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { RequestCompleted } from '@maas/contracts';
+import { INVALID_MODEL, RequestCompleted } from '@maas/contracts';
 import type { InferenceRoute } from '../policy/openai-request';
 import type { VerifiedKey } from '../policy/key-cache';
 import { KeyLimiter, LimitExceeded, rateLimitHeaders, tighter } from '../policy/key-limits';
@@ -62,7 +62,7 @@ export class UsageService {
   begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, endUser?: string, kind: 'interactive' | 'batch' = 'interactive'): RequestRecord {
     return {
       requestId, route, key, endUser, kind, startedAt, t0,
-      model: '', stream: false, workerId: null, promptChars: 0, promptTokens: 0, completionTokens: 0,
+      model: INVALID_MODEL, stream: false, workerId: null, promptChars: 0, promptTokens: 0, completionTokens: 0, // the model: until a usable name is read
       countedBy: 'gateway', ttftMs: null, queueMs: null, admitted: false, completed: false,
     };
   }
