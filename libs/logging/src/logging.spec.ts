@@ -137,6 +137,20 @@ describe('Logger redaction', () => {
     expect(r.sessionId).toBe('s-1');
   });
 
+  it("leaves the caller's objects as they were", () => {
+    const { log, records } = capture();
+    const headers = { authorization: 'Bearer abc', accept: 'application/json' };
+    const plain = { model: 'm', n: 1 };
+    const body = { items: [plain, { note: `key ${KEY}` }] };
+    log.info('request', { headers, body, plain });
+    expect(headers).toEqual({ authorization: 'Bearer abc', accept: 'application/json' });
+    expect(body.items[1]).toEqual({ note: `key ${KEY}` });
+    const r = records()[0] as Record<string, any>;
+    expect(r.headers.authorization).toBe(REDACTED);
+    expect(r.body.items).toEqual([{ model: 'm', n: 1 }, { note: `key sk-abcd1234_${REDACTED}` }]);
+    expect(r.plain).toEqual(plain);
+  });
+
   it('withholds secrets by value pattern in messages and free text', () => {
     const { log, lines } = capture();
     log.info('POST /auth/saml/acs SAMLResponse=PHNhbWxwOlJlc3BvbnNl&RelayState=/portal');
