@@ -5,6 +5,7 @@ import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
 import { DemandSeries } from '../policy/demand-series';
+import { classifyLedgerError, describe } from '../policy/ledger-failure';
 import { rollUp } from '../policy/rollup';
 import { MetricSampleRepository } from '../repositories/metric-sample.repository';
 import { METRICS_COLLECTOR_CONFIG, MetricsCollectorConfig } from '../metrics-collector.config';
@@ -117,6 +118,8 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
       await this.samples.store(samples);
       return;
     } catch (err) {
+      // The database away is no sample's fault: aggregates still go out on NATS, only their storage waits for it.
+      if (classifyLedgerError(err).kind === 'unavailable') return this.logger.warn('metric samples not stored: database unavailable', { samples: samples.length, reason: describe(err) });
       if (samples.length === 1) return this.logger.error('metric sample not stored', { model: samples[0].model, intervalStart: samples[0].intervalStart, err });
     }
     for (const s of samples) await this.store([s]);
