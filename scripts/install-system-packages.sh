@@ -19,6 +19,7 @@ PARTS=(
   # SimpleSAMLphp misses php-xml without it; openssl makes the IdP's and tests' certificates
   "SAML sign-in (SimpleSAMLphp development IdP)|simplesamlphp php-cli php-xml php-mbstring openssl"
   "browser tests (Chromium)|chromium"
+  "metrics (Prometheus and promtool: the shipped scrape config and dashboard queries are tested against them)|prometheus"
 )
 
 check_only=0

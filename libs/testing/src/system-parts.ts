@@ -11,6 +11,7 @@ export const SYSTEM_PARTS = {
   ocr: { label: 'OCR runtime (Tesseract, ImageMagick)', commands: ['tesseract', 'convert'], files: [] },
   speech: { label: 'speech runtime (pocketsphinx, sox, espeak-ng)', commands: ['pocketsphinx_continuous', 'sox', 'espeak-ng'], files: [] },
   slurm: { label: 'Slurm capacity provider (slurm-wlm, munge)', commands: ['slurmctld', 'slurmd', 'sbatch', 'munged'], files: [] },
+  prometheus: { label: 'metrics (Prometheus and promtool)', commands: ['prometheus', 'promtool'], files: [] },
   compose: { label: 'compose file validation (docker-compose v1)', commands: ['docker-compose'], files: [] },
 } as const;
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startService, StartedService } from '@maas/testing';
+import { requireSystemPart, startService, StartedService } from '@maas/testing';
 import { chatBody, MODEL, readSse, sleep, Stack, waitUntil } from './support/stack';
 
 const root = path.resolve(__dirname, '../../..');
@@ -37,16 +37,6 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Debian's `prometheus` package (promtool comes with it); a machine without it fails here with the reason. */
-function requirePrometheus(): void {
-  for (const command of ['prometheus', 'promtool']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`Prometheus is not installed (missing ${command}): apt-get install -y --no-install-recommends prometheus`);
-    }
-  }
-}
 
 /**
  * The shipped Prometheus configuration and Grafana dashboard against the real thing: promtool checks
@@ -71,7 +61,7 @@ describe('Prometheus configuration and the Grafana dashboard, evaluated by Prome
   };
 
   beforeAll(async () => {
-    requirePrometheus();
+    requireSystemPart('prometheus');
     await stack.start();
     await stack.startWorker();
     second = await stack.startGateway();
