@@ -31,10 +31,17 @@ function composeConfig(): { services: Record<string, ComposeService>; volumes: R
   requireSystemPart('compose');
   const file = path.join(root, 'docker-compose.yml');
   const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x' } });
+  return yamlToJson(text, composePython()) as ReturnType<typeof composeConfig>;
+}
+
+function yamlToJson(text: string, python: string): unknown {
+  return JSON.parse(execFileSync(python, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text, encoding: 'utf8' }));
+}
+
+/** docker-compose's Python (it has PyYAML). */
+function composePython(): string {
   const launcher = execFileSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).trim();
-  const python = /^#!\s*(\S+)/.exec(fs.readFileSync(launcher, 'utf8').split('\n')[0])?.[1] ?? 'python3';
-  const json = execFileSync(python, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text, encoding: 'utf8' });
-  return JSON.parse(json);
+  return /^#!\s*(\S+)/.exec(fs.readFileSync(launcher, 'utf8').split('\n')[0])?.[1] ?? 'python3';
 }
 
 interface Stage {
@@ -131,6 +138,29 @@ describe('deployment files', () => {
     expect(mountOf(services.prometheus, '/etc/prometheus/prometheus.yml')?.source).toBe(path.join(root, 'deploy/prometheus/prometheus.yml'));
     expect(mountOf(services.grafana, '/etc/grafana/provisioning')?.source).toBe(path.join(root, 'deploy/grafana/provisioning'));
     expect(mountOf(services.grafana, '/var/lib/grafana/dashboards')?.source).toBe(path.join(root, 'deploy/grafana/dashboards'));
+  });
+
+  it("every Prometheus target, and Grafana's data source, is a compose service on the port it listens on", () => {
+    const listens = (name: string, port: string) => {
+      const service = services[name];
+      if (!service) return `${name}: no such service`;
+      const env = service.environment ?? {};
+      const declared = [...Object.entries(env).filter(([k]) => k.endsWith('_PORT')).map(([, v]) => v), ...(service.command?.join(' ').match(/--sim-port\s+(\d+)/)?.slice(1) ?? [])];
+      const own = { prometheus: '9090', grafana: '3000' }[name];
+      return declared.includes(port) || own === port ? 'ok' : `${name} does not listen on ${port} (${declared.join(', ') || 'nothing declared'})`;
+    };
+    const prometheus = yamlToJson(read('deploy/prometheus/prometheus.yml'), composePython()) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[] };
+    const targets = prometheus.scrape_configs.flatMap((job) => (job.static_configs ?? []).flatMap((c) => c.targets));
+    expect(targets.length).toBeGreaterThanOrEqual(SERVICE_NAMES.length);
+    for (const target of targets) {
+      const [host, port] = target.split(':');
+      expect({ target, reachable: listens(host, port) }).toEqual({ target, reachable: 'ok' });
+    }
+    for (const name of SERVICE_NAMES) expect(targets.some((t) => t.startsWith(`${name}:`))).toBe(true);
+
+    const datasources = yamlToJson(read('deploy/grafana/provisioning/datasources/prometheus.yml'), composePython()) as { datasources: { type: string; url: string }[] };
+    const url = new URL(datasources.datasources.find((d) => d.type === 'prometheus')!.url);
+    expect(listens(url.hostname, url.port)).toBe('ok');
   });
 
   it('the image: built in a stage with dev dependencies, run as a non-root user, one CMD per service', () => {
