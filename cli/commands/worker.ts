@@ -8,7 +8,7 @@ import { loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import { findProfile, SimServer, startSimServer, validateFaults } from '@maas/engine-sim';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus } from '@maas/nats';
-import { freePort, guessCapabilities, LAUNCH_KINDS, LaunchedRuntime, RuntimeClient, runtimeCommand, WorkerAgent, WorkerRuntimeKind } from '@maas/worker-agent';
+import { freePort, guessCapabilities, LAUNCH_KINDS, LaunchedRuntime, MIN_WORKER_KEY_SECRET_LENGTH, RuntimeClient, runtimeCommand, runtimeKeyFor, WorkerAgent, WorkerRuntimeKind } from '@maas/worker-agent';
 import { Command, defineCommand } from '../command';
 
 const CAPABILITIES: readonly Capability[] = ['chat', 'completion', 'embedding', 'transcription', 'ocr'];
@@ -67,7 +67,14 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
     weights: { type: 'string', value: 'PATH', group: 'launched runtime', help: 'model weights: a Hugging Face id or path for vllm, a GGUF file for llama-server and llama-engine (default: the --model name)' },
     'runtime-host': { type: 'string', value: 'ADDR', default: '127.0.0.1', group: 'launched runtime', help: 'address the runtime binds (0.0.0.0 on a VM that gateways reach; then give --advertise-url)' },
     'runtime-port': { type: 'integer', min: 0, max: 65535, default: 0, group: 'launched runtime', help: 'port of the runtime (default 0: a free one)' },
-    'runtime-key': { type: 'string', choices: ['generate', 'none'], default: 'generate', value: 'MODE', group: 'launched runtime', help: 'generate: a random --api-key for vllm and llama-server; none: no key' },
+    'runtime-key': {
+      type: 'string',
+      choices: ['auto', 'random', 'none'],
+      default: 'auto',
+      value: 'MODE',
+      group: 'launched runtime',
+      help: "the key vllm and llama-server demand. auto: derived from $MAAS_WORKER_KEY_SECRET and the worker id (gateways with the same secret send it), else random; random: one only this worker knows; none",
+    },
     'tensor-parallel-size': { type: 'integer', min: 1, group: 'launched runtime', help: 'vllm: GPUs the model is split over' },
     'max-model-len': { type: 'integer', min: 16, group: 'launched runtime', help: 'vllm: context length the KV cache is sized for' },
     'gpu-memory-utilization': { type: 'number', above: 0, max: 1, value: 'F', group: 'launched runtime', help: "vllm: fraction of each GPU's memory it may take" },
@@ -123,7 +130,7 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
     'register-every': { type: 'custom', parse: duration(), default: 10_000, value: 'DUR', group: 'announcement', help: 're-announcement interval (default 10s)' },
     'drain-timeout': { type: 'custom', parse: duration(), default: 60_000, value: 'DUR', group: 'announcement', help: 'longest wait for running requests on SIGTERM (default 60s)' },
   },
-  epilogue: 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL',
+  epilogue: 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch: derive the runtime key)',
 });
 
 const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
@@ -167,7 +174,12 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   const logger = new Logger('worker', platform.LOG_LEVEL);
   const runtimeHost = values['runtime-host'];
   const port = values['runtime-port'] || (await freePort(runtimeHost));
-  const apiKey = values['runtime-key'] === 'generate' ? randomBytes(24).toString('base64url') : undefined;
+  const host = os.hostname();
+  const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
+  const secret = process.env.MAAS_WORKER_KEY_SECRET;
+  if (secret !== undefined && secret.length < MIN_WORKER_KEY_SECRET_LENGTH) throw invalid(`MAAS_WORKER_KEY_SECRET: at least ${MIN_WORKER_KEY_SECRET_LENGTH} characters, got ${secret.length}`);
+  const keyMode = values['runtime-key'];
+  const apiKey = keyMode === 'none' ? undefined : keyMode === 'auto' && secret ? runtimeKeyFor(secret, workerId) : randomBytes(24).toString('base64url');
   const command = runtimeCommand({
     kind,
     model: {
@@ -187,8 +199,6 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   const profile = profileArg && extra.includes('--profile') ? findProfile(profileArg) : undefined;
   const reachable = runtimeHost === '0.0.0.0' || runtimeHost === '::' ? '127.0.0.1' : runtimeHost;
   const runtimeUrl = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
-  const host = os.hostname();
-  const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
   const capabilities = values.capabilities ?? (kind === 'sim-engine' ? ['chat', 'completion', 'embedding'] : undefined);
   const maxContextTokens = values['max-model-len'] ?? profile?.maxModelLen;
   const runtime = new RuntimeClient(runtimeUrl, 1500, command.usesApiKey ? apiKey : undefined);
@@ -224,8 +234,10 @@ async function launch(values: Values, extra: string[], invalid: (message: string
       logger.info('worker registered', { workerId, url: r.url, models: r.models.map((m) => m.id), state: r.state, vmId: r.vmId, capacity: r.capacity, runtime: r.runtime.kind, restarts: launched.restarts });
     },
   });
-  // the key itself is never logged: only whether the runtime demands one
-  logger.info('launching the runtime', { kind, program: command.program, port, model: served, apiKey: command.usesApiKey ? 'generated' : 'none', workerId });
+  // the key itself is never logged: only where it comes from
+  const keyOrigin = !command.usesApiKey ? 'none' : keyMode === 'auto' && secret ? 'derived' : 'random';
+  logger.info('launching the runtime', { kind, program: command.program, port, model: served, apiKey: keyOrigin, workerId });
+  if (keyOrigin === 'random') logger.warn('the runtime demands a key only this worker knows: gateways cannot call it; set MAAS_WORKER_KEY_SECRET on workers and gateways', { workerId });
   onStopSignal(logger, workerId, (signal) => {
     logger.info('stopping', { signal, workerId });
     launched.stop('shutdown');

@@ -14,3 +14,4 @@ export { freePort, LaunchedRuntime, spawnRuntime } from './launched-runtime';
 export type { LaunchedRuntimeOptions, RuntimeExit, RuntimeProcess, SpawnRuntime } from './launched-runtime';
 export { LAUNCH_KINDS, runtimeCommand, vllmCommand } from './runtime-command';
 export type { LaunchKind, LaunchSpec, RuntimeCommand, RuntimeEndpoint, VllmModelSpec } from './runtime-command';
+export { MIN_WORKER_KEY_SECRET_LENGTH, runtimeKeyFor } from './runtime-key';

@@ -29,6 +29,8 @@ export const gatewayConfigSpec = {
   /** Attempts per request across workers when connecting fails before any response byte. */
   GATEWAY_UPSTREAM_ATTEMPTS: env.int(3, 1, 10),
   GATEWAY_CONNECT_TIMEOUT: env.duration('5s'),
+  /** Shared with the workers: each launched runtime demands a key derived from it and its worker id, which the gateway sends. */
+  MAAS_WORKER_KEY_SECRET: env.optionalString(),
   /** Until the runtime sends response headers (streams: the start of the stream; non-streams: bounded by the total). */
   GATEWAY_FIRST_BYTE_TIMEOUT: env.duration('10m'),
   /** Longest silence between two chunks of a response. */

@@ -5,6 +5,7 @@ import { Logger } from '@maas/logging';
 import { formatBytes } from '@maas/media';
 import { errorBody, errorType } from '@maas/platform';
 import type { Endpoint } from '@maas/routing';
+import { runtimeKeyFor } from '@maas/worker-agent';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
 import { describeLimit } from '../policy/key-limits';
@@ -230,6 +231,8 @@ export class InferenceService {
       accept: request.stream ? 'text/event-stream' : route.media ? String(ex.req.headers.accept ?? '*/*') : 'application/json',
       'x-request-id': ex.requestId,
     };
+    // the worker's runtime demands its own key (maas worker --launch); the client's key never goes upstream
+    if (this.config.MAAS_WORKER_KEY_SECRET) headers.authorization = `Bearer ${runtimeKeyFor(this.config.MAAS_WORKER_KEY_SECRET, endpoint.id)}`;
     // The client's trace, when tracing here is off; with it on, the http instrumentation puts this request's span instead.
     const traceparent = ex.req.headers.traceparent;
     if (typeof traceparent === 'string') headers.traceparent = traceparent;
