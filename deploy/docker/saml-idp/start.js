@@ -128,7 +128,7 @@ async function main() {
     }
     await sleep(200);
   }
-  log('ready', { url: PUBLIC_URL, metadata: written.metadataUrl, login: kept.username, password: `in ${files.secrets}` });
+  log('ready', { url: PUBLIC_URL, metadata: written.metadataUrl, login: kept.username, passwordIn: files.secrets });
   await trustAuth(written.spDir);
 }
 
