@@ -46,7 +46,8 @@ export class RequestSpan {
         ...(route ? { 'http.route': route } : {}),
         'network.protocol.version': req.httpVersion,
         ...(address ? { 'server.address': address, 'server.port': req.socket.localPort ?? 0 } : {}),
-        ...(req.socket.remoteAddress ? { 'client.address': req.socket.remoteAddress } : {}),
+        // The socket's peer: behind a proxy that is the proxy, not the client (X-Forwarded-For is the gateway's policy to trust).
+        ...(req.socket.remoteAddress ? { 'network.peer.address': req.socket.remoteAddress } : {}),
         ...(typeof req.headers['user-agent'] === 'string' ? { 'user_agent.original': req.headers['user-agent'] } : {}),
       },
     }, parent);
