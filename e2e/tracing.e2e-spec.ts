@@ -109,7 +109,7 @@ describe('tracing: one chat request is one trace from the client through NATS to
     expect(ancestors(insert, trace).map((s) => s.spanId)).toContain(consumed.spanId);
 
     // The key check on the way in (request/reply), and the call to the worker (http instrumentation).
-    const verify = trace.find((s) => s.name === 'send key-registry.verify')!;
+    const verify = trace.find((s) => s.name === 'request key-registry.verify')!;
     expect(verify).toMatchObject({ service: 'gateway', kind: SPAN_KIND.PRODUCER, parentSpanId: server.spanId });
     expect(trace.find((s) => s.name === 'process key-registry.verify')).toMatchObject({ service: 'key-registry', kind: SPAN_KIND.CONSUMER, parentSpanId: verify.spanId });
     const upstream = trace.find((s) => s.service === 'gateway' && s.kind === SPAN_KIND.CLIENT && s.parentSpanId === server.spanId);

@@ -41,7 +41,8 @@ function messagingAttributes(facts: MessageSpanFacts, operationType: string, ope
 export function startProducerSpan(operation: SendOperation, facts: MessageSpanFacts, parent: Context = context.active()): Span | undefined {
   if (!tracingEnabled() || !trace.getSpan(parent)) return undefined;
   const type = operation === 'create' ? 'create' : 'send';
-  return tracer().startSpan(`${type} ${facts.name}`, { kind: SpanKind.PRODUCER, attributes: messagingAttributes(facts, type, operation) }, parent);
+  // Named `{messaging.operation.name} {message}`: the subject's namespace stays out of span names.
+  return tracer().startSpan(`${operation} ${facts.name}`, { kind: SpanKind.PRODUCER, attributes: messagingAttributes(facts, type, operation) }, parent);
 }
 
 /** Headers carrying `span` as the message's parent; undefined without a span (no headers sent). */

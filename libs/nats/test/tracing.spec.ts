@@ -82,7 +82,7 @@ describe('trace context on NATS messages, against a real NATS', () => {
       return span.spanContext();
     });
     const handled = await waitFor(() => seen.get('heartbeat')?.[0], 'the heartbeat handler');
-    const send = await waitFor(() => finished('send worker.heartbeat')[0], 'the producer span');
+    const send = await waitFor(() => finished('publish worker.heartbeat')[0], 'the producer span');
     const process = await waitFor(() => finished('process worker.heartbeat')[0], 'the consumer span');
     expect(send.kind).toBe(SpanKind.PRODUCER);
     expect(parentOf(send)).toBe(work.spanId);
@@ -98,7 +98,7 @@ describe('trace context on NATS messages, against a real NATS', () => {
       expect(await bus.request('metrics-collector.key-usage', { keyId: 'k1', since: [new Date(0).toISOString()] })).toEqual({ keyId: 'k1', windows: [] });
       return span.spanContext();
     });
-    const send = finished('send metrics-collector.key-usage')[0];
+    const send = finished('request metrics-collector.key-usage')[0];
     const process = await waitFor(() => finished('process metrics-collector.key-usage')[0], 'the consumer span');
     expect(parentOf(send)).toBe(work.spanId);
     expect(parentOf(process)).toBe(send.spanContext().spanId);
@@ -114,7 +114,7 @@ describe('trace context on NATS messages, against a real NATS', () => {
       await bus.persist('usage.request-completed', event, event.requestId);
       return span.spanContext();
     });
-    const send = finished('send usage.request-completed')[0];
+    const send = finished('jetstream.publish usage.request-completed')[0];
     expect(send.attributes).toMatchObject({ 'messaging.operation.name': 'jetstream.publish', 'messaging.message.id': 'req-traced' });
     const process = await waitFor(() => finished('process usage.request-completed')[0], 'the consumer span');
     expect(parentOf(process)).toBe(send.spanContext().spanId);
