@@ -66,6 +66,11 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
     const bad = await call('/admin/keys', { method: 'POST', body: JSON.stringify({ userEmail: 'not-an-email', surprise: 1 }) });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/userEmail|surprise/) } });
+    // A CIDR the gateway could not use is refused when the key is made, not reported as an outage at every use.
+    const badCidr = await call('/admin/keys', { method: 'POST', body: JSON.stringify({ userEmail: 'lin@example.ac.jp', allowedCidrs: ['10.0.0.0/8', '10.0.0.0/33'] }) });
+    expect(badCidr.status).toBe(400);
+    expect(await badCidr.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'allowedCidrs', message: expect.stringContaining('allowedCidrs[1]') } });
+    await expect(bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', allowedCidrs: ['10.0.0.0/33'] })).rejects.toThrow(/allowedCidrs\[0\]/);
     const unknown = await call('/admin/keys/00000000-0000-0000-0000-000000000000', { method: 'DELETE' });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { code: 'key_not_found' } });

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards 
 import type { KeyCreateRequest } from '@maas/contracts';
 import { messageValidator } from '@maas/contracts';
 import { ApiError } from '@maas/platform';
-import { ApiKeyService, KeyNotFoundError } from '../services/api-key.service';
+import { ApiKeyService, InvalidKeyRequestError, KeyNotFoundError } from '../services/api-key.service';
 import { AdminTokenGuard } from './admin-token.guard';
 
 const notFound = (err: unknown): never => {
@@ -22,7 +22,10 @@ export class AdminKeyController {
     // The same schema as key-registry.create over NATS.
     const checked = messageValidator().message('key-registry.create', body);
     if (!checked.ok) throw new ApiError(400, `invalid key request: ${checked.error}`, 'invalid_request');
-    return this.keys.create(checked.value as KeyCreateRequest);
+    return this.keys.create(checked.value as KeyCreateRequest).catch((err: unknown) => {
+      if (err instanceof InvalidKeyRequestError) throw new ApiError(400, `invalid key request: ${err.message}`, 'invalid_request', err.param);
+      throw err;
+    });
   }
 
   @Get()

@@ -7,11 +7,22 @@ import { ApiKeyEntity } from '../repositories/api-key.entity';
 import { ApiKeyRepository } from '../repositories/api-key.repository';
 import { KeyHasher } from '../repositories/key-hasher';
 import { CLOCK, Clock } from '@maas/platform';
+import { invalidCidr } from '../policy/cidr';
 
 const TOUCH_EVERY_MS = 60_000;
 
 /** Thrown for requests that name a key that does not exist (or not for this user). */
 export class KeyNotFoundError extends Error {}
+
+/** Thrown for a create request the schema lets through but that cannot work (the message names the field). */
+export class InvalidKeyRequestError extends Error {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export function summary(k: ApiKeyEntity): KeySummary {
   return {
@@ -45,6 +56,9 @@ export class ApiKeyService {
   ) {}
 
   async create(req: KeyCreateRequest): Promise<KeyCreated> {
+    // Checked here, not at use: a stored bad CIDR would fail every request the key makes.
+    const badCidr = invalidCidr(req.allowedCidrs ?? []);
+    if (badCidr) throw new InvalidKeyRequestError('allowedCidrs', badCidr);
     const { secret, prefix } = this.hasher.generate();
     const email = req.userEmail.trim().toLowerCase();
     const entity: ApiKeyEntity = {
