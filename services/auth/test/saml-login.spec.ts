@@ -242,6 +242,15 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       await expectRejected(idp.signed(sp, ok()), 'browser_mismatch', undefined);
     });
 
+    it('a post without the login cookie burns neither the genuine assertion nor the pending login', async () => {
+      const genuine = idp.signed(sp, ok());
+      await expectRejected(genuine, 'browser_mismatch', undefined);
+      await expectRejected(genuine, 'browser_mismatch', 'x'.repeat(43));
+      const res = await postResponse(genuine, pending.loginCookie);
+      expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 303, location: '/portal' });
+      await expectRejected(genuine, 'replayed', pending.loginCookie);
+    });
+
     it('a response from an IdP we do not trust, and an IdP error status', async () => {
       const stranger = new ForgedIdp('https://idp.stranger.example/idp', foreign.keyPem, foreign.certPem);
       await expectRejected(stranger.signed(sp, ok()), 'unknown_idp', pending.loginCookie);

@@ -149,10 +149,12 @@ export class SamlLoginService {
     if (!verdict.ok) return this.refuse(verdict.reason, verdict.detail, ctx, idp.entityId);
 
     // Replay first: a replayed response would otherwise show up as an unknown InResponseTo.
-    if (!(await this.state.markAssertionUsed(idp.entityId, verdict.assertionId, new Date(verdict.notOnOrAfter)))) {
+    if (await this.state.assertionSeen(idp.entityId, verdict.assertionId)) {
       return this.refuse('replayed', `assertion ${verdict.assertionId} was already used`, ctx, idp.entityId);
     }
-    const pending = await this.state.takePending(verdict.requestId);
+    // Every check that needs no state change comes before any: a post that fails them (another browser,
+    // a stale request) must not burn the user's genuine assertion or their pending login.
+    const pending = await this.state.peekPending(verdict.requestId);
     if (!pending) return this.refuse('unknown_in_response_to', `InResponseTo ${verdict.requestId} is not a request we sent (or it was already answered)`, ctx, idp.entityId);
     if (pending.expiresAt.getTime() <= now) return this.refuse('expired', `request ${pending.requestId} expired at ${pending.expiresAt.toISOString()}`, ctx, idp.entityId);
     if (pending.idpEntityId !== idp.entityId) {
@@ -161,6 +163,13 @@ export class SamlLoginService {
     // Login CSRF: the browser finishing the login must be the one that started it.
     if (!ctx.browserNonce || !this.tokens.hash(ctx.browserNonce).equals(pending.browserHash)) {
       return this.refuse('browser_mismatch', 'the login-binding cookie is missing or belongs to another login', ctx, idp.entityId);
+    }
+    // Now claim both, each in one statement: of two concurrent posts, one wins.
+    if (!(await this.state.markAssertionUsed(idp.entityId, verdict.assertionId, new Date(verdict.notOnOrAfter)))) {
+      return this.refuse('replayed', `assertion ${verdict.assertionId} was already used`, ctx, idp.entityId);
+    }
+    if (!(await this.state.takePending(verdict.requestId))) {
+      return this.refuse('unknown_in_response_to', `request ${verdict.requestId} was answered by another response meanwhile`, ctx, idp.entityId);
     }
 
     const mapped = mapProfile(
