@@ -4,7 +4,7 @@ import type { MdxCredentials } from './repositories/providers/mdx-api';
 import type { MdxPool } from './repositories/providers/mdx.provider';
 import { resolveScalingSpec, ScalingSpec, ScalingSpecOverrides, SimulatedProviderSpec, validateSimulatedProviderSpec, defaultSimulatedProviderSpec } from '@maas/scaling';
 
-export const PROVIDER_KINDS = ['local', 'slurm', 'simulated', 'mdx'] as const;
+export const PROVIDER_KINDS = ['local', 'slurm', 'simulated', 'mdx', 'kubernetes'] as const;
 export type ScalerProviderKind = (typeof PROVIDER_KINDS)[number];
 
 export const vmScalerConfigSpec = {
@@ -58,6 +58,14 @@ export const vmScalerConfigSpec = {
   SCALING_MDX_POLL_MS: env.duration('5s'),
   /** A VM whose boot failed is not powered on again for this long. */
   SCALING_MDX_FAILED_VM_HOLD_MS: env.duration('30m'),
+  /** Kubernetes (SCALING_PROVIDER=kubernetes): a kubeconfig file; else $KUBECONFIG, ~/.kube/config or the pod's service account. */
+  SCALING_KUBERNETES_KUBECONFIG: env.optionalString(),
+  /** The namespace of the worker workloads. */
+  SCALING_KUBERNETES_NAMESPACE: env.string('open-maas'),
+  /** YAML or JSON of the worker Deployment or Knative Service created for a model that has none; {model} and {slug} substituted. */
+  SCALING_KUBERNETES_WORKER_TEMPLATE: env.optionalString(),
+  /** Where the cluster's nodes come from (stage 2): mdx VMs that join the cluster, or simulated ones. */
+  SCALING_KUBERNETES_NODES: env.oneOf(['mdx', 'simulated'] as const, 'mdx'),
 };
 
 export const loadVmScalerConfig = () => loadConfig(vmScalerConfigSpec);
@@ -159,3 +167,4 @@ export function mdxProviderSettings(config: VmScalerConfig): { projectId: string
     credentials: { token: config.SCALING_MDX_TOKEN, username: config.SCALING_MDX_USERNAME, password: config.SCALING_MDX_PASSWORD },
   };
 }
+

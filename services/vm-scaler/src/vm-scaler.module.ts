@@ -3,12 +3,15 @@ import * as path from 'node:path';
 import { Module } from '@nestjs/common';
 import type { PlatformConfig } from '@maas/config';
 import { Logger } from '@maas/logging';
+import type { ScalingSpec } from '@maas/scaling';
 import { Clock, CLOCK, PLATFORM_CONFIG, PlatformModule, projectRoot, ServiceDefinition, systemClock } from '@maas/platform';
 import { DemandHandler } from './handlers/demand.handler';
 import { WorkerHandler } from './handlers/worker.handler';
 import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
 import { VmLifecycle1732700000000 } from './migrations/1732700000000-vm-lifecycle';
 import { splitArgs } from './policy/worker-command';
+import { KubernetesApi } from './repositories/providers/kubernetes-api';
+import { KubernetesCapacityProvider } from './repositories/providers/kubernetes.provider';
 import { LocalCapacityProvider } from './repositories/providers/local.provider';
 import { MdxApi } from './repositories/providers/mdx-api';
 import { MdxCapacityProvider } from './repositories/providers/mdx.provider';
@@ -35,7 +38,7 @@ export const VM_SCALER: ServiceDefinition = {
 };
 
 /** The one place a provider kind becomes an adapter. */
-function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, clock: Clock, logger: Logger): ScalerCapacityProvider {
+function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec: ScalingSpec, clock: Clock, logger: Logger): ScalerCapacityProvider {
   const root = projectRoot();
   const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL };
   const logDir = config.SCALING_LOG_DIR ?? path.join(os.tmpdir(), `maas-nodes-${platform.MAAS_NAMESPACE}`);
@@ -77,6 +80,13 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, cloc
         mdxLogger,
       );
     }
+    case 'kubernetes': {
+      // stage 2's nodes come from a VM provider; the cluster does stage 1
+      const nodes = capacityProvider({ ...config, SCALING_PROVIDER: config.SCALING_KUBERNETES_NODES }, platform, spec, clock, logger);
+      const api = new KubernetesApi(KubernetesApi.config(config.SCALING_KUBERNETES_KUBECONFIG), config.SCALING_KUBERNETES_NAMESPACE);
+      const options = { models: spec.models, workerTemplate: KubernetesApi.workerTemplate(config.SCALING_KUBERNETES_WORKER_TEMPLATE), conflictRetries: 5, rewatchMs: 1000 };
+      return new KubernetesCapacityProvider(api, nodes, options, clock, logger.child({ component: 'kubernetes-provider' }));
+    }
     case 'local':
       return new LocalCapacityProvider({ ...common, command, argsTemplate: config.SCALING_WORKER_ARGS, idPrefix: Math.floor(clock.now() / 1000).toString(36) }, clock);
   }
@@ -89,7 +99,7 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, cloc
     { provide: VM_SCALER_CONFIG, useFactory: loadVmScalerConfig },
     { provide: SCALING_SPEC, inject: [VM_SCALER_CONFIG], useFactory: (config: VmScalerConfig) => loadScalingSpec(config.SCALING_SPEC_FILE) },
     { provide: CLOCK, useValue: systemClock },
-    { provide: CAPACITY_PROVIDER, inject: [VM_SCALER_CONFIG, PLATFORM_CONFIG, CLOCK, Logger], useFactory: capacityProvider },
+    { provide: CAPACITY_PROVIDER, inject: [VM_SCALER_CONFIG, PLATFORM_CONFIG, SCALING_SPEC, CLOCK, Logger], useFactory: capacityProvider },
     ScalingDecisionRepository,
     ScalingEventsRepository,
     VmRepository,

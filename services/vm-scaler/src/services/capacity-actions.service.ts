@@ -39,6 +39,14 @@ export class CapacityActionsService {
     }
   }
 
+  /** Stage 1, where the provider carries it out itself: the replicas of every model with a valid decision. */
+  async replicas(decision: ScaleDecision): Promise<void> {
+    if (!this.provider.scaleReplicas) return;
+    const targets: Record<string, number> = {};
+    for (const [model, r] of Object.entries(decision.replicas)) if (r.valid) targets[model] = r.desiredReplicas;
+    await this.provider.scaleReplicas(targets).catch((err: Error) => this.logger.warn('replicas not set', { error: err.message }));
+  }
+
   private async run(decisionId: string, actionId: string, action: Action, target: string, act: () => Promise<string>): Promise<void> {
     const event = (phase: ScalingAction['phase'], on: string, error: string | null = null): ScalingAction => ({
       actionId,

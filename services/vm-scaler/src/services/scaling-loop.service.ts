@@ -115,6 +115,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     const record = scalingDecided(id, nowMs, inputs, decision);
     await this.decisions.insert(record).catch((err: Error) => this.logger.error('could not store the decision', { decisionId: id, error: err.message }));
     await this.events.decided(record).catch((err: Error) => this.logger.error('could not persist scaling.decided', { decisionId: id, error: err.message }));
+    if (this.config.SCALING_ACT) await this.actions.replicas(decision);
     if (actsOn(decision)) {
       this.logger.info('scaling decision', {
         decisionId: id,

@@ -10,6 +10,8 @@ export interface ScalerCapacityProvider extends CapacityProvider {
   readonly hostsWorkers: boolean;
   /** A worker on this node reported ready: its boot is over. */
   workerReady(vmId: string): void;
+  /** Stage 1 carried out by the platform (Kubernetes): each model's replicas. Absent: workers are the nodes' own. */
+  scaleReplicas?(replicas: Readonly<Record<string, number>>): Promise<void>;
   /** Starts its own timers; adopts nodes that outlived a previous scaler (Slurm jobs). */
   open(): Promise<void>;
   /** Stops its timers; local processes are drained, since they would not outlive the scaler anyway. */
