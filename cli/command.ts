@@ -1,6 +1,9 @@
 import { ArgsSpec, HelpRequest, parseArgv, Parsed, UsageError, usageOf, wrap } from '@maas/cli-args';
 
-/** One `maas` subcommand. `run` returns the process exit code; a thrown Error prints as one line. */
+/**
+ * One `maas` subcommand. `run` answers --help itself (a HelpRequest) and returns the exit code; a thrown
+ * UsageError exits 2, any other Error 1, both as one line.
+ */
 export interface Command {
   /** One line for `maas --help`. */
   readonly summary: string;

@@ -61,12 +61,6 @@ export async function main(argv: string[]): Promise<number> {
   if (name.startsWith('-')) return reportFailure(new UsageError(`unknown option ${name}`), 'maas');
   const command = loadCommand(name);
   if (!command) return reportFailure(new UsageError(`unknown command "${name}"`), 'maas');
-  const end = rest.indexOf('--');
-  const helpAsked = (end === -1 ? rest : rest.slice(0, end)).some((a) => a === '--help' || a === '-h');
-  if (helpAsked && !command.actions) {
-    process.stdout.write(`${command.usage.trimEnd()}\n`);
-    return 0;
-  }
   try {
     return await command.run(rest);
   } catch (err) {
