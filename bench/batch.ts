@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
-import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
+import { defineArgs, integerList, parseArgv, runMain } from '@maas/cli-args';
 import OpenAI, { toFile } from 'openai';
 import { Subjects } from '@maas/contracts';
 import { findProfile, renderChatPrompt, WORKLOADS } from '@maas/engine-sim';
@@ -37,15 +37,6 @@ import { formatNumber, renderTable } from './lib/table';
 
 const PROFILE = 'a100-gpt-oss-20b';
 const positiveInt = { type: 'integer', min: 1 } as const;
-
-function positiveInteger(text: string): number {
-  const n = Number(text.trim());
-  if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${text}"`);
-  return n;
-}
-
-/** A list of positive integers: 16,32,48. */
-const integers = (text: string): number[] => text.split(',').map(positiveInteger);
 
 const spec = defineArgs({
   command: 'node scripts/run.js bench/batch.ts',
@@ -70,7 +61,7 @@ const spec = defineArgs({
     },
     'interactive-rate': { type: 'number', above: 0, default: 0.2, value: 'R', help: 'interactive streaming chat requests per simulated second' },
     'interactive-requests': { ...positiveInt, default: 200, help: 'baseline phase: interactive requests (default 200, so its p99 is not one outlier)' },
-    'peak-concurrency': { type: 'custom', parse: integers, default: [16, 32, 48, 64, 128], value: 'A,B', help: 'closed-loop concurrencies straight at the worker' },
+    'peak-concurrency': { type: 'custom', parse: integerList(1), default: [16, 32, 48, 64, 128], value: 'A,B', help: 'closed-loop concurrencies straight at the worker' },
     'peak-rounds': { ...positiveInt, default: 2, help: 'requests per closed-loop client' },
     'input-tokens': { ...positiveInt, default: WORKLOADS.summary.promptTokens, help: `batch prompt tokens (default ${WORKLOADS.summary.promptTokens}, the paper's summarised paper)` },
     'output-tokens': { ...positiveInt, default: WORKLOADS.summary.outputTokens, help: `batch output tokens (default ${WORKLOADS.summary.outputTokens}, bench/serving's summary workload)` },

@@ -26,7 +26,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
-import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
+import { defineArgs, integerList, parseArgv, runMain } from '@maas/cli-args';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
@@ -34,14 +34,6 @@ import { createTestDatabase, deleteStreams, startNode, startService, testNamespa
 import { closedLoop } from './lib/load';
 
 const positiveInt = { type: 'integer', min: 1 } as const;
-
-function concurrencies(text: string): number[] {
-  return text.split(',').map((part) => {
-    const n = Number(part.trim());
-    if (part.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`expected positive integers separated by commas, got "${text}"`);
-    return n;
-  });
-}
 
 function modesOf(text: string): ('non-stream' | 'stream')[] {
   const modes = text.split(',').map((m) => m.trim());
@@ -55,7 +47,7 @@ const spec = defineArgs({
 node:http proxy and Portkey's gateway as references), interleaved in batches, at several
 concurrencies, streamed and not; the header of bench/gateway.ts explains the set-up.`,
   options: {
-    concurrency: { type: 'custom', parse: concurrencies, default: [1, 16, 64], value: '1,16,64', help: 'client concurrencies' },
+    concurrency: { type: 'custom', parse: integerList(1), default: [1, 16, 64], value: '1,16,64', help: 'client concurrencies' },
     requests: { ...positiveInt, default: 2000, help: 'measured requests per target, mode and concurrency' },
     batch: { ...positiveInt, default: 100, help: 'requests per interleaved batch' },
     'warmup-seconds': { type: 'number', min: 0, default: 2, value: 'S', help: 'warm-up per mode, concurrency and target' },

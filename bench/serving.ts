@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { defineArgs, parseArgv, runMain, UsageError } from '@maas/cli-args';
+import { defineArgs, integerList, parseArgv, runMain, UsageError } from '@maas/cli-args';
 import { decodeStepSeconds, EngineProfile, findProfile, renderChatPrompt, simulateClosedLoop, WorkloadName, WORKLOADS } from '@maas/engine-sim';
 import { arrivalGaps } from './lib/arrivals';
 import { closedLoop, openLoop } from './lib/load';
@@ -32,14 +32,6 @@ function scaleOrAuto(text: string): number | 'auto' {
   const n = Number(text);
   if (!(Number.isFinite(n) && n > 0)) throw new Error(`expected a positive number or auto, got "${text}"`);
   return n;
-}
-
-function positiveIntegers(text: string): number[] {
-  return text.split(',').map((part) => {
-    const n = Number(part.trim());
-    if (part.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`expected positive integers separated by commas, got "${text}"`);
-    return n;
-  });
 }
 
 const positive = { type: 'number', above: 0 } as const;
@@ -67,7 +59,7 @@ conversation trace, time-compressed), ramp (phases of changing rate against a ru
       value: 'W',
       help: 'single-question (default) or summary (one shared 6,136-token prompt; table 2)',
     },
-    concurrency: { type: 'custom', parse: positiveIntegers, value: '1,4', help: "sweep concurrencies (default: the paper's for each profile and workload)" },
+    concurrency: { type: 'custom', parse: integerList(1), value: '1,4', help: "sweep concurrencies (default: the paper's for each profile and workload)" },
     rounds: { ...positiveInt, default: 2, help: 'sweep: requests per client' },
     'num-requests': { ...positiveInt, default: 60, help: 'poisson/gamma: requests per profile' },
     load: { ...positive, default: 0.7, value: 'X', help: "poisson/gamma/trace: offered load as a fraction of the paper's peak throughput" },

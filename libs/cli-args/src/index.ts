@@ -12,3 +12,4 @@ export * from './parse';
 export * from './run-main';
 export * from './spec';
 export { synopsisOf, usageOf, wrap } from './usage';
+export * from './values';

@@ -1,4 +1,4 @@
-import { defineArgs, HelpRequest, parseArgv, UsageError, usageOf } from './index';
+import { defineArgs, HelpRequest, integerList, parseArgv, UsageError, usageOf } from './index';
 
 const spec = defineArgs({
   command: 'maas things make',
@@ -96,5 +96,17 @@ describe('usageOf', () => {
     const lines = long.split('\n').filter((l) => l.includes('word'));
     expect(lines.length).toBeGreaterThan(1);
     for (const line of lines.slice(1)) expect(line).toMatch(/^ {14}word/);
+  });
+});
+
+describe('integerList', () => {
+  const lists = defineArgs({ command: 'x', options: { concurrency: { type: 'custom', parse: integerList(1), default: [1, 16], help: 'client concurrencies' } } });
+
+  it('reads integers separated by commas, and names the option when one is not', () => {
+    expect(parseArgv(lists, ['--concurrency', '4, 8,64']).values.concurrency).toEqual([4, 8, 64]);
+    expect(parseArgv(lists, []).values.concurrency).toEqual([1, 16]);
+    for (const text of ['4,,8', '0', '2.5', 'a']) {
+      expect(() => parseArgv(lists, ['--concurrency', text])).toThrow(`--concurrency: expected integers >= 1 separated by commas, got "${text}"`);
+    }
   });
 });
