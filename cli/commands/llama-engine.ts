@@ -2,8 +2,7 @@ import { defineArgs, UsageError } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { startLlamaEngine } from '@maas/llama-engine';
 import { Command, defineCommand } from '../command';
-
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+import { logLevelOption } from '../options';
 
 const spec = defineArgs({
   command: 'maas llama-engine',
@@ -26,7 +25,7 @@ an OpenAI-compatible API that a model worker attaches to (maas worker --attach U
     'max-waiting': { type: 'integer', min: 0, help: 'requests allowed to queue before answering 503 (default: unbounded)' },
     embedding: { type: 'boolean', help: 'also serve /v1/embeddings (an extra embedding context of --context tokens)' },
     'max-body-mb': { type: 'integer', min: 1, max: 4096, default: 16, help: 'largest request body' },
-    'log-level': { type: 'string', choices: LOG_LEVELS, default: 'info', value: 'LEVEL', help: 'debug, info, warn or error' },
+    'log-level': logLevelOption,
   },
   epilogue: `Threads: each evaluation synchronises its threads several times per token, so on a busy machine
 more threads can be far slower. Measured on a shared 2-core machine with the tiny test model:

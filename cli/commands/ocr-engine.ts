@@ -3,6 +3,7 @@ import { defineArgs } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { DEFAULT_OCR_MODELS, parseModelSpec, startOcrServer, TesseractRecognizer } from '@maas/ocr-engine';
 import { Command, defineCommand } from '../command';
+import { logLevelOption } from '../options';
 
 const spec = defineArgs({
   command: 'maas ocr-engine',
@@ -29,7 +30,7 @@ const spec = defineArgs({
     psm: { type: 'integer', min: 0, max: 13, default: 6, help: 'Tesseract page segmentation mode (default 6: one block of text)' },
     'max-image-mb': { type: 'integer', min: 1, default: 20, help: 'largest image accepted, decoded' },
     'tessdata-dir': { type: 'string', value: 'DIR', help: "Tesseract language data directory (default: Tesseract's own)" },
-    'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info', value: 'LEVEL', help: 'debug, info, warn or error' },
+    'log-level': logLevelOption,
   },
   epilogue: 'Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.',
 });

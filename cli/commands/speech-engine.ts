@@ -3,6 +3,7 @@ import { defineArgs, UsageError } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { DEFAULT_CHUNK_SPEC, DEFAULT_SPEECH_MODEL, OpenAiTranscriptionUpstream, PocketsphinxRecognizer, startSpeechServer } from '@maas/speech-engine';
 import { Command, defineCommand } from '../command';
+import { logLevelOption } from '../options';
 
 const spec = defineArgs({
   command: 'maas speech-engine',
@@ -34,7 +35,7 @@ whisper server (--upstream), that a model worker attaches to (maas worker --atta
     upstream: { type: 'string', value: 'URL', help: 'forward to this OpenAI-compatible transcription server instead (faster-whisper-server, whisper.cpp server, vLLM)' },
     'upstream-model': { type: 'string', value: 'NAME', help: 'model name sent upstream (default: the served id)' },
     'upstream-key-env': { type: 'string', value: 'VAR', help: "environment variable holding the upstream's API key" },
-    'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'error'], default: 'info', value: 'LEVEL', help: 'debug, info, warn or error' },
+    'log-level': logLevelOption,
   },
   epilogue: 'Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.',
 });
