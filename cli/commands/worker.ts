@@ -236,7 +236,7 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   });
   // the key itself is never logged: only where it comes from
   const keyOrigin = !command.usesApiKey ? 'none' : keyMode === 'auto' && secret ? 'derived' : 'random';
-  logger.info('launching the runtime', { kind, program: command.program, port, model: served, apiKey: keyOrigin, workerId });
+  logger.info('launching the runtime', { kind, program: command.program, port, model: served, runtimeAuth: keyOrigin, workerId });
   if (keyOrigin === 'random') logger.warn('the runtime demands a key only this worker knows: gateways cannot call it; set MAAS_WORKER_KEY_SECRET on workers and gateways', { workerId });
   onStopSignal(logger, workerId, (signal) => {
     logger.info('stopping', { signal, workerId });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Logger } from '@maas/logging';
 import type { RuntimeClient } from './runtime-client';
@@ -19,13 +20,18 @@ export interface RuntimeProcess {
 
 export type SpawnRuntime = (command: RuntimeCommand) => RuntimeProcess;
 
+/** util-linux's setpriv, when installed: it makes the kernel kill the runtime if the worker dies (even by SIGKILL). */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
+
 /**
  * The runtime as a child process sharing the worker's output (so its log is the worker's), in its own
  * process group: a Ctrl-C in a terminal or a signal to the worker's group reaches only the worker,
- * which drains before it stops the runtime. If the worker exits anyway, the runtime goes with it.
+ * which drains before it stops the runtime. If the worker exits anyway, the runtime goes with it:
+ * at its exit, and through the parent-death signal when it is killed outright (OOM killer, SIGKILL).
  */
 export const spawnRuntime: SpawnRuntime = (command) => {
-  const child = spawn(command.program, [...command.args], { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const [program, args] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command.program, ...command.args]] : [command.program, [...command.args]];
+  const child = spawn(program, args, { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
   const orphaned = () => child.kill('SIGKILL');
   process.once('exit', orphaned);
   const exited = new Promise<RuntimeExit>((resolve) => {
