@@ -1,6 +1,10 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { JSONCodec, NatsConnection } from 'nats';
 import { MessageName, Subjects, WorkerRegistered } from '@maas/contracts';
 import { startNode, StartedProcess, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import { writeTinyLlamaGguf } from '../../llama-engine/src/testing/tiny-llama';
 
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,7 +34,7 @@ describe('maas worker --launch', () => {
   });
 
   afterAll(async () => {
-    await worker?.stop('SIGKILL');
+    await worker?.stop();
     await nc.close();
   });
 
@@ -90,5 +94,34 @@ describe('maas worker --launch', () => {
     expect(gone.msg.reason).toBe('shutdown');
     expect(gone.at).toBeGreaterThanOrEqual(done.at - 50);
     expect(alive(Number(restarted.pid))).toBe(false);
+  });
+
+  it('launches llama-engine on a GGUF file: a real llama.cpp runtime as the child, served and stopped after the drain', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-launch-llama-'));
+    const file = path.join(dir, 'tiny.gguf');
+    writeTinyLlamaGguf(file);
+    try {
+      worker = startNode('dist/cli/main.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info' }, [
+        'worker', '--launch', 'llama-engine', '--weights', file, '--model', 'open-maas/tiny-llama', '--worker-id', 'launched-llama', '--heartbeat', '200ms',
+        '--', '--threads', '1', '--context', '256', '--parallel', '2',
+      ]);
+      const started = await worker.waitFor((r) => r.msg === 'runtime started', 30_000, 'llama-engine starting');
+      const reg = (await until(() => seen.find((e) => e.name === 'worker.registered' && e.msg.workerId === 'launched-llama'), 90_000, 'no registration of the llama worker')).msg as unknown as WorkerRegistered;
+      expect(reg).toMatchObject({ state: 'ready', hardware: 'cpu', models: [{ id: 'open-maas/tiny-llama', capabilities: ['chat', 'completion'] }] });
+      const res = await fetch(`${reg.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'open-maas/tiny-llama', messages: [{ role: 'user', content: 'what is a cat?' }], max_tokens: 4, seed: 1 }),
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBeGreaterThan(0);
+      worker.child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => worker!.child.once('exit', (c) => resolve(c)));
+      expect(code).toBe(0);
+      expect(seen.some((e) => e.name === 'worker.deregistered' && e.msg.workerId === 'launched-llama' && e.msg.reason === 'shutdown')).toBe(true);
+      await until(() => (alive(Number(started.pid)) ? undefined : true), 5000, 'llama-engine still running after the worker stopped');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
