@@ -8,3 +8,4 @@ export * from './bounded-label';
 export * from './series-metrics';
 export * from './version';
 export * from './clock';
+export * from './bus-link';

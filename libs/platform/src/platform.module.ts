@@ -7,6 +7,8 @@ import { DEFAULT_DATABASE_URL, loadConfig, PlatformConfig, platformConfigSpec, e
 import { dataSourceOptions } from '@maas/database';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus } from '@maas/nats';
+import { BusLink } from './bus-link';
+import { systemClock } from './clock';
 import { HealthController } from './health.controller';
 import { collectProcessMetrics, MetricsController } from './metrics.controller';
 import { NATS_CONNECTION, PLATFORM_CONFIG, SERVICE_DEFINITION, ServiceDefinition } from './service-definition';
@@ -61,9 +63,10 @@ export class PlatformModule {
           inject: [NATS_CONNECTION, Subjects],
           useFactory: (nc: NatsConnection, subjects: Subjects) => new MessageBus(nc, subjects),
         },
+        { provide: BusLink, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => new BusLink(nc, systemClock) },
         NatsLifecycle,
       ],
-      exports: [SERVICE_DEFINITION, PLATFORM_CONFIG, Logger, Subjects, NATS_CONNECTION, MessageBus],
+      exports: [SERVICE_DEFINITION, PLATFORM_CONFIG, Logger, Subjects, NATS_CONNECTION, MessageBus, BusLink],
     };
   }
 }

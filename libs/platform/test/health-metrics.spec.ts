@@ -2,7 +2,7 @@ import { INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Counter, register } from 'prom-client';
 import request from 'supertest';
-import { PlatformModule } from '@maas/platform';
+import { BusLink, PlatformModule } from '@maas/platform';
 import { createTestDatabase, PrivateNatsServer, startPrivateNatsServer, TestDatabase, testNamespace } from '@maas/testing';
 
 /**
@@ -64,5 +64,30 @@ describe('PlatformModule /health and /metrics', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 250));
     }
     expect(status).toBe(200);
+  });
+
+  it('GET /health is 200 "degraded: bus down, serving" while NATS is gone for a service that declared it can serve, 503 once it cannot', async () => {
+    const link = app.get(BusLink);
+    let workers = 2;
+    link.serveWithoutBus(() => ({ serving: workers > 0, detail: { readyWorkers: workers } }));
+    await nats.kill();
+    try {
+      const degraded = await request(app.getHttpServer()).get('/health').expect(200);
+      expect(degraded.body).toMatchObject({ status: 'ok', info: { nats: { status: 'up', connected: false, degraded: 'bus down, serving', readyWorkers: 2 }, database: { status: 'up' } } });
+      expect(link.state.connected).toBe(false);
+      expect(Date.parse(degraded.body.info.nats.downSince)).toBeLessThanOrEqual(Date.now());
+
+      workers = 0;
+      const cannot = await request(app.getHttpServer()).get('/health').expect(503);
+      expect(cannot.body).toMatchObject({ status: 'error', error: { nats: { status: 'down', cannotServe: 'bus down', readyWorkers: 0 } } });
+    } finally {
+      await nats.restart();
+    }
+    const deadline = Date.now() + 20_000;
+    while (!link.state.connected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(link.state.connected).toBe(true);
+    const back = await request(app.getHttpServer()).get('/health').expect(200);
+    expect(back.body.info.nats).toMatchObject({ status: 'up', rttMs: expect.any(Number) });
+    expect(back.body.info.nats.degraded).toBeUndefined();
   });
 });
