@@ -45,4 +45,19 @@ describe('RegistryReplica', () => {
     expect(r.knownModel('m', 65_002, 60_000)).toBeUndefined();
     expect(r.knownModel('never', 0, 60_000)).toBeUndefined();
   });
+
+  it('holds every worker while the bus is down, and counts silence from the reconnection after it', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a'), 0);
+    r.register(reg('b', { state: 'starting' }), 0);
+    const down = { connected: false, since: 1000 };
+    expect(r.expire(60_000, 5000, down)).toEqual([]);
+    expect(r.counts()).toEqual({ workers: 2, ready: 1 });
+    const back = { connected: true, since: 60_000 };
+    expect(r.expire(65_000, 5000, back)).toEqual([]);
+    r.heartbeat({ workerId: 'a', load: { running: 0, waiting: 0 }, sentAt: '' }, 64_000);
+    expect(r.expire(65_001, 5000, back).map((w) => w.id)).toEqual(['b']);
+    expect(r.expire(69_001, 5000, back).map((w) => w.id)).toEqual(['a']);
+    expect(r.counts()).toEqual({ workers: 0, ready: 0 });
+  });
 });

@@ -23,6 +23,12 @@ export interface KnownModel {
   lastServedAt: number;
 }
 
+/** The gateway's NATS link: up or down since `since` (epoch ms). */
+export interface BusView {
+  readonly connected: boolean;
+  readonly since: number;
+}
+
 export interface ReplicaChange {
   readonly worker: ReplicaWorker;
   /** The worker can take requests now and could not before (or is new): waiting requests should retry. */
@@ -110,11 +116,23 @@ export class RegistryReplica {
     return changes;
   }
 
-  /** Drops workers silent for longer than `afterMs` (router announces expiry too; this covers its absence). */
-  expire(now: number, afterMs: number): ReplicaWorker[] {
-    const silent = [...this.workers.values()].filter((w) => now - w.lastSeenAt > afterMs);
+  /**
+   * Drops workers silent for longer than `afterMs` (router announces expiry too; this covers its
+   * absence). Silence on a bus this gateway cannot hear is no news: while `bus` is down nothing
+   * expires, and after it reconnects silence counts from the reconnection.
+   */
+  expire(now: number, afterMs: number, bus: BusView = { connected: true, since: 0 }): ReplicaWorker[] {
+    if (!bus.connected) return [];
+    const silent = [...this.workers.values()].filter((w) => now - Math.max(w.lastSeenAt, bus.since) > afterMs);
     for (const w of silent) this.remove(w.id, now);
     return silent;
+  }
+
+  /** How many workers are held, and how many of them were ready when last heard of. */
+  counts(): { workers: number; ready: number } {
+    let ready = 0;
+    for (const w of this.workers.values()) if (w.state === 'ready') ready++;
+    return { workers: this.workers.size, ready };
   }
 
   /** Workers that list the model, in any state. */

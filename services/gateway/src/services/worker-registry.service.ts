@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { Gauge } from 'prom-client';
 import type { WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { Logger } from '@maas/logging';
+import { BusLink, BusLinkState } from '@maas/platform';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { KnownModel, RegistryReplica, ReplicaChange, ReplicaWorker } from '../policy/registry-replica';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
@@ -15,7 +16,8 @@ const SNAPSHOT_RETRY_MS = 2000;
 /**
  * This gateway's replica of the worker registry: router's snapshot at start, then every worker
  * event as it is broadcast. Requests waiting for capacity are woken when a worker of their model
- * becomes ready.
+ * becomes ready. While NATS is down the replica holds the workers it last saw (they keep serving
+ * over HTTP) and `/health` says "degraded: bus down, serving"; on reconnect it asks router again.
  */
 @Injectable()
 export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -24,26 +26,48 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   private sweepTimer?: NodeJS.Timeout;
   private snapshotTimer?: NodeJS.Timeout;
   private snapshotLoaded = false;
+  private snapshotLoading = false;
+  private unwatch?: () => void;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     private readonly registry: RegistryRepository,
     private readonly logger: Logger,
+    private readonly link: BusLink,
   ) {}
 
   onApplicationBootstrap(): void {
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
+    this.unwatch = this.link.onChange((state) => this.busChanged(state));
+    this.link.serveWithoutBus(() => {
+      const { workers, ready } = this.replica.counts();
+      return { serving: ready > 0, detail: { readyWorkers: ready, heldWorkers: workers } };
+    });
     void this.loadSnapshot();
   }
 
   onApplicationShutdown(): void {
     clearInterval(this.sweepTimer);
     clearTimeout(this.snapshotTimer);
+    this.unwatch?.();
+  }
+
+  private busChanged(state: BusLinkState): void {
+    const { workers, ready } = this.replica.counts();
+    if (!state.connected) {
+      this.logger.warn('bus down: holding the workers last seen, serving from them', { heldWorkers: workers, readyWorkers: ready });
+      return;
+    }
+    this.logger.info('bus back: resynchronising the worker list with router', { heldWorkers: workers, readyWorkers: ready, graceMs: this.config.GATEWAY_WORKER_EXPIRY });
+    clearTimeout(this.snapshotTimer);
+    void this.loadSnapshot();
   }
 
   private async loadSnapshot(): Promise<void> {
+    if (this.snapshotLoading) return;
+    this.snapshotLoading = true;
     try {
       const snapshot = await this.registry.snapshot();
       const changes = this.replica.applySnapshot(snapshot, this.clock.now());
@@ -54,6 +78,8 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       this.logger.warn('router snapshot unavailable; relying on worker events and retrying', { error: (err as Error).message });
       this.snapshotTimer = setTimeout(() => void this.loadSnapshot(), SNAPSHOT_RETRY_MS);
       this.snapshotTimer.unref();
+    } finally {
+      this.snapshotLoading = false;
     }
   }
 
@@ -88,7 +114,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   }
 
   private sweep(): void {
-    for (const w of this.replica.expire(this.clock.now(), this.config.GATEWAY_WORKER_EXPIRY)) {
+    for (const w of this.replica.expire(this.clock.now(), this.config.GATEWAY_WORKER_EXPIRY, this.link.state)) {
       this.logger.warn('worker expired locally (no heartbeat)', { workerId: w.id, silentMs: this.clock.now() - w.lastSeenAt });
       this.updateGauge();
     }
