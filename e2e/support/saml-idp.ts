@@ -332,12 +332,18 @@ export class ForgedIdp {
     readonly keyPem: string,
     readonly certPem: string,
     readonly ssoUrl = `${entityId.replace(/\/$/, '')}/sso`,
+    /** The `shibmd:Scope`s its metadata lists (a `/…/` entry is a regexp scope). */
+    readonly scopes: string[] = [],
   ) {}
 
   metadata(): string {
+    const scopes = this.scopes
+      .map((s) => (s.startsWith('/') && s.endsWith('/') ? `<shibmd:Scope regexp="true">${esc(s.slice(1, -1))}</shibmd:Scope>` : `<shibmd:Scope regexp="false">${esc(s)}</shibmd:Scope>`))
+      .join('');
     return (
-      `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${esc(this.entityId)}">` +
+      `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" entityID="${esc(this.entityId)}">` +
       `<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
+      (scopes ? `<md:Extensions>${scopes}</md:Extensions>` : '') +
       `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certBody(this.certPem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
       `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${esc(this.ssoUrl)}"/>` +
       `</md:IDPSSODescriptor></md:EntityDescriptor>`

@@ -101,6 +101,8 @@ function writeIdpConfig({ dir, baseUrl, users, secretSalt, adminPassword, idpOpt
       // GakuNin style: attributes named by OID, no FriendlyName.
       'attributes.NameFormat': 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri',
       authproc: { 100: { class: 'core:AttributeMap', 0: 'name2oid' } },
+      // As a federation IdP does, its metadata names the scopes of the identities it vouches for (shibmd:Scope).
+      scope: [...new Set(users.flatMap((u) => u.attributes.eduPersonPrincipalName ?? []).map((eppn) => eppn.split('@')[1]).filter(Boolean))],
       ...idpOptions,
     })};\n`,
   );

@@ -65,13 +65,20 @@ export const authConfigSpec = {
   SAML_REQUEST_TTL: env.duration('10m'),
   /** Attribute names (urn:oid: first) for each profile field. */
   SAML_ATTR_EPPN: list(DEFAULT_ATTRIBUTE_NAMES.eppn),
+  SAML_ATTR_SUBJECT_ID: list(DEFAULT_ATTRIBUTE_NAMES.subjectId),
+  SAML_ATTR_PAIRWISE_ID: list(DEFAULT_ATTRIBUTE_NAMES.pairwiseId),
   SAML_ATTR_MAIL: list(DEFAULT_ATTRIBUTE_NAMES.mail),
   SAML_ATTR_DISPLAY_NAME: list(DEFAULT_ATTRIBUTE_NAMES.displayName),
   SAML_ATTR_AFFILIATION: list(DEFAULT_ATTRIBUTE_NAMES.affiliation),
   /** eduPersonAffiliation values that grant use of the platform (`*`: everyone the IdP vouches for). */
   AUTH_USER_AFFILIATIONS: list(['faculty', 'staff', 'member']),
-  /** eduPersonPrincipalNames or e-mail addresses that are administrators. */
+  /**
+   * Administrators, each `<IdP entityID>!<identifier>` (eppn, subject-id or pairwise-id as that IdP
+   * sends it). A bare identifier applies only while a single IdP is trusted.
+   */
   AUTH_ADMINS: list([]),
+  /** Whether an IdP that sends an e-mail address but no eppn, subject-id or pairwise-id may sign people in by it. */
+  AUTH_ALLOW_EMAIL_ONLY: env.bool(false),
   /** Browser session lifetime, and how long an unused one survives. */
   AUTH_SESSION_TTL: env.duration('12h'),
   AUTH_SESSION_IDLE: env.duration('2h'),

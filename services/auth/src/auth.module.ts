@@ -8,6 +8,7 @@ import { SessionController } from './controllers/session.controller';
 import { SignInLinkController } from './controllers/sign-in-link.controller';
 import { AuthHandler } from './handlers/auth.handler';
 import { Identity1732600000000 } from './migrations/1732600000000-identity';
+import { IdpIdentities1733000000000 } from './migrations/1733000000000-idp-identities';
 import { Users1732500000000 } from './migrations/1732500000000-users';
 import { FederationMetadata } from './repositories/federation-metadata.repository';
 import { BatchDirectoryRepository, KeyRegistryRepository, WorkerDirectoryRepository } from './repositories/platform-directory.repository';
@@ -33,7 +34,7 @@ export const AUTH: ServiceDefinition = {
   description: 'SAML 2.0 service provider, user accounts, browser sessions and the user portal',
   database: {
     entities: [UserEntity, SessionEntity, SamlRequestEntity, SeenAssertionEntity],
-    migrations: [Users1732500000000, Identity1732600000000],
+    migrations: [Users1732500000000, Identity1732600000000, IdpIdentities1733000000000],
   },
 };
 

@@ -45,7 +45,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     const idpCert = selfSignedCertificate(dir, 'idp');
     const spCert = selfSignedCertificate(dir, 'sp');
     foreign = selfSignedCertificate(dir, 'foreign');
-    idp = new ForgedIdp('https://idp.example.ac.jp/idp/shibboleth', idpCert.keyPem, idpCert.certPem);
+    idp = new ForgedIdp('https://idp.example.ac.jp/idp/shibboleth', idpCert.keyPem, idpCert.certPem, undefined, ['example.ac.jp']);
     fs.writeFileSync(path.join(dir, 'idp.xml'), idp.metadata());
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;

@@ -64,10 +64,17 @@ export interface UserReply {
 }
 
 /**
- * Disable or enable an account (id, e-mail or eppn), or end its browser sessions. Disabling ends them too.
+ * Disable or enable an account (id, e-mail or eppn), end its browser sessions (disabling ends them too), or link another IdP identity to it.
  */
 export interface UserUpdateRequest {
   user: string;
   disabled?: boolean;
   endSessions?: boolean;
+  /**
+   * Lets this identity (an IdP and the eppn, subject-id or pairwise-id it sends) sign in to the account.
+   */
+  link?: {
+    idpEntityId: string;
+    subject: string;
+  };
 }

@@ -57,14 +57,17 @@ export type RejectReason =
   | 'in_response_to_mismatch'
   | 'unknown_in_response_to'
   | 'wrong_idp_for_request'
+  | 'weak_algorithm'
   | 'browser_mismatch'
   | 'not_yet_valid'
   | 'expired'
   | 'wrong_audience'
   | 'replayed'
   | 'missing_attribute'
+  | 'scope_mismatch'
   | 'not_entitled'
   | 'account_conflict'
+  | 'identity_not_linked'
   | 'account_disabled';
 
 export type AssertionVerdict =

@@ -5,7 +5,8 @@ import { SignedXml } from 'xml-crypto';
 import { Logger } from '@maas/logging';
 import { CLOCK, Clock } from '@maas/platform';
 import { AUTH_CONFIG, AuthConfig } from '../auth.config';
-import { attr, child, children, NS, parseXml, XmlError } from './saml-xml';
+import type { Scope } from '../policy/attribute-mapping';
+import { attr, child, children, NS, parseXml, weakSignatureAlgorithm, XmlError } from './saml-xml';
 
 const SAML2_PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -20,6 +21,10 @@ export interface IdentityProviderInfo {
   signingCerts: string[];
   encryptionCerts: string[];
   wantsSignedRequests: boolean;
+  /** The `shibmd:Scope`s its scoped attributes (eppn, scoped affiliation, subject-id) must fall within. */
+  scopes: Scope[];
+  /** The earliest validUntil over the entity and every EntitiesDescriptor around it (ms), or null. */
+  validUntil: number | null;
   source: string;
 }
 
@@ -46,14 +51,27 @@ function displayName(entity: Element, idp: Element, prefer: string[]): string {
   return names.find((n) => n.textContent?.trim())?.textContent?.trim() ?? attr(entity, 'entityID') ?? '';
 }
 
+/** `shibmd:Scope`s in the Extensions of the entity and of its IDPSSODescriptor. */
+function scopes(entity: Element, idp: Element): Scope[] {
+  return [entity, idp]
+    .flatMap((el) => {
+      const extensions = child(el, NS.metadata, 'Extensions');
+      return extensions ? children(extensions, NS.shibmd, 'Scope') : [];
+    })
+    .map((s) => ({ value: (s.textContent ?? '').trim(), regexp: ['true', '1'].includes(attr(s, 'regexp') ?? '') }))
+    .filter((s) => s.value !== '');
+}
+
 /** Reads every SAML 2.0 IdP out of an EntityDescriptor or a (nested) EntitiesDescriptor. */
 export function readIdentityProviders(root: Element, source: string, now: number, languages = ['en', 'ja']): IdentityProviderInfo[] {
   const out: IdentityProviderInfo[] = [];
-  const visit = (el: Element) => {
-    const validUntil = attr(el, 'validUntil');
-    if (validUntil && Date.parse(validUntil) <= now) return;
+  const visit = (el: Element, inheritedUntil: number | null) => {
+    const validUntilAttr = attr(el, 'validUntil');
+    const own = validUntilAttr ? Date.parse(validUntilAttr) : null;
+    if (own !== null && (Number.isNaN(own) || own <= now)) return;
+    const validUntil = own === null ? inheritedUntil : inheritedUntil === null ? own : Math.min(own, inheritedUntil);
     if (el.namespaceURI === NS.metadata && el.localName === 'EntitiesDescriptor') {
-      for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) visit(n as Element);
+      for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) visit(n as Element, validUntil);
       return;
     }
     if (el.namespaceURI !== NS.metadata || el.localName !== 'EntityDescriptor') return;
@@ -71,12 +89,14 @@ export function readIdentityProviders(root: Element, source: string, now: number
       signingCerts,
       encryptionCerts: certificates(idp, 'encryption'),
       wantsSignedRequests: attr(idp, 'WantAuthnRequestsSigned') === 'true',
+      scopes: scopes(el, idp),
+      validUntil,
       source,
     });
   };
   const rootValidUntil = attr(root, 'validUntil');
   if (rootValidUntil && Date.parse(rootValidUntil) <= now) throw new MetadataError(`metadata expired at ${rootValidUntil}`);
-  visit(root);
+  visit(root, null);
   return out;
 }
 
@@ -88,6 +108,8 @@ export function verifyMetadataSignature(xml: string, root: Element, certs: strin
   const signatures = children(root, NS.dsig, 'Signature');
   if (signatures.length !== 1) throw new MetadataError(signatures.length ? 'metadata carries more than one root signature' : 'metadata is not signed');
   const rootId = attr(root, 'ID');
+  const weak = weakSignatureAlgorithm(signatures[0]);
+  if (weak) throw new MetadataError(`metadata is signed with ${weak}; only SHA-2 signatures and digests are accepted`);
   for (const cert of certs) {
     const sig = new SignedXml({ publicCert: pem(cert), getCertFromKeyInfo: () => null });
     sig.loadSignature(signatures[0]);
@@ -129,6 +151,11 @@ export class FederationMetadata implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
+    // Unsigned metadata is only as good as the channel it comes over: a local file or https, never plain http.
+    const plain = this.config.SAML_IDP_METADATA.find((s) => /^http:\/\//i.test(s));
+    if (plain && !this.certs.length) {
+      throw new Error(`SAML_IDP_METADATA ${plain}: metadata fetched over http:// is not trusted unsigned; set SAML_IDP_METADATA_CERTS to check its signature, or fetch it over https`);
+    }
     for (const source of this.config.SAML_IDP_METADATA) {
       const isUrl = /^https?:\/\//.test(source);
       try {
@@ -149,12 +176,19 @@ export class FederationMetadata implements OnModuleInit, OnApplicationShutdown {
     this.timers.clear();
   }
 
+  /** A trusted IdP; one whose metadata has passed its validUntil (a stale copy kept after failed refreshes) is not. */
   get(entityId: string): IdentityProviderInfo | undefined {
-    return this.byEntityId.get(entityId);
+    const idp = this.byEntityId.get(entityId);
+    return idp && this.current(idp, this.clock.now()) ? idp : undefined;
   }
 
   list(): IdentityProviderInfo[] {
-    return [...this.byEntityId.values()].sort((a, b) => a.displayName.localeCompare(b.displayName));
+    const now = this.clock.now();
+    return [...this.byEntityId.values()].filter((i) => this.current(i, now)).sort((a, b) => a.displayName.localeCompare(b.displayName));
+  }
+
+  private current(idp: IdentityProviderInfo, now: number): boolean {
+    return idp.validUntil === null || idp.validUntil > now;
   }
 
   private schedule(source: string, delayMs: number): void {

@@ -9,7 +9,7 @@ import { OID } from '../policy/attribute-mapping';
 import type { AssertionFacts, NameId, RejectReason } from '../policy/assertion-policy';
 import type { IdentityProviderInfo } from './federation-metadata.repository';
 import { validateSamlSchema } from './saml-schema';
-import { child, children, descendants, escapeXml, NS, parseXml, readAssertionFacts, readStatus, STATUS_SUCCESS, XmlError } from './saml-xml';
+import { child, children, descendants, escapeXml, NS, parseXml, readAssertionFacts, readStatus, STATUS_SUCCESS, weakSignatureAlgorithm, XmlError } from './saml-xml';
 
 const BINDING = samlify.Constants.namespace.binding;
 const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
@@ -247,6 +247,9 @@ export class SamlProtocol implements OnModuleInit {
     const encrypted = children(root, NS.assertion, 'EncryptedAssertion').length === 1;
     // An encrypted assertion carries its own signature inside; that is checked after decryption.
     if (!encrypted && descendants(doc, NS.dsig, 'Signature').length === 0) return fail('unsigned', 'neither the response nor the assertion is signed');
+    // xml-crypto verifies with whatever algorithm the document names: refuse SHA-1 before it gets the chance.
+    const weak = weakSignatureAlgorithm(doc);
+    if (weak) return fail('weak_algorithm', `signed with ${weak}; only SHA-2 signatures and digests are accepted`);
     let verified = verify(xml);
     if (!Array.isArray(verified)) return verified;
     let assertionXml = verified[1];
@@ -256,7 +259,10 @@ export class SamlProtocol implements OnModuleInit {
         [, assertionXml] = await samlify.SamlLib.decryptAssertion(sp.unsigned, verified[1] ?? xml);
       } else if (encrypted) {
         const [decrypted] = await samlify.SamlLib.decryptAssertion(sp.unsigned, xml);
-        if (descendants(parseXml(decrypted), NS.dsig, 'Signature').length === 0) return fail('unsigned', 'neither the response nor the encrypted assertion is signed');
+        const decryptedDoc = parseXml(decrypted);
+        if (descendants(decryptedDoc, NS.dsig, 'Signature').length === 0) return fail('unsigned', 'neither the response nor the encrypted assertion is signed');
+        const weakInside = weakSignatureAlgorithm(decryptedDoc);
+        if (weakInside) return fail('weak_algorithm', `encrypted assertion signed with ${weakInside}; only SHA-2 signatures and digests are accepted`);
         verified = verify(decrypted);
         if (!Array.isArray(verified)) return verified;
         assertionXml = verified[1];

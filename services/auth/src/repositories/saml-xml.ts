@@ -9,6 +9,7 @@ export const NS = {
   dsig: 'http://www.w3.org/2000/09/xmldsig#',
   mdui: 'urn:oasis:names:tc:SAML:metadata:ui',
   idpdisc: 'urn:oasis:names:tc:SAML:profiles:SSO:idp-discovery-protocol',
+  shibmd: 'urn:mace:shibboleth:metadata:1.0',
   xml: 'http://www.w3.org/XML/1998/namespace',
 } as const;
 
@@ -16,6 +17,39 @@ export const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 export const STATUS_SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 
 export class XmlError extends Error {}
+
+/** Signature and digest methods we verify: SHA-2 only (SHA-1 collisions are practical). */
+const STRONG_ALGORITHMS = new Set([
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512',
+  'http://www.w3.org/2001/04/xmlenc#sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#sha384',
+  'http://www.w3.org/2001/04/xmlenc#sha512',
+]);
+
+/**
+ * The first signature's SignatureMethod or reference DigestMethod under `node` that is not SHA-2
+ * (SHA-1, or one we do not know), to refuse before any signature is checked; undefined when all are
+ * strong. Only SignedInfo counts: an encrypted key's OAEP digest is not a signature's.
+ */
+export function weakSignatureAlgorithm(node: Document | Element): string | undefined {
+  for (const info of Array.from(node.getElementsByTagNameNS(NS.dsig, 'SignedInfo') as unknown as ArrayLike<Element>)) {
+    const methods = [
+      ...children(info, NS.dsig, 'SignatureMethod'),
+      ...children(info, NS.dsig, 'Reference').flatMap((r) => children(r, NS.dsig, 'DigestMethod')),
+    ];
+    if (!children(info, NS.dsig, 'SignatureMethod').length) return 'SignatureMethod (none)';
+    for (const el of methods) {
+      const algorithm = el.getAttribute('Algorithm') ?? '';
+      if (!STRONG_ALGORITHMS.has(algorithm)) return `${el.localName} ${algorithm || '(none)'}`;
+    }
+  }
+  return undefined;
+}
 
 /** Parses XML strictly: any parser error or warning, or a DOCTYPE (entity tricks), is a failure. */
 export function parseXml(xml: string): Document {

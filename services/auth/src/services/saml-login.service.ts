@@ -11,7 +11,7 @@ import { FederationMetadata, IdentityProviderInfo } from '../repositories/federa
 import { SamlProtocol } from '../repositories/saml-protocol.repository';
 import { SamlStateRepository } from '../repositories/saml-state.repository';
 import { Tokens } from '../repositories/tokens';
-import { AccountConflictError, UserRepository } from '../repositories/user.repository';
+import { AccountConflictError, IdentityNotLinkedError, UserRepository } from '../repositories/user.repository';
 import { NewSession, SessionService } from './session.service';
 
 const responses = new Counter({
@@ -35,9 +35,11 @@ export type LoginResult =
 /** What the user is told for each refusal; the precise reason goes to the log only. */
 const USER_MESSAGE: Partial<Record<RejectReason, string>> = {
   not_entitled: 'Your university account is not entitled to use this service. If you think it should be, contact the service desk.',
-  missing_attribute: 'Your university did not release the attributes this service needs (e-mail address). Ask your IdP administrator to release them.',
+  missing_attribute: 'Your university did not release the attributes this service needs (eduPersonPrincipalName or subject-id, and e-mail address). Ask your IdP administrator to release them.',
   account_disabled: 'This account has been disabled by an administrator.',
   account_conflict: 'Your e-mail address is already linked to another account. Contact the service desk.',
+  identity_not_linked: 'An account with your name or e-mail address already signs in through another institution. Ask the service desk to link this sign-in to it.',
+  scope_mismatch: 'Your institution sent an identity that is not its own to vouch for. Contact your IdP administrator.',
   idp_status: 'Your university did not complete the sign-in.',
   unknown_in_response_to: 'This sign-in was not started here or has already been used. Please start again.',
   browser_mismatch: 'This sign-in was started in another browser. Please start again.',
@@ -127,7 +129,7 @@ export class SamlLoginService {
 
   private refuse(reason: RejectReason, detail: string, ctx: LoginContext, idp?: string): LoginResult {
     this.logger.warn('saml response rejected', { reason, detail, idp, clientIp: ctx.clientIp });
-    const status = reason === 'not_entitled' || reason === 'account_disabled' ? 403 : 400;
+    const status = reason === 'not_entitled' || reason === 'account_disabled' || reason === 'identity_not_linked' || reason === 'scope_mismatch' ? 403 : 400;
     return { ok: false, status, reason, message: USER_MESSAGE[reason] ?? 'The sign-in response could not be accepted. Please start again.' };
   }
 
@@ -174,16 +176,27 @@ export class SamlLoginService {
 
     const mapped = mapProfile(
       facts.attributes,
-      { eppn: this.config.SAML_ATTR_EPPN, mail: this.config.SAML_ATTR_MAIL, displayName: this.config.SAML_ATTR_DISPLAY_NAME, affiliation: this.config.SAML_ATTR_AFFILIATION },
+      {
+        eppn: this.config.SAML_ATTR_EPPN,
+        subjectId: this.config.SAML_ATTR_SUBJECT_ID,
+        pairwiseId: this.config.SAML_ATTR_PAIRWISE_ID,
+        mail: this.config.SAML_ATTR_MAIL,
+        displayName: this.config.SAML_ATTR_DISPLAY_NAME,
+        affiliation: this.config.SAML_ATTR_AFFILIATION,
+      },
       { userAffiliations: this.config.AUTH_USER_AFFILIATIONS, admins: this.config.AUTH_ADMINS },
+      { entityId: idp.entityId, scopes: idp.scopes, sole: this.federation.list().length === 1 },
+      { allowEmailOnly: this.config.AUTH_ALLOW_EMAIL_ONLY },
     );
     if (!mapped.ok) return this.refuse(mapped.reason, mapped.detail, ctx, idp.entityId);
+    if (mapped.dropped.length) this.logger.warn('scoped attribute values outside the IdP scopes dropped', { idp: idp.entityId, values: mapped.dropped });
 
     let user;
     try {
-      user = await this.users.upsertFromLogin(mapped.profile, idp.entityId, new Date(now));
+      user = await this.users.signIn(mapped.profile, idp.entityId, new Date(now));
     } catch (err) {
       if (err instanceof AccountConflictError) return this.refuse('account_conflict', err.message, ctx, idp.entityId);
+      if (err instanceof IdentityNotLinkedError) return this.refuse('identity_not_linked', err.message, ctx, idp.entityId);
       throw err;
     }
     if (user.disabledAt) return this.refuse('account_disabled', `${user.userId} is disabled`, ctx, idp.entityId);

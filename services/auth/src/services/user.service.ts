@@ -46,6 +46,10 @@ export class UserService {
       user = (await this.users.setDisabled(user.userId, req.disabled ? new Date(this.clock.now()) : null))!;
       this.logger.info(req.disabled ? 'account disabled' : 'account enabled', { userId: user.userId, by });
     }
+    if (req.link) {
+      await this.users.link(user.userId, req.link.idpEntityId, req.link.subject, by, new Date(this.clock.now()));
+      this.logger.info('identity linked to account', { userId: user.userId, idp: req.link.idpEntityId, subject: req.link.subject, by });
+    }
     if (req.disabled || req.endSessions) await this.sessions.endAllOf(user.userId);
     return this.summary(user);
   }
