@@ -57,9 +57,9 @@ reports its load every heartbeat (from vLLM's or llama.cpp server's /metrics), a
 drains it (stops taking work, waits for running requests, deregisters) and exits.
 
 With --launch the worker starts the runtime itself, as a child: with the port and served model name
-(--model) it needs and, for vllm and llama-server, a generated --api-key; it registers once the
-runtime answers healthy, deregisters and restarts it with backoff when it dies, and on SIGTERM
-drains, then stops it. Arguments after -- go to the runtime (e.g. -- --profile a100-qwen2.5-3b
+(--model) it needs and, for vllm and llama-server, a key it demands (--runtime-key); it registers
+once the runtime answers healthy, deregisters and restarts it with backoff when it dies, and on
+SIGTERM drains, then stops it. Arguments after -- go to the runtime (e.g. -- --profile a100-qwen2.5-3b
 for sim-engine, -- --enable-prefix-caching for vllm).`,
   positionals: [{ name: 'RUNTIME-ARGS', optional: true, variadic: true, help: 'after --: arguments for the launched runtime' }],
   options: {

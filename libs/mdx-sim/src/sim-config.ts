@@ -11,7 +11,7 @@ export interface MdxSimVm {
   readonly name: string;
   readonly packType: 'gpu' | 'cpu';
   readonly packNum: number;
-  /** `maas worker` arguments its VM template runs on boot (e.g. ["--launch", "sim-engine", …]). */
+  /** `maas worker` arguments its VM template runs on boot (e.g. ["--launch", "sim-engine", …]); in the file, `worker` or `template`. */
   readonly worker: readonly string[];
   /** The first N boots of this VM fail whatever the failure rate says (a known-bad host). */
   readonly failFirstBoots: number;
@@ -103,22 +103,38 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
     return { username: new Check(`${where}: users[${i}]`).string(u, 'username'), password: new Check(`${where}: users[${i}]`).string(u, 'password') };
   });
   if (!Array.isArray(raw.projects) || raw.projects.length === 0) c.fail('projects', 'a non-empty list', raw.projects);
+  const isArgs = (a: unknown): a is string[] => Array.isArray(a) && a.every((x) => typeof x === 'string');
+  const templates = raw.templates ?? {};
+  if (!isObject(templates) || Object.values(templates).some((t) => !isArgs(t))) c.fail('templates', 'an object of `maas worker` argument lists', raw.templates);
   const ids = new Set<string>();
   const projects = raw.projects.map((p, i) => {
     const pc: Check = new Check(`${where}: projects[${i}]`);
     if (!isObject(p)) c.fail(`projects[${i}]`, 'an object', p);
     if (!Array.isArray(p.vms)) pc.fail('vms', 'a list', p.vms);
     const id = pc.string(p, 'id');
+    // {"id": "gpu-{n}", "count": 50, …} stands for gpu-001 … gpu-050
+    const expanded = p.vms.flatMap((v, j) => {
+      if (!isObject(v) || v.count === undefined) return [[v, j] as const];
+      const count = pc.number(v, 'count', undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, `an integer from 1 to 10000 (vms[${j}])`);
+      if (typeof v.id !== 'string' || !v.id.includes('{n}')) pc.fail(`vms[${j}].id`, 'a pattern with {n} when count is given', v.id);
+      const width = Math.max(3, String(count).length);
+      return Array.from({ length: count }, (_, k) => [{ ...v, id: (v.id as string).replace('{n}', String(k + 1).padStart(width, '0')), count: undefined }, j] as const);
+    });
     return {
       id,
       name: pc.string(p, 'name', id),
-      vms: p.vms.map((v, j) => {
+      vms: expanded.map(([v, j]) => {
         const vc: Check = new Check(`${where}: projects[${i}].vms[${j}]`);
         if (!isObject(v)) pc.fail(`vms[${j}]`, 'an object', v);
         const vmId = vc.string(v, 'id');
         if (ids.has(vmId)) vc.fail('id', 'unique', vmId);
         ids.add(vmId);
-        if (!Array.isArray(v.worker) || v.worker.some((a) => typeof a !== 'string')) vc.fail('worker', 'a list of `maas worker` arguments', v.worker);
+        if (v.template !== undefined) {
+          if (typeof v.template !== 'string' || !(v.template in templates)) vc.fail('template', `one of the templates (${Object.keys(templates).join(', ') || 'none'})`, v.template);
+          if (v.worker !== undefined) vc.fail('worker', 'absent when template is given', v.worker);
+          v = { ...v, worker: (templates as Record<string, string[]>)[v.template] };
+        }
+        if (!isArgs(v.worker)) vc.fail('worker', 'a list of `maas worker` arguments (or give template)', v.worker);
         const packType = v.packType ?? 'gpu';
         if (packType !== 'gpu' && packType !== 'cpu') vc.fail('packType', 'gpu or cpu', packType);
         return {
