@@ -32,4 +32,16 @@ describe('WorkerRegistry', () => {
     r.register(registration('a'), 0);
     expect(r.draining('a', 1)?.state).toBe('draining');
   });
+
+  it('expires nothing while its own bus link is down, and counts silence from the reconnection after it', () => {
+    const r = new WorkerRegistry(5000);
+    r.register(registration('a'), 0);
+    r.register(registration('b'), 0);
+    expect(r.expire(30_000, { connected: false, since: 1000 })).toEqual([]);
+    const back = { connected: true, since: 30_000 };
+    expect(r.expire(35_000, back)).toEqual([]);
+    r.heartbeat({ workerId: 'a', load: { running: 0, waiting: 0 }, sentAt: '' }, 31_000);
+    expect(r.expire(35_001, back).map((c) => c.type === 'removed' && c.workerId)).toEqual(['b']);
+    expect(r.list().map((w) => w.registration.workerId)).toEqual(['a']);
+  });
 });

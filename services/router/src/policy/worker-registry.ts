@@ -62,9 +62,14 @@ export class WorkerRegistry {
     return { type: 'removed', workerId, reason, worker };
   }
 
-  /** Removes every worker not heard from within the expiry window. */
-  expire(now: number): RegistryChange[] {
-    const expired = [...this.workers.values()].filter((w) => now - w.lastSeenAt > this.expireAfterMs);
+  /**
+   * Removes every worker not heard from within the expiry window. Silence the router could not
+   * hear is no news: while `bus` is down nothing expires, and after it reconnects silence counts
+   * from the reconnection (workers re-announce within seconds).
+   */
+  expire(now: number, bus: { readonly connected: boolean; readonly since: number } = { connected: true, since: 0 }): RegistryChange[] {
+    if (!bus.connected) return [];
+    const expired = [...this.workers.values()].filter((w) => now - Math.max(w.lastSeenAt, bus.since) > this.expireAfterMs);
     return expired.map((w) => this.remove(w.registration.workerId, 'expired')!);
   }
 

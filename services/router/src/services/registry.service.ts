@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import type { RegistrySnapshot, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
-import { Clock, CLOCK } from '@maas/platform';
+import { BusLink, Clock, CLOCK } from '@maas/platform';
 import { WorkerRepository } from '../repositories/worker.repository';
 import { RegistryChange, WorkerRegistry } from '../policy/worker-registry';
 import { ROUTER_CONFIG, RouterConfig } from '../router.config';
@@ -22,6 +22,7 @@ export class RegistryService implements OnApplicationBootstrap, OnApplicationShu
     private readonly bus: MessageBus,
     private readonly repository: WorkerRepository,
     private readonly logger: Logger,
+    private readonly link: BusLink,
   ) {
     this.registry = new WorkerRegistry(config.WORKER_EXPIRY_MS);
     this.sweepEveryMs = config.EXPIRY_SWEEP_MS;
@@ -32,6 +33,11 @@ export class RegistryService implements OnApplicationBootstrap, OnApplicationShu
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.sweep(), this.sweepEveryMs);
     this.timer.unref();
+    this.link.onChange((state) => {
+      const held = this.registry.list().length;
+      if (state.connected) this.logger.info('bus back: workers get a full expiry window to re-announce', { heldWorkers: held });
+      else this.logger.warn('bus down: no worker expires until it is back', { heldWorkers: held });
+    });
   }
 
   onApplicationShutdown(): void {
@@ -77,9 +83,9 @@ export class RegistryService implements OnApplicationBootstrap, OnApplicationShu
     };
   }
 
-  /** Expires silent workers and tells every gateway. */
+  /** Expires silent workers and tells every gateway (not while the router itself cannot hear them). */
   async sweep(): Promise<void> {
-    for (const change of this.registry.expire(this.clock.now())) await this.recordRemoval(change, true);
+    for (const change of this.registry.expire(this.clock.now(), this.link.state)) await this.recordRemoval(change, true);
   }
 
   private async recordRemoval(change: RegistryChange, announce: boolean): Promise<void> {
