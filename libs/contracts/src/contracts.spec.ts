@@ -17,7 +17,7 @@ describe('subjects', () => {
 
   it('names streams per namespace', () => {
     expect(new Subjects('maas-t1').stream('usage')).toBe('MAAS_T1_USAGE');
-    expect(new Subjects().streamSubjects('usage')).toEqual(['maas.v1.usage.request-completed']);
+    expect(new Subjects().streamSubjects('usage')).toEqual(['maas.v1.usage.request-completed', 'maas.v1.usage.requests-completed']);
   });
 
   it('rejects namespaces that would break subject tokens', () => {

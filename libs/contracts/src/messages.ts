@@ -15,7 +15,16 @@ import {
 } from './generated/key';
 import { MetricAggregated } from './generated/metrics';
 import { ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
-import { KeyUsageReply, KeyUsageRequest, RequestCompleted, UsageDeadLetterListReply, UsageDeadLetterListRequest, UsageRedriveReply, UsageRedriveRequest } from './generated/usage';
+import {
+  KeyUsageReply,
+  KeyUsageRequest,
+  RequestCompleted,
+  RequestsCompleted,
+  UsageDeadLetterListReply,
+  UsageDeadLetterListRequest,
+  UsageRedriveReply,
+  UsageRedriveRequest,
+} from './generated/usage';
 import {
   RegistryListRequest,
   RegistrySnapshot,
@@ -42,6 +51,7 @@ export interface MessageTypes {
   'auth.list-users': UserListRequest;
   'auth.update-user': UserUpdateRequest;
   'usage.request-completed': RequestCompleted;
+  'usage.requests-completed': RequestsCompleted;
   'metrics-collector.key-usage': KeyUsageRequest;
   'metrics-collector.list-dead-letters': UsageDeadLetterListRequest;
   'metrics-collector.redrive-usage': UsageRedriveRequest;

@@ -20,6 +20,7 @@ export const MESSAGE_KINDS = {
   'auth.list-users': { kind: 'command', schema: 'auth/v1/user-list-request', reply: 'auth/v1/user-list-reply' },
   'auth.update-user': { kind: 'command', schema: 'auth/v1/user-update-request', reply: 'auth/v1/user-summary' },
   'usage.request-completed': { kind: 'event', schema: 'usage/v1/request-completed' },
+  'usage.requests-completed': { kind: 'event', schema: 'usage/v1/requests-completed' },
   'metrics-collector.key-usage': { kind: 'command', schema: 'usage/v1/key-usage-request', reply: 'usage/v1/key-usage-reply' },
   'metrics-collector.list-dead-letters': { kind: 'command', schema: 'usage/v1/usage-dead-letter-list-request', reply: 'usage/v1/usage-dead-letter-list-reply' },
   'metrics-collector.redrive-usage': { kind: 'command', schema: 'usage/v1/usage-redrive-request', reply: 'usage/v1/usage-redrive-reply' },
@@ -42,7 +43,7 @@ export const MESSAGE_NAMES = Object.keys(MESSAGE_KINDS) as MessageName[];
 
 /** JetStream streams: what must be replayable or must not be lost. */
 export const STREAMS = {
-  usage: { name: 'USAGE', messages: ['usage.request-completed'] as MessageName[] },
+  usage: { name: 'USAGE', messages: ['usage.request-completed', 'usage.requests-completed'] as MessageName[] },
   scaling: {
     name: 'SCALING',
     messages: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed'] as MessageName[],

@@ -60,6 +60,29 @@ export interface RequestCompleted {
   finishedAt: string;
 }
 
+/**
+ * A gateway's usage events in one message (at most 256, or what 50 ms gathered). Each record is idempotent by its event's requestId, so a batch stored twice, or regrouped after a retry, counts each request once. The envelope is checked here; each event is checked on its own against usage/v1/request-completed, so one bad record is set aside without refusing the rest.
+ */
+export interface RequestsCompleted {
+  /**
+   * @minItems 1
+   * @maxItems 1024
+   */
+  records: {
+    /**
+     * A usage.request-completed (usage/v1/request-completed), validated record by record by the consumer
+     */
+    event: {
+      requestId: string;
+    };
+    /**
+     * W3C trace context of the request the event accounts, captured when it completed
+     */
+    traceparent?: string;
+    tracestate?: string;
+  }[];
+}
+
 export interface UsageDeadLetterListReply {
   /**
    * Dead letters stored, listed or not
