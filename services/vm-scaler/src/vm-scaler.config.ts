@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { ConfigError, env, loadConfig } from '@maas/config';
 import type { MdxCredentials } from './repositories/providers/mdx-api';
-import type { MdxPool } from './repositories/providers/mdx.provider';
+import type { MdxDeploySpec, MdxPool } from './repositories/providers/mdx.provider';
 import { resolveScalingSpec, ScalingSpec, ScalingSpecOverrides, SimulatedProviderSpec, validateSimulatedProviderSpec, defaultSimulatedProviderSpec } from '@maas/scaling';
 
 export const PROVIDER_KINDS = ['local', 'slurm', 'simulated', 'mdx', 'kubernetes'] as const;
@@ -50,7 +50,11 @@ export const vmScalerConfigSpec = {
   /** Login for a new token once one has expired (the API's debug login). */
   SCALING_MDX_USERNAME: env.optionalString(),
   SCALING_MDX_PASSWORD: env.optionalString(),
-  /** JSON: {"<vmType>": {"model": "<model>", "vms": ["<vm id>", …]}}: deployed VMs whose template runs that model's worker. */
+  /**
+   * JSON: {"<vmType>": {"model": "<model>", "vms": ["<vm id>", …], "deploy": {…}}}: deployed VMs whose
+   * template runs that model's worker, powered on first; with `deploy` (catalog, templateName, packType,
+   * packNum, diskSize, storageNetwork, sharedKey, networkAdapters, max), more are deployed when none is left.
+   */
   SCALING_MDX_POOLS: env.optionalString(),
   /** power_on's service_level. */
   SCALING_MDX_SERVICE_LEVEL: env.string('spot'),
@@ -62,7 +66,7 @@ export const vmScalerConfigSpec = {
   SCALING_KUBERNETES_KUBECONFIG: env.optionalString(),
   /** The namespace of the worker workloads. */
   SCALING_KUBERNETES_NAMESPACE: env.string('open-maas'),
-  /** YAML or JSON of the worker Deployment or Knative Service created for a model that has none; {model} and {slug} substituted. */
+  /** JSON file of the worker Deployment or Knative Service created for a model that has none; {model} and {slug} substituted. */
   SCALING_KUBERNETES_WORKER_TEMPLATE: env.optionalString(),
   /** Where the cluster's nodes come from (stage 2): mdx VMs that join the cluster, or simulated ones. */
   SCALING_KUBERNETES_NODES: env.oneOf(['mdx', 'simulated'] as const, 'mdx'),
@@ -132,6 +136,40 @@ export function simulatedProviderSpec(raw: string): SimulatedProviderSpec {
   return spec;
 }
 
+/** A pool's `deploy` block: the catalogue template and the VM's shape; errors name the key. */
+function mdxDeploySpec(raw: unknown, key: string): MdxDeploySpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config: ${key} must be an object`);
+  const d = raw as Record<string, unknown>;
+  const text = (name: string, fallback?: string): string => {
+    const v = d[name] ?? fallback;
+    if (typeof v !== 'string' || v === '') throw new ConfigError(`config: ${key}.${name} must be a non-empty string`);
+    return v;
+  };
+  const int = (name: string, fallback: number | undefined, min: number): number => {
+    const v = d[name] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`config: ${key}.${name} must be an integer >= ${min}`);
+    return v;
+  };
+  const choice = <T extends string>(name: string, fallback: T, choices: readonly T[]): T => {
+    const v = d[name] ?? fallback;
+    if (!choices.includes(v as T)) throw new ConfigError(`config: ${key}.${name} must be one of ${choices.join(', ')}`);
+    return v as T;
+  };
+  const adapters = d.networkAdapters ?? [];
+  if (!Array.isArray(adapters)) throw new ConfigError(`config: ${key}.networkAdapters must be a list`);
+  return {
+    catalog: text('catalog'),
+    templateName: text('templateName'),
+    packType: choice('packType', 'gpu', ['gpu', 'cpu'] as const),
+    packNum: int('packNum', 1, 1),
+    diskSize: int('diskSize', 40, 1),
+    storageNetwork: choice('storageNetwork', 'portgroup', ['sr-iov', 'pvrdma', 'portgroup'] as const),
+    sharedKey: text('sharedKey'),
+    networkAdapters: adapters,
+    max: int('max', undefined, 1),
+  };
+}
+
 /** The mdx provider's settings, checked together at start-up; errors name the key. */
 export function mdxProviderSettings(config: VmScalerConfig): { projectId: string; pools: MdxPool[]; credentials: MdxCredentials } {
   if (!config.SCALING_MDX_PROJECT) throw new ConfigError('config: SCALING_MDX_PROJECT must be set for SCALING_PROVIDER=mdx');
@@ -149,17 +187,17 @@ export function mdxProviderSettings(config: VmScalerConfig): { projectId: string
     throw new ConfigError('config: SCALING_MDX_POOLS must be an object {"<vmType>": {"model": "...", "vms": ["<vm id>", ...]}}');
   }
   const seen = new Set<string>();
-  const pools = Object.entries(raw as Record<string, unknown>).map(([vmType, pool]) => {
-    const p = pool as { model?: unknown; vms?: unknown };
+  const pools = Object.entries(raw as Record<string, unknown>).map(([vmType, pool]): MdxPool => {
+    const p = pool as { model?: unknown; vms?: unknown; deploy?: unknown };
     if (typeof p?.model !== 'string' || p.model === '') throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.model must be a model name`);
-    if (!Array.isArray(p.vms) || p.vms.length === 0 || p.vms.some((v) => typeof v !== 'string' || v === '')) {
-      throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms must be a non-empty list of VM ids`);
-    }
-    for (const id of p.vms as string[]) {
+    const vms = p.vms ?? [];
+    if (!Array.isArray(vms) || vms.some((v) => typeof v !== 'string' || v === '')) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms must be a list of VM ids`);
+    if (vms.length === 0 && p.deploy === undefined) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}: give vms (deployed VMs to power on) or deploy (a template to deploy from)`);
+    for (const id of vms as string[]) {
       if (seen.has(id)) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms: VM ${id} is in two pools`);
       seen.add(id);
     }
-    return { vmType, model: p.model, vms: p.vms as string[] };
+    return { vmType, model: p.model, vms: vms as string[], ...(p.deploy === undefined ? {} : { deploy: mdxDeploySpec(p.deploy, `SCALING_MDX_POOLS.${vmType}.deploy`) }) };
   });
   return {
     projectId: config.SCALING_MDX_PROJECT,

@@ -103,15 +103,18 @@ export class KubernetesApi {
     return config;
   }
 
-  /** The worker template file (YAML or JSON), checked: a Deployment or Knative Service named per model. */
+  /**
+   * The worker template file, checked: a Deployment or Knative Service named per model. JSON, not
+   * YAML: the client's YAML loader turns objects into its typed models, which drop a Knative spec.
+   */
   static workerTemplate(file: string | undefined): Record<string, unknown> | null {
     if (!file) return null;
     const key = 'SCALING_KUBERNETES_WORKER_TEMPLATE';
     let parsed: unknown;
     try {
-      parsed = client().loadYaml(fs.readFileSync(file, 'utf8'));
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new ConfigError(`config: ${key} ${file} cannot be read as YAML: ${(err as Error).message}`);
+      throw new ConfigError(`config: ${key} ${file} cannot be read as JSON: ${(err as Error).message}`);
     }
     const o = parsed as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } } | null;
     const kind = `${String(o?.apiVersion)} ${String(o?.kind)}`;
