@@ -27,6 +27,11 @@ export interface WorkerAgentOptions {
   readonly capabilities?: readonly Capability[];
   readonly heartbeatMs?: number;
   readonly registerEveryMs?: number;
+  /**
+   * After NATS reconnects the agent re-announces itself at a uniformly random moment within this
+   * many ms (default 1000), so a thousand workers do not all arrive in the same millisecond.
+   */
+  readonly reannounceSpreadMs?: number;
   /** Longest wait for in-flight requests when draining. */
   readonly drainTimeoutMs?: number;
   /** Wait when draining a runtime without load metrics. */
@@ -57,6 +62,7 @@ export class WorkerAgent {
   private load: WorkerLoad = { running: 0, waiting: 0 };
   private heartbeatTimer?: NodeJS.Timeout;
   private registerTimer?: NodeJS.Timeout;
+  private reannounceTimer?: NodeJS.Timeout;
   private ticking = false;
   private stopped = false;
 
@@ -75,6 +81,20 @@ export class WorkerAgent {
     this.register();
     this.heartbeatTimer = setInterval(() => void this.tick(), this.o.heartbeatMs ?? 1000);
     this.registerTimer = setInterval(() => this.register(), this.o.registerEveryMs ?? 10_000);
+    void this.reannounceOnReconnect();
+  }
+
+  /** A router or gateway that lost this worker in an outage relearns it within the spread, not at the next periodic registration. */
+  private async reannounceOnReconnect(): Promise<void> {
+    for await (const status of this.o.bus.nc.status()) {
+      if (this.stopped) return;
+      if (status.type !== 'reconnect') continue;
+      const delayMs = Math.floor(Math.random() * (this.o.reannounceSpreadMs ?? 1000));
+      this.o.logger.info('nats reconnected; re-announcing', { workerId: this.o.workerId, delayMs });
+      clearTimeout(this.reannounceTimer);
+      this.reannounceTimer = setTimeout(() => this.register(), delayMs);
+      this.reannounceTimer.unref();
+    }
   }
 
   private async discover(): Promise<RuntimeModel[]> {
@@ -202,6 +222,7 @@ export class WorkerAgent {
     this.stopped = true;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.registerTimer);
+    clearTimeout(this.reannounceTimer);
     this.o.bus.publish('worker.deregistered', { workerId: this.o.workerId, reason, sentAt: new Date().toISOString() });
     await this.o.bus.nc.flush().catch(() => undefined);
   }
