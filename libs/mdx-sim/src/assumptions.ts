@@ -12,7 +12,9 @@ export const MDX_ASSUMPTIONS = [
   'While power_on is under way the VM stays PowerOFF until the guest is up, then PowerON (no intermediate status is reported).',
   'power_on of a VM that is not PowerOFF, shutdown of one that is not PowerON, or any call while another operation on it is under way, is 400 with `detail`.',
   'A failed boot either stays PowerOFF (the power-on task failed) or reaches PowerON with a guest that never starts its worker and ignores an ACPI shutdown.',
-  'A guest shutdown stops the VM template`s systemd unit (SIGTERM to `maas worker`, which drains) and powers off once it has exited or after the unit`s stop timeout.',
+  'A guest shutdown stops the systemd unit of the VM template (SIGTERM to `maas worker`, which drains) and powers off once it has exited or after the stop timeout of that unit.',
+  'The catalogue lists entries with `id` and `template_name`; the `catalog` of a deploy is such an `id`. A deploy answers 202 `{task_id}` and the new VM appears in the project listing at once, by its `vm_name`, as Deploying, then PowerOFF (or booting, with power_on).',
+  'Deploy field errors are 400 with `{"<field>": ["..."]}` (Django REST framework); a vm_name already in use is refused.',
   'Rate limits are answered 429 with a Retry-After header in seconds.',
   'The VM template passes the VM id to the worker (MAAS_VM_ID, --vm-id), so the provider matches registrations to VMs by that id.',
 ] as const;

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { MdxSimConfig } from './sim-config';
+import { MdxSimConfig, MdxSimVm } from './sim-config';
 import { TokenIssuer } from './tokens';
 import { GuestLauncher, SimVmView, VmFleet, VmStateError } from './vm-fleet';
 
@@ -58,6 +59,8 @@ class RateLimiter {
   }
 }
 
+const catalogId = (template: string) => `catalog-${template}`;
+
 function vmDetail(v: SimVmView): Record<string, unknown> {
   const gpus = v.vm.packType === 'gpu' ? v.vm.packNum : 0;
   return {
@@ -114,6 +117,26 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       throw new HttpError(401, { detail: check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.' }, { 'www-authenticate': 'JWT realm="api"' });
     }
     return check.claims.username;
+  }
+
+  /** POST /api/vm/deploy/ with the spec MDX-API.md lists; field errors are 400s naming the field, as DRF's. */
+  function deploy(body: Record<string, unknown>): string {
+    const errors: Record<string, string[]> = {};
+    const required = ['catalog', 'template_name', 'vm_name', 'project', 'pack_type', 'pack_num', 'disk_size', 'os_type', 'power_on', 'shared_key', 'storage_network', 'network_adapters'];
+    for (const f of required) if (body[f] === undefined) errors[f] = ['This field is required.'];
+    const template = String(body.template_name ?? '');
+    if (body.template_name !== undefined && !(template in config.templates)) errors.template_name = [`No template "${template}".`];
+    else if (body.catalog !== undefined && body.catalog !== catalogId(template)) errors.catalog = ['Invalid pk - object does not exist.'];
+    if (body.project !== undefined && !config.projects.some((pr) => pr.id === body.project)) errors.project = ['Invalid pk - object does not exist.'];
+    if (body.pack_type !== undefined && body.pack_type !== 'gpu' && body.pack_type !== 'cpu') errors.pack_type = [`"${String(body.pack_type)}" is not a valid choice.`];
+    if (body.pack_num !== undefined && !(Number.isInteger(body.pack_num) && (body.pack_num as number) >= 1)) errors.pack_num = ['A valid integer is required.'];
+    if (body.storage_network !== undefined && !['sr-iov', 'pvrdma', 'portgroup'].includes(String(body.storage_network))) errors.storage_network = [`"${String(body.storage_network)}" is not a valid choice.`];
+    if (body.vm_name !== undefined && (typeof body.vm_name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(body.vm_name))) errors.vm_name = ['Enter a valid VM name.'];
+    if (typeof body.vm_name === 'string' && config.projects.some((pr) => fleet.ofProject(pr.id).some((v) => v.vm.name === body.vm_name))) errors.vm_name = ['A VM with this name exists.'];
+    if (Object.keys(errors).length > 0) throw new HttpError(400, errors);
+    const vm: MdxSimVm = { id: randomUUID(), name: String(body.vm_name), packType: body.pack_type as 'gpu' | 'cpu', packNum: body.pack_num as number, worker: config.templates[template], failFirstBoots: 0 };
+    fleet.deploy(String(body.project), vm, body.power_on === true);
+    return randomUUID();
   }
 
   function vmOf(id: string): SimVmView {
@@ -180,6 +203,19 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       if (page > pages) throw new HttpError(404, { detail: 'Invalid page.' });
       const link = (n: number) => `${url.origin}${p}?page=${n}&page_size=${size}`;
       return [200, { count: all.length, next: page < pages ? link(page + 1) : null, previous: page > 1 ? link(page - 1) : null, results: all.slice((page - 1) * size, page * size).map(vmDetail) }];
+    }
+    m = /^\/api\/catalog\/project\/([^/]+)\/$/.exec(p);
+    if (m && method === 'GET') {
+      if (!config.projects.some((pr) => pr.id === m![1])) throw new HttpError(404, { detail: 'Not found.' });
+      const results = Object.keys(config.templates).map((name) => ({ id: catalogId(name), name, template_name: name, os_type: 'Linux' }));
+      return [200, { count: results.length, next: null, previous: null, results }];
+    }
+    if (p === '/api/vm/deploy/' && method === 'POST') return [202, { task_id: deploy(await readJson(req)) }];
+    m = /^\/api\/vm\/([^/]+)\/destroy\/$/.exec(p);
+    if (m && method === 'POST') {
+      const id = m[1];
+      act(id, () => fleet.destroy(id));
+      return [202, { task_id: randomUUID() }];
     }
     m = /^\/api\/vm\/([^/]+)\/(power_on|shutdown|power_off)\/$/.exec(p);
     if (m && method === 'POST') {

@@ -40,6 +40,10 @@ export interface MdxSimConfig {
   /** Fraction of power-ons that fail (drawn from the seeded generator). */
   readonly bootFailureRate: number;
   readonly bootFailureMode: BootFailureMode;
+  /** VM templates of the catalogue (`maas worker` arguments their unit runs), deployable with POST /api/vm/deploy/. */
+  readonly templates: Readonly<Record<string, readonly string[]>>;
+  /** A deploy takes this long (Deploying) before the VM is PowerOFF, or boots when asked to power on. */
+  readonly deploySeconds: BootTimeDistribution;
   /** Guest OS halt after its services stopped, and a forced power-off, take this long. */
   readonly powerOffSeconds: number;
   /** A guest shutdown waits this long for the worker (systemd's TimeoutStopSec) before killing it. */
@@ -167,6 +171,8 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
     clockSkewSeconds: c.number(raw, 'clockSkewSeconds', 0, Number.isFinite, 'a number of seconds'),
     seed: c.number(raw, 'seed', 1, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
     bootSeconds: bootDistribution(raw.bootSeconds, c),
+    templates: templates as Record<string, string[]>,
+    deploySeconds: raw.deploySeconds === undefined ? { kind: 'fixed', seconds: 30 } : bootDistribution(raw.deploySeconds, new Check(`${where}: deploySeconds`)),
     bootFailureRate: c.number(raw, 'bootFailureRate', 0, (n) => n >= 0 && n <= 1, 'a fraction in [0, 1]'),
     bootFailureMode: mode,
     powerOffSeconds: c.number(raw, 'powerOffSeconds', 2, nonNegative, 'seconds >= 0'),

@@ -6,7 +6,7 @@ import { drawBootSeconds, MdxSimConfig, MdxSimVm } from './sim-config';
 
 export type VmStatus = 'PowerON' | 'PowerOFF' | 'Suspended' | 'NotFound' | 'Deploying' | 'Detached';
 /** An asynchronous operation the VM is in the middle of (not visible in `status`). */
-export type VmTask = 'power_on' | 'shutdown' | 'power_off';
+export type VmTask = 'deploy' | 'power_on' | 'shutdown' | 'power_off' | 'destroy';
 
 /** What a VM's guest runs once it is up: `maas worker …` as its template's systemd unit would. */
 export interface GuestProcess {
@@ -229,6 +229,27 @@ export class VmFleet {
     v.task = null;
     v.hung = false;
     v.status = 'PowerOFF';
+  }
+
+  /** Deploys a VM from a template: Deploying, then PowerOFF, then (with `powerOn`) a boot as power_on's. */
+  deploy(projectId: string, vm: MdxSimVm, powerOn: boolean): void {
+    if (this.vms.has(vm.id)) throw new VmStateError(`a VM ${vm.id} exists already`);
+    const v: SimVm = { vm, projectId, status: 'Deploying', task: 'deploy', boots: 0, failedBoots: 0, hung: false };
+    this.vms.set(vm.id, v);
+    v.timer = setTimeout(() => {
+      v.task = null;
+      v.status = 'PowerOFF';
+      if (powerOn) this.powerOn(vm.id);
+    }, drawBootSeconds(this.config.deploySeconds, this.random) * 1000);
+  }
+
+  /** Deletes a PowerOFF VM; it is gone (404) once the task ends. */
+  destroy(id: string): void {
+    const v = this.require(id);
+    this.busy(v, 'destroy');
+    if (v.status !== 'PowerOFF') throw new VmStateError(`VM ${id} is ${v.status}; destroy needs PowerOFF`);
+    v.task = 'destroy';
+    v.timer = setTimeout(() => this.vms.delete(id), this.config.powerOffSeconds * 1000);
   }
 
   /** Kills every guest and waits for them (the simulator is stopping). */

@@ -66,7 +66,7 @@ export const vmScalerConfigSpec = {
   SCALING_KUBERNETES_KUBECONFIG: env.optionalString(),
   /** The namespace of the worker workloads. */
   SCALING_KUBERNETES_NAMESPACE: env.string('open-maas'),
-  /** JSON file of the worker Deployment or Knative Service created for a model that has none; {model} and {slug} substituted. */
+  /** JSON file of the worker Deployment or Knative Service created for a model that has none; {model}, {slug} and {namespace} substituted. */
   SCALING_KUBERNETES_WORKER_TEMPLATE: env.optionalString(),
   /** Where the cluster's nodes come from (stage 2): mdx VMs that join the cluster, or simulated ones. */
   SCALING_KUBERNETES_NODES: env.oneOf(['mdx', 'simulated'] as const, 'mdx'),

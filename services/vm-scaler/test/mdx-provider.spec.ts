@@ -42,6 +42,12 @@ describe('mdx provider against maas mdx-sim', () => {
     pools: [
       { vmType: 'a100-qwen', model: MODEL, vms: ['vm-a', 'vm-b'] },
       { vmType: 'a100-flaky', model: MODEL, vms: ['vm-f1', 'vm-f2'] },
+      {
+        vmType: 'a100-deployed',
+        model: MODEL,
+        vms: [],
+        deploy: { catalog: 'catalog-qwen', templateName: 'qwen', packType: 'gpu', packNum: 1, diskSize: 40, storageNetwork: 'portgroup', sharedKey: 'ssh-ed25519 AAAAC3Nz test', networkAdapters: [], max: 1 },
+      },
     ],
     serviceLevel: 'spot',
     pollMs: 100,
@@ -65,6 +71,8 @@ describe('mdx provider against maas mdx-sim', () => {
       users: [{ username: 'scaler', password: 'pw-1' }],
       tokenTtlSeconds: 1.5,
       seed: 3,
+      templates: { qwen: [] },
+      deploySeconds: { kind: 'fixed', seconds: 0.3 },
       bootSeconds: { kind: 'uniform', min: 0.2, max: 0.4 },
       powerOffSeconds: 0.2,
       shutdownTimeoutSeconds: 5,
@@ -198,6 +206,34 @@ describe('mdx provider against maas mdx-sim', () => {
     expect((await get('/api/vm/project/p-1/?page=4&page_size=2', `JWT ${token}`)).status).toBe(404);
     const refused = await fetch(`${sim.url}/api/vm/vm-x/shutdown/`, { method: 'POST', headers: { authorization: `JWT ${token}` } });
     expect([refused.status, ((await refused.json()) as { detail: string }).detail]).toEqual([400, 'VM vm-x is PowerOFF; shutdown needs PowerON']);
+    const badDeploy = await fetch(`${sim.url}/api/vm/deploy/`, {
+      method: 'POST',
+      headers: { authorization: `JWT ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ catalog: 'catalog-qwen', template_name: 'qwen', vm_name: 'x', project: 'p-1', pack_type: 'tpu', pack_num: 1, disk_size: 40, os_type: 'Linux', power_on: false, shared_key: 'k', network_adapters: [] }),
+    });
+    expect([badDeploy.status, await badDeploy.json()]).toEqual([400, { storage_network: ['This field is required.'], pack_type: ['"tpu" is not a valid choice.'] }]);
+  });
+
+  it('deploys from the template when the pool has no VM left (up to its max), and finds what it deployed after a restart', async () => {
+    const { p, events } = await open();
+    const node = await p.start({ vmType: 'a100-deployed', model: MODEL, reason: 'demand' });
+    expect(node.reason).toMatch(/^demand; deployed maas-a100-deployed-[0-9a-z]+ from template qwen$/);
+    await until(() => guests.find((g) => g.vmId === node.id), 10_000, 'the deployed VM booting its guest');
+    p.workerReady(node.id);
+    await expect(p.start({ vmType: 'a100-deployed', model: MODEL })).rejects.toThrow(`no powered-off VM left in pool "a100-deployed": ${node.id} ready; 1 of at most 1 deployed`);
+    await p.drain(node.id);
+    await until(() => events.find((e) => e.vmId === node.id && e.to === 'stopped'), 10_000, 'the deployed VM stopped');
+    await p.close();
+
+    // a later vm-scaler knows it by its name: it powers it on again instead of deploying another
+    const { p: later } = await open();
+    const again = await later.start({ vmType: 'a100-deployed', model: MODEL });
+    expect(again.id).toBe(node.id);
+    expect(again.reason).toBe(`power_on ${node.id}`);
+    const deployed = (await (await fetch(`${sim.url}/_sim/vms`)).json()) as { id: string }[];
+    expect(deployed.filter((v) => !v.id.startsWith('vm-'))).toHaveLength(1);
+    await later.stop(again.id);
+    await later.close();
   });
 });
 
@@ -220,6 +256,8 @@ describe('mdx provider settings', () => {
     ['no credentials', { SCALING_MDX_TOKEN: undefined }, 'SCALING_MDX_TOKEN, or SCALING_MDX_USERNAME with SCALING_MDX_PASSWORD, must be set'],
     ['pools not JSON', { SCALING_MDX_POOLS: '{' }, 'SCALING_MDX_POOLS must be JSON'],
     ['a pool without its model', { SCALING_MDX_POOLS: JSON.stringify({ a100: { vms: ['vm-1'] } }) }, 'SCALING_MDX_POOLS.a100.model must be a model name'],
+    ['a deploy without its template', { SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL, deploy: { catalog: 'c', sharedKey: 'k', max: 2 } } }) }, 'SCALING_MDX_POOLS.a100.deploy.templateName must be a non-empty string'],
+    ['a pool with neither VMs nor deploy', { SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL } }) }, 'SCALING_MDX_POOLS.a100: give vms (deployed VMs to power on) or deploy'],
     ['a VM in two pools', { SCALING_MDX_POOLS: JSON.stringify({ a: { model: 'm', vms: ['v'] }, b: { model: 'm', vms: ['v'] } }) }, 'SCALING_MDX_POOLS.b.vms: VM v is in two pools'],
   ])('%s is refused, naming the key', (_name, env, message) => {
     expect(settings(env)).toThrow(message);

@@ -14,6 +14,22 @@ export interface MdxVm {
   readonly status: string;
 }
 
+/** The body of `POST /api/vm/deploy/` for ordinary (pack) projects, as MDX-API.md lists it. */
+export interface MdxDeployRequest {
+  readonly catalog: string;
+  readonly template_name: string;
+  readonly vm_name: string;
+  readonly project: string;
+  readonly pack_type: 'gpu' | 'cpu';
+  readonly pack_num: number;
+  readonly disk_size: number;
+  readonly os_type: 'Linux';
+  readonly power_on: boolean;
+  readonly shared_key: string;
+  readonly storage_network: 'sr-iov' | 'pvrdma' | 'portgroup';
+  readonly network_adapters: readonly unknown[];
+}
+
 export class MdxApiError extends Error {
   constructor(
     message: string,
@@ -69,6 +85,12 @@ export class MdxApi {
       vms.push(...(body.results ?? []));
       if (!body.next) return vms;
     }
+  }
+
+  /** Deploys a VM from a catalogue template; the API answers with a task id only (the VM is found by its name). */
+  async deploy(spec: MdxDeployRequest): Promise<string> {
+    const { body } = await this.call<{ task_id?: string }>('POST', '/api/vm/deploy/', spec);
+    return String(body.task_id ?? '');
   }
 
   async powerOn(id: string, serviceLevel: string): Promise<void> {

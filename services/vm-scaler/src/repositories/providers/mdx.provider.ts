@@ -1,15 +1,36 @@
 import type { Logger } from '@maas/logging';
 import type { Clock } from '@maas/platform';
 import type { CapacityListener, VmRecord, VmStartRequest } from '@maas/scaling';
-import { MdxApi, MdxApiError } from './mdx-api';
+import { MdxApi, MdxApiError, MdxVm } from './mdx-api';
 import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
+
+/** How to deploy more VMs of a pool from its catalogue template, when the pool has none left. */
+export interface MdxDeploySpec {
+  readonly catalog: string;
+  readonly templateName: string;
+  readonly packType: 'gpu' | 'cpu';
+  readonly packNum: number;
+  readonly diskSize: number;
+  readonly storageNetwork: 'sr-iov' | 'pvrdma' | 'portgroup';
+  /** SSH public key put on the VM. */
+  readonly sharedKey: string;
+  readonly networkAdapters: readonly unknown[];
+  /** Most VMs the provider deploys for this pool; they stay deployed (powered off) for the next peak. */
+  readonly max: number;
+}
 
 /** The deployed, powered-off VMs of one VM type; their template runs a worker of `model`. */
 export interface MdxPool {
   readonly vmType: string;
   readonly model: string;
   readonly vms: readonly string[];
+  /** Absent: the pool is only `vms`. */
+  readonly deploy?: MdxDeploySpec;
 }
+
+/** VMs the provider deployed for a pool are named `maas-<vmType>-<suffix>`: a later vm-scaler finds them by that. */
+export const deployedName = (vmType: string, suffix: string) => `maas-${vmType}-${suffix}`;
+const isDeployedFor = (vmType: string, vm: MdxVm) => vm.name.startsWith(deployedName(vmType, ''));
 
 export interface MdxProviderOptions {
   readonly projectId: string;
@@ -37,10 +58,13 @@ interface Watch {
 }
 
 const MAX_BACKOFF = 8;
+/** How long a deployed VM may take to show in the project listing. */
+const DEPLOY_LISTING_TIMEOUT_MS = 60_000;
 
 /**
  * Nodes are the VMs of configured pools in one mdx project. Start powers on a PowerOFF VM of the
- * type's pool (VMs whose boot failed recently last); its template starts `maas worker --launch …`,
+ * type's pool (VMs whose boot failed recently last), and deploys one from the pool's template only
+ * when none is left and the pool says so; its template starts `maas worker --launch …`,
  * and the node is ready when that worker registers ready. Drain is a guest shutdown: the template's
  * unit stops the worker with SIGTERM, it drains and exits, and the VM powers off. A boot that does
  * not end in a ready worker within the boot timeout is recorded failed and the VM powered off;
@@ -54,6 +78,7 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
   private readonly heldUntil = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private polling = false;
+  private deploys = 0;
 
   constructor(
     private readonly api: MdxApi,
@@ -65,11 +90,14 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
   }
 
   async open(): Promise<void> {
-    const statuses = await this.statuses();
+    const listing = await this.api.projectVms(this.options.projectId);
+    const statuses = new Map(listing.map((vm) => [vm.uuid, vm.status]));
     for (const pool of this.options.pools) {
       for (const id of pool.vms) {
+        if (!statuses.has(id)) throw new Error(`mdx provider: VM ${id} of pool "${pool.vmType}" is not in project ${this.options.projectId} (SCALING_MDX_POOLS)`);
+      }
+      for (const id of this.members(pool, listing)) {
         const status = statuses.get(id);
-        if (status === undefined) throw new Error(`mdx provider: VM ${id} of pool "${pool.vmType}" is not in project ${this.options.projectId} (SCALING_MDX_POOLS)`);
         if (status !== 'PowerON') continue;
         // its worker re-registers within its re-announcement interval and makes it ready again
         this.ledger.add(id, { vmType: pool.vmType, model: pool.model }, 'booting', 'adopted: PowerON when the vm-scaler started');
@@ -78,6 +106,12 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     }
     this.timer = setInterval(() => void this.poll(), Math.max(100, Math.floor(this.options.pollMs / 2)));
     this.timer.unref();
+  }
+
+  /** The configured VMs of a pool, then those deployed for it (by name). */
+  private members(pool: MdxPool, listing: readonly MdxVm[]): string[] {
+    const deployed = pool.deploy ? listing.filter((vm) => isDeployedFor(pool.vmType, vm) && !pool.vms.includes(vm.uuid)).map((vm) => vm.uuid) : [];
+    return [...pool.vms, ...deployed];
   }
 
   async close(): Promise<void> {
@@ -100,9 +134,11 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     const pool = this.options.pools.find((p) => p.vmType === request.vmType);
     if (!pool) throw new Error(`mdx provider: no pool for VM type "${request.vmType}" (SCALING_MDX_POOLS has ${this.options.pools.map((p) => p.vmType).join(', ')})`);
     if (pool.model !== request.model) throw new Error(`mdx provider: pool "${pool.vmType}" runs ${pool.model}, not ${request.model}`);
-    const statuses = await this.statuses();
+    const listing = await this.api.projectVms(this.options.projectId);
+    const statuses = new Map(listing.map((vm) => [vm.uuid, vm.status]));
+    const members = this.members(pool, listing);
     const now = this.clock.now();
-    const free = pool.vms.filter((id) => !this.ledger.get(id) && statuses.get(id) === 'PowerOFF');
+    const free = members.filter((id) => !this.ledger.get(id) && statuses.get(id) === 'PowerOFF');
     // VMs held after a failed boot come last, and only once their hold is over
     const ready = free.filter((id) => (this.heldUntil.get(id) ?? 0) <= now).sort((a, b) => Number(this.heldUntil.has(a)) - Number(this.heldUntil.has(b)));
     for (const id of ready) {
@@ -119,9 +155,41 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
       this.watch(id, { status: 'PowerOFF' });
       return this.ledger.add(id, request, 'booting', request.reason ?? `power_on ${id}`);
     }
+    const deployed = members.length - pool.vms.length;
+    if (pool.deploy && deployed < pool.deploy.max) return this.deployFor(pool, request);
     const held = free.filter((id) => !ready.includes(id));
-    const summary = pool.vms.map((id) => `${id} ${this.ledger.get(id)?.state ?? statuses.get(id) ?? 'unknown'}${held.includes(id) ? ' (held after a failed boot)' : ''}`).join(', ');
-    throw new Error(`mdx provider: no powered-off VM left in pool "${pool.vmType}": ${summary}`);
+    const summary = members.map((id) => `${id} ${this.ledger.get(id)?.state ?? statuses.get(id) ?? 'unknown'}${held.includes(id) ? ' (held after a failed boot)' : ''}`).join(', ');
+    const deploy = pool.deploy ? `; ${deployed} of at most ${pool.deploy.max} deployed` : '';
+    throw new Error(`mdx provider: no powered-off VM left in pool "${pool.vmType}": ${summary || 'none'}${deploy}`);
+  }
+
+  /** Deploys a VM from the pool's template, powered on at once; its id is learnt from the listing by name. */
+  private async deployFor(pool: MdxPool, request: VmStartRequest): Promise<VmRecord> {
+    const d = pool.deploy!;
+    const name = deployedName(pool.vmType, (this.clock.now() + (this.deploys += 1)).toString(36));
+    await this.api.deploy({
+      catalog: d.catalog,
+      template_name: d.templateName,
+      vm_name: name,
+      project: this.options.projectId,
+      pack_type: d.packType,
+      pack_num: d.packNum,
+      disk_size: d.diskSize,
+      os_type: 'Linux',
+      power_on: true,
+      shared_key: d.sharedKey,
+      storage_network: d.storageNetwork,
+      network_adapters: d.networkAdapters,
+    });
+    for (let waited = 0; ; waited += this.options.pollMs) {
+      const vm = (await this.api.projectVms(this.options.projectId)).find((v) => v.name === name);
+      if (vm) {
+        this.watch(vm.uuid, { status: vm.status });
+        return this.ledger.add(vm.uuid, request, 'booting', `${request.reason ? `${request.reason}; ` : ''}deployed ${name} from template ${d.templateName}`);
+      }
+      if (waited >= DEPLOY_LISTING_TIMEOUT_MS) throw new Error(`mdx provider: deployed ${name} (template ${d.templateName}) but it is not in project ${this.options.projectId} after ${DEPLOY_LISTING_TIMEOUT_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, this.options.pollMs));
+    }
   }
 
   workerReady(vmId: string): void {
@@ -245,9 +313,5 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
   private backOff(watch: Watch, now: number): void {
     watch.intervalMs = Math.min(this.options.pollMs * MAX_BACKOFF, Math.round(watch.intervalMs * 1.5));
     watch.nextPollAt = now + watch.intervalMs;
-  }
-
-  private async statuses(): Promise<Map<string, string>> {
-    return new Map((await this.api.projectVms(this.options.projectId)).map((vm) => [vm.uuid, vm.status]));
   }
 }
