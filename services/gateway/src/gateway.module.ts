@@ -14,6 +14,7 @@ import { RegistryRepository } from './repositories/registry.repository';
 import { SessionRepository } from './repositories/session.repository';
 import { UpstreamRepository } from './repositories/upstream.repository';
 import { UsageRepository } from './repositories/usage.repository';
+import { DispatchService } from './services/dispatch.service';
 import { InferenceService } from './services/inference.service';
 import { KeyAuthService } from './services/key-auth.service';
 import { ModelsService } from './services/models.service';
@@ -52,6 +53,7 @@ export const GATEWAY: ServiceDefinition = {
     KeyAuthService,
     UsageService,
     ModelsService,
+    DispatchService,
     InferenceService,
     DataPlaneController,
     ...BATCH_PROVIDERS,

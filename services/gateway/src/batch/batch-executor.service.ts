@@ -4,8 +4,9 @@ import type { KeyLimits } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
+import type { InferenceRoute } from '../policy/openai-request';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
-import { InferenceService } from '../services/inference.service';
+import { DispatchService } from '../services/dispatch.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
 import { BatchResult, outputLine, routeOf, succeeded } from './batch-input';
@@ -13,17 +14,18 @@ import { BatchInput, BatchInputsService } from './batch-inputs.service';
 import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
 import { BatchRepository, BatchRow, BatchStatus } from './batch.repository';
 import { FILE_STORE, FileStore } from './file-store.repository';
-import { loopbackExchange } from './loopback-exchange';
 
 const inFlightGauge = new Gauge({ name: 'maas_gateway_batch_in_flight_requests', help: 'Batch requests this gateway is running' });
 const resultsTotal = new Counter({ name: 'maas_gateway_batch_results_total', help: 'Batch request results written, by outcome', labelNames: ['outcome'] });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Batch work has no client to go away: its dispatch is never abandoned midway. */
+const NEVER = new AbortController().signal;
 /** Answers worth another attempt: nothing ran, or the worker failed before answering. */
 const RETRYABLE = new Set([429, 499, 502, 503, 504]);
 
 /**
- * Runs queued batch requests through the same InferenceService path as interactive traffic,
+ * Runs queued batch requests through the same DispatchService path as interactive traffic,
  * only into workers' spare capacity; writes each result once, acks after the write, and
  * finalizes batches (output and error files) as they complete, are cancelled or expire.
  */
@@ -48,7 +50,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     private readonly inputs: BatchInputsService,
     private readonly repository: BatchRepository,
     private readonly queue: BatchQueueRepository,
-    private readonly inference: InferenceService,
+    private readonly dispatcher: DispatchService,
     private readonly registry: WorkerRegistryService,
     private readonly routing: RoutingService,
     private readonly logger: Logger,
@@ -146,15 +148,15 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       const priority = this.config.GATEWAY_BATCH_PRIORITY;
       const requestBody = input.body(request);
       const upstreamBody = priority === undefined ? requestBody : { ...requestBody, priority };
-      const { exchange, answer } = loopbackExchange(requestId, Buffer.from(JSON.stringify(upstreamBody)), this.clock.now(), this.clock.monotonic());
-      await this.inference.handleBatch(route, exchange, batchKey(batch));
-      const got = await answer;
+      const got = await this.dispatch(requestId, route, batchKey(batch), Buffer.from(JSON.stringify(upstreamBody)));
       release();
-      let body: unknown = null;
-      try {
-        body = got.body.length > 0 ? JSON.parse(got.body.toString('utf8')) : null;
-      } catch {
-        body = { error: { message: got.body.toString('utf8').slice(0, 500), type: 'server_error', code: 'invalid_upstream_body' } };
+      let body: unknown = got.body;
+      if (Buffer.isBuffer(got.body)) {
+        try {
+          body = got.body.length > 0 ? JSON.parse(got.body.toString('utf8')) : null;
+        } catch {
+          body = { error: { message: got.body.toString('utf8').slice(0, 500), type: 'server_error', code: 'invalid_upstream_body' } };
+        }
       }
       const retryable = got.statusCode === null || RETRYABLE.has(got.statusCode);
       if (retryable && q.deliveries < this.config.GATEWAY_BATCH_ATTEMPTS && this.running) {
@@ -168,6 +170,26 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       clearInterval(keepAlive);
       release();
     }
+  }
+
+  /**
+   * One request of a batch, for the key that created it: the same body checks, routing, retries and
+   * usage event as interactive traffic, with `kind: 'batch'` and no interactive limits. The answer is
+   * its status and body (a Buffer for the runtime's answer, an object for an error), or a null status
+   * when the answer was cut short.
+   */
+  private async dispatch(requestId: string, route: InferenceRoute, key: VerifiedKey, raw: Buffer): Promise<{ statusCode: number | null; body: Buffer | object | null }> {
+    const settlement = this.dispatcher.begin(requestId, route, key, this.clock.now(), this.clock.monotonic(), { kind: 'batch' });
+    const outcome = await this.dispatcher.dispatch({ settlement, raw, contentType: 'application/json', signal: NEVER });
+    if (outcome.kind === 'gone') return { statusCode: null, body: null };
+    if (outcome.kind === 'error') return { statusCode: outcome.status, body: outcome.body };
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of outcome.body) chunks.push(chunk as Buffer);
+    } catch {
+      return { statusCode: null, body: Buffer.concat(chunks) };
+    }
+    return { statusCode: outcome.status, body: Buffer.concat(chunks) };
   }
 
   /**

@@ -1,0 +1,475 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import { Logger } from '@maas/logging';
+import { errorBody, errorType } from '@maas/platform';
+import type { Endpoint } from '@maas/routing';
+import { runtimeKeyFor } from '@maas/worker-agent';
+import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import type { VerifiedKey } from '../policy/key-cache';
+import { describeLimit } from '../policy/key-limits';
+import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
+import { withFormModel } from '../policy/media-request';
+import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJsonBody } from '../policy/token-usage';
+import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
+import type { RequestSpan } from './request-span';
+import { RequestKind, RoutingService } from './routing.service';
+import { RequestRecord, UsageService } from './usage.service';
+import { WorkerRegistryService } from './worker-registry.service';
+
+const overhead = new Histogram({
+  name: 'maas_gateway_dispatch_seconds',
+  help: 'Gateway time from arrival to the upstream request (auth, body, routing), per attempt',
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1, 5, 30],
+});
+const retries = new Counter({ name: 'maas_gateway_upstream_retries_total', help: 'Requests sent to another worker after a failure before any response byte', labelNames: ['reason'] });
+const held = new Counter({ name: 'maas_gateway_held_requests_total', help: 'Requests that waited for capacity, by outcome', labelNames: ['outcome'] });
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The one way a request ends: the worker it is counted on is freed and its usage event recorded,
+ * each once, whichever of the caller, the relay or a timer gets there first.
+ */
+export class Settlement {
+  private worker: string | undefined;
+  /** OpenAI's `x-ratelimit-*` headers of the key as they stood at admission (undefined before it). */
+  rateLimitHeaders: Record<string, string> | undefined;
+
+  constructor(
+    readonly record: RequestRecord,
+    private readonly routing: RoutingService,
+    private readonly usage: UsageService,
+  ) {}
+
+  get settled(): boolean {
+    return this.record.completed;
+  }
+
+  /** The request was sent to a worker: counted there until `leaveWorker` or `settle`. */
+  enterWorker(workerId: string): void {
+    this.leaveWorker();
+    this.worker = workerId;
+    this.record.workerId = workerId;
+    this.routing.started(workerId, this.record.kind, this.record.requestId);
+  }
+
+  /** This attempt is over (the request may go to another worker). */
+  leaveWorker(): void {
+    if (this.worker === undefined) return;
+    this.routing.finished(this.worker, this.record.kind);
+    this.worker = undefined;
+  }
+
+  settle(status: number, errorCode: string | null): void {
+    this.leaveWorker();
+    this.usage.complete(this.record, status, errorCode);
+  }
+}
+
+/** What a caller relays: an answer whose body streams (already being counted), or a JSON error. */
+export type DispatchOutcome = DispatchAnswer | DispatchError | { readonly kind: 'gone' };
+
+export interface DispatchAnswer {
+  readonly kind: 'answer';
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+  /**
+   * The runtime's body as it comes. It ends when the answer is complete (a cut SSE stream ends with an
+   * error event); it is destroyed with an error when a JSON body is cut, which the client must see as a
+   * failed connection. The request is settled when it ends either way.
+   */
+  readonly body: Readable;
+  /** Cuts the answer short with an error the client can read (gateway shutdown). */
+  interrupt(message: string, code: string): void;
+}
+
+export interface DispatchError {
+  readonly kind: 'error';
+  readonly status: number;
+  /** OpenAI's error shape: the gateway's own, or the runtime's passed on. */
+  readonly body: { readonly error: object };
+  readonly code: string | null;
+  readonly headers: OutgoingHttpHeaders;
+}
+
+export interface DispatchInput {
+  readonly settlement: Settlement;
+  readonly raw: Buffer;
+  readonly contentType?: string;
+  readonly accept?: string;
+  readonly traceparent?: string;
+  /** Aborted when the caller no longer wants the answer (the client went away). */
+  readonly signal: AbortSignal;
+}
+
+type Pick = { kind: 'picked'; endpoint: Endpoint } | { kind: 'none'; reason: string; waitedMs: number } | { kind: 'gone' };
+
+/**
+ * One request, whoever asked (a client over HTTP, or a batch line): check the body and the key's
+ * access, admit it against the key's limits, route it (holding it while capacity starts), send it,
+ * retry elsewhere while nothing was answered, and count the answer as it streams. Nothing here
+ * writes HTTP: the caller gets a `DispatchOutcome` to relay, and the request is settled exactly once.
+ */
+@Injectable()
+export class DispatchService {
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
+    private readonly registry: WorkerRegistryService,
+    private readonly routing: RoutingService,
+    private readonly upstream: UpstreamRepository,
+    private readonly usage: UsageService,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the accounting of a request; every way it ends goes through the returned settlement. */
+  begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, opts: { endUser?: string; kind?: RequestKind; span?: RequestSpan } = {}): Settlement {
+    const record = this.usage.begin(requestId, route, key, startedAt, t0, opts.endUser, opts.kind ?? 'interactive');
+    record.span = opts.span;
+    return new Settlement(record, this.routing, this.usage);
+  }
+
+  /** OpenAI's `x-ratelimit-*` headers of the request's key, as they stand. */
+  limitHeaders(settlement: Settlement): Record<string, string> {
+    return this.usage.limitHeaders(settlement.record.key, settlement.record.kind);
+  }
+
+  async dispatch(input: DispatchInput): Promise<DispatchOutcome> {
+    try {
+      return await this.serve(input);
+    } catch (err) {
+      this.logger.error('request failed unexpectedly', { requestId: input.settlement.record.requestId, err });
+      return this.fail(input.settlement, 500, 'internal error in the gateway', 'internal_error');
+    }
+  }
+
+  private async serve(input: DispatchInput): Promise<DispatchOutcome> {
+    const { settlement, raw } = input;
+    const record = settlement.record;
+    const route = record.route;
+    const parsed = parseInferenceRequest(route, raw, input.contentType);
+    if (!parsed.ok) {
+      if (parsed.error.model) record.model = parsed.error.model;
+      return this.fail(settlement, 400, parsed.error.message, parsed.error.code, parsed.error.param);
+    }
+    const request = parsed.value;
+    record.model = request.model;
+    record.stream = request.stream;
+    record.promptChars = request.promptChars;
+    record.span?.requested(route, request);
+
+    if (!record.key.allowsModel(request.model)) {
+      return this.fail(settlement, 403, `this API key may not use model "${request.model}"`, 'model_not_allowed', 'model');
+    }
+    const known = this.registry.knownModel(request.model);
+    if (!known) {
+      return this.fail(settlement, 404, `the model "${request.model}" does not exist or no worker serves it`, 'model_not_found', 'model');
+    }
+    if (!known.capabilities.has(route.capability)) {
+      return this.fail(settlement, 400, `model "${request.model}" does not offer ${route.capability} (it offers ${[...known.capabilities].join(', ')})`, 'unsupported_model_capability', 'model');
+    }
+    // Batch work has its own per-key ceiling (pending tokens at creation), not the interactive ones.
+    const refused = record.kind === 'batch' ? undefined : await this.usage.admit(record);
+    settlement.rateLimitHeaders = this.usage.limitHeaders(record.key, record.kind);
+    if (refused) {
+      return this.fail(settlement, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, { 'retry-after': String(refused.retryAfterSeconds) });
+    }
+    // Chat with images to an OCR model goes to OCR runtimes (they read the images), whatever else serves the name.
+    const routed = request.imageParts > 0 && route.capability === 'chat' && known.capabilities.has('ocr') ? { ...route, capability: 'ocr' as const } : route;
+    return this.forward(routed, input, request);
+  }
+
+  private async forward(route: InferenceRoute, input: DispatchInput, request: InferenceRequest): Promise<DispatchOutcome> {
+    const { settlement, signal } = input;
+    const record = settlement.record;
+    const exclude = new Set<string>();
+    const holdUntil = record.t0 + this.config.GATEWAY_HOLD_TIMEOUT;
+    const attempts = this.config.GATEWAY_UPSTREAM_ATTEMPTS;
+    let lastError: UpstreamError | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const pick = await this.pick(route, record, request, exclude, holdUntil, signal);
+      if (pick.kind === 'gone') return this.gone(settlement);
+      if (pick.kind === 'none') {
+        const failed = lastError ? `; ${exclude.size || 1} failed for this request (last: ${lastError.message})` : '';
+        const waited = pick.waitedMs >= 1 ? `; waited ${(pick.waitedMs / 1000).toFixed(1)} s for capacity` : '';
+        return this.fail(settlement, 503, `${pick.reason}${failed}${waited}`, 'no_capacity', null, { 'retry-after': '5' });
+      }
+      const endpoint = pick.endpoint;
+      this.logger.debug('routed', { requestId: record.requestId, workerId: endpoint.id, attempt });
+      const call = this.send(route, input, request, endpoint);
+      const abort = () => call.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      let response: IncomingMessage;
+      try {
+        response = await call.response;
+      } catch (err) {
+        signal.removeEventListener('abort', abort);
+        settlement.leaveWorker();
+        if (signal.aborted) return this.gone(settlement);
+        const e = err as UpstreamError;
+        if (!e.retryable) {
+          return this.fail(settlement, 504, `worker ${endpoint.id} did not answer: ${e.message}`, 'upstream_timeout');
+        }
+        lastError = e;
+        if (!e.staleSocket) {
+          this.routing.markFailed(endpoint.id);
+          exclude.add(endpoint.id);
+        }
+        retries.inc({ reason: e.code });
+        this.logger.warn('worker unreachable; retrying elsewhere', { requestId: record.requestId, workerId: endpoint.id, error: e.message, attempt });
+        continue;
+      }
+      signal.removeEventListener('abort', abort);
+      const status = response.statusCode ?? 502;
+      if ((status === 502 || status === 503) && attempt < attempts) {
+        // The runtime refused before doing any work (still loading, overloaded, crashed): another worker may take it.
+        response.resume();
+        settlement.leaveWorker();
+        this.routing.markFailed(endpoint.id);
+        exclude.add(endpoint.id);
+        retries.inc({ reason: `status_${status}` });
+        this.logger.warn('worker refused the request; retrying elsewhere', { requestId: record.requestId, workerId: endpoint.id, status, attempt });
+        continue;
+      }
+      this.routing.succeeded(endpoint.id);
+      if (status >= 400) return this.upstreamError(settlement, response, status);
+      return this.answer(settlement, response, call, endpoint.id, signal);
+    }
+    return this.fail(settlement, 502, `no worker for "${request.model}" could be reached after ${attempts} attempts (last: ${lastError?.message ?? 'refused'})`, 'upstream_unreachable');
+  }
+
+  /** Routes, holding the request while the model has no ready worker but may soon (starting, or served recently). */
+  private async pick(route: InferenceRoute, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number, signal: AbortSignal): Promise<Pick> {
+    const query = { model: request.model, capability: route.capability, prefix: request.prefix, sessionKey: record.key.keyId, kind: record.kind };
+    const heldSince = this.clock.monotonic();
+    for (;;) {
+      if (signal.aborted) return { kind: 'gone' };
+      const decision = this.routing.route(query, exclude);
+      if (decision?.outcome === 'picked') {
+        if (this.clock.monotonic() - heldSince > 1) held.inc({ outcome: 'served' });
+        return { kind: 'picked', endpoint: decision.endpoint };
+      }
+      const reason = decision?.reason ?? `every worker for "${request.model}" failed for this request`;
+      const now = this.clock.monotonic();
+      if (now >= holdUntil || !this.registry.knownModel(request.model)) {
+        if (now - heldSince > 1) held.inc({ outcome: 'timed_out' });
+        return { kind: 'none', reason, waitedMs: now - heldSince };
+      }
+      // Wake on a worker becoming ready, and at least every second (failure marks expire, states change).
+      const wait = this.registry.waitForCapacity(request.model, Math.min(1000, holdUntil - now));
+      signal.addEventListener('abort', wait.cancel, { once: true });
+      await wait.done;
+      signal.removeEventListener('abort', wait.cancel);
+      if (signal.aborted) {
+        held.inc({ outcome: 'client_gone' });
+        return { kind: 'gone' };
+      }
+    }
+  }
+
+  private send(route: InferenceRoute, input: DispatchInput, request: InferenceRequest, endpoint: Endpoint): UpstreamCall {
+    const { settlement, raw } = input;
+    const record = settlement.record;
+    const upstreamId = this.registry.worker(endpoint.id)?.models.get(request.model)?.upstreamId;
+    const renamed = upstreamId && upstreamId !== request.model ? upstreamId : undefined;
+    const body = !renamed ? raw : request.form ? withFormModel(raw, request.form, renamed) : Buffer.from(JSON.stringify({ ...request.body, model: renamed }));
+    const headers: Record<string, string> = {
+      // A multipart body goes on as it came, boundary included.
+      'content-type': request.form ? String(input.contentType) : 'application/json',
+      accept: request.stream ? 'text/event-stream' : route.media ? (input.accept ?? '*/*') : 'application/json',
+      'x-request-id': record.requestId,
+    };
+    // the worker's runtime demands its own key (maas worker --launch); the client's key never goes upstream
+    if (this.config.MAAS_WORKER_KEY_SECRET) headers.authorization = `Bearer ${runtimeKeyFor(this.config.MAAS_WORKER_KEY_SECRET, endpoint.id)}`;
+    // The client's trace, when tracing here is off; with it on, the http instrumentation puts this request's span instead.
+    if (input.traceparent !== undefined) headers.traceparent = input.traceparent;
+    record.span?.sentAs(renamed ?? request.model);
+    settlement.enterWorker(endpoint.id);
+    const elapsed = this.clock.monotonic() - record.t0;
+    overhead.observe(elapsed / 1000);
+    record.queueMs = elapsed;
+    const remaining = Math.max(1, this.totalTimeout(route) - elapsed);
+    return this.upstream.send({
+      baseUrl: endpoint.url,
+      path: route.path,
+      body,
+      headers,
+      connectTimeoutMs: this.config.GATEWAY_CONNECT_TIMEOUT,
+      firstByteTimeoutMs: request.stream ? Math.min(this.config.GATEWAY_FIRST_BYTE_TIMEOUT, remaining) : remaining,
+    });
+  }
+
+  /** The runtime's answer as a stream the caller relays, counted on the way; settled when it ends, is cut, or the caller goes. */
+  private answer(settlement: Settlement, up: IncomingMessage, call: UpstreamCall, workerId: string, signal: AbortSignal): DispatchOutcome {
+    const record = settlement.record;
+    const status = up.statusCode ?? 502;
+    const contentType = up.headers['content-type'] ?? 'application/json';
+    const sse = contentType.includes('text/event-stream');
+    const headers: OutgoingHttpHeaders = { 'content-type': contentType };
+    const audioSeconds = up.headers['x-audio-duration-seconds'];
+    if (typeof audioSeconds === 'string') {
+      headers['x-audio-duration-seconds'] = audioSeconds;
+      record.audioSeconds = Number(audioSeconds) >= 0 ? Number(audioSeconds) : undefined;
+    }
+    if (sse) {
+      headers['cache-control'] = 'no-cache';
+      headers['x-accel-buffering'] = 'no';
+    } else if (up.headers['content-length']) {
+      headers['content-length'] = up.headers['content-length'];
+    }
+    if (signal.aborted) {
+      call.abort();
+      return this.gone(settlement);
+    }
+
+    const tracker = sse ? new SseUsageTracker() : undefined;
+    const chunks: Buffer[] = [];
+    let ended = false;
+    const body = new Readable({ read: () => up.resume() });
+    const finish = (outcome: number, code: string | null) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(idleTimer);
+      signal.removeEventListener('abort', onGone);
+      this.count(record, tracker, chunks, contentType);
+      settlement.settle(outcome, code);
+    };
+    const midStream = (message: string, code: string) => {
+      if (ended) return;
+      if (!signal.aborted) {
+        if (sse) {
+          body.push(`data: ${JSON.stringify(errorBody(502, message, code))}\n\n`);
+          body.push(null);
+        } else {
+          body.destroy(new Error(message)); // a JSON body cut short cannot be repaired: the client sees the connection fail
+        }
+      }
+      finish(502, code);
+      call.abort();
+      this.logger.warn('response cut short', { requestId: record.requestId, workerId, code, message });
+    };
+    const onGone = () => {
+      finish(499, 'client_closed_request');
+      call.abort();
+      body.destroy();
+    };
+    // One timer per response: silence fires it; the total limit is checked on every chunk (and
+    // when the silence timer fires), so a silent response overshoots the total by at most the idle limit.
+    const limit = this.totalTimeout(record.route);
+    const deadline = record.t0 + limit;
+    const overTime = () => midStream(`the request exceeded the ${limit} ms limit`, 'request_timeout');
+    const idleTimer = setTimeout(() => {
+      if (this.clock.monotonic() >= deadline) overTime();
+      else midStream(`the worker sent nothing for ${this.config.GATEWAY_IDLE_TIMEOUT} ms`, 'upstream_idle_timeout');
+    }, Math.min(this.config.GATEWAY_IDLE_TIMEOUT, Math.max(1, deadline - this.clock.monotonic())));
+    signal.addEventListener('abort', onGone, { once: true });
+
+    up.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      if (this.clock.monotonic() >= deadline) return overTime();
+      idleTimer.refresh();
+      if (tracker) {
+        if (tracker.push(chunk) && record.ttftMs === null) record.ttftMs = this.clock.monotonic() - record.t0;
+      } else {
+        chunks.push(chunk);
+      }
+      if (!body.push(chunk)) up.pause();
+    });
+    up.on('end', () => {
+      if (ended) return;
+      body.push(null);
+      finish(status, tracker?.error ? 'runtime_error_event' : null);
+    });
+    up.on('error', () => undefined); // 'close' below decides
+    up.on('close', () => {
+      if (!up.complete) midStream(`worker ${workerId} closed the connection before the response was complete`, 'upstream_disconnected');
+    });
+    return { kind: 'answer', status, headers, body, interrupt: midStream };
+  }
+
+  /** Token counts: the runtime's usage when it gave one, else the gateway's estimate. */
+  private count(record: RequestRecord, tracker: SseUsageTracker | undefined, chunks: Buffer[], contentType: string): void {
+    if (record.route.media) return this.countMedia(record, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), contentType);
+    let usage = tracker?.usage;
+    let completionChars = 0;
+    if (!tracker && chunks.length > 0) {
+      const last = usageOfJsonBody(chunks[chunks.length - 1]);
+      const found = last.usage ? last : usageOfJsonBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      usage = found.usage;
+      completionChars = found.completionChars;
+    }
+    if (usage) {
+      record.promptTokens = usage.promptTokens;
+      record.completionTokens = usage.completionTokens;
+      record.countedBy = 'runtime';
+    } else {
+      record.promptTokens = estimateTokens(record.promptChars);
+      record.completionTokens = tracker ? tracker.textEvents : estimateTokens(completionChars);
+      record.countedBy = 'gateway';
+    }
+  }
+
+  /** OCR and transcription usage, by the rules documented in policy/token-usage.ts. */
+  private countMedia(record: RequestRecord, body: Buffer, contentType: string): void {
+    const usage = record.route.endpoint === 'ocr' ? ocrUsage(body) : transcriptionUsage(record.audioSeconds, body, contentType);
+    record.promptTokens = usage?.promptTokens ?? 0;
+    record.completionTokens = usage?.completionTokens ?? 0;
+    record.countedBy = usage && (!('counted' in usage) || usage.counted) ? 'runtime' : 'gateway';
+  }
+
+  totalTimeout(route: InferenceRoute): number {
+    if (route.endpoint === 'ocr') return this.config.GATEWAY_TOTAL_TIMEOUT_OCR;
+    if (route.endpoint === 'audio.transcriptions') return this.config.GATEWAY_TOTAL_TIMEOUT_TRANSCRIPTION;
+    return this.config.GATEWAY_TOTAL_TIMEOUT;
+  }
+
+  /** A runtime error answer: passed on when already OpenAI-shaped, wrapped into that shape when not. */
+  private upstreamError(settlement: Settlement, up: IncomingMessage, status: number): Promise<DispatchOutcome> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: { error?: { message?: unknown; code?: unknown }; message?: unknown; detail?: unknown } | undefined;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        const code = typeof parsed?.error?.code === 'string' ? parsed.error.code : 'upstream_error';
+        settlement.settle(status, code);
+        if (parsed?.error && typeof parsed.error.message === 'string') {
+          resolve({ kind: 'error', status, code, headers: {}, body: { ...parsed, error: { type: errorType(status), param: null, code: null, ...parsed.error } } });
+        } else {
+          const message = typeof parsed?.message === 'string' ? parsed.message : typeof parsed?.detail === 'string' ? parsed.detail : text.slice(0, 500) || `worker answered ${status}`;
+          resolve({ kind: 'error', status, code: 'upstream_error', headers: {}, body: errorBody(status, message, 'upstream_error', null) });
+        }
+      };
+      up.on('data', (c: Buffer) => {
+        if (size < ERROR_BODY_LIMIT) chunks.push(c);
+        size += c.length;
+      });
+      up.on('end', finish);
+      up.on('error', () => undefined);
+      up.on('close', finish);
+    });
+  }
+
+  /** The gateway's own error answer; the request is settled with it. */
+  fail(settlement: Settlement, status: number, message: string, code: string, param: string | null = null, headers: OutgoingHttpHeaders = {}): DispatchError {
+    settlement.settle(status, code);
+    return { kind: 'error', status, code, headers, body: errorBody(status, message, code, param) };
+  }
+
+  /** The caller went away before an answer: settled as the client closing the request. */
+  gone(settlement: Settlement): DispatchOutcome {
+    settlement.settle(499, 'client_closed_request');
+    return { kind: 'gone' };
+  }
+}
