@@ -9,6 +9,7 @@ import { DemandHandler } from './handlers/demand.handler';
 import { WorkerHandler } from './handlers/worker.handler';
 import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
 import { VmLifecycle1732700000000 } from './migrations/1732700000000-vm-lifecycle';
+import { EventOutbox1733200000000 } from './migrations/1733200000000-event-outbox';
 import { splitArgs } from './policy/worker-command';
 import { KubernetesApi } from './repositories/providers/kubernetes-api';
 import { KubernetesCapacityProvider } from './repositories/providers/kubernetes.provider';
@@ -19,12 +20,14 @@ import { CAPACITY_PROVIDER, ScalerCapacityProvider } from './repositories/provid
 import { WallClockSimulatedProvider } from './repositories/providers/simulated.provider';
 import { slurmCommands } from './repositories/providers/slurm-cli';
 import { SlurmCapacityProvider } from './repositories/providers/slurm.provider';
+import { EventOutboxRepository } from './repositories/event-outbox.repository';
 import { ScalingDecisionEntity } from './repositories/scaling-decision.entity';
 import { ScalingDecisionRepository } from './repositories/scaling-decision.repository';
 import { ScalingEventsRepository } from './repositories/scaling-events.repository';
 import { VmEntity } from './repositories/vm.entity';
 import { VmRepository } from './repositories/vm.repository';
 import { CapacityActionsService } from './services/capacity-actions.service';
+import { EventOutboxService } from './services/event-outbox.service';
 import { SCALING_SPEC, ScalingLoopService } from './services/scaling-loop.service';
 import { ScalingInputsService } from './services/scaling-inputs.service';
 import { VmInventoryService } from './services/vm-inventory.service';
@@ -34,7 +37,7 @@ import { loadScalingSpec, loadVmScalerConfig, mdxProviderSettings, simulatedProv
 export const VM_SCALER: ServiceDefinition = {
   name: 'vm-scaler',
   description: 'Two-stage scaling: worker replicas, then VMs started ahead of forecast demand',
-  database: { entities: [ScalingDecisionEntity, VmEntity], migrations: [Scaling1732500000000, VmLifecycle1732700000000] },
+  database: { entities: [ScalingDecisionEntity, VmEntity], migrations: [Scaling1732500000000, VmLifecycle1732700000000, EventOutbox1733200000000] },
 };
 
 /** The one place a provider kind becomes an adapter. */
@@ -100,8 +103,10 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec
     { provide: SCALING_SPEC, inject: [VM_SCALER_CONFIG], useFactory: (config: VmScalerConfig) => loadScalingSpec(config.SCALING_SPEC_FILE) },
     { provide: CLOCK, useValue: systemClock },
     { provide: CAPACITY_PROVIDER, inject: [VM_SCALER_CONFIG, PLATFORM_CONFIG, SCALING_SPEC, CLOCK, Logger], useFactory: capacityProvider },
+    EventOutboxRepository,
     ScalingDecisionRepository,
     ScalingEventsRepository,
+    EventOutboxService,
     VmRepository,
     ScalingInputsService,
     WorkerFleetService,

@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { EventName, MessageTypes } from '@maas/contracts';
+
+/** One event waiting for (or past) its JetStream acknowledgement; `messageId` is its de-duplication id. */
+export interface OutboxEvent<N extends EventName = EventName> {
+  readonly messageId: string;
+  readonly name: N;
+  readonly payload: MessageTypes[N];
+}
+
+export interface PendingOutboxEvent extends OutboxEvent {
+  readonly createdAt: Date;
+  readonly attempts: number;
+}
+
+/** The `event_outbox` table: events are stored here first, in the transaction of what they describe. */
+@Injectable()
+export class EventOutboxRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Adds events (an id already there is kept as it is); inside `tx` when given, so they commit with the state they describe. */
+  async add(events: readonly OutboxEvent[], tx?: EntityManager): Promise<void> {
+    const q = tx ?? this.db.manager;
+    for (const e of events) {
+      await q.query('INSERT INTO event_outbox (message_id, name, payload) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING', [e.messageId, e.name, JSON.stringify(e.payload)]);
+    }
+  }
+
+  /** Unacknowledged events, oldest first. */
+  async pending(limit: number): Promise<PendingOutboxEvent[]> {
+    const rows = (await this.db.query(
+      `SELECT message_id, name, payload, created_at, attempts FROM event_outbox
+       WHERE published_at IS NULL AND unpublishable IS NULL ORDER BY created_at, message_id LIMIT $1`,
+      [limit],
+    )) as { message_id: string; name: EventName; payload: MessageTypes[EventName]; created_at: Date; attempts: number }[];
+    return rows.map((r) => ({ messageId: r.message_id, name: r.name, payload: r.payload, createdAt: r.created_at, attempts: r.attempts }));
+  }
+
+  async markPublished(messageId: string, at: Date): Promise<void> {
+    await this.db.query('UPDATE event_outbox SET published_at = $2, attempts = attempts + 1, last_error = NULL WHERE message_id = $1', [messageId, at]);
+  }
+
+  async markAttempt(messageId: string, error: string): Promise<void> {
+    await this.db.query('UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE message_id = $1', [messageId, error.slice(0, 500)]);
+  }
+
+  /** Set aside for good (the event fails its schema): kept with the reason, never retried. */
+  async markUnpublishable(messageId: string, reason: string): Promise<void> {
+    await this.db.query('UPDATE event_outbox SET attempts = attempts + 1, unpublishable = $2 WHERE message_id = $1', [messageId, reason.slice(0, 500)]);
+  }
+
+  /** Drops acknowledged events published before `before`; returns how many. */
+  async prunePublished(before: Date): Promise<number> {
+    const result = (await this.db.query('DELETE FROM event_outbox WHERE published_at < $1', [before])) as [unknown[], number];
+    return result[1] ?? 0;
+  }
+}
