@@ -1,5 +1,5 @@
 import { connect, NatsConnection } from 'nats';
-import { KeyCreateRequest, RequestCompleted, Subjects } from '@maas/contracts';
+import { KeyCreateRequest, RequestCompleted, RequestsCompleted, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import {
   createTestDatabase,
@@ -109,7 +109,7 @@ export class Stack {
     return worker;
   }
 
-  /** Every usage event stored in JetStream so far, in order. */
+  /** Every usage event stored in JetStream so far, in order: batches (`usage.requests-completed`) opened, single events as they are. */
   async usageEvents(): Promise<RequestCompleted[]> {
     const jsm = await this.nc.jetstreamManager();
     const name = this.subjects.stream('usage');
@@ -118,7 +118,9 @@ export class Stack {
     const events: RequestCompleted[] = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
       const m = await jsm.streams.getMessage(name, { seq });
-      events.push(JSON.parse(new TextDecoder().decode(m.data)));
+      const body = JSON.parse(new TextDecoder().decode(m.data)) as RequestCompleted | RequestsCompleted;
+      if ('records' in body) events.push(...body.records.map((r) => r.event as RequestCompleted));
+      else events.push(body);
     }
     return events;
   }

@@ -4,6 +4,7 @@ import type {
   BatchBacklogReported,
   KeyUsageRequest,
   RequestCompleted,
+  RequestsCompleted,
   UsageDeadLetterListRequest,
   UsageRedriveRequest,
   WorkerDeregistered,
@@ -23,9 +24,15 @@ export class UsageHandler {
     private readonly series: DemandSeriesService,
   ) {}
 
+  /** Single events, as gateways sent them before batches; still in the stream after an upgrade. */
   @OnStream('usage.request-completed', 'metrics-collector')
   requestCompleted(@Payload() msg: RequestCompleted) {
     return this.intake.requestCompleted(msg);
+  }
+
+  @OnStream('usage.requests-completed', 'metrics-collector-batches')
+  requestsCompleted(@Payload() msg: RequestsCompleted) {
+    return this.intake.requestsCompleted(msg);
   }
 
   @On('metrics-collector.key-usage')

@@ -4,6 +4,25 @@ import { DataSource } from 'typeorm';
 import type { KeyUsageReply, RequestCompleted } from '@maas/contracts';
 import { UsageRecordEntity } from './usage-record.entity';
 
+/** The ledger's columns in the order recordMany sends them, with their PostgreSQL types. */
+const COLUMNS = [
+  { name: 'request_id', type: 'text' },
+  { name: 'key_id', type: 'text' },
+  { name: 'user_id', type: 'text' },
+  { name: 'end_user', type: 'text' },
+  { name: 'model', type: 'text' },
+  { name: 'worker_id', type: 'text' },
+  { name: 'endpoint', type: 'text' },
+  { name: 'kind', type: 'text' },
+  { name: 'status', type: 'int' },
+  { name: 'prompt_tokens', type: 'int' },
+  { name: 'completion_tokens', type: 'int' },
+  { name: 'ttft_ms', type: 'double precision' },
+  { name: 'latency_ms', type: 'double precision' },
+  { name: 'started_at', type: 'timestamptz' },
+  { name: 'finished_at', type: 'timestamptz' },
+] as const;
+
 @Injectable()
 export class UsageRecordRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
@@ -35,6 +54,31 @@ export class UsageRecordRepository {
       .returning('request_id')
       .execute();
     return (result.raw as unknown[]).length > 0;
+  }
+
+  /**
+   * Inserts many events in one statement, once per request id (the rows already there are skipped);
+   * returns the request ids inserted now. One statement is all or nothing: a value the database
+   * refuses fails the whole batch, and the caller stores its events one by one to find it.
+   */
+  async recordMany(events: readonly RequestCompleted[]): Promise<Set<string>> {
+    const columns: unknown[][] = COLUMNS.map(() => new Array(events.length));
+    events.forEach((u, row) => {
+      const values = [
+        u.requestId, u.keyId, u.userId, u.endUser ?? null, u.model, u.workerId ?? null, u.endpoint, u.kind, u.status,
+        u.promptTokens, u.completionTokens, u.ttftMs ?? null, u.latencyMs, u.startedAt, u.finishedAt,
+      ];
+      values.forEach((v, c) => (columns[c][row] = v));
+    });
+    // One array per column through unnest: 15 parameters whatever the batch size, one plan.
+    const rows = (await this.db.query(
+      `INSERT INTO usage_records (${COLUMNS.map((c) => c.name).join(', ')})
+       SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
+       ON CONFLICT (request_id) DO NOTHING
+       RETURNING request_id`,
+      columns,
+    )) as { request_id: string }[];
+    return new Set(rows.map((r) => r.request_id));
   }
 
   /** Tokens (prompt + completion) of one key finished since each instant (and before `until`), by kind; one scan of the key's recent rows. */

@@ -9,6 +9,13 @@ import { modelLabel } from './model-label';
 const requests = new Counter({ name: 'maas_requests_total', help: 'API requests by model, endpoint, kind and status, once each', labelNames: ['model', 'endpoint', 'kind', 'status'] });
 const tokens = new Counter({ name: 'maas_tokens_total', help: 'Tokens by model, direction (input/output) and kind, once per request', labelNames: ['model', 'direction', 'kind'] });
 
+function count(u: RequestCompleted): void {
+  const model = modelLabel(u.model, u.workerId !== null);
+  requests.inc({ model, endpoint: u.endpoint, kind: u.kind, status: String(u.status) });
+  tokens.inc({ model, direction: 'input', kind: u.kind }, u.promptTokens);
+  tokens.inc({ model, direction: 'output', kind: u.kind }, u.completionTokens);
+}
+
 /** The usage ledger: every request once, whatever the redeliveries; bounded counters for Prometheus. */
 @Injectable()
 export class UsageLedgerService {
@@ -17,11 +24,15 @@ export class UsageLedgerService {
   /** Returns false for a redelivered event already in the ledger. */
   async requestCompleted(u: RequestCompleted): Promise<boolean> {
     if (!(await this.records.record(u))) return false;
-    const model = modelLabel(u.model, u.workerId !== null);
-    requests.inc({ model, endpoint: u.endpoint, kind: u.kind, status: String(u.status) });
-    tokens.inc({ model, direction: 'input', kind: u.kind }, u.promptTokens);
-    tokens.inc({ model, direction: 'output', kind: u.kind }, u.completionTokens);
+    count(u);
     return true;
+  }
+
+  /** Many events in one write; returns the request ids that were not in the ledger yet. */
+  async requestsCompleted(events: readonly RequestCompleted[]): Promise<Set<string>> {
+    const fresh = await this.records.recordMany(events);
+    for (const u of events) if (fresh.has(u.requestId)) count(u);
+    return fresh;
   }
 
   /** A key's ledger totals since each asked instant: what several gateways (and a restarted one) agree on. */
