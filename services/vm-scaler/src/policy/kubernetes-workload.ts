@@ -18,18 +18,18 @@ export function modelSlug(model: string): string {
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 function substitute(value: Json, vars: Readonly<Record<string, string>>): Json {
-  if (typeof value === 'string') return value.replace(/\{(model|slug)\}/g, (_, key: string) => vars[key]);
+  if (typeof value === 'string') return value.replace(/\{(model|slug|namespace)\}/g, (_, key: string) => vars[key]);
   if (Array.isArray(value)) return value.map((v) => substitute(v, vars));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, vars)]));
   return value;
 }
 
 /**
- * The worker template (a Deployment or Knative Service whose strings may hold `{model}` and
- * `{slug}`) for one model, labelled as a worker and annotated with the model it serves.
+ * The worker template (a Deployment or Knative Service whose strings may hold `{model}`, `{slug}`
+ * and `{namespace}`) for one model, labelled as a worker and annotated with the model it serves.
  */
-export function renderWorkerTemplate(template: Record<string, unknown>, model: string): Record<string, unknown> {
-  const object = substitute(template as Json, { model, slug: modelSlug(model) }) as Record<string, Json>;
+export function renderWorkerTemplate(template: Record<string, unknown>, model: string, namespace: string): Record<string, unknown> {
+  const object = substitute(template as Json, { model, slug: modelSlug(model), namespace }) as Record<string, Json>;
   const metadata = (object.metadata ?? {}) as Record<string, Json>;
   if (typeof metadata.name !== 'string' || metadata.name === '') throw new Error('worker template: metadata.name must be set (e.g. "maas-worker-{slug}")');
   return {

@@ -144,7 +144,7 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
     const known = this.workloads.get(model);
     if (known) return known;
     if (!this.options.workerTemplate) return undefined;
-    const object = renderWorkerTemplate(this.options.workerTemplate, model);
+    const object = renderWorkerTemplate(this.options.workerTemplate, model, this.api.namespace);
     if (object.kind === 'Service' && !this.knative) throw new Error('the worker template is a Knative Service but the cluster has no serving.knative.dev API');
     let workload: Workload;
     try {

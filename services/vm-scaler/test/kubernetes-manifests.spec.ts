@@ -1,0 +1,244 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { projectRoot } from '@maas/platform';
+import { resolveScalingSpec } from '@maas/scaling';
+import { renderWorkerTemplate } from '../src/policy/kubernetes-workload';
+import { Built, K8sObject, kustomizeBuild, validateObjects } from './support/kustomize';
+
+const DEPLOY = path.join(projectRoot(), 'deploy', 'kubernetes');
+const OVERLAYS = ['kubernetes', 'k0s-knative'] as const;
+const SERVICES: Record<string, { port: number; database: boolean }> = {
+  gateway: { port: 8080, database: false },
+  auth: { port: 8081, database: true },
+  'key-registry': { port: 8082, database: true },
+  router: { port: 8083, database: true },
+  'metrics-collector': { port: 8084, database: true },
+  'vm-scaler': { port: 8085, database: true },
+  forecaster: { port: 8086, database: false },
+};
+const NS = 'open-maas';
+
+const build = Object.fromEntries(OVERLAYS.map((o) => [o, kustomizeBuild(path.join(DEPLOY, 'overlays', o))])) as Record<(typeof OVERLAYS)[number], Built[]>;
+const find = (built: Built[], kind: string, name: string): K8sObject => {
+  const b = built.find((x) => x.object.kind === kind && x.object.metadata.name === name);
+  if (!b) throw new Error(`no ${kind} ${name} in the build (has ${built.map((x) => `${x.object.kind}/${x.object.metadata.name}`).join(', ')})`);
+  return b.object;
+};
+const workerTemplate = (built: Built[]) => JSON.parse(find(built, 'ConfigMap', 'open-maas-worker-template').data['worker-template.json']) as Record<string, unknown>;
+const scalingSpec = (built: Built[]) => {
+  const r = resolveScalingSpec(JSON.parse(find(built, 'ConfigMap', 'open-maas-scaling').data['spec.json']));
+  if (!r.ok) throw new Error(r.error);
+  return r.spec;
+};
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+/** Every pod spec of a workload: Deployments and StatefulSets, and a Knative Service's revision template. */
+const podSpecOf = (o: K8sObject): Any => (o.kind === 'Service' && o.apiVersion.startsWith('serving.knative.dev') ? o.spec.template.spec : o.spec?.template?.spec);
+
+describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
+  const built = build[overlay];
+  const objects = built.map((b) => b.object);
+  const rendered = () => {
+    const spec = scalingSpec(built);
+    return Object.keys(spec.models).map((model) => renderWorkerTemplate(workerTemplate(built), model, NS) as K8sObject);
+  };
+
+  it('validates every object, and the worker rendered for each model, against the Kubernetes and Knative schemas; only the ServiceMonitor has none there', () => {
+    const all = [...objects, ...rendered()];
+    const results = validateObjects(all);
+    const invalid = results.map((r, i) => ({ ...r, object: `${all[i].kind}/${all[i].metadata.name}` })).filter((r) => r.errors.length > 0);
+    expect(invalid).toEqual([]);
+    const unchecked = [...new Set(results.flatMap((r, i) => (r.schema === null ? [`${all[i].apiVersion} ${all[i].kind}`] : [])))];
+    expect(unchecked).toEqual(['monitoring.coreos.com/v1 ServiceMonitor']);
+    const schemas = new Set(results.map((r) => r.schema));
+    expect(schemas).toContain('kubernetes-models/apps/v1/Deployment');
+    expect(schemas).toContain('kubernetes-models/apps/v1/StatefulSet');
+    if (overlay === 'k0s-knative') expect(schemas).toContain('@kubernetes-models/knative/serving.knative.dev/v1/Service');
+  });
+
+  it('puts everything namespaced into one namespace, which it creates', () => {
+    expect(find(built, 'Namespace', NS)).toBeDefined();
+    for (const o of objects) if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) expect(`${o.kind}/${o.metadata.name} ${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name} ${NS}`);
+  });
+
+  it('runs all seven services, each with its port, health probes and a Service; the database ones read the external PostgreSQL secret', () => {
+    for (const [name, s] of Object.entries(SERVICES)) {
+      const d = find(built, 'Deployment', name);
+      const c = d.spec.template.spec.containers[0];
+      const port = `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
+      expect({ name, port: c.env.find((e: Any) => e.name === port)?.value }).toEqual({ name, port: String(s.port) });
+      expect(c.ports).toEqual([{ name: 'http', containerPort: s.port }]);
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+      expect(d.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': name });
+      expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
+      const svc = find(built, 'Service', name);
+      expect(svc.spec.selector).toEqual(d.spec.selector.matchLabels);
+      expect(svc.spec.ports[0]).toMatchObject({ name: 'http', port: s.port, targetPort: 'http' });
+      const db = c.env.find((e: Any) => e.name === 'DATABASE_URL');
+      if (s.database) expect({ name, db }).toEqual({ name, db: { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'open-maas-postgres', key: 'DATABASE_URL' } } } });
+      else expect({ name, db }).toEqual({ name, db: undefined });
+    }
+    const secret = find(built, 'Secret', 'open-maas-postgres');
+    expect(new URL(secret.stringData.DATABASE_URL).hostname).not.toMatch(/^(127\.|localhost$|postgres$)/);
+  });
+
+  it('points nothing at the loopback address, and every ConfigMap, Secret and ServiceAccount named is in the build', () => {
+    const text = JSON.stringify([...objects, ...rendered()]);
+    expect(text).not.toMatch(/127\.0\.0\.1|localhost/);
+    const has = (kind: string, name: string) => objects.some((o) => o.kind === kind && o.metadata.name === name);
+    const missing: string[] = [];
+    const visit = (v: Any, where: string) => {
+      if (!v || typeof v !== 'object') return;
+      if (v.configMapRef?.name && !has('ConfigMap', v.configMapRef.name)) missing.push(`${where}: ConfigMap ${v.configMapRef.name}`);
+      if (v.secretRef?.name && !has('Secret', v.secretRef.name)) missing.push(`${where}: Secret ${v.secretRef.name}`);
+      if (v.secretKeyRef?.name && !has('Secret', v.secretKeyRef.name)) missing.push(`${where}: Secret ${v.secretKeyRef.name}`);
+      if (v.configMapKeyRef?.name && !has('ConfigMap', v.configMapKeyRef.name)) missing.push(`${where}: ConfigMap ${v.configMapKeyRef.name}`);
+      if (v.configMap?.name && !has('ConfigMap', v.configMap.name)) missing.push(`${where}: ConfigMap ${v.configMap.name}`);
+      if (typeof v.serviceAccountName === 'string' && !has('ServiceAccount', v.serviceAccountName)) missing.push(`${where}: ServiceAccount ${v.serviceAccountName}`);
+      for (const x of Object.values(v)) visit(x, where);
+    };
+    for (const o of [...objects, ...rendered()]) visit(o, `${o.kind}/${o.metadata.name}`);
+    expect(missing).toEqual([]);
+    // a secret key read must be a key the secret has
+    for (const o of [...objects, ...rendered()]) {
+      const refs = JSON.stringify(o).match(/"secretKeyRef":\{"name":"[^"]+","key":"[^"]+"\}/g) ?? [];
+      for (const ref of refs) {
+        const { name, key } = JSON.parse(ref.slice('"secretKeyRef":'.length));
+        expect(`${name}.${key} ${key in find(built, 'Secret', name).stringData}`).toBe(`${name}.${key} true`);
+      }
+    }
+  });
+
+  it('runs NATS as a three-server cluster with JetStream on persistent volumes, routed through its headless Service', () => {
+    const sts = find(built, 'StatefulSet', 'nats');
+    expect(sts.spec.replicas).toBe(3);
+    const headless = find(built, 'Service', sts.spec.serviceName);
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
+    const conf: string = find(built, 'ConfigMap', 'nats-config').data['nats.conf'];
+    expect(conf).toMatch(/jetstream \{\s+store_dir: \/data/);
+    expect(conf).toMatch(/server_name: \$POD_NAME/);
+    const routes = [...conf.matchAll(/nats:\/\/([a-z0-9.-]+):6222/g)].map((m) => m[1]);
+    expect(routes).toEqual([0, 1, 2].map((i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}`));
+    expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
+    expect(sts.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+    expect(find(built, 'ConfigMap', 'open-maas').data.NATS_URL).toBe(`nats://${find(built, 'Service', 'nats').metadata.name}:4222`);
+    if (overlay === 'k0s-knative') expect(sts.spec.volumeClaimTemplates[0].spec.storageClassName).toBe('openebs-hostpath');
+  });
+
+  it('has a ServiceMonitor scraping /metrics on the http port of each of the seven Services (checked by structure: no schema for it here)', () => {
+    const sm = find(built, 'ServiceMonitor', 'open-maas');
+    const values: string[] = sm.spec.selector.matchExpressions.find((e: Any) => e.key === 'app.kubernetes.io/name').values;
+    expect([...values].sort()).toEqual(Object.keys(SERVICES).sort());
+    for (const name of values) {
+      const svc = find(built, 'Service', name);
+      expect(svc.metadata.labels?.['app.kubernetes.io/name']).toBe(name);
+      for (const ep of sm.spec.endpoints) expect(svc.spec.ports.map((p: Any) => p.name)).toContain(ep.port);
+    }
+    expect(sm.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '10s' }]);
+    expect(Object.keys(sm.spec).sort()).toEqual(['endpoints', 'jobLabel', 'selector']);
+  });
+
+  it('gives the vm-scaler the kubernetes provider, its worker template and spec, and RBAC for every call the provider makes', () => {
+    const d = find(built, 'Deployment', 'vm-scaler');
+    expect(d.spec.replicas).toBe(1);
+    expect(d.spec.strategy.type).toBe('Recreate');
+    const c = d.spec.template.spec.containers[0];
+    const env = Object.fromEntries(c.env.filter((e: Any) => 'value' in e).map((e: Any) => [e.name, e.value]));
+    expect(env).toMatchObject({ SCALING_PROVIDER: 'kubernetes', SCALING_KUBERNETES_NODES: 'mdx' });
+    const mounted = (file: string) => {
+      const mount = c.volumeMounts.find((m: Any) => file.startsWith(`${m.mountPath}/`));
+      const volume = d.spec.template.spec.volumes.find((v: Any) => v.name === mount?.name);
+      return find(built, 'ConfigMap', volume.configMap.name).data[path.basename(file)] as string;
+    };
+    expect(JSON.parse(mounted(env.SCALING_KUBERNETES_WORKER_TEMPLATE))).toEqual(workerTemplate(built));
+    expect(resolveScalingSpec(JSON.parse(mounted(env.SCALING_SPEC_FILE))).ok).toBe(true);
+    // the pools the mdx node provider powers on are the spec's VM types, each for a model of the spec
+    const pools = JSON.parse(find(built, 'Secret', 'open-maas-mdx').stringData.SCALING_MDX_POOLS) as Record<string, { model: string }>;
+    const spec = scalingSpec(built);
+    expect(Object.keys(pools).sort()).toEqual(spec.capacity.vmTypes.map((t) => t.name).sort());
+    for (const [vmType, pool] of Object.entries(pools)) expect(spec.capacity.vmTypes.find((t) => t.name === vmType)!.slots[pool.model]).toBeGreaterThan(0);
+
+    // what KubernetesApi calls, as (apiGroup, resource, verb)
+    const calls = [
+      ['', 'nodes', 'list'], ['', 'nodes', 'watch'], ['', 'nodes', 'patch'], ['', 'nodes', 'delete'],
+      ['', 'pods', 'list'], ['', 'pods', 'delete'],
+      ['apps', 'deployments', 'list'], ['apps', 'deployments', 'get'], ['apps', 'deployments', 'create'],
+      ['apps', 'deployments/scale', 'get'], ['apps', 'deployments/scale', 'update'],
+      ['serving.knative.dev', 'services', 'list'], ['serving.knative.dev', 'services', 'get'], ['serving.knative.dev', 'services', 'create'], ['serving.knative.dev', 'services', 'patch'],
+    ];
+    const sa = d.spec.template.spec.serviceAccountName;
+    const grants = objects
+      .filter((o) => (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && o.subjects.some((s: Any) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === NS))
+      .flatMap((b) => find(built, b.roleRef.kind, b.roleRef.name).rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]);
+    const denied = calls.filter(([group, resource, verb]) => !grants.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb)));
+    expect(denied).toEqual([]);
+  });
+
+  it('has a worker template that the vm-scaler accepts: one workload per model, GPU requests, workers labelled and reporting their node', () => {
+    const template = workerTemplate(built) as K8sObject;
+    expect(String(template.metadata.name)).toContain('{slug}');
+    for (const w of rendered()) {
+      const pod = podSpecOf(w);
+      const c = pod.containers[0];
+      expect(c.resources.requests['nvidia.com/gpu']).toBe('1');
+      expect(c.resources.limits['nvidia.com/gpu']).toBe('1');
+      // the provider finds a node's worker pods by this label when it drains the node
+      const podLabels = w.kind === 'Deployment' ? w.spec.template.metadata.labels : w.spec.template.metadata.labels;
+      expect(podLabels['open-maas.io/component']).toBe('worker');
+      expect(c.env).toContainEqual({ name: 'MAAS_VM_ID', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+      const model = (w.metadata as Any).annotations['open-maas.io/model'];
+      expect(c.args.slice(0, 4)).toEqual(['--launch', 'vllm', '--model', model]);
+      const advertised = c.args[c.args.indexOf('--advertise-url') + 1];
+      if (overlay === 'k0s-knative') {
+        // the gateway reaches the model through its Knative Service, so Knative sees every request
+        expect(w.apiVersion).toBe('serving.knative.dev/v1');
+        expect(advertised).toBe(`http://${w.metadata.name}.${NS}.svc.cluster.local`);
+        expect(c.args).toContain('--runtime-key');
+        expect(w.spec.template.metadata.annotations['autoscaling.knative.dev/min-scale']).toBe('0');
+        expect(c.ports).toEqual([{ containerPort: Number(c.args[c.args.indexOf('--runtime-port') + 1]) }]);
+      } else {
+        expect(w.kind).toBe('Deployment');
+        expect(advertised).toBe(`http://$(POD_IP):${c.args[c.args.indexOf('--runtime-port') + 1]}`);
+        expect(c.env).toContainEqual({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+        expect(w.spec.replicas).toBe(0);
+        expect(w.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': w.metadata.name });
+        // the grace period covers the worker's own drain timeout (10m)
+        expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(600);
+      }
+    }
+  });
+});
+
+describe('the manifest checks themselves', () => {
+  it('the schemas reject a broken object, and a Knative field in the wrong place', () => {
+    const gateway = structuredClone(build.kubernetes.find((b) => b.object.kind === 'Deployment' && b.object.metadata.name === 'gateway')!.object);
+    gateway.spec.replicas = 'two';
+    delete gateway.spec.selector;
+    const ksvc = renderWorkerTemplate(JSON.parse(build['k0s-knative'].find((b) => b.object.metadata.name === 'open-maas-worker-template')!.object.data['worker-template.json']), 'm', NS) as Any;
+    ksvc.spec.template.spec.containers[0].ports = [{ containerPort: '8001' }];
+    const [g, k] = validateObjects([gateway, ksvc]);
+    expect(g.errors).toEqual(expect.arrayContaining(['data/spec must have required property selector', 'data/spec/replicas must be integer']));
+    expect(k.schema).toBe('@kubernetes-models/knative/serving.knative.dev/v1/Service');
+    expect(k.errors.join('\n')).toMatch(/containerPort must be integer/);
+  });
+
+  it('the build refuses what it does not understand rather than ignoring it', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kustomize-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'a.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\n');
+      const write = (k: string) => fs.writeFileSync(path.join(dir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n${k}`);
+      write('images:\n  - { name: x, newTag: "1" }\n');
+      expect(() => kustomizeBuild(dir)).toThrow('field "images" is not supported');
+      write('patches:\n  - target: { kind: ConfigMap, name: b }\n    patch: "[]"\n');
+      expect(() => kustomizeBuild(dir)).toThrow('matches nothing');
+      fs.writeFileSync(path.join(dir, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml, a.yaml]\n');
+      expect(() => kustomizeBuild(dir)).toThrow('appears twice');
+      fs.writeFileSync(path.join(dir, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: x\nresources: [a.yaml]\npatches:\n  - target: { kind: ConfigMap }\n    patch: |-\n      - { op: add, path: /data, value: { k: v } }\n      - { op: replace, path: /data/k, value: w }\n');
+      expect(kustomizeBuild(dir).map((b) => b.object)).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'x' }, data: { k: 'w' } }]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
