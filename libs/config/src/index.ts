@@ -93,6 +93,26 @@ export const env = {
       },
     };
   },
+  /** A comma-separated list of URLs (a NATS seed list), each checked; returned as given, trimmed. */
+  urlList(fallback: string | undefined, protocols: string[]): Field<string> {
+    const one = env.url(undefined, protocols);
+    return {
+      describe: `a comma-separated list of ${protocols.join(' or ')} URLs`,
+      parse(raw, key) {
+        const value = raw === undefined || raw.trim() === '' ? fallback : raw;
+        if (value === undefined) return fail(key, 'set', raw);
+        const urls = value.split(',').map((u) => u.trim());
+        for (const url of urls) {
+          try {
+            one.parse(url, key);
+          } catch {
+            return fail(key, `a comma-separated list of ${protocols.join(' or ')} URLs`, raw);
+          }
+        }
+        return urls.join(',');
+      },
+    };
+  },
   oneOf<T extends string>(values: readonly T[], fallback: T): Field<T> {
     return {
       describe: `one of ${values.join(', ')}`,
@@ -132,10 +152,51 @@ export interface PlatformConfig {
 }
 
 export const platformConfigSpec: ConfigSpec<PlatformConfig> = {
-  NATS_URL: env.url('nats://127.0.0.1:4222', ['nats', 'tls', 'ws', 'wss']),
+  NATS_URL: env.urlList('nats://127.0.0.1:4222', ['nats', 'tls']),
   MAAS_NAMESPACE: env.string('maas'),
   LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalString(),
 };
+
+/**
+ * How a process proves who it is to NATS and checks the server: one of a user and password, an nkey
+ * seed file or a JWT .creds file, plus the CA that signed the server's certificate and, where the
+ * server asks for one, a client certificate. Without any of them a process connects only when
+ * MAAS_NATS_INSECURE is set (a development NATS without authentication, as the tests' shared one).
+ */
+export interface NatsSecurityConfig {
+  NATS_USER: string | undefined;
+  NATS_PASSWORD: string | undefined;
+  /** A file holding an nkey seed (`SU…`): the server keeps only the public key. */
+  NATS_NKEY: string | undefined;
+  /** A NATS .creds file (user JWT and seed), for a site running decentralised JWT accounts. */
+  NATS_CREDS: string | undefined;
+  NATS_CA: string | undefined;
+  NATS_CERT: string | undefined;
+  NATS_KEY: string | undefined;
+  MAAS_NATS_INSECURE: boolean;
+}
+
+export const natsSecurityConfigSpec: ConfigSpec<NatsSecurityConfig> = {
+  NATS_USER: env.optionalString(),
+  NATS_PASSWORD: env.optionalString(),
+  NATS_NKEY: env.optionalString(),
+  NATS_CREDS: env.optionalString(),
+  NATS_CA: env.optionalString(),
+  NATS_CERT: env.optionalString(),
+  NATS_KEY: env.optionalString(),
+  MAAS_NATS_INSECURE: env.bool(false),
+};
+
+/** Settings that contradict each other, each named; empty when they are consistent. */
+export function natsSecurityProblems(c: NatsSecurityConfig): string[] {
+  const problems: string[] = [];
+  const ways = [c.NATS_USER && 'NATS_USER', c.NATS_NKEY && 'NATS_NKEY', c.NATS_CREDS && 'NATS_CREDS'].filter(Boolean);
+  if (ways.length > 1) problems.push(`${ways.join(', ')} are set: give one way to sign in`);
+  if (c.NATS_PASSWORD && !c.NATS_USER) problems.push('NATS_PASSWORD is set without NATS_USER');
+  if (c.NATS_USER && !c.NATS_PASSWORD) problems.push('NATS_USER is set without NATS_PASSWORD');
+  if (!!c.NATS_CERT !== !!c.NATS_KEY) problems.push('NATS_CERT and NATS_KEY go together');
+  return problems;
+}
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/maas';

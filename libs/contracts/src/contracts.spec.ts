@@ -7,12 +7,24 @@ const now = new Date('2026-01-01T00:00:00Z').toISOString();
 
 describe('subjects', () => {
   it.each([
-    ['maas', 'worker.heartbeat', 'maas.v1.worker.heartbeat'],
+    ['maas', 'key.revoked', 'maas.v1.key.revoked'],
     ['maas-t1', 'key-registry.verify', 'maas-t1.v1.key-registry.verify'],
   ] as const)('namespace %s, %s → %s', (ns, name, subject) => {
     const s = new Subjects(ns);
     expect(s.subject(name)).toBe(subject);
     expect(s.nameOf(subject)).toBe(name);
+  });
+
+  it('ends a worker event in the worker id, and subscribes to every worker with a wildcard', () => {
+    const s = new Subjects();
+    expect(s.subject('worker.heartbeat', 'gpu-node-7')).toBe('maas.v1.worker.heartbeat.gpu-node-7');
+    expect(s.subject('worker.registered')).toBe('maas.v1.worker.registered.*');
+    expect(s.parse('maas.v1.worker.heartbeat.gpu-node-7')).toEqual({ name: 'worker.heartbeat', key: 'gpu-node-7' });
+    expect(s.nameOf('maas.v1.worker.heartbeat')).toBeUndefined();
+    expect(s.nameOf('maas.v1.worker.heartbeat.a.b')).toBeUndefined();
+    expect(() => s.subject('worker.heartbeat', 'a.b')).toThrow(/cannot end a subject/);
+    expect(() => s.subject('worker.heartbeat', '*')).toThrow(/cannot end a subject/);
+    expect(() => s.subject('key.revoked', 'k-1')).toThrow(/not keyed/);
   });
 
   it('names streams per namespace', () => {
@@ -28,6 +40,7 @@ describe('subjects', () => {
   it('does not map foreign subjects', () => {
     expect(new Subjects().nameOf('other.v1.worker.heartbeat')).toBeUndefined();
     expect(new Subjects().nameOf('maas.v1.worker.unknown')).toBeUndefined();
+    expect(new Subjects().nameOf('maas.v1.key.revoked.k-1')).toBeUndefined();
   });
 });
 

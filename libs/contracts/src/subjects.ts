@@ -4,12 +4,16 @@
  * Convention (STYLE.md §4): commands `<ns>.v1.<service>.<verb>` (request/reply, queue group = service),
  * events `<ns>.v1.<entity>.<past-tense-verb>`. `<ns>` is `maas` in production; tests use their own
  * namespace (`maas-t1a2b3c`) so concurrent runs on one NATS never see each other's messages.
+ *
+ * Events a worker sends about itself end in its id (`maas.v1.worker.registered.gpu-node-7`), the
+ * payload field named by `keyedBy`: NATS permissions then let a worker's credential publish for its
+ * own id only, and consumers subscribe with a wildcard and drop a message whose id differs from it.
  */
 export const MESSAGE_KINDS = {
-  'worker.registered': { kind: 'event', schema: 'worker/v1/worker-registered' },
-  'worker.heartbeat': { kind: 'event', schema: 'worker/v1/worker-heartbeat' },
-  'worker.draining': { kind: 'event', schema: 'worker/v1/worker-draining' },
-  'worker.deregistered': { kind: 'event', schema: 'worker/v1/worker-deregistered' },
+  'worker.registered': { kind: 'event', schema: 'worker/v1/worker-registered', keyedBy: 'workerId' },
+  'worker.heartbeat': { kind: 'event', schema: 'worker/v1/worker-heartbeat', keyedBy: 'workerId' },
+  'worker.draining': { kind: 'event', schema: 'worker/v1/worker-draining', keyedBy: 'workerId' },
+  'worker.deregistered': { kind: 'event', schema: 'worker/v1/worker-deregistered', keyedBy: 'workerId' },
   'router.list-workers': { kind: 'command', schema: 'worker/v1/registry-list-request', reply: 'worker/v1/registry-snapshot' },
   'key-registry.verify': { kind: 'command', schema: 'key/v1/key-verify-request', reply: 'key/v1/key-verify-reply' },
   'key-registry.create': { kind: 'command', schema: 'key/v1/key-create-request', reply: 'key/v1/key-created' },
@@ -41,6 +45,14 @@ export type MessageName = keyof typeof MESSAGE_KINDS;
 
 export const MESSAGE_NAMES = Object.keys(MESSAGE_KINDS) as MessageName[];
 
+/** The payload field whose value ends the subject of a keyed event (`workerId`), or undefined. */
+export function subjectKeyOf(name: MessageName): string | undefined {
+  return (MESSAGE_KINDS[name] as { keyedBy?: string }).keyedBy;
+}
+
+/** What may stand as the last token of a keyed subject: the proto's workerId pattern, which has no `.`, `*` or `>`. */
+const SUBJECT_KEY_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** JetStream streams: what must be replayable or must not be lost. */
 export const STREAMS = {
   usage: { name: 'USAGE', messages: ['usage.request-completed', 'usage.requests-completed'] as MessageName[] },
@@ -64,16 +76,37 @@ export class Subjects {
     }
   }
 
-  subject(name: MessageName): string {
-    return `${this.namespace}.v1.${name}`;
+  /**
+   * The subject of a message. For a keyed event (`worker.*`), `key` is the sender's id; without it,
+   * the wildcard every consumer subscribes to (`maas.v1.worker.registered.*`).
+   */
+  subject(name: MessageName, key?: string): string {
+    const base = `${this.namespace}.v1.${name}`;
+    if (!subjectKeyOf(name)) {
+      if (key !== undefined) throw new Error(`${name} is not keyed; its subject takes no id`);
+      return base;
+    }
+    if (key === undefined) return `${base}.*`;
+    if (!SUBJECT_KEY_PATTERN.test(key)) throw new Error(`${name}: ${JSON.stringify(key)} cannot end a subject (letters, digits, "_" and "-", at most 128)`);
+    return `${base}.${key}`;
   }
 
   /** Maps a received subject back to its message name, or undefined when it is not one of ours. */
   nameOf(subject: string): MessageName | undefined {
+    return this.parse(subject)?.name;
+  }
+
+  /** A received subject's message name and, for a keyed event, the id it ends in. */
+  parse(subject: string): { name: MessageName; key?: string } | undefined {
     const prefix = `${this.namespace}.v1.`;
     if (!subject.startsWith(prefix)) return undefined;
-    const name = subject.slice(prefix.length);
-    return name in MESSAGE_KINDS ? (name as MessageName) : undefined;
+    const rest = subject.slice(prefix.length);
+    if (rest in MESSAGE_KINDS) return subjectKeyOf(rest as MessageName) ? undefined : { name: rest as MessageName };
+    const dot = rest.lastIndexOf('.');
+    const name = rest.slice(0, dot) as MessageName;
+    const key = rest.slice(dot + 1);
+    if (dot < 0 || !(name in MESSAGE_KINDS) || !subjectKeyOf(name) || !SUBJECT_KEY_PATTERN.test(key)) return undefined;
+    return { name, key };
   }
 
   stream(stream: StreamName): string {

@@ -10,6 +10,7 @@ import {
   ReplyTypes,
   StreamName,
   STREAMS,
+  subjectKeyOf,
   Subjects,
 } from '@maas/contracts';
 import type { Context } from '@maas/telemetry';
@@ -45,10 +46,16 @@ export class MessageBus {
     return json.encode(payload);
   }
 
-  /** Core NATS publish (fire and forget) of an event. */
+  /** An event's subject; a keyed event's ends in the id its payload names. */
+  eventSubject<N extends EventName>(name: N, payload: MessageTypes[N]): string {
+    const field = subjectKeyOf(name);
+    return this.subjects.subject(name, field ? String((payload as unknown as Record<string, unknown>)[field]) : undefined);
+  }
+
+  /** Core NATS publish (fire and forget) of an event; a keyed event's subject ends in the payload's id. */
   publish<N extends EventName>(name: N, payload: MessageTypes[N]): void {
-    const subject = this.subjects.subject(name);
     const data = this.encode(name, payload);
+    const subject = this.eventSubject(name, payload);
     const span = startProducerSpan('publish', { name, subject, bytes: data.length });
     try {
       this.nc.publish(subject, data, { headers: traceHeaders(span) });
@@ -64,8 +71,8 @@ export class MessageBus {
    * `dedupeId` makes retries idempotent within the stream's duplicate window.
    */
   async persist<N extends EventName>(name: N, payload: MessageTypes[N], dedupeId: string): Promise<void> {
-    const subject = this.subjects.subject(name);
     const data = this.encode(name, payload);
+    const subject = this.eventSubject(name, payload);
     const span = startProducerSpan('jetstream.publish', { name, subject, bytes: data.length, messageId: dedupeId });
     try {
       await this.js.publish(subject, data, { headers: traceHeaders(span), msgID: dedupeId });

@@ -2,7 +2,7 @@ import { EventPattern, MessagePattern, NatsContext, Server, CustomTransportStrat
 import { AckPolicy, DeliverPolicy, JsMsg, Msg, NatsConnection, Service, ServiceMsg, Subscription, ConsumerMessages } from 'nats';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { Counter, Histogram } from 'prom-client';
-import { EventName, MESSAGE_KINDS, MessageName, MessageValidator, messageValidator, STREAMS, StreamName, Subjects } from '@maas/contracts';
+import { EventName, MESSAGE_KINDS, MessageName, MessageValidator, messageValidator, STREAMS, StreamName, subjectKeyOf, Subjects } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { consumeTraced } from './tracing';
 
@@ -126,6 +126,18 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
     }
   }
 
+  /**
+   * A keyed event must name in its body the id its subject ends in: NATS lets a worker's credential
+   * publish under its own id only, and this is what stops it speaking for another id in the body.
+   */
+  private keyMismatch(name: MessageName, subject: string, payload: unknown): string | undefined {
+    const field = subjectKeyOf(name);
+    if (!field) return undefined;
+    const key = this.options.subjects.parse(subject)?.key;
+    const claimed = (payload as Record<string, unknown>)[field];
+    return key === claimed ? undefined : `${field} ${JSON.stringify(claimed)} differs from the subject's id ${JSON.stringify(key ?? null)}`;
+  }
+
   private reject(name: MessageName, subject: string, error: string): void {
     received.inc({ message: name, outcome: 'rejected' });
     this.options.logger.warn('rejected malformed message', { message: name, subject, error });
@@ -148,6 +160,8 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
   private async handleEvent_(name: MessageName, handler: MessageHandler, msg: Msg, group: string | undefined): Promise<void> {
     const decoded = this.validator.decode(name, msg.data);
     if (!decoded.ok) return this.reject(name, msg.subject, decoded.error);
+    const mismatch = this.keyMismatch(name, msg.subject, decoded.value);
+    if (mismatch) return this.reject(name, msg.subject, mismatch);
     try {
       await this.invoke(name, handler, msg, decoded.value, group);
       received.inc({ message: name, outcome: 'accepted' });

@@ -1,3 +1,4 @@
+import './insecure-nats';
 export * from './database';
 export * from './namespace';
 export * from './process';

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NatsCredentialStore } from '@maas/nats';
 
 /** A private `nats-server -js` on a port of its own, with its own JetStream store: for tests that stop and restart NATS. */
 export interface PrivateNatsServer {
@@ -28,8 +29,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, storeDir: string): Promise<ChildProcess> {
-  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+function launch(port: number, args: string[]): Promise<ChildProcess> {
+  const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} not ready within 10 s:\n${log}`)), 10_000);
@@ -50,7 +51,8 @@ function launch(port: number, storeDir: string): Promise<ChildProcess> {
 export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'maas-nats-'));
-  let child: ChildProcess | undefined = await launch(port, storeDir);
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir];
+  let child: ChildProcess | undefined = await launch(port, args);
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const c = child;
     child = undefined;
@@ -66,11 +68,43 @@ export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
     kill,
     async restart() {
       await kill();
-      child = await launch(port, storeDir);
+      child = await launch(port, args);
     },
     async stop() {
       await kill();
       rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A private NATS as `npm start` runs it: TLS required, no anonymous user, one nkey per identity with its allow-lists. */
+export interface SecureNatsServer {
+  readonly url: string;
+  readonly store: NatsCredentialStore;
+  /** What a process needs to connect as `identity` (`gateway`, `worker-gpu-node-7`, …) in `namespace`. */
+  envFor(identity: string): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startSecureNatsServer(namespace: string): Promise<SecureNatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'maas-nats-secure-'));
+  const store = new NatsCredentialStore(join(dir, 'nats'));
+  store.initialise({ host: '127.0.0.1', port, storeDir: join(dir, 'jetstream'), namespace });
+  const child = await launch(port, ['-c', store.configFile]);
+  const url = `nats://127.0.0.1:${port}`;
+  return {
+    url,
+    store,
+    // MAAS_NATS_INSECURE cleared: these processes must sign in, not fall back to the shared test NATS' way.
+    envFor: (identity) => ({ ...store.envFor(identity), NATS_URL: url, MAAS_NAMESPACE: namespace, MAAS_NATS_INSECURE: '0' }),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

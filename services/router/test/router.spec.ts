@@ -29,7 +29,7 @@ describe('router against real NATS and PostgreSQL', () => {
   });
 
   it('rejects a malformed registration, keeps running, and accepts the next valid one', async () => {
-    const subject = new Subjects(namespace).subject('worker.registered');
+    const subject = new Subjects(namespace).subject('worker.registered', 'w-bad');
     nc.publish(subject, new TextEncoder().encode('{"workerId": 42'));
     nc.publish(subject, JSONCodec().encode({ workerId: 'w-bad', url: 'ftp://nope' }));
     bus.publish('worker.registered', registration('w-1'));

@@ -6,7 +6,7 @@ import { createInbox, headers as natsHeaders, Msg, Subscription } from 'nats';
 import { Counter, Gauge } from 'prom-client';
 import { messageValidator, RequestCompleted, RequestsCompleted } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { MessageBus, MessageTrace } from '@maas/nats';
+import { inboxPrefixOf, MessageBus, MessageTrace } from '@maas/nats';
 import type { Context } from '@maas/telemetry';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 
@@ -54,7 +54,7 @@ interface InFlight {
 export class UsageRepository implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly queue: RequestCompleted[] = [];
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly inbox = createInbox();
+  private readonly inbox: string;
   private readonly subject: string;
   private readonly validator = messageValidator();
   /** Each event's trace, captured when the request was accounted: the event carries it whenever it is sent. */
@@ -81,6 +81,8 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     this.subject = bus.subjects.subject(BATCH);
+    // Under this connection's own prefix: NATS lets only this identity read the acks.
+    this.inbox = createInbox(inboxPrefixOf(bus.nc));
     this.spoolDir = config.GATEWAY_USAGE_SPOOL_DIR;
     this.spoolFile = path.join(this.spoolDir, `${bus.subjects.namespace}-${process.pid}.jsonl`);
   }
