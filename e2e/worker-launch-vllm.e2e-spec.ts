@@ -73,10 +73,14 @@ describe('maas worker --launch vllm: per-worker runtime keys the gateway sends',
 
     // a gateway that does not share the secret sends no key: the runtime refuses it
     keyless = await stack.startGateway({ MAAS_WORKER_KEY_SECRET: '' });
-    await keyless.waitFor((r) => r.msg === 'worker joined' && r.workerId === 'vllm-1', 20_000, 'the second gateway learning vllm-1');
+    // it learns the worker from the router's snapshot at start, or from the worker's next announcement
+    await keyless.waitFor((r) => (r.msg === 'worker joined' && r.workerId === 'vllm-1') || (r.msg === 'registry snapshot loaded' && Number(r.workers) >= 1), 20_000, 'the second gateway learning vllm-1');
     const refused = await chat(keyless);
     expect(refused.status).not.toBe(200);
     await refused.arrayBuffer();
+    await worker.waitFor((r) => r.event === 'vllm-unauthorized' && r.path === '/v1/chat/completions' && r.keyGiven === false, 10_000, 'the runtime refusing the keyless gateway');
+    // no caller ever presented a wrong key: the gateway with the secret sent the runtime's own
+    expect(worker.records().filter((r) => r.event === 'vllm-unauthorized' && r.keyGiven === true)).toEqual([]);
 
     // SIGTERM: the worker drains, then stops vLLM
     worker.child.kill('SIGTERM');

@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
   const upstream = new URL(engine.url);
   const server = http.createServer((req, res) => {
     if (key && (req.url ?? '').startsWith('/v1') && req.headers.authorization !== `Bearer ${key}`) {
+      process.stdout.write(`${JSON.stringify({ event: 'vllm-unauthorized', path: req.url, keyGiven: req.headers.authorization !== undefined })}\n`);
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'Unauthorized' }));
       return;
