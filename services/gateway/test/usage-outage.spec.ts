@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startService, StartedService } from '@maas/testing';
 import { chatBody, Stack, sleep, waitUntil } from './support/stack';
 
 /** A NATS server of this test's own, so it can be stopped and started again. */
@@ -57,22 +58,34 @@ class PrivateNats {
   }
 }
 
-describe('gateway: usage events survive a NATS outage', () => {
+describe('gateway: usage events survive a NATS outage, a gateway crash and a collector restart, and reach the ledger once', () => {
   const nats = new PrivateNats();
   const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-usage-spool-'));
   let stack: Stack;
+  let collector: StartedService;
   let key: string;
+
+  /** Ledger rows per request id, once every id in `ids` has one (the collector writes batches). */
+  const ledgerRows = (ids: readonly string[]) =>
+    waitUntil(async () => {
+      const rows = await stack.db.query<{ request_id: string; n: number }>('SELECT request_id, count(*)::int AS n FROM usage_records WHERE request_id = ANY($1) GROUP BY request_id', [ids]);
+      return rows.length === ids.length ? Object.fromEntries(rows.map((r) => [r.request_id, r.n])) : undefined;
+    }, 30_000, `ledger rows of ${ids.length} requests`);
+  const once = (ids: readonly string[]) => Object.fromEntries(ids.map((id) => [id, 1]));
+  const chat = (id: string, stream = false) => stack.post('/v1/chat/completions', key, chatBody({ stream }), { 'x-request-id': id });
 
   beforeAll(async () => {
     await nats.start();
     stack = new Stack({ GATEWAY_USAGE_SPOOL_DIR: spoolDir }, nats.url);
     await stack.start();
+    collector = await startService('metrics-collector', stack.env);
     await stack.startWorker();
     key = (await stack.createKey()).secret;
   });
 
   afterAll(async () => {
     await nats.start().catch(() => undefined); // the stack's clean-up needs it
+    await collector?.stop();
     await stack?.stop();
     await nats.stop();
     nats.remove();
@@ -88,9 +101,13 @@ describe('gateway: usage events survive a NATS outage', () => {
     for (let i = 0; i < 5; i++) {
       const id = `req-outage-during-${i}`;
       // Keys come from the cache and workers from the replica: no NATS on the request path.
-      expect((await stack.post('/v1/chat/completions', key, chatBody({ stream: i % 2 === 0 }), { 'x-request-id': id })).status).toBe(200);
+      expect((await chat(id, i % 2 === 0)).status).toBe(200);
       during.push(id);
     }
+    // Several batches' worth at once: the gateway gathers them while it cannot send.
+    const burst = Array.from({ length: 40 }, (_, i) => `req-outage-burst-${i}`);
+    expect((await Promise.all(burst.map((id) => chat(id)))).map((r) => r.status)).toEqual(burst.map(() => 200));
+    during.push(...burst);
     await stack.gateway.waitFor((r) => r.msg === 'usage events cannot be stored; buffering and retrying', 10_000);
     await sleep(500);
     await nats.start();
@@ -101,8 +118,8 @@ describe('gateway: usage events survive a NATS outage', () => {
       return during.every((id) => all.some((e) => e.requestId === id)) ? all : undefined;
     }, 10_000, 'buffered events in the stream');
     const ids = events.map((e) => e.requestId);
-    expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.sort()).toEqual(['req-outage-before', ...during].sort());
+    expect([...new Set(ids)].sort()).toEqual(['req-outage-before', ...during].sort());
+    expect(await ledgerRows(['req-outage-before', ...during])).toEqual(once(['req-outage-before', ...during]));
     const metrics = await (await fetch(stack.url('/metrics'))).text();
     expect(metrics).toMatch(/maas_gateway_usage_events_dropped_total(\{[^}]*\})? 0/);
   });
@@ -129,6 +146,23 @@ describe('gateway: usage events survive a NATS outage', () => {
       return during.every((id) => all.some((e) => e.requestId === id)) ? all : undefined;
     }, 20_000, 'the spooled events in the stream');
     for (const id of during) expect(events.filter((e) => e.requestId === id)).toHaveLength(1);
+    expect(await ledgerRows(during)).toEqual(once(during));
     await waitUntil(() => fs.readdirSync(spoolDir).length === 0 || undefined, 10_000, 'the spool emptied');
+  });
+
+  it('counts each request once when the collector dies in the middle of batches and comes back', async () => {
+    // The gateway that recovered the spool serves from here on; the first one was killed.
+    const gateway = stack.moreGateways.at(-1)!;
+    const chatVia = (id: string) =>
+      fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id }, body: JSON.stringify(chatBody()) });
+    const first = Array.from({ length: 30 }, (_, i) => `req-collector-${i}`);
+    const sent = Promise.all(first.map(chatVia));
+    await sleep(100);
+    await collector.stop('SIGKILL'); // a crash between writing a batch and acknowledging it is what redelivery covers
+    expect((await sent).map((r) => r.status)).toEqual(first.map(() => 200));
+    const second = Array.from({ length: 10 }, (_, i) => `req-collector-after-${i}`);
+    for (const id of second) expect((await chatVia(id)).status).toBe(200);
+    collector = await startService('metrics-collector', stack.env);
+    expect(await ledgerRows([...first, ...second])).toEqual(once([...first, ...second]));
   });
 });
