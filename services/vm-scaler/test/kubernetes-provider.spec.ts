@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NatsConnection } from 'nats';
 import { Subjects } from '@maas/contracts';
+import { GuestLauncher, MdxSim, parseMdxSimConfig, startMdxSim } from '@maas/mdx-sim';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
 import { KubeApiServer } from './support/kube-api-server';
@@ -70,19 +71,20 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const run = async (api: KubeApiServer, namespace: string, template: object) => {
+  const run = async (api: KubeApiServer, namespace: string, template: object, env: Record<string, string> = {}) => {
     fs.writeFileSync(path.join(dir, `${namespace}-template.json`), JSON.stringify(template));
     return startService('vm-scaler', {
+      ...env,
       NATS_URL: testNatsUrl(),
       MAAS_NAMESPACE: namespace,
       DATABASE_URL: db.url,
       SCALING_PROVIDER: 'kubernetes',
-      SCALING_KUBERNETES_NODES: 'simulated',
+      SCALING_KUBERNETES_NODES: env.SCALING_KUBERNETES_NODES ?? 'simulated',
       SCALING_KUBERNETES_KUBECONFIG: api.kubeconfig(dir),
       SCALING_KUBERNETES_NAMESPACE: NS,
       SCALING_KUBERNETES_WORKER_TEMPLATE: path.join(dir, `${namespace}-template.json`),
       SCALING_SIMULATED: JSON.stringify({ bootSeconds: { min: 0.5, max: 1 }, failureProbability: 0 }),
-      SCALING_SPEC_FILE: path.join(dir, 'spec.json'),
+      SCALING_SPEC_FILE: env.SCALING_SPEC_FILE ?? path.join(dir, 'spec.json'),
       SCALING_TICK_MS: '300ms',
       SCALING_METRIC_MAX_AGE_MS: '3s',
     });
@@ -232,6 +234,90 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
     } finally {
       await svc?.stop();
       svc = undefined;
+      await deleteStreams(nc, namespace);
+      await api.stop();
+    }
+  });
+
+  it('with mdx VMs as nodes: a VM powered on is ready once it joins the cluster as a Ready Node, and after demand goes its Node is cordoned, drained, deleted and the VM shut down', async () => {
+    const api = await new KubeApiServer({ knative: false }).start();
+    const namespace = testNamespace();
+    const bus = new MessageBus(nc, new Subjects(namespace));
+    // the VM template joins the k0s cluster under the VM's id; its kubelet stops with the guest
+    const launch: GuestLauncher = (vm) => {
+      api.create('nodes', readyNode(vm.id));
+      let exit!: () => void;
+      const exited = new Promise<void>((resolve) => (exit = resolve));
+      return { pid: undefined, exited, signal: (sig) => void setTimeout(exit, sig === 'SIGKILL' ? 0 : 100) };
+    };
+    const config = parseMdxSimConfig({
+      users: [{ username: 'scaler', password: 'pw-1' }],
+      tokenTtlSeconds: 600,
+      seed: 1,
+      bootSeconds: { kind: 'uniform', min: 0.2, max: 0.4 },
+      powerOffSeconds: 0.2,
+      shutdownTimeoutSeconds: 5,
+      projects: [{ id: 'p-1', vms: [{ id: 'vm-a', worker: [] }, { id: 'vm-b', worker: [] }, { id: 'vm-c', worker: [] }] }],
+    });
+    let sim: MdxSim | undefined;
+    try {
+      sim = await startMdxSim({ config, launch });
+      api.create('deployments', deployment('maas-worker-qwen', QWEN, 0));
+      const mdxSpec = { ...spec, capacity: { ...spec.capacity, vmTypes: [{ ...spec.capacity.vmTypes[0], name: 'mdx-qwen' }] }, models: { [QWEN]: spec.models[QWEN] } };
+      fs.writeFileSync(path.join(dir, 'mdx-spec.json'), JSON.stringify(mdxSpec));
+      svc = await run(api, namespace, deployment('maas-worker-{slug}', '{model}', 0), {
+        SCALING_KUBERNETES_NODES: 'mdx',
+        SCALING_SPEC_FILE: path.join(dir, 'mdx-spec.json'),
+        SCALING_MDX_URL: sim.url,
+        SCALING_MDX_PROJECT: 'p-1',
+        SCALING_MDX_USERNAME: 'scaler',
+        SCALING_MDX_PASSWORD: 'pw-1',
+        SCALING_MDX_POOLS: JSON.stringify({ 'mdx-qwen': { model: QWEN, vms: ['vm-a', 'vm-b', 'vm-c'] } }),
+        SCALING_MDX_POLL_MS: '100ms',
+        // no worker registers before this: readiness can only come from the Node joining
+        SCALING_BOOT_TIMEOUT_MS: '8s',
+      });
+      await svc.waitFor((r) => r.msg === 'kubernetes provider open', 20_000);
+      const publish = (rate: number) =>
+        bus.publish('metric.aggregated', factory.metricAggregated({ model: QWEN, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: rate, concurrency: rate / 4, readyWorkers: 0 }));
+      const changes = (vmId: string) => svc!.records().filter((r) => r.msg === 'node state changed' && r.vmId === vmId).map((r) => `${r.from}→${r.to}`);
+
+      const ready = await until('two mdx VMs ready as cluster nodes', () => {
+        publish(20);
+        const vms = [...new Set(svc!.records().filter((r) => r.msg === 'node state changed' && r.to === 'ready').map((r) => String(r.vmId)))];
+        return vms.length >= 2 && api.get('deployments', NS, 'maas-worker-qwen')?.spec?.replicas === 2 && vms;
+      });
+      for (const vmId of ready) {
+        expect(changes(vmId).slice(0, 2)).toEqual(['none→booting', 'booting→ready']);
+        expect(svc.records().find((r) => r.msg === 'node state changed' && r.vmId === vmId && r.to === 'booting')).toMatchObject({ provider: 'kubernetes', vmType: 'mdx-qwen', model: QWEN });
+        // a worker pod is scheduled on it and registers with the node's name as its VM id
+        api.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: `maas-worker-qwen-${vmId}`, namespace: NS, labels: { 'open-maas.io/component': 'worker' } }, spec: { nodeName: vmId, containers: [{ name: 'worker', image: 'open-maas:test' }] } });
+        bus.publish('worker.registered', factory.workerRegistered({ workerId: `w-${vmId}`, vmId }));
+      }
+
+      // demand goes: the pod deleted on drain is the worker's SIGTERM; it drains and deregisters
+      const deregistered = new Set<string>();
+      await until('both VMs stopped and powered off', async () => {
+        publish(0);
+        for (const vmId of ready) {
+          if (!deregistered.has(vmId) && !api.get('pods', NS, `maas-worker-qwen-${vmId}`)) {
+            deregistered.add(vmId);
+            bus.publish('worker.deregistered', factory.workerDeregistered({ workerId: `w-${vmId}` }));
+          }
+        }
+        const status = (await (await fetch(`${sim!.url}/_sim/vms`)).json()) as { id: string; status: string }[];
+        return ready.every((id) => changes(id).includes('stopping→stopped') && status.find((v) => v.id === id)?.status === 'PowerOFF');
+      });
+      for (const vmId of ready) {
+        expect(changes(vmId)).toEqual(['none→booting', 'booting→ready', 'ready→draining', 'draining→stopping', 'stopping→stopped']);
+        expect(api.requests).toContainEqual({ method: 'PATCH', path: `/api/v1/nodes/${vmId}`, status: 200 });
+        expect(api.get('nodes', '', vmId)).toBeUndefined();
+      }
+      expect(api.get('deployments', NS, 'maas-worker-qwen')?.spec?.replicas).toBe(0);
+    } finally {
+      await svc?.stop();
+      svc = undefined;
+      await sim?.close();
       await deleteStreams(nc, namespace);
       await api.stop();
     }
