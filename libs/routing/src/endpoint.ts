@@ -30,6 +30,8 @@ export interface Endpoint {
   readonly outstanding: number;
   /** Set when a connection to it failed: avoid it until this instant (ms, the request clock). */
   readonly failedUntil?: number;
+  /** Of `outstanding`, the batch requests (absent: none). */
+  readonly batchOutstanding?: number;
 }
 
 export type EndpointField = keyof Endpoint;
@@ -46,7 +48,11 @@ export interface RoutingRequest {
   readonly prefixBlocks: readonly PrefixBlock[];
   /** Session or user key, for plugins that keep a conversation together. */
   readonly sessionKey?: string;
+  /** Batch work goes only to the batch lane's spare slots; interactive requests keep clear of it. Absent: interactive. */
+  readonly kind?: RequestKind;
 }
+
+export type RequestKind = 'interactive' | 'batch';
 
 /** Requests that cannot start at once: the heartbeat's queue, or our own excess over capacity if larger. */
 export function queuedRequests(e: Pick<Endpoint, 'waiting' | 'outstanding' | 'capacity'>): number {

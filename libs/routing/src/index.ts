@@ -7,6 +7,8 @@ export * from './filters/model-match.filter';
 export * from './filters/capability.filter';
 export * from './filters/health.filter';
 export * from './filters/draining.filter';
+export * from './filters/batch-capacity';
+export * from './filters/batch-lanes.filter';
 export * from './scorers/least-outstanding.scorer';
 export * from './scorers/queue-depth.scorer';
 export * from './scorers/kv-cache.scorer';

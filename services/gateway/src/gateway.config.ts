@@ -1,6 +1,5 @@
 import { ConfigError, env, loadConfig } from '@maas/config';
-import { DEFAULT_ROUTING_PRESET, routingPresets } from '@maas/routing';
-import { BatchConcurrency, parseBatchConcurrency } from './batch/batch-capacity';
+import { BatchConcurrency, DEFAULT_ROUTING_PRESET, parseBatchConcurrency, routingPresets } from '@maas/routing';
 
 const PRESETS = Object.keys(routingPresets) as (keyof typeof routingPresets)[];
 

@@ -1,5 +1,5 @@
 import { outputLine, parseBatchInput, parseBatchInputAsync } from './batch-input';
-import { spareBatchSlots } from './batch-capacity';
+import { spareBatchSlots } from '@maas/routing';
 
 const line = (id: string, over: Record<string, unknown> = {}) =>
   JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }] }, ...over });

@@ -2,21 +2,27 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import type { Capability } from '@maas/contracts';
 import {
+  BatchLaneSpec,
+  batchLaneFilter,
+  batchSlots,
   buildRoutingPolicy,
   ChatMessage,
   Endpoint,
+  interactiveLaneFilter,
+  Lanes,
+  lanesOf,
   promptBlocks,
+  RequestKind,
   RoutingDecision,
+  RoutingPipeline,
   RoutingPolicy,
   routingPresets,
 } from '@maas/routing';
-import { bestConcurrencyFor, spareBatchSlots } from '../batch/batch-capacity';
-import { assignLanes, interactiveCandidates, LaneWorker, Lanes } from '../batch/batch-lanes';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { WorkerRegistryService } from './worker-registry.service';
 
-export type RequestKind = 'interactive' | 'batch';
+export type { RequestKind };
 
 export interface RouteQuery {
   readonly model: string;
@@ -32,11 +38,14 @@ const laneGauge = new Gauge({ name: 'maas_gateway_lane_workers', help: 'Ready wo
 /**
  * Picks a worker in-process with @maas/routing over the registry replica, adding what only this
  * gateway knows: its own unfinished requests per worker (interactive and batch apart), workers whose
- * connection just failed, and which workers are kept for interactive traffic (see `assignLanes`).
+ * connection just failed, and which workers are kept for interactive traffic (the lane filters of
+ * @maas/routing, run ahead of the preset's own).
  */
 @Injectable()
 export class RoutingService {
   private readonly policy: RoutingPolicy;
+  private readonly pipeline: RoutingPipeline;
+  private readonly lanesSpec: BatchLaneSpec;
   private readonly usesPrefix: boolean;
   private readonly outstanding = new Map<string, number>();
   private readonly batchOutstanding = new Map<string, number>();
@@ -51,6 +60,9 @@ export class RoutingService {
     private readonly registry: WorkerRegistryService,
   ) {
     this.policy = buildRoutingPolicy(routingPresets[config.GATEWAY_ROUTING]);
+    this.lanesSpec = { minInteractive: config.GATEWAY_INTERACTIVE_LANE, reserve: config.GATEWAY_BATCH_RESERVE, concurrency: config.GATEWAY_BATCH_CONCURRENCY };
+    const parts = this.policy.pipeline.parts;
+    this.pipeline = new RoutingPipeline({ ...parts, filters: [batchLaneFilter(this.lanesSpec), interactiveLaneFilter, ...parts.filters] });
     this.usesPrefix = this.policy.config.scorers.some((s) => s.name === 'prefix-affinity' && s.weight > 0);
   }
 
@@ -61,52 +73,50 @@ export class RoutingService {
   /** Routes among the model's workers, leaving out `exclude` (workers this request already failed on). */
   route(query: RouteQuery, exclude: ReadonlySet<string>): RoutingDecision | undefined {
     const now = this.clock.now();
-    let endpoints: Endpoint[] = [];
+    const endpoints: Endpoint[] = [];
     let excluded = 0;
     for (const w of this.registry.workersFor(query.model)) {
       if (exclude.has(w.id)) {
         excluded++;
         continue;
       }
-      const base = w.endpoints.get(query.model)!;
-      const outstanding = this.outstanding.get(w.id) ?? 0;
-      const failed = this.failedUntil.get(w.id);
-      endpoints.push(outstanding > 0 || failed !== undefined ? { ...base, outstanding, failedUntil: failed } : base);
+      endpoints.push(this.endpoint(w.endpoints.get(query.model)!));
     }
     if (endpoints.length === 0 && excluded > 0) return undefined;
-    if (query.kind === 'batch') {
-      // The executor admitted it against the batch lane's spare slots: go where they are.
-      const lanes = this.lanes(query.model);
-      const slots = this.batchSlots(query.model, lanes);
-      const spare = endpoints.filter((e) => (slots.get(e.id) ?? 0) > 0);
-      const inLane = endpoints.filter((e) => lanes.batch.has(e.id));
-      endpoints = spare.length > 0 ? spare : inLane.length > 0 ? inLane : endpoints;
-    } else if (this.batchOutstanding.size > 0) {
-      const ready = endpoints.filter((e) => e.state === 'ready');
-      const clear = new Set(interactiveCandidates(ready.map((e) => this.laneView(e))).map((w) => w.id));
-      if (clear.size < ready.length) endpoints = endpoints.filter((e) => clear.has(e.id) || e.state !== 'ready');
-    }
-    const decision = this.policy.pipeline.route(
+    return this.pipeline.route(
       {
         model: query.model,
         capability: query.capability,
         arrivedAt: now,
         prefixBlocks: this.usesPrefix ? promptBlocks(query.prefix, { model: query.model }) : [],
         sessionKey: query.sessionKey,
+        kind: query.kind,
       },
       endpoints,
     );
-    return decision;
+  }
+
+  /** The registry's view of a worker plus this gateway's own requests there and its failure mark. */
+  private endpoint(base: Endpoint): Endpoint {
+    const outstanding = this.outstanding.get(base.id) ?? 0;
+    const failed = this.failedUntil.get(base.id);
+    if (outstanding === 0 && failed === undefined) return base;
+    const batch = this.batchOutstanding.get(base.id);
+    return { ...base, outstanding, failedUntil: failed, ...(batch ? { batchOutstanding: batch } : {}) };
+  }
+
+  private endpointsOf(model: string): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const w of this.registry.workersFor(model)) {
+      const e = w.endpoints.get(model);
+      if (e) out.push(this.endpoint(e));
+    }
+    return out;
   }
 
   /** The model's ready workers split into lanes, from this gateway's own requests on them. */
   lanes(model: string): Lanes {
-    const workers: LaneWorker[] = [];
-    for (const w of this.registry.workersFor(model)) {
-      const e = w.endpoints.get(model);
-      if (e) workers.push(this.laneView({ ...e, outstanding: this.outstanding.get(w.id) ?? 0 }));
-    }
-    const lanes = assignLanes(workers, this.config.GATEWAY_INTERACTIVE_LANE);
+    const lanes = lanesOf(this.endpointsOf(model), this.lanesSpec);
     if (lanes.separate) {
       laneGauge.set({ model, lane: 'interactive' }, lanes.interactive.size);
       laneGauge.set({ model, lane: 'batch' }, lanes.batch.size);
@@ -119,22 +129,9 @@ export class RoutingService {
     return lanes;
   }
 
-  /**
-   * Batch slots free per worker of the batch lane: the spare capacity `spareBatchSlots` leaves, and none
-   * on a worker of a separate batch lane while interactive requests overflowed onto it.
-   */
-  batchSlots(model: string, lanes: Lanes = this.lanes(model)): ReadonlyMap<string, number> {
-    const best = bestConcurrencyFor(this.config.GATEWAY_BATCH_CONCURRENCY, model);
-    const out = new Map<string, number>();
-    for (const w of this.registry.workersFor(model)) {
-      const e = w.endpoints.get(model);
-      if (!e || !lanes.batch.has(w.id)) continue;
-      const outstanding = this.outstanding.get(w.id) ?? 0;
-      if (lanes.separate && outstanding > (this.batchOutstanding.get(w.id) ?? 0)) continue;
-      const slots = spareBatchSlots({ ...e, outstanding }, this.config.GATEWAY_BATCH_RESERVE, best);
-      if (slots > 0) out.set(w.id, slots);
-    }
-    return out;
+  /** Batch slots free per worker of the model's batch lane (see `batchSlots` in @maas/routing). */
+  batchSlots(model: string): ReadonlyMap<string, number> {
+    return batchSlots(model, this.endpointsOf(model), this.lanesSpec, this.lanes(model));
   }
 
   /** A request went to the worker: counted until `finished` (a batch request's held slot is now counted there). */
@@ -181,11 +178,6 @@ export class RoutingService {
   /** The worker answered: forget an earlier failure. */
   succeeded(workerId: string): void {
     if (this.failedUntil.size > 0) this.failedUntil.delete(workerId);
-  }
-
-  private laneView(e: Endpoint): LaneWorker {
-    const batch = this.batchOutstanding.get(e.id) ?? 0;
-    return { id: e.id, state: e.state, capacity: e.capacity, running: e.running, waiting: e.waiting, outstanding: e.outstanding, batch, interactive: Math.max(0, e.outstanding - batch) };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Endpoint } from '@maas/routing';
+import type { Endpoint } from '../endpoint';
 
 type BatchView = Pick<Endpoint, 'capacity' | 'running' | 'waiting' | 'outstanding' | 'state' | 'kvCacheUsage'>;
 
