@@ -99,6 +99,11 @@ describe(`drill: the ledger database refuses connections for ${OUTAGE_SECONDS} s
     expect(duplicates).toBe(0);
     expect(rows.length).toBe(succeeded.length);
     expect(deadLetters[0].n).toBe(0); // an outage is no reason to set an event aside
+    // The gateway sent batches only; the collector took them, including those redelivered through the outage.
+    const jsm = await stack.nc.jetstreamManager();
+    const stream = await jsm.streams.info(stack.subjects.stream('usage'), { subjects_filter: '>' });
+    expect(Object.keys(stream.state.subjects ?? {})).toEqual([stack.subjects.subject('usage.requests-completed')]);
+    expect(stream.state.messages).toBeLessThan(succeeded.length);
     expect(collector.child.exitCode).toBeNull();
   }, (OUTAGE_SECONDS + 180) * 1000);
 });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PrivateNatsServer, startPrivateNatsServer } from '@maas/testing';
+import type { RequestCompleted, RequestsCompleted } from '@maas/contracts';
+import { PrivateNatsServer, startPrivateNatsServer, startService, StartedService } from '@maas/testing';
 import { chatBody, Stack, waitUntil } from '../services/gateway/test/support/stack';
 import { OtlpReceiver, SPAN_KIND } from './support/otlp-receiver';
 
@@ -20,9 +21,10 @@ describe('tracing: usage events keep their request trace through a NATS outage',
   const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-usage-spool-'));
   let nats: PrivateNatsServer;
   let stack: Stack;
+  let collector: StartedService;
   let key: string;
 
-  /** The `traceparent` header of the stored usage event of a request ('' when it has none). */
+  /** The `traceparent` of the stored usage event of a request: its record's in a batch, the header of a single event. */
   const storedTraceparent = (requestId: string) =>
     waitUntil(async () => {
       try {
@@ -31,7 +33,13 @@ describe('tracing: usage events keep their request trace through a NATS outage',
         const info = await jsm.streams.info(name);
         for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
           const m = await jsm.streams.getMessage(name, { seq });
-          if ((JSON.parse(new TextDecoder().decode(m.data)) as { requestId: string }).requestId === requestId) return m.header.get('traceparent');
+          const body = JSON.parse(new TextDecoder().decode(m.data)) as RequestCompleted | RequestsCompleted;
+          if (!('records' in body)) {
+            if (body.requestId === requestId) return m.header.get('traceparent');
+            continue;
+          }
+          const record = body.records.find((r) => r.event.requestId === requestId);
+          if (record) return record.traceparent ?? '';
         }
       } catch {
         // NATS is still coming back
@@ -48,6 +56,7 @@ describe('tracing: usage events keep their request trace through a NATS outage',
     process.env.OTEL_BSP_SCHEDULE_DELAY = '200';
     nats = await startPrivateNatsServer();
     stack = await new Stack({ GATEWAY_USAGE_SPOOL_DIR: spoolDir }, nats.url).start();
+    collector = await startService('metrics-collector', stack.env);
     await stack.startWorker();
     key = (await stack.createKey()).secret;
     // Key cached and worker known: requests need no NATS from here on.
@@ -56,6 +65,7 @@ describe('tracing: usage events keep their request trace through a NATS outage',
 
   afterAll(async () => {
     await nats?.restart().catch(() => undefined); // the stack's clean-up needs it
+    await collector?.stop();
     await stack?.stop();
     await nats?.stop();
     await receiver.stop();
@@ -83,6 +93,9 @@ describe('tracing: usage events keep their request trace through a NATS outage',
     const created = trace.find((s) => s.name === 'create usage.request-completed')!;
     expect(created.parentSpanId).toBe(server.spanId);
     expect(traceparent.split('-')[2]).toBe(created.spanId);
+    // The collector stores it from a batch, in a span of the same trace under the one the gateway made.
+    const processed = await waitUntil(() => receiver.trace(traceId).find((s) => s.name === 'process usage.request-completed'), 15_000, 'the collector span');
+    expect(processed).toMatchObject({ kind: SPAN_KIND.CONSUMER, service: 'metrics-collector', parentSpanId: created.spanId });
   });
 
   it('an event spooled by a gateway that died is stored by the next one with the trace of its request', async () => {
