@@ -237,6 +237,7 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   // the key itself is never logged: only where it comes from
   const keyOrigin = !command.usesApiKey ? 'none' : keyMode === 'auto' && secret ? 'derived' : 'random';
   logger.info('launching the runtime', { kind, program: command.program, port, model: served, runtimeAuth: keyOrigin, workerId });
+  if (reachable !== runtimeHost && !values['advertise-url']) logger.warn('the runtime listens on every address but is announced at 127.0.0.1: give --advertise-url for gateways on other hosts', { workerId, url: runtimeUrl });
   if (keyOrigin === 'random') logger.warn('the runtime demands a key only this worker knows: gateways cannot call it; set MAAS_WORKER_KEY_SECRET on workers and gateways', { workerId });
   onStopSignal(logger, workerId, (signal) => {
     logger.info('stopping', { signal, workerId });
