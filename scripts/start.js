@@ -26,6 +26,9 @@ options:
 
 environment (defaults in brackets):
   NATS_URL [nats://127.0.0.1:4222]   DATABASE_URL [postgres://postgres@127.0.0.1:5432/maas]
+  NATS started here requires TLS and an nkey per part (CA, config and credentials in .maas/nats, mode 600);
+  a NATS already running is used with NATS_NKEY (or NATS_CREDS, or NATS_USER and NATS_PASSWORD) and NATS_CA,
+  or without authentication only with MAAS_NATS_INSECURE=1
   MAAS_STATE_DIR [.maas]             state: embedded PostgreSQL, worker logs, keys, the development IdP
   GATEWAY_PORT [8080]  AUTH_PORT [8081]  KEY_REGISTRY_PORT [8082]  ROUTER_PORT [8083]
   METRICS_COLLECTOR_PORT [8084]  VM_SCALER_PORT [8085]  FORECASTER_PORT [8086]
@@ -301,13 +304,16 @@ async function main() {
     return;
   }
 
-  const nats = await infra.ensureNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222');
+  const namespace = process.env.MAAS_NAMESPACE ?? 'maas';
+  const nats = await infra.ensureNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', { secure: true, namespace });
   const pg = await infra.ensurePostgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/maas');
   const env = {
     NATS_URL: nats.url,
     DATABASE_URL: pg.url,
-    MAAS_NAMESPACE: process.env.MAAS_NAMESPACE ?? 'maas',
+    MAAS_NAMESPACE: namespace,
   };
+  // Each part signs in to the NATS started here as itself; with a NATS found running, all use this environment's credentials.
+  const natsEnv = (identity) => (nats.credentials ? { ...nats.credentials.envFor(identity), NATS_USER: '', NATS_PASSWORD: '', NATS_CREDS: '', MAAS_NATS_INSECURE: '' } : {});
   const supervisor = new Supervisor(env);
 
   let shuttingDown = false;
@@ -333,7 +339,9 @@ async function main() {
     const script = path.join(infra.root, 'dist', 'services', s.name, 'src', 'main.js');
     if (!fs.existsSync(script)) throw new Error(`${path.relative(infra.root, script)} is missing after the build`);
     const extra = s.name === 'vm-scaler' ? scalerEnv() : s.name === 'auth' ? signIn.authEnv : s.name === 'gateway' ? signIn.gatewayEnv : {};
-    supervisor.add(s.name, [script], { [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port), ...extra });
+    // The vm-scaler's workers sign in as workers, not as the vm-scaler.
+    const workers = s.name === 'vm-scaler' && nats.credentials ? { MAAS_WORKER_NATS_NKEY: natsEnv('worker-local').NATS_NKEY } : {};
+    supervisor.add(s.name, [script], { [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port), ...extra, ...natsEnv(s.name), ...workers });
   }
 
   const serviceUrls = SERVICES.map((s) => `http://127.0.0.1:${process.env[portVar(s.name)] ?? s.port}`);
@@ -345,7 +353,7 @@ async function main() {
   }
   process.stdout.write(`\n${allUp.every(Boolean) ? `All services healthy in ${took}` : `Started in ${took}, not all healthy`}.\nGateway: ${gatewayUrl}\n`);
   await signIn.announce();
-  if (withWorkers) await require('./lib/on-start')({ supervisor, env, gatewayUrl });
+  if (withWorkers) await require('./lib/on-start')({ supervisor, env, gatewayUrl, natsEnv });
   process.stdout.write('\nCtrl-C stops everything.\n\n');
 }
 

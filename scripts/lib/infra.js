@@ -120,15 +120,37 @@ function ensureSystemPackages() {
   spawnSync('bash', [path.join(root, 'scripts', 'install-system-packages.sh')], { stdio: ['ignore', 2, 2] });
 }
 
+/** The NATS credentials a process finds in its environment (libs/config NatsSecurityConfig), or undefined. */
+function natsCredentialsInEnv(env = process.env) {
+  const set = ['NATS_NKEY', 'NATS_CREDS', 'NATS_USER'].filter((k) => env[k]);
+  return set.length ? set : undefined;
+}
+
+const insecureAllowed = (env = process.env) => /^(1|true|yes|on)$/i.test(env.MAAS_NATS_INSECURE ?? '');
+
 /**
- * NATS with JetStream: the one at `url` if it answers; else `nats-server -js` from PATH (installed
- * with apt when missing and possible), storing under .maas/. Returns { url, stop }.
+ * NATS with JetStream: the one at `url` if it answers; else `nats-server` from PATH (installed with apt
+ * when missing and possible), storing under .maas/<label>/. With `secure` (npm start), the one started
+ * here requires TLS (a CA made locally) and an nkey per identity, all under .maas/<label>/ (mode 600;
+ * libs/nats NatsCredentialStore, from dist/: build first); `credentials` then gives each part's
+ * environment. A NATS found running is used with the credentials in this environment: without any,
+ * one line says so, and it fails unless MAAS_NATS_INSECURE=1 allows running without NATS authentication.
+ * Returns { url, started, stop, credentials? }.
  */
-async function ensureNats(url, { label = 'nats' } = {}) {
-  const u = new URL(url);
+async function ensureNats(url, { label = 'nats', secure = false, namespace = 'maas' } = {}) {
+  const first = url.split(',')[0].trim();
+  const u = new URL(first);
   const host = u.hostname || '127.0.0.1';
   const port = Number(u.port || 4222);
-  if (await reachable(host, port)) return { url, started: false, stop: async () => {} };
+  if (await reachable(host, port)) {
+    if (secure) {
+      const found = natsCredentialsInEnv();
+      if (found) say(`using the NATS at ${url} with the credentials in ${found.join(', ')}`);
+      else if (insecureAllowed()) say(`NATS at ${url}: no credentials (NATS_NKEY, NATS_CREDS or NATS_USER) and MAAS_NATS_INSECURE=1: running without NATS authentication`);
+      else throw new Error(`NATS at ${url} is already running and no credentials are set: set NATS_NKEY (or NATS_CREDS, or NATS_USER and NATS_PASSWORD) and NATS_CA, or MAAS_NATS_INSECURE=1 for a NATS without authentication`);
+    }
+    return { url, started: false, stop: async () => {} };
+  }
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     throw new Error(`NATS at ${url} is not reachable and is not on this machine; start it or point NATS_URL elsewhere`);
   }
@@ -139,16 +161,27 @@ async function ensureNats(url, { label = 'nats' } = {}) {
   }
   const dir = path.join(stateDir, label);
   fs.mkdirSync(dir, { recursive: true });
-  say(`starting nats-server -js on ${host}:${port} (data in ${path.relative(root, dir)})`);
+  let args = ['-js', '-a', host, '-p', String(port), '-sd', dir];
+  let credentials;
+  if (secure) {
+    const { NatsCredentialStore } = require(path.join(root, 'dist', 'libs', 'nats', 'src', 'credential-store.js'));
+    credentials = new NatsCredentialStore(dir);
+    // JetStream keeps its data where earlier, unauthenticated starts kept it (.maas/nats/jetstream).
+    credentials.initialise({ host, port, storeDir: dir, namespace });
+    // The workers this machine's vm-scaler launches get ids it picks at run time: one credential for any id.
+    if (!credentials.identities().some((i) => i.name === 'worker-local')) credentials.issueWorker('local', ['*']);
+    args = ['-c', credentials.configFile];
+  }
+  say(`starting nats-server -js on ${host}:${port}${secure ? ' with TLS and an nkey per part' : ''} (data${secure ? ', CA and credentials' : ''} in ${path.relative(root, dir)})`);
   // Its own process group: Ctrl-C in a terminal must not stop it before the services.
-  const child = own(spawn(binary, ['-js', '-a', host, '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
+  const child = own(spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   await waitReachable(host, port, 10_000, 'nats-server').catch((err) => {
     child.kill();
     throw new Error(`${err.message}: ${lastLine(stderr)}`);
   });
-  return { url, started: true, child, stop: () => stopChild(child) };
+  return { url, started: true, child, credentials, stop: () => stopChild(child) };
 }
 
 async function pgClient(connectionString) {

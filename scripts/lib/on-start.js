@@ -12,9 +12,16 @@ const maas = path.join(infra.root, 'bin', 'maas.js');
 const OCR_PORT = Number(process.env.MAAS_OCR_PORT ?? 8010);
 const SPEECH_PORT = Number(process.env.MAAS_SPEECH_PORT ?? 8020);
 
-async function firstKey(env) {
+/** Connection options as the operators' admin identity (libs/nats natsConnectionOptions, from dist/). */
+function adminNatsOptions(env, adminEnv) {
+  const { natsConnectionOptions } = require(path.join(infra.root, 'dist', 'libs', 'nats', 'src', 'connection.js'));
+  const { loadConfig, natsSecurityConfigSpec } = require(path.join(infra.root, 'dist', 'libs', 'config', 'src', 'index.js'));
+  return natsConnectionOptions(env.NATS_URL, loadConfig(natsSecurityConfigSpec, { ...process.env, ...adminEnv }));
+}
+
+async function firstKey(env, adminEnv) {
   const file = path.join(infra.stateDir, 'quickstart-key');
-  const nc = await connect({ servers: env.NATS_URL, name: 'npm-start' });
+  const nc = await connect({ ...adminNatsOptions(env, adminEnv), name: 'npm-start' });
   const codec = JSONCodec();
   const subject = (verb) => `${env.MAAS_NAMESPACE}.v1.key-registry.${verb}`;
   try {
@@ -49,23 +56,24 @@ async function modelsListed(gatewayUrl, key, wanted, timeoutMs) {
   return ids;
 }
 
-module.exports = async function onStart({ supervisor, env, gatewayUrl }) {
+module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv = () => ({}) }) {
+  const workerNats = natsEnv('worker-local');
   const models = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
   if (infra.which('tesseract')) {
     supervisor.add('ocr-engine', [maas, 'ocr-engine', '--port', String(OCR_PORT)]);
-    supervisor.add('worker-ocr', [maas, 'worker', '--attach', `http://127.0.0.1:${OCR_PORT}`, '--vm-id', 'quickstart-ocr', '--worker-id', 'quickstart-ocr', '--hardware', 'cpu']);
+    supervisor.add('worker-ocr', [maas, 'worker', '--attach', `http://127.0.0.1:${OCR_PORT}`, '--vm-id', 'quickstart-ocr', '--worker-id', 'quickstart-ocr', '--hardware', 'cpu'], workerNats);
   } else {
     infra.say('tesseract is not installed: no OCR worker (scripts/install-system-packages.sh installs it)');
   }
   if (infra.which('pocketsphinx_continuous')) {
     // One recogniser at a time: the chat simulators and the services share this machine's cores.
     supervisor.add('speech-engine', [maas, 'speech-engine', '--port', String(SPEECH_PORT), '--concurrency', '1']);
-    supervisor.add('worker-speech', [maas, 'worker', '--attach', `http://127.0.0.1:${SPEECH_PORT}`, '--vm-id', 'quickstart-speech', '--worker-id', 'quickstart-speech', '--hardware', 'cpu']);
+    supervisor.add('worker-speech', [maas, 'worker', '--attach', `http://127.0.0.1:${SPEECH_PORT}`, '--vm-id', 'quickstart-speech', '--worker-id', 'quickstart-speech', '--hardware', 'cpu'], workerNats);
     models.push('pocketsphinx/en-us');
   } else {
     infra.say('pocketsphinx is not installed: no speech worker (scripts/install-system-packages.sh installs it)');
   }
-  const key = await firstKey(env);
+  const key = await firstKey(env, natsEnv('cli-admin'));
   const ids = await modelsListed(gatewayUrl, key, models, 60_000);
   process.stdout.write(
     `\nModels: ${ids.join(', ') || '(none registered yet)'}\n` +

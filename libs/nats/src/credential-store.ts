@@ -29,6 +29,8 @@ export interface NatsCredentialEnv {
 }
 
 const NODE_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+/** The one worker "id" that stands for all of them (a NATS token wildcard). */
+export const ANY_WORKER_ID = '*';
 
 function writePrivate(file: string, text: string): void {
   fs.writeFileSync(`${file}.partial`, text, { mode: 0o600 });
@@ -104,11 +106,18 @@ export class NatsCredentialStore {
     this.write({ server, identities });
   }
 
-  /** A new credential for the workers of `node`, allowed to speak for `workerIds` (default: the node name); replaces an earlier one. */
+  /**
+   * A new credential for the workers of `node`, allowed to speak for `workerIds` (default: the node
+   * name); replaces an earlier one. `ANY_WORKER_ID` alone allows every id: for the workers a quick
+   * start's vm-scaler launches on its own machine under ids it picks at run time.
+   */
   issueWorker(node: string, workerIds: readonly string[] = [node]): Identity {
     if (!NODE_PATTERN.test(node)) throw new Error(`node ${JSON.stringify(node)} must be letters, digits, "_" and "-"`);
+    if (workerIds.length === 0) throw new Error('a worker credential speaks for at least one worker id');
     for (const id of workerIds) {
-      if (!NODE_PATTERN.test(id)) throw new Error(`worker id ${JSON.stringify(id)} must be letters, digits, "_" and "-" (it ends a subject)`);
+      if (!NODE_PATTERN.test(id) && !(id === ANY_WORKER_ID && workerIds.length === 1)) {
+        throw new Error(`worker id ${JSON.stringify(id)} must be letters, digits, "_" and "-" (it ends a subject)`);
+      }
     }
     const store = this.read();
     const name = `worker-${node}`;

@@ -97,7 +97,8 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
   switch (identity.role) {
     case 'worker':
       return {
-        publish: { allow: (identity.workerIds ?? []).flatMap((id) => WORKER_EVENTS.map((name) => subjects.subject(name, id))) },
+        // `subject(name)` without an id is the wildcard: a credential issued for any worker id.
+        publish: { allow: (identity.workerIds ?? []).flatMap((id) => WORKER_EVENTS.map((name) => subjects.subject(name, id === '*' ? undefined : id))) },
         subscribe: { allow: [] },
       };
     case 'cli-admin':

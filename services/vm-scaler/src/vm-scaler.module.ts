@@ -43,7 +43,9 @@ export const VM_SCALER: ServiceDefinition = {
 /** The one place a provider kind becomes an adapter. */
 function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec: ScalingSpec, clock: Clock, logger: Logger): ScalerCapacityProvider {
   const root = projectRoot();
-  const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL };
+  // Workers sign in to NATS with a worker credential (MAAS_WORKER_NATS_NKEY, its seed file), never as the vm-scaler.
+  const workerNats: Record<string, string> = process.env.MAAS_WORKER_NATS_NKEY ? { NATS_NKEY: process.env.MAAS_WORKER_NATS_NKEY } : {};
+  const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL, ...workerNats };
   const logDir = config.SCALING_LOG_DIR ?? path.join(os.tmpdir(), `maas-nodes-${platform.MAAS_NAMESPACE}`);
   const command = config.SCALING_WORKER_COMMAND ? splitArgs(config.SCALING_WORKER_COMMAND) : [process.execPath, path.join(root, 'bin', 'maas.js'), 'worker'];
   const common = { bootTimeoutMs: config.SCALING_BOOT_TIMEOUT_MS, stopGraceMs: config.SCALING_STOP_GRACE_MS, drainTimeoutMs: config.SCALING_WORKER_DRAIN_TIMEOUT_MS, logDir, env: workerEnv };
