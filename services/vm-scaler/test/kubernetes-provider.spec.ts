@@ -91,7 +91,8 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
   };
 
   it('scales a Deployment per model through 409 conflicts, adopts a workload created concurrently, joins, cordons and removes nodes as they come and go', async () => {
-    const api = await new KubeApiServer({ knative: false }).start();
+    // the API server keeps few events: a watch from a version older than them is 410 Gone
+    const api = await new KubeApiServer({ knative: false, keepEvents: 5 }).start();
     const namespace = testNamespace();
     const bus = new MessageBus(nc, new Subjects(namespace));
     try {
@@ -153,10 +154,20 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
       });
       // the node watch saw each join
       for (const vmId of joined) await svc.waitFor((r) => r.msg === 'kubernetes node Ready' && r.vmId === vmId, 20_000, `node Ready of ${vmId}`);
-      // the API server ends the watch (its timeout): the provider lists and watches again, missing nothing
+      // the API server ends the watch (its timeout): the provider lists and watches again, missing nothing;
+      // between that list and its watch, more changes than the server keeps: the watch is 410 Gone, listed again
+      let expire = true;
+      api.beforeRequest((method, p, search) => {
+        if (method === 'GET' && p === '/api/v1/nodes' && search.get('watch') === 'true' && expire) {
+          expire = false;
+          for (let i = 0; i < 6; i += 1) api.create('deployments', { ...deployment(`elsewhere-${i}`, 'other-model', 0), metadata: { name: `elsewhere-${i}`, namespace: 'elsewhere' } });
+        }
+      });
       expect(api.endWatches()).toBe(1);
       api.create('nodes', readyNode('late-joiner'));
-      await until('the node watch re-established', () => api.openWatches === 1 && api.requests.filter((r) => r.method === 'WATCH').length >= 2);
+      await until('the node watch re-established after a 410', () => api.openWatches === 1 && api.requests.filter((r) => r.method === 'WATCH').length >= 3);
+      expect(api.requests.filter((r) => r.method === 'WATCH').map((r) => r.status)).toEqual([200, 410, 200]);
+      await svc.waitFor((r) => r.msg === 'kubernetes node watch ended; listing again' && /410/.test(String(r.error)));
       expect(api.get('deployments', NS, 'maas-worker-openai-gpt-oss-20b')?.spec?.replicas).toBe(0);
 
       // demand goes: replicas to zero, nodes cordoned and their worker pods deleted, then the Nodes removed and the VMs stopped

@@ -98,7 +98,7 @@ export class KubeApiServer {
   private rv = 100;
   /** Events older than this many are forgotten: a watch from before them is 410 Gone. */
   private readonly keepEvents: number;
-  private hooks: ((method: string, path: string) => void)[] = [];
+  private hooks: ((method: string, path: string, search: URLSearchParams) => void)[] = [];
 
   constructor(options: { knative: boolean; keepEvents?: number }) {
     this.types = options.knative ? [...CORE, KNATIVE] : CORE;
@@ -137,7 +137,7 @@ export class KubeApiServer {
   }
 
   /** Runs before each request is handled: where a test plays another client writing in between. */
-  beforeRequest(hook: (method: string, path: string) => void): void {
+  beforeRequest(hook: (method: string, path: string, search: URLSearchParams) => void): void {
     this.hooks.push(hook);
   }
 
@@ -179,7 +179,7 @@ export class KubeApiServer {
       res.end(JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, status(401, 'Unauthorized', 'Unauthorized'));
-    for (const hook of this.hooks) hook(req.method ?? '', url.pathname);
+    for (const hook of this.hooks) hook(req.method ?? '', url.pathname, url.searchParams);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     let body: Obj | undefined;
@@ -273,14 +273,16 @@ export class KubeApiServer {
   }
 
   private watch(type: ResourceType, namespace: string, labels: string | null, fields: string | null, from: string | null, req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
-    this.requests.push({ method: 'WATCH', path, status: 200 });
+    const since = from ? Number(from) : this.rv;
+    const oldest = this.events.length ? this.events[0].rv : this.rv + 1;
+    const expired = from !== null && since < oldest - 1;
+    // an expired version is still a 200: the stream carries one ERROR event with the 410 and ends
+    this.requests.push({ method: 'WATCH', path, status: expired ? 410 : 200 });
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     const matches = (e: WatchEvent) => e.type_ === type && (!type.namespaced || e.object.metadata.namespace === namespace) && matchesLabels(e.object, labels) && matchesFields(e.object, fields);
     const write = (e: WatchEvent) => res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
-    const since = from ? Number(from) : this.rv;
-    const oldest = this.events.length ? this.events[0].rv : this.rv + 1;
-    if (from && since < oldest - 1) {
+    if (expired) {
       res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${since} (${oldest - 1})`) }) + '\n');
       return;
     }

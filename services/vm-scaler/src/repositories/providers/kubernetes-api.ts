@@ -195,7 +195,7 @@ export class KubernetesApi {
       { resourceVersion, allowWatchBookmarks: true },
       (type: string, object: K8s.V1Node & { code?: number; message?: string }) => {
         if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onEvent({ type, node: toNode(object) });
-        else if (type === 'ERROR') done(new KubernetesApiError(object.code ?? 500, `watch nodes: ${object.message ?? 'error event'}`));
+        else if (type === 'ERROR') done(new KubernetesApiError(object.code ?? 500, `watch nodes: ${object.code ?? 500} ${object.message ?? 'error event'}`));
       },
       (err: unknown) => done(err ?? null),
     );

@@ -32,6 +32,8 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
   private workloads = new Map<string, Workload>();
   private knative = false;
   private watch?: AbortController;
+  /** Which watch is current: a stream that ended once (an ERROR event, then its close) is followed up once. */
+  private watchGeneration = 0;
   private rewatch?: NodeJS.Timeout;
   private closed = false;
   private readonly unsubscribe: () => void;
@@ -223,9 +225,23 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
 
   private async watchNodes(): Promise<void> {
     const { nodes, resourceVersion } = await this.api.nodes();
-    this.clusterNodes.clear();
-    for (const n of nodes) this.nodeChanged({ type: 'ADDED', node: n });
-    this.watch = await this.api.watchNodes(resourceVersion, (e) => this.nodeChanged(e), (err) => this.watchEnded(err));
+    // a re-list is compared with what the last watch left: only what changed meanwhile is news
+    const listed = new Set(nodes.map((n) => n.name));
+    for (const [name, n] of this.clusterNodes) if (!listed.has(name)) this.nodeChanged({ type: 'DELETED', node: n });
+    for (const n of nodes) this.nodeChanged({ type: this.clusterNodes.has(n.name) ? 'MODIFIED' : 'ADDED', node: n });
+    const generation = (this.watchGeneration += 1);
+    this.watch = await this.api.watchNodes(
+      resourceVersion,
+      (e) => {
+        if (generation === this.watchGeneration) this.nodeChanged(e);
+      },
+      (err) => {
+        if (generation !== this.watchGeneration) return;
+        this.watchGeneration += 1;
+        this.watch?.abort();
+        this.watchEnded(err);
+      },
+    );
   }
 
   /** A watch ends (timeout, 410 Gone, connection lost): list again and watch from there. */
