@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +19,8 @@ const SERVICES: Record<string, { port: number; database: boolean }> = {
   forecaster: { port: 8086, database: false },
 };
 const NS = 'open-maas';
+/** The options `maas worker --help` declares. */
+const workerOptions = new Set(execFileSync(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), 'worker', '--help']).toString('utf8').match(/--[a-z][a-z-]*/g));
 
 const build = Object.fromEntries(OVERLAYS.map((o) => [o, kustomizeBuild(path.join(DEPLOY, 'overlays', o))])) as Record<(typeof OVERLAYS)[number], Built[]>;
 const find = (built: Built[], kind: string, name: string): K8sObject => {
@@ -190,6 +193,10 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
       expect(c.env).toContainEqual({ name: 'MAAS_VM_ID', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
       const model = (w.metadata as Any).annotations['open-maas.io/model'];
       expect(c.args.slice(0, 4)).toEqual(['--launch', 'vllm', '--model', model]);
+      // the container's entrypoint is `maas worker`: every flag must be one it declares, each with its value
+      const flags = c.args.filter((a: string) => a.startsWith('--'));
+      expect(flags.filter((f: string) => !workerOptions.has(f))).toEqual([]);
+      expect(c.args.filter((a: string, i: number) => !a.startsWith('--') && !c.args[i - 1]?.startsWith('--'))).toEqual([]);
       const advertised = c.args[c.args.indexOf('--advertise-url') + 1];
       if (overlay === 'k0s-knative') {
         // the gateway reaches the model through its Knative Service, so Knative sees every request
