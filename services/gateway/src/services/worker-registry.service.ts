@@ -11,7 +11,8 @@ import { RegistryRepository } from '../repositories/registry.repository';
 const workersGauge = new Gauge({ name: 'maas_gateway_replica_workers', help: 'Workers in the gateway replica of the registry, by state', labelNames: ['state'] });
 
 const SWEEP_MS = 250;
-const SNAPSHOT_RETRY_MS = 2000;
+/** Asking router again: 250 ms, doubling to 2 s (after a NATS restart, router reconnects within a second or so). */
+const SNAPSHOT_RETRY_MS = [250, 500, 1000, 2000];
 
 /**
  * This gateway's replica of the worker registry: router's snapshot at start, then every worker
@@ -27,6 +28,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   private snapshotTimer?: NodeJS.Timeout;
   private snapshotLoaded = false;
   private snapshotLoading = false;
+  private snapshotFailures = 0;
   private unwatch?: () => void;
 
   constructor(
@@ -63,6 +65,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     }
     this.logger.info('bus back: resynchronising the worker list with router', { heldWorkers: workers, readyWorkers: ready, graceMs: this.config.GATEWAY_WORKER_EXPIRY });
     clearTimeout(this.snapshotTimer);
+    this.snapshotFailures = 0;
     void this.loadSnapshot();
   }
 
@@ -73,11 +76,13 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       const snapshot = await this.registry.snapshot();
       const changes = this.replica.applySnapshot(snapshot, this.clock.now());
       this.snapshotLoaded = true;
+      this.snapshotFailures = 0;
       this.logger.info('registry snapshot loaded', { workers: snapshot.workers.length, added: changes.length });
       for (const c of changes) this.changed(c);
     } catch (err) {
-      this.logger.warn('router snapshot unavailable; relying on worker events and retrying', { error: (err as Error).message });
-      this.snapshotTimer = setTimeout(() => void this.loadSnapshot(), SNAPSHOT_RETRY_MS);
+      const retryMs = SNAPSHOT_RETRY_MS[Math.min(this.snapshotFailures++, SNAPSHOT_RETRY_MS.length - 1)];
+      this.logger.warn('router snapshot unavailable; relying on worker events and retrying', { error: (err as Error).message, retryMs });
+      this.snapshotTimer = setTimeout(() => void this.loadSnapshot(), retryMs);
       this.snapshotTimer.unref();
     } finally {
       this.snapshotLoading = false;
