@@ -9,11 +9,12 @@ import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { DispatchService } from '../services/dispatch.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
-import { BatchResult, outputLine, routeOf, succeeded } from './batch-input';
+import { BatchGate } from '../policy/batch-gate';
+import { BatchFinalizerService, pastExpiry } from './batch-finalizer.service';
+import { BatchResult, routeOf, succeeded } from './batch-input';
 import { BatchInput, BatchInputsService } from './batch-inputs.service';
 import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
-import { BatchRepository, BatchRow, BatchStatus } from './batch.repository';
-import { FILE_STORE, FileStore } from './file-store.repository';
+import { BatchRepository, BatchRow } from './batch.repository';
 
 const inFlightGauge = new Gauge({ name: 'maas_gateway_batch_in_flight_requests', help: 'Batch requests this gateway is running' });
 const resultsTotal = new Counter({ name: 'maas_gateway_batch_results_total', help: 'Batch request results written, by outcome', labelNames: ['outcome'] });
@@ -26,53 +27,47 @@ const RETRYABLE = new Set([429, 499, 502, 503, 504]);
 
 /**
  * Runs queued batch requests through the same DispatchService path as interactive traffic,
- * only into workers' spare capacity; writes each result once, acks after the write, and
- * finalizes batches (output and error files) as they complete, are cancelled or expire.
+ * only into workers' spare capacity (admitted by the BatchGate policy); writes each result once and
+ * acks after the write. Batches are ended by BatchFinalizerService.
  */
 @Injectable()
 export class BatchExecutorService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private running = false;
   private loop?: Promise<void>;
-  private sweepTimer?: NodeJS.Timeout;
   private inFlight = 0;
-  private readonly perBatch = new Map<string, number>();
   private readonly states = new Map<string, { row: BatchRow | undefined; at: number }>();
-  private readonly finalizing = new Set<string>();
   /** Requests waiting for a batch slot, per model, oldest first (see slotFor). */
-  private readonly gate = new Map<string, Waiter[]>();
+  private readonly gate = new BatchGate<Waiter>();
   private gateTimer?: NodeJS.Timeout;
   private gateTurn?: NodeJS.Immediate;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
-    @Inject(FILE_STORE) private readonly store: FileStore,
     private readonly inputs: BatchInputsService,
     private readonly repository: BatchRepository,
     private readonly queue: BatchQueueRepository,
     private readonly dispatcher: DispatchService,
     private readonly registry: WorkerRegistryService,
     private readonly routing: RoutingService,
+    private readonly finalizer: BatchFinalizerService,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    finalizer.onChanged((batchId) => this.states.delete(batchId));
+  }
 
   onApplicationBootstrap(): void {
     if (!this.config.GATEWAY_BATCH_EXECUTOR) return;
     this.running = true;
     this.loop = this.consume();
-    const sweep = () => {
-      this.sweepTimer = setTimeout(() => void this.sweep().catch((err) => this.logger.warn('batch sweep failed', { error: (err as Error).message })).finally(() => this.running && sweep()), this.config.GATEWAY_BATCH_SWEEP);
-    };
-    sweep();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
-    clearTimeout(this.sweepTimer);
     await this.loop?.catch(() => undefined);
     // Unfinished requests are not acked: JetStream hands them to an executor again after the ack wait.
-    const deadline = Date.now() + this.config.GATEWAY_SHUTDOWN_GRACE;
-    while (this.inFlight > 0 && Date.now() < deadline) await sleep(50);
+    const deadline = this.clock.monotonic() + this.config.GATEWAY_SHUTDOWN_GRACE;
+    while (this.inFlight > 0 && this.clock.monotonic() < deadline) await sleep(50);
     clearInterval(this.gateTimer);
     this.gateTimer = undefined;
     if (this.gateTurn) clearImmediate(this.gateTurn);
@@ -98,7 +93,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         this.inFlight++;
         inFlightGauge.inc();
         const batchId = q.request.batchId;
-        this.perBatch.set(batchId, (this.perBatch.get(batchId) ?? 0) + 1);
+        this.finalizer.started(batchId);
         void this.run(q)
           .catch((err) => {
             this.logger.error('batch request failed unexpectedly; will be retried', { batchId, line: q.request.line, err });
@@ -107,9 +102,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
           .finally(() => {
             this.inFlight--;
             inFlightGauge.dec();
-            const n = (this.perBatch.get(batchId) ?? 1) - 1;
-            if (n > 0) this.perBatch.set(batchId, n);
-            else this.perBatch.delete(batchId);
+            this.finalizer.ended(batchId);
           });
       }
     }
@@ -197,7 +190,7 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
    * `requestId` until routing counts it on a worker); false when the request was dropped.
    */
   private async waitForCapacity(q: QueuedRequest, batch: BatchRow, model: string, requestId: string): Promise<boolean> {
-    let lastWorking = Date.now();
+    let lastWorking = this.clock.monotonic();
     for (;;) {
       if (!this.running) {
         q.nak(0);
@@ -209,9 +202,9 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         return false;
       }
       if (await this.slotFor(model, requestId, 1000)) return true;
-      if (Date.now() - lastWorking > this.config.GATEWAY_BATCH_ACK_WAIT / 3) {
+      if (this.clock.monotonic() - lastWorking > this.config.GATEWAY_BATCH_ACK_WAIT / 3) {
         q.working();
-        lastWorking = Date.now();
+        lastWorking = this.clock.monotonic();
         const now = await this.state(batch.id);
         if (!now || now.status !== 'in_progress') {
           q.ack();
@@ -228,8 +221,6 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
    */
   private slotFor(model: string, requestId: string, maxWaitMs: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const queue = this.gate.get(model) ?? [];
-      this.gate.set(model, queue);
       const waiter: Waiter = {
         requestId,
         admit: () => {
@@ -238,40 +229,29 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         },
       };
       const timer = setTimeout(() => {
-        const i = queue.indexOf(waiter);
-        if (i >= 0) queue.splice(i, 1);
+        this.gate.leave(model, waiter);
         resolve(false);
       }, maxWaitMs);
-      queue.push(waiter);
+      this.gate.wait(model, waiter);
       this.gateTimer ??= setInterval(() => this.openGate(), GATE_INTERVAL_MS);
       this.openGate();
     });
   }
 
-  /**
-   * Admits each model's oldest waiter while it has a free batch slot, one per model per event-loop
-   * turn: a request admitted runs its whole dispatch (body, parsing, routing) before its first I/O, so
-   * admitting dozens in one turn (a wave of batch requests finishing together) would hold up every
-   * interactive request arriving meanwhile; one per turn lets their I/O in between.
-   */
+  /** Takes the gate's turns (see BatchGate), one per event-loop turn while any is admitted. */
   private openGate(): void {
     if (this.gateTurn) return;
     const turn = () => {
       this.gateTurn = undefined;
-      let admitted = false;
-      for (const [model, queue] of this.gate) {
-        if (queue.length > 0 && this.spare(model) > 0) {
-          const waiter = queue.shift()!;
-          this.routing.holdBatchSlot(waiter.requestId, model);
-          waiter.admit();
-          admitted = true;
-        }
-        if (queue.length === 0) this.gate.delete(model);
+      const admitted = this.gate.turn((model) => this.spare(model));
+      for (const { model, waiter } of admitted) {
+        this.routing.holdBatchSlot(waiter.requestId, model);
+        waiter.admit();
       }
-      if (this.gate.size === 0) {
+      if (this.gate.idle) {
         clearInterval(this.gateTimer);
         this.gateTimer = undefined;
-      } else if (admitted) {
+      } else if (admitted.length > 0) {
         this.gateTurn = setImmediate(turn);
       }
     };
@@ -310,76 +290,6 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private input(batch: BatchRow): Promise<BatchInput> {
     return this.inputs.get(batch);
   }
-
-  /** Completion, cancellation, expiry and restarts left half done, for every unfinished batch. */
-  private async sweep(): Promise<void> {
-    const batches = await this.repository.unfinished();
-    if (batches.length === 0) return;
-    const counts = await this.repository.counts(batches.map((b) => b.id));
-    const now = this.clock.now();
-    for (const b of batches) {
-      const c = counts.get(b.id) ?? { completed: 0, failed: 0 };
-      if (b.status === 'validating' && now - new Date(b.createdAt).getTime() > 60_000) {
-        // Created but never fully queued (the gateway stopped mid-create): queue again, de-duplicated.
-        const input = await this.input(b);
-        await this.queue.enqueue([...input.lines.values()].map((l) => ({ batchId: b.id, line: l.line, customId: l.customId })));
-        await this.repository.transition(b.id, ['validating'], 'in_progress', new Date(now));
-      } else if (b.status === 'in_progress' && pastExpiry(b, now)) {
-        // Before the completion check: a crash after the batch_expired rows were written must still end as expired.
-        await this.finalize(b, 'expired');
-      } else if (b.status === 'in_progress' && c.completed + c.failed >= b.total) {
-        await this.finalize(b, 'completed');
-      } else if (b.status === 'finalizing') {
-        await this.finalize(b, 'completed');
-      } else if (b.status === 'cancelling' && !this.perBatch.has(b.id)) {
-        await this.finalize(b, 'cancelled');
-      }
-    }
-  }
-
-  /** Writes the output and error files (deterministic ids, so a repeat after a crash is harmless), then the final status. */
-  private async finalize(b: BatchRow, target: Extract<BatchStatus, 'completed' | 'cancelled' | 'expired'>): Promise<void> {
-    if (this.finalizing.has(b.id)) return;
-    this.finalizing.add(b.id);
-    try {
-      const at = () => new Date(this.clock.now());
-      if (target === 'completed' && b.status === 'in_progress' && !(await this.repository.transition(b.id, ['in_progress'], 'finalizing', at()))) return;
-      if (target === 'expired') {
-        // As OpenAI does: every request not run by then gets a batch_expired line in the error file.
-        this.states.delete(b.id);
-        const input = await this.input(b);
-        await this.repository.failUnfinished(b.id, [...input.lines.values()], BATCH_EXPIRED, at());
-        const all = await this.repository.results(b.id);
-        // Everything had finished before the window closed: it completed, it did not expire.
-        if (!all.some((r) => r.error?.code === BATCH_EXPIRED.code)) {
-          if (!(await this.repository.transition(b.id, ['in_progress'], 'finalizing', at()))) return;
-          target = 'completed';
-        }
-      }
-      const results = await this.repository.results(b.id);
-      const ok = results.filter(succeeded);
-      const bad = results.filter((r) => !succeeded(r));
-      const suffix = b.id.replace(/^batch_/, '');
-      const files: { outputFileId: string | null; errorFileId: string | null } = { outputFileId: null, errorFileId: null };
-      for (const [kind, rows] of [['output', ok], ['errors', bad]] as const) {
-        if (rows.length === 0) continue;
-        const id = `file-${suffix}-${kind}`;
-        const data = Buffer.from(rows.map(outputLine).join('\n') + '\n');
-        await this.store.put(id, data);
-        await this.repository.insertFile({ id, userId: b.userId, keyId: b.keyId, filename: `${b.id}_${kind}.jsonl`, purpose: 'batch_output', bytes: data.length, createdAt: at() });
-        if (kind === 'output') files.outputFileId = id;
-        else files.errorFileId = id;
-      }
-      const from: BatchStatus[] = target === 'completed' ? ['finalizing'] : target === 'cancelled' ? ['cancelling'] : ['in_progress'];
-      if (await this.repository.transition(b.id, from, target, at(), files)) {
-        this.logger.info('batch finished', { batchId: b.id, status: target, completed: ok.length, failed: bad.length, total: b.total });
-        this.states.delete(b.id);
-        this.inputs.forget(b.id);
-      }
-    } finally {
-      this.finalizing.delete(b.id);
-    }
-  }
 }
 
 interface Waiter {
@@ -389,8 +299,6 @@ interface Waiter {
 
 /** How often waiting batch requests are matched with free slots (slots also free as responses end). */
 const GATE_INTERVAL_MS = 25;
-const BATCH_EXPIRED = { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' };
-const pastExpiry = (b: BatchRow, now: number) => new Date(b.expiresAt).getTime() <= now;
 
 /** The key a batch was created with; its model permissions were checked then, line by line. */
 function batchKey(b: BatchRow): VerifiedKey {

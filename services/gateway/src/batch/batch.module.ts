@@ -1,6 +1,7 @@
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { BatchBacklogService } from './batch-backlog.service';
 import { BatchExecutorService } from './batch-executor.service';
+import { BatchFinalizerService } from './batch-finalizer.service';
 import { BatchInputsService } from './batch-inputs.service';
 import { BatchQueueRepository } from './batch-queue.repository';
 import { BatchController } from './batch.controller';
@@ -20,6 +21,7 @@ export const BATCH_PROVIDERS = [
   BatchQueueRepository,
   BatchService,
   BatchController,
+  BatchFinalizerService,
   BatchExecutorService,
   BatchBacklogService,
 ];

@@ -121,8 +121,8 @@ export class DataPlaneController implements BeforeApplicationShutdown {
   /** Stops taking requests, lets running ones finish for a grace period, then cuts the rest with an error. */
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
-    const deadline = Date.now() + this.config.GATEWAY_SHUTDOWN_GRACE;
-    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const deadline = this.clock.monotonic() + this.config.GATEWAY_SHUTDOWN_GRACE;
+    while (this.inFlight.size > 0 && this.clock.monotonic() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (this.inFlight.size === 0) return;
     this.logger.warn('cutting requests still running at shutdown', { count: this.inFlight.size });
     for (const ex of this.inFlight) {
