@@ -10,6 +10,7 @@ import { kvCacheScorer } from '../scorers/kv-cache.scorer';
 import { leastOutstandingScorer } from '../scorers/least-outstanding.scorer';
 import { DEFAULT_QUEUE_THRESHOLD, queueDepthScorer } from '../scorers/queue-depth.scorer';
 import { prefixAffinityScorer } from '../scorers/prefix-affinity.scorer';
+import { DEFAULT_BLOCK_TOKENS, DEFAULT_DECODE_SLOWDOWN, DEFAULT_PREFILL_TOKENS_PER_SECOND, PrefillBacklog, predictedTtftScorer } from '../scorers/predicted-ttft.scorer';
 import { FilterConfig, FilterName, PickerConfig, PickerName, ScorerConfig, ScorerName } from './routing-config';
 import { RoutingState } from './routing-state';
 
@@ -58,6 +59,17 @@ export const scorerCatalog: { readonly [N in ScorerName]: CatalogEntry<Extract<S
     params: { yieldAtQueue: positiveNumber, capacityBlocks: positiveInteger },
     build: (c, state) =>
       prefixAffinityScorer({ index: state.prefixIndex, yieldAtQueue: c.yieldAtQueue ?? DEFAULT_YIELD_AT_QUEUE }),
+  },
+  'predicted-ttft': {
+    params: { capacityBlocks: positiveInteger, blockTokens: positiveNumber, prefillTokensPerSecond: positiveNumber, decodeSlowdown: (v) => (typeof v === 'number' && v >= 0 ? undefined : `must be a number >= 0, got ${show(v)}`) },
+    build: (c, state) =>
+      predictedTtftScorer({
+        index: state.prefixIndex,
+        backlog: new PrefillBacklog(),
+        blockTokens: c.blockTokens ?? DEFAULT_BLOCK_TOKENS,
+        prefillTokensPerSecond: c.prefillTokensPerSecond ?? DEFAULT_PREFILL_TOKENS_PER_SECOND,
+        decodeSlowdown: c.decodeSlowdown ?? DEFAULT_DECODE_SLOWDOWN,
+      }),
   },
 };
 

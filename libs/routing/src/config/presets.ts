@@ -22,6 +22,12 @@ export const routingPresets = {
     ],
     picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
   },
+  // Each worker's predicted time to first token, prefix hits counted as prefill saved (predicted-ttft.scorer.ts).
+  'predicted-ttft': {
+    filters: serving,
+    scorers: [{ name: 'predicted-ttft', weight: 1, capacityBlocks: 4096 }],
+    picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
+  },
 } as const satisfies Record<string, RoutingConfig>;
 
 export type RoutingPresetName = keyof typeof routingPresets;

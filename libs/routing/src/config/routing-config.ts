@@ -17,6 +17,17 @@ export type ScorerConfig =
       readonly yieldAtQueue?: number;
       /** Blocks remembered per endpoint: its KV cache size in the unit of the request's blocks. */
       readonly capacityBlocks?: number;
+    }
+  | {
+      readonly name: 'predicted-ttft';
+      readonly weight: number;
+      /** Blocks remembered per endpoint, as for prefix-affinity. */
+      readonly capacityBlocks?: number;
+      /** Prompt tokens per request block. */
+      readonly blockTokens?: number;
+      readonly prefillTokensPerSecond?: number;
+      /** How much longer prefill takes beside a full decode batch (0.5: 1.5×). */
+      readonly decodeSlowdown?: number;
     };
 
 export type PickerConfig =

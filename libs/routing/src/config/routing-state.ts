@@ -16,7 +16,7 @@ export interface RoutingState {
 }
 
 export function newRoutingState(config: RoutingConfig): RoutingState {
-  const prefix = config.scorers.find((s) => s.name === 'prefix-affinity');
+  const prefix = config.scorers.find((s) => s.name === 'prefix-affinity' || s.name === 'predicted-ttft');
   const seed = config.picker.name === 'round-robin' ? undefined : config.picker.seed;
   return {
     prefixIndex: new PrefixIndex(prefix?.capacityBlocks ?? DEFAULT_CAPACITY_BLOCKS),
