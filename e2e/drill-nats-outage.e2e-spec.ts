@@ -7,7 +7,7 @@ import { chatBody, MODEL, sleep, Stack, waitUntil, Worker } from '../services/ga
 /**
  * Drill: the NATS server is SIGKILLed under 20 requests a second and restarted after a while, with
  * the real services (router, key-registry, gateway, metrics-collector, vm-scaler) and a simulated
- * worker. The gateway keeps serving from the workers it last saw, `/health` says "degraded" rather
+ * worker (and a second, idle gateway). Each gateway keeps serving from the workers it last saw, `/health` says "degraded" rather
  * than 503, nobody expires a worker for a silence they could not hear, and afterwards every
  * successful request is in the ledger exactly once and every scaling decision in PostgreSQL is in
  * the SCALING stream. `npm run drill` runs it with a 30 s outage (MAAS_DRILL=full); inside
@@ -50,6 +50,8 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
   let worker: Worker;
   let collector: StartedService;
   let scaler: StartedService;
+  /** A second gateway taking no load: every gateway must ride through, not only the busy one. */
+  let idleGateway: StartedService;
   let key: string;
 
   beforeAll(async () => {
@@ -57,6 +59,8 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
     stack = new Stack({}, nats.url);
     await stack.start();
     worker = await stack.startWorker();
+    idleGateway = await stack.startGateway();
+    await idleGateway.waitFor((r) => r.msg === 'registry snapshot loaded' && r.workers === 1, 30_000, 'the second gateway learning the worker');
     key = (await stack.createKey()).secret;
     fs.writeFileSync(path.join(dir, 'spec.json'), JSON.stringify(spec));
     [collector, scaler] = await Promise.all([
@@ -101,16 +105,20 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
       return total;
     })();
 
-    // Every gateway /health answer of the run and the ready workers in its replica, 4 times a second.
-    const health: { at: number; status: number; degraded: boolean; readyWorkers: number }[] = [];
+    // Every /health answer of both gateways during the run and the ready workers in their lists, 4 times a second.
+    const health: { gateway: string; at: number; status: number; degraded: boolean; readyWorkers: number }[] = [];
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        const at = Date.now();
-        const res = await fetch(stack.url('/health')).catch(() => undefined);
-        const body = (await res?.json().catch(() => undefined)) as { info?: { nats?: { degraded?: string } } } | undefined;
-        const metrics = await fetch(stack.url('/metrics')).then((r) => r.text(), () => '');
-        health.push({ at, status: res?.status ?? 0, degraded: body?.info?.nats?.degraded === 'bus down, serving', readyWorkers: sampleSum(metrics, READY) });
+        await Promise.all(
+          [stack.gateway, idleGateway].map(async (g) => {
+            const at = Date.now();
+            const res = await fetch(`${g.url}/health`).catch(() => undefined);
+            const body = (await res?.json().catch(() => undefined)) as { info?: { nats?: { degraded?: string } } } | undefined;
+            const metrics = await fetch(`${g.url}/metrics`).then((r) => r.text(), () => '');
+            health.push({ gateway: g.url, at, status: res?.status ?? 0, degraded: body?.info?.nats?.degraded === 'bus down, serving', readyWorkers: sampleSum(metrics, READY) });
+          }),
+        );
         await sleep(250);
       }
     })();
@@ -128,6 +136,7 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
 
     const since = (r: Record<string, unknown>) => Date.parse(String(r.ts)) - restartedAt;
     const after = (r: Record<string, unknown>) => Date.parse(String(r.ts)) >= restartedAt;
+    await idleGateway.waitFor((r) => r.msg === 'bus back: resynchronising the worker list with router', 30_000, 'the second gateway reconnecting');
     const gatewayBack = await stack.gateway.waitFor((r) => r.msg === 'bus back: resynchronising the worker list with router', 30_000, 'the gateway reconnecting');
     const resynced = await stack.gateway.waitFor((r) => r.msg === 'registry snapshot loaded' && after(r), 30_000, 'the gateway asking router again');
     const reannounced = await worker.waitFor((r) => r.msg === 'nats reconnected; re-announcing', 30_000, 'the worker re-announcing');
@@ -166,7 +175,7 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
     const heldAfter = sampleSum(await (await fetch(stack.url('/metrics'))).text(), HELD);
     const justAfter = [...results.values()].filter((r) => r.sentAt >= restartedAt && r.sentAt < restartedAt + JUST_AFTER_MS);
     const duringOutage = health.filter((h) => h.at > killedAt + 500 && h.at < restartedAt);
-    const expiredLocally = stack.gateway.records().filter((r) => r.msg === 'worker expired locally (no heartbeat)');
+    const expiredLocally = [stack.gateway, idleGateway].flatMap((g) => g.records()).filter((r) => r.msg === 'worker expired locally (no heartbeat)');
     const removedByRouter = stack.router.records().filter((r) => r.msg === 'worker removed');
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -176,21 +185,21 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
         `  requests        sent ${sent}, succeeded ${ok.length}, failed ${failed.length} (held for capacity: ${heldAfter - heldBefore})`,
         `  ledger          rows ${rows.length}, missing ${missing.length}, duplicates ${duplicates}, complete ${s(ledgerCompleteMs)} after the restart`,
         `  scaling         decisions ${decisions.length} (${decisionsDuring} during the outage), in the stream ${inStream.size}, missing ${decisionsMissing.length}, duplicated ${decisionsDuplicated}; outbox caught up ${s(since(scalingCaughtUp))} after the restart`,
-        `  gateway /health during the outage: ${duringOutage.filter((h) => h.status === 200 && h.degraded).length} of ${duringOutage.length} 200 degraded, ${health.filter((h) => h.status !== 200).length} non-200 in the whole run`,
+        `  2 gateways      /health during the outage: ${duringOutage.filter((h) => h.status === 200 && h.degraded).length} of ${duringOutage.length} answers 200 degraded; ${health.filter((h) => h.status !== 200).length} non-200 in the whole run`,
         `  recovery        gateway link back ${s(since(gatewayBack))}, worker list resynchronised ${s(since(resynced))}, worker re-announced ${s(since(reannounced) + Number(reannounced.delayMs))} after the restart`,
         `  just after      ${justAfter.length} requests sent in the ${JUST_AFTER_MS / 1000} s after the restart: slowest ${Math.max(0, ...justAfter.map((r) => r.ms))} ms`,
-        `  workers         expired by the gateway ${expiredLocally.length}, by the router ${removedByRouter.length}; fewest ready in the gateway's list ${Math.min(...health.map((h) => h.readyWorkers))}`,
+        `  workers         expired by a gateway ${expiredLocally.length}, by the router ${removedByRouter.length}; fewest ready in a gateway's list ${Math.min(...health.map((h) => h.readyWorkers))}`,
       ].join('\n'),
     );
 
     expect(failed).toEqual([]); // no request failed, let alone because the worker list emptied
-    expect(health.filter((h) => h.readyWorkers < 1)).toEqual([]); // the gateway's list never emptied
+    expect(health.filter((h) => h.readyWorkers < 1)).toEqual([]); // no gateway's list ever emptied
     expect(expiredLocally).toEqual([]);
     expect(removedByRouter).toEqual([]);
     expect(missing).toEqual([]);
     expect(duplicates).toBe(0);
     expect(rows.length).toBe(ok.length);
-    expect(duringOutage.length).toBeGreaterThan(0);
+    expect(new Set(duringOutage.map((h) => h.gateway)).size).toBe(2);
     expect(duringOutage.filter((h) => !(h.status === 200 && h.degraded))).toEqual([]);
     expect(health.filter((h) => h.status !== 200)).toEqual([]);
     expect(decisionsDuring).toBeGreaterThan(0);
