@@ -1,17 +1,7 @@
 /** Seeded arrival processes for open-loop load, in seconds between requests. */
-export type Rng = () => number;
+import { Rng, seededRng } from '@maas/random';
 
-/** mulberry32: a small seeded uniform generator in [0, 1). */
-export function seededRng(seed: number): Rng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { type Rng, seededRng };
 
 function standardNormal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());

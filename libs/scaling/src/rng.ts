@@ -1,13 +1,2 @@
-/** A seeded uniform generator in [0, 1) (mulberry32): same seed, same sequence, on every platform. */
-export type Rng = () => number;
-
-export function seededRng(seed: number): Rng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Simulated providers draw from the one seeded generator: same seed, same replay. */
+export { type Rng, seededRng } from '@maas/random';

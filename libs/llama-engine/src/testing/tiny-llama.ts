@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { seededRng } from '@maas/random';
 import { encodeGguf, GgufTensor, GgufValue } from '../gguf-writer';
 
 /**
@@ -62,17 +63,8 @@ export function tinyVocabulary(): VocabEntry[] {
   return vocab;
 }
 
-/** mulberry32: small, seeded, good enough to fill weights reproducibly. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The one seeded generator: weights are the same on every run. */
+const uniform = seededRng;
 
 function gaussian(seed: number): () => number {
   const u = uniform(seed);
