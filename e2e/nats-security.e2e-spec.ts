@@ -66,6 +66,14 @@ describe('NATS with the generated auth and TLS config', () => {
   let decoyHits = 0;
   let decoyUrl: string;
 
+  /** `maas <args>` against this NATS's credential folder, as the operator runs it. */
+  async function maas(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+    const proc = startNode('bin/maas.js', { MAAS_NATS_DIR: nats.store.dir, ...env }, args);
+    const code = await new Promise<number | null>((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve)));
+    await sleep(50);
+    return { code, out: proc.lines.join('\n') };
+  }
+
   const optionsFor = (env: Record<string, string>): ConnectionOptions =>
     natsConnectionOptions(env.NATS_URL, loadConfig(natsSecurityConfigSpec, env));
 
@@ -98,8 +106,9 @@ describe('NATS with the generated auth and TLS config', () => {
     decoyUrl = `http://127.0.0.1:${(decoy.address() as AddressInfo).port}`;
 
     nats = await startSecureNatsServer(namespace);
-    nats.store.issueWorker('gpu-node-7');
-    expect(nats.store.reload()).toBe(true);
+    const issued = await maas(['credentials', 'issue', 'worker', '--node', 'gpu-node-7']);
+    expect(issued.code).toBe(0);
+    expect(issued.out).toContain('nats-server reloaded its config');
     db = await createTestDatabase('natssec');
     const serviceEnv = (name: string) => ({ ...nats.envFor(name), DATABASE_URL: db.url, WORKER_EXPIRY_MS: '3s' });
     [keyRegistry, router] = await Promise.all([startService('key-registry', serviceEnv('key-registry')), startService('router', serviceEnv('router'))]);
@@ -216,12 +225,36 @@ describe('NATS with the generated auth and TLS config', () => {
     expect(gateway.records().filter((r) => r.msg === 'worker joined').map((r) => r.workerId)).toEqual(['gpu-node-7']);
   });
 
+  it('gives the operators an admin identity that makes keys and a read-only one that cannot', async () => {
+    const envOf = async (identity: string): Promise<Record<string, string>> => {
+      const printed = await maas(['credentials', 'env', identity]);
+      expect(printed.code).toBe(0);
+      return Object.fromEntries([...printed.out.matchAll(/^export (\w+)=(".*")$/gm)].map((m) => [m[1], JSON.parse(m[2]) as string])) as Record<string, string>;
+    };
+    const adminEnv = { ...(await envOf('cli-admin')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
+    const readOnlyEnv = { ...(await envOf('cli-readonly')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
+    expect(adminEnv.NATS_NKEY).toBe(nats.store.seedFile('cli-admin'));
+
+    const made = await maas(['keys', 'create', '--user', 'grace@example.org'], adminEnv);
+    expect(made.code).toBe(0);
+    expect(made.out).toMatch(/^sk-/);
+    const listed = await maas(['keys', 'list'], readOnlyEnv);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain('grace@example.org');
+    const refused = await maas(['keys', 'create', '--user', 'mallory@example.org'], readOnlyEnv);
+    expect(refused.code).toBe(1);
+    expect((await admin.bus.request('key-registry.list', {}, 5000)).keys.map((k) => k.userEmail)).not.toContain('mallory@example.org');
+    const anonymous = await maas(['keys', 'list'], { NATS_URL: nats.url, NATS_CA: nats.store.caFile, MAAS_NATS_INSECURE: '0', NATS_NKEY: '' });
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.out).toMatch(/no NATS credentials/);
+  });
+
   it('disconnects and then refuses a worker credential once it is revoked and the server reloaded', async () => {
     const seedCopy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'maas-revoked-')), 'worker.nk');
     fs.copyFileSync(nats.store.seedFile('worker-gpu-node-7'), seedCopy);
     const w = await client('worker-gpu-node-7', { ...nats.envFor('worker-gpu-node-7'), NATS_NKEY: seedCopy });
-    expect(nats.store.revoke('worker-gpu-node-7')).toBe(true);
-    expect(nats.store.reload()).toBe(true);
+    const revoked = await maas(['credentials', 'revoke', 'worker', '--node', 'gpu-node-7']);
+    expect(revoked).toEqual({ code: 0, out: expect.stringContaining('nats-server reloaded its config') });
     await until(() => w.disconnects > 0 || w.nc.isClosed(), 15_000, 'the revoked connection closed');
     const err = await connect({ ...optionsFor({ ...nats.envFor('cli-readonly'), NATS_NKEY: seedCopy }), reconnect: false }).then(
       (nc) => nc.close().then(() => undefined),

@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { MessageName, ScalingAction, ScalingDecided, Subjects, VmStateChanged } from '@maas/contracts';
 import { DEFAULT_DATABASE_URL, env, loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import { decide, DecisionInput, diffDecisions, DecisionDiff, replayDecisions, resolveScalingSpec, ScaleDecision, ScalingSpec, ScalingSpecOverrides } from '@maas/scaling';
+import { natsConnectionOptions } from '@maas/nats';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
 const ENVIRONMENT = `environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas),
@@ -45,7 +46,7 @@ class ScalingStream {
   static async open(): Promise<ScalingStream> {
     const config = loadConfig(platformConfigSpec);
     try {
-      const nc = await connect({ servers: config.NATS_URL, name: 'maas-scaling', timeout: 3000 });
+      const nc = await connect({ ...natsConnectionOptions(config.NATS_URL), name: 'maas-scaling', timeout: 3000 });
       return new ScalingStream(nc, new Subjects(config.MAAS_NAMESPACE));
     } catch (err) {
       throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${(err as Error).message}`);

@@ -2,14 +2,14 @@ import { defineArgs } from '@maas/cli-args';
 import { connect, NatsConnection } from 'nats';
 import { Subjects, UsageDeadLetter } from '@maas/contracts';
 import { loadConfig, platformConfigSpec } from '@maas/config';
-import { MessageBus } from '@maas/nats';
+import { MessageBus, natsConnectionOptions } from '@maas/nats';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
 async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
   const config = loadConfig(platformConfigSpec);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: config.NATS_URL, name: 'maas-usage', timeout: 3000 });
+    nc = await connect({ ...natsConnectionOptions(config.NATS_URL), name: 'maas-usage', timeout: 3000 });
   } catch (err) {
     throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${(err as Error).message}`);
   }
@@ -26,7 +26,7 @@ async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
   }
 }
 
-const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas)';
+const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), NATS_NKEY and NATS_CA (`maas credentials env cli-admin` prints them)';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 const describe = (d: UsageDeadLetter) =>
