@@ -5,6 +5,15 @@ import type { Clock } from './clock';
 export interface BusLinkState {
   readonly connected: boolean;
   readonly since: number;
+  /** Why it is down: the client's disconnect, or a server that stopped answering pings. */
+  readonly reason?: string;
+}
+
+export interface BusLinkOptions {
+  /** How often the server is pinged, to notice one that hangs without closing the socket. */
+  readonly probeEveryMs?: number;
+  /** A ping unanswered this long marks the link down until one is answered. */
+  readonly probeTimeoutMs?: number;
 }
 
 /**
@@ -17,24 +26,52 @@ export type ServingWithoutBus = () => { readonly serving: boolean; readonly deta
 /**
  * The NATS link as services see it: up or down since when, with a callback on each change,
  * so a service can hold state through an outage and resynchronise when the link comes back.
+ * A closed socket is reported by the client at once; a server that hangs (a partition, a
+ * stopped process) only after its pings go unanswered for 20 s, so the link pings every second
+ * itself and calls a ping unanswered for 2 s an outage.
  */
 export class BusLink {
   private current: BusLinkState;
   private readonly listeners = new Set<(state: BusLinkState) => void>();
   private servingWithoutBus?: ServingWithoutBus;
+  private readonly probeTimer: NodeJS.Timeout;
+  private probing = false;
 
   constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly clock: Clock,
+    private readonly options: BusLinkOptions = {},
   ) {
     this.current = { connected: !nc.isClosed(), since: clock.now() };
     void (async () => {
       for await (const status of nc.status()) {
-        if (status.type === 'disconnect') this.set(false);
+        if (status.type === 'disconnect') this.set(false, 'disconnected');
         else if (status.type === 'reconnect') this.set(true);
       }
     })();
-    void nc.closed().then(() => this.set(false));
+    this.probeTimer = setInterval(() => void this.probe(), options.probeEveryMs ?? 1000);
+    this.probeTimer.unref();
+    void nc.closed().then(() => {
+      clearInterval(this.probeTimer);
+      this.set(false, 'connection closed');
+    });
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.nc.isClosed()) return;
+    this.probing = true;
+    const timeoutMs = this.options.probeTimeoutMs ?? 2000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.nc.flush(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer to a ping in ${timeoutMs} ms`)), timeoutMs)))]);
+      // A link the client called down comes back with its reconnect event, not with a ping answered from the buffer.
+      if (this.current.reason?.startsWith('no answer')) this.set(true);
+    } catch (err) {
+      if (this.current.connected) this.set(false, (err as Error).message);
+    } finally {
+      clearTimeout(timer);
+      this.probing = false;
+    }
   }
 
   get state(): BusLinkState {
@@ -57,9 +94,9 @@ export class BusLink {
     return this.servingWithoutBus?.();
   }
 
-  private set(connected: boolean): void {
+  private set(connected: boolean, reason?: string): void {
     if (connected === this.current.connected) return;
-    this.current = { connected, since: this.clock.now() };
+    this.current = { connected, since: this.clock.now(), ...(reason ? { reason } : {}) };
     for (const listener of this.listeners) listener(this.current);
   }
 }
