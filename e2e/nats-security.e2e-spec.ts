@@ -231,8 +231,8 @@ describe('NATS with the generated auth and TLS config', () => {
       expect(printed.code).toBe(0);
       return Object.fromEntries([...printed.out.matchAll(/^export (\w+)=(".*")$/gm)].map((m) => [m[1], JSON.parse(m[2]) as string])) as Record<string, string>;
     };
-    const adminEnv = { ...(await envOf('cli-admin')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
-    const readOnlyEnv = { ...(await envOf('cli-readonly')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
+    const adminEnv: Record<string, string> = { ...(await envOf('cli-admin')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
+    const readOnlyEnv: Record<string, string> = { ...(await envOf('cli-readonly')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
     expect(adminEnv.NATS_NKEY).toBe(nats.store.seedFile('cli-admin'));
 
     const made = await maas(['keys', 'create', '--user', 'grace@example.org'], adminEnv);
