@@ -352,7 +352,21 @@ async function measure(options: Options, targets: Target[], mode: 'non-stream' |
     while (Date.now() < until) await runTarget(t, payload, streamed, concurrency, concurrency * 20);
   }
   if (platform) await new Promise((r) => setTimeout(r, DRAIN_MS)); // the warm-up's usage stored before the count starts
-  const platformBefore = platform ? await platformCpu(platform) : undefined;
+  // Read at every round's end too: a pooled PostgreSQL session that closes and reopens loses only its last round.
+  const platformUsed: Record<string, number> = {};
+  let platformLast = platform ? await platformCpu(platform) : undefined;
+  const platformRead = async () => {
+    if (!platform || !platformLast) return;
+    const now = await platformCpu(platform);
+    for (const [name, pids] of Object.entries(now)) {
+      for (const [pid, cpu] of pids) {
+        const before = platformLast[name]?.get(pid);
+        if (before !== undefined) platformUsed[name] = (platformUsed[name] ?? 0) + cpu - before;
+      }
+      platformUsed[name] ??= 0;
+    }
+    platformLast = now;
+  };
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
   const wall = new Map<string, number>(targets.map((t) => [t.name, 0]));
   const cpu = new Map<string, number>(targets.map((t) => [t.name, 0]));
@@ -368,23 +382,16 @@ async function measure(options: Options, targets: Target[], mode: 'non-stream' |
       cpu.set(t.name, cpu.get(t.name)! + cpuMs(t.pid) - cpuBefore);
       samples.get(t.name)!.push(...got);
     }
+    await platformRead();
     process.stderr.write(`\r${mode} c=${concurrency}: round ${r + 1}/${rounds}\x1b[K`);
   }
   process.stderr.write('\n');
   let platformCpuMsPerRequest: Record<string, number> | undefined;
-  if (platform && platformBefore) {
+  if (platform) {
     await new Promise((r) => setTimeout(r, DRAIN_MS)); // usage of the last requests stored, inside the count
-    const after = await platformCpu(platform);
+    await platformRead();
     const requests = samples.get('gateway')!.length;
-    platformCpuMsPerRequest = {};
-    for (const name of Object.keys(after)) {
-      let ms = 0;
-      for (const [pid, cpu] of after[name]) {
-        const before = platformBefore[name]?.get(pid);
-        if (before !== undefined) ms += cpu - before; // a process present at both ends (pooled backends are)
-      }
-      platformCpuMsPerRequest[name] = ms / requests;
-    }
+    platformCpuMsPerRequest = Object.fromEntries(Object.entries(platformUsed).map(([name, ms]) => [name, ms / requests]));
     platformCpuMsPerRequest.total = Object.values(platformCpuMsPerRequest).reduce((a, b) => a + b, 0);
   }
   const expected = streamed ? sentEvents(options.chunks) : undefined;

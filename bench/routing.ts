@@ -2,8 +2,16 @@
  * Routing benchmark: round-robin, least-outstanding and prefix+load (@maas/routing presets, plus a
  * tuned prefix+load) replaying a Mooncake-format trace over simulated workers in virtual time.
  *
- *   node scripts/run.js bench/routing.ts [--trace FILE] [--workers N] [--profile NAME] [--speedup X]
+ *   node scripts/run.js bench/routing.ts [--trace FILE | --conversation] [--workers N] [--profile NAME] [--speedup X]
  *        [--heartbeat-ms MS] [--seed N] [--host-kv-blocks N] [--capacity N] [--ablation]
+ *   node scripts/run.js bench/routing.ts --sweep [--sweep-workers 4,8,16]
+ *
+ * `--conversation` replays a generated conversation-style trace instead (bench/routing/conversation-trace.ts:
+ * sessions sharing a few system prompts, prompts growing by turn, think time, heavy-tailed session
+ * lengths; seeded). `--sweep` runs every policy on both traces at each worker count, with the offered
+ * load scaled to the workers (the Mooncake trace replayed `speedup × workers / 4` faster, conversation
+ * sessions started `sessions-per-second × workers / 4`), so every cell is as loaded per worker as the
+ * 4-worker one, and prints one table of all cells.
  *
  * Each worker is a @maas/engine-sim `SimulatedEngine`. The router sees the workers as the gateway does:
  * its own outstanding count per worker, updated at once, and running/waiting/KV usage as of each
@@ -23,7 +31,7 @@
  * Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.
  */
 import * as path from 'node:path';
-import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
+import { defineArgs, integerList, parseArgv, runMain } from '@maas/cli-args';
 import { EngineProfile, findProfile } from '@maas/engine-sim';
 import { routingPresets } from '@maas/routing';
 import { ProgressBar } from './lib/progress';
@@ -33,7 +41,8 @@ import { replayCluster, ReplayResult } from './routing/cluster-replay';
 import { policyMetrics, PolicyMetrics } from './routing/metrics';
 import { PolicyLine, policyLines, TUNED_YIELD_AT_QUEUE } from './routing/policies';
 import { infiniteCacheCeiling, pooledCacheCeiling } from './routing/prefix-oracle';
-import { loadTrace, TRACE_BLOCK_TOKENS } from './routing/trace';
+import { loadTrace, TRACE_BLOCK_TOKENS, TraceRequest } from './routing/trace';
+import { conversationTrace, DEFAULT_CONVERSATION } from './routing/conversation-trace';
 
 const root = path.resolve(__dirname, '..', '..');
 const DEFAULT_TRACE = path.resolve(root, '..', 'shared', 'data', 'traces', 'mooncake-synthetic.jsonl');
@@ -52,6 +61,12 @@ interface BenchArgs {
   readonly capacity: number | undefined;
   /** Add one line per change of the tuned prefix-load, each alone. */
   readonly ablation: boolean;
+  /** Replay the generated conversation trace instead of `trace`. */
+  readonly conversation: boolean;
+  /** Conversation sessions started per second for 4 workers. */
+  readonly sessionsPerSecond: number;
+  readonly sweep: boolean;
+  readonly sweepWorkers: number[];
 }
 
 const spec = defineArgs({
@@ -68,6 +83,10 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
     'host-kv-blocks': { type: 'integer', min: 0, default: 155_000, help: "16-token KV blocks of host memory added to each worker's GPU KV" },
     capacity: { type: 'integer', min: 1, help: "batch bound the workers register with (default: the profile's maxNumSeqs)" },
     ablation: { type: 'boolean', help: 'add one line per change of the tuned prefix-load, each alone' },
+    conversation: { type: 'boolean', help: 'replay a generated conversation-style trace instead of --trace (seeded by --seed)' },
+    'sessions-per-second': { type: 'number', above: 0, default: 1.2, value: 'X', help: 'conversation sessions started per second, for 4 workers' },
+    sweep: { type: 'boolean', help: 'every policy on both traces at each --sweep-workers count, load scaled per worker; one table' },
+    'sweep-workers': { type: 'custom', parse: integerList(1), default: [4, 8, 16], value: '4,8,16', help: 'worker counts of --sweep' },
   },
   epilogue: 'Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.',
 });
@@ -84,6 +103,10 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     hostKvBlocks: values['host-kv-blocks'],
     capacity: values.capacity,
     ablation: values.ablation,
+    conversation: values.conversation,
+    sessionsPerSecond: values['sessions-per-second'],
+    sweep: values.sweep,
+    sweepWorkers: values['sweep-workers'],
   };
 }
 
@@ -96,11 +119,75 @@ interface LineResult {
 const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
 const count = (x: number) => Math.round(x).toLocaleString('en-US');
 
+/** The conversation trace for `workers` workers: sessions started in proportion to them. */
+function conversationFor(args: BenchArgs, workers: number): TraceRequest[] {
+  return conversationTrace({ ...DEFAULT_CONVERSATION, seed: args.seed, sessionsPerSecond: (args.sessionsPerSecond * workers) / 4 });
+}
+
+/** Every policy over one trace and worker count. */
+function runPolicies(args: BenchArgs, profile: EngineProfile, trace: readonly TraceRequest[], workers: number, oracle: { blocks: number; hitRate: number }, label: string): LineResult[] {
+  const lines = policyLines(args.seed, profile.kvBlocks, profile.blockSize, args.ablation, profile.prefillTokensPerSecond);
+  const progress = new ProgressBar(lines.length * trace.length, `${label} ${lines[0].name}`);
+  const results = lines.map((line) => {
+    progress.relabel(`${label} ${line.name}`);
+    const replay = replayCluster({ trace, workers, profile, routing: line.config, heartbeatMs: args.heartbeatMs, seed: args.seed, capacity: args.capacity, onSettled: () => progress.tick() });
+    return { line, replay, metrics: policyMetrics(replay, oracle.blocks, oracle.hitRate, profile.prefillTokensPerSecond) };
+  });
+  progress.finish();
+  return results;
+}
+
+/** Every policy on both traces at each worker count: one table, the targets checked for every cell. */
+function sweep(args: BenchArgs, profile: EngineProfile): void {
+  const out = (s = '') => process.stdout.write(`${s}\n`);
+  const cells: { trace: string; workers: number; requests: number; oracleHitRate: number; results: LineResult[] }[] = [];
+  for (const kind of ['mooncake', 'conversation'] as const) {
+    for (const workers of args.sweepWorkers) {
+      const trace = kind === 'mooncake' ? loadTrace(args.trace, (args.speedup * workers) / 4) : conversationFor(args, workers);
+      const oracle = infiniteCacheCeiling(trace);
+      cells.push({ trace: kind, workers, requests: trace.length, oracleHitRate: oracle.hitRate, results: runPolicies(args, profile, trace, workers, oracle, `${kind} ×${workers}`) });
+    }
+  }
+  out(`traces: mooncake = ${path.basename(args.trace)} replayed at ${args.speedup} × workers/4; conversation = generated (seed ${args.seed}), ${args.sessionsPerSecond} × workers/4 sessions a second for ${DEFAULT_CONVERSATION.durationSeconds} s`);
+  out(`workers: ${profile.name}, prefill ${count(profile.prefillTokensPerSecond)} tok/s, KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens (GPU + host tier); heartbeats every ~${formatNumber(args.heartbeatMs / 1000)} s`);
+  out('idle-while-queued: share of arrivals at which a worker had nothing running or waiting while another had requests waiting; unused: workers that got no request');
+  out();
+  const headers = ['trace', 'workers', 'requests', 'policy', 'TTFT p50', 'TTFT p99', 'p99 / RR', 'p99 / LO', 'hit %', 'of oracle %', 'idle-while-queued %', 'unused', 'prefill load %'];
+  const rows: (string | number)[][] = [];
+  const checks: { cell: string; policy: string; check: string; pass: boolean }[] = [];
+  for (const cell of cells) {
+    const rr = cell.results.find((r) => r.line.name === 'round-robin')!.metrics;
+    const lo = cell.results.find((r) => r.line.name === 'least-outstanding')!.metrics;
+    for (const { line, metrics: m } of cell.results) {
+      rows.push([cell.trace, cell.workers, cell.requests, line.name, m.ttft.median, m.ttft.p99, m.ttft.p99 / rr.ttft.p99, m.ttft.p99 / lo.ttft.p99, m.blockHitRate * 100, m.ofOracle * 100, m.idleWhileQueued * 100, m.unusedWorkers, m.prefillLoad * 100]);
+      if (!line.prefixAware) continue;
+      const where = `${cell.trace} ×${cell.workers}`;
+      checks.push({ cell: where, policy: line.name, check: `TTFT p99 <= least-outstanding's (${formatNumber(m.ttft.p99)} vs ${formatNumber(lo.ttft.p99)} s)`, pass: m.ttft.p99 <= lo.ttft.p99 });
+      if (rr.prefillLoad >= 0.7) checks.push({ cell: where, policy: line.name, check: `TTFT p99 >= 2x lower than round-robin's, loaded (${formatNumber(rr.ttft.p99 / m.ttft.p99)}x)`, pass: rr.ttft.p99 / m.ttft.p99 >= 2 });
+      checks.push({ cell: where, policy: line.name, check: `hit rate >= 90 % of the oracle's (${percent(m.ofOracle)})`, pass: m.ofOracle >= 0.9 });
+      checks.push({ cell: where, policy: line.name, check: `no worker idles while another queues (${percent(m.idleWhileQueued)} of arrivals, ${m.unusedWorkers} unused)`, pass: m.idleWhileQueued === 0 && m.unusedWorkers === 0 });
+    }
+  }
+  out(renderTable(headers, rows));
+  out();
+  out("targets per cell (prefix-aware policies; 'loaded' = round-robin's prefill load >= 70 %)");
+  for (const c of checks) out(`${c.pass ? 'PASS' : 'FAIL'}  ${c.cell.padEnd(17)} ${c.policy.trim().padEnd(18)} ${c.check}`);
+  const file = writeReport('routing-sweep', {
+    args,
+    profile: { name: profile.name, kvBlocks: profile.kvBlocks, blockSize: profile.blockSize, prefillTokensPerSecond: profile.prefillTokensPerSecond },
+    conversation: DEFAULT_CONVERSATION,
+    cells: cells.map((c) => ({ trace: c.trace, workers: c.workers, requests: c.requests, oracleHitRate: c.oracleHitRate, policies: c.results.map((r) => ({ name: r.line.name, config: r.line.config, metrics: r.metrics })) })),
+    checks,
+  });
+  out(`report: ${path.relative(root, file)}`);
+}
+
 function main(): void {
   const args = parseBenchArgs(process.argv.slice(2));
   const fitted = findProfile(args.profile);
   const profile: EngineProfile = { ...fitted, kvBlocks: fitted.kvBlocks + args.hostKvBlocks };
-  const trace = loadTrace(args.trace, args.speedup);
+  if (args.sweep) return sweep(args, profile);
+  const trace = args.conversation ? conversationFor(args, args.workers) : loadTrace(args.trace, args.speedup);
   const traceBlocksPerWorker = Math.floor((profile.kvBlocks * profile.blockSize) / TRACE_BLOCK_TOKENS);
   const engineTraceBlocksPerWorker = Math.floor((fitted.kvBlocks * fitted.blockSize) / TRACE_BLOCK_TOKENS);
   const oracle = infiniteCacheCeiling(trace);
@@ -110,7 +197,7 @@ function main(): void {
   const device = fitted.runtime === 'vllm' ? 'GPU' : 'engine';
 
   const out = (s = '') => process.stdout.write(`${s}\n`);
-  out(`trace: ${path.basename(args.trace)}, ${count(trace.length)} requests over ${formatNumber(span * args.speedup)} s, replayed at ${args.speedup}× (${formatNumber(span)} s)`);
+  out(`trace: ${args.conversation ? `conversation (generated, seed ${args.seed})` : path.basename(args.trace)}, ${count(trace.length)} requests over ${formatNumber(span * args.speedup)} s, replayed at ${args.speedup}× (${formatNumber(span)} s)`);
   out(
     `workers: ${args.workers} × ${profile.name} (prefill ${count(profile.prefillTokensPerSecond)} tok/s, capacity ${args.capacity ?? profile.maxNumSeqs}), ` +
       `KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens = ${count(traceBlocksPerWorker)} trace blocks each ` +
@@ -124,25 +211,9 @@ function main(): void {
   );
   out();
 
-  const lines = policyLines(args.seed, profile.kvBlocks, profile.blockSize, args.ablation);
-  const progress = new ProgressBar(lines.length * trace.length, lines[0].name);
-  const results: LineResult[] = lines.map((line) => {
-    progress.relabel(line.name);
-    const replay = replayCluster({
-      trace,
-      workers: args.workers,
-      profile,
-      routing: line.config,
-      heartbeatMs: args.heartbeatMs,
-      seed: args.seed,
-      capacity: args.capacity,
-      onSettled: () => progress.tick(),
-    });
-    return { line, replay, metrics: policyMetrics(replay, oracle.blocks, oracle.hitRate, profile.prefillTokensPerSecond) };
-  });
-  progress.finish();
+  const results = runPolicies(args, profile, trace, args.workers, oracle, '');
 
-  const headers = ['policy', 'TTFT mean s', 'TTFT p50', 'TTFT p99', 'E2E p50', 'E2E p99', 'hit %', 'of oracle %', 'requests per worker', 'req/s', 'tok/s', 'prefill load %', 'failed'];
+  const headers = ['policy', 'TTFT mean s', 'TTFT p50', 'TTFT p99', 'E2E p50', 'E2E p99', 'hit %', 'of oracle %', 'requests per worker', 'idle-while-queued %', 'req/s', 'tok/s', 'prefill load %', 'failed'];
   out(
     renderTable(
       headers,
@@ -156,6 +227,7 @@ function main(): void {
         m.blockHitRate * 100,
         m.ofOracle * 100,
         m.requestsPerWorker.join('/'),
+        m.idleWhileQueued * 100,
         m.requestsPerSecond,
         Math.round(m.tokensPerSecond),
         m.prefillLoad * 100,

@@ -50,6 +50,8 @@ export interface ReplayResult {
   readonly workers: WorkerTotals[];
   /** Requests the router refused (no endpoint): should stay 0. */
   readonly unrouted: number;
+  /** Share of arrivals at which some worker sat idle (nothing running or waiting) while another had requests waiting. */
+  readonly idleWhileQueued: number;
 }
 
 /** What the gateway knows of a worker: its own outstanding count, live, and engine load as of the last heartbeat. */
@@ -117,6 +119,7 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
   const pending = new Map<string, Pending>();
   const outcomes: RequestOutcome[] = [];
   let unrouted = 0;
+  let idleWhileQueuedArrivals = 0;
 
   const settle = (p: Pending, end: number, failure?: string) => {
     pending.delete(p.request.id);
@@ -153,6 +156,9 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
   const route = (request: TraceRequest) => {
     const now = request.arrivalSeconds;
     if (periodSeconds === 0) for (const s of slots) s.hear(now);
+    // The engines' true state at this instant, not the router's view of it.
+    const truth = slots.map((s) => s.engine.snapshot(now));
+    if (truth.some((s) => s.running === 0 && s.waiting === 0) && truth.some((s) => s.waiting > 0)) idleWhileQueuedArrivals += 1;
     const endpoints = slots.map((s) => s.endpoint(profile.model, spec.capacity ?? profile.maxNumSeqs));
     const decision = pipeline.route({ model: profile.model, capability: 'chat', arrivedAt: now * 1000, prefixBlocks: request.blocks }, endpoints);
     if (decision.outcome !== 'picked') {
@@ -195,6 +201,7 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
   return {
     outcomes,
     unrouted,
+    idleWhileQueued: idleWhileQueuedArrivals / Math.max(1, trace.length),
     workers: slots.map((s) => {
       const snap = s.engine.snapshot();
       return {

@@ -21,6 +21,10 @@ export interface PolicyMetrics {
   readonly tokensPerSecond: number;
   /** Uncached prompt tokens over what the workers could prefill in the makespan: how hard routing made them work. */
   readonly prefillLoad: number;
+  /** Share of arrivals at which a worker idled while another had a queue. */
+  readonly idleWhileQueued: number;
+  /** Workers that received no request at all. */
+  readonly unusedWorkers: number;
 }
 
 export function policyMetrics(result: ReplayResult, totalBlocks: number, oracleHitRate: number, prefillTokensPerSecond: number): PolicyMetrics {
@@ -49,5 +53,7 @@ export function policyMetrics(result: ReplayResult, totalBlocks: number, oracleH
     requestsPerSecond: done.length / makespan,
     tokensPerSecond: tokens / makespan,
     prefillLoad: uncached / (prefillTokensPerSecond * result.workers.length * makespan),
+    idleWhileQueued: result.idleWhileQueued,
+    unusedWorkers: result.workers.filter((w) => w.requests === 0).length,
   };
 }

@@ -45,7 +45,14 @@ function withSeed(config: RoutingConfig, seed: number): RoutingConfig {
   return config.picker.name === 'round-robin' ? config : { ...config, picker: { ...config.picker, seed } };
 }
 
-export function policyLines(seed: number, kvBlocksPerWorker: number, blockSize: number, ablation: boolean): PolicyLine[] {
+/** The predicted-ttft preset told what the gateway would know of these workers: trace blocks of 512 tokens, their prefill rate and KV size. */
+export function predictedTtftFor(kvBlocksPerWorker: number, blockSize: number, prefillTokensPerSecond: number): RoutingConfig {
+  const preset = routingPresets['predicted-ttft'];
+  const capacityBlocks = Math.max(1, Math.floor((kvBlocksPerWorker * blockSize) / TRACE_BLOCK_TOKENS));
+  return { ...preset, scorers: preset.scorers.map((s) => ({ ...s, capacityBlocks, blockTokens: TRACE_BLOCK_TOKENS, prefillTokensPerSecond })) };
+}
+
+export function policyLines(seed: number, kvBlocksPerWorker: number, blockSize: number, ablation: boolean, prefillTokensPerSecond: number): PolicyLine[] {
   const tuned = (name: string, tuning: PrefixLoadTuning): PolicyLine => ({
     name,
     config: withSeed(tunePrefixLoad(tuning, kvBlocksPerWorker, blockSize), seed),
@@ -63,5 +70,6 @@ export function policyLines(seed: number, kvBlocksPerWorker: number, blockSize: 
         ]
       : []),
     tuned('prefix-load tuned', { sizeIndexToKv: true, yieldAtQueue: TUNED_YIELD_AT_QUEUE, dropKvCacheScorer: true }),
+    { name: 'predicted-ttft', config: withSeed(predictedTtftFor(kvBlocksPerWorker, blockSize, prefillTokensPerSecond), seed), prefixAware: true },
   ];
 }
