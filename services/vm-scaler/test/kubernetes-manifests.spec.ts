@@ -1,10 +1,14 @@
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fromSeed } from 'nkeys.js';
+import { connect, nkeyAuthenticator } from 'nats';
 import { projectRoot } from '@maas/platform';
 import { resolveScalingSpec } from '@maas/scaling';
 import { renderWorkerTemplate } from '../src/policy/kubernetes-workload';
+import { startService } from '@maas/testing';
 import { Built, K8sObject, kustomizeBuild, validateObjects } from './support/kustomize';
 
 const DEPLOY = path.join(projectRoot(), 'deploy', 'kubernetes');
@@ -21,6 +25,11 @@ const SERVICES: Record<string, { port: number; database: boolean }> = {
 const NS = 'open-maas';
 /** The options `maas worker --help` declares. */
 const workerOptions = new Set(execFileSync(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), 'worker', '--help']).toString('utf8').match(/--[a-z][a-z-]*/g));
+
+/** The Secrets deploy/kubernetes/nats-credentials.js makes (outside the build: they hold seeds and keys). */
+const credentialsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-nats-credentials-'));
+const natsSecrets = (JSON.parse(execFileSync(process.execPath, [path.join(DEPLOY, 'nats-credentials.js'), '--dir', credentialsDir, '--namespace', 'open-maas']).toString('utf8')) as { items: K8sObject[] }).items;
+afterAll(() => fs.rmSync(credentialsDir, { recursive: true, force: true }));
 
 const build = Object.fromEntries(OVERLAYS.map((o) => [o, kustomizeBuild(path.join(DEPLOY, 'overlays', o))])) as Record<(typeof OVERLAYS)[number], Built[]>;
 const find = (built: Built[], kind: string, name: string): K8sObject => {
@@ -89,7 +98,8 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
   it('points nothing at the loopback address, and every ConfigMap, Secret and ServiceAccount named is in the build', () => {
     const text = JSON.stringify([...objects, ...rendered()]);
     expect(text).not.toMatch(/127\.0\.0\.1|localhost/);
-    const has = (kind: string, name: string) => objects.some((o) => o.kind === kind && o.metadata.name === name);
+    const known = [...objects, ...natsSecrets];
+    const has = (kind: string, name: string) => known.some((o) => o.kind === kind && o.metadata.name === name);
     const missing: string[] = [];
     const visit = (v: Any, where: string) => {
       if (!v || typeof v !== 'object') return;
@@ -99,6 +109,11 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
       if (v.configMapKeyRef?.name && !has('ConfigMap', v.configMapKeyRef.name)) missing.push(`${where}: ConfigMap ${v.configMapKeyRef.name}`);
       if (v.configMap?.name && !has('ConfigMap', v.configMap.name)) missing.push(`${where}: ConfigMap ${v.configMap.name}`);
       if (typeof v.serviceAccountName === 'string' && !has('ServiceAccount', v.serviceAccountName)) missing.push(`${where}: ServiceAccount ${v.serviceAccountName}`);
+      if (typeof v.secret?.secretName === 'string') {
+        const secret = known.find((o) => o.kind === 'Secret' && o.metadata.name === v.secret.secretName);
+        if (!secret) missing.push(`${where}: Secret ${v.secret.secretName}`);
+        for (const item of v.secret.items ?? []) if (secret && !(item.key in secret.stringData)) missing.push(`${where}: key ${item.key} of Secret ${v.secret.secretName}`);
+      }
       for (const x of Object.values(v)) visit(x, where);
     };
     for (const o of [...objects, ...rendered()]) visit(o, `${o.kind}/${o.metadata.name}`);
@@ -126,7 +141,9 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
     expect(routes).toEqual([0, 1, 2].map((i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}`));
     expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
     expect(sts.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
-    expect(find(built, 'ConfigMap', 'open-maas').data.NATS_URL).toBe(`nats://${find(built, 'Service', 'nats').metadata.name}:4222`);
+    expect(find(built, 'ConfigMap', 'open-maas').data.NATS_URL).toBe(`tls://${find(built, 'Service', 'nats').metadata.name}:4222`);
+    expect(conf).toMatch(/^tls \{\n {2}cert_file: \/etc\/nats\/secret\/server\.pem$/m);
+    expect(conf).toMatch(/^include \.\.\/secret\/authorization\.conf$/m);
     if (overlay === 'k0s-knative') expect(sts.spec.volumeClaimTemplates[0].spec.storageClassName).toBe('openebs-hostpath');
   });
 
@@ -249,3 +266,143 @@ describe('the manifest checks themselves', () => {
     }
   });
 });
+
+/** What a pod sees at a path: the file of its ConfigMap or Secret volume that is mounted there. */
+function mountedFile(o: K8sObject, container: Any, file: string, sources: K8sObject[]): string {
+  const mount = container.volumeMounts.find((m: Any) => file.startsWith(`${m.mountPath}/`));
+  if (!mount) throw new Error(`${o.metadata.name}: nothing mounted at ${file}`);
+  const volume = o.spec.template.spec.volumes.find((v: Any) => v.name === mount.name);
+  const rel = file.slice(mount.mountPath.length + 1);
+  const from = volume.secret ? sources.find((s) => s.kind === 'Secret' && s.metadata.name === volume.secret.secretName) : sources.find((s) => s.kind === 'ConfigMap' && s.metadata.name === volume.configMap.name);
+  const item = (volume.secret ?? volume.configMap).items?.find((i: Any) => i.path === rel);
+  const key = item ? item.key : rel;
+  const text = from?.stringData?.[key] ?? from?.data?.[key];
+  if (typeof text !== 'string') throw new Error(`${o.metadata.name}: ${file} is not in ${JSON.stringify(volume)}`);
+  return text;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+describe('the NATS of deploy/kubernetes: three nats-servers with its config and the Secrets nats-credentials.js makes', () => {
+  const built = build.kubernetes;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-nats-'));
+  const servers: ChildProcess[] = [];
+  const ports: { client: number; monitor: number; cluster: number }[] = [];
+  let port = 0;
+  const secret = (name: string) => natsSecrets.find((s) => s.metadata.name === name)!;
+
+  beforeAll(async () => {
+    const sts = find(built, 'StatefulSet', 'nats');
+    const c = sts.spec.template.spec.containers[0];
+    const configFile = c.args[c.args.indexOf('--config') + 1] as string;
+    for (let i = 0; i < sts.spec.replicas; i += 1) ports.push({ client: await freePort(), monitor: await freePort(), cluster: await freePort() });
+    port = ports[0].client;
+    for (let i = 0; i < ports.length; i += 1) {
+      // pod i's files at the same places under its own root: config, secret and data volumes
+      const root = (p: string) => path.join(dir, `nats-${i}`, p);
+      for (const m of c.volumeMounts as { name: string; mountPath: string }[]) {
+        fs.mkdirSync(root(m.mountPath), { recursive: true });
+        const volume = sts.spec.template.spec.volumes.find((v: Any) => v.name === m.name);
+        if (!volume) continue; // the data volume claim
+        const from = volume.secret ? secret(volume.secret.secretName).stringData : find(built, 'ConfigMap', volume.configMap.name).data;
+        for (const [key, text] of Object.entries(from as Record<string, string>)) fs.writeFileSync(path.join(root(m.mountPath), key), text, { mode: 0o600 });
+      }
+      // one host plays three pods: only the listeners, the route addresses and absolute paths move
+      const conf = fs
+        .readFileSync(root(configFile), 'utf8')
+        .replace(/^port: 4222$/m, `port: ${ports[i].client}`)
+        .replace(/^http_port: 8222$/m, `http_port: ${ports[i].monitor}`)
+        .replace(/^ {2}port: 6222$/m, `  port: ${ports[i].cluster}`)
+        .replace(/nats:\/\/nats-(\d)\.nats-headless:6222/g, (_, j: string) => `nats://127.0.0.1:${ports[Number(j)].cluster}`)
+        .replace(/(store_dir|cert_file|key_file|ca_file): \//g, `$1: ${path.join(dir, `nats-${i}`)}/`);
+      fs.writeFileSync(root(configFile), conf);
+      const server = spawn('nats-server', ['--config', root(configFile)], { env: { ...process.env, POD_NAME: `nats-${i}` }, stdio: ['ignore', 'ignore', 'pipe'] });
+      servers.push(server);
+      let log = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`nats-${i} not ready within 15 s:\n${log}`)), 15_000);
+        server.stderr!.on('data', (chunk: Buffer) => {
+          log += chunk.toString('utf8');
+          if (log.includes('Server is ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        server.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`nats-${i} exited with ${code}:\n${log}`));
+        });
+      });
+    }
+    // the pods' readiness probe: JetStream is up once the three servers have elected a meta leader
+    const probe = c.readinessProbe.httpGet.path as string;
+    const deadline = Date.now() + 60_000;
+    for (const p of ports) {
+      for (;;) {
+        const ok = await fetch(`http://127.0.0.1:${p.monitor}${probe}`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error(`nats on ${p.client}: ${probe} not ok within 60 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  });
+
+  afterAll(async () => {
+    for (const server of servers) {
+      if (server.exitCode !== null) continue;
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a client without an nkey, and one that does not trust its CA', async () => {
+    const ca = path.join(dir, 'nats-0', 'etc/nats/secret/ca.pem');
+    await expect(connect({ servers: `tls://127.0.0.1:${port}`, tls: { caFile: ca }, reconnect: false, timeout: 5000 })).rejects.toThrow(/Authorization Violation/i);
+    await expect(connect({ servers: `tls://127.0.0.1:${port}`, reconnect: false, timeout: 5000 })).rejects.toThrow();
+  });
+
+  it('lets the forecaster, started as its Deployment configures it, connect with its own nkey and the CA, and become ready', async () => {
+    const d = find(built, 'Deployment', 'forecaster');
+    const c = d.spec.template.spec.containers[0];
+    const config = find(built, 'ConfigMap', 'open-maas').data as Record<string, string>;
+    const env: Record<string, string> = { ...config };
+    for (const e of c.env as { name: string; value?: string }[]) if (e.value !== undefined) env[e.name] = e.value;
+    // the files its volumes hold, where the environment names them
+    const sources = [...built.map((b) => b.object), ...natsSecrets];
+    for (const key of ['NATS_NKEY', 'NATS_CA']) {
+      const file = path.join(dir, 'forecaster', path.basename(env[key]));
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, mountedFile(d, c, env[key], sources), { mode: 0o600 });
+      env[key] = file;
+    }
+    expect(env.NATS_URL).toBe('tls://nats:4222');
+    const svc = await startService('forecaster', { ...env, NATS_URL: `tls://127.0.0.1:${port}`, FORECASTER_PORT: '0', HOST: '127.0.0.1', MAAS_NATS_INSECURE: '' });
+    try {
+      expect(svc.records().some((r) => r.level === 'error')).toBe(false);
+      // its JetStream streams are placed by the clustered JetStream (read as the operators' identity)
+      const seed = new TextEncoder().encode(fs.readFileSync(path.join(credentialsDir, 'credentials', 'cli-admin.nk'), 'utf8').trim());
+      const nc = await connect({ servers: ports.map((p) => `tls://127.0.0.1:${p.client}`), tls: { caFile: env.NATS_CA }, authenticator: nkeyAuthenticator(seed), inboxPrefix: `_INBOX.${fromSeed(seed).getPublicKey()}`, reconnect: false });
+      try {
+        const streams = await (await nc.jetstreamManager()).streams.list().next();
+        expect(streams.length).toBeGreaterThan(0);
+        for (const st of streams) expect({ stream: st.config.name, cluster: st.cluster?.name, leader: /^nats-[0-2]$/.test(st.cluster?.leader ?? '') }).toEqual({ stream: st.config.name, cluster: 'open-maas', leader: true });
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
