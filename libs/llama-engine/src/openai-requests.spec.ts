@@ -1,14 +1,5 @@
-import { ApiError } from '@maas/media';
+import { ApiError, refusalOf as error } from '@maas/openai-wire';
 import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, parseTokenizeRequest } from './openai-requests';
-
-function error(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (err) {
-    return err as ApiError;
-  }
-  throw new Error('expected an error');
-}
 
 const chat = (extra: Record<string, unknown>) => ({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra });
 

@@ -1,6 +1,10 @@
-import { ApiError, invalidParam } from '@maas/media';
+import type { Body, GenerationBase, PromptInput } from '@maas/openai-wire';
+import {
+  asObject, invalidParam, maxTokensOf, messageText, optionalBoolean,
+  optionalInteger, optionalNumber, optionalString, singlePrompt, streamOptions,
+} from '@maas/openai-wire';
 
-type Body = Record<string, unknown>;
+export { type EmbeddingRequest, MAX_EMBEDDING_INPUTS, parseEmbeddingRequest } from '@maas/openai-wire';
 
 /** Sampling as llama.cpp applies it; temperature 0 is greedy decoding. */
 export interface SamplingParams {
@@ -14,16 +18,10 @@ export interface SamplingParams {
   readonly seed?: number;
 }
 
-export interface GenerationRequest {
-  readonly model?: string;
-  readonly stream: boolean;
-  readonly includeUsage: boolean;
-  /** Undefined: up to the end of the context. */
-  readonly maxTokens?: number;
+/** `maxTokens` undefined: up to the end of the context. */
+export interface GenerationRequest extends GenerationBase {
   readonly sampling: SamplingParams;
   readonly stop: readonly string[];
-  /** Keep generating past end-of-generation tokens (vLLM's extension, for benchmarks). */
-  readonly ignoreEos: boolean;
 }
 
 export type ChatRole = 'system' | 'user' | 'assistant';
@@ -37,60 +35,13 @@ export interface ChatRequest extends GenerationRequest {
   readonly messages: readonly ChatTurn[];
 }
 
-export interface CompletionRequest extends GenerationRequest {
-  /** Text, or token ids. */
-  readonly prompt: string | readonly number[];
-}
-
-export interface EmbeddingRequest {
-  readonly model?: string;
-  readonly inputs: ReadonlyArray<string | readonly number[]>;
-  readonly encoding: 'float' | 'base64';
-  readonly dimensions?: number;
-}
+export interface CompletionRequest extends GenerationRequest, PromptInput {}
 
 /** vLLM's `POST /tokenize`: a prompt, or chat messages rendered with the model's template. */
 export type TokenizeRequest = { readonly model?: string; readonly prompt: string; readonly addSpecialTokens: boolean } | { readonly model?: string; readonly messages: readonly ChatTurn[] };
 
 /** OpenAI's limits, kept so clients see the same errors here as from the hosted API. */
 export const MAX_STOP_SEQUENCES = 4;
-export const MAX_EMBEDDING_INPUTS = 2048;
-
-function optionalString(body: Body, name: string): string | undefined {
-  const v = body[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw invalidParam(name, `\`${name}\` must be a string`, 'invalid_type');
-  return v;
-}
-
-function optionalBoolean(body: Body, name: string): boolean | undefined {
-  const v = body[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw invalidParam(name, `\`${name}\` must be a boolean`, 'invalid_type');
-  return v;
-}
-
-function optionalInteger(body: Body, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const v = body[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalidParam(name, `\`${name}\` must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function optionalNumber(body: Body, name: string, min: number, max: number, minExclusive = false): number | undefined {
-  const v = body[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v > max || v < min || (minExclusive && v === min)) {
-    throw invalidParam(name, `\`${name}\` must be a number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function isTokenIds(v: unknown): v is number[] {
-  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0);
-}
 
 function parseStop(body: Body): string[] {
   const v = body.stop;
@@ -120,18 +71,8 @@ function refuseUnsupported(body: Body): void {
 
 function generationRequest(body: Body): GenerationRequest {
   refuseUnsupported(body);
-  const stream = optionalBoolean(body, 'stream') ?? false;
-  const options = body.stream_options;
-  let includeUsage = false;
-  if (options !== undefined && options !== null) {
-    if (!stream) throw invalidParam('stream_options', '`stream_options` is only allowed when `stream` is true');
-    if (typeof options !== 'object' || Array.isArray(options)) throw invalidParam('stream_options', '`stream_options` must be an object', 'invalid_type');
-    const flag = (options as Body).include_usage;
-    if (flag !== undefined && flag !== null && typeof flag !== 'boolean') throw invalidParam('stream_options.include_usage', '`stream_options.include_usage` must be a boolean', 'invalid_type');
-    includeUsage = flag === true;
-  }
-  // max_completion_tokens supersedes the deprecated max_tokens, as in OpenAI's API.
-  const maxTokens = optionalInteger(body, 'max_completion_tokens', 1) ?? optionalInteger(body, 'max_tokens', 1);
+  const { stream, includeUsage } = streamOptions(body);
+  const maxTokens = maxTokensOf(body);
   const seed = optionalInteger(body, 'seed', -(2 ** 31), 2 ** 32 - 1);
   const sampling: SamplingParams = {
     temperature: optionalNumber(body, 'temperature', 0, 2) ?? 1,
@@ -152,25 +93,6 @@ function generationRequest(body: Body): GenerationRequest {
   };
 }
 
-/** Text of a message's content: a string or text parts; other parts (images, audio) are refused. */
-function messageText(content: unknown, index: number): string {
-  const param = `messages[${index}].content`;
-  if (content === null || content === undefined) return '';
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) throw invalidParam(param, `\`${param}\` must be a string or an array of content parts`, 'invalid_type');
-  return content
-    .map((part, j) => {
-      if (typeof part !== 'object' || part === null || typeof (part as Body).type !== 'string') {
-        throw invalidParam(`${param}[${j}]`, `\`${param}[${j}]\` must be an object with a \`type\``, 'invalid_type');
-      }
-      const p = part as Body;
-      if (p.type !== 'text') throw invalidParam(`${param}[${j}].type`, `\`${param}[${j}]\` is of type "${String(p.type)}"; this model reads text only`, 'unsupported_value');
-      if (typeof p.text !== 'string') throw invalidParam(`${param}[${j}].text`, `\`${param}[${j}].text\` must be a string`, 'invalid_type');
-      return p.text;
-    })
-    .join('');
-}
-
 const ROLES: Record<string, ChatRole> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
 
 function parseMessages(value: unknown): ChatTurn[] {
@@ -182,13 +104,8 @@ function parseMessages(value: unknown): ChatTurn[] {
       const why = role === 'tool' || role === 'function' ? 'tool results are not supported by this runtime' : 'expected system, developer, user or assistant';
       throw invalidParam(`messages[${i}].role`, `\`messages[${i}].role\` is ${JSON.stringify(role)}: ${why}`);
     }
-    return { role: ROLES[role], text: messageText((m as Body).content, i) };
+    return { role: ROLES[role], text: messageText((m as Body).content, i, 'refused') };
   });
-}
-
-function asObject(raw: unknown): Body {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ApiError(400, 'request body must be a JSON object', 'invalid_request_error', null, 'invalid_json');
-  return raw as Body;
 }
 
 export function parseChatRequest(raw: unknown): ChatRequest {
@@ -198,33 +115,10 @@ export function parseChatRequest(raw: unknown): ChatRequest {
 
 export function parseCompletionRequest(raw: unknown): CompletionRequest {
   const body = asObject(raw);
-  let prompt = body.prompt;
-  // A one-element batch is the same as a single prompt.
-  if (Array.isArray(prompt) && prompt.length === 1 && (typeof prompt[0] === 'string' || isTokenIds(prompt[0]))) prompt = prompt[0];
-  if (Array.isArray(prompt) && !isTokenIds(prompt)) {
-    throw invalidParam('prompt', '`prompt` must be a string or an array of token ids; batches of several prompts are not supported by this runtime');
-  }
-  if (typeof prompt === 'string' ? prompt.length === 0 : !isTokenIds(prompt)) throw invalidParam('prompt', '`prompt` must be a non-empty string or array of token ids');
+  const prompt = singlePrompt(body);
   if (body.echo === true) throw invalidParam('echo', '`echo` is not supported by this runtime', 'unsupported_value');
   if (typeof body.suffix === 'string' && body.suffix.length > 0) throw invalidParam('suffix', '`suffix` is not supported by this runtime', 'unsupported_value');
-  return { ...generationRequest(body), prompt: prompt as string | number[] };
-}
-
-export function parseEmbeddingRequest(raw: unknown): EmbeddingRequest {
-  const body = asObject(raw);
-  const input = body.input;
-  let inputs: Array<string | number[]>;
-  if (typeof input === 'string') inputs = [input];
-  else if (isTokenIds(input)) inputs = [input];
-  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string' || isTokenIds(x))) inputs = input as Array<string | number[]>;
-  else throw invalidParam('input', '`input` must be a string, an array of strings, token ids, or an array of token id arrays (non-empty)');
-  if (inputs.length > MAX_EMBEDDING_INPUTS) throw invalidParam('input', `\`input\` holds ${inputs.length} items; the limit is ${MAX_EMBEDDING_INPUTS}`);
-  const empty = inputs.findIndex((x) => x.length === 0);
-  if (empty >= 0) throw invalidParam('input', `\`input[${empty}]\` is empty`);
-  const format = body.encoding_format ?? 'float';
-  if (format !== 'float' && format !== 'base64') throw invalidParam('encoding_format', '`encoding_format` must be "float" or "base64"');
-  const dimensions = optionalInteger(body, 'dimensions', 1);
-  return { model: optionalString(body, 'model'), inputs, encoding: format, ...(dimensions !== undefined ? { dimensions } : {}) };
+  return { ...generationRequest(body), prompt };
 }
 
 export function parseTokenizeRequest(raw: unknown): TokenizeRequest {

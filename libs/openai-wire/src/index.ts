@@ -74,3 +74,6 @@ export function completionShape(id: string, created: number, model: string, incl
     }),
   };
 }
+
+export * from './errors';
+export * from './requests';
