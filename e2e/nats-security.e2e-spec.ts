@@ -58,6 +58,7 @@ describe('NATS with the generated auth and TLS config', () => {
   let keyRegistry: StartedService;
   let router: StartedService;
   let gateway: StartedService;
+  let metricsCollector: StartedService;
   let worker: StartedProcess;
   let admin: Client;
   const clients: Client[] = [];
@@ -112,7 +113,7 @@ describe('NATS with the generated auth and TLS config', () => {
     db = await createTestDatabase('natssec');
     const serviceEnv = (name: string) => ({ ...nats.envFor(name), DATABASE_URL: db.url, WORKER_EXPIRY_MS: '3s' });
     [keyRegistry, router] = await Promise.all([startService('key-registry', serviceEnv('key-registry')), startService('router', serviceEnv('router'))]);
-    gateway = await startService('gateway', serviceEnv('gateway'));
+    [gateway, metricsCollector] = await Promise.all([startService('gateway', serviceEnv('gateway')), startService('metrics-collector', serviceEnv('metrics-collector'))]);
     admin = await client('cli-admin');
     worker = startNode('bin/maas.js', { ...nats.envFor('worker-gpu-node-7'), LOG_LEVEL: 'info' }, [
       'worker', '--sim-profile', PROFILE, '--worker-id', 'gpu-node-7', '--heartbeat', '500ms',
@@ -122,7 +123,7 @@ describe('NATS with the generated auth and TLS config', () => {
 
   afterAll(async () => {
     for (const c of clients) await c.nc.close().catch(() => undefined);
-    await Promise.all([worker?.stop('SIGKILL'), gateway?.stop(), router?.stop(), keyRegistry?.stop()]);
+    await Promise.all([worker?.stop('SIGKILL'), gateway?.stop(), metricsCollector?.stop(), router?.stop(), keyRegistry?.stop()]);
     await nats?.stop();
     await db?.drop();
     await new Promise((r) => decoy?.close(r));
@@ -210,6 +211,7 @@ describe('NATS with the generated auth and TLS config', () => {
     await g.nc.flush();
     await until(() => g.errors.includes(`publish ${subjects.subject('worker.registered', 'gpu-node-7')}`) && g.errors.includes(`publish ${subjects.subject('worker.registered', 'forged-1')}`), 10_000, `the refusals (errors so far: ${JSON.stringify(g.errors)})`);
 
+    const since = new Date(Date.now() - 1000).toISOString();
     const created = await admin.bus.request('key-registry.create', { userEmail: 'ada@example.org', name: 'nats-security' }, 5000);
     for (let i = 0; i < 4; i++) {
       const res = await fetch(`${gateway.url}/v1/chat/completions`, {
@@ -223,6 +225,20 @@ describe('NATS with the generated auth and TLS config', () => {
     expect(decoyHits).toBe(0);
     expect(await workerIds()).toEqual(['gpu-node-7']);
     expect(gateway.records().filter((r) => r.msg === 'worker joined').map((r) => r.workerId)).toEqual(['gpu-node-7']);
+
+    // The real traffic still flows under the allow-lists: usage through JetStream into the ledger.
+    const usage = await until(async () => {
+      const reply = await admin.bus.request('metrics-collector.key-usage', { keyId: created.key.keyId, since: [since] }, 5000);
+      return reply.windows[0].interactiveTokens > 0 ? reply : undefined;
+    }, 30_000, 'the ledger recording the requests');
+    expect(usage.windows[0].interactiveTokens).toBeGreaterThan(0);
+  });
+
+  it('refuses nothing the services themselves do', () => {
+    for (const service of [keyRegistry, router, gateway, metricsCollector]) {
+      expect(service.records().filter((r) => r.data === 'PERMISSIONS_VIOLATION')).toEqual([]);
+    }
+    expect(worker.records().filter((r) => r.data === 'PERMISSIONS_VIOLATION')).toEqual([]);
   });
 
   it('gives the operators an admin identity that makes keys and a read-only one that cannot', async () => {

@@ -88,7 +88,12 @@ const READ_ONLY_COMMANDS: readonly MessageName[] = [
 /** JetStream API subjects to create, inspect and update a stream (every service makes sure the streams exist at start-up). */
 const streamUpkeep = (stream: string) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`];
 /** JetStream API subjects to create and read a durable consumer of a stream and ack its messages; deleting it is not among them. */
-const streamConsumer = (stream: string) => [`$JS.API.CONSUMER.*.${stream}`, `$JS.API.CONSUMER.*.${stream}.>`, `$JS.ACK.${stream}.>`];
+const streamConsumer = (stream: string) => [
+  `$JS.API.CONSUMER.*.${stream}`,
+  `$JS.API.CONSUMER.*.${stream}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+  `$JS.ACK.${stream}.>`,
+];
 
 export function permissionsFor(identity: Identity, namespace: string): Permissions {
   const subjects = new Subjects(namespace);
