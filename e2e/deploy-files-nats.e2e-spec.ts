@@ -18,6 +18,7 @@ const placeholders: Identity[] = [
 
 describe('deploy/nats/nats-server.conf', () => {
   it('grants every identity exactly what the generated config grants it (no drift from libs/nats permissions)', () => {
+    // On a difference: `node scripts/build.js && node deploy/nats/render-template.js`.
     for (const identity of placeholders) expect(template).toContain(renderUser(identity, 'maas'));
     expect(template.match(/\{ nkey: /g)).toHaveLength(placeholders.length);
   });
