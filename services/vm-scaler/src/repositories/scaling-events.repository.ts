@@ -31,14 +31,14 @@ export class ScalingEventsRepository {
   ) {}
 
   /** The decision's outbox row was written with the decision (ScalingDecisionRepository.insert): publish it. */
-  decided(_d: ScalingDecided): Promise<void> {
-    return this.flush();
+  async decided(_d: ScalingDecided): Promise<void> {
+    this.publishSoon();
   }
 
   async action(a: ScalingAction): Promise<void> {
     const name = a.phase === 'started' ? 'scaling.action-started' : a.phase === 'completed' ? 'scaling.action-completed' : 'scaling.action-failed';
     await this.outbox.add([{ messageId: `${a.actionId}/${a.phase}`, name, payload: a }]);
-    await this.flush();
+    this.publishSoon();
   }
 
   async vmChanged(e: CapacityEvent): Promise<void> {
@@ -50,7 +50,15 @@ export class ScalingEventsRepository {
         payload: { vmId: e.vmId, provider: e.provider, vmType: e.vmType, model: e.model, from: e.from, to: e.to, reason: e.reason, at },
       },
     ]);
-    await this.flush();
+    this.publishSoon();
+  }
+
+  /**
+   * Stored is safe: publishing goes on in the background, so a JetStream publish waiting out its
+   * timeout when NATS has just died never holds the scaling loop.
+   */
+  private publishSoon(): void {
+    void this.flush();
   }
 
   /** Publishes every unacknowledged outbox event, oldest first; one run at a time, re-run when asked during one. */
