@@ -108,7 +108,7 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
       };
     case 'cli-admin':
       return {
-        publish: { allow: [...ADMIN_COMMANDS.map((n) => subjects.subject(n)), '$JS.API.>', '$JS.ACK.>'] },
+        publish: { allow: [...ADMIN_COMMANDS.map((n) => subjects.subject(n)), '$JS.API.>', '$JS.ACK.>', '$SRV.>'] },
         subscribe: { allow: [inbox] },
       };
     case 'cli-readonly':
@@ -116,6 +116,8 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
         publish: {
           allow: [
             ...READ_ONLY_COMMANDS.map((n) => subjects.subject(n)),
+            // Service discovery: `nats micro ls|info|stats`.
+            '$SRV.>',
             '$JS.API.INFO', '$JS.API.STREAM.NAMES', '$JS.API.STREAM.LIST', '$JS.API.STREAM.INFO.*',
             // `maas scaling` replays the scaling records through a consumer of its own.
             ...streamConsumer(subjects.stream('scaling')),
