@@ -126,6 +126,19 @@ function natsCredentialsInEnv(env = process.env) {
   return set.length ? set : undefined;
 }
 
+/** The credential store of a nats-server an earlier `npm start` left running from `dir` on `port`, or undefined. */
+function ownRunningNats(dir, port) {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, 'nats-server.pid'), 'utf8').trim());
+    process.kill(pid, 0);
+    const { NatsCredentialStore } = require(path.join(root, 'dist', 'libs', 'nats', 'src', 'credential-store.js'));
+    const store = new NatsCredentialStore(dir);
+    return store.exists() && store.server().port === port ? store : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const insecureAllowed = (env = process.env) => /^(1|true|yes|on)$/i.test(env.MAAS_NATS_INSECURE ?? '');
 
 /**
@@ -144,6 +157,11 @@ async function ensureNats(url, { label = 'nats', secure = false, namespace = 'ma
   const port = Number(u.port || 4222);
   if (await reachable(host, port)) {
     if (secure) {
+      const ours = ownRunningNats(path.join(stateDir, label), port);
+      if (ours) {
+        say(`using the NATS an earlier start left running on ${host}:${port}, with the credentials in ${path.relative(root, ours.dir)}`);
+        return { url, started: false, credentials: ours, stop: async () => {} };
+      }
       const found = natsCredentialsInEnv();
       if (found) say(`using the NATS at ${url} with the credentials in ${found.join(', ')}`);
       else if (insecureAllowed()) say(`NATS at ${url}: no credentials (NATS_NKEY, NATS_CREDS or NATS_USER) and MAAS_NATS_INSECURE=1: running without NATS authentication`);
