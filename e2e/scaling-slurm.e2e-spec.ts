@@ -99,6 +99,12 @@ describe('vm-scaler with the Slurm provider on a real slurmctld/slurmd', () => {
     expect(reg.workerId).toBe(reg.vmId);
     expect(reg.models.map((m) => m.id)).toEqual([MODEL]);
     expect(squeue()).toMatch(new RegExp(`^${jobId} maas-worker RUNNING$`, 'm'));
+    // The job got an allow-listed environment: what a worker needs, not the scaler's database URL.
+    const workerPid = fs.readdirSync('/proc').find((p) => /^\d+$/.test(p) && (() => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(reg.vmId); } catch { return false; } })());
+    expect(workerPid).toBeDefined();
+    const jobEnv = Object.fromEntries(fs.readFileSync(`/proc/${workerPid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    expect(jobEnv).not.toHaveProperty('DATABASE_URL');
+    expect(jobEnv).toMatchObject({ NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace });
     await holdDemand(5, async () => (await rows("SELECT 1 FROM vms WHERE vm_id = $1 AND state = 'ready'", [reg.vmId])).length > 0, 10_000, 'the node is not ready in the vms table');
 
     // a long request on the worker's runtime when demand goes: the drain must let it finish

@@ -12,6 +12,7 @@ import { LocalCapacityProvider, LocalProviderOptions } from '../src/repositories
 const FAKE_WORKER = `
 const mode = process.env.FAKE_MODE;
 console.log(JSON.stringify({ msg: 'args', args: process.argv.slice(1) }));
+if (mode === 'env') console.log(JSON.stringify({ msg: 'env', env: process.env }));
 if (mode === 'crash') { console.log(JSON.stringify({ msg: 'runtime failed', error: 'no GPU' })); process.exit(2); }
 let terms = 0;
 process.on('SIGTERM', () => {
@@ -64,6 +65,30 @@ describe('local capacity provider (processes on this host)', () => {
     const log = fs.readFileSync(path.join(dir, 'local-t-001.log'), 'utf8');
     expect(JSON.parse(log.split('\n')[0]).args).toEqual(['--sim-profile', 'a100-qwen2.5-3b', '--sim-model', 'Qwen/Qwen2.5-3B-Instruct', '--vm-id', 'local-t-001', '--worker-id', 'local-t-001', '--drain-timeout', '60s']);
     expect(await provider.list()).toEqual([]);
+  });
+
+  it("gives a worker only an allow-listed part of the scaler's environment: no database URL or other secrets", async () => {
+    const secrets = { DATABASE_URL: 'postgres://scaler:hunter2@db/maas', KEY_HASH_SECRET: 'not-for-workers', MAAS_MDX_TOKEN: 'mdx-token', AWS_SECRET_ACCESS_KEY: 'aws' };
+    const kept = { ...process.env };
+    Object.assign(process.env, secrets, { HF_HOME: '/srv/hf', CUDA_VISIBLE_DEVICES: '0' });
+    const provider = new LocalCapacityProvider(options({ env: { FAKE_MODE: 'env', NATS_URL: 'nats://10.0.0.1:4222' }, idPrefix: 'e' }), systemClock);
+    try {
+      await provider.open();
+      await provider.start({ vmType: 'a100-qwen2.5-3b', model: 'Qwen/Qwen2.5-3B-Instruct', reason: 'test' });
+      const logFile = path.join(dir, 'local-e-001.log');
+      await until(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"env"'));
+      const line = fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"env"'))!;
+      const env = (JSON.parse(line) as { env: Record<string, string> }).env;
+      for (const name of Object.keys(secrets)) expect(env).not.toHaveProperty(name);
+      expect(env).toMatchObject({ NATS_URL: 'nats://10.0.0.1:4222', MAAS_VM_ID: 'local-e-001', HF_HOME: '/srv/hf', CUDA_VISIBLE_DEVICES: '0', PATH: process.env.PATH });
+      await provider.stop('local-e-001', 'test over');
+    } finally {
+      for (const name of [...Object.keys(secrets), 'HF_HOME', 'CUDA_VISIBLE_DEVICES']) {
+        if (kept[name] === undefined) delete process.env[name];
+        else process.env[name] = kept[name];
+      }
+      await provider.close();
+    }
   });
 
   it('fails a node whose worker exits before it is ready, saying why', async () => {

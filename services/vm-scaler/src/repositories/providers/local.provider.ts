@@ -5,13 +5,14 @@ import type { Clock } from '@maas/platform';
 import type { CapacityListener, VmRecord, VmStartRequest } from '@maas/scaling';
 import { nodeArgs, workerArgs } from '../../policy/worker-command';
 import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
+import { workerEnvironment } from './worker-environment';
 
 export interface LocalProviderOptions {
   /** Program and leading arguments of `maas worker`, e.g. [node, bin/maas.js, 'worker']. */
   readonly command: readonly string[];
   /** Runtime flags template ({model}, {vmType}, {vmId}). */
   readonly argsTemplate: string;
-  /** Environment of the workers on top of the scaler's: NATS_URL, MAAS_NAMESPACE. */
+  /** Environment of the workers on top of the allow-listed part of the scaler's: NATS_URL, MAAS_NAMESPACE. */
   readonly env: Readonly<Record<string, string>>;
   readonly logDir: string;
   readonly bootTimeoutMs: number;
@@ -171,7 +172,7 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     const args = [...lead, ...workerArgs(this.options.argsTemplate, { vmId: id, vmType: request.vmType, model: request.model }, nodeArgs(id, this.options.drainTimeoutMs))];
     let child: ChildProcess;
     try {
-      child = spawn(program, args, { env: { ...process.env, ...this.options.env, MAAS_VM_ID: id }, stdio: ['ignore', fd, fd] });
+      child = spawn(program, args, { env: workerEnvironment(process.env, { ...this.options.env, MAAS_VM_ID: id }), stdio: ['ignore', fd, fd] });
     } finally {
       fs.closeSync(fd);
     }

@@ -10,9 +10,9 @@ export interface SlurmCommands {
   scancel(args: readonly string[]): Promise<void>;
 }
 
-function run(program: string, args: readonly string[], env?: Readonly<Record<string, string>>): Promise<string> {
+function run(program: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(program, [...args], { env: { ...process.env, ...env }, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(program, [...args], { env, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) {
         const detail = String(stderr).trim().split('\n').pop() || err.message;
         reject(new Error(`${program} ${args.join(' ')}: ${detail}`));
@@ -24,7 +24,9 @@ function run(program: string, args: readonly string[], env?: Readonly<Record<str
 /** The Slurm client commands on PATH, talking to the cluster of SLURM_CONF (or the system's). */
 export const slurmCommands: SlurmCommands = {
   async sbatch(args, env) {
-    const out = (await run('sbatch', ['--parsable', ...args], env)).trim();
+    // sbatch sees the job's environment and its own client settings (SLURM_CONF, SBATCH_*), nothing else of ours.
+    const client = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SLURM_') || name.startsWith('SBATCH_')));
+    const out = (await run('sbatch', ['--parsable', ...args], { ...client, ...env })).trim();
     const jobId = out.split(';')[0];
     if (!/^\d+$/.test(jobId)) throw new Error(`sbatch printed no job id: ${out.slice(0, 120)}`);
     return jobId;

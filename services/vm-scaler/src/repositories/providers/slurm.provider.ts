@@ -7,6 +7,7 @@ import { jobComment, jobNodeState, parseJobComment, SlurmJob } from '../../polic
 import { shellQuote, workerArgs } from '../../policy/worker-command';
 import { SlurmCommands } from './slurm-cli';
 import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
+import { workerEnvironment } from './worker-environment';
 
 export interface SlurmProviderOptions {
   /** Batch script each job runs: `maas worker "$@"` with MAAS_WORKER_ARGS, as deploy/slurm/maas-worker.sbatch. */
@@ -87,16 +88,18 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
       '--drain-timeout',
       `${Math.max(1, Math.round(this.options.drainTimeoutMs / 1000))}s`,
     ]);
+    const env = workerEnvironment(process.env, { ...this.options.env, MAAS_HOME: this.options.home, MAAS_WORKER_ARGS: args.map(shellQuote).join(' ') });
     const jobId = await this.slurm.sbatch(
       [
         `--job-name=${JOB_NAME}`,
         `--comment=${jobComment({ namespace: this.options.namespace, vmType: request.vmType, model: request.model })}`,
         `--output=${path.join(this.options.logDir, 'maas-worker-%j.log')}`,
-        '--export=ALL',
+        // By name, so the values (which may hold commas) stay in sbatch's environment: only these reach the job.
+        `--export=${Object.keys(env).sort().join(',')}`,
         ...this.options.sbatchArgs,
         this.options.script,
       ],
-      { ...this.options.env, MAAS_HOME: this.options.home, MAAS_WORKER_ARGS: args.map(shellQuote).join(' ') },
+      env,
     );
     return this.ledger.add(`slurm-${jobId}`, request, 'requested', request.reason ?? `job ${jobId} queued`);
   }
