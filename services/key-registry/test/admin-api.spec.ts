@@ -1,7 +1,7 @@
 import { NatsConnection } from 'nats';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import { createTestDatabase, startNode, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 
@@ -28,6 +28,17 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
     await service?.stop();
     await nc?.close();
     await db?.drop();
+  });
+
+  it('refuses to start with the development KEY_HASH_SECRET while listening beyond loopback, and starts with a real one', async () => {
+    const base = { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, KEY_REGISTRY_PORT: '0', HOST: '0.0.0.0' };
+    const proc = startNode('dist/services/key-registry/src/main.js', base);
+    const failed = await proc.waitFor((r) => r.msg === 'failed to start', 60_000);
+    expect(String(failed.error)).toMatch(/KEY_HASH_SECRET is the development default while listening beyond loopback \(0\.0\.0\.0\)/);
+    const code = await new Promise((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve)));
+    expect(code).toBe(1);
+    const secured = await startService('key-registry', { ...base, KEY_HASH_SECRET: 'a-long-random-secret-for-this-test-0123456789' });
+    await secured.stop();
   });
 
   it('refuses calls without the admin token, or with a wrong one, in the OpenAI error shape', async () => {
