@@ -27,8 +27,8 @@ describe('buildRoutingPolicy', () => {
     expect(picked(policy, request(), [endpoint('a')])).toBe('a');
   });
 
-  it('defaults to prefix-load and knows no other preset names', () => {
-    expect(DEFAULT_ROUTING_PRESET).toBe('prefix-load');
+  it('defaults to predicted-ttft and knows no other preset names', () => {
+    expect(DEFAULT_ROUTING_PRESET).toBe('predicted-ttft');
     expect(isRoutingPresetName('fastest')).toBe(false);
   });
 
@@ -67,6 +67,7 @@ describe('buildRoutingPolicy', () => {
 
     it.each<[string, RoutingConfig]>([
       ['prefix-load', routingPresets['prefix-load']],
+      ['predicted-ttft', routingPresets['predicted-ttft']],
       ['power-of-two', { filters: [], scorers: [{ name: 'least-outstanding', weight: 1 }], picker: { name: 'power-of-two', seed: 3 } }],
     ])('%s repeats its decisions for the same seed', (_case, config) => {
       expect(run(config)).toEqual(run(config));
