@@ -84,7 +84,7 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
     capacity: { type: 'integer', min: 1, help: "batch bound the workers register with (default: the profile's maxNumSeqs)" },
     ablation: { type: 'boolean', help: 'add one line per change of the tuned prefix-load, each alone' },
     conversation: { type: 'boolean', help: 'replay a generated conversation-style trace instead of --trace (seeded by --seed)' },
-    'sessions-per-second': { type: 'number', above: 0, default: 1.2, value: 'X', help: 'conversation sessions started per second, for 4 workers' },
+    'sessions-per-second': { type: 'number', above: 0, default: 7, value: 'X', help: 'conversation sessions started per second, for 4 workers' },
     sweep: { type: 'boolean', help: 'every policy on both traces at each --sweep-workers count, load scaled per worker; one table' },
     'sweep-workers': { type: 'custom', parse: integerList(1), default: [4, 8, 16], value: '4,8,16', help: 'worker counts of --sweep' },
   },
@@ -197,7 +197,11 @@ function main(): void {
   const device = fitted.runtime === 'vllm' ? 'GPU' : 'engine';
 
   const out = (s = '') => process.stdout.write(`${s}\n`);
-  out(`trace: ${args.conversation ? `conversation (generated, seed ${args.seed})` : path.basename(args.trace)}, ${count(trace.length)} requests over ${formatNumber(span * args.speedup)} s, replayed at ${args.speedup}× (${formatNumber(span)} s)`);
+  out(
+    args.conversation
+      ? `trace: conversation (generated, seed ${args.seed}), ${count(trace.length)} requests over ${formatNumber(span)} s, ${formatNumber((args.sessionsPerSecond * args.workers) / 4)} sessions a second`
+      : `trace: ${path.basename(args.trace)}, ${count(trace.length)} requests over ${formatNumber(span * args.speedup)} s, replayed at ${args.speedup}× (${formatNumber(span)} s)`,
+  );
   out(
     `workers: ${args.workers} × ${profile.name} (prefill ${count(profile.prefillTokensPerSecond)} tok/s, capacity ${args.capacity ?? profile.maxNumSeqs}), ` +
       `KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens = ${count(traceBlocksPerWorker)} trace blocks each ` +

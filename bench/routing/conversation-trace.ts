@@ -13,7 +13,7 @@ export interface ConversationSpec {
   readonly seed: number;
   /** Session starts per second (a Poisson process). */
   readonly sessionsPerSecond: number;
-  /** Sessions start during this many seconds; their later turns may run past it. */
+  /** The trace's length: sessions start throughout it, and turns that would come later are not sent (a steady load, not a burst and a tail). */
   readonly durationSeconds: number;
   /** Distinct system prompts sessions share. */
   readonly systemPrompts: number;
@@ -33,11 +33,11 @@ export interface ConversationSpec {
 
 export const DEFAULT_CONVERSATION: Omit<ConversationSpec, 'sessionsPerSecond'> = {
   seed: 1,
-  durationSeconds: 300,
+  durationSeconds: 600,
   systemPrompts: 8,
-  systemPromptTokens: 2048,
-  userTokens: 300,
-  answerTokens: 350,
+  systemPromptTokens: 3072,
+  userTokens: 400,
+  answerTokens: 150,
   thinkSeconds: 20,
   turnsShape: 1.2,
   maxTurns: 64,
@@ -71,7 +71,7 @@ export function conversationTrace(spec: ConversationSpec): TraceRequest[] {
     for (let turn = 0; turn < turns; turn++) {
       const promptTokens = context + logNormal(rng, spec.userTokens);
       const outputTokens = logNormal(rng, spec.answerTokens);
-      if (promptTokens + outputTokens > spec.maxPromptTokens) break;
+      if (promptTokens + outputTokens > spec.maxPromptTokens || at >= spec.durationSeconds) break;
       // Full blocks only, as an engine caches them; the conversation's blocks are its own past the system prompt.
       const full = Math.floor(promptTokens / TRACE_BLOCK_TOKENS);
       const blocks = [...prefix, ...Array.from({ length: Math.max(0, full - systemBlocks) }, (_, i) => session * SESSION_BLOCK_STRIDE + i)];
