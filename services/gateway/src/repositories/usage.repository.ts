@@ -9,6 +9,7 @@ import { Logger } from '@maas/logging';
 import { inboxPrefixOf, MessageBus, MessageTrace } from '@maas/nats';
 import type { Context } from '@maas/telemetry';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { GATEWAY_CLOCK, GatewayClock } from './clock';
 
 const published = new Counter({ name: 'maas_gateway_usage_events_published_total', help: 'Usage events stored in JetStream' });
 const dropped = new Counter({ name: 'maas_gateway_usage_events_dropped_total', help: 'Usage events dropped: buffer overflow during a NATS outage, or invalid' });
@@ -79,6 +80,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     private readonly bus: MessageBus,
     private readonly logger: Logger,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
   ) {
     this.subject = bus.subjects.subject(BATCH);
     // Under this connection's own prefix: NATS lets only this identity read the acks.
@@ -144,7 +146,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
   /** Sends full batches, and a partial one too when `partial` (its window closed, a retry, a flush). */
   private pump(partial: boolean): void {
     if (this.retryTimer) return;
-    const now = Date.now();
+    const now = this.clock.monotonic();
     while (this.inFlight.size < MAX_IN_FLIGHT && (this.queue.length >= BATCH_RECORDS || (partial && this.queue.length > 0))) {
       const events = this.nextBatch();
       if (events.length === 0) continue;
@@ -208,7 +210,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     published.inc(entry.events.length);
     this.backoffMs = 0;
     if (this.outageSince !== undefined && this.queue.length === 0 && this.inFlight.size === 0) {
-      this.logger.info('usage events flowing again', { outageMs: Date.now() - this.outageSince, dropped: this.droppedInOutage });
+      this.logger.info('usage events flowing again', { outageMs: this.clock.monotonic() - this.outageSince, dropped: this.droppedInOutage });
       this.outageSince = undefined;
       this.droppedInOutage = 0;
     }
@@ -221,7 +223,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
 
   /** Batches sent but never acknowledged (NATS went away meanwhile) go back to the queue. */
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.monotonic();
     let expired = 0;
     for (const [token, entry] of this.inFlight) {
       if (now - entry.sentAt < ACK_TIMEOUT_MS) continue;
@@ -236,7 +238,7 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
   private failed(reason: string): void {
     if (/503|no responders|stream/i.test(reason)) void this.bus.ensureStreams().catch(() => undefined);
     if (this.outageSince === undefined) {
-      this.outageSince = Date.now();
+      this.outageSince = this.clock.monotonic();
       this.logger.warn('usage events cannot be stored; buffering and retrying', { reason, buffered: this.pending, spool: this.spoolDir ? this.spoolFile : null });
     }
     if (!this.spooling) this.writeSpool();
