@@ -1,4 +1,4 @@
-import { ConfigError, env, loadConfig, natsSecurityConfigSpec, natsSecurityProblems, parseDuration, platformConfigSpec } from '@maas/config';
+import { ConfigError, env, jetStreamConfigSpec, loadConfig, natsSecurityConfigSpec, natsSecurityProblems, parseDuration, platformConfigSpec } from '@maas/config';
 
 describe('loadConfig', () => {
   const spec = {
@@ -45,5 +45,14 @@ describe('NATS settings', () => {
     expect(c({ NATS_PASSWORD: 'p' })).toEqual(['NATS_PASSWORD is set without NATS_USER']);
     expect(c({ NATS_CERT: '/c.pem' })).toEqual(['NATS_CERT and NATS_KEY go together']);
     expect(loadConfig(natsSecurityConfigSpec, {}).MAAS_NATS_INSECURE).toBe(false);
+  });
+
+  it('keeps JetStream data on 1 server by default, on 3 or 5 when asked, and names MAAS_JS_REPLICAS otherwise', () => {
+    expect(loadConfig(jetStreamConfigSpec, {}).MAAS_JS_REPLICAS).toBe(1);
+    expect(loadConfig(jetStreamConfigSpec, { MAAS_JS_REPLICAS: '3' }).MAAS_JS_REPLICAS).toBe(3);
+    expect(loadConfig(jetStreamConfigSpec, { MAAS_JS_REPLICAS: '5' }).MAAS_JS_REPLICAS).toBe(5);
+    for (const bad of ['2', '0', '7', 'three']) {
+      expect(() => loadConfig(jetStreamConfigSpec, { MAAS_JS_REPLICAS: bad })).toThrow(`config: MAAS_JS_REPLICAS must be 1, 3 or 5`);
+    }
   });
 });

@@ -200,3 +200,20 @@ export function natsSecurityProblems(c: NatsSecurityConfig): string[] {
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/maas';
+
+/** How JetStream keeps the platform's streams and buckets: 1 on a single NATS, 3 (or 5) on a cluster. */
+export interface JetStreamConfig {
+  MAAS_JS_REPLICAS: number;
+}
+
+export const jetStreamConfigSpec: ConfigSpec<JetStreamConfig> = {
+  // NATS replicates a stream on at most 5 servers; an even count buys no extra tolerance.
+  MAAS_JS_REPLICAS: {
+    describe: 'the replica count of JetStream streams and buckets: 1, 3 or 5',
+    parse(raw, key) {
+      const value = raw === undefined || raw === '' ? 1 : Number(raw);
+      if (value !== 1 && value !== 3 && value !== 5) fail(key, '1, 3 or 5 (the replica count of JetStream streams and buckets)', raw);
+      return value;
+    },
+  },
+};

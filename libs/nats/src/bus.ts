@@ -1,4 +1,5 @@
-import { JetStreamClient, JSONCodec, NatsConnection, RetentionPolicy } from 'nats';
+import { JetStreamClient, JSONCodec, KV, NatsConnection, ObjectStore, RetentionPolicy } from 'nats';
+import { jetStreamConfigSpec, loadConfig } from '@maas/config';
 import {
   CommandName,
   EventName,
@@ -31,13 +32,17 @@ export class BusRequestError extends Error {
  */
 export class MessageBus {
   private readonly js: JetStreamClient;
+  /** Servers that keep a copy of each stream and bucket (MAAS_JS_REPLICAS: 3 on a cluster). */
+  readonly replicas: number;
 
   constructor(
     readonly nc: NatsConnection,
     readonly subjects: Subjects,
     private readonly validator: MessageValidator = messageValidator(),
+    options: { replicas?: number } = {},
   ) {
     this.js = nc.jetstream();
+    this.replicas = options.replicas ?? loadConfig(jetStreamConfigSpec).MAAS_JS_REPLICAS;
   }
 
   private encode<N extends MessageName>(name: N, payload: MessageTypes[N]): Uint8Array {
@@ -123,6 +128,7 @@ export class MessageBus {
         subjects: this.subjects.streamSubjects(stream),
         max_age: (options.maxAgeMs ?? 30 * 86_400_000) * 1_000_000,
         duplicate_window: (options.duplicateWindowMs ?? 10 * 60_000) * 1_000_000,
+        num_replicas: this.replicas,
         // A work queue keeps a message only until one consumer acks it.
         ...('retention' in STREAMS[stream] ? { retention: RetentionPolicy.Workqueue } : {}),
       };
@@ -134,6 +140,26 @@ export class MessageBus {
         await jsm.streams.add(config);
       }
     }
+  }
+
+  /**
+   * A KV bucket of this namespace (`MAAS_KEY_LIMITS` for `key-limits`), created with the configured
+   * replicas if missing. `ttl`: an entry not written for this long goes; `timeout`: per operation.
+   */
+  keyValue(bucket: string, options: { ttl?: number; timeout?: number } = {}): Promise<KV> {
+    const js = options.timeout ? this.nc.jetstream({ timeout: options.timeout }) : this.js;
+    return js.views.kv(this.bucketName(bucket), { history: 1, replicas: this.replicas, ...(options.ttl ? { ttl: options.ttl } : {}) });
+  }
+
+  /** An object store of this namespace (`MAAS_BATCH_FILES` for `batch-files`), created with the configured replicas if missing. */
+  objectStore(bucket: string, options: { timeout?: number } = {}): Promise<ObjectStore> {
+    const js = options.timeout ? this.nc.jetstream({ timeout: options.timeout }) : this.js;
+    return js.views.os(this.bucketName(bucket), { replicas: this.replicas });
+  }
+
+  /** `maas-t1a2` + `key-limits` → `MAAS_T1A2_KEY_LIMITS`: the namespace's streams' form, so one prefix covers both. */
+  bucketName(bucket: string): string {
+    return `${this.subjects.namespace}_${bucket}`.replace(/-/g, '_').toUpperCase();
   }
 
   isCommand(name: MessageName): boolean {
