@@ -7,6 +7,8 @@ export const keyRegistryConfigSpec = {
   KEY_HASH_SECRET: env.string(DEV_KEY_SECRET),
   /** Bearer token of the admin HTTP API (/admin/keys); unset, the API answers 403. */
   KEY_REGISTRY_ADMIN_TOKEN: env.optionalString(),
+  /** How often accounts disabled in auth are looked for, to stop their keys at every gateway. */
+  KEY_ACCOUNT_POLL: env.duration('5s'),
   /** Where the service listens (HTTP) and the NATS it answers on: with the development secret, both must be loopback. */
   HOST: env.string('127.0.0.1'),
   NATS_URL: env.string('nats://127.0.0.1:4222'),

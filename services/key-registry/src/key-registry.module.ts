@@ -6,10 +6,11 @@ import { AdminTokenGuard } from './controllers/admin-token.guard';
 import { KeyHandler } from './handlers/key.handler';
 import { ApiKeys1732500000000 } from './migrations/1732500000000-api-keys';
 import { ApiKeyEntity } from './repositories/api-key.entity';
+import { AccountStatusRepository } from './repositories/account-status.repository';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { CLOCK, systemClock } from '@maas/platform';
 import { KeyHasher } from './repositories/key-hasher';
-import { ApiKeyService } from './services/api-key.service';
+import { ACCOUNT_POLL_MS, ApiKeyService } from './services/api-key.service';
 import { DEV_KEY_SECRET, KEY_REGISTRY_CONFIG, KeyRegistryConfig, loadKeyRegistryConfig } from './key-registry.config';
 
 export const KEY_REGISTRY: ServiceDefinition = {
@@ -32,7 +33,9 @@ export const KEY_REGISTRY: ServiceDefinition = {
       },
     },
     { provide: CLOCK, useValue: systemClock },
+    { provide: ACCOUNT_POLL_MS, inject: [KEY_REGISTRY_CONFIG], useFactory: (c: KeyRegistryConfig) => c.KEY_ACCOUNT_POLL },
     ApiKeyRepository,
+    AccountStatusRepository,
     ApiKeyService,
     AdminTokenGuard,
   ],

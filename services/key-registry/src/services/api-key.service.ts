@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { KeyCreated, KeyCreateRequest, KeyListReply, KeyListRequest, KeyRevokeRequest, KeySummary, KeyVerifyReply } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { ApiKeyEntity } from '../repositories/api-key.entity';
+import { AccountStatusRepository } from '../repositories/account-status.repository';
 import { ApiKeyRepository } from '../repositories/api-key.repository';
 import { KeyHasher } from '../repositories/key-hasher';
 import { CLOCK, Clock } from '@maas/platform';
 import { invalidCidr } from '../policy/cidr';
 
 const TOUCH_EVERY_MS = 60_000;
+/** How far back each look for disabled accounts reaches: covers clock skew between auth's host and ours. */
+const DISABLED_LOOKBACK_MS = 60_000;
+
+export const ACCOUNT_POLL_MS = Symbol('ACCOUNT_POLL_MS');
 
 /** Thrown for requests that name a key that does not exist (or not for this user). */
 export class KeyNotFoundError extends Error {}
@@ -44,16 +49,47 @@ export function summary(k: ApiKeyEntity): KeySummary {
 
 /** API keys: created once (secret shown once), verified on gateway cache misses, revoked everywhere. */
 @Injectable()
-export class ApiKeyService {
+export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   private readonly touchedAt = new Map<string, number>();
+  /** Disabled accounts whose keys were already announced, by e-mail → disabled_at. */
+  private readonly announced = new Map<string, number>();
+  private accountTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly keys: ApiKeyRepository,
+    private readonly accounts: AccountStatusRepository,
     private readonly hasher: KeyHasher,
     private readonly bus: MessageBus,
     private readonly logger: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ACCOUNT_POLL_MS) private readonly accountPollMs: number,
   ) {}
+
+  /** Disabling an account stops its keys within one poll: gateways drop them (key.revoked) and verify refuses them. */
+  onModuleInit(): void {
+    this.accountTimer = setInterval(() => void this.announceDisabledAccounts(), this.accountPollMs);
+    this.accountTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.accountTimer);
+  }
+
+  async announceDisabledAccounts(): Promise<void> {
+    const now = this.clock.now();
+    try {
+      for (const { email, disabledAt } of await this.accounts.disabledSince(new Date(now - this.accountPollMs - DISABLED_LOOKBACK_MS))) {
+        if (this.announced.get(email) === disabledAt.getTime()) continue;
+        this.announced.set(email, disabledAt.getTime());
+        const active = await this.keys.list(email, false);
+        for (const k of active) this.bus.publish('key.revoked', { keyId: k.keyId, prefix: k.prefix, revokedAt: disabledAt.toISOString() });
+        this.logger.info('account disabled: its keys stopped', { userEmail: email, keys: active.length });
+      }
+      for (const [email, at] of this.announced) if (at < now - 2 * (this.accountPollMs + DISABLED_LOOKBACK_MS)) this.announced.delete(email);
+    } catch (err) {
+      this.logger.warn('could not check for disabled accounts', { err: (err as Error).message });
+    }
+  }
 
   async create(req: KeyCreateRequest): Promise<KeyCreated> {
     // Checked here, not at use: a stored bad CIDR would fail every request the key makes.
@@ -89,6 +125,7 @@ export class ApiKeyService {
     if (key.revokedAt) return { valid: false, reason: 'revoked' };
     const now = this.clock.now();
     if (key.expiresAt && key.expiresAt.getTime() <= now) return { valid: false, reason: 'expired' };
+    if (await this.accounts.isDisabled(key.userEmail)) return { valid: false, reason: 'revoked' };
     this.touch(key.keyId, now);
     const s = summary(key);
     return {
