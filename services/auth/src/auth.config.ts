@@ -61,8 +61,10 @@ export const authConfigSpec = {
   SAML_DISCOVERY_URL: env.optionalString(),
   /** Clock skew tolerated on NotBefore / NotOnOrAfter. */
   SAML_CLOCK_SKEW: env.duration('60s'),
-  /** How long an AuthnRequest we sent stays answerable. */
+  /** How long an AuthnRequest we sent stays answerable (unanswered ones are deleted on a timer after that). */
   SAML_REQUEST_TTL: env.duration('10m'),
+  /** Logins one client address may start per minute (each stores a pending request); more get 429. A campus NAT is one address. */
+  AUTH_LOGIN_RATE_LIMIT: env.int(120, 1, 100_000),
   /** Attribute names (urn:oid: first) for each profile field. */
   SAML_ATTR_EPPN: list(DEFAULT_ATTRIBUTE_NAMES.eppn),
   SAML_ATTR_SUBJECT_ID: list(DEFAULT_ATTRIBUTE_NAMES.subjectId),

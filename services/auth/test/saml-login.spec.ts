@@ -367,6 +367,31 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     });
   });
 
+  it('limits the logins one address starts per minute (429), and deletes unanswered requests on a timer', async () => {
+    const own = await createTestDatabase('authrate');
+    const limited = await startService('auth', { ...env, DATABASE_URL: own.url, AUTH_PORT: '0', SAML_REQUEST_TTL: '2s', AUTH_LOGIN_RATE_LIMIT: '4' });
+    const pg = new Client({ connectionString: own.url });
+    await pg.connect();
+    const pendingRows = async () => Number((await pg.query('SELECT count(*) AS n FROM saml_requests')).rows[0].n);
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await fetch(`${limited.url}/auth/saml/login`, { redirect: 'manual' })).status);
+      expect(statuses).toEqual([302, 302, 302, 302, 429, 429]);
+      const refused = await fetch(`${limited.url}/auth/saml/login`, { redirect: 'manual' });
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.text()).toContain('Too many sign-in attempts');
+      expect(await pendingRows()).toBe(4);
+      // No response ever comes back: the rows go once expired, by the timer alone.
+      const deadline = Date.now() + 60_000;
+      while ((await pendingRows()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      expect(await pendingRows()).toBe(0);
+    } finally {
+      await pg.end();
+      await limited.stop();
+      await own.drop();
+    }
+  });
+
   it('lets an administrator disable an account over NATS, which ends its sessions and blocks login', async () => {
     const { session } = await login();
     const reply = await bus.request('auth.update-user', { user: 'ada@example.ac.jp', disabled: true });

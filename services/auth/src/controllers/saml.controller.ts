@@ -32,7 +32,7 @@ export class SamlController {
   @Get('login')
   async start(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     const requested = [query.idp, query.entityID].find((v): v is string => typeof v === 'string' && v.length > 0);
-    const outcome = await this.login.start(requested, typeof query.next === 'string' ? query.next : undefined, readCookie(req, LOGIN_COOKIE));
+    const outcome = await this.login.start(requested, typeof query.next === 'string' ? query.next : undefined, readCookie(req, LOGIN_COOKIE), req.ip);
     switch (outcome.kind) {
       case 'redirect':
         res.cookie(LOGIN_COOKIE, outcome.browserNonce, loginBindingCookie(req, this.config.SAML_REQUEST_TTL));
@@ -45,6 +45,7 @@ export class SamlController {
         sendPage(res, 200, chooserPage(outcome.idps, outcome.returnTo));
         return;
       case 'refused':
+        if (outcome.retryAfterSeconds !== undefined) res.set('Retry-After', String(outcome.retryAfterSeconds));
         if (!this.saml.configured && this.links.enabled) {
           sendPage(res, outcome.status, messagePage(outcome.title, 'No identity provider is configured here. Sign in with the one-time link npm start printed; start it again for a new link.'));
           return;

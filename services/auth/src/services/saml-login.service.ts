@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { Logger } from '@maas/logging';
 import { CLOCK, Clock } from '@maas/platform';
 import { AUTH_CONFIG, AuthConfig } from '../auth.config';
 import { checkAssertion, RejectReason } from '../policy/assertion-policy';
 import { mapProfile } from '../policy/attribute-mapping';
+import { admitLogin } from '../policy/login-rate';
 import { loginRoute } from '../policy/login-route';
 import { safeReturnPath } from '../policy/return-to';
 import { FederationMetadata, IdentityProviderInfo } from '../repositories/federation-metadata.repository';
@@ -20,13 +21,16 @@ const responses = new Counter({
   labelNames: ['outcome'],
 });
 
-const PURGE_EVERY_MS = 10 * 60_000;
+const PURGE_AT_MOST_EVERY_MS = 10 * 60_000;
+const PURGE_AT_LEAST_EVERY_MS = 1_000;
+const RATE_WINDOW_MS = 60_000;
+const RATE_MAX_TRACKED = 100_000;
 
 export type LoginStart =
   | { kind: 'redirect'; url: string; browserNonce: string }
   | { kind: 'discovery'; url: string }
   | { kind: 'choose'; idps: { entityId: string; displayName: string }[]; returnTo: string }
-  | { kind: 'refused'; status: number; title: string; message: string };
+  | { kind: 'refused'; status: number; title: string; message: string; retryAfterSeconds?: number };
 
 export type LoginResult =
   | { ok: true; session: NewSession; returnTo: string }
@@ -54,8 +58,9 @@ export interface LoginContext {
 
 /** SP-initiated SAML login: sending AuthnRequests and accepting (or refusing) the responses. */
 @Injectable()
-export class SamlLoginService {
-  private lastPurge = 0;
+export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
+  private purgeTimer?: NodeJS.Timeout;
+  private readonly loginWindows = new Map<string, { startedAt: number; count: number }>();
 
   constructor(
     @Inject(AUTH_CONFIG) private readonly config: AuthConfig,
@@ -69,14 +74,31 @@ export class SamlLoginService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  /** Unanswered requests are deleted on a timer: logins that never come back must not pile up rows. */
+  onModuleInit(): void {
+    const every = Math.min(PURGE_AT_MOST_EVERY_MS, Math.max(PURGE_AT_LEAST_EVERY_MS, this.config.SAML_REQUEST_TTL));
+    this.purgeTimer = setInterval(() => void this.purge(), every);
+    this.purgeTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.purgeTimer);
+  }
+
   get enabled(): boolean {
     return this.saml.configured;
   }
 
-  async start(requestedIdp: string | undefined, next: string | undefined, browserNonce: string | undefined): Promise<LoginStart> {
+  async start(requestedIdp: string | undefined, next: string | undefined, browserNonce: string | undefined, clientIp?: string): Promise<LoginStart> {
     const returnTo = safeReturnPath(next);
     if (!this.saml.configured) {
       return { kind: 'refused', status: 503, title: 'Sign-in is not configured', message: 'No identity provider has been configured for this service yet.' };
+    }
+    const admitted = admitLogin(this.loginWindows, clientIp ?? 'unknown', { perWindow: this.config.AUTH_LOGIN_RATE_LIMIT, windowMs: RATE_WINDOW_MS, maxTracked: RATE_MAX_TRACKED }, this.clock.now());
+    if (!admitted.ok) {
+      this.logger.warn('login rate limit reached', { clientIp, limitPerMinute: this.config.AUTH_LOGIN_RATE_LIMIT });
+      const retryAfterSeconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
+      return { kind: 'refused', status: 429, title: 'Too many sign-in attempts', message: `Too many sign-ins were started from your address. Try again in ${retryAfterSeconds} s.`, retryAfterSeconds };
     }
     const idps = this.federation.list();
     const returnUrl = new URL(this.config.endpoints.login);
@@ -123,7 +145,6 @@ export class SamlLoginService {
   async acs(samlResponse: string | undefined, ctx: LoginContext): Promise<LoginResult> {
     const result = await this.evaluate(samlResponse ?? '', ctx);
     responses.inc({ outcome: result.ok ? 'accepted' : result.reason });
-    void this.purge();
     return result;
   }
 
@@ -214,8 +235,6 @@ export class SamlLoginService {
 
   private async purge(): Promise<void> {
     const now = this.clock.now();
-    if (now - this.lastPurge < PURGE_EVERY_MS) return;
-    this.lastPurge = now;
     try {
       await this.state.purgeExpired(new Date(now));
       await this.sessions.purge();
