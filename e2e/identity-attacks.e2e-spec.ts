@@ -111,6 +111,17 @@ describe('identity: the ACS against tampered and misdirected responses from a re
     expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 303, location: '/portal' });
   });
 
+  it('refuses a genuine response the IdP signed with RSA-SHA1, before checking the signature', async () => {
+    registration.update({ 'signature.algorithm': 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' });
+    try {
+      const { jar, xml } = await capture();
+      expect(xml).toContain('Algorithm="http://www.w3.org/2000/09/xmldsig#rsa-sha1"');
+      await expectRejected(jar, xml, 'weak_algorithm');
+    } finally {
+      registration.update({});
+    }
+  });
+
   it('refuses an assertion modified after signing', async () => {
     const { jar, xml } = await capture();
     await expectRejected(jar, xml.replace('>faculty<', '>staff<'), 'bad_signature');
