@@ -20,4 +20,9 @@ export async function deleteStreams(nc: NatsConnection, namespace: string): Prom
   for (const s of Object.keys(STREAMS) as StreamName[]) {
     await jsm.streams.delete(subjects.stream(s)).catch(() => undefined);
   }
+  // The namespace's KV buckets and object stores (`MessageBus.bucketName`) are streams too.
+  const bucket = namespace.replace(/-/g, '_').toUpperCase();
+  for await (const name of jsm.streams.names()) {
+    if (name.startsWith(`KV_${bucket}_`) || name.startsWith(`OBJ_${bucket}_`)) await jsm.streams.delete(name).catch(() => undefined);
+  }
 }

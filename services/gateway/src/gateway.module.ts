@@ -12,11 +12,13 @@ import { LedgerRepository } from './repositories/ledger.repository';
 import { HttpProxyRepository } from './repositories/http-proxy.repository';
 import { RegistryRepository } from './repositories/registry.repository';
 import { SessionRepository } from './repositories/session.repository';
+import { SharedLimitsRepository } from './repositories/shared-limits.repository';
 import { UpstreamRepository } from './repositories/upstream.repository';
 import { UsageRepository } from './repositories/usage.repository';
 import { DispatchService } from './services/dispatch.service';
 import { InferenceService } from './services/inference.service';
 import { KeyAuthService } from './services/key-auth.service';
+import { KeyLimitsService } from './services/key-limits.service';
 import { ModelsService } from './services/models.service';
 import { NetworkPolicy } from './services/network-policy';
 import { RoutingService } from './services/routing.service';
@@ -51,6 +53,8 @@ export const GATEWAY: ServiceDefinition = {
     WorkerRegistryService,
     RoutingService,
     KeyAuthService,
+    SharedLimitsRepository,
+    KeyLimitsService,
     UsageService,
     ModelsService,
     DispatchService,

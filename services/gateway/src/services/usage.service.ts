@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { INVALID_MODEL, RequestCompleted } from '@maas/contracts';
 import type { InferenceRoute } from '../policy/openai-request';
 import type { VerifiedKey } from '../policy/key-cache';
-import { KeyLimiter, LimitExceeded, rateLimitHeaders, tighter } from '../policy/key-limits';
+import { LimitExceeded, rateLimitHeaders, tighter } from '../policy/key-limits';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { describeWindowExceeded } from '../policy/token-windows';
 import { UsageRepository } from '../repositories/usage.repository';
+import { KeyLimitsService } from './key-limits.service';
 import { RequestMetrics } from './request-metrics';
 import type { RequestSpan } from './request-span';
 import { TokenBudgetService } from './token-budget.service';
@@ -47,7 +48,6 @@ export interface RequestRecord {
  */
 @Injectable()
 export class UsageService {
-  private readonly limiter = new KeyLimiter();
   private readonly metrics: RequestMetrics;
 
   constructor(
@@ -55,6 +55,8 @@ export class UsageService {
     private readonly repository: UsageRepository,
     private readonly budget: TokenBudgetService,
     registry: WorkerRegistryService,
+    // Counted by this gateway alone unless the module provides the shared store.
+    private readonly limiter: KeyLimitsService = new KeyLimitsService(clock),
   ) {
     this.metrics = new RequestMetrics(registry);
   }
@@ -74,7 +76,7 @@ export class UsageService {
       const limit = `${window.kind}_${window.window}_window_tokens` as const;
       return { limit, used: window.used, ceiling: window.ceiling, retryAfterSeconds: window.retryAfterSeconds, message: describeWindowExceeded(window) };
     }
-    const refused = this.limiter.admit(record.key.keyId, record.key.limits, this.clock.now());
+    const refused = await this.limiter.admit(record.key.keyId, record.key.limits, this.clock.now());
     if (!refused) record.admitted = true;
     return refused;
   }

@@ -1,0 +1,166 @@
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
+import type { KeyLimits } from '@maas/contracts';
+import { Logger } from '@maas/logging';
+import { KeyLimiter, LimitExceeded, LimitState } from '../policy/key-limits';
+import { exchange, LEASE_SPEC, LeaseSpec, requestsExceeded, SharedKeyState, sharedStanding, tokensExceeded } from '../policy/limit-lease';
+import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { SharedLimitsRepository } from '../repositories/shared-limits.repository';
+
+/** An exchange with the shared state waits at most this long on the request path. */
+const EXCHANGE_TIMEOUT_MS = 1000;
+/** After the shared state could not be reached, limits are counted by this gateway alone for this long. */
+const LOCAL_ONLY_MS = 5000;
+
+/** What this gateway holds of one key's shared budget. */
+interface Holding {
+  /** The shared state as last read or written by this gateway. */
+  state?: SharedKeyState;
+  syncedAt: number;
+  /** Requests leased and not used yet, and the minute they were leased in. */
+  lease: number;
+  leaseMinute: number;
+  /** Concurrency slots held in the shared state. */
+  slots: number;
+  /** Tokens of finished requests not yet added to the shared state. */
+  tokens: number;
+  exchanging?: Promise<void>;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Requests per minute, tokens per minute and concurrency of a key, held across every gateway: each
+ * gateway leases a few requests and the slots it needs from a shared entry (NATS KV), admits from its
+ * lease without a round trip and gives back what it did not use after `LEASE_SPEC.lifetimeMs`. Without
+ * the shared entry (no store, NATS unreachable) each gateway limits on its own counts.
+ */
+@Injectable()
+export class KeyLimitsService implements OnModuleDestroy {
+  private readonly local = new KeyLimiter();
+  private readonly held = new Map<string, Holding>();
+  private localOnlyUntil = 0;
+
+  constructor(
+    @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
+    @Optional() private readonly logger?: Logger,
+    @Optional() private readonly shared?: SharedLimitsRepository,
+    @Optional() private readonly spec: LeaseSpec = LEASE_SPEC,
+  ) {}
+
+  /** Counts the request in, or says which limit it would break (and counts nothing). */
+  async admit(keyId: string, limits: KeyLimits, now: number): Promise<LimitExceeded | undefined> {
+    const { requestsPerMinute, tokensPerMinute, maxConcurrent } = limits;
+    if (!this.shared || !(requestsPerMinute || tokensPerMinute || maxConcurrent) || this.clock.now() < this.localOnlyUntil) {
+      return this.local.admit(keyId, limits, now);
+    }
+    const h = this.holding(keyId);
+    let exchanged = false;
+    for (;;) {
+      const inFlight = this.local.concurrent(keyId);
+      const needLease = !!requestsPerMinute && h.lease < 1;
+      const needSlot = !!maxConcurrent && inFlight + 1 > h.slots;
+      const needState = !!tokensPerMinute && (!h.state || this.clock.now() - h.syncedAt > 2 * this.spec.lifetimeMs);
+      if (!needLease && !needSlot && !needState) break;
+      if (h.exchanging) {
+        await h.exchanging.catch(() => undefined);
+        continue;
+      }
+      if (exchanged) {
+        if (needLease && h.state) return requestsExceeded(h.state, requestsPerMinute!, this.clock.now());
+        // Every slot is in use at this gateway or another.
+        if (needSlot) return { limit: 'concurrent_requests', used: maxConcurrent!, ceiling: maxConcurrent!, retryAfterSeconds: 1 };
+        break;
+      }
+      try {
+        await this.exchange(keyId, h, limits, needLease ? 1 : 0, maxConcurrent ? inFlight + (needSlot ? 1 : 0) : 0);
+      } catch (err) {
+        this.localOnly(err);
+        return this.local.admit(keyId, limits, now);
+      }
+      exchanged = true;
+    }
+    if (tokensPerMinute && h.state) {
+      const refused = tokensExceeded(h.state, tokensPerMinute, h.tokens, this.clock.now());
+      if (refused) return refused;
+    }
+    const refused = this.local.admit(keyId, limits, now);
+    if (refused) return refused;
+    if (requestsPerMinute) h.lease -= 1;
+    this.keep(keyId, h, limits);
+    return undefined;
+  }
+
+  /** The request finished: frees its concurrency slot and counts its tokens. */
+  release(keyId: string, tokens: number, now: number): void {
+    this.local.release(keyId, tokens, now);
+    const h = this.held.get(keyId);
+    if (h && tokens > 0) h.tokens += tokens;
+  }
+
+  /** Where the key stands against its per-minute limits across gateways (a limit the key does not have is absent). */
+  standing(keyId: string, limits: KeyLimits, now: number): { requests?: LimitState; tokens?: LimitState } {
+    const h = this.held.get(keyId);
+    if (!h?.state) return this.local.standing(keyId, limits, now);
+    return sharedStanding(h.state, limits, h.lease, h.tokens, now);
+  }
+
+  onModuleDestroy(): void {
+    for (const h of this.held.values()) clearTimeout(h.timer);
+  }
+
+  private holding(keyId: string): Holding {
+    let h = this.held.get(keyId);
+    if (!h) this.held.set(keyId, (h = { syncedAt: 0, lease: 0, leaseMinute: 0, slots: 0, tokens: 0 }));
+    return h;
+  }
+
+  /** One compare-and-set exchange: unused lease back, tokens in, `want` more requests and `slots` slots asked for. */
+  private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number): Promise<void> {
+    const returned = { minute: h.leaseMinute, n: h.lease };
+    const tokens = h.tokens;
+    const gateway = this.shared!.gatewayId;
+    const run = async () => {
+      const now = this.clock.now();
+      const grant = await this.shared!.update(keyId, (current) => exchange(current, { gateway, want, returned, tokens, slots }, limits, now, this.spec), EXCHANGE_TIMEOUT_MS);
+      h.state = grant.state;
+      h.syncedAt = now;
+      h.lease = grant.requests;
+      h.leaseMinute = grant.state.minute;
+      h.slots = grant.slots;
+      h.tokens -= tokens;
+    };
+    const p = run().finally(() => {
+      if (h.exchanging === p) h.exchanging = undefined;
+    });
+    h.exchanging = p;
+    return p;
+  }
+
+  /** Gives back, after a lease's lifetime, what the key's requests did not use; repeats while anything is held. */
+  private keep(keyId: string, h: Holding, limits: KeyLimits): void {
+    if (h.timer) return;
+    h.timer = setTimeout(() => {
+      h.timer = undefined;
+      const inFlight = this.local.concurrent(keyId);
+      if (h.lease <= 0 && h.tokens <= 0 && h.slots <= inFlight && inFlight === 0) {
+        this.held.delete(keyId);
+        return;
+      }
+      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0);
+      done.then(
+        () => this.keep(keyId, h, limits),
+        (err) => {
+          this.localOnly(err);
+          this.keep(keyId, h, limits);
+        },
+      );
+    }, this.spec.lifetimeMs);
+    h.timer.unref();
+  }
+
+  private localOnly(err: unknown): void {
+    if (this.clock.now() >= this.localOnlyUntil) {
+      this.logger?.warn('shared key limits unreachable; limiting on this gateway\'s counts', { error: (err as Error).message, forMs: LOCAL_ONLY_MS });
+    }
+    this.localOnlyUntil = this.clock.now() + LOCAL_ONLY_MS;
+  }
+}
