@@ -228,6 +228,10 @@ export class FederationMetadata implements OnModuleInit, OnApplicationShutdown {
     const merged = new Map<string, IdentityProviderInfo>();
     for (const list of this.bySource.values()) for (const idp of list) merged.set(idp.entityId, idp);
     this.byEntityId = merged;
+    const bare = this.config.AUTH_ADMINS.filter((a) => !a.includes('!'));
+    if (merged.size > 1 && bare.length) {
+      this.logger.warn('AUTH_ADMINS entries without an IdP grant nothing while more than one IdP is trusted; write them <IdP entityID>!<identifier>', { entries: bare, identityProviders: merged.size });
+    }
     this.logger.info('identity provider metadata loaded', {
       source,
       identityProviders: idps.length,
