@@ -13,3 +13,5 @@ export { TokenIssuer } from './tokens';
 export type { TokenCheck, TokenClaims } from './tokens';
 export { processGuests, VmFleet, VmStateError, withVmFlags } from './vm-fleet';
 export type { GuestLauncher, GuestProcess, SimVmView, VmStatus, VmTask } from './vm-fleet';
+export { startLightGuests } from './light-guests';
+export type { LightGuestEvent, LightGuests, LightGuestsOptions } from './light-guests';
