@@ -19,6 +19,11 @@ import { endProducerSpan, MessageTrace, startProducerSpan, traceHeaders, traceMe
 
 const json = JSONCodec<unknown>();
 
+/** `maas-t1a2` + `key-limits` → `MAAS_T1A2_KEY_LIMITS`: a namespace's KV bucket or object store. */
+export function bucketNameOf(namespace: string, bucket: string): string {
+  return `${namespace}_${bucket}`.replace(/-/g, '_').toUpperCase();
+}
+
 /** Thrown when a request's reply is a service error or fails validation. */
 export class BusRequestError extends Error {
   constructor(message: string, readonly code: string) {
@@ -159,7 +164,7 @@ export class MessageBus {
 
   /** `maas-t1a2` + `key-limits` → `MAAS_T1A2_KEY_LIMITS`: the namespace's streams' form, so one prefix covers both. */
   bucketName(bucket: string): string {
-    return `${this.subjects.namespace}_${bucket}`.replace(/-/g, '_').toUpperCase();
+    return bucketNameOf(this.subjects.namespace, bucket);
   }
 
   isCommand(name: MessageName): boolean {

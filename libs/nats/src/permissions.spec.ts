@@ -49,6 +49,12 @@ describe('NATS permissions', () => {
     ['publish', '$JS.API.CONSUMER.MSG.NEXT.MAAS_USAGE.metrics-collector', ['cli-admin', 'metrics-collector']],
     ['publish', '$JS.API.CONSUMER.MSG.NEXT.MAAS_BATCH_WORK.gateway-batch-executor', ['cli-admin', 'gateway']],
     ['publish', '$JS.ACK.MAAS_USAGE.metrics-collector.1.2.3.4.5', ['cli-admin', 'metrics-collector']],
+    ['publish', '$KV.MAAS_KEY_LIMITS.k-1', ['gateway']],
+    ['publish', '$JS.API.STREAM.CREATE.KV_MAAS_KEY_LIMITS', ['cli-admin', 'gateway']],
+    ['publish', '$JS.API.DIRECT.GET.KV_MAAS_KEY_LIMITS.$KV.MAAS_KEY_LIMITS.k-1', ['cli-admin', 'gateway']],
+    ['publish', '$O.MAAS_BATCH_FILES.C.abc', ['gateway']],
+    ['publish', '$JS.API.STREAM.PURGE.OBJ_MAAS_BATCH_FILES', ['cli-admin', 'gateway']],
+    ['publish', '$JS.API.STREAM.DELETE.OBJ_MAAS_BATCH_FILES', ['cli-admin']],
     ['subscribe', '_INBOX.UGATEWAY.abc', ['gateway']],
   ] as const)('%s %s: only %j', (action, subject, roles) => {
     expect(whoMay(action, subject)).toEqual([...roles].sort());

@@ -1,4 +1,5 @@
 import { MessageName, StreamName, Subjects } from '@maas/contracts';
+import { bucketNameOf } from './bus';
 import { inboxPrefixFor } from './connection';
 
 /**
@@ -36,6 +37,10 @@ interface RoleGrant {
   readonly sends: readonly MessageName[];
   /** Streams it reads with a durable consumer. */
   readonly consumes?: readonly StreamName[];
+  /** KV buckets it reads and writes (MessageBus.keyValue). */
+  readonly keyValues?: readonly string[];
+  /** Object stores it reads and writes (MessageBus.objectStore). */
+  readonly objectStores?: readonly string[];
 }
 
 /** What each service's handlers (@On) and repositories (bus.request/publish/persist) use. */
@@ -60,6 +65,9 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
       'usage.request-completed', 'usage.requests-completed', 'batch.request-queued', 'batch.backlog-reported',
     ],
     consumes: ['batch-work'],
+    // Limits shared by every gateway; batch files any gateway serves.
+    keyValues: ['key-limits'],
+    objectStores: ['batch-files'],
   },
   'metrics-collector': {
     receives: [
@@ -93,6 +101,16 @@ const streamConsumer = (stream: string) => [
   `$JS.API.CONSUMER.*.${stream}.>`,
   `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
   `$JS.ACK.${stream}.>`,
+];
+
+/** Everything a KV bucket or object store needs, on its own stream only: create, read, write, watch, delete entries. */
+const storeAccess = (stream: string, data: string) => [
+  `$JS.API.STREAM.*.${stream}`,
+  `$JS.API.STREAM.MSG.*.${stream}`,
+  `$JS.API.DIRECT.GET.${stream}`,
+  `$JS.API.DIRECT.GET.${stream}.>`,
+  ...streamConsumer(stream),
+  data,
 ];
 
 export function permissionsFor(identity: Identity, namespace: string): Permissions {
@@ -136,8 +154,11 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
             '$JS.API.INFO',
             ...streams.flatMap(streamUpkeep),
             ...(grant.consumes ?? []).flatMap((s) => streamConsumer(subjects.stream(s))),
+            ...(grant.keyValues ?? []).map((b) => bucketNameOf(namespace, b)).flatMap((b) => storeAccess(`KV_${b}`, `$KV.${b}.>`)),
+            ...(grant.objectStores ?? []).map((b) => bucketNameOf(namespace, b)).flatMap((b) => storeAccess(`OBJ_${b}`, `$O.${b}.>`)),
           ],
-          deny: ['$JS.API.CONSUMER.DELETE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>'],
+          // The platform's streams and their durable consumers outlive any one service.
+          deny: ['$JS.API.STREAM.DELETE.>', ...streams.flatMap((s) => [`$JS.API.STREAM.PURGE.${s}`, `$JS.API.CONSUMER.DELETE.${s}.>`])],
         },
         subscribe: {
           // Discovery of the NATS service each one runs ($SRV.PING|INFO|STATS, by name and id).
