@@ -55,6 +55,7 @@ describe('NATS permissions', () => {
     ['publish', '$O.MAAS_BATCH_FILES.C.abc', ['gateway']],
     ['publish', '$JS.API.STREAM.PURGE.OBJ_MAAS_BATCH_FILES', ['cli-admin', 'gateway']],
     ['publish', '$JS.API.STREAM.DELETE.OBJ_MAAS_BATCH_FILES', ['cli-admin']],
+    ['publish', '$JS.API.STREAM.LIST', ['cli-admin', 'cli-readonly']],
     ['subscribe', '_INBOX.UGATEWAY.abc', ['gateway']],
   ] as const)('%s %s: only %j', (action, subject, roles) => {
     expect(whoMay(action, subject)).toEqual([...roles].sort());

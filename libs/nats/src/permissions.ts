@@ -151,7 +151,9 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
         publish: {
           allow: [
             ...grant.sends.map((n) => subjects.subject(n)),
+            // Account limits and stream names (finding a stream by subject): names only, no content.
             '$JS.API.INFO',
+            '$JS.API.STREAM.NAMES',
             ...streams.flatMap(streamUpkeep),
             ...(grant.consumes ?? []).flatMap((s) => streamConsumer(subjects.stream(s))),
             ...(grant.keyValues ?? []).map((b) => bucketNameOf(namespace, b)).flatMap((b) => storeAccess(`KV_${b}`, `$KV.${b}.>`)),
