@@ -30,9 +30,22 @@ interface ComposeService {
 function composeConfig(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
   requireSystemPart('compose');
   const file = path.join(root, 'docker-compose.yml');
-  const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x' } });
+  const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x', GRAFANA_ADMIN_PASSWORD: 'y' } });
   return yamlToJson(text, composePython()) as ReturnType<typeof composeConfig>;
 }
+
+describe('docker-compose.yml secrets', () => {
+  it('refuses to resolve without KEY_HASH_SECRET and GRAFANA_ADMIN_PASSWORD instead of falling back to a known value', () => {
+    requireSystemPart('compose');
+    const file = path.join(root, 'docker-compose.yml');
+    const { KEY_HASH_SECRET: _k, GRAFANA_ADMIN_PASSWORD: _g, ...rest } = process.env;
+    const run = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: rest });
+    expect(run.status).not.toBe(0);
+    expect(`${run.stdout}${run.stderr}`).toMatch(/KEY_HASH_SECRET/);
+    const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 's3cret-value', GRAFANA_ADMIN_PASSWORD: 'y' } });
+    expect(text).not.toMatch(/change-me/);
+  });
+});
 
 function yamlToJson(text: string, python: string): unknown {
   return JSON.parse(execFileSync(python, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text, encoding: 'utf8' }));
