@@ -204,7 +204,7 @@ describe('NATS with the generated auth and TLS config', () => {
     expect(await workerIds()).toEqual(['gpu-node-7']);
   });
 
-  it('refuses worker.registered from a gateway credential, and the forged worker never receives a request', async () => {
+  it('refuses worker.registered from a gateway credential: the forged worker never receives a request, while chats, usage and a batch flow', async () => {
     const g = await client('gateway');
     g.bus.publish('worker.registered', registration('gpu-node-7', decoyUrl));
     g.bus.publish('worker.registered', registration('forged-1', decoyUrl));
@@ -232,6 +232,25 @@ describe('NATS with the generated auth and TLS config', () => {
       return reply.windows[0].interactiveTokens > 0 ? reply : undefined;
     }, 30_000, 'the ledger recording the requests');
     expect(usage.windows[0].interactiveTokens).toBeGreaterThan(0);
+
+    // A batch: its file in the object store, its requests through the BATCH_WORK stream, limits in KV.
+    const auth = { authorization: `Bearer ${created.secret}` };
+    const form = new FormData();
+    form.set('purpose', 'batch');
+    const line = { custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 } };
+    form.set('file', new Blob([`${JSON.stringify(line)}\n`], { type: 'application/jsonl' }), 'batch.jsonl');
+    const file = await (await fetch(`${gateway.url}/v1/files`, { method: 'POST', headers: auth, body: form })).json();
+    const batch = await (await fetch(`${gateway.url}/v1/batches`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+    })).json();
+    expect(batch.status).toBeDefined();
+    const done = await until(async () => {
+      const b = await (await fetch(`${gateway.url}/v1/batches/${batch.id}`, { headers: auth })).json();
+      return ['completed', 'failed', 'expired', 'cancelled'].includes(b.status) ? b : undefined;
+    }, 60_000, 'the batch finishing');
+    expect(done).toMatchObject({ status: 'completed', request_counts: { completed: 1, failed: 0 } });
   });
 
   it('refuses nothing the services themselves do', () => {
