@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import type { KeyLimits } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { KeyLimiter, LimitExceeded, LimitState } from '../policy/key-limits';
-import { exchange, LEASE_SPEC, LeaseSpec, requestsExceeded, SharedKeyState, sharedStanding, tokensExceeded } from '../policy/limit-lease';
+import { exchange, LEASE_SPEC, LeaseGrant, LeaseSpec, requestsExceeded, SharedKeyState, sharedStanding, tokensExceeded } from '../policy/limit-lease';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { SharedLimitsRepository } from '../repositories/shared-limits.repository';
 
@@ -23,7 +23,7 @@ interface Holding {
   slots: number;
   /** Tokens of finished requests not yet added to the shared state. */
   tokens: number;
-  exchanging?: Promise<void>;
+  exchanging?: Promise<LeaseGrant>;
   timer?: NodeJS.Timeout;
 }
 
@@ -53,7 +53,6 @@ export class KeyLimitsService implements OnModuleDestroy {
       return this.local.admit(keyId, limits, now);
     }
     const h = this.holding(keyId);
-    let exchanged = false;
     for (;;) {
       const inFlight = this.local.concurrent(keyId);
       const needLease = !!requestsPerMinute && h.lease < 1;
@@ -64,19 +63,19 @@ export class KeyLimitsService implements OnModuleDestroy {
         await h.exchanging.catch(() => undefined);
         continue;
       }
-      if (exchanged) {
-        if (needLease && h.state) return requestsExceeded(h.state, requestsPerMinute!, this.clock.now());
-        // Every slot is in use at this gateway or another.
-        if (needSlot) return { limit: 'concurrent_requests', used: maxConcurrent!, ceiling: maxConcurrent!, retryAfterSeconds: 1 };
-        break;
-      }
+      // On the request path nothing held is given back: only more is asked for.
+      const slots = maxConcurrent ? Math.max(h.slots, inFlight + (needSlot ? 1 : 0)) : 0;
+      let grant: LeaseGrant;
       try {
-        await this.exchange(keyId, h, limits, needLease ? 1 : 0, maxConcurrent ? inFlight + (needSlot ? 1 : 0) : 0);
+        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, false);
       } catch (err) {
         this.localOnly(err);
         return this.local.admit(keyId, limits, now);
       }
-      exchanged = true;
+      if (needLease && grant.requests < 1) return requestsExceeded(grant.state, requestsPerMinute!, this.clock.now());
+      // Every slot is in use at this gateway or another.
+      if (needSlot && grant.slots < slots) return { limit: 'concurrent_requests', used: maxConcurrent!, ceiling: maxConcurrent!, retryAfterSeconds: 1 };
+      // Granted; requests admitted meanwhile may have used it, so look again.
     }
     if (tokensPerMinute && h.state) {
       const refused = tokensExceeded(h.state, tokensPerMinute, h.tokens, this.clock.now());
@@ -113,20 +112,25 @@ export class KeyLimitsService implements OnModuleDestroy {
     return h;
   }
 
-  /** One compare-and-set exchange: unused lease back, tokens in, `want` more requests and `slots` slots asked for. */
-  private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number): Promise<void> {
-    const returned = { minute: h.leaseMinute, n: h.lease };
+  /** One compare-and-set exchange: tokens in, `want` more requests and `slots` slots asked for, the unused lease back if `giveBack`. */
+  private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number, giveBack: boolean): Promise<LeaseGrant> {
+    // A lease given back goes now: requests arriving meanwhile wait for this exchange.
+    const returned = giveBack ? { minute: h.leaseMinute, n: h.lease } : undefined;
+    if (giveBack) h.lease = 0;
     const tokens = h.tokens;
     const gateway = this.shared!.gatewayId;
     const run = async () => {
       const now = this.clock.now();
       const grant = await this.shared!.update(keyId, (current) => exchange(current, { gateway, want, returned, tokens, slots }, limits, now, this.spec), EXCHANGE_TIMEOUT_MS);
       h.state = grant.state;
-      h.syncedAt = now;
-      h.lease = grant.requests;
-      h.leaseMinute = grant.state.minute;
+      h.syncedAt = this.clock.now();
+      if (grant.requests > 0) {
+        h.lease += grant.requests;
+        h.leaseMinute = grant.state.minute;
+      }
       h.slots = grant.slots;
       h.tokens -= tokens;
+      return grant;
     };
     const p = run().finally(() => {
       if (h.exchanging === p) h.exchanging = undefined;
@@ -145,7 +149,7 @@ export class KeyLimitsService implements OnModuleDestroy {
         this.held.delete(keyId);
         return;
       }
-      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0);
+      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0, true);
       done.then(
         () => this.keep(keyId, h, limits),
         (err) => {
