@@ -1,3 +1,4 @@
+import { MessageBus } from '@maas/nats';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { BatchBacklogService } from './batch-backlog.service';
 import { BatchExecutorService } from './batch-executor.service';
@@ -7,7 +8,7 @@ import { BatchQueueRepository } from './batch-queue.repository';
 import { BatchController } from './batch.controller';
 import { BatchRepository } from './batch.repository';
 import { BatchService } from './batch.service';
-import { FILE_STORE, LocalFileStore } from './file-store.repository';
+import { FILE_STORE, LocalFileStore, SharedFileStore } from './file-store.repository';
 import { Batches1732800000000 } from './migrations/1732800000000-batches';
 
 /** The gateway's tables: batch and file metadata, per-request results. */
@@ -15,7 +16,8 @@ export const BATCH_DATABASE = { entities: [], migrations: [Batches1732800000000]
 
 /** Providers of the batch API and its executor, bound here so the gateway module adds one line. */
 export const BATCH_PROVIDERS = [
-  { provide: FILE_STORE, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new LocalFileStore(c.GATEWAY_FILE_STORE_DIR) },
+  // Shared by every gateway (NATS object store); files left in the local directory are moved in when read.
+  { provide: FILE_STORE, inject: [GATEWAY_CONFIG, MessageBus], useFactory: (c: GatewayConfig, bus: MessageBus) => new SharedFileStore(bus, new LocalFileStore(c.GATEWAY_FILE_STORE_DIR)) },
   BatchRepository,
   BatchInputsService,
   BatchQueueRepository,
