@@ -30,6 +30,37 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
 }
 
+/** The pid of the process named `name` whose command line `matches`. */
+function pidOf(name: string, matches: (argv: string[]) => boolean): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (path.basename(argv[0]) === name && matches(argv)) return Number(entry);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  throw new Error(`no ${name} process found`);
+}
+
+/** nats-server started with a config file that listens on `port`, or with `-p port`. */
+const natsOnPort = (port: number) => (argv: string[]) => {
+  if (argv.includes('-p')) return argv[argv.indexOf('-p') + 1] === String(port);
+  const file = argv.includes('-c') ? argv[argv.indexOf('-c') + 1] : undefined;
+  return !!file && fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes(`:${port}"`);
+};
+
+async function healthyWithin(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+    if (res?.status === 200) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
 const SERVICES = ['AUTH', 'KEY_REGISTRY', 'ROUTER', 'METRICS_COLLECTOR', 'VM_SCALER', 'FORECASTER'];
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -78,7 +109,7 @@ describe('npm start as root from a clone in a private folder', () => {
     return { vars, natsPort, pgPort, gatewayPort };
   }
 
-  it('starts NATS, PostgreSQL and every service, serves, and stops everything on SIGINT', async () => {
+  it('starts NATS, PostgreSQL and every service, serves, restarts NATS and PostgreSQL when they die, and stops everything on SIGINT', async () => {
     const { vars, natsPort, pgPort, gatewayPort } = await env();
     const child = spawn(process.execPath, ['scripts/start.js', '--no-workers'], { cwd: clone, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -94,6 +125,18 @@ describe('npm start as root from a clone in a private folder', () => {
       expect(output).not.toMatch(/EACCES|^\s+at /m);
       const health = await fetch(`http://127.0.0.1:${gatewayPort}/health`);
       expect(health.status).toBe(200);
+
+      // NATS and PostgreSQL dying under the running platform are started again, and the services recover.
+      const routerPort = Number(vars.ROUTER_PORT);
+      const keyRegistryPort = Number(vars.KEY_REGISTRY_PORT);
+      process.kill(pidOf('nats-server', natsOnPort(natsPort)), 'SIGKILL');
+      await waitFor(() => output.includes('nats-server is running again'), 60_000);
+      expect(output).toMatch(/nats-server exited \(SIGKILL\); starting it again/);
+      expect(await healthyWithin(routerPort, 90_000)).toBe(true);
+      process.kill(pidOf('postgres', (argv) => argv[argv.indexOf('-p') + 1] === String(pgPort)), 'SIGKILL');
+      await waitFor(() => output.includes('PostgreSQL is running again'), 90_000);
+      expect(output).toMatch(/PostgreSQL exited \(code 1\); starting it again/);
+      expect(await healthyWithin(keyRegistryPort, 90_000)).toBe(true);
       // PostgreSQL's data is outside the private folder, owned by its own user.
       const dataDirs = fs.readdirSync(systemState).map((d) => path.join(systemState, d, 'postgres'));
       expect(dataDirs.filter((d) => fs.existsSync(path.join(d, 'PG_VERSION')))).toHaveLength(1);
@@ -106,7 +149,7 @@ describe('npm start as root from a clone in a private folder', () => {
     expect(await listening(natsPort)).toBe(false);
     expect(await listening(pgPort)).toBe(false);
     expect(await listening(gatewayPort)).toBe(false);
-  }, 240_000);
+  }, 420_000);
 
   it('a start that fails after NATS is up stops that NATS and gives one line, no stack', async () => {
     const { vars, natsPort } = await env();

@@ -292,6 +292,31 @@ async function prepareSignIn(supervisor, gatewayUrl) {
   };
 }
 
+/** Starts `name` again whenever the process we started for it exits while the platform is up. */
+function keepRunning(name, current, restart, stopping) {
+  const watch = () => {
+    const child = current().child;
+    if (!child) return; // found running, not ours to restart
+    child.once('exit', async (code, signal) => {
+      if (stopping()) return;
+      infra.say(paint(31, `${name} exited (${signal ?? `code ${code}`}); starting it again`));
+      for (let attempt = 0; !stopping(); attempt += 1) {
+        try {
+          await restart();
+          infra.say(`${name} is running again`);
+          watch();
+          return;
+        } catch (err) {
+          const delay = Math.min(30_000, 1000 * 2 ** attempt);
+          infra.say(paint(31, `${name} did not start: ${infra.lastLine(err.message)}; trying again in ${delay / 1000} s`));
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    });
+  };
+  watch();
+}
+
 async function main() {
   const started = Date.now();
   infra.ensureDependencies();
@@ -305,8 +330,10 @@ async function main() {
   }
 
   const namespace = process.env.MAAS_NAMESPACE ?? 'maas';
-  const nats = await infra.ensureNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', { secure: true, namespace });
-  const pg = await infra.ensurePostgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/maas');
+  const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/maas';
+  let nats = await infra.ensureNats(natsUrl, { secure: true, namespace });
+  let pg = await infra.ensurePostgres(databaseUrl);
   const env = {
     NATS_URL: nats.url,
     DATABASE_URL: pg.url,
@@ -333,6 +360,10 @@ async function main() {
   });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // NATS and PostgreSQL started here are supervised too: when one dies it is started again on the same
+  // port and data (the services reconnect by themselves), and the operator is told.
+  keepRunning('nats-server', () => nats, async () => (nats = await infra.ensureNats(natsUrl, { secure: true, namespace })), () => shuttingDown);
+  keepRunning('PostgreSQL', () => pg, async () => (pg = await infra.ensurePostgres(databaseUrl)), () => shuttingDown);
 
   const signIn = await prepareSignIn(supervisor, gatewayUrl);
   for (const s of SERVICES) {
