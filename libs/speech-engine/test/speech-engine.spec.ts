@@ -172,7 +172,7 @@ describe('transcribing with pocketsphinx', () => {
     expect(logged.at(-1).percent).toBe(100);
     const list: any = await (await fetch(`${server.url}/v1/audio/transcriptions/progress`)).json();
     expect(list.data.map((p: any) => p.id)).toContain('long-1');
-  }, 120_000);
+  }, 300_000); // minutes of audio through a CPU recogniser: slow on a busy 2-core machine
 });
 
 describe('request errors', () => {
