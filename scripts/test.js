@@ -22,7 +22,7 @@ function step(label, fn) {
 const USAGE = `usage: npm test [-- JEST_OPTIONS…]
 
 Installs what is missing (npm dependencies; the Debian packages of scripts/install-system-packages.sh
-when run as root or with passwordless sudo), checks the generated contracts, type-checks, builds, finds
+when run as root or with passwordless sudo), checks the generated contracts, type-checks, lints, builds, finds
 or starts NATS and PostgreSQL, then runs every jest project (unit, medium, e2e) and prints one summary
 line. Options after -- go to jest, e.g. \`npm test -- --selectProjects unit\` or \`npm test -- e2e/batch\`.
 
@@ -40,6 +40,8 @@ async function main() {
     execFileSync(process.execPath, [path.join(infra.root, 'scripts', 'gen-contracts.js'), '--check'], { stdio: 'inherit' }));
   step('type check (tsc --noEmit)', () =>
     execFileSync(process.execPath, [path.join(infra.root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { cwd: infra.root, stdio: 'inherit' }));
+  step('lint (eslint: pure policies, one gateway clock)', () =>
+    execFileSync(process.execPath, [path.join(infra.root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings', '0', '.'], { cwd: infra.root, stdio: 'inherit' }));
   step('build (swc → dist/)', () => infra.build());
 
   const nats = await infra.ensureNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', { label: 'test-nats' });

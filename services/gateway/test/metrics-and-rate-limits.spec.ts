@@ -1,4 +1,4 @@
-import { chatBody, json, MODEL, readSse, Stack } from './support/stack';
+import { chatBody, json, MODEL, readSse, Stack, waitUntil } from './support/stack';
 
 /** One sample line of the Prometheus text format: name, labels, value. */
 interface Sample {
@@ -105,8 +105,11 @@ describe('gateway: Prometheus metrics per model and OpenAI rate-limit headers', 
     for (const invented of ['nobody/invented-1', 'nobody/invented-2', 'x'.repeat(200)]) {
       expect((await stack.post('/v1/chat/completions', unlimited, chatBody({ model: invented }))).status).toBe(404);
     }
-    const events = (await stack.usageEvents()).filter((e) => e.model === MODEL);
-    const served = events.filter((e) => e.workerId !== null);
+    // Usage leaves the gateway in batches (up to 50 ms apart): wait until the four served requests are stored.
+    const served = await waitUntil(async () => {
+      const stored = (await stack.usageEvents()).filter((e) => e.model === MODEL && e.workerId !== null);
+      return stored.length >= 4 ? stored : undefined;
+    }, 10_000, 'usage events of the four served requests');
     expect(served).toHaveLength(4); // three of the limited key, one of the other
 
     const text = await (await fetch(stack.url('/metrics'))).text();
