@@ -13,10 +13,16 @@ export interface StartedProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface StartOptions {
+  /** A command the node process runs under, e.g. `['ip', 'netns', 'exec', 'host-a']` (it must exec its arguments). */
+  prefix?: string[];
+}
+
 /** Runs `node <script>` from dist/ with extra environment, capturing its structured log lines. */
-export function startNode(script: string, env: Record<string, string>, args: string[] = []): StartedProcess {
+export function startNode(script: string, env: Record<string, string>, args: string[] = [], options: StartOptions = {}): StartedProcess {
   const root = projectRoot();
-  const child = spawn(process.execPath, [path.join(root, script), ...args], {
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, path.join(root, script), ...args];
+  const child = spawn(command, commandArgs, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,9 +94,9 @@ export interface StartedService extends StartedProcess {
 }
 
 /** Starts one platform service from dist/ on a free port and waits for its `ready` line. */
-export async function startService(name: string, env: Record<string, string>): Promise<StartedService> {
+export async function startService(name: string, env: Record<string, string>, options: StartOptions = {}): Promise<StartedService> {
   const portVar = `${name.toUpperCase().replace(/-/g, '_')}_PORT`;
-  const proc = startNode(`dist/services/${name}/src/main.js`, { [portVar]: '0', ...env });
+  const proc = startNode(`dist/services/${name}/src/main.js`, { [portVar]: '0', ...env }, [], options);
   const ready = await proc.waitFor((r) => r.msg === 'ready', 60_000, `"ready" line of ${name}`);
   return { ...proc, url: String(ready.url) };
 }

@@ -1,0 +1,365 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect, NatsConnection } from 'nats';
+import OpenAI from 'openai';
+import { Subjects } from '@maas/contracts';
+import { MessageBus } from '@maas/nats';
+import { createTestDatabase, startNode, startService, StartedProcess, StartedService, TestDatabase, testNamespace } from '@maas/testing';
+import { Host, HostNetwork, TcpForward } from './support/netns';
+
+/**
+ * Drill on several hosts of one machine (network namespaces on a private bridge, e2e/support/netns.ts):
+ * a 3-node NATS cluster (JetStream, 3 replicas) on nats-1..3; router, key-registry, metrics-collector
+ * and a gateway on each of gateway-a and gateway-b, with NATS_URL the seed list of the three nodes;
+ * one simulated-engine worker on each of workers-1 and workers-2. Steady load goes through both
+ * gateways with the OpenAI SDK from outside the hosts while (a) one NATS node is killed, (b) gateway-b's
+ * link is cut for 10 s, (c) the workers-2 host is killed. Then: every successful request is billed
+ * exactly once, what failed was in flight on a lost part, revocation reaches both gateways within 1 s,
+ * and a 60 requests/min key offered 3 req/s at each gateway is admitted ~60 times in a minute, not 120.
+ * Services connect to NATS without credentials (MAAS_NATS_INSECURE=1). MAAS_DRILL=full runs longer phases.
+ */
+const FULL = process.env.MAAS_DRILL === 'full';
+const PHASE_MS = { baseline: FULL ? 20_000 : 6000, natsDown: FULL ? 30_000 : 10_000, cut: 10_000, afterCut: FULL ? 20_000 : 6000, workersDown: FULL ? 30_000 : 8000 };
+/** Requests a second sent to each gateway. */
+const RATE_PER_GATEWAY = 3;
+const REQUEST_TIMEOUT_MS = 12_000;
+/** After the link is back, a gateway gets this long before its requests must succeed again. */
+const RECOVERY_MS = 3000;
+const RPM = 60;
+const RPM_OFFER_PER_GATEWAY = 3;
+const RPM_WINDOW_MS = 20_000;
+const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
+const PROFILE = 'a100-qwen2.5-3b';
+const HOSTS = ['nats-1', 'nats-2', 'nats-3', 'gateway-a', 'gateway-b', 'workers-1', 'workers-2'] as const;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** One node of the NATS cluster, on its own host: client port 4222, routes on 6222 to the others. */
+function natsNodeConfig(host: Host, peers: Host[], storeDir: string): string {
+  return [
+    `server_name: ${host.name}`,
+    `listen: "${host.address}:4222"`,
+    `jetstream { store_dir: "${storeDir}" }`,
+    'cluster {',
+    '  name: maas-drill',
+    `  listen: "${host.address}:6222"`,
+    `  routes: [${peers.map((p) => `"nats-route://${p.address}:6222"`).join(', ')}]`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+function startNatsNode(host: Host, configFile: string): Promise<ChildProcess> {
+  const child = spawn(host.prefix[0], [...host.prefix.slice(1), 'nats-server', '-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`nats-server on ${host.name} not ready within 20 s:\n${log}`)), 20_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server on ${host.name} exited with ${code}:\n${log}`));
+    });
+  });
+}
+
+type Outcome = 'ok' | 'rate-limited' | 'failed';
+interface Sent {
+  id: string;
+  gateway: 'a' | 'b';
+  sentAt: number;
+  endedAt: number;
+  outcome: Outcome;
+  error?: string;
+}
+
+/** One chat request through the SDK; success means a complete answer (a finish reason), streamed or not. */
+async function send(client: OpenAI, id: string, stream: boolean): Promise<Pick<Sent, 'outcome' | 'error'>> {
+  const options = { headers: { 'x-request-id': id }, timeout: REQUEST_TIMEOUT_MS, maxRetries: 0 };
+  const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'Say hello.' }], max_tokens: 8 };
+  try {
+    let finish: string | null | undefined;
+    if (stream) {
+      for await (const chunk of await client.chat.completions.create({ ...body, stream: true }, options)) finish = chunk.choices[0]?.finish_reason ?? finish;
+    } else {
+      finish = (await client.chat.completions.create(body, options)).choices[0]?.finish_reason;
+    }
+    return finish ? { outcome: 'ok' } : { outcome: 'failed', error: 'answer ended without a finish reason' };
+  } catch (err) {
+    if (err instanceof OpenAI.RateLimitError) return { outcome: 'rate-limited' };
+    const e = err as Error;
+    return { outcome: 'failed', error: `${e.constructor.name}: ${e.message}`.slice(0, 160) };
+  }
+}
+
+describe('multi-host drill: NATS cluster, two gateways, two worker hosts on separate network namespaces', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-multi-host-'));
+  const namespace = testNamespace();
+  const subjects = new Subjects(namespace);
+  let network: HostNetwork;
+  let db: TestDatabase;
+  let pg: TcpForward;
+  let nc: NatsConnection;
+  let bus: MessageBus;
+  const services: StartedProcess[] = [];
+  const gateways: Record<'a' | 'b', StartedService> = {} as never;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    network = await HostNetwork.create([...HOSTS]);
+    const natsHosts = (['nats-1', 'nats-2', 'nats-3'] as const).map((n) => network.host(n));
+    await Promise.all(
+      natsHosts.map((h) => {
+        const conf = path.join(dir, `${h.name}.conf`);
+        fs.writeFileSync(conf, natsNodeConfig(h, natsHosts.filter((p) => p !== h), path.join(dir, h.name)));
+        return startNatsNode(h, conf);
+      }),
+    );
+    const natsUrl = natsHosts.map((h) => `nats://${h.address}:4222`).join(',');
+    nc = await connect({ servers: natsUrl.split(','), name: 'multi-host-drill', maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    bus = new MessageBus(nc, subjects);
+    await waitUntil(async () => (await nc.jetstreamManager()).getAccountInfo(), 30_000, 'the JetStream cluster electing its meta leader');
+
+    db = await createTestDatabase('multihost');
+    pg = await new TcpForward(network.outside, '127.0.0.1', Number(new URL(db.url).port || 5432)).start();
+    const hostsDb = new URL(db.url);
+    hostsDb.hostname = network.outside;
+    hostsDb.port = String(pg.port);
+    env = {
+      NATS_URL: natsUrl,
+      MAAS_NAMESPACE: namespace,
+      MAAS_NATS_INSECURE: '1',
+      MAAS_JS_REPLICAS: '3',
+      DATABASE_URL: hostsDb.toString(),
+      KEY_HASH_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'info',
+    };
+    // One host after the other: both run the same database migrations.
+    for (const side of ['a', 'b'] as const) {
+      const host = network.host(`gateway-${side}`);
+      const on = { prefix: host.prefix };
+      // The router first: it creates the replicated streams the others then find (several creating them at once on a new cluster time out).
+      services.push(await startService('router', env, on));
+      services.push(...(await Promise.all([startService('key-registry', env, on), startService('metrics-collector', env, on)])));
+      gateways[side] = await startService(
+        'gateway',
+        {
+          ...env,
+          HOST: host.address,
+          GATEWAY_USAGE_SPOOL_DIR: path.join(dir, `spool-${side}`),
+          GATEWAY_FILE_STORE_DIR: path.join(dir, `files-${side}`),
+        },
+        on,
+      );
+      services.push(gateways[side]);
+    }
+    for (const name of ['workers-1', 'workers-2']) {
+      const host = network.host(name);
+      const worker = startNode('bin/maas.js', env, ['worker', '--sim-profile', PROFILE, '--sim-host', host.address, '--worker-id', name, '--heartbeat', '500ms'], { prefix: host.prefix });
+      services.push(worker);
+      await worker.waitFor((r) => r.msg === 'worker registered', 60_000, `registration of the worker on ${name}`);
+    }
+    for (const g of Object.values(gateways)) {
+      for (const w of ['workers-1', 'workers-2']) await g.waitFor((r) => r.msg === 'worker joined' && r.workerId === w, 30_000, `a gateway learning ${w}`);
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all(services.map((s) => s.stop().catch(() => undefined)));
+    await nc?.close().catch(() => undefined);
+    await network?.destroy();
+    await pg?.stop();
+    await db?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  const clientFor = (key: string, side: 'a' | 'b') => new OpenAI({ apiKey: key, baseURL: `${gateways[side].url}/v1`, maxRetries: 0 });
+
+  it('bills every success once, fails only what was on a lost part, revokes within 1 s and shares a key\'s requests/min', async () => {
+    const key = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill' })).secret;
+    const rpmKey = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-rpm', limits: { requestsPerMinute: RPM } })).secret;
+    const clients = { a: clientFor(key, 'a'), b: clientFor(key, 'b') };
+
+    // The 60/min key, before the drill: offered 3 req/s at each gateway for 20 s inside one wall-clock minute, the limiter's counting unit
+    // (twice what one gateway admits, so per-gateway counts would admit all 120).
+    // First a key with a high limit through both gateways, so the shared bucket exists and both have used it.
+    const warm = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-warm', limits: { requestsPerMinute: 1000 } })).secret;
+    for (const side of ['a', 'b'] as const) await clientFor(warm, side).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi.' }], max_tokens: 2 });
+    const rpmOutcomes = await (async () => {
+      if ((Date.now() % 60_000) + RPM_WINDOW_MS > 58_000) await sleep(60_000 - (Date.now() % 60_000) + 100);
+      const from = Date.now();
+      const rpmClients = { a: clientFor(rpmKey, 'a'), b: clientFor(rpmKey, 'b') };
+      const outcomes = await Promise.all(
+        (['a', 'b'] as const).flatMap((side) =>
+          Array.from({ length: (RPM_WINDOW_MS / 1000) * RPM_OFFER_PER_GATEWAY }, async (_, i) => {
+            await sleep(from + (i * 1000) / RPM_OFFER_PER_GATEWAY - Date.now());
+            return { side, ...(await send(rpmClients[side], `mhdrill-rpm-${side}-${i}`, false)) };
+          }),
+        ),
+      );
+      return outcomes;
+    })();
+
+    const sent: Sent[] = [];
+    let loading = true;
+    const started = Date.now();
+    const load = Promise.all(
+      (['a', 'b'] as const).map(async (side) => {
+        const inFlight: Promise<void>[] = [];
+        for (let i = 0; loading; i++) {
+          const due = started + (i * 1000) / RATE_PER_GATEWAY;
+          if (due > Date.now()) await sleep(due - Date.now());
+          const id = `mhdrill-${side}-${i}`;
+          const sentAt = Date.now();
+          inFlight.push(send(clients[side], id, i % 2 === 1).then((r) => void sent.push({ id, gateway: side, sentAt, endedAt: Date.now(), ...r })));
+        }
+        await Promise.all(inFlight);
+      }),
+    );
+
+    const marks: Record<string, number> = {};
+    await sleep(PHASE_MS.baseline);
+    marks.natsKilled = Date.now();
+    await network.kill('nats-1');
+    await sleep(PHASE_MS.natsDown);
+    marks.cut = Date.now();
+    network.cut('gateway-b');
+    await sleep(PHASE_MS.cut);
+    network.restore('gateway-b');
+    marks.restored = Date.now();
+    await sleep(PHASE_MS.afterCut);
+    marks.workersKilled = Date.now();
+    await network.kill('workers-2');
+    await sleep(PHASE_MS.workersDown);
+    loading = false;
+    await load;
+    const ended = Date.now();
+
+    const phases = [
+      { name: 'steady', from: started, to: marks.natsKilled },
+      { name: '(a) nats-1 killed', from: marks.natsKilled, to: marks.cut },
+      { name: '(b) gateway-b link cut 10 s', from: marks.cut, to: marks.restored },
+      { name: '    gateway-b link back', from: marks.restored, to: marks.workersKilled },
+      { name: '(c) workers-2 host killed', from: marks.workersKilled, to: ended },
+    ];
+    // What a lost part may take down: requests to gateway-b from the cut until it has had time to recover,
+    // and requests in flight when the workers-2 host died.
+    const onLostPart = (s: Sent) =>
+      (s.gateway === 'b' && s.endedAt > marks.cut && s.sentAt < marks.restored + RECOVERY_MS) ||
+      (s.sentAt <= marks.workersKilled && s.endedAt >= marks.workersKilled);
+    const ok = sent.filter((s) => s.outcome === 'ok');
+    const failed = sent.filter((s) => s.outcome !== 'ok');
+
+    // Until every success is in the ledger, or a minute has passed (then the assertions name what is missing).
+    const ledgerRows = () => db.query<{ request_id: string; status: number }>("SELECT request_id, status FROM usage_records WHERE request_id LIKE 'mhdrill-a-%' OR request_id LIKE 'mhdrill-b-%'");
+    let ledger = await ledgerRows();
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ledger = await ledgerRows()) {
+      const ids = new Set(ledger.map((r) => r.request_id));
+      if (ok.every((s) => ids.has(s.id))) break;
+      await sleep(500);
+    }
+    const billed = new Set(ledger.filter((r) => r.status < 400).map((r) => r.request_id));
+    const okIds = new Set(ok.map((s) => s.id));
+    const usageEvents = new Map<string, number>();
+    for (const e of await usageEventsOf(nc, subjects)) usageEvents.set(e, (usageEvents.get(e) ?? 0) + 1);
+    const sentTwice = [...usageEvents].filter(([id, n]) => n > 1 && /^mhdrill-[ab]-/.test(id)).map(([id]) => id);
+    const billedNotDelivered = failed.filter((s) => billed.has(s.id));
+
+    // Revocation: a key both gateways have just accepted, revoked through key-registry; each gateway polled until it refuses it.
+    const doomed = await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-revoked' });
+    for (const side of ['a', 'b'] as const) await clientFor(doomed.secret, side).models.list();
+    const revokedAt = Date.now();
+    await bus.request('key-registry.revoke', { keyId: doomed.key.keyId });
+    const revocationMs = await Promise.all(
+      (['a', 'b'] as const).map(async (side) => {
+        for (;;) {
+          const res = await fetch(`${gateways[side].url}/v1/models`, { headers: { authorization: `Bearer ${doomed.secret}` } });
+          if (res.status === 401) return Date.now() - revokedAt;
+          if (Date.now() - revokedAt > 10_000) return Infinity;
+          await sleep(20);
+        }
+      }),
+    );
+
+    const admitted = { a: rpmOutcomes.filter((o) => o.side === 'a' && o.outcome === 'ok').length, b: rpmOutcomes.filter((o) => o.side === 'b' && o.outcome === 'ok').length };
+    const rpmFailed = rpmOutcomes.filter((o) => o.outcome === 'failed');
+    const row = (name: string, of: Sent[]) =>
+      `  ${name.padEnd(30)} ${String(of.length).padStart(5)} ${String(of.filter((s) => s.outcome === 'ok').length).padStart(10)} ${String(of.filter((s) => s.outcome !== 'ok').length).padStart(7)}` +
+      `   (a ${of.filter((s) => s.gateway === 'a' && s.outcome !== 'ok').length}, b ${of.filter((s) => s.gateway === 'b' && s.outcome !== 'ok').length})`;
+    console.log(
+      [
+        `multi-host drill (${FULL ? 'full' : 'short'}): 3 NATS nodes, 2 gateway hosts, 2 worker hosts on ${network.subnet}.0/24; ${RATE_PER_GATEWAY} req/s at each gateway, every other one streamed`,
+        `  ${'phase'.padEnd(30)} ${'sent'.padStart(5)} ${'succeeded'.padStart(10)} ${'failed'.padStart(7)}   (failed at gateway)`,
+        ...phases.map((p) => row(p.name, sent.filter((s) => s.sentAt >= p.from && s.sentAt < p.to))),
+        row('all', sent),
+        `  ledger          rows ${ledger.length}, billed ${billed.size}; successes missing ${ok.filter((s) => !billed.has(s.id)).length}; duplicates ${ledger.length - new Set(ledger.map((r) => r.request_id)).size} (usage events sent twice, stored once: ${sentTwice.length}); billed but the answer lost on a lost part ${billedNotDelivered.length}`,
+        `  usage stream    successes not in the USAGE stream ${ok.filter((s) => !usageEvents.has(s.id)).length}; ${await jetStreamState(nc)}`,
+        `  revocation      reached gateway-a in ${revocationMs[0]} ms, gateway-b in ${revocationMs[1]} ms`,
+        `  60 rpm key      offered ${rpmOutcomes.length} in ${RPM_WINDOW_MS / 1000} s of one minute (${RPM_OFFER_PER_GATEWAY} req/s per gateway): admitted ${admitted.a + admitted.b} (a ${admitted.a}, b ${admitted.b}), failed ${rpmFailed.length}`,
+        ...failed.slice(0, 8).map((s) => `  failure         ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.error}`),
+        ...ok.filter((s) => !billed.has(s.id)).slice(0, 8).map((s) => `  unbilled        ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s`),
+        ...services.flatMap((p) => p.records().filter((r) => r.level === 'error' || r.level === 'warn').slice(-4).map((r) => `  log             ${JSON.stringify(r).slice(0, 300)}`)),
+      ].join('\n'),
+    );
+
+    expect(sent.length).toBeGreaterThan(100);
+    expect(failed.filter((s) => !onLostPart(s)).map((s) => `${s.id}: ${s.error}`)).toEqual([]);
+    expect(sent.filter((s) => s.endedAt - s.sentAt > REQUEST_TIMEOUT_MS + 2000)).toEqual([]); // none hung past its timeout
+    expect(ok.filter((s) => !billed.has(s.id)).map((s) => s.id)).toEqual([]); // no success unbilled
+    expect(ledger.length).toBe(new Set(ledger.map((r) => r.request_id)).size); // none billed twice
+    expect([...billed].filter((id) => !okIds.has(id) && !billedNotDelivered.some((s) => s.id === id))).toEqual([]); // nothing billed that was not sent
+    expect(billedNotDelivered.filter((s) => !onLostPart(s))).toEqual([]);
+    expect(ok.filter((s) => s.gateway === 'b' && s.sentAt > marks.restored + RECOVERY_MS).length).toBeGreaterThan(0);
+    expect(Math.max(...revocationMs)).toBeLessThan(1000);
+    expect(rpmFailed).toEqual([]);
+    expect(Math.abs(admitted.a + admitted.b - RPM)).toBeLessThanOrEqual(5);
+    expect(admitted.a).toBeGreaterThan(0);
+    expect(admitted.b).toBeGreaterThan(0);
+  }, 300_000);
+});
+
+/** The request ids of every usage event in the namespace's USAGE stream (batches opened), repeats kept. */
+async function usageEventsOf(nc: NatsConnection, subjects: Subjects): Promise<string[]> {
+  const jsm = await nc.jetstreamManager();
+  const name = subjects.stream('usage');
+  const info = await jsm.streams.info(name);
+  const ids: string[] = [];
+  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(name, { seq }).catch(() => undefined);
+    if (!m) continue;
+    const body = JSON.parse(new TextDecoder().decode(m.data)) as { requestId?: string; records?: { event: { requestId: string } }[] };
+    if (body.records) ids.push(...body.records.map((r) => r.event.requestId));
+    else if (body.requestId) ids.push(body.requestId);
+  }
+  return ids;
+}
+
+/** Each stream of the cluster: replicas, leader, messages; its consumers' pending counts. */
+async function jetStreamState(nc: NatsConnection): Promise<string> {
+  const jsm = await nc.jetstreamManager();
+  const out: string[] = [];
+  for await (const si of jsm.streams.list()) {
+    const consumers: string[] = [];
+    for await (const ci of jsm.consumers.list(si.config.name)) consumers.push(`${ci.name} pending ${ci.num_pending} unacked ${ci.num_ack_pending} leader ${ci.cluster?.leader}`);
+    out.push(`${si.config.name} R${si.config.num_replicas} leader ${si.cluster?.leader} msgs ${si.state.messages} [${consumers.join('; ')}]`);
+  }
+  return out.join(' | ');
+}
