@@ -145,7 +145,7 @@ describe(`drill: NATS SIGKILLed for ${OUTAGE_SECONDS} s under ${RATE} req/s, the
     const ok = [...results].filter(([, r]) => r.status === 200).map(([id]) => id);
     const failed = [...results].filter(([, r]) => r.status !== 200);
     const ledgerRows = async () =>
-      stack.db.query<{ request_id: string; n: number }>('SELECT request_id, count(*)::int AS n FROM usage_records WHERE request_id LIKE $1 GROUP BY request_id', ['drill-nats-%']);
+      stack.db.query<{ request_id: string; n: number }>('SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id LIKE $1 GROUP BY client_request_id', ['drill-nats-%']);
     const rows = await waitUntil(async () => {
       const r = await ledgerRows();
       return r.length >= ok.length ? r : undefined;

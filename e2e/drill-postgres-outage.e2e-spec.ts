@@ -75,7 +75,7 @@ describe(`drill: the ledger database refuses connections for ${OUTAGE_SECONDS} s
 
     const succeeded = [...statuses].filter(([, s]) => s === 200).map(([id]) => id);
     const ledgerRows = async () =>
-      (await stack.db.query<{ request_id: string; n: number }>('SELECT request_id, count(*)::int AS n FROM usage_records WHERE request_id LIKE $1 GROUP BY request_id', ['drill-pg-%']));
+      (await stack.db.query<{ request_id: string; n: number }>('SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id LIKE $1 GROUP BY client_request_id', ['drill-pg-%']));
     const rows = await waitUntil(async () => {
       const r = await ledgerRows();
       return r.length >= succeeded.length ? r : undefined;

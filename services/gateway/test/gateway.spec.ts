@@ -36,12 +36,14 @@ describe('gateway: API, keys, limits and usage', () => {
   it('answers a chat completion and records one usage event with the runtime’s token counts', async () => {
     const res = await stack.post('/v1/chat/completions', key, chatBody(), { 'x-request-id': 'req-test-nonstream-1' });
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-request-id')).toBe('req-test-nonstream-1');
+    const gatewayId = res.headers.get('x-request-id');
+    expect(gatewayId).toMatch(/^req-[0-9a-f-]{36}$/); // the gateway's own id; the client's is kept for tracing
     const body = await json(res);
     expect(body).toMatchObject({ object: 'chat.completion', model: MODEL, usage: { completion_tokens: expect.any(Number) } });
     const [event, ...more] = await stack.usageOf('req-test-nonstream-1');
     expect(more).toEqual([]);
     expect(event).toMatchObject({
+      requestId: gatewayId, clientRequestId: 'req-test-nonstream-1',
       model: MODEL, endpoint: 'chat.completions', stream: false, status: 200, errorCode: null, tokensCountedBy: 'runtime',
       promptTokens: body.usage.prompt_tokens, completionTokens: body.usage.completion_tokens, workerId: stack.workers[0].workerId, userId: 'ada@example.org',
     });

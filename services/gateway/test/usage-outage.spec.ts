@@ -68,7 +68,7 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
   /** Ledger rows per request id, once every id in `ids` has one (the collector writes batches). */
   const ledgerRows = (ids: readonly string[]) =>
     waitUntil(async () => {
-      const rows = await stack.db.query<{ request_id: string; n: number }>('SELECT request_id, count(*)::int AS n FROM usage_records WHERE request_id = ANY($1) GROUP BY request_id', [ids]);
+      const rows = await stack.db.query<{ request_id: string; n: number }>('SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id = ANY($1) GROUP BY client_request_id', [ids]);
       return rows.length === ids.length ? Object.fromEntries(rows.map((r) => [r.request_id, r.n])) : undefined;
     }, 30_000, `ledger rows of ${ids.length} requests`);
   const once = (ids: readonly string[]) => Object.fromEntries(ids.map((id) => [id, 1]));
@@ -115,9 +115,9 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
 
     const events = await waitUntil(async () => {
       const all = await stack.usageEvents().catch(() => []);
-      return during.every((id) => all.some((e) => e.requestId === id)) ? all : undefined;
+      return during.every((id) => all.some((e) => e.clientRequestId === id)) ? all : undefined;
     }, 10_000, 'buffered events in the stream');
-    const ids = events.map((e) => e.requestId);
+    const ids = events.map((e) => e.clientRequestId);
     expect([...new Set(ids)].sort()).toEqual(['req-outage-before', ...during].sort());
     expect(await ledgerRows(['req-outage-before', ...during])).toEqual(once(['req-outage-before', ...during]));
     // In batches: what waited through the outage left in a few messages, not one per request.
@@ -139,7 +139,7 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
     // a crash: nothing flushed, nothing said
     const dead = stack.gateway;
     await dead.stop('SIGKILL');
-    const spooled = fs.readdirSync(spoolDir).flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).requestId as string));
+    const spooled = fs.readdirSync(spoolDir).flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).clientRequestId as string));
     expect(spooled.sort()).toEqual(during.sort());
 
     await nats.start();
@@ -148,9 +148,9 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
     await next.waitFor((r) => r.msg === 'usage events flowing again' || r.msg === 'ready', 10_000);
     const events = await waitUntil(async () => {
       const all = await stack.usageEvents().catch(() => []);
-      return during.every((id) => all.some((e) => e.requestId === id)) ? all : undefined;
+      return during.every((id) => all.some((e) => e.clientRequestId === id)) ? all : undefined;
     }, 20_000, 'the spooled events in the stream');
-    for (const id of during) expect(events.filter((e) => e.requestId === id)).toHaveLength(1);
+    for (const id of during) expect(events.filter((e) => e.clientRequestId === id)).toHaveLength(1);
     expect(await ledgerRows(during)).toEqual(once(during));
     await waitUntil(() => fs.readdirSync(spoolDir).length === 0 || undefined, 10_000, 'the spool emptied');
   });

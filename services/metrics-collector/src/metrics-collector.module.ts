@@ -4,6 +4,7 @@ import { UsageHandler } from './handlers/usage.handler';
 import { UsageRecords1732500000000 } from './migrations/1732500000000-usage-records';
 import { MetricSamples1732600000000 } from './migrations/1732600000000-metric-samples';
 import { UsageDeadLetters1733500000000 } from './migrations/1733500000000-usage-dead-letters';
+import { UsageClientRequestId1733600000000 } from './migrations/1733600000000-usage-client-request-id';
 import { MetricSampleRepository } from './repositories/metric-sample.repository';
 import { DemandSeriesService } from './services/demand-series.service';
 import { loadMetricsCollectorConfig, METRICS_COLLECTOR_CONFIG } from './metrics-collector.config';
@@ -16,7 +17,7 @@ import { UsageLedgerService } from './services/usage-ledger.service';
 export const METRICS_COLLECTOR: ServiceDefinition = {
   name: 'metrics-collector',
   description: 'Usage ledger and per-model time series from usage events and worker load reports',
-  database: { entities: [UsageRecordEntity], migrations: [UsageRecords1732500000000, MetricSamples1732600000000, UsageDeadLetters1733500000000] },
+  database: { entities: [UsageRecordEntity], migrations: [UsageRecords1732500000000, MetricSamples1732600000000, UsageDeadLetters1733500000000, UsageClientRequestId1733600000000] },
 };
 
 @Module({

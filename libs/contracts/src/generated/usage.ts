@@ -33,7 +33,14 @@ export interface KeyUsageRequest {
  * Exactly one per API request, streamed or not, success or failure; idempotent by requestId.
  */
 export interface RequestCompleted {
+  /**
+   * The gateway's own id of the request, never the client's
+   */
   requestId: string;
+  /**
+   * The client's X-Request-Id, kept for tracing; not unique
+   */
+  clientRequestId?: string;
   keyId: string;
   userId: string;
   /**

@@ -48,9 +48,11 @@ export class DataPlaneController implements BeforeApplicationShutdown {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`;
+    // Usage is keyed on an id of the gateway's own: a client reusing one id must not make its later requests duplicates.
+    const requestId = `req-${randomUUID()}`;
     const ex = new HttpExchange(req, res, requestId, this.clock.now(), this.clock.monotonic());
+    const given = req.headers['x-request-id'];
+    if (typeof given === 'string' && REQUEST_ID.test(given)) ex.clientRequestId = given;
     if (this.closing) return ex.sendError(503, 'the gateway is shutting down', 'shutting_down', null, { 'retry-after': '1', connection: 'close' });
     ex.clientAddress = this.network.clientAddress(req);
     if (!this.network.allowed(ex.clientAddress)) {

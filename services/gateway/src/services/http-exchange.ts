@@ -11,6 +11,8 @@ export class HttpExchange {
   interrupt?: (message: string, code: string) => void;
   /** The client's address (the peer, or `X-Forwarded-For` behind a trusted proxy); set by the controller. */
   clientAddress: string | undefined;
+  /** The client's own `X-Request-Id`, kept for tracing only (usage is keyed on `requestId`, the gateway's). */
+  clientRequestId: string | undefined;
   /** OpenAI's `x-ratelimit-*` headers of the calling key, sent with every response (set once the key is known). */
   rateLimitHeaders: OutgoingHttpHeaders = {};
 

@@ -34,6 +34,7 @@ export class InferenceService {
       return;
     }
     const settlement = this.dispatcher.begin(ex.requestId, route, auth.key, ex.startedAt, ex.t0, { endUser: endUserOf(ex.req, auth.key.trusted), span: RequestSpan.claim(ex.req) });
+    settlement.record.clientRequestId = ex.clientRequestId;
     ex.rateLimitHeaders = this.dispatcher.limitHeaders(settlement);
     const gone = new AbortController();
     ex.whenGone(() => gone.abort());

@@ -16,7 +16,10 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
 
 /** The accounting of one authenticated request, filled in as it goes; turned into one usage event. */
 export interface RequestRecord {
+  /** The gateway's id of the request, which usage is keyed on. */
   readonly requestId: string;
+  /** The client's `X-Request-Id`, for tracing only: never a key, so reusing one cannot drop usage. */
+  clientRequestId?: string;
   readonly route: InferenceRoute;
   readonly key: VerifiedKey;
   readonly endUser?: string;
@@ -100,6 +103,7 @@ export class UsageService {
     this.budget.record(record.key.keyId, record.kind === 'batch' ? 'batch' : 'chat', record.promptTokens + record.completionTokens, now);
     const event: RequestCompleted = {
       requestId: record.requestId,
+      ...(record.clientRequestId ? { clientRequestId: record.clientRequestId } : {}),
       keyId: record.key.keyId,
       userId: record.key.userId,
       ...(record.endUser ? { endUser: record.endUser } : {}),

@@ -125,10 +125,10 @@ export class Stack {
     return events;
   }
 
-  /** The usage events of one request id, waiting until at least one has been stored. */
+  /** The usage events of one request id (the gateway's, or the client's `X-Request-Id`), waiting until at least one has been stored. */
   async usageOf(requestId: string, timeoutMs = 5000): Promise<RequestCompleted[]> {
     return waitUntil(async () => {
-      const events = (await this.usageEvents()).filter((e) => e.requestId === requestId);
+      const events = (await this.usageEvents()).filter((e) => e.requestId === requestId || e.clientRequestId === requestId);
       return events.length > 0 ? events : undefined;
     }, timeoutMs, `usage event of ${requestId}`);
   }

@@ -6,6 +6,10 @@ export class UsageRecordEntity {
   @PrimaryColumn({ name: 'request_id', type: 'text' })
   requestId!: string;
 
+  /** The client's `X-Request-Id`, for tracing: not unique (the key is the gateway's own id). */
+  @Column({ name: 'client_request_id', type: 'text', nullable: true })
+  clientRequestId!: string | null;
+
   @Column({ name: 'key_id', type: 'text' })
   keyId!: string;
 

@@ -7,6 +7,7 @@ import { UsageRecordEntity } from './usage-record.entity';
 /** The ledger's columns in the order recordMany sends them, with their PostgreSQL types. */
 const COLUMNS = [
   { name: 'request_id', type: 'text' },
+  { name: 'client_request_id', type: 'text' },
   { name: 'key_id', type: 'text' },
   { name: 'user_id', type: 'text' },
   { name: 'end_user', type: 'text' },
@@ -35,6 +36,7 @@ export class UsageRecordRepository {
       .into(UsageRecordEntity)
       .values({
         requestId: u.requestId,
+        clientRequestId: u.clientRequestId ?? null,
         keyId: u.keyId,
         userId: u.userId,
         endUser: u.endUser ?? null,
@@ -65,12 +67,12 @@ export class UsageRecordRepository {
     const columns: unknown[][] = COLUMNS.map(() => new Array(events.length));
     events.forEach((u, row) => {
       const values = [
-        u.requestId, u.keyId, u.userId, u.endUser ?? null, u.model, u.workerId ?? null, u.endpoint, u.kind, u.status,
+        u.requestId, u.clientRequestId ?? null, u.keyId, u.userId, u.endUser ?? null, u.model, u.workerId ?? null, u.endpoint, u.kind, u.status,
         u.promptTokens, u.completionTokens, u.ttftMs ?? null, u.latencyMs, u.startedAt, u.finishedAt,
       ];
       values.forEach((v, c) => (columns[c][row] = v));
     });
-    // One array per column through unnest: 15 parameters whatever the batch size, one plan.
+    // One array per column through unnest: 16 parameters whatever the batch size, one plan.
     const rows = (await this.db.query(
       `INSERT INTO usage_records (${COLUMNS.map((c) => c.name).join(', ')})
        SELECT * FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
