@@ -20,7 +20,8 @@
  *
  * Demand: one day of a ServeGen request-rate series replayed in --minutes of wall time, scaled so
  * its peak is --peak-rps events/s, and one replica (= one worker) serves peak / (VMs × workers per
- * VM) of it: the peak needs every VM. The baseline is the same day on 1 VM with 1 worker.
+ * VM) of it: the peak needs every VM. The baseline is the same day on 1 VM with 1 worker (whose boot
+ * does not fail: it is the one-worker reference for latency and CPU).
  * The router pick is the gateway's own pipeline timed in this process over 1 and N endpoints (the
  * gateway exports no pick histogram); the gateway's dispatch histogram (auth + body + pick) is read
  * from its /metrics alongside. Tables and PASS/FAIL on stdout, progress on stderr, JSON to
@@ -59,7 +60,7 @@ header of bench/fleet.ts says what is real and what stands in.`,
     'workers-per-vm': { type: 'integer', min: 1, default: 10, help: 'workers each VM hosts (replicas per VM in the scaling spec)' },
     'spare-vms': { type: 'integer', min: 0, help: 'pool VMs beyond --vms, to replace failed boots (default 10 % + 1)' },
     minutes: { type: 'number', above: 0, default: 20, help: 'wall-clock minutes the day is replayed in' },
-    'baseline-minutes': { type: 'number', above: 0, help: 'minutes of the baseline run (1 VM, 1 worker; default half of --minutes, at most 3)' },
+    'baseline-minutes': { type: 'number', above: 0, help: 'minutes of the baseline run (1 VM, 1 worker, no failed boot; default half of --minutes, 1 to 3)' },
     'no-baseline': { type: 'boolean', help: 'skip the baseline run (no ratios)' },
     'peak-rps': { type: 'number', above: 0, default: 100, help: 'usage events per second at the peak' },
     series: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', help: 'request-rate series t_seconds,requests_per_second (default: the shared ServeGen m-large series)' },
@@ -83,6 +84,7 @@ header of bench/fleet.ts says what is real and what stands in.`,
 });
 
 const mb = (bytes: number) => bytes / (1 << 20);
+const maxOf = (xs: readonly number[]) => (xs.length ? Math.max(...xs) : Number.NaN);
 const fmt = (x: number | undefined, digits = 1) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : '–');
 
@@ -138,7 +140,16 @@ async function main(): Promise<void> {
     minutes: args.minutes,
     mdxRateLimit: simLimit(limit),
   };
-  const baselineSpec: FleetRunSpec = { ...fleetSpec, label: 'baseline 1×1', vms: 1, workersPerVm: 1, spareVms: 1, minutes: args['baseline-minutes'] ?? Math.min(3, args.minutes / 2) };
+  // the baseline is the one-worker reference for latency and CPU: its one boot does not fail
+  const baselineSpec: FleetRunSpec = {
+    ...fleetSpec,
+    label: 'baseline 1×1',
+    vms: 1,
+    workersPerVm: 1,
+    spareVms: 1,
+    bootFailureRate: 0,
+    minutes: args['baseline-minutes'] ?? Math.min(3, Math.max(1, args.minutes / 2)),
+  };
 
   const baseline = args['no-baseline'] ? undefined : await runFleet(baselineSpec);
   const fleet = await runFleet(fleetSpec);
@@ -172,7 +183,12 @@ async function main(): Promise<void> {
     row('VMs that got a routed request', f.firstRouted.count, b?.firstRouted.count, 0),
     row('power-ons (simulator)', fleet.sim.powerOns, baseline?.sim.powerOns, 0),
     row('failed boots (simulator)', fleet.sim.bootFailures, baseline?.sim.bootFailures, 0),
-    row('failed boots recorded by the vm-scaler', fleet.vmRows.failed, baseline?.vmRows.failed, 0),
+    row('boots ready (vm-scaler)', fleet.vmEvents.readyBoots, baseline?.vmEvents.readyBoots, 0),
+    row('failed boots recorded by the vm-scaler', fleet.vmEvents.failedBoots, baseline?.vmEvents.failedBoots, 0),
+    row('… recovered (a later boot became ready)', fleet.vmEvents.recovered, baseline?.vmEvents.recovered, 0),
+    row('… time to the replacement ready, max (s)', maxOf(fleet.vmEvents.recoverySeconds), baseline && maxOf(baseline.vmEvents.recoverySeconds), 1),
+    row('VMs failed while serving (vm-scaler)', fleet.vmEvents.failedWhileServing, baseline?.vmEvents.failedWhileServing, 0),
+    row('VMs stopped (vm-scaler)', fleet.vmEvents.stopped, baseline?.vmEvents.stopped, 0),
     row('mdx API requests', fleet.sim.requests, baseline?.sim.requests, 0),
     row('mdx API 429s', fleet.sim.rateLimited, baseline?.sim.rateLimited, 0),
   ];

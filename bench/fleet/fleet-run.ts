@@ -9,6 +9,7 @@ import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
 import { createTestDatabase, deleteStreams, factory, startNode, StartedProcess, startService, StartedService, testNamespace, testNatsUrl } from '@maas/testing';
+import { repoRoot } from '../lib/report';
 import type { RateSeries } from '../scaling/traces';
 import type { FleetHostConfig } from './fleet-host';
 import { loadAverage, ProcSampler } from './proc-sampler';
@@ -93,7 +94,8 @@ export interface FleetRunResult {
   readonly powerOnToFirstRouted: readonly number[];
   readonly vmsLaunched: number;
   readonly sim: { readonly powerOns: number; readonly bootFailures: number; readonly rateLimited: number; readonly requests: number; readonly guestsKilled: number };
-  readonly vmRows: { readonly failed: number; readonly stopped: number; readonly started: number };
+  /** From vm.state-changed: boots that ended failed, and how many were followed by another VM's boot becoming ready. */
+  readonly vmEvents: { readonly readyBoots: number; readonly failedBoots: number; readonly recovered: number; readonly recoverySeconds: readonly number[]; readonly failedWhileServing: number; readonly stopped: number };
   readonly replay: { readonly identical: boolean; readonly decisions: number; readonly line: string };
   readonly gatewayDispatch: { readonly p99UpperBoundSeconds: number | undefined; readonly count: number };
 }
@@ -157,11 +159,16 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
   const bus = new MessageBus(nc, subjects);
   await bus.ensureStreams();
   const env = { NATS_URL: natsUrl, MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, MAAS_NATS_INSECURE: '1' };
-  const started: StartedProcess[] = [];
+  const standIns = new Map<string, StartedProcess>();
   const services = new Map<string, StartedService>();
   const stopAll = async () => {
     for (const s of [...services.values()].reverse()) await s.stop().catch(() => undefined);
-    for (const p of started.reverse()) await p.stop().catch(() => undefined);
+    for (const p of [...standIns.values()].reverse()) await p.stop().catch(() => undefined);
+    // every process's log, to explain what the tables show
+    const logs = path.join(repoRoot(), 'artifacts', 'bench', 'fleet-logs', spec.label.replace(/[^\w.-]+/g, '-'));
+    fs.mkdirSync(logs, { recursive: true });
+    for (const [name, s] of services) fs.writeFileSync(path.join(logs, `${name}.log`), `${s.lines.join('\n')}\n`);
+    for (const [name, p] of standIns) fs.writeFileSync(path.join(logs, `${name}.log`), `${p.lines.join('\n')}\n`);
   };
 
   // traffic of this run's namespace, as the bench sees it
@@ -178,6 +185,13 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
     },
   });
   nc.subscribe(subjects.subject('worker.deregistered'), { callback: (_e, m) => lastBeat.delete(m.subject.slice(m.subject.lastIndexOf('.') + 1)) });
+  const transitions: { from: string; to: string; at: number }[] = [];
+  nc.subscribe(subjects.subject('vm.state-changed'), {
+    callback: (_e, m) => {
+      const t = json.decode(m.data);
+      transitions.push({ from: String(t.from), to: String(t.to), at: Date.now() });
+    },
+  });
   nc.subscribe(subjects.subject('scaling.decided'), {
     callback: (_e, m) => {
       const id = json.decode(m.data).decisionId;
@@ -188,7 +202,7 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
   try {
     log('starting the shared runtime, the simulated cloud and the services');
     const engine = startNode('dist/cli/main.js', {}, ['sim-engine', '--profile', PROFILE, '--model', MODEL, '--port', '0', '--time-scale', String(spec.engineTimeScale)]);
-    started.push(engine);
+    standIns.set('sim-engine', engine);
     const engineUrl = String((await engine.waitFor((r) => r.event === 'ready', 30_000, 'sim-engine ready')).url);
 
     const hostConfig: FleetHostConfig = {
@@ -197,7 +211,7 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
     };
     fs.writeFileSync(path.join(dir, 'fleet-host.json'), JSON.stringify(hostConfig));
     const host = startNode('dist/bench/fleet/fleet-host.js', env, ['--config', path.join(dir, 'fleet-host.json')]);
-    started.push(host);
+    standIns.set('fleet-host', host);
     const simUrl = String((await host.waitFor((r) => r.event === 'listening', 30_000, 'fleet-host listening')).url);
 
     const vmIds = Array.from({ length: spec.vms + spec.spareVms }, (_, k) => `fleet-${String(k + 1).padStart(Math.max(3, String(spec.vms + spec.spareVms).length), '0')}`);
@@ -367,8 +381,17 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
       actions: r.decision.capacity.starts.reduce((s, x) => s + x.count, 0) + r.decision.capacity.drains.length + r.decision.capacity.stops.length,
       targetReplicas: r.decision.capacity.models[MODEL]?.targetReplicas ?? 0,
     }));
-    const vmStates = await db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM vms GROUP BY state').catch(() => []);
-    const countOf = (s: string) => vmStates.find((v) => v.state === s)?.n ?? 0;
+    // each failed boot is recovered by the first later boot (of any VM) that became ready and recovered no other
+    const failedBoots = transitions.filter((t) => t.from === 'booting' && t.to === 'failed');
+    const readyBoots = transitions.filter((t) => t.from === 'booting' && t.to === 'ready');
+    const recoverySeconds: number[] = [];
+    let next = 0;
+    for (const f of failedBoots) {
+      while (next < readyBoots.length && readyBoots[next].at < f.at) next++;
+      if (next >= readyBoots.length) break;
+      recoverySeconds.push((readyBoots[next].at - f.at) / 1000);
+      next++;
+    }
     const replayed = await run(process.execPath, [path.join(projectRoot(), 'dist', 'cli', 'main.js'), 'scaling', 'replay', '--from', from, '--to', to, '--db'], {
       cwd: projectRoot(),
       env: { ...process.env, ...env },
@@ -378,7 +401,8 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
     const line = /^(\d+) decisions replayed: .*$/m.exec(text);
 
     const cpu: Record<string, { whole: number; peak: number; peakRssBytes: number }> = {};
-    for (const name of sampler.names()) cpu[name] = { whole: sampler.cpu(name), peak: sampler.cpu(name, window.from, window.to), peakRssBytes: sampler.peakRss(name) };
+    // the samples either side of the window too: at a short peak the window may hold a single one
+    for (const name of sampler.names()) cpu[name] = { whole: sampler.cpu(name), peak: sampler.cpu(name, window.from - 1500, window.to + 1500), peakRssBytes: sampler.peakRss(name) };
     const peakPoints = timeline.filter((p) => p.t * 1000 + t0 >= window.from && p.t * 1000 + t0 <= window.to);
     const { series: _series, progress: _progress, ...runSpec } = spec;
     void _series;
@@ -400,7 +424,14 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
       powerOnToFirstRouted: firstRouted,
       vmsLaunched: launchedAt.size,
       sim: simStats,
-      vmRows: { failed: countOf('failed'), stopped: countOf('stopped'), started: vmStates.reduce((s, v) => s + v.n, 0) },
+      vmEvents: {
+        readyBoots: readyBoots.length,
+        failedBoots: failedBoots.length,
+        recovered: recoverySeconds.length,
+        recoverySeconds,
+        failedWhileServing: transitions.filter((t) => t.from === 'ready' && t.to === 'failed').length,
+        stopped: transitions.filter((t) => t.to === 'stopped').length,
+      },
       replay: { identical: /all identical/.test(line?.[0] ?? ''), decisions: Number(line?.[1] ?? 0), line: line?.[0] ?? text.trim().split('\n').slice(-3).join(' | ') },
       gatewayDispatch,
     };
