@@ -4,6 +4,7 @@ import { Logger } from '@maas/logging';
 import { formatBytes } from '@maas/media';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { InferenceRoute } from '../policy/openai-request';
+import { askForStreamUsage, UsageChunkFilter } from '../policy/stream-usage';
 import { BodyError, discardBody, HttpExchange, readBody } from './http-exchange';
 import { DispatchAnswer, DispatchOutcome, DispatchService, Settlement } from './dispatch.service';
 import { KeyAuthService } from './key-auth.service';
@@ -67,42 +68,45 @@ export class InferenceService {
     }
     const traceparent = ex.req.headers.traceparent;
     const accept = ex.req.headers.accept;
+    const asked = askForStreamUsage(route, raw);
     const outcome = await this.dispatcher.dispatch({
       settlement,
-      raw,
+      raw: asked.raw,
       contentType: ex.req.headers['content-type'],
       accept: typeof accept === 'string' ? accept : undefined,
       traceparent: typeof traceparent === 'string' ? traceparent : undefined,
       signal,
     });
     if (settlement.rateLimitHeaders) ex.rateLimitHeaders = settlement.rateLimitHeaders;
-    this.relay(ex, outcome);
+    this.relay(ex, outcome, asked.strip);
   }
 
-  private relay(ex: HttpExchange, outcome: DispatchOutcome): void {
+  private relay(ex: HttpExchange, outcome: DispatchOutcome, stripUsage: boolean): void {
     if (outcome.kind === 'gone') return;
     if (outcome.kind === 'error') {
       RequestSpan.of(ex.req)?.answeredError(outcome.code);
       return ex.sendJson(outcome.status, outcome.body, outcome.headers);
     }
-    this.stream(ex, outcome);
+    this.stream(ex, outcome, stripUsage && String(outcome.headers['content-type'] ?? '').includes('text/event-stream'));
   }
 
   /** The runtime's answer as it comes; a body cut short destroys the response (the client sees the connection fail). */
-  private stream(ex: HttpExchange, answer: DispatchAnswer): void {
+  private stream(ex: HttpExchange, answer: DispatchAnswer, stripUsage: boolean): void {
     const { body } = answer;
+    // The usage chunk the gateway asked for on the client's behalf does not reach a client that did not ask.
+    const filter = stripUsage ? new UsageChunkFilter() : undefined;
     if (ex.clientGone) return void body.destroy();
     ex.res.writeHead(answer.status, { ...ex.rateLimitHeaders, ...answer.headers, 'x-request-id': ex.requestId });
     ex.interrupt = answer.interrupt;
     body.on('data', (chunk: Buffer) => {
-      if (!ex.res.write(chunk)) {
+      if (!ex.res.write(filter ? filter.push(chunk) : chunk)) {
         body.pause();
         ex.res.once('drain', () => body.resume());
       }
     });
     body.on('end', () => {
       ex.interrupt = undefined;
-      ex.res.end();
+      ex.res.end(filter?.end());
     });
     body.on('error', () => {
       ex.interrupt = undefined;
