@@ -14,7 +14,7 @@ import {
   KeyVerifyRequest,
 } from './generated/key';
 import { MetricAggregated } from './generated/metrics';
-import { ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
+import { ModelCataloguePublished, ModelDemandPending, ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
 import {
   KeyUsageReply,
   KeyUsageRequest,
@@ -62,6 +62,8 @@ export interface MessageTypes {
   'scaling.action-completed': ScalingAction;
   'scaling.action-failed': ScalingAction;
   'vm.state-changed': VmStateChanged;
+  'model.catalogue-published': ModelCataloguePublished;
+  'model.demand-pending': ModelDemandPending;
   'batch.request-queued': BatchRequestQueued;
   'gateway.list-batches': BatchListRequest;
   'batch.backlog-reported': BatchBacklogReported;

@@ -59,10 +59,10 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
     sends: ['worker.deregistered'],
   },
   gateway: {
-    receives: ['gateway.list-batches', 'key.revoked', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
+    receives: ['gateway.list-batches', 'key.revoked', 'model.catalogue-published', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
     sends: [
       'key-registry.verify', 'auth.verify-session', 'router.list-workers', 'metrics-collector.key-usage',
-      'usage.request-completed', 'usage.requests-completed', 'batch.request-queued', 'batch.backlog-reported',
+      'usage.request-completed', 'usage.requests-completed', 'batch.request-queued', 'batch.backlog-reported', 'model.demand-pending',
     ],
     consumes: ['batch-work'],
     // Limits shared by every gateway; batch files any gateway serves.
@@ -72,15 +72,15 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   'metrics-collector': {
     receives: [
       'metrics-collector.key-usage', 'metrics-collector.list-dead-letters', 'metrics-collector.redrive-usage',
-      'worker.registered', 'worker.heartbeat', 'worker.deregistered', 'batch.backlog-reported',
+      'worker.registered', 'worker.heartbeat', 'worker.deregistered', 'batch.backlog-reported', 'model.demand-pending',
     ],
     sends: ['metric.aggregated'],
     consumes: ['usage'],
   },
   forecaster: { receives: ['metric.aggregated'], sends: ['forecast.published'] },
   'vm-scaler': {
-    receives: ['forecast.published', 'metric.aggregated', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
-    sends: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed'],
+    receives: ['forecast.published', 'metric.aggregated', 'model.demand-pending', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
+    sends: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed', 'model.catalogue-published'],
   },
 };
 

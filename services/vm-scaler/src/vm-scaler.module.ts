@@ -28,6 +28,7 @@ import { VmEntity } from './repositories/vm.entity';
 import { VmRepository } from './repositories/vm.repository';
 import { CapacityActionsService } from './services/capacity-actions.service';
 import { EventOutboxService } from './services/event-outbox.service';
+import { ModelCatalogueService } from './services/model-catalogue.service';
 import { SCALING_SPEC, ScalingLoopService } from './services/scaling-loop.service';
 import { ScalingInputsService } from './services/scaling-inputs.service';
 import { VmInventoryService } from './services/vm-inventory.service';
@@ -115,6 +116,7 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec
     VmInventoryService,
     CapacityActionsService,
     ScalingLoopService,
+    ModelCatalogueService,
   ],
 })
 export class VmScalerModule {}

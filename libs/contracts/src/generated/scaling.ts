@@ -2,6 +2,37 @@
 /* eslint-disable */
 
 /**
+ * The models the vm-scaler manages (its scaling spec): gateways list them and hold their requests while capacity starts, even with no worker. Published at start and every few seconds, so a gateway that starts later learns it.
+ */
+export interface ModelCataloguePublished {
+  publishedAt: string;
+  models: {
+    model: string;
+    minReplicas: number;
+    maxReplicas: number;
+    /**
+     * Expected time from a start decision to a ready worker (the fastest VM type that serves it): the ETA told to a held request
+     */
+    bootSeconds: number;
+  }[];
+}
+
+/**
+ * Requests one gateway holds because their model has no ready worker (an activator's report): demand the vm-scaler acts on at once, starting capacity from zero. Published when a model's first request is held, every second while any is held, and once more when none is; a report replaces the same gateway's previous one.
+ */
+export interface ModelDemandPending {
+  gatewayId: string;
+  reportedAt: string;
+  models: {
+    model: string;
+    /**
+     * Requests waiting in this gateway for a worker of the model
+     */
+    held: number;
+  }[];
+}
+
+/**
  * A provider action carried out for a decision: started, completed or failed.
  */
 export interface ScalingAction {

@@ -1,10 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { ModelCataloguePublished, WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { On } from '@maas/nats';
 import { WorkerRegistryService } from '../services/worker-registry.service';
 
-/** Every gateway hears every worker event (broadcast), to keep its own replica of the registry. */
+/** Every gateway hears every worker event and catalogue (broadcast), to keep its own replica of the registry. */
 @Controller()
 export class WorkerEventsHandler {
   constructor(private readonly registry: WorkerRegistryService) {}
@@ -27,5 +27,10 @@ export class WorkerEventsHandler {
   @On('worker.deregistered', { broadcast: true })
   deregistered(@Payload() msg: WorkerDeregistered) {
     this.registry.deregistered(msg);
+  }
+
+  @On('model.catalogue-published', { broadcast: true })
+  catalogue(@Payload() msg: ModelCataloguePublished) {
+    this.registry.catalogued(msg);
   }
 }

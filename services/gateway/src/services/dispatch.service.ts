@@ -11,6 +11,7 @@ import type { VerifiedKey } from '../policy/key-cache';
 import { describeLimit } from '../policy/key-limits';
 import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
 import { withFormModel } from '../policy/media-request';
+import { startEta } from '../policy/model-catalogue';
 import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJsonBody } from '../policy/token-usage';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
@@ -168,7 +169,8 @@ export class DispatchService {
     if (!known) {
       return this.fail(settlement, 404, `the model "${request.model}" does not exist or no worker serves it`, 'model_not_found', 'model');
     }
-    if (!known.capabilities.has(route.capability)) {
+    // a catalogue model no worker has described yet has no capabilities to check
+    if (known.capabilities.size > 0 && !known.capabilities.has(route.capability)) {
       return this.fail(settlement, 400, `model "${request.model}" does not offer ${route.capability} (it offers ${[...known.capabilities].join(', ')})`, 'unsupported_model_capability', 'model');
     }
     // Batch work has its own per-key ceiling (pending tokens at creation), not the interactive ones.
@@ -195,7 +197,8 @@ export class DispatchService {
       if (pick.kind === 'none') {
         const failed = lastError ? `; ${exclude.size || 1} failed for this request (last: ${lastError.message})` : '';
         const waited = pick.waitedMs >= 1 ? `; waited ${(pick.waitedMs / 1000).toFixed(1)} s for capacity` : '';
-        return this.fail(settlement, 503, `${pick.reason}${failed}${waited}`, 'no_capacity', null, { 'retry-after': '5' });
+        const eta = startEta(this.registry.catalogueEntry(request.model), pick.waitedMs);
+        return this.fail(settlement, 503, `${pick.reason}${failed}${waited}${eta.message}`, 'no_capacity', null, { 'retry-after': String(eta.retryAfterSeconds) });
       }
       const endpoint = pick.endpoint;
       this.logger.debug('routed', { requestId: record.requestId, workerId: endpoint.id, attempt });
@@ -241,8 +244,20 @@ export class DispatchService {
     return this.fail(settlement, 502, `no worker for "${request.model}" could be reached after ${attempts} attempts (last: ${lastError?.message ?? 'refused'})`, 'upstream_unreachable');
   }
 
-  /** Routes, holding the request while the model has no ready worker but may soon (starting, or served recently). */
+  /**
+   * Routes, holding the request while the model has no ready worker but may soon (starting, in the
+   * catalogue, or served recently); a held request counts as pending demand for its model meanwhile.
+   */
   private async pick(route: InferenceRoute, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number, signal: AbortSignal): Promise<Pick> {
+    let release: (() => void) | undefined;
+    try {
+      return await this.hold(route, record, request, exclude, holdUntil, signal, () => (release ??= this.registry.hold(request.model)));
+    } finally {
+      release?.();
+    }
+  }
+
+  private async hold(route: InferenceRoute, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number, signal: AbortSignal, pending: () => void): Promise<Pick> {
     const query = { model: request.model, capability: route.capability, prefix: request.prefix, sessionKey: record.key.keyId, kind: record.kind };
     const heldSince = this.clock.monotonic();
     for (;;) {
@@ -258,6 +273,7 @@ export class DispatchService {
         if (now - heldSince > 1) held.inc({ outcome: 'timed_out' });
         return { kind: 'none', reason, waitedMs: now - heldSince };
       }
+      pending();
       // Wake on a worker becoming ready, and at least every second (failure marks expire, states change).
       const wait = this.registry.waitForCapacity(request.model, Math.min(1000, holdUntil - now));
       signal.addEventListener('abort', wait.cancel, { once: true });

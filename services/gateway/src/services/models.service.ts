@@ -3,13 +3,13 @@ import type { VerifiedKey } from '../policy/key-cache';
 import { ModelObject, modelObject } from '../policy/model-list';
 import { WorkerRegistryService } from './worker-registry.service';
 
-/** `GET /v1/models`: the models ready workers serve now, merged, limited to what the key may use. */
+/** `GET /v1/models`: the models ready workers serve now and the catalogue's (in any state), merged, limited to what the key may use. */
 @Injectable()
 export class ModelsService {
   constructor(private readonly registry: WorkerRegistryService) {}
 
   list(key: VerifiedKey): { object: 'list'; data: ModelObject[] } {
-    const ids = new Set<string>();
+    const ids = new Set<string>(this.registry.catalogueModels());
     for (const w of this.registry.all()) for (const id of w.models.keys()) ids.add(id);
     const data: ModelObject[] = [];
     for (const id of [...ids].sort()) {
@@ -22,6 +22,6 @@ export class ModelsService {
   get(key: VerifiedKey, id: string): ModelObject | undefined {
     if (!key.allowsModel(id)) return undefined;
     const known = this.registry.knownModel(id);
-    return known ? modelObject(known, this.registry.workersFor(id)) : undefined;
+    return known ? modelObject(known, this.registry.workersFor(id), this.registry.catalogueEntry(id), this.registry.heldFor(id)) : undefined;
   }
 }

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import type { WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { ModelCataloguePublished, ModelDemandPending, WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { BusLink, BusLinkState } from '@maas/platform';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { CatalogueEntry, ModelCatalogue } from '../policy/model-catalogue';
 import { KnownModel, RegistryReplica, ReplicaChange, ReplicaWorker } from '../policy/registry-replica';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { RegistryRepository } from '../repositories/registry.repository';
@@ -11,6 +13,10 @@ import { RegistryRepository } from '../repositories/registry.repository';
 const workersGauge = new Gauge({ name: 'maas_gateway_replica_workers', help: 'Workers in the gateway replica of the registry, by state', labelNames: ['state'] });
 
 const SWEEP_MS = 250;
+/** A catalogue model its vm-scaler has not re-announced for this long (it re-announces every 2 s) is no longer held for. */
+const CATALOGUE_STALE_MS = 30_000;
+/** While requests are held, their count is reported this often (and at once when a model's first one is held). */
+const PENDING_REPORT_MS = 1000;
 /** Asking router again: 250 ms, doubling to 2 s (after a NATS restart, router reconnects within a second or so). */
 const SNAPSHOT_RETRY_MS = [250, 500, 1000, 2000];
 
@@ -23,6 +29,7 @@ const SNAPSHOT_RETRY_MS = [250, 500, 1000, 2000];
 @Injectable()
 export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly replica = new RegistryReplica();
+  private readonly catalogue = new ModelCatalogue(CATALOGUE_STALE_MS);
   private readonly waiters = new Map<string, Set<() => void>>();
   private sweepTimer?: NodeJS.Timeout;
   private snapshotTimer?: NodeJS.Timeout;
@@ -30,6 +37,10 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   private snapshotLoading = false;
   private snapshotFailures = 0;
   private unwatch?: () => void;
+  /** Requests waiting for a worker, per model: this gateway's pending demand (an activator's count). */
+  private readonly held = new Map<string, number>();
+  private readonly gatewayId = randomUUID();
+  private pendingTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -54,6 +65,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   onApplicationShutdown(): void {
     clearInterval(this.sweepTimer);
     clearTimeout(this.snapshotTimer);
+    clearInterval(this.pendingTimer);
     this.unwatch?.();
   }
 
@@ -119,6 +131,22 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     }
   }
 
+  /** A vm-scaler's models: known (listed, requests held, batches accepted) even while no worker serves them. */
+  catalogued(msg: ModelCataloguePublished): void {
+    const before = this.catalogue.models(this.clock.now()).length;
+    this.catalogue.published(msg, this.clock.now());
+    const after = this.catalogue.models(this.clock.now()).length;
+    if (after !== before) this.logger.info('model catalogue updated', { models: msg.models.map((m) => m.model) });
+  }
+
+  catalogueEntry(model: string): CatalogueEntry | undefined {
+    return this.catalogue.get(model, this.clock.now());
+  }
+
+  catalogueModels(): string[] {
+    return this.catalogue.models(this.clock.now());
+  }
+
   private sweep(): void {
     for (const w of this.replica.expire(this.clock.now(), this.config.GATEWAY_WORKER_EXPIRY, this.link?.state)) {
       this.logger.warn('worker expired locally (no heartbeat)', { workerId: w.id, silentMs: this.clock.now() - w.lastSeenAt });
@@ -155,12 +183,57 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     return { done, cancel };
   }
 
+  /**
+   * A request waits for a worker of `model`: counted as pending demand until the returned release is
+   * called. A model's first held request is reported at once (so the vm-scaler starts capacity from
+   * zero without waiting for an aggregate), then the counts every second, and a last report at zero.
+   */
+  hold(model: string): () => void {
+    const before = this.held.get(model) ?? 0;
+    this.held.set(model, before + 1);
+    if (before === 0) this.reportPending();
+    if (!this.pendingTimer) {
+      this.pendingTimer = setInterval(() => this.reportPending(), PENDING_REPORT_MS);
+      this.pendingTimer.unref();
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.held.get(model) ?? 1) - 1;
+      if (left > 0) this.held.set(model, left);
+      else this.held.delete(model);
+    };
+  }
+
+  heldFor(model: string): number {
+    return this.held.get(model) ?? 0;
+  }
+
+  private reportPending(): void {
+    const report: ModelDemandPending = {
+      gatewayId: this.gatewayId,
+      reportedAt: new Date(this.clock.now()).toISOString(),
+      models: [...this.held].map(([model, held]) => ({ model, held })),
+    };
+    if (this.held.size === 0) {
+      clearInterval(this.pendingTimer);
+      this.pendingTimer = undefined;
+    }
+    this.registry.reportPending(report).catch((err) => this.logger.debug('pending demand not reported', { error: (err as Error).message }));
+  }
+
   workersFor(model: string): readonly ReplicaWorker[] {
     return this.replica.workersFor(model);
   }
 
+  /** A model a worker served lately (GATEWAY_MODEL_MEMORY), or a catalogue model: its requests are held, not refused. */
   knownModel(model: string): KnownModel | undefined {
-    return this.replica.knownModel(model, this.clock.now(), this.config.GATEWAY_MODEL_MEMORY);
+    const now = this.clock.now();
+    const served = this.replica.knownModel(model, now, this.config.GATEWAY_MODEL_MEMORY);
+    if (served || !this.catalogue.get(model, now)) return served;
+    // what its workers last said (capabilities) when one ever served it here; unknown before
+    return this.replica.knownModel(model, now, Infinity) ?? this.catalogue.known(model, now);
   }
 
   worker(id: string): ReplicaWorker | undefined {

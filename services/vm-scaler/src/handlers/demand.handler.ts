@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { ForecastPublished, MetricAggregated } from '@maas/contracts';
+import type { ForecastPublished, MetricAggregated, ModelDemandPending } from '@maas/contracts';
 import { On } from '@maas/nats';
 import { ScalingInputsService } from '../services/scaling-inputs.service';
 
@@ -16,5 +16,10 @@ export class DemandHandler {
   @On('forecast.published')
   forecast(@Payload() msg: ForecastPublished) {
     this.inputs.forecast(msg);
+  }
+
+  @On('model.demand-pending')
+  pending(@Payload() msg: ModelDemandPending) {
+    this.inputs.pendingReported(msg);
   }
 }

@@ -1,6 +1,6 @@
 import { factory } from '@maas/testing';
 import { resolveScalingSpec, VmRecord } from '@maas/scaling';
-import { buildObservation, toOutlook } from './observation';
+import { buildObservation, PENDING_RATE_WINDOW_SECONDS, toOutlook } from './observation';
 
 const MODEL = 'qwen';
 const spec = (() => {
@@ -32,6 +32,15 @@ describe('buildObservation', () => {
       factory.metricAggregated({ model: MODEL, intervalStart: iso(NOW - 11), intervalSeconds: 10, requestRate: 0, concurrency: 0, readyWorkers: 0, batchBacklog, batchDeadline: batchBacklog ? iso(deadline) : null });
     expect(buildObservation({ ...base, aggregates: [a(1500)] }).models[MODEL]).toEqual({ concurrency: 0, requestRate: 0, readyReplicas: 0, batch: { requests: 1500, deadline } });
     expect(buildObservation({ ...base, aggregates: [a(0)] }).models[MODEL].batch).toBeUndefined();
+  });
+
+  it('adds the requests gateways hold: a model at zero with a held request has demand now, aggregate or not', () => {
+    const held = (model: string) => (model === MODEL ? 3 : 0);
+    expect(buildObservation({ ...base, aggregates: [], pending: held }).models[MODEL]).toEqual({ concurrency: 3, requestRate: 3 / PENDING_RATE_WINDOW_SECONDS, readyReplicas: 0 });
+    const idle = factory.metricAggregated({ model: MODEL, intervalStart: iso(NOW - 11), intervalSeconds: 10, requestRate: 0, concurrency: 0, readyWorkers: 0 });
+    expect(buildObservation({ ...base, aggregates: [idle], pending: held }).models[MODEL]).toEqual({ concurrency: 3, requestRate: 0.3, readyReplicas: 0 });
+    const busy = factory.metricAggregated({ model: MODEL, intervalStart: iso(NOW - 11), intervalSeconds: 10, requestRate: 7, concurrency: 9, readyWorkers: 2 });
+    expect(buildObservation({ ...base, aggregates: [busy], pending: held }).models[MODEL]).toEqual({ concurrency: 9, requestRate: 7, readyReplicas: 2 });
   });
 
   it('counts ready slots of its own nodes when no worker is reported, and joins in-flight counts', () => {

@@ -33,6 +33,21 @@ export interface ObservationInputs {
   readonly now: number;
   /** An aggregate whose interval ended longer ago than this is not an observation. */
   readonly maxAgeSeconds: number;
+  /** Requests the gateways hold for a worker of the model now (their activators' reports); none when absent. */
+  readonly pending?: (model: string) => number;
+}
+
+/** Held requests read as arrivals over one metrics interval, for models scaled on request rate. */
+export const PENDING_RATE_WINDOW_SECONDS = 10;
+
+/**
+ * An observation with the requests gateways hold added in: each is in flight (concurrency) and has
+ * arrived (request rate), so a model at zero replicas with a held request needs at least one — at
+ * once, with no aggregate to wait for (Knative's activator poking the autoscaler).
+ */
+export function withPending(o: ModelObservation, held: number): ModelObservation {
+  if (held <= 0) return o;
+  return { ...o, concurrency: Math.max(o.concurrency ?? 0, held), requestRate: Math.max(o.requestRate ?? 0, held / PENDING_RATE_WINDOW_SECONDS) };
 }
 
 /**
@@ -49,13 +64,14 @@ export function buildObservation(input: ObservationInputs): ScalingObservation {
     const readySlots = input.vms.filter((vm) => vm.model === name && vm.state === 'ready').reduce((sum, vm) => sum + slots(vm.vmType, name), 0);
     const a = latest.get(name);
     const fresh = a !== undefined && now - (Date.parse(a.intervalStart) / 1000 + a.intervalSeconds) <= input.maxAgeSeconds;
+    const held = input.pending?.(name) ?? 0;
     if (!fresh) {
-      models[name] = { concurrency: null, requestRate: null, readyReplicas: readySlots };
+      models[name] = withPending({ concurrency: null, requestRate: null, readyReplicas: readySlots }, held);
       continue;
     }
     const deadline = a.batchDeadline ? Date.parse(a.batchDeadline) / 1000 : null;
     const batch = a.batchBacklog ? { requests: a.batchBacklog, deadline: deadline !== null && Number.isFinite(deadline) ? deadline : null } : undefined;
-    models[name] = { concurrency: a.concurrency, requestRate: a.requestRate, readyReplicas: Math.max(a.readyWorkers, readySlots), ...(batch ? { batch } : {}) };
+    models[name] = withPending({ concurrency: a.concurrency, requestRate: a.requestRate, readyReplicas: Math.max(a.readyWorkers, readySlots), ...(batch ? { batch } : {}) }, held);
   }
   const forecasts: Record<string, DemandOutlook> = {};
   for (const f of input.forecasts) {

@@ -31,6 +31,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
   private state: ScalingState = initialScalingState;
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<TickResult | undefined>;
+  private unlisten?: () => void;
   private lastPrune = 0;
 
   constructor(
@@ -52,6 +53,11 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     await this.provider.open();
     this.timer = setInterval(() => void this.tick(), this.config.SCALING_TICK_MS);
     this.timer.unref();
+    // A request held for a model with no worker decides now, not at the next tick (scale from zero).
+    this.unlisten = this.inputs.onPendingDemand((model) => {
+      this.logger.info('requests held for a model: deciding now', { model, held: this.inputs.pending(model) });
+      void (this.ticking ?? Promise.resolve()).then(() => this.tick());
+    });
     this.logger.info('scaling loop started', {
       provider: this.provider.kind,
       tickMs: this.config.SCALING_TICK_MS,
@@ -63,6 +69,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    this.unlisten?.();
     await this.ticking;
     await this.provider.close();
     await this.inventory.settled();
@@ -95,6 +102,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
       inFlight: (vmId) => this.fleet.inFlight(vmId),
       now,
       maxAgeSeconds: this.config.SCALING_METRIC_MAX_AGE_MS / 1000,
+      pending: (model) => this.inputs.pending(model, nowMs),
     });
     const previous = this.state;
     const { decision, nextState } = decide(this.spec, previous, observation, now);

@@ -1,0 +1,42 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Logger } from '@maas/logging';
+import { MessageBus } from '@maas/nats';
+import { Clock, CLOCK } from '@maas/platform';
+import type { ScalingSpec } from '@maas/scaling';
+import { modelCatalogue } from '../policy/model-catalogue';
+import { SCALING_SPEC } from './scaling-loop.service';
+
+/** Re-published this often, so a gateway that starts (or reconnects) later learns the catalogue within it. */
+export const CATALOGUE_REPUBLISH_MS = 2000;
+
+/** Announces the models this vm-scaler manages: gateways list them and hold their requests while capacity starts. */
+@Injectable()
+export class ModelCatalogueService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(SCALING_SPEC) private readonly spec: ScalingSpec,
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly bus: MessageBus,
+    private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.publish();
+    this.timer = setInterval(() => this.publish(), CATALOGUE_REPUBLISH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  publish(): void {
+    try {
+      this.bus.publish('model.catalogue-published', modelCatalogue(this.spec, this.clock.now()));
+    } catch (err) {
+      // NATS away: the next round publishes it again
+      this.logger.debug('model catalogue not published', { error: (err as Error).message });
+    }
+  }
+}
