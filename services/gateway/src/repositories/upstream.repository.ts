@@ -73,7 +73,30 @@ export class UpstreamRepository implements OnApplicationShutdown {
     return b;
   }
 
+  /**
+   * Sends once; a kept-alive socket the runtime had already closed (or that died with it) is not the
+   * worker's verdict, so that one failure is tried again at once on a new connection — which either
+   * answers or fails as the worker really is (refused when it is gone, so the caller moves on).
+   */
   send(target: UpstreamTarget): UpstreamCall {
+    let current = this.sendOnce(target, false);
+    let aborted = false;
+    const response = current.response.catch((err: unknown) => {
+      if (aborted || !(err instanceof UpstreamError) || !err.staleSocket) throw err;
+      current = this.sendOnce(target, true);
+      return current.response;
+    });
+    response.catch(() => undefined);
+    return {
+      response,
+      abort: () => {
+        aborted = true;
+        current.abort();
+      },
+    };
+  }
+
+  private sendOnce(target: UpstreamTarget, freshConnection: boolean): UpstreamCall {
     const base = this.base(target.baseUrl);
     let settled = false;
     let req!: http.ClientRequest;
@@ -94,7 +117,7 @@ export class UpstreamRepository implements OnApplicationShutdown {
         else req.destroy();
       };
       req = base.module.request({
-        agent: base.agent,
+        agent: freshConnection ? false : base.agent,
         hostname: base.hostname,
         port: base.port,
         path: base.prefix + target.path,
