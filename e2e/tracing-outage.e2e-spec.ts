@@ -35,10 +35,10 @@ describe('tracing: usage events keep their request trace through a NATS outage',
           const m = await jsm.streams.getMessage(name, { seq });
           const body = JSON.parse(new TextDecoder().decode(m.data)) as RequestCompleted | RequestsCompleted;
           if (!('records' in body)) {
-            if (body.requestId === requestId) return m.header.get('traceparent');
+            if (body.clientRequestId === requestId) return m.header.get('traceparent');
             continue;
           }
-          const record = body.records.find((r) => r.event.requestId === requestId);
+          const record = body.records.find((r) => (r.event as RequestCompleted).clientRequestId === requestId);
           if (record) return record.traceparent ?? '';
         }
       } catch {

@@ -45,7 +45,7 @@ describe('gateway: worker failures and membership changes', () => {
     sub.unsubscribe();
     expect((await starting).workerId).toBe(newId);
     await sleep(300);
-    const byId = new Map((await stack.usageEvents()).map((e) => [e.requestId, e.workerId]));
+    const byId = new Map((await stack.usageEvents()).map((e) => [e.clientRequestId ?? e.requestId, e.workerId]));
     const first = sent.find((s) => byId.get(s.id) === newId);
     expect(first).toBeDefined();
     const reactionMs = first!.at - registeredAt;
@@ -107,7 +107,7 @@ describe('gateway: worker failures and membership changes', () => {
         await sleep(100);
       }
       await sleep(300);
-      const byId = new Map((await stack.usageEvents()).map((e) => [e.requestId, e.workerId]));
+      const byId = new Map((await stack.usageEvents()).map((e) => [e.clientRequestId ?? e.requestId, e.workerId]));
       const toSilent = sent.filter((s) => byId.get(s.id) === workerId);
       const lastToSilent = Math.max(...toSilent.map((s) => s.at));
       const reactionMs = lastToSilent - silentSince;
