@@ -1,4 +1,4 @@
-import { JetStreamClient, JSONCodec, KV, NatsConnection, ObjectStore, RetentionPolicy } from 'nats';
+import { JetStreamClient, JSONCodec, KV, NatsConnection, ObjectStore, RetentionPolicy, StreamConfig } from 'nats';
 import { jetStreamConfigSpec, loadConfig } from '@maas/config';
 import {
   CommandName,
@@ -22,6 +22,18 @@ const json = JSONCodec<unknown>();
 /** `maas-t1a2` + `key-limits` → `MAAS_T1A2_KEY_LIMITS`: a namespace's KV bucket or object store. */
 export function bucketNameOf(namespace: string, bucket: string): string {
   return `${namespace}_${bucket}`.replace(/-/g, '_').toUpperCase();
+}
+
+/** Whether a stream's stored config lacks something `wanted` sets. */
+function streamDiffers(stored: Partial<StreamConfig>, wanted: Partial<StreamConfig>): boolean {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  return (
+    !same([...(stored.subjects ?? [])].sort(), [...(wanted.subjects ?? [])].sort()) ||
+    stored.max_age !== wanted.max_age ||
+    stored.duplicate_window !== wanted.duplicate_window ||
+    (stored.num_replicas ?? 1) !== wanted.num_replicas ||
+    (wanted.retention !== undefined && stored.retention !== wanted.retention)
+  );
 }
 
 /** Thrown when a request's reply is a service error or fails validation. */
@@ -137,12 +149,21 @@ export class MessageBus {
         // A work queue keeps a message only until one consumer acks it.
         ...('retention' in STREAMS[stream] ? { retention: RetentionPolicy.Workqueue } : {}),
       };
-      try {
-        await jsm.streams.info(config.name);
-        await jsm.streams.update(config.name, config);
-      } catch (err) {
-        if (!/stream not found/i.test((err as Error).message)) throw err;
-        await jsm.streams.add(config);
+      // On a cluster, services starting together create the same replicated stream at once and the
+      // losers' requests time out: look again and retry; update only what differs.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const info = await jsm.streams.info(config.name).catch((err: Error) => {
+            if (/stream not found/i.test(err.message)) return undefined;
+            throw err;
+          });
+          if (!info) await jsm.streams.add(config);
+          else if (streamDiffers(info.config, config)) await jsm.streams.update(config.name, config);
+          break;
+        } catch (err) {
+          if (attempt >= 6 || !/timeout|already in use/i.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 250 * attempt));
+        }
       }
     }
   }

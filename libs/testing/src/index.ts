@@ -5,3 +5,4 @@ export * from './process';
 export * from './messages';
 export * from './nats-server';
 export * from './system-parts';
+export * from './nats-cluster';
