@@ -69,3 +69,33 @@ describe('parseInferenceRequest', () => {
     expect(!r.ok && r.error.model).toBe('m');
   });
 });
+
+describe('parseInferenceRequest: what a client may not send to a runtime', () => {
+  const part = (p: unknown) => ({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, p] }] });
+
+  it.each([
+    ['an image URL', { type: 'image_url', image_url: { url: 'http://169.254.169.254/latest/meta-data/' } }, 'messages[0].content[1].image_url.url'],
+    ['an image URL given as a string', { type: 'image_url', image_url: 'https://example.org/a.png' }, 'messages[0].content[1].image_url'],
+    ['a video URL', { type: 'video_url', video_url: { url: 'file:///etc/passwd' } }, 'messages[0].content[1].video_url.url'],
+    ['an audio URL', { type: 'audio_url', audio_url: { url: 'http://10.0.0.5:8000/x.wav' } }, 'messages[0].content[1].audio_url.url'],
+    ['an image part with no URL', { type: 'image_url' }, 'messages[0].content[1].image_url'],
+  ])('refuses %s: only data: URLs are taken', (_, p, param) => {
+    expect(parse(chat, part(p))).toMatchObject({ ok: false, error: { param, code: 'remote_url_not_allowed' } });
+  });
+
+  it('takes inline data: URLs of every kind', () => {
+    for (const kind of ['image_url', 'video_url', 'audio_url']) {
+      expect(parse(chat, part({ type: kind, [kind]: { url: 'data:application/octet-stream;base64,AAAA' } }))).toMatchObject({ ok: true });
+    }
+  });
+
+  it.each(['priority', 'prompt_embeds', 'chat_template', 'logits_processors', 'kv_transfer_params', 'request_id'])('refuses the engine field %s', (field) => {
+    expect(parse(chat, { model: 'm', messages: msgs, [field]: field === 'priority' ? -100 : 'x' })).toMatchObject({ ok: false, error: { param: field, code: 'unsupported_parameter' } });
+    expect(parse(completions, { model: 'm', prompt: 'p', [field]: 'x' })).toMatchObject({ ok: false, error: { param: field } });
+  });
+
+  it('takes the priority the batch executor sets itself', () => {
+    const raw = Buffer.from(JSON.stringify({ model: 'm', messages: msgs, priority: 1 }));
+    expect(parseInferenceRequest(chat, raw, undefined, { gatewayPriority: true })).toMatchObject({ ok: true });
+  });
+});

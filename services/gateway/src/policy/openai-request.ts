@@ -111,10 +111,43 @@ function contentChars(content: unknown): number {
 const OPTIONAL_POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n'] as const;
 
 /**
- * Checks what the gateway relies on and what clients most often get wrong, naming the field in
- * `param` as OpenAI does; everything else is the runtime's to judge.
+ * Engine extension fields a client may not set: scheduling (`priority`, the gateway's to set), raw
+ * tensors and templates the runtime would execute (`prompt_embeds`, `chat_template`,
+ * `logits_processors`), and fields that steer the engine's internals or identity of a request.
  */
-export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, contentType?: string): ParsedRequest {
+export const REFUSED_FIELDS = [
+  'priority', 'prompt_embeds', 'chat_template', 'chat_template_kwargs', 'logits_processors', 'mm_processor_kwargs',
+  'kv_transfer_params', 'vllm_xargs', 'request_id', 'cache_salt', 'return_tokens_as_token_ids',
+] as const;
+
+/** Chat parts that name media by URL; only `data:` URLs are taken (a runtime fetching a remote URL would reach inside the GPU network). */
+const MEDIA_URL_PARTS = ['image_url', 'video_url', 'audio_url'] as const;
+
+/** The `param` path of the first chat part whose media URL is not a `data:` URL, if any. */
+export function remoteMediaPart(messages: readonly unknown[]): string | undefined {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    if (!isObject(m) || !Array.isArray(m.content)) continue;
+    for (let j = 0; j < m.content.length; j++) {
+      const part: unknown = m.content[j];
+      if (!isObject(part)) continue;
+      for (const kind of MEDIA_URL_PARTS) {
+        const media = part[kind];
+        if (media === undefined && part.type !== kind) continue;
+        const url = isObject(media) ? media.url : media;
+        if (typeof url !== 'string' || !/^data:/i.test(url)) return `messages[${i}].content[${j}].${kind}${isObject(media) ? '.url' : ''}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks what the gateway relies on and what clients most often get wrong, naming the field in
+ * `param` as OpenAI does; everything else is the runtime's to judge. `gatewayPriority`: the body
+ * comes from the gateway's batch executor, which sets `priority` itself.
+ */
+export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, contentType?: string, opts: { gatewayPriority?: boolean } = {}): ParsedRequest {
   const boundary = route.media ? multipartBoundary(contentType) : undefined;
   if (route.media && boundary) {
     const checked = checkMediaForm(raw, boundary, route.media);
@@ -147,6 +180,11 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
       return fail('stream_options.include_usage must be a boolean', 'stream_options.include_usage');
     }
   }
+  for (const field of REFUSED_FIELDS) {
+    // `priority` in a batch request the executor sends is the gateway's own (GATEWAY_BATCH_PRIORITY); the batch's lines were checked without it.
+    if (field === 'priority' && opts.gatewayPriority) continue;
+    if (body[field] !== undefined) return fail(`${field} may not be set through this API`, field, 'unsupported_parameter');
+  }
   for (const field of OPTIONAL_POSITIVE_INTS) {
     const v = body[field];
     if (v !== undefined && v !== null && !(Number.isInteger(v) && (v as number) >= 1)) {
@@ -172,6 +210,8 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
       if (!validContent(m.content)) return fail(`messages[${i}].content must be a string, null or an array of content parts with a string "type"`, `messages[${i}].content`);
       promptChars += contentChars(m.content);
     }
+    const remote = remoteMediaPart(messages);
+    if (remote) return fail(`${remote} must be a data: URL (base64 inline); remote URLs are not fetched`, remote, 'remote_url_not_allowed');
     prefix = messages as ChatMessage[];
     imageParts = chatImageParts(messages);
   } else {

@@ -151,7 +151,7 @@ export class DispatchService {
     const { settlement, raw } = input;
     const record = settlement.record;
     const route = record.route;
-    const parsed = parseInferenceRequest(route, raw, input.contentType);
+    const parsed = parseInferenceRequest(route, raw, input.contentType, { gatewayPriority: record.kind === 'batch' });
     if (!parsed.ok) {
       if (parsed.error.model) record.model = parsed.error.model;
       return this.fail(settlement, 400, parsed.error.message, parsed.error.code, parsed.error.param);
