@@ -258,7 +258,9 @@ describe('gateway: identity and access', () => {
       expect((await rawGet(`${web.url}/api/chats`, { cookie: 'maas_session=not-a-session' })).status).toBe(401);
       expect(recorder.seen).toHaveLength(0);
 
-      const ok = await rawGet(`${web.url}/api/chats?page=2`, { cookie, 'x-maas-user-email': 'mallory@evil.example', 'x-maas-user-admin': 'yes', 'x-forwarded-for': '198.51.100.1' });
+      const ok = await rawGet(`${web.url}/api/chats?page=2`, {
+        cookie: `token=owui; ${cookie}; maas_login=nonce; theme=dark`, 'x-maas-user-email': 'mallory@evil.example', 'x-maas-user-admin': 'yes', 'x-forwarded-for': '198.51.100.1', 'x-forwarded-host': 'evil.example',
+      });
       expect(ok.status).toBe(200);
       expect(ok.headers['set-cookie']).toEqual(['token=abc; Path=/; HttpOnly', 'theme=dark; Path=/']);
       expect(ok.headers['content-security-policy']).toBe("default-src 'self'");
@@ -270,7 +272,10 @@ describe('gateway: identity and access', () => {
         'x-maas-user-roles': 'user,admin',
         'x-forwarded-for': '198.51.100.1, 127.0.0.1',
         'x-forwarded-proto': 'http',
-        cookie,
+        // The gateway trusts no proxy: the client's X-Forwarded-Host is replaced by its Host.
+        'x-forwarded-host': new URL(web.url).host,
+        // Open WebUI keeps its own cookies and never sees the portal session (nor any other of ours).
+        cookie: 'token=owui; theme=dark',
       });
       expect(seen.headers['x-maas-user-admin']).toBeUndefined();
     });
@@ -303,6 +308,7 @@ describe('gateway: identity and access', () => {
       const upgrade = recorder.seen[recorder.seen.length - 1];
       expect(upgrade.url).toBe('/ws/socket.io/?EIO=4&transport=websocket');
       expect(upgrade.headers['x-maas-user-email']).toBe('ada@example.ac.jp');
+      expect(upgrade.headers.cookie).toBeUndefined();
     });
 
     it('refuses a signed-out session once its cached verdict expires', async () => {

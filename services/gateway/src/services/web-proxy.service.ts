@@ -5,6 +5,7 @@ import { Counter } from 'prom-client';
 import { Logger } from '@maas/logging';
 import { errorBody } from '@maas/platform';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { forwardedHost, withoutOwnCookies } from '../policy/proxy-headers';
 import { cookieValue, SessionCache, SessionVerdict } from '../policy/session-cache';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { forwardableHeaders, HttpProxyRepository, ProxyTarget } from '../repositories/http-proxy.repository';
@@ -106,7 +107,15 @@ export class WebProxyService {
     headers['x-forwarded-for'] = given ? `${Array.isArray(given) ? given.join(', ') : given}, ${plain(peer)}` : plain(peer);
     const proto = req.headers['x-forwarded-proto'];
     headers['x-forwarded-proto'] = trustedPeer && typeof proto === 'string' ? proto : 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
-    if (req.headers.host && !headers['x-forwarded-host']) headers['x-forwarded-host'] = req.headers.host;
+    const host = forwardedHost(req.headers['x-forwarded-host'], req.headers.host, trustedPeer);
+    if (host) headers['x-forwarded-host'] = host;
+    else delete headers['x-forwarded-host'];
+    if (route.target === 'webui') {
+      // Open WebUI is another application on this origin: it never sees the portal's session or any other cookie of ours.
+      const cookie = withoutOwnCookies(req.headers.cookie, this.config.GATEWAY_SESSION_COOKIE);
+      if (cookie) headers.cookie = cookie;
+      else delete headers.cookie;
+    }
     if (verdict?.valid) {
       headers['x-maas-user-email'] = verdict.user.email;
       headers['x-maas-user-name'] = encodeURIComponent(verdict.user.displayName ?? verdict.user.email);
