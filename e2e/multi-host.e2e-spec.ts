@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, NatsConnection } from 'nats';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, startNode, startService, StartedProcess, StartedService, TestDatabase, testNamespace } from '@maas/testing';
@@ -18,7 +18,8 @@ import { Host, HostNetwork, TcpForward } from './support/netns';
  * gateways with the OpenAI SDK from outside the hosts while (a) one NATS node is killed, (b) gateway-b's
  * link is cut for 10 s, (c) the workers-2 host is killed. Then: every successful request is billed
  * exactly once, what failed was in flight on a lost part, revocation reaches both gateways within 1 s,
- * and a 60 requests/min key offered 3 req/s at each gateway is admitted ~60 times in a minute, not 120.
+ * a 60 requests/min key offered 3 req/s at each gateway is admitted ~60 times in a minute, not 120, and a
+ * batch uploaded through gateway A completes and downloads through gateway B.
  * Services connect to NATS without credentials (MAAS_NATS_INSECURE=1). MAAS_DRILL=full runs longer phases.
  */
 const FULL = process.env.MAAS_DRILL === 'full';
@@ -31,6 +32,7 @@ const RECOVERY_MS = 3000;
 const RPM = 60;
 const RPM_OFFER_PER_GATEWAY = 3;
 const RPM_WINDOW_MS = 20_000;
+const BATCH_LINES = 10;
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 const PROFILE = 'a100-qwen2.5-3b';
 const HOSTS = ['nats-1', 'nats-2', 'nats-3', 'gateway-a', 'gateway-b', 'workers-1', 'workers-2'] as const;
@@ -166,6 +168,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
           HOST: host.address,
           GATEWAY_USAGE_SPOOL_DIR: path.join(dir, `spool-${side}`),
           GATEWAY_FILE_STORE_DIR: path.join(dir, `files-${side}`),
+          GATEWAY_BATCH_SWEEP: '200ms',
         },
         on,
       );
@@ -193,7 +196,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
 
   const clientFor = (key: string, side: 'a' | 'b') => new OpenAI({ apiKey: key, baseURL: `${gateways[side].url}/v1`, maxRetries: 0 });
 
-  it('bills every success once, fails only what was on a lost part, revokes within 1 s and shares a key\'s requests/min', async () => {
+  it('bills every success once, fails only what was on a lost part, revokes within 1 s, shares a key\'s requests/min and batch files', async () => {
     const key = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill' })).secret;
     const rpmKey = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-rpm', limits: { requestsPerMinute: RPM } })).secret;
     const clients = { a: clientFor(key, 'a'), b: clientFor(key, 'b') };
@@ -268,8 +271,9 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     const ok = sent.filter((s) => s.outcome === 'ok');
     const failed = sent.filter((s) => s.outcome !== 'ok');
 
+    // The ledger is keyed by the gateway's own request id; the client's X-Request-Id is kept beside it, so a request billed twice shows as two rows.
     // Until every success is in the ledger, or a minute has passed (then the assertions name what is missing).
-    const ledgerRows = () => db.query<{ request_id: string; status: number }>("SELECT request_id, status FROM usage_records WHERE request_id LIKE 'mhdrill-a-%' OR request_id LIKE 'mhdrill-b-%'");
+    const ledgerRows = () => db.query<{ request_id: string; status: number }>("SELECT client_request_id AS request_id, status FROM usage_records WHERE client_request_id LIKE 'mhdrill-a-%' OR client_request_id LIKE 'mhdrill-b-%'");
     let ledger = await ledgerRows();
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ledger = await ledgerRows()) {
       const ids = new Set(ledger.map((r) => r.request_id));
@@ -299,6 +303,24 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       }),
     );
 
+    // A batch uploaded and created through gateway A, followed and downloaded through gateway B.
+    const batchLines = Array.from({ length: BATCH_LINES }, (_, i) =>
+      JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 } }),
+    );
+    const batchStarted = Date.now();
+    const batchRun = await (async () => {
+      const input = await clients.a.files.create({ file: await toFile(Buffer.from(batchLines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
+      const created = await clients.a.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      const finished = await waitUntil(async () => {
+        const b = await clients.b.batches.retrieve(created.id);
+        return b.status === 'completed' || b.status === 'failed' ? b : undefined;
+      }, 90_000, `batch ${created.id} finishing, seen through gateway-b`);
+      const lines = finished.output_file_id ? (await (await clients.b.files.content(finished.output_file_id)).text()).split('\n').filter((l) => l.trim()) : [];
+      return { status: finished.status, lines };
+    })().catch((err: Error) => ({ status: `error: ${err.message}`, lines: [] as string[] }));
+    const outputOk = batchRun.lines.map((l) => JSON.parse(l) as { custom_id: string; response?: { status_code: number } }).filter((l) => l.response?.status_code === 200);
+    const batchMs = Date.now() - batchStarted;
+
     const admitted = { a: rpmOutcomes.filter((o) => o.side === 'a' && o.outcome === 'ok').length, b: rpmOutcomes.filter((o) => o.side === 'b' && o.outcome === 'ok').length };
     const rpmFailed = rpmOutcomes.filter((o) => o.outcome === 'failed');
     const row = (name: string, of: Sent[]) =>
@@ -314,9 +336,10 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
         `  usage stream    successes not in the USAGE stream ${ok.filter((s) => !usageEvents.has(s.id)).length}; ${await jetStreamState(nc)}`,
         `  revocation      reached gateway-a in ${revocationMs[0]} ms, gateway-b in ${revocationMs[1]} ms`,
         `  60 rpm key      offered ${rpmOutcomes.length} in ${RPM_WINDOW_MS / 1000} s of one minute (${RPM_OFFER_PER_GATEWAY} req/s per gateway): admitted ${admitted.a + admitted.b} (a ${admitted.a}, b ${admitted.b}), failed ${rpmFailed.length}`,
+        `  batch           ${BATCH_LINES} lines uploaded and created through gateway-a, ${batchRun.status} as seen through gateway-b in ${(batchMs / 1000).toFixed(1)} s; output downloaded through gateway-b: ${outputOk.length} of ${BATCH_LINES} lines answered 200`,
         ...failed.slice(0, 8).map((s) => `  failure         ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.error}`),
         ...ok.filter((s) => !billed.has(s.id)).slice(0, 8).map((s) => `  unbilled        ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s`),
-        ...services.flatMap((p) => p.records().filter((r) => r.level === 'error' || r.level === 'warn').slice(-4).map((r) => `  log             ${JSON.stringify(r).slice(0, 300)}`)),
+        ...(ok.every((s) => billed.has(s.id)) && batchRun.status === 'completed' ? [] : services).flatMap((p) => p.records().filter((r) => r.level === 'error' || r.level === 'warn').slice(-3).map((r) => `  log             ${JSON.stringify(r).slice(0, 300)}`)),
       ].join('\n'),
     );
 
@@ -333,10 +356,12 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     expect(Math.abs(admitted.a + admitted.b - RPM)).toBeLessThanOrEqual(5);
     expect(admitted.a).toBeGreaterThan(0);
     expect(admitted.b).toBeGreaterThan(0);
+    expect(batchRun.status).toBe('completed');
+    expect(new Set(outputOk.map((l) => l.custom_id))).toEqual(new Set(batchLines.map((_, i) => `line-${i}`)));
   }, 300_000);
 });
 
-/** The request ids of every usage event in the namespace's USAGE stream (batches opened), repeats kept. */
+/** The client request ids (X-Request-Id) of every usage event in the namespace's USAGE stream (batches opened), repeats kept. */
 async function usageEventsOf(nc: NatsConnection, subjects: Subjects): Promise<string[]> {
   const jsm = await nc.jetstreamManager();
   const name = subjects.stream('usage');
@@ -345,9 +370,10 @@ async function usageEventsOf(nc: NatsConnection, subjects: Subjects): Promise<st
   for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
     const m = await jsm.streams.getMessage(name, { seq }).catch(() => undefined);
     if (!m) continue;
-    const body = JSON.parse(new TextDecoder().decode(m.data)) as { requestId?: string; records?: { event: { requestId: string } }[] };
-    if (body.records) ids.push(...body.records.map((r) => r.event.requestId));
-    else if (body.requestId) ids.push(body.requestId);
+    type Event = { requestId: string; clientRequestId?: string };
+    const body = JSON.parse(new TextDecoder().decode(m.data)) as Partial<Event> & { records?: { event: Event }[] };
+    if (body.records) ids.push(...body.records.map((r) => r.event.clientRequestId ?? r.event.requestId));
+    else if (body.requestId) ids.push(body.clientRequestId ?? body.requestId);
   }
   return ids;
 }
