@@ -65,6 +65,8 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       MAAS_SPEECH_PORT: String(speechPort),
       MAAS_DEV_IDP: 'off',
       NO_COLOR: '1',
+      // the chat runtimes take 4 s to load, as a real one takes its time: the first chat surely comes before they are ready
+      SCALING_WORKER_ARGS: '--sim-profile {vmType} --sim-model {model} --sim-startup-delay 4s',
     };
     delete env.SAML_IDP_METADATA;
     const started = Date.now();
@@ -87,6 +89,30 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
         const res = await fetch(`http://127.0.0.1:${port}/health`);
         expect(res.status).toBe(200);
       }
+      // As soon as the first key exists, both chat models are listed (the vm-scaler's catalogue), and a
+      // chat sent before their workers are ready is held until one is, then answered, not refused.
+      const keyFile = path.join(state, 'quickstart-key');
+      while (!fs.existsSync(keyFile) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const early = fs.readFileSync(keyFile, 'utf8').trim();
+      const chatModels = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
+      const listed = (await (await fetch(`http://127.0.0.1:${gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${early}` } })).json()) as {
+        data: { id: string; metadata: { state: string } }[];
+      };
+      const states = Object.fromEntries(chatModels.map((m) => [m, listed.data.find((d) => d.id === m)?.metadata.state]));
+      expect(Object.values(states).every((st) => st === 'starting' || st === 'ready')).toBe(true);
+      const notReady = chatModels.filter((m) => states[m] === 'starting');
+      expect(notReady.length).toBeGreaterThan(0);
+      const heldAnswers = await Promise.all(
+        notReady.map(async (model) => {
+          const res = await fetch(`http://127.0.0.1:${gatewayPort}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${early}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 4 }),
+          });
+          return { model, status: res.status, body: (await res.json()) as { error?: unknown } };
+        }),
+      );
+      expect(heldAnswers.map((a) => ({ model: a.model, status: a.status, error: a.body.error }))).toEqual(notReady.map((model) => ({ model, status: 200, error: undefined })));
       // the vm-scaler's workers (minReplicas 1 per chat model) register, and the printed key serves them
       while (!/^API key \(admin@localhost/m.test(output) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
       expect(output).toMatch(/^Models: .*Qwen\/Qwen2\.5-3B-Instruct/m);

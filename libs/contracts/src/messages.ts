@@ -14,7 +14,7 @@ import {
   KeyVerifyRequest,
 } from './generated/key';
 import { MetricAggregated } from './generated/metrics';
-import { ModelCataloguePublished, ModelDemandPending, ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
+import { ModelCataloguePublished, ModelCatalogueRequest, ModelDemandPending, ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
 import {
   KeyUsageReply,
   KeyUsageRequest,
@@ -64,6 +64,7 @@ export interface MessageTypes {
   'vm.state-changed': VmStateChanged;
   'model.catalogue-published': ModelCataloguePublished;
   'model.demand-pending': ModelDemandPending;
+  'vm-scaler.list-models': ModelCatalogueRequest;
   'batch.request-queued': BatchRequestQueued;
   'gateway.list-batches': BatchListRequest;
   'batch.backlog-reported': BatchBacklogReported;
@@ -72,6 +73,7 @@ export interface MessageTypes {
 /** Reply types of the commands. */
 export interface ReplyTypes {
   'router.list-workers': RegistrySnapshot;
+  'vm-scaler.list-models': ModelCataloguePublished;
   'key-registry.verify': KeyVerifyReply;
   'key-registry.create': KeyCreated;
   'key-registry.list': KeyListReply;

@@ -37,6 +37,7 @@ export const MESSAGE_KINDS = {
   'vm.state-changed': { kind: 'event', schema: 'scaling/v1/vm-state-changed' },
   'model.catalogue-published': { kind: 'event', schema: 'scaling/v1/model-catalogue-published' },
   'model.demand-pending': { kind: 'event', schema: 'scaling/v1/model-demand-pending' },
+  'vm-scaler.list-models': { kind: 'command', schema: 'scaling/v1/model-catalogue-request', reply: 'scaling/v1/model-catalogue-published' },
   'batch.request-queued': { kind: 'event', schema: 'batch/v1/batch-request-queued' },
   'gateway.list-batches': { kind: 'command', schema: 'batch/v1/batch-list-request', reply: 'batch/v1/batch-list-reply' },
   'batch.backlog-reported': { kind: 'event', schema: 'batch/v1/batch-backlog-reported' },

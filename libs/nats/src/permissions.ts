@@ -61,7 +61,7 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   gateway: {
     receives: ['gateway.list-batches', 'key.revoked', 'model.catalogue-published', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
     sends: [
-      'key-registry.verify', 'auth.verify-session', 'router.list-workers', 'metrics-collector.key-usage',
+      'key-registry.verify', 'auth.verify-session', 'router.list-workers', 'vm-scaler.list-models', 'metrics-collector.key-usage',
       'usage.request-completed', 'usage.requests-completed', 'batch.request-queued', 'batch.backlog-reported', 'model.demand-pending',
     ],
     consumes: ['batch-work'],
@@ -79,7 +79,7 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   },
   forecaster: { receives: ['metric.aggregated'], sends: ['forecast.published'] },
   'vm-scaler': {
-    receives: ['forecast.published', 'metric.aggregated', 'model.demand-pending', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
+    receives: ['vm-scaler.list-models', 'forecast.published', 'metric.aggregated', 'model.demand-pending', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
     sends: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed', 'model.catalogue-published'],
   },
 };

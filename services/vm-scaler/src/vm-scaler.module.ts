@@ -5,6 +5,7 @@ import type { PlatformConfig } from '@maas/config';
 import { Logger } from '@maas/logging';
 import type { ScalingSpec } from '@maas/scaling';
 import { Clock, CLOCK, PLATFORM_CONFIG, PlatformModule, projectRoot, ServiceDefinition, systemClock } from '@maas/platform';
+import { CatalogueHandler } from './handlers/catalogue.handler';
 import { DemandHandler } from './handlers/demand.handler';
 import { WorkerHandler } from './handlers/worker.handler';
 import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
@@ -100,7 +101,7 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec
 
 @Module({
   imports: [PlatformModule.forService(VM_SCALER)],
-  controllers: [DemandHandler, WorkerHandler],
+  controllers: [DemandHandler, WorkerHandler, CatalogueHandler],
   providers: [
     { provide: VM_SCALER_CONFIG, useFactory: loadVmScalerConfig },
     { provide: SCALING_SPEC, inject: [VM_SCALER_CONFIG], useFactory: (config: VmScalerConfig) => loadScalingSpec(config.SCALING_SPEC_FILE) },

@@ -18,6 +18,11 @@ export interface ModelCataloguePublished {
 }
 
 /**
+ * Ask the vm-scaler for its model catalogue (a gateway starting); the reply is a ModelCataloguePublished.
+ */
+export interface ModelCatalogueRequest {}
+
+/**
  * Requests one gateway holds because their model has no ready worker (an activator's report): demand the vm-scaler acts on at once, starting capacity from zero. Published when a model's first request is held, every second while any is held, and once more when none is; a report replaces the same gateway's previous one.
  */
 export interface ModelDemandPending {

@@ -15,6 +15,8 @@ const workersGauge = new Gauge({ name: 'maas_gateway_replica_workers', help: 'Wo
 const SWEEP_MS = 250;
 /** A catalogue model its vm-scaler has not re-announced for this long (it re-announces every 2 s) is no longer held for. */
 const CATALOGUE_STALE_MS = 30_000;
+/** Times the catalogue is asked for at start before relying on the announcements alone. */
+const CATALOGUE_ASKS = 6;
 /** While requests are held, their count is reported this often (and at once when a model's first one is held). */
 const PENDING_REPORT_MS = 1000;
 /** Asking router again: 250 ms, doubling to 2 s (after a NATS restart, router reconnects within a second or so). */
@@ -41,6 +43,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   private readonly held = new Map<string, number>();
   private readonly gatewayId = randomUUID();
   private pendingTimer?: NodeJS.Timeout;
+  private catalogueTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -60,12 +63,14 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       return { serving: ready > 0, detail: { readyWorkers: ready, heldWorkers: workers } };
     });
     void this.loadSnapshot();
+    void this.loadCatalogue();
   }
 
   onApplicationShutdown(): void {
     clearInterval(this.sweepTimer);
     clearTimeout(this.snapshotTimer);
     clearInterval(this.pendingTimer);
+    clearTimeout(this.catalogueTimer);
     this.unwatch?.();
   }
 
@@ -79,6 +84,8 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     clearTimeout(this.snapshotTimer);
     this.snapshotFailures = 0;
     void this.loadSnapshot();
+    clearTimeout(this.catalogueTimer);
+    void this.loadCatalogue();
   }
 
   private async loadSnapshot(): Promise<void> {
@@ -98,6 +105,21 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       this.snapshotTimer.unref();
     } finally {
       this.snapshotLoading = false;
+    }
+  }
+
+  /**
+   * Asks the vm-scaler for its catalogue, so catalogue models are listed and held for from the start,
+   * a few times (no vm-scaler may run here: then only workers make models known); its announcements
+   * every 2 s keep it current after that.
+   */
+  private async loadCatalogue(attempt = 0): Promise<void> {
+    try {
+      this.catalogued(await this.registry.catalogue());
+    } catch (err) {
+      if (attempt + 1 >= CATALOGUE_ASKS) return this.logger.info('no model catalogue from a vm-scaler yet; waiting for its announcements', { error: (err as Error).message });
+      this.catalogueTimer = setTimeout(() => void this.loadCatalogue(attempt + 1), SNAPSHOT_RETRY_MS[Math.min(attempt, SNAPSHOT_RETRY_MS.length - 1)]);
+      this.catalogueTimer.unref();
     }
   }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { ModelCataloguePublished } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
@@ -9,7 +10,7 @@ import { SCALING_SPEC } from './scaling-loop.service';
 /** Re-published this often, so a gateway that starts (or reconnects) later learns the catalogue within it. */
 export const CATALOGUE_REPUBLISH_MS = 2000;
 
-/** Announces the models this vm-scaler manages: gateways list them and hold their requests while capacity starts. */
+/** Announces the models this vm-scaler manages (and answers a gateway that asks): gateways list them and hold their requests while capacity starts. */
 @Injectable()
 export class ModelCatalogueService implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
@@ -31,9 +32,14 @@ export class ModelCatalogueService implements OnApplicationBootstrap, OnApplicat
     clearInterval(this.timer);
   }
 
+  /** The catalogue as it stands (the answer to a gateway that asks). */
+  current(): ModelCataloguePublished {
+    return modelCatalogue(this.spec, this.clock.now());
+  }
+
   publish(): void {
     try {
-      this.bus.publish('model.catalogue-published', modelCatalogue(this.spec, this.clock.now()));
+      this.bus.publish('model.catalogue-published', this.current());
     } catch (err) {
       // NATS away: the next round publishes it again
       this.logger.debug('model catalogue not published', { error: (err as Error).message });
