@@ -3,6 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import type {
   BatchBacklogReported,
   KeyUsageRequest,
+  ModelDemandPending,
   RequestCompleted,
   RequestsCompleted,
   UsageDeadLetterListRequest,
@@ -58,6 +59,11 @@ export class UsageHandler {
   @On('worker.heartbeat')
   heartbeat(@Payload() msg: WorkerHeartbeat) {
     this.series.heartbeat(msg);
+  }
+
+  @On('model.demand-pending')
+  pendingReported(@Payload() msg: ModelDemandPending) {
+    this.series.pendingReported(msg);
   }
 
   @On('batch.backlog-reported')

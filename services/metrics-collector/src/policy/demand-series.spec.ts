@@ -58,6 +58,18 @@ describe('DemandSeries', () => {
     expect(later.map((x) => [x.requestRate, x.readyWorkers])).toEqual([[0, 0], [0, 0]]); // zero demand, no workers: still said
   });
 
+  it('counts requests gateways hold for a model with no worker as waiting demand, until their reports stop or go stale', () => {
+    const s = new DemandSeries(10_000, 5_000);
+    s.close(T0 + 5_000);
+    s.pendingReported({ gatewayId: 'g1', reportedAt: '', models: [{ model: 'cold', held: 2 }] }, T0 + 11_000);
+    s.pendingReported({ gatewayId: 'g2', reportedAt: '', models: [{ model: 'cold', held: 1 }] }, T0 + 12_000);
+    const [held] = s.close(T0 + 15_000);
+    expect(held).toMatchObject({ model: 'cold', queueDepth: 3, concurrency: 3, readyWorkers: 0 });
+    s.pendingReported({ gatewayId: 'g2', reportedAt: '', models: [] }, T0 + 16_000); // g2 holds nothing now; g1 has gone silent
+    const [after] = s.close(T0 + 25_000);
+    expect(after).toMatchObject({ model: 'cold', queueDepth: 0, concurrency: 0 });
+  });
+
   it('falls silent only an hour after a model’s last worker or request', () => {
     const s = new DemandSeries(10_000, 0, 10_000, 3_600_000);
     s.workerRegistered(worker('w1'), T0);

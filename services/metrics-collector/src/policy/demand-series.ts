@@ -1,4 +1,4 @@
-import type { BatchBacklogReported, MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { BatchBacklogReported, MetricAggregated, ModelDemandPending, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 
 /**
  * One model's figures over one interval, before they become a MetricAggregated message. Interactive
@@ -56,6 +56,8 @@ export class DemandSeries {
   /** The latest batch backlog report: complete, so a model missing from it has none. */
   private backlog = new Map<string, Backlog>();
   private backlogAt = -Infinity;
+  /** Requests each gateway holds for a worker (its latest report), per model. */
+  private readonly pending = new Map<string, { at: number; held: Map<string, number> }>();
 
   constructor(
     readonly intervalMs = 10_000,
@@ -65,6 +67,8 @@ export class DemandSeries {
     private readonly quietReportMs = 3_600_000,
     // A backlog nobody has re-reported for this long (its gateways are gone) no longer counts.
     private readonly backlogStaleMs = 60_000,
+    // Gateways report held requests every second: a report this old is from a gateway that is gone.
+    private readonly pendingStaleMs = 5_000,
   ) {}
 
   private bucketStart(t: number): number {
@@ -117,6 +121,25 @@ export class DemandSeries {
       this.knownModels.add(m.model);
       if (m.requests > 0) this.lastActive.set(m.model, now);
     }
+  }
+
+  /** A gateway's held requests, replacing its previous report: in flight and waiting, though no runtime has them yet. */
+  pendingReported(r: ModelDemandPending, now: number): void {
+    if (r.models.length === 0) this.pending.delete(r.gatewayId);
+    else this.pending.set(r.gatewayId, { at: now, held: new Map(r.models.map((m) => [m.model, m.held])) });
+    for (const m of r.models) {
+      this.knownModels.add(m.model);
+      if (m.held > 0) this.lastActive.set(m.model, now);
+    }
+  }
+
+  private heldFor(model: string, now: number): number {
+    let held = 0;
+    for (const [gateway, report] of this.pending) {
+      if (now - report.at > this.pendingStaleMs) this.pending.delete(gateway);
+      else held += report.held.get(model) ?? 0;
+    }
+    return held;
   }
 
   workerRegistered(w: WorkerRegistered, now: number): void {
@@ -172,7 +195,7 @@ export class DemandSeries {
         continue;
       }
       const running = serving.reduce((sum, w) => sum + w.running, 0);
-      const waiting = serving.reduce((sum, w) => sum + w.waiting, 0);
+      const waiting = serving.reduce((sum, w) => sum + w.waiting, 0) + this.heldFor(model, now);
       for (const start of [...starts].sort((a, b) => a - b)) {
         const b = perModel.get(start) ?? emptyBucket(start);
         perModel.delete(start);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import type { BatchBacklogReported, MetricAggregated, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type { BatchBacklogReported, MetricAggregated, ModelDemandPending, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
@@ -15,7 +15,7 @@ import { modelLabel } from './model-label';
 // histograms (maas_gateway_*) and this service's maas_requests_total / maas_tokens_total.
 const labels = ['model'];
 const gauges = {
-  queue: new Gauge({ name: 'maas_model_queue_depth', help: 'Requests waiting in the runtimes, from their heartbeats', labelNames: labels }),
+  queue: new Gauge({ name: 'maas_model_queue_depth', help: 'Requests waiting: in the runtimes (their heartbeats) and held by gateways for a worker', labelNames: labels }),
   workers: new Gauge({ name: 'maas_model_ready_workers', help: 'Workers serving the model with a recent heartbeat', labelNames: labels }),
   batchBacklog: new Gauge({ name: 'maas_model_batch_backlog_requests', help: 'Batch requests queued or running, not yet done', labelNames: labels }),
   batchBacklogTokens: new Gauge({ name: 'maas_model_batch_backlog_input_tokens', help: 'Estimated prompt tokens of the batch backlog', labelNames: labels }),
@@ -69,6 +69,10 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
 
   workerLeft(workerId: string): void {
     this.series.workerLeft(workerId);
+  }
+
+  pendingReported(r: ModelDemandPending): void {
+    this.series.pendingReported(r, this.clock.now());
   }
 
   backlogReported(r: BatchBacklogReported): void {
