@@ -4,6 +4,7 @@ import type { KeyLimits } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
+import { modelMatcher } from '../policy/model-access';
 import type { InferenceRoute } from '../policy/openai-request';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { DispatchService } from '../services/dispatch.service';
@@ -134,6 +135,11 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     if (!current || current.status !== 'in_progress' || pastExpiry(current, this.clock.now())) {
       release();
       return q.ack();
+    }
+    // The batch runs on its key's rights: past the key's expiry no line is sent.
+    if (current.keyExpiresAt && current.keyExpiresAt.getTime() <= this.clock.now()) {
+      release();
+      return this.write(q, { customId, line, requestId, statusCode: null, body: null, error: { code: 'key_expired', message: `the API key of this batch expired at ${current.keyExpiresAt.toISOString()}` } });
     }
     const keepAlive = setInterval(() => q.working(), Math.max(500, this.config.GATEWAY_BATCH_ACK_WAIT / 3));
     try {
@@ -300,7 +306,11 @@ interface Waiter {
 /** How often waiting batch requests are matched with free slots (slots also free as responses end). */
 const GATE_INTERVAL_MS = 25;
 
-/** The key a batch was created with; its model permissions were checked then, line by line. */
+/**
+ * The key a batch was created with, as it was then: its models (checked line by line at creation,
+ * and again on dispatch) and expiry. Batches from before the key's models were kept were checked at creation.
+ */
 function batchKey(b: BatchRow): VerifiedKey {
-  return { keyId: b.keyId, userId: b.userId, prefix: b.keyPrefix, trusted: false, limits: {} as KeyLimits, allowsModel: () => true };
+  const allowsModel = b.keyAllowedModels ? modelMatcher(b.keyAllowedModels) : () => true;
+  return { keyId: b.keyId, userId: b.userId, prefix: b.keyPrefix, trusted: false, limits: {} as KeyLimits, expiresAt: b.keyExpiresAt?.getTime(), allowsModel };
 }

@@ -30,6 +30,10 @@ export interface BatchRow {
   userId: string;
   keyId: string;
   keyPrefix: string;
+  /** The key's expiry when the batch was created (null: none, or a batch from before it was kept). */
+  keyExpiresAt: Date | null;
+  /** The key's model globs when the batch was created (null: a batch from before they were kept). */
+  keyAllowedModels: string[] | null;
   endpoint: string;
   inputFileId: string;
   completionWindow: string;
@@ -56,7 +60,7 @@ export interface ResultCounts {
   failed: number;
 }
 
-const BATCH_COLUMNS = `id, user_id AS "userId", key_id AS "keyId", key_prefix AS "keyPrefix", endpoint, input_file_id AS "inputFileId",
+const BATCH_COLUMNS = `id, user_id AS "userId", key_id AS "keyId", key_prefix AS "keyPrefix", key_expires_at AS "keyExpiresAt", key_allowed_models AS "keyAllowedModels", endpoint, input_file_id AS "inputFileId",
   completion_window AS "completionWindow", status, metadata, errors, total, input_tokens::float8 AS "inputTokens",
   output_file_id AS "outputFileId", error_file_id AS "errorFileId", created_at AS "createdAt", in_progress_at AS "inProgressAt",
   expires_at AS "expiresAt", finalizing_at AS "finalizingAt", completed_at AS "completedAt", failed_at AS "failedAt",
@@ -106,9 +110,10 @@ export class BatchRepository {
   async insertBatch(b: BatchRow): Promise<void> {
     await this.db.query(
       `INSERT INTO batches (id, user_id, key_id, key_prefix, endpoint, input_file_id, completion_window, status, metadata, errors, total, input_tokens,
-        created_at, expires_at, failed_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
+        created_at, expires_at, failed_at, key_expires_at, key_allowed_models) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
       [b.id, b.userId, b.keyId, b.keyPrefix, b.endpoint, b.inputFileId, b.completionWindow, b.status, b.metadata ? JSON.stringify(b.metadata) : null,
-        b.errors ? JSON.stringify(b.errors) : null, b.total, b.inputTokens, b.createdAt, b.expiresAt, b.failedAt],
+        b.errors ? JSON.stringify(b.errors) : null, b.total, b.inputTokens, b.createdAt, b.expiresAt, b.failedAt,
+        b.keyExpiresAt, b.keyAllowedModels ? JSON.stringify(b.keyAllowedModels) : null],
     );
   }
 
@@ -149,6 +154,15 @@ export class BatchRepository {
    * Moves a batch from one of `from` to `to`, stamping the status time; false when another
    * process moved it first (the conditional update is what lets only one of them finalize).
    */
+  /** Moves every queued or running batch of a key to cancelling (the key was revoked); returns their ids. */
+  async cancelKeyBatches(keyId: string, at: Date): Promise<string[]> {
+    const [rows] = (await this.db.query(
+      `UPDATE batches SET status = 'cancelling', cancelling_at = $2 WHERE key_id = $1 AND status IN ('validating', 'in_progress') RETURNING id`,
+      [keyId, at],
+    )) as [{ id: string }[], number];
+    return rows.map((r) => r.id);
+  }
+
   async transition(id: string, from: readonly BatchStatus[], to: BatchStatus, at: Date, set: { outputFileId?: string | null; errorFileId?: string | null } = {}): Promise<boolean> {
     const column = STATUS_TIMESTAMP[to];
     const [, count] = await this.db.query(

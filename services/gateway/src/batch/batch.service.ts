@@ -140,7 +140,8 @@ export class BatchService {
     });
     const now = new Date(this.clock.now());
     const row: BatchRow = {
-      id: newId('batch_'), userId: key.userId, keyId: key.keyId, keyPrefix: key.prefix, endpoint, inputFileId, completionWindow: window,
+      id: newId('batch_'), userId: key.userId, keyId: key.keyId, keyPrefix: key.prefix, endpoint,
+      keyExpiresAt: key.expiresAt === undefined ? null : new Date(key.expiresAt), keyAllowedModels: [...(key.allowedModels ?? [])], inputFileId, completionWindow: window,
       status: parsed.ok ? 'validating' : 'failed', metadata: (metadata as Record<string, string>) ?? null, errors: parsed.ok ? null : parsed.errors,
       total: parsed.ok ? parsed.lines.length : 0, inputTokens: parsed.ok ? parsed.inputTokens : 0, outputFileId: null, errorFileId: null,
       createdAt: now, inProgressAt: null, expiresAt: new Date(now.getTime() + WINDOW_MS), finalizingAt: null, completedAt: null,
@@ -205,6 +206,12 @@ export class BatchService {
         };
       }),
     };
+  }
+
+  /** A revoked key (or every key of a disabled account) stops its queued and running batches, as a cancel would. */
+  async keyRevoked(keyId: string): Promise<void> {
+    const cancelled = await this.repository.cancelKeyBatches(keyId, new Date(this.clock.now()));
+    if (cancelled.length > 0) this.logger.info('key revoked: its batches cancelled', { keyId, batches: cancelled });
   }
 
   async cancel(key: VerifiedKey, id: string) {

@@ -12,6 +12,8 @@ export interface VerifiedKey {
   readonly limits: KeyLimits;
   /** Epoch ms, or undefined for keys that never expire. */
   readonly expiresAt?: number;
+  /** The model globs `allowsModel` matches (empty: every model). */
+  readonly allowedModels?: readonly string[];
   readonly allowsModel: (model: string) => boolean;
   /** Undefined when the key may be used from anywhere. */
   readonly allowsAddress?: (address: string) => boolean;
@@ -54,6 +56,7 @@ export function toVerifiedKey(reply: KeyVerifyReply): KeyVerdict {
       trusted: k.trusted,
       limits: k.limits ?? {},
       expiresAt: k.expiresAt ? Date.parse(k.expiresAt) : undefined,
+      allowedModels: k.allowedModels,
       allowsModel: modelMatcher(k.allowedModels),
       allowsAddress: addressMatcher(k.allowedCidrs ?? []),
     },
