@@ -1,4 +1,4 @@
-import { outputLine, parseBatchInput, parseBatchInputAsync } from './batch-input';
+import { ESTIMATE, MAX_BATCH_REQUESTS, outputLine, parseBatchInput, parseBatchInputAsync } from './batch-input';
 import { spareBatchSlots } from '@maas/routing';
 
 const line = (id: string, over: Record<string, unknown> = {}) =>
@@ -83,4 +83,35 @@ describe('spareBatchSlots', () => {
     ['a queue', { ...w, waiting: 1 }, 0],
     ['not ready', { ...w, state: 'starting' as const }, 0],
   ])('%s', (_case, e, slots) => expect(spareBatchSlots(e, 0.25)).toBe(slots));
+});
+
+describe('parseBatchInput: limits a batch cannot sidestep', () => {
+  const tokensOf = (...lines: string[]) => {
+    const parsed = parseBatchInput(Buffer.from(lines.join('\n')), '/v1/chat/completions', any);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    return parsed.inputTokens;
+  };
+  const chat = (id: string, body: Record<string, unknown>) => line(id, { body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }], ...body } });
+
+  it('counts the output a request allows: max_completion_tokens, else max_tokens, else the default', () => {
+    const prompt = 10 + ESTIMATE.tokensPerMessage;
+    expect(tokensOf(chat('a', { max_tokens: 5000 }))).toBe(prompt + 5000);
+    expect(tokensOf(chat('a', { max_completion_tokens: 300, max_tokens: 5000 }))).toBe(prompt + 300);
+    expect(tokensOf(chat('a', {}))).toBe(prompt + ESTIMATE.defaultOutputTokens);
+  });
+
+  it('estimates a chat line with no text above zero: per message and per media part', () => {
+    const empty = line('a', { body: { model: 'm', messages: [{ role: 'user', content: null }], max_tokens: 1 } });
+    expect(tokensOf(empty)).toBe(ESTIMATE.tokensPerMessage + 1);
+    const image = line('b', { body: { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }], max_tokens: 1 } });
+    expect(tokensOf(image)).toBe(ESTIMATE.tokensPerMessage + ESTIMATE.tokensPerMediaPart + 1);
+  });
+
+  it(`refuses more than ${MAX_BATCH_REQUESTS} requests`, () => {
+    const small = (i: number) => `{"custom_id":"${i}","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x"}]}}`;
+    const at = Array.from({ length: MAX_BATCH_REQUESTS }, (_, i) => small(i));
+    expect(parseBatchInput(Buffer.from(at.join('\n')), '/v1/chat/completions', any).ok).toBe(true);
+    const over = parseBatchInput(Buffer.from([...at, small(MAX_BATCH_REQUESTS)].join('\n')), '/v1/chat/completions', any);
+    expect(over).toEqual({ ok: false, errors: [expect.objectContaining({ code: 'too_many_requests', line: MAX_BATCH_REQUESTS + 1 })] });
+  });
 });

@@ -42,6 +42,34 @@ export interface ModelCheck {
 /** Enough to tell a user what to fix without making a huge batch object. */
 const MAX_ERRORS = 100;
 
+/** Requests one batch may hold (OpenAI's limit); the file's bytes are capped at upload (GATEWAY_FILE_MAX_BYTES). */
+export const MAX_BATCH_REQUESTS = 50_000;
+
+/**
+ * The estimate a batch is held to before it runs (the key's pending-token ceiling): prompt text at
+ * about four characters a token, a floor per message, a fixed cost per media part (their text is
+ * not read), and the output the request allows (`max_completion_tokens` or `max_tokens`), or
+ * `defaultOutputTokens` when it sets no cap.
+ */
+export const ESTIMATE = { tokensPerMessage: 4, tokensPerMediaPart: 1024, defaultOutputTokens: 1024 } as const;
+
+const MEDIA_PARTS = new Set(['image_url', 'video_url', 'audio_url', 'input_audio']);
+
+/** Estimated tokens of one checked request body: prompt and allowed output. */
+export function estimateRequestTokens(body: Record<string, unknown>, promptChars: number): number {
+  let prompt = estimateTokens(promptChars);
+  if (Array.isArray(body.messages)) {
+    for (const m of body.messages as unknown[]) {
+      prompt += ESTIMATE.tokensPerMessage;
+      const content = (m as { content?: unknown }).content;
+      if (Array.isArray(content)) for (const p of content) if (MEDIA_PARTS.has((p as { type?: unknown }).type as string)) prompt += ESTIMATE.tokensPerMediaPart;
+    }
+  }
+  if (body.input !== undefined) return prompt; // embeddings produce no tokens
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  return prompt + (typeof cap === 'number' && cap > 0 ? cap : ESTIMATE.defaultOutputTokens);
+}
+
 /**
  * Error text quotes the client's input (JSON.parse's messages cut it anywhere, even inside a surrogate
  * pair): control characters and lone surrogates escaped, so PostgreSQL can store it and clients show it.
@@ -73,6 +101,7 @@ class BatchInputCheck {
   private readonly lines: BatchLine[] = [];
   private readonly seen = new Set<string>();
   private inputTokens = 0;
+  private overLimit = false;
 
   constructor(
     private readonly endpoint: BatchEndpoint,
@@ -88,6 +117,11 @@ class BatchInputCheck {
   line(n: number, text: string, start: number, end: number): void {
     const source = text.trim();
     if (!source) return;
+    if (this.lines.length >= MAX_BATCH_REQUESTS) {
+      if (!this.overLimit) this.errors.push({ code: 'too_many_requests', message: `a batch holds at most ${MAX_BATCH_REQUESTS} requests; line ${n} is one more`, param: null, line: n });
+      this.overLimit = true;
+      return;
+    }
     if (jsonNestingExceeds(Buffer.from(source, 'utf8'))) return this.err(n, 'invalid_json_line', `nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`);
     let obj: unknown;
     try {
@@ -113,7 +147,7 @@ class BatchInputCheck {
     if (parsed.value.stream) return this.err(n, 'invalid_value', 'streaming is not available in a batch', 'body.stream');
     const refused = this.modelCheck(parsed.value.model);
     if (refused) return this.err(n, 'model_not_found', refused, 'body.model');
-    this.inputTokens += estimateTokens(parsed.value.promptChars);
+    this.inputTokens += estimateRequestTokens(parsed.value.body, parsed.value.promptChars);
     this.lines.push({ line: n, customId, model: parsed.value.model, start, end });
   }
 
