@@ -17,9 +17,11 @@ import { Host, HostNetwork, TcpForward } from './support/netns';
  * one simulated-engine worker on each of workers-1 and workers-2. Steady load goes through both
  * gateways with the OpenAI SDK from outside the hosts while (a) one NATS node is killed, (b) gateway-b's
  * link is cut for 10 s, (c) the workers-2 host is killed. Then: every successful request is billed
- * exactly once, what failed was in flight on a lost part, revocation reaches both gateways within 1 s,
- * a 60 requests/min key offered 3 req/s at each gateway is admitted ~60 times in a minute, not 120, and a
- * batch uploaded through gateway A completes and downloads through gateway B.
+ * exactly once, what failed was in flight on a lost part, revocation reaches both gateways within 1 s.
+ * Before the drill, a batch uploaded through gateway A completes and downloads through gateway B, and a
+ * 60 requests/min key offered 3 req/s at each gateway for 20 s of one minute is admitted ~60 times, not 120.
+ * The ledger is matched on the client's X-Request-Id (client_request_id), so a request billed twice would
+ * show as two rows.
  * Services connect to NATS without credentials (MAAS_NATS_INSECURE=1). MAAS_DRILL=full runs longer phases.
  */
 const FULL = process.env.MAAS_DRILL === 'full';
@@ -201,6 +203,24 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     const rpmKey = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-rpm', limits: { requestsPerMinute: RPM } })).secret;
     const clients = { a: clientFor(key, 'a'), b: clientFor(key, 'b') };
 
+    // A batch uploaded and created through gateway A, followed and downloaded through gateway B (before the drill: all three NATS nodes up).
+    const batchLines = Array.from({ length: BATCH_LINES }, (_, i) =>
+      JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 } }),
+    );
+    const batchStarted = Date.now();
+    const batchRun = await (async () => {
+      const input = await clients.a.files.create({ file: await toFile(Buffer.from(batchLines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
+      const created = await clients.a.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      const finished = await waitUntil(async () => {
+        const b = await clients.b.batches.retrieve(created.id);
+        return b.status === 'completed' || b.status === 'failed' ? b : undefined;
+      }, 90_000, `batch ${created.id} finishing, seen through gateway-b`);
+      const lines = finished.output_file_id ? (await (await clients.b.files.content(finished.output_file_id)).text()).split('\n').filter((l) => l.trim()) : [];
+      return { status: finished.status, lines };
+    })().catch((err: Error) => ({ status: `error: ${err.message}`, lines: [] as string[] }));
+    const outputOk = batchRun.lines.map((l) => JSON.parse(l) as { custom_id: string; response?: { status_code: number } }).filter((l) => l.response?.status_code === 200);
+    const batchMs = Date.now() - batchStarted;
+
     // The 60/min key, before the drill: offered 3 req/s at each gateway for 20 s inside one wall-clock minute, the limiter's counting unit
     // (twice what one gateway admits, so per-gateway counts would admit all 120).
     // First a key with a high limit through both gateways, so the shared bucket exists and both have used it.
@@ -303,24 +323,6 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       }),
     );
 
-    // A batch uploaded and created through gateway A, followed and downloaded through gateway B.
-    const batchLines = Array.from({ length: BATCH_LINES }, (_, i) =>
-      JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 } }),
-    );
-    const batchStarted = Date.now();
-    const batchRun = await (async () => {
-      const input = await clients.a.files.create({ file: await toFile(Buffer.from(batchLines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
-      const created = await clients.a.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-      const finished = await waitUntil(async () => {
-        const b = await clients.b.batches.retrieve(created.id);
-        return b.status === 'completed' || b.status === 'failed' ? b : undefined;
-      }, 90_000, `batch ${created.id} finishing, seen through gateway-b`);
-      const lines = finished.output_file_id ? (await (await clients.b.files.content(finished.output_file_id)).text()).split('\n').filter((l) => l.trim()) : [];
-      return { status: finished.status, lines };
-    })().catch((err: Error) => ({ status: `error: ${err.message}`, lines: [] as string[] }));
-    const outputOk = batchRun.lines.map((l) => JSON.parse(l) as { custom_id: string; response?: { status_code: number } }).filter((l) => l.response?.status_code === 200);
-    const batchMs = Date.now() - batchStarted;
-
     const admitted = { a: rpmOutcomes.filter((o) => o.side === 'a' && o.outcome === 'ok').length, b: rpmOutcomes.filter((o) => o.side === 'b' && o.outcome === 'ok').length };
     const rpmFailed = rpmOutcomes.filter((o) => o.outcome === 'failed');
     const row = (name: string, of: Sent[]) =>
@@ -336,7 +338,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
         `  usage stream    successes not in the USAGE stream ${ok.filter((s) => !usageEvents.has(s.id)).length}; ${await jetStreamState(nc)}`,
         `  revocation      reached gateway-a in ${revocationMs[0]} ms, gateway-b in ${revocationMs[1]} ms`,
         `  60 rpm key      offered ${rpmOutcomes.length} in ${RPM_WINDOW_MS / 1000} s of one minute (${RPM_OFFER_PER_GATEWAY} req/s per gateway): admitted ${admitted.a + admitted.b} (a ${admitted.a}, b ${admitted.b}), failed ${rpmFailed.length}`,
-        `  batch           ${BATCH_LINES} lines uploaded and created through gateway-a, ${batchRun.status} as seen through gateway-b in ${(batchMs / 1000).toFixed(1)} s; output downloaded through gateway-b: ${outputOk.length} of ${BATCH_LINES} lines answered 200`,
+        `  batch (before)  ${BATCH_LINES} lines uploaded and created through gateway-a, ${batchRun.status} as seen through gateway-b in ${(batchMs / 1000).toFixed(1)} s; output downloaded through gateway-b: ${outputOk.length} of ${BATCH_LINES} lines answered 200`,
         ...failed.slice(0, 8).map((s) => `  failure         ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.error}`),
         ...ok.filter((s) => !billed.has(s.id)).slice(0, 8).map((s) => `  unbilled        ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s`),
         ...(ok.every((s) => billed.has(s.id)) && batchRun.status === 'completed' ? [] : services).flatMap((p) => p.records().filter((r) => r.level === 'error' || r.level === 'warn').slice(-3).map((r) => `  log             ${JSON.stringify(r).slice(0, 300)}`)),
