@@ -56,6 +56,8 @@ export const gatewayConfigSpec = {
   GATEWAY_FILE_STORE_DIR: env.string('var/gateway-files'),
   /** Largest file accepted by POST /v1/files. */
   GATEWAY_FILE_MAX_BYTES: env.int(200 * 1024 * 1024, 1024),
+  /** Per user: bytes of all their batch files (inputs and outputs); an upload beyond it is refused until files are deleted. */
+  GATEWAY_FILE_QUOTA_BYTES: env.int(10 * 1024 * 1024 * 1024, 1024),
   /** Per key: estimated input tokens of its queued and running batches; a new batch beyond it is refused (429). */
   GATEWAY_BATCH_MAX_PENDING_TOKENS: env.int(50_000_000, 1),
   /** Whether this gateway runs batch requests from the work queue (any number of gateways may). */

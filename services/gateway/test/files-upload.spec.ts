@@ -10,9 +10,10 @@ describe('file uploads', () => {
   let secret: string;
   const fileDir = mkdtempSync(join(tmpdir(), 'maas-files-'));
   const MAX = 4096;
+  const QUOTA = 64 * 1024;
 
   beforeAll(async () => {
-    stack = new Stack({ GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_FILE_MAX_BYTES: String(MAX) });
+    stack = new Stack({ GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_FILE_MAX_BYTES: String(MAX), GATEWAY_FILE_QUOTA_BYTES: String(QUOTA) });
     await stack.start();
     ({ secret } = await stack.createKey({ name: 'files' }));
   });
@@ -75,5 +76,29 @@ describe('file uploads', () => {
   it('stores nothing for a refused upload', async () => {
     const list = (await gateway().get('/v1/files').set(auth()).expect(200)).body;
     expect(list.data.map((f: { filename: string }) => f.filename)).toEqual(['in.jsonl']);
+  });
+
+  it('refuses an upload past the user’s storage quota until files are deleted', async () => {
+    const own = await stack.createKey({ name: 'quota', userEmail: 'quota@example.org' });
+    const as = (body: Part[]) => {
+      const req = gateway().post('/v1/files').set({ authorization: `Bearer ${own.secret}` });
+      for (const part of body) {
+        if (part[0] === 'purpose') req.field('purpose', part[1]);
+        else req.attach('file', Buffer.from(part[1].text), part[1].name);
+      }
+      return req;
+    };
+    const text = 'x'.repeat(MAX - 1);
+    const ids: string[] = [];
+    for (let i = 0; i * (MAX - 1) + (MAX - 1) <= QUOTA; i++) {
+      const res = await as([['purpose', 'batch'], ['file', { text, name: `f${i}.jsonl` }]]);
+      expect(res.status).toBe(200);
+      ids.push(res.body.id);
+    }
+    const over = await as([['purpose', 'batch'], ['file', { text, name: 'over.jsonl' }]]);
+    expect(over.status).toBe(400);
+    expect(over.body.error).toMatchObject({ code: 'storage_quota_exceeded', param: 'file' });
+    expect((await gateway().delete(`/v1/files/${ids[0]}`).set({ authorization: `Bearer ${own.secret}` })).status).toBe(200);
+    expect((await as([['purpose', 'batch'], ['file', { text, name: 'again.jsonl' }]])).status).toBe(200);
   });
 });

@@ -93,6 +93,12 @@ export class BatchRepository {
     );
   }
 
+  /** Bytes of every file a user holds. */
+  async userFileBytes(userId: string): Promise<number> {
+    const rows: { bytes: number }[] = await this.db.query('SELECT COALESCE(SUM(bytes), 0)::float8 AS bytes FROM batch_files WHERE user_id = $1', [userId]);
+    return rows[0].bytes;
+  }
+
   async deleteFile(id: string, userId: string): Promise<boolean> {
     const [, count] = await this.db.query('DELETE FROM batch_files WHERE id = $1 AND user_id = $2', [id, userId]);
     return count > 0;

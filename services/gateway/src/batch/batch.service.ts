@@ -82,6 +82,11 @@ export class BatchService {
     if (!(FILE_PURPOSES as readonly string[]).includes(purpose) || purpose === 'batch_output') {
       throw new BatchApiError(400, `purpose must be "batch" (got ${JSON.stringify(purpose)})`, 'invalid_value', 'purpose');
     }
+    const held = await this.repository.userFileBytes(key.userId);
+    const quota = this.config.GATEWAY_FILE_QUOTA_BYTES;
+    if (held + data.length > quota) {
+      throw new BatchApiError(400, `this upload of ${data.length} bytes would take your files to ${held + data.length} bytes, over the quota of ${quota} bytes; delete files you no longer need`, 'storage_quota_exceeded', 'file');
+    }
     const row: FileRow = { id: newId('file-'), userId: key.userId, keyId: key.keyId, filename: filename.replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl', purpose, bytes: data.length, createdAt: new Date(this.clock.now()) };
     await this.store.put(row.id, data);
     await this.repository.insertFile(row);
