@@ -37,9 +37,19 @@ describe('KeyCache', () => {
 
   it('stays bounded, dropping the oldest entry', () => {
     const c = new KeyCache(spec);
-    for (const s of ['sk-a1_x', 'sk-a2_x', 'sk-a3_x', 'sk-a4_x']) c.store(s, { valid: false, reason: 'unknown' }, 0);
+    for (const s of ['sk-a1_x', 'sk-a2_x', 'sk-a3_x', 'sk-a4_x']) c.store(s, toVerifiedKey(reply()), 0);
     expect(c.size).toBe(3);
     expect(c.fresh('sk-a1_x', 0)).toBeUndefined();
+    expect(c.fresh('sk-a4_x', 0)?.valid).toBe(true);
+  });
+
+  it('never lets keys nobody holds push valid ones out: invalid verdicts are bounded apart', () => {
+    const c = new KeyCache({ ...spec, maxNegativeEntries: 2 });
+    c.store(SECRET, toVerifiedKey(reply()), 0);
+    for (let i = 0; i < 1000; i++) c.store(`sk-rand${String(i).padStart(4, '0')}_xxxxxxxxxx`, { valid: false, reason: 'unknown' }, 0);
+    expect(c.fresh(SECRET, 0)?.valid).toBe(true);
+    expect(c.fresh('sk-rand0999_xxxxxxxxxx', 0)).toEqual({ valid: false, reason: 'unknown' });
+    expect(c.fresh('sk-rand0997_xxxxxxxxxx', 0)).toBeUndefined();
   });
 
   it('compiles model globs and address ranges once', () => {

@@ -31,6 +31,8 @@ export interface KeyCacheSpec {
   readonly negativeTtlMs: number;
   readonly staleGraceMs: number;
   readonly maxEntries: number;
+  /** Invalid verdicts are kept apart, so keys nobody holds never push valid ones out (default: maxEntries / 10). */
+  readonly maxNegativeEntries?: number;
 }
 
 const KEY_SHAPE = /^sk-([A-Za-z0-9_-]{8})_[A-Za-z0-9_-]{8,}$/;
@@ -69,6 +71,8 @@ export function toVerifiedKey(reply: KeyVerifyReply): KeyVerdict {
  */
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
+  /** Invalid verdicts (unknown, revoked, expired keys), bounded on their own. */
+  private readonly negatives = new Map<string, Entry>();
   /** Revocations by prefix and when they arrived: a verify reply that left key-registry earlier is ignored. */
   private readonly revoked = new Map<string, number>();
 
@@ -76,7 +80,7 @@ export class KeyCache {
 
   /** A verdict still fresh enough to use without asking key-registry. */
   fresh(secret: string, now: number): KeyVerdict | undefined {
-    const e = this.entries.get(secret);
+    const e = this.entries.get(secret) ?? this.negatives.get(secret);
     if (!e) return undefined;
     const ttl = e.verdict.valid ? this.spec.ttlMs : this.spec.negativeTtlMs;
     return now - e.checkedAt <= ttl ? e.verdict : undefined;
@@ -95,10 +99,12 @@ export class KeyCache {
       if (revokedAt !== undefined && revokedAt >= askedAt) return false;
     }
     this.entries.delete(secret);
-    this.entries.set(secret, { verdict, checkedAt: now });
-    if (this.entries.size > this.spec.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+    this.negatives.delete(secret);
+    const map = verdict.valid ? this.entries : this.negatives;
+    map.set(secret, { verdict, checkedAt: now });
+    if (map.size > (verdict.valid ? this.spec.maxEntries : this.spec.maxNegativeEntries ?? Math.max(1, Math.floor(this.spec.maxEntries / 10)))) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
     }
     return true;
   }
