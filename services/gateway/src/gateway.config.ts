@@ -40,6 +40,8 @@ export const gatewayConfigSpec = {
   GATEWAY_KEY_CACHE_TTL: env.duration('30s'),
   /** Invalid keys are answered locally for this long. */
   GATEWAY_KEY_NEGATIVE_TTL: env.duration('5s'),
+  /** Failed key checks one client address may make a minute; past them it gets 429 until the minute is over. */
+  GATEWAY_AUTH_FAILURES_PER_MINUTE: env.int(60, 1),
   /** When key-registry cannot be reached, a key validated within this window is still accepted. */
   GATEWAY_KEY_STALE_GRACE: env.duration('5m'),
   GATEWAY_KEY_VERIFY_TIMEOUT: env.duration('2s'),

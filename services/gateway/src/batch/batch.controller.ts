@@ -80,7 +80,7 @@ export class BatchController {
     const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
     if (!auth.ok) {
       ex.req.resume();
-      return ex.sendError(auth.status, auth.message, auth.code, null, auth.status === 503 ? { 'retry-after': '2' } : {});
+      return ex.sendError(auth.status, auth.message, auth.code, null, auth.headers);
     }
     const key = auth.key;
     const parts = path.split('/').slice(2); // ['files' | 'batches', id?, action?]

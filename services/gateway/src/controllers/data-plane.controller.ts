@@ -96,7 +96,7 @@ export class DataPlaneController implements BeforeApplicationShutdown {
   private async serveModels(ex: HttpExchange, rawId: string | undefined): Promise<void> {
     ex.req.resume();
     const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
-    if (!auth.ok) return ex.sendError(auth.status, auth.message, auth.code);
+    if (!auth.ok) return ex.sendError(auth.status, auth.message, auth.code, null, auth.headers);
     ex.rateLimitHeaders = this.usage.limitHeaders(auth.key);
     if (rawId === undefined) return ex.sendJson(200, this.models.list(auth.key));
     let id: string;
@@ -114,7 +114,7 @@ export class DataPlaneController implements BeforeApplicationShutdown {
   private async serveUsage(ex: HttpExchange): Promise<void> {
     ex.req.resume();
     const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
-    if (!auth.ok) return ex.sendError(auth.status, auth.message, auth.code);
+    if (!auth.ok) return ex.sendError(auth.status, auth.message, auth.code, null, auth.headers);
     const report = await this.budget.report(auth.key);
     ex.rateLimitHeaders = this.usage.limitHeaders(auth.key);
     ex.sendJson(200, report);

@@ -31,7 +31,7 @@ export class InferenceService {
     body.catch(() => undefined);
     const auth = await this.keys.authenticate(ex.req.headers.authorization, ex.clientAddress);
     if (!auth.ok) {
-      ex.sendError(auth.status, auth.message, auth.code, null, auth.status === 503 ? { 'retry-after': '2' } : {});
+      ex.sendError(auth.status, auth.message, auth.code, null, auth.headers);
       return;
     }
     const settlement = this.dispatcher.begin(ex.requestId, route, auth.key, ex.startedAt, ex.t0, { endUser: endUserOf(ex.req, auth.key.trusted), span: RequestSpan.claim(ex.req) });

@@ -3,6 +3,7 @@ import { Counter } from 'prom-client';
 import type { KeyRevoked } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { AuthFailureLimiter } from '../policy/auth-failures';
 import { KeyCache, keyPrefix, KeyVerdict, toVerifiedKey, VerifiedKey } from '../policy/key-cache';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { KeyRegistryRepository } from '../repositories/key-registry.repository';
@@ -11,7 +12,7 @@ const lookups = new Counter({ name: 'maas_gateway_key_lookups_total', help: 'API
 
 export type Authentication =
   | { ok: true; key: VerifiedKey }
-  | { ok: false; status: 401 | 403 | 503; message: string; code: string };
+  | { ok: false; status: 401 | 403 | 429 | 503; message: string; code: string; headers?: Record<string, string> };
 
 const MALFORMED: KeyVerdict = { valid: false, reason: 'malformed' };
 
@@ -24,6 +25,7 @@ const MALFORMED: KeyVerdict = { valid: false, reason: 'malformed' };
 export class KeyAuthService {
   private readonly cache: KeyCache;
   private readonly pending = new Map<string, Promise<KeyVerdict | undefined>>();
+  private readonly failures: AuthFailureLimiter;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -36,7 +38,9 @@ export class KeyAuthService {
       negativeTtlMs: config.GATEWAY_KEY_NEGATIVE_TTL,
       staleGraceMs: config.GATEWAY_KEY_STALE_GRACE,
       maxEntries: 100_000,
+      maxNegativeEntries: 20_000,
     });
+    this.failures = new AuthFailureLimiter({ maxPerMinute: config.GATEWAY_AUTH_FAILURES_PER_MINUTE, maxAddresses: 50_000 });
   }
 
   /** The secret from `Authorization: Bearer sk-…`, or undefined. */
@@ -50,19 +54,32 @@ export class KeyAuthService {
     const secret = KeyAuthService.bearer(header);
     if (!secret) return { ok: false, status: 401, message: 'missing API key: send "Authorization: Bearer sk-…"', code: 'missing_api_key' };
     const now = this.clock.now();
+    const from = address ?? 'unknown';
     let verdict = keyPrefix(secret) ? this.cache.fresh(secret, now) : MALFORMED;
     if (verdict) lookups.inc({ source: 'cache', verdict: verdict.valid ? 'valid' : 'invalid' });
-    else verdict = await this.ask(secret);
-    if (!verdict) {
-      return { ok: false, status: 503, message: 'the key service cannot be reached; try again shortly', code: 'key_service_unavailable' };
+    if (!verdict?.valid) {
+      // An address guessing keys is refused before its guesses cost a key-registry lookup (keys it was seen to hold still work).
+      const wait = this.failures.blocked(from, now);
+      if (wait !== undefined) {
+        return { ok: false, status: 429, message: `too many failed API key checks from ${from}; retry after ${wait} s`, code: 'too_many_failed_authentications', headers: { 'retry-after': String(wait) } };
+      }
     }
-    if (!verdict.valid) return { ok: false, status: 401, message: `invalid API key (${verdict.reason})`, code: 'invalid_api_key' };
+    verdict ??= await this.ask(secret);
+    if (!verdict) {
+      return { ok: false, status: 503, message: 'the key service cannot be reached; try again shortly', code: 'key_service_unavailable', headers: { 'retry-after': '2' } };
+    }
+    if (!verdict.valid) return this.refused(from, now, `invalid API key (${verdict.reason})`);
     const key = verdict.key;
-    if (key.expiresAt !== undefined && key.expiresAt <= now) return { ok: false, status: 401, message: 'invalid API key (expired)', code: 'invalid_api_key' };
+    if (key.expiresAt !== undefined && key.expiresAt <= now) return this.refused(from, now, 'invalid API key (expired)');
     if (key.allowsAddress && !(address && key.allowsAddress(address))) {
       return { ok: false, status: 403, message: `API key ${key.prefix} may not be used from ${address ?? 'an unknown address'} (not in its allowed CIDRs)`, code: 'address_not_allowed' };
     }
     return { ok: true, key };
+  }
+
+  private refused(from: string, now: number, message: string): Authentication {
+    this.failures.failed(from, now);
+    return { ok: false, status: 401, message, code: 'invalid_api_key' };
   }
 
   private ask(secret: string): Promise<KeyVerdict | undefined> {
