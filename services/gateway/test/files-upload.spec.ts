@@ -101,4 +101,34 @@ describe('file uploads', () => {
     expect((await gateway().delete(`/v1/files/${ids[0]}`).set({ authorization: `Bearer ${own.secret}` })).status).toBe(200);
     expect((await as([['purpose', 'batch'], ['file', { text, name: 'again.jsonl' }]])).status).toBe(200);
   });
+
+  it('expires a file as OpenAI’s expires_after asks: gone for its user after, its bytes freed at the next upload', async () => {
+    const own = await stack.createKey({ name: 'expiry', userEmail: 'expiry@example.org' });
+    const as = (fields: [string, string][], text = '{"a":1}\n') => {
+      const req = gateway().post('/v1/files').set({ authorization: `Bearer ${own.secret}` });
+      for (const [name, value] of fields) req.field(name, value);
+      return req.attach('file', Buffer.from(text), 'in.jsonl');
+    };
+    const kept = await as([['purpose', 'batch'], ['expires_after[anchor]', 'created_at'], ['expires_after[seconds]', '3600']]);
+    expect(kept.status).toBe(200);
+    expect(kept.body.expires_at).toBe(kept.body.created_at + 3600);
+    const forever = await as([['purpose', 'batch']]);
+    expect(forever.body.expires_at).toBeNull();
+    for (const [fields, param] of [
+      [[['expires_after[anchor]', 'created_at'], ['expires_after[seconds]', '60']], 'expires_after.seconds'],
+      [[['expires_after[anchor]', 'last_active_at'], ['expires_after[seconds]', '3600']], 'expires_after.anchor'],
+      [[['expires_after[seconds]', '3600']], 'expires_after.anchor'],
+    ] as [[string, string][], string][]) {
+      const bad = await as([['purpose', 'batch'], ...fields]);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: 'invalid_value', param });
+    }
+    // Its hour passes (set in the row).
+    await stack.db.query("UPDATE batch_files SET expires_at = now() - interval '1 second' WHERE id = $1", [kept.body.id]);
+    expect((await gateway().get(`/v1/files/${kept.body.id}`).set({ authorization: `Bearer ${own.secret}` })).status).toBe(404);
+    const listed = await gateway().get('/v1/files').set({ authorization: `Bearer ${own.secret}` });
+    expect(listed.body.data.map((f: { id: string }) => f.id)).toEqual([forever.body.id]);
+    expect((await as([['purpose', 'batch']])).status).toBe(200);
+    expect(await stack.db.query('SELECT id FROM batch_files WHERE id = $1', [kept.body.id])).toEqual([]);
+  });
 });

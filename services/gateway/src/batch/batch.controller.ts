@@ -15,6 +15,8 @@ const MULTIPART_OVERHEAD = 64 * 1024;
 interface UploadForm {
   file?: { name: string; data: Buffer };
   purpose?: string;
+  /** OpenAI's `expires_after[anchor]` and `expires_after[seconds]`, as sent. */
+  expiresAfter: { anchor?: string; seconds?: string };
   /** The file part went past the limit: the rest of it was read and dropped. */
   tooLarge: boolean;
 }
@@ -22,7 +24,7 @@ interface UploadForm {
 /** The `file` part and `purpose` field of a multipart form, streamed; a malformed form is a 400. */
 function readForm(ex: HttpExchange, maxFileBytes: number): Promise<UploadForm> {
   return new Promise((resolve, reject) => {
-    const form: UploadForm = { tooLarge: false };
+    const form: UploadForm = { tooLarge: false, expiresAfter: {} };
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: ex.req.headers, limits: { files: 1, fileSize: maxFileBytes, fields: 16, fieldSize: 64 * 1024 } });
@@ -50,6 +52,8 @@ function readForm(ex: HttpExchange, maxFileBytes: number): Promise<UploadForm> {
     });
     parser.on('field', (name, value) => {
       if (name === 'purpose') form.purpose = value;
+      else if (name === 'expires_after[anchor]') form.expiresAfter.anchor = value;
+      else if (name === 'expires_after[seconds]') form.expiresAfter.seconds = value;
     });
     parser.on('close', () => resolve(form));
     parser.on('error', (err: Error) => {
@@ -133,7 +137,7 @@ export class BatchController {
     if (!form.file) throw new BatchApiError(400, 'the "file" part is missing', 'missing_required_parameter', 'file');
     if (form.tooLarge) throw new BodyError('too_large', `the file is larger than the limit of ${max} bytes`);
     if (form.purpose === undefined) throw new BatchApiError(400, 'the "purpose" field is missing', 'missing_required_parameter', 'purpose');
-    return this.batches.uploadFile(key, form.file.name, form.purpose, form.file.data);
+    return this.batches.uploadFile(key, form.file.name, form.purpose, form.file.data, form.expiresAfter);
   }
 
   private async jsonBody(ex: HttpExchange): Promise<Record<string, unknown>> {

@@ -11,9 +11,10 @@ import { BatchService } from './batch.service';
 import { FILE_STORE, LocalFileStore, SharedFileStore } from './file-store.repository';
 import { Batches1732800000000 } from './migrations/1732800000000-batches';
 import { BatchKeyAccess1733700000000 } from './migrations/1733700000000-batch-key-access';
+import { BatchFileExpiry1733800000000 } from './migrations/1733800000000-batch-file-expiry';
 
 /** The gateway's tables: batch and file metadata, per-request results. */
-export const BATCH_DATABASE = { entities: [], migrations: [Batches1732800000000, BatchKeyAccess1733700000000] };
+export const BATCH_DATABASE = { entities: [], migrations: [Batches1732800000000, BatchKeyAccess1733700000000, BatchFileExpiry1733800000000] };
 
 /** Providers of the batch API and its executor, bound here so the gateway module adds one line. */
 export const BATCH_PROVIDERS = [

@@ -23,6 +23,8 @@ export interface FileRow {
   purpose: string;
   bytes: number;
   createdAt: Date;
+  /** Undefined or null: the file never expires. */
+  expiresAt?: Date | null;
 }
 
 export interface BatchRow {
@@ -65,7 +67,9 @@ const BATCH_COLUMNS = `id, user_id AS "userId", key_id AS "keyId", key_prefix AS
   output_file_id AS "outputFileId", error_file_id AS "errorFileId", created_at AS "createdAt", in_progress_at AS "inProgressAt",
   expires_at AS "expiresAt", finalizing_at AS "finalizingAt", completed_at AS "completedAt", failed_at AS "failedAt",
   expired_at AS "expiredAt", cancelling_at AS "cancellingAt", cancelled_at AS "cancelledAt"`;
-const FILE_COLUMNS = `id, user_id AS "userId", key_id AS "keyId", filename, purpose, bytes::float8 AS bytes, created_at AS "createdAt"`;
+const FILE_COLUMNS = `id, user_id AS "userId", key_id AS "keyId", filename, purpose, bytes::float8 AS bytes, created_at AS "createdAt", expires_at AS "expiresAt"`;
+/** Files past their expiry are gone for their user (their rows and bytes are removed at the user's next upload). */
+const LIVE = '(expires_at IS NULL OR expires_at > now())';
 
 /** Batch and file metadata and per-request results in the gateway's PostgreSQL tables. */
 @Injectable()
@@ -73,30 +77,41 @@ export class BatchRepository {
   constructor(private readonly db: DataSource) {}
 
   async insertFile(f: FileRow): Promise<void> {
-    await this.db.query('INSERT INTO batch_files (id, user_id, key_id, filename, purpose, bytes, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (id) DO NOTHING', [
-      f.id, f.userId, f.keyId, f.filename, f.purpose, f.bytes, f.createdAt,
+    await this.db.query('INSERT INTO batch_files (id, user_id, key_id, filename, purpose, bytes, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING', [
+      f.id, f.userId, f.keyId, f.filename, f.purpose, f.bytes, f.createdAt, f.expiresAt ?? null,
     ]);
   }
 
   async file(id: string, userId: string): Promise<FileRow | undefined> {
-    const rows: FileRow[] = await this.db.query(`SELECT ${FILE_COLUMNS} FROM batch_files WHERE id = $1 AND user_id = $2`, [id, userId]);
+    const rows: FileRow[] = await this.db.query(`SELECT ${FILE_COLUMNS} FROM batch_files WHERE id = $1 AND user_id = $2 AND ${LIVE}`, [id, userId]);
     return rows[0];
   }
 
   /** Newest first; `after` is the last id of the previous page. */
   async files(userId: string, after: string | undefined, limit: number, purpose?: string): Promise<FileRow[]> {
     return this.db.query(
-      `SELECT ${FILE_COLUMNS} FROM batch_files WHERE user_id = $1 AND ($2::text IS NULL OR purpose = $2)
+      `SELECT ${FILE_COLUMNS} FROM batch_files WHERE user_id = $1 AND ${LIVE} AND ($2::text IS NULL OR purpose = $2)
         AND ($3::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM batch_files WHERE id = $3))
         ORDER BY created_at DESC, id DESC LIMIT $4`,
       [userId, purpose ?? null, after ?? null, limit],
     );
   }
 
-  /** Bytes of every file a user holds. */
+  /** Bytes of every file a user holds (expired ones no longer count). */
   async userFileBytes(userId: string): Promise<number> {
-    const rows: { bytes: number }[] = await this.db.query('SELECT COALESCE(SUM(bytes), 0)::float8 AS bytes FROM batch_files WHERE user_id = $1', [userId]);
+    const rows: { bytes: number }[] = await this.db.query(`SELECT COALESCE(SUM(bytes), 0)::float8 AS bytes FROM batch_files WHERE user_id = $1 AND ${LIVE}`, [userId]);
     return rows[0].bytes;
+  }
+
+  /** A user's expired files that no unfinished batch reads: removed from the table here; their ids returned for the store. */
+  async removeExpiredFiles(userId: string): Promise<string[]> {
+    const [rows] = (await this.db.query(
+      `DELETE FROM batch_files f WHERE f.user_id = $1 AND NOT (f.expires_at IS NULL OR f.expires_at > now())
+         AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.input_file_id = f.id AND b.status IN ('validating', 'in_progress', 'finalizing', 'cancelling'))
+       RETURNING f.id`,
+      [userId],
+    )) as [{ id: string }[], number];
+    return rows.map((r) => r.id);
   }
 
   async deleteFile(id: string, userId: string): Promise<boolean> {

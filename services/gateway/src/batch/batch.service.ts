@@ -26,7 +26,7 @@ const secs = (d: Date | null) => (d ? Math.floor(new Date(d).getTime() / 1000) :
 export const newId = (prefix: string) => `${prefix}${randomBytes(12).toString('hex')}`;
 
 export function fileView(f: FileRow) {
-  return { id: f.id, object: 'file', bytes: Number(f.bytes), created_at: secs(f.createdAt), filename: f.filename, purpose: f.purpose, status: 'processed', status_details: null, expires_at: null };
+  return { id: f.id, object: 'file', bytes: Number(f.bytes), created_at: secs(f.createdAt), filename: f.filename, purpose: f.purpose, status: 'processed', status_details: null, expires_at: secs(f.expiresAt ?? null) };
 }
 
 export function batchView(b: BatchRow, counts: ResultCounts | undefined) {
@@ -78,16 +78,20 @@ export class BatchService {
     private readonly logger: Logger,
   ) {}
 
-  async uploadFile(key: VerifiedKey, filename: string, purpose: string, data: Buffer) {
+  async uploadFile(key: VerifiedKey, filename: string, purpose: string, data: Buffer, expiresAfter: { anchor?: string; seconds?: string } = {}) {
     if (!(FILE_PURPOSES as readonly string[]).includes(purpose) || purpose === 'batch_output') {
       throw new BatchApiError(400, `purpose must be "batch" (got ${JSON.stringify(purpose)})`, 'invalid_value', 'purpose');
     }
+    const lifetime = fileLifetimeMs(expiresAfter);
+    // The user's expired files go now: their bytes leave the store before the quota is counted.
+    for (const id of await this.repository.removeExpiredFiles(key.userId)) await this.store.delete(id);
     const held = await this.repository.userFileBytes(key.userId);
     const quota = this.config.GATEWAY_FILE_QUOTA_BYTES;
     if (held + data.length > quota) {
       throw new BatchApiError(400, `this upload of ${data.length} bytes would take your files to ${held + data.length} bytes, over the quota of ${quota} bytes; delete files you no longer need`, 'storage_quota_exceeded', 'file');
     }
     const row: FileRow = { id: newId('file-'), userId: key.userId, keyId: key.keyId, filename: filename.replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl', purpose, bytes: data.length, createdAt: new Date(this.clock.now()) };
+    if (lifetime !== undefined) row.expiresAt = new Date(row.createdAt.getTime() + lifetime);
     await this.store.put(row.id, data);
     await this.repository.insertFile(row);
     return fileView(row);
@@ -233,6 +237,20 @@ export class BatchService {
     if (!b) throw new BatchApiError(404, `no batch with id "${id}"`, 'batch_not_found', 'batch_id');
     return b;
   }
+}
+
+/** OpenAI's bounds on `expires_after[seconds]`: an hour to 30 days. */
+export const FILE_LIFETIME_SECONDS = { min: 3600, max: 2_592_000 } as const;
+
+/** The lifetime `expires_after` asks for, in ms; undefined when it asks for none. */
+function fileLifetimeMs(e: { anchor?: string; seconds?: string }): number | undefined {
+  if (e.anchor === undefined && e.seconds === undefined) return undefined;
+  if (e.anchor !== 'created_at') throw new BatchApiError(400, `expires_after[anchor] must be "created_at" (got ${JSON.stringify(e.anchor ?? null)})`, 'invalid_value', 'expires_after.anchor');
+  const seconds = Number(e.seconds);
+  if (!/^\d+$/.test(e.seconds ?? '') || seconds < FILE_LIFETIME_SECONDS.min || seconds > FILE_LIFETIME_SECONDS.max) {
+    throw new BatchApiError(400, `expires_after[seconds] must be a whole number from ${FILE_LIFETIME_SECONDS.min} to ${FILE_LIFETIME_SECONDS.max} (got ${JSON.stringify(e.seconds ?? null)})`, 'invalid_value', 'expires_after.seconds');
+  }
+  return seconds * 1000;
 }
 
 function isStringMap(v: unknown): v is Record<string, string> {
