@@ -193,10 +193,18 @@ describe('mdx provider against maas mdx-sim', () => {
   });
 
   it('answers like the API: JWT scheme only, 401 without it, DRF paging', async () => {
-    await sleep(1000); // the rate limit's bucket refills after the previous test
-    const get = (path: string, auth?: string) => fetch(`${sim.url}${path}`, { headers: auth ? { authorization: auth } : {} });
+    // The simulator rate-limits every caller, this test's plain requests too: wait out its 429s as a client must.
+    const through429 = async (send: () => Promise<Response>): Promise<Response> => {
+      for (;;) {
+        const res = await send();
+        if (res.status !== 429) return res;
+        await res.arrayBuffer();
+        await sleep(1000 * Math.max(1, Number(res.headers.get('retry-after')) || 1));
+      }
+    };
+    const get = (path: string, auth?: string) => through429(() => fetch(`${sim.url}${path}`, { headers: auth ? { authorization: auth } : {} }));
     expect((await get('/api/vm/vm-x/')).status).toBe(401);
-    const login = await fetch(`${sim.url}/api/login/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'scaler', password: 'pw-1' }) });
+    const login = await through429(() => fetch(`${sim.url}/api/login/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'scaler', password: 'pw-1' }) }));
     const { token } = (await login.json()) as { token: string };
     expect((await get('/api/vm/vm-x/', `Bearer ${token}`)).status).toBe(401);
     const page2 = (await (await get('/api/vm/project/p-1/?page=2&page_size=2', `JWT ${token}`)).json()) as { count: number; next: string; previous: string; results: { uuid: string }[] };
@@ -204,13 +212,13 @@ describe('mdx provider against maas mdx-sim', () => {
     expect(page2.results.map((r) => r.uuid)).toEqual(['vm-f1', 'vm-f2']);
     expect(page2.next).toMatch(/page=3&page_size=2$/);
     expect((await get('/api/vm/project/p-1/?page=4&page_size=2', `JWT ${token}`)).status).toBe(404);
-    const refused = await fetch(`${sim.url}/api/vm/vm-x/shutdown/`, { method: 'POST', headers: { authorization: `JWT ${token}` } });
+    const refused = await through429(() => fetch(`${sim.url}/api/vm/vm-x/shutdown/`, { method: 'POST', headers: { authorization: `JWT ${token}` } }));
     expect([refused.status, ((await refused.json()) as { detail: string }).detail]).toEqual([400, 'VM vm-x is PowerOFF; shutdown needs PowerON']);
-    const badDeploy = await fetch(`${sim.url}/api/vm/deploy/`, {
+    const badDeploy = await through429(() => fetch(`${sim.url}/api/vm/deploy/`, {
       method: 'POST',
       headers: { authorization: `JWT ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ catalog: 'catalog-qwen', template_name: 'qwen', vm_name: 'x', project: 'p-1', pack_type: 'tpu', pack_num: 1, disk_size: 40, os_type: 'Linux', power_on: false, shared_key: 'k', network_adapters: [] }),
-    });
+    }));
     expect([badDeploy.status, await badDeploy.json()]).toEqual([400, { storage_network: ['This field is required.'], pack_type: ['"tpu" is not a valid choice.'] }]);
   });
 

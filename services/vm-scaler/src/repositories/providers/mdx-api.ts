@@ -142,6 +142,8 @@ export class MdxApi {
       const seconds = Math.min(MAX_RETRY_AFTER_S, Math.max(1, Number(res.headers.get('retry-after')) || 1));
       this.logger.warn('mdx API rate limit: waiting as Retry-After says', { method, path, seconds });
       await sleep(seconds * 1000);
+      // A short-lived token can run out while the call waits its turn: renew it before trying again.
+      if (auth && this.expiringSoon()) await this.renew('token about to expire after a rate-limit wait').catch(() => undefined);
     }
   }
 
