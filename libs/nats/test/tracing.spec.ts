@@ -86,7 +86,7 @@ describe('trace context on NATS messages, against a real NATS', () => {
     const process = await waitFor(() => finished('process worker.heartbeat')[0], 'the consumer span');
     expect(send.kind).toBe(SpanKind.PRODUCER);
     expect(parentOf(send)).toBe(work.spanId);
-    expect(send.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.destination.name': subjects.subject('worker.heartbeat') });
+    expect(send.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.destination.name': subjects.subject('worker.heartbeat', 'w-test') });
     expect(process.kind).toBe(SpanKind.CONSUMER);
     expect(parentOf(process)).toBe(send.spanContext().spanId);
     expect(process.attributes).toMatchObject({ 'messaging.operation.type': 'process', 'messaging.consumer.group.name': 'tracing-test' });
