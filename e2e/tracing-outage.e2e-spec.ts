@@ -107,7 +107,7 @@ describe('tracing: usage events keep their request trace through a NATS outage',
     await waitUntil(() => outages() > before || undefined, 15_000, 'the gateway to notice the outage');
     await stack.gateway.stop('SIGKILL');
     const spooled = fs.readdirSync(spoolDir).flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-    expect(spooled).toEqual([expect.objectContaining({ requestId: 'req-trace-spooled', $traceparent: expect.stringContaining(traceId) })]);
+    expect(spooled).toEqual([expect.objectContaining({ clientRequestId: 'req-trace-spooled', $traceparent: expect.stringContaining(traceId) })]);
 
     await nats.restart();
     const next = await stack.startGateway();
