@@ -52,7 +52,8 @@ describe('metrics-collector: events the ledger refuses, and events with unusable
 
     const letters = await waitUntil(async () => {
       const reply = await bus.request('metrics-collector.list-dead-letters', {});
-      return reply.total === 2 ? reply : undefined;
+      // The list and the count are two reads: wait until both show the two (a letter may land between them).
+      return reply.total === 2 && reply.deadLetters.length === 2 ? reply : undefined;
     }, 15_000, 'two dead letters');
     expect(letters.deadLetters.map((d) => [d.requestId, d.reason.slice(0, 5)]).sort()).toEqual([['req-\\0-nul', '22021'], ['req-huge', '22003']]);
     expect(letters.deadLetters.find((d) => d.requestId === 'req-huge')!.event).toEqual(huge);
