@@ -1,8 +1,6 @@
 import { defineArgs } from '@maas/cli-args';
-import { connect, NatsConnection } from 'nats';
-import { KeyLimits, KeySummary, Subjects } from '@maas/contracts';
-import { loadConfig, platformConfigSpec } from '@maas/config';
-import { MessageBus, natsConnectionOptions } from '@maas/nats';
+import { KeyLimits, KeySummary } from '@maas/contracts';
+import { BUS_ENVIRONMENT, withBus } from '../bus';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
 const commaList = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -24,28 +22,7 @@ function describe(k: KeySummary): string {
   ].join('  ');
 }
 
-async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
-  const config = loadConfig(platformConfigSpec);
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ ...natsConnectionOptions(config.NATS_URL), name: 'maas-keys', timeout: 3000 });
-  } catch (err) {
-    throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${(err as Error).message}`);
-  }
-  try {
-    return await fn(new MessageBus(nc, new Subjects(config.MAAS_NAMESPACE)));
-  } catch (err) {
-    const message = (err as Error).message;
-    if (/no responders|^503$|timeout/i.test(message)) {
-      throw new Error(`key-registry is not answering on NATS (namespace ${config.MAAS_NAMESPACE}): ${message === '503' ? 'no responders' : message}`);
-    }
-    throw err;
-  } finally {
-    await nc.close();
-  }
-}
-
-const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), NATS_NKEY and NATS_CA (`maas credentials env cli-admin` prints them)';
+const ENVIRONMENT = BUS_ENVIRONMENT;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 function isoTime(text: string): string {
@@ -99,7 +76,7 @@ export const command: Command = defineCommandGroup({
       if (values.rpm) limits.requestsPerMinute = values.rpm;
       if (values.tpm) limits.tokensPerMinute = values.tpm;
       if (values.concurrency) limits.maxConcurrent = values.concurrency;
-      const created = await withBus((bus) =>
+      const created = await withBus('key-registry', (bus) =>
         bus.request('key-registry.create', {
           userEmail: values.user,
           ...(values.name ? { name: values.name } : {}),
@@ -115,13 +92,13 @@ export const command: Command = defineCommandGroup({
       return 0;
     }),
     list: defineCommand('one key per line: id, prefix, user, models, state; --all includes revoked keys', listKeys, async ({ values }) => {
-      const reply = await withBus((bus) => bus.request('key-registry.list', { ...(values.user ? { userEmail: values.user } : {}), includeRevoked: values.all }));
+      const reply = await withBus('key-registry', (bus) => bus.request('key-registry.list', { ...(values.user ? { userEmail: values.user } : {}), includeRevoked: values.all }));
       if (values.json) out(JSON.stringify(reply.keys, null, 2));
       else for (const k of reply.keys) out(describe(k));
       return 0;
     }),
     revoke: defineCommand('revokes the key; every gateway stops accepting it within a second', revoke, async ({ values, positionals }) => {
-      const revoked = await withBus((bus) => bus.request('key-registry.revoke', { keyId: positionals[0], ...(values.user ? { userEmail: values.user } : {}) }));
+      const revoked = await withBus('key-registry', (bus) => bus.request('key-registry.revoke', { keyId: positionals[0], ...(values.user ? { userEmail: values.user } : {}) }));
       out(describe(revoked));
       return 0;
     }),

@@ -1,32 +1,9 @@
 import { defineArgs } from '@maas/cli-args';
-import { connect, NatsConnection } from 'nats';
-import { Subjects, UsageDeadLetter } from '@maas/contracts';
-import { loadConfig, platformConfigSpec } from '@maas/config';
-import { MessageBus, natsConnectionOptions } from '@maas/nats';
+import { UsageDeadLetter } from '@maas/contracts';
+import { BUS_ENVIRONMENT, withBus } from '../bus';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
-async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
-  const config = loadConfig(platformConfigSpec);
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ ...natsConnectionOptions(config.NATS_URL), name: 'maas-usage', timeout: 3000 });
-  } catch (err) {
-    throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${(err as Error).message}`);
-  }
-  try {
-    return await fn(new MessageBus(nc, new Subjects(config.MAAS_NAMESPACE)));
-  } catch (err) {
-    const message = (err as Error).message;
-    if (/no responders|^503$|timeout/i.test(message)) {
-      throw new Error(`metrics-collector is not answering on NATS (namespace ${config.MAAS_NAMESPACE}): ${message === '503' ? 'no responders' : message}`);
-    }
-    throw err;
-  } finally {
-    await nc.close();
-  }
-}
-
-const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), NATS_NKEY and NATS_CA (`maas credentials env cli-admin` prints them)';
+const ENVIRONMENT = BUS_ENVIRONMENT;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 const describe = (d: UsageDeadLetter) =>
@@ -62,7 +39,7 @@ export const command: Command = defineCommandGroup({
   description: "The usage ledger's dead letters, through metrics-collector over NATS.",
   actions: {
     'dead-letters': defineCommand('lists the usage events the ledger refused for good, with the reason', deadLetters, async ({ values }) => {
-      const reply = await withBus((bus) => bus.request('metrics-collector.list-dead-letters', { limit: values.limit }));
+      const reply = await withBus('metrics-collector', (bus) => bus.request('metrics-collector.list-dead-letters', { limit: values.limit }));
       if (values.json) out(JSON.stringify(reply, null, 2));
       else {
         for (const d of reply.deadLetters) out(describe(d));
@@ -72,7 +49,7 @@ export const command: Command = defineCommandGroup({
     }),
     redrive: defineCommand('puts dead-lettered usage events back into the ledger after a fix', redrive, async ({ values, positionals }) => {
       const ids = positionals.filter(Boolean);
-      const reply = await withBus((bus) => bus.request('metrics-collector.redrive-usage', { ...(ids.length ? { requestIds: ids } : {}), limit: values.limit }, 60_000));
+      const reply = await withBus('metrics-collector', (bus) => bus.request('metrics-collector.redrive-usage', { ...(ids.length ? { requestIds: ids } : {}), limit: values.limit }, 60_000));
       for (const r of reply.refused) out(`refused again: ${r.requestId}  ${r.reason}`);
       out(`${reply.redriven} redriven into the ledger, ${reply.refused.length} refused again, ${reply.remaining} dead letters left`);
       return reply.refused.length ? 1 : 0;

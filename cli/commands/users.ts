@@ -1,8 +1,6 @@
 import { defineArgs } from '@maas/cli-args';
-import { connect, NatsConnection } from 'nats';
-import { Subjects, UserSummary } from '@maas/contracts';
-import { loadConfig, platformConfigSpec } from '@maas/config';
-import { MessageBus, natsConnectionOptions } from '@maas/nats';
+import { UserSummary } from '@maas/contracts';
+import { BUS_ENVIRONMENT, withBus } from '../bus';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
 function describe(u: UserSummary): string {
@@ -18,28 +16,7 @@ function describe(u: UserSummary): string {
   ].join('  ');
 }
 
-async function withBus<T>(fn: (bus: MessageBus) => Promise<T>): Promise<T> {
-  const config = loadConfig(platformConfigSpec);
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ ...natsConnectionOptions(config.NATS_URL), name: 'maas-users', timeout: 3000 });
-  } catch (err) {
-    throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${(err as Error).message}`);
-  }
-  try {
-    return await fn(new MessageBus(nc, new Subjects(config.MAAS_NAMESPACE)));
-  } catch (err) {
-    const message = (err as Error).message;
-    if (/no responders|^503$|timeout/i.test(message)) {
-      throw new Error(`auth is not answering on NATS (namespace ${config.MAAS_NAMESPACE}): ${message === '503' ? 'no responders' : message}`);
-    }
-    throw err;
-  } finally {
-    await nc.close();
-  }
-}
-
-const ENVIRONMENT = 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), NATS_NKEY and NATS_CA (`maas credentials env cli-admin` prints them)';
+const ENVIRONMENT = BUS_ENVIRONMENT;
 const USER = { name: 'USER', help: 'account id, e-mail address or eppn' } as const;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const print = (users: UserSummary[], json: boolean) => (json ? out(JSON.stringify(users, null, 2)) : users.forEach((u) => out(describe(u))));
@@ -72,7 +49,7 @@ function change(action: string, summary: string, update: { disabled: boolean } |
     epilogue: ENVIRONMENT,
   });
   return defineCommand(summary, spec, async ({ values, positionals }) => {
-    const reply = await withBus((bus) => bus.request('auth.update-user', { user: positionals[0], ...update }));
+    const reply = await withBus('auth', (bus) => bus.request('auth.update-user', { user: positionals[0], ...update }));
     print([reply.user], values.json);
     return 0;
   });
@@ -84,12 +61,12 @@ export const command: Command = defineCommandGroup({
   description: 'Accounts created by single sign-on, through auth over NATS.',
   actions: {
     list: defineCommand('one account per line: id, e-mail, name, roles, affiliation, last login, state', list, async ({ values }) => {
-      print((await withBus((bus) => bus.request('auth.list-users', values.limit ? { limit: values.limit } : {}))).users, values.json);
+      print((await withBus('auth', (bus) => bus.request('auth.list-users', values.limit ? { limit: values.limit } : {}))).users, values.json);
       return 0;
     }),
     show: defineCommand('one account (USER: account id, e-mail address or eppn)', show, async ({ values, positionals }) => {
       const user = positionals[0];
-      const { users } = await withBus((bus) => bus.request('auth.list-users', { user }));
+      const { users } = await withBus('auth', (bus) => bus.request('auth.list-users', { user }));
       if (!users.length) throw new Error(`no account ${user}`);
       print(users, values.json);
       return 0;
