@@ -28,7 +28,13 @@ const purity = {
     'error',
     {
       paths: ioModules.map((m) => ({ ...m, allowTypeImports: true })),
-      patterns: [{ group: ['@nestjs/*', 'nats/*', 'pg/*', 'typeorm/*'], message: 'a policy is plain code: no framework, no I/O', allowTypeImports: true }],
+      patterns: [
+        {
+          group: ['@nestjs/*', 'nats/*', 'pg/*', 'typeorm/*'],
+          message: 'a policy is plain code: no framework, no I/O',
+          allowTypeImports: true,
+        },
+      ],
     },
   ],
   'no-restricted-properties': [

@@ -50,7 +50,7 @@ const spec = defineArgs({
       min: 0,
       default: 1,
       value: 'K',
-      help: 'GATEWAY_INTERACTIVE_LANE: workers kept free of batch work (default 1); with --replicas 1 (or K >= replicas) the batch shares the workers\' spare slots',
+      help: "GATEWAY_INTERACTIVE_LANE: workers kept free of batch work (default 1); with --replicas 1 (or K >= replicas) the batch shares the workers' spare slots",
     },
     'time-scale': {
       type: 'number',
@@ -59,13 +59,40 @@ const spec = defineArgs({
       value: 'X',
       help: 'simulated seconds per wall second for the workers (default 5, ~12 min for 2,000 requests). Client timings are wall x X, so host delays the engine does not cause (a gateway GC pause of 10 ms reads as 10 x X ms) weigh X times more: at 20 the TTFT p99 of both phases is mostly such pauses',
     },
-    'interactive-rate': { type: 'number', above: 0, default: 0.2, value: 'R', help: 'interactive streaming chat requests per simulated second' },
-    'interactive-requests': { ...positiveInt, default: 200, help: 'baseline phase: interactive requests (default 200, so its p99 is not one outlier)' },
-    'peak-concurrency': { type: 'custom', parse: integerList(1), default: [16, 32, 48, 64, 128], value: 'A,B', help: 'closed-loop concurrencies straight at the worker' },
+    'interactive-rate': {
+      type: 'number',
+      above: 0,
+      default: 0.2,
+      value: 'R',
+      help: 'interactive streaming chat requests per simulated second',
+    },
+    'interactive-requests': {
+      ...positiveInt,
+      default: 200,
+      help: 'baseline phase: interactive requests (default 200, so its p99 is not one outlier)',
+    },
+    'peak-concurrency': {
+      type: 'custom',
+      parse: integerList(1),
+      default: [16, 32, 48, 64, 128],
+      value: 'A,B',
+      help: 'closed-loop concurrencies straight at the worker',
+    },
     'peak-rounds': { ...positiveInt, default: 2, help: 'requests per closed-loop client' },
-    'input-tokens': { ...positiveInt, default: WORKLOADS.summary.promptTokens, help: `batch prompt tokens (default ${WORKLOADS.summary.promptTokens}, the paper's summarised paper)` },
-    'output-tokens': { ...positiveInt, default: WORKLOADS.summary.outputTokens, help: `batch output tokens (default ${WORKLOADS.summary.outputTokens}, bench/serving's summary workload)` },
-    'same-prompt': { type: 'boolean', help: 'every batch request summarises the same paper (prefix cache hits); default: a different paper per request, as a real batch would be' },
+    'input-tokens': {
+      ...positiveInt,
+      default: WORKLOADS.summary.promptTokens,
+      help: `batch prompt tokens (default ${WORKLOADS.summary.promptTokens}, the paper's summarised paper)`,
+    },
+    'output-tokens': {
+      ...positiveInt,
+      default: WORKLOADS.summary.outputTokens,
+      help: `batch output tokens (default ${WORKLOADS.summary.outputTokens}, bench/serving's summary workload)`,
+    },
+    'same-prompt': {
+      type: 'boolean',
+      help: 'every batch request summarises the same paper (prefix cache hits); default: a different paper per request, as a real batch would be',
+    },
     'max-num-batched-tokens': {
       ...positiveInt,
       help: "the simulated vLLM's step token budget (default: the profile's 2048, vLLM's default below 70 GiB); smaller splits long batch prompts into shorter steps, which interactive first tokens wait on, at some batch throughput",
@@ -76,8 +103,18 @@ const spec = defineArgs({
       default: 0,
       help: "vLLM's cap on one request's prompt tokens per step (default 0: off); a long batch prompt then fills only part of each step's budget",
     },
-    'scheduling-policy': { type: 'string', choices: ['fcfs', 'priority'], default: 'priority', value: 'P', help: "the worker's simulator policy, fcfs or priority" },
-    'batch-priority': { type: 'integer', default: 1, help: 'GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)' },
+    'scheduling-policy': {
+      type: 'string',
+      choices: ['fcfs', 'priority'],
+      default: 'priority',
+      value: 'P',
+      help: "the worker's simulator policy, fcfs or priority",
+    },
+    'batch-priority': {
+      type: 'integer',
+      default: 1,
+      help: 'GATEWAY_BATCH_PRIORITY with the priority policy (default 1; interactive is 0)',
+    },
     reserve: {
       type: 'number',
       min: 0,
@@ -164,20 +201,28 @@ function chatBody(model: string, tag: string, promptTokens: number, outputTokens
 function postJson(url: string, body: object, agent: http.Agent): Promise<{ ok: boolean; completionTokens: number; error?: string }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (data += d));
-      res.on('end', () => {
-        try {
-          const parsed = JSON.parse(data) as { usage?: { completion_tokens?: number } };
-          resolve({ ok: res.statusCode === 200, completionTokens: parsed.usage?.completion_tokens ?? 0, error: res.statusCode === 200 ? undefined : data.slice(0, 200) });
-        } catch {
-          resolve({ ok: false, completionTokens: 0, error: `HTTP ${res.statusCode}: ${data.slice(0, 200)}` });
-        }
-      });
-      res.on('error', (err) => resolve({ ok: false, completionTokens: 0, error: err.message }));
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (data += d));
+        res.on('end', () => {
+          try {
+            const parsed = JSON.parse(data) as { usage?: { completion_tokens?: number } };
+            resolve({
+              ok: res.statusCode === 200,
+              completionTokens: parsed.usage?.completion_tokens ?? 0,
+              error: res.statusCode === 200 ? undefined : data.slice(0, 200),
+            });
+          } catch {
+            resolve({ ok: false, completionTokens: 0, error: `HTTP ${res.statusCode}: ${data.slice(0, 200)}` });
+          }
+        });
+        res.on('error', (err) => resolve({ ok: false, completionTokens: 0, error: err.message }));
+      },
+    );
     req.on('error', (err) => resolve({ ok: false, completionTokens: 0, error: err.message }));
     req.end(payload);
   });
@@ -207,13 +252,28 @@ async function peakSweep(options: Options, workerUrl: string, model: string, pro
     const simSeconds = ((performance.now() - started) / 1000) * options.timeScale;
     agent.destroy();
     const tokens = results.reduce((s, r) => s + r.completionTokens, 0);
-    rows.push({ concurrency: c, requests: results.length, failed: results.filter((r) => !r.ok).length, simSeconds, outputTokensPerSecond: tokens / simSeconds });
+    rows.push({
+      concurrency: c,
+      requests: results.length,
+      failed: results.filter((r) => !r.ok).length,
+      simSeconds,
+      outputTokensPerSecond: tokens / simSeconds,
+    });
   }
   return rows;
 }
 
 /** Streaming chat through the gateway at Poisson arrivals; `stop()` true ends sending new ones. */
-async function interactive(options: Options, gatewayUrl: string, secret: string, model: string, count: number, label: string, progress: ProgressBar | undefined, stop: () => boolean = () => false): Promise<StreamResult[]> {
+async function interactive(
+  options: Options,
+  gatewayUrl: string,
+  secret: string,
+  model: string,
+  count: number,
+  label: string,
+  progress: ProgressBar | undefined,
+  stop: () => boolean = () => false,
+): Promise<StreamResult[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const gaps = arrivalGaps(count, options.interactiveRate, 1, options.seed);
   let at = 0;
@@ -224,7 +284,10 @@ async function interactive(options: Options, gatewayUrl: string, secret: string,
   });
   // Open loop that stops scheduling once `stop()` is true (lib/load's openLoop would wait out every arrival).
   const results = await stoppableOpenLoop(offsetsMs, stop, async (i) => {
-    const body = { ...chatBody(model, `[${label} q${i}]`, INTERACTIVE.promptTokens, INTERACTIVE.outputTokens), stream_options: { include_usage: true } };
+    const body = {
+      ...chatBody(model, `[${label} q${i}]`, INTERACTIVE.promptTokens, INTERACTIVE.outputTokens),
+      stream_options: { include_usage: true },
+    };
     const r = await streamRequest(`${gatewayUrl}/v1/chat/completions`, body, agent, { authorization: `Bearer ${secret}` });
     progress?.tick();
     return r;
@@ -284,7 +347,15 @@ async function gatewayLoopDelay(gatewayUrl: string): Promise<LoopDelay | undefin
 /** `startSimServer` from the dist/ scripts/run.js just built, in a child process; it prints its URL once it serves. */
 function startEngine(options: Options): Promise<ServerProcess> {
   const lib = path.join(repoRoot(), 'dist', 'libs', 'engine-sim', 'src', 'index.js');
-  const simOptions = { profile: PROFILE, port: 0, timeScale: options.timeScale, startupSeconds: 0, schedulingPolicy: options.schedulingPolicy, maxNumBatchedTokens: options.maxNumBatchedTokens, longPrefillTokenThreshold: options.longPrefillTokenThreshold };
+  const simOptions = {
+    profile: PROFILE,
+    port: 0,
+    timeScale: options.timeScale,
+    startupSeconds: 0,
+    schedulingPolicy: options.schedulingPolicy,
+    maxNumBatchedTokens: options.maxNumBatchedTokens,
+    longPrefillTokenThreshold: options.longPrefillTokenThreshold,
+  };
   const script = `const sim = require(${JSON.stringify(lib)}); const o = ${JSON.stringify(simOptions)};
 sim.startSimServer({ ...o, profile: sim.findProfile(o.profile) }).then(async (s) => { await s.ready; console.log(JSON.stringify({ event: 'ready', url: s.url })); });`;
   return startServerProcess(process.execPath, ['-e', script]);
@@ -303,14 +374,37 @@ async function main(): Promise<number> {
   const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
   try {
     log(`starting router, key-registry, metrics-collector and ${options.replicas} a100-gpt-oss-20b worker(s)…`);
-    const [router, keys, collector] = await Promise.all([startService('router', env), startService('key-registry', env), startService('metrics-collector', env)]);
-    cleanups.push(() => router.stop(), () => keys.stop(), () => collector.stop(), async () => fs.rmSync(fileDir, { recursive: true, force: true }));
+    const [router, keys, collector] = await Promise.all([
+      startService('router', env),
+      startService('key-registry', env),
+      startService('metrics-collector', env),
+    ]);
+    cleanups.push(
+      () => router.stop(),
+      () => keys.stop(),
+      () => collector.stop(),
+      async () => fs.rmSync(fileDir, { recursive: true, force: true }),
+    );
     // Each simulated vLLM runs as its own process, as vLLM would, with its engine flags; a worker attaches to it.
     const workerUrls: string[] = [];
     for (let i = 1; i <= options.replicas; i++) {
       const engine = await startEngine(options);
       cleanups.push(() => engine.stop());
-      const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, ['worker', '--worker-id', `bench-batch-worker-${i}`, '--attach', engine.url, '--capacity', String(profile.maxNumSeqs), '--hardware', 'gpu', '--runtime-kind', 'sim-engine', '--heartbeat', '500ms']);
+      const worker = startNode('bin/maas.js', { ...env, LOG_LEVEL: 'info' }, [
+        'worker',
+        '--worker-id',
+        `bench-batch-worker-${i}`,
+        '--attach',
+        engine.url,
+        '--capacity',
+        String(profile.maxNumSeqs),
+        '--hardware',
+        'gpu',
+        '--runtime-kind',
+        'sim-engine',
+        '--heartbeat',
+        '500ms',
+      ]);
       cleanups.push(() => worker.stop());
       const registered = await worker.waitFor((r) => r.msg === 'worker registered', 60_000, 'worker registration');
       workerUrls.push(String(registered.url));
@@ -318,22 +412,37 @@ async function main(): Promise<number> {
     const workerUrl = workerUrls[0];
     // Workers the batch runs on: all but the interactive lane, or all of them when too few to keep one apart.
     const batchReplicas = options.replicas > options.interactiveLane ? options.replicas - options.interactiveLane : options.replicas;
-    const lanes = batchReplicas < options.replicas ? `${options.interactiveLane} kept for interactive traffic, ${batchReplicas} for the batch` : `shared: the batch takes spare slots on all ${options.replicas}`;
+    const lanes =
+      batchReplicas < options.replicas
+        ? `${options.interactiveLane} kept for interactive traffic, ${batchReplicas} for the batch`
+        : `shared: the batch takes spare slots on all ${options.replicas}`;
 
     const peakTotal = options.peakConcurrency.reduce((s, c) => s + c * options.peakRounds, 0);
     const progress = new ProgressBar(peakTotal + options.interactiveRequests, 'peak');
     // 1. Peak: closed loop straight at the worker, before the gateway exists (as an operator sizes a deployment).
     const peak = await peakSweep(options, workerUrl, model, progress);
     const bestPeak = Math.max(...peak.map((p) => p.outputTokensPerSecond));
-    const bestConcurrency = options.batchConcurrency === 'auto' ? Math.min(...peak.filter((p) => p.outputTokensPerSecond >= 0.95 * bestPeak).map((p) => p.concurrency)) : options.batchConcurrency === 'off' ? undefined : options.batchConcurrency;
+    const bestConcurrency =
+      options.batchConcurrency === 'auto'
+        ? Math.min(...peak.filter((p) => p.outputTokensPerSecond >= 0.95 * bestPeak).map((p) => p.concurrency))
+        : options.batchConcurrency === 'off'
+          ? undefined
+          : options.batchConcurrency;
 
-    const gatewayEnv: Record<string, string> = { ...env, GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024), GATEWAY_BATCH_SWEEP: '200ms' };
+    const gatewayEnv: Record<string, string> = {
+      ...env,
+      GATEWAY_FILE_STORE_DIR: fileDir,
+      GATEWAY_MAX_BODY_BYTES: String(256 * 1024 * 1024),
+      GATEWAY_BATCH_SWEEP: '200ms',
+    };
     gatewayEnv.GATEWAY_BATCH_RESERVE = String(options.reserve);
     gatewayEnv.GATEWAY_INTERACTIVE_LANE = String(options.interactiveLane);
     if (options.batchPriority !== undefined) gatewayEnv.GATEWAY_BATCH_PRIORITY = String(options.batchPriority);
     if (bestConcurrency !== undefined) gatewayEnv.GATEWAY_BATCH_CONCURRENCY = `${model}=${bestConcurrency}`;
     progress.relabel('starting the gateway');
-    log(`engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}, GATEWAY_BATCH_CONCURRENCY=${gatewayEnv.GATEWAY_BATCH_CONCURRENCY ?? '(unset)'}`);
+    log(
+      `engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}; gateway GATEWAY_BATCH_RESERVE=${options.reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? '(unset)'}, GATEWAY_BATCH_CONCURRENCY=${gatewayEnv.GATEWAY_BATCH_CONCURRENCY ?? '(unset)'}`,
+    );
     const gateway = await startService('gateway', gatewayEnv);
     cleanups.push(() => gateway.stop());
     const nc = await connect({ servers: env.NATS_URL });
@@ -351,7 +460,9 @@ async function main(): Promise<number> {
       await sleep(100);
     }
     // Warm-up: one short request, untimed.
-    const warm = await streamRequest(`${gateway.url}/v1/chat/completions`, chatBody(model, 'warm-up', 16, 2), new http.Agent(), { authorization: `Bearer ${secret}` });
+    const warm = await streamRequest(`${gateway.url}/v1/chat/completions`, chatBody(model, 'warm-up', 16, 2), new http.Agent(), {
+      authorization: `Bearer ${secret}`,
+    });
     if (!warm.ok) throw new Error(`warm-up through the gateway failed: ${warm.error}`);
 
     // 2. Interactive alone.
@@ -366,7 +477,12 @@ async function main(): Promise<number> {
     // 3. Batch through the SDK, with the interactive load alongside.
     const client = new OpenAI({ apiKey: secret, baseURL: `${gateway.url}/v1`, maxRetries: 0, timeout: 600_000 });
     const lines = Array.from({ length: options.requests }, (_, i) =>
-      JSON.stringify({ custom_id: `paper-${i}`, method: 'POST', url: '/v1/chat/completions', body: chatBody(model, options.samePrompt ? 'the paper' : `batch paper ${i}`, options.promptTokens, options.outputTokens) }),
+      JSON.stringify({
+        custom_id: `paper-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: chatBody(model, options.samePrompt ? 'the paper' : `batch paper ${i}`, options.promptTokens, options.outputTokens),
+      }),
     );
     const data = Buffer.from(lines.join('\n') + '\n');
     log(`uploading the batch input: ${options.requests} requests, ${(data.length / 1e6).toFixed(1)} MB`);
@@ -374,14 +490,28 @@ async function main(): Promise<number> {
     const file = await client.files.create({ file: await toFile(data, 'summaries.jsonl'), purpose: 'batch' });
     const uploadWallSeconds = (performance.now() - uploadStarted) / 1000;
     const createdAt = performance.now();
-    let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { bench: 'batch' } });
+    let batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      metadata: { bench: 'batch' },
+    });
     if (batch.status === 'failed') throw new Error(`the batch failed validation: ${JSON.stringify(batch.errors?.data?.slice(0, 3))}`);
     const batchProgress = new ProgressBar(options.requests, 'batch (interactive load alongside)');
     let allDoneAt: number | undefined;
     // Arrivals enough for twice the expected batch duration; sending stops when the batch is done.
     const expectedSim = (options.requests * options.outputTokens) / (bestPeak * batchReplicas);
     const withBatchCount = Math.max(options.interactiveRequests, Math.ceil(2 * expectedSim * options.interactiveRate));
-    const interactiveDuring = interactive(options, gateway.url, secret, model, withBatchCount, 'with-batch', undefined, () => allDoneAt !== undefined);
+    const interactiveDuring = interactive(
+      options,
+      gateway.url,
+      secret,
+      model,
+      withBatchCount,
+      'with-batch',
+      undefined,
+      () => allDoneAt !== undefined,
+    );
     let seen = 0;
     for (;;) {
       batch = await client.batches.retrieve(batch.id);
@@ -429,18 +559,68 @@ async function main(): Promise<number> {
     const ttftPass = ttftRatio <= 1.2 && during.failed === 0;
     const reserve = options.reserve;
     const out: string[] = [];
-    out.push(`## peak: closed loop straight at one worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`);
-    out.push(renderTable(['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'], peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond])));
-    out.push('', `## batch through the gateway (SDK files + batches, ${options.replicas} worker(s), GATEWAY_INTERACTIVE_LANE=${options.interactiveLane}: ${lanes}; GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}, worker capacity ${profile.maxNumSeqs})`);
-    out.push(renderTable(['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'batch workers', 'vs peak x workers'], [[batchRun.id, batchRun.status, batchRun.total, batchRun.completed, batchRun.failed, batchRun.outputTokens, batchRun.simSeconds, batchRun.outputTokensPerSecond, batchReplicas, `${(throughputRatio * 100).toFixed(1)} %`]]));
-    out.push('', `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`);
+    out.push(
+      `## peak: closed loop straight at one worker (${options.promptTokens} in + ${options.outputTokens} out, non-streamed, ${options.samePrompt ? 'one shared prompt' : 'a different prompt per request'})`,
+    );
+    out.push(
+      renderTable(
+        ['concurrency', 'requests', 'failed', 'sim s', 'out tok/s'],
+        peak.map((p) => [p.concurrency, p.requests, p.failed, p.simSeconds, p.outputTokensPerSecond]),
+      ),
+    );
+    out.push(
+      '',
+      `## batch through the gateway (SDK files + batches, ${options.replicas} worker(s), GATEWAY_INTERACTIVE_LANE=${options.interactiveLane}: ${lanes}; GATEWAY_BATCH_RESERVE=${reserve}, GATEWAY_BATCH_PRIORITY=${options.batchPriority ?? 'unset'}, GATEWAY_BATCH_CONCURRENCY=${bestConcurrency === undefined ? 'unset' : `${model}=${bestConcurrency}`}, engine --scheduling-policy ${options.schedulingPolicy} --max-num-batched-tokens ${options.maxNumBatchedTokens} --long-prefill-token-threshold ${options.longPrefillTokenThreshold}, worker capacity ${profile.maxNumSeqs})`,
+    );
+    out.push(
+      renderTable(
+        ['batch', 'status', 'total', 'completed', 'failed', 'out tokens', 'sim s', 'out tok/s', 'batch workers', 'vs peak x workers'],
+        [
+          [
+            batchRun.id,
+            batchRun.status,
+            batchRun.total,
+            batchRun.completed,
+            batchRun.failed,
+            batchRun.outputTokens,
+            batchRun.simSeconds,
+            batchRun.outputTokensPerSecond,
+            batchReplicas,
+            `${(throughputRatio * 100).toFixed(1)} %`,
+          ],
+        ],
+      ),
+    );
+    out.push(
+      '',
+      `## interactive streaming chat through the gateway (${INTERACTIVE.promptTokens} in + ${INTERACTIVE.outputTokens} out, Poisson ${options.interactiveRate} req/s)`,
+    );
     const ms = (x: number) => formatNumber(x * 1000);
-    const iRow = (name: string, m: ServingMetrics) => [name, m.completed, m.failed, `${ms(m.ttft.mean)} / ${ms(m.ttft.median)} / ${ms(m.ttft.p99)}`, `${ms(m.tpot.mean)} / ${ms(m.tpot.p99)}`, m.e2e.p99];
+    const iRow = (name: string, m: ServingMetrics) => [
+      name,
+      m.completed,
+      m.failed,
+      `${ms(m.ttft.mean)} / ${ms(m.ttft.median)} / ${ms(m.ttft.p99)}`,
+      `${ms(m.tpot.mean)} / ${ms(m.tpot.p99)}`,
+      m.e2e.p99,
+    ];
     const loop = (d: LoopDelay | undefined) => (d ? `${formatNumber(d.p99Ms)} / ${formatNumber(d.maxMs)}` : 'n/a');
-    out.push(renderTable(['phase', 'ok', 'failed', 'TTFT mean/med/p99 ms', 'TPOT mean/p99 ms', 'E2E p99 s', 'gateway loop delay p99/max (wall ms)'], [[...iRow('without batch', baseline), loop(baselineLoop)], [...iRow('with batch', during), loop(duringLoop)]]));
+    out.push(
+      renderTable(
+        ['phase', 'ok', 'failed', 'TTFT mean/med/p99 ms', 'TPOT mean/p99 ms', 'E2E p99 s', 'gateway loop delay p99/max (wall ms)'],
+        [
+          [...iRow('without batch', baseline), loop(baselineLoop)],
+          [...iRow('with batch', during), loop(duringLoop)],
+        ],
+      ),
+    );
     out.push('');
-    out.push(`${throughputPass ? 'PASS' : 'FAIL'}  batch output throughput ${formatNumber(batchRun.outputTokensPerSecond)} tok/s = ${(throughputRatio * 100).toFixed(1)} % of peak ${formatNumber(best.outputTokensPerSecond)} tok/s (c=${best.concurrency}) x ${batchReplicas} worker(s) it ran on; target >= 90 %`);
-    out.push(`${ttftPass ? 'PASS' : 'FAIL'}  interactive TTFT p99 with batch ${ms(during.ttft.p99)} ms vs ${ms(baseline.ttft.p99)} ms without = x${ttftRatio.toFixed(2)}; target <= x1.20`);
+    out.push(
+      `${throughputPass ? 'PASS' : 'FAIL'}  batch output throughput ${formatNumber(batchRun.outputTokensPerSecond)} tok/s = ${(throughputRatio * 100).toFixed(1)} % of peak ${formatNumber(best.outputTokensPerSecond)} tok/s (c=${best.concurrency}) x ${batchReplicas} worker(s) it ran on; target >= 90 %`,
+    );
+    out.push(
+      `${ttftPass ? 'PASS' : 'FAIL'}  interactive TTFT p99 with batch ${ms(during.ttft.p99)} ms vs ${ms(baseline.ttft.p99)} ms without = x${ttftRatio.toFixed(2)}; target <= x1.20`,
+    );
     const notes = [
       `lanes: ${lanes} (GATEWAY_INTERACTIVE_LANE=${options.interactiveLane}); a worker carrying long batch sequences lengthens every step, so an interactive first token on it waits on them`,
       `times are simulated seconds: worker clock x${options.timeScale}, client wall timings multiplied back (so 1 ms of host delay, e.g. a gateway event-loop stall, reads as ${options.timeScale} ms); batch time runs from create to the last request finished (poll every 200 ms wall = ${formatNumber(0.2 * options.timeScale)} sim s)`,
@@ -454,7 +634,22 @@ async function main(): Promise<number> {
       `wall time ${((Date.now() - wallStarted) / 1000).toFixed(0)} s; upload of the input file ${uploadWallSeconds.toFixed(1)} s wall`,
     ];
     out.push(...notes.map((n) => `- ${n}`));
-    const file2 = writeReport('batch', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), options, profile: PROFILE, replicas: options.replicas, interactiveLane: options.interactiveLane, batchReplicas, peak, bestConcurrency: bestConcurrency ?? null, batch: batchRun, interactive: { withoutBatch: baseline, withBatch: during }, gatewayLoopDelay: { withoutBatch: baselineLoop ?? null, withBatch: duringLoop ?? null }, targets: { throughputRatio, throughputPass, ttftRatio, ttftPass }, notes });
+    const file2 = writeReport('batch', {
+      generatedAt: new Date().toISOString(),
+      argv: process.argv.slice(2),
+      options,
+      profile: PROFILE,
+      replicas: options.replicas,
+      interactiveLane: options.interactiveLane,
+      batchReplicas,
+      peak,
+      bestConcurrency: bestConcurrency ?? null,
+      batch: batchRun,
+      interactive: { withoutBatch: baseline, withBatch: during },
+      gatewayLoopDelay: { withoutBatch: baselineLoop ?? null, withBatch: duringLoop ?? null },
+      targets: { throughputRatio, throughputPass, ttftRatio, ttftPass },
+      notes,
+    });
     out.push(`- results: ${path.relative(process.cwd(), file2)}`);
     process.stdout.write(`${out.join('\n')}\n`);
     return throughputPass && ttftPass ? 0 : 1;

@@ -60,25 +60,56 @@ header of bench/fleet.ts says what is real and what stands in.`,
     'workers-per-vm': { type: 'integer', min: 1, default: 10, help: 'workers each VM hosts (replicas per VM in the scaling spec)' },
     'spare-vms': { type: 'integer', min: 0, help: 'pool VMs beyond --vms, to replace failed boots (default 10 % + 1)' },
     minutes: { type: 'number', above: 0, default: 20, help: 'wall-clock minutes the day is replayed in' },
-    'baseline-minutes': { type: 'number', above: 0, help: 'minutes of the baseline run (1 VM, 1 worker, no failed boot; default half of --minutes, 1 to 3)' },
+    'baseline-minutes': {
+      type: 'number',
+      above: 0,
+      help: 'minutes of the baseline run (1 VM, 1 worker, no failed boot; default half of --minutes, 1 to 3)',
+    },
     'no-baseline': { type: 'boolean', help: 'skip the baseline run (no ratios)' },
     'peak-rps': { type: 'number', above: 0, default: 100, help: 'usage events per second at the peak' },
-    series: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', help: 'request-rate series t_seconds,requests_per_second (default: the shared ServeGen m-large series)' },
+    series: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'FILE',
+      help: 'request-rate series t_seconds,requests_per_second (default: the shared ServeGen m-large series)',
+    },
     day: { type: 'integer', min: 0, default: 0, help: 'which day of the series to replay' },
     tick: { type: 'number', above: 0, default: 1, value: 'S', help: "the vm-scaler's tick (SCALING_TICK_MS)" },
     'metrics-interval': { type: 'number', above: 0, default: 2, value: 'S', help: "the metrics-collector's aggregation interval" },
     'boot-min': { type: 'number', min: 0, default: 3, value: 'S', help: 'shortest simulated boot' },
     'boot-max': { type: 'number', min: 0, default: 8, value: 'S', help: 'longest simulated boot (uniform in between)' },
     'boot-failure-rate': { type: 'number', min: 0, max: 1, default: 0.05, help: 'fraction of boots whose guest hangs' },
-    'boot-timeout': { type: 'number', above: 0, default: 20, value: 'S', help: 'SCALING_BOOT_TIMEOUT_MS: a VM with no ready worker by then failed its boot' },
+    'boot-timeout': {
+      type: 'number',
+      above: 0,
+      default: 20,
+      value: 'S',
+      help: 'SCALING_BOOT_TIMEOUT_MS: a VM with no ready worker by then failed its boot',
+    },
     'mdx-poll': { type: 'number', above: 0, default: 1, value: 'S', help: "the mdx provider's first status poll (SCALING_MDX_POLL_MS)" },
-    'mdx-rate-limit': { type: 'custom', parse: rateLimit, default: 'sim' as const, value: 'R/B|off|sim', help: "the simulated API's limit per client (default: the simulator's own)" },
+    'mdx-rate-limit': {
+      type: 'custom',
+      parse: rateLimit,
+      default: 'sim' as const,
+      value: 'R/B|off|sim',
+      help: "the simulated API's limit per client (default: the simulator's own)",
+    },
     'chat-per-second': { type: 'number', above: 0, default: 4, help: 'real chats through the gateway per second' },
     'chat-max-tokens': { type: 'integer', min: 1, default: 4, help: 'max_tokens of each chat' },
-    'engine-time-scale': { type: 'number', above: 0, default: 20, help: 'the shared sim-engine runs this many times faster than real time' },
+    'engine-time-scale': {
+      type: 'number',
+      above: 0,
+      default: 20,
+      help: 'the shared sim-engine runs this many times faster than real time',
+    },
     picks: { type: 'integer', min: 100, default: 20_000, help: 'picks timed per endpoint count' },
     seed: { type: 'integer', min: 0, default: 1, help: 'seed of boot times and failures' },
-    out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes (default artifacts/bench/fleet.json)' },
+    out: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'PATH',
+      help: 'where the JSON goes (default artifacts/bench/fleet.json)',
+    },
   },
   epilogue: 'Tables and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/fleet.json.',
 });
@@ -102,7 +133,11 @@ function measures(r: FleetRunResult) {
     chatErrorsAtPeak: r.chat.filter((c) => inPeak(c.at) && c.status !== 200).length,
     decisionLatency: summarize(latencies),
     tickGap: summarize(gaps),
-    actionsPerTick: { mean: actions.reduce((s, x) => s + x, 0) / (actions.length || Number.NaN), max: Math.max(0, ...actions), ticksActing: actions.filter((a) => a > 0).length },
+    actionsPerTick: {
+      mean: actions.reduce((s, x) => s + x, 0) / (actions.length || Number.NaN),
+      max: Math.max(0, ...actions),
+      ticksActing: actions.filter((a) => a > 0).length,
+    },
     firstRouted: summarize(r.powerOnToFirstRouted.map((ms) => ms / 1000)),
   };
 }
@@ -112,7 +147,10 @@ async function main(): Promise<void> {
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const series = loadRateSeries(args.series ?? path.join(TRACES, 'servegen-language-m-large-rate.csv'));
   const dayStart = Math.round((args.day * 86_400) / series.stepSeconds);
-  if (dayStart >= series.rates.length) throw new Error(`--day ${args.day}: ${path.basename(series.file)} holds ${((series.rates.length * series.stepSeconds) / 86_400).toFixed(1)} days`);
+  if (dayStart >= series.rates.length)
+    throw new Error(
+      `--day ${args.day}: ${path.basename(series.file)} holds ${((series.rates.length * series.stepSeconds) / 86_400).toFixed(1)} days`,
+    );
   const limit = args['mdx-rate-limit'];
   const base = {
     series,
@@ -154,12 +192,21 @@ async function main(): Promise<void> {
   const baseline = args['no-baseline'] ? undefined : await runFleet(baselineSpec);
   const fleet = await runFleet(fleetSpec);
   progress('timing the gateway pick over 1 and over the fleet peak of endpoints');
-  const picks: PickTiming[] = [timePicks(1, args.picks, MODEL, args.seed), timePicks(Math.max(1, fleet.peakWorkers, args.vms * args['workers-per-vm']), args.picks, MODEL, args.seed)];
+  const picks: PickTiming[] = [
+    timePicks(1, args.picks, MODEL, args.seed),
+    timePicks(Math.max(1, fleet.peakWorkers, args.vms * args['workers-per-vm']), args.picks, MODEL, args.seed),
+  ];
 
   const f = measures(fleet);
   const b = baseline && measures(baseline);
-  const ratio = (x: number, y: number | undefined) => (y === undefined || !Number.isFinite(x) || !Number.isFinite(y) || y === 0 ? '–' : `${(x / y).toFixed(2)}×`);
-  const row = (what: string, fx: number, bx: number | undefined, digits = 1, unit = '') => [what, b ? `${fmt(bx, digits)}${unit}` : '–', `${fmt(fx, digits)}${unit}`, ratio(fx, bx)];
+  const ratio = (x: number, y: number | undefined) =>
+    y === undefined || !Number.isFinite(x) || !Number.isFinite(y) || y === 0 ? '–' : `${(x / y).toFixed(2)}×`;
+  const row = (what: string, fx: number, bx: number | undefined, digits = 1, unit = '') => [
+    what,
+    b ? `${fmt(bx, digits)}${unit}` : '–',
+    `${fmt(fx, digits)}${unit}`,
+    ratio(fx, bx),
+  ];
   const rows: (string | number)[][] = [
     row('VMs on at the peak', fleet.peakVmsOn, baseline?.peakVmsOn, 0),
     row('workers heartbeating at the peak', fleet.peakWorkers, baseline?.peakWorkers, 0),
@@ -175,7 +222,12 @@ async function main(): Promise<void> {
     row('gateway chat p99 at the peak (ms)', f.chat.p99, b?.chat.p99, 1),
     row('gateway chats failed, whole run (incl. before the first worker)', f.chatErrors, b?.chatErrors, 0),
     row('gateway chats failed at the peak', f.chatErrorsAtPeak, b?.chatErrorsAtPeak, 0),
-    row('gateway dispatch p99 ≤ (ms, histogram bucket)', (fleet.gatewayDispatch.p99UpperBoundSeconds ?? Number.NaN) * 1000, baseline && (baseline.gatewayDispatch.p99UpperBoundSeconds ?? Number.NaN) * 1000, 2),
+    row(
+      'gateway dispatch p99 ≤ (ms, histogram bucket)',
+      (fleet.gatewayDispatch.p99UpperBoundSeconds ?? Number.NaN) * 1000,
+      baseline && (baseline.gatewayDispatch.p99UpperBoundSeconds ?? Number.NaN) * 1000,
+      2,
+    ),
     row('pick p50 (ms, gateway pipeline in-bench)', picks[1].p50Ms, picks[0].p50Ms, 4),
     row('pick p99 (ms, gateway pipeline in-bench)', picks[1].p99Ms, picks[0].p99Ms, 4),
     row('PowerON → first routed request p50 (s)', f.firstRouted.median, b?.firstRouted.median, 1),
@@ -186,7 +238,12 @@ async function main(): Promise<void> {
     row('boots ready (vm-scaler)', fleet.vmEvents.readyBoots, baseline?.vmEvents.readyBoots, 0),
     row('failed boots recorded by the vm-scaler', fleet.vmEvents.failedBoots, baseline?.vmEvents.failedBoots, 0),
     row('… recovered (a later boot became ready)', fleet.vmEvents.recovered, baseline?.vmEvents.recovered, 0),
-    row('… time to the replacement ready, max (s)', maxOf(fleet.vmEvents.recoverySeconds), baseline && maxOf(baseline.vmEvents.recoverySeconds), 1),
+    row(
+      '… time to the replacement ready, max (s)',
+      maxOf(fleet.vmEvents.recoverySeconds),
+      baseline && maxOf(baseline.vmEvents.recoverySeconds),
+      1,
+    ),
     row('VMs failed while serving (vm-scaler)', fleet.vmEvents.failedWhileServing, baseline?.vmEvents.failedWhileServing, 0),
     row('VMs stopped (vm-scaler)', fleet.vmEvents.stopped, baseline?.vmEvents.stopped, 0),
     row('mdx API requests', fleet.sim.requests, baseline?.sim.requests, 0),
@@ -211,8 +268,16 @@ async function main(): Promise<void> {
   const heartbeatCpu = gwBase === undefined ? gw : gw - gwBase;
   const latencyP99 = f.decisionLatency.p99;
   const targets = [
-    ...SERVICES.map((name) => ({ target: `${name} RSS ≤ ${TARGETS.rssMb} MB`, pass: mb(fleet.cpu[name].peakRssBytes) <= TARGETS.rssMb, detail: `${fmt(mb(fleet.cpu[name].peakRssBytes), 0)} MB` })),
-    { target: `pick p99 ≤ ${TARGETS.pickP99Ms} ms with ${picks[1].endpoints} workers`, pass: picks[1].p99Ms <= TARGETS.pickP99Ms, detail: `${fmt(picks[1].p99Ms, 4)} ms (1 worker: ${fmt(picks[0].p99Ms, 4)} ms)` },
+    ...SERVICES.map((name) => ({
+      target: `${name} RSS ≤ ${TARGETS.rssMb} MB`,
+      pass: mb(fleet.cpu[name].peakRssBytes) <= TARGETS.rssMb,
+      detail: `${fmt(mb(fleet.cpu[name].peakRssBytes), 0)} MB`,
+    })),
+    {
+      target: `pick p99 ≤ ${TARGETS.pickP99Ms} ms with ${picks[1].endpoints} workers`,
+      pass: picks[1].p99Ms <= TARGETS.pickP99Ms,
+      detail: `${fmt(picks[1].p99Ms, 4)} ms (1 worker: ${fmt(picks[0].p99Ms, 4)} ms)`,
+    },
     {
       target: `gateway chat p99 with ${fleet.peakWorkers} workers ≤ ${TARGETS.chatP99Ratio}× its p99 with one`,
       pass: b !== undefined && f.chat.p99 <= TARGETS.chatP99Ratio * b.chat.p99,
@@ -228,7 +293,11 @@ async function main(): Promise<void> {
       pass: latencyP99 <= TARGETS.tickMs,
       detail: `decision latency p99 ${fmt(latencyP99)} ms (clock read → scaling.decided on NATS: decide, store, publish; acting on the mdx API is not in it); tick interval p99 ${fmt(f.tickGap.p99, 0)} ms for ${args.tick * 1000} ms set`,
     },
-    { target: 'maas scaling replay reproduces the run', pass: fleet.replay.identical && fleet.replay.decisions > 0, detail: fleet.replay.line },
+    {
+      target: 'maas scaling replay reproduces the run',
+      pass: fleet.replay.identical && fleet.replay.decisions > 0,
+      detail: fleet.replay.line,
+    },
   ];
 
   const out: string[] = [];
@@ -243,13 +312,25 @@ async function main(): Promise<void> {
   out.push('');
   out.push(renderTable(['measure', baselineSpec.label, fleetSpec.label, 'ratio'], rows));
   out.push('');
-  out.push(renderTable(['process (CPU at the peak, RSS max)', 'CPU baseline', 'CPU fleet', 'ratio', 'RSS MB baseline', 'RSS MB fleet', 'ratio'], procRows));
+  out.push(
+    renderTable(
+      ['process (CPU at the peak, RSS max)', 'CPU baseline', 'CPU fleet', 'ratio', 'RSS MB baseline', 'RSS MB fleet', 'ratio'],
+      procRows,
+    ),
+  );
   out.push('');
   for (const t of targets) out.push(`${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`);
   out.push(`(${fmt(fleet.wallSeconds, 0)} s fleet run; load average now ${fmt(loadAverage())})`);
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const report = { benchmark: 'fleet', args: { ...args, series: path.basename(series.file) }, targets, picks, baseline: baseline && { ...baseline, measures: b }, fleet: { ...fleet, measures: f } };
+  const report = {
+    benchmark: 'fleet',
+    args: { ...args, series: path.basename(series.file) },
+    targets,
+    picks,
+    baseline: baseline && { ...baseline, measures: b },
+    fleet: { ...fleet, measures: f },
+  };
   let written: string;
   if (args.out) {
     fs.mkdirSync(path.dirname(args.out), { recursive: true });

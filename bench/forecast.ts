@@ -13,7 +13,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
-import { AccuracySummary, AccuracyTally, DemandForecaster, DemandSeries, forecast, ForecastSpec, resolveForecastSpec, ValidForecast } from '@maas/forecast';
+import {
+  AccuracySummary,
+  AccuracyTally,
+  DemandForecaster,
+  DemandSeries,
+  forecast,
+  ForecastSpec,
+  resolveForecastSpec,
+  ValidForecast,
+} from '@maas/forecast';
 
 const root = path.resolve(__dirname, '..', '..');
 const DAY = 86_400;
@@ -83,7 +92,12 @@ or more: fit on days 1–7, evaluate on days 8–14; shorter: split at half.`,
       help: 'a request-rate series; repeatable (default: the shared ServeGen m-large and m-mid series)',
     },
     spec: { type: 'custom', parse: specOverride, value: 'KEY=VALUE', multiple: true, help: 'override one ForecastSpec key; repeatable' },
-    out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes (default artifacts/bench/forecast.json)' },
+    out: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'PATH',
+      help: 'where the JSON goes (default artifacts/bench/forecast.json)',
+    },
     strict: { type: 'boolean', help: 'exit 1 when a target is missed' },
   },
   epilogue: 'Tables and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/forecast.json.',
@@ -108,7 +122,10 @@ function loadSeries(file: string): LoadedSeries {
   const data = rows.filter((r) => Number.isFinite(Number(r[0])) && r[0].trim() !== '');
   if (data.length < 4) throw new Error(`${file}: fewer than 4 data rows`);
   const times = data.map((r) => Number(r[0]));
-  const diffs = times.slice(1).map((t, i) => t - times[i]).filter((d) => d > 0);
+  const diffs = times
+    .slice(1)
+    .map((t, i) => t - times[i])
+    .filter((d) => d > 0);
   const stepSeconds = Math.min(...diffs);
   const startSeconds = times[0];
   const n = Math.round((times[times.length - 1] - startSeconds) / stepSeconds) + 1;
@@ -123,7 +140,11 @@ function loadSeries(file: string): LoadedSeries {
 }
 
 function horizonsFor(stepSeconds: number): Horizon[] {
-  const byMinutes = HORIZON_MINUTES.filter((m) => (m * 60) % stepSeconds === 0).map((m) => ({ label: `${m} min`, steps: (m * 60) / stepSeconds, minutes: m }));
+  const byMinutes = HORIZON_MINUTES.filter((m) => (m * 60) % stepSeconds === 0).map((m) => ({
+    label: `${m} min`,
+    steps: (m * 60) / stepSeconds,
+    minutes: m,
+  }));
   if (byMinutes.length) return byMinutes;
   return [1, 3, 6].map((s) => ({ label: `${s} step${s > 1 ? 's' : ''}`, steps: s, minutes: (s * stepSeconds) / 60 }));
 }
@@ -142,12 +163,14 @@ function baselines(values: number[], isGap: (i: number) => boolean, day: number 
     if (!isGap(i)) last = i;
     lastValid[i] = last;
   }
-  const seasonal = (period: number) => (origin: number, h: number): number | undefined => {
-    let source = origin + h - period;
-    while (source > origin) source -= period;
-    for (let k = 0; k < 4 && source >= 0; k += 1, source -= period) if (!isGap(source)) return values[source];
-    return undefined;
-  };
+  const seasonal =
+    (period: number) =>
+    (origin: number, h: number): number | undefined => {
+      let source = origin + h - period;
+      while (source > origin) source -= period;
+      for (let k = 0; k < 4 && source >= 0; k += 1, source -= period) if (!isGap(source)) return values[source];
+      return undefined;
+    };
   const methods: Array<{ name: string; predict: (origin: number, h: number) => number | undefined }> = [
     { name: 'persistence', predict: (origin) => (lastValid[origin] >= 0 ? values[lastValid[origin]] : undefined) },
   ];
@@ -181,7 +204,9 @@ function evaluate(series: LoadedSeries, spec: ForecastSpec, horizons: Horizon[],
   const share = new Map<string, Map<string, number>>();
   const forecaster = new DemandForecaster(spec, stepSeconds);
   const firstOrigin = validationStart - Math.max(...horizons.map((h) => h.steps));
-  const replayOrigins = new Set(Array.from({ length: REPLAY_CHECKS }, (_, k) => Math.round(fitEnd - 1 + ((k + 0.5) * (evalEnd - fitEnd)) / REPLAY_CHECKS)));
+  const replayOrigins = new Set(
+    Array.from({ length: REPLAY_CHECKS }, (_, k) => Math.round(fitEnd - 1 + ((k + 0.5) * (evalEnd - fitEnd)) / REPLAY_CHECKS)),
+  );
   const pure: DemandSeries = { startSeconds, stepSeconds, values };
   let replayIdentical = 0;
   let invalid = 0;
@@ -200,7 +225,8 @@ function evaluate(series: LoadedSeries, spec: ForecastSpec, horizons: Horizon[],
     }
     for (const h of horizons) {
       const target = origin + h.steps;
-      const phase: Phase | undefined = target >= fitEnd && target < evalEnd ? 'test' : target >= validationStart && target < fitEnd ? 'validation' : undefined;
+      const phase: Phase | undefined =
+        target >= fitEnd && target < evalEnd ? 'test' : target >= validationStart && target < fitEnd ? 'validation' : undefined;
       if (!phase || isGap(target)) continue;
       if (!result.valid) {
         invalid += 1;
@@ -371,7 +397,9 @@ function main(): number {
   }
   fs.mkdirSync(path.dirname(args.out), { recursive: true });
   fs.writeFileSync(args.out, `${JSON.stringify({ benchmark: 'forecast', series: report }, null, 2)}\n`);
-  process.stdout.write(`\n${failures ? `${failures} target(s) missed` : 'all targets met'}; JSON written to ${args.out.startsWith(root) ? path.relative(root, args.out) : args.out}\n`);
+  process.stdout.write(
+    `\n${failures ? `${failures} target(s) missed` : 'all targets met'}; JSON written to ${args.out.startsWith(root) ? path.relative(root, args.out) : args.out}\n`,
+  );
   return args.strict && failures ? 1 : 0;
 }
 

@@ -39,7 +39,17 @@ import { defineArgs, integerList, parseArgv, runMain } from '@maas/cli-args';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
-import { createTestDatabase, deleteStreams, startNode, startPrivateNatsServer, startService, StartedProcess, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  startNode,
+  startPrivateNatsServer,
+  startService,
+  StartedProcess,
+  TestDatabase,
+  testNamespace,
+  testNatsUrl,
+} from '@maas/testing';
 import { closedLoop } from './lib/load';
 
 const positiveInt = { type: 'integer', min: 1 } as const;
@@ -62,7 +72,12 @@ concurrencies, streamed and not; the header of bench/gateway.ts explains the set
     'warmup-seconds': { type: 'number', min: 0, default: 2, value: 'S', help: 'warm-up per mode, concurrency and target' },
     modes: { type: 'custom', parse: modesOf, default: ['non-stream', 'stream'], value: 'M', help: 'non-stream,stream (default both)' },
     chunks: { ...positiveInt, default: 16, help: 'SSE chunks per streamed answer' },
-    upstream: { type: 'string', choices: ['static', 'sim'], default: 'static', help: "what the worker serves (default static; see the file's header)" },
+    upstream: {
+      type: 'string',
+      choices: ['static', 'sim'],
+      default: 'static',
+      help: "what the worker serves (default static; see the file's header)",
+    },
     'delay-ms': {
       type: 'number',
       min: 0,
@@ -115,7 +130,10 @@ function serveStatic(chunks: number, delayMs: number): void {
   const id = 'chatcmpl-bench';
   const created = Math.floor(Date.now() / 1000);
   const completion = JSON.stringify({
-    id, object: 'chat.completion', created, model: MODEL,
+    id,
+    object: 'chat.completion',
+    created,
+    model: MODEL,
     choices: [{ index: 0, message: { role: 'assistant', content: 'tok '.repeat(chunks) }, finish_reason: 'length' }],
     usage: { prompt_tokens: 12, completion_tokens: chunks, total_tokens: 12 + chunks },
   });
@@ -176,7 +194,14 @@ function serveBareProxy(upstream: string): void {
     req.on('end', () => {
       const payload = Buffer.concat(body);
       const out = http.request(
-        { agent, hostname: target.hostname, port: target.port, path: req.url, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length } },
+        {
+          agent,
+          hostname: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': payload.length },
+        },
         (up) => {
           res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/json' });
           up.on('data', (c: Buffer) => res.write(c));
@@ -231,18 +256,22 @@ function request(url: string, agent: http.Agent, payload: string, headers: Recor
     let reads = 0;
     const events = eventCounter();
     const failed = () => resolve({ ok: false, firstMs: 0, totalMs: performance.now() - start, reads, events: events.count });
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
-      res.on('data', (c: Buffer) => {
-        if (!first) first = performance.now();
-        reads++;
-        if (streamed) events.add(c);
-      });
-      res.on('end', () => {
-        const end = performance.now();
-        resolve({ ok: res.statusCode === 200, firstMs: (first || end) - start, totalMs: end - start, reads, events: events.count });
-      });
-      res.on('error', failed);
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } },
+      (res) => {
+        res.on('data', (c: Buffer) => {
+          if (!first) first = performance.now();
+          reads++;
+          if (streamed) events.add(c);
+        });
+        res.on('end', () => {
+          const end = performance.now();
+          resolve({ ok: res.statusCode === 200, firstMs: (first || end) - start, totalMs: end - start, reads, events: events.count });
+        });
+        res.on('error', failed);
+      },
+    );
     req.on('error', failed);
     req.end(payload);
   });
@@ -325,7 +354,12 @@ const CLOCK_TICKS = 100;
 const sentEvents = (chunks: number) => chunks + 4;
 
 function payloadFor(options: Options, mode: 'non-stream' | 'stream'): string {
-  return JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say something short.' }], max_tokens: options.chunks, ...(mode === 'stream' ? { stream: true, stream_options: { include_usage: true } } : {}) });
+  return JSON.stringify({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'Say something short.' }],
+    max_tokens: options.chunks,
+    ...(mode === 'stream' ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
 }
 
 function runTarget(t: Target, payload: string, streamed: boolean, concurrency: number, n: number): Promise<Sample[]> {
@@ -343,7 +377,13 @@ async function initialWarmup(targets: Target[], options: Options, seconds: numbe
   }
 }
 
-async function measure(options: Options, targets: Target[], mode: 'non-stream' | 'stream', concurrency: number, platform?: PlatformProcesses) {
+async function measure(
+  options: Options,
+  targets: Target[],
+  mode: 'non-stream' | 'stream',
+  concurrency: number,
+  platform?: PlatformProcesses,
+) {
   const payload = payloadFor(options, mode);
   const streamed = mode === 'stream';
   // Warm-up: connections, JIT, caches (key, route) on every path.
@@ -395,7 +435,9 @@ async function measure(options: Options, targets: Target[], mode: 'non-stream' |
     platformCpuMsPerRequest.total = Object.values(platformCpuMsPerRequest).reduce((a, b) => a + b, 0);
   }
   const expected = streamed ? sentEvents(options.chunks) : undefined;
-  const byTarget = Object.fromEntries(targets.map((t) => [t.name, stats(samples.get(t.name)!, wall.get(t.name)!, cpu.get(t.name)!, expected)])) as Partial<Record<TargetName, Stats>>;
+  const byTarget = Object.fromEntries(
+    targets.map((t) => [t.name, stats(samples.get(t.name)!, wall.get(t.name)!, cpu.get(t.name)!, expected)]),
+  ) as Partial<Record<TargetName, Stats>>;
   const direct = byTarget.direct!;
   const added = Object.fromEntries(
     targets
@@ -415,7 +457,12 @@ async function measure(options: Options, targets: Target[], mode: 'non-stream' |
           },
         ];
       }),
-  ) as Partial<Record<TargetName, { p50: number; p90: number; p99: number; mean: number; firstP50: number; throughputRatio: number; readsRatio: number }>>;
+  ) as Partial<
+    Record<
+      TargetName,
+      { p50: number; p90: number; p99: number; mean: number; firstP50: number; throughputRatio: number; readsRatio: number }
+    >
+  >;
   return { mode, concurrency, sentEventsPerResponse: expected, targets: byTarget, added, platformCpuMsPerRequest };
 }
 
@@ -449,7 +496,9 @@ function natsServerPid(port: number): number | undefined {
 
 /** The server processes of the PostgreSQL sessions on the bench's database, but the one asking. */
 async function postgresBackends(db: TestDatabase): Promise<number[]> {
-  const rows = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  const rows = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
   return rows.map((r) => r.pid);
 }
 
@@ -458,15 +507,43 @@ type Row = Awaited<ReturnType<typeof measure>>;
 const fmt = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
 
 function table(rows: Row[]): string {
-  const header = ['mode', 'c', 'target', 'p50', 'p99', '+p50', '+p99', 'first p50', '+first p50', 'req/s', 'rps/direct', 'cpu ms/req', 'reads/resp', 'events/resp', 'errors'];
+  const header = [
+    'mode',
+    'c',
+    'target',
+    'p50',
+    'p99',
+    '+p50',
+    '+p99',
+    'first p50',
+    '+first p50',
+    'req/s',
+    'rps/direct',
+    'cpu ms/req',
+    'reads/resp',
+    'events/resp',
+    'errors',
+  ];
   const lines: string[][] = [];
   for (const r of rows) {
     for (const [name, s] of Object.entries(r.targets) as [TargetName, Stats][]) {
       const a = r.added[name];
       lines.push([
-        r.mode, String(r.concurrency), name, fmt(s.p50), fmt(s.p99), a ? fmt(a.p50) : '', a ? fmt(a.p99) : '', fmt(s.firstP50), a ? fmt(a.firstP50) : '',
-        s.requestsPerSecond.toFixed(0), a ? fmt(a.throughputRatio, 2) : '', fmt(s.cpuMsPerRequest), fmt(s.readsPerResponse, 1),
-        r.sentEventsPerResponse === undefined ? '' : `${fmt(s.eventsPerResponse, 1)}/${r.sentEventsPerResponse}`, String(s.errors),
+        r.mode,
+        String(r.concurrency),
+        name,
+        fmt(s.p50),
+        fmt(s.p99),
+        a ? fmt(a.p50) : '',
+        a ? fmt(a.p99) : '',
+        fmt(s.firstP50),
+        a ? fmt(a.firstP50) : '',
+        s.requestsPerSecond.toFixed(0),
+        a ? fmt(a.throughputRatio, 2) : '',
+        fmt(s.cpuMsPerRequest),
+        fmt(s.readsPerResponse, 1),
+        r.sentEventsPerResponse === undefined ? '' : `${fmt(s.eventsPerResponse, 1)}/${r.sentEventsPerResponse}`,
+        String(s.errors),
       ]);
     }
   }
@@ -485,7 +562,15 @@ function platformTable(rows: Row[]): string {
     .map((r) => {
       const p = r.platformCpuMsPerRequest!;
       const pk = r.targets.portkey?.cpuMsPerRequest ?? NaN;
-      return [r.mode, String(r.concurrency), ...PLATFORM_PROCESSES.map((n) => fmt(p[n] ?? NaN)), fmt(p.total), fmt(pk), fmt(p.total / pk, 2), fmt(p.gateway / pk, 2)];
+      return [
+        r.mode,
+        String(r.concurrency),
+        ...PLATFORM_PROCESSES.map((n) => fmt(p[n] ?? NaN)),
+        fmt(p.total),
+        fmt(pk),
+        fmt(p.total / pk, 2),
+        fmt(p.gateway / pk, 2),
+      ];
     });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const render = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -509,18 +594,28 @@ function checks(rows: Row[], platform: boolean): Check[] {
     if (!a || !s) continue;
     const cell = `${r.mode} c=${r.concurrency}`;
     if (r.concurrency === 1) out.push({ target: `ours added p50 <= 0.5 ms (${cell})`, measured: `${fmt(a.p50)} ms`, pass: a.p50 <= 0.5 });
-    if (r.concurrency === 16) out.push({ target: `ours added p99 <= ${p99Target} ms (${cell})`, measured: `${fmt(a.p99)} ms`, pass: a.p99 <= p99Target });
+    if (r.concurrency === 16)
+      out.push({ target: `ours added p99 <= ${p99Target} ms (${cell})`, measured: `${fmt(a.p99)} ms`, pass: a.p99 <= p99Target });
     const pk = r.targets.portkey;
     const times = platform ? 4 : 6;
     if (pk && (platform ? r.concurrency === 16 : r.concurrency >= 16)) {
-      out.push({ target: `ours throughput >= ${times}x Portkey's (${cell})`, measured: `${s.requestsPerSecond.toFixed(0)} vs ${pk.requestsPerSecond.toFixed(0)} req/s = ${fmt(s.requestsPerSecond / pk.requestsPerSecond, 2)}x`, pass: s.requestsPerSecond >= times * pk.requestsPerSecond });
+      out.push({
+        target: `ours throughput >= ${times}x Portkey's (${cell})`,
+        measured: `${s.requestsPerSecond.toFixed(0)} vs ${pk.requestsPerSecond.toFixed(0)} req/s = ${fmt(s.requestsPerSecond / pk.requestsPerSecond, 2)}x`,
+        pass: s.requestsPerSecond >= times * pk.requestsPerSecond,
+      });
     }
     const cpu = r.platformCpuMsPerRequest;
     if (cpu) {
-      out.push({ target: `platform CPU, all processes, <= 0.3 ms/req (${cell})`, measured: `${fmt(cpu.total)} ms`, pass: cpu.total <= 0.3 });
+      out.push({
+        target: `platform CPU, all processes, <= 0.3 ms/req (${cell})`,
+        measured: `${fmt(cpu.total)} ms`,
+        pass: cpu.total <= 0.3,
+      });
       out.push({ target: `gateway CPU <= 0.15 ms/req (${cell})`, measured: `${fmt(cpu.gateway)} ms`, pass: cpu.gateway <= 0.15 });
     }
-    if (r.mode === 'stream' && r.concurrency === 1) out.push({ target: `ours first-chunk overhead <= 0.5 ms (${cell})`, measured: `${fmt(a.firstP50)} ms`, pass: a.firstP50 <= 0.5 });
+    if (r.mode === 'stream' && r.concurrency === 1)
+      out.push({ target: `ours first-chunk overhead <= 0.5 ms (${cell})`, measured: `${fmt(a.firstP50)} ms`, pass: a.firstP50 <= 0.5 });
     if (r.mode === 'stream' && r.concurrency === 1) {
       // Re-batching: fewer reads per response than direct at c=1 (where the client keeps up), or events merged/lost.
       out.push({
@@ -595,7 +690,10 @@ async function startPortkey(): Promise<{ url: string; child: ChildProcess }> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`portkey exited with ${child.exitCode}: ${stderr.trim()}`);
-    const up = await fetch(`${url}/`).then((r) => r.ok, () => false);
+    const up = await fetch(`${url}/`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) return { url, child };
     if (Date.now() > deadline) {
       child.kill();
@@ -628,9 +726,15 @@ async function main(): Promise<void> {
       workerArgs.push('--sim-profile', 'a100-qwen2.5-3b', '--sim-model', MODEL, '--sim-time-scale', '100');
     }
     const [router, keys] = await Promise.all([startService('router', env), startService('key-registry', env)]);
-    cleanups.push(() => router.stop(), () => keys.stop());
+    cleanups.push(
+      () => router.stop(),
+      () => keys.stop(),
+    );
     // BENCH_GATEWAY_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the gateway alone.
-    const gateway = await startService('gateway', { ...env, ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}) });
+    const gateway = await startService('gateway', {
+      ...env,
+      ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
+    });
     cleanups.push(() => gateway.stop());
     let collector: StartedProcess | undefined;
     if (options.platform) {
@@ -651,7 +755,11 @@ async function main(): Promise<void> {
     const bus = new MessageBus(nc, new Subjects(namespace));
     // Platform: limits on (checked on every request, tokens against the ledger), far above what the bench sends.
     const limits = options.platform ? { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000, maxConcurrent: 10_000 } : undefined;
-    const { secret } = await bus.request('key-registry.create', { userEmail: 'bench@example.org', name: 'bench', ...(limits ? { limits } : {}) });
+    const { secret } = await bus.request('key-registry.create', {
+      userEmail: 'bench@example.org',
+      name: 'bench',
+      ...(limits ? { limits } : {}),
+    });
     for (let i = 0; i < 100; i++) {
       const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
       const body = (await res.json()) as { data?: { id: string }[] };
@@ -677,12 +785,42 @@ async function main(): Promise<void> {
       cleanups.push(async () => child.kill());
     }
     // Portkey forwards to any OpenAI-compatible base URL given per request (with /v1).
-    const portkeyHeaders = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstreamUrl.replace(/\/+$/, '')}/v1`, authorization: 'Bearer bench' };
+    const portkeyHeaders = {
+      'x-portkey-provider': 'openai',
+      'x-portkey-custom-host': `${upstreamUrl.replace(/\/+$/, '')}/v1`,
+      authorization: 'Bearer bench',
+    };
     const targetsFor = (c: number): Target[] => [
       { name: 'direct', url: upstreamUrl, headers: {}, agent: new http.Agent({ keepAlive: true, maxSockets: c }) },
-      ...(bare ? [{ name: 'bare-proxy' as const, url: bare.url, headers: {}, agent: new http.Agent({ keepAlive: true, maxSockets: c }), pid: bare.child.pid }] : []),
-      { name: 'gateway', url: gateway.url, headers: { authorization: `Bearer ${secret}` }, agent: new http.Agent({ keepAlive: true, maxSockets: c }), pid: gateway.child.pid },
-      ...(portkey ? [{ name: 'portkey' as const, url: portkey.url, headers: portkeyHeaders, agent: new http.Agent({ keepAlive: true, maxSockets: c }), pid: portkey.child.pid }] : []),
+      ...(bare
+        ? [
+            {
+              name: 'bare-proxy' as const,
+              url: bare.url,
+              headers: {},
+              agent: new http.Agent({ keepAlive: true, maxSockets: c }),
+              pid: bare.child.pid,
+            },
+          ]
+        : []),
+      {
+        name: 'gateway',
+        url: gateway.url,
+        headers: { authorization: `Bearer ${secret}` },
+        agent: new http.Agent({ keepAlive: true, maxSockets: c }),
+        pid: gateway.child.pid,
+      },
+      ...(portkey
+        ? [
+            {
+              name: 'portkey' as const,
+              url: portkey.url,
+              headers: portkeyHeaders,
+              agent: new http.Agent({ keepAlive: true, maxSockets: c }),
+              pid: portkey.child.pid,
+            },
+          ]
+        : []),
     ];
     if (options.initialWarmupSeconds > 0) {
       process.stderr.write(`initial warm-up, ${options.initialWarmupSeconds} s per target…\n`);
@@ -712,10 +850,14 @@ async function main(): Promise<void> {
       }
     }
     const load = (await import('node:os')).loadavg();
-    process.stdout.write(`\n${options.platform ? 'platform mode (ours = the whole platform: usage stored, limits on)' : 'isolated mode (ours = the gateway with router and key-registry)'}; latency in ms (+ = over direct), ${options.requests} requests per target and cell, interleaved in batches of ${options.batch}; ${options.upstream} upstream${options.upstream === 'static' ? ` answering after ${options.delayMs} ms` : ''}, ${options.chunks} chunks per answer (${sentEvents(options.chunks)} SSE events, one write each); cpu ms/req = the target's own process (direct: none)\n`);
+    process.stdout.write(
+      `\n${options.platform ? 'platform mode (ours = the whole platform: usage stored, limits on)' : 'isolated mode (ours = the gateway with router and key-registry)'}; latency in ms (+ = over direct), ${options.requests} requests per target and cell, interleaved in batches of ${options.batch}; ${options.upstream} upstream${options.upstream === 'static' ? ` answering after ${options.delayMs} ms` : ''}, ${options.chunks} chunks per answer (${sentEvents(options.chunks)} SSE events, one write each); cpu ms/req = the target's own process (direct: none)\n`,
+    );
     process.stdout.write(`${table(rows)}\n`);
     if (options.platform) {
-      process.stdout.write(`\nplatform CPU ms per request of ours (each process over the whole cell, charged to the gateway's requests; portkey: its own process in its batches)\n`);
+      process.stdout.write(
+        `\nplatform CPU ms per request of ours (each process over the whole cell, charged to the gateway's requests; portkey: its own process in its batches)\n`,
+      );
       process.stdout.write(`${platformTable(rows)}\n`);
     }
     const verdicts = checks(rows, options.platform);
@@ -723,8 +865,17 @@ async function main(): Promise<void> {
       process.stdout.write('\ntargets (gateway = ours)\n');
       for (const v of verdicts) process.stdout.write(`${v.pass ? 'PASS' : 'FAIL'}  ${v.target}: ${v.measured}\n`);
     }
-    process.stdout.write(`load average after the run: ${load.map((l) => l.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} cpus\n`);
-    const report = { benchmark: 'gateway', at: new Date().toISOString(), options, host: { cpus: (await import('node:os')).cpus().length, node: process.version, loadAverage: load }, rows, checks: verdicts };
+    process.stdout.write(
+      `load average after the run: ${load.map((l) => l.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} cpus\n`,
+    );
+    const report = {
+      benchmark: 'gateway',
+      at: new Date().toISOString(),
+      options,
+      host: { cpus: (await import('node:os')).cpus().length, node: process.version, loadAverage: load },
+      rows,
+      checks: verdicts,
+    };
     const out = path.resolve(projectRoot(), options.out);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

@@ -44,12 +44,26 @@ const PAGE_LINES = [
 ];
 
 const SENTENCES = [
-  'hello world this is a test', 'the weather is nice today', 'please open the door', 'we will meet at the library tomorrow morning',
-  'the students are reading books in the classroom', 'i would like a cup of coffee', 'the train leaves the station at nine',
-  'she bought a new car last week', 'can you help me with my homework', 'the meeting starts in ten minutes',
-  'my brother lives in a small town', 'the children are playing in the park', 'it is raining outside so take an umbrella',
-  'we need more time to finish the project', 'the computer is very fast', 'he walked to the store to buy some bread',
-  'the sun rises in the east', 'please send me the report by friday', 'the dog is sleeping under the table', 'they are going to the beach this weekend',
+  'hello world this is a test',
+  'the weather is nice today',
+  'please open the door',
+  'we will meet at the library tomorrow morning',
+  'the students are reading books in the classroom',
+  'i would like a cup of coffee',
+  'the train leaves the station at nine',
+  'she bought a new car last week',
+  'can you help me with my homework',
+  'the meeting starts in ten minutes',
+  'my brother lives in a small town',
+  'the children are playing in the park',
+  'it is raining outside so take an umbrella',
+  'we need more time to finish the project',
+  'the computer is very fast',
+  'he walked to the store to buy some bread',
+  'the sun rises in the east',
+  'please send me the report by friday',
+  'the dog is sleeping under the table',
+  'they are going to the beach this weekend',
 ];
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; json: any; seconds: number }> {
@@ -72,7 +86,13 @@ async function benchOcr(dir: string, requests: number, lines: number) {
     { slots: cores, threads: 1 },
   ];
   for (const { slots, threads } of configs) {
-    const server = await startOcrServer({ models: [parseModelSpec('tesseract/eng+Devanagari')], concurrency: slots, port: 0, logger: quiet, recognizer: new TesseractRecognizer({ threads }) });
+    const server = await startOcrServer({
+      models: [parseModelSpec('tesseract/eng+Devanagari')],
+      concurrency: slots,
+      port: 0,
+      logger: quiet,
+      recognizer: new TesseractRecognizer({ threads }),
+    });
     try {
       await postJson(`${server.url}/v1/ocr`, { image }); // warm the page cache
       for (const clients of [1, 2, 4]) {
@@ -81,7 +101,16 @@ async function benchOcr(dir: string, requests: number, lines: number) {
         const wall = (performance.now() - started) / 1000;
         const latency = summarize(answers.map((a) => a.seconds));
         const cer = Math.max(...answers.map((a) => characterErrorRate(text, a.json.text)));
-        const row = { slots, threads, clients, requests: answers.length, imagesPerSecond: answers.length / wall, latencyMedian: latency.median, latencyP90: latency.p90, worstCer: cer };
+        const row = {
+          slots,
+          threads,
+          clients,
+          requests: answers.length,
+          imagesPerSecond: answers.length / wall,
+          latencyMedian: latency.median,
+          latencyP90: latency.p90,
+          worstCer: cer,
+        };
         results.push(row);
         rows.push([slots, threads, clients, row.imagesPerSecond, row.latencyMedian, row.latencyP90, cer]);
         process.stderr.write(`ocr: slots ${slots} threads ${threads} clients ${clients}: ${row.imagesPerSecond.toFixed(2)} images/s\n`);
@@ -90,7 +119,9 @@ async function benchOcr(dir: string, requests: number, lines: number) {
       await server.close();
     }
   }
-  process.stdout.write(`\nOCR (tesseract, ${lines}-line page, ${cores} cores)\n${renderTable(['slots', 'omp threads', 'clients', 'images/s', 'p50 s', 'p90 s', 'worst CER'], rows)}\n`);
+  process.stdout.write(
+    `\nOCR (tesseract, ${lines}-line page, ${cores} cores)\n${renderTable(['slots', 'omp threads', 'clients', 'images/s', 'p50 s', 'p90 s', 'worst CER'], rows)}\n`,
+  );
   return results;
 }
 
@@ -111,13 +142,27 @@ async function benchSpeech(dir: string, rounds: number) {
   const results = [];
   for (const slots of [1, cores]) {
     for (const leadInSeconds of [0, DEFAULT_CHUNK_SPEC.leadInSeconds]) {
-      const server = await startSpeechServer({ concurrency: slots, port: 0, logger: quiet, chunks: { ...DEFAULT_CHUNK_SPEC, leadInSeconds } });
+      const server = await startSpeechServer({
+        concurrency: slots,
+        port: 0,
+        logger: quiet,
+        chunks: { ...DEFAULT_CHUNK_SPEC, leadInSeconds },
+      });
       try {
         const answer = await postJson(`${server.url}/v1/audio/transcriptions`, { file: audio, response_format: 'verbose_json' });
-        const row = { slots, leadInSeconds, audioSeconds: answer.json.duration, wallSeconds: answer.seconds, realTimeFactor: answer.seconds / answer.json.duration, wer: wordErrorRate(reference, answer.json.text) };
+        const row = {
+          slots,
+          leadInSeconds,
+          audioSeconds: answer.json.duration,
+          wallSeconds: answer.seconds,
+          realTimeFactor: answer.seconds / answer.json.duration,
+          wer: wordErrorRate(reference, answer.json.text),
+        };
         results.push(row);
         rows.push([slots, leadInSeconds, row.audioSeconds, row.wallSeconds, row.realTimeFactor, row.wer]);
-        process.stderr.write(`speech: slots ${slots} lead-in ${leadInSeconds}: RTF ${row.realTimeFactor.toFixed(3)}, WER ${row.wer.toFixed(3)}\n`);
+        process.stderr.write(
+          `speech: slots ${slots} lead-in ${leadInSeconds}: RTF ${row.realTimeFactor.toFixed(3)}, WER ${row.wer.toFixed(3)}\n`,
+        );
       } finally {
         await server.close();
       }
@@ -127,11 +172,15 @@ async function benchSpeech(dir: string, rounds: number) {
   const resampled = path.join(dir, 'long16k.wav');
   execFileSync('sox', ['-D', long, '-r', '16000', '-c', '1', '-b', '16', resampled]);
   const started = performance.now();
-  const whole = execFileSync('pocketsphinx_continuous', ['-infile', resampled, '-logfn', '/dev/null', '-dither', 'yes'], { maxBuffer: 64 * 1024 * 1024 }).toString('utf8');
+  const whole = execFileSync('pocketsphinx_continuous', ['-infile', resampled, '-logfn', '/dev/null', '-dither', 'yes'], {
+    maxBuffer: 64 * 1024 * 1024,
+  }).toString('utf8');
   const wholeSeconds = (performance.now() - started) / 1000;
   const duration = results[0]?.audioSeconds ?? 0;
   rows.push(['whole file, one process', '-', duration, wholeSeconds, wholeSeconds / duration, wordErrorRate(reference, whole)]);
-  process.stdout.write(`\nSpeech (pocketsphinx, espeak-ng recording, ${cores} cores)\n${renderTable(['slots', 'lead-in s', 'audio s', 'wall s', 'RTF', 'WER'], rows)}\n`);
+  process.stdout.write(
+    `\nSpeech (pocketsphinx, espeak-ng recording, ${cores} cores)\n${renderTable(['slots', 'lead-in s', 'audio s', 'wall s', 'RTF', 'WER'], rows)}\n`,
+  );
   return { runtime: results, wholeFile: { wallSeconds: wholeSeconds, wer: wordErrorRate(reference, whole) } };
 }
 

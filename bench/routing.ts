@@ -74,17 +74,40 @@ const spec = defineArgs({
   description: `Round-robin, least-outstanding and prefix+load routing replaying a Mooncake-format trace over
 simulated workers in virtual time; the header of bench/routing.ts explains the defaults.`,
   options: {
-    trace: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', default: DEFAULT_TRACE, help: 'Mooncake-format JSONL trace (default: the shared mooncake-synthetic.jsonl)' },
+    trace: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'FILE',
+      default: DEFAULT_TRACE,
+      help: 'Mooncake-format JSONL trace (default: the shared mooncake-synthetic.jsonl)',
+    },
     workers: { type: 'integer', min: 1, default: 4, help: 'simulated workers' },
     profile: { type: 'string', value: 'NAME', default: 'a100-qwen2.5-3b', help: 'engine-sim profile of every worker' },
     speedup: { type: 'number', above: 0, default: 1.5, value: 'X', help: 'replay the trace X times faster' },
-    'heartbeat-ms': { type: 'number', min: 0, default: 1500, value: 'MS', help: "workers' heartbeat period the router sees load through; 0 reads the engines live" },
+    'heartbeat-ms': {
+      type: 'number',
+      min: 0,
+      default: 1500,
+      value: 'MS',
+      help: "workers' heartbeat period the router sees load through; 0 reads the engines live",
+    },
     seed: { type: 'integer', min: 0, default: 1, help: 'seed of heartbeat gaps' },
-    'host-kv-blocks': { type: 'integer', min: 0, default: 155_000, help: "16-token KV blocks of host memory added to each worker's GPU KV" },
+    'host-kv-blocks': {
+      type: 'integer',
+      min: 0,
+      default: 155_000,
+      help: "16-token KV blocks of host memory added to each worker's GPU KV",
+    },
     capacity: { type: 'integer', min: 1, help: "batch bound the workers register with (default: the profile's maxNumSeqs)" },
     ablation: { type: 'boolean', help: 'add one line per change of the tuned prefix-load, each alone' },
     conversation: { type: 'boolean', help: 'replay a generated conversation-style trace instead of --trace (seeded by --seed)' },
-    'sessions-per-second': { type: 'number', above: 0, default: 7, value: 'X', help: 'conversation sessions started per second, for 4 workers' },
+    'sessions-per-second': {
+      type: 'number',
+      above: 0,
+      default: 7,
+      value: 'X',
+      help: 'conversation sessions started per second, for 4 workers',
+    },
     sweep: { type: 'boolean', help: 'every policy on both traces at each --sweep-workers count, load scaled per worker; one table' },
     'sweep-workers': { type: 'custom', parse: integerList(1), default: [4, 8, 16], value: '4,8,16', help: 'worker counts of --sweep' },
   },
@@ -125,12 +148,28 @@ function conversationFor(args: BenchArgs, workers: number): TraceRequest[] {
 }
 
 /** Every policy over one trace and worker count. */
-function runPolicies(args: BenchArgs, profile: EngineProfile, trace: readonly TraceRequest[], workers: number, oracle: { blocks: number; hitRate: number }, label: string): LineResult[] {
+function runPolicies(
+  args: BenchArgs,
+  profile: EngineProfile,
+  trace: readonly TraceRequest[],
+  workers: number,
+  oracle: { blocks: number; hitRate: number },
+  label: string,
+): LineResult[] {
   const lines = policyLines(args.seed, profile.kvBlocks, profile.blockSize, args.ablation, profile.prefillTokensPerSecond);
   const progress = new ProgressBar(lines.length * trace.length, `${label} ${lines[0].name}`);
   const results = lines.map((line) => {
     progress.relabel(`${label} ${line.name}`);
-    const replay = replayCluster({ trace, workers, profile, routing: line.config, heartbeatMs: args.heartbeatMs, seed: args.seed, capacity: args.capacity, onSettled: () => progress.tick() });
+    const replay = replayCluster({
+      trace,
+      workers,
+      profile,
+      routing: line.config,
+      heartbeatMs: args.heartbeatMs,
+      seed: args.seed,
+      capacity: args.capacity,
+      onSettled: () => progress.tick(),
+    });
     return { line, replay, metrics: policyMetrics(replay, oracle.blocks, oracle.hitRate, profile.prefillTokensPerSecond) };
   });
   progress.finish();
@@ -145,27 +184,88 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
     for (const workers of args.sweepWorkers) {
       const trace = kind === 'mooncake' ? loadTrace(args.trace, (args.speedup * workers) / 4) : conversationFor(args, workers);
       const oracle = infiniteCacheCeiling(trace);
-      cells.push({ trace: kind, workers, requests: trace.length, oracleHitRate: oracle.hitRate, results: runPolicies(args, profile, trace, workers, oracle, `${kind} ×${workers}`) });
+      cells.push({
+        trace: kind,
+        workers,
+        requests: trace.length,
+        oracleHitRate: oracle.hitRate,
+        results: runPolicies(args, profile, trace, workers, oracle, `${kind} ×${workers}`),
+      });
     }
   }
-  out(`traces: mooncake = ${path.basename(args.trace)} replayed at ${args.speedup} × workers/4; conversation = generated (seed ${args.seed}), ${args.sessionsPerSecond} × workers/4 sessions a second for ${DEFAULT_CONVERSATION.durationSeconds} s`);
-  out(`workers: ${profile.name}, prefill ${count(profile.prefillTokensPerSecond)} tok/s, KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens (GPU + host tier); heartbeats every ~${formatNumber(args.heartbeatMs / 1000)} s`);
-  out('idle-while-queued: share of arrivals at which a worker had nothing running or waiting while another had requests waiting; unused: workers that got no request');
+  out(
+    `traces: mooncake = ${path.basename(args.trace)} replayed at ${args.speedup} × workers/4; conversation = generated (seed ${args.seed}), ${args.sessionsPerSecond} × workers/4 sessions a second for ${DEFAULT_CONVERSATION.durationSeconds} s`,
+  );
+  out(
+    `workers: ${profile.name}, prefill ${count(profile.prefillTokensPerSecond)} tok/s, KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens (GPU + host tier); heartbeats every ~${formatNumber(args.heartbeatMs / 1000)} s`,
+  );
+  out(
+    'idle-while-queued: share of arrivals at which a worker had nothing running or waiting while another had requests waiting; unused: workers that got no request',
+  );
   out();
-  const headers = ['trace', 'workers', 'requests', 'policy', 'TTFT p50', 'TTFT p99', 'p99 / RR', 'p99 / LO', 'hit %', 'of oracle %', 'idle-while-queued %', 'unused', 'prefill load %'];
+  const headers = [
+    'trace',
+    'workers',
+    'requests',
+    'policy',
+    'TTFT p50',
+    'TTFT p99',
+    'p99 / RR',
+    'p99 / LO',
+    'hit %',
+    'of oracle %',
+    'idle-while-queued %',
+    'unused',
+    'prefill load %',
+  ];
   const rows: (string | number)[][] = [];
   const checks: { cell: string; policy: string; check: string; pass: boolean }[] = [];
   for (const cell of cells) {
     const rr = cell.results.find((r) => r.line.name === 'round-robin')!.metrics;
     const lo = cell.results.find((r) => r.line.name === 'least-outstanding')!.metrics;
     for (const { line, metrics: m } of cell.results) {
-      rows.push([cell.trace, cell.workers, cell.requests, line.name, m.ttft.median, m.ttft.p99, m.ttft.p99 / rr.ttft.p99, m.ttft.p99 / lo.ttft.p99, m.blockHitRate * 100, m.ofOracle * 100, m.idleWhileQueued * 100, m.unusedWorkers, m.prefillLoad * 100]);
+      rows.push([
+        cell.trace,
+        cell.workers,
+        cell.requests,
+        line.name,
+        m.ttft.median,
+        m.ttft.p99,
+        m.ttft.p99 / rr.ttft.p99,
+        m.ttft.p99 / lo.ttft.p99,
+        m.blockHitRate * 100,
+        m.ofOracle * 100,
+        m.idleWhileQueued * 100,
+        m.unusedWorkers,
+        m.prefillLoad * 100,
+      ]);
       if (!line.prefixAware) continue;
       const where = `${cell.trace} ×${cell.workers}`;
-      checks.push({ cell: where, policy: line.name, check: `TTFT p99 <= least-outstanding's (${formatNumber(m.ttft.p99)} vs ${formatNumber(lo.ttft.p99)} s)`, pass: m.ttft.p99 <= lo.ttft.p99 });
-      if (rr.prefillLoad >= 0.7) checks.push({ cell: where, policy: line.name, check: `TTFT p99 >= 2x lower than round-robin's, loaded (${formatNumber(rr.ttft.p99 / m.ttft.p99)}x)`, pass: rr.ttft.p99 / m.ttft.p99 >= 2 });
-      checks.push({ cell: where, policy: line.name, check: `hit rate >= 90 % of the oracle's (${percent(m.ofOracle)})`, pass: m.ofOracle >= 0.9 });
-      checks.push({ cell: where, policy: line.name, check: `no worker idles while another queues (${percent(m.idleWhileQueued)} of arrivals, ${m.unusedWorkers} unused)`, pass: m.idleWhileQueued === 0 && m.unusedWorkers === 0 });
+      checks.push({
+        cell: where,
+        policy: line.name,
+        check: `TTFT p99 <= least-outstanding's (${formatNumber(m.ttft.p99)} vs ${formatNumber(lo.ttft.p99)} s)`,
+        pass: m.ttft.p99 <= lo.ttft.p99,
+      });
+      if (rr.prefillLoad >= 0.7)
+        checks.push({
+          cell: where,
+          policy: line.name,
+          check: `TTFT p99 >= 2x lower than round-robin's, loaded (${formatNumber(rr.ttft.p99 / m.ttft.p99)}x)`,
+          pass: rr.ttft.p99 / m.ttft.p99 >= 2,
+        });
+      checks.push({
+        cell: where,
+        policy: line.name,
+        check: `hit rate >= 90 % of the oracle's (${percent(m.ofOracle)})`,
+        pass: m.ofOracle >= 0.9,
+      });
+      checks.push({
+        cell: where,
+        policy: line.name,
+        check: `no worker idles while another queues (${percent(m.idleWhileQueued)} of arrivals, ${m.unusedWorkers} unused)`,
+        pass: m.idleWhileQueued === 0 && m.unusedWorkers === 0,
+      });
     }
   }
   out(renderTable(headers, rows));
@@ -174,9 +274,20 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
   for (const c of checks) out(`${c.pass ? 'PASS' : 'FAIL'}  ${c.cell.padEnd(17)} ${c.policy.trim().padEnd(18)} ${c.check}`);
   const file = writeReport('routing-sweep', {
     args,
-    profile: { name: profile.name, kvBlocks: profile.kvBlocks, blockSize: profile.blockSize, prefillTokensPerSecond: profile.prefillTokensPerSecond },
+    profile: {
+      name: profile.name,
+      kvBlocks: profile.kvBlocks,
+      blockSize: profile.blockSize,
+      prefillTokensPerSecond: profile.prefillTokensPerSecond,
+    },
     conversation: DEFAULT_CONVERSATION,
-    cells: cells.map((c) => ({ trace: c.trace, workers: c.workers, requests: c.requests, oracleHitRate: c.oracleHitRate, policies: c.results.map((r) => ({ name: r.line.name, config: r.line.config, metrics: r.metrics })) })),
+    cells: cells.map((c) => ({
+      trace: c.trace,
+      workers: c.workers,
+      requests: c.requests,
+      oracleHitRate: c.oracleHitRate,
+      policies: c.results.map((r) => ({ name: r.line.name, config: r.line.config, metrics: r.metrics })),
+    })),
     checks,
   });
   out(`report: ${path.relative(root, file)}`);
@@ -207,7 +318,11 @@ function main(): void {
       `KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens = ${count(traceBlocksPerWorker)} trace blocks each ` +
       `(${device} ${count(fitted.kvBlocks)} + host tier ${count(args.hostKvBlocks)})`,
   );
-  out(args.heartbeatMs > 0 ? `heartbeats: every ${formatNumber((args.heartbeatMs * 2) / 3000)}–${formatNumber((args.heartbeatMs * 4) / 3000)} s, seed ${args.seed}` : `heartbeats: none, the router reads the engines live; seed ${args.seed}`);
+  out(
+    args.heartbeatMs > 0
+      ? `heartbeats: every ${formatNumber((args.heartbeatMs * 2) / 3000)}–${formatNumber((args.heartbeatMs * 4) / 3000)} s, seed ${args.seed}`
+      : `heartbeats: none, the router reads the engines live; seed ${args.seed}`,
+  );
   out(`oracle: one infinite cache over every request hits ${percent(oracle.hitRate)} of ${count(oracle.blocks)} prompt blocks`);
   out(
     `ceiling of this cluster: one LRU cache the size of all ${args.workers} workers' KV (${count(args.workers * traceBlocksPerWorker)} blocks) hits ${percent(pooled.hitRate)}` +
@@ -217,7 +332,22 @@ function main(): void {
 
   const results = runPolicies(args, profile, trace, args.workers, oracle, '');
 
-  const headers = ['policy', 'TTFT mean s', 'TTFT p50', 'TTFT p99', 'E2E p50', 'E2E p99', 'hit %', 'of oracle %', 'requests per worker', 'idle-while-queued %', 'req/s', 'tok/s', 'prefill load %', 'failed'];
+  const headers = [
+    'policy',
+    'TTFT mean s',
+    'TTFT p50',
+    'TTFT p99',
+    'E2E p50',
+    'E2E p99',
+    'hit %',
+    'of oracle %',
+    'requests per worker',
+    'idle-while-queued %',
+    'req/s',
+    'tok/s',
+    'prefill load %',
+    'failed',
+  ];
   out(
     renderTable(
       headers,
@@ -255,7 +385,9 @@ function main(): void {
       };
     });
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
-  out(`targets: TTFT p99 at least ${TARGETS.ttftP99Cut}× lower than round-robin's; prefix-cache hit rate at least ${TARGETS.ofOracle * 100} % of the oracle's`);
+  out(
+    `targets: TTFT p99 at least ${TARGETS.ttftP99Cut}× lower than round-robin's; prefix-cache hit rate at least ${TARGETS.ofOracle * 100} % of the oracle's`,
+  );
   for (const t of targets) {
     out(
       `  ${t.policy.trim().padEnd(22)} TTFT p99 cut ${formatNumber(t.ttftP99Cut)}× ${verdict(t.ttftPass)}   hit ${percent(t.ofOracle)} of oracle ${verdict(t.hitPass)}`,
@@ -271,17 +403,32 @@ function main(): void {
   if (args.hostKvBlocks > 0) {
     out(
       `host tier: running requests held at most ${count(peakInUse)} KV blocks at any load sample (${device}: ${count(fitted.kvBlocks)})` +
-        (peakInUse <= fitted.kvBlocks ? ', so the extra KV only kept idle prefixes, as a host tier would; reloading them is not charged' : ': admission was looser than a GPU-only engine would allow'),
+        (peakInUse <= fitted.kvBlocks
+          ? ', so the extra KV only kept idle prefixes, as a host tier would; reloading them is not charged'
+          : ': admission was looser than a GPU-only engine would allow'),
     );
   }
 
   const file = writeReport('routing', {
     args,
-    profile: { name: profile.name, engineKvBlocks: fitted.kvBlocks, hostKvBlocks: args.hostKvBlocks, blockSize: profile.blockSize, traceBlocksPerWorker, prefillTokensPerSecond: profile.prefillTokensPerSecond },
+    profile: {
+      name: profile.name,
+      engineKvBlocks: fitted.kvBlocks,
+      hostKvBlocks: args.hostKvBlocks,
+      blockSize: profile.blockSize,
+      traceBlocksPerWorker,
+      prefillTokensPerSecond: profile.prefillTokensPerSecond,
+    },
     trace: { file: args.trace, requests: trace.length, replaySeconds: span, promptBlocks: oracle.blocks },
     oracle,
     ceilings: { pooledKv: pooled, pooledEngineKv: pooledEngine },
-    policies: results.map(({ line, metrics, replay }) => ({ name: line.name, config: line.config, metrics, workers: replay.workers, unrouted: replay.unrouted })),
+    policies: results.map(({ line, metrics, replay }) => ({
+      name: line.name,
+      config: line.config,
+      metrics,
+      workers: replay.workers,
+      unrouted: replay.unrouted,
+    })),
     targets: { thresholds: TARGETS, results: targets },
   });
   out(`report: ${path.relative(root, file)}`);

@@ -68,14 +68,29 @@ const spec = defineArgs({
   description: `Two-stage scaling policies (static, reactive, predictive, oracle, reactive on concurrency) over
 two weeks of real demand, in virtual time; the header of bench/scaling.ts explains the set-up.`,
   options: {
-    series: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', help: 'request-rate series t_seconds,requests_per_second (default: the shared ServeGen m-large series)' },
-    tokens: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'FILE', help: 'token counts to draw from (default: the shared Azure conversation trace)' },
+    series: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'FILE',
+      help: 'request-rate series t_seconds,requests_per_second (default: the shared ServeGen m-large series)',
+    },
+    tokens: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'FILE',
+      help: 'token counts to draw from (default: the shared Azure conversation trace)',
+    },
     seed: { type: 'integer', default: 1, help: 'seed of arrivals, token draws and boots' },
     'peak-replicas': { type: 'integer', min: 1, default: 20, help: 'the series is scaled so that its peak needs this many replicas' },
     profile: { type: 'string', value: 'NAME', default: 'a100-qwen2.5-3b', help: 'engine-sim profile of one replica' },
     tick: { type: 'number', above: 0, max: 60, default: 2, value: 'S', help: 'simulated seconds per step' },
     days: { type: 'number', above: 0, help: 'simulate only the first N days (default: the whole series)' },
-    out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes (default artifacts/bench/scaling.json)' },
+    out: {
+      type: 'custom',
+      parse: (file: string) => path.resolve(file),
+      value: 'PATH',
+      help: 'where the JSON goes (default artifacts/bench/scaling.json)',
+    },
     trace: { type: 'string', value: 'POLICY', help: "print this policy's state and reasons every simulated minute on stderr" },
     set: {
       type: 'string',
@@ -116,7 +131,8 @@ function main(): void {
   const peakRate = Math.max(...finite);
   if (!(peakRate > 0)) throw new Error(`${series.file}: no positive rate`);
   const scale = (args.peakReplicas * service.capacity * TARGET_UTILISATION) / peakRate;
-  const steps = args.days === undefined ? series.rates.length : Math.min(series.rates.length, Math.ceil((args.days * 86400) / series.stepSeconds));
+  const steps =
+    args.days === undefined ? series.rates.length : Math.min(series.rates.length, Math.ceil((args.days * 86400) / series.stepSeconds));
   const duration = steps * series.stepSeconds;
   const rateAt = (k: number): number => {
     const r = series.rates[k];
@@ -140,7 +156,10 @@ function main(): void {
     initialVms: Math.max(1, Math.ceil(rateAt(0) / (service.capacity * TARGET_UTILISATION))),
     sets: args.sets,
   });
-  const runs = policies.map((p, i) => new PolicyRun(p, MODEL, VM_TYPE, service, SLO_SECONDS, COLD_WAIT_SECONDS, args.seed * 7919 + i, BOOT, BOOT_FAILURE_PROBABILITY));
+  const runs = policies.map(
+    (p, i) =>
+      new PolicyRun(p, MODEL, VM_TYPE, service, SLO_SECONDS, COLD_WAIT_SECONDS, args.seed * 7919 + i, BOOT, BOOT_FAILURE_PROBABILITY),
+  );
 
   // the forecaster learns from the rate measured at the end of each step: it only ever sees the past
   const horizonSeconds = bootToServing + bootMarginSeconds;
@@ -154,7 +173,8 @@ function main(): void {
   let oracle: DemandOutlook = { valid: false, reason: 'not built' };
 
   const traced = args.trace === undefined ? undefined : runs.find((r) => r.policy.name === args.trace);
-  if (args.trace !== undefined && !traced) throw new Error(`bench/scaling: --trace ${args.trace}: no such policy (${policies.map((p) => p.name).join(', ')})`);
+  if (args.trace !== undefined && !traced)
+    throw new Error(`bench/scaling: --trace ${args.trace}: no such policy (${policies.map((p) => p.name).join(', ')})`);
   const rng = seededRng(args.seed);
   const tick = args.tickSeconds;
   let nextArrival = Number.POSITIVE_INFINITY;
@@ -190,17 +210,21 @@ function main(): void {
       stepArrivals = 0;
       currentStep += 1;
       const f = forecaster.forecast(series.startSeconds + t1);
-      learned = f.valid ? { ...f, points: f.points.map((p) => ({ ...p, t: p.t - series.startSeconds })), upperQuantile: forecastCheck.spec.upperQuantile } : f;
+      learned = f.valid
+        ? { ...f, points: f.points.map((p) => ({ ...p, t: p.t - series.startSeconds })), upperQuantile: forecastCheck.spec.upperQuantile }
+        : f;
     }
     if (!learned.valid) invalidForecastTicks += 1;
     const k1 = Math.min(steps - 1, Math.floor(t1 / series.stepSeconds));
     if (k1 !== oracleStep) {
       oracleStep = k1;
       const points = [];
-      for (let j = k1; j <= Math.min(steps - 1, k1 + horizonSteps); j += 1) points.push({ t: (j + 1) * series.stepSeconds, value: rateAt(j), upper: rateAt(j) });
+      for (let j = k1; j <= Math.min(steps - 1, k1 + horizonSteps); j += 1)
+        points.push({ t: (j + 1) * series.stepSeconds, value: rateAt(j), upper: rateAt(j) });
       oracle = { valid: true, stepSeconds: series.stepSeconds, points, model: 'true rate' };
     }
-    for (const run of runs) run.endTick(t1, tick, run.policy.forecast === 'learned' ? learned : run.policy.forecast === 'oracle' ? oracle : undefined);
+    for (const run of runs)
+      run.endTick(t1, tick, run.policy.forecast === 'learned' ? learned : run.policy.forecast === 'oracle' ? oracle : undefined);
     if (traced && Math.floor(t1 / 60) !== Math.floor(t0 / 60)) progress(`${traced.describe(t1)} | rate ${rate.toFixed(1)}`);
     if (t1 >= nextProgress || t1 >= duration) {
       for (const run of runs) run.endDay(t1);
@@ -217,7 +241,20 @@ function main(): void {
   const misses = (x: PolicyTotals) => x.requests - x.withinSlo;
   const oracleHours = by('oracle').vmHours;
 
-  const header = ['policy', `SLO (TTFT ≤ ${SLO_SECONDS} s)`, 'SLO misses', 'TTFT p50', 'TTFT p99', 'VM-hours', '× oracle', 'VM starts', 'VM stops', 'failed boots', 'peak VMs', 'cold-start waits'];
+  const header = [
+    'policy',
+    `SLO (TTFT ≤ ${SLO_SECONDS} s)`,
+    'SLO misses',
+    'TTFT p50',
+    'TTFT p99',
+    'VM-hours',
+    '× oracle',
+    'VM starts',
+    'VM stops',
+    'failed boots',
+    'peak VMs',
+    'cold-start waits',
+  ];
   const rows = totals.map(({ policy, totals: x }) => [
     policy.name,
     percent(attainment(x), 3),
@@ -256,13 +293,19 @@ function main(): void {
   const wall = (Date.now() - started) / 1000;
   const requests = totals[0].totals.requests;
   const out: string[] = [];
-  out.push(`scaling benchmark — ${path.basename(series.file)}: ${(duration / 86400).toFixed(1)} days in ${series.stepSeconds} s steps, peak ${peakRate.toFixed(1)} req/s scaled ×${scale.toFixed(4)} → ${(peakRate * scale).toFixed(1)} req/s (${args.peakReplicas} replicas at ${percent(TARGET_UTILISATION, 0)}), ${requests} requests, seed ${args.seed}`);
-  out.push(`tokens: ${path.basename(mix.file)} (${mix.prompt.length} requests sampled uniformly); VMs: ${VM_TYPE}, 1 replica each, boot ${BOOT.min / 60}–${BOOT.max / 60} min uniform + ${service.startupSeconds} s model load, ${percent(BOOT_FAILURE_PROBABILITY, 0)} boot failures; decisions every ${tick} s`);
+  out.push(
+    `scaling benchmark — ${path.basename(series.file)}: ${(duration / 86400).toFixed(1)} days in ${series.stepSeconds} s steps, peak ${peakRate.toFixed(1)} req/s scaled ×${scale.toFixed(4)} → ${(peakRate * scale).toFixed(1)} req/s (${args.peakReplicas} replicas at ${percent(TARGET_UTILISATION, 0)}), ${requests} requests, seed ${args.seed}`,
+  );
+  out.push(
+    `tokens: ${path.basename(mix.file)} (${mix.prompt.length} requests sampled uniformly); VMs: ${VM_TYPE}, 1 replica each, boot ${BOOT.min / 60}–${BOOT.max / 60} min uniform + ${service.startupSeconds} s model load, ${percent(BOOT_FAILURE_PROBABILITY, 0)} boot failures; decisions every ${tick} s`,
+  );
   out.push(
     `service: analytic approximation calibrated on the engine simulator (${service.profile}, ${service.wallSeconds.toFixed(1)} s of engine runs): one replica completes ${service.capacity.toFixed(2)} req/s at saturation; ` +
       `TTFT p99 ${seconds(service.rows[13].ttftP99)} at 70 %, ${seconds(service.rows[18].ttftP99)} at 95 %; targets per replica ${service.capacity.toFixed(2)} req/s × ${TARGET_UTILISATION} (forecast p90 × ${maxUtilisation}, TTFT p99 ≤ ${SLO_SECONDS / 2} s there)`,
   );
-  out.push(`cold-start wait: queued ≥ ${COLD_WAIT_SECONDS} s for a free replica. oracle: same planner fed the true future rate (no reactive term, no scale-down delay)`);
+  out.push(
+    `cold-start wait: queued ≥ ${COLD_WAIT_SECONDS} s for a free replica. oracle: same planner fed the true future rate (no reactive term, no scale-down delay)`,
+  );
   out.push(
     `reactive-concurrency (reference, not a target): KPA on concurrency. Per replica the engine holds ${service.rows[1].concurrency.toFixed(1)} requests at 10 % load and ${service.rows[13].concurrency.toFixed(1)} at 70 % ` +
       `(${(service.rows[13].concurrency / service.rows[1].concurrency).toFixed(0)}× for 7× the load): a concurrency target under-sizes when quiet and over-sizes in bursts`,
@@ -271,7 +314,9 @@ function main(): void {
   out.push(renderTable(header, rows));
   out.push('');
   const dayHeader = ['SLO misses per day', ...totals[0].totals.days.map((_, d) => `d${d + 1}`)];
-  const dayRows = totals.filter(({ policy }) => policy.name !== 'static-peak').map(({ policy, totals: x }) => [policy.name, ...x.days.map((d) => percent(d.misses / Math.max(1, d.requests), 2))]);
+  const dayRows = totals
+    .filter(({ policy }) => policy.name !== 'static-peak')
+    .map(({ policy, totals: x }) => [policy.name, ...x.days.map((d) => percent(d.misses / Math.max(1, d.requests), 2))]);
   out.push(renderTable(dayHeader, dayRows));
   out.push('');
   for (const t of targets) out.push(`${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`);
@@ -280,14 +325,28 @@ function main(): void {
 
   const report = {
     benchmark: 'scaling',
-    series: { file: path.basename(series.file), stepSeconds: series.stepSeconds, steps, days: duration / 86400, peakRate, scale, scaledPeakRate: peakRate * scale },
+    series: {
+      file: path.basename(series.file),
+      stepSeconds: series.stepSeconds,
+      steps,
+      days: duration / 86400,
+      peakRate,
+      scale,
+      scaledPeakRate: peakRate * scale,
+    },
     tokens: { file: path.basename(mix.file), requests: mix.prompt.length },
     seed: args.seed,
     tickSeconds: tick,
     sloSeconds: SLO_SECONDS,
     coldWaitSeconds: COLD_WAIT_SECONDS,
     vm: { type: VM_TYPE, boot: BOOT, modelLoadSeconds: service.startupSeconds, failureProbability: BOOT_FAILURE_PROBABILITY },
-    service: { method: 'analytic approximation calibrated on @maas/engine-sim', profile: service.profile, capacity: service.capacity, saturatedBatch: service.saturatedBatch, rows: service.rows },
+    service: {
+      method: 'analytic approximation calibrated on @maas/engine-sim',
+      profile: service.profile,
+      capacity: service.capacity,
+      saturatedBatch: service.saturatedBatch,
+      rows: service.rows,
+    },
     forecast: { spec: forecastCheck.spec, invalidTicks: invalidForecastTicks },
     policies: totals.map(({ policy, totals: x }) => ({
       name: policy.name,

@@ -13,7 +13,15 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { defineArgs, integerList, parseArgv, runMain, UsageError } from '@maas/cli-args';
-import { decodeStepSeconds, EngineProfile, findProfile, renderChatPrompt, simulateClosedLoop, WorkloadName, WORKLOADS } from '@maas/engine-sim';
+import {
+  decodeStepSeconds,
+  EngineProfile,
+  findProfile,
+  renderChatPrompt,
+  simulateClosedLoop,
+  WorkloadName,
+  WORKLOADS,
+} from '@maas/engine-sim';
 import { arrivalGaps } from './lib/arrivals';
 import { closedLoop, openLoop } from './lib/load';
 import { streamRequest, StreamResult } from './lib/openai-stream';
@@ -45,7 +53,13 @@ HTTP (streaming chat completions): TTFT, TPOT, ITL, E2E, throughput and goodput.
 loop at each concurrency, beside the paper's figures), poisson and gamma (open loop), trace (the Azure
 conversation trace, time-compressed), ramp (phases of changing rate against a running platform).`,
   options: {
-    mode: { type: 'string', choices: ['all', ...MODES, 'ramp'], default: 'all', value: 'M', help: 'all | sweep | poisson | gamma | trace | ramp (default all; ramp is never part of all)' },
+    mode: {
+      type: 'string',
+      choices: ['all', ...MODES, 'ramp'],
+      default: 'all',
+      value: 'M',
+      help: 'all | sweep | poisson | gamma | trace | ramp (default all; ramp is never part of all)',
+    },
     profiles: {
       type: 'custom',
       parse: (text: string) => text.split(',').map((name) => findProfile(name.trim())),
@@ -59,7 +73,12 @@ conversation trace, time-compressed), ramp (phases of changing rate against a ru
       value: 'W',
       help: 'single-question (default) or summary (one shared 6,136-token prompt; table 2)',
     },
-    concurrency: { type: 'custom', parse: integerList(1), value: '1,4', help: "sweep concurrencies (default: the paper's for each profile and workload)" },
+    concurrency: {
+      type: 'custom',
+      parse: integerList(1),
+      value: '1,4',
+      help: "sweep concurrencies (default: the paper's for each profile and workload)",
+    },
     rounds: { ...positiveInt, default: 2, help: 'sweep: requests per client' },
     'num-requests': { ...positiveInt, default: 60, help: 'poisson/gamma: requests per profile' },
     load: { ...positive, default: 0.7, value: 'X', help: "poisson/gamma/trace: offered load as a fraction of the paper's peak throughput" },
@@ -69,7 +88,13 @@ conversation trace, time-compressed), ramp (phases of changing rate against a ru
     'output-tokens': { ...positiveInt, help: "output tokens (default: the workload's, 900)" },
     trace: { type: 'string', value: 'FILE', help: 'CSV TIMESTAMP,ContextTokens,GeneratedTokens (default the shared Azure conv trace)' },
     limit: { ...positiveInt, default: 60, help: 'trace: first N requests' },
-    'trace-speedup': { type: 'custom', parse: scaleOrAuto, default: 'auto', value: 'X|auto', help: 'compress trace time X-fold; auto matches --load (default auto)' },
+    'trace-speedup': {
+      type: 'custom',
+      parse: scaleOrAuto,
+      default: 'auto',
+      value: 'X|auto',
+      help: 'compress trace time X-fold; auto matches --load (default auto)',
+    },
     'time-scale': {
       type: 'custom',
       parse: scaleOrAuto,
@@ -81,9 +106,24 @@ conversation trace, time-compressed), ramp (phases of changing rate against a ru
     'slo-ttft': { ...positive, default: 2, value: 'S', help: 'goodput SLO on time to first token, seconds' },
     'slo-tpot': { ...positive, default: 0.1, value: 'S', help: 'goodput SLO on time per output token, seconds' },
     seed: { ...positiveInt, default: 1, help: 'arrival seed' },
-    url: { type: 'string', value: 'URL', group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)', help: "base URL, e.g. the gateway's http://127.0.0.1:8080 (required with --mode ramp)" },
-    'api-key': { type: 'string', value: 'KEY', group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)', help: 'bearer key (default OPENAI_API_KEY)' },
-    model: { type: 'string', value: 'M', group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)', help: 'model to ask for (required with --mode ramp)' },
+    url: {
+      type: 'string',
+      value: 'URL',
+      group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)',
+      help: "base URL, e.g. the gateway's http://127.0.0.1:8080 (required with --mode ramp)",
+    },
+    'api-key': {
+      type: 'string',
+      value: 'KEY',
+      group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)',
+      help: 'bearer key (default OPENAI_API_KEY)',
+    },
+    model: {
+      type: 'string',
+      value: 'M',
+      group: 'ramp (against an OpenAI-compatible endpoint that is already running, in wall-clock time)',
+      help: 'model to ask for (required with --mode ramp)',
+    },
     ramp: {
       type: 'custom',
       parse: parseRamp,
@@ -167,7 +207,10 @@ function parseOptions(argv: string[]): Options {
     wallTokenRate: values['wall-token-rate'],
     slo: { ttftSeconds: values['slo-ttft'], tpotSeconds: values['slo-tpot'] },
     seed: values.seed,
-    target: values.url && values.model ? { url: values.url.replace(/\/+$/, ''), apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY, model: values.model } : undefined,
+    target:
+      values.url && values.model
+        ? { url: values.url.replace(/\/+$/, ''), apiKey: values['api-key'] ?? process.env.OPENAI_API_KEY, model: values.model }
+        : undefined,
     ramp: values.ramp ?? parseRamp('1:20,8:40,1:40'),
   };
 }
@@ -213,11 +256,25 @@ async function withEngine<T>(profile: EngineProfile, timeScale: number, body: (u
   // every start, and a rebuild racing someone's half-saved file would fail the run.
   const main = path.join(repoRoot(), 'dist', 'cli', 'main.js');
   const maas = `require(${JSON.stringify(main)}).main(process.argv.slice(1)).then((code) => { process.exitCode = code; })`;
-  const server = await startServerProcess(process.execPath, ['-e', maas, 'sim-engine', '--profile', profile.name, '--port', '0', '--time-scale', String(timeScale)]);
+  const server = await startServerProcess(process.execPath, [
+    '-e',
+    maas,
+    'sim-engine',
+    '--profile',
+    profile.name,
+    '--port',
+    '0',
+    '--time-scale',
+    String(timeScale),
+  ]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   try {
     // One untimed request first, as vllm bench does: connection set-up and JIT warm-up are not the engine.
-    const warmUp = await streamRequest(`${server.url}/v1/chat/completions`, chatBody(profile.model, -1, { promptTokens: 16, outputTokens: 2 }), agent);
+    const warmUp = await streamRequest(
+      `${server.url}/v1/chat/completions`,
+      chatBody(profile.model, -1, { promptTokens: 16, outputTokens: 2 }),
+      agent,
+    );
     if (!warmUp.ok) throw new Error(`warm-up request to ${profile.name} failed: ${warmUp.error}`);
     return await body(server.url, agent);
   } finally {
@@ -259,7 +316,9 @@ async function sweep(options: Options, profile: EngineProfile, progress: Progres
     const scale = chooseScale(options, c / decodeStepSeconds(profile, c));
     progress.relabel(`sweep ${profile.name} c=${c} x${scale}`);
     const specs = Array.from({ length: c * options.rounds }, () => spec);
-    const results = await withEngine(profile, scale, (url, agent) => runRequests(url, agent, profile.model, specs, progress, { kind: 'closed', concurrency: c }));
+    const results = await withEngine(profile, scale, (url, agent) =>
+      runRequests(url, agent, profile.model, specs, progress, { kind: 'closed', concurrency: c }),
+    );
     const paper = profile.measured.find((m) => m.workload === options.workload && m.concurrency === c);
     const sameWorkload = spec.promptTokens === workload.promptTokens && spec.outputTokens === workload.outputTokens;
     const model = simulateClosedLoop(profile, { ...workload, ...spec }, c, options.rounds);
@@ -291,13 +350,26 @@ async function openLoopRun(options: Options, profile: EngineProfile, mode: 'pois
     return offset;
   });
   const specs = gaps.map(() => spec);
-  const results = await withEngine(profile, scale, (url, agent) => runRequests(url, agent, profile.model, specs, progress, { kind: 'open', offsetsMs }));
+  const results = await withEngine(profile, scale, (url, agent) =>
+    runRequests(url, agent, profile.model, specs, progress, { kind: 'open', offsetsMs }),
+  );
   const label = mode === 'poisson' ? `${rate.toFixed(2)} req/s` : `${rate.toFixed(2)} req/s, k=${burstiness}`;
-  return { mode, profile: profile.name, timeScale: scale, label, requests: specs.length, metrics: servingMetrics(results, options.slo, scale / 1000) };
+  return {
+    mode,
+    profile: profile.name,
+    timeScale: scale,
+    label,
+    requests: specs.length,
+    metrics: servingMetrics(results, options.slo, scale / 1000),
+  };
 }
 
 function readTrace(file: string, limit: number): Array<RequestSpec & { at: number }> {
-  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1, limit + 1);
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1, limit + 1);
   const rows = lines.map((line, i) => {
     const [stamp, context, generated] = line.split(',');
     const at = Date.parse(`${stamp.trim().replace(' ', 'T').slice(0, 23)}Z`) / 1000;
@@ -314,12 +386,15 @@ async function traceRun(options: Options, profile: EngineProfile, progress: Prog
   const rows = readTrace(options.trace, options.limit);
   const span = Math.max(rows[rows.length - 1].at, 1e-3);
   const traceTokensPerSecond = rows.reduce((s, r) => s + r.promptTokens + r.outputTokens, 0) / span;
-  const speedup = options.traceSpeedup === 'auto' ? (options.load * peakTokensPerSecond(profile)) / traceTokensPerSecond : options.traceSpeedup;
+  const speedup =
+    options.traceSpeedup === 'auto' ? (options.load * peakTokensPerSecond(profile)) / traceTokensPerSecond : options.traceSpeedup;
   const outputRate = (rows.reduce((s, r) => s + r.outputTokens, 0) / span) * speedup;
   const scale = chooseScale(options, 1.5 * outputRate);
   progress.relabel(`trace ${profile.name} speedup ${speedup.toFixed(2)} x${scale}`);
   const offsetsMs = rows.map((r) => ((r.at / speedup) * 1000) / scale);
-  const results = await withEngine(profile, scale, (url, agent) => runRequests(url, agent, profile.model, rows, progress, { kind: 'open', offsetsMs }));
+  const results = await withEngine(profile, scale, (url, agent) =>
+    runRequests(url, agent, profile.model, rows, progress, { kind: 'open', offsetsMs }),
+  );
   return {
     mode: 'trace',
     profile: profile.name,
@@ -433,8 +508,16 @@ async function rampMain(options: Options, target: NonNullable<Options['target']>
     `${runs.reduce((s, r) => s + r.requests, 0)} requests, ${failed} failed`,
     ...errors,
   ];
-  const file = writeReport('serving-ramp', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), notes, slo: options.slo, ramp: runs });
-  process.stdout.write(`## ramp\n${rampTable(runs)}\n${notes.map((n) => `- ${n}`).join('\n')}\n- results: ${path.relative(process.cwd(), file)}\n`);
+  const file = writeReport('serving-ramp', {
+    generatedAt: new Date().toISOString(),
+    argv: process.argv.slice(2),
+    notes,
+    slo: options.slo,
+    ramp: runs,
+  });
+  process.stdout.write(
+    `## ramp\n${rampTable(runs)}\n${notes.map((n) => `- ${n}`).join('\n')}\n- results: ${path.relative(process.cwd(), file)}\n`,
+  );
   return failed > 0 ? 1 : 0;
 }
 
@@ -444,7 +527,22 @@ function ratio(ours: number, theirs: number | undefined): string {
 
 function sweepTable(runs: readonly Run[]): string {
   return renderTable(
-    ['profile', 'conc', 'scale', 'paper lat s', 'ours lat s', 'ratio', 'paper tok/s', 'ours tok/s', 'ratio', 'model lat s', 'TTFT mean', 'TPOT ms', 'E2E p99', 'fail'],
+    [
+      'profile',
+      'conc',
+      'scale',
+      'paper lat s',
+      'ours lat s',
+      'ratio',
+      'paper tok/s',
+      'ours tok/s',
+      'ratio',
+      'model lat s',
+      'TTFT mean',
+      'TPOT ms',
+      'E2E p99',
+      'fail',
+    ],
     runs.map((r) => [
       r.profile,
       r.label.replace('c=', ''),
@@ -466,28 +564,45 @@ function sweepTable(runs: readonly Run[]): string {
 
 function servingTable(runs: readonly Run[], slo: Slo): string {
   const ms = (s: number) => s * 1000;
-  return renderTable(
-    ['mode', 'profile', 'load', 'scale', 'req', 'fail', 'req/s', 'out tok/s', `goodput req/s`, 'TTFT mean/med/p99 ms', 'TPOT mean/med/p99 ms', 'ITL mean/med/p99 ms', 'E2E mean/med/p99 s'],
-    runs.map((r) => {
-      const m = r.metrics;
-      const three = (s: { mean: number; median: number; p99: number }, f: (x: number) => number) => [s.mean, s.median, s.p99].map((x) => formatNumber(f(x))).join(' / ');
-      return [
-        r.mode,
-        r.profile,
-        r.label,
-        r.timeScale,
-        r.requests,
-        m.failed,
-        m.requestsPerSecond,
-        m.outputTokensPerSecond,
-        m.goodputRequestsPerSecond,
-        three(m.ttft, ms),
-        three(m.tpot, ms),
-        three(m.itl, ms),
-        three(m.e2e, (x) => x),
-      ];
-    }),
-  ) + `\ngoodput SLO: TTFT <= ${slo.ttftSeconds} s and TPOT <= ${slo.tpotSeconds * 1000} ms`;
+  return (
+    renderTable(
+      [
+        'mode',
+        'profile',
+        'load',
+        'scale',
+        'req',
+        'fail',
+        'req/s',
+        'out tok/s',
+        `goodput req/s`,
+        'TTFT mean/med/p99 ms',
+        'TPOT mean/med/p99 ms',
+        'ITL mean/med/p99 ms',
+        'E2E mean/med/p99 s',
+      ],
+      runs.map((r) => {
+        const m = r.metrics;
+        const three = (s: { mean: number; median: number; p99: number }, f: (x: number) => number) =>
+          [s.mean, s.median, s.p99].map((x) => formatNumber(f(x))).join(' / ');
+        return [
+          r.mode,
+          r.profile,
+          r.label,
+          r.timeScale,
+          r.requests,
+          m.failed,
+          m.requestsPerSecond,
+          m.outputTokensPerSecond,
+          m.goodputRequestsPerSecond,
+          three(m.ttft, ms),
+          three(m.tpot, ms),
+          three(m.itl, ms),
+          three(m.e2e, (x) => x),
+        ];
+      }),
+    ) + `\ngoodput SLO: TTFT <= ${slo.ttftSeconds} s and TPOT <= ${slo.tpotSeconds * 1000} ms`
+  );
 }
 
 async function main(): Promise<number> {
@@ -523,7 +638,14 @@ async function main(): Promise<number> {
   if (sweeps.length > 0) out.push(`## concurrency sweep vs the paper (${WORKLOADS[options.workload].description})`, sweepTable(sweeps), '');
   if (open.length > 0) out.push('## open loop and trace replay', servingTable(open, options.slo), '');
   out.push(...notes.map((n) => `- ${n}`));
-  const file = writeReport('serving', { generatedAt: new Date().toISOString(), argv: process.argv.slice(2), notes, slo: options.slo, sweep: sweeps, openLoop: open });
+  const file = writeReport('serving', {
+    generatedAt: new Date().toISOString(),
+    argv: process.argv.slice(2),
+    notes,
+    slo: options.slo,
+    sweep: sweeps,
+    openLoop: open,
+  });
   process.stdout.write(`${out.join('\n')}\n- results: ${path.relative(process.cwd(), file)}\n`);
   const failed = [...sweeps, ...open].reduce((s, r) => s + r.metrics.failed, 0);
   return failed > 0 ? 1 : 0;

@@ -13,7 +13,9 @@ try {
 }
 require(path.join(root, 'dist', 'cli', 'main.js'))
   .main(process.argv.slice(2))
-  .then((code) => { process.exitCode = code; })
+  .then((code) => {
+    process.exitCode = code;
+  })
   .catch((err) => {
     process.stderr.write(`maas: ${err && err.message ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -24,7 +24,9 @@ export async function withBus<T>(service: string, fn: (bus: MessageBus) => Promi
   } catch (err) {
     const message = (err as Error).message;
     if (/no responders|^503$|timeout/i.test(message)) {
-      throw new Error(`${service} is not answering on NATS (namespace ${config.MAAS_NAMESPACE}): ${message === '503' ? 'no responders' : message}`);
+      throw new Error(
+        `${service} is not answering on NATS (namespace ${config.MAAS_NAMESPACE}): ${message === '503' ? 'no responders' : message}`,
+      );
     }
     throw err;
   } finally {

@@ -6,12 +6,26 @@ import { Client } from 'pg';
 import { startService } from '@maas/testing';
 import { MODEL, Stack, waitUntil } from '../services/gateway/test/support/stack';
 
-type Line = { id: string; custom_id: string; response: { status_code: number; request_id: string; body: Record<string, unknown> } | null; error: unknown };
+type Line = {
+  id: string;
+  custom_id: string;
+  response: { status_code: number; request_id: string; body: Record<string, unknown> } | null;
+  error: unknown;
+};
 
 const chatLine = (i: number, over: Record<string, unknown> = {}) =>
-  JSON.stringify({ custom_id: `req-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 16, ...over } });
+  JSON.stringify({
+    custom_id: `req-${i}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 16, ...over },
+  });
 const jsonl = (lines: string[]) => Buffer.from(lines.join('\n') + '\n');
-const parseLines = (text: string): Line[] => text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+const parseLines = (text: string): Line[] =>
+  text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 
 /**
  * OpenAI's batch API as a user's script sees it, through the official SDK: files, batches, the
@@ -19,7 +33,14 @@ const parseLines = (text: string): Line[] => text.split('\n').filter((l) => l.tr
  */
 describe('batch API through the OpenAI SDK', () => {
   const fileDir = mkdtempSync(join(tmpdir(), 'maas-batch-'));
-  const gatewayEnv = { GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_BATCH_ACK_WAIT: '3s', GATEWAY_BATCH_SWEEP: '200ms', GATEWAY_BATCH_MAX_IN_FLIGHT: '8', GATEWAY_SHUTDOWN_GRACE: '1s', GATEWAY_BATCH_MAX_PENDING_TOKENS: '20000' };
+  const gatewayEnv = {
+    GATEWAY_FILE_STORE_DIR: fileDir,
+    GATEWAY_BATCH_ACK_WAIT: '3s',
+    GATEWAY_BATCH_SWEEP: '200ms',
+    GATEWAY_BATCH_MAX_IN_FLIGHT: '8',
+    GATEWAY_SHUTDOWN_GRACE: '1s',
+    GATEWAY_BATCH_MAX_PENDING_TOKENS: '20000',
+  };
   const stack = new Stack(gatewayEnv);
   let client: OpenAI;
   let other: OpenAI;
@@ -39,13 +60,22 @@ describe('batch API through the OpenAI SDK', () => {
 
   const create = async (c: OpenAI, lines: string[]) => {
     const file = await c.files.create({ file: await toFile(jsonl(lines), 'input.jsonl'), purpose: 'batch' });
-    return c.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { project: 'e2e' } });
+    return c.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      metadata: { project: 'e2e' },
+    });
   };
   const poll = (c: OpenAI, id: string, done: (b: OpenAI.Batch) => boolean, timeoutMs = 60_000) =>
-    waitUntil(async () => {
-      const b = await c.batches.retrieve(id);
-      return done(b) ? b : undefined;
-    }, timeoutMs, `batch ${id}`);
+    waitUntil(
+      async () => {
+        const b = await c.batches.retrieve(id);
+        return done(b) ? b : undefined;
+      },
+      timeoutMs,
+      `batch ${id}`,
+    );
 
   it('uploads, runs to completed and returns every custom_id once in OpenAI’s line format', async () => {
     const n = 40;
@@ -58,7 +88,12 @@ describe('batch API through the OpenAI SDK', () => {
     for await (const f of client.files.list()) listed.push(f.id);
     expect(listed).toContain(file.id);
 
-    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { project: 'e2e' } });
+    const batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+      metadata: { project: 'e2e' },
+    });
     expect(batch).toMatchObject({ object: 'batch', status: 'in_progress', request_counts: { total: n }, metadata: { project: 'e2e' } });
     const done = await poll(client, batch.id, (b) => b.status === 'completed');
     expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
@@ -71,7 +106,10 @@ describe('batch API through the OpenAI SDK', () => {
     for (const l of out) {
       expect(l.error).toBeNull();
       expect(l.response!.status_code).toBe(200);
-      expect(l.response!.body).toMatchObject({ object: 'chat.completion', choices: [expect.objectContaining({ message: expect.objectContaining({ role: 'assistant' }) })] });
+      expect(l.response!.body).toMatchObject({
+        object: 'chat.completion',
+        choices: [expect.objectContaining({ message: expect.objectContaining({ role: 'assistant' }) })],
+      });
     }
     const ids: string[] = [];
     for await (const b of client.batches.list({ limit: 1 })) ids.push(b.id);
@@ -119,7 +157,10 @@ describe('batch API through the OpenAI SDK', () => {
 
   it('cancels mid-batch: cancelled, with the finished part in the output', async () => {
     const n = 200;
-    const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })));
+    const batch = await create(
+      client,
+      Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })),
+    );
     await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 5);
     // its input cannot be deleted while it runs (the batch reads its requests from it)
     const refused = await client.files.delete(batch.input_file_id).catch((e: unknown) => e);
@@ -140,7 +181,10 @@ describe('batch API through the OpenAI SDK', () => {
 
   it('loses and duplicates nothing when the executor is killed mid-batch', async () => {
     const n = 120;
-    const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 48 })));
+    const batch = await create(
+      client,
+      Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 48 })),
+    );
     const before = await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 10);
     expect(before.request_counts!.completed).toBeLessThan(n);
     await stack.gateway.stop('SIGKILL');
@@ -155,7 +199,10 @@ describe('batch API through the OpenAI SDK', () => {
 
   it('expires a batch past its completion window: output kept, batch_expired for the rest, nothing run after', async () => {
     const n = 150;
-    const batch = await create(client, Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })));
+    const batch = await create(
+      client,
+      Array.from({ length: n }, (_, i) => chatLine(i, { max_tokens: 64 })),
+    );
     await poll(client, batch.id, (b) => (b.request_counts?.completed ?? 0) >= 10);
     // The clock passing the 24 h window, without waiting for it.
     const db = new Client({ connectionString: stack.db.url });
@@ -203,7 +250,9 @@ describe('batch API through the OpenAI SDK', () => {
     const windowed = sdk((await stack.createKey({ name: 'windowed', limits: { batchShortWindowTokens: ceiling } })).secret);
     const createFor = async (lines: string[]) => {
       const file = await windowed.files.create({ file: await toFile(jsonl(lines), 'input.jsonl'), purpose: 'batch' });
-      return windowed.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e) => e);
+      return windowed.batches
+        .create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+        .catch((e) => e);
     };
     const usedNow = async (): Promise<number> => {
       const res = await fetch(`${stack.gateway.url}/v1/usage`, { headers: { authorization: `Bearer ${windowed.apiKey}` } });
@@ -247,12 +296,19 @@ describe('batch API through the OpenAI SDK', () => {
     expect(again.message).toContain(`${usedAfter.toLocaleString('en-US')} of 2,000 tokens are used`);
     expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(0);
     // Interactive use is limited separately and still allowed.
-    await expect(windowed.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })).resolves.toBeDefined();
+    await expect(
+      windowed.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
+    ).resolves.toBeDefined();
   });
 
   it('refuses a batch beyond the key’s pending-token limit with a 429 naming it', async () => {
-    const file = await client.files.create({ file: await toFile(jsonl([chatLine(1, { messages: [{ role: 'user', content: 'x'.repeat(100_000) }] })]), 'big.jsonl'), purpose: 'batch' });
-    const refused = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e) => e);
+    const file = await client.files.create({
+      file: await toFile(jsonl([chatLine(1, { messages: [{ role: 'user', content: 'x'.repeat(100_000) }] })]), 'big.jsonl'),
+      purpose: 'batch',
+    });
+    const refused = await client.batches
+      .create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      .catch((e) => e);
     expect(refused).toBeInstanceOf(RateLimitError);
     expect(refused.message).toMatch(/batch_pending_tokens.*limit is 20000/);
     await client.files.delete(file.id);

@@ -29,11 +29,17 @@ describe('data plane through the OpenAI SDK', () => {
   });
 
   it('chats without streaming', async () => {
-    const completion = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 16 });
+    const completion = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Hello!' }],
+      max_tokens: 16,
+    });
     expect(completion.choices[0].message.role).toBe('assistant');
     expect(completion.choices[0].message.content!.length).toBeGreaterThan(0);
     expect(completion.usage!.completion_tokens).toBeGreaterThan(0);
-    const { data, response } = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 })
+      .withResponse();
     expect(data.object).toBe('chat.completion');
     const requestId = response.headers.get('x-request-id')!;
     expect((await stack.usageOf(requestId))[0]).toMatchObject({ status: 200, stream: false, tokensCountedBy: 'runtime' });
@@ -41,7 +47,11 @@ describe('data plane through the OpenAI SDK', () => {
 
   it('chats with streaming, token by token, ending with the usage chunk', async () => {
     const stream = await client.chat.completions.create({
-      model: MODEL, messages: [{ role: 'user', content: 'Count to ten.' }], max_tokens: 32, stream: true, stream_options: { include_usage: true },
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Count to ten.' }],
+      max_tokens: 32,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     let text = '';
     let chunks = 0;
@@ -76,18 +86,24 @@ describe('data plane through the OpenAI SDK', () => {
 
   it('raises the SDK’s error classes: 401, 403, 404, 400, 429', async () => {
     await expect(sdk('sk-notakey0_aaaaaaaaaaaaaaaaaaaaaaaa').models.list()).rejects.toBeInstanceOf(AuthenticationError);
-    await expect(client.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(
+      client.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] }),
+    ).rejects.toBeInstanceOf(NotFoundError);
 
     const bad = await client.chat.completions.create({ model: MODEL, messages: [] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(BadRequestError);
     expect((bad as BadRequestError).param).toBe('messages');
 
     const narrow = sdk((await stack.createKey({ allowedModels: ['e2e/*'] })).secret);
-    await expect(narrow.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(PermissionDeniedError);
+    await expect(narrow.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] })).rejects.toBeInstanceOf(
+      PermissionDeniedError,
+    );
 
     const limited = sdk((await stack.createKey({ limits: { requestsPerMinute: 1 } })).secret);
     await limited.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
-    const refused = await limited.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }).catch((e: unknown) => e);
+    const refused = await limited.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RateLimitError);
     expect((refused as RateLimitError).code).toBe('requests_per_minute_exceeded');
     expect(Number((refused as RateLimitError).headers?.get('retry-after'))).toBeGreaterThan(0);
@@ -95,7 +111,10 @@ describe('data plane through the OpenAI SDK', () => {
 
   it('turns a worker dying mid-stream into an APIError from the stream, not a hang', async () => {
     const stream = await client.chat.completions.create({
-      model: 'e2e/doomed', messages: [{ role: 'user', content: 'Write a long story.' }], max_tokens: 5000, stream: true,
+      model: 'e2e/doomed',
+      messages: [{ role: 'user', content: 'Write a long story.' }],
+      max_tokens: 5000,
+      stream: true,
       // vLLM's extension: generate max_tokens exactly
       ...({ ignore_eos: true } as object),
     });
@@ -105,13 +124,18 @@ describe('data plane through the OpenAI SDK', () => {
       for await (const _chunk of stream) {
         if (++chunks === 3) void doomed.stop('SIGKILL');
       }
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(failure).toBeInstanceOf(APIError);
     expect((failure as APIError).message).toMatch(/closed the connection/);
     expect(Date.now() - started).toBeLessThan(5000);
 
     // The next request for that model waits for capacity, then gets a 503 (no worker left).
-    const next = await client.chat.completions.create({ model: 'e2e/doomed', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const next = await client.chat.completions
+      .create({ model: 'e2e/doomed', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(next).toBeInstanceOf(APIError);
     expect((next as APIError).status).toBe(503);
   });
@@ -119,10 +143,14 @@ describe('data plane through the OpenAI SDK', () => {
   it('keeps working for the other model, and accounted every request exactly once', async () => {
     const ok = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still there?' }], max_tokens: 4 });
     expect(ok.choices).toHaveLength(1);
-    const events = await waitUntil(async () => {
-      const all = await stack.usageEvents();
-      return all.some((e) => e.status === 503) ? all : undefined;
-    }, 5000, 'usage events');
+    const events = await waitUntil(
+      async () => {
+        const all = await stack.usageEvents();
+        return all.some((e) => e.status === 503) ? all : undefined;
+      },
+      5000,
+      'usage events',
+    );
     const ids = events.map((e) => e.requestId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(events.filter((e) => e.status === 502 && e.errorCode === 'upstream_disconnected')).toHaveLength(1);

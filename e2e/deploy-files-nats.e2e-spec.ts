@@ -11,9 +11,19 @@ const template = fs.readFileSync(path.join(root, 'deploy/nats/nats-server.conf')
 /** The identities the template shows, with the placeholder keys it tells operators to replace. */
 const placeholders: Identity[] = [
   ...([...SERVICE_ROLES, 'cli-admin', 'cli-readonly'] as Role[]).map((role) => ({
-    name: role, role, publicKey: `U${role.toUpperCase().replace(/-/g, '_')}_NKEY`, issuedAt: 'by maas credentials',
+    name: role,
+    role,
+    publicKey: `U${role.toUpperCase().replace(/-/g, '_')}_NKEY`,
+    issuedAt: 'by maas credentials',
   })),
-  { name: 'worker-gpu-node-7', role: 'worker', node: 'gpu-node-7', workerIds: ['gpu-node-7'], publicKey: 'UWORKER_GPU_NODE_7_NKEY', issuedAt: 'by maas credentials issue worker --node gpu-node-7' },
+  {
+    name: 'worker-gpu-node-7',
+    role: 'worker',
+    node: 'gpu-node-7',
+    workerIds: ['gpu-node-7'],
+    publicKey: 'UWORKER_GPU_NODE_7_NKEY',
+    issuedAt: 'by maas credentials issue worker --node gpu-node-7',
+  },
 ];
 
 describe('deploy/nats/nats-server.conf', () => {
@@ -37,7 +47,10 @@ describe('deploy/nats/nats-server.conf', () => {
       const file = path.join(dir, 'filled.conf');
       fs.writeFileSync(file, filled);
       const checked = spawnSync('nats-server', ['-c', file, '-t'], { encoding: 'utf8' });
-      expect({ status: checked.status, output: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({ status: 0, output: expect.stringMatching(/configuration file .* is valid$/) });
+      expect({ status: checked.status, output: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({
+        status: 0,
+        output: expect.stringMatching(/configuration file .* is valid$/),
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,17 @@ import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SERVICE_NAMES } from '@maas/platform';
-import { createTestDatabase, requireSystemPart, startNode, StartedProcess, StartedService, startService, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  requireSystemPart,
+  startNode,
+  StartedProcess,
+  StartedService,
+  startService,
+  TestDatabase,
+  testNamespace,
+  testNatsUrl,
+} from '@maas/testing';
 import { captureSamlResponse, CookieJar, freePort, send } from './support/saml-idp';
 
 const root = path.resolve(__dirname, '..');
@@ -30,7 +40,10 @@ interface ComposeService {
 function composeConfig(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
   requireSystemPart('compose');
   const file = path.join(root, 'docker-compose.yml');
-  const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 'x', GRAFANA_ADMIN_PASSWORD: 'y' } });
+  const text = execFileSync('docker-compose', ['-f', file, 'config'], {
+    encoding: 'utf8',
+    env: { ...process.env, KEY_HASH_SECRET: 'x', GRAFANA_ADMIN_PASSWORD: 'y' },
+  });
   return yamlToJson(text, composePython()) as ReturnType<typeof composeConfig>;
 }
 
@@ -42,13 +55,21 @@ describe('docker-compose.yml secrets', () => {
     const run = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: rest });
     expect(run.status).not.toBe(0);
     expect(`${run.stdout}${run.stderr}`).toMatch(/KEY_HASH_SECRET/);
-    const text = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...process.env, KEY_HASH_SECRET: 's3cret-value', GRAFANA_ADMIN_PASSWORD: 'y' } });
+    const text = execFileSync('docker-compose', ['-f', file, 'config'], {
+      encoding: 'utf8',
+      env: { ...process.env, KEY_HASH_SECRET: 's3cret-value', GRAFANA_ADMIN_PASSWORD: 'y' },
+    });
     expect(text).not.toMatch(/change-me/);
   });
 });
 
 function yamlToJson(text: string, python: string): unknown {
-  return JSON.parse(execFileSync(python, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text, encoding: 'utf8' }));
+  return JSON.parse(
+    execFileSync(python, ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
+      input: text,
+      encoding: 'utf8',
+    }),
+  );
 }
 
 /** docker-compose's Python (it has PyYAML). */
@@ -86,7 +107,9 @@ function inherited(all: Stage[], name: string, instruction: string): string | un
 }
 
 const mountOf = (service: ComposeService, target: string) =>
-  service.volumes?.map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v)).find((v) => v.target === target);
+  service.volumes
+    ?.map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+    .find((v) => v.target === target);
 
 describe('deployment files', () => {
   const compose = composeConfig();
@@ -107,7 +130,10 @@ describe('deployment files', () => {
     // the platform's services check their own /health; their dependencies are started healthy first
     for (const name of SERVICE_NAMES) {
       expect(services[name].healthcheck!.test).toEqual(['CMD', 'node', 'deploy/docker/healthcheck.js']);
-      expect(services[name].depends_on).toMatchObject({ nats: { condition: 'service_healthy' }, postgres: { condition: 'service_healthy' } });
+      expect(services[name].depends_on).toMatchObject({
+        nats: { condition: 'service_healthy' },
+        postgres: { condition: 'service_healthy' },
+      });
     }
   });
 
@@ -133,7 +159,8 @@ describe('deployment files', () => {
     const shared = mountOf(auth, '/var/lib/dev-idp')!;
     expect(mountOf(idp, '/var/lib/dev-idp')?.source).toBe(shared.source);
     expect(compose.volumes).toHaveProperty(shared.source);
-    for (const key of ['SAML_IDP_METADATA', 'SAML_SP_KEY_FILE', 'SAML_SP_CERT_FILE']) expect(auth.environment![key]).toMatch(/^\/var\/lib\/dev-idp\//);
+    for (const key of ['SAML_IDP_METADATA', 'SAML_SP_KEY_FILE', 'SAML_SP_CERT_FILE'])
+      expect(auth.environment![key]).toMatch(/^\/var\/lib\/dev-idp\//);
     // the SP metadata the IdP fetches is auth's, and browsers reach auth through the gateway
     expect(idp.environment!.DEV_IDP_SP_METADATA_URL).toBe(`http://auth:${auth.environment!.AUTH_PORT}/auth/saml/metadata`);
     expect(auth.environment!.AUTH_PUBLIC_URL).toBe(`http://localhost:${services.gateway.environment!.GATEWAY_PORT}`);
@@ -148,7 +175,9 @@ describe('deployment files', () => {
   });
 
   it('Prometheus and Grafana run with the repository’s configuration and provisioning', () => {
-    expect(mountOf(services.prometheus, '/etc/prometheus/prometheus.yml')?.source).toBe(path.join(root, 'deploy/prometheus/prometheus.yml'));
+    expect(mountOf(services.prometheus, '/etc/prometheus/prometheus.yml')?.source).toBe(
+      path.join(root, 'deploy/prometheus/prometheus.yml'),
+    );
     expect(mountOf(services.grafana, '/etc/grafana/provisioning')?.source).toBe(path.join(root, 'deploy/grafana/provisioning'));
     expect(mountOf(services.grafana, '/var/lib/grafana/dashboards')?.source).toBe(path.join(root, 'deploy/grafana/dashboards'));
   });
@@ -158,11 +187,23 @@ describe('deployment files', () => {
       const service = services[name];
       if (!service) return `${name}: no such service`;
       const env = service.environment ?? {};
-      const declared = [...Object.entries(env).filter(([k]) => k.endsWith('_PORT')).map(([, v]) => v), ...(service.command?.join(' ').match(/--sim-port\s+(\d+)/)?.slice(1) ?? [])];
+      const declared = [
+        ...Object.entries(env)
+          .filter(([k]) => k.endsWith('_PORT'))
+          .map(([, v]) => v),
+        ...(service.command
+          ?.join(' ')
+          .match(/--sim-port\s+(\d+)/)
+          ?.slice(1) ?? []),
+      ];
       const own = { prometheus: '9090', grafana: '3000' }[name];
-      return declared.includes(port) || own === port ? 'ok' : `${name} does not listen on ${port} (${declared.join(', ') || 'nothing declared'})`;
+      return declared.includes(port) || own === port
+        ? 'ok'
+        : `${name} does not listen on ${port} (${declared.join(', ') || 'nothing declared'})`;
     };
-    const prometheus = yamlToJson(read('deploy/prometheus/prometheus.yml'), composePython()) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[] };
+    const prometheus = yamlToJson(read('deploy/prometheus/prometheus.yml'), composePython()) as {
+      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
+    };
     const targets = prometheus.scrape_configs.flatMap((job) => (job.static_configs ?? []).flatMap((c) => c.targets));
     expect(targets.length).toBeGreaterThanOrEqual(SERVICE_NAMES.length);
     for (const target of targets) {
@@ -171,7 +212,9 @@ describe('deployment files', () => {
     }
     for (const name of SERVICE_NAMES) expect(targets.some((t) => t.startsWith(`${name}:`))).toBe(true);
 
-    const datasources = yamlToJson(read('deploy/grafana/provisioning/datasources/prometheus.yml'), composePython()) as { datasources: { type: string; url: string }[] };
+    const datasources = yamlToJson(read('deploy/grafana/provisioning/datasources/prometheus.yml'), composePython()) as {
+      datasources: { type: string; url: string }[];
+    };
     const url = new URL(datasources.datasources.find((d) => d.type === 'prometheus')!.url);
     expect(listens(url.hostname, url.port)).toBe('ok');
   });
@@ -204,7 +247,10 @@ describe('deployment files', () => {
   });
 
   it('.dockerignore keeps dependencies, builds, state and history out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const entry of ['node_modules', 'dist', '.maas', 'artifacts', '.git']) expect(ignored).toContain(entry);
   });
 
@@ -225,7 +271,9 @@ describe('deployment files', () => {
     // asynchronous: the server answering it runs in this process
     const check = (env: Record<string, string>, args: string[] = []) =>
       new Promise<{ status: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.join(root, 'deploy/docker/healthcheck.js'), ...args], { env: { ...process.env, ...env } });
+        const child = spawn(process.execPath, [path.join(root, 'deploy/docker/healthcheck.js'), ...args], {
+          env: { ...process.env, ...env },
+        });
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
         child.on('close', (status) => resolve({ status, stderr }));
@@ -284,7 +332,9 @@ describe('deployment files', () => {
       idp = startNode('deploy/docker/saml-idp/start.js', idpEnv);
       await idp.waitFor((r) => r.msg === 'ready', 30_000, 'IdP ready line');
       db = await createTestDatabase('devidp');
-      const authEnv = Object.fromEntries(Object.entries(services.auth.environment!).map(([k, v]) => [k, v.replace(STATE_IN_CONTAINER, state)]));
+      const authEnv = Object.fromEntries(
+        Object.entries(services.auth.environment!).map(([k, v]) => [k, v.replace(STATE_IN_CONTAINER, state)]),
+      );
       auth = await startService('auth', {
         ...authEnv,
         AUTH_PORT: String(authPort),
@@ -304,10 +354,15 @@ describe('deployment files', () => {
 
     it('is healthy once it has left auth its metadata and an owner-only SP key', async () => {
       const health = await new Promise<number | null>((resolve) =>
-        spawn(process.execPath, [path.join(root, 'deploy/docker/saml-idp/start.js'), '--check'], { env: { ...process.env, ...idpEnv }, stdio: 'ignore' }).on('close', resolve),
+        spawn(process.execPath, [path.join(root, 'deploy/docker/saml-idp/start.js'), '--check'], {
+          env: { ...process.env, ...idpEnv },
+          stdio: 'ignore',
+        }).on('close', resolve),
       );
       expect(health).toBe(0);
-      expect(fs.readFileSync(path.join(state, 'idp-metadata.xml'), 'utf8')).toContain(`entityID="${idpEnv.DEV_IDP_PUBLIC_URL}/saml2/idp/metadata.php"`);
+      expect(fs.readFileSync(path.join(state, 'idp-metadata.xml'), 'utf8')).toContain(
+        `entityID="${idpEnv.DEV_IDP_PUBLIC_URL}/saml2/idp/metadata.php"`,
+      );
       expect(fs.statSync(path.join(state, 'auth-sp/sp.pem')).mode & 0o077).toBe(0);
       expect(fs.statSync(path.join(state, 'secrets.json')).mode & 0o077).toBe(0);
     });
@@ -331,7 +386,8 @@ describe('deployment files', () => {
     const cli = JSON.parse(read('nest-cli.json'));
     expect(cli.monorepo).toBe(true);
     for (const name of SERVICE_NAMES) expect(cli.projects[name]).toMatchObject({ type: 'application', root: `services/${name}` });
-    for (const lib of fs.readdirSync(path.join(root, 'libs'))) expect(cli.projects[lib]).toMatchObject({ type: 'library', root: `libs/${lib}` });
+    for (const lib of fs.readdirSync(path.join(root, 'libs')))
+      expect(cli.projects[lib]).toMatchObject({ type: 'library', root: `libs/${lib}` });
   });
 
   it('the maas CLI lists its commands and fails with one line on an unknown one', () => {

@@ -38,9 +38,17 @@ function garbage(): Uint8Array[] {
  * its own id and keeps the client's beside it where that column exists.
  */
 async function ledgerByClientId(stack: Stack, pattern: string): Promise<{ request_id: string; n: number; status: number }[]> {
-  const hasClientId = (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'usage_records' AND column_name = 'client_request_id'"))[0].n > 0;
+  const hasClientId =
+    (
+      await stack.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'usage_records' AND column_name = 'client_request_id'",
+      )
+    )[0].n > 0;
   const id = hasClientId ? 'COALESCE(client_request_id, request_id)' : 'request_id';
-  return stack.db.query(`SELECT ${id} AS request_id, count(*)::int AS n, max(status)::int AS status FROM usage_records WHERE ${id} LIKE $1 GROUP BY 1`, [pattern]);
+  return stack.db.query(
+    `SELECT ${id} AS request_id, count(*)::int AS n, max(status)::int AS status FROM usage_records WHERE ${id} LIKE $1 GROUP BY 1`,
+    [pattern],
+  );
 }
 
 describe('drill: garbage on every subject', () => {
@@ -100,10 +108,14 @@ describe('drill: garbage on every subject', () => {
     const res = await stack.post('/v1/chat/completions', secret, chatBody({ max_tokens: 4 }), { 'x-request-id': 'after-garbage' });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
-    const rows = await waitUntil(async () => {
-      const r = await ledgerByClientId(stack, 'after-garbage');
-      return r.length > 0 ? r : undefined;
-    }, 60_000, 'the request after the garbage in the ledger');
+    const rows = await waitUntil(
+      async () => {
+        const r = await ledgerByClientId(stack, 'after-garbage');
+        return r.length > 0 ? r : undefined;
+      },
+      60_000,
+      'the request after the garbage in the ledger',
+    );
     expect(rows.map((r) => r.n)).toEqual([1]);
 
     // Malformed messages were rejected and counted by the services that receive them.
@@ -172,21 +184,28 @@ describe('drill: a worker SIGKILLed mid-stream under load', () => {
       const stream = i % 2 === 0;
       const sentAt = Date.now();
       inFlight.push(
-        stack.post('/v1/chat/completions', secret, chatBody({ stream, max_tokens: stream ? 400 : 48 }) /* streams last seconds: some are mid-way at the kill */, { 'x-request-id': id }).then(
-          async (res) => {
-            const text = await res.text();
-            results.set(id, {
-              stream,
-              status: res.status,
-              sseError: stream && /"error"\s*:/.test(text),
-              done: !stream || text.includes('data: [DONE]') || /"error"\s*:/.test(text),
-              ms: Date.now() - sentAt,
-            });
-          },
-          () => {
-            results.set(id, { stream, status: 0, sseError: false, done: false, ms: Date.now() - sentAt });
-          },
-        ),
+        stack
+          .post(
+            '/v1/chat/completions',
+            secret,
+            chatBody({ stream, max_tokens: stream ? 400 : 48 }) /* streams last seconds: some are mid-way at the kill */,
+            { 'x-request-id': id },
+          )
+          .then(
+            async (res) => {
+              const text = await res.text();
+              results.set(id, {
+                stream,
+                status: res.status,
+                sseError: stream && /"error"\s*:/.test(text),
+                done: !stream || text.includes('data: [DONE]') || /"error"\s*:/.test(text),
+                ms: Date.now() - sentAt,
+              });
+            },
+            () => {
+              results.set(id, { stream, status: 0, sseError: false, done: false, ms: Date.now() - sentAt });
+            },
+          ),
       );
     }
     await Promise.all(inFlight);
@@ -196,10 +215,14 @@ describe('drill: a worker SIGKILLed mid-stream under load', () => {
     const cutStreams = [...results.values()].filter((r) => r.sseError);
     const failedPlain = [...results.values()].filter((r) => !r.stream && r.status !== 200);
     const hung = [...results.values()].filter((r) => !r.done);
-    const rows = await waitUntil(async () => {
-      const r = await ledgerByClientId(stack, 'drill-kill-%');
-      return r.length >= all.length ? r : undefined;
-    }, 120_000, 'every request in the ledger');
+    const rows = await waitUntil(
+      async () => {
+        const r = await ledgerByClientId(stack, 'drill-kill-%');
+        return r.length >= all.length ? r : undefined;
+      },
+      120_000,
+      'every request in the ledger',
+    );
     const byId = new Map(rows.map((r) => [r.request_id, r]));
     const missing = all.filter((id) => !byId.has(id));
     const duplicates = rows.reduce((n, r) => n + r.n - 1, 0);

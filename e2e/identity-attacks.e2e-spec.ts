@@ -1,7 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createTestDatabase, requireSystemPart, startService, StartedService, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  requireSystemPart,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNatsUrl,
+} from '@maas/testing';
 import {
   ATTRIBUTE_OIDS,
   authnRequestId,
@@ -81,7 +89,11 @@ describe('identity: the ACS against tampered and misdirected responses from a re
   }
 
   const post = (jar: CookieJar, xml: string) =>
-    send(jar, sp.acsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLResponse: toBase64(xml) }) });
+    send(jar, sp.acsUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ SAMLResponse: toBase64(xml) }),
+    });
 
   async function expectRejected(jar: CookieJar, xml: string, reason: string): Promise<void> {
     const from = auth.lines.length;
@@ -140,7 +152,9 @@ describe('identity: the ACS against tampered and misdirected responses from a re
   it('refuses signature wrapping: a forged assertion ahead of the genuine signed one', async () => {
     const { jar, xml } = await capture();
     const genuine = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0];
-    const forged = stripSignatures(genuine).replace(/ID="[^"]+"/, 'ID="_forged"').replace('ada@example.ac.jp', 'grace@example.ac.jp');
+    const forged = stripSignatures(genuine)
+      .replace(/ID="[^"]+"/, 'ID="_forged"')
+      .replace('ada@example.ac.jp', 'grace@example.ac.jp');
     await expectRejected(jar, xml.replace(genuine, forged + genuine), 'signature_wrapping');
   });
 
@@ -148,7 +162,11 @@ describe('identity: the ACS against tampered and misdirected responses from a re
     const jar = new CookieJar();
     // The login cookie exists (this browser started a login), but the IdP answers a request made up by hand.
     await send(jar, `${base}/auth/saml/login`);
-    const captured = await captureSamlResponse(jar, authnRequestUrl(idp.ssoUrl, { id: `_${randomBytes(16).toString('hex')}`, issuer: sp.entityId, acsUrl: sp.acsUrl }), ADA);
+    const captured = await captureSamlResponse(
+      jar,
+      authnRequestUrl(idp.ssoUrl, { id: `_${randomBytes(16).toString('hex')}`, issuer: sp.entityId, acsUrl: sp.acsUrl }),
+      ADA,
+    );
     await expectRejected(jar, captured.xml, 'unknown_in_response_to');
   });
 
@@ -156,7 +174,11 @@ describe('identity: the ACS against tampered and misdirected responses from a re
     const jar = new CookieJar();
     const started = await send(jar, `${base}/auth/saml/login`);
     const ourRequestId = authnRequestId(started.headers.get('location')!);
-    const captured = await captureSamlResponse(jar, authnRequestUrl(idp.ssoUrl, { id: ourRequestId, issuer: 'https://other-sp.example.ac.jp/shibboleth', acsUrl: sp.acsUrl }), ADA);
+    const captured = await captureSamlResponse(
+      jar,
+      authnRequestUrl(idp.ssoUrl, { id: ourRequestId, issuer: 'https://other-sp.example.ac.jp/shibboleth', acsUrl: sp.acsUrl }),
+      ADA,
+    );
     expect(captured.xml).toContain('<saml:Audience>https://other-sp.example.ac.jp/shibboleth</saml:Audience>');
     await expectRejected(jar, captured.xml, 'wrong_audience');
   });

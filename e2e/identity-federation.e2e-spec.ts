@@ -3,8 +3,27 @@ import * as path from 'node:path';
 import { NatsConnection } from 'nats';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, requireSystemPart, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
-import { captureSamlResponse, CookieJar, freePort, logRecordAfter, selfSignedCertificate, send, StartedSamlIdp, startSamlIdp, toBase64 } from './support/saml-idp';
+import {
+  createTestDatabase,
+  requireSystemPart,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
+import {
+  captureSamlResponse,
+  CookieJar,
+  freePort,
+  logRecordAfter,
+  selfSignedCertificate,
+  send,
+  StartedSamlIdp,
+  startSamlIdp,
+  toBase64,
+} from './support/saml-idp';
 
 // A machine without SimpleSAMLphp fails every test here with the reason.
 beforeAll(() => requireSystemPart('saml-idp'));
@@ -85,9 +104,16 @@ describe('identity: accounts bound to the IdP that issued them, in a federation 
   /** Signs in at `idp` as `username` in a fresh browser; the ACS's answer and why it refused, if it did. */
   async function signIn(idp: StartedSamlIdp, username: string): Promise<{ status: number; session: boolean; reason?: string }> {
     const jar = new CookieJar();
-    const captured = await captureSamlResponse(jar, `${base}/auth/saml/login?idp=${encodeURIComponent(idp.entityId)}&next=/portal`, { username, password: `${username}-password` });
+    const captured = await captureSamlResponse(jar, `${base}/auth/saml/login?idp=${encodeURIComponent(idp.entityId)}&next=/portal`, {
+      username,
+      password: `${username}-password`,
+    });
     const from = auth.lines.length;
-    const res = await send(jar, captured.acsUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLResponse: toBase64(captured.xml) }) });
+    const res = await send(jar, captured.acsUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ SAMLResponse: toBase64(captured.xml) }),
+    });
     const session = res.headers.getSetCookie().some((c) => c.startsWith('maas_session=') && !c.startsWith('maas_session=;'));
     if (res.status === 303) return { status: res.status, session };
     const rejection = await logRecordAfter(auth, from, (r) => r.msg === 'saml response rejected');
@@ -110,7 +136,11 @@ describe('identity: accounts bound to the IdP that issued them, in a federation 
     expect(await account('ada@example.ac.jp')).toMatchObject({ userId: 'ada@example.ac.jp', idpEntityId: home.entityId });
 
     expect(await signIn(other, 'mallory')).toEqual({ status: 403, session: false, reason: 'scope_mismatch' });
-    expect(await account('ada@example.ac.jp')).toMatchObject({ userId: 'ada@example.ac.jp', email: 'ada@example.ac.jp', idpEntityId: home.entityId });
+    expect(await account('ada@example.ac.jp')).toMatchObject({
+      userId: 'ada@example.ac.jp',
+      email: 'ada@example.ac.jp',
+      idpEntityId: home.entityId,
+    });
     expect(await account('mallory@other-u.ac.jp')).toBeUndefined();
   });
 
@@ -120,11 +150,14 @@ describe('identity: accounts bound to the IdP that issued them, in a federation 
     expect(await account('bob@med.other-u.ac.jp')).toMatchObject({ idpEntityId: other.entityId, roles: ['user'] });
   });
 
-  it("refuses a login for an existing account from another IdP until an administrator links the two", async () => {
+  it('refuses a login for an existing account from another IdP until an administrator links the two', async () => {
     expect(await signIn(other, 'ada')).toEqual({ status: 403, session: false, reason: 'identity_not_linked' });
     expect(await account('ada@other-u.ac.jp')).toBeUndefined();
 
-    await bus.request('auth.update-user', { user: 'ada@example.ac.jp', link: { idpEntityId: other.entityId, subject: 'ada@other-u.ac.jp' } });
+    await bus.request('auth.update-user', {
+      user: 'ada@example.ac.jp',
+      link: { idpEntityId: other.entityId, subject: 'ada@other-u.ac.jp' },
+    });
     expect(await signIn(other, 'ada')).toEqual({ status: 303, session: true });
     expect(await account('ada@example.ac.jp')).toMatchObject({ userId: 'ada@example.ac.jp', idpEntityId: other.entityId });
     // The first identity still signs in to the same account.

@@ -11,8 +11,16 @@ import { freePort, selfSignedCertificate, StartedSamlIdp, startSamlIdp } from '.
 // A machine without these parts fails every test here with the reason.
 beforeAll(() => requireSystemPart('saml-idp', 'chromium'));
 
-
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = path.resolve(__dirname, '..', 'artifacts');
 const DAY_MS = 86_400_000;
 
@@ -73,7 +81,10 @@ describe('identity: single sign-on into the portal in a browser, through a real 
     await page.waitForURL((u) => u.toString().startsWith(idp.baseUrl), { timeout: 15_000 });
     await page.locator('input[name="username"]').fill(user);
     await page.locator('input[name="password"]').fill(password);
-    await Promise.all([page.waitForURL((u) => u.toString().startsWith(base), { timeout: 15_000 }), page.locator('button[type="submit"], input[type="submit"]').first().click()]);
+    await Promise.all([
+      page.waitForURL((u) => u.toString().startsWith(base), { timeout: 15_000 }),
+      page.locator('button[type="submit"], input[type="submit"]').first().click(),
+    ]);
     await page.waitForLoadState('load');
     return page;
   }
@@ -86,7 +97,15 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       const tokens = 400 + ((d * 7919) % 11) * 180;
       await stack.bus.persist(
         'usage.request-completed',
-        factory.requestCompleted({ requestId: `past-${d}`, userId: userEmail, keyId: 'key-earlier', promptTokens: tokens, completionTokens: Math.round(tokens * 0.6), startedAt: at.toISOString(), finishedAt: at.toISOString() }),
+        factory.requestCompleted({
+          requestId: `past-${d}`,
+          userId: userEmail,
+          keyId: 'key-earlier',
+          promptTokens: tokens,
+          completionTokens: Math.round(tokens * 0.6),
+          startedAt: at.toISOString(),
+          finishedAt: at.toISOString(),
+        }),
         `past-${d}`,
       );
     }
@@ -96,7 +115,10 @@ describe('identity: single sign-on into the portal in a browser, through a real 
     const c = new Client({ connectionString: stack.db.url });
     await c.connect();
     try {
-      return Number((await c.query('SELECT count(*) FROM usage_records WHERE user_id = $1', [userEmail]).catch(() => ({ rows: [{ count: 0 }] }))).rows[0].count);
+      return Number(
+        (await c.query('SELECT count(*) FROM usage_records WHERE user_id = $1', [userEmail]).catch(() => ({ rows: [{ count: 0 }] })))
+          .rows[0].count,
+      );
     } finally {
       await c.end();
     }
@@ -127,14 +149,32 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toContain(MODEL);
       // The official SDK, as a notebook would use the key.
       const client = new OpenAI({ apiKey: secret, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0, timeout: 30_000 });
-      const completion = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello from the portal test' }], max_tokens: 16 });
+      const completion = await client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Hello from the portal test' }],
+        max_tokens: 16,
+      });
       expect(completion.choices[0].message.content).toEqual(expect.any(String));
       expect(completion.usage?.completion_tokens).toBeGreaterThan(0);
 
       // A batch submitted with the key, run to the end.
-      const input = Array.from({ length: 5 }, (_, i) => JSON.stringify({ custom_id: `p${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Abstract ${i}` }], max_tokens: 8 } }));
-      const inputFile = await client.files.create({ file: await toFile(Buffer.from(input.join('\n') + '\n'), 'abstracts.jsonl'), purpose: 'batch' });
-      const batch = await client.batches.create({ input_file_id: inputFile.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      const input = Array.from({ length: 5 }, (_, i) =>
+        JSON.stringify({
+          custom_id: `p${i}`,
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: { model: MODEL, messages: [{ role: 'user', content: `Abstract ${i}` }], max_tokens: 8 },
+        }),
+      );
+      const inputFile = await client.files.create({
+        file: await toFile(Buffer.from(input.join('\n') + '\n'), 'abstracts.jsonl'),
+        purpose: 'batch',
+      });
+      const batch = await client.batches.create({
+        input_file_id: inputFile.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      });
       batchId = batch.id;
       await waitUntil(async () => (await client.batches.retrieve(batch.id)).status === 'completed', 30_000, 'the batch to complete');
 
@@ -161,14 +201,18 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       await Promise.all([page.waitForURL(/\/portal\?revoked=/), page.getByRole('button', { name: 'Revoke laptop notebook' }).click()]);
       await expect(page.getByRole('status').first().textContent()).resolves.toContain('revoked');
       expect(await stack.bus.request('key-registry.verify', { key: secret })).toEqual({ valid: false, reason: 'revoked' });
-      const refused = await waitUntil(async () => {
-        try {
-          await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still there?' }], max_tokens: 4 });
-          return undefined;
-        } catch (err) {
-          return err;
-        }
-      }, 1000, 'the SDK to be refused');
+      const refused = await waitUntil(
+        async () => {
+          try {
+            await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still there?' }], max_tokens: 4 });
+            return undefined;
+          } catch (err) {
+            return err;
+          }
+        },
+        1000,
+        'the SDK to be refused',
+      );
       expect(refused).toBeInstanceOf(AuthenticationError);
       expect((refused as AuthenticationError).status).toBe(401);
       const latencyMs = Date.now() - revokedAt;
@@ -177,7 +221,10 @@ describe('identity: single sign-on into the portal in a browser, through a real 
 
       // Sign out: here, then at the IdP (single logout), back to our signed-out page.
       const [sessionCookie] = (await context.cookies(base)).filter((c) => c.name === 'maas_session');
-      await Promise.all([page.waitForURL(`${base}/auth/logged-out`, { timeout: 15_000 }), page.getByRole('button', { name: 'Sign out' }).click()]);
+      await Promise.all([
+        page.waitForURL(`${base}/auth/logged-out`, { timeout: 15_000 }),
+        page.getByRole('button', { name: 'Sign out' }).click(),
+      ]);
       await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Signed out');
       expect(await stack.bus.request('auth.verify-session', { token: sessionCookie.value })).toEqual({ valid: false, reason: 'revoked' });
       await auth.waitFor((r) => r.msg === 'identity provider confirmed logout', 5000);

@@ -23,13 +23,46 @@ describe('llama.cpp worker through the gateway', () => {
     const file = path.join(dir, 'tiny.gguf');
     writeTinyLlamaGguf(file);
     await stack.start();
-    engine = startNode('bin/maas.js', {}, ['llama-engine', '--model', file, '--model-id', MODEL, '--port', '0', '--threads', '1', '--context', '512', '--parallel', '2', '--embedding']);
+    engine = startNode('bin/maas.js', {}, [
+      'llama-engine',
+      '--model',
+      file,
+      '--model-id',
+      MODEL,
+      '--port',
+      '0',
+      '--threads',
+      '1',
+      '--context',
+      '512',
+      '--parallel',
+      '2',
+      '--embedding',
+    ]);
     const ready = await engine.waitFor((r) => r.msg === 'ready', 60_000, 'llama-engine ready');
-    const worker = startNode('bin/maas.js', { ...stack.env }, ['worker', '--attach', String(ready.url), '--worker-id', 'llama-e2e', '--heartbeat', '500ms', '--hardware', 'cpu']);
+    const worker = startNode('bin/maas.js', { ...stack.env }, [
+      'worker',
+      '--attach',
+      String(ready.url),
+      '--worker-id',
+      'llama-e2e',
+      '--heartbeat',
+      '500ms',
+      '--hardware',
+      'cpu',
+    ]);
     await worker.waitFor((r) => r.msg === 'worker registered', 30_000, 'llama worker registration');
     stack.workers.push({ ...worker, workerId: 'llama-e2e', url: String(ready.url) } as never);
-    await stack.gateway.waitFor((r) => r.msg === 'worker joined' && r.workerId === 'llama-e2e', 10_000, 'gateway learning the llama worker');
-    client = new OpenAI({ apiKey: (await stack.createKey({ name: 'llama-e2e' })).secret, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
+    await stack.gateway.waitFor(
+      (r) => r.msg === 'worker joined' && r.workerId === 'llama-e2e',
+      10_000,
+      'gateway learning the llama worker',
+    );
+    client = new OpenAI({
+      apiKey: (await stack.createKey({ name: 'llama-e2e' })).secret,
+      baseURL: `${stack.gateway.url}/v1`,
+      maxRetries: 0,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -56,7 +89,14 @@ describe('llama.cpp worker through the gateway', () => {
 
     let text = '';
     let usage: OpenAI.CompletionUsage | undefined;
-    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 8, seed: 3, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 8,
+      seed: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? '';
       if (chunk.usage) usage = chunk.usage;

@@ -30,7 +30,11 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
   const send = async (c: Case): Promise<Response> => {
     const res = await fetch(stack.url(c.path), {
       method: c.method,
-      headers: { authorization: `Bearer ${key}`, ...(typeof c.body === 'string' ? { 'content-type': 'application/json' } : {}), ...c.headers },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(typeof c.body === 'string' ? { 'content-type': 'application/json' } : {}),
+        ...c.headers,
+      },
       body: c.body,
       signal: AbortSignal.timeout(30_000),
     });
@@ -44,7 +48,8 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
     if (res.status >= 500) throw new Error(`${c.method} ${c.path} → ${res.status}: ${text.slice(0, 300)}`);
     if (res.status >= 400) {
       const body = JSON.parse(text) as { error?: { message?: unknown; type?: unknown } };
-      if (typeof body.error?.message !== 'string') throw new Error(`${c.method} ${c.path} → ${res.status} without an OpenAI error: ${text.slice(0, 300)}`);
+      if (typeof body.error?.message !== 'string')
+        throw new Error(`${c.method} ${c.path} → ${res.status} without an OpenAI error: ${text.slice(0, 300)}`);
     }
   };
 
@@ -53,7 +58,9 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
     await Promise.all([stack.startWorker(), stack.startWorker(['--sim-model', SECOND_MODEL])]);
     key = (await stack.createKey()).secret;
     collector = await startService('metrics-collector', { ...stack.env, METRICS_INTERVAL_MS: '1s', METRICS_LATENESS_MS: '300ms' });
-    stack.nc.subscribe(stack.subjects.subject('metric.aggregated'), { callback: (_e, m) => aggregates.push(JSONCodec<MetricAggregated>().decode(m.data)) });
+    stack.nc.subscribe(stack.subjects.subject('metric.aggregated'), {
+      callback: (_e, m) => aggregates.push(JSONCodec<MetricAggregated>().decode(m.data)),
+    });
   });
 
   afterAll(async () => {
@@ -64,7 +71,8 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
     console.log(`malformed input: ${seen.length} requests, by status ${JSON.stringify(Object.fromEntries(by))}`);
   });
 
-  const chat = (over: Record<string, unknown>) => JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, ...over });
+  const chat = (over: Record<string, unknown>) =>
+    JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, ...over });
   const upload = async (content: string) => {
     const form = new FormData();
     form.append('purpose', 'batch');
@@ -79,10 +87,20 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
     ['chat content 5', { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: 5 }] }) }],
     ['chat content {}', { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: {} }] }) }],
     ['chat content true', { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: true }] }) }],
-    ['chat content [null]', { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: [null] }] }) }],
+    [
+      'chat content [null]',
+      { method: 'POST', path: '/v1/chat/completions', body: chat({ messages: [{ role: 'user', content: [null] }] }) },
+    ],
     ['invalid JSON', { method: 'POST', path: '/v1/chat/completions', body: '{"model":' }],
     ['a model with NUL', { method: 'POST', path: '/v1/chat/completions', body: chat({ model: '\u0000' }) }],
-    ['a body nested 100,000 deep', { method: 'POST', path: '/v1/chat/completions', body: `{"model":"${MODEL}","messages":${'['.repeat(100_000)}${']'.repeat(100_000)}}` }],
+    [
+      'a body nested 100,000 deep',
+      {
+        method: 'POST',
+        path: '/v1/chat/completions',
+        body: `{"model":"${MODEL}","messages":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      },
+    ],
     ['GET /v1/files?purpose=%00', { method: 'GET', path: '/v1/files?purpose=%00' }],
     ['GET /v1/batches?after=%00', { method: 'GET', path: '/v1/batches?after=%00' }],
   ])('%s is a 400', async (_what, c) => {
@@ -92,11 +110,19 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
   });
 
   it.each([
-    ['a line nested 100,000 deep', line(`{"model":"${MODEL}","messages":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), 'invalid_json_line'],
+    [
+      'a line nested 100,000 deep',
+      line(`{"model":"${MODEL}","messages":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
+      'invalid_json_line',
+    ],
     ['a line with model "\\u0000"', line(JSON.stringify({ model: '\u0000', messages: [{ role: 'user', content: 'x' }] })), 'invalid_value'],
   ])('a batch over %s fails validation, naming the line', async (_what, input, code) => {
     const fileId = await upload(input);
-    const res = await send({ method: 'POST', path: '/v1/batches', body: JSON.stringify({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' }) });
+    const res = await send({
+      method: 'POST',
+      path: '/v1/batches',
+      body: JSON.stringify({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+    });
     expect(res.status).toBe(200);
     const batch = (await res.json()) as { status: string; errors: { data: { code: string; line: number }[] } };
     expect(batch.status).toBe('failed');
@@ -114,65 +140,145 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
   const model = fc.oneof(fc.constant(MODEL), fc.constant(SECOND_MODEL), nasty, value);
   const withModel = (body: unknown) => {
     if (body && typeof body === 'object' && !Array.isArray(body) && (body as Record<string, unknown>).model === MODEL) {
-      return { ...(body as object), max_tokens: 4, max_completion_tokens: undefined, n: undefined, stream: (body as Record<string, unknown>).stream }; // short answers from the simulator
+      return {
+        ...(body as object),
+        max_tokens: 4,
+        max_completion_tokens: undefined,
+        n: undefined,
+        stream: (body as Record<string, unknown>).stream,
+      }; // short answers from the simulator
     }
     return body;
   };
-  const message = fc.record({ role: fc.oneof(fc.constantFrom('user', 'system', 'assistant'), value), content: value }, { requiredKeys: [] });
+  const message = fc.record(
+    { role: fc.oneof(fc.constantFrom('user', 'system', 'assistant'), value), content: value },
+    { requiredKeys: [] },
+  );
   const chatBody = fc.record(
-    { model, messages: fc.oneof(fc.array(message, { maxLength: 3 }), value), stream: fc.oneof(fc.boolean(), value), stream_options: value, max_tokens: value, temperature: value, n: value },
+    {
+      model,
+      messages: fc.oneof(fc.array(message, { maxLength: 3 }), value),
+      stream: fc.oneof(fc.boolean(), value),
+      stream_options: value,
+      max_tokens: value,
+      temperature: value,
+      n: value,
+    },
     { requiredKeys: ['model'] },
   );
-  const textBody = fc.record({ model, prompt: value, input: value, stream: fc.oneof(fc.boolean(), value), max_tokens: value, encoding_format: value }, { requiredKeys: ['model'] });
-  const mediaBody = fc.record({ model, image: value, file: value, languages: value, layout: value, response_format: value }, { requiredKeys: ['model'] });
+  const textBody = fc.record(
+    { model, prompt: value, input: value, stream: fc.oneof(fc.boolean(), value), max_tokens: value, encoding_format: value },
+    { requiredKeys: ['model'] },
+  );
+  const mediaBody = fc.record(
+    { model, image: value, file: value, languages: value, layout: value, response_format: value },
+    { requiredKeys: ['model'] },
+  );
   const rawBody = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 200 }),
     value.map((v) => JSON.stringify(v) ?? 'null'),
     deep.map(({ n, open }) => open.repeat(n)),
     deep.map(({ n }) => `{"model":"${MODEL}","messages":[{"role":"user","content":${'['.repeat(n)}${']'.repeat(n)}}]}`),
-    fc.constantFrom('1e99999', '-0', '"\\ud800"', '{"model":"\\u0000"}', `{"model":"${MODEL}","messages":[{"role":"user","content":"x"}],"max_tokens":1e400}`),
+    fc.constantFrom(
+      '1e99999',
+      '-0',
+      '"\\ud800"',
+      '{"model":"\\u0000"}',
+      `{"model":"${MODEL}","messages":[{"role":"user","content":"x"}],"max_tokens":1e400}`,
+    ),
   );
   /** Percent-encodes every UTF-16 unit, a lone surrogate as the three bytes a WTF-8 client would send. */
   const encoded = (s: string) =>
     s.replace(/[\s\S]/gu, (ch) => {
       const c = ch.charCodeAt(0);
-      if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff) return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+      if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff)
+        return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
       return encodeURIComponent(ch);
     });
-  const query = fc.dictionary(fc.constantFrom('after', 'limit', 'purpose', 'order', 'x'), fc.oneof(nasty, value.map(String)), { maxKeys: 3 })
-    .map((q) => Object.entries(q).map(([k, v]) => `${k}=${encoded(String(v))}`).join('&'));
-  const id = fc.oneof(nasty, fc.constantFrom('file-x', 'batch_x', 'a'.repeat(200))).filter((s) => s.length > 0).map(encoded);
+  const query = fc
+    .dictionary(fc.constantFrom('after', 'limit', 'purpose', 'order', 'x'), fc.oneof(nasty, value.map(String)), { maxKeys: 3 })
+    .map((q) =>
+      Object.entries(q)
+        .map(([k, v]) => `${k}=${encoded(String(v))}`)
+        .join('&'),
+    );
+  const id = fc
+    .oneof(nasty, fc.constantFrom('file-x', 'batch_x', 'a'.repeat(200)))
+    .filter((s) => s.length > 0)
+    .map(encoded);
 
   const inferencePaths = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/ocr', '/v1/audio/transcriptions'];
   const families: [string, fc.Arbitrary<Case>][] = [
     ['chat bodies', chatBody.map((b) => ({ method: 'POST', path: '/v1/chat/completions', body: JSON.stringify(withModel(b)) }))],
-    ['completion and embedding bodies', fc.tuple(fc.constantFrom('/v1/completions', '/v1/embeddings'), textBody).map(([path, b]) => ({ method: 'POST', path, body: JSON.stringify(withModel(b)) }))],
-    ['OCR and transcription bodies', fc.tuple(fc.constantFrom('/v1/ocr', '/v1/audio/transcriptions'), mediaBody).map(([path, b]) => ({ method: 'POST', path, body: JSON.stringify(b) }))],
-    ['raw bodies on every inference endpoint', fc.tuple(fc.constantFrom(...inferencePaths), rawBody).map(([path, body]) => ({ method: 'POST', path, body }))],
-    ['models, usage and their queries', fc.tuple(fc.constantFrom('/v1/models', '/v1/usage', '/v1/models/'), id, query).map(([p, i, q]) => ({ method: 'GET', path: `${p}${p.endsWith('/') ? i : ''}?${q}` }))],
+    [
+      'completion and embedding bodies',
+      fc
+        .tuple(fc.constantFrom('/v1/completions', '/v1/embeddings'), textBody)
+        .map(([path, b]) => ({ method: 'POST', path, body: JSON.stringify(withModel(b)) })),
+    ],
+    [
+      'OCR and transcription bodies',
+      fc
+        .tuple(fc.constantFrom('/v1/ocr', '/v1/audio/transcriptions'), mediaBody)
+        .map(([path, b]) => ({ method: 'POST', path, body: JSON.stringify(b) })),
+    ],
+    [
+      'raw bodies on every inference endpoint',
+      fc.tuple(fc.constantFrom(...inferencePaths), rawBody).map(([path, body]) => ({ method: 'POST', path, body })),
+    ],
+    [
+      'models, usage and their queries',
+      fc
+        .tuple(fc.constantFrom('/v1/models', '/v1/usage', '/v1/models/'), id, query)
+        .map(([p, i, q]) => ({ method: 'GET', path: `${p}${p.endsWith('/') ? i : ''}?${q}` })),
+    ],
     [
       'files and batches by id and query',
-      fc.tuple(
-        fc.constantFrom(['GET', '/v1/files'], ['GET', '/v1/batches'], ['GET', '/v1/files/:id'], ['DELETE', '/v1/files/:id'], ['GET', '/v1/files/:id/content'], ['GET', '/v1/batches/:id'], ['POST', '/v1/batches/:id/cancel']),
-        id,
-        query,
-      ).map(([[method, p], i, q]) => ({ method, path: `${p.replace(':id', i)}?${q}` })),
+      fc
+        .tuple(
+          fc.constantFrom(
+            ['GET', '/v1/files'],
+            ['GET', '/v1/batches'],
+            ['GET', '/v1/files/:id'],
+            ['DELETE', '/v1/files/:id'],
+            ['GET', '/v1/files/:id/content'],
+            ['GET', '/v1/batches/:id'],
+            ['POST', '/v1/batches/:id/cancel'],
+          ),
+          id,
+          query,
+        )
+        .map(([[method, p], i, q]) => ({ method, path: `${p.replace(':id', i)}?${q}` })),
     ],
     [
       'batch creation bodies',
-      fc.oneof(
-        fc.record({ input_file_id: fc.oneof(nasty, value), endpoint: fc.oneof(fc.constant('/v1/chat/completions'), value), completion_window: fc.oneof(fc.constant('24h'), value), metadata: fc.oneof(fc.dictionary(nasty, nasty, { maxKeys: 3 }), value) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
-        rawBody,
-      ).map((body) => ({ method: 'POST', path: '/v1/batches', body })),
+      fc
+        .oneof(
+          fc
+            .record(
+              {
+                input_file_id: fc.oneof(nasty, value),
+                endpoint: fc.oneof(fc.constant('/v1/chat/completions'), value),
+                completion_window: fc.oneof(fc.constant('24h'), value),
+                metadata: fc.oneof(fc.dictionary(nasty, nasty, { maxKeys: 3 }), value),
+              },
+              { requiredKeys: [] },
+            )
+            .map((b) => JSON.stringify(b)),
+          rawBody,
+        )
+        .map((body) => ({ method: 'POST', path: '/v1/batches', body })),
     ],
     [
       'file uploads',
-      fc.record({ purpose: fc.oneof(fc.constant('batch'), nasty), filename: nasty, content: fc.oneof(nasty, rawBody) }).map(({ purpose, filename, content }) => {
-        const form = new FormData();
-        form.append('purpose', purpose);
-        form.append('file', new Blob([content]), filename || 'f');
-        return { method: 'POST', path: '/v1/files', body: form };
-      }),
+      fc
+        .record({ purpose: fc.oneof(fc.constant('batch'), nasty), filename: nasty, content: fc.oneof(nasty, rawBody) })
+        .map(({ purpose, filename, content }) => {
+          const form = new FormData();
+          form.append('purpose', purpose);
+          form.append('file', new Blob([content]), filename || 'f');
+          return { method: 'POST', path: '/v1/files', body: form };
+        }),
     ],
   ];
 
@@ -181,11 +287,18 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
   });
 
   it('batches made of fuzzed lines fail validation or run, never a 500', async () => {
-    const lines = fc.array(fc.oneof(rawBody, chatBody.map((b) => JSON.stringify(withModel(b))).map(line), fc.constant(line(chat({})))), { minLength: 1, maxLength: 4 });
+    const lines = fc.array(fc.oneof(rawBody, chatBody.map((b) => JSON.stringify(withModel(b))).map(line), fc.constant(line(chat({})))), {
+      minLength: 1,
+      maxLength: 4,
+    });
     await fc.assert(
       fc.asyncProperty(lines, async (ls) => {
         const fileId = await upload(ls.join('\n'));
-        await answersWell({ method: 'POST', path: '/v1/batches', body: JSON.stringify({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' }) });
+        await answersWell({
+          method: 'POST',
+          path: '/v1/batches',
+          body: JSON.stringify({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+        });
       }),
       { numRuns: Math.max(10, FUZZ_RUNS / 4), endOnFailure: true },
     );
@@ -198,15 +311,19 @@ describe('malformed input: every /v1 endpoint answers 4xx, the control loop keep
     for (const m of [MODEL, SECOND_MODEL]) {
       expect((await send({ method: 'POST', path: '/v1/chat/completions', body: chat({ model: m }) })).status).toBe(200);
     }
-    await waitUntil(() => {
-      const fresh = aggregates.slice(mark);
-      return [MODEL, SECOND_MODEL].every((m) => fresh.filter((a) => a.model === m && a.readyWorkers > 0).length >= 3) || undefined;
-    }, 20_000, 'three more aggregates of each model');
+    await waitUntil(
+      () => {
+        const fresh = aggregates.slice(mark);
+        return [MODEL, SECOND_MODEL].every((m) => fresh.filter((a) => a.model === m && a.readyWorkers > 0).length >= 3) || undefined;
+      },
+      20_000,
+      'three more aggregates of each model',
+    );
     await sleep(500);
     expect(collector.records().filter((r) => r.level === 'error' && /aggregat/.test(String(r.msg)))).toEqual([]);
     expect(collector.child.exitCode).toBeNull();
     const models = await stack.db.query<{ model: string }>('SELECT DISTINCT model FROM usage_records ORDER BY model');
-    expect(models.map((r) => r.model).every((m) => m === '<invalid>' || !/[\u0000-\u001f]/.test(m) && m.length > 0)).toBe(true);
+    expect(models.map((r) => r.model).every((m) => m === '<invalid>' || (!/[\u0000-\u001f]/.test(m) && m.length > 0))).toBe(true);
     expect(models.map((r) => r.model)).toEqual(expect.arrayContaining(['<invalid>', MODEL, SECOND_MODEL]));
   });
 });

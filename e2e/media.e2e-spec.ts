@@ -68,7 +68,15 @@ describe('media through the gateway', () => {
 
   async function attach(kind: string, url: string): Promise<void> {
     const workerId = `${kind}-${stack.namespace.slice(-4)}`;
-    const proc = startNode('bin/maas.js', { ...stack.env, LOG_LEVEL: 'info' }, ['worker', '--attach', url, '--worker-id', workerId, '--heartbeat', '500ms']);
+    const proc = startNode('bin/maas.js', { ...stack.env, LOG_LEVEL: 'info' }, [
+      'worker',
+      '--attach',
+      url,
+      '--worker-id',
+      workerId,
+      '--heartbeat',
+      '500ms',
+    ]);
     const registered = await proc.waitFor((r) => r.msg === 'worker registered', 30_000, `registration of ${workerId}`);
     stack.workers.push({ ...proc, workerId, url: String(registered.url) });
     await stack.gateway.waitFor((r) => r.msg === 'worker joined' && r.workerId === workerId, 10_000, `gateway learning ${workerId}`);
@@ -90,7 +98,12 @@ describe('media through the gateway', () => {
       engine(['speech-engine', '--port', '0', '--concurrency', '2']),
       engine(['sim-engine', '--profile', 'cpu16-qwen2.5-3b', '--model', EMBEDDING_MODEL, '--port', '0', '--time-scale', '50']),
     ]);
-    await Promise.all([attach('ocr', ocrUrl), attach('speech', speechUrl), attach('embed', simUrl), stack.startWorker(['--capabilities', 'chat,completion'])]);
+    await Promise.all([
+      attach('ocr', ocrUrl),
+      attach('speech', speechUrl),
+      attach('embed', simUrl),
+      stack.startWorker(['--capabilities', 'chat,completion']),
+    ]);
     secret = (await stack.createKey({ name: 'media-e2e' })).secret;
     client = new OpenAI({ apiKey: secret, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0, timeout: 600_000 });
   }, 180_000);
@@ -121,7 +134,14 @@ describe('media through the gateway', () => {
     expect(cer).toBeLessThanOrEqual(CLEAN_CER_BOUND);
     process.stdout.write(`OCR CER through the gateway (/v1/ocr): ${cer.toFixed(3)}\n`);
     const [event] = await stack.usageOf(res.headers.get('x-request-id')!);
-    expect(event).toMatchObject({ endpoint: 'ocr', status: 200, model: OCR_MODEL, workerId: workerIds.ocr, promptTokens: 85, completionTokens: Math.ceil(json.usage.characters / 4) });
+    expect(event).toMatchObject({
+      endpoint: 'ocr',
+      status: 200,
+      model: OCR_MODEL,
+      workerId: workerIds.ocr,
+      promptTokens: 85,
+      completionTokens: Math.ceil(json.usage.characters / 4),
+    });
 
     const form = new FormData();
     form.append('model', OCR_MODEL);
@@ -135,7 +155,15 @@ describe('media through the gateway', () => {
     const { data, response } = await client.chat.completions
       .create({
         model: OCR_MODEL,
-        messages: [{ role: 'user', content: [{ type: 'text', text: 'Transcribe this page.' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${sanskrit.toString('base64')}` } }] }],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Transcribe this page.' },
+              { type: 'image_url', image_url: { url: `data:image/png;base64,${sanskrit.toString('base64')}` } },
+            ],
+          },
+        ],
       })
       .withResponse();
     const cer = characterErrorRate(SANSKRIT, data.choices[0].message.content ?? '');
@@ -157,14 +185,26 @@ describe('media through the gateway', () => {
   });
 
   it('transcribes speech through the SDK (multipart) and as base64 JSON, billed by duration', async () => {
-    const { data, response } = await client.audio.transcriptions.create({ file: await toFile(hello, 'hello.wav'), model: SPEECH_MODEL }).withResponse();
+    const { data, response } = await client.audio.transcriptions
+      .create({ file: await toFile(hello, 'hello.wav'), model: SPEECH_MODEL })
+      .withResponse();
     expect(wordErrorRate(SENTENCES[0], data.text)).toBe(0);
     const seconds = Number(response.headers.get('x-audio-duration-seconds'));
     expect(seconds).toBeGreaterThan(1);
     const [event] = await stack.usageOf(response.headers.get('x-request-id')!);
-    expect(event).toMatchObject({ endpoint: 'audio.transcriptions', workerId: workerIds.speech, audioSeconds: seconds, promptTokens: Math.ceil(seconds * 10), tokensCountedBy: 'runtime' });
+    expect(event).toMatchObject({
+      endpoint: 'audio.transcriptions',
+      workerId: workerIds.speech,
+      audioSeconds: seconds,
+      promptTokens: Math.ceil(seconds * 10),
+      tokensCountedBy: 'runtime',
+    });
 
-    const text = await client.audio.transcriptions.create({ file: await toFile(hello, 'hello.wav'), model: SPEECH_MODEL, response_format: 'text' });
+    const text = await client.audio.transcriptions.create({
+      file: await toFile(hello, 'hello.wav'),
+      model: SPEECH_MODEL,
+      response_format: 'text',
+    });
     expect(String(text).trim()).toBe(SENTENCES[0]);
 
     const json = await post('/v1/audio/transcriptions', { model: SPEECH_MODEL, file: `data:audio/wav;base64,${hello.toString('base64')}` });
@@ -174,15 +214,25 @@ describe('media through the gateway', () => {
 
   it('transcribes over two minutes of speech past the chat total limit, within its word error bound', async () => {
     const started = Date.now();
-    const result = await client.audio.transcriptions.create({ file: await toFile(long, 'lecture.wav'), model: SPEECH_MODEL, response_format: 'verbose_json' });
+    const result = await client.audio.transcriptions.create({
+      file: await toFile(long, 'lecture.wav'),
+      model: SPEECH_MODEL,
+      response_format: 'verbose_json',
+    });
     expect(result.duration).toBeGreaterThanOrEqual(120);
     const wer = wordErrorRate([...SENTENCES, ...SENTENCES].join(' '), result.text);
-    process.stdout.write(`long transcription through the gateway: ${result.duration.toFixed(1)} s of audio in ${((Date.now() - started) / 1000).toFixed(1)} s, WER ${wer.toFixed(3)}\n`);
+    process.stdout.write(
+      `long transcription through the gateway: ${result.duration.toFixed(1)} s of audio in ${((Date.now() - started) / 1000).toFixed(1)} s, WER ${wer.toFixed(3)}\n`,
+    );
     expect(wer).toBeLessThanOrEqual(LONG_WER_BOUND);
   }, 600_000);
 
   it('embeds through the SDK, as floats and base64', async () => {
-    const floats = await client.embeddings.create({ model: EMBEDDING_MODEL, input: ['research data', 'stays on campus'], encoding_format: 'float' });
+    const floats = await client.embeddings.create({
+      model: EMBEDDING_MODEL,
+      input: ['research data', 'stays on campus'],
+      encoding_format: 'float',
+    });
     const decoded = await client.embeddings.create({ model: EMBEDDING_MODEL, input: ['research data', 'stays on campus'] });
     expect(floats.data).toHaveLength(2);
     expect(floats.data[0].embedding.length).toBeGreaterThan(100);
@@ -191,10 +241,14 @@ describe('media through the gateway', () => {
   });
 
   it('answers a transcription for a chat-only model with a 400 on `model`', async () => {
-    const err = await client.audio.transcriptions.create({ file: await toFile(hello, 'hello.wav'), model: CHAT_MODEL }).catch((e: unknown) => e);
+    const err = await client.audio.transcriptions
+      .create({ file: await toFile(hello, 'hello.wav'), model: CHAT_MODEL })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestError);
     expect(err).toMatchObject({ status: 400, param: 'model', code: 'unsupported_model_capability' });
-    const toEmbedder = await client.chat.completions.create({ model: EMBEDDING_MODEL, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const toEmbedder = await client.chat.completions
+      .create({ model: EMBEDDING_MODEL, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(toEmbedder).toMatchObject({ status: 400, param: 'model' });
   });
 });

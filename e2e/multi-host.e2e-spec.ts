@@ -25,7 +25,13 @@ import { Host, HostNetwork, TcpForward } from './support/netns';
  * Services connect to NATS without credentials (MAAS_NATS_INSECURE=1). MAAS_DRILL=full runs longer phases.
  */
 const FULL = process.env.MAAS_DRILL === 'full';
-const PHASE_MS = { baseline: FULL ? 20_000 : 6000, natsDown: FULL ? 30_000 : 10_000, cut: 10_000, afterCut: FULL ? 20_000 : 6000, workersDown: FULL ? 30_000 : 8000 };
+const PHASE_MS = {
+  baseline: FULL ? 20_000 : 6000,
+  natsDown: FULL ? 30_000 : 10_000,
+  cut: 10_000,
+  afterCut: FULL ? 20_000 : 6000,
+  workersDown: FULL ? 30_000 : 8000,
+};
 /** Requests a second sent to each gateway. */
 const RATE_PER_GATEWAY = 3;
 const REQUEST_TIMEOUT_MS = 12_000;
@@ -102,7 +108,8 @@ async function send(client: OpenAI, id: string, stream: boolean): Promise<Pick<S
   try {
     let finish: string | null | undefined;
     if (stream) {
-      for await (const chunk of await client.chat.completions.create({ ...body, stream: true }, options)) finish = chunk.choices[0]?.finish_reason ?? finish;
+      for await (const chunk of await client.chat.completions.create({ ...body, stream: true }, options))
+        finish = chunk.choices[0]?.finish_reason ?? finish;
     } else {
       finish = (await client.chat.completions.create(body, options)).choices[0]?.finish_reason;
     }
@@ -133,7 +140,14 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     await Promise.all(
       natsHosts.map((h) => {
         const conf = path.join(dir, `${h.name}.conf`);
-        fs.writeFileSync(conf, natsNodeConfig(h, natsHosts.filter((p) => p !== h), path.join(dir, h.name)));
+        fs.writeFileSync(
+          conf,
+          natsNodeConfig(
+            h,
+            natsHosts.filter((p) => p !== h),
+            path.join(dir, h.name),
+          ),
+        );
         return startNatsNode(h, conf);
       }),
     );
@@ -178,12 +192,18 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     }
     for (const name of ['workers-1', 'workers-2']) {
       const host = network.host(name);
-      const worker = startNode('bin/maas.js', env, ['worker', '--sim-profile', PROFILE, '--sim-host', host.address, '--worker-id', name, '--heartbeat', '500ms'], { prefix: host.prefix });
+      const worker = startNode(
+        'bin/maas.js',
+        env,
+        ['worker', '--sim-profile', PROFILE, '--sim-host', host.address, '--worker-id', name, '--heartbeat', '500ms'],
+        { prefix: host.prefix },
+      );
       services.push(worker);
       await worker.waitFor((r) => r.msg === 'worker registered', 60_000, `registration of the worker on ${name}`);
     }
     for (const g of Object.values(gateways)) {
-      for (const w of ['workers-1', 'workers-2']) await g.waitFor((r) => r.msg === 'worker joined' && r.workerId === w, 30_000, `a gateway learning ${w}`);
+      for (const w of ['workers-1', 'workers-2'])
+        await g.waitFor((r) => r.msg === 'worker joined' && r.workerId === w, 30_000, `a gateway learning ${w}`);
     }
   }, 240_000);
 
@@ -198,34 +218,59 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
 
   const clientFor = (key: string, side: 'a' | 'b') => new OpenAI({ apiKey: key, baseURL: `${gateways[side].url}/v1`, maxRetries: 0 });
 
-  it('bills every success once, fails only what was on a lost part, revokes within 1 s, shares a key\'s requests/min and batch files', async () => {
+  it("bills every success once, fails only what was on a lost part, revokes within 1 s, shares a key's requests/min and batch files", async () => {
     const key = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill' })).secret;
-    const rpmKey = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-rpm', limits: { requestsPerMinute: RPM } })).secret;
+    const rpmKey = (
+      await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-rpm', limits: { requestsPerMinute: RPM } })
+    ).secret;
     const clients = { a: clientFor(key, 'a'), b: clientFor(key, 'b') };
 
     // A batch uploaded and created through gateway A, followed and downloaded through gateway B (before the drill: all three NATS nodes up).
     const batchLines = Array.from({ length: BATCH_LINES }, (_, i) =>
-      JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 } }),
+      JSON.stringify({
+        custom_id: `line-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 },
+      }),
     );
     const batchStarted = Date.now();
     const batchRun = await (async () => {
-      const input = await clients.a.files.create({ file: await toFile(Buffer.from(batchLines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
-      const created = await clients.a.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-      const finished = await waitUntil(async () => {
-        const b = await clients.b.batches.retrieve(created.id);
-        return b.status === 'completed' || b.status === 'failed' ? b : undefined;
-      }, 90_000, `batch ${created.id} finishing, seen through gateway-b`);
-      const lines = finished.output_file_id ? (await (await clients.b.files.content(finished.output_file_id)).text()).split('\n').filter((l) => l.trim()) : [];
+      const input = await clients.a.files.create({
+        file: await toFile(Buffer.from(batchLines.join('\n') + '\n'), 'input.jsonl'),
+        purpose: 'batch',
+      });
+      const created = await clients.a.batches.create({
+        input_file_id: input.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+      });
+      const finished = await waitUntil(
+        async () => {
+          const b = await clients.b.batches.retrieve(created.id);
+          return b.status === 'completed' || b.status === 'failed' ? b : undefined;
+        },
+        90_000,
+        `batch ${created.id} finishing, seen through gateway-b`,
+      );
+      const lines = finished.output_file_id
+        ? (await (await clients.b.files.content(finished.output_file_id)).text()).split('\n').filter((l) => l.trim())
+        : [];
       return { status: finished.status, lines };
     })().catch((err: Error) => ({ status: `error: ${err.message}`, lines: [] as string[] }));
-    const outputOk = batchRun.lines.map((l) => JSON.parse(l) as { custom_id: string; response?: { status_code: number } }).filter((l) => l.response?.status_code === 200);
+    const outputOk = batchRun.lines
+      .map((l) => JSON.parse(l) as { custom_id: string; response?: { status_code: number } })
+      .filter((l) => l.response?.status_code === 200);
     const batchMs = Date.now() - batchStarted;
 
     // The 60/min key, before the drill: offered 3 req/s at each gateway for 20 s inside one wall-clock minute, the limiter's counting unit
     // (twice what one gateway admits, so per-gateway counts would admit all 120).
     // First a key with a high limit through both gateways, so the shared bucket exists and both have used it.
-    const warm = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-warm', limits: { requestsPerMinute: 1000 } })).secret;
-    for (const side of ['a', 'b'] as const) await clientFor(warm, side).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi.' }], max_tokens: 2 });
+    const warm = (
+      await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill-warm', limits: { requestsPerMinute: 1000 } })
+    ).secret;
+    for (const side of ['a', 'b'] as const)
+      await clientFor(warm, side).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi.' }], max_tokens: 2 });
     const rpmOutcomes = await (async () => {
       if ((Date.now() % 60_000) + RPM_WINDOW_MS > 58_000) await sleep(60_000 - (Date.now() % 60_000) + 100);
       const from = Date.now();
@@ -252,7 +297,9 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
           if (due > Date.now()) await sleep(due - Date.now());
           const id = `mhdrill-${side}-${i}`;
           const sentAt = Date.now();
-          inFlight.push(send(clients[side], id, i % 2 === 1).then((r) => void sent.push({ id, gateway: side, sentAt, endedAt: Date.now(), ...r })));
+          inFlight.push(
+            send(clients[side], id, i % 2 === 1).then((r) => void sent.push({ id, gateway: side, sentAt, endedAt: Date.now(), ...r })),
+          );
         }
         await Promise.all(inFlight);
       }),
@@ -293,7 +340,10 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
 
     // The ledger is keyed by the gateway's own request id; the client's X-Request-Id is kept beside it, so a request billed twice shows as two rows.
     // Until every success is in the ledger, or a minute has passed (then the assertions name what is missing).
-    const ledgerRows = () => db.query<{ request_id: string; status: number }>("SELECT client_request_id AS request_id, status FROM usage_records WHERE client_request_id LIKE 'mhdrill-a-%' OR client_request_id LIKE 'mhdrill-b-%'");
+    const ledgerRows = () =>
+      db.query<{ request_id: string; status: number }>(
+        "SELECT client_request_id AS request_id, status FROM usage_records WHERE client_request_id LIKE 'mhdrill-a-%' OR client_request_id LIKE 'mhdrill-b-%'",
+      );
     let ledger = await ledgerRows();
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ledger = await ledgerRows()) {
       const ids = new Set(ledger.map((r) => r.request_id));
@@ -323,7 +373,10 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       }),
     );
 
-    const admitted = { a: rpmOutcomes.filter((o) => o.side === 'a' && o.outcome === 'ok').length, b: rpmOutcomes.filter((o) => o.side === 'b' && o.outcome === 'ok').length };
+    const admitted = {
+      a: rpmOutcomes.filter((o) => o.side === 'a' && o.outcome === 'ok').length,
+      b: rpmOutcomes.filter((o) => o.side === 'b' && o.outcome === 'ok').length,
+    };
     const rpmFailed = rpmOutcomes.filter((o) => o.outcome === 'failed');
     const row = (name: string, of: Sent[]) =>
       `  ${name.padEnd(30)} ${String(of.length).padStart(5)} ${String(of.filter((s) => s.outcome === 'ok').length).padStart(10)} ${String(of.filter((s) => s.outcome !== 'ok').length).padStart(7)}` +
@@ -332,7 +385,12 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       [
         `multi-host drill (${FULL ? 'full' : 'short'}): 3 NATS nodes, 2 gateway hosts, 2 worker hosts on ${network.subnet}.0/24; ${RATE_PER_GATEWAY} req/s at each gateway, every other one streamed`,
         `  ${'phase'.padEnd(30)} ${'sent'.padStart(5)} ${'succeeded'.padStart(10)} ${'failed'.padStart(7)}   (failed at gateway)`,
-        ...phases.map((p) => row(p.name, sent.filter((s) => s.sentAt >= p.from && s.sentAt < p.to))),
+        ...phases.map((p) =>
+          row(
+            p.name,
+            sent.filter((s) => s.sentAt >= p.from && s.sentAt < p.to),
+          ),
+        ),
         row('all', sent),
         `  ledger          rows ${ledger.length}, billed ${billed.size}; successes missing ${ok.filter((s) => !billed.has(s.id)).length}; duplicates ${ledger.length - new Set(ledger.map((r) => r.request_id)).size} (usage events sent twice, stored once: ${sentTwice.length}); billed but the answer lost on a lost part ${billedNotDelivered.length}`,
         `  usage stream    successes not in the USAGE stream ${ok.filter((s) => !usageEvents.has(s.id)).length}; ${await jetStreamState(nc)}`,
@@ -340,8 +398,17 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
         `  60 rpm key      offered ${rpmOutcomes.length} in ${RPM_WINDOW_MS / 1000} s of one minute (${RPM_OFFER_PER_GATEWAY} req/s per gateway): admitted ${admitted.a + admitted.b} (a ${admitted.a}, b ${admitted.b}), failed ${rpmFailed.length}`,
         `  batch (before)  ${BATCH_LINES} lines uploaded and created through gateway-a, ${batchRun.status} as seen through gateway-b in ${(batchMs / 1000).toFixed(1)} s; output downloaded through gateway-b: ${outputOk.length} of ${BATCH_LINES} lines answered 200`,
         ...failed.slice(0, 8).map((s) => `  failure         ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.error}`),
-        ...ok.filter((s) => !billed.has(s.id)).slice(0, 8).map((s) => `  unbilled        ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s`),
-        ...(ok.every((s) => billed.has(s.id)) && batchRun.status === 'completed' ? [] : services).flatMap((p) => p.records().filter((r) => r.level === 'error' || r.level === 'warn').slice(-3).map((r) => `  log             ${JSON.stringify(r).slice(0, 300)}`)),
+        ...ok
+          .filter((s) => !billed.has(s.id))
+          .slice(0, 8)
+          .map((s) => `  unbilled        ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s`),
+        ...(ok.every((s) => billed.has(s.id)) && batchRun.status === 'completed' ? [] : services).flatMap((p) =>
+          p
+            .records()
+            .filter((r) => r.level === 'error' || r.level === 'warn')
+            .slice(-3)
+            .map((r) => `  log             ${JSON.stringify(r).slice(0, 300)}`),
+        ),
       ].join('\n'),
     );
 
@@ -388,8 +455,11 @@ async function jetStreamState(nc: NatsConnection): Promise<string> {
   const out: string[] = [];
   for await (const si of jsm.streams.list()) {
     const consumers: string[] = [];
-    for await (const ci of jsm.consumers.list(si.config.name)) consumers.push(`${ci.name} pending ${ci.num_pending} unacked ${ci.num_ack_pending} leader ${ci.cluster?.leader}`);
-    out.push(`${si.config.name} R${si.config.num_replicas} leader ${si.cluster?.leader} msgs ${si.state.messages} [${consumers.join('; ')}]`);
+    for await (const ci of jsm.consumers.list(si.config.name))
+      consumers.push(`${ci.name} pending ${ci.num_pending} unacked ${ci.num_ack_pending} leader ${ci.cluster?.leader}`);
+    out.push(
+      `${si.config.name} R${si.config.num_replicas} leader ${si.cluster?.leader} msgs ${si.state.messages} [${consumers.join('; ')}]`,
+    );
   }
   return out.join(' | ');
 }

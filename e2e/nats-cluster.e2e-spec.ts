@@ -35,7 +35,7 @@ describe('NATS cluster: one of three servers killed under load', () => {
     delete process.env.MAAS_JS_REPLICAS;
   });
 
-  it('keeps every usage event exactly once and the services serving through the loss of the usage stream\'s leader', async () => {
+  it("keeps every usage event exactly once and the services serving through the loss of the usage stream's leader", async () => {
     const jsm = await stack.nc.jetstreamManager();
     const usage = stack.subjects.stream('usage');
     const before = await jsm.streams.info(usage);
@@ -75,10 +75,14 @@ describe('NATS cluster: one of three servers killed under load', () => {
     await load;
 
     // A new leader from the two left, and the stream still on its three-replica config.
-    const after = await waitUntil(async () => {
-      const info = await jsm.streams.info(usage).catch(() => undefined);
-      return info?.cluster?.leader && info.cluster.leader !== leader ? info : undefined;
-    }, 30_000, 'a new leader of the usage stream');
+    const after = await waitUntil(
+      async () => {
+        const info = await jsm.streams.info(usage).catch(() => undefined);
+        return info?.cluster?.leader && info.cluster.leader !== leader ? info : undefined;
+      },
+      30_000,
+      'a new leader of the usage stream',
+    );
 
     // The gateway made the shared limits bucket at the key's first request, on three servers too.
     const limitsBucket = await jsm.streams.info(`KV_${stack.bus.bucketName('key-limits')}`);
@@ -86,9 +90,15 @@ describe('NATS cluster: one of three servers killed under load', () => {
 
     const ok = [...results].filter(([, r]) => r.status === 200).map(([id]) => id);
     const failed = [...results].filter(([, r]) => r.status !== 200);
-    const ledger = () => stack.db.query<{ request_id: string; n: number }>('SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id LIKE $1 GROUP BY client_request_id', ['cluster-%']);
+    const ledger = () =>
+      stack.db.query<{ request_id: string; n: number }>(
+        'SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id LIKE $1 GROUP BY client_request_id',
+        ['cluster-%'],
+      );
     // Up to 90 s for the ledger to catch up; whatever is missing then is reported below.
-    await waitUntil(async () => (await ledger()).length >= ok.length, 90_000, 'every successful request in the ledger').catch(() => undefined);
+    await waitUntil(async () => (await ledger()).length >= ok.length, 90_000, 'every successful request in the ledger').catch(
+      () => undefined,
+    );
     const rows = await ledger();
     const complaints = [stack.gateway, collector].flatMap((p) => p.records()).filter((r) => r.level === 'warn' || r.level === 'error');
     const inLedger = new Set(rows.map((r) => r.request_id));
@@ -109,7 +119,11 @@ describe('NATS cluster: one of three servers killed under load', () => {
     const late = (await stack.createKey({ name: 'after-the-loss' })).secret;
     const res = await stack.post('/v1/chat/completions', late, chatBody({ max_tokens: 2 }), { 'x-request-id': 'cluster-late' });
     expect(res.status).toBe(200);
-    await waitUntil(async () => (await stack.db.query('SELECT 1 FROM usage_records WHERE client_request_id = $1', ['cluster-late'])).length === 1, 60_000, 'the late request in the ledger');
+    await waitUntil(
+      async () => (await stack.db.query('SELECT 1 FROM usage_records WHERE client_request_id = $1', ['cluster-late'])).length === 1,
+      60_000,
+      'the late request in the ledger',
+    );
 
     expect(failed).toEqual([]);
     expect(afterKill.length).toBeGreaterThan(RATE * 3);

@@ -70,7 +70,9 @@ describe('NATS with the generated auth and TLS config', () => {
   /** `maas <args>` against this NATS's credential folder, as the operator runs it. */
   async function maas(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
     const proc = startNode('bin/maas.js', { MAAS_NATS_DIR: nats.store.dir, ...env }, args);
-    const code = await new Promise<number | null>((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve)));
+    const code = await new Promise<number | null>((resolve) =>
+      proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve),
+    );
     await sleep(50);
     return { code, out: proc.lines.join('\n') };
   }
@@ -94,8 +96,14 @@ describe('NATS with the generated auth and TLS config', () => {
 
   const workerIds = async () => (await admin.bus.request('router.list-workers', {}, 5000)).workers.map((w) => w.registration.workerId);
   const registration = (workerId: string, url: string): WorkerRegistered => ({
-    workerId, url, hardware: 'gpu', capacity: 8, vmId: workerId, runtime: { kind: 'vllm' },
-    models: [{ id: MODEL, capabilities: ['chat'] }], sentAt: new Date().toISOString(),
+    workerId,
+    url,
+    hardware: 'gpu',
+    capacity: 8,
+    vmId: workerId,
+    runtime: { kind: 'vllm' },
+    models: [{ id: MODEL, capabilities: ['chat'] }],
+    sentAt: new Date().toISOString(),
   });
 
   beforeAll(async () => {
@@ -112,11 +120,23 @@ describe('NATS with the generated auth and TLS config', () => {
     expect(issued.out).toContain('nats-server reloaded its config');
     db = await createTestDatabase('natssec');
     const serviceEnv = (name: string) => ({ ...nats.envFor(name), DATABASE_URL: db.url, WORKER_EXPIRY_MS: '3s' });
-    [keyRegistry, router] = await Promise.all([startService('key-registry', serviceEnv('key-registry')), startService('router', serviceEnv('router'))]);
-    [gateway, metricsCollector] = await Promise.all([startService('gateway', serviceEnv('gateway')), startService('metrics-collector', serviceEnv('metrics-collector'))]);
+    [keyRegistry, router] = await Promise.all([
+      startService('key-registry', serviceEnv('key-registry')),
+      startService('router', serviceEnv('router')),
+    ]);
+    [gateway, metricsCollector] = await Promise.all([
+      startService('gateway', serviceEnv('gateway')),
+      startService('metrics-collector', serviceEnv('metrics-collector')),
+    ]);
     admin = await client('cli-admin');
     worker = startNode('bin/maas.js', { ...nats.envFor('worker-gpu-node-7'), LOG_LEVEL: 'info' }, [
-      'worker', '--sim-profile', PROFILE, '--worker-id', 'gpu-node-7', '--heartbeat', '500ms',
+      'worker',
+      '--sim-profile',
+      PROFILE,
+      '--worker-id',
+      'gpu-node-7',
+      '--heartbeat',
+      '500ms',
     ]);
     await gateway.waitFor((r) => r.msg === 'worker joined' && r.workerId === 'gpu-node-7', 60_000, 'the gateway learning the real worker');
   });
@@ -131,9 +151,16 @@ describe('NATS with the generated auth and TLS config', () => {
 
   it('writes every credential, the CA key and the config readable by their owner only', () => {
     const dir = nats.store.dir;
-    const files = ['nats-server.conf', 'identities.json', 'ca.key', 'server.key', ...fs.readdirSync(path.join(dir, 'credentials')).map((f) => path.join('credentials', f))];
+    const files = [
+      'nats-server.conf',
+      'identities.json',
+      'ca.key',
+      'server.key',
+      ...fs.readdirSync(path.join(dir, 'credentials')).map((f) => path.join('credentials', f)),
+    ];
     expect(files.length).toBeGreaterThan(12);
-    for (const f of files) expect({ file: f, mode: (fs.statSync(path.join(dir, f)).mode & 0o777).toString(8) }).toEqual({ file: f, mode: '600' });
+    for (const f of files)
+      expect({ file: f, mode: (fs.statSync(path.join(dir, f)).mode & 0o777).toString(8) }).toEqual({ file: f, mode: '600' });
     // The server keeps public keys only: no seed appears in its config.
     const config = fs.readFileSync(nats.store.configFile, 'utf8');
     for (const f of fs.readdirSync(path.join(dir, 'credentials'))) {
@@ -186,15 +213,28 @@ describe('NATS with the generated auth and TLS config', () => {
     // Another worker's registration, pointing at the decoy.
     w.bus.publish('worker.registered', registration('gpu-node-8', decoyUrl));
     // Its own subject, another id in the body: the server lets it through, every consumer drops it.
-    w.nc.publish(subjects.subject('worker.registered', 'gpu-node-7'), new TextEncoder().encode(JSON.stringify(registration('gpu-node-9', decoyUrl))));
+    w.nc.publish(
+      subjects.subject('worker.registered', 'gpu-node-7'),
+      new TextEncoder().encode(JSON.stringify(registration('gpu-node-9', decoyUrl))),
+    );
     const verify = w.nc.subscribe(subjects.subject('key-registry.verify'));
     const stolen: string[] = [];
     void (async () => {
       for await (const m of verify) stolen.push(new TextDecoder().decode(m.data));
     })().catch(() => undefined);
     await w.nc.flush();
-    await until(() => w.errors.includes(`publish ${subjects.subject('worker.registered', 'gpu-node-8')}`) && w.errors.includes(`subscription ${subjects.subject('key-registry.verify')}`), 10_000, `both refusals (errors so far: ${JSON.stringify(w.errors)})`);
-    await router.waitFor((r) => r.msg === 'rejected malformed message' && String(r.error).includes('gpu-node-9'), 10_000, "the router dropping a body that names another worker");
+    await until(
+      () =>
+        w.errors.includes(`publish ${subjects.subject('worker.registered', 'gpu-node-8')}`) &&
+        w.errors.includes(`subscription ${subjects.subject('key-registry.verify')}`),
+      10_000,
+      `both refusals (errors so far: ${JSON.stringify(w.errors)})`,
+    );
+    await router.waitFor(
+      (r) => r.msg === 'rejected malformed message' && String(r.error).includes('gpu-node-9'),
+      10_000,
+      'the router dropping a body that names another worker',
+    );
 
     // key-registry still answers verify (the gateway's request reaches it, not the worker).
     const gatewayClient = await client('gateway');
@@ -209,7 +249,13 @@ describe('NATS with the generated auth and TLS config', () => {
     g.bus.publish('worker.registered', registration('gpu-node-7', decoyUrl));
     g.bus.publish('worker.registered', registration('forged-1', decoyUrl));
     await g.nc.flush();
-    await until(() => g.errors.includes(`publish ${subjects.subject('worker.registered', 'gpu-node-7')}`) && g.errors.includes(`publish ${subjects.subject('worker.registered', 'forged-1')}`), 10_000, `the refusals (errors so far: ${JSON.stringify(g.errors)})`);
+    await until(
+      () =>
+        g.errors.includes(`publish ${subjects.subject('worker.registered', 'gpu-node-7')}`) &&
+        g.errors.includes(`publish ${subjects.subject('worker.registered', 'forged-1')}`),
+      10_000,
+      `the refusals (errors so far: ${JSON.stringify(g.errors)})`,
+    );
 
     const since = new Date(Date.now() - 1000).toISOString();
     const created = await admin.bus.request('key-registry.create', { userEmail: 'ada@example.org', name: 'nats-security' }, 5000);
@@ -224,32 +270,52 @@ describe('NATS with the generated auth and TLS config', () => {
     }
     expect(decoyHits).toBe(0);
     expect(await workerIds()).toEqual(['gpu-node-7']);
-    expect(gateway.records().filter((r) => r.msg === 'worker joined').map((r) => r.workerId)).toEqual(['gpu-node-7']);
+    expect(
+      gateway
+        .records()
+        .filter((r) => r.msg === 'worker joined')
+        .map((r) => r.workerId),
+    ).toEqual(['gpu-node-7']);
 
     // The real traffic still flows under the allow-lists: usage through JetStream into the ledger.
-    const usage = await until(async () => {
-      const reply = await admin.bus.request('metrics-collector.key-usage', { keyId: created.key.keyId, since: [since] }, 5000);
-      return reply.windows[0].interactiveTokens > 0 ? reply : undefined;
-    }, 30_000, 'the ledger recording the requests');
+    const usage = await until(
+      async () => {
+        const reply = await admin.bus.request('metrics-collector.key-usage', { keyId: created.key.keyId, since: [since] }, 5000);
+        return reply.windows[0].interactiveTokens > 0 ? reply : undefined;
+      },
+      30_000,
+      'the ledger recording the requests',
+    );
     expect(usage.windows[0].interactiveTokens).toBeGreaterThan(0);
 
     // A batch: its file in the object store, its requests through the BATCH_WORK stream, limits in KV.
     const auth = { authorization: `Bearer ${created.secret}` };
     const form = new FormData();
     form.set('purpose', 'batch');
-    const line = { custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 } };
+    const line = {
+      custom_id: 'a',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 },
+    };
     form.set('file', new Blob([`${JSON.stringify(line)}\n`], { type: 'application/jsonl' }), 'batch.jsonl');
     const file = await (await fetch(`${gateway.url}/v1/files`, { method: 'POST', headers: auth, body: form })).json();
-    const batch = await (await fetch(`${gateway.url}/v1/batches`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
-    })).json();
+    const batch = await (
+      await fetch(`${gateway.url}/v1/batches`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+      })
+    ).json();
     expect(batch.status).toBeDefined();
-    const done = await until(async () => {
-      const b = await (await fetch(`${gateway.url}/v1/batches/${batch.id}`, { headers: auth })).json();
-      return ['completed', 'failed', 'expired', 'cancelled'].includes(b.status) ? b : undefined;
-    }, 60_000, 'the batch finishing');
+    const done = await until(
+      async () => {
+        const b = await (await fetch(`${gateway.url}/v1/batches/${batch.id}`, { headers: auth })).json();
+        return ['completed', 'failed', 'expired', 'cancelled'].includes(b.status) ? b : undefined;
+      },
+      60_000,
+      'the batch finishing',
+    );
     expect(done).toMatchObject({ status: 'completed', request_counts: { completed: 1, failed: 0 } });
   });
 
@@ -264,7 +330,9 @@ describe('NATS with the generated auth and TLS config', () => {
     const envOf = async (identity: string): Promise<Record<string, string>> => {
       const printed = await maas(['credentials', 'env', identity]);
       expect(printed.code).toBe(0);
-      return Object.fromEntries([...printed.out.matchAll(/^export (\w+)=(".*")$/gm)].map((m) => [m[1], JSON.parse(m[2]) as string])) as Record<string, string>;
+      return Object.fromEntries(
+        [...printed.out.matchAll(/^export (\w+)=(".*")$/gm)].map((m) => [m[1], JSON.parse(m[2]) as string]),
+      ) as Record<string, string>;
     };
     const adminEnv: Record<string, string> = { ...(await envOf('cli-admin')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
     const readOnlyEnv: Record<string, string> = { ...(await envOf('cli-readonly')), NATS_URL: nats.url, MAAS_NATS_INSECURE: '0' };
@@ -279,7 +347,12 @@ describe('NATS with the generated auth and TLS config', () => {
     const refused = await maas(['keys', 'create', '--user', 'mallory@example.org'], readOnlyEnv);
     expect(refused.code).toBe(1);
     expect((await admin.bus.request('key-registry.list', {}, 5000)).keys.map((k) => k.userEmail)).not.toContain('mallory@example.org');
-    const anonymous = await maas(['keys', 'list'], { NATS_URL: nats.url, NATS_CA: nats.store.caFile, MAAS_NATS_INSECURE: '0', NATS_NKEY: '' });
+    const anonymous = await maas(['keys', 'list'], {
+      NATS_URL: nats.url,
+      NATS_CA: nats.store.caFile,
+      MAAS_NATS_INSECURE: '0',
+      NATS_NKEY: '',
+    });
     expect(anonymous.code).toBe(1);
     expect(anonymous.out).toMatch(/no NATS credentials/);
   });
@@ -296,9 +369,9 @@ describe('NATS with the generated auth and TLS config', () => {
       (e: NatsError) => e,
     );
     expect(err?.code).toBe('AUTHORIZATION_VIOLATION');
-    await expect(connectNats(nats.url, 'revoked', logger, loadConfig(natsSecurityConfigSpec, { ...nats.envFor('cli-readonly'), NATS_NKEY: seedCopy }))).rejects.toThrow(
-      `NATS at ${nats.url} refused the nkey in ${seedCopy} (authorization violation)`,
-    );
+    await expect(
+      connectNats(nats.url, 'revoked', logger, loadConfig(natsSecurityConfigSpec, { ...nats.envFor('cli-readonly'), NATS_NKEY: seedCopy })),
+    ).rejects.toThrow(`NATS at ${nats.url} refused the nkey in ${seedCopy} (authorization violation)`);
     // The real worker on that credential is gone too: the router expires it.
     await until(async () => !(await workerIds()).includes('gpu-node-7'), 30_000, 'the router expiring the revoked worker');
     fs.rmSync(path.dirname(seedCopy), { recursive: true, force: true });

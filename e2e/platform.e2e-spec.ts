@@ -3,7 +3,15 @@ import { CommandName, EventName, MessageTypes, Subjects } from '@maas/contracts'
 import { MessageBus } from '@maas/nats';
 import { SERVICE_NAMES } from '@maas/platform';
 import {
-  createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl,
+  createTestDatabase,
+  deleteStreams,
+  factory,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
 } from '@maas/testing';
 
 /** What each service consumes, with a valid example to send after the garbage. */
@@ -31,7 +39,10 @@ const COMMANDS: { service: string; command: CommandName; valid: MessageTypes[Com
 ];
 
 function counter(metrics: string, message: string, outcome: string): number {
-  const m = new RegExp(`^maas_messages_received_total\\{message="${message.replace('.', '\\.')}",outcome="${outcome}"[^}]*\\} (\\d+)`, 'm').exec(metrics);
+  const m = new RegExp(
+    `^maas_messages_received_total\\{message="${message.replace('.', '\\.')}",outcome="${outcome}"[^}]*\\} (\\d+)`,
+    'm',
+  ).exec(metrics);
   return m ? Number(m[1]) : 0;
 }
 
@@ -79,30 +90,37 @@ describe('the platform: seven services on NATS', () => {
     }
   });
 
-  it.each(CONSUMED)('$service rejects a malformed $message, keeps running, and processes the next valid one', async ({ service, message, valid }) => {
-    const svc = services.get(service)!;
-    const before = await fetch(`${svc.url}/metrics`).then((r) => r.text());
-    const subject = new Subjects(namespace).subject(message);
-    const rejectedLogged = svc.waitFor((r) => r.msg === 'rejected malformed message' && r.subject === subject, 10_000, `rejection of ${message}`);
-    if (message === 'usage.request-completed') {
-      await nc.jetstream().publish(subject, new TextEncoder().encode('{"requestId": '));
-      await bus.persist('usage.request-completed', valid() as MessageTypes['usage.request-completed'], `e2e-${Date.now()}`);
-    } else {
-      nc.publish(subject, new TextEncoder().encode('{"requestId": '));
-      bus.publish(message, valid() as never);
-    }
-    await rejectedLogged;
-    const deadline = Date.now() + 10_000;
-    let after = before;
-    while (Date.now() < deadline) {
-      after = await fetch(`${svc.url}/metrics`).then((r) => r.text());
-      if (counter(after, message, 'accepted') > counter(before, message, 'accepted')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(counter(after, message, 'rejected')).toBe(counter(before, message, 'rejected') + 1);
-    expect(counter(after, message, 'accepted')).toBe(counter(before, message, 'accepted') + 1);
-    expect((await fetch(`${svc.url}/health`)).status).toBe(200);
-  });
+  it.each(CONSUMED)(
+    '$service rejects a malformed $message, keeps running, and processes the next valid one',
+    async ({ service, message, valid }) => {
+      const svc = services.get(service)!;
+      const before = await fetch(`${svc.url}/metrics`).then((r) => r.text());
+      const subject = new Subjects(namespace).subject(message);
+      const rejectedLogged = svc.waitFor(
+        (r) => r.msg === 'rejected malformed message' && r.subject === subject,
+        10_000,
+        `rejection of ${message}`,
+      );
+      if (message === 'usage.request-completed') {
+        await nc.jetstream().publish(subject, new TextEncoder().encode('{"requestId": '));
+        await bus.persist('usage.request-completed', valid() as MessageTypes['usage.request-completed'], `e2e-${Date.now()}`);
+      } else {
+        nc.publish(subject, new TextEncoder().encode('{"requestId": '));
+        bus.publish(message, valid() as never);
+      }
+      await rejectedLogged;
+      const deadline = Date.now() + 10_000;
+      let after = before;
+      while (Date.now() < deadline) {
+        after = await fetch(`${svc.url}/metrics`).then((r) => r.text());
+        if (counter(after, message, 'accepted') > counter(before, message, 'accepted')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(counter(after, message, 'rejected')).toBe(counter(before, message, 'rejected') + 1);
+      expect(counter(after, message, 'accepted')).toBe(counter(before, message, 'accepted') + 1);
+      expect((await fetch(`${svc.url}/health`)).status).toBe(200);
+    },
+  );
 
   it.each(COMMANDS)('$service answers a malformed $command with a service error, then serves a valid one', async ({ command, valid }) => {
     const subject = new Subjects(namespace).subject(command);

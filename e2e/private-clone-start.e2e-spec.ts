@@ -111,7 +111,11 @@ describe('npm start as root from a clone in a private folder', () => {
 
   it('starts NATS, PostgreSQL and every service, serves, restarts NATS and PostgreSQL when they die, and stops everything on SIGINT', async () => {
     const { vars, natsPort, pgPort, gatewayPort } = await env();
-    const child = spawn(process.execPath, ['scripts/start.js', '--no-workers'], { cwd: clone, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['scripts/start.js', '--no-workers'], {
+      cwd: clone,
+      env: vars,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -133,7 +137,10 @@ describe('npm start as root from a clone in a private folder', () => {
       await waitFor(() => output.includes('nats-server is running again'), 60_000);
       expect(output).toMatch(/nats-server exited \(SIGKILL\); starting it again/);
       expect(await healthyWithin(routerPort, 90_000)).toBe(true);
-      process.kill(pidOf('postgres', (argv) => argv[argv.indexOf('-p') + 1] === String(pgPort)), 'SIGKILL');
+      process.kill(
+        pidOf('postgres', (argv) => argv[argv.indexOf('-p') + 1] === String(pgPort)),
+        'SIGKILL',
+      );
       await waitFor(() => output.includes('PostgreSQL is running again'), 90_000);
       expect(output).toMatch(/PostgreSQL exited \(code 1\); starting it again/);
       expect(await healthyWithin(keyRegistryPort, 90_000)).toBe(true);
@@ -155,7 +162,11 @@ describe('npm start as root from a clone in a private folder', () => {
     const { vars, natsPort } = await env();
     // 127.0.0.2 is loopback but not where an embedded PostgreSQL may be started: the start fails there.
     vars.DATABASE_URL = `postgres://postgres@127.0.0.2:${await freePort()}/maas`;
-    const child = spawn(process.execPath, ['scripts/start.js', '--no-workers'], { cwd: clone, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['scripts/start.js', '--no-workers'], {
+      cwd: clone,
+      env: vars,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -8,7 +8,16 @@ import { Browser, chromium } from 'playwright-core';
 import { requireSystemPart } from '@maas/testing';
 
 const root = path.resolve(__dirname, '..');
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 
 function freePort(): Promise<number> {
@@ -51,7 +60,11 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
     requireSystemPart('saml-idp', 'chromium');
     const ports = await Promise.all(Array.from({ length: 13 }, freePort));
     const [natsPort, pgPort, gatewayPort, ocrPort, speechPort, devIdpPort, webuiPort, ...servicePorts] = ports;
-    webui = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<html><body><h1>chat UI</h1><p id="user">${req.headers['x-maas-user-email']}</p></body></html>`));
+    webui = http.createServer((req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(`<html><body><h1>chat UI</h1><p id="user">${req.headers['x-maas-user-email']}</p></body></html>`),
+    );
     await new Promise<void>((resolve) => webui.listen(webuiPort, '127.0.0.1', resolve));
     idpPort = devIdpPort;
     gateway = `http://127.0.0.1:${gatewayPort}`;
@@ -98,7 +111,10 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
   it('prints the portal and a development-IdP login; signing in there, making a key and chatting with it works; Ctrl-C stops the IdP too', async () => {
     const portal = (await waitForOutput(/^Portal: (\S+)$/m, 150_000))[1];
     expect(portal).toBe(`${gateway}/portal`);
-    const [, idpUrl, username, password] = await waitForOutput(/DEVELOPMENT IdP \(SimpleSAMLphp at (\S+), loopback only, not for production\)\n\s+as (\S+) \/ (\S+) /, 5_000);
+    const [, idpUrl, username, password] = await waitForOutput(
+      /DEVELOPMENT IdP \(SimpleSAMLphp at (\S+), loopback only, not for production\)\n\s+as (\S+) \/ (\S+) /,
+      5_000,
+    );
     expect(idpUrl).toBe(`http://127.0.0.1:${idpPort}`);
 
     // The password is this installation's, kept owner-only under the state dir.
@@ -124,7 +140,10 @@ describe('npm start with SimpleSAMLphp installed: the printed portal sign-in wor
     await page.waitForURL((u) => u.toString().startsWith(idpUrl), { timeout: 20_000 });
     await page.locator('input[name="username"]').fill(username);
     await page.locator('input[name="password"]').fill(password);
-    await Promise.all([page.waitForURL(portal, { timeout: 20_000 }), page.locator('button[type="submit"], input[type="submit"]').first().click()]);
+    await Promise.all([
+      page.waitForURL(portal, { timeout: 20_000 }),
+      page.locator('button[type="submit"], input[type="submit"]').first().click(),
+    ]);
     await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Models and API keys');
 
     await page.getByLabel('Name').fill('first key');

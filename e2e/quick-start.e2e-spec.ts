@@ -27,7 +27,8 @@ function freePort(): Promise<number> {
  * without SimpleSAMLphp) it prints a one-time sign-in link to the portal, which works once.
  */
 describe('npm start options', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'scripts/start.js'), ...args], { cwd: root, encoding: 'utf8' });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(root, 'scripts/start.js'), ...args], { cwd: root, encoding: 'utf8' });
 
   it('answers --help with its usage and exit 0, and an unknown flag with one line and exit 2', () => {
     const help = run('--help');
@@ -95,7 +96,9 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       while (!fs.existsSync(keyFile) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       const early = fs.readFileSync(keyFile, 'utf8').trim();
       const chatModels = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
-      const listed = (await (await fetch(`http://127.0.0.1:${gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${early}` } })).json()) as {
+      const listed = (await (
+        await fetch(`http://127.0.0.1:${gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${early}` } })
+      ).json()) as {
         data: { id: string; metadata: { state: string } }[];
       };
       const states = Object.fromEntries(chatModels.map((m) => [m, listed.data.find((d) => d.id === m)?.metadata.state]));
@@ -112,9 +115,12 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
           return { model, status: res.status, body: (await res.json()) as { error?: unknown } };
         }),
       );
-      expect(heldAnswers.map((a) => ({ model: a.model, status: a.status, error: a.body.error }))).toEqual(notReady.map((model) => ({ model, status: 200, error: undefined })));
+      expect(heldAnswers.map((a) => ({ model: a.model, status: a.status, error: a.body.error }))).toEqual(
+        notReady.map((model) => ({ model, status: 200, error: undefined })),
+      );
       // the vm-scaler's workers (minReplicas 1 per chat model) register, and the printed key serves them
-      while (!/^API key \(admin@localhost/m.test(output) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+      while (!/^API key \(admin@localhost/m.test(output) && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 200));
       expect(output).toMatch(/^Models: .*Qwen\/Qwen2\.5-3B-Instruct/m);
       expect(output).toMatch(/^Models: .*openai\/gpt-oss-20b/m);
       const key = /^API key \(admin@localhost[^)]*\): (sk-\S+)$/m.exec(output)![1];
@@ -131,13 +137,20 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       const form = new FormData();
       form.set('model', 'pocketsphinx/en-us');
       form.set('file', new Blob([fs.readFileSync(speak(state, 'hello', 'hello world'))], { type: 'audio/wav' }), 'hello.wav');
-      const heard = await fetch(`http://127.0.0.1:${gatewayPort}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+      const heard = await fetch(`http://127.0.0.1:${gatewayPort}/v1/audio/transcriptions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+        body: form,
+      });
       expect(heard.status).toBe(200);
       expect(((await heard.json()) as { text: string }).text.toLowerCase()).toContain('hello');
 
       // The portal through the gateway, and the one-time link into it: once.
       const portal = await fetch(`http://127.0.0.1:${gatewayPort}/portal`, { redirect: 'manual' });
-      expect({ status: portal.status, location: portal.headers.get('location') }).toEqual({ status: 303, location: '/auth/saml/login?next=%2Fportal' });
+      expect({ status: portal.status, location: portal.headers.get('location') }).toEqual({
+        status: 303,
+        location: '/auth/saml/login?next=%2Fportal',
+      });
       const link = /^Portal: .*\n\s+One-time sign-in link for admin@localhost[^\n]*\n\s+(http\S+)$/m.exec(output)![1];
       expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${gatewayPort}/auth/one-time/[A-Za-z0-9_-]{43}$`));
       expect(output.split(link)).toHaveLength(2);
@@ -151,7 +164,10 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
         });
       const signedIn = await redeem();
       expect(signedIn.status).toBe(303);
-      const session = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('maas_session='))!;
+      const session = signedIn.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .find((c) => c.startsWith('maas_session='))!;
       const home = await fetch(`http://127.0.0.1:${gatewayPort}/portal`, { headers: { cookie: session } });
       expect(home.status).toBe(200);
       expect(await home.text()).toContain('admin@localhost');

@@ -24,7 +24,9 @@ const spec = {
     scaleDownHysteresis: 0,
     minDrainSeconds: 1,
   },
-  models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 2 } },
+  models: {
+    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 2 },
+  },
 };
 
 interface VmRow {
@@ -53,14 +55,22 @@ describe('scale from zero: a request for a catalogue model at zero replicas is h
   const vms = () => stack.db.query<VmRow>('SELECT vm_id, state, reason, requested_at, ready_at FROM vms ORDER BY vm_id');
   const diagnostics = () =>
     [
-      ...fs.readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-6).join('\n')}`),
+      ...fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-6).join('\n')}`),
       `--- vm-scaler\n${scaler?.lines.slice(-15).join('\n')}`,
       `--- gateway\n${stack.gateway?.lines.slice(-10).join('\n')}`,
     ].join('\n');
   const maas = (args: string[]) =>
-    run(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), ...args], { cwd: projectRoot(), env: { ...process.env, ...stack.env }, maxBuffer: 16 << 20 }).catch(
-      (err: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: err.stdout ?? '', stderr: `${err.stderr ?? ''} (exit ${err.code})` }),
-    );
+    run(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), ...args], {
+      cwd: projectRoot(),
+      env: { ...process.env, ...stack.env },
+      maxBuffer: 16 << 20,
+    }).catch((err: { stdout?: string; stderr?: string; code?: number }) => ({
+      stdout: err.stdout ?? '',
+      stderr: `${err.stderr ?? ''} (exit ${err.code})`,
+    }));
 
   beforeAll(async () => {
     await stack.start();
@@ -88,11 +98,18 @@ describe('scale from zero: a request for a catalogue model at zero replicas is h
 
   it('lists the model at zero, holds a chat while a worker starts, answers it 200, and drains back to zero', async () => {
     const key = await stack.createKey({ name: 'from-zero' });
-    const listed = async () => ((await (await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key.secret}` } })).json()) as Listed).data.find((m) => m.id === MODEL);
+    const listed = async () =>
+      ((await (await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key.secret}` } })).json()) as Listed).data.find(
+        (m) => m.id === MODEL,
+      );
     const from = new Date(Date.now() - 1000).toISOString();
 
     // the catalogue reaches the gateway with no worker anywhere
-    const atZero = await waitUntil(async () => (await listed())?.metadata.state === 'scaled_to_zero' && (await listed()), 30_000, `the model listed at zero\n${diagnostics()}`);
+    const atZero = await waitUntil(
+      async () => (await listed())?.metadata.state === 'scaled_to_zero' && (await listed()),
+      30_000,
+      `the model listed at zero\n${diagnostics()}`,
+    );
     expect(atZero).toMatchObject({ metadata: { state: 'scaled_to_zero', ready_workers: 0 } });
     expect(await vms()).toEqual([]);
 
@@ -114,7 +131,11 @@ describe('scale from zero: a request for a catalogue model at zero replicas is h
     expect(firstByteMs).toBeGreaterThanOrEqual(STARTUP_DELAY_MS);
 
     // idle: the worker drains and exits by itself; the model is listed at zero again
-    const stopped = await waitUntil(async () => ((await vms()).every((v) => v.state === 'stopped') ? vms() : undefined), 120_000, `the node stopped\n${diagnostics()}`);
+    const stopped = await waitUntil(
+      async () => ((await vms()).every((v) => v.state === 'stopped') ? vms() : undefined),
+      120_000,
+      `the node stopped\n${diagnostics()}`,
+    );
     expect(stopped.map((v) => v.reason)).toEqual(['worker exited with code 0']);
     await waitUntil(async () => (await listed())?.metadata.state === 'scaled_to_zero', 30_000, 'the model listed at zero after the drain');
     const to = new Date().toISOString();

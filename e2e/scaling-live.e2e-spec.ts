@@ -26,7 +26,9 @@ const spec = {
     scaleDownHysteresis: 0,
     minDrainSeconds: 1,
   },
-  models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 3, targetUtilization: 1, maxUtilization: 1, minReplicas: 1, maxReplicas: 3 } },
+  models: {
+    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 3, targetUtilization: 1, maxUtilization: 1, minReplicas: 1, maxReplicas: 3 },
+  },
 };
 
 /** The same inputs under a spec that gives each replica 4× the requests: replay must tell them apart. */
@@ -47,12 +49,20 @@ describe('demand-driven capacity, live: serving load through the gateway, local 
   const rows = <T>(sql: string, params: unknown[] = []) => stack.db.query<T>(sql, params);
   const vms = () => rows<VmRow>('SELECT vm_id, state, reason FROM vms ORDER BY vm_id');
   const maas = (args: string[]) =>
-    run(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), ...args], { cwd: projectRoot(), env: { ...process.env, ...stack.env }, maxBuffer: 16 << 20 }).catch(
-      (err: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: err.stdout ?? '', stderr: `${err.stderr ?? ''} (exit ${err.code})` }),
-    );
+    run(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), ...args], {
+      cwd: projectRoot(),
+      env: { ...process.env, ...stack.env },
+      maxBuffer: 16 << 20,
+    }).catch((err: { stdout?: string; stderr?: string; code?: number }) => ({
+      stdout: err.stdout ?? '',
+      stderr: `${err.stderr ?? ''} (exit ${err.code})`,
+    }));
   const diagnostics = () =>
     [
-      ...fs.readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-6).join('\n')}`),
+      ...fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-6).join('\n')}`),
       `--- vm-scaler\n${scaler?.lines.slice(-15).join('\n')}`,
     ].join('\n');
 
@@ -83,14 +93,34 @@ describe('demand-driven capacity, live: serving load through the gateway, local 
 
   it('adds worker processes as the ramp rises, drains the surplus as it falls, fails no request, and replays identically', async () => {
     // minReplicas 1: the scaler brings up the first worker by itself
-    await waitUntil(async () => (await vms()).filter((v) => v.state === 'ready').length === 1 || undefined, 90_000, `the first node ready\n${diagnostics()}`);
+    await waitUntil(
+      async () => (await vms()).filter((v) => v.state === 'ready').length === 1 || undefined,
+      90_000,
+      `the first node ready\n${diagnostics()}`,
+    );
     const key = await stack.createKey({ name: 'ramp' });
     const from = new Date(Date.now() - 1000).toISOString();
 
     // 1 req/s, then 8 req/s (three replicas at 3 req/s each), then back to 1 req/s while two drain
     const bench = await run(
       process.execPath,
-      [path.join(projectRoot(), 'dist', 'bench', 'serving.js'), '--mode', 'ramp', '--url', stack.gateway.url, '--api-key', key.secret, '--model', MODEL, '--ramp', '1:8,8:30,1:30', '--output-tokens', '24', '--seed', '7'],
+      [
+        path.join(projectRoot(), 'dist', 'bench', 'serving.js'),
+        '--mode',
+        'ramp',
+        '--url',
+        stack.gateway.url,
+        '--api-key',
+        key.secret,
+        '--model',
+        MODEL,
+        '--ramp',
+        '1:8,8:30,1:30',
+        '--output-tokens',
+        '24',
+        '--seed',
+        '7',
+      ],
       { cwd: projectRoot(), maxBuffer: 16 << 20 },
     ).catch((err: { stdout?: string; stderr?: string }) => {
       throw new Error(`the ramp failed requests:\n${err.stdout}\n${err.stderr}\n${diagnostics()}`);
@@ -100,10 +130,16 @@ describe('demand-driven capacity, live: serving load through the gateway, local 
     expect(sent).toBeGreaterThan(200);
 
     // the surplus drains and stops; the first stays
-    const settled = await waitUntil(async () => {
-      const all = await vms();
-      return all.filter((v) => v.state === 'stopped').length >= 2 && all.filter((v) => v.state === 'ready').length === 1 ? all : undefined;
-    }, 90_000, `two nodes stopped\n${diagnostics()}`);
+    const settled = await waitUntil(
+      async () => {
+        const all = await vms();
+        return all.filter((v) => v.state === 'stopped').length >= 2 && all.filter((v) => v.state === 'ready').length === 1
+          ? all
+          : undefined;
+      },
+      90_000,
+      `two nodes stopped\n${diagnostics()}`,
+    );
     expect(settled.length).toBeGreaterThanOrEqual(3);
     // each stopped node's worker exited by itself after its drain: nothing was killed
     for (const v of settled.filter((x) => x.state === 'stopped')) expect(v.reason).toBe('worker exited with code 0');
@@ -111,11 +147,16 @@ describe('demand-driven capacity, live: serving load through the gateway, local 
     const to = new Date().toISOString();
 
     // the decisions that did it: replicas up to 3 on demand, and back to 1
-    const decided = await rows<{ decision: { replicas: Record<string, { valid: boolean; desiredReplicas?: number }>; capacity: { starts: unknown[]; drains: unknown[] } } }>(
-      'SELECT decision FROM scaling_decisions WHERE decided_at BETWEEN $1 AND $2 ORDER BY decided_at',
-      [from, to],
-    );
-    const replicas = decided.map((d) => d.decision.replicas[MODEL]).filter((r) => r.valid).map((r) => r.desiredReplicas!);
+    const decided = await rows<{
+      decision: {
+        replicas: Record<string, { valid: boolean; desiredReplicas?: number }>;
+        capacity: { starts: unknown[]; drains: unknown[] };
+      };
+    }>('SELECT decision FROM scaling_decisions WHERE decided_at BETWEEN $1 AND $2 ORDER BY decided_at', [from, to]);
+    const replicas = decided
+      .map((d) => d.decision.replicas[MODEL])
+      .filter((r) => r.valid)
+      .map((r) => r.desiredReplicas!);
     expect(Math.max(...replicas)).toBe(3);
     expect(replicas[replicas.length - 1]).toBe(1);
     expect(decided.filter((d) => d.decision.capacity.starts.length > 0).length).toBeGreaterThanOrEqual(1);

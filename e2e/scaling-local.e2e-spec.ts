@@ -4,7 +4,17 @@ import * as path from 'node:path';
 import { JSONCodec, NatsConnection } from 'nats';
 import { Subjects, WorkerRegistered } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  factory,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,7 +31,9 @@ const spec = {
     scaleDownHysteresis: 0,
     minDrainSeconds: 1,
   },
-  models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 3 } },
+  models: {
+    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 3 },
+  },
 };
 
 describe('vm-scaler with the local provider: real worker processes', () => {
@@ -35,10 +47,25 @@ describe('vm-scaler with the local provider: real worker processes', () => {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const rows = (sql: string, params: unknown[] = []) => db.query<any>(sql, params);
-  async function holdDemand<T>(requestRate: number, done: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  async function holdDemand<T>(
+    requestRate: number,
+    done: () => T | undefined | Promise<T | undefined>,
+    ms: number,
+    what: string,
+  ): Promise<T> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      bus.publish('metric.aggregated', factory.metricAggregated({ model: MODEL, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate, concurrency: requestRate, readyWorkers: 0 }));
+      bus.publish(
+        'metric.aggregated',
+        factory.metricAggregated({
+          model: MODEL,
+          intervalStart: new Date(Date.now() - 1000).toISOString(),
+          intervalSeconds: 1,
+          requestRate,
+          concurrency: requestRate,
+          readyWorkers: 0,
+        }),
+      );
       const value = await done();
       if (value !== undefined && value !== null && value !== false) return value;
       await sleep(300);
@@ -49,7 +76,9 @@ describe('vm-scaler with the local provider: real worker processes', () => {
   const readyWorkers = () => {
     const left = new Set(seen.filter((e) => e.name === 'worker.deregistered').map((e) => e.body.workerId));
     const ready = new Map<string, WorkerRegistered>();
-    for (const e of seen) if (e.name === 'worker.registered' && (e.body.state ?? 'ready') === 'ready' && !left.has(e.body.workerId)) ready.set(String(e.body.workerId), e.body as unknown as WorkerRegistered);
+    for (const e of seen)
+      if (e.name === 'worker.registered' && (e.body.state ?? 'ready') === 'ready' && !left.has(e.body.workerId))
+        ready.set(String(e.body.workerId), e.body as unknown as WorkerRegistered);
     return [...ready.values()];
   };
 
@@ -59,7 +88,9 @@ describe('vm-scaler with the local provider: real worker processes', () => {
     bus = new MessageBus(nc, new Subjects(namespace));
     const subjects = new Subjects(namespace);
     for (const name of ['worker.registered', 'worker.draining', 'worker.deregistered'] as const) {
-      nc.subscribe(subjects.subject(name), { callback: (_e, m) => seen.push({ name, at: Date.now(), body: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
+      nc.subscribe(subjects.subject(name), {
+        callback: (_e, m) => seen.push({ name, at: Date.now(), body: JSONCodec<Record<string, unknown>>().decode(m.data) }),
+      });
     }
     fs.writeFileSync(path.join(dir, 'spec.json'), JSON.stringify(spec));
     svc = await startService('vm-scaler', {
@@ -86,7 +117,12 @@ describe('vm-scaler with the local provider: real worker processes', () => {
 
   it('starts worker processes as demand rises; drains them as it falls, none killed while busy', async () => {
     // 25 req/s: three replicas, each a `maas worker` process with its own vmId
-    const workers = await holdDemand(25, () => (readyWorkers().length >= 3 ? readyWorkers() : undefined), 120_000, 'three workers did not register ready');
+    const workers = await holdDemand(
+      25,
+      () => (readyWorkers().length >= 3 ? readyWorkers() : undefined),
+      120_000,
+      'three workers did not register ready',
+    );
     expect(workers.map((w) => w.vmId).sort()).toEqual(workers.map((w) => w.workerId).sort());
     for (const w of workers) expect(w.vmId).toMatch(/^local-[0-9a-z]+-\d{3}$/);
     expect((await rows("SELECT count(*)::int AS n FROM vms WHERE state = 'ready'"))[0].n).toBe(3);
@@ -100,7 +136,12 @@ describe('vm-scaler with the local provider: real worker processes', () => {
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as { usage?: { completion_tokens: number } }, at: Date.now() }));
     await sleep(500);
 
-    await holdDemand(0, async () => ((await rows("SELECT count(*)::int AS n FROM vms WHERE state = 'stopped'"))[0].n === 3 ? true : undefined), 120_000, 'the three nodes did not stop');
+    await holdDemand(
+      0,
+      async () => ((await rows("SELECT count(*)::int AS n FROM vms WHERE state = 'stopped'"))[0].n === 3 ? true : undefined),
+      120_000,
+      'the three nodes did not stop',
+    );
     const done = await response;
     expect(done.status).toBe(200);
     expect(done.body.usage?.completion_tokens).toBe(5000);

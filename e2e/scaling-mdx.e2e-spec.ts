@@ -26,7 +26,9 @@ const spec = {
     scaleDownHysteresis: 0,
     minDrainSeconds: 1,
   },
-  models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 2 } },
+  models: {
+    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 2 },
+  },
 };
 
 interface SimVm {
@@ -55,33 +57,69 @@ describe('vm-scaler with the mdx provider against maas mdx-sim', () => {
 
   const rows = <T>(sql: string, params: unknown[] = []) => stack.db.query<T>(sql, params);
   const simVms = async () => (await (await fetch(`${simUrl}/_sim/vms`)).json()) as SimVm[];
-  const simStats = async () => (await (await fetch(`${simUrl}/_sim/stats`)).json()) as { logins: number; refreshes: number; unauthorized: Record<string, number> };
+  const simStats = async () =>
+    (await (await fetch(`${simUrl}/_sim/stats`)).json()) as { logins: number; refreshes: number; unauthorized: Record<string, number> };
   const diagnostics = () =>
     [
-      ...fs.readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-8).join('\n')}`),
+      ...fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, f), 'utf8').split('\n').slice(-8).join('\n')}`),
       `--- mdx-sim\n${sim?.lines.slice(-5).join('\n')}`,
       `--- vm-scaler\n${scaler?.lines.slice(-20).join('\n')}`,
     ].join('\n');
   /** Keeps reporting `requestRate` of demand until `done` holds. */
-  async function holdDemand<T>(requestRate: number, done: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  async function holdDemand<T>(
+    requestRate: number,
+    done: () => T | undefined | false | Promise<T | undefined | false>,
+    ms: number,
+    what: string,
+  ): Promise<T> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      stack.bus.publish('metric.aggregated', factory.metricAggregated({ model: MODEL, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate, concurrency: requestRate, readyWorkers: 0 }));
+      stack.bus.publish(
+        'metric.aggregated',
+        factory.metricAggregated({
+          model: MODEL,
+          intervalStart: new Date(Date.now() - 1000).toISOString(),
+          intervalSeconds: 1,
+          requestRate,
+          concurrency: requestRate,
+          readyWorkers: 0,
+        }),
+      );
       const value = await done();
       if (value !== undefined && value !== null && value !== false) return value as T;
       await sleep(300);
     }
     throw new Error(`${what} within ${ms} ms\n${diagnostics()}`);
   }
-  const registeredReady = (vmId: string) => seen.find((e) => e.name === 'worker.registered' && e.body.vmId === vmId && (e.body.state ?? 'ready') === 'ready');
+  const registeredReady = (vmId: string) =>
+    seen.find((e) => e.name === 'worker.registered' && e.body.vmId === vmId && (e.body.state ?? 'ready') === 'ready');
 
   beforeAll(async () => {
     await stack.start();
     for (const name of ['worker.registered', 'worker.draining', 'worker.deregistered'] as const) {
-      stack.nc.subscribe(stack.subjects.subject(name), { callback: (_e, m) => seen.push({ name, at: Date.now(), body: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
+      stack.nc.subscribe(stack.subjects.subject(name), {
+        callback: (_e, m) => seen.push({ name, at: Date.now(), body: JSONCodec<Record<string, unknown>>().decode(m.data) }),
+      });
     }
     // what the VM template's unit runs on boot
-    const worker = ['--launch', 'sim-engine', '--model', MODEL, '--heartbeat', '500ms', '--drain-timeout', '30s', '--', '--profile', PROFILE, '--startup-delay', '1s'];
+    const worker = [
+      '--launch',
+      'sim-engine',
+      '--model',
+      MODEL,
+      '--heartbeat',
+      '500ms',
+      '--drain-timeout',
+      '30s',
+      '--',
+      '--profile',
+      PROFILE,
+      '--startup-delay',
+      '1s',
+    ];
     fs.writeFileSync(
       path.join(dir, 'mdx-sim.json'),
       JSON.stringify({
@@ -94,7 +132,15 @@ describe('vm-scaler with the mdx provider against maas mdx-sim', () => {
         powerOffSeconds: 0.5,
         shutdownTimeoutSeconds: 60,
         rateLimit: { requestsPerSecond: 10, burst: 20 },
-        projects: [{ id: 'proj-e2e', vms: [{ id: 'mdx-vm-1', worker, failFirstBoots: 1 }, { id: 'mdx-vm-2', worker }] }],
+        projects: [
+          {
+            id: 'proj-e2e',
+            vms: [
+              { id: 'mdx-vm-1', worker, failFirstBoots: 1 },
+              { id: 'mdx-vm-2', worker },
+            ],
+          },
+        ],
         maasCommand: [process.execPath, path.join(projectRoot(), 'dist', 'cli', 'main.js')],
         env: { NATS_URL: stack.natsUrl, MAAS_NAMESPACE: stack.namespace, LOG_LEVEL: 'info' },
       }),
@@ -133,16 +179,27 @@ describe('vm-scaler with the mdx provider against maas mdx-sim', () => {
     await sleep(TOKEN_TTL_S * 1000 + 500);
 
     // demand for one replica: mdx-vm-1 is powered on first; its guest never starts a worker
-    const failed = await holdDemand(5, async () => (await rows<{ reason: string }>("SELECT reason FROM vms WHERE vm_id = 'mdx-vm-1' AND state = 'failed'"))[0], 60_000, 'the failed boot of mdx-vm-1 recorded');
+    const failed = await holdDemand(
+      5,
+      async () => (await rows<{ reason: string }>("SELECT reason FROM vms WHERE vm_id = 'mdx-vm-1' AND state = 'failed'"))[0],
+      60_000,
+      'the failed boot of mdx-vm-1 recorded',
+    );
     expect(failed.reason).toMatch(/^no worker registered ready within 20 s of power_on \(PowerON for \d+ s\)$/);
     // the expired token was renewed rather than failing the power-on
     const stats = await simStats();
     expect(stats.logins).toBeGreaterThanOrEqual(2);
 
     // another VM of the pool is powered on; its template launches the worker, which registers
-    const reg = (await holdDemand(5, () => registeredReady('mdx-vm-2'), 60_000, 'the worker of mdx-vm-2 registered ready')).body as unknown as WorkerRegistered;
+    const reg = (await holdDemand(5, () => registeredReady('mdx-vm-2'), 60_000, 'the worker of mdx-vm-2 registered ready'))
+      .body as unknown as WorkerRegistered;
     expect(reg).toMatchObject({ workerId: 'mdx-vm-2', vmId: 'mdx-vm-2', runtime: { kind: 'sim-engine' }, models: [{ id: MODEL }] });
-    await holdDemand(5, async () => (await rows("SELECT 1 FROM vms WHERE vm_id = 'mdx-vm-2' AND state = 'ready'")).length > 0, 10_000, 'mdx-vm-2 ready in the vms table');
+    await holdDemand(
+      5,
+      async () => (await rows("SELECT 1 FROM vms WHERE vm_id = 'mdx-vm-2' AND state = 'ready'")).length > 0,
+      10_000,
+      'mdx-vm-2 ready in the vms table',
+    );
     const vm1 = (await simVms()).find((v) => v.id === 'mdx-vm-1')!;
     expect([vm1.status, vm1.failedBoots]).toEqual(['PowerOFF', 1]);
     expect(seen.some((e) => e.name === 'worker.registered' && e.body.vmId === 'mdx-vm-1')).toBe(false);
@@ -150,14 +207,23 @@ describe('vm-scaler with the mdx provider against maas mdx-sim', () => {
     // a chat through the gateway is answered by that worker
     const key = await stack.createKey({ name: 'mdx' });
     await stack.gateway.waitFor((r) => r.msg === 'worker joined' && r.workerId === 'mdx-vm-2', 20_000, 'the gateway learning mdx-vm-2');
-    const res = await stack.post('/v1/chat/completions', key.secret, { model: MODEL, messages: [{ role: 'user', content: 'Hello from mdx' }], max_tokens: 12 });
+    const res = await stack.post('/v1/chat/completions', key.secret, {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Hello from mdx' }],
+      max_tokens: 12,
+    });
     const body = (await res.json()) as { choices?: { message: { content: string } }[]; usage?: { completion_tokens: number } };
     expect(res.status).toBe(200);
     expect(body.choices?.[0].message.content.length).toBeGreaterThan(0);
     expect(body.usage?.completion_tokens).toBe(12);
 
     // demand goes: the guest shutdown drains the worker, which deregisters, and the VM is PowerOFF
-    await holdDemand(0, async () => (await rows("SELECT 1 FROM vms WHERE vm_id = 'mdx-vm-2' AND state = 'stopped'")).length > 0, 60_000, 'mdx-vm-2 stopped');
+    await holdDemand(
+      0,
+      async () => (await rows("SELECT 1 FROM vms WHERE vm_id = 'mdx-vm-2' AND state = 'stopped'")).length > 0,
+      60_000,
+      'mdx-vm-2 stopped',
+    );
     const states = await rows<{ state: string; reason: string }>("SELECT state, reason FROM vms WHERE vm_id = 'mdx-vm-2'");
     expect(states[0].reason).toBe('VM shut down (PowerOFF)');
     expect((await simVms()).map((v) => [v.id, v.status])).toEqual([
@@ -175,12 +241,19 @@ describe('vm-scaler with the mdx provider against maas mdx-sim', () => {
 
     // every decision of the run replays identically from PostgreSQL
     const to = new Date().toISOString();
-    const decided = await rows<{ n: number }>('SELECT count(*)::int AS n FROM scaling_decisions WHERE decided_at BETWEEN $1 AND $2', [from, to]);
-    const replayed = await run(process.execPath, [path.join(projectRoot(), 'dist', 'cli', 'main.js'), 'scaling', 'replay', '--from', from, '--to', to, '--db'], {
-      cwd: projectRoot(),
-      env: { ...process.env, ...stack.env },
-      maxBuffer: 16 << 20,
-    }).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
+    const decided = await rows<{ n: number }>('SELECT count(*)::int AS n FROM scaling_decisions WHERE decided_at BETWEEN $1 AND $2', [
+      from,
+      to,
+    ]);
+    const replayed = await run(
+      process.execPath,
+      [path.join(projectRoot(), 'dist', 'cli', 'main.js'), 'scaling', 'replay', '--from', from, '--to', to, '--db'],
+      {
+        cwd: projectRoot(),
+        env: { ...process.env, ...stack.env },
+        maxBuffer: 16 << 20,
+      },
+    ).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
     expect(`${replayed.stdout}${replayed.stderr}`).toMatch(new RegExp(`^${decided[0].n} decisions replayed: all identical$`, 'm'));
   }, 240_000);
 });

@@ -26,29 +26,36 @@ describe('tracing: usage events keep their request trace through a NATS outage',
 
   /** The `traceparent` of the stored usage event of a request: its record's in a batch, the header of a single event. */
   const storedTraceparent = (requestId: string) =>
-    waitUntil(async () => {
-      try {
-        const jsm = await stack.nc.jetstreamManager();
-        const name = stack.subjects.stream('usage');
-        const info = await jsm.streams.info(name);
-        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-          const m = await jsm.streams.getMessage(name, { seq });
-          const body = JSON.parse(new TextDecoder().decode(m.data)) as RequestCompleted | RequestsCompleted;
-          if (!('records' in body)) {
-            if (body.clientRequestId === requestId) return m.header.get('traceparent');
-            continue;
+    waitUntil(
+      async () => {
+        try {
+          const jsm = await stack.nc.jetstreamManager();
+          const name = stack.subjects.stream('usage');
+          const info = await jsm.streams.info(name);
+          for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+            const m = await jsm.streams.getMessage(name, { seq });
+            const body = JSON.parse(new TextDecoder().decode(m.data)) as RequestCompleted | RequestsCompleted;
+            if (!('records' in body)) {
+              if (body.clientRequestId === requestId) return m.header.get('traceparent');
+              continue;
+            }
+            const record = body.records.find((r) => (r.event as RequestCompleted).clientRequestId === requestId);
+            if (record) return record.traceparent ?? '';
           }
-          const record = body.records.find((r) => (r.event as RequestCompleted).clientRequestId === requestId);
-          if (record) return record.traceparent ?? '';
+        } catch {
+          // NATS is still coming back
         }
-      } catch {
-        // NATS is still coming back
-      }
-      return undefined;
-    }, 20_000, `the stored usage event of ${requestId}`);
+        return undefined;
+      },
+      20_000,
+      `the stored usage event of ${requestId}`,
+    );
 
   const post = (requestId: string, traceId: string) =>
-    stack.post('/v1/chat/completions', key, chatBody(), { 'x-request-id': requestId, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
+    stack.post('/v1/chat/completions', key, chatBody(), {
+      'x-request-id': requestId,
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    });
 
   beforeAll(async () => {
     await receiver.start();
@@ -85,16 +92,24 @@ describe('tracing: usage events keep their request trace through a NATS outage',
 
     const traceparent = await storedTraceparent('req-trace-buffered');
     expect(traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-    const trace = await waitUntil(() => {
-      const spans = receiver.trace(traceId);
-      return spans.some((s) => s.name === 'create usage.request-completed') && spans;
-    }, 10_000, 'the create span');
+    const trace = await waitUntil(
+      () => {
+        const spans = receiver.trace(traceId);
+        return spans.some((s) => s.name === 'create usage.request-completed') && spans;
+      },
+      10_000,
+      'the create span',
+    );
     const server = trace.find((s) => s.kind === SPAN_KIND.SERVER && s.service === 'gateway')!;
     const created = trace.find((s) => s.name === 'create usage.request-completed')!;
     expect(created.parentSpanId).toBe(server.spanId);
     expect(traceparent.split('-')[2]).toBe(created.spanId);
     // The collector stores it from a batch, in a span of the same trace under the one the gateway made.
-    const processed = await waitUntil(() => receiver.trace(traceId).find((s) => s.name === 'process usage.request-completed'), 15_000, 'the collector span');
+    const processed = await waitUntil(
+      () => receiver.trace(traceId).find((s) => s.name === 'process usage.request-completed'),
+      15_000,
+      'the collector span',
+    );
     expect(processed).toMatchObject({ kind: SPAN_KIND.CONSUMER, service: 'metrics-collector', parentSpanId: created.spanId });
   });
 
@@ -106,8 +121,16 @@ describe('tracing: usage events keep their request trace through a NATS outage',
     expect((await post('req-trace-spooled', traceId)).status).toBe(200);
     await waitUntil(() => outages() > before || undefined, 15_000, 'the gateway to notice the outage');
     await stack.gateway.stop('SIGKILL');
-    const spooled = fs.readdirSync(spoolDir).flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-    expect(spooled).toEqual([expect.objectContaining({ clientRequestId: 'req-trace-spooled', $traceparent: expect.stringContaining(traceId) })]);
+    const spooled = fs.readdirSync(spoolDir).flatMap((f) =>
+      fs
+        .readFileSync(path.join(spoolDir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
+    expect(spooled).toEqual([
+      expect.objectContaining({ clientRequestId: 'req-trace-spooled', $traceparent: expect.stringContaining(traceId) }),
+    ]);
 
     await nats.restart();
     const next = await stack.startGateway();

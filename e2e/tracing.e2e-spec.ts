@@ -12,7 +12,8 @@ function ancestors(span: ReceivedSpan, trace: ReceivedSpan[]): ReceivedSpan[] {
   return out;
 }
 
-const isPostgres = (s: ReceivedSpan) => s.kind === SPAN_KIND.CLIENT && (s.attributes['db.system.name'] ?? s.attributes['db.system']) === 'postgresql';
+const isPostgres = (s: ReceivedSpan) =>
+  s.kind === SPAN_KIND.CLIENT && (s.attributes['db.system.name'] ?? s.attributes['db.system']) === 'postgresql';
 const queryText = (s: ReceivedSpan) => String(s.attributes['db.query.text'] ?? s.attributes['db.statement'] ?? '');
 
 /**
@@ -69,10 +70,14 @@ describe('tracing: one chat request is one trace from the client through NATS to
     expect(usage?.completion_tokens).toBeGreaterThan(1);
 
     // The whole chain has arrived once the ledger's INSERT is in.
-    const trace = await waitUntil(() => {
-      const spans = receiver.trace(traceId);
-      return spans.some((s) => s.service === 'metrics-collector' && isPostgres(s) && /usage_records/i.test(queryText(s))) && spans;
-    }, 30_000, `the metrics-collector's SQL span in trace ${traceId}`);
+    const trace = await waitUntil(
+      () => {
+        const spans = receiver.trace(traceId);
+        return spans.some((s) => s.service === 'metrics-collector' && isPostgres(s) && /usage_records/i.test(queryText(s))) && spans;
+      },
+      30_000,
+      `the metrics-collector's SQL span in trace ${traceId}`,
+    );
 
     const server = trace.find((s) => s.service === 'gateway' && s.kind === SPAN_KIND.SERVER)!;
     expect(server).toBeDefined();
@@ -101,17 +106,30 @@ describe('tracing: one chat request is one trace from the client through NATS to
     // gateway → (NATS, JetStream) → metrics-collector → PostgreSQL
     const created = trace.find((s) => s.name === 'create usage.request-completed')!;
     expect(created).toMatchObject({ service: 'gateway', kind: SPAN_KIND.PRODUCER, parentSpanId: server.spanId });
-    expect(created.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'create', 'messaging.message.id': requestId });
+    expect(created.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'create',
+      'messaging.message.id': requestId,
+    });
     const consumed = trace.find((s) => s.name === 'process usage.request-completed')!;
     expect(consumed).toMatchObject({ service: 'metrics-collector', kind: SPAN_KIND.CONSUMER, parentSpanId: created.spanId });
-    expect(consumed.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'process', 'messaging.consumer.group.name': 'metrics-collector', 'messaging.message.id': requestId });
+    expect(consumed.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'process',
+      'messaging.consumer.group.name': 'metrics-collector',
+      'messaging.message.id': requestId,
+    });
     const insert = trace.find((s) => s.service === 'metrics-collector' && isPostgres(s) && /usage_records/i.test(queryText(s)))!;
     expect(ancestors(insert, trace).map((s) => s.spanId)).toContain(consumed.spanId);
 
     // The key check on the way in (request/reply), and the call to the worker (http instrumentation).
     const verify = trace.find((s) => s.name === 'request key-registry.verify')!;
     expect(verify).toMatchObject({ service: 'gateway', kind: SPAN_KIND.PRODUCER, parentSpanId: server.spanId });
-    expect(trace.find((s) => s.name === 'process key-registry.verify')).toMatchObject({ service: 'key-registry', kind: SPAN_KIND.CONSUMER, parentSpanId: verify.spanId });
+    expect(trace.find((s) => s.name === 'process key-registry.verify')).toMatchObject({
+      service: 'key-registry',
+      kind: SPAN_KIND.CONSUMER,
+      parentSpanId: verify.spanId,
+    });
     const upstream = trace.find((s) => s.service === 'gateway' && s.kind === SPAN_KIND.CLIENT && s.parentSpanId === server.spanId);
     expect(upstream?.attributes['http.response.status_code']).toBe(200);
 
@@ -121,7 +139,11 @@ describe('tracing: one chat request is one trace from the client through NATS to
     expect(trace.map((s) => s.spanId)).toContain(routed.span_id);
 
     // The usage event itself says what the span says.
-    expect((await stack.usageOf(requestId))[0]).toMatchObject({ promptTokens: usage!.prompt_tokens, completionTokens: usage!.completion_tokens, workerId: worker.workerId });
+    expect((await stack.usageOf(requestId))[0]).toMatchObject({
+      promptTokens: usage!.prompt_tokens,
+      completionTokens: usage!.completion_tokens,
+      workerId: worker.workerId,
+    });
 
     // Probes and scrapes make no spans; everything arrived as OTLP/JSON.
     const paths = receiver.spans.map((s) => String(s.attributes['url.path'] ?? s.attributes['http.target'] ?? ''));
@@ -131,10 +153,16 @@ describe('tracing: one chat request is one trace from the client through NATS to
 
   it('marks a refused request as an error with its OpenAI error code', async () => {
     const traceId = randomBytes(16).toString('hex');
-    const res = await stack.post('/v1/chat/completions', 'sk-not-a-real-key-0000000000000000', chatBody(), { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
+    const res = await stack.post('/v1/chat/completions', 'sk-not-a-real-key-0000000000000000', chatBody(), {
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    });
     expect(res.status).toBe(401);
     const code = ((await res.json()) as { error: { code: string } }).error.code;
-    const server = await waitUntil(() => receiver.trace(traceId).find((s) => s.service === 'gateway' && s.kind === SPAN_KIND.SERVER), 10_000, 'the 401 span');
+    const server = await waitUntil(
+      () => receiver.trace(traceId).find((s) => s.service === 'gateway' && s.kind === SPAN_KIND.SERVER),
+      10_000,
+      'the 401 span',
+    );
     expect(server.status).toMatchObject({ code: STATUS_CODE.ERROR, message: code });
     expect(server.attributes).toMatchObject({ 'http.response.status_code': 401, 'error.type': code });
   });

@@ -24,8 +24,14 @@ describe('maas worker --launch vllm: per-worker runtime keys the gateway sends',
 
   beforeAll(async () => {
     await stack.start();
-    stack.nc.subscribe(stack.subjects.subject('worker.registered'), { callback: (_e, m) => seen.push({ name: 'worker.registered', body: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
-    fs.writeFileSync(path.join(bin, 'vllm'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(projectRoot(), 'dist', 'e2e', 'support', 'vllm-stand-in.js')}" "$@"\n`, { mode: 0o755 });
+    stack.nc.subscribe(stack.subjects.subject('worker.registered'), {
+      callback: (_e, m) => seen.push({ name: 'worker.registered', body: JSONCodec<Record<string, unknown>>().decode(m.data) }),
+    });
+    fs.writeFileSync(
+      path.join(bin, 'vllm'),
+      `#!/bin/sh\nexec "${process.execPath}" "${path.join(projectRoot(), 'dist', 'e2e', 'support', 'vllm-stand-in.js')}" "$@"\n`,
+      { mode: 0o755 },
+    );
   });
 
   afterAll(async () => {
@@ -36,20 +42,52 @@ describe('maas worker --launch vllm: per-worker runtime keys the gateway sends',
   });
 
   it('builds the vLLM command line from the model spec, keys the runtime per worker, and only a gateway with the secret is served', async () => {
-    worker = startNode('dist/cli/main.js', { ...stack.env, PATH: `${bin}:${process.env.PATH}`, MAAS_WORKER_KEY_SECRET: SECRET, LOG_LEVEL: 'info' }, [
-      'worker', '--launch', 'vllm', '--model', MODEL, '--worker-id', 'vllm-1', '--heartbeat', '500ms',
-      '--tensor-parallel-size', '2', '--max-model-len', '8192', '--gpu-memory-utilization', '0.85', '--priority-scheduling',
-      '--', '--enable-prefix-caching',
-    ]);
+    worker = startNode(
+      'dist/cli/main.js',
+      { ...stack.env, PATH: `${bin}:${process.env.PATH}`, MAAS_WORKER_KEY_SECRET: SECRET, LOG_LEVEL: 'info' },
+      [
+        'worker',
+        '--launch',
+        'vllm',
+        '--model',
+        MODEL,
+        '--worker-id',
+        'vllm-1',
+        '--heartbeat',
+        '500ms',
+        '--tensor-parallel-size',
+        '2',
+        '--max-model-len',
+        '8192',
+        '--gpu-memory-utilization',
+        '0.85',
+        '--priority-scheduling',
+        '--',
+        '--enable-prefix-caching',
+      ],
+    );
     const serving = await worker.waitFor((r) => r.event === 'vllm-serving', 30_000, 'the stand-in vLLM serving');
     expect(serving).toMatchObject({
       model: MODEL,
       auth: 'required',
-      flags: { 'served-model-name': MODEL, 'tensor-parallel-size': '2', 'max-model-len': '8192', 'gpu-memory-utilization': '0.85', 'scheduling-policy': 'priority', 'enable-prefix-caching': true },
+      flags: {
+        'served-model-name': MODEL,
+        'tensor-parallel-size': '2',
+        'max-model-len': '8192',
+        'gpu-memory-utilization': '0.85',
+        'scheduling-policy': 'priority',
+        'enable-prefix-caching': true,
+      },
     });
     await worker.waitFor((r) => r.msg === 'worker registered', 30_000, 'the worker registering');
-    const reg = (await waitUntil(() => seen.find((e) => e.body.workerId === 'vllm-1'), 10_000, 'the registration on NATS')).body as unknown as WorkerRegistered;
-    expect(reg).toMatchObject({ hardware: 'gpu', runtime: { kind: 'vllm' }, state: 'ready', models: [{ id: MODEL, maxContextTokens: 8192 }] });
+    const reg = (await waitUntil(() => seen.find((e) => e.body.workerId === 'vllm-1'), 10_000, 'the registration on NATS'))
+      .body as unknown as WorkerRegistered;
+    expect(reg).toMatchObject({
+      hardware: 'gpu',
+      runtime: { kind: 'vllm' },
+      state: 'ready',
+      models: [{ id: MODEL, maxContextTokens: 8192 }],
+    });
     // the key is in no log line
     expect(worker.lines.join('\n')).toContain('"runtimeAuth":"derived"');
     const { runtimeKeyFor } = await import('@maas/worker-agent');
@@ -74,11 +112,19 @@ describe('maas worker --launch vllm: per-worker runtime keys the gateway sends',
     // a gateway that does not share the secret sends no key: the runtime refuses it
     keyless = await stack.startGateway({ MAAS_WORKER_KEY_SECRET: '' });
     // it learns the worker from the router's snapshot at start, or from the worker's next announcement
-    await keyless.waitFor((r) => (r.msg === 'worker joined' && r.workerId === 'vllm-1') || (r.msg === 'registry snapshot loaded' && Number(r.workers) >= 1), 20_000, 'the second gateway learning vllm-1');
+    await keyless.waitFor(
+      (r) => (r.msg === 'worker joined' && r.workerId === 'vllm-1') || (r.msg === 'registry snapshot loaded' && Number(r.workers) >= 1),
+      20_000,
+      'the second gateway learning vllm-1',
+    );
     const refused = await chat(keyless);
     expect(refused.status).not.toBe(200);
     await refused.arrayBuffer();
-    await worker.waitFor((r) => r.event === 'vllm-unauthorized' && r.path === '/v1/chat/completions' && r.keyGiven === false, 10_000, 'the runtime refusing the keyless gateway');
+    await worker.waitFor(
+      (r) => r.event === 'vllm-unauthorized' && r.path === '/v1/chat/completions' && r.keyGiven === false,
+      10_000,
+      'the runtime refusing the keyless gateway',
+    );
     // no caller ever presented a wrong key: the gateway with the secret sent the runtime's own
     expect(worker.records().filter((r) => r.event === 'vllm-unauthorized' && r.keyGiven === true)).toEqual([]);
 

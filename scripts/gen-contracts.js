@@ -47,7 +47,10 @@ async function generate() {
   }
   const out = new Map();
   for (const [domain, body] of byDomain) {
-    out.set(`${domain}.ts`, `/* Generated from proto/${domain}/v1 by scripts/gen-contracts.js; do not edit. */\n/* eslint-disable */\n\n${body.trimEnd()}\n`);
+    out.set(
+      `${domain}.ts`,
+      `/* Generated from proto/${domain}/v1 by scripts/gen-contracts.js; do not edit. */\n/* eslint-disable */\n\n${body.trimEnd()}\n`,
+    );
   }
   return out;
 }

@@ -14,7 +14,10 @@ class SummaryReporter {
     if (!this.outputFile) return;
     const failed = [];
     for (const file of results.testResults ?? []) {
-      if (file.testExecError) failed.push(`${path.relative(process.cwd(), file.testFilePath)}: ${String(file.testExecError.message ?? file.testExecError).split('\n')[0]}`);
+      if (file.testExecError)
+        failed.push(
+          `${path.relative(process.cwd(), file.testFilePath)}: ${String(file.testExecError.message ?? file.testExecError).split('\n')[0]}`,
+        );
       for (const t of file.testResults ?? []) {
         if (t.status === 'failed') failed.push(`${path.relative(process.cwd(), file.testFilePath)} › ${t.fullName}`);
       }

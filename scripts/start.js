@@ -96,7 +96,17 @@ class Supervisor {
   /** `command` (default: this node) with `args`; `group`: it forks helpers (php -S), stopped with it as a process group. */
   add(name, args, extraEnv = {}, { command = process.execPath, group = false } = {}) {
     const index = this.procs.size;
-    const entry = { name, command, group, args, env: extraEnv, child: undefined, restarts: 0, color: COLORS[index % COLORS.length], startedAt: 0 };
+    const entry = {
+      name,
+      command,
+      group,
+      args,
+      env: extraEnv,
+      child: undefined,
+      restarts: 0,
+      color: COLORS[index % COLORS.length],
+      startedAt: 0,
+    };
     this.procs.set(name, entry);
     this.spawn(entry);
   }
@@ -114,7 +124,9 @@ class Supervisor {
       detached: true, // own process group: Ctrl-C reaches the supervisor, which stops things in order
     });
     entry.child = child;
-    child.on('error', (err) => process.stdout.write(`${this.prefix(entry)} ${paint(31, `cannot start ${entry.command}: ${err.message}`)}\n`));
+    child.on('error', (err) =>
+      process.stdout.write(`${this.prefix(entry)} ${paint(31, `cannot start ${entry.command}: ${err.message}`)}\n`),
+    );
     const pipe = (stream) => {
       let rest = '';
       stream.on('data', (chunk) => {
@@ -176,14 +188,16 @@ class Supervisor {
       clearTimeout(entry.timer);
       const child = entry.child;
       if (!child || !child.pid || child.exitCode !== null || child.signalCode !== null) continue;
-      exits.push(new Promise((resolve) => {
-        const kill = setTimeout(() => this.signal(entry, 'SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        this.signal(entry, 'SIGTERM');
-      }));
+      exits.push(
+        new Promise((resolve) => {
+          const kill = setTimeout(() => this.signal(entry, 'SIGKILL'), 10_000);
+          child.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          this.signal(entry, 'SIGTERM');
+        }),
+      );
     }
     await Promise.all(exits);
   }
@@ -215,7 +229,8 @@ function portFromEnv(name, fallback) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${name} must be a port number (1-65535), got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`${name} must be a port number (1-65535), got ${JSON.stringify(raw)}`);
   return port;
 }
 
@@ -236,7 +251,11 @@ async function prepareSignIn(supervisor, gatewayUrl) {
     return `Open WebUI (${process.env.GATEWAY_WEBUI_URL}), behind the same sign-in: ${gatewayUrl}${mount || '/'}\n`;
   };
   if (process.env.SAML_IDP_METADATA) {
-    return { authEnv, gatewayEnv, announce: async () => process.stdout.write(`Portal: ${portal} (sign in with the IdP in SAML_IDP_METADATA)\n${webui()}`) };
+    return {
+      authEnv,
+      gatewayEnv,
+      announce: async () => process.stdout.write(`Portal: ${portal} (sign in with the IdP in SAML_IDP_METADATA)\n${webui()}`),
+    };
   }
 
   const wanted = !/^(off|0|false|no)$/i.test(process.env.MAAS_DEV_IDP ?? '');
@@ -249,7 +268,9 @@ async function prepareSignIn(supervisor, gatewayUrl) {
       infra.say(`the development IdP could not be set up (${err.message.split('\n')[0]}): signing in with a one-time link instead`);
     }
   } else if (wanted) {
-    infra.say('SimpleSAMLphp is not installed: no development IdP, a one-time sign-in link instead (scripts/install-system-packages.sh installs it)');
+    infra.say(
+      'SimpleSAMLphp is not installed: no development IdP, a one-time sign-in link instead (scripts/install-system-packages.sh installs it)',
+    );
   }
   if (idp) {
     supervisor.add('dev-idp', idp.server.args, idp.server.env, { command: idp.server.command, group: true });
@@ -274,7 +295,9 @@ async function prepareSignIn(supervisor, gatewayUrl) {
         },
       };
     }
-    infra.say(`the development IdP did not answer at ${idp.metadataUrl}: signing in with a one-time link instead (its log: ${idp.logFile})`);
+    infra.say(
+      `the development IdP did not answer at ${idp.metadataUrl}: signing in with a one-time link instead (its log: ${idp.logFile})`,
+    );
     await supervisor.stop('dev-idp');
   }
 
@@ -286,8 +309,17 @@ async function prepareSignIn(supervisor, gatewayUrl) {
     gatewayEnv,
     async announce() {
       // A new link on every start; the one printed by an earlier start stops working.
-      const link = issueSignInLink({ file: linkFile, publicUrl: authEnv.AUTH_PUBLIC_URL, email: 'admin@localhost', displayName: 'Quick-start admin', admin: true, ttlMs: SIGN_IN_LINK_TTL_MS });
-      process.stdout.write(`Portal: ${portal}\n  One-time sign-in link for admin@localhost (an administrator; works once, within ${SIGN_IN_LINK_TTL_MS / 60_000} min):\n  ${link.url}\n${webui()}`);
+      const link = issueSignInLink({
+        file: linkFile,
+        publicUrl: authEnv.AUTH_PUBLIC_URL,
+        email: 'admin@localhost',
+        displayName: 'Quick-start admin',
+        admin: true,
+        ttlMs: SIGN_IN_LINK_TTL_MS,
+      });
+      process.stdout.write(
+        `Portal: ${portal}\n  One-time sign-in link for admin@localhost (an administrator; works once, within ${SIGN_IN_LINK_TTL_MS / 60_000} min):\n  ${link.url}\n${webui()}`,
+      );
     },
   };
 }
@@ -340,7 +372,10 @@ async function main() {
     MAAS_NAMESPACE: namespace,
   };
   // Each part signs in to the NATS started here as itself; with a NATS found running, all use this environment's credentials.
-  const natsEnv = (identity) => (nats.credentials ? { ...nats.credentials.envFor(identity), NATS_USER: '', NATS_PASSWORD: '', NATS_CREDS: '', MAAS_NATS_INSECURE: '' } : {});
+  const natsEnv = (identity) =>
+    nats.credentials
+      ? { ...nats.credentials.envFor(identity), NATS_USER: '', NATS_PASSWORD: '', NATS_CREDS: '', MAAS_NATS_INSECURE: '' }
+      : {};
   const supervisor = new Supervisor(env);
 
   let shuttingDown = false;
@@ -362,8 +397,18 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   // NATS and PostgreSQL started here are supervised too: when one dies it is started again on the same
   // port and data (the services reconnect by themselves), and the operator is told.
-  keepRunning('nats-server', () => nats, async () => (nats = await infra.ensureNats(natsUrl, { secure: true, namespace })), () => shuttingDown);
-  keepRunning('PostgreSQL', () => pg, async () => (pg = await infra.ensurePostgres(databaseUrl)), () => shuttingDown);
+  keepRunning(
+    'nats-server',
+    () => nats,
+    async () => (nats = await infra.ensureNats(natsUrl, { secure: true, namespace })),
+    () => shuttingDown,
+  );
+  keepRunning(
+    'PostgreSQL',
+    () => pg,
+    async () => (pg = await infra.ensurePostgres(databaseUrl)),
+    () => shuttingDown,
+  );
 
   const signIn = await prepareSignIn(supervisor, gatewayUrl);
   for (const s of SERVICES) {
@@ -372,7 +417,12 @@ async function main() {
     const extra = s.name === 'vm-scaler' ? scalerEnv() : s.name === 'auth' ? signIn.authEnv : s.name === 'gateway' ? signIn.gatewayEnv : {};
     // The vm-scaler's workers sign in as workers, not as the vm-scaler.
     const workers = s.name === 'vm-scaler' && nats.credentials ? { MAAS_WORKER_NATS_NKEY: natsEnv('worker-local').NATS_NKEY } : {};
-    supervisor.add(s.name, [script], { [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port), ...extra, ...natsEnv(s.name), ...workers });
+    supervisor.add(s.name, [script], {
+      [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port),
+      ...extra,
+      ...natsEnv(s.name),
+      ...workers,
+    });
   }
 
   const serviceUrls = SERVICES.map((s) => `http://127.0.0.1:${process.env[portVar(s.name)] ?? s.port}`);
@@ -382,7 +432,9 @@ async function main() {
     const down = SERVICES.filter((_, i) => !allUp[i]).map((s) => s.name);
     infra.say(`not healthy after 90 s: ${down.join(', ')} (see their log lines above)`);
   }
-  process.stdout.write(`\n${allUp.every(Boolean) ? `All services healthy in ${took}` : `Started in ${took}, not all healthy`}.\nGateway: ${gatewayUrl}\n`);
+  process.stdout.write(
+    `\n${allUp.every(Boolean) ? `All services healthy in ${took}` : `Started in ${took}, not all healthy`}.\nGateway: ${gatewayUrl}\n`,
+  );
   await signIn.announce();
   if (withWorkers) await require('./lib/on-start')({ supervisor, env, gatewayUrl, natsEnv });
   process.stdout.write('\nCtrl-C stops everything.\n\n');

@@ -22,7 +22,7 @@ function step(label, fn) {
 const USAGE = `usage: npm test [-- JEST_OPTIONS…]
 
 Installs what is missing (npm dependencies; the Debian packages of scripts/install-system-packages.sh
-when run as root or with passwordless sudo), checks the generated contracts, type-checks, lints, builds, finds
+when run as root or with passwordless sudo), checks the generated contracts, type-checks, lints, checks formatting (prettier), builds, finds
 or starts NATS and PostgreSQL, then runs every jest project (unit, medium, e2e) and prints one summary
 line. Options after -- go to jest, e.g. \`npm test -- --selectProjects unit\` or \`npm test -- e2e/batch\`.
 
@@ -37,21 +37,49 @@ async function main() {
   if (process.env.MAAS_SKIP_SYSTEM_PACKAGES !== '1') step('system packages', () => infra.ensureSystemPackages());
   infra.ensureDependencies();
   step('contracts: generated types match proto/', () =>
-    execFileSync(process.execPath, [path.join(infra.root, 'scripts', 'gen-contracts.js'), '--check'], { stdio: 'inherit' }));
+    execFileSync(process.execPath, [path.join(infra.root, 'scripts', 'gen-contracts.js'), '--check'], { stdio: 'inherit' }),
+  );
   step('type check (tsc --noEmit)', () =>
-    execFileSync(process.execPath, [path.join(infra.root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], { cwd: infra.root, stdio: 'inherit' }));
+    execFileSync(process.execPath, [path.join(infra.root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit'], {
+      cwd: infra.root,
+      stdio: 'inherit',
+    }),
+  );
   step('lint (eslint: pure policies, one gateway clock)', () =>
-    execFileSync(process.execPath, [path.join(infra.root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings', '0', '.'], { cwd: infra.root, stdio: 'inherit' }));
+    execFileSync(process.execPath, [path.join(infra.root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings', '0', '.'], {
+      cwd: infra.root,
+      stdio: 'inherit',
+    }),
+  );
+  step('format (prettier --check)', () =>
+    execFileSync(
+      process.execPath,
+      [path.join(infra.root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '.', '--log-level', 'warn'],
+      {
+        cwd: infra.root,
+        stdio: 'inherit',
+      },
+    ),
+  );
   step('build (swc → dist/)', () => infra.build());
 
   const nats = await infra.ensureNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', { label: 'test-nats' });
-  const pg = await infra.ensurePostgres(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', { label: 'test-postgres' });
+  const pg = await infra.ensurePostgres(
+    process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    { label: 'test-postgres' },
+  );
 
   const artifacts = path.join(infra.root, 'artifacts');
   fs.mkdirSync(artifacts, { recursive: true });
   const resultsFile = path.join(artifacts, 'jest-summary.json');
   fs.rmSync(resultsFile, { force: true });
-  const jestArgs = ['--ci', '--maxWorkers=2', '--reporters=default', `--reporters=${path.join(infra.root, 'scripts', 'jest-summary-reporter.js')}`, ...process.argv.slice(2)];
+  const jestArgs = [
+    '--ci',
+    '--maxWorkers=2',
+    '--reporters=default',
+    `--reporters=${path.join(infra.root, 'scripts', 'jest-summary-reporter.js')}`,
+    ...process.argv.slice(2),
+  ];
   const code = await new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(infra.root, 'node_modules', 'jest', 'bin', 'jest.js'), ...jestArgs], {
       cwd: infra.root,
@@ -78,7 +106,9 @@ function summarise(resultsFile, code) {
     return code || 1;
   }
   for (const name of r.failedTests.slice(0, 50)) process.stdout.write(`  failed: ${name}\n`);
-  process.stdout.write(`\ntests: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.suitesThatDidNotRun ? ` (${r.suitesThatDidNotRun} suites failed to run)` : ''}\n`);
+  process.stdout.write(
+    `\ntests: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.suitesThatDidNotRun ? ` (${r.suitesThatDidNotRun} suites failed to run)` : ''}\n`,
+  );
   if (r.total === 0) {
     process.stdout.write('no test ran\n');
     return 1;
@@ -86,7 +116,10 @@ function summarise(resultsFile, code) {
   return code;
 }
 
-main().then((code) => process.exit(code), (err) => {
-  process.stderr.write(`npm test: ${infra.lastLine(err.message)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`npm test: ${infra.lastLine(err.message)}\n`);
+    process.exit(1);
+  },
+);

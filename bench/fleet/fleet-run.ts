@@ -8,7 +8,17 @@ import { connect, JSONCodec } from 'nats';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
-import { createTestDatabase, deleteStreams, factory, startNode, StartedProcess, startService, StartedService, testNamespace, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  factory,
+  startNode,
+  StartedProcess,
+  startService,
+  StartedService,
+  testNamespace,
+  testNatsUrl,
+} from '@maas/testing';
 import { repoRoot } from '../lib/report';
 import type { RateSeries } from '../scaling/traces';
 import type { FleetHostConfig } from './fleet-host';
@@ -93,9 +103,22 @@ export interface FleetRunResult {
   readonly heartbeatsPerSecondPeak: number;
   readonly powerOnToFirstRouted: readonly number[];
   readonly vmsLaunched: number;
-  readonly sim: { readonly powerOns: number; readonly bootFailures: number; readonly rateLimited: number; readonly requests: number; readonly guestsKilled: number };
+  readonly sim: {
+    readonly powerOns: number;
+    readonly bootFailures: number;
+    readonly rateLimited: number;
+    readonly requests: number;
+    readonly guestsKilled: number;
+  };
   /** From vm.state-changed: boots that ended failed, and how many were followed by another VM's boot becoming ready. */
-  readonly vmEvents: { readonly readyBoots: number; readonly failedBoots: number; readonly recovered: number; readonly recoverySeconds: readonly number[]; readonly failedWhileServing: number; readonly stopped: number };
+  readonly vmEvents: {
+    readonly readyBoots: number;
+    readonly failedBoots: number;
+    readonly recovered: number;
+    readonly recoverySeconds: readonly number[];
+    readonly failedWhileServing: number;
+    readonly stopped: number;
+  };
   readonly replay: { readonly identical: boolean; readonly decisions: number; readonly line: string };
   readonly gatewayDispatch: { readonly p99UpperBoundSeconds: number | undefined; readonly count: number };
 }
@@ -111,7 +134,9 @@ function fleetSimConfig(spec: FleetRunSpec, env: Record<string, string>): unknow
     powerOffSeconds: 1,
     shutdownTimeoutSeconds: 30,
     rateLimit: spec.mdxRateLimit,
-    projects: [{ id: PROJECT, vms: [{ id: 'fleet-{n}', count: spec.vms + spec.spareVms, worker: ['--launch', 'sim-engine', '--model', MODEL] }] }],
+    projects: [
+      { id: PROJECT, vms: [{ id: 'fleet-{n}', count: spec.vms + spec.spareVms, worker: ['--launch', 'sim-engine', '--model', MODEL] }] },
+    ],
     env,
   };
 }
@@ -122,7 +147,9 @@ function scalingSpec(spec: FleetRunSpec, replicaRps: number, bootSeconds: number
   return {
     replicas: { stableWindowSeconds: 6, panicWindowSeconds: 2, scaleToZeroGracePeriodSeconds: 5 },
     capacity: {
-      vmTypes: [{ name: VM_TYPE, accelerator: 'gpu', costPerHour: 1, bootSeconds, slots: { [MODEL]: spec.workersPerVm }, maxCount: spec.vms }],
+      vmTypes: [
+        { name: VM_TYPE, accelerator: 'gpu', costPerHour: 1, bootSeconds, slots: { [MODEL]: spec.workersPerVm }, maxCount: spec.vms },
+      ],
       maxVms: spec.vms,
       bootMarginSeconds: 0,
       forecastBand: 'off',
@@ -130,7 +157,16 @@ function scalingSpec(spec: FleetRunSpec, replicaRps: number, bootSeconds: number
       scaleDownHysteresis: 0,
       minDrainSeconds: 1,
     },
-    models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond: replicaRps, targetUtilization: 1, maxUtilization: 1, minReplicas: 1, maxReplicas: replicas } },
+    models: {
+      [MODEL]: {
+        metric: 'rps',
+        replicaRequestsPerSecond: replicaRps,
+        targetUtilization: 1,
+        maxUtilization: 1,
+        minReplicas: 1,
+        maxReplicas: replicas,
+      },
+    },
   };
 }
 
@@ -184,7 +220,9 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
       lastBeat.set(m.subject.slice(m.subject.lastIndexOf('.') + 1), Date.now());
     },
   });
-  nc.subscribe(subjects.subject('worker.deregistered'), { callback: (_e, m) => lastBeat.delete(m.subject.slice(m.subject.lastIndexOf('.') + 1)) });
+  nc.subscribe(subjects.subject('worker.deregistered'), {
+    callback: (_e, m) => lastBeat.delete(m.subject.slice(m.subject.lastIndexOf('.') + 1)),
+  });
   const transitions: { from: string; to: string; at: number }[] = [];
   nc.subscribe(subjects.subject('vm.state-changed'), {
     callback: (_e, m) => {
@@ -201,21 +239,45 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
 
   try {
     log('starting the shared runtime, the simulated cloud and the services');
-    const engine = startNode('dist/cli/main.js', {}, ['sim-engine', '--profile', PROFILE, '--model', MODEL, '--port', '0', '--time-scale', String(spec.engineTimeScale)]);
+    const engine = startNode('dist/cli/main.js', {}, [
+      'sim-engine',
+      '--profile',
+      PROFILE,
+      '--model',
+      MODEL,
+      '--port',
+      '0',
+      '--time-scale',
+      String(spec.engineTimeScale),
+    ]);
     standIns.set('sim-engine', engine);
     const engineUrl = String((await engine.waitFor((r) => r.event === 'ready', 30_000, 'sim-engine ready')).url);
 
     const hostConfig: FleetHostConfig = {
       sim: fleetSimConfig(spec, env),
-      guests: { natsUrl, namespace, runtimeUrl: engineUrl, model: MODEL, workersPerVm: spec.workersPerVm, capacity: 8, heartbeatMs: 1000, registerEveryMs: 10_000, drainTimeoutMs: 5000 },
+      guests: {
+        natsUrl,
+        namespace,
+        runtimeUrl: engineUrl,
+        model: MODEL,
+        workersPerVm: spec.workersPerVm,
+        capacity: 8,
+        heartbeatMs: 1000,
+        registerEveryMs: 10_000,
+        drainTimeoutMs: 5000,
+      },
     };
     fs.writeFileSync(path.join(dir, 'fleet-host.json'), JSON.stringify(hostConfig));
     const host = startNode('dist/bench/fleet/fleet-host.js', env, ['--config', path.join(dir, 'fleet-host.json')]);
     standIns.set('fleet-host', host);
     const simUrl = String((await host.waitFor((r) => r.event === 'listening', 30_000, 'fleet-host listening')).url);
 
-    const vmIds = Array.from({ length: spec.vms + spec.spareVms }, (_, k) => `fleet-${String(k + 1).padStart(Math.max(3, String(spec.vms + spec.spareVms).length), '0')}`);
-    const stepWallMs = (spec.minutes * 60_000) / Math.min(spec.series.rates.length - spec.dayStart, Math.round(86_400 / spec.series.stepSeconds));
+    const vmIds = Array.from(
+      { length: spec.vms + spec.spareVms },
+      (_, k) => `fleet-${String(k + 1).padStart(Math.max(3, String(spec.vms + spec.spareVms).length), '0')}`,
+    );
+    const stepWallMs =
+      (spec.minutes * 60_000) / Math.min(spec.series.rates.length - spec.dayStart, Math.round(86_400 / spec.series.stepSeconds));
     const steps = Math.round((spec.minutes * 60_000) / stepWallMs);
     const rates = Array.from({ length: steps }, (_, k) => spec.series.rates[spec.dayStart + k]).map((r) => (Number.isFinite(r) ? r : 0));
     const peak = Math.max(...rates);
@@ -225,7 +287,14 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
 
     for (const name of ['router', 'key-registry'] as const) services.set(name, await startService(name, env));
     services.set('gateway', await startService('gateway', { ...env, GATEWAY_WORKER_EXPIRY: '5s' }));
-    services.set('metrics-collector', await startService('metrics-collector', { ...env, METRICS_INTERVAL_MS: `${spec.metricsIntervalMs}ms`, METRICS_LATENESS_MS: `${Math.round(spec.metricsIntervalMs / 2)}ms` }));
+    services.set(
+      'metrics-collector',
+      await startService('metrics-collector', {
+        ...env,
+        METRICS_INTERVAL_MS: `${spec.metricsIntervalMs}ms`,
+        METRICS_LATENESS_MS: `${Math.round(spec.metricsIntervalMs / 2)}ms`,
+      }),
+    );
     services.set('forecaster', await startService('forecaster', env));
     services.set(
       'vm-scaler',
@@ -273,16 +342,25 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
           launchedAt.set(String(r.vmId), Number(r.at));
           vmsOn += 1;
         } else if (r.event === 'ended') vmsOn -= 1;
-        else if (r.event === 'first-request' && launchedAt.has(String(r.vmId))) firstRouted.push(Number(r.at) - launchedAt.get(String(r.vmId))!);
+        else if (r.event === 'first-request' && launchedAt.has(String(r.vmId)))
+          firstRouted.push(Number(r.at) - launchedAt.get(String(r.vmId))!);
         else if (r.event === 'stats') {
           const s = r.sim as Record<string, number>;
           const f = r.fleet as Record<string, number>;
-          simStats = { powerOns: f.powerOns, bootFailures: f.bootFailures, rateLimited: s.rateLimited, requests: s.requests, guestsKilled: f.guestsKilled };
+          simStats = {
+            powerOns: f.powerOns,
+            bootFailures: f.bootFailures,
+            rateLimited: s.rateLimited,
+            requests: s.requests,
+            guestsKilled: f.guestsKilled,
+          };
         }
       }
     };
 
-    log(`replaying ${steps} steps of ${spec.series.stepSeconds} s, ${(stepWallMs / 1000).toFixed(2)} s each; peak ${spec.peakRps} events/s needs ${spec.vms} VMs × ${spec.workersPerVm} workers`);
+    log(
+      `replaying ${steps} steps of ${spec.series.stepSeconds} s, ${(stepWallMs / 1000).toFixed(2)} s each; peak ${spec.peakRps} events/s needs ${spec.vms} VMs × ${spec.workersPerVm} workers`,
+    );
     const from = new Date().toISOString();
     const t0 = Date.now();
     const end = t0 + steps * stepWallMs;
@@ -301,8 +379,12 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
         owed -= n;
         if (n > 0) {
           const at = new Date(now).toISOString();
-          const records = Array.from({ length: n }, () => ({ event: factory.requestCompleted({ model: MODEL, workerId: 'fleet-demand', startedAt: at, finishedAt: at }) }));
-          await bus.persist('usage.requests-completed', { records }, `fleet-${namespace}-${(batchSeq += 1)}`).catch((err: Error) => log(`usage batch not stored: ${err.message}`));
+          const records = Array.from({ length: n }, () => ({
+            event: factory.requestCompleted({ model: MODEL, workerId: 'fleet-demand', startedAt: at, finishedAt: at }),
+          }));
+          await bus
+            .persist('usage.requests-completed', { records }, `fleet-${namespace}-${(batchSeq += 1)}`)
+            .catch((err: Error) => log(`usage batch not stored: ${err.message}`));
         }
         await sleep(Math.max(0, 250 - (Date.now() - now)));
       }
@@ -348,13 +430,22 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
       readHost();
       const now = Date.now();
       const dt = (now - lastAt) / 1000;
-      timeline.push({ t: (now - t0) / 1000, demandRps: demandNow, workers: liveWorkers(), vmsOn, messagesPerSecond: (messages - lastMessages) / dt, heartbeatsPerSecond: (heartbeats - lastBeats) / dt });
+      timeline.push({
+        t: (now - t0) / 1000,
+        demandRps: demandNow,
+        workers: liveWorkers(),
+        vmsOn,
+        messagesPerSecond: (messages - lastMessages) / dt,
+        heartbeatsPerSecond: (heartbeats - lastBeats) / dt,
+      });
       lastMessages = messages;
       lastBeats = heartbeats;
       lastAt = now;
       if (timeline.length % 10 === 0) {
         const p = timeline[timeline.length - 1];
-        log(`t ${p.t.toFixed(0)} s: demand ${p.demandRps.toFixed(1)} events/s, ${p.vmsOn} VMs on, ${p.workers} workers heartbeating, ${p.messagesPerSecond.toFixed(0)} msgs/s, load ${loadAverage().toFixed(1)}`);
+        log(
+          `t ${p.t.toFixed(0)} s: demand ${p.demandRps.toFixed(1)} events/s, ${p.vmsOn} VMs on, ${p.workers} workers heartbeating, ${p.messagesPerSecond.toFixed(0)} msgs/s, load ${loadAverage().toFixed(1)}`,
+        );
       }
     }
     await Promise.all([demand, chats]);
@@ -368,17 +459,25 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
     const window = inPeak.length ? { from: t0 + inPeak[0].t * 1000, to: t0 + inPeak[inPeak.length - 1].t * 1000 } : { from: t0, to: end };
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / (xs.length || Number.NaN);
 
-    const metricsText = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text()).catch(() => '');
+    const metricsText = await fetch(`${gatewayUrl}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
     const gatewayDispatch = histogramP99(metricsText, 'maas_gateway_dispatch_seconds');
 
     log('reading the decisions and replaying them');
-    const rows = await db.query<{ decision_id: string; decided_at: Date; decision: { replicas: Record<string, { desiredReplicas?: number }>; capacity: { starts: { count: number }[]; drains: unknown[]; stops: unknown[]; models: Record<string, { targetReplicas: number }> } } }>(
-      'SELECT decision_id, decided_at, decision FROM scaling_decisions ORDER BY decided_at',
-    );
+    const rows = await db.query<{
+      decision_id: string;
+      decided_at: Date;
+      decision: {
+        replicas: Record<string, { desiredReplicas?: number }>;
+        capacity: { starts: { count: number }[]; drains: unknown[]; stops: unknown[]; models: Record<string, { targetReplicas: number }> };
+      };
+    }>('SELECT decision_id, decided_at, decision FROM scaling_decisions ORDER BY decided_at');
     const decisions: DecisionRow[] = rows.map((r) => ({
       decidedAt: new Date(r.decided_at).getTime(),
       receivedAt: decidedAt.get(r.decision_id),
-      actions: r.decision.capacity.starts.reduce((s, x) => s + x.count, 0) + r.decision.capacity.drains.length + r.decision.capacity.stops.length,
+      actions:
+        r.decision.capacity.starts.reduce((s, x) => s + x.count, 0) + r.decision.capacity.drains.length + r.decision.capacity.stops.length,
       targetReplicas: r.decision.capacity.models[MODEL]?.targetReplicas ?? 0,
     }));
     // each failed boot is recovered by the first later boot (of any VM) that became ready and recovered no other
@@ -392,17 +491,26 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
       recoverySeconds.push((readyBoots[next].at - f.at) / 1000);
       next++;
     }
-    const replayed = await run(process.execPath, [path.join(projectRoot(), 'dist', 'cli', 'main.js'), 'scaling', 'replay', '--from', from, '--to', to, '--db'], {
-      cwd: projectRoot(),
-      env: { ...process.env, ...env },
-      maxBuffer: 64 << 20,
-    }).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
+    const replayed = await run(
+      process.execPath,
+      [path.join(projectRoot(), 'dist', 'cli', 'main.js'), 'scaling', 'replay', '--from', from, '--to', to, '--db'],
+      {
+        cwd: projectRoot(),
+        env: { ...process.env, ...env },
+        maxBuffer: 64 << 20,
+      },
+    ).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
     const text = `${replayed.stdout}${replayed.stderr}`;
     const line = /^(\d+) decisions replayed: .*$/m.exec(text);
 
     const cpu: Record<string, { whole: number; peak: number; peakRssBytes: number }> = {};
     // the samples either side of the window too: at a short peak the window may hold a single one
-    for (const name of sampler.names()) cpu[name] = { whole: sampler.cpu(name), peak: sampler.cpu(name, window.from - 1500, window.to + 1500), peakRssBytes: sampler.peakRss(name) };
+    for (const name of sampler.names())
+      cpu[name] = {
+        whole: sampler.cpu(name),
+        peak: sampler.cpu(name, window.from - 1500, window.to + 1500),
+        peakRssBytes: sampler.peakRss(name),
+      };
     const peakPoints = timeline.filter((p) => p.t * 1000 + t0 >= window.from && p.t * 1000 + t0 <= window.to);
     const { series: _series, progress: _progress, ...runSpec } = spec;
     void _series;
@@ -432,7 +540,11 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
         failedWhileServing: transitions.filter((t) => t.from === 'ready' && t.to === 'failed').length,
         stopped: transitions.filter((t) => t.to === 'stopped').length,
       },
-      replay: { identical: /all identical/.test(line?.[0] ?? ''), decisions: Number(line?.[1] ?? 0), line: line?.[0] ?? text.trim().split('\n').slice(-3).join(' | ') },
+      replay: {
+        identical: /all identical/.test(line?.[0] ?? ''),
+        decisions: Number(line?.[1] ?? 0),
+        line: line?.[0] ?? text.trim().split('\n').slice(-3).join(' | '),
+      },
       gatewayDispatch,
     };
   } finally {
@@ -443,4 +555,3 @@ export async function runFleet(spec: FleetRunSpec): Promise<FleetRunResult> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
-

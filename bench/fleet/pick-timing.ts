@@ -1,6 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '@maas/config';
-import { batchLaneFilter, buildRoutingPolicy, Endpoint, interactiveLaneFilter, promptBlocks, RoutingPipeline, routingPresets } from '@maas/routing';
+import {
+  batchLaneFilter,
+  buildRoutingPolicy,
+  Endpoint,
+  interactiveLaneFilter,
+  promptBlocks,
+  RoutingPipeline,
+  routingPresets,
+} from '@maas/routing';
 import { seededRng } from '@maas/scaling';
 import { gatewayConfigSpec } from '../../services/gateway/src/gateway.config';
 import { percentile } from '../lib/stats';
@@ -23,7 +31,11 @@ export function timePicks(n: number, picks: number, model: string, seed: number)
   const config = loadConfig(gatewayConfigSpec, {});
   const policy = buildRoutingPolicy(routingPresets[config.GATEWAY_ROUTING]);
   const parts = policy.pipeline.parts;
-  const lanes = { minInteractive: config.GATEWAY_INTERACTIVE_LANE, reserve: config.GATEWAY_BATCH_RESERVE, concurrency: config.GATEWAY_BATCH_CONCURRENCY };
+  const lanes = {
+    minInteractive: config.GATEWAY_INTERACTIVE_LANE,
+    reserve: config.GATEWAY_BATCH_RESERVE,
+    concurrency: config.GATEWAY_BATCH_CONCURRENCY,
+  };
   const pipeline = new RoutingPipeline({ ...parts, filters: [batchLaneFilter(lanes), interactiveLaneFilter, ...parts.filters] });
   const usesPrefix = policy.config.scorers.some((s) => s.name === 'prefix-affinity' && s.weight > 0);
   const rng = seededRng(seed);
@@ -46,7 +58,14 @@ export function timePicks(n: number, picks: number, model: string, seed: number)
   for (let k = 0; k < picks + 1000; k++) {
     const began = performance.now();
     pipeline.route(
-      { model, capability: 'chat', arrivedAt: k, prefixBlocks: usesPrefix ? promptBlocks(messages, { model }) : [], sessionKey: `s${k % 50}`, kind: 'interactive' },
+      {
+        model,
+        capability: 'chat',
+        arrivedAt: k,
+        prefixBlocks: usesPrefix ? promptBlocks(messages, { model }) : [],
+        sessionKey: `s${k % 50}`,
+        kind: 'interactive',
+      },
       endpoints,
     );
     // the first thousand warm the JIT up

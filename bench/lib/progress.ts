@@ -34,7 +34,9 @@ export class ProgressBar {
     if (this.tty) {
       const width = 30;
       const filled = Math.round(fraction * width);
-      process.stderr.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} ${elapsed}s\x1b[K`);
+      process.stderr.write(
+        `\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done}/${this.total} ${elapsed}s\x1b[K`,
+      );
       return;
     }
     const decile = Math.floor(fraction * 10);

@@ -11,7 +11,12 @@ export interface ServerProcess {
  * Starts a server that prints JSON log lines and waits for the line with `event: readyEvent`
  * carrying its URL (the convention of `maas` server commands).
  */
-export function startServerProcess(command: string, args: readonly string[], readyEvent = 'ready', timeoutMs = 30000): Promise<ServerProcess> {
+export function startServerProcess(
+  command: string,
+  args: readonly string[],
+  readyEvent = 'ready',
+  timeoutMs = 30000,
+): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

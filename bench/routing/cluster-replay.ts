@@ -160,10 +160,22 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
     const truth = slots.map((s) => s.engine.snapshot(now));
     if (truth.some((s) => s.running === 0 && s.waiting === 0) && truth.some((s) => s.waiting > 0)) idleWhileQueuedArrivals += 1;
     const endpoints = slots.map((s) => s.endpoint(profile.model, spec.capacity ?? profile.maxNumSeqs));
-    const decision = pipeline.route({ model: profile.model, capability: 'chat', arrivedAt: now * 1000, prefixBlocks: request.blocks }, endpoints);
+    const decision = pipeline.route(
+      { model: profile.model, capability: 'chat', arrivedAt: now * 1000, prefixBlocks: request.blocks },
+      endpoints,
+    );
     if (decision.outcome !== 'picked') {
       unrouted += 1;
-      outcomes.push({ id: request.id, worker: '-', arrivalSeconds: now, failure: `unrouted: ${decision.reason}`, promptTokens: request.promptTokens, outputTokens: request.outputTokens, promptBlocks: request.blocks.length, cachedBlocks: 0 });
+      outcomes.push({
+        id: request.id,
+        worker: '-',
+        arrivalSeconds: now,
+        failure: `unrouted: ${decision.reason}`,
+        promptTokens: request.promptTokens,
+        outputTokens: request.outputTokens,
+        promptBlocks: request.blocks.length,
+        cachedBlocks: 0,
+      });
       spec.onSettled?.();
       return;
     }
@@ -172,7 +184,12 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
     slot.requests += 1;
     pending.set(request.id, { request, worker: slot.id });
     slot.engine.submit(
-      { id: request.id, promptTokens: request.promptTokens, outputTokens: request.outputTokens, prefix: { blockTokens: TRACE_BLOCK_TOKENS, hashes: request.blocks } },
+      {
+        id: request.id,
+        promptTokens: request.promptTokens,
+        outputTokens: request.outputTokens,
+        prefix: { blockTokens: TRACE_BLOCK_TOKENS, hashes: request.blocks },
+      },
       now,
     );
   };

@@ -61,7 +61,11 @@ export function conversationTrace(spec: ConversationSpec): TraceRequest[] {
   const systemBlocks = Math.max(1, Math.round(spec.systemPromptTokens / TRACE_BLOCK_TOKENS));
   const requests: Omit<TraceRequest, 'id'>[] = [];
   let session = 0;
-  for (let start = exponential(rng, 1 / spec.sessionsPerSecond); start < spec.durationSeconds; start += exponential(rng, 1 / spec.sessionsPerSecond)) {
+  for (
+    let start = exponential(rng, 1 / spec.sessionsPerSecond);
+    start < spec.durationSeconds;
+    start += exponential(rng, 1 / spec.sessionsPerSecond)
+  ) {
     session += 1;
     const system = Math.floor(rng() * spec.systemPrompts);
     const turns = Math.min(spec.maxTurns, Math.floor(Math.pow(1 - rng(), -1 / spec.turnsShape)));
@@ -82,7 +86,5 @@ export function conversationTrace(spec: ConversationSpec): TraceRequest[] {
       at += exponential(rng, spec.thinkSeconds);
     }
   }
-  return requests
-    .sort((a, b) => a.arrivalSeconds - b.arrivalSeconds)
-    .map((r, i) => ({ id: `c${i}`, ...r }));
+  return requests.sort((a, b) => a.arrivalSeconds - b.arrivalSeconds).map((r, i) => ({ id: `c${i}`, ...r }));
 }

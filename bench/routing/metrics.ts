@@ -27,7 +27,12 @@ export interface PolicyMetrics {
   readonly unusedWorkers: number;
 }
 
-export function policyMetrics(result: ReplayResult, totalBlocks: number, oracleHitRate: number, prefillTokensPerSecond: number): PolicyMetrics {
+export function policyMetrics(
+  result: ReplayResult,
+  totalBlocks: number,
+  oracleHitRate: number,
+  prefillTokensPerSecond: number,
+): PolicyMetrics {
   const done = result.outcomes.filter((o) => o.finishedSeconds !== undefined && o.firstTokenSeconds !== undefined);
   const ttft = done.map((o) => (o.firstTokenSeconds as number) - o.arrivalSeconds);
   const e2e = done.map((o) => (o.finishedSeconds as number) - o.arrivalSeconds);

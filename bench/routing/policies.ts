@@ -34,7 +34,11 @@ export function tunePrefixLoad(tuning: PrefixLoadTuning, kvBlocksPerWorker: numb
     .filter((s) => !(tuning.dropKvCacheScorer && (s.name as string) === 'kv-cache'))
     .map((s) =>
       s.name === 'prefix-affinity'
-        ? { ...s, yieldAtQueue: tuning.yieldAtQueue ?? s.yieldAtQueue, capacityBlocks: tuning.sizeIndexToKv ? capacityBlocks : s.capacityBlocks }
+        ? {
+            ...s,
+            yieldAtQueue: tuning.yieldAtQueue ?? s.yieldAtQueue,
+            capacityBlocks: tuning.sizeIndexToKv ? capacityBlocks : s.capacityBlocks,
+          }
         : s,
     );
   return { ...preset, scorers };
@@ -49,10 +53,19 @@ function withSeed(config: RoutingConfig, seed: number): RoutingConfig {
 export function predictedTtftFor(kvBlocksPerWorker: number, blockSize: number, prefillTokensPerSecond: number): RoutingConfig {
   const preset = routingPresets['predicted-ttft'];
   const capacityBlocks = Math.max(1, Math.floor((kvBlocksPerWorker * blockSize) / TRACE_BLOCK_TOKENS));
-  return { ...preset, scorers: preset.scorers.map((s) => ({ ...s, capacityBlocks, blockTokens: TRACE_BLOCK_TOKENS, prefillTokensPerSecond })) };
+  return {
+    ...preset,
+    scorers: preset.scorers.map((s) => ({ ...s, capacityBlocks, blockTokens: TRACE_BLOCK_TOKENS, prefillTokensPerSecond })),
+  };
 }
 
-export function policyLines(seed: number, kvBlocksPerWorker: number, blockSize: number, ablation: boolean, prefillTokensPerSecond: number): PolicyLine[] {
+export function policyLines(
+  seed: number,
+  kvBlocksPerWorker: number,
+  blockSize: number,
+  ablation: boolean,
+  prefillTokensPerSecond: number,
+): PolicyLine[] {
   const tuned = (name: string, tuning: PrefixLoadTuning): PolicyLine => ({
     name,
     config: withSeed(tunePrefixLoad(tuning, kvBlocksPerWorker, blockSize), seed),
@@ -70,6 +83,10 @@ export function policyLines(seed: number, kvBlocksPerWorker: number, blockSize: 
         ]
       : []),
     tuned('prefix-load tuned', { sizeIndexToKv: true, yieldAtQueue: TUNED_YIELD_AT_QUEUE, dropKvCacheScorer: true }),
-    { name: 'predicted-ttft', config: withSeed(predictedTtftFor(kvBlocksPerWorker, blockSize, prefillTokensPerSecond), seed), prefixAware: true },
+    {
+      name: 'predicted-ttft',
+      config: withSeed(predictedTtftFor(kvBlocksPerWorker, blockSize, prefillTokensPerSecond), seed),
+      prefixAware: true,
+    },
   ];
 }

@@ -24,13 +24,16 @@ interface TraceRow {
 function checkRow(row: unknown, where: string): TraceRow {
   const r = row as Partial<TraceRow>;
   const nonNegative = (key: keyof TraceRow) => {
-    if (typeof r[key] !== 'number' || !Number.isFinite(r[key]) || (r[key] as number) < 0) throw new Error(`${where}: "${key}" must be a non-negative number, got ${JSON.stringify(r[key])}`);
+    if (typeof r[key] !== 'number' || !Number.isFinite(r[key]) || (r[key] as number) < 0)
+      throw new Error(`${where}: "${key}" must be a non-negative number, got ${JSON.stringify(r[key])}`);
   };
   nonNegative('timestamp');
   nonNegative('input_length');
   nonNegative('output_length');
-  if (!Array.isArray(r.hash_ids) || !r.hash_ids.every((h) => Number.isInteger(h))) throw new Error(`${where}: "hash_ids" must be an array of integers`);
-  if (!Number.isInteger(r.input_length) || (r.input_length as number) < 1) throw new Error(`${where}: "input_length" must be a positive integer, got ${r.input_length}`);
+  if (!Array.isArray(r.hash_ids) || !r.hash_ids.every((h) => Number.isInteger(h)))
+    throw new Error(`${where}: "hash_ids" must be an array of integers`);
+  if (!Number.isInteger(r.input_length) || (r.input_length as number) < 1)
+    throw new Error(`${where}: "input_length" must be a positive integer, got ${r.input_length}`);
   if (!Number.isInteger(r.output_length)) throw new Error(`${where}: "output_length" must be an integer, got ${r.output_length}`);
   return r as TraceRow;
 }

@@ -98,12 +98,19 @@ function openLoop(profile: EngineProfile, mix: TokenMix, rate: number, seconds: 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /** Measures one replica of `profile` on the token mix; deterministic for a seed. */
-export function calibrate(profile: EngineProfile, mix: TokenMix, sloSeconds: number, seed: number, progress: (line: string) => void): ServiceModel {
+export function calibrate(
+  profile: EngineProfile,
+  mix: TokenMix,
+  sloSeconds: number,
+  seed: number,
+  progress: (line: string) => void,
+): ServiceModel {
   const started = Date.now();
   const rng = seededRng(seed ^ 0x5ca1e);
   const contextCost = profile.decodeMsPer1kContextTokens / 1e6;
   const raw = (i: number, batch: number) =>
-    mix.prompt[i] / profile.prefillTokensPerSecond + mix.output[i] * (decodeStepSeconds(profile, batch) / batch + contextCost * (mix.prompt[i] + mix.output[i] / 2));
+    mix.prompt[i] / profile.prefillTokensPerSecond +
+    mix.output[i] * (decodeStepSeconds(profile, batch) / batch + contextCost * (mix.prompt[i] + mix.output[i] / 2));
 
   // saturation: offer twice what the profile's own arithmetic says one replica can do
   let meanRaw = 0;
@@ -130,7 +137,9 @@ export function calibrate(profile: EngineProfile, mix: TokenMix, sloSeconds: num
     const seconds = Math.max(900, 4000 / rate);
     const run = openLoop(profile, mix, rate, seconds, 120, rng);
     const sorted = [...run.ttfts].sort((a, b) => a - b);
-    for (let q = 0; q < QUANTILE_COUNT; q += 1) ttftQuantiles[j * QUANTILE_COUNT + q] = sorted[Math.min(sorted.length - 1, Math.round((q / (QUANTILE_COUNT - 1)) * (sorted.length - 1)))];
+    for (let q = 0; q < QUANTILE_COUNT; q += 1)
+      ttftQuantiles[j * QUANTILE_COUNT + q] =
+        sorted[Math.min(sorted.length - 1, Math.round((q / (QUANTILE_COUNT - 1)) * (sorted.length - 1)))];
     const meanLatency = mean(run.latencies);
     rows.push({
       utilisation,
@@ -144,7 +153,16 @@ export function calibrate(profile: EngineProfile, mix: TokenMix, sloSeconds: num
       concurrency: rate * meanLatency,
     });
   });
-  return { profile: profile.name, capacity, saturatedBatch, startupSeconds: profile.startupSeconds, rows, ttftQuantiles, work, wallSeconds: (Date.now() - started) / 1000 };
+  return {
+    profile: profile.name,
+    capacity,
+    saturatedBatch,
+    startupSeconds: profile.startupSeconds,
+    rows,
+    ttftQuantiles,
+    work,
+    wallSeconds: (Date.now() - started) / 1000,
+  };
 }
 
 /** Mean requests in one replica at utilisation `rho` (Little), interpolated in the table. */

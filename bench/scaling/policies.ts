@@ -28,7 +28,11 @@ export interface PolicySet {
 }
 
 /** Resolves a policy's spec after the `--set` overrides addressed to it (`capacity.x`, `replicas.x`, `model.x`). */
-export function buildSpec(policy: string, base: { model: string; modelSpec: Partial<ModelScalingSpec>; capacity: ScalingSpecOverrides['capacity'] }, sets: readonly string[]): ScalingSpec {
+export function buildSpec(
+  policy: string,
+  base: { model: string; modelSpec: Partial<ModelScalingSpec>; capacity: ScalingSpecOverrides['capacity'] },
+  sets: readonly string[],
+): ScalingSpec {
   const sections: Record<string, Record<string, unknown>> = { capacity: { ...base.capacity }, replicas: {}, model: { ...base.modelSpec } };
   for (const set of sets) {
     const match = /^([^.=]+)\.([^.=]+)\.([^=]+)=(.*)$/.exec(set);
@@ -36,9 +40,14 @@ export function buildSpec(policy: string, base: { model: string; modelSpec: Part
     const [, target, section, key, raw] = match;
     if (target !== policy) continue;
     if (!sections[section]) throw new Error(`bench/scaling: --set ${set}: section must be capacity, replicas or model`);
-    sections[section][key] = raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : Number.isNaN(Number(raw)) ? raw : Number(raw);
+    sections[section][key] =
+      raw === 'true' ? true : raw === 'false' ? false : raw === 'null' ? null : Number.isNaN(Number(raw)) ? raw : Number(raw);
   }
-  const check = resolveScalingSpec({ models: { [base.model]: sections.model }, capacity: sections.capacity, replicas: sections.replicas } as ScalingSpecOverrides);
+  const check = resolveScalingSpec({
+    models: { [base.model]: sections.model },
+    capacity: sections.capacity,
+    replicas: sections.replicas,
+  } as ScalingSpecOverrides);
   if (!check.ok) throw new Error(`${policy}: ${check.error}`);
   return check.spec;
 }
@@ -48,7 +57,14 @@ export function definePolicies(context: PolicyContext): PolicySet {
   const bootToServing = context.bootMaxSeconds + service.startupSeconds;
   const bootMarginSeconds = 60;
   const maxVms = context.peakReplicas * 3;
-  const gpu: VmTypeSpec = { name: context.vmType, accelerator: 'gpu', costPerHour: 3, bootSeconds: bootToServing, slots: { [model]: 1 }, maxCount: null };
+  const gpu: VmTypeSpec = {
+    name: context.vmType,
+    accelerator: 'gpu',
+    costPerHour: 3,
+    bootSeconds: bootToServing,
+    slots: { [model]: 1 },
+    maxCount: null,
+  };
   const modelSpec: Partial<ModelScalingSpec> = {
     metric: 'rps',
     targetConcurrencyPerReplica: context.targetConcurrency,
@@ -63,7 +79,12 @@ export function definePolicies(context: PolicyContext): PolicySet {
     buildSpec(policy, { model, modelSpec: { ...modelSpec, ...modelOverrides }, capacity: { ...capacity, ...capacityOverrides } }, sets);
   const initialVms = context.initialVms;
   const policies: PolicyDefinition[] = [
-    { name: 'static-peak', description: `${context.peakReplicas} VMs all the time (sized for the peak)`, forecast: 'none', initialVms: context.peakReplicas },
+    {
+      name: 'static-peak',
+      description: `${context.peakReplicas} VMs all the time (sized for the peak)`,
+      forecast: 'none',
+      initialVms: context.peakReplicas,
+    },
     {
       name: 'reactive',
       description: 'stage 1 (KPA on request rate) + VMs for its replicas; 10 min scale-down delay (cluster-autoscaler default)',
@@ -73,7 +94,8 @@ export function definePolicies(context: PolicyContext): PolicySet {
     },
     {
       name: 'predictive',
-      description: 'reactive + online forecast over the boot horizon (point at the target utilisation, p90 at the SLO-safe one); 2 min scale-down delay',
+      description:
+        'reactive + online forecast over the boot horizon (point at the target utilisation, p90 at the SLO-safe one); 2 min scale-down delay',
       spec: spec('predictive', { forecastBand: 'upper', scaleDownDelaySeconds: 120, scaleDownHysteresis: 0.1 }),
       forecast: 'learned',
       initialVms,
@@ -88,7 +110,11 @@ export function definePolicies(context: PolicyContext): PolicySet {
     {
       name: 'reactive-concurrency',
       description: 'reactive with KPA on concurrency (Knative default metric), for reference',
-      spec: spec('reactive-concurrency', { forecastBand: 'off', scaleDownDelaySeconds: 600, scaleDownHysteresis: 0.1 }, { metric: 'concurrency' }),
+      spec: spec(
+        'reactive-concurrency',
+        { forecastBand: 'off', scaleDownDelaySeconds: 600, scaleDownHysteresis: 0.1 },
+        { metric: 'concurrency' },
+      ),
       forecast: 'none',
       initialVms,
     },

@@ -13,7 +13,15 @@
  * Requests are spread round-robin over serving VMs only to know when each VM's last one ends
  * (a draining VM is stopped only after that).
  */
-import { DemandOutlook, decide, initialScalingState, ScalingSpec, ScalingState, SimulatedCapacityProvider, VmObservation } from '@maas/scaling';
+import {
+  DemandOutlook,
+  decide,
+  initialScalingState,
+  ScalingSpec,
+  ScalingState,
+  SimulatedCapacityProvider,
+  VmObservation,
+} from '@maas/scaling';
 import { QUANTILE_COUNT, ServiceModel, UTILISATION_GRID } from './calibration';
 
 export type ForecastSource = 'none' | 'learned' | 'oracle';
@@ -110,7 +118,16 @@ export class PolicyRun {
     this.provider = new SimulatedCapacityProvider({ seed, bootSeconds, failureProbability, idPrefix: policy.name });
     for (let i = 0; i < policy.initialVms; i += 1) {
       const record = this.provider.startVm({ vmType, model, reason: 'initial fleet' }, 0, { ready: true });
-      const vm: SimVm = { id: record.id, vmType, requestedAt: 0, servingAt: 0, serving: true, draining: false, stateSince: 0, busyUntil: 0 };
+      const vm: SimVm = {
+        id: record.id,
+        vmType,
+        requestedAt: 0,
+        servingAt: 0,
+        serving: true,
+        draining: false,
+        stateSince: 0,
+        busyUntil: 0,
+      };
       this.vms.set(vm.id, vm);
       this.serving.push(vm);
     }
@@ -238,7 +255,16 @@ export class PolicyRun {
     for (const start of decision.capacity.starts) {
       for (let i = 0; i < start.count; i += 1) {
         const record = this.provider.startVm({ vmType: start.vmType, model: start.model, reason: start.reason }, now);
-        this.vms.set(record.id, { id: record.id, vmType: start.vmType, requestedAt: now, servingAt: undefined, serving: false, draining: false, stateSince: now, busyUntil: 0 });
+        this.vms.set(record.id, {
+          id: record.id,
+          vmType: start.vmType,
+          requestedAt: now,
+          servingAt: undefined,
+          serving: false,
+          draining: false,
+          stateSince: now,
+          busyUntil: 0,
+        });
         this.vmStarts += 1;
       }
     }

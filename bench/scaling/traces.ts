@@ -30,7 +30,10 @@ export function loadRateSeries(file: string): RateSeries {
   const rows = dataRows(file).filter((r) => r[0] !== '' && Number.isFinite(Number(r[0])));
   if (rows.length < 2) throw new Error(`${file}: needs at least 2 rows of t_seconds,requests_per_second`);
   const times = rows.map((r) => Number(r[0]));
-  const diffs = times.slice(1).map((t, i) => t - times[i]).filter((d) => d > 0);
+  const diffs = times
+    .slice(1)
+    .map((t, i) => t - times[i])
+    .filter((d) => d > 0);
   if (diffs.length === 0) throw new Error(`${file}: t_seconds never increases`);
   const stepSeconds = Math.min(...diffs);
   const startSeconds = times[0];

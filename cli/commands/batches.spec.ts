@@ -23,11 +23,17 @@ describe('maas batches formatting', () => {
   });
 
   it('lists one line per batch with status, counts and progress', () => {
-    expect(formatBatchLine(batch)).toBe('batch_abc  in_progress  completed=1230 failed=4 total=2000  1,234/2,000 (61.7 %)  /v1/chat/completions  2023-11-14T22:13:20Z');
+    expect(formatBatchLine(batch)).toBe(
+      'batch_abc  in_progress  completed=1230 failed=4 total=2000  1,234/2,000 (61.7 %)  /v1/chat/completions  2023-11-14T22:13:20Z',
+    );
   });
 
   it('shows a batch in detail, with validation errors by line', () => {
-    const text = formatBatch({ ...batch, status: 'failed', errors: { data: [{ line: 2, code: 'invalid_json_line', message: 'not JSON' }] } });
+    const text = formatBatch({
+      ...batch,
+      status: 'failed',
+      errors: { data: [{ line: 2, code: 'invalid_json_line', message: 'not JSON' }] },
+    });
     expect(text).toContain('status       failed');
     expect(text).toContain('requests     completed 1230, failed 4, total 2000');
     expect(text).toContain('progress     1,234/2,000 (61.7 %)');
@@ -36,7 +42,9 @@ describe('maas batches formatting', () => {
   });
 
   it('turns the gateway’s error body into one line', () => {
-    expect(errorLine(404, JSON.stringify({ error: { message: 'No batch\nfound', code: 'not_found' } }))).toBe('404 not_found: No batch found');
+    expect(errorLine(404, JSON.stringify({ error: { message: 'No batch\nfound', code: 'not_found' } }))).toBe(
+      '404 not_found: No batch found',
+    );
     expect(errorLine(502, '<html>bad gateway</html>\n')).toBe('502: <html>bad gateway</html>');
   });
 });
@@ -57,7 +65,8 @@ describe('maas batches over HTTP', () => {
         return res.end(JSON.stringify({ error: { message: 'invalid API key', code: 'invalid_api_key' } }));
       }
       if (req.url?.startsWith('/v1/batches?')) return res.end(JSON.stringify({ object: 'list', data: [batch], has_more: false }));
-      if (req.url === '/v1/batches/batch_abc/cancel' && req.method === 'POST') return res.end(JSON.stringify({ ...batch, status: 'cancelling', cancelling_at: 1_700_000_100 }));
+      if (req.url === '/v1/batches/batch_abc/cancel' && req.method === 'POST')
+        return res.end(JSON.stringify({ ...batch, status: 'cancelling', cancelling_at: 1_700_000_100 }));
       res.statusCode = 404;
       res.end(JSON.stringify({ error: { message: 'No batch found with id "batch_nope".', code: 'not_found' } }));
     });
@@ -83,8 +92,14 @@ describe('maas batches over HTTP', () => {
   });
 
   it('fails with one line naming the gateway’s answer', async () => {
-    await expect(command.run(['show', 'batch_nope', '--gateway', url, '--key', 'sk-good'])).rejects.toThrow('gateway answered 404 not_found: No batch found with id "batch_nope".');
-    await expect(command.run(['list', '--gateway', url, '--key', 'sk-bad'])).rejects.toThrow('gateway answered 401 invalid_api_key: invalid API key');
-    await expect(command.run(['list', '--gateway', 'http://127.0.0.1:1', '--key', 'k'])).rejects.toThrow(/^cannot reach the gateway at http:\/\/127\.0\.0\.1:1: /);
+    await expect(command.run(['show', 'batch_nope', '--gateway', url, '--key', 'sk-good'])).rejects.toThrow(
+      'gateway answered 404 not_found: No batch found with id "batch_nope".',
+    );
+    await expect(command.run(['list', '--gateway', url, '--key', 'sk-bad'])).rejects.toThrow(
+      'gateway answered 401 invalid_api_key: invalid API key',
+    );
+    await expect(command.run(['list', '--gateway', 'http://127.0.0.1:1', '--key', 'k'])).rejects.toThrow(
+      /^cannot reach the gateway at http:\/\/127\.0\.0\.1:1: /,
+    );
   });
 });

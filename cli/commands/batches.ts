@@ -71,9 +71,16 @@ export function formatBatch(b: BatchView): string {
     ['expires', b.expires_at],
   ];
   for (const [name, at] of stamps) if (at) rows.push([name, time(at)]);
-  if (b.metadata && Object.keys(b.metadata).length > 0) rows.push(['metadata', Object.entries(b.metadata).map(([k, v]) => `${k}=${v}`).join(', ')]);
+  if (b.metadata && Object.keys(b.metadata).length > 0)
+    rows.push([
+      'metadata',
+      Object.entries(b.metadata)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', '),
+    ]);
   const errors = b.errors?.data ?? [];
-  for (const e of errors.slice(0, 10)) rows.push(['error', `${e.line != null ? `line ${e.line}: ` : ''}${e.code ?? 'error'}: ${e.message ?? ''}`.trim()]);
+  for (const e of errors.slice(0, 10))
+    rows.push(['error', `${e.line != null ? `line ${e.line}: ` : ''}${e.code ?? 'error'}: ${e.message ?? ''}`.trim()]);
   if (errors.length > 10) rows.push(['error', `… ${errors.length - 10} more`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
@@ -83,7 +90,8 @@ export function formatBatch(b: BatchView): string {
 export function errorLine(status: number, body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: { message?: string; code?: string | null } };
-    if (parsed.error?.message) return `${status}${parsed.error.code ? ` ${parsed.error.code}` : ''}: ${parsed.error.message}`.replace(/\s+/g, ' ');
+    if (parsed.error?.message)
+      return `${status}${parsed.error.code ? ` ${parsed.error.code}` : ''}: ${parsed.error.message}`.replace(/\s+/g, ' ');
   } catch {
     // not JSON
   }
@@ -160,7 +168,11 @@ export const command: Command = defineCommandGroup({
       const all: BatchView[] = [];
       let after: string | undefined;
       for (;;) {
-        const page = await call<{ data: BatchView[]; has_more?: boolean }>(gateway, 'GET', `/v1/batches?limit=${Math.min(100, values.limit - all.length)}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        const page = await call<{ data: BatchView[]; has_more?: boolean }>(
+          gateway,
+          'GET',
+          `/v1/batches?limit=${Math.min(100, values.limit - all.length)}${after ? `&after=${encodeURIComponent(after)}` : ''}`,
+        );
         all.push(...page.data);
         if (!page.has_more || page.data.length === 0 || all.length >= values.limit) break;
         after = page.data[page.data.length - 1].id;
@@ -170,15 +182,27 @@ export const command: Command = defineCommandGroup({
       else for (const b of all) out(formatBatchLine(b));
       return 0;
     }),
-    show: defineCommand('one batch in detail: status, request counts, progress, files, timestamps, errors', show, async ({ values, positionals }) => {
-      const batch = await call<BatchView>(gatewayOf(values, show.command), 'GET', `/v1/batches/${encodeURIComponent(positionals[0])}`);
-      out(values.json ? JSON.stringify(batch, null, 2) : formatBatch(batch));
-      return 0;
-    }),
-    cancel: defineCommand('asks the gateway to cancel; requests already running finish, the rest are dropped', cancel, async ({ values, positionals }) => {
-      out(formatBatch(await call<BatchView>(gatewayOf(values, cancel.command), 'POST', `/v1/batches/${encodeURIComponent(positionals[0])}/cancel`)));
-      return 0;
-    }),
+    show: defineCommand(
+      'one batch in detail: status, request counts, progress, files, timestamps, errors',
+      show,
+      async ({ values, positionals }) => {
+        const batch = await call<BatchView>(gatewayOf(values, show.command), 'GET', `/v1/batches/${encodeURIComponent(positionals[0])}`);
+        out(values.json ? JSON.stringify(batch, null, 2) : formatBatch(batch));
+        return 0;
+      },
+    ),
+    cancel: defineCommand(
+      'asks the gateway to cancel; requests already running finish, the rest are dropped',
+      cancel,
+      async ({ values, positionals }) => {
+        out(
+          formatBatch(
+            await call<BatchView>(gatewayOf(values, cancel.command), 'POST', `/v1/batches/${encodeURIComponent(positionals[0])}/cancel`),
+          ),
+        );
+        return 0;
+      },
+    ),
   },
   epilogue: `options of every action:
   --gateway URL   the gateway (default $MAAS_GATEWAY_URL, else http://127.0.0.1:8080)

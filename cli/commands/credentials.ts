@@ -10,7 +10,11 @@ function defaultDir(): string {
   return path.join(process.env.MAAS_STATE_DIR ? path.resolve(process.env.MAAS_STATE_DIR) : path.join(projectRoot(), '.maas'), 'nats');
 }
 
-const dirOption = { type: 'string', value: 'DIR', help: 'the NATS CA, config and credentials (default $MAAS_NATS_DIR, else .maas/nats)' } as const;
+const dirOption = {
+  type: 'string',
+  value: 'DIR',
+  help: 'the NATS CA, config and credentials (default $MAAS_NATS_DIR, else .maas/nats)',
+} as const;
 const ENVIRONMENT = 'environment: MAAS_NATS_DIR, MAAS_STATE_DIR (where `npm start` keeps them)';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -23,7 +27,7 @@ function reload(store: NatsCredentialStore): void {
 const issue = defineArgs({
   command: 'maas credentials issue',
   description:
-    "A NATS credential (an nkey) for the workers of one node. Its workers may publish worker events under their own ids only " +
+    'A NATS credential (an nkey) for the workers of one node. Its workers may publish worker events under their own ids only ' +
     '(the node name, or each --worker-id), and nothing else: no subscriptions, no commands. The server config is rewritten and ' +
     'reloaded; the seed is written beside it (mode 600): copy it to the node and point NATS_NKEY at it, with NATS_CA at the CA. ' +
     'Issuing again replaces the earlier credential.',
@@ -38,7 +42,8 @@ const issue = defineArgs({
 
 const revoke = defineArgs({
   command: 'maas credentials revoke',
-  description: "Removes a node's worker credential from the NATS config and reloads the server, which disconnects its workers and refuses the credential from then on.",
+  description:
+    "Removes a node's worker credential from the NATS config and reloads the server, which disconnects its workers and refuses the credential from then on.",
   positionals: [{ name: 'KIND', help: 'worker' }],
   options: {
     node: { type: 'string', required: true, value: 'NODE', help: 'the node whose credential is revoked' },
@@ -49,21 +54,27 @@ const revoke = defineArgs({
 
 const list = defineArgs({
   command: 'maas credentials list',
-  description: 'Every NATS identity: name, role, the worker ids of a worker credential, when it was issued. Public keys only; no secret is printed.',
+  description:
+    'Every NATS identity: name, role, the worker ids of a worker credential, when it was issued. Public keys only; no secret is printed.',
   options: { dir: dirOption },
   epilogue: ENVIRONMENT,
 });
 
 const env = defineArgs({
   command: 'maas credentials env',
-  description: 'Prints the environment that connects as IDENTITY (e.g. cli-admin or cli-readonly for the maas commands), as export lines for a shell.',
+  description:
+    'Prints the environment that connects as IDENTITY (e.g. cli-admin or cli-readonly for the maas commands), as export lines for a shell.',
   positionals: [{ name: 'IDENTITY', help: 'an identity from `maas credentials list`' }],
   options: { dir: dirOption },
   epilogue: ENVIRONMENT,
 });
 
 function workerKind(kind: string | undefined, command: string): void {
-  if (kind !== 'worker') throw new UsageError(`KIND must be worker (services and the CLI identities are made by npm start), got ${JSON.stringify(kind ?? '')}`, command);
+  if (kind !== 'worker')
+    throw new UsageError(
+      `KIND must be worker (services and the CLI identities are made by npm start), got ${JSON.stringify(kind ?? '')}`,
+      command,
+    );
 }
 
 export const command: Command = defineCommandGroup({

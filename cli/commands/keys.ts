@@ -3,10 +3,18 @@ import { KeyLimits, KeySummary } from '@maas/contracts';
 import { BUS_ENVIRONMENT, withBus } from '../bus';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
-const commaList = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const commaList = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 function describe(k: KeySummary): string {
-  const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? `expired ${k.expiresAt}` : 'active';
+  const state = k.revokedAt
+    ? `revoked ${k.revokedAt}`
+    : k.expiresAt && Date.parse(k.expiresAt) <= Date.now()
+      ? `expired ${k.expiresAt}`
+      : 'active';
   const limits = Object.entries(k.limits ?? {})
     .filter(([, v]) => v != null)
     .map(([name, v]) => `${name}=${v}`);
@@ -71,34 +79,42 @@ export const command: Command = defineCommandGroup({
   summary: 'create, list and revoke API keys',
   description: 'API keys, through key-registry over NATS.',
   actions: {
-    create: defineCommand('creates a key and prints its secret (shown this once) on the first line, then its id', create, async ({ values }) => {
-      const limits: KeyLimits = {};
-      if (values.rpm) limits.requestsPerMinute = values.rpm;
-      if (values.tpm) limits.tokensPerMinute = values.tpm;
-      if (values.concurrency) limits.maxConcurrent = values.concurrency;
-      const created = await withBus('key-registry', (bus) =>
-        bus.request('key-registry.create', {
-          userEmail: values.user,
-          ...(values.name ? { name: values.name } : {}),
-          ...(values.models ? { allowedModels: values.models } : {}),
-          ...(values.expires ? { expiresAt: values.expires } : {}),
-          ...(values.trusted ? { trusted: true } : {}),
-          ...(values.cidrs ? { allowedCidrs: values.cidrs } : {}),
-          ...(Object.keys(limits).length ? { limits } : {}),
-        }),
-      );
-      out(created.secret);
-      out(describe(created.key));
-      return 0;
-    }),
+    create: defineCommand(
+      'creates a key and prints its secret (shown this once) on the first line, then its id',
+      create,
+      async ({ values }) => {
+        const limits: KeyLimits = {};
+        if (values.rpm) limits.requestsPerMinute = values.rpm;
+        if (values.tpm) limits.tokensPerMinute = values.tpm;
+        if (values.concurrency) limits.maxConcurrent = values.concurrency;
+        const created = await withBus('key-registry', (bus) =>
+          bus.request('key-registry.create', {
+            userEmail: values.user,
+            ...(values.name ? { name: values.name } : {}),
+            ...(values.models ? { allowedModels: values.models } : {}),
+            ...(values.expires ? { expiresAt: values.expires } : {}),
+            ...(values.trusted ? { trusted: true } : {}),
+            ...(values.cidrs ? { allowedCidrs: values.cidrs } : {}),
+            ...(Object.keys(limits).length ? { limits } : {}),
+          }),
+        );
+        out(created.secret);
+        out(describe(created.key));
+        return 0;
+      },
+    ),
     list: defineCommand('one key per line: id, prefix, user, models, state; --all includes revoked keys', listKeys, async ({ values }) => {
-      const reply = await withBus('key-registry', (bus) => bus.request('key-registry.list', { ...(values.user ? { userEmail: values.user } : {}), includeRevoked: values.all }));
+      const reply = await withBus('key-registry', (bus) =>
+        bus.request('key-registry.list', { ...(values.user ? { userEmail: values.user } : {}), includeRevoked: values.all }),
+      );
       if (values.json) out(JSON.stringify(reply.keys, null, 2));
       else for (const k of reply.keys) out(describe(k));
       return 0;
     }),
     revoke: defineCommand('revokes the key; every gateway stops accepting it within a second', revoke, async ({ values, positionals }) => {
-      const revoked = await withBus('key-registry', (bus) => bus.request('key-registry.revoke', { keyId: positionals[0], ...(values.user ? { userEmail: values.user } : {}) }));
+      const revoked = await withBus('key-registry', (bus) =>
+        bus.request('key-registry.revoke', { keyId: positionals[0], ...(values.user ? { userEmail: values.user } : {}) }),
+      );
       out(describe(revoked));
       return 0;
     }),

@@ -14,7 +14,12 @@ from a seeded distribution and a fraction of failed boots, VM and paged project 
 Retry-After past a rate limit. A VM that reaches PowerON runs what its template would: the
 \`maas worker\` arguments given for it in the config (with --vm-id and --worker-id set to its id).`,
   options: {
-    config: { type: 'string', value: 'FILE', required: true, help: 'JSON: users, projects and their VMs, tokenTtlSeconds, bootSeconds, bootFailureRate, rateLimit, env' },
+    config: {
+      type: 'string',
+      value: 'FILE',
+      required: true,
+      help: 'JSON: users, projects and their VMs, tokenTtlSeconds, bootSeconds, bootFailureRate, rateLimit, env',
+    },
     port: { type: 'integer', min: 0, max: 65535, default: 8380, help: 'port to listen on; 0 picks a free one' },
     host: { type: 'string', value: 'ADDR', default: '127.0.0.1', help: 'address to bind' },
     'log-dir': { type: 'string', value: 'DIR', help: "where each VM's worker writes <vm id>.log (default: a temporary directory)" },
@@ -53,24 +58,35 @@ function readConfig(file: string): MdxSimConfig {
   return parseMdxSimConfig(raw, file);
 }
 
-export const command: Command = defineCommand('simulate the mdx cloud API; its VMs run `maas worker` once powered on', spec, async ({ values }) => {
-  const loaded = readConfig(values.config);
-  const config = values.seed === undefined ? loaded : { ...loaded, seed: values.seed };
-  const logDir = values['log-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'maas-mdx-sim-'));
-  // the worker runs from the same checkout as this command
-  const maas = config.maasCommand ?? [process.execPath, path.join(checkout(), 'bin', 'maas.js')];
-  const sim = await startMdxSim({ config, launch: processGuests(config, logDir, maas), host: values.host, port: values.port });
-  log({ event: 'listening', url: sim.url, port: sim.port, logDir, vms: config.projects.reduce((n, p) => n + p.vms.length, 0), pid: process.pid });
-  return new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      void sim.close().then(() => {
-        log({ event: 'stopped', signal });
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
-});
+export const command: Command = defineCommand(
+  'simulate the mdx cloud API; its VMs run `maas worker` once powered on',
+  spec,
+  async ({ values }) => {
+    const loaded = readConfig(values.config);
+    const config = values.seed === undefined ? loaded : { ...loaded, seed: values.seed };
+    const logDir = values['log-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'maas-mdx-sim-'));
+    // the worker runs from the same checkout as this command
+    const maas = config.maasCommand ?? [process.execPath, path.join(checkout(), 'bin', 'maas.js')];
+    const sim = await startMdxSim({ config, launch: processGuests(config, logDir, maas), host: values.host, port: values.port });
+    log({
+      event: 'listening',
+      url: sim.url,
+      port: sim.port,
+      logDir,
+      vms: config.projects.reduce((n, p) => n + p.vms.length, 0),
+      pid: process.pid,
+    });
+    return new Promise<number>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        void sim.close().then(() => {
+          log({ event: 'stopped', signal });
+          resolve(0);
+        });
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+  },
+);

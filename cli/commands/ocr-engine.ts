@@ -24,7 +24,11 @@ const spec = defineArgs({
     },
     port: { type: 'integer', min: 0, max: 65535, default: 8010, help: 'port to listen on; 0 picks a free one' },
     host: { type: 'string', value: 'ADDR', default: '127.0.0.1', help: 'address to bind' },
-    concurrency: { type: 'integer', min: 1, help: `tesseract processes at once (default: number of cores, ${os.availableParallelism()} here)` },
+    concurrency: {
+      type: 'integer',
+      min: 1,
+      help: `tesseract processes at once (default: number of cores, ${os.availableParallelism()} here)`,
+    },
     'max-waiting': { type: 'integer', min: 0, help: 'requests allowed to queue before answering 503 (default: unbounded)' },
     threads: { type: 'integer', min: 1, default: 1, help: 'OpenMP threads per tesseract process' },
     psm: { type: 'integer', min: 0, max: 13, default: 6, help: 'Tesseract page segmentation mode (default 6: one block of text)' },
@@ -35,32 +39,43 @@ const spec = defineArgs({
   epilogue: 'Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.',
 });
 
-export const command: Command = defineCommand('run the OCR runtime (Tesseract; /v1/ocr and vision chat completions)', spec, async ({ values }) => {
-  const logger = new Logger('ocr-engine', values['log-level']);
-  const models = values.model.length > 0 ? values.model : DEFAULT_OCR_MODELS.map(parseModelSpec);
-  const server = await startOcrServer({
-    models,
-    concurrency: values.concurrency ?? os.availableParallelism(),
-    maxWaiting: values['max-waiting'],
-    psm: values.psm,
-    maxImageBytes: values['max-image-mb'] * 1024 * 1024,
-    host: values.host,
-    port: values.port,
-    logger,
-    recognizer: new TesseractRecognizer({ threads: values.threads, tessdataDir: values['tessdata-dir'] }),
-  });
-  logger.info('ready', { event: 'ready', url: server.url, port: server.port, models: server.models.map((m) => m.id), concurrency: server.pool.concurrency, pid: process.pid });
-  return new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      logger.info('stopping', { event: 'stopping', signal });
-      void server.close().then(() => {
-        logger.info('stopped', { event: 'stopped' });
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
-});
+export const command: Command = defineCommand(
+  'run the OCR runtime (Tesseract; /v1/ocr and vision chat completions)',
+  spec,
+  async ({ values }) => {
+    const logger = new Logger('ocr-engine', values['log-level']);
+    const models = values.model.length > 0 ? values.model : DEFAULT_OCR_MODELS.map(parseModelSpec);
+    const server = await startOcrServer({
+      models,
+      concurrency: values.concurrency ?? os.availableParallelism(),
+      maxWaiting: values['max-waiting'],
+      psm: values.psm,
+      maxImageBytes: values['max-image-mb'] * 1024 * 1024,
+      host: values.host,
+      port: values.port,
+      logger,
+      recognizer: new TesseractRecognizer({ threads: values.threads, tessdataDir: values['tessdata-dir'] }),
+    });
+    logger.info('ready', {
+      event: 'ready',
+      url: server.url,
+      port: server.port,
+      models: server.models.map((m) => m.id),
+      concurrency: server.pool.concurrency,
+      pid: process.pid,
+    });
+    return new Promise<number>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        logger.info('stopping', { event: 'stopping', signal });
+        void server.close().then(() => {
+          logger.info('stopped', { event: 'stopped' });
+          resolve(0);
+        });
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+  },
+);

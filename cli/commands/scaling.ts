@@ -4,7 +4,17 @@ import { connect, JsMsg, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { MessageName, ScalingAction, ScalingDecided, Subjects, VmStateChanged } from '@maas/contracts';
 import { DEFAULT_DATABASE_URL, env, loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
-import { decide, DecisionInput, diffDecisions, DecisionDiff, replayDecisions, resolveScalingSpec, ScaleDecision, ScalingSpec, ScalingSpecOverrides } from '@maas/scaling';
+import {
+  decide,
+  DecisionInput,
+  diffDecisions,
+  DecisionDiff,
+  replayDecisions,
+  resolveScalingSpec,
+  ScaleDecision,
+  ScalingSpec,
+  ScalingSpecOverrides,
+} from '@maas/scaling';
 import { natsConnectionOptions } from '@maas/nats';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
@@ -65,7 +75,8 @@ class ScalingStream {
       if (info.state.messages === 0) return;
       lastTs = Date.parse(info.state.last_ts);
     } catch (err) {
-      if (/stream not found/i.test((err as Error).message)) throw new Error(`no stream ${this.name}: vm-scaler has not run in namespace ${this.subjects.namespace}`);
+      if (/stream not found/i.test((err as Error).message))
+        throw new Error(`no stream ${this.name}: vm-scaler has not run in namespace ${this.subjects.namespace}`);
       throw err;
     }
     if (lastTs < fromMs) return;
@@ -135,7 +146,15 @@ async function databaseDecisions(): Promise<DecisionSource> {
         );
         for (const r of rows) {
           progress((n += 1));
-          yield { decisionId: r.decision_id, stage: r.stage, model: r.model, decidedAt: (r.decided_at as Date).toISOString(), inputs: r.inputs, decision: r.decision, reasons: r.reasons };
+          yield {
+            decisionId: r.decision_id,
+            stage: r.stage,
+            model: r.model,
+            decidedAt: (r.decided_at as Date).toISOString(),
+            inputs: r.inputs,
+            decision: r.decision,
+            reasons: r.reasons,
+          };
         }
         if (rows.length < 500) return;
         after = rows[rows.length - 1].decided_at;
@@ -177,7 +196,8 @@ function asDecision(d: ScalingDecided): ScaleDecision {
 
 function asInput(d: ScalingDecided): DecisionInput {
   const input = d.inputs as unknown as DecisionInput;
-  if (!input?.spec || !input.state || !input.observation || typeof input.now !== 'number') throw new Error(`decision ${d.decisionId} was recorded without its inputs`);
+  if (!input?.spec || !input.state || !input.observation || typeof input.now !== 'number')
+    throw new Error(`decision ${d.decisionId} was recorded without its inputs`);
   return input;
 }
 
@@ -190,7 +210,9 @@ function summary(decision: ScaleDecision): string {
     ...c.stops.map((s) => `stop ${s.vmId}`),
   ];
   if (acts.length) return acts.join(', ');
-  const targets = Object.entries(c.models).map(([m, p]) => `${m} ${p.targetReplicas} (${round(p.readyReplicas)} ready, ${round(p.bootingReplicas)} booting)`);
+  const targets = Object.entries(c.models).map(
+    ([m, p]) => `${m} ${p.targetReplicas} (${round(p.readyReplicas)} ready, ${round(p.bootingReplicas)} booting)`,
+  );
   return targets.length ? `no change: ${targets.join('; ')}` : 'no change: no models in the spec';
 }
 
@@ -238,7 +260,13 @@ async function events({ values }: Parsed<typeof eventsSpec>): Promise<number> {
   const nodesOfModel = new Set<string>();
   const decisionsShown = new Set<string>();
   try {
-    const names: MessageName[] = ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed'];
+    const names: MessageName[] = [
+      'scaling.decided',
+      'scaling.action-started',
+      'scaling.action-completed',
+      'scaling.action-failed',
+      'vm.state-changed',
+    ];
     for await (const e of stream.read(names, from, nowMs)) {
       progress.tick((n += 1));
       const at = clock(new Date(e.time).toISOString());
@@ -250,17 +278,23 @@ async function events({ values }: Parsed<typeof eventsSpec>): Promise<number> {
           hidden += touches ? 1 : 0;
           continue;
         }
-        for (const x of [...decision.capacity.drains, ...decision.capacity.stops]) if (!model || x.model === model) nodesOfModel.add(x.vmId);
+        for (const x of [...decision.capacity.drains, ...decision.capacity.stops])
+          if (!model || x.model === model) nodesOfModel.add(x.vmId);
         decisionsShown.add(d.decisionId);
         // the capacity reasons that led to an action (a drained node's stop carries its own)
         const plans = model ? [decision.capacity.models[model]].filter(Boolean) : Object.values(decision.capacity.models);
-        const why = plans.filter((m) => / → /.test(m.reason)).map((m) => m.reason).join('; ');
+        const why = plans
+          .filter((m) => / → /.test(m.reason))
+          .map((m) => m.reason)
+          .join('; ');
         out(`${at}  decision  ${d.decisionId}  ${summary(decision)}${why ? `\n${' '.repeat(at.length)}            ${why}` : ''}`);
       } else if (e.name === 'vm.state-changed') {
         const v = e.data as VmStateChanged;
         if (model && v.model !== model) continue;
         nodesOfModel.add(v.vmId);
-        out(`${at}  node      ${v.vmId}  ${v.from} → ${v.to}  (${v.provider} ${v.vmType}${v.model ? ` ${v.model}` : ''})${v.reason ? `: ${v.reason}` : ''}`);
+        out(
+          `${at}  node      ${v.vmId}  ${v.from} → ${v.to}  (${v.provider} ${v.vmType}${v.model ? ` ${v.model}` : ''})${v.reason ? `: ${v.reason}` : ''}`,
+        );
       } else {
         const a = e.data as ScalingAction;
         if (model && !decisionsShown.has(a.decisionId) && !nodesOfModel.has(a.target) && !a.target.endsWith(`:${model}`)) continue;
@@ -314,7 +348,8 @@ async function findDecision(id: string, db: boolean): Promise<{ decided: Scaling
 
 const explainSpec = defineArgs({
   command: 'maas scaling explain',
-  description: "A decision's inputs (observation per model, forecast, nodes with their in-flight requests, the policy's previous state, the spec) and every reason; re-runs it to check.",
+  description:
+    "A decision's inputs (observation per model, forecast, nodes with their in-flight requests, the policy's previous state, the spec) and every reason; re-runs it to check.",
   positionals: [{ name: 'DECISION-ID', help: 'sd-YYYYMMDDTHHMMSS.mmmZ-xxxx, as maas scaling events prints it' }],
   options: { db: DB, json: { type: 'boolean', help: 'print the recorded decision and its actions as JSON' } },
   epilogue: ENVIRONMENT,
@@ -329,31 +364,50 @@ async function explain({ values, positionals }: Parsed<typeof explainSpec>): Pro
   const input = asInput(decided);
   const decision = asDecision(decided);
   const { spec, state, observation, now } = input;
-  const sources = (decided.inputs as { sources?: { provider?: string; aggregates?: Record<string, string>; forecasts?: Record<string, { method: string; issuedAt: string }> } }).sources ?? {};
+  const sources =
+    (
+      decided.inputs as {
+        sources?: {
+          provider?: string;
+          aggregates?: Record<string, string>;
+          forecasts?: Record<string, { method: string; issuedAt: string }>;
+        };
+      }
+    ).sources ?? {};
 
   out(`decision ${decided.decisionId} at ${clock(decided.decidedAt)} (provider ${sources.provider ?? '?'}, stage ${decided.stage})`);
   out(`  ${summary(decision)}`);
   out('\nobservation');
   for (const [name, m] of Object.entries(observation.models)) {
     const at = sources.aggregates?.[name];
-    out(`  ${name}: request rate ${round(m.requestRate)} req/s, concurrency ${round(m.concurrency)}, ${m.readyReplicas} ready replica${m.readyReplicas === 1 ? '' : 's'}${at ? ` (aggregate of ${clock(at)})` : ' (no fresh aggregate)'}`);
+    out(
+      `  ${name}: request rate ${round(m.requestRate)} req/s, concurrency ${round(m.concurrency)}, ${m.readyReplicas} ready replica${m.readyReplicas === 1 ? '' : 's'}${at ? ` (aggregate of ${clock(at)})` : ' (no fresh aggregate)'}`,
+    );
   }
   for (const [name, f] of Object.entries(observation.forecasts ?? {})) {
     const src = sources.forecasts?.[name];
     if (!f.valid) out(`  forecast ${name}: not valid: ${f.reason}`);
     else {
-      const points = f.points.map((p) => `${clock(new Date(p.t * 1000).toISOString()).slice(11, 19)} ${round(p.value)} (upper ${round(p.upper)})`);
-      out(`  forecast ${name}${src ? ` (${src.method}, issued ${clock(src.issuedAt)})` : ''}: ${points.join(', ') || 'no step within the boot horizon'} req/s`);
+      const points = f.points.map(
+        (p) => `${clock(new Date(p.t * 1000).toISOString()).slice(11, 19)} ${round(p.value)} (upper ${round(p.upper)})`,
+      );
+      out(
+        `  forecast ${name}${src ? ` (${src.method}, issued ${clock(src.issuedAt)})` : ''}: ${points.join(', ') || 'no step within the boot horizon'} req/s`,
+      );
     }
   }
   out(`  nodes: ${observation.vms.length === 0 ? 'none' : ''}`);
   for (const vm of observation.vms) {
-    out(`    ${vm.id}  ${vm.vmType}  ${vm.model}  ${vm.state} for ${Math.round(now - vm.stateSince)} s  in flight ${vm.inFlight ?? 'unknown'}`);
+    out(
+      `    ${vm.id}  ${vm.vmType}  ${vm.model}  ${vm.state} for ${Math.round(now - vm.stateSince)} s  in flight ${vm.inFlight ?? 'unknown'}`,
+    );
   }
   out('\nprevious state');
   if (Object.keys(state.replicas).length + Object.keys(state.capacity.targets).length === 0) out('  none: nothing decided before this');
   for (const [name, r] of Object.entries(state.replicas)) {
-    out(`  ${name}: ${r.buckets.length} metric buckets, ${r.panicSince !== null ? `panicking since ${Math.round(now - r.panicSince)} s ago` : 'not panicking'}${r.zeroSince !== null ? `, zero wanted for ${Math.round(now - r.zeroSince)} s` : ''}`);
+    out(
+      `  ${name}: ${r.buckets.length} metric buckets, ${r.panicSince !== null ? `panicking since ${Math.round(now - r.panicSince)} s ago` : 'not panicking'}${r.zeroSince !== null ? `, zero wanted for ${Math.round(now - r.zeroSince)} s` : ''}`,
+    );
   }
   for (const [name, held] of Object.entries(state.capacity.targets)) {
     out(`  ${name}: held targets ${held.map(([t, n]) => `${n} (${Math.round(now - t)} s ago)`).join(', ') || 'none'}`);
@@ -362,13 +416,21 @@ async function explain({ values, positionals }: Parsed<typeof explainSpec>): Pro
   for (const r of decided.reasons) out(`  ${r}`);
   out('\nspec');
   for (const [name, m] of Object.entries(spec.models)) {
-    out(`  ${name}: metric ${m.metric}, ${m.metric === 'rps' ? `${m.replicaRequestsPerSecond} req/s` : `${m.targetConcurrencyPerReplica} concurrent`} per replica at ${m.targetUtilization} (max ${m.maxUtilization}), replicas ${m.minReplicas}–${m.maxReplicas}`);
+    out(
+      `  ${name}: metric ${m.metric}, ${m.metric === 'rps' ? `${m.replicaRequestsPerSecond} req/s` : `${m.targetConcurrencyPerReplica} concurrent`} per replica at ${m.targetUtilization} (max ${m.maxUtilization}), replicas ${m.minReplicas}–${m.maxReplicas}`,
+    );
   }
   for (const t of spec.capacity.vmTypes) {
-    out(`  ${t.name}: ${t.accelerator}, ${t.costPerHour}/h, boot ${t.bootSeconds} s, slots ${Object.entries(t.slots).map(([m, s]) => `${m}=${s}`).join(', ')}${t.maxCount !== null ? `, at most ${t.maxCount}` : ''}`);
+    out(
+      `  ${t.name}: ${t.accelerator}, ${t.costPerHour}/h, boot ${t.bootSeconds} s, slots ${Object.entries(t.slots)
+        .map(([m, s]) => `${m}=${s}`)
+        .join(', ')}${t.maxCount !== null ? `, at most ${t.maxCount}` : ''}`,
+    );
   }
   const c = spec.capacity;
-  out(`  budget ${c.maxVms} VMs${c.maxCostPerHour !== null ? `, ${c.maxCostPerHour}/h` : ''}; forecast band ${c.forecastBand}; scale-down delay ${c.scaleDownDelaySeconds} s, hysteresis ${c.scaleDownHysteresis}; windows ${spec.replicas.stableWindowSeconds} s / ${spec.replicas.panicWindowSeconds} s`);
+  out(
+    `  budget ${c.maxVms} VMs${c.maxCostPerHour !== null ? `, ${c.maxCostPerHour}/h` : ''}; forecast band ${c.forecastBand}; scale-down delay ${c.scaleDownDelaySeconds} s, hysteresis ${c.scaleDownHysteresis}; windows ${spec.replicas.stableWindowSeconds} s / ${spec.replicas.panicWindowSeconds} s`,
+  );
   if (actions.length) {
     out('\nactions');
     for (const a of actions) out(`  ${clock(a.at)}  ${a.action} ${a.phase}  ${a.target}${a.error ? `: ${a.error}` : ''}`);
@@ -422,7 +484,9 @@ async function replay({ values }: Parsed<typeof replaySpec>): Promise<number> {
   const byIndex = new Map<number, DecisionDiff[]>();
   for (const d of diffs) byIndex.set(d.index, [...(byIndex.get(d.index) ?? []), d]);
 
-  out(`replaying ${recorded.length} decisions from ${clock(recorded[0].decidedAt)} to ${clock(recorded[recorded.length - 1].decidedAt)}${other ? ` with ${values.spec}` : ''}`);
+  out(
+    `replaying ${recorded.length} decisions from ${clock(recorded[0].decidedAt)} to ${clock(recorded[recorded.length - 1].decidedAt)}${other ? ` with ${values.spec}` : ''}`,
+  );
   for (let i = 0; i < recorded.length; i += 1) {
     const differs = byIndex.get(i);
     if (values.brief && !differs && !acts(actual[i])) continue;
@@ -449,9 +513,17 @@ export const command: Command = defineCommandGroup({
 with its inputs (spec, previous state, observation, forecast) on the JetStream SCALING stream and
 in PostgreSQL (scaling_decisions).`,
   actions: {
-    events: defineCommand('timeline of decisions, actions and node state changes; decisions that change nothing are left out unless --all', eventsSpec, events),
+    events: defineCommand(
+      'timeline of decisions, actions and node state changes; decisions that change nothing are left out unless --all',
+      eventsSpec,
+      events,
+    ),
     explain: defineCommand("the decision's inputs and every reason; re-runs it to check", explainSpec, explain),
-    replay: defineCommand('re-runs the recorded inputs of [T1, T2]: identical, or what differs (with --spec: what that spec would have decided)', replaySpec, replay),
+    replay: defineCommand(
+      're-runs the recorded inputs of [T1, T2]: identical, or what differs (with --spec: what that spec would have decided)',
+      replaySpec,
+      replay,
+    ),
   },
   epilogue: `${TIMES}\n--db   read decisions from PostgreSQL (DATABASE_URL) instead of the stream (explain, replay)\n\n${ENVIRONMENT}`,
 });

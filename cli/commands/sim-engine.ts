@@ -33,12 +33,21 @@ const spec = defineArgs({
     'fail-rate': { ...fraction, value: 'P', help: 'fraction of requests rejected with a 500 (default 0)' },
     'abort-rate': { ...fraction, value: 'P', help: 'fraction of requests that break off mid-generation (default 0)' },
     'crash-after': { type: 'integer', min: 1, help: 'crash the engine after N finished requests; the process then exits 1' },
-    'spike-every': { type: 'custom', value: 'DUR', parse: duration('spike-every'), help: 'mean time between engine stalls (with --spike-duration)' },
+    'spike-every': {
+      type: 'custom',
+      value: 'DUR',
+      parse: duration('spike-every'),
+      help: 'mean time between engine stalls (with --spike-duration)',
+    },
     'spike-duration': { type: 'custom', value: 'DUR', parse: duration('spike-duration'), help: 'length of each stall' },
     'max-num-seqs': { type: 'integer', min: 1, help: "override the profile's running-batch bound" },
     'kv-blocks': { type: 'integer', min: 1, help: "override the profile's KV-cache size in 16-token blocks" },
     'max-num-batched-tokens': { type: 'integer', min: 1, help: "vLLM's step token budget (default: the profile's)" },
-    'long-prefill-token-threshold': { type: 'integer', min: 0, help: "vLLM's cap on one request's prompt tokens per step (default 0: off)" },
+    'long-prefill-token-threshold': {
+      type: 'integer',
+      min: 0,
+      help: "vLLM's cap on one request's prompt tokens per step (default 0: off)",
+    },
     seed: { type: 'integer', min: 0, default: 1, help: 'seed for injected failures' },
     'scheduling-policy': {
       type: 'string',
@@ -69,7 +78,8 @@ export const command: Command = defineCommand(
       process.stdout.write(`${listProfiles()}\n`);
       return 0;
     }
-    if (!values.profile) throw new UsageError(`--profile NAME is required; one of: ${PROFILES.map((p) => p.name).join(', ')}`, spec.command);
+    if (!values.profile)
+      throw new UsageError(`--profile NAME is required; one of: ${PROFILES.map((p) => p.name).join(', ')}`, spec.command);
     const base = values.profile;
     const profile: EngineProfile = validateProfile({
       ...base,
@@ -90,7 +100,17 @@ export const command: Command = defineCommand(
     });
     const schedulingPolicy = values['scheduling-policy'];
 
-    const server = await startSimServer({ profile, model: values.model, host: values.host, port, timeScale, startupSeconds: startupDelay, faults, seed, schedulingPolicy });
+    const server = await startSimServer({
+      profile,
+      model: values.model,
+      host: values.host,
+      port,
+      timeScale,
+      startupSeconds: startupDelay,
+      faults,
+      seed,
+      schedulingPolicy,
+    });
     const about = { url: server.url, port: server.port, profile: profile.name, model: server.model, timeScale, pid: process.pid };
     log({ event: 'listening', ...about, startupSeconds: startupDelay });
 

@@ -1,7 +1,13 @@
 import * as os from 'node:os';
 import { defineArgs, UsageError } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
-import { DEFAULT_CHUNK_SPEC, DEFAULT_SPEECH_MODEL, OpenAiTranscriptionUpstream, PocketsphinxRecognizer, startSpeechServer } from '@maas/speech-engine';
+import {
+  DEFAULT_CHUNK_SPEC,
+  DEFAULT_SPEECH_MODEL,
+  OpenAiTranscriptionUpstream,
+  PocketsphinxRecognizer,
+  startSpeechServer,
+} from '@maas/speech-engine';
 import { Command, defineCommand } from '../command';
 import { logLevelOption } from '../options';
 
@@ -16,14 +22,26 @@ whisper server (--upstream), that a model worker attaches to (maas worker --atta
   GET  /v1/audio/transcriptions/progress[/ID]   progress of long jobs (ID = the X-Request-Id sent)
   GET  /v1/models, /health, /metrics (vllm:num_requests_running / _waiting)`,
   options: {
-    model: { type: 'string', value: 'NAME', help: `served model id (default ${DEFAULT_SPEECH_MODEL}; with --upstream, the upstream's first model unless given)` },
+    model: {
+      type: 'string',
+      value: 'NAME',
+      help: `served model id (default ${DEFAULT_SPEECH_MODEL}; with --upstream, the upstream's first model unless given)`,
+    },
     port: { type: 'integer', min: 0, max: 65535, default: 8020, help: 'port to listen on; 0 picks a free one' },
     host: { type: 'string', value: 'ADDR', default: '127.0.0.1', help: 'address to bind' },
-    concurrency: { type: 'integer', min: 1, help: `recogniser processes (or upstream requests) at once (default: number of cores, ${os.availableParallelism()} here)` },
+    concurrency: {
+      type: 'integer',
+      min: 1,
+      help: `recogniser processes (or upstream requests) at once (default: number of cores, ${os.availableParallelism()} here)`,
+    },
     'max-waiting': { type: 'integer', min: 0, help: 'jobs allowed to queue before answering 503 (default: unbounded)' },
     'max-file-mb': { type: 'number', above: 0, default: 100, help: 'largest audio file accepted' },
     'chunk-seconds': { type: 'number', min: 5, default: DEFAULT_CHUNK_SPEC.chunkSeconds, help: 'target chunk length for long audio' },
-    'overlap-seconds': { type: 'number', min: 0, help: `audio shared by neighbouring chunks cut without a pause, below half a chunk (default ${DEFAULT_CHUNK_SPEC.overlapSeconds})` },
+    'overlap-seconds': {
+      type: 'number',
+      min: 0,
+      help: `audio shared by neighbouring chunks cut without a pause, below half a chunk (default ${DEFAULT_CHUNK_SPEC.overlapSeconds})`,
+    },
     'lead-in-seconds': {
       type: 'number',
       min: 0,
@@ -32,7 +50,11 @@ whisper server (--upstream), that a model worker attaches to (maas worker --atta
     hmm: { type: 'string', value: 'DIR', help: 'pocketsphinx acoustic model (default: en-us)' },
     lm: { type: 'string', value: 'FILE', help: 'pocketsphinx language model (default: en-us)' },
     dict: { type: 'string', value: 'FILE', help: 'pocketsphinx dictionary (default: en-us)' },
-    upstream: { type: 'string', value: 'URL', help: 'forward to this OpenAI-compatible transcription server instead (faster-whisper-server, whisper.cpp server, vLLM)' },
+    upstream: {
+      type: 'string',
+      value: 'URL',
+      help: 'forward to this OpenAI-compatible transcription server instead (faster-whisper-server, whisper.cpp server, vLLM)',
+    },
     'upstream-model': { type: 'string', value: 'NAME', help: 'model name sent upstream (default: the served id)' },
     'upstream-key-env': { type: 'string', value: 'VAR', help: "environment variable holding the upstream's API key" },
     'log-level': logLevelOption,
@@ -48,8 +70,10 @@ export const command: Command = defineCommand(
     const chunkSeconds = values['chunk-seconds'];
     const overlapSeconds = values['overlap-seconds'] ?? DEFAULT_CHUNK_SPEC.overlapSeconds;
     const leadInSeconds = values['lead-in-seconds'] ?? DEFAULT_CHUNK_SPEC.leadInSeconds;
-    if (values['overlap-seconds'] !== undefined && overlapSeconds >= chunkSeconds / 2) throw invalid(`--overlap-seconds: expected a number of seconds below half a chunk (${chunkSeconds / 2}), got "${overlapSeconds}"`);
-    if (values['lead-in-seconds'] !== undefined && leadInSeconds >= chunkSeconds) throw invalid(`--lead-in-seconds: expected a number of seconds below a chunk (${chunkSeconds}), got "${leadInSeconds}"`);
+    if (values['overlap-seconds'] !== undefined && overlapSeconds >= chunkSeconds / 2)
+      throw invalid(`--overlap-seconds: expected a number of seconds below half a chunk (${chunkSeconds / 2}), got "${overlapSeconds}"`);
+    if (values['lead-in-seconds'] !== undefined && leadInSeconds >= chunkSeconds)
+      throw invalid(`--lead-in-seconds: expected a number of seconds below a chunk (${chunkSeconds}), got "${leadInSeconds}"`);
     const logger = new Logger('speech-engine', values['log-level']);
 
     let upstream: OpenAiTranscriptionUpstream | undefined;
@@ -69,7 +93,13 @@ export const command: Command = defineCommand(
       concurrency: values.concurrency ?? os.availableParallelism(),
       maxWaiting: values['max-waiting'],
       maxFileBytes: values['max-file-mb'] * 1024 * 1024,
-      chunks: { ...DEFAULT_CHUNK_SPEC, chunkSeconds, overlapSeconds, leadInSeconds, searchSeconds: Math.min(DEFAULT_CHUNK_SPEC.searchSeconds, chunkSeconds / 2) },
+      chunks: {
+        ...DEFAULT_CHUNK_SPEC,
+        chunkSeconds,
+        overlapSeconds,
+        leadInSeconds,
+        searchSeconds: Math.min(DEFAULT_CHUNK_SPEC.searchSeconds, chunkSeconds / 2),
+      },
       host: values.host,
       port: values.port,
       logger,
@@ -77,7 +107,15 @@ export const command: Command = defineCommand(
       upstream,
       upstreamModel: values['upstream-model'],
     });
-    logger.info('ready', { event: 'ready', url: server.url, port: server.port, model: server.model, upstream: upstream?.url, concurrency: server.pool.concurrency, pid: process.pid });
+    logger.info('ready', {
+      event: 'ready',
+      url: server.url,
+      port: server.port,
+      model: server.model,
+      upstream: upstream?.url,
+      concurrency: server.pool.concurrency,
+      pid: process.pid,
+    });
     return new Promise<number>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         process.off('SIGTERM', stop);
@@ -106,6 +144,7 @@ async function upstreamModel(upstream: OpenAiTranscriptionUpstream): Promise<str
       return undefined;
     }
   })();
-  if (answer.status !== 200 || typeof id !== 'string') throw new Error(`--upstream: ${upstream.url}/v1/models lists no model (HTTP ${answer.status}); give --model`);
+  if (answer.status !== 200 || typeof id !== 'string')
+    throw new Error(`--upstream: ${upstream.url}/v1/models lists no model (HTTP ${answer.status}); give --model`);
   return id;
 }

@@ -7,7 +7,14 @@ const ENVIRONMENT = BUS_ENVIRONMENT;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 const describe = (d: UsageDeadLetter) =>
-  [d.requestId, d.event.keyId, d.event.endpoint, JSON.stringify(d.event.model), `refused ${d.deliveries}×, last ${d.lastFailedAt}`, d.reason].join('  ');
+  [
+    d.requestId,
+    d.event.keyId,
+    d.event.endpoint,
+    JSON.stringify(d.event.model),
+    `refused ${d.deliveries}×, last ${d.lastFailedAt}`,
+    d.reason,
+  ].join('  ');
 
 const deadLetters = defineArgs({
   command: 'maas usage dead-letters',
@@ -35,21 +42,29 @@ const redrive = defineArgs({
 
 export const command: Command = defineCommandGroup({
   command: 'maas usage',
-  summary: "list and redrive usage events the ledger refused",
+  summary: 'list and redrive usage events the ledger refused',
   description: "The usage ledger's dead letters, through metrics-collector over NATS.",
   actions: {
-    'dead-letters': defineCommand('lists the usage events the ledger refused for good, with the reason', deadLetters, async ({ values }) => {
-      const reply = await withBus('metrics-collector', (bus) => bus.request('metrics-collector.list-dead-letters', { limit: values.limit }));
-      if (values.json) out(JSON.stringify(reply, null, 2));
-      else {
-        for (const d of reply.deadLetters) out(describe(d));
-        out(`${reply.total} dead-lettered usage event${reply.total === 1 ? '' : 's'}`);
-      }
-      return 0;
-    }),
+    'dead-letters': defineCommand(
+      'lists the usage events the ledger refused for good, with the reason',
+      deadLetters,
+      async ({ values }) => {
+        const reply = await withBus('metrics-collector', (bus) =>
+          bus.request('metrics-collector.list-dead-letters', { limit: values.limit }),
+        );
+        if (values.json) out(JSON.stringify(reply, null, 2));
+        else {
+          for (const d of reply.deadLetters) out(describe(d));
+          out(`${reply.total} dead-lettered usage event${reply.total === 1 ? '' : 's'}`);
+        }
+        return 0;
+      },
+    ),
     redrive: defineCommand('puts dead-lettered usage events back into the ledger after a fix', redrive, async ({ values, positionals }) => {
       const ids = positionals.filter(Boolean);
-      const reply = await withBus('metrics-collector', (bus) => bus.request('metrics-collector.redrive-usage', { ...(ids.length ? { requestIds: ids } : {}), limit: values.limit }, 60_000));
+      const reply = await withBus('metrics-collector', (bus) =>
+        bus.request('metrics-collector.redrive-usage', { ...(ids.length ? { requestIds: ids } : {}), limit: values.limit }, 60_000),
+      );
       for (const r of reply.refused) out(`refused again: ${r.requestId}  ${r.reason}`);
       out(`${reply.redriven} redriven into the ledger, ${reply.refused.length} refused again, ${reply.remaining} dead letters left`);
       return reply.refused.length ? 1 : 0;

@@ -19,7 +19,8 @@ function describe(u: UserSummary): string {
 const ENVIRONMENT = BUS_ENVIRONMENT;
 const USER = { name: 'USER', help: 'account id, e-mail address or eppn' } as const;
 const out = (line: string) => process.stdout.write(`${line}\n`);
-const print = (users: UserSummary[], json: boolean) => (json ? out(JSON.stringify(users, null, 2)) : users.forEach((u) => out(describe(u))));
+const print = (users: UserSummary[], json: boolean) =>
+  json ? out(JSON.stringify(users, null, 2)) : users.forEach((u) => out(describe(u)));
 
 const list = defineArgs({
   command: 'maas users list',
@@ -61,7 +62,10 @@ export const command: Command = defineCommandGroup({
   description: 'Accounts created by single sign-on, through auth over NATS.',
   actions: {
     list: defineCommand('one account per line: id, e-mail, name, roles, affiliation, last login, state', list, async ({ values }) => {
-      print((await withBus('auth', (bus) => bus.request('auth.list-users', values.limit ? { limit: values.limit } : {}))).users, values.json);
+      print(
+        (await withBus('auth', (bus) => bus.request('auth.list-users', values.limit ? { limit: values.limit } : {}))).users,
+        values.json,
+      );
       return 0;
     }),
     show: defineCommand('one account (USER: account id, e-mail address or eppn)', show, async ({ values, positionals }) => {
@@ -73,7 +77,9 @@ export const command: Command = defineCommandGroup({
     }),
     disable: change('disable', 'blocks sign-in and ends every browser session of the account', { disabled: true }),
     enable: change('enable', 'allows sign-in again', { disabled: false }),
-    'end-sessions': change('end-sessions', 'signs the account out everywhere (its API keys are untouched: see maas keys)', { endSessions: true }),
+    'end-sessions': change('end-sessions', 'signs the account out everywhere (its API keys are untouched: see maas keys)', {
+      endSessions: true,
+    }),
   },
   epilogue: ENVIRONMENT,
 });

@@ -8,11 +8,30 @@ import { loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import { findProfile, SimServer, startSimServer, validateFaults } from '@maas/engine-sim';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus } from '@maas/nats';
-import { freePort, guessCapabilities, LAUNCH_KINDS, LaunchedRuntime, MIN_WORKER_KEY_SECRET_LENGTH, RuntimeClient, runtimeCommand, runtimeKeyFor, WorkerAgent, WorkerRuntimeKind } from '@maas/worker-agent';
+import {
+  freePort,
+  guessCapabilities,
+  LAUNCH_KINDS,
+  LaunchedRuntime,
+  MIN_WORKER_KEY_SECRET_LENGTH,
+  RuntimeClient,
+  runtimeCommand,
+  runtimeKeyFor,
+  WorkerAgent,
+  WorkerRuntimeKind,
+} from '@maas/worker-agent';
 import { Command, defineCommand } from '../command';
 
 const CAPABILITIES: readonly Capability[] = ['chat', 'completion', 'embedding', 'transcription', 'ocr'];
-const KINDS = ['vllm', 'llama.cpp', 'sim-engine', 'openai-compatible', 'tesseract', 'pocketsphinx', 'whisper'] as const satisfies readonly WorkerRuntimeKind[];
+const KINDS = [
+  'vllm',
+  'llama.cpp',
+  'sim-engine',
+  'openai-compatible',
+  'tesseract',
+  'pocketsphinx',
+  'whisper',
+] as const satisfies readonly WorkerRuntimeKind[];
 
 /** A duration in milliseconds: 1s, 500ms, 2m. */
 function duration(allowZero = false) {
@@ -24,7 +43,10 @@ function duration(allowZero = false) {
 }
 
 function capabilitiesOf(value: string): Capability[] {
-  const list = value.split(',').map((c) => c.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   for (const c of list) if (!CAPABILITIES.includes(c as Capability)) throw new Error(`"${c}" is not one of ${CAPABILITIES.join(', ')}`);
   if (list.length === 0) throw new Error('give at least one');
   return [...new Set(list)] as Capability[];
@@ -63,29 +85,102 @@ SIGTERM drains, then stops it. Arguments after -- go to the runtime (e.g. -- --p
 for sim-engine, -- --enable-prefix-caching for vllm).`,
   positionals: [{ name: 'RUNTIME-ARGS', optional: true, variadic: true, help: 'after --: arguments for the launched runtime' }],
   options: {
-    launch: { type: 'string', choices: LAUNCH_KINDS, value: 'KIND', group: 'runtime (one of)', help: `start the runtime as a child: ${LAUNCH_KINDS.join(', ')}` },
-    weights: { type: 'string', value: 'PATH', group: 'launched runtime', help: 'model weights: a Hugging Face id or path for vllm, a GGUF file for llama-server and llama-engine (default: the --model name)' },
-    'runtime-host': { type: 'string', value: 'ADDR', default: '127.0.0.1', group: 'launched runtime', help: 'address the runtime binds (0.0.0.0 on a VM that gateways reach; then give --advertise-url)' },
-    'runtime-port': { type: 'integer', min: 0, max: 65535, default: 0, group: 'launched runtime', help: 'port of the runtime (default 0: a free one)' },
+    launch: {
+      type: 'string',
+      choices: LAUNCH_KINDS,
+      value: 'KIND',
+      group: 'runtime (one of)',
+      help: `start the runtime as a child: ${LAUNCH_KINDS.join(', ')}`,
+    },
+    weights: {
+      type: 'string',
+      value: 'PATH',
+      group: 'launched runtime',
+      help: 'model weights: a Hugging Face id or path for vllm, a GGUF file for llama-server and llama-engine (default: the --model name)',
+    },
+    'runtime-host': {
+      type: 'string',
+      value: 'ADDR',
+      default: '127.0.0.1',
+      group: 'launched runtime',
+      help: 'address the runtime binds (0.0.0.0 on a VM that gateways reach; then give --advertise-url)',
+    },
+    'runtime-port': {
+      type: 'integer',
+      min: 0,
+      max: 65535,
+      default: 0,
+      group: 'launched runtime',
+      help: 'port of the runtime (default 0: a free one)',
+    },
     'runtime-key': {
       type: 'string',
       choices: ['auto', 'random', 'none'],
       default: 'auto',
       value: 'MODE',
       group: 'launched runtime',
-      help: "the key vllm and llama-server demand. auto: derived from $MAAS_WORKER_KEY_SECRET and the worker id (gateways with the same secret send it), else random; random: one only this worker knows; none",
+      help: 'the key vllm and llama-server demand. auto: derived from $MAAS_WORKER_KEY_SECRET and the worker id (gateways with the same secret send it), else random; random: one only this worker knows; none',
     },
     'tensor-parallel-size': { type: 'integer', min: 1, group: 'launched runtime', help: 'vllm: GPUs the model is split over' },
     'max-model-len': { type: 'integer', min: 16, group: 'launched runtime', help: 'vllm: context length the KV cache is sized for' },
-    'gpu-memory-utilization': { type: 'number', above: 0, max: 1, value: 'F', group: 'launched runtime', help: "vllm: fraction of each GPU's memory it may take" },
-    'priority-scheduling': { type: 'boolean', group: 'launched runtime', help: "vllm: --scheduling-policy priority (batch work yields to interactive)" },
-    'runtime-start-timeout': { type: 'custom', parse: duration(), default: 1_800_000, value: 'DUR', group: 'launched runtime', help: 'longest wait for the runtime to be healthy before it is restarted (default 30m)' },
-    'restart-backoff': { type: 'custom', parse: duration(), default: 1000, value: 'DUR', group: 'launched runtime', help: 'first restart delay after a crash; doubles up to 2m (default 1s)' },
-    attach: { type: 'custom', parse: httpUrl, value: 'URL', group: 'runtime (one of)', help: 'an OpenAI-compatible server already running (vLLM, llama.cpp, …)' },
-    'sim-profile': { type: 'custom', parse: findProfile, value: 'NAME', group: 'runtime (one of)', help: "start the engine simulator in this process ('maas sim-engine --list-profiles')" },
-    'sim-port': { type: 'integer', min: 0, max: 65535, default: 0, group: 'simulator options', help: 'port of the simulator (default 0: any free port)' },
+    'gpu-memory-utilization': {
+      type: 'number',
+      above: 0,
+      max: 1,
+      value: 'F',
+      group: 'launched runtime',
+      help: "vllm: fraction of each GPU's memory it may take",
+    },
+    'priority-scheduling': {
+      type: 'boolean',
+      group: 'launched runtime',
+      help: 'vllm: --scheduling-policy priority (batch work yields to interactive)',
+    },
+    'runtime-start-timeout': {
+      type: 'custom',
+      parse: duration(),
+      default: 1_800_000,
+      value: 'DUR',
+      group: 'launched runtime',
+      help: 'longest wait for the runtime to be healthy before it is restarted (default 30m)',
+    },
+    'restart-backoff': {
+      type: 'custom',
+      parse: duration(),
+      default: 1000,
+      value: 'DUR',
+      group: 'launched runtime',
+      help: 'first restart delay after a crash; doubles up to 2m (default 1s)',
+    },
+    attach: {
+      type: 'custom',
+      parse: httpUrl,
+      value: 'URL',
+      group: 'runtime (one of)',
+      help: 'an OpenAI-compatible server already running (vLLM, llama.cpp, …)',
+    },
+    'sim-profile': {
+      type: 'custom',
+      parse: findProfile,
+      value: 'NAME',
+      group: 'runtime (one of)',
+      help: "start the engine simulator in this process ('maas sim-engine --list-profiles')",
+    },
+    'sim-port': {
+      type: 'integer',
+      min: 0,
+      max: 65535,
+      default: 0,
+      group: 'simulator options',
+      help: 'port of the simulator (default 0: any free port)',
+    },
     'sim-host': { type: 'string', value: 'ADDR', default: '127.0.0.1', group: 'simulator options', help: 'address it binds' },
-    'sim-model': { type: 'string', value: 'NAME', group: 'simulator options', help: "served model name (default: the profile's Hugging Face id)" },
+    'sim-model': {
+      type: 'string',
+      value: 'NAME',
+      group: 'simulator options',
+      help: "served model name (default: the profile's Hugging Face id)",
+    },
     'sim-startup-delay': {
       type: 'custom',
       value: 'DUR',
@@ -93,7 +188,14 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       group: 'simulator options',
       help: "load time before it serves, e.g. 5s; 'profile' for the profile's (default 0s)",
     },
-    'sim-time-scale': { type: 'number', above: 0, default: 1, value: 'X', group: 'simulator options', help: 'simulated seconds per wall second' },
+    'sim-time-scale': {
+      type: 'number',
+      above: 0,
+      default: 1,
+      value: 'X',
+      group: 'simulator options',
+      help: 'simulated seconds per wall second',
+    },
     'sim-fail-rate': { ...fraction, group: 'simulator options', help: 'fraction of requests rejected with a 500' },
     'sim-abort-rate': { ...fraction, group: 'simulator options', help: 'fraction of requests that break off mid-generation' },
     'sim-seed': { type: 'integer', min: 0, default: 1, group: 'simulator options', help: 'seed of injected failures' },
@@ -106,10 +208,26 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       help: "fcfs or priority (vLLM's --scheduling-policy; default fcfs)",
     },
     'worker-id': { type: 'custom', parse: workerIdOf, value: 'ID', group: 'announcement', help: 'default <host>-<runtime port>' },
-    'vm-id': { type: 'string', value: 'ID', group: 'announcement', help: 'VM or node it runs on (default $MAAS_VM_ID, else the host name)' },
-    'advertise-url': { type: 'custom', parse: httpUrl, value: 'URL', group: 'announcement', help: "where gateways reach the runtime (default: the runtime's URL)" },
+    'vm-id': {
+      type: 'string',
+      value: 'ID',
+      group: 'announcement',
+      help: 'VM or node it runs on (default $MAAS_VM_ID, else the host name)',
+    },
+    'advertise-url': {
+      type: 'custom',
+      parse: httpUrl,
+      value: 'URL',
+      group: 'announcement',
+      help: "where gateways reach the runtime (default: the runtime's URL)",
+    },
     hardware: { type: 'string', choices: ['gpu', 'cpu'], group: 'announcement', help: "default: the profile's, else cpu" },
-    capacity: { type: 'integer', min: 1, group: 'announcement', help: "requests it serves well at once (default: the profile's batch bound, else 8)" },
+    capacity: {
+      type: 'integer',
+      min: 1,
+      group: 'announcement',
+      help: "requests it serves well at once (default: the profile's batch bound, else 8)",
+    },
     model: {
       type: 'custom',
       parse: modelOf,
@@ -125,12 +243,40 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       group: 'announcement',
       help: 'chat,completion,embedding,transcription,ocr (default: chat,completion, or embedding for embedding-model names; the simulator: all three)',
     },
-    'runtime-kind': { type: 'string', choices: KINDS, value: 'KIND', group: 'announcement', help: `${KINDS.join(', ')} (default: detected)` },
-    heartbeat: { type: 'custom', parse: duration(), default: 1000, value: 'DUR', group: 'announcement', help: 'load report interval (default 1s)' },
-    'register-every': { type: 'custom', parse: duration(), default: 10_000, value: 'DUR', group: 'announcement', help: 're-announcement interval (default 10s)' },
-    'drain-timeout': { type: 'custom', parse: duration(), default: 60_000, value: 'DUR', group: 'announcement', help: 'longest wait for running requests on SIGTERM (default 60s)' },
+    'runtime-kind': {
+      type: 'string',
+      choices: KINDS,
+      value: 'KIND',
+      group: 'announcement',
+      help: `${KINDS.join(', ')} (default: detected)`,
+    },
+    heartbeat: {
+      type: 'custom',
+      parse: duration(),
+      default: 1000,
+      value: 'DUR',
+      group: 'announcement',
+      help: 'load report interval (default 1s)',
+    },
+    'register-every': {
+      type: 'custom',
+      parse: duration(),
+      default: 10_000,
+      value: 'DUR',
+      group: 'announcement',
+      help: 're-announcement interval (default 10s)',
+    },
+    'drain-timeout': {
+      type: 'custom',
+      parse: duration(),
+      default: 60_000,
+      value: 'DUR',
+      group: 'announcement',
+      help: 'longest wait for running requests on SIGTERM (default 60s)',
+    },
   },
-  epilogue: 'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch: derive the runtime key)',
+  epilogue:
+    'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch: derive the runtime key)',
 });
 
 const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
@@ -167,8 +313,11 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   if (values.model.length !== 1) throw invalid('--launch needs exactly one --model NAME: the served model name');
   const served = values.model[0].id;
   if (values.model[0].upstream) throw invalid('--launch: --model takes the served name only (the runtime is started with it)');
-  const vllmOnly = (['tensor-parallel-size', 'max-model-len', 'gpu-memory-utilization', 'priority-scheduling'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
-  if (kind !== 'vllm' && vllmOnly.length) throw invalid(`--${vllmOnly[0]} applies to --launch vllm only; give ${kind}'s own flags after --`);
+  const vllmOnly = (['tensor-parallel-size', 'max-model-len', 'gpu-memory-utilization', 'priority-scheduling'] as const).filter(
+    (k) => values[k] !== undefined && values[k] !== false,
+  );
+  if (kind !== 'vllm' && vllmOnly.length)
+    throw invalid(`--${vllmOnly[0]} applies to --launch vllm only; give ${kind}'s own flags after --`);
   if ((kind === 'llama-server' || kind === 'llama-engine') && !values.weights) throw invalid(`--launch ${kind} needs --weights FILE.gguf`);
   const platform = loadConfig(platformConfigSpec);
   const logger = new Logger('worker', platform.LOG_LEVEL);
@@ -177,9 +326,11 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   const host = os.hostname();
   const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
   const secret = process.env.MAAS_WORKER_KEY_SECRET;
-  if (secret !== undefined && secret.length < MIN_WORKER_KEY_SECRET_LENGTH) throw invalid(`MAAS_WORKER_KEY_SECRET: at least ${MIN_WORKER_KEY_SECRET_LENGTH} characters, got ${secret.length}`);
+  if (secret !== undefined && secret.length < MIN_WORKER_KEY_SECRET_LENGTH)
+    throw invalid(`MAAS_WORKER_KEY_SECRET: at least ${MIN_WORKER_KEY_SECRET_LENGTH} characters, got ${secret.length}`);
   const keyMode = values['runtime-key'];
-  const apiKey = keyMode === 'none' ? undefined : keyMode === 'auto' && secret ? runtimeKeyFor(secret, workerId) : randomBytes(24).toString('base64url');
+  const apiKey =
+    keyMode === 'none' ? undefined : keyMode === 'auto' && secret ? runtimeKeyFor(secret, workerId) : randomBytes(24).toString('base64url');
   const command = runtimeCommand({
     kind,
     model: {
@@ -224,21 +375,44 @@ async function launch(values: Values, extra: string[], invalid: (message: string
         hardware: values.hardware ?? (kind === 'vllm' || profile?.runtime === 'vllm' ? 'gpu' : 'cpu'),
         capacity: values.capacity ?? profile?.maxNumSeqs ?? 8,
         runtimeKind: values['runtime-kind'] ?? command.kind,
-        models: [{ id: served, capabilities: capabilities ? [...capabilities] : guessCapabilities(served, ['chat', 'completion']), ...(maxContextTokens ? { maxContextTokens } : {}) }],
+        models: [
+          {
+            id: served,
+            capabilities: capabilities ? [...capabilities] : guessCapabilities(served, ['chat', 'completion']),
+            ...(maxContextTokens ? { maxContextTokens } : {}),
+          },
+        ],
         heartbeatMs: values.heartbeat,
         registerEveryMs: values['register-every'],
         drainTimeoutMs: values['drain-timeout'],
       }),
     onRegistered: (agent) => {
       const r = agent.registration();
-      logger.info('worker registered', { workerId, url: r.url, models: r.models.map((m) => m.id), state: r.state, vmId: r.vmId, capacity: r.capacity, runtime: r.runtime.kind, restarts: launched.restarts });
+      logger.info('worker registered', {
+        workerId,
+        url: r.url,
+        models: r.models.map((m) => m.id),
+        state: r.state,
+        vmId: r.vmId,
+        capacity: r.capacity,
+        runtime: r.runtime.kind,
+        restarts: launched.restarts,
+      });
     },
   });
   // the key itself is never logged: only where it comes from
   const keyOrigin = !command.usesApiKey ? 'none' : keyMode === 'auto' && secret ? 'derived' : 'random';
   logger.info('launching the runtime', { kind, program: command.program, port, model: served, runtimeAuth: keyOrigin, workerId });
-  if (reachable !== runtimeHost && !values['advertise-url']) logger.warn('the runtime listens on every address but is announced at 127.0.0.1: give --advertise-url for gateways on other hosts', { workerId, url: runtimeUrl });
-  if (keyOrigin === 'random') logger.warn('the runtime demands a key only this worker knows: gateways cannot call it; set MAAS_WORKER_KEY_SECRET on workers and gateways', { workerId });
+  if (reachable !== runtimeHost && !values['advertise-url'])
+    logger.warn('the runtime listens on every address but is announced at 127.0.0.1: give --advertise-url for gateways on other hosts', {
+      workerId,
+      url: runtimeUrl,
+    });
+  if (keyOrigin === 'random')
+    logger.warn(
+      'the runtime demands a key only this worker knows: gateways cannot call it; set MAAS_WORKER_KEY_SECRET on workers and gateways',
+      { workerId },
+    );
   onStopSignal(logger, workerId, (signal) => {
     logger.info('stopping', { signal, workerId });
     launched.stop('shutdown');
@@ -254,8 +428,10 @@ export const command: Command = defineCommand(
   spec,
   async ({ values, positionals }) => {
     const invalid = (message: string) => new UsageError(message, spec.command);
-    if ([values.attach, values['sim-profile'], values.launch].filter((v) => v !== undefined).length !== 1) throw invalid('give exactly one of --attach URL, --sim-profile NAME or --launch KIND');
-    if (positionals.length > 0 && !values.launch) throw invalid(`unexpected argument "${positionals[0]}" (runtime arguments after -- go with --launch)`);
+    if ([values.attach, values['sim-profile'], values.launch].filter((v) => v !== undefined).length !== 1)
+      throw invalid('give exactly one of --attach URL, --sim-profile NAME or --launch KIND');
+    if (positionals.length > 0 && !values.launch)
+      throw invalid(`unexpected argument "${positionals[0]}" (runtime arguments after -- go with --launch)`);
     if (values.launch) return launch(values, positionals, invalid);
     const capabilities = values.capabilities;
     const platform = loadConfig(platformConfigSpec);
@@ -284,7 +460,9 @@ export const command: Command = defineCommand(
       });
       runtimeUrl = sim.url;
       // The simulator's model is known before it finishes loading: announce it as starting.
-      models = [{ id: sim.model, capabilities: capabilities ?? ['chat', 'completion', 'embedding'], maxContextTokens: profile.maxModelLen }];
+      models = [
+        { id: sim.model, capabilities: capabilities ?? ['chat', 'completion', 'embedding'], maxContextTokens: profile.maxModelLen },
+      ];
       hardware ??= profile.runtime === 'vllm' ? 'gpu' : 'cpu';
       capacity ??= profile.maxNumSeqs;
       kind ??= 'sim-engine';
@@ -322,7 +500,9 @@ export const command: Command = defineCommand(
     const shutdown = (signal: string, code = 0): Promise<number> =>
       (stopping ??= (async () => {
         logger.info('stopping', { signal, workerId });
-        await agent.drain(signal === 'crash' ? 'runtime crashed' : 'shutdown').catch((err: Error) => logger.error('drain failed', { error: err.message }));
+        await agent
+          .drain(signal === 'crash' ? 'runtime crashed' : 'shutdown')
+          .catch((err: Error) => logger.error('drain failed', { error: err.message }));
         await sim?.close();
         await nc.drain().catch(() => undefined);
         logger.info('stopped', { workerId });
@@ -353,7 +533,15 @@ export const command: Command = defineCommand(
     await Promise.race([started, signalled]);
     if (!stopping) {
       const r = agent.registration();
-      logger.info('worker registered', { workerId, url: r.url, models: r.models.map((m) => m.id), state: r.state, vmId: r.vmId, capacity: r.capacity, runtime: r.runtime.kind });
+      logger.info('worker registered', {
+        workerId,
+        url: r.url,
+        models: r.models.map((m) => m.id),
+        state: r.state,
+        vmId: r.vmId,
+        capacity: r.capacity,
+        runtime: r.runtime.kind,
+      });
     }
     return signalled;
   },

@@ -9,7 +9,9 @@ function healthUrl() {
   const given = process.argv[2] || process.env.HEALTHCHECK_URL;
   if (given) return given;
   const service = process.env.MAAS_SERVICE;
-  const { DEFAULT_PORTS, portVariable } = require(path.join(__dirname, '..', '..', 'dist', 'libs', 'platform', 'src', 'service-definition.js'));
+  const { DEFAULT_PORTS, portVariable } = require(
+    path.join(__dirname, '..', '..', 'dist', 'libs', 'platform', 'src', 'service-definition.js'),
+  );
   if (!service || !(service in DEFAULT_PORTS)) throw new Error(`MAAS_SERVICE is ${JSON.stringify(service)}: set HEALTHCHECK_URL`);
   return `http://127.0.0.1:${process.env[portVariable(service)] || DEFAULT_PORTS[service]}/health`;
 }

@@ -6,7 +6,9 @@ const path = require('node:path');
 
 require(path.join(__dirname, '..', 'dist', 'cli', 'main.js'))
   .main(process.argv.slice(2))
-  .then((code) => { process.exitCode = code; })
+  .then((code) => {
+    process.exitCode = code;
+  })
   .catch((err) => {
     process.stderr.write(`maas: ${err && err.message ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -11,7 +11,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const USAGE = 'usage: node deploy/kubernetes/nats-credentials.js --dir DIR [--namespace NS] [--subjects NS]\n' +
+const USAGE =
+  'usage: node deploy/kubernetes/nats-credentials.js --dir DIR [--namespace NS] [--subjects NS]\n' +
   '  --dir DIR        where the CA, certificates and seeds are kept (made if missing)\n' +
   '  --namespace NS   the Kubernetes namespace of the platform (default open-maas)\n' +
   '  --subjects NS    MAAS_NAMESPACE, the subject namespace the permissions are written for (default maas)\n';
@@ -58,18 +59,45 @@ function main() {
   const ns = o.namespace;
   const store = new NatsCredentialStore(path.resolve(o.dir));
   // every name a client or a route dials: the Service, and each server through the headless Service
-  const hosts = ['nats', `nats.${ns}`, `nats.${ns}.svc`, `nats.${ns}.svc.cluster.local`, '*.nats-headless', `*.nats-headless.${ns}.svc`, `*.nats-headless.${ns}.svc.cluster.local`];
+  const hosts = [
+    'nats',
+    `nats.${ns}`,
+    `nats.${ns}.svc`,
+    `nats.${ns}.svc.cluster.local`,
+    '*.nats-headless',
+    `*.nats-headless.${ns}.svc`,
+    `*.nats-headless.${ns}.svc.cluster.local`,
+  ];
   store.initialise({ host: '0.0.0.0', port: 4222, storeDir: '/data', namespace: o.subjects, hosts });
   if (!store.identities().some((i) => i.name === 'worker-kubernetes')) store.issueWorker('kubernetes', [ANY_WORKER_ID]);
   const read = (file) => fs.readFileSync(path.join(store.dir, file), 'utf8');
   const metadata = (name) => ({ name, namespace: ns, labels: { 'app.kubernetes.io/part-of': 'open-maas' } });
-  const seeds = Object.fromEntries([...SERVICE_ROLES, 'worker-kubernetes'].map((name) => [`${name}.nk`, fs.readFileSync(store.seedFile(name), 'utf8')]));
+  const seeds = Object.fromEntries(
+    [...SERVICE_ROLES, 'worker-kubernetes'].map((name) => [`${name}.nk`, fs.readFileSync(store.seedFile(name), 'utf8')]),
+  );
   const list = {
     apiVersion: 'v1',
     kind: 'List',
     items: [
-      { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: metadata('open-maas-nats-server'), stringData: { 'ca.pem': read('ca.pem'), 'server.pem': read('server.pem'), 'server.key': read('server.key'), 'authorization.conf': authorizationBlock(read('nats-server.conf')) } },
-      { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: metadata('open-maas-nats-credentials'), stringData: { 'ca.pem': read('ca.pem'), ...seeds } },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: metadata('open-maas-nats-server'),
+        stringData: {
+          'ca.pem': read('ca.pem'),
+          'server.pem': read('server.pem'),
+          'server.key': read('server.key'),
+          'authorization.conf': authorizationBlock(read('nats-server.conf')),
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: metadata('open-maas-nats-credentials'),
+        stringData: { 'ca.pem': read('ca.pem'), ...seeds },
+      },
     ],
   };
   process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);

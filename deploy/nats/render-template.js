@@ -11,11 +11,18 @@ const { renderUser, SERVICE_ROLES } = require(path.join(root, 'dist', 'libs', 'n
 const out = path.join(__dirname, 'nats-server.conf');
 
 const identities = [...SERVICE_ROLES, 'cli-admin', 'cli-readonly'].map((role) => ({
-  name: role, role, publicKey: `U${role.toUpperCase().replace(/-/g, '_')}_NKEY`, issuedAt: 'by maas credentials',
+  name: role,
+  role,
+  publicKey: `U${role.toUpperCase().replace(/-/g, '_')}_NKEY`,
+  issuedAt: 'by maas credentials',
 }));
 identities.push({
-  name: 'worker-gpu-node-7', role: 'worker', node: 'gpu-node-7', workerIds: ['gpu-node-7'],
-  publicKey: 'UWORKER_GPU_NODE_7_NKEY', issuedAt: 'by maas credentials issue worker --node gpu-node-7',
+  name: 'worker-gpu-node-7',
+  role: 'worker',
+  node: 'gpu-node-7',
+  workerIds: ['gpu-node-7'],
+  publicKey: 'UWORKER_GPU_NODE_7_NKEY',
+  issuedAt: 'by maas credentials issue worker --node gpu-node-7',
 });
 
 const current = fs.readFileSync(out, 'utf8');

@@ -40,7 +40,10 @@ function ownerOf(run: string): number | undefined {
 }
 
 function namespaces(): string[] {
-  return ip('netns', 'list').split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
+  return ip('netns', 'list')
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean);
 }
 
 function links(): string[] {
@@ -53,7 +56,10 @@ function links(): string[] {
 /** Process ids running inside a namespace (any that exec'd into it). */
 function pidsIn(netns: string): number[] {
   try {
-    return ip('netns', 'pids', netns).split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+    return ip('netns', 'pids', netns)
+      .split('\n')
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0);
   } catch {
     return [];
   }

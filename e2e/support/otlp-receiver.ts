@@ -55,7 +55,8 @@ function value(v: OtlpAnyValue | undefined): AttributeValue {
   return undefined;
 }
 
-const attributes = (kvs: OtlpKeyValue[] | undefined): Record<string, AttributeValue> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
+const attributes = (kvs: OtlpKeyValue[] | undefined): Record<string, AttributeValue> =>
+  Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
 
 /**
  * An OTLP/HTTP trace receiver: POST /v1/traces with the JSON encoding (what

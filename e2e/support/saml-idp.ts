@@ -115,7 +115,9 @@ function waitForHttp(url: string, timeoutMs: number, child: ChildProcess, output
 }
 
 /** Starts SimpleSAMLphp as an IdP on a free loopback port with its own config, keys and users. */
-export async function startSamlIdp(options: { users?: SamlTestUser[]; idpOptions?: Record<string, unknown> } = {}): Promise<StartedSamlIdp> {
+export async function startSamlIdp(
+  options: { users?: SamlTestUser[]; idpOptions?: Record<string, unknown> } = {},
+): Promise<StartedSamlIdp> {
   const users = options.users ?? DEFAULT_TEST_USERS;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-idp-'));
   const port = await freePort();
@@ -160,7 +162,8 @@ export async function startSamlIdp(options: { users?: SamlTestUser[]; idpOptions
     keyPem: written.cert.keyPem,
     certPem: written.cert.certPem,
     ssoUrl: written.ssoUrl,
-    registerServiceProvider: (metadataXml, spOptions = {}) => idp.registerServiceProvider(written.spDir, `sp-${++spCount}`, metadataXml, spOptions),
+    registerServiceProvider: (metadataXml, spOptions = {}) =>
+      idp.registerServiceProvider(written.spDir, `sp-${++spCount}`, metadataXml, spOptions),
     log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -225,7 +228,13 @@ export async function follow(jar: CookieJar, url: string, init: RequestInit = {}
 }
 
 const decodeEntities = (s: string) =>
-  s.replace(/&quot;/g, '"').replace(/&#0?39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#x2F;/gi, '/').replace(/&amp;/g, '&');
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#0?39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&#x2F;/gi, '/')
+    .replace(/&amp;/g, '&');
 
 /** The action and hidden fields of the first form in an HTML page. */
 export function parseForm(html: string): { action: string; fields: Record<string, string> } {
@@ -254,7 +263,11 @@ export interface CapturedResponse {
  * IdP, or an IdP SSO URL with a SAMLRequest) through the IdP's username/password form, and returns
  * the SAMLResponse the IdP would post to the SP — captured, not posted.
  */
-export async function captureSamlResponse(jar: CookieJar, loginUrl: string, user: Pick<SamlTestUser, 'username' | 'password'>): Promise<CapturedResponse> {
+export async function captureSamlResponse(
+  jar: CookieJar,
+  loginUrl: string,
+  user: Pick<SamlTestUser, 'username' | 'password'>,
+): Promise<CapturedResponse> {
   let { res, url } = await follow(jar, loginUrl);
   let html = await res.text();
   if (/name="password"/.test(html)) {
@@ -268,7 +281,8 @@ export async function captureSamlResponse(jar: CookieJar, loginUrl: string, user
     html = await res.text();
   }
   const post = parseForm(html);
-  if (!post.fields.SAMLResponse) throw new Error(`IdP answered without a SAMLResponse (HTTP ${res.status} at ${url}):\n${html.slice(0, 2000)}`);
+  if (!post.fields.SAMLResponse)
+    throw new Error(`IdP answered without a SAMLResponse (HTTP ${res.status} at ${url}):\n${html.slice(0, 2000)}`);
   return {
     acsUrl: post.action,
     samlResponse: post.fields.SAMLResponse,
@@ -318,9 +332,18 @@ export interface ForgedResponse {
 /** Signs the Response or its Assertion with an enveloped RSA-SHA256 signature placed right after its Issuer. */
 export function signElement(xml: string, localName: 'Assertion' | 'Response', keyPem: string, certPem: string | null): string {
   const target = localName === 'Response' ? "/*[local-name(.)='Response']" : "//*[local-name(.)='Assertion']";
-  const sig = new SignedXml({ privateKey: keyPem, publicCert: certPem ?? undefined, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N });
+  const sig = new SignedXml({
+    privateKey: keyPem,
+    publicCert: certPem ?? undefined,
+    signatureAlgorithm: RSA_SHA256,
+    canonicalizationAlgorithm: EXC_C14N,
+  });
   if (!certPem) sig.getKeyInfoContent = () => null;
-  sig.addReference({ xpath: target, transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', EXC_C14N], digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256' });
+  sig.addReference({
+    xpath: target,
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', EXC_C14N],
+    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `${target}/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
 }
@@ -338,7 +361,11 @@ export class ForgedIdp {
 
   metadata(): string {
     const scopes = this.scopes
-      .map((s) => (s.startsWith('/') && s.endsWith('/') ? `<shibmd:Scope regexp="true">${esc(s.slice(1, -1))}</shibmd:Scope>` : `<shibmd:Scope regexp="false">${esc(s)}</shibmd:Scope>`))
+      .map((s) =>
+        s.startsWith('/') && s.endsWith('/')
+          ? `<shibmd:Scope regexp="true">${esc(s.slice(1, -1))}</shibmd:Scope>`
+          : `<shibmd:Scope regexp="false">${esc(s)}</shibmd:Scope>`,
+      )
       .join('');
     return (
       `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" entityID="${esc(this.entityId)}">` +
@@ -373,10 +400,11 @@ export class ForgedIdp {
     const t = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
     const irt = f.inResponseTo ? ` InResponseTo="${esc(f.inResponseTo)}"` : '';
     const attributes = Object.entries(f.attributes)
-      .map(([name, values]) =>
-        `<saml:Attribute Name="${esc(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">` +
-        values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('') +
-        `</saml:Attribute>`,
+      .map(
+        ([name, values]) =>
+          `<saml:Attribute Name="${esc(name)}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">` +
+          values.map((v) => `<saml:AttributeValue xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('') +
+          `</saml:Attribute>`,
       )
       .join('');
     return (
@@ -397,7 +425,11 @@ export class ForgedIdp {
   }
 
   /** The same, with the assertion signed by this IdP (or by `key`/`cert` when given: someone else). */
-  signed(sp: { entityId: string; acsUrl: string }, o: Partial<ForgedResponse> = {}, signer: { keyPem: string; certPem: string | null } = { keyPem: this.keyPem, certPem: this.certPem }): string {
+  signed(
+    sp: { entityId: string; acsUrl: string },
+    o: Partial<ForgedResponse> = {},
+    signer: { keyPem: string; certPem: string | null } = { keyPem: this.keyPem, certPem: this.certPem },
+  ): string {
     return signElement(this.unsigned(sp, o), 'Assertion', signer.keyPem, signer.certPem);
   }
 }
@@ -455,7 +487,8 @@ export async function logRecordAfter(
         // a partial or foreign line
       }
     }
-    if (Date.now() > deadline) throw new Error(`no matching log record within ${timeoutMs} ms; last lines:\n${proc.lines.slice(-10).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`no matching log record within ${timeoutMs} ms; last lines:\n${proc.lines.slice(-10).join('\n')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

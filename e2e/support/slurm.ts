@@ -47,7 +47,8 @@ export async function startSlurm(options: { cpus?: number } = {}): Promise<Start
   const [ctldPort, dPort] = [await freePort(), await freePort()];
   const keyDir = path.join(dir, 'munge-key');
   const sockDir = path.join(dir, 'munge');
-  for (const d of [keyDir, sockDir, path.join(dir, 'ctld'), path.join(dir, 'd'), path.join(dir, 'log')]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [keyDir, sockDir, path.join(dir, 'ctld'), path.join(dir, 'd'), path.join(dir, 'log')])
+    fs.mkdirSync(d, { recursive: true });
   fs.chmodSync(keyDir, 0o700);
   fs.chmodSync(sockDir, 0o755);
   fs.chmodSync(dir, 0o755);
@@ -120,7 +121,22 @@ export async function startSlurm(options: { cpus?: number } = {}): Promise<Start
   };
 
   try {
-    children.push(daemon('munged', ['-F', '--force', `--socket=${socket}`, `--key-file=${key}`, `--log-file=${path.join(dir, 'log', 'munged.log')}`, `--pid-file=${path.join(dir, 'munged.pid')}`, `--seed-file=${path.join(dir, 'munged.seed')}`], log, env));
+    children.push(
+      daemon(
+        'munged',
+        [
+          '-F',
+          '--force',
+          `--socket=${socket}`,
+          `--key-file=${key}`,
+          `--log-file=${path.join(dir, 'log', 'munged.log')}`,
+          `--pid-file=${path.join(dir, 'munged.pid')}`,
+          `--seed-file=${path.join(dir, 'munged.seed')}`,
+        ],
+        log,
+        env,
+      ),
+    );
     for (let i = 0; i < 50 && !fs.existsSync(socket); i += 1) await sleep(100);
     if (!fs.existsSync(socket)) throw new Error('munged did not create its socket');
     children.push(daemon('slurmctld', ['-D', '-f', conf], log, env));

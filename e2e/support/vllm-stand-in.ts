@@ -36,19 +36,30 @@ async function main(argv: string[]): Promise<number> {
   if (policy !== 'fcfs' && policy !== 'priority') throw new Error(`--scheduling-policy: invalid choice: '${policy}'`);
   const profile = findProfile('a100-qwen2.5-3b');
   const maxModelLen = values['max-model-len'] ? Number(values['max-model-len']) : profile.maxModelLen;
-  const engine = await startSimServer({ profile: { ...profile, maxModelLen }, model: values['served-model-name'] ?? model, port: 0, schedulingPolicy: policy, startupSeconds: 1 });
+  const engine = await startSimServer({
+    profile: { ...profile, maxModelLen },
+    model: values['served-model-name'] ?? model,
+    port: 0,
+    schedulingPolicy: policy,
+    startupSeconds: 1,
+  });
   const upstream = new URL(engine.url);
   const server = http.createServer((req, res) => {
     if (key && (req.url ?? '').startsWith('/v1') && req.headers.authorization !== `Bearer ${key}`) {
-      process.stdout.write(`${JSON.stringify({ event: 'vllm-unauthorized', path: req.url, keyGiven: req.headers.authorization !== undefined })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ event: 'vllm-unauthorized', path: req.url, keyGiven: req.headers.authorization !== undefined })}\n`,
+      );
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'Unauthorized' }));
       return;
     }
-    const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });

@@ -65,7 +65,8 @@ function prepareDevIdp({ stateDir, port }) {
   const spDir = path.join(dir, 'auth-sp');
   const spKey = path.join(spDir, 'sp.pem');
   const spCert = path.join(spDir, 'sp.crt');
-  if (!fs.existsSync(spKey) || !fs.existsSync(spCert)) samlIdp.selfSignedCertificate(spDir, 'sp', 'open-maas quick start', CERTIFICATE_DAYS);
+  if (!fs.existsSync(spKey) || !fs.existsSync(spCert))
+    samlIdp.selfSignedCertificate(spDir, 'sp', 'open-maas quick start', CERTIFICATE_DAYS);
   const metadataFile = path.join(dir, 'idp-metadata.xml');
   return {
     ...written,

@@ -24,7 +24,11 @@ function postgresUser() {
   };
   const found = lookup();
   if (found) return found;
-  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'postgres'], { encoding: 'utf8' });
+  const made = spawnSync(
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'postgres'],
+    { encoding: 'utf8' },
+  );
   const created = lookup();
   if (!created) fail(`cannot create the postgres user PostgreSQL must run as: ${(made.stderr || made.error?.message || '').trim()}`);
   return created;
@@ -48,7 +52,8 @@ function run(bin, args, ids) {
 
 async function main() {
   const [binDir, dataDir, port, passwordFile, asPostgres] = process.argv.slice(2);
-  if (!binDir || !dataDir || !port || !passwordFile) fail('usage: embedded-postgres-process.js BIN_DIR DATA_DIR PORT PASSWORD_FILE RUN_AS_POSTGRES(0|1)');
+  if (!binDir || !dataDir || !port || !passwordFile)
+    fail('usage: embedded-postgres-process.js BIN_DIR DATA_DIR PORT PASSWORD_FILE RUN_AS_POSTGRES(0|1)');
   const ids = asPostgres === '1' ? postgresUser() : {};
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (ids.uid !== undefined) fs.chownSync(dataDir, ids.uid, ids.gid);
@@ -60,18 +65,26 @@ async function main() {
     fs.writeFileSync(pwfile, `${fs.readFileSync(passwordFile, 'utf8').trim()}\n`, { mode: 0o600 });
     if (ids.uid !== undefined) fs.chownSync(pwfile, ids.uid, ids.gid);
     try {
-      await run(path.join(binDir, 'initdb'), [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], ids);
+      await run(
+        path.join(binDir, 'initdb'),
+        [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+        ids,
+      );
     } finally {
       fs.rmSync(pwfile, { force: true });
     }
   }
 
   // TCP on loopback only; no Unix socket (nothing here uses one, and /tmp sockets outlive crashes).
-  const server = spawn(path.join(binDir, 'postgres'), ['-D', dataDir, '-p', port, '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
-    ...ids,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
+  const server = spawn(
+    path.join(binDir, 'postgres'),
+    ['-D', dataDir, '-p', port, '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    {
+      ...ids,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    },
+  );
   let log = '';
   let ready = false;
   let stopping = false;

@@ -64,7 +64,14 @@ function stopChild(child) {
 
 /** The last non-empty line of a process's output: the reason, without the noise before it. */
 function lastLine(text) {
-  return String(text).trim().split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0] ?? '(no output)';
+  return (
+    String(text)
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-1)[0] ?? '(no output)'
+  );
 }
 
 /** Installs npm dependencies when they are missing; a lockfile newer than the install only gets a hint. */
@@ -100,10 +107,11 @@ function aptInstall(packages) {
   if (!which('apt-get')) return false;
   const sudo = isRoot() ? [] : which('sudo') ? ['sudo', '-n'] : undefined;
   if (!sudo) return false;
-  const run = (args) => spawnSync(sudo[0] ?? 'apt-get', sudo.length ? [...sudo.slice(1), 'apt-get', ...args] : args, {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  }).status === 0;
+  const run = (args) =>
+    spawnSync(sudo[0] ?? 'apt-get', sudo.length ? [...sudo.slice(1), 'apt-get', ...args] : args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status === 0;
   say(`installing ${missing.join(', ')} with apt-get …`);
   if (!aptUpdated) {
     run(['update', '-qq']);
@@ -164,8 +172,14 @@ async function ensureNats(url, { label = 'nats', secure = false, namespace = 'ma
       }
       const found = natsCredentialsInEnv();
       if (found) say(`using the NATS at ${url} with the credentials in ${found.join(', ')}`);
-      else if (insecureAllowed()) say(`NATS at ${url}: no credentials (NATS_NKEY, NATS_CREDS or NATS_USER) and MAAS_NATS_INSECURE=1: running without NATS authentication`);
-      else throw new Error(`NATS at ${url} is already running and no credentials are set: set NATS_NKEY (or NATS_CREDS, or NATS_USER and NATS_PASSWORD) and NATS_CA, or MAAS_NATS_INSECURE=1 for a NATS without authentication`);
+      else if (insecureAllowed())
+        say(
+          `NATS at ${url}: no credentials (NATS_NKEY, NATS_CREDS or NATS_USER) and MAAS_NATS_INSECURE=1: running without NATS authentication`,
+        );
+      else
+        throw new Error(
+          `NATS at ${url} is already running and no credentials are set: set NATS_NKEY (or NATS_CREDS, or NATS_USER and NATS_PASSWORD) and NATS_CA, or MAAS_NATS_INSECURE=1 for a NATS without authentication`,
+        );
     }
     return { url, started: false, stop: async () => {} };
   }
@@ -190,7 +204,9 @@ async function ensureNats(url, { label = 'nats', secure = false, namespace = 'ma
     if (!credentials.identities().some((i) => i.name === 'worker-local')) credentials.issueWorker('local', ['*']);
     args = ['-c', credentials.configFile];
   }
-  say(`starting nats-server -js on ${host}:${port}${secure ? ' with TLS and an nkey per part' : ''} (data${secure ? ', CA and credentials' : ''} in ${path.relative(root, dir)})`);
+  say(
+    `starting nats-server -js on ${host}:${port}${secure ? ' with TLS and an nkey per part' : ''} (data${secure ? ', CA and credentials' : ''} in ${path.relative(root, dir)})`,
+  );
   // Its own process group: Ctrl-C in a terminal must not stop it before the services.
   const child = own(spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
   let stderr = '';
@@ -312,10 +328,16 @@ async function ensurePostgres(url, { label = 'postgres' } = {}) {
   const secret = legacy ? { password: 'maas-embedded', file: writeLegacyPassword(place.home, label) } : embeddedPassword(place.home, label);
   if (!fs.existsSync(path.join(place.dataDir, 'PG_VERSION'))) say(`initialising embedded PostgreSQL in ${place.dataDir} …`);
   say(`starting embedded PostgreSQL on ${host}:${port}`);
-  const child = own(spawn(process.execPath, [path.join(__dirname, 'embedded-postgres-process.js'), place.bin, place.dataDir, String(port), secret.file, isRoot() ? '1' : '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group: Ctrl-C in a terminal must not stop it before the services
-  }));
+  const child = own(
+    spawn(
+      process.execPath,
+      [path.join(__dirname, 'embedded-postgres-process.js'), place.bin, place.dataDir, String(port), secret.file, isRoot() ? '1' : '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // its own process group: Ctrl-C in a terminal must not stop it before the services
+      },
+    ),
+  );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -347,4 +369,17 @@ function writeLegacyPassword(home, label) {
   return file;
 }
 
-module.exports = { root, stateDir, say, which, reachable, lastLine, ensureDependencies, build, aptInstall, ensureSystemPackages, ensureNats, ensurePostgres };
+module.exports = {
+  root,
+  stateDir,
+  say,
+  which,
+  reachable,
+  lastLine,
+  ensureDependencies,
+  build,
+  aptInstall,
+  ensureSystemPackages,
+  ensureNats,
+  ensurePostgres,
+};

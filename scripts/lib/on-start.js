@@ -30,7 +30,9 @@ async function firstKey(env, adminEnv) {
       const reply = codec.decode((await nc.request(subject('verify'), codec.encode({ key }), { timeout: 5000 })).data);
       if (reply.valid) return key;
     }
-    const created = codec.decode((await nc.request(subject('create'), codec.encode({ userEmail: 'admin@localhost', name: 'quick start' }), { timeout: 5000 })).data);
+    const created = codec.decode(
+      (await nc.request(subject('create'), codec.encode({ userEmail: 'admin@localhost', name: 'quick start' }), { timeout: 5000 })).data,
+    );
     if (!created.secret) throw new Error(`key-registry refused: ${JSON.stringify(created)}`);
     fs.mkdirSync(infra.stateDir, { recursive: true });
     fs.writeFileSync(file, `${created.secret}\n`, { mode: 0o600 });
@@ -61,14 +63,44 @@ module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv =
   const models = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
   if (infra.which('tesseract')) {
     supervisor.add('ocr-engine', [maas, 'ocr-engine', '--port', String(OCR_PORT)]);
-    supervisor.add('worker-ocr', [maas, 'worker', '--attach', `http://127.0.0.1:${OCR_PORT}`, '--vm-id', 'quickstart-ocr', '--worker-id', 'quickstart-ocr', '--hardware', 'cpu'], workerNats);
+    supervisor.add(
+      'worker-ocr',
+      [
+        maas,
+        'worker',
+        '--attach',
+        `http://127.0.0.1:${OCR_PORT}`,
+        '--vm-id',
+        'quickstart-ocr',
+        '--worker-id',
+        'quickstart-ocr',
+        '--hardware',
+        'cpu',
+      ],
+      workerNats,
+    );
   } else {
     infra.say('tesseract is not installed: no OCR worker (scripts/install-system-packages.sh installs it)');
   }
   if (infra.which('pocketsphinx_continuous')) {
     // One recogniser at a time: the chat simulators and the services share this machine's cores.
     supervisor.add('speech-engine', [maas, 'speech-engine', '--port', String(SPEECH_PORT), '--concurrency', '1']);
-    supervisor.add('worker-speech', [maas, 'worker', '--attach', `http://127.0.0.1:${SPEECH_PORT}`, '--vm-id', 'quickstart-speech', '--worker-id', 'quickstart-speech', '--hardware', 'cpu'], workerNats);
+    supervisor.add(
+      'worker-speech',
+      [
+        maas,
+        'worker',
+        '--attach',
+        `http://127.0.0.1:${SPEECH_PORT}`,
+        '--vm-id',
+        'quickstart-speech',
+        '--worker-id',
+        'quickstart-speech',
+        '--hardware',
+        'cpu',
+      ],
+      workerNats,
+    );
     models.push('pocketsphinx/en-us');
   } else {
     infra.say('pocketsphinx is not installed: no speech worker (scripts/install-system-packages.sh installs it)');
@@ -80,6 +112,8 @@ module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv =
       `API key (admin@localhost, kept in ${path.relative(process.cwd(), path.join(infra.stateDir, 'quickstart-key'))}): ${key}\n` +
       `Try:\n  curl ${gatewayUrl}/v1/chat/completions -H "Authorization: Bearer ${key}" -H 'Content-Type: application/json' \\\n` +
       `    -d '{"model":"${models[0]}","messages":[{"role":"user","content":"Hello!"}]}'\n` +
-      (models.includes('pocketsphinx/en-us') ? `  curl ${gatewayUrl}/v1/audio/transcriptions -H "Authorization: Bearer ${key}" -F model=pocketsphinx/en-us -F file=@speech.wav\n` : ''),
+      (models.includes('pocketsphinx/en-us')
+        ? `  curl ${gatewayUrl}/v1/audio/transcriptions -H "Authorization: Bearer ${key}" -F model=pocketsphinx/en-us -F file=@speech.wav\n`
+        : ''),
   );
 };

@@ -41,6 +41,15 @@ export function writeIdpConfig(options: {
   contact?: { name: string; email: string };
 }): WrittenIdpConfig;
 
-export function registerServiceProvider(spDir: string, name: string, metadataXml: string, options?: Record<string, unknown>): { update(options: Record<string, unknown>): void };
+export function registerServiceProvider(
+  spDir: string,
+  name: string,
+  metadataXml: string,
+  options?: Record<string, unknown>,
+): { update(options: Record<string, unknown>): void };
 
-export function serverCommand(options: { configDir: string; host?: string; port: number; workers?: number }): { command: string; args: string[]; env: Record<string, string> };
+export function serverCommand(options: { configDir: string; host?: string; port: number; workers?: number }): {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+};

@@ -19,7 +19,26 @@ function selfSignedCertificate(dir, name, commonName = name, days = 3) {
   fs.mkdirSync(dir, { recursive: true });
   const keyFile = path.join(dir, `${name}.pem`);
   const certFile = path.join(dir, `${name}.crt`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', String(days), '-subj', `/CN=${commonName}`, '-keyout', keyFile, '-out', certFile], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${commonName}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'pipe' },
+  );
   fs.chmodSync(keyFile, 0o600);
   return { keyFile, certFile, keyPem: fs.readFileSync(keyFile, 'utf8'), certPem: fs.readFileSync(certFile, 'utf8') };
 }
@@ -31,7 +50,9 @@ function php(value) {
   if (typeof value === 'number') return String(value);
   if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   if (Array.isArray(value)) return `[${value.map(php).join(', ')}]`;
-  return `[${Object.entries(value).map(([k, v]) => `${php(k)} => ${php(v)}`).join(', ')}]`;
+  return `[${Object.entries(value)
+    .map(([k, v]) => `${php(k)} => ${php(v)}`)
+    .join(', ')}]`;
 }
 
 /**
@@ -40,7 +61,16 @@ function php(value) {
  * SP whose metadata XML is dropped into sp/ (read on each request, so SPs can be added while it runs).
  * The signing certificate in cert/ is kept when it exists. Returns where things are.
  */
-function writeIdpConfig({ dir, baseUrl, users, secretSalt, adminPassword, idpOptions = {}, certificateDays = 3, contact = { name: 'Test', email: 'test@example.ac.jp' } }) {
+function writeIdpConfig({
+  dir,
+  baseUrl,
+  users,
+  secretSalt,
+  adminPassword,
+  idpOptions = {},
+  certificateDays = 3,
+  contact = { name: 'Test', email: 'test@example.ac.jp' },
+}) {
   const sub = (name) => {
     const p = path.join(dir, name);
     fs.mkdirSync(p, { recursive: true, mode: 0o700 });
@@ -85,11 +115,19 @@ function writeIdpConfig({ dir, baseUrl, users, secretSalt, adminPassword, idpOpt
     production: false,
   };
   const secret = { mode: 0o600 };
-  fs.writeFileSync(path.join(configDir, 'config.php'), `<?php\n$config = ${php(config)};\n$config['logging.level'] = SimpleSAML\\Logger::INFO;\n`, secret);
+  fs.writeFileSync(
+    path.join(configDir, 'config.php'),
+    `<?php\n$config = ${php(config)};\n$config['logging.level'] = SimpleSAML\\Logger::INFO;\n`,
+    secret,
+  );
 
   const userPass = {};
   for (const u of users) userPass[`${u.username}:${u.password}`] = u.attributes;
-  fs.writeFileSync(path.join(configDir, 'authsources.php'), `<?php\n$config = ${php({ admin: ['core:AdminPassword'], 'example-userpass': { 0: 'exampleauth:UserPass', ...userPass } })};\n`, secret);
+  fs.writeFileSync(
+    path.join(configDir, 'authsources.php'),
+    `<?php\n$config = ${php({ admin: ['core:AdminPassword'], 'example-userpass': { 0: 'exampleauth:UserPass', ...userPass } })};\n`,
+    secret,
+  );
 
   fs.writeFileSync(
     path.join(metadataDir, 'saml20-idp-hosted.php'),
@@ -102,7 +140,14 @@ function writeIdpConfig({ dir, baseUrl, users, secretSalt, adminPassword, idpOpt
       'attributes.NameFormat': 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri',
       authproc: { 100: { class: 'core:AttributeMap', 0: 'name2oid' } },
       // As a federation IdP does, its metadata names the scopes of the identities it vouches for (shibmd:Scope).
-      scope: [...new Set(users.flatMap((u) => u.attributes.eduPersonPrincipalName ?? []).map((eppn) => eppn.split('@')[1]).filter(Boolean))],
+      scope: [
+        ...new Set(
+          users
+            .flatMap((u) => u.attributes.eduPersonPrincipalName ?? [])
+            .map((eppn) => eppn.split('@')[1])
+            .filter(Boolean),
+        ),
+      ],
       ...idpOptions,
     })};\n`,
   );

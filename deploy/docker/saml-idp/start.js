@@ -30,7 +30,8 @@ const files = {
   spDir: path.join(STATE, 'auth-sp'),
 };
 const localMetadataUrl = `http://127.0.0.1:${PORT}/saml2/idp/metadata.php`;
-const log = (msg, fields = {}) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'info', service: 'saml-idp', msg, ...fields })}\n`);
+const log = (msg, fields = {}) =>
+  process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'info', service: 'saml-idp', msg, ...fields })}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The test account's password (DEV_IDP_PASSWORD, else made once) and the IdP's own secrets, kept owner-only. */
@@ -100,7 +101,8 @@ async function main() {
     // As a federation IdP would: it wants signed AuthnRequests, and names itself in its metadata.
     idpOptions: { 'validate.authnrequest': true, 'redirect.validate': true, UIInfo: { DisplayName: { en: DISPLAY_NAME } } },
   });
-  if (!fs.existsSync(path.join(files.spDir, 'sp.pem'))) samlIdp.selfSignedCertificate(files.spDir, 'sp', 'open-maas (compose)', CERTIFICATE_DAYS);
+  if (!fs.existsSync(path.join(files.spDir, 'sp.pem')))
+    samlIdp.selfSignedCertificate(files.spDir, 'sp', 'open-maas (compose)', CERTIFICATE_DAYS);
 
   const server = samlIdp.serverCommand({ configDir: written.configDir, host: '0.0.0.0', port: PORT });
   // Its own process group: php -S forks workers that must stop with it.

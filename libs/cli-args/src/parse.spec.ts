@@ -10,11 +10,17 @@ const spec = defineArgs({
     rate: { type: 'number', above: 0, help: 'requests per second' },
     mode: { type: 'string', choices: ['fast', 'slow'], default: 'fast', help: 'how to make it' },
     model: { type: 'string', multiple: true, help: 'a model to announce' },
-    every: { type: 'custom', value: 'DUR', default: 1000, help: 'interval', parse: (text: string) => {
-      const m = /^(\d+)s$/.exec(text);
-      if (!m) throw new Error(`expected a duration like 2s, got "${text}"`);
-      return Number(m[1]) * 1000;
-    } },
+    every: {
+      type: 'custom',
+      value: 'DUR',
+      default: 1000,
+      help: 'interval',
+      parse: (text: string) => {
+        const m = /^(\d+)s$/.exec(text);
+        if (!m) throw new Error(`expected a duration like 2s, got "${text}"`);
+        return Number(m[1]) * 1000;
+      },
+    },
     json: { type: 'boolean', short: 'j', help: 'print JSON' },
     'log-level': { type: 'string', group: 'logging', help: 'debug, info, warn or error' },
   },
@@ -33,9 +39,34 @@ const usageError = (argv: string[]): string => {
 
 describe('parseArgv', () => {
   it('reads every declared type, with defaults, repeats and positionals', () => {
-    const { values, positionals } = parseArgv(spec, ['t1', '--user', 'a@b.c', '--port=9', '--rate', '0.5', '--model', 'a', '--model', 'b', '-j', '--every', '3s', '--mode', 'slow']);
+    const { values, positionals } = parseArgv(spec, [
+      't1',
+      '--user',
+      'a@b.c',
+      '--port=9',
+      '--rate',
+      '0.5',
+      '--model',
+      'a',
+      '--model',
+      'b',
+      '-j',
+      '--every',
+      '3s',
+      '--mode',
+      'slow',
+    ]);
     expect(positionals).toEqual(['t1']);
-    expect(values).toEqual({ user: 'a@b.c', port: 9, rate: 0.5, mode: 'slow', model: ['a', 'b'], every: 3000, json: true, 'log-level': undefined });
+    expect(values).toEqual({
+      user: 'a@b.c',
+      port: 9,
+      rate: 0.5,
+      mode: 'slow',
+      model: ['a', 'b'],
+      every: 3000,
+      json: true,
+      'log-level': undefined,
+    });
     const defaults = parseArgv(spec, ['t1', '--user', 'u']).values;
     expect([defaults.port, defaults.mode, defaults.model, defaults.every, defaults.json]).toEqual([8000, 'fast', [], 1000, false]);
   });
@@ -87,7 +118,9 @@ describe('usageOf', () => {
     expect(text).toMatch(/\n {2}--mode fast\|slow +how to make it \(default fast\)\n/);
     expect(text).toMatch(/\n {2}--model VALUE +a model to announce; repeatable\n/);
     expect(text).toMatch(/\n {2}-j, --json +print JSON\n/);
-    expect(text).toMatch(/\n {2}-h, --help +print this help and exit\n\nlogging:\n {2}--log-level VALUE +debug, info, warn or error\n\nenvironment: NATS_URL\n$/);
+    expect(text).toMatch(
+      /\n {2}-h, --help +print this help and exit\n\nlogging:\n {2}--log-level VALUE +debug, info, warn or error\n\nenvironment: NATS_URL\n$/,
+    );
     for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
   });
 
@@ -100,13 +133,18 @@ describe('usageOf', () => {
 });
 
 describe('integerList', () => {
-  const lists = defineArgs({ command: 'x', options: { concurrency: { type: 'custom', parse: integerList(1), default: [1, 16], help: 'client concurrencies' } } });
+  const lists = defineArgs({
+    command: 'x',
+    options: { concurrency: { type: 'custom', parse: integerList(1), default: [1, 16], help: 'client concurrencies' } },
+  });
 
   it('reads integers separated by commas, and names the option when one is not', () => {
     expect(parseArgv(lists, ['--concurrency', '4, 8,64']).values.concurrency).toEqual([4, 8, 64]);
     expect(parseArgv(lists, []).values.concurrency).toEqual([1, 16]);
     for (const text of ['4,,8', '0', '2.5', 'a']) {
-      expect(() => parseArgv(lists, ['--concurrency', text])).toThrow(`--concurrency: expected integers >= 1 separated by commas, got "${text}"`);
+      expect(() => parseArgv(lists, ['--concurrency', text])).toThrow(
+        `--concurrency: expected integers >= 1 separated by commas, got "${text}"`,
+      );
     }
   });
 });

@@ -8,7 +8,11 @@ const HELP_FLAGS = new Set(['--help', '-h']);
 function expectedNumber(o: OptionDecl & { type: 'integer' | 'number' }): string {
   const what = o.type === 'integer' ? 'an integer' : 'a number';
   if (o.min !== undefined && o.max !== undefined) return `${what} from ${o.min} to ${o.max}`;
-  const bounds = [o.min !== undefined ? `>= ${o.min}` : '', o.above !== undefined ? `> ${o.above}` : '', o.max !== undefined ? `<= ${o.max}` : ''].filter(Boolean);
+  const bounds = [
+    o.min !== undefined ? `>= ${o.min}` : '',
+    o.above !== undefined ? `> ${o.above}` : '',
+    o.max !== undefined ? `<= ${o.max}` : '',
+  ].filter(Boolean);
   return bounds.length ? `${what} ${bounds.join(' and ')}` : what;
 }
 
@@ -54,7 +58,10 @@ export function parseArgv<S extends ArgsSpec>(spec: S, argv: readonly string[]):
   const { tokens } = parseArgs({
     args: [...argv],
     options: Object.fromEntries(
-      Object.entries(decls).map(([name, o]) => [name, { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) } as const]),
+      Object.entries(decls).map(([name, o]) => [
+        name,
+        { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) } as const,
+      ]),
     ),
     strict: false,
     allowPositionals: true,
@@ -94,7 +101,14 @@ export function parseArgv<S extends ArgsSpec>(spec: S, argv: readonly string[]):
 
   const declared = spec.positionals ?? [];
   const needed = declared.filter((p) => !p.optional && !p.variadic);
-  if (positionals.length < needed.length) throw fail(`missing ${needed.slice(positionals.length).map((p) => p.name).join(' ')}`);
-  if (!declared.some((p) => p.variadic) && positionals.length > declared.length) throw fail(`unexpected argument "${positionals[declared.length]}"`);
+  if (positionals.length < needed.length)
+    throw fail(
+      `missing ${needed
+        .slice(positionals.length)
+        .map((p) => p.name)
+        .join(' ')}`,
+    );
+  if (!declared.some((p) => p.variadic) && positionals.length > declared.length)
+    throw fail(`unexpected argument "${positionals[declared.length]}"`);
   return { values: values as Values<S>, positionals };
 }

@@ -52,7 +52,8 @@ function labelOf(name: string, o: OptionDecl): string {
 function helpOf(o: OptionDecl): string {
   let help = o.help.trim();
   const fallback = o.type === 'boolean' ? undefined : o.default;
-  if (fallback !== undefined && fallback !== '' && !/\bdefault\b/.test(help)) help += ` (default ${Array.isArray(fallback) ? fallback.join(',') : String(fallback)})`;
+  if (fallback !== undefined && fallback !== '' && !/\bdefault\b/.test(help))
+    help += ` (default ${Array.isArray(fallback) ? fallback.join(',') : String(fallback)})`;
   if (o.type !== 'boolean' && o.required && !/\brequired\b/.test(help)) help += ' (required)';
   if (o.type !== 'boolean' && o.multiple && !/\brepeat/.test(help)) help += '; repeatable';
   return help;
@@ -77,7 +78,15 @@ export function usageOf(spec: ArgsSpec): string {
   const out = [`usage: ${spec.command} ${synopsisOf(spec)}`.trimEnd()];
   if (spec.description) out.push('', spec.description.trim());
   const described = (spec.positionals ?? []).filter((p) => p.help);
-  if (described.length) out.push('', 'arguments:', ...rows(described.map((p) => [p.name, p.help!]), columnOf(described.map((p) => p.name))));
+  if (described.length)
+    out.push(
+      '',
+      'arguments:',
+      ...rows(
+        described.map((p) => [p.name, p.help!]),
+        columnOf(described.map((p) => p.name)),
+      ),
+    );
   const groups = new Map<string, Array<[string, string]>>();
   for (const [name, o] of Object.entries(spec.options)) {
     const group = o.group ?? 'options';

@@ -5,7 +5,8 @@ export function integerList(min = 1): (text: string) => number[] {
   return (text) =>
     text.split(',').map((part) => {
       const n = Number(part.trim());
-      if (part.trim() === '' || !Number.isInteger(n) || n < min) throw new Error(`expected integers >= ${min} separated by commas, got "${text}"`);
+      if (part.trim() === '' || !Number.isInteger(n) || n < min)
+        throw new Error(`expected integers >= ${min} separated by commas, got "${text}"`);
       return n;
     });
 }

@@ -64,12 +64,19 @@ const cases: Case[] = [
   { name: 'maas sim-engine --port', argv: [CLI, 'sim-engine', '--port'] },
   { name: 'maas keys create --rpm x --user u', argv: [CLI, 'keys', 'create', '--rpm', 'x', '--user', 'u'] },
   { name: 'maas batches list (gateway unreachable)', argv: [CLI, 'batches', 'list', '--key', 'k', '--gateway', 'http://127.0.0.1:1'] },
-  { name: 'bench/forecast.ts --series (missing file)', argv: [RUN, 'bench/forecast.ts', '--series', path.join(root, 'no-such-series.csv')] },
+  {
+    name: 'bench/forecast.ts --series (missing file)',
+    argv: [RUN, 'bench/forecast.ts', '--series', path.join(root, 'no-such-series.csv')],
+  },
 ];
 
 function run(argv: readonly string[]): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_URL: 'nats://127.0.0.1:1' } });
+    const child = spawn(process.execPath, argv, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NATS_URL: 'nats://127.0.0.1:1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -111,7 +118,13 @@ function expectOneLine(o: Outcome, code: number, mentions: string): void {
 describe('the lists this test is generated from', () => {
   it('finds the commands, their actions, the benchmarks and their npm scripts', () => {
     expect(commandFiles).toEqual(expect.arrayContaining(['batches', 'keys', 'scaling', 'sim-engine', 'users', 'worker']));
-    expect(commands).toEqual(expect.arrayContaining([['keys', 'create'], ['scaling', 'events'], ['users', 'end-sessions']]));
+    expect(commands).toEqual(
+      expect.arrayContaining([
+        ['keys', 'create'],
+        ['scaling', 'events'],
+        ['users', 'end-sessions'],
+      ]),
+    );
     expect(benches).toEqual(expect.arrayContaining(['bench/routing.ts', 'bench/forecast.ts', 'bench/serving.ts']));
     for (const [name, script] of benchScripts) {
       expect(`${name}: ${script}`).toMatch(/^bench:\S+: node scripts\/run\.js bench\/[\w-]+\.ts/);
@@ -153,7 +166,8 @@ describe('maas', () => {
   });
 
   it('--version and -V print the version of package.json', () => {
-    for (const name of ['bin/maas.js --version', 'bin/maas.js -V']) expect(outcome(name)).toEqual({ code: 0, stdout: `maas ${pkg.version}\n`, stderr: '' });
+    for (const name of ['bin/maas.js --version', 'bin/maas.js -V'])
+      expect(outcome(name)).toEqual({ code: 0, stdout: `maas ${pkg.version}\n`, stderr: '' });
   });
 
   it('an unknown option before any command is a usage error', () => {

@@ -1,4 +1,13 @@
-import { ConfigError, env, jetStreamConfigSpec, loadConfig, natsSecurityConfigSpec, natsSecurityProblems, parseDuration, platformConfigSpec } from '@maas/config';
+import {
+  ConfigError,
+  env,
+  jetStreamConfigSpec,
+  loadConfig,
+  natsSecurityConfigSpec,
+  natsSecurityProblems,
+  parseDuration,
+  platformConfigSpec,
+} from '@maas/config';
 
 describe('loadConfig', () => {
   const spec = {
@@ -25,13 +34,21 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['3h', 10_800_000], ['7d', 604_800_000], ['2', 2000], ['x', undefined],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['3h', 10_800_000],
+    ['7d', 604_800_000],
+    ['2', 2000],
+    ['x', undefined],
   ])('parseDuration(%s) = %s', (raw, ms) => expect(parseDuration(raw)).toBe(ms));
 });
 
 describe('NATS settings', () => {
   it('takes a comma-separated seed list, each URL checked, and names the key when one is not a NATS URL', () => {
-    expect(loadConfig(platformConfigSpec, { NATS_URL: 'tls://a:4222, tls://b:4222,nats://c:4222' }).NATS_URL).toBe('tls://a:4222,tls://b:4222,nats://c:4222');
+    expect(loadConfig(platformConfigSpec, { NATS_URL: 'tls://a:4222, tls://b:4222,nats://c:4222' }).NATS_URL).toBe(
+      'tls://a:4222,tls://b:4222,nats://c:4222',
+    );
     expect(() => loadConfig(platformConfigSpec, { NATS_URL: 'tls://a:4222,http://b' })).toThrow(
       'config: NATS_URL must be a comma-separated list of nats or tls URLs, got "tls://a:4222,http://b"',
     );
@@ -41,7 +58,9 @@ describe('NATS settings', () => {
   it('names credentials that contradict each other', () => {
     const c = (e: NodeJS.ProcessEnv) => natsSecurityProblems(loadConfig(natsSecurityConfigSpec, e));
     expect(c({ NATS_NKEY: '/k.nk', NATS_CA: '/ca.pem' })).toEqual([]);
-    expect(c({ NATS_USER: 'u', NATS_NKEY: '/k.nk', NATS_PASSWORD: 'p' })).toEqual(['NATS_USER, NATS_NKEY are set: give one way to sign in']);
+    expect(c({ NATS_USER: 'u', NATS_NKEY: '/k.nk', NATS_PASSWORD: 'p' })).toEqual([
+      'NATS_USER, NATS_NKEY are set: give one way to sign in',
+    ]);
     expect(c({ NATS_PASSWORD: 'p' })).toEqual(['NATS_PASSWORD is set without NATS_USER']);
     expect(c({ NATS_CERT: '/c.pem' })).toEqual(['NATS_CERT and NATS_KEY go together']);
     expect(loadConfig(natsSecurityConfigSpec, {}).MAAS_NATS_INSECURE).toBe(false);

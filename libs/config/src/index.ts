@@ -27,7 +27,7 @@ export const env = {
   string(fallback?: string): Field<string> {
     return {
       describe: 'a string',
-      parse: (raw, key) => (raw !== undefined && raw !== '' ? raw : fallback ?? fail(key, 'set', raw)),
+      parse: (raw, key) => (raw !== undefined && raw !== '' ? raw : (fallback ?? fail(key, 'set', raw))),
     };
   },
   optionalString(): Field<string | undefined> {

@@ -65,15 +65,23 @@ describe('message validation', () => {
 
   it('resolves references across schema files', () => {
     const reg = {
-      workerId: 'w-1', url: 'http://127.0.0.1:8000', hardware: 'cpu', capacity: 4, vmId: 'local',
-      runtime: { kind: 'sim-engine' }, sentAt: now,
+      workerId: 'w-1',
+      url: 'http://127.0.0.1:8000',
+      hardware: 'cpu',
+      capacity: 4,
+      vmId: 'local',
+      runtime: { kind: 'sim-engine' },
+      sentAt: now,
       models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat', 'teleport'] }],
     };
     const bad = validator.message('worker.registered', reg);
     expect(bad.ok).toBe(false);
     reg.models[0].capabilities = ['chat'];
     expect(validator.message('worker.registered', reg).ok).toBe(true);
-    const snapshot = validator.reply('router.list-workers', { takenAt: now, workers: [{ registration: reg, state: 'ready', lastSeenAt: now }] });
+    const snapshot = validator.reply('router.list-workers', {
+      takenAt: now,
+      workers: [{ registration: reg, state: 'ready', lastSeenAt: now }],
+    });
     expect(snapshot.ok).toBe(true);
   });
 

@@ -14,7 +14,14 @@ import {
   KeyVerifyRequest,
 } from './generated/key';
 import { MetricAggregated } from './generated/metrics';
-import { ModelCataloguePublished, ModelCatalogueRequest, ModelDemandPending, ScalingAction, ScalingDecided, VmStateChanged } from './generated/scaling';
+import {
+  ModelCataloguePublished,
+  ModelCatalogueRequest,
+  ModelDemandPending,
+  ScalingAction,
+  ScalingDecided,
+  VmStateChanged,
+} from './generated/scaling';
 import {
   KeyUsageReply,
   KeyUsageRequest,

@@ -26,7 +26,11 @@ export const MESSAGE_KINDS = {
   'usage.request-completed': { kind: 'event', schema: 'usage/v1/request-completed' },
   'usage.requests-completed': { kind: 'event', schema: 'usage/v1/requests-completed' },
   'metrics-collector.key-usage': { kind: 'command', schema: 'usage/v1/key-usage-request', reply: 'usage/v1/key-usage-reply' },
-  'metrics-collector.list-dead-letters': { kind: 'command', schema: 'usage/v1/usage-dead-letter-list-request', reply: 'usage/v1/usage-dead-letter-list-reply' },
+  'metrics-collector.list-dead-letters': {
+    kind: 'command',
+    schema: 'usage/v1/usage-dead-letter-list-request',
+    reply: 'usage/v1/usage-dead-letter-list-reply',
+  },
   'metrics-collector.redrive-usage': { kind: 'command', schema: 'usage/v1/usage-redrive-request', reply: 'usage/v1/usage-redrive-reply' },
   'metric.aggregated': { kind: 'event', schema: 'metrics/v1/metric-aggregated' },
   'forecast.published': { kind: 'event', schema: 'forecast/v1/forecast-published' },
@@ -61,7 +65,13 @@ export const STREAMS = {
   usage: { name: 'USAGE', messages: ['usage.request-completed', 'usage.requests-completed'] as MessageName[] },
   scaling: {
     name: 'SCALING',
-    messages: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed'] as MessageName[],
+    messages: [
+      'scaling.decided',
+      'scaling.action-started',
+      'scaling.action-completed',
+      'scaling.action-failed',
+      'vm.state-changed',
+    ] as MessageName[],
   },
   /** Batch requests waiting to run: a work queue, so each is removed once an executor acks it. */
   'batch-work': { name: 'BATCH_WORK', messages: ['batch.request-queued'] as MessageName[], retention: 'workqueue' },
@@ -90,7 +100,8 @@ export class Subjects {
       return base;
     }
     if (key === undefined) return `${base}.*`;
-    if (!SUBJECT_KEY_PATTERN.test(key)) throw new Error(`${name}: ${JSON.stringify(key)} cannot end a subject (letters, digits, "_" and "-", at most 128)`);
+    if (!SUBJECT_KEY_PATTERN.test(key))
+      throw new Error(`${name}: ${JSON.stringify(key)} cannot end a subject (letters, digits, "_" and "-", at most 128)`);
     return `${base}.${key}`;
   }
 

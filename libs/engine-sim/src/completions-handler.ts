@@ -9,7 +9,13 @@ import { checkModel, contextTooLong, ServingContext } from './serving-context';
 import { countTokens, fillerOffset, fillerText, fillerToken, prefixBlockHashes, promptBytes, renderChatPrompt } from './tokens';
 
 /** How many tokens to generate and why generation stops: the model's own answer length unless ignore_eos. */
-function outputPlan(ctx: ServingContext, params: GenerationParams, bytes: Uint8Array, promptTokens: number, param: string): { tokens: number; reason: FinishReason } {
+function outputPlan(
+  ctx: ServingContext,
+  params: GenerationParams,
+  bytes: Uint8Array,
+  promptTokens: number,
+  param: string,
+): { tokens: number; reason: FinishReason } {
   const room = ctx.profile.maxModelLen - promptTokens;
   if (room < 1) throw contextTooLong(ctx, promptTokens, 1, param);
   const limit = params.maxTokens ?? room;
@@ -26,7 +32,13 @@ export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion
   checkModel(ctx, request.model);
   // vLLM rejects a priority unless started with --scheduling-policy priority.
   if (request.priority !== 0 && ctx.schedulingPolicy !== 'priority') {
-    throw new ApiError(400, `Got priority ${request.priority} but Priority scheduling is not enabled.`, 'invalid_request_error', 'priority', 'invalid_value');
+    throw new ApiError(
+      400,
+      `Got priority ${request.priority} but Priority scheduling is not enabled.`,
+      'invalid_request_error',
+      'priority',
+      'invalid_value',
+    );
   }
   const prompt = 'messages' in request ? renderChatPrompt(request.messages) : request.prompt;
   const bytes = promptBytes(prompt);
@@ -34,13 +46,17 @@ export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion
   const plan = outputPlan(ctx, request, bytes, promptTokens, kind === 'chat' ? 'messages' : 'prompt');
   const created = Math.floor(Date.now() / 1000);
   const hex = randomUUID().replace(/-/g, '');
-  const shape: GenerationShape = kind === 'chat' ? chatShape(`chatcmpl-${hex}`, created, ctx.model, request.includeUsage) : completionShape(`cmpl-${hex}`, created, ctx.model, request.includeUsage);
+  const shape: GenerationShape =
+    kind === 'chat'
+      ? chatShape(`chatcmpl-${hex}`, created, ctx.model, request.includeUsage)
+      : completionShape(`cmpl-${hex}`, created, ctx.model, request.includeUsage);
   const offset = fillerOffset(bytes);
   const blockTokens = ctx.profile.blockSize;
   let produced = 0;
   let done = false;
   const startStream = () => {
-    if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    if (!res.headersSent)
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   };
   const onEvent = (event: EngineEvent) => {
     if (event.type === 'first-token' || event.type === 'tokens') {
@@ -48,7 +64,8 @@ export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion
       if (request.stream) {
         startStream();
         let text = '';
-        for (let i = 0; i < count; i += 1) text += (produced + i === 0 ? shape.startEvent() : '') + shape.textEvent(fillerToken(offset, produced + i));
+        for (let i = 0; i < count; i += 1)
+          text += (produced + i === 0 ? shape.startEvent() : '') + shape.textEvent(fillerToken(offset, produced + i));
         res.write(text);
       }
       produced += count;
@@ -75,5 +92,14 @@ export function handleGeneration(ctx: ServingContext, kind: 'chat' | 'completion
     ctx.finishReasons.delete(shape.id);
     ctx.runtime.cancel(shape.id);
   });
-  ctx.runtime.submit({ id: shape.id, promptTokens, outputTokens: plan.tokens, prefix: { blockTokens, hashes: prefixBlockHashes(bytes, blockTokens) }, priority: request.priority }, onEvent);
+  ctx.runtime.submit(
+    {
+      id: shape.id,
+      promptTokens,
+      outputTokens: plan.tokens,
+      prefix: { blockTokens, hashes: prefixBlockHashes(bytes, blockTokens) },
+      priority: request.priority,
+    },
+    onEvent,
+  );
 }

@@ -12,7 +12,13 @@ export function handleEmbeddings(ctx: ServingContext, body: unknown, res: http.S
   checkModel(ctx, request.model);
   const dims = request.dimensions ?? ctx.profile.embeddingDimension;
   if (dims > ctx.profile.embeddingDimension) {
-    throw new ApiError(400, `'dimensions' must be at most ${ctx.profile.embeddingDimension} for this model`, 'invalid_request_error', 'dimensions', 'invalid_value');
+    throw new ApiError(
+      400,
+      `'dimensions' must be at most ${ctx.profile.embeddingDimension} for this model`,
+      'invalid_request_error',
+      'dimensions',
+      'invalid_value',
+    );
   }
   const items = request.inputs.map((input) => ({ input, tokens: typeof input === 'string' ? countTokens(input) : input.length }));
   for (const item of items) {
@@ -32,25 +38,28 @@ export function handleEmbeddings(ctx: ServingContext, body: unknown, res: http.S
     const bytes = promptBytes(item.input);
     const blockTokens = ctx.profile.blockSize;
     ctx.finishReasons.set(id, 'stop');
-    ctx.runtime.submit({ id, promptTokens: item.tokens, outputTokens: 0, prefix: { blockTokens, hashes: prefixBlockHashes(bytes, blockTokens) } }, (event) => {
-      if (event.type !== 'finished' && event.type !== 'failed') return;
-      pending.delete(id);
-      if (failed) return;
-      if (event.type === 'failed') {
-        failed = true;
-        for (const other of pending) ctx.runtime.cancel(other);
-        pending.clear();
-        sendError(res, failureError(event));
-        return;
-      }
-      if (pending.size > 0) return;
-      const data = items.map((it, index) => {
-        const text = typeof it.input === 'string' ? it.input : it.input.join(' ');
-        const vector = embedText(text, dims);
-        return { object: 'embedding', index, embedding: request.encoding === 'base64' ? embeddingToBase64(vector) : Array.from(vector) };
-      });
-      const tokens = items.reduce((sum, it) => sum + it.tokens, 0);
-      sendJson(res, 200, { object: 'list', data, model: ctx.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
-    });
+    ctx.runtime.submit(
+      { id, promptTokens: item.tokens, outputTokens: 0, prefix: { blockTokens, hashes: prefixBlockHashes(bytes, blockTokens) } },
+      (event) => {
+        if (event.type !== 'finished' && event.type !== 'failed') return;
+        pending.delete(id);
+        if (failed) return;
+        if (event.type === 'failed') {
+          failed = true;
+          for (const other of pending) ctx.runtime.cancel(other);
+          pending.clear();
+          sendError(res, failureError(event));
+          return;
+        }
+        if (pending.size > 0) return;
+        const data = items.map((it, index) => {
+          const text = typeof it.input === 'string' ? it.input : it.input.join(' ');
+          const vector = embedText(text, dims);
+          return { object: 'embedding', index, embedding: request.encoding === 'base64' ? embeddingToBase64(vector) : Array.from(vector) };
+        });
+        const tokens = items.reduce((sum, it) => sum + it.tokens, 0);
+        sendJson(res, 200, { object: 'list', data, model: ctx.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+      },
+    );
   });
 }

@@ -17,7 +17,10 @@ function profile(overrides: Partial<EngineProfile> = {}): EngineProfile {
     blockSize: 16,
     kvBlocks: 1000,
     prefillTokensPerSecond: 10000,
-    decodeStepMs: [[1, 10], [11, 20]],
+    decodeStepMs: [
+      [1, 10],
+      [11, 20],
+    ],
     decodeMsPer1kContextTokens: 0,
     startupSeconds: 0,
     embeddingDimension: 8,
@@ -39,7 +42,12 @@ function drive(e: SimulatedEngine, arrivals: Array<[number, EngineRequest]>): En
   }
 }
 
-const req = (id: string, promptTokens: number, outputTokens: number, priority?: number): EngineRequest => ({ id, promptTokens, outputTokens, priority });
+const req = (id: string, promptTokens: number, outputTokens: number, priority?: number): EngineRequest => ({
+  id,
+  promptTokens,
+  outputTokens,
+  priority,
+});
 const ids = (events: EngineEvent[], type: EngineEvent['type']) => events.filter((e) => e.type === type).map((e) => ('id' in e ? e.id : ''));
 const finishedAt = (events: EngineEvent[], id: string) => events.find((e) => e.type === 'finished' && e.id === id)?.time;
 
@@ -58,7 +66,12 @@ const cases: Case[] = [
     name: 'fcfs admits in arrival order, ignoring priority',
     policy: 'fcfs',
     profile: { maxNumSeqs: 1 },
-    arrivals: [[0, req('a', 16, 5, 5)], [0.001, req('b', 16, 5, 3)], [0.001, req('c', 16, 5, 0)], [0.001, req('d', 16, 5, 0)]],
+    arrivals: [
+      [0, req('a', 16, 5, 5)],
+      [0.001, req('b', 16, 5, 3)],
+      [0.001, req('c', 16, 5, 0)],
+      [0.001, req('d', 16, 5, 0)],
+    ],
     started: ['a', 'b', 'c', 'd'],
     preempted: [],
   },
@@ -66,7 +79,10 @@ const cases: Case[] = [
     name: 'fcfs never preempts for a more urgent request',
     policy: 'fcfs',
     profile: { maxNumSeqs: 1 },
-    arrivals: [[0, req('batch', 16, 50, 1)], [0.05, req('chat', 16, 5, -1)]],
+    arrivals: [
+      [0, req('batch', 16, 50, 1)],
+      [0.05, req('chat', 16, 5, -1)],
+    ],
     started: ['batch', 'chat'],
     preempted: [],
   },
@@ -74,7 +90,13 @@ const cases: Case[] = [
     name: 'priority orders the waiting queue by (priority, arrival)',
     policy: 'priority',
     profile: { maxNumSeqs: 1 },
-    arrivals: [[0, req('a', 16, 5, 0)], [0.001, req('b', 16, 5, 3)], [0.002, req('c', 16, 5, 0)], [0.003, req('d', 16, 5, 1)], [0.004, req('e', 16, 5, 0)]],
+    arrivals: [
+      [0, req('a', 16, 5, 0)],
+      [0.001, req('b', 16, 5, 3)],
+      [0.002, req('c', 16, 5, 0)],
+      [0.003, req('d', 16, 5, 1)],
+      [0.004, req('e', 16, 5, 0)],
+    ],
     started: ['a', 'c', 'e', 'd', 'b'],
     preempted: [],
   },
@@ -82,7 +104,11 @@ const cases: Case[] = [
     name: 'priority preempts the least urgent running request when the batch is full',
     policy: 'priority',
     profile: { maxNumSeqs: 2 },
-    arrivals: [[0, req('b1', 16, 50, 1)], [0, req('b2', 16, 50, 1)], [0.05, req('chat', 16, 5, 0)]],
+    arrivals: [
+      [0, req('b1', 16, 50, 1)],
+      [0, req('b2', 16, 50, 1)],
+      [0.05, req('chat', 16, 5, 0)],
+    ],
     // b2 arrived with b1 but later: it is the one evicted, and it is recomputed after chat.
     started: ['b1', 'b2', 'chat', 'b2'],
     preempted: ['b2'],
@@ -91,7 +117,11 @@ const cases: Case[] = [
     name: 'priority preempts the lowest priority before a later arrival of a higher one',
     policy: 'priority',
     profile: { maxNumSeqs: 2 },
-    arrivals: [[0, req('low', 16, 50, 2)], [0.01, req('mid', 16, 50, 1)], [0.05, req('chat', 16, 5, 0)]],
+    arrivals: [
+      [0, req('low', 16, 50, 2)],
+      [0.01, req('mid', 16, 50, 1)],
+      [0.05, req('chat', 16, 5, 0)],
+    ],
     started: ['low', 'mid', 'chat', 'low'],
     preempted: ['low'],
   },
@@ -100,7 +130,10 @@ const cases: Case[] = [
     policy: 'priority',
     // 10 blocks: b1 holds 7 (100 prompt + 10 output tokens), chat needs 4.
     profile: { maxNumSeqs: 4, kvBlocks: 10 },
-    arrivals: [[0, req('b1', 100, 10, 1)], [0.015, req('chat', 48, 10, 0)]],
+    arrivals: [
+      [0, req('b1', 100, 10, 1)],
+      [0.015, req('chat', 48, 10, 0)],
+    ],
     started: ['b1', 'chat', 'b1'],
     preempted: ['b1'],
   },
@@ -108,7 +141,10 @@ const cases: Case[] = [
     name: 'priority does not preempt requests of equal priority',
     policy: 'priority',
     profile: { maxNumSeqs: 1 },
-    arrivals: [[0, req('a', 16, 50, 0)], [0.05, req('b', 16, 5, 0)]],
+    arrivals: [
+      [0, req('a', 16, 50, 0)],
+      [0.05, req('b', 16, 5, 0)],
+    ],
     started: ['a', 'b'],
     preempted: [],
   },
@@ -116,7 +152,11 @@ const cases: Case[] = [
     name: 'priority with a single priority is fcfs',
     policy: 'priority',
     profile: { maxNumSeqs: 1 },
-    arrivals: [[0, req('a', 16, 5)], [0.001, req('b', 16, 5)], [0.002, req('c', 16, 5)]],
+    arrivals: [
+      [0, req('a', 16, 5)],
+      [0.001, req('b', 16, 5)],
+      [0.002, req('c', 16, 5)],
+    ],
     started: ['a', 'b', 'c'],
     preempted: [],
   },
@@ -156,7 +196,10 @@ describe('SimulatedEngine scheduling policy', () => {
     { policy: 'fcfs' as const, ttft: [0.2, 0.3] },
     { policy: 'priority' as const, ttft: [0.1, 0.12] },
   ])('$policy: who gets the step budget first when a short prompt arrives during a long one', ({ policy, ttft }) => {
-    const arrivals: Array<[number, EngineRequest]> = [[0, req('batch', 2048, 5, 1)], [0.01, req('chat', 16, 5, 0)]];
+    const arrivals: Array<[number, EngineRequest]> = [
+      [0, req('batch', 2048, 5, 1)],
+      [0.01, req('chat', 16, 5, 0)],
+    ];
     const events = drive(new SimulatedEngine({ profile: profile(), schedulingPolicy: policy, granularity: 'step' }), arrivals);
     const first = events.find((e) => e.type === 'first-token' && e.id === 'chat')!;
     expect(first.time - 0.01).toBeGreaterThan(ttft[0]);
@@ -173,7 +216,12 @@ describe('SimulatedEngine scheduling policy', () => {
 });
 
 describe('sim-engine HTTP server: priority in the body', () => {
-  const chat = (priority?: number) => ({ messages: [{ role: 'user', content: 'hello' }], max_tokens: 3, ignore_eos: true, ...(priority === undefined ? {} : { priority }) });
+  const chat = (priority?: number) => ({
+    messages: [{ role: 'user', content: 'hello' }],
+    max_tokens: 3,
+    ignore_eos: true,
+    ...(priority === undefined ? {} : { priority }),
+  });
 
   it.each([
     { policy: 'fcfs' as const, priority: undefined, status: 200 },
@@ -183,10 +231,20 @@ describe('sim-engine HTTP server: priority in the body', () => {
     { policy: 'priority' as const, priority: -5, status: 200 },
     { policy: 'priority' as const, priority: 1.5, status: 400 },
   ])('$policy server, priority $priority: $status', async ({ policy, priority, status }) => {
-    const server = await startSimServer({ profile: findProfile('a100-qwen2.5-3b'), port: 0, startupSeconds: 0, timeScale: 50, schedulingPolicy: policy });
+    const server = await startSimServer({
+      profile: findProfile('a100-qwen2.5-3b'),
+      port: 0,
+      startupSeconds: 0,
+      timeScale: 50,
+      schedulingPolicy: policy,
+    });
     try {
       await server.ready;
-      const res = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat(priority)) });
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chat(priority)),
+      });
       const body = (await res.json()) as { error?: { param: string | null } };
       expect(res.status).toBe(status);
       if (status === 400) expect(body.error?.param).toBe('priority');

@@ -15,7 +15,10 @@ function profile(overrides: Partial<EngineProfile> = {}): EngineProfile {
     blockSize: 16,
     kvBlocks: 1000,
     prefillTokensPerSecond: 10000,
-    decodeStepMs: [[1, 10], [11, 20]],
+    decodeStepMs: [
+      [1, 10],
+      [11, 20],
+    ],
     decodeMsPer1kContextTokens: 0,
     startupSeconds: 0,
     embeddingDimension: 8,
@@ -50,7 +53,12 @@ function drive(e: SimulatedEngine, arrivals: Array<[number, Arrival]>, until = N
   }
 }
 
-const req = (id: string, promptTokens = 100, outputTokens = 10, extra: Partial<EngineRequest> = {}): EngineRequest => ({ id, promptTokens, outputTokens, ...extra });
+const req = (id: string, promptTokens = 100, outputTokens = 10, extra: Partial<EngineRequest> = {}): EngineRequest => ({
+  id,
+  promptTokens,
+  outputTokens,
+  ...extra,
+});
 const of = <T extends EngineEvent['type']>(events: EngineEvent[], type: T, id?: string) =>
   events.filter((e): e is Extract<EngineEvent, { type: T }> => e.type === type && (id === undefined || ('id' in e && e.id === id)));
 const finishedAt = (events: EngineEvent[], id: string) => of(events, 'finished', id)[0]?.time;
@@ -97,7 +105,8 @@ describe('SimulatedEngine timing', () => {
       const e = engine({ kvBlocks: 100, maxNumSeqs: 8, decodeMsPer1kContextTokens: 0.5 }, { ...options, granularity });
       const events = drive(e, arrivals);
       // times agree to float rounding: merged runs sum their passes in closed form
-      const round = (ev: EngineEvent) => Object.fromEntries(Object.entries(ev).map(([k, v]) => [k, typeof v === 'number' && k !== 'count' ? Math.round(v * 1e9) : v]));
+      const round = (ev: EngineEvent) =>
+        Object.fromEntries(Object.entries(ev).map(([k, v]) => [k, typeof v === 'number' && k !== 'count' ? Math.round(v * 1e9) : v]));
       return { events: events.filter((ev) => ev.type !== 'tokens').map(round), snapshot: e.snapshot() };
     };
     const merged = run('request');
@@ -110,7 +119,14 @@ describe('SimulatedEngine timing', () => {
 
   it('slows every step as the batch grows', () => {
     const alone = finishedAt(drive(engine(), [[0, req('a')]]), 'a')!;
-    const together = finishedAt(drive(engine(), [[0, req('a')], [0, req('b')], [0, req('c')]]), 'a')!;
+    const together = finishedAt(
+      drive(engine(), [
+        [0, req('a')],
+        [0, req('b')],
+        [0, req('c')],
+      ]),
+      'a',
+    )!;
     expect(together).toBeGreaterThan(alone);
   });
 
@@ -126,13 +142,19 @@ describe('SimulatedEngine timing', () => {
     // three passes: 512 + 512 + 476 prompt tokens, each with its forward-pass cost
     expect(of(events, 'first-token', 'a')[0].time).toBeCloseTo(3 * 0.01 + 1500 / 10000, 9);
   });
-  it('caps one request\'s chunk at the long-prefill threshold, leaving the rest of the budget to others', () => {
+  it("caps one request's chunk at the long-prefill threshold, leaving the rest of the budget to others", () => {
     // 1,500 tokens at most 256 a step: six passes instead of three
     const alone = drive(engine({ maxBatchedTokens: 512, longPrefillTokenThreshold: 256 }), [[0, req('a', 1500, 2)]]);
     expect(of(alone, 'first-token', 'a')[0].time).toBeCloseTo(6 * 0.01 + 1500 / 10000, 9);
     // a short prompt arriving with it shares the first pass instead of waiting behind 512 tokens of it
-    const shared = drive(engine({ maxBatchedTokens: 512, longPrefillTokenThreshold: 256 }), [[0, req('a', 1500, 2)], [0, req('b', 100, 2)]]);
-    const unshared = drive(engine({ maxBatchedTokens: 512 }), [[0, req('a', 1500, 2)], [0, req('b', 100, 2)]]);
+    const shared = drive(engine({ maxBatchedTokens: 512, longPrefillTokenThreshold: 256 }), [
+      [0, req('a', 1500, 2)],
+      [0, req('b', 100, 2)],
+    ]);
+    const unshared = drive(engine({ maxBatchedTokens: 512 }), [
+      [0, req('a', 1500, 2)],
+      [0, req('b', 100, 2)],
+    ]);
     expect(of(shared, 'first-token', 'b')[0].time).toBeLessThan(of(unshared, 'first-token', 'b')[0].time);
   });
 });
@@ -140,7 +162,16 @@ describe('SimulatedEngine timing', () => {
 describe('SimulatedEngine batching and queueing', () => {
   it('bounds the running batch and queues the rest in arrival order', () => {
     const e = engine({ maxNumSeqs: 2 });
-    const events = drive(e, [[0, req('a', 10, 50)], [0, req('b', 10, 50)], [0, req('c', 10, 5)], [0, req('d', 10, 5)]], 0.05);
+    const events = drive(
+      e,
+      [
+        [0, req('a', 10, 50)],
+        [0, req('b', 10, 50)],
+        [0, req('c', 10, 5)],
+        [0, req('d', 10, 5)],
+      ],
+      0.05,
+    );
     const snap = e.snapshot(0.05);
     expect(snap.running).toBe(2);
     expect(snap.waiting).toBe(2);
@@ -151,13 +182,20 @@ describe('SimulatedEngine batching and queueing', () => {
   });
 
   it('batches everything that arrives at the same instant into one step', () => {
-    const events = drive(engine(), [[0, req('a')], [0, req('b')], [0, req('c')]]);
+    const events = drive(engine(), [
+      [0, req('a')],
+      [0, req('b')],
+      [0, req('c')],
+    ]);
     const firsts = of(events, 'first-token').map((e) => e.time);
     expect(new Set(firsts).size).toBe(1);
   });
 
   it('lets a newcomer join a batch that is running', () => {
-    const events = drive(engine(), [[0, req('a', 10, 100)], [0.1, req('b', 10, 5)]]);
+    const events = drive(engine(), [
+      [0, req('a', 10, 100)],
+      [0.1, req('b', 10, 5)],
+    ]);
     expect(finishedAt(events, 'b')).toBeLessThan(finishedAt(events, 'a')!);
   });
 
@@ -177,7 +215,10 @@ describe('SimulatedEngine KV cache', () => {
   it('serves a repeated prompt prefix from cache and counts hits in tokens', () => {
     const e = engine();
     const shared = prefix(1, 2, 3, 4);
-    const events = drive(e, [[0, req('a', 70, 2, { prefix: shared })], [1, req('b', 70, 2, { prefix: shared })]]);
+    const events = drive(e, [
+      [0, req('a', 70, 2, { prefix: shared })],
+      [1, req('b', 70, 2, { prefix: shared })],
+    ]);
     expect(of(events, 'started', 'a')[0].cachedTokens).toBe(0);
     expect(of(events, 'started', 'b')[0].cachedTokens).toBe(64);
     const ttft = (id: string) => of(events, 'first-token', id)[0].time - of(events, 'first-token', id)[0].arrivedAt;
@@ -189,14 +230,20 @@ describe('SimulatedEngine KV cache', () => {
 
   it('always recomputes the last prompt token, even on a full hit', () => {
     const shared = prefix(1, 2);
-    const events = drive(engine(), [[0, req('a', 32, 2, { prefix: shared })], [1, req('b', 32, 2, { prefix: shared })]]);
+    const events = drive(engine(), [
+      [0, req('a', 32, 2, { prefix: shared })],
+      [1, req('b', 32, 2, { prefix: shared })],
+    ]);
     expect(of(events, 'started', 'b')[0].cachedTokens).toBe(16);
   });
 
   it('maps coarse caller hashes (512-token blocks) onto engine blocks', () => {
     const e = engine();
     const coarse = { blockTokens: 512, hashes: [7, 8, 9] };
-    const events = drive(e, [[0, req('a', 1300, 1, { prefix: coarse })], [1, req('b', 1300, 1, { prefix: coarse })]]);
+    const events = drive(e, [
+      [0, req('a', 1300, 1, { prefix: coarse })],
+      [1, req('b', 1300, 1, { prefix: coarse })],
+    ]);
     // 1,300 tokens hold two full 512-token blocks; the partial third is never shared
     expect(of(events, 'started', 'b')[0].cachedTokens).toBe(1024);
     expect(e.cachedPrefixTokens({ promptTokens: 1300, prefix: coarse })).toBe(1024);
@@ -207,7 +254,10 @@ describe('SimulatedEngine KV cache', () => {
     const e = engine({ kvBlocks: 9 });
     const a = prefix(1, 2, 3, 4);
     const b = prefix(5, 6, 7, 8);
-    drive(e, [[0, req('a', 64, 2, { prefix: a })], [1, req('b', 64, 2, { prefix: b })]]);
+    drive(e, [
+      [0, req('a', 64, 2, { prefix: a })],
+      [1, req('b', 64, 2, { prefix: b })],
+    ]);
     expect(e.snapshot()).toMatchObject({ kvBlocksUsed: 0, kvBlocksCached: 8 });
     // 'c' needs 2 blocks beyond the free one: the tail of a's prompt goes first
     drive(e, [[2, req('c', 16, 20, { prefix: prefix(9) })]]);
@@ -218,7 +268,14 @@ describe('SimulatedEngine KV cache', () => {
   it('holds a request back while its blocks do not fit, though a batch slot is free', () => {
     // 10 blocks: 'a' holds 7 (100 prompt + 10 output tokens); 'b' needs 7 more
     const e = engine({ kvBlocks: 10 });
-    drive(e, [[0, req('a', 100, 10)], [0, req('b', 100, 10)]], 0.03);
+    drive(
+      e,
+      [
+        [0, req('a', 100, 10)],
+        [0, req('b', 100, 10)],
+      ],
+      0.03,
+    );
     const snap = e.snapshot(0.03);
     expect(snap).toMatchObject({ running: 1, waiting: 1 });
     expect(snap.kvUsage).toBeCloseTo(0.7, 9);
@@ -229,7 +286,10 @@ describe('SimulatedEngine KV cache', () => {
   it('preempts the newest sequence when decoding runs out of blocks, and still finishes both', () => {
     // both prompts fit (2 × 5 blocks of 10) but growing to 160 tokens each does not
     const e = engine({ kvBlocks: 10 });
-    const events = drive(e, [[0, req('a', 64, 96)], [0, req('b', 64, 96)]]);
+    const events = drive(e, [
+      [0, req('a', 64, 96)],
+      [0, req('b', 64, 96)],
+    ]);
     expect(of(events, 'preempted').map((p) => p.id)).toEqual(['b']);
     for (const id of ['a', 'b']) expect(of(events, 'finished', id)[0].outputTokens).toBe(96);
     const bTokens = of(events, 'tokens', 'b').reduce((s, t) => s + t.count, 0) + of(events, 'first-token', 'b').length;
@@ -243,7 +303,12 @@ describe('SimulatedEngine KV cache', () => {
     const cached = (granularity: 'step' | 'request') => {
       const e = engine({ kvBlocks: 8 }, { granularity });
       const x = prefix(1, 2, 3, 4);
-      drive(e, [[0, req('x', 64, 1, { prefix: x })], [1, req('a', 16, 40)], [1, req('b', 16, 40)], [1.183, { cancel: 'b' }]]);
+      drive(e, [
+        [0, req('x', 64, 1, { prefix: x })],
+        [1, req('a', 16, 40)],
+        [1, req('b', 16, 40)],
+        [1.183, { cancel: 'b' }],
+      ]);
       return e.cachedPrefixTokens({ promptTokens: 65, prefix: x });
     };
     expect(cached('step')).toBe(32);
@@ -259,7 +324,14 @@ describe('SimulatedEngine KV cache', () => {
 describe('SimulatedEngine cancellation', () => {
   it('frees the slot and blocks of a cancelled request for the next in line', () => {
     const e = engine({ maxNumSeqs: 1 });
-    drive(e, [[0, req('a', 10, 1000)], [0, req('b', 10, 5)]], 0.5);
+    drive(
+      e,
+      [
+        [0, req('a', 10, 1000)],
+        [0, req('b', 10, 5)],
+      ],
+      0.5,
+    );
     expect(e.cancel('a', 0.5)).toBe(true);
     expect(e.cancel('a', 0.5)).toBe(false);
     const events = drive(e, []);
@@ -270,7 +342,14 @@ describe('SimulatedEngine cancellation', () => {
 
   it('keeps token counts right when a cancel splits a merged run of steps', () => {
     const e = engine({}, { granularity: 'request' });
-    const early = drive(e, [[0, req('a', 10, 100)], [0, req('b', 10, 100)]], 0.3);
+    const early = drive(
+      e,
+      [
+        [0, req('a', 10, 100)],
+        [0, req('b', 10, 100)],
+      ],
+      0.3,
+    );
     e.cancel('b', 0.3);
     const events = [...early, ...drive(e, [])];
     const total = of(events, 'tokens', 'a').reduce((s, t) => s + t.count, 1);
@@ -297,9 +376,16 @@ describe('SimulatedEngine failure injection', () => {
 
   it('crashes after N requests: in-flight and later requests fail', () => {
     const e = engine({ maxNumSeqs: 1 }, { faults: { crashAfterRequests: 1 } });
-    const events = drive(e, [[0, req('a', 10, 5)], [0, req('b', 10, 5)], [1, req('c')]]);
+    const events = drive(e, [
+      [0, req('a', 10, 5)],
+      [0, req('b', 10, 5)],
+      [1, req('c')],
+    ]);
     expect(of(events, 'finished').map((f) => f.id)).toEqual(['a']);
-    expect(of(events, 'failed').map((f) => [f.id, f.reason])).toEqual([['b', 'crashed'], ['c', 'crashed']]);
+    expect(of(events, 'failed').map((f) => [f.id, f.reason])).toEqual([
+      ['b', 'crashed'],
+      ['c', 'crashed'],
+    ]);
     expect(of(events, 'crashed')).toHaveLength(1);
     expect(e.snapshot().state).toBe('crashed');
     expect(e.nextEventTime()).toBeUndefined();

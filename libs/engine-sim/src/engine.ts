@@ -81,7 +81,8 @@ export class SimulatedEngine {
     this.faults = validateFaults(options.faults ?? {});
     this.granularity = options.granularity ?? 'request';
     this.policy = options.schedulingPolicy ?? 'fcfs';
-    if (this.policy !== 'fcfs' && this.policy !== 'priority') throw new Error(`schedulingPolicy must be 'fcfs' or 'priority', got ${String(this.policy)}`);
+    if (this.policy !== 'fcfs' && this.policy !== 'priority')
+      throw new Error(`schedulingPolicy must be 'fcfs' or 'priority', got ${String(this.policy)}`);
     this.rng = seededRng(options.seed ?? 1);
     this.kv = new KvCache(this.profile.kvBlocks);
     this.ctxSecondsPerToken = this.profile.decodeMsPer1kContextTokens / 1e6;
@@ -97,7 +98,8 @@ export class SimulatedEngine {
   submit(request: EngineRequest, now: number): void {
     const { id, promptTokens, outputTokens } = request;
     if (!(Number.isInteger(promptTokens) && promptTokens >= 1)) throw new Error(`request ${id}: promptTokens must be a positive integer`);
-    if (!(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new Error(`request ${id}: outputTokens must be a non-negative integer`);
+    if (!(Number.isInteger(outputTokens) && outputTokens >= 0))
+      throw new Error(`request ${id}: outputTokens must be a non-negative integer`);
     const priority = request.priority ?? 0;
     if (!Number.isInteger(priority)) throw new Error(`request ${id}: priority must be an integer`);
     if (this.live.has(id)) throw new Error(`request ${id} is already in the engine`);
@@ -116,7 +118,10 @@ export class SimulatedEngine {
     if (injected) return fail('injected', 'injected server error');
     const needed = Math.ceil((promptTokens + outputTokens) / this.profile.blockSize);
     if (needed > this.profile.kvBlocks) {
-      return fail('too-long', `request needs ${needed} KV blocks (${promptTokens} prompt + ${outputTokens} output tokens); the engine has ${this.profile.kvBlocks}`);
+      return fail(
+        'too-long',
+        `request needs ${needed} KV blocks (${promptTokens} prompt + ${outputTokens} output tokens); the engine has ${this.profile.kvBlocks}`,
+      );
     }
     const { keys, blocksPerKey } = this.prefixKeys(request);
     const aborts = outputTokens > 1 && abortDraw < (this.faults.abortRate ?? 0);
@@ -317,7 +322,8 @@ export class SimulatedEngine {
     if (this.policy === 'priority') partial.sort((a, b) => this.compareUrgency(a, b));
     let admitting = true;
     for (const seq of partial) {
-      while (admitting && this.policy === 'priority' && this.waiting.length > 0 && this.compareUrgency(this.waiting[0], seq) < 0) admitting = admitHead();
+      while (admitting && this.policy === 'priority' && this.waiting.length > 0 && this.compareUrgency(this.waiting[0], seq) < 0)
+        admitting = admitHead();
       if (budget <= 0) break;
       chunk(seq);
     }
@@ -386,7 +392,10 @@ export class SimulatedEngine {
   /** Longest run of identical decode steps whose block growth fits in the free pool. */
   private kvLimitedSteps(decoders: readonly Sequence[], limit: number): number {
     const extraFor = (n: number) =>
-      decoders.reduce((sum, s) => sum + Math.max(0, this.blocksFor(s, s.generated + n) - s.keys.length * s.blocksPerKey - s.privateBlocks), 0);
+      decoders.reduce(
+        (sum, s) => sum + Math.max(0, this.blocksFor(s, s.generated + n) - s.keys.length * s.blocksPerKey - s.privateBlocks),
+        0,
+      );
     const available = this.kv.availableBlocks;
     if (extraFor(limit) <= available) return limit;
     let lo = 1;
@@ -557,7 +566,11 @@ export class SimulatedEngine {
   }
 
   /** Full prompt blocks as cache keys, in units the engine's blocks divide. */
-  private prefixKeys(request: Pick<EngineRequest, 'promptTokens' | 'prefix'>): { keys: readonly PrefixKey[]; blocksPerKey: number; blockTokens: number } {
+  private prefixKeys(request: Pick<EngineRequest, 'promptTokens' | 'prefix'>): {
+    keys: readonly PrefixKey[];
+    blocksPerKey: number;
+    blockTokens: number;
+  } {
     const bs = this.profile.blockSize;
     const prefix = request.prefix;
     if (!prefix || prefix.hashes.length === 0) return { keys: [], blocksPerKey: 1, blockTokens: bs };

@@ -49,7 +49,10 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
 }
 
 export function sendError(res: http.ServerResponse, err: unknown): void {
-  const error = err instanceof ApiError ? err : new ApiError(500, err instanceof Error ? err.message : String(err), 'server_error', null, 'internal_error');
+  const error =
+    err instanceof ApiError
+      ? err
+      : new ApiError(500, err instanceof Error ? err.message : String(err), 'server_error', null, 'internal_error');
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;

@@ -58,7 +58,16 @@
  * in `/metrics` are simulated seconds.
  */
 export { SimulatedEngine } from './engine';
-export type { EngineEvent, EngineOptions, EngineRequest, EngineSnapshot, EngineState, FailureReason, PromptPrefix, SchedulingPolicy } from './engine-types';
+export type {
+  EngineEvent,
+  EngineOptions,
+  EngineRequest,
+  EngineSnapshot,
+  EngineState,
+  FailureReason,
+  PromptPrefix,
+  SchedulingPolicy,
+} from './engine-types';
 export type { FaultSpec } from './faults';
 export { validateFaults } from './faults';
 export type { PrefixKey } from './kv-cache';

@@ -1,7 +1,9 @@
 import { EngineEvent, EngineSnapshot } from './engine-types';
 
 /** vLLM's bucket bounds, so dashboards built for vLLM read the simulator unchanged. */
-export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560];
+export const TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560,
+];
 export const E2E_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
 
 export class Histogram {
@@ -61,7 +63,12 @@ export function renderMetrics(modelName: string, snap: EngineSnapshot, metrics: 
   sample('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', snap.waiting);
   sample('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', snap.kvUsage);
   sample('vllm:gpu_cache_usage_perc', 'gauge', 'GPU KV-cache usage. 1 means 100 percent usage (deprecated name).', snap.kvUsage);
-  sample('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', snap.prefixCacheQueries);
+  sample(
+    'vllm:prefix_cache_queries_total',
+    'counter',
+    'Prefix cache queries, in terms of number of queried tokens.',
+    snap.prefixCacheQueries,
+  );
   sample('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', snap.prefixCacheHits);
   sample('vllm:num_preemptions_total', 'counter', 'Cumulative number of preemptions from the engine.', snap.preemptions);
   sample('vllm:prompt_tokens_total', 'counter', 'Number of prefill tokens processed.', snap.promptTokens);

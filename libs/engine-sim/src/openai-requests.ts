@@ -1,7 +1,14 @@
 import type { Body, GenerationBase, PromptInput } from '@maas/openai-wire';
 import {
-  asObject, invalidParam, maxTokensOf, messageText, optionalBoolean,
-  optionalInteger, optionalString, singlePrompt, streamOptions,
+  asObject,
+  invalidParam,
+  maxTokensOf,
+  messageText,
+  optionalBoolean,
+  optionalInteger,
+  optionalString,
+  singlePrompt,
+  streamOptions,
 } from '@maas/openai-wire';
 import { ChatMessage } from './tokens';
 
@@ -25,9 +32,18 @@ function generationParams(body: Body): GenerationParams {
   const { stream, includeUsage } = streamOptions(body);
   const maxTokens = maxTokensOf(body);
   const minTokens = optionalInteger(body, 'min_tokens', 0) ?? 0;
-  if (maxTokens !== undefined && minTokens > maxTokens) throw invalidParam('min_tokens', `\`min_tokens\` (${minTokens}) must not exceed the token limit (${maxTokens})`);
+  if (maxTokens !== undefined && minTokens > maxTokens)
+    throw invalidParam('min_tokens', `\`min_tokens\` (${minTokens}) must not exceed the token limit (${maxTokens})`);
   const priority = optionalInteger(body, 'priority', Number.MIN_SAFE_INTEGER) ?? 0;
-  return { model: optionalString(body, 'model'), stream, includeUsage, maxTokens, minTokens, ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false, priority };
+  return {
+    model: optionalString(body, 'model'),
+    stream,
+    includeUsage,
+    maxTokens,
+    minTokens,
+    ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false,
+    priority,
+  };
 }
 
 export function parseChatRequest(raw: unknown): ChatRequest {
@@ -37,7 +53,8 @@ export function parseChatRequest(raw: unknown): ChatRequest {
   const parsed = messages.map((m, i): ChatMessage => {
     if (typeof m !== 'object' || m === null) throw invalidParam(`messages[${i}]`, `\`messages[${i}]\` must be an object`, 'invalid_type');
     const role = (m as Body).role;
-    if (typeof role !== 'string' || role === '') throw invalidParam(`messages[${i}].role`, `\`messages[${i}].role\` must be a non-empty string`);
+    if (typeof role !== 'string' || role === '')
+      throw invalidParam(`messages[${i}].role`, `\`messages[${i}].role\` must be a non-empty string`);
     // Images and audio parts are accepted and cost no tokens.
     return { role, content: messageText((m as Body).content, i, 'skipped') };
   });

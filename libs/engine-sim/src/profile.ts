@@ -63,7 +63,8 @@ export function decodeStepSeconds(profile: EngineProfile, batch: number): number
 export function validateProfile(p: EngineProfile): EngineProfile {
   const positiveInt = (name: keyof EngineProfile) => {
     const v = p[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`profile ${p.name}: ${name} must be a positive integer, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new Error(`profile ${p.name}: ${name} must be a positive integer, got ${String(v)}`);
   };
   positiveInt('maxNumSeqs');
   positiveInt('maxBatchedTokens');
@@ -75,7 +76,8 @@ export function validateProfile(p: EngineProfile): EngineProfile {
   if (!(p.decodeMsPer1kContextTokens >= 0)) throw new Error(`profile ${p.name}: decodeMsPer1kContextTokens must be >= 0`);
   if (!(p.startupSeconds >= 0)) throw new Error(`profile ${p.name}: startupSeconds must be >= 0`);
   const threshold = p.longPrefillTokenThreshold ?? 0;
-  if (!(Number.isInteger(threshold) && threshold >= 0)) throw new Error(`profile ${p.name}: longPrefillTokenThreshold must be an integer >= 0, got ${String(threshold)}`);
+  if (!(Number.isInteger(threshold) && threshold >= 0))
+    throw new Error(`profile ${p.name}: longPrefillTokenThreshold must be an integer >= 0, got ${String(threshold)}`);
   if (p.maxBatchedTokens < p.maxNumSeqs) throw new Error(`profile ${p.name}: maxBatchedTokens must be >= maxNumSeqs`);
   const knots = p.decodeStepMs;
   if (knots.length === 0) throw new Error(`profile ${p.name}: decodeStepMs needs at least one knot`);
@@ -86,6 +88,7 @@ export function validateProfile(p: EngineProfile): EngineProfile {
     }
   }
   const [lo, hi] = p.naturalOutputTokens;
-  if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && hi >= lo)) throw new Error(`profile ${p.name}: naturalOutputTokens must be 1 <= min <= max`);
+  if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && hi >= lo))
+    throw new Error(`profile ${p.name}: naturalOutputTokens must be 1 <= min <= max`);
   return p;
 }

@@ -25,7 +25,11 @@ function sse(body: string): Array<SseChunk | '[DONE]'> {
 describe('sim-engine HTTP server', () => {
   let server: SimServer;
   const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     server = await startSimServer({ profile, port: 0, startupSeconds: 0, timeScale: 50 });
@@ -62,14 +66,25 @@ describe('sim-engine HTTP server', () => {
     expect(finish?.choices[0].finish_reason).toBe('length');
     const last = chunks[chunks.length - 1];
     expect(last.choices).toEqual([]);
-    expect(last.usage).toMatchObject({ prompt_tokens: countTokens('<|im_start|>user\nSay something.<|im_end|>\n<|im_start|>assistant\n'), completion_tokens: 12 });
+    expect(last.usage).toMatchObject({
+      prompt_tokens: countTokens('<|im_start|>user\nSay something.<|im_end|>\n<|im_start|>assistant\n'),
+      completion_tokens: 12,
+    });
     expect(last.usage!.total_tokens).toBe(last.usage!.prompt_tokens + 12);
   });
 
   it('answers a chat completion in one body, stopping by itself without ignore_eos', async () => {
-    const res = await post('/v1/chat/completions', { model: MODEL, messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello' }] }], max_tokens: 5000 });
+    const res = await post('/v1/chat/completions', {
+      model: MODEL,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello' }] }],
+      max_tokens: 5000,
+    });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { object: string; choices: Array<{ message: { role: string; content: string }; finish_reason: string }>; usage: { completion_tokens: number } };
+    const body = (await res.json()) as {
+      object: string;
+      choices: Array<{ message: { role: string; content: string }; finish_reason: string }>;
+      usage: { completion_tokens: number };
+    };
     expect(body.object).toBe('chat.completion');
     expect(body.choices[0].message.role).toBe('assistant');
     expect(body.choices[0].finish_reason).toBe('stop');
@@ -81,7 +96,12 @@ describe('sim-engine HTTP server', () => {
 
   it('serves legacy completions from token ids, streamed and not', async () => {
     const plain = await post('/v1/completions', { model: MODEL, prompt: [1, 2, 3, 4, 5], max_tokens: 4 });
-    const body = (await plain.json()) as { id: string; object: string; choices: Array<{ text: string; finish_reason: string }>; usage: { prompt_tokens: number; completion_tokens: number } };
+    const body = (await plain.json()) as {
+      id: string;
+      object: string;
+      choices: Array<{ text: string; finish_reason: string }>;
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
     expect(body).toMatchObject({ object: 'text_completion', usage: { prompt_tokens: 5, completion_tokens: 4 } });
     expect(body.id).toMatch(/^cmpl-/);
     expect(body.choices[0].finish_reason).toBe('length');
@@ -94,12 +114,18 @@ describe('sim-engine HTTP server', () => {
 
   it('embeds a batch of inputs as floats or base64', async () => {
     const res = await post('/v1/embeddings', { model: MODEL, input: ['first text', 'second text'] });
-    const body = (await res.json()) as { object: string; data: Array<{ index: number; embedding: number[] }>; usage: { prompt_tokens: number; total_tokens: number } };
+    const body = (await res.json()) as {
+      object: string;
+      data: Array<{ index: number; embedding: number[] }>;
+      usage: { prompt_tokens: number; total_tokens: number };
+    };
     expect(body.object).toBe('list');
     expect(body.data.map((d) => d.index)).toEqual([0, 1]);
     expect(body.data[0].embedding).toHaveLength(profile.embeddingDimension);
     expect(body.usage).toEqual({ prompt_tokens: countTokens('first text') + countTokens('second text'), total_tokens: 6 });
-    const b64 = (await (await post('/v1/embeddings', { input: 'first text', encoding_format: 'base64', dimensions: 16 })).json()) as { data: Array<{ embedding: string }> };
+    const b64 = (await (await post('/v1/embeddings', { input: 'first text', encoding_format: 'base64', dimensions: 16 })).json()) as {
+      data: Array<{ embedding: string }>;
+    };
     expect(Buffer.from(b64.data[0].embedding, 'base64')).toHaveLength(16 * 4);
   });
 
@@ -107,7 +133,12 @@ describe('sim-engine HTTP server', () => {
     ['/v1/chat/completions', { model: MODEL }, 400, 'messages'],
     ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_tokens: 0 }, 400, 'max_tokens'],
     ['/v1/chat/completions', { messages: [{ content: 'x' }] }, 400, 'messages[0].role'],
-    ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], stream_options: { include_usage: true } }, 400, 'stream_options'],
+    [
+      '/v1/chat/completions',
+      { messages: [{ role: 'user', content: 'x' }], stream_options: { include_usage: true } },
+      400,
+      'stream_options',
+    ],
     ['/v1/chat/completions', { messages: [{ role: 'user', content: 'x' }], max_tokens: 10_000_000 }, 400, 'messages'],
     ['/v1/chat/completions', { model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] }, 404, 'model'],
     ['/v1/completions', { prompt: ['a', 'b'] }, 400, 'prompt'],
@@ -134,7 +165,12 @@ describe('sim-engine HTTP server', () => {
     const before = server.runtime.snapshot().requestsCancelled;
     const res = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'long answer please' }], max_tokens: 20000, ignore_eos: true, stream: true }),
+      body: JSON.stringify({
+        messages: [{ role: 'user', content: 'long answer please' }],
+        max_tokens: 20000,
+        ignore_eos: true,
+        stream: true,
+      }),
       signal: controller.signal,
     });
     const reader = res.body!.getReader();
@@ -153,7 +189,9 @@ describe('sim-engine HTTP server', () => {
     const text = await res.text();
     const label = `model_name="${MODEL}"`;
     expect(text).toContain(`vllm:num_requests_running{${label}} 0`);
-    expect(text).toMatch(new RegExp(`vllm:request_success_total\\{finished_reason="length",${label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\} [1-9]`));
+    expect(text).toMatch(
+      new RegExp(`vllm:request_success_total\\{finished_reason="length",${label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\} [1-9]`),
+    );
     expect(text).toMatch(/vllm:generation_tokens_total\{[^}]*\} [1-9]\d*/);
     expect(text).toMatch(/vllm:time_to_first_token_seconds_count\{[^}]*\} [1-9]/);
   });
@@ -178,9 +216,14 @@ describe('sim-engine HTTP server lifecycle and failures', () => {
     const server = await startSimServer({ profile, port: 0, startupSeconds: 0, timeScale: 50, faults: { errorRate: 1 } });
     try {
       await server.ready;
-      const res = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }) });
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }),
+      });
       expect(res.status).toBe(500);
-      expect(await res.json()).toEqual({ error: { message: 'injected server error', type: 'server_error', param: null, code: 'internal_error' } });
+      expect(await res.json()).toEqual({
+        error: { message: 'injected server error', type: 'server_error', param: null, code: 'internal_error' },
+      });
     } finally {
       await server.close();
     }

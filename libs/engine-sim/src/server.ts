@@ -57,7 +57,14 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
   });
   const model = options.model ?? profile.model;
   const schedulingPolicy = options.schedulingPolicy ?? 'fcfs';
-  const engine = new SimulatedEngine({ profile, startupSeconds: options.startupSeconds, faults: options.faults, seed: options.seed, granularity: 'step', schedulingPolicy });
+  const engine = new SimulatedEngine({
+    profile,
+    startupSeconds: options.startupSeconds,
+    faults: options.faults,
+    seed: options.seed,
+    granularity: 'step',
+    schedulingPolicy,
+  });
   const runtime = new RealtimeEngine(engine, options.timeScale ?? 1);
   const metrics = new EngineMetrics();
   const finishReasons = new Map<string, FinishReason>();
@@ -129,7 +136,17 @@ async function route(ctx: ServingContext, req: http.IncomingMessage, res: http.S
     serving(ctx);
     sendJson(res, 200, {
       object: 'list',
-      data: [{ id: ctx.model, object: 'model', created: 0, owned_by: 'maas-sim', root: ctx.model, parent: null, max_model_len: ctx.profile.maxModelLen }],
+      data: [
+        {
+          id: ctx.model,
+          object: 'model',
+          created: 0,
+          owned_by: 'maas-sim',
+          root: ctx.model,
+          parent: null,
+          max_model_len: ctx.profile.maxModelLen,
+        },
+      ],
     });
     return;
   }

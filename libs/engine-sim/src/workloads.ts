@@ -16,7 +16,12 @@ export interface Workload {
  */
 export const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = {
   'single-question': { promptTokens: 100, outputTokens: 900, description: 'single question, ~1,000 tokens in+out (100 in, 900 out)' },
-  summary: { promptTokens: 6136, outputTokens: 800, description: 'summarise one 6,136-token paper (800-token summary assumed)', samePrompt: true },
+  summary: {
+    promptTokens: 6136,
+    outputTokens: 800,
+    description: 'summarise one 6,136-token paper (800-token summary assumed)',
+    samePrompt: true,
+  },
 };
 
 export interface ClosedLoopResult {

@@ -18,8 +18,20 @@ describe('candidate models', () => {
     { name: 'ewma ignores gaps', model: () => new Ewma(0.5), zs: [0, undefined, 2], h: 1, expected: 1 },
     { name: 'ewma converges on a constant', model: () => new Ewma(0.3), zs: Array(60).fill(5), h: 3, expected: 5 },
     { name: 'seasonal naive repeats one period back', model: () => new SeasonalNaive(4), zs: [10, 11, 12, 13, 20, 21], h: 1, expected: 12 },
-    { name: 'seasonal naive repeats two periods back for long h', model: () => new SeasonalNaive(4), zs: [10, 11, 12, 13, 20, 21], h: 5, expected: 12 },
-    { name: 'seasonal naive steps back a period over a gap', model: () => new SeasonalNaive(4), zs: [10, 11, 12, 13, 20, 21, undefined, 23], h: 3, expected: 12 },
+    {
+      name: 'seasonal naive repeats two periods back for long h',
+      model: () => new SeasonalNaive(4),
+      zs: [10, 11, 12, 13, 20, 21],
+      h: 5,
+      expected: 12,
+    },
+    {
+      name: 'seasonal naive steps back a period over a gap',
+      model: () => new SeasonalNaive(4),
+      zs: [10, 11, 12, 13, 20, 21, undefined, 23],
+      h: 3,
+      expected: 12,
+    },
   ])('$name', ({ model, zs, h, expected }) => {
     expect(fed(model(), zs).predict(h)).toBeCloseTo(expected, 6);
   });
@@ -102,7 +114,16 @@ describe('candidate models', () => {
       },
       {
         step: 3600,
-        names: ['persistence', 'ewma(0.3)', 'ewma(0.5)', 'ewma(0.7)', 'seasonal-naive-daily', 'holt-winters-daily', 'seasonal-naive-weekly', 'holt-winters-daily-weekly'],
+        names: [
+          'persistence',
+          'ewma(0.3)',
+          'ewma(0.5)',
+          'ewma(0.7)',
+          'seasonal-naive-daily',
+          'holt-winters-daily',
+          'seasonal-naive-weekly',
+          'holt-winters-daily-weekly',
+        ],
       },
       { step: 7 * 86_400, names: ['persistence', 'ewma(0.3)', 'ewma(0.5)', 'ewma(0.7)'] },
     ])('offers seasonal candidates only for periods the $step s step divides', ({ step, names }) => {

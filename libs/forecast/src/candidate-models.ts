@@ -190,7 +190,11 @@ export function candidateSet(periods: CalendarPeriods): CandidateDefinition[] {
       list.push({
         name: 'holt-winters-hourly-daily',
         warmupSteps: 2 * day,
-        create: () => new SeasonalLevel(0.5, [{ period: hour, gamma: 0.2 }, { period: day, gamma: 0.15 }]),
+        create: () =>
+          new SeasonalLevel(0.5, [
+            { period: hour, gamma: 0.2 },
+            { period: day, gamma: 0.15 },
+          ]),
       });
     }
   }
@@ -200,7 +204,11 @@ export function candidateSet(periods: CalendarPeriods): CandidateDefinition[] {
       list.push({
         name: 'holt-winters-daily-weekly',
         warmupSteps: week + day,
-        create: () => new SeasonalLevel(0.5, [{ period: day, gamma: 0.15 }, { period: week, gamma: 0.15 }]),
+        create: () =>
+          new SeasonalLevel(0.5, [
+            { period: day, gamma: 0.15 },
+            { period: week, gamma: 0.15 },
+          ]),
       });
     }
   }

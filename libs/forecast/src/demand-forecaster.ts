@@ -61,7 +61,13 @@ class TrailingAccuracy {
 
   summary(h: number): HorizonBacktest | undefined {
     if (this.count === 0) return undefined;
-    return { h, samples: this.count, smape: (100 * this.smapeSum) / this.count, mae: this.absSum / this.count, coverage: this.hits / this.count };
+    return {
+      h,
+      samples: this.count,
+      smape: (100 * this.smapeSum) / this.count,
+      mae: this.absSum / this.count,
+      coverage: this.hits / this.count,
+    };
   }
 }
 
@@ -115,14 +121,17 @@ export class DemandForecaster {
   ) {
     const specError = validateForecastSpec(spec);
     if (specError) throw new Error(specError);
-    if (!(stepSeconds > 0) || !Number.isFinite(stepSeconds)) throw new Error(`forecast series: stepSeconds must be > 0, got ${stepSeconds}`);
+    if (!(stepSeconds > 0) || !Number.isFinite(stepSeconds))
+      throw new Error(`forecast series: stepSeconds must be > 0, got ${stepSeconds}`);
     this.periods = calendarPeriods(stepSeconds);
     this.definitions = candidateSet(this.periods);
     this.models = this.definitions.map((d) => d.create());
     this.shortHistoryIndex = this.definitions.findIndex((d) => d.name === spec.shortHistoryModel);
     if (this.shortHistoryIndex < 0) {
       const names = this.definitions.map((d) => d.name).join(', ');
-      throw new Error(`forecast spec: shortHistoryModel "${spec.shortHistoryModel}" is not a candidate for ${stepSeconds} s steps (${names})`);
+      throw new Error(
+        `forecast spec: shortHistoryModel "${spec.shortHistoryModel}" is not a candidate for ${stepSeconds} s steps (${names})`,
+      );
     }
     this.H = spec.horizonSteps;
     this.M = this.definitions.length;
@@ -375,7 +384,11 @@ export class DemandForecaster {
    * picking the best, so the choice does not flip between near-equal candidates on the last few errors.
    * Named after the members with the largest weights (at most blendSize, each ≥ 10 % of the total).
    */
-  private softBlend(base: number, h: number, ranked: readonly number[]): { z: number; model: string; selectedByBacktest: boolean; blendZ: number } {
+  private softBlend(
+    base: number,
+    h: number,
+    ranked: readonly number[],
+  ): { z: number; model: string; selectedByBacktest: boolean; blendZ: number } {
     const { H } = this;
     const bestError = this.recentError(ranked[0], h);
     // a perfect best candidate (error 0) takes all the weight rather than dividing by zero
@@ -393,7 +406,8 @@ export class DemandForecaster {
       .filter((m) => m.w >= 0.1)
       .sort((a, b) => b.w - a.w || a.c - b.c)
       .slice(0, this.spec.blendSize);
-    const model = named.length === 1 ? this.definitions[named[0].c].name : `blend(${named.map((m) => this.definitions[m.c].name).join('+')})`;
+    const model =
+      named.length === 1 ? this.definitions[named[0].c].name : `blend(${named.map((m) => this.definitions[m.c].name).join('+')})`;
     return { z: blendZ, model, selectedByBacktest: true, blendZ };
   }
 
@@ -426,14 +440,18 @@ export class DemandForecaster {
     const historySteps = (this.lastStep as number) - (this.firstValidStep as number) + 1;
     const dailyNeed = dailySeasonWarmupSteps(this.periods);
     if (dailyNeed !== undefined && historySteps < dailyNeed) {
-      reasons.push(`only ${formatDuration(historySteps * this.stepSeconds)} of history; daily season needs ${formatDuration(dailyNeed * this.stepSeconds)}`);
+      reasons.push(
+        `only ${formatDuration(historySteps * this.stepSeconds)} of history; daily season needs ${formatDuration(dailyNeed * this.stepSeconds)}`,
+      );
     }
     const d = this.spec.decisionHorizonSteps;
     if (!decision.selectedByBacktest) {
       reasons.push(`no candidate has ${this.spec.minBacktestSamples} scored forecasts at h=${d} yet; using ${decision.model}`);
     }
     if (decision.upperSource !== 'empirical') {
-      reasons.push(`upper quantile from ${decision.upperSource} spread until ${this.spec.minCalibrationSamples} residuals at h=${d} (have ${decision.calibrationSamples})`);
+      reasons.push(
+        `upper quantile from ${decision.upperSource} spread until ${this.spec.minCalibrationSamples} residuals at h=${d} (have ${decision.calibrationSamples})`,
+      );
     }
     return reasons.length ? reasons.join('; ') : undefined;
   }

@@ -98,7 +98,11 @@ export function resolveForecastSpec(overrides: Partial<ForecastSpec> = {}): Spec
 export function validateForecastSpec(spec: ForecastSpec): string | undefined {
   const rules: Array<[NumericKey, (v: number) => boolean, string]> = [
     ['horizonSteps', (v) => Number.isInteger(v) && v >= 1 && v <= 10_000, 'an integer in 1..10000'],
-    ['decisionHorizonSteps', (v) => Number.isInteger(v) && v >= 1 && v <= spec.horizonSteps, `an integer in 1..horizonSteps (${spec.horizonSteps})`],
+    [
+      'decisionHorizonSteps',
+      (v) => Number.isInteger(v) && v >= 1 && v <= spec.horizonSteps,
+      `an integer in 1..horizonSteps (${spec.horizonSteps})`,
+    ],
     ['upperQuantile', (v) => v > 0.5 && v < 1, 'in (0.5, 1)'],
     ['demandFloor', (v) => v > 0, '> 0'],
     ['selectionHalfLifeSeconds', (v) => v > 0, '> 0'],

@@ -44,10 +44,30 @@ describe('forecast', () => {
   describe('model selection by rolling-origin backtest', () => {
     it.each<{ name: string; shape: SyntheticDemand; model: RegExp; beatsPersistenceBy: number }>([
       { name: 'a strong daily season', shape: { days: 10, daily: 0.6, noise: 0.02 }, model: /daily|weekly/, beatsPersistenceBy: 0.7 },
-      { name: 'daily and weekly seasons', shape: { days: 21, daily: 0.5, weekly: 0.4, noise: 0.02 }, model: /weekly/, beatsPersistenceBy: 0.6 },
-      { name: 'an hourly cycle (jobs on the hour)', shape: { days: 4, hourly: 0.3, noise: 0.02 }, model: /hourly/, beatsPersistenceBy: 0.1 },
-      { name: 'a daily season under heavy noise', shape: { days: 10, daily: 0.5, noise: 0.15 }, model: /daily|weekly/, beatsPersistenceBy: 0.2 },
-      { name: 'iid noise around a constant', shape: { days: 10, noise: 0.2 }, model: /ewma\(0\.3\)|blend|holt-winters/, beatsPersistenceBy: 0.15 },
+      {
+        name: 'daily and weekly seasons',
+        shape: { days: 21, daily: 0.5, weekly: 0.4, noise: 0.02 },
+        model: /weekly/,
+        beatsPersistenceBy: 0.6,
+      },
+      {
+        name: 'an hourly cycle (jobs on the hour)',
+        shape: { days: 4, hourly: 0.3, noise: 0.02 },
+        model: /hourly/,
+        beatsPersistenceBy: 0.1,
+      },
+      {
+        name: 'a daily season under heavy noise',
+        shape: { days: 10, daily: 0.5, noise: 0.15 },
+        model: /daily|weekly/,
+        beatsPersistenceBy: 0.2,
+      },
+      {
+        name: 'iid noise around a constant',
+        shape: { days: 10, noise: 0.2 },
+        model: /ewma\(0\.3\)|blend|holt-winters/,
+        beatsPersistenceBy: 0.15,
+      },
       { name: 'steady growth of 20 % a day', shape: { days: 10, trendPerDay: 0.2, noise: 0.02 }, model: /./, beatsPersistenceBy: 0.05 },
     ])('on $name picks $model and beats persistence at the decision horizon', ({ shape, model, beatsPersistenceBy }) => {
       const series = syntheticDemand(shape);
@@ -113,7 +133,12 @@ describe('forecast', () => {
       { name: 'a short run of zeros (collector dropout)', tail: Array(10).fill(0), expectLevel: 'kept' },
       { name: 'near-zero partial buckets', tail: [0, 0, 0.9, 3, 0, 0], expectLevel: 'kept' },
       { name: 'zeros longer than dropoutMaxSeconds (real stop)', tail: Array(48).fill(0), expectLevel: 'zero' },
-      { name: 'long zeros when zeros are gaps by configuration', tail: Array(48).fill(0), options: { zeroIsGap: true }, expectLevel: 'kept' },
+      {
+        name: 'long zeros when zeros are gaps by configuration',
+        tail: Array(48).fill(0),
+        options: { zeroIsGap: true },
+        expectLevel: 'kept',
+      },
     ])('$name: level $expectLevel', ({ tail, options, expectLevel }) => {
       const result = valid(atEnd(withValues(steady, [...steady.values, ...tail]), specWith(options)));
       if (expectLevel === 'kept') expect(result.points[0].value).toBeGreaterThan(90);
@@ -139,9 +164,19 @@ describe('forecast', () => {
   describe('little history', () => {
     const series = syntheticDemand({ days: 3, noise: 0.05 });
     it.each<{ steps: number; model: RegExp; reason: RegExp | undefined }>([
-      { steps: 1, model: /^ewma\(0\.5\)$/, reason: /^only 10 min of history; daily season needs 2 d; no candidate has 12 scored forecasts at h=6 yet; using ewma\(0\.5\); upper quantile from cold-start/ },
+      {
+        steps: 1,
+        model: /^ewma\(0\.5\)$/,
+        reason:
+          /^only 10 min of history; daily season needs 2 d; no candidate has 12 scored forecasts at h=6 yet; using ewma\(0\.5\); upper quantile from cold-start/,
+      },
       { steps: 4, model: /^ewma\(0\.5\)$/, reason: /no candidate has 12 scored forecasts.*upper quantile from random-walk spread/ },
-      { steps: 18, model: /./, reason: /^only 3 h of history; daily season needs 2 d; upper quantile from random-walk spread until 30 residuals at h=6 \(have 12\)$/ },
+      {
+        steps: 18,
+        model: /./,
+        reason:
+          /^only 3 h of history; daily season needs 2 d; upper quantile from random-walk spread until 30 residuals at h=6 \(have 12\)$/,
+      },
       { steps: 144, model: /./, reason: /^only 24 h of history; daily season needs 2 d$/ },
       { steps: 432, model: /./, reason: undefined },
     ])('after $steps steps: model $model, fallback $reason', ({ steps, model, reason }) => {
@@ -222,7 +257,10 @@ describe('forecast', () => {
       { name: 'soft blend (default)', options: spec },
       { name: 'equal-weight blend', options: specWith({ blendTemperature: 0 }) },
     ])('$name: no look-ahead at any origin (future values replaced by garbage change nothing)', ({ options }) => {
-      const garbage = withValues(series, series.values.map((v, i) => (i % 2 ? 1e9 : 0)));
+      const garbage = withValues(
+        series,
+        series.values.map((v, i) => (i % 2 ? 1e9 : 0)),
+      );
       const incremental = new DemandForecaster(options, series.stepSeconds);
       series.values.forEach((v, i) => {
         const t = series.startSeconds + i * series.stepSeconds;
@@ -290,12 +328,24 @@ describe('forecast', () => {
     const series = syntheticDemand({ days: 1, noise: 0.05 });
     it.each<{ name: string; input: () => DemandForecast; reason: RegExp }>([
       { name: 'no observations', input: () => atEnd(withValues(series, [])), reason: /^no observations$/ },
-      { name: 'every step a gap', input: () => atEnd(withValues(series, [null, Number.NaN, -1])), reason: /every step up to t=1200 is a gap/ },
+      {
+        name: 'every step a gap',
+        input: () => atEnd(withValues(series, [null, Number.NaN, -1])),
+        reason: /every step up to t=1200 is a gap/,
+      },
       { name: 'stale data', input: () => forecast(series, spec, lastLabel(series) + 3600), reason: /is 1 h old; stale after 30 min/ },
       { name: 'now before the series', input: () => forecast(series, spec, -600), reason: /no observation at or before now/ },
-      { name: 'a bad spec', input: () => atEnd(series, { ...spec, upperQuantile: 1.5 }), reason: /upperQuantile must be in \(0\.5, 1\), got 1\.5/ },
+      {
+        name: 'a bad spec',
+        input: () => atEnd(series, { ...spec, upperQuantile: 1.5 }),
+        reason: /upperQuantile must be in \(0\.5, 1\), got 1\.5/,
+      },
       { name: 'a bad step', input: () => atEnd({ ...series, stepSeconds: 0 }), reason: /stepSeconds must be > 0/ },
-      { name: 'an unknown short-history model', input: () => atEnd(series, { ...spec, shortHistoryModel: 'prophet' }), reason: /shortHistoryModel "prophet" is not a candidate/ },
+      {
+        name: 'an unknown short-history model',
+        input: () => atEnd(series, { ...spec, shortHistoryModel: 'prophet' }),
+        reason: /shortHistoryModel "prophet" is not a candidate/,
+      },
     ])('$name', ({ input, reason }) => {
       const result = input();
       expect(result.valid).toBe(false);
@@ -306,7 +356,10 @@ describe('forecast', () => {
   describe('resolveForecastSpec', () => {
     it.each<{ overrides: Partial<ForecastSpec>; error: RegExp }>([
       { overrides: { horizonSteps: 0 }, error: /horizonSteps must be an integer in 1\.\.10000, got 0/ },
-      { overrides: { horizonSteps: 6, decisionHorizonSteps: 9 }, error: /decisionHorizonSteps must be an integer in 1\.\.horizonSteps \(6\), got 9/ },
+      {
+        overrides: { horizonSteps: 6, decisionHorizonSteps: 9 },
+        error: /decisionHorizonSteps must be an integer in 1\.\.horizonSteps \(6\), got 9/,
+      },
       { overrides: { demandFloor: 0 }, error: /demandFloor must be > 0/ },
       { overrides: { dropoutFraction: 1 }, error: /dropoutFraction must be in \[0, 1\)/ },
       { overrides: { blendTemperature: -0.1 }, error: /blendTemperature must be ≥ 0/ },

@@ -11,7 +11,8 @@ export function forecast(series: DemandSeries, spec: ForecastSpec, now: number):
   const specError = validateForecastSpec(spec);
   if (specError) return { valid: false, reason: specError };
   const { startSeconds, stepSeconds, values } = series;
-  if (!(stepSeconds > 0) || !Number.isFinite(stepSeconds)) return { valid: false, reason: `series stepSeconds must be > 0, got ${stepSeconds}` };
+  if (!(stepSeconds > 0) || !Number.isFinite(stepSeconds))
+    return { valid: false, reason: `series stepSeconds must be > 0, got ${stepSeconds}` };
   if (!Number.isFinite(startSeconds)) return { valid: false, reason: `series startSeconds must be finite, got ${startSeconds}` };
   if (!Number.isFinite(now)) return { valid: false, reason: `now must be finite, got ${now}` };
   const last = Math.min(values.length - 1, Math.floor((now - startSeconds) / stepSeconds));

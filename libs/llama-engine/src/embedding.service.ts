@@ -32,7 +32,10 @@ export class EmbeddingService {
     return this.runtime.inputLength(input);
   }
 
-  async embed(inputs: ReadonlyArray<string | readonly number[]>, options: { owner?: string; signal?: AbortSignal } = {}): Promise<EmbeddingOutcome> {
+  async embed(
+    inputs: ReadonlyArray<string | readonly number[]>,
+    options: { owner?: string; signal?: AbortSignal } = {},
+  ): Promise<EmbeddingOutcome> {
     // One failed input cancels the others still queued: the request fails as a whole.
     const batch = new AbortController();
     const cancel = () => batch.abort(options.signal?.reason ?? 'cancelled');

@@ -52,7 +52,15 @@ class ScriptedSlot implements GenerationSlot {
 
 function runtime(slots: ScriptedSlot[], contextSize = 100): LlamaRuntime {
   return {
-    facts: { architecture: 'test', trainContextSize: contextSize, embeddingLength: 4, vocabularySize: 256, chatFormat: 'test', fileBytes: 0, runtime: 'test' },
+    facts: {
+      architecture: 'test',
+      trainContextSize: contextSize,
+      embeddingLength: 4,
+      vocabularySize: 256,
+      chatFormat: 'test',
+      fileBytes: 0,
+      runtime: 'test',
+    },
     contextSize,
     slots,
     tokenizePrompt: (text) => ids(text),
@@ -162,6 +170,8 @@ describe('GenerationService', () => {
   });
 
   it('refuses a pool wider than the context has sequences', () => {
-    expect(() => new GenerationService(runtime([new ScriptedSlot(0, [])]), new JobPool(2))).toThrow('pool runs 2 jobs at once but the context has 1 sequences');
+    expect(() => new GenerationService(runtime([new ScriptedSlot(0, [])]), new JobPool(2))).toThrow(
+      'pool runs 2 jobs at once but the context has 1 sequences',
+    );
   });
 });

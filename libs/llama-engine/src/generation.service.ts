@@ -59,7 +59,8 @@ export class GenerationService {
     private readonly observer?: GenerationObserver,
     private readonly clock: () => number = () => performance.now() / 1000,
   ) {
-    if (pool.concurrency > runtime.slots.length) throw new Error(`pool runs ${pool.concurrency} jobs at once but the context has ${runtime.slots.length} sequences`);
+    if (pool.concurrency > runtime.slots.length)
+      throw new Error(`pool runs ${pool.concurrency} jobs at once but the context has ${runtime.slots.length} sequences`);
     this.free = [...runtime.slots];
   }
 

@@ -68,7 +68,13 @@ describe('encodeGguf', () => {
     const read = readGguf(bytes);
     expect(read.magic).toBe('GGUF');
     expect(read.version).toBe(3);
-    expect(Object.fromEntries(read.metadata)).toEqual({ 'general.architecture': 'llama', n: 7, flag: true, names: ['x', 'yz'], ids: [-1, 2] });
+    expect(Object.fromEntries(read.metadata)).toEqual({
+      'general.architecture': 'llama',
+      n: 7,
+      flag: true,
+      names: ['x', 'yz'],
+      ids: [-1, 2],
+    });
     // 12 bytes of a are padded to the 32-byte alignment before b starts.
     expect(read.tensors).toEqual([
       { name: 'a', dims: [3], type: 0, offset: 0 },
@@ -80,7 +86,9 @@ describe('encodeGguf', () => {
   });
 
   it('refuses tensors whose data does not match their dims, or a repeated name', () => {
-    expect(() => encodeGguf([], [{ name: 't', dims: [2, 3], data: new Float32Array(5) }])).toThrow('tensor "t" has dims 2×3 (6 values) but 5 values');
+    expect(() => encodeGguf([], [{ name: 't', dims: [2, 3], data: new Float32Array(5) }])).toThrow(
+      'tensor "t" has dims 2×3 (6 values) but 5 values',
+    );
     const t = { name: 't', dims: [1], data: new Float32Array(1) };
     expect(() => encodeGguf([], [t, t])).toThrow('tensor "t" appears twice');
   });
@@ -101,7 +109,9 @@ describe('the tiny llama model', () => {
     expect(tokens.filter((t) => /^<0x[0-9A-F]{2}>$/.test(t))).toHaveLength(256);
     expect(read.metadata.get('tokenizer.ggml.token_type')).toHaveLength(300);
     expect(read.metadata.get('tokenizer.chat_template')).toContain('<|im_start|>');
-    expect(read.tensors.map((t) => t.name)).toEqual(expect.arrayContaining(['token_embd.weight', 'output.weight', 'blk.1.ffn_down.weight']));
+    expect(read.tensors.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['token_embd.weight', 'output.weight', 'blk.1.ffn_down.weight']),
+    );
     expect(read.tensors.find((t) => t.name === 'token_embd.weight')?.dims).toEqual([64, 300]);
   });
 

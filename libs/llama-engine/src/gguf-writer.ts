@@ -146,13 +146,18 @@ function writeValue(out: ByteSink, value: GgufValue): void {
 }
 
 /** The bytes of a GGUF file with these metadata entries (in order) and tensors (in order). */
-export function encodeGguf(metadata: ReadonlyArray<readonly [string, GgufValue]>, tensors: readonly GgufTensor[], alignment = GGUF_DEFAULT_ALIGNMENT): Buffer {
+export function encodeGguf(
+  metadata: ReadonlyArray<readonly [string, GgufValue]>,
+  tensors: readonly GgufTensor[],
+  alignment = GGUF_DEFAULT_ALIGNMENT,
+): Buffer {
   const names = new Set<string>();
   for (const t of tensors) {
     if (names.has(t.name)) throw new Error(`tensor "${t.name}" appears twice`);
     names.add(t.name);
     const elements = t.dims.reduce((a, b) => a * b, 1);
-    if (elements !== t.data.length) throw new Error(`tensor "${t.name}" has dims ${t.dims.join('×')} (${elements} values) but ${t.data.length} values`);
+    if (elements !== t.data.length)
+      throw new Error(`tensor "${t.name}" has dims ${t.dims.join('×')} (${elements} values) but ${t.data.length} values`);
   }
   const out = new ByteSink();
   out.bytes(Buffer.from(GGUF_MAGIC, 'latin1'));

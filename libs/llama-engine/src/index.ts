@@ -35,8 +35,24 @@ export type { ChatPrompt, EmbeddingRuntime, GenerationSlot, LlamaRuntime, ModelF
 export { LlamaMetrics, TTFT_BUCKETS } from './llama-metrics';
 export { DEFAULT_MAX_BODY_BYTES, startLlamaEngine, startLlamaServer } from './llama-server';
 export type { LlamaEngineOptions, LlamaServer, LlamaServerOptions } from './llama-server';
-export { MAX_EMBEDDING_INPUTS, MAX_STOP_SEQUENCES, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, parseTokenizeRequest } from './openai-requests';
-export type { ChatRequest, ChatRole, ChatTurn, CompletionRequest, EmbeddingRequest, GenerationRequest, SamplingParams, TokenizeRequest } from './openai-requests';
+export {
+  MAX_EMBEDDING_INPUTS,
+  MAX_STOP_SEQUENCES,
+  parseChatRequest,
+  parseCompletionRequest,
+  parseEmbeddingRequest,
+  parseTokenizeRequest,
+} from './openai-requests';
+export type {
+  ChatRequest,
+  ChatRole,
+  ChatTurn,
+  CompletionRequest,
+  EmbeddingRequest,
+  GenerationRequest,
+  SamplingParams,
+  TokenizeRequest,
+} from './openai-requests';
 export { chatShape, completionShape, usage } from './openai-responses';
 export type { FinishReason, GenerationShape, Usage } from './openai-responses';
 export { commonPrefixLength, pickSlot } from './slot-choice';

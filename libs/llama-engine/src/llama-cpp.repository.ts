@@ -120,7 +120,11 @@ export async function loadLlamaRuntime(options: LlamaLoadOptions): Promise<Llama
 
   const renderChat = (turns: readonly ChatTurn[]): ChatPrompt => {
     const history: NodeLlamaCpp.ChatHistoryItem[] = turns.map((t) =>
-      t.role === 'assistant' ? { type: 'model', response: [t.text] } : t.role === 'system' ? { type: 'system', text: t.text } : { type: 'user', text: t.text },
+      t.role === 'assistant'
+        ? { type: 'model', response: [t.text] }
+        : t.role === 'system'
+          ? { type: 'system', text: t.text }
+          : { type: 'user', text: t.text },
     );
     // An empty model turn at the end: the template leaves it open for the answer.
     history.push({ type: 'model', response: [] });
@@ -133,7 +137,11 @@ export async function loadLlamaRuntime(options: LlamaLoadOptions): Promise<Llama
       else if (trigger.values.every((v) => typeof v === 'string')) stopTexts.add(trigger.toString());
       else if (tokens.length > 0) stopTexts.add(model.detokenize(tokens, true));
     }
-    return { tokens: state.contextText.tokenize(tokenizer) as number[], stopTokens: [...stopTokens], stopTexts: [...stopTexts].filter((s) => s.length > 0) };
+    return {
+      tokens: state.contextText.tokenize(tokenizer) as number[],
+      stopTokens: [...stopTokens],
+      stopTexts: [...stopTexts].filter((s) => s.length > 0),
+    };
   };
 
   const facts: ModelFacts = {
@@ -158,7 +166,8 @@ export async function loadLlamaRuntime(options: LlamaLoadOptions): Promise<Llama
       if (addSpecialTokens && bos !== null && model.tokens.shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos);
       return tokens;
     },
-    detokenize: (tokens, lastTokens) => model.detokenize(tokens as NodeLlamaCpp.Token[], false, lastTokens as NodeLlamaCpp.Token[] | undefined),
+    detokenize: (tokens, lastTokens) =>
+      model.detokenize(tokens as NodeLlamaCpp.Token[], false, lastTokens as NodeLlamaCpp.Token[] | undefined),
     isEndOfGeneration: (token) => model.isEogToken(token as NodeLlamaCpp.Token),
     renderChat,
     ...(embeddings ? { embeddings } : {}),

@@ -23,7 +23,14 @@ import { GenerationService } from './generation.service';
 import { loadLlamaRuntime, LlamaLoadOptions } from './llama-cpp.repository';
 import { LlamaMetrics } from './llama-metrics';
 import { LlamaRuntime } from './llama-runtime';
-import { ChatRequest, CompletionRequest, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, parseTokenizeRequest } from './openai-requests';
+import {
+  ChatRequest,
+  CompletionRequest,
+  parseChatRequest,
+  parseCompletionRequest,
+  parseEmbeddingRequest,
+  parseTokenizeRequest,
+} from './openai-requests';
 import { chatShape, completionShape, SSE_DONE, sse, usage } from './openai-responses';
 
 export interface LlamaServerOptions {
@@ -97,10 +104,15 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
   };
   const checkTokenIds = (tokens: readonly number[], param: string) => {
     const bad = tokens.find((t) => t >= runtime.facts.vocabularySize);
-    if (bad !== undefined) throw invalidParam(param, `\`${param}\` holds token id ${bad}; the vocabulary has ${runtime.facts.vocabularySize} tokens`);
+    if (bad !== undefined)
+      throw invalidParam(param, `\`${param}\` holds token id ${bad}; the vocabulary has ${runtime.facts.vocabularySize} tokens`);
   };
 
-  const generate = async (kind: 'chat' | 'completion', request: ChatRequest | CompletionRequest, ctx: { res: http.ServerResponse; requestId: string; signal: AbortSignal }) => {
+  const generate = async (
+    kind: 'chat' | 'completion',
+    request: ChatRequest | CompletionRequest,
+    ctx: { res: http.ServerResponse; requestId: string; signal: AbortSignal },
+  ) => {
     checkModel(request.model);
     const promptParam = kind === 'chat' ? 'messages' : 'prompt';
     let prompt: readonly number[];
@@ -131,7 +143,10 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
     const { res } = ctx;
     const hex = randomUUID().replace(/-/g, '');
     const now = Math.floor(Date.now() / 1000);
-    const shape = kind === 'chat' ? chatShape(`chatcmpl-${hex}`, now, modelId, request.includeUsage) : completionShape(`cmpl-${hex}`, now, modelId, request.includeUsage);
+    const shape =
+      kind === 'chat'
+        ? chatShape(`chatcmpl-${hex}`, now, modelId, request.includeUsage)
+        : completionShape(`cmpl-${hex}`, now, modelId, request.includeUsage);
     const write = (text: string) => {
       if (text && !res.destroyed && !res.writableEnded) res.write(text);
     };
@@ -146,7 +161,11 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
           ignoreEos: request.ignoreEos,
           onStart: () => {
             if (!request.stream) return;
-            res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+            res.writeHead(200, {
+              'content-type': 'text/event-stream; charset=utf-8',
+              'cache-control': 'no-cache',
+              connection: 'keep-alive',
+            });
             // Headers go out now so proxies and clients see the stream open while the prompt is evaluated.
             res.flushHeaders();
             write(shape.startEvent());
@@ -176,7 +195,11 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
 
   const routes: Route[] = [
     { method: 'GET', path: '/health', handle: ({ res }) => sendJson(res, 200, { status: 'ok', ...load() }) },
-    { method: 'GET', path: '/metrics', handle: ({ res }) => sendText(res, 200, metrics.render(generation.kvCacheUsage()), 'text/plain; version=0.0.4; charset=utf-8') },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handle: ({ res }) => sendText(res, 200, metrics.render(generation.kvCacheUsage()), 'text/plain; version=0.0.4; charset=utf-8'),
+    },
     { method: 'GET', path: '/v1/models', handle: ({ res }) => sendJson(res, 200, { object: 'list', data: [modelCard] }) },
     {
       method: 'GET',
@@ -207,10 +230,20 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
         const request = parseEmbeddingRequest(await body(req));
         checkModel(request.model);
         if (!embeddings) {
-          throw new ApiError(400, `model \`${modelId}\` is served without embeddings here; start the runtime with --embedding`, 'invalid_request_error', 'model', 'unsupported_capability');
+          throw new ApiError(
+            400,
+            `model \`${modelId}\` is served without embeddings here; start the runtime with --embedding`,
+            'invalid_request_error',
+            'model',
+            'unsupported_capability',
+          );
         }
         if (request.dimensions !== undefined && request.dimensions !== embeddings.dimensions) {
-          throw invalidParam('dimensions', `\`dimensions\` must be ${embeddings.dimensions} (the model's embedding size); shortened embeddings are not supported`, 'unsupported_value');
+          throw invalidParam(
+            'dimensions',
+            `\`dimensions\` must be ${embeddings.dimensions} (the model's embedding size); shortened embeddings are not supported`,
+            'unsupported_value',
+          );
         }
         request.inputs.forEach((input, i) => {
           const param = request.inputs.length === 1 ? 'input' : `input[${i}]`;
@@ -218,14 +251,24 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
           const tokens = embeddings.inputLength(input);
           // llama.cpp needs one free cell beyond the input.
           if (tokens >= embeddings.contextSize) {
-            throw new ApiError(400, `\`${param}\` is ${tokens} tokens; this model embeds at most ${embeddings.contextSize - 1}`, 'invalid_request_error', param, 'context_length_exceeded');
+            throw new ApiError(
+              400,
+              `\`${param}\` is ${tokens} tokens; this model embeds at most ${embeddings.contextSize - 1}`,
+              'invalid_request_error',
+              param,
+              'context_length_exceeded',
+            );
           }
         });
         const outcome = await embeddings.embed(request.inputs, { owner: requestId, signal });
         metrics.embedded(request.inputs.length);
         sendJson(res, 200, {
           object: 'list',
-          data: outcome.vectors.map((v, index) => ({ object: 'embedding', index, embedding: request.encoding === 'base64' ? toBase64(v) : Array.from(v) })),
+          data: outcome.vectors.map((v, index) => ({
+            object: 'embedding',
+            index,
+            embedding: request.encoding === 'base64' ? toBase64(v) : Array.from(v),
+          })),
           model: modelId,
           usage: { prompt_tokens: outcome.tokens, total_tokens: outcome.tokens },
         });
@@ -237,7 +280,10 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
       async handle({ req, res }) {
         const request = parseTokenizeRequest(await body(req));
         checkModel(request.model);
-        const tokens = 'messages' in request ? runtime.renderChat(request.messages).tokens : runtime.tokenizePrompt(request.prompt, request.addSpecialTokens);
+        const tokens =
+          'messages' in request
+            ? runtime.renderChat(request.messages).tokens
+            : runtime.tokenizePrompt(request.prompt, request.addSpecialTokens);
         sendJson(res, 200, { count: tokens.length, max_model_len: runtime.contextSize, tokens });
       },
     },
@@ -248,13 +294,21 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
         const json = await body(req);
         checkModel(typeof json.model === 'string' ? json.model : undefined);
         const tokens = json.tokens;
-        if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) throw invalidParam('tokens', '`tokens` must be an array of token ids');
+        if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0))
+          throw invalidParam('tokens', '`tokens` must be an array of token ids');
         checkTokenIds(tokens as number[], 'tokens');
         sendJson(res, 200, { prompt: runtime.detokenize(tokens as number[]) });
       },
     },
   ];
-  const server = await startRuntimeServer({ routes, host: options.host, port: options.port, logger, metrics: metrics.requests, shutdownGraceMs: options.shutdownGraceMs });
+  const server = await startRuntimeServer({
+    routes,
+    host: options.host,
+    port: options.port,
+    logger,
+    metrics: metrics.requests,
+    shutdownGraceMs: options.shutdownGraceMs,
+  });
   return { ...server, modelId, runtime, generation, ...(embeddings ? { embeddings } : {}) };
 }
 

@@ -17,13 +17,44 @@ describe('parseChatRequest', () => {
   });
 
   it('reads sampling, limits, stops and streaming options', () => {
-    const r = parseChatRequest(chat({ temperature: 0, top_p: 0.5, seed: -1, max_tokens: 9, max_completion_tokens: 4, stop: 'END', stream: true, stream_options: { include_usage: true } }));
-    expect(r).toMatchObject({ maxTokens: 4, stop: ['END'], stream: true, includeUsage: true, sampling: { temperature: 0, topP: 0.5, seed: 4294967295 } });
+    const r = parseChatRequest(
+      chat({
+        temperature: 0,
+        top_p: 0.5,
+        seed: -1,
+        max_tokens: 9,
+        max_completion_tokens: 4,
+        stop: 'END',
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    );
+    expect(r).toMatchObject({
+      maxTokens: 4,
+      stop: ['END'],
+      stream: true,
+      includeUsage: true,
+      sampling: { temperature: 0, topP: 0.5, seed: 4294967295 },
+    });
   });
 
   it('maps developer to system and joins text parts', () => {
-    const r = parseChatRequest({ messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }] });
-    expect(r.messages).toEqual([{ role: 'system', text: 'be brief' }, { role: 'user', text: 'ab' }]);
+    const r = parseChatRequest({
+      messages: [
+        { role: 'developer', content: 'be brief' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
+      ],
+    });
+    expect(r.messages).toEqual([
+      { role: 'system', text: 'be brief' },
+      { role: 'user', text: 'ab' },
+    ]);
   });
 
   it.each([
@@ -40,7 +71,11 @@ describe('parseChatRequest', () => {
     ['json mode', chat({ response_format: { type: 'json_object' } }), 'response_format'],
     ['no messages', { messages: [] }, 'messages'],
     ['a tool message', { messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
-    ['an image part', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] }, 'messages[0].content[0].type'],
+    [
+      'an image part',
+      { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] },
+      'messages[0].content[0].type',
+    ],
     ['a model that is not a string', chat({ model: 3 }), 'model'],
   ])('refuses %s naming the field', (_name, body, param) => {
     const err = error(() => parseChatRequest(body));
@@ -73,7 +108,10 @@ describe('parseCompletionRequest', () => {
 describe('parseEmbeddingRequest', () => {
   it('takes a string, a batch, or token ids', () => {
     expect(parseEmbeddingRequest({ input: 'a' })).toEqual({ inputs: ['a'], encoding: 'float' });
-    expect(parseEmbeddingRequest({ input: ['a', 'b'], encoding_format: 'base64' })).toMatchObject({ inputs: ['a', 'b'], encoding: 'base64' });
+    expect(parseEmbeddingRequest({ input: ['a', 'b'], encoding_format: 'base64' })).toMatchObject({
+      inputs: ['a', 'b'],
+      encoding: 'base64',
+    });
     expect(parseEmbeddingRequest({ input: [1, 2] }).inputs).toEqual([[1, 2]]);
     expect(parseEmbeddingRequest({ input: [[1], [2]] }).inputs).toEqual([[1], [2]]);
   });

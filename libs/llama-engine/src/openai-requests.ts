@@ -1,7 +1,15 @@
 import type { Body, GenerationBase, PromptInput } from '@maas/openai-wire';
 import {
-  asObject, invalidParam, maxTokensOf, messageText, optionalBoolean,
-  optionalInteger, optionalNumber, optionalString, singlePrompt, streamOptions,
+  asObject,
+  invalidParam,
+  maxTokensOf,
+  messageText,
+  optionalBoolean,
+  optionalInteger,
+  optionalNumber,
+  optionalString,
+  singlePrompt,
+  streamOptions,
 } from '@maas/openai-wire';
 
 export { type EmbeddingRequest, MAX_EMBEDDING_INPUTS, parseEmbeddingRequest } from '@maas/openai-wire';
@@ -38,7 +46,9 @@ export interface ChatRequest extends GenerationRequest {
 export interface CompletionRequest extends GenerationRequest, PromptInput {}
 
 /** vLLM's `POST /tokenize`: a prompt, or chat messages rendered with the model's template. */
-export type TokenizeRequest = { readonly model?: string; readonly prompt: string; readonly addSpecialTokens: boolean } | { readonly model?: string; readonly messages: readonly ChatTurn[] };
+export type TokenizeRequest =
+  | { readonly model?: string; readonly prompt: string; readonly addSpecialTokens: boolean }
+  | { readonly model?: string; readonly messages: readonly ChatTurn[] };
 
 /** OpenAI's limits, kept so clients see the same errors here as from the hosted API. */
 export const MAX_STOP_SEQUENCES = 4;
@@ -50,22 +60,30 @@ function parseStop(body: Body): string[] {
   if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw invalidParam('stop', '`stop` must be a non-empty string or an array of non-empty strings');
   }
-  if (list.length > MAX_STOP_SEQUENCES) throw invalidParam('stop', `\`stop\` takes at most ${MAX_STOP_SEQUENCES} sequences, got ${list.length}`);
+  if (list.length > MAX_STOP_SEQUENCES)
+    throw invalidParam('stop', `\`stop\` takes at most ${MAX_STOP_SEQUENCES} sequences, got ${list.length}`);
   return [...new Set(list as string[])];
 }
 
 /** Fields OpenAI clients send that would change the answer's meaning if silently ignored. */
 function refuseUnsupported(body: Body): void {
   const n = optionalInteger(body, 'n', 1, 128);
-  if (n !== undefined && n !== 1) throw invalidParam('n', '`n` > 1 is not supported by this runtime; send one request per choice', 'unsupported_value');
+  if (n !== undefined && n !== 1)
+    throw invalidParam('n', '`n` > 1 is not supported by this runtime; send one request per choice', 'unsupported_value');
   if (body.logprobs === true || (typeof body.logprobs === 'number' && body.logprobs > 0)) {
     throw invalidParam('logprobs', '`logprobs` is not supported by this runtime', 'unsupported_value');
   }
-  if (Array.isArray(body.tools) && body.tools.length > 0) throw invalidParam('tools', '`tools` (function calling) is not supported by this runtime', 'unsupported_value');
+  if (Array.isArray(body.tools) && body.tools.length > 0)
+    throw invalidParam('tools', '`tools` (function calling) is not supported by this runtime', 'unsupported_value');
   const format = body.response_format;
   if (format !== undefined && format !== null) {
     const type = typeof format === 'object' ? (format as Body).type : undefined;
-    if (type !== 'text') throw invalidParam('response_format', '`response_format` other than {"type":"text"} is not supported by this runtime', 'unsupported_value');
+    if (type !== 'text')
+      throw invalidParam(
+        'response_format',
+        '`response_format` other than {"type":"text"} is not supported by this runtime',
+        'unsupported_value',
+      );
   }
 }
 
@@ -98,10 +116,14 @@ const ROLES: Record<string, ChatRole> = { system: 'system', developer: 'system',
 function parseMessages(value: unknown): ChatTurn[] {
   if (!Array.isArray(value) || value.length === 0) throw invalidParam('messages', '`messages` must be a non-empty array');
   return value.map((m, i): ChatTurn => {
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalidParam(`messages[${i}]`, `\`messages[${i}]\` must be an object`, 'invalid_type');
+    if (typeof m !== 'object' || m === null || Array.isArray(m))
+      throw invalidParam(`messages[${i}]`, `\`messages[${i}]\` must be an object`, 'invalid_type');
     const role = (m as Body).role;
     if (typeof role !== 'string' || !(role in ROLES)) {
-      const why = role === 'tool' || role === 'function' ? 'tool results are not supported by this runtime' : 'expected system, developer, user or assistant';
+      const why =
+        role === 'tool' || role === 'function'
+          ? 'tool results are not supported by this runtime'
+          : 'expected system, developer, user or assistant';
       throw invalidParam(`messages[${i}].role`, `\`messages[${i}].role\` is ${JSON.stringify(role)}: ${why}`);
     }
     return { role: ROLES[role], text: messageText((m as Body).content, i, 'refused') };
@@ -117,7 +139,8 @@ export function parseCompletionRequest(raw: unknown): CompletionRequest {
   const body = asObject(raw);
   const prompt = singlePrompt(body);
   if (body.echo === true) throw invalidParam('echo', '`echo` is not supported by this runtime', 'unsupported_value');
-  if (typeof body.suffix === 'string' && body.suffix.length > 0) throw invalidParam('suffix', '`suffix` is not supported by this runtime', 'unsupported_value');
+  if (typeof body.suffix === 'string' && body.suffix.length > 0)
+    throw invalidParam('suffix', '`suffix` is not supported by this runtime', 'unsupported_value');
   return { ...generationRequest(body), prompt };
 }
 

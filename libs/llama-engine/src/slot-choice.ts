@@ -24,7 +24,11 @@ export const MIN_PROMPT_SIMILARITY = 0.5;
  * not evict a conversation another slot keeps. The prompt's last token is always evaluated, since
  * its logits give the first new token.
  */
-export function pickSlot(free: readonly SlotCandidate[], prompt: readonly number[], minSimilarity = MIN_PROMPT_SIMILARITY): { index: number; reuse: number } | undefined {
+export function pickSlot(
+  free: readonly SlotCandidate[],
+  prompt: readonly number[],
+  minSimilarity = MIN_PROMPT_SIMILARITY,
+): { index: number; reuse: number } | undefined {
   if (free.length === 0) return undefined;
   const reuseOf = (slot: SlotCandidate) => Math.max(0, Math.min(commonPrefixLength(slot.cached, prompt), prompt.length - 1));
   let best: SlotCandidate | undefined;

@@ -32,10 +32,13 @@ describe('TextStream', () => {
 
   it('passes the preceding tokens, prompt included, to the detokenizer', () => {
     const seen: number[][] = [];
-    const s = new TextStream((t, last) => {
-      seen.push([...last]);
-      return bytesOf(t);
-    }, [1, 2, 3]);
+    const s = new TextStream(
+      (t, last) => {
+        seen.push([...last]);
+        return bytesOf(t);
+      },
+      [1, 2, 3],
+    );
     s.push(65);
     s.push(66);
     expect(seen).toEqual([

@@ -17,7 +17,12 @@ let engine: StartedProcess;
 let url: string;
 
 async function post(route: string, body: unknown, init: RequestInit = {}) {
-  const res = await fetch(`${url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), ...init });
+  const res = await fetch(`${url}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...init,
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -60,7 +65,24 @@ beforeAll(async () => {
   const file = path.join(dir, 'tiny.gguf');
   writeTinyLlamaGguf(file);
   // One thread: for a model this small, thread hand-offs cost more than the arithmetic.
-  engine = startNode('bin/maas.js', {}, ['llama-engine', '--model', file, '--model-id', MODEL, '--port', '0', '--threads', '1', '--context', String(CONTEXT), '--parallel', '2', '--embedding', '--max-body-mb', '1']);
+  engine = startNode('bin/maas.js', {}, [
+    'llama-engine',
+    '--model',
+    file,
+    '--model-id',
+    MODEL,
+    '--port',
+    '0',
+    '--threads',
+    '1',
+    '--context',
+    String(CONTEXT),
+    '--parallel',
+    '2',
+    '--embedding',
+    '--max-body-mb',
+    '1',
+  ]);
   const ready = await engine.waitFor((r) => r.msg === 'ready', 60_000, 'ready line');
   url = String(ready.url);
 });
@@ -74,15 +96,36 @@ describe('serving a GGUF model through llama.cpp', () => {
   it('lists the model with its capabilities, and the worker agent reads it like vLLM', async () => {
     const list = await (await fetch(`${url}/v1/models`)).json();
     expect(list.data).toEqual([
-      expect.objectContaining({ id: MODEL, object: 'model', max_model_len: CONTEXT, capabilities: ['chat', 'completion', 'embedding'], meta: expect.objectContaining({ architecture: 'llama', embedding_length: 64, vocab_size: 300, chat_format: 'ChatML', slots: 2 }) }),
+      expect.objectContaining({
+        id: MODEL,
+        object: 'model',
+        max_model_len: CONTEXT,
+        capabilities: ['chat', 'completion', 'embedding'],
+        meta: expect.objectContaining({ architecture: 'llama', embedding_length: 64, vocab_size: 300, chat_format: 'ChatML', slots: 2 }),
+      }),
     ]);
     const client = new RuntimeClient(url);
     expect(await client.models()).toEqual([expect.objectContaining({ id: MODEL, maxModelLen: CONTEXT })]);
     expect(await client.health()).toBe('ready');
-    expect(parseRuntimeLoad((await client.metrics()) as string)).toEqual({ family: 'vllm', running: 0, waiting: 0, kvCacheUsage: 0, prefixQueries: expect.any(Number), prefixHits: expect.any(Number) });
+    expect(parseRuntimeLoad((await client.metrics()) as string)).toEqual({
+      family: 'vllm',
+      running: 0,
+      waiting: 0,
+      kvCacheUsage: 0,
+      prefixQueries: expect.any(Number),
+      prefixHits: expect.any(Number),
+    });
   });
 
-  const chat = { model: MODEL, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'what is a cat?' }], max_tokens: 12, seed: 7 };
+  const chat = {
+    model: MODEL,
+    messages: [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'what is a cat?' },
+    ],
+    max_tokens: 12,
+    seed: 7,
+  };
 
   it('answers a chat completion; prompt tokens are the rendered template counted by the tokenizer', async () => {
     const { status, json } = await post('/v1/chat/completions', chat);
@@ -92,8 +135,20 @@ describe('serving a GGUF model through llama.cpp', () => {
       object: 'chat.completion',
       created: expect.any(Number),
       model: MODEL,
-      choices: [{ index: 0, message: { role: 'assistant', content: expect.any(String), refusal: null }, logprobs: null, finish_reason: expect.stringMatching(/^(stop|length)$/) }],
-      usage: { prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number), total_tokens: expect.any(Number), prompt_tokens_details: { cached_tokens: expect.any(Number) } },
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: expect.any(String), refusal: null },
+          logprobs: null,
+          finish_reason: expect.stringMatching(/^(stop|length)$/),
+        },
+      ],
+      usage: {
+        prompt_tokens: expect.any(Number),
+        completion_tokens: expect.any(Number),
+        total_tokens: expect.any(Number),
+        prompt_tokens_details: { cached_tokens: expect.any(Number) },
+      },
     });
     const tokenized = await post('/tokenize', { model: MODEL, messages: chat.messages });
     const { usage, choices } = json;
@@ -142,9 +197,17 @@ describe('serving a GGUF model through llama.cpp', () => {
     const body = { model: MODEL, prompt: 'the cat sat on', max_tokens: 16, ignore_eos: true, temperature: 0 };
     const text = await post('/v1/completions', body);
     expect(text.status).toBe(200);
-    expect(text.json).toMatchObject({ object: 'text_completion', model: MODEL, choices: [{ index: 0, text: expect.any(String), finish_reason: 'length', logprobs: null }] });
+    expect(text.json).toMatchObject({
+      object: 'text_completion',
+      model: MODEL,
+      choices: [{ index: 0, text: expect.any(String), finish_reason: 'length', logprobs: null }],
+    });
     const tokenized = await post('/tokenize', { prompt: body.prompt });
-    expect(text.json.usage).toMatchObject({ prompt_tokens: tokenized.json.count, completion_tokens: 16, total_tokens: tokenized.json.count + 16 });
+    expect(text.json.usage).toMatchObject({
+      prompt_tokens: tokenized.json.count,
+      completion_tokens: 16,
+      total_tokens: tokenized.json.count + 16,
+    });
     const ids = await post('/v1/completions', { ...body, prompt: tokenized.json.tokens });
     expect(ids.json.choices[0].text).toBe(text.json.choices[0].text);
     expect(ids.json.usage.prompt_tokens).toBe(tokenized.json.count);
@@ -154,7 +217,14 @@ describe('serving a GGUF model through llama.cpp', () => {
 
   it('streams a completion with usage', async () => {
     const { json: whole } = await post('/v1/completions', { prompt: 'hello', max_tokens: 6, ignore_eos: true, temperature: 0 });
-    const streamed = await post('/v1/completions', { prompt: 'hello', max_tokens: 6, ignore_eos: true, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const streamed = await post('/v1/completions', {
+      prompt: 'hello',
+      max_tokens: 6,
+      ignore_eos: true,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const list = events(streamed.text);
     expect(list.at(-1)).toBe('[DONE]');
     const chunks = list.slice(0, -1);
@@ -243,7 +313,10 @@ describe('serving a GGUF model through llama.cpp', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ prompt: 'keep going', max_tokens: 2000, ignore_eos: true, stream: true }),
         signal: client.signal,
-      }).then((r) => r.text().catch(() => ''), () => '');
+      }).then(
+        (r) => r.text().catch(() => ''),
+        () => '',
+      );
       return { client, done };
     };
     const running = [long(), long()];
@@ -263,8 +336,22 @@ describe('serving a GGUF model through llama.cpp', () => {
     ['a temperature out of range', '/v1/chat/completions', { ...chat, temperature: 3 }, 400, 'temperature', 'invalid_value'],
     ['an unknown model', '/v1/chat/completions', { ...chat, model: 'gpt-4o' }, 404, 'model', 'model_not_found'],
     ['an unknown model for embeddings', '/v1/embeddings', { model: 'other', input: 'x' }, 404, 'model', 'model_not_found'],
-    ['an answer that cannot fit the context', '/v1/completions', { prompt: 'x', max_tokens: CONTEXT }, 400, 'max_tokens', 'context_length_exceeded'],
-    ['an image for a text model', '/v1/chat/completions', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }, 400, 'messages[0].content[0].type', 'unsupported_value'],
+    [
+      'an answer that cannot fit the context',
+      '/v1/completions',
+      { prompt: 'x', max_tokens: CONTEXT },
+      400,
+      'max_tokens',
+      'context_length_exceeded',
+    ],
+    [
+      'an image for a text model',
+      '/v1/chat/completions',
+      { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] },
+      400,
+      'messages[0].content[0].type',
+      'unsupported_value',
+    ],
     ['shortened embeddings', '/v1/embeddings', { input: 'x', dimensions: 32 }, 400, 'dimensions', 'unsupported_value'],
     ['a token id outside the vocabulary', '/v1/completions', { prompt: [1, 5000] }, 400, 'prompt', 'invalid_value'],
     ['a body over the limit', '/v1/completions', { prompt: 'x'.repeat(1_200_000) }, 413, null, 'payload_too_large'],

@@ -48,18 +48,30 @@ export class Logger implements LoggerService {
     return new Logger(this.service, this.level, undefined, fields, this.pino);
   }
 
-  debug(msg: string, fields?: LogFields | string): void { this.write('debug', msg, fields); }
-  info(msg: string, fields?: LogFields | string): void { this.write('info', msg, fields); }
-  warn(msg: string, fields?: LogFields | string): void { this.write('warn', msg, fields); }
+  debug(msg: string, fields?: LogFields | string): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields | string): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields | string): void {
+    this.write('warn', msg, fields);
+  }
   error(msg: string, fields?: LogFields | string, context?: string): void {
     this.write('error', msg, typeof fields === 'string' ? { stack: fields, context } : fields);
   }
 
   // Nest's LoggerService surface: log/verbose with an optional context string.
   // Nest's own lifecycle chatter (module init, route mapping) is debug detail here.
-  log(msg: string, context?: string): void { this.write('debug', msg, context); }
-  verbose(msg: string, context?: string): void { this.write('debug', msg, context); }
-  fatal(msg: string, context?: string): void { this.write('error', msg, context); }
+  log(msg: string, context?: string): void {
+    this.write('debug', msg, context);
+  }
+  verbose(msg: string, context?: string): void {
+    this.write('debug', msg, context);
+  }
+  fatal(msg: string, context?: string): void {
+    this.write('error', msg, context);
+  }
 
   private write(level: 'debug' | 'info' | 'warn' | 'error', msg: unknown, fields?: LogFields | string): void {
     if (!this.pino.isLevelEnabled(level)) return;
@@ -87,7 +99,7 @@ function createPino(service: string, level: LogLevel, stream: DestinationStream)
   );
 }
 
-let stdout: pino.DestinationStream & { flushSync(): void } | undefined;
+let stdout: (pino.DestinationStream & { flushSync(): void }) | undefined;
 
 /**
  * One asynchronous destination on fd 1 shared by every logger of the process: each line is handed to

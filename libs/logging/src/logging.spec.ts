@@ -48,7 +48,13 @@ describe('Logger', () => {
   });
 
   it('reads LOG_LEVEL as written, falling back on anything unknown', () => {
-    expect(['debug', 'INFO', ' warn', 'error', 'silent'].map((v) => parseLogLevel(v))).toEqual(['debug', 'info', 'warn', 'error', 'silent']);
+    expect(['debug', 'INFO', ' warn', 'error', 'silent'].map((v) => parseLogLevel(v))).toEqual([
+      'debug',
+      'info',
+      'warn',
+      'error',
+      'silent',
+    ]);
     expect(parseLogLevel(undefined)).toBe('info');
     expect(parseLogLevel('verbose', 'warn')).toBe('warn');
   });
@@ -122,7 +128,12 @@ describe('Logger redaction', () => {
   it('withholds credentials by key name at any depth', () => {
     const { log, records } = capture();
     log.info('request', {
-      headers: { Authorization: 'Bearer abc.def', cookie: 'maas_session=s3cr3t', 'set-cookie': ['maas_session=s3cr3t; HttpOnly'], 'content-type': 'application/json' },
+      headers: {
+        Authorization: 'Bearer abc.def',
+        cookie: 'maas_session=s3cr3t',
+        'set-cookie': ['maas_session=s3cr3t; HttpOnly'],
+        'content-type': 'application/json',
+      },
       body: { user: { password: 'hunter2', name: 'ada' }, SAMLResponse: 'PHNhbWxwOlJlc3BvbnNl', client_secret: 'cs', sessionToken: 'tok' },
       adminToken: 'adm',
       usage: { max_tokens: 512, prompt_tokens: 7 },
@@ -130,7 +141,12 @@ describe('Logger redaction', () => {
     });
     const r = records()[0] as Record<string, Record<string, unknown>>;
     expect(r.headers).toEqual({ Authorization: REDACTED, cookie: REDACTED, 'set-cookie': REDACTED, 'content-type': 'application/json' });
-    expect(r.body).toEqual({ user: { password: REDACTED, name: 'ada' }, SAMLResponse: REDACTED, client_secret: REDACTED, sessionToken: REDACTED });
+    expect(r.body).toEqual({
+      user: { password: REDACTED, name: 'ada' },
+      SAMLResponse: REDACTED,
+      client_secret: REDACTED,
+      sessionToken: REDACTED,
+    });
     expect(r.adminToken).toBe(REDACTED);
     // counts and ids that merely look alike stay readable
     expect(r.usage).toEqual({ max_tokens: 512, prompt_tokens: 7 });

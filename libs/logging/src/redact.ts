@@ -86,7 +86,8 @@ function walk(value: unknown, ancestors: Set<object>, depth: number): unknown {
   }
   if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
   if (value instanceof Date) return value.toISOString();
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return walk((value as { toJSON(): unknown }).toJSON(), ancestors, depth);
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return walk((value as { toJSON(): unknown }).toJSON(), ancestors, depth);
   ancestors.add(value);
   try {
     if (Array.isArray(value)) {

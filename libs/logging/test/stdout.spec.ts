@@ -13,13 +13,23 @@ function run(body: string, env: Record<string, string> = {}) {
   const seen: { text: string; resolve: () => void }[] = [];
   child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString('utf8');
-    for (const w of [...seen]) if (out.includes(w.text)) { seen.splice(seen.indexOf(w), 1); w.resolve(); }
+    for (const w of [...seen])
+      if (out.includes(w.text)) {
+        seen.splice(seen.indexOf(w), 1);
+        w.resolve();
+      }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     exited,
-    lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     waitFor: (text: string) => new Promise<void>((resolve) => (out.includes(text) ? resolve() : seen.push({ text, resolve }))),
   };
 }
@@ -47,7 +57,9 @@ describe('Logger on stdout', () => {
   });
 
   it('on SIGTERM with no handler of its own: writes what is queued, then dies of the signal', async () => {
-    const p = run(`process.on('SIGUSR2', () => { for (let i = 0; i < 20000; i++) log.info('line', { i, pad: 'x'.repeat(100) }); process.kill(process.pid, 'SIGTERM'); }); log.info('ready'); setInterval(() => undefined, 1000);`);
+    const p = run(
+      `process.on('SIGUSR2', () => { for (let i = 0; i < 20000; i++) log.info('line', { i, pad: 'x'.repeat(100) }); process.kill(process.pid, 'SIGTERM'); }); log.info('ready'); setInterval(() => undefined, 1000);`,
+    );
     await p.waitFor('"msg":"ready"');
     p.child.kill('SIGUSR2');
     expect(await p.exited).toEqual({ code: null, signal: 'SIGTERM' });
@@ -55,7 +67,9 @@ describe('Logger on stdout', () => {
   });
 
   it("leaves a service's own SIGTERM handling alone", async () => {
-    const p = run(`process.once('SIGTERM', () => setTimeout(() => { log.info('stopped'); process.exit(0); }, 200)); log.info('ready'); setInterval(() => undefined, 1000);`);
+    const p = run(
+      `process.once('SIGTERM', () => setTimeout(() => { log.info('stopped'); process.exit(0); }, 200)); log.info('ready'); setInterval(() => undefined, 1000);`,
+    );
     await p.waitFor('"msg":"ready"');
     p.child.kill('SIGTERM');
     expect(await p.exited).toEqual({ code: 0, signal: null });

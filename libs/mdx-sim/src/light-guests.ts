@@ -152,7 +152,9 @@ export async function startLightGuests(o: LightGuestsOptions): Promise<LightGues
     const agents: WorkerAgent[] = [];
     let nc: NatsConnection | undefined;
     let ending = false;
-    const ids = Array.from({ length: o.workersPerVm }, (_, k) => (o.workersPerVm === 1 ? vm.id : `${vm.id}-w${String(k + 1).padStart(2, '0')}`));
+    const ids = Array.from({ length: o.workersPerVm }, (_, k) =>
+      o.workersPerVm === 1 ? vm.id : `${vm.id}-w${String(k + 1).padStart(2, '0')}`,
+    );
     const end = (how: 'drained' | 'killed') => {
       for (const id of ids) {
         vmOfWorker.delete(id);

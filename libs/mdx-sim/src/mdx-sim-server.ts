@@ -102,7 +102,14 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
   const fleet = new VmFleet(config, options.launch);
   const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
   const now = () => Date.now() + config.clockSkewSeconds * 1000;
-  const stats: MdxSimStats = { logins: 0, refreshes: 0, refusedRefreshes: 0, unauthorized: { absent: 0, malformed: 0, signature: 0, expired: 0 }, rateLimited: 0, requests: 0 };
+  const stats: MdxSimStats = {
+    logins: 0,
+    refreshes: 0,
+    refusedRefreshes: 0,
+    unauthorized: { absent: 0, malformed: 0, signature: 0, expired: 0 },
+    rateLimited: 0,
+    requests: 0,
+  };
 
   function authenticate(req: http.IncomingMessage): string {
     const header = req.headers.authorization ?? '';
@@ -114,7 +121,11 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
     const check = tokens.check(match[1], now());
     if (!check.ok) {
       stats.unauthorized[check.why] += 1;
-      throw new HttpError(401, { detail: check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.' }, { 'www-authenticate': 'JWT realm="api"' });
+      throw new HttpError(
+        401,
+        { detail: check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.' },
+        { 'www-authenticate': 'JWT realm="api"' },
+      );
     }
     return check.claims.username;
   }
@@ -122,19 +133,45 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
   /** POST /api/vm/deploy/ with the spec MDX-API.md lists; field errors are 400s naming the field, as DRF's. */
   function deploy(body: Record<string, unknown>): string {
     const errors: Record<string, string[]> = {};
-    const required = ['catalog', 'template_name', 'vm_name', 'project', 'pack_type', 'pack_num', 'disk_size', 'os_type', 'power_on', 'shared_key', 'storage_network', 'network_adapters'];
+    const required = [
+      'catalog',
+      'template_name',
+      'vm_name',
+      'project',
+      'pack_type',
+      'pack_num',
+      'disk_size',
+      'os_type',
+      'power_on',
+      'shared_key',
+      'storage_network',
+      'network_adapters',
+    ];
     for (const f of required) if (body[f] === undefined) errors[f] = ['This field is required.'];
     const template = String(body.template_name ?? '');
     if (body.template_name !== undefined && !(template in config.templates)) errors.template_name = [`No template "${template}".`];
     else if (body.catalog !== undefined && body.catalog !== catalogId(template)) errors.catalog = ['Invalid pk - object does not exist.'];
-    if (body.project !== undefined && !config.projects.some((pr) => pr.id === body.project)) errors.project = ['Invalid pk - object does not exist.'];
-    if (body.pack_type !== undefined && body.pack_type !== 'gpu' && body.pack_type !== 'cpu') errors.pack_type = [`"${String(body.pack_type)}" is not a valid choice.`];
-    if (body.pack_num !== undefined && !(Number.isInteger(body.pack_num) && (body.pack_num as number) >= 1)) errors.pack_num = ['A valid integer is required.'];
-    if (body.storage_network !== undefined && !['sr-iov', 'pvrdma', 'portgroup'].includes(String(body.storage_network))) errors.storage_network = [`"${String(body.storage_network)}" is not a valid choice.`];
-    if (body.vm_name !== undefined && (typeof body.vm_name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(body.vm_name))) errors.vm_name = ['Enter a valid VM name.'];
-    if (typeof body.vm_name === 'string' && config.projects.some((pr) => fleet.ofProject(pr.id).some((v) => v.vm.name === body.vm_name))) errors.vm_name = ['A VM with this name exists.'];
+    if (body.project !== undefined && !config.projects.some((pr) => pr.id === body.project))
+      errors.project = ['Invalid pk - object does not exist.'];
+    if (body.pack_type !== undefined && body.pack_type !== 'gpu' && body.pack_type !== 'cpu')
+      errors.pack_type = [`"${String(body.pack_type)}" is not a valid choice.`];
+    if (body.pack_num !== undefined && !(Number.isInteger(body.pack_num) && (body.pack_num as number) >= 1))
+      errors.pack_num = ['A valid integer is required.'];
+    if (body.storage_network !== undefined && !['sr-iov', 'pvrdma', 'portgroup'].includes(String(body.storage_network)))
+      errors.storage_network = [`"${String(body.storage_network)}" is not a valid choice.`];
+    if (body.vm_name !== undefined && (typeof body.vm_name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(body.vm_name)))
+      errors.vm_name = ['Enter a valid VM name.'];
+    if (typeof body.vm_name === 'string' && config.projects.some((pr) => fleet.ofProject(pr.id).some((v) => v.vm.name === body.vm_name)))
+      errors.vm_name = ['A VM with this name exists.'];
     if (Object.keys(errors).length > 0) throw new HttpError(400, errors);
-    const vm: MdxSimVm = { id: randomUUID(), name: String(body.vm_name), packType: body.pack_type as 'gpu' | 'cpu', packNum: body.pack_num as number, worker: config.templates[template], failFirstBoots: 0 };
+    const vm: MdxSimVm = {
+      id: randomUUID(),
+      name: String(body.vm_name),
+      packType: body.pack_type as 'gpu' | 'cpu',
+      packNum: body.pack_num as number,
+      worker: config.templates[template],
+      failFirstBoots: 0,
+    };
     fleet.deploy(String(body.project), vm, body.power_on === true);
     return randomUUID();
   }
@@ -161,13 +198,29 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
     const p = url.pathname;
     if (p === '/_sim/stats' && method === 'GET') return [200, { ...stats, fleet: fleet.counters }];
     if (p === '/_sim/vms' && method === 'GET') {
-      return [200, config.projects.flatMap((pr) => fleet.ofProject(pr.id).map((v) => ({ id: v.vm.id, status: v.status, task: v.task, boots: v.boots, failedBoots: v.failedBoots, guestPid: v.guestPid ?? null })))];
+      return [
+        200,
+        config.projects.flatMap((pr) =>
+          fleet.ofProject(pr.id).map((v) => ({
+            id: v.vm.id,
+            status: v.status,
+            task: v.task,
+            boots: v.boots,
+            failedBoots: v.failedBoots,
+            guestPid: v.guestPid ?? null,
+          })),
+        ),
+      ];
     }
     if (limiter) {
       const wait = limiter.take(req.socket.remoteAddress ?? '?', Date.now());
       if (wait > 0) {
         stats.rateLimited += 1;
-        throw new HttpError(429, { detail: `Request was throttled. Expected available in ${Math.ceil(wait)} seconds.` }, { 'retry-after': String(Math.ceil(wait)) });
+        throw new HttpError(
+          429,
+          { detail: `Request was throttled. Expected available in ${Math.ceil(wait)} seconds.` },
+          { 'retry-after': String(Math.ceil(wait)) },
+        );
       }
     }
     stats.requests += 1;
@@ -183,7 +236,9 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       const check = typeof body.token === 'string' ? tokens.check(body.token, now()) : undefined;
       if (!check?.ok) {
         stats.refusedRefreshes += 1;
-        throw new HttpError(400, { non_field_errors: [check && !check.ok && check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.'] });
+        throw new HttpError(400, {
+          non_field_errors: [check && !check.ok && check.why === 'expired' ? 'Signature has expired.' : 'Error decoding signature.'],
+        });
       }
       stats.refreshes += 1;
       return [200, { token: tokens.issue(check.claims.username, now(), check.claims.orig_iat) }];
@@ -202,7 +257,15 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       const pages = Math.max(1, Math.ceil(all.length / size));
       if (page > pages) throw new HttpError(404, { detail: 'Invalid page.' });
       const link = (n: number) => `${url.origin}${p}?page=${n}&page_size=${size}`;
-      return [200, { count: all.length, next: page < pages ? link(page + 1) : null, previous: page > 1 ? link(page - 1) : null, results: all.slice((page - 1) * size, page * size).map(vmDetail) }];
+      return [
+        200,
+        {
+          count: all.length,
+          next: page < pages ? link(page + 1) : null,
+          previous: page > 1 ? link(page - 1) : null,
+          results: all.slice((page - 1) * size, page * size).map(vmDetail),
+        },
+      ];
     }
     m = /^\/api\/catalog\/project\/([^/]+)\/$/.exec(p);
     if (m && method === 'GET') {
@@ -222,7 +285,8 @@ export async function startMdxSim(options: MdxSimOptions): Promise<MdxSim> {
       const [, id, action] = m;
       const body = await readJson(req);
       if (action === 'power_on') {
-        if (body.service_level !== undefined && (typeof body.service_level !== 'string' || body.service_level === '')) throw new HttpError(400, { service_level: ['Not a valid choice.'] });
+        if (body.service_level !== undefined && (typeof body.service_level !== 'string' || body.service_level === ''))
+          throw new HttpError(400, { service_level: ['Not a valid choice.'] });
         return act(id, () => fleet.powerOn(id));
       }
       return act(id, () => (action === 'shutdown' ? fleet.shutdown(id) : fleet.powerOff(id)));

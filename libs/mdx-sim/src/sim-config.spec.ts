@@ -9,7 +9,15 @@ describe('mdx-sim config', () => {
     const config = parseMdxSimConfig({
       ...base,
       templates: { qwen: ['--launch', 'sim-engine', '--model', 'Qwen/Qwen2.5-3B-Instruct'] },
-      projects: [{ id: 'p', vms: [{ id: 'gpu-{n}', count: 3, template: 'qwen', packNum: 2 }, { id: 'cpu-1', packType: 'cpu', worker: ['--sim-profile', 'cpu16-qwen2.5-3b'] }] }],
+      projects: [
+        {
+          id: 'p',
+          vms: [
+            { id: 'gpu-{n}', count: 3, template: 'qwen', packNum: 2 },
+            { id: 'cpu-1', packType: 'cpu', worker: ['--sim-profile', 'cpu16-qwen2.5-3b'] },
+          ],
+        },
+      ],
     });
     expect(config.projects[0].vms.map((v) => [v.id, v.packType, v.packNum, v.worker[1]])).toEqual([
       ['gpu-001', 'gpu', 2, 'sim-engine'],
@@ -17,16 +25,52 @@ describe('mdx-sim config', () => {
       ['gpu-003', 'gpu', 2, 'sim-engine'],
       ['cpu-1', 'cpu', 1, 'cpu16-qwen2.5-3b'],
     ]);
-    expect(config).toMatchObject({ tokenTtlSeconds: 300, bootFailureRate: 0, bootFailureMode: 'guest-hangs', rateLimit: { requestsPerSecond: 10, burst: 30 } });
+    expect(config).toMatchObject({
+      tokenTtlSeconds: 300,
+      bootFailureRate: 0,
+      bootFailureMode: 'guest-hangs',
+      rateLimit: { requestsPerSecond: 10, burst: 30 },
+    });
   });
 
   it.each([
     ['no users', { projects: [] }, 'users must be a non-empty list'],
-    ['an unknown template', { ...base, projects: [{ id: 'p', vms: [{ id: 'a', template: 'x' }] }] }, 'projects[0].vms[0]: template must be one of the templates (none)'],
-    ['a VM twice', { ...base, projects: [{ id: 'p', vms: [{ id: 'a', worker: [] }, { id: 'a', worker: [] }] }] }, 'projects[0].vms[1]: id must be unique'],
-    ['a count without {n}', { ...base, projects: [{ id: 'p', vms: [{ id: 'a', count: 2, worker: [] }] }] }, 'projects[0]: vms[0].id must be a pattern with {n}'],
-    ['a failure rate above 1', { ...base, bootFailureRate: 2, projects: [{ id: 'p', vms: [] }] }, 'bootFailureRate must be a fraction in [0, 1]'],
-    ['an unknown distribution', { ...base, bootSeconds: { kind: 'gamma' }, projects: [{ id: 'p', vms: [] }] }, 'bootSeconds.kind must be fixed, uniform or lognormal'],
+    [
+      'an unknown template',
+      { ...base, projects: [{ id: 'p', vms: [{ id: 'a', template: 'x' }] }] },
+      'projects[0].vms[0]: template must be one of the templates (none)',
+    ],
+    [
+      'a VM twice',
+      {
+        ...base,
+        projects: [
+          {
+            id: 'p',
+            vms: [
+              { id: 'a', worker: [] },
+              { id: 'a', worker: [] },
+            ],
+          },
+        ],
+      },
+      'projects[0].vms[1]: id must be unique',
+    ],
+    [
+      'a count without {n}',
+      { ...base, projects: [{ id: 'p', vms: [{ id: 'a', count: 2, worker: [] }] }] },
+      'projects[0]: vms[0].id must be a pattern with {n}',
+    ],
+    [
+      'a failure rate above 1',
+      { ...base, bootFailureRate: 2, projects: [{ id: 'p', vms: [] }] },
+      'bootFailureRate must be a fraction in [0, 1]',
+    ],
+    [
+      'an unknown distribution',
+      { ...base, bootSeconds: { kind: 'gamma' }, projects: [{ id: 'p', vms: [] }] },
+      'bootSeconds.kind must be fixed, uniform or lognormal',
+    ],
   ])('refuses %s, naming the key', (_name, raw, message) => {
     expect(() => parseMdxSimConfig(raw, 'sim.json')).toThrow(message);
   });
@@ -63,7 +107,10 @@ describe('TokenIssuer', () => {
     const issuer = new TokenIssuer(300);
     const t0 = Date.UTC(2026, 0, 1);
     const token = issuer.issue('u', t0);
-    expect(issuer.check(token, t0 + 299_000)).toMatchObject({ ok: true, claims: { username: 'u', exp: t0 / 1000 + 300, orig_iat: t0 / 1000 } });
+    expect(issuer.check(token, t0 + 299_000)).toMatchObject({
+      ok: true,
+      claims: { username: 'u', exp: t0 / 1000 + 300, orig_iat: t0 / 1000 },
+    });
     expect(issuer.check(token, t0 + 300_000)).toEqual({ ok: false, why: 'expired' });
     expect(new TokenIssuer(300).check(token, t0)).toEqual({ ok: false, why: 'signature' });
     expect(issuer.check('not-a-jwt', t0)).toEqual({ ok: false, why: 'malformed' });

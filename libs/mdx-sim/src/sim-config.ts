@@ -91,7 +91,11 @@ function bootDistribution(raw: unknown, c: Check): BootTimeDistribution {
       return { kind: 'uniform', min, max: c.number(raw, 'max', undefined, (n) => n >= min, `seconds >= min (${min})`) };
     }
     case 'lognormal':
-      return { kind: 'lognormal', median: c.number(raw, 'median', undefined, positive, 'seconds > 0'), sigma: c.number(raw, 'sigma', undefined, nonNegative, 'a number >= 0') };
+      return {
+        kind: 'lognormal',
+        median: c.number(raw, 'median', undefined, positive, 'seconds > 0'),
+        sigma: c.number(raw, 'sigma', undefined, nonNegative, 'a number >= 0'),
+      };
     default:
       return c.fail('bootSeconds.kind', 'fixed, uniform or lognormal', raw.kind);
   }
@@ -104,12 +108,16 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
   if (!Array.isArray(raw.users) || raw.users.length === 0) c.fail('users', 'a non-empty list of {username, password}', raw.users);
   const users = raw.users.map((u, i) => {
     if (!isObject(u)) c.fail(`users[${i}]`, 'an object', u);
-    return { username: new Check(`${where}: users[${i}]`).string(u, 'username'), password: new Check(`${where}: users[${i}]`).string(u, 'password') };
+    return {
+      username: new Check(`${where}: users[${i}]`).string(u, 'username'),
+      password: new Check(`${where}: users[${i}]`).string(u, 'password'),
+    };
   });
   if (!Array.isArray(raw.projects) || raw.projects.length === 0) c.fail('projects', 'a non-empty list', raw.projects);
   const isArgs = (a: unknown): a is string[] => Array.isArray(a) && a.every((x) => typeof x === 'string');
   const templates = raw.templates ?? {};
-  if (!isObject(templates) || Object.values(templates).some((t) => !isArgs(t))) c.fail('templates', 'an object of `maas worker` argument lists', raw.templates);
+  if (!isObject(templates) || Object.values(templates).some((t) => !isArgs(t)))
+    c.fail('templates', 'an object of `maas worker` argument lists', raw.templates);
   const ids = new Set<string>();
   const projects = raw.projects.map((p, i) => {
     const pc: Check = new Check(`${where}: projects[${i}]`);
@@ -119,10 +127,19 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
     // {"id": "gpu-{n}", "count": 50, …} stands for gpu-001 … gpu-050
     const expanded = p.vms.flatMap((v, j) => {
       if (!isObject(v) || v.count === undefined) return [[v, j] as const];
-      const count = pc.number(v, 'count', undefined, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, `an integer from 1 to 10000 (vms[${j}])`);
+      const count = pc.number(
+        v,
+        'count',
+        undefined,
+        (n) => Number.isInteger(n) && n >= 1 && n <= 10_000,
+        `an integer from 1 to 10000 (vms[${j}])`,
+      );
       if (typeof v.id !== 'string' || !v.id.includes('{n}')) pc.fail(`vms[${j}].id`, 'a pattern with {n} when count is given', v.id);
       const width = Math.max(3, String(count).length);
-      return Array.from({ length: count }, (_, k) => [{ ...v, id: (v.id as string).replace('{n}', String(k + 1).padStart(width, '0')), count: undefined }, j] as const);
+      return Array.from(
+        { length: count },
+        (_, k) => [{ ...v, id: (v.id as string).replace('{n}', String(k + 1).padStart(width, '0')), count: undefined }, j] as const,
+      );
     });
     return {
       id,
@@ -134,7 +151,8 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
         if (ids.has(vmId)) vc.fail('id', 'unique', vmId);
         ids.add(vmId);
         if (v.template !== undefined) {
-          if (typeof v.template !== 'string' || !(v.template in templates)) vc.fail('template', `one of the templates (${Object.keys(templates).join(', ') || 'none'})`, v.template);
+          if (typeof v.template !== 'string' || !(v.template in templates))
+            vc.fail('template', `one of the templates (${Object.keys(templates).join(', ') || 'none'})`, v.template);
           if (v.worker !== undefined) vc.fail('worker', 'absent when template is given', v.worker);
           v = { ...v, worker: (templates as Record<string, string[]>)[v.template] };
         }
@@ -157,14 +175,21 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
   else if (raw.rateLimit !== undefined) {
     if (!isObject(raw.rateLimit)) c.fail('rateLimit', 'an object or null', raw.rateLimit);
     const rc: Check = new Check(`${where}: rateLimit`);
-    rateLimit = { requestsPerSecond: rc.number(raw.rateLimit, 'requestsPerSecond', undefined, positive, 'a number > 0'), burst: rc.number(raw.rateLimit, 'burst', undefined, (n) => n >= 1, 'a number >= 1') };
+    rateLimit = {
+      requestsPerSecond: rc.number(raw.rateLimit, 'requestsPerSecond', undefined, positive, 'a number > 0'),
+      burst: rc.number(raw.rateLimit, 'burst', undefined, (n) => n >= 1, 'a number >= 1'),
+    };
   }
   const mode = raw.bootFailureMode ?? 'guest-hangs';
   if (mode !== 'stays-off' && mode !== 'guest-hangs') c.fail('bootFailureMode', 'stays-off or guest-hangs', mode);
-  if (raw.maasCommand !== undefined && (!Array.isArray(raw.maasCommand) || raw.maasCommand.length === 0 || raw.maasCommand.some((a) => typeof a !== 'string'))) {
+  if (
+    raw.maasCommand !== undefined &&
+    (!Array.isArray(raw.maasCommand) || raw.maasCommand.length === 0 || raw.maasCommand.some((a) => typeof a !== 'string'))
+  ) {
     c.fail('maasCommand', 'a non-empty list of strings', raw.maasCommand);
   }
-  if (raw.env !== undefined && (!isObject(raw.env) || Object.values(raw.env).some((v) => typeof v !== 'string'))) c.fail('env', 'an object of strings', raw.env);
+  if (raw.env !== undefined && (!isObject(raw.env) || Object.values(raw.env).some((v) => typeof v !== 'string')))
+    c.fail('env', 'an object of strings', raw.env);
   return {
     users,
     tokenTtlSeconds: c.number(raw, 'tokenTtlSeconds', 300, positive, 'seconds > 0'),
@@ -172,7 +197,10 @@ export function parseMdxSimConfig(raw: unknown, where = 'mdx-sim config'): MdxSi
     seed: c.number(raw, 'seed', 1, (n) => Number.isInteger(n) && n >= 0, 'an integer >= 0'),
     bootSeconds: bootDistribution(raw.bootSeconds, c),
     templates: templates as Record<string, string[]>,
-    deploySeconds: raw.deploySeconds === undefined ? { kind: 'fixed', seconds: 30 } : bootDistribution(raw.deploySeconds, new Check(`${where}: deploySeconds`)),
+    deploySeconds:
+      raw.deploySeconds === undefined
+        ? { kind: 'fixed', seconds: 30 }
+        : bootDistribution(raw.deploySeconds, new Check(`${where}: deploySeconds`)),
     bootFailureRate: c.number(raw, 'bootFailureRate', 0, (n) => n >= 0 && n <= 1, 'a fraction in [0, 1]'),
     bootFailureMode: mode,
     powerOffSeconds: c.number(raw, 'powerOffSeconds', 2, nonNegative, 'seconds >= 0'),

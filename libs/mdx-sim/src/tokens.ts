@@ -10,7 +10,8 @@ export interface TokenClaims {
   readonly jti: string;
 }
 
-export type TokenCheck = { readonly ok: true; readonly claims: TokenClaims } | { readonly ok: false; readonly why: 'malformed' | 'signature' | 'expired' };
+export type TokenCheck =
+  { readonly ok: true; readonly claims: TokenClaims } | { readonly ok: false; readonly why: 'malformed' | 'signature' | 'expired' };
 
 const b64 = (v: Buffer | string) => Buffer.from(v).toString('base64url');
 
@@ -21,7 +22,12 @@ export class TokenIssuer {
   constructor(private readonly ttlSeconds: number) {}
 
   issue(username: string, nowMs: number, origIat = Math.floor(nowMs / 1000)): string {
-    const claims: TokenClaims = { username, exp: Math.floor(nowMs / 1000 + this.ttlSeconds), orig_iat: origIat, jti: randomBytes(8).toString('hex') };
+    const claims: TokenClaims = {
+      username,
+      exp: Math.floor(nowMs / 1000 + this.ttlSeconds),
+      orig_iat: origIat,
+      jti: randomBytes(8).toString('hex'),
+    };
     const head = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify(claims))}`;
     return `${head}.${this.sign(head)}`;
   }

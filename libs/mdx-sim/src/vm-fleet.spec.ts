@@ -14,7 +14,13 @@ describe('VmFleet', () => {
       const exited = new Promise<void>((resolve) => (exit = resolve));
       return { pid: undefined, exited, signal: (s) => (signals.push(s), void setTimeout(exit, 5)) };
     };
-    const config = parseMdxSimConfig({ users: [{ username: 'u', password: 'p' }], bootSeconds: { kind: 'fixed', seconds: 0.01 }, powerOffSeconds: 0.01, projects: [{ id: 'p', vms }], ...extra });
+    const config = parseMdxSimConfig({
+      users: [{ username: 'u', password: 'p' }],
+      bootSeconds: { kind: 'fixed', seconds: 0.01 },
+      powerOffSeconds: 0.01,
+      projects: [{ id: 'p', vms }],
+      ...extra,
+    });
     return { fleet: new VmFleet(config, launch), launched, signals };
   };
   const settle = async (fleet: VmFleet, id: string) => {

@@ -72,7 +72,7 @@ function descendants(pid: number): number[] {
     }
   }
   const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
+  for (let queue = [pid]; queue.length > 0;) {
     const next = children.get(queue.shift()!) ?? [];
     found.push(...next);
     queue.push(...next);
@@ -129,7 +129,8 @@ export class VmFleet {
   ) {
     this.random = seededRng(config.seed);
     for (const p of config.projects) {
-      for (const vm of p.vms) this.vms.set(vm.id, { vm, projectId: p.id, status: 'PowerOFF', task: null, boots: 0, failedBoots: 0, hung: false });
+      for (const vm of p.vms)
+        this.vms.set(vm.id, { vm, projectId: p.id, status: 'PowerOFF', task: null, boots: 0, failedBoots: 0, hung: false });
     }
   }
 
@@ -143,7 +144,15 @@ export class VmFleet {
   }
 
   private view(v: SimVm): SimVmView {
-    return { vm: v.vm, projectId: v.projectId, status: v.status, task: v.task, boots: v.boots, failedBoots: v.failedBoots, guestPid: v.guest?.pid };
+    return {
+      vm: v.vm,
+      projectId: v.projectId,
+      status: v.status,
+      task: v.task,
+      boots: v.boots,
+      failedBoots: v.failedBoots,
+      guestPid: v.guest?.pid,
+    };
   }
 
   private require(id: string): SimVm {
@@ -195,7 +204,9 @@ export class VmFleet {
     v.task = 'shutdown';
     const guest = v.guest;
     guest?.signal('SIGTERM');
-    const timeout = new Promise<'timeout'>((resolve) => (v.timer = setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutSeconds * 1000)));
+    const timeout = new Promise<'timeout'>(
+      (resolve) => (v.timer = setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutSeconds * 1000)),
+    );
     void Promise.race([guest?.exited ?? Promise.resolve(), timeout]).then((how) => {
       clearTimeout(v.timer);
       if (v.task !== 'shutdown') return; // a power-off overtook it
@@ -222,8 +233,6 @@ export class VmFleet {
     v.guest = undefined;
   }
 
-
-
   private halted(v: SimVm): void {
     this.kill(v);
     v.task = null;
@@ -236,11 +245,14 @@ export class VmFleet {
     if (this.vms.has(vm.id)) throw new VmStateError(`a VM ${vm.id} exists already`);
     const v: SimVm = { vm, projectId, status: 'Deploying', task: 'deploy', boots: 0, failedBoots: 0, hung: false };
     this.vms.set(vm.id, v);
-    v.timer = setTimeout(() => {
-      v.task = null;
-      v.status = 'PowerOFF';
-      if (powerOn) this.powerOn(vm.id);
-    }, drawBootSeconds(this.config.deploySeconds, this.random) * 1000);
+    v.timer = setTimeout(
+      () => {
+        v.task = null;
+        v.status = 'PowerOFF';
+        if (powerOn) this.powerOn(vm.id);
+      },
+      drawBootSeconds(this.config.deploySeconds, this.random) * 1000,
+    );
   }
 
   /** Deletes a PowerOFF VM; it is gone (404) once the task ends. */

@@ -34,7 +34,9 @@ describe('startLightGuests', () => {
   beforeAll(async () => {
     nc = await testNats();
     for (const name of ['worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'] as MessageName[]) {
-      nc.subscribe(subjects.subject(name), { callback: (_e, m) => seen.push({ name, msg: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
+      nc.subscribe(subjects.subject(name), {
+        callback: (_e, m) => seen.push({ name, msg: JSONCodec<Record<string, unknown>>().decode(m.data) }),
+      });
     }
     runtime = http.createServer((req, res) => {
       runtimePaths.push(req.url ?? '');
@@ -65,12 +67,22 @@ describe('startLightGuests', () => {
 
   it('registers every worker of a PowerON VM, heartbeats, forwards routed requests, and drains on SIGTERM', async () => {
     const guest = guests.launch(vm('vm-a'));
-    const registered = await until(() => {
-      const r = seen.filter((s) => s.name === 'worker.registered' && s.msg.vmId === 'vm-a' && s.msg.state === 'ready');
-      return new Set(r.map((s) => s.msg.workerId)).size === 3 && r;
-    }, 10_000, 'three ready registrations');
+    const registered = await until(
+      () => {
+        const r = seen.filter((s) => s.name === 'worker.registered' && s.msg.vmId === 'vm-a' && s.msg.state === 'ready');
+        return new Set(r.map((s) => s.msg.workerId)).size === 3 && r;
+      },
+      10_000,
+      'three ready registrations',
+    );
     const first = registered.find((s) => s.msg.workerId === 'vm-a-w01')!.msg;
-    expect(first).toMatchObject({ url: `${guests.frontUrl}/w/vm-a-w01`, models: [{ id: MODEL }], runtime: { kind: 'sim-engine' }, capacity: 8, hardware: 'gpu' });
+    expect(first).toMatchObject({
+      url: `${guests.frontUrl}/w/vm-a-w01`,
+      models: [{ id: MODEL }],
+      runtime: { kind: 'sim-engine' },
+      capacity: 8,
+      hardware: 'gpu',
+    });
     await until(() => seen.some((s) => s.name === 'worker.heartbeat' && s.msg.workerId === 'vm-a-w03'), 5000, 'a heartbeat of vm-a-w03');
 
     const res = await fetch(`${first.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
@@ -90,7 +102,11 @@ describe('startLightGuests', () => {
 
   it('lets the workers of a VM switched off vanish without a goodbye', async () => {
     const guest = guests.launch(vm('vm-b'));
-    await until(() => seen.filter((s) => s.name === 'worker.registered' && s.msg.vmId === 'vm-b').length >= 3, 10_000, 'vm-b registrations');
+    await until(
+      () => seen.filter((s) => s.name === 'worker.registered' && s.msg.vmId === 'vm-b').length >= 3,
+      10_000,
+      'vm-b registrations',
+    );
     guest.signal('SIGKILL');
     await guest.exited;
     await new Promise((r) => setTimeout(r, 300));

@@ -44,7 +44,9 @@ describe('decodeMediaField', () => {
 
   it('names the wrong kind of media', () => {
     const wav = Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1'), Buffer.alloc(20)]);
-    expect(error(() => checkMedia(wav, 'file', rule)).message).toBe('`file` has an unsupported media type: audio/wav; supported: image/png, image/jpeg');
+    expect(error(() => checkMedia(wav, 'file', rule)).message).toBe(
+      '`file` has an unsupported media type: audio/wav; supported: image/png, image/jpeg',
+    );
   });
 
   it('sizes JSON bodies for a base64 binary of the limit', () => {

@@ -46,7 +46,11 @@ export function jsonBodyLimit(maxBytes: number, slack = 1024 * 1024): number {
  */
 export function decodeMediaField(value: unknown, field: string, rule: MediaRule): DecodedMedia {
   if (typeof value !== 'string') {
-    throw invalidParam(field, `\`${field}\` must be a base64 string or a data:<type>;base64, URL, got ${value === undefined ? 'nothing' : typeof value}`, value === undefined ? 'missing_required_parameter' : 'invalid_type');
+    throw invalidParam(
+      field,
+      `\`${field}\` must be a base64 string or a data:<type>;base64, URL, got ${value === undefined ? 'nothing' : typeof value}`,
+      value === undefined ? 'missing_required_parameter' : 'invalid_type',
+    );
   }
   let payload = value;
   let declared: string | undefined;
@@ -54,16 +58,28 @@ export function decodeMediaField(value: unknown, field: string, rule: MediaRule)
   if (dataUrl) {
     const params = dataUrl[1].split(';').map((p) => p.trim());
     if (!params.slice(1).some((p) => p.toLowerCase() === 'base64')) {
-      throw invalidParam(field, `\`${field}\` is a data: URL without ";base64": only base64-encoded data URLs are accepted`, 'invalid_base64');
+      throw invalidParam(
+        field,
+        `\`${field}\` is a data: URL without ";base64": only base64-encoded data URLs are accepted`,
+        'invalid_base64',
+      );
     }
     declared = params[0] || undefined;
     payload = value.slice(dataUrl[0].length);
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.slice(0, 16))) {
-    throw invalidParam(field, `\`${field}\` is a URL; this runtime does not fetch remote files: send the bytes base64-encoded or as a data: URL`, 'unsupported_url');
+    throw invalidParam(
+      field,
+      `\`${field}\` is a URL; this runtime does not fetch remote files: send the bytes base64-encoded or as a data: URL`,
+      'unsupported_url',
+    );
   }
   const compact = /\s/.test(payload) ? payload.replace(/\s+/g, '') : payload;
   if (compact.length === 0) throw invalidParam(field, `\`${field}\` is empty`, 'empty_file');
-  if (compact.length % 4 === 1 || !(BASE64.test(compact) || BASE64_URL.test(compact)) || (compact.includes('=') && compact.length % 4 !== 0)) {
+  if (
+    compact.length % 4 === 1 ||
+    !(BASE64.test(compact) || BASE64_URL.test(compact)) ||
+    (compact.includes('=') && compact.length % 4 !== 0)
+  ) {
     throw invalidParam(field, `\`${field}\` is not valid base64`, 'invalid_base64');
   }
   const size = base64DecodedLength(compact);
@@ -74,11 +90,16 @@ export function decodeMediaField(value: unknown, field: string, rule: MediaRule)
 /** Bytes that arrived as they are (a multipart file): size limit and sniffed type. */
 export function checkMedia(bytes: Buffer, field: string, rule: MediaRule, declared?: string, filename?: string): DecodedMedia {
   if (bytes.length === 0) throw invalidParam(field, `\`${field}\` is empty`, 'empty_file');
-  if (bytes.length > rule.maxBytes) throw tooLarge(field, `\`${field}\` is ${formatBytes(bytes.length)}; the limit is ${formatBytes(rule.maxBytes)}`);
+  if (bytes.length > rule.maxBytes)
+    throw tooLarge(field, `\`${field}\` is ${formatBytes(bytes.length)}; the limit is ${formatBytes(rule.maxBytes)}`);
   const type = sniffMediaType(bytes);
   if (!type || type.kind !== rule.kind || !rule.types.includes(type.mime)) {
     const seen = type ? type.mime : declared ? `unrecognised bytes (declared ${declared})` : 'unrecognised bytes';
-    throw invalidParam(field, `\`${field}\` has an unsupported media type: ${seen}; supported: ${rule.types.join(', ')}`, 'unsupported_media_type');
+    throw invalidParam(
+      field,
+      `\`${field}\` has an unsupported media type: ${seen}; supported: ${rule.types.join(', ')}`,
+      'unsupported_media_type',
+    );
   }
   return { bytes, type, ...(declared ? { declared } : {}), ...(filename ? { filename } : {}) };
 }

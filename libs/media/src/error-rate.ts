@@ -20,7 +20,12 @@ export function characterErrorRate(reference: string, hypothesis: string): numbe
 
 /** Word error rate, case and punctuation ignored (recognisers differ in both). */
 export function wordErrorRate(reference: string, hypothesis: string): number {
-  const words = (t: string) => t.toLowerCase().replace(/[^\p{L}\p{N}'\s]/gu, ' ').split(/\s+/).filter(Boolean);
+  const words = (t: string) =>
+    t
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}'\s]/gu, ' ')
+      .split(/\s+/)
+      .filter(Boolean);
   const ref = words(reference);
   return ref.length === 0 ? 0 : editDistance(ref, words(hypothesis)) / ref.length;
 }

@@ -34,7 +34,8 @@ export class FormBody {
   }
 }
 
-export type RequestBody = { readonly kind: 'json'; readonly json: Record<string, unknown> } | { readonly kind: 'multipart'; readonly form: FormBody };
+export type RequestBody =
+  { readonly kind: 'json'; readonly json: Record<string, unknown> } | { readonly kind: 'multipart'; readonly form: FormBody };
 
 export interface BodyLimits {
   /** Largest JSON body (base64 binaries inside count). */
@@ -88,7 +89,13 @@ export async function readRequestBody(req: IncomingMessage, limits: BodyLimits):
     return { kind: 'json', json: parseJsonObject(raw) };
   }
   const accepted = limits.multipart !== undefined ? 'application/json or multipart/form-data' : 'application/json';
-  throw new ApiError(415, `Content-Type ${mediaType} is not supported here; send ${accepted}`, 'invalid_request_error', null, 'unsupported_content_type');
+  throw new ApiError(
+    415,
+    `Content-Type ${mediaType} is not supported here; send ${accepted}`,
+    'invalid_request_error',
+    null,
+    'unsupported_content_type',
+  );
 }
 
 export function parseJsonObject(raw: Buffer): Record<string, unknown> {
@@ -110,7 +117,13 @@ export async function parseMultipart(raw: Buffer, contentType: string): Promise<
   try {
     form = await new Response(asBodyBytes(raw), { headers: { 'content-type': contentType } }).formData();
   } catch (err) {
-    throw new ApiError(400, `request body is not valid multipart/form-data: ${(err as Error).message}`, 'invalid_request_error', null, 'invalid_multipart');
+    throw new ApiError(
+      400,
+      `request body is not valid multipart/form-data: ${(err as Error).message}`,
+      'invalid_request_error',
+      null,
+      'invalid_multipart',
+    );
   }
   const values = new Map<string, string[]>();
   const files = new Map<string, FormFile>();

@@ -38,7 +38,8 @@ export class JobPool {
     /** Jobs allowed to wait; one more is refused with a 503 (Infinity: never). */
     readonly maxWaiting = Infinity,
   ) {
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`pool concurrency must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new Error(`pool concurrency must be a positive integer, got ${concurrency}`);
   }
 
   get runningJobs(): number {
@@ -60,7 +61,15 @@ export class JobPool {
     const owner = options.owner ?? `job-${(anonymous += 1)}`;
     if (signal?.aborted) return Promise.reject(new JobCancelled(String(signal.reason ?? 'cancelled')));
     if (this.active >= this.concurrency && this.queuedCount >= this.maxWaiting) {
-      return Promise.reject(new ApiError(503, `the engine is busy: ${this.active} jobs running and ${this.queuedCount} waiting`, 'server_error', null, 'engine_overloaded'));
+      return Promise.reject(
+        new ApiError(
+          503,
+          `the engine is busy: ${this.active} jobs running and ${this.queuedCount} waiting`,
+          'server_error',
+          null,
+          'engine_overloaded',
+        ),
+      );
     }
     return new Promise<T>((resolve, reject) => {
       const start = () => {

@@ -17,7 +17,9 @@ const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** MPEG audio frame header: 11 sync bits, then a layer field that is never 00 (00 is AAC's ADTS). */
 function isMpegFrame(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0 && ((bytes[1] >> 1) & 0x03) !== 0 && (bytes[2] & 0xf0) !== 0xf0;
+  return (
+    bytes.length >= 4 && bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0 && ((bytes[1] >> 1) & 0x03) !== 0 && (bytes[2] & 0xf0) !== 0xf0
+  );
 }
 
 /**
@@ -27,13 +29,17 @@ function isMpegFrame(bytes: Uint8Array): boolean {
 export function sniffMediaType(bytes: Uint8Array): MediaType | undefined {
   if (PNG.every((b, i) => bytes[i] === b)) return { mime: 'image/png', kind: 'image', extension: 'png' };
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { mime: 'image/jpeg', kind: 'image', extension: 'jpg' };
-  if ((ascii(bytes, 0, 'II') && bytes[2] === 0x2a && bytes[3] === 0x00) || (ascii(bytes, 0, 'MM') && bytes[2] === 0x00 && bytes[3] === 0x2a)) {
+  if (
+    (ascii(bytes, 0, 'II') && bytes[2] === 0x2a && bytes[3] === 0x00) ||
+    (ascii(bytes, 0, 'MM') && bytes[2] === 0x00 && bytes[3] === 0x2a)
+  ) {
     return { mime: 'image/tiff', kind: 'image', extension: 'tif' };
   }
   if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return { mime: 'image/webp', kind: 'image', extension: 'webp' };
   if (ascii(bytes, 0, 'GIF87a') || ascii(bytes, 0, 'GIF89a')) return { mime: 'image/gif', kind: 'image', extension: 'gif' };
   if (ascii(bytes, 0, 'BM') && bytes.length > 26) return { mime: 'image/bmp', kind: 'image', extension: 'bmp' };
-  if ((ascii(bytes, 0, 'RIFF') || ascii(bytes, 0, 'RIFX')) && ascii(bytes, 8, 'WAVE')) return { mime: 'audio/wav', kind: 'audio', extension: 'wav' };
+  if ((ascii(bytes, 0, 'RIFF') || ascii(bytes, 0, 'RIFX')) && ascii(bytes, 8, 'WAVE'))
+    return { mime: 'audio/wav', kind: 'audio', extension: 'wav' };
   if (ascii(bytes, 0, 'fLaC')) return { mime: 'audio/flac', kind: 'audio', extension: 'flac' };
   if (ascii(bytes, 0, 'OggS')) return { mime: 'audio/ogg', kind: 'audio', extension: 'ogg' };
   if (ascii(bytes, 0, 'ID3') || isMpegFrame(bytes)) return { mime: 'audio/mpeg', kind: 'audio', extension: 'mp3' };

@@ -52,7 +52,11 @@ export function runTool(file: string, args: readonly string[], options: ProcessO
     child.stdin.on('error', () => undefined); // EPIPE when the tool exits before reading everything
     child.once('error', (err: NodeJS.ErrnoException) => {
       options.signal?.removeEventListener('abort', onAbort);
-      reject(err.code === 'ENOENT' ? new ToolError(`${file} is not installed (run scripts/install-system-packages.sh)`) : new ToolError(`${file}: ${err.message}`));
+      reject(
+        err.code === 'ENOENT'
+          ? new ToolError(`${file} is not installed (run scripts/install-system-packages.sh)`)
+          : new ToolError(`${file}: ${err.message}`),
+      );
     });
     child.once('close', (code, signal) => {
       options.signal?.removeEventListener('abort', onAbort);
@@ -63,7 +67,12 @@ export function runTool(file: string, args: readonly string[], options: ProcessO
       const errText = Buffer.concat(stderr).toString('utf8');
       if (code !== 0) {
         const last = errText.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
-        reject(new ToolError(`${file} ${code === null ? `was killed by ${signal}` : `exited with code ${code}`}${last ? `: ${last}` : ''}`, code ?? undefined));
+        reject(
+          new ToolError(
+            `${file} ${code === null ? `was killed by ${signal}` : `exited with code ${code}`}${last ? `: ${last}` : ''}`,
+            code ?? undefined,
+          ),
+        );
         return;
       }
       resolve({ stdout: Buffer.concat(stdout), stderr: errText });

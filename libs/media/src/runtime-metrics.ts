@@ -69,7 +69,11 @@ export class RuntimeMetrics {
         cumulative += h.counts[i];
         lines.push(`${name}_bucket{${labels},le="${bound}"} ${cumulative}`);
       });
-      lines.push(`${name}_bucket{${labels},le="+Inf"} ${h.count}`, `${name}_sum{${labels}} ${h.sum}`, `${name}_count{${labels}} ${h.count}`);
+      lines.push(
+        `${name}_bucket{${labels},le="+Inf"} ${h.count}`,
+        `${name}_sum{${labels}} ${h.sum}`,
+        `${name}_count{${labels}} ${h.count}`,
+      );
     };
     const load = this.load();
     head('vllm:num_requests_running', 'gauge', 'Requests with a job on an engine slot.');

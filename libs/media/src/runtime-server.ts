@@ -51,7 +51,13 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-export function sendText(res: http.ServerResponse, status: number, text: string, contentType = 'text/plain; charset=utf-8', headers: http.OutgoingHttpHeaders = {}): void {
+export function sendText(
+  res: http.ServerResponse,
+  status: number,
+  text: string,
+  contentType = 'text/plain; charset=utf-8',
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   if (res.writableEnded || res.destroyed) return;
   res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -103,7 +109,13 @@ export async function startRuntimeServer(options: RuntimeServerOptions): Promise
       if (!route) {
         const allowed = [...new Set(options.routes.filter((r) => match(r, url.pathname) !== undefined).map((r) => r.method))];
         throw allowed.length > 0
-          ? new ApiError(405, `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`, 'invalid_request_error', null, 'method_not_allowed')
+          ? new ApiError(
+              405,
+              `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`,
+              'invalid_request_error',
+              null,
+              'method_not_allowed',
+            )
           : new ApiError(404, `no route for ${method} ${url.pathname}`, 'invalid_request_error', null, 'not_found');
       }
       if (closing && route.metered) throw new ApiError(503, 'the runtime is shutting down', 'server_error', null, 'shutting_down');
@@ -113,7 +125,8 @@ export async function startRuntimeServer(options: RuntimeServerOptions): Promise
       if (isCancellation(err) && controller.signal.aborted) {
         status = 499;
         log.info('request cancelled', { path: url.pathname, reason: String(controller.signal.reason) });
-        if (!res.headersSent && !res.destroyed) sendError(res, new ApiError(503, `request cancelled: ${String(controller.signal.reason)}`, 'server_error', null, 'cancelled'));
+        if (!res.headersSent && !res.destroyed)
+          sendError(res, new ApiError(503, `request cancelled: ${String(controller.signal.reason)}`, 'server_error', null, 'cancelled'));
       } else {
         const error = toApiError(err);
         status = error.status;

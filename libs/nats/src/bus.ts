@@ -38,7 +38,10 @@ function streamDiffers(stored: Partial<StreamConfig>, wanted: Partial<StreamConf
 
 /** Thrown when a request's reply is a service error or fails validation. */
 export class BusRequestError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
   }
 }

@@ -13,7 +13,9 @@ function readSecretFile(key: string, file: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new ConfigError(`config: ${key} names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(
+      `config: ${key} names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -62,7 +64,13 @@ export function natsConnectionOptions(url: string, security: NatsSecurityConfig 
 /** The server's refusal in one line, naming what was refused; other errors unchanged. */
 export function explainConnectError(err: unknown, url: string, security: NatsSecurityConfig): Error {
   const e = err as { code?: string; message?: string };
-  const who = security.NATS_NKEY ? `the nkey in ${security.NATS_NKEY}` : security.NATS_CREDS ? `the credentials in ${security.NATS_CREDS}` : security.NATS_USER ? `user "${security.NATS_USER}"` : 'an anonymous connection';
+  const who = security.NATS_NKEY
+    ? `the nkey in ${security.NATS_NKEY}`
+    : security.NATS_CREDS
+      ? `the credentials in ${security.NATS_CREDS}`
+      : security.NATS_USER
+        ? `user "${security.NATS_USER}"`
+        : 'an anonymous connection';
   if (e.code === 'AUTHORIZATION_VIOLATION' || /authorization violation/i.test(e.message ?? '')) {
     return new Error(`NATS at ${url} refused ${who} (authorization violation): check the credentials, or whether they were revoked`);
   }
@@ -100,7 +108,11 @@ export async function connectNats(
       const level = status.type === 'disconnect' || status.type === 'error' ? 'warn' : 'info';
       // A refused publish or subscription arrives here, with what was refused.
       const refused = (status as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      logger[level]('nats connection status', { status: status.type, data: String(status.data ?? ''), ...(refused ? { refused: `${refused.operation} ${refused.subject}` } : {}) });
+      logger[level]('nats connection status', {
+        status: status.type,
+        data: String(status.data ?? ''),
+        ...(refused ? { refused: `${refused.operation} ${refused.subject}` } : {}),
+      });
     }
   })();
   return nc;

@@ -46,7 +46,9 @@ export function renderUser(identity: Identity, namespace: string): string {
   const p = permissionsFor(identity, namespace);
   // An empty allow-list would mean no restriction to NATS: nothing allowed is said as everything denied.
   const list = (allow: string[], deny?: string[]) =>
-    allow.length === 0 ? '{ deny: [">"] }' : `{ allow: [${allow.map(q).join(', ')}]${deny?.length ? `, deny: [${deny.map(q).join(', ')}]` : ''} }`;
+    allow.length === 0
+      ? '{ deny: [">"] }'
+      : `{ allow: [${allow.map(q).join(', ')}]${deny?.length ? `, deny: [${deny.map(q).join(', ')}]` : ''} }`;
   return [
     `    # ${identity.name} (${identity.role}${identity.node ? `, node ${identity.node}` : ''}), issued ${identity.issuedAt}`,
     `    { nkey: ${q(identity.publicKey)}, permissions: {`,
@@ -203,16 +205,33 @@ export class NatsCredentialStore {
     }
     const names = ['localhost', os.hostname(), ...(server.hosts ?? [])];
     const ips = ['127.0.0.1', '::1', ...(server.host !== '0.0.0.0' && /^[\d.:]+$/.test(server.host) ? [server.host] : [])];
-    const san = [...new Set(names.filter((n) => !/^[\d.:]+$/.test(n)))].map((n) => `DNS:${n}`).concat(
-      [...new Set([...ips, ...names.filter((n) => /^[\d.:]+$/.test(n))])].map((ip) => `IP:${ip}`),
-    ).join(',');
+    const san = [...new Set(names.filter((n) => !/^[\d.:]+$/.test(n)))]
+      .map((n) => `DNS:${n}`)
+      .concat([...new Set([...ips, ...names.filter((n) => /^[\d.:]+$/.test(n))])].map((ip) => `IP:${ip}`))
+      .join(',');
     const sanFile = path.join(this.dir, 'server.san');
     if (fs.existsSync(cert.cert) && fs.existsSync(sanFile) && fs.readFileSync(sanFile, 'utf8') === san) return;
     const csr = path.join(this.dir, 'server.csr');
     const ext = path.join(this.dir, 'server.ext');
     openssl(['req', ...ecKey, '-keyout', cert.key, '-out', csr, '-subj', '/CN=open-maas NATS']);
     fs.writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
-    openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert.cert, '-days', '825', '-extfile', ext]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      ca.cert,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
+      '-out',
+      cert.cert,
+      '-days',
+      '825',
+      '-extfile',
+      ext,
+    ]);
     for (const f of [ca.key, ca.cert, cert.key, cert.cert, path.join(this.dir, 'ca.srl')]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
     fs.rmSync(csr, { force: true });
     fs.rmSync(ext, { force: true });

@@ -14,7 +14,13 @@ function matches(pattern: string, subject: string): boolean {
 
 const ns = 'maas';
 const subjects = new Subjects(ns);
-const identity = (role: Role, extra: Partial<Identity> = {}): Identity => ({ name: role, role, publicKey: `U${role.toUpperCase()}`, issuedAt: 'now', ...extra });
+const identity = (role: Role, extra: Partial<Identity> = {}): Identity => ({
+  name: role,
+  role,
+  publicKey: `U${role.toUpperCase()}`,
+  issuedAt: 'now',
+  ...extra,
+});
 const ROLES: Identity[] = [
   ...SERVICE_ROLES.map((r) => identity(r)),
   identity('cli-admin'),
@@ -26,7 +32,10 @@ function may(who: Identity, action: 'publish' | 'subscribe', subject: string): b
   const p = permissionsFor(who, ns)[action];
   return p.allow.some((a) => matches(a, subject)) && !(p.deny ?? []).some((d) => matches(d, subject));
 }
-const whoMay = (action: 'publish' | 'subscribe', subject: string) => ROLES.filter((r) => may(r, action, subject)).map((r) => r.name).sort();
+const whoMay = (action: 'publish' | 'subscribe', subject: string) =>
+  ROLES.filter((r) => may(r, action, subject))
+    .map((r) => r.name)
+    .sort();
 
 describe('NATS permissions', () => {
   it.each([

@@ -59,10 +59,26 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
     sends: ['worker.deregistered'],
   },
   gateway: {
-    receives: ['gateway.list-batches', 'key.revoked', 'model.catalogue-published', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
+    receives: [
+      'gateway.list-batches',
+      'key.revoked',
+      'model.catalogue-published',
+      'worker.registered',
+      'worker.heartbeat',
+      'worker.draining',
+      'worker.deregistered',
+    ],
     sends: [
-      'key-registry.verify', 'auth.verify-session', 'router.list-workers', 'vm-scaler.list-models', 'metrics-collector.key-usage',
-      'usage.request-completed', 'usage.requests-completed', 'batch.request-queued', 'batch.backlog-reported', 'model.demand-pending',
+      'key-registry.verify',
+      'auth.verify-session',
+      'router.list-workers',
+      'vm-scaler.list-models',
+      'metrics-collector.key-usage',
+      'usage.request-completed',
+      'usage.requests-completed',
+      'batch.request-queued',
+      'batch.backlog-reported',
+      'model.demand-pending',
     ],
     consumes: ['batch-work'],
     // Limits shared by every gateway; batch files any gateway serves.
@@ -71,30 +87,70 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   },
   'metrics-collector': {
     receives: [
-      'metrics-collector.key-usage', 'metrics-collector.list-dead-letters', 'metrics-collector.redrive-usage',
-      'worker.registered', 'worker.heartbeat', 'worker.deregistered', 'batch.backlog-reported', 'model.demand-pending',
+      'metrics-collector.key-usage',
+      'metrics-collector.list-dead-letters',
+      'metrics-collector.redrive-usage',
+      'worker.registered',
+      'worker.heartbeat',
+      'worker.deregistered',
+      'batch.backlog-reported',
+      'model.demand-pending',
     ],
     sends: ['metric.aggregated'],
     consumes: ['usage'],
   },
   forecaster: { receives: ['metric.aggregated'], sends: ['forecast.published'] },
   'vm-scaler': {
-    receives: ['vm-scaler.list-models', 'forecast.published', 'metric.aggregated', 'model.demand-pending', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
-    sends: ['scaling.decided', 'scaling.action-started', 'scaling.action-completed', 'scaling.action-failed', 'vm.state-changed', 'model.catalogue-published'],
+    receives: [
+      'vm-scaler.list-models',
+      'forecast.published',
+      'metric.aggregated',
+      'model.demand-pending',
+      'worker.registered',
+      'worker.heartbeat',
+      'worker.draining',
+      'worker.deregistered',
+    ],
+    sends: [
+      'scaling.decided',
+      'scaling.action-started',
+      'scaling.action-completed',
+      'scaling.action-failed',
+      'vm.state-changed',
+      'model.catalogue-published',
+    ],
   },
 };
 
 const WORKER_EVENTS: readonly MessageName[] = ['worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'];
 const ADMIN_COMMANDS: readonly MessageName[] = [
-  'key-registry.create', 'key-registry.list', 'key-registry.revoke', 'key-registry.verify', 'auth.list-users', 'auth.update-user',
-  'metrics-collector.key-usage', 'metrics-collector.list-dead-letters', 'metrics-collector.redrive-usage', 'router.list-workers', 'gateway.list-batches',
+  'key-registry.create',
+  'key-registry.list',
+  'key-registry.revoke',
+  'key-registry.verify',
+  'auth.list-users',
+  'auth.update-user',
+  'metrics-collector.key-usage',
+  'metrics-collector.list-dead-letters',
+  'metrics-collector.redrive-usage',
+  'router.list-workers',
+  'gateway.list-batches',
 ];
 const READ_ONLY_COMMANDS: readonly MessageName[] = [
-  'key-registry.list', 'auth.list-users', 'metrics-collector.key-usage', 'metrics-collector.list-dead-letters', 'router.list-workers', 'gateway.list-batches',
+  'key-registry.list',
+  'auth.list-users',
+  'metrics-collector.key-usage',
+  'metrics-collector.list-dead-letters',
+  'router.list-workers',
+  'gateway.list-batches',
 ];
 
 /** JetStream API subjects to create, inspect and update a stream (every service makes sure the streams exist at start-up). */
-const streamUpkeep = (stream: string) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`];
+const streamUpkeep = (stream: string) => [
+  `$JS.API.STREAM.INFO.${stream}`,
+  `$JS.API.STREAM.CREATE.${stream}`,
+  `$JS.API.STREAM.UPDATE.${stream}`,
+];
 /** JetStream API subjects to create and read a durable consumer of a stream and ack its messages; deleting it is not among them. */
 const streamConsumer = (stream: string) => [
   `$JS.API.CONSUMER.*.${stream}`,
@@ -121,7 +177,11 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
     case 'worker':
       return {
         // `subject(name)` without an id is the wildcard: a credential issued for any worker id.
-        publish: { allow: (identity.workerIds ?? []).flatMap((id) => WORKER_EVENTS.map((name) => subjects.subject(name, id === '*' ? undefined : id))) },
+        publish: {
+          allow: (identity.workerIds ?? []).flatMap((id) =>
+            WORKER_EVENTS.map((name) => subjects.subject(name, id === '*' ? undefined : id)),
+          ),
+        },
         subscribe: { allow: [] },
       };
     case 'cli-admin':
@@ -136,7 +196,10 @@ export function permissionsFor(identity: Identity, namespace: string): Permissio
             ...READ_ONLY_COMMANDS.map((n) => subjects.subject(n)),
             // Service discovery: `nats micro ls|info|stats`.
             '$SRV.>',
-            '$JS.API.INFO', '$JS.API.STREAM.NAMES', '$JS.API.STREAM.LIST', '$JS.API.STREAM.INFO.*',
+            '$JS.API.INFO',
+            '$JS.API.STREAM.NAMES',
+            '$JS.API.STREAM.LIST',
+            '$JS.API.STREAM.INFO.*',
             // `maas scaling` replays the scaling records through a consumer of its own.
             ...streamConsumer(subjects.stream('scaling')),
           ],

@@ -1,5 +1,18 @@
 import { headers as natsHeaders, MsgHdrs } from 'nats';
-import { Attributes, Context, context, extractContext, injectContext, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '@maas/telemetry';
+import {
+  Attributes,
+  Context,
+  context,
+  extractContext,
+  injectContext,
+  ROOT_CONTEXT,
+  Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+  tracingEnabled,
+} from '@maas/telemetry';
 
 /**
  * W3C trace context of one message (`traceparent`, `tracestate`), captured when the message is made
@@ -42,7 +55,11 @@ export function startProducerSpan(operation: SendOperation, facts: MessageSpanFa
   if (!tracingEnabled() || !trace.getSpan(parent)) return undefined;
   const type = operation === 'create' ? 'create' : 'send';
   // Named `{messaging.operation.name} {message}`: the subject's namespace stays out of span names.
-  return tracer().startSpan(`${operation} ${facts.name}`, { kind: SpanKind.PRODUCER, attributes: messagingAttributes(facts, type, operation) }, parent);
+  return tracer().startSpan(
+    `${operation} ${facts.name}`,
+    { kind: SpanKind.PRODUCER, attributes: messagingAttributes(facts, type, operation) },
+    parent,
+  );
 }
 
 /** Headers carrying `span` as the message's parent; undefined without a span (no headers sent). */

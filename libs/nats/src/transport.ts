@@ -2,7 +2,17 @@ import { EventPattern, MessagePattern, NatsContext, Server, CustomTransportStrat
 import { AckPolicy, DeliverPolicy, JsMsg, Msg, NatsConnection, Service, ServiceMsg, Subscription, ConsumerMessages } from 'nats';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { Counter, Histogram } from 'prom-client';
-import { EventName, MESSAGE_KINDS, MessageName, MessageValidator, messageValidator, STREAMS, StreamName, subjectKeyOf, Subjects } from '@maas/contracts';
+import {
+  EventName,
+  MESSAGE_KINDS,
+  MessageName,
+  MessageValidator,
+  messageValidator,
+  STREAMS,
+  StreamName,
+  subjectKeyOf,
+  Subjects,
+} from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { consumeTraced } from './tracing';
 
@@ -147,7 +157,14 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
   private async invoke(name: MessageName, handler: MessageHandler, msg: Msg | JsMsg, data: unknown, group?: string): Promise<unknown> {
     const end = handling.startTimer({ message: name });
     try {
-      const facts = { name, subject: msg.subject, bytes: msg.data.length, group, headers: msg.headers, messageId: msg.headers?.get('Nats-Msg-Id') || undefined };
+      const facts = {
+        name,
+        subject: msg.subject,
+        bytes: msg.data.length,
+        group,
+        headers: msg.headers,
+        messageId: msg.headers?.get('Nats-Msg-Id') || undefined,
+      };
       return await consumeTraced(facts, async () => {
         const result = await handler(data, new NatsContext([msg.subject, msg.headers]));
         return isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
@@ -175,7 +192,11 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
     const decoded = this.validator.decode(name, msg.data);
     if (!decoded.ok) {
       this.reject(name, msg.subject, decoded.error);
-      msg.respondError(400, `invalid ${name}: ${decoded.error}`, Buffer.from(JSON.stringify({ error: { message: `invalid ${name}: ${decoded.error}`, code: 'invalid_message' } })));
+      msg.respondError(
+        400,
+        `invalid ${name}: ${decoded.error}`,
+        Buffer.from(JSON.stringify({ error: { message: `invalid ${name}: ${decoded.error}`, code: 'invalid_message' } })),
+      );
       return;
     }
     try {
@@ -222,7 +243,8 @@ export class NatsTransport extends Server implements CustomTransportStrategy {
         } catch (err) {
           received.inc({ message: name, outcome: err instanceof RedeliverLater ? 'deferred' : 'failed' });
           const delayMs = redeliveryDelayMs(msg.info.redeliveryCount);
-          if (err instanceof RedeliverLater) logger.debug('stream event deferred', { message: name, seq: msg.seq, delayMs, reason: err.message });
+          if (err instanceof RedeliverLater)
+            logger.debug('stream event deferred', { message: name, seq: msg.seq, delayMs, reason: err.message });
           else logger.error('stream handler failed; will be redelivered', { message: name, seq: msg.seq, delayMs, err });
           msg.nak(delayMs);
         }

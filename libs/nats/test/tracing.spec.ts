@@ -44,7 +44,14 @@ describe('trace context on NATS messages, against a real NATS', () => {
     nc = await testNats();
     bus = new MessageBus(nc, subjects);
     await bus.ensureStreams();
-    transport = new NatsTransport({ nc, subjects, service: 'tracing-test', version: '0.0.0', description: 'tracing test', logger: new Logger('tracing-test', 'error') });
+    transport = new NatsTransport({
+      nc,
+      subjects,
+      service: 'tracing-test',
+      version: '0.0.0',
+      description: 'tracing test',
+      logger: new Logger('tracing-test', 'error'),
+    });
     transport.addHandler('metrics-collector.key-usage', async (msg: { keyId: string }) => {
       record('key-usage');
       return { keyId: msg.keyId, windows: [] };
@@ -86,7 +93,11 @@ describe('trace context on NATS messages, against a real NATS', () => {
     const process = await waitFor(() => finished('process worker.heartbeat')[0], 'the consumer span');
     expect(send.kind).toBe(SpanKind.PRODUCER);
     expect(parentOf(send)).toBe(work.spanId);
-    expect(send.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.destination.name': subjects.subject('worker.heartbeat', 'w-test') });
+    expect(send.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': subjects.subject('worker.heartbeat', 'w-test'),
+    });
     expect(process.kind).toBe(SpanKind.CONSUMER);
     expect(parentOf(process)).toBe(send.spanContext().spanId);
     expect(process.attributes).toMatchObject({ 'messaging.operation.type': 'process', 'messaging.consumer.group.name': 'tracing-test' });
@@ -95,7 +106,10 @@ describe('trace context on NATS messages, against a real NATS', () => {
 
   it('request/reply: the command handler runs in a child of the request span, which lasts until the reply', async () => {
     const work = await inSpan('work', {}, async (span) => {
-      expect(await bus.request('metrics-collector.key-usage', { keyId: 'k1', since: [new Date(0).toISOString()] })).toEqual({ keyId: 'k1', windows: [] });
+      expect(await bus.request('metrics-collector.key-usage', { keyId: 'k1', since: [new Date(0).toISOString()] })).toEqual({
+        keyId: 'k1',
+        windows: [],
+      });
       return span.spanContext();
     });
     const send = finished('request metrics-collector.key-usage')[0];
@@ -123,7 +137,10 @@ describe('trace context on NATS messages, against a real NATS', () => {
   });
 
   it('a message sent later carries the trace captured when it was made, not the one active when it leaves', async () => {
-    const made = await inSpan('request', {}, async (span) => ({ ctx: span.spanContext(), carried: bus.traceLater('usage.request-completed', context.active()) }));
+    const made = await inSpan('request', {}, async (span) => ({
+      ctx: span.spanContext(),
+      carried: bus.traceLater('usage.request-completed', context.active()),
+    }));
     expect(made.carried?.traceparent).toMatch(new RegExp(`^00-${made.ctx.traceId}-[0-9a-f]{16}-01$`));
     const create = finished('create usage.request-completed')[0];
     expect(create.kind).toBe(SpanKind.PRODUCER);

@@ -11,7 +11,18 @@ export const DEFAULT_OCR_MODELS = ['tesseract/eng+Devanagari', 'tesseract/jpn'] 
 const LANGUAGE = /^[A-Za-z][A-Za-z0-9_]*(\/[A-Za-z][A-Za-z0-9_]*)?$/;
 
 /** ISO 639-1 codes clients tend to send, mapped to Tesseract's ISO 639-2 names. */
-const ALIASES: Record<string, string> = { en: 'eng', hi: 'hin', sa: 'san', ja: 'jpn', mr: 'mar', ne: 'nep', de: 'deu', fr: 'fra', zh: 'chi_sim', ko: 'kor' };
+const ALIASES: Record<string, string> = {
+  en: 'eng',
+  hi: 'hin',
+  sa: 'san',
+  ja: 'jpn',
+  mr: 'mar',
+  ne: 'nep',
+  de: 'deu',
+  fr: 'fra',
+  zh: 'chi_sim',
+  ko: 'kor',
+};
 
 export function tesseractLanguage(name: string): string {
   return ALIASES[name.toLowerCase()] ?? name;
@@ -27,7 +38,9 @@ export function parseModelSpec(spec: string): OcrModel {
   const langs = eq >= 0 ? spec.slice(eq + 1) : spec.slice(spec.lastIndexOf('/') + 1);
   const languages = langs.split('+').map((l) => tesseractLanguage(l.trim()));
   if (id === '' || languages.some((l) => !LANGUAGE.test(l))) {
-    throw new Error(`model "${spec}" is not "tesseract/LANG+LANG" or "ID=LANG+LANG" (Tesseract language names such as eng, san, Devanagari)`);
+    throw new Error(
+      `model "${spec}" is not "tesseract/LANG+LANG" or "ID=LANG+LANG" (Tesseract language names such as eng, san, Devanagari)`,
+    );
   }
   return { id, languages };
 }

@@ -24,11 +24,20 @@ describe('parseOcrRequest', () => {
 
   it('normalises languages: arrays, "eng+san" strings and two-letter codes', () => {
     expect(parseOcrRequest({ kind: 'json', json: { image: url, languages: ['en', 'sa', 'eng'] } }, rule).languages).toEqual(['eng', 'san']);
-    expect(parseOcrRequest({ kind: 'json', json: { image: url, languages: 'eng+Devanagari' } }, rule).languages).toEqual(['eng', 'Devanagari']);
+    expect(parseOcrRequest({ kind: 'json', json: { image: url, languages: 'eng+Devanagari' } }, rule).languages).toEqual([
+      'eng',
+      'Devanagari',
+    ]);
   });
 
   it('reads the multipart form, the image as a file part', () => {
-    const form = new FormBody(new Map([['layout', ['words']], ['languages[]', ['hin', 'eng']]]), new Map([['image', { bytes: PNG, filename: 'scan.png', type: 'image/png' }]]));
+    const form = new FormBody(
+      new Map([
+        ['layout', ['words']],
+        ['languages[]', ['hin', 'eng']],
+      ]),
+      new Map([['image', { bytes: PNG, filename: 'scan.png', type: 'image/png' }]]),
+    );
     const request = parseOcrRequest({ kind: 'multipart', form }, rule);
     expect(request).toMatchObject({ layout: 'words', languages: ['hin', 'eng'] });
     expect(request.image.filename).toBe('scan.png');
@@ -69,7 +78,11 @@ describe('parseChatOcrRequest', () => {
   it.each([
     [{ messages: [] }, 'messages', 'invalid_type'],
     [{ messages: [{ role: 'user', content: 'hi' }] }, 'messages', 'missing_image'],
-    [{ messages: [{ role: 'user', content: [image({ url: 'data:image/png;base64,%%' })] }] }, 'messages[0].content[0].image_url.url', 'invalid_base64'],
+    [
+      { messages: [{ role: 'user', content: [image({ url: 'data:image/png;base64,%%' })] }] },
+      'messages[0].content[0].image_url.url',
+      'invalid_base64',
+    ],
     [{ n: 2, messages: [{ role: 'user', content: [image({ url })] }] }, 'n', 'unsupported_value'],
   ])('refuses %j', (json, param, code) => {
     expect(failure(() => parseChatOcrRequest(json, rule))).toMatchObject({ status: 400, param, code });

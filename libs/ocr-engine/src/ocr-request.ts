@@ -62,7 +62,12 @@ export function parseOcrRequest(body: RequestBody, rule: MediaRule): OcrRequest 
   const field = form.file('image') ? 'image' : form.file('file') ? 'file' : form.has('image') ? 'image' : 'file';
   const file = form.file(field);
   const image = file ? checkMedia(file.bytes, field, rule, file.type, file.filename) : decodeMediaField(form.field(field), field, rule);
-  const languages = form.fields('languages[]').length > 0 ? form.fields('languages[]') : form.fields('languages').length > 1 ? form.fields('languages') : form.field('languages');
+  const languages =
+    form.fields('languages[]').length > 0
+      ? form.fields('languages[]')
+      : form.fields('languages').length > 1
+        ? form.fields('languages')
+        : form.field('languages');
   return { model: form.field('model'), image, languages: parseLanguages(languages), layout: parseLayout(form.field('layout')) };
 }
 
@@ -78,11 +83,13 @@ interface ContentPart {
  */
 export function parseChatOcrRequest(json: Record<string, unknown>, rule: MediaRule): ChatOcrRequest {
   const messages = json.messages;
-  if (!Array.isArray(messages) || messages.length === 0) throw invalidParam('messages', '`messages` must be a non-empty array', 'invalid_type');
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw invalidParam('messages', '`messages` must be a non-empty array', 'invalid_type');
   const texts: string[] = [];
   let images: DecodedMedia[] = [];
   messages.forEach((message: unknown, i) => {
-    if (typeof message !== 'object' || message === null) throw invalidParam(`messages[${i}]`, `\`messages[${i}]\` must be an object`, 'invalid_type');
+    if (typeof message !== 'object' || message === null)
+      throw invalidParam(`messages[${i}]`, `\`messages[${i}]\` must be an object`, 'invalid_type');
     const { role, content } = message as { role?: unknown; content?: unknown };
     if (typeof content === 'string') {
       texts.push(content);
@@ -101,10 +108,15 @@ export function parseChatOcrRequest(json: Record<string, unknown>, rule: MediaRu
     if (role === 'user' && found.length > 0) images = found;
   });
   if (images.length === 0) {
-    throw invalidParam('messages', 'no image_url part in the user messages: this is an OCR model, it answers with the text it reads from images', 'missing_image');
+    throw invalidParam(
+      'messages',
+      'no image_url part in the user messages: this is an OCR model, it answers with the text it reads from images',
+      'missing_image',
+    );
   }
   const options = json.stream_options;
-  if (json.n !== undefined && json.n !== 1) throw new ApiError(400, 'only n=1 is supported', 'invalid_request_error', 'n', 'unsupported_value');
+  if (json.n !== undefined && json.n !== 1)
+    throw new ApiError(400, 'only n=1 is supported', 'invalid_request_error', 'n', 'unsupported_value');
   return {
     model: optionalString(json.model, 'model'),
     images,

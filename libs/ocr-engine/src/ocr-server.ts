@@ -51,7 +51,11 @@ export async function startOcrServer(options: OcrServerOptions): Promise<OcrServ
   const logger = options.logger ?? new Logger('ocr-engine');
   const recognizer = options.recognizer ?? new TesseractRecognizer();
   const pool = new JobPool(options.concurrency, options.maxWaiting);
-  const service = new OcrService(recognizer, pool, { models: options.models, installed: await recognizer.languages(), psm: options.psm ?? 6 });
+  const service = new OcrService(recognizer, pool, {
+    models: options.models,
+    installed: await recognizer.languages(),
+    psm: options.psm ?? 6,
+  });
   const metrics = new RuntimeMetrics(options.models[0].id, () => pool.load());
   const maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES;
   const maxImages = options.maxImagesPerChat ?? 8;
@@ -60,14 +64,27 @@ export async function startOcrServer(options: OcrServerOptions): Promise<OcrServ
 
   const routes: Route[] = [
     { method: 'GET', path: '/health', handle: ({ res }) => sendJson(res, 200, { status: 'ok', ...pool.load() }) },
-    { method: 'GET', path: '/metrics', handle: ({ res }) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8') },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handle: ({ res }) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+    },
     {
       method: 'GET',
       path: '/v1/models',
       handle: ({ res }) =>
         sendJson(res, 200, {
           object: 'list',
-          data: service.models.map((m) => ({ id: m.id, object: 'model', created, owned_by: 'maas-ocr', root: m.id, parent: null, capabilities: ['ocr', 'chat'], languages: m.languages })),
+          data: service.models.map((m) => ({
+            id: m.id,
+            object: 'model',
+            created,
+            owned_by: 'maas-ocr',
+            root: m.id,
+            parent: null,
+            capabilities: ['ocr', 'chat'],
+            languages: m.languages,
+          })),
         }),
     },
     {
@@ -75,7 +92,11 @@ export async function startOcrServer(options: OcrServerOptions): Promise<OcrServ
       path: '/v1/ocr',
       metered: true,
       async handle({ req, res, requestId, signal }) {
-        const body = await readRequestBody(req, { json: jsonBodyLimit(maxImageBytes), multipart: maxImageBytes + 1024 * 1024, allows: `an image of at most ${formatBytes(maxImageBytes)}` });
+        const body = await readRequestBody(req, {
+          json: jsonBodyLimit(maxImageBytes),
+          multipart: maxImageBytes + 1024 * 1024,
+          allows: `an image of at most ${formatBytes(maxImageBytes)}`,
+        });
         const result = await service.recognize(parseOcrRequest(body, rule), { requestId, signal });
         metrics.count('maas_ocr_images_total', 'Images read.', 1);
         metrics.count('maas_ocr_characters_total', 'Characters recognised.', result.usage.characters);
@@ -87,7 +108,10 @@ export async function startOcrServer(options: OcrServerOptions): Promise<OcrServ
       path: '/v1/chat/completions',
       metered: true,
       async handle({ req, res, requestId, signal }) {
-        const body = await readRequestBody(req, { json: jsonBodyLimit(maxImageBytes * maxImages), allows: `${maxImages} images of at most ${formatBytes(maxImageBytes)}` });
+        const body = await readRequestBody(req, {
+          json: jsonBodyLimit(maxImageBytes * maxImages),
+          allows: `${maxImages} images of at most ${formatBytes(maxImageBytes)}`,
+        });
         const request = parseChatOcrRequest(body.kind === 'json' ? body.json : {}, rule);
         if (request.images.length > maxImages) {
           throw invalidParam('messages', `${request.images.length} images in one message; the limit is ${maxImages}`, 'too_many_images');
@@ -119,6 +143,13 @@ export async function startOcrServer(options: OcrServerOptions): Promise<OcrServ
       },
     },
   ];
-  const server = await startRuntimeServer({ routes, host: options.host, port: options.port, logger, metrics, shutdownGraceMs: options.shutdownGraceMs });
+  const server = await startRuntimeServer({
+    routes,
+    host: options.host,
+    port: options.port,
+    logger,
+    metrics,
+    shutdownGraceMs: options.shutdownGraceMs,
+  });
   return { ...server, models: service.models, pool };
 }

@@ -46,7 +46,13 @@ export const estimateTokens = (text: string): number => Math.ceil(Buffer.byteLen
 export function tidyText(raw: string): string {
   return raw
     .split('\f')
-    .map((page) => page.split('\n').map((line) => line.trimEnd()).join('\n').trim())
+    .map((page) =>
+      page
+        .split('\n')
+        .map((line) => line.trimEnd())
+        .join('\n')
+        .trim(),
+    )
     .filter((page) => page !== '')
     .join('\n\n');
 }
@@ -63,7 +69,10 @@ export class OcrService {
     this.installed = new Set(config.installed);
     for (const model of config.models) {
       const missing = model.languages.filter((l) => !this.installed.has(l));
-      if (missing.length > 0) throw new Error(`model ${model.id} needs language data not installed here: ${missing.join(', ')} (installed: ${config.installed.join(', ')})`);
+      if (missing.length > 0)
+        throw new Error(
+          `model ${model.id} needs language data not installed here: ${missing.join(', ')} (installed: ${config.installed.join(', ')})`,
+        );
     }
   }
 
@@ -76,7 +85,11 @@ export class OcrService {
     const languages = request.languages ?? [...model.languages];
     const unknown = languages.filter((l) => !this.installed.has(l));
     if (unknown.length > 0) {
-      throw invalidParam('languages', `language ${unknown.map((l) => `"${l}"`).join(', ')} is not installed here; installed: ${[...this.installed].join(', ')}`, 'unsupported_language');
+      throw invalidParam(
+        'languages',
+        `language ${unknown.map((l) => `"${l}"`).join(', ')} is not installed here; installed: ${[...this.installed].join(', ')}`,
+        'unsupported_language',
+      );
     }
     const layout = await this.read(request.image, languages, request.layout, job, 'image');
     return {
@@ -99,19 +112,31 @@ export class OcrService {
     const text = pages.map((p) => p.text).join('\n\n');
     const promptTokens = IMAGE_PROMPT_TOKENS * request.images.length + estimateTokens(request.promptText);
     const completionTokens = estimateTokens(text);
-    return { model: model.id, text, usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } };
+    return {
+      model: model.id,
+      text,
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    };
   }
 
   private model(name: string | undefined): OcrModel {
     if (name === undefined) return this.config.models[0];
     const model = this.config.models.find((m) => m.id === name);
-    if (!model) throw modelNotFound(name, this.config.models.map((m) => m.id));
+    if (!model)
+      throw modelNotFound(
+        name,
+        this.config.models.map((m) => m.id),
+      );
     return model;
   }
 
   private async read(image: DecodedMedia, languages: string[], level: OcrLayoutLevel, job: JobContext, param: string) {
     const recognition = await this.pool
-      .run((signal) => this.recognizer.recognize(image.bytes, image.type, { languages, psm: this.config.psm, layout: level !== 'text', signal }), { signal: job.signal, owner: job.requestId })
+      .run(
+        (signal) =>
+          this.recognizer.recognize(image.bytes, image.type, { languages, psm: this.config.psm, layout: level !== 'text', signal }),
+        { signal: job.signal, owner: job.requestId },
+      )
       .catch((err: unknown) => {
         throw err instanceof UnreadableMedia ? invalidParam(param, `\`${param}\`: ${err.message}`, 'invalid_image') : err;
       });

@@ -1,7 +1,9 @@
 import { joinWords, parseTesseractTsv } from './tesseract-tsv';
 
 const tsv = (rows: (string | number)[][]) =>
-  ['level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext', ...rows.map((r) => r.join('\t'))].join('\n');
+  ['level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext', ...rows.map((r) => r.join('\t'))].join(
+    '\n',
+  );
 
 describe('parseTesseractTsv', () => {
   it('groups words into lines with boxes and 0..1 confidences', () => {
@@ -43,7 +45,10 @@ describe('parseTesseractTsv', () => {
       ]),
     );
     expect(layout.pages.map((p) => p.page)).toEqual([1, 2]);
-    expect(layout.lines.map((l) => [l.page, l.text])).toEqual([[1, 'one'], [2, 'two']]);
+    expect(layout.lines.map((l) => [l.page, l.text])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+    ]);
   });
 });
 

@@ -59,7 +59,12 @@ export function parseTesseractTsv(tsv: string): OcrLayout {
   const flush = () => {
     if (current && current.words.length > 0) {
       const confidence = current.words.reduce((sum, w) => sum + w.confidence, 0) / current.words.length;
-      lines.push({ page: current.page, text: joinWords(current.words.map((w) => w.text)), bbox: current.bbox, confidence: round3(confidence) });
+      lines.push({
+        page: current.page,
+        text: joinWords(current.words.map((w) => w.text)),
+        bbox: current.bbox,
+        confidence: round3(confidence),
+      });
       words.push(...current.words);
     }
     current = undefined;

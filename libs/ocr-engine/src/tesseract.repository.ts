@@ -47,10 +47,14 @@ export class TesseractRecognizer implements OcrRecognizer {
       const input = path.join(dir, `page.${type.extension}`);
       await writeFile(input, image);
       const outputs = options.layout ? ['txt', 'tsv'] : ['txt'];
-      await runTool(this.binary, [input, path.join(dir, 'out'), ...this.tessdata(), '-l', options.languages.join('+'), '--psm', String(options.psm), ...outputs], {
-        signal: options.signal,
-        env: this.env,
-      }).catch((err: unknown) => {
+      await runTool(
+        this.binary,
+        [input, path.join(dir, 'out'), ...this.tessdata(), '-l', options.languages.join('+'), '--psm', String(options.psm), ...outputs],
+        {
+          signal: options.signal,
+          env: this.env,
+        },
+      ).catch((err: unknown) => {
         // Leptonica's words for bytes it cannot decode behind a valid magic number.
         if (err instanceof ToolError && /pix(Read|_read)|pix not read|Unsupported image|image file not read/i.test(err.message)) {
           throw new UnreadableMedia(`the image could not be decoded (${err.message.replace(/^.*?: /, '')})`);

@@ -21,7 +21,8 @@ beforeAll(() => requireSystemPart('ocr'));
 const CLEAN_BOUND = 0.02;
 const DEGRADED: Degradation = { pointsize: 14, blur: 1.2, noise: 1.0 };
 
-const ENGLISH = "The quick brown fox jumps over the lazy dog.\nResearchers share computing resources across universities.\nThe library opens at nine o'clock on weekdays.";
+const ENGLISH =
+  "The quick brown fox jumps over the lazy dog.\nResearchers share computing resources across universities.\nThe library opens at nine o'clock on weekdays.";
 const SANSKRIT = 'धर्मक्षेत्रे कुरुक्षेत्रे समवेता युयुत्सवः।\nमामकाः पाण्डवाश्चैव किमकुर्वत सञ्जय॥\nसत्यमेव जयते नानृतं सत्येन पन्था विततो देवयानः।';
 const HINDI = 'भारत एक विशाल देश है।\nहम पुस्तकालय में पढ़ते हैं।';
 const JAPANESE = '東京大学の研究者は計算資源を共有する。\n日本語の文字認識を試験します。\n音声認識と文字認識を一つの窓口で提供する。';
@@ -34,7 +35,11 @@ let server: OcrServer;
 const images: Record<string, Buffer> = {};
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -83,7 +88,11 @@ describe('reading text with Tesseract', () => {
   });
 
   it('answers with the documented result shape and usage', async () => {
-    const { status, json, headers } = await post(`${server.url}/v1/ocr`, { model: 'tesseract/eng+Devanagari', image: images.mixed.toString('base64') }, { 'x-request-id': 'ocr-shape-1' });
+    const { status, json, headers } = await post(
+      `${server.url}/v1/ocr`,
+      { model: 'tesseract/eng+Devanagari', image: images.mixed.toString('base64') },
+      { 'x-request-id': 'ocr-shape-1' },
+    );
     expect(status).toBe(200);
     expect(headers.get('x-request-id')).toBe('ocr-shape-1');
     expect(json).toEqual({
@@ -117,7 +126,17 @@ describe('reading text with Tesseract', () => {
       expect(item.bbox.left + item.bbox.width).toBeLessThanOrEqual(page.width);
       expect(item.bbox.top + item.bbox.height).toBeLessThanOrEqual(page.height);
     }
-    expect(json.words.filter((w: any) => w.line === 0).map((w: any) => w.text)).toEqual(['The', 'quick', 'brown', 'fox', 'jumps', 'over', 'the', 'lazy', 'dog.']);
+    expect(json.words.filter((w: any) => w.line === 0).map((w: any) => w.text)).toEqual([
+      'The',
+      'quick',
+      'brown',
+      'fox',
+      'jumps',
+      'over',
+      'the',
+      'lazy',
+      'dog.',
+    ]);
     // Lines run top to bottom.
     expect(json.lines[0].bbox.top).toBeLessThan(json.lines[1].bbox.top);
     const lines = await post(`${server.url}/v1/ocr`, { image: dataUrl(images.english), layout: 'lines' });
@@ -139,13 +158,26 @@ describe('reading text with Tesseract', () => {
 describe('OCR through chat completions (OpenAI vision format)', () => {
   const messages = (...images: Buffer[]) => [
     { role: 'system', content: 'You read documents.' },
-    { role: 'user', content: [{ type: 'text', text: 'What does this say?' }, ...images.map((png) => ({ type: 'image_url', image_url: { url: dataUrl(png), detail: 'high' } }))] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'What does this say?' },
+        ...images.map((png) => ({ type: 'image_url', image_url: { url: dataUrl(png), detail: 'high' } })),
+      ],
+    },
   ];
 
   it('answers with the text read from the images', async () => {
-    const { status, json } = await post(`${server.url}/v1/chat/completions`, { model: 'tesseract/eng+Devanagari', messages: messages(images.english, images.sanskrit) });
+    const { status, json } = await post(`${server.url}/v1/chat/completions`, {
+      model: 'tesseract/eng+Devanagari',
+      messages: messages(images.english, images.sanskrit),
+    });
     expect(status).toBe(200);
-    expect(json).toMatchObject({ object: 'chat.completion', model: 'tesseract/eng+Devanagari', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant' } }] });
+    expect(json).toMatchObject({
+      object: 'chat.completion',
+      model: 'tesseract/eng+Devanagari',
+      choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant' } }],
+    });
     const [english, sanskrit] = json.choices[0].message.content.split('\n\n');
     expect(characterErrorRate(ENGLISH, english)).toBeLessThanOrEqual(CLEAN_BOUND);
     expect(characterErrorRate(SANSKRIT, sanskrit)).toBeLessThanOrEqual(CLEAN_BOUND);
@@ -159,10 +191,18 @@ describe('OCR through chat completions (OpenAI vision format)', () => {
     const res = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'tesseract/jpn', stream: true, stream_options: { include_usage: true }, messages: messages(images.japanese) }),
+      body: JSON.stringify({
+        model: 'tesseract/jpn',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: messages(images.japanese),
+      }),
     });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const events = (await res.text())
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => e.replace(/^data: /, ''));
     expect(events.pop()).toBe('[DONE]');
     const chunks = events.map((e) => JSON.parse(e));
     const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
@@ -190,7 +230,13 @@ describe('request errors', () => {
   it.each([
     ['invalid base64', { image: 'not base64!' }, 400, 'image', 'invalid_base64'],
     ['a data URL without base64', { image: 'data:image/png,abc' }, 400, 'image', 'invalid_base64'],
-    ['audio where an image belongs', { image: Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1'), Buffer.alloc(64)]).toString('base64') }, 400, 'image', 'unsupported_media_type'],
+    [
+      'audio where an image belongs',
+      { image: Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1'), Buffer.alloc(64)]).toString('base64') },
+      400,
+      'image',
+      'unsupported_media_type',
+    ],
     ['no image', { model: 'tesseract/jpn' }, 400, 'image', 'missing_required_parameter'],
     ['an unknown layout', { image: 'iVBORw0KGgo=', layout: 'blocks' }, 400, 'layout', 'invalid_value'],
     ['an empty image', { image: dataUrl(Buffer.alloc(0)) }, 400, 'image', 'empty_file'],
@@ -224,14 +270,24 @@ describe('request errors', () => {
   it('refuses bad JSON and unsupported content types', async () => {
     const bad = await post(`${server.url}/v1/ocr`, '{"image":');
     expect([bad.status, bad.json.error.code]).toEqual([400, 'invalid_json']);
-    const res = await fetch(`${server.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: asBodyBytes(images.english) });
+    const res = await fetch(`${server.url}/v1/ocr`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: asBodyBytes(images.english),
+    });
     expect(res.status).toBe(415);
   });
 
   describe('size limits', () => {
     let small: OcrServer;
     beforeAll(async () => {
-      small = await startOcrServer({ models: [parseModelSpec('tesseract/eng+Devanagari')], concurrency: 1, port: 0, logger: quiet, maxImageBytes: 4096 });
+      small = await startOcrServer({
+        models: [parseModelSpec('tesseract/eng+Devanagari')],
+        concurrency: 1,
+        port: 0,
+        logger: quiet,
+        maxImageBytes: 4096,
+      });
     });
     afterAll(() => small.close());
 
@@ -294,12 +350,24 @@ describe('serving', () => {
   });
 
   it('cancels queued and running jobs when their clients disconnect', async () => {
-    const page = renderText(dir, 'page', Array.from({ length: 40 }, (_, i) => `${i + 1}. ${ENGLISH.replace(/\n/g, ' ')}`).join('\n'), LATIN_FONT);
+    const page = renderText(
+      dir,
+      'page',
+      Array.from({ length: 40 }, (_, i) => `${i + 1}. ${ENGLISH.replace(/\n/g, ' ')}`).join('\n'),
+      LATIN_FONT,
+    );
     const one = await startOcrServer({ models: [parseModelSpec('tesseract/eng+Devanagari')], concurrency: 1, port: 0, logger: quiet });
     try {
       const started = Date.now();
       const clients = [new AbortController(), new AbortController()];
-      const requests = clients.map((c) => fetch(`${one.url}/v1/ocr`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: dataUrl(page) }), signal: c.signal }).catch((e: Error) => e.name));
+      const requests = clients.map((c) =>
+        fetch(`${one.url}/v1/ocr`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ image: dataUrl(page) }),
+          signal: c.signal,
+        }).catch((e: Error) => e.name),
+      );
       while (one.pool.runningJobs + one.pool.waitingJobs < 2) await new Promise((r) => setTimeout(r, 10));
       expect([one.pool.runningJobs, one.pool.waitingJobs]).toEqual([1, 1]);
       clients[1].abort();
@@ -320,7 +388,14 @@ describe('maas ocr-engine', () => {
   it('prints a ready line with its URL, serves, and stops on SIGTERM', async () => {
     const root = path.resolve(__dirname, '../../..');
     // The transpiled CLI (jest's global setup builds dist/), run the way bin/maas.js runs it.
-    const cli = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'dist/cli/main.js'))}).main(['ocr-engine','--port','0','--model','vedic=san+eng']).then((c)=>{process.exitCode=c})`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(path.join(root, 'dist/cli/main.js'))}).main(['ocr-engine','--port','0','--model','vedic=san+eng']).then((c)=>{process.exitCode=c})`,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const lines = createInterface({ input: cli.stdout });
     const ready = await new Promise<any>((resolve, reject) => {
       lines.on('line', (line) => {

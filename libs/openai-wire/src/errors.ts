@@ -22,7 +22,13 @@ export const tooLarge = (param: string | null, message: string): ApiError =>
   new ApiError(413, message, 'invalid_request_error', param, 'payload_too_large');
 
 export const modelNotFound = (model: string, served: readonly string[]): ApiError =>
-  new ApiError(404, `The model \`${model}\` does not exist. This runtime serves: ${served.join(', ')}.`, 'invalid_request_error', 'model', 'model_not_found');
+  new ApiError(
+    404,
+    `The model \`${model}\` does not exist. This runtime serves: ${served.join(', ')}.`,
+    'invalid_request_error',
+    'model',
+    'model_not_found',
+  );
 
 /** The ApiError `fn` throws (for specs of request checks); fails when it throws none or another error. */
 export function refusalOf(fn: () => unknown): ApiError {

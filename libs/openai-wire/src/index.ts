@@ -36,7 +36,8 @@ export function chatShape(id: string, created: number, model: string, includeUsa
   const head = { id, object: 'chat.completion.chunk', created, model };
   // With include_usage every chunk carries "usage": null until the last one, as OpenAI streams it.
   const tail = includeUsage ? { usage: null } : {};
-  const chunk = (delta: object, finish: FinishReason | null) => sse({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...tail });
+  const chunk = (delta: object, finish: FinishReason | null) =>
+    sse({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...tail });
   return {
     id,
     startEvent: () => chunk({ role: 'assistant', content: '' }, null),
@@ -57,7 +58,8 @@ export function chatShape(id: string, created: number, model: string, includeUsa
 export function completionShape(id: string, created: number, model: string, includeUsage: boolean): GenerationShape {
   const head = { id, object: 'text_completion', created, model };
   const tail = includeUsage ? { usage: null } : {};
-  const chunk = (text: string, finish: FinishReason | null) => sse({ ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], ...tail });
+  const chunk = (text: string, finish: FinishReason | null) =>
+    sse({ ...head, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], ...tail });
   return {
     id,
     startEvent: () => '',

@@ -4,8 +4,14 @@ import { asObject, messageText, singlePrompt, streamOptions } from './requests';
 describe('shared OpenAI request checks', () => {
   it.each([
     [{}, { stream: false, includeUsage: false }],
-    [{ stream: true, stream_options: { include_usage: true } }, { stream: true, includeUsage: true }],
-    [{ stream: true, stream_options: null }, { stream: true, includeUsage: false }],
+    [
+      { stream: true, stream_options: { include_usage: true } },
+      { stream: true, includeUsage: true },
+    ],
+    [
+      { stream: true, stream_options: null },
+      { stream: true, includeUsage: false },
+    ],
   ])('streamOptions(%j)', (body, expected) => expect(streamOptions(body)).toEqual(expected));
 
   it.each([
@@ -17,9 +23,16 @@ describe('shared OpenAI request checks', () => {
   });
 
   it('text parts: other parts skipped (a simulator) or refused (a text-only model)', () => {
-    const content = [{ type: 'text', text: 'a' }, { type: 'image_url', image_url: { url: 'x' } }, { type: 'text', text: 'b' }];
+    const content = [
+      { type: 'text', text: 'a' },
+      { type: 'image_url', image_url: { url: 'x' } },
+      { type: 'text', text: 'b' },
+    ];
     expect(messageText(content, 0, 'skipped')).toBe('ab');
-    expect(refusal(() => messageText(content, 0, 'refused'))).toMatchObject({ param: 'messages[0].content[1].type', code: 'unsupported_value' });
+    expect(refusal(() => messageText(content, 0, 'refused'))).toMatchObject({
+      param: 'messages[0].content[1].type',
+      code: 'unsupported_value',
+    });
   });
 
   it.each([
@@ -34,6 +47,8 @@ describe('shared OpenAI request checks', () => {
   });
 
   it.each([[null], [[1]], ['text']])('a body that is not an object (%j) is invalid JSON for the API', (raw) => {
-    expect(refusal(() => asObject(raw)).toJSON()).toEqual({ error: { message: 'request body must be a JSON object', type: 'invalid_request_error', param: null, code: 'invalid_json' } });
+    expect(refusal(() => asObject(raw)).toJSON()).toEqual({
+      error: { message: 'request body must be a JSON object', type: 'invalid_request_error', param: null, code: 'invalid_json' },
+    });
   });
 });

@@ -23,7 +23,8 @@ export interface PromptInput {
 }
 
 export function asObject(raw: unknown): Body {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ApiError(400, 'request body must be a JSON object', 'invalid_request_error', null, 'invalid_json');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ApiError(400, 'request body must be a JSON object', 'invalid_request_error', null, 'invalid_json');
   return raw as Body;
 }
 
@@ -54,7 +55,10 @@ export function optionalNumber(body: Body, name: string, min: number, max: numbe
   const v = body[name];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v > max || v < min || (minExclusive && v === min)) {
-    throw invalidParam(name, `\`${name}\` must be a number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${JSON.stringify(v)}`);
+    throw invalidParam(
+      name,
+      `\`${name}\` must be a number ${minExclusive ? 'above' : 'from'} ${min} ${minExclusive ? 'and at most' : 'to'} ${max}, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -70,9 +74,11 @@ export function streamOptions(body: Body): { readonly stream: boolean; readonly 
   let includeUsage = false;
   if (options !== undefined && options !== null) {
     if (!stream) throw invalidParam('stream_options', '`stream_options` is only allowed when `stream` is true');
-    if (typeof options !== 'object' || Array.isArray(options)) throw invalidParam('stream_options', '`stream_options` must be an object', 'invalid_type');
+    if (typeof options !== 'object' || Array.isArray(options))
+      throw invalidParam('stream_options', '`stream_options` must be an object', 'invalid_type');
     const flag = (options as Body).include_usage;
-    if (flag !== undefined && flag !== null && typeof flag !== 'boolean') throw invalidParam('stream_options.include_usage', '`stream_options.include_usage` must be a boolean', 'invalid_type');
+    if (flag !== undefined && flag !== null && typeof flag !== 'boolean')
+      throw invalidParam('stream_options.include_usage', '`stream_options.include_usage` must be a boolean', 'invalid_type');
     includeUsage = flag === true;
   }
   return { stream, includeUsage };
@@ -100,7 +106,11 @@ export function messageText(content: unknown, index: number, otherParts: 'skippe
       const p = part as Body;
       if (p.type !== 'text') {
         if (otherParts === 'skipped') return '';
-        throw invalidParam(`${param}[${j}].type`, `\`${param}[${j}]\` is of type "${String(p.type)}"; this model reads text only`, 'unsupported_value');
+        throw invalidParam(
+          `${param}[${j}].type`,
+          `\`${param}[${j}]\` is of type "${String(p.type)}"; this model reads text only`,
+          'unsupported_value',
+        );
       }
       if (typeof p.text !== 'string') throw invalidParam(`${param}[${j}].text`, `\`${param}[${j}].text\` must be a string`, 'invalid_type');
       return p.text;
@@ -113,9 +123,13 @@ export function singlePrompt(body: Body): string | readonly number[] {
   let prompt = body.prompt;
   if (Array.isArray(prompt) && prompt.length === 1 && (typeof prompt[0] === 'string' || isTokenIds(prompt[0]))) prompt = prompt[0];
   if (Array.isArray(prompt) && !isTokenIds(prompt)) {
-    throw invalidParam('prompt', '`prompt` must be a string or an array of token ids; batches of several prompts are not supported by this runtime');
+    throw invalidParam(
+      'prompt',
+      '`prompt` must be a string or an array of token ids; batches of several prompts are not supported by this runtime',
+    );
   }
-  if (typeof prompt === 'string' ? prompt.length === 0 : !isTokenIds(prompt)) throw invalidParam('prompt', '`prompt` must be a non-empty string or array of token ids');
+  if (typeof prompt === 'string' ? prompt.length === 0 : !isTokenIds(prompt))
+    throw invalidParam('prompt', '`prompt` must be a non-empty string or array of token ids');
   return prompt as string | number[];
 }
 
@@ -135,9 +149,11 @@ export function parseEmbeddingRequest(raw: unknown): EmbeddingRequest {
   let inputs: Array<string | number[]>;
   if (typeof input === 'string') inputs = [input];
   else if (isTokenIds(input)) inputs = [input];
-  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string' || isTokenIds(x))) inputs = input as Array<string | number[]>;
+  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string' || isTokenIds(x)))
+    inputs = input as Array<string | number[]>;
   else throw invalidParam('input', '`input` must be a string, an array of strings, token ids, or an array of token id arrays (non-empty)');
-  if (inputs.length > MAX_EMBEDDING_INPUTS) throw invalidParam('input', `\`input\` holds ${inputs.length} items; the limit is ${MAX_EMBEDDING_INPUTS}`);
+  if (inputs.length > MAX_EMBEDDING_INPUTS)
+    throw invalidParam('input', `\`input\` holds ${inputs.length} items; the limit is ${MAX_EMBEDDING_INPUTS}`);
   const empty = inputs.findIndex((x) => x.length === 0);
   if (empty >= 0) throw invalidParam('input', `\`input[${empty}]\` is empty`);
   const format = body.encoding_format ?? 'float';

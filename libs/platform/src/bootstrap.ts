@@ -33,11 +33,14 @@ export async function runService(
   let host: string;
   let otlp: string | undefined;
   try {
-    const cfg = loadConfig({
-      ...platformConfigSpec,
-      PORT: env.int(DEFAULT_PORTS[definition.name], 0, 65535),
-      HOST: env.string('127.0.0.1'),
-    }, { ...process.env, PORT: process.env[portVariable(definition.name)] });
+    const cfg = loadConfig(
+      {
+        ...platformConfigSpec,
+        PORT: env.int(DEFAULT_PORTS[definition.name], 0, 65535),
+        HOST: env.string('127.0.0.1'),
+      },
+      { ...process.env, PORT: process.env[portVariable(definition.name)] },
+    );
     port = cfg.PORT;
     host = cfg.HOST;
     otlp = cfg.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -90,7 +93,11 @@ export async function runService(
 }
 
 /** main.ts of every service: run it, stop cleanly on SIGTERM/SIGINT, exit non-zero on failure. */
-export function main(definition: ServiceDefinition, module: Type<unknown>, configure?: (app: INestApplication) => void | Promise<void>): void {
+export function main(
+  definition: ServiceDefinition,
+  module: Type<unknown>,
+  configure?: (app: INestApplication) => void | Promise<void>,
+): void {
   runService(definition, module, configure)
     .then((running) => {
       const onSignal = (signal: string) => {
@@ -106,7 +113,9 @@ export function main(definition: ServiceDefinition, module: Type<unknown>, confi
       process.once('SIGINT', () => onSignal('SIGINT'));
     })
     .catch((err: Error) => {
-      process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', service: definition.name, msg: 'failed to start', error: err.message })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', service: definition.name, msg: 'failed to start', error: err.message })}\n`,
+      );
       process.exit(1);
     });
 }

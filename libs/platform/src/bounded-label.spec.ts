@@ -6,7 +6,13 @@ describe('BoundedLabel', () => {
   it('gives known values their own label and collapses unknown ones into one', () => {
     const label = new BoundedLabel(10);
     const isKnown = known(['qwen', 'gpt-oss']);
-    expect(['qwen', 'gpt-oss', 'made-up', '', 'x'.repeat(500)].map((v) => label.value(v, isKnown))).toEqual(['qwen', 'gpt-oss', 'other', 'other', 'other']);
+    expect(['qwen', 'gpt-oss', 'made-up', '', 'x'.repeat(500)].map((v) => label.value(v, isKnown))).toEqual([
+      'qwen',
+      'gpt-oss',
+      'other',
+      'other',
+      'other',
+    ]);
     expect(label.size).toBe(2);
   });
 

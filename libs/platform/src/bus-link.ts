@@ -63,7 +63,10 @@ export class BusLink {
     const timeoutMs = this.options.probeTimeoutMs ?? 2000;
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([this.nc.flush(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer to a ping in ${timeoutMs} ms`)), timeoutMs)))]);
+      await Promise.race([
+        this.nc.flush(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer to a ping in ${timeoutMs} ms`)), timeoutMs))),
+      ]);
       // A link the client called down comes back with its reconnect event, not with a ping answered from the buffer.
       if (this.current.reason?.startsWith('no answer')) this.set(true);
     } catch (err) {

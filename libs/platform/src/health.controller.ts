@@ -36,7 +36,10 @@ export class HealthController {
       try {
         const started = process.hrtime.bigint();
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.nc.flush(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 1 s')), 1000)))]).finally(() => clearTimeout(timer));
+        await Promise.race([
+          this.nc.flush(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 1 s')), 1000))),
+        ]).finally(() => clearTimeout(timer));
         return session.up({ server: this.nc.getServer(), rttMs: Number(process.hrtime.bigint() - started) / 1e6 });
       } catch (err) {
         message = (err as Error).message;

@@ -61,7 +61,7 @@ export class OpenAIErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
-      const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message ?? exception.message;
+      const raw = typeof response === 'string' ? response : ((response as { message?: unknown }).message ?? exception.message);
       const message = Array.isArray(raw) ? raw.join('; ') : String(raw);
       const code = status === 404 ? 'not_found' : status === 413 ? 'request_too_large' : null;
       res.status(status).json(errorBody(status, message, code));

@@ -43,7 +43,13 @@ export class PlatformModule {
     const imports: DynamicModule['imports'] = [TerminusModule.forRoot({ logger: false })];
     if (definition.database) {
       const { DATABASE_URL } = loadConfig({ DATABASE_URL: env.url(DEFAULT_DATABASE_URL, ['postgres', 'postgresql']) });
-      imports.push(TypeOrmModule.forRoot({ ...dataSourceOptions(definition.name, DATABASE_URL, definition.database), retryAttempts: 3, retryDelay: 1000 }));
+      imports.push(
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(definition.name, DATABASE_URL, definition.database),
+          retryAttempts: 3,
+          retryDelay: 1000,
+        }),
+      );
     }
     return {
       module: PlatformModule,

@@ -9,7 +9,15 @@ describe('series metrics', () => {
     const buckets = [0.1, 0.5, 1, 2.5];
     const ours = new SeriesHistogram('test_series_seconds', 'help', ['model', 'kind'], [2.5, 0.1, 1, 0.5]);
     const reference = new Histogram({ name: 'test_reference_seconds', help: 'help', labelNames: ['model', 'kind'], buckets });
-    const observations: [string, string, number][] = [['a', 'interactive', 0.05], ['a', 'interactive', 0.1], ['a', 'interactive', 0.7], ['b', 'batch', 3], ['a', 'interactive', 99], ['b', 'batch', 0], ['a\\"x\n', 'batch', 1]];
+    const observations: [string, string, number][] = [
+      ['a', 'interactive', 0.05],
+      ['a', 'interactive', 0.1],
+      ['a', 'interactive', 0.7],
+      ['b', 'batch', 3],
+      ['a', 'interactive', 99],
+      ['b', 'batch', 0],
+      ['a\\"x\n', 'batch', 1],
+    ];
     for (const [model, kind, v] of observations) {
       ours.labels(model, kind).observe(v);
       reference.observe({ model, kind }, v);
@@ -23,7 +31,11 @@ describe('series metrics', () => {
   it('a counter renders exactly as prom-client’s own', async () => {
     const ours = new SeriesCounter('test_series_total', 'help', ['model', 'status']);
     const reference = new Counter({ name: 'test_reference_total', help: 'help', labelNames: ['model', 'status'] });
-    for (const [model, status, n] of [['a', '200', 1], ['a', '200', 2.5], ['b', '429', 1]] as const) {
+    for (const [model, status, n] of [
+      ['a', '200', 1],
+      ['a', '200', 2.5],
+      ['b', '429', 1],
+    ] as const) {
       ours.labels(model, status).inc(n);
       reference.inc({ model, status }, n);
     }

@@ -25,7 +25,10 @@ class FreezingRelay {
   async start(): Promise<this> {
     this.server = net.createServer((client) => {
       const upstream = net.connect(this.targetPort, '127.0.0.1');
-      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         this.sockets.add(from);
         if (this.frozen) from.pause();
         from.on('data', (d) => to.write(d));
@@ -69,7 +72,12 @@ describe('BusLink', () => {
     nats = await startPrivateNatsServer();
     relay = await new FreezingRelay(nats.port).start();
     // The client's own pings are far apart: what notices a hung server here is the link's probe.
-    nc = await connect({ servers: `nats://127.0.0.1:${relay.port}`, maxReconnectAttempts: -1, reconnectTimeWait: 100, pingInterval: 120_000 });
+    nc = await connect({
+      servers: `nats://127.0.0.1:${relay.port}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+      pingInterval: 120_000,
+    });
     link = new BusLink(nc, systemClock, { probeEveryMs: 200, probeTimeoutMs: 500 });
     link.onChange((s) => changes.push(s));
   });
@@ -94,7 +102,7 @@ describe('BusLink', () => {
     expect(changes.map((c) => c.connected)).toEqual([false, true]);
   });
 
-  it('is down from the client\'s disconnect when the server dies, and up at its reconnect', async () => {
+  it("is down from the client's disconnect when the server dies, and up at its reconnect", async () => {
     changes.length = 0;
     await nats.kill();
     await until(() => !link.state.connected, 5000, 'the link to go down');

@@ -18,7 +18,11 @@ describe('PlatformModule /health and /metrics', () => {
   beforeAll(async () => {
     [nats, db] = await Promise.all([startPrivateNatsServer(), createTestDatabase('health')]);
     Object.assign(process.env, { NATS_URL: nats.url, MAAS_NAMESPACE: testNamespace(), DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
-    @Module({ imports: [PlatformModule.forService({ name: 'forecaster', description: 'platform test', database: { entities: [], migrations: [] } })] })
+    @Module({
+      imports: [
+        PlatformModule.forService({ name: 'forecaster', description: 'platform test', database: { entities: [], migrations: [] } }),
+      ],
+    })
     class TestServiceModule {}
     app = await NestFactory.create(TestServiceModule, { logger: false });
     await app.init();
@@ -31,18 +35,31 @@ describe('PlatformModule /health and /metrics', () => {
   });
 
   it('GET /health is 200 with NATS (a round trip to this server) and PostgreSQL up', async () => {
-    const res = await request(app.getHttpServer()).get('/health').expect(200).expect('content-type', /application\/json/);
+    const res = await request(app.getHttpServer())
+      .get('/health')
+      .expect(200)
+      .expect('content-type', /application\/json/);
     expect(res.body).toMatchObject({
       status: 'ok',
-      info: { nats: { status: 'up', server: expect.stringContaining(`:${nats.port}`), rttMs: expect.any(Number) }, database: { status: 'up' } },
+      info: {
+        nats: { status: 'up', server: expect.stringContaining(`:${nats.port}`), rttMs: expect.any(Number) },
+        database: { status: 'up' },
+      },
     });
   });
 
   it('GET /metrics is Prometheus text: process metrics and what the service registered', async () => {
-    const probe = new Counter({ name: 'maas_platform_test_probes_total', help: 'probes counted by the platform test', registers: [register] });
+    const probe = new Counter({
+      name: 'maas_platform_test_probes_total',
+      help: 'probes counted by the platform test',
+      registers: [register],
+    });
     try {
       probe.inc(3);
-      const res = await request(app.getHttpServer()).get('/metrics').expect(200).expect('content-type', /^text\/plain;.*\bversion=0\.0\.4\b/); // Prometheus text format 0.0.4
+      const res = await request(app.getHttpServer())
+        .get('/metrics')
+        .expect(200)
+        .expect('content-type', /^text\/plain;.*\bversion=0\.0\.4\b/); // Prometheus text format 0.0.4
       expect(res.text).toMatch(/^# HELP maas_platform_test_probes_total probes counted by the platform test$/m);
       expect(res.text).toMatch(/^maas_platform_test_probes_total 3$/m);
       expect(res.text).toMatch(/^process_cpu_user_seconds_total \d/m);
@@ -73,7 +90,10 @@ describe('PlatformModule /health and /metrics', () => {
     await nats.kill();
     try {
       const degraded = await request(app.getHttpServer()).get('/health').expect(200);
-      expect(degraded.body).toMatchObject({ status: 'ok', info: { nats: { status: 'up', connected: false, degraded: 'bus down, serving', readyWorkers: 2 }, database: { status: 'up' } } });
+      expect(degraded.body).toMatchObject({
+        status: 'ok',
+        info: { nats: { status: 'up', connected: false, degraded: 'bus down, serving', readyWorkers: 2 }, database: { status: 'up' } },
+      });
       expect(link.state.connected).toBe(false);
       expect(Date.parse(degraded.body.info.nats.downSince)).toBeLessThanOrEqual(Date.now());
 

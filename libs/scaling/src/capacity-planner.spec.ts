@@ -11,8 +11,18 @@ const cpu: VmTypeSpec = { name: 'cpu-64c', accelerator: 'cpu', costPerHour: 1.2,
 /** qwen: 7 concurrent or 7 req/s per replica at target; GPU VMs with one replica, booting in exactly 3 min. */
 function twoStage(capacity: Partial<CapacityPlanSpec> = {}): ScalingSpec {
   const check = resolveScalingSpec({
-    models: { qwen: { targetConcurrencyPerReplica: 10, replicaRequestsPerSecond: 10, targetUtilization: 0.7, minReplicas: 1, maxReplicas: 20 } },
-    capacity: { vmTypes: [gpu], maxVms: 20, bootMarginSeconds: 120, scaleDownDelaySeconds: 600, scaleDownHysteresis: 0.1, minDrainSeconds: 5, ...capacity },
+    models: {
+      qwen: { targetConcurrencyPerReplica: 10, replicaRequestsPerSecond: 10, targetUtilization: 0.7, minReplicas: 1, maxReplicas: 20 },
+    },
+    capacity: {
+      vmTypes: [gpu],
+      maxVms: 20,
+      bootMarginSeconds: 120,
+      scaleDownDelaySeconds: 600,
+      scaleDownHysteresis: 0.1,
+      minDrainSeconds: 5,
+      ...capacity,
+    },
   });
   if (!check.ok) throw new Error(check.error);
   return check.spec;
@@ -29,7 +39,11 @@ function fleet(ready: number, failureProbability = 0): SimulatedCapacityProvider
 function outlook(rate: (t: number) => number, spread = 1.2): (t: number) => DemandOutlook {
   return (now) => {
     const origin = Math.floor(now / 600) * 600;
-    const points = [1, 2, 3].map((h) => ({ t: origin + h * 600, value: rate(origin + (h - 1) * 600), upper: spread * rate(origin + (h - 1) * 600) }));
+    const points = [1, 2, 3].map((h) => ({
+      t: origin + h * 600,
+      value: rate(origin + (h - 1) * 600),
+      upper: spread * rate(origin + (h - 1) * 600),
+    }));
     return { valid: true, stepSeconds: 600, points, upperQuantile: 0.9 };
   };
 }
@@ -55,7 +69,11 @@ describe('stage 2: VMs from replicas and forecast', () => {
   it('never stops a draining VM with requests in flight', () => {
     const load = (t: number) => (t < 5 * MIN ? 35 : 7);
     const busyUntil = 30 * MIN;
-    const timeline = scalingTimeline(twoStage({ scaleDownDelaySeconds: 60 }), { concurrency: load, inFlight: (_vm, t) => (t < busyUntil ? 2 : 0) }, { provider: fleet(5) });
+    const timeline = scalingTimeline(
+      twoStage({ scaleDownDelaySeconds: 60 }),
+      { concurrency: load, inFlight: (_vm, t) => (t < busyUntil ? 2 : 0) },
+      { provider: fleet(5) },
+    );
     timeline.run(at(10 * MIN));
     const drained = timeline.records.flatMap((r) => r.decision.capacity.drains.map((d) => d.vmId));
     expect(drained).toHaveLength(4);
@@ -66,20 +84,34 @@ describe('stage 2: VMs from replicas and forecast', () => {
 
   it('holds inside the hysteresis band', () => {
     // 4 replicas wanted against 5 up: 5 ≤ 4 × 1.5, nothing released
-    const timeline = scalingTimeline(twoStage({ scaleDownDelaySeconds: 0, scaleDownHysteresis: 0.5 }), { concurrency: () => 28 }, { provider: fleet(5) });
+    const timeline = scalingTimeline(
+      twoStage({ scaleDownDelaySeconds: 0, scaleDownHysteresis: 0.5 }),
+      { concurrency: () => 28 },
+      { provider: fleet(5) },
+    );
     timeline.expectDecision(at(5 * MIN), { target: 4, drains: 0, vmsUp: 5 });
-    const noBand = scalingTimeline(twoStage({ scaleDownDelaySeconds: 0, scaleDownHysteresis: 0 }), { concurrency: () => 28 }, { provider: fleet(5) });
+    const noBand = scalingTimeline(
+      twoStage({ scaleDownDelaySeconds: 0, scaleDownHysteresis: 0 }),
+      { concurrency: () => 28 },
+      { provider: fleet(5) },
+    );
     noBand.expectDecision(at(5 * MIN), { target: 4, vmsUp: 4 });
   });
 
   it('pre-starts ahead of forecast demand and explains why', () => {
     // from t = 20 min: 30 req/s expected (5 replicas at 70 %), p90 60 req/s (7 replicas at 90 %); the boot horizon is 3 min + 2 min margin
     const rate = (t: number) => (t >= 20 * MIN ? 30 : 5);
-    const timeline = scalingTimeline(twoStage(), { concurrency: (t) => (t < 20 * MIN ? 5 : 40), forecast: outlook(rate, 2) }, { provider: fleet(1) });
+    const timeline = scalingTimeline(
+      twoStage(),
+      { concurrency: (t) => (t < 20 * MIN ? 5 : 40), forecast: outlook(rate, 2) },
+      { provider: fleet(1) },
+    );
     // p90 of the quiet hours, 10 req/s, already needs a second replica (started at t = 0)
     timeline.expectDecision(at(15 * MIN - 2), { target: 2, starts: 0, vmsUp: 2 });
     const decision = timeline.expectDecision(at(15 * MIN), { target: 7, starts: 5 });
-    expect(decision.capacity.starts[0].reason).toBe('forecast p90 60 req/s in 5 min needs 7 qwen replicas; 2 ready, 0 booting → start 5 × gpu-a100 (boot ~3 min)');
+    expect(decision.capacity.starts[0].reason).toBe(
+      'forecast p90 60 req/s in 5 min needs 7 qwen replicas; 2 ready, 0 booting → start 5 × gpu-a100 (boot ~3 min)',
+    );
     // ready at 18 min, before the demand arrives; no panic when it does
     timeline.expectDecision(at(20 * MIN + 10), { target: 7, starts: 0, vmsUp: 7, panicking: false });
   });
@@ -91,21 +123,41 @@ describe('stage 2: VMs from replicas and forecast', () => {
     const values = Array.from({ length: 288 }, () => 20);
     const result = forecast({ startSeconds: 600, stepSeconds: 600, values }, check.spec, 288 * 600);
     expect(result.valid).toBe(true);
-    const decision = planCapacity(twoStage(), initialCapacityPlanState, { replicaDemand: { qwen: 1 }, vms: [], forecasts: { qwen: result } }, 288 * 600).decision;
+    const decision = planCapacity(
+      twoStage(),
+      initialCapacityPlanState,
+      { replicaDemand: { qwen: 1 }, vms: [], forecasts: { qwen: result } },
+      288 * 600,
+    ).decision;
     // 20 req/s at 7 per replica
     expect(decision.models.qwen.forecastReplicas).toBe(3);
   });
 
   describe('what a forecast step needs', () => {
-    const step = (value: number, upper: number, t = 1200): DemandOutlook => ({ valid: true, stepSeconds: 600, upperQuantile: 0.9, points: [{ t, value, upper }] });
+    const step = (value: number, upper: number, t = 1200): DemandOutlook => ({
+      valid: true,
+      stepSeconds: 600,
+      upperQuantile: 0.9,
+      points: [{ t, value, upper }],
+    });
     const need = (band: CapacityPlanSpec['forecastBand'], outlookNow: DemandOutlook) =>
-      planCapacity(twoStage({ forecastBand: band }), initialCapacityPlanState, { replicaDemand: { qwen: 1 }, vms: [], forecasts: { qwen: outlookNow } }, 400).decision.models.qwen;
+      planCapacity(
+        twoStage({ forecastBand: band }),
+        initialCapacityPlanState,
+        { replicaDemand: { qwen: 1 }, vms: [], forecasts: { qwen: outlookNow } },
+        400,
+      ).decision.models.qwen;
     it.each([
       { case: 'point value at 70 %', band: 'value' as const, outlook: step(30, 60), forecastReplicas: 5 },
       { case: 'upper band at 90 % when it needs more', band: 'upper' as const, outlook: step(30, 60), forecastReplicas: 7 },
       { case: 'point value when the band is narrow', band: 'upper' as const, outlook: step(30, 36), forecastReplicas: 5 },
       { case: 'nothing with forecasts off', band: 'off' as const, outlook: step(30, 60), forecastReplicas: null },
-      { case: 'nothing from an invalid forecast', band: 'upper' as const, outlook: { valid: false as const, reason: 'stale' }, forecastReplicas: null },
+      {
+        case: 'nothing from an invalid forecast',
+        band: 'upper' as const,
+        outlook: { valid: false as const, reason: 'stale' },
+        forecastReplicas: null,
+      },
       { case: 'nothing beyond the boot horizon', band: 'upper' as const, outlook: step(30, 60, 1800), forecastReplicas: null },
     ])('$case', ({ band, outlook: o, forecastReplicas }) => {
       expect(need(band, o).forecastReplicas).toBe(forecastReplicas);
@@ -127,34 +179,71 @@ describe('stage 2: VMs from replicas and forecast', () => {
   });
 
   it('keeps every VM when concurrency data stops (not valid), and never scales to zero', () => {
-    const timeline = scalingTimeline(twoStage({ scaleDownDelaySeconds: 0 }), { concurrency: (t) => (t < MIN ? 35 : null) }, { provider: fleet(5) });
+    const timeline = scalingTimeline(
+      twoStage({ scaleDownDelaySeconds: 0 }),
+      { concurrency: (t) => (t < MIN ? 35 : null) },
+      { provider: fleet(5) },
+    );
     timeline.expectDecision(at(30 * MIN), { valid: false, drains: 0, stops: 0, vmsUp: 5 });
   });
 });
 
 describe('packing onto VM types', () => {
-  const vm = (id: string, vmType: string, state: VmObservation['state'], inFlight: number | null = 0): VmObservation => ({ id, vmType, model: 'qwen', state, requestedAt: 0, stateSince: 0, inFlight });
+  const vm = (id: string, vmType: string, state: VmObservation['state'], inFlight: number | null = 0): VmObservation => ({
+    id,
+    vmType,
+    model: 'qwen',
+    state,
+    requestedAt: 0,
+    stateSince: 0,
+    inFlight,
+  });
   const plan = (capacity: Partial<CapacityPlanSpec>, demand: number, vms: VmObservation[] = []) =>
-    planCapacity(twoStage({ scaleDownDelaySeconds: 0, scaleDownHysteresis: 0, ...capacity }), initialCapacityPlanState, { replicaDemand: { qwen: demand }, vms }, 100).decision;
+    planCapacity(
+      twoStage({ scaleDownDelaySeconds: 0, scaleDownHysteresis: 0, ...capacity }),
+      initialCapacityPlanState,
+      { replicaDemand: { qwen: demand }, vms },
+      100,
+    ).decision;
 
   it.each([
     { name: 'cheapest slot: GPU at 3/replica over CPU at 4.8', types: [gpu, cpu], demand: 3, starts: ['3 × gpu-a100'] },
     { name: 'GPU quota of 1, the rest on CPU', types: [{ ...gpu, maxCount: 1 }, cpu], demand: 3, starts: ['1 × gpu-a100', '8 × cpu-64c'] },
-    { name: 'cost budget 7/h: two GPUs, no room left for a CPU', types: [gpu, cpu], demand: 3, maxCostPerHour: 7, starts: ['2 × gpu-a100'] },
+    {
+      name: 'cost budget 7/h: two GPUs, no room left for a CPU',
+      types: [gpu, cpu],
+      demand: 3,
+      maxCostPerHour: 7,
+      starts: ['2 × gpu-a100'],
+    },
   ])('$name', ({ types, demand, starts, maxCostPerHour }) => {
     const decision = plan({ vmTypes: types, maxCostPerHour: maxCostPerHour ?? null }, demand);
     expect(decision.starts.map((s) => `${s.count} × ${s.vmType}`)).toEqual(starts);
   });
 
   it('stops booting VMs before draining ready ones, and drains idle ones first', () => {
-    const decision = plan({}, 2, [vm('a', 'gpu-a100', 'ready', 4), vm('b', 'gpu-a100', 'ready', 0), vm('c', 'gpu-a100', 'ready', 9), vm('d', 'gpu-a100', 'booting', null)]);
+    const decision = plan({}, 2, [
+      vm('a', 'gpu-a100', 'ready', 4),
+      vm('b', 'gpu-a100', 'ready', 0),
+      vm('c', 'gpu-a100', 'ready', 9),
+      vm('d', 'gpu-a100', 'booting', null),
+    ]);
     expect(decision.stops.map((s) => s.vmId)).toEqual(['d']);
     expect(decision.drains.map((d) => d.vmId)).toEqual(['b']);
   });
 
   it('stops a drained VM only after minDrainSeconds with nothing in flight', () => {
-    const draining = (id: string, since: number, inFlight: number | null) => ({ ...vm(id, 'gpu-a100', 'draining', inFlight), stateSince: since });
-    const decision = plan({}, 1, [vm('a', 'gpu-a100', 'ready'), draining('x', 99, 0), draining('y', 50, 0), draining('z', 50, 3), draining('w', 50, null)]);
+    const draining = (id: string, since: number, inFlight: number | null) => ({
+      ...vm(id, 'gpu-a100', 'draining', inFlight),
+      stateSince: since,
+    });
+    const decision = plan({}, 1, [
+      vm('a', 'gpu-a100', 'ready'),
+      draining('x', 99, 0),
+      draining('y', 50, 0),
+      draining('z', 50, 3),
+      draining('w', 50, null),
+    ]);
     expect(decision.stops.map((s) => s.vmId)).toEqual(['y']);
   });
 });
@@ -162,33 +251,99 @@ describe('packing onto VM types', () => {
 describe('batch backlog: demand that can wait until its deadline', () => {
   const HOUR = 3600;
   const now = 100 * HOUR;
-  const vm = (id: string, state: VmObservation['state'] = 'ready'): VmObservation => ({ id, vmType: 'gpu-a100', model: 'qwen', state, requestedAt: 0, stateSince: 0, inFlight: 0 });
+  const vm = (id: string, state: VmObservation['state'] = 'ready'): VmObservation => ({
+    id,
+    vmType: 'gpu-a100',
+    model: 'qwen',
+    state,
+    requestedAt: 0,
+    stateSince: 0,
+    inFlight: 0,
+  });
   /** qwen does 0.05 batch req/s per replica (a 6k-token summary in ~20 s, 64 at a time would be more; this is a slow one). */
   function spec(batchRequestsPerReplicaPerSecond: number | null = 0.05, minReplicas = 0): ScalingSpec {
     const check = resolveScalingSpec({
       models: { qwen: { replicaRequestsPerSecond: 10, minReplicas, maxReplicas: 6, batchRequestsPerReplicaPerSecond } },
-      capacity: { vmTypes: [gpu], maxVms: 20, bootMarginSeconds: 120, scaleDownDelaySeconds: 0, scaleDownHysteresis: 0, batchDeadlineMarginSeconds: HOUR },
+      capacity: {
+        vmTypes: [gpu],
+        maxVms: 20,
+        bootMarginSeconds: 120,
+        scaleDownDelaySeconds: 0,
+        scaleDownHysteresis: 0,
+        batchDeadlineMarginSeconds: HOUR,
+      },
     });
     if (!check.ok) throw new Error(check.error);
     return check.spec;
   }
   const plan = (s: ScalingSpec, interactive: number, vms: VmObservation[], batch?: { requests: number; dueInHours: number }) =>
-    planCapacity(s, initialCapacityPlanState, { replicaDemand: { qwen: interactive }, vms, batch: batch ? { qwen: { requests: batch.requests, deadline: now + batch.dueInHours * HOUR } } : {} }, now).decision;
+    planCapacity(
+      s,
+      initialCapacityPlanState,
+      {
+        replicaDemand: { qwen: interactive },
+        vms,
+        batch: batch ? { qwen: { requests: batch.requests, deadline: now + batch.dueInHours * HOUR } } : {},
+      },
+      now,
+    ).decision;
 
   it.each([
     // 2,000 requests in 24 h − 5 min boot horizon − 1 h margin at 0.05/s need 0.485 of a replica
-    { name: 'an idle replica does it: it is kept, nothing is started', interactive: 0, up: 1, requests: 2000, due: 24, target: 1, starts: 0, batchReplicas: 1 },
-    { name: 'interactive demand leaves none spare: one more replica for the batch', interactive: 2, up: 2, requests: 2000, due: 24, target: 3, starts: 1, batchReplicas: 1 },
-    { name: 'scaled to zero with a backlog: the batch starts what its deadline needs', interactive: 0, up: 0, requests: 2000, due: 24, target: 1, starts: 1, batchReplicas: 1 },
+    {
+      name: 'an idle replica does it: it is kept, nothing is started',
+      interactive: 0,
+      up: 1,
+      requests: 2000,
+      due: 24,
+      target: 1,
+      starts: 0,
+      batchReplicas: 1,
+    },
+    {
+      name: 'interactive demand leaves none spare: one more replica for the batch',
+      interactive: 2,
+      up: 2,
+      requests: 2000,
+      due: 24,
+      target: 3,
+      starts: 1,
+      batchReplicas: 1,
+    },
+    {
+      name: 'scaled to zero with a backlog: the batch starts what its deadline needs',
+      interactive: 0,
+      up: 0,
+      requests: 2000,
+      due: 24,
+      target: 1,
+      starts: 1,
+      batchReplicas: 1,
+    },
     // 20,000 requests in the same time: 4.85 replicas
     { name: 'a big backlog needs several', interactive: 0, up: 1, requests: 20000, due: 24, target: 5, starts: 4, batchReplicas: 5 },
-    { name: 'past its deadline: every replica allowed', interactive: 1, up: 1, requests: 10, due: 0.5, target: 6, starts: 5, batchReplicas: 6 },
+    {
+      name: 'past its deadline: every replica allowed',
+      interactive: 1,
+      up: 1,
+      requests: 10,
+      due: 0.5,
+      target: 6,
+      starts: 5,
+      batchReplicas: 6,
+    },
   ])('$name', ({ interactive, up, requests, due, target, starts, batchReplicas }) => {
-    const decision = plan(spec(), interactive, Array.from({ length: up }, (_v, i) => vm(`v${i}`)), { requests, dueInHours: due });
+    const decision = plan(
+      spec(),
+      interactive,
+      Array.from({ length: up }, (_v, i) => vm(`v${i}`)),
+      { requests, dueInHours: due },
+    );
     expect(decision.models.qwen.targetReplicas).toBe(target);
     expect(decision.starts.reduce((s, x) => s + x.count, 0)).toBe(starts);
     expect(decision.models.qwen.batchReplicas).toBe(batchReplicas);
-    if (batchReplicas !== undefined && target > interactive) expect(decision.models.qwen.reason).toMatch(/^batch backlog of [\d,]+ requests due in \S.* needs \d+ qwen replicas?;/);
+    if (batchReplicas !== undefined && target > interactive)
+      expect(decision.models.qwen.reason).toMatch(/^batch backlog of [\d,]+ requests due in \S.* needs \d+ qwen replicas?;/);
   });
 
   it('without a batch throughput for the model, batch work never starts capacity', () => {
@@ -206,6 +361,9 @@ describe('batch backlog: demand that can wait until its deadline', () => {
 
   it('rejects a batch throughput that is not positive', () => {
     const check = resolveScalingSpec({ models: { qwen: { batchRequestsPerReplicaPerSecond: 0 } }, capacity: { vmTypes: [gpu] } });
-    expect(check).toEqual({ ok: false, error: expect.stringContaining('models["qwen"].batchRequestsPerReplicaPerSecond must be > 0 or null') });
+    expect(check).toEqual({
+      ok: false,
+      error: expect.stringContaining('models["qwen"].batchRequestsPerReplicaPerSecond must be > 0 or null'),
+    });
   });
 });

@@ -105,7 +105,13 @@ export function replicasForRate(model: ModelScalingSpec, rate: number, utilizati
  * utilization and, with the 'upper' band, its upper quantile at the highest SLO-safe utilization
  * (a pessimistic case needs to be survivable, not comfortable).
  */
-function forecastNeed(outlook: DemandOutlook | undefined, capacity: CapacityPlanSpec, model: ModelScalingSpec, horizon: number, now: number): ForecastNeed | null {
+function forecastNeed(
+  outlook: DemandOutlook | undefined,
+  capacity: CapacityPlanSpec,
+  model: ModelScalingSpec,
+  horizon: number,
+  now: number,
+): ForecastNeed | null {
   if (capacity.forecastBand === 'off' || !outlook || !outlook.valid) return null;
   const upperName = outlook.upperQuantile ? `p${Math.round(outlook.upperQuantile * 100)}` : 'upper';
   let best: ForecastNeed | null = null;
@@ -119,7 +125,8 @@ function forecastNeed(outlook: DemandOutlook | undefined, capacity: CapacityPlan
     // the step (begins, t] must overlap (now, now + horizon]; a step beginning right at the horizon counts
     if (!(p.t > now && begins <= now + horizon)) continue;
     if (Number.isFinite(p.value) && p.value >= 0) consider(replicasForRate(model, p.value), p.value, begins, 'point');
-    if (capacity.forecastBand === 'upper' && Number.isFinite(p.upper) && p.upper >= 0) consider(replicasForRate(model, p.upper, model.maxUtilization), p.upper, begins, upperName);
+    if (capacity.forecastBand === 'upper' && Number.isFinite(p.upper) && p.upper >= 0)
+      consider(replicasForRate(model, p.upper, model.maxUtilization), p.upper, begins, upperName);
   }
   return best;
 }
@@ -137,7 +144,13 @@ interface BatchNeed {
  * needed in the time left after a start's boot horizon and the margin, rounded up; when no time is
  * left, every replica allowed.
  */
-function batchNeed(backlog: BatchBacklog | undefined, capacity: CapacityPlanSpec, model: ModelScalingSpec, horizon: number, now: number): BatchNeed | null {
+function batchNeed(
+  backlog: BatchBacklog | undefined,
+  capacity: CapacityPlanSpec,
+  model: ModelScalingSpec,
+  horizon: number,
+  now: number,
+): BatchNeed | null {
   const perReplica = model.batchRequestsPerReplicaPerSecond ?? null;
   if (!backlog || !(backlog.requests > 0) || backlog.deadline === null || perReplica === null) return null;
   const left = backlog.deadline - now - horizon - (capacity.batchDeadlineMarginSeconds ?? 0);
@@ -261,8 +274,10 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
         for (const t of capacity.vmTypes) {
           if ((t.slots[name] ?? 0) <= 0) continue;
           if (vmsUp + 1 > capacity.maxVms) blocked = `budget of ${plural(capacity.maxVms, 'VM')} reached`;
-          else if (t.maxCount !== null && (upByType.get(t.name) ?? 0) + 1 > t.maxCount) blocked = `quota of ${t.maxCount} × ${t.name} reached`;
-          else if (capacity.maxCostPerHour !== null && costUp + t.costPerHour > capacity.maxCostPerHour + EPSILON) blocked = `budget of ${num(capacity.maxCostPerHour)}/h reached (${num(costUp)}/h up)`;
+          else if (t.maxCount !== null && (upByType.get(t.name) ?? 0) + 1 > t.maxCount)
+            blocked = `quota of ${t.maxCount} × ${t.name} reached`;
+          else if (capacity.maxCostPerHour !== null && costUp + t.costPerHour > capacity.maxCostPerHour + EPSILON)
+            blocked = `budget of ${num(capacity.maxCostPerHour)}/h reached (${num(costUp)}/h up)`;
           else if (!choice || compare(t, choice) < 0) choice = t;
         }
         if (!choice) {
@@ -275,7 +290,9 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
         upByType.set(choice.name, (upByType.get(choice.name) ?? 0) + 1);
         deficit -= choice.slots[name];
       }
-      const startList = [...started.entries()].map(([vmType, count]) => `${count} × ${vmType} (boot ~${duration(types.get(vmType)!.bootSeconds)})`);
+      const startList = [...started.entries()].map(
+        ([vmType, count]) => `${count} × ${vmType} (boot ~${duration(types.get(vmType)!.bootSeconds)})`,
+      );
       if (startList.length > 0) {
         reason = `${reason} → start ${startList.join(' + ')}`;
         for (const [vmType, count] of started) starts.push({ vmType, model: name, count, reason });
@@ -283,7 +300,9 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
     } else if (!frozen && have > held * (1 + capacity.scaleDownHysteresis) + EPSILON && have > held + EPSILON) {
       // release booting VMs first (they serve nothing yet, latest first), then drain idle, dear, young ones
       const candidates = [
-        ...mine.filter((vm) => BOOTING.has(vm.state) && !(vm.inFlight !== null && vm.inFlight > 0)).sort((a, b) => b.requestedAt - a.requestedAt || (a.id < b.id ? 1 : -1)),
+        ...mine
+          .filter((vm) => BOOTING.has(vm.state) && !(vm.inFlight !== null && vm.inFlight > 0))
+          .sort((a, b) => b.requestedAt - a.requestedAt || (a.id < b.id ? 1 : -1)),
         ...mine.filter((vm) => vm.state === 'ready').sort(drainOrder(types, name)),
       ];
       let remaining = have;
@@ -294,7 +313,12 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
         if (remaining - slots < held - EPSILON) continue;
         remaining -= slots;
         if (vm.state === 'ready') {
-          drains.push({ vmId: vm.id, vmType: vm.vmType, model: name, reason: `${why} → drain ${vm.id}${vm.inFlight ? ` (${vm.inFlight} in flight)` : ''}` });
+          drains.push({
+            vmId: vm.id,
+            vmType: vm.vmType,
+            model: name,
+            reason: `${why} → drain ${vm.id}${vm.inFlight ? ` (${vm.inFlight} in flight)` : ''}`,
+          });
           released.push(`drain ${vm.id}`);
         } else {
           stops.push({ vmId: vm.id, vmType: vm.vmType, model: name, reason: `${why} → stop ${vm.id} while still ${vm.state}` });
@@ -303,10 +327,21 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
       }
       if (released.length > 0) reason = `${why} → ${released.join(', ')}`;
     } else if (have > target + EPSILON) {
-      reason = frozen ? `${reason}; nothing released without valid data` : `${reason}; keeping ${num(have)}: need ${held} within the last ${duration(capacity.scaleDownDelaySeconds)}, release above ${num(held * (1 + capacity.scaleDownHysteresis))}`;
+      reason = frozen
+        ? `${reason}; nothing released without valid data`
+        : `${reason}; keeping ${num(have)}: need ${held} within the last ${duration(capacity.scaleDownDelaySeconds)}, release above ${num(held * (1 + capacity.scaleDownHysteresis))}`;
     }
 
-    models[name] = { targetReplicas: target, heldReplicas: held, replicaDemand, forecastReplicas: fc ? fc.replicas : null, ...(batchReplicas !== null ? { batchReplicas } : {}), readyReplicas: ready, bootingReplicas: booting, reason };
+    models[name] = {
+      targetReplicas: target,
+      heldReplicas: held,
+      replicaDemand,
+      forecastReplicas: fc ? fc.replicas : null,
+      ...(batchReplicas !== null ? { batchReplicas } : {}),
+      readyReplicas: ready,
+      bootingReplicas: booting,
+      reason,
+    };
   }
 
   // a draining VM stops once idle and past the minimum drain time; never with requests in flight
@@ -314,7 +349,12 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
     if (vm.state !== 'draining') continue;
     const drainedFor = now - vm.stateSince;
     if (vm.inFlight === 0 && drainedFor >= capacity.minDrainSeconds) {
-      stops.push({ vmId: vm.id, vmType: vm.vmType, model: vm.model, reason: `${vm.id} drained for ${duration(drainedFor)} with no requests in flight → stop` });
+      stops.push({
+        vmId: vm.id,
+        vmType: vm.vmType,
+        model: vm.model,
+        reason: `${vm.id} drained for ${duration(drainedFor)} with no requests in flight → stop`,
+      });
     } else if (vm.inFlight === null) {
       notes.push(`${vm.id} draining for ${duration(drainedFor)}; in-flight count unknown, not stopping`);
     } else if (vm.inFlight > 0) {

@@ -33,14 +33,25 @@ export function decide(spec: ScalingSpec, state: ScalingState, observation: Scal
   const replicaStates: Record<string, ReplicaAutoscalerState> = {};
   const replicaDemand: Record<string, number | null> = {};
   for (const name of Object.keys(spec.models).sort()) {
-    const step = decideReplicas(spec.replicas, spec.models[name], state.replicas[name] ?? initialReplicaAutoscalerState, observation.models[name], now);
+    const step = decideReplicas(
+      spec.replicas,
+      spec.models[name],
+      state.replicas[name] ?? initialReplicaAutoscalerState,
+      observation.models[name],
+      now,
+    );
     replicas[name] = step.decision;
     replicaStates[name] = step.nextState;
     replicaDemand[name] = step.decision.valid ? step.decision.neededReplicas : null;
   }
   const batch: Record<string, BatchBacklog | undefined> = {};
   for (const [name, m] of Object.entries(observation.models)) if (m.batch) batch[name] = m.batch;
-  const capacity = planCapacity(spec, state.capacity ?? initialCapacityPlanState, { replicaDemand, vms: observation.vms, forecasts: observation.forecasts, batch }, now);
+  const capacity = planCapacity(
+    spec,
+    state.capacity ?? initialCapacityPlanState,
+    { replicaDemand, vms: observation.vms, forecasts: observation.forecasts, batch },
+    now,
+  );
   return {
     decision: { at: now, replicas, capacity: capacity.decision },
     nextState: { replicas: replicaStates, capacity: capacity.nextState },

@@ -42,17 +42,48 @@ export type {
   ScalingSpecOverrides,
   VmTypeSpec,
 } from './scaling-spec';
-export { defaultCapacityPlanSpec, defaultModelScalingSpec, defaultReplicaAutoscalerSpec, resolveScalingSpec, validateScalingSpec } from './scaling-spec';
-export type { BatchBacklog, DemandOutlook, ModelObservation, OutlookPoint, ScalingObservation, VmObservation, VmState } from './observation';
+export {
+  defaultCapacityPlanSpec,
+  defaultModelScalingSpec,
+  defaultReplicaAutoscalerSpec,
+  resolveScalingSpec,
+  validateScalingSpec,
+} from './scaling-spec';
+export type {
+  BatchBacklog,
+  DemandOutlook,
+  ModelObservation,
+  OutlookPoint,
+  ScalingObservation,
+  VmObservation,
+  VmState,
+} from './observation';
 export type { ConcurrencyBucket, ReplicaAutoscalerState, ReplicaDecision, ReplicaStep } from './replica-autoscaler';
 export { decideReplicas, initialReplicaAutoscalerState } from './replica-autoscaler';
-export type { CapacityDecision, CapacityInputs, CapacityPlanState, CapacityStep, HeldTarget, ModelCapacity, VmDrain, VmStart, VmStop } from './capacity-planner';
+export type {
+  CapacityDecision,
+  CapacityInputs,
+  CapacityPlanState,
+  CapacityStep,
+  HeldTarget,
+  ModelCapacity,
+  VmDrain,
+  VmStart,
+  VmStop,
+} from './capacity-planner';
 export { bootHorizonSeconds, initialCapacityPlanState, planCapacity, replicasForRate } from './capacity-planner';
 export type { ScaleDecision, ScalingState, ScalingStep } from './decide';
 export { decide, initialScalingState } from './decide';
 export type { DecisionDiff, DecisionInput, DecisionRecord } from './replay';
 export { diffDecisions, replayDecisions } from './replay';
-export type { CapacityEvent, CapacityListener, CapacityProvider, ProviderKind, VmRecord, VmStartRequest } from './providers/capacity-provider';
+export type {
+  CapacityEvent,
+  CapacityListener,
+  CapacityProvider,
+  ProviderKind,
+  VmRecord,
+  VmStartRequest,
+} from './providers/capacity-provider';
 export { toVmObservation } from './providers/capacity-provider';
 export type { BootTimeRange, SimulatedProviderSpec } from './providers/simulated-provider';
 export { defaultSimulatedProviderSpec, SimulatedCapacityProvider, validateSimulatedProviderSpec } from './providers/simulated-provider';

@@ -7,7 +7,11 @@ import { at, MIN, scalingTimeline } from './testing/timeline';
 function spec(overrides: { scaleDownDelaySeconds?: number } = {}): ScalingSpec {
   const check = resolveScalingSpec({
     models: { qwen: { targetConcurrencyPerReplica: 10, replicaRequestsPerSecond: 10, minReplicas: 1, maxReplicas: 30 } },
-    capacity: { vmTypes: [{ name: 'gpu-a100', accelerator: 'gpu', costPerHour: 3, bootSeconds: 240, slots: { qwen: 1 }, maxCount: null }], maxVms: 30, ...overrides },
+    capacity: {
+      vmTypes: [{ name: 'gpu-a100', accelerator: 'gpu', costPerHour: 3, bootSeconds: 240, slots: { qwen: 1 }, maxCount: null }],
+      maxVms: 30,
+      ...overrides,
+    },
   });
   if (!check.ok) throw new Error(check.error);
   return check.spec;
@@ -19,8 +23,22 @@ function record(): DecisionRecord[] {
   provider.startVm({ vmType: 'gpu-a100', model: 'qwen' }, 0, { ready: true });
   const load = (t: number) => (t < 5 * MIN ? 6 : t < 12 * MIN ? 45 + (t % 7) : t < 20 * MIN ? null : 12 + (t % 5) * 0.37);
   const forecast = (t: number): DemandOutlook =>
-    t < 8 * MIN ? { valid: false, reason: 'only 3 steps of history' } : { valid: true, stepSeconds: 600, upperQuantile: 0.9, points: [{ t: Math.ceil(t / 600) * 600, value: 9.3, upper: 13.1 }, { t: Math.ceil(t / 600) * 600 + 600, value: 4.1, upper: 6.2 }] };
-  const timeline = scalingTimeline(spec(), { concurrency: load, forecast, inFlight: (vm, t) => (vm.id.endsWith('3') && t < 35 * MIN ? 1 : 0) }, { provider });
+    t < 8 * MIN
+      ? { valid: false, reason: 'only 3 steps of history' }
+      : {
+          valid: true,
+          stepSeconds: 600,
+          upperQuantile: 0.9,
+          points: [
+            { t: Math.ceil(t / 600) * 600, value: 9.3, upper: 13.1 },
+            { t: Math.ceil(t / 600) * 600 + 600, value: 4.1, upper: 6.2 },
+          ],
+        };
+  const timeline = scalingTimeline(
+    spec(),
+    { concurrency: load, forecast, inFlight: (vm, t) => (vm.id.endsWith('3') && t < 35 * MIN ? 1 : 0) },
+    { provider },
+  );
   timeline.run(at(40 * MIN));
   return timeline.records;
 }
@@ -38,7 +56,9 @@ describe('replay', () => {
   });
 
   it('reproduces every decision exactly from inputs that went through JSON', () => {
-    const stored = JSON.parse(JSON.stringify(records.map(({ spec: s, state, observation, now }) => ({ spec: s, state, observation, now }))));
+    const stored = JSON.parse(
+      JSON.stringify(records.map(({ spec: s, state, observation, now }) => ({ spec: s, state, observation, now }))),
+    );
     const replayed = replayDecisions(stored);
     expect(JSON.stringify(replayed)).toBe(JSON.stringify(recorded));
     expect(diffDecisions(recorded, replayed)).toEqual([]);
@@ -75,6 +95,8 @@ describe('replay', () => {
   });
 
   it('reports missing decisions', () => {
-    expect(diffDecisions(recorded.slice(0, 2), recorded.slice(0, 1))).toEqual([{ index: 1, at: recorded[1].at, field: 'decision', a: 'present', b: 'missing' }]);
+    expect(diffDecisions(recorded.slice(0, 2), recorded.slice(0, 1))).toEqual([
+      { index: 1, at: recorded[1].at, field: 'decision', a: 'present', b: 'missing' },
+    ]);
   });
 });

@@ -79,7 +79,11 @@ export function diffDecisions(a: readonly ScaleDecision[], b: readonly ScaleDeci
       push(`replicas["${model}"].desiredReplicas`, ra?.valid ? ra.desiredReplicas : null, rb?.valid ? rb.desiredReplicas : null);
     }
     for (const model of sortedUnion(x.capacity.models, y.capacity.models)) {
-      push(`capacity.models["${model}"].targetReplicas`, x.capacity.models[model]?.targetReplicas ?? null, y.capacity.models[model]?.targetReplicas ?? null);
+      push(
+        `capacity.models["${model}"].targetReplicas`,
+        x.capacity.models[model]?.targetReplicas ?? null,
+        y.capacity.models[model]?.targetReplicas ?? null,
+      );
     }
     push('capacity.starts', starts(x), starts(y));
     push('capacity.drains', ids(x.capacity.drains), ids(y.capacity.drains));

@@ -86,7 +86,10 @@ describe('stage 1: replicas from concurrency (KPA)', () => {
     { concurrency: 0, min: 2, max: 50, expected: 2 },
     { concurrency: 700, min: 0, max: 8, expected: 8 },
   ])('bounds $concurrency concurrent to [$min, $max] → $expected', ({ concurrency, min, max, expected }) => {
-    const timeline = scalingTimeline(stageOne({ qwen: { minReplicas: min, maxReplicas: max } }), { concurrency: () => concurrency, readyReplicas: () => expected });
+    const timeline = scalingTimeline(stageOne({ qwen: { minReplicas: min, maxReplicas: max } }), {
+      concurrency: () => concurrency,
+      readyReplicas: () => expected,
+    });
     timeline.expectDecision(at(2 * MIN), { replicas: expected });
   });
 
@@ -107,6 +110,9 @@ describe('stage 1: replicas from concurrency (KPA)', () => {
       const { decision } = decideReplicas(spec.replicas, spec.models.qwen, state, { concurrency, readyReplicas: Number.NaN }, 2);
       expect(decision.valid).toBe(true); // the earlier bucket still counts
     }
-    expect(decideReplicas(spec.replicas, spec.models.qwen, initialReplicaAutoscalerState, undefined, 0).decision).toMatchObject({ valid: false, readyReplicas: 0 });
+    expect(decideReplicas(spec.replicas, spec.models.qwen, initialReplicaAutoscalerState, undefined, 0).decision).toMatchObject({
+      valid: false,
+      readyReplicas: 0,
+    });
   });
 });

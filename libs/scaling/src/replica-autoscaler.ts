@@ -20,7 +20,12 @@ export interface ReplicaAutoscalerState {
   readonly zeroSince: number | null;
 }
 
-export const initialReplicaAutoscalerState: ReplicaAutoscalerState = { buckets: [], panicSince: null, maxPanicReplicas: 0, zeroSince: null };
+export const initialReplicaAutoscalerState: ReplicaAutoscalerState = {
+  buckets: [],
+  panicSince: null,
+  maxPanicReplicas: 0,
+  zeroSince: null,
+};
 
 export type ReplicaDecision =
   | {
@@ -81,7 +86,8 @@ export function decideReplicas(
   observation: ModelObservation | undefined,
   now: number,
 ): ReplicaStep {
-  const ready = observation && Number.isFinite(observation.readyReplicas) && observation.readyReplicas > 0 ? Math.floor(observation.readyReplicas) : 0;
+  const ready =
+    observation && Number.isFinite(observation.readyReplicas) && observation.readyReplicas > 0 ? Math.floor(observation.readyReplicas) : 0;
   const stableFrom = now - spec.stableWindowSeconds;
   const buckets = state.buckets.filter(([start]) => start > stableFrom);
 
@@ -99,9 +105,10 @@ export function decideReplicas(
 
   const stable = windowAverage(buckets, stableFrom);
   if (stable === undefined) {
-    const reason = usable || value === undefined || value === null
-      ? `no ${metricName} reported in the last ${duration(spec.stableWindowSeconds)}; keeping ${plural(ready, 'ready replica')}`
-      : `${metricName} ${String(value)} is not a usable number; keeping ${plural(ready, 'ready replica')}`;
+    const reason =
+      usable || value === undefined || value === null
+        ? `no ${metricName} reported in the last ${duration(spec.stableWindowSeconds)}; keeping ${plural(ready, 'ready replica')}`
+        : `${metricName} ${String(value)} is not a usable number; keeping ${plural(ready, 'ready replica')}`;
     return {
       decision: { valid: false, readyReplicas: ready, reason },
       nextState: { buckets, panicSince: state.panicSince, maxPanicReplicas: state.maxPanicReplicas, zeroSince: state.zeroSince },
@@ -152,7 +159,9 @@ export function decideReplicas(
   if (zeroSince !== null && ready > 0 && now - zeroSince < spec.scaleToZeroGracePeriodSeconds) {
     desired = Math.max(desired, 1);
     needed = 1;
-    why.push(`keeping the last replica: zero wanted for ${duration(now - zeroSince)} of a ${duration(spec.scaleToZeroGracePeriodSeconds)} grace period`);
+    why.push(
+      `keeping the last replica: zero wanted for ${duration(now - zeroSince)} of a ${duration(spec.scaleToZeroGracePeriodSeconds)} grace period`,
+    );
   }
   const bounded = clamp(desired, model.minReplicas, model.maxReplicas);
   if (bounded !== desired) why.push(`bounded to ${bounded} by ${bounded > desired ? 'minReplicas' : 'maxReplicas'}`);

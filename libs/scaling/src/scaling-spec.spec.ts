@@ -7,7 +7,15 @@ describe('scaling spec', () => {
     const check = resolveScalingSpec({ models: { qwen: { targetConcurrencyPerReplica: 40 } }, capacity: { vmTypes: [gpu] } });
     expect(check.ok).toBe(true);
     if (!check.ok) return;
-    expect(check.spec.replicas).toEqual({ stableWindowSeconds: 60, panicWindowSeconds: 6, panicThreshold: 2, maxScaleUpRate: 1000, maxScaleDownRate: 2, scaleToZeroGracePeriodSeconds: 30, bucketSeconds: 1 });
+    expect(check.spec.replicas).toEqual({
+      stableWindowSeconds: 60,
+      panicWindowSeconds: 6,
+      panicThreshold: 2,
+      maxScaleUpRate: 1000,
+      maxScaleDownRate: 2,
+      scaleToZeroGracePeriodSeconds: 30,
+      bucketSeconds: 1,
+    });
     expect(check.spec.models.qwen).toMatchObject({ targetConcurrencyPerReplica: 40, targetUtilization: 0.7, minReplicas: 0 });
     expect(check.spec.capacity).toEqual({ ...defaultCapacityPlanSpec, vmTypes: [gpu] });
     // JSON all the way down: it is recorded with every decision
@@ -33,6 +41,8 @@ describe('scaling spec', () => {
   });
 
   it('validates a hand-built spec the same way', () => {
-    expect(validateScalingSpec({ replicas: undefined as never, capacity: defaultCapacityPlanSpec, models: {} })).toBe('scaling spec: replicas must be an object');
+    expect(validateScalingSpec({ replicas: undefined as never, capacity: defaultCapacityPlanSpec, models: {} })).toBe(
+      'scaling spec: replicas must be an object',
+    );
   });
 });

@@ -181,12 +181,22 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
   if (!r || typeof r !== 'object') return 'scaling spec: replicas must be an object';
   const replicaError = checkRules([
     ['replicas.stableWindowSeconds', r.stableWindowSeconds, positive, '> 0'],
-    ['replicas.panicWindowSeconds', r.panicWindowSeconds, (v) => v > 0 && v <= r.stableWindowSeconds, `in (0, stableWindowSeconds = ${r.stableWindowSeconds}]`],
+    [
+      'replicas.panicWindowSeconds',
+      r.panicWindowSeconds,
+      (v) => v > 0 && v <= r.stableWindowSeconds,
+      `in (0, stableWindowSeconds = ${r.stableWindowSeconds}]`,
+    ],
     ['replicas.panicThreshold', r.panicThreshold, (v) => v > 1, '> 1'],
     ['replicas.maxScaleUpRate', r.maxScaleUpRate, (v) => v > 1, '> 1'],
     ['replicas.maxScaleDownRate', r.maxScaleDownRate, (v) => v > 1, '> 1'],
     ['replicas.scaleToZeroGracePeriodSeconds', r.scaleToZeroGracePeriodSeconds, nonNegative, '≥ 0'],
-    ['replicas.bucketSeconds', r.bucketSeconds, (v) => v > 0 && v <= r.panicWindowSeconds, `in (0, panicWindowSeconds = ${r.panicWindowSeconds}]`],
+    [
+      'replicas.bucketSeconds',
+      r.bucketSeconds,
+      (v) => v > 0 && v <= r.panicWindowSeconds,
+      `in (0, panicWindowSeconds = ${r.panicWindowSeconds}]`,
+    ],
   ]);
   if (replicaError) return replicaError;
 
@@ -205,8 +215,10 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
     const costError = checkRules([['capacity.maxCostPerHour', c.maxCostPerHour, nonNegative, '≥ 0 or null']]);
     if (costError) return costError;
   }
-  if (!['upper', 'value', 'off'].includes(c.forecastBand)) return `scaling spec: capacity.forecastBand must be "upper", "value" or "off", got ${JSON.stringify(c.forecastBand)}`;
-  if (typeof c.useReplicaDemand !== 'boolean') return `scaling spec: capacity.useReplicaDemand must be a boolean, got ${JSON.stringify(c.useReplicaDemand)}`;
+  if (!['upper', 'value', 'off'].includes(c.forecastBand))
+    return `scaling spec: capacity.forecastBand must be "upper", "value" or "off", got ${JSON.stringify(c.forecastBand)}`;
+  if (typeof c.useReplicaDemand !== 'boolean')
+    return `scaling spec: capacity.useReplicaDemand must be a boolean, got ${JSON.stringify(c.useReplicaDemand)}`;
   if (!Array.isArray(c.vmTypes)) return 'scaling spec: capacity.vmTypes must be an array';
   const typeNames = new Set<string>();
   for (let i = 0; i < c.vmTypes.length; i += 1) {
@@ -215,7 +227,8 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
     if (!t || typeof t.name !== 'string' || t.name === '') return `scaling spec: ${key}.name must be a non-empty string`;
     if (typeNames.has(t.name)) return `scaling spec: ${key}.name "${t.name}" is not unique`;
     typeNames.add(t.name);
-    if (t.accelerator !== 'gpu' && t.accelerator !== 'cpu') return `scaling spec: ${key}.accelerator must be "gpu" or "cpu", got ${JSON.stringify(t.accelerator)}`;
+    if (t.accelerator !== 'gpu' && t.accelerator !== 'cpu')
+      return `scaling spec: ${key}.accelerator must be "gpu" or "cpu", got ${JSON.stringify(t.accelerator)}`;
     const typeError = checkRules([
       [`${key}.costPerHour`, t.costPerHour, nonNegative, '≥ 0'],
       [`${key}.bootSeconds`, t.bootSeconds, nonNegative, '≥ 0'],
@@ -236,18 +249,31 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
   for (const name of Object.keys(spec.models).sort()) {
     const m = spec.models[name];
     const key = `models["${name}"]`;
-    if (m?.metric !== 'concurrency' && m?.metric !== 'rps') return `scaling spec: ${key}.metric must be "concurrency" or "rps", got ${JSON.stringify(m?.metric)}`;
+    if (m?.metric !== 'concurrency' && m?.metric !== 'rps')
+      return `scaling spec: ${key}.metric must be "concurrency" or "rps", got ${JSON.stringify(m?.metric)}`;
     const modelError = checkRules([
       [`${key}.targetConcurrencyPerReplica`, m?.targetConcurrencyPerReplica, positive, '> 0'],
       [`${key}.targetUtilization`, m?.targetUtilization, (v) => v > 0 && v <= 1, 'in (0, 1]'],
-      [`${key}.maxUtilization`, m?.maxUtilization, (v) => v >= m.targetUtilization && v <= 1, `in [targetUtilization (${m?.targetUtilization}), 1]`],
+      [
+        `${key}.maxUtilization`,
+        m?.maxUtilization,
+        (v) => v >= m.targetUtilization && v <= 1,
+        `in [targetUtilization (${m?.targetUtilization}), 1]`,
+      ],
       [`${key}.replicaRequestsPerSecond`, m?.replicaRequestsPerSecond, positive, '> 0'],
       [`${key}.minReplicas`, m?.minReplicas, nonNegativeInt, 'an integer ≥ 0'],
-      [`${key}.maxReplicas`, m?.maxReplicas, (v) => Number.isInteger(v) && v >= m.minReplicas, `an integer ≥ minReplicas (${m?.minReplicas})`],
+      [
+        `${key}.maxReplicas`,
+        m?.maxReplicas,
+        (v) => Number.isInteger(v) && v >= m.minReplicas,
+        `an integer ≥ minReplicas (${m?.minReplicas})`,
+      ],
     ]);
     if (modelError) return modelError;
     if ((m.batchRequestsPerReplicaPerSecond ?? null) !== null) {
-      const batchError = checkRules([[`${key}.batchRequestsPerReplicaPerSecond`, m.batchRequestsPerReplicaPerSecond, positive, '> 0 or null']]);
+      const batchError = checkRules([
+        [`${key}.batchRequestsPerReplicaPerSecond`, m.batchRequestsPerReplicaPerSecond, positive, '> 0 or null'],
+      ]);
       if (batchError) return batchError;
     }
     if (c.vmTypes.length > 0 && !c.vmTypes.some((t) => (t.slots[name] ?? 0) > 0)) {

@@ -22,11 +22,30 @@ export class SoxAudioDecoder implements AudioDecoder {
   async decode(bytes: Buffer, type: MediaType, signal?: AbortSignal): Promise<Int16Array> {
     const { stdout } = await runTool(
       this.binary,
-      ['-V1', '-D', '-t', type.extension, '-', '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-L', '-c', '1', '-r', String(SAMPLE_RATE), '-'],
+      [
+        '-V1',
+        '-D',
+        '-t',
+        type.extension,
+        '-',
+        '-t',
+        'raw',
+        '-e',
+        'signed-integer',
+        '-b',
+        '16',
+        '-L',
+        '-c',
+        '1',
+        '-r',
+        String(SAMPLE_RATE),
+        '-',
+      ],
       { stdin: bytes, signal },
     ).catch((err: unknown) => {
       // The arguments are fixed: when sox fails, the upload is what it could not read.
-      if (err instanceof ToolError && err.exitCode !== undefined) throw new UnreadableMedia(`the audio could not be decoded (${err.message.replace(/^.*?: /, '')})`);
+      if (err instanceof ToolError && err.exitCode !== undefined)
+        throw new UnreadableMedia(`the audio could not be decoded (${err.message.replace(/^.*?: /, '')})`);
       throw err;
     });
     return pcm16FromBytes(stdout);

@@ -26,7 +26,14 @@ describe('planChunks', () => {
   });
 
   it('cuts in the middle of the latest pause before the target end, without overlap', () => {
-    const chunks = planChunks(levels(70, [[24, 24.5], [27, 27.6], [55, 56]]), spec);
+    const chunks = planChunks(
+      levels(70, [
+        [24, 24.5],
+        [27, 27.6],
+        [55, 56],
+      ]),
+      spec,
+    );
     expect(chunks.map((c) => [c.start, c.end, c.cut])).toEqual([
       [0, 27.3, 'pause'],
       [27.3, 55.5, 'pause'],
@@ -55,7 +62,13 @@ describe('planChunks', () => {
   });
 
   it('gives each chunk a lead-in before its keep window', () => {
-    const chunks = planChunks(levels(70, [[27, 27.6], [55, 56]]), { ...spec, leadInSeconds: 5 });
+    const chunks = planChunks(
+      levels(70, [
+        [27, 27.6],
+        [55, 56],
+      ]),
+      { ...spec, leadInSeconds: 5 },
+    );
     expect(chunks.map((c) => [c.start, c.keepFrom, c.keepTo, c.end])).toEqual([
       [0, 0, 27.3, 27.3],
       [22.3, 27.3, 55.5, 55.5],

@@ -18,7 +18,14 @@ export interface ChunkSpec {
   readonly leadInSeconds: number;
 }
 
-export const DEFAULT_CHUNK_SPEC: ChunkSpec = { chunkSeconds: 30, overlapSeconds: 2, searchSeconds: 8, minPauseSeconds: 0.25, tailSeconds: 8, leadInSeconds: 5 };
+export const DEFAULT_CHUNK_SPEC: ChunkSpec = {
+  chunkSeconds: 30,
+  overlapSeconds: 2,
+  searchSeconds: 8,
+  minPauseSeconds: 0.25,
+  tailSeconds: 8,
+  leadInSeconds: 5,
+};
 
 export interface AudioChunk {
   readonly index: number;
@@ -114,7 +121,14 @@ export function planChunks(levels: Float32Array, spec: ChunkSpec = DEFAULT_CHUNK
         best = f + Math.floor(smooth / 2);
       }
     }
-    chunks.push({ index: chunks.length, start: sec(start), end: sec(Math.min(total, best + halfOverlapF)), keepFrom: sec(keepFrom), keepTo: sec(best), cut: 'overlap' });
+    chunks.push({
+      index: chunks.length,
+      start: sec(start),
+      end: sec(Math.min(total, best + halfOverlapF)),
+      keepFrom: sec(keepFrom),
+      keepTo: sec(best),
+      cut: 'overlap',
+    });
     start = Math.max(0, best - Math.max(halfOverlapF, leadInF));
     keepFrom = best;
   }

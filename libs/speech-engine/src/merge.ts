@@ -39,7 +39,13 @@ export function mergeChunkTranscripts(chunks: readonly ChunkTranscript[]): Trans
       }
       if (words.length === 0) continue;
       const avgLogprob = words.reduce((sum, w) => sum + Math.log(Math.max(w.confidence, 1e-6)), 0) / words.length;
-      segments.push({ start: words[0].start, end: words[words.length - 1].end, text: words.map((w) => w.word).join(' '), words, avgLogprob: round(avgLogprob) });
+      segments.push({
+        start: words[0].start,
+        end: words[words.length - 1].end,
+        text: words.map((w) => w.word).join(' '),
+        words,
+        avgLogprob: round(avgLogprob),
+      });
     }
   }
   return segments;

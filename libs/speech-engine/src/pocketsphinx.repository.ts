@@ -36,7 +36,18 @@ export class PocketsphinxRecognizer implements SpeechRecognizer {
       await writeFile(file, encodeWav(samples, sampleRate));
       const model = (['hmm', 'lm', 'dict'] as const).flatMap((k) => (this.options[k] ? [`-${k}`, this.options[k] as string] : []));
       // -dither: digital silence (zeros) upsets its feature normalisation; measured WER 0.30 → 0.23 on synthesised speech.
-      const args = ['-infile', file, ...(quiet ? ['-logfn', '/dev/null'] : []), '-time', 'yes', '-dither', 'yes', '-samprate', String(sampleRate), ...model];
+      const args = [
+        '-infile',
+        file,
+        ...(quiet ? ['-logfn', '/dev/null'] : []),
+        '-time',
+        'yes',
+        '-dither',
+        'yes',
+        '-samprate',
+        String(sampleRate),
+        ...model,
+      ];
       const { stdout } = await runTool(this.options.binary ?? 'pocketsphinx_continuous', args, { signal });
       return parseSphinxTimes(stdout.toString('utf8'));
     } finally {

@@ -84,7 +84,11 @@ export async function startSpeechServer(options: SpeechServerOptions): Promise<S
   const check = (request: TranscriptionRequest) => {
     if (request.model !== undefined && request.model !== model) throw modelNotFound(request.model, [model]);
     if (!upstream && request.language !== undefined && !LANGUAGES.has(request.language.toLowerCase())) {
-      throw invalidParam('language', `language "${request.language}" is not supported by ${model}; it recognises English (en)`, 'unsupported_language');
+      throw invalidParam(
+        'language',
+        `language "${request.language}" is not supported by ${model}; it recognises English (en)`,
+        'unsupported_language',
+      );
     }
   };
 
@@ -96,28 +100,55 @@ export async function startSpeechServer(options: SpeechServerOptions): Promise<S
         if (upstream) {
           // The runtime is only as healthy as the server it forwards to.
           const answer = await upstream.get('/health', 2000).catch(() => undefined);
-          if (!answer || answer.status >= 500) throw new ApiError(503, `transcription upstream ${upstream.url} is not healthy`, 'server_error', null, 'upstream_unhealthy');
+          if (!answer || answer.status >= 500)
+            throw new ApiError(503, `transcription upstream ${upstream.url} is not healthy`, 'server_error', null, 'upstream_unhealthy');
         }
         sendJson(res, 200, { status: 'ok', ...pool.load() });
       },
     },
-    { method: 'GET', path: '/metrics', handle: ({ res }) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8') },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handle: ({ res }) => sendText(res, 200, metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+    },
     {
       method: 'GET',
       path: '/v1/models',
       handle: ({ res }) =>
         sendJson(res, 200, {
           object: 'list',
-          data: [{ id: model, object: 'model', created, owned_by: upstream ? 'maas-speech-upstream' : 'maas-speech', root: model, parent: null, capabilities: ['transcription'], languages: upstream ? [] : ['en'] }],
+          data: [
+            {
+              id: model,
+              object: 'model',
+              created,
+              owned_by: upstream ? 'maas-speech-upstream' : 'maas-speech',
+              root: model,
+              parent: null,
+              capabilities: ['transcription'],
+              languages: upstream ? [] : ['en'],
+            },
+          ],
         }),
     },
-    { method: 'GET', path: '/v1/audio/transcriptions/progress', handle: ({ res }) => sendJson(res, 200, { object: 'list', data: progress.list() }) },
+    {
+      method: 'GET',
+      path: '/v1/audio/transcriptions/progress',
+      handle: ({ res }) => sendJson(res, 200, { object: 'list', data: progress.list() }),
+    },
     {
       method: 'GET',
       path: /^\/v1\/audio\/transcriptions\/progress\/(?<id>[\w.:-]+)$/,
       handle({ res, params }) {
         const job = progress.get(params.id);
-        if (!job) throw new ApiError(404, `no transcription job "${params.id}" in progress or recently finished`, 'invalid_request_error', null, 'not_found');
+        if (!job)
+          throw new ApiError(
+            404,
+            `no transcription job "${params.id}" in progress or recently finished`,
+            'invalid_request_error',
+            null,
+            'not_found',
+          );
         sendJson(res, 200, job);
       },
     },
@@ -126,11 +157,18 @@ export async function startSpeechServer(options: SpeechServerOptions): Promise<S
       path: '/v1/audio/transcriptions',
       metered: true,
       async handle({ req, res, requestId, signal }) {
-        const body = await readRequestBody(req, { json: jsonBodyLimit(maxFileBytes), multipart: maxFileBytes + 1024 * 1024, allows: `an audio file of at most ${formatBytes(maxFileBytes)}` });
+        const body = await readRequestBody(req, {
+          json: jsonBodyLimit(maxFileBytes),
+          multipart: maxFileBytes + 1024 * 1024,
+          allows: `an audio file of at most ${formatBytes(maxFileBytes)}`,
+        });
         const request = parseTranscriptionRequest(body, rule);
         check(request);
         if (upstream) {
-          const answer = await pool.run((s) => upstream.transcribe(request, options.upstreamModel ?? model, s), { signal, owner: requestId });
+          const answer = await pool.run((s) => upstream.transcribe(request, options.upstreamModel ?? model, s), {
+            signal,
+            owner: requestId,
+          });
           res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.body.length });
           res.end(answer.body);
           return;
@@ -143,6 +181,13 @@ export async function startSpeechServer(options: SpeechServerOptions): Promise<S
       },
     },
   ];
-  const server = await startRuntimeServer({ routes, host: options.host, port: options.port, logger, metrics, shutdownGraceMs: options.shutdownGraceMs });
+  const server = await startRuntimeServer({
+    routes,
+    host: options.host,
+    port: options.port,
+    logger,
+    metrics,
+    shutdownGraceMs: options.shutdownGraceMs,
+  });
   return { ...server, model, pool };
 }

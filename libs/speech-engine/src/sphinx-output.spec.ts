@@ -18,8 +18,18 @@ describe('parseSphinxTimes', () => {
       '',
     ].join('\n');
     expect(parseSphinxTimes(output)).toEqual([
-      { words: [{ word: 'where', start: 0.07, end: 0.36, confidence: 0.692088 }, { word: 'there', start: 0.37, end: 0.55, confidence: 0.826362 }] },
-      { words: [{ word: 'please', start: 3.66, end: 4, confidence: 0.05279 }, { word: 'door', start: 4.55, end: 5.01, confidence: 0.619926 }] },
+      {
+        words: [
+          { word: 'where', start: 0.07, end: 0.36, confidence: 0.692088 },
+          { word: 'there', start: 0.37, end: 0.55, confidence: 0.826362 },
+        ],
+      },
+      {
+        words: [
+          { word: 'please', start: 3.66, end: 4, confidence: 0.05279 },
+          { word: 'door', start: 4.55, end: 5.01, confidence: 0.619926 },
+        ],
+      },
     ]);
   });
 

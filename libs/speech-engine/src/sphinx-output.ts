@@ -46,7 +46,12 @@ export function parseSphinxTimes(output: string): Utterance[] {
     }
     if (isFiller(token)) continue;
     words ??= [];
-    words.push({ word: token.replace(/\(\d+\)$/, ''), start: Number(timed[2]), end: Number(timed[3]), confidence: Math.min(1, Math.max(0, Number(timed[4]))) });
+    words.push({
+      word: token.replace(/\(\d+\)$/, ''),
+      start: Number(timed[2]),
+      end: Number(timed[3]),
+      confidence: Math.min(1, Math.max(0, Number(timed[4]))),
+    });
   }
   flush();
   return utterances;

@@ -73,7 +73,9 @@ export function renderTranscript(t: Transcript, format: ResponseFormat, granular
         duration: t.duration,
         text,
         ...(granularities.has('segment') || granularities.size === 0 ? { segments } : {}),
-        ...(granularities.has('word') ? { words: t.segments.flatMap((s) => s.words.map((w) => ({ word: w.word, start: w.start, end: w.end }))) } : {}),
+        ...(granularities.has('word')
+          ? { words: t.segments.flatMap((s) => s.words.map((w) => ({ word: w.word, start: w.start, end: w.end }))) }
+          : {}),
         usage,
       };
       return { contentType: 'application/json', body: JSON.stringify(body) };

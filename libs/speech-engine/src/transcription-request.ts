@@ -12,7 +12,14 @@ export interface TranscriptionRequest {
   readonly granularities: ReadonlySet<Granularity>;
 }
 
-type Raw = { model?: unknown; language?: unknown; prompt?: unknown; response_format?: unknown; temperature?: unknown; timestamp_granularities?: unknown };
+type Raw = {
+  model?: unknown;
+  language?: unknown;
+  prompt?: unknown;
+  response_format?: unknown;
+  temperature?: unknown;
+  timestamp_granularities?: unknown;
+};
 
 function str(value: unknown, param: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -28,12 +35,19 @@ function parseFields(raw: Raw, audio: DecodedMedia): TranscriptionRequest {
   let temperature: number | undefined;
   if (raw.temperature !== undefined && raw.temperature !== null && raw.temperature !== '') {
     temperature = Number(raw.temperature);
-    if (!Number.isFinite(temperature) || temperature < 0 || temperature > 1) throw invalidParam('temperature', '`temperature` must be a number between 0 and 1');
+    if (!Number.isFinite(temperature) || temperature < 0 || temperature > 1)
+      throw invalidParam('temperature', '`temperature` must be a number between 0 and 1');
   }
-  const list = raw.timestamp_granularities === undefined ? [] : Array.isArray(raw.timestamp_granularities) ? raw.timestamp_granularities : [raw.timestamp_granularities];
+  const list =
+    raw.timestamp_granularities === undefined
+      ? []
+      : Array.isArray(raw.timestamp_granularities)
+        ? raw.timestamp_granularities
+        : [raw.timestamp_granularities];
   const granularities = new Set<Granularity>();
   for (const g of list) {
-    if (g !== 'segment' && g !== 'word') throw invalidParam('timestamp_granularities', '`timestamp_granularities` items must be "segment" or "word"');
+    if (g !== 'segment' && g !== 'word')
+      throw invalidParam('timestamp_granularities', '`timestamp_granularities` items must be "segment" or "word"');
     granularities.add(g);
   }
   return {

@@ -57,7 +57,13 @@ export class TranscriptionService {
       // Nothing to recognise in a blip; the recogniser refuses empty files.
       const chunks = duration < 0.1 ? [] : planChunks(frameLevels(samples, SAMPLE_RATE), this.spec);
       progress.planned(job.id, duration, chunks.length);
-      if (chunks.length > 1) logger.info('transcription planned', { request_id: job.id, audio_seconds: duration, chunks: chunks.length, pause_cuts: chunks.filter((c) => c.cut === 'pause').length });
+      if (chunks.length > 1)
+        logger.info('transcription planned', {
+          request_id: job.id,
+          audio_seconds: duration,
+          chunks: chunks.length,
+          pause_cuts: chunks.filter((c) => c.cut === 'pause').length,
+        });
       const transcripts = await Promise.all(
         chunks.map(async (chunk) => {
           try {
@@ -66,7 +72,13 @@ export class TranscriptionService {
             const utterances = await run((signal) => this.deps.recognizer.recognize(samples.subarray(from, to), SAMPLE_RATE, signal));
             const state = progress.chunkDone(job.id);
             if (chunks.length > 1 && state) {
-              logger.info('transcription progress', { request_id: job.id, percent: state.percent, chunks_done: state.chunks_done, chunks_total: state.chunks_total, audio_seconds: duration });
+              logger.info('transcription progress', {
+                request_id: job.id,
+                percent: state.percent,
+                chunks_done: state.chunks_done,
+                chunks_total: state.chunks_total,
+                audio_seconds: duration,
+              });
             }
             return { chunk, utterances };
           } catch (err) {

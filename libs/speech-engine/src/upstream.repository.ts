@@ -55,14 +55,26 @@ export class OpenAiTranscriptionUpstream implements TranscriptionUpstream {
     // Serialise with the platform's own encoder to get the bytes and the boundary.
     const encoded = new Response(form);
     const body = Buffer.from(await encoded.arrayBuffer());
-    return this.send('POST', '/v1/audio/transcriptions', { 'content-type': encoded.headers.get('content-type') as string, 'content-length': String(body.length) }, body, signal);
+    return this.send(
+      'POST',
+      '/v1/audio/transcriptions',
+      { 'content-type': encoded.headers.get('content-type') as string, 'content-length': String(body.length) },
+      body,
+      signal,
+    );
   }
 
   get(path: string, timeoutMs: number): Promise<UpstreamAnswer> {
     return this.send('GET', path, {}, undefined, AbortSignal.timeout(timeoutMs));
   }
 
-  private send(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, signal?: AbortSignal): Promise<UpstreamAnswer> {
+  private send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    signal?: AbortSignal,
+  ): Promise<UpstreamAnswer> {
     const target = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base);
     const client = target.protocol === 'https:' ? https : http;
     const auth: Record<string, string> = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {};
@@ -70,12 +82,27 @@ export class OpenAiTranscriptionUpstream implements TranscriptionUpstream {
       const req = client.request(target, { method, headers: { ...headers, ...auth }, signal }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.once('end', () => resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/octet-stream'), body: Buffer.concat(chunks) }));
+        res.once('end', () =>
+          resolve({
+            status: res.statusCode ?? 502,
+            contentType: String(res.headers['content-type'] ?? 'application/octet-stream'),
+            body: Buffer.concat(chunks),
+          }),
+        );
         res.once('error', reject);
       });
       req.once('error', (err: Error) => {
         if (err.name === 'AbortError') reject(err);
-        else reject(new ApiError(502, `transcription upstream ${this.url} is unreachable: ${err.message}`, 'server_error', null, 'upstream_unreachable'));
+        else
+          reject(
+            new ApiError(
+              502,
+              `transcription upstream ${this.url} is unreachable: ${err.message}`,
+              'server_error',
+              null,
+              'upstream_unreachable',
+            ),
+          );
       });
       req.end(body);
     });

@@ -118,7 +118,8 @@ describe('transcribing with pocketsphinx', () => {
   });
 
   it('renders text, srt, vtt and verbose_json', async () => {
-    const form = (format: string, extra: Record<string, string | string[]> = {}) => multipart(hello, 'hello.wav', { model: MODEL, response_format: format, ...extra });
+    const form = (format: string, extra: Record<string, string | string[]> = {}) =>
+      multipart(hello, 'hello.wav', { model: MODEL, response_format: format, ...extra });
     const text = await transcribe(server.url, form('text'));
     expect([text.headers.get('content-type'), text.text]).toEqual(['text/plain; charset=utf-8', 'hello world this is a test\n']);
     const srt = await transcribe(server.url, form('srt'));
@@ -126,9 +127,26 @@ describe('transcribing with pocketsphinx', () => {
     const vtt = await transcribe(server.url, form('vtt'));
     expect(vtt.text).toMatch(/^WEBVTT\n\n00:00:00\.\d{3} --> 00:00:0\d\.\d{3}\nhello world this is a test\n$/);
     const verbose = await transcribe(server.url, form('verbose_json', { 'timestamp_granularities[]': ['segment', 'word'] }));
-    expect(verbose.json).toMatchObject({ task: 'transcribe', language: 'english', duration: expect.closeTo(2.183, 2), text: 'hello world this is a test', usage: { type: 'duration', seconds: 3 } });
+    expect(verbose.json).toMatchObject({
+      task: 'transcribe',
+      language: 'english',
+      duration: expect.closeTo(2.183, 2),
+      text: 'hello world this is a test',
+      usage: { type: 'duration', seconds: 3 },
+    });
     expect(verbose.json.segments).toEqual([
-      { id: 0, seek: expect.any(Number), start: expect.any(Number), end: expect.any(Number), text: 'hello world this is a test', tokens: [], temperature: 0, avg_logprob: expect.any(Number), compression_ratio: expect.any(Number), no_speech_prob: 0 },
+      {
+        id: 0,
+        seek: expect.any(Number),
+        start: expect.any(Number),
+        end: expect.any(Number),
+        text: 'hello world this is a test',
+        tokens: [],
+        temperature: 0,
+        avg_logprob: expect.any(Number),
+        compression_ratio: expect.any(Number),
+        no_speech_prob: 0,
+      },
     ]);
     expect(verbose.json.words.map((w: any) => w.word)).toEqual(['hello', 'world', 'this', 'is', 'a', 'test']);
     const ends = verbose.json.words.map((w: any) => [w.start, w.end]).flat();
@@ -147,7 +165,9 @@ describe('transcribing with pocketsphinx', () => {
         await new Promise((r) => setTimeout(r, 250));
       }
     })();
-    const res = await transcribe(server.url, multipart(audio, 'lecture.wav', { model: MODEL, response_format: 'verbose_json' }), { 'x-request-id': 'long-1' });
+    const res = await transcribe(server.url, multipart(audio, 'lecture.wav', { model: MODEL, response_format: 'verbose_json' }), {
+      'x-request-id': 'long-1',
+    });
     polling = false;
     await poll;
     expect(res.status).toBe(200);
@@ -182,9 +202,21 @@ describe('request errors', () => {
     ['invalid base64', 400, 'file', 'invalid_base64', () => ({ file: '%%%' })],
     ['an image where audio belongs', 400, 'file', 'unsupported_media_type', () => ({ file: png.toString('base64') })],
     ['no file', 400, 'file', 'missing_required_parameter', () => ({ model: MODEL })],
-    ['an unknown response format', 400, 'response_format', 'invalid_value', () => ({ file: hello.toString('base64'), response_format: 'docx' })],
+    [
+      'an unknown response format',
+      400,
+      'response_format',
+      'invalid_value',
+      () => ({ file: hello.toString('base64'), response_format: 'docx' }),
+    ],
     ['a language it does not know', 400, 'language', 'unsupported_language', () => ({ file: hello.toString('base64'), language: 'ja' })],
-    ['a bad granularity', 400, 'timestamp_granularities', 'invalid_value', () => ({ file: hello.toString('base64'), timestamp_granularities: ['sentence'] })],
+    [
+      'a bad granularity',
+      400,
+      'timestamp_granularities',
+      'invalid_value',
+      () => ({ file: hello.toString('base64'), timestamp_granularities: ['sentence'] }),
+    ],
     ['a model it does not serve', 404, 'model', 'model_not_found', () => ({ file: hello.toString('base64'), model: 'whisper-1' })],
   ])('%s → %i naming %s', async (_name, status, param, code, body) => {
     const res = await transcribe(server.url, body());
@@ -235,7 +267,14 @@ describe('adapter mode: forwarding to an OpenAI-compatible transcription server'
   let adapter: SpeechServer;
   beforeAll(async () => {
     // Our own pocketsphinx runtime plays the external whisper server.
-    adapter = await startSpeechServer({ model: 'whisper-large-v3', upstreamModel: MODEL, concurrency: 2, port: 0, logger, upstream: new OpenAiTranscriptionUpstream(`${server.url}/v1`) });
+    adapter = await startSpeechServer({
+      model: 'whisper-large-v3',
+      upstreamModel: MODEL,
+      concurrency: 2,
+      port: 0,
+      logger,
+      upstream: new OpenAiTranscriptionUpstream(`${server.url}/v1`),
+    });
   });
   afterAll(() => adapter.close());
 
@@ -246,7 +285,12 @@ describe('adapter mode: forwarding to an OpenAI-compatible transcription server'
   });
 
   it('turns the base64 JSON form into the multipart form upstream servers speak', async () => {
-    const res = await transcribe(adapter.url, { model: 'whisper-large-v3', file: `data:audio/wav;base64,${hello.toString('base64')}`, response_format: 'verbose_json', timestamp_granularities: ['word'] });
+    const res = await transcribe(adapter.url, {
+      model: 'whisper-large-v3',
+      file: `data:audio/wav;base64,${hello.toString('base64')}`,
+      response_format: 'verbose_json',
+      timestamp_granularities: ['word'],
+    });
     expect(res.status).toBe(200);
     expect(res.json.words.map((w: any) => w.word)).toEqual(['hello', 'world', 'this', 'is', 'a', 'test']);
     const srt = await transcribe(adapter.url, { file: hello.toString('base64'), response_format: 'srt' });
@@ -265,7 +309,13 @@ describe('adapter mode: forwarding to an OpenAI-compatible transcription server'
     const models: any = await (await fetch(`${adapter.url}/v1/models`)).json();
     expect(models.data.map((m: any) => [m.id, m.capabilities])).toEqual([['whisper-large-v3', ['transcription']]]);
     expect((await fetch(`${adapter.url}/health`)).status).toBe(200);
-    const orphan = await startSpeechServer({ model: 'whisper-1', concurrency: 1, port: 0, logger, upstream: new OpenAiTranscriptionUpstream('http://127.0.0.1:9') });
+    const orphan = await startSpeechServer({
+      model: 'whisper-1',
+      concurrency: 1,
+      port: 0,
+      logger,
+      upstream: new OpenAiTranscriptionUpstream('http://127.0.0.1:9'),
+    });
     try {
       const health = await fetch(`${orphan.url}/health`);
       expect(health.status).toBe(503);
@@ -280,7 +330,9 @@ describe('adapter mode: forwarding to an OpenAI-compatible transcription server'
 describe('serving', () => {
   it('lists its model and exposes vLLM-named load gauges', async () => {
     const models: any = await (await fetch(`${server.url}/v1/models`)).json();
-    expect(models.data).toEqual([expect.objectContaining({ id: MODEL, object: 'model', capabilities: ['transcription'], languages: ['en'] })]);
+    expect(models.data).toEqual([
+      expect.objectContaining({ id: MODEL, object: 'model', capabilities: ['transcription'], languages: ['en'] }),
+    ]);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^vllm:num_requests_running\{model_name="pocketsphinx\/en-us"\} 0$/m);
     expect(metrics).toMatch(/^vllm:num_requests_waiting\{model_name="pocketsphinx\/en-us"\} 0$/m);
@@ -289,8 +341,14 @@ describe('serving', () => {
 
   it('cancels the chunks of a long job when its client disconnects', async () => {
     const client = new AbortController();
-    const request = fetch(`${server.url}/v1/audio/transcriptions`, { method: 'POST', body: multipart(readFileSync(long), 'lecture.wav'), headers: { 'x-request-id': 'long-cancelled' }, signal: client.signal }).catch((e: Error) => e.name);
-    while ((await (await fetch(`${server.url}/v1/audio/transcriptions/progress/long-cancelled`)).json() as any).status !== 'transcribing') await new Promise((r) => setTimeout(r, 50));
+    const request = fetch(`${server.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      body: multipart(readFileSync(long), 'lecture.wav'),
+      headers: { 'x-request-id': 'long-cancelled' },
+      signal: client.signal,
+    }).catch((e: Error) => e.name);
+    while (((await (await fetch(`${server.url}/v1/audio/transcriptions/progress/long-cancelled`)).json()) as any).status !== 'transcribing')
+      await new Promise((r) => setTimeout(r, 50));
     client.abort();
     expect(await request).toBe('AbortError');
     const started = Date.now();
@@ -307,7 +365,14 @@ describe('maas speech-engine', () => {
   it('prints a ready line with its URL, serves, and stops on SIGTERM', async () => {
     const root = path.resolve(__dirname, '../../..');
     // The transpiled CLI (jest's global setup builds dist/), run the way bin/maas.js runs it.
-    const cli = spawn(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'dist/cli/main.js'))}).main(['speech-engine','--port','0','--upstream',${JSON.stringify(server.url)}]).then((c)=>{process.exitCode=c})`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cli = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(path.join(root, 'dist/cli/main.js'))}).main(['speech-engine','--port','0','--upstream',${JSON.stringify(server.url)}]).then((c)=>{process.exitCode=c})`,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const lines = createInterface({ input: cli.stdout });
     const ready = await new Promise<any>((resolve, reject) => {
       lines.on('line', (line) => {

@@ -1,5 +1,15 @@
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { contextFromHttpHeaders, extractContext, injectContext, inSpan, otlpTracesUrl, startTelemetry, stopTelemetry, trace, tracingEnabled } from '@maas/telemetry';
+import {
+  contextFromHttpHeaders,
+  extractContext,
+  injectContext,
+  inSpan,
+  otlpTracesUrl,
+  startTelemetry,
+  stopTelemetry,
+  trace,
+  tracingEnabled,
+} from '@maas/telemetry';
 
 describe('telemetry', () => {
   const exporter = new InMemorySpanExporter();

@@ -24,13 +24,22 @@ export const factory = {
     ...o,
   }),
   workerDraining: (o: Partial<MessageTypes['worker.draining']> = {}): MessageTypes['worker.draining'] => ({
-    workerId: 'w-test', inFlight: 0, sentAt: now(), ...o,
+    workerId: 'w-test',
+    inFlight: 0,
+    sentAt: now(),
+    ...o,
   }),
   workerDeregistered: (o: Partial<MessageTypes['worker.deregistered']> = {}): MessageTypes['worker.deregistered'] => ({
-    workerId: 'w-test', reason: 'shutdown', sentAt: now(), ...o,
+    workerId: 'w-test',
+    reason: 'shutdown',
+    sentAt: now(),
+    ...o,
   }),
   keyRevoked: (o: Partial<MessageTypes['key.revoked']> = {}): MessageTypes['key.revoked'] => ({
-    keyId: randomUUID(), prefix: 'abcdefgh', revokedAt: now(), ...o,
+    keyId: randomUUID(),
+    prefix: 'abcdefgh',
+    revokedAt: now(),
+    ...o,
   }),
   requestCompleted: (o: Partial<MessageTypes['usage.request-completed']> = {}): MessageTypes['usage.request-completed'] => ({
     requestId: `req-${randomUUID()}`,
@@ -72,7 +81,15 @@ export const factory = {
   }),
   batchBacklogReported: (o: Partial<MessageTypes['batch.backlog-reported']> = {}): MessageTypes['batch.backlog-reported'] => ({
     reportedAt: now(),
-    models: [{ model: 'Qwen/Qwen2.5-3B-Instruct', requests: 120, inputTokens: 736_320, batches: 1, deadline: new Date(Date.now() + 86_400_000).toISOString() }],
+    models: [
+      {
+        model: 'Qwen/Qwen2.5-3B-Instruct',
+        requests: 120,
+        inputTokens: 736_320,
+        batches: 1,
+        deadline: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+    ],
     ...o,
   }),
 };

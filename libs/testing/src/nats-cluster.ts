@@ -45,7 +45,23 @@ function routeCertificates(dir: string): { ca: string; cert: string; key: string
   ssl(['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=test NATS route CA']);
   ssl(['req', ...ec, '-keyout', f('route.key'), '-out', f('route.csr'), '-subj', '/CN=test NATS route']);
   writeFileSync(f('route.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  ssl(['x509', '-req', '-in', f('route.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('route.pem'), '-days', '2', '-extfile', f('route.ext')]);
+  ssl([
+    'x509',
+    '-req',
+    '-in',
+    f('route.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('route.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    f('route.ext'),
+  ]);
   return { ca: f('ca.pem'), cert: f('route.pem'), key: f('route.key') };
 }
 
@@ -85,7 +101,10 @@ export async function startNatsCluster(): Promise<PrivateNatsCluster> {
     const store = join(dir, name);
     mkdirSync(store);
     const config = join(dir, `${name}.conf`);
-    writeFileSync(config, [`listen: "127.0.0.1:${p.client}"`, `jetstream { store_dir: ${JSON.stringify(store)} }`, 'include "cluster.conf"', ''].join('\n'));
+    writeFileSync(
+      config,
+      [`listen: "127.0.0.1:${p.client}"`, `jetstream { store_dir: ${JSON.stringify(store)} }`, 'include "cluster.conf"', ''].join('\n'),
+    );
     const env = {
       NATS_SERVER_NAME: name,
       NATS_CLUSTER_LISTEN: `127.0.0.1:${p.route}`,

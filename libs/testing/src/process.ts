@@ -68,7 +68,13 @@ export function startNode(script: string, env: Record<string, string>, args: str
         const timer = setTimeout(() => {
           reject(new Error(`${script}: no ${what} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
         }, timeoutMs);
-        const waiter = { predicate, resolve: (r: Record<string, unknown>) => { clearTimeout(timer); resolve(r); } };
+        const waiter = {
+          predicate,
+          resolve: (r: Record<string, unknown>) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+        };
         waiters.push(waiter);
         void exited.then((code) => {
           if (waiters.includes(waiter)) {

@@ -9,7 +9,9 @@ describe('requireSystemPart', () => {
   it('names the part and what of it is missing when its commands are not on PATH', () => {
     process.env.PATH = '/nonexistent';
     expect(missingOf('compose')).toEqual(['docker-compose']);
-    expect(() => requireSystemPart('compose')).toThrow(/^compose file validation \(docker-compose v1\) is not installed \(missing docker-compose\): run npm test as root/);
+    expect(() => requireSystemPart('compose')).toThrow(
+      /^compose file validation \(docker-compose v1\) is not installed \(missing docker-compose\): run npm test as root/,
+    );
   });
 
   it('passes for a part whose commands are found on PATH', () => {

@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
  * fails that suite with the reason instead of an ENOENT deep inside a helper.
  */
 export const SYSTEM_PARTS = {
-  'saml-idp': { label: 'SAML sign-in (SimpleSAMLphp development IdP)', commands: ['php', 'openssl'], files: ['/usr/share/simplesamlphp/www'] },
+  'saml-idp': {
+    label: 'SAML sign-in (SimpleSAMLphp development IdP)',
+    commands: ['php', 'openssl'],
+    files: ['/usr/share/simplesamlphp/www'],
+  },
   chromium: { label: 'browser tests (Chromium)', commands: ['chromium'], files: [] },
   ocr: { label: 'OCR runtime (Tesseract, ImageMagick)', commands: ['tesseract', 'convert'], files: [] },
   speech: { label: 'speech runtime (pocketsphinx, sox, espeak-ng)', commands: ['pocketsphinx_continuous', 'sox', 'espeak-ng'], files: [] },

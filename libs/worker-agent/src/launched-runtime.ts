@@ -30,7 +30,9 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p
  * at its exit, and through the parent-death signal when it is killed outright (OOM killer, SIGKILL).
  */
 export const spawnRuntime: SpawnRuntime = (command) => {
-  const [program, args] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command.program, ...command.args]] : [command.program, [...command.args]];
+  const [program, args] = SETPRIV
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command.program, ...command.args]]
+    : [command.program, [...command.args]];
   const child = spawn(program, args, { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
   const orphaned = () => child.kill('SIGKILL');
   process.once('exit', orphaned);
@@ -121,7 +123,11 @@ export class LaunchedRuntime {
         this.o.onRegistered?.(agent);
         const ended = await Promise.race([child.exited, this.stopped.then(() => undefined)]);
         if (ended === undefined) break;
-        this.o.logger.error('runtime exited; deregistering until it is back', { code: ended.code, signal: ended.signal, upForMs: Date.now() - startedAt });
+        this.o.logger.error('runtime exited; deregistering until it is back', {
+          code: ended.code,
+          signal: ended.signal,
+          upForMs: Date.now() - startedAt,
+        });
         await agent.stop('replaced');
         agent = undefined;
         if (Date.now() - startedAt >= (this.o.stableAfterMs ?? 60_000)) crashes = 0;
@@ -138,7 +144,8 @@ export class LaunchedRuntime {
       await Promise.race([sleep(delay), this.stopped]);
       if (this.stopReason === undefined) this.restarts += 1;
     }
-    if (agent) await agent.drain(this.stopReason ?? 'shutdown').catch((err: Error) => this.o.logger.error('drain failed', { error: err.message }));
+    if (agent)
+      await agent.drain(this.stopReason ?? 'shutdown').catch((err: Error) => this.o.logger.error('drain failed', { error: err.message }));
     if (this.child) await this.terminate(this.child, this.o.stopTimeoutMs);
   }
 

@@ -48,7 +48,9 @@ export class RuntimeClient {
     if (!res.ok) throw new Error(`GET /v1/models answered ${res.status}`);
     const body = (await res.json()) as { data?: unknown };
     const entries = Array.isArray(body.data) ? (body.data as unknown[]) : [];
-    const models = entries.flatMap((m) => (typeof m === 'object' && m !== null ? [runtimeModel(m)] : [])).filter((m): m is RuntimeModel => m !== undefined);
+    const models = entries
+      .flatMap((m) => (typeof m === 'object' && m !== null ? [runtimeModel(m)] : []))
+      .filter((m): m is RuntimeModel => m !== undefined);
     if (models.length === 0) throw new Error('GET /v1/models listed no model');
     return models;
   }
@@ -59,7 +61,13 @@ export class RuntimeClient {
       const res = await this.get('/health');
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return 'ready';
-      if (res.status === 404) return (await this.models().then(() => true, () => false)) ? 'ready' : 'loading';
+      if (res.status === 404)
+        return (await this.models().then(
+          () => true,
+          () => false,
+        ))
+          ? 'ready'
+          : 'loading';
       return 'loading';
     } catch {
       return 'down';

@@ -6,7 +6,14 @@ describe('vllmCommand', () => {
   it.each([
     [
       'a 70B model over four GPUs, long context, priority for interactive traffic',
-      { model: 'meta-llama/Llama-3.3-70B-Instruct', servedModelName: 'llama-3.3-70b', tensorParallelSize: 4, maxModelLen: 32768, gpuMemoryUtilization: 0.92, priorityScheduling: true },
+      {
+        model: 'meta-llama/Llama-3.3-70B-Instruct',
+        servedModelName: 'llama-3.3-70b',
+        tensorParallelSize: 4,
+        maxModelLen: 32768,
+        gpuMemoryUtilization: 0.92,
+        priorityScheduling: true,
+      },
       [],
       'serve meta-llama/Llama-3.3-70B-Instruct --host 0.0.0.0 --port 8001 --served-model-name llama-3.3-70b --tensor-parallel-size 4 --max-model-len 32768 --gpu-memory-utilization 0.92 --scheduling-policy priority',
     ],
@@ -45,9 +52,30 @@ describe('runtimeCommand', () => {
   const maas = ['/usr/bin/node', '/opt/maas/bin/maas.js'];
 
   it.each([
-    ['llama-server', 'llama-server', '-m /models/tiny.gguf --host 0.0.0.0 --port 8001 --alias tiny --metrics -c 4096', { LLAMA_API_KEY: 'k-123' }, 'llama.cpp', true],
-    ['sim-engine', '/usr/bin/node', '/opt/maas/bin/maas.js sim-engine --host 0.0.0.0 --port 8001 --model tiny -c 4096', {}, 'sim-engine', false],
-    ['llama-engine', '/usr/bin/node', '/opt/maas/bin/maas.js llama-engine --model /models/tiny.gguf --model-id tiny --host 0.0.0.0 --port 8001 -c 4096', {}, undefined, false],
+    [
+      'llama-server',
+      'llama-server',
+      '-m /models/tiny.gguf --host 0.0.0.0 --port 8001 --alias tiny --metrics -c 4096',
+      { LLAMA_API_KEY: 'k-123' },
+      'llama.cpp',
+      true,
+    ],
+    [
+      'sim-engine',
+      '/usr/bin/node',
+      '/opt/maas/bin/maas.js sim-engine --host 0.0.0.0 --port 8001 --model tiny -c 4096',
+      {},
+      'sim-engine',
+      false,
+    ],
+    [
+      'llama-engine',
+      '/usr/bin/node',
+      '/opt/maas/bin/maas.js llama-engine --model /models/tiny.gguf --model-id tiny --host 0.0.0.0 --port 8001 -c 4096',
+      {},
+      undefined,
+      false,
+    ],
   ] as const)('%s', (kind, program, args, env, runtimeKind, usesApiKey) => {
     const c = runtimeCommand({ kind, model, at, maas, extra: ['-c', '4096'] });
     expect([c.program, c.args.join(' '), c.env, c.kind, c.usesApiKey]).toEqual([program, args, env, runtimeKind, usesApiKey]);

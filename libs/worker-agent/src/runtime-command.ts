@@ -49,7 +49,13 @@ export function vllmCommand(spec: VllmModelSpec, at: RuntimeEndpoint, extra: rea
   if (spec.maxModelLen !== undefined) args.push('--max-model-len', String(spec.maxModelLen));
   if (spec.gpuMemoryUtilization !== undefined) args.push('--gpu-memory-utilization', String(spec.gpuMemoryUtilization));
   if (spec.priorityScheduling) args.push('--scheduling-policy', 'priority');
-  return { program: 'vllm', args: [...args, ...extra], env: at.apiKey ? { VLLM_API_KEY: at.apiKey } : {}, kind: 'vllm', usesApiKey: Boolean(at.apiKey) };
+  return {
+    program: 'vllm',
+    args: [...args, ...extra],
+    env: at.apiKey ? { VLLM_API_KEY: at.apiKey } : {},
+    kind: 'vllm',
+    usesApiKey: Boolean(at.apiKey),
+  };
 }
 
 export interface LaunchSpec {
@@ -79,8 +85,20 @@ export function runtimeCommand(s: LaunchSpec): RuntimeCommand {
         usesApiKey: Boolean(s.at.apiKey),
       };
     case 'sim-engine':
-      return { program: maas, args: [...script, 'sim-engine', ...net, '--model', s.model.servedModelName, ...s.extra], env: {}, kind: 'sim-engine', usesApiKey: false };
+      return {
+        program: maas,
+        args: [...script, 'sim-engine', ...net, '--model', s.model.servedModelName, ...s.extra],
+        env: {},
+        kind: 'sim-engine',
+        usesApiKey: false,
+      };
     case 'llama-engine':
-      return { program: maas, args: [...script, 'llama-engine', '--model', s.model.model, '--model-id', s.model.servedModelName, ...net, ...s.extra], env: {}, kind: undefined, usesApiKey: false };
+      return {
+        program: maas,
+        args: [...script, 'llama-engine', '--model', s.model.model, '--model-id', s.model.servedModelName, ...net, ...s.extra],
+        env: {},
+        kind: undefined,
+        usesApiKey: false,
+      };
   }
 }

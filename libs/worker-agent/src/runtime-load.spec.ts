@@ -23,7 +23,14 @@ describe('runtime load', () => {
   });
 
   it('reads vLLM, with the older KV-cache name', () => {
-    expect(parseRuntimeLoad(VLLM)).toEqual({ family: 'vllm', running: 4, waiting: 2, kvCacheUsage: 0.25, prefixQueries: 1000, prefixHits: 400 });
+    expect(parseRuntimeLoad(VLLM)).toEqual({
+      family: 'vllm',
+      running: 4,
+      waiting: 2,
+      kvCacheUsage: 0.25,
+      prefixQueries: 1000,
+      prefixHits: 400,
+    });
   });
 
   it('reads llama.cpp server', () => {

@@ -62,7 +62,12 @@ export function parseRuntimeLoad(text: string): LoadReading | undefined {
 export function workerLoad(reading: LoadReading, previous?: LoadReading): WorkerLoad {
   const load: { -readonly [K in keyof WorkerLoad]: WorkerLoad[K] } = { running: reading.running, waiting: reading.waiting };
   if (reading.kvCacheUsage !== undefined) load.kvCacheUsage = Math.min(1, Math.max(0, reading.kvCacheUsage));
-  if (previous?.prefixQueries !== undefined && reading.prefixQueries !== undefined && reading.prefixHits !== undefined && previous.prefixHits !== undefined) {
+  if (
+    previous?.prefixQueries !== undefined &&
+    reading.prefixQueries !== undefined &&
+    reading.prefixHits !== undefined &&
+    previous.prefixHits !== undefined
+  ) {
     const queries = reading.prefixQueries - previous.prefixQueries;
     const hits = reading.prefixHits - previous.prefixHits;
     if (queries > 0 && hits >= 0) load.prefixCacheHitRate = Math.min(1, hits / queries);

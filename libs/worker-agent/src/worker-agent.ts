@@ -104,7 +104,8 @@ export class WorkerAgent {
       try {
         return await this.o.runtime.models();
       } catch (err) {
-        if (!logged) this.o.logger.info('waiting for the runtime to list its models', { url: this.o.runtime.baseUrl, reason: (err as Error).message });
+        if (!logged)
+          this.o.logger.info('waiting for the runtime to list its models', { url: this.o.runtime.baseUrl, reason: (err as Error).message });
         logged = true;
         await sleep(500);
       }
@@ -115,7 +116,11 @@ export class WorkerAgent {
     const defaults = this.o.capabilities ?? ['chat', 'completion'];
     return models.map((m) => ({
       id: m.id,
-      capabilities: this.o.capabilities ? [...this.o.capabilities] : m.capabilities ? [...m.capabilities] : guessCapabilities(m.id, defaults),
+      capabilities: this.o.capabilities
+        ? [...this.o.capabilities]
+        : m.capabilities
+          ? [...m.capabilities]
+          : guessCapabilities(m.id, defaults),
       ...(m.maxModelLen ? { maxContextTokens: m.maxModelLen } : {}),
     }));
   }
@@ -169,7 +174,12 @@ export class WorkerAgent {
     this.ticking = true;
     try {
       await this.probe();
-      this.o.bus.publish('worker.heartbeat', { workerId: this.o.workerId, state: this.state, load: this.load, sentAt: new Date().toISOString() });
+      this.o.bus.publish('worker.heartbeat', {
+        workerId: this.o.workerId,
+        state: this.state,
+        load: this.load,
+        sentAt: new Date().toISOString(),
+      });
     } catch (err) {
       this.o.logger.warn('heartbeat failed', { error: (err as Error).message });
     } finally {
@@ -188,7 +198,12 @@ export class WorkerAgent {
       clearInterval(this.registerTimer);
       const fresh = parseRuntimeLoad((await this.o.runtime.metrics()) ?? '');
       if (fresh) this.load = workerLoad(fresh, this.lastReading);
-      this.o.bus.publish('worker.draining', { workerId: this.o.workerId, inFlight: this.load.running + this.load.waiting, reason, sentAt: new Date().toISOString() });
+      this.o.bus.publish('worker.draining', {
+        workerId: this.o.workerId,
+        inFlight: this.load.running + this.load.waiting,
+        reason,
+        sentAt: new Date().toISOString(),
+      });
       this.o.logger.info('draining', { workerId: this.o.workerId, running: this.load.running, waiting: this.load.waiting, reason });
     }
     const deadline = started + (this.o.drainTimeoutMs ?? 60_000);

@@ -29,7 +29,9 @@ describe('maas worker --launch', () => {
   beforeAll(async () => {
     nc = await testNats();
     for (const name of ['worker.registered', 'worker.draining', 'worker.deregistered'] as MessageName[]) {
-      nc.subscribe(subjects.subject(name), { callback: (_e, m) => seen.push({ name, at: Date.now(), msg: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
+      nc.subscribe(subjects.subject(name), {
+        callback: (_e, m) => seen.push({ name, at: Date.now(), msg: JSONCodec<Record<string, unknown>>().decode(m.data) }),
+      });
     }
   });
 
@@ -51,13 +53,37 @@ describe('maas worker --launch', () => {
 
   it('starts the runtime, registers once it is healthy, restarts it after a crash (deregistered meanwhile), drains on SIGTERM and stops it', async () => {
     worker = startNode('dist/cli/main.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info' }, [
-      'worker', '--launch', 'sim-engine', '--model', MODEL, '--worker-id', 'launched-1', '--vm-id', 'vm-l', '--heartbeat', '200ms', '--restart-backoff', '300ms', '--drain-timeout', '20s',
-      '--', '--profile', 'a100-qwen2.5-3b', '--startup-delay', '1s',
+      'worker',
+      '--launch',
+      'sim-engine',
+      '--model',
+      MODEL,
+      '--worker-id',
+      'launched-1',
+      '--vm-id',
+      'vm-l',
+      '--heartbeat',
+      '200ms',
+      '--restart-backoff',
+      '300ms',
+      '--drain-timeout',
+      '20s',
+      '--',
+      '--profile',
+      'a100-qwen2.5-3b',
+      '--startup-delay',
+      '1s',
     ]);
     const firstStart = await worker.waitFor((r) => r.msg === 'runtime started', 30_000, 'the runtime starting');
     const reg = (await until(() => events('worker.registered')[0], 60_000, 'no registration')).msg as unknown as WorkerRegistered;
     // it registers only once the runtime answers healthy: ready at once, with what the profile says
-    expect(reg).toMatchObject({ vmId: 'vm-l', state: 'ready', hardware: 'gpu', runtime: { kind: 'sim-engine' }, models: [{ id: MODEL, maxContextTokens: 32768 }] });
+    expect(reg).toMatchObject({
+      vmId: 'vm-l',
+      state: 'ready',
+      hardware: 'gpu',
+      runtime: { kind: 'sim-engine' },
+      models: [{ id: MODEL, maxContextTokens: 32768 }],
+    });
     const served = await fetch(`${reg.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -71,8 +97,16 @@ describe('maas worker --launch', () => {
     process.kill(pid, 'SIGKILL');
     await until(() => events('worker.deregistered')[0], 10_000, 'no deregistration after the crash');
     expect(events('worker.deregistered')[0].msg.reason).toBe('replaced');
-    const restarted = await worker.waitFor((r) => r.msg === 'runtime started' && Number(r.restarts) === 1, 20_000, 'the runtime restarting');
-    const again = await until(() => events('worker.registered').find((e) => e.at > events('worker.deregistered')[0].at && e.msg.state === 'ready'), 30_000, 'no registration after the restart');
+    const restarted = await worker.waitFor(
+      (r) => r.msg === 'runtime started' && Number(r.restarts) === 1,
+      20_000,
+      'the runtime restarting',
+    );
+    const again = await until(
+      () => events('worker.registered').find((e) => e.at > events('worker.deregistered')[0].at && e.msg.state === 'ready'),
+      30_000,
+      'no registration after the restart',
+    );
     expect((again.msg as unknown as WorkerRegistered).url).toBe(reg.url);
 
     // a long answer in flight when SIGTERM comes: it finishes, then the worker deregisters and the runtime stops
@@ -102,23 +136,56 @@ describe('maas worker --launch', () => {
     writeTinyLlamaGguf(file);
     try {
       worker = startNode('dist/cli/main.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info' }, [
-        'worker', '--launch', 'llama-engine', '--weights', file, '--model', 'open-maas/tiny-llama', '--worker-id', 'launched-llama', '--heartbeat', '200ms',
-        '--', '--threads', '1', '--context', '256', '--parallel', '2',
+        'worker',
+        '--launch',
+        'llama-engine',
+        '--weights',
+        file,
+        '--model',
+        'open-maas/tiny-llama',
+        '--worker-id',
+        'launched-llama',
+        '--heartbeat',
+        '200ms',
+        '--',
+        '--threads',
+        '1',
+        '--context',
+        '256',
+        '--parallel',
+        '2',
       ]);
       const started = await worker.waitFor((r) => r.msg === 'runtime started', 30_000, 'llama-engine starting');
-      const reg = (await until(() => seen.find((e) => e.name === 'worker.registered' && e.msg.workerId === 'launched-llama'), 90_000, 'no registration of the llama worker')).msg as unknown as WorkerRegistered;
-      expect(reg).toMatchObject({ state: 'ready', hardware: 'cpu', models: [{ id: 'open-maas/tiny-llama', capabilities: ['chat', 'completion'] }] });
+      const reg = (
+        await until(
+          () => seen.find((e) => e.name === 'worker.registered' && e.msg.workerId === 'launched-llama'),
+          90_000,
+          'no registration of the llama worker',
+        )
+      ).msg as unknown as WorkerRegistered;
+      expect(reg).toMatchObject({
+        state: 'ready',
+        hardware: 'cpu',
+        models: [{ id: 'open-maas/tiny-llama', capabilities: ['chat', 'completion'] }],
+      });
       const res = await fetch(`${reg.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'open-maas/tiny-llama', messages: [{ role: 'user', content: 'what is a cat?' }], max_tokens: 4, seed: 1 }),
+        body: JSON.stringify({
+          model: 'open-maas/tiny-llama',
+          messages: [{ role: 'user', content: 'what is a cat?' }],
+          max_tokens: 4,
+          seed: 1,
+        }),
       });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBeGreaterThan(0);
       worker.child.kill('SIGTERM');
       const code = await new Promise<number | null>((resolve) => worker!.child.once('exit', (c) => resolve(c)));
       expect(code).toBe(0);
-      expect(seen.some((e) => e.name === 'worker.deregistered' && e.msg.workerId === 'launched-llama' && e.msg.reason === 'shutdown')).toBe(true);
+      expect(seen.some((e) => e.name === 'worker.deregistered' && e.msg.workerId === 'launched-llama' && e.msg.reason === 'shutdown')).toBe(
+        true,
+      );
       await until(() => (alive(Number(started.pid)) ? undefined : true), 5000, 'llama-engine still running after the worker stopped');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,10 @@ describe('worker agent across a NATS restart', () => {
   const logs: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    [nats, sim] = await Promise.all([startPrivateNatsServer(), startSimServer({ profile: findProfile('a100-qwen2.5-3b'), port: 0, startupSeconds: 0 })]);
+    [nats, sim] = await Promise.all([
+      startPrivateNatsServer(),
+      startSimServer({ profile: findProfile('a100-qwen2.5-3b'), port: 0, startupSeconds: 0 }),
+    ]);
     const options = { servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 };
     [observer, agentNc] = await Promise.all([connect({ ...options, name: 'observer' }), connect({ ...options, name: 'agent' })]);
     observer.subscribe(subjects.subject('worker.registered'), {
@@ -41,8 +44,17 @@ describe('worker agent across a NATS restart', () => {
   it('re-registers within the spread after NATS comes back, though the periodic registration is a minute away', async () => {
     const logger = new Logger('worker', 'info', (line) => logs.push(JSON.parse(line)));
     const agent = new WorkerAgent({
-      bus: new MessageBus(agentNc, subjects), logger, runtime: new RuntimeClient(sim.url), workerId: 'reconnect-1', advertiseUrl: sim.url,
-      vmId: 'vm-r', hardware: 'gpu', capacity: 4, heartbeatMs: 200, registerEveryMs: 60_000, reannounceSpreadMs: 1500,
+      bus: new MessageBus(agentNc, subjects),
+      logger,
+      runtime: new RuntimeClient(sim.url),
+      workerId: 'reconnect-1',
+      advertiseUrl: sim.url,
+      vmId: 'vm-r',
+      hardware: 'gpu',
+      capacity: 4,
+      heartbeatMs: 200,
+      registerEveryMs: 60_000,
+      reannounceSpreadMs: 1500,
     });
     try {
       await agent.start();

@@ -21,7 +21,9 @@ describe('worker agent', () => {
     nc = await testNats();
     bus = new MessageBus(nc, subjects);
     for (const name of ['worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'] as MessageName[]) {
-      nc.subscribe(subjects.subject(name), { callback: (_e, m) => seen.push({ name, at: Date.now(), msg: JSONCodec<Record<string, unknown>>().decode(m.data) }) });
+      nc.subscribe(subjects.subject(name), {
+        callback: (_e, m) => seen.push({ name, at: Date.now(), msg: JSONCodec<Record<string, unknown>>().decode(m.data) }),
+      });
     }
   });
 
@@ -38,21 +40,36 @@ describe('worker agent', () => {
   it('announces a runtime it attaches to: models from /v1/models, kind and load from /metrics, state as it loads', async () => {
     const sim: SimServer = await startSimServer({ profile: findProfile('a100-qwen2.5-3b'), port: 0, startupSeconds: 1 });
     const agent = new WorkerAgent({
-      bus, logger, runtime: new RuntimeClient(sim.url), workerId: 'attach-1', advertiseUrl: sim.url, vmId: 'vm-a', hardware: 'gpu', capacity: 8,
-      heartbeatMs: 200, registerEveryMs: 1000, drainTimeoutMs: 10_000,
+      bus,
+      logger,
+      runtime: new RuntimeClient(sim.url),
+      workerId: 'attach-1',
+      advertiseUrl: sim.url,
+      vmId: 'vm-a',
+      hardware: 'gpu',
+      capacity: 8,
+      heartbeatMs: 200,
+      registerEveryMs: 1000,
+      drainTimeoutMs: 10_000,
     });
     try {
       // /v1/models answers 503 while the simulator loads: the agent waits, then registers.
       await agent.start();
       const reg = (await first('attach-1', 'worker.registered')).msg as unknown as WorkerRegistered;
       expect(reg).toMatchObject({
-        url: sim.url, vmId: 'vm-a', hardware: 'gpu', capacity: 8, runtime: { kind: 'vllm' }, state: 'ready',
+        url: sim.url,
+        vmId: 'vm-a',
+        hardware: 'gpu',
+        capacity: 8,
+        runtime: { kind: 'vllm' },
+        state: 'ready',
         models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat', 'completion'], maxContextTokens: expect.any(Number) }],
       });
 
       // Load from the runtime's metrics shows up in heartbeats while a request runs.
       const running = fetch(`${sim.url}/v1/completions`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'hi', max_tokens: 600, ignore_eos: true }),
       });
       await sleep(600);
@@ -63,7 +80,9 @@ describe('worker agent', () => {
       // Re-registration every registerEveryMs, so a restarted router relearns the worker.
       await sleep(1200);
       expect(of('attach-1', 'worker.registered').length).toBeGreaterThanOrEqual(2);
-      const gaps = of('attach-1', 'worker.heartbeat').map((b, i, all) => (i ? b.at - all[i - 1].at : 200)).slice(1);
+      const gaps = of('attach-1', 'worker.heartbeat')
+        .map((b, i, all) => (i ? b.at - all[i - 1].at : 200))
+        .slice(1);
       expect(Math.max(...gaps)).toBeLessThan(600);
     } finally {
       await agent.stop();
@@ -74,8 +93,17 @@ describe('worker agent', () => {
   it('registers as starting when its models are known before the runtime serves, then as ready', async () => {
     const sim = await startSimServer({ profile: findProfile('a100-qwen2.5-3b'), port: 0, startupSeconds: 1 });
     const agent = new WorkerAgent({
-      bus, logger, runtime: new RuntimeClient(sim.url), workerId: 'early-1', advertiseUrl: sim.url, vmId: 'vm-b', hardware: 'gpu', capacity: 8,
-      models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat'] }], runtimeKind: 'sim-engine', heartbeatMs: 200,
+      bus,
+      logger,
+      runtime: new RuntimeClient(sim.url),
+      workerId: 'early-1',
+      advertiseUrl: sim.url,
+      vmId: 'vm-b',
+      hardware: 'gpu',
+      capacity: 8,
+      models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat'] }],
+      runtimeKind: 'sim-engine',
+      heartbeatMs: 200,
     });
     try {
       await agent.start();
@@ -93,14 +121,23 @@ describe('worker agent', () => {
   it('drains: announces draining, waits for running requests to finish, then deregisters', async () => {
     const sim = await startSimServer({ profile: findProfile('a100-qwen2.5-3b'), port: 0, startupSeconds: 0 });
     const agent = new WorkerAgent({
-      bus, logger, runtime: new RuntimeClient(sim.url), workerId: 'drain-1', advertiseUrl: sim.url, vmId: 'vm-c', hardware: 'gpu', capacity: 8,
-      heartbeatMs: 200, drainTimeoutMs: 20_000,
+      bus,
+      logger,
+      runtime: new RuntimeClient(sim.url),
+      workerId: 'drain-1',
+      advertiseUrl: sim.url,
+      vmId: 'vm-c',
+      hardware: 'gpu',
+      capacity: 8,
+      heartbeatMs: 200,
+      drainTimeoutMs: 20_000,
     });
     try {
       await agent.start();
       let finishedAt = 0;
       const request = fetch(`${sim.url}/v1/completions`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'hi', max_tokens: 500, ignore_eos: true }),
       }).then(async (r) => {
         await r.text();

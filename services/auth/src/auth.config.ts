@@ -6,7 +6,13 @@ import { DEFAULT_ATTRIBUTE_NAMES } from './policy/attribute-mapping';
 function list(fallback: string[]): Field<string[]> {
   return {
     describe: 'a comma-separated list',
-    parse: (raw) => (raw === undefined || raw.trim() === '' ? fallback : raw.split(',').map((s) => s.trim()).filter(Boolean)),
+    parse: (raw) =>
+      raw === undefined || raw.trim() === ''
+        ? fallback
+        : raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
   };
 }
 
@@ -19,7 +25,9 @@ function optionalFile(): Field<{ path: string; text: string } | undefined> {
       try {
         return { path: raw, text: fs.readFileSync(raw, 'utf8') };
       } catch (err) {
-        throw new ConfigError(`${key} must be a readable file, got ${JSON.stringify(raw)} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+        throw new ConfigError(
+          `${key} must be a readable file, got ${JSON.stringify(raw)} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+        );
       }
     },
   };

@@ -15,7 +15,10 @@ function aggregate(idps: ForgedIdp[], signer?: { keyPem: string; certPem: string
       idp
         .metadata()
         .replace(/ xmlns:md="[^"]+"/, '')
-        .replace('<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">', `<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><mdui:UIInfo><mdui:DisplayName xml:lang="ja">大学${i}</mdui:DisplayName><mdui:DisplayName xml:lang="en">University ${String(i).padStart(3, '0')}</mdui:DisplayName></mdui:UIInfo></md:Extensions>`),
+        .replace(
+          '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">',
+          `<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:Extensions><mdui:UIInfo><mdui:DisplayName xml:lang="ja">大学${i}</mdui:DisplayName><mdui:DisplayName xml:lang="en">University ${String(i).padStart(3, '0')}</mdui:DisplayName></mdui:UIInfo></md:Extensions>`,
+        ),
     )
     .join('');
   const xml =
@@ -28,8 +31,17 @@ function aggregate(idps: ForgedIdp[], signer?: { keyPem: string; certPem: string
   const [signatureAlgorithm, digestAlgorithm] = o.sha1
     ? ['http://www.w3.org/2000/09/xmldsig#rsa-sha1', 'http://www.w3.org/2000/09/xmldsig#sha1']
     : ['http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2001/04/xmlenc#sha256'];
-  const sig = new SignedXml({ privateKey: signer.keyPem, publicCert: signer.certPem, signatureAlgorithm, canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
-  sig.addReference({ xpath: '/*', transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'], digestAlgorithm });
+  const sig = new SignedXml({
+    privateKey: signer.keyPem,
+    publicCert: signer.certPem,
+    signatureAlgorithm,
+    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+  });
+  sig.addReference({
+    xpath: '/*',
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm,
+  });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: '/*', action: 'prepend' } });
   return sig.getSignedXml();
 }
@@ -42,7 +54,8 @@ describe('auth: IdPs from a signed federation aggregate, choosing one, and disco
   let metadataUrl: string;
   let idps: ForgedIdp[];
   let fedSigner: { keyPem: string; certPem: string };
-  const http = (body: string) => createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(body));
+  const http = (body: string) =>
+    createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(body));
   const listen = async (s: Server) => {
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(s.address() as { port: number }).port}/federation.xml`;
@@ -56,10 +69,16 @@ describe('auth: IdPs from a signed federation aggregate, choosing one, and disco
     const fed = selfSignedCertificate(dir, 'federation');
     const sp = selfSignedCertificate(dir, 'sp');
     selfSignedCertificate(dir, 'stranger');
-    idps = Array.from({ length: IDP_COUNT }, (_, i) => new ForgedIdp(`https://idp${i}.example.ac.jp/idp/shibboleth`, idpCert.keyPem, idpCert.certPem));
+    idps = Array.from(
+      { length: IDP_COUNT },
+      (_, i) => new ForgedIdp(`https://idp${i}.example.ac.jp/idp/shibboleth`, idpCert.keyPem, idpCert.certPem),
+    );
     const signed = aggregate(idps, fed);
     fs.writeFileSync(path.join(dir, 'federation.xml'), signed);
-    fs.writeFileSync(path.join(dir, 'tampered.xml'), signed.replace('https://idp7.example.ac.jp/idp/shibboleth/sso', 'https://evil.example/sso'));
+    fs.writeFileSync(
+      path.join(dir, 'tampered.xml'),
+      signed.replace('https://idp7.example.ac.jp/idp/shibboleth/sso', 'https://evil.example/sso'),
+    );
     fs.writeFileSync(path.join(dir, 'unsigned.xml'), aggregate(idps));
     fs.writeFileSync(path.join(dir, 'sha1.xml'), aggregate(idps, fed, { sha1: true }));
     fedSigner = fed;
@@ -105,7 +124,9 @@ describe('auth: IdPs from a signed federation aggregate, choosing one, and disco
     const chosen = await fetch(`${s.url}/auth/saml/login?idp=${encodeURIComponent(idps[7].entityId)}&next=/portal`, { redirect: 'manual' });
     expect(chosen.status).toBe(302);
     expect(chosen.headers.get('location')).toMatch(/^https:\/\/idp7\.example\.ac\.jp\/idp\/shibboleth\/sso\?SAMLRequest=/);
-    const unknown = await fetch(`${s.url}/auth/saml/login?idp=${encodeURIComponent('https://old.example.ac.jp/idp')}`, { redirect: 'manual' });
+    const unknown = await fetch(`${s.url}/auth/saml/login?idp=${encodeURIComponent('https://old.example.ac.jp/idp')}`, {
+      redirect: 'manual',
+    });
     expect(unknown.status).toBe(400);
   });
 
@@ -132,7 +153,10 @@ describe('auth: IdPs from a signed federation aggregate, choosing one, and disco
   });
 
   it('refuses to start on metadata fetched over http:// with no certificate to check its signature', async () => {
-    await expectStartRefused({ SAML_IDP_METADATA: metadataUrl, SAML_IDP_METADATA_CERTS: '' }, /http:\/\/ is not trusted unsigned; set SAML_IDP_METADATA_CERTS/);
+    await expectStartRefused(
+      { SAML_IDP_METADATA: metadataUrl, SAML_IDP_METADATA_CERTS: '' },
+      /http:\/\/ is not trusted unsigned; set SAML_IDP_METADATA_CERTS/,
+    );
   });
 
   it('stops trusting IdPs whose metadata passed its validUntil, though no newer copy could be fetched', async () => {
@@ -147,7 +171,8 @@ describe('auth: IdPs from a signed federation aggregate, choosing one, and disco
     try {
       const s = await auth({ SAML_IDP_METADATA: url, SAML_METADATA_REFRESH: '1s', AUTH_LOGIN_RATE_LIMIT: '100000' });
       await s.waitFor((r) => r.msg === 'identity provider metadata loaded');
-      const loginAt = () => fetch(`${s.url}/auth/saml/login?idp=${encodeURIComponent(idps[1].entityId)}`, { redirect: 'manual' }).then((r) => r.status);
+      const loginAt = () =>
+        fetch(`${s.url}/auth/saml/login?idp=${encodeURIComponent(idps[1].entityId)}`, { redirect: 'manual' }).then((r) => r.status);
       expect(await loginAt()).toBe(302);
       await s.waitFor((r) => r.msg === 'identity provider metadata refresh failed; keeping the last good copy', 30_000);
       const deadline = validUntil!.getTime() + 30_000;
@@ -169,7 +194,9 @@ describe('auth: IdPs from a signed federation aggregate, choosing one, and disco
     const proc = startNode('dist/services/auth/src/main.js', { ...env, AUTH_PORT: String(port), ...extra });
     const failed = await proc.waitFor((r) => r.msg === 'failed to start', 60_000);
     expect(String(failed.error)).toMatch(message);
-    const code = await new Promise((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve)));
+    const code = await new Promise((resolve) =>
+      proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve),
+    );
     expect(code).toBe(1);
   }
 

@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '@maas/database';
 import { createTestDatabase, startService, StartedService, TestDatabase, testNamespace, testNatsUrl } from '@maas/testing';
-import { ATTRIBUTE_OIDS, authnRequestId, ForgedIdp, freePort, logRecordAfter, selfSignedCertificate, toBase64 } from '../../../e2e/support/saml-idp';
+import {
+  ATTRIBUTE_OIDS,
+  authnRequestId,
+  ForgedIdp,
+  freePort,
+  logRecordAfter,
+  selfSignedCertificate,
+  toBase64,
+} from '../../../e2e/support/saml-idp';
 import { Users1732500000000 } from '../src/migrations/1732500000000-users';
 import { Identity1732600000000 } from '../src/migrations/1732600000000-identity';
 
@@ -24,7 +32,10 @@ describe('auth: accounts made before IdP-bound identities, after the upgrade', (
   beforeAll(async () => {
     db = await createTestDatabase('authmig');
     // The schema as the previous release left it, with its accounts.
-    const before = new DataSource({ ...dataSourceOptions('auth', db.url, { entities: [], migrations: [Users1732500000000, Identity1732600000000] }), migrationsRun: false });
+    const before = new DataSource({
+      ...dataSourceOptions('auth', db.url, { entities: [], migrations: [Users1732500000000, Identity1732600000000] }),
+      migrationsRun: false,
+    });
     await before.initialize();
     await before.runMigrations();
     await before.query(
@@ -66,19 +77,24 @@ describe('auth: accounts made before IdP-bound identities, after the upgrade', (
 
   async function signIn(idp: ForgedIdp, attributes: Record<string, string[]>): Promise<{ status: number; reason?: string }> {
     const started = await fetch(`${sp.acsUrl.replace('/acs', '/login')}?idp=${encodeURIComponent(idp.entityId)}`, { redirect: 'manual' });
-    const loginCookie = started.headers.getSetCookie().find((c) => c.startsWith('maas_login='))!.split(';')[0];
+    const loginCookie = started.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('maas_login='))!
+      .split(';')[0];
     const from = auth.lines.length;
     const res = await fetch(sp.acsUrl, {
       method: 'POST',
       redirect: 'manual',
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie },
-      body: new URLSearchParams({ SAMLResponse: toBase64(idp.signed(sp, { inResponseTo: authnRequestId(started.headers.get('location')!), attributes })) }),
+      body: new URLSearchParams({
+        SAMLResponse: toBase64(idp.signed(sp, { inResponseTo: authnRequestId(started.headers.get('location')!), attributes })),
+      }),
     });
     if (res.status === 303) return { status: 303 };
     return { status: res.status, reason: String((await logRecordAfter(auth, from, (r) => r.msg === 'saml response rejected')).reason) };
   }
 
-  it("binds each existing account to the IdP that last signed it in, under its eppn or e-mail address", async () => {
+  it('binds each existing account to the IdP that last signed it in, under its eppn or e-mail address', async () => {
     expect(await db.query('SELECT idp_entity_id, subject, user_id FROM user_identities ORDER BY user_id')).toEqual([
       { idp_entity_id: home.entityId, subject: 'ada@example.ac.jp', user_id: 'ada@example.ac.jp' },
       { idp_entity_id: home.entityId, subject: 'bob@example.ac.jp', user_id: 'bob@example.ac.jp' },
@@ -86,16 +102,30 @@ describe('auth: accounts made before IdP-bound identities, after the upgrade', (
   });
 
   it('signs the account in from its own IdP, and refuses another IdP asserting its address', async () => {
-    const ada = { [ATTRIBUTE_OIDS.eppn]: ['ada@example.ac.jp'], [ATTRIBUTE_OIDS.mail]: ['ada@example.ac.jp'], [ATTRIBUTE_OIDS.affiliation]: ['faculty'] };
+    const ada = {
+      [ATTRIBUTE_OIDS.eppn]: ['ada@example.ac.jp'],
+      [ATTRIBUTE_OIDS.mail]: ['ada@example.ac.jp'],
+      [ATTRIBUTE_OIDS.affiliation]: ['faculty'],
+    };
     expect(await signIn(home, ada)).toEqual({ status: 303 });
-    const impostor = { [ATTRIBUTE_OIDS.eppn]: ['ada@other-u.ac.jp'], [ATTRIBUTE_OIDS.mail]: ['ada@example.ac.jp'], [ATTRIBUTE_OIDS.affiliation]: ['faculty'] };
+    const impostor = {
+      [ATTRIBUTE_OIDS.eppn]: ['ada@other-u.ac.jp'],
+      [ATTRIBUTE_OIDS.mail]: ['ada@example.ac.jp'],
+      [ATTRIBUTE_OIDS.affiliation]: ['faculty'],
+    };
     expect(await signIn(other, impostor)).toEqual({ status: 403, reason: 'identity_not_linked' });
     expect(await db.query('SELECT count(*)::int AS n FROM users')).toEqual([{ n: 3 }]);
   });
 
   it('lets the owner of an account no IdP ever signed in to (made by a one-time link) claim it', async () => {
-    const cy = { [ATTRIBUTE_OIDS.eppn]: ['linked-by-link@example.ac.jp'], [ATTRIBUTE_OIDS.mail]: ['linked-by-link@example.ac.jp'], [ATTRIBUTE_OIDS.affiliation]: ['staff'] };
+    const cy = {
+      [ATTRIBUTE_OIDS.eppn]: ['linked-by-link@example.ac.jp'],
+      [ATTRIBUTE_OIDS.mail]: ['linked-by-link@example.ac.jp'],
+      [ATTRIBUTE_OIDS.affiliation]: ['staff'],
+    };
     expect(await signIn(home, cy)).toEqual({ status: 303 });
-    expect(await db.query('SELECT idp_entity_id FROM user_identities WHERE user_id = $1', ['linked-by-link@example.ac.jp'])).toEqual([{ idp_entity_id: home.entityId }]);
+    expect(await db.query('SELECT idp_entity_id FROM user_identities WHERE user_id = $1', ['linked-by-link@example.ac.jp'])).toEqual([
+      { idp_entity_id: home.entityId },
+    ]);
   });
 });

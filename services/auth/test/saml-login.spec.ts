@@ -6,9 +6,29 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { RegistrySnapshot, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, factory, startNode, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  factory,
+  startNode,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 import { UsageRecords1732500000000 } from '../../metrics-collector/src/migrations/1732500000000-usage-records';
-import { ATTRIBUTE_OIDS, authnRequestId, ForgedIdp, ForgedResponse, freePort, logRecordAfter, selfSignedCertificate, signElement, toBase64 } from '../../../e2e/support/saml-idp';
+import {
+  ATTRIBUTE_OIDS,
+  authnRequestId,
+  ForgedIdp,
+  ForgedResponse,
+  freePort,
+  logRecordAfter,
+  selfSignedCertificate,
+  signElement,
+  toBase64,
+} from '../../../e2e/support/saml-idp';
 
 const ADA = {
   [ATTRIBUTE_OIDS.eppn]: ['ada@example.ac.jp'],
@@ -67,8 +87,13 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       startService('key-registry', { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace }),
     ]);
     // router stands in: one worker serving one model.
-    const snapshot: RegistrySnapshot = { takenAt: new Date().toISOString(), workers: [{ registration: factory.workerRegistered({ workerId: 'w-1' }), state: 'ready', lastSeenAt: new Date().toISOString() }] };
-    nc.subscribe(new Subjects(namespace).subject('router.list-workers'), { callback: (_e, m) => m.respond(new TextEncoder().encode(JSON.stringify(snapshot))) });
+    const snapshot: RegistrySnapshot = {
+      takenAt: new Date().toISOString(),
+      workers: [{ registration: factory.workerRegistered({ workerId: 'w-1' }), state: 'ready', lastSeenAt: new Date().toISOString() }],
+    };
+    nc.subscribe(new Subjects(namespace).subject('router.list-workers'), {
+      callback: (_e, m) => m.respond(new TextEncoder().encode(JSON.stringify(snapshot))),
+    });
   });
 
   afterAll(async () => {
@@ -96,7 +121,9 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     });
   }
 
-  async function login(attributes: Record<string, string[]> = ADA): Promise<{ session: string; assertionXml: string; loginCookie: string }> {
+  async function login(
+    attributes: Record<string, string[]> = ADA,
+  ): Promise<{ session: string; assertionXml: string; loginCookie: string }> {
     const { requestId, loginCookie } = await beginLogin();
     const xml = idp.signed(sp, { inResponseTo: requestId, attributes });
     const res = await postResponse(xml, loginCookie);
@@ -152,7 +179,10 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     const forward = await fetch(`${base}/auth/session`, { headers: { cookie: `maas_session=${session}` } });
     expect(forward.status).toBe(200);
     expect(forward.headers.get('x-maas-user-email')).toBe('ada@example.ac.jp');
-    expect(await bus.request('auth.verify-session', { token: session })).toMatchObject({ valid: true, user: { userId: 'ada@example.ac.jp', email: 'ada@example.ac.jp', roles: ['user'] } });
+    expect(await bus.request('auth.verify-session', { token: session })).toMatchObject({
+      valid: true,
+      user: { userId: 'ada@example.ac.jp', email: 'ada@example.ac.jp', roles: ['user'] },
+    });
   });
 
   it('stores the user with mapped attributes and only a hash of the session token', async () => {
@@ -161,7 +191,14 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     await c.connect();
     try {
       const users = await c.query('SELECT * FROM users WHERE user_id = $1', ['ada@example.ac.jp']);
-      expect(users.rows[0]).toMatchObject({ email: 'ada@example.ac.jp', display_name: 'Ada Lovelace', eppn: 'ada@example.ac.jp', roles: ['user'], affiliations: ['faculty', 'member'], idp_entity_id: idp.entityId });
+      expect(users.rows[0]).toMatchObject({
+        email: 'ada@example.ac.jp',
+        display_name: 'Ada Lovelace',
+        eppn: 'ada@example.ac.jp',
+        roles: ['user'],
+        affiliations: ['faculty', 'member'],
+        idp_entity_id: idp.entityId,
+      });
       const sessions = await c.query('SELECT * FROM sessions');
       expect(JSON.stringify(sessions.rows)).not.toContain(session);
     } finally {
@@ -193,26 +230,47 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     it('signature wrapping: a forged assertion beside, or around, the signed one', async () => {
       const genuine = idp.signed(sp, ok());
       const signedAssertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(genuine)![0];
-      const evil = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(idp.unsigned(sp, ok({ attributes: { ...ADA, [ATTRIBUTE_OIDS.mail]: ['grace@example.ac.jp'] } })))![0];
+      const evil = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(
+        idp.unsigned(sp, ok({ attributes: { ...ADA, [ATTRIBUTE_OIDS.mail]: ['grace@example.ac.jp'] } })),
+      )![0];
       // Evil assertion first, the genuine signed one after it.
       await expectRejected(genuine.replace(signedAssertion, evil + signedAssertion), 'signature_wrapping', pending.loginCookie);
       // The genuine one hidden inside the evil one's SubjectConfirmationData.
-      const wrapped = evil.replace(/<saml:SubjectConfirmationData([^>]*)\/>/, `<saml:SubjectConfirmationData$1>${signedAssertion}</saml:SubjectConfirmationData>`);
+      const wrapped = evil.replace(
+        /<saml:SubjectConfirmationData([^>]*)\/>/,
+        `<saml:SubjectConfirmationData$1>${signedAssertion}</saml:SubjectConfirmationData>`,
+      );
       await expectRejected(genuine.replace(signedAssertion, wrapped), 'signature_wrapping', pending.loginCookie);
     });
 
     it('an assertion for another audience', async () => {
-      await expectRejected(idp.signed(sp, ok({ audience: 'https://other-sp.example.ac.jp/shibboleth-sp' })), 'wrong_audience', pending.loginCookie);
+      await expectRejected(
+        idp.signed(sp, ok({ audience: 'https://other-sp.example.ac.jp/shibboleth-sp' })),
+        'wrong_audience',
+        pending.loginCookie,
+      );
     });
 
     it('an assertion for another recipient, or a response to another destination', async () => {
-      await expectRejected(idp.signed(sp, ok({ recipient: 'https://other-sp.example.ac.jp/Shibboleth.sso/SAML2/POST' })), 'wrong_recipient', pending.loginCookie);
-      await expectRejected(idp.signed(sp, ok({ destination: 'https://other-sp.example.ac.jp/Shibboleth.sso/SAML2/POST' })), 'wrong_destination', pending.loginCookie);
+      await expectRejected(
+        idp.signed(sp, ok({ recipient: 'https://other-sp.example.ac.jp/Shibboleth.sso/SAML2/POST' })),
+        'wrong_recipient',
+        pending.loginCookie,
+      );
+      await expectRejected(
+        idp.signed(sp, ok({ destination: 'https://other-sp.example.ac.jp/Shibboleth.sso/SAML2/POST' })),
+        'wrong_destination',
+        pending.loginCookie,
+      );
     });
 
     it('an expired assertion, and one not yet valid (beyond the 30 s skew)', async () => {
       const past = Date.now() - 3_600_000;
-      await expectRejected(idp.signed(sp, ok({ issueInstant: new Date(past), notBefore: new Date(past), notOnOrAfter: new Date(Date.now() - 31_000) })), 'expired', pending.loginCookie);
+      await expectRejected(
+        idp.signed(sp, ok({ issueInstant: new Date(past), notBefore: new Date(past), notOnOrAfter: new Date(Date.now() - 31_000) })),
+        'expired',
+        pending.loginCookie,
+      );
       await expectRejected(idp.signed(sp, ok({ notBefore: new Date(Date.now() + 120_000) })), 'not_yet_valid', pending.loginCookie);
     });
 
@@ -254,11 +312,20 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     it('a response from an IdP we do not trust, and an IdP error status', async () => {
       const stranger = new ForgedIdp('https://idp.stranger.example/idp', foreign.keyPem, foreign.certPem);
       await expectRejected(stranger.signed(sp, ok()), 'unknown_idp', pending.loginCookie);
-      await expectRejected(idp.signed(sp, ok({ statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder' })), 'idp_status', pending.loginCookie);
+      await expectRejected(
+        idp.signed(sp, ok({ statusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder' })),
+        'idp_status',
+        pending.loginCookie,
+      );
     });
 
     it('a user whose affiliation is not entitled (403), without creating a session', async () => {
-      await expectRejected(idp.signed(sp, ok({ attributes: { ...ADA, [ATTRIBUTE_OIDS.affiliation]: ['alum'] } })), 'not_entitled', pending.loginCookie, 403);
+      await expectRejected(
+        idp.signed(sp, ok({ attributes: { ...ADA, [ATTRIBUTE_OIDS.affiliation]: ['alum'] } })),
+        'not_entitled',
+        pending.loginCookie,
+        403,
+      );
     });
 
     it('garbage and XML with a DOCTYPE', async () => {
@@ -292,7 +359,8 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
   describe('portal (supertest against the running auth)', () => {
     let session: string;
     const get = (p: string, s = session) => request(base).get(p).set('cookie', `maas_session=${s}`);
-    const post = (p: string, fields: Record<string, string>, s = session) => request(base).post(p).set('cookie', `maas_session=${s}`).type('form').send(fields);
+    const post = (p: string, fields: Record<string, string>, s = session) =>
+      request(base).post(p).set('cookie', `maas_session=${s}`).type('form').send(fields);
     const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)![1];
 
     beforeAll(async () => {
@@ -303,7 +371,10 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       const csrf = csrfOf((await get('/portal')).text);
       const created = await post('/portal/keys', { _csrf: csrf, name: 'laptop notebook', expiresInDays: '30' }).expect(201);
       const secret = /id="new-secret"[^>]*value="(sk-[^"]+)"/.exec(created.text)![1];
-      expect(await bus.request('key-registry.verify', { key: secret })).toMatchObject({ valid: true, key: { userEmail: 'ada@example.ac.jp', name: 'laptop notebook' } });
+      expect(await bus.request('key-registry.verify', { key: secret })).toMatchObject({
+        valid: true,
+        key: { userEmail: 'ada@example.ac.jp', name: 'laptop notebook' },
+      });
       const listing = (await get('/portal')).text;
       expect(listing).toContain('laptop notebook');
       expect(listing).not.toContain(secret);
@@ -318,7 +389,9 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       await post('/portal/keys', { name: 'x', expiresInDays: '30' }).expect(403);
       await post('/portal/keys', { _csrf: 'forged', name: 'x', expiresInDays: '30' }).expect(403);
       await post('/portal/keys', { _csrf: csrf, name: 'x', expiresInDays: '30' }).set('origin', 'https://evil.example').expect(403);
-      expect(((await bus.request('key-registry.list', { userEmail: 'ada@example.ac.jp' })).keys).filter((k) => k.name === 'x')).toHaveLength(0);
+      expect((await bus.request('key-registry.list', { userEmail: 'ada@example.ac.jp' })).keys.filter((k) => k.name === 'x')).toHaveLength(
+        0,
+      );
     });
 
     it("cannot revoke someone else's key", async () => {
@@ -349,7 +422,12 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
 
     it('keeps administration to administrators', async () => {
       await get('/portal/admin').expect(403);
-      const admin = await login({ ...ADA, [ATTRIBUTE_OIDS.eppn]: ['grace@example.ac.jp'], [ATTRIBUTE_OIDS.mail]: ['grace@example.ac.jp'], [ATTRIBUTE_OIDS.displayName]: ['Grace Hopper'] });
+      const admin = await login({
+        ...ADA,
+        [ATTRIBUTE_OIDS.eppn]: ['grace@example.ac.jp'],
+        [ATTRIBUTE_OIDS.mail]: ['grace@example.ac.jp'],
+        [ATTRIBUTE_OIDS.displayName]: ['Grace Hopper'],
+      });
       const html = (await get('/portal/admin', admin.session).expect(200)).text;
       expect(html).toContain('ada@example.ac.jp');
       expect(html).toContain('w-1');
@@ -359,9 +437,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       const { session: s } = await login();
       const csrf = csrfOf((await get('/portal', s)).text);
       await request(base).post('/auth/logout').set('cookie', `maas_session=${s}`).expect(403);
-      const out = await post('/auth/logout', { _csrf: csrf }, s)
-        .expect(303)
-        .expect('location', '/auth/logged-out'); // this IdP has no SLO endpoint
+      const out = await post('/auth/logout', { _csrf: csrf }, s).expect(303).expect('location', '/auth/logged-out'); // this IdP has no SLO endpoint
       expect(([] as string[]).concat(out.headers['set-cookie'] ?? []).join()).toMatch(/maas_session=;/);
       expect(await bus.request('auth.verify-session', { token: s })).toEqual({ valid: false, reason: 'revoked' });
     });
@@ -369,7 +445,13 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
 
   it('limits the logins one address starts per minute (429), and deletes unanswered requests on a timer', async () => {
     const own = await createTestDatabase('authrate');
-    const limited = await startService('auth', { ...env, DATABASE_URL: own.url, AUTH_PORT: '0', SAML_REQUEST_TTL: '2s', AUTH_LOGIN_RATE_LIMIT: '4' });
+    const limited = await startService('auth', {
+      ...env,
+      DATABASE_URL: own.url,
+      AUTH_PORT: '0',
+      SAML_REQUEST_TTL: '2s',
+      AUTH_LOGIN_RATE_LIMIT: '4',
+    });
     const pg = new Client({ connectionString: own.url });
     await pg.connect();
     const pendingRows = async () => Number((await pg.query('SELECT count(*) AS n FROM saml_requests')).rows[0].n);
@@ -406,7 +488,9 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
   it('maas users lists, shows and signs out accounts over NATS, and fails with one line for an unknown one', async () => {
     const run = async (...args: string[]) => {
       const proc = startNode('bin/maas.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace }, ['users', ...args]);
-      const code = await new Promise((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve)));
+      const code = await new Promise((resolve) =>
+        proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve),
+      );
       return { code, lines: proc.lines.filter(Boolean) };
     };
     const { session } = await login();

@@ -20,7 +20,12 @@ describe('auth: one-time sign-in links against real PostgreSQL', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('auth');
-    auth = await startService('auth', { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: testNamespace(), AUTH_SIGN_IN_LINK_FILE: file });
+    auth = await startService('auth', {
+      DATABASE_URL: db.url,
+      NATS_URL: testNatsUrl(),
+      MAAS_NAMESPACE: testNamespace(),
+      AUTH_SIGN_IN_LINK_FILE: file,
+    });
   });
 
   afterAll(async () => {
@@ -29,10 +34,18 @@ describe('auth: one-time sign-in links against real PostgreSQL', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const issue = (ttlMs = 900_000) => new URL(issueSignInLink({ file, publicUrl: auth.url, email: 'admin@localhost', displayName: 'Quick-start admin', admin: true, ttlMs }).url);
+  const issue = (ttlMs = 900_000) =>
+    new URL(
+      issueSignInLink({ file, publicUrl: auth.url, email: 'admin@localhost', displayName: 'Quick-start admin', admin: true, ttlMs }).url,
+    );
   const token = (link: URL) => link.pathname.split('/').pop()!;
   const redeem = (t: string) =>
-    fetch(`${auth.url}/auth/one-time`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: t }) });
+    fetch(`${auth.url}/auth/one-time`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: t }),
+    });
 
   it('opens a page whose form redeems the link once: a session for the named administrator, then 410', async () => {
     const link = issue();
@@ -53,7 +66,11 @@ describe('auth: one-time sign-in links against real PostgreSQL', () => {
     expect(session).toBeDefined();
     const who = await fetch(`${auth.url}/auth/session`, { headers: { cookie: `maas_session=${session}` } });
     expect(who.status).toBe(200);
-    expect(((await who.json()) as { user: unknown }).user).toMatchObject({ email: 'admin@localhost', displayName: 'Quick-start admin', roles: ['user', 'admin'] });
+    expect(((await who.json()) as { user: unknown }).user).toMatchObject({
+      email: 'admin@localhost',
+      displayName: 'Quick-start admin',
+      roles: ['user', 'admin'],
+    });
     expect(fs.existsSync(file)).toBe(false);
 
     const again = await redeem(token(link));

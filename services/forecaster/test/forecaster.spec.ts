@@ -12,7 +12,12 @@ describe('forecaster against real NATS', () => {
   beforeAll(async () => {
     nc = await testNats();
     bus = new MessageBus(nc, new Subjects(namespace));
-    svc = await startService('forecaster', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, FORECAST_STEP_MS: '1m', FORECAST_HORIZON_MS: '5m' });
+    svc = await startService('forecaster', {
+      NATS_URL: testNatsUrl(),
+      MAAS_NAMESPACE: namespace,
+      FORECAST_STEP_MS: '1m',
+      FORECAST_HORIZON_MS: '5m',
+    });
   });
 
   afterAll(async () => {
@@ -22,11 +27,21 @@ describe('forecaster against real NATS', () => {
 
   it('turns 10 s aggregates into per-step forecasts over the horizon, with an upper band and its method', async () => {
     const forecasts: ForecastPublished[] = [];
-    nc.subscribe(new Subjects(namespace).subject('forecast.published'), { callback: (_e, m) => forecasts.push(JSONCodec<ForecastPublished>().decode(m.data)) });
+    nc.subscribe(new Subjects(namespace).subject('forecast.published'), {
+      callback: (_e, m) => forecasts.push(JSONCodec<ForecastPublished>().decode(m.data)),
+    });
     const t0 = Date.parse('2026-03-02T09:00:00Z');
     // 20 minutes of a ramp from 1 to 3 req/s, as 10 s aggregates.
     for (let i = 0; i < 120; i += 1) {
-      bus.publish('metric.aggregated', factory.metricAggregated({ model: 'm-ramp', intervalStart: new Date(t0 + i * 10_000).toISOString(), intervalSeconds: 10, requestRate: 1 + i / 60 }));
+      bus.publish(
+        'metric.aggregated',
+        factory.metricAggregated({
+          model: 'm-ramp',
+          intervalStart: new Date(t0 + i * 10_000).toISOString(),
+          intervalSeconds: 10,
+          requestRate: 1 + i / 60,
+        }),
+      );
     }
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && forecasts.length < 19) await new Promise((r) => setTimeout(r, 50));

@@ -33,5 +33,8 @@ export function applyConnectionLimits(server: Server, config: HttpServerConfig):
   server.keepAliveTimeout = config.GATEWAY_KEEPALIVE_TIMEOUT;
   server.maxConnections = config.GATEWAY_MAX_CONNECTIONS;
   // Node checks those timeouts on this interval (30 s by default): check often enough to honour them.
-  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(100, Math.min(1000, Math.floor(config.GATEWAY_HEADERS_TIMEOUT / 4)));
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(
+    100,
+    Math.min(1000, Math.floor(config.GATEWAY_HEADERS_TIMEOUT / 4)),
+  );
 }

@@ -30,7 +30,9 @@ describe('gateway: failed key checks per address', () => {
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(60);
     // The same through the inference endpoints.
-    expect((await stack.post('/v1/chat/completions', guess(6), { model: 'm', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(429);
+    expect((await stack.post('/v1/chat/completions', guess(6), { model: 'm', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(
+      429,
+    );
     expect((await models(secret)).status).toBe(200);
   });
 });

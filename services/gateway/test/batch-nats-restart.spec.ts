@@ -19,7 +19,10 @@ describe('a batch across a NATS crash and restart', () => {
 
   beforeAll(async () => {
     nats = await startPrivateNatsServer();
-    stack = new Stack({ GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_BATCH_ACK_WAIT: '3s', GATEWAY_BATCH_SWEEP: '200ms', GATEWAY_BATCH_MAX_IN_FLIGHT: '8' }, nats.url);
+    stack = new Stack(
+      { GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_BATCH_ACK_WAIT: '3s', GATEWAY_BATCH_SWEEP: '200ms', GATEWAY_BATCH_MAX_IN_FLIGHT: '8' },
+      nats.url,
+    );
     await stack.start();
     await stack.startWorker();
   });
@@ -32,9 +35,19 @@ describe('a batch across a NATS crash and restart', () => {
 
   it('completes with every custom_id exactly once', async () => {
     const n = 150;
-    const client = new OpenAI({ apiKey: (await stack.createKey({ name: 'nats-restart' })).secret, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0, timeout: 30_000 });
+    const client = new OpenAI({
+      apiKey: (await stack.createKey({ name: 'nats-restart' })).secret,
+      baseURL: `${stack.gateway.url}/v1`,
+      maxRetries: 0,
+      timeout: 30_000,
+    });
     const lines = Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ custom_id: `req-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 48 } }),
+      JSON.stringify({
+        custom_id: `req-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 48 },
+      }),
     );
     const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
@@ -42,7 +55,11 @@ describe('a batch across a NATS crash and restart', () => {
     await waitUntil(async () => (await progress()) >= 15, 30_000, '15 requests done');
 
     await nats.kill('SIGKILL');
-    await stack.gateway.waitFor((r) => r.msg === 'nats connection status' && r.status === 'disconnect', 5000, 'the gateway seeing NATS gone');
+    await stack.gateway.waitFor(
+      (r) => r.msg === 'nats connection status' && r.status === 'disconnect',
+      5000,
+      'the gateway seeing NATS gone',
+    );
     const atCrash = await progress();
     // More left than the executor holds in memory (8 in flight): the rest must come back from the restarted JetStream.
     expect(atCrash).toBeLessThan(n - 8 * 3);
@@ -50,13 +67,20 @@ describe('a batch across a NATS crash and restart', () => {
     await nats.restart();
     await stack.gateway.waitFor((r) => r.msg === 'nats connection status' && r.status === 'reconnect', 15_000, 'the gateway reconnecting');
 
-    const done = await waitUntil(async () => {
-      const b = await client.batches.retrieve(batch.id);
-      return b.status === 'completed' ? b : undefined;
-    }, 45_000, 'the batch to complete');
+    const done = await waitUntil(
+      async () => {
+        const b = await client.batches.retrieve(batch.id);
+        return b.status === 'completed' ? b : undefined;
+      },
+      45_000,
+      'the batch to complete',
+    );
     expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
     expect(done.error_file_id).toBeNull();
-    const out: Line[] = (await (await client.files.content(done.output_file_id!)).text()).split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    const out: Line[] = (await (await client.files.content(done.output_file_id!)).text())
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l));
     expect(out).toHaveLength(n);
     expect(out.map((l) => l.custom_id).sort()).toEqual(Array.from({ length: n }, (_, i) => `req-${i}`).sort());
     expect(out.every((l) => l.response?.status_code === 200 && l.error === null)).toBe(true);

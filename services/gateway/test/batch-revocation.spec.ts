@@ -27,7 +27,12 @@ describe('batches end with their key', () => {
   async function startBatch(secret: string): Promise<string> {
     const client = new OpenAI({ apiKey: secret, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0, timeout: 30_000 });
     const lines = Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ custom_id: `req-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 200, ignore_eos: true } }),
+      JSON.stringify({
+        custom_id: `req-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 200, ignore_eos: true },
+      }),
     );
     const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
@@ -35,8 +40,12 @@ describe('batches end with their key', () => {
   }
 
   const results = (batchId: string) =>
-    stack.db.query<{ status_code: number | null; code: string | null }>("SELECT status_code, error->>'code' AS code FROM batch_results WHERE batch_id = $1", [batchId]);
-  const statusOf = async (batchId: string) => (await stack.db.query<{ status: string }>('SELECT status FROM batches WHERE id = $1', [batchId]))[0].status;
+    stack.db.query<{ status_code: number | null; code: string | null }>(
+      "SELECT status_code, error->>'code' AS code FROM batch_results WHERE batch_id = $1",
+      [batchId],
+    );
+  const statusOf = async (batchId: string) =>
+    (await stack.db.query<{ status: string }>('SELECT status FROM batches WHERE id = $1', [batchId]))[0].status;
 
   it('cancels the running batches of a revoked key', async () => {
     const { secret, keyId } = await stack.createKey({ name: 'revoked-mid-batch' });
@@ -56,10 +65,14 @@ describe('batches end with their key', () => {
     // The key's expiry comes while the batch runs (set in the row: no test waits an hour).
     await waitUntil(async () => (await results(batchId)).length >= 1, 60_000, 'the first batch result');
     await stack.db.query('UPDATE batches SET key_expires_at = now() WHERE id = $1', [batchId]);
-    const done = await waitUntil(async () => {
-      const status = await statusOf(batchId);
-      return ['completed', 'failed', 'expired', 'cancelled'].includes(status) ? status : undefined;
-    }, 120_000, 'the batch to end');
+    const done = await waitUntil(
+      async () => {
+        const status = await statusOf(batchId);
+        return ['completed', 'failed', 'expired', 'cancelled'].includes(status) ? status : undefined;
+      },
+      120_000,
+      'the batch to end',
+    );
     expect(done).toBe('completed');
     const rows = await results(batchId);
     expect(rows).toHaveLength(n);

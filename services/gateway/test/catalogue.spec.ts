@@ -24,20 +24,32 @@ describe('gateway: catalogue models with no worker', () => {
   const pending: { at: number; body: ModelDemandPending }[] = [];
   const backlog: BatchBacklogReported[] = [];
   let key = '';
-  const catalogue: ModelCataloguePublished = { publishedAt: new Date().toISOString(), models: [{ model: COLD, minReplicas: 0, maxReplicas: 2, bootSeconds: BOOT_SECONDS }] };
-  const listed = async () => ((await (await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key}` } })).json()) as Listed).data.find((m) => m.id === COLD);
+  const catalogue: ModelCataloguePublished = {
+    publishedAt: new Date().toISOString(),
+    models: [{ model: COLD, minReplicas: 0, maxReplicas: 2, bootSeconds: BOOT_SECONDS }],
+  };
+  const listed = async () =>
+    ((await (await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key}` } })).json()) as Listed).data.find(
+      (m) => m.id === COLD,
+    );
 
   beforeAll(async () => {
     await stack.start();
     const codec = JSONCodec<never>();
-    stack.nc.subscribe(stack.subjects.subject('model.demand-pending'), { callback: (_e, m) => pending.push({ at: Date.now(), body: codec.decode(m.data) }) });
+    stack.nc.subscribe(stack.subjects.subject('model.demand-pending'), {
+      callback: (_e, m) => pending.push({ at: Date.now(), body: codec.decode(m.data) }),
+    });
     stack.nc.subscribe(stack.subjects.subject('batch.backlog-reported'), { callback: (_e, m) => backlog.push(codec.decode(m.data)) });
     key = (await stack.createKey({ name: 'catalogue' })).secret;
     // announced until the gateway has it, as the vm-scaler re-announces every 2 s
-    await waitUntil(async () => {
-      stack.bus.publish('model.catalogue-published', catalogue);
-      return (await listed()) !== undefined;
-    }, 15_000, 'the catalogue model listed');
+    await waitUntil(
+      async () => {
+        stack.bus.publish('model.catalogue-published', catalogue);
+        return (await listed()) !== undefined;
+      },
+      15_000,
+      'the catalogue model listed',
+    );
   });
 
   afterAll(async () => {
@@ -46,7 +58,12 @@ describe('gateway: catalogue models with no worker', () => {
   });
 
   it('lists the model scaled to zero, in OpenAI’s shape', async () => {
-    expect(await listed()).toMatchObject({ id: COLD, object: 'model', owned_by: 'org', metadata: { state: 'scaled_to_zero', capabilities: [], ready_workers: 0 } });
+    expect(await listed()).toMatchObject({
+      id: COLD,
+      object: 'model',
+      owned_by: 'org',
+      metadata: { state: 'scaled_to_zero', capabilities: [], ready_workers: 0 },
+    });
   });
 
   it('holds a chat as pending demand, reported at once, and answers 503 with Retry-After and the ETA after the hold', async () => {
@@ -70,10 +87,16 @@ describe('gateway: catalogue models with no worker', () => {
 
   it('accepts a batch for it and counts it as backlog', async () => {
     const client = new OpenAI({ apiKey: key, baseURL: `${stack.gateway.url}/v1`, maxRetries: 0 });
-    const lines = Array.from({ length: 3 }, (_, i) => JSON.stringify({ custom_id: `c-${i}`, method: 'POST', url: '/v1/chat/completions', body: chatBody({ model: COLD }) }));
+    const lines = Array.from({ length: 3 }, (_, i) =>
+      JSON.stringify({ custom_id: `c-${i}`, method: 'POST', url: '/v1/chat/completions', body: chatBody({ model: COLD }) }),
+    );
     const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n')), 'in.jsonl'), purpose: 'batch' });
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-    const report = await waitUntil(() => backlog.find((r) => r.models.some((m) => m.model === COLD)), 15_000, 'a backlog report for the catalogue model');
+    const report = await waitUntil(
+      () => backlog.find((r) => r.models.some((m) => m.model === COLD)),
+      15_000,
+      'a backlog report for the catalogue model',
+    );
     expect(report.models.find((m) => m.model === COLD)).toMatchObject({ requests: 3, batches: 1 });
     expect((await client.batches.retrieve(batch.id)).status).toMatch(/^(validating|in_progress)$/);
     await client.batches.cancel(batch.id);

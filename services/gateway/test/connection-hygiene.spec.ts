@@ -14,7 +14,12 @@ function rawClient(port: number) {
 
 describe('gateway connection hygiene', () => {
   // Small values, so the test sees them act; the defaults are 10 s, 2 min, 5 s and 4096.
-  const stack = new Stack({ GATEWAY_HEADERS_TIMEOUT: '1s', GATEWAY_REQUEST_TIMEOUT: '2s', GATEWAY_KEEPALIVE_TIMEOUT: '1s', GATEWAY_MAX_CONNECTIONS: '20' });
+  const stack = new Stack({
+    GATEWAY_HEADERS_TIMEOUT: '1s',
+    GATEWAY_REQUEST_TIMEOUT: '2s',
+    GATEWAY_KEEPALIVE_TIMEOUT: '1s',
+    GATEWAY_MAX_CONNECTIONS: '20',
+  });
   let key: string;
   let port: number;
 
@@ -42,7 +47,9 @@ describe('gateway connection hygiene', () => {
   it('answers 408 and closes a connection trickling its body, after the request timeout', async () => {
     const c = rawClient(port);
     await c.connected;
-    c.socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`);
+    c.socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`,
+    );
     const trickle = setInterval(() => c.socket.writable && c.socket.write(' '), 200);
     while (c.state.closedAt === undefined && Date.now() - c.state.opened < 10_000) await sleep(50);
     clearInterval(trickle);

@@ -64,7 +64,9 @@ describe('gateway: worker failures and membership changes', () => {
     }
     expect(results).toEqual(Array(8).fill(200));
     for (let i = 0; i < 8; i++) expect(await workerOf(`req-retry-${i}-xxxxxxxx`)).toBe(stack.workers[0].workerId);
-    const retries = stack.gateway.records().filter((r) => r.msg === 'worker unreachable; retrying elsewhere' && r.workerId === victim.workerId);
+    const retries = stack.gateway
+      .records()
+      .filter((r) => r.msg === 'worker unreachable; retrying elsewhere' && r.workerId === victim.workerId);
     expect(retries).toHaveLength(1); // marked failed after the first refusal: the next requests avoid it
   });
 
@@ -72,14 +74,25 @@ describe('gateway: worker failures and membership changes', () => {
     const sim: SimServer = await startSimServer({ profile: findProfile(PROFILE), port: 0, startupSeconds: 0 });
     const workerId = `silent-${stack.namespace.slice(-6)}`;
     const registration: WorkerRegistered = {
-      workerId, url: sim.url, hardware: 'gpu', capacity: 8, vmId: 'vm-test', runtime: { kind: 'sim-engine' },
-      models: [{ id: MODEL, capabilities: ['chat', 'completion', 'embedding'] }], sentAt: new Date().toISOString(),
+      workerId,
+      url: sim.url,
+      hardware: 'gpu',
+      capacity: 8,
+      vmId: 'vm-test',
+      runtime: { kind: 'sim-engine' },
+      models: [{ id: MODEL, capabilities: ['chat', 'completion', 'embedding'] }],
+      sentAt: new Date().toISOString(),
     };
     stack.bus.publish('worker.registered', registration);
     let lastBeat = Date.now();
     const beats = setInterval(() => {
       lastBeat = Date.now();
-      stack.bus.publish('worker.heartbeat', { workerId, state: 'ready', load: { running: 0, waiting: 0 }, sentAt: new Date().toISOString() });
+      stack.bus.publish('worker.heartbeat', {
+        workerId,
+        state: 'ready',
+        load: { running: 0, waiting: 0 },
+        sentAt: new Date().toISOString(),
+      });
     }, 500);
     try {
       await stack.gateway.waitFor((r) => r.msg === 'worker joined' && r.workerId === workerId, 5000);
@@ -125,8 +138,20 @@ describe('gateway: worker failures and membership changes', () => {
 
   it('ends a stream with an SSE error event and a clean close when its worker dies mid-stream', async () => {
     const doomed = await stack.startWorker(['--sim-model', 'doomed/model']);
-    await waitUntil(async () => (await json(await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key}` } }))).data.some((m: { id: string }) => m.id === 'doomed/model'), 5000, 'doomed/model to be ready');
-    const res = await stack.post('/v1/chat/completions', key, chatBody({ model: 'doomed/model', stream: true, max_tokens: 5000, ignore_eos: true }), { 'x-request-id': 'req-doomed-stream' });
+    await waitUntil(
+      async () =>
+        (await json(await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key}` } }))).data.some(
+          (m: { id: string }) => m.id === 'doomed/model',
+        ),
+      5000,
+      'doomed/model to be ready',
+    );
+    const res = await stack.post(
+      '/v1/chat/completions',
+      key,
+      chatBody({ model: 'doomed/model', stream: true, max_tokens: 5000, ignore_eos: true }),
+      { 'x-request-id': 'req-doomed-stream' },
+    );
     expect(res.status).toBe(200);
     let killedAt = 0;
     const read = await readSse(res, (_d, i) => {
@@ -144,19 +169,39 @@ describe('gateway: worker failures and membership changes', () => {
     expect(endedMs).toBeLessThan(1000);
     const events = await stack.usageOf('req-doomed-stream');
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ status: 502, errorCode: 'upstream_disconnected', stream: true, tokensCountedBy: 'gateway', workerId: doomed.workerId });
+    expect(events[0]).toMatchObject({
+      status: 502,
+      errorCode: 'upstream_disconnected',
+      stream: true,
+      tokensCountedBy: 'gateway',
+      workerId: doomed.workerId,
+    });
     expect(events[0].completionTokens).toBeGreaterThanOrEqual(5);
   });
 
   it('drains a worker on SIGTERM: its stream finishes, new requests go elsewhere, it deregisters and exits', async () => {
     const draining = await stack.startWorker(['--sim-model', 'drain/model']);
-    await waitUntil(async () => (await json(await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key}` } }))).data.some((m: { id: string }) => m.id === 'drain/model'), 5000, 'drain/model to be ready');
-    const res = await stack.post('/v1/chat/completions', key, chatBody({ model: 'drain/model', stream: true, max_tokens: 600, ignore_eos: true }), { 'x-request-id': 'req-drain-stream' });
+    await waitUntil(
+      async () =>
+        (await json(await fetch(stack.url('/v1/models'), { headers: { authorization: `Bearer ${key}` } }))).data.some(
+          (m: { id: string }) => m.id === 'drain/model',
+        ),
+      5000,
+      'drain/model to be ready',
+    );
+    const res = await stack.post(
+      '/v1/chat/completions',
+      key,
+      chatBody({ model: 'drain/model', stream: true, max_tokens: 600, ignore_eos: true }),
+      { 'x-request-id': 'req-drain-stream' },
+    );
     const reading = readSse(res);
     await sleep(200);
     const exited = draining.stop('SIGTERM');
     await stack.gateway.waitFor((r) => r.msg === 'worker draining' && r.workerId === draining.workerId, 3000);
-    const refused = await stack.post('/v1/chat/completions', key, chatBody({ model: 'drain/model' }), { 'x-request-id': 'req-drain-refused' });
+    const refused = await stack.post('/v1/chat/completions', key, chatBody({ model: 'drain/model' }), {
+      'x-request-id': 'req-drain-refused',
+    });
     expect(refused.status).toBe(503); // held for the hold timeout, then no capacity
     expect((await json(refused)).error.code).toBe('no_capacity');
     expect((await stack.usageOf('req-drain-refused'))[0].workerId).toBeNull(); // it never reached the draining worker

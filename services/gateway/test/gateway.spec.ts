@@ -22,7 +22,11 @@ describe('gateway: API, keys, limits and usage', () => {
     const list = await json(res);
     expect(list).toMatchObject({ object: 'list' });
     expect(list.data.map((m: { id: string }) => m.id)).toEqual(['Qwen/Qwen2.5-3B-Instruct', 'mapped/qwen']);
-    expect(list.data[0]).toMatchObject({ object: 'model', owned_by: 'Qwen', metadata: { capabilities: ['chat', 'completion', 'embedding'], ready_workers: 1, hardware: ['gpu'] } });
+    expect(list.data[0]).toMatchObject({
+      object: 'model',
+      owned_by: 'Qwen',
+      metadata: { capabilities: ['chat', 'completion', 'embedding'], ready_workers: 1, hardware: ['gpu'] },
+    });
 
     const one = await fetch(stack.url(`/v1/models/${encodeURIComponent(MODEL)}`), { headers: { authorization: `Bearer ${key}` } });
     expect(await json(one)).toMatchObject({ id: MODEL });
@@ -43,14 +47,28 @@ describe('gateway: API, keys, limits and usage', () => {
     const [event, ...more] = await stack.usageOf('req-test-nonstream-1');
     expect(more).toEqual([]);
     expect(event).toMatchObject({
-      requestId: gatewayId, clientRequestId: 'req-test-nonstream-1',
-      model: MODEL, endpoint: 'chat.completions', stream: false, status: 200, errorCode: null, tokensCountedBy: 'runtime',
-      promptTokens: body.usage.prompt_tokens, completionTokens: body.usage.completion_tokens, workerId: stack.workers[0].workerId, userId: 'ada@example.org',
+      requestId: gatewayId,
+      clientRequestId: 'req-test-nonstream-1',
+      model: MODEL,
+      endpoint: 'chat.completions',
+      stream: false,
+      status: 200,
+      errorCode: null,
+      tokensCountedBy: 'runtime',
+      promptTokens: body.usage.prompt_tokens,
+      completionTokens: body.usage.completion_tokens,
+      workerId: stack.workers[0].workerId,
+      userId: 'ada@example.org',
     });
   });
 
   it('streams chunk by chunk with the usage chunk when asked, and bills streams on the runtime’s usage when not', async () => {
-    const withUsage = await stack.post('/v1/chat/completions', key, chatBody({ stream: true, stream_options: { include_usage: true }, max_tokens: 20, ignore_eos: true }), { 'x-request-id': 'req-test-stream-usage' });
+    const withUsage = await stack.post(
+      '/v1/chat/completions',
+      key,
+      chatBody({ stream: true, stream_options: { include_usage: true }, max_tokens: 20, ignore_eos: true }),
+      { 'x-request-id': 'req-test-stream-usage' },
+    );
     expect(withUsage.headers.get('content-type')).toMatch(/text\/event-stream/);
     const read = await readSse(withUsage);
     expect(read).toMatchObject({ done: true, cleanClose: true });
@@ -61,7 +79,12 @@ describe('gateway: API, keys, limits and usage', () => {
     expect(event.ttftMs).toBeGreaterThan(0);
     expect(event.ttftMs!).toBeLessThanOrEqual(event.latencyMs);
 
-    const bare = await stack.post('/v1/completions', key, { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, ignore_eos: true, stream: true }, { 'x-request-id': 'req-test-stream-bare' });
+    const bare = await stack.post(
+      '/v1/completions',
+      key,
+      { model: MODEL, prompt: 'Once upon a time', max_tokens: 12, ignore_eos: true, stream: true },
+      { 'x-request-id': 'req-test-stream-bare' },
+    );
     const bareRead = await readSse(bare);
     expect(bareRead.done).toBe(true);
     // The gateway asked the runtime for usage anyway (billed on its count), and kept that chunk from the client.
@@ -87,18 +110,32 @@ describe('gateway: API, keys, limits and usage', () => {
       ['no key', stack.post('/v1/chat/completions', undefined, chatBody()), 401, { type: 'authentication_error', code: 'missing_api_key' }],
       ['an unknown key', stack.post('/v1/chat/completions', 'sk-nothere1_abc', chatBody()), 401, { code: 'invalid_api_key' }],
       ['not a key at all', stack.post('/v1/chat/completions', 'hello', chatBody()), 401, { code: 'invalid_api_key' }],
-      ['an unknown model', stack.post('/v1/chat/completions', key, chatBody({ model: 'nobody/serves-this' })), 404, { type: 'not_found_error', param: 'model', code: 'model_not_found' }],
+      [
+        'an unknown model',
+        stack.post('/v1/chat/completions', key, chatBody({ model: 'nobody/serves-this' })),
+        404,
+        { type: 'not_found_error', param: 'model', code: 'model_not_found' },
+      ],
       ['bad JSON', stack.post('/v1/chat/completions', key, '{"model":'), 400, { type: 'invalid_request_error', code: 'invalid_json' }],
       ['a missing field', stack.post('/v1/chat/completions', key, { model: MODEL }), 400, { param: 'messages' }],
       ['a bad field', stack.post('/v1/chat/completions', key, chatBody({ max_tokens: -1 })), 400, { param: 'max_tokens' }],
-      ['a body over the limit', stack.post('/v1/chat/completions', key, chatBody({ messages: [{ role: 'user', content: 'x'.repeat(70_000) }] })), 413, { code: 'request_too_large' }],
+      [
+        'a body over the limit',
+        stack.post('/v1/chat/completions', key, chatBody({ messages: [{ role: 'user', content: 'x'.repeat(70_000) }] })),
+        413,
+        { code: 'request_too_large' },
+      ],
       ['an unknown path', stack.post('/v1/nothing', key, {}), 404, { code: 'unknown_url' }],
       ['a wrong method', fetch(stack.url('/v1/chat/completions')), 405, { code: 'method_not_allowed' }],
     ];
     for (const [what, pending, status, error] of cases) {
       const res = await pending;
       const body = await json(res);
-      expect({ what, status: res.status, error: body.error }).toMatchObject({ what, status, error: { message: expect.any(String), ...error } });
+      expect({ what, status: res.status, error: body.error }).toMatchObject({
+        what,
+        status,
+        error: { message: expect.any(String), ...error },
+      });
     }
   });
 
@@ -117,10 +154,14 @@ describe('gateway: API, keys, limits and usage', () => {
     expect((await stack.post('/v1/chat/completions', k.secret, chatBody())).status).toBe(200);
     await stack.bus.request('key-registry.revoke', { keyId: k.keyId });
     const started = Date.now();
-    const status = await waitUntil(async () => {
-      const s = (await stack.post('/v1/chat/completions', k.secret, chatBody())).status;
-      return s === 401 ? s : undefined;
-    }, 2000, 'revocation to take effect');
+    const status = await waitUntil(
+      async () => {
+        const s = (await stack.post('/v1/chat/completions', k.secret, chatBody())).status;
+        return s === 401 ? s : undefined;
+      },
+      2000,
+      'revocation to take effect',
+    );
     expect(status).toBe(401);
     expect(Date.now() - started).toBeLessThan(1000);
   });
@@ -147,7 +188,9 @@ describe('gateway: API, keys, limits and usage', () => {
   });
 
   it('aborts the upstream request when the client goes away, and accounts it as 499', async () => {
-    const res = await stack.post('/v1/chat/completions', key, chatBody({ stream: true, max_tokens: 3000, ignore_eos: true }), { 'x-request-id': 'req-test-client-gone' });
+    const res = await stack.post('/v1/chat/completions', key, chatBody({ stream: true, max_tokens: 3000, ignore_eos: true }), {
+      'x-request-id': 'req-test-client-gone',
+    });
     const reader = res.body!.getReader();
     await reader.read();
     await reader.cancel();
@@ -176,7 +219,10 @@ describe('gateway: API, keys, limits and usage', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
 
     await late.stop('SIGKILL');
-    await stack.gateway.waitFor((r) => ['worker expired locally (no heartbeat)', 'worker left'].includes(String(r.msg)) && r.workerId === late.workerId, 10_000);
+    await stack.gateway.waitFor(
+      (r) => ['worker expired locally (no heartbeat)', 'worker left'].includes(String(r.msg)) && r.workerId === late.workerId,
+      10_000,
+    );
     const t0 = Date.now();
     const gone = await stack.post('/v1/chat/completions', key, chatBody({ model: 'late/model' }));
     expect(gone.status).toBe(503);
@@ -188,7 +234,9 @@ describe('gateway: API, keys, limits and usage', () => {
   it('serves /health and Prometheus /metrics through Nest', async () => {
     expect(await json(await fetch(stack.url('/health')))).toMatchObject({ status: 'ok' });
     const metrics = await (await fetch(stack.url('/metrics'))).text();
-    expect(metrics).toMatch(/maas_gateway_requests_total\{model="Qwen\/Qwen2.5-3B-Instruct",endpoint="chat.completions",kind="interactive",status="200"[^}]*\} \d+/);
+    expect(metrics).toMatch(
+      /maas_gateway_requests_total\{model="Qwen\/Qwen2.5-3B-Instruct",endpoint="chat.completions",kind="interactive",status="200"[^}]*\} \d+/,
+    );
     expect(metrics).toMatch(/maas_gateway_usage_events_published_total(\{[^}]*\})? \d+/);
   });
 

@@ -26,10 +26,14 @@ async function startRecorder(): Promise<{ url: string; seen: Recorded[]; close: 
     req.on('end', () => {
       seen.push({ method: req.method!, url: req.url!, headers: req.headers, bodySha256: hash.digest('hex'), bodyBytes: bytes });
       res.writeHead(200, [
-        'content-type', 'text/html',
-        'set-cookie', 'token=abc; Path=/; HttpOnly',
-        'set-cookie', 'theme=dark; Path=/',
-        'content-security-policy', "default-src 'self'",
+        'content-type',
+        'text/html',
+        'set-cookie',
+        'token=abc; Path=/; HttpOnly',
+        'set-cookie',
+        'theme=dark; Path=/',
+        'content-security-policy',
+        "default-src 'self'",
       ]);
       res.end('<html>webui</html>');
     });
@@ -45,14 +49,19 @@ async function startRecorder(): Promise<{ url: string; seen: Recorded[]; close: 
 }
 
 /** A raw HTTP request (fetch cannot send X-Forwarded-For or read every Set-Cookie reliably). */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function rawGet(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get(url, { headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -101,7 +110,8 @@ describe('gateway: identity and access', () => {
     }
   }
 
-  const usage = async (secret: string, base = stack.gateway.url) => json(await fetch(`${base}/v1/usage`, { headers: { authorization: `Bearer ${secret}` } }));
+  const usage = async (secret: string, base = stack.gateway.url) =>
+    json(await fetch(`${base}/v1/usage`, { headers: { authorization: `Bearer ${secret}` } }));
 
   it('answers GET /v1/usage in the production shape, null limits meaning unlimited', async () => {
     const { secret, keyId } = await stack.createKey({ limits: { chatShortWindowTokens: 500, batchLongWindowTokens: 9000 } });
@@ -154,11 +164,22 @@ describe('gateway: identity and access', () => {
     const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
     const events = [
       factory.requestCompleted({ keyId, promptTokens: 600, completionTokens: 500, finishedAt: hoursAgo(2), startedAt: hoursAgo(2) }), // in the long window
-      factory.requestCompleted({ keyId, promptTokens: 70, completionTokens: 30, kind: 'batch', finishedAt: hoursAgo(5), startedAt: hoursAgo(5) }),
+      factory.requestCompleted({
+        keyId,
+        promptTokens: 70,
+        completionTokens: 30,
+        kind: 'batch',
+        finishedAt: hoursAgo(5),
+        startedAt: hoursAgo(5),
+      }),
       factory.requestCompleted({ keyId, promptTokens: 5000, completionTokens: 0, finishedAt: hoursAgo(30), startedAt: hoursAgo(30) }), // slid out
     ];
     for (const e of events) await stack.bus.persist('usage.request-completed', e, e.requestId);
-    await waitUntil(async () => Number((await sql<{ n: string }>('SELECT count(*) AS n FROM usage_records WHERE key_id = $1', [keyId]))[0].n) === 3, 15_000, 'the ledger');
+    await waitUntil(
+      async () => Number((await sql<{ n: string }>('SELECT count(*) AS n FROM usage_records WHERE key_id = $1', [keyId]))[0].n) === 3,
+      15_000,
+      'the ledger',
+    );
 
     const report = await usage(secret);
     expect(report.chat.long_window).toEqual({ window_days: 1, used_tokens: 1100, limit_tokens: 1000, remaining_tokens: 0 });
@@ -202,15 +223,21 @@ describe('gateway: identity and access', () => {
     // The second gateway trusts no proxy: the header is the client's word and changes nothing.
     expect((await rawGet(`${web.url}/v1/models`, { ...auth, 'x-forwarded-for': '10.1.2.3' })).status).toBe(403);
     const open = await stack.createKey();
-    expect((await rawGet(`${web.url}/v1/models`, { authorization: `Bearer ${open.secret}`, 'x-forwarded-for': '203.0.113.9' })).status).toBe(200);
+    expect(
+      (await rawGet(`${web.url}/v1/models`, { authorization: `Bearer ${open.secret}`, 'x-forwarded-for': '203.0.113.9' })).status,
+    ).toBe(200);
   });
 
   it('attributes usage to Open WebUI’s end user (lower-cased) for a trusted key only', async () => {
     const trusted = await stack.createKey({ trusted: true, userEmail: 'webui-service@example.org' });
     const plain = await stack.createKey();
     const headers = { 'x-openwebui-user-email': 'Ada.Lovelace@Example.ORG', 'x-openwebui-user-name': 'Ada' };
-    expect((await stack.post('/v1/chat/completions', trusted.secret, chatBody(), { ...headers, 'x-request-id': 'req-trusted-attr' })).status).toBe(200);
-    expect((await stack.post('/v1/chat/completions', plain.secret, chatBody(), { ...headers, 'x-request-id': 'req-plain-attr' })).status).toBe(200);
+    expect(
+      (await stack.post('/v1/chat/completions', trusted.secret, chatBody(), { ...headers, 'x-request-id': 'req-trusted-attr' })).status,
+    ).toBe(200);
+    expect(
+      (await stack.post('/v1/chat/completions', plain.secret, chatBody(), { ...headers, 'x-request-id': 'req-plain-attr' })).status,
+    ).toBe(200);
     const [attributed] = await stack.usageOf('req-trusted-attr');
     expect(attributed).toMatchObject({ userId: 'webui-service@example.org', endUser: 'ada.lovelace@example.org' });
     const [ignored] = await stack.usageOf('req-plain-attr');
@@ -225,7 +252,10 @@ describe('gateway: identity and access', () => {
       token = randomBytes(32).toString('base64url');
       const userId = randomUUID();
       await waitUntil(async () => (await sql("SELECT to_regclass('sessions') AS t"))[0].t !== null, 10_000, 'auth migrations');
-      await sql(`INSERT INTO users (user_id, email, display_name, roles, created_at) VALUES ($1, 'ada@example.ac.jp', 'Ada Lovelace (ラブレス)', '["user","admin"]', now())`, [userId]);
+      await sql(
+        `INSERT INTO users (user_id, email, display_name, roles, created_at) VALUES ($1, 'ada@example.ac.jp', 'Ada Lovelace (ラブレス)', '["user","admin"]', now())`,
+        [userId],
+      );
       await sql(
         `INSERT INTO sessions (token_hash, session_id, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, 'csrf', now(), now(), now() + interval '1 hour')`,
         [createHash('sha256').update(token).digest(), randomUUID(), userId],
@@ -238,7 +268,11 @@ describe('gateway: identity and access', () => {
         for (const headers of [{}, { cookie }] as Record<string, string>[]) {
           const direct = await rawGet(`${auth.url}${path}`, headers);
           const through = await rawGet(`${web.url}${path}`, headers);
-          expect({ path, status: through.status, location: through.headers.location }).toEqual({ path, status: direct.status, location: direct.headers.location });
+          expect({ path, status: through.status, location: through.headers.location }).toEqual({
+            path,
+            status: direct.status,
+            location: direct.headers.location,
+          });
           expect(through.headers['set-cookie']).toEqual(direct.headers['set-cookie']);
           expect(through.headers['content-security-policy']).toEqual(direct.headers['content-security-policy']);
           if (direct.status === 200) expect(through.body.replace(/[0-9a-f-]{36}/g, '')).toBe(direct.body.replace(/[0-9a-f-]{36}/g, ''));
@@ -259,7 +293,11 @@ describe('gateway: identity and access', () => {
       expect(recorder.seen).toHaveLength(0);
 
       const ok = await rawGet(`${web.url}/api/chats?page=2`, {
-        cookie: `token=owui; ${cookie}; maas_login=nonce; theme=dark`, 'x-maas-user-email': 'mallory@evil.example', 'x-maas-user-admin': 'yes', 'x-forwarded-for': '198.51.100.1', 'x-forwarded-host': 'evil.example',
+        cookie: `token=owui; ${cookie}; maas_login=nonce; theme=dark`,
+        'x-maas-user-email': 'mallory@evil.example',
+        'x-maas-user-admin': 'yes',
+        'x-forwarded-for': '198.51.100.1',
+        'x-forwarded-host': 'evil.example',
       });
       expect(ok.status).toBe(200);
       expect(ok.headers['set-cookie']).toEqual(['token=abc; Path=/; HttpOnly', 'theme=dark; Path=/']);
@@ -282,14 +320,25 @@ describe('gateway: identity and access', () => {
 
     it('streams large bodies unchanged and proxies websockets for signed-in users', async () => {
       const body = randomBytes(3 * 1024 * 1024);
-      const res = await fetch(`${web.url}/api/v1/files/?x=y`, { method: 'POST', headers: { cookie, 'content-type': 'application/octet-stream' }, body });
+      const res = await fetch(`${web.url}/api/v1/files/?x=y`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/octet-stream' },
+        body,
+      });
       expect(res.status).toBe(200);
-      expect(recorder.seen[recorder.seen.length - 1]).toMatchObject({ method: 'POST', url: '/api/v1/files/?x=y', bodyBytes: body.length, bodySha256: createHash('sha256').update(body).digest('hex') });
+      expect(recorder.seen[recorder.seen.length - 1]).toMatchObject({
+        method: 'POST',
+        url: '/api/v1/files/?x=y',
+        bodyBytes: body.length,
+        bodySha256: createHash('sha256').update(body).digest('hex'),
+      });
 
       const echoed = await new Promise<string>((resolve, reject) => {
         const port = Number(new URL(web.url).port);
         const socket = net.connect(port, '127.0.0.1', () => {
-          socket.write(`GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nCookie: ${cookie}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+          socket.write(
+            `GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nCookie: ${cookie}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          );
         });
         let got = '';
         socket.on('data', (c) => {
@@ -330,7 +379,11 @@ describe('gateway: identity and access', () => {
     await stack.bus.request('key-registry.revoke', { keyId });
     const latencies = await Promise.all(
       [stack.gateway.url, web.url].map(async (base) => {
-        await waitUntil(async () => (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${secret}` } })).status === 401, 1000, `revocation at ${base}`);
+        await waitUntil(
+          async () => (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${secret}` } })).status === 401,
+          1000,
+          `revocation at ${base}`,
+        );
         return Date.now() - t0;
       }),
     );

@@ -57,7 +57,11 @@ describe('gateway: Prometheus metrics per model and OpenAI rate-limit headers', 
   afterAll(() => stack.stop());
 
   it('answers every response of a key with limits with the x-ratelimit headers, and 429 with Retry-After', async () => {
-    const streamed = await stack.post('/v1/chat/completions', limited, chatBody({ stream: true, stream_options: { include_usage: true }, max_tokens: 16, ignore_eos: true }));
+    const streamed = await stack.post(
+      '/v1/chat/completions',
+      limited,
+      chatBody({ stream: true, stream_options: { include_usage: true }, max_tokens: 16, ignore_eos: true }),
+    );
     expect(streamed.status).toBe(200);
     expect(rateLimitHeaders(streamed)).toEqual({
       'x-ratelimit-limit-requests': '3',
@@ -106,10 +110,14 @@ describe('gateway: Prometheus metrics per model and OpenAI rate-limit headers', 
       expect((await stack.post('/v1/chat/completions', unlimited, chatBody({ model: invented }))).status).toBe(404);
     }
     // Usage leaves the gateway in batches (up to 50 ms apart): wait until the four served requests are stored.
-    const served = await waitUntil(async () => {
-      const stored = (await stack.usageEvents()).filter((e) => e.model === MODEL && e.workerId !== null);
-      return stored.length >= 4 ? stored : undefined;
-    }, 10_000, 'usage events of the four served requests');
+    const served = await waitUntil(
+      async () => {
+        const stored = (await stack.usageEvents()).filter((e) => e.model === MODEL && e.workerId !== null);
+        return stored.length >= 4 ? stored : undefined;
+      },
+      10_000,
+      'usage events of the four served requests',
+    );
     expect(served).toHaveLength(4); // three of the limited key, one of the other
 
     const text = await (await fetch(stack.url('/metrics'))).text();
@@ -121,10 +129,20 @@ describe('gateway: Prometheus metrics per model and OpenAI rate-limit headers', 
     const samples = parseMetrics(text);
     const model = { model: MODEL };
 
-    expect(one(samples, 'maas_gateway_requests_total', { ...model, endpoint: 'chat.completions', kind: 'interactive', status: '200' })).toBe(4);
-    expect(one(samples, 'maas_gateway_requests_total', { ...model, endpoint: 'chat.completions', kind: 'interactive', status: '429' })).toBe(1);
-    expect(one(samples, 'maas_gateway_requests_total', { model: 'other', endpoint: 'chat.completions', kind: 'interactive', status: '404' })).toBe(3);
-    expect(select(samples, 'maas_gateway_requests_total', {}).map((s) => s.labels.model).sort()).toEqual(['Qwen/Qwen2.5-3B-Instruct', 'Qwen/Qwen2.5-3B-Instruct', 'other']);
+    expect(
+      one(samples, 'maas_gateway_requests_total', { ...model, endpoint: 'chat.completions', kind: 'interactive', status: '200' }),
+    ).toBe(4);
+    expect(
+      one(samples, 'maas_gateway_requests_total', { ...model, endpoint: 'chat.completions', kind: 'interactive', status: '429' }),
+    ).toBe(1);
+    expect(
+      one(samples, 'maas_gateway_requests_total', { model: 'other', endpoint: 'chat.completions', kind: 'interactive', status: '404' }),
+    ).toBe(3);
+    expect(
+      select(samples, 'maas_gateway_requests_total', {})
+        .map((s) => s.labels.model)
+        .sort(),
+    ).toEqual(['Qwen/Qwen2.5-3B-Instruct', 'Qwen/Qwen2.5-3B-Instruct', 'other']);
 
     const output = served.reduce((n, e) => n + e.completionTokens, 0);
     const input = served.reduce((n, e) => n + e.promptTokens, 0);

@@ -24,7 +24,11 @@ interface Vector {
 }
 
 /** Panels that stay empty in this test: nothing malformed is sent, and no batch runs. */
-const EMPTY_HERE = new Set(['NATS messages rejected (malformed)/A', 'Batch vs interactive requests/s, and hours to the batch deadline/A', 'Batch vs interactive requests/s, and hours to the batch deadline/C']);
+const EMPTY_HERE = new Set([
+  'NATS messages rejected (malformed)/A',
+  'Batch vs interactive requests/s, and hours to the batch deadline/A',
+  'Batch vs interactive requests/s, and hours to the batch deadline/C',
+]);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +40,6 @@ function freePort(): Promise<number> {
     });
   });
 }
-
 
 /**
  * The shipped Prometheus configuration and Grafana dashboard against the real thing: promtool checks
@@ -71,21 +74,39 @@ describe('Prometheus configuration and the Grafana dashboard, evaluated by Prome
     // The shipped job names, pointed at this test's processes and scraped every second.
     const shipped = fs.readFileSync(PROMETHEUS_CONFIG, 'utf8');
     const jobs = [...shipped.matchAll(/job_name:\s*(\S+)/g)].map((m) => m[1]);
-    const here: Record<string, StartedService[]> = { gateway: [stack.gateway, second], router: [stack.router], 'key-registry': [stack.keyRegistry], 'metrics-collector': [collector] };
+    const here: Record<string, StartedService[]> = {
+      gateway: [stack.gateway, second],
+      router: [stack.router],
+      'key-registry': [stack.keyRegistry],
+      'metrics-collector': [collector],
+    };
     for (const job of Object.keys(here)) expect(jobs).toContain(job);
     const config = ['global: { scrape_interval: 1s, evaluation_interval: 1s }', 'scrape_configs:'];
     for (const [job, services] of Object.entries(here)) {
-      config.push(`  - job_name: ${job}`, `    static_configs: [{ targets: [${services.map((svc) => `"${new URL(svc.url).host}"`).join(', ')}] }]`);
+      config.push(
+        `  - job_name: ${job}`,
+        `    static_configs: [{ targets: [${services.map((svc) => `"${new URL(svc.url).host}"`).join(', ')}] }]`,
+      );
     }
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-prometheus-'));
     fs.writeFileSync(path.join(dataDir, 'prometheus.yml'), `${config.join('\n')}\n`);
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn('prometheus', [`--config.file=${path.join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dataDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${path.join(dataDir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dataDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     prometheus.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-    await waitUntil(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 20_000, 'Prometheus to be ready').catch((err) => {
-      throw new Error(`${(err as Error).message}\n${log}`);
-    });
+    await waitUntil(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok, 20_000, 'Prometheus to be ready').catch(
+      (err) => {
+        throw new Error(`${(err as Error).message}\n${log}`);
+      },
+    );
     await waitUntil(async () => (await query('up == 1')).length === 5, 20_000, 'Prometheus to scrape all five targets');
   });
 
@@ -106,7 +127,11 @@ describe('Prometheus configuration and the Grafana dashboard, evaluated by Prome
 
   it('every panel of the dashboard evaluates per model, summed over two gateways', async () => {
     const post = (gateway: StartedService, body: unknown) =>
-      fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify(body),
+      });
     // Two waves a few scrapes apart, so every counter and bucket has grown between samples (rate > 0).
     const wave = async () => {
       for (const gateway of [stack.gateway, second]) {
@@ -123,7 +148,10 @@ describe('Prometheus configuration and the Grafana dashboard, evaluated by Prome
     await wave();
     await sleep(2500);
 
-    const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[]; templating: { list: { name: string; query: string }[] } };
+    const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as {
+      panels: Panel[];
+      templating: { list: { name: string; query: string }[] };
+    };
     const modelVar = dashboard.templating.list.find((v) => v.name === 'model')!;
     const metric = /^label_values\((\w+), model\)$/.exec(modelVar.query)![1];
     expect((await query(`count by (model) (${metric})`)).map((r) => r.metric.model).sort()).toEqual([MODEL, 'other']);
@@ -141,7 +169,8 @@ describe('Prometheus configuration and the Grafana dashboard, evaluated by Prome
       if (EMPTY_HERE.has(r.panel)) expect(r).toEqual({ panel: r.panel, series: 0 });
       else expect({ panel: r.panel, series: r.series > 0 }).toEqual({ panel: r.panel, series: true });
       // A per-model panel gives our model a real figure (a quantile of nothing would be NaN).
-      if (r.ourModel !== undefined) expect({ panel: r.panel, finite: Number.isFinite(r.ourModel) }).toEqual({ panel: r.panel, finite: true });
+      if (r.ourModel !== undefined)
+        expect({ panel: r.panel, finite: Number.isFinite(r.ourModel) }).toEqual({ panel: r.panel, finite: true });
     }
     const value = (panel: string) => results.find((r) => r.panel === panel)!.ourModel;
     expect(value('Requests per second/A')).toBeGreaterThan(0);
@@ -152,10 +181,14 @@ describe('Prometheus configuration and the Grafana dashboard, evaluated by Prome
     expect(value('Ready workers/A')).toBe(1);
     expect(value('Batch backlog (requests not done)/A')).toBe(0);
     // The unknown model's 404s are there, under the one bounded label.
-    expect((await query('sum by (model, status) (maas_gateway_requests_total{status="404"})')).map((v) => [v.metric.model, v.value[1]])).toEqual([['other', '4']]);
+    expect(
+      (await query('sum by (model, status) (maas_gateway_requests_total{status="404"})')).map((v) => [v.metric.model, v.value[1]]),
+    ).toEqual([['other', '4']]);
     // Each gateway is its own instance of the job; their counters add up.
     const perInstance = await query(`sum by (instance) (maas_gateway_requests_total{job="gateway", model="${MODEL}", status="200"})`);
     expect(perInstance.map((v) => v.value[1])).toEqual(['8', '8']);
-    expect(await query(`sum(maas_gateway_time_to_first_token_seconds_count{model="${MODEL}"})`)).toEqual([{ metric: {}, value: [expect.any(Number), '12'] }]);
+    expect(await query(`sum(maas_gateway_time_to_first_token_seconds_count{model="${MODEL}"})`)).toEqual([
+      { metric: {}, value: [expect.any(Number), '12'] },
+    ]);
   });
 });

@@ -26,7 +26,14 @@ import { WorkerRegistryService } from '../src/services/worker-registry.service';
 
 const MODEL = 'settle/model';
 const CHAT = INFERENCE_ROUTES.find((r) => r.endpoint === 'chat.completions')!;
-const KEY: VerifiedKey = { keyId: 'key-settle', userId: 'ada@example.org', prefix: 'settle00', trusted: false, limits: {}, allowsModel: () => true };
+const KEY: VerifiedKey = {
+  keyId: 'key-settle',
+  userId: 'ada@example.org',
+  prefix: 'settle00',
+  trusted: false,
+  limits: {},
+  allowsModel: () => true,
+};
 
 /** Routing as the gateway runs it, with its worker counts kept per request. */
 class CountedRouting extends RoutingService {
@@ -52,12 +59,18 @@ class RecordedUsage {
 
 type Behaviour = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-const COMPLETION = JSON.stringify({ id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } });
+const COMPLETION = JSON.stringify({
+  id: 'c1',
+  object: 'chat.completion',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+});
 const answer: Behaviour = (_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(COMPLETION);
 };
-const sseChunk = (text: string) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: text } }] })}\n\n`;
+const sseChunk = (text: string) =>
+  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: text } }] })}\n\n`;
 
 describe('DispatchService settles each request exactly once', () => {
   const servers: http.Server[] = [];
@@ -83,7 +96,11 @@ describe('DispatchService settles each request exactly once', () => {
   }
 
   beforeEach(() => {
-    const config = loadConfig(gatewayConfigSpec, { GATEWAY_HOLD_TIMEOUT: '300ms', GATEWAY_UPSTREAM_ATTEMPTS: '3', GATEWAY_IDLE_TIMEOUT: '5s' });
+    const config = loadConfig(gatewayConfigSpec, {
+      GATEWAY_HOLD_TIMEOUT: '300ms',
+      GATEWAY_UPSTREAM_ATTEMPTS: '3',
+      GATEWAY_IDLE_TIMEOUT: '5s',
+    });
     const unused = <T>(name: string) => new Proxy({}, { get: () => () => Promise.reject(new Error(`${name} is not used here`)) }) as T;
     registry = new WorkerRegistryService(config, gatewayClock, unused<RegistryRepository>('the router snapshot'), logger);
     routing = new CountedRouting(config, gatewayClock, registry);
@@ -158,11 +175,13 @@ describe('DispatchService settles each request exactly once', () => {
   });
 
   it('client abort mid-stream: one 499 event', async () => {
-    worker(await runtime((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(sseChunk('first'));
-      // then silence: the client leaves before the rest
-    }));
+    worker(
+      await runtime((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(sseChunk('first'));
+        // then silence: the client leaves before the rest
+      }),
+    );
     const gone = new AbortController();
     const { requestId, outcome } = start({ stream: true }, gone.signal);
     const o = await outcome;
@@ -174,10 +193,12 @@ describe('DispatchService settles each request exactly once', () => {
   });
 
   it('upstream failure mid-stream: one 502 event and an error event for the client', async () => {
-    worker(await runtime((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(sseChunk('first'), () => setTimeout(() => res.socket?.destroy(), 20));
-    }));
+    worker(
+      await runtime((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(sseChunk('first'), () => setTimeout(() => res.socket?.destroy(), 20));
+      }),
+    );
     const { requestId, outcome } = start({ stream: true });
     const got = await drain(await outcome);
     expect(got.cut).toBe(false);
@@ -187,10 +208,12 @@ describe('DispatchService settles each request exactly once', () => {
   });
 
   it('upstream failure mid-body (JSON): the body fails, one 502 event', async () => {
-    worker(await runtime((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
-      res.write('{"id":', () => setTimeout(() => res.socket?.destroy(), 20));
-    }));
+    worker(
+      await runtime((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"id":', () => setTimeout(() => res.socket?.destroy(), 20));
+      }),
+    );
     const { requestId, outcome } = start({});
     const got = await drain(await outcome);
     expect(got.cut).toBe(true);
@@ -222,7 +245,12 @@ describe('DispatchService settles each request exactly once', () => {
     worker(await runtime(answer));
     const requestId = `req-settle-${++n}`;
     const settlement = dispatcher.begin(requestId, CHAT, KEY, gatewayClock.now(), gatewayClock.monotonic());
-    const o = await dispatcher.dispatch({ settlement, raw: Buffer.from('{"model":'), contentType: 'application/json', signal: new AbortController().signal });
+    const o = await dispatcher.dispatch({
+      settlement,
+      raw: Buffer.from('{"model":'),
+      contentType: 'application/json',
+      signal: new AbortController().signal,
+    });
     expect(o).toMatchObject({ kind: 'error', status: 400 });
     settlement.settle(500, 'a second settle does nothing');
     const event = await settledOnce(requestId);

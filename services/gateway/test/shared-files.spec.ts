@@ -45,16 +45,27 @@ describe('gateway: batch files shared by two gateways', () => {
   it('completes a batch created on gateway A and serves its output from gateway B', async () => {
     const n = 6;
     const lines = Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ custom_id: `req-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 } }),
+      JSON.stringify({
+        custom_id: `req-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: MODEL, messages: [{ role: 'user', content: `Summarise paper ${i}.` }], max_tokens: 8 },
+      }),
     );
     const file = await clientA.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' });
     const batch = await clientA.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-    const done = await waitUntil(async () => {
-      const r = await clientB.batches.retrieve(batch.id);
-      return r.status === 'completed' ? r : undefined;
-    }, 60_000, 'the batch to complete');
+    const done = await waitUntil(
+      async () => {
+        const r = await clientB.batches.retrieve(batch.id);
+        return r.status === 'completed' ? r : undefined;
+      },
+      60_000,
+      'the batch to complete',
+    );
     expect(done.request_counts).toEqual({ total: n, completed: n, failed: 0 });
-    const out: { custom_id: string; response: { status_code: number } }[] = (await (await clientB.files.content(done.output_file_id!)).text())
+    const out: { custom_id: string; response: { status_code: number } }[] = (
+      await (await clientB.files.content(done.output_file_id!)).text()
+    )
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l));

@@ -54,7 +54,7 @@ describe('gateway: key limits shared by two gateways', () => {
     expect(Math.min(...refused)).toBeGreaterThan(0);
   }, 120_000);
 
-  it('holds a key\'s concurrency limit across both gateways and frees a slot when a request ends', async () => {
+  it("holds a key's concurrency limit across both gateways and frees a slot when a request ends", async () => {
     const { secret } = await stack.createKey({ limits: { maxConcurrent: 2 } });
     const long = chatBody({ stream: true, max_tokens: 4000, ignore_eos: true });
     const first = new AbortController();
@@ -72,11 +72,15 @@ describe('gateway: key limits shared by two gateways', () => {
     // One ends at gateway A: a request at gateway B fits again once A gives its slot back.
     first.abort();
     await heldA.body?.cancel().catch(() => undefined);
-    await waitUntil(async () => {
-      const res = await post(b, secret, chatBody({ max_tokens: 1 }));
-      await res.arrayBuffer();
-      return res.status === 200;
-    }, 20_000, 'gateway B admitting after gateway A released a slot');
+    await waitUntil(
+      async () => {
+        const res = await post(b, secret, chatBody({ max_tokens: 1 }));
+        await res.arrayBuffer();
+        return res.status === 200;
+      },
+      20_000,
+      'gateway B admitting after gateway A released a slot',
+    );
     second.abort();
     await heldB.body?.cancel().catch(() => undefined);
   }, 90_000);

@@ -32,13 +32,14 @@ class PrivateNats {
     }
     this.child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.dir], { stdio: 'ignore' });
     await waitUntil(
-      () => new Promise<boolean>((resolve) => {
-        const s = net.connect(this.port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      }),
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect(this.port, '127.0.0.1', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.on('error', () => resolve(false));
+        }),
       10_000,
       'nats-server to listen',
     );
@@ -67,10 +68,17 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
 
   /** Ledger rows per request id, once every id in `ids` has one (the collector writes batches). */
   const ledgerRows = (ids: readonly string[]) =>
-    waitUntil(async () => {
-      const rows = await stack.db.query<{ request_id: string; n: number }>('SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id = ANY($1) GROUP BY client_request_id', [ids]);
-      return rows.length === ids.length ? Object.fromEntries(rows.map((r) => [r.request_id, r.n])) : undefined;
-    }, 30_000, `ledger rows of ${ids.length} requests`);
+    waitUntil(
+      async () => {
+        const rows = await stack.db.query<{ request_id: string; n: number }>(
+          'SELECT client_request_id AS request_id, count(*)::int AS n FROM usage_records WHERE client_request_id = ANY($1) GROUP BY client_request_id',
+          [ids],
+        );
+        return rows.length === ids.length ? Object.fromEntries(rows.map((r) => [r.request_id, r.n])) : undefined;
+      },
+      30_000,
+      `ledger rows of ${ids.length} requests`,
+    );
   const once = (ids: readonly string[]) => Object.fromEntries(ids.map((id) => [id, 1]));
   const chat = (id: string, stream = false) => stack.post('/v1/chat/completions', key, chatBody({ stream }), { 'x-request-id': id });
 
@@ -113,10 +121,14 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
     await nats.start();
     await stack.gateway.waitFor((r) => r.msg === 'usage events flowing again', 20_000);
 
-    const events = await waitUntil(async () => {
-      const all = await stack.usageEvents().catch(() => []);
-      return during.every((id) => all.some((e) => e.clientRequestId === id)) ? all : undefined;
-    }, 10_000, 'buffered events in the stream');
+    const events = await waitUntil(
+      async () => {
+        const all = await stack.usageEvents().catch(() => []);
+        return during.every((id) => all.some((e) => e.clientRequestId === id)) ? all : undefined;
+      },
+      10_000,
+      'buffered events in the stream',
+    );
     const ids = events.map((e) => e.clientRequestId);
     expect([...new Set(ids)].sort()).toEqual(['req-outage-before', ...during].sort());
     expect(await ledgerRows(['req-outage-before', ...during])).toEqual(once(['req-outage-before', ...during]));
@@ -139,17 +151,27 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
     // a crash: nothing flushed, nothing said
     const dead = stack.gateway;
     await dead.stop('SIGKILL');
-    const spooled = fs.readdirSync(spoolDir).flatMap((f) => fs.readFileSync(path.join(spoolDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).clientRequestId as string));
+    const spooled = fs.readdirSync(spoolDir).flatMap((f) =>
+      fs
+        .readFileSync(path.join(spoolDir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).clientRequestId as string),
+    );
     expect(spooled.sort()).toEqual(during.sort());
 
     await nats.start();
     const next = await stack.startGateway();
     await next.waitFor((r) => r.msg === 'usage events recovered from a spool' && r.events === 3, 10_000);
     await next.waitFor((r) => r.msg === 'usage events flowing again' || r.msg === 'ready', 10_000);
-    const events = await waitUntil(async () => {
-      const all = await stack.usageEvents().catch(() => []);
-      return during.every((id) => all.some((e) => e.clientRequestId === id)) ? all : undefined;
-    }, 20_000, 'the spooled events in the stream');
+    const events = await waitUntil(
+      async () => {
+        const all = await stack.usageEvents().catch(() => []);
+        return during.every((id) => all.some((e) => e.clientRequestId === id)) ? all : undefined;
+      },
+      20_000,
+      'the spooled events in the stream',
+    );
     for (const id of during) expect(events.filter((e) => e.clientRequestId === id)).toHaveLength(1);
     expect(await ledgerRows(during)).toEqual(once(during));
     await waitUntil(() => fs.readdirSync(spoolDir).length === 0 || undefined, 10_000, 'the spool emptied');
@@ -159,7 +181,11 @@ describe('gateway: usage events survive a NATS outage, a gateway crash and a col
     // The gateway that recovered the spool serves from here on; the first one was killed.
     const gateway = stack.moreGateways.at(-1)!;
     const chatVia = (id: string) =>
-      fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id }, body: JSON.stringify(chatBody()) });
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': id },
+        body: JSON.stringify(chatBody()),
+      });
     const first = Array.from({ length: 30 }, (_, i) => `req-collector-${i}`);
     const sent = Promise.all(first.map(chatVia));
     await sleep(100);

@@ -25,11 +25,13 @@ describe('gateway: a client-chosen X-Request-Id cannot erase usage', () => {
     const gatewayIds = new Set<string>();
     let billed = 0;
     for (let round = 0; round < 10; round++) {
-      const answers = await Promise.all(Array.from({ length: 10 }, async () => {
-        const res = await stack.post('/v1/chat/completions', secret, chatBody({ max_tokens: 8 }), { 'x-request-id': clientId });
-        expect(res.status).toBe(200);
-        return { id: res.headers.get('x-request-id')!, body: await json(res) };
-      }));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const res = await stack.post('/v1/chat/completions', secret, chatBody({ max_tokens: 8 }), { 'x-request-id': clientId });
+          expect(res.status).toBe(200);
+          return { id: res.headers.get('x-request-id')!, body: await json(res) };
+        }),
+      );
       for (const a of answers) {
         gatewayIds.add(a.id);
         billed += a.body.usage.prompt_tokens + a.body.usage.completion_tokens;
@@ -38,21 +40,31 @@ describe('gateway: a client-chosen X-Request-Id cannot erase usage', () => {
     expect(gatewayIds.size).toBe(100);
     expect(gatewayIds.has(clientId)).toBe(false);
 
-    const rows = await waitUntil(async () => {
-      const got = await stack.db.query<{ request_id: string; client_request_id: string | null; tokens: number }>(
-        'SELECT request_id, client_request_id, (prompt_tokens + completion_tokens)::int AS tokens FROM usage_records WHERE key_id = $1', [keyId]);
-      return got.length >= 100 ? got : undefined;
-    }, 60_000, 'ledger rows of 100 requests');
+    const rows = await waitUntil(
+      async () => {
+        const got = await stack.db.query<{ request_id: string; client_request_id: string | null; tokens: number }>(
+          'SELECT request_id, client_request_id, (prompt_tokens + completion_tokens)::int AS tokens FROM usage_records WHERE key_id = $1',
+          [keyId],
+        );
+        return got.length >= 100 ? got : undefined;
+      },
+      60_000,
+      'ledger rows of 100 requests',
+    );
     expect(rows).toHaveLength(100);
     expect(new Set(rows.map((r) => r.request_id))).toEqual(gatewayIds);
     expect(rows.every((r) => r.client_request_id === clientId)).toBe(true);
     expect(rows.reduce((sum, r) => sum + r.tokens, 0)).toBe(billed);
 
     // The windows are reseeded from the ledger every second: they keep every request.
-    const used = await waitUntil(async () => {
-      const usage = await json(await fetch(stack.url('/v1/usage'), { headers: { authorization: `Bearer ${secret}` } }));
-      return usage.chat.long_window.used_tokens === billed && usage.chat.short_window.used_tokens === billed ? usage : undefined;
-    }, 30_000, `GET /v1/usage reporting ${billed} tokens`);
+    const used = await waitUntil(
+      async () => {
+        const usage = await json(await fetch(stack.url('/v1/usage'), { headers: { authorization: `Bearer ${secret}` } }));
+        return usage.chat.long_window.used_tokens === billed && usage.chat.short_window.used_tokens === billed ? usage : undefined;
+      },
+      30_000,
+      `GET /v1/usage reporting ${billed} tokens`,
+    );
     expect(used.api_key_id).toBe(keyId);
   });
 });

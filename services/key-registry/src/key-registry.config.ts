@@ -38,7 +38,9 @@ export function loadKeyRegistryConfig(source: NodeJS.ProcessEnv = process.env) {
     // Anyone with the source knows the default: hashes made with it protect nothing once other hosts can reach us.
     const exposed = [config.HOST, ...natsHosts(config.NATS_URL)].filter((h) => !isLoopback(h));
     if (exposed.length) {
-      throw new ConfigError(`config: KEY_HASH_SECRET is the development default while listening beyond loopback (${exposed.join(', ')}); set KEY_HASH_SECRET to a long random secret (openssl rand -hex 32)`);
+      throw new ConfigError(
+        `config: KEY_HASH_SECRET is the development default while listening beyond loopback (${exposed.join(', ')}); set KEY_HASH_SECRET to a long random secret (openssl rand -hex 32)`,
+      );
     }
   }
   return config;

@@ -17,7 +17,9 @@ describe('key-registry: keys of a disabled account, with auth on the same databa
     db = await createTestDatabase('keyacct');
     nc = await testNats();
     bus = new MessageBus(nc, new Subjects(namespace));
-    nc.subscribe(new Subjects(namespace).subject('key.revoked'), { callback: (_e, m) => revoked.push(JSONCodec<KeyRevoked>().decode(m.data)) });
+    nc.subscribe(new Subjects(namespace).subject('key.revoked'), {
+      callback: (_e, m) => revoked.push(JSONCodec<KeyRevoked>().decode(m.data)),
+    });
     const env = { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace };
     auth = await startService('auth', { ...env, AUTH_PORT: '0' });
     keys = await startService('key-registry', { ...env, KEY_REGISTRY_PORT: '0', KEY_ACCOUNT_POLL: '300ms' });
@@ -35,7 +37,7 @@ describe('key-registry: keys of a disabled account, with auth on the same databa
   });
 
   const until = async <T>(check: () => T | undefined | false, ms = 30_000): Promise<T> => {
-    for (const deadline = Date.now() + ms; ; ) {
+    for (const deadline = Date.now() + ms; ;) {
       const v = check();
       if (v) return v;
       if (Date.now() > deadline) throw new Error('timed out');
@@ -44,7 +46,10 @@ describe('key-registry: keys of a disabled account, with auth on the same databa
   };
 
   it('announces each active key of a disabled account as revoked, refuses them while disabled, and accepts them once enabled', async () => {
-    const [a, b] = [await bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', name: 'a' }), await bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', name: 'b' })];
+    const [a, b] = [
+      await bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', name: 'a' }),
+      await bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', name: 'b' }),
+    ];
     const other = await bus.request('key-registry.create', { userEmail: 'mei@example.ac.jp' });
     expect(await bus.request('key-registry.verify', { key: a.secret })).toMatchObject({ valid: true });
 

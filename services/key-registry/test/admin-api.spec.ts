@@ -1,7 +1,16 @@
 import { NatsConnection } from 'nats';
 import { Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, startNode, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  startNode,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 
@@ -14,14 +23,23 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
   const call = (path: string, init: RequestInit = {}, token: string | null = TOKEN) =>
     fetch(`${service.url}${path}`, {
       ...init,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) },
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(init.headers as Record<string, string>),
+      },
     });
 
   beforeAll(async () => {
     db = await createTestDatabase('keyadmin');
     nc = await testNats();
     bus = new MessageBus(nc, new Subjects(namespace));
-    service = await startService('key-registry', { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, KEY_REGISTRY_ADMIN_TOKEN: TOKEN });
+    service = await startService('key-registry', {
+      DATABASE_URL: db.url,
+      NATS_URL: testNatsUrl(),
+      MAAS_NAMESPACE: namespace,
+      KEY_REGISTRY_ADMIN_TOKEN: TOKEN,
+    });
   });
 
   afterAll(async () => {
@@ -35,7 +53,9 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
     const proc = startNode('dist/services/key-registry/src/main.js', base);
     const failed = await proc.waitFor((r) => r.msg === 'failed to start', 60_000);
     expect(String(failed.error)).toMatch(/KEY_HASH_SECRET is the development default while listening beyond loopback \(0\.0\.0\.0\)/);
-    const code = await new Promise((resolve) => (proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve)));
+    const code = await new Promise((resolve) =>
+      proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve),
+    );
     expect(code).toBe(1);
     const secured = await startService('key-registry', { ...base, KEY_HASH_SECRET: 'a-long-random-secret-for-this-test-0123456789' });
     await secured.stop();
@@ -52,7 +72,10 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
   });
 
   it('creates a key (secret once), lists and shows it, revokes it, and NATS verify agrees', async () => {
-    const created = await call('/admin/keys', { method: 'POST', body: JSON.stringify({ userEmail: 'Lin@Example.ac.jp', name: 'batch jobs', limits: { requestsPerMinute: 60 } }) });
+    const created = await call('/admin/keys', {
+      method: 'POST',
+      body: JSON.stringify({ userEmail: 'Lin@Example.ac.jp', name: 'batch jobs', limits: { requestsPerMinute: 60 } }),
+    });
     expect(created.status).toBe(201);
     const body = (await created.json()) as { secret: string; key: { keyId: string; userEmail: string; limits: unknown } };
     expect(body.secret).toMatch(/^sk-/);
@@ -76,12 +99,21 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
   it('answers 400 for an invalid request and 404 for an unknown key', async () => {
     const bad = await call('/admin/keys', { method: 'POST', body: JSON.stringify({ userEmail: 'not-an-email', surprise: 1 }) });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/userEmail|surprise/) } });
+    expect(await bad.json()).toMatchObject({
+      error: { type: 'invalid_request_error', message: expect.stringMatching(/userEmail|surprise/) },
+    });
     // A CIDR the gateway could not use is refused when the key is made, not reported as an outage at every use.
-    const badCidr = await call('/admin/keys', { method: 'POST', body: JSON.stringify({ userEmail: 'lin@example.ac.jp', allowedCidrs: ['10.0.0.0/8', '10.0.0.0/33'] }) });
+    const badCidr = await call('/admin/keys', {
+      method: 'POST',
+      body: JSON.stringify({ userEmail: 'lin@example.ac.jp', allowedCidrs: ['10.0.0.0/8', '10.0.0.0/33'] }),
+    });
     expect(badCidr.status).toBe(400);
-    expect(await badCidr.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'allowedCidrs', message: expect.stringContaining('allowedCidrs[1]') } });
-    await expect(bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', allowedCidrs: ['10.0.0.0/33'] })).rejects.toThrow(/allowedCidrs\[0\]/);
+    expect(await badCidr.json()).toMatchObject({
+      error: { type: 'invalid_request_error', param: 'allowedCidrs', message: expect.stringContaining('allowedCidrs[1]') },
+    });
+    await expect(bus.request('key-registry.create', { userEmail: 'lin@example.ac.jp', allowedCidrs: ['10.0.0.0/33'] })).rejects.toThrow(
+      /allowedCidrs\[0\]/,
+    );
     const unknown = await call('/admin/keys/00000000-0000-0000-0000-000000000000', { method: 'DELETE' });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { code: 'key_not_found' } });

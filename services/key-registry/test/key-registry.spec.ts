@@ -39,7 +39,10 @@ describe('key-registry against real NATS and PostgreSQL', () => {
     expect(JSON.stringify(listed)).not.toContain(created.secret);
 
     const revokedEvent = new Promise<unknown>((resolve) => {
-      const sub = nc.subscribe(new Subjects(namespace).subject('key.revoked'), { max: 1, callback: (_e, m) => resolve(JSONCodec().decode(m.data)) });
+      const sub = nc.subscribe(new Subjects(namespace).subject('key.revoked'), {
+        max: 1,
+        callback: (_e, m) => resolve(JSONCodec().decode(m.data)),
+      });
       void sub;
     });
     await bus.request('key-registry.revoke', { keyId: created.key.keyId });
@@ -60,7 +63,9 @@ describe('key-registry against real NATS and PostgreSQL', () => {
 
   it('rejects malformed requests with a service error and keeps serving', async () => {
     await expect(bus.request('key-registry.create', { userEmail: 'not-an-email' } as never)).rejects.toThrow(/refusing to send invalid/);
-    const raw = await nc.request(new Subjects(namespace).subject('key-registry.verify'), new TextEncoder().encode('{"key": 5}'), { timeout: 2000 });
+    const raw = await nc.request(new Subjects(namespace).subject('key-registry.verify'), new TextEncoder().encode('{"key": 5}'), {
+      timeout: 2000,
+    });
     expect(raw.headers?.get('Nats-Service-Error-Code')).toBe('400');
     await expect(bus.request('key-registry.revoke', { keyId: 'no-such-key' })).rejects.toThrow(/no key no-such-key/);
     expect((await bus.request('key-registry.verify', { key: 'sk-nothing' })).valid).toBe(false);

@@ -17,7 +17,10 @@ import { UsageLedgerService } from './services/usage-ledger.service';
 export const METRICS_COLLECTOR: ServiceDefinition = {
   name: 'metrics-collector',
   description: 'Usage ledger and per-model time series from usage events and worker load reports',
-  database: { entities: [UsageRecordEntity], migrations: [UsageRecords1732500000000, MetricSamples1732600000000, UsageDeadLetters1733500000000, UsageClientRequestId1733600000000] },
+  database: {
+    entities: [UsageRecordEntity],
+    migrations: [UsageRecords1732500000000, MetricSamples1732600000000, UsageDeadLetters1733500000000, UsageClientRequestId1733600000000],
+  },
 };
 
 @Module({

@@ -2,7 +2,17 @@ import { JSONCodec, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { MetricAggregated, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  factory,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 
 describe('metrics-collector against real NATS and PostgreSQL', () => {
   const namespace = testNamespace();
@@ -10,7 +20,13 @@ describe('metrics-collector against real NATS and PostgreSQL', () => {
   let nc: NatsConnection;
   let bus: MessageBus;
   let svc: StartedService;
-  const env = () => ({ DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, METRICS_INTERVAL_MS: '1s', METRICS_LATENESS_MS: '200ms' });
+  const env = () => ({
+    DATABASE_URL: db.url,
+    NATS_URL: testNatsUrl(),
+    MAAS_NAMESPACE: namespace,
+    METRICS_INTERVAL_MS: '1s',
+    METRICS_LATENESS_MS: '200ms',
+  });
 
   beforeAll(async () => {
     db = await createTestDatabase('metrics');
@@ -42,8 +58,13 @@ describe('metrics-collector against real NATS and PostgreSQL', () => {
     nc.subscribe(new Subjects(namespace).subject('metric.aggregated'), {
       callback: (_e, m) => aggregates.push(JSONCodec<MetricAggregated>().decode(m.data)),
     });
-    bus.publish('worker.registered', factory.workerRegistered({ workerId: 'w-m', models: [{ id: model, capabilities: ['chat'] }], capacity: 8 }));
-    const usage = [1, 2, 3].map((i) => factory.requestCompleted({ requestId: `req-${i}`, model, promptTokens: 100 * i, completionTokens: 10 }));
+    bus.publish(
+      'worker.registered',
+      factory.workerRegistered({ workerId: 'w-m', models: [{ id: model, capabilities: ['chat'] }], capacity: 8 }),
+    );
+    const usage = [1, 2, 3].map((i) =>
+      factory.requestCompleted({ requestId: `req-${i}`, model, promptTokens: 100 * i, completionTokens: 10 }),
+    );
     for (const u of usage) await bus.persist('usage.request-completed', u, u.requestId);
     // The same event again under another de-duplication id: only the ledger's key stops it.
     await bus.persist('usage.request-completed', usage[0], 'redelivery-1');
@@ -60,7 +81,9 @@ describe('metrics-collector against real NATS and PostgreSQL', () => {
     expect((await rows('SELECT count(*)::int AS n FROM metric_samples WHERE resolution_seconds = 1'))[0].n).toBeGreaterThan(0);
 
     const metrics = await fetch(`${svc.url}/metrics`).then((r) => r.text());
-    expect(metrics).toMatch(/maas_requests_total\{model="openai\/gpt-oss-20b",endpoint="chat.completions",kind="interactive",status="200"[^}]*\} 3/);
+    expect(metrics).toMatch(
+      /maas_requests_total\{model="openai\/gpt-oss-20b",endpoint="chat.completions",kind="interactive",status="200"[^}]*\} 3/,
+    );
     expect(metrics).toMatch(/maas_model_ready_workers\{model="openai\/gpt-oss-20b"[^}]*\} 1/);
     expect(metrics).toMatch(/maas_tokens_total\{model="openai\/gpt-oss-20b",direction="input",kind="interactive"[^}]*\} 600/);
     // Rates and percentiles are Prometheus's to compute from counters and histograms, not precomputed gauges.
@@ -82,7 +105,17 @@ describe('metrics-collector against real NATS and PostgreSQL', () => {
   });
 
   it('counts a model no worker served under one bounded label', async () => {
-    const invented = ['made-up/one', 'made-up/two'].map((model, i) => factory.requestCompleted({ requestId: `req-invented-${i}`, model, workerId: null, status: 404, errorCode: 'model_not_found', promptTokens: 0, completionTokens: 0 }));
+    const invented = ['made-up/one', 'made-up/two'].map((model, i) =>
+      factory.requestCompleted({
+        requestId: `req-invented-${i}`,
+        model,
+        workerId: null,
+        status: 404,
+        errorCode: 'model_not_found',
+        promptTokens: 0,
+        completionTokens: 0,
+      }),
+    );
     for (const u of invented) await bus.persist('usage.request-completed', u, u.requestId);
     const other = /maas_requests_total\{model="other",endpoint="chat.completions",kind="interactive",status="404"[^}]*\} (\d+)/;
     let metrics = '';

@@ -4,8 +4,14 @@ import { Subjects, WorkerRegistered } from '@maas/contracts';
 import { createTestDatabase, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
 
 const registration = (id: string): WorkerRegistered => ({
-  workerId: id, url: 'http://127.0.0.1:9/', hardware: 'cpu', capacity: 2, vmId: 'vm-test',
-  runtime: { kind: 'sim-engine' }, models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat'] }], sentAt: new Date().toISOString(),
+  workerId: id,
+  url: 'http://127.0.0.1:9/',
+  hardware: 'cpu',
+  capacity: 2,
+  vmId: 'vm-test',
+  runtime: { kind: 'sim-engine' },
+  models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat'] }],
+  sentAt: new Date().toISOString(),
 });
 
 describe('router against real NATS and PostgreSQL', () => {
@@ -19,7 +25,12 @@ describe('router against real NATS and PostgreSQL', () => {
     db = await createTestDatabase('router');
     nc = await testNats();
     bus = new MessageBus(nc, new Subjects(namespace));
-    router = await startService('router', { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, WORKER_EXPIRY_MS: '1500ms' });
+    router = await startService('router', {
+      DATABASE_URL: db.url,
+      NATS_URL: testNatsUrl(),
+      MAAS_NAMESPACE: namespace,
+      WORKER_EXPIRY_MS: '1500ms',
+    });
   });
 
   afterAll(async () => {
@@ -44,7 +55,9 @@ describe('router against real NATS and PostgreSQL', () => {
   });
 
   it('answers a malformed command with a service error instead of crashing', async () => {
-    const reply = await nc.request(new Subjects(namespace).subject('router.list-workers'), new TextEncoder().encode('[]'), { timeout: 2000 });
+    const reply = await nc.request(new Subjects(namespace).subject('router.list-workers'), new TextEncoder().encode('[]'), {
+      timeout: 2000,
+    });
     expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('400');
     expect(JSON.parse(new TextDecoder().decode(reply.data)).error.code).toBe('invalid_message');
   });

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import { ConfigError, env, loadConfig } from '@maas/config';
 import type { MdxCredentials } from './repositories/providers/mdx-api';
 import type { MdxDeploySpec, MdxPool } from './repositories/providers/mdx.provider';
-import { resolveScalingSpec, ScalingSpec, ScalingSpecOverrides, SimulatedProviderSpec, validateSimulatedProviderSpec, defaultSimulatedProviderSpec } from '@maas/scaling';
+import {
+  resolveScalingSpec,
+  ScalingSpec,
+  ScalingSpecOverrides,
+  SimulatedProviderSpec,
+  validateSimulatedProviderSpec,
+  defaultSimulatedProviderSpec,
+} from '@maas/scaling';
 
 export const PROVIDER_KINDS = ['local', 'slurm', 'simulated', 'mdx', 'kubernetes'] as const;
 export type ScalerProviderKind = (typeof PROVIDER_KINDS)[number];
@@ -86,7 +93,14 @@ export const defaultScalingOverrides: ScalingSpecOverrides = {
   replicas: { stableWindowSeconds: 60, panicWindowSeconds: 6, scaleToZeroGracePeriodSeconds: 30 },
   capacity: {
     vmTypes: [
-      { name: 'a100-qwen2.5-3b', accelerator: 'gpu', costPerHour: 1, bootSeconds: 10, slots: { 'Qwen/Qwen2.5-3B-Instruct': 1 }, maxCount: 4 },
+      {
+        name: 'a100-qwen2.5-3b',
+        accelerator: 'gpu',
+        costPerHour: 1,
+        bootSeconds: 10,
+        slots: { 'Qwen/Qwen2.5-3B-Instruct': 1 },
+        maxCount: 4,
+      },
       { name: 'a100-gpt-oss-20b', accelerator: 'gpu', costPerHour: 1, bootSeconds: 10, slots: { 'openai/gpt-oss-20b': 1 }, maxCount: 2 },
     ],
     maxVms: 6,
@@ -95,9 +109,24 @@ export const defaultScalingOverrides: ScalingSpecOverrides = {
     minDrainSeconds: 5,
   },
   models: {
-    'Qwen/Qwen2.5-3B-Instruct': { metric: 'rps', replicaRequestsPerSecond: 5, targetUtilization: 0.7, maxUtilization: 0.9, minReplicas: 1, maxReplicas: 4 },
+    'Qwen/Qwen2.5-3B-Instruct': {
+      metric: 'rps',
+      replicaRequestsPerSecond: 5,
+      targetUtilization: 0.7,
+      maxUtilization: 0.9,
+      minReplicas: 1,
+      maxReplicas: 4,
+    },
     // batch: ~0.9 summaries (6k in, 800 out) per second per simulated A100, as `npm run bench:batch` measures
-    'openai/gpt-oss-20b': { metric: 'rps', replicaRequestsPerSecond: 2, targetUtilization: 0.7, maxUtilization: 0.9, minReplicas: 1, maxReplicas: 2, batchRequestsPerReplicaPerSecond: 0.9 },
+    'openai/gpt-oss-20b': {
+      metric: 'rps',
+      replicaRequestsPerSecond: 2,
+      targetUtilization: 0.7,
+      maxUtilization: 0.9,
+      minReplicas: 1,
+      maxReplicas: 2,
+      batchRequestsPerReplicaPerSecond: 0.9,
+    },
   },
 };
 
@@ -147,7 +176,8 @@ function mdxDeploySpec(raw: unknown, key: string): MdxDeploySpec {
   };
   const int = (name: string, fallback: number | undefined, min: number): number => {
     const v = d[name] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`config: ${key}.${name} must be an integer >= ${min}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      throw new ConfigError(`config: ${key}.${name} must be an integer >= ${min}`);
     return v;
   };
   const choice = <T extends string>(name: string, fallback: T, choices: readonly T[]): T => {
@@ -174,7 +204,9 @@ function mdxDeploySpec(raw: unknown, key: string): MdxDeploySpec {
 export function mdxProviderSettings(config: VmScalerConfig): { projectId: string; pools: MdxPool[]; credentials: MdxCredentials } {
   if (!config.SCALING_MDX_PROJECT) throw new ConfigError('config: SCALING_MDX_PROJECT must be set for SCALING_PROVIDER=mdx');
   if (!config.SCALING_MDX_TOKEN && !(config.SCALING_MDX_USERNAME && config.SCALING_MDX_PASSWORD)) {
-    throw new ConfigError('config: SCALING_MDX_TOKEN, or SCALING_MDX_USERNAME with SCALING_MDX_PASSWORD, must be set for SCALING_PROVIDER=mdx');
+    throw new ConfigError(
+      'config: SCALING_MDX_TOKEN, or SCALING_MDX_USERNAME with SCALING_MDX_PASSWORD, must be set for SCALING_PROVIDER=mdx',
+    );
   }
   if (!config.SCALING_MDX_POOLS) throw new ConfigError('config: SCALING_MDX_POOLS must be set for SCALING_PROVIDER=mdx');
   let raw: unknown;
@@ -189,15 +221,25 @@ export function mdxProviderSettings(config: VmScalerConfig): { projectId: string
   const seen = new Set<string>();
   const pools = Object.entries(raw as Record<string, unknown>).map(([vmType, pool]): MdxPool => {
     const p = pool as { model?: unknown; vms?: unknown; deploy?: unknown };
-    if (typeof p?.model !== 'string' || p.model === '') throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.model must be a model name`);
+    if (typeof p?.model !== 'string' || p.model === '')
+      throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.model must be a model name`);
     const vms = p.vms ?? [];
-    if (!Array.isArray(vms) || vms.some((v) => typeof v !== 'string' || v === '')) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms must be a list of VM ids`);
-    if (vms.length === 0 && p.deploy === undefined) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}: give vms (deployed VMs to power on) or deploy (a template to deploy from)`);
+    if (!Array.isArray(vms) || vms.some((v) => typeof v !== 'string' || v === ''))
+      throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms must be a list of VM ids`);
+    if (vms.length === 0 && p.deploy === undefined)
+      throw new ConfigError(
+        `config: SCALING_MDX_POOLS.${vmType}: give vms (deployed VMs to power on) or deploy (a template to deploy from)`,
+      );
     for (const id of vms as string[]) {
       if (seen.has(id)) throw new ConfigError(`config: SCALING_MDX_POOLS.${vmType}.vms: VM ${id} is in two pools`);
       seen.add(id);
     }
-    return { vmType, model: p.model, vms: vms as string[], ...(p.deploy === undefined ? {} : { deploy: mdxDeploySpec(p.deploy, `SCALING_MDX_POOLS.${vmType}.deploy`) }) };
+    return {
+      vmType,
+      model: p.model,
+      vms: vms as string[],
+      ...(p.deploy === undefined ? {} : { deploy: mdxDeploySpec(p.deploy, `SCALING_MDX_POOLS.${vmType}.deploy`) }),
+    };
   });
   return {
     projectId: config.SCALING_MDX_PROJECT,
@@ -205,4 +247,3 @@ export function mdxProviderSettings(config: VmScalerConfig): { projectId: string
     credentials: { token: config.SCALING_MDX_TOKEN, username: config.SCALING_MDX_USERNAME, password: config.SCALING_MDX_PASSWORD },
   };
 }
-

@@ -34,23 +34,47 @@ import { SCALING_SPEC, ScalingLoopService } from './services/scaling-loop.servic
 import { ScalingInputsService } from './services/scaling-inputs.service';
 import { VmInventoryService } from './services/vm-inventory.service';
 import { WorkerFleetService } from './services/worker-fleet.service';
-import { loadScalingSpec, loadVmScalerConfig, mdxProviderSettings, simulatedProviderSpec, VM_SCALER_CONFIG, VmScalerConfig } from './vm-scaler.config';
+import {
+  loadScalingSpec,
+  loadVmScalerConfig,
+  mdxProviderSettings,
+  simulatedProviderSpec,
+  VM_SCALER_CONFIG,
+  VmScalerConfig,
+} from './vm-scaler.config';
 
 export const VM_SCALER: ServiceDefinition = {
   name: 'vm-scaler',
   description: 'Two-stage scaling: worker replicas, then VMs started ahead of forecast demand',
-  database: { entities: [ScalingDecisionEntity, VmEntity], migrations: [Scaling1732500000000, VmLifecycle1732700000000, EventOutbox1733200000000] },
+  database: {
+    entities: [ScalingDecisionEntity, VmEntity],
+    migrations: [Scaling1732500000000, VmLifecycle1732700000000, EventOutbox1733200000000],
+  },
 };
 
 /** The one place a provider kind becomes an adapter. */
-function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec: ScalingSpec, clock: Clock, logger: Logger): ScalerCapacityProvider {
+function capacityProvider(
+  config: VmScalerConfig,
+  platform: PlatformConfig,
+  spec: ScalingSpec,
+  clock: Clock,
+  logger: Logger,
+): ScalerCapacityProvider {
   const root = projectRoot();
   // Workers sign in to NATS with a worker credential (MAAS_WORKER_NATS_NKEY, its seed file), never as the vm-scaler.
   const workerNats: Record<string, string> = process.env.MAAS_WORKER_NATS_NKEY ? { NATS_NKEY: process.env.MAAS_WORKER_NATS_NKEY } : {};
   const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL, ...workerNats };
   const logDir = config.SCALING_LOG_DIR ?? path.join(os.tmpdir(), `maas-nodes-${platform.MAAS_NAMESPACE}`);
-  const command = config.SCALING_WORKER_COMMAND ? splitArgs(config.SCALING_WORKER_COMMAND) : [process.execPath, path.join(root, 'bin', 'maas.js'), 'worker'];
-  const common = { bootTimeoutMs: config.SCALING_BOOT_TIMEOUT_MS, stopGraceMs: config.SCALING_STOP_GRACE_MS, drainTimeoutMs: config.SCALING_WORKER_DRAIN_TIMEOUT_MS, logDir, env: workerEnv };
+  const command = config.SCALING_WORKER_COMMAND
+    ? splitArgs(config.SCALING_WORKER_COMMAND)
+    : [process.execPath, path.join(root, 'bin', 'maas.js'), 'worker'];
+  const common = {
+    bootTimeoutMs: config.SCALING_BOOT_TIMEOUT_MS,
+    stopGraceMs: config.SCALING_STOP_GRACE_MS,
+    drainTimeoutMs: config.SCALING_WORKER_DRAIN_TIMEOUT_MS,
+    logDir,
+    env: workerEnv,
+  };
   switch (config.SCALING_PROVIDER) {
     case 'simulated':
       return new WallClockSimulatedProvider(simulatedProviderSpec(config.SCALING_SIMULATED), clock);
@@ -91,11 +115,19 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec
       // stage 2's nodes come from a VM provider; the cluster does stage 1
       const nodes = capacityProvider({ ...config, SCALING_PROVIDER: config.SCALING_KUBERNETES_NODES }, platform, spec, clock, logger);
       const api = new KubernetesApi(KubernetesApi.config(config.SCALING_KUBERNETES_KUBECONFIG), config.SCALING_KUBERNETES_NAMESPACE);
-      const options = { models: spec.models, workerTemplate: KubernetesApi.workerTemplate(config.SCALING_KUBERNETES_WORKER_TEMPLATE), conflictRetries: 5, rewatchMs: 1000 };
+      const options = {
+        models: spec.models,
+        workerTemplate: KubernetesApi.workerTemplate(config.SCALING_KUBERNETES_WORKER_TEMPLATE),
+        conflictRetries: 5,
+        rewatchMs: 1000,
+      };
       return new KubernetesCapacityProvider(api, nodes, options, clock, logger.child({ component: 'kubernetes-provider' }));
     }
     case 'local':
-      return new LocalCapacityProvider({ ...common, command, argsTemplate: config.SCALING_WORKER_ARGS, idPrefix: Math.floor(clock.now() / 1000).toString(36) }, clock);
+      return new LocalCapacityProvider(
+        { ...common, command, argsTemplate: config.SCALING_WORKER_ARGS, idPrefix: Math.floor(clock.now() / 1000).toString(36) },
+        clock,
+      );
   }
 }
 
@@ -104,7 +136,11 @@ function capacityProvider(config: VmScalerConfig, platform: PlatformConfig, spec
   controllers: [DemandHandler, WorkerHandler, CatalogueHandler],
   providers: [
     { provide: VM_SCALER_CONFIG, useFactory: loadVmScalerConfig },
-    { provide: SCALING_SPEC, inject: [VM_SCALER_CONFIG], useFactory: (config: VmScalerConfig) => loadScalingSpec(config.SCALING_SPEC_FILE) },
+    {
+      provide: SCALING_SPEC,
+      inject: [VM_SCALER_CONFIG],
+      useFactory: (config: VmScalerConfig) => loadScalingSpec(config.SCALING_SPEC_FILE),
+    },
     { provide: CLOCK, useValue: systemClock },
     { provide: CAPACITY_PROVIDER, inject: [VM_SCALER_CONFIG, PLATFORM_CONFIG, SCALING_SPEC, CLOCK, Logger], useFactory: capacityProvider },
     EventOutboxRepository,

@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { Client } from 'pg';
 import { Subjects } from '@maas/contracts';
-import { createTestDatabase, PrivateNatsServer, startPrivateNatsServer, startService, StartedService, TestDatabase, testNamespace } from '@maas/testing';
+import {
+  createTestDatabase,
+  PrivateNatsServer,
+  startPrivateNatsServer,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+} from '@maas/testing';
 
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,7 +28,9 @@ const spec = {
     scaleDownHysteresis: 0,
     minDrainSeconds: 0.5,
   },
-  models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 4 } },
+  models: {
+    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 4 },
+  },
 };
 
 /**
@@ -94,7 +104,11 @@ describe('vm-scaler event outbox across a NATS crash', () => {
 
     const killedAt = new Date();
     await nats.kill();
-    await svc.waitFor((r) => r.msg === 'scaling events held in the outbox until JetStream acknowledges them', 20_000, 'the outbox holding events');
+    await svc.waitFor(
+      (r) => r.msg === 'scaling events held in the outbox until JetStream acknowledges them',
+      20_000,
+      'the outbox holding events',
+    );
     const health = await fetch(`${svc.url}/health`);
     expect(health.status).toBe(503); // the vm-scaler decides from NATS inputs and acts through NATS workers: it cannot do its job
     await sleep(3000);
@@ -102,7 +116,10 @@ describe('vm-scaler event outbox across a NATS crash', () => {
     const restartedAt = new Date();
     await svc.waitFor((r) => r.msg === 'scaling events caught up with JetStream', 30_000, 'the outbox catching up');
 
-    const during = await rows<{ decision_id: string }>('SELECT decision_id FROM scaling_decisions WHERE decided_at > $1 AND decided_at < $2', [killedAt, restartedAt]);
+    const during = await rows<{ decision_id: string }>(
+      'SELECT decision_id FROM scaling_decisions WHERE decided_at > $1 AND decided_at < $2',
+      [killedAt, restartedAt],
+    );
     expect(during.length).toBeGreaterThan(0);
 
     // Stop deciding, then compare everything.
@@ -111,7 +128,9 @@ describe('vm-scaler event outbox across a NATS crash', () => {
     const table = (await rows<{ decision_id: string }>('SELECT decision_id FROM scaling_decisions')).map((r) => r.decision_id);
     const pending = await rows<{ message_id: string }>('SELECT message_id FROM event_outbox WHERE published_at IS NULL');
     const stream = await streamDecisions();
-    console.log(`outbox across a NATS crash: ${table.length} decisions (${during.length} during the outage), ${stream.size} in the stream, ${pending.length} pending`);
+    console.log(
+      `outbox across a NATS crash: ${table.length} decisions (${during.length} during the outage), ${stream.size} in the stream, ${pending.length} pending`,
+    );
     expect(pending).toEqual([]);
     expect(table.filter((id) => !stream.has(id))).toEqual([]);
     expect([...stream.keys()].filter((id) => !table.includes(id))).toEqual([]);

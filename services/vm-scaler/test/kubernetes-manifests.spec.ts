@@ -24,20 +24,39 @@ const SERVICES: Record<string, { port: number; database: boolean }> = {
 };
 const NS = 'open-maas';
 /** The options `maas worker --help` declares. */
-const workerOptions = new Set(execFileSync(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), 'worker', '--help']).toString('utf8').match(/--[a-z][a-z-]*/g));
+const workerOptions = new Set(
+  execFileSync(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), 'worker', '--help'])
+    .toString('utf8')
+    .match(/--[a-z][a-z-]*/g),
+);
 
 /** The Secrets deploy/kubernetes/nats-credentials.js makes (outside the build: they hold seeds and keys). */
 const credentialsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-nats-credentials-'));
-const natsSecrets = (JSON.parse(execFileSync(process.execPath, [path.join(DEPLOY, 'nats-credentials.js'), '--dir', credentialsDir, '--namespace', 'open-maas']).toString('utf8')) as { items: K8sObject[] }).items;
+const natsSecrets = (
+  JSON.parse(
+    execFileSync(process.execPath, [
+      path.join(DEPLOY, 'nats-credentials.js'),
+      '--dir',
+      credentialsDir,
+      '--namespace',
+      'open-maas',
+    ]).toString('utf8'),
+  ) as { items: K8sObject[] }
+).items;
 afterAll(() => fs.rmSync(credentialsDir, { recursive: true, force: true }));
 
-const build = Object.fromEntries(OVERLAYS.map((o) => [o, kustomizeBuild(path.join(DEPLOY, 'overlays', o))])) as Record<(typeof OVERLAYS)[number], Built[]>;
+const build = Object.fromEntries(OVERLAYS.map((o) => [o, kustomizeBuild(path.join(DEPLOY, 'overlays', o))])) as Record<
+  (typeof OVERLAYS)[number],
+  Built[]
+>;
 const find = (built: Built[], kind: string, name: string): K8sObject => {
   const b = built.find((x) => x.object.kind === kind && x.object.metadata.name === name);
-  if (!b) throw new Error(`no ${kind} ${name} in the build (has ${built.map((x) => `${x.object.kind}/${x.object.metadata.name}`).join(', ')})`);
+  if (!b)
+    throw new Error(`no ${kind} ${name} in the build (has ${built.map((x) => `${x.object.kind}/${x.object.metadata.name}`).join(', ')})`);
   return b.object;
 };
-const workerTemplate = (built: Built[]) => JSON.parse(find(built, 'ConfigMap', 'open-maas-worker-template').data['worker-template.json']) as Record<string, unknown>;
+const workerTemplate = (built: Built[]) =>
+  JSON.parse(find(built, 'ConfigMap', 'open-maas-worker-template').data['worker-template.json']) as Record<string, unknown>;
 const scalingSpec = (built: Built[]) => {
   const r = resolveScalingSpec(JSON.parse(find(built, 'ConfigMap', 'open-maas-scaling').data['spec.json']));
   if (!r.ok) throw new Error(r.error);
@@ -46,7 +65,8 @@ const scalingSpec = (built: Built[]) => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 /** Every pod spec of a workload: Deployments and StatefulSets, and a Knative Service's revision template. */
-const podSpecOf = (o: K8sObject): Any => (o.kind === 'Service' && o.apiVersion.startsWith('serving.knative.dev') ? o.spec.template.spec : o.spec?.template?.spec);
+const podSpecOf = (o: K8sObject): Any =>
+  o.kind === 'Service' && o.apiVersion.startsWith('serving.knative.dev') ? o.spec.template.spec : o.spec?.template?.spec;
 
 describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
   const built = build[overlay];
@@ -71,7 +91,9 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
 
   it('puts everything namespaced into one namespace, which it creates', () => {
     expect(find(built, 'Namespace', NS)).toBeDefined();
-    for (const o of objects) if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) expect(`${o.kind}/${o.metadata.name} ${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name} ${NS}`);
+    for (const o of objects)
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind))
+        expect(`${o.kind}/${o.metadata.name} ${o.metadata.namespace}`).toBe(`${o.kind}/${o.metadata.name} ${NS}`);
   });
 
   it('runs all seven services, each with its port, health probes and a Service; the database ones read the external PostgreSQL secret', () => {
@@ -88,7 +110,11 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
       expect(svc.spec.selector).toEqual(d.spec.selector.matchLabels);
       expect(svc.spec.ports[0]).toMatchObject({ name: 'http', port: s.port, targetPort: 'http' });
       const db = c.env.find((e: Any) => e.name === 'DATABASE_URL');
-      if (s.database) expect({ name, db }).toEqual({ name, db: { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'open-maas-postgres', key: 'DATABASE_URL' } } } });
+      if (s.database)
+        expect({ name, db }).toEqual({
+          name,
+          db: { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'open-maas-postgres', key: 'DATABASE_URL' } } },
+        });
       else expect({ name, db }).toEqual({ name, db: undefined });
     }
     const secret = find(built, 'Secret', 'open-maas-postgres');
@@ -106,13 +132,16 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
       if (v.configMapRef?.name && !has('ConfigMap', v.configMapRef.name)) missing.push(`${where}: ConfigMap ${v.configMapRef.name}`);
       if (v.secretRef?.name && !has('Secret', v.secretRef.name)) missing.push(`${where}: Secret ${v.secretRef.name}`);
       if (v.secretKeyRef?.name && !has('Secret', v.secretKeyRef.name)) missing.push(`${where}: Secret ${v.secretKeyRef.name}`);
-      if (v.configMapKeyRef?.name && !has('ConfigMap', v.configMapKeyRef.name)) missing.push(`${where}: ConfigMap ${v.configMapKeyRef.name}`);
+      if (v.configMapKeyRef?.name && !has('ConfigMap', v.configMapKeyRef.name))
+        missing.push(`${where}: ConfigMap ${v.configMapKeyRef.name}`);
       if (v.configMap?.name && !has('ConfigMap', v.configMap.name)) missing.push(`${where}: ConfigMap ${v.configMap.name}`);
-      if (typeof v.serviceAccountName === 'string' && !has('ServiceAccount', v.serviceAccountName)) missing.push(`${where}: ServiceAccount ${v.serviceAccountName}`);
+      if (typeof v.serviceAccountName === 'string' && !has('ServiceAccount', v.serviceAccountName))
+        missing.push(`${where}: ServiceAccount ${v.serviceAccountName}`);
       if (typeof v.secret?.secretName === 'string') {
         const secret = known.find((o) => o.kind === 'Secret' && o.metadata.name === v.secret.secretName);
         if (!secret) missing.push(`${where}: Secret ${v.secret.secretName}`);
-        for (const item of v.secret.items ?? []) if (secret && !(item.key in secret.stringData)) missing.push(`${where}: key ${item.key} of Secret ${v.secret.secretName}`);
+        for (const item of v.secret.items ?? [])
+          if (secret && !(item.key in secret.stringData)) missing.push(`${where}: key ${item.key} of Secret ${v.secret.secretName}`);
       }
       for (const x of Object.values(v)) visit(x, where);
     };
@@ -178,21 +207,39 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
     const pools = JSON.parse(find(built, 'Secret', 'open-maas-mdx').stringData.SCALING_MDX_POOLS) as Record<string, { model: string }>;
     const spec = scalingSpec(built);
     expect(Object.keys(pools).sort()).toEqual(spec.capacity.vmTypes.map((t) => t.name).sort());
-    for (const [vmType, pool] of Object.entries(pools)) expect(spec.capacity.vmTypes.find((t) => t.name === vmType)!.slots[pool.model]).toBeGreaterThan(0);
+    for (const [vmType, pool] of Object.entries(pools))
+      expect(spec.capacity.vmTypes.find((t) => t.name === vmType)!.slots[pool.model]).toBeGreaterThan(0);
 
     // what KubernetesApi calls, as (apiGroup, resource, verb)
     const calls = [
-      ['', 'nodes', 'list'], ['', 'nodes', 'watch'], ['', 'nodes', 'patch'], ['', 'nodes', 'delete'],
-      ['', 'pods', 'list'], ['', 'pods', 'delete'],
-      ['apps', 'deployments', 'list'], ['apps', 'deployments', 'get'], ['apps', 'deployments', 'create'],
-      ['apps', 'deployments/scale', 'get'], ['apps', 'deployments/scale', 'update'],
-      ['serving.knative.dev', 'services', 'list'], ['serving.knative.dev', 'services', 'get'], ['serving.knative.dev', 'services', 'create'], ['serving.knative.dev', 'services', 'patch'],
+      ['', 'nodes', 'list'],
+      ['', 'nodes', 'watch'],
+      ['', 'nodes', 'patch'],
+      ['', 'nodes', 'delete'],
+      ['', 'pods', 'list'],
+      ['', 'pods', 'delete'],
+      ['apps', 'deployments', 'list'],
+      ['apps', 'deployments', 'get'],
+      ['apps', 'deployments', 'create'],
+      ['apps', 'deployments/scale', 'get'],
+      ['apps', 'deployments/scale', 'update'],
+      ['serving.knative.dev', 'services', 'list'],
+      ['serving.knative.dev', 'services', 'get'],
+      ['serving.knative.dev', 'services', 'create'],
+      ['serving.knative.dev', 'services', 'patch'],
     ];
     const sa = d.spec.template.spec.serviceAccountName;
     const grants = objects
-      .filter((o) => (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && o.subjects.some((s: Any) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === NS))
+      .filter(
+        (o) =>
+          (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') &&
+          o.subjects.some((s: Any) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === NS),
+      )
       .flatMap((b) => find(built, b.roleRef.kind, b.roleRef.name).rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]);
-    const denied = calls.filter(([group, resource, verb]) => !grants.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb)));
+    const denied = calls.filter(
+      ([group, resource, verb]) =>
+        !grants.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb)),
+    );
     expect(denied).toEqual([]);
   });
 
@@ -237,13 +284,23 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
 
 describe('the manifest checks themselves', () => {
   it('the schemas reject a broken object, and a Knative field in the wrong place', () => {
-    const gateway = structuredClone(build.kubernetes.find((b) => b.object.kind === 'Deployment' && b.object.metadata.name === 'gateway')!.object);
+    const gateway = structuredClone(
+      build.kubernetes.find((b) => b.object.kind === 'Deployment' && b.object.metadata.name === 'gateway')!.object,
+    );
     gateway.spec.replicas = 'two';
     delete gateway.spec.selector;
-    const ksvc = renderWorkerTemplate(JSON.parse(build['k0s-knative'].find((b) => b.object.metadata.name === 'open-maas-worker-template')!.object.data['worker-template.json']), 'm', NS) as Any;
+    const ksvc = renderWorkerTemplate(
+      JSON.parse(
+        build['k0s-knative'].find((b) => b.object.metadata.name === 'open-maas-worker-template')!.object.data['worker-template.json'],
+      ),
+      'm',
+      NS,
+    ) as Any;
     ksvc.spec.template.spec.containers[0].ports = [{ containerPort: '8001' }];
     const [g, k] = validateObjects([gateway, ksvc]);
-    expect(g.errors).toEqual(expect.arrayContaining(['data/spec must have required property selector', 'data/spec/replicas must be integer']));
+    expect(g.errors).toEqual(
+      expect.arrayContaining(['data/spec must have required property selector', 'data/spec/replicas must be integer']),
+    );
     expect(k.schema).toBe('@kubernetes-models/knative/serving.knative.dev/v1/Service');
     expect(k.errors.join('\n')).toMatch(/containerPort must be integer/);
   });
@@ -252,15 +309,27 @@ describe('the manifest checks themselves', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kustomize-'));
     try {
       fs.writeFileSync(path.join(dir, 'a.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a }\n');
-      const write = (k: string) => fs.writeFileSync(path.join(dir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n${k}`);
+      const write = (k: string) =>
+        fs.writeFileSync(
+          path.join(dir, 'kustomization.yaml'),
+          `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n${k}`,
+        );
       write('images:\n  - { name: x, newTag: "1" }\n');
       expect(() => kustomizeBuild(dir)).toThrow('field "images" is not supported');
       write('patches:\n  - target: { kind: ConfigMap, name: b }\n    patch: "[]"\n');
       expect(() => kustomizeBuild(dir)).toThrow('matches nothing');
-      fs.writeFileSync(path.join(dir, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml, a.yaml]\n');
+      fs.writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml, a.yaml]\n',
+      );
       expect(() => kustomizeBuild(dir)).toThrow('appears twice');
-      fs.writeFileSync(path.join(dir, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: x\nresources: [a.yaml]\npatches:\n  - target: { kind: ConfigMap }\n    patch: |-\n      - { op: add, path: /data, value: { k: v } }\n      - { op: replace, path: /data/k, value: w }\n');
-      expect(kustomizeBuild(dir).map((b) => b.object)).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'x' }, data: { k: 'w' } }]);
+      fs.writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: x\nresources: [a.yaml]\npatches:\n  - target: { kind: ConfigMap }\n    patch: |-\n      - { op: add, path: /data, value: { k: v } }\n      - { op: replace, path: /data/k, value: w }\n',
+      );
+      expect(kustomizeBuild(dir).map((b) => b.object)).toEqual([
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'x' }, data: { k: 'w' } },
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -273,7 +342,9 @@ function mountedFile(o: K8sObject, container: Any, file: string, sources: K8sObj
   if (!mount) throw new Error(`${o.metadata.name}: nothing mounted at ${file}`);
   const volume = o.spec.template.spec.volumes.find((v: Any) => v.name === mount.name);
   const rel = file.slice(mount.mountPath.length + 1);
-  const from = volume.secret ? sources.find((s) => s.kind === 'Secret' && s.metadata.name === volume.secret.secretName) : sources.find((s) => s.kind === 'ConfigMap' && s.metadata.name === volume.configMap.name);
+  const from = volume.secret
+    ? sources.find((s) => s.kind === 'Secret' && s.metadata.name === volume.secret.secretName)
+    : sources.find((s) => s.kind === 'ConfigMap' && s.metadata.name === volume.configMap.name);
   const item = (volume.secret ?? volume.configMap).items?.find((i: Any) => i.path === rel);
   const key = item ? item.key : rel;
   const text = from?.stringData?.[key] ?? from?.data?.[key];
@@ -304,7 +375,8 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
     const sts = find(built, 'StatefulSet', 'nats');
     const c = sts.spec.template.spec.containers[0];
     const configFile = c.args[c.args.indexOf('--config') + 1] as string;
-    for (let i = 0; i < sts.spec.replicas; i += 1) ports.push({ client: await freePort(), monitor: await freePort(), cluster: await freePort() });
+    for (let i = 0; i < sts.spec.replicas; i += 1)
+      ports.push({ client: await freePort(), monitor: await freePort(), cluster: await freePort() });
     port = ports[0].client;
     for (let i = 0; i < ports.length; i += 1) {
       // pod i's files at the same places under its own root: config, secret and data volumes
@@ -314,7 +386,8 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
         const volume = sts.spec.template.spec.volumes.find((v: Any) => v.name === m.name);
         if (!volume) continue; // the data volume claim
         const from = volume.secret ? secret(volume.secret.secretName).stringData : find(built, 'ConfigMap', volume.configMap.name).data;
-        for (const [key, text] of Object.entries(from as Record<string, string>)) fs.writeFileSync(path.join(root(m.mountPath), key), text, { mode: 0o600 });
+        for (const [key, text] of Object.entries(from as Record<string, string>))
+          fs.writeFileSync(path.join(root(m.mountPath), key), text, { mode: 0o600 });
       }
       // one host plays three pods: only the listeners, the route addresses and absolute paths move
       const conf = fs
@@ -325,7 +398,10 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
         .replace(/nats:\/\/nats-(\d)\.nats-headless:6222/g, (_, j: string) => `nats://127.0.0.1:${ports[Number(j)].cluster}`)
         .replace(/(store_dir|cert_file|key_file|ca_file): \//g, `$1: ${path.join(dir, `nats-${i}`)}/`);
       fs.writeFileSync(root(configFile), conf);
-      const server = spawn('nats-server', ['--config', root(configFile)], { env: { ...process.env, POD_NAME: `nats-${i}` }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const server = spawn('nats-server', ['--config', root(configFile)], {
+        env: { ...process.env, POD_NAME: `nats-${i}` },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       servers.push(server);
       let log = '';
       await new Promise<void>((resolve, reject) => {
@@ -348,7 +424,10 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
     const deadline = Date.now() + 60_000;
     for (const p of ports) {
       for (;;) {
-        const ok = await fetch(`http://127.0.0.1:${p.monitor}${probe}`).then((r) => r.ok, () => false);
+        const ok = await fetch(`http://127.0.0.1:${p.monitor}${probe}`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) break;
         if (Date.now() > deadline) throw new Error(`nats on ${p.client}: ${probe} not ok within 60 s`);
         await new Promise((r) => setTimeout(r, 200));
@@ -368,7 +447,9 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
 
   it('refuses a client without an nkey, and one that does not trust its CA', async () => {
     const ca = path.join(dir, 'nats-0', 'etc/nats/secret/ca.pem');
-    await expect(connect({ servers: `tls://127.0.0.1:${port}`, tls: { caFile: ca }, reconnect: false, timeout: 5000 })).rejects.toThrow(/Authorization Violation/i);
+    await expect(connect({ servers: `tls://127.0.0.1:${port}`, tls: { caFile: ca }, reconnect: false, timeout: 5000 })).rejects.toThrow(
+      /Authorization Violation/i,
+    );
     await expect(connect({ servers: `tls://127.0.0.1:${port}`, reconnect: false, timeout: 5000 })).rejects.toThrow();
   });
 
@@ -387,16 +468,33 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
       env[key] = file;
     }
     expect(env.NATS_URL).toBe('tls://nats:4222');
-    const svc = await startService('forecaster', { ...env, NATS_URL: `tls://127.0.0.1:${port}`, FORECASTER_PORT: '0', HOST: '127.0.0.1', MAAS_NATS_INSECURE: '' });
+    const svc = await startService('forecaster', {
+      ...env,
+      NATS_URL: `tls://127.0.0.1:${port}`,
+      FORECASTER_PORT: '0',
+      HOST: '127.0.0.1',
+      MAAS_NATS_INSECURE: '',
+    });
     try {
       expect(svc.records().some((r) => r.level === 'error')).toBe(false);
       // its JetStream streams are placed by the clustered JetStream (read as the operators' identity)
       const seed = new TextEncoder().encode(fs.readFileSync(path.join(credentialsDir, 'credentials', 'cli-admin.nk'), 'utf8').trim());
-      const nc = await connect({ servers: ports.map((p) => `tls://127.0.0.1:${p.client}`), tls: { caFile: env.NATS_CA }, authenticator: nkeyAuthenticator(seed), inboxPrefix: `_INBOX.${fromSeed(seed).getPublicKey()}`, reconnect: false });
+      const nc = await connect({
+        servers: ports.map((p) => `tls://127.0.0.1:${p.client}`),
+        tls: { caFile: env.NATS_CA },
+        authenticator: nkeyAuthenticator(seed),
+        inboxPrefix: `_INBOX.${fromSeed(seed).getPublicKey()}`,
+        reconnect: false,
+      });
       try {
         const streams = await (await nc.jetstreamManager()).streams.list().next();
         expect(streams.length).toBeGreaterThan(0);
-        for (const st of streams) expect({ stream: st.config.name, cluster: st.cluster?.name, leader: /^nats-[0-2]$/.test(st.cluster?.leader ?? '') }).toEqual({ stream: st.config.name, cluster: 'open-maas', leader: true });
+        for (const st of streams)
+          expect({ stream: st.config.name, cluster: st.cluster?.name, leader: /^nats-[0-2]$/.test(st.cluster?.leader ?? '') }).toEqual({
+            stream: st.config.name,
+            cluster: 'open-maas',
+            leader: true,
+          });
       } finally {
         await nc.close();
       }
@@ -405,4 +503,3 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
     }
   });
 });
-

@@ -5,7 +5,17 @@ import { NatsConnection } from 'nats';
 import { Subjects } from '@maas/contracts';
 import { GuestLauncher, MdxSim, parseMdxSimConfig, startMdxSim } from '@maas/mdx-sim';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  factory,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 import { KubeApiServer } from './support/kube-api-server';
 
 const QWEN = 'Qwen/Qwen2.5-3B-Instruct';
@@ -33,14 +43,28 @@ const spec = {
   },
 };
 
-const workerMeta = (name: string, model: string) => ({ name, namespace: NS, labels: { 'open-maas.io/component': 'worker', app: name }, annotations: { 'open-maas.io/model': model } });
+const workerMeta = (name: string, model: string) => ({
+  name,
+  namespace: NS,
+  labels: { 'open-maas.io/component': 'worker', app: name },
+  annotations: { 'open-maas.io/model': model },
+});
 const deployment = (name: string, model: string, replicas: number) => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: workerMeta(name, model),
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'worker', image: 'open-maas:test' }] } } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'worker', image: 'open-maas:test' }] } },
+  },
 });
-const readyNode = (name: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'open-maas.io/vm-type': 'gpu-qwen' } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+const readyNode = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name, labels: { 'open-maas.io/vm-type': 'gpu-qwen' } },
+  status: { conditions: [{ type: 'Ready', status: 'True' }] },
+});
 
 async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 40_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -120,14 +144,33 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
       const template = deployment('maas-worker-{slug}', '{model}', 0);
       svc = await run(api, namespace, template);
       const open = await svc.waitFor((r) => r.msg === 'kubernetes provider open', 20_000);
-      expect(open).toMatchObject({ knative: false, nodes: 1, workloads: { [QWEN]: 'Deployment/maas-worker-qwen', [GPT]: 'Deployment/maas-worker-openai-gpt-oss-20b' } });
-      expect(await svc.waitFor((r) => r.msg === 'kubernetes worker workload adopted')).toMatchObject({ model: GPT, name: 'maas-worker-openai-gpt-oss-20b' });
-      expect(api.requests.filter((r) => r.method === 'POST')).toEqual([{ method: 'POST', path: `/apis/apps/v1/namespaces/${NS}/deployments`, status: 409 }]);
+      expect(open).toMatchObject({
+        knative: false,
+        nodes: 1,
+        workloads: { [QWEN]: 'Deployment/maas-worker-qwen', [GPT]: 'Deployment/maas-worker-openai-gpt-oss-20b' },
+      });
+      expect(await svc.waitFor((r) => r.msg === 'kubernetes worker workload adopted')).toMatchObject({
+        model: GPT,
+        name: 'maas-worker-openai-gpt-oss-20b',
+      });
+      expect(api.requests.filter((r) => r.method === 'POST')).toEqual([
+        { method: 'POST', path: `/apis/apps/v1/namespaces/${NS}/deployments`, status: 409 },
+      ]);
 
       // 30 req/s for Qwen: three replicas, three nodes; each VM's node joins the cluster as it boots
       const joined = new Set<string>();
       const publish = (rate: number) =>
-        bus.publish('metric.aggregated', factory.metricAggregated({ model: QWEN, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: rate, concurrency: rate / 4, readyWorkers: 0 }));
+        bus.publish(
+          'metric.aggregated',
+          factory.metricAggregated({
+            model: QWEN,
+            intervalStart: new Date(Date.now() - 1000).toISOString(),
+            intervalSeconds: 1,
+            requestRate: rate,
+            concurrency: rate / 4,
+            readyWorkers: 0,
+          }),
+        );
       const joinNodes = () => {
         for (const r of svc!.records()) {
           if (r.msg !== 'node state changed' || r.to !== 'booting' || joined.has(String(r.vmId))) continue;
@@ -135,7 +178,16 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
           joined.add(vmId);
           api.create('nodes', readyNode(vmId));
           // the Deployment's pod lands on it (no controller here: placed as the scheduler would)
-          api.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: `maas-worker-qwen-${vmId}`, namespace: NS, labels: { 'open-maas.io/component': 'worker', app: 'maas-worker-qwen' } }, spec: { nodeName: vmId, containers: [{ name: 'worker', image: 'open-maas:test' }] } });
+          api.create('pods', {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: {
+              name: `maas-worker-qwen-${vmId}`,
+              namespace: NS,
+              labels: { 'open-maas.io/component': 'worker', app: 'maas-worker-qwen' },
+            },
+            spec: { nodeName: vmId, containers: [{ name: 'worker', image: 'open-maas:test' }] },
+          });
         }
       };
       await until('the Qwen Deployment at 3 replicas', () => {
@@ -153,19 +205,27 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
         return joined.size >= 3;
       });
       // the node watch saw each join
-      for (const vmId of joined) await svc.waitFor((r) => r.msg === 'kubernetes node Ready' && r.vmId === vmId, 20_000, `node Ready of ${vmId}`);
+      for (const vmId of joined)
+        await svc.waitFor((r) => r.msg === 'kubernetes node Ready' && r.vmId === vmId, 20_000, `node Ready of ${vmId}`);
       // the API server ends the watch (its timeout): the provider lists and watches again, missing nothing;
       // between that list and its watch, more changes than the server keeps: the watch is 410 Gone, listed again
       let expire = true;
       api.beforeRequest((method, p, search) => {
         if (method === 'GET' && p === '/api/v1/nodes' && search.get('watch') === 'true' && expire) {
           expire = false;
-          for (let i = 0; i < 6; i += 1) api.create('deployments', { ...deployment(`elsewhere-${i}`, 'other-model', 0), metadata: { name: `elsewhere-${i}`, namespace: 'elsewhere' } });
+          for (let i = 0; i < 6; i += 1)
+            api.create('deployments', {
+              ...deployment(`elsewhere-${i}`, 'other-model', 0),
+              metadata: { name: `elsewhere-${i}`, namespace: 'elsewhere' },
+            });
         }
       });
       expect(api.endWatches()).toBe(1);
       api.create('nodes', readyNode('late-joiner'));
-      await until('the node watch re-established after a 410', () => api.openWatches === 1 && api.requests.filter((r) => r.method === 'WATCH').length >= 3);
+      await until(
+        'the node watch re-established after a 410',
+        () => api.openWatches === 1 && api.requests.filter((r) => r.method === 'WATCH').length >= 3,
+      );
       expect(api.requests.filter((r) => r.method === 'WATCH').map((r) => r.status)).toEqual([200, 410, 200]);
       await svc.waitFor((r) => r.msg === 'kubernetes node watch ended; listing again' && /410/.test(String(r.error)));
       expect(api.get('deployments', NS, 'maas-worker-openai-gpt-oss-20b')?.spec?.replicas).toBe(0);
@@ -174,16 +234,29 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
       await until('every node stopped and its Node gone', () => {
         publish(0);
         const nodes = api.list('nodes').map((n) => n.metadata.name);
-        return api.get('deployments', NS, 'maas-worker-qwen')?.spec?.replicas === 0 && [...joined].every((id) => !nodes.includes(id)) && svc!.records().filter((r) => r.msg === 'node state changed' && r.to === 'stopped').length >= joined.size;
+        return (
+          api.get('deployments', NS, 'maas-worker-qwen')?.spec?.replicas === 0 &&
+          [...joined].every((id) => !nodes.includes(id)) &&
+          svc!.records().filter((r) => r.msg === 'node state changed' && r.to === 'stopped').length >= joined.size
+        );
       });
       for (const vmId of joined) {
         expect(api.requests).toContainEqual({ method: 'PATCH', path: `/api/v1/nodes/${vmId}`, status: 200 });
-        expect(api.requests).toContainEqual({ method: 'DELETE', path: `/api/v1/namespaces/${NS}/pods/maas-worker-qwen-${vmId}`, status: 200 });
+        expect(api.requests).toContainEqual({
+          method: 'DELETE',
+          path: `/api/v1/namespaces/${NS}/pods/maas-worker-qwen-${vmId}`,
+          status: 200,
+        });
         expect(api.requests).toContainEqual({ method: 'DELETE', path: `/api/v1/nodes/${vmId}`, status: 200 });
       }
       expect(api.list('pods')).toEqual([]);
       expect(api.get('nodes', '', 'control-plane-1')?.spec?.unschedulable).toBeUndefined();
-      expect(api.list('nodes').map((n) => n.metadata.name).sort()).toEqual(['control-plane-1', 'late-joiner']);
+      expect(
+        api
+          .list('nodes')
+          .map((n) => n.metadata.name)
+          .sort(),
+      ).toEqual(['control-plane-1', 'late-joiner']);
       // every request carried the kubeconfig's token: none was refused as unauthorised
       expect(api.requests.filter((r) => r.status === 401)).toEqual([]);
     } finally {
@@ -214,22 +287,50 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
         apiVersion: 'serving.knative.dev/v1',
         kind: 'Service',
         metadata: { name: 'maas-worker-{slug}', namespace: NS },
-        spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/metric': 'concurrency' } }, spec: { containers: [{ name: 'worker', image: 'open-maas:test', args: ['worker', '--model', '{model}'] }] } } },
+        spec: {
+          template: {
+            metadata: { annotations: { 'autoscaling.knative.dev/metric': 'concurrency' } },
+            spec: { containers: [{ name: 'worker', image: 'open-maas:test', args: ['worker', '--model', '{model}'] }] },
+          },
+        },
       };
       svc = await run(api, namespace, template);
       const open = await svc.waitFor((r) => r.msg === 'kubernetes provider open', 20_000);
-      expect(open).toMatchObject({ knative: true, workloads: { [QWEN]: `KnativeService/${name}`, [GPT]: 'KnativeService/maas-worker-openai-gpt-oss-20b' } });
+      expect(open).toMatchObject({
+        knative: true,
+        workloads: { [QWEN]: `KnativeService/${name}`, [GPT]: 'KnativeService/maas-worker-openai-gpt-oss-20b' },
+      });
       const created = api.get('services', NS, name)!;
       expect(created.metadata.annotations).toEqual({ 'open-maas.io/model': QWEN });
       expect(created.metadata.labels).toEqual({ 'open-maas.io/component': 'worker' });
-      expect((created.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0].args).toEqual(['worker', '--model', QWEN]);
+      expect((created.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0].args).toEqual([
+        'worker',
+        '--model',
+        QWEN,
+      ]);
 
-      const annotations = () => (api.get('services', NS, name)?.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+      const annotations = () =>
+        (api.get('services', NS, name)?.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata
+          .annotations;
       await until('min-scale 2 on the Qwen Knative Service', () => {
-        bus.publish('metric.aggregated', factory.metricAggregated({ model: QWEN, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: 20, concurrency: 5, readyWorkers: 0 }));
+        bus.publish(
+          'metric.aggregated',
+          factory.metricAggregated({
+            model: QWEN,
+            intervalStart: new Date(Date.now() - 1000).toISOString(),
+            intervalSeconds: 1,
+            requestRate: 20,
+            concurrency: 5,
+            readyWorkers: 0,
+          }),
+        );
         return annotations()['autoscaling.knative.dev/min-scale'] === '2';
       });
-      expect(annotations()).toEqual({ 'autoscaling.knative.dev/metric': 'concurrency', 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/max-scale': '6' });
+      expect(annotations()).toEqual({
+        'autoscaling.knative.dev/metric': 'concurrency',
+        'autoscaling.knative.dev/min-scale': '2',
+        'autoscaling.knative.dev/max-scale': '6',
+      });
       const patches = api.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/services/${name}`));
       expect(patches[0].status).toBe(409);
       expect(patches.slice(1).every((r) => r.status === 200)).toBe(true);
@@ -238,10 +339,22 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
       // unchanged bounds are not written again (each write would make a new revision)
       const writes = api.requests.filter((r) => r.method === 'PATCH').length;
       await sleep(1500);
-      bus.publish('metric.aggregated', factory.metricAggregated({ model: QWEN, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: 20, concurrency: 5, readyWorkers: 0 }));
+      bus.publish(
+        'metric.aggregated',
+        factory.metricAggregated({
+          model: QWEN,
+          intervalStart: new Date(Date.now() - 1000).toISOString(),
+          intervalSeconds: 1,
+          requestRate: 20,
+          concurrency: 5,
+          readyWorkers: 0,
+        }),
+      );
       await sleep(1000);
       expect(api.requests.filter((r) => r.method === 'PATCH').length).toBe(writes);
-      expect(api.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/services/${name}`)).length).toBeGreaterThan(patches.length + 2);
+      expect(api.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/services/${name}`)).length).toBeGreaterThan(
+        patches.length + 2,
+      );
     } finally {
       await svc?.stop();
       svc = undefined;
@@ -268,13 +381,26 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
       bootSeconds: { kind: 'uniform', min: 0.2, max: 0.4 },
       powerOffSeconds: 0.2,
       shutdownTimeoutSeconds: 5,
-      projects: [{ id: 'p-1', vms: [{ id: 'vm-a', worker: [] }, { id: 'vm-b', worker: [] }, { id: 'vm-c', worker: [] }] }],
+      projects: [
+        {
+          id: 'p-1',
+          vms: [
+            { id: 'vm-a', worker: [] },
+            { id: 'vm-b', worker: [] },
+            { id: 'vm-c', worker: [] },
+          ],
+        },
+      ],
     });
     let sim: MdxSim | undefined;
     try {
       sim = await startMdxSim({ config, launch });
       api.create('deployments', deployment('maas-worker-qwen', QWEN, 0));
-      const mdxSpec = { ...spec, capacity: { ...spec.capacity, vmTypes: [{ ...spec.capacity.vmTypes[0], name: 'mdx-qwen' }] }, models: { [QWEN]: spec.models[QWEN] } };
+      const mdxSpec = {
+        ...spec,
+        capacity: { ...spec.capacity, vmTypes: [{ ...spec.capacity.vmTypes[0], name: 'mdx-qwen' }] },
+        models: { [QWEN]: spec.models[QWEN] },
+      };
       fs.writeFileSync(path.join(dir, 'mdx-spec.json'), JSON.stringify(mdxSpec));
       svc = await run(api, namespace, deployment('maas-worker-{slug}', '{model}', 0), {
         SCALING_KUBERNETES_NODES: 'mdx',
@@ -290,19 +416,49 @@ describe('vm-scaler with the kubernetes provider, against a Kubernetes API serve
       });
       await svc.waitFor((r) => r.msg === 'kubernetes provider open', 20_000);
       const publish = (rate: number) =>
-        bus.publish('metric.aggregated', factory.metricAggregated({ model: QWEN, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: rate, concurrency: rate / 4, readyWorkers: 0 }));
-      const changes = (vmId: string) => svc!.records().filter((r) => r.msg === 'node state changed' && r.vmId === vmId).map((r) => `${r.from}→${r.to}`);
+        bus.publish(
+          'metric.aggregated',
+          factory.metricAggregated({
+            model: QWEN,
+            intervalStart: new Date(Date.now() - 1000).toISOString(),
+            intervalSeconds: 1,
+            requestRate: rate,
+            concurrency: rate / 4,
+            readyWorkers: 0,
+          }),
+        );
+      const changes = (vmId: string) =>
+        svc!
+          .records()
+          .filter((r) => r.msg === 'node state changed' && r.vmId === vmId)
+          .map((r) => `${r.from}→${r.to}`);
 
       const ready = await until('two mdx VMs ready as cluster nodes', () => {
         publish(20);
-        const vms = [...new Set(svc!.records().filter((r) => r.msg === 'node state changed' && r.to === 'ready').map((r) => String(r.vmId)))];
+        const vms = [
+          ...new Set(
+            svc!
+              .records()
+              .filter((r) => r.msg === 'node state changed' && r.to === 'ready')
+              .map((r) => String(r.vmId)),
+          ),
+        ];
         return vms.length >= 2 && api.get('deployments', NS, 'maas-worker-qwen')?.spec?.replicas === 2 && vms;
       });
       for (const vmId of ready) {
         expect(changes(vmId).slice(0, 2)).toEqual(['none→booting', 'booting→ready']);
-        expect(svc.records().find((r) => r.msg === 'node state changed' && r.vmId === vmId && r.to === 'booting')).toMatchObject({ provider: 'kubernetes', vmType: 'mdx-qwen', model: QWEN });
+        expect(svc.records().find((r) => r.msg === 'node state changed' && r.vmId === vmId && r.to === 'booting')).toMatchObject({
+          provider: 'kubernetes',
+          vmType: 'mdx-qwen',
+          model: QWEN,
+        });
         // a worker pod is scheduled on it and registers with the node's name as its VM id
-        api.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: `maas-worker-qwen-${vmId}`, namespace: NS, labels: { 'open-maas.io/component': 'worker' } }, spec: { nodeName: vmId, containers: [{ name: 'worker', image: 'open-maas:test' }] } });
+        api.create('pods', {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `maas-worker-qwen-${vmId}`, namespace: NS, labels: { 'open-maas.io/component': 'worker' } },
+          spec: { nodeName: vmId, containers: [{ name: 'worker', image: 'open-maas:test' }] },
+        });
         bus.publish('worker.registered', factory.workerRegistered({ workerId: `w-${vmId}`, vmId }));
       }
 

@@ -37,7 +37,7 @@ describe('local capacity provider (processes on this host)', () => {
     ...o,
   });
   const until = async (check: () => boolean, ms = 10_000) => {
-    for (const deadline = Date.now() + ms; !check(); ) {
+    for (const deadline = Date.now() + ms; !check();) {
       if (Date.now() > deadline) throw new Error('timed out');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -53,34 +53,71 @@ describe('local capacity provider (processes on this host)', () => {
     const vm = await provider.start({ vmType: 'a100-qwen2.5-3b', model: 'Qwen/Qwen2.5-3B-Instruct', reason: 'test' });
     expect(vm).toMatchObject({ id: 'local-t-001', state: 'booting', provider: 'local' });
     // a real worker registers only once it is up (and handling SIGTERM)
-    await until(() => fs.existsSync(path.join(dir, 'local-t-001.log')) && fs.readFileSync(path.join(dir, 'local-t-001.log'), 'utf8').includes('"args"'));
+    await until(
+      () =>
+        fs.existsSync(path.join(dir, 'local-t-001.log')) && fs.readFileSync(path.join(dir, 'local-t-001.log'), 'utf8').includes('"args"'),
+    );
     provider.workerReady('local-t-001');
     expect((await provider.state('local-t-001'))?.state).toBe('ready');
     await provider.drain('local-t-001', 'demand fell');
     // the loop stops a drained node once idle: no second signal
     await provider.stop('local-t-001', 'drained');
     await until(() => events.some((e) => e.to === 'stopped'));
-    expect(events.map((e) => `${e.from}→${e.to}`)).toEqual(['none→booting', 'booting→ready', 'ready→draining', 'draining→stopping', 'stopping→stopped']);
+    expect(events.map((e) => `${e.from}→${e.to}`)).toEqual([
+      'none→booting',
+      'booting→ready',
+      'ready→draining',
+      'draining→stopping',
+      'stopping→stopped',
+    ]);
     expect(events[events.length - 1].reason).toBe('worker exited with code 0');
     const log = fs.readFileSync(path.join(dir, 'local-t-001.log'), 'utf8');
-    expect(JSON.parse(log.split('\n')[0]).args).toEqual(['--sim-profile', 'a100-qwen2.5-3b', '--sim-model', 'Qwen/Qwen2.5-3B-Instruct', '--vm-id', 'local-t-001', '--worker-id', 'local-t-001', '--drain-timeout', '60s']);
+    expect(JSON.parse(log.split('\n')[0]).args).toEqual([
+      '--sim-profile',
+      'a100-qwen2.5-3b',
+      '--sim-model',
+      'Qwen/Qwen2.5-3B-Instruct',
+      '--vm-id',
+      'local-t-001',
+      '--worker-id',
+      'local-t-001',
+      '--drain-timeout',
+      '60s',
+    ]);
     expect(await provider.list()).toEqual([]);
   });
 
   it("gives a worker only an allow-listed part of the scaler's environment: no database URL or other secrets", async () => {
-    const secrets = { DATABASE_URL: 'postgres://scaler:hunter2@db/maas', KEY_HASH_SECRET: 'not-for-workers', MAAS_MDX_TOKEN: 'mdx-token', AWS_SECRET_ACCESS_KEY: 'aws' };
+    const secrets = {
+      DATABASE_URL: 'postgres://scaler:hunter2@db/maas',
+      KEY_HASH_SECRET: 'not-for-workers',
+      MAAS_MDX_TOKEN: 'mdx-token',
+      AWS_SECRET_ACCESS_KEY: 'aws',
+    };
     const kept = { ...process.env };
     Object.assign(process.env, secrets, { HF_HOME: '/srv/hf', CUDA_VISIBLE_DEVICES: '0' });
-    const provider = new LocalCapacityProvider(options({ env: { FAKE_MODE: 'env', NATS_URL: 'nats://10.0.0.1:4222' }, idPrefix: 'e' }), systemClock);
+    const provider = new LocalCapacityProvider(
+      options({ env: { FAKE_MODE: 'env', NATS_URL: 'nats://10.0.0.1:4222' }, idPrefix: 'e' }),
+      systemClock,
+    );
     try {
       await provider.open();
       await provider.start({ vmType: 'a100-qwen2.5-3b', model: 'Qwen/Qwen2.5-3B-Instruct', reason: 'test' });
       const logFile = path.join(dir, 'local-e-001.log');
       await until(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"env"'));
-      const line = fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"env"'))!;
+      const line = fs
+        .readFileSync(logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('"env"'))!;
       const env = (JSON.parse(line) as { env: Record<string, string> }).env;
       for (const name of Object.keys(secrets)) expect(env).not.toHaveProperty(name);
-      expect(env).toMatchObject({ NATS_URL: 'nats://10.0.0.1:4222', MAAS_VM_ID: 'local-e-001', HF_HOME: '/srv/hf', CUDA_VISIBLE_DEVICES: '0', PATH: process.env.PATH });
+      expect(env).toMatchObject({
+        NATS_URL: 'nats://10.0.0.1:4222',
+        MAAS_VM_ID: 'local-e-001',
+        HF_HOME: '/srv/hf',
+        CUDA_VISIBLE_DEVICES: '0',
+        PATH: process.env.PATH,
+      });
       await provider.stop('local-e-001', 'test over');
     } finally {
       for (const name of [...Object.keys(secrets), 'HF_HOME', 'CUDA_VISIBLE_DEVICES']) {
@@ -118,17 +155,29 @@ describe('local capacity provider (processes on this host)', () => {
     await first.open();
     await first.start({ vmType: 'a100-qwen2.5-3b', model: 'm' });
     await first.start({ vmType: 'a100-qwen2.5-3b', model: 'm' });
-    await until(() => ['001', '002'].every((n) => fs.existsSync(path.join(adoptDir, `local-a-${n}.log`)) && fs.readFileSync(path.join(adoptDir, `local-a-${n}.log`), 'utf8').includes('"args"')));
+    await until(() =>
+      ['001', '002'].every(
+        (n) =>
+          fs.existsSync(path.join(adoptDir, `local-a-${n}.log`)) &&
+          fs.readFileSync(path.join(adoptDir, `local-a-${n}.log`), 'utf8').includes('"args"'),
+      ),
+    );
     first.workerReady('local-a-001');
     // the first scaler is gone without draining (as after SIGKILL); a node file whose process is gone stays behind too
-    fs.writeFileSync(path.join(adoptDir, 'local-z-009.node.json'), JSON.stringify({ pid: 999_999, vmType: 'a100-qwen2.5-3b', model: 'm', requestedAt: 0, state: 'ready' }));
+    fs.writeFileSync(
+      path.join(adoptDir, 'local-z-009.node.json'),
+      JSON.stringify({ pid: 999_999, vmType: 'a100-qwen2.5-3b', model: 'm', requestedAt: 0, state: 'ready' }),
+    );
 
     const second = new LocalCapacityProvider(options({ logDir: adoptDir, idPrefix: 'b' }), systemClock);
     const events: CapacityEvent[] = [];
     second.subscribe((e) => events.push(e));
     await second.open();
     const adopted = await second.list();
-    expect(adopted.map((n) => [n.id, n.state])).toEqual([['local-a-001', 'ready'], ['local-a-002', 'booting']]);
+    expect(adopted.map((n) => [n.id, n.state])).toEqual([
+      ['local-a-001', 'ready'],
+      ['local-a-002', 'booting'],
+    ]);
     expect(events[0].reason).toMatch(/^adopted from an earlier vm-scaler \(pid \d+\)$/);
     expect(fs.existsSync(path.join(adoptDir, 'local-z-009.node.json'))).toBe(false);
 

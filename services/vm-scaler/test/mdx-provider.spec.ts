@@ -46,7 +46,17 @@ describe('mdx provider against maas mdx-sim', () => {
         vmType: 'a100-deployed',
         model: MODEL,
         vms: [],
-        deploy: { catalog: 'catalog-qwen', templateName: 'qwen', packType: 'gpu', packNum: 1, diskSize: 40, storageNetwork: 'portgroup', sharedKey: 'ssh-ed25519 AAAAC3Nz test', networkAdapters: [], max: 1 },
+        deploy: {
+          catalog: 'catalog-qwen',
+          templateName: 'qwen',
+          packType: 'gpu',
+          packNum: 1,
+          diskSize: 40,
+          storageNetwork: 'portgroup',
+          sharedKey: 'ssh-ed25519 AAAAC3Nz test',
+          networkAdapters: [],
+          max: 1,
+        },
       },
     ],
     serviceLevel: 'spot',
@@ -64,7 +74,8 @@ describe('mdx provider against maas mdx-sim', () => {
     await p.open();
     return { p, events };
   };
-  const vmStatus = async (id: string) => ((await (await fetch(`${sim.url}/_sim/vms`)).json()) as { id: string; status: string; task: string | null }[]).find((v) => v.id === id);
+  const vmStatus = async (id: string) =>
+    ((await (await fetch(`${sim.url}/_sim/vms`)).json()) as { id: string; status: string; task: string | null }[]).find((v) => v.id === id);
 
   beforeAll(async () => {
     const config = parseMdxSimConfig({
@@ -134,7 +145,9 @@ describe('mdx provider against maas mdx-sim', () => {
     await until(async () => (await vmStatus('vm-f1'))?.status === 'PowerOFF', 5000, 'vm-f1 powered off');
     // it is held: the next start takes vm-f2, and with vm-f2 taken none is left
     expect((await p.start({ vmType: 'a100-flaky', model: MODEL })).id).toBe('vm-f2');
-    await expect(p.start({ vmType: 'a100-flaky', model: MODEL })).rejects.toThrow('no powered-off VM left in pool "a100-flaky": vm-f1 PowerOFF (held after a failed boot), vm-f2 booting');
+    await expect(p.start({ vmType: 'a100-flaky', model: MODEL })).rejects.toThrow(
+      'no powered-off VM left in pool "a100-flaky": vm-f1 PowerOFF (held after a failed boot), vm-f2 booting',
+    );
     await expect(p.start({ vmType: 'h100', model: MODEL })).rejects.toThrow('no pool for VM type "h100"');
     await p.stop('vm-f2');
     await until(async () => events.some((e) => e.vmId === 'vm-f2' && e.to === 'stopped'), 10_000, 'vm-f2 stopped');
@@ -156,7 +169,13 @@ describe('mdx provider against maas mdx-sim', () => {
 
   it('on a 401 for a token it believed valid (the API clock runs ahead), renews it and retries the call once', async () => {
     const skewed = await startMdxSim({
-      config: parseMdxSimConfig({ users: [{ username: 'scaler', password: 'pw-1' }], tokenTtlSeconds: 1.5, clockSkewSeconds: 5, rateLimit: null, projects: [{ id: 'p-2', vms: [{ id: 'vm-s', worker: [] }] }] }),
+      config: parseMdxSimConfig({
+        users: [{ username: 'scaler', password: 'pw-1' }],
+        tokenTtlSeconds: 1.5,
+        clockSkewSeconds: 5,
+        rateLimit: null,
+        projects: [{ id: 'p-2', vms: [{ id: 'vm-s', worker: [] }] }],
+      }),
       launch,
     });
     try {
@@ -202,24 +221,58 @@ describe('mdx provider against maas mdx-sim', () => {
         await sleep(1000 * Math.max(1, Number(res.headers.get('retry-after')) || 1));
       }
     };
-    const get = (path: string, auth?: string) => through429(() => fetch(`${sim.url}${path}`, { headers: auth ? { authorization: auth } : {} }));
+    const get = (path: string, auth?: string) =>
+      through429(() => fetch(`${sim.url}${path}`, { headers: auth ? { authorization: auth } : {} }));
     expect((await get('/api/vm/vm-x/')).status).toBe(401);
-    const login = await through429(() => fetch(`${sim.url}/api/login/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'scaler', password: 'pw-1' }) }));
+    const login = await through429(() =>
+      fetch(`${sim.url}/api/login/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'scaler', password: 'pw-1' }),
+      }),
+    );
     const { token } = (await login.json()) as { token: string };
     expect((await get('/api/vm/vm-x/', `Bearer ${token}`)).status).toBe(401);
-    const page2 = (await (await get('/api/vm/project/p-1/?page=2&page_size=2', `JWT ${token}`)).json()) as { count: number; next: string; previous: string; results: { uuid: string }[] };
+    const page2 = (await (await get('/api/vm/project/p-1/?page=2&page_size=2', `JWT ${token}`)).json()) as {
+      count: number;
+      next: string;
+      previous: string;
+      results: { uuid: string }[];
+    };
     expect(page2.count).toBe(5);
     expect(page2.results.map((r) => r.uuid)).toEqual(['vm-f1', 'vm-f2']);
     expect(page2.next).toMatch(/page=3&page_size=2$/);
     expect((await get('/api/vm/project/p-1/?page=4&page_size=2', `JWT ${token}`)).status).toBe(404);
-    const refused = await through429(() => fetch(`${sim.url}/api/vm/vm-x/shutdown/`, { method: 'POST', headers: { authorization: `JWT ${token}` } }));
-    expect([refused.status, ((await refused.json()) as { detail: string }).detail]).toEqual([400, 'VM vm-x is PowerOFF; shutdown needs PowerON']);
-    const badDeploy = await through429(() => fetch(`${sim.url}/api/vm/deploy/`, {
-      method: 'POST',
-      headers: { authorization: `JWT ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ catalog: 'catalog-qwen', template_name: 'qwen', vm_name: 'x', project: 'p-1', pack_type: 'tpu', pack_num: 1, disk_size: 40, os_type: 'Linux', power_on: false, shared_key: 'k', network_adapters: [] }),
-    }));
-    expect([badDeploy.status, await badDeploy.json()]).toEqual([400, { storage_network: ['This field is required.'], pack_type: ['"tpu" is not a valid choice.'] }]);
+    const refused = await through429(() =>
+      fetch(`${sim.url}/api/vm/vm-x/shutdown/`, { method: 'POST', headers: { authorization: `JWT ${token}` } }),
+    );
+    expect([refused.status, ((await refused.json()) as { detail: string }).detail]).toEqual([
+      400,
+      'VM vm-x is PowerOFF; shutdown needs PowerON',
+    ]);
+    const badDeploy = await through429(() =>
+      fetch(`${sim.url}/api/vm/deploy/`, {
+        method: 'POST',
+        headers: { authorization: `JWT ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          catalog: 'catalog-qwen',
+          template_name: 'qwen',
+          vm_name: 'x',
+          project: 'p-1',
+          pack_type: 'tpu',
+          pack_num: 1,
+          disk_size: 40,
+          os_type: 'Linux',
+          power_on: false,
+          shared_key: 'k',
+          network_adapters: [],
+        }),
+      }),
+    );
+    expect([badDeploy.status, await badDeploy.json()]).toEqual([
+      400,
+      { storage_network: ['This field is required.'], pack_type: ['"tpu" is not a valid choice.'] },
+    ]);
   });
 
   it('deploys from the template when the pool has no VM left (up to its max), and finds what it deployed after a restart', async () => {
@@ -228,7 +281,9 @@ describe('mdx provider against maas mdx-sim', () => {
     expect(node.reason).toMatch(/^demand; deployed maas-a100-deployed-[0-9a-z]+ from template qwen$/);
     await until(() => guests.find((g) => g.vmId === node.id), 10_000, 'the deployed VM booting its guest');
     p.workerReady(node.id);
-    await expect(p.start({ vmType: 'a100-deployed', model: MODEL })).rejects.toThrow(`no powered-off VM left in pool "a100-deployed": ${node.id} ready; 1 of at most 1 deployed`);
+    await expect(p.start({ vmType: 'a100-deployed', model: MODEL })).rejects.toThrow(
+      `no powered-off VM left in pool "a100-deployed": ${node.id} ready; 1 of at most 1 deployed`,
+    );
     await p.drain(node.id);
     await until(() => events.find((e) => e.vmId === node.id && e.to === 'stopped'), 10_000, 'the deployed VM stopped');
     await p.close();
@@ -246,7 +301,12 @@ describe('mdx provider against maas mdx-sim', () => {
 });
 
 describe('mdx provider settings', () => {
-  const base = { SCALING_PROVIDER: 'mdx', SCALING_MDX_PROJECT: 'p-1', SCALING_MDX_TOKEN: 't', SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL, vms: ['vm-1'] } }) };
+  const base = {
+    SCALING_PROVIDER: 'mdx',
+    SCALING_MDX_PROJECT: 'p-1',
+    SCALING_MDX_TOKEN: 't',
+    SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL, vms: ['vm-1'] } }),
+  };
   const settings = (env: Record<string, string | undefined>) => () => mdxProviderSettings(loadVmScalerConfigFrom({ ...base, ...env }));
   const loadVmScalerConfigFrom = (env: Record<string, string | undefined>) => {
     const saved = { ...process.env };
@@ -261,17 +321,40 @@ describe('mdx provider settings', () => {
 
   it.each([
     ['no project', { SCALING_MDX_PROJECT: undefined }, 'SCALING_MDX_PROJECT must be set'],
-    ['no credentials', { SCALING_MDX_TOKEN: undefined }, 'SCALING_MDX_TOKEN, or SCALING_MDX_USERNAME with SCALING_MDX_PASSWORD, must be set'],
+    [
+      'no credentials',
+      { SCALING_MDX_TOKEN: undefined },
+      'SCALING_MDX_TOKEN, or SCALING_MDX_USERNAME with SCALING_MDX_PASSWORD, must be set',
+    ],
     ['pools not JSON', { SCALING_MDX_POOLS: '{' }, 'SCALING_MDX_POOLS must be JSON'],
-    ['a pool without its model', { SCALING_MDX_POOLS: JSON.stringify({ a100: { vms: ['vm-1'] } }) }, 'SCALING_MDX_POOLS.a100.model must be a model name'],
-    ['a deploy without its template', { SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL, deploy: { catalog: 'c', sharedKey: 'k', max: 2 } } }) }, 'SCALING_MDX_POOLS.a100.deploy.templateName must be a non-empty string'],
-    ['a pool with neither VMs nor deploy', { SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL } }) }, 'SCALING_MDX_POOLS.a100: give vms (deployed VMs to power on) or deploy'],
-    ['a VM in two pools', { SCALING_MDX_POOLS: JSON.stringify({ a: { model: 'm', vms: ['v'] }, b: { model: 'm', vms: ['v'] } }) }, 'SCALING_MDX_POOLS.b.vms: VM v is in two pools'],
+    [
+      'a pool without its model',
+      { SCALING_MDX_POOLS: JSON.stringify({ a100: { vms: ['vm-1'] } }) },
+      'SCALING_MDX_POOLS.a100.model must be a model name',
+    ],
+    [
+      'a deploy without its template',
+      { SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL, deploy: { catalog: 'c', sharedKey: 'k', max: 2 } } }) },
+      'SCALING_MDX_POOLS.a100.deploy.templateName must be a non-empty string',
+    ],
+    [
+      'a pool with neither VMs nor deploy',
+      { SCALING_MDX_POOLS: JSON.stringify({ a100: { model: MODEL } }) },
+      'SCALING_MDX_POOLS.a100: give vms (deployed VMs to power on) or deploy',
+    ],
+    [
+      'a VM in two pools',
+      { SCALING_MDX_POOLS: JSON.stringify({ a: { model: 'm', vms: ['v'] }, b: { model: 'm', vms: ['v'] } }) },
+      'SCALING_MDX_POOLS.b.vms: VM v is in two pools',
+    ],
   ])('%s is refused, naming the key', (_name, env, message) => {
     expect(settings(env)).toThrow(message);
   });
 
   it('takes a login instead of a token', () => {
-    expect(settings({ SCALING_MDX_TOKEN: undefined, SCALING_MDX_USERNAME: 'u', SCALING_MDX_PASSWORD: 'p' })()).toMatchObject({ projectId: 'p-1', pools: [{ vmType: 'a100', model: MODEL, vms: ['vm-1'] }] });
+    expect(settings({ SCALING_MDX_TOKEN: undefined, SCALING_MDX_USERNAME: 'u', SCALING_MDX_PASSWORD: 'p' })()).toMatchObject({
+      projectId: 'p-1',
+      pools: [{ vmType: 'a100', model: MODEL, vms: ['vm-1'] }],
+    });
   });
 });

@@ -7,7 +7,17 @@ import { Client } from 'pg';
 import { MessageName, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
-import { createTestDatabase, deleteStreams, factory, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  factory,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,15 +34,22 @@ const spec = (replicaRequestsPerSecond: number) => ({
     scaleDownHysteresis: 0,
     minDrainSeconds: 0.5,
   },
-  models: { [MODEL]: { metric: 'rps', replicaRequestsPerSecond, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 10 } },
+  models: {
+    [MODEL]: { metric: 'rps', replicaRequestsPerSecond, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 10 },
+  },
 });
 
 /** `maas scaling …` as an operator runs it. */
 function maas(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(projectRoot(), 'bin', 'maas.js'), 'scaling', ...args], { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      process.execPath,
+      [path.join(projectRoot(), 'bin', 'maas.js'), 'scaling', ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 
@@ -88,19 +105,47 @@ describe('vm-scaler loop with the simulated provider', () => {
 
     // a forecast that expects a little demand soon: recorded with the decisions it informs
     const t0 = Date.now();
-    bus.publish('forecast.published', factory.forecastPublished({ model: MODEL, stepSeconds: 2, method: 'test-persistence', points: [1, 2].map((k) => ({ at: new Date(t0 + k * 2000).toISOString(), requestRate: 5, upper: 8 })) }));
+    bus.publish(
+      'forecast.published',
+      factory.forecastPublished({
+        model: MODEL,
+        stepSeconds: 2,
+        method: 'test-persistence',
+        points: [1, 2].map((k) => ({ at: new Date(t0 + k * 2000).toISOString(), requestRate: 5, upper: 8 })),
+      }),
+    );
     // request rate: up to 30 req/s, held, then nothing
     const ramp = [0, 10, 20, 30, 30, 30, 30, 0];
     for (let step = 0; step < ramp.length * 6; step += 1) {
       const rate = ramp[Math.floor(step / 6)];
-      bus.publish('metric.aggregated', factory.metricAggregated({ model: MODEL, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: rate, concurrency: rate / 4, readyWorkers: 0 }));
+      bus.publish(
+        'metric.aggregated',
+        factory.metricAggregated({
+          model: MODEL,
+          intervalStart: new Date(Date.now() - 1000).toISOString(),
+          intervalSeconds: 1,
+          requestRate: rate,
+          concurrency: rate / 4,
+          readyWorkers: 0,
+        }),
+      );
       await sleep(250);
     }
     // then the collector keeps reporting an idle model until every node has gone
     const deadline = Date.now() + 40_000;
     let states: { state: string }[] = [];
     while (Date.now() < deadline) {
-      bus.publish('metric.aggregated', factory.metricAggregated({ model: MODEL, intervalStart: new Date(Date.now() - 1000).toISOString(), intervalSeconds: 1, requestRate: 0, concurrency: 0, readyWorkers: 0 }));
+      bus.publish(
+        'metric.aggregated',
+        factory.metricAggregated({
+          model: MODEL,
+          intervalStart: new Date(Date.now() - 1000).toISOString(),
+          intervalSeconds: 1,
+          requestRate: 0,
+          concurrency: 0,
+          readyWorkers: 0,
+        }),
+      );
       states = await rows('SELECT state FROM vms');
       if (states.length >= 3 && states.every((s) => s.state === 'stopped')) break;
       await sleep(250);
@@ -116,7 +161,9 @@ describe('vm-scaler loop with the simulated provider', () => {
     const starts = decisions.filter((d) => d.decision.capacity.starts.length > 0);
     const drains = decisions.filter((d) => d.decision.capacity.drains.length > 0);
     const stops = decisions.filter((d) => d.decision.capacity.stops.length > 0);
-    expect(starts.reduce((n, d) => n + d.decision.capacity.starts.reduce((m: number, s: { count: number }) => m + s.count, 0), 0)).toBeGreaterThanOrEqual(3);
+    expect(
+      starts.reduce((n, d) => n + d.decision.capacity.starts.reduce((m: number, s: { count: number }) => m + s.count, 0), 0),
+    ).toBeGreaterThanOrEqual(3);
     expect(drains.length).toBeGreaterThan(0);
     expect(stops.length).toBeGreaterThan(0);
     for (const d of decisions) {
@@ -157,7 +204,10 @@ describe('vm-scaler loop with the simulated provider', () => {
       if (got <= 0) break;
     }
     expect(counts.get('scaling.decided')).toBe(decisions.length);
-    expect(onStream.find((d) => d.decisionId === starts[0].decision_id)).toMatchObject({ inputs: starts[0].inputs, decision: starts[0].decision });
+    expect(onStream.find((d) => d.decisionId === starts[0].decision_id)).toMatchObject({
+      inputs: starts[0].inputs,
+      decision: starts[0].decision,
+    });
     expect(counts.get('scaling.action-started')).toBe(counts.get('scaling.action-completed'));
     expect(counts.get('scaling.action-failed') ?? 0).toBe(0);
     expect(counts.get('vm.state-changed')).toBeGreaterThanOrEqual(3 * 4); // booting, ready, draining, stopped each
@@ -186,7 +236,9 @@ describe('vm-scaler loop with the simulated provider', () => {
   });
 
   it('explains a decision with its inputs and reasons, and lists the timeline', async () => {
-    const [first] = await rows(`SELECT decision_id FROM scaling_decisions WHERE jsonb_array_length(decision->'capacity'->'starts') > 0 ORDER BY decided_at LIMIT 1`);
+    const [first] = await rows(
+      `SELECT decision_id FROM scaling_decisions WHERE jsonb_array_length(decision->'capacity'->'starts') > 0 ORDER BY decided_at LIMIT 1`,
+    );
     const explained = await maas(['explain', first.decision_id], natsEnv());
     expect(explained.code).toBe(0);
     expect(explained.stdout).toContain(`decision ${first.decision_id}`);
@@ -202,7 +254,11 @@ describe('vm-scaler loop with the simulated provider', () => {
     expect(events.stdout).toMatch(/action {4}drain-vm completed/);
 
     const otherModel = await maas(['events', '--since', '10m', '--model', 'openai/gpt-oss-20b'], natsEnv());
-    expect(otherModel.stdout.trim()).toBe('no scaling events since ' + otherModel.stdout.trim().slice('no scaling events since '.length, 'no scaling events since '.length + 23) + ' for openai/gpt-oss-20b');
+    expect(otherModel.stdout.trim()).toBe(
+      'no scaling events since ' +
+        otherModel.stdout.trim().slice('no scaling events since '.length, 'no scaling events since '.length + 23) +
+        ' for openai/gpt-oss-20b',
+    );
     const ours = await maas(['events', '--since', '10m', '--model', MODEL], natsEnv());
     expect(ours.stdout).toBe(events.stdout);
 

@@ -55,7 +55,8 @@ export function tinyVocabulary(): VocabEntry[] {
     { piece: '<|im_start|>', type: TokenType.CONTROL, score: 0 },
     { piece: '<|im_end|>', type: TokenType.CONTROL, score: 0 },
   ];
-  for (let b = 0; b < 256; b += 1) vocab.push({ piece: `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, type: TokenType.BYTE, score: 0 });
+  for (let b = 0; b < 256; b += 1)
+    vocab.push({ piece: `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, type: TokenType.BYTE, score: 0 });
   const letters = 'abcdefghijklmnopqrstuvwxyz'.split('');
   // Earlier pieces score higher: the SPM tokenizer merges the best-scoring pair first.
   const pieces = ['\u2581', ...letters, '.', ',', '!', '?', '\u2581t', 'he', '\u2581the', 'in', 'er', '\u2581a', 'an', 'on'];

@@ -74,7 +74,11 @@ describe('buildRoutingPolicy', () => {
     });
 
     it('another seed gives other tie-breaks', () => {
-      const seeded = (seed: number): RoutingConfig => ({ filters: [], scorers: [], picker: { name: 'max-score', tieBreak: 'random', seed } });
+      const seeded = (seed: number): RoutingConfig => ({
+        filters: [],
+        scorers: [],
+        picker: { name: 'max-score', tieBreak: 'random', seed },
+      });
       expect(run(seeded(1))).not.toEqual(run(seeded(2)));
     });
 

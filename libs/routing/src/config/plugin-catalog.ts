@@ -10,7 +10,13 @@ import { kvCacheScorer } from '../scorers/kv-cache.scorer';
 import { leastOutstandingScorer } from '../scorers/least-outstanding.scorer';
 import { DEFAULT_QUEUE_THRESHOLD, queueDepthScorer } from '../scorers/queue-depth.scorer';
 import { prefixAffinityScorer } from '../scorers/prefix-affinity.scorer';
-import { DEFAULT_BLOCK_TOKENS, DEFAULT_DECODE_SLOWDOWN, DEFAULT_PREFILL_TOKENS_PER_SECOND, PrefillBacklog, predictedTtftScorer } from '../scorers/predicted-ttft.scorer';
+import {
+  DEFAULT_BLOCK_TOKENS,
+  DEFAULT_DECODE_SLOWDOWN,
+  DEFAULT_PREFILL_TOKENS_PER_SECOND,
+  PrefillBacklog,
+  predictedTtftScorer,
+} from '../scorers/predicted-ttft.scorer';
 import { FilterConfig, FilterName, PickerConfig, PickerName, ScorerConfig, ScorerName } from './routing-config';
 import { RoutingState } from './routing-state';
 
@@ -57,11 +63,15 @@ export const scorerCatalog: { readonly [N in ScorerName]: CatalogEntry<Extract<S
   'kv-cache': { params: {}, build: () => kvCacheScorer },
   'prefix-affinity': {
     params: { yieldAtQueue: positiveNumber, capacityBlocks: positiveInteger },
-    build: (c, state) =>
-      prefixAffinityScorer({ index: state.prefixIndex, yieldAtQueue: c.yieldAtQueue ?? DEFAULT_YIELD_AT_QUEUE }),
+    build: (c, state) => prefixAffinityScorer({ index: state.prefixIndex, yieldAtQueue: c.yieldAtQueue ?? DEFAULT_YIELD_AT_QUEUE }),
   },
   'predicted-ttft': {
-    params: { capacityBlocks: positiveInteger, blockTokens: positiveNumber, prefillTokensPerSecond: positiveNumber, decodeSlowdown: (v) => (typeof v === 'number' && v >= 0 ? undefined : `must be a number >= 0, got ${show(v)}`) },
+    params: {
+      capacityBlocks: positiveInteger,
+      blockTokens: positiveNumber,
+      prefillTokensPerSecond: positiveNumber,
+      decodeSlowdown: (v) => (typeof v === 'number' && v >= 0 ? undefined : `must be a number >= 0, got ${show(v)}`),
+    },
     build: (c, state) =>
       predictedTtftScorer({
         index: state.prefixIndex,

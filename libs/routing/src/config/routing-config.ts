@@ -1,10 +1,7 @@
 import { TieBreak } from '../pickers/max-score.picker';
 
 export type FilterConfig =
-  | { readonly name: 'model-match' }
-  | { readonly name: 'capability' }
-  | { readonly name: 'health' }
-  | { readonly name: 'draining' };
+  { readonly name: 'model-match' } | { readonly name: 'capability' } | { readonly name: 'health' } | { readonly name: 'draining' };
 
 export type ScorerConfig =
   | { readonly name: 'least-outstanding'; readonly weight: number }

@@ -9,7 +9,12 @@ describe('spareBatchSlots with a best concurrency', () => {
     ['interactive requests running count against it', { ...w, running: 47, outstanding: 47, kvCacheUsage: 0.3 }, 48, 1],
     ['my own dispatches beyond the heartbeat count too', { ...w, running: 40, outstanding: 46, kvCacheUsage: 0.2 }, 48, 2],
     ['the KV bound still applies under it', { ...w, running: 10, outstanding: 10, kvCacheUsage: 0.5 }, 48, 5],
-    ['the reserve ceiling still applies under a larger one', { ...w, capacity: 64, running: 40, outstanding: 40, kvCacheUsage: 0.2 }, 100, 8],
+    [
+      'the reserve ceiling still applies under a larger one',
+      { ...w, capacity: 64, running: 40, outstanding: 40, kvCacheUsage: 0.2 },
+      100,
+      8,
+    ],
   ])('%s', (_case, e, best, slots) => expect(spareBatchSlots(e, 0.25, best)).toBe(slots));
 });
 

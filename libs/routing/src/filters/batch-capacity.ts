@@ -39,11 +39,15 @@ export function bestConcurrencyFor(config: BatchConcurrency, model: string): num
 /** Parses `model=N[,model=N…]` (`*=N` for any other model); throws naming the bad entry. */
 export function parseBatchConcurrency(raw: string, key: string): BatchConcurrency {
   const out = new Map<string, number>();
-  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = entry.lastIndexOf('=');
     const model = entry.slice(0, at).trim();
     const n = Number(entry.slice(at + 1));
-    if (at <= 0 || !model || !Number.isInteger(n) || n < 1) throw new Error(`${key}: expected MODEL=N with N a positive integer (or *=N), got ${JSON.stringify(entry)}`);
+    if (at <= 0 || !model || !Number.isInteger(n) || n < 1)
+      throw new Error(`${key}: expected MODEL=N with N a positive integer (or *=N), got ${JSON.stringify(entry)}`);
     if (out.has(model)) throw new Error(`${key}: ${JSON.stringify(model)} is given twice`);
     out.set(model, n);
   }

@@ -2,7 +2,17 @@ import type { Endpoint } from '../endpoint';
 import { endpoint, ids, request } from '../testing/routing.factory';
 import { assignLanes, batchLaneFilter, batchSlots, interactiveCandidates, interactiveLaneFilter, LaneWorker } from './batch-lanes.filter';
 
-const w = (id: string, over: Partial<LaneWorker> = {}): LaneWorker => ({ id, state: 'ready', capacity: 128, running: 0, waiting: 0, outstanding: 0, batch: 0, interactive: 0, ...over });
+const w = (id: string, over: Partial<LaneWorker> = {}): LaneWorker => ({
+  id,
+  state: 'ready',
+  capacity: 128,
+  running: 0,
+  waiting: 0,
+  outstanding: 0,
+  batch: 0,
+  interactive: 0,
+  ...over,
+});
 const sorted = (s: ReadonlySet<string>) => [...s].sort();
 
 describe('assignLanes', () => {
@@ -32,7 +42,10 @@ describe('assignLanes', () => {
   });
 
   it('grows the interactive lane when interactive requests in flight fill a worker', () => {
-    const lanes = assignLanes([w('w1', { capacity: 4, interactive: 4 }), w('w2', { capacity: 4, interactive: 1 }), w('w3', { capacity: 4, batch: 3 })], 1);
+    const lanes = assignLanes(
+      [w('w1', { capacity: 4, interactive: 4 }), w('w2', { capacity: 4, interactive: 1 }), w('w3', { capacity: 4, batch: 3 })],
+      1,
+    );
     expect(sorted(lanes.interactive)).toEqual(['w1', 'w2']);
     expect(sorted(lanes.batch)).toEqual(['w3']);
   });
@@ -52,11 +65,17 @@ describe('assignLanes', () => {
 
 describe('interactiveCandidates', () => {
   it('avoids workers with batch work while one without has room', () => {
-    expect(interactiveCandidates([w('w1', { batch: 48, outstanding: 48 }), w('w2', { interactive: 2, outstanding: 2 })]).map((x) => x.id)).toEqual(['w2']);
+    expect(
+      interactiveCandidates([w('w1', { batch: 48, outstanding: 48 }), w('w2', { interactive: 2, outstanding: 2 })]).map((x) => x.id),
+    ).toEqual(['w2']);
   });
 
   it('falls back to every worker when those without batch work queue or are full', () => {
-    const all = [w('w1', { batch: 48, outstanding: 48 }), w('w2', { waiting: 1 }), w('w3', { capacity: 2, outstanding: 2, interactive: 2 })];
+    const all = [
+      w('w1', { batch: 48, outstanding: 48 }),
+      w('w2', { waiting: 1 }),
+      w('w3', { capacity: 2, outstanding: 2, interactive: 2 }),
+    ];
     expect(interactiveCandidates(all).map((x) => x.id)).toEqual(['w1', 'w2', 'w3']);
   });
 });
@@ -70,11 +89,31 @@ describe('batchLaneFilter', () => {
 
   it.each([
     ['an interactive request passes untouched', request(), [busy('a'), busy('b')], ['a', 'b']],
-    ['a batch request skips the interactive lane (the worker with the least batch work)', batch, [busy('a'), busy('b', { batchOutstanding: 2 })], ['b']],
+    [
+      'a batch request skips the interactive lane (the worker with the least batch work)',
+      batch,
+      [busy('a'), busy('b', { batchOutstanding: 2 })],
+      ['b'],
+    ],
     ['with one worker there are no lanes: it shares that worker', batch, [busy('a')], ['a']],
-    ['a batch-lane worker without a spare slot is still its lane', batch, [busy('a'), busy('b', { batchOutstanding: 2, waiting: 1 })], ['b']],
-    ['interactive overflow onto the batch lane closes its slots, the lane remains', batch, [busy('a', { running: 6, outstanding: 6 }), busy('b', { outstanding: 3, batchOutstanding: 2 })], ['b']],
-    ['only spare workers of the lane are kept', batch, [busy('a'), busy('b', { batchOutstanding: 2 }), busy('c', { batchOutstanding: 2, running: 6, outstanding: 6 })], ['b']],
+    [
+      'a batch-lane worker without a spare slot is still its lane',
+      batch,
+      [busy('a'), busy('b', { batchOutstanding: 2, waiting: 1 })],
+      ['b'],
+    ],
+    [
+      'interactive overflow onto the batch lane closes its slots, the lane remains',
+      batch,
+      [busy('a', { running: 6, outstanding: 6 }), busy('b', { outstanding: 3, batchOutstanding: 2 })],
+      ['b'],
+    ],
+    [
+      'only spare workers of the lane are kept',
+      batch,
+      [busy('a'), busy('b', { batchOutstanding: 2 }), busy('c', { batchOutstanding: 2, running: 6, outstanding: 6 })],
+      ['b'],
+    ],
     ['no ready worker: nothing to choose between, all kept', batch, [busy('a', { state: 'starting' })], ['a']],
   ])('%s', (_case, req, pool, kept) => {
     expect(ids(filter.filter(req, pool))).toEqual(kept);
@@ -91,10 +130,30 @@ describe('batchLaneFilter', () => {
 describe('interactiveLaneFilter', () => {
   it.each([
     ['no batch work anywhere: untouched', request(), [endpoint('a', { outstanding: 8 }), endpoint('b')], ['a', 'b']],
-    ['keeps clear of the worker running batch work', request(), [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b')], ['b']],
-    ['every clear worker is full: all of them', request(), [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b', { outstanding: 8 })], ['a', 'b']],
-    ['a worker not ready is left to the other filters', request(), [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b'), endpoint('c', { state: 'starting' })], ['b', 'c']],
-    ['a batch request passes untouched', request({ kind: 'batch' }), [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b')], ['a', 'b']],
+    [
+      'keeps clear of the worker running batch work',
+      request(),
+      [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b')],
+      ['b'],
+    ],
+    [
+      'every clear worker is full: all of them',
+      request(),
+      [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b', { outstanding: 8 })],
+      ['a', 'b'],
+    ],
+    [
+      'a worker not ready is left to the other filters',
+      request(),
+      [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b'), endpoint('c', { state: 'starting' })],
+      ['b', 'c'],
+    ],
+    [
+      'a batch request passes untouched',
+      request({ kind: 'batch' }),
+      [endpoint('a', { outstanding: 4, batchOutstanding: 4 }), endpoint('b')],
+      ['a', 'b'],
+    ],
   ])('%s', (_case, req, pool, kept) => {
     expect(ids(interactiveLaneFilter.filter(req, pool))).toEqual(kept);
   });

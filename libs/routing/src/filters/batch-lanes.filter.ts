@@ -69,7 +69,16 @@ export interface BatchLaneSpec {
 /** An endpoint as lane assignment sees it: its requests from this gateway split by kind. */
 export function laneWorker(e: Endpoint): LaneWorker {
   const batch = e.batchOutstanding ?? 0;
-  return { id: e.id, state: e.state, capacity: e.capacity, running: e.running, waiting: e.waiting, outstanding: e.outstanding, batch, interactive: Math.max(0, e.outstanding - batch) };
+  return {
+    id: e.id,
+    state: e.state,
+    capacity: e.capacity,
+    running: e.running,
+    waiting: e.waiting,
+    outstanding: e.outstanding,
+    batch,
+    interactive: Math.max(0, e.outstanding - batch),
+  };
 }
 
 /** The model's workers split into lanes. */
@@ -81,7 +90,12 @@ export function lanesOf(endpoints: readonly Endpoint[], spec: BatchLaneSpec): La
  * Batch slots free per worker of the batch lane: the spare capacity `spareBatchSlots` leaves, and none
  * on a worker of a separate batch lane while interactive requests overflowed onto it.
  */
-export function batchSlots(model: string, endpoints: readonly Endpoint[], spec: BatchLaneSpec, lanes: Lanes = lanesOf(endpoints, spec)): ReadonlyMap<string, number> {
+export function batchSlots(
+  model: string,
+  endpoints: readonly Endpoint[],
+  spec: BatchLaneSpec,
+  lanes: Lanes = lanesOf(endpoints, spec),
+): ReadonlyMap<string, number> {
   const best = bestConcurrencyFor(spec.concurrency, model);
   const out = new Map<string, number>();
   for (const e of endpoints) {

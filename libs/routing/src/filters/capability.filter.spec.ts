@@ -15,8 +15,6 @@ describe('capabilityFilter', () => {
   });
 
   it('says how many workers serve the model but lack the capability', () => {
-    expect(capabilityFilter.emptyReason(request({ capability: 'ocr' }), pool)).toBe(
-      'no worker for "m" offers ocr (2 workers serving it)',
-    );
+    expect(capabilityFilter.emptyReason(request({ capability: 'ocr' }), pool)).toBe('no worker for "m" offers ocr (2 workers serving it)');
   });
 });

@@ -5,7 +5,5 @@ export const capabilityFilter = {
   name: 'capability',
   reads: ['capabilities'],
   filter: (req, endpoints) => endpoints.filter((e) => e.capabilities.includes(req.capability)),
-  emptyReason: (req, endpoints) =>
-    `no worker for "${req.model}" offers ${req.capability} (${workers(endpoints.length)} serving it)`,
+  emptyReason: (req, endpoints) => `no worker for "${req.model}" offers ${req.capability} (${workers(endpoints.length)} serving it)`,
 } satisfies Filter;
-

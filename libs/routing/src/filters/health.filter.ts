@@ -21,4 +21,3 @@ export const healthFilter = {
   },
   emptyReason: (req, endpoints) => `no ready worker for "${req.model}" (${countStates(endpoints)})`,
 } satisfies Filter;
-

@@ -9,5 +9,8 @@ export function workers(n: number): string {
 export function countStates(endpoints: readonly Endpoint[]): string {
   const counts = new Map<EndpointState, number>();
   for (const e of endpoints) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
-  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([state, n]) => `${n} ${state}`).join(', ');
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([state, n]) => `${n} ${state}`)
+    .join(', ');
 }

@@ -40,7 +40,9 @@ export function explainDecision(decision: RoutingDecision): string {
   const { request, filters, scorers, ranking, pick } = decision.trace;
   const lines = [`${request.capability} request for "${request.model}", ${request.prefixBlocks} prefix blocks`];
   for (const f of filters) {
-    lines.push(`  filter ${f.name}: kept ${f.kept.length}${f.removed.length ? `, removed ${f.removed.join(' ')}` : ''}  (${ms(f.latencyMs)})`);
+    lines.push(
+      `  filter ${f.name}: kept ${f.kept.length}${f.removed.length ? `, removed ${f.removed.join(' ')}` : ''}  (${ms(f.latencyMs)})`,
+    );
   }
   for (const s of scorers) {
     const scores = Object.entries(s.scores).map(([id, v]) => `${id}=${v.toFixed(3)}`);
@@ -48,7 +50,9 @@ export function explainDecision(decision: RoutingDecision): string {
   }
   if (ranking.length) lines.push(`  ranking: ${ranking.map((r) => `${r.id}=${r.score.toFixed(3)}`).join(' ')}`);
   if (pick) lines.push(`  picker ${pick.name}: ${pick.picked ?? 'none'}  (${ms(pick.latencyMs)})`);
-  lines.push(decision.outcome === 'picked' ? `  → ${decision.endpoint.id} ${decision.endpoint.url}` : `  → no endpoint: ${decision.reason}`);
+  lines.push(
+    decision.outcome === 'picked' ? `  → ${decision.endpoint.id} ${decision.endpoint.url}` : `  → no endpoint: ${decision.reason}`,
+  );
   return lines.join('\n');
 }
 

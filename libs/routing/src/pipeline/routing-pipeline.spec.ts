@@ -89,9 +89,21 @@ describe('RoutingPipeline', () => {
   it.each<[string, Endpoint[], string]>([
     ['no workers at all', [], 'no worker serves model "m"'],
     ['no worker for the model', [endpoint('a', { models: ['other'] })], 'no worker serves model "m"'],
-    ['workers without the capability', [endpoint('a', { capabilities: ['embedding'] })], 'no worker for "m" offers chat (1 worker serving it)'],
-    ['all workers draining', [endpoint('a', { state: 'draining' }), endpoint('b', { state: 'draining' })], 'all 2 workers for "m" are draining'],
-    ['workers still booting', [endpoint('a', { state: 'starting' }), endpoint('b', { state: 'unhealthy' })], 'no ready worker for "m" (1 starting, 1 unhealthy)'],
+    [
+      'workers without the capability',
+      [endpoint('a', { capabilities: ['embedding'] })],
+      'no worker for "m" offers chat (1 worker serving it)',
+    ],
+    [
+      'all workers draining',
+      [endpoint('a', { state: 'draining' }), endpoint('b', { state: 'draining' })],
+      'all 2 workers for "m" are draining',
+    ],
+    [
+      'workers still booting',
+      [endpoint('a', { state: 'starting' }), endpoint('b', { state: 'unhealthy' })],
+      'no ready worker for "m" (1 starting, 1 unhealthy)',
+    ],
   ])('says why there is no endpoint: %s', (_case, endpoints, reason) => {
     const decision = new RoutingPipeline({ filters: serving, scorers: [], picker: byId }).route(request(), endpoints);
     expect(decision).toMatchObject({ outcome: 'no-endpoint', reason });

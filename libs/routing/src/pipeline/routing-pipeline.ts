@@ -53,7 +53,9 @@ export class RoutingPipeline {
         latencyMs,
       });
       if (kept.length === 0) {
-        return noEndpoint(filter.emptyReason?.(req, candidates) ?? `filter "${filter.name}" removed all ${candidates.length} candidates for "${req.model}"`);
+        return noEndpoint(
+          filter.emptyReason?.(req, candidates) ?? `filter "${filter.name}" removed all ${candidates.length} candidates for "${req.model}"`,
+        );
       }
       candidates = kept;
     }

@@ -43,7 +43,11 @@ describe('promptBlocks', () => {
       { role: 'system', content: 'You are a careful assistant for the physics department.' },
       { role: 'user', content: [{ type: 'text', text: 'Explain the Carnot cycle in three sentences.' }] },
     ];
-    const turn2: ChatMessage[] = [...turn1, { role: 'assistant', content: 'It is a reversible cycle...' }, { role: 'user', content: 'Why reversible?' }];
+    const turn2: ChatMessage[] = [
+      ...turn1,
+      { role: 'assistant', content: 'It is a reversible cycle...' },
+      { role: 'user', content: 'Why reversible?' },
+    ];
     const first = promptBlocks(turn1, { blockSize: 16 });
     expect(first.length).toBeGreaterThan(2);
     expect(promptBlocks(turn2, { blockSize: 16 }).slice(0, first.length)).toEqual(first);
@@ -56,7 +60,9 @@ describe('promptBlocks', () => {
   it('hashes whatever content a client sent without throwing (5, {}, true, [null])', () => {
     for (const content of [5, {}, true, [null], [5], [{ type: 'text', text: 7 }]]) {
       const messages = [{ role: 'user', content }] as unknown as ChatMessage[];
-      expect(chatText(messages)).toBe('<|user|>\n' + (Array.isArray(content) && typeof content[0] === 'object' && content[0] ? '<text>' : '') + '\n');
+      expect(chatText(messages)).toBe(
+        '<|user|>\n' + (Array.isArray(content) && typeof content[0] === 'object' && content[0] ? '<text>' : '') + '\n',
+      );
       expect(() => promptBlocks(messages, { blockSize: 4 })).not.toThrow();
     }
   });

@@ -47,11 +47,13 @@ export function chatText(messages: readonly ChatMessage[]): string {
 function messageText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
-  return content.map((part: unknown) => {
-    if (typeof part !== 'object' || part === null) return '';
-    const { text, type } = part as { text?: unknown; type?: unknown };
-    return typeof text === 'string' ? text : `<${String(type)}>`;
-  }).join('');
+  return content
+    .map((part: unknown) => {
+      if (typeof part !== 'object' || part === null) return '';
+      const { text, type } = part as { text?: unknown; type?: unknown };
+      return typeof text === 'string' ? text : `<${String(type)}>`;
+    })
+    .join('');
 }
 
 /** cyrb53-style string hash to a 53-bit integer, seeded with a previous hash to chain blocks. */

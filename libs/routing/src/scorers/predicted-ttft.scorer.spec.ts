@@ -16,7 +16,9 @@ function scorerWith(held: Record<string, number[]>, decodeSlowdown = 0) {
 /** Score of `a` against `b`, for a 10-block prompt [1..10]. */
 function scoreOfA(held: Record<string, number[]>, a: Partial<Endpoint>, b: Partial<Endpoint>, decodeSlowdown = 0): number {
   const prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  return scorerWith(held, decodeSlowdown).score(request({ prefixBlocks: prompt }), [endpoint('a', a), endpoint('b', b)]).get('a')!;
+  return scorerWith(held, decodeSlowdown)
+    .score(request({ prefixBlocks: prompt }), [endpoint('a', a), endpoint('b', b)])
+    .get('a')!;
 }
 
 describe('predictedTtftScorer', () => {
@@ -43,7 +45,10 @@ describe('predictedTtftScorer', () => {
     expect(scores.get('a')).toBe(1);
     expect(scores.get('b')).toBeCloseTo(0.6 / 1.1, 9);
     // 15 more blocks: 2 s queued on a, more than the 1 s its cache saves, so the idle b wins.
-    scorer.onPicked(request({ prefixBlocks: [31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45], arrivedAt: clock }), endpoint('a', { outstanding: 1 }));
+    scorer.onPicked(
+      request({ prefixBlocks: [31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45], arrivedAt: clock }),
+      endpoint('a', { outstanding: 1 }),
+    );
     scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 2 }), endpoint('b')]);
     expect(scores.get('b')).toBe(1);
     expect(scores.get('a')).toBeCloseTo(1.1 / 2.1, 9);
@@ -54,9 +59,15 @@ describe('predictedTtftScorer', () => {
     scorer.onPicked(request({ prefixBlocks: [21, 22, 23, 24, 25, 26, 27, 28, 29, 30], arrivedAt: 0 }), endpoint('a'));
     const cold = [40, 41];
     // 1 s queued at 0 ms; 0.6 s later 0.4 s remain: a predicts 0.4 + 0.2 s, b 0.2 s.
-    expect(scorer.score(request({ prefixBlocks: cold, arrivedAt: 600 }), [endpoint('a', { outstanding: 1 }), endpoint('b')]).get('a')).toBeCloseTo(0.3 / 0.7, 9);
-    expect(scorer.score(request({ prefixBlocks: cold, arrivedAt: 2000 }), [endpoint('a', { outstanding: 1 }), endpoint('b')]).get('a')).toBe(1);
-    expect(scorer.score(request({ prefixBlocks: cold, arrivedAt: 100 }), [endpoint('a', { outstanding: 0 }), endpoint('b')]).get('a')).toBe(1);
+    expect(
+      scorer.score(request({ prefixBlocks: cold, arrivedAt: 600 }), [endpoint('a', { outstanding: 1 }), endpoint('b')]).get('a'),
+    ).toBeCloseTo(0.3 / 0.7, 9);
+    expect(
+      scorer.score(request({ prefixBlocks: cold, arrivedAt: 2000 }), [endpoint('a', { outstanding: 1 }), endpoint('b')]).get('a'),
+    ).toBe(1);
+    expect(scorer.score(request({ prefixBlocks: cold, arrivedAt: 100 }), [endpoint('a', { outstanding: 0 }), endpoint('b')]).get('a')).toBe(
+      1,
+    );
   });
 
   it("counts a queue it did not fill (another gateway's requests) at the mean prompt it has routed", () => {

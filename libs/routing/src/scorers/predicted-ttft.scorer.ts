@@ -26,7 +26,8 @@ export class PrefillBacklog {
   pending(e: Endpoint, nowMs: number, tokensPerSecond: number, slowdown: number): number {
     const b = this.byEndpoint.get(e.id);
     // An endpoint with nothing of ours outstanding has worked off everything we sent it.
-    const ours = !b || e.outstanding === 0 ? 0 : Math.max(0, b.tokens - (tokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
+    const ours =
+      !b || e.outstanding === 0 ? 0 : Math.max(0, b.tokens - (tokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
     return Math.max(ours, queuedRequests(e) * this.meanTokens);
   }
 
@@ -58,7 +59,8 @@ export interface PredictedTtftParams {
 export function predictedTtftScorer({ index, backlog, blockTokens, prefillTokensPerSecond, decodeSlowdown }: PredictedTtftParams) {
   const busy = (e: Endpoint) => Math.min(1, Math.max(e.running, e.outstanding) / Math.max(1, e.capacity));
   const slowdown = (e: Endpoint) => 1 + decodeSlowdown * busy(e);
-  const uncachedTokens = (req: RoutingRequest, e: Endpoint) => (req.prefixBlocks.length - index.matchLength(e.id, req.prefixBlocks)) * blockTokens;
+  const uncachedTokens = (req: RoutingRequest, e: Endpoint) =>
+    (req.prefixBlocks.length - index.matchLength(e.id, req.prefixBlocks)) * blockTokens;
   /** Seconds until the first token of `req` on `e`. */
   const predict = (req: RoutingRequest, e: Endpoint) => {
     const s = slowdown(e);

@@ -39,6 +39,11 @@ describe('prefixAffinityScorer', () => {
     const scorer = prefixAffinityScorer({ index, yieldAtQueue: 4 });
     const pool = [endpoint('a'), endpoint('b')];
     scorer.onPicked(request({ prefixBlocks: [7, 8] }), pool[1]);
-    expect(scorer.score(request({ prefixBlocks: [7, 8, 9] }), pool)).toEqual(new Map([['a', 0], ['b', 2 / 3]]));
+    expect(scorer.score(request({ prefixBlocks: [7, 8, 9] }), pool)).toEqual(
+      new Map([
+        ['a', 0],
+        ['b', 2 / 3],
+      ]),
+    );
   });
 });

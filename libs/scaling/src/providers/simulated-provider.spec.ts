@@ -34,7 +34,18 @@ describe('simulated capacity provider', () => {
     expect(vm).toMatchObject({ id: 'sim-0001', state: 'booting', requestedAt: 10 });
     expect(provider.nextEventTime()).toBe(210);
     expect(provider.advance(209)).toEqual([]);
-    expect(provider.advance(300)).toEqual([{ vmId: 'sim-0001', provider: 'simulated', vmType: 'gpu-a100', model: 'qwen', from: 'booting', to: 'ready', at: 210, reason: 'booted in 3.3 min' }]);
+    expect(provider.advance(300)).toEqual([
+      {
+        vmId: 'sim-0001',
+        provider: 'simulated',
+        vmType: 'gpu-a100',
+        model: 'qwen',
+        from: 'booting',
+        to: 'ready',
+        at: 210,
+        reason: 'booted in 3.3 min',
+      },
+    ]);
     expect(() => provider.drainVm('sim-0002', 300)).toThrow('no node "sim-0002"');
     expect(provider.drainVm('sim-0001', 400).state).toBe('draining');
     expect(provider.usage(1000)).toEqual({ 'gpu-a100': 990 });

@@ -35,14 +35,17 @@ export const defaultSimulatedProviderSpec: SimulatedProviderSpec = {
 /** Names the first bad key, or undefined. */
 export function validateSimulatedProviderSpec(spec: SimulatedProviderSpec): string | undefined {
   const range = (key: string, r: BootTimeRange | undefined) =>
-    !r || !(Number.isFinite(r.min) && Number.isFinite(r.max) && r.min >= 0 && r.max >= r.min) ? `simulated provider: ${key} must be { min ≥ 0, max ≥ min }, got ${JSON.stringify(r)}` : undefined;
+    !r || !(Number.isFinite(r.min) && Number.isFinite(r.max) && r.min >= 0 && r.max >= r.min)
+      ? `simulated provider: ${key} must be { min ≥ 0, max ≥ min }, got ${JSON.stringify(r)}`
+      : undefined;
   const bootError = range('bootSeconds', spec.bootSeconds);
   if (bootError) return bootError;
   for (const [type, r] of Object.entries(spec.bootSecondsByType ?? {})) {
     const error = range(`bootSecondsByType["${type}"]`, r);
     if (error) return error;
   }
-  if (!(spec.failureProbability >= 0 && spec.failureProbability <= 1)) return `simulated provider: failureProbability must be in [0, 1], got ${spec.failureProbability}`;
+  if (!(spec.failureProbability >= 0 && spec.failureProbability <= 1))
+    return `simulated provider: failureProbability must be in [0, 1], got ${spec.failureProbability}`;
   if (!(spec.stopSeconds >= 0)) return `simulated provider: stopSeconds must be ≥ 0, got ${spec.stopSeconds}`;
   if (!Number.isInteger(spec.seed)) return `simulated provider: seed must be an integer, got ${spec.seed}`;
   if (typeof spec.idPrefix !== 'string' || spec.idPrefix === '') return 'simulated provider: idPrefix must be a non-empty string';
@@ -177,7 +180,8 @@ export class SimulatedCapacityProvider implements CapacityProvider {
   /** Billed node-seconds per VM type up to `now`: from the start request until stopped or failed. */
   usage(now: number): Record<string, number> {
     const total: Record<string, number> = Object.fromEntries(this.endedSeconds);
-    for (const node of this.nodes.values()) total[node.record.vmType] = (total[node.record.vmType] ?? 0) + Math.max(0, now - node.record.requestedAt);
+    for (const node of this.nodes.values())
+      total[node.record.vmType] = (total[node.record.vmType] ?? 0) + Math.max(0, now - node.record.requestedAt);
     return total;
   }
 
@@ -222,8 +226,26 @@ export class SimulatedCapacityProvider implements CapacityProvider {
     return node;
   }
 
-  private makeRecord(id: string, request: VmStartRequest, state: VmState, requestedAt: number, since: number, reason: string | null): VmRecord {
-    return { id, provider: 'simulated', vmType: request.vmType, model: request.model, state, requestedAt, stateSince: since, readyAt: null, endedAt: null, reason };
+  private makeRecord(
+    id: string,
+    request: VmStartRequest,
+    state: VmState,
+    requestedAt: number,
+    since: number,
+    reason: string | null,
+  ): VmRecord {
+    return {
+      id,
+      provider: 'simulated',
+      vmType: request.vmType,
+      model: request.model,
+      state,
+      requestedAt,
+      stateSince: since,
+      readyAt: null,
+      endedAt: null,
+      reason,
+    };
   }
 
   private eventBase(record: VmRecord) {

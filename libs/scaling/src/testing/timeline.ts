@@ -83,7 +83,13 @@ export function scalingTimeline(
     }
     const forecast = scenario.forecast?.(t);
     const observation: ScalingObservation = {
-      models: { [model]: { concurrency: scenario.concurrency(t), readyReplicas: ready, ...(scenario.requestRate ? { requestRate: scenario.requestRate(t) } : {}) } },
+      models: {
+        [model]: {
+          concurrency: scenario.concurrency(t),
+          readyReplicas: ready,
+          ...(scenario.requestRate ? { requestRate: scenario.requestRate(t) } : {}),
+        },
+      },
       vms,
       ...(forecast ? { forecasts: { [model]: forecast } } : {}),
     };
@@ -93,7 +99,8 @@ export function scalingTimeline(
     const r = result.decision.replicas[model];
     if (r?.valid) lastDesired = r.desiredReplicas;
     if (provider) {
-      for (const s of result.decision.capacity.starts) for (let i = 0; i < s.count; i += 1) provider.startVm({ vmType: s.vmType, model: s.model, reason: s.reason }, t);
+      for (const s of result.decision.capacity.starts)
+        for (let i = 0; i < s.count; i += 1) provider.startVm({ vmType: s.vmType, model: s.model, reason: s.reason }, t);
       for (const d of result.decision.capacity.drains) provider.drainVm(d.vmId, t, d.reason);
       for (const s of result.decision.capacity.stops) provider.stopVm(s.vmId, t, s.reason);
     }
@@ -105,7 +112,8 @@ export function scalingTimeline(
       last = step(now);
       now += tick;
     }
-    if (last === undefined || last.at !== t) throw new Error(`timeline: t=${t} is not on the ${tick} s tick grid or already passed (last decision at t=${last?.at})`);
+    if (last === undefined || last.at !== t)
+      throw new Error(`timeline: t=${t} is not on the ${tick} s tick grid or already passed (last decision at t=${last?.at})`);
     return last;
   };
 

@@ -1,4 +1,14 @@
-import { ArgumentsHost, Catch, CanActivate, createParamDecorator, ExceptionFilter, ExecutionContext, HttpException, Inject, Injectable } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  CanActivate,
+  createParamDecorator,
+  ExceptionFilter,
+  ExecutionContext,
+  HttpException,
+  Inject,
+  Injectable,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { BusRequestError } from '@maas/nats';
 import { Logger } from '@maas/logging';
@@ -46,7 +56,12 @@ export function sendPage(res: Response, status: number, body: string): void {
 }
 
 export function pageUser(caller: BrowserCaller): PageUser {
-  return { displayName: caller.user.displayName ?? caller.user.email, email: caller.user.email, isAdmin: caller.isAdmin, csrfToken: caller.session.csrfToken };
+  return {
+    displayName: caller.user.displayName ?? caller.user.email,
+    email: caller.user.email,
+    isAdmin: caller.isAdmin,
+    csrfToken: caller.session.csrfToken,
+  };
 }
 
 /** The session behind a portal request, set by BrowserSessionGuard. */
@@ -74,7 +89,8 @@ export class BrowserSessionGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<BrowserRequest>();
     const resolved = await this.sessions.resolve(readCookie(req, this.config.AUTH_COOKIE_NAME));
     if (!resolved.ok) {
-      if (UNSAFE.has(req.method)) throw new PageError(401, 'Signed out', 'Your session has ended. Sign in again and repeat what you were doing.');
+      if (UNSAFE.has(req.method))
+        throw new PageError(401, 'Signed out', 'Your session has ended. Sign in again and repeat what you were doing.');
       throw new LoginRequired(req.originalUrl);
     }
     if (UNSAFE.has(req.method)) {
@@ -106,7 +122,8 @@ function safeOrigin(url: string): string | undefined {
 @Injectable()
 export class AdminGuard implements CanActivate {
   canActivate(ctx: ExecutionContext): boolean {
-    if (!ctx.switchToHttp().getRequest<BrowserRequest>().caller?.isAdmin) throw new PageError(403, 'Not allowed', 'This page is for administrators.');
+    if (!ctx.switchToHttp().getRequest<BrowserRequest>().caller?.isAdmin)
+      throw new PageError(403, 'Not allowed', 'This page is for administrators.');
     return true;
   }
 }
@@ -127,12 +144,20 @@ export class HtmlPageFilter implements ExceptionFilter {
     }
     const user = req.caller ? pageUser(req.caller) : undefined;
     if (exception instanceof PageError) {
-      sendPage(res, exception.status, messagePage(exception.title, exception.message, { user, action: exception.status === 401 ? signInAgain : undefined }));
+      sendPage(
+        res,
+        exception.status,
+        messagePage(exception.title, exception.message, { user, action: exception.status === 401 ? signInAgain : undefined }),
+      );
       return;
     }
     if (exception instanceof BusRequestError || (exception as Error)?.name === 'NatsError') {
       this.logger.warn('platform service unavailable for a page', { path: req.path, err: (exception as Error).message });
-      sendPage(res, 502, messagePage('Temporarily unavailable', 'A platform service did not answer. Please try again in a moment.', { user }));
+      sendPage(
+        res,
+        502,
+        messagePage('Temporarily unavailable', 'A platform service did not answer. Please try again in a moment.', { user }),
+      );
       return;
     }
     if (exception instanceof HttpException && exception.getStatus() < 500) {

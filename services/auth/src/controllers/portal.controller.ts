@@ -26,20 +26,40 @@ export class PortalController {
   @UseGuards(BrowserSessionGuard)
   async home(@Caller() caller: BrowserCaller, @Query('revoked') revoked: string | undefined, @Res() res: Response): Promise<void> {
     const overview = await this.portal.overview(caller);
-    const flash = revoked ? { kind: 'ok' as const, text: `Key “${revoked.slice(0, 128)}” revoked. It stops working everywhere within a second.` } : undefined;
+    const flash = revoked
+      ? { kind: 'ok' as const, text: `Key “${revoked.slice(0, 128)}” revoked. It stops working everywhere within a second.` }
+      : undefined;
     sendPage(res, 200, portalPage({ user: pageUser(caller), overview, apiBaseUrl: this.apiBaseUrl, flash }));
   }
 
   @Post('keys')
   @UseGuards(BrowserSessionGuard)
-  async createKey(@Caller() caller: BrowserCaller, @Body() form: { name?: unknown; expiresInDays?: unknown }, @Res() res: Response): Promise<void> {
+  async createKey(
+    @Caller() caller: BrowserCaller,
+    @Body() form: { name?: unknown; expiresInDays?: unknown },
+    @Res() res: Response,
+  ): Promise<void> {
     try {
       const created = await this.portal.createKey(caller, form);
-      sendPage(res, 201, portalPage({ user: pageUser(caller), overview: await this.portal.overview(caller), apiBaseUrl: this.apiBaseUrl, created }));
+      sendPage(
+        res,
+        201,
+        portalPage({ user: pageUser(caller), overview: await this.portal.overview(caller), apiBaseUrl: this.apiBaseUrl, created }),
+      );
     } catch (err) {
       if (!(err instanceof PortalInputError)) throw err;
       const name = typeof form.name === 'string' ? form.name.slice(0, 128) : '';
-      sendPage(res, 400, portalPage({ user: pageUser(caller), overview: await this.portal.overview(caller), apiBaseUrl: this.apiBaseUrl, flash: { kind: 'error', text: err.message }, form: { name } }));
+      sendPage(
+        res,
+        400,
+        portalPage({
+          user: pageUser(caller),
+          overview: await this.portal.overview(caller),
+          apiBaseUrl: this.apiBaseUrl,
+          flash: { kind: 'error', text: err.message },
+          form: { name },
+        }),
+      );
     }
   }
 
@@ -63,11 +83,22 @@ export class PortalController {
 
   @Post('admin/users/:userId')
   @UseGuards(BrowserSessionGuard, AdminGuard)
-  async updateUser(@Caller() caller: BrowserCaller, @Param('userId') userId: string, @Body('action') action: unknown, @Res() res: Response): Promise<void> {
-    if (action !== 'disable' && action !== 'enable' && action !== 'end-sessions') throw new PageError(400, 'Unknown action', 'Choose disable, enable or end sessions.');
-    if (action === 'disable' && userId === caller.user.userId) throw new PageError(400, 'Not allowed', 'You cannot disable your own account.');
-    const user = await this.users.update({ user: userId, ...(action === 'end-sessions' ? { endSessions: true } : { disabled: action === 'disable' }) }, caller.user.userId);
-    const done = action === 'end-sessions' ? `Sessions of ${user.email} ended.` : `${user.email} ${action === 'disable' ? 'disabled' : 'enabled'}.`;
+  async updateUser(
+    @Caller() caller: BrowserCaller,
+    @Param('userId') userId: string,
+    @Body('action') action: unknown,
+    @Res() res: Response,
+  ): Promise<void> {
+    if (action !== 'disable' && action !== 'enable' && action !== 'end-sessions')
+      throw new PageError(400, 'Unknown action', 'Choose disable, enable or end sessions.');
+    if (action === 'disable' && userId === caller.user.userId)
+      throw new PageError(400, 'Not allowed', 'You cannot disable your own account.');
+    const user = await this.users.update(
+      { user: userId, ...(action === 'end-sessions' ? { endSessions: true } : { disabled: action === 'disable' }) },
+      caller.user.userId,
+    );
+    const done =
+      action === 'end-sessions' ? `Sessions of ${user.email} ended.` : `${user.email} ${action === 'disable' ? 'disabled' : 'enabled'}.`;
     res.redirect(303, `/portal/admin?done=${encodeURIComponent(done)}`);
   }
 

@@ -32,7 +32,12 @@ export class SamlController {
   @Get('login')
   async start(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     const requested = [query.idp, query.entityID].find((v): v is string => typeof v === 'string' && v.length > 0);
-    const outcome = await this.login.start(requested, typeof query.next === 'string' ? query.next : undefined, readCookie(req, LOGIN_COOKIE), req.ip);
+    const outcome = await this.login.start(
+      requested,
+      typeof query.next === 'string' ? query.next : undefined,
+      readCookie(req, LOGIN_COOKIE),
+      req.ip,
+    );
     switch (outcome.kind) {
       case 'redirect':
         res.cookie(LOGIN_COOKIE, outcome.browserNonce, loginBindingCookie(req, this.config.SAML_REQUEST_TTL));
@@ -47,7 +52,14 @@ export class SamlController {
       case 'refused':
         if (outcome.retryAfterSeconds !== undefined) res.set('Retry-After', String(outcome.retryAfterSeconds));
         if (!this.saml.configured && this.links.enabled) {
-          sendPage(res, outcome.status, messagePage(outcome.title, 'No identity provider is configured here. Sign in with the one-time link npm start printed; start it again for a new link.'));
+          sendPage(
+            res,
+            outcome.status,
+            messagePage(
+              outcome.title,
+              'No identity provider is configured here. Sign in with the one-time link npm start printed; start it again for a new link.',
+            ),
+          );
           return;
         }
         sendPage(res, outcome.status, messagePage(outcome.title, outcome.message));
@@ -85,7 +97,15 @@ export class SamlController {
       return;
     }
     if (outcome.kind === 'logged-out-unconfirmed') {
-      sendPage(res, 200, messagePage('Signed out', 'You have been signed out of open-maas. Your institution did not confirm that it ended its own session: close the browser to be sure.', { action: signInAgain }));
+      sendPage(
+        res,
+        200,
+        messagePage(
+          'Signed out',
+          'You have been signed out of open-maas. Your institution did not confirm that it ended its own session: close the browser to be sure.',
+          { action: signInAgain },
+        ),
+      );
       return;
     }
     res.redirect(303, '/auth/logged-out');

@@ -37,7 +37,13 @@ export class SessionController {
   @Get('logged-out')
   @UseFilters(HtmlPageFilter)
   loggedOut(@Res() res: Response): void {
-    sendPage(res, 200, messagePage('Signed out', 'You have been signed out.', { action: html`<p><a class="button" href="/auth/saml/login">Sign in again</a></p>` }));
+    sendPage(
+      res,
+      200,
+      messagePage('Signed out', 'You have been signed out.', {
+        action: html`<p><a class="button" href="/auth/saml/login">Sign in again</a></p>`,
+      }),
+    );
   }
 
   /**

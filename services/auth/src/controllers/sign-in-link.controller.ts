@@ -26,7 +26,10 @@ export class SignInLinkController {
 
   @Post()
   async redeem(@Body('token') token: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const result = await this.links.redeem(typeof token === 'string' ? token : undefined, { clientIp: req.ip, userAgent: req.headers['user-agent'] });
+    const result = await this.links.redeem(typeof token === 'string' ? token : undefined, {
+      clientIp: req.ip,
+      userAgent: req.headers['user-agent'],
+    });
     if (!result.ok) {
       sendPage(res, result.status, messagePage('Sign-in link not accepted', result.message));
       return;

@@ -85,12 +85,14 @@ const instant = (s: string | null): number | undefined => {
 type Check = { ok: true; notOnOrAfter: number; inResponseTo: string } | { ok: false; reason: RejectReason; detail: string };
 
 function checkBearer(c: BearerConfirmation, e: AssertionExpectations, now: number): Check {
-  if (c.recipient !== e.acsUrl) return { ok: false, reason: 'wrong_recipient', detail: `Recipient ${JSON.stringify(c.recipient)} is not ${e.acsUrl}` };
+  if (c.recipient !== e.acsUrl)
+    return { ok: false, reason: 'wrong_recipient', detail: `Recipient ${JSON.stringify(c.recipient)} is not ${e.acsUrl}` };
   const notOnOrAfter = instant(c.notOnOrAfter);
   if (notOnOrAfter === undefined || Number.isNaN(notOnOrAfter)) {
     return { ok: false, reason: 'malformed', detail: 'SubjectConfirmationData has no valid NotOnOrAfter' };
   }
-  if (now - e.skewMs >= notOnOrAfter) return { ok: false, reason: 'expired', detail: `SubjectConfirmationData expired at ${c.notOnOrAfter}` };
+  if (now - e.skewMs >= notOnOrAfter)
+    return { ok: false, reason: 'expired', detail: `SubjectConfirmationData expired at ${c.notOnOrAfter}` };
   const notBefore = instant(c.notBefore);
   if (notBefore !== undefined && (Number.isNaN(notBefore) || now + e.skewMs < notBefore)) {
     return { ok: false, reason: 'not_yet_valid', detail: `SubjectConfirmationData not valid before ${c.notBefore}` };
@@ -112,8 +114,10 @@ export function checkAssertion(f: AssertionFacts, e: AssertionExpectations, now:
   const notBefore = instant(f.notBefore);
   const notOnOrAfter = instant(f.notOnOrAfter);
   if (Number.isNaN(notBefore) || Number.isNaN(notOnOrAfter)) return reject('malformed', 'Conditions carry an unreadable time');
-  if (notBefore !== undefined && now + e.skewMs < notBefore) return reject('not_yet_valid', `assertion not valid before ${f.notBefore} (skew ${e.skewMs} ms)`);
-  if (notOnOrAfter !== undefined && now - e.skewMs >= notOnOrAfter) return reject('expired', `assertion expired at ${f.notOnOrAfter} (skew ${e.skewMs} ms)`);
+  if (notBefore !== undefined && now + e.skewMs < notBefore)
+    return reject('not_yet_valid', `assertion not valid before ${f.notBefore} (skew ${e.skewMs} ms)`);
+  if (notOnOrAfter !== undefined && now - e.skewMs >= notOnOrAfter)
+    return reject('expired', `assertion expired at ${f.notOnOrAfter} (skew ${e.skewMs} ms)`);
 
   if (f.audienceRestrictions.length === 0) return reject('wrong_audience', 'assertion has no AudienceRestriction');
   const foreign = f.audienceRestrictions.find((audiences) => !audiences.includes(e.spEntityId));
@@ -127,7 +131,10 @@ export function checkAssertion(f: AssertionFacts, e: AssertionExpectations, now:
     return reject(failed.reason, failed.detail);
   }
   if (f.response.inResponseTo !== null && f.response.inResponseTo !== accepted.inResponseTo) {
-    return reject('in_response_to_mismatch', `response answers ${f.response.inResponseTo} but the assertion answers ${accepted.inResponseTo}`);
+    return reject(
+      'in_response_to_mismatch',
+      `response answers ${f.response.inResponseTo} but the assertion answers ${accepted.inResponseTo}`,
+    );
   }
   // The replay cache must remember the ID as long as any part of the assertion is still acceptable.
   const lastValid = Math.max(accepted.notOnOrAfter, notOnOrAfter ?? 0) + e.skewMs;

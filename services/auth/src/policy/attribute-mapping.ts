@@ -94,7 +94,10 @@ function first(attrs: SamlAttributes, names: string[]): string | undefined {
 }
 
 function all(attrs: SamlAttributes, names: string[]): string[] {
-  return names.flatMap((n) => attrs[n] ?? []).map((v) => v.trim()).filter(Boolean);
+  return names
+    .flatMap((n) => attrs[n] ?? [])
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
@@ -133,7 +136,13 @@ export function isAdmin(entries: readonly string[], idp: IssuingIdp, subject: st
  * identifier is scoped outside the IdP's scopes, that has no identifier (an e-mail address counts only
  * when allowed), no usable e-mail address, or no entitling affiliation.
  */
-export function mapProfile(attrs: SamlAttributes, names: AttributeNames, roles: RolePolicy, idp: IssuingIdp, identity: IdentityPolicy): MappingResult {
+export function mapProfile(
+  attrs: SamlAttributes,
+  names: AttributeNames,
+  roles: RolePolicy,
+  idp: IssuingIdp,
+  identity: IdentityPolicy,
+): MappingResult {
   const email = first(attrs, names.mail)?.toLowerCase();
   if (!email || !EMAIL.test(email)) {
     return { ok: false, reason: 'missing_attribute', detail: `no e-mail address among ${names.mail.join(', ')}` };
@@ -160,7 +169,11 @@ export function mapProfile(attrs: SamlAttributes, names: AttributeNames, roles: 
   } else if (identity.allowEmailOnly) {
     [subjectKind, subject] = ['mail', email];
   } else {
-    return { ok: false, reason: 'missing_attribute', detail: `no identifier among eduPersonPrincipalName, subject-id, pairwise-id (an e-mail address alone is not accepted)` };
+    return {
+      ok: false,
+      reason: 'missing_attribute',
+      detail: `no identifier among eduPersonPrincipalName, subject-id, pairwise-id (an e-mail address alone is not accepted)`,
+    };
   }
   const eppn = candidates[0][1] ?? null;
 

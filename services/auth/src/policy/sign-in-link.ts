@@ -13,7 +13,8 @@ export interface SignInLinkRecord {
   expiresAt: number;
 }
 
-export type SignInLinkVerdict = { ok: true; record: SignInLinkRecord } | { ok: false; reason: 'no_link' | 'unreadable' | 'wrong_token' | 'expired' };
+export type SignInLinkVerdict =
+  { ok: true; record: SignInLinkRecord } | { ok: false; reason: 'no_link' | 'unreadable' | 'wrong_token' | 'expired' };
 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -41,7 +42,12 @@ export function parseSignInLink(text: string): SignInLinkRecord | undefined {
 }
 
 /** Whether the link file's text accepts a token (given by its hash; `same` compares in constant time) at `now`. */
-export function checkSignInLink(text: string | undefined, presentedSha256: string, same: (a: string, b: string) => boolean, now: number): SignInLinkVerdict {
+export function checkSignInLink(
+  text: string | undefined,
+  presentedSha256: string,
+  same: (a: string, b: string) => boolean,
+  now: number,
+): SignInLinkVerdict {
   if (text === undefined) return { ok: false, reason: 'no_link' };
   const record = parseSignInLink(text);
   if (!record) return { ok: false, reason: 'unreadable' };

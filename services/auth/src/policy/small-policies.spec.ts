@@ -38,7 +38,14 @@ describe('sessionStatus', () => {
 });
 
 describe('loginRoute', () => {
-  const base = { known: (id: string) => id === 'https://idp.a/', count: 2, onlyIdp: 'https://idp.a/', discoveryUrl: undefined, spEntityId: 'https://sp/', returnUrl: 'https://sp/auth/saml/login?next=%2Fportal' };
+  const base = {
+    known: (id: string) => id === 'https://idp.a/',
+    count: 2,
+    onlyIdp: 'https://idp.a/',
+    discoveryUrl: undefined,
+    spEntityId: 'https://sp/',
+    returnUrl: 'https://sp/auth/saml/login?next=%2Fportal',
+  };
   it('goes straight to a requested, known IdP and refuses an unknown one', () => {
     expect(loginRoute({ ...base, requested: 'https://idp.a/' })).toEqual({ kind: 'idp', entityId: 'https://idp.a/' });
     expect(loginRoute({ ...base, requested: 'https://idp.z/' })).toEqual({ kind: 'unknown-idp', entityId: 'https://idp.z/' });

@@ -76,7 +76,9 @@ export function readIdentityProviders(root: Element, source: string, now: number
     }
     if (el.namespaceURI !== NS.metadata || el.localName !== 'EntityDescriptor') return;
     const entityId = attr(el, 'entityID');
-    const idp = children(el, NS.metadata, 'IDPSSODescriptor').find((d) => (attr(d, 'protocolSupportEnumeration') ?? '').split(/\s+/).includes(SAML2_PROTOCOL));
+    const idp = children(el, NS.metadata, 'IDPSSODescriptor').find((d) =>
+      (attr(d, 'protocolSupportEnumeration') ?? '').split(/\s+/).includes(SAML2_PROTOCOL),
+    );
     if (!entityId || !idp) return;
     const sso = children(idp, NS.metadata, 'SingleSignOnService').find((s) => attr(s, 'Binding') === REDIRECT);
     const signingCerts = certificates(idp, 'signing');
@@ -85,7 +87,10 @@ export function readIdentityProviders(root: Element, source: string, now: number
       entityId,
       displayName: displayName(el, idp, languages),
       ssoRedirectUrl: attr(sso, 'Location')!,
-      sloRedirectUrl: attr(children(idp, NS.metadata, 'SingleLogoutService').find((s) => attr(s, 'Binding') === REDIRECT) ?? null, 'Location'),
+      sloRedirectUrl: attr(
+        children(idp, NS.metadata, 'SingleLogoutService').find((s) => attr(s, 'Binding') === REDIRECT) ?? null,
+        'Location',
+      ),
       signingCerts,
       encryptionCerts: certificates(idp, 'encryption'),
       wantsSignedRequests: attr(idp, 'WantAuthnRequestsSigned') === 'true',
@@ -101,12 +106,15 @@ export function readIdentityProviders(root: Element, source: string, now: number
 }
 
 const pem = (cert: string) =>
-  cert.includes('BEGIN CERTIFICATE') ? cert : `-----BEGIN CERTIFICATE-----\n${cert.replace(/\s+/g, '').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+  cert.includes('BEGIN CERTIFICATE')
+    ? cert
+    : `-----BEGIN CERTIFICATE-----\n${cert.replace(/\s+/g, '').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /** Checks the enveloped signature on the metadata's root element against the configured certificates. */
 export function verifyMetadataSignature(xml: string, root: Element, certs: string[]): void {
   const signatures = children(root, NS.dsig, 'Signature');
-  if (signatures.length !== 1) throw new MetadataError(signatures.length ? 'metadata carries more than one root signature' : 'metadata is not signed');
+  if (signatures.length !== 1)
+    throw new MetadataError(signatures.length ? 'metadata carries more than one root signature' : 'metadata is not signed');
   const rootId = attr(root, 'ID');
   const weak = weakSignatureAlgorithm(signatures[0]);
   if (weak) throw new MetadataError(`metadata is signed with ${weak}; only SHA-2 signatures and digests are accepted`);
@@ -154,7 +162,9 @@ export class FederationMetadata implements OnModuleInit, OnApplicationShutdown {
     // Unsigned metadata is only as good as the channel it comes over: a local file or https, never plain http.
     const plain = this.config.SAML_IDP_METADATA.find((s) => /^http:\/\//i.test(s));
     if (plain && !this.certs.length) {
-      throw new Error(`SAML_IDP_METADATA ${plain}: metadata fetched over http:// is not trusted unsigned; set SAML_IDP_METADATA_CERTS to check its signature, or fetch it over https`);
+      throw new Error(
+        `SAML_IDP_METADATA ${plain}: metadata fetched over http:// is not trusted unsigned; set SAML_IDP_METADATA_CERTS to check its signature, or fetch it over https`,
+      );
     }
     for (const source of this.config.SAML_IDP_METADATA) {
       const isUrl = /^https?:\/\//.test(source);
@@ -230,7 +240,10 @@ export class FederationMetadata implements OnModuleInit, OnApplicationShutdown {
     this.byEntityId = merged;
     const bare = this.config.AUTH_ADMINS.filter((a) => !a.includes('!'));
     if (merged.size > 1 && bare.length) {
-      this.logger.warn('AUTH_ADMINS entries without an IdP grant nothing while more than one IdP is trusted; write them <IdP entityID>!<identifier>', { entries: bare, identityProviders: merged.size });
+      this.logger.warn(
+        'AUTH_ADMINS entries without an IdP grant nothing while more than one IdP is trusted; write them <IdP entityID>!<identifier>',
+        { entries: bare, identityProviders: merged.size },
+      );
     }
     this.logger.info('identity provider metadata loaded', {
       source,

@@ -9,7 +9,19 @@ import { OID } from '../policy/attribute-mapping';
 import type { AssertionFacts, NameId, RejectReason } from '../policy/assertion-policy';
 import type { IdentityProviderInfo } from './federation-metadata.repository';
 import { validateSamlSchema } from './saml-schema';
-import { child, children, descendants, escapeXml, NS, parseXml, readAssertionFacts, readStatus, STATUS_SUCCESS, weakSignatureAlgorithm, XmlError } from './saml-xml';
+import {
+  child,
+  children,
+  descendants,
+  escapeXml,
+  NS,
+  parseXml,
+  readAssertionFacts,
+  readStatus,
+  STATUS_SUCCESS,
+  weakSignatureAlgorithm,
+  XmlError,
+} from './saml-xml';
 
 const BINDING = samlify.Constants.namespace.binding;
 const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
@@ -72,7 +84,10 @@ function spMetadataXml(c: AuthConfig, certBody: string): string {
     `<md:AssertionConsumerService Binding="${BINDING.post}" Location="${escapeXml(c.endpoints.acs)}" index="0" isDefault="true"/>` +
     `<md:AttributeConsumingService index="0"><md:ServiceName xml:lang="en">${name}</md:ServiceName>` +
     requested
-      .map(([friendly, oid, required]) => `<md:RequestedAttribute FriendlyName="${friendly}" Name="${oid}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri" isRequired="${required}"/>`)
+      .map(
+        ([friendly, oid, required]) =>
+          `<md:RequestedAttribute FriendlyName="${friendly}" Name="${oid}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri" isRequired="${required}"/>`,
+      )
       .join('') +
     `</md:AttributeConsumingService>` +
     `</md:SPSSODescriptor></md:EntityDescriptor>`
@@ -156,7 +171,10 @@ export class SamlProtocol implements OnModuleInit {
         transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
         digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
       });
-      sig.computeSignature(spMetadataXml(this.config, certBody(this.cert)), { location: { reference: '/*', action: 'prepend' }, prefix: 'ds' });
+      sig.computeSignature(spMetadataXml(this.config, certBody(this.cert)), {
+        location: { reference: '/*', action: 'prepend' },
+        prefix: 'ds',
+      });
       this.metadata = `<?xml version="1.0" encoding="UTF-8"?>\n${sig.getSignedXml()}`;
     }
     return this.metadata;
@@ -218,7 +236,8 @@ export class SamlProtocol implements OnModuleInit {
       return fail('malformed', err instanceof XmlError ? err.message : 'unreadable XML');
     }
     const root = doc.documentElement;
-    if (root.namespaceURI !== NS.protocol || root.localName !== 'Response') return fail('malformed', `root element is ${root.localName}, not a SAML Response`);
+    if (root.namespaceURI !== NS.protocol || root.localName !== 'Response')
+      return fail('malformed', `root element is ${root.localName}, not a SAML Response`);
     try {
       await samlify.SamlLib.isValidXml(xml);
     } catch (err) {
@@ -226,12 +245,16 @@ export class SamlProtocol implements OnModuleInit {
     }
     const status = readStatus(root);
     if (status.code !== STATUS_SUCCESS) {
-      return fail('idp_status', `IdP answered ${status.code ?? 'no status'}${status.subcode ? ` / ${status.subcode}` : ''}${status.message ? `: ${status.message}` : ''}`);
+      return fail(
+        'idp_status',
+        `IdP answered ${status.code ?? 'no status'}${status.subcode ? ` / ${status.subcode}` : ''}${status.message ? `: ${status.message}` : ''}`,
+      );
     }
     // Exactly one assertion, directly in the Response: anything else is how signature wrapping starts.
     const assertions = descendants(doc, NS.assertion, 'Assertion').length + descendants(doc, NS.assertion, 'EncryptedAssertion').length;
     const direct = children(root, NS.assertion, 'Assertion').length + children(root, NS.assertion, 'EncryptedAssertion').length;
-    if (assertions !== 1 || direct !== 1) return fail('signature_wrapping', `response carries ${assertions} assertions (${direct} in place); exactly one is accepted`);
+    if (assertions !== 1 || direct !== 1)
+      return fail('signature_wrapping', `response carries ${assertions} assertions (${direct} in place); exactly one is accepted`);
 
     const idp = this.entity(info);
     const verify = (document: string): [boolean, string | null] | VerifiedResponse => {
@@ -239,14 +262,17 @@ export class SamlProtocol implements OnModuleInit {
         return samlify.SamlLib.verifySignature(document, { metadata: idp.entityMeta, signatureAlgorithm: RSA_SHA256 } as never);
       } catch (err) {
         const code = (err as Error).message;
-        if (code === 'ERR_POTENTIAL_WRAPPING_ATTACK') return fail('signature_wrapping', 'a signature or assertion is hidden inside SubjectConfirmationData');
-        if (code === 'ERROR_UNMATCH_CERTIFICATE_DECLARATION_IN_METADATA') return fail('bad_signature', `signed with a certificate that is not in ${info.entityId}'s metadata`);
+        if (code === 'ERR_POTENTIAL_WRAPPING_ATTACK')
+          return fail('signature_wrapping', 'a signature or assertion is hidden inside SubjectConfirmationData');
+        if (code === 'ERROR_UNMATCH_CERTIFICATE_DECLARATION_IN_METADATA')
+          return fail('bad_signature', `signed with a certificate that is not in ${info.entityId}'s metadata`);
         return fail('bad_signature', `signature check failed: ${code}`);
       }
     };
     const encrypted = children(root, NS.assertion, 'EncryptedAssertion').length === 1;
     // An encrypted assertion carries its own signature inside; that is checked after decryption.
-    if (!encrypted && descendants(doc, NS.dsig, 'Signature').length === 0) return fail('unsigned', 'neither the response nor the assertion is signed');
+    if (!encrypted && descendants(doc, NS.dsig, 'Signature').length === 0)
+      return fail('unsigned', 'neither the response nor the assertion is signed');
     // xml-crypto verifies with whatever algorithm the document names: refuse SHA-1 before it gets the chance.
     const weak = weakSignatureAlgorithm(doc);
     if (weak) return fail('weak_algorithm', `signed with ${weak}; only SHA-2 signatures and digests are accepted`);
@@ -260,9 +286,11 @@ export class SamlProtocol implements OnModuleInit {
       } else if (encrypted) {
         const [decrypted] = await samlify.SamlLib.decryptAssertion(sp.unsigned, xml);
         const decryptedDoc = parseXml(decrypted);
-        if (descendants(decryptedDoc, NS.dsig, 'Signature').length === 0) return fail('unsigned', 'neither the response nor the encrypted assertion is signed');
+        if (descendants(decryptedDoc, NS.dsig, 'Signature').length === 0)
+          return fail('unsigned', 'neither the response nor the encrypted assertion is signed');
         const weakInside = weakSignatureAlgorithm(decryptedDoc);
-        if (weakInside) return fail('weak_algorithm', `encrypted assertion signed with ${weakInside}; only SHA-2 signatures and digests are accepted`);
+        if (weakInside)
+          return fail('weak_algorithm', `encrypted assertion signed with ${weakInside}; only SHA-2 signatures and digests are accepted`);
         verified = verify(decrypted);
         if (!Array.isArray(verified)) return verified;
         assertionXml = verified[1];
@@ -270,7 +298,8 @@ export class SamlProtocol implements OnModuleInit {
     } catch (err) {
       return fail('malformed', `assertion could not be decrypted: ${(err as Error).message}`);
     }
-    if (!verified[0]) return fail('bad_signature', `no signature verifies with ${info.entityId}'s key (altered after signing, or signed by someone else)`);
+    if (!verified[0])
+      return fail('bad_signature', `no signature verifies with ${info.entityId}'s key (altered after signing, or signed by someone else)`);
     if (!assertionXml) return fail('bad_signature', 'the signature does not cover an assertion');
     let assertion: Element;
     try {
@@ -278,7 +307,8 @@ export class SamlProtocol implements OnModuleInit {
     } catch {
       return fail('malformed', 'verified assertion is unreadable');
     }
-    if (assertion.namespaceURI !== NS.assertion || assertion.localName !== 'Assertion') return fail('bad_signature', 'the signature does not cover an assertion');
+    if (assertion.namespaceURI !== NS.assertion || assertion.localName !== 'Assertion')
+      return fail('bad_signature', 'the signature does not cover an assertion');
     return { ok: true, facts: readAssertionFacts(root, assertion) };
   }
 
@@ -295,7 +325,12 @@ export class SamlProtocol implements OnModuleInit {
       `<saml:NameID${q('Format', nameId.format)}${q('NameQualifier', nameId.nameQualifier)}${q('SPNameQualifier', nameId.spNameQualifier)}>${escapeXml(nameId.value)}</saml:NameID>` +
       (sessionIndex ? `<samlp:SessionIndex>${escapeXml(sessionIndex)}</samlp:SessionIndex>` : '') +
       `</samlp:LogoutRequest>`;
-    const { context } = sp.unsigned.createLogoutRequest(this.entity(info), 'redirect', { logoutNameID: nameId.value }, { customTagReplacement: () => ({ id, context: xml }) });
+    const { context } = sp.unsigned.createLogoutRequest(
+      this.entity(info),
+      'redirect',
+      { logoutNameID: nameId.value },
+      { customTagReplacement: () => ({ id, context: xml }) },
+    );
     return { id, url: context };
   }
 

@@ -24,6 +24,12 @@ export class SchemaError extends Error {}
  */
 export async function validateSamlSchema(xml: string): Promise<string> {
   const { errors } = xmllint.validateXML({ xml, schema: SCHEMAS });
-  if (errors?.length) throw new SchemaError(errors.map((e) => e.replace(/^file_\d+\.xml:/, 'line ')).slice(0, 3).join('; '));
+  if (errors?.length)
+    throw new SchemaError(
+      errors
+        .map((e) => e.replace(/^file_\d+\.xml:/, 'line '))
+        .slice(0, 3)
+        .join('; '),
+    );
   return 'SUCCESS_VALIDATE_XML';
 }

@@ -34,13 +34,19 @@ export class SamlStateRepository {
 
   /** Removes and returns the pending request in one statement: two responses cannot both claim it. */
   async takePending(requestId: string): Promise<SamlRequestEntity | null> {
-    const [rows] = (await this.db.query('DELETE FROM saml_requests WHERE request_id = $1 RETURNING *', [requestId])) as [Record<string, unknown>[], number];
+    const [rows] = (await this.db.query('DELETE FROM saml_requests WHERE request_id = $1 RETURNING *', [requestId])) as [
+      Record<string, unknown>[],
+      number,
+    ];
     return rows[0] ? pendingOf(rows[0]) : null;
   }
 
   /** Whether an assertion was already used (a replay), without recording it. */
   async assertionSeen(idpEntityId: string, assertionId: string): Promise<boolean> {
-    const rows = (await this.db.query('SELECT 1 FROM saml_assertions_seen WHERE idp_entity_id = $1 AND assertion_id = $2', [idpEntityId, assertionId])) as unknown[];
+    const rows = (await this.db.query('SELECT 1 FROM saml_assertions_seen WHERE idp_entity_id = $1 AND assertion_id = $2', [
+      idpEntityId,
+      assertionId,
+    ])) as unknown[];
     return rows.length > 0;
   }
 

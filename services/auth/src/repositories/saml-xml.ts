@@ -73,7 +73,7 @@ export function children(el: Element, ns: string, localName: string): Element[] 
 }
 
 export function child(el: Element | null | undefined, ns: string, localName: string): Element | null {
-  return el ? children(el, ns, localName)[0] ?? null : null;
+  return el ? (children(el, ns, localName)[0] ?? null) : null;
 }
 
 /** Every descendant element with this namespace and local name. */

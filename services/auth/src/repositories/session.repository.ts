@@ -39,7 +39,7 @@ export class SessionRepository {
       .createQueryBuilder()
       .update(SessionEntity)
       .set({ revokedAt: at })
-      .where('idp_entity_id = :idp AND name_id->>\'value\' = :nameId AND revoked_at IS NULL', { idp: idpEntityId, nameId });
+      .where("idp_entity_id = :idp AND name_id->>'value' = :nameId AND revoked_at IS NULL", { idp: idpEntityId, nameId });
     if (sessionIndexes.length) qb.andWhere('session_index IN (:...indexes)', { indexes: sessionIndexes });
     const result = await qb.execute();
     return result.affected ?? 0;

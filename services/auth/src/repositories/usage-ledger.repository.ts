@@ -29,7 +29,13 @@ export class UsageLedgerRepository {
           GROUP BY 1, 2 ORDER BY 1`,
         [userEmail, since, timeZone],
       )) as { day: string; kind: string; requests: number; prompt: string; completion: string }[];
-      return rows.map((r) => ({ day: r.day, kind: r.kind, requests: r.requests, promptTokens: Number(r.prompt), completionTokens: Number(r.completion) }));
+      return rows.map((r) => ({
+        day: r.day,
+        kind: r.kind,
+        requests: r.requests,
+        promptTokens: Number(r.prompt),
+        completionTokens: Number(r.completion),
+      }));
     } catch (err) {
       // metrics-collector creates the table; before it has run once there is simply no usage.
       if ((err as { driverError?: { code?: string } }).driverError?.code === '42P01') return [];

@@ -40,7 +40,16 @@ export class UserRepository {
          ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, display_name = EXCLUDED.display_name, eppn = EXCLUDED.eppn,
            roles = EXCLUDED.roles, affiliations = EXCLUDED.affiliations, last_login_at = EXCLUDED.last_login_at
          RETURNING user_id`,
-        [profile.userId, profile.email, profile.displayName, profile.eppn, JSON.stringify(profile.roles), JSON.stringify(profile.affiliations), idpEntityId, at],
+        [
+          profile.userId,
+          profile.email,
+          profile.displayName,
+          profile.eppn,
+          JSON.stringify(profile.roles),
+          JSON.stringify(profile.affiliations),
+          idpEntityId,
+          at,
+        ],
       );
     } catch (err) {
       if (isUniqueViolation(err)) throw new AccountConflictError(`${profile.email} is already the address of another account`);
@@ -56,43 +65,63 @@ export class UserRepository {
    * one-time link), which its id's owner claims.
    */
   async signIn(profile: MappedProfile, idpEntityId: string, at: Date): Promise<UserEntity> {
-    const userId = await this.db.transaction(async (tx) => {
-      const bound = (await tx.query('SELECT user_id FROM user_identities WHERE idp_entity_id = $1 AND subject = $2', [idpEntityId, profile.subject])) as { user_id: string }[];
-      let userId = bound[0]?.user_id;
-      if (!userId) {
-        const existing = (await tx.query(
-          `SELECT u.user_id, u.email, array_remove(array_agg(i.idp_entity_id), NULL) AS idps
+    const userId = await this.db
+      .transaction(async (tx) => {
+        const bound = (await tx.query('SELECT user_id FROM user_identities WHERE idp_entity_id = $1 AND subject = $2', [
+          idpEntityId,
+          profile.subject,
+        ])) as { user_id: string }[];
+        let userId = bound[0]?.user_id;
+        if (!userId) {
+          const existing = (await tx.query(
+            `SELECT u.user_id, u.email, array_remove(array_agg(i.idp_entity_id), NULL) AS idps
              FROM users u LEFT JOIN user_identities i ON i.user_id = u.user_id
             WHERE u.user_id = $1 OR u.email = $2 GROUP BY u.user_id, u.email`,
-          [profile.userId, profile.email],
-        )) as { user_id: string; email: string; idps: string[] }[];
-        const linked = existing.find((u) => u.idps.length > 0);
-        if (linked) {
-          throw new IdentityNotLinkedError(
-            `account ${linked.user_id} signs in through ${[...new Set(linked.idps)].join(', ')}; ${idpEntityId} ${profile.subject} is not linked to it`,
-          );
-        }
-        const claimable = existing.find((u) => u.user_id === profile.userId);
-        if (!claimable && existing.length) throw new AccountConflictError(`${profile.email} is already the address of account ${existing[0].user_id}`);
-        if (!claimable) {
-          await tx.query(
-            `INSERT INTO users (user_id, email, display_name, eppn, roles, affiliations, idp_entity_id, created_at, last_login_at)
+            [profile.userId, profile.email],
+          )) as { user_id: string; email: string; idps: string[] }[];
+          const linked = existing.find((u) => u.idps.length > 0);
+          if (linked) {
+            throw new IdentityNotLinkedError(
+              `account ${linked.user_id} signs in through ${[...new Set(linked.idps)].join(', ')}; ${idpEntityId} ${profile.subject} is not linked to it`,
+            );
+          }
+          const claimable = existing.find((u) => u.user_id === profile.userId);
+          if (!claimable && existing.length)
+            throw new AccountConflictError(`${profile.email} is already the address of account ${existing[0].user_id}`);
+          if (!claimable) {
+            await tx.query(
+              `INSERT INTO users (user_id, email, display_name, eppn, roles, affiliations, idp_entity_id, created_at, last_login_at)
              VALUES ($1, $2, $3, $4, '[]', '[]', $5, $6, $6)`,
-            [profile.userId, profile.email, profile.displayName, profile.eppn, idpEntityId, at],
-          );
+              [profile.userId, profile.email, profile.displayName, profile.eppn, idpEntityId, at],
+            );
+          }
+          await tx.query('INSERT INTO user_identities (idp_entity_id, subject, user_id, created_at) VALUES ($1, $2, $3, $4)', [
+            idpEntityId,
+            profile.subject,
+            profile.userId,
+            at,
+          ]);
+          userId = profile.userId;
         }
-        await tx.query('INSERT INTO user_identities (idp_entity_id, subject, user_id, created_at) VALUES ($1, $2, $3, $4)', [idpEntityId, profile.subject, profile.userId, at]);
-        userId = profile.userId;
-      }
-      await tx.query(
-        `UPDATE users SET email = $2, display_name = $3, eppn = $4, roles = $5, affiliations = $6, idp_entity_id = $7, last_login_at = $8 WHERE user_id = $1`,
-        [userId, profile.email, profile.displayName, profile.eppn, JSON.stringify(profile.roles), JSON.stringify(profile.affiliations), idpEntityId, at],
-      );
-      return userId;
-    }).catch((err: unknown) => {
-      if (isUniqueViolation(err)) throw new AccountConflictError(`${profile.email} is already the address of another account`);
-      throw err;
-    });
+        await tx.query(
+          `UPDATE users SET email = $2, display_name = $3, eppn = $4, roles = $5, affiliations = $6, idp_entity_id = $7, last_login_at = $8 WHERE user_id = $1`,
+          [
+            userId,
+            profile.email,
+            profile.displayName,
+            profile.eppn,
+            JSON.stringify(profile.roles),
+            JSON.stringify(profile.affiliations),
+            idpEntityId,
+            at,
+          ],
+        );
+        return userId;
+      })
+      .catch((err: unknown) => {
+        if (isUniqueViolation(err)) throw new AccountConflictError(`${profile.email} is already the address of another account`);
+        throw err;
+      });
     return (await this.byId(userId))!;
   }
 

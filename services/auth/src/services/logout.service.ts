@@ -4,7 +4,8 @@ import { FederationMetadata } from '../repositories/federation-metadata.reposito
 import { RedirectMessage, SamlProtocol } from '../repositories/saml-protocol.repository';
 import { BrowserCaller, SessionService } from './session.service';
 
-export type SloOutcome = { kind: 'logged-out' } | { kind: 'logged-out-unconfirmed' } | { kind: 'redirect'; url: string } | { kind: 'refused'; message: string };
+export type SloOutcome =
+  { kind: 'logged-out' } | { kind: 'logged-out-unconfirmed' } | { kind: 'redirect'; url: string } | { kind: 'refused'; message: string };
 
 /** Local logout, and SAML single logout with the IdP when it offers it. */
 @Injectable()

@@ -92,7 +92,9 @@ export class PortalService {
     const [models, keys, usage, batches] = await Promise.all([
       this.load('models', async () => modelsOf(await this.workers.snapshot())),
       this.load('keys', () => this.keys.list(caller.user.email)),
-      this.load('usage figures', async () => dailySeries(await this.usage.dailyForUser(caller.user.email, new Date(now - (days + 1) * DAY_MS), tz), now, days, tz)),
+      this.load('usage figures', async () =>
+        dailySeries(await this.usage.dailyForUser(caller.user.email, new Date(now - (days + 1) * DAY_MS), tz), now, days, tz),
+      ),
       this.load('batches', () => this.batches.list(caller.user.email)),
     ]);
     return { models, keys, usage, batches, timeZone: tz };
@@ -100,7 +102,8 @@ export class PortalService {
 
   async createKey(caller: BrowserCaller, form: { name?: unknown; expiresInDays?: unknown }): Promise<KeyCreated> {
     const name = typeof form.name === 'string' ? form.name.trim() : '';
-    if (!name || name.length > 128) throw new PortalInputError('Give the key a name of 1 to 128 characters, so you can tell your keys apart.');
+    if (!name || name.length > 128)
+      throw new PortalInputError('Give the key a name of 1 to 128 characters, so you can tell your keys apart.');
     const days = Number(form.expiresInDays ?? 0);
     if (!EXPIRY_DAYS.has(days)) throw new PortalInputError('Choose one of the offered expiry periods.');
     const created = await this.keys.create({
@@ -108,14 +111,19 @@ export class PortalService {
       name,
       ...(days ? { expiresAt: new Date(this.clock.now() + days * DAY_MS).toISOString() } : {}),
     });
-    this.logger.info('key created from the portal', { userId: caller.user.userId, keyId: created.key.keyId, sessionId: caller.session.sessionId });
+    this.logger.info('key created from the portal', {
+      userId: caller.user.userId,
+      keyId: created.key.keyId,
+      sessionId: caller.session.sessionId,
+    });
     return created;
   }
 
   async revokeKey(caller: BrowserCaller, keyId: string): Promise<KeySummary> {
     // Scoped to the caller's address: key-registry refuses someone else's key.
     const revoked = await this.keys.revoke(keyId, caller.user.email).catch((err: Error) => {
-      if (err instanceof BusRequestError && /no key/.test(err.message)) throw new PortalInputError('That key does not exist or is not yours.');
+      if (err instanceof BusRequestError && /no key/.test(err.message))
+        throw new PortalInputError('That key does not exist or is not yours.');
       throw err;
     });
     this.logger.info('key revoked from the portal', { userId: caller.user.userId, keyId, sessionId: caller.session.sessionId });

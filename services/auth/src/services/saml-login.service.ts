@@ -33,16 +33,17 @@ export type LoginStart =
   | { kind: 'refused'; status: number; title: string; message: string; retryAfterSeconds?: number };
 
 export type LoginResult =
-  | { ok: true; session: NewSession; returnTo: string }
-  | { ok: false; status: number; reason: RejectReason; message: string };
+  { ok: true; session: NewSession; returnTo: string } | { ok: false; status: number; reason: RejectReason; message: string };
 
 /** What the user is told for each refusal; the precise reason goes to the log only. */
 const USER_MESSAGE: Partial<Record<RejectReason, string>> = {
   not_entitled: 'Your university account is not entitled to use this service. If you think it should be, contact the service desk.',
-  missing_attribute: 'Your university did not release the attributes this service needs (eduPersonPrincipalName or subject-id, and e-mail address). Ask your IdP administrator to release them.',
+  missing_attribute:
+    'Your university did not release the attributes this service needs (eduPersonPrincipalName or subject-id, and e-mail address). Ask your IdP administrator to release them.',
   account_disabled: 'This account has been disabled by an administrator.',
   account_conflict: 'Your e-mail address is already linked to another account. Contact the service desk.',
-  identity_not_linked: 'An account with your name or e-mail address already signs in through another institution. Ask the service desk to link this sign-in to it.',
+  identity_not_linked:
+    'An account with your name or e-mail address already signs in through another institution. Ask the service desk to link this sign-in to it.',
   scope_mismatch: 'Your institution sent an identity that is not its own to vouch for. Contact your IdP administrator.',
   idp_status: 'Your university did not complete the sign-in.',
   unknown_in_response_to: 'This sign-in was not started here or has already been used. Please start again.',
@@ -89,16 +90,37 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
     return this.saml.configured;
   }
 
-  async start(requestedIdp: string | undefined, next: string | undefined, browserNonce: string | undefined, clientIp?: string): Promise<LoginStart> {
+  async start(
+    requestedIdp: string | undefined,
+    next: string | undefined,
+    browserNonce: string | undefined,
+    clientIp?: string,
+  ): Promise<LoginStart> {
     const returnTo = safeReturnPath(next);
     if (!this.saml.configured) {
-      return { kind: 'refused', status: 503, title: 'Sign-in is not configured', message: 'No identity provider has been configured for this service yet.' };
+      return {
+        kind: 'refused',
+        status: 503,
+        title: 'Sign-in is not configured',
+        message: 'No identity provider has been configured for this service yet.',
+      };
     }
-    const admitted = admitLogin(this.loginWindows, clientIp ?? 'unknown', { perWindow: this.config.AUTH_LOGIN_RATE_LIMIT, windowMs: RATE_WINDOW_MS, maxTracked: RATE_MAX_TRACKED }, this.clock.now());
+    const admitted = admitLogin(
+      this.loginWindows,
+      clientIp ?? 'unknown',
+      { perWindow: this.config.AUTH_LOGIN_RATE_LIMIT, windowMs: RATE_WINDOW_MS, maxTracked: RATE_MAX_TRACKED },
+      this.clock.now(),
+    );
     if (!admitted.ok) {
       this.logger.warn('login rate limit reached', { clientIp, limitPerMinute: this.config.AUTH_LOGIN_RATE_LIMIT });
       const retryAfterSeconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
-      return { kind: 'refused', status: 429, title: 'Too many sign-in attempts', message: `Too many sign-ins were started from your address. Try again in ${retryAfterSeconds} s.`, retryAfterSeconds };
+      return {
+        kind: 'refused',
+        status: 429,
+        title: 'Too many sign-in attempts',
+        message: `Too many sign-ins were started from your address. Try again in ${retryAfterSeconds} s.`,
+        retryAfterSeconds,
+      };
     }
     const idps = this.federation.list();
     const returnUrl = new URL(this.config.endpoints.login);
@@ -114,10 +136,20 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
     });
     switch (route.kind) {
       case 'none':
-        return { kind: 'refused', status: 503, title: 'Sign-in is unavailable', message: 'No identity provider metadata is loaded at the moment. Please try again later.' };
+        return {
+          kind: 'refused',
+          status: 503,
+          title: 'Sign-in is unavailable',
+          message: 'No identity provider metadata is loaded at the moment. Please try again later.',
+        };
       case 'unknown-idp':
         this.logger.warn('login for an unknown identity provider', { idp: route.entityId });
-        return { kind: 'refused', status: 400, title: 'Unknown institution', message: 'The institution you chose is not one this service trusts.' };
+        return {
+          kind: 'refused',
+          status: 400,
+          title: 'Unknown institution',
+          message: 'The institution you chose is not one this service trusts.',
+        };
       case 'discovery':
         return { kind: 'discovery', url: route.url };
       case 'choose':
@@ -150,15 +182,29 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
 
   private refuse(reason: RejectReason, detail: string, ctx: LoginContext, idp?: string): LoginResult {
     this.logger.warn('saml response rejected', { reason, detail, idp, clientIp: ctx.clientIp });
-    const status = reason === 'not_entitled' || reason === 'account_disabled' || reason === 'identity_not_linked' || reason === 'scope_mismatch' ? 403 : 400;
-    return { ok: false, status, reason, message: USER_MESSAGE[reason] ?? 'The sign-in response could not be accepted. Please start again.' };
+    const status =
+      reason === 'not_entitled' || reason === 'account_disabled' || reason === 'identity_not_linked' || reason === 'scope_mismatch'
+        ? 403
+        : 400;
+    return {
+      ok: false,
+      status,
+      reason,
+      message: USER_MESSAGE[reason] ?? 'The sign-in response could not be accepted. Please start again.',
+    };
   }
 
   private async evaluate(samlResponse: string, ctx: LoginContext): Promise<LoginResult> {
     if (!this.saml.configured) return this.refuse('unknown_idp', 'SAML is not configured', ctx);
     const issuer = this.saml.claimedIssuer(samlResponse);
     const idp: IdentityProviderInfo | undefined = issuer ? this.federation.get(issuer) : undefined;
-    if (!idp) return this.refuse(issuer ? 'unknown_idp' : 'malformed', issuer ? `issuer ${issuer} is not a trusted IdP` : 'no readable Issuer', ctx, issuer ?? undefined);
+    if (!idp)
+      return this.refuse(
+        issuer ? 'unknown_idp' : 'malformed',
+        issuer ? `issuer ${issuer} is not a trusted IdP` : 'no readable Issuer',
+        ctx,
+        issuer ?? undefined,
+      );
 
     const verified = await this.saml.verifyResponse(idp, samlResponse);
     if (!verified.ok) return this.refuse(verified.reason, verified.detail, ctx, idp.entityId);
@@ -166,7 +212,12 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
     const now = this.clock.now();
     const verdict = checkAssertion(
       facts,
-      { idpEntityId: idp.entityId, spEntityId: this.config.SAML_SP_ENTITY_ID, acsUrl: this.config.endpoints.acs, skewMs: this.config.SAML_CLOCK_SKEW },
+      {
+        idpEntityId: idp.entityId,
+        spEntityId: this.config.SAML_SP_ENTITY_ID,
+        acsUrl: this.config.endpoints.acs,
+        skewMs: this.config.SAML_CLOCK_SKEW,
+      },
       now,
     );
     if (!verdict.ok) return this.refuse(verdict.reason, verdict.detail, ctx, idp.entityId);
@@ -178,10 +229,22 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
     // Every check that needs no state change comes before any: a post that fails them (another browser,
     // a stale request) must not burn the user's genuine assertion or their pending login.
     const pending = await this.state.peekPending(verdict.requestId);
-    if (!pending) return this.refuse('unknown_in_response_to', `InResponseTo ${verdict.requestId} is not a request we sent (or it was already answered)`, ctx, idp.entityId);
-    if (pending.expiresAt.getTime() <= now) return this.refuse('expired', `request ${pending.requestId} expired at ${pending.expiresAt.toISOString()}`, ctx, idp.entityId);
+    if (!pending)
+      return this.refuse(
+        'unknown_in_response_to',
+        `InResponseTo ${verdict.requestId} is not a request we sent (or it was already answered)`,
+        ctx,
+        idp.entityId,
+      );
+    if (pending.expiresAt.getTime() <= now)
+      return this.refuse('expired', `request ${pending.requestId} expired at ${pending.expiresAt.toISOString()}`, ctx, idp.entityId);
     if (pending.idpEntityId !== idp.entityId) {
-      return this.refuse('wrong_idp_for_request', `request ${pending.requestId} went to ${pending.idpEntityId}, answered by ${idp.entityId}`, ctx, idp.entityId);
+      return this.refuse(
+        'wrong_idp_for_request',
+        `request ${pending.requestId} went to ${pending.idpEntityId}, answered by ${idp.entityId}`,
+        ctx,
+        idp.entityId,
+      );
     }
     // Login CSRF: the browser finishing the login must be the one that started it.
     if (!ctx.browserNonce || !this.tokens.hash(ctx.browserNonce).equals(pending.browserHash)) {
@@ -192,7 +255,12 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
       return this.refuse('replayed', `assertion ${verdict.assertionId} was already used`, ctx, idp.entityId);
     }
     if (!(await this.state.takePending(verdict.requestId))) {
-      return this.refuse('unknown_in_response_to', `request ${verdict.requestId} was answered by another response meanwhile`, ctx, idp.entityId);
+      return this.refuse(
+        'unknown_in_response_to',
+        `request ${verdict.requestId} was answered by another response meanwhile`,
+        ctx,
+        idp.entityId,
+      );
     }
 
     const mapped = mapProfile(
@@ -210,7 +278,8 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
       { allowEmailOnly: this.config.AUTH_ALLOW_EMAIL_ONLY },
     );
     if (!mapped.ok) return this.refuse(mapped.reason, mapped.detail, ctx, idp.entityId);
-    if (mapped.dropped.length) this.logger.warn('scoped attribute values outside the IdP scopes dropped', { idp: idp.entityId, values: mapped.dropped });
+    if (mapped.dropped.length)
+      this.logger.warn('scoped attribute values outside the IdP scopes dropped', { idp: idp.entityId, values: mapped.dropped });
 
     let user;
     try {
@@ -229,7 +298,13 @@ export class SamlLoginService implements OnModuleInit, OnApplicationShutdown {
       clientIp: ctx.clientIp ?? null,
       userAgent: ctx.userAgent ?? null,
     });
-    this.logger.info('user logged in', { userId: user.userId, idp: idp.entityId, roles: user.roles, sessionId: session.sessionId, assertionId: verdict.assertionId });
+    this.logger.info('user logged in', {
+      userId: user.userId,
+      idp: idp.entityId,
+      roles: user.roles,
+      sessionId: session.sessionId,
+      assertionId: verdict.assertionId,
+    });
     return { ok: true, session, returnTo: pending.returnTo };
   }
 

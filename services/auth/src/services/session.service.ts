@@ -34,7 +34,8 @@ export interface BrowserCaller {
   isAdmin: boolean;
 }
 
-export type ResolvedSession = { ok: true; caller: BrowserCaller } | { ok: false; reason: Exclude<SessionStatus, 'active'> | 'unknown' | 'disabled' };
+export type ResolvedSession =
+  { ok: true; caller: BrowserCaller } | { ok: false; reason: Exclude<SessionStatus, 'active'> | 'unknown' | 'disabled' };
 
 /** How long ended sessions stay listed before they are deleted. */
 const KEEP_ENDED_MS = 7 * 86_400_000;
@@ -90,7 +91,9 @@ export class SessionService {
     if (!user) return { ok: false, reason: 'unknown' };
     if (user.disabledAt) return { ok: false, reason: 'disabled' };
     if (needsTouch(session.lastSeenAt.getTime(), now)) {
-      this.sessions.touch(hash, new Date(now)).catch((err) => this.logger.warn('could not record session use', { sessionId: session.sessionId, err }));
+      this.sessions
+        .touch(hash, new Date(now))
+        .catch((err) => this.logger.warn('could not record session use', { sessionId: session.sessionId, err }));
     }
     return { ok: true, caller: { session, user, isAdmin: user.roles.includes('admin') } };
   }

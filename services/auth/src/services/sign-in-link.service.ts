@@ -44,7 +44,14 @@ export class SignInLinkService {
     let user;
     try {
       user = await this.users.upsertFromLogin(
-        { userId: record.email, email: record.email, eppn: null, displayName: record.displayName, affiliations: [], roles: record.admin ? ['user', 'admin'] : ['user'] },
+        {
+          userId: record.email,
+          email: record.email,
+          eppn: null,
+          displayName: record.displayName,
+          affiliations: [],
+          roles: record.admin ? ['user', 'admin'] : ['user'],
+        },
         null,
         new Date(now),
       );
@@ -53,7 +60,13 @@ export class SignInLinkService {
       throw err;
     }
     if (user.disabledAt) return { ok: false, status: 403, message: 'This account has been disabled by an administrator.' };
-    const session = await this.sessions.create(user, { idpEntityId: null, nameId: null, sessionIndex: null, clientIp: ctx.clientIp ?? null, userAgent: ctx.userAgent ?? null });
+    const session = await this.sessions.create(user, {
+      idpEntityId: null,
+      nameId: null,
+      sessionIndex: null,
+      clientIp: ctx.clientIp ?? null,
+      userAgent: ctx.userAgent ?? null,
+    });
     this.logger.info('user logged in', { userId: user.userId, via: 'one-time link', roles: user.roles, sessionId: session.sessionId });
     return { ok: true, session };
   }

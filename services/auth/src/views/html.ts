@@ -54,11 +54,11 @@ export function page(options: PageOptions, body: Html): string {
   const nav = user
     ? html`<nav aria-label="Main">
         <ul>
-          <li><a href="/portal"${options.current === 'portal' ? new Html(' aria-current="page"') : ''}>Models &amp; keys</a></li>
-          ${user.isAdmin ? html`<li><a href="/portal/admin"${options.current === 'admin' ? new Html(' aria-current="page"') : ''}>Administration</a></li>` : ''}
+          <li><a href="/portal" ${options.current === 'portal' ? new Html(' aria-current="page"') : ''}>Models &amp; keys</a></li>
+          ${user.isAdmin ? html`<li><a href="/portal/admin" ${options.current === 'admin' ? new Html(' aria-current="page"') : ''}>Administration</a></li>` : ''}
         </ul>
         <form method="post" action="/auth/logout" class="signout">
-          <input type="hidden" name="_csrf" value="${user.csrfToken}">
+          <input type="hidden" name="_csrf" value="${user.csrfToken}" />
           <span class="who">${user.displayName} <span class="muted">(${user.email})</span></span>
           <button type="submit" class="secondary">Sign out</button>
         </form>
@@ -90,7 +90,8 @@ ${body}
 /** Response headers for every HTML page: no framing, no inline script, nothing cached. */
 export const PAGE_HEADERS: Record<string, string> = {
   'Content-Type': 'text/html; charset=utf-8',
-  'Content-Security-Policy': "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
@@ -104,6 +105,14 @@ export const formatNumber = (n: number): string => number.format(n);
 export function formatTime(iso: string | Date | null | undefined, timeZone = 'UTC'): string {
   if (!iso) return '—';
   const d = typeof iso === 'string' ? new Date(iso) : iso;
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(d);
   return parts.replace(',', '');
 }

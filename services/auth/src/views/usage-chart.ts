@@ -45,22 +45,29 @@ export function usageChart(days: UsageDay[], timeZone: string): Html {
       const totalTop = y(d.promptTokens + d.completionTokens);
       const label = `${d.day}: ${formatNumber(d.promptTokens)} prompt and ${formatNumber(d.completionTokens)} completion tokens in ${formatNumber(d.requests)} requests`;
       // Counted from the end, so the latest day always has its label and none collide.
-      const tick = (days.length - 1 - i) % labelEvery === 0
-        ? `<text class="axis" x="${(x + barW / 2).toFixed(1)}" y="${HEIGHT - PAD.bottom + 18}" text-anchor="middle">${d.day.slice(5)}</text>`
-        : '';
-      return `<g><title>${escapeHtml(label)}</title>` +
+      const tick =
+        (days.length - 1 - i) % labelEvery === 0
+          ? `<text class="axis" x="${(x + barW / 2).toFixed(1)}" y="${HEIGHT - PAD.bottom + 18}" text-anchor="middle">${d.day.slice(5)}</text>`
+          : '';
+      return (
+        `<g><title>${escapeHtml(label)}</title>` +
         `<rect class="prompt" x="${x.toFixed(1)}" y="${promptTop.toFixed(1)}" width="${barW.toFixed(1)}" height="${(PAD.top + plotH - promptTop).toFixed(1)}"/>` +
         `<rect class="completion" x="${x.toFixed(1)}" y="${totalTop.toFixed(1)}" width="${barW.toFixed(1)}" height="${(promptTop - totalTop).toFixed(1)}"/>` +
-        `</g>${tick}`;
+        `</g>${tick}`
+      );
     })
     .join('');
 
   const first = days[0]?.day ?? '';
   const last = days[days.length - 1]?.day ?? '';
-  const busiest = days.reduce<UsageDay | undefined>((b, d) => (!b || d.promptTokens + d.completionTokens > b.promptTokens + b.completionTokens ? d : b), undefined);
-  const description = sum === 0
-    ? `No tokens used between ${first} and ${last}.`
-    : `${formatNumber(sum)} tokens between ${first} and ${last}; busiest day ${busiest!.day} with ${formatNumber(busiest!.promptTokens + busiest!.completionTokens)} tokens.`;
+  const busiest = days.reduce<UsageDay | undefined>(
+    (b, d) => (!b || d.promptTokens + d.completionTokens > b.promptTokens + b.completionTokens ? d : b),
+    undefined,
+  );
+  const description =
+    sum === 0
+      ? `No tokens used between ${first} and ${last}.`
+      : `${formatNumber(sum)} tokens between ${first} and ${last}; busiest day ${busiest!.day} with ${formatNumber(busiest!.promptTokens + busiest!.completionTokens)} tokens.`;
 
   return new Html(
     `<figure class="chart">` +

@@ -8,10 +8,26 @@ import { MessageBus } from '@maas/nats';
 import { StepAccumulator } from '../policy/step-accumulator';
 import { FORECASTER_CONFIG, ForecasterConfig } from '../forecaster.config';
 
-const observed = new Gauge({ name: 'maas_forecaster_observed_request_rate', help: 'Last completed step of observed demand per model (req/s)', labelNames: ['model'] });
-const predicted = new Gauge({ name: 'maas_forecast_request_rate', help: 'Forecast demand at the horizon (req/s)', labelNames: ['model', 'quantile'] });
-const smape = new Gauge({ name: 'maas_forecast_backtest_smape_percent', help: 'Own rolling-origin backtest sMAPE per horizon', labelNames: ['model', 'horizon_steps'] });
-const coverage = new Gauge({ name: 'maas_forecast_backtest_upper_coverage', help: 'Share of actuals at or below the upper quantile per horizon', labelNames: ['model', 'horizon_steps'] });
+const observed = new Gauge({
+  name: 'maas_forecaster_observed_request_rate',
+  help: 'Last completed step of observed demand per model (req/s)',
+  labelNames: ['model'],
+});
+const predicted = new Gauge({
+  name: 'maas_forecast_request_rate',
+  help: 'Forecast demand at the horizon (req/s)',
+  labelNames: ['model', 'quantile'],
+});
+const smape = new Gauge({
+  name: 'maas_forecast_backtest_smape_percent',
+  help: 'Own rolling-origin backtest sMAPE per horizon',
+  labelNames: ['model', 'horizon_steps'],
+});
+const coverage = new Gauge({
+  name: 'maas_forecast_backtest_upper_coverage',
+  help: 'Share of actuals at or below the upper quantile per horizon',
+  labelNames: ['model', 'horizon_steps'],
+});
 
 interface ModelState {
   steps: StepAccumulator;
@@ -73,7 +89,11 @@ export class DemandHistoryService {
       method: f.model,
       fallbackReason: f.fallbackReason ?? null,
       backtestSmape: decision ? decision.smape : null,
-      points: f.points.map((p) => ({ at: new Date(p.t * 1000).toISOString(), requestRate: Math.max(0, p.value), upper: Math.max(0, p.upper) })),
+      points: f.points.map((p) => ({
+        at: new Date(p.t * 1000).toISOString(),
+        requestRate: Math.max(0, p.value),
+        upper: Math.max(0, p.upper),
+      })),
     };
     this.bus.publish('forecast.published', message);
   }

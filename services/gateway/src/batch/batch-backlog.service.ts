@@ -64,7 +64,10 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
         });
       }
     }
-    const report: BatchBacklogReported = { reportedAt: new Date(this.clock.now()).toISOString(), models: [...perModel.values()].filter((m) => m.requests > 0) };
+    const report: BatchBacklogReported = {
+      reportedAt: new Date(this.clock.now()).toISOString(),
+      models: [...perModel.values()].filter((m) => m.requests > 0),
+    };
     this.bus.publish('batch.backlog-reported', report);
     this.hadBacklog = report.models.length > 0;
     return report;

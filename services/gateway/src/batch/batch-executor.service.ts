@@ -18,7 +18,11 @@ import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
 import { BatchRepository, BatchRow } from './batch.repository';
 
 const inFlightGauge = new Gauge({ name: 'maas_gateway_batch_in_flight_requests', help: 'Batch requests this gateway is running' });
-const resultsTotal = new Counter({ name: 'maas_gateway_batch_results_total', help: 'Batch request results written, by outcome', labelNames: ['outcome'] });
+const resultsTotal = new Counter({
+  name: 'maas_gateway_batch_results_total',
+  help: 'Batch request results written, by outcome',
+  labelNames: ['outcome'],
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Batch work has no client to go away: its dispatch is never abandoned midway. */
@@ -123,7 +127,15 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     const input = await this.input(batch);
     const request = input.lines.get(line);
     const route = routeOf(batch.endpoint);
-    if (!request || !route) return this.write(q, { customId, line, requestId: `${batchId}-${line}`, statusCode: null, body: null, error: { code: 'invalid_request', message: `line ${line} is not in the input file` } });
+    if (!request || !route)
+      return this.write(q, {
+        customId,
+        line,
+        requestId: `${batchId}-${line}`,
+        statusCode: null,
+        body: null,
+        error: { code: 'invalid_request', message: `line ${line} is not in the input file` },
+      });
 
     const requestId = `${batchId}-L${line}-a${q.deliveries}`;
     // Admitted with a slot held under its request id until routing counts it on a worker (or it ends).
@@ -139,7 +151,14 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     // The batch runs on its key's rights: past the key's expiry no line is sent.
     if (current.keyExpiresAt && current.keyExpiresAt.getTime() <= this.clock.now()) {
       release();
-      return this.write(q, { customId, line, requestId, statusCode: null, body: null, error: { code: 'key_expired', message: `the API key of this batch expired at ${current.keyExpiresAt.toISOString()}` } });
+      return this.write(q, {
+        customId,
+        line,
+        requestId,
+        statusCode: null,
+        body: null,
+        error: { code: 'key_expired', message: `the API key of this batch expired at ${current.keyExpiresAt.toISOString()}` },
+      });
     }
     const keepAlive = setInterval(() => q.working(), Math.max(500, this.config.GATEWAY_BATCH_ACK_WAIT / 3));
     try {
@@ -162,9 +181,19 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         this.logger.warn('batch request will be retried', { batchId, line, status: got.statusCode, attempt: q.deliveries });
         return q.nak(1000 * q.deliveries);
       }
-      await this.write(q, got.statusCode === null
-        ? { customId, line, requestId, statusCode: null, body: null, error: { code: 'upstream_disconnected', message: 'the worker closed the connection before the response was complete' } }
-        : { customId, line, requestId, statusCode: got.statusCode, body, error: null });
+      await this.write(
+        q,
+        got.statusCode === null
+          ? {
+              customId,
+              line,
+              requestId,
+              statusCode: null,
+              body: null,
+              error: { code: 'upstream_disconnected', message: 'the worker closed the connection before the response was complete' },
+            }
+          : { customId, line, requestId, statusCode: got.statusCode, body, error: null },
+      );
     } finally {
       clearInterval(keepAlive);
       release();
@@ -177,7 +206,12 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
    * its status and body (a Buffer for the runtime's answer, an object for an error), or a null status
    * when the answer was cut short.
    */
-  private async dispatch(requestId: string, route: InferenceRoute, key: VerifiedKey, raw: Buffer): Promise<{ statusCode: number | null; body: Buffer | object | null }> {
+  private async dispatch(
+    requestId: string,
+    route: InferenceRoute,
+    key: VerifiedKey,
+    raw: Buffer,
+  ): Promise<{ statusCode: number | null; body: Buffer | object | null }> {
     const settlement = this.dispatcher.begin(requestId, route, key, this.clock.now(), this.clock.monotonic(), { kind: 'batch' });
     const outcome = await this.dispatcher.dispatch({ settlement, raw, contentType: 'application/json', signal: NEVER });
     if (outcome.kind === 'gone') return { statusCode: null, body: null };
@@ -203,8 +237,21 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         return false;
       }
       if (!this.registry.knownModel(model)) {
-        await this.write(q, { customId: q.request.customId, line: q.request.line, requestId: `${batch.id}-L${q.request.line}`, statusCode: 404,
-          body: { error: { message: `the model "${model}" does not exist or no worker serves it`, type: 'invalid_request_error', param: 'model', code: 'model_not_found' } }, error: null });
+        await this.write(q, {
+          customId: q.request.customId,
+          line: q.request.line,
+          requestId: `${batch.id}-L${q.request.line}`,
+          statusCode: 404,
+          body: {
+            error: {
+              message: `the model "${model}" does not exist or no worker serves it`,
+              type: 'invalid_request_error',
+              param: 'model',
+              code: 'model_not_found',
+            },
+          },
+          error: null,
+        });
         return false;
       }
       if (await this.slotFor(model, requestId, 1000)) return true;
@@ -277,7 +324,11 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       const fresh = await this.repository.insertResult(q.request.batchId, result, new Date(this.clock.now()));
       resultsTotal.inc({ outcome: !fresh ? 'duplicate' : succeeded(result) ? 'completed' : 'failed' });
     } catch (err) {
-      this.logger.warn('writing a batch result failed; will be retried', { batchId: q.request.batchId, line: q.request.line, error: (err as Error).message });
+      this.logger.warn('writing a batch result failed; will be retried', {
+        batchId: q.request.batchId,
+        line: q.request.line,
+        error: (err as Error).message,
+      });
       return q.nak(1000);
     }
     q.ack();
@@ -312,5 +363,13 @@ const GATE_INTERVAL_MS = 25;
  */
 function batchKey(b: BatchRow): VerifiedKey {
   const allowsModel = b.keyAllowedModels ? modelMatcher(b.keyAllowedModels) : () => true;
-  return { keyId: b.keyId, userId: b.userId, prefix: b.keyPrefix, trusted: false, limits: {} as KeyLimits, expiresAt: b.keyExpiresAt?.getTime(), allowsModel };
+  return {
+    keyId: b.keyId,
+    userId: b.userId,
+    prefix: b.keyPrefix,
+    trusted: false,
+    limits: {} as KeyLimits,
+    expiresAt: b.keyExpiresAt?.getTime(),
+    allowsModel,
+  };
 }

@@ -40,7 +40,13 @@ export class BatchFinalizerService implements OnApplicationBootstrap, BeforeAppl
     if (!this.config.GATEWAY_BATCH_EXECUTOR) return;
     this.running = true;
     const sweep = () => {
-      this.sweepTimer = setTimeout(() => void this.sweep().catch((err) => this.logger.warn('batch sweep failed', { error: (err as Error).message })).finally(() => this.running && sweep()), this.config.GATEWAY_BATCH_SWEEP);
+      this.sweepTimer = setTimeout(
+        () =>
+          void this.sweep()
+            .catch((err) => this.logger.warn('batch sweep failed', { error: (err as Error).message }))
+            .finally(() => this.running && sweep()),
+        this.config.GATEWAY_BATCH_SWEEP,
+      );
     };
     sweep();
   }
@@ -98,7 +104,12 @@ export class BatchFinalizerService implements OnApplicationBootstrap, BeforeAppl
     this.finalizing.add(b.id);
     try {
       const at = () => new Date(this.clock.now());
-      if (target === 'completed' && b.status === 'in_progress' && !(await this.repository.transition(b.id, ['in_progress'], 'finalizing', at()))) return;
+      if (
+        target === 'completed' &&
+        b.status === 'in_progress' &&
+        !(await this.repository.transition(b.id, ['in_progress'], 'finalizing', at()))
+      )
+        return;
       if (target === 'expired') {
         // As OpenAI does: every request not run by then gets a batch_expired line in the error file.
         this.changed(b.id);
@@ -116,12 +127,23 @@ export class BatchFinalizerService implements OnApplicationBootstrap, BeforeAppl
       const bad = results.filter((r) => !succeeded(r));
       const suffix = b.id.replace(/^batch_/, '');
       const files: { outputFileId: string | null; errorFileId: string | null } = { outputFileId: null, errorFileId: null };
-      for (const [kind, rows] of [['output', ok], ['errors', bad]] as const) {
+      for (const [kind, rows] of [
+        ['output', ok],
+        ['errors', bad],
+      ] as const) {
         if (rows.length === 0) continue;
         const id = `file-${suffix}-${kind}`;
         const data = Buffer.from(rows.map(outputLine).join('\n') + '\n');
         await this.store.put(id, data);
-        await this.repository.insertFile({ id, userId: b.userId, keyId: b.keyId, filename: `${b.id}_${kind}.jsonl`, purpose: 'batch_output', bytes: data.length, createdAt: at() });
+        await this.repository.insertFile({
+          id,
+          userId: b.userId,
+          keyId: b.keyId,
+          filename: `${b.id}_${kind}.jsonl`,
+          purpose: 'batch_output',
+          bytes: data.length,
+          createdAt: at(),
+        });
         if (kind === 'output') files.outputFileId = id;
         else files.errorFileId = id;
       }

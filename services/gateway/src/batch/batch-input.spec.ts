@@ -2,13 +2,25 @@ import { ESTIMATE, MAX_BATCH_REQUESTS, outputLine, parseBatchInput, parseBatchIn
 import { spareBatchSlots } from '@maas/routing';
 
 const line = (id: string, over: Record<string, unknown> = {}) =>
-  JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }] }, ...over });
+  JSON.stringify({
+    custom_id: id,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }] },
+    ...over,
+  });
 const any = () => undefined;
 
 describe('parseBatchInput', () => {
   it('accepts good lines, skipping blank ones, and estimates input tokens', () => {
     const parsed = parseBatchInput(Buffer.from(`${line('a')}\n\n${line('b')}\n`), '/v1/chat/completions', any);
-    expect(parsed).toMatchObject({ ok: true, lines: [{ line: 1, customId: 'a', model: 'm' }, { line: 3, customId: 'b' }] });
+    expect(parsed).toMatchObject({
+      ok: true,
+      lines: [
+        { line: 1, customId: 'a', model: 'm' },
+        { line: 3, customId: 'b' },
+      ],
+    });
     expect(parsed.ok && parsed.inputTokens).toBeGreaterThanOrEqual(20);
   });
 
@@ -18,7 +30,10 @@ describe('parseBatchInput', () => {
     [line('a', { url: '/v1/embeddings' }), 'invalid_url'],
     [line('a', { body: { messages: [] } }), 'missing_required_parameter'],
     [JSON.stringify({ method: 'POST' }), 'missing_required_parameter'],
-    [`{"custom_id":"deep","method":"POST","url":"/v1/chat/completions","body":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, 'invalid_json_line'],
+    [
+      `{"custom_id":"deep","method":"POST","url":"/v1/chat/completions","body":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      'invalid_json_line',
+    ],
     [line('a', { body: { model: '\u0000', messages: [{ role: 'user', content: 'x' }] } }), 'invalid_value'],
     [line('a\u0000'), 'invalid_value'],
   ])('names the line of %s (%s)', (bad, code) => {
@@ -33,8 +48,14 @@ describe('parseBatchInput', () => {
   });
 
   it('refuses duplicate custom_ids and models the check refuses', () => {
-    const parsed = parseBatchInput(Buffer.from([line('a'), line('a'), line('b')].join('\n')), '/v1/chat/completions', (m) => (m === 'm' ? 'no such model' : undefined));
-    expect(!parsed.ok && parsed.errors.map((e) => [e.line, e.code])).toEqual([[1, 'model_not_found'], [2, 'duplicate_custom_id'], [3, 'model_not_found']]);
+    const parsed = parseBatchInput(Buffer.from([line('a'), line('a'), line('b')].join('\n')), '/v1/chat/completions', (m) =>
+      m === 'm' ? 'no such model' : undefined,
+    );
+    expect(!parsed.ok && parsed.errors.map((e) => [e.line, e.code])).toEqual([
+      [1, 'model_not_found'],
+      [2, 'duplicate_custom_id'],
+      [3, 'model_not_found'],
+    ]);
   });
 
   it('refuses an empty file', () => {
@@ -44,8 +65,13 @@ describe('parseBatchInput', () => {
 
 describe('outputLine', () => {
   it('writes OpenAI’s result line', () => {
-    expect(JSON.parse(outputLine({ customId: 'c', line: 1, requestId: 'batch_x-L1-a1', statusCode: 200, body: { ok: 1 }, error: null }))).toEqual({
-      id: expect.stringMatching(/^batch_req_/), custom_id: 'c', response: { status_code: 200, request_id: 'batch_x-L1-a1', body: { ok: 1 } }, error: null,
+    expect(
+      JSON.parse(outputLine({ customId: 'c', line: 1, requestId: 'batch_x-L1-a1', statusCode: 200, body: { ok: 1 }, error: null })),
+    ).toEqual({
+      id: expect.stringMatching(/^batch_req_/),
+      custom_id: 'c',
+      response: { status_code: 200, request_id: 'batch_x-L1-a1', body: { ok: 1 } },
+      error: null,
     });
   });
 });
@@ -64,7 +90,13 @@ describe('parseBatchInputAsync', () => {
     const parsed = await parseBatchInputAsync(file, '/v1/chat/completions', any, 0);
     done = true;
     expect(parsed).toEqual(parseBatchInput(file, '/v1/chat/completions', any));
-    expect(parsed).toMatchObject({ ok: false, errors: [{ code: 'invalid_json_line', line: 301 }, { code: 'duplicate_custom_id', line: 302 }] });
+    expect(parsed).toMatchObject({
+      ok: false,
+      errors: [
+        { code: 'invalid_json_line', line: 301 },
+        { code: 'duplicate_custom_id', line: 302 },
+      ],
+    });
     // with a zero slice it yields after every line: the other task ran in between
     expect(turns).toBeGreaterThanOrEqual(300);
   });
@@ -91,7 +123,8 @@ describe('parseBatchInput: limits a batch cannot sidestep', () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
     return parsed.inputTokens;
   };
-  const chat = (id: string, body: Record<string, unknown>) => line(id, { body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }], ...body } });
+  const chat = (id: string, body: Record<string, unknown>) =>
+    line(id, { body: { model: 'm', messages: [{ role: 'user', content: 'abcd'.repeat(10) }], ...body } });
 
   it('counts the output a request allows: max_completion_tokens, else max_tokens, else the default', () => {
     const prompt = 10 + ESTIMATE.tokensPerMessage;
@@ -103,12 +136,19 @@ describe('parseBatchInput: limits a batch cannot sidestep', () => {
   it('estimates a chat line with no text above zero: per message and per media part', () => {
     const empty = line('a', { body: { model: 'm', messages: [{ role: 'user', content: null }], max_tokens: 1 } });
     expect(tokensOf(empty)).toBe(ESTIMATE.tokensPerMessage + 1);
-    const image = line('b', { body: { model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }], max_tokens: 1 } });
+    const image = line('b', {
+      body: {
+        model: 'm',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }],
+        max_tokens: 1,
+      },
+    });
     expect(tokensOf(image)).toBe(ESTIMATE.tokensPerMessage + ESTIMATE.tokensPerMediaPart + 1);
   });
 
   it(`refuses more than ${MAX_BATCH_REQUESTS} requests`, () => {
-    const small = (i: number) => `{"custom_id":"${i}","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x"}]}}`;
+    const small = (i: number) =>
+      `{"custom_id":"${i}","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x"}]}}`;
     const at = Array.from({ length: MAX_BATCH_REQUESTS }, (_, i) => small(i));
     expect(parseBatchInput(Buffer.from(at.join('\n')), '/v1/chat/completions', any).ok).toBe(true);
     const over = parseBatchInput(Buffer.from([...at, small(MAX_BATCH_REQUESTS)].join('\n')), '/v1/chat/completions', any);

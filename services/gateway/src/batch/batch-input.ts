@@ -30,9 +30,7 @@ export interface BatchLineError {
   readonly line: number | null;
 }
 
-export type ParsedBatchInput =
-  | { ok: true; lines: BatchLine[]; inputTokens: number }
-  | { ok: false; errors: BatchLineError[] };
+export type ParsedBatchInput = { ok: true; lines: BatchLine[]; inputTokens: number } | { ok: false; errors: BatchLineError[] };
 
 export interface ModelCheck {
   /** Undefined when the model may be used, else why not. */
@@ -62,7 +60,8 @@ export function estimateRequestTokens(body: Record<string, unknown>, promptChars
     for (const m of body.messages as unknown[]) {
       prompt += ESTIMATE.tokensPerMessage;
       const content = (m as { content?: unknown }).content;
-      if (Array.isArray(content)) for (const p of content) if (MEDIA_PARTS.has((p as { type?: unknown }).type as string)) prompt += ESTIMATE.tokensPerMediaPart;
+      if (Array.isArray(content))
+        for (const p of content) if (MEDIA_PARTS.has((p as { type?: unknown }).type as string)) prompt += ESTIMATE.tokensPerMediaPart;
     }
   }
   if (body.input !== undefined) return prompt; // embeddings produce no tokens
@@ -75,12 +74,15 @@ export function estimateRequestTokens(body: Record<string, unknown>, promptChars
  * pair): control characters and lone surrogates escaped, so PostgreSQL can store it and clients show it.
  */
 const printable = (text: string) =>
-  text.replace(/[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  text.replace(
+    /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 /** Lines of a JSONL buffer as [1-based number, text, start, end], decoded one at a time (no copy of the whole file). */
 function* jsonlLines(data: Buffer): Generator<[number, string, number, number]> {
   let n = 0;
-  for (let from = 0; from < data.length; ) {
+  for (let from = 0; from < data.length;) {
     let to = data.indexOf(10, from);
     if (to === -1) to = data.length;
     n += 1;
@@ -118,29 +120,44 @@ class BatchInputCheck {
     const source = text.trim();
     if (!source) return;
     if (this.lines.length >= MAX_BATCH_REQUESTS) {
-      if (!this.overLimit) this.errors.push({ code: 'too_many_requests', message: `a batch holds at most ${MAX_BATCH_REQUESTS} requests; line ${n} is one more`, param: null, line: n });
+      if (!this.overLimit)
+        this.errors.push({
+          code: 'too_many_requests',
+          message: `a batch holds at most ${MAX_BATCH_REQUESTS} requests; line ${n} is one more`,
+          param: null,
+          line: n,
+        });
       this.overLimit = true;
       return;
     }
-    if (jsonNestingExceeds(Buffer.from(source, 'utf8'))) return this.err(n, 'invalid_json_line', `nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`);
+    if (jsonNestingExceeds(Buffer.from(source, 'utf8')))
+      return this.err(n, 'invalid_json_line', `nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`);
     let obj: unknown;
     try {
       obj = JSON.parse(source);
     } catch (e) {
       return this.err(n, 'invalid_json_line', `not valid JSON (${(e as Error).message})`);
     }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return this.err(n, 'invalid_request', 'each line must be a JSON object');
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+      return this.err(n, 'invalid_request', 'each line must be a JSON object');
     const o = obj as Record<string, unknown>;
     const customId = o.custom_id;
     if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
       return this.err(n, 'missing_required_parameter', 'custom_id must be a non-empty string of at most 512 characters', 'custom_id');
     }
     if (customId.includes('\u0000')) return this.err(n, 'invalid_value', 'custom_id must not contain NUL characters', 'custom_id');
-    if (this.seen.has(customId)) return this.err(n, 'duplicate_custom_id', `custom_id "${customId}" appears more than once in the file`, 'custom_id');
+    if (this.seen.has(customId))
+      return this.err(n, 'duplicate_custom_id', `custom_id "${customId}" appears more than once in the file`, 'custom_id');
     this.seen.add(customId);
-    if (o.method !== 'POST') return this.err(n, 'invalid_method', `method must be "POST", not ${JSON.stringify(o.method ?? null)}`, 'method');
+    if (o.method !== 'POST')
+      return this.err(n, 'invalid_method', `method must be "POST", not ${JSON.stringify(o.method ?? null)}`, 'method');
     if (o.url !== this.endpoint) {
-      return this.err(n, 'invalid_url', `url must be "${this.endpoint}" (the batch's endpoint), not ${JSON.stringify(o.url ?? null)}`, 'url');
+      return this.err(
+        n,
+        'invalid_url',
+        `url must be "${this.endpoint}" (the batch's endpoint), not ${JSON.stringify(o.url ?? null)}`,
+        'url',
+      );
     }
     const parsed = parseInferenceRequest(this.route, Buffer.from(JSON.stringify(o.body ?? null)));
     if (!parsed.ok) return this.err(n, parsed.error.code, parsed.error.message, parsed.error.param ? `body.${parsed.error.param}` : 'body');
@@ -152,7 +169,8 @@ class BatchInputCheck {
   }
 
   result(): ParsedBatchInput {
-    if (this.errors.length === 0 && this.lines.length === 0) this.errors.push({ code: 'empty_file', message: 'the input file has no requests', param: null, line: null });
+    if (this.errors.length === 0 && this.lines.length === 0)
+      this.errors.push({ code: 'empty_file', message: 'the input file has no requests', param: null, line: null });
     return this.errors.length > 0 ? { ok: false, errors: this.errors } : { ok: true, lines: this.lines, inputTokens: this.inputTokens };
   }
 }
@@ -171,7 +189,12 @@ export function parseBatchInput(data: Buffer, endpoint: BatchEndpoint, modelChec
  * `parseBatchInput` that hands the event loop back every `sliceMs`: a 50 MB file takes a few hundred
  * milliseconds to check, which interactive requests on the same gateway must not wait for.
  */
-export async function parseBatchInputAsync(data: Buffer, endpoint: BatchEndpoint, modelCheck: ModelCheck, sliceMs = 5): Promise<ParsedBatchInput> {
+export async function parseBatchInputAsync(
+  data: Buffer,
+  endpoint: BatchEndpoint,
+  modelCheck: ModelCheck,
+  sliceMs = 5,
+): Promise<ParsedBatchInput> {
   const check = new BatchInputCheck(endpoint, modelCheck);
   let sliceStart = performance.now();
   for (const [n, text, start, end] of jsonlLines(data)) {

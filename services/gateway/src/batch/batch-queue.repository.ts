@@ -42,7 +42,13 @@ export class BatchQueueRepository {
     await this.bus.ensureStreams();
     const stream = this.subjects.stream('batch-work');
     const jsm = await this.nc.jetstreamManager();
-    const config = { durable_name: DURABLE, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: ackWaitMs * 1_000_000, max_deliver: -1 };
+    const config = {
+      durable_name: DURABLE,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ackWaitMs * 1_000_000,
+      max_deliver: -1,
+    };
     try {
       await jsm.consumers.add(stream, config);
     } catch {

@@ -67,7 +67,8 @@ function readForm(ex: HttpExchange, maxFileBytes: number): Promise<UploadForm> {
 }
 
 /** Whether the data plane should hand this path to the batch API. */
-export const isBatchPath = (path: string) => path === FILES || path.startsWith(`${FILES}/`) || path === BATCHES || path.startsWith(`${BATCHES}/`);
+export const isBatchPath = (path: string) =>
+  path === FILES || path.startsWith(`${FILES}/`) || path === BATCHES || path.startsWith(`${BATCHES}/`);
 
 /** OpenAI's `/v1/files` and `/v1/batches` on the data plane: authenticate, parse, one service call. */
 @Injectable()
@@ -94,21 +95,33 @@ export class BatchController {
       if (resource === 'files') {
         if (id === undefined && method === 'POST') return ex.sendJson(200, await this.upload(ex, key));
         ex.req.resume();
-        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.listFiles(key, queryText(query, 'after'), limitOf(query, 10_000), queryText(query, 'purpose')));
+        if (id === undefined && method === 'GET')
+          return ex.sendJson(
+            200,
+            await this.batches.listFiles(key, queryText(query, 'after'), limitOf(query, 10_000), queryText(query, 'purpose')),
+          );
         if (id !== undefined && action === undefined && method === 'GET') return ex.sendJson(200, await this.batches.file(key, id));
-        if (id !== undefined && action === undefined && method === 'DELETE') return ex.sendJson(200, await this.batches.deleteFile(key, id));
-        if (id !== undefined && action === 'content' && method === 'GET') return this.sendContent(ex, await this.batches.fileContent(key, id));
+        if (id !== undefined && action === undefined && method === 'DELETE')
+          return ex.sendJson(200, await this.batches.deleteFile(key, id));
+        if (id !== undefined && action === 'content' && method === 'GET')
+          return this.sendContent(ex, await this.batches.fileContent(key, id));
       } else {
         if (id === undefined && method === 'POST') return ex.sendJson(200, await this.batches.create(key, await this.jsonBody(ex)));
         ex.req.resume();
-        if (id === undefined && method === 'GET') return ex.sendJson(200, await this.batches.list(key, queryText(query, 'after'), limitOf(query, 100)));
+        if (id === undefined && method === 'GET')
+          return ex.sendJson(200, await this.batches.list(key, queryText(query, 'after'), limitOf(query, 100)));
         if (id !== undefined && action === undefined && method === 'GET') return ex.sendJson(200, await this.batches.get(key, id));
         if (id !== undefined && action === 'cancel' && method === 'POST') return ex.sendJson(200, await this.batches.cancel(key, id));
       }
       this.notAllowed(ex, `unknown request URL: ${method} ${path}`, 404);
     } catch (err) {
       if (err instanceof BatchApiError) return ex.sendError(err.status, err.message, err.code, err.param, err.headers);
-      if (err instanceof BodyError) return ex.sendError(err.reason === 'too_large' ? 413 : 400, err.message, err.reason === 'too_large' ? 'request_too_large' : 'invalid_body');
+      if (err instanceof BodyError)
+        return ex.sendError(
+          err.reason === 'too_large' ? 413 : 400,
+          err.message,
+          err.reason === 'too_large' ? 'request_too_large' : 'invalid_body',
+        );
       this.logger.error('batch API call failed', { requestId: ex.requestId, path, err });
       ex.sendError(500, 'internal error in the gateway', 'internal_error');
     }
@@ -126,7 +139,8 @@ export class BatchController {
    */
   private async upload(ex: HttpExchange, key: Parameters<BatchService['uploadFile']>[0]) {
     const contentType = ex.req.headers['content-type'] ?? '';
-    if (!contentType.startsWith('multipart/form-data')) throw new BatchApiError(400, 'POST /v1/files takes multipart/form-data with "file" and "purpose"', 'invalid_content_type');
+    if (!contentType.startsWith('multipart/form-data'))
+      throw new BatchApiError(400, 'POST /v1/files takes multipart/form-data with "file" and "purpose"', 'invalid_content_type');
     const max = this.config.GATEWAY_FILE_MAX_BYTES;
     const declared = Number(ex.req.headers['content-length']);
     if (declared > max + MULTIPART_OVERHEAD) {

@@ -77,13 +77,17 @@ export class BatchRepository {
   constructor(private readonly db: DataSource) {}
 
   async insertFile(f: FileRow): Promise<void> {
-    await this.db.query('INSERT INTO batch_files (id, user_id, key_id, filename, purpose, bytes, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING', [
-      f.id, f.userId, f.keyId, f.filename, f.purpose, f.bytes, f.createdAt, f.expiresAt ?? null,
-    ]);
+    await this.db.query(
+      'INSERT INTO batch_files (id, user_id, key_id, filename, purpose, bytes, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING',
+      [f.id, f.userId, f.keyId, f.filename, f.purpose, f.bytes, f.createdAt, f.expiresAt ?? null],
+    );
   }
 
   async file(id: string, userId: string): Promise<FileRow | undefined> {
-    const rows: FileRow[] = await this.db.query(`SELECT ${FILE_COLUMNS} FROM batch_files WHERE id = $1 AND user_id = $2 AND ${LIVE}`, [id, userId]);
+    const rows: FileRow[] = await this.db.query(`SELECT ${FILE_COLUMNS} FROM batch_files WHERE id = $1 AND user_id = $2 AND ${LIVE}`, [
+      id,
+      userId,
+    ]);
     return rows[0];
   }
 
@@ -99,7 +103,10 @@ export class BatchRepository {
 
   /** Bytes of every file a user holds (expired ones no longer count). */
   async userFileBytes(userId: string): Promise<number> {
-    const rows: { bytes: number }[] = await this.db.query(`SELECT COALESCE(SUM(bytes), 0)::float8 AS bytes FROM batch_files WHERE user_id = $1 AND ${LIVE}`, [userId]);
+    const rows: { bytes: number }[] = await this.db.query(
+      `SELECT COALESCE(SUM(bytes), 0)::float8 AS bytes FROM batch_files WHERE user_id = $1 AND ${LIVE}`,
+      [userId],
+    );
     return rows[0].bytes;
   }
 
@@ -132,14 +139,33 @@ export class BatchRepository {
     await this.db.query(
       `INSERT INTO batches (id, user_id, key_id, key_prefix, endpoint, input_file_id, completion_window, status, metadata, errors, total, input_tokens,
         created_at, expires_at, failed_at, key_expires_at, key_allowed_models) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
-      [b.id, b.userId, b.keyId, b.keyPrefix, b.endpoint, b.inputFileId, b.completionWindow, b.status, b.metadata ? JSON.stringify(b.metadata) : null,
-        b.errors ? JSON.stringify(b.errors) : null, b.total, b.inputTokens, b.createdAt, b.expiresAt, b.failedAt,
-        b.keyExpiresAt, b.keyAllowedModels ? JSON.stringify(b.keyAllowedModels) : null],
+      [
+        b.id,
+        b.userId,
+        b.keyId,
+        b.keyPrefix,
+        b.endpoint,
+        b.inputFileId,
+        b.completionWindow,
+        b.status,
+        b.metadata ? JSON.stringify(b.metadata) : null,
+        b.errors ? JSON.stringify(b.errors) : null,
+        b.total,
+        b.inputTokens,
+        b.createdAt,
+        b.expiresAt,
+        b.failedAt,
+        b.keyExpiresAt,
+        b.keyAllowedModels ? JSON.stringify(b.keyAllowedModels) : null,
+      ],
     );
   }
 
   async batch(id: string, userId?: string): Promise<BatchRow | undefined> {
-    const rows: BatchRow[] = await this.db.query(`SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)`, [id, userId ?? null]);
+    const rows: BatchRow[] = await this.db.query(
+      `SELECT ${BATCH_COLUMNS} FROM batches WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)`,
+      [id, userId ?? null],
+    );
     return rows[0];
   }
 
@@ -154,7 +180,10 @@ export class BatchRepository {
 
   /** Newest first: one user's batches, or everyone's when `userId` is undefined. */
   async recent(userId: string | undefined, limit: number): Promise<BatchRow[]> {
-    return this.db.query(`SELECT ${BATCH_COLUMNS} FROM batches WHERE ($1::text IS NULL OR user_id = $1) ORDER BY created_at DESC, id DESC LIMIT $2`, [userId ?? null, limit]);
+    return this.db.query(
+      `SELECT ${BATCH_COLUMNS} FROM batches WHERE ($1::text IS NULL OR user_id = $1) ORDER BY created_at DESC, id DESC LIMIT $2`,
+      [userId ?? null, limit],
+    );
   }
 
   /** Batches an executor may still have work or bookkeeping for. */
@@ -184,7 +213,13 @@ export class BatchRepository {
     return rows.map((r) => r.id);
   }
 
-  async transition(id: string, from: readonly BatchStatus[], to: BatchStatus, at: Date, set: { outputFileId?: string | null; errorFileId?: string | null } = {}): Promise<boolean> {
+  async transition(
+    id: string,
+    from: readonly BatchStatus[],
+    to: BatchStatus,
+    at: Date,
+    set: { outputFileId?: string | null; errorFileId?: string | null } = {},
+  ): Promise<boolean> {
     const column = STATUS_TIMESTAMP[to];
     const [, count] = await this.db.query(
       `UPDATE batches SET status = $3${column ? `, ${column} = $4` : ''},
@@ -200,7 +235,16 @@ export class BatchRepository {
     const rows: unknown[] = await this.db.query(
       `INSERT INTO batch_results (batch_id, custom_id, line, request_id, status_code, body, error, created_at)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (batch_id, custom_id) DO NOTHING RETURNING 1`,
-      [batchId, r.customId, r.line, r.requestId, r.statusCode, r.body === undefined || r.body === null ? null : JSON.stringify(r.body), r.error ? JSON.stringify(r.error) : null, at],
+      [
+        batchId,
+        r.customId,
+        r.line,
+        r.requestId,
+        r.statusCode,
+        r.body === undefined || r.body === null ? null : JSON.stringify(r.body),
+        r.error ? JSON.stringify(r.error) : null,
+        at,
+      ],
     );
     return rows.length > 0;
   }
@@ -209,7 +253,12 @@ export class BatchRepository {
    * Gives every request of the batch without a result the same failed result (one statement; a
    * request finishing later finds its row taken and is not written). Returns how many were added.
    */
-  async failUnfinished(batchId: string, requests: readonly { customId: string; line: number }[], error: { code: string; message: string }, at: Date): Promise<number> {
+  async failUnfinished(
+    batchId: string,
+    requests: readonly { customId: string; line: number }[],
+    error: { code: string; message: string },
+    at: Date,
+  ): Promise<number> {
     if (requests.length === 0) return 0;
     const rows: unknown[] = await this.db.query(
       `INSERT INTO batch_results (batch_id, custom_id, line, request_id, status_code, body, error, created_at)

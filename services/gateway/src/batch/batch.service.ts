@@ -15,7 +15,13 @@ import { FILE_STORE, FileStore } from './file-store.repository';
 
 /** An OpenAI-shaped refusal of a files/batches call. */
 export class BatchApiError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string, readonly param: string | null = null, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code: string,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -26,7 +32,17 @@ const secs = (d: Date | null) => (d ? Math.floor(new Date(d).getTime() / 1000) :
 export const newId = (prefix: string) => `${prefix}${randomBytes(12).toString('hex')}`;
 
 export function fileView(f: FileRow) {
-  return { id: f.id, object: 'file', bytes: Number(f.bytes), created_at: secs(f.createdAt), filename: f.filename, purpose: f.purpose, status: 'processed', status_details: null, expires_at: secs(f.expiresAt ?? null) };
+  return {
+    id: f.id,
+    object: 'file',
+    bytes: Number(f.bytes),
+    created_at: secs(f.createdAt),
+    filename: f.filename,
+    purpose: f.purpose,
+    status: 'processed',
+    status_details: null,
+    expires_at: secs(f.expiresAt ?? null),
+  };
 }
 
 export function batchView(b: BatchRow, counts: ResultCounts | undefined) {
@@ -78,7 +94,13 @@ export class BatchService {
     private readonly logger: Logger,
   ) {}
 
-  async uploadFile(key: VerifiedKey, filename: string, purpose: string, data: Buffer, expiresAfter: { anchor?: string; seconds?: string } = {}) {
+  async uploadFile(
+    key: VerifiedKey,
+    filename: string,
+    purpose: string,
+    data: Buffer,
+    expiresAfter: { anchor?: string; seconds?: string } = {},
+  ) {
     if (!(FILE_PURPOSES as readonly string[]).includes(purpose) || purpose === 'batch_output') {
       throw new BatchApiError(400, `purpose must be "batch" (got ${JSON.stringify(purpose)})`, 'invalid_value', 'purpose');
     }
@@ -88,9 +110,22 @@ export class BatchService {
     const held = await this.repository.userFileBytes(key.userId);
     const quota = this.config.GATEWAY_FILE_QUOTA_BYTES;
     if (held + data.length > quota) {
-      throw new BatchApiError(400, `this upload of ${data.length} bytes would take your files to ${held + data.length} bytes, over the quota of ${quota} bytes; delete files you no longer need`, 'storage_quota_exceeded', 'file');
+      throw new BatchApiError(
+        400,
+        `this upload of ${data.length} bytes would take your files to ${held + data.length} bytes, over the quota of ${quota} bytes; delete files you no longer need`,
+        'storage_quota_exceeded',
+        'file',
+      );
     }
-    const row: FileRow = { id: newId('file-'), userId: key.userId, keyId: key.keyId, filename: filename.replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl', purpose, bytes: data.length, createdAt: new Date(this.clock.now()) };
+    const row: FileRow = {
+      id: newId('file-'),
+      userId: key.userId,
+      keyId: key.keyId,
+      filename: filename.replace(/\u0000/g, '').slice(0, 255) || 'upload.jsonl',
+      purpose,
+      bytes: data.length,
+      createdAt: new Date(this.clock.now()),
+    };
     if (lifetime !== undefined) row.expiresAt = new Date(row.createdAt.getTime() + lifetime);
     await this.store.put(row.id, data);
     await this.repository.insertFile(row);
@@ -114,7 +149,13 @@ export class BatchService {
     await this.ownFile(key, id);
     // its batch reads requests from it until it ends: deleting it would leave the batch unable to finish
     const user = await this.repository.unfinishedBatchOf(id);
-    if (user) throw new BatchApiError(409, `file ${id} is the input of batch ${user.id}, which is ${user.status}; cancel the batch or wait for it to end`, 'file_in_use', 'file_id');
+    if (user)
+      throw new BatchApiError(
+        409,
+        `file ${id} is the input of batch ${user.id}, which is ${user.status}; cancel the batch or wait for it to end`,
+        'file_in_use',
+        'file_id',
+      );
     await this.repository.deleteFile(id, key.userId);
     await this.store.delete(id);
     return { id, object: 'file', deleted: true };
@@ -129,18 +170,25 @@ export class BatchService {
 
   async create(key: VerifiedKey, body: Record<string, unknown>) {
     const { input_file_id: inputFileId, endpoint, completion_window: window, metadata } = body;
-    if (typeof inputFileId !== 'string') throw new BatchApiError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
+    if (typeof inputFileId !== 'string')
+      throw new BatchApiError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
     if (typeof endpoint !== 'string' || !(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
       throw new BatchApiError(400, `endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}`, 'invalid_value', 'endpoint');
     }
     if (window !== '24h') throw new BatchApiError(400, 'completion_window must be "24h"', 'invalid_value', 'completion_window');
     if (metadata !== undefined && metadata !== null && !isStringMap(metadata)) {
-      throw new BatchApiError(400, 'metadata must be an object of at most 16 string values (keys up to 64, values up to 512 characters, no NUL)', 'invalid_value', 'metadata');
+      throw new BatchApiError(
+        400,
+        'metadata must be an object of at most 16 string values (keys up to 64, values up to 512 characters, no NUL)',
+        'invalid_value',
+        'metadata',
+      );
     }
     const file = await this.ownFile(key, inputFileId).catch(() => {
       throw new BatchApiError(404, `no file with id "${inputFileId}"`, 'file_not_found', 'input_file_id');
     });
-    if (file.purpose !== 'batch') throw new BatchApiError(400, `file ${inputFileId} has purpose "${file.purpose}", not "batch"`, 'invalid_value', 'input_file_id');
+    if (file.purpose !== 'batch')
+      throw new BatchApiError(400, `file ${inputFileId} has purpose "${file.purpose}", not "batch"`, 'invalid_value', 'input_file_id');
 
     const parsed = await parseBatchInputAsync(await this.store.get(inputFileId), endpoint as BatchEndpoint, (model) => {
       if (!key.allowsModel(model)) return `this API key may not use model "${model}"`;
@@ -149,20 +197,47 @@ export class BatchService {
     });
     const now = new Date(this.clock.now());
     const row: BatchRow = {
-      id: newId('batch_'), userId: key.userId, keyId: key.keyId, keyPrefix: key.prefix, endpoint,
-      keyExpiresAt: key.expiresAt === undefined ? null : new Date(key.expiresAt), keyAllowedModels: [...(key.allowedModels ?? [])], inputFileId, completionWindow: window,
-      status: parsed.ok ? 'validating' : 'failed', metadata: (metadata as Record<string, string>) ?? null, errors: parsed.ok ? null : parsed.errors,
-      total: parsed.ok ? parsed.lines.length : 0, inputTokens: parsed.ok ? parsed.inputTokens : 0, outputFileId: null, errorFileId: null,
-      createdAt: now, inProgressAt: null, expiresAt: new Date(now.getTime() + WINDOW_MS), finalizingAt: null, completedAt: null,
-      failedAt: parsed.ok ? null : now, expiredAt: null, cancellingAt: null, cancelledAt: null,
+      id: newId('batch_'),
+      userId: key.userId,
+      keyId: key.keyId,
+      keyPrefix: key.prefix,
+      endpoint,
+      keyExpiresAt: key.expiresAt === undefined ? null : new Date(key.expiresAt),
+      keyAllowedModels: [...(key.allowedModels ?? [])],
+      inputFileId,
+      completionWindow: window,
+      status: parsed.ok ? 'validating' : 'failed',
+      metadata: (metadata as Record<string, string>) ?? null,
+      errors: parsed.ok ? null : parsed.errors,
+      total: parsed.ok ? parsed.lines.length : 0,
+      inputTokens: parsed.ok ? parsed.inputTokens : 0,
+      outputFileId: null,
+      errorFileId: null,
+      createdAt: now,
+      inProgressAt: null,
+      expiresAt: new Date(now.getTime() + WINDOW_MS),
+      finalizingAt: null,
+      completedAt: null,
+      failedAt: parsed.ok ? null : now,
+      expiredAt: null,
+      cancellingAt: null,
+      cancelledAt: null,
     };
     if (parsed.ok) {
       const pending = await this.repository.pendingInputTokens(key.keyId);
       const ceiling = this.config.GATEWAY_BATCH_MAX_PENDING_TOKENS;
       if (pending + parsed.inputTokens > ceiling) {
-        throw new BatchApiError(429, `batch_pending_tokens limit: this batch has ~${parsed.inputTokens} input tokens and the key's queued and running batches ~${pending}; the limit is ${ceiling}`, 'batch_pending_tokens_exceeded', null, {
-          'x-ratelimit-name': 'batch_pending_tokens', 'x-ratelimit-limit': String(ceiling), 'x-ratelimit-used': String(pending),
-        });
+        throw new BatchApiError(
+          429,
+          `batch_pending_tokens limit: this batch has ~${parsed.inputTokens} input tokens and the key's queued and running batches ~${pending}; the limit is ${ceiling}`,
+          'batch_pending_tokens_exceeded',
+          null,
+          {
+            'x-ratelimit-name': 'batch_pending_tokens',
+            'x-ratelimit-limit': String(ceiling),
+            'x-ratelimit-used': String(pending),
+          },
+        );
       }
       // The key's batch token windows: refused when one is used up or this batch would overrun it.
       const window = await this.budget.exceededWith(key, 'batch', parsed.inputTokens);
@@ -170,7 +245,9 @@ export class BatchService {
         const limit = `batch_${window.window}_window_tokens`;
         throw new BatchApiError(429, describeWindowWouldExceed(window), `${limit}_exceeded`, null, {
           ...(window.retryAfterSeconds === null ? {} : { 'retry-after': String(window.retryAfterSeconds) }),
-          'x-ratelimit-name': limit, 'x-ratelimit-limit': String(window.ceiling), 'x-ratelimit-used': String(Math.round(window.used)),
+          'x-ratelimit-name': limit,
+          'x-ratelimit-limit': String(window.ceiling),
+          'x-ratelimit-used': String(Math.round(window.used)),
         });
       }
     }
@@ -198,7 +275,10 @@ export class BatchService {
   async list(key: VerifiedKey, after: string | undefined, limit: number) {
     const rows = await this.repository.batches(key.userId, after, limit + 1);
     const counts = await this.repository.counts(rows.map((r) => r.id));
-    return page(rows.map((r) => batchView(r, counts.get(r.id))), limit);
+    return page(
+      rows.map((r) => batchView(r, counts.get(r.id))),
+      limit,
+    );
   }
 
   /** `gateway.list-batches`: the portal's view of a user's batches (or everyone's), with progress. */
@@ -210,8 +290,17 @@ export class BatchService {
       batches: rows.map((b) => {
         const c = counts.get(b.id) ?? { completed: 0, failed: 0 };
         return {
-          id: b.id, userEmail: b.userId, keyPrefix: b.keyPrefix, endpoint: b.endpoint, status: b.status, total: b.total, completed: c.completed, failed: c.failed,
-          createdAt: iso(b.createdAt)!, expiresAt: iso(b.expiresAt)!, finishedAt: iso(b.completedAt ?? b.failedAt ?? b.expiredAt ?? b.cancelledAt),
+          id: b.id,
+          userEmail: b.userId,
+          keyPrefix: b.keyPrefix,
+          endpoint: b.endpoint,
+          status: b.status,
+          total: b.total,
+          completed: c.completed,
+          failed: c.failed,
+          createdAt: iso(b.createdAt)!,
+          expiresAt: iso(b.expiresAt)!,
+          finishedAt: iso(b.completedAt ?? b.failedAt ?? b.expiredAt ?? b.cancelledAt),
         };
       }),
     };
@@ -245,10 +334,21 @@ export const FILE_LIFETIME_SECONDS = { min: 3600, max: 2_592_000 } as const;
 /** The lifetime `expires_after` asks for, in ms; undefined when it asks for none. */
 function fileLifetimeMs(e: { anchor?: string; seconds?: string }): number | undefined {
   if (e.anchor === undefined && e.seconds === undefined) return undefined;
-  if (e.anchor !== 'created_at') throw new BatchApiError(400, `expires_after[anchor] must be "created_at" (got ${JSON.stringify(e.anchor ?? null)})`, 'invalid_value', 'expires_after.anchor');
+  if (e.anchor !== 'created_at')
+    throw new BatchApiError(
+      400,
+      `expires_after[anchor] must be "created_at" (got ${JSON.stringify(e.anchor ?? null)})`,
+      'invalid_value',
+      'expires_after.anchor',
+    );
   const seconds = Number(e.seconds);
   if (!/^\d+$/.test(e.seconds ?? '') || seconds < FILE_LIFETIME_SECONDS.min || seconds > FILE_LIFETIME_SECONDS.max) {
-    throw new BatchApiError(400, `expires_after[seconds] must be a whole number from ${FILE_LIFETIME_SECONDS.min} to ${FILE_LIFETIME_SECONDS.max} (got ${JSON.stringify(e.seconds ?? null)})`, 'invalid_value', 'expires_after.seconds');
+    throw new BatchApiError(
+      400,
+      `expires_after[seconds] must be a whole number from ${FILE_LIFETIME_SECONDS.min} to ${FILE_LIFETIME_SECONDS.max} (got ${JSON.stringify(e.seconds ?? null)})`,
+      'invalid_value',
+      'expires_after.seconds',
+    );
   }
   return seconds * 1000;
 }
@@ -257,5 +357,8 @@ function isStringMap(v: unknown): v is Record<string, string> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const entries = Object.entries(v);
   // NUL is the one character PostgreSQL cannot store in text or jsonb.
-  return entries.length <= 16 && entries.every(([k, s]) => k.length <= 64 && typeof s === 'string' && s.length <= 512 && !k.includes('\u0000') && !s.includes('\u0000'));
+  return (
+    entries.length <= 16 &&
+    entries.every(([k, s]) => k.length <= 64 && typeof s === 'string' && s.length <= 512 && !k.includes('\u0000') && !s.includes('\u0000'))
+  );
 }

@@ -53,11 +53,16 @@ export class DataPlaneController implements BeforeApplicationShutdown {
     const ex = new HttpExchange(req, res, requestId, this.clock.now(), this.clock.monotonic());
     const given = req.headers['x-request-id'];
     if (typeof given === 'string' && REQUEST_ID.test(given)) ex.clientRequestId = given;
-    if (this.closing) return ex.sendError(503, 'the gateway is shutting down', 'shutting_down', null, { 'retry-after': '1', connection: 'close' });
+    if (this.closing)
+      return ex.sendError(503, 'the gateway is shutting down', 'shutting_down', null, { 'retry-after': '1', connection: 'close' });
     ex.clientAddress = this.network.clientAddress(req);
     if (!this.network.allowed(ex.clientAddress)) {
       req.resume();
-      return ex.sendError(403, `the API may not be used from ${ex.clientAddress ?? 'an unknown address'} (not in GATEWAY_ALLOWED_CIDRS)`, 'address_not_allowed');
+      return ex.sendError(
+        403,
+        `the API may not be used from ${ex.clientAddress ?? 'an unknown address'} (not in GATEWAY_ALLOWED_CIDRS)`,
+        'address_not_allowed',
+      );
     }
 
     const route = ROUTES.get(path);

@@ -18,6 +18,8 @@ export class KeyEventsHandler {
   @On('key.revoked', { broadcast: true })
   async revoked(@Payload() msg: KeyRevoked) {
     this.keys.revoked(msg);
-    await this.batches.keyRevoked(msg.keyId).catch((err: unknown) => this.logger.error('cancelling the batches of a revoked key failed', { keyId: msg.keyId, err }));
+    await this.batches
+      .keyRevoked(msg.keyId)
+      .catch((err: unknown) => this.logger.error('cancelling the batches of a revoked key failed', { keyId: msg.keyId, err }));
   }
 }

@@ -2,8 +2,27 @@ import { BatchGate } from './batch-gate';
 
 describe('BatchGate', () => {
   it.each([
-    ['one per model per turn, oldest first', [['m', 'a'], ['m', 'b'], ['n', 'c']], { m: 5, n: 5 }, ['m:a', 'n:c'], false],
-    ['none for a model without a spare slot', [['m', 'a'], ['n', 'b']], { m: 0, n: 1 }, ['n:b'], false],
+    [
+      'one per model per turn, oldest first',
+      [
+        ['m', 'a'],
+        ['m', 'b'],
+        ['n', 'c'],
+      ],
+      { m: 5, n: 5 },
+      ['m:a', 'n:c'],
+      false,
+    ],
+    [
+      'none for a model without a spare slot',
+      [
+        ['m', 'a'],
+        ['n', 'b'],
+      ],
+      { m: 0, n: 1 },
+      ['n:b'],
+      false,
+    ],
     ['nobody waiting: nothing, and idle', [], { m: 1 }, [], true],
     ['the last waiter admitted leaves the gate idle', [['m', 'a']], { m: 1 }, ['m:a'], true],
   ])('%s', (_case, waiting, spare, admitted, idle) => {

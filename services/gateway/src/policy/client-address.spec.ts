@@ -4,7 +4,14 @@ describe('client address and allow-lists', () => {
   const list = addressMatcher(parseCidrs('10.0.0.0/8, 2001:db8::/32, 192.0.2.7'))!;
 
   it.each([
-    ['10.2.3.4', true], ['::ffff:10.2.3.4', true], ['11.0.0.1', false], ['2001:db8:ff::1', true], ['2001:db9::1', false], ['192.0.2.7', true], ['192.0.2.8', false], ['garbage', false],
+    ['10.2.3.4', true],
+    ['::ffff:10.2.3.4', true],
+    ['11.0.0.1', false],
+    ['2001:db8:ff::1', true],
+    ['2001:db9::1', false],
+    ['192.0.2.7', true],
+    ['192.0.2.8', false],
+    ['garbage', false],
   ])('%s allowed: %s', (address, allowed) => {
     expect(list(address as string)).toBe(allowed);
   });

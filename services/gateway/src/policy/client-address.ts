@@ -15,7 +15,8 @@ export function parseCidrs(list: string | readonly string[]): string[] {
     const [ip, bits, extra] = cidr.split('/');
     const max = isIPv4(ip) ? 32 : isIPv6(ip) ? 128 : -1;
     const n = bits === undefined ? max : Number(bits);
-    if (max < 0 || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max) throw new Error(`"${cidr}" is not an IP address or CIDR`);
+    if (max < 0 || extra !== undefined || !Number.isInteger(n) || n < 0 || n > max)
+      throw new Error(`"${cidr}" is not an IP address or CIDR`);
     out.push(cidr);
   }
   return out;
@@ -43,11 +44,18 @@ export function addressMatcher(cidrs: readonly string[]): ((address: string) => 
  * The client's address: the peer, unless the peer is a trusted proxy, in which case
  * `X-Forwarded-For` is walked from the right past every trusted proxy (left entries are client-written).
  */
-export function clientAddress(peer: string | undefined, forwardedFor: string | string[] | undefined, trustedProxy: ((a: string) => boolean) | undefined): string | undefined {
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trustedProxy: ((a: string) => boolean) | undefined,
+): string | undefined {
   if (!peer) return undefined;
   let address = plainAddress(peer);
   if (!trustedProxy || !forwardedFor || !trustedProxy(address)) return address;
-  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',').map((h) => h.trim()).filter(Boolean);
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = plainAddress(hops[i].replace(/^\[(.*)\](?::\d+)?$/, '$1'));
     if (!isIPv4(hop) && !isIPv6(hop)) return address; // garbage: stop at the last address we could believe

@@ -57,10 +57,18 @@ describe('KeyCache', () => {
     if (!v.valid) throw new Error('expected valid');
     expect(['Qwen/Qwen2.5-3B', 'llm-jp/llm-jp-3.1-13b', 'openai/gpt-oss-20b'].map(v.key.allowsModel)).toEqual([true, true, false]);
     expect(['10.1.2.3', '::ffff:127.0.0.1', '192.168.0.1'].map((a) => v.key.allowsAddress!(a))).toEqual([true, true, false]);
-    expect(toVerifiedKey(reply()).valid && (toVerifiedKey(reply()) as { key: { allowsAddress?: unknown } }).key.allowsAddress).toBeUndefined();
+    expect(
+      toVerifiedKey(reply()).valid && (toVerifiedKey(reply()) as { key: { allowsAddress?: unknown } }).key.allowsAddress,
+    ).toBeUndefined();
   });
 
   it('reads the visible prefix of a key', () => {
-    expect([keyPrefix(SECRET), keyPrefix('sk-_b_d-f_h_0123456789'), keyPrefix('sk-_x'), keyPrefix('pk-abcd1234_secret'), keyPrefix('sk-abc')]).toEqual(['abcd1234', '_b_d-f_h', undefined, undefined, undefined]);
+    expect([
+      keyPrefix(SECRET),
+      keyPrefix('sk-_b_d-f_h_0123456789'),
+      keyPrefix('sk-_x'),
+      keyPrefix('pk-abcd1234_secret'),
+      keyPrefix('sk-abc'),
+    ]).toEqual(['abcd1234', '_b_d-f_h', undefined, undefined, undefined]);
   });
 });

@@ -102,7 +102,10 @@ export class KeyCache {
     this.negatives.delete(secret);
     const map = verdict.valid ? this.entries : this.negatives;
     map.set(secret, { verdict, checkedAt: now });
-    if (map.size > (verdict.valid ? this.spec.maxEntries : this.spec.maxNegativeEntries ?? Math.max(1, Math.floor(this.spec.maxEntries / 10)))) {
+    if (
+      map.size >
+      (verdict.valid ? this.spec.maxEntries : (this.spec.maxNegativeEntries ?? Math.max(1, Math.floor(this.spec.maxEntries / 10))))
+    ) {
       const oldest = map.keys().next().value;
       if (oldest !== undefined) map.delete(oldest);
     }

@@ -23,7 +23,12 @@ describe('KeyLimiter', () => {
   it('counts concurrent requests until released', () => {
     const l = new KeyLimiter();
     expect(l.admit('k', { maxConcurrent: 1 }, 0)).toBeUndefined();
-    expect(l.admit('k', { maxConcurrent: 1 }, 0)).toMatchObject({ limit: 'concurrent_requests', used: 1, ceiling: 1, retryAfterSeconds: 1 });
+    expect(l.admit('k', { maxConcurrent: 1 }, 0)).toMatchObject({
+      limit: 'concurrent_requests',
+      used: 1,
+      ceiling: 1,
+      retryAfterSeconds: 1,
+    });
     l.release('k', 10, 1);
     expect(l.admit('k', { maxConcurrent: 1 }, 2)).toBeUndefined();
     expect(l.concurrent('k')).toBe(1);

@@ -117,13 +117,23 @@ export class KeyLimiter {
     if (requestsPerMinute) {
       const used = s.requests.used(now);
       if (used + 1 > requestsPerMinute) {
-        return { limit: 'requests_per_minute', used: Math.ceil(used), ceiling: requestsPerMinute, retryAfterSeconds: s.requests.secondsUntil(requestsPerMinute - 1, now) };
+        return {
+          limit: 'requests_per_minute',
+          used: Math.ceil(used),
+          ceiling: requestsPerMinute,
+          retryAfterSeconds: s.requests.secondsUntil(requestsPerMinute - 1, now),
+        };
       }
     }
     if (tokensPerMinute) {
       const used = s.tokens.used(now);
       if (used >= tokensPerMinute) {
-        return { limit: 'tokens_per_minute', used: Math.ceil(used), ceiling: tokensPerMinute, retryAfterSeconds: s.tokens.secondsUntil(tokensPerMinute - 1, now) };
+        return {
+          limit: 'tokens_per_minute',
+          used: Math.ceil(used),
+          ceiling: tokensPerMinute,
+          retryAfterSeconds: s.tokens.secondsUntil(tokensPerMinute - 1, now),
+        };
       }
     }
     s.requests.add(1, now);

@@ -1,5 +1,15 @@
 import type { KeyLimits } from '@maas/contracts';
-import { EMPTY_STATE, exchange, LEASE_SPEC, LeaseExchange, leaseSize, requestsExceeded, SharedKeyState, sharedStanding, tokensExceeded } from './limit-lease';
+import {
+  EMPTY_STATE,
+  exchange,
+  LEASE_SPEC,
+  LeaseExchange,
+  leaseSize,
+  requestsExceeded,
+  SharedKeyState,
+  sharedStanding,
+  tokensExceeded,
+} from './limit-lease';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0); // the start of a minute
 const at = (ms: number) => T0 + ms;
@@ -50,7 +60,7 @@ describe('limit leases', () => {
     expect(later.requests).toBe(60);
   });
 
-  it('concurrency slots are held per gateway, up to the key\'s limit across all, and freed when a holder goes stale', () => {
+  it("concurrency slots are held per gateway, up to the key's limit across all, and freed when a holder goes stale", () => {
     const limits = { maxConcurrent: 2 } as KeyLimits;
     const a = exchange(undefined, ask({ want: 0, slots: 2 }), limits, at(0), LEASE_SPEC);
     expect(a.slots).toBe(2);
@@ -71,7 +81,7 @@ describe('limit leases', () => {
     expect(sharedStanding(b.state, limits, 0, 50, at(200)).tokens).toEqual({ limit: 1000, remaining: 50, resetMs: 119_800 });
   });
 
-  it('standing counts this gateway\'s unused lease as remaining', () => {
+  it("standing counts this gateway's unused lease as remaining", () => {
     const a = exchange(EMPTY_STATE, ask({ want: 1 }), rpm60, at(0), LEASE_SPEC);
     expect(a.requests).toBe(3);
     expect(sharedStanding(a.state, rpm60, 2, 0, at(0)).requests).toEqual({ limit: 60, remaining: 59, resetMs: 120_000 });

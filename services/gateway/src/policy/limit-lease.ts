@@ -84,7 +84,13 @@ export function leaseSize(limit: number, room: number, spec: LeaseSpec): number 
  * leases requests from what is left and holds the slots it can. Pure; the caller writes `state` back
  * with compare-and-set and repeats the exchange on a conflict.
  */
-export function exchange(current: SharedKeyState | undefined, ask: LeaseExchange, limits: KeyLimits, now: number, spec: LeaseSpec): LeaseGrant {
+export function exchange(
+  current: SharedKeyState | undefined,
+  ask: LeaseExchange,
+  limits: KeyLimits,
+  now: number,
+  spec: LeaseSpec,
+): LeaseGrant {
   const s = rolled(current ?? EMPTY_STATE, now);
   const requests: [number, number] = [s.requests[0], s.requests[1]];
   const tokens: [number, number] = [s.tokens[0], s.tokens[1]];
@@ -110,17 +116,32 @@ export function exchange(current: SharedKeyState | undefined, ask: LeaseExchange
 }
 
 /** Where the key stands against its per-minute limits by the shared state, plus what this gateway holds unused. */
-export function sharedStanding(state: SharedKeyState, limits: KeyLimits, unusedLease: number, pendingTokens: number, now: number): { requests?: LimitState; tokens?: LimitState } {
+export function sharedStanding(
+  state: SharedKeyState,
+  limits: KeyLimits,
+  unusedLease: number,
+  pendingTokens: number,
+  now: number,
+): { requests?: LimitState; tokens?: LimitState } {
   const s = rolled(state, now);
   const out: { requests?: LimitState; tokens?: LimitState } = {};
-  const reset = (pair: readonly [number, number]) => (pair[1] > 0 ? s.minute + 2 * MINUTE - now : pair[0] > 0 ? s.minute + MINUTE - now : 0);
+  const reset = (pair: readonly [number, number]) =>
+    pair[1] > 0 ? s.minute + 2 * MINUTE - now : pair[0] > 0 ? s.minute + MINUTE - now : 0;
   if (limits.requestsPerMinute) {
     const used = slidingUsed(s.requests, s.minute, now) - unusedLease;
-    out.requests = { limit: limits.requestsPerMinute, remaining: Math.max(0, Math.floor(limits.requestsPerMinute - used)), resetMs: reset(s.requests) };
+    out.requests = {
+      limit: limits.requestsPerMinute,
+      remaining: Math.max(0, Math.floor(limits.requestsPerMinute - used)),
+      resetMs: reset(s.requests),
+    };
   }
   if (limits.tokensPerMinute) {
     const used = slidingUsed(s.tokens, s.minute, now) + pendingTokens;
-    out.tokens = { limit: limits.tokensPerMinute, remaining: Math.max(0, Math.floor(limits.tokensPerMinute - used)), resetMs: reset(s.tokens) };
+    out.tokens = {
+      limit: limits.tokensPerMinute,
+      remaining: Math.max(0, Math.floor(limits.tokensPerMinute - used)),
+      resetMs: reset(s.tokens),
+    };
   }
   return out;
 }
@@ -137,7 +158,12 @@ function secondsUntil(pair: readonly [number, number], minute: number, target: n
 export function requestsExceeded(state: SharedKeyState, ceiling: number, now: number): LimitExceeded {
   const s = rolled(state, now);
   const used = slidingUsed(s.requests, s.minute, now);
-  return { limit: 'requests_per_minute', used: Math.ceil(used), ceiling, retryAfterSeconds: secondsUntil(s.requests, s.minute, ceiling - 1, now) };
+  return {
+    limit: 'requests_per_minute',
+    used: Math.ceil(used),
+    ceiling,
+    retryAfterSeconds: secondsUntil(s.requests, s.minute, ceiling - 1, now),
+  };
 }
 
 /** The refusal when the key's tokens per minute, across gateways, are used up; undefined while within. */
@@ -145,5 +171,10 @@ export function tokensExceeded(state: SharedKeyState, ceiling: number, pendingTo
   const s = rolled(state, now);
   const used = slidingUsed(s.tokens, s.minute, now) + pendingTokens;
   if (used < ceiling) return undefined;
-  return { limit: 'tokens_per_minute', used: Math.ceil(used), ceiling, retryAfterSeconds: secondsUntil([s.tokens[0], s.tokens[1] + pendingTokens], s.minute, ceiling - 1, now) };
+  return {
+    limit: 'tokens_per_minute',
+    used: Math.ceil(used),
+    ceiling,
+    retryAfterSeconds: secondsUntil([s.tokens[0], s.tokens[1] + pendingTokens], s.minute, ceiling - 1, now),
+  };
 }

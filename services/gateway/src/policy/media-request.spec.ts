@@ -10,7 +10,11 @@ function form(parts: { name: string; value: Buffer | string; filename?: string }
   const chunks: Buffer[] = [];
   for (const p of parts) {
     const file = p.filename !== undefined ? `; filename="${p.filename}"\r\nContent-Type: application/octet-stream` : '';
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${file}\r\n\r\n`), Buffer.from(p.value), Buffer.from('\r\n'));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${file}\r\n\r\n`),
+      Buffer.from(p.value),
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(chunks);
@@ -26,7 +30,11 @@ describe('media requests', () => {
   });
 
   it('finds the model after the file and swaps it without touching the file bytes', () => {
-    const raw = form([{ name: 'file', value: WAV, filename: 'a.wav' }, { name: 'model', value: 'whisper' }, { name: 'response_format', value: 'text' }]);
+    const raw = form([
+      { name: 'file', value: WAV, filename: 'a.wav' },
+      { name: 'model', value: 'whisper' },
+      { name: 'response_format', value: 'text' },
+    ]);
     const checked = checkMediaForm(raw, BOUNDARY, TRANSCRIPTION_FIELD);
     expect(checked).toMatchObject({ ok: true, model: 'whisper' });
     if (!checked.ok) return;
@@ -38,15 +46,51 @@ describe('media requests', () => {
   it.each([
     ['no model', [{ name: 'file', value: WAV, filename: 'a.wav' }], TRANSCRIPTION_FIELD, 'model', 'missing_required_parameter'],
     ['no file', [{ name: 'model', value: 'm' }], TRANSCRIPTION_FIELD, 'file', 'missing_required_parameter'],
-    ['an image as audio', [{ name: 'model', value: 'm' }, { name: 'file', value: PNG, filename: 'a.wav' }], TRANSCRIPTION_FIELD, 'file', 'unsupported_media_type'],
-    ['an empty file', [{ name: 'model', value: 'm' }, { name: 'image', value: '', filename: 'a.png' }], OCR_FIELD, 'image', 'empty_file'],
-    ['bad base64 in a field', [{ name: 'model', value: 'm' }, { name: 'image', value: 'not base64!' }], OCR_FIELD, 'image', 'invalid_base64'],
+    [
+      'an image as audio',
+      [
+        { name: 'model', value: 'm' },
+        { name: 'file', value: PNG, filename: 'a.wav' },
+      ],
+      TRANSCRIPTION_FIELD,
+      'file',
+      'unsupported_media_type',
+    ],
+    [
+      'an empty file',
+      [
+        { name: 'model', value: 'm' },
+        { name: 'image', value: '', filename: 'a.png' },
+      ],
+      OCR_FIELD,
+      'image',
+      'empty_file',
+    ],
+    [
+      'bad base64 in a field',
+      [
+        { name: 'model', value: 'm' },
+        { name: 'image', value: 'not base64!' },
+      ],
+      OCR_FIELD,
+      'image',
+      'invalid_base64',
+    ],
   ])('refuses %s, naming the field', (_name, parts, field, param, code) => {
     expect(checkMediaForm(form(parts), BOUNDARY, field)).toMatchObject({ ok: false, param, code });
   });
 
-  it('accepts OpenAI\'s `file` name for an OCR image', () => {
-    expect(checkMediaForm(form([{ name: 'model', value: 'm' }, { name: 'file', value: PNG, filename: 'p.png' }]), BOUNDARY, OCR_FIELD)).toMatchObject({ ok: true });
+  it("accepts OpenAI's `file` name for an OCR image", () => {
+    expect(
+      checkMediaForm(
+        form([
+          { name: 'model', value: 'm' },
+          { name: 'file', value: PNG, filename: 'p.png' },
+        ]),
+        BOUNDARY,
+        OCR_FIELD,
+      ),
+    ).toMatchObject({ ok: true });
   });
 
   it.each([
@@ -64,24 +108,52 @@ describe('media requests', () => {
   });
 
   it('routes through parseInferenceRequest by content type, and counts chat images', () => {
-    const raw = form([{ name: 'model', value: 'm' }, { name: 'file', value: WAV, filename: 'a.wav' }]);
+    const raw = form([
+      { name: 'model', value: 'm' },
+      { name: 'file', value: WAV, filename: 'a.wav' },
+    ]);
     const parsed = parseInferenceRequest(route('/v1/audio/transcriptions'), raw, `multipart/form-data; boundary=${BOUNDARY}`);
     expect(parsed).toMatchObject({ ok: true, value: { model: 'm', stream: false, form: expect.any(Object) } });
-    const chat = parseInferenceRequest(route('/v1/chat/completions'), Buffer.from(JSON.stringify({
-      model: 'ocr', messages: [{ role: 'user', content: [{ type: 'text', text: 'read' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }],
-    })));
+    const chat = parseInferenceRequest(
+      route('/v1/chat/completions'),
+      Buffer.from(
+        JSON.stringify({
+          model: 'ocr',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'read' },
+                { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+              ],
+            },
+          ],
+        }),
+      ),
+    );
     expect(chat).toMatchObject({ ok: true, value: { imageParts: 1 } });
   });
 });
 
 describe('media usage', () => {
   it('bills OCR images at 85 prompt tokens and characters at four a token', () => {
-    expect(ocrUsage(Buffer.from(JSON.stringify({ text: 'धर्म', usage: { images: 1, characters: 9 } })))).toEqual({ promptTokens: 85, completionTokens: 3 });
+    expect(ocrUsage(Buffer.from(JSON.stringify({ text: 'धर्म', usage: { images: 1, characters: 9 } })))).toEqual({
+      promptTokens: 85,
+      completionTokens: 3,
+    });
     expect(ocrUsage(Buffer.from('{"text":"x"}'))).toBeUndefined();
   });
 
   it('bills audio at 10 tokens a second and the transcript at four characters a token', () => {
-    expect(transcriptionUsage(12.34, Buffer.from('{"text":"hello world"}'), 'application/json')).toEqual({ promptTokens: 124, completionTokens: 3, counted: true });
-    expect(transcriptionUsage(undefined, Buffer.from('hello'), 'text/plain')).toEqual({ promptTokens: 0, completionTokens: 2, counted: false });
+    expect(transcriptionUsage(12.34, Buffer.from('{"text":"hello world"}'), 'application/json')).toEqual({
+      promptTokens: 124,
+      completionTokens: 3,
+      counted: true,
+    });
+    expect(transcriptionUsage(undefined, Buffer.from('hello'), 'text/plain')).toEqual({
+      promptTokens: 0,
+      completionTokens: 2,
+      counted: false,
+    });
   });
 });

@@ -11,8 +11,7 @@ export interface FormModel {
 }
 
 export type MediaCheck =
-  | { ok: true; model: string; form?: FormModel }
-  | { ok: false; model?: string; message: string; param: string | null; code: string };
+  { ok: true; model: string; form?: FormModel } | { ok: false; model?: string; message: string; param: string | null; code: string };
 
 /** The binary field of each media endpoint, and what it must hold. */
 export interface MediaField {
@@ -31,7 +30,8 @@ const NO_SIZE_LIMIT = Number.MAX_SAFE_INTEGER;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function checkModel(model: unknown): MediaCheck | undefined {
-  if (model === undefined || model === null || model === '') return { ok: false, message: 'you must provide a model parameter', param: 'model', code: 'missing_required_parameter' };
+  if (model === undefined || model === null || model === '')
+    return { ok: false, message: 'you must provide a model parameter', param: 'model', code: 'missing_required_parameter' };
   if (!isUsableModelName(model)) return { ok: false, message: MODEL_NAME_RULE, param: 'model', code: 'invalid_value' };
   return undefined;
 }
@@ -107,7 +107,8 @@ function multipartParts(raw: Buffer, boundary: string): Part[] | undefined {
  */
 export function checkMediaForm(raw: Buffer, boundary: string, field: MediaField): MediaCheck {
   const parts = multipartParts(raw, boundary);
-  if (!parts) return { ok: false, message: 'request body is not valid multipart/form-data for its boundary', param: null, code: 'invalid_multipart' };
+  if (!parts)
+    return { ok: false, message: 'request body is not valid multipart/form-data for its boundary', param: null, code: 'invalid_multipart' };
   const modelPart = parts.find((p) => p.name === 'model');
   const model = modelPart ? raw.toString('utf8', modelPart.start, modelPart.end) : undefined;
   const bad = checkModel(model);
@@ -124,7 +125,13 @@ export function checkMediaForm(raw: Buffer, boundary: string, field: MediaField)
       const type = sniffMediaType(raw.subarray(file.start, Math.min(file.end, file.start + 64)));
       if (file.end === file.start) return { ok: false, model, message: `\`${name}\` is empty`, param: name, code: 'empty_file' };
       if (!type || type.kind !== field.kind) {
-        return { ok: false, model, message: `\`${name}\` has an unsupported media type: ${type?.mime ?? 'unrecognised bytes'}; supported: ${TYPES[field.kind].join(', ')}`, param: name, code: 'unsupported_media_type' };
+        return {
+          ok: false,
+          model,
+          message: `\`${name}\` has an unsupported media type: ${type?.mime ?? 'unrecognised bytes'}; supported: ${TYPES[field.kind].join(', ')}`,
+          param: name,
+          code: 'unsupported_media_type',
+        };
       }
     }
   } catch (err) {

@@ -46,7 +46,12 @@ export class ModelCatalogue {
 }
 
 /** Ready with a ready worker; starting while a worker starts, the scaler keeps replicas up, or requests wait for one; else scaled to zero. */
-export function modelState(readyWorkers: number, startingWorkers: number, entry: CatalogueEntry | undefined, heldRequests: number): ModelState {
+export function modelState(
+  readyWorkers: number,
+  startingWorkers: number,
+  entry: CatalogueEntry | undefined,
+  heldRequests: number,
+): ModelState {
   if (readyWorkers > 0) return 'ready';
   if (startingWorkers > 0 || (entry?.minReplicas ?? 0) > 0 || heldRequests > 0) return 'starting';
   return 'scaled_to_zero';
@@ -57,5 +62,8 @@ export function startEta(entry: CatalogueEntry | undefined, waitedMs: number): {
   if (!entry) return { retryAfterSeconds: 5, message: '' };
   const left = Math.ceil(entry.bootSeconds - waitedMs / 1000);
   const retryAfterSeconds = left >= 1 ? left : 5;
-  return { retryAfterSeconds, message: `; the model is starting (its capacity takes about ${entry.bootSeconds} s to start): retry in ${retryAfterSeconds} s` };
+  return {
+    retryAfterSeconds,
+    message: `; the model is starting (its capacity takes about ${entry.bootSeconds} s to start): retry in ${retryAfterSeconds} s`,
+  };
 }

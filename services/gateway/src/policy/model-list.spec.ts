@@ -3,8 +3,19 @@ import { ModelCatalogue } from './model-catalogue';
 import { modelObject, ownerOf } from './model-list';
 import { RegistryReplica } from './registry-replica';
 
-const reg = (id: string, hardware: 'gpu' | 'cpu', caps: WorkerRegistered['models'][number]['capabilities'], ctx?: number): WorkerRegistered => ({
-  workerId: id, url: 'http://x', hardware, capacity: 1, vmId: 'vm', runtime: { kind: 'vllm' }, sentAt: '',
+const reg = (
+  id: string,
+  hardware: 'gpu' | 'cpu',
+  caps: WorkerRegistered['models'][number]['capabilities'],
+  ctx?: number,
+): WorkerRegistered => ({
+  workerId: id,
+  url: 'http://x',
+  hardware,
+  capacity: 1,
+  vmId: 'vm',
+  runtime: { kind: 'vllm' },
+  sentAt: '',
   models: [{ id: 'org/m', capabilities: caps, ...(ctx ? { maxContextTokens: ctx } : {}) }],
 });
 
@@ -15,8 +26,17 @@ describe('modelObject', () => {
     r.register(reg('b', 'cpu', ['completion', 'chat'], 32768), 6000);
     r.register({ ...reg('c', 'cpu', ['embedding']), state: 'starting' }, 6000);
     expect(modelObject(r.knownModel('org/m', 6000, 1)!, r.workersFor('org/m'))).toEqual({
-      id: 'org/m', object: 'model', created: 5, owned_by: 'org',
-      metadata: { capabilities: ['chat', 'completion'], max_context_tokens: 32768, ready_workers: 2, hardware: ['cpu', 'gpu'], state: 'ready' },
+      id: 'org/m',
+      object: 'model',
+      created: 5,
+      owned_by: 'org',
+      metadata: {
+        capabilities: ['chat', 'completion'],
+        max_context_tokens: 32768,
+        ready_workers: 2,
+        hardware: ['cpu', 'gpu'],
+        state: 'ready',
+      },
     });
   });
 
@@ -29,11 +49,23 @@ describe('modelObject', () => {
 
   it('lists a catalogue model without a ready worker, with its state and what its workers last said', () => {
     const catalogue = new ModelCatalogue(30_000);
-    catalogue.published({ publishedAt: '', models: [{ model: 'org/m', minReplicas: 0, maxReplicas: 2, bootSeconds: 40 }, { model: 'org/kept', minReplicas: 1, maxReplicas: 1, bootSeconds: 40 }] }, 2000);
+    catalogue.published(
+      {
+        publishedAt: '',
+        models: [
+          { model: 'org/m', minReplicas: 0, maxReplicas: 2, bootSeconds: 40 },
+          { model: 'org/kept', minReplicas: 1, maxReplicas: 1, bootSeconds: 40 },
+        ],
+      },
+      2000,
+    );
     const entry = catalogue.get('org/m', 3000);
     const never = modelObject(catalogue.known('org/m', 3000)!, [], entry);
     expect(never).toEqual({
-      id: 'org/m', object: 'model', created: 2, owned_by: 'org',
+      id: 'org/m',
+      object: 'model',
+      created: 2,
+      owned_by: 'org',
       metadata: { capabilities: [], max_context_tokens: null, ready_workers: 0, hardware: [], state: 'scaled_to_zero' },
     });
     expect(modelObject(catalogue.known('org/m', 3000)!, [], entry, 1)?.metadata.state).toBe('starting');
@@ -42,7 +74,11 @@ describe('modelObject', () => {
     const r = new RegistryReplica();
     r.register({ ...reg('a', 'gpu', ['chat'], 8192), state: 'starting' }, 2500);
     expect(modelObject(r.knownModel('org/m', 3000, 1)!, r.workersFor('org/m'), entry)?.metadata).toEqual({
-      capabilities: ['chat'], max_context_tokens: 8192, ready_workers: 0, hardware: [], state: 'starting',
+      capabilities: ['chat'],
+      max_context_tokens: 8192,
+      ready_workers: 0,
+      hardware: [],
+      state: 'starting',
     });
   });
 });

@@ -30,7 +30,12 @@ export function ownerOf(model: string): string {
  * Merges what ready workers serve into one entry per model. A catalogue model without a ready worker
  * is listed with what its workers last said (nothing, before any has registered); another is not listed.
  */
-export function modelObject(model: KnownModel, workers: readonly ReplicaWorker[], catalogued?: CatalogueEntry, heldRequests = 0): ModelObject | undefined {
+export function modelObject(
+  model: KnownModel,
+  workers: readonly ReplicaWorker[],
+  catalogued?: CatalogueEntry,
+  heldRequests = 0,
+): ModelObject | undefined {
   const ready = workers.filter((w) => w.state === 'ready');
   if (ready.length === 0 && !catalogued) return undefined;
   const starting = workers.filter((w) => w.state === 'starting').length;

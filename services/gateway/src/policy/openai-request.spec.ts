@@ -28,7 +28,15 @@ describe('parseInferenceRequest', () => {
   });
 
   it('counts prompt characters of text parts and of completion prompts given as lists', () => {
-    const parts = [{ role: 'user', content: [{ type: 'text', text: 'abcd' }, { type: 'image_url', image_url: { url: 'data:' } }] }];
+    const parts = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'abcd' },
+          { type: 'image_url', image_url: { url: 'data:' } },
+        ],
+      },
+    ];
     expect(parse(chat, { model: 'm', messages: parts })).toMatchObject({ ok: true, value: { promptChars: 4 } });
     expect(parse(completions, { model: 'm', prompt: ['ab', 'cde'] })).toMatchObject({ ok: true, value: { promptChars: 5, prefix: 'ab' } });
     expect(parse(embeddings, { model: 'm', input: [1, 2, 3] })).toMatchObject({ ok: true, value: { promptChars: 12 } });
@@ -45,10 +53,22 @@ describe('parseInferenceRequest', () => {
     ['content {}', chat, { model: 'm', messages: [{ role: 'user', content: {} }] }, 'messages[0].content', 'invalid_value'],
     ['content true', chat, { model: 'm', messages: [{ role: 'user', content: true }] }, 'messages[0].content', 'invalid_value'],
     ['content [null]', chat, { model: 'm', messages: [{ role: 'user', content: [null] }] }, 'messages[0].content', 'invalid_value'],
-    ['a part with numeric text', chat, { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 1 }] }] }, 'messages[0].content', 'invalid_value'],
+    [
+      'a part with numeric text',
+      chat,
+      { model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 1 }] }] },
+      'messages[0].content',
+      'invalid_value',
+    ],
     ['nesting 100,000 deep', chat, `{"model":"m","messages":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, null, 'invalid_json'],
     ['a string stream flag', chat, { model: 'm', messages: msgs, stream: 'yes' }, 'stream', 'invalid_value'],
-    ['a bad include_usage', chat, { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: 1 } }, 'stream_options.include_usage', 'invalid_value'],
+    [
+      'a bad include_usage',
+      chat,
+      { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: 1 } },
+      'stream_options.include_usage',
+      'invalid_value',
+    ],
     ['zero max_tokens', chat, { model: 'm', messages: msgs, max_tokens: 0 }, 'max_tokens', 'invalid_value'],
     ['a temperature of 3', chat, { model: 'm', messages: msgs, temperature: 3 }, 'temperature', 'invalid_value'],
     ['no messages', chat, { model: 'm' }, 'messages', 'missing_required_parameter'],
@@ -74,7 +94,11 @@ describe('parseInferenceRequest: what a client may not send to a runtime', () =>
   const part = (p: unknown) => ({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, p] }] });
 
   it.each([
-    ['an image URL', { type: 'image_url', image_url: { url: 'http://169.254.169.254/latest/meta-data/' } }, 'messages[0].content[1].image_url.url'],
+    [
+      'an image URL',
+      { type: 'image_url', image_url: { url: 'http://169.254.169.254/latest/meta-data/' } },
+      'messages[0].content[1].image_url.url',
+    ],
     ['an image URL given as a string', { type: 'image_url', image_url: 'https://example.org/a.png' }, 'messages[0].content[1].image_url'],
     ['a video URL', { type: 'video_url', video_url: { url: 'file:///etc/passwd' } }, 'messages[0].content[1].video_url.url'],
     ['an audio URL', { type: 'audio_url', audio_url: { url: 'http://10.0.0.5:8000/x.wav' } }, 'messages[0].content[1].audio_url.url'],
@@ -89,10 +113,16 @@ describe('parseInferenceRequest: what a client may not send to a runtime', () =>
     }
   });
 
-  it.each(['priority', 'prompt_embeds', 'chat_template', 'logits_processors', 'kv_transfer_params', 'request_id'])('refuses the engine field %s', (field) => {
-    expect(parse(chat, { model: 'm', messages: msgs, [field]: field === 'priority' ? -100 : 'x' })).toMatchObject({ ok: false, error: { param: field, code: 'unsupported_parameter' } });
-    expect(parse(completions, { model: 'm', prompt: 'p', [field]: 'x' })).toMatchObject({ ok: false, error: { param: field } });
-  });
+  it.each(['priority', 'prompt_embeds', 'chat_template', 'logits_processors', 'kv_transfer_params', 'request_id'])(
+    'refuses the engine field %s',
+    (field) => {
+      expect(parse(chat, { model: 'm', messages: msgs, [field]: field === 'priority' ? -100 : 'x' })).toMatchObject({
+        ok: false,
+        error: { param: field, code: 'unsupported_parameter' },
+      });
+      expect(parse(completions, { model: 'm', prompt: 'p', [field]: 'x' })).toMatchObject({ ok: false, error: { param: field } });
+    },
+  );
 
   it('takes the priority the batch executor sets itself', () => {
     const raw = Buffer.from(JSON.stringify({ model: 'm', messages: msgs, priority: 1 }));

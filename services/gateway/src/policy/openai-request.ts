@@ -1,6 +1,16 @@
 import { Capability, INVALID_MODEL, isUsableModelName } from '@maas/contracts';
 import type { ChatMessage } from '@maas/routing';
-import { chatImageParts, checkMediaForm, checkMediaJson, FormModel, MediaField, MODEL_NAME_RULE, multipartBoundary, OCR_FIELD, TRANSCRIPTION_FIELD } from './media-request';
+import {
+  chatImageParts,
+  checkMediaForm,
+  checkMediaJson,
+  FormModel,
+  MediaField,
+  MODEL_NAME_RULE,
+  multipartBoundary,
+  OCR_FIELD,
+  TRANSCRIPTION_FIELD,
+} from './media-request';
 
 /** The proxied OpenAI endpoints: the path, the usage event's name for it, and what a worker must offer. */
 export interface InferenceRoute {
@@ -46,7 +56,10 @@ export interface InvalidRequest {
 
 export type ParsedRequest = { ok: true; value: InferenceRequest } | { ok: false; error: InvalidRequest };
 
-const invalid = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { model: INVALID_MODEL, message, param, code } });
+const invalid = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({
+  ok: false,
+  error: { model: INVALID_MODEL, message, param, code },
+});
 
 /** Deeper than any real request; deep enough that re-serialising it would overflow the stack. */
 export const MAX_JSON_NESTING = 128;
@@ -97,7 +110,10 @@ function textOrTokens(v: unknown): { ok: boolean; chars: number; text: string } 
 /** OpenAI's message content: a string, null, or parts each with a string `type` (and a string `text` if any). */
 function validContent(content: unknown): boolean {
   if (content === undefined || content === null || typeof content === 'string') return true;
-  return Array.isArray(content) && content.every((p) => isObject(p) && typeof p.type === 'string' && (p.text === undefined || typeof p.text === 'string'));
+  return (
+    Array.isArray(content) &&
+    content.every((p) => isObject(p) && typeof p.type === 'string' && (p.text === undefined || typeof p.text === 'string'))
+  );
 }
 
 function contentChars(content: unknown): number {
@@ -116,8 +132,17 @@ const OPTIONAL_POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n'] as c
  * `logits_processors`), and fields that steer the engine's internals or identity of a request.
  */
 export const REFUSED_FIELDS = [
-  'priority', 'prompt_embeds', 'chat_template', 'chat_template_kwargs', 'logits_processors', 'mm_processor_kwargs',
-  'kv_transfer_params', 'vllm_xargs', 'request_id', 'cache_salt', 'return_tokens_as_token_ids',
+  'priority',
+  'prompt_embeds',
+  'chat_template',
+  'chat_template_kwargs',
+  'logits_processors',
+  'mm_processor_kwargs',
+  'kv_transfer_params',
+  'vllm_xargs',
+  'request_id',
+  'cache_salt',
+  'return_tokens_as_token_ids',
 ] as const;
 
 /** Chat parts that name media by URL; only `data:` URLs are taken (a runtime fetching a remote URL would reach inside the GPU network). */
@@ -147,14 +172,32 @@ export function remoteMediaPart(messages: readonly unknown[]): string | undefine
  * `param` as OpenAI does; everything else is the runtime's to judge. `gatewayPriority`: the body
  * comes from the gateway's batch executor, which sets `priority` itself.
  */
-export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, contentType?: string, opts: { gatewayPriority?: boolean } = {}): ParsedRequest {
+export function parseInferenceRequest(
+  route: InferenceRoute,
+  raw: Buffer,
+  contentType?: string,
+  opts: { gatewayPriority?: boolean } = {},
+): ParsedRequest {
   const boundary = route.media ? multipartBoundary(contentType) : undefined;
   if (route.media && boundary) {
     const checked = checkMediaForm(raw, boundary, route.media);
     if (!checked.ok) return { ok: false, error: checked };
-    return { ok: true, value: { body: {}, model: checked.model, stream: false, includeUsage: false, promptChars: 0, prefix: '', imageParts: 0, form: checked.form } };
+    return {
+      ok: true,
+      value: {
+        body: {},
+        model: checked.model,
+        stream: false,
+        includeUsage: false,
+        promptChars: 0,
+        prefix: '',
+        imageParts: 0,
+        form: checked.form,
+      },
+    };
   }
-  if (jsonNestingExceeds(raw)) return invalid(`request body nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`, null, 'invalid_json');
+  if (jsonNestingExceeds(raw))
+    return invalid(`request body nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`, null, 'invalid_json');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
@@ -163,9 +206,12 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
   }
   if (!isObject(body)) return invalid('request body must be a JSON object', null, 'invalid_json');
   const model = body.model;
-  if (model === undefined || model === null) return invalid("you must provide a model parameter", 'model', 'missing_required_parameter');
+  if (model === undefined || model === null) return invalid('you must provide a model parameter', 'model', 'missing_required_parameter');
   if (!isUsableModelName(model)) return invalid(MODEL_NAME_RULE, 'model');
-  const fail = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({ ok: false, error: { model, message, param, code } });
+  const fail = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({
+    ok: false,
+    error: { model, message, param, code },
+  });
   if (route.media) {
     const checked = checkMediaJson(body, route.media);
     if (!checked.ok) return { ok: false, error: checked };
@@ -206,8 +252,13 @@ export function parseInferenceRequest(route: InferenceRoute, raw: Buffer, conten
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       if (!isObject(m)) return fail(`messages[${i}] must be an object`, `messages[${i}]`);
-      if (typeof m.role !== 'string' || m.role.length === 0) return fail(`messages[${i}].role must be a non-empty string`, `messages[${i}].role`);
-      if (!validContent(m.content)) return fail(`messages[${i}].content must be a string, null or an array of content parts with a string "type"`, `messages[${i}].content`);
+      if (typeof m.role !== 'string' || m.role.length === 0)
+        return fail(`messages[${i}].role must be a non-empty string`, `messages[${i}].role`);
+      if (!validContent(m.content))
+        return fail(
+          `messages[${i}].content must be a string, null or an array of content parts with a string "type"`,
+          `messages[${i}].content`,
+        );
       promptChars += contentChars(m.content);
     }
     const remote = remoteMediaPart(messages);

@@ -21,7 +21,11 @@ export function withoutOwnCookies(header: string | string[] | undefined, session
 }
 
 /** `X-Forwarded-Host` to send on: a trusted proxy's as it gave it, otherwise the request's own `Host`. */
-export function forwardedHost(given: string | string[] | undefined, host: string | undefined, fromTrustedProxy: boolean): string | undefined {
+export function forwardedHost(
+  given: string | string[] | undefined,
+  host: string | undefined,
+  fromTrustedProxy: boolean,
+): string | undefined {
   if (fromTrustedProxy && typeof given === 'string' && given !== '') return given;
   return host;
 }

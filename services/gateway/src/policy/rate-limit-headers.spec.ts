@@ -26,11 +26,17 @@ describe('OpenAI rate-limit headers', () => {
     const l = new KeyLimiter();
     const limits = { requestsPerMinute: 3, tokensPerMinute: 1000 };
     const now = 10 * MIN + 15_000;
-    expect(l.standing('k', limits, now)).toEqual({ requests: { limit: 3, remaining: 3, resetMs: 0 }, tokens: { limit: 1000, remaining: 1000, resetMs: 0 } });
+    expect(l.standing('k', limits, now)).toEqual({
+      requests: { limit: 3, remaining: 3, resetMs: 0 },
+      tokens: { limit: 1000, remaining: 1000, resetMs: 0 },
+    });
     l.admit('k', limits, now);
     l.release('k', 240, now);
     // Counted in the minute starting at 10 min: it weighs fully until 11 min, then fades to nothing at 12 min.
-    expect(l.standing('k', limits, now)).toEqual({ requests: { limit: 3, remaining: 2, resetMs: 105_000 }, tokens: { limit: 1000, remaining: 760, resetMs: 105_000 } });
+    expect(l.standing('k', limits, now)).toEqual({
+      requests: { limit: 3, remaining: 2, resetMs: 105_000 },
+      tokens: { limit: 1000, remaining: 760, resetMs: 105_000 },
+    });
     expect(rateLimitHeaders(l.standing('k', limits, now).requests, l.standing('k', limits, now).tokens)).toEqual({
       'x-ratelimit-limit-requests': '3',
       'x-ratelimit-remaining-requests': '2',
@@ -67,7 +73,11 @@ describe('OpenAI rate-limit headers', () => {
     const limits = { chatShortWindowTokens: 1000, chatLongWindowTokens: 5000 };
     expect(w.standing('chat', limits, t0 + 2 * H)).toEqual({ limit: 1000, remaining: 100, resetMs: 2 * H });
     // Once the short window has emptied, the long one is the tighter.
-    expect(w.standing('chat', { chatShortWindowTokens: 1000, chatLongWindowTokens: 1200 }, t0 + 5 * H)).toEqual({ limit: 1200, remaining: 300, resetMs: 7 * 24 * H - 4 * H });
+    expect(w.standing('chat', { chatShortWindowTokens: 1000, chatLongWindowTokens: 1200 }, t0 + 5 * H)).toEqual({
+      limit: 1200,
+      remaining: 300,
+      resetMs: 7 * 24 * H - 4 * H,
+    });
     expect(w.standing('batch', limits, t0)).toBeUndefined();
   });
 

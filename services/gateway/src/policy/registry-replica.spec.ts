@@ -2,17 +2,40 @@ import type { WorkerRegistered } from '@maas/contracts';
 import { RegistryReplica } from './registry-replica';
 
 const reg = (id: string, over: Partial<WorkerRegistered> = {}): WorkerRegistered => ({
-  workerId: id, url: `http://127.0.0.1:1/${id}`, hardware: 'gpu', capacity: 4, vmId: 'vm', runtime: { kind: 'sim-engine' },
-  models: [{ id: 'm', upstreamId: 'local-m', capabilities: ['chat'] }], sentAt: '', ...over,
+  workerId: id,
+  url: `http://127.0.0.1:1/${id}`,
+  hardware: 'gpu',
+  capacity: 4,
+  vmId: 'vm',
+  runtime: { kind: 'sim-engine' },
+  models: [{ id: 'm', upstreamId: 'local-m', capabilities: ['chat'] }],
+  sentAt: '',
+  ...over,
 });
 
 describe('RegistryReplica', () => {
   it('makes one routing endpoint per served model, with the latest load', () => {
     const r = new RegistryReplica();
-    r.register(reg('a', { models: [{ id: 'm', capabilities: ['chat'] }, { id: 'e', capabilities: ['embedding'] }] }), 0);
+    r.register(
+      reg('a', {
+        models: [
+          { id: 'm', capabilities: ['chat'] },
+          { id: 'e', capabilities: ['embedding'] },
+        ],
+      }),
+      0,
+    );
     r.heartbeat({ workerId: 'a', load: { running: 2, waiting: 1, kvCacheUsage: 0.5 }, sentAt: '' }, 10);
     const w = r.get('a')!;
-    expect(w.endpoints.get('e')).toMatchObject({ id: 'a', models: ['e'], capabilities: ['embedding'], running: 2, waiting: 1, kvCacheUsage: 0.5, state: 'ready' });
+    expect(w.endpoints.get('e')).toMatchObject({
+      id: 'a',
+      models: ['e'],
+      capabilities: ['embedding'],
+      running: 2,
+      waiting: 1,
+      kvCacheUsage: 0.5,
+      state: 'ready',
+    });
     expect(r.workersFor('m').map((x) => x.id)).toEqual(['a']);
     expect(r.workersFor('m')[0]).toBe(w);
   });
@@ -30,7 +53,16 @@ describe('RegistryReplica', () => {
     const r = new RegistryReplica();
     r.register(reg('a'), 0);
     r.draining('a', 1);
-    const changes = r.applySnapshot({ takenAt: '', workers: [{ registration: reg('a'), state: 'ready', lastSeenAt: '' }, { registration: reg('b'), state: 'ready', lastSeenAt: '' }] }, 2);
+    const changes = r.applySnapshot(
+      {
+        takenAt: '',
+        workers: [
+          { registration: reg('a'), state: 'ready', lastSeenAt: '' },
+          { registration: reg('b'), state: 'ready', lastSeenAt: '' },
+        ],
+      },
+      2,
+    );
     expect(changes.map((c) => c.worker.id)).toEqual(['b']);
     expect(r.get('a')?.state).toBe('draining');
   });

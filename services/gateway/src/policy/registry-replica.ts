@@ -184,7 +184,13 @@ export class RegistryReplica {
         k.lastServedAt = now;
         for (const c of m.capabilities) (k.capabilities as Set<Capability>).add(c);
       } else {
-        this.known.set(m.id, { id: m.id, capabilities: new Set(m.capabilities), maxContextTokens: m.maxContextTokens, firstSeenAt: now, lastServedAt: now });
+        this.known.set(m.id, {
+          id: m.id,
+          capabilities: new Set(m.capabilities),
+          maxContextTokens: m.maxContextTokens,
+          firstSeenAt: now,
+          lastServedAt: now,
+        });
       }
     }
   }

@@ -11,7 +11,12 @@ const asked = (body: unknown, route = chat) => {
 describe('askForStreamUsage', () => {
   it.each([
     ['a stream without stream_options', { model: 'm', stream: true }, { include_usage: true }, true],
-    ['a stream with other options', { model: 'm', stream: true, stream_options: { continuous_usage_stats: false } }, { continuous_usage_stats: false, include_usage: true }, true],
+    [
+      'a stream with other options',
+      { model: 'm', stream: true, stream_options: { continuous_usage_stats: false } },
+      { continuous_usage_stats: false, include_usage: true },
+      true,
+    ],
     ['a stream that declines usage', { model: 'm', stream: true, stream_options: { include_usage: false } }, { include_usage: true }, true],
     ['a stream that asks for usage', { model: 'm', stream: true, stream_options: { include_usage: true } }, { include_usage: true }, false],
     ['a request that is not streamed', { model: 'm' }, undefined, false],

@@ -10,7 +10,8 @@ const STREAMED = /"stream"\s*:\s*true/;
  */
 export function askForStreamUsage(route: InferenceRoute, raw: Buffer): { raw: Buffer; strip: boolean } {
   const unchanged = { raw, strip: false };
-  if ((route.endpoint !== 'chat.completions' && route.endpoint !== 'completions') || !STREAMED.test(raw.toString('latin1'))) return unchanged;
+  if ((route.endpoint !== 'chat.completions' && route.endpoint !== 'completions') || !STREAMED.test(raw.toString('latin1')))
+    return unchanged;
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));

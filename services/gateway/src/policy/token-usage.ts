@@ -155,5 +155,9 @@ export function transcriptionUsage(audioSeconds: number | undefined, body: Buffe
     chars = body.toString('utf8').length;
   }
   const seconds = audioSeconds !== undefined && Number.isFinite(audioSeconds) && audioSeconds >= 0 ? audioSeconds : undefined;
-  return { promptTokens: seconds === undefined ? 0 : Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND), completionTokens: estimateTokens(chars), counted: seconds !== undefined };
+  return {
+    promptTokens: seconds === undefined ? 0 : Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND),
+    completionTokens: estimateTokens(chars),
+    counted: seconds !== undefined,
+  };
 }

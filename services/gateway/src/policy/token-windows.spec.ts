@@ -1,4 +1,11 @@
-import { describeWindowExceeded, describeWindowWouldExceed, KeyTokenWindows, ledgerInstants, usageReport, windowLabel } from './token-windows';
+import {
+  describeWindowExceeded,
+  describeWindowWouldExceed,
+  KeyTokenWindows,
+  ledgerInstants,
+  usageReport,
+  windowLabel,
+} from './token-windows';
 
 const spec = { shortMs: 3 * 3_600_000, longMs: 7 * 86_400_000 };
 const H = 3_600_000;
@@ -11,7 +18,9 @@ describe('token windows', () => {
     w.add('chat', 50_345, t0 + H);
     const e = w.exceeded('chat', { chatShortWindowTokens: 120_000 }, t0 + 2 * H)!;
     expect(e).toMatchObject({ kind: 'chat', window: 'short', used: 120_345, ceiling: 120_000, retryAfterSeconds: 3600 });
-    expect(describeWindowExceeded(e)).toBe('chat token limit for the 3-hour window reached: 120,345 of 120,000 tokens used; retry after 3,600 s');
+    expect(describeWindowExceeded(e)).toBe(
+      'chat token limit for the 3-hour window reached: 120,345 of 120,000 tokens used; retry after 3,600 s',
+    );
     expect(w.exceeded('chat', { chatShortWindowTokens: 120_000 }, t0 + 3 * H)).toBeUndefined();
     expect(w.used('chat', 'long', t0 + 3 * H)).toBe(120_345);
     expect(w.exceeded('batch', { chatShortWindowTokens: 1 }, t0 + H)).toBeUndefined();
@@ -20,12 +29,48 @@ describe('token windows', () => {
   it.each([
     // [what, limits, used at t0 / t0+H, extra, expected (undefined: admitted)]
     ['fits', { batchShortWindowTokens: 1000 }, [300, 200], 500, undefined],
-    ['would pass the short ceiling: room once the first 300 leave', { batchShortWindowTokens: 1000 }, [300, 200], 501, { window: 'short', used: 500, extra: 501, retryAfterSeconds: 3600 }],
-    ['needs both entries gone', { batchShortWindowTokens: 1000 }, [300, 200], 900, { window: 'short', used: 500, extra: 900, retryAfterSeconds: 7200 }],
-    ['already reached: says so even for a tiny batch', { batchShortWindowTokens: 500 }, [300, 200], 1, { window: 'short', used: 500, extra: 1, retryAfterSeconds: 3600 }],
-    ['empty batch at the ceiling', { batchShortWindowTokens: 500 }, [300, 200], 0, { window: 'short', used: 500, extra: 0, retryAfterSeconds: 3600 }],
-    ['larger than the ceiling: no retry time', { batchShortWindowTokens: 1000 }, [0, 0], 1001, { window: 'short', used: 0, extra: 1001, retryAfterSeconds: null }],
-    ['long window, once the short one has room', { batchShortWindowTokens: 10_000, batchLongWindowTokens: 1000 }, [300, 200], 600, { window: 'long', used: 500, ceiling: 1000 }],
+    [
+      'would pass the short ceiling: room once the first 300 leave',
+      { batchShortWindowTokens: 1000 },
+      [300, 200],
+      501,
+      { window: 'short', used: 500, extra: 501, retryAfterSeconds: 3600 },
+    ],
+    [
+      'needs both entries gone',
+      { batchShortWindowTokens: 1000 },
+      [300, 200],
+      900,
+      { window: 'short', used: 500, extra: 900, retryAfterSeconds: 7200 },
+    ],
+    [
+      'already reached: says so even for a tiny batch',
+      { batchShortWindowTokens: 500 },
+      [300, 200],
+      1,
+      { window: 'short', used: 500, extra: 1, retryAfterSeconds: 3600 },
+    ],
+    [
+      'empty batch at the ceiling',
+      { batchShortWindowTokens: 500 },
+      [300, 200],
+      0,
+      { window: 'short', used: 500, extra: 0, retryAfterSeconds: 3600 },
+    ],
+    [
+      'larger than the ceiling: no retry time',
+      { batchShortWindowTokens: 1000 },
+      [0, 0],
+      1001,
+      { window: 'short', used: 0, extra: 1001, retryAfterSeconds: null },
+    ],
+    [
+      'long window, once the short one has room',
+      { batchShortWindowTokens: 10_000, batchLongWindowTokens: 1000 },
+      [300, 200],
+      600,
+      { window: 'long', used: 500, ceiling: 1000 },
+    ],
     ['chat limits do not bound batch', { chatShortWindowTokens: 1 }, [300, 200], 10_000, undefined],
   ] as const)('checks a batch of input tokens against the batch windows: %s', (_what, limits, used, extra, expected) => {
     const w = new KeyTokenWindows(spec);
@@ -55,7 +100,9 @@ describe('token windows', () => {
     w.add('chat', 5, now - 1); // also in the ledger's answer: replaced
     w.add('chat', 7, now + 10); // after `until`: kept
     // short: 100 tokens, all in its last quarter; long: 1,000 tokens, 900 in its first quarter.
-    const totals = instants.map((since, i) => (i < 4 ? { since, chat: i === 3 ? 100 : 100, batch: 0 } : { since, chat: i === 4 ? 1000 : 100, batch: 3 }));
+    const totals = instants.map((since, i) =>
+      i < 4 ? { since, chat: i === 3 ? 100 : 100, batch: 0 } : { since, chat: i === 4 ? 1000 : 100, batch: 3 },
+    );
     w.seed(totals, now, now);
     expect(w.used('chat', 'short', now + 20)).toBe(107);
     expect(w.used('chat', 'long', now + 20)).toBe(1007);
@@ -73,7 +120,12 @@ describe('token windows', () => {
     });
   });
 
-  it.each([[3 * H, '3-hour'], [7 * 86_400_000, '7-day'], [4000, '4-second'], [90 * 60_000, '90-minute']])('names a %d ms window %s', (ms, label) => {
+  it.each([
+    [3 * H, '3-hour'],
+    [7 * 86_400_000, '7-day'],
+    [4000, '4-second'],
+    [90 * 60_000, '90-minute'],
+  ])('names a %d ms window %s', (ms, label) => {
     expect(windowLabel(ms)).toBe(label);
   });
 });

@@ -216,14 +216,23 @@ export interface WindowWouldExceed extends Omit<WindowExceeded, 'retryAfterSecon
 export function windowLimit(limits: KeyLimits, kind: UsageKind, window: WindowName): number | null {
   const v =
     kind === 'chat'
-      ? window === 'short' ? limits.chatShortWindowTokens : limits.chatLongWindowTokens
-      : window === 'short' ? limits.batchShortWindowTokens : limits.batchLongWindowTokens;
+      ? window === 'short'
+        ? limits.chatShortWindowTokens
+        : limits.chatLongWindowTokens
+      : window === 'short'
+        ? limits.batchShortWindowTokens
+        : limits.batchLongWindowTokens;
   return v ?? null;
 }
 
 /** `3-hour`, `7-day`, `90-second`: how the windows are named in messages. */
 export function windowLabel(ms: number): string {
-  const units: [number, string][] = [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']];
+  const units: [number, string][] = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1000, 'second'],
+  ];
   for (const [size, name] of units) if (ms >= size && ms % size === 0) return `${ms / size}-${name}`;
   return `${ms}-millisecond`;
 }

@@ -4,8 +4,19 @@ import { AccountedRequest, accountedAttributes, genAiOperation, httpRoute, reque
 const route = (endpoint: InferenceRoute['endpoint']) => INFERENCE_ROUTES.find((r) => r.endpoint === endpoint)!;
 
 const accounted = (over: Partial<AccountedRequest> = {}): AccountedRequest => ({
-  endpoint: 'chat.completions', requestId: 'req-1', model: 'qwen', workerId: 'w1', kind: 'interactive', status: 200, errorCode: null,
-  promptTokens: 12, completionTokens: 5, countedBy: 'runtime', ttftMs: null, latencyMs: 900, ...over,
+  endpoint: 'chat.completions',
+  requestId: 'req-1',
+  model: 'qwen',
+  workerId: 'w1',
+  kind: 'interactive',
+  status: 200,
+  errorCode: null,
+  promptTokens: 12,
+  completionTokens: 5,
+  countedBy: 'runtime',
+  ttftMs: null,
+  latencyMs: 900,
+  ...over,
 });
 
 describe('httpRoute', () => {
@@ -36,7 +47,13 @@ describe('GenAI attributes', () => {
   });
 
   it('takes the sampling parameters a client gave, and only those', () => {
-    expect(requestAttributes(route('chat.completions'), { model: 'qwen', stream: true, body: { max_tokens: 64, temperature: 0, top_p: 0.9, stop: 'END', n: 1 } })).toEqual({
+    expect(
+      requestAttributes(route('chat.completions'), {
+        model: 'qwen',
+        stream: true,
+        body: { max_tokens: 64, temperature: 0, top_p: 0.9, stop: 'END', n: 1 },
+      }),
+    ).toEqual({
       'gen_ai.operation.name': 'chat',
       'gen_ai.request.model': 'qwen',
       'gen_ai.request.max_tokens': 64,
@@ -45,7 +62,13 @@ describe('GenAI attributes', () => {
       'gen_ai.request.stop_sequences': ['END'],
       'maas.request.stream': true,
     });
-    expect(requestAttributes(route('completions'), { model: 'qwen', stream: false, body: { max_completion_tokens: 7, temperature: 'hot', n: 3 } })).toEqual({
+    expect(
+      requestAttributes(route('completions'), {
+        model: 'qwen',
+        stream: false,
+        body: { max_completion_tokens: 7, temperature: 'hot', n: 3 },
+      }),
+    ).toEqual({
       'gen_ai.operation.name': 'text_completion',
       'gen_ai.request.model': 'qwen',
       'gen_ai.request.max_tokens': 7,
@@ -76,7 +99,9 @@ describe('GenAI attributes', () => {
   });
 
   it('names the OpenAI error code of a failed request and claims no response model', () => {
-    const a = accountedAttributes(accounted({ status: 429, errorCode: 'rpm_exceeded', workerId: null, promptTokens: 0, completionTokens: 0 }));
+    const a = accountedAttributes(
+      accounted({ status: 429, errorCode: 'rpm_exceeded', workerId: null, promptTokens: 0, completionTokens: 0 }),
+    );
     expect(a).toMatchObject({ 'error.type': 'rpm_exceeded', 'http.response.status_code': 429 });
     expect(a).not.toHaveProperty('gen_ai.response.model');
     expect(accountedAttributes(accounted({ status: 502, workerId: 'w1' }))).toMatchObject({ 'error.type': '502' });

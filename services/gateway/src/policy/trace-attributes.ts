@@ -8,7 +8,17 @@ import type { InferenceRequest, InferenceRoute } from './openai-request';
 export type SpanAttributes = Record<string, string | number | boolean | string[]>;
 
 const COLLECTIONS = ['models', 'batches', 'files'];
-const STATIC_ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/ocr', '/v1/audio/transcriptions', '/v1/usage', '/v1/models', '/v1/batches', '/v1/files']);
+const STATIC_ROUTES = new Set([
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/ocr',
+  '/v1/audio/transcriptions',
+  '/v1/usage',
+  '/v1/models',
+  '/v1/batches',
+  '/v1/files',
+]);
 
 /**
  * `http.route`: the path with its identifiers replaced (`/v1/files/{id}/content`), so span names stay
@@ -101,7 +111,8 @@ export function accountedAttributes(r: AccountedRequest): SpanAttributes {
   else if (r.status >= 400) out['error.type'] = String(r.status);
   if (r.ttftMs !== null) {
     out['gen_ai.server.time_to_first_token'] = r.ttftMs / 1000;
-    if (r.completionTokens > 1) out['gen_ai.server.time_per_output_token'] = Math.max(0, r.latencyMs - r.ttftMs) / 1000 / (r.completionTokens - 1);
+    if (r.completionTokens > 1)
+      out['gen_ai.server.time_per_output_token'] = Math.max(0, r.latencyMs - r.ttftMs) / 1000 / (r.completionTokens - 1);
   }
   return out;
 }

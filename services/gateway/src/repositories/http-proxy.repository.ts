@@ -3,7 +3,17 @@ import type { Duplex } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) end at each hop; the rest travel unchanged. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 export interface ProxyTarget {
   /** `http://host:port` of the service behind the gateway. */
@@ -16,7 +26,12 @@ export interface ProxyTarget {
 
 /** Request headers of the client minus hop-by-hop ones (and those `Connection` names). */
 export function forwardableHeaders(req: http.IncomingMessage): http.OutgoingHttpHeaders {
-  const named = new Set(String(req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()));
+  const named = new Set(
+    String(req.headers.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim()),
+  );
   const out: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
@@ -44,7 +59,14 @@ export class HttpProxyRepository {
   /** Streams `req` to the target and its answer back; `onError` runs when nothing could be relayed. */
   forward(req: http.IncomingMessage, res: http.ServerResponse, target: ProxyTarget, onError: (message: string) => void): void {
     const url = new URL(target.origin);
-    const up = http.request({ host: url.hostname, port: url.port || 80, method: req.method, path: target.path, headers: target.headers, agent: this.agent });
+    const up = http.request({
+      host: url.hostname,
+      port: url.port || 80,
+      method: req.method,
+      path: target.path,
+      headers: target.headers,
+      agent: this.agent,
+    });
     up.on('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, returnedHeaders(answer.rawHeaders));
       answer.pipe(res);

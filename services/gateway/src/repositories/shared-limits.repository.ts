@@ -31,7 +31,11 @@ export class SharedLimitsRepository {
    * Reads a key's state, applies `change` and writes the result if nobody wrote in between;
    * otherwise reads again and repeats. Returns what `change` returned for the state written.
    */
-  async update<T extends { state: SharedKeyState }>(keyId: string, change: (current: SharedKeyState | undefined) => T, timeoutMs: number): Promise<T> {
+  async update<T extends { state: SharedKeyState }>(
+    keyId: string,
+    change: (current: SharedKeyState | undefined) => T,
+    timeoutMs: number,
+  ): Promise<T> {
     const kv = await this.kv(timeoutMs);
     const name = encodeKey(keyId);
     for (let attempt = 1; ; attempt++) {

@@ -103,7 +103,10 @@ export class UpstreamRepository implements OnApplicationShutdown {
     let abort = () => undefined as void;
     const response = new Promise<http.IncomingMessage>((resolve, reject) => {
       let connectTimer: NodeJS.Timeout | undefined;
-      const firstByteTimer = setTimeout(() => fail(new UpstreamError(`no response within ${target.firstByteTimeoutMs} ms`, 'first_byte_timeout', false)), target.firstByteTimeoutMs);
+      const firstByteTimer = setTimeout(
+        () => fail(new UpstreamError(`no response within ${target.firstByteTimeoutMs} ms`, 'first_byte_timeout', false)),
+        target.firstByteTimeoutMs,
+      );
       const fail = (err: UpstreamError) => {
         if (settled) return;
         settled = true;
@@ -126,7 +129,10 @@ export class UpstreamRepository implements OnApplicationShutdown {
       });
       req.on('socket', (socket) => {
         if (!socket.connecting) return;
-        connectTimer = setTimeout(() => fail(new UpstreamError(`no connection within ${target.connectTimeoutMs} ms`, 'connect_timeout', true)), target.connectTimeoutMs);
+        connectTimer = setTimeout(
+          () => fail(new UpstreamError(`no connection within ${target.connectTimeoutMs} ms`, 'connect_timeout', true)),
+          target.connectTimeoutMs,
+        );
         socket.once('connect', () => clearTimeout(connectTimer));
       });
       req.on('response', (res) => {
@@ -142,7 +148,15 @@ export class UpstreamRepository implements OnApplicationShutdown {
       req.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? '';
         if (CONNECT_CODES.has(code)) fail(new UpstreamError(`cannot connect: ${code}`, 'connect_failed', true));
-        else fail(new UpstreamError(`connection lost before the response: ${code || err.message}`, 'reset', true, req.reusedSocket && code === 'ECONNRESET'));
+        else
+          fail(
+            new UpstreamError(
+              `connection lost before the response: ${code || err.message}`,
+              'reset',
+              true,
+              req.reusedSocket && code === 'ECONNRESET',
+            ),
+          );
       });
       req.end(target.body);
     });

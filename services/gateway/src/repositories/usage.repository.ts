@@ -12,8 +12,14 @@ import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { GATEWAY_CLOCK, GatewayClock } from './clock';
 
 const published = new Counter({ name: 'maas_gateway_usage_events_published_total', help: 'Usage events stored in JetStream' });
-const dropped = new Counter({ name: 'maas_gateway_usage_events_dropped_total', help: 'Usage events dropped: buffer overflow during a NATS outage, or invalid' });
-const buffered = new Gauge({ name: 'maas_gateway_usage_events_buffered', help: 'Usage events waiting to be stored or for their acknowledgement' });
+const dropped = new Counter({
+  name: 'maas_gateway_usage_events_dropped_total',
+  help: 'Usage events dropped: buffer overflow during a NATS outage, or invalid',
+});
+const buffered = new Gauge({
+  name: 'maas_gateway_usage_events_buffered',
+  help: 'Usage events waiting to be stored or for their acknowledgement',
+});
 
 /** A batch goes out when it holds this many events, or when its first event has waited BATCH_WINDOW_MS. */
 const BATCH_RECORDS = 256;
@@ -154,7 +160,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       const h = natsHeaders();
       h.set('Nats-Msg-Id', batchId(events));
       try {
-        this.bus.nc.publish(this.subject, Buffer.from(JSON.stringify(this.batchOf(events))), { reply: `${this.inbox}.${token}`, headers: h });
+        this.bus.nc.publish(this.subject, Buffer.from(JSON.stringify(this.batchOf(events))), {
+          reply: `${this.inbox}.${token}`,
+          headers: h,
+        });
       } catch (err) {
         this.queue.unshift(...events);
         this.failed((err as Error).message);
@@ -181,7 +190,9 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
       records: events.map((event) => {
         const trace = this.traces.get(event);
         if (!trace?.traceparent) return { event };
-        return trace.tracestate ? { event, traceparent: trace.traceparent, tracestate: trace.tracestate } : { event, traceparent: trace.traceparent };
+        return trace.tracestate
+          ? { event, traceparent: trace.traceparent, tracestate: trace.tracestate }
+          : { event, traceparent: trace.traceparent };
       }),
     };
   }
@@ -193,7 +204,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     this.inFlight.delete(token);
     let error: string | undefined;
     if (msg.headers?.hasError) {
-      error = msg.headers.code === 503 ? 'no JetStream stream takes usage events (503 no responders)' : `${msg.headers.code} ${msg.headers.description}`;
+      error =
+        msg.headers.code === 503
+          ? 'no JetStream stream takes usage events (503 no responders)'
+          : `${msg.headers.code} ${msg.headers.description}`;
     } else {
       try {
         const ack = JSON.parse(Buffer.from(msg.data).toString('utf8')) as { error?: { description?: string; code?: number } };
@@ -210,7 +224,10 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     published.inc(entry.events.length);
     this.backoffMs = 0;
     if (this.outageSince !== undefined && this.queue.length === 0 && this.inFlight.size === 0) {
-      this.logger.info('usage events flowing again', { outageMs: this.clock.monotonic() - this.outageSince, dropped: this.droppedInOutage });
+      this.logger.info('usage events flowing again', {
+        outageMs: this.clock.monotonic() - this.outageSince,
+        dropped: this.droppedInOutage,
+      });
       this.outageSince = undefined;
       this.droppedInOutage = 0;
     }
@@ -239,7 +256,11 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     if (/503|no responders|stream/i.test(reason)) void this.bus.ensureStreams().catch(() => undefined);
     if (this.outageSince === undefined) {
       this.outageSince = this.clock.monotonic();
-      this.logger.warn('usage events cannot be stored; buffering and retrying', { reason, buffered: this.pending, spool: this.spoolDir ? this.spoolFile : null });
+      this.logger.warn('usage events cannot be stored; buffering and retrying', {
+        reason,
+        buffered: this.pending,
+        spool: this.spoolDir ? this.spoolFile : null,
+      });
     }
     if (!this.spooling) this.writeSpool();
     if (!this.retryTimer) {
@@ -286,7 +307,11 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     this.subscription?.unsubscribe();
     if (left > 0) {
       this.writeSpool();
-      if (this.spooling) this.logger.warn('shutting down with usage events not stored; they stay in the spool for the next gateway', { count: left, spool: this.spoolFile });
+      if (this.spooling)
+        this.logger.warn('shutting down with usage events not stored; they stay in the spool for the next gateway', {
+          count: left,
+          spool: this.spoolFile,
+        });
       else this.logger.error('shutting down with usage events not stored', { count: left });
     }
   }
@@ -303,11 +328,19 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     try {
       fs.mkdirSync(this.spoolDir, { recursive: true });
       const tmp = `${this.spoolFile}.tmp`;
-      fs.writeFileSync(tmp, this.unstored().map((e) => this.spoolLine(e)).join(''));
+      fs.writeFileSync(
+        tmp,
+        this.unstored()
+          .map((e) => this.spoolLine(e))
+          .join(''),
+      );
       fs.renameSync(tmp, this.spoolFile);
       this.spooling = true;
     } catch (err) {
-      this.logger.error('cannot write the usage spool; usage events are in memory only', { spool: this.spoolFile, error: (err as Error).message });
+      this.logger.error('cannot write the usage spool; usage events are in memory only', {
+        spool: this.spoolFile,
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -345,7 +378,8 @@ export class UsageRepository implements OnApplicationBootstrap, OnApplicationShu
     const takenFiles: string[] = [];
     for (const file of files) {
       const pid = Number(file.slice(prefix.length, -'.jsonl'.length));
-      if (!file.startsWith(prefix) || !file.endsWith('.jsonl') || !Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+      if (!file.startsWith(prefix) || !file.endsWith('.jsonl') || !Number.isInteger(pid) || pid === process.pid || processAlive(pid))
+        continue;
       const taken = path.join(this.spoolDir, `${file}.${process.pid}.recovering`);
       try {
         fs.renameSync(path.join(this.spoolDir, file), taken); // atomic: two gateways starting at once do not both take it

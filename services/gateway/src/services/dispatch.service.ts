@@ -25,8 +25,16 @@ const overhead = new Histogram({
   help: 'Gateway time from arrival to the upstream request (auth, body, routing), per attempt',
   buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1, 5, 30],
 });
-const retries = new Counter({ name: 'maas_gateway_upstream_retries_total', help: 'Requests sent to another worker after a failure before any response byte', labelNames: ['reason'] });
-const held = new Counter({ name: 'maas_gateway_held_requests_total', help: 'Requests that waited for capacity, by outcome', labelNames: ['outcome'] });
+const retries = new Counter({
+  name: 'maas_gateway_upstream_retries_total',
+  help: 'Requests sent to another worker after a failure before any response byte',
+  labelNames: ['reason'],
+});
+const held = new Counter({
+  name: 'maas_gateway_held_requests_total',
+  help: 'Requests that waited for capacity, by outcome',
+  labelNames: ['outcome'],
+});
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -127,7 +135,14 @@ export class DispatchService {
   ) {}
 
   /** Starts the accounting of a request; every way it ends goes through the returned settlement. */
-  begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, opts: { endUser?: string; kind?: RequestKind; span?: RequestSpan } = {}): Settlement {
+  begin(
+    requestId: string,
+    route: InferenceRoute,
+    key: VerifiedKey,
+    startedAt: number,
+    t0: number,
+    opts: { endUser?: string; kind?: RequestKind; span?: RequestSpan } = {},
+  ): Settlement {
     const record = this.usage.begin(requestId, route, key, startedAt, t0, opts.endUser, opts.kind ?? 'interactive');
     record.span = opts.span;
     return new Settlement(record, this.routing, this.usage);
@@ -171,16 +186,27 @@ export class DispatchService {
     }
     // a catalogue model no worker has described yet has no capabilities to check
     if (known.capabilities.size > 0 && !known.capabilities.has(route.capability)) {
-      return this.fail(settlement, 400, `model "${request.model}" does not offer ${route.capability} (it offers ${[...known.capabilities].join(', ')})`, 'unsupported_model_capability', 'model');
+      return this.fail(
+        settlement,
+        400,
+        `model "${request.model}" does not offer ${route.capability} (it offers ${[...known.capabilities].join(', ')})`,
+        'unsupported_model_capability',
+        'model',
+      );
     }
     // Batch work has its own per-key ceiling (pending tokens at creation), not the interactive ones.
     const refused = record.kind === 'batch' ? undefined : await this.usage.admit(record);
     settlement.rateLimitHeaders = this.usage.limitHeaders(record.key, record.kind);
     if (refused) {
-      return this.fail(settlement, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, { 'retry-after': String(refused.retryAfterSeconds) });
+      return this.fail(settlement, 429, describeLimit(refused), `${refused.limit}_exceeded`, null, {
+        'retry-after': String(refused.retryAfterSeconds),
+      });
     }
     // Chat with images to an OCR model goes to OCR runtimes (they read the images), whatever else serves the name.
-    const routed = request.imageParts > 0 && route.capability === 'chat' && known.capabilities.has('ocr') ? { ...route, capability: 'ocr' as const } : route;
+    const routed =
+      request.imageParts > 0 && route.capability === 'chat' && known.capabilities.has('ocr')
+        ? { ...route, capability: 'ocr' as const }
+        : route;
     return this.forward(routed, input, request);
   }
 
@@ -198,7 +224,9 @@ export class DispatchService {
         const failed = lastError ? `; ${exclude.size || 1} failed for this request (last: ${lastError.message})` : '';
         const waited = pick.waitedMs >= 1 ? `; waited ${(pick.waitedMs / 1000).toFixed(1)} s for capacity` : '';
         const eta = startEta(this.registry.catalogueEntry(request.model), pick.waitedMs);
-        return this.fail(settlement, 503, `${pick.reason}${failed}${waited}${eta.message}`, 'no_capacity', null, { 'retry-after': String(eta.retryAfterSeconds) });
+        return this.fail(settlement, 503, `${pick.reason}${failed}${waited}${eta.message}`, 'no_capacity', null, {
+          'retry-after': String(eta.retryAfterSeconds),
+        });
       }
       const endpoint = pick.endpoint;
       this.logger.debug('routed', { requestId: record.requestId, workerId: endpoint.id, attempt });
@@ -222,7 +250,12 @@ export class DispatchService {
           exclude.add(endpoint.id);
         }
         retries.inc({ reason: e.code });
-        this.logger.warn('worker unreachable; retrying elsewhere', { requestId: record.requestId, workerId: endpoint.id, error: e.message, attempt });
+        this.logger.warn('worker unreachable; retrying elsewhere', {
+          requestId: record.requestId,
+          workerId: endpoint.id,
+          error: e.message,
+          attempt,
+        });
         continue;
       }
       signal.removeEventListener('abort', abort);
@@ -234,21 +267,38 @@ export class DispatchService {
         this.routing.markFailed(endpoint.id);
         exclude.add(endpoint.id);
         retries.inc({ reason: `status_${status}` });
-        this.logger.warn('worker refused the request; retrying elsewhere', { requestId: record.requestId, workerId: endpoint.id, status, attempt });
+        this.logger.warn('worker refused the request; retrying elsewhere', {
+          requestId: record.requestId,
+          workerId: endpoint.id,
+          status,
+          attempt,
+        });
         continue;
       }
       this.routing.succeeded(endpoint.id);
       if (status >= 400) return this.upstreamError(settlement, response, status);
       return this.answer(settlement, response, call, endpoint.id, signal);
     }
-    return this.fail(settlement, 502, `no worker for "${request.model}" could be reached after ${attempts} attempts (last: ${lastError?.message ?? 'refused'})`, 'upstream_unreachable');
+    return this.fail(
+      settlement,
+      502,
+      `no worker for "${request.model}" could be reached after ${attempts} attempts (last: ${lastError?.message ?? 'refused'})`,
+      'upstream_unreachable',
+    );
   }
 
   /**
    * Routes, holding the request while the model has no ready worker but may soon (starting, in the
    * catalogue, or served recently); a held request counts as pending demand for its model meanwhile.
    */
-  private async pick(route: InferenceRoute, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number, signal: AbortSignal): Promise<Pick> {
+  private async pick(
+    route: InferenceRoute,
+    record: RequestRecord,
+    request: InferenceRequest,
+    exclude: ReadonlySet<string>,
+    holdUntil: number,
+    signal: AbortSignal,
+  ): Promise<Pick> {
     let release: (() => void) | undefined;
     try {
       return await this.hold(route, record, request, exclude, holdUntil, signal, () => (release ??= this.registry.hold(request.model)));
@@ -257,8 +307,22 @@ export class DispatchService {
     }
   }
 
-  private async hold(route: InferenceRoute, record: RequestRecord, request: InferenceRequest, exclude: ReadonlySet<string>, holdUntil: number, signal: AbortSignal, pending: () => void): Promise<Pick> {
-    const query = { model: request.model, capability: route.capability, prefix: request.prefix, sessionKey: record.key.keyId, kind: record.kind };
+  private async hold(
+    route: InferenceRoute,
+    record: RequestRecord,
+    request: InferenceRequest,
+    exclude: ReadonlySet<string>,
+    holdUntil: number,
+    signal: AbortSignal,
+    pending: () => void,
+  ): Promise<Pick> {
+    const query = {
+      model: request.model,
+      capability: route.capability,
+      prefix: request.prefix,
+      sessionKey: record.key.keyId,
+      kind: record.kind,
+    };
     const heldSince = this.clock.monotonic();
     for (;;) {
       if (signal.aborted) return { kind: 'gone' };
@@ -291,7 +355,11 @@ export class DispatchService {
     const record = settlement.record;
     const upstreamId = this.registry.worker(endpoint.id)?.models.get(request.model)?.upstreamId;
     const renamed = upstreamId && upstreamId !== request.model ? upstreamId : undefined;
-    const body = !renamed ? raw : request.form ? withFormModel(raw, request.form, renamed) : Buffer.from(JSON.stringify({ ...request.body, model: renamed }));
+    const body = !renamed
+      ? raw
+      : request.form
+        ? withFormModel(raw, request.form, renamed)
+        : Buffer.from(JSON.stringify({ ...request.body, model: renamed }));
     const headers: Record<string, string> = {
       // A multipart body goes on as it came, boundary included.
       'content-type': request.form ? String(input.contentType) : 'application/json',
@@ -299,7 +367,8 @@ export class DispatchService {
       'x-request-id': record.requestId,
     };
     // the worker's runtime demands its own key (maas worker --launch); the client's key never goes upstream
-    if (this.config.MAAS_WORKER_KEY_SECRET) headers.authorization = `Bearer ${runtimeKeyFor(this.config.MAAS_WORKER_KEY_SECRET, endpoint.id)}`;
+    if (this.config.MAAS_WORKER_KEY_SECRET)
+      headers.authorization = `Bearer ${runtimeKeyFor(this.config.MAAS_WORKER_KEY_SECRET, endpoint.id)}`;
     // The client's trace, when tracing here is off; with it on, the http instrumentation puts this request's span instead.
     if (input.traceparent !== undefined) headers.traceparent = input.traceparent;
     record.span?.sentAs(renamed ?? request.model);
@@ -377,10 +446,13 @@ export class DispatchService {
     const limit = this.totalTimeout(record.route);
     const deadline = record.t0 + limit;
     const overTime = () => midStream(`the request exceeded the ${limit} ms limit`, 'request_timeout');
-    const idleTimer = setTimeout(() => {
-      if (this.clock.monotonic() >= deadline) overTime();
-      else midStream(`the worker sent nothing for ${this.config.GATEWAY_IDLE_TIMEOUT} ms`, 'upstream_idle_timeout');
-    }, Math.min(this.config.GATEWAY_IDLE_TIMEOUT, Math.max(1, deadline - this.clock.monotonic())));
+    const idleTimer = setTimeout(
+      () => {
+        if (this.clock.monotonic() >= deadline) overTime();
+        else midStream(`the worker sent nothing for ${this.config.GATEWAY_IDLE_TIMEOUT} ms`, 'upstream_idle_timeout');
+      },
+      Math.min(this.config.GATEWAY_IDLE_TIMEOUT, Math.max(1, deadline - this.clock.monotonic())),
+    );
     signal.addEventListener('abort', onGone, { once: true });
 
     up.on('data', (chunk: Buffer) => {
@@ -461,9 +533,20 @@ export class DispatchService {
         const code = typeof parsed?.error?.code === 'string' ? parsed.error.code : 'upstream_error';
         settlement.settle(status, code);
         if (parsed?.error && typeof parsed.error.message === 'string') {
-          resolve({ kind: 'error', status, code, headers: {}, body: { ...parsed, error: { type: errorType(status), param: null, code: null, ...parsed.error } } });
+          resolve({
+            kind: 'error',
+            status,
+            code,
+            headers: {},
+            body: { ...parsed, error: { type: errorType(status), param: null, code: null, ...parsed.error } },
+          });
         } else {
-          const message = typeof parsed?.message === 'string' ? parsed.message : typeof parsed?.detail === 'string' ? parsed.detail : text.slice(0, 500) || `worker answered ${status}`;
+          const message =
+            typeof parsed?.message === 'string'
+              ? parsed.message
+              : typeof parsed?.detail === 'string'
+                ? parsed.detail
+                : text.slice(0, 500) || `worker answered ${status}`;
           resolve({ kind: 'error', status, code: 'upstream_error', headers: {}, body: errorBody(status, message, 'upstream_error', null) });
         }
       };
@@ -478,7 +561,14 @@ export class DispatchService {
   }
 
   /** The gateway's own error answer; the request is settled with it. */
-  fail(settlement: Settlement, status: number, message: string, code: string, param: string | null = null, headers: OutgoingHttpHeaders = {}): DispatchError {
+  fail(
+    settlement: Settlement,
+    status: number,
+    message: string,
+    code: string,
+    param: string | null = null,
+    headers: OutgoingHttpHeaders = {},
+  ): DispatchError {
     settlement.settle(status, code);
     return { kind: 'error', status, code, headers, body: errorBody(status, message, code, param) };
   }

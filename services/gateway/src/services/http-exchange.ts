@@ -60,7 +60,10 @@ export class HttpExchange {
 }
 
 export class BodyError extends Error {
-  constructor(readonly reason: 'too_large' | 'aborted', message: string) {
+  constructor(
+    readonly reason: 'too_large' | 'aborted',
+    message: string,
+  ) {
     super(message);
   }
 }

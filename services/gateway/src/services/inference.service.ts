@@ -34,7 +34,10 @@ export class InferenceService {
       ex.sendError(auth.status, auth.message, auth.code, null, auth.headers);
       return;
     }
-    const settlement = this.dispatcher.begin(ex.requestId, route, auth.key, ex.startedAt, ex.t0, { endUser: endUserOf(ex.req, auth.key.trusted), span: RequestSpan.claim(ex.req) });
+    const settlement = this.dispatcher.begin(ex.requestId, route, auth.key, ex.startedAt, ex.t0, {
+      endUser: endUserOf(ex.req, auth.key.trusted),
+      span: RequestSpan.claim(ex.req),
+    });
     settlement.record.clientRequestId = ex.clientRequestId;
     ex.rateLimitHeaders = this.dispatcher.limitHeaders(settlement);
     const gone = new AbortController();
@@ -53,7 +56,13 @@ export class InferenceService {
     }
   }
 
-  private async serve(route: InferenceRoute, ex: HttpExchange, settlement: Settlement, body: Promise<Buffer>, signal: AbortSignal): Promise<void> {
+  private async serve(
+    route: InferenceRoute,
+    ex: HttpExchange,
+    settlement: Settlement,
+    body: Promise<Buffer>,
+    signal: AbortSignal,
+  ): Promise<void> {
     let raw: Buffer;
     try {
       raw = await body;

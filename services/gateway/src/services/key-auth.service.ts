@@ -8,7 +8,11 @@ import { KeyCache, keyPrefix, KeyVerdict, toVerifiedKey, VerifiedKey } from '../
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { KeyRegistryRepository } from '../repositories/key-registry.repository';
 
-const lookups = new Counter({ name: 'maas_gateway_key_lookups_total', help: 'API key checks by source (cache, registry, stale) and verdict', labelNames: ['source', 'verdict'] });
+const lookups = new Counter({
+  name: 'maas_gateway_key_lookups_total',
+  help: 'API key checks by source (cache, registry, stale) and verdict',
+  labelNames: ['source', 'verdict'],
+});
 
 export type Authentication =
   | { ok: true; key: VerifiedKey }
@@ -61,18 +65,35 @@ export class KeyAuthService {
       // An address guessing keys is refused before its guesses cost a key-registry lookup (keys it was seen to hold still work).
       const wait = this.failures.blocked(from, now);
       if (wait !== undefined) {
-        return { ok: false, status: 429, message: `too many failed API key checks from ${from}; retry after ${wait} s`, code: 'too_many_failed_authentications', headers: { 'retry-after': String(wait) } };
+        return {
+          ok: false,
+          status: 429,
+          message: `too many failed API key checks from ${from}; retry after ${wait} s`,
+          code: 'too_many_failed_authentications',
+          headers: { 'retry-after': String(wait) },
+        };
       }
     }
     verdict ??= await this.ask(secret);
     if (!verdict) {
-      return { ok: false, status: 503, message: 'the key service cannot be reached; try again shortly', code: 'key_service_unavailable', headers: { 'retry-after': '2' } };
+      return {
+        ok: false,
+        status: 503,
+        message: 'the key service cannot be reached; try again shortly',
+        code: 'key_service_unavailable',
+        headers: { 'retry-after': '2' },
+      };
     }
     if (!verdict.valid) return this.refused(from, now, `invalid API key (${verdict.reason})`);
     const key = verdict.key;
     if (key.expiresAt !== undefined && key.expiresAt <= now) return this.refused(from, now, 'invalid API key (expired)');
     if (key.allowsAddress && !(address && key.allowsAddress(address))) {
-      return { ok: false, status: 403, message: `API key ${key.prefix} may not be used from ${address ?? 'an unknown address'} (not in its allowed CIDRs)`, code: 'address_not_allowed' };
+      return {
+        ok: false,
+        status: 403,
+        message: `API key ${key.prefix} may not be used from ${address ?? 'an unknown address'} (not in its allowed CIDRs)`,
+        code: 'address_not_allowed',
+      };
     }
     return { ok: true, key };
   }

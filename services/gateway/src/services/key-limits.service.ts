@@ -2,7 +2,16 @@ import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import type { KeyLimits } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { KeyLimiter, LimitExceeded, LimitState } from '../policy/key-limits';
-import { exchange, LEASE_SPEC, LeaseGrant, LeaseSpec, requestsExceeded, SharedKeyState, sharedStanding, tokensExceeded } from '../policy/limit-lease';
+import {
+  exchange,
+  LEASE_SPEC,
+  LeaseGrant,
+  LeaseSpec,
+  requestsExceeded,
+  SharedKeyState,
+  sharedStanding,
+  tokensExceeded,
+} from '../policy/limit-lease';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { SharedLimitsRepository } from '../repositories/shared-limits.repository';
 
@@ -74,7 +83,8 @@ export class KeyLimitsService implements OnModuleDestroy {
       }
       if (needLease && grant.requests < 1) return requestsExceeded(grant.state, requestsPerMinute!, this.clock.now());
       // Every slot is in use at this gateway or another.
-      if (needSlot && grant.slots < slots) return { limit: 'concurrent_requests', used: maxConcurrent!, ceiling: maxConcurrent!, retryAfterSeconds: 1 };
+      if (needSlot && grant.slots < slots)
+        return { limit: 'concurrent_requests', used: maxConcurrent!, ceiling: maxConcurrent!, retryAfterSeconds: 1 };
       // Granted; requests admitted meanwhile may have used it, so look again.
     }
     if (tokensPerMinute && h.state) {
@@ -121,7 +131,11 @@ export class KeyLimitsService implements OnModuleDestroy {
     const gateway = this.shared!.gatewayId;
     const run = async () => {
       const now = this.clock.now();
-      const grant = await this.shared!.update(keyId, (current) => exchange(current, { gateway, want, returned, tokens, slots }, limits, now, this.spec), EXCHANGE_TIMEOUT_MS);
+      const grant = await this.shared!.update(
+        keyId,
+        (current) => exchange(current, { gateway, want, returned, tokens, slots }, limits, now, this.spec),
+        EXCHANGE_TIMEOUT_MS,
+      );
       h.state = grant.state;
       h.syncedAt = this.clock.now();
       if (grant.requests > 0) {
@@ -163,7 +177,10 @@ export class KeyLimitsService implements OnModuleDestroy {
 
   private localOnly(err: unknown): void {
     if (this.clock.now() >= this.localOnlyUntil) {
-      this.logger?.warn('shared key limits unreachable; limiting on this gateway\'s counts', { error: (err as Error).message, forMs: LOCAL_ONLY_MS });
+      this.logger?.warn("shared key limits unreachable; limiting on this gateway's counts", {
+        error: (err as Error).message,
+        forMs: LOCAL_ONLY_MS,
+      });
     }
     this.localOnlyUntil = this.clock.now() + LOCAL_ONLY_MS;
   }

@@ -22,6 +22,8 @@ export class ModelsService {
   get(key: VerifiedKey, id: string): ModelObject | undefined {
     if (!key.allowsModel(id)) return undefined;
     const known = this.registry.knownModel(id);
-    return known ? modelObject(known, this.registry.workersFor(id), this.registry.catalogueEntry(id), this.registry.heldFor(id)) : undefined;
+    return known
+      ? modelObject(known, this.registry.workersFor(id), this.registry.catalogueEntry(id), this.registry.heldFor(id))
+      : undefined;
   }
 }

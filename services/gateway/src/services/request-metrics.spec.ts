@@ -3,7 +3,16 @@ import { MAX_MODEL_LABELS, RequestMetrics } from './request-metrics';
 import type { RequestRecord } from './usage.service';
 
 const record = (over: Partial<RequestRecord>): RequestRecord =>
-  ({ model: 'm', route: { endpoint: 'chat.completions' }, kind: 'interactive', promptTokens: 0, completionTokens: 0, queueMs: null, ttftMs: null, ...over }) as RequestRecord;
+  ({
+    model: 'm',
+    route: { endpoint: 'chat.completions' },
+    kind: 'interactive',
+    promptTokens: 0,
+    completionTokens: 0,
+    queueMs: null,
+    ttftMs: null,
+    ...over,
+  }) as RequestRecord;
 
 /** One sample of the exposition; `name` may be a histogram's _bucket, _sum or _count line. */
 const sample = async (name: string, labels: string) => {
@@ -34,16 +43,22 @@ describe('RequestMetrics', () => {
     const m = 'model="unit/model"';
     expect(await sample('maas_gateway_requests_total', `${m},endpoint="chat.completions",kind="interactive",status="200"`)).toBe(1);
     expect(await sample('maas_gateway_requests_total', `${m},endpoint="chat.completions",kind="interactive",status="429"`)).toBe(1);
-    expect(await sample('maas_gateway_requests_total', 'model="other",endpoint="chat.completions",kind="interactive",status="404"')).toBe(1);
+    expect(await sample('maas_gateway_requests_total', 'model="other",endpoint="chat.completions",kind="interactive",status="404"')).toBe(
+      1,
+    );
     expect(await sample('maas_gateway_tokens_total', `${m},direction="input",kind="interactive"`)).toBe(15);
     expect(await sample('maas_gateway_tokens_total', `${m},direction="output",kind="interactive"`)).toBe(24);
     expect(await sample('maas_gateway_request_duration_seconds_count', `${m},endpoint="chat.completions",kind="interactive"`)).toBe(2);
-    expect(await sample('maas_gateway_request_duration_seconds_sum', `${m},endpoint="chat.completions",kind="interactive"`)).toBeCloseTo(0.38);
+    expect(await sample('maas_gateway_request_duration_seconds_sum', `${m},endpoint="chat.completions",kind="interactive"`)).toBeCloseTo(
+      0.38,
+    );
     expect(await sample('maas_gateway_request_queue_time_seconds_bucket', `le="0.005",${m},kind="interactive"`)).toBe(2);
     expect(await sample('maas_gateway_time_to_first_token_seconds_bucket', `le="0.05",${m}`)).toBe(1);
     expect(await sample('maas_gateway_time_to_first_token_seconds_count', m)).toBe(2);
     expect(await sample('maas_gateway_time_per_output_token_seconds_count', m)).toBe(1);
     expect(await sample('maas_gateway_time_per_output_token_seconds_sum', m)).toBeCloseTo(0.01);
-    expect(await sample('maas_gateway_request_duration_seconds_count', 'model="other",endpoint="chat.completions",kind="interactive"')).toBeUndefined();
+    expect(
+      await sample('maas_gateway_request_duration_seconds_count', 'model="other",endpoint="chat.completions",kind="interactive"'),
+    ).toBeUndefined();
   });
 });

@@ -37,20 +37,24 @@ export class RequestSpan {
     const route = httpRoute(path);
     const method = req.method ?? 'GET';
     const address = req.socket.localAddress;
-    const span = tracer().startSpan(route ? `${method} ${route}` : method, {
-      kind: SpanKind.SERVER,
-      attributes: {
-        'http.request.method': method,
-        'url.path': path,
-        'url.scheme': 'http',
-        ...(route ? { 'http.route': route } : {}),
-        'network.protocol.version': req.httpVersion,
-        ...(address ? { 'server.address': address, 'server.port': req.socket.localPort ?? 0 } : {}),
-        // The socket's peer: behind a proxy that is the proxy, not the client (X-Forwarded-For is the gateway's policy to trust).
-        ...(req.socket.remoteAddress ? { 'network.peer.address': req.socket.remoteAddress } : {}),
-        ...(typeof req.headers['user-agent'] === 'string' ? { 'user_agent.original': req.headers['user-agent'] } : {}),
+    const span = tracer().startSpan(
+      route ? `${method} ${route}` : method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': method,
+          'url.path': path,
+          'url.scheme': 'http',
+          ...(route ? { 'http.route': route } : {}),
+          'network.protocol.version': req.httpVersion,
+          ...(address ? { 'server.address': address, 'server.port': req.socket.localPort ?? 0 } : {}),
+          // The socket's peer: behind a proxy that is the proxy, not the client (X-Forwarded-For is the gateway's policy to trust).
+          ...(req.socket.remoteAddress ? { 'network.peer.address': req.socket.remoteAddress } : {}),
+          ...(typeof req.headers['user-agent'] === 'string' ? { 'user_agent.original': req.headers['user-agent'] } : {}),
+        },
       },
-    }, parent);
+      parent,
+    );
     const traced = new RequestSpan(span, trace.setSpan(parent, span));
     spans.set(req, traced);
     res.once('close', () => traced.closed(res));
@@ -87,13 +91,24 @@ export class RequestSpan {
   /** Ends the span with the request's accounting (the figures of its usage event): usage, worker, TTFT/TPOT, outcome. */
   accountedAs(record: RequestRecord, status: number, errorCode: string | null, latencyMs: number): void {
     const r: AccountedRequest = {
-      endpoint: record.route.endpoint, requestId: record.requestId, model: record.model, servedModel: this.servedModel,
-      workerId: record.workerId, kind: record.kind, status, errorCode, promptTokens: record.promptTokens,
-      completionTokens: record.completionTokens, countedBy: record.countedBy, ttftMs: record.ttftMs, latencyMs,
+      endpoint: record.route.endpoint,
+      requestId: record.requestId,
+      model: record.model,
+      servedModel: this.servedModel,
+      workerId: record.workerId,
+      kind: record.kind,
+      status,
+      errorCode,
+      promptTokens: record.promptTokens,
+      completionTokens: record.completionTokens,
+      countedBy: record.countedBy,
+      ttftMs: record.ttftMs,
+      latencyMs,
     };
     this.span.setAttributes(accountedAttributes(r));
     // Epoch ms: the moment the first token reached the gateway.
-    if (r.ttftMs !== null) this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': r.ttftMs / 1000 }, record.startedAt + r.ttftMs);
+    if (r.ttftMs !== null)
+      this.span.addEvent('gen_ai.first_token', { 'gen_ai.server.time_to_first_token': r.ttftMs / 1000 }, record.startedAt + r.ttftMs);
     if (status >= 400) this.span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode ?? `HTTP ${status}` });
     this.span.end();
   }

@@ -33,7 +33,11 @@ export interface RouteQuery {
   readonly kind?: RequestKind;
 }
 
-const laneGauge = new Gauge({ name: 'maas_gateway_lane_workers', help: 'Ready workers per model by lane (interactive, batch, shared when too few to keep apart), as this gateway assigns them', labelNames: ['model', 'lane'] });
+const laneGauge = new Gauge({
+  name: 'maas_gateway_lane_workers',
+  help: 'Ready workers per model by lane (interactive, batch, shared when too few to keep apart), as this gateway assigns them',
+  labelNames: ['model', 'lane'],
+});
 
 /**
  * Picks a worker in-process with @maas/routing over the registry replica, adding what only this
@@ -60,7 +64,11 @@ export class RoutingService {
     private readonly registry: WorkerRegistryService,
   ) {
     this.policy = buildRoutingPolicy(routingPresets[config.GATEWAY_ROUTING]);
-    this.lanesSpec = { minInteractive: config.GATEWAY_INTERACTIVE_LANE, reserve: config.GATEWAY_BATCH_RESERVE, concurrency: config.GATEWAY_BATCH_CONCURRENCY };
+    this.lanesSpec = {
+      minInteractive: config.GATEWAY_INTERACTIVE_LANE,
+      reserve: config.GATEWAY_BATCH_RESERVE,
+      concurrency: config.GATEWAY_BATCH_CONCURRENCY,
+    };
     const parts = this.policy.pipeline.parts;
     this.pipeline = new RoutingPipeline({ ...parts, filters: [batchLaneFilter(this.lanesSpec), interactiveLaneFilter, ...parts.filters] });
     this.usesPrefix = this.policy.config.scorers.some((s) => s.name === 'prefix-affinity' && s.weight > 0);

@@ -3,7 +3,16 @@ import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
 import type { LimitState } from '../policy/key-limits';
-import { KeyTokenWindows, ledgerInstants, UsageKind, usageReport, WindowExceeded, windowLimit, WindowSpec, WindowWouldExceed } from '../policy/token-windows';
+import {
+  KeyTokenWindows,
+  ledgerInstants,
+  UsageKind,
+  usageReport,
+  WindowExceeded,
+  windowLimit,
+  WindowSpec,
+  WindowWouldExceed,
+} from '../policy/token-windows';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { LedgerRepository } from '../repositories/ledger.repository';
 
@@ -104,7 +113,11 @@ export class TokenBudgetService {
       // The ledger answers up to `until`; later requests (maybe not stored yet) stay counted locally.
       const until = Math.floor((askedAt - this.config.GATEWAY_LEDGER_LAG) / 1000) * 1000;
       const reply = await this.ledger.keyUsage(keyId, instants, until, this.config.GATEWAY_LEDGER_TIMEOUT);
-      w.seed(reply.windows.map((x, i) => ({ since: instants[i], chat: x.interactiveTokens, batch: x.batchTokens })), askedAt, until);
+      w.seed(
+        reply.windows.map((x, i) => ({ since: instants[i], chat: x.interactiveTokens, batch: x.batchTokens })),
+        askedAt,
+        until,
+      );
       this.failedAt.delete(keyId);
     } catch (err) {
       // Without the ledger the gateway still limits on what it counted itself.

@@ -64,11 +64,34 @@ export class UsageService {
     this.metrics = new RequestMetrics(registry);
   }
 
-  begin(requestId: string, route: InferenceRoute, key: VerifiedKey, startedAt: number, t0: number, endUser?: string, kind: 'interactive' | 'batch' = 'interactive'): RequestRecord {
+  begin(
+    requestId: string,
+    route: InferenceRoute,
+    key: VerifiedKey,
+    startedAt: number,
+    t0: number,
+    endUser?: string,
+    kind: 'interactive' | 'batch' = 'interactive',
+  ): RequestRecord {
     return {
-      requestId, route, key, endUser, kind, startedAt, t0,
-      model: INVALID_MODEL, stream: false, workerId: null, promptChars: 0, promptTokens: 0, completionTokens: 0, // the model: until a usable name is read
-      countedBy: 'gateway', ttftMs: null, queueMs: null, admitted: false, completed: false,
+      requestId,
+      route,
+      key,
+      endUser,
+      kind,
+      startedAt,
+      t0,
+      model: INVALID_MODEL,
+      stream: false,
+      workerId: null,
+      promptChars: 0,
+      promptTokens: 0,
+      completionTokens: 0, // the model: until a usable name is read
+      countedBy: 'gateway',
+      ttftMs: null,
+      queueMs: null,
+      admitted: false,
+      completed: false,
     };
   }
 
@@ -77,7 +100,13 @@ export class UsageService {
     const window = await this.budget.exceeded(record.key, record.kind === 'batch' ? 'batch' : 'chat');
     if (window) {
       const limit = `${window.kind}_${window.window}_window_tokens` as const;
-      return { limit, used: window.used, ceiling: window.ceiling, retryAfterSeconds: window.retryAfterSeconds, message: describeWindowExceeded(window) };
+      return {
+        limit,
+        used: window.used,
+        ceiling: window.ceiling,
+        retryAfterSeconds: window.retryAfterSeconds,
+        message: describeWindowExceeded(window),
+      };
     }
     const refused = await this.limiter.admit(record.key.keyId, record.key.limits, this.clock.now());
     if (!refused) record.admitted = true;
@@ -87,7 +116,11 @@ export class UsageService {
   /** OpenAI's `x-ratelimit-*` headers for an interactive request of the key: the tighter of per-minute tokens and token windows. */
   limitHeaders(key: VerifiedKey, kind: 'interactive' | 'batch' = 'interactive'): Record<string, string> {
     const { limits } = key;
-    if (kind === 'batch' || !(limits.requestsPerMinute || limits.tokensPerMinute || limits.chatShortWindowTokens || limits.chatLongWindowTokens)) return NO_HEADERS;
+    if (
+      kind === 'batch' ||
+      !(limits.requestsPerMinute || limits.tokensPerMinute || limits.chatShortWindowTokens || limits.chatLongWindowTokens)
+    )
+      return NO_HEADERS;
     const minute = this.limiter.standing(key.keyId, limits, this.clock.now());
     return rateLimitHeaders(minute.requests, tighter(minute.tokens, this.budget.standing(key, 'chat')));
   }

@@ -12,7 +12,11 @@ import { forwardableHeaders, HttpProxyRepository, ProxyTarget } from '../reposit
 import { SessionRepository } from '../repositories/session.repository';
 import { NetworkPolicy } from './network-policy';
 
-const proxied = new Counter({ name: 'maas_gateway_proxied_requests_total', help: 'Requests proxied to auth and Open WebUI, by target and outcome', labelNames: ['target', 'outcome'] });
+const proxied = new Counter({
+  name: 'maas_gateway_proxied_requests_total',
+  help: 'Requests proxied to auth and Open WebUI, by target and outcome',
+  labelNames: ['target', 'outcome'],
+});
 
 /** Paths the gateway keeps for itself (Nest): never handed to Open WebUI. */
 const OWN = ['/health', '/metrics'];
@@ -38,7 +42,11 @@ export class WebProxyService {
     private readonly network: NetworkPolicy,
     private readonly logger: Logger,
   ) {
-    this.sessions = new SessionCache({ ttlMs: config.GATEWAY_SESSION_CACHE_TTL, negativeTtlMs: config.GATEWAY_SESSION_NEGATIVE_TTL, maxEntries: 50_000 });
+    this.sessions = new SessionCache({
+      ttlMs: config.GATEWAY_SESSION_CACHE_TTL,
+      negativeTtlMs: config.GATEWAY_SESSION_NEGATIVE_TTL,
+      maxEntries: 50_000,
+    });
     this.webuiPrefix = config.GATEWAY_WEBUI_PATH.replace(/\/+$/, '');
   }
 
@@ -46,7 +54,8 @@ export class WebProxyService {
   route(url: string): Route {
     const path = url.split('?', 1)[0];
     const auth = this.config.GATEWAY_AUTH_URL;
-    if (auth && (path.startsWith('/auth/') || path === '/auth' || path === '/portal' || path.startsWith('/portal/'))) return { target: 'auth', origin: auth, path: url };
+    if (auth && (path.startsWith('/auth/') || path === '/auth' || path === '/portal' || path.startsWith('/portal/')))
+      return { target: 'auth', origin: auth, path: url };
     const webui = this.config.GATEWAY_WEBUI_URL;
     if (!webui || OWN.includes(path)) return undefined;
     const p = this.webuiPrefix;
@@ -72,7 +81,8 @@ export class WebProxyService {
       return this.proxy.forward(req, res, this.target(req, route, undefined), onError);
     }
     void this.user(req).then((verdict) => {
-      if (verdict === undefined) return fail(503, 'the sign-in service cannot be reached; try again shortly', 'auth_unavailable', { 'retry-after': '2' });
+      if (verdict === undefined)
+        return fail(503, 'the sign-in service cannot be reached; try again shortly', 'auth_unavailable', { 'retry-after': '2' });
       if (!verdict.valid) {
         req.resume();
         if (isPageLoad(req)) {
@@ -92,7 +102,10 @@ export class WebProxyService {
     socket.on('error', () => undefined);
     if (route.target === 'auth') return void socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     void this.user(req).then((verdict) => {
-      if (!verdict?.valid) return void socket.end(`HTTP/1.1 ${verdict ? '401 Unauthorized' : '503 Service Unavailable'}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      if (!verdict?.valid)
+        return void socket.end(
+          `HTTP/1.1 ${verdict ? '401 Unauthorized' : '503 Service Unavailable'}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`,
+        );
       this.proxy.upgrade(req, socket, head, this.target(req, route, verdict));
     });
   }
@@ -106,7 +119,8 @@ export class WebProxyService {
     // Appended, as every proxy does; believed downstream only as far as each hop trusts the previous.
     headers['x-forwarded-for'] = given ? `${Array.isArray(given) ? given.join(', ') : given}, ${plain(peer)}` : plain(peer);
     const proto = req.headers['x-forwarded-proto'];
-    headers['x-forwarded-proto'] = trustedPeer && typeof proto === 'string' ? proto : 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
+    headers['x-forwarded-proto'] =
+      trustedPeer && typeof proto === 'string' ? proto : 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
     const host = forwardedHost(req.headers['x-forwarded-host'], req.headers.host, trustedPeer);
     if (host) headers['x-forwarded-host'] = host;
     else delete headers['x-forwarded-host'];
@@ -143,7 +157,11 @@ export class WebProxyService {
       const reply = await this.sessionRepository.verify(token, this.config.GATEWAY_KEY_VERIFY_TIMEOUT);
       const verdict: SessionVerdict =
         reply.valid && reply.user
-          ? { valid: true, user: { email: reply.user.email, displayName: reply.user.displayName ?? null, roles: reply.user.roles }, expiresAt: reply.expiresAt ? Date.parse(reply.expiresAt) : undefined }
+          ? {
+              valid: true,
+              user: { email: reply.user.email, displayName: reply.user.displayName ?? null, roles: reply.user.roles },
+              expiresAt: reply.expiresAt ? Date.parse(reply.expiresAt) : undefined,
+            }
           : { valid: false };
       this.sessions.store(token, verdict, this.clock.now());
       return verdict;

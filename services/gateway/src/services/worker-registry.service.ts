@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import type { ModelCataloguePublished, ModelDemandPending, WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type {
+  ModelCataloguePublished,
+  ModelDemandPending,
+  WorkerDeregistered,
+  WorkerDraining,
+  WorkerHeartbeat,
+  WorkerRegistered,
+} from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { BusLink, BusLinkState } from '@maas/platform';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
@@ -10,7 +17,11 @@ import { KnownModel, RegistryReplica, ReplicaChange, ReplicaWorker } from '../po
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { RegistryRepository } from '../repositories/registry.repository';
 
-const workersGauge = new Gauge({ name: 'maas_gateway_replica_workers', help: 'Workers in the gateway replica of the registry, by state', labelNames: ['state'] });
+const workersGauge = new Gauge({
+  name: 'maas_gateway_replica_workers',
+  help: 'Workers in the gateway replica of the registry, by state',
+  labelNames: ['state'],
+});
 
 const SWEEP_MS = 250;
 /** A catalogue model its vm-scaler has not re-announced for this long (it re-announces every 2 s) is no longer held for. */
@@ -80,7 +91,11 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       this.logger.warn('bus down: holding the workers last seen, serving from them', { heldWorkers: workers, readyWorkers: ready });
       return;
     }
-    this.logger.info('bus back: resynchronising the worker list with router', { heldWorkers: workers, readyWorkers: ready, graceMs: this.config.GATEWAY_WORKER_EXPIRY });
+    this.logger.info('bus back: resynchronising the worker list with router', {
+      heldWorkers: workers,
+      readyWorkers: ready,
+      graceMs: this.config.GATEWAY_WORKER_EXPIRY,
+    });
     clearTimeout(this.snapshotTimer);
     this.snapshotFailures = 0;
     void this.loadSnapshot();
@@ -117,8 +132,14 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     try {
       this.catalogued(await this.registry.catalogue());
     } catch (err) {
-      if (attempt + 1 >= CATALOGUE_ASKS) return this.logger.info('no model catalogue from a vm-scaler yet; waiting for its announcements', { error: (err as Error).message });
-      this.catalogueTimer = setTimeout(() => void this.loadCatalogue(attempt + 1), SNAPSHOT_RETRY_MS[Math.min(attempt, SNAPSHOT_RETRY_MS.length - 1)]);
+      if (attempt + 1 >= CATALOGUE_ASKS)
+        return this.logger.info('no model catalogue from a vm-scaler yet; waiting for its announcements', {
+          error: (err as Error).message,
+        });
+      this.catalogueTimer = setTimeout(
+        () => void this.loadCatalogue(attempt + 1),
+        SNAPSHOT_RETRY_MS[Math.min(attempt, SNAPSHOT_RETRY_MS.length - 1)],
+      );
       this.catalogueTimer.unref();
     }
   }
@@ -130,7 +151,13 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   registered(msg: WorkerRegistered): void {
     const existed = this.replica.get(msg.workerId) !== undefined;
     const change = this.replica.register(msg, this.clock.now());
-    if (!existed) this.logger.info('worker joined', { workerId: msg.workerId, state: change.worker.state, models: msg.models.map((m) => m.id), url: msg.url });
+    if (!existed)
+      this.logger.info('worker joined', {
+        workerId: msg.workerId,
+        state: change.worker.state,
+        models: msg.models.map((m) => m.id),
+        url: msg.url,
+      });
     this.changed(change);
   }
 

@@ -23,7 +23,11 @@ export const json = (res: Response): Promise<any> => res.json();
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitUntil<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -99,7 +103,16 @@ export class Stack {
   /** Starts `maas worker --sim-profile …`; resolves once the gateway has it in its replica (any state). */
   async startWorker(args: string[] = [], options: { waitForGateway?: boolean } = {}): Promise<Worker> {
     const workerId = `w${++this.workerCount}-${this.namespace.slice(-4)}`;
-    const proc = startNode('bin/maas.js', { ...this.env, LOG_LEVEL: 'info' }, ['worker', '--sim-profile', PROFILE, '--worker-id', workerId, '--heartbeat', '500ms', ...args]);
+    const proc = startNode('bin/maas.js', { ...this.env, LOG_LEVEL: 'info' }, [
+      'worker',
+      '--sim-profile',
+      PROFILE,
+      '--worker-id',
+      workerId,
+      '--heartbeat',
+      '500ms',
+      ...args,
+    ]);
     const registered = await proc.waitFor((r) => r.msg === 'worker registered', 30_000, `registration of ${workerId}`);
     const worker: Worker = { ...proc, workerId, url: String(registered.url) };
     this.workers.push(worker);
@@ -127,10 +140,14 @@ export class Stack {
 
   /** The usage events of one request id (the gateway's, or the client's `X-Request-Id`), waiting until at least one has been stored. */
   async usageOf(requestId: string, timeoutMs = 5000): Promise<RequestCompleted[]> {
-    return waitUntil(async () => {
-      const events = (await this.usageEvents()).filter((e) => e.requestId === requestId || e.clientRequestId === requestId);
-      return events.length > 0 ? events : undefined;
-    }, timeoutMs, `usage event of ${requestId}`);
+    return waitUntil(
+      async () => {
+        const events = (await this.usageEvents()).filter((e) => e.requestId === requestId || e.clientRequestId === requestId);
+        return events.length > 0 ? events : undefined;
+      },
+      timeoutMs,
+      `usage event of ${requestId}`,
+    );
   }
 
   url(path: string): string {
@@ -195,4 +212,9 @@ export async function readSse(res: Response, onEvent?: (data: unknown, index: nu
   return out;
 }
 
-export const chatBody = (over: Record<string, unknown> = {}) => ({ model: MODEL, messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 8, ...over });
+export const chatBody = (over: Record<string, unknown> = {}) => ({
+  model: MODEL,
+  messages: [{ role: 'user', content: 'Say hello.' }],
+  max_tokens: 8,
+  ...over,
+});

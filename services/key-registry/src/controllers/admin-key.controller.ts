@@ -23,7 +23,8 @@ export class AdminKeyController {
     const checked = messageValidator().message('key-registry.create', body);
     if (!checked.ok) throw new ApiError(400, `invalid key request: ${checked.error}`, 'invalid_request');
     return this.keys.create(checked.value as KeyCreateRequest).catch((err: unknown) => {
-      if (err instanceof InvalidKeyRequestError) throw new ApiError(400, `invalid key request: ${err.message}`, 'invalid_request', err.param);
+      if (err instanceof InvalidKeyRequestError)
+        throw new ApiError(400, `invalid key request: ${err.message}`, 'invalid_request', err.param);
       throw err;
     });
   }

@@ -20,7 +20,10 @@ export class AdminTokenGuard implements CanActivate {
     const expected = this.config.KEY_REGISTRY_ADMIN_TOKEN;
     if (!expected) throw new ApiError(403, 'the admin API is disabled: set KEY_REGISTRY_ADMIN_TOKEN to enable it', 'admin_api_disabled');
     const presented = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-    if (!presented) throw new ApiError(401, 'admin token required: Authorization: Bearer <KEY_REGISTRY_ADMIN_TOKEN>', 'missing_admin_token', null, { 'WWW-Authenticate': 'Bearer' });
+    if (!presented)
+      throw new ApiError(401, 'admin token required: Authorization: Bearer <KEY_REGISTRY_ADMIN_TOKEN>', 'missing_admin_token', null, {
+        'WWW-Authenticate': 'Bearer',
+      });
     if (!timingSafeEqual(digest(presented), digest(expected))) {
       this.logger.warn('admin API call with a wrong token', { ip: req.ip, path: req.path });
       throw new ApiError(401, 'invalid admin token', 'invalid_admin_token', null, { 'WWW-Authenticate': 'Bearer' });

@@ -18,7 +18,9 @@ export class AccountStatusRepository {
   /** Whether the account with this e-mail address is disabled. */
   async isDisabled(email: string): Promise<boolean> {
     try {
-      const rows = (await this.db.query('SELECT 1 FROM users WHERE email = $1 AND disabled_at IS NOT NULL', [email.toLowerCase()])) as unknown[];
+      const rows = (await this.db.query('SELECT 1 FROM users WHERE email = $1 AND disabled_at IS NOT NULL', [
+        email.toLowerCase(),
+      ])) as unknown[];
       return rows.length > 0;
     } catch (err) {
       if (isUndefinedTable(err)) return false;
@@ -29,7 +31,10 @@ export class AccountStatusRepository {
   /** Accounts disabled after `since`, with when. */
   async disabledSince(since: Date): Promise<{ email: string; disabledAt: Date }[]> {
     try {
-      const rows = (await this.db.query('SELECT email, disabled_at FROM users WHERE disabled_at > $1', [since])) as { email: string; disabled_at: Date }[];
+      const rows = (await this.db.query('SELECT email, disabled_at FROM users WHERE disabled_at > $1', [since])) as {
+        email: string;
+        disabled_at: Date;
+      }[];
       return rows.map((r) => ({ email: r.email, disabledAt: new Date(r.disabled_at) }));
     } catch (err) {
       if (isUndefinedTable(err)) return [];

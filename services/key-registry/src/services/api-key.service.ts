@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import type { KeyCreated, KeyCreateRequest, KeyListReply, KeyListRequest, KeyRevokeRequest, KeySummary, KeyVerifyReply } from '@maas/contracts';
+import type {
+  KeyCreated,
+  KeyCreateRequest,
+  KeyListReply,
+  KeyListRequest,
+  KeyRevokeRequest,
+  KeySummary,
+  KeyVerifyReply,
+} from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { ApiKeyEntity } from '../repositories/api-key.entity';
@@ -85,7 +93,8 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
         for (const k of active) this.bus.publish('key.revoked', { keyId: k.keyId, prefix: k.prefix, revokedAt: disabledAt.toISOString() });
         this.logger.info('account disabled: its keys stopped', { userEmail: email, keys: active.length });
       }
-      for (const [email, at] of this.announced) if (at < now - 2 * (this.accountPollMs + DISABLED_LOOKBACK_MS)) this.announced.delete(email);
+      for (const [email, at] of this.announced)
+        if (at < now - 2 * (this.accountPollMs + DISABLED_LOOKBACK_MS)) this.announced.delete(email);
     } catch (err) {
       this.logger.warn('could not check for disabled accounts', { err: (err as Error).message });
     }

@@ -9,7 +9,9 @@ export class UsageClientRequestId1733600000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query('ALTER TABLE usage_records ADD COLUMN IF NOT EXISTS client_request_id text');
-    await q.query('CREATE INDEX IF NOT EXISTS usage_records_client_request_id ON usage_records (client_request_id) WHERE client_request_id IS NOT NULL');
+    await q.query(
+      'CREATE INDEX IF NOT EXISTS usage_records_client_request_id ON usage_records (client_request_id) WHERE client_request_id IS NOT NULL',
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -4,12 +4,31 @@ import { DemandSeries } from './demand-series';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 let n = 0;
 const usage = (model: string, startedMs: number, finishedMs: number, o: Partial<RequestCompleted> = {}): RequestCompleted => ({
-  requestId: `r-${(n += 1)}`, keyId: 'k', userId: 'u', model, workerId: 'w', endpoint: 'chat.completions',
-  kind: 'interactive', status: 200, promptTokens: 100, completionTokens: 50, ttftMs: 200, latencyMs: finishedMs - startedMs,
-  startedAt: new Date(T0 + startedMs).toISOString(), finishedAt: new Date(T0 + finishedMs).toISOString(), ...o,
+  requestId: `r-${(n += 1)}`,
+  keyId: 'k',
+  userId: 'u',
+  model,
+  workerId: 'w',
+  endpoint: 'chat.completions',
+  kind: 'interactive',
+  status: 200,
+  promptTokens: 100,
+  completionTokens: 50,
+  ttftMs: 200,
+  latencyMs: finishedMs - startedMs,
+  startedAt: new Date(T0 + startedMs).toISOString(),
+  finishedAt: new Date(T0 + finishedMs).toISOString(),
+  ...o,
 });
 const worker = (id: string, capacity = 16): WorkerRegistered => ({
-  workerId: id, url: 'http://x', hardware: 'gpu', capacity, vmId: 'v', runtime: { kind: 'vllm' }, models: [{ id: 'm', capabilities: ['chat'] }], sentAt: '',
+  workerId: id,
+  url: 'http://x',
+  hardware: 'gpu',
+  capacity,
+  vmId: 'v',
+  runtime: { kind: 'vllm' },
+  models: [{ id: 'm', capabilities: ['chat'] }],
+  sentAt: '',
 });
 
 describe('DemandSeries', () => {
@@ -22,8 +41,15 @@ describe('DemandSeries', () => {
     expect(s.close(T0 + 14_000)).toEqual([]); // still open for late events
     const [a] = s.close(T0 + 15_000);
     expect(a).toMatchObject({
-      model: 'm', intervalStart: new Date(T0).toISOString(), intervalSeconds: 10,
-      requestRate: 0.2, inputTokensPerSecond: 20, outputTokensPerSecond: 10, errors: 1, ttftP50Ms: 200, ttftP95Ms: 800,
+      model: 'm',
+      intervalStart: new Date(T0).toISOString(),
+      intervalSeconds: 10,
+      requestRate: 0.2,
+      inputTokensPerSecond: 20,
+      outputTokensPerSecond: 10,
+      errors: 1,
+      ttftP50Ms: 200,
+      ttftP95Ms: 800,
     });
     expect(a.concurrency).toBeCloseTo((2000 + 7000) / 10_000);
   });
@@ -55,7 +81,10 @@ describe('DemandSeries', () => {
     const [a] = s.close(T0 + 10_000);
     expect(a).toMatchObject({ model: 'm', requestRate: 0, queueDepth: 2, concurrency: 5, readyWorkers: 1, capacityPerWorker: 16 });
     const later = s.close(T0 + 30_000);
-    expect(later.map((x) => [x.requestRate, x.readyWorkers])).toEqual([[0, 0], [0, 0]]); // zero demand, no workers: still said
+    expect(later.map((x) => [x.requestRate, x.readyWorkers])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]); // zero demand, no workers: still said
   });
 
   it('counts requests gateways hold for a model with no worker as waiting demand, until their reports stop or go stale', () => {
@@ -101,7 +130,14 @@ describe('DemandSeries', () => {
       s.requestCompleted(usage('m', 1000, 3000));
       for (let i = 0; i < 5; i += 1) s.requestCompleted(usage('m', 0, 9_999, { kind: 'batch', ttftMs: 9000, promptTokens: 6000 }));
       const [a] = s.close(T0 + 10_000);
-      expect(a).toMatchObject({ requestRate: 0.1, batchRequestRate: 0.5, inputTokensPerSecond: 10, ttftP95Ms: 200, batchBacklog: 0, batchDeadline: null });
+      expect(a).toMatchObject({
+        requestRate: 0.1,
+        batchRequestRate: 0.5,
+        inputTokensPerSecond: 10,
+        ttftP95Ms: 200,
+        batchBacklog: 0,
+        batchDeadline: null,
+      });
       // six running on the worker, five of them batch (busy the whole interval): one interactive
       expect(a.concurrency).toBeCloseTo(1);
     });
@@ -110,14 +146,27 @@ describe('DemandSeries', () => {
       const s = new DemandSeries(10_000, 0, 10_000, 3_600_000, 60_000);
       s.close(T0);
       const deadline = new Date(T0 + 86_400_000).toISOString();
-      s.backlogReported({ reportedAt: '', models: [{ model: 'cold', requests: 2000, inputTokens: 12_272_000, batches: 1, deadline }] }, T0 + 5_000);
+      s.backlogReported(
+        { reportedAt: '', models: [{ model: 'cold', requests: 2000, inputTokens: 12_272_000, batches: 1, deadline }] },
+        T0 + 5_000,
+      );
       const [a] = s.close(T0 + 10_000);
-      expect(a).toMatchObject({ model: 'cold', requestRate: 0, readyWorkers: 0, batchBacklog: 2000, batchBacklogInputTokens: 12_272_000, batchDeadline: deadline });
+      expect(a).toMatchObject({
+        model: 'cold',
+        requestRate: 0,
+        readyWorkers: 0,
+        batchBacklog: 2000,
+        batchBacklogInputTokens: 12_272_000,
+        batchDeadline: deadline,
+      });
       // a newer report without the model: its backlog is done
       s.backlogReported({ reportedAt: '', models: [] }, T0 + 15_000);
       expect(s.close(T0 + 20_000)[0]).toMatchObject({ model: 'cold', batchBacklog: 0, batchDeadline: null });
       // a report nobody repeats stops counting after 60 s
-      s.backlogReported({ reportedAt: '', models: [{ model: 'cold', requests: 10, inputTokens: 60_000, batches: 1, deadline }] }, T0 + 25_000);
+      s.backlogReported(
+        { reportedAt: '', models: [{ model: 'cold', requests: 10, inputTokens: 60_000, batches: 1, deadline }] },
+        T0 + 25_000,
+      );
       expect(s.close(T0 + 30_000)[0].batchBacklog).toBe(10);
       expect(s.close(T0 + 90_000).every((x) => x.batchBacklog === 0)).toBe(true);
     });

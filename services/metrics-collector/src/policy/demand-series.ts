@@ -1,4 +1,11 @@
-import type { BatchBacklogReported, MetricAggregated, ModelDemandPending, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type {
+  BatchBacklogReported,
+  MetricAggregated,
+  ModelDemandPending,
+  RequestCompleted,
+  WorkerHeartbeat,
+  WorkerRegistered,
+} from '@maas/contracts';
 
 /**
  * One model's figures over one interval, before they become a MetricAggregated message. Interactive
@@ -33,7 +40,17 @@ interface Backlog {
   deadline: string | null;
 }
 
-const emptyBucket = (start: number): Bucket => ({ start, requests: 0, batchRequests: 0, batchBusyMs: 0, inputTokens: 0, outputTokens: 0, errors: 0, ttftMs: [], busyMs: 0 });
+const emptyBucket = (start: number): Bucket => ({
+  start,
+  requests: 0,
+  batchRequests: 0,
+  batchBusyMs: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  errors: 0,
+  ttftMs: [],
+  busyMs: 0,
+});
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -199,7 +216,8 @@ export class DemandSeries {
       for (const start of [...starts].sort((a, b) => a - b)) {
         const b = perModel.get(start) ?? emptyBucket(start);
         perModel.delete(start);
-        if (b.requests === 0 && b.busyMs === 0 && b.batchRequests === 0 && serving.length === 0 && !recentlyActive && !backlog?.requests) continue;
+        if (b.requests === 0 && b.busyMs === 0 && b.batchRequests === 0 && serving.length === 0 && !recentlyActive && !backlog?.requests)
+          continue;
         const ttft = [...b.ttftMs].sort((x, y) => x - y);
         out.push({
           model,

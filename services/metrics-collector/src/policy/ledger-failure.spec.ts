@@ -2,12 +2,16 @@ import { classifyLedgerError } from './ledger-failure';
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
 /** TypeORM's QueryFailedError keeps the driver's error beside its own. */
-const queryFailed = (driverError: Error) => Object.assign(new Error(driverError.message), { driverError, query: 'INSERT …', parameters: ['secret'] });
+const queryFailed = (driverError: Error) =>
+  Object.assign(new Error(driverError.message), { driverError, query: 'INSERT …', parameters: ['secret'] });
 
 describe('classifyLedgerError', () => {
   it.each([
     ['connection refused', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
-    ['refused on every address', new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })], '')],
+    [
+      'refused on every address',
+      new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })], ''),
+    ],
     ['connection terminated', new Error('Connection terminated unexpectedly')],
     ['pool timeout', new Error('timeout exceeded when trying to connect')],
     ['server shutting down (57P01)', queryFailed(pgError('57P01', 'terminating connection due to administrator command'))],

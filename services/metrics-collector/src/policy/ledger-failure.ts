@@ -7,11 +7,22 @@
  */
 export type LedgerFailure = { kind: 'unavailable' | 'invalid' | 'unknown'; reason: string };
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 // 08 connection exception, 53 insufficient resources, 57P01-03 shutdown / cannot connect now, 58 system error, 40 rollback (serialization, deadlock), 55P03 lock timeout, 57014 statement timeout.
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0|58|40)|^55P03$|^57014$/;
 const INVALID_SQLSTATE = /^(22|23)/;
-const UNAVAILABLE_MESSAGE = /connection terminated|connection timeout|timeout exceeded when trying to connect|connection ended|client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)|too many clients|driver not connected|cannot use a pool after calling end|read ECONNRESET|connect ECONNREFUSED/i;
+const UNAVAILABLE_MESSAGE =
+  /connection terminated|connection timeout|timeout exceeded when trying to connect|connection ended|client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)|too many clients|driver not connected|cannot use a pool after calling end|read ECONNRESET|connect ECONNREFUSED/i;
 
 interface ErrorLike {
   code?: unknown;

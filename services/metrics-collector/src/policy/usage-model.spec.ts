@@ -3,7 +3,11 @@ import { usageModel } from './usage-model';
 
 describe('usageModel', () => {
   it.each([
-    ['a served model', { model: 'Qwen/Qwen2.5-3B-Instruct', errorCode: null }, { ledger: 'Qwen/Qwen2.5-3B-Instruct', demand: 'Qwen/Qwen2.5-3B-Instruct' }],
+    [
+      'a served model',
+      { model: 'Qwen/Qwen2.5-3B-Instruct', errorCode: null },
+      { ledger: 'Qwen/Qwen2.5-3B-Instruct', demand: 'Qwen/Qwen2.5-3B-Instruct' },
+    ],
     ['a failed request of a served model', { model: 'm', errorCode: 'upstream_unreachable' }, { ledger: 'm', demand: 'm' }],
     ['no model read (invalid JSON)', { model: '', errorCode: 'invalid_json' }, { ledger: INVALID_MODEL }],
     ['the placeholder itself', { model: INVALID_MODEL, errorCode: 'invalid_json' }, { ledger: INVALID_MODEL }],

@@ -40,7 +40,10 @@ export class UsageDeadLetterRepository {
 
   async list(limit: number, requestIds?: readonly string[]): Promise<UsageDeadLetter[]> {
     const rows: Row[] = requestIds?.length
-      ? await this.db.query('SELECT * FROM usage_dead_letters WHERE request_id = ANY($1) ORDER BY id LIMIT $2', [requestIds.map(storable), limit])
+      ? await this.db.query('SELECT * FROM usage_dead_letters WHERE request_id = ANY($1) ORDER BY id LIMIT $2', [
+          requestIds.map(storable),
+          limit,
+        ])
       : await this.db.query('SELECT * FROM usage_dead_letters ORDER BY id LIMIT $1', [limit]);
     return rows.map((r) => ({
       requestId: r.request_id,

@@ -67,8 +67,22 @@ export class UsageRecordRepository {
     const columns: unknown[][] = COLUMNS.map(() => new Array(events.length));
     events.forEach((u, row) => {
       const values = [
-        u.requestId, u.clientRequestId ?? null, u.keyId, u.userId, u.endUser ?? null, u.model, u.workerId ?? null, u.endpoint, u.kind, u.status,
-        u.promptTokens, u.completionTokens, u.ttftMs ?? null, u.latencyMs, u.startedAt, u.finishedAt,
+        u.requestId,
+        u.clientRequestId ?? null,
+        u.keyId,
+        u.userId,
+        u.endUser ?? null,
+        u.model,
+        u.workerId ?? null,
+        u.endpoint,
+        u.kind,
+        u.status,
+        u.promptTokens,
+        u.completionTokens,
+        u.ttftMs ?? null,
+        u.latencyMs,
+        u.startedAt,
+        u.finishedAt,
       ];
       values.forEach((v, c) => (columns[c][row] = v));
     });
@@ -86,14 +100,20 @@ export class UsageRecordRepository {
   /** Tokens (prompt + completion) of one key finished since each instant (and before `until`), by kind; one scan of the key's recent rows. */
   async keyTokensSince(keyId: string, since: readonly Date[], until: Date): Promise<KeyUsageReply['windows']> {
     const earliest = new Date(Math.min(...since.map((d) => d.getTime())));
-    const sums = since.map((_, i) => `
+    const sums = since.map(
+      (_, i) => `
       COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE kind = 'interactive' AND finished_at >= $${i + 4}), 0)::bigint AS i${i},
-      COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE kind = 'batch' AND finished_at >= $${i + 4}), 0)::bigint AS b${i}`);
+      COALESCE(SUM(prompt_tokens + completion_tokens) FILTER (WHERE kind = 'batch' AND finished_at >= $${i + 4}), 0)::bigint AS b${i}`,
+    );
     const rows = (await this.db.query(
       `SELECT ${sums.join(',')} FROM usage_records WHERE key_id = $1 AND finished_at >= $2 AND finished_at < $3`,
       [keyId, earliest, until, ...since],
     )) as Record<string, string>[];
     const row = rows[0] ?? {};
-    return since.map((d, i) => ({ since: d.toISOString(), interactiveTokens: Number(row[`i${i}`] ?? 0), batchTokens: Number(row[`b${i}`] ?? 0) }));
+    return since.map((d, i) => ({
+      since: d.toISOString(),
+      interactiveTokens: Number(row[`i${i}`] ?? 0),
+      batchTokens: Number(row[`b${i}`] ?? 0),
+    }));
   }
 }

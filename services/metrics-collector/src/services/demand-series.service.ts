@@ -1,6 +1,13 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import type { BatchBacklogReported, MetricAggregated, ModelDemandPending, RequestCompleted, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type {
+  BatchBacklogReported,
+  MetricAggregated,
+  ModelDemandPending,
+  RequestCompleted,
+  WorkerHeartbeat,
+  WorkerRegistered,
+} from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
@@ -15,11 +22,27 @@ import { modelLabel } from './model-label';
 // histograms (maas_gateway_*) and this service's maas_requests_total / maas_tokens_total.
 const labels = ['model'];
 const gauges = {
-  queue: new Gauge({ name: 'maas_model_queue_depth', help: 'Requests waiting: in the runtimes (their heartbeats) and held by gateways for a worker', labelNames: labels }),
+  queue: new Gauge({
+    name: 'maas_model_queue_depth',
+    help: 'Requests waiting: in the runtimes (their heartbeats) and held by gateways for a worker',
+    labelNames: labels,
+  }),
   workers: new Gauge({ name: 'maas_model_ready_workers', help: 'Workers serving the model with a recent heartbeat', labelNames: labels }),
-  batchBacklog: new Gauge({ name: 'maas_model_batch_backlog_requests', help: 'Batch requests queued or running, not yet done', labelNames: labels }),
-  batchBacklogTokens: new Gauge({ name: 'maas_model_batch_backlog_input_tokens', help: 'Estimated prompt tokens of the batch backlog', labelNames: labels }),
-  batchDeadline: new Gauge({ name: 'maas_model_batch_deadline_timestamp_seconds', help: 'Unix time of the earliest deadline of the batch backlog (absent without backlog)', labelNames: labels }),
+  batchBacklog: new Gauge({
+    name: 'maas_model_batch_backlog_requests',
+    help: 'Batch requests queued or running, not yet done',
+    labelNames: labels,
+  }),
+  batchBacklogTokens: new Gauge({
+    name: 'maas_model_batch_backlog_input_tokens',
+    help: 'Estimated prompt tokens of the batch backlog',
+    labelNames: labels,
+  }),
+  batchDeadline: new Gauge({
+    name: 'maas_model_batch_deadline_timestamp_seconds',
+    help: 'Unix time of the earliest deadline of the batch backlog (absent without backlog)',
+    labelNames: labels,
+  }),
 };
 
 const ROLLUPS = [
@@ -47,7 +70,10 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
 
   onApplicationBootstrap(): void {
     this.series.close(this.clock.now()); // start counting from now
-    this.timer = setInterval(() => void this.tick().catch((err) => this.logger.error('aggregation failed', { err })), Math.min(1000, this.config.METRICS_INTERVAL_MS));
+    this.timer = setInterval(
+      () => void this.tick().catch((err) => this.logger.error('aggregation failed', { err })),
+      Math.min(1000, this.config.METRICS_INTERVAL_MS),
+    );
     this.timer.unref();
   }
 
@@ -123,8 +149,10 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
       return;
     } catch (err) {
       // The database away is no sample's fault: aggregates still go out on NATS, only their storage waits for it.
-      if (classifyLedgerError(err).kind === 'unavailable') return this.logger.warn('metric samples not stored: database unavailable', { samples: samples.length, reason: describe(err) });
-      if (samples.length === 1) return this.logger.error('metric sample not stored', { model: samples[0].model, intervalStart: samples[0].intervalStart, err });
+      if (classifyLedgerError(err).kind === 'unavailable')
+        return this.logger.warn('metric samples not stored: database unavailable', { samples: samples.length, reason: describe(err) });
+      if (samples.length === 1)
+        return this.logger.error('metric sample not stored', { model: samples[0].model, intervalStart: samples[0].intervalStart, err });
     }
     for (const s of samples) await this.store([s]);
   }

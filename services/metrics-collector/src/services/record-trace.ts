@@ -15,7 +15,10 @@ export async function traceRecords(records: readonly UsageRecord[], store: () =>
   const spans: Span[] = [];
   for (const r of records) {
     if (!r.traceparent) continue;
-    const parent = extractContext({ get: (k) => (k === 'traceparent' ? r.traceparent : k === 'tracestate' ? r.tracestate : undefined), set: () => undefined });
+    const parent = extractContext({
+      get: (k) => (k === 'traceparent' ? r.traceparent : k === 'tracestate' ? r.tracestate : undefined),
+      set: () => undefined,
+    });
     if (!trace.getSpan(parent)) continue;
     spans.push(
       tracer().startSpan(

@@ -1,7 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { messageValidator } from '@maas/contracts';
-import type { RequestCompleted, RequestsCompleted, UsageDeadLetterListReply, UsageDeadLetterListRequest, UsageRedriveReply, UsageRedriveRequest } from '@maas/contracts';
+import type {
+  RequestCompleted,
+  RequestsCompleted,
+  UsageDeadLetterListReply,
+  UsageDeadLetterListRequest,
+  UsageRedriveReply,
+  UsageRedriveRequest,
+} from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { RedeliverLater } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
@@ -12,8 +19,14 @@ import { DemandSeriesService } from './demand-series.service';
 import { traceRecords } from './record-trace';
 import { UsageLedgerService } from './usage-ledger.service';
 
-const deadLettered = new Counter({ name: 'maas_usage_dead_letters_total', help: 'Usage events the ledger refused for good and set aside (see maas usage redrive)' });
-const rejected = new Counter({ name: 'maas_usage_records_rejected_total', help: 'Records of usage batches that are not valid usage events (logged, not stored), as single events the transport rejects' });
+const deadLettered = new Counter({
+  name: 'maas_usage_dead_letters_total',
+  help: 'Usage events the ledger refused for good and set aside (see maas usage redrive)',
+});
+const rejected = new Counter({
+  name: 'maas_usage_records_rejected_total',
+  help: 'Records of usage batches that are not valid usage events (logged, not stored), as single events the transport rejects',
+});
 const redriven = new Counter({ name: 'maas_usage_redriven_total', help: 'Dead-lettered usage events put back into the ledger' });
 
 type Stored = { ok: true; fresh: boolean } | { ok: false; reason: string };
@@ -65,7 +78,10 @@ export class UsageIntakeService {
       const checked = this.validator.message('usage.request-completed', event);
       if (!checked.ok) {
         rejected.inc();
-        this.logger.error('usage record rejected: not a valid usage.request-completed', { requestId: event.requestId, error: checked.error });
+        this.logger.error('usage record rejected: not a valid usage.request-completed', {
+          requestId: event.requestId,
+          error: checked.error,
+        });
       } else if (!seen.has(event.requestId)) {
         seen.add(event.requestId);
         events.push(checked.value);

@@ -6,8 +6,16 @@ import { modelLabel } from './model-label';
 
 // Counted once per request whatever the redeliveries (the ledger decides), so these are the billing view;
 // the gateways' maas_gateway_* metrics are the latency view.
-const requests = new Counter({ name: 'maas_requests_total', help: 'API requests by model, endpoint, kind and status, once each', labelNames: ['model', 'endpoint', 'kind', 'status'] });
-const tokens = new Counter({ name: 'maas_tokens_total', help: 'Tokens by model, direction (input/output) and kind, once per request', labelNames: ['model', 'direction', 'kind'] });
+const requests = new Counter({
+  name: 'maas_requests_total',
+  help: 'API requests by model, endpoint, kind and status, once each',
+  labelNames: ['model', 'endpoint', 'kind', 'status'],
+});
+const tokens = new Counter({
+  name: 'maas_tokens_total',
+  help: 'Tokens by model, direction (input/output) and kind, once per request',
+  labelNames: ['model', 'direction', 'kind'],
+});
 
 function count(u: RequestCompleted): void {
   const model = modelLabel(u.model, u.workerId !== null);
@@ -37,6 +45,13 @@ export class UsageLedgerService {
 
   /** A key's ledger totals since each asked instant: what several gateways (and a restarted one) agree on. */
   async keyUsage(msg: KeyUsageRequest): Promise<KeyUsageReply> {
-    return { keyId: msg.keyId, windows: await this.records.keyTokensSince(msg.keyId, msg.since.map((s) => new Date(s)), msg.until ? new Date(msg.until) : new Date()) };
+    return {
+      keyId: msg.keyId,
+      windows: await this.records.keyTokensSince(
+        msg.keyId,
+        msg.since.map((s) => new Date(s)),
+        msg.until ? new Date(msg.until) : new Date(),
+      ),
+    };
   }
 }

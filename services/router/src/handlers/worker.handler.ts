@@ -1,6 +1,13 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import type { RegistryListRequest, RegistrySnapshot, WorkerDeregistered, WorkerDraining, WorkerHeartbeat, WorkerRegistered } from '@maas/contracts';
+import type {
+  RegistryListRequest,
+  RegistrySnapshot,
+  WorkerDeregistered,
+  WorkerDraining,
+  WorkerHeartbeat,
+  WorkerRegistered,
+} from '@maas/contracts';
 import { On } from '@maas/nats';
 import { RegistryService } from '../services/registry.service';
 

@@ -2,8 +2,14 @@ import type { WorkerRegistered } from '@maas/contracts';
 import { WorkerRegistry } from './worker-registry';
 
 const registration = (id: string, model = 'm'): WorkerRegistered => ({
-  workerId: id, url: `http://127.0.0.1:1/${id}`, hardware: 'cpu', capacity: 4, vmId: 'vm-1',
-  runtime: { kind: 'sim-engine' }, models: [{ id: model, capabilities: ['chat'] }], sentAt: new Date(0).toISOString(),
+  workerId: id,
+  url: `http://127.0.0.1:1/${id}`,
+  hardware: 'cpu',
+  capacity: 4,
+  vmId: 'vm-1',
+  runtime: { kind: 'sim-engine' },
+  models: [{ id: model, capabilities: ['chat'] }],
+  sentAt: new Date(0).toISOString(),
 });
 
 describe('WorkerRegistry', () => {

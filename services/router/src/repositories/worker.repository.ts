@@ -12,17 +12,20 @@ export class WorkerRepository {
 
   /** Insert or update in one statement: registrations of one worker can arrive close together. */
   async upsert(worker: RegisteredWorker): Promise<void> {
-    await this.db.getRepository(WorkerEntity).upsert({
-      workerId: worker.registration.workerId,
-      registration: worker.registration,
-      state: worker.state,
-      load: worker.load ?? null,
-      vmId: worker.registration.vmId,
-      registeredAt: new Date(worker.registeredAt),
-      lastSeenAt: new Date(worker.lastSeenAt),
-      leftAt: null,
-      leftReason: null,
-    }, ['workerId']);
+    await this.db.getRepository(WorkerEntity).upsert(
+      {
+        workerId: worker.registration.workerId,
+        registration: worker.registration,
+        state: worker.state,
+        load: worker.load ?? null,
+        vmId: worker.registration.vmId,
+        registeredAt: new Date(worker.registeredAt),
+        lastSeenAt: new Date(worker.lastSeenAt),
+        leftAt: null,
+        leftReason: null,
+      },
+      ['workerId'],
+    );
   }
 
   async markLeft(workerId: string, reason: string, at: number, lastSeenAt: number): Promise<void> {

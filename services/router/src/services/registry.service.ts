@@ -46,7 +46,8 @@ export class RegistryService implements OnApplicationBootstrap, OnApplicationShu
 
   async registered(msg: WorkerRegistered): Promise<void> {
     const change = this.registry.register(msg, this.clock.now());
-    if (change.type === 'added') this.logger.info('worker registered', { workerId: msg.workerId, models: msg.models.map((m) => m.id), url: msg.url });
+    if (change.type === 'added')
+      this.logger.info('worker registered', { workerId: msg.workerId, models: msg.models.map((m) => m.id), url: msg.url });
     this.updateGauge();
     await this.repository.upsert(change.worker);
   }

@@ -15,7 +15,9 @@ export class EventOutbox1733200000000 implements MigrationInterface {
       last_error text,
       unpublishable text
     )`);
-    await q.query('CREATE INDEX IF NOT EXISTS event_outbox_pending ON event_outbox (created_at) WHERE published_at IS NULL AND unpublishable IS NULL');
+    await q.query(
+      'CREATE INDEX IF NOT EXISTS event_outbox_pending ON event_outbox (created_at) WHERE published_at IS NULL AND unpublishable IS NULL',
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -24,17 +24,26 @@ describe('decision records', () => {
     const reasons = decisionReasons(decision);
     expect(reasons[0]).toMatch(/^replicas qwen: 3 desired: /);
     expect(reasons[1]).toMatch(/^capacity qwen: target 3: .* → start 3 × gpu/);
-    const record = scalingDecided('sd-x', NOW * 1000, { spec, state: initialScalingState, observation, now: NOW, sources: { provider: 'simulated', aggregates: {}, forecasts: {} } }, decision);
+    const record = scalingDecided(
+      'sd-x',
+      NOW * 1000,
+      { spec, state: initialScalingState, observation, now: NOW, sources: { provider: 'simulated', aggregates: {}, forecasts: {} } },
+      decision,
+    );
     expect(record).toMatchObject({ decisionId: 'sd-x', stage: 'vms', model: null, decidedAt: '2027-01-15T08:00:00.000Z', reasons });
   });
 
   it('lists the stop of a drained node once', () => {
     const observation = {
       models: { qwen: { requestRate: 0, concurrency: 0, readyReplicas: 0 } },
-      vms: [{ id: 'vm-1', vmType: 'gpu', model: 'qwen', state: 'draining' as const, requestedAt: NOW - 900, stateSince: NOW - 60, inFlight: 0 }],
+      vms: [
+        { id: 'vm-1', vmType: 'gpu', model: 'qwen', state: 'draining' as const, requestedAt: NOW - 900, stateSince: NOW - 60, inFlight: 0 },
+      ],
     };
     const { decision } = decide(spec, initialScalingState, observation, NOW);
     expect(decision.capacity.stops.map((s) => s.vmId)).toEqual(['vm-1']);
-    expect(decisionReasons(decision).filter((r) => r.includes('vm-1'))).toEqual(['vm-1 drained for 60 s with no requests in flight → stop']);
+    expect(decisionReasons(decision).filter((r) => r.includes('vm-1'))).toEqual([
+      'vm-1 drained for 60 s with no requests in flight → stop',
+    ]);
   });
 });

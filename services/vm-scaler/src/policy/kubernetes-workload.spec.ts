@@ -18,22 +18,47 @@ describe('renderWorkerTemplate', () => {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'maas-worker-{slug}', labels: { app: 'maas-worker-{slug}' } },
-    spec: { template: { spec: { containers: [{ name: 'worker', args: ['worker', '--launch', 'vllm', '--advertise-url', 'http://{slug}.{namespace}.svc', '--', '--model', '{model}'], resources: { limits: { 'nvidia.com/gpu': 1 } } }] } } },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            {
+              name: 'worker',
+              args: ['worker', '--launch', 'vllm', '--advertise-url', 'http://{slug}.{namespace}.svc', '--', '--model', '{model}'],
+              resources: { limits: { 'nvidia.com/gpu': 1 } },
+            },
+          ],
+        },
+      },
+    },
   };
 
   it('substitutes the model everywhere and marks the object as the model’s worker', () => {
-    const o = renderWorkerTemplate(template, 'Qwen/Qwen2.5-3B-Instruct', 'open-maas') as typeof template & { metadata: { annotations: Record<string, string> } };
+    const o = renderWorkerTemplate(template, 'Qwen/Qwen2.5-3B-Instruct', 'open-maas') as typeof template & {
+      metadata: { annotations: Record<string, string> };
+    };
     expect(o.metadata.name).toBe('maas-worker-qwen-qwen2-5-3b-instruct');
     expect(o.metadata.labels).toEqual({ app: 'maas-worker-qwen-qwen2-5-3b-instruct', 'open-maas.io/component': 'worker' });
     expect(o.metadata.annotations).toEqual({ 'open-maas.io/model': 'Qwen/Qwen2.5-3B-Instruct' });
-    expect(o.spec.template.spec.containers[0].args).toEqual(['worker', '--launch', 'vllm', '--advertise-url', 'http://qwen-qwen2-5-3b-instruct.open-maas.svc', '--', '--model', 'Qwen/Qwen2.5-3B-Instruct']);
+    expect(o.spec.template.spec.containers[0].args).toEqual([
+      'worker',
+      '--launch',
+      'vllm',
+      '--advertise-url',
+      'http://qwen-qwen2-5-3b-instruct.open-maas.svc',
+      '--',
+      '--model',
+      'Qwen/Qwen2.5-3B-Instruct',
+    ]);
     expect(o.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
     // the template itself is left as it was, for the next model
     expect(template.metadata.name).toBe('maas-worker-{slug}');
   });
 
   it('refuses a template without a name', () => {
-    expect(() => renderWorkerTemplate({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: {} }, 'm', 'ns')).toThrow(/metadata\.name must be set/);
+    expect(() => renderWorkerTemplate({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: {} }, 'm', 'ns')).toThrow(
+      /metadata\.name must be set/,
+    );
   });
 });
 

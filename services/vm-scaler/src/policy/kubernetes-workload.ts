@@ -31,7 +31,8 @@ function substitute(value: Json, vars: Readonly<Record<string, string>>): Json {
 export function renderWorkerTemplate(template: Record<string, unknown>, model: string, namespace: string): Record<string, unknown> {
   const object = substitute(template as Json, { model, slug: modelSlug(model), namespace }) as Record<string, Json>;
   const metadata = (object.metadata ?? {}) as Record<string, Json>;
-  if (typeof metadata.name !== 'string' || metadata.name === '') throw new Error('worker template: metadata.name must be set (e.g. "maas-worker-{slug}")');
+  if (typeof metadata.name !== 'string' || metadata.name === '')
+    throw new Error('worker template: metadata.name must be set (e.g. "maas-worker-{slug}")');
   return {
     ...object,
     metadata: {

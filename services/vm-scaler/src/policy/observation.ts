@@ -1,5 +1,13 @@
 import type { ForecastPublished, MetricAggregated } from '@maas/contracts';
-import { bootHorizonSeconds, DemandOutlook, ModelObservation, ScalingObservation, ScalingSpec, toVmObservation, VmRecord } from '@maas/scaling';
+import {
+  bootHorizonSeconds,
+  DemandOutlook,
+  ModelObservation,
+  ScalingObservation,
+  ScalingSpec,
+  toVmObservation,
+  VmRecord,
+} from '@maas/scaling';
 
 /** A forecast as the planner reads it: rates per step ending at `t` (seconds), the upper band as published. */
 export function toOutlook(f: ForecastPublished): DemandOutlook {
@@ -47,7 +55,11 @@ export const PENDING_RATE_WINDOW_SECONDS = 10;
  */
 export function withPending(o: ModelObservation, held: number): ModelObservation {
   if (held <= 0) return o;
-  return { ...o, concurrency: Math.max(o.concurrency ?? 0, held), requestRate: Math.max(o.requestRate ?? 0, held / PENDING_RATE_WINDOW_SECONDS) };
+  return {
+    ...o,
+    concurrency: Math.max(o.concurrency ?? 0, held),
+    requestRate: Math.max(o.requestRate ?? 0, held / PENDING_RATE_WINDOW_SECONDS),
+  };
 }
 
 /**
@@ -61,7 +73,9 @@ export function buildObservation(input: ObservationInputs): ScalingObservation {
   const latest = new Map(input.aggregates.map((a) => [a.model, a]));
   const models: Record<string, ModelObservation> = {};
   for (const name of Object.keys(spec.models).sort()) {
-    const readySlots = input.vms.filter((vm) => vm.model === name && vm.state === 'ready').reduce((sum, vm) => sum + slots(vm.vmType, name), 0);
+    const readySlots = input.vms
+      .filter((vm) => vm.model === name && vm.state === 'ready')
+      .reduce((sum, vm) => sum + slots(vm.vmType, name), 0);
     const a = latest.get(name);
     const fresh = a !== undefined && now - (Date.parse(a.intervalStart) / 1000 + a.intervalSeconds) <= input.maxAgeSeconds;
     const held = input.pending?.(name) ?? 0;
@@ -70,8 +84,18 @@ export function buildObservation(input: ObservationInputs): ScalingObservation {
       continue;
     }
     const deadline = a.batchDeadline ? Date.parse(a.batchDeadline) / 1000 : null;
-    const batch = a.batchBacklog ? { requests: a.batchBacklog, deadline: deadline !== null && Number.isFinite(deadline) ? deadline : null } : undefined;
-    models[name] = withPending({ concurrency: a.concurrency, requestRate: a.requestRate, readyReplicas: Math.max(a.readyWorkers, readySlots), ...(batch ? { batch } : {}) }, held);
+    const batch = a.batchBacklog
+      ? { requests: a.batchBacklog, deadline: deadline !== null && Number.isFinite(deadline) ? deadline : null }
+      : undefined;
+    models[name] = withPending(
+      {
+        concurrency: a.concurrency,
+        requestRate: a.requestRate,
+        readyReplicas: Math.max(a.readyWorkers, readySlots),
+        ...(batch ? { batch } : {}),
+      },
+      held,
+    );
   }
   const forecasts: Record<string, DemandOutlook> = {};
   for (const f of input.forecasts) {

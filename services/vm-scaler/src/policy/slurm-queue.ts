@@ -30,13 +30,16 @@ export function parseJobComment(comment: string): JobTag | undefined {
   if (!comment.startsWith(`${TAG} `)) return undefined;
   try {
     const tag = JSON.parse(comment.slice(TAG.length + 1)) as Partial<JobTag>;
-    return typeof tag.namespace === 'string' && typeof tag.vmType === 'string' && typeof tag.model === 'string' ? (tag as JobTag) : undefined;
+    return typeof tag.namespace === 'string' && typeof tag.vmType === 'string' && typeof tag.model === 'string'
+      ? (tag as JobTag)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
-const text = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(v) ? v.map(String).join(',') : v === undefined || v === null ? '' : String(v));
+const text = (v: unknown): string =>
+  typeof v === 'string' ? v : Array.isArray(v) ? v.map(String).join(',') : v === undefined || v === null ? '' : String(v);
 /** 22.05 prints plain numbers; 23.02+ prints `{ set, infinite, number }`. */
 const seconds = (v: unknown): number => {
   if (typeof v === 'number') return v;

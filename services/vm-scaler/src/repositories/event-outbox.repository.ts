@@ -24,7 +24,11 @@ export class EventOutboxRepository {
   async add(events: readonly OutboxEvent[], tx?: EntityManager): Promise<void> {
     const q = tx ?? this.db.manager;
     for (const e of events) {
-      await q.query('INSERT INTO event_outbox (message_id, name, payload) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING', [e.messageId, e.name, JSON.stringify(e.payload)]);
+      await q.query('INSERT INTO event_outbox (message_id, name, payload) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING', [
+        e.messageId,
+        e.name,
+        JSON.stringify(e.payload),
+      ]);
     }
   }
 
@@ -39,16 +43,25 @@ export class EventOutboxRepository {
   }
 
   async markPublished(messageId: string, at: Date): Promise<void> {
-    await this.db.query('UPDATE event_outbox SET published_at = $2, attempts = attempts + 1, last_error = NULL WHERE message_id = $1', [messageId, at]);
+    await this.db.query('UPDATE event_outbox SET published_at = $2, attempts = attempts + 1, last_error = NULL WHERE message_id = $1', [
+      messageId,
+      at,
+    ]);
   }
 
   async markAttempt(messageId: string, error: string): Promise<void> {
-    await this.db.query('UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE message_id = $1', [messageId, error.slice(0, 500)]);
+    await this.db.query('UPDATE event_outbox SET attempts = attempts + 1, last_error = $2 WHERE message_id = $1', [
+      messageId,
+      error.slice(0, 500),
+    ]);
   }
 
   /** Set aside for good (the event fails its schema): kept with the reason, never retried. */
   async markUnpublishable(messageId: string, reason: string): Promise<void> {
-    await this.db.query('UPDATE event_outbox SET attempts = attempts + 1, unpublishable = $2 WHERE message_id = $1', [messageId, reason.slice(0, 500)]);
+    await this.db.query('UPDATE event_outbox SET attempts = attempts + 1, unpublishable = $2 WHERE message_id = $1', [
+      messageId,
+      reason.slice(0, 500),
+    ]);
   }
 
   /** Drops acknowledged events published before `before`; returns how many. */

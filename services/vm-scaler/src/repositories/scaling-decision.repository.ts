@@ -20,7 +20,15 @@ export class ScalingDecisionRepository {
       await tx.query(
         `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (decision_id) DO NOTHING`,
-        [d.decisionId, d.stage, d.model ?? null, new Date(d.decidedAt), JSON.stringify(d.inputs), JSON.stringify(d.decision), JSON.stringify(d.reasons)],
+        [
+          d.decisionId,
+          d.stage,
+          d.model ?? null,
+          new Date(d.decidedAt),
+          JSON.stringify(d.inputs),
+          JSON.stringify(d.decision),
+          JSON.stringify(d.reasons),
+        ],
       );
       await this.outbox.add([decidedEvent(d)], tx);
     });

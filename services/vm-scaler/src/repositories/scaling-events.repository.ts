@@ -9,7 +9,11 @@ import { EventOutboxRepository, OutboxEvent } from './event-outbox.repository';
 const BATCH = 100;
 
 /** The de-duplication id of a decision's event, also its outbox key (written with the decision row). */
-export const decidedEvent = (d: ScalingDecided): OutboxEvent<'scaling.decided'> => ({ messageId: d.decisionId, name: 'scaling.decided', payload: d });
+export const decidedEvent = (d: ScalingDecided): OutboxEvent<'scaling.decided'> => ({
+  messageId: d.decisionId,
+  name: 'scaling.decided',
+  payload: d,
+});
 
 /**
  * Decisions, actions and node state changes on the JetStream SCALING stream (replayable), through
@@ -36,7 +40,8 @@ export class ScalingEventsRepository {
   }
 
   async action(a: ScalingAction): Promise<void> {
-    const name = a.phase === 'started' ? 'scaling.action-started' : a.phase === 'completed' ? 'scaling.action-completed' : 'scaling.action-failed';
+    const name =
+      a.phase === 'started' ? 'scaling.action-started' : a.phase === 'completed' ? 'scaling.action-completed' : 'scaling.action-failed';
     await this.outbox.add([{ messageId: `${a.actionId}/${a.phase}`, name, payload: a }]);
     this.publishSoon();
   }

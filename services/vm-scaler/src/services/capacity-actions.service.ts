@@ -28,7 +28,13 @@ export class CapacityActionsService {
     for (const s of decision.capacity.starts) {
       for (let i = 0; i < s.count; i += 1) {
         // the node id is known only once the provider accepted the start
-        await this.run(decisionId, next('start-vm'), 'start-vm', `${s.vmType}:${s.model}`, async () => (await this.provider.start({ vmType: s.vmType, model: s.model, reason: s.reason })).id);
+        await this.run(
+          decisionId,
+          next('start-vm'),
+          'start-vm',
+          `${s.vmType}:${s.model}`,
+          async () => (await this.provider.start({ vmType: s.vmType, model: s.model, reason: s.reason })).id,
+        );
       }
     }
     for (const d of decision.capacity.drains) {
@@ -71,6 +77,10 @@ export class CapacityActionsService {
   }
 
   private async persist(a: ScalingAction): Promise<void> {
-    await this.events.action(a).catch((err: Error) => this.logger.error('could not persist the scaling action', { actionId: a.actionId, phase: a.phase, error: err.message }));
+    await this.events
+      .action(a)
+      .catch((err: Error) =>
+        this.logger.error('could not persist the scaling action', { actionId: a.actionId, phase: a.phase, error: err.message }),
+      );
   }
 }

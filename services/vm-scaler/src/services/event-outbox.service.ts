@@ -42,6 +42,8 @@ export class EventOutboxService implements OnApplicationBootstrap, OnApplication
     const now = Date.now();
     if (now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;
-    await this.outbox.prunePublished(new Date(now - KEEP_PUBLISHED_MS)).catch((err: Error) => this.logger.warn('could not prune the outbox', { error: err.message }));
+    await this.outbox
+      .prunePublished(new Date(now - KEEP_PUBLISHED_MS))
+      .catch((err: Error) => this.logger.warn('could not prune the outbox', { error: err.message }));
   }
 }

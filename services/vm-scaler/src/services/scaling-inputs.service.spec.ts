@@ -1,7 +1,11 @@
 import { ScalingInputsService, PENDING_STALE_MS } from './scaling-inputs.service';
 
 describe('ScalingInputsService pending demand', () => {
-  const report = (gatewayId: string, models: Record<string, number>) => ({ gatewayId, reportedAt: '', models: Object.entries(models).map(([model, held]) => ({ model, held })) });
+  const report = (gatewayId: string, models: Record<string, number>) => ({
+    gatewayId,
+    reportedAt: '',
+    models: Object.entries(models).map(([model, held]) => ({ model, held })),
+  });
 
   it('sums the latest report of each gateway, forgets a silent gateway, and announces a model newly held for', () => {
     let now = 0;

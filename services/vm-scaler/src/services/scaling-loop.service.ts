@@ -117,12 +117,20 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
       sources: {
         provider: this.provider.kind,
         aggregates: Object.fromEntries(aggregates.filter((a) => this.spec.models[a.model]).map((a) => [a.model, a.intervalStart])),
-        forecasts: Object.fromEntries(forecasts.filter((f) => this.spec.models[f.model]).map((f) => [f.model, { forecastId: f.forecastId, method: f.method, issuedAt: f.issuedAt }])),
+        forecasts: Object.fromEntries(
+          forecasts
+            .filter((f) => this.spec.models[f.model])
+            .map((f) => [f.model, { forecastId: f.forecastId, method: f.method, issuedAt: f.issuedAt }]),
+        ),
       },
     };
     const record = scalingDecided(id, nowMs, inputs, decision);
-    await this.decisions.insert(record).catch((err: Error) => this.logger.error('could not store the decision', { decisionId: id, error: err.message }));
-    await this.events.decided(record).catch((err: Error) => this.logger.error('could not persist scaling.decided', { decisionId: id, error: err.message }));
+    await this.decisions
+      .insert(record)
+      .catch((err: Error) => this.logger.error('could not store the decision', { decisionId: id, error: err.message }));
+    await this.events
+      .decided(record)
+      .catch((err: Error) => this.logger.error('could not persist scaling.decided', { decisionId: id, error: err.message }));
     if (this.config.SCALING_ACT) await this.actions.replicas(decision);
     if (actsOn(decision)) {
       this.logger.info('scaling decision', {
@@ -136,7 +144,9 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     }
     if (nowMs - this.lastPrune > 3_600_000) {
       this.lastPrune = nowMs;
-      await this.decisions.prune(new Date(nowMs - this.config.SCALING_DECISION_RETENTION_MS)).catch((err: Error) => this.logger.warn('could not prune old decisions', { error: err.message }));
+      await this.decisions
+        .prune(new Date(nowMs - this.config.SCALING_DECISION_RETENTION_MS))
+        .catch((err: Error) => this.logger.warn('could not prune old decisions', { error: err.message }));
     }
     return { decisionId: id, decision };
   }

@@ -35,11 +35,23 @@ export class VmInventoryService implements OnModuleInit, OnModuleDestroy {
   }
 
   private changed(e: CapacityEvent): void {
-    this.logger.info('node state changed', { vmId: e.vmId, provider: e.provider, vmType: e.vmType, model: e.model, from: e.from, to: e.to, reason: e.reason });
+    this.logger.info('node state changed', {
+      vmId: e.vmId,
+      provider: e.provider,
+      vmType: e.vmType,
+      model: e.model,
+      from: e.from,
+      to: e.to,
+      reason: e.reason,
+    });
     if (e.to === 'stopped' || e.to === 'failed') this.fleet.forget(e.vmId);
     this.chain = this.chain.then(async () => {
-      await this.events.vmChanged(e).catch((err: Error) => this.logger.error('could not persist vm.state-changed', { vmId: e.vmId, to: e.to, error: err.message }));
-      await this.vms.changed(e).catch((err: Error) => this.logger.error('could not record the node', { vmId: e.vmId, to: e.to, error: err.message }));
+      await this.events
+        .vmChanged(e)
+        .catch((err: Error) => this.logger.error('could not persist vm.state-changed', { vmId: e.vmId, to: e.to, error: err.message }));
+      await this.vms
+        .changed(e)
+        .catch((err: Error) => this.logger.error('could not record the node', { vmId: e.vmId, to: e.to, error: err.message }));
     });
   }
 }

@@ -19,8 +19,23 @@ import * as path from 'node:path';
  * graceful pod deletion (a deleted pod goes at once), strategic merge and JSON patches (415).
  */
 
-type Obj = { apiVersion?: string; kind?: string; metadata: Meta; spec?: Record<string, unknown>; status?: Record<string, unknown> } & Record<string, unknown>;
-type Meta = { name: string; namespace?: string; resourceVersion?: string; uid?: string; generation?: number; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string } & Record<string, unknown>;
+type Obj = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: Meta;
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+} & Record<string, unknown>;
+type Meta = {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  uid?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+} & Record<string, unknown>;
 
 interface ResourceType {
   readonly group: string;
@@ -56,7 +71,8 @@ const apiVersionOf = (t: ResourceType) => (t.group ? `${t.group}/${t.version}` :
 /** RFC 7386: null removes, objects merge, everything else replaces. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -81,7 +97,9 @@ function matchesFields(o: Obj, selector: string | null): boolean {
   if (!selector) return true;
   return selector.split(',').every((term) => {
     const [k, v] = term.split('=');
-    const value = k.split('.').reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined), o);
+    const value = k
+      .split('.')
+      .reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined), o);
     return String(value ?? '') === v;
   });
 }
@@ -127,7 +145,9 @@ export class KubeApiServer {
     const config = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: this.url, 'certificate-authority-data': Buffer.from(this.cert!.cert).toString('base64') } }],
+      clusters: [
+        { name: 'fake', cluster: { server: this.url, 'certificate-authority-data': Buffer.from(this.cert!.cert).toString('base64') } },
+      ],
       users: [{ name: 'vm-scaler', user: { token: this.token } }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'vm-scaler', namespace: 'open-maas' } }],
       'current-context': 'fake',
@@ -143,7 +163,11 @@ export class KubeApiServer {
 
   // ---- what other clients (kubelets, operators, controllers) do, through the same rules ----
 
-  create(resource: string, object: Omit<Obj, 'metadata'> & { metadata: Partial<Meta> & { name: string } }, group = this.groupOf(resource)): Obj {
+  create(
+    resource: string,
+    object: Omit<Obj, 'metadata'> & { metadata: Partial<Meta> & { name: string } },
+    group = this.groupOf(resource),
+  ): Obj {
     const type = this.type(group, resource);
     const r = this.doCreate(type, (object.metadata.namespace as string | undefined) ?? '', clone(object) as Obj);
     if ('code' in r) throw new Error(String(r.message));
@@ -192,13 +216,18 @@ export class KubeApiServer {
     if (url.pathname === '/apis' && req.method === 'GET') {
       const groups = [...new Set(this.types.filter((t) => t.group).map((t) => t.group))].map((name) => {
         const version = this.types.find((t) => t.group === name)!.version;
-        return { name, versions: [{ groupVersion: `${name}/${version}`, version }], preferredVersion: { groupVersion: `${name}/${version}`, version } };
+        return {
+          name,
+          versions: [{ groupVersion: `${name}/${version}`, version }],
+          preferredVersion: { groupVersion: `${name}/${version}`, version },
+        };
       });
       return send(200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
     }
     const m = url.pathname.match(/^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/);
     const type = m && this.types.find((t) => t.group === (m[2] ?? '') && t.version === (m[1] ?? m[3]) && t.resource === m[5]);
-    if (!m || !type || type.namespaced !== (m[4] !== undefined)) return send(404, status(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname})`));
+    if (!m || !type || type.namespaced !== (m[4] !== undefined))
+      return send(404, status(404, 'NotFound', `the server could not find the requested resource (${req.method} ${url.pathname})`));
     const namespace = m[4] ?? '';
     const name = m[6];
     const sub = m[7];
@@ -206,9 +235,17 @@ export class KubeApiServer {
     const existing = name ? this.objects.get(key)?.object : undefined;
     const notFound = () => send(404, status(404, 'NotFound', `${type.resource}${type.group ? `.${type.group}` : ''} "${name}" not found`));
     const conflict = () =>
-      send(409, status(409, 'Conflict', `Operation cannot be fulfilled on ${type.resource}${type.group ? `.${type.group}` : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`));
+      send(
+        409,
+        status(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${type.resource}${type.group ? `.${type.group}` : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        ),
+      );
 
-    if (sub !== undefined && !(sub === 'scale' && type.resource === 'deployments')) return send(404, status(404, 'NotFound', `no subresource ${sub}`));
+    if (sub !== undefined && !(sub === 'scale' && type.resource === 'deployments'))
+      return send(404, status(404, 'NotFound', `no subresource ${sub}`));
 
     switch (req.method) {
       case 'GET': {
@@ -216,20 +253,27 @@ export class KubeApiServer {
           const labels = url.searchParams.get('labelSelector');
           const fields = url.searchParams.get('fieldSelector');
           const watch = url.searchParams.get('watch');
-          if (watch === 'true' || watch === '1') return this.watch(type, namespace, labels, fields, url.searchParams.get('resourceVersion'), req, res, url.pathname);
+          if (watch === 'true' || watch === '1')
+            return this.watch(type, namespace, labels, fields, url.searchParams.get('resourceVersion'), req, res, url.pathname);
           const items = [...this.objects.values()]
             .filter((e) => e.type === type && (!type.namespaced || e.object.metadata.namespace === namespace))
             .map((e) => e.object)
             .filter((o) => matchesLabels(o, labels) && matchesFields(o, fields))
             .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-          return send(200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(this.rv) }, items });
+          return send(200, {
+            kind: `${type.kind}List`,
+            apiVersion: apiVersionOf(type),
+            metadata: { resourceVersion: String(this.rv) },
+            items,
+          });
         }
         if (!existing) return notFound();
         return send(200, sub === 'scale' ? this.scaleOf(existing) : existing);
       }
       case 'POST': {
         if (name || !body) return send(405, status(405, 'MethodNotAllowed', 'POST to a collection only'));
-        if (body.metadata?.namespace && body.metadata.namespace !== namespace) return send(400, status(400, 'BadRequest', 'the namespace of the object does not match the namespace of the request'));
+        if (body.metadata?.namespace && body.metadata.namespace !== namespace)
+          return send(400, status(400, 'BadRequest', 'the namespace of the object does not match the namespace of the request'));
         const r = this.doCreate(type, namespace, body);
         return 'code' in r ? send(r.code as number, r) : send(201, r);
       }
@@ -240,18 +284,36 @@ export class KubeApiServer {
         if (rv !== undefined && rv !== '' && rv !== existing.metadata.resourceVersion) return conflict();
         if (sub === 'scale') {
           const replicas = (body.spec as { replicas?: unknown } | undefined)?.replicas;
-          if (!Number.isInteger(replicas) || (replicas as number) < 0) return send(422, status(422, 'Invalid', 'Scale.autoscaling "spec.replicas" must be a non-negative integer'));
+          if (!Number.isInteger(replicas) || (replicas as number) < 0)
+            return send(422, status(422, 'Invalid', 'Scale.autoscaling "spec.replicas" must be a non-negative integer'));
           const next = clone(existing);
           next.spec = { ...next.spec, replicas };
           return send(200, this.scaleOf(this.store(type, next, 'MODIFIED')));
         }
-        const next = { ...body, metadata: { ...body.metadata, name, namespace: existing.metadata.namespace, uid: existing.metadata.uid, creationTimestamp: existing.metadata.creationTimestamp } } as Obj;
+        const next = {
+          ...body,
+          metadata: {
+            ...body.metadata,
+            name,
+            namespace: existing.metadata.namespace,
+            uid: existing.metadata.uid,
+            creationTimestamp: existing.metadata.creationTimestamp,
+          },
+        } as Obj;
         return send(200, this.store(type, next, 'MODIFIED'));
       }
       case 'PATCH': {
         if (!name || !body || sub) return send(405, status(405, 'MethodNotAllowed', 'PATCH to an object only'));
         if (!existing) return notFound();
-        if (req.headers['content-type'] !== 'application/merge-patch+json') return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got ${req.headers['content-type']})`));
+        if (req.headers['content-type'] !== 'application/merge-patch+json')
+          return send(
+            415,
+            status(
+              415,
+              'UnsupportedMediaType',
+              `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got ${req.headers['content-type']})`,
+            ),
+          );
         const rv = (body.metadata as Meta | undefined)?.resourceVersion;
         if (rv !== undefined && rv !== existing.metadata.resourceVersion) return conflict();
         const next = mergePatch(existing, body) as Obj;
@@ -272,7 +334,16 @@ export class KubeApiServer {
     }
   }
 
-  private watch(type: ResourceType, namespace: string, labels: string | null, fields: string | null, from: string | null, req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+  private watch(
+    type: ResourceType,
+    namespace: string,
+    labels: string | null,
+    fields: string | null,
+    from: string | null,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+  ): void {
     const since = from ? Number(from) : this.rv;
     const oldest = this.events.length ? this.events[0].rv : this.rv + 1;
     const expired = from !== null && since < oldest - 1;
@@ -280,10 +351,16 @@ export class KubeApiServer {
     this.requests.push({ method: 'WATCH', path, status: expired ? 410 : 200 });
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const matches = (e: WatchEvent) => e.type_ === type && (!type.namespaced || e.object.metadata.namespace === namespace) && matchesLabels(e.object, labels) && matchesFields(e.object, fields);
+    const matches = (e: WatchEvent) =>
+      e.type_ === type &&
+      (!type.namespaced || e.object.metadata.namespace === namespace) &&
+      matchesLabels(e.object, labels) &&
+      matchesFields(e.object, fields);
     const write = (e: WatchEvent) => res.write(JSON.stringify({ type: e.type, object: e.object }) + '\n');
     if (expired) {
-      res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${since} (${oldest - 1})`) }) + '\n');
+      res.end(
+        JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${since} (${oldest - 1})`) }) + '\n',
+      );
       return;
     }
     for (const e of this.events) if (e.rv > since && matches(e)) write(e);
@@ -311,10 +388,18 @@ export class KubeApiServer {
   private doCreate(type: ResourceType, namespace: string, body: Obj): Obj | Record<string, unknown> {
     const name = body.metadata?.name;
     if (!name) return status(422, 'Invalid', `${type.kind} "" is invalid: metadata.name: Required value`);
-    if (body.kind !== type.kind || body.apiVersion !== apiVersionOf(type)) return status(400, 'BadRequest', `the object is a ${body.apiVersion}/${body.kind}, not a ${apiVersionOf(type)}/${type.kind}`);
-    if (this.objects.has(this.key(type, namespace, name))) return status(409, 'AlreadyExists', `${type.resource}${type.group ? `.${type.group}` : ''} "${name}" already exists`);
+    if (body.kind !== type.kind || body.apiVersion !== apiVersionOf(type))
+      return status(400, 'BadRequest', `the object is a ${body.apiVersion}/${body.kind}, not a ${apiVersionOf(type)}/${type.kind}`);
+    if (this.objects.has(this.key(type, namespace, name)))
+      return status(409, 'AlreadyExists', `${type.resource}${type.group ? `.${type.group}` : ''} "${name}" already exists`);
     const object = clone(body);
-    object.metadata = { ...object.metadata, ...(type.namespaced ? { namespace } : {}), uid: randomUUID(), generation: 1, creationTimestamp: new Date().toISOString() };
+    object.metadata = {
+      ...object.metadata,
+      ...(type.namespaced ? { namespace } : {}),
+      uid: randomUUID(),
+      generation: 1,
+      creationTimestamp: new Date().toISOString(),
+    };
     delete object.metadata.resourceVersion;
     return this.store(type, object, 'ADDED');
   }
@@ -324,7 +409,11 @@ export class KubeApiServer {
     const key = this.key(type, object.metadata.namespace ?? '', object.metadata.name);
     const before = this.objects.get(key)?.object;
     const specChanged = before !== undefined && JSON.stringify(before.spec) !== JSON.stringify(object.spec);
-    object.metadata = { ...object.metadata, resourceVersion: String(this.rv), generation: (before?.metadata.generation ?? 1) + (specChanged ? 1 : 0) };
+    object.metadata = {
+      ...object.metadata,
+      resourceVersion: String(this.rv),
+      generation: (before?.metadata.generation ?? 1) + (specChanged ? 1 : 0),
+    };
     this.objects.set(key, { type, object: clone(object) });
     this.emit({ rv: this.rv, type: event, type_: type, object: clone(object) });
     return clone(object);
@@ -341,9 +430,20 @@ export class KubeApiServer {
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
-      metadata: { name: d.metadata.name, namespace: d.metadata.namespace, uid: d.metadata.uid, resourceVersion: d.metadata.resourceVersion, creationTimestamp: d.metadata.creationTimestamp },
+      metadata: {
+        name: d.metadata.name,
+        namespace: d.metadata.namespace,
+        uid: d.metadata.uid,
+        resourceVersion: d.metadata.resourceVersion,
+        creationTimestamp: d.metadata.creationTimestamp,
+      },
       spec: { replicas: (d.spec?.replicas as number | undefined) ?? 1 },
-      status: { replicas: (d.status?.replicas as number | undefined) ?? 0, selector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') },
+      status: {
+        replicas: (d.status?.replicas as number | undefined) ?? 0,
+        selector: Object.entries(selector)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      },
     };
   }
 
@@ -366,7 +466,29 @@ export class KubeApiServer {
 function selfSignedCertificate(): { key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-api-cert-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=kube-apiserver',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

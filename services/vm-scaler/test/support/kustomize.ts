@@ -4,10 +4,18 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 /** The YAML parser the Kubernetes client itself uses (its own dependency). */
-const yaml = createRequire(require.resolve('@kubernetes/client-node'))('js-yaml') as { loadAll(text: string): unknown[]; load(text: string): unknown };
+const yaml = createRequire(require.resolve('@kubernetes/client-node'))('js-yaml') as {
+  loadAll(text: string): unknown[];
+  load(text: string): unknown;
+};
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [key: string]: any;
+};
 
 export interface Built {
   /** The file each object came from, relative to the directory built. */
@@ -18,7 +26,15 @@ export interface Built {
 type Op = { op: 'add' | 'replace' | 'remove' | 'test'; path: string; value?: unknown };
 
 /** Kinds that live outside namespaces: kustomize's namespace transformer leaves them alone. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'Node', 'PersistentVolume', 'StorageClass', 'CustomResourceDefinition']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Node',
+  'PersistentVolume',
+  'StorageClass',
+  'CustomResourceDefinition',
+]);
 /** The kustomization fields this build understands; any other is an error, not silently ignored. */
 const FIELDS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'patches']);
 
@@ -32,7 +48,8 @@ export function kustomizeBuild(dir: string, root = dir): Built[] {
   const k = yaml.load(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   const where = path.relative(root, file) || file;
   for (const field of Object.keys(k)) if (!FIELDS.has(field)) throw new Error(`${where}: field "${field}" is not supported by this build`);
-  if (k.apiVersion !== 'kustomize.config.k8s.io/v1beta1' || k.kind !== 'Kustomization') throw new Error(`${where}: not a kustomize.config.k8s.io/v1beta1 Kustomization`);
+  if (k.apiVersion !== 'kustomize.config.k8s.io/v1beta1' || k.kind !== 'Kustomization')
+    throw new Error(`${where}: not a kustomize.config.k8s.io/v1beta1 Kustomization`);
   let built: Built[] = [];
   for (const r of (k.resources as string[] | undefined) ?? []) {
     const p = path.resolve(dir, r);
@@ -45,9 +62,14 @@ export function kustomizeBuild(dir: string, root = dir): Built[] {
     }
   }
   for (const patch of (k.patches as { target?: { kind?: string; name?: string }; patch?: string; path?: string }[] | undefined) ?? []) {
-    if (!patch.target || typeof patch.patch !== 'string' || patch.path) throw new Error(`${where}: only inline JSON 6902 patches with a target are supported`);
+    if (!patch.target || typeof patch.patch !== 'string' || patch.path)
+      throw new Error(`${where}: only inline JSON 6902 patches with a target are supported`);
     const ops = yaml.load(patch.patch) as Op[];
-    const targets = built.filter((b) => (!patch.target!.kind || b.object.kind === patch.target!.kind) && (!patch.target!.name || b.object.metadata.name === patch.target!.name));
+    const targets = built.filter(
+      (b) =>
+        (!patch.target!.kind || b.object.kind === patch.target!.kind) &&
+        (!patch.target!.name || b.object.metadata.name === patch.target!.name),
+    );
     if (targets.length === 0) throw new Error(`${where}: patch target ${JSON.stringify(patch.target)} matches nothing`);
     built = built.map((b) => (targets.includes(b) ? { ...b, object: applyJsonPatch(b.object, ops) } : b));
   }
@@ -56,7 +78,8 @@ export function kustomizeBuild(dir: string, root = dir): Built[] {
     built = built.map((b) => {
       const o = structuredClone(b.object);
       if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = ns;
-      if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') for (const s of o.subjects ?? []) if (s.kind === 'ServiceAccount') s.namespace = ns;
+      if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')
+        for (const s of o.subjects ?? []) if (s.kind === 'ServiceAccount') s.namespace = ns;
       return { ...b, object: o };
     });
   }
@@ -73,13 +96,17 @@ export function kustomizeBuild(dir: string, root = dir): Built[] {
 export function applyJsonPatch<T>(doc: T, ops: readonly Op[]): T {
   const out = structuredClone(doc) as unknown;
   for (const op of ops) {
-    const keys = op.path.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const keys = op.path
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = keys.pop();
     if (last === undefined) throw new Error(`patch: path "${op.path}" names the whole document`);
     let parent = out as Record<string, unknown> | unknown[];
     for (const key of keys) {
       const next = (parent as Record<string, unknown>)[key];
-      if (next === undefined || next === null || typeof next !== 'object') throw new Error(`patch: ${op.op} ${op.path}: "${key}" does not exist`);
+      if (next === undefined || next === null || typeof next !== 'object')
+        throw new Error(`patch: ${op.op} ${op.path}: "${key}" does not exist`);
       parent = next as Record<string, unknown>;
     }
     const container = parent as Record<string, unknown>;
@@ -116,6 +143,9 @@ export interface SchemaResult {
 
 /** Each object checked against the Kubernetes and Knative schemas of kubernetes-models (in an ES module child). */
 export function validateObjects(objects: readonly unknown[]): SchemaResult[] {
-  const out = execFileSync(process.execPath, [path.join(__dirname, 'validate-kubernetes-objects.mjs')], { input: JSON.stringify(objects), maxBuffer: 64 * 1024 * 1024 });
+  const out = execFileSync(process.execPath, [path.join(__dirname, 'validate-kubernetes-objects.mjs')], {
+    input: JSON.stringify(objects),
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return JSON.parse(out.toString('utf8')) as SchemaResult[];
 }

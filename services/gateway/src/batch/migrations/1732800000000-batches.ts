@@ -40,7 +40,9 @@ export class Batches1732800000000 implements MigrationInterface {
       cancelled_at timestamptz
     )`);
     await q.query('CREATE INDEX IF NOT EXISTS batches_user ON batches (user_id, created_at DESC, id DESC)');
-    await q.query('CREATE INDEX IF NOT EXISTS batches_active ON batches (status) WHERE status IN (\'validating\', \'in_progress\', \'finalizing\', \'cancelling\')');
+    await q.query(
+      "CREATE INDEX IF NOT EXISTS batches_active ON batches (status) WHERE status IN ('validating', 'in_progress', 'finalizing', 'cancelling')",
+    );
     // One row per request: the (batch, custom_id) key is what makes each result written exactly once.
     await q.query(`CREATE TABLE IF NOT EXISTS batch_results (
       batch_id text NOT NULL REFERENCES batches (id) ON DELETE CASCADE,

@@ -118,8 +118,10 @@ export class KubernetesApi {
     }
     const o = parsed as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } } | null;
     const kind = `${String(o?.apiVersion)} ${String(o?.kind)}`;
-    if (kind !== 'apps/v1 Deployment' && kind !== 'serving.knative.dev/v1 Service') throw new ConfigError(`config: ${key} ${file} must be an apps/v1 Deployment or a serving.knative.dev/v1 Service, not ${kind}`);
-    if (typeof o?.metadata?.name !== 'string' || !o.metadata.name.includes('{slug}')) throw new ConfigError(`config: ${key} ${file}: metadata.name must contain {slug}, one workload per model`);
+    if (kind !== 'apps/v1 Deployment' && kind !== 'serving.knative.dev/v1 Service')
+      throw new ConfigError(`config: ${key} ${file} must be an apps/v1 Deployment or a serving.knative.dev/v1 Service, not ${kind}`);
+    if (typeof o?.metadata?.name !== 'string' || !o.metadata.name.includes('{slug}'))
+      throw new ConfigError(`config: ${key} ${file}: metadata.name must contain {slug}, one workload per model`);
     return o as Record<string, unknown>;
   }
 
@@ -130,7 +132,9 @@ export class KubernetesApi {
 
   async workloads(knative: boolean): Promise<Workload[]> {
     const labelSelector = `${WORKER_LABEL}=${WORKER_LABEL_VALUE}`;
-    const deployments = await call('list worker Deployments', () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector }));
+    const deployments = await call('list worker Deployments', () =>
+      this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector }),
+    );
     const found = deployments.items.map((d) => toWorkload('Deployment', d));
     if (knative) {
       const services = (await call('list worker Knative Services', () =>
@@ -145,19 +149,34 @@ export class KubernetesApi {
   async create(object: AnyObject): Promise<Workload> {
     const name = object.metadata?.name ?? '';
     if (object.apiVersion === `${KNATIVE.group}/${KNATIVE.version}` && object.kind === 'Service') {
-      const created = (await call(`create Knative Service ${name}`, () => this.custom.createNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, body: object }))) as AnyObject;
+      const created = (await call(`create Knative Service ${name}`, () =>
+        this.custom.createNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, body: object }),
+      )) as AnyObject;
       return toWorkload('KnativeService', created);
     }
     if (object.apiVersion === 'apps/v1' && object.kind === 'Deployment') {
-      const created = await call(`create Deployment ${name}`, () => this.apps.createNamespacedDeployment({ namespace: this.namespace, body: object as K8s.V1Deployment }));
+      const created = await call(`create Deployment ${name}`, () =>
+        this.apps.createNamespacedDeployment({ namespace: this.namespace, body: object as K8s.V1Deployment }),
+      );
       return toWorkload('Deployment', created);
     }
-    throw new Error(`kubernetes provider: a worker template must be an apps/v1 Deployment or a serving.knative.dev/v1 Service, not ${String(object.apiVersion)} ${String(object.kind)}`);
+    throw new Error(
+      `kubernetes provider: a worker template must be an apps/v1 Deployment or a serving.knative.dev/v1 Service, not ${String(object.apiVersion)} ${String(object.kind)}`,
+    );
   }
 
   async workload(kind: WorkloadKind, name: string): Promise<Workload> {
-    if (kind === 'KnativeService') return toWorkload(kind, (await call(`read Knative Service ${name}`, () => this.custom.getNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, name }))) as AnyObject);
-    return toWorkload(kind, await call(`read Deployment ${name}`, () => this.apps.readNamespacedDeployment({ namespace: this.namespace, name })));
+    if (kind === 'KnativeService')
+      return toWorkload(
+        kind,
+        (await call(`read Knative Service ${name}`, () =>
+          this.custom.getNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, name }),
+        )) as AnyObject,
+      );
+    return toWorkload(
+      kind,
+      await call(`read Deployment ${name}`, () => this.apps.readNamespacedDeployment({ namespace: this.namespace, name })),
+    );
   }
 
   async deploymentScale(name: string): Promise<K8s.V1Scale> {
@@ -166,21 +185,34 @@ export class KubernetesApi {
 
   /** Replaces the scale; 409 when `scale` carries a resourceVersion that is no longer current. */
   async replaceDeploymentScale(name: string, scale: K8s.V1Scale): Promise<K8s.V1Scale> {
-    return call(`scale Deployment ${name}`, () => this.apps.replaceNamespacedDeploymentScale({ namespace: this.namespace, name, body: scale }));
+    return call(`scale Deployment ${name}`, () =>
+      this.apps.replaceNamespacedDeploymentScale({ namespace: this.namespace, name, body: scale }),
+    );
   }
 
   async knativeScale(name: string): Promise<KnativeScale> {
-    const o = (await call(`read Knative Service ${name}`, () => this.custom.getNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, name }))) as AnyObject & {
+    const o = (await call(`read Knative Service ${name}`, () =>
+      this.custom.getNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, name }),
+    )) as AnyObject & {
       spec?: { template?: { metadata?: { annotations?: Record<string, string> } } };
     };
     const annotations = o.spec?.template?.metadata?.annotations ?? {};
-    return { resourceVersion: o.metadata?.resourceVersion ?? '', minScale: scaleValue(annotations[KNATIVE_MIN_SCALE]), maxScale: scaleValue(annotations[KNATIVE_MAX_SCALE]) };
+    return {
+      resourceVersion: o.metadata?.resourceVersion ?? '',
+      minScale: scaleValue(annotations[KNATIVE_MIN_SCALE]),
+      maxScale: scaleValue(annotations[KNATIVE_MAX_SCALE]),
+    };
   }
 
   /** A merge patch of the revision template's scale bounds, conditional on `resourceVersion` (409 when stale). */
   async patchKnativeScale(name: string, resourceVersion: string, minScale: number, maxScale: number): Promise<void> {
-    const body = { metadata: { resourceVersion }, spec: { template: { metadata: { annotations: { [KNATIVE_MIN_SCALE]: String(minScale), [KNATIVE_MAX_SCALE]: String(maxScale) } } } } };
-    await call(`patch the scale of Knative Service ${name}`, () => this.custom.patchNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, name, body }, this.mergePatch));
+    const body = {
+      metadata: { resourceVersion },
+      spec: { template: { metadata: { annotations: { [KNATIVE_MIN_SCALE]: String(minScale), [KNATIVE_MAX_SCALE]: String(maxScale) } } } },
+    };
+    await call(`patch the scale of Knative Service ${name}`, () =>
+      this.custom.patchNamespacedCustomObject({ ...KNATIVE, namespace: this.namespace, name, body }, this.mergePatch),
+    );
   }
 
   async nodes(): Promise<{ nodes: ClusterNode[]; resourceVersion: string }> {
@@ -195,7 +227,8 @@ export class KubernetesApi {
       { resourceVersion, allowWatchBookmarks: true },
       (type: string, object: K8s.V1Node & { code?: number; message?: string }) => {
         if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') onEvent({ type, node: toNode(object) });
-        else if (type === 'ERROR') done(new KubernetesApiError(object.code ?? 500, `watch nodes: ${object.code ?? 500} ${object.message ?? 'error event'}`));
+        else if (type === 'ERROR')
+          done(new KubernetesApiError(object.code ?? 500, `watch nodes: ${object.code ?? 500} ${object.message ?? 'error event'}`));
       },
       (err: unknown) => done(err ?? null),
     );
@@ -212,7 +245,11 @@ export class KubernetesApi {
   /** Worker pods scheduled on `node`. */
   async workerPods(node: string): Promise<string[]> {
     const pods = await call(`list worker pods on ${node}`, () =>
-      this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${WORKER_LABEL}=${WORKER_LABEL_VALUE}`, fieldSelector: `spec.nodeName=${node}` }),
+      this.core.listNamespacedPod({
+        namespace: this.namespace,
+        labelSelector: `${WORKER_LABEL}=${WORKER_LABEL_VALUE}`,
+        fieldSelector: `spec.nodeName=${node}`,
+      }),
     );
     return pods.items.map((p) => p.metadata?.name ?? '').filter((n) => n !== '');
   }

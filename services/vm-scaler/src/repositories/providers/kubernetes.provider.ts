@@ -112,7 +112,11 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
       if (current.minScale === bounds.minScale && current.maxScale === bounds.maxScale) return;
       // every change makes a new revision: written only when the bounds differ
       await this.api.patchKnativeScale(name, current.resourceVersion, bounds.minScale, bounds.maxScale);
-      this.logger.info('kubernetes Knative Service scale bounds set', { service: name, from: { min: current.minScale, max: current.maxScale }, to: { min: bounds.minScale, max: bounds.maxScale } });
+      this.logger.info('kubernetes Knative Service scale bounds set', {
+        service: name,
+        from: { min: current.minScale, max: current.maxScale },
+        to: { min: bounds.minScale, max: bounds.maxScale },
+      });
     });
   }
 
@@ -138,7 +142,11 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
       if (!existing || (w.kind === 'KnativeService' && existing.kind === 'Deployment')) found.set(w.model, w);
     }
     this.workloads = found;
-    for (const model of Object.keys(this.options.models).sort()) if (!found.has(model)) await this.workloadOf(model).catch((err: Error) => this.logger.warn('kubernetes worker workload not created', { model, error: err.message }));
+    for (const model of Object.keys(this.options.models).sort())
+      if (!found.has(model))
+        await this.workloadOf(model).catch((err: Error) =>
+          this.logger.warn('kubernetes worker workload not created', { model, error: err.message }),
+        );
   }
 
   /** The model's workload; created from the worker template when it has none. */
@@ -147,7 +155,8 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
     if (known) return known;
     if (!this.options.workerTemplate) return undefined;
     const object = renderWorkerTemplate(this.options.workerTemplate, model, this.api.namespace);
-    if (object.kind === 'Service' && !this.knative) throw new Error('the worker template is a Knative Service but the cluster has no serving.knative.dev API');
+    if (object.kind === 'Service' && !this.knative)
+      throw new Error('the worker template is a Knative Service but the cluster has no serving.knative.dev API');
     let workload: Workload;
     try {
       workload = await this.api.create(object);
@@ -194,9 +203,10 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
     if (this.clusterNodes.has(vmId)) {
       await this.api.cordon(vmId);
       // each worker drains on SIGTERM within its pod's grace period; its Deployment places it elsewhere or leaves it pending
-      for (const pod of await this.api.workerPods(vmId)) await this.api.deletePod(pod).catch((err) => {
-        if (!isStatus(err, 404)) throw err;
-      });
+      for (const pod of await this.api.workerPods(vmId))
+        await this.api.deletePod(pod).catch((err) => {
+          if (!isStatus(err, 404)) throw err;
+        });
     } else this.logger.warn('kubernetes node to drain is not in the cluster; nothing to cordon', { vmId });
     return this.ledger.transition(vmId, 'draining', reason ?? null);
   }
@@ -220,7 +230,8 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
     }
     if (e.to === 'draining' || (e.to === 'ready' && node.state === 'draining')) return;
     this.ledger.transition(e.vmId, e.to, e.reason);
-    if (e.to === 'ready' && this.clusterNodes.get(e.vmId)?.ready === false) this.logger.info('kubernetes node not Ready yet while its VM is', { vmId: e.vmId });
+    if (e.to === 'ready' && this.clusterNodes.get(e.vmId)?.ready === false)
+      this.logger.info('kubernetes node not Ready yet while its VM is', { vmId: e.vmId });
   }
 
   private async watchNodes(): Promise<void> {

@@ -139,7 +139,13 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
       poll.unref();
     });
     this.processes.set(id, { pid: node.pid, signal, logFile: path.join(this.options.logDir, `${id}.log`), exited });
-    this.ledger.add(id, { vmType: node.vmType, model: node.model }, node.state, `adopted from an earlier vm-scaler (pid ${node.pid})`, node.requestedAt);
+    this.ledger.add(
+      id,
+      { vmType: node.vmType, model: node.model },
+      node.state,
+      `adopted from an earlier vm-scaler (pid ${node.pid})`,
+      node.requestedAt,
+    );
   }
 
   private writeNodeFile(id: string, node: NodeFile): void {
@@ -169,28 +175,51 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     fs.mkdirSync(this.options.logDir, { recursive: true });
     const fd = fs.openSync(logFile, 'a');
     const [program, ...lead] = this.options.command;
-    const args = [...lead, ...workerArgs(this.options.argsTemplate, { vmId: id, vmType: request.vmType, model: request.model }, nodeArgs(id, this.options.drainTimeoutMs))];
+    const args = [
+      ...lead,
+      ...workerArgs(
+        this.options.argsTemplate,
+        { vmId: id, vmType: request.vmType, model: request.model },
+        nodeArgs(id, this.options.drainTimeoutMs),
+      ),
+    ];
     let child: ChildProcess;
     try {
-      child = spawn(program, args, { env: workerEnvironment(process.env, { ...this.options.env, MAAS_VM_ID: id }), stdio: ['ignore', fd, fd] });
+      child = spawn(program, args, {
+        env: workerEnvironment(process.env, { ...this.options.env, MAAS_VM_ID: id }),
+        stdio: ['ignore', fd, fd],
+      });
     } finally {
       fs.closeSync(fd);
     }
-    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-      this.exited(id, signal ? `worker killed by ${signal}` : `worker exited with code ${code}`);
-      resolve();
-    }));
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.exited(id, signal ? `worker killed by ${signal}` : `worker exited with code ${code}`);
+        resolve();
+      }),
+    );
     const proc: Process = { pid: child.pid, signal: (sig) => child.kill(sig), logFile, exited };
     child.once('error', (err) => this.failed(id, `cannot start ${program}: ${err.message}`));
     proc.bootTimer = setTimeout(() => {
       if (this.ledger.get(id)?.state !== 'booting') return;
-      this.ledger.transition(id, 'failed', `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s; log ${logFile}`);
+      this.ledger.transition(
+        id,
+        'failed',
+        `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s; log ${logFile}`,
+      );
       child.kill('SIGKILL');
     }, this.options.bootTimeoutMs);
     proc.bootTimer.unref();
     this.processes.set(id, proc);
     const record = this.ledger.add(id, request, 'booting', request.reason ?? null);
-    if (child.pid !== undefined) this.writeNodeFile(id, { pid: child.pid, vmType: request.vmType, model: request.model, requestedAt: record.requestedAt, state: 'booting' });
+    if (child.pid !== undefined)
+      this.writeNodeFile(id, {
+        pid: child.pid,
+        vmType: request.vmType,
+        model: request.model,
+        requestedAt: record.requestedAt,
+        state: 'booting',
+      });
     return record;
   }
 
@@ -199,7 +228,8 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     const proc = this.processes.get(vmId);
     clearTimeout(proc?.bootTimer);
     const node = this.ledger.transition(vmId, 'ready', `worker registered (pid ${proc?.pid})`);
-    if (proc?.pid !== undefined) this.writeNodeFile(vmId, { pid: proc.pid, vmType: node.vmType, model: node.model, requestedAt: node.requestedAt, state: 'ready' });
+    if (proc?.pid !== undefined)
+      this.writeNodeFile(vmId, { pid: proc.pid, vmType: node.vmType, model: node.model, requestedAt: node.requestedAt, state: 'ready' });
   }
 
   async drain(vmId: string, reason?: string): Promise<VmRecord> {

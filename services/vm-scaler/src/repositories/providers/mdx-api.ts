@@ -81,7 +81,10 @@ export class MdxApi {
   async projectVms(projectId: string): Promise<MdxVm[]> {
     const vms: MdxVm[] = [];
     for (let page = 1; ; page += 1) {
-      const { body } = await this.call<{ results?: MdxVm[]; next?: string | null }>('GET', `/api/vm/project/${encodeURIComponent(projectId)}/?page=${page}&page_size=100`);
+      const { body } = await this.call<{ results?: MdxVm[]; next?: string | null }>(
+        'GET',
+        `/api/vm/project/${encodeURIComponent(projectId)}/?page=${page}&page_size=100`,
+      );
       vms.push(...(body.results ?? []));
       if (!body.next) return vms;
     }
@@ -133,7 +136,11 @@ export class MdxApi {
     for (let throttled = 0; ; throttled += 1) {
       const res = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, {
         method,
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...(auth && this.token ? { authorization: `JWT ${this.token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...(auth && this.token ? { authorization: `JWT ${this.token}` } : {}),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -172,7 +179,11 @@ export class MdxApi {
       }
     }
     const { username, password } = this.credentials;
-    if (!username || !password) throw new MdxApiError(`mdx: the token expired or was refused (${why}) and no username/password is configured to log in again (SCALING_MDX_USERNAME, SCALING_MDX_PASSWORD)`, 401);
+    if (!username || !password)
+      throw new MdxApiError(
+        `mdx: the token expired or was refused (${why}) and no username/password is configured to log in again (SCALING_MDX_USERNAME, SCALING_MDX_PASSWORD)`,
+        401,
+      );
     const res = await this.send('POST', '/api/login/', { username, password }, false);
     const body = (await res.json().catch(() => ({}))) as { token?: unknown };
     if (!res.ok || typeof body.token !== 'string') throw new MdxApiError(`mdx login as ${username} refused: ${res.status}`, res.status);

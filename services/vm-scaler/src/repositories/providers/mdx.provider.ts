@@ -94,7 +94,10 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     const statuses = new Map(listing.map((vm) => [vm.uuid, vm.status]));
     for (const pool of this.options.pools) {
       for (const id of pool.vms) {
-        if (!statuses.has(id)) throw new Error(`mdx provider: VM ${id} of pool "${pool.vmType}" is not in project ${this.options.projectId} (SCALING_MDX_POOLS)`);
+        if (!statuses.has(id))
+          throw new Error(
+            `mdx provider: VM ${id} of pool "${pool.vmType}" is not in project ${this.options.projectId} (SCALING_MDX_POOLS)`,
+          );
       }
       for (const id of this.members(pool, listing)) {
         const status = statuses.get(id);
@@ -110,7 +113,9 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
 
   /** The configured VMs of a pool, then those deployed for it (by name). */
   private members(pool: MdxPool, listing: readonly MdxVm[]): string[] {
-    const deployed = pool.deploy ? listing.filter((vm) => isDeployedFor(pool.vmType, vm) && !pool.vms.includes(vm.uuid)).map((vm) => vm.uuid) : [];
+    const deployed = pool.deploy
+      ? listing.filter((vm) => isDeployedFor(pool.vmType, vm) && !pool.vms.includes(vm.uuid)).map((vm) => vm.uuid)
+      : [];
     return [...pool.vms, ...deployed];
   }
 
@@ -132,7 +137,10 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
 
   async start(request: VmStartRequest): Promise<VmRecord> {
     const pool = this.options.pools.find((p) => p.vmType === request.vmType);
-    if (!pool) throw new Error(`mdx provider: no pool for VM type "${request.vmType}" (SCALING_MDX_POOLS has ${this.options.pools.map((p) => p.vmType).join(', ')})`);
+    if (!pool)
+      throw new Error(
+        `mdx provider: no pool for VM type "${request.vmType}" (SCALING_MDX_POOLS has ${this.options.pools.map((p) => p.vmType).join(', ')})`,
+      );
     if (pool.model !== request.model) throw new Error(`mdx provider: pool "${pool.vmType}" runs ${pool.model}, not ${request.model}`);
     const listing = await this.api.projectVms(this.options.projectId);
     const statuses = new Map(listing.map((vm) => [vm.uuid, vm.status]));
@@ -140,7 +148,9 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     const now = this.clock.now();
     const free = members.filter((id) => !this.ledger.get(id) && statuses.get(id) === 'PowerOFF');
     // VMs held after a failed boot come last, and only once their hold is over
-    const ready = free.filter((id) => (this.heldUntil.get(id) ?? 0) <= now).sort((a, b) => Number(this.heldUntil.has(a)) - Number(this.heldUntil.has(b)));
+    const ready = free
+      .filter((id) => (this.heldUntil.get(id) ?? 0) <= now)
+      .sort((a, b) => Number(this.heldUntil.has(a)) - Number(this.heldUntil.has(b)));
     for (const id of ready) {
       try {
         await this.api.powerOn(id, this.options.serviceLevel);
@@ -158,7 +168,12 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     const deployed = members.length - pool.vms.length;
     if (pool.deploy && deployed < pool.deploy.max) return this.deployFor(pool, request);
     const held = free.filter((id) => !ready.includes(id));
-    const summary = members.map((id) => `${id} ${this.ledger.get(id)?.state ?? statuses.get(id) ?? 'unknown'}${held.includes(id) ? ' (held after a failed boot)' : ''}`).join(', ');
+    const summary = members
+      .map(
+        (id) =>
+          `${id} ${this.ledger.get(id)?.state ?? statuses.get(id) ?? 'unknown'}${held.includes(id) ? ' (held after a failed boot)' : ''}`,
+      )
+      .join(', ');
     const deploy = pool.deploy ? `; ${deployed} of at most ${pool.deploy.max} deployed` : '';
     throw new Error(`mdx provider: no powered-off VM left in pool "${pool.vmType}": ${summary || 'none'}${deploy}`);
   }
@@ -185,9 +200,17 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
       const vm = (await this.api.projectVms(this.options.projectId)).find((v) => v.name === name);
       if (vm) {
         this.watch(vm.uuid, { status: vm.status });
-        return this.ledger.add(vm.uuid, request, 'booting', `${request.reason ? `${request.reason}; ` : ''}deployed ${name} from template ${d.templateName}`);
+        return this.ledger.add(
+          vm.uuid,
+          request,
+          'booting',
+          `${request.reason ? `${request.reason}; ` : ''}deployed ${name} from template ${d.templateName}`,
+        );
       }
-      if (waited >= DEPLOY_LISTING_TIMEOUT_MS) throw new Error(`mdx provider: deployed ${name} (template ${d.templateName}) but it is not in project ${this.options.projectId} after ${DEPLOY_LISTING_TIMEOUT_MS / 1000} s`);
+      if (waited >= DEPLOY_LISTING_TIMEOUT_MS)
+        throw new Error(
+          `mdx provider: deployed ${name} (template ${d.templateName}) but it is not in project ${this.options.projectId} after ${DEPLOY_LISTING_TIMEOUT_MS / 1000} s`,
+        );
       await new Promise((r) => setTimeout(r, this.options.pollMs));
     }
   }
@@ -260,7 +283,11 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
           this.failedBoot(node.id, `VM went PowerOFF during boot, ${since(node.requestedAt * 1000)} after power_on`, watch);
         } else if (now - node.requestedAt * 1000 > this.options.bootTimeoutMs) {
           const how = watch.poweredOnAt === undefined ? `still ${status}` : `PowerON for ${since(watch.poweredOnAt)}`;
-          this.failedBoot(node.id, `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s of power_on (${how})`, watch);
+          this.failedBoot(
+            node.id,
+            `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s of power_on (${how})`,
+            watch,
+          );
         }
         return;
       case 'ready':
@@ -268,10 +295,17 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
         return;
       case 'draining':
       case 'stopping':
-        if (status === 'PowerOFF') this.ended(node.id, 'stopped', watch.forcedOff ? 'VM powered off by force after the stop grace period' : 'VM shut down (PowerOFF)');
+        if (status === 'PowerOFF')
+          this.ended(
+            node.id,
+            'stopped',
+            watch.forcedOff ? 'VM powered off by force after the stop grace period' : 'VM shut down (PowerOFF)',
+          );
         else if (node.state === 'stopping' && watch.forceOffAt !== undefined && now > watch.forceOffAt && !watch.forcedOff) {
           this.logger.warn('mdx VM still on after the stop grace period; powering it off', { vmId: node.id, status });
-          void this.forceOff(node.id, watch).catch((err: Error) => this.logger.warn('mdx power_off failed', { vmId: node.id, error: err.message }));
+          void this.forceOff(node.id, watch).catch((err: Error) =>
+            this.logger.warn('mdx power_off failed', { vmId: node.id, error: err.message }),
+          );
         }
         return;
       default:
@@ -284,7 +318,9 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     this.heldUntil.set(vmId, this.clock.now() + this.options.failedVmHoldMs);
     this.ended(vmId, 'failed', reason);
     if (watch.status !== 'PowerOFF' || watch.poweredOnAt === undefined) {
-      void this.forceOff(vmId, watch).catch((err: Error) => this.logger.warn('mdx power_off after a failed boot failed', { vmId, error: err.message }));
+      void this.forceOff(vmId, watch).catch((err: Error) =>
+        this.logger.warn('mdx power_off after a failed boot failed', { vmId, error: err.message }),
+      );
     }
   }
 

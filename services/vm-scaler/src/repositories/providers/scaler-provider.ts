@@ -49,7 +49,16 @@ export class NodeLedger {
       reason: reason ?? request.reason ?? null,
     };
     this.nodes.set(id, record);
-    this.emit({ vmId: id, provider: this.kind, vmType: record.vmType, model: record.model, from: 'none', to: state, at, reason: record.reason });
+    this.emit({
+      vmId: id,
+      provider: this.kind,
+      vmType: record.vmType,
+      model: record.model,
+      from: 'none',
+      to: state,
+      at,
+      reason: record.reason,
+    });
     return record;
   }
 

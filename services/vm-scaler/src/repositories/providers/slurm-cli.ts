@@ -25,7 +25,9 @@ function run(program: string, args: readonly string[], env: NodeJS.ProcessEnv = 
 export const slurmCommands: SlurmCommands = {
   async sbatch(args, env) {
     // sbatch sees the job's environment and its own client settings (SLURM_CONF, SBATCH_*), nothing else of ours.
-    const client = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('SLURM_') || name.startsWith('SBATCH_')));
+    const client = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => name.startsWith('SLURM_') || name.startsWith('SBATCH_')),
+    );
     const out = (await run('sbatch', ['--parsable', ...args], { ...client, ...env })).trim();
     const jobId = out.split(';')[0];
     if (!/^\d+$/.test(jobId)) throw new Error(`sbatch printed no job id: ${out.slice(0, 120)}`);

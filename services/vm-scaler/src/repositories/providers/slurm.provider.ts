@@ -54,14 +54,21 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
   }
 
   async open(): Promise<void> {
-    if (!fs.existsSync(this.options.script)) throw new Error(`slurm provider: batch script ${this.options.script} does not exist (SCALING_SLURM_SCRIPT)`);
+    if (!fs.existsSync(this.options.script))
+      throw new Error(`slurm provider: batch script ${this.options.script} does not exist (SCALING_SLURM_SCRIPT)`);
     fs.mkdirSync(this.options.logDir, { recursive: true });
     for (const job of await this.slurm.squeue()) {
       const tag = parseJobComment(job.comment);
       const state = jobNodeState(job.state);
       if (!tag || tag.namespace !== this.options.namespace || !state) continue;
       // its worker re-registers within its re-announcement interval and makes it ready again
-      this.ledger.add(`slurm-${job.jobId}`, { vmType: tag.vmType, model: tag.model }, state, `adopted job ${job.jobId} (${job.state})`, job.submitTime || undefined);
+      this.ledger.add(
+        `slurm-${job.jobId}`,
+        { vmType: tag.vmType, model: tag.model },
+        state,
+        `adopted job ${job.jobId} (${job.state})`,
+        job.submitTime || undefined,
+      );
     }
     this.timer = setInterval(() => void this.poll(), this.options.pollMs);
     this.timer.unref();
@@ -88,7 +95,11 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
       '--drain-timeout',
       `${Math.max(1, Math.round(this.options.drainTimeoutMs / 1000))}s`,
     ]);
-    const env = workerEnvironment(process.env, { ...this.options.env, MAAS_HOME: this.options.home, MAAS_WORKER_ARGS: args.map(shellQuote).join(' ') });
+    const env = workerEnvironment(process.env, {
+      ...this.options.env,
+      MAAS_HOME: this.options.home,
+      MAAS_WORKER_ARGS: args.map(shellQuote).join(' '),
+    });
     const jobId = await this.slurm.sbatch(
       [
         `--job-name=${JOB_NAME}`,
@@ -139,15 +150,25 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
         const state = job ? jobNodeState(job.state) : undefined;
         if (!job || !state) {
           this.killAt.delete(node.id);
-          if (node.state === 'draining' || node.state === 'stopping') this.ledger.transition(node.id, 'stopped', `job ${jobOf(node.id)} ended`);
-          else this.ledger.transition(node.id, 'failed', `job ${jobOf(node.id)} left the queue while ${node.state}; log ${path.join(this.options.logDir, `maas-worker-${jobOf(node.id)}.log`)}`);
+          if (node.state === 'draining' || node.state === 'stopping')
+            this.ledger.transition(node.id, 'stopped', `job ${jobOf(node.id)} ended`);
+          else
+            this.ledger.transition(
+              node.id,
+              'failed',
+              `job ${jobOf(node.id)} left the queue while ${node.state}; log ${path.join(this.options.logDir, `maas-worker-${jobOf(node.id)}.log`)}`,
+            );
           continue;
         }
         if (node.state === 'requested' && state === 'booting') this.ledger.transition(node.id, 'booting', `job ${job.jobId} running`);
         const bootingFor = nowMs - node.requestedAt * 1000;
         if ((node.state === 'requested' || node.state === 'booting') && bootingFor > this.options.bootTimeoutMs) {
           await this.slurm.scancel([job.jobId]);
-          this.ledger.transition(node.id, 'failed', `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s (job ${job.state}${job.reason && job.reason !== 'None' ? `, ${job.reason}` : ''})`);
+          this.ledger.transition(
+            node.id,
+            'failed',
+            `no worker registered ready within ${Math.round(this.options.bootTimeoutMs / 1000)} s (job ${job.state}${job.reason && job.reason !== 'None' ? `, ${job.reason}` : ''})`,
+          );
           continue;
         }
         const killAt = this.killAt.get(node.id);
