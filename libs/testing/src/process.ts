@@ -18,10 +18,15 @@ export interface StartOptions {
   prefix?: string[];
 }
 
-/** Runs `node <script>` from dist/ with extra environment, capturing its structured log lines. */
+/**
+ * Runs `node <script>` from dist/ with extra environment, capturing its structured log lines.
+ * `MAAS_CHILD_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) adds node flags to every process
+ * started this way, for profiling a benchmark's services (node refuses such flags in NODE_OPTIONS).
+ */
 export function startNode(script: string, env: Record<string, string>, args: string[] = [], options: StartOptions = {}): StartedProcess {
   const root = projectRoot();
-  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, path.join(root, script), ...args];
+  const nodeArgs = (process.env.MAAS_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, ...nodeArgs, path.join(root, script), ...args];
   const child = spawn(command, commandArgs, {
     cwd: root,
     env: { ...process.env, ...env },
