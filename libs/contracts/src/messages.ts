@@ -1,5 +1,15 @@
 import { BatchBacklogReported, BatchListReply, BatchListRequest, BatchRequestQueued } from './generated/batch';
-import { SessionVerifyReply, SessionVerifyRequest, UserListReply, UserListRequest, UserReply, UserUpdateRequest } from './generated/auth';
+import {
+  AccountStatusChanged,
+  DisabledAccountListReply,
+  DisabledAccountListRequest,
+  SessionVerifyReply,
+  SessionVerifyRequest,
+  UserListReply,
+  UserListRequest,
+  UserReply,
+  UserUpdateRequest,
+} from './generated/auth';
 import { ServiceError } from './generated/common';
 import { ForecastPublished } from './generated/forecast';
 import {
@@ -20,6 +30,8 @@ import {
   ModelDemandPending,
   ScalingAction,
   ScalingDecided,
+  ScalingDecisionListReply,
+  ScalingDecisionListRequest,
   VmStateChanged,
 } from './generated/scaling';
 import {
@@ -31,6 +43,8 @@ import {
   UsageDeadLetterListRequest,
   UsageRedriveReply,
   UsageRedriveRequest,
+  UserUsageReply,
+  UserUsageRequest,
 } from './generated/usage';
 import {
   RegistryListRequest,
@@ -57,9 +71,12 @@ export interface MessageTypes {
   'auth.verify-session': SessionVerifyRequest;
   'auth.list-users': UserListRequest;
   'auth.update-user': UserUpdateRequest;
+  'auth.list-disabled-accounts': DisabledAccountListRequest;
+  'account.status-changed': AccountStatusChanged;
   'usage.request-completed': RequestCompleted;
   'usage.requests-completed': RequestsCompleted;
   'metrics-collector.key-usage': KeyUsageRequest;
+  'metrics-collector.user-usage': UserUsageRequest;
   'metrics-collector.list-dead-letters': UsageDeadLetterListRequest;
   'metrics-collector.redrive-usage': UsageRedriveRequest;
   'metric.aggregated': MetricAggregated;
@@ -72,6 +89,7 @@ export interface MessageTypes {
   'model.catalogue-published': ModelCataloguePublished;
   'model.demand-pending': ModelDemandPending;
   'vm-scaler.list-models': ModelCatalogueRequest;
+  'vm-scaler.list-decisions': ScalingDecisionListRequest;
   'batch.request-queued': BatchRequestQueued;
   'gateway.list-batches': BatchListRequest;
   'batch.backlog-reported': BatchBacklogReported;
@@ -81,6 +99,7 @@ export interface MessageTypes {
 export interface ReplyTypes {
   'router.list-workers': RegistrySnapshot;
   'vm-scaler.list-models': ModelCataloguePublished;
+  'vm-scaler.list-decisions': ScalingDecisionListReply;
   'key-registry.verify': KeyVerifyReply;
   'key-registry.create': KeyCreated;
   'key-registry.list': KeyListReply;
@@ -88,7 +107,9 @@ export interface ReplyTypes {
   'auth.verify-session': SessionVerifyReply;
   'auth.list-users': UserListReply;
   'auth.update-user': UserReply;
+  'auth.list-disabled-accounts': DisabledAccountListReply;
   'metrics-collector.key-usage': KeyUsageReply;
+  'metrics-collector.user-usage': UserUsageReply;
   'metrics-collector.list-dead-letters': UsageDeadLetterListReply;
   'metrics-collector.redrive-usage': UsageRedriveReply;
   'gateway.list-batches': BatchListReply;

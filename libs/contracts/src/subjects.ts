@@ -23,9 +23,16 @@ export const MESSAGE_KINDS = {
   'auth.verify-session': { kind: 'command', schema: 'auth/v1/session-verify-request', reply: 'auth/v1/session-verify-reply' },
   'auth.list-users': { kind: 'command', schema: 'auth/v1/user-list-request', reply: 'auth/v1/user-list-reply' },
   'auth.update-user': { kind: 'command', schema: 'auth/v1/user-update-request', reply: 'auth/v1/user-summary' },
+  'auth.list-disabled-accounts': {
+    kind: 'command',
+    schema: 'auth/v1/disabled-account-list-request',
+    reply: 'auth/v1/disabled-account-list-reply',
+  },
+  'account.status-changed': { kind: 'event', schema: 'auth/v1/account-status-changed' },
   'usage.request-completed': { kind: 'event', schema: 'usage/v1/request-completed' },
   'usage.requests-completed': { kind: 'event', schema: 'usage/v1/requests-completed' },
   'metrics-collector.key-usage': { kind: 'command', schema: 'usage/v1/key-usage-request', reply: 'usage/v1/key-usage-reply' },
+  'metrics-collector.user-usage': { kind: 'command', schema: 'usage/v1/user-usage-request', reply: 'usage/v1/user-usage-reply' },
   'metrics-collector.list-dead-letters': {
     kind: 'command',
     schema: 'usage/v1/usage-dead-letter-list-request',
@@ -42,6 +49,11 @@ export const MESSAGE_KINDS = {
   'model.catalogue-published': { kind: 'event', schema: 'scaling/v1/model-catalogue-published' },
   'model.demand-pending': { kind: 'event', schema: 'scaling/v1/model-demand-pending' },
   'vm-scaler.list-models': { kind: 'command', schema: 'scaling/v1/model-catalogue-request', reply: 'scaling/v1/model-catalogue-published' },
+  'vm-scaler.list-decisions': {
+    kind: 'command',
+    schema: 'scaling/v1/scaling-decision-list-request',
+    reply: 'scaling/v1/scaling-decision-list-reply',
+  },
   'batch.request-queued': { kind: 'event', schema: 'batch/v1/batch-request-queued' },
   'gateway.list-batches': { kind: 'command', schema: 'batch/v1/batch-list-request', reply: 'batch/v1/batch-list-reply' },
   'batch.backlog-reported': { kind: 'event', schema: 'batch/v1/batch-backlog-reported' },

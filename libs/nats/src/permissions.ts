@@ -46,12 +46,20 @@ interface RoleGrant {
 /** What each service's handlers (@On) and repositories (bus.request/publish/persist) use. */
 const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   'key-registry': {
-    receives: ['key-registry.verify', 'key-registry.create', 'key-registry.list', 'key-registry.revoke'],
-    sends: ['key.revoked'],
+    receives: ['key-registry.verify', 'key-registry.create', 'key-registry.list', 'key-registry.revoke', 'account.status-changed'],
+    sends: ['key.revoked', 'auth.list-disabled-accounts'],
   },
   auth: {
-    receives: ['auth.verify-session', 'auth.list-users', 'auth.update-user'],
-    sends: ['gateway.list-batches', 'key-registry.list', 'key-registry.create', 'key-registry.revoke', 'router.list-workers'],
+    receives: ['auth.verify-session', 'auth.list-users', 'auth.update-user', 'auth.list-disabled-accounts'],
+    sends: [
+      'gateway.list-batches',
+      'key-registry.list',
+      'key-registry.create',
+      'key-registry.revoke',
+      'router.list-workers',
+      'metrics-collector.user-usage',
+      'account.status-changed',
+    ],
   },
   router: {
     receives: ['router.list-workers', 'worker.registered', 'worker.heartbeat', 'worker.draining', 'worker.deregistered'],
@@ -88,6 +96,7 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   'metrics-collector': {
     receives: [
       'metrics-collector.key-usage',
+      'metrics-collector.user-usage',
       'metrics-collector.list-dead-letters',
       'metrics-collector.redrive-usage',
       'worker.registered',
@@ -103,6 +112,7 @@ const SERVICE_GRANTS: Record<ServiceRole, RoleGrant> = {
   'vm-scaler': {
     receives: [
       'vm-scaler.list-models',
+      'vm-scaler.list-decisions',
       'forecast.published',
       'metric.aggregated',
       'model.demand-pending',
@@ -130,19 +140,24 @@ const ADMIN_COMMANDS: readonly MessageName[] = [
   'key-registry.verify',
   'auth.list-users',
   'auth.update-user',
+  'auth.list-disabled-accounts',
   'metrics-collector.key-usage',
+  'metrics-collector.user-usage',
   'metrics-collector.list-dead-letters',
   'metrics-collector.redrive-usage',
   'router.list-workers',
   'gateway.list-batches',
+  'vm-scaler.list-decisions',
 ];
 const READ_ONLY_COMMANDS: readonly MessageName[] = [
   'key-registry.list',
   'auth.list-users',
   'metrics-collector.key-usage',
+  'metrics-collector.user-usage',
   'metrics-collector.list-dead-letters',
   'router.list-workers',
   'gateway.list-batches',
+  'vm-scaler.list-decisions',
 ];
 
 /** JetStream API subjects to create, inspect and update a stream (every service makes sure the streams exist at start-up). */

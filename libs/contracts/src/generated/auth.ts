@@ -1,6 +1,20 @@
 /* Generated from proto/auth/v1 by scripts/gen-contracts.js; do not edit. */
 /* eslint-disable */
 
+/**
+ * An administrator disabled or enabled an account: key-registry stops (or lets work again) the keys of that e-mail address.
+ */
+export interface AccountStatusChanged {
+  userId: string;
+  email: string;
+  disabled: boolean;
+  /**
+   * When the account was disabled; null once enabled
+   */
+  disabledAt: string | null;
+  changedAt: string;
+}
+
 export interface UserSummary {
   /**
    * eduPersonPrincipalName when the IdP sends one, else the e-mail address
@@ -16,6 +30,24 @@ export interface UserSummary {
   lastLoginAt?: string | null;
   disabledAt?: string | null;
   activeSessions?: number;
+}
+
+/**
+ * Accounts disabled at `takenAt` (after `since` when one was asked), with when each was disabled.
+ */
+export interface DisabledAccountListReply {
+  takenAt: string;
+  accounts: {
+    email: string;
+    disabledAt: string;
+  }[];
+}
+
+/**
+ * Accounts disabled now; with `since`, only those disabled after it (a catch-up), else all of them (a resynchronisation).
+ */
+export interface DisabledAccountListRequest {
+  since?: string;
 }
 
 /**

@@ -74,6 +74,31 @@ export interface ScalingDecided {
 }
 
 /**
+ * A page of recorded decisions with their inputs; `nextCursor` is null on the last page.
+ */
+export interface ScalingDecisionListReply {
+  decisions: ScalingDecided[];
+  nextCursor: string | null;
+}
+
+/**
+ * One page of the decisions the vm-scaler recorded (its scaling_decisions table), oldest first, decided in [since, until]; `cursor` is the previous page's `nextCursor`.
+ */
+export interface ScalingDecisionListRequest {
+  /**
+   * Only decisions whose replicas or capacity name this model
+   */
+  model?: string;
+  since: string;
+  until: string;
+  /**
+   * At most this many (default 100); a page also stops short of the NATS payload limit
+   */
+  limit?: number;
+  cursor?: string;
+}
+
+/**
  * A capacity node moved between states (requested, booting, ready, draining, stopping, stopped, failed).
  */
 export interface VmStateChanged {

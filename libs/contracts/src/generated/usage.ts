@@ -158,3 +158,29 @@ export interface UsageRedriveRequest {
    */
   limit?: number;
 }
+
+/**
+ * A user's requests and tokens per day (in the asked time zone) and kind, oldest day first; days without requests are left out.
+ */
+export interface UserUsageReply {
+  userEmail: string;
+  days: {
+    day: string;
+    kind: 'interactive' | 'batch';
+    requests: number;
+    promptTokens: number;
+    completionTokens: number;
+  }[];
+}
+
+/**
+ * Ask metrics-collector for one user's usage per day and kind since an instant: what their own keys did plus what a trusted service key (Open WebUI) did on their behalf (the portal's chart).
+ */
+export interface UserUsageRequest {
+  userEmail: string;
+  since: string;
+  /**
+   * IANA zone the days are counted in (Asia/Tokyo)
+   */
+  timeZone: string;
+}
