@@ -1,0 +1,199 @@
+import { BatchController, BatchControllerOptions, InteractiveSample, latencyP99, WorkerLoad } from './batch-controller';
+
+const OBJECTIVES = { ttftP99Ms: 1500, tpotP99Ms: 80 };
+
+/** One second of a recording: interactive requests seen, and each worker's heartbeat (batch in flight filled in from the limit). */
+interface Second {
+  samples?: (Omit<InteractiveSample, 'atMs'> & { offsetMs?: number })[];
+  workers: Omit<WorkerLoad, 'batchInFlight'>[];
+}
+
+/**
+ * Replays seconds through a controller, the batch backlog filling whatever limit it gave (as a queued
+ * backlog does); returns each worker's limit after each second.
+ */
+function replay(controller: BatchController, seconds: readonly Second[], startMs = 0): Map<string, number>[] {
+  const out: Map<string, number>[] = [];
+  seconds.forEach((second, i) => {
+    const now = startMs + (i + 1) * 1000;
+    const samples = (second.samples ?? []).map(({ offsetMs, ...s }) => ({ ...s, atMs: now - 1000 + (offsetMs ?? 500) }));
+    const workers = second.workers.map((w) => ({ ...w, batchInFlight: controller.limitFor(w.workerId) }));
+    out.push(new Map(controller.update(now, samples, workers)));
+  });
+  return out;
+}
+
+const repeat = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
+const idle = (workerId: string, extra: Partial<WorkerLoad> = {}) => ({ workerId, running: 0, waiting: 0, kvUsage: 0.2, ...extra });
+/** Interactive requests over a second, TTFT and TPOT as a share of their objectives. */
+const requests = (n: number, ttftShare: number, tpotShare = 0.5, workerId?: string) =>
+  repeat(n, (i) => ({
+    workerId,
+    offsetMs: (i * 1000) / n,
+    ttftMs: OBJECTIVES.ttftP99Ms * ttftShare * (0.6 + (0.4 * i) / Math.max(1, n - 1)),
+    tpotMs: OBJECTIVES.tpotP99Ms * tpotShare,
+  }));
+const limits = (runs: Map<string, number>[], id = 'w1') => runs.map((m) => m.get(id));
+const controller = (o: Partial<BatchControllerOptions> = {}) => new BatchController({ objectives: OBJECTIVES, ceiling: 32, ...o });
+
+describe('BatchController', () => {
+  it('climbs to the ceiling on a steady night load, in a few updates, and stays there', () => {
+    const c = controller();
+    const night = replay(
+      c,
+      repeat(30, () => ({ samples: requests(1, 0.3), workers: [idle('w1', { running: 0 })] })),
+    );
+    const l = limits(night);
+    expect(l[0]).toBeGreaterThan(1);
+    expect(l.indexOf(32)).toBeGreaterThan(0);
+    expect(l.indexOf(32)).toBeLessThanOrEqual(6); // slow start doubles: 1 → 32 in five
+    expect(l.slice(l.indexOf(32))).toEqual(repeat(l.length - l.indexOf(32), () => 32));
+    for (let i = 1; i < l.length; i++) expect(l[i]!).toBeGreaterThanOrEqual(l[i - 1]!);
+  });
+
+  it('never exceeds a worker’s capacity, nor goes below the floor', () => {
+    const c = controller({ floor: 2 });
+    const run = replay(c, [
+      ...repeat(10, () => ({ workers: [idle('w1', { capacity: 12 })] })),
+      ...repeat(10, () => ({ samples: requests(20, 3), workers: [idle('w1', { capacity: 12 })] })),
+    ]);
+    expect(Math.max(...limits(run).map(Number))).toBe(12);
+    expect(limits(run).at(-1)).toBe(2);
+  });
+
+  it('cuts multiplicatively within a few updates of a burst over the TTFT objective', () => {
+    const c = controller();
+    const run = replay(c, [
+      ...repeat(20, () => ({ samples: requests(5, 0.4), workers: [idle('w1')] })),
+      ...repeat(4, () => ({ samples: requests(40, 1.6), workers: [idle('w1', { running: 40 })] })),
+    ]);
+    const l = limits(run);
+    expect(l[19]).toBe(32);
+    expect(l[20]).toBe(16);
+    expect(l[21]).toBe(8);
+    expect(l[23]!).toBeLessThanOrEqual(4);
+  });
+
+  it('cuts on a TPOT p99 over its objective', () => {
+    const c = controller();
+    const run = replay(c, [...repeat(10, () => ({ workers: [idle('w1')] })), { samples: requests(30, 0.4, 1.2), workers: [idle('w1')] }]);
+    expect(limits(run).slice(-2)).toEqual([32, 16]);
+  });
+
+  it('cuts once per piece of evidence: samples from before a cut do not cut again', () => {
+    const c = controller();
+    const run = replay(c, [
+      ...repeat(10, () => ({ workers: [idle('w1')] })),
+      { samples: requests(30, 1.5), workers: [idle('w1')] },
+      ...repeat(5, () => ({ workers: [idle('w1')] })), // the late samples stay in the window, nothing new arrives
+    ]);
+    expect(limits(run).slice(-6)).toEqual([16, 16, 16, 18, 20, 22]); // one cut, a pause, then a climb
+  });
+
+  it('holds on a flat signal near the objective: no oscillation', () => {
+    for (const shares of [[0.9], [0.85, 0.97], [0.82, 0.99, 0.9]]) {
+      const c = controller({ initial: 12 });
+      const run = replay(
+        c,
+        repeat(60, (i) => ({ samples: requests(20, shares[i % shares.length]), workers: [idle('w1', { running: 30 })] })),
+      );
+      expect(new Set(limits(run))).toEqual(new Set([12]));
+    }
+  });
+
+  it('after a cut, climbs back additively once the objective holds again, pausing first', () => {
+    const c = controller();
+    const run = replay(c, [
+      ...repeat(8, () => ({ workers: [idle('w1')] })),
+      { samples: requests(20, 1.4), workers: [idle('w1')] },
+      ...repeat(12, () => ({ samples: requests(20, 0.4), workers: [idle('w1')] })),
+    ]);
+    const after = limits(run).slice(8);
+    expect(after.slice(0, 3)).toEqual([16, 16, 16]); // cut, then held for holdAfterCutMs
+    expect(after.slice(3)).toEqual([18, 20, 22, 24, 26, 28, 30, 32, 32, 32]); // +ceiling/16 per update, not doubling
+  });
+
+  it('is per worker: a worker with interactive requests queueing is cut, an idle one is not', () => {
+    const c = controller();
+    const run = replay(c, [
+      ...repeat(10, () => ({ workers: [idle('w1'), idle('w2')] })),
+      ...repeat(3, () => ({
+        samples: requests(20, 1.3, 0.5, 'w1'),
+        workers: [idle('w1', { running: 40, waiting: 6, kvUsage: 0.7 }), idle('w2')],
+      })),
+    ]);
+    expect(limits(run, 'w1').slice(-4)).toEqual([32, 16, 8, 4]);
+    expect(limits(run, 'w2').slice(-4)).toEqual([32, 32, 32, 32]);
+  });
+
+  it('samples without a worker count for every worker of the model', () => {
+    const c = controller();
+    const run = replay(c, [
+      ...repeat(10, () => ({ workers: [idle('w1'), idle('w2')] })),
+      { samples: requests(20, 2), workers: [idle('w1'), idle('w2')] },
+    ]);
+    expect([run.at(-1)!.get('w1'), run.at(-1)!.get('w2')]).toEqual([16, 16]);
+  });
+
+  it.each([
+    ['requests waiting in its queue', { waiting: 2 }, 'cut'],
+    ['KV cache near full', { kvUsage: 0.95 }, 'cut'],
+    ['KV cache above the headroom', { kvUsage: 0.8 }, 'hold'],
+    ['a step longer than the TPOT objective while interactive requests run there', { stepMs: 95, running: 40 }, 'cut'],
+    ['a step near the TPOT objective while interactive requests run there', { stepMs: 70, running: 40 }, 'hold'],
+    ['a long step with batch work alone on it (night)', { stepMs: 150 }, 'raise'],
+    ['nothing', {}, 'raise'],
+  ] as const)('warns early from heartbeats alone, no interactive sample: %s → %s', (_case, load, verdict) => {
+    const c = controller();
+    // A cut first, so the worker is past slow start and its last cut is long over.
+    replay(c, [{ samples: requests(5, 2), workers: [idle('w1')] }, ...repeat(10, () => ({ workers: [idle('w1')] }))]);
+    const before = c.limitFor('w1');
+    const limit = c.update(20_000, [], [{ ...idle('w1', load), running: load.running ?? before, batchInFlight: before }]).get('w1')!;
+    expect(c.verdictFor('w1')).toBe(verdict);
+    if (verdict === 'cut') expect(limit).toBe(Math.max(1, Math.floor(before / 2)));
+    if (verdict === 'hold') expect(limit).toBe(before);
+    if (verdict === 'raise') expect(limit).toBeGreaterThan(before);
+  });
+
+  it('spaces cuts from heartbeats so the last one can show before the next', () => {
+    const c = controller();
+    const run = replay(c, [
+      ...repeat(8, () => ({ workers: [idle('w1')] })),
+      ...repeat(5, () => ({ workers: [idle('w1', { waiting: 3 })] })),
+    ]);
+    expect(limits(run).slice(-6)).toEqual([32, 16, 16, 8, 8, 4]);
+  });
+
+  it('with no interactive request at all (night), heartbeats alone keep it at the ceiling', () => {
+    const c = controller({ ceiling: 48 });
+    const run = replay(
+      c,
+      repeat(40, () => ({ workers: [idle('w1', { stepMs: 60, kvUsage: 0.5 })] })),
+    );
+    expect(limits(run).at(-1)).toBe(48);
+  });
+
+  it('does not raise a limit batch work is not using', () => {
+    const c = controller({ initial: 8 });
+    for (let t = 1; t <= 10; t++) c.update(t * 1000, [], [{ ...idle('w1'), batchInFlight: 2 }]);
+    expect(c.limitFor('w1')).toBe(8);
+  });
+
+  it('forgets samples past the window and workers that are gone', () => {
+    const c = controller({ windowMs: 5_000 });
+    replay(
+      c,
+      repeat(10, () => ({ workers: [idle('w1'), idle('w2')] })),
+    );
+    c.update(11_000, [{ atMs: 10_900, workerId: 'w1', ttftMs: 400 }], [{ ...idle('w1'), batchInFlight: 32 }]);
+    expect(c.p99().ttftMs).toBe(400);
+    expect(c.limitFor('w2')).toBe(1); // gone: a new worker starts again from the floor
+    c.update(17_000, [], [{ ...idle('w1'), batchInFlight: 32 }]);
+    expect(c.p99()).toEqual({ ttftMs: undefined, tpotMs: undefined });
+  });
+
+  it('takes the nearest-rank p99', () => {
+    const samples = repeat(200, (i) => ({ atMs: 0, ttftMs: i + 1, tpotMs: i < 100 ? 10 : undefined }));
+    expect(latencyP99(samples)).toEqual({ ttftMs: 198, tpotMs: 10 });
+  });
+});

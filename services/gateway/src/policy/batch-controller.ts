@@ -1,0 +1,218 @@
+/**
+ * How much batch work each worker of a model may run now, so interactive requests keep their latency
+ * objectives (TTFT p99, TPOT p99) while batch work takes whatever the engines have left.
+ *
+ * Why AIMD (additive increase, multiplicative decrease), with slow start and a hold band:
+ * - The controller does not know how interactive latency depends on batch concurrency: the curve moves
+ *   several-fold through the day with the interactive rate, prompt and output lengths. AIMD needs no such
+ *   model, only a "holds / at risk" signal, and it is stable under a signal that is delayed (a request's
+ *   TTFT is known when it completes) and noisy (a p99 over a few seconds of requests).
+ * - Being late costs the objective, being early costs a little throughput: a burst must be met within a
+ *   few seconds, so the decrease is multiplicative (halving twice takes a 32-request batch load to 8 in two
+ *   updates), while the increase only probes (a fixed step per update), the asymmetric reaction the
+ *   objective calls for.
+ * - A PID on the p99 would need a gain matched to that moving curve and a continuous, low-noise error; a
+ *   p99 over a few samples is neither. A model-based controller (predict step time from concurrency)
+ *   would need each engine's profile. The step time the worker reports is used, though, as a delay-based
+ *   early signal (as in TCP Vegas or BBR): an interactive request's TPOT is the step time of the engine
+ *   it runs on, and steps lengthen before any interactive completion reports a late token.
+ * - Hysteresis: the limit rises only while every signal is below `headroom` × its objective and is cut
+ *   only when one is over it; in between it holds, so a flat signal near the objective moves nothing
+ *   (plain AIMD would saw-tooth across it). One cut per piece of evidence: samples that were measured
+ *   before a cut cannot cause another one, and heartbeat signals are given `cutSpacingMs` to show the
+ *   cut's effect.
+ * - Slow start (doubling until the first sign of risk) gets a fresh worker to its ceiling in a few
+ *   updates at night, when nothing else runs; after the first cut the increase is additive.
+ *
+ * The signals, per worker: the TTFT/TPOT p99 of the interactive requests it served (requests without a
+ * worker count for every worker of the model) over the last `windowMs`; from its heartbeat, requests
+ * waiting in its queue (interactive requests queue behind batch work there), its KV cache use (full KV
+ * means preemptions and queueing next) and its step time. With no interactive request in the window
+ * (night), heartbeats alone decide.
+ *
+ * Pure: time is `nowMs` of the caller's clock, samples and heartbeats come in, limits go out.
+ */
+
+export interface BatchObjectives {
+  ttftP99Ms: number;
+  tpotP99Ms: number;
+}
+
+export interface WorkerLoad {
+  workerId: string;
+  /** Requests in the engine's running batch (interactive and batch). */
+  running: number;
+  /** Requests queued in the engine. */
+  waiting: number;
+  /** Batch requests this gateway has on the worker. */
+  batchInFlight: number;
+  /** 0..1, when the runtime reports it. */
+  kvUsage?: number;
+  /** Mean engine step (decode iteration) time over the last heartbeat interval, when the runtime reports it. */
+  stepMs?: number;
+  /** Request slots of the worker: the limit never exceeds them. */
+  capacity?: number;
+}
+
+export interface InteractiveSample {
+  /** When the first token was seen, on the caller's clock. */
+  atMs: number;
+  workerId?: string;
+  ttftMs: number;
+  tpotMs?: number;
+}
+
+export interface BatchControllerOptions {
+  objectives: BatchObjectives;
+  /** Most batch requests per worker (the hand-set `GATEWAY_BATCH_CONCURRENCY`, now a ceiling). */
+  ceiling: number;
+  /** Fewest batch requests per worker, however bad latency is; default 1 so a backlog keeps moving. */
+  floor?: number;
+  /** A worker's limit when first seen; default `floor`, then slow start. */
+  initial?: number;
+  /** Added per update while the objectives hold comfortably; default max(1, ceiling / 16). */
+  increase?: number;
+  /** Kept of the limit at a cut; default 0.5. */
+  decrease?: number;
+  /** Below this share of an objective, a signal allows an increase; between it and 1 the limit holds. Default 0.8. */
+  headroom?: number;
+  /** Interactive samples older than this are forgotten; default 10 s. */
+  windowMs?: number;
+  /** After a cut, heartbeat signals may cause another only this much later; default 2 s. */
+  cutSpacingMs?: number;
+  /** After a cut, the limit holds at least this long before rising; default 3 s. */
+  holdAfterCutMs?: number;
+  /** Requests waiting in a worker's queue tolerated before a cut; default 0. */
+  waitingTolerance?: number;
+  /** KV cache use at which a worker's batch work is cut; default 0.92 (it holds from `headroom` of it). */
+  kvHigh?: number;
+}
+
+type Tuning = Required<Omit<BatchControllerOptions, 'objectives'>> & { objectives: BatchObjectives };
+
+/** What a worker's signals say: raise, keep, or cut its batch work. */
+export type Verdict = 'raise' | 'hold' | 'cut';
+
+interface WorkerControl {
+  limit: number;
+  slowStart: boolean;
+  lastCutAt: number;
+}
+
+export class BatchController {
+  private readonly o: Tuning;
+  private readonly workers = new Map<string, WorkerControl>();
+  private samples: InteractiveSample[] = [];
+  private readonly verdicts = new Map<string, Verdict>();
+
+  constructor(options: BatchControllerOptions) {
+    const ceiling = Math.max(0, options.ceiling);
+    const floor = Math.min(ceiling, Math.max(0, options.floor ?? 1));
+    this.o = {
+      objectives: options.objectives,
+      ceiling,
+      floor,
+      initial: clamp(options.initial ?? floor, floor, ceiling),
+      increase: options.increase ?? Math.max(1, ceiling / 16),
+      decrease: options.decrease ?? 0.5,
+      headroom: options.headroom ?? 0.8,
+      windowMs: options.windowMs ?? 10_000,
+      cutSpacingMs: options.cutSpacingMs ?? 2_000,
+      holdAfterCutMs: options.holdAfterCutMs ?? 3_000,
+      waitingTolerance: options.waitingTolerance ?? 0,
+      kvHigh: options.kvHigh ?? 0.92,
+    };
+  }
+
+  get ceiling(): number {
+    return this.o.ceiling;
+  }
+
+  /** Feed what happened since the last call; returns the batch concurrency allowed per worker now. */
+  update(nowMs: number, samples: readonly InteractiveSample[], workers: readonly WorkerLoad[]): ReadonlyMap<string, number> {
+    const since = nowMs - this.o.windowMs;
+    this.samples = this.samples.filter((s) => s.atMs > since);
+    for (const s of samples) if (s.atMs > since) this.samples.push(s);
+
+    const present = new Set(workers.map((w) => w.workerId));
+    for (const id of this.workers.keys()) if (!present.has(id)) this.workers.delete(id);
+    for (const id of this.verdicts.keys()) if (!present.has(id)) this.verdicts.delete(id);
+
+    const out = new Map<string, number>();
+    for (const load of workers) {
+      let control = this.workers.get(load.workerId);
+      if (!control) {
+        control = { limit: this.o.initial, slowStart: true, lastCutAt: Number.NEGATIVE_INFINITY };
+        this.workers.set(load.workerId, control);
+      }
+      const verdict = this.verdict(nowMs, load, control);
+      this.verdicts.set(load.workerId, verdict);
+      const top = Math.min(this.o.ceiling, load.capacity ?? Number.POSITIVE_INFINITY);
+      if (verdict === 'cut') {
+        control.limit = Math.max(this.o.floor, control.limit * this.o.decrease);
+        control.slowStart = false;
+        control.lastCutAt = nowMs;
+      } else if (verdict === 'raise') {
+        control.limit = control.slowStart ? Math.max(control.limit * 2, control.limit + 1) : control.limit + this.o.increase;
+      }
+      control.limit = clamp(control.limit, this.o.floor, Math.max(this.o.floor, top));
+      out.set(load.workerId, Math.floor(control.limit));
+    }
+    return out;
+  }
+
+  limitFor(workerId: string): number {
+    const control = this.workers.get(workerId);
+    return Math.floor(control ? control.limit : this.o.initial);
+  }
+
+  /** The last update's verdict for the worker (undefined before it was seen). */
+  verdictFor(workerId: string): Verdict | undefined {
+    return this.verdicts.get(workerId);
+  }
+
+  /** Interactive TTFT and TPOT p99 over the window, all workers together (undefined: no sample). */
+  p99(): { ttftMs?: number; tpotMs?: number } {
+    return latencyP99(this.samples);
+  }
+
+  private verdict(nowMs: number, load: WorkerLoad, control: WorkerControl): Verdict {
+    const { objectives, headroom } = this.o;
+    // Samples measured before the last cut say nothing about the limit since.
+    const own = this.samples.filter((s) => (s.workerId === undefined || s.workerId === load.workerId) && s.atMs > control.lastCutAt);
+    const p99 = latencyP99(own);
+    const latency = Math.max(
+      p99.ttftMs === undefined ? 0 : p99.ttftMs / objectives.ttftP99Ms,
+      p99.tpotMs === undefined ? 0 : p99.tpotMs / objectives.tpotP99Ms,
+    );
+    // Long steps hurt only interactive requests running there (or just served there): at night they are batch's to take.
+    const interactive = load.running > load.batchInFlight || own.some((s) => s.workerId === load.workerId);
+    const step = load.stepMs === undefined || !interactive ? 0 : load.stepMs / objectives.tpotP99Ms;
+    const kv = load.kvUsage === undefined ? 0 : load.kvUsage / this.o.kvHigh;
+    const queued = load.waiting > this.o.waitingTolerance;
+
+    if (latency > 1) return 'cut';
+    if (queued || step > 1 || kv >= 1) return nowMs - control.lastCutAt >= this.o.cutSpacingMs ? 'cut' : 'hold';
+    if (nowMs - control.lastCutAt < this.o.holdAfterCutMs) return 'hold';
+    // The limit grows only into room batch work is using (requests come and go: three quarters of it).
+    if (load.batchInFlight < 0.75 * Math.floor(control.limit)) return 'hold';
+    return latency <= headroom && step <= headroom && kv <= headroom ? 'raise' : 'hold';
+  }
+}
+
+/** p99 (nearest rank) of the samples' TTFT and TPOT. */
+export function latencyP99(samples: readonly InteractiveSample[]): { ttftMs?: number; tpotMs?: number } {
+  const ttft = samples.map((s) => s.ttftMs);
+  const tpot = samples.flatMap((s) => (s.tpotMs === undefined ? [] : [s.tpotMs]));
+  return { ttftMs: quantile(ttft, 0.99), tpotMs: quantile(tpot, 0.99) };
+}
+
+function quantile(values: number[], q: number): number | undefined {
+  if (values.length === 0) return undefined;
+  values.sort((a, b) => a - b);
+  return values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)];
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}
