@@ -1,5 +1,5 @@
 import { Endpoint, EndpointField, RoutingRequest } from '../endpoint';
-import { Filter, Picker, ScoredEndpoint, Scorer } from '../plugin';
+import { Filter, Picker, ScoredEndpoint, Scorer, Scores } from '../plugin';
 import { FilterStep, PickStep, RoutingDecision, RoutingTrace, ScorerStep } from './routing-decision';
 
 export interface WeightedScorer {
@@ -16,9 +16,30 @@ export interface RoutingPipelineParts {
 /** Milliseconds from any monotonic origin; only differences are used. */
 export type Clock = () => number;
 
+/** What one filter was given and kept: enough to write its trace step later. */
+interface FilterRun {
+  readonly name: string;
+  readonly given: readonly Endpoint[];
+  readonly kept: readonly Endpoint[];
+  readonly latencyMs: number;
+}
+
+/** What one scorer returned, unclamped: its trace step is derived from it only when asked for. */
+interface ScorerRun {
+  readonly name: string;
+  readonly weight: number;
+  readonly raw: Scores;
+  readonly latencyMs: number;
+}
+
 /**
  * Runs filter → score → pick over the gateway's replica of the registry. Plugins stay bare: the
  * pipeline clamps and weights scores, times every plugin and records why it decided.
+ *
+ * A pick allocates only what the plugins return plus one score array: the trace (every endpoint ×
+ * every plugin, a sorted ranking) is written from those results the first time `decision.trace` is
+ * read — by `maas route explain`, a debug log or a sampled decision — and is the same as if it had
+ * been built during the pick.
  */
 export class RoutingPipeline {
   /** Endpoint fields the plugins read: what the data layer must keep fresh. */
@@ -33,61 +54,81 @@ export class RoutingPipeline {
   }
 
   route(req: RoutingRequest, endpoints: readonly Endpoint[]): RoutingDecision {
-    const request = { model: req.model, capability: req.capability, prefixBlocks: req.prefixBlocks.length };
-    const filters: FilterStep[] = [];
-    const noEndpoint = (reason: string, rest: Partial<RoutingTrace> = {}): RoutingDecision => ({
-      outcome: 'no-endpoint',
-      reason,
-      trace: { request, filters, scorers: [], ranking: [], ...rest },
-    });
-    if (endpoints.length === 0) return noEndpoint(`no worker serves model "${req.model}"`);
+    const filterRuns: FilterRun[] = [];
+    if (endpoints.length === 0) return noEndpoint(req, `no worker serves model "${req.model}"`, filterRuns);
 
     let candidates = endpoints;
     for (const filter of this.parts.filters) {
-      const [kept, latencyMs] = this.timed(() => filter.filter(req, candidates));
-      const keptIds = new Set(kept.map((e) => e.id));
-      filters.push({
-        name: filter.name,
-        kept: [...keptIds],
-        removed: candidates.filter((e) => !keptIds.has(e.id)).map((e) => e.id),
-        latencyMs,
-      });
+      const started = this.now();
+      const kept = filter.filter(req, candidates);
+      filterRuns.push({ name: filter.name, given: candidates, kept, latencyMs: this.now() - started });
       if (kept.length === 0) {
         return noEndpoint(
+          req,
           filter.emptyReason?.(req, candidates) ?? `filter "${filter.name}" removed all ${candidates.length} candidates for "${req.model}"`,
+          filterRuns,
         );
       }
       candidates = kept;
     }
 
-    const totals = new Map(candidates.map((e) => [e.id, 0]));
-    const scorers: ScorerStep[] = [];
+    // by position: endpoint ids are unique among one model's endpoints (one per worker)
+    const totals = new Float64Array(candidates.length);
+    const scorerRuns: ScorerRun[] = [];
     for (const { scorer, weight } of this.parts.scorers) {
-      const [raw, latencyMs] = this.timed(() => scorer.score(req, candidates));
-      const scores: Record<string, number> = {};
-      for (const e of candidates) {
-        const s = clamp01(raw.get(e.id));
-        scores[e.id] = s;
-        totals.set(e.id, (totals.get(e.id) ?? 0) + weight * s);
-      }
-      scorers.push({ name: scorer.name, weight, scores, latencyMs });
+      const started = this.now();
+      const raw = scorer.score(req, candidates);
+      scorerRuns.push({ name: scorer.name, weight, raw, latencyMs: this.now() - started });
+      for (let i = 0; i < candidates.length; i++) totals[i] += weight * clamp01(raw.get(candidates[i].id));
     }
+    const scored: ScoredEndpoint[] = new Array(candidates.length);
+    for (let i = 0; i < candidates.length; i++) scored[i] = { endpoint: candidates[i], score: totals[i] };
 
-    const scored: ScoredEndpoint[] = candidates.map((endpoint) => ({ endpoint, score: totals.get(endpoint.id) ?? 0 }));
-    const ranking = scored.map((s) => ({ id: s.endpoint.id, score: s.score })).sort((a, b) => b.score - a.score);
-    const [picked, latencyMs] = this.timed(() => this.parts.picker.pick(req, scored));
-    const pick: PickStep = { name: this.parts.picker.name, picked: picked?.id, latencyMs };
-    if (!picked) return noEndpoint(`picker "${pick.name}" chose none of ${candidates.length} candidates`, { scorers, ranking, pick });
+    const started = this.now();
+    const picked = this.parts.picker.pick(req, scored);
+    const pick: PickStep = { name: this.parts.picker.name, picked: picked?.id, latencyMs: this.now() - started };
+    const after = { candidates, scored, scorerRuns, pick };
+    if (!picked) return noEndpoint(req, `picker "${pick.name}" chose none of ${candidates.length} candidates`, filterRuns, after);
 
     for (const { scorer } of this.parts.scorers) scorer.onPicked?.(req, picked);
-    return { outcome: 'picked', endpoint: picked, trace: { request, filters, scorers, ranking, pick } };
+    return withTrace({ outcome: 'picked', endpoint: picked }, () => traceOf(req, filterRuns, after));
   }
+}
 
-  private timed<T>(run: () => T): [T, number] {
-    const start = this.now();
-    const value = run();
-    return [value, this.now() - start];
-  }
+interface AfterFilters {
+  readonly candidates: readonly Endpoint[];
+  readonly scored: readonly ScoredEndpoint[];
+  readonly scorerRuns: readonly ScorerRun[];
+  readonly pick: PickStep;
+}
+
+function noEndpoint(req: RoutingRequest, reason: string, filterRuns: readonly FilterRun[], after?: AfterFilters): RoutingDecision {
+  return withTrace({ outcome: 'no-endpoint', reason }, () => traceOf(req, filterRuns, after));
+}
+
+/** The decision with `trace` written on first read, then kept. */
+function withTrace<D extends Omit<RoutingDecision, 'trace'>>(decision: D, build: () => RoutingTrace): RoutingDecision {
+  let trace: RoutingTrace | undefined;
+  return Object.defineProperty(decision, 'trace', {
+    enumerable: true,
+    get: () => (trace ??= build()),
+  }) as unknown as RoutingDecision;
+}
+
+function traceOf(req: RoutingRequest, filterRuns: readonly FilterRun[], after: AfterFilters | undefined): RoutingTrace {
+  const request = { model: req.model, capability: req.capability, prefixBlocks: req.prefixBlocks.length };
+  const filters: FilterStep[] = filterRuns.map(({ name, given, kept, latencyMs }) => {
+    const keptIds = new Set(kept.map((e) => e.id));
+    return { name, kept: [...keptIds], removed: given.filter((e) => !keptIds.has(e.id)).map((e) => e.id), latencyMs };
+  });
+  if (!after) return { request, filters, scorers: [], ranking: [] };
+  const scorers: ScorerStep[] = after.scorerRuns.map(({ name, weight, raw, latencyMs }) => {
+    const scores: Record<string, number> = {};
+    for (const e of after.candidates) scores[e.id] = clamp01(raw.get(e.id));
+    return { name, weight, scores, latencyMs };
+  });
+  const ranking = after.scored.map((s) => ({ id: s.endpoint.id, score: s.score })).sort((a, b) => b.score - a.score);
+  return { request, filters, scorers, ranking, pick: after.pick };
 }
 
 /** Scores outside [0, 1] or missing count as the nearest bound, NaN as 0: one bad plugin cannot dominate. */
