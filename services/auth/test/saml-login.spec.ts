@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { NatsConnection } from 'nats';
 import { Client } from 'pg';
 import request from 'supertest';
-import { RegistrySnapshot, Subjects } from '@maas/contracts';
+import { keyVerifyRequest, RegistrySnapshot, sessionVerifyRequest, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import {
   createTestDatabase,
@@ -17,7 +17,6 @@ import {
   testNats,
   testNatsUrl,
 } from '@maas/testing';
-import { UsageRecords1732500000000 } from '../../metrics-collector/src/migrations/1732500000000-usage-records';
 import {
   ATTRIBUTE_OIDS,
   authnRequestId,
@@ -48,10 +47,12 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
   const namespace = testNamespace();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-auth-test-'));
   let db: TestDatabase;
+  let ledgerDb: TestDatabase;
   let nc: NatsConnection;
   let bus: MessageBus;
   let auth: StartedService;
   let keyRegistry: StartedService;
+  let metricsCollector: StartedService;
   let env: Record<string, string>;
   let base: string;
   let idp: ForgedIdp;
@@ -60,6 +61,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
 
   beforeAll(async () => {
     db = await createTestDatabase('auth');
+    ledgerDb = await createTestDatabase('authledger');
     nc = await testNats();
     bus = new MessageBus(nc, new Subjects(namespace));
     const idpCert = selfSignedCertificate(dir, 'idp');
@@ -82,9 +84,11 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       SAML_CLOCK_SKEW: '30s',
       AUTH_ADMINS: 'grace@example.ac.jp',
     };
-    [auth, keyRegistry] = await Promise.all([
+    [auth, keyRegistry, metricsCollector] = await Promise.all([
       startService('auth', env),
       startService('key-registry', { DATABASE_URL: db.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace }),
+      // The usage ledger is the collector's, in a database of its own: auth asks it over NATS.
+      startService('metrics-collector', { DATABASE_URL: ledgerDb.url, NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace }),
     ]);
     // router stands in: one worker serving one model.
     const snapshot: RegistrySnapshot = {
@@ -97,9 +101,9 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
   });
 
   afterAll(async () => {
-    await Promise.all([auth?.stop(), keyRegistry?.stop()]);
+    await Promise.all([auth?.stop(), keyRegistry?.stop(), metricsCollector?.stop()]);
     await nc?.close();
-    await db?.drop();
+    await Promise.all([db?.drop(), ledgerDb?.drop()]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -179,7 +183,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     const forward = await fetch(`${base}/auth/session`, { headers: { cookie: `maas_session=${session}` } });
     expect(forward.status).toBe(200);
     expect(forward.headers.get('x-maas-user-email')).toBe('ada@example.ac.jp');
-    expect(await bus.request('auth.verify-session', { token: session })).toMatchObject({
+    expect(await bus.request('auth.verify-session', sessionVerifyRequest(session))).toMatchObject({
       valid: true,
       user: { userId: 'ada@example.ac.jp', email: 'ada@example.ac.jp', roles: ['user'] },
     });
@@ -371,7 +375,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       const csrf = csrfOf((await get('/portal')).text);
       const created = await post('/portal/keys', { _csrf: csrf, name: 'laptop notebook', expiresInDays: '30' }).expect(201);
       const secret = /id="new-secret"[^>]*value="(sk-[^"]+)"/.exec(created.text)![1];
-      expect(await bus.request('key-registry.verify', { key: secret })).toMatchObject({
+      expect(await bus.request('key-registry.verify', keyVerifyRequest(secret)!)).toMatchObject({
         valid: true,
         key: { userEmail: 'ada@example.ac.jp', name: 'laptop notebook' },
       });
@@ -381,7 +385,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
 
       const keyId = /action="\/portal\/keys\/([^/]+)\/revoke"/.exec(listing)![1];
       await post(`/portal/keys/${keyId}/revoke`, { _csrf: csrf }).expect(303);
-      expect(await bus.request('key-registry.verify', { key: secret })).toEqual({ valid: false, reason: 'revoked' });
+      expect(await bus.request('key-registry.verify', keyVerifyRequest(secret)!)).toEqual({ valid: false, reason: 'revoked' });
     });
 
     it('refuses state changes without the session CSRF token, or from another origin', async () => {
@@ -398,22 +402,17 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       const other = await bus.request('key-registry.create', { userEmail: 'grace@example.ac.jp', name: 'grace' });
       const csrf = csrfOf((await get('/portal')).text);
       await post(`/portal/keys/${other.key.keyId}/revoke`, { _csrf: csrf }).expect(404);
-      expect((await bus.request('key-registry.verify', { key: other.secret })).valid).toBe(true);
+      expect((await bus.request('key-registry.verify', keyVerifyRequest(other.secret)!)).valid).toBe(true);
     });
 
-    it('charts daily usage from the usage ledger', async () => {
-      const c = new Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        await new UsageRecords1732500000000().up({ query: (sql: string) => c.query(sql) } as never);
-        await c.query(
-          `INSERT INTO usage_records (request_id, key_id, user_id, model, endpoint, kind, status, prompt_tokens, completion_tokens, latency_ms, started_at, finished_at)
-           VALUES ('r1', 'k', 'ada@example.ac.jp', 'm', 'chat.completions', 'interactive', 200, 1200, 345, 10, now(), now()),
-                  ('r2', 'k', 'someone@else', 'm', 'chat.completions', 'interactive', 200, 99999, 1, 10, now(), now())`,
-        );
-      } finally {
-        await c.end();
-      }
+    it("charts daily usage from metrics-collector's ledger, asked over NATS", async () => {
+      await ledgerDb.query(
+        `INSERT INTO usage_records (request_id, key_id, user_id, model, endpoint, kind, status, prompt_tokens, completion_tokens, latency_ms, started_at, finished_at)
+         VALUES ('r1', 'k', 'ada@example.ac.jp', 'm', 'chat.completions', 'interactive', 200, 1200, 345, 10, now(), now()),
+                ('r2', 'k', 'someone@else', 'm', 'chat.completions', 'interactive', 200, 99999, 1, 10, now(), now())`,
+      );
+      // auth has no usage table of its own to read.
+      expect(await db.query("SELECT to_regclass('usage_records') AS t")).toEqual([{ t: null }]);
       const html = (await get('/portal')).text;
       expect(html).toContain('<svg');
       expect(html).toContain('1,545 tokens between');
@@ -439,7 +438,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       await request(base).post('/auth/logout').set('cookie', `maas_session=${s}`).expect(403);
       const out = await post('/auth/logout', { _csrf: csrf }, s).expect(303).expect('location', '/auth/logged-out'); // this IdP has no SLO endpoint
       expect(([] as string[]).concat(out.headers['set-cookie'] ?? []).join()).toMatch(/maas_session=;/);
-      expect(await bus.request('auth.verify-session', { token: s })).toEqual({ valid: false, reason: 'revoked' });
+      expect(await bus.request('auth.verify-session', sessionVerifyRequest(s))).toEqual({ valid: false, reason: 'revoked' });
     });
   });
 
@@ -478,7 +477,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     const { session } = await login();
     const reply = await bus.request('auth.update-user', { user: 'ada@example.ac.jp', disabled: true });
     expect(reply.user).toMatchObject({ userId: 'ada@example.ac.jp', disabledAt: expect.any(String), activeSessions: 0 });
-    expect((await bus.request('auth.verify-session', { token: session })).valid).toBe(false);
+    expect((await bus.request('auth.verify-session', sessionVerifyRequest(session))).valid).toBe(false);
     const { requestId, loginCookie } = await beginLogin();
     await expectRejected(idp.signed(sp, { inResponseTo: requestId, attributes: ADA }), 'account_disabled', loginCookie, 403);
     await bus.request('auth.update-user', { user: 'ada@example.ac.jp', disabled: false });
@@ -500,7 +499,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     const shown = await run('show', 'ada@example.ac.jp', '--json');
     expect(JSON.parse(shown.lines.join('\n'))[0]).toMatchObject({ userId: 'ada@example.ac.jp', displayName: 'Ada Lovelace' });
     expect((await run('end-sessions', 'ada@example.ac.jp')).code).toBe(0);
-    expect((await bus.request('auth.verify-session', { token: session })).valid).toBe(false);
+    expect((await bus.request('auth.verify-session', sessionVerifyRequest(session))).valid).toBe(false);
     const unknown = await run('disable', 'nobody@example.ac.jp');
     expect(unknown.code).not.toBe(0);
     expect(unknown.lines).toEqual([expect.stringMatching(/no account nobody@example\.ac\.jp/)]);

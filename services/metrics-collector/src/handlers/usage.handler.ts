@@ -8,6 +8,7 @@ import type {
   RequestsCompleted,
   UsageDeadLetterListRequest,
   UsageRedriveRequest,
+  UserUsageRequest,
   WorkerDeregistered,
   WorkerHeartbeat,
   WorkerRegistered,
@@ -39,6 +40,11 @@ export class UsageHandler {
   @On('metrics-collector.key-usage')
   keyUsage(@Payload() msg: KeyUsageRequest) {
     return this.ledger.keyUsage(msg);
+  }
+
+  @On('metrics-collector.user-usage')
+  userUsage(@Payload() msg: UserUsageRequest) {
+    return this.ledger.userUsage(msg);
   }
 
   @On('metrics-collector.list-dead-letters')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { KeyUsageReply, RequestCompleted } from '@maas/contracts';
+import type { KeyUsageReply, RequestCompleted, UserUsageReply } from '@maas/contracts';
 import { UsageRecordEntity } from './usage-record.entity';
 
 /** The ledger's columns in the order recordMany sends them, with their PostgreSQL types. */
@@ -114,6 +114,28 @@ export class UsageRecordRepository {
       since: d.toISOString(),
       interactiveTokens: Number(row[`i${i}`] ?? 0),
       batchTokens: Number(row[`b${i}`] ?? 0),
+    }));
+  }
+
+  /**
+   * One user's requests and tokens per day (in `timeZone`) and kind since an instant: their own keys'
+   * and what a trusted service key (Open WebUI) did on their behalf (`end_user`).
+   */
+  async dailyForUser(userEmail: string, since: Date, timeZone: string): Promise<UserUsageReply['days']> {
+    const rows = (await this.db.query(
+      `SELECT to_char(date_trunc('day', finished_at AT TIME ZONE $3), 'YYYY-MM-DD') AS day, kind,
+              count(*)::int AS requests, coalesce(sum(prompt_tokens), 0)::bigint AS prompt, coalesce(sum(completion_tokens), 0)::bigint AS completion
+         FROM usage_records
+        WHERE (user_id = $1 OR end_user = $1) AND finished_at >= $2
+        GROUP BY 1, 2 ORDER BY 1, 2`,
+      [userEmail, since, timeZone],
+    )) as { day: string; kind: 'interactive' | 'batch'; requests: number; prompt: string; completion: string }[];
+    return rows.map((r) => ({
+      day: r.day,
+      kind: r.kind,
+      requests: r.requests,
+      promptTokens: Number(r.prompt),
+      completionTokens: Number(r.completion),
     }));
   }
 }

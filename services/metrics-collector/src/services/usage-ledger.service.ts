@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import type { KeyUsageReply, KeyUsageRequest, RequestCompleted } from '@maas/contracts';
+import type { KeyUsageReply, KeyUsageRequest, RequestCompleted, UserUsageReply, UserUsageRequest } from '@maas/contracts';
 import { UsageRecordRepository } from '../repositories/usage-record.repository';
 import { modelLabel } from './model-label';
 
@@ -53,5 +53,20 @@ export class UsageLedgerService {
         msg.until ? new Date(msg.until) : new Date(),
       ),
     };
+  }
+
+  /** A user's usage per day and kind (the portal's chart in auth, which asks rather than reading this ledger). */
+  async userUsage(msg: UserUsageRequest): Promise<UserUsageReply> {
+    if (!isTimeZone(msg.timeZone)) throw new Error(`timeZone "${msg.timeZone}" is not an IANA time zone (e.g. Asia/Tokyo)`);
+    return { userEmail: msg.userEmail, days: await this.records.dailyForUser(msg.userEmail, new Date(msg.since), msg.timeZone) };
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
   }
 }
