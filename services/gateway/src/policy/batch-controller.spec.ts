@@ -135,15 +135,15 @@ describe('BatchController', () => {
     expect([run.at(-1)!.get('w1'), run.at(-1)!.get('w2')]).toEqual([16, 16]);
   });
 
-  it.each([
-    ['requests waiting in its queue', { waiting: 2 }, 'cut'],
-    ['KV cache near full', { kvUsage: 0.95 }, 'cut'],
-    ['KV cache above the headroom', { kvUsage: 0.8 }, 'hold'],
-    ['a step longer than the TPOT objective while interactive requests run there', { stepMs: 95, running: 40 }, 'cut'],
-    ['a step near the TPOT objective while interactive requests run there', { stepMs: 70, running: 40 }, 'hold'],
-    ['a long step with batch work alone on it (night)', { stepMs: 150 }, 'raise'],
-    ['nothing', {}, 'raise'],
-  ] as const)('warns early from heartbeats alone, no interactive sample: %s → %s', (_case, load, verdict) => {
+  it.each<[string, 'cut' | 'hold' | 'raise', Partial<WorkerLoad>]>([
+    ['requests waiting in its queue', 'cut', { waiting: 2 }],
+    ['KV cache near full', 'cut', { kvUsage: 0.95 }],
+    ['KV cache above the headroom', 'hold', { kvUsage: 0.8 }],
+    ['a step longer than the TPOT objective while interactive requests run there', 'cut', { stepMs: 95, running: 40 }],
+    ['a step near the TPOT objective while interactive requests run there', 'hold', { stepMs: 70, running: 40 }],
+    ['a long step with batch work alone on it (night)', 'raise', { stepMs: 150 }],
+    ['nothing', 'raise', {}],
+  ])('warns early from heartbeats alone, no interactive sample: %s → %s', (_case, verdict, load) => {
     const c = controller();
     // A cut first, so the worker is past slow start and its last cut is long over.
     replay(c, [{ samples: requests(5, 2), workers: [idle('w1')] }, ...repeat(10, () => ({ workers: [idle('w1')] }))]);
