@@ -1,5 +1,6 @@
 import { ConfigError, env, loadConfig } from '@maas/config';
 import { BatchConcurrency, DEFAULT_ROUTING_PRESET, parseBatchConcurrency, routingPresets } from '@maas/routing';
+import { parseTokenizerMap, TokenizerMap } from './policy/prompt-tokens';
 
 const PRESETS = Object.keys(routingPresets) as (keyof typeof routingPresets)[];
 
@@ -97,6 +98,20 @@ export const gatewayConfigSpec = {
     parse(raw: string | undefined, key: string): BatchConcurrency {
       try {
         return parseBatchConcurrency(raw ?? '', key);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    },
+  },
+  /**
+   * Tokenizer counting each model's prompt and answer when its runtime reports no usage, `MODEL=NAME,…`
+   * (`*=NAME` for the others) with NAME `o200k_base` or `cl100k_base`. Empty: `o200k_base` for every model.
+   */
+  GATEWAY_TOKENIZERS: {
+    describe: 'MODEL=TOKENIZER pairs, comma-separated (optional)',
+    parse(raw: string | undefined, key: string): TokenizerMap {
+      try {
+        return parseTokenizerMap(raw ?? '', key);
       } catch (err) {
         throw new ConfigError((err as Error).message);
       }

@@ -37,7 +37,7 @@ describe('usageOfJsonBody', () => {
 
   it('falls back to the text length when the runtime reports no usage', () => {
     const body = Buffer.from(JSON.stringify({ choices: [{ message: { content: 'abcdefgh' } }, { text: 'xy' }] }));
-    expect(usageOfJsonBody(body)).toEqual({ completionChars: 10 });
+    expect(usageOfJsonBody(body)).toEqual({ completionChars: 10, completionText: 'abcdefghxy' });
     expect(usageOfJsonBody(Buffer.from('not json'))).toEqual({ completionChars: 0 });
   });
 

@@ -5,7 +5,7 @@ export interface TokenUsage {
   readonly completionTokens: number;
 }
 
-/** The gateway's own count when a runtime reports no usage: about four characters a token. */
+/** About four characters a token: the rough count where no text is at hand (OCR characters, batch estimates). */
 export function estimateTokens(chars: number): number {
   return chars <= 0 ? 0 : Math.ceil(chars / 4);
 }
@@ -76,9 +76,10 @@ const USAGE_KEY = Buffer.from('"usage"');
 
 /**
  * Usage of a complete (non-streamed) JSON response, found from the end where runtimes put it so a
- * large body (embeddings) is not parsed whole; falls back to parsing small bodies for the text.
+ * large body (embeddings) is not parsed whole; falls back to parsing small bodies for the text (for the
+ * gateway's own count).
  */
-export function usageOfJsonBody(body: Buffer): { usage?: TokenUsage; completionChars: number } {
+export function usageOfJsonBody(body: Buffer): { usage?: TokenUsage; completionChars: number; completionText?: string } {
   const at = body.lastIndexOf(USAGE_KEY);
   if (at !== -1) {
     const open = body.indexOf(0x7b /* { */, at + USAGE_KEY.length);
@@ -102,12 +103,13 @@ export function usageOfJsonBody(body: Buffer): { usage?: TokenUsage; completionC
   if (body.length > 4 << 20) return { completionChars: 0 };
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { choices?: { text?: unknown; message?: { content?: unknown } }[] };
-    let chars = 0;
+    const texts: string[] = [];
     for (const choice of parsed.choices ?? []) {
       const text = choice.message?.content ?? choice.text;
-      if (typeof text === 'string') chars += text.length;
+      if (typeof text === 'string') texts.push(text);
     }
-    return { completionChars: chars };
+    const completionText = texts.join('');
+    return { completionChars: completionText.length, completionText };
   } catch {
     return { completionChars: 0 };
   }

@@ -12,6 +12,7 @@ import { describeLimit } from '../policy/key-limits';
 import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
 import { withFormModel } from '../policy/media-request';
 import { startEta } from '../policy/model-catalogue';
+import { completionTextTokens, promptTokens, tokenizerFor } from '../policy/prompt-tokens';
 import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJsonBody } from '../policy/token-usage';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
@@ -277,7 +278,7 @@ export class DispatchService {
       }
       this.routing.succeeded(endpoint.id);
       if (status >= 400) return this.upstreamError(settlement, response, status);
-      return this.answer(settlement, response, call, endpoint.id, signal);
+      return this.answer(settlement, response, call, endpoint.id, signal, request);
     }
     return this.fail(
       settlement,
@@ -388,7 +389,14 @@ export class DispatchService {
   }
 
   /** The runtime's answer as a stream the caller relays, counted on the way; settled when it ends, is cut, or the caller goes. */
-  private answer(settlement: Settlement, up: IncomingMessage, call: UpstreamCall, workerId: string, signal: AbortSignal): DispatchOutcome {
+  private answer(
+    settlement: Settlement,
+    up: IncomingMessage,
+    call: UpstreamCall,
+    workerId: string,
+    signal: AbortSignal,
+    request: InferenceRequest,
+  ): DispatchOutcome {
     const record = settlement.record;
     const status = up.statusCode ?? 502;
     const contentType = up.headers['content-type'] ?? 'application/json';
@@ -419,7 +427,7 @@ export class DispatchService {
       ended = true;
       clearTimeout(idleTimer);
       signal.removeEventListener('abort', onGone);
-      this.count(record, tracker, chunks, contentType);
+      this.count(record, tracker, chunks, contentType, request);
       settlement.settle(outcome, code);
     };
     const midStream = (message: string, code: string) => {
@@ -478,24 +486,38 @@ export class DispatchService {
     return { kind: 'answer', status, headers, body, interrupt: midStream };
   }
 
-  /** Token counts: the runtime's usage when it gave one, else the gateway's estimate. */
-  private count(record: RequestRecord, tracker: SseUsageTracker | undefined, chunks: Buffer[], contentType: string): void {
+  /** Token counts: the runtime's usage when it gave one, else the gateway's own (the model's tokenizer, policy/prompt-tokens.ts). */
+  private count(
+    record: RequestRecord,
+    tracker: SseUsageTracker | undefined,
+    chunks: Buffer[],
+    contentType: string,
+    request: InferenceRequest,
+  ): void {
     if (record.route.media) return this.countMedia(record, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), contentType);
     let usage = tracker?.usage;
     let completionChars = 0;
+    let completionText: string | undefined;
     if (!tracker && chunks.length > 0) {
       const last = usageOfJsonBody(chunks[chunks.length - 1]);
       const found = last.usage ? last : usageOfJsonBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
       usage = found.usage;
       completionChars = found.completionChars;
+      completionText = found.completionText;
     }
     if (usage) {
       record.promptTokens = usage.promptTokens;
       record.completionTokens = usage.completionTokens;
       record.countedBy = 'runtime';
     } else {
-      record.promptTokens = estimateTokens(record.promptChars);
-      record.completionTokens = tracker ? tracker.textEvents : estimateTokens(completionChars);
+      const tokenizer = tokenizerFor(this.config.GATEWAY_TOKENIZERS, request.model);
+      record.promptTokens = promptTokens(record.route, request.body, tokenizer);
+      // A stream's text chunks: one token each as runtimes send them; a whole answer: its text through the tokenizer.
+      record.completionTokens = tracker
+        ? tracker.textEvents
+        : completionText !== undefined
+          ? completionTextTokens(completionText, tokenizer)
+          : estimateTokens(completionChars);
       record.countedBy = 'gateway';
     }
   }

@@ -1,0 +1,195 @@
+import type { Tiktoken } from 'js-tiktoken/lite';
+import type { InferenceRoute } from './openai-request';
+
+/**
+ * The gateway's own prompt count, for a runtime that reports no usage: the request's text run
+ * through a BPE tokenizer (js-tiktoken), with the chat template's cost per message. It is the
+ * model's own count only when the model uses that tokenizer; for the others it is a close estimate
+ * (same order of BPE merges), far closer than characters ÷ 4 for code and CJK text.
+ */
+export const TOKENIZERS = ['o200k_base', 'cl100k_base'] as const;
+export type TokenizerName = (typeof TOKENIZERS)[number];
+export const DEFAULT_TOKENIZER: TokenizerName = 'o200k_base';
+
+/** Per chat message: the role and the template's delimiters (`<|im_start|>role\n … <|im_end|>\n`), as OpenAI counts them. */
+export const TOKENS_PER_MESSAGE = 3;
+/** A message's `name` field costs one more token. */
+export const TOKENS_PER_NAME = 1;
+/** Every reply is primed with `<|im_start|>assistant<|message|>`. */
+export const REPLY_PRIMING_TOKENS = 3;
+/**
+ * An image part, whatever its size: OpenAI's base cost of one image (detail "low"). The runtime's own
+ * count depends on the vision encoder and the resolution, which the gateway does not decode.
+ */
+export const IMAGE_PART_TOKENS = 85;
+/** Media parts other than images (audio, video, files): the same fixed cost, for the same reason. */
+export const MEDIA_PART_TOKENS = IMAGE_PART_TOKENS;
+
+type Ranks = ConstructorParameters<typeof Tiktoken>[0];
+/** The CommonJS build exports the table itself; an ES module build under `default`. */
+const table = (m: Ranks | { default: Ranks }): Ranks => ('default' in m ? m.default : m);
+const RANKS: Record<TokenizerName, () => Ranks> = {
+  // Loaded on first use: each table takes ~1 s and tens of MB, and most requests never need one.
+  o200k_base: () => table(require('js-tiktoken/ranks/o200k_base')),
+  cl100k_base: () => table(require('js-tiktoken/ranks/cl100k_base')),
+};
+const encoders = new Map<TokenizerName, Tiktoken>();
+
+function encoder(name: TokenizerName): Tiktoken {
+  let enc = encoders.get(name);
+  if (!enc) {
+    const { Tiktoken: Encoder } = require('js-tiktoken/lite') as typeof import('js-tiktoken/lite');
+    enc = new Encoder(RANKS[name]());
+    encoders.set(name, enc);
+  }
+  return enc;
+}
+
+/** Tokens of `text`; special-token text (`<|endoftext|>`) is counted as the ordinary text it is in a request. */
+export function countTextTokens(text: string, tokenizer: TokenizerName = DEFAULT_TOKENIZER): number {
+  return text === '' ? 0 : encoder(tokenizer).encode(text, [], []).length;
+}
+
+/**
+ * Characters of one request run through the tokenizer (~50 ms on one core); the rest is counted at the
+ * tokens per character measured so far, so a body of tens of MB does not hold the event loop for seconds.
+ */
+export const MAX_TOKENIZED_CHARS = 200_000;
+
+/** Counts the texts of one request within {@link MAX_TOKENIZED_CHARS}. */
+class RequestCounter {
+  private left = MAX_TOKENIZED_CHARS;
+  private tokens = 0;
+  private chars = 0;
+
+  constructor(private readonly tokenizer: TokenizerName) {}
+
+  readonly count = (text: string): number => {
+    const taken = Math.min(text.length, this.left);
+    let n = 0;
+    if (taken > 0) {
+      n = countTextTokens(taken === text.length ? text : text.slice(0, taken), this.tokenizer);
+      this.left -= taken;
+      this.tokens += n;
+      this.chars += taken;
+    }
+    if (taken === text.length) return n;
+    const rate = this.chars > 0 ? this.tokens / this.chars : 0.25;
+    return n + Math.ceil((text.length - taken) * rate);
+  };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTokenIds = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t));
+
+/** A message's content: a string, or parts (text counted, each image or other media part at its fixed cost). */
+function contentTokens(content: unknown, count: (text: string) => number): number {
+  if (typeof content === 'string') return count(content);
+  if (!Array.isArray(content)) return 0;
+  let n = 0;
+  for (const part of content) {
+    if (!isObject(part)) continue;
+    if (typeof part.text === 'string') n += count(part.text);
+    else if (part.type === 'image_url') n += IMAGE_PART_TOKENS;
+    else if (typeof part.type === 'string' && part.type !== 'text') n += MEDIA_PART_TOKENS;
+  }
+  return n;
+}
+
+/** An assistant message's tool calls: each function's name and its arguments (JSON text, as the model wrote them). */
+function toolCallTokens(calls: unknown, count: (text: string) => number): number {
+  if (!Array.isArray(calls)) return 0;
+  let n = 0;
+  for (const call of calls) {
+    if (!isObject(call) || !isObject(call.function)) continue;
+    const { name, arguments: args } = call.function;
+    if (typeof name === 'string') n += count(name);
+    if (typeof args === 'string') n += count(args);
+    else if (args !== undefined) n += count(JSON.stringify(args));
+  }
+  return n;
+}
+
+/**
+ * A chat request's prompt: per message the template overhead, the role, the name, the content's
+ * text and media parts, and the tool calls; then the tool definitions (`tools`, or the legacy
+ * `functions`) as their JSON text, which is close to what chat templates render them as.
+ */
+export function chatPromptTokens(body: Record<string, unknown>, tokenizer: TokenizerName = DEFAULT_TOKENIZER): number {
+  const count = new RequestCounter(tokenizer).count;
+  let n = REPLY_PRIMING_TOKENS;
+  for (const m of Array.isArray(body.messages) ? body.messages : []) {
+    if (!isObject(m)) continue;
+    n += TOKENS_PER_MESSAGE;
+    if (typeof m.role === 'string') n += count(m.role);
+    if (typeof m.name === 'string') n += count(m.name) + TOKENS_PER_NAME;
+    n += contentTokens(m.content, count);
+    if (typeof m.reasoning_content === 'string') n += count(m.reasoning_content);
+    n += toolCallTokens(m.tool_calls, count);
+    if (isObject(m.function_call)) n += toolCallTokens([{ function: m.function_call }], count);
+  }
+  for (const field of ['tools', 'functions'] as const) {
+    const defs = body[field];
+    if (Array.isArray(defs) && defs.length > 0) n += count(JSON.stringify(defs));
+  }
+  return n;
+}
+
+/** `prompt` or `input`: text, token ids (counted as given), or an array of either. */
+export function textInputTokens(v: unknown, tokenizer: TokenizerName = DEFAULT_TOKENIZER): number {
+  return inputTokens(v, new RequestCounter(tokenizer).count);
+}
+
+function inputTokens(v: unknown, count: (text: string) => number): number {
+  if (typeof v === 'string') return count(v);
+  if (isTokenIds(v)) return v.length;
+  if (!Array.isArray(v)) return 0;
+  let n = 0;
+  for (const item of v) n += inputTokens(item, count);
+  return n;
+}
+
+/** A non-streamed answer's text, within the same bound as a prompt. */
+export function completionTextTokens(text: string, tokenizer: TokenizerName = DEFAULT_TOKENIZER): number {
+  return new RequestCounter(tokenizer).count(text);
+}
+
+/** The prompt tokens of a chat, completion or embeddings request body (media endpoints bill by their own rules). */
+export function promptTokens(route: InferenceRoute, body: Record<string, unknown>, tokenizer: TokenizerName = DEFAULT_TOKENIZER): number {
+  switch (route.endpoint) {
+    case 'chat.completions':
+      return chatPromptTokens(body, tokenizer);
+    case 'completions':
+      return textInputTokens(body.prompt, tokenizer);
+    case 'embeddings':
+      return textInputTokens(body.input, tokenizer);
+    default:
+      return 0;
+  }
+}
+
+/** `MODEL=tokenizer,…` (`*=tokenizer` for the others): which tokenizer counts each model's prompts. */
+export type TokenizerMap = ReadonlyMap<string, TokenizerName>;
+
+export function parseTokenizerMap(raw: string, key: string): TokenizerMap {
+  const out = new Map<string, TokenizerName>();
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const at = entry.lastIndexOf('=');
+    const model = entry.slice(0, at).trim();
+    const name = entry.slice(at + 1).trim();
+    if (at <= 0 || !model || !(TOKENIZERS as readonly string[]).includes(name))
+      throw new Error(
+        `${key}: expected MODEL=TOKENIZER with TOKENIZER one of ${TOKENIZERS.join(', ')} (or *=TOKENIZER), got ${JSON.stringify(entry)}`,
+      );
+    if (out.has(model)) throw new Error(`${key}: ${JSON.stringify(model)} is given twice`);
+    out.set(model, name as TokenizerName);
+  }
+  return out;
+}
+
+export function tokenizerFor(map: TokenizerMap, model: string): TokenizerName {
+  return map.get(model) ?? map.get('*') ?? DEFAULT_TOKENIZER;
+}
