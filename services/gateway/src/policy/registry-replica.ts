@@ -35,8 +35,14 @@ export interface ReplicaChange {
   readonly becameReady: boolean;
 }
 
-function build(registration: WorkerRegistered, state: EndpointState, load: WorkerLoad | undefined, lastSeenAt: number): ReplicaWorker {
-  const models = new Map(registration.models.map((m) => [m.id, m]));
+function build(
+  registration: WorkerRegistered,
+  state: EndpointState,
+  load: WorkerLoad | undefined,
+  lastSeenAt: number,
+  // a heartbeat keeps the registration, so the model map is reused rather than rebuilt
+  models: ReadonlyMap<string, ServedModel> = new Map(registration.models.map((m) => [m.id, m])),
+): ReplicaWorker {
   const endpoints = new Map<string, Endpoint>();
   for (const m of registration.models) {
     endpoints.set(m.id, {
@@ -58,13 +64,41 @@ function build(registration: WorkerRegistered, state: EndpointState, load: Worke
 }
 
 /**
+ * The workers of one model in a list that routing reads as is, with each one's position: a
+ * heartbeat replaces its worker in place and a removal moves the last one into the gap, both O(1).
+ */
+class ModelMembers {
+  readonly list: ReplicaWorker[] = [];
+  private readonly at = new Map<string, number>();
+
+  set(worker: ReplicaWorker): void {
+    const i = this.at.get(worker.id);
+    if (i !== undefined) this.list[i] = worker;
+    else this.at.set(worker.id, this.list.push(worker) - 1);
+  }
+
+  delete(workerId: string): void {
+    const i = this.at.get(workerId);
+    if (i === undefined) return;
+    this.at.delete(workerId);
+    const last = this.list.pop()!;
+    if (i < this.list.length) {
+      this.list[i] = last;
+      this.at.set(last.id, i);
+    }
+  }
+}
+
+const NONE: readonly ReplicaWorker[] = [];
+
+/**
  * The gateway's local copy of router's registry, fed by the same events, so routing needs no
  * round trip. Pure: time comes in as `now`; the service around it does the I/O.
  */
 export class RegistryReplica {
   private readonly workers = new Map<string, ReplicaWorker>();
   private readonly known = new Map<string, KnownModel>();
-  private byModel?: Map<string, ReplicaWorker[]>;
+  private readonly byModel = new Map<string, ModelMembers>();
 
   register(registration: WorkerRegistered, now: number): ReplicaChange {
     const before = this.workers.get(registration.workerId);
@@ -79,7 +113,7 @@ export class RegistryReplica {
     const before = this.workers.get(beat.workerId);
     if (!before) return undefined;
     const state = beat.state ?? before.state;
-    const worker = build(before.registration, state, beat.load, now);
+    const worker = build(before.registration, state, beat.load, now, before.models);
     this.put(worker, now);
     return { worker, becameReady: state === 'ready' && before.state !== 'ready' };
   }
@@ -87,7 +121,7 @@ export class RegistryReplica {
   draining(workerId: string, now: number): ReplicaWorker | undefined {
     const before = this.workers.get(workerId);
     if (!before) return undefined;
-    const worker = build(before.registration, 'draining', before.load, now);
+    const worker = build(before.registration, 'draining', before.load, now, before.models);
     this.put(worker, now);
     return worker;
   }
@@ -96,8 +130,8 @@ export class RegistryReplica {
     const worker = this.workers.get(workerId);
     if (!worker) return undefined;
     this.workers.delete(workerId);
-    this.byModel = undefined;
     for (const id of worker.models.keys()) {
+      this.leave(id, workerId);
       const m = this.known.get(id);
       if (m) m.lastServedAt = now;
     }
@@ -135,19 +169,16 @@ export class RegistryReplica {
     return { workers: this.workers.size, ready };
   }
 
-  /** Workers that list the model, in any state. */
+  /** Workers that list the model, in any state; the replica's own list, current until its next change. */
   workersFor(model: string): readonly ReplicaWorker[] {
-    if (!this.byModel) {
-      this.byModel = new Map();
-      for (const w of this.workers.values()) {
-        for (const id of w.models.keys()) {
-          const list = this.byModel.get(id);
-          if (list) list.push(w);
-          else this.byModel.set(id, [w]);
-        }
-      }
-    }
-    return this.byModel.get(model) ?? [];
+    return this.byModel.get(model)?.list ?? NONE;
+  }
+
+  /** Workers held by state, counted when asked (a metrics scrape), not on every heartbeat. */
+  byState(): Record<EndpointState, number> {
+    const counts: Record<EndpointState, number> = { ready: 0, draining: 0, starting: 0, unhealthy: 0 };
+    for (const w of this.workers.values()) counts[w.state] += 1;
+    return counts;
   }
 
   /** The model, if a worker lists it now or did within `memoryMs`. */
@@ -169,14 +200,13 @@ export class RegistryReplica {
   private put(worker: ReplicaWorker, now: number): void {
     const before = this.workers.get(worker.id);
     this.workers.set(worker.id, worker);
-    if (!before || before.registration !== worker.registration) this.byModel = undefined;
-    else {
-      // Same membership: swap the object in place in the per-model lists.
-      for (const id of worker.models.keys()) {
-        const list = this.byModel?.get(id);
-        const i = list?.indexOf(before) ?? -1;
-        if (list && i >= 0) list[i] = worker;
-      }
+    if (before && before.models !== worker.models) {
+      for (const id of before.models.keys()) if (!worker.models.has(id)) this.leave(id, worker.id);
+    }
+    for (const id of worker.models.keys()) {
+      let members = this.byModel.get(id);
+      if (!members) this.byModel.set(id, (members = new ModelMembers()));
+      members.set(worker);
     }
     for (const m of worker.registration.models) {
       const k = this.known.get(m.id);
@@ -193,5 +223,11 @@ export class RegistryReplica {
         });
       }
     }
+  }
+
+  private leave(model: string, workerId: string): void {
+    const members = this.byModel.get(model);
+    members?.delete(workerId);
+    if (members?.list.length === 0) this.byModel.delete(model);
   }
 }

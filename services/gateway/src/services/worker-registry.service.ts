@@ -17,10 +17,19 @@ import { KnownModel, RegistryReplica, ReplicaChange, ReplicaWorker } from '../po
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { RegistryRepository } from '../repositories/registry.repository';
 
-const workersGauge = new Gauge({
+/** The replica the gauge reads at scrape time (one gateway per process; the latest started in a test). */
+let scraped: RegistryReplica | undefined;
+
+// Counted at scrape time: a heartbeat costs no gauge work, whatever the fleet's size.
+new Gauge({
   name: 'maas_gateway_replica_workers',
   help: 'Workers in the gateway replica of the registry, by state',
   labelNames: ['state'],
+  collect() {
+    this.reset();
+    if (!scraped) return;
+    for (const [state, n] of Object.entries(scraped.byState())) if (n > 0) this.set({ state }, n);
+  },
 });
 
 const SWEEP_MS = 250;
@@ -66,6 +75,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   onApplicationBootstrap(): void {
+    scraped = this.replica;
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
     this.unwatch = this.link?.onChange((state) => this.busChanged(state));
@@ -83,6 +93,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     clearInterval(this.pendingTimer);
     clearTimeout(this.catalogueTimer);
     this.unwatch?.();
+    if (scraped === this.replica) scraped = undefined;
   }
 
   private busChanged(state: BusLinkState): void {
@@ -169,14 +180,12 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   draining(msg: WorkerDraining): void {
     if (this.replica.draining(msg.workerId, this.clock.now())) {
       this.logger.info('worker draining', { workerId: msg.workerId });
-      this.updateGauge();
     }
   }
 
   deregistered(msg: WorkerDeregistered): void {
     if (this.replica.remove(msg.workerId, this.clock.now())) {
       this.logger.info('worker left', { workerId: msg.workerId, reason: msg.reason });
-      this.updateGauge();
     }
   }
 
@@ -199,13 +208,11 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   private sweep(): void {
     for (const w of this.replica.expire(this.clock.now(), this.config.GATEWAY_WORKER_EXPIRY, this.link?.state)) {
       this.logger.warn('worker expired locally (no heartbeat)', { workerId: w.id, silentMs: this.clock.now() - w.lastSeenAt });
-      this.updateGauge();
     }
   }
 
   private changed(change: ReplicaChange): void {
-    this.updateGauge();
-    if (!change.becameReady) return;
+    if (!change.becameReady || this.waiters.size === 0) return;
     for (const model of change.worker.models.keys()) {
       const set = this.waiters.get(model);
       if (!set) continue;
@@ -291,10 +298,5 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
 
   all(): readonly ReplicaWorker[] {
     return this.replica.all();
-  }
-
-  private updateGauge(): void {
-    workersGauge.reset();
-    for (const w of this.replica.all()) workersGauge.inc({ state: w.state });
   }
 }
