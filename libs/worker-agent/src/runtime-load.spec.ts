@@ -37,6 +37,18 @@ describe('runtime load', () => {
     expect(parseRuntimeLoad(LLAMA)).toMatchObject({ family: 'llama.cpp', running: 2, waiting: 5, kvCacheUsage: 0.75 });
   });
 
+  it('turns the inter-token histogram into the mean step time since the previous reading', () => {
+    const text = (sum: number, count: number) =>
+      `${VLLM}vllm:inter_token_latency_seconds_sum{model_name="a"} ${sum}\nvllm:inter_token_latency_seconds_count{model_name="a"} ${count}\n`;
+    const before = parseRuntimeLoad(text(10, 500))!;
+    expect(before).toMatchObject({ tokenGapSum: 10, tokenGapCount: 500 });
+    expect(workerLoad(parseRuntimeLoad(text(14.5, 600))!, before).stepMs).toBe(45);
+    expect(workerLoad(parseRuntimeLoad(text(10, 500))!, before).stepMs).toBeUndefined(); // no token since
+    expect(workerLoad(before).stepMs).toBeUndefined();
+    const older = parseRuntimeLoad(VLLM + 'vllm:time_per_output_token_seconds_sum 2\nvllm:time_per_output_token_seconds_count 100\n')!;
+    expect(older).toMatchObject({ tokenGapSum: 2, tokenGapCount: 100 });
+  });
+
   it('knows nothing from other metrics', () => {
     expect(parseRuntimeLoad('process_cpu_seconds_total 3\n')).toBeUndefined();
   });

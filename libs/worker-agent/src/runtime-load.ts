@@ -11,6 +11,9 @@ const NAMES = {
     kv: ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc'],
     prefixQueries: ['vllm:prefix_cache_queries_total', 'vllm:prefix_cache_queries'],
     prefixHits: ['vllm:prefix_cache_hits_total', 'vllm:prefix_cache_hits'],
+    // Time between two tokens of a sequence: one engine step (renamed inter-token latency in later vLLM).
+    tokenGapSum: ['vllm:inter_token_latency_seconds_sum', 'vllm:time_per_output_token_seconds_sum'],
+    tokenGapCount: ['vllm:inter_token_latency_seconds_count', 'vllm:time_per_output_token_seconds_count'],
   },
   'llama.cpp': {
     running: ['llamacpp:requests_processing'],
@@ -18,12 +21,14 @@ const NAMES = {
     kv: ['llamacpp:kv_cache_usage_ratio'],
     prefixQueries: [],
     prefixHits: [],
+    tokenGapSum: [],
+    tokenGapCount: [],
   },
 } as const;
 
 const ALL = new Set<string>(Object.values(NAMES).flatMap((n) => Object.values(n).flat()));
 
-/** One reading of a runtime's `/metrics`; `prefix*` are cumulative counters. */
+/** One reading of a runtime's `/metrics`; `prefix*` and `tokenGap*` are cumulative counters. */
 export interface LoadReading {
   readonly family: RuntimeFamily;
   readonly running: number;
@@ -31,6 +36,9 @@ export interface LoadReading {
   readonly kvCacheUsage?: number;
   readonly prefixQueries?: number;
   readonly prefixHits?: number;
+  /** Seconds between consecutive tokens of sequences, summed, and how many such gaps: the histogram's `_sum` and `_count`. */
+  readonly tokenGapSum?: number;
+  readonly tokenGapCount?: number;
 }
 
 function first(sums: Map<string, number>, names: readonly string[]): number | undefined {
@@ -53,12 +61,17 @@ export function parseRuntimeLoad(text: string): LoadReading | undefined {
       kvCacheUsage: first(sums, n.kv),
       prefixQueries: first(sums, n.prefixQueries),
       prefixHits: first(sums, n.prefixHits),
+      tokenGapSum: first(sums, n.tokenGapSum),
+      tokenGapCount: first(sums, n.tokenGapCount),
     };
   }
   return undefined;
 }
 
-/** The heartbeat's load: the reading, with the prefix-cache hit rate over the interval since `previous`. */
+/**
+ * The heartbeat's load: the reading, with the prefix-cache hit rate and the mean step time (time between
+ * two tokens of a sequence) over the interval since `previous`.
+ */
 export function workerLoad(reading: LoadReading, previous?: LoadReading): WorkerLoad {
   const load: { -readonly [K in keyof WorkerLoad]: WorkerLoad[K] } = { running: reading.running, waiting: reading.waiting };
   if (reading.kvCacheUsage !== undefined) load.kvCacheUsage = Math.min(1, Math.max(0, reading.kvCacheUsage));
@@ -71,6 +84,16 @@ export function workerLoad(reading: LoadReading, previous?: LoadReading): Worker
     const queries = reading.prefixQueries - previous.prefixQueries;
     const hits = reading.prefixHits - previous.prefixHits;
     if (queries > 0 && hits >= 0) load.prefixCacheHitRate = Math.min(1, hits / queries);
+  }
+  if (
+    previous?.tokenGapSum !== undefined &&
+    previous.tokenGapCount !== undefined &&
+    reading.tokenGapSum !== undefined &&
+    reading.tokenGapCount !== undefined
+  ) {
+    const gaps = reading.tokenGapCount - previous.tokenGapCount;
+    const seconds = reading.tokenGapSum - previous.tokenGapSum;
+    if (gaps > 0 && seconds >= 0) load.stepMs = Math.round((seconds / gaps) * 1e6) / 1e3;
   }
   return load;
 }

@@ -32,6 +32,10 @@ export interface WorkerLoad {
    * Requests the worker agent has accepted and not finished
    */
   inFlight?: number;
+  /**
+   * Mean time between two tokens of a sequence (one engine step) over the last heartbeat interval, in ms, when the runtime reports it
+   */
+  stepMs?: number;
 }
 
 /**
