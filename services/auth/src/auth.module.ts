@@ -6,10 +6,13 @@ import { PortalController } from './controllers/portal.controller';
 import { SamlController } from './controllers/saml.controller';
 import { SessionController } from './controllers/session.controller';
 import { SignInLinkController } from './controllers/sign-in-link.controller';
+import { AccountHandler } from './handlers/account.handler';
 import { AuthHandler } from './handlers/auth.handler';
 import { Identity1732600000000 } from './migrations/1732600000000-identity';
 import { IdpIdentities1733000000000 } from './migrations/1733000000000-idp-identities';
 import { Users1732500000000 } from './migrations/1732500000000-users';
+import { SessionDigests1733920000000 } from './migrations/1733920000000-session-digests';
+import { AccountEventsRepository } from './repositories/account-events.repository';
 import { FederationMetadata } from './repositories/federation-metadata.repository';
 import { BatchDirectoryRepository, KeyRegistryRepository, WorkerDirectoryRepository } from './repositories/platform-directory.repository';
 import { SamlProtocol } from './repositories/saml-protocol.repository';
@@ -34,13 +37,13 @@ export const AUTH: ServiceDefinition = {
   description: 'SAML 2.0 service provider, user accounts, browser sessions and the user portal',
   database: {
     entities: [UserEntity, SessionEntity, SamlRequestEntity, SeenAssertionEntity],
-    migrations: [Users1732500000000, Identity1732600000000, IdpIdentities1733000000000],
+    migrations: [Users1732500000000, Identity1732600000000, IdpIdentities1733000000000, SessionDigests1733920000000],
   },
 };
 
 @Module({
   imports: [PlatformModule.forService(AUTH)],
-  controllers: [SamlController, SessionController, SignInLinkController, PortalController, AuthHandler],
+  controllers: [SamlController, SessionController, SignInLinkController, PortalController, AuthHandler, AccountHandler],
   providers: [
     { provide: AUTH_CONFIG, useFactory: () => loadAuthConfig() },
     { provide: CLOCK, useValue: systemClock },
@@ -52,6 +55,7 @@ export const AUTH: ServiceDefinition = {
     SessionRepository,
     SignInLinkRepository,
     UsageLedgerRepository,
+    AccountEventsRepository,
     KeyRegistryRepository,
     WorkerDirectoryRepository,
     BatchDirectoryRepository,

@@ -3,25 +3,29 @@ import { Logger } from '@maas/logging';
 import { PlatformModule, ServiceDefinition } from '@maas/platform';
 import { AdminKeyController } from './controllers/admin-key.controller';
 import { AdminTokenGuard } from './controllers/admin-token.guard';
+import { AccountHandler } from './handlers/account.handler';
 import { KeyHandler } from './handlers/key.handler';
 import { ApiKeys1732500000000 } from './migrations/1732500000000-api-keys';
+import { DisabledAccounts1733930000000 } from './migrations/1733930000000-disabled-accounts';
 import { ApiKeyEntity } from './repositories/api-key.entity';
 import { AccountStatusRepository } from './repositories/account-status.repository';
 import { ApiKeyRepository } from './repositories/api-key.repository';
+import { AuthAccountsRepository } from './repositories/auth-accounts.repository';
 import { CLOCK, systemClock } from '@maas/platform';
 import { KeyHasher } from './repositories/key-hasher';
+import { AccountStatusService } from './services/account-status.service';
 import { ACCOUNT_POLL_MS, ApiKeyService } from './services/api-key.service';
 import { DEV_KEY_SECRET, KEY_REGISTRY_CONFIG, KeyRegistryConfig, loadKeyRegistryConfig } from './key-registry.config';
 
 export const KEY_REGISTRY: ServiceDefinition = {
   name: 'key-registry',
   description: 'API keys: create, list, revoke, verify (NATS) and an admin HTTP API; hashed with a server secret',
-  database: { entities: [ApiKeyEntity], migrations: [ApiKeys1732500000000] },
+  database: { entities: [ApiKeyEntity], migrations: [ApiKeys1732500000000, DisabledAccounts1733930000000] },
 };
 
 @Module({
   imports: [PlatformModule.forService(KEY_REGISTRY)],
-  controllers: [KeyHandler, AdminKeyController],
+  controllers: [KeyHandler, AccountHandler, AdminKeyController],
   providers: [
     { provide: KEY_REGISTRY_CONFIG, useFactory: loadKeyRegistryConfig },
     {
@@ -36,6 +40,8 @@ export const KEY_REGISTRY: ServiceDefinition = {
     { provide: ACCOUNT_POLL_MS, inject: [KEY_REGISTRY_CONFIG], useFactory: (c: KeyRegistryConfig) => c.KEY_ACCOUNT_POLL },
     ApiKeyRepository,
     AccountStatusRepository,
+    AuthAccountsRepository,
+    AccountStatusService,
     ApiKeyService,
     AdminTokenGuard,
   ],

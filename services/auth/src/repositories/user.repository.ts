@@ -152,4 +152,12 @@ export class UserRepository {
     await this.repo.update({ userId }, { disabledAt: at });
     return this.byId(userId);
   }
+
+  /** Accounts disabled now, with when; with `since`, only those disabled after it. */
+  async disabled(since?: Date): Promise<{ email: string; disabledAt: Date }[]> {
+    const q = this.repo.createQueryBuilder('u').select(['u.email', 'u.disabledAt']).where('u.disabled_at IS NOT NULL');
+    if (since) q.andWhere('u.disabled_at > :since', { since });
+    const rows = await q.orderBy('u.disabled_at', 'ASC').getMany();
+    return rows.map((u) => ({ email: u.email, disabledAt: u.disabledAt! }));
+  }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { UserListRequest, UserSummary, UserUpdateRequest } from '@maas/contracts';
+import type { DisabledAccountListReply, UserListRequest, UserSummary, UserUpdateRequest } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { CLOCK, Clock } from '@maas/platform';
+import { AccountEventsRepository } from '../repositories/account-events.repository';
 import { UserEntity } from '../repositories/user.entity';
 import { UserRepository } from '../repositories/user.repository';
 import { SessionService } from './session.service';
@@ -14,6 +15,7 @@ export class UserService {
   constructor(
     private readonly users: UserRepository,
     private readonly sessions: SessionService,
+    private readonly events: AccountEventsRepository,
     private readonly logger: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -45,6 +47,7 @@ export class UserService {
     if (req.disabled !== undefined) {
       user = (await this.users.setDisabled(user.userId, req.disabled ? new Date(this.clock.now()) : null))!;
       this.logger.info(req.disabled ? 'account disabled' : 'account enabled', { userId: user.userId, by });
+      this.announceStatus(user);
     }
     if (req.link) {
       await this.users.link(user.userId, req.link.idpEntityId, req.link.subject, by, new Date(this.clock.now()));
@@ -52,5 +55,30 @@ export class UserService {
     }
     if (req.disabled || req.endSessions) await this.sessions.endAllOf(user.userId);
     return this.summary(user);
+  }
+
+  /** Accounts disabled now (after `since` when given): what key-registry's view is rebuilt from. */
+  async disabledAccounts(since?: Date): Promise<DisabledAccountListReply> {
+    const takenAt = new Date(this.clock.now()).toISOString();
+    const rows = await this.users.disabled(since);
+    return { takenAt, accounts: rows.map((r) => ({ email: r.email, disabledAt: r.disabledAt.toISOString() })) };
+  }
+
+  /** Tells key-registry at once; if NATS is away it catches up from disabledAccounts within its poll. */
+  private announceStatus(user: UserEntity): void {
+    try {
+      this.events.statusChanged({
+        userId: user.userId,
+        email: user.email,
+        disabled: user.disabledAt !== null,
+        disabledAt: user.disabledAt?.toISOString() ?? null,
+        changedAt: new Date(this.clock.now()).toISOString(),
+      });
+    } catch (err) {
+      this.logger.warn('account change not announced; key-registry will find it at its next poll', {
+        userId: user.userId,
+        err: (err as Error).message,
+      });
+    }
   }
 }
