@@ -4,6 +4,7 @@ import { WorkerHandler } from './handlers/worker.handler';
 import { Workers1732500000000 } from './migrations/1732500000000-workers';
 import { CLOCK, systemClock } from '@maas/platform';
 import { WorkerEntity } from './repositories/worker.entity';
+import { WorkerEventsRepository } from './repositories/worker-events.repository';
 import { WorkerRepository } from './repositories/worker.repository';
 import { RegistryService } from './services/registry.service';
 import { loadRouterConfig, ROUTER_CONFIG } from './router.config';
@@ -21,6 +22,7 @@ export const ROUTER: ServiceDefinition = {
     { provide: ROUTER_CONFIG, useFactory: loadRouterConfig },
     { provide: CLOCK, useValue: systemClock },
     WorkerRepository,
+    WorkerEventsRepository,
     RegistryService,
   ],
 })

@@ -84,6 +84,25 @@ describe('router against real NATS and PostgreSQL', () => {
     expect(snapshot.workers.map((w) => w.registration.workerId)).not.toContain('w-2');
   });
 
+  it('stores a storm of re-announcements as one row per worker, its latest state, and counts them at scrape', async () => {
+    const storm = Array.from({ length: 300 }, (_, i) => `storm-${i}`);
+    for (const id of storm) bus.publish('worker.registered', registration(id));
+    // the last word of the first worker arrives within the storm: a re-announcement, draining
+    bus.publish('worker.registered', { ...registration('storm-0'), state: 'draining' });
+    const deadline = Date.now() + 10_000;
+    let rows: { worker_id: string; state: string }[] = [];
+    while (Date.now() < deadline) {
+      rows = await db.query(`SELECT worker_id, state FROM workers WHERE worker_id LIKE 'storm-%'`);
+      if (rows.length === storm.length && rows.find((r) => r.worker_id === 'storm-0')?.state === 'draining') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows.map((r) => r.worker_id).sort()).toEqual([...storm].sort());
+    expect(rows.find((r) => r.worker_id === 'storm-0')?.state).toBe('draining');
+    const metrics = await fetch(`${router.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/maas_router_workers\{state="draining"\} 1\n/);
+    expect(Number(/maas_router_workers\{state="ready"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(storm.length - 1);
+  });
+
   it('serves /health with NATS and database up, and /metrics', async () => {
     const health = await fetch(`${router.url}/health`).then((r) => r.json());
     expect(health).toMatchObject({ status: 'ok', info: { nats: { status: 'up' }, database: { status: 'up' } } });

@@ -73,6 +73,17 @@ export class WorkerRegistry {
     return expired.map((w) => this.remove(w.registration.workerId, 'expired')!);
   }
 
+  get size(): number {
+    return this.workers.size;
+  }
+
+  /** Workers by state, counted when asked (a metrics scrape), not on every change. */
+  byState(): Record<WorkerState, number> {
+    const counts: Record<WorkerState, number> = { ready: 0, draining: 0, starting: 0, unhealthy: 0 };
+    for (const w of this.workers.values()) counts[w.state] += 1;
+    return counts;
+  }
+
   get(workerId: string): RegisteredWorker | undefined {
     return this.workers.get(workerId);
   }

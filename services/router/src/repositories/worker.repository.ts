@@ -10,10 +10,11 @@ import type { RegisteredWorker } from '../policy/worker-registry';
 export class WorkerRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  /** Insert or update in one statement: registrations of one worker can arrive close together. */
-  async upsert(worker: RegisteredWorker): Promise<void> {
+  /** Insert or update in one statement, however many: after a reconnect a whole fleet re-announces at once. */
+  async upsert(workers: readonly RegisteredWorker[]): Promise<void> {
+    if (workers.length === 0) return;
     await this.db.getRepository(WorkerEntity).upsert(
-      {
+      workers.map((worker) => ({
         workerId: worker.registration.workerId,
         registration: worker.registration,
         state: worker.state,
@@ -23,7 +24,7 @@ export class WorkerRepository {
         lastSeenAt: new Date(worker.lastSeenAt),
         leftAt: null,
         leftReason: null,
-      },
+      })),
       ['workerId'],
     );
   }
