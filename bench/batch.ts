@@ -26,6 +26,7 @@ import { Subjects } from '@maas/contracts';
 import { findProfile, renderChatPrompt, WORKLOADS } from '@maas/engine-sim';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, deleteStreams, startNode, startService, testNamespace, testNatsUrl } from '@maas/testing';
+import { batchDayMain } from './batch-day/cli';
 import { arrivalGaps } from './lib/arrivals';
 import { closedLoop } from './lib/load';
 import { streamRequest, StreamResult } from './lib/openai-stream';
@@ -134,6 +135,10 @@ const spec = defineArgs({
       help: "GATEWAY_BATCH_CONCURRENCY for the model: the running requests batch work may bring the worker to. auto (default): the worker's best concurrency, the lowest swept concurrency reaching 95 % of the peak (measured first, the gateway starts after); a number: that; off: unset (slots bounded by the reserve and KV cache alone)",
     },
     seed: { ...positiveInt, default: 1, help: 'arrival seed' },
+    day: {
+      type: 'boolean',
+      help: 'instead: a compressed day of interactive demand with a batch backlog under four batch policies, in virtual time (bench/batch-day.ts; --day --help lists its options)',
+    },
   },
   epilogue: 'Times and rates are simulated (wall x time scale). JSON goes to artifacts/bench/batch.json.',
 });
@@ -362,7 +367,9 @@ sim.startSimServer({ ...o, profile: sim.findProfile(o.profile) }).then(async (s)
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--day')) return batchDayMain(argv.filter((a) => a !== '--day'));
+  const options = parseOptions(argv);
   const profile = findProfile(PROFILE);
   const model = profile.model;
   const wallStarted = Date.now();

@@ -1,0 +1,90 @@
+// A tiny compressed day (2 workers, 2 simulated minutes) through every policy of bench/batch-day: the
+// invariants, not the targets (those are the benchmark's to report).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { BatchDayReport, runBatchDay } from './benchmark';
+import { parseBatchDayArgs } from './cli';
+
+describe('bench:batch --day on a tiny day', () => {
+  let dir: string;
+  let report: BatchDayReport;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-day-'));
+    const options = parseBatchDayArgs([
+      '--workers',
+      '2',
+      '--compress',
+      '720',
+      '--caps',
+      '4',
+      '--lanes',
+      '0,1',
+      '--peak-concurrency',
+      '16,48',
+      '--step-night-seconds',
+      '20',
+      '--step-peak-seconds',
+      '15',
+      '--out-dir',
+      dir,
+    ]);
+    report = runBatchDay(options, () => undefined);
+  });
+
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('finishes every interactive request under every policy', () => {
+    const [r] = report.results;
+    expect(r.workers).toBe(2);
+    expect(r.runs.map((x) => x.policy)).toEqual(['no batch', 'cap 4, lane 0', 'cap 4, lane 1', 'adaptive']);
+    for (const run of r.runs) {
+      expect(run.arrived).toBeGreaterThan(500);
+      expect({ policy: run.policy, finished: run.finished, failed: run.failed }).toEqual({
+        policy: run.policy,
+        finished: run.arrived,
+        failed: 0,
+      });
+    }
+    expect(r.stepResponse.interactiveFinished).toBe(r.stepResponse.interactiveArrived);
+  });
+
+  it('runs batch work under the batch policies only', () => {
+    const [r] = report.results;
+    for (const run of r.runs) {
+      if (run.policy === 'no batch') expect(run.batchTokens).toBe(0);
+      else expect({ policy: run.policy, positive: run.batchTokens > 0 }).toEqual({ policy: run.policy, positive: true });
+    }
+    expect(r.noBatch.summary.day.batchTokens).toBe(0);
+    // A lane keeps one of the two workers free of batch work: the same cap gives less batch throughput.
+    const byName = new Map(r.runs.map((x) => [x.policy, x.batchTokens]));
+    expect(byName.get('cap 4, lane 1')!).toBeLessThan(byName.get('cap 4, lane 0')!);
+  });
+
+  it('derives the objectives from the no-batch day and reports every hour and target', () => {
+    const [r] = report.results;
+    expect(r.objectives.ttftP99Ms).toBeCloseTo(1.5 * r.noBatch.summary.day.ttftP99Ms, 6);
+    expect(r.objectives.tpotP99Ms).toBeCloseTo(1.5 * r.noBatch.summary.day.tpotP99Ms, 6);
+    expect(r.noBatch.summary.hours).toHaveLength(24);
+    expect(r.oracle.hourSettings).toHaveLength(24);
+    // The oracle takes, hour by hour, at least what the best static setting takes where both meet the objectives.
+    expect(r.oracle.summary.day.batchTokens).toBeGreaterThanOrEqual(r.bestStatic.summary.day.batchTokens);
+    expect(r.targets.map((t) => t.name)).toHaveLength(5);
+  });
+
+  it('writes the JSON and a step-response PNG that decodes', () => {
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'batch-day.json'), 'utf8')) as { results: { workers: number }[] };
+    expect(json.results.map((x) => x.workers)).toEqual([2]);
+    const png = PNG.sync.read(fs.readFileSync(path.join(dir, 'batch-step-response.png')));
+    expect(png.width).toBeGreaterThan(100);
+    expect(png.height).toBeGreaterThan(100);
+    // The TTFT series is drawn in red somewhere on the canvas.
+    let red = 0;
+    for (let i = 0; i < png.data.length; i += 4) if (png.data[i] === 214 && png.data[i + 1] === 39 && png.data[i + 2] === 40) red += 1;
+    expect(red).toBeGreaterThan(50);
+    const [r] = report.results;
+    expect(r.stepResponse.timeline).toHaveLength(35);
+  });
+});

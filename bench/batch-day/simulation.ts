@@ -1,0 +1,291 @@
+import { EngineEvent, EngineProfile, SimulatedEngine } from '@maas/engine-sim';
+import { seededRng } from '../lib/arrivals';
+import { BatchPolicy, InteractiveSample, WorkerLoad } from './policies';
+
+/** Request shapes: prompt and output tokens. */
+export interface Shape {
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+}
+
+/** Interactive arrival rate, piecewise constant: `rates[i]` requests/s from `i * stepSeconds`. */
+export interface RateSchedule {
+  readonly stepSeconds: number;
+  readonly rates: readonly number[];
+}
+
+export interface DaySpec {
+  readonly profile: EngineProfile;
+  readonly workers: number;
+  readonly schedule: RateSchedule;
+  /** Length of one reporting bucket (a compressed hour), simulated seconds. */
+  readonly bucketSeconds: number;
+  readonly interactive: Shape;
+  readonly batch: Shape;
+  /** Engine priority of batch requests (interactive ones are 0); the engines schedule by priority. */
+  readonly batchPriority: number;
+  readonly policy: BatchPolicy;
+  /** How often the gateway hears heartbeats and updates the batch policy, simulated ms. */
+  readonly tickMs: number;
+  /** Sliding window of the per-tick latency record, seconds (0: no record). */
+  readonly timelineWindowSeconds: number;
+  readonly seed: number;
+  /** Called every simulated `bucketSeconds` with the bucket just done. */
+  readonly onBucket?: (index: number) => void;
+}
+
+/** What one bucket (a compressed hour) measured. */
+export interface Bucket {
+  /** Interactive requests that arrived in the bucket, with their TTFT and TPOT (simulated ms). */
+  readonly ttftMs: number[];
+  readonly tpotMs: number[];
+  /** Batch output tokens generated in the bucket. */
+  batchTokens: number;
+  /** Mean batch concurrency limit per worker over the bucket's ticks. */
+  limitSum: number;
+  ticks: number;
+}
+
+/** One tick of the record: interactive p99s over the window (TTFT by first token, TPOT by completion) and the batch limits set. */
+export interface TimelinePoint {
+  readonly atSeconds: number;
+  readonly rate: number;
+  readonly ttftP99Ms: number;
+  readonly tpotP99Ms: number;
+  readonly meanLimit: number;
+  readonly batchInFlight: number;
+}
+
+export interface DayResult {
+  readonly buckets: Bucket[];
+  readonly timeline: TimelinePoint[];
+  readonly interactiveArrived: number;
+  readonly interactiveFinished: number;
+  readonly interactiveFailed: number;
+  readonly batchFinished: number;
+  readonly batchTokens: number;
+  readonly preemptions: number;
+  readonly durationSeconds: number;
+}
+
+interface Live {
+  readonly kind: 'interactive' | 'batch';
+  readonly worker: number;
+  readonly arrival: number;
+  readonly bucket: number;
+  firstToken?: number;
+}
+
+/** Nearest-rank p99 of an unsorted list; NaN when empty. */
+function p99(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)];
+}
+
+/**
+ * One compressed day in virtual time: interactive Poisson arrivals at the schedule's rate routed to
+ * the least-outstanding worker, and a backlog of batch requests that never runs dry, sent to workers
+ * while their batch requests in flight are below the limit the policy gives them. Every `tickMs` the
+ * gateway's view (each engine's running/waiting/KV, its own batch requests in flight) and the
+ * interactive latencies seen since the last tick go to the policy, as the gateway's heartbeats do.
+ * A limit lowered below what is in flight lets those requests finish (the gateway cancels none).
+ */
+export function simulateDay(spec: DaySpec): DayResult {
+  const { profile, schedule } = spec;
+  const durationSeconds = schedule.rates.length * schedule.stepSeconds;
+  const rng = seededRng(spec.seed);
+  const engines = Array.from(
+    { length: spec.workers },
+    (_, i) => new SimulatedEngine({ profile, startAt: 0, startupSeconds: 0, seed: spec.seed + i + 1, schedulingPolicy: 'priority' }),
+  );
+  const ids = engines.map((_, i) => `w${i}`);
+  const outstanding = new Array<number>(spec.workers).fill(0);
+  const batchInFlight = new Array<number>(spec.workers).fill(0);
+  const limits = new Array<number>(spec.workers).fill(0);
+  const live = new Map<string, Live>();
+  const bucketCount = Math.ceil(durationSeconds / spec.bucketSeconds);
+  const buckets: Bucket[] = Array.from({ length: bucketCount }, () => ({ ttftMs: [], tpotMs: [], batchTokens: 0, limitSum: 0, ticks: 0 }));
+  const bucketOf = (t: number) => Math.min(bucketCount - 1, Math.floor(t / spec.bucketSeconds));
+  const timeline: TimelinePoint[] = [];
+  const recentTtft: { at: number; ms: number }[] = [];
+  const recentTpot: { at: number; ms: number }[] = [];
+  let samples: InteractiveSample[] = [];
+  let serial = 0;
+  let arrived = 0;
+  let interactiveLive = 0;
+  let finished = 0;
+  let failed = 0;
+  let batchFinished = 0;
+  let batchTokens = 0;
+
+  const rateAt = (t: number) => schedule.rates[Math.min(schedule.rates.length - 1, Math.floor(t / schedule.stepSeconds))];
+  /** Next Poisson arrival after `t`: memoryless, so a draw crossing a rate change restarts at the change. */
+  const nextArrival = (from: number): number => {
+    let t = from;
+    for (;;) {
+      const segment = Math.floor(t / schedule.stepSeconds);
+      if (segment >= schedule.rates.length) return Infinity;
+      const end = (segment + 1) * schedule.stepSeconds;
+      const rate = schedule.rates[segment];
+      const gap = rate > 0 ? -Math.log(1 - rng()) / rate : Infinity;
+      if (t + gap < end) return t + gap;
+      t = end;
+    }
+  };
+
+  const submitBatch = (w: number, now: number) => {
+    const id = `b${serial++}`;
+    live.set(id, { kind: 'batch', worker: w, arrival: now, bucket: bucketOf(now) });
+    outstanding[w] += 1;
+    batchInFlight[w] += 1;
+    engines[w].submit(
+      { id, promptTokens: spec.batch.promptTokens, outputTokens: spec.batch.outputTokens, priority: spec.batchPriority },
+      now,
+    );
+  };
+  const fillBatch = (w: number, now: number) => {
+    if (now >= durationSeconds) return;
+    while (batchInFlight[w] < limits[w]) submitBatch(w, now);
+  };
+
+  const routeInteractive = (now: number) => {
+    let w = 0;
+    for (let i = 1; i < spec.workers; i++) if (outstanding[i] < outstanding[w]) w = i;
+    const id = `i${serial++}`;
+    live.set(id, { kind: 'interactive', worker: w, arrival: now, bucket: bucketOf(now) });
+    outstanding[w] += 1;
+    interactiveLive += 1;
+    arrived += 1;
+    engines[w].submit({ id, promptTokens: spec.interactive.promptTokens, outputTokens: spec.interactive.outputTokens }, now);
+  };
+
+  const onEvent = (event: EngineEvent) => {
+    if (!('id' in event)) return;
+    const r = live.get(event.id);
+    if (!r) return;
+    if (r.kind === 'batch') {
+      // Tokens after the day are not the day's throughput.
+      if (event.time > durationSeconds) {
+        if (event.type === 'finished' || event.type === 'failed') live.delete(event.id);
+        return;
+      }
+      if (event.type === 'first-token') {
+        buckets[bucketOf(event.time)].batchTokens += 1;
+        batchTokens += 1;
+      } else if (event.type === 'tokens') {
+        buckets[bucketOf(event.time)].batchTokens += event.count;
+        batchTokens += event.count;
+      } else if (event.type === 'finished' || event.type === 'failed') {
+        live.delete(event.id);
+        outstanding[r.worker] -= 1;
+        batchInFlight[r.worker] -= 1;
+        if (event.type === 'finished') batchFinished += 1;
+        fillBatch(r.worker, event.time);
+      }
+      return;
+    }
+    if (event.type === 'first-token') {
+      r.firstToken = event.time;
+      if (spec.timelineWindowSeconds > 0) recentTtft.push({ at: event.time, ms: (event.time - r.arrival) * 1000 });
+      return;
+    }
+    if (event.type !== 'finished' && event.type !== 'failed') return;
+    live.delete(event.id);
+    interactiveLive -= 1;
+    outstanding[r.worker] -= 1;
+    if (event.type === 'failed') {
+      failed += 1;
+      return;
+    }
+    finished += 1;
+    const firstToken = r.firstToken ?? event.time;
+    const ttftMs = (firstToken - r.arrival) * 1000;
+    const tpotMs = event.outputTokens > 1 ? ((event.time - firstToken) * 1000) / (event.outputTokens - 1) : 0;
+    buckets[r.bucket].ttftMs.push(ttftMs);
+    buckets[r.bucket].tpotMs.push(tpotMs);
+    // One sample per request as it completes, stamped with its first token (the controller's convention).
+    samples.push({ atMs: firstToken * 1000, workerId: ids[r.worker], ttftMs, tpotMs });
+    if (spec.timelineWindowSeconds > 0) recentTpot.push({ at: event.time, ms: tpotMs });
+  };
+
+  const tick = (now: number) => {
+    const loads: WorkerLoad[] = engines.map((e, i) => {
+      const s = e.snapshot(now);
+      return {
+        workerId: ids[i],
+        running: s.running,
+        waiting: s.waiting,
+        batchInFlight: batchInFlight[i],
+        kvUsage: s.kvUsage,
+        capacity: profile.maxNumSeqs,
+      };
+    });
+    const decided = spec.policy.update(now * 1000, samples, loads);
+    samples = [];
+    const bucket = buckets[bucketOf(now)];
+    let sum = 0;
+    for (let i = 0; i < spec.workers; i++) {
+      limits[i] = Math.max(0, Math.floor(decided.get(ids[i]) ?? 0));
+      sum += limits[i];
+    }
+    bucket.limitSum += sum / spec.workers;
+    bucket.ticks += 1;
+    if (spec.timelineWindowSeconds > 0) {
+      const from = now - spec.timelineWindowSeconds;
+      while (recentTtft.length > 0 && recentTtft[0].at < from) recentTtft.shift();
+      while (recentTpot.length > 0 && recentTpot[0].at < from) recentTpot.shift();
+      timeline.push({
+        atSeconds: now,
+        rate: rateAt(now),
+        ttftP99Ms: p99(recentTtft.map((x) => x.ms)),
+        tpotP99Ms: p99(recentTpot.map((x) => x.ms)),
+        meanLimit: sum / spec.workers,
+        batchInFlight: batchInFlight.reduce((a, b) => a + b, 0),
+      });
+    }
+    for (let i = 0; i < spec.workers; i++) fillBatch(i, now);
+  };
+
+  const tickSeconds = spec.tickMs / 1000;
+  let nextTick = 0;
+  let arrivalAt = nextArrival(0);
+  let nextBucket = spec.bucketSeconds;
+  for (;;) {
+    let engineAt = Infinity;
+    for (const e of engines) engineAt = Math.min(engineAt, e.nextEventTime() ?? Infinity);
+    const tickAt = nextTick < durationSeconds ? nextTick : Infinity;
+    // After the day: no arrivals, no new batch work; the engines drain what they hold.
+    if (arrivalAt === Infinity && tickAt === Infinity && (engineAt === Infinity || interactiveLive === 0)) break;
+    const now = Math.min(arrivalAt, tickAt, engineAt);
+    while (nextBucket <= now && nextBucket <= durationSeconds) {
+      spec.onBucket?.(Math.round(nextBucket / spec.bucketSeconds) - 1);
+      nextBucket += spec.bucketSeconds;
+    }
+    // Arrivals and the tick at t go in before the engines step at t (the engine's driving contract).
+    if (tickAt === now) {
+      tick(now);
+      nextTick += tickSeconds;
+    } else if (arrivalAt === now) {
+      routeInteractive(now);
+      arrivalAt = nextArrival(now);
+    } else {
+      for (const e of engines) if ((e.nextEventTime() ?? Infinity) <= now) e.advance(now).forEach(onEvent);
+      // Batch requests still running past the end of the day are left: only interactive ones must finish.
+      if (arrivalAt === Infinity && tickAt === Infinity && interactiveLive === 0) break;
+    }
+  }
+  if (nextBucket <= durationSeconds) spec.onBucket?.(bucketCount - 1);
+
+  return {
+    buckets,
+    timeline,
+    interactiveArrived: arrived,
+    interactiveFinished: finished,
+    interactiveFailed: failed,
+    batchFinished,
+    batchTokens,
+    preemptions: engines.reduce((s, e) => s + e.snapshot().preemptions, 0),
+    durationSeconds,
+  };
+}
