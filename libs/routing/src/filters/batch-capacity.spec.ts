@@ -18,6 +18,17 @@ describe('spareBatchSlots with a best concurrency', () => {
   ])('%s', (_case, e, best, slots) => expect(spareBatchSlots(e, 0.25, best)).toBe(slots));
 });
 
+describe('spareBatchSlots with a batch limit (the adaptive controller’s)', () => {
+  const w = { capacity: 256, running: 20, waiting: 0, outstanding: 20, state: 'ready' as const, kvCacheUsage: 0.1 };
+  it.each([
+    ['the batch requests already there count against it', { ...w, batchOutstanding: 6 }, 8, 2],
+    ['none past it', { ...w, batchOutstanding: 9 }, 8, 0],
+    ['interactive requests do not count against it', { ...w, batchOutstanding: 0 }, 8, 8],
+    ['the other bounds still apply under it', { ...w, batchOutstanding: 0, kvCacheUsage: 0.6 }, 8, 5],
+    ['no limit: as before', { ...w, batchOutstanding: 4 }, undefined, 20],
+  ])('%s', (_case, e, limit, slots) => expect(spareBatchSlots(e, 0.25, 80, limit)).toBe(slots));
+});
+
 describe('GATEWAY_BATCH_CONCURRENCY', () => {
   it('reads model=N pairs, with * for any other model', () => {
     const c = parseBatchConcurrency(' openai/gpt-oss-20b=48, *=32 ,Qwen/Qwen2.5-3B-Instruct=96', 'K');

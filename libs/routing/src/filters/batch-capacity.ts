@@ -1,6 +1,6 @@
 import type { Endpoint } from '../endpoint';
 
-type BatchView = Pick<Endpoint, 'capacity' | 'running' | 'waiting' | 'outstanding' | 'state' | 'kvCacheUsage'>;
+type BatchView = Pick<Endpoint, 'capacity' | 'running' | 'waiting' | 'outstanding' | 'state' | 'kvCacheUsage' | 'batchOutstanding'>;
 
 /**
  * Slots a worker can give batch work now: only what stays free after keeping `reserveShare` of its
@@ -11,8 +11,15 @@ type BatchView = Pick<Endpoint, 'capacity' | 'running' | 'waiting' | 'outstandin
  * `bestConcurrency`, when known, caps the running requests batch work may bring the worker to: past the
  * lowest concurrency that reaches its peak throughput, more sequences only lengthen every step, which
  * interactive requests feel in their first-token time, for little more throughput.
+ * `batchLimit`, when given (the adaptive batch controller's limit for the worker), caps the batch
+ * requests this gateway has on it.
  */
-export function spareBatchSlots(e: BatchView, reserveShare: number, bestConcurrency = Number.POSITIVE_INFINITY): number {
+export function spareBatchSlots(
+  e: BatchView,
+  reserveShare: number,
+  bestConcurrency = Number.POSITIVE_INFINITY,
+  batchLimit = Number.POSITIVE_INFINITY,
+): number {
   if (e.state !== 'ready' || e.waiting > 0) return 0;
   const maxKv = 1 - reserveShare;
   if (e.kvCacheUsage >= maxKv) return 0;
@@ -25,6 +32,7 @@ export function spareBatchSlots(e: BatchView, reserveShare: number, bestConcurre
   } else {
     spare = Math.min(spare, 1 - unseen); // nothing known about its KV yet: one at a time
   }
+  spare = Math.min(spare, batchLimit - (e.batchOutstanding ?? 0));
   return Math.max(0, spare);
 }
 

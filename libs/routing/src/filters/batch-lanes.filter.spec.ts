@@ -127,6 +127,31 @@ describe('batchLaneFilter', () => {
   });
 });
 
+describe('batchSlots with per-worker batch limits', () => {
+  const spec = { minInteractive: 0, reserve: 0.25, concurrency: new Map([['m', 6]]) };
+  const busy = (id: string, over: Partial<Endpoint> = {}) => endpoint(id, { running: 2, outstanding: 2, kvCacheUsage: 0.1, ...over });
+
+  it('gives each worker at most its limit less the batch requests it has', () => {
+    const limits = new Map([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    // Four running on each (three from elsewhere), one of them this gateway's batch request.
+    const pool = ['a', 'b', 'c'].map((id) => busy(id, { running: 4, outstanding: 1, batchOutstanding: 1 }));
+    const slots = batchSlots('m', pool, { ...spec, batchLimit: (model, id) => (model === 'm' ? limits.get(id) : undefined) });
+    // a: at its limit; b: 2 − 1; c: no limit known, the ceiling decides (6 − 4 running).
+    expect(slots).toEqual(
+      new Map([
+        ['b', 1],
+        ['c', 2],
+      ]),
+    );
+    expect(ids(batchLaneFilter({ ...spec, batchLimit: (_m, id) => limits.get(id) ?? 0 }).filter(request({ kind: 'batch' }), pool))).toEqual(
+      ['b'],
+    );
+  });
+});
+
 describe('interactiveLaneFilter', () => {
   it.each([
     ['no batch work anywhere: untouched', request(), [endpoint('a', { outstanding: 8 }), endpoint('b')], ['a', 'b']],

@@ -64,6 +64,11 @@ export interface BatchLaneSpec {
   /** Share of each worker's slots and KV cache batch work leaves free. */
   readonly reserve: number;
   readonly concurrency: BatchConcurrency;
+  /**
+   * Batch requests allowed on a worker of the model now (the adaptive batch controller's limit, under
+   * `concurrency` as its ceiling); undefined: only the caps above apply (static control).
+   */
+  readonly batchLimit?: (model: string, workerId: string) => number | undefined;
 }
 
 /** An endpoint as lane assignment sees it: its requests from this gateway split by kind. */
@@ -87,8 +92,9 @@ export function lanesOf(endpoints: readonly Endpoint[], spec: BatchLaneSpec): La
 }
 
 /**
- * Batch slots free per worker of the batch lane: the spare capacity `spareBatchSlots` leaves, and none
- * on a worker of a separate batch lane while interactive requests overflowed onto it.
+ * Batch slots free per worker of the batch lane: the spare capacity `spareBatchSlots` leaves (within the
+ * worker's batch limit, when the spec has one), and none on a worker of a separate batch lane while
+ * interactive requests overflowed onto it.
  */
 export function batchSlots(
   model: string,
@@ -101,7 +107,7 @@ export function batchSlots(
   for (const e of endpoints) {
     if (!lanes.batch.has(e.id)) continue;
     if (lanes.separate && e.outstanding > (e.batchOutstanding ?? 0)) continue;
-    const slots = spareBatchSlots(e, spec.reserve, best);
+    const slots = spareBatchSlots(e, spec.reserve, best, spec.batchLimit?.(model, e.id));
     if (slots > 0) out.set(e.id, slots);
   }
   return out;
