@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import OpenAI, { AuthenticationError, toFile } from 'openai';
 import { Client } from 'pg';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { keyVerifyRequest, sessionVerifyRequest } from '@maas/contracts';
 import { factory, requireSystemPart, startService, StartedService } from '@maas/testing';
 import { MODEL, Stack, waitUntil } from '../services/gateway/test/support/stack';
 import { freePort, selfSignedCertificate, StartedSamlIdp, startSamlIdp } from './support/saml-idp';
@@ -200,7 +201,7 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       page.once('dialog', (d) => void d.accept());
       await Promise.all([page.waitForURL(/\/portal\?revoked=/), page.getByRole('button', { name: 'Revoke laptop notebook' }).click()]);
       await expect(page.getByRole('status').first().textContent()).resolves.toContain('revoked');
-      expect(await stack.bus.request('key-registry.verify', { key: secret })).toEqual({ valid: false, reason: 'revoked' });
+      expect(await stack.bus.request('key-registry.verify', keyVerifyRequest(secret)!)).toEqual({ valid: false, reason: 'revoked' });
       const refused = await waitUntil(
         async () => {
           try {
@@ -226,7 +227,10 @@ describe('identity: single sign-on into the portal in a browser, through a real 
         page.getByRole('button', { name: 'Sign out' }).click(),
       ]);
       await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Signed out');
-      expect(await stack.bus.request('auth.verify-session', { token: sessionCookie.value })).toEqual({ valid: false, reason: 'revoked' });
+      expect(await stack.bus.request('auth.verify-session', sessionVerifyRequest(sessionCookie.value))).toEqual({
+        valid: false,
+        reason: 'revoked',
+      });
       await auth.waitFor((r) => r.msg === 'identity provider confirmed logout', 5000);
       // The IdP session is gone too: the next visit asks for the password again.
       await page.goto(`${base}/portal`);
@@ -256,7 +260,10 @@ describe('identity: single sign-on into the portal in a browser, through a real 
       const [sessionCookie] = (await context.cookies(base)).filter((c) => c.name === 'maas_session');
       await page.goto(`${idp.baseUrl}/saml2/idp/SingleLogoutService.php?ReturnTo=${encodeURIComponent(`${base}/auth/logged-out`)}`);
       await page.waitForURL(`${base}/auth/logged-out`, { timeout: 15_000 });
-      expect(await stack.bus.request('auth.verify-session', { token: sessionCookie.value })).toEqual({ valid: false, reason: 'revoked' });
+      expect(await stack.bus.request('auth.verify-session', sessionVerifyRequest(sessionCookie.value))).toEqual({
+        valid: false,
+        reason: 'revoked',
+      });
       await auth.waitFor((r) => r.msg === 'sessions ended by the identity provider' && r.sessions === 1, 5000);
     } finally {
       await context.close();

@@ -5,7 +5,7 @@ import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, ConnectionOptions, NatsConnection, NatsError } from 'nats';
-import { Subjects, WorkerRegistered } from '@maas/contracts';
+import { keyVerifyRequest, Subjects, WorkerRegistered } from '@maas/contracts';
 import { loadConfig, natsSecurityConfigSpec } from '@maas/config';
 import { Logger } from '@maas/logging';
 import { connectNats, MessageBus, natsConnectionOptions } from '@maas/nats';
@@ -238,7 +238,11 @@ describe('NATS with the generated auth and TLS config', () => {
 
     // key-registry still answers verify (the gateway's request reaches it, not the worker).
     const gatewayClient = await client('gateway');
-    const reply = await gatewayClient.bus.request('key-registry.verify', { key: 'sk-maas-not-a-real-key-000000000000' }, 5000);
+    const reply = await gatewayClient.bus.request(
+      'key-registry.verify',
+      keyVerifyRequest('sk-notakey0_not-a-real-key-000000000000')!,
+      5000,
+    );
     expect(reply.valid).toBe(false);
     expect(stolen).toEqual([]);
     expect(await workerIds()).toEqual(['gpu-node-7']);

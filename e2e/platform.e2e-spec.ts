@@ -1,5 +1,5 @@
 import { NatsConnection } from 'nats';
-import { CommandName, EventName, MessageTypes, Subjects } from '@maas/contracts';
+import { CommandName, EventName, keyVerifyRequest, MessageTypes, sessionVerifyRequest, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { SERVICE_NAMES } from '@maas/platform';
 import {
@@ -33,8 +33,8 @@ const CONSUMED: { service: string; message: EventName; valid: () => MessageTypes
 /** Commands each service answers, with a valid request: a malformed one must get a service error, not silence. */
 const COMMANDS: { service: string; command: CommandName; valid: MessageTypes[CommandName] }[] = [
   { service: 'router', command: 'router.list-workers', valid: {} },
-  { service: 'key-registry', command: 'key-registry.verify', valid: { key: 'sk-unknown' } },
-  { service: 'auth', command: 'auth.verify-session', valid: { token: 'no-such-session' } },
+  { service: 'key-registry', command: 'key-registry.verify', valid: keyVerifyRequest('sk-unknown0_no-such-key')! },
+  { service: 'auth', command: 'auth.verify-session', valid: sessionVerifyRequest('no-such-session') },
   { service: 'metrics-collector', command: 'metrics-collector.key-usage', valid: { keyId: 'k', since: [new Date(0).toISOString()] } },
 ];
 

@@ -1,6 +1,7 @@
 export * from './subjects';
 export * from './messages';
 export * from './validation';
+export * from './credential-digest';
 export * from './generated/auth';
 export * from './generated/batch';
 export * from './generated/common';

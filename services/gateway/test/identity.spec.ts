@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Client } from 'pg';
+import { sessionDigest } from '@maas/contracts';
 import { factory, startService, StartedService } from '@maas/testing';
 import { chatBody, json, sleep, Stack, waitUntil } from './support/stack';
 
@@ -258,7 +259,7 @@ describe('gateway: identity and access', () => {
       );
       await sql(
         `INSERT INTO sessions (token_hash, session_id, user_id, csrf_token, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, 'csrf', now(), now(), now() + interval '1 hour')`,
-        [createHash('sha256').update(token).digest(), randomUUID(), userId],
+        [Buffer.from(sessionDigest(token), 'base64url'), randomUUID(), userId],
       );
       cookie = `maas_session=${token}`;
     });
@@ -362,7 +363,7 @@ describe('gateway: identity and access', () => {
 
     it('refuses a signed-out session once its cached verdict expires', async () => {
       expect((await rawGet(`${web.url}/api/chats`, { cookie })).status).toBe(200);
-      await sql('UPDATE sessions SET revoked_at = now() WHERE token_hash = $1', [createHash('sha256').update(token).digest()]);
+      await sql('UPDATE sessions SET revoked_at = now() WHERE token_hash = $1', [Buffer.from(sessionDigest(token), 'base64url')]);
       const t0 = Date.now();
       await waitUntil(async () => (await rawGet(`${web.url}/api/chats`, { cookie })).status === 401, 7000, 'the session to be refused');
       // Valid verdicts are cached up to GATEWAY_SESSION_CACHE_TTL (5 s).

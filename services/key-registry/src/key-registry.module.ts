@@ -7,6 +7,7 @@ import { AccountHandler } from './handlers/account.handler';
 import { KeyHandler } from './handlers/key.handler';
 import { ApiKeys1732500000000 } from './migrations/1732500000000-api-keys';
 import { DisabledAccounts1733930000000 } from './migrations/1733930000000-disabled-accounts';
+import { KeyDigests1733910000000 } from './migrations/1733910000000-key-digests';
 import { ApiKeyEntity } from './repositories/api-key.entity';
 import { AccountStatusRepository } from './repositories/account-status.repository';
 import { ApiKeyRepository } from './repositories/api-key.repository';
@@ -20,7 +21,7 @@ import { DEV_KEY_SECRET, KEY_REGISTRY_CONFIG, KeyRegistryConfig, loadKeyRegistry
 export const KEY_REGISTRY: ServiceDefinition = {
   name: 'key-registry',
   description: 'API keys: create, list, revoke, verify (NATS) and an admin HTTP API; hashed with a server secret',
-  database: { entities: [ApiKeyEntity], migrations: [ApiKeys1732500000000, DisabledAccounts1733930000000] },
+  database: { entities: [ApiKeyEntity], migrations: [ApiKeys1732500000000, KeyDigests1733910000000, DisabledAccounts1733930000000] },
 };
 
 @Module({

@@ -1,5 +1,5 @@
 import { NatsConnection } from 'nats';
-import { Subjects } from '@maas/contracts';
+import { keyVerifyRequest, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import {
   createTestDatabase,
@@ -80,7 +80,7 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
     const body = (await created.json()) as { secret: string; key: { keyId: string; userEmail: string; limits: unknown } };
     expect(body.secret).toMatch(/^sk-/);
     expect(body.key).toMatchObject({ userEmail: 'lin@example.ac.jp', limits: { requestsPerMinute: 60 } });
-    expect(await bus.request('key-registry.verify', { key: body.secret })).toMatchObject({ valid: true });
+    expect(await bus.request('key-registry.verify', keyVerifyRequest(body.secret)!)).toMatchObject({ valid: true });
 
     const listed = (await (await call('/admin/keys?userEmail=lin@example.ac.jp')).json()) as { keys: { keyId: string }[] };
     expect(listed.keys.map((k) => k.keyId)).toEqual([body.key.keyId]);
@@ -90,7 +90,7 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
     const revoked = await call(`/admin/keys/${body.key.keyId}`, { method: 'DELETE' });
     expect(revoked.status).toBe(200);
     expect(((await revoked.json()) as { revokedAt: string }).revokedAt).toEqual(expect.any(String));
-    expect(await bus.request('key-registry.verify', { key: body.secret })).toEqual({ valid: false, reason: 'revoked' });
+    expect(await bus.request('key-registry.verify', keyVerifyRequest(body.secret)!)).toEqual({ valid: false, reason: 'revoked' });
     const withRevoked = (await (await call('/admin/keys?userEmail=lin@example.ac.jp&includeRevoked=true')).json()) as { keys: unknown[] };
     expect(withRevoked.keys).toHaveLength(1);
     expect(((await (await call('/admin/keys?userEmail=lin@example.ac.jp')).json()) as { keys: unknown[] }).keys).toHaveLength(0);

@@ -1,5 +1,5 @@
 import { JSONCodec, NatsConnection } from 'nats';
-import { Subjects } from '@maas/contracts';
+import { keyVerifyRequest, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
 
@@ -28,11 +28,11 @@ describe('key-registry against real NATS and PostgreSQL', () => {
     expect(created.secret).toMatch(/^sk-/);
     expect(created.key.userEmail).toBe('ada@example.org');
 
-    const ok = await bus.request('key-registry.verify', { key: created.secret });
+    const ok = await bus.request('key-registry.verify', keyVerifyRequest(created.secret)!);
     expect(ok).toMatchObject({ valid: true, key: { keyId: created.key.keyId, allowedModels: ['Qwen/*'], trusted: false } });
     // one character changed (never to itself: a secret ending in "A" would otherwise stay valid)
     const tampered = created.secret.slice(0, -1) + (created.secret.endsWith('A') ? 'B' : 'A');
-    expect(await bus.request('key-registry.verify', { key: tampered })).toEqual({ valid: false, reason: 'unknown' });
+    expect(await bus.request('key-registry.verify', keyVerifyRequest(tampered)!)).toEqual({ valid: false, reason: 'unknown' });
 
     const listed = await bus.request('key-registry.list', { userEmail: 'ada@example.org' });
     expect(listed.keys.map((k) => k.keyId)).toEqual([created.key.keyId]);
@@ -47,7 +47,7 @@ describe('key-registry against real NATS and PostgreSQL', () => {
     });
     await bus.request('key-registry.revoke', { keyId: created.key.keyId });
     await expect(revokedEvent).resolves.toMatchObject({ keyId: created.key.keyId, prefix: created.key.prefix });
-    expect(await bus.request('key-registry.verify', { key: created.secret })).toEqual({ valid: false, reason: 'revoked' });
+    expect(await bus.request('key-registry.verify', keyVerifyRequest(created.secret)!)).toEqual({ valid: false, reason: 'revoked' });
   });
 
   it('stores only a hash of the secret', async () => {
@@ -68,6 +68,6 @@ describe('key-registry against real NATS and PostgreSQL', () => {
     });
     expect(raw.headers?.get('Nats-Service-Error-Code')).toBe('400');
     await expect(bus.request('key-registry.revoke', { keyId: 'no-such-key' })).rejects.toThrow(/no key no-such-key/);
-    expect((await bus.request('key-registry.verify', { key: 'sk-nothing' })).valid).toBe(false);
+    expect((await bus.request('key-registry.verify', keyVerifyRequest('sk-nothing0_nothing-at-all')!)).valid).toBe(false);
   });
 });

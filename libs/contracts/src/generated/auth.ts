@@ -67,13 +67,13 @@ export interface SessionVerifyReply {
 }
 
 /**
- * Ask auth who a browser session cookie belongs to (the gateway does, before passing a user to Open WebUI).
+ * Ask auth who a browser session belongs to (the gateway does, before passing a user to Open WebUI). The cookie itself never crosses the bus: only sessionDigest(cookie) from @maas/contracts, base64url(SHA-256("maas-session-v1:" + cookie)).
  */
 export interface SessionVerifyRequest {
   /**
-   * Value of the session cookie
+   * sessionDigest(value of the session cookie)
    */
-  token: string;
+  tokenDigest: string;
 }
 
 export interface UserListReply {

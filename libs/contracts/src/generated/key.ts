@@ -85,6 +85,10 @@ export interface KeySummary {
   allowedModels: string[];
   allowedCidrs?: string[];
   trusted: boolean;
+  /**
+   * Stored before keys were verified by digest: refused by every gateway; its holder makes a new key
+   */
+  legacy?: boolean;
   limits?: KeyLimits;
   createdAt: string;
   expiresAt?: string | null;
@@ -97,7 +101,14 @@ export interface KeySummary {
  */
 export interface KeyVerifyReply {
   valid: boolean;
-  reason?: 'unknown' | 'revoked' | 'expired';
+  /**
+   * legacy: the key was stored before keys were verified by digest and cannot be checked any more; its holder makes a new one
+   */
+  reason?: 'unknown' | 'revoked' | 'expired' | 'legacy';
+  /**
+   * Why the key is refused, for its holder, when the reason alone does not tell them what to do
+   */
+  message?: string;
   key?: {
     keyId: string;
     userId: string;
@@ -119,8 +130,15 @@ export interface KeyVerifyReply {
 }
 
 /**
- * Ask key-registry whether a presented API key is valid.
+ * Ask key-registry whether a presented API key is valid. The key itself never crosses the bus: only its visible prefix (to find the row) and keyDigest(key) from @maas/contracts, base64url(SHA-256("maas-key-v1:" + key)).
  */
 export interface KeyVerifyRequest {
-  key: string;
+  /**
+   * The 8 characters after sk- (not secret: shown in listings)
+   */
+  prefix: string;
+  /**
+   * keyDigest(key): base64url SHA-256 of the tagged key
+   */
+  digest: string;
 }

@@ -14,7 +14,7 @@ export class AuthHandler {
 
   @On('auth.verify-session')
   verifySession(@Payload() msg: SessionVerifyRequest) {
-    return this.sessions.verify(msg.token);
+    return this.sessions.verifyDigest(msg.tokenDigest);
   }
 
   @On('auth.list-users')

@@ -1,9 +1,18 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { NameId } from '../policy/assertion-policy';
 
+/**
+ * token_hash of a session: the 32 bytes of sessionDigest(cookie) (@maas/contracts), the same digest
+ * the gateway sends over NATS, so auth finds a session from either without the cookie crossing the bus.
+ */
+export function tokenHashOf(digest: string): Buffer {
+  return Buffer.from(digest, 'base64url');
+}
+
 /** A browser session. Only a hash of the cookie's token is stored, so the table cannot be replayed as cookies. */
 @Entity({ name: 'sessions' })
 export class SessionEntity {
+  /** tokenHashOf(sessionDigest(cookie)). */
   @PrimaryColumn({ name: 'token_hash', type: 'bytea' })
   tokenHash!: Buffer;
 

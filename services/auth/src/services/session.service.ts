@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { SessionVerifyReply } from '@maas/contracts';
+import { sessionDigest, type SessionVerifyReply } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { CLOCK, Clock } from '@maas/platform';
 import { AUTH_CONFIG, AuthConfig } from '../auth.config';
 import type { NameId } from '../policy/assertion-policy';
 import { needsTouch, sessionStatus, SessionStatus } from '../policy/session-policy';
-import { SessionEntity } from '../repositories/session.entity';
+import { SessionEntity, tokenHashOf } from '../repositories/session.entity';
 import { SessionRepository } from '../repositories/session.repository';
 import { Tokens } from '../repositories/tokens';
 import { UserEntity } from '../repositories/user.entity';
@@ -58,7 +58,7 @@ export class SessionService {
     const expiresAt = new Date(now + this.config.AUTH_SESSION_TTL);
     const sessionId = this.tokens.uuid();
     await this.sessions.insert({
-      tokenHash: this.tokens.hash(token),
+      tokenHash: tokenHashOf(sessionDigest(token)),
       sessionId,
       userId: user.userId,
       csrfToken: this.tokens.create(),
@@ -77,7 +77,12 @@ export class SessionService {
 
   async resolve(token: string | undefined): Promise<ResolvedSession> {
     if (!token || token.length > 256) return { ok: false, reason: 'unknown' };
-    const hash = this.tokens.hash(token);
+    return this.resolveDigest(sessionDigest(token));
+  }
+
+  /** A session from its cookie's digest: how the gateway asks over NATS, which never carries the cookie. */
+  async resolveDigest(digest: string): Promise<ResolvedSession> {
+    const hash = tokenHashOf(digest);
     const session = await this.sessions.byTokenHash(hash);
     if (!session) return { ok: false, reason: 'unknown' };
     const now = this.clock.now();
@@ -98,9 +103,14 @@ export class SessionService {
     return { ok: true, caller: { session, user, isAdmin: user.roles.includes('admin') } };
   }
 
-  /** The NATS view of `resolve`, for the gateway. */
-  async verify(token: string): Promise<SessionVerifyReply> {
-    const resolved = await this.resolve(token);
+  /** `verifyDigest` for a cookie auth itself was sent (its forward-auth endpoint). */
+  verify(token: string): Promise<SessionVerifyReply> {
+    return token.length > 256 ? Promise.resolve({ valid: false, reason: 'unknown' }) : this.verifyDigest(sessionDigest(token));
+  }
+
+  /** The NATS view of `resolve`, for the gateway, from the cookie's digest. */
+  async verifyDigest(digest: string): Promise<SessionVerifyReply> {
+    const resolved = await this.resolveDigest(digest);
     if (!resolved.ok) return { valid: false, reason: resolved.reason };
     const { session, user } = resolved.caller;
     return {

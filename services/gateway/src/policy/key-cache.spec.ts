@@ -1,55 +1,82 @@
-import type { KeyVerifyReply } from '@maas/contracts';
-import { KeyCache, keyPrefix, toVerifiedKey } from './key-cache';
+import { keyVerifyRequest, type KeyVerifyReply } from '@maas/contracts';
+import { KeyCache, PresentedKey, toVerifiedKey } from './key-cache';
 
 const reply = (over: Partial<NonNullable<KeyVerifyReply['key']>> = {}): KeyVerifyReply => ({
   valid: true,
   key: { keyId: 'k1', userId: 'u1', prefix: 'abcd1234', allowedModels: [], trusted: false, limits: {}, ...over },
 });
 const spec = { ttlMs: 1000, negativeTtlMs: 100, staleGraceMs: 10_000, maxEntries: 3 };
-const SECRET = 'sk-abcd1234_secret12';
+const presented = (key: string): PresentedKey => keyVerifyRequest(key)!;
+const KEY = presented('sk-abcd1234_secret12');
+const OTHER = presented('sk-zzzz9999_xxxxxxxxxx');
 
 describe('KeyCache', () => {
   it('keeps valid keys for the TTL and invalid ones for the shorter negative TTL', () => {
     const c = new KeyCache(spec);
-    c.store(SECRET, toVerifiedKey(reply()), 0);
-    c.store('sk-zzzz9999_xxxxxxxxxx', { valid: false, reason: 'unknown' }, 0);
-    expect(c.fresh(SECRET, 1000)?.valid).toBe(true);
-    expect(c.fresh(SECRET, 1001)).toBeUndefined();
-    expect(c.fresh('sk-zzzz9999_xxxxxxxxxx', 100)?.valid).toBe(false);
-    expect(c.fresh('sk-zzzz9999_xxxxxxxxxx', 101)).toBeUndefined();
+    c.store(KEY, toVerifiedKey(reply()), 0);
+    c.store(OTHER, { valid: false, reason: 'unknown' }, 0);
+    expect(c.fresh(KEY.digest, 1000)?.valid).toBe(true);
+    expect(c.fresh(KEY.digest, 1001)).toBeUndefined();
+    expect(c.fresh(OTHER.digest, 100)?.valid).toBe(false);
+    expect(c.fresh(OTHER.digest, 101)).toBeUndefined();
+  });
+
+  it('keys entries on the digest, never on the key', () => {
+    const c = new KeyCache(spec);
+    c.store(KEY, toVerifiedKey(reply()), 0);
+    expect(c.fresh('sk-abcd1234_secret12', 0)).toBeUndefined();
+    expect(c.fresh(presented('sk-abcd1234_secret13').digest, 0)).toBeUndefined();
+    expect(c.fresh(KEY.digest, 0)?.valid).toBe(true);
+  });
+
+  it('keeps the message key-registry gave for a refusal', () => {
+    const legacy = toVerifiedKey({ valid: false, reason: 'legacy', message: 'make a new key' });
+    expect(legacy).toEqual({ valid: false, reason: 'legacy', message: 'make a new key' });
+    expect(toVerifiedKey({ valid: false })).toEqual({ valid: false, reason: 'unknown' });
   });
 
   it('offers an expired positive entry only as stale, within the grace window', () => {
     const c = new KeyCache(spec);
-    c.store(SECRET, toVerifiedKey(reply()), 0);
-    expect(c.stale(SECRET, 10_000)?.valid).toBe(true);
-    expect(c.stale(SECRET, 10_001)).toBeUndefined();
+    c.store(KEY, toVerifiedKey(reply()), 0);
+    expect(c.stale(KEY.digest, 10_000)?.valid).toBe(true);
+    expect(c.stale(KEY.digest, 10_001)).toBeUndefined();
   });
 
   it('evicts a revoked key and refuses a verify reply that left key-registry before the revocation', () => {
     const c = new KeyCache(spec);
-    c.store(SECRET, toVerifiedKey(reply()), 0);
+    c.store(KEY, toVerifiedKey(reply()), 0);
     expect(c.evict('k1', 'abcd1234', 50)).toBe(1);
-    expect(c.fresh(SECRET, 60)).toBeUndefined();
-    expect(c.store(SECRET, toVerifiedKey(reply()), 70, 40)).toBe(false);
-    expect(c.store(SECRET, toVerifiedKey(reply()), 70, 60)).toBe(true);
+    expect(c.fresh(KEY.digest, 60)).toBeUndefined();
+    expect(c.store(KEY, toVerifiedKey(reply()), 70, 40)).toBe(false);
+    expect(c.store(KEY, toVerifiedKey(reply()), 70, 60)).toBe(true);
+  });
+
+  it('evicts by visible prefix even when the revocation names another key id', () => {
+    const c = new KeyCache(spec);
+    c.store(KEY, toVerifiedKey(reply({ keyId: 'k-old' })), 0);
+    c.store(OTHER, toVerifiedKey(reply({ keyId: 'k2', prefix: 'zzzz9999' })), 0);
+    expect(c.evict('k-new', 'abcd1234', 10)).toBe(1);
+    expect(c.fresh(KEY.digest, 20)).toBeUndefined();
+    expect(c.fresh(OTHER.digest, 20)?.valid).toBe(true);
   });
 
   it('stays bounded, dropping the oldest entry', () => {
     const c = new KeyCache(spec);
-    for (const s of ['sk-a1_x', 'sk-a2_x', 'sk-a3_x', 'sk-a4_x']) c.store(s, toVerifiedKey(reply()), 0);
+    const keys = ['sk-aaaaaaa1_xxxxxxxx', 'sk-aaaaaaa2_xxxxxxxx', 'sk-aaaaaaa3_xxxxxxxx', 'sk-aaaaaaa4_xxxxxxxx'].map(presented);
+    for (const k of keys) c.store(k, toVerifiedKey(reply({ prefix: k.prefix })), 0);
     expect(c.size).toBe(3);
-    expect(c.fresh('sk-a1_x', 0)).toBeUndefined();
-    expect(c.fresh('sk-a4_x', 0)?.valid).toBe(true);
+    expect(c.fresh(keys[0].digest, 0)).toBeUndefined();
+    expect(c.fresh(keys[3].digest, 0)?.valid).toBe(true);
   });
 
   it('never lets keys nobody holds push valid ones out: invalid verdicts are bounded apart', () => {
     const c = new KeyCache({ ...spec, maxNegativeEntries: 2 });
-    c.store(SECRET, toVerifiedKey(reply()), 0);
-    for (let i = 0; i < 1000; i++) c.store(`sk-rand${String(i).padStart(4, '0')}_xxxxxxxxxx`, { valid: false, reason: 'unknown' }, 0);
-    expect(c.fresh(SECRET, 0)?.valid).toBe(true);
-    expect(c.fresh('sk-rand0999_xxxxxxxxxx', 0)).toEqual({ valid: false, reason: 'unknown' });
-    expect(c.fresh('sk-rand0997_xxxxxxxxxx', 0)).toBeUndefined();
+    c.store(KEY, toVerifiedKey(reply()), 0);
+    const guess = (i: number) => presented(`sk-g${String(i).padStart(7, '0')}_xxxxxxxxxx`);
+    for (let i = 0; i < 1000; i++) c.store(guess(i), { valid: false, reason: 'unknown' }, 0);
+    expect(c.fresh(KEY.digest, 0)?.valid).toBe(true);
+    expect(c.fresh(guess(999).digest, 0)).toEqual({ valid: false, reason: 'unknown' });
+    expect(c.fresh(guess(997).digest, 0)).toBeUndefined();
   });
 
   it('compiles model globs and address ranges once', () => {
@@ -60,15 +87,5 @@ describe('KeyCache', () => {
     expect(
       toVerifiedKey(reply()).valid && (toVerifiedKey(reply()) as { key: { allowsAddress?: unknown } }).key.allowsAddress,
     ).toBeUndefined();
-  });
-
-  it('reads the visible prefix of a key', () => {
-    expect([
-      keyPrefix(SECRET),
-      keyPrefix('sk-_b_d-f_h_0123456789'),
-      keyPrefix('sk-_x'),
-      keyPrefix('pk-abcd1234_secret'),
-      keyPrefix('sk-abc'),
-    ]).toEqual(['abcd1234', '_b_d-f_h', undefined, undefined, undefined]);
   });
 });

@@ -1,4 +1,4 @@
-import type { KeyLimits, KeyVerifyReply } from '@maas/contracts';
+import type { KeyLimits, KeyVerifyReply, KeyVerifyRequest } from '@maas/contracts';
 import { addressMatcher } from './client-address';
 import { modelMatcher } from './model-access';
 
@@ -19,9 +19,14 @@ export interface VerifiedKey {
   readonly allowsAddress?: (address: string) => boolean;
 }
 
-export type KeyVerdict = { valid: true; key: VerifiedKey } | { valid: false; reason: 'unknown' | 'revoked' | 'expired' | 'malformed' };
+export type KeyVerdict =
+  { valid: true; key: VerifiedKey } | { valid: false; reason: NonNullable<KeyVerifyReply['reason']> | 'malformed'; message?: string };
+
+/** A presented key as the gateway holds it past the first line of a request: its visible prefix and digest, not the key. */
+export type PresentedKey = KeyVerifyRequest;
 
 interface Entry {
+  readonly prefix: string;
   readonly verdict: KeyVerdict;
   readonly checkedAt: number;
 }
@@ -35,18 +40,9 @@ export interface KeyCacheSpec {
   readonly maxNegativeEntries?: number;
 }
 
-const KEY_SHAPE = /^sk-([A-Za-z0-9_-]{8})_[A-Za-z0-9_-]{8,}$/;
-
-/**
- * Keys look like `sk-<8-character prefix>_<secret>`; the prefix is what revocations name. It is
- * base64url, so it may itself hold `_`: its length, not the first `_`, delimits it.
- */
-export function keyPrefix(secret: string): string | undefined {
-  return KEY_SHAPE.exec(secret)?.[1];
-}
-
 export function toVerifiedKey(reply: KeyVerifyReply): KeyVerdict {
-  if (!reply.valid || !reply.key) return { valid: false, reason: reply.reason ?? 'unknown' };
+  if (!reply.valid || !reply.key)
+    return { valid: false, reason: reply.reason ?? 'unknown', ...(reply.message ? { message: reply.message } : {}) };
   const k = reply.key;
   return {
     valid: true,
@@ -67,7 +63,8 @@ export function toVerifiedKey(reply: KeyVerifyReply): KeyVerdict {
 
 /**
  * What the gateway remembers about presented keys: valid ones for a short TTL, invalid ones for a
- * shorter one, bounded in size (oldest first out). Time is passed in; nothing here does I/O.
+ * shorter one, bounded in size (oldest first out). Entries are keyed on the key's digest, so the
+ * keys themselves are never kept. Time is passed in; nothing here does I/O.
  */
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
@@ -79,29 +76,29 @@ export class KeyCache {
   constructor(private readonly spec: KeyCacheSpec) {}
 
   /** A verdict still fresh enough to use without asking key-registry. */
-  fresh(secret: string, now: number): KeyVerdict | undefined {
-    const e = this.entries.get(secret) ?? this.negatives.get(secret);
+  fresh(digest: string, now: number): KeyVerdict | undefined {
+    const e = this.entries.get(digest) ?? this.negatives.get(digest);
     if (!e) return undefined;
     const ttl = e.verdict.valid ? this.spec.ttlMs : this.spec.negativeTtlMs;
     return now - e.checkedAt <= ttl ? e.verdict : undefined;
   }
 
   /** A positive verdict within the grace window: used only when key-registry cannot be reached. */
-  stale(secret: string, now: number): KeyVerdict | undefined {
-    const e = this.entries.get(secret);
+  stale(digest: string, now: number): KeyVerdict | undefined {
+    const e = this.entries.get(digest);
     return e && e.verdict.valid && now - e.checkedAt <= this.spec.staleGraceMs ? e.verdict : undefined;
   }
 
   /** Stores a verdict asked for at `askedAt`; false (and not stored) when the key was revoked since. */
-  store(secret: string, verdict: KeyVerdict, now: number, askedAt = now): boolean {
+  store(key: PresentedKey, verdict: KeyVerdict, now: number, askedAt = now): boolean {
     if (verdict.valid) {
       const revokedAt = this.revoked.get(verdict.key.prefix);
       if (revokedAt !== undefined && revokedAt >= askedAt) return false;
     }
-    this.entries.delete(secret);
-    this.negatives.delete(secret);
+    this.entries.delete(key.digest);
+    this.negatives.delete(key.digest);
     const map = verdict.valid ? this.entries : this.negatives;
-    map.set(secret, { verdict, checkedAt: now });
+    map.set(key.digest, { prefix: key.prefix, verdict, checkedAt: now });
     if (
       map.size >
       (verdict.valid ? this.spec.maxEntries : (this.spec.maxNegativeEntries ?? Math.max(1, Math.floor(this.spec.maxEntries / 10))))
@@ -117,9 +114,9 @@ export class KeyCache {
     this.revoked.set(prefix, now);
     if (this.revoked.size > 10_000) this.revoked.delete(this.revoked.keys().next().value as string);
     let n = 0;
-    for (const [secret, e] of this.entries) {
-      if ((e.verdict.valid && e.verdict.key.keyId === keyId) || keyPrefix(secret) === prefix) {
-        this.entries.delete(secret);
+    for (const [digest, e] of this.entries) {
+      if ((e.verdict.valid && e.verdict.key.keyId === keyId) || e.prefix === prefix) {
+        this.entries.delete(digest);
         n++;
       }
     }

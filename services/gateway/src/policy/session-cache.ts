@@ -1,3 +1,5 @@
+import { sessionDigest } from '@maas/contracts';
+
 /** A browser user as auth vouched for them. */
 export interface SessionUser {
   readonly email: string;
@@ -10,7 +12,7 @@ export type SessionVerdict = { valid: true; user: SessionUser; expiresAt?: numbe
 /**
  * Session verdicts remembered briefly: valid ones for `ttlMs` (never past the session's own expiry),
  * refused ones for `negativeTtlMs`, so a sign-out or revocation reaches the gateway within seconds.
- * Time is passed in; nothing here does I/O.
+ * Kept by the cookie's digest, never the cookie. Time is passed in; nothing here does I/O.
  */
 export class SessionCache {
   private readonly entries = new Map<string, { verdict: SessionVerdict; until: number }>();
@@ -18,18 +20,20 @@ export class SessionCache {
   constructor(private readonly spec: { ttlMs: number; negativeTtlMs: number; maxEntries: number }) {}
 
   get(token: string, now: number): SessionVerdict | undefined {
-    const e = this.entries.get(token);
+    const digest = sessionDigest(token);
+    const e = this.entries.get(digest);
     if (!e) return undefined;
     if (now < e.until) return e.verdict;
-    this.entries.delete(token);
+    this.entries.delete(digest);
     return undefined;
   }
 
   store(token: string, verdict: SessionVerdict, now: number): void {
     const ttl = verdict.valid ? this.spec.ttlMs : this.spec.negativeTtlMs;
     const until = Math.min(now + ttl, verdict.valid && verdict.expiresAt !== undefined ? verdict.expiresAt : Infinity);
-    this.entries.delete(token);
-    this.entries.set(token, { verdict, until });
+    const digest = sessionDigest(token);
+    this.entries.delete(digest);
+    this.entries.set(digest, { verdict, until });
     if (this.entries.size > this.spec.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
   }
 }

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import type { KeyVerifyReply } from '@maas/contracts';
+import type { KeyVerifyReply, KeyVerifyRequest } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 
-/** key-registry over NATS: the authority on keys, asked only on a cache miss. */
+/** key-registry over NATS: the authority on keys, asked only on a cache miss, and only ever shown a key's prefix and digest. */
 @Injectable()
 export class KeyRegistryRepository {
   constructor(private readonly bus: MessageBus) {}
 
-  verify(secret: string, timeoutMs: number): Promise<KeyVerifyReply> {
-    return this.bus.request('key-registry.verify', { key: secret }, timeoutMs);
+  verify(key: KeyVerifyRequest, timeoutMs: number): Promise<KeyVerifyReply> {
+    return this.bus.request('key-registry.verify', { prefix: key.prefix, digest: key.digest }, timeoutMs);
   }
 }

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import type { KeyRevoked } from '@maas/contracts';
+import { keyVerifyRequest, type KeyRevoked } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { AuthFailureLimiter } from '../policy/auth-failures';
-import { KeyCache, keyPrefix, KeyVerdict, toVerifiedKey, VerifiedKey } from '../policy/key-cache';
+import { KeyCache, KeyVerdict, PresentedKey, toVerifiedKey, VerifiedKey } from '../policy/key-cache';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { KeyRegistryRepository } from '../repositories/key-registry.repository';
 
@@ -23,7 +23,8 @@ const MALFORMED: KeyVerdict = { valid: false, reason: 'malformed' };
 /**
  * Checks the bearer key of every /v1 call: from the local cache when it can, from key-registry
  * over NATS on a miss (one request per key at a time), and drops a key the moment its revocation
- * is broadcast.
+ * is broadcast. Past the Authorization header the key is held only as its prefix and digest: that
+ * is what the cache is keyed on and all that is sent to key-registry.
  */
 @Injectable()
 export class KeyAuthService {
@@ -59,7 +60,8 @@ export class KeyAuthService {
     if (!secret) return { ok: false, status: 401, message: 'missing API key: send "Authorization: Bearer sk-…"', code: 'missing_api_key' };
     const now = this.clock.now();
     const from = address ?? 'unknown';
-    let verdict = keyPrefix(secret) ? this.cache.fresh(secret, now) : MALFORMED;
+    const presented = keyVerifyRequest(secret);
+    let verdict = presented ? this.cache.fresh(presented.digest, now) : MALFORMED;
     if (verdict) lookups.inc({ source: 'cache', verdict: verdict.valid ? 'valid' : 'invalid' });
     if (!verdict?.valid) {
       // An address guessing keys is refused before its guesses cost a key-registry lookup (keys it was seen to hold still work).
@@ -74,7 +76,7 @@ export class KeyAuthService {
         };
       }
     }
-    verdict ??= await this.ask(secret);
+    verdict ??= await this.ask(presented!);
     if (!verdict) {
       return {
         ok: false,
@@ -84,7 +86,7 @@ export class KeyAuthService {
         headers: { 'retry-after': '2' },
       };
     }
-    if (!verdict.valid) return this.refused(from, now, `invalid API key (${verdict.reason})`);
+    if (!verdict.valid) return this.refused(from, now, verdict.message ?? `invalid API key (${verdict.reason})`);
     const key = verdict.key;
     if (key.expiresAt !== undefined && key.expiresAt <= now) return this.refused(from, now, 'invalid API key (expired)');
     if (key.allowsAddress && !(address && key.allowsAddress(address))) {
@@ -103,25 +105,25 @@ export class KeyAuthService {
     return { ok: false, status: 401, message, code: 'invalid_api_key' };
   }
 
-  private ask(secret: string): Promise<KeyVerdict | undefined> {
-    let p = this.pending.get(secret);
+  private ask(key: PresentedKey): Promise<KeyVerdict | undefined> {
+    let p = this.pending.get(key.digest);
     if (!p) {
-      p = this.verify(secret).finally(() => this.pending.delete(secret));
-      this.pending.set(secret, p);
+      p = this.verify(key).finally(() => this.pending.delete(key.digest));
+      this.pending.set(key.digest, p);
     }
     return p;
   }
 
-  private async verify(secret: string): Promise<KeyVerdict | undefined> {
+  private async verify(key: PresentedKey): Promise<KeyVerdict | undefined> {
     const askedAt = this.clock.now();
     try {
-      const verdict = toVerifiedKey(await this.registry.verify(secret, this.config.GATEWAY_KEY_VERIFY_TIMEOUT));
-      const kept = this.cache.store(secret, verdict, this.clock.now(), askedAt);
+      const verdict = toVerifiedKey(await this.registry.verify(key, this.config.GATEWAY_KEY_VERIFY_TIMEOUT));
+      const kept = this.cache.store(key, verdict, this.clock.now(), askedAt);
       lookups.inc({ source: 'registry', verdict: verdict.valid ? 'valid' : 'invalid' });
       return kept ? verdict : { valid: false, reason: 'revoked' };
     } catch (err) {
-      const stale = this.cache.stale(secret, this.clock.now());
-      this.logger.warn('key-registry verify failed', { error: (err as Error).message, prefix: keyPrefix(secret), servedStale: !!stale });
+      const stale = this.cache.stale(key.digest, this.clock.now());
+      this.logger.warn('key-registry verify failed', { error: (err as Error).message, prefix: key.prefix, servedStale: !!stale });
       lookups.inc({ source: stale ? 'stale' : 'unavailable', verdict: stale ? 'valid' : 'unknown' });
       return stale;
     }

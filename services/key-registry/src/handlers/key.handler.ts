@@ -10,7 +10,7 @@ export class KeyHandler {
 
   @On('key-registry.verify')
   verify(@Payload() msg: KeyVerifyRequest) {
-    return this.keys.verify(msg.key);
+    return this.keys.verify(msg.prefix, msg.digest);
   }
 
   @On('key-registry.create')

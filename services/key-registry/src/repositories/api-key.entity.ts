@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { KeyLimits } from '@maas/contracts';
 
-/** An API key as stored: never the secret, only its HMAC under the server secret. */
+/** An API key as stored: never the secret, only the HMAC of its digest under the server secret. */
 @Entity({ name: 'api_keys' })
 export class ApiKeyEntity {
   @PrimaryColumn({ name: 'key_id', type: 'uuid' })
@@ -12,6 +12,10 @@ export class ApiKeyEntity {
 
   @Column({ type: 'bytea' })
   hash!: Buffer;
+
+  /** LEGACY_HASH_VERSION (HMAC of the key, refused) or DIGEST_HASH_VERSION (HMAC of its digest); see key-hasher.ts. */
+  @Column({ name: 'hash_version', type: 'smallint' })
+  hashVersion!: number;
 
   @Column({ name: 'user_id', type: 'text' })
   userId!: string;

@@ -36,6 +36,18 @@ export class ApiKeyRepository {
     return this.byId(keyId);
   }
 
+  /** Keys still in use whose hash predates digests (hash_version 1): none of them can be verified any more. */
+  activeLegacy(hashVersion: number, now: Date): Promise<ApiKeyEntity[]> {
+    return this.repo
+      .createQueryBuilder('k')
+      .where('k.hash_version = :hashVersion AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > :now)', {
+        hashVersion,
+        now,
+      })
+      .orderBy('k.created_at', 'ASC')
+      .getMany();
+  }
+
   async touch(keyId: string, at: Date): Promise<void> {
     await this.repo.update({ keyId }, { lastUsedAt: at });
   }

@@ -1,3 +1,4 @@
+import { keyDigest } from '@maas/contracts';
 import { KeyHasher } from './key-hasher';
 
 describe('KeyHasher', () => {
@@ -9,12 +10,14 @@ describe('KeyHasher', () => {
     expect(KeyHasher.prefixOf(secret)).toBe(prefix);
   });
 
-  it('matches only the same key under the same server secret', () => {
+  it('stores the HMAC of the key’s digest and matches only that digest under the same server secret', () => {
     const { secret } = hasher.generate();
-    const stored = hasher.hash(secret);
-    expect(hasher.matches(secret, stored)).toBe(true);
-    expect(hasher.matches(`${secret}x`, stored)).toBe(false);
-    expect(new KeyHasher('other').matches(secret, stored)).toBe(false);
+    const stored = hasher.hashKey(secret);
+    expect(hasher.matches(keyDigest(secret), stored)).toBe(true);
+    expect(hasher.matches(keyDigest(`${secret}x`), stored)).toBe(false);
+    // The key itself is not what is hashed: presenting it in place of its digest fails.
+    expect(hasher.matches(secret, stored)).toBe(false);
+    expect(new KeyHasher('other').matches(keyDigest(secret), stored)).toBe(false);
   });
 
   it.each(['', 'sk-', 'sk-short_abc', 'Bearer sk-abcdefgh_' + 'x'.repeat(43)])('finds no prefix in %j', (s) => {

@@ -1,6 +1,15 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { keyDigest } from '@maas/contracts';
 
 const PREFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * How a key's hash was made. 1: HMAC(server secret, key), from before keys were verified by digest;
+ * the key would have to cross the bus to be checked, so such keys are refused. 2: HMAC(server
+ * secret, keyDigest(key)), checked from the digest the gateway sends.
+ */
+export const LEGACY_HASH_VERSION = 1;
+export const DIGEST_HASH_VERSION = 2;
 
 /** Key material: `sk-<prefix>_<secret>`; 8 prefix chars shown in listings, 256 random bits of secret. */
 export class KeyHasher {
@@ -13,13 +22,19 @@ export class KeyHasher {
     return { secret, prefix };
   }
 
-  hash(secret: string): Buffer {
-    return createHmac('sha256', this.serverSecret).update(secret).digest();
+  /** What is stored for a new key (hash version 2): only the digest is ever hashed, so only the digest need travel. */
+  hashKey(secret: string): Buffer {
+    return this.hash(keyDigest(secret));
   }
 
-  /** Constant-time comparison of a presented key with a stored hash. */
-  matches(secret: string, stored: Buffer): boolean {
-    const computed = this.hash(secret);
+  /** HMAC of a key's digest under the server secret: a stolen table cannot be checked against digests seen on the bus. */
+  hash(digest: string): Buffer {
+    return createHmac('sha256', this.serverSecret).update(digest).digest();
+  }
+
+  /** Constant-time comparison of a presented digest with a stored (version 2) hash. */
+  matches(digest: string, stored: Buffer): boolean {
+    const computed = this.hash(digest);
     return computed.length === stored.length && timingSafeEqual(computed, stored);
   }
 

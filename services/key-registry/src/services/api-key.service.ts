@@ -14,7 +14,7 @@ import { MessageBus } from '@maas/nats';
 import { ApiKeyEntity } from '../repositories/api-key.entity';
 import { AccountStatusRepository } from '../repositories/account-status.repository';
 import { ApiKeyRepository } from '../repositories/api-key.repository';
-import { KeyHasher } from '../repositories/key-hasher';
+import { DIGEST_HASH_VERSION, KeyHasher, LEGACY_HASH_VERSION } from '../repositories/key-hasher';
 import { CLOCK, Clock } from '@maas/platform';
 import { invalidCidr } from '../policy/cidr';
 
@@ -47,12 +47,21 @@ export function summary(k: ApiKeyEntity): KeySummary {
     allowedModels: k.allowedModels,
     allowedCidrs: k.allowedCidrs,
     trusted: k.trusted,
+    ...(k.hashVersion === LEGACY_HASH_VERSION ? { legacy: true } : {}),
     limits: k.limits,
     createdAt: k.createdAt.toISOString(),
     expiresAt: k.expiresAt?.toISOString() ?? null,
     lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
     revokedAt: k.revokedAt?.toISOString() ?? null,
   };
+}
+
+/** What the holder of a key from before digests is told. */
+export function legacyMessage(prefix: string): string {
+  return (
+    `API key sk-${prefix}_… was created before keys were verified by digest and can no longer be checked; ` +
+    'create a new key (maas keys create, or Keys in the portal) and revoke this one'
+  );
 }
 
 /** API keys: created once (secret shown once), verified on gateway cache misses, revoked everywhere. */
@@ -74,9 +83,28 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   /** Disabling an account stops its keys within one poll: gateways drop them (key.revoked) and verify refuses them. */
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     this.accountTimer = setInterval(() => void this.announceDisabledAccounts(), this.accountPollMs);
     this.accountTimer.unref();
+    await this.warnOfLegacyKeys();
+  }
+
+  /** One warning per key that predates digests and still looks usable, so operators can tell their holders. */
+  async warnOfLegacyKeys(): Promise<void> {
+    try {
+      const legacy = await this.keys.activeLegacy(LEGACY_HASH_VERSION, new Date(this.clock.now()));
+      for (const k of legacy) {
+        this.logger.warn('legacy key refused: it was made before keys were verified by digest; its holder must make a new one', {
+          keyId: k.keyId,
+          prefix: k.prefix,
+          userEmail: k.userEmail,
+          legacyKeys: legacy.length,
+        });
+      }
+      if (legacy.length) this.logger.warn('legacy keys refused until replaced', { legacyKeys: legacy.length });
+    } catch (err) {
+      this.logger.warn('could not look for legacy keys', { err: (err as Error).message });
+    }
   }
 
   onApplicationShutdown(): void {
@@ -109,7 +137,8 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
     const entity: ApiKeyEntity = {
       keyId: randomUUID(),
       prefix,
-      hash: this.hasher.hash(secret),
+      hash: this.hasher.hashKey(secret),
+      hashVersion: DIGEST_HASH_VERSION,
       userId: email,
       userEmail: email,
       name: req.name ?? null,
@@ -127,12 +156,18 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
     return { secret, key: summary(entity) };
   }
 
-  async verify(secret: string): Promise<KeyVerifyReply> {
-    const prefix = KeyHasher.prefixOf(secret);
-    const key = prefix ? await this.keys.byPrefix(prefix) : null;
-    if (!key || !this.hasher.matches(secret, key.hash)) return { valid: false, reason: 'unknown' };
-    if (key.revokedAt) return { valid: false, reason: 'revoked' };
+  /** Checks a key from its visible prefix and its digest (the key itself never reaches key-registry). */
+  async verify(prefix: string, digest: string): Promise<KeyVerifyReply> {
+    const key = await this.keys.byPrefix(prefix);
+    if (!key) return { valid: false, reason: 'unknown' };
     const now = this.clock.now();
+    if (key.hashVersion === LEGACY_HASH_VERSION) {
+      // No digest can be checked against HMAC(secret, key): the holder is told what to do, nothing more.
+      if (key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) return { valid: false, reason: 'unknown' };
+      return { valid: false, reason: 'legacy', message: legacyMessage(key.prefix) };
+    }
+    if (!this.hasher.matches(digest, key.hash)) return { valid: false, reason: 'unknown' };
+    if (key.revokedAt) return { valid: false, reason: 'revoked' };
     if (key.expiresAt && key.expiresAt.getTime() <= now) return { valid: false, reason: 'expired' };
     if (await this.accounts.isDisabled(key.userEmail)) return { valid: false, reason: 'revoked' };
     this.touch(key.keyId, now);
