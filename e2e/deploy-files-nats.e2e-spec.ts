@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createUser } from 'nkeys.js';
-import { Identity, NatsCredentialStore, renderUser, Role, SERVICE_ROLES } from '@maas/nats';
+import { Identity, NatsCredentialStore, renderServerConfig, renderUser, Role, SERVICE_ROLES } from '@maas/nats';
 
 const root = path.resolve(__dirname, '..');
 const template = fs.readFileSync(path.join(root, 'deploy/nats/nats-server.conf'), 'utf8');
@@ -51,6 +51,74 @@ describe('deploy/nats/nats-server.conf', () => {
         status: 0,
         output: expect.stringMatching(/configuration file .* is valid$/),
       });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** What deploy/nats/render-template.js writes: both templates, from the permissions table as it is now. */
+const { renderTemplates } = require('../deploy/nats/render-template.js') as {
+  renderTemplates(nats: { renderServerConfig: unknown; renderUser: unknown; SERVICE_ROLES: unknown }): { server: string; cluster: string };
+};
+
+describe('deploy/nats/cluster.conf', () => {
+  const cluster = fs.readFileSync(path.join(root, 'deploy/nats/cluster.conf'), 'utf8');
+
+  it('is what render-template.js makes of the permissions table now, users as nats-server.conf has them', () => {
+    // On a difference: `node scripts/build.js && node deploy/nats/render-template.js`.
+    expect(cluster).toBe(renderTemplates({ renderServerConfig, renderUser, SERVICE_ROLES }).cluster);
+    for (const identity of placeholders) expect(cluster).toContain(renderUser(identity, 'maas'));
+  });
+
+  it('is a config nats-server accepts for each of three servers, with the files and route password of a credential store', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-nats-cluster-template-'));
+    try {
+      const nodes = [1, 2, 3].map((i) => ({ name: `nats-${i}`, host: `nats-${i}.example.org` }));
+      const store = new NatsCredentialStore(path.join(dir, 'nats'));
+      store.initialise({
+        host: '0.0.0.0',
+        port: 4222,
+        storeDir: path.join(dir, 'js'),
+        namespace: 'maas',
+        cluster: { name: 'open-maas', routePort: 6222, nodes },
+      });
+      const password = fs.readFileSync(path.join(store.dir, 'route.password'), 'utf8').trim();
+      const results = nodes.map((node) => {
+        let filled = cluster
+          .replace('/var/lib/nats', path.join(dir, 'js', node.name))
+          .split('/etc/nats/server.pem')
+          .join(path.join(store.dir, `server-${node.name}.pem`))
+          .split('/etc/nats/server.key')
+          .join(path.join(store.dir, `server-${node.name}.key`))
+          .split('/etc/nats/ca.pem')
+          .join(store.caFile);
+        for (const p of placeholders) filled = filled.split(p.publicKey).join(createUser().getPublicKey());
+        const file = path.join(dir, `${node.name}.conf`);
+        fs.writeFileSync(file, filled);
+        const env = {
+          ...process.env,
+          NATS_SERVER_NAME: node.name,
+          NATS_CLIENT_ADVERTISE: `${node.host}:4222`,
+          NATS_ROUTE_ADVERTISE: `${node.host}:6222`,
+          NATS_ROUTE_PASSWORD: password,
+          ...Object.fromEntries(nodes.map((n, i) => [`NATS_ROUTE_${i + 1}`, `nats-route://route:${password}@${n.host}:6222`])),
+        };
+        const checked = spawnSync('nats-server', ['-c', file, '-t'], { encoding: 'utf8', env });
+        return { node: node.name, status: checked.status, output: `${checked.stdout}${checked.stderr}`.trim() };
+      });
+      expect(results).toEqual(
+        nodes.map((n) => ({ node: n.name, status: 0, output: expect.stringMatching(/configuration file .* is valid$/) })),
+      );
+      // The store's own configs for the same nodes (what the multi-host drill runs) are accepted too.
+      for (const node of nodes) {
+        const checked = spawnSync('nats-server', ['-c', store.configFileOf(node.name), '-t'], { encoding: 'utf8' });
+        expect({ node: node.name, status: checked.status, output: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({
+          node: node.name,
+          status: 0,
+          output: expect.stringMatching(/configuration file .* is valid$/),
+        });
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -3,10 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { connect, NatsConnection } from 'nats';
+import { connect, ConnectionOptions, NatsConnection, nkeyAuthenticator } from 'nats';
 import OpenAI, { toFile } from 'openai';
 import { Subjects } from '@maas/contracts';
-import { MessageBus } from '@maas/nats';
+import { inboxPrefixFor, MessageBus, NatsCredentialStore } from '@maas/nats';
 import { createTestDatabase, startNode, startService, StartedProcess, StartedService, TestDatabase, testNamespace } from '@maas/testing';
 import { Host, HostNetwork, TcpForward } from './support/netns';
 
@@ -22,7 +22,11 @@ import { Host, HostNetwork, TcpForward } from './support/netns';
  * 60 requests/min key offered 3 req/s at each gateway for 20 s of one minute is admitted ~60 times, not 120.
  * The ledger is matched on the client's X-Request-Id (client_request_id), so a request billed twice would
  * show as two rows.
- * Services connect to NATS without credentials (MAAS_NATS_INSECURE=1). MAAS_DRILL=full runs longer phases.
+ * NATS is secured as a site runs it: the credential store (libs/nats) makes the cluster's configs (a
+ * certificate per node naming its address, routes over mutual TLS with the route password, the same nkey
+ * users on every node); every service signs in with its own nkey and the CA, each worker host with a
+ * worker credential of its own, the test itself as cli-admin. An anonymous connection to any node is
+ * refused. MAAS_DRILL=full runs longer phases.
  */
 const FULL = process.env.MAAS_DRILL === 'full';
 const PHASE_MS = {
@@ -55,21 +59,6 @@ async function waitUntil<T>(check: () => Promise<T | undefined | false>, timeout
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(200);
   }
-}
-
-/** One node of the NATS cluster, on its own host: client port 4222, routes on 6222 to the others. */
-function natsNodeConfig(host: Host, peers: Host[], storeDir: string): string {
-  return [
-    `server_name: ${host.name}`,
-    `listen: "${host.address}:4222"`,
-    `jetstream { store_dir: "${storeDir}" }`,
-    'cluster {',
-    '  name: maas-drill',
-    `  listen: "${host.address}:6222"`,
-    `  routes: [${peers.map((p) => `"nats-route://${p.address}:6222"`).join(', ')}]`,
-    '}',
-    '',
-  ].join('\n');
 }
 
 function startNatsNode(host: Host, configFile: string): Promise<ChildProcess> {
@@ -133,26 +122,35 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
   const services: StartedProcess[] = [];
   const gateways: Record<'a' | 'b', StartedService> = {} as never;
   let env: Record<string, string>;
+  let store: NatsCredentialStore;
+  let natsHosts: Host[];
+  /** The environment that signs a process in as `identity`: its own seed and the CA; never the insecure opt-out. */
+  const as = (identity: string) => ({ ...env, ...store.envFor(identity) });
 
   beforeAll(async () => {
     network = await HostNetwork.create([...HOSTS]);
-    const natsHosts = (['nats-1', 'nats-2', 'nats-3'] as const).map((n) => network.host(n));
-    await Promise.all(
-      natsHosts.map((h) => {
-        const conf = path.join(dir, `${h.name}.conf`);
-        fs.writeFileSync(
-          conf,
-          natsNodeConfig(
-            h,
-            natsHosts.filter((p) => p !== h),
-            path.join(dir, h.name),
-          ),
-        );
-        return startNatsNode(h, conf);
-      }),
-    );
+    natsHosts = (['nats-1', 'nats-2', 'nats-3'] as const).map((n) => network.host(n));
+    store = new NatsCredentialStore(path.join(dir, 'nats'));
+    store.initialise({
+      host: '0.0.0.0',
+      port: 4222,
+      storeDir: path.join(dir, 'jetstream'),
+      namespace,
+      cluster: { name: 'maas-drill', routePort: 6222, nodes: natsHosts.map((h) => ({ name: h.name, host: h.address })) },
+    });
+    for (const name of ['workers-1', 'workers-2']) store.issueWorker(name);
+    await Promise.all(natsHosts.map((h) => startNatsNode(h, store.configFileOf(h.name))));
     const natsUrl = natsHosts.map((h) => `nats://${h.address}:4222`).join(',');
-    nc = await connect({ servers: natsUrl.split(','), name: 'multi-host-drill', maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const admin = store.envFor('cli-admin');
+    nc = await connect({
+      servers: natsUrl.split(','),
+      name: 'multi-host-drill',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 200,
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(admin.NATS_NKEY, 'utf8').trim())),
+      inboxPrefix: inboxPrefixFor(NatsCredentialStore.publicKeyOf(admin.NATS_NKEY)),
+      tls: { caFile: admin.NATS_CA },
+    });
     bus = new MessageBus(nc, subjects);
     await waitUntil(async () => (await nc.jetstreamManager()).getAccountInfo(), 30_000, 'the JetStream cluster electing its meta leader');
 
@@ -164,7 +162,8 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     env = {
       NATS_URL: natsUrl,
       MAAS_NAMESPACE: namespace,
-      MAAS_NATS_INSECURE: '1',
+      // Set to 1 for the whole test run (jest's global setup): off here, so a service without credentials fails.
+      MAAS_NATS_INSECURE: '0',
       MAAS_JS_REPLICAS: '3',
       DATABASE_URL: hostsDb.toString(),
       KEY_HASH_SECRET: randomBytes(32).toString('hex'),
@@ -175,12 +174,17 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       const host = network.host(`gateway-${side}`);
       const on = { prefix: host.prefix };
       // The router first: it creates the replicated streams the others then find (several creating them at once on a new cluster time out).
-      services.push(await startService('router', env, on));
-      services.push(...(await Promise.all([startService('key-registry', env, on), startService('metrics-collector', env, on)])));
+      services.push(await startService('router', as('router'), on));
+      services.push(
+        ...(await Promise.all([
+          startService('key-registry', as('key-registry'), on),
+          startService('metrics-collector', as('metrics-collector'), on),
+        ])),
+      );
       gateways[side] = await startService(
         'gateway',
         {
-          ...env,
+          ...as('gateway'),
           HOST: host.address,
           GATEWAY_USAGE_SPOOL_DIR: path.join(dir, `spool-${side}`),
           GATEWAY_FILE_STORE_DIR: path.join(dir, `files-${side}`),
@@ -194,7 +198,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       const host = network.host(name);
       const worker = startNode(
         'bin/maas.js',
-        env,
+        as(`worker-${name}`),
         ['worker', '--sim-profile', PROFILE, '--sim-host', host.address, '--worker-id', name, '--heartbeat', '500ms'],
         { prefix: host.prefix },
       );
@@ -217,6 +221,34 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
   }, 60_000);
 
   const clientFor = (key: string, side: 'a' | 'b') => new OpenAI({ apiKey: key, baseURL: `${gateways[side].url}/v1`, maxRetries: 0 });
+
+  it('refuses an anonymous connection on each of the three NATS nodes, with TLS or without; a credential of the store signs in', async () => {
+    const readonly = store.envFor('cli-readonly');
+    const attempt = (host: Host, options: Partial<ConnectionOptions>) =>
+      connect({ servers: `nats://${host.address}:4222`, reconnect: false, timeout: 5000, ...options }).then(
+        async (conn) => (await conn.close(), 'signed in'),
+        (err: { code?: string; message?: string }) => `refused: ${err.code ?? ''} ${err.message ?? ''}`.trim(),
+      );
+    const outcomes = await Promise.all(
+      natsHosts.map(async (h) => ({
+        node: h.name,
+        anonymousOverTls: await attempt(h, { tls: { caFile: store.caFile } }),
+        anonymousPlain: await attempt(h, {}),
+        withCredential: await attempt(h, {
+          tls: { caFile: readonly.NATS_CA },
+          authenticator: nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(readonly.NATS_NKEY, 'utf8').trim())),
+        }),
+      })),
+    );
+    expect(outcomes).toEqual(
+      natsHosts.map((h) => ({
+        node: h.name,
+        anonymousOverTls: expect.stringMatching(/^refused: .*authorization violation/i),
+        anonymousPlain: expect.stringMatching(/^refused: /),
+        withCredential: 'signed in',
+      })),
+    );
+  });
 
   it("bills every success once, fails only what was on a lost part, revokes within 1 s, shares a key's requests/min and batch files", async () => {
     const key = (await bus.request('key-registry.create', { userEmail: 'drill@example.org', name: 'drill' })).secret;

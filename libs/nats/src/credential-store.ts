@@ -2,8 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createUser, fromSeed } from 'nkeys.js';
-import { Identity, permissionsFor, Role, SERVICE_ROLES } from './permissions';
+import { Identity, Role, SERVICE_ROLES } from './permissions';
+import { renderServerConfig, ROUTE_USER, ServerConfigValues } from './server-config';
 
 /** Where the server listens and keeps its JetStream data; kept with the identities so every rewrite of the config agrees. */
 export interface NatsServerSettings {
@@ -14,6 +16,21 @@ export interface NatsServerSettings {
   readonly namespace: string;
   /** Names and addresses the server certificate is valid for, besides localhost and 127.0.0.1. */
   readonly hosts?: readonly string[];
+  /** Several servers in one cluster: one config and certificate per node instead of `nats-server.conf`. */
+  readonly cluster?: NatsClusterSettings;
+}
+
+/** A server of a cluster: its name and the address (DNS name or IP) clients and the other servers reach it at. */
+export interface NatsClusterNode {
+  readonly name: string;
+  readonly host: string;
+}
+
+export interface NatsClusterSettings {
+  readonly name: string;
+  readonly nodes: readonly NatsClusterNode[];
+  /** Where each server takes routes from the others (6222). */
+  readonly routePort: number;
 }
 
 interface StoreFile {
@@ -38,27 +55,6 @@ function writePrivate(file: string, text: string): void {
   fs.renameSync(`${file}.partial`, file);
 }
 
-/** A NATS config string: JSON's quoting is NATS' quoting, so `$JS.API.>` stays a literal. */
-const q = (value: string) => JSON.stringify(value);
-
-/** One user of the `authorization` block: the identity's public nkey and its allow-lists. */
-export function renderUser(identity: Identity, namespace: string): string {
-  const p = permissionsFor(identity, namespace);
-  // An empty allow-list would mean no restriction to NATS: nothing allowed is said as everything denied.
-  const list = (allow: string[], deny?: string[]) =>
-    allow.length === 0
-      ? '{ deny: [">"] }'
-      : `{ allow: [${allow.map(q).join(', ')}]${deny?.length ? `, deny: [${deny.map(q).join(', ')}]` : ''} }`;
-  return [
-    `    # ${identity.name} (${identity.role}${identity.node ? `, node ${identity.node}` : ''}), issued ${identity.issuedAt}`,
-    `    { nkey: ${q(identity.publicKey)}, permissions: {`,
-    `        publish: ${list(p.publish.allow, p.publish.deny)}`,
-    `        subscribe: ${list(p.subscribe.allow, p.subscribe.deny)}`,
-    ...(p.allow_responses ? ['        allow_responses: true'] : []),
-    '    } }',
-  ].join('\n');
-}
-
 /**
  * NATS credentials of one installation, kept in a folder (`.maas/nats/`, files 0600): a local CA and
  * the server's certificate (made with openssl), one nkey per identity (the seed in
@@ -74,6 +70,16 @@ export class NatsCredentialStore {
   }
   get pidFile(): string {
     return path.join(this.dir, 'nats-server.pid');
+  }
+  /** The config of one server of the cluster. */
+  configFileOf(node: string): string {
+    return path.join(this.dir, `nats-server-${node}.conf`);
+  }
+  private pidFileOf(node: string): string {
+    return path.join(this.dir, `nats-server-${node}.pid`);
+  }
+  private get routePasswordFile(): string {
+    return path.join(this.dir, 'route.password');
   }
   get caFile(): string {
     return path.join(this.dir, 'ca.pem');
@@ -96,7 +102,9 @@ export class NatsCredentialStore {
 
   private write(store: StoreFile): void {
     writePrivate(this.storeFile, `${JSON.stringify(store, null, 2)}\n`);
-    writePrivate(this.configFile, this.renderConfig(store));
+    const cluster = store.server.cluster;
+    if (!cluster) writePrivate(this.configFile, this.renderConfig(store));
+    for (const node of cluster?.nodes ?? []) writePrivate(this.configFileOf(node.name), this.renderNodeConfig(node.name, store));
   }
 
   identities(): readonly Identity[] {
@@ -114,7 +122,19 @@ export class NatsCredentialStore {
   initialise(server: NatsServerSettings): void {
     fs.mkdirSync(path.join(this.dir, 'credentials'), { recursive: true, mode: 0o700 });
     fs.chmodSync(this.dir, 0o700);
-    this.ensureCertificates(server);
+    this.ensureCa();
+    if (server.cluster) {
+      for (const node of server.cluster.nodes) {
+        if (!NODE_PATTERN.test(node.name))
+          throw new Error(`cluster node ${JSON.stringify(node.name)} must be letters, digits, "_" and "-"`);
+        // A route is a TLS client of the server it dials: the same certificate serves both ends.
+        this.ensureServerCertificate(`server-${node.name}`, ['localhost', node.host, ...(server.hosts ?? [])], true);
+      }
+      if (!fs.existsSync(this.routePasswordFile)) writePrivate(this.routePasswordFile, randomBytes(24).toString('base64url'));
+    } else {
+      const listen = server.host !== '0.0.0.0' && IP.test(server.host) ? [server.host] : [];
+      this.ensureServerCertificate('server', ['localhost', os.hostname(), ...listen, ...(server.hosts ?? [])], false);
+    }
     let identities = this.exists() ? [...this.read().identities] : [];
     for (const role of [...SERVICE_ROLES, 'cli-admin', 'cli-readonly'] as const) {
       const existing = identities.find((i) => i.name === role);
@@ -164,8 +184,16 @@ export class NatsCredentialStore {
    * identity's connections are closed, a new one may connect. False when no server runs from here.
    */
   reload(): boolean {
-    if (!fs.existsSync(this.pidFile)) return false;
-    const pid = Number(fs.readFileSync(this.pidFile, 'utf8').trim());
+    const cluster = this.exists() ? this.server().cluster : undefined;
+    const pidFiles = cluster ? cluster.nodes.map((n) => this.pidFileOf(n.name)) : [this.pidFile];
+    let reloaded = false;
+    for (const file of pidFiles) reloaded = this.signalReload(file) || reloaded;
+    return reloaded;
+  }
+
+  private signalReload(pidFile: string): boolean {
+    if (!fs.existsSync(pidFile)) return false;
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) return false;
     try {
       process.kill(pid, 0);
@@ -188,42 +216,58 @@ export class NatsCredentialStore {
     return fromSeed(new TextEncoder().encode(fs.readFileSync(seedFile, 'utf8').trim())).getPublicKey();
   }
 
-  private ensureCertificates(server: NatsServerSettings): void {
-    const ca = { key: path.join(this.dir, 'ca.key'), cert: this.caFile };
-    const cert = { key: path.join(this.dir, 'server.key'), cert: path.join(this.dir, 'server.pem') };
-    const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    const openssl = (args: string[]) => {
-      try {
-        execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      } catch (err) {
-        throw new Error(`openssl ${args[0]} failed: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}`);
-      }
-    };
-    if (!fs.existsSync(ca.cert) || !fs.existsSync(ca.key)) {
-      openssl(['req', '-x509', ...ecKey, '-keyout', ca.key, '-out', ca.cert, '-days', '3650', '-subj', '/CN=open-maas local NATS CA']);
-      fs.rmSync(cert.cert, { force: true });
+  private openssl(args: string[]): void {
+    try {
+      execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      throw new Error(`openssl ${args[0]} failed: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}`);
     }
-    const names = ['localhost', os.hostname(), ...(server.hosts ?? [])];
-    const ips = ['127.0.0.1', '::1', ...(server.host !== '0.0.0.0' && /^[\d.:]+$/.test(server.host) ? [server.host] : [])];
-    const san = [...new Set(names.filter((n) => !/^[\d.:]+$/.test(n)))]
+  }
+
+  /** The installation's CA: made once; a new CA invalidates every server certificate. */
+  private ensureCa(): void {
+    const key = path.join(this.dir, 'ca.key');
+    if (fs.existsSync(this.caFile) && fs.existsSync(key)) return;
+    this.openssl(['req', '-x509', ...EC_KEY, '-keyout', key, '-out', this.caFile, '-days', '3650', '-subj', '/CN=open-maas local NATS CA']);
+    for (const f of fs.readdirSync(this.dir)) if (/^server(-.+)?\.san$/.test(f)) fs.rmSync(path.join(this.dir, f));
+  }
+
+  /**
+   * `<base>.pem` and `<base>.key`, signed by the CA for `names` (DNS names and IP addresses, with
+   * 127.0.0.1 and ::1); made again only when the names change. `routes`: also a TLS client certificate.
+   */
+  private ensureServerCertificate(base: string, names: readonly string[], routes: boolean): void {
+    const cert = { key: path.join(this.dir, `${base}.key`), cert: path.join(this.dir, `${base}.pem`) };
+    const ips = [...new Set(['127.0.0.1', '::1', ...names.filter((n) => IP.test(n))])];
+    const san = [...new Set(names.filter((n) => !IP.test(n)))]
       .map((n) => `DNS:${n}`)
-      .concat([...new Set([...ips, ...names.filter((n) => /^[\d.:]+$/.test(n))])].map((ip) => `IP:${ip}`))
+      .concat(ips.map((ip) => `IP:${ip}`))
       .join(',');
-    const sanFile = path.join(this.dir, 'server.san');
+    const sanFile = path.join(this.dir, `${base}.san`);
     if (fs.existsSync(cert.cert) && fs.existsSync(sanFile) && fs.readFileSync(sanFile, 'utf8') === san) return;
-    const csr = path.join(this.dir, 'server.csr');
-    const ext = path.join(this.dir, 'server.ext');
-    openssl(['req', ...ecKey, '-keyout', cert.key, '-out', csr, '-subj', '/CN=open-maas NATS']);
-    fs.writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
-    openssl([
+    const csr = path.join(this.dir, `${base}.csr`);
+    const ext = path.join(this.dir, `${base}.ext`);
+    this.openssl([
+      'req',
+      ...EC_KEY,
+      '-keyout',
+      cert.key,
+      '-out',
+      csr,
+      '-subj',
+      `/CN=open-maas NATS${base === 'server' ? '' : ` ${base.slice(7)}`}`,
+    ]);
+    fs.writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth${routes ? ',clientAuth' : ''}\n`);
+    const caKey = path.join(this.dir, 'ca.key');
+    this.openssl([
       'x509',
       '-req',
       '-in',
       csr,
       '-CA',
-      ca.cert,
+      this.caFile,
       '-CAkey',
-      ca.key,
+      caKey,
       '-CAcreateserial',
       '-out',
       cert.cert,
@@ -232,37 +276,67 @@ export class NatsCredentialStore {
       '-extfile',
       ext,
     ]);
-    for (const f of [ca.key, ca.cert, cert.key, cert.cert, path.join(this.dir, 'ca.srl')]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
+    for (const f of [caKey, this.caFile, cert.key, cert.cert, path.join(this.dir, 'ca.srl')]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
     fs.rmSync(csr, { force: true });
     fs.rmSync(ext, { force: true });
     writePrivate(sanFile, san);
   }
 
-  /** The server config: listener, JetStream, TLS required, one user per identity with its allow-lists. */
+  /** The config of the one server: listener, JetStream, TLS required, one user per identity with its allow-lists. */
   renderConfig(store: StoreFile = this.read()): string {
     const { server, identities } = store;
-    const users = identities.map((identity) => renderUser(identity, server.namespace));
-    return [
-      '# Generated by open-maas (libs/nats/src/credential-store.ts); rewritten when credentials are issued or',
-      '# revoked (`maas credentials`). deploy/nats/nats-server.conf documents the same layout.',
-      `listen: ${q(`${server.host}:${server.port}`)}`,
-      `pid_file: ${q(this.pidFile)}`,
-      `jetstream { store_dir: ${q(server.storeDir)} }`,
-      '# TLS is required: a plain-text client is refused before it can say anything.',
-      'tls {',
-      `  cert_file: ${q(path.join(this.dir, 'server.pem'))}`,
-      `  key_file: ${q(path.join(this.dir, 'server.key'))}`,
-      `  ca_file: ${q(this.caFile)}`,
-      '  timeout: 5',
-      '}',
-      '# No anonymous user: a connection without one of these nkeys is refused.',
-      'authorization {',
-      '  timeout: 5',
-      '  users = [',
-      users.join('\n'),
-      '  ]',
-      '}',
-      '',
-    ].join('\n');
+    return renderServerConfig(
+      {
+        listen: `${server.host}:${server.port}`,
+        pidFile: this.pidFile,
+        storeDir: server.storeDir,
+        cert: path.join(this.dir, 'server.pem'),
+        key: path.join(this.dir, 'server.key'),
+        ca: this.caFile,
+        identities,
+        namespace: server.namespace,
+      },
+      HEADER,
+    );
+  }
+
+  /**
+   * The config of one server of the cluster: the same users everywhere, its own certificate, routes
+   * to every node over mutual TLS with the route password, and JetStream data under `<storeDir>/<node>`.
+   */
+  renderNodeConfig(name: string, store: StoreFile = this.read()): string {
+    const { server, identities } = store;
+    const cluster = server.cluster;
+    const node = cluster?.nodes.find((n) => n.name === name);
+    if (!cluster || !node) throw new Error(`no NATS cluster node "${name}" in ${this.dir}`);
+    // The dialling server signs in with the user in the route URL (base64url: nothing to escape).
+    const routePassword = fs.readFileSync(this.routePasswordFile, 'utf8').trim();
+    const values: ServerConfigValues = {
+      listen: `${server.host}:${server.port}`,
+      clientAdvertise: `${node.host}:${server.port}`,
+      pidFile: this.pidFileOf(name),
+      storeDir: path.join(server.storeDir, name),
+      cert: path.join(this.dir, `server-${name}.pem`),
+      key: path.join(this.dir, `server-${name}.key`),
+      ca: this.caFile,
+      cluster: {
+        serverName: name,
+        clusterName: cluster.name,
+        listen: `${server.host}:${cluster.routePort}`,
+        advertise: `${node.host}:${cluster.routePort}`,
+        routes: cluster.nodes.map((n) => `nats-route://${ROUTE_USER}:${routePassword}@${n.host}:${cluster.routePort}`),
+        routePassword,
+      },
+      identities,
+      namespace: server.namespace,
+    };
+    return renderServerConfig(values, HEADER);
   }
 }
+
+const HEADER = [
+  '# Generated by open-maas (libs/nats/src/credential-store.ts); rewritten when credentials are issued or',
+  '# revoked (`maas credentials`). deploy/nats/nats-server.conf and cluster.conf document the same layout.',
+];
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const IP = /^[\d.:]+$/;

@@ -5,3 +5,4 @@ export { headerCarrier, setMessageTrace } from './tracing';
 export type { MessageTrace } from './tracing';
 export * from './permissions';
 export * from './credential-store';
+export * from './server-config';

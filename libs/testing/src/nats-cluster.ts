@@ -1,10 +1,9 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { projectRoot } from '@maas/platform';
 
 /** One server of a private cluster. */
 export interface ClusterNode {
@@ -16,7 +15,7 @@ export interface ClusterNode {
   restart(): Promise<void>;
 }
 
-/** Three `nats-server`s on loopback in one cluster with JetStream, routes over mutual TLS, run from deploy/nats/cluster.conf. */
+/** Three `nats-server`s on loopback in one cluster with JetStream, routes over mutual TLS (clients as the tests' shared NATS: no authentication). */
 export interface PrivateNatsCluster {
   readonly nodes: readonly ClusterNode[];
   /** Every server's client URL, comma-separated: a NATS_URL seed list. */
@@ -24,7 +23,23 @@ export interface PrivateNatsCluster {
   stop(): Promise<void>;
 }
 
-const clusterConf = () => join(projectRoot(), 'deploy/nats/cluster.conf');
+/** The routes of one server: mutual TLS, as deploy/nats/cluster.conf has them (that file also secures the clients; see e2e/multi-host). */
+const ROUTES_CONF = [
+  'server_name: $NATS_SERVER_NAME',
+  'cluster {',
+  '  name: open-maas',
+  '  listen: $NATS_CLUSTER_LISTEN',
+  '  tls {',
+  '    cert_file: $NATS_ROUTE_CERT',
+  '    key_file: $NATS_ROUTE_KEY',
+  '    ca_file: $NATS_ROUTE_CA',
+  '    verify: true',
+  '    timeout: 5',
+  '  }',
+  '  routes: [$NATS_ROUTE_1, $NATS_ROUTE_2, $NATS_ROUTE_3]',
+  '}',
+  '',
+].join('\n');
 
 async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -86,13 +101,12 @@ function launch(name: string, config: string, env: NodeJS.ProcessEnv): Promise<C
 
 /**
  * Starts a 3-node cluster on loopback (plain clients without authentication, as the tests' shared
- * NATS; routes with TLS as deploy/nats/cluster.conf has them) and waits until JetStream has a leader.
+ * NATS; routes with mutual TLS) and waits until JetStream has a leader.
  */
 export async function startNatsCluster(): Promise<PrivateNatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'maas-nats-cluster-'));
   const certs = routeCertificates(dir);
-  // nats-server resolves includes beside the including file: the deploy file is copied there as it is.
-  copyFileSync(clusterConf(), join(dir, 'cluster.conf'));
+  writeFileSync(join(dir, 'cluster.conf'), ROUTES_CONF);
   const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort() })));
   const routes = Object.fromEntries(ports.map((p, i) => [`NATS_ROUTE_${i + 1}`, `nats-route://127.0.0.1:${p.route}`]));
   const children: (ChildProcess | undefined)[] = [];
