@@ -9,12 +9,17 @@ const commaList = (value: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** A key stored before keys were verified by digest: every gateway refuses it, so its holder needs a new one. */
+const LEGACY = 'legacy (refused: made before keys were verified by digest; create a new key and revoke this one)';
+
 function describe(k: KeySummary): string {
   const state = k.revokedAt
     ? `revoked ${k.revokedAt}`
     : k.expiresAt && Date.parse(k.expiresAt) <= Date.now()
       ? `expired ${k.expiresAt}`
-      : 'active';
+      : k.legacy
+        ? LEGACY
+        : 'active';
   const limits = Object.entries(k.limits ?? {})
     .filter(([, v]) => v != null)
     .map(([name, v]) => `${name}=${v}`);
@@ -57,7 +62,7 @@ const create = defineArgs({
 
 const listKeys = defineArgs({
   command: 'maas keys list',
-  description: 'One key per line: id, prefix, user, models, state.',
+  description: 'One key per line: id, prefix, user, models, state (active, expired, revoked, or legacy: refused until replaced).',
   options: {
     user: { type: 'string', value: 'EMAIL', help: 'only the keys of this account' },
     all: { type: 'boolean', help: 'include revoked keys' },

@@ -2,7 +2,16 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { NatsConnection } from 'nats';
 import { keyDigest, keyVerifyRequest, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, startService, StartedService, TestDatabase, testNamespace, testNats, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  startNode,
+  startService,
+  StartedService,
+  TestDatabase,
+  testNamespace,
+  testNats,
+  testNatsUrl,
+} from '@maas/testing';
 import { ApiKeys1732500000000 } from '../src/migrations/1732500000000-api-keys';
 
 const SERVER_SECRET = 'key-digests-test-secret';
@@ -113,6 +122,25 @@ describe('key-registry: keys verified by digest, against real NATS and PostgreSQ
     ]);
     // No log line holds a key.
     for (const key of [legacyKey, legacyRevokedKey, legacyExpiredKey]) expect(service.lines.join('\n')).not.toContain(key.slice(12));
+  });
+
+  it('shows legacy keys in `maas keys list` as refused until replaced', async () => {
+    const proc = startNode('bin/maas.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace }, [
+      'keys',
+      'list',
+      '--user',
+      'ada@example.org',
+    ]);
+    const code = await new Promise<number | null>((resolve) =>
+      proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve),
+    );
+    expect(code).toBe(0);
+    // Revoked keys are listed only with --all; an expired one says so, whatever its hash.
+    const listed = proc.lines.filter((l) => l.includes('sk-'));
+    expect(listed).toEqual([
+      expect.stringMatching(/sk-OldKey01_….*legacy \(refused: made before keys were verified by digest; create a new key/),
+      expect.stringMatching(/sk-OldKey03_….*expired /),
+    ]);
   });
 
   it('refuses a legacy key with a message naming its prefix and how to replace it; revoked or expired ones are simply unknown', async () => {
