@@ -1,5 +1,6 @@
 import { ConfigError, env, loadConfig } from '@maas/config';
 import { BatchConcurrency, DEFAULT_ROUTING_PRESET, parseBatchConcurrency, routingPresets } from '@maas/routing';
+import { BatchObjectivesConfig, parseBatchObjectives } from './policy/batch-controller';
 import { parseTokenizerMap, TokenizerMap } from './policy/prompt-tokens';
 
 const PRESETS = Object.keys(routingPresets) as (keyof typeof routingPresets)[];
@@ -70,9 +71,41 @@ export const gatewayConfigSpec = {
   /**
    * Ready workers per model kept free of batch work for interactive requests (more while interactive
    * requests in flight fill them), when the model has more workers than that; the others take the batch.
-   * 0: batch work may go to every worker's spare slots.
+   * 0: batch work may go to every worker's spare slots. Unset: 0 under adaptive batch control (the
+   * controller keeps interactive latency), 1 under static control.
    */
-  GATEWAY_INTERACTIVE_LANE: env.int(1, 0, 1000),
+  GATEWAY_INTERACTIVE_LANE: {
+    describe: 'an integer from 0 to 1000 (optional)',
+    parse(raw: string | undefined, key: string): number | undefined {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0 || n > 1000)
+        throw new ConfigError(`${key} must be an integer from 0 to 1000, got ${JSON.stringify(raw)}`);
+      return n;
+    },
+  },
+  /**
+   * How much batch work each worker takes: `adaptive` (a controller per model raises it while the interactive
+   * objectives of GATEWAY_BATCH_OBJECTIVES hold and cuts it when they are at risk, with GATEWAY_BATCH_CONCURRENCY
+   * as its ceiling) or `static` (GATEWAY_BATCH_CONCURRENCY, GATEWAY_BATCH_RESERVE and the lanes alone).
+   */
+  GATEWAY_BATCH_CONTROL: env.oneOf(['adaptive', 'static'] as const, 'adaptive'),
+  /**
+   * Interactive latency objectives per model the adaptive batch control keeps, as JSON:
+   * `{"MODEL": {"ttftP99Ms": 1500, "tpotP99Ms": 80}, "*": {…}}`. Unset: TTFT p99 1.5 s and TPOT p99 80 ms.
+   */
+  GATEWAY_BATCH_OBJECTIVES: {
+    describe: 'a JSON object of model → {"ttftP99Ms", "tpotP99Ms"} (optional)',
+    parse(raw: string | undefined, key: string): BatchObjectivesConfig {
+      try {
+        return parseBatchObjectives(raw ?? '', key);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    },
+  },
+  /** How often the adaptive batch control reads latencies and heartbeats and sets each worker's batch limit. */
+  GATEWAY_BATCH_CONTROL_INTERVAL: env.duration('1s'),
   /**
    * vLLM `priority` put in the body of every batch request sent upstream (lower is more urgent; interactive
    * requests have 0, so 1 lets them preempt batch work). Unset: no `priority` is sent. Set it only when every

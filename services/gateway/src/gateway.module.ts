@@ -15,6 +15,7 @@ import { SessionRepository } from './repositories/session.repository';
 import { SharedLimitsRepository } from './repositories/shared-limits.repository';
 import { UpstreamRepository } from './repositories/upstream.repository';
 import { UsageRepository } from './repositories/usage.repository';
+import { BatchControlService } from './services/batch-control.service';
 import { DispatchService } from './services/dispatch.service';
 import { InferenceService } from './services/inference.service';
 import { KeyAuthService } from './services/key-auth.service';
@@ -52,6 +53,7 @@ export const GATEWAY: ServiceDefinition = {
     UsageRepository,
     WorkerRegistryService,
     RoutingService,
+    BatchControlService,
     KeyAuthService,
     SharedLimitsRepository,
     KeyLimitsService,

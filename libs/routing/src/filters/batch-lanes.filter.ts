@@ -59,8 +59,8 @@ export function interactiveCandidates<T extends LaneWorker>(workers: readonly T[
 
 /** How batch work shares a model's workers (GATEWAY_INTERACTIVE_LANE, GATEWAY_BATCH_RESERVE, GATEWAY_BATCH_CONCURRENCY). */
 export interface BatchLaneSpec {
-  /** Workers kept for interactive traffic while there are enough to keep any apart. */
-  readonly minInteractive: number;
+  /** Workers kept for interactive traffic while there are enough to keep any apart; default 0 (as interactive requests in flight need). */
+  readonly minInteractive?: number;
   /** Share of each worker's slots and KV cache batch work leaves free. */
   readonly reserve: number;
   readonly concurrency: BatchConcurrency;
@@ -88,7 +88,7 @@ export function laneWorker(e: Endpoint): LaneWorker {
 
 /** The model's workers split into lanes. */
 export function lanesOf(endpoints: readonly Endpoint[], spec: BatchLaneSpec): Lanes {
-  return assignLanes(endpoints.map(laneWorker), spec.minInteractive);
+  return assignLanes(endpoints.map(laneWorker), spec.minInteractive ?? 0);
 }
 
 /**

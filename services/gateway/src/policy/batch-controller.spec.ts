@@ -1,4 +1,13 @@
-import { BatchController, BatchControllerOptions, InteractiveSample, latencyP99, WorkerLoad } from './batch-controller';
+import {
+  BatchController,
+  BatchControllerOptions,
+  DEFAULT_BATCH_OBJECTIVES,
+  InteractiveSample,
+  latencyP99,
+  objectivesFor,
+  parseBatchObjectives,
+  WorkerLoad,
+} from './batch-controller';
 
 const OBJECTIVES = { ttftP99Ms: 1500, tpotP99Ms: 80 };
 
@@ -196,4 +205,19 @@ describe('BatchController', () => {
     const samples = repeat(200, (i) => ({ atMs: 0, ttftMs: i + 1, tpotMs: i < 100 ? 10 : undefined }));
     expect(latencyP99(samples)).toEqual({ ttftMs: 198, tpotMs: 10 });
   });
+});
+
+describe('GATEWAY_BATCH_OBJECTIVES', () => {
+  it('reads objectives per model, the missing one from *', () => {
+    const c = parseBatchObjectives('{"a": {"ttftP99Ms": 800, "tpotP99Ms": 40}, "b": {"tpotP99Ms": 60}, "*": {"ttftP99Ms": 2000}}', 'K');
+    expect(objectivesFor(c, 'a')).toEqual({ ttftP99Ms: 800, tpotP99Ms: 40 });
+    expect(objectivesFor(c, 'b')).toEqual({ ttftP99Ms: 2000, tpotP99Ms: 60 });
+    expect(objectivesFor(c, 'other')).toEqual({ ttftP99Ms: 2000, tpotP99Ms: DEFAULT_BATCH_OBJECTIVES.tpotP99Ms });
+    expect(objectivesFor(parseBatchObjectives('', 'K'), 'm')).toEqual(DEFAULT_BATCH_OBJECTIVES);
+  });
+
+  it.each(['nope', '[]', '{"m": 5}', '{"m": {"ttftP99Ms": 0}}', '{"m": {"ttftP99Ms": "1s"}}', '{"m": {"ttft": 100}}'])(
+    'refuses %s, naming the key',
+    (raw) => expect(() => parseBatchObjectives(raw, 'GATEWAY_BATCH_OBJECTIVES')).toThrow(/^GATEWAY_BATCH_OBJECTIVES: /),
+  );
 });

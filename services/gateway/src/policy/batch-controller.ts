@@ -216,3 +216,49 @@ function quantile(values: number[], q: number): number | undefined {
 function clamp(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, n));
 }
+
+/** `GATEWAY_BATCH_OBJECTIVES`: model id → its interactive objectives; `*` for every other model. */
+export type BatchObjectivesConfig = ReadonlyMap<string, BatchObjectives>;
+
+/** TTFT p99 ≤ 1.5 s, TPOT p99 ≤ 80 ms: for models the configuration does not name. */
+export const DEFAULT_BATCH_OBJECTIVES: BatchObjectives = { ttftP99Ms: 1500, tpotP99Ms: 80 };
+
+export function objectivesFor(config: BatchObjectivesConfig, model: string): BatchObjectives {
+  return config.get(model) ?? config.get('*') ?? DEFAULT_BATCH_OBJECTIVES;
+}
+
+/**
+ * Parses `{"MODEL": {"ttftP99Ms": 1500, "tpotP99Ms": 80}, "*": {…}}`; a model giving one objective takes
+ * the other from `*` (else the default). Throws naming the key and the bad entry.
+ */
+export function parseBatchObjectives(raw: string, key: string): BatchObjectivesConfig {
+  const out = new Map<string, BatchObjectives>();
+  if (raw.trim() === '') return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`${key}: expected a JSON object of model → {"ttftP99Ms": ms, "tpotP99Ms": ms}, got ${JSON.stringify(raw)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${key}: expected a JSON object of model → {"ttftP99Ms": ms, "tpotP99Ms": ms}`);
+  }
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  const check = (model: string, value: unknown): Partial<BatchObjectives> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error(`${key}: ${JSON.stringify(model)} must be an object`);
+    const o: Partial<BatchObjectives> = {};
+    for (const [name, ms] of Object.entries(value as Record<string, unknown>)) {
+      if (name !== 'ttftP99Ms' && name !== 'tpotP99Ms')
+        throw new Error(`${key}: ${JSON.stringify(model)} has an unknown objective ${JSON.stringify(name)}`);
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+        throw new Error(`${key}: ${JSON.stringify(model)}.${name} must be a positive number of milliseconds, got ${JSON.stringify(ms)}`);
+      }
+      o[name] = ms;
+    }
+    return o;
+  };
+  const star = { ...DEFAULT_BATCH_OBJECTIVES, ...check('*', (parsed as Record<string, unknown>)['*'] ?? {}) };
+  for (const [model, value] of entries) out.set(model, model === '*' ? star : { ...star, ...check(model, value) });
+  return out;
+}

@@ -1,5 +1,5 @@
 import { register } from 'prom-client';
-import { MAX_MODEL_LABELS, RequestMetrics } from './request-metrics';
+import { InteractiveLatency, MAX_MODEL_LABELS, onInteractiveLatency, RequestMetrics } from './request-metrics';
 import type { RequestRecord } from './usage.service';
 
 const record = (over: Partial<RequestRecord>): RequestRecord =>
@@ -60,5 +60,21 @@ describe('RequestMetrics', () => {
     expect(
       await sample('maas_gateway_request_duration_seconds_count', 'model="other",endpoint="chat.completions",kind="interactive"'),
     ).toBeUndefined();
+  });
+
+  it('hands the latency of interactive requests that streamed a token to its listeners, until they leave', () => {
+    const metrics = new RequestMetrics({ knownModel: () => ({}) });
+    const seen: InteractiveLatency[] = [];
+    const leave = onInteractiveLatency((l) => seen.push(l));
+    metrics.observe(record({ workerId: 'w1', t0: 1000, completionTokens: 11, queueMs: 1, ttftMs: 200 }), 200, 700);
+    metrics.observe(record({ workerId: 'w2', t0: 2000, completionTokens: 1, queueMs: 1, ttftMs: 90 }), 200, 95);
+    metrics.observe(record({ kind: 'batch', workerId: 'w1', t0: 3000, completionTokens: 11, queueMs: 1, ttftMs: 100 }), 200, 500);
+    metrics.observe(record({ workerId: 'w1', t0: 4000, completionTokens: 11, queueMs: 1 }), 200, 500); // not streamed: no TTFT
+    leave();
+    metrics.observe(record({ workerId: 'w1', t0: 5000, completionTokens: 11, queueMs: 1, ttftMs: 100 }), 200, 500);
+    expect(seen).toEqual([
+      { model: 'm', workerId: 'w1', firstTokenAt: 1200, ttftMs: 200, tpotMs: 50 },
+      { model: 'm', workerId: 'w2', firstTokenAt: 2090, ttftMs: 90, tpotMs: undefined },
+    ]);
   });
 });

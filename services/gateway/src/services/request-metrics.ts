@@ -45,6 +45,24 @@ const tpot = new SeriesHistogram(
   [0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5],
 );
 
+/** A completed interactive request's latency, as the adaptive batch control reads it (times on the monotonic clock). */
+export interface InteractiveLatency {
+  readonly model: string;
+  readonly workerId: string | null;
+  /** When its first token came. */
+  readonly firstTokenAt: number;
+  readonly ttftMs: number;
+  readonly tpotMs?: number;
+}
+
+const latencyListeners = new Set<(latency: InteractiveLatency) => void>();
+
+/** Calls `listener` with the latency of each interactive request that streamed a token; returns the unsubscribe. */
+export function onInteractiveLatency(listener: (latency: InteractiveLatency) => void): () => void {
+  latencyListeners.add(listener);
+  return () => latencyListeners.delete(listener);
+}
+
 /** What the metrics need to know of the models: whether the gateway serves (or recently served) one. */
 export interface ModelCatalogue {
   knownModel(model: string): unknown;
@@ -76,8 +94,20 @@ export class RequestMetrics {
     duration.labels(model, endpoint, kind).observe(latencyMs / 1000);
     if (record.ttftMs === null) return;
     ttft.labels(model).observe(record.ttftMs / 1000);
+    let tpotMs: number | undefined;
     if (status === 200 && record.completionTokens > 1 && latencyMs > record.ttftMs) {
-      tpot.labels(model).observe((latencyMs - record.ttftMs) / (record.completionTokens - 1) / 1000);
+      tpotMs = (latencyMs - record.ttftMs) / (record.completionTokens - 1);
+      tpot.labels(model).observe(tpotMs / 1000);
+    }
+    if (kind === 'interactive' && latencyListeners.size > 0) {
+      const latency = {
+        model: record.model,
+        workerId: record.workerId,
+        firstTokenAt: record.t0 + record.ttftMs,
+        ttftMs: record.ttftMs,
+        tpotMs,
+      };
+      for (const listener of latencyListeners) listener(latency);
     }
   }
 }

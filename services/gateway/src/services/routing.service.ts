@@ -57,6 +57,8 @@ export class RoutingService {
   private readonly batchHolds = new Map<string, string>();
   private readonly heldPerModel = new Map<string, number>();
   private readonly failedUntil = new Map<string, number>();
+  /** Model → worker → batch requests allowed there now, set by the adaptive batch control (none under static control). */
+  private readonly batchLimits = new Map<string, ReadonlyMap<string, number>>();
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -64,10 +66,12 @@ export class RoutingService {
     private readonly registry: WorkerRegistryService,
   ) {
     this.policy = buildRoutingPolicy(routingPresets[config.GATEWAY_ROUTING]);
+    const adaptive = config.GATEWAY_BATCH_CONTROL === 'adaptive';
     this.lanesSpec = {
-      minInteractive: config.GATEWAY_INTERACTIVE_LANE,
+      minInteractive: config.GATEWAY_INTERACTIVE_LANE ?? (adaptive ? 0 : 1),
       reserve: config.GATEWAY_BATCH_RESERVE,
       concurrency: config.GATEWAY_BATCH_CONCURRENCY,
+      ...(adaptive ? { batchLimit: (model: string, workerId: string) => this.batchLimits.get(model)?.get(workerId) } : {}),
     };
     const parts = this.policy.pipeline.parts;
     this.pipeline = new RoutingPipeline({ ...parts, filters: [batchLaneFilter(this.lanesSpec), interactiveLaneFilter, ...parts.filters] });
@@ -140,6 +144,17 @@ export class RoutingService {
   /** Batch slots free per worker of the model's batch lane (see `batchSlots` in @maas/routing). */
   batchSlots(model: string): ReadonlyMap<string, number> {
     return batchSlots(model, this.endpointsOf(model), this.lanesSpec, this.lanes(model));
+  }
+
+  /** The batch requests each worker of the model may have from this gateway now (the adaptive batch control's limits). */
+  setBatchLimits(model: string, limits: ReadonlyMap<string, number>): void {
+    if (limits.size === 0) this.batchLimits.delete(model);
+    else this.batchLimits.set(model, limits);
+  }
+
+  /** Batch requests this gateway has running on the worker. */
+  batchInFlight(workerId: string): number {
+    return this.batchOutstanding.get(workerId) ?? 0;
   }
 
   /** A request went to the worker: counted until `finished` (a batch request's held slot is now counted there). */
