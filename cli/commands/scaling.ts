@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import { defineArgs, Parsed, UsageError } from '@maas/cli-args';
 import { connect, JsMsg, NatsConnection } from 'nats';
-import { Client } from 'pg';
 import { MessageName, ScalingAction, ScalingDecided, Subjects, VmStateChanged } from '@maas/contracts';
-import { DEFAULT_DATABASE_URL, env, loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
+import { loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import {
   decide,
   DecisionInput,
@@ -15,13 +14,18 @@ import {
   ScalingSpec,
   ScalingSpecOverrides,
 } from '@maas/scaling';
-import { natsConnectionOptions } from '@maas/nats';
+import { MessageBus, natsConnectionOptions } from '@maas/nats';
+import { withBus } from '../bus';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
-const ENVIRONMENT = `environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas),
-             DATABASE_URL (default ${DEFAULT_DATABASE_URL}, with --db)`;
+const ENVIRONMENT = `environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas)`;
 const TIMES = 'times: ISO 8601 (2026-01-31T09:00:00Z), "now", or a duration ago (30m, 2h, 7d)';
-const DB = { type: 'boolean', help: 'read decisions from PostgreSQL (DATABASE_URL) instead of the JetStream SCALING stream' } as const;
+const DB = {
+  type: 'boolean',
+  help: "the vm-scaler's recorded decisions (its PostgreSQL table, asked over NATS) instead of the JetStream SCALING stream",
+} as const;
+/** Decisions per vm-scaler.list-decisions page (the vm-scaler also stops a page short of the NATS payload limit). */
+const PAGE = 500;
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -124,51 +128,39 @@ function streamDecisions(stream: ScalingStream): DecisionSource {
   };
 }
 
-async function databaseDecisions(): Promise<DecisionSource> {
-  const { DATABASE_URL } = loadConfig({ DATABASE_URL: env.url(DEFAULT_DATABASE_URL, ['postgres', 'postgresql']) });
-  const client = new Client({ connectionString: DATABASE_URL });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(`cannot reach PostgreSQL at ${DATABASE_URL.replace(/\/\/[^@/]*@/, '//…@')}: ${(err as Error).message}`);
-  }
-  return {
-    async *decisions(fromMs, toMs, progress) {
-      let after = new Date(fromMs - 1);
-      let afterId = '';
-      let n = 0;
-      for (;;) {
-        // keyset pages: a long range never sits in memory at once
-        const { rows } = await client.query(
-          `SELECT decision_id, stage, model, decided_at, inputs, decision, reasons FROM scaling_decisions
-           WHERE (decided_at, decision_id) > ($1, $2) AND decided_at <= $3 ORDER BY decided_at, decision_id LIMIT 500`,
-          [after, afterId, new Date(toMs)],
-        );
-        for (const r of rows) {
-          progress((n += 1));
-          yield {
-            decisionId: r.decision_id,
-            stage: r.stage,
-            model: r.model,
-            decidedAt: (r.decided_at as Date).toISOString(),
-            inputs: r.inputs,
-            decision: r.decision,
-            reasons: r.reasons,
-          };
-        }
-        if (rows.length < 500) return;
-        after = rows[rows.length - 1].decided_at;
-        afterId = rows[rows.length - 1].decision_id;
-      }
-    },
-    async close() {
-      await client.end();
-    },
-  };
+/**
+ * The decisions the vm-scaler recorded in [from, to], oldest first, asked page by page over NATS
+ * (vm-scaler.list-decisions): its table is its own, and a long range never sits in one message.
+ */
+async function* recordedDecisions(bus: MessageBus, fromMs: number, toMs: number): AsyncGenerator<ScalingDecided> {
+  let cursor: string | null = null;
+  do {
+    const page = await bus.request(
+      'vm-scaler.list-decisions',
+      { since: new Date(fromMs).toISOString(), until: new Date(toMs).toISOString(), limit: PAGE, ...(cursor ? { cursor } : {}) },
+      15_000,
+    );
+    yield* page.decisions;
+    cursor = page.nextCursor;
+  } while (cursor);
 }
 
-async function decisionSource(db: boolean): Promise<DecisionSource> {
-  return db ? databaseDecisions() : streamDecisions(await ScalingStream.open());
+/** Every decision of [from, to], from the vm-scaler's records (`db`) or the SCALING stream. */
+async function readDecisions(db: boolean, fromMs: number, toMs: number, progress: (n: number) => void): Promise<ScalingDecided[]> {
+  const recorded: ScalingDecided[] = [];
+  if (db) {
+    await withBus('vm-scaler', async (bus) => {
+      for await (const d of recordedDecisions(bus, fromMs, toMs)) progress(recorded.push(d));
+    });
+    return recorded;
+  }
+  const source = streamDecisions(await ScalingStream.open());
+  try {
+    for await (const d of source.decisions(fromMs, toMs, progress)) recorded.push(d);
+  } finally {
+    await source.close();
+  }
+  return recorded;
 }
 
 /** Progress on stderr for long reads, when someone is watching. */
@@ -318,13 +310,9 @@ async function findDecision(id: string, db: boolean): Promise<{ decided: Scaling
   const t = time[1];
   const ms = Date.parse(`${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13)}`);
   if (db) {
-    const source = await databaseDecisions();
-    try {
-      for await (const d of source.decisions(ms - 1, ms + 1, () => undefined)) if (d.decisionId === id) return { decided: d, actions: [] };
-    } finally {
-      await source.close();
-    }
-    throw new Error(`no decision ${id} in scaling_decisions`);
+    const decided = (await readDecisions(true, ms - 1, ms + 1, () => undefined)).find((d) => d.decisionId === id);
+    if (!decided) throw new Error(`no decision ${id} among the vm-scaler's recorded decisions`);
+    return { decided, actions: [] };
   }
   const stream = await ScalingStream.open();
   let decided: ScalingDecided | undefined;
@@ -463,14 +451,12 @@ async function replay({ values }: Parsed<typeof replaySpec>): Promise<number> {
   if (to < from) throw new UsageError(`--to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`);
   const other = values.spec ? loadSpecFile(values.spec) : undefined;
 
-  const source = await decisionSource(values.db);
   const progress = progressLine('reading decisions');
-  const recorded: ScalingDecided[] = [];
+  let recorded: ScalingDecided[];
   try {
-    for await (const d of source.decisions(from, to, progress.tick)) recorded.push(d);
+    recorded = await readDecisions(values.db, from, to, progress.tick);
   } finally {
     progress.done();
-    await source.close();
   }
   if (recorded.length === 0) {
     out(`no decisions recorded between ${clock(new Date(from).toISOString())} and ${clock(new Date(to).toISOString())}`);
@@ -511,7 +497,7 @@ export const command: Command = defineCommandGroup({
   summary: 'scaling decisions: timeline, explanation with inputs, replay (identical or diff with another spec)',
   description: `What vm-scaler decided, why, and what another spec would have decided. Every decision is recorded
 with its inputs (spec, previous state, observation, forecast) on the JetStream SCALING stream and
-in PostgreSQL (scaling_decisions).`,
+in the vm-scaler's PostgreSQL (scaling_decisions), which it answers from over NATS.`,
   actions: {
     events: defineCommand(
       'timeline of decisions, actions and node state changes; decisions that change nothing are left out unless --all',
@@ -525,5 +511,5 @@ in PostgreSQL (scaling_decisions).`,
       replay,
     ),
   },
-  epilogue: `${TIMES}\n--db   read decisions from PostgreSQL (DATABASE_URL) instead of the stream (explain, replay)\n\n${ENVIRONMENT}`,
+  epilogue: `${TIMES}\n--db   the vm-scaler's recorded decisions (asked over NATS) instead of the stream (explain, replay)\n\n${ENVIRONMENT}`,
 });

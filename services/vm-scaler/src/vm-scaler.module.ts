@@ -6,6 +6,7 @@ import { Logger } from '@maas/logging';
 import type { ScalingSpec } from '@maas/scaling';
 import { Clock, CLOCK, PLATFORM_CONFIG, PlatformModule, projectRoot, ServiceDefinition, systemClock } from '@maas/platform';
 import { CatalogueHandler } from './handlers/catalogue.handler';
+import { DecisionHandler } from './handlers/decision.handler';
 import { DemandHandler } from './handlers/demand.handler';
 import { WorkerHandler } from './handlers/worker.handler';
 import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
@@ -23,6 +24,7 @@ import { slurmCommands } from './repositories/providers/slurm-cli';
 import { SlurmCapacityProvider } from './repositories/providers/slurm.provider';
 import { EventOutboxRepository } from './repositories/event-outbox.repository';
 import { ScalingDecisionEntity } from './repositories/scaling-decision.entity';
+import { ScalingDecisionHistoryRepository } from './repositories/scaling-decision-history.repository';
 import { ScalingDecisionRepository } from './repositories/scaling-decision.repository';
 import { ScalingEventsRepository } from './repositories/scaling-events.repository';
 import { VmEntity } from './repositories/vm.entity';
@@ -133,7 +135,7 @@ function capacityProvider(
 
 @Module({
   imports: [PlatformModule.forService(VM_SCALER)],
-  controllers: [DemandHandler, WorkerHandler, CatalogueHandler],
+  controllers: [DemandHandler, WorkerHandler, CatalogueHandler, DecisionHandler],
   providers: [
     { provide: VM_SCALER_CONFIG, useFactory: loadVmScalerConfig },
     {
@@ -145,6 +147,7 @@ function capacityProvider(
     { provide: CAPACITY_PROVIDER, inject: [VM_SCALER_CONFIG, PLATFORM_CONFIG, SCALING_SPEC, CLOCK, Logger], useFactory: capacityProvider },
     EventOutboxRepository,
     ScalingDecisionRepository,
+    ScalingDecisionHistoryRepository,
     ScalingEventsRepository,
     EventOutboxService,
     VmRepository,

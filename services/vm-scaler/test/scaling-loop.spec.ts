@@ -63,6 +63,15 @@ describe('vm-scaler loop with the simulated provider', () => {
   let from: string;
   let to: string;
   const natsEnv = () => ({ NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace });
+  const scalerEnv = () => ({
+    ...natsEnv(),
+    DATABASE_URL: db.url,
+    SCALING_PROVIDER: 'simulated',
+    SCALING_SIMULATED: JSON.stringify({ bootSeconds: { min: 0.5, max: 1 }, failureProbability: 0 }),
+    SCALING_SPEC_FILE: path.join(dir, 'spec.json'),
+    SCALING_TICK_MS: '300ms',
+    SCALING_METRIC_MAX_AGE_MS: '3s',
+  });
 
   const rows = async (sql: string, params: unknown[] = []) => {
     const c = new Client({ connectionString: db.url });
@@ -91,15 +100,7 @@ describe('vm-scaler loop with the simulated provider', () => {
   });
 
   it('starts nodes as demand ramps up, drains and stops them as it falls, recording every decision with its inputs', async () => {
-    svc = await startService('vm-scaler', {
-      ...natsEnv(),
-      DATABASE_URL: db.url,
-      SCALING_PROVIDER: 'simulated',
-      SCALING_SIMULATED: JSON.stringify({ bootSeconds: { min: 0.5, max: 1 }, failureProbability: 0 }),
-      SCALING_SPEC_FILE: path.join(dir, 'spec.json'),
-      SCALING_TICK_MS: '300ms',
-      SCALING_METRIC_MAX_AGE_MS: '3s',
-    });
+    svc = await startService('vm-scaler', scalerEnv());
     await svc.waitFor((r) => r.msg === 'scaling loop started', 10_000);
     from = new Date().toISOString();
 
@@ -213,7 +214,7 @@ describe('vm-scaler loop with the simulated provider', () => {
     expect(counts.get('vm.state-changed')).toBeGreaterThanOrEqual(3 * 4); // booting, ready, draining, stopped each
   });
 
-  it('replays the window to the identical decisions, from the stream and from PostgreSQL', async () => {
+  it("replays the window to the identical decisions, from the stream and from the vm-scaler's records over NATS", async () => {
     const total = (await rows('SELECT count(*)::int AS n FROM scaling_decisions'))[0].n;
     const stream = await maas(['replay', '--from', from, '--to', to], natsEnv());
     expect(stream.stderr).toBe('');
@@ -222,9 +223,83 @@ describe('vm-scaler loop with the simulated provider', () => {
     expect(lines[lines.length - 1]).toBe(`${total} decisions replayed: all identical`);
     expect(lines.filter((l) => / sd-\S+ .*identical$/.test(l))).toHaveLength(total);
 
-    const fromDb = await maas(['replay', '--db', '--from', from, '--to', to, '--brief'], { DATABASE_URL: db.url });
-    expect(fromDb.code).toBe(0);
-    expect(fromDb.stdout.trimEnd().split('\n').pop()).toBe(`${total} decisions replayed: all identical`);
+    // --db: the vm-scaler answers from its table; the command has no database address.
+    const stopped = await maas(['replay', '--db', '--from', from, '--to', to], natsEnv());
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr.trim()).toBe(`maas scaling: vm-scaler is not answering on NATS (namespace ${namespace}): no responders`);
+    svc = await startService('vm-scaler', scalerEnv());
+    try {
+      const fromDb = await maas(['replay', '--db', '--from', from, '--to', to, '--brief'], {
+        ...natsEnv(),
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      });
+      expect(fromDb.stderr).toBe('');
+      expect(fromDb.code).toBe(0);
+      expect(fromDb.stdout.trimEnd().split('\n').pop()).toBe(`${total} decisions replayed: all identical`);
+      const full = await maas(['replay', '--db', '--from', from, '--to', to], natsEnv());
+      expect(full.stdout).toBe(stream.stdout);
+
+      const [first] = await rows('SELECT decision_id FROM scaling_decisions ORDER BY decided_at LIMIT 1');
+      const explained = await maas(['explain', '--db', first.decision_id], natsEnv());
+      expect(explained.code).toBe(0);
+      expect(explained.stdout).toContain(`decision ${first.decision_id}`);
+      expect(explained.stdout).toContain('replayed: identical');
+    } finally {
+      await svc.stop();
+      svc = undefined;
+    }
+  });
+
+  it('pages the recorded decisions over NATS (vm-scaler.list-decisions): in order, by model, and refuses a forged cursor', async () => {
+    svc = await startService('vm-scaler', scalerEnv());
+    try {
+      const expected = (
+        await rows('SELECT decision_id FROM scaling_decisions WHERE decided_at BETWEEN $1 AND $2 ORDER BY decided_at, decision_id', [
+          from,
+          to,
+        ])
+      ).map((r) => r.decision_id);
+      expect(expected.length).toBeGreaterThan(7);
+      const pageThrough = async (extra: { model?: string } = {}) => {
+        const ids: string[] = [];
+        const sizes: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await bus.request('vm-scaler.list-decisions', {
+            since: from,
+            until: to,
+            limit: 7,
+            ...extra,
+            ...(cursor ? { cursor } : {}),
+          });
+          ids.push(...page.decisions.map((d) => d.decisionId));
+          sizes.push(page.decisions.length);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return { ids, sizes };
+      };
+      const all = await pageThrough();
+      expect(all.ids).toEqual(expected);
+      expect(all.sizes.slice(0, -1).every((n) => n === 7)).toBe(true);
+      expect((await pageThrough({ model: MODEL })).ids).toEqual(expected);
+      expect((await pageThrough({ model: 'openai/gpt-oss-20b' })).ids).toEqual([]);
+
+      const [one] = (await bus.request('vm-scaler.list-decisions', { since: from, until: to, limit: 1 })).decisions;
+      expect(one).toEqual({
+        ...(
+          await rows('SELECT inputs, decision, reasons, stage, model FROM scaling_decisions WHERE decision_id = $1', [one.decisionId])
+        )[0],
+        decisionId: one.decisionId,
+        decidedAt: one.decidedAt,
+      });
+      await expect(
+        bus.request('vm-scaler.list-decisions', { since: from, until: to, cursor: Buffer.from('["yesterday","x"]').toString('base64url') }),
+      ).rejects.toThrow(/cursor .* is not one vm-scaler.list-decisions gave out/);
+      await expect(bus.request('vm-scaler.list-decisions', { since: from, until: to, limit: 501 } as never)).rejects.toThrow(/limit/);
+    } finally {
+      await svc.stop();
+      svc = undefined;
+    }
   });
 
   it('shows what another spec would have decided', async () => {
