@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Msg, NatsConnection, Subscription } from 'nats';
+import { keyDigest, keyVerifyRequest, sessionDigest, sessionVerifyRequest } from '@maas/contracts';
+import { startService, StartedService, testNats } from '@maas/testing';
+import { issueSignInLink } from '../scripts/lib/sign-in-link';
+import { chatBody, json, Stack } from '../services/gateway/test/support/stack';
+
+interface Seen {
+  subject: string;
+  payload: string;
+  headers: string;
+}
+
+/** Stands in for Open WebUI (a Python app not installable here): answers every request, records who the gateway named. */
+async function startWebUi(): Promise<{ url: string; users: string[]; close: () => Promise<void> }> {
+  const users: string[] = [];
+  const server = http.createServer((req, res) => {
+    users.push(String(req.headers['x-maas-user-email'] ?? ''));
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    users,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * What crosses NATS while a person uses the platform: a chat with a real API key and portal and
+ * Open WebUI requests with a real session, through a real gateway, key-registry and auth. A client
+ * subscribed to every subject (`>`) sees each message; none may hold the key's secret part or the
+ * session cookie, in its payload or its headers. The gateway's verify requests are seen, carrying
+ * the digests instead.
+ */
+describe('credentials off the bus: the gateway sends digests, never keys or session cookies', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-bus-credentials-'));
+  const linkFile = path.join(dir, 'sign-in-link.json');
+  const stack = new Stack({ GATEWAY_KEY_CACHE_TTL: '1s', GATEWAY_KEY_NEGATIVE_TTL: '1ms' });
+  let auth: StartedService;
+  let metrics: StartedService;
+  let web: StartedService;
+  let webui: Awaited<ReturnType<typeof startWebUi>>;
+  let sniffer: NatsConnection;
+  let everything: Subscription;
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    await stack.start();
+    [auth, metrics, webui] = await Promise.all([
+      startService('auth', { ...stack.env, AUTH_PUBLIC_URL: 'http://127.0.0.1:1', AUTH_SIGN_IN_LINK_FILE: linkFile }),
+      startService('metrics-collector', stack.env),
+      startWebUi(),
+      stack.startWorker(),
+    ]);
+    web = await stack.startGateway({ GATEWAY_AUTH_URL: auth.url, GATEWAY_WEBUI_URL: webui.url });
+  });
+
+  afterAll(async () => {
+    await everything?.drain();
+    await sniffer?.close();
+    await Promise.all([auth?.stop(), metrics?.stop(), webui?.close()]);
+    await stack.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Records every message on the NATS server (any namespace, replies and JetStream API included) from now on. */
+  async function sniff(): Promise<void> {
+    sniffer = await testNats();
+    everything = sniffer.subscribe('>', {
+      callback: (_err, m: Msg) => {
+        const headers = m.headers ? [...m.headers.keys()].map((k) => `${k}: ${m.headers!.values(k).join(', ')}`).join('\n') : '';
+        seen.push({ subject: m.subject, payload: Buffer.from(m.data).toString('utf8'), headers });
+      },
+    });
+    await sniffer.flush();
+  }
+
+  /** A session as the sign-in link gives one, redeemed through the gateway; returns the cookie's value. */
+  async function signIn(): Promise<string> {
+    const link = new URL(issueSignInLink({ file: linkFile, publicUrl: web.url, email: 'ada@example.org', ttlMs: 60_000 }).url);
+    const res = await fetch(`${web.url}/auth/one-time`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: link.pathname.split('/').pop()! }),
+    });
+    expect(res.status).toBe(303);
+    const cookie = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .find((c) => c.startsWith('maas_session='));
+    expect(cookie).toBeDefined();
+    return cookie!.slice('maas_session='.length);
+  }
+
+  it('carries neither the key’s secret part nor the session cookie in any payload or header', async () => {
+    const { secret, prefix } = await stack.createKey({ name: 'bus-watch' });
+    const secretPart = secret.slice(`sk-${prefix}_`.length);
+    const session = await signIn();
+    // Watching starts after the key's creation: its reply is the one message meant to carry the new key, to its creator.
+    await sniff();
+
+    // A chat with the real key: the gateway's cache is cold, so it asks key-registry.
+    const chat = await fetch(`${web.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify(chatBody()),
+    });
+    expect(chat.status).toBe(200);
+    expect((await json(chat)).choices[0].message.content).toBeTruthy();
+    // The same prefix with another secret: asked about too, and refused.
+    const forged = `sk-${prefix}_${'A'.repeat(secretPart.length)}`;
+    const refused = await stack.post('/v1/chat/completions', forged, chatBody());
+    expect(refused.status).toBe(401);
+
+    // The portal (auth reads the cookie itself, then asks key-registry, router, the gateway and metrics-collector over NATS)
+    // and Open WebUI (the gateway asks auth who the cookie belongs to).
+    const portal = await fetch(`${web.url}/portal`, { headers: { cookie: `maas_session=${session}` } });
+    expect(portal.status).toBe(200);
+    expect(await portal.text()).toContain(`sk-${prefix}_`);
+    const owui = await fetch(`${web.url}/api/chats`, { headers: { cookie: `maas_session=${session}`, accept: 'application/json' } });
+    expect(owui.status).toBe(200);
+    expect(webui.users).toEqual(['ada@example.org']);
+
+    await sniffer.flush();
+    const verifies = seen.filter((m) => m.subject === stack.subjects.subject('key-registry.verify')).map((m) => JSON.parse(m.payload));
+    expect(verifies).toEqual(expect.arrayContaining([keyVerifyRequest(secret), keyVerifyRequest(forged)]));
+    expect(verifies[0]).toEqual({ prefix, digest: keyDigest(secret) });
+    const sessions = seen.filter((m) => m.subject === stack.subjects.subject('auth.verify-session')).map((m) => JSON.parse(m.payload));
+    expect(sessions).toEqual([sessionVerifyRequest(session)]);
+    expect(sessions[0]).toEqual({ tokenDigest: sessionDigest(session) });
+    // The portal's own traffic was seen too: the watch covers more than the two verify subjects.
+    expect(seen.some((m) => m.subject === stack.subjects.subject('key-registry.list'))).toBe(true);
+
+    const leaks = seen.filter((m) =>
+      [secretPart, forged.slice(`sk-${prefix}_`.length), session].some((s) => m.payload.includes(s) || m.headers.includes(s)),
+    );
+    expect(leaks.map((m) => m.subject)).toEqual([]);
+    expect(seen.length).toBeGreaterThan(5);
+  });
+
+  it('logs neither the key nor the session cookie in any service', async () => {
+    const { secret, prefix } = await stack.createKey({ name: 'log-watch' });
+    const secretPart = secret.slice(`sk-${prefix}_`.length);
+    const session = await signIn();
+    expect((await stack.post('/v1/chat/completions', secret, chatBody())).status).toBe(200);
+    expect((await fetch(`${web.url}/api/chats`, { headers: { cookie: `maas_session=${session}` } })).status).toBe(200);
+    for (const service of [stack.gateway, web, stack.keyRegistry, auth, metrics, stack.router]) {
+      const text = service.lines.join('\n');
+      expect(text).not.toContain(secretPart);
+      expect(text).not.toContain(session);
+    }
+  });
+});
