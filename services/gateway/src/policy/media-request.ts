@@ -11,7 +11,8 @@ export interface FormModel {
 }
 
 export type MediaCheck =
-  { ok: true; model: string; form?: FormModel } | { ok: false; model?: string; message: string; param: string | null; code: string };
+  | { ok: true; model: string; form?: FormModel; fields?: readonly string[] }
+  | { ok: false; model?: string; message: string; param: string | null; code: string };
 
 /** The binary field of each media endpoint, and what it must hold. */
 export interface MediaField {
@@ -137,7 +138,7 @@ export function checkMediaForm(raw: Buffer, boundary: string, field: MediaField)
   } catch (err) {
     return fromApiError(err, model!);
   }
-  return { ok: true, model: model!, form: { start: modelPart!.start, end: modelPart!.end } };
+  return { ok: true, model: model!, form: { start: modelPart!.start, end: modelPart!.end }, fields: parts.map((p) => p.name) };
 }
 
 /** The multipart body with `model` replaced (a worker that serves the model under another name). */

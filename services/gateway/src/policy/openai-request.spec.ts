@@ -22,7 +22,7 @@ describe('parseInferenceRequest', () => {
   });
 
   it('reads what the gateway needs from a chat request and keeps the body as sent', () => {
-    const body = { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: true }, foo: 1 };
+    const body = { model: 'm', messages: msgs, stream: true, stream_options: { include_usage: true }, top_k: 40 };
     const r = parse(chat, body);
     expect(r).toMatchObject({ ok: true, value: { model: 'm', stream: true, includeUsage: true, promptChars: 11, body } });
   });

@@ -11,6 +11,7 @@ import {
   OCR_FIELD,
   TRANSCRIPTION_FIELD,
 } from './media-request';
+import { formFieldName, unknownField } from './request-fields';
 
 /** The proxied OpenAI endpoints: the path, the usage event's name for it, and what a worker must offer. */
 export interface InferenceRoute {
@@ -44,6 +45,8 @@ export interface InferenceRequest {
   readonly imageParts: number;
   /** A multipart body (passed on as it came): where its `model` value sits. */
   readonly form?: FormModel;
+  /** A multipart body's field names, as JSON fields (`languages[]` is `languages`). */
+  readonly formFields?: readonly string[];
 }
 
 export interface InvalidRequest {
@@ -59,6 +62,14 @@ export type ParsedRequest = { ok: true; value: InferenceRequest } | { ok: false;
 const invalid = (message: string, param: string | null, code = 'invalid_value'): ParsedRequest => ({
   ok: false,
   error: { model: INVALID_MODEL, message, param, code },
+});
+
+/** A field no runtime here takes (see request-fields.ts), refused as OpenAI refuses an unknown argument. */
+const unrecognized = (model: string, field: string): InvalidRequest => ({
+  model,
+  message: `unrecognized request argument supplied: ${field}`,
+  param: field,
+  code: 'unknown_parameter',
 });
 
 /** Deeper than any real request; deep enough that re-serialising it would overflow the stack. */
@@ -169,7 +180,8 @@ export function remoteMediaPart(messages: readonly unknown[]): string | undefine
 
 /**
  * Checks what the gateway relies on and what clients most often get wrong, naming the field in
- * `param` as OpenAI does; everything else is the runtime's to judge. `gatewayPriority`: the body
+ * `param` as OpenAI does, and refuses fields no runtime kind takes (request-fields.ts); values are
+ * otherwise the runtime's to judge. `gatewayPriority`: the body
  * comes from the gateway's batch executor, which sets `priority` itself.
  */
 export function parseInferenceRequest(
@@ -182,6 +194,9 @@ export function parseInferenceRequest(
   if (route.media && boundary) {
     const checked = checkMediaForm(raw, boundary, route.media);
     if (!checked.ok) return { ok: false, error: checked };
+    const formFields = [...new Set((checked.fields ?? []).map(formFieldName))];
+    const unknown = unknownField(route.endpoint, Object.fromEntries(formFields.map((f) => [f, true])), 'any');
+    if (unknown) return { ok: false, error: unrecognized(checked.model, unknown) };
     return {
       ok: true,
       value: {
@@ -193,6 +208,7 @@ export function parseInferenceRequest(
         prefix: '',
         imageParts: 0,
         form: checked.form,
+        formFields,
       },
     };
   }
@@ -215,6 +231,8 @@ export function parseInferenceRequest(
   if (route.media) {
     const checked = checkMediaJson(body, route.media);
     if (!checked.ok) return { ok: false, error: checked };
+    const unknown = unknownField(route.endpoint, body, 'any');
+    if (unknown) return { ok: false, error: unrecognized(model, unknown) };
     return { ok: true, value: { body, model, stream: false, includeUsage: false, promptChars: 0, prefix: '', imageParts: 0 } };
   }
   const stream = body.stream;
@@ -231,6 +249,9 @@ export function parseInferenceRequest(
     if (field === 'priority' && opts.gatewayPriority) continue;
     if (body[field] !== undefined) return fail(`${field} may not be set through this API`, field, 'unsupported_parameter');
   }
+  if (route.endpoint === 'embeddings' && stream === true) return fail('embeddings cannot be streamed', 'stream');
+  const unknown = unknownField(route.endpoint, body, 'any', opts.gatewayPriority ? ['priority'] : []);
+  if (unknown) return { ok: false, error: unrecognized(model, unknown) };
   for (const field of OPTIONAL_POSITIVE_INTS) {
     const v = body[field];
     if (v !== undefined && v !== null && !(Number.isInteger(v) && (v as number) >= 1)) {
@@ -273,7 +294,6 @@ export function parseInferenceRequest(
     promptChars = text.chars;
     if (route.endpoint === 'completions') prefix = text.text;
   }
-  if (route.endpoint === 'embeddings' && stream === true) return fail('embeddings cannot be streamed', 'stream');
 
   return {
     ok: true,

@@ -13,6 +13,7 @@ import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../poli
 import { withFormModel } from '../policy/media-request';
 import { startEta } from '../policy/model-catalogue';
 import { completionTextTokens, promptTokens, tokenizerFor } from '../policy/prompt-tokens';
+import { RuntimeKind, unknownField, upstreamPriority } from '../policy/request-fields';
 import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJsonBody } from '../policy/token-usage';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
@@ -231,7 +232,15 @@ export class DispatchService {
       }
       const endpoint = pick.endpoint;
       this.logger.debug('routed', { requestId: record.requestId, workerId: endpoint.id, attempt });
-      const call = this.send(route, input, request, endpoint);
+      // The fields this runtime kind takes (policy/request-fields.ts); `priority` of a batch request is the gateway's, set in send.
+      const runtime = this.registry.worker(endpoint.id)?.registration.runtime.kind ?? 'openai-compatible';
+      const fields = request.formFields ? Object.fromEntries(request.formFields.map((f) => [f, true])) : request.body;
+      const foreign = unknownField(route.endpoint, fields, runtime, record.kind === 'batch' ? ['priority'] : []);
+      if (foreign) {
+        const message = `${foreign} is not supported by the ${runtime} runtime serving "${request.model}"`;
+        return this.fail(settlement, 400, message, 'unsupported_parameter', foreign);
+      }
+      const call = this.send(route, input, request, endpoint, runtime);
       const abort = () => call.abort();
       signal.addEventListener('abort', abort, { once: true });
       let response: IncomingMessage;
@@ -351,16 +360,26 @@ export class DispatchService {
     }
   }
 
-  private send(route: InferenceRoute, input: DispatchInput, request: InferenceRequest, endpoint: Endpoint): UpstreamCall {
+  private send(
+    route: InferenceRoute,
+    input: DispatchInput,
+    request: InferenceRequest,
+    endpoint: Endpoint,
+    runtime: RuntimeKind,
+  ): UpstreamCall {
     const { settlement, raw } = input;
     const record = settlement.record;
     const upstreamId = this.registry.worker(endpoint.id)?.models.get(request.model)?.upstreamId;
     const renamed = upstreamId && upstreamId !== request.model ? upstreamId : undefined;
-    const body = !renamed
-      ? raw
-      : request.form
-        ? withFormModel(raw, request.form, renamed)
-        : Buffer.from(JSON.stringify({ ...request.body, model: renamed }));
+    // vLLM's `priority` is the gateway's: batch work at GATEWAY_BATCH_PRIORITY where the runtime schedules by it, else none.
+    const priority = request.form ? null : upstreamPriority(runtime, record.kind, this.config.GATEWAY_BATCH_PRIORITY);
+    const reprioritised = !request.form && (request.body.priority ?? null) !== priority;
+    const body =
+      !renamed && !reprioritised
+        ? raw
+        : request.form
+          ? withFormModel(raw, request.form, renamed!)
+          : Buffer.from(JSON.stringify({ ...request.body, model: renamed ?? request.model, priority: priority ?? undefined }));
     const headers: Record<string, string> = {
       // A multipart body goes on as it came, boundary included.
       'content-type': request.form ? String(input.contentType) : 'application/json',
@@ -445,8 +464,8 @@ export class DispatchService {
       this.logger.warn('response cut short', { requestId: record.requestId, workerId, code, message });
     };
     const onGone = () => {
+      call.abort(); // first: the runtime stops generating before the gateway counts what was sent
       finish(499, 'client_closed_request');
-      call.abort();
       body.destroy();
     };
     // One timer per response: silence fires it; the total limit is checked on every chunk (and
