@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { defineArgs, Parsed, UsageError } from '@maas/cli-args';
 import { connect, JsMsg, NatsConnection } from 'nats';
-import { MessageName, ScalingAction, ScalingDecided, Subjects, VmStateChanged } from '@maas/contracts';
+import { MessageName, ScalingAction, ScalingDecided, ScalingDecisionListReply, Subjects, VmStateChanged } from '@maas/contracts';
 import { loadConfig, parseDuration, platformConfigSpec } from '@maas/config';
 import {
   decide,
@@ -135,7 +135,7 @@ function streamDecisions(stream: ScalingStream): DecisionSource {
 async function* recordedDecisions(bus: MessageBus, fromMs: number, toMs: number): AsyncGenerator<ScalingDecided> {
   let cursor: string | null = null;
   do {
-    const page = await bus.request(
+    const page: ScalingDecisionListReply = await bus.request(
       'vm-scaler.list-decisions',
       { since: new Date(fromMs).toISOString(), until: new Date(toMs).toISOString(), limit: PAGE, ...(cursor ? { cursor } : {}) },
       15_000,

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NatsConnection } from 'nats';
 import { Client } from 'pg';
-import { MessageName, Subjects } from '@maas/contracts';
+import { MessageName, ScalingDecisionListReply, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
 import {
@@ -265,7 +265,7 @@ describe('vm-scaler loop with the simulated provider', () => {
         const sizes: number[] = [];
         let cursor: string | null = null;
         do {
-          const page = await bus.request('vm-scaler.list-decisions', {
+          const page: ScalingDecisionListReply = await bus.request('vm-scaler.list-decisions', {
             since: from,
             until: to,
             limit: 7,
