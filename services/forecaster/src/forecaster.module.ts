@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PlatformModule, ServiceDefinition } from '@maas/platform';
 import { MetricHandler } from './handlers/metric.handler';
+import { ForecastEventsRepository } from './repositories/forecast-events.repository';
 import { DemandHistoryService } from './services/demand-history.service';
 import { FORECASTER_CONFIG, loadForecasterConfig } from './forecaster.config';
 
@@ -12,6 +13,6 @@ export const FORECASTER: ServiceDefinition = {
 @Module({
   imports: [PlatformModule.forService(FORECASTER)],
   controllers: [MetricHandler],
-  providers: [{ provide: FORECASTER_CONFIG, useFactory: loadForecasterConfig }, DemandHistoryService],
+  providers: [{ provide: FORECASTER_CONFIG, useFactory: loadForecasterConfig }, ForecastEventsRepository, DemandHistoryService],
 })
 export class ForecasterModule {}

@@ -12,6 +12,7 @@ import { ApiKeyEntity } from './repositories/api-key.entity';
 import { AccountStatusRepository } from './repositories/account-status.repository';
 import { ApiKeyRepository } from './repositories/api-key.repository';
 import { AuthAccountsRepository } from './repositories/auth-accounts.repository';
+import { KeyEventsRepository } from './repositories/key-events.repository';
 import { CLOCK, systemClock } from '@maas/platform';
 import { KeyHasher } from './repositories/key-hasher';
 import { AccountStatusService } from './services/account-status.service';
@@ -42,6 +43,7 @@ export const KEY_REGISTRY: ServiceDefinition = {
     ApiKeyRepository,
     AccountStatusRepository,
     AuthAccountsRepository,
+    KeyEventsRepository,
     AccountStatusService,
     ApiKeyService,
     AdminTokenGuard,

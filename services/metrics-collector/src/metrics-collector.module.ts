@@ -5,6 +5,7 @@ import { UsageRecords1732500000000 } from './migrations/1732500000000-usage-reco
 import { MetricSamples1732600000000 } from './migrations/1732600000000-metric-samples';
 import { UsageDeadLetters1733500000000 } from './migrations/1733500000000-usage-dead-letters';
 import { UsageClientRequestId1733600000000 } from './migrations/1733600000000-usage-client-request-id';
+import { MetricEventsRepository } from './repositories/metric-events.repository';
 import { MetricSampleRepository } from './repositories/metric-sample.repository';
 import { DemandSeriesService } from './services/demand-series.service';
 import { loadMetricsCollectorConfig, METRICS_COLLECTOR_CONFIG } from './metrics-collector.config';
@@ -32,6 +33,7 @@ export const METRICS_COLLECTOR: ServiceDefinition = {
     UsageRecordRepository,
     UsageDeadLetterRepository,
     MetricSampleRepository,
+    MetricEventsRepository,
     UsageLedgerService,
     UsageIntakeService,
     DemandSeriesService,

@@ -24,6 +24,7 @@ import { slurmCommands } from './repositories/providers/slurm-cli';
 import { SlurmCapacityProvider } from './repositories/providers/slurm.provider';
 import { EventOutboxRepository } from './repositories/event-outbox.repository';
 import { ScalingDecisionEntity } from './repositories/scaling-decision.entity';
+import { ModelCatalogueEventsRepository } from './repositories/model-catalogue-events.repository';
 import { ScalingDecisionHistoryRepository } from './repositories/scaling-decision-history.repository';
 import { ScalingDecisionRepository } from './repositories/scaling-decision.repository';
 import { ScalingEventsRepository } from './repositories/scaling-events.repository';
@@ -148,6 +149,7 @@ function capacityProvider(
     EventOutboxRepository,
     ScalingDecisionRepository,
     ScalingDecisionHistoryRepository,
+    ModelCatalogueEventsRepository,
     ScalingEventsRepository,
     EventOutboxService,
     VmRepository,

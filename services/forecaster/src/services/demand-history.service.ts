@@ -4,8 +4,8 @@ import { Gauge } from 'prom-client';
 import type { ForecastPublished, MetricAggregated } from '@maas/contracts';
 import { DemandForecaster, ForecastSpec, resolveForecastSpec } from '@maas/forecast';
 import { Logger } from '@maas/logging';
-import { MessageBus } from '@maas/nats';
 import { StepAccumulator } from '../policy/step-accumulator';
+import { ForecastEventsRepository } from '../repositories/forecast-events.repository';
 import { FORECASTER_CONFIG, ForecasterConfig } from '../forecaster.config';
 
 const observed = new Gauge({
@@ -43,7 +43,7 @@ export class DemandHistoryService {
 
   constructor(
     @Inject(FORECASTER_CONFIG) config: ForecasterConfig,
-    private readonly bus: MessageBus,
+    private readonly forecasts: ForecastEventsRepository,
     private readonly logger: Logger,
   ) {
     this.stepSeconds = config.FORECAST_STEP_MS / 1000;
@@ -95,6 +95,6 @@ export class DemandHistoryService {
         upper: Math.max(0, p.upper),
       })),
     };
-    this.bus.publish('forecast.published', message);
+    this.forecasts.published(message);
   }
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { BatchBacklogReported } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { MessageBus } from '@maas/nats';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
+import { BatchBacklogRepository } from './batch-backlog.repository';
 import { BatchInputsService } from './batch-inputs.service';
 import { BatchRepository } from './batch.repository';
 
@@ -25,7 +25,7 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     private readonly inputs: BatchInputsService,
     private readonly batches: BatchRepository,
-    private readonly bus: MessageBus,
+    private readonly backlog: BatchBacklogRepository,
     private readonly logger: Logger,
   ) {}
 
@@ -68,7 +68,7 @@ export class BatchBacklogService implements OnApplicationBootstrap, OnApplicatio
       reportedAt: new Date(this.clock.now()).toISOString(),
       models: [...perModel.values()].filter((m) => m.requests > 0),
     };
-    this.bus.publish('batch.backlog-reported', report);
+    this.backlog.reported(report);
     this.hadBacklog = report.models.length > 0;
     return report;
   }

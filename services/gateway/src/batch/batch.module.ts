@@ -1,5 +1,6 @@
 import { MessageBus } from '@maas/nats';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
+import { BatchBacklogRepository } from './batch-backlog.repository';
 import { BatchBacklogService } from './batch-backlog.service';
 import { BatchExecutorService } from './batch-executor.service';
 import { BatchFinalizerService } from './batch-finalizer.service';
@@ -34,5 +35,6 @@ export const BATCH_PROVIDERS = [
   BatchController,
   BatchFinalizerService,
   BatchExecutorService,
+  BatchBacklogRepository,
   BatchBacklogService,
 ];

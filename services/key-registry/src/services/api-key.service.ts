@@ -10,10 +10,10 @@ import type {
   KeyVerifyReply,
 } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { MessageBus } from '@maas/nats';
 import { ApiKeyEntity } from '../repositories/api-key.entity';
 import { AccountStatusRepository } from '../repositories/account-status.repository';
 import { ApiKeyRepository } from '../repositories/api-key.repository';
+import { KeyEventsRepository } from '../repositories/key-events.repository';
 import { DIGEST_HASH_VERSION, KeyHasher, LEGACY_HASH_VERSION } from '../repositories/key-hasher';
 import { CLOCK, Clock } from '@maas/platform';
 import { invalidCidr } from '../policy/cidr';
@@ -76,7 +76,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
     private readonly keys: ApiKeyRepository,
     private readonly accounts: AccountStatusRepository,
     private readonly hasher: KeyHasher,
-    private readonly bus: MessageBus,
+    private readonly keyEvents: KeyEventsRepository,
     private readonly logger: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ACCOUNT_POLL_MS) private readonly accountPollMs: number,
@@ -118,7 +118,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
         if (this.announced.get(email) === disabledAt.getTime()) continue;
         this.announced.set(email, disabledAt.getTime());
         const active = await this.keys.list(email, false);
-        for (const k of active) this.bus.publish('key.revoked', { keyId: k.keyId, prefix: k.prefix, revokedAt: disabledAt.toISOString() });
+        for (const k of active) this.keyEvents.revoked({ keyId: k.keyId, prefix: k.prefix, revokedAt: disabledAt.toISOString() });
         this.logger.info('account disabled: its keys stopped', { userEmail: email, keys: active.length });
       }
       for (const [email, at] of this.announced)
@@ -206,7 +206,7 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
       throw new KeyNotFoundError(`no key ${req.keyId}${req.userEmail ? ` for ${req.userEmail}` : ''}`);
     }
     const revoked = (await this.keys.revoke(req.keyId, new Date(this.clock.now())))!;
-    this.bus.publish('key.revoked', { keyId: revoked.keyId, prefix: revoked.prefix, revokedAt: revoked.revokedAt!.toISOString() });
+    this.keyEvents.revoked({ keyId: revoked.keyId, prefix: revoked.prefix, revokedAt: revoked.revokedAt!.toISOString() });
     this.logger.info('key revoked', { keyId: revoked.keyId, prefix: revoked.prefix });
     return summary(revoked);
   }

@@ -9,11 +9,11 @@ import type {
   WorkerRegistered,
 } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
 import { DemandSeries } from '../policy/demand-series';
 import { classifyLedgerError, describe } from '../policy/ledger-failure';
 import { rollUp } from '../policy/rollup';
+import { MetricEventsRepository } from '../repositories/metric-events.repository';
 import { MetricSampleRepository } from '../repositories/metric-sample.repository';
 import { METRICS_COLLECTOR_CONFIG, MetricsCollectorConfig } from '../metrics-collector.config';
 import { modelLabel } from './model-label';
@@ -61,7 +61,7 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
   constructor(
     @Inject(METRICS_COLLECTOR_CONFIG) private readonly config: MetricsCollectorConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly bus: MessageBus,
+    private readonly aggregates: MetricEventsRepository,
     private readonly samples: MetricSampleRepository,
     private readonly logger: Logger,
   ) {
@@ -112,7 +112,7 @@ export class DemandSeriesService implements OnApplicationBootstrap, OnApplicatio
     // One model's aggregate that cannot be sent or stored never holds back the others'.
     const sent = aggregates.filter((a) => {
       try {
-        this.bus.publish('metric.aggregated', a);
+        this.aggregates.aggregated(a);
         this.export(a);
         return true;
       } catch (err) {

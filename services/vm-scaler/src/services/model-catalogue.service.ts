@@ -1,10 +1,10 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { ModelCataloguePublished } from '@maas/contracts';
 import { Logger } from '@maas/logging';
-import { MessageBus } from '@maas/nats';
 import { Clock, CLOCK } from '@maas/platform';
 import type { ScalingSpec } from '@maas/scaling';
 import { modelCatalogue } from '../policy/model-catalogue';
+import { ModelCatalogueEventsRepository } from '../repositories/model-catalogue-events.repository';
 import { SCALING_SPEC } from './scaling-loop.service';
 
 /** Re-published this often, so a gateway that starts (or reconnects) later learns the catalogue within it. */
@@ -18,7 +18,7 @@ export class ModelCatalogueService implements OnApplicationBootstrap, OnApplicat
   constructor(
     @Inject(SCALING_SPEC) private readonly spec: ScalingSpec,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly bus: MessageBus,
+    private readonly events: ModelCatalogueEventsRepository,
     private readonly logger: Logger,
   ) {}
 
@@ -39,7 +39,7 @@ export class ModelCatalogueService implements OnApplicationBootstrap, OnApplicat
 
   publish(): void {
     try {
-      this.bus.publish('model.catalogue-published', this.current());
+      this.events.published(this.current());
     } catch (err) {
       // NATS away: the next round publishes it again
       this.logger.debug('model catalogue not published', { error: (err as Error).message });
