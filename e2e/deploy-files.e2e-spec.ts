@@ -5,6 +5,8 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { connect, nkeyAuthenticator } from 'nats';
+import { NatsCredentialStore } from '@maas/nats';
 import { SERVICE_NAMES } from '@maas/platform';
 import {
   createTestDatabase,
@@ -118,12 +120,20 @@ describe('deployment files', () => {
 
   it('docker-compose.yml validates with docker-compose v1 and runs nats, postgres, every service, a worker, the IdP, Prometheus and Grafana', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['nats', 'postgres', ...SERVICE_NAMES, 'worker-qwen', 'saml-idp', 'open-webui', 'prometheus', 'grafana'].sort(),
+      ['nats-credentials', 'nats', 'postgres', ...SERVICE_NAMES, 'worker-qwen', 'saml-idp', 'open-webui', 'prometheus', 'grafana'].sort(),
     );
   });
 
-  it('every container has a health check', () => {
-    for (const [name, service] of Object.entries(services)) {
+  it('every container has a health check, but a one-shot one the others wait to complete', () => {
+    const oneShots = new Set(
+      Object.values(services).flatMap((s) =>
+        Object.entries(s.depends_on ?? {})
+          .filter(([, d]) => d.condition === 'service_completed_successfully')
+          .map(([n]) => n),
+      ),
+    );
+    expect([...oneShots]).toEqual(['nats-credentials']);
+    for (const [name, service] of Object.entries(services).filter(([n]) => !oneShots.has(n))) {
       expect({ name, disabled: service.healthcheck?.disable ?? false }).toEqual({ name, disabled: false });
       expect({ name, test: service.healthcheck?.test?.[0] }).toEqual({ name, test: expect.stringMatching(/^CMD(-SHELL)?$/) });
     }
@@ -135,6 +145,104 @@ describe('deployment files', () => {
         postgres: { condition: 'service_healthy' },
       });
     }
+  });
+
+  describe('NATS: TLS and an nkey per part, made by the one-shot nats-credentials', () => {
+    const SECRETS = '/nats-secrets';
+    const init = services['nats-credentials'];
+    const natsClients = Object.entries(services).filter(([, s]) => s.environment?.NATS_URL);
+    const volumeOf = (service: ComposeService) =>
+      service.volumes
+        ?.map((v) => (typeof v === 'string' ? v.split(':') : [v.source, v.target, (v as { read_only?: boolean }).read_only ? 'ro' : 'rw']))
+        .find(([, target]) => target === SECRETS);
+
+    it('no service runs NATS insecure; each signs in with a seed of its own from the volume, read-only, with the CA', () => {
+      expect(natsClients.map(([n]) => n).sort()).toEqual([...SERVICE_NAMES, 'worker-qwen'].sort());
+      for (const [name, service] of natsClients) {
+        const env = service.environment!;
+        expect({ name, insecure: /^(1|true|yes|on)$/i.test(env.MAAS_NATS_INSECURE ?? '') }).toEqual({ name, insecure: false });
+        expect({ name, ca: env.NATS_CA, user: env.NATS_USER, creds: env.NATS_CREDS }).toEqual({ name, ca: `${SECRETS}/ca.pem` });
+        expect({ name, volume: volumeOf(service) }).toEqual({ name, volume: ['nats-secrets', SECRETS, 'ro'] });
+      }
+      for (const name of SERVICE_NAMES) expect(services[name].environment!.NATS_NKEY).toBe(`${SECRETS}/credentials/${name}.nk`);
+      const seeds = natsClients.map(([, s]) => s.environment!.NATS_NKEY);
+      expect(new Set(seeds).size).toBe(natsClients.length);
+      // the vm-scaler's workers get a worker credential, not the vm-scaler's
+      expect(services['vm-scaler'].environment!.MAAS_WORKER_NATS_NKEY).toBe(`${SECRETS}/credentials/worker-local.nk`);
+      // NATS starts only from what nats-credentials wrote, and reads it read-only
+      expect(services.nats.depends_on).toEqual({ 'nats-credentials': { condition: 'service_completed_successfully' } });
+      expect(volumeOf(services.nats)).toEqual(['nats-secrets', SECRETS, 'ro']);
+      expect(services.nats.command!.slice(0, 2)).toEqual(['-c', `${SECRETS}/nats-server.conf`]);
+      expect(volumeOf(init)).toEqual(['nats-secrets', SECRETS, 'rw']);
+      // the same image as the services
+      expect(init.build!.dockerfile).toBe('deploy/docker/Dockerfile');
+      expect(init.image).toBe(services[init.build!.target!].image);
+    });
+
+    it("nats-credentials' command, run here, writes a config nats-server accepts and runs: every seed compose names signs in as its part, an anonymous client is refused", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-compose-nats-'));
+      let server: ReturnType<typeof spawn> | undefined;
+      try {
+        const command = init.command!;
+        expect(command.slice(0, 4)).toEqual(['node', 'bin/maas.js', 'credentials', 'init']);
+        // As in the container, but into a temp folder; the JetStream folder (NATS' /data) too.
+        const local = (p: string) => p.replace(SECRETS, path.join(dir, 'secrets'));
+        const args = command
+          .slice(2)
+          .map((a, i, all) => (all[i - 1] === '--out' ? local(a) : all[i - 1] === '--store-dir' ? path.join(dir, 'data') : a));
+        for (let run = 0; run < 2; run++) {
+          // twice: a second `docker-compose up` keeps every credential
+          const r = spawnSync(process.execPath, [path.join(root, 'bin/maas.js'), ...args], { encoding: 'utf8' });
+          expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+        }
+        const config = local(services.nats.command![1]);
+        const checked = spawnSync('nats-server', ['-c', config, '-t'], { encoding: 'utf8' });
+        expect({ status: checked.status, output: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({
+          status: 0,
+          output: expect.stringMatching(/configuration file .* is valid$/),
+        });
+        const text = fs.readFileSync(config, 'utf8');
+        expect(text).toContain(`store_dir: ${JSON.stringify(path.join(dir, 'data'))}`);
+        const identities = new NatsCredentialStore(local(SECRETS)).identities();
+        for (const [name, service] of natsClients) {
+          const seed = local(service.environment!.NATS_NKEY);
+          expect({ name, mode: (fs.statSync(seed).mode & 0o777).toString(8) }).toEqual({ name, mode: '600' });
+          const identity = identities.find((i) => i.publicKey === NatsCredentialStore.publicKeyOf(seed));
+          expect({ name, role: identity?.role }).toEqual({ name, role: name === 'worker-qwen' ? 'worker' : name });
+          expect(text).toContain(`nkey: ${JSON.stringify(identity!.publicKey)}`);
+        }
+        const qwen = services['worker-qwen'].command!;
+        expect(identities.find((i) => i.name === 'worker-qwen')?.workerIds).toEqual([qwen[qwen.indexOf('--worker-id') + 1]]);
+        expect(identities.find((i) => i.name === 'worker-local')?.workerIds).toEqual(['*']);
+
+        // The server itself, on a port of its own here: the services' seeds sign in, nobody signs in without one.
+        const port = await freePort();
+        server = spawn('nats-server', ['-c', config, '-a', '127.0.0.1', '-p', String(port), '-P', path.join(dir, 'pid')], {
+          stdio: 'ignore',
+        });
+        const url = `nats://127.0.0.1:${port}`;
+        const signIn = async (seed?: string) => {
+          for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 100))) {
+            const outcome = await connect({
+              servers: url,
+              reconnect: false,
+              tls: { caFile: local(`${SECRETS}/ca.pem`) },
+              ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(seed, 'utf8').trim())) } : {}),
+            }).then(
+              async (nc) => (await nc.close(), 'signed in'),
+              (err: { code?: string }) => `refused: ${err.code}`,
+            );
+            if (outcome !== 'refused: CONNECTION_REFUSED' || Date.now() > deadline) return outcome;
+          }
+        };
+        for (const [name, service] of natsClients)
+          expect({ name, outcome: await signIn(local(service.environment!.NATS_NKEY)) }).toEqual({ name, outcome: 'signed in' });
+        expect(await signIn()).toBe('refused: AUTHORIZATION_VIOLATION');
+      } finally {
+        server?.kill('SIGKILL');
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it("workers advertise a name the gateway resolves, never the container's loopback", () => {
@@ -341,7 +449,10 @@ describe('deployment files', () => {
         AUTH_PUBLIC_URL: authUrl,
         HOST: '127.0.0.1',
         DATABASE_URL: db.url,
+        // the tests' shared NATS, without authentication (compose's seed and CA are on its volume)
         NATS_URL: testNatsUrl(),
+        NATS_NKEY: '',
+        NATS_CA: '',
         MAAS_NAMESPACE: testNamespace(),
       });
     });

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { defineArgs, UsageError } from '@maas/cli-args';
-import { NatsCredentialStore } from '@maas/nats';
+import { ANY_WORKER_ID, NatsCredentialStore } from '@maas/nats';
 import { projectRoot } from '@maas/platform';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
@@ -23,6 +23,51 @@ function reload(store: NatsCredentialStore): void {
   if (store.reload()) out(`nats-server reloaded its config (${store.configFile})`);
   else out(`no nats-server runs from ${store.dir}: the change applies when it starts (a server of your own: nats-server --signal reload)`);
 }
+
+/** `NODE[:ID,ID…]`: a worker credential for NODE speaking for those ids (default the node name), `*` for any id. */
+function workerSpec(text: string): { node: string; ids: string[] } {
+  const [node, ids] = text.split(':', 2);
+  if (!node) throw new Error(`expected NODE or NODE:ID,ID (or NODE:${ANY_WORKER_ID} for any id), got ${JSON.stringify(text)}`);
+  return { node, ids: ids ? ids.split(',').filter(Boolean) : [node] };
+}
+
+/** `HOST:PORT` where the server listens. */
+function listenSpec(text: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port < 1 || port > 65535) throw new Error(`expected HOST:PORT, e.g. 0.0.0.0:4222, got ${JSON.stringify(text)}`);
+  return { host: m[1], port };
+}
+
+const init = defineArgs({
+  command: 'maas credentials init',
+  description:
+    'Makes what a NATS server with TLS and one nkey per part needs, in one folder: a CA, a server certificate for the names ' +
+    'clients use (--host), one nkey per service and for cli-admin and cli-readonly, worker credentials (--worker), and ' +
+    'nats-server.conf naming them by their paths in that folder. What exists is kept, so running it again (every ' +
+    '`docker-compose up`) changes nothing but the config and what is missing. Start the server with `nats-server -c ' +
+    '<folder>/nats-server.conf`; give each part NATS_NKEY=<folder>/credentials/<part>.nk and NATS_CA=<folder>/ca.pem.',
+  options: {
+    out: { type: 'string', value: 'DIR', help: 'where to write them, mode 700 (default $MAAS_NATS_DIR, else .maas/nats)' },
+    host: {
+      type: 'string',
+      multiple: true,
+      value: 'NAME',
+      help: 'a name or address clients reach the server at (repeatable; localhost is always in)',
+    },
+    listen: { type: 'custom', parse: listenSpec, value: 'HOST:PORT', help: 'where the server listens (default 0.0.0.0:4222)' },
+    'store-dir': { type: 'string', value: 'DIR', help: "the server's JetStream folder (default <out>/jetstream)" },
+    namespace: { type: 'string', value: 'NS', default: 'maas', help: 'the subject namespace of the permissions (MAAS_NAMESPACE)' },
+    worker: {
+      type: 'custom',
+      parse: workerSpec,
+      multiple: true,
+      value: 'NODE[:ID,…]',
+      help: `a worker credential for NODE, speaking for its name or the ids given (${ANY_WORKER_ID}: any id); made once, kept after (repeatable)`,
+    },
+  },
+  epilogue: ENVIRONMENT,
+});
 
 const issue = defineArgs({
   command: 'maas credentials issue',
@@ -84,6 +129,23 @@ export const command: Command = defineCommandGroup({
     'NATS identities of this installation: one nkey per service, per worker node and for the operators (cli-admin, cli-readonly), ' +
     'each allowed only the subjects its role needs. The server config keeps public keys only.',
   actions: {
+    init: defineCommand('makes the CA, server config and every credential of a NATS server in one folder', init, async ({ values }) => {
+      const store = new NatsCredentialStore(values.out ? path.resolve(values.out) : defaultDir());
+      const listen = values.listen ?? { host: '0.0.0.0', port: 4222 };
+      store.initialise({
+        ...listen,
+        storeDir: values['store-dir'] ?? path.join(store.dir, 'jetstream'),
+        namespace: values.namespace,
+        hosts: values.host,
+      });
+      for (const { node, ids } of values.worker) {
+        if (store.identities().some((i) => i.name === `worker-${node}`)) continue;
+        store.issueWorker(node, ids);
+      }
+      for (const i of store.identities()) out(`${i.name.padEnd(20)} ${store.seedFile(i.name)}`);
+      out(`config: ${store.configFile}; CA: ${store.caFile}`);
+      return 0;
+    }),
     issue: defineCommand('issues a worker credential for one node and reloads the server', issue, async ({ values, positionals }) => {
       workerKind(positionals[0], issue.command);
       const store = new NatsCredentialStore(values.dir ?? defaultDir());
