@@ -1,5 +1,5 @@
 import { forecast, resolveForecastSpec } from '@maas/forecast';
-import { planCapacity, initialCapacityPlanState } from './capacity-planner';
+import { CapacityDecision, planCapacity, initialCapacityPlanState } from './capacity-planner';
 import { DemandOutlook, VmObservation } from './observation';
 import { SimulatedCapacityProvider } from './providers/simulated-provider';
 import { CapacityPlanSpec, resolveScalingSpec, ScalingSpec, VmTypeSpec } from './scaling-spec';
@@ -364,6 +364,123 @@ describe('batch backlog: demand that can wait until its deadline', () => {
     expect(check).toEqual({
       ok: false,
       error: expect.stringContaining('models["qwen"].batchRequestsPerReplicaPerSecond must be > 0 or null'),
+    });
+  });
+});
+
+describe('batch pool: what the backlog needs beyond the interactive pool’s spare, on workers of its own', () => {
+  const HOUR = 3600;
+  const now = 100 * HOUR;
+  const vm = (id: string, state: VmObservation['state'] = 'ready', pool?: 'batch'): VmObservation => ({
+    id,
+    vmType: 'gpu-a100',
+    model: 'qwen',
+    state,
+    requestedAt: 0,
+    stateSince: 0,
+    inFlight: 0,
+    ...(pool ? { pool } : {}),
+  });
+  const check = resolveScalingSpec({
+    models: { qwen: { replicaRequestsPerSecond: 10, maxReplicas: 6, batchRequestsPerReplicaPerSecond: 0.05 } },
+    capacity: {
+      vmTypes: [gpu],
+      maxVms: 20,
+      bootMarginSeconds: 120,
+      scaleDownDelaySeconds: 0,
+      scaleDownHysteresis: 0,
+      batchDeadlineMarginSeconds: HOUR,
+      batchPool: true,
+    },
+  });
+  if (!check.ok) throw new Error(check.error);
+  const spec = check.spec;
+  const plan = (interactive: number, vms: VmObservation[], batch?: { requests: number; dueInHours: number }) =>
+    planCapacity(
+      spec,
+      initialCapacityPlanState,
+      {
+        replicaDemand: { qwen: interactive },
+        vms,
+        batch: batch ? { qwen: { requests: batch.requests, deadline: now + batch.dueInHours * HOUR } } : {},
+      },
+      now,
+    ).decision;
+  const started = (d: CapacityDecision, pool?: 'batch') => d.starts.filter((x) => x.pool === pool).reduce((n, x) => n + x.count, 0);
+
+  // 2,000 requests in 24 h − 5 min boot horizon − 1 h margin at 0.05/s need 0.485 of a replica (1); 20,000 need 4.85 (5)
+  it.each([
+    {
+      name: 'a spare interactive replica does it: kept, nothing started',
+      interactive: 0,
+      up: 1,
+      requests: 2000,
+      pool: 0,
+      interactiveTarget: 1,
+    },
+    {
+      name: 'interactive demand leaves none spare: one batch-pool replica',
+      interactive: 2,
+      up: 2,
+      requests: 2000,
+      pool: 1,
+      interactiveTarget: 2,
+    },
+    {
+      name: 'a big backlog: the pool takes what the spare one cannot',
+      interactive: 0,
+      up: 1,
+      requests: 20000,
+      pool: 4,
+      interactiveTarget: 1,
+    },
+    { name: 'never past maxReplicas with the interactive pool', interactive: 5, up: 5, requests: 20000, pool: 1, interactiveTarget: 5 },
+  ])('$name', ({ interactive, up, requests, pool, interactiveTarget }) => {
+    const d = plan(
+      interactive,
+      Array.from({ length: up }, (_v, i) => vm(`v${i}`)),
+      { requests, dueInHours: 24 },
+    );
+    expect(started(d, 'batch')).toBe(pool);
+    expect(started(d)).toBe(0); // the interactive pool never grows for the batch
+    expect(d.models.qwen.targetReplicas).toBe(interactiveTarget);
+    expect(d.models.qwen.batchPool?.targetReplicas).toBe(pool);
+    expect(d.drains).toEqual([]);
+    if (pool > 0) expect(d.models.qwen.batchPool?.reason).toMatch(/^qwen batch pool: .* → start \d+ × gpu-a100 .* for batch$/);
+  });
+
+  it('counts the batch pool apart: up batch-pool VMs are not interactive capacity, and are held while work remains', () => {
+    const vms = [vm('i0'), vm('b0', 'ready', 'batch'), vm('b1', 'booting', 'batch'), vm('b2', 'ready', 'batch')];
+    // 2,000 requests need one batch replica beyond the interactive one: three are up, none is released
+    const d = plan(1, vms, { requests: 2000, dueInHours: 24 });
+    expect(d.starts).toEqual([]);
+    expect(d.drains).toEqual([]);
+    expect(d.stops).toEqual([]);
+    expect(d.models.qwen).toMatchObject({ targetReplicas: 1, readyReplicas: 1, bootingReplicas: 0 });
+    expect(d.models.qwen.batchPool).toMatchObject({ targetReplicas: 3, readyReplicas: 2, bootingReplicas: 1 });
+    expect(d.models.qwen.batchPool?.reason).toMatch(/held until the backlog is done$/);
+  });
+
+  it('releases the batch pool once the backlog is done: booting ones stopped, ready ones drained, then stopped when idle', () => {
+    const vms = [
+      vm('i0'),
+      vm('b0', 'ready', 'batch'),
+      vm('b1', 'booting', 'batch'),
+      { ...vm('b2', 'draining', 'batch'), stateSince: now - 60 },
+    ];
+    const d = plan(1, vms);
+    expect(d.drains.map((x) => x.vmId)).toEqual(['b0']);
+    expect(d.stops.map((x) => x.vmId).sort()).toEqual(['b1', 'b2']);
+    expect(d.models.qwen.batchPool?.targetReplicas).toBe(0);
+    expect(d.drains.concat(d.stops).some((x) => x.vmId === 'i0')).toBe(false);
+  });
+
+  it('off by default: the interactive pool grows for the backlog as before', () => {
+    const off = resolveScalingSpec({ models: { qwen: { batchRequestsPerReplicaPerSecond: 0.05 } }, capacity: { vmTypes: [gpu] } });
+    expect(off.ok && off.spec.capacity.batchPool).toBe(false);
+    expect(resolveScalingSpec({ capacity: { vmTypes: [gpu], batchPool: 'yes' as unknown as boolean } })).toEqual({
+      ok: false,
+      error: expect.stringContaining('capacity.batchPool must be a boolean'),
     });
   });
 });

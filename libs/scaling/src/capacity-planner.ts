@@ -24,6 +24,13 @@ export interface ModelCapacity {
   readonly forecastReplicas: number | null;
   /** Replicas the batch backlog needs to be done by its deadline, on top of interactive demand; null when it needs none. */
   readonly batchReplicas?: number | null;
+  /** With `capacity.batchPool`: batch-pool replicas wanted (what the backlog needs beyond the interactive pool's spare), and up. */
+  readonly batchPool?: {
+    readonly targetReplicas: number;
+    readonly readyReplicas: number;
+    readonly bootingReplicas: number;
+    readonly reason: string;
+  };
   /** Replica slots on ready VMs and on VMs still booting. */
   readonly readyReplicas: number;
   readonly bootingReplicas: number;
@@ -35,6 +42,8 @@ export interface VmStart {
   readonly model: string;
   readonly count: number;
   readonly reason: string;
+  /** 'batch': its workers register in the model's batch pool (no interactive traffic); absent: the interactive pool. */
+  readonly pool?: 'batch';
 }
 
 /** Stop routing new work to a VM; it is stopped once its in-flight requests are done. */
@@ -212,9 +221,108 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
   const stops: VmStop[] = [];
   const notes: string[] = [];
 
+  /** VMs of the cheapest useful types for `deficit` replica slots of `model`, within the budget (counted as up). */
+  const start = (model: string, deficit: number): { counts: Map<string, number>; text: string } | undefined => {
+    const started = new Map<string, number>();
+    while (deficit > EPSILON) {
+      let choice: VmTypeSpec | undefined;
+      let blocked = '';
+      const compare = cheaperType(model, deficit);
+      for (const t of capacity.vmTypes) {
+        if ((t.slots[model] ?? 0) <= 0) continue;
+        if (vmsUp + 1 > capacity.maxVms) blocked = `budget of ${plural(capacity.maxVms, 'VM')} reached`;
+        else if (t.maxCount !== null && (upByType.get(t.name) ?? 0) + 1 > t.maxCount)
+          blocked = `quota of ${t.maxCount} × ${t.name} reached`;
+        else if (capacity.maxCostPerHour !== null && costUp + t.costPerHour > capacity.maxCostPerHour + EPSILON)
+          blocked = `budget of ${num(capacity.maxCostPerHour)}/h reached (${num(costUp)}/h up)`;
+        else if (!choice || compare(t, choice) < 0) choice = t;
+      }
+      if (!choice) {
+        notes.push(`${model} short by ${plural(deficit, 'replica')}: ${blocked || 'no VM type has slots for it'}`);
+        break;
+      }
+      started.set(choice.name, (started.get(choice.name) ?? 0) + 1);
+      vmsUp += 1;
+      costUp += choice.costPerHour;
+      upByType.set(choice.name, (upByType.get(choice.name) ?? 0) + 1);
+      deficit -= choice.slots[model];
+    }
+    if (started.size === 0) return undefined;
+    const text = [...started.entries()]
+      .map(([vmType, count]) => `${count} × ${vmType} (boot ~${duration(types.get(vmType)!.bootSeconds)})`)
+      .join(' + ');
+    return { counts: started, text };
+  };
+
+  /**
+   * The model's batch pool: what the backlog needs by its deadline beyond the interactive pool's spare
+   * replicas (up ones its interactive target does not need) is started with `pool: 'batch'`. While
+   * work remains the pool is held (a start costs a boot; the backlog only shrinks); once the backlog is
+   * done, booting VMs are stopped and ready ones drained.
+   */
+  const planBatchPool = (
+    name: string,
+    model: ModelScalingSpec,
+    vms: readonly VmObservation[],
+    backlog: BatchBacklog | undefined,
+    need: BatchNeed | null,
+    needReplicas: number | null,
+    spare: number,
+    interactiveTarget: number,
+  ): NonNullable<ModelCapacity['batchPool']> => {
+    let ready = 0;
+    let booting = 0;
+    for (const vm of vms) {
+      if (vm.state === 'ready') ready += slotsOf(vm);
+      else if (BOOTING.has(vm.state)) booting += slotsOf(vm);
+    }
+    const have = ready + booting;
+    const status = `${num(ready)} ready, ${num(booting)} booting`;
+    if (!backlog || !(backlog.requests > 0)) {
+      const released: string[] = [];
+      for (const vm of vms) {
+        if (vm.state === 'ready') {
+          drains.push({ vmId: vm.id, vmType: vm.vmType, model: name, reason: `${name} batch backlog done → drain batch-pool ${vm.id}` });
+          released.push(`drain ${vm.id}`);
+        } else if (BOOTING.has(vm.state)) {
+          stops.push({
+            vmId: vm.id,
+            vmType: vm.vmType,
+            model: name,
+            reason: `${name} batch backlog done → stop batch-pool ${vm.id} while still ${vm.state}`,
+          });
+          released.push(`stop ${vm.id}`);
+        }
+      }
+      const reason = `${name} batch pool: no backlog; ${status}${released.length > 0 ? ` → ${released.join(', ')}` : ''}`;
+      return { targetReplicas: 0, readyReplicas: ready, bootingReplicas: booting, reason };
+    }
+    const beyond = need && needReplicas !== null ? Math.max(0, needReplicas - Math.max(0, spare)) : 0;
+    const wanted = Math.min(beyond, Math.max(0, model.maxReplicas - interactiveTarget));
+    const target = Math.max(wanted, Math.ceil(have - EPSILON));
+    const pace = need
+      ? `${plural(need.requests, 'request')} due in ${duration(Math.max(0, need.dueInSeconds))} need ${needReplicas}`
+      : `${plural(backlog.requests, 'request')} without a deadline or batch throughput`;
+    let reason = `${name} batch pool: ${pace}, ${num(Math.max(0, spare))} spare in the interactive pool; ${status}`;
+    if (have < wanted - EPSILON) {
+      const started = start(name, wanted - have);
+      if (started) {
+        reason = `${reason} → start ${started.text} for batch`;
+        for (const [vmType, count] of started.counts) starts.push({ vmType, model: name, count, reason, pool: 'batch' });
+      }
+    } else if (have > wanted + EPSILON) {
+      reason = `${reason}; held until the backlog is done`;
+    }
+    return { targetReplicas: target, readyReplicas: ready, bootingReplicas: booting, reason };
+  };
+
   for (const name of modelNames) {
     const model = spec.models[name];
-    const mine = inputs.vms.filter((vm) => vm.model === name && types.has(vm.vmType));
+    const pooled = capacity.batchPool === true;
+    const ofModel = inputs.vms.filter((vm) => vm.model === name && types.has(vm.vmType));
+    // with a batch pool, the interactive plan below sees only the interactive pool's VMs
+    const mine = pooled ? ofModel.filter((vm) => vm.pool !== 'batch') : ofModel;
+    const batchVms = pooled ? ofModel.filter((vm) => vm.pool === 'batch') : [];
     let ready = 0;
     let booting = 0;
     for (const vm of mine) {
@@ -246,10 +354,18 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
     const bn = batchNeed(inputs.batch?.[name], capacity, model, horizon, now);
     const interactive = Math.max(replicaDemand ?? 0, fc?.replicas ?? 0);
     const batchReplicas = bn ? (Number.isFinite(bn.share) ? Math.ceil(bn.share - EPSILON) : model.maxReplicas) : null;
-    if (bn && batchReplicas !== null && interactive + batchReplicas > target) {
+    if (!pooled && bn && batchReplicas !== null && interactive + batchReplicas > target) {
       target = interactive + batchReplicas;
       const pace = Number.isFinite(bn.share) ? `${num(bn.share)} replicas to be done in time` : 'late: every replica allowed';
       driver = `batch backlog of ${plural(bn.requests, 'request')} due in ${duration(Math.max(0, bn.dueInSeconds))} (${pace})${interactive > 0 ? ` on top of ${interactive} for interactive demand` : ''} needs ${target}`;
+    }
+    if (pooled && bn && batchReplicas !== null) {
+      // the interactive pool's spare replicas run batch work: they are kept (not started) for it, the batch pool adds the rest
+      const keep = Math.min(Math.floor(ready + booting + EPSILON), interactive + batchReplicas);
+      if (keep > target) {
+        target = keep;
+        driver = `batch backlog of ${plural(bn.requests, 'request')} due in ${duration(Math.max(0, bn.dueInSeconds))} keeps ${keep - interactive} spare${interactive > 0 ? ` on top of ${interactive} for interactive demand` : ''}: ${keep}`;
+      }
     }
     target = Math.min(target, model.maxReplicas);
 
@@ -265,37 +381,10 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
     let reason = `${driver} ${name} replica${target === 1 ? '' : 's'}; ${status}`;
 
     if (have < target - EPSILON) {
-      let deficit = target - have;
-      const started = new Map<string, number>();
-      while (deficit > EPSILON) {
-        let choice: VmTypeSpec | undefined;
-        let blocked = '';
-        const compare = cheaperType(name, deficit);
-        for (const t of capacity.vmTypes) {
-          if ((t.slots[name] ?? 0) <= 0) continue;
-          if (vmsUp + 1 > capacity.maxVms) blocked = `budget of ${plural(capacity.maxVms, 'VM')} reached`;
-          else if (t.maxCount !== null && (upByType.get(t.name) ?? 0) + 1 > t.maxCount)
-            blocked = `quota of ${t.maxCount} × ${t.name} reached`;
-          else if (capacity.maxCostPerHour !== null && costUp + t.costPerHour > capacity.maxCostPerHour + EPSILON)
-            blocked = `budget of ${num(capacity.maxCostPerHour)}/h reached (${num(costUp)}/h up)`;
-          else if (!choice || compare(t, choice) < 0) choice = t;
-        }
-        if (!choice) {
-          notes.push(`${name} short by ${plural(deficit, 'replica')}: ${blocked || 'no VM type has slots for it'}`);
-          break;
-        }
-        started.set(choice.name, (started.get(choice.name) ?? 0) + 1);
-        vmsUp += 1;
-        costUp += choice.costPerHour;
-        upByType.set(choice.name, (upByType.get(choice.name) ?? 0) + 1);
-        deficit -= choice.slots[name];
-      }
-      const startList = [...started.entries()].map(
-        ([vmType, count]) => `${count} × ${vmType} (boot ~${duration(types.get(vmType)!.bootSeconds)})`,
-      );
-      if (startList.length > 0) {
-        reason = `${reason} → start ${startList.join(' + ')}`;
-        for (const [vmType, count] of started) starts.push({ vmType, model: name, count, reason });
+      const started = start(name, target - have);
+      if (started) {
+        reason = `${reason} → start ${started.text}`;
+        for (const [vmType, count] of started.counts) starts.push({ vmType, model: name, count, reason });
       }
     } else if (!frozen && have > held * (1 + capacity.scaleDownHysteresis) + EPSILON && have > held + EPSILON) {
       // release booting VMs first (they serve nothing yet, latest first), then drain idle, dear, young ones
@@ -332,12 +421,17 @@ export function planCapacity(spec: ScalingSpec, state: CapacityPlanState, inputs
         : `${reason}; keeping ${num(have)}: need ${held} within the last ${duration(capacity.scaleDownDelaySeconds)}, release above ${num(held * (1 + capacity.scaleDownHysteresis))}`;
     }
 
+    const batchPool = pooled
+      ? planBatchPool(name, model, batchVms, inputs.batch?.[name], bn, batchReplicas, ready + booting - interactive, target)
+      : undefined;
+
     models[name] = {
       targetReplicas: target,
       heldReplicas: held,
       replicaDemand,
       forecastReplicas: fc ? fc.replicas : null,
       ...(batchReplicas !== null ? { batchReplicas } : {}),
+      ...(batchPool ? { batchPool } : {}),
       readyReplicas: ready,
       bootingReplicas: booting,
       reason,

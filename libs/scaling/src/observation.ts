@@ -38,6 +38,8 @@ export interface VmObservation {
   readonly stateSince: number;
   /** Requests its workers hold (running + queued); null when unknown, which never counts as idle. */
   readonly inFlight: number | null;
+  /** 'batch': started for a batch backlog, its workers take no interactive traffic; absent: the model's interactive pool. */
+  readonly pool?: 'batch';
 }
 
 /** One step of a demand forecast in requests per second; the step covers (t − stepSeconds, t]. */

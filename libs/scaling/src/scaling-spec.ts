@@ -94,6 +94,13 @@ export interface CapacityPlanSpec {
   readonly minDrainSeconds: number;
   /** Batch backlogs are planned to be done this long before their deadline (on top of the boot horizon). */
   readonly batchDeadlineMarginSeconds: number;
+  /**
+   * What a batch backlog needs beyond the interactive pool's spare replicas is started as a batch pool
+   * (starts with `pool: 'batch'`, whose workers take no interactive traffic and run batch work at full
+   * concurrency), released once the backlog is done. Off: the interactive pool grows for it instead.
+   * Needs a provider that starts workers with the pool label and reports it back on its nodes.
+   */
+  readonly batchPool: boolean;
 }
 
 export interface ScalingSpec {
@@ -135,6 +142,7 @@ export const defaultCapacityPlanSpec: CapacityPlanSpec = {
   scaleDownHysteresis: 0.1,
   minDrainSeconds: 5,
   batchDeadlineMarginSeconds: 3600,
+  batchPool: false,
 };
 
 /** Overrides accepted by `resolveScalingSpec`: any subset of any section. */
@@ -217,6 +225,7 @@ export function validateScalingSpec(spec: ScalingSpec): string | undefined {
   }
   if (!['upper', 'value', 'off'].includes(c.forecastBand))
     return `scaling spec: capacity.forecastBand must be "upper", "value" or "off", got ${JSON.stringify(c.forecastBand)}`;
+  if (typeof c.batchPool !== 'boolean') return `scaling spec: capacity.batchPool must be a boolean, got ${JSON.stringify(c.batchPool)}`;
   if (typeof c.useReplicaDemand !== 'boolean')
     return `scaling spec: capacity.useReplicaDemand must be a boolean, got ${JSON.stringify(c.useReplicaDemand)}`;
   if (!Array.isArray(c.vmTypes)) return 'scaling spec: capacity.vmTypes must be an array';
