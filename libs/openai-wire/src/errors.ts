@@ -1,4 +1,33 @@
-/** An error in OpenAI's shape: `{"error":{"message","type","param","code"}}` with an HTTP status; what every runtime answers. */
+/** OpenAI's error body: what the official SDKs parse into their error classes. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  409: 'conflict_error',
+  413: 'invalid_request_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
+  503: 'service_unavailable_error',
+};
+
+/** The `error.type` OpenAI's API gives a status. */
+export function errorType(status: number): string {
+  return TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+}
+
+export function errorBody(status: number, message: string, code: string | null = null, param: string | null = null): OpenAIErrorBody {
+  return { error: { message, type: errorType(status), param, code } };
+}
+
+/**
+ * An error in OpenAI's shape: `{"error":{"message","type","param","code"}}` with an HTTP status and any
+ * headers the answer needs (`Retry-After`, `WWW-Authenticate`); what every runtime and service answers.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -6,11 +35,12 @@ export class ApiError extends Error {
     readonly type = 'invalid_request_error',
     readonly param: string | null = null,
     readonly code: string | null = null,
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
 
-  toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  toJSON(): OpenAIErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }

@@ -1,47 +1,10 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
 import type { Response } from 'express';
+import { ApiError, errorBody } from '@maas/openai-wire';
 
-/** OpenAI's error body: what the official SDKs parse into their error classes. */
-export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
-
-const TYPE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  409: 'conflict_error',
-  413: 'invalid_request_error',
-  422: 'invalid_request_error',
-  429: 'rate_limit_error',
-  503: 'service_unavailable_error',
-};
-
-/** An HTTP error that already knows its OpenAI shape. */
-export class ApiError extends HttpException {
-  constructor(
-    status: number,
-    message: string,
-    readonly code: string | null = null,
-    readonly param: string | null = null,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message, status);
-  }
-
-  body(): OpenAIErrorBody {
-    return { error: { message: this.message, type: errorType(this.getStatus()), param: this.param, code: this.code } };
-  }
-}
-
-export function errorType(status: number): string {
-  return TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
-}
-
-export function errorBody(status: number, message: string, code: string | null = null, param: string | null = null): OpenAIErrorBody {
-  return { error: { message, type: errorType(status), param, code } };
-}
+// One definition of the error and its body, @maas/openai-wire's (the wire format's owner); services import them from here too.
+export { ApiError, errorBody, errorType } from '@maas/openai-wire';
+export type { OpenAIErrorBody } from '@maas/openai-wire';
 
 /** Turns every exception into an OpenAI-style JSON error with the right status. */
 @Catch()
@@ -55,7 +18,7 @@ export class OpenAIErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof ApiError) {
       for (const [k, v] of Object.entries(exception.headers)) res.setHeader(k, v);
-      res.status(exception.getStatus()).json(exception.body());
+      res.status(exception.status).json(exception.toJSON());
       return;
     }
     if (exception instanceof HttpException) {

@@ -64,10 +64,19 @@ describe('key-registry admin HTTP API against real NATS and PostgreSQL', () => {
   it('refuses calls without the admin token, or with a wrong one, in the OpenAI error shape', async () => {
     const missing = await call('/admin/keys', {}, null);
     expect(missing.status).toBe(401);
-    expect(await missing.json()).toMatchObject({ error: { type: 'authentication_error', code: 'missing_admin_token' } });
+    expect(await missing.json()).toEqual({
+      error: {
+        message: 'admin token required: Authorization: Bearer <KEY_REGISTRY_ADMIN_TOKEN>',
+        type: 'authentication_error',
+        param: null,
+        code: 'missing_admin_token',
+      },
+    });
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
     const wrong = await call('/admin/keys', {}, `${TOKEN}x`);
     expect(wrong.status).toBe(401);
-    expect(await wrong.json()).toMatchObject({ error: { code: 'invalid_admin_token' } });
+    expect(await wrong.json()).toMatchObject({ error: { type: 'authentication_error', code: 'invalid_admin_token' } });
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
     await service.waitFor((r) => r.msg === 'admin API call with a wrong token', 5000);
   });
 

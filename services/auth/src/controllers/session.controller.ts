@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiError } from '@maas/platform';
+import { ApiError, errorType } from '@maas/platform';
 import { AUTH_CONFIG, AuthConfig } from '../auth.config';
 import { LogoutService } from '../services/logout.service';
 import { BrowserCaller, SessionService } from '../services/session.service';
@@ -54,7 +54,8 @@ export class SessionController {
   async session(@Req() req: Request, @Res() res: Response): Promise<void> {
     const token = readCookie(req, this.config.AUTH_COOKIE_NAME);
     const reply = token ? await this.sessions.verify(token) : { valid: false as const, reason: 'unknown' as const };
-    if (!reply.valid || !reply.user) throw new ApiError(401, `no active session (${reply.reason ?? 'unknown'})`, 'session_required');
+    if (!reply.valid || !reply.user)
+      throw new ApiError(401, `no active session (${reply.reason ?? 'unknown'})`, errorType(401), null, 'session_required');
     res
       .set({
         'Cache-Control': 'no-store',

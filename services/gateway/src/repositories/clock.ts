@@ -1,10 +1,6 @@
-import { performance } from 'node:perf_hooks';
-import type { Clock } from '@maas/platform';
+import { type Clock, systemClock } from '@maas/platform';
 
-/** The platform clock plus a monotonic reading for durations and timeouts on the request path. */
-export interface GatewayClock extends Clock {
-  /** Milliseconds from an arbitrary origin, never going back. */
-  monotonic(): number;
-}
+/** The gateway's clock is the platform's (wall time and a monotonic reading), bound under its own token. */
+export type GatewayClock = Clock;
 export const GATEWAY_CLOCK = Symbol('GATEWAY_CLOCK');
-export const gatewayClock: GatewayClock = { now: () => Date.now(), monotonic: () => performance.now() };
+export const gatewayClock: Clock = systemClock;

@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import type { KeyCreateRequest } from '@maas/contracts';
 import { messageValidator } from '@maas/contracts';
-import { ApiError } from '@maas/platform';
+import { ApiError, errorType } from '@maas/platform';
 import { ApiKeyService, InvalidKeyRequestError, KeyNotFoundError } from '../services/api-key.service';
 import { AdminTokenGuard } from './admin-token.guard';
 
 const notFound = (err: unknown): never => {
-  if (err instanceof KeyNotFoundError) throw new ApiError(404, err.message, 'key_not_found');
+  if (err instanceof KeyNotFoundError) throw new ApiError(404, err.message, errorType(404), null, 'key_not_found');
   throw err;
 };
 
@@ -21,10 +21,10 @@ export class AdminKeyController {
   create(@Body() body: unknown) {
     // The same schema as key-registry.create over NATS.
     const checked = messageValidator().message('key-registry.create', body);
-    if (!checked.ok) throw new ApiError(400, `invalid key request: ${checked.error}`, 'invalid_request');
+    if (!checked.ok) throw new ApiError(400, `invalid key request: ${checked.error}`, errorType(400), null, 'invalid_request');
     return this.keys.create(checked.value as KeyCreateRequest).catch((err: unknown) => {
       if (err instanceof InvalidKeyRequestError)
-        throw new ApiError(400, `invalid key request: ${err.message}`, 'invalid_request', err.param);
+        throw new ApiError(400, `invalid key request: ${err.message}`, errorType(400), err.param, 'invalid_request');
       throw err;
     });
   }

@@ -9,7 +9,7 @@ describe('ScalingInputsService pending demand', () => {
 
   it('sums the latest report of each gateway, forgets a silent gateway, and announces a model newly held for', () => {
     let now = 0;
-    const inputs = new ScalingInputsService({ now: () => now });
+    const inputs = new ScalingInputsService({ now: () => now, monotonic: () => now });
     const announced: string[] = [];
     inputs.onPendingDemand((m) => announced.push(m));
 
