@@ -1,20 +1,35 @@
 import type { KeyLimits } from '@maas/contracts';
 import {
+  countedFrom,
   EMPTY_STATE,
   exchange,
   LEASE_SPEC,
   LeaseExchange,
   leaseSize,
+  localShare,
   requestsExceeded,
   SharedKeyState,
   sharedStanding,
+  sharingGateways,
   tokensExceeded,
 } from './limit-lease';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0); // the start of a minute
 const at = (ms: number) => T0 + ms;
+const sec = (ms: number) => Math.floor(at(ms) / 1000);
 const rpm60: KeyLimits = { requestsPerMinute: 60 } as KeyLimits;
 const ask = (over: Partial<LeaseExchange> = {}): LeaseExchange => ({ gateway: 'a', want: 1, tokens: 0, slots: 0, ...over });
+
+/** Requests leased in each 60-second window starting at every 100 ms step: the most any window saw. */
+function busiestMinute(leases: [number, number][]): number {
+  let most = 0;
+  for (const [start] of leases) {
+    let n = 0;
+    for (const [t, k] of leases) if (t >= start && t < start + 60_000) n += k;
+    most = Math.max(most, n);
+  }
+  return most;
+}
 
 describe('limit leases', () => {
   it.each([
@@ -41,23 +56,48 @@ describe('limit leases', () => {
     expect(granted.b).toBeGreaterThan(20);
   });
 
+  it.each([
+    ['steady asks', (i: number) => i * 250],
+    ['bursts at the end of each minute', (i: number) => Math.floor(i / 40) * 60_000 + 58_000 + (i % 40) * 50],
+    ['bursts every 45 s', (i: number) => Math.floor(i / 40) * 45_000 + (i % 40) * 20],
+  ])('three gateways never hold more than 60 leased requests in any 60 s (%s)', (_, time) => {
+    let state: SharedKeyState | undefined;
+    const leases: [number, number][] = [];
+    for (let i = 0; i < 400; i++) {
+      const g = exchange(state, ask({ gateway: 'abc'[i % 3] }), rpm60, at(time(i)), LEASE_SPEC);
+      state = g.state;
+      if (g.requests > 0) leases.push([time(i), g.requests]);
+    }
+    const most = busiestMinute(leases);
+    expect(most).toBeLessThanOrEqual(60);
+    expect(most).toBeGreaterThanOrEqual(55);
+  });
+
   it('an unused lease given back can be leased by another gateway', () => {
     const a = exchange(undefined, ask({ want: 60 }), rpm60, at(0), LEASE_SPEC);
     expect(a.requests).toBe(60);
     expect(exchange(a.state, ask({ gateway: 'b' }), rpm60, at(500), LEASE_SPEC).requests).toBe(0);
-    const back = exchange(a.state, ask({ want: 0, returned: { minute: T0, n: 10 } }), rpm60, at(1000), LEASE_SPEC);
+    const back = exchange(a.state, ask({ want: 0, returned: { second: a.second, n: 10 } }), rpm60, at(1000), LEASE_SPEC);
     expect(exchange(back.state, ask({ gateway: 'b', want: 10 }), rpm60, at(1500), LEASE_SPEC).requests).toBe(10);
   });
 
-  it('the previous minute weighs by its remaining overlap; older leases count nowhere', () => {
+  it('a lease counts for a minute and a lease lifetime after its second, then not at all', () => {
     const full = exchange(undefined, ask({ want: 60 }), rpm60, at(0), LEASE_SPEC).state;
-    // 15 s into the next minute, 3/4 of the previous 60 still count.
-    expect(exchange(full, ask({ want: 60 }), rpm60, at(75_000), LEASE_SPEC).requests).toBe(15);
-    // Full at 30 s: one fits again a second into the next minute, when the 60 weigh 59.
-    expect(requestsExceeded(full, 60, at(30_000)).retryAfterSeconds).toBe(31);
-    // Two minutes on, nothing counts and a lease from then is not subtracted anywhere.
-    const later = exchange(full, ask({ want: 60, returned: { minute: T0, n: 30 } }), rpm60, at(125_000), LEASE_SPEC);
+    expect(exchange(full, ask(), rpm60, at(60_999), LEASE_SPEC).requests).toBe(0);
+    expect(exchange(full, ask({ want: 60 }), rpm60, at(62_000), LEASE_SPEC).requests).toBe(60);
+    expect(requestsExceeded(full, 60, at(30_000))).toMatchObject({ used: 60, retryAfterSeconds: 32 });
+    // A lease given back after its second stopped counting takes nothing from later seconds.
+    const later = exchange(full, ask({ want: 60, returned: { second: sec(0), n: 30 } }), rpm60, at(125_000), LEASE_SPEC);
     expect(later.requests).toBe(60);
+    expect(later.state.requests).toEqual([[sec(125_000), 60]]);
+  });
+
+  it("a gateway whose clock is behind neither wipes nor hides another gateway's counts", () => {
+    // Gateway a is 2 s ahead, across a minute boundary.
+    const a = exchange(undefined, ask({ want: 30 }), rpm60, at(60_500), LEASE_SPEC);
+    const b = exchange(a.state, ask({ gateway: 'b', want: 60 }), rpm60, at(58_500), LEASE_SPEC);
+    expect(b.requests).toBe(30);
+    expect(exchange(b.state, ask(), rpm60, at(60_600), LEASE_SPEC).requests).toBe(0);
   });
 
   it("concurrency slots are held per gateway, up to the key's limit across all, and freed when a holder goes stale", () => {
@@ -78,12 +118,29 @@ describe('limit leases', () => {
     const b = exchange(a.state, ask({ gateway: 'b', want: 0, tokens: 200 }), limits, at(100), LEASE_SPEC);
     expect(tokensExceeded(b.state, 1000, 0, at(200))).toBeUndefined();
     expect(tokensExceeded(b.state, 1000, 100, at(200))).toMatchObject({ limit: 'tokens_per_minute', used: 1000, ceiling: 1000 });
-    expect(sharedStanding(b.state, limits, 0, 50, at(200)).tokens).toEqual({ limit: 1000, remaining: 50, resetMs: 119_800 });
+    // The second of the last tokens stops counting 61 s after it ends.
+    expect(sharedStanding(b.state, limits, 0, 50, at(200)).tokens).toEqual({ limit: 1000, remaining: 50, resetMs: 61_800 });
   });
 
   it("standing counts this gateway's unused lease as remaining", () => {
     const a = exchange(EMPTY_STATE, ask({ want: 1 }), rpm60, at(0), LEASE_SPEC);
     expect(a.requests).toBe(3);
-    expect(sharedStanding(a.state, rpm60, 2, 0, at(0)).requests).toEqual({ limit: 60, remaining: 59, resetMs: 120_000 });
+    expect(sharedStanding(a.state, rpm60, 2, 0, at(0)).requests).toEqual({ limit: 60, remaining: 59, resetMs: 62_000 });
+  });
+
+  it('counts the seconds of the last minute and a lease lifetime', () => {
+    expect(countedFrom(at(62_000), LEASE_SPEC)).toBe(sec(1000));
+    expect(countedFrom(at(62_999), LEASE_SPEC)).toBe(sec(1000));
+  });
+
+  it('alone, a gateway limits to its share among the gateways last seen sharing the key', () => {
+    const a = exchange(undefined, ask({ want: 0 }), rpm60, at(0), LEASE_SPEC);
+    const b = exchange(a.state, ask({ gateway: 'b', want: 0 }), rpm60, at(100), LEASE_SPEC);
+    const c = exchange(b.state, ask({ gateway: 'c', want: 0 }), rpm60, at(200), LEASE_SPEC);
+    expect(sharingGateways(c.state, 'a', at(300), LEASE_SPEC)).toBe(3);
+    expect(sharingGateways(c.state, 'a', at(LEASE_SPEC.staleMs + 150), LEASE_SPEC)).toBe(2);
+    const limits = { requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 } as KeyLimits;
+    expect(localShare(limits, 3, 2)).toMatchObject({ requestsPerMinute: 20, tokensPerMinute: 334, maxConcurrent: 2 });
+    expect(localShare(limits, 1, 0)).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 });
   });
 });

@@ -1,21 +1,26 @@
 import type { KeyLimits } from '@maas/contracts';
 import type { LimitExceeded, LimitState } from './key-limits';
 
+const SECOND = 1000;
 const MINUTE = 60_000;
 
+/** Counts per whole second: `[epoch second, n]`, oldest first. */
+export type SecondCounts = readonly (readonly [number, number])[];
+
 /**
- * One key's per-minute counts and concurrency as every gateway sees them (one KV entry). Counts are
- * two fixed minutes, the previous one weighted by its remaining overlap, as the local limiter counts.
+ * One key's per-minute counts and concurrency as every gateway sees them (one KV entry). Requests
+ * are counted per second when leased and tokens per second when reported, so a count covers exactly
+ * the seconds of the last minute (see `countedFrom`), whichever gateway's clock wrote them.
  */
 export interface SharedKeyState {
-  /** Start (epoch ms) of the current fixed minute. */
-  readonly minute: number;
-  /** Requests leased in the previous and the current minute. */
-  readonly requests: readonly [number, number];
-  /** Tokens used in the previous and the current minute. */
-  readonly tokens: readonly [number, number];
+  /** Requests leased per second. */
+  readonly requests: SecondCounts;
+  /** Tokens reported per second. */
+  readonly tokens: SecondCounts;
   /** Concurrency slots each gateway holds, with when it last said so. */
   readonly slots: Readonly<Record<string, { readonly n: number; readonly at: number }>>;
+  /** When each gateway last exchanged with this entry: how many share the key. */
+  readonly gateways: Readonly<Record<string, number>>;
 }
 
 /** How much of the shared budget a gateway takes at a time, and for how long. */
@@ -23,7 +28,7 @@ export interface LeaseSpec {
   /** A lease is this share of the key's requests per minute (at least 1, at most `maxLease`). */
   readonly share: number;
   readonly maxLease: number;
-  /** Unused requests and idle slots go back to the shared budget after this long. */
+  /** A lease is used within this long of being granted, else given back; idle slots go back after it too. */
   readonly lifetimeMs: number;
   /** Slots of a gateway that has not refreshed them for this long are free again (a gateway that died). */
   readonly staleMs: number;
@@ -36,8 +41,8 @@ export interface LeaseExchange {
   readonly gateway: string;
   /** Requests wanted on top of what the gateway still holds. */
   readonly want: number;
-  /** Leased requests given back unused, with the minute they were leased in. */
-  readonly returned?: { readonly minute: number; readonly n: number };
+  /** Leased requests given back unused, with the epoch second they were counted in. */
+  readonly returned?: { readonly second: number; readonly n: number };
   /** Tokens the gateway's finished requests used since its last exchange. */
   readonly tokens: number;
   /** Slots the gateway means to hold from now on (its requests in flight, plus one when it needs another). */
@@ -46,31 +51,67 @@ export interface LeaseExchange {
 
 export interface LeaseGrant {
   readonly state: SharedKeyState;
-  /** Requests leased, counted in `state.minute`. */
+  /** Requests leased, counted in `second`. */
   readonly requests: number;
+  /** The epoch second the exchange counted in. */
+  readonly second: number;
   /** Slots the gateway now holds (less than asked when the key's concurrency is used elsewhere). */
   readonly slots: number;
 }
 
-export const EMPTY_STATE: SharedKeyState = { minute: 0, requests: [0, 0], tokens: [0, 0], slots: {} };
+export const EMPTY_STATE: SharedKeyState = { requests: [], tokens: [], slots: {}, gateways: {} };
 
-/** The state with its windows moved to the minute of `now` (nothing else changed). */
-export function rolled(state: SharedKeyState, now: number): SharedKeyState {
-  const minute = now - (now % MINUTE);
-  if (minute === state.minute) return state;
-  const shift = (pair: readonly [number, number]): [number, number] => [minute - state.minute === MINUTE ? pair[1] : 0, 0];
-  return { ...state, minute, requests: shift(state.requests), tokens: shift(state.tokens) };
+const secondOf = (t: number) => Math.floor(t / SECOND);
+
+/**
+ * The first second whose count still weighs at `now`: a request admitted now may have been leased
+ * up to a lease's lifetime ago, so a minute of requests spans a minute and a lifetime of leases. Every
+ * second that overlaps that span counts in full: the count errs towards refusing, never towards
+ * admitting more than the limit in any 60 seconds.
+ */
+export function countedFrom(now: number, spec: LeaseSpec): number {
+  return secondOf(now - MINUTE - spec.lifetimeMs);
 }
 
-/** The sliding one-minute count of a rolled pair. */
-export function slidingUsed(pair: readonly [number, number], minute: number, now: number): number {
-  return pair[0] * (1 - (now - minute) / MINUTE) + pair[1];
+/** The sum of the counts from `from` on (a gateway whose clock runs ahead wrote later seconds: they count too). */
+export function countSince(counts: SecondCounts, from: number): number {
+  let n = 0;
+  for (const [s, c] of counts) if (s >= from) n += c;
+  return n;
+}
+
+/** `counts` without the seconds before `from`, with `n` added at `second` (kept in order). */
+function added(counts: SecondCounts, from: number, second: number, n: number): [number, number][] {
+  const out: [number, number][] = [];
+  let placed = n === 0;
+  for (const [s, c] of counts) {
+    if (s < from) continue;
+    if (!placed && s === second) {
+      if (c + n > 0) out.push([s, c + n]);
+      placed = true;
+    } else {
+      if (!placed && s > second) {
+        if (n > 0) out.push([second, n]);
+        placed = true;
+      }
+      out.push([s, c]);
+    }
+  }
+  if (!placed && n > 0 && second >= from) out.push([second, n]);
+  return out;
 }
 
 /** Slots held by gateways other than `gateway` that are not stale. */
 export function slotsElsewhere(state: SharedKeyState, gateway: string, now: number, spec: LeaseSpec): number {
   let n = 0;
   for (const [id, held] of Object.entries(state.slots)) if (id !== gateway && now - held.at < spec.staleMs) n += held.n;
+  return n;
+}
+
+/** Gateways that exchanged with the key within the stale time, counting `gateway` itself: at least 1. */
+export function sharingGateways(state: SharedKeyState, gateway: string, now: number, spec: LeaseSpec): number {
+  let n = 1;
+  for (const [id, at] of Object.entries(state.gateways ?? {})) if (id !== gateway && now - at < spec.staleMs) n++;
   return n;
 }
 
@@ -91,28 +132,39 @@ export function exchange(
   now: number,
   spec: LeaseSpec,
 ): LeaseGrant {
-  const s = rolled(current ?? EMPTY_STATE, now);
-  const requests: [number, number] = [s.requests[0], s.requests[1]];
-  const tokens: [number, number] = [s.tokens[0], s.tokens[1]];
-  if (ask.returned && ask.returned.n > 0) {
-    // A lease from before the previous minute no longer counts anywhere.
-    const at = ask.returned.minute === s.minute ? 1 : ask.returned.minute === s.minute - MINUTE ? 0 : undefined;
-    if (at !== undefined) requests[at] = Math.max(0, requests[at] - ask.returned.n);
+  const s = current ?? EMPTY_STATE;
+  const from = countedFrom(now, spec);
+  const second = secondOf(now);
+  let requests = added(s.requests, from, second, 0);
+  if (ask.returned && ask.returned.n > 0 && ask.returned.second >= from) {
+    // Never below zero: the second may hold leases of other gateways only.
+    const held = requests.find(([sec]) => sec === ask.returned!.second)?.[1] ?? 0;
+    requests = added(requests, from, ask.returned.second, -Math.min(held, ask.returned.n));
   }
-  tokens[1] += Math.max(0, ask.tokens);
+  const tokens = added(s.tokens, from, second, Math.max(0, ask.tokens));
   let leased = 0;
   if (ask.want > 0) {
     const limit = limits.requestsPerMinute;
-    const room = limit ? Math.floor(limit - slidingUsed(requests, s.minute, now)) : ask.want;
+    const room = limit ? limit - countSince(requests, from) : ask.want;
     leased = limit ? Math.max(0, Math.min(Math.max(ask.want, leaseSize(limit, room, spec)), room)) : ask.want;
-    requests[1] += leased;
+    requests = added(requests, from, second, leased);
   }
   const slots: Record<string, { n: number; at: number }> = {};
   for (const [id, held] of Object.entries(s.slots)) if (id !== ask.gateway && now - held.at < spec.staleMs && held.n > 0) slots[id] = held;
   const free = limits.maxConcurrent ? Math.max(0, limits.maxConcurrent - slotsElsewhere(s, ask.gateway, now, spec)) : ask.slots;
   const held = Math.min(ask.slots, free);
   if (held > 0) slots[ask.gateway] = { n: held, at: now };
-  return { state: { minute: s.minute, requests, tokens, slots }, requests: leased, slots: held };
+  const gateways: Record<string, number> = {};
+  for (const [id, at] of Object.entries(s.gateways ?? {})) if (id !== ask.gateway && now - at < spec.staleMs) gateways[id] = at;
+  gateways[ask.gateway] = now;
+  return { state: { requests, tokens, slots, gateways }, requests: leased, second, slots: held };
+}
+
+/** Milliseconds until the last second counted now no longer counts. */
+function resetMs(counts: SecondCounts, now: number, spec: LeaseSpec): number {
+  const from = countedFrom(now, spec);
+  const last = counts.filter(([s]) => s >= from).pop();
+  return last ? Math.max(0, (last[0] + 1) * SECOND + MINUTE + spec.lifetimeMs - now) : 0;
 }
 
 /** Where the key stands against its per-minute limits by the shared state, plus what this gateway holds unused. */
@@ -122,59 +174,82 @@ export function sharedStanding(
   unusedLease: number,
   pendingTokens: number,
   now: number,
+  spec: LeaseSpec = LEASE_SPEC,
 ): { requests?: LimitState; tokens?: LimitState } {
-  const s = rolled(state, now);
+  const from = countedFrom(now, spec);
   const out: { requests?: LimitState; tokens?: LimitState } = {};
-  const reset = (pair: readonly [number, number]) =>
-    pair[1] > 0 ? s.minute + 2 * MINUTE - now : pair[0] > 0 ? s.minute + MINUTE - now : 0;
   if (limits.requestsPerMinute) {
-    const used = slidingUsed(s.requests, s.minute, now) - unusedLease;
+    const used = countSince(state.requests, from) - unusedLease;
     out.requests = {
       limit: limits.requestsPerMinute,
       remaining: Math.max(0, Math.floor(limits.requestsPerMinute - used)),
-      resetMs: reset(s.requests),
+      resetMs: resetMs(state.requests, now, spec),
     };
   }
   if (limits.tokensPerMinute) {
-    const used = slidingUsed(s.tokens, s.minute, now) + pendingTokens;
+    const used = countSince(state.tokens, from) + pendingTokens;
     out.tokens = {
       limit: limits.tokensPerMinute,
       remaining: Math.max(0, Math.floor(limits.tokensPerMinute - used)),
-      resetMs: reset(s.tokens),
+      resetMs: resetMs(state.tokens, now, spec),
     };
   }
   return out;
 }
 
-/** Seconds until a pair's sliding count falls to `target` or below. */
-function secondsUntil(pair: readonly [number, number], minute: number, target: number, now: number): number {
-  if (pair[1] > target) return Math.ceil((minute + MINUTE - now) / 1000) + 1;
-  if (pair[0] <= 0) return 1;
-  const t = minute + MINUTE * (1 - (target - pair[1]) / pair[0]);
-  return Math.max(1, Math.ceil((t - now) / 1000));
+/** Seconds until the count falls to `target` or below (the oldest seconds leave first). */
+function secondsUntil(counts: SecondCounts, target: number, extra: number, now: number, spec: LeaseSpec): number {
+  const from = countedFrom(now, spec);
+  let used = countSince(counts, from) + extra;
+  for (const [s, c] of counts) {
+    if (s < from) continue;
+    if (used <= target) break;
+    used -= c;
+    // Second `s` stops counting once `countedFrom` passes it.
+    if (used <= target) return Math.max(1, Math.ceil(((s + 1) * SECOND + MINUTE + spec.lifetimeMs - now) / SECOND));
+  }
+  return used <= target ? 1 : Math.ceil((MINUTE + spec.lifetimeMs) / SECOND) + 1;
 }
 
 /** The refusal when the shared requests-per-minute budget has nothing left to lease. */
-export function requestsExceeded(state: SharedKeyState, ceiling: number, now: number): LimitExceeded {
-  const s = rolled(state, now);
-  const used = slidingUsed(s.requests, s.minute, now);
+export function requestsExceeded(state: SharedKeyState, ceiling: number, now: number, spec: LeaseSpec = LEASE_SPEC): LimitExceeded {
   return {
     limit: 'requests_per_minute',
-    used: Math.ceil(used),
+    used: countSince(state.requests, countedFrom(now, spec)),
     ceiling,
-    retryAfterSeconds: secondsUntil(s.requests, s.minute, ceiling - 1, now),
+    retryAfterSeconds: secondsUntil(state.requests, ceiling - 1, 0, now, spec),
   };
 }
 
 /** The refusal when the key's tokens per minute, across gateways, are used up; undefined while within. */
-export function tokensExceeded(state: SharedKeyState, ceiling: number, pendingTokens: number, now: number): LimitExceeded | undefined {
-  const s = rolled(state, now);
-  const used = slidingUsed(s.tokens, s.minute, now) + pendingTokens;
+export function tokensExceeded(
+  state: SharedKeyState,
+  ceiling: number,
+  pendingTokens: number,
+  now: number,
+  spec: LeaseSpec = LEASE_SPEC,
+): LimitExceeded | undefined {
+  const used = countSince(state.tokens, countedFrom(now, spec)) + pendingTokens;
   if (used < ceiling) return undefined;
   return {
     limit: 'tokens_per_minute',
     used: Math.ceil(used),
     ceiling,
-    retryAfterSeconds: secondsUntil([s.tokens[0], s.tokens[1] + pendingTokens], s.minute, ceiling - 1, now),
+    retryAfterSeconds: secondsUntil(state.tokens, ceiling - 1, pendingTokens, now, spec),
   };
+}
+
+/**
+ * The limits a gateway applies alone while the shared state cannot be reached: its share of the
+ * per-minute limits among the gateways last seen sharing the key (rounded up, so one gateway keeps
+ * the whole limit), and the slots it held.
+ */
+export function localShare(limits: KeyLimits, gateways: number, slotsHeld: number): KeyLimits {
+  const share = (v: number | null | undefined) => (v ? Math.max(1, Math.ceil(v / Math.max(1, gateways))) : v);
+  return {
+    ...limits,
+    requestsPerMinute: share(limits.requestsPerMinute),
+    tokensPerMinute: share(limits.tokensPerMinute),
+    ...(limits.maxConcurrent && gateways > 1 ? { maxConcurrent: Math.max(1, slotsHeld) } : {}),
+  } as KeyLimits;
 }

@@ -7,9 +7,11 @@ import {
   LEASE_SPEC,
   LeaseGrant,
   LeaseSpec,
+  localShare,
   requestsExceeded,
   SharedKeyState,
   sharedStanding,
+  sharingGateways,
   tokensExceeded,
 } from '../policy/limit-lease';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
@@ -25,9 +27,12 @@ interface Holding {
   /** The shared state as last read or written by this gateway. */
   state?: SharedKeyState;
   syncedAt: number;
-  /** Requests leased and not used yet, and the minute they were leased in. */
+  /** Requests leased and not used yet, the second they are counted in and when they were asked for. */
   lease: number;
-  leaseMinute: number;
+  leaseSecond: number;
+  leasedAt: number;
+  /** Gateways sharing the key when last seen (this one included). */
+  gateways: number;
   /** Concurrency slots held in the shared state. */
   slots: number;
   /** Tokens of finished requests not yet added to the shared state. */
@@ -39,8 +44,11 @@ interface Holding {
 /**
  * Requests per minute, tokens per minute and concurrency of a key, held across every gateway: each
  * gateway leases a few requests and the slots it needs from a shared entry (NATS KV), admits from its
- * lease without a round trip and gives back what it did not use after `LEASE_SPEC.lifetimeMs`. Without
- * the shared entry (no store, NATS unreachable) each gateway limits on its own counts.
+ * lease without a round trip and gives back what it did not use after `LEASE_SPEC.lifetimeMs`. A lease
+ * is only used within that lifetime, and the shared count covers a minute plus a lifetime of leases,
+ * so no 60 seconds hold more admissions than the limit, however many gateways share the key. Without
+ * the shared entry each gateway limits on its own counts: the whole limit when there is no store, its
+ * share among the gateways it last saw sharing the key while NATS cannot be reached.
  */
 @Injectable()
 export class KeyLimitsService implements OnModuleDestroy {
@@ -58,13 +66,13 @@ export class KeyLimitsService implements OnModuleDestroy {
   /** Counts the request in, or says which limit it would break (and counts nothing). */
   async admit(keyId: string, limits: KeyLimits, now: number): Promise<LimitExceeded | undefined> {
     const { requestsPerMinute, tokensPerMinute, maxConcurrent } = limits;
-    if (!this.shared || !(requestsPerMinute || tokensPerMinute || maxConcurrent) || this.clock.now() < this.localOnlyUntil) {
-      return this.local.admit(keyId, limits, now);
-    }
+    if (!this.shared || !(requestsPerMinute || tokensPerMinute || maxConcurrent)) return this.local.admit(keyId, limits, now);
     const h = this.holding(keyId);
+    if (this.clock.now() < this.localOnlyUntil) return this.local.admit(keyId, localShare(limits, h.gateways, h.slots), now);
     for (;;) {
       const inFlight = this.local.concurrent(keyId);
-      const needLease = !!requestsPerMinute && h.lease < 1;
+      const leaseFresh = h.lease >= 1 && this.clock.now() - h.leasedAt < this.spec.lifetimeMs;
+      const needLease = !!requestsPerMinute && !leaseFresh;
       const needSlot = !!maxConcurrent && inFlight + 1 > h.slots;
       const needState = !!tokensPerMinute && (!h.state || this.clock.now() - h.syncedAt > 2 * this.spec.lifetimeMs);
       if (!needLease && !needSlot && !needState) break;
@@ -72,23 +80,23 @@ export class KeyLimitsService implements OnModuleDestroy {
         await h.exchanging.catch(() => undefined);
         continue;
       }
-      // On the request path nothing held is given back: only more is asked for.
+      // On the request path only a lease past its lifetime is given back; slots are only added.
       const slots = maxConcurrent ? Math.max(h.slots, inFlight + (needSlot ? 1 : 0)) : 0;
       let grant: LeaseGrant;
       try {
-        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, false);
+        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, h.lease > 0 && !leaseFresh);
       } catch (err) {
         this.localOnly(err);
-        return this.local.admit(keyId, limits, now);
+        return this.local.admit(keyId, localShare(limits, h.gateways, h.slots), now);
       }
-      if (needLease && grant.requests < 1) return requestsExceeded(grant.state, requestsPerMinute!, this.clock.now());
+      if (needLease && grant.requests < 1) return requestsExceeded(grant.state, requestsPerMinute!, this.clock.now(), this.spec);
       // Every slot is in use at this gateway or another.
       if (needSlot && grant.slots < slots)
         return { limit: 'concurrent_requests', used: maxConcurrent!, ceiling: maxConcurrent!, retryAfterSeconds: 1 };
       // Granted; requests admitted meanwhile may have used it, so look again.
     }
     if (tokensPerMinute && h.state) {
-      const refused = tokensExceeded(h.state, tokensPerMinute, h.tokens, this.clock.now());
+      const refused = tokensExceeded(h.state, tokensPerMinute, h.tokens, this.clock.now(), this.spec);
       if (refused) return refused;
     }
     const refused = this.local.admit(keyId, limits, now);
@@ -109,7 +117,7 @@ export class KeyLimitsService implements OnModuleDestroy {
   standing(keyId: string, limits: KeyLimits, now: number): { requests?: LimitState; tokens?: LimitState } {
     const h = this.held.get(keyId);
     if (!h?.state) return this.local.standing(keyId, limits, now);
-    return sharedStanding(h.state, limits, h.lease, h.tokens, now);
+    return sharedStanding(h.state, limits, h.lease, h.tokens, now, this.spec);
   }
 
   onModuleDestroy(): void {
@@ -118,14 +126,14 @@ export class KeyLimitsService implements OnModuleDestroy {
 
   private holding(keyId: string): Holding {
     let h = this.held.get(keyId);
-    if (!h) this.held.set(keyId, (h = { syncedAt: 0, lease: 0, leaseMinute: 0, slots: 0, tokens: 0 }));
+    if (!h) this.held.set(keyId, (h = { syncedAt: 0, lease: 0, leaseSecond: 0, leasedAt: 0, gateways: 1, slots: 0, tokens: 0 }));
     return h;
   }
 
   /** One compare-and-set exchange: tokens in, `want` more requests and `slots` slots asked for, the unused lease back if `giveBack`. */
   private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number, giveBack: boolean): Promise<LeaseGrant> {
     // A lease given back goes now: requests arriving meanwhile wait for this exchange.
-    const returned = giveBack ? { minute: h.leaseMinute, n: h.lease } : undefined;
+    const returned = giveBack ? { second: h.leaseSecond, n: h.lease } : undefined;
     if (giveBack) h.lease = 0;
     const tokens = h.tokens;
     const gateway = this.shared!.gatewayId;
@@ -138,9 +146,12 @@ export class KeyLimitsService implements OnModuleDestroy {
       );
       h.state = grant.state;
       h.syncedAt = this.clock.now();
+      h.gateways = sharingGateways(grant.state, gateway, now, this.spec);
       if (grant.requests > 0) {
-        h.lease += grant.requests;
-        h.leaseMinute = grant.state.minute;
+        // Asked for only when nothing usable was held: the lease is the new one alone.
+        h.lease = grant.requests;
+        h.leaseSecond = grant.second;
+        h.leasedAt = now;
       }
       h.slots = grant.slots;
       h.tokens -= tokens;
