@@ -145,6 +145,18 @@ describe('credentials off the bus: the gateway sends digests, never keys or sess
     expect(seen.length).toBeGreaterThan(5);
   });
 
+  it('refuses a key stored before digests at the gateway with a 401 that names it and says to make a new one', async () => {
+    // A row as key-registry wrote it before: HMAC of the key itself, hash_version 1.
+    const { secret, keyId, prefix } = await stack.createKey({ name: 'from before' });
+    await stack.db.query('UPDATE api_keys SET hash_version = 1 WHERE key_id = $1', [keyId]);
+    const res = await stack.post('/v1/chat/completions', secret, chatBody());
+    expect(res.status).toBe(401);
+    const { error } = await json(res);
+    expect(error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+    expect(error.message).toContain(`sk-${prefix}_`);
+    expect(error.message).toMatch(/create a new key \(maas keys create, or Keys in the portal\)/);
+  });
+
   it('logs neither the key nor the session cookie in any service', async () => {
     const { secret, prefix } = await stack.createKey({ name: 'log-watch' });
     const secretPart = secret.slice(`sk-${prefix}_`.length);
