@@ -26,6 +26,8 @@ export interface WorkerAgentOptions {
   /** Capabilities of discovered models; else what the runtime declares; else guessed from the name. */
   readonly capabilities?: readonly Capability[];
   readonly heartbeatMs?: number;
+  /** 'batch': started for a batch backlog (announced, so gateways keep interactive traffic off it); default interactive. */
+  readonly pool?: 'interactive' | 'batch';
   readonly registerEveryMs?: number;
   /**
    * After NATS reconnects the agent re-announces itself at a uniformly random moment within this
@@ -137,6 +139,7 @@ export class WorkerAgent {
       runtime: { kind: this.kind, ...(this.o.runtimeVersion ? { version: this.o.runtimeVersion } : {}) },
       load: this.load,
       state: this.state,
+      ...(this.o.pool === 'batch' ? { pool: 'batch' as const } : {}),
       sentAt: new Date().toISOString(),
     };
   }

@@ -65,6 +65,7 @@ describe('worker agent', () => {
         state: 'ready',
         models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat', 'completion'], maxContextTokens: expect.any(Number) }],
       });
+      expect(reg.pool).toBeUndefined(); // the interactive pool
 
       // Load from the runtime's metrics shows up in heartbeats while a request runs.
       const running = fetch(`${sim.url}/v1/completions`, {
@@ -104,10 +105,16 @@ describe('worker agent', () => {
       models: [{ id: 'Qwen/Qwen2.5-3B-Instruct', capabilities: ['chat'] }],
       runtimeKind: 'sim-engine',
       heartbeatMs: 200,
+      pool: 'batch',
     });
     try {
       await agent.start();
-      expect((await first('early-1', 'worker.registered')).msg).toMatchObject({ state: 'starting', runtime: { kind: 'sim-engine' } });
+      // Started for a batch backlog: it says so, and gateways keep interactive traffic off it.
+      expect((await first('early-1', 'worker.registered')).msg).toMatchObject({
+        state: 'starting',
+        runtime: { kind: 'sim-engine' },
+        pool: 'batch',
+      });
       await sim.ready;
       await sleep(500);
       const states = of('early-1', 'worker.registered').map((r) => r.msg.state);

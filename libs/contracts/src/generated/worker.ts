@@ -116,5 +116,9 @@ export interface WorkerRegistered {
    * State at registration; absent means ready. A worker whose runtime is still loading registers as starting, so gateways hold requests for it
    */
   state?: 'ready' | 'draining' | 'starting' | 'unhealthy';
+  /**
+   * The model's pool it was started for; absent means interactive. Gateways send no interactive request to a batch-pool worker while another serves the model
+   */
+  pool?: 'interactive' | 'batch';
   sentAt: string;
 }
