@@ -23,8 +23,9 @@ export interface TickResult {
 
 /**
  * The scaling loop: every tick, observe (latest aggregates, forecasts, the provider's nodes with
- * their workers' in-flight counts), decide, record the decision with every input and reason
- * (PostgreSQL and the SCALING stream), then act through the provider.
+ * their workers' in-flight counts and the actions still queued), decide, record the decision with
+ * every input and reason (PostgreSQL and the SCALING stream), then hand its actions to
+ * CapacityActionsService, which carries them out off the tick: a tick never waits on a cloud API.
  */
 @Injectable()
 export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -71,11 +72,12 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     clearInterval(this.timer);
     this.unlisten?.();
     await this.ticking;
+    await this.actions.settled();
     await this.provider.close();
     await this.inventory.settled();
   }
 
-  /** One decision, unless the previous one is still being carried out (then that one). */
+  /** One decision, unless the previous one is still being taken (then that one). */
   tick(): Promise<TickResult | undefined> {
     this.ticking ??= this.decideAndAct()
       .catch((err: Error) => {
@@ -89,11 +91,13 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async decideAndAct(): Promise<TickResult> {
-    const vms = await this.provider.list();
+    const nodes = await this.provider.list();
     const aggregates = this.inputs.aggregates();
     const forecasts = this.inputs.latestForecasts();
     const nowMs = this.clock.now(); // the loop's one clock read: everything below is a function of it
     const now = nowMs / 1000;
+    // actions of earlier decisions not yet accepted by the provider count as done
+    const vms = this.actions.overlay(nodes, now);
     const observation = buildObservation({
       spec: this.spec,
       aggregates,
@@ -140,7 +144,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
         stops: decision.capacity.stops.map((s) => s.vmId),
         reasons: record.reasons,
       });
-      if (this.config.SCALING_ACT) await this.actions.apply(id, decision);
+      if (this.config.SCALING_ACT) this.actions.apply(id, decision);
     }
     if (nowMs - this.lastPrune > 3_600_000) {
       this.lastPrune = nowMs;

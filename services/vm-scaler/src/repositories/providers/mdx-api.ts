@@ -56,12 +56,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * The calls of the mdx REST API the provider makes, with its authentication: `Authorization: JWT`,
  * refresh ahead of expiry, refresh (or log in again) and retry once on 401, wait out 429s for as
- * long as Retry-After says. The token is never logged nor put in an error.
+ * long as Retry-After says. A 429 pauses the whole client: every call, in flight or new, waits for
+ * the same instant instead of each finding the limit for itself. The token is never logged nor put
+ * in an error.
  */
 export class MdxApi {
   private token?: string;
   private issuedAt = 0;
   private renewing?: Promise<void>;
+  /** Epoch ms before which no request is sent: the API's last Retry-After. */
+  private pausedUntil = 0;
 
   constructor(
     private readonly baseUrl: string,
@@ -134,6 +138,7 @@ export class MdxApi {
   /** One request, waiting out rate limits (429 + Retry-After) a few times. */
   private async send(method: string, path: string, body: unknown, auth = true): Promise<Response> {
     for (let throttled = 0; ; throttled += 1) {
+      if (this.pausedUntil > Date.now()) await sleep(this.pausedUntil - Date.now());
       const res = await fetch(`${this.baseUrl.replace(/\/+$/, '')}${path}`, {
         method,
         headers: {
@@ -147,8 +152,13 @@ export class MdxApi {
       if (res.status !== 429 || throttled >= MAX_THROTTLED) return res;
       await res.arrayBuffer().catch(() => undefined);
       const seconds = Math.min(MAX_RETRY_AFTER_S, Math.max(1, Number(res.headers.get('retry-after')) || 1));
-      this.logger.warn('mdx API rate limit: waiting as Retry-After says', { method, path, seconds });
-      await sleep(seconds * 1000);
+      const until = Date.now() + seconds * 1000;
+      // calls sent before the pause began come back 429 too: the first one sets the pause, they join it
+      if (until > this.pausedUntil + 250) {
+        this.pausedUntil = until;
+        this.logger.warn('mdx API rate limit: every call waits as Retry-After says', { method, path, seconds });
+      }
+      await sleep(Math.max(0, this.pausedUntil - Date.now()));
       // A short-lived token can run out while the call waits its turn: renew it before trying again.
       if (auth && this.expiringSoon()) await this.renew('token about to expire after a rate-limit wait').catch(() => undefined);
     }

@@ -79,6 +79,10 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
   private timer?: NodeJS.Timeout;
   private polling = false;
   private deploys = 0;
+  /** VMs a start is powering on, not yet in the ledger: concurrent starts leave them to it. */
+  private readonly claimed = new Set<string>();
+  /** The project listing being fetched: callers that ask meanwhile share it. */
+  private listingNow?: Promise<MdxVm[]>;
 
   constructor(
     private readonly api: MdxApi,
@@ -142,18 +146,22 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
         `mdx provider: no pool for VM type "${request.vmType}" (SCALING_MDX_POOLS has ${this.options.pools.map((p) => p.vmType).join(', ')})`,
       );
     if (pool.model !== request.model) throw new Error(`mdx provider: pool "${pool.vmType}" runs ${pool.model}, not ${request.model}`);
-    const listing = await this.api.projectVms(this.options.projectId);
+    const listing = await this.listing();
     const statuses = new Map(listing.map((vm) => [vm.uuid, vm.status]));
     const members = this.members(pool, listing);
     const now = this.clock.now();
-    const free = members.filter((id) => !this.ledger.get(id) && statuses.get(id) === 'PowerOFF');
+    const free = members.filter((id) => !this.ledger.get(id) && !this.claimed.has(id) && statuses.get(id) === 'PowerOFF');
     // VMs held after a failed boot come last, and only once their hold is over
     const ready = free
       .filter((id) => (this.heldUntil.get(id) ?? 0) <= now)
       .sort((a, b) => Number(this.heldUntil.has(a)) - Number(this.heldUntil.has(b)));
     for (const id of ready) {
+      if (this.claimed.has(id) || this.ledger.get(id)) continue; // taken by a start that ran meanwhile
+      this.claimed.add(id);
       try {
         await this.api.powerOn(id, this.options.serviceLevel);
+        this.watch(id, { status: 'PowerOFF' });
+        return this.ledger.add(id, request, 'booting', request.reason ?? `power_on ${id}`);
       } catch (err) {
         // another client took it, or it is in the middle of an operation: try the next one
         if (err instanceof MdxApiError && err.status === 400) {
@@ -161,9 +169,9 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
           continue;
         }
         throw err;
+      } finally {
+        this.claimed.delete(id);
       }
-      this.watch(id, { status: 'PowerOFF' });
-      return this.ledger.add(id, request, 'booting', request.reason ?? `power_on ${id}`);
     }
     const deployed = members.length - pool.vms.length;
     if (pool.deploy && deployed < pool.deploy.max) return this.deployFor(pool, request);
@@ -197,7 +205,7 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
       network_adapters: d.networkAdapters,
     });
     for (let waited = 0; ; waited += this.options.pollMs) {
-      const vm = (await this.api.projectVms(this.options.projectId)).find((v) => v.name === name);
+      const vm = (await this.listing()).find((v) => v.name === name);
       if (vm) {
         this.watch(vm.uuid, { status: vm.status });
         return this.ledger.add(
@@ -243,20 +251,36 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     return this.ledger.transition(vmId, 'stopping', reason ?? null);
   }
 
-  /** Follows the status of every node in the ledger, each at its own backed-off pace. */
+  /**
+   * Follows the status of every node in the ledger, each at its own backed-off pace, from one
+   * listing of the project (a few pages) per round rather than one call per VM.
+   */
   async poll(): Promise<void> {
     if (this.polling) return;
+    const due = this.ledger.list().filter((node) => this.clock.now() >= (this.watches.get(node.id) ?? this.watch(node.id, {})).nextPollAt);
+    if (due.length === 0) return;
     this.polling = true;
     try {
-      for (const node of this.ledger.list()) {
-        const watch = this.watches.get(node.id) ?? this.watch(node.id, {});
-        const now = this.clock.now();
-        if (now < watch.nextPollAt) continue;
-        let status: string;
-        try {
-          status = (await this.api.vm(node.id)).status;
-        } catch (err) {
-          this.logger.warn('mdx VM status unavailable', { vmId: node.id, error: (err as Error).message });
+      let statuses: Map<string, string>;
+      try {
+        statuses = new Map((await this.listing()).map((vm) => [vm.uuid, vm.status]));
+      } catch (err) {
+        this.logger.warn('mdx VM statuses unavailable', { vms: due.length, error: (err as Error).message });
+        for (const node of due) this.backOff(this.watches.get(node.id) ?? this.watch(node.id, {}), this.clock.now());
+        return;
+      }
+      const now = this.clock.now();
+      for (const listed of due) {
+        // the ledger may have moved on while the listing was fetched
+        const node = this.ledger.get(listed.id);
+        const watch = node && this.watches.get(node.id);
+        if (!node || !watch) continue;
+        const status = statuses.get(node.id);
+        if (status === undefined) {
+          this.logger.warn('mdx VM status unavailable', {
+            vmId: node.id,
+            error: `not in the listing of project ${this.options.projectId}`,
+          });
           this.backOff(watch, now);
           continue;
         }
@@ -272,6 +296,12 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** Every VM of the project; one listing at a time, shared by whoever asks while it is fetched. */
+  private listing(): Promise<MdxVm[]> {
+    this.listingNow ??= this.api.projectVms(this.options.projectId).finally(() => (this.listingNow = undefined));
+    return this.listingNow;
   }
 
   private observe(node: VmRecord, watch: Watch, status: string, now: number): void {
