@@ -1,6 +1,15 @@
 import type { Endpoint } from '../endpoint';
 import { endpoint, ids, request } from '../testing/routing.factory';
-import { assignLanes, batchLaneFilter, batchSlots, interactiveCandidates, interactiveLaneFilter, LaneWorker } from './batch-lanes.filter';
+import {
+  assignLanes,
+  batchLaneFilter,
+  batchPoolFilter,
+  batchSlots,
+  interactiveCandidates,
+  interactiveLaneFilter,
+  LaneWorker,
+  lanesOf,
+} from './batch-lanes.filter';
 
 const w = (id: string, over: Partial<LaneWorker> = {}): LaneWorker => ({
   id,
@@ -149,6 +158,38 @@ describe('batchSlots with per-worker batch limits', () => {
     expect(ids(batchLaneFilter({ ...spec, batchLimit: (_m, id) => limits.get(id) ?? 0 }).filter(request({ kind: 'batch' }), pool))).toEqual(
       ['b'],
     );
+  });
+});
+
+describe('batch pool (workers started for a batch backlog)', () => {
+  const pool = new Set(['p1', 'p2']);
+  const spec = { minInteractive: 1, reserve: 0.25, concurrency: new Map([['m', 6]]), batchPool: (id: string) => pool.has(id) };
+  const busy = (id: string, over: Partial<Endpoint> = {}) => endpoint(id, { running: 2, outstanding: 2, kvCacheUsage: 0.1, ...over });
+
+  it('keeps interactive requests off the pool while another worker is there, and only then', () => {
+    const filter = batchPoolFilter(spec);
+    expect(ids(filter.filter(request(), [busy('a'), busy('p1'), busy('p2', { state: 'starting' })]))).toEqual(['a']);
+    expect(ids(filter.filter(request(), [busy('p1'), busy('p2')]))).toEqual(['p1', 'p2']);
+    expect(ids(filter.filter(request({ kind: 'batch' }), [busy('a'), busy('p1')]))).toEqual(['a', 'p1']);
+    expect(ids(batchPoolFilter({ ...spec, batchPool: undefined }).filter(request(), [busy('a'), busy('p1')]))).toEqual(['a', 'p1']);
+  });
+
+  it('puts pool workers in the batch lane, never the interactive one, and lanes the others as before', () => {
+    const lanes = lanesOf([busy('a', { batchOutstanding: 2 }), busy('p1'), busy('b')], spec);
+    expect(sorted(lanes.interactive)).toEqual(['b']);
+    expect(sorted(lanes.batch)).toEqual(['a', 'p1']);
+    const alone = lanesOf([busy('a'), busy('p1')], spec);
+    expect(sorted(alone.interactive)).toEqual(['a']);
+    expect(sorted(alone.batch)).toEqual(['a', 'p1']);
+  });
+
+  it('gives pool workers batch slots without the adaptive limit (no interactive request runs there)', () => {
+    const slots = batchSlots('m', [busy('a', { batchOutstanding: 2 }), busy('p1', { batchOutstanding: 2 })], {
+      ...spec,
+      minInteractive: 0,
+      batchLimit: () => 2,
+    });
+    expect(slots).toEqual(new Map([['p1', 2]]));
   });
 });
 

@@ -69,6 +69,8 @@ export interface BatchLaneSpec {
    * `concurrency` as its ceiling); undefined: only the caps above apply (static control).
    */
   readonly batchLimit?: (model: string, workerId: string) => number | undefined;
+  /** Workers started for a batch backlog (registered in the batch pool): always batch lane, never interactive. */
+  readonly batchPool?: (workerId: string) => boolean;
 }
 
 /** An endpoint as lane assignment sees it: its requests from this gateway split by kind. */
@@ -86,9 +88,13 @@ export function laneWorker(e: Endpoint): LaneWorker {
   };
 }
 
-/** The model's workers split into lanes. */
+/** The model's workers split into lanes; batch-pool workers are batch lane whatever the others do. */
 export function lanesOf(endpoints: readonly Endpoint[], spec: BatchLaneSpec): Lanes {
-  return assignLanes(endpoints.map(laneWorker), spec.minInteractive ?? 0);
+  const inPool = spec.batchPool;
+  if (!inPool || !endpoints.some((e) => inPool(e.id))) return assignLanes(endpoints.map(laneWorker), spec.minInteractive ?? 0);
+  const lanes = assignLanes(endpoints.filter((e) => !inPool(e.id)).map(laneWorker), spec.minInteractive ?? 0);
+  const pool = endpoints.filter((e) => e.state === 'ready' && inPool(e.id)).map((e) => e.id);
+  return { interactive: lanes.interactive, batch: new Set([...lanes.batch, ...pool]), separate: lanes.separate };
 }
 
 /**
@@ -107,7 +113,9 @@ export function batchSlots(
   for (const e of endpoints) {
     if (!lanes.batch.has(e.id)) continue;
     if (lanes.separate && e.outstanding > (e.batchOutstanding ?? 0)) continue;
-    const slots = spareBatchSlots(e, spec.reserve, best, spec.batchLimit?.(model, e.id));
+    // a batch-pool worker runs no interactive request: the controller's limit is for workers that do
+    const limit = spec.batchPool?.(e.id) ? undefined : spec.batchLimit?.(model, e.id);
+    const slots = spareBatchSlots(e, spec.reserve, best, limit);
     if (slots > 0) out.set(e.id, slots);
   }
   return out;
@@ -149,3 +157,20 @@ export const interactiveLaneFilter = {
     return clear.size < ready.length ? endpoints.filter((e) => clear.has(e.id) || e.state !== 'ready') : endpoints;
   },
 } satisfies Filter;
+
+/**
+ * An interactive request stays off workers started for a batch backlog (the batch pool) while any
+ * other worker of the model is there; when only they are, it goes there rather than nowhere.
+ */
+export function batchPoolFilter(spec: BatchLaneSpec): Filter {
+  return {
+    name: 'batch-pool',
+    reads: ['id'],
+    filter: (req: RoutingRequest, endpoints: readonly Endpoint[]) => {
+      const inPool = spec.batchPool;
+      if (req.kind === 'batch' || !inPool) return endpoints;
+      const others = endpoints.filter((e) => !inPool(e.id));
+      return others.length > 0 ? others : endpoints;
+    },
+  } satisfies Filter;
+}

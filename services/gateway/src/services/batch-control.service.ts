@@ -77,7 +77,8 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
     const now = this.clock.monotonic();
     const served = new Map<string, WorkerLoad[]>();
     for (const w of this.registry.all()) {
-      if (w.state !== 'ready') continue;
+      // a batch-pool worker runs no interactive request: nothing to protect there
+      if (w.state !== 'ready' || w.registration.pool === 'batch') continue;
       const load: WorkerLoad = {
         workerId: w.id,
         running: w.load?.running ?? 0,

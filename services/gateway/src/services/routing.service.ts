@@ -4,6 +4,7 @@ import type { Capability } from '@maas/contracts';
 import {
   BatchLaneSpec,
   batchLaneFilter,
+  batchPoolFilter,
   batchSlots,
   buildRoutingPolicy,
   ChatMessage,
@@ -72,9 +73,13 @@ export class RoutingService {
       reserve: config.GATEWAY_BATCH_RESERVE,
       concurrency: config.GATEWAY_BATCH_CONCURRENCY,
       ...(adaptive ? { batchLimit: (model: string, workerId: string) => this.batchLimits.get(model)?.get(workerId) } : {}),
+      batchPool: (workerId: string) => this.registry.worker(workerId)?.registration.pool === 'batch',
     };
     const parts = this.policy.pipeline.parts;
-    this.pipeline = new RoutingPipeline({ ...parts, filters: [batchLaneFilter(this.lanesSpec), interactiveLaneFilter, ...parts.filters] });
+    this.pipeline = new RoutingPipeline({
+      ...parts,
+      filters: [batchLaneFilter(this.lanesSpec), batchPoolFilter(this.lanesSpec), interactiveLaneFilter, ...parts.filters],
+    });
     this.usesPrefix = this.policy.config.scorers.some((s) => s.name === 'prefix-affinity' && s.weight > 0);
   }
 
