@@ -179,6 +179,52 @@ export const gatewayConfigSpec = {
   GATEWAY_WEBUI_URL: env.optionalString(),
   /** Where Open WebUI is mounted on the gateway: `/` (every path not taken by /v1, /auth, /portal, /health, /metrics) or a prefix like `/chat`. */
   GATEWAY_WEBUI_PATH: env.string('/'),
+  /**
+   * A hostname of its own for Open WebUI (`chat.maas.example.ac.jp`): requests with that Host go to
+   * Open WebUI at `/`, its paths on the portal's host are redirected there, and a signed-in user is
+   * handed over with a one-time code, so the portal's session cookie never reaches the chat UI's
+   * origin. Empty: Open WebUI shares the portal's host under GATEWAY_WEBUI_PATH.
+   */
+  GATEWAY_WEBUI_HOST: {
+    describe: 'a hostname, optionally with :port (optional)',
+    parse(raw: string | undefined, key: string): string | undefined {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const host = raw.trim().toLowerCase();
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/.test(host))
+        throw new ConfigError(`${key} must be a hostname such as chat.maas.example.ac.jp (no scheme, no path), got ${JSON.stringify(raw)}`);
+      return host;
+    },
+  },
+  /** The origin browsers reach the portal at (`https://maas.example.ac.jp`): where the chat host sends a browser to be handed over. Needed with GATEWAY_WEBUI_HOST. */
+  GATEWAY_PUBLIC_URL: {
+    describe: 'an http(s) origin (optional)',
+    parse(raw: string | undefined, key: string): string | undefined {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      let url: URL;
+      try {
+        url = new URL(raw.trim());
+      } catch {
+        throw new ConfigError(`${key} must be an http(s) URL such as https://maas.example.ac.jp, got ${JSON.stringify(raw)}`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new ConfigError(`${key} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+      return url.origin;
+    },
+  },
+  /** How long the chat host's own cookie lasts; past it a page load is handed over again (a portal sign-out ends chat access within this). */
+  GATEWAY_WEBUI_SESSION_TTL: env.duration('1h'),
+  /**
+   * Signs hand-off codes and chat-host cookies; every gateway behind one chat hostname needs the same
+   * one (32+ characters). Empty: a random one per process (one gateway; its chat cookies end with it).
+   */
+  GATEWAY_WEBUI_HANDOFF_SECRET: {
+    describe: 'a secret of at least 32 characters (optional)',
+    parse(raw: string | undefined, key: string): string | undefined {
+      if (raw === undefined || raw === '') return undefined;
+      if (raw.length < 32) throw new ConfigError(`${key} must be at least 32 characters long`);
+      return raw;
+    },
+  },
   /** Name of auth's session cookie. */
   GATEWAY_SESSION_COOKIE: env.string('maas_session'),
   /** A session auth vouched for is believed this long; a refused one is refused this long. */

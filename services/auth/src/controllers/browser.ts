@@ -51,6 +51,11 @@ export function readCookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
+/** The session cookie: `__Host-<name>` as set over https, else `<name>` as set over plain http. */
+export function readSessionCookie(req: Request, name: string): string | undefined {
+  return readCookie(req, `__Host-${name}`) ?? readCookie(req, name);
+}
+
 export function sendPage(res: Response, status: number, body: string): void {
   res.status(status).set(PAGE_HEADERS).send(body);
 }
@@ -87,7 +92,7 @@ export class BrowserSessionGuard implements CanActivate {
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<BrowserRequest>();
-    const resolved = await this.sessions.resolve(readCookie(req, this.config.AUTH_COOKIE_NAME));
+    const resolved = await this.sessions.resolve(readSessionCookie(req, this.config.AUTH_COOKIE_NAME));
     if (!resolved.ok) {
       if (UNSAFE.has(req.method))
         throw new PageError(401, 'Signed out', 'Your session has ended. Sign in again and repeat what you were doing.');

@@ -6,8 +6,8 @@ import { LogoutService } from '../services/logout.service';
 import { BrowserCaller, SessionService } from '../services/session.service';
 import { logoutConfirmPage, messagePage } from '../views/pages';
 import { html } from '../views/html';
-import { BrowserSessionGuard, Caller, HtmlPageFilter, pageUser, readCookie, sendPage } from './browser';
-import { clearCookie } from './cookies';
+import { BrowserSessionGuard, Caller, HtmlPageFilter, pageUser, readSessionCookie, sendPage } from './browser';
+import { clearSessionCookie } from './cookies';
 
 /** Signing out, and the session check a reverse proxy asks before passing a user on (Open WebUI). */
 @Controller('auth')
@@ -21,7 +21,7 @@ export class SessionController {
   @Get('logout')
   @UseFilters(HtmlPageFilter)
   async confirm(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const resolved = await this.sessions.resolve(readCookie(req, this.config.AUTH_COOKIE_NAME));
+    const resolved = await this.sessions.resolve(readSessionCookie(req, this.config.AUTH_COOKIE_NAME));
     sendPage(res, 200, resolved.ok ? logoutConfirmPage(pageUser(resolved.caller)) : messagePage('Signed out', 'You are not signed in.'));
   }
 
@@ -30,7 +30,7 @@ export class SessionController {
   @UseGuards(BrowserSessionGuard)
   async logout(@Caller() caller: BrowserCaller, @Req() req: Request, @Res() res: Response): Promise<void> {
     const { idpLogoutUrl } = await this.logouts.logout(caller);
-    clearCookie(res, req, this.config.AUTH_COOKIE_NAME);
+    clearSessionCookie(res, req, this.config);
     res.redirect(303, idpLogoutUrl ?? '/auth/logged-out');
   }
 
@@ -52,7 +52,7 @@ export class SessionController {
    */
   @Get('session')
   async session(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const token = readCookie(req, this.config.AUTH_COOKIE_NAME);
+    const token = readSessionCookie(req, this.config.AUTH_COOKIE_NAME);
     const reply = token ? await this.sessions.verify(token) : { valid: false as const, reason: 'unknown' as const };
     if (!reply.valid || !reply.user)
       throw new ApiError(401, `no active session (${reply.reason ?? 'unknown'})`, errorType(401), null, 'session_required');
