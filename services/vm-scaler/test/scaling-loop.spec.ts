@@ -296,6 +296,39 @@ describe('vm-scaler loop with the simulated provider', () => {
         bus.request('vm-scaler.list-decisions', { since: from, until: to, cursor: Buffer.from('["yesterday","x"]').toString('base64url') }),
       ).rejects.toThrow(/cursor .* is not one vm-scaler.list-decisions gave out/);
       await expect(bus.request('vm-scaler.list-decisions', { since: from, until: to, limit: 501 } as never)).rejects.toThrow(/limit/);
+
+      // Pages stay well under NATS's payload limit (1 MiB): three 300 kB decisions come one per page.
+      const big = ['a', 'b', 'c'].map((x) => `sd-20200101T000000.000Z-big${x}`);
+      for (const [i, id] of big.entries()) {
+        await rows(
+          `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons) VALUES ($1, 'vms', null, $2, '{}', $3, $4)`,
+          [
+            id,
+            new Date(Date.UTC(2020, 0, 1, 0, 0, i)),
+            JSON.stringify({ replicas: {}, capacity: { starts: [], drains: [], stops: [], models: {} } }),
+            JSON.stringify(['x'.repeat(300_000)]),
+          ],
+        );
+      }
+      try {
+        const sizes: number[] = [];
+        let cursor: string | null = null;
+        do {
+          const raw = await nc.request(
+            new Subjects(namespace).subject('vm-scaler.list-decisions'),
+            new TextEncoder().encode(
+              JSON.stringify({ since: '2020-01-01T00:00:00Z', until: '2020-01-02T00:00:00Z', limit: 10, ...(cursor ? { cursor } : {}) }),
+            ),
+          );
+          expect(raw.data.length).toBeLessThan(1024 * 1024);
+          const page = JSON.parse(new TextDecoder().decode(raw.data)) as ScalingDecisionListReply;
+          sizes.push(page.decisions.length);
+          cursor = page.nextCursor;
+        } while (cursor);
+        expect(sizes).toEqual([1, 1, 1]);
+      } finally {
+        await rows('DELETE FROM scaling_decisions WHERE decision_id = ANY($1)', [big]);
+      }
     } finally {
       await svc.stop();
       svc = undefined;
