@@ -49,6 +49,15 @@ const NODE_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 /** The one worker "id" that stands for all of them (a NATS token wildcard). */
 export const ANY_WORKER_ID = '*';
 
+function checkWorkerIds(workerIds: readonly string[]): void {
+  if (workerIds.length === 0) throw new Error('a worker credential speaks for at least one worker id');
+  for (const id of workerIds) {
+    if (!NODE_PATTERN.test(id) && !(id === ANY_WORKER_ID && workerIds.length === 1)) {
+      throw new Error(`worker id ${JSON.stringify(id)} must be letters, digits, "_" and "-" (it ends a subject)`);
+    }
+  }
+}
+
 function writePrivate(file: string, text: string): void {
   fs.writeFileSync(`${file}.partial`, text, { mode: 0o600 });
   fs.chmodSync(`${file}.partial`, 0o600);
@@ -151,17 +160,23 @@ export class NatsCredentialStore {
    */
   issueWorker(node: string, workerIds: readonly string[] = [node]): Identity {
     if (!NODE_PATTERN.test(node)) throw new Error(`node ${JSON.stringify(node)} must be letters, digits, "_" and "-"`);
-    if (workerIds.length === 0) throw new Error('a worker credential speaks for at least one worker id');
-    for (const id of workerIds) {
-      if (!NODE_PATTERN.test(id) && !(id === ANY_WORKER_ID && workerIds.length === 1)) {
-        throw new Error(`worker id ${JSON.stringify(id)} must be letters, digits, "_" and "-" (it ends a subject)`);
-      }
-    }
+    checkWorkerIds(workerIds);
     const store = this.read();
     const name = `worker-${node}`;
     const identity = { ...this.newIdentity(name, 'worker'), node, workerIds: [...new Set(workerIds)] };
     this.write({ ...store, identities: [...store.identities.filter((i) => i.name !== name), identity] });
     return identity;
+  }
+
+  /** Lets a worker credential speak for `workerIds` instead, keeping its key (a node named after it was issued). */
+  grantWorkerIds(name: string, workerIds: readonly string[]): Identity {
+    const store = this.read();
+    const identity = store.identities.find((i) => i.name === name && i.role === 'worker');
+    if (!identity) throw new Error(`no worker credential "${name}" in ${this.dir}`);
+    checkWorkerIds(workerIds);
+    const granted = { ...identity, workerIds: [...new Set(workerIds)] };
+    this.write({ ...store, identities: store.identities.map((i) => (i.name === name ? granted : i)) });
+    return granted;
   }
 
   /** Removes an identity from the config and deletes its seed; false when there was none. */

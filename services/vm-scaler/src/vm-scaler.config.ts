@@ -28,6 +28,13 @@ export const vmScalerConfigSpec = {
   SCALING_ACT: env.bool(true),
   /** `maas worker` command line of a local process or Slurm job; the VM's own flags are appended. */
   SCALING_WORKER_COMMAND: env.optionalString(),
+  /**
+   * The NATS credential store (the folder of `maas credentials`, MAAS_NATS_DIR) of the nats-server on this
+   * host: each local worker or Slurm job then gets a worker credential of its own, revoked when its node
+   * stops. Unset (a site-managed NATS): MAAS_WORKER_NATS_NKEY names the workers' seed file, `{node}` in it
+   * replaced by the node id; neither set, workers get no credential (only an unauthenticated NATS takes them).
+   */
+  SCALING_WORKER_NATS_DIR: env.optionalString(),
   /** Runtime flags of the worker; {model}, {vmType} and {vmId} are substituted. */
   SCALING_WORKER_ARGS: env.string('--sim-profile {vmType} --sim-model {model}'),
   /** Longest wait for a started node's worker to register ready before it counts as failed. */

@@ -1,8 +1,9 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Module } from '@nestjs/common';
-import type { PlatformConfig } from '@maas/config';
+import { ConfigError, type PlatformConfig } from '@maas/config';
 import { Logger } from '@maas/logging';
+import { NatsCredentialStore } from '@maas/nats';
 import type { ScalingSpec } from '@maas/scaling';
 import { Clock, CLOCK, PLATFORM_CONFIG, PlatformModule, projectRoot, ServiceDefinition, systemClock } from '@maas/platform';
 import { CatalogueHandler } from './handlers/catalogue.handler';
@@ -22,6 +23,7 @@ import { CAPACITY_PROVIDER, ScalerCapacityProvider } from './repositories/provid
 import { WallClockSimulatedProvider } from './repositories/providers/simulated.provider';
 import { slurmCommands } from './repositories/providers/slurm-cli';
 import { SlurmCapacityProvider } from './repositories/providers/slurm.provider';
+import { IssuedWorkerCredentials, ProvidedWorkerCredentials, WorkerCredentials } from './repositories/providers/worker-environment';
 import { EventOutboxRepository } from './repositories/event-outbox.repository';
 import { ScalingDecisionEntity } from './repositories/scaling-decision.entity';
 import { ModelCatalogueEventsRepository } from './repositories/model-catalogue-events.repository';
@@ -55,6 +57,17 @@ export const VM_SCALER: ServiceDefinition = {
   },
 };
 
+/** Workers sign in to NATS with a credential of their node's (or the operator's), never as the vm-scaler. */
+function workerCredentials(config: VmScalerConfig, logger: Logger): WorkerCredentials {
+  if (!config.SCALING_WORKER_NATS_DIR) return new ProvidedWorkerCredentials(process.env.MAAS_WORKER_NATS_NKEY);
+  const store = new NatsCredentialStore(path.resolve(config.SCALING_WORKER_NATS_DIR));
+  if (!store.exists())
+    throw new ConfigError(
+      `config: SCALING_WORKER_NATS_DIR names ${store.dir}, which holds no NATS credential store (maas credentials init)`,
+    );
+  return new IssuedWorkerCredentials(store, (msg, fields) => logger.warn(msg, fields));
+}
+
 /** The one place a provider kind becomes an adapter. */
 function capacityProvider(
   config: VmScalerConfig,
@@ -64,9 +77,7 @@ function capacityProvider(
   logger: Logger,
 ): ScalerCapacityProvider {
   const root = projectRoot();
-  // Workers sign in to NATS with a worker credential (MAAS_WORKER_NATS_NKEY, its seed file), never as the vm-scaler.
-  const workerNats: Record<string, string> = process.env.MAAS_WORKER_NATS_NKEY ? { NATS_NKEY: process.env.MAAS_WORKER_NATS_NKEY } : {};
-  const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL, ...workerNats };
+  const workerEnv = { NATS_URL: platform.NATS_URL, MAAS_NAMESPACE: platform.MAAS_NAMESPACE, LOG_LEVEL: platform.LOG_LEVEL };
   const logDir = config.SCALING_LOG_DIR ?? path.join(os.tmpdir(), `maas-nodes-${platform.MAAS_NAMESPACE}`);
   const command = config.SCALING_WORKER_COMMAND
     ? splitArgs(config.SCALING_WORKER_COMMAND)
@@ -77,6 +88,7 @@ function capacityProvider(
     drainTimeoutMs: config.SCALING_WORKER_DRAIN_TIMEOUT_MS,
     logDir,
     env: workerEnv,
+    credentials: workerCredentials(config, logger),
   };
   switch (config.SCALING_PROVIDER) {
     case 'simulated':

@@ -5,7 +5,7 @@ import type { Clock } from '@maas/platform';
 import type { CapacityListener, VmRecord, VmStartRequest } from '@maas/scaling';
 import { nodeArgs, workerArgs } from '../../policy/worker-command';
 import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
-import { workerEnvironment } from './worker-environment';
+import { ProvidedWorkerCredentials, WorkerCredentials, workerEnvironment } from './worker-environment';
 
 export interface LocalProviderOptions {
   /** Program and leading arguments of `maas worker`, e.g. [node, bin/maas.js, 'worker']. */
@@ -20,6 +20,8 @@ export interface LocalProviderOptions {
   readonly drainTimeoutMs: number;
   /** Distinguishes this scaler's nodes from an earlier run's: `local-<prefix>-001`. */
   readonly idPrefix: string;
+  /** Each node's NATS credential, for its worker id (the node id); none when unset. */
+  readonly credentials?: WorkerCredentials;
 }
 
 interface Process {
@@ -87,12 +89,14 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
   private readonly ledger: NodeLedger;
   private readonly processes = new Map<string, Process>();
   private issued = 0;
+  private readonly credentials: WorkerCredentials;
 
   constructor(
     private readonly options: LocalProviderOptions,
     clock: Clock,
   ) {
     this.ledger = new NodeLedger('local', clock);
+    this.credentials = options.credentials ?? new ProvidedWorkerCredentials();
   }
 
   async open(): Promise<void> {
@@ -173,6 +177,8 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     const id = `local-${this.options.idPrefix}-${String(this.issued).padStart(3, '0')}`;
     const logFile = path.join(this.options.logDir, `${id}.log`);
     fs.mkdirSync(this.options.logDir, { recursive: true });
+    // Its own credential, for its own worker id only; revoked once the process is gone.
+    const credential = this.credentials.issue(id, [id]);
     const fd = fs.openSync(logFile, 'a');
     const [program, ...lead] = this.options.command;
     const args = [
@@ -186,9 +192,12 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     let child: ChildProcess;
     try {
       child = spawn(program, args, {
-        env: workerEnvironment(process.env, { ...this.options.env, MAAS_VM_ID: id }),
+        env: workerEnvironment(process.env, { ...this.options.env, ...credential, MAAS_VM_ID: id }),
         stdio: ['ignore', fd, fd],
       });
+    } catch (err) {
+      this.credentials.revoke(id);
+      throw err;
     } finally {
       fs.closeSync(fd);
     }
@@ -199,7 +208,10 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
       }),
     );
     const proc: Process = { pid: child.pid, signal: (sig) => child.kill(sig), logFile, exited };
-    child.once('error', (err) => this.failed(id, `cannot start ${program}: ${err.message}`));
+    child.once('error', (err) => {
+      this.credentials.revoke(id);
+      this.failed(id, `cannot start ${program}: ${err.message}`);
+    });
     proc.bootTimer = setTimeout(() => {
       if (this.ledger.get(id)?.state !== 'booting') return;
       this.ledger.transition(
@@ -277,6 +289,7 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     clearTimeout(proc?.killTimer);
     this.processes.delete(id);
     fs.rmSync(path.join(this.options.logDir, `${id}${NODE_FILE}`), { force: true });
+    this.credentials.revoke(id);
     const node = this.ledger.get(id);
     if (!node) return;
     if (node.state === 'draining' || node.state === 'stopping') this.ledger.transition(id, 'stopped', how);

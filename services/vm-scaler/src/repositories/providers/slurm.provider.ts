@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '@maas/logging';
@@ -7,7 +8,7 @@ import { jobComment, jobNodeState, parseJobComment, SlurmJob } from '../../polic
 import { shellQuote, workerArgs } from '../../policy/worker-command';
 import { SlurmCommands } from './slurm-cli';
 import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
-import { workerEnvironment } from './worker-environment';
+import { ProvidedWorkerCredentials, WorkerCredentials, workerEnvironment } from './worker-environment';
 
 export interface SlurmProviderOptions {
   /** Batch script each job runs: `maas worker "$@"` with MAAS_WORKER_ARGS, as deploy/slurm/maas-worker.sbatch. */
@@ -25,6 +26,8 @@ export interface SlurmProviderOptions {
   readonly bootTimeoutMs: number;
   readonly stopGraceMs: number;
   readonly drainTimeoutMs: number;
+  /** Each job's NATS credential, for its worker id (`slurm-<job id>`); none when unset. */
+  readonly credentials?: WorkerCredentials;
 }
 
 const JOB_NAME = 'maas-worker';
@@ -43,6 +46,7 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
   private readonly killAt = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private polling = false;
+  private readonly credentials: WorkerCredentials;
 
   constructor(
     private readonly slurm: SlurmCommands,
@@ -51,6 +55,7 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
     private readonly logger: Logger,
   ) {
     this.ledger = new NodeLedger('slurm', clock);
+    this.credentials = options.credentials ?? new ProvidedWorkerCredentials();
   }
 
   async open(): Promise<void> {
@@ -95,23 +100,42 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
       '--drain-timeout',
       `${Math.max(1, Math.round(this.options.drainTimeoutMs / 1000))}s`,
     ]);
+    // The job's worker id is its job id, known once queued: the credential is issued under a name of its
+    // own first and granted that id right after sbatch (a worker that signed in sooner gets it on the reload).
+    const pending = `slurm-${randomBytes(6).toString('hex')}`;
+    const credential = this.credentials.issue(pending, [pending]);
     const env = workerEnvironment(process.env, {
       ...this.options.env,
+      ...credential,
       MAAS_HOME: this.options.home,
       MAAS_WORKER_ARGS: args.map(shellQuote).join(' '),
     });
-    const jobId = await this.slurm.sbatch(
-      [
-        `--job-name=${JOB_NAME}`,
-        `--comment=${jobComment({ namespace: this.options.namespace, vmType: request.vmType, model: request.model })}`,
-        `--output=${path.join(this.options.logDir, 'maas-worker-%j.log')}`,
-        // By name, so the values (which may hold commas) stay in sbatch's environment: only these reach the job.
-        `--export=${Object.keys(env).sort().join(',')}`,
-        ...this.options.sbatchArgs,
-        this.options.script,
-      ],
-      env,
-    );
+    let jobId: string;
+    try {
+      jobId = await this.slurm.sbatch(
+        [
+          `--job-name=${JOB_NAME}`,
+          `--comment=${jobComment({ namespace: this.options.namespace, vmType: request.vmType, model: request.model })}`,
+          `--output=${path.join(this.options.logDir, 'maas-worker-%j.log')}`,
+          // By name, so the values (which may hold commas) stay in sbatch's environment: only these reach the job.
+          `--export=${Object.keys(env).sort().join(',')}`,
+          ...this.options.sbatchArgs,
+          this.options.script,
+        ],
+        env,
+      );
+    } catch (err) {
+      this.credentials.revoke(pending);
+      throw err;
+    }
+    try {
+      this.credentials.grant(pending, [`slurm-${jobId}`]);
+    } catch (err) {
+      // a job whose worker could never announce itself is not left queued
+      await this.slurm.scancel([jobId]).catch(() => undefined);
+      this.credentials.revoke(pending);
+      throw err;
+    }
     return this.ledger.add(`slurm-${jobId}`, request, 'requested', request.reason ?? `job ${jobId} queued`);
   }
 
@@ -150,6 +174,7 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
         const state = job ? jobNodeState(job.state) : undefined;
         if (!job || !state) {
           this.killAt.delete(node.id);
+          this.credentials.revoke(node.id);
           if (node.state === 'draining' || node.state === 'stopping')
             this.ledger.transition(node.id, 'stopped', `job ${jobOf(node.id)} ended`);
           else
@@ -164,6 +189,7 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
         const bootingFor = nowMs - node.requestedAt * 1000;
         if ((node.state === 'requested' || node.state === 'booting') && bootingFor > this.options.bootTimeoutMs) {
           await this.slurm.scancel([job.jobId]);
+          this.credentials.revoke(node.id);
           this.ledger.transition(
             node.id,
             'failed',
