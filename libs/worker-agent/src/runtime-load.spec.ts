@@ -49,6 +49,16 @@ describe('runtime load', () => {
     expect(older).toMatchObject({ tokenGapSum: 2, tokenGapCount: 100 });
   });
 
+  it('without that histogram, estimates the step from tokens generated per running sequence over the interval', () => {
+    const text = (running: number, generated: number) =>
+      `vllm:num_requests_running ${running}\nvllm:num_requests_waiting 0\nvllm:generation_tokens_total ${generated}\n`;
+    const before = parseRuntimeLoad(text(30, 1000), 10_000)!;
+    // 32 sequences on average, 640 tokens in 1 s: 20 steps of 50 ms
+    expect(workerLoad(parseRuntimeLoad(text(34, 1640), 11_000)!, before).stepMs).toBe(50);
+    expect(workerLoad(parseRuntimeLoad(text(0, 1000), 11_000)!, parseRuntimeLoad(text(0, 1000), 10_000)).stepMs).toBeUndefined(); // idle
+    expect(workerLoad(parseRuntimeLoad(text(34, 1640))!, parseRuntimeLoad(text(30, 1000))).stepMs).toBeUndefined(); // no times
+  });
+
   it('knows nothing from other metrics', () => {
     expect(parseRuntimeLoad('process_cpu_seconds_total 3\n')).toBeUndefined();
   });

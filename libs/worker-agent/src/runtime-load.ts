@@ -14,6 +14,7 @@ const NAMES = {
     // Time between two tokens of a sequence: one engine step (renamed inter-token latency in later vLLM).
     tokenGapSum: ['vllm:inter_token_latency_seconds_sum', 'vllm:time_per_output_token_seconds_sum'],
     tokenGapCount: ['vllm:inter_token_latency_seconds_count', 'vllm:time_per_output_token_seconds_count'],
+    generated: ['vllm:generation_tokens_total', 'vllm:generation_tokens'],
   },
   'llama.cpp': {
     running: ['llamacpp:requests_processing'],
@@ -23,6 +24,7 @@ const NAMES = {
     prefixHits: [],
     tokenGapSum: [],
     tokenGapCount: [],
+    generated: [],
   },
 } as const;
 
@@ -39,6 +41,10 @@ export interface LoadReading {
   /** Seconds between consecutive tokens of sequences, summed, and how many such gaps: the histogram's `_sum` and `_count`. */
   readonly tokenGapSum?: number;
   readonly tokenGapCount?: number;
+  /** Output tokens generated so far (a counter). */
+  readonly generatedTokens?: number;
+  /** When it was read (ms, the caller's clock); with the previous reading's, the step time can be estimated. */
+  readonly atMs?: number;
 }
 
 function first(sums: Map<string, number>, names: readonly string[]): number | undefined {
@@ -46,8 +52,8 @@ function first(sums: Map<string, number>, names: readonly string[]): number | un
   return undefined;
 }
 
-/** Reads vLLM's or llama.cpp server's load from its metrics text; undefined when neither is there. */
-export function parseRuntimeLoad(text: string): LoadReading | undefined {
+/** Reads vLLM's or llama.cpp server's load from its metrics text (read at `atMs`); undefined when neither is there. */
+export function parseRuntimeLoad(text: string, atMs?: number): LoadReading | undefined {
   const sums = sumSamples(text, ALL);
   for (const family of ['vllm', 'llama.cpp'] as const) {
     const n = NAMES[family];
@@ -63,6 +69,8 @@ export function parseRuntimeLoad(text: string): LoadReading | undefined {
       prefixHits: first(sums, n.prefixHits),
       tokenGapSum: first(sums, n.tokenGapSum),
       tokenGapCount: first(sums, n.tokenGapCount),
+      generatedTokens: first(sums, n.generated),
+      ...(atMs !== undefined ? { atMs } : {}),
     };
   }
   return undefined;
@@ -94,6 +102,18 @@ export function workerLoad(reading: LoadReading, previous?: LoadReading): Worker
     const gaps = reading.tokenGapCount - previous.tokenGapCount;
     const seconds = reading.tokenGapSum - previous.tokenGapSum;
     if (gaps > 0 && seconds >= 0) load.stepMs = Math.round((seconds / gaps) * 1e6) / 1e3;
+  } else if (
+    previous?.atMs !== undefined &&
+    reading.atMs !== undefined &&
+    previous.generatedTokens !== undefined &&
+    reading.generatedTokens !== undefined
+  ) {
+    // Without the histogram: a decode step gives each running sequence one token, so a step lasts the
+    // interval × sequences running ÷ tokens generated (prefill steps make it an estimate).
+    const generated = reading.generatedTokens - previous.generatedTokens;
+    const running = (reading.running + previous.running) / 2;
+    const elapsed = reading.atMs - previous.atMs;
+    if (generated > 0 && running > 0 && elapsed > 0) load.stepMs = Math.round(((elapsed * running) / generated) * 1e3) / 1e3;
   }
   return load;
 }

@@ -152,7 +152,7 @@ export class WorkerAgent {
   /** Reads health and load; moves between starting, ready and unhealthy. */
   private async probe(): Promise<void> {
     const [health, metrics] = await Promise.all([this.o.runtime.health(), this.o.runtime.metrics()]);
-    const reading = metrics === undefined ? undefined : parseRuntimeLoad(metrics);
+    const reading = metrics === undefined ? undefined : parseRuntimeLoad(metrics, Date.now());
     if (reading) {
       this.load = workerLoad(reading, this.lastReading);
       this.lastReading = reading;
