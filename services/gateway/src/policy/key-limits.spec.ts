@@ -12,12 +12,30 @@ describe('KeyLimiter', () => {
     expect(describeLimit(refused!)).toMatch(/requests per minute: used 3, limit 3; retry after \d+ s/);
   });
 
-  it('slides: the previous minute counts less as the current one advances', () => {
+  it('slides: a request counts until the second it came in is a minute old, wherever the minute boundaries fall', () => {
     const l = new KeyLimiter();
     for (let i = 0; i < 4; i++) l.admit('k', { requestsPerMinute: 4 }, 10 * MIN + 50_000);
     for (let i = 0; i < 4; i++) l.release('k', 0, 10 * MIN + 50_000);
-    expect(l.admit('k', { requestsPerMinute: 4 }, 11 * MIN + 1000)).toMatchObject({ limit: 'requests_per_minute' });
-    expect(l.admit('k', { requestsPerMinute: 4 }, 11 * MIN + 20_000)).toBeUndefined();
+    expect(l.admit('k', { requestsPerMinute: 4 }, 11 * MIN + 20_000)).toMatchObject({
+      limit: 'requests_per_minute',
+      retryAfterSeconds: 31,
+    });
+    expect(l.admit('k', { requestsPerMinute: 4 }, 11 * MIN + 50_999)).toMatchObject({ limit: 'requests_per_minute', retryAfterSeconds: 1 });
+    expect(l.admit('k', { requestsPerMinute: 4 }, 11 * MIN + 51_000)).toBeUndefined();
+  });
+
+  it('never admits more than the limit in any 60 s, a burst at the end of one minute followed by one late in the next', () => {
+    const l = new KeyLimiter();
+    const admitted: number[] = [];
+    for (const t of [59_000, MIN + 58_000, 3 * MIN]) {
+      for (let i = 0; i < 80; i++) {
+        if (!l.admit('k', { requestsPerMinute: 60 }, t)) admitted.push(t);
+        l.release('k', 0, t);
+      }
+    }
+    const most = Math.max(...admitted.map((from) => admitted.filter((t) => t >= from && t < from + MIN).length));
+    expect(most).toBe(60);
+    expect(admitted.length).toBe(120);
   });
 
   it('counts concurrent requests until released', () => {

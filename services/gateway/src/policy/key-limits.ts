@@ -29,52 +29,66 @@ export interface LimitState {
 
 const MINUTE = 60_000;
 
-/** A sliding one-minute count from two fixed windows, the previous one weighted by its remaining overlap. */
+/**
+ * A sliding one-minute count kept per whole second: every second that overlaps the last 60 s counts in
+ * full, so no 60 s ever hold more than the limit (a count from two fixed minutes, the previous one
+ * weighted, lets a burst at the end of one minute be followed by most of another at once).
+ */
 class MinuteWindow {
-  private start = 0;
-  private current = 0;
-  private previous = 0;
+  /** `[epoch second, n]`, oldest first, none older than the minute counted at the last look. */
+  private readonly seconds: [number, number][] = [];
+  private newest = 0;
 
-  private roll(now: number): number {
-    const start = now - (now % MINUTE);
-    if (start !== this.start) {
-      this.previous = start - this.start === MINUTE ? this.current : 0;
-      this.current = 0;
-      this.start = start;
-    }
-    return (now - start) / MINUTE;
+  private prune(now: number): number {
+    const from = Math.floor((now - MINUTE) / 1000);
+    let drop = 0;
+    while (drop < this.seconds.length && this.seconds[drop][0] < from) drop++;
+    if (drop > 0) this.seconds.splice(0, drop);
+    return from;
   }
 
   used(now: number): number {
-    const elapsed = this.roll(now);
-    return this.previous * (1 - elapsed) + this.current;
+    this.prune(now);
+    let n = 0;
+    for (const [, c] of this.seconds) n += c;
+    return n;
   }
 
   add(n: number, now: number): void {
-    this.roll(now);
-    this.current += n;
+    this.prune(now);
+    const second = Math.floor(now / 1000);
+    this.newest = Math.max(this.newest, now);
+    const last = this.seconds[this.seconds.length - 1];
+    if (last && last[0] === second) last[1] += n;
+    else if (!last || last[0] < second) this.seconds.push([second, n]);
+    else {
+      // Time passed in went back (another caller's earlier reading): keep the seconds in order.
+      const at = this.seconds.findIndex(([s]) => s >= second);
+      if (this.seconds[at][0] === second) this.seconds[at][1] += n;
+      else this.seconds.splice(at, 0, [second, n]);
+    }
   }
 
-  /** Seconds until `used` falls to `target` or below. */
+  /** Seconds until `used` falls to `target` or below: the oldest seconds leave first, each 60 s after it ends. */
   secondsUntil(target: number, now: number): number {
-    this.roll(now);
-    if (this.current > target) return Math.ceil((this.start + MINUTE - now) / 1000) + 1;
-    if (this.previous <= 0) return 1;
-    // previous * (1 - (t - start) / MINUTE) + current = target
-    const t = this.start + MINUTE * (1 - (target - this.current) / this.previous);
-    return Math.max(1, Math.ceil((t - now) / 1000));
+    let used = this.used(now);
+    for (const [s, c] of this.seconds) {
+      if (used <= target) break;
+      used -= c;
+      if (used <= target) return Math.max(1, Math.ceil(((s + 1) * 1000 + MINUTE - now) / 1000));
+    }
+    return 1;
   }
 
-  /** Milliseconds until `used` is back to zero: the current minute weighs fully until it ends, then fades over the next. */
+  /** Milliseconds until `used` is back to zero. */
   msUntilEmpty(now: number): number {
-    this.roll(now);
-    if (this.current > 0) return this.start + 2 * MINUTE - now;
-    if (this.previous > 0) return this.start + MINUTE - now;
-    return 0;
+    this.prune(now);
+    const last = this.seconds[this.seconds.length - 1];
+    return last ? Math.max(0, (last[0] + 1) * 1000 + MINUTE - now) : 0;
   }
 
   idleSince(now: number): boolean {
-    return now - this.start >= 2 * MINUTE;
+    return now - this.newest >= 2 * MINUTE;
   }
 }
 

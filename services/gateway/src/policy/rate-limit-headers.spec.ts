@@ -22,7 +22,7 @@ describe('OpenAI rate-limit headers', () => {
     expect(formatReset(ms)).toBe(text);
   });
 
-  it('counts the admitted request: remaining requests fall by one, and the minute resets once it has faded', () => {
+  it('counts the admitted request: remaining requests fall by one, and reset once its second is a minute old', () => {
     const l = new KeyLimiter();
     const limits = { requestsPerMinute: 3, tokensPerMinute: 1000 };
     const now = 10 * MIN + 15_000;
@@ -32,22 +32,21 @@ describe('OpenAI rate-limit headers', () => {
     });
     l.admit('k', limits, now);
     l.release('k', 240, now);
-    // Counted in the minute starting at 10 min: it weighs fully until 11 min, then fades to nothing at 12 min.
+    // Counted in the second starting at 10 min 15 s: it counts in full until 60 s after that second ends.
     expect(l.standing('k', limits, now)).toEqual({
-      requests: { limit: 3, remaining: 2, resetMs: 105_000 },
-      tokens: { limit: 1000, remaining: 760, resetMs: 105_000 },
+      requests: { limit: 3, remaining: 2, resetMs: 61_000 },
+      tokens: { limit: 1000, remaining: 760, resetMs: 61_000 },
     });
     expect(rateLimitHeaders(l.standing('k', limits, now).requests, l.standing('k', limits, now).tokens)).toEqual({
       'x-ratelimit-limit-requests': '3',
       'x-ratelimit-remaining-requests': '2',
-      'x-ratelimit-reset-requests': '1m45s',
+      'x-ratelimit-reset-requests': '1m1s',
       'x-ratelimit-limit-tokens': '1000',
       'x-ratelimit-remaining-tokens': '760',
-      'x-ratelimit-reset-tokens': '1m45s',
+      'x-ratelimit-reset-tokens': '1m1s',
     });
-    // Half way through the next minute half of it still counts.
-    expect(l.standing('k', limits, 11 * MIN + 30_000).tokens).toEqual({ limit: 1000, remaining: 880, resetMs: 30_000 });
-    expect(l.standing('k', limits, 12 * MIN).requests).toEqual({ limit: 3, remaining: 3, resetMs: 0 });
+    expect(l.standing('k', limits, 11 * MIN + 15_999).tokens).toEqual({ limit: 1000, remaining: 760, resetMs: 1 });
+    expect(l.standing('k', limits, 11 * MIN + 16_000).requests).toEqual({ limit: 3, remaining: 3, resetMs: 0 });
   });
 
   it('at the ceiling says nothing remains, in step with the refusal', () => {
