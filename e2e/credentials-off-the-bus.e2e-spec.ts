@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Msg, NatsConnection, Subscription } from 'nats';
 import { keyDigest, keyVerifyRequest, sessionDigest, sessionVerifyRequest } from '@maas/contracts';
-import { startService, StartedService, testNats } from '@maas/testing';
+import { startNode, startService, StartedService, testNats } from '@maas/testing';
 import { issueSignInLink } from '../scripts/lib/sign-in-link';
 import { chatBody, json, Stack } from '../services/gateway/test/support/stack';
 
@@ -32,11 +32,11 @@ async function startWebUi(): Promise<{ url: string; users: string[]; close: () =
 }
 
 /**
- * What crosses NATS while a person uses the platform: a chat with a real API key and portal and
- * Open WebUI requests with a real session, through a real gateway, key-registry and auth. A client
- * subscribed to every subject (`>`) sees each message; none may hold the key's secret part or the
- * session cookie, in its payload or its headers. The gateway's verify requests are seen, carrying
- * the digests instead.
+ * What crosses NATS while a person uses the platform: signing in, making keys on the portal and with
+ * `maas keys create`, chats with them, and portal and Open WebUI requests with the session, through a
+ * real gateway, key-registry and auth. A client subscribed to every subject (`>`) sees each message;
+ * none may hold a key's secret part or the session cookie, in its payload or its headers. The verify
+ * requests are seen carrying digests instead, and the creations' replies carrying sealed keys.
  */
 describe('credentials off the bus: the gateway sends digests, never keys or session cookies', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-bus-credentials-'));
@@ -99,23 +99,50 @@ describe('credentials off the bus: the gateway sends digests, never keys or sess
     return cookie!.slice('maas_session='.length);
   }
 
-  it('carries neither the key’s secret part nor the session cookie in any payload or header', async () => {
-    const { secret, prefix } = await stack.createKey({ name: 'bus-watch' });
-    const secretPart = secret.slice(`sk-${prefix}_`.length);
-    const session = await signIn();
-    // Watching starts after the key's creation: its reply is the one message meant to carry the new key, to its creator.
-    await sniff();
+  /** `maas keys create` as an operator runs it; returns the key it prints. */
+  async function cliCreateKey(): Promise<string> {
+    const proc = startNode('bin/maas.js', stack.env, ['keys', 'create', '--user', 'ada@example.org', '--name', 'from-the-cli']);
+    const code = await new Promise<number | null>((resolve) =>
+      proc.child.exitCode !== null ? resolve(proc.child.exitCode) : proc.child.once('exit', resolve),
+    );
+    expect(code).toBe(0);
+    return proc.lines.find((l) => l.startsWith('sk-'))!;
+  }
 
-    // A chat with the real key: the gateway's cache is cold, so it asks key-registry.
-    const chat = await fetch(`${web.url}/v1/chat/completions`, {
+  /** A key made on the portal page, through the gateway; returns the key the page shows once. */
+  async function portalCreateKey(session: string): Promise<string> {
+    const cookie = `maas_session=${session}`;
+    const page = await (await fetch(`${web.url}/portal`, { headers: { cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1];
+    const res = await fetch(`${web.url}/portal/keys`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
-      body: JSON.stringify(chatBody()),
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, name: 'from-the-portal', expiresInDays: '7' }),
     });
-    expect(chat.status).toBe(200);
-    expect((await json(chat)).choices[0].message.content).toBeTruthy();
+    expect(res.status).toBe(201);
+    return /id="new-secret"[^>]*value="(sk-[^"]+)"/.exec(await res.text())![1];
+  }
+
+  it('carries neither a key’s secret part nor the session cookie in any payload or header, from sign-in and key creation to use', async () => {
+    await sniff();
+    const session = await signIn();
+    const secret = await portalCreateKey(session);
+    const cliSecret = await cliCreateKey();
+    const prefix = keyVerifyRequest(secret)!.prefix;
+    const secretPart = (key: string) => key.slice(`sk-${keyVerifyRequest(key)!.prefix}_`.length);
+
+    // A chat with each real key: the gateway's cache is cold, so it asks key-registry.
+    for (const key of [secret, cliSecret]) {
+      const chat = await fetch(`${web.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify(chatBody()),
+      });
+      expect(chat.status).toBe(200);
+      expect((await json(chat)).choices[0].message.content).toBeTruthy();
+    }
     // The same prefix with another secret: asked about too, and refused.
-    const forged = `sk-${prefix}_${'A'.repeat(secretPart.length)}`;
+    const forged = `sk-${prefix}_${'A'.repeat(secretPart(secret).length)}`;
     const refused = await stack.post('/v1/chat/completions', forged, chatBody());
     expect(refused.status).toBe(401);
 
@@ -130,19 +157,21 @@ describe('credentials off the bus: the gateway sends digests, never keys or sess
 
     await sniffer.flush();
     const verifies = seen.filter((m) => m.subject === stack.subjects.subject('key-registry.verify')).map((m) => JSON.parse(m.payload));
-    expect(verifies).toEqual(expect.arrayContaining([keyVerifyRequest(secret), keyVerifyRequest(forged)]));
+    expect(verifies).toEqual(expect.arrayContaining([keyVerifyRequest(secret), keyVerifyRequest(cliSecret), keyVerifyRequest(forged)]));
     expect(verifies[0]).toEqual({ prefix, digest: keyDigest(secret) });
     const sessions = seen.filter((m) => m.subject === stack.subjects.subject('auth.verify-session')).map((m) => JSON.parse(m.payload));
     expect(sessions).toEqual([sessionVerifyRequest(session)]);
     expect(sessions[0]).toEqual({ tokenDigest: sessionDigest(session) });
-    // The portal's own traffic was seen too: the watch covers more than the two verify subjects.
+    // Both creations were seen, each answered with its key sealed; the watch covers more than the verify subjects.
+    const creates = seen.filter((m) => m.subject === stack.subjects.subject('key-registry.create'));
+    expect(creates).toHaveLength(2);
+    expect(seen.filter((m) => m.payload.includes('"secret":"sealed-v1.'))).toHaveLength(2);
     expect(seen.some((m) => m.subject === stack.subjects.subject('key-registry.list'))).toBe(true);
 
     const leaks = seen.filter((m) =>
-      [secretPart, forged.slice(`sk-${prefix}_`.length), session].some((s) => m.payload.includes(s) || m.headers.includes(s)),
+      [secretPart(secret), secretPart(cliSecret), secretPart(forged), session].some((s) => m.payload.includes(s) || m.headers.includes(s)),
     );
     expect(leaks.map((m) => m.subject)).toEqual([]);
-    expect(seen.length).toBeGreaterThan(5);
   });
 
   it('refuses a key stored before digests at the gateway with a 401 that names it and says to make a new one', async () => {

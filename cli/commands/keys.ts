@@ -1,5 +1,5 @@
 import { defineArgs } from '@maas/cli-args';
-import { KeyLimits, KeySummary } from '@maas/contracts';
+import { KeyLimits, KeySummary, newSealingKeys, openSealedSecret } from '@maas/contracts';
 import { BUS_ENVIRONMENT, withBus } from '../bus';
 import { Command, defineCommand, defineCommandGroup } from '../command';
 
@@ -92,8 +92,11 @@ export const command: Command = defineCommandGroup({
         if (values.rpm) limits.requestsPerMinute = values.rpm;
         if (values.tpm) limits.tokensPerMinute = values.tpm;
         if (values.concurrency) limits.maxConcurrent = values.concurrency;
+        // The key comes back sealed to a key pair that lives only in this process: NATS never carries it in clear.
+        const sealing = newSealingKeys();
         const created = await withBus('key-registry', (bus) =>
           bus.request('key-registry.create', {
+            sealTo: sealing.sealTo,
             userEmail: values.user,
             ...(values.name ? { name: values.name } : {}),
             ...(values.models ? { allowedModels: values.models } : {}),
@@ -103,7 +106,7 @@ export const command: Command = defineCommandGroup({
             ...(Object.keys(limits).length ? { limits } : {}),
           }),
         );
-        out(created.secret);
+        out(openSealedSecret(created.secret, sealing));
         out(describe(created.key));
         return 0;
       },

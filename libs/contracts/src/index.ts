@@ -2,6 +2,7 @@ export * from './subjects';
 export * from './messages';
 export * from './validation';
 export * from './credential-digest';
+export * from './key-sealing';
 export * from './generated/auth';
 export * from './generated/batch';
 export * from './generated/common';

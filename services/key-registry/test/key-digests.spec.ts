@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { NatsConnection } from 'nats';
-import { keyDigest, keyVerifyRequest, Subjects } from '@maas/contracts';
+import { isSealed, keyDigest, keyVerifyRequest, newSealingKeys, openSealedSecret, Subjects } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import {
   createTestDatabase,
@@ -76,6 +76,26 @@ describe('key-registry: keys verified by digest, against real NATS and PostgreSQ
     expect(row.hash_version).toBe(2);
     expect(row.hash.equals(hmac(keyDigest(created.secret)))).toBe(true);
     expect(created.key.legacy).toBeUndefined();
+  });
+
+  it('answers a create that names sealTo with the key sealed to it, and refuses a sealTo that is no X25519 key', async () => {
+    const sealing = newSealingKeys();
+    const created = await bus.request('key-registry.create', { userEmail: 'grace@example.org', name: 'sealed', sealTo: sealing.sealTo });
+    expect(isSealed(created.secret)).toBe(true);
+    const secret = openSealedSecret(created.secret, sealing);
+    expect(secret).toMatch(new RegExp(`^sk-${created.key.prefix}_[A-Za-z0-9_-]{43}$`));
+    expect(() => openSealedSecret(created.secret, newSealingKeys())).toThrow();
+    expect(await bus.request('key-registry.verify', keyVerifyRequest(secret)!)).toMatchObject({
+      valid: true,
+      key: { keyId: created.key.keyId },
+    });
+
+    // The all-zero point passes the pattern but no exchange works with it: refused, and no key is left behind.
+    const before = (await bus.request('key-registry.list', { userEmail: 'grace@example.org' })).keys.length;
+    await expect(bus.request('key-registry.create', { userEmail: 'grace@example.org', sealTo: 'A'.repeat(43) })).rejects.toThrow(
+      /sealTo is not an X25519 public key/,
+    );
+    expect((await bus.request('key-registry.list', { userEmail: 'grace@example.org' })).keys).toHaveLength(before);
   });
 
   it('refuses a wrong digest, a digest of another key under the same prefix, and the key sent in place of its digest', async () => {

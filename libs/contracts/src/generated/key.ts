@@ -15,7 +15,7 @@ export interface KeyLimits {
 }
 
 /**
- * Create an API key for a user; the secret comes back once in the reply and is never stored.
+ * Create an API key for a user; the secret comes back once in the reply (sealed to sealTo when it is set) and is never stored.
  */
 export interface KeyCreateRequest {
   userEmail: string;
@@ -31,12 +31,19 @@ export interface KeyCreateRequest {
    */
   allowedCidrs?: string[];
   limits?: KeyLimits;
+  /**
+   * The creator's one-time X25519 public key (base64url, newSealingKeys in @maas/contracts): the reply's secret comes sealed to it, so the new key never crosses the bus in clear
+   */
+  sealTo?: string;
 }
 
 /**
  * Reply to key-registry.create: the only time the secret is shown.
  */
 export interface KeyCreated {
+  /**
+   * The new key, sealed to the request's sealTo (sealed-v1.…, opened with openSealedSecret) when it named one, else in clear (sk-…)
+   */
   secret: string;
   key: KeySummary;
 }

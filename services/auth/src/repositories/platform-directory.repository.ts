@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { newSealingKeys, openSealedSecret } from '@maas/contracts';
 import type { BatchListReply, KeyCreated, KeyCreateRequest, KeySummary, RegistrySnapshot } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 
@@ -7,8 +8,11 @@ import { MessageBus } from '@maas/nats';
 export class KeyRegistryRepository {
   constructor(private readonly bus: MessageBus) {}
 
-  create(request: KeyCreateRequest): Promise<KeyCreated> {
-    return this.bus.request('key-registry.create', request);
+  /** The new key comes back sealed to a key pair that lives only for this call: NATS never carries it in clear. */
+  async create(request: KeyCreateRequest): Promise<KeyCreated> {
+    const sealing = newSealingKeys();
+    const created = await this.bus.request('key-registry.create', { ...request, sealTo: sealing.sealTo });
+    return { ...created, secret: openSealedSecret(created.secret, sealing) };
   }
 
   async list(userEmail?: string, includeRevoked = false): Promise<KeySummary[]> {

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { keyDigest } from '@maas/contracts';
+import { keyDigest, sealSecret } from '@maas/contracts';
 
 const PREFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -36,6 +36,11 @@ export class KeyHasher {
   matches(digest: string, stored: Buffer): boolean {
     const computed = this.hash(digest);
     return computed.length === stored.length && timingSafeEqual(computed, stored);
+  }
+
+  /** A new key sealed to its creator's one-time public key (sealTo), so the reply carries it unreadable to the bus. */
+  seal(secret: string, sealTo: string): string {
+    return sealSecret(secret, sealTo);
   }
 
   static prefixOf(secret: string): string | undefined {

@@ -133,6 +133,15 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
     const badCidr = invalidCidr(req.allowedCidrs ?? []);
     if (badCidr) throw new InvalidKeyRequestError('allowedCidrs', badCidr);
     const { secret, prefix } = this.hasher.generate();
+    // Sealed before anything is stored: a sealTo that is no X25519 key refuses the request, leaving no key nobody can read.
+    let shown = secret;
+    if (req.sealTo !== undefined) {
+      try {
+        shown = this.hasher.seal(secret, req.sealTo);
+      } catch {
+        throw new InvalidKeyRequestError('sealTo', `sealTo is not an X25519 public key (base64url): ${req.sealTo}`);
+      }
+    }
     const email = req.userEmail.trim().toLowerCase();
     const entity: ApiKeyEntity = {
       keyId: randomUUID(),
@@ -152,8 +161,8 @@ export class ApiKeyService implements OnModuleInit, OnApplicationShutdown {
       revokedAt: null,
     };
     await this.keys.insert(entity);
-    this.logger.info('key created', { keyId: entity.keyId, prefix, userEmail: email, trusted: entity.trusted });
-    return { secret, key: summary(entity) };
+    this.logger.info('key created', { keyId: entity.keyId, prefix, userEmail: email, trusted: entity.trusted, sealed: shown !== secret });
+    return { secret: shown, key: summary(entity) };
   }
 
   /** Checks a key from its visible prefix and its digest (the key itself never reaches key-registry). */
