@@ -5,6 +5,8 @@
  * (caps and interactive-only workers, swept, chosen with hindsight), the gateway's adaptive controller
  * and an hourly oracle (the best static setting per hour) — then a step from the night rate to the
  * afternoon peak under the controller, plotted to artifacts/bench/batch-step-response.png.
+ * --admission limits (default) admits batch work by the policy's per-worker number alone; --admission
+ * gateway through the gateway's own batch slots and lane filter (@maas/routing), reserve and caps included.
  * Targets (adaptive, per worker count): >= 99 % of interactive requests meet both objectives; batch
  * tokens >= 95 % of the oracle's and >= 110 % of the best static setting's; night batch >= 90 % of the
  * cluster's peak; objectives back within 10 s of the step.

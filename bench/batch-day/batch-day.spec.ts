@@ -88,3 +88,33 @@ describe('bench:batch --day on a tiny day', () => {
     expect(r.stepResponse.timeline).toHaveLength(35);
   });
 });
+
+describe('bench:batch --day --admission gateway on a tiny day', () => {
+  it("admits batch work through the gateway's batch slots and lane filter, and finishes every interactive request", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-day-gateway-'));
+    try {
+      const options = parseBatchDayArgs(
+        ['--admission', 'gateway', '--workers', '2', '--compress', '1440', '--caps', '256', '--lanes', '0'].concat([
+          '--peak-concurrency',
+          '16,48',
+          '--step-night-seconds',
+          '10',
+          '--step-peak-seconds',
+          '10',
+          '--out-dir',
+          dir,
+        ]),
+      );
+      const [r] = runBatchDay(options, () => undefined).results;
+      expect(r.runs.map((x) => x.policy)).toEqual(['no batch', 'cap 256, lane 0', 'adaptive']);
+      for (const run of r.runs)
+        expect({ policy: run.policy, finished: run.finished }).toEqual({ policy: run.policy, finished: run.arrived });
+      const tokens = new Map(r.runs.map((x) => [x.policy, x.batchTokens]));
+      expect(tokens.get('no batch')).toBe(0);
+      expect(tokens.get('cap 256, lane 0')).toBeGreaterThan(0);
+      expect(tokens.get('adaptive')).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

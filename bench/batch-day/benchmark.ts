@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineProfile } from '@maas/engine-sim';
+import type { BatchControllerOptions } from '../../services/gateway/src/policy/batch-controller';
 import { writeLinePlot } from '../lib/plot';
 import { loadRateSeries } from '../scaling/traces';
-import { adaptive } from './adaptive';
 import { ATTAINMENT_TARGET, Objectives, Period, period, RunSummary, summarize } from './metrics';
 import { ClosedLoopRow, peakSweep } from './peak';
-import { BatchPolicy, noBatch, settingName, StaticSetting, staticCaps } from './policies';
+import { adaptive, Admission, BatchPolicy, noBatch, settingName, StaticSetting, staticCaps } from './policies';
 import { Bucket, DayResult, RateSchedule, Shape, simulateDay, TimelinePoint } from './simulation';
 
 const SERIES_STEP_SECONDS = 600;
@@ -25,14 +25,25 @@ export interface BatchDayOptions {
   readonly interactive: Shape;
   readonly batch: Shape;
   readonly batchPriority: number;
-  /** Static sweep: batch caps per worker, and interactive-only workers (lanes); lanes >= workers are skipped. */
+  /** Static sweep: GATEWAY_BATCH_CONCURRENCY values, and interactive-only workers (lanes); lanes >= workers are skipped. */
   readonly caps: readonly number[];
   readonly lanes: readonly number[];
+  /** How batch work is admitted (see `Admission`). */
+  readonly admission: Admission;
+  /** GATEWAY_BATCH_RESERVE for every policy. */
+  readonly reserve: number;
+  /**
+   * GATEWAY_BATCH_CONCURRENCY under adaptive control (its ceiling); Infinity: unset. Default: 'limits', the
+   * peak's best concurrency; 'gateway', unset (there it also caps a worker's running requests).
+   */
+  readonly adaptiveCap?: number;
   /** Objective = factor × the no-batch run's p99 over the day, unless given. */
   readonly objectiveFactor: number;
   readonly ttftObjectiveMs?: number;
   readonly tpotObjectiveMs?: number;
   readonly tickMs: number;
+  /** BatchController options over its defaults and the gateway's ceiling (GATEWAY_BATCH_CONCURRENCY, else the worker's slots). */
+  readonly controller: Partial<Omit<BatchControllerOptions, 'objectives'>>;
   /** Closed-loop sweep for the engine's peak batch throughput. */
   readonly peakConcurrency: readonly number[];
   readonly peakRounds: number;
@@ -104,6 +115,8 @@ export interface WorkerCountReport {
 
 export interface BatchDayReport {
   readonly profile: string;
+  readonly admission: Admission;
+  readonly reserve: number;
   readonly hourSeconds: number;
   readonly peak: { readonly rows: ClosedLoopRow[]; readonly best: ClosedLoopRow; readonly bestConcurrency: number };
   readonly interactiveSaturation: ClosedLoopRow;
@@ -153,13 +166,13 @@ const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 export function runBatchDay(options: BatchDayOptions, log: (line: string) => void): BatchDayReport {
   const { profile } = options;
   const peak = peakSweep(profile, options.batch, options.peakConcurrency, options.peakRounds);
-  // As bench/batch.ts: the lowest swept concurrency within 95 % of the peak, GATEWAY_BATCH_CONCURRENCY and the controller's ceiling.
+  // As bench/batch.ts: the lowest swept concurrency within 95 % of the peak (what it sets GATEWAY_BATCH_CONCURRENCY to).
   const bestConcurrency = Math.min(
     ...peak.rows.filter((r) => r.outputTokensPerSecond >= 0.95 * peak.best.outputTokensPerSecond).map((r) => r.concurrency),
   );
   const saturation = peakSweep(profile, options.interactive, [profile.maxNumSeqs], 4).best;
   log(
-    `peak: ${peak.best.outputTokensPerSecond.toFixed(0)} batch output tok/s per engine (c=${peak.best.concurrency}; ceiling ${bestConcurrency}); interactive saturation ${saturation.requestsPerSecond.toFixed(1)} req/s per engine`,
+    `peak: ${peak.best.outputTokensPerSecond.toFixed(0)} batch output tok/s per engine (c=${peak.best.concurrency}; within 95 % from c=${bestConcurrency}); interactive saturation ${saturation.requestsPerSecond.toFixed(1)} req/s per engine`,
   );
   const rates10 = dayRates(options.seriesFile, options.seriesDay);
   const hourly = hourlyMeans(rates10);
@@ -237,7 +250,7 @@ export function runBatchDay(options: BatchDayOptions, log: (line: string) => voi
     for (const lane of options.lanes.filter((l) => l < workers)) {
       for (const cap of [...options.caps].sort((a, b) => a - b)) {
         const setting = { cap, lane };
-        const result = run(staticCaps(setting), settingName(setting));
+        const result = run(staticCaps(options.admission, profile.model, setting, options.reserve), settingName(setting));
         const row = rowOf('static', result.buckets, objectives, { setting: settingName(setting) });
         sweep.push({ setting, result, row });
         if (row.summary.hours.every((h) => h.attainment < ATTAINMENT_TARGET)) break;
@@ -266,14 +279,22 @@ export function runBatchDay(options: BatchDayOptions, log: (line: string) => voi
     });
     const oracle = rowOf('hourly oracle', oracleBuckets, objectives, { hourSettings });
 
-    const controllerOptions = {
-      objectives: { ttftP99Ms: objectives.ttftP99Ms, tpotP99Ms: objectives.tpotP99Ms },
-      ceiling: bestConcurrency,
-    };
-    const adaptiveResult = run(adaptive(controllerOptions), 'adaptive');
-    const adaptiveRow = rowOf('adaptive', adaptiveResult.buckets, objectives, { setting: `ceiling ${bestConcurrency}` });
+    const makeAdaptive = () =>
+      adaptive(
+        options.admission,
+        profile.model,
+        { ...options.controller, objectives: { ttftP99Ms: objectives.ttftP99Ms, tpotP99Ms: objectives.tpotP99Ms } },
+        options.adaptiveCap ?? (options.admission === 'limits' ? bestConcurrency : Number.POSITIVE_INFINITY),
+        options.reserve,
+        profile.maxNumSeqs,
+      );
+    const adaptivePolicy = makeAdaptive();
+    const adaptiveResult = run(adaptivePolicy, 'adaptive');
+    const adaptiveRow = rowOf('adaptive', adaptiveResult.buckets, objectives, {
+      setting: `ceiling ${adaptivePolicy.controller.ceiling}, lane 0`,
+    });
 
-    const stepResponse = runStepResponse(options, workers, hourly, scale, objectives, bestConcurrency, log);
+    const stepResponse = runStepResponse(options, workers, hourly, scale, objectives, makeAdaptive(), log);
 
     const a = adaptiveRow.summary.day;
     // Throughput counts only while the objectives hold: batch tokens bought with missed objectives are no win.
@@ -329,6 +350,8 @@ export function runBatchDay(options: BatchDayOptions, log: (line: string) => voi
   const json = path.join(options.outDir, `${options.name}.json`);
   const report: BatchDayReport = {
     profile: profile.name,
+    admission: options.admission,
+    reserve: options.reserve,
     hourSeconds,
     peak: { ...peak, bestConcurrency },
     interactiveSaturation: saturation,
@@ -350,14 +373,13 @@ function runStepResponse(
   hourly: readonly number[],
   scale: number,
   objectives: Objectives,
-  ceiling: number,
+  policy: BatchPolicy,
   log: (line: string) => void,
 ): StepResponse {
   const nightRate = Math.min(...hourly) * scale;
   const peakRate = Math.max(...hourly) * scale;
   const stepAt = options.stepNightSeconds;
   const rates = [...Array<number>(options.stepNightSeconds).fill(nightRate), ...Array<number>(options.stepPeakSeconds).fill(peakRate)];
-  const policy = adaptive({ objectives: { ttftP99Ms: objectives.ttftP99Ms, tpotP99Ms: objectives.tpotP99Ms }, ceiling });
   const result = simulateDay({
     profile: options.profile,
     workers,

@@ -10,6 +10,32 @@ const PROFILE = 'a100-gpt-oss-20b';
 const positiveInt = { type: 'integer', min: 1 } as const;
 const DEFAULT_SERIES = path.resolve(repoRoot(), '..', 'shared', 'data', 'traces', 'servegen-language-m-mid-rate.csv');
 
+const CONTROLLER_KEYS = [
+  'ceiling',
+  'floor',
+  'initial',
+  'increase',
+  'decrease',
+  'headroom',
+  'windowMs',
+  'cutSpacingMs',
+  'holdAfterCutMs',
+  'waitingTolerance',
+  'kvHigh',
+] as const;
+type ControllerKey = (typeof CONTROLLER_KEYS)[number];
+
+function controllerOverride(text: string): [ControllerKey, number] {
+  const at = text.indexOf('=');
+  const key = text.slice(0, at) as ControllerKey;
+  const n = Number(text.slice(at + 1));
+  if (at < 1 || !CONTROLLER_KEYS.includes(key))
+    throw new Error(`expected KEY=N with KEY one of ${CONTROLLER_KEYS.join(', ')}, got "${text}"`);
+  if (text.slice(at + 1).trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new Error(`${key}: expected a number >= 0, got "${text.slice(at + 1)}"`);
+  return [key, n];
+}
+
 const spec = defineArgs({
   command: 'npm run bench:batch -- --day',
   description: `A compressed day of interactive demand (a ServeGen rate series) on simulated a100-gpt-oss-20b workers in
@@ -47,12 +73,18 @@ controller, plotted. Also: node scripts/run.js bench/batch-day.ts.`,
       value: 'F',
       help: "the busiest hour's interactive rate as a share of the cluster's interactive saturation throughput (one engine closed loop at max_num_seqs, × workers); the day is scaled by it (default 0.8)",
     },
+    admission: {
+      type: 'string',
+      choices: ['gateway', 'limits'],
+      default: 'limits',
+      value: 'A',
+      help: "how batch work is admitted. limits (default): the policy's number alone, batch requests per worker (static: the cap, the first LANE workers none), interactive requests to the least-outstanding worker. gateway: as the gateway's routing does (@maas/routing batchSlots: lanes formed from interactive requests in flight, GATEWAY_BATCH_RESERVE, none while a worker queues, GATEWAY_BATCH_CONCURRENCY capping a worker's running requests, the controller's limit on its batch requests), interactive requests kept clear of batch workers with room",
+    },
     caps: {
       type: 'custom',
       parse: integerList(1),
-      default: [1, 2, 4, 8, 16, 32, 48],
       value: 'A,B',
-      help: 'static sweep: batch requests per worker (default 1,2,4,8,16,32,48); per lane, larger caps are skipped once one meets the objectives in no hour',
+      help: "static sweep: with --admission gateway GATEWAY_BATCH_CONCURRENCY, the running requests (interactive ones included) batch work may bring a worker to (default 32,48,64,96,128,192,256; 256 = the worker's slots); with limits, batch requests per worker (default 1,2,4,8,16,32,48). Per lane, larger caps are skipped once one meets the objectives in no hour",
     },
     lanes: {
       type: 'custom',
@@ -60,6 +92,19 @@ controller, plotted. Also: node scripts/run.js bench/batch-day.ts.`,
       default: [0, 1, 2],
       value: 'A,B',
       help: 'static sweep: workers kept free of batch work, GATEWAY_INTERACTIVE_LANE (default 0,1,2; those >= the worker count are skipped)',
+    },
+    reserve: {
+      type: 'number',
+      min: 0,
+      max: 1,
+      default: 0.05,
+      value: 'F',
+      help: 'GATEWAY_BATCH_RESERVE for every policy: share of slots and KV cache batch work leaves free (default 0.05, as bench/batch.ts with priority scheduling)',
+    },
+    'adaptive-cap': {
+      ...positiveInt,
+      value: 'N',
+      help: "GATEWAY_BATCH_CONCURRENCY under adaptive control: the controller's ceiling (and with --admission gateway a cap on a worker's running requests too). Default: with limits, the peak's best concurrency (as bench/batch.ts sets it); with gateway, unset (the ceiling is the worker's slots)",
     },
     'objective-factor': {
       type: 'number',
@@ -108,6 +153,13 @@ controller, plotted. Also: node scripts/run.js bench/batch-day.ts.`,
       value: 'DIR',
       help: 'where the JSON and the PNGs go (default artifacts/bench)',
     },
+    controller: {
+      type: 'custom',
+      parse: controllerOverride,
+      value: 'KEY=N',
+      multiple: true,
+      help: `a BatchController option for the adaptive runs, repeatable: ${CONTROLLER_KEYS.join(', ')} (default: the controller's defaults; the ceiling as the gateway sets it, see --adaptive-cap)`,
+    },
     seed: { ...positiveInt, default: 1, help: 'arrival seed' },
   },
   epilogue: `Times are simulated. Writes DIR/batch-day.json, DIR/batch-step-response.png (the first worker count) and
@@ -133,8 +185,11 @@ export function parseBatchDayArgs(argv: readonly string[]): BatchDayOptions {
     interactive: { promptTokens: WORKLOADS['single-question'].promptTokens, outputTokens: 200 },
     batch: { promptTokens: values['input-tokens'], outputTokens: values['output-tokens'] },
     batchPriority: values['batch-priority'],
-    caps: values.caps,
+    admission: values.admission,
+    caps: values.caps ?? (values.admission === 'gateway' ? [32, 48, 64, 96, 128, 192, 256] : [1, 2, 4, 8, 16, 32, 48]),
     lanes: values.lanes,
+    reserve: values.reserve,
+    adaptiveCap: values['adaptive-cap'],
     objectiveFactor: values['objective-factor'],
     ttftObjectiveMs: values['ttft-objective-ms'],
     tpotObjectiveMs: values['tpot-objective-ms'],
@@ -144,6 +199,7 @@ export function parseBatchDayArgs(argv: readonly string[]): BatchDayOptions {
     stepNightSeconds: values['step-night-seconds'],
     stepPeakSeconds: values['step-peak-seconds'],
     stepWindowSeconds: values['step-window-seconds'],
+    controller: Object.fromEntries(values.controller),
     seed: values.seed,
     outDir: values['out-dir'] ?? path.join(repoRoot(), 'artifacts', 'bench'),
     name: 'batch-day',
@@ -173,7 +229,7 @@ export function renderWorkerCount(report: BatchDayReport, r: WorkerCountReport):
   const out: string[] = [];
   const o = r.objectives;
   out.push(
-    `## ${r.workers} workers: objectives TTFT p99 <= ${ms(o.ttftP99Ms)} ms, TPOT p99 <= ${ms(o.tpotP99Ms)} ms${o.derived ? ' (from the no-batch day)' : ''}; cluster peak ${formatNumber(r.clusterPeakTokensPerSecond)} batch tok/s; night = hours ${r.rates.nightHours.join(',')}`,
+    `## ${r.workers} workers: objectives TTFT p99 <= ${ms(o.ttftP99Ms)} ms, TPOT p99 <= ${ms(o.tpotP99Ms)} ms${o.derived ? ' (from the no-batch day)' : ''}; cluster peak ${formatNumber(r.clusterPeakTokensPerSecond)} batch tok/s; night = hours ${r.rates.nightHours.join(',')}; admission ${report.admission}, GATEWAY_BATCH_RESERVE ${report.reserve}`,
   );
   out.push(
     renderTable(
@@ -187,14 +243,16 @@ export function renderWorkerCount(report: BatchDayReport, r: WorkerCountReport):
         'batch tok/s',
         'batch % of peak',
         'night batch % of peak',
-        'mean limit',
+        'batch in flight / worker',
+        'limit / worker',
       ],
       policyRows(r).map((p) => [
         p.policy,
         p.setting ?? '-',
         ...periodCells(p.summary.day),
         pct(p.night.batchShareOfPeak),
-        p.policy === 'hourly oracle' ? '-' : p.summary.day.meanLimit,
+        p.policy === 'hourly oracle' ? '-' : p.summary.day.meanInFlight,
+        p.policy === 'adaptive' ? p.summary.day.meanLimit : '-',
       ]),
     ),
   );
@@ -204,13 +262,15 @@ export function renderWorkerCount(report: BatchDayReport, r: WorkerCountReport):
       [
         'hour',
         'req/s',
-        'no batch TTFT/TPOT p99',
+        'no batch TTFT p50/p99',
+        'TPOT p50/p99',
         'best static',
         'oracle',
         'oracle setting',
         'adaptive',
-        'adaptive TTFT/TPOT p99',
-        'adaptive mean limit',
+        'adaptive TTFT p50/p99',
+        'TPOT p50/p99',
+        'adaptive in flight / limit',
       ],
       r.rates.hourly.map((rate, h) => {
         const cell = (p: PolicyRow) => `${pct(p.summary.hours[h].attainment)} / ${pct(p.summary.hours[h].batchShareOfPeak)}`;
@@ -219,13 +279,15 @@ export function renderWorkerCount(report: BatchDayReport, r: WorkerCountReport):
         return [
           `${h}${r.rates.nightHours.includes(h) ? ' n' : ''}${h === r.rates.peakHour ? ' p' : ''}`,
           rate,
-          `${ms(nb.ttftP99Ms)} / ${ms(nb.tpotP99Ms)}`,
+          `${ms(nb.ttftP50Ms)} / ${ms(nb.ttftP99Ms)}`,
+          `${ms(nb.tpotP50Ms)} / ${ms(nb.tpotP99Ms)}`,
           cell(r.bestStatic),
           cell(r.oracle),
           r.oracle.hourSettings?.[h] ?? '-',
           cell(r.adaptive),
-          `${ms(ad.ttftP99Ms)} / ${ms(ad.tpotP99Ms)}`,
-          ad.meanLimit,
+          `${ms(ad.ttftP50Ms)} / ${ms(ad.ttftP99Ms)}`,
+          `${ms(ad.tpotP50Ms)} / ${ms(ad.tpotP99Ms)}`,
+          `${formatNumber(ad.meanInFlight)} / ${formatNumber(ad.meanLimit)}`,
         ];
       }),
     ),
@@ -273,7 +335,7 @@ export function renderReport(report: BatchDayReport): string {
     ),
   );
   out.push(
-    `interactive saturation: ${formatNumber(report.interactiveSaturation.requestsPerSecond)} req/s per engine at ${report.interactiveSaturation.concurrency} in flight; batch ceiling (GATEWAY_BATCH_CONCURRENCY, the lowest concurrency within 95 % of the peak) ${report.peak.bestConcurrency}`,
+    `interactive saturation: ${formatNumber(report.interactiveSaturation.requestsPerSecond)} req/s per engine at ${report.interactiveSaturation.concurrency} in flight; the lowest concurrency within 95 % of the peak (bench/batch.ts's GATEWAY_BATCH_CONCURRENCY) ${report.peak.bestConcurrency}`,
     '',
   );
   for (const r of report.results) out.push(renderWorkerCount(report, r), '');

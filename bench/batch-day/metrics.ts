@@ -20,7 +20,8 @@ export interface Period {
   readonly batchTokensPerSecond: number;
   /** Batch output tokens/s over the cluster's peak (workers × one engine's closed-loop peak). */
   readonly batchShareOfPeak: number;
-  /** Mean batch concurrency limit per worker (what the policy allowed). */
+  /** Mean batch requests in flight per worker, and the adaptive control's mean limit per worker (NaN under static control). */
+  readonly meanInFlight: number;
   readonly meanLimit: number;
 }
 
@@ -38,6 +39,7 @@ export function period(buckets: readonly Bucket[], bucketSeconds: number, object
   let met = 0;
   let batchTokens = 0;
   let limitSum = 0;
+  let inFlightSum = 0;
   let ticks = 0;
   for (const b of buckets) {
     for (let i = 0; i < b.ttftMs.length; i++) {
@@ -47,6 +49,7 @@ export function period(buckets: readonly Bucket[], bucketSeconds: number, object
     }
     batchTokens += b.batchTokens;
     limitSum += b.limitSum;
+    inFlightSum += b.inFlightSum;
     ticks += b.ticks;
   }
   const t = sortedCopy(ttft);
@@ -63,7 +66,8 @@ export function period(buckets: readonly Bucket[], bucketSeconds: number, object
     seconds,
     batchTokensPerSecond: batchTokens / seconds,
     batchShareOfPeak: batchTokens / seconds / clusterPeak,
-    meanLimit: ticks > 0 ? limitSum / ticks : 0,
+    meanInFlight: ticks > 0 ? inFlightSum / ticks : 0,
+    meanLimit: ticks > 0 ? limitSum / ticks : Number.NaN,
   };
 }
 

@@ -1,29 +1,37 @@
-/** What decides each worker's batch concurrency in the simulated day, fed as the gateway feeds it. */
-export interface WorkerLoad {
-  readonly workerId: string;
-  readonly running: number;
-  readonly waiting: number;
-  readonly batchInFlight: number;
-  readonly kvUsage?: number;
-  readonly stepMs?: number;
-  /** Request slots of the worker. */
-  readonly capacity?: number;
-}
+import type { BatchLaneSpec } from '@maas/routing';
+import type { InteractiveSample, WorkerLoad } from '../../services/gateway/src/policy/batch-controller';
+import { BatchController, BatchControllerOptions } from '../../services/gateway/src/policy/batch-controller';
 
-export interface InteractiveSample {
-  readonly atMs: number;
-  readonly workerId?: string;
-  readonly ttftMs: number;
-  readonly tpotMs?: number;
-}
+export type { InteractiveSample, WorkerLoad };
+
+/**
+ * How batch work is admitted in the simulated day:
+ * - 'gateway': as the gateway's routing does (`batchSlots` of @maas/routing: lanes formed from the interactive
+ *   requests in flight, GATEWAY_INTERACTIVE_LANE at least, GATEWAY_BATCH_RESERVE of slots and KV kept free,
+ *   nothing while a worker queues, GATEWAY_BATCH_CONCURRENCY as a cap on its running requests, the
+ *   controller's limit on its batch requests), interactive requests kept clear of batch workers with room;
+ * - 'limits': the policy's number alone, batch requests in flight per worker (the controller's limit, or a
+ *   hand-set cap with `lane` workers taking none), interactive requests to the least-outstanding worker.
+ */
+export type Admission = 'gateway' | 'limits';
 
 export interface BatchPolicy {
   readonly name: string;
-  /** What happened since the last call; returns the batch requests each worker may have in flight now. */
-  update(nowMs: number, samples: readonly InteractiveSample[], workers: readonly WorkerLoad[]): ReadonlyMap<string, number>;
+  /** Undefined: no batch work at all. */
+  readonly admission?: Admission;
+  /** 'gateway' admission: the lane spec (the controller's limits are added to it). */
+  readonly lanes?: Omit<BatchLaneSpec, 'batchLimit'>;
+  /** 'limits' admission under static control: batch requests worker i may have. */
+  readonly cap?: (worker: number) => number;
+  /** Adaptive control: what happened since the last call; returns the batch requests each worker may have now. */
+  update?(nowMs: number, samples: readonly InteractiveSample[], workers: readonly WorkerLoad[]): ReadonlyMap<string, number>;
 }
 
-/** A hand-set setting: `lane` workers kept free of batch work, the others capped at `cap` batch requests each. */
+/**
+ * A hand-set setting: at least `lane` workers kept free of batch work and `cap`, which under 'gateway'
+ * admission is GATEWAY_BATCH_CONCURRENCY (running requests, interactive ones included, batch work may
+ * bring a worker to) and under 'limits' the batch requests per worker.
+ */
 export interface StaticSetting {
   readonly cap: number;
   readonly lane: number;
@@ -33,24 +41,36 @@ export const settingName = (s: StaticSetting) => `cap ${s.cap}, lane ${s.lane}`;
 
 /** No batch work anywhere. */
 export function noBatch(): BatchPolicy {
-  return { name: 'no batch', update: (_now, _samples, workers) => new Map(workers.map((w) => [w.workerId, 0])) };
+  return { name: 'no batch' };
 }
 
-/** GATEWAY_BATCH_CONCURRENCY and GATEWAY_INTERACTIVE_LANE as constants: the first `lane` workers never take batch work. */
-export function staticCaps(setting: StaticSetting): BatchPolicy {
-  return {
-    name: settingName(setting),
-    update: (_now, _samples, workers) => new Map(workers.map((w, i) => [w.workerId, i < setting.lane ? 0 : setting.cap])),
-  };
+/** GATEWAY_BATCH_CONTROL=static: the caps, the reserve and the lanes alone. */
+export function staticCaps(admission: Admission, model: string, setting: StaticSetting, reserve: number): BatchPolicy {
+  const name = settingName(setting);
+  if (admission === 'limits') return { name, admission, cap: (i) => (i < setting.lane ? 0 : setting.cap) };
+  return { name, admission, lanes: { minInteractive: setting.lane, reserve, concurrency: new Map([[model, setting.cap]]) } };
 }
 
-/** A different static setting per bucket (the hourly oracle replayed, or any schedule of caps). */
-export function scheduledCaps(bucketMs: number, settings: readonly StaticSetting[]): BatchPolicy {
+/**
+ * GATEWAY_BATCH_CONTROL=adaptive as the gateway runs it (BatchControlService): no interactive-only lane by
+ * default; the controller's ceiling is GATEWAY_BATCH_CONCURRENCY (`cap`, Infinity: unset), else the
+ * worker's slots, and under 'gateway' admission that cap and the reserve still apply.
+ */
+export function adaptive(
+  admission: Admission,
+  model: string,
+  options: Omit<BatchControllerOptions, 'ceiling'> & { readonly ceiling?: number },
+  cap: number,
+  reserve: number,
+  capacity: number,
+): BatchPolicy & { readonly controller: BatchController } {
+  const controller = new BatchController({ ...options, ceiling: options.ceiling ?? (Number.isFinite(cap) ? cap : capacity) });
+  const concurrency = Number.isFinite(cap) ? new Map([[model, cap]]) : new Map<string, number>();
   return {
-    name: 'scheduled caps',
-    update: (nowMs, samples, workers) => {
-      const s = settings[Math.min(settings.length - 1, Math.floor(nowMs / bucketMs))];
-      return staticCaps(s).update(nowMs, samples, workers);
-    },
+    name: 'adaptive',
+    admission,
+    controller,
+    ...(admission === 'gateway' ? { lanes: { minInteractive: 0, reserve, concurrency } } : {}),
+    update: (nowMs, samples, workers) => controller.update(nowMs, samples, workers),
   };
 }

@@ -1,4 +1,5 @@
 import { EngineEvent, EngineProfile, SimulatedEngine } from '@maas/engine-sim';
+import { batchSlots, BatchLaneSpec, Endpoint, interactiveLaneFilter, RoutingRequest } from '@maas/routing';
 import { seededRng } from '../lib/arrivals';
 import { BatchPolicy, InteractiveSample, WorkerLoad } from './policies';
 
@@ -30,8 +31,6 @@ export interface DaySpec {
   /** Sliding window of the per-tick latency record, seconds (0: no record). */
   readonly timelineWindowSeconds: number;
   readonly seed: number;
-  /** Called every simulated `bucketSeconds` with the bucket just done. */
-  readonly onBucket?: (index: number) => void;
 }
 
 /** What one bucket (a compressed hour) measured. */
@@ -41,7 +40,8 @@ export interface Bucket {
   readonly tpotMs: number[];
   /** Batch output tokens generated in the bucket. */
   batchTokens: number;
-  /** Mean batch concurrency limit per worker over the bucket's ticks. */
+  /** Over the bucket's ticks: sums of the batch requests in flight per worker, and of the adaptive limit per worker. */
+  inFlightSum: number;
   limitSum: number;
   ticks: number;
 }
@@ -52,6 +52,7 @@ export interface TimelinePoint {
   readonly rate: number;
   readonly ttftP99Ms: number;
   readonly tpotP99Ms: number;
+  /** Adaptive control's limit, mean over the workers (NaN under static control). */
   readonly meanLimit: number;
   readonly batchInFlight: number;
 }
@@ -74,6 +75,7 @@ interface Live {
   readonly arrival: number;
   readonly bucket: number;
   firstToken?: number;
+  lastToken?: number;
 }
 
 /** Nearest-rank p99 of an unsorted list; NaN when empty. */
@@ -84,11 +86,16 @@ function p99(values: number[]): number {
 }
 
 /**
- * One compressed day in virtual time: interactive Poisson arrivals at the schedule's rate routed to
- * the least-outstanding worker, and a backlog of batch requests that never runs dry, sent to workers
- * while their batch requests in flight are below the limit the policy gives them. Every `tickMs` the
- * gateway's view (each engine's running/waiting/KV, its own batch requests in flight) and the
- * interactive latencies seen since the last tick go to the policy, as the gateway's heartbeats do.
+ * One compressed day in virtual time, with the gateway's BatchController and, under 'gateway' admission,
+ * its batch admission and interactive-lane filter from @maas/routing (see `Admission`):
+ * - interactive Poisson arrivals at the schedule's rate go to the least-outstanding worker among those
+ *   allowed;
+ * - a backlog of batch requests that never runs dry fills the room the policy gives each worker, at
+ *   every heartbeat and whenever a batch request finishes;
+ * - every `tickMs` each worker's heartbeat (running, waiting, KV use, stepMs as the worker agent derives
+ *   it from vLLM's inter-token histogram) is heard, and under adaptive control the interactive latencies
+ *   seen since the last tick (one sample per completed request, stamped with its first token, as
+ *   BatchControlService sends them) and the heartbeats go to the controller, whose limits admission reads.
  * A limit lowered below what is in flight lets those requests finish (the gateway cancels none).
  */
 export function simulateDay(spec: DaySpec): DayResult {
@@ -102,10 +109,24 @@ export function simulateDay(spec: DaySpec): DayResult {
   const ids = engines.map((_, i) => `w${i}`);
   const outstanding = new Array<number>(spec.workers).fill(0);
   const batchInFlight = new Array<number>(spec.workers).fill(0);
-  const limits = new Array<number>(spec.workers).fill(0);
+  const limits = new Map<string, number>();
+  const heard = engines.map(() => ({ running: 0, waiting: 0, kvCacheUsage: 0 }));
+  const model = profile.model;
+  const { admission, update, cap } = spec.policy;
+  const lanes: BatchLaneSpec | undefined = spec.policy.lanes && {
+    ...spec.policy.lanes,
+    ...(update ? { batchLimit: (_model: string, workerId: string) => limits.get(workerId) ?? 0 } : {}),
+  };
   const live = new Map<string, Live>();
   const bucketCount = Math.ceil(durationSeconds / spec.bucketSeconds);
-  const buckets: Bucket[] = Array.from({ length: bucketCount }, () => ({ ttftMs: [], tpotMs: [], batchTokens: 0, limitSum: 0, ticks: 0 }));
+  const buckets: Bucket[] = Array.from({ length: bucketCount }, () => ({
+    ttftMs: [],
+    tpotMs: [],
+    batchTokens: 0,
+    inFlightSum: 0,
+    limitSum: 0,
+    ticks: 0,
+  }));
   const bucketOf = (t: number) => Math.min(bucketCount - 1, Math.floor(t / spec.bucketSeconds));
   const timeline: TimelinePoint[] = [];
   const recentTtft: { at: number; ms: number }[] = [];
@@ -144,14 +165,44 @@ export function simulateDay(spec: DaySpec): DayResult {
       now,
     );
   };
-  const fillBatch = (w: number, now: number) => {
+  /** The gateway's view of worker i: its last heartbeat, and its own requests there (live). */
+  const endpoint = (i: number): Endpoint => ({
+    id: ids[i],
+    url: `http://${ids[i]}.sim:8000`,
+    models: [model],
+    capabilities: ['chat'],
+    state: 'ready',
+    hardware: 'gpu',
+    vmId: `vm-${ids[i]}`,
+    capacity: profile.maxNumSeqs,
+    ...heard[i],
+    outstanding: outstanding[i],
+    batchOutstanding: batchInFlight[i],
+  });
+  const endpoints = () => ids.map((_, i) => endpoint(i));
+  const fillBatch = (now: number) => {
     if (now >= durationSeconds) return;
-    while (batchInFlight[w] < limits[w]) submitBatch(w, now);
+    if (admission === 'gateway' && lanes) {
+      for (const [id, slots] of batchSlots(model, endpoints(), lanes)) {
+        const w = ids.indexOf(id);
+        for (let k = 0; k < slots; k++) submitBatch(w, now);
+      }
+    } else if (admission === 'limits') {
+      for (let w = 0; w < spec.workers; w++) {
+        const limit = update ? (limits.get(ids[w]) ?? 0) : (cap?.(w) ?? 0);
+        while (batchInFlight[w] < limit) submitBatch(w, now);
+      }
+    }
   };
 
   const routeInteractive = (now: number) => {
-    let w = 0;
-    for (let i = 1; i < spec.workers; i++) if (outstanding[i] < outstanding[w]) w = i;
+    const request: RoutingRequest = { model, capability: 'chat', arrivedAt: now * 1000, prefixBlocks: [], kind: 'interactive' };
+    const allowed = admission === 'gateway' ? interactiveLaneFilter.filter(request, endpoints()) : endpoints();
+    let w = -1;
+    for (const e of allowed) {
+      const i = ids.indexOf(e.id);
+      if (w < 0 || outstanding[i] < outstanding[w]) w = i;
+    }
     const id = `i${serial++}`;
     live.set(id, { kind: 'interactive', worker: w, arrival: now, bucket: bucketOf(now) });
     outstanding[w] += 1;
@@ -160,10 +211,21 @@ export function simulateDay(spec: DaySpec): DayResult {
     engines[w].submit({ id, promptTokens: spec.interactive.promptTokens, outputTokens: spec.interactive.outputTokens }, now);
   };
 
+  // What the worker's heartbeat reports as stepMs: vLLM's inter-token latency histogram (sum, count) over the interval.
+  const gapSeconds = new Array<number>(spec.workers).fill(0);
+  const gapCount = new Array<number>(spec.workers).fill(0);
+  const gapsHeard = engines.map(() => ({ seconds: 0, count: 0 }));
+
   const onEvent = (event: EngineEvent) => {
     if (!('id' in event)) return;
     const r = live.get(event.id);
     if (!r) return;
+    if (event.type === 'first-token') r.lastToken = event.time;
+    else if (event.type === 'tokens' && r.lastToken !== undefined) {
+      gapSeconds[r.worker] += event.time - r.lastToken;
+      gapCount[r.worker] += event.count;
+      r.lastToken = event.time;
+    }
     if (r.kind === 'batch') {
       // Tokens after the day are not the day's throughput.
       if (event.time > durationSeconds) {
@@ -181,7 +243,7 @@ export function simulateDay(spec: DaySpec): DayResult {
         outstanding[r.worker] -= 1;
         batchInFlight[r.worker] -= 1;
         if (event.type === 'finished') batchFinished += 1;
-        fillBatch(r.worker, event.time);
+        fillBatch(event.time);
       }
       return;
     }
@@ -212,7 +274,12 @@ export function simulateDay(spec: DaySpec): DayResult {
   const tick = (now: number) => {
     const loads: WorkerLoad[] = engines.map((e, i) => {
       const s = e.snapshot(now);
+      heard[i] = { running: s.running, waiting: s.waiting, kvCacheUsage: s.kvUsage };
+      const gaps = gapCount[i] - gapsHeard[i].count;
+      const stepMs = gaps > 0 ? ((gapSeconds[i] - gapsHeard[i].seconds) / gaps) * 1000 : undefined;
+      gapsHeard[i] = { seconds: gapSeconds[i], count: gapCount[i] };
       return {
+        ...(stepMs === undefined ? {} : { stepMs }),
         workerId: ids[i],
         running: s.running,
         waiting: s.waiting,
@@ -221,15 +288,16 @@ export function simulateDay(spec: DaySpec): DayResult {
         capacity: profile.maxNumSeqs,
       };
     });
-    const decided = spec.policy.update(now * 1000, samples, loads);
+    if (update) {
+      limits.clear();
+      for (const [id, limit] of update(now * 1000, samples, loads)) limits.set(id, limit);
+    }
     samples = [];
     const bucket = buckets[bucketOf(now)];
-    let sum = 0;
-    for (let i = 0; i < spec.workers; i++) {
-      limits[i] = Math.max(0, Math.floor(decided.get(ids[i]) ?? 0));
-      sum += limits[i];
-    }
-    bucket.limitSum += sum / spec.workers;
+    const meanLimit = update ? [...limits.values()].reduce((a, b) => a + b, 0) / spec.workers : Number.NaN;
+    const inFlight = batchInFlight.reduce((a, b) => a + b, 0);
+    bucket.limitSum += meanLimit;
+    bucket.inFlightSum += inFlight / spec.workers;
     bucket.ticks += 1;
     if (spec.timelineWindowSeconds > 0) {
       const from = now - spec.timelineWindowSeconds;
@@ -240,17 +308,16 @@ export function simulateDay(spec: DaySpec): DayResult {
         rate: rateAt(now),
         ttftP99Ms: p99(recentTtft.map((x) => x.ms)),
         tpotP99Ms: p99(recentTpot.map((x) => x.ms)),
-        meanLimit: sum / spec.workers,
-        batchInFlight: batchInFlight.reduce((a, b) => a + b, 0),
+        meanLimit,
+        batchInFlight: inFlight,
       });
     }
-    for (let i = 0; i < spec.workers; i++) fillBatch(i, now);
+    fillBatch(now);
   };
 
   const tickSeconds = spec.tickMs / 1000;
   let nextTick = 0;
   let arrivalAt = nextArrival(0);
-  let nextBucket = spec.bucketSeconds;
   for (;;) {
     let engineAt = Infinity;
     for (const e of engines) engineAt = Math.min(engineAt, e.nextEventTime() ?? Infinity);
@@ -258,10 +325,6 @@ export function simulateDay(spec: DaySpec): DayResult {
     // After the day: no arrivals, no new batch work; the engines drain what they hold.
     if (arrivalAt === Infinity && tickAt === Infinity && (engineAt === Infinity || interactiveLive === 0)) break;
     const now = Math.min(arrivalAt, tickAt, engineAt);
-    while (nextBucket <= now && nextBucket <= durationSeconds) {
-      spec.onBucket?.(Math.round(nextBucket / spec.bucketSeconds) - 1);
-      nextBucket += spec.bucketSeconds;
-    }
     // Arrivals and the tick at t go in before the engines step at t (the engine's driving contract).
     if (tickAt === now) {
       tick(now);
@@ -275,7 +338,6 @@ export function simulateDay(spec: DaySpec): DayResult {
       if (arrivalAt === Infinity && tickAt === Infinity && interactiveLive === 0) break;
     }
   }
-  if (nextBucket <= durationSeconds) spec.onBucket?.(bucketCount - 1);
 
   return {
     buckets,
