@@ -1,4 +1,5 @@
 import { getEncoding } from 'js-tiktoken';
+import { seededRng } from '@maas/random';
 import { INFERENCE_ROUTES } from './openai-request';
 import {
   chatPromptTokens,
@@ -31,6 +32,44 @@ describe('countTextTokens', () => {
   ])('counts %s exactly as the tokenizer does', (_what, text) => {
     expect(countTextTokens(text)).toBe(ref(text));
     expect(countTextTokens(text, 'cl100k_base')).toBe(ref(text, cl100k));
+  });
+
+  it('agrees with the tokenizer on 300 seeded strings mixing scripts, digits, emoji, punctuation and whitespace', () => {
+    const rng = seededRng(20261207);
+    const alphabet = [
+      'the ',
+      'Tokyo',
+      'naïve ',
+      '東京大学',
+      'の',
+      '計算機',
+      'センター',
+      '한국어',
+      'ру́сский ',
+      'العربية',
+      '👩‍💻',
+      '🎉',
+      '12345',
+      '3.14',
+      '\n\n',
+      '\t',
+      '  ',
+      '{"a":[1,2]}',
+      '<|endoftext|>',
+      "'s",
+      '...',
+      '——',
+      'ｱｲｳ',
+      '\u0301',
+    ];
+    for (let i = 0; i < 300; i++) {
+      const text = Array.from({ length: 1 + Math.floor(rng() * 40) }, () => alphabet[Math.floor(rng() * alphabet.length)]).join('');
+      expect({ text, o200k: countTextTokens(text), cl100k: countTextTokens(text, 'cl100k_base') }).toEqual({
+        text,
+        o200k: ref(text),
+        cl100k: ref(text, cl100k),
+      });
+    }
   });
 
   it('differs between tokenizers where their vocabularies differ, and counts nothing for nothing', () => {

@@ -1,11 +1,11 @@
-import type { Tiktoken } from 'js-tiktoken/lite';
 import type { InferenceRoute } from './openai-request';
 
 /**
  * The gateway's own prompt count, for a runtime that reports no usage: the request's text run
- * through a BPE tokenizer (js-tiktoken), with the chat template's cost per message. It is the
- * model's own count only when the model uses that tokenizer; for the others it is a close estimate
- * (same order of BPE merges), far closer than characters ÷ 4 for code and CJK text.
+ * through a BPE tokenizer (OpenAI's o200k_base or cl100k_base, tables from js-tiktoken), with the
+ * chat template's cost per message. It is the model's own count only when the model uses that
+ * tokenizer; for the others it is a close estimate, far closer than characters ÷ 4 (which bills
+ * Japanese at about a quarter of its tokens: bench/token-count.ts).
  */
 export const TOKENIZERS = ['o200k_base', 'cl100k_base'] as const;
 export type TokenizerName = (typeof TOKENIZERS)[number];
@@ -25,36 +25,103 @@ export const IMAGE_PART_TOKENS = 85;
 /** Media parts other than images (audio, video, files): the same fixed cost, for the same reason. */
 export const MEDIA_PART_TOKENS = IMAGE_PART_TOKENS;
 
-type Ranks = ConstructorParameters<typeof Tiktoken>[0];
+/** A tokenizer's data as js-tiktoken ships it: the pre-split pattern and the merge ranks (base64 tokens by rank). */
+interface Ranks {
+  readonly pat_str: string;
+  readonly bpe_ranks: string;
+}
 /** The CommonJS build exports the table itself; an ES module build under `default`. */
 const table = (m: Ranks | { default: Ranks }): Ranks => ('default' in m ? m.default : m);
 const RANKS: Record<TokenizerName, () => Ranks> = {
-  // Loaded on first use: each table takes ~1 s and tens of MB, and most requests never need one.
+  // Loaded on first use: each table takes a second or so and tens of MB, and most requests never need one.
   o200k_base: () => table(require('js-tiktoken/ranks/o200k_base')),
   cl100k_base: () => table(require('js-tiktoken/ranks/cl100k_base')),
 };
-const encoders = new Map<TokenizerName, Tiktoken>();
 
-function encoder(name: TokenizerName): Tiktoken {
-  let enc = encoders.get(name);
-  if (!enc) {
-    const { Tiktoken: Encoder } = require('js-tiktoken/lite') as typeof import('js-tiktoken/lite');
-    enc = new Encoder(RANKS[name]());
-    encoders.set(name, enc);
+/**
+ * Counts tokens the way tiktoken encodes: the text is split by the tokenizer's pattern, and each
+ * piece not a token itself is merged pair by pair, lowest rank first (leftmost on ties). Only the
+ * count is kept, and merges update the ranks of their two neighbours only (as tiktoken's own
+ * implementation does), so a long piece of CJK text costs O(n²) comparisons rather than js-tiktoken's
+ * O(n²) string joins; counts equal js-tiktoken's (prompt-tokens.spec.ts checks).
+ */
+class TokenCounter {
+  /** Token bytes as a latin1 string (one char per byte) → rank. */
+  private readonly ranks = new Map<string, number>();
+  private readonly pattern: RegExp;
+
+  constructor(data: Ranks) {
+    this.pattern = new RegExp(data.pat_str, 'gu');
+    for (const line of data.bpe_ranks.split('\n')) {
+      if (line === '') continue;
+      const [, offset, ...tokens] = line.split(' ');
+      const first = Number.parseInt(offset, 10);
+      for (let i = 0; i < tokens.length; i++) this.ranks.set(Buffer.from(tokens[i], 'base64').toString('latin1'), first + i);
+    }
   }
-  return enc;
+
+  count(text: string): number {
+    let n = 0;
+    for (const match of text.matchAll(this.pattern)) {
+      const piece = Buffer.from(match[0], 'utf8').toString('latin1');
+      n += this.ranks.has(piece) ? 1 : this.merged(piece);
+    }
+    return n;
+  }
+
+  /** Tokens of one piece after byte-pair merging. */
+  private merged(piece: string): number {
+    const rank = (a: number, b: number) => this.ranks.get(piece.slice(a, b)) ?? Infinity;
+    // starts[i]: where part i begins; pairRank[i]: rank of part i merged with part i + 1.
+    const starts: number[] = [];
+    const pairRank: number[] = [];
+    for (let i = 0; i < piece.length; i++) starts.push(i);
+    starts.push(piece.length);
+    for (let i = 0; i < piece.length - 1; i++) pairRank.push(rank(i, i + 2));
+    pairRank.push(Infinity);
+    for (;;) {
+      let min = Infinity;
+      let at = -1;
+      for (let i = 0; i < pairRank.length - 1; i++) {
+        if (pairRank[i] < min) {
+          min = pairRank[i];
+          at = i;
+        }
+      }
+      if (at === -1) break;
+      // Part `at` absorbs part `at + 1`; only its own pair and its left neighbour's change.
+      starts.splice(at + 1, 1);
+      pairRank.splice(at + 1, 1);
+      pairRank[at] = at + 2 < starts.length ? rank(starts[at], starts[at + 2]) : Infinity;
+      if (at > 0) pairRank[at - 1] = rank(starts[at - 1], starts[at + 1]);
+    }
+    return starts.length - 1;
+  }
+}
+
+const counters = new Map<TokenizerName, TokenCounter>();
+
+function counter(name: TokenizerName): TokenCounter {
+  let c = counters.get(name);
+  if (!c) {
+    c = new TokenCounter(RANKS[name]());
+    counters.set(name, c);
+  }
+  return c;
 }
 
 /** Tokens of `text`; special-token text (`<|endoftext|>`) is counted as the ordinary text it is in a request. */
 export function countTextTokens(text: string, tokenizer: TokenizerName = DEFAULT_TOKENIZER): number {
-  return text === '' ? 0 : encoder(tokenizer).encode(text, [], []).length;
+  return text === '' ? 0 : counter(tokenizer).count(text);
 }
 
 /**
- * Characters of one request run through the tokenizer (~50 ms on one core); the rest is counted at the
- * tokens per character measured so far, so a body of tens of MB does not hold the event loop for seconds.
+ * Characters of one request run through the tokenizer; the rest is counted at the tokens per
+ * character measured so far, so a body of tens of MB does not hold the event loop for seconds. At
+ * the 0.3 µs (mixed English and code) to 1.1 µs (Japanese) of CPU a character measured by
+ * bench/token-count.ts, this bounds a count to roughly 30–110 ms of one core.
  */
-export const MAX_TOKENIZED_CHARS = 200_000;
+export const MAX_TOKENIZED_CHARS = 100_000;
 
 /** Counts the texts of one request within {@link MAX_TOKENIZED_CHARS}. */
 class RequestCounter {
