@@ -188,6 +188,24 @@ describe('BatchController', () => {
     expect(c.limitFor('w1')).toBe(8);
   });
 
+  it('does not climb back before a cut has acted: batch requests admitted before it still run above it', () => {
+    const c = controller();
+    replay(
+      c,
+      repeat(8, () => ({ workers: [idle('w1')] })),
+    );
+    c.update(
+      9_000,
+      requests(10, 2).map((s) => ({ ...s, atMs: 8_500 })),
+      [{ ...idle('w1'), batchInFlight: 32 }],
+    );
+    expect(c.limitFor('w1')).toBe(16);
+    for (let t = 10; t <= 20; t++) c.update(t * 1000, [], [{ ...idle('w1'), batchInFlight: 32 - (t - 10) }]); // one finishes a second
+    expect(c.limitFor('w1')).toBe(16);
+    for (let t = 21; t <= 24; t++) c.update(t * 1000, [], [{ ...idle('w1'), batchInFlight: 16 }]);
+    expect(c.limitFor('w1')).toBeGreaterThan(16);
+  });
+
   it('forgets samples past the window and workers that are gone', () => {
     const c = controller({ windowMs: 5_000 });
     replay(

@@ -23,6 +23,12 @@
  *   cut's effect.
  * - Slow start (doubling until the first sign of risk) gets a fresh worker to its ceiling in a few
  *   updates at night, when nothing else runs; after the first cut the increase is additive.
+ * - Several gateways each run batch work on the same workers, each with its own controller and no
+ *   coordination: AIMD flows sharing one bottleneck converge to equal shares (Chiu and Jain), so
+ *   their sum settles where the objectives hold without any of them knowing the others.
+ *
+ * The limit throttles admission only: batch requests already running finish (a cut acts as they
+ * complete, so long batch generations make it slower; the limit does not rise again before it has).
  *
  * The signals, per worker: the TTFT/TPOT p99 of the interactive requests it served (requests without a
  * worker count for every worker of the model) over the last `windowMs`; from its heartbeat, requests
@@ -194,8 +200,10 @@ export class BatchController {
     if (latency > 1) return 'cut';
     if (queued || step > 1 || kv >= 1) return nowMs - control.lastCutAt >= this.o.cutSpacingMs ? 'cut' : 'hold';
     if (nowMs - control.lastCutAt < this.o.holdAfterCutMs) return 'hold';
-    // The limit grows only into room batch work is using (requests come and go: three quarters of it).
-    if (load.batchInFlight < 0.75 * Math.floor(control.limit)) return 'hold';
+    // The limit grows only into room batch work is using (requests come and go: three quarters of it),
+    // and not while batch work admitted before a cut still runs above it: the cut has not acted yet.
+    const limit = Math.floor(control.limit);
+    if (load.batchInFlight < 0.75 * limit || load.batchInFlight > limit) return 'hold';
     return latency <= headroom && step <= headroom && kv <= headroom ? 'raise' : 'hold';
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
+import { Logger } from '@maas/logging';
 import { bestConcurrencyFor } from '@maas/routing';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { BatchController, InteractiveSample, objectivesFor, WorkerLoad } from '../policy/batch-controller';
@@ -46,6 +47,7 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     private readonly registry: WorkerRegistryService,
     private readonly routing: RoutingService,
+    private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -93,8 +95,11 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
     for (const model of this.controllers.keys()) if (!served.has(model)) this.forget(model);
     for (const [model, workers] of served) {
       const controller = this.controllerFor(model, workers);
-      const limits = controller.update(now, this.pending.get(model) ?? [], workers);
+      const samples = this.pending.get(model) ?? [];
+      const limits = controller.update(now, samples, workers);
       this.pending.delete(model);
+      // every input and output of the step: a debug log of a run replays through BatchController as it ran
+      this.logger.debug('batch control', { model, nowMs: now, samples, workers, limits: Object.fromEntries(limits) });
       this.routing.setBatchLimits(model, limits);
       this.gauge(model, limits, controller);
     }
