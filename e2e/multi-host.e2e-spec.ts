@@ -222,7 +222,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
 
   const clientFor = (key: string, side: 'a' | 'b') => new OpenAI({ apiKey: key, baseURL: `${gateways[side].url}/v1`, maxRetries: 0 });
 
-  it('refuses an anonymous connection on each of the three NATS nodes, with TLS or without; a credential of the store signs in', async () => {
+  it('refuses an anonymous connection on each of the three NATS nodes, with TLS or without; a credential of the store signs in, a worker host speaks for itself only', async () => {
     const readonly = store.envFor('cli-readonly');
     const attempt = (host: Host, options: Partial<ConnectionOptions>) =>
       connect({ servers: `nats://${host.address}:4222`, reconnect: false, timeout: 5000, ...options }).then(
@@ -248,6 +248,23 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
         withCredential: 'signed in',
       })),
     );
+
+    // A worker host's credential speaks for its own worker only: workers-1 cannot say workers-2 has gone.
+    const worker1 = store.envFor('worker-workers-1');
+    const impostor = await connect({
+      servers: `nats://${natsHosts[1].address}:4222`,
+      tls: { caFile: worker1.NATS_CA },
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(worker1.NATS_NKEY, 'utf8').trim())),
+    });
+    const refusals: string[] = [];
+    void (async () => {
+      for await (const s of impostor.status()) if (s.type === 'error') refusals.push(String(s.data));
+    })();
+    impostor.publish(subjects.subject('worker.deregistered', 'workers-2'), new TextEncoder().encode('{}'));
+    await impostor.flush();
+    await waitUntil(async () => refusals.length > 0, 5000, 'the refusal of a worker event for another worker');
+    await impostor.close();
+    expect(refusals).toEqual(['PERMISSIONS_VIOLATION']);
   });
 
   it("bills every success once, fails only what was on a lost part, revokes within 1 s, shares a key's requests/min and batch files", async () => {
