@@ -200,10 +200,28 @@ describe('BatchController', () => {
       [{ ...idle('w1'), batchInFlight: 32 }],
     );
     expect(c.limitFor('w1')).toBe(16);
-    for (let t = 10; t <= 20; t++) c.update(t * 1000, [], [{ ...idle('w1'), batchInFlight: 32 - (t - 10) }]); // one finishes a second
+    // One finishes a second; interactive requests keep missing meanwhile: no deeper cut, it would only delay the restart.
+    for (let t = 10; t <= 20; t++) {
+      const late = requests(10, 2).map((s) => ({ ...s, atMs: t * 1000 - 500 }));
+      c.update(t * 1000, late, [{ ...idle('w1'), waiting: 1, batchInFlight: 32 - (t - 10) }]);
+      expect(c.verdictFor('w1')).toBe('hold');
+    }
     expect(c.limitFor('w1')).toBe(16);
-    for (let t = 21; t <= 24; t++) c.update(t * 1000, [], [{ ...idle('w1'), batchInFlight: 16 }]);
-    expect(c.limitFor('w1')).toBeGreaterThan(16);
+    c.update(20_500, [{ atMs: 20_400, ttftMs: 3000 }], [{ ...idle('w1'), batchInFlight: 16 }]);
+    expect(c.limitFor('w1')).toBe(8); // acted, and still missing: the next cut
+    c.update(20_600, [], [{ ...idle('w1'), batchInFlight: 8 }]);
+    for (let t = 24; t <= 27; t++) c.update(t * 1000, [], [{ ...idle('w1'), batchInFlight: 8 }]);
+    expect(c.limitFor('w1')).toBeGreaterThan(8);
+  });
+
+  it('cuts from what batch work is using when that is below the limit', () => {
+    const c = controller();
+    replay(
+      c,
+      repeat(8, () => ({ workers: [idle('w1')] })),
+    );
+    c.update(9_000, [{ atMs: 8_900, ttftMs: 5000 }], [{ ...idle('w1'), batchInFlight: 10 }]);
+    expect(c.limitFor('w1')).toBe(5);
   });
 
   it('forgets samples past the window and workers that are gone', () => {

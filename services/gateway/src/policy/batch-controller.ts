@@ -18,17 +18,18 @@
  *   it runs on, and steps lengthen before any interactive completion reports a late token.
  * - Hysteresis: the limit rises only while every signal is below `headroom` × its objective and is cut
  *   only when one is over it; in between it holds, so a flat signal near the objective moves nothing
- *   (plain AIMD would saw-tooth across it). One cut per piece of evidence: samples that were measured
- *   before a cut cannot cause another one, and heartbeat signals are given `cutSpacingMs` to show the
- *   cut's effect.
+ *   (plain AIMD would saw-tooth across it). One cut per piece of evidence, as TCP cuts once per round
+ *   trip: samples measured before a cut cannot cause another one, heartbeat signals are given
+ *   `cutSpacingMs` to show its effect, and nothing is cut again while batch work admitted before the
+ *   cut still runs above the limit.
  * - Slow start (doubling until the first sign of risk) gets a fresh worker to its ceiling in a few
  *   updates at night, when nothing else runs; after the first cut the increase is additive.
  * - Several gateways each run batch work on the same workers, each with its own controller and no
  *   coordination: AIMD flows sharing one bottleneck converge to equal shares (Chiu and Jain), so
  *   their sum settles where the objectives hold without any of them knowing the others.
  *
- * The limit throttles admission only: batch requests already running finish (a cut acts as they
- * complete, so long batch generations make it slower; the limit does not rise again before it has).
+ * The limit throttles admission only: batch requests already running finish, so a cut acts as they
+ * complete (long batch generations make it slower).
  *
  * The signals, per worker: the TTFT/TPOT p99 of the interactive requests it served (requests without a
  * worker count for every worker of the model) over the last `windowMs`; from its heartbeat, requests
@@ -155,7 +156,8 @@ export class BatchController {
       this.verdicts.set(load.workerId, verdict);
       const top = Math.min(this.o.ceiling, load.capacity ?? Number.POSITIVE_INFINITY);
       if (verdict === 'cut') {
-        control.limit = Math.max(this.o.floor, control.limit * this.o.decrease);
+        // from what batch work is using, when less than allowed (TCP cuts from the flight size, not the window)
+        control.limit = Math.max(this.o.floor, Math.min(control.limit, Math.max(load.batchInFlight, 1)) * this.o.decrease);
         control.slowStart = false;
         control.lastCutAt = nowMs;
       } else if (verdict === 'raise') {
@@ -197,13 +199,16 @@ export class BatchController {
     const kv = load.kvUsage === undefined ? 0 : load.kvUsage / this.o.kvHigh;
     const queued = load.waiting > this.o.waitingTolerance;
 
-    if (latency > 1) return 'cut';
-    if (queued || step > 1 || kv >= 1) return nowMs - control.lastCutAt >= this.o.cutSpacingMs ? 'cut' : 'hold';
+    // Batch work admitted before a cut still running above the limit: the cut has not acted yet (no
+    // request is admitted meanwhile), so a deeper one would only delay the restart.
+    const limit = Math.floor(control.limit);
+    const acting = load.batchInFlight > limit;
+    if (latency > 1) return acting ? 'hold' : 'cut';
+    if (queued || step > 1 || kv >= 1) return !acting && nowMs - control.lastCutAt >= this.o.cutSpacingMs ? 'cut' : 'hold';
     if (nowMs - control.lastCutAt < this.o.holdAfterCutMs) return 'hold';
     // The limit grows only into room batch work is using (requests come and go: three quarters of it),
-    // and not while batch work admitted before a cut still runs above it: the cut has not acted yet.
-    const limit = Math.floor(control.limit);
-    if (load.batchInFlight < 0.75 * limit || load.batchInFlight > limit) return 'hold';
+    // and not before a cut has acted.
+    if (load.batchInFlight < 0.75 * limit || acting) return 'hold';
     return latency <= headroom && step <= headroom && kv <= headroom ? 'raise' : 'hold';
   }
 }
