@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,9 +25,28 @@ async function startOpenWebUiStandIn(): Promise<{ url: string; seen: Seen[]; clo
       res.end('<html>open-webui</html>');
     });
   });
+  server.on('upgrade', (req, socket) => {
+    seen.push({ method: req.method!, url: req.url!, headers: req.headers });
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** The status line a websocket upgrade on `host` gets through the gateway. */
+function upgrade(gatewayUrl: string, host: string, cookie: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(new URL(gatewayUrl).port), '127.0.0.1', () =>
+      socket.write(
+        `GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${host}\r\nX-Forwarded-Proto: https\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nCookie: ${cookie}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+    );
+    let got = '';
+    socket.on('data', (c) => (got += c.toString()));
+    socket.on('close', () => resolve(got.split('\r\n', 1)[0]));
+    socket.on('error', reject);
+  });
 }
 
 interface Reply {
@@ -240,6 +260,18 @@ describe('gateway: Open WebUI on its own hostname', () => {
       headers: { accept: 'application/json', cookie: `__Host-maas_session=${portalSession()}` },
     });
     expect(portalOnly.status).toBe(401);
+  });
+
+  it('opens Open WebUI’s websocket on the chat host with its own cookie only, never with the portal session', async () => {
+    const chatCookie = browser.cookies(CHAT).get('__Host-maas_chat')!;
+    expect(await upgrade(web.url, CHAT, `__Host-maas_session=${portalSession()}`)).toBe('HTTP/1.1 401 Unauthorized');
+    expect(await upgrade(web.url, CHAT, `__Host-maas_chat=${chatCookie}; __Host-maas_session=${portalSession()}`)).toBe(
+      'HTTP/1.1 101 Switching Protocols',
+    );
+    const seen = owui.seen[owui.seen.length - 1];
+    expect(seen.url).toBe('/ws/socket.io/?EIO=4&transport=websocket');
+    expect(seen.headers['x-maas-user-email']).toBe('ada@example.ac.jp');
+    expect(seen.headers.cookie).toBeUndefined();
   });
 
   it('sends a signed-out browser from the hand-off to sign in, and back to it', async () => {
