@@ -12,6 +12,7 @@ import {
   sharedStanding,
   sharingGateways,
   tokensExceeded,
+  windowTokensSince,
 } from './limit-lease';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0); // the start of a minute
@@ -142,5 +143,21 @@ describe('limit leases', () => {
     const limits = { requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 } as KeyLimits;
     expect(localShare(limits, 3, 2)).toMatchObject({ requestsPerMinute: 20, tokensPerMinute: 334, maxConcurrent: 2 });
     expect(localShare(limits, 1, 0)).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 });
+  });
+
+  it("keeps every gateway's window tokens by kind and second for recentMs", () => {
+    const a = exchange(undefined, ask({ want: 0, windowTokens: { chat: [[sec(0), 100]], batch: [[sec(0), 7]] } }), {}, at(500), LEASE_SPEC);
+    const b = exchange(
+      a.state,
+      ask({ gateway: 'b', want: 0, windowTokens: { chat: [[sec(1000), 50]], batch: [] } }),
+      {},
+      at(1500),
+      LEASE_SPEC,
+    );
+    expect(windowTokensSince(b.state, 'chat', at(0))).toBe(150);
+    expect(windowTokensSince(b.state, 'chat', at(1000))).toBe(50);
+    expect(windowTokensSince(b.state, 'batch', at(0))).toBe(7);
+    const later = exchange(b.state, ask({ want: 0 }), {}, at(LEASE_SPEC.recentMs + 1000), LEASE_SPEC);
+    expect(windowTokensSince(later.state, 'chat', at(0))).toBe(50);
   });
 });

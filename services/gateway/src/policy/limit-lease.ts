@@ -21,7 +21,15 @@ export interface SharedKeyState {
   readonly slots: Readonly<Record<string, { readonly n: number; readonly at: number }>>;
   /** When each gateway last exchanged with this entry: how many share the key. */
   readonly gateways: Readonly<Record<string, number>>;
+  /**
+   * Tokens of finished requests per second of their finish, by kind, every gateway's, for `recentMs`:
+   * what the token windows add to the ledger's totals until the ledger has them.
+   */
+  readonly windows?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
 }
+
+/** Interactive (`chat`) and `batch` tokens count against separate windows. */
+export type WindowKind = 'chat' | 'batch';
 
 /** How much of the shared budget a gateway takes at a time, and for how long. */
 export interface LeaseSpec {
@@ -32,9 +40,11 @@ export interface LeaseSpec {
   readonly lifetimeMs: number;
   /** Slots of a gateway that has not refreshed them for this long are free again (a gateway that died). */
   readonly staleMs: number;
+  /** Window tokens are kept this long: more than GATEWAY_LEDGER_RESEED plus GATEWAY_LEDGER_LAG (1 min + 10 s by default). */
+  readonly recentMs: number;
 }
 
-export const LEASE_SPEC: LeaseSpec = { share: 1 / 20, maxLease: 50, lifetimeMs: 1000, staleMs: 10_000 };
+export const LEASE_SPEC: LeaseSpec = { share: 1 / 20, maxLease: 50, lifetimeMs: 1000, staleMs: 10_000, recentMs: 150_000 };
 
 /** What one gateway brings to an exchange with the shared state of a key. */
 export interface LeaseExchange {
@@ -47,6 +57,8 @@ export interface LeaseExchange {
   readonly tokens: number;
   /** Slots the gateway means to hold from now on (its requests in flight, plus one when it needs another). */
   readonly slots: number;
+  /** Window tokens of requests the gateway finished since its last exchange, per second of their finish. */
+  readonly windowTokens?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
 }
 
 export interface LeaseGrant {
@@ -157,7 +169,19 @@ export function exchange(
   const gateways: Record<string, number> = {};
   for (const [id, at] of Object.entries(s.gateways ?? {})) if (id !== ask.gateway && now - at < spec.staleMs) gateways[id] = at;
   gateways[ask.gateway] = now;
-  return { state: { requests, tokens, slots, gateways }, requests: leased, second, slots: held };
+  const recentFrom = secondOf(now - spec.recentMs);
+  const kept = (kind: WindowKind) => {
+    let counts = added(s.windows?.[kind] ?? [], recentFrom, second, 0);
+    for (const [sec, n] of ask.windowTokens?.[kind] ?? []) if (n > 0) counts = added(counts, recentFrom, sec, n);
+    return counts;
+  };
+  const windows = { chat: kept('chat'), batch: kept('batch') };
+  return { state: { requests, tokens, slots, gateways, windows }, requests: leased, second, slots: held };
+}
+
+/** Window tokens of `kind` every gateway finished from `since` (epoch ms, a whole second) on, as the state has them. */
+export function windowTokensSince(state: SharedKeyState, kind: WindowKind, since: number): number {
+  return countSince(state.windows?.[kind] ?? [], secondOf(since));
 }
 
 /** Milliseconds until the last second counted now no longer counts. */

@@ -128,4 +128,21 @@ describe('token windows', () => {
   ])('names a %d ms window %s', (ms, label) => {
     expect(windowLabel(ms)).toBe(label);
   });
+
+  it("counts every gateway's tokens since the ledger's answer in place of its own, never less than its own", () => {
+    const w = new KeyTokenWindows(spec);
+    const until = t0 - 10_000;
+    // The ledger: 600 tokens finished in the last quarter of the short window before `until`.
+    const totals = ledgerInstants(spec, t0).map((since) => ({ since, chat: 600, batch: 0 }));
+    w.seed(totals, t0, until);
+    expect(w.seededUntil).toBe(until);
+    w.add('chat', 100, t0 + 1000);
+    const limits = { chatShortWindowTokens: 1000 };
+    expect(w.used('chat', 'short', t0 + 2000)).toBe(700);
+    // Other gateways finished 250 more since `until`: 600 + 350 of 1000.
+    expect(w.exceeded('chat', limits, t0 + 2000, { since: until, tokens: 350 })).toBeUndefined();
+    expect(w.exceeded('chat', limits, t0 + 2000, { since: until, tokens: 400 })).toMatchObject({ used: 1000, ceiling: 1000 });
+    // A shared count that has not caught up with this gateway's own yet counts its own.
+    expect(w.exceeded('chat', { chatShortWindowTokens: 700 }, t0 + 2000, { since: until, tokens: 0 })).toMatchObject({ used: 700 });
+  });
 });

@@ -46,16 +46,21 @@ class WindowTally {
     }
   }
 
-  used(now: number): number {
+  /** The tokens in the window; with `shared`, every gateway's tokens since `shared.since` replace this gateway's own. */
+  used(now: number, shared?: SharedRecent): number {
     this.expire(now);
     let sum = 0;
-    for (const e of this.entries) sum += e.tokens;
-    return sum;
+    let ownSince = 0;
+    for (const e of this.entries) {
+      if (shared && e.local && e.at >= shared.since) ownSince += e.tokens;
+      else sum += e.tokens;
+    }
+    return sum + (shared ? Math.max(ownSince, shared.tokens) : ownSince);
   }
 
-  /** Seconds until the used total falls below `ceiling`. */
-  secondsUntilBelow(ceiling: number, now: number): number {
-    let used = this.used(now);
+  /** Seconds until the used total falls below `ceiling` (tokens of other gateways, being recent, leave last). */
+  secondsUntilBelow(ceiling: number, now: number, shared?: SharedRecent): number {
+    let used = this.used(now, shared);
     for (const e of this.entries) {
       used -= e.tokens;
       if (used < ceiling) return Math.max(1, Math.ceil((e.at + this.lengthMs - now) / 1000));
@@ -75,6 +80,15 @@ class WindowTally {
     while (drop < this.entries.length && this.entries[drop].at <= now - this.lengthMs) drop++;
     if (drop > 0) this.entries.splice(0, drop);
   }
+}
+
+/**
+ * What every gateway's requests of a kind finished since `since` (a whole second, the ledger answer's
+ * end) used, from the gateways' shared state: it stands in for this gateway's own count since then.
+ */
+export interface SharedRecent {
+  readonly since: number;
+  readonly tokens: number;
 }
 
 /** Ledger totals since each instant asked for, as the key-usage command answers them. */
@@ -116,6 +130,8 @@ export class KeyTokenWindows {
   private readonly tallies = new Map<string, WindowTally>();
   /** Epoch ms of the ledger answer the tallies start from; undefined until seeded. */
   seededAt?: number;
+  /** The end (epoch ms, a whole second) of the ledger's answer: later use is counted here, or shared. */
+  seededUntil?: number;
 
   constructor(private readonly spec: WindowSpec) {}
 
@@ -146,6 +162,7 @@ export class KeyTokenWindows {
       });
     }
     this.seededAt = askedAt;
+    this.seededUntil = until;
   }
 
   add(kind: UsageKind, tokens: number, at: number): void {
@@ -159,15 +176,15 @@ export class KeyTokenWindows {
   }
 
   /** The first window of `kind` whose ceiling is reached, short before long; undefined when within all. */
-  exceeded(kind: UsageKind, limits: KeyLimits, now: number): WindowExceeded | undefined {
+  exceeded(kind: UsageKind, limits: KeyLimits, now: number, shared?: SharedRecent): WindowExceeded | undefined {
     for (const window of ['short', 'long'] as const) {
       const ceiling = windowLimit(limits, kind, window);
       if (ceiling === null) continue;
       const t = this.tally(kind, window);
-      const used = t.used(now);
+      const used = t.used(now, shared);
       if (used >= ceiling) {
         const windowMs = window === 'short' ? this.spec.shortMs : this.spec.longMs;
-        return { kind, window, windowMs, used, ceiling, retryAfterSeconds: t.secondsUntilBelow(ceiling, now) };
+        return { kind, window, windowMs, used, ceiling, retryAfterSeconds: t.secondsUntilBelow(ceiling, now, shared) };
       }
     }
     return undefined;

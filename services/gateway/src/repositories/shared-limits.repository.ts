@@ -77,7 +77,8 @@ function decodeState(data: Uint8Array): SharedKeyState | undefined {
   try {
     const v = json.decode(data);
     if (!isRecord(v) || !isCounts(v.requests) || !isCounts(v.tokens) || !isRecord(v.slots) || !isRecord(v.gateways)) return undefined;
-    return v as unknown as SharedKeyState;
+    const windows = isRecord(v.windows) && isCounts(v.windows.chat) && isCounts(v.windows.batch) ? v.windows : undefined;
+    return { ...v, windows } as unknown as SharedKeyState;
   } catch {
     return undefined;
   }

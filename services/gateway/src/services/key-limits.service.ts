@@ -13,6 +13,8 @@ import {
   sharedStanding,
   sharingGateways,
   tokensExceeded,
+  WindowKind,
+  windowTokensSince,
 } from '../policy/limit-lease';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { SharedLimitsRepository } from '../repositories/shared-limits.repository';
@@ -37,6 +39,10 @@ interface Holding {
   slots: number;
   /** Tokens of finished requests not yet added to the shared state. */
   tokens: number;
+  /** Window tokens of finished requests not yet added to the shared state, per second of their finish. */
+  windowTokens: { chat: [number, number][]; batch: [number, number][] };
+  /** The key's limits when last seen, for exchanges off the request path. */
+  limits?: KeyLimits;
   exchanging?: Promise<LeaseGrant>;
   timer?: NodeJS.Timeout;
 }
@@ -102,8 +108,49 @@ export class KeyLimitsService implements OnModuleDestroy {
     const refused = this.local.admit(keyId, limits, now);
     if (refused) return refused;
     if (requestsPerMinute) h.lease -= 1;
-    this.keep(keyId, h, limits);
+    h.limits = limits;
+    this.keep(keyId, h);
     return undefined;
+  }
+
+  /**
+   * Counts a finished request's tokens towards the key's token windows at every gateway: sent with
+   * the next exchange (within a lease's lifetime), kept in the shared state for `LeaseSpec.recentMs`.
+   */
+  recordWindowTokens(keyId: string, kind: WindowKind, tokens: number, at: number): void {
+    if (!this.shared || tokens <= 0) return;
+    const h = this.holding(keyId);
+    const pending = h.windowTokens[kind];
+    const second = Math.floor(at / 1000);
+    const last = pending[pending.length - 1];
+    if (last && last[0] === second) last[1] += tokens;
+    else pending.push([second, tokens]);
+    this.keep(keyId, h);
+  }
+
+  /**
+   * Window tokens of `kind` every gateway finished from `since` (epoch ms, a whole second) on, this
+   * gateway's unsent ones included: what the ledger's totals up to `since` lack. Reads the shared state
+   * again when it is older than two lease lifetimes (a round trip then, not per request). Undefined
+   * without the shared state, or when it cannot be reached: the caller counts on its own.
+   */
+  async windowTokensSince(keyId: string, kind: WindowKind, since: number): Promise<number | undefined> {
+    if (!this.shared || this.clock.now() < this.localOnlyUntil) return undefined;
+    const h = this.holding(keyId);
+    if (!h.state || this.clock.now() - h.syncedAt > 2 * this.spec.lifetimeMs) {
+      try {
+        await (h.exchanging ?? this.exchange(keyId, h, h.limits ?? {}, 0, h.slots, false));
+      } catch (err) {
+        this.localOnly(err);
+        return undefined;
+      }
+      this.keep(keyId, h);
+    }
+    if (!h.state) return undefined;
+    const from = Math.floor(since / 1000);
+    let unsent = 0;
+    for (const [s, n] of h.windowTokens[kind]) if (s >= from) unsent += n;
+    return windowTokensSince(h.state, kind, since) + unsent;
   }
 
   /** The request finished: frees its concurrency slot and counts its tokens. */
@@ -126,7 +173,20 @@ export class KeyLimitsService implements OnModuleDestroy {
 
   private holding(keyId: string): Holding {
     let h = this.held.get(keyId);
-    if (!h) this.held.set(keyId, (h = { syncedAt: 0, lease: 0, leaseSecond: 0, leasedAt: 0, gateways: 1, slots: 0, tokens: 0 }));
+    if (!h)
+      this.held.set(
+        keyId,
+        (h = {
+          syncedAt: 0,
+          lease: 0,
+          leaseSecond: 0,
+          leasedAt: 0,
+          gateways: 1,
+          slots: 0,
+          tokens: 0,
+          windowTokens: { chat: [], batch: [] },
+        }),
+      );
     return h;
   }
 
@@ -136,14 +196,26 @@ export class KeyLimitsService implements OnModuleDestroy {
     const returned = giveBack ? { second: h.leaseSecond, n: h.lease } : undefined;
     if (giveBack) h.lease = 0;
     const tokens = h.tokens;
+    const copy = (counts: [number, number][]) => counts.map(([s, n]): [number, number] => [s, n]);
+    const windowTokens = { chat: copy(h.windowTokens.chat), batch: copy(h.windowTokens.batch) };
     const gateway = this.shared!.gatewayId;
     const run = async () => {
       const now = this.clock.now();
       const grant = await this.shared!.update(
         keyId,
-        (current) => exchange(current, { gateway, want, returned, tokens, slots }, limits, now, this.spec),
+        (current) => exchange(current, { gateway, want, returned, tokens, slots, windowTokens }, limits, now, this.spec),
         EXCHANGE_TIMEOUT_MS,
       );
+      // Sent: what was pending then (later ones were appended after it, and the last second may have grown).
+      for (const kind of ['chat', 'batch'] as const) {
+        const sent = windowTokens[kind];
+        const pending = h.windowTokens[kind];
+        if (sent.length === 0) continue;
+        const [lastSecond, lastSent] = sent[sent.length - 1];
+        pending.splice(0, sent.length - 1);
+        if (pending[0]?.[0] === lastSecond) pending[0][1] -= lastSent;
+        if (pending[0] && pending[0][1] <= 0) pending.shift();
+      }
       h.state = grant.state;
       h.syncedAt = this.clock.now();
       h.gateways = sharingGateways(grant.state, gateway, now, this.spec);
@@ -164,22 +236,24 @@ export class KeyLimitsService implements OnModuleDestroy {
     return p;
   }
 
-  /** Gives back, after a lease's lifetime, what the key's requests did not use; repeats while anything is held. */
-  private keep(keyId: string, h: Holding, limits: KeyLimits): void {
+  /** Gives back, after a lease's lifetime, what the key's requests did not use and sends their tokens; repeats while anything is held. */
+  private keep(keyId: string, h: Holding): void {
     if (h.timer) return;
     h.timer = setTimeout(() => {
       h.timer = undefined;
       const inFlight = this.local.concurrent(keyId);
-      if (h.lease <= 0 && h.tokens <= 0 && h.slots <= inFlight && inFlight === 0) {
+      const pending = h.windowTokens.chat.length + h.windowTokens.batch.length;
+      if (h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
         this.held.delete(keyId);
         return;
       }
+      const limits = h.limits ?? {};
       const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0, true);
       done.then(
-        () => this.keep(keyId, h, limits),
+        () => this.keep(keyId, h),
         (err) => {
           this.localOnly(err);
-          this.keep(keyId, h, limits);
+          this.keep(keyId, h);
         },
       );
     }, this.spec.lifetimeMs);
