@@ -71,18 +71,22 @@ describe('deploy/nats/cluster.conf', () => {
     for (const identity of placeholders) expect(cluster).toContain(renderUser(identity, 'maas'));
   });
 
-  it('is a config nats-server accepts for each of three servers, with the files and route password of a credential store', () => {
+  it('is a config nats-server accepts for each of three servers, with the files and route password `maas credentials init --cluster-node` makes', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maas-nats-cluster-template-'));
     try {
       const nodes = [1, 2, 3].map((i) => ({ name: `nats-${i}`, host: `nats-${i}.example.org` }));
+      // What an operator runs: one config, certificate and JetStream folder per server.
+      const init = spawnSync(
+        process.execPath,
+        [
+          path.join(root, 'bin/maas.js'),
+          ...['credentials', 'init', '--out', path.join(dir, 'nats'), '--store-dir', path.join(dir, 'js')],
+          ...nodes.flatMap((n) => ['--cluster-node', `${n.name}=${n.host}`]),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect({ status: init.status, stderr: init.stderr }).toEqual({ status: 0, stderr: '' });
       const store = new NatsCredentialStore(path.join(dir, 'nats'));
-      store.initialise({
-        host: '0.0.0.0',
-        port: 4222,
-        storeDir: path.join(dir, 'js'),
-        namespace: 'maas',
-        cluster: { name: 'open-maas', routePort: 6222, nodes },
-      });
       const password = fs.readFileSync(path.join(store.dir, 'route.password'), 'utf8').trim();
       const results = nodes.map((node) => {
         let filled = cluster
@@ -110,7 +114,7 @@ describe('deploy/nats/cluster.conf', () => {
       expect(results).toEqual(
         nodes.map((n) => ({ node: n.name, status: 0, output: expect.stringMatching(/configuration file .* is valid$/) })),
       );
-      // The store's own configs for the same nodes (what the multi-host drill runs) are accepted too.
+      // Its own configs for the same servers (as the multi-host drill runs them) are accepted too.
       for (const node of nodes) {
         const checked = spawnSync('nats-server', ['-c', store.configFileOf(node.name), '-t'], { encoding: 'utf8' });
         expect({ node: node.name, status: checked.status, output: `${checked.stdout}${checked.stderr}`.trim() }).toEqual({

@@ -39,6 +39,13 @@ function listenSpec(text: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
+/** `NAME=HOST`: a server of the cluster and the address clients and the other servers reach it at. */
+function clusterNodeSpec(text: string): { name: string; host: string } {
+  const m = /^([A-Za-z0-9_-]{1,100})=(\S+)$/.exec(text);
+  if (!m) throw new Error(`expected NAME=HOST, e.g. nats-1=nats-1.example.org, got ${JSON.stringify(text)}`);
+  return { name: m[1], host: m[2] };
+}
+
 const init = defineArgs({
   command: 'maas credentials init',
   description:
@@ -56,7 +63,21 @@ const init = defineArgs({
       help: 'a name or address clients reach the server at (repeatable; localhost is always in)',
     },
     listen: { type: 'custom', parse: listenSpec, value: 'HOST:PORT', help: 'where the server listens (default 0.0.0.0:4222)' },
-    'store-dir': { type: 'string', value: 'DIR', help: "the server's JetStream folder (default <out>/jetstream)" },
+    'store-dir': {
+      type: 'string',
+      value: 'DIR',
+      help: "the server's JetStream folder (default <out>/jetstream; a cluster's: <DIR>/<NAME>)",
+    },
+    'cluster-node': {
+      type: 'custom',
+      parse: clusterNodeSpec,
+      multiple: true,
+      value: 'NAME=HOST',
+      help:
+        'a server of a NATS cluster and the address clients and the other servers reach it at (repeatable): one certificate ' +
+        'and one config per server (nats-server-NAME.conf), routes over mutual TLS with a route password',
+    },
+    'route-port': { type: 'integer', min: 1, max: 65535, default: 6222, help: "where a cluster's servers take routes" },
     namespace: { type: 'string', value: 'NS', default: 'maas', help: 'the subject namespace of the permissions (MAAS_NAMESPACE)' },
     worker: {
       type: 'custom',
@@ -132,18 +153,21 @@ export const command: Command = defineCommandGroup({
     init: defineCommand('makes the CA, server config and every credential of a NATS server in one folder', init, async ({ values }) => {
       const store = new NatsCredentialStore(values.out ? path.resolve(values.out) : defaultDir());
       const listen = values.listen ?? { host: '0.0.0.0', port: 4222 };
+      const nodes = values['cluster-node'];
       store.initialise({
         ...listen,
         storeDir: values['store-dir'] ?? path.join(store.dir, 'jetstream'),
         namespace: values.namespace,
         hosts: values.host,
+        ...(nodes.length ? { cluster: { name: 'open-maas', nodes, routePort: values['route-port'] } } : {}),
       });
       for (const { node, ids } of values.worker) {
         if (store.identities().some((i) => i.name === `worker-${node}`)) continue;
         store.issueWorker(node, ids);
       }
       for (const i of store.identities()) out(`${i.name.padEnd(20)} ${store.seedFile(i.name)}`);
-      out(`config: ${store.configFile}; CA: ${store.caFile}`);
+      const configs = nodes.length ? nodes.map((n) => store.configFileOf(n.name)) : [store.configFile];
+      out(`config: ${configs.join(', ')}; CA: ${store.caFile}`);
       return 0;
     }),
     issue: defineCommand('issues a worker credential for one node and reloads the server', issue, async ({ values, positionals }) => {
@@ -179,7 +203,9 @@ export const command: Command = defineCommandGroup({
     env: defineCommand('prints the environment that connects as one identity', env, async ({ values, positionals }) => {
       const store = new NatsCredentialStore(values.dir ?? defaultDir());
       const server = store.server();
-      const vars = { ...store.envFor(positionals[0]), NATS_URL: `nats://${server.host}:${server.port}`, MAAS_NAMESPACE: server.namespace };
+      const hosts = server.cluster ? server.cluster.nodes.map((n) => n.host) : [server.host];
+      const url = hosts.map((h) => `nats://${h}:${server.port}`).join(',');
+      const vars = { ...store.envFor(positionals[0]), NATS_URL: url, MAAS_NAMESPACE: server.namespace };
       for (const [k, v] of Object.entries(vars)) out(`export ${k}=${JSON.stringify(v)}`);
       return 0;
     }),
