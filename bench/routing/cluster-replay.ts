@@ -52,6 +52,13 @@ export interface ReplayResult {
   readonly unrouted: number;
   /** Share of arrivals at which some worker sat idle (nothing running or waiting) while another had requests waiting. */
   readonly idleWhileQueued: number;
+  /** Picks that went to a worker with requests waiting while another sat idle (the engines' true state at the pick). */
+  readonly queuedPicksWhileIdle: number;
+  /**
+   * Of those, the ones whose first token came later than the idle worker's prefill of the prompt (less what
+   * it had cached) would have taken: the queue cost more than the prefix saved.
+   */
+  readonly queuedPicksWhileIdleLost: number;
 }
 
 /** What the gateway knows of a worker: its own outstanding count, live, and engine load as of the last heartbeat. */
@@ -120,6 +127,9 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
   const outcomes: RequestOutcome[] = [];
   let unrouted = 0;
   let idleWhileQueuedArrivals = 0;
+  let queuedPicksWhileIdle = 0;
+  /** Per pick to a queued worker while another idled: seconds the best idle worker would have taken to prefill it. */
+  const idleAlternative = new Map<string, number>();
 
   const settle = (p: Pending, end: number, failure?: string) => {
     pending.delete(p.request.id);
@@ -158,7 +168,8 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
     if (periodSeconds === 0) for (const s of slots) s.hear(now);
     // The engines' true state at this instant, not the router's view of it.
     const truth = slots.map((s) => s.engine.snapshot(now));
-    if (truth.some((s) => s.running === 0 && s.waiting === 0) && truth.some((s) => s.waiting > 0)) idleWhileQueuedArrivals += 1;
+    const someIdle = truth.some((s) => s.running === 0 && s.waiting === 0);
+    if (someIdle && truth.some((s) => s.waiting > 0)) idleWhileQueuedArrivals += 1;
     const endpoints = slots.map((s) => s.endpoint(profile.model, spec.capacity ?? profile.maxNumSeqs));
     const decision = pipeline.route(
       { model: profile.model, capability: 'chat', arrivedAt: now * 1000, prefixBlocks: request.blocks },
@@ -180,6 +191,14 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
       return;
     }
     const slot = byId.get(decision.endpoint.id) as WorkerSlot;
+    if (someIdle && truth[slots.indexOf(slot)].waiting > 0) {
+      queuedPicksWhileIdle += 1;
+      const asked = { promptTokens: request.promptTokens, prefix: { blockTokens: TRACE_BLOCK_TOKENS, hashes: request.blocks } };
+      const idleSeconds = slots
+        .filter((_, i) => truth[i].running === 0 && truth[i].waiting === 0)
+        .map((s) => (request.promptTokens - s.engine.cachedPrefixTokens(asked)) / profile.prefillTokensPerSecond);
+      idleAlternative.set(request.id, Math.min(...idleSeconds));
+    }
     slot.outstanding += 1;
     slot.requests += 1;
     pending.set(request.id, { request, worker: slot.id });
@@ -219,6 +238,11 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
     outcomes,
     unrouted,
     idleWhileQueued: idleWhileQueuedArrivals / Math.max(1, trace.length),
+    queuedPicksWhileIdle,
+    queuedPicksWhileIdleLost: outcomes.filter((o) => {
+      const idle = idleAlternative.get(o.id);
+      return idle !== undefined && (o.firstTokenSeconds === undefined || o.firstTokenSeconds - o.arrivalSeconds > idle);
+    }).length,
     workers: slots.map((s) => {
       const snap = s.engine.snapshot();
       return {

@@ -23,6 +23,10 @@ export interface PolicyMetrics {
   readonly prefillLoad: number;
   /** Share of arrivals at which a worker idled while another had a queue. */
   readonly idleWhileQueued: number;
+  /** Picks that went to a worker with a queue while another worker sat idle: what routing alone could have avoided. */
+  readonly queuedPicksWhileIdle: number;
+  /** Of those, the ones that waited longer than the idle worker would have taken: the ones the prefix saving did not pay for. */
+  readonly queuedPicksWhileIdleLost: number;
   /** Workers that received no request at all. */
   readonly unusedWorkers: number;
 }
@@ -59,6 +63,8 @@ export function policyMetrics(
     tokensPerSecond: tokens / makespan,
     prefillLoad: uncached / (prefillTokensPerSecond * result.workers.length * makespan),
     idleWhileQueued: result.idleWhileQueued,
+    queuedPicksWhileIdle: result.queuedPicksWhileIdle,
+    queuedPicksWhileIdleLost: result.queuedPicksWhileIdleLost,
     unusedWorkers: result.workers.filter((w) => w.requests === 0).length,
   };
 }
