@@ -9,6 +9,8 @@ import {
   WorkerLoad,
 } from './batch-controller';
 
+import recording from './batch-controller.recording.json';
+
 const OBJECTIVES = { ttftP99Ms: 1500, tpotP99Ms: 80 };
 
 /** One second of a recording: interactive requests seen, and each worker's heartbeat (batch in flight filled in from the limit). */
@@ -256,4 +258,42 @@ describe('GATEWAY_BATCH_OBJECTIVES', () => {
     'refuses %s, naming the key',
     (raw) => expect(() => parseBatchObjectives(raw, 'GATEWAY_BATCH_OBJECTIVES')).toThrow(/^GATEWAY_BATCH_OBJECTIVES: /),
   );
+});
+
+/** The recording's steps as `update` takes them. */
+const recorded = recording.steps.map((s) => ({
+  nowMs: s.t,
+  samples: s.samples.map((x): InteractiveSample => ({ atMs: x.t, workerId: 'w1', ttftMs: x.ttft, tpotMs: x.tpot })),
+  workers: [{ workerId: 'w1', ...s.worker }] as WorkerLoad[],
+  limit: s.limit,
+}));
+
+describe('BatchController on a recorded run (batch alone, interactive streams arrive, then leave)', () => {
+  it('replays to the limits it gave when it ran', () => {
+    const c = new BatchController({ objectives: recording.objectives, ceiling: recording.ceiling });
+    expect(recorded.map((s) => c.update(s.nowMs, s.samples, s.workers).get('w1'))).toEqual(recorded.map((s) => s.limit));
+  });
+
+  it('climbs to the ceiling while batch runs alone, cuts when a request waits in the worker, and is back at the ceiling after', () => {
+    const limits = recorded.map((s) => s.limit);
+    const firstInteractive = recorded.findIndex((s) => s.samples.length > 0);
+    const lastInteractive = recorded.findLastIndex((s) => s.samples.length > 0);
+    const firstBatch = recorded.findIndex((s) => s.workers[0].batchInFlight > 0);
+    expect(limits.indexOf(recording.ceiling) - firstBatch).toBeLessThanOrEqual(6);
+    expect(Math.max(...limits)).toBeLessThanOrEqual(recording.ceiling);
+    const queued = recorded.findIndex((s) => s.workers[0].waiting > 0);
+    expect(queued).toBeGreaterThan(firstInteractive);
+    expect(limits[queued]).toBeLessThanOrEqual(limits[queued - 1] / 2);
+    expect(limits.slice(lastInteractive + 1).at(-1)).toBe(recording.ceiling);
+  });
+
+  it('with tighter objectives, cuts at the first update that sees a request miss them', () => {
+    const objectives = { ttftP99Ms: 150, tpotP99Ms: recording.objectives.tpotP99Ms };
+    const c = new BatchController({ objectives, ceiling: recording.ceiling });
+    const limits = recorded.map((s) => c.update(s.nowMs, s.samples, s.workers).get('w1')!);
+    const miss = recorded.findIndex((s) => s.samples.some((x) => x.ttftMs > objectives.ttftP99Ms));
+    expect(miss).toBeGreaterThan(0);
+    expect(limits.slice(0, miss).every((l, i) => i === 0 || l >= limits[i - 1])).toBe(true);
+    expect(limits[miss]).toBeLessThan(limits[miss - 1]);
+  });
 });
