@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Module } from '@nestjs/common';
-import { ConfigError, type PlatformConfig } from '@maas/config';
+import { ConfigError, loadConfig, natsSecurityConfigSpec, type PlatformConfig } from '@maas/config';
 import { Logger } from '@maas/logging';
 import { NatsCredentialStore } from '@maas/nats';
 import type { ScalingSpec } from '@maas/scaling';
@@ -59,7 +59,18 @@ export const VM_SCALER: ServiceDefinition = {
 
 /** Workers sign in to NATS with a credential of their node's (or the operator's), never as the vm-scaler. */
 function workerCredentials(config: VmScalerConfig, logger: Logger): WorkerCredentials {
-  if (!config.SCALING_WORKER_NATS_DIR) return new ProvidedWorkerCredentials(process.env.MAAS_WORKER_NATS_NKEY);
+  if (!config.SCALING_WORKER_NATS_DIR) {
+    const seedFile = process.env.MAAS_WORKER_NATS_NKEY;
+    if (
+      !seedFile &&
+      (config.SCALING_PROVIDER === 'local' || config.SCALING_PROVIDER === 'slurm') &&
+      !loadConfig(natsSecurityConfigSpec).MAAS_NATS_INSECURE
+    )
+      logger.warn(
+        'workers get no NATS credential (set SCALING_WORKER_NATS_DIR or MAAS_WORKER_NATS_NKEY): a NATS with authentication refuses them and their nodes fail',
+      );
+    return new ProvidedWorkerCredentials(seedFile);
+  }
   const store = new NatsCredentialStore(path.resolve(config.SCALING_WORKER_NATS_DIR));
   if (!store.exists())
     throw new ConfigError(
