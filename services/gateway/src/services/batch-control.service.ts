@@ -90,7 +90,11 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
         stepMs: w.load?.stepMs,
         capacity: w.registration.capacity,
       };
-      for (const model of w.models.keys()) served.set(model, [...(served.get(model) ?? []), load]);
+      for (const model of w.models.keys()) {
+        const list = served.get(model);
+        if (list) list.push(load);
+        else served.set(model, [load]);
+      }
     }
     for (const model of this.controllers.keys()) if (!served.has(model)) this.forget(model);
     for (const [model, workers] of served) {
