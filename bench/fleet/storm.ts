@@ -10,17 +10,27 @@
  *   3. a second storm while the heartbeats go on.
  * Measured: each service's event-loop delay max (`nodejs_eventloop_lag_max_seconds`, reset at every
  * scrape, scraped every second), how long until the gateway's replica holds every worker, CPU (of one
- * core) and RSS from /proc, and heap in use at the end. Table on stdout, JSON to artifacts/bench/.
+ * core) and RSS from /proc, and heap in use at the end. On a shared machine the delay max also holds
+ * the time a process waited for a core, so the same storm is first applied in this process to the
+ * gateway's WorkerRegistryService itself: the time it blocks the event loop when a whole storm
+ * arrives in one read, and per heartbeat. Tables on stdout, JSON to artifacts/bench/.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
 import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
+import { loadConfig } from '@maas/config';
+import { Logger } from '@maas/logging';
+import { systemClock } from '@maas/platform';
 import { Subjects, WorkerRegistered } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import { createTestDatabase, deleteStreams, startService, StartedService, testNamespace, testNatsUrl } from '@maas/testing';
 import { writeReport } from '../lib/report';
 import { renderTable } from '../lib/table';
+import { gatewayConfigSpec } from '../../services/gateway/src/gateway.config';
+import type { RegistryRepository } from '../../services/gateway/src/repositories/registry.repository';
+import { WorkerRegistryService } from '../../services/gateway/src/services/worker-registry.service';
 import { MODEL } from './fleet-run';
 import { ProcSampler } from './proc-sampler';
 
@@ -36,6 +46,46 @@ const spec = defineArgs({
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const registration = (id: string, i: number): WorkerRegistered => ({
+  workerId: id,
+  url: `http://127.0.0.1:1/${id}`,
+  hardware: 'gpu',
+  capacity: 8,
+  vmId: `vm-${Math.floor(i / 10)}`,
+  runtime: { kind: 'sim-engine' },
+  models: [{ id: MODEL, capabilities: ['chat', 'completion'] }],
+  sentAt: new Date().toISOString(),
+});
+
+/**
+ * The gateway's registry service in this process (no bus: only its replica and gauge work): the
+ * milliseconds a storm of registrations blocks the event loop when it arrives in one read, then per
+ * heartbeat of a full fleet, then a storm of re-announcements.
+ */
+function inProcess(ids: readonly string[]): { storm1Ms: number; heartbeatUs: number; storm2Ms: number } {
+  const service = new WorkerRegistryService(
+    loadConfig(gatewayConfigSpec, {}),
+    systemClock,
+    undefined as unknown as RegistryRepository,
+    new Logger('gateway', 'warn', () => undefined),
+  );
+  const storm = () => {
+    const began = performance.now();
+    ids.forEach((id, i) => service.registered(registration(id, i)));
+    return performance.now() - began;
+  };
+  const storm1Ms = storm();
+  const rounds = 5;
+  const began = performance.now();
+  for (let r = 0; r < rounds; r++) {
+    ids.forEach((id, i) =>
+      service.heartbeat({ workerId: id, state: 'ready', load: { running: (r + i) % 8, waiting: 0 }, sentAt: new Date().toISOString() }),
+    );
+  }
+  const heartbeatUs = ((performance.now() - began) * 1000) / (rounds * ids.length);
+  return { storm1Ms, heartbeatUs, storm2Ms: storm() };
+}
+
 /** One value of a Prometheus text exposition, or NaN. */
 function metric(text: string, name: string, labels = ''): number {
   const m = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : '(?:\\{[^}]*\\})?'} (\\S+)$`, 'm').exec(text);
@@ -45,6 +95,9 @@ function metric(text: string, name: string, labels = ''): number {
 async function main(): Promise<void> {
   const args = parseArgv(spec, process.argv.slice(2)).values;
   const progress = (line: string) => process.stderr.write(`[storm] ${line}\n`);
+  const ids = Array.from({ length: args.workers }, (_, i) => `storm-${String(i).padStart(5, '0')}`);
+  inProcess(ids); // warms the JIT up
+  const local = inProcess(ids);
   const namespace = testNamespace();
   const natsUrl = testNatsUrl();
   const db = await createTestDatabase('storm');
@@ -61,17 +114,6 @@ async function main(): Promise<void> {
     sampler.start(500);
     const scrape = (name: string) => fetch(`${services.get(name)!.url}/metrics`).then((r) => r.text());
 
-    const ids = Array.from({ length: args.workers }, (_, i) => `storm-${String(i).padStart(5, '0')}`);
-    const registration = (id: string, i: number): WorkerRegistered => ({
-      workerId: id,
-      url: `http://127.0.0.1:1/${id}`,
-      hardware: 'gpu',
-      capacity: 8,
-      vmId: `vm-${Math.floor(i / 10)}`,
-      runtime: { kind: 'sim-engine' },
-      models: [{ id: MODEL, capabilities: ['chat', 'completion'] }],
-      sentAt: new Date().toISOString(),
-    });
     const storm = async () => {
       ids.forEach((id, i) => bus.publish('worker.registered', registration(id, i)));
       await nc.flush();
@@ -150,6 +192,9 @@ async function main(): Promise<void> {
       fmt(heap[n], 0),
     ]);
     const out = [
+      `in process, the gateway's WorkerRegistryService: ${ids.length} registrations at once block it ${fmt(local.storm1Ms)} ms, ` +
+        `a heartbeat costs ${fmt(local.heartbeatUs, 2)} µs, ${ids.length} re-announcements at once block it ${fmt(local.storm2Ms)} ms`,
+      '',
       `registry storm — ${ids.length} workers, ${ids.length} heartbeats/s for ${args.seconds} s between two storms of ${ids.length} registrations`,
       `gateway replica held all ${ids.length} workers ${fmt(storm1Ms, 0)} ms after the first storm was sent (${fmt(storm1Wall, 0)} ms measured window)`,
       '',
@@ -167,7 +212,16 @@ async function main(): Promise<void> {
       ),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
-    const report = { benchmark: 'fleet-storm', args, storm1Ms, lag: { storm1: lag1, steady: lagSteady, storm2: lag2 }, cpu, rss, heap };
+    const report = {
+      benchmark: 'fleet-storm',
+      args,
+      inProcess: local,
+      storm1Ms,
+      lag: { storm1: lag1, steady: lagSteady, storm2: lag2 },
+      cpu,
+      rss,
+      heap,
+    };
     if (args.out) {
       fs.mkdirSync(path.dirname(args.out), { recursive: true });
       fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
