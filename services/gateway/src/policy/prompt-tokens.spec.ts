@@ -191,6 +191,26 @@ describe('the bound on tokenized text', () => {
   });
 });
 
+describe('loading a table', () => {
+  it('goes a slice at a time, and a count before the table is whole finishes the load', () => {
+    const text = 'Slices of a table: 東京 and naïve code() {}';
+    jest.isolateModules(() => {
+      const fresh = require('./prompt-tokens') as typeof import('./prompt-tokens');
+      expect(fresh.tokenizerLoaded('cl100k_base')).toBe(false);
+      let slices = 1;
+      while (!fresh.loadTokenizerSlice('cl100k_base', 20_000)) slices += 1;
+      expect(slices).toBeGreaterThan(1);
+      expect(fresh.tokenizerLoaded('cl100k_base')).toBe(true);
+      expect(fresh.countTextTokens(text, 'cl100k_base')).toBe(ref(text, cl100k));
+
+      expect(fresh.loadTokenizerSlice('o200k_base', 1000)).toBe(false);
+      expect(fresh.tokenizerLoaded('o200k_base')).toBe(false);
+      expect(fresh.countTextTokens(text)).toBe(ref(text));
+      expect(fresh.tokenizerLoaded('o200k_base')).toBe(true);
+    });
+  });
+});
+
 describe('parseTokenizerMap', () => {
   it('names a tokenizer per model, with a default for the others', () => {
     const map = parseTokenizerMap('Qwen/Qwen2.5-3B-Instruct=cl100k_base, *=o200k_base', 'GATEWAY_TOKENIZERS');

@@ -49,18 +49,40 @@ class TokenCounter {
   /** Token bytes as a latin1 string (one char per byte) → rank. */
   private readonly ranks = new Map<string, number>();
   private readonly pattern: RegExp;
+  /** Runs of base64 tokens with consecutive ranks not yet in `ranks` (the table loads a slice at a time). */
+  private readonly unloaded: { readonly tokens: readonly string[]; readonly first: number; next: number }[];
 
   constructor(data: Ranks) {
     this.pattern = new RegExp(data.pat_str, 'gu');
-    for (const line of data.bpe_ranks.split('\n')) {
-      if (line === '') continue;
-      const [, offset, ...tokens] = line.split(' ');
-      const first = Number.parseInt(offset, 10);
-      for (let i = 0; i < tokens.length; i++) this.ranks.set(Buffer.from(tokens[i], 'base64').toString('latin1'), first + i);
+    this.unloaded = data.bpe_ranks
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const [, offset, ...tokens] = line.split(' ');
+        return { tokens, first: Number.parseInt(offset, 10), next: 0 };
+      });
+  }
+
+  get loaded(): boolean {
+    return this.unloaded.length === 0;
+  }
+
+  /** Adds up to `budget` tokens of the table; true once it is whole. */
+  load(budget: number): boolean {
+    while (budget > 0 && this.unloaded.length > 0) {
+      const run = this.unloaded[0];
+      const end = Math.min(run.tokens.length, run.next + budget);
+      // atob gives exactly one latin1 char per byte, the keys' form.
+      for (let i = run.next; i < end; i++) this.ranks.set(atob(run.tokens[i]), run.first + i);
+      budget -= end - run.next;
+      run.next = end;
+      if (end === run.tokens.length) this.unloaded.shift();
     }
+    return this.loaded;
   }
 
   count(text: string): number {
+    if (!this.loaded) this.load(Infinity);
     let n = 0;
     for (const match of text.matchAll(this.pattern)) {
       const piece = Buffer.from(match[0], 'utf8').toString('latin1');
@@ -108,6 +130,20 @@ function counter(name: TokenizerName): TokenCounter {
     counters.set(name, c);
   }
   return c;
+}
+
+/** Whether a tokenizer's table is loaded whole (a count does not wait for it). */
+export function tokenizerLoaded(name: TokenizerName): boolean {
+  return counters.get(name)?.loaded ?? false;
+}
+
+/**
+ * Loads the next slice of a tokenizer's table (~10,000 tokens, a few ms); true once it is whole. A
+ * service calls it between requests so that the first count without usage finds the table ready
+ * instead of holding the event loop for the whole load (~0.15 s of CPU for o200k_base).
+ */
+export function loadTokenizerSlice(name: TokenizerName, tokens = 10_000): boolean {
+  return counter(name).load(tokens);
 }
 
 /** Tokens of `text`; special-token text (`<|endoftext|>`) is counted as the ordinary text it is in a request. */

@@ -12,7 +12,14 @@ import { describeLimit } from '../policy/key-limits';
 import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
 import { withFormModel } from '../policy/media-request';
 import { startEta } from '../policy/model-catalogue';
-import { completionTextTokens, promptTokens, tokenizerFor } from '../policy/prompt-tokens';
+import {
+  completionTextTokens,
+  loadTokenizerSlice,
+  promptTokens,
+  TokenizerName,
+  tokenizerFor,
+  tokenizerLoaded,
+} from '../policy/prompt-tokens';
 import { RuntimeKind, unknownField, upstreamPriority } from '../policy/request-fields';
 import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJsonBody } from '../policy/token-usage';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
@@ -106,6 +113,13 @@ export interface DispatchError {
   readonly headers: OutgoingHttpHeaders;
 }
 
+/** How a caller says it no longer wants the answer: an AbortSignal's shape, which an AbortSignal also has. */
+export interface Cancellation {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface DispatchInput {
   readonly settlement: Settlement;
   readonly raw: Buffer;
@@ -113,7 +127,7 @@ export interface DispatchInput {
   readonly accept?: string;
   readonly traceparent?: string;
   /** Aborted when the caller no longer wants the answer (the client went away). */
-  readonly signal: AbortSignal;
+  readonly signal: Cancellation;
 }
 
 type Pick = { kind: 'picked'; endpoint: Endpoint } | { kind: 'none'; reason: string; waitedMs: number } | { kind: 'gone' };
@@ -135,6 +149,9 @@ export class DispatchService {
     private readonly usage: UsageService,
     private readonly logger: Logger,
   ) {}
+
+  /** Tokenizers whose tables are loading, a slice per event-loop turn. */
+  private readonly warming = new Set<TokenizerName>();
 
   /** Starts the accounting of a request; every way it ends goes through the returned settlement. */
   begin(
@@ -307,7 +324,7 @@ export class DispatchService {
     request: InferenceRequest,
     exclude: ReadonlySet<string>,
     holdUntil: number,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<Pick> {
     let release: (() => void) | undefined;
     try {
@@ -323,7 +340,7 @@ export class DispatchService {
     request: InferenceRequest,
     exclude: ReadonlySet<string>,
     holdUntil: number,
-    signal: AbortSignal,
+    signal: Cancellation,
     pending: () => void,
   ): Promise<Pick> {
     const query = {
@@ -413,10 +430,11 @@ export class DispatchService {
     up: IncomingMessage,
     call: UpstreamCall,
     workerId: string,
-    signal: AbortSignal,
+    signal: Cancellation,
     request: InferenceRequest,
   ): DispatchOutcome {
     const record = settlement.record;
+    if (!record.route.media) this.warmTokenizer(request.model);
     const status = up.statusCode ?? 502;
     const contentType = up.headers['content-type'] ?? 'application/json';
     const sse = contentType.includes('text/event-stream');
@@ -539,6 +557,18 @@ export class DispatchService {
           : estimateTokens(completionChars);
       record.countedBy = 'gateway';
     }
+  }
+
+  /**
+   * Loads the model's tokenizer while answers stream (a slice per event-loop turn, from the first answer
+   * on), so counting one without usage does not stall the event loop for the whole table.
+   */
+  private warmTokenizer(model: string): void {
+    const name = tokenizerFor(this.config.GATEWAY_TOKENIZERS, model);
+    if (this.warming.has(name) || tokenizerLoaded(name)) return;
+    this.warming.add(name);
+    const step = () => void (loadTokenizerSlice(name) ? this.warming.delete(name) : setImmediate(step));
+    setImmediate(step);
   }
 
   /** OCR and transcription usage, by the rules documented in policy/token-usage.ts. */
