@@ -74,7 +74,7 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
     this.pending.set(l.model, queue);
   }
 
-  /** One control step for every model ready workers serve; exposed so tests can step without waiting. */
+  /** One control step for every model ready workers serve. */
   update(): void {
     const now = this.clock.monotonic();
     const served = new Map<string, WorkerLoad[]>();
@@ -107,14 +107,6 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
       this.routing.setBatchLimits(model, limits);
       this.gauge(model, limits, controller);
     }
-  }
-
-  /** The model's limits now, per worker (for tests and diagnostics). */
-  limits(model: string): ReadonlyMap<string, number> {
-    const controller = this.controllers.get(model);
-    const out = new Map<string, number>();
-    for (const w of this.registry.workersFor(model)) if (controller && w.state === 'ready') out.set(w.id, controller.limitFor(w.id));
-    return out;
   }
 
   private controllerFor(model: string, workers: readonly WorkerLoad[]): BatchController {
