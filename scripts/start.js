@@ -415,8 +415,9 @@ async function main() {
     const script = path.join(infra.root, 'dist', 'services', s.name, 'src', 'main.js');
     if (!fs.existsSync(script)) throw new Error(`${path.relative(infra.root, script)} is missing after the build`);
     const extra = s.name === 'vm-scaler' ? scalerEnv() : s.name === 'auth' ? signIn.authEnv : s.name === 'gateway' ? signIn.gatewayEnv : {};
-    // The vm-scaler's workers sign in as workers, not as the vm-scaler.
-    const workers = s.name === 'vm-scaler' && nats.credentials ? { MAAS_WORKER_NATS_NKEY: natsEnv('worker-local').NATS_NKEY } : {};
+    // The vm-scaler's workers sign in as workers, each with a credential of its own node, issued from the store of
+    // the NATS this start runs (and revoked when the node stops).
+    const workers = s.name === 'vm-scaler' && nats.credentials ? { SCALING_WORKER_NATS_DIR: nats.credentials.dir } : {};
     supervisor.add(s.name, [script], {
       [portVar(s.name)]: String(process.env[portVar(s.name)] ?? s.port),
       ...extra,
