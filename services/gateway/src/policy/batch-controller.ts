@@ -8,9 +8,9 @@
  *   model, only a "holds / at risk" signal, and it is stable under a signal that is delayed (a request's
  *   TTFT is known when it completes) and noisy (a p99 over a few seconds of requests).
  * - Being late costs the objective, being early costs a little throughput: a burst must be met within a
- *   few seconds, so the decrease is multiplicative (halving twice takes a 32-request batch load to 8 in two
- *   updates), while the increase only probes (a fixed step per update), the asymmetric reaction the
- *   objective calls for.
+ *   few seconds, so the decrease is multiplicative (a 32-request batch load is cut to 16 at the first
+ *   update that sees the risk, to 8 at the next once that has acted), while the increase only probes (a
+ *   fixed step per update), the asymmetric reaction the objective calls for.
  * - A PID on the p99 would need a gain matched to that moving curve and a continuous, low-noise error; a
  *   p99 over a few samples is neither. A model-based controller (predict step time from concurrency)
  *   would need each engine's profile. The step time the worker reports is used, though, as a delay-based
