@@ -22,11 +22,19 @@ function scoreOfA(held: Record<string, number[]>, a: Partial<Endpoint>, b: Parti
 }
 
 describe('predictedTtftScorer', () => {
-  // Predicted TTFT in seconds: (pending prefill + uncached prompt) / rate × (1 + slowdown × busy); score = (best + 0.1) / (own + 0.1).
+  // Predicted TTFT in seconds: (pending prefill + uncached prompt, at least its last token) / rate × (1 + slowdown × busy);
+  // score = (best + 0.1) / (own + 0.1).
   it.each<[string, Record<string, number[]>, Partial<Endpoint>, Partial<Endpoint>, number, number]>([
     ['idle and equal: both best', {}, {}, {}, 0, 1],
-    ['a holds the whole prompt, both idle: a predicts 0 s, b 1 s', { a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }, {}, {}, 0, 1],
-    ['b holds the whole prompt: a 1 s against b 0 s', { b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }, {}, {}, 0, 0.1 / 1.1],
+    [
+      'a holds the whole prompt, both idle: a predicts its last token, 0.001 s, b 1 s',
+      { a: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] },
+      {},
+      {},
+      0,
+      1,
+    ],
+    ['b holds the whole prompt: a 1 s against b 0.001 s', { b: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }, {}, {}, 0, 0.101 / 1.1],
     ['a holds half: 0.5 s against 1 s', { a: [1, 2, 3, 4, 5] }, {}, {}, 0, 1],
     ['b holds half: 1 s against 0.5 s', { b: [1, 2, 3, 4, 5] }, {}, {}, 0, 0.6 / 1.1],
     ['a full batch decoding slows a by half: 1.5 s against 1 s', {}, { running: 8 }, {}, 0.5, 1.1 / 1.6],
@@ -43,15 +51,15 @@ describe('predictedTtftScorer', () => {
     scorer.onPicked(request({ prefixBlocks: [21, 22, 23, 24, 25], arrivedAt: clock }), endpoint('a', { outstanding: 0 }));
     let scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 1 }), endpoint('b')]);
     expect(scores.get('a')).toBe(1);
-    expect(scores.get('b')).toBeCloseTo(0.6 / 1.1, 9);
-    // 15 more blocks: 2 s queued on a, more than the 1 s its cache saves, so the idle b wins.
+    expect(scores.get('b')).toBeCloseTo(0.601 / 1.1, 9);
+    // 15 more blocks: 2 s queued on a, more than the 1 s its cache saves, so the idle b wins (a: 2.001 s).
     scorer.onPicked(
       request({ prefixBlocks: [31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45], arrivedAt: clock }),
       endpoint('a', { outstanding: 1 }),
     );
     scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 2 }), endpoint('b')]);
     expect(scores.get('b')).toBe(1);
-    expect(scores.get('a')).toBeCloseTo(1.1 / 2.1, 9);
+    expect(scores.get('a')).toBeCloseTo(1.1 / 2.101, 9);
   });
 
   it('drains the backlog at the prefill rate as time passes, and forgets it when nothing is outstanding', () => {
@@ -76,6 +84,51 @@ describe('predictedTtftScorer', () => {
     // Mean uncached prompt 400 tokens; a's heartbeat shows 3 waiting: 1.2 s before a 2-block prompt's 0.2 s.
     const scores = scorer.score(request({ prefixBlocks: [50, 51], arrivedAt: 0 }), [endpoint('a', { waiting: 3 }), endpoint('b')]);
     expect(scores.get('a')).toBeCloseTo(0.3 / 1.5, 9);
+  });
+
+  describe('while a worker idles, one with a queue wins only by an earlier predicted first token', () => {
+    const prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    /** `a` with `queuedBlocks` blocks of prefill routed to it just now (its queue) and holding `heldByA` of the prompt; `b` idle. */
+    function scores(queuedBlocks: number, heldByA: number[], b: Partial<Endpoint> = {}, heldByB: number[] = []) {
+      const scorer = scorerWith({ a: heldByA, b: heldByB });
+      if (queuedBlocks > 0) {
+        const other = Array.from({ length: queuedBlocks }, (_, i) => 100 + i);
+        scorer.onPicked(request({ prefixBlocks: other, arrivedAt: 5_000 }), endpoint('a'));
+      }
+      const got = scorer.score(request({ prefixBlocks: prompt, arrivedAt: 5_000 }), [
+        endpoint('a', { outstanding: queuedBlocks > 0 ? 1 : 0 }),
+        endpoint('b', b),
+      ]);
+      return { a: got.get('a')!, b: got.get('b')! };
+    }
+
+    // Predicted: a = (queue + uncached) / rate, b = its uncached prompt / rate (idle: nothing queued).
+    it.each<[string, number, number[], Partial<Endpoint>, number[], 'a' | 'b']>([
+      ['a holds all, queues 0.5 s: 0.501 s against 1 s, a wins', 5, prompt, {}, [], 'a'],
+      ['a holds 9 of 10 blocks, queues 0.9 s: 1 s against 1 s, the idle b wins the tie', 9, prompt.slice(0, 9), {}, [], 'b'],
+      ['a holds all, queues 1.5 s: b wins', 15, prompt, {}, [], 'b'],
+      ['a holds nothing, queues 0.1 s: b wins', 1, [], {}, [], 'b'],
+      ['both hold all, a queues 0.1 s: b wins', 1, prompt, {}, prompt, 'b'],
+      ['b idle by our count but a heartbeat shows it running: not idle, a holds all and wins', 5, prompt, { running: 2 }, [], 'a'],
+      ['b with its KV full is not idle: a queued behind the same prefill still loses on prediction', 1, [], { kvCacheUsage: 1 }, [], 'b'],
+    ])('%s', (_case, queuedBlocks, heldByA, b, heldByB, winner) => {
+      const s = scores(queuedBlocks, heldByA, b, heldByB);
+      const loser = winner === 'a' ? 'b' : 'a';
+      expect(s[winner]).toBeGreaterThan(s[loser] + 1e-9);
+    });
+
+    it('gives the tie to the idle worker only: two idle workers that predict the same first token stay tied', () => {
+      const s = scores(0, prompt, {}, prompt);
+      expect(s.a).toBe(1);
+      expect(s.b).toBe(1);
+    });
+
+    it('an idle holder of the whole prompt beats a busier holder whose backlog has drained: at least the last token is computed', () => {
+      const scorer = scorerWith({ a: prompt, b: prompt }, 0.5);
+      const got = scorer.score(request({ prefixBlocks: prompt }), [endpoint('a', { outstanding: 6, running: 6 }), endpoint('b')]);
+      expect(got.get('b')).toBe(1);
+      expect(got.get('a')).toBeLessThan(1 - 1e-9);
+    });
   });
 
   it('records where a request went, so the next prompt sharing its prefix finds it there', () => {

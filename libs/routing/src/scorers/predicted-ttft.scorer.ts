@@ -38,6 +38,14 @@ export class PrefillBacklog {
   }
 }
 
+/** Nothing of ours outstanding, nothing running or waiting as last heard, and KV to take a prompt. */
+export function isIdle(e: Endpoint): boolean {
+  return e.outstanding === 0 && e.running === 0 && e.waiting === 0 && e.kvCacheUsage < 1;
+}
+
+/** A queued worker predicting no earlier first token than an idle one scores at most this share of the idle one's: beyond the pickers' tie margin. */
+const YIELD = 1 - 1e-6;
+
 export interface PredictedTtftParams {
   readonly index: PrefixIndex;
   readonly backlog: PrefillBacklog;
@@ -59,22 +67,35 @@ export interface PredictedTtftParams {
 export function predictedTtftScorer({ index, backlog, blockTokens, prefillTokensPerSecond, decodeSlowdown }: PredictedTtftParams) {
   const busy = (e: Endpoint) => Math.min(1, Math.max(e.running, e.outstanding) / Math.max(1, e.capacity));
   const slowdown = (e: Endpoint) => 1 + decodeSlowdown * busy(e);
+  // A whole hit still computes the prompt's last token (engines never serve all of it from cache), so
+  // a busier holder never ties with an idle one at 0 s.
   const uncachedTokens = (req: RoutingRequest, e: Endpoint) =>
-    (req.prefixBlocks.length - index.matchLength(e.id, req.prefixBlocks)) * blockTokens;
-  /** Seconds until the first token of `req` on `e`. */
+    Math.max(1, (req.prefixBlocks.length - index.matchLength(e.id, req.prefixBlocks)) * blockTokens);
+  /** Seconds until the first token of `req` on `e`, and whether it would wait behind prefill or a queue. */
   const predict = (req: RoutingRequest, e: Endpoint) => {
     const s = slowdown(e);
-    return ((backlog.pending(e, req.arrivedAt, prefillTokensPerSecond, s) + uncachedTokens(req, e)) / prefillTokensPerSecond) * s;
+    const pending = backlog.pending(e, req.arrivedAt, prefillTokensPerSecond, s);
+    return { seconds: ((pending + uncachedTokens(req, e)) / prefillTokensPerSecond) * s, queued: pending > 0 };
   };
   // One block's prefill: keeps the ratio finite when the best worker would answer at once.
   const floor = blockTokens / prefillTokensPerSecond;
   return {
     name: 'predicted-ttft',
-    reads: ['id', 'running', 'waiting', 'outstanding', 'capacity'],
+    reads: ['id', 'running', 'waiting', 'outstanding', 'capacity', 'kvCacheUsage'],
     score: (req, endpoints) => {
       const predicted = endpoints.map((e) => predict(req, e));
-      const best = Math.min(...predicted);
-      return new Map(endpoints.map((e, i) => [e.id, (best + floor) / (predicted[i] + floor)]));
+      const best = Math.min(...predicted.map((p) => p.seconds));
+      // While a worker idles, one with a queue wins only by a first token predicted earlier than the idle
+      // one's (its prefix saving outweighs its queue); on a tie, the idle one does.
+      const idle = predicted.reduce((min, p, i) => (isIdle(endpoints[i]) ? Math.min(min, p.seconds) : min), Infinity);
+      const idleScore = (best + floor) / (idle + floor);
+      return new Map(
+        endpoints.map((e, i) => {
+          const { seconds, queued } = predicted[i];
+          const score = (best + floor) / (seconds + floor);
+          return [e.id, queued && seconds >= idle ? Math.min(score, idleScore * YIELD) : score];
+        }),
+      );
     },
     onPicked: (req, e) => {
       backlog.add(e, uncachedTokens(req, e), req.arrivedAt, prefillTokensPerSecond, slowdown(e));
