@@ -89,6 +89,10 @@ export class WebProxyService {
       this.chatOrigin = `${new URL(config.GATEWAY_PUBLIC_URL).protocol}//${config.GATEWAY_WEBUI_HOST}`;
     }
     this.handoffSecret = config.GATEWAY_WEBUI_HANDOFF_SECRET ? Buffer.from(config.GATEWAY_WEBUI_HANDOFF_SECRET) : randomBytes(32);
+    if (this.chatOrigin && !config.GATEWAY_WEBUI_HANDOFF_SECRET)
+      logger.warn('GATEWAY_WEBUI_HANDOFF_SECRET is not set: chat hand-offs are signed with a key of this process only', {
+        consequence: 'other gateways behind the chat host refuse its codes and cookies; chat sign-ins end when it restarts',
+      });
   }
 
   /** Where a request goes (by its host and path), or undefined when the gateway itself (Nest) answers it. */
