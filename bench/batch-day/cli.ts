@@ -37,13 +37,13 @@ function controllerOverride(text: string): [ControllerKey, number] {
 }
 
 const spec = defineArgs({
-  command: 'npm run bench:batch -- --day',
+  command: 'node scripts/run.js bench/batch-day.ts',
   description: `A compressed day of interactive demand (a ServeGen rate series) on simulated a100-gpt-oss-20b workers in
 virtual time, with a batch backlog that never runs dry, under four batch policies: no batch; the best static
 setting (caps per worker and interactive-only workers, swept, chosen with hindsight for the whole day); the
 gateway's adaptive controller (services/gateway/src/policy/batch-controller.ts); and an hourly oracle (the best
 static setting per hour, with hindsight). Then a step from the night rate to the afternoon peak under the
-controller, plotted. Also: node scripts/run.js bench/batch-day.ts.`,
+controller, plotted. Also run as npm run bench:batch -- --day [options].`,
   options: {
     workers: { type: 'custom', parse: integerList(1), default: [2, 4], value: 'A,B', help: 'worker counts to run (default 2,4)' },
     series: {
