@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { KeyLimits } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
@@ -6,6 +7,7 @@ import type { LimitState } from '../policy/key-limits';
 import {
   KeyTokenWindows,
   ledgerInstants,
+  SharedRecent,
   UsageKind,
   usageReport,
   WindowExceeded,
@@ -15,6 +17,7 @@ import {
 } from '../policy/token-windows';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { LedgerRepository } from '../repositories/ledger.repository';
+import { KeyLimitsService } from './key-limits.service';
 
 const MAX_KEYS = 50_000;
 /** After the ledger could not be asked, the next try waits this long (requests are not held meanwhile). */
@@ -23,7 +26,9 @@ const RETRY_SEED_MS = 5000;
 /**
  * Per-key token use over the short and long windows: counted in process from this gateway's own
  * requests, seeded on first use (and re-seeded every GATEWAY_LEDGER_RESEED) from metrics-collector's
- * ledger, so several gateways and a restarted one see the same totals.
+ * ledger, so several gateways and a restarted one see the same totals. Between two ledger answers the
+ * tokens every gateway finished come from the key-limits KV entry (when it is there), so gateways
+ * together overrun a window only by their requests in flight and about the last second of each other's use.
  */
 @Injectable()
 export class TokenBudgetService {
@@ -37,6 +42,7 @@ export class TokenBudgetService {
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
     private readonly ledger: LedgerRepository,
     private readonly logger: Logger,
+    @Optional() private readonly shared?: KeyLimitsService,
   ) {
     this.spec = { shortMs: config.GATEWAY_SHORT_WINDOW, longMs: config.GATEWAY_LONG_WINDOW };
   }
@@ -45,7 +51,7 @@ export class TokenBudgetService {
   async exceeded(key: VerifiedKey, kind: UsageKind): Promise<WindowExceeded | undefined> {
     if (windowLimit(key.limits, kind, 'short') === null && windowLimit(key.limits, kind, 'long') === null) return undefined;
     const windows = await this.seeded(key.keyId);
-    return windows.exceeded(kind, key.limits, this.clock.now());
+    return windows.exceeded(kind, key.limits, this.clock.now(), await this.sharedSince(key.keyId, kind, windows));
   }
 
   /** The first window of `kind` already at its ceiling or that `tokens` more would take past it, or undefined. */
@@ -62,8 +68,19 @@ export class TokenBudgetService {
   }
 
   /** Counts a finished request's tokens (called for every request this gateway served). */
-  record(keyId: string, kind: UsageKind, tokens: number, at = this.clock.now()): void {
-    if (tokens > 0) this.windows(keyId).add(kind, tokens, at);
+  record(keyId: string, kind: UsageKind, tokens: number, at = this.clock.now(), limits?: KeyLimits): void {
+    if (tokens <= 0) return;
+    this.windows(keyId).add(kind, tokens, at);
+    if (limits && (windowLimit(limits, kind, 'short') !== null || windowLimit(limits, kind, 'long') !== null))
+      this.shared?.recordWindowTokens(keyId, kind, tokens, at);
+  }
+
+  /** Every gateway's tokens of `kind` since the ledger's last answer, from the shared KV entry; undefined without one. */
+  private async sharedSince(keyId: string, kind: UsageKind, windows: KeyTokenWindows): Promise<SharedRecent | undefined> {
+    const since = windows.seededUntil;
+    if (since === undefined || !this.shared) return undefined;
+    const tokens = await this.shared.windowTokensSince(keyId, kind, since);
+    return tokens === undefined ? undefined : { since, tokens };
   }
 
   /** `GET /v1/usage` for one key, in the production service's shape. */

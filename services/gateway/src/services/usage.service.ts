@@ -133,7 +133,13 @@ export class UsageService {
     const now = this.clock.now();
     const latencyMs = Math.max(0, end - record.t0);
     if (record.admitted) this.limiter.release(record.key.keyId, record.promptTokens + record.completionTokens, now);
-    this.budget.record(record.key.keyId, record.kind === 'batch' ? 'batch' : 'chat', record.promptTokens + record.completionTokens, now);
+    this.budget.record(
+      record.key.keyId,
+      record.kind === 'batch' ? 'batch' : 'chat',
+      record.promptTokens + record.completionTokens,
+      now,
+      record.key.limits,
+    );
     const event: RequestCompleted = {
       requestId: record.requestId,
       ...(record.clientRequestId ? { clientRequestId: record.clientRequestId } : {}),
