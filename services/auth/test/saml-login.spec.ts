@@ -344,7 +344,7 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
     expect((await postResponse(xml, loginCookie)).status).toBe(303);
   });
 
-  it('marks the session cookie Secure when a trusted proxy says the browser used https', async () => {
+  it('names the session cookie __Host- and marks it Secure, host-only and Path=/ when a trusted proxy says the browser used https', async () => {
     const { requestId, loginCookie } = await beginLogin();
     const res = await fetch(sp.acsUrl, {
       method: 'POST',
@@ -352,7 +352,12 @@ describe('auth: SAML login, sessions and portal against real NATS and PostgreSQL
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `maas_login=${loginCookie}`, 'x-forwarded-proto': 'https' },
       body: new URLSearchParams({ SAMLResponse: toBase64(idp.signed(sp, { inResponseTo: requestId, attributes: ADA })) }),
     });
-    expect(res.headers.getSetCookie().find((c) => c.startsWith('maas_session='))).toMatch(/; Secure/);
+    const cookies = res.headers.getSetCookie();
+    const session = cookies.find((c) => c.startsWith('__Host-maas_session='));
+    expect(session).toMatch(/; Secure/);
+    expect(session).toMatch(/; Path=\/(;|$)/);
+    expect(session).not.toMatch(/; Domain=/i);
+    expect(cookies.some((c) => c.startsWith('maas_session=') && !/Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(c))).toBe(false);
   });
 
   it('sends a browser without a session to sign in, and back to where it was going', async () => {
