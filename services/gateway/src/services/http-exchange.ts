@@ -1,6 +1,35 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errorBody } from '@maas/platform';
+import type { Cancellation } from './dispatch.service';
 import { RequestSpan } from './request-span';
+
+/**
+ * The client going away, as dispatch listens for it: the AbortSignal shape without an AbortController
+ * and its EventTarget per request (the hot path's largest allocation after the sockets'). Listeners run
+ * once, in the order added; one added after the abort never runs, as with an AbortSignal.
+ */
+export class ClientGone implements Cancellation {
+  aborted = false;
+  private listeners: (() => void)[] = [];
+
+  /** Every listener runs once at most, so `once` changes nothing. */
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
+    if (!this.aborted) this.listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners.indexOf(listener);
+    if (i !== -1) this.listeners.splice(i, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener();
+  }
+}
 
 /** One /v1 request and its response, with the client's disconnect turned into a callback. */
 export class HttpExchange {

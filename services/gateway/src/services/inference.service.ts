@@ -5,8 +5,8 @@ import { formatBytes } from '@maas/media';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { InferenceRoute } from '../policy/openai-request';
 import { askForStreamUsage, UsageChunkFilter } from '../policy/stream-usage';
-import { BodyError, discardBody, HttpExchange, readBody } from './http-exchange';
-import { DispatchAnswer, DispatchOutcome, DispatchService, Settlement } from './dispatch.service';
+import { BodyError, ClientGone, discardBody, HttpExchange, readBody } from './http-exchange';
+import { Cancellation, DispatchAnswer, DispatchOutcome, DispatchService, Settlement } from './dispatch.service';
 import { KeyAuthService } from './key-auth.service';
 import { RequestSpan } from './request-span';
 
@@ -40,10 +40,10 @@ export class InferenceService {
     });
     settlement.record.clientRequestId = ex.clientRequestId;
     ex.rateLimitHeaders = this.dispatcher.limitHeaders(settlement);
-    const gone = new AbortController();
+    const gone = new ClientGone();
     ex.whenGone(() => gone.abort());
     try {
-      await this.serve(route, ex, settlement, body, gone.signal);
+      await this.serve(route, ex, settlement, body, gone);
     } catch (err) {
       this.logger.error('request failed unexpectedly', { requestId: ex.requestId, err });
       ex.sendError(500, 'internal error in the gateway', 'internal_error');
@@ -61,7 +61,7 @@ export class InferenceService {
     ex: HttpExchange,
     settlement: Settlement,
     body: Promise<Buffer>,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<void> {
     let raw: Buffer;
     try {
