@@ -201,7 +201,7 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
   );
   out(
     "idle-while-queued picks: requests sent to a worker with requests waiting while another had nothing running or waiting (the engines' state at the pick); " +
-      'lost: of those, the ones whose first token came later than the idle worker would have prefilled the prompt (less its cached prefix); ' +
+      'lost: of those, the ones whose first token came later than the idle worker would have given it (its prefill of the uncached prompt, alone); ' +
       'idle-while-queued %: share of arrivals at which such a pair existed, whatever the pick; unused: workers that got no request',
   );
   out();

@@ -1,4 +1,4 @@
-import { EngineEvent, EngineProfile, SimulatedEngine } from '@maas/engine-sim';
+import { decodeStepSeconds, EngineEvent, EngineProfile, SimulatedEngine } from '@maas/engine-sim';
 import { buildRoutingPolicy, Endpoint, RoutingConfig } from '@maas/routing';
 import { seededRng } from '../lib/arrivals';
 import { TRACE_BLOCK_TOKENS, TraceRequest } from './trace';
@@ -55,8 +55,8 @@ export interface ReplayResult {
   /** Picks that went to a worker with requests waiting while another sat idle (the engines' true state at the pick). */
   readonly queuedPicksWhileIdle: number;
   /**
-   * Of those, the ones whose first token came later than the idle worker's prefill of the prompt (less what
-   * it had cached) would have taken: the queue cost more than the prefix saved.
+   * Of those, the ones whose first token came later than the idle worker would have given it (its prefill
+   * of the prompt less what it had cached, in steps of a batch of one): the queue cost more than the prefix saved.
    */
   readonly queuedPicksWhileIdleLost: number;
 }
@@ -105,6 +105,12 @@ interface Pending {
   startedSeconds?: number;
   firstTokenSeconds?: number;
   cachedBlocks?: number;
+}
+
+/** An idle engine's time to first token for `uncached` prompt tokens: its prefill chunks, each a step of a batch of one. */
+function aloneSeconds(profile: EngineProfile, uncached: number): number {
+  const steps = Math.max(1, Math.ceil(uncached / profile.maxBatchedTokens));
+  return uncached / profile.prefillTokensPerSecond + steps * decodeStepSeconds(profile, 1);
 }
 
 /**
@@ -196,7 +202,7 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
       const asked = { promptTokens: request.promptTokens, prefix: { blockTokens: TRACE_BLOCK_TOKENS, hashes: request.blocks } };
       const idleSeconds = slots
         .filter((_, i) => truth[i].running === 0 && truth[i].waiting === 0)
-        .map((s) => (request.promptTokens - s.engine.cachedPrefixTokens(asked)) / profile.prefillTokensPerSecond);
+        .map((s) => aloneSeconds(profile, request.promptTokens - s.engine.cachedPrefixTokens(asked)));
       idleAlternative.set(request.id, Math.min(...idleSeconds));
     }
     slot.outstanding += 1;
