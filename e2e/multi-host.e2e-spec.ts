@@ -19,7 +19,8 @@ import { Host, HostNetwork, TcpForward } from './support/netns';
  * link is cut for 10 s, (c) the workers-2 host is killed. Then: every successful request is billed
  * exactly once, what failed was in flight on a lost part, revocation reaches both gateways within 1 s.
  * Before the drill, a batch uploaded through gateway A completes and downloads through gateway B, and a
- * 60 requests/min key offered 3 req/s at each gateway for 20 s of one minute is admitted ~60 times, not 120.
+ * 60 requests/min key offered 3 req/s at each gateway for 20 s is admitted 60 ± 5 times, not 120; just after
+ * the NATS node is lost, a file uploaded through A reads back through B (503 + Retry-After at most, never 500).
  * The ledger is matched on the client's X-Request-Id (client_request_id), so a request billed twice would
  * show as two rows.
  * NATS is secured as a site runs it: the credential store (libs/nats) makes the cluster's configs (a
@@ -354,10 +355,40 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
       }),
     );
 
+    // A file uploaded through gateway A and read back through gateway B just after a NATS node is lost (the object
+    // store's stream may be electing a leader): each call answers 200 or 503 with Retry-After, never a 500, and the
+    // bytes read back are the bytes sent.
+    const fileBytes = Buffer.from(batchLines.join('\n') + '\n');
+    const fileAfterLoss = async () => {
+      const statuses: number[] = [];
+      const retried = async (attempt: () => Promise<Response>) => {
+        for (const deadline = Date.now() + 60_000; ;) {
+          const res = await attempt();
+          statuses.push(res.status);
+          if (res.status !== 503 || Date.now() > deadline) return res;
+          await sleep(Number(res.headers.get('retry-after') ?? '1') * 1000);
+        }
+      };
+      const up = await retried(() => {
+        const form = new FormData();
+        form.append('purpose', 'batch');
+        form.append('file', new Blob([fileBytes]), 'after-loss.jsonl');
+        return fetch(`${gateways.a.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+      });
+      if (up.status !== 200) return { statuses, same: false, note: `upload ${up.status}: ${(await up.text()).slice(0, 200)}` };
+      const { id } = (await up.json()) as { id: string };
+      const down = await retried(() => fetch(`${gateways.b.url}/v1/files/${id}/content`, { headers: { authorization: `Bearer ${key}` } }));
+      const same = down.status === 200 && Buffer.from(await down.arrayBuffer()).equals(fileBytes);
+      return { statuses, same, note: same ? '' : `download ${down.status}` };
+    };
+
     const marks: Record<string, number> = {};
     await sleep(PHASE_MS.baseline);
     marks.natsKilled = Date.now();
     await network.kill('nats-1');
+    const afterLoss = sleep(1000)
+      .then(fileAfterLoss)
+      .catch((err: Error) => ({ statuses: [] as number[], same: false, note: err.message }));
     await sleep(PHASE_MS.natsDown);
     marks.cut = Date.now();
     network.cut('gateway-b');
@@ -371,6 +402,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     loading = false;
     await load;
     const ended = Date.now();
+    const fileRun = await afterLoss;
 
     const phases = [
       { name: 'steady', from: started, to: marks.natsKilled },
@@ -446,6 +478,7 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
         `  revocation      reached gateway-a in ${revocationMs[0]} ms, gateway-b in ${revocationMs[1]} ms`,
         `  60 rpm key      offered ${rpmOutcomes.length} in ${RPM_WINDOW_MS / 1000} s of one minute (${RPM_OFFER_PER_GATEWAY} req/s per gateway): admitted ${admitted.a + admitted.b} (a ${admitted.a}, b ${admitted.b}), failed ${rpmFailed.length}`,
         `  batch (before)  ${BATCH_LINES} lines uploaded and created through gateway-a, ${batchRun.status} as seen through gateway-b in ${(batchMs / 1000).toFixed(1)} s; output downloaded through gateway-b: ${outputOk.length} of ${BATCH_LINES} lines answered 200`,
+        `  file (after)    uploaded through gateway-a and read through gateway-b after nats-1 was killed: ${fileRun.same ? 'same bytes' : `not read back (${fileRun.note})`}; statuses ${fileRun.statuses.join(', ')}`,
         ...failed.slice(0, 8).map((s) => `  failure         ${s.id} +${((s.sentAt - started) / 1000).toFixed(1)} s: ${s.error}`),
         ...ok
           .filter((s) => !billed.has(s.id))
@@ -471,13 +504,14 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     expect(ok.filter((s) => s.gateway === 'b' && s.sentAt > marks.restored + RECOVERY_MS).length).toBeGreaterThan(0);
     expect(Math.max(...revocationMs)).toBeLessThan(1000);
     expect(rpmFailed).toEqual([]);
-    // The shared count is a two-bucket sliding window fed by leases: runs here admitted 63–66 of 60, so the bound
-    // asserted is 10 % of the limit (the ±5 aimed for is not reliably met yet).
-    expect(Math.abs(admitted.a + admitted.b - RPM)).toBeLessThanOrEqual(Math.ceil(RPM * 0.1));
+    // The shared count is per second over the last minute, fed by leases: the two gateways together hold the key at 60 ± 5.
+    expect(Math.abs(admitted.a + admitted.b - RPM)).toBeLessThanOrEqual(5);
     expect(admitted.a).toBeGreaterThan(0);
     expect(admitted.b).toBeGreaterThan(0);
     expect(batchRun.status).toBe('completed');
     expect(new Set(outputOk.map((l) => l.custom_id))).toEqual(new Set(batchLines.map((_, i) => `line-${i}`)));
+    expect(fileRun.statuses.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expect(fileRun.same).toBe(true);
   }, 300_000);
 });
 
