@@ -266,6 +266,14 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       group: 'announcement',
       help: 're-announcement interval (default 10s)',
     },
+    pool: {
+      type: 'string',
+      choices: ['interactive', 'batch'],
+      default: 'interactive',
+      value: 'POOL',
+      group: 'announcement',
+      help: 'batch: started for a batch backlog; takes batch work and no interactive request while another worker serves the model (default interactive)',
+    },
     'drain-timeout': {
       type: 'custom',
       parse: duration(),
@@ -385,6 +393,7 @@ async function launch(values: Values, extra: string[], invalid: (message: string
         heartbeatMs: values.heartbeat,
         registerEveryMs: values['register-every'],
         drainTimeoutMs: values['drain-timeout'],
+        pool: values.pool as 'interactive' | 'batch',
       }),
     onRegistered: (agent) => {
       const r = agent.registration();
@@ -494,6 +503,7 @@ export const command: Command = defineCommand(
       heartbeatMs: values.heartbeat,
       registerEveryMs: values['register-every'],
       drainTimeoutMs: values['drain-timeout'],
+      pool: values.pool as 'interactive' | 'batch',
     });
 
     let stopping: Promise<number> | undefined;

@@ -2,51 +2,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import { findProfile, SimServer, startSimServer } from '@maas/engine-sim';
-import { Logger } from '@maas/logging';
-import { RuntimeClient, WorkerAgent } from '@maas/worker-agent';
-import { MODEL, PROFILE, sleep, Stack, waitUntil } from './support/stack';
+import { MODEL, sleep, Stack, waitUntil } from './support/stack';
 
 /**
- * A worker started for a batch backlog registers in the batch pool: the gateway sends it batch work
+ * A worker started for a batch backlog (`maas worker --pool batch`) registers in the batch pool: the gateway sends it batch work
  * and no interactive request while the model's interactive worker is there.
  */
 describe('batch pool', () => {
   let stack: Stack;
-  let sim: SimServer;
-  let agent: WorkerAgent;
   let interactiveWorker: string;
-  const poolWorker = 'pool-batch-1';
+  let poolWorker: string;
   const fileDir = mkdtempSync(join(tmpdir(), 'maas-batch-pool-'));
 
   beforeAll(async () => {
     stack = new Stack({ GATEWAY_FILE_STORE_DIR: fileDir, GATEWAY_BATCH_SWEEP: '200ms' });
     await stack.start();
     interactiveWorker = (await stack.startWorker()).workerId;
-    sim = await startSimServer({ profile: findProfile(PROFILE), port: 0, startupSeconds: 0 });
-    agent = new WorkerAgent({
-      bus: stack.bus,
-      logger: new Logger('worker', 'warn', () => undefined),
-      runtime: new RuntimeClient(sim.url),
-      workerId: poolWorker,
-      advertiseUrl: sim.url,
-      vmId: 'vm-pool',
-      hardware: 'gpu',
-      capacity: 32,
-      heartbeatMs: 500,
-      pool: 'batch',
-    });
-    await agent.start();
-    await stack.gateway.waitFor(
-      (r) => r.msg === 'worker joined' && r.workerId === poolWorker,
-      10_000,
-      'the gateway learning the pool worker',
-    );
+    poolWorker = (await stack.startWorker(['--pool', 'batch', '--capacity', '32'])).workerId;
   });
 
   afterAll(async () => {
-    await agent?.stop();
-    await sim?.close();
     await stack?.stop();
     rmSync(fileDir, { recursive: true, force: true });
   });
