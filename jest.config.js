@@ -26,7 +26,11 @@ module.exports = {
   // Per-project testTimeout is not honoured; medium and e2e tests start real processes.
   testTimeout: 120000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{libs,services,cli}/**/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{libs,services,cli}/**/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts', '<rootDir>/bench/**/*.spec.ts'],
+    },
     { ...common, displayName: 'medium', testMatch: ['<rootDir>/{libs,services}/*/test/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'] },
   ],
