@@ -124,7 +124,9 @@ export const gatewayConfigSpec = {
    * Best concurrency per model, `MODEL=N,…` (`*=N` for the others): the lowest number of running requests at
    * which one of its workers reaches ~95 % of its peak output throughput (measure it with `npm run bench:batch`).
    * Batch work never brings a worker past it: beyond, steps only lengthen, which interactive first tokens feel.
-   * Empty: bounded by the reserve and KV cache alone.
+   * Empty: bounded by the reserve and KV cache alone. Under adaptive batch control it is only the controller's
+   * ceiling (batch requests per worker from this gateway); the controller, not this cap, bounds running requests
+   * (batch-pool workers, outside the controller, keep the cap).
    */
   GATEWAY_BATCH_CONCURRENCY: {
     describe: 'MODEL=N pairs, comma-separated (optional)',

@@ -161,6 +161,61 @@ describe('batchSlots with per-worker batch limits', () => {
   });
 });
 
+describe('lanes and slots under adaptive control (a batch limit given)', () => {
+  const busy = (id: string, over: Partial<Endpoint> = {}) => endpoint(id, { running: 2, outstanding: 2, kvCacheUsage: 0.1, ...over });
+  const limit8 = () => 8;
+  // Two workers, each with 3 interactive requests of this gateway in flight and 1 batch request.
+  const mixed = [
+    busy('a', { running: 4, outstanding: 4, batchOutstanding: 1 }),
+    busy('b', { running: 4, outstanding: 4, batchOutstanding: 1 }),
+  ];
+
+  it.each<
+    [string, { minInteractive: number; concurrency: Map<string, number>; batchLimit?: () => number }, Endpoint[], Record<string, number>]
+  >([
+    // static control: ⌈6 interactive / 8 slots⌉ = 1 worker kept, the other vetoed while interactive requests run there
+    [
+      'static, lane 0: the in-flight interactive requests reserve a worker and veto the other',
+      { minInteractive: 0, concurrency: new Map() },
+      mixed,
+      {},
+    ],
+    // adaptive, lane 0: no reserve, no veto: each worker up to its limit (8 − 1), the reserve (6 − 4) deciding
+    [
+      'adaptive, lane 0: every worker shares, interactive presence is no veto',
+      { minInteractive: 0, concurrency: new Map(), batchLimit: limit8 },
+      mixed,
+      { a: 2, b: 2 },
+    ],
+    // adaptive, lane 1: one worker kept (the busiest interactive one: a tie, so by id), the other takes batch work
+    ['adaptive, lane 1: exactly one worker kept', { minInteractive: 1, concurrency: new Map(), batchLimit: limit8 }, mixed, { b: 2 }],
+    // static: GATEWAY_BATCH_CONCURRENCY=3 caps the running requests (4 already): nothing
+    [
+      'static: the concurrency setting caps running requests',
+      { minInteractive: 0, concurrency: new Map([['m', 3]]) },
+      [busy('a', { running: 4, outstanding: 1, batchOutstanding: 1 })],
+      {},
+    ],
+    // adaptive: the same setting is the controller's ceiling only; the limit (2) leaves one slot
+    [
+      'adaptive: the concurrency setting is the ceiling only, the limit decides',
+      { minInteractive: 0, concurrency: new Map([['m', 3]]), batchLimit: () => 2 },
+      [busy('a', { running: 4, outstanding: 1, batchOutstanding: 1 })],
+      { a: 1 },
+    ],
+  ])('%s', (_case, lane, pool, expected) => {
+    expect(Object.fromEntries(batchSlots('m', pool, { reserve: 0.25, ...lane }))).toEqual(expected);
+  });
+
+  it('keeps no interactive lane at lane 0, whatever is in flight', () => {
+    const lanes = lanesOf(mixed, { minInteractive: 0, reserve: 0.25, concurrency: new Map(), batchLimit: limit8 });
+    expect(lanes.interactive.size).toBe(0);
+    expect(sorted(lanes.batch)).toEqual(['a', 'b']);
+    expect(assignLanes([w('a', { interactive: 100 }), w('b')], 0, false).interactive.size).toBe(0);
+    expect(sorted(assignLanes([w('a', { interactive: 100 }), w('b')], 0).interactive)).toEqual(['a']);
+  });
+});
+
 describe('batch pool (workers started for a batch backlog)', () => {
   const pool = new Set(['p1', 'p2']);
   const spec = { minInteractive: 1, reserve: 0.25, concurrency: new Map([['m', 6]]), batchPool: (id: string) => pool.has(id) };

@@ -29,12 +29,15 @@ export interface Lanes {
  * work, then by id, so gateways that count alike choose alike), so a lane, once formed, stays where
  * it is while batch work drains from the others. When no worker would be left for batch, there are
  * no lanes: batch work shares every worker's spare slots, at lower priority.
+ * With `fromInFlight` false (adaptive batch control) the interactive lane is `minInteractive` workers
+ * exactly, none at 0: the controller, which cuts a worker's batch work as soon as its interactive
+ * latency is at risk, is then the only thing holding batch work back.
  */
-export function assignLanes(workers: readonly LaneWorker[], minInteractive: number): Lanes {
+export function assignLanes(workers: readonly LaneWorker[], minInteractive: number, fromInFlight = true): Lanes {
   const ready = workers.filter((w) => w.state === 'ready');
   const inFlight = ready.reduce((s, w) => s + w.interactive, 0);
   const slots = Math.max(1, Math.min(...ready.map((w) => w.capacity)));
-  const wanted = Math.max(minInteractive, Math.ceil(inFlight / slots));
+  const wanted = fromInFlight ? Math.max(minInteractive, Math.ceil(inFlight / slots)) : minInteractive;
   if (ready.length <= wanted) {
     const all = new Set(ready.map((w) => w.id));
     return { interactive: all, batch: all, separate: false };
@@ -66,7 +69,12 @@ export interface BatchLaneSpec {
   readonly concurrency: BatchConcurrency;
   /**
    * Batch requests allowed on a worker of the model now (the adaptive batch controller's limit, under
-   * `concurrency` as its ceiling); undefined: only the caps above apply (static control).
+   * `concurrency` as its ceiling); undefined: only the caps above apply (static control). Given, it
+   * changes three things: the interactive lane is `minInteractive` workers exactly (0: none, whatever
+   * interactive requests are in flight), a batch-lane worker running interactive requests still takes
+   * batch work (their latency is the controller's signal, not a veto), and `concurrency` is the
+   * controller's ceiling only, no longer a cap on the worker's running requests (batch-pool workers,
+   * outside the controller, keep that cap).
    */
   readonly batchLimit?: (model: string, workerId: string) => number | undefined;
   /** Workers started for a batch backlog (registered in the batch pool): always batch lane, never interactive. */
@@ -91,16 +99,18 @@ export function laneWorker(e: Endpoint): LaneWorker {
 /** The model's workers split into lanes; batch-pool workers are batch lane whatever the others do. */
 export function lanesOf(endpoints: readonly Endpoint[], spec: BatchLaneSpec): Lanes {
   const inPool = spec.batchPool;
-  if (!inPool || !endpoints.some((e) => inPool(e.id))) return assignLanes(endpoints.map(laneWorker), spec.minInteractive ?? 0);
-  const lanes = assignLanes(endpoints.filter((e) => !inPool(e.id)).map(laneWorker), spec.minInteractive ?? 0);
+  const fromInFlight = spec.batchLimit === undefined;
+  if (!inPool || !endpoints.some((e) => inPool(e.id)))
+    return assignLanes(endpoints.map(laneWorker), spec.minInteractive ?? 0, fromInFlight);
+  const lanes = assignLanes(endpoints.filter((e) => !inPool(e.id)).map(laneWorker), spec.minInteractive ?? 0, fromInFlight);
   const pool = endpoints.filter((e) => e.state === 'ready' && inPool(e.id)).map((e) => e.id);
   return { interactive: lanes.interactive, batch: new Set([...lanes.batch, ...pool]), separate: lanes.separate };
 }
 
 /**
  * Batch slots free per worker of the batch lane: the spare capacity `spareBatchSlots` leaves (within the
- * worker's batch limit, when the spec has one), and none on a worker of a separate batch lane while
- * interactive requests overflowed onto it.
+ * worker's batch limit, when the spec has one), and, under static control, none on a worker of a
+ * separate batch lane while interactive requests overflowed onto it.
  */
 export function batchSlots(
   model: string,
@@ -109,13 +119,16 @@ export function batchSlots(
   lanes: Lanes = lanesOf(endpoints, spec),
 ): ReadonlyMap<string, number> {
   const best = bestConcurrencyFor(spec.concurrency, model);
+  const adaptive = spec.batchLimit !== undefined;
   const out = new Map<string, number>();
   for (const e of endpoints) {
     if (!lanes.batch.has(e.id)) continue;
-    if (lanes.separate && e.outstanding > (e.batchOutstanding ?? 0)) continue;
+    if (!adaptive && lanes.separate && e.outstanding > (e.batchOutstanding ?? 0)) continue;
     // a batch-pool worker runs no interactive request: the controller's limit is for workers that do
-    const limit = spec.batchPool?.(e.id) ? undefined : spec.batchLimit?.(model, e.id);
-    const slots = spareBatchSlots(e, spec.reserve, best, limit);
+    const pool = spec.batchPool?.(e.id) ?? false;
+    const limit = pool ? undefined : spec.batchLimit?.(model, e.id);
+    // under adaptive control the concurrency setting is the controller's ceiling, already in its limit
+    const slots = spareBatchSlots(e, spec.reserve, adaptive && !pool ? Number.POSITIVE_INFINITY : best, limit);
     if (slots > 0) out.set(e.id, slots);
   }
   return out;
