@@ -1,6 +1,6 @@
 import type { BatchLaneSpec } from '@maas/routing';
 import type { InteractiveSample, WorkerLoad } from '../../services/gateway/src/policy/batch-controller';
-import { BatchController, BatchControllerOptions } from '../../services/gateway/src/policy/batch-controller';
+import { BatchController, BatchControllerOptions, pacedLimits } from '../../services/gateway/src/policy/batch-controller';
 
 export type { InteractiveSample, WorkerLoad };
 
@@ -71,6 +71,7 @@ export function adaptive(
     admission,
     controller,
     ...(admission === 'gateway' ? { lanes: { minInteractive: 0, reserve, concurrency } } : {}),
-    update: (nowMs, samples, workers) => controller.update(nowMs, samples, workers),
+    // as BatchControlService hands the limits to routing: paced, one more batch request per worker per update
+    update: (nowMs, samples, workers) => pacedLimits(controller.update(nowMs, samples, workers), workers),
   };
 }

@@ -5,6 +5,7 @@ import {
   InteractiveSample,
   latencyP99,
   objectivesFor,
+  pacedLimits,
   parseBatchObjectives,
   WorkerLoad,
 } from './batch-controller';
@@ -295,5 +296,33 @@ describe('BatchController on a recorded run (batch alone, interactive streams ar
     expect(miss).toBeGreaterThan(0);
     expect(limits.slice(0, miss).every((l, i) => i === 0 || l >= limits[i - 1])).toBe(true);
     expect(limits[miss]).toBeLessThan(limits[miss - 1]);
+  });
+});
+
+describe('pacedLimits', () => {
+  const load = (workerId: string, batchInFlight: number): WorkerLoad => ({ workerId, running: batchInFlight, waiting: 0, batchInFlight });
+  it.each<[string, number, number, number, number]>([
+    // name, controller limit, batch in flight, per update, allowed
+    ['a raise by many admits one more', 16, 4, 1, 5],
+    ['a limit one above passes as it is', 5, 4, 1, 5],
+    ['a limit at what runs passes', 4, 4, 1, 4],
+    ['a cut below what runs passes as it is', 2, 4, 1, 2],
+    ['an empty worker gets one', 8, 0, 1, 1],
+    ['a larger pace admits that many', 16, 4, 3, 7],
+  ])('%s', (_case, limit, inFlight, perUpdate, allowed) => {
+    expect(pacedLimits(new Map([['w', limit]]), [load('w', inFlight)], perUpdate).get('w')).toBe(allowed);
+  });
+
+  it('paces a night climb to one more per update, reaching the ceiling', () => {
+    const c = new BatchController({ objectives: OBJECTIVES, ceiling: 12 });
+    let inFlight = 0;
+    const seen: number[] = [];
+    for (let t = 0; t < 20; t++) {
+      const worker = { workerId: 'w', running: inFlight, waiting: 0, batchInFlight: inFlight, kvUsage: 0.1 };
+      inFlight = pacedLimits(c.update(t * 1000, [], [worker]), [worker]).get('w')!;
+      seen.push(inFlight);
+    }
+    expect(seen.every((n, i) => i === 0 || n - seen[i - 1] <= 1)).toBe(true);
+    expect(seen.at(-1)).toBe(12);
   });
 });

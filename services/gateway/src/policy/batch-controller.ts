@@ -29,7 +29,8 @@
  *   their sum settles where the objectives hold without any of them knowing the others.
  *
  * The limit throttles admission only: batch requests already running finish, so a cut acts as they
- * complete (long batch generations make it slower).
+ * complete (long batch generations make it slower). Admission takes the limit paced by `pacedLimits`
+ * (one more batch request per worker per update).
  *
  * The signals, per worker: the TTFT/TPOT p99 of the interactive requests it served (requests without a
  * worker count for every worker of the model) over the last `windowMs`; from its heartbeat, requests
@@ -211,6 +212,24 @@ export class BatchController {
     if (load.batchInFlight < 0.75 * limit || acting) return 'hold';
     return latency <= headroom && step <= headroom && kv <= headroom ? 'raise' : 'hold';
   }
+}
+
+/**
+ * What admission may use until the next update: the controller's limits, but at most `perUpdate` batch
+ * requests more than each worker runs now (a limit below that passes as it is). Raising a limit by several
+ * at once would admit several long prompts together, whose prefills share the next steps with every
+ * interactive first token there, before any signal of the first one's cost could come back; paced, each
+ * update adds one and the next sees its effect. Requests finishing meanwhile are replaced within it.
+ */
+export function pacedLimits(
+  limits: ReadonlyMap<string, number>,
+  workers: readonly WorkerLoad[],
+  perUpdate = 1,
+): ReadonlyMap<string, number> {
+  const inFlight = new Map(workers.map((w) => [w.workerId, w.batchInFlight]));
+  const out = new Map<string, number>();
+  for (const [id, limit] of limits) out.set(id, Math.min(limit, (inFlight.get(id) ?? 0) + perUpdate));
+  return out;
 }
 
 /** p99 (nearest rank) of the samples' TTFT and TPOT. */

@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client';
 import { Logger } from '@maas/logging';
 import { bestConcurrencyFor } from '@maas/routing';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
-import { BatchController, InteractiveSample, objectivesFor, WorkerLoad } from '../policy/batch-controller';
+import { BatchController, InteractiveSample, objectivesFor, pacedLimits, WorkerLoad } from '../policy/batch-controller';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { InteractiveLatency, onInteractiveLatency } from './request-metrics';
 import { RoutingService } from './routing.service';
@@ -104,7 +104,8 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
       this.pending.delete(model);
       // every input and output of the step: a debug log of a run replays through BatchController as it ran
       this.logger.debug('batch control', { model, nowMs: now, samples, workers, limits: Object.fromEntries(limits) });
-      this.routing.setBatchLimits(model, limits);
+      // admission adds at most one batch request per worker per update (see pacedLimits)
+      this.routing.setBatchLimits(model, pacedLimits(limits, workers));
       this.gauge(model, limits, controller);
     }
   }
