@@ -191,11 +191,14 @@ export class CapacityActionsService {
       else if (vmId === undefined) throw new Error(`${a.target} never started: nothing to ${a.action === 'drain-vm' ? 'drain' : 'stop'}`);
       else if (a.action === 'drain-vm') acted = (await this.provider.drain(vmId, a.reason)).id;
       else acted = (await this.provider.stop(vmId, a.reason)).id;
+      // the provider's own nodes show it from now on: counted twice, a start would look like spare capacity
+      this.pending.delete(a.actionId);
       this.logger.info('scaling action done', { actionId: a.actionId, action: a.action, target: acted });
       await this.persist(event('completed', acted));
       return acted;
     } catch (err) {
       const message = (err as Error).message;
+      this.pending.delete(a.actionId);
       this.logger.warn('scaling action failed', { actionId: a.actionId, action: a.action, target: a.target, error: message });
       await this.persist(event('failed', a.target, message));
       return undefined;
