@@ -300,25 +300,33 @@ describe('BatchController on a recorded run (batch alone, interactive streams ar
 });
 
 describe('pacedLimits', () => {
-  const load = (workerId: string, batchInFlight: number): WorkerLoad => ({ workerId, running: batchInFlight, waiting: 0, batchInFlight });
-  it.each<[string, number, number, number, number]>([
-    // name, controller limit, batch in flight, per update, allowed
-    ['a raise by many admits one more', 16, 4, 1, 5],
-    ['a limit one above passes as it is', 5, 4, 1, 5],
-    ['a limit at what runs passes', 4, 4, 1, 4],
-    ['a cut below what runs passes as it is', 2, 4, 1, 2],
-    ['an empty worker gets one', 8, 0, 1, 1],
-    ['a larger pace admits that many', 16, 4, 3, 7],
-  ])('%s', (_case, limit, inFlight, perUpdate, allowed) => {
-    expect(pacedLimits(new Map([['w', limit]]), [load('w', inFlight)], perUpdate).get('w')).toBe(allowed);
+  // running: batch in flight plus `others` (interactive requests, other gateways' batch work)
+  const load = (workerId: string, batchInFlight: number, others: number): WorkerLoad => ({
+    workerId,
+    running: batchInFlight + others,
+    waiting: 0,
+    batchInFlight,
+  });
+  it.each<[string, number, number, number, number, number]>([
+    // name, controller limit, batch in flight, other requests running, per update, allowed
+    ['a raise by many admits one more on a worker running interactive requests', 16, 4, 3, 1, 5],
+    ['a limit one above passes as it is', 5, 4, 3, 1, 5],
+    ['a limit at what runs passes', 4, 4, 3, 1, 4],
+    ['a cut below what runs passes as it is', 2, 4, 3, 1, 2],
+    ['an empty worker with interactive requests gets one', 8, 0, 2, 1, 1],
+    ['a larger pace admits that many', 16, 4, 3, 3, 7],
+    ['a worker running only this batch work is not paced (nothing to protect)', 16, 4, 0, 1, 16],
+    ['an idle worker is not paced', 8, 0, 0, 1, 8],
+  ])('%s', (_case, limit, inFlight, others, perUpdate, allowed) => {
+    expect(pacedLimits(new Map([['w', limit]]), [load('w', inFlight, others)], perUpdate).get('w')).toBe(allowed);
   });
 
-  it('paces a night climb to one more per update, reaching the ceiling', () => {
+  it('paces a climb beside interactive requests to one more per update, reaching the ceiling', () => {
     const c = new BatchController({ objectives: OBJECTIVES, ceiling: 12 });
     let inFlight = 0;
     const seen: number[] = [];
     for (let t = 0; t < 20; t++) {
-      const worker = { workerId: 'w', running: inFlight, waiting: 0, batchInFlight: inFlight, kvUsage: 0.1 };
+      const worker = { workerId: 'w', running: inFlight + 2, waiting: 0, batchInFlight: inFlight, kvUsage: 0.1 };
       inFlight = pacedLimits(c.update(t * 1000, [], [worker]), [worker]).get('w')!;
       seen.push(inFlight);
     }

@@ -30,7 +30,7 @@
  *
  * The limit throttles admission only: batch requests already running finish, so a cut acts as they
  * complete (long batch generations make it slower). Admission takes the limit paced by `pacedLimits`
- * (one more batch request per worker per update).
+ * (one more batch request per update on a worker running anything else).
  *
  * The signals, per worker: the TTFT/TPOT p99 of the interactive requests it served (requests without a
  * worker count for every worker of the model) over the last `windowMs`; from its heartbeat, requests
@@ -215,20 +215,26 @@ export class BatchController {
 }
 
 /**
- * What admission may use until the next update: the controller's limits, but at most `perUpdate` batch
- * requests more than each worker runs now (a limit below that passes as it is). Raising a limit by several
- * at once would admit several long prompts together, whose prefills share the next steps with every
- * interactive first token there, before any signal of the first one's cost could come back; paced, each
- * update adds one and the next sees its effect. Requests finishing meanwhile are replaced within it.
+ * What admission may use until the next update: the controller's limits, but on a worker running other
+ * requests (interactive ones, or other gateways' batch work) at most `perUpdate` batch requests more than
+ * this gateway runs there now (a limit below that passes as it is). Raising a limit by several at once
+ * would admit several long prompts together, whose prefills share the next steps with every interactive
+ * first token there, before any signal of the first one's cost could come back; paced, each update adds
+ * one and the next sees its effect. A worker running only this gateway's batch work has no first token
+ * to protect: it fills at once (the night). Requests finishing meanwhile are replaced within the limit.
  */
 export function pacedLimits(
   limits: ReadonlyMap<string, number>,
   workers: readonly WorkerLoad[],
   perUpdate = 1,
 ): ReadonlyMap<string, number> {
-  const inFlight = new Map(workers.map((w) => [w.workerId, w.batchInFlight]));
+  const byId = new Map(workers.map((w) => [w.workerId, w]));
   const out = new Map<string, number>();
-  for (const [id, limit] of limits) out.set(id, Math.min(limit, (inFlight.get(id) ?? 0) + perUpdate));
+  for (const [id, limit] of limits) {
+    const w = byId.get(id);
+    const shared = w === undefined || w.running > w.batchInFlight;
+    out.set(id, shared ? Math.min(limit, (w?.batchInFlight ?? 0) + perUpdate) : limit);
+  }
   return out;
 }
 
