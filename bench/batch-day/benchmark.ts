@@ -117,6 +117,8 @@ export interface BatchDayReport {
   readonly profile: string;
   readonly admission: Admission;
   readonly reserve: number;
+  /** The engines' cap on one request's prompt tokens per step (0: off). */
+  readonly longPrefillTokenThreshold: number;
   readonly hourSeconds: number;
   readonly peak: { readonly rows: ClosedLoopRow[]; readonly best: ClosedLoopRow; readonly bestConcurrency: number };
   readonly interactiveSaturation: ClosedLoopRow;
@@ -352,6 +354,7 @@ export function runBatchDay(options: BatchDayOptions, log: (line: string) => voi
     profile: profile.name,
     admission: options.admission,
     reserve: options.reserve,
+    longPrefillTokenThreshold: options.profile.longPrefillTokenThreshold ?? 0,
     hourSeconds,
     peak: { ...peak, bestConcurrency },
     interactiveSaturation: saturation,

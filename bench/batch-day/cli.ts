@@ -78,7 +78,7 @@ controller, plotted. Also run as npm run bench:batch -- --day [options].`,
       choices: ['gateway', 'limits'],
       default: 'limits',
       value: 'A',
-      help: "how batch work is admitted. limits (default): the policy's number alone, batch requests per worker (static: the cap, the first LANE workers none), interactive requests to the least-outstanding worker. gateway: as the gateway's routing does (@maas/routing batchSlots: lanes formed from interactive requests in flight, GATEWAY_BATCH_RESERVE, none while a worker queues, GATEWAY_BATCH_CONCURRENCY capping a worker's running requests, the controller's limit on its batch requests), interactive requests kept clear of batch workers with room",
+      help: "how batch work is admitted. limits (default): the policy's number alone, batch requests per worker (static: the cap, the first LANE workers none), interactive requests to the least-outstanding worker. gateway: as the gateway's routing does (@maas/routing batchSlots: lanes formed from interactive requests in flight, GATEWAY_BATCH_RESERVE, none while a worker queues, under static control GATEWAY_BATCH_CONCURRENCY capping a worker's running requests and interactive requests on a batch-lane worker closing it; under adaptive control the lane exactly GATEWAY_INTERACTIVE_LANE (0 here) and the controller's paced limit on its batch requests alone), interactive requests kept clear of batch workers with room",
     },
     caps: {
       type: 'custom',
@@ -104,7 +104,7 @@ controller, plotted. Also run as npm run bench:batch -- --day [options].`,
     'adaptive-cap': {
       ...positiveInt,
       value: 'N',
-      help: "GATEWAY_BATCH_CONCURRENCY under adaptive control: the controller's ceiling (and with --admission gateway a cap on a worker's running requests too). Default: with limits, the peak's best concurrency (as bench/batch.ts sets it); with gateway, unset (the ceiling is the worker's slots)",
+      help: "GATEWAY_BATCH_CONCURRENCY under adaptive control: the controller's ceiling (only that, with either admission). Default: with limits, the peak's best concurrency (as bench/batch.ts sets it); with gateway, unset (the ceiling is the worker's slots)",
     },
     'objective-factor': {
       type: 'number',
@@ -133,8 +133,8 @@ controller, plotted. Also run as npm run bench:batch -- --day [options].`,
     'long-prefill-token-threshold': {
       type: 'integer',
       min: 0,
-      default: 0,
-      help: "vLLM's cap on one request's prompt tokens per step (default 0: off, as bench/batch.ts)",
+      default: 256,
+      help: "vLLM's cap on one request's prompt tokens per step (default 256: the engines run as a site mixing batch into interactive workers would run them, since one step carrying a full 2,048-token chunk of a batch prompt outlasts the derived TTFT objective and any first token sharing it misses whatever admission does; 0: off, as bench/batch.ts)",
     },
     'peak-concurrency': {
       type: 'custom',
@@ -229,7 +229,7 @@ export function renderWorkerCount(report: BatchDayReport, r: WorkerCountReport):
   const out: string[] = [];
   const o = r.objectives;
   out.push(
-    `## ${r.workers} workers: objectives TTFT p99 <= ${ms(o.ttftP99Ms)} ms, TPOT p99 <= ${ms(o.tpotP99Ms)} ms${o.derived ? ' (from the no-batch day)' : ''}; cluster peak ${formatNumber(r.clusterPeakTokensPerSecond)} batch tok/s; night = hours ${r.rates.nightHours.join(',')}; admission ${report.admission}, GATEWAY_BATCH_RESERVE ${report.reserve}`,
+    `## ${r.workers} workers: objectives TTFT p99 <= ${ms(o.ttftP99Ms)} ms, TPOT p99 <= ${ms(o.tpotP99Ms)} ms${o.derived ? ' (from the no-batch day)' : ''}; cluster peak ${formatNumber(r.clusterPeakTokensPerSecond)} batch tok/s; night = hours ${r.rates.nightHours.join(',')}; admission ${report.admission}, GATEWAY_BATCH_RESERVE ${report.reserve}, long-prefill-token-threshold ${report.longPrefillTokenThreshold}`,
   );
   out.push(
     renderTable(

@@ -6,10 +6,11 @@ export type { InteractiveSample, WorkerLoad };
 
 /**
  * How batch work is admitted in the simulated day:
- * - 'gateway': as the gateway's routing does (`batchSlots` of @maas/routing: lanes formed from the interactive
- *   requests in flight, GATEWAY_INTERACTIVE_LANE at least, GATEWAY_BATCH_RESERVE of slots and KV kept free,
- *   nothing while a worker queues, GATEWAY_BATCH_CONCURRENCY as a cap on its running requests, the
- *   controller's limit on its batch requests), interactive requests kept clear of batch workers with room;
+ * - 'gateway': as the gateway's routing does (`batchSlots` of @maas/routing: GATEWAY_BATCH_RESERVE of slots and
+ *   KV kept free, nothing while a worker queues; under static control lanes formed from the interactive requests
+ *   in flight, GATEWAY_INTERACTIVE_LANE at least, GATEWAY_BATCH_CONCURRENCY as a cap on a worker's running
+ *   requests; under adaptive control the lane GATEWAY_INTERACTIVE_LANE exactly and the controller's paced limit
+ *   on its batch requests), interactive requests kept clear of batch workers with room;
  * - 'limits': the policy's number alone, batch requests in flight per worker (the controller's limit, or a
  *   hand-set cap with `lane` workers taking none), interactive requests to the least-outstanding worker.
  */
@@ -54,7 +55,7 @@ export function staticCaps(admission: Admission, model: string, setting: StaticS
 /**
  * GATEWAY_BATCH_CONTROL=adaptive as the gateway runs it (BatchControlService): no interactive-only lane by
  * default; the controller's ceiling is GATEWAY_BATCH_CONCURRENCY (`cap`, Infinity: unset), else the
- * worker's slots, and under 'gateway' admission that cap and the reserve still apply.
+ * worker's slots (its only role under adaptive control), and under 'gateway' admission the reserve still applies.
  */
 export function adaptive(
   admission: Admission,
