@@ -114,6 +114,10 @@ describe('serving a GGUF model through llama.cpp', () => {
       kvCacheUsage: 0,
       prefixQueries: expect.any(Number),
       prefixHits: expect.any(Number),
+      // step time comes from tokens generated per running sequence: llama-engine exports no inter-token histogram
+      generatedTokens: 0,
+      tokenGapSum: undefined,
+      tokenGapCount: undefined,
     });
   });
 
