@@ -145,4 +145,21 @@ describe('token windows', () => {
     // A shared count that has not caught up with this gateway's own yet counts its own.
     expect(w.exceeded('chat', { chatShortWindowTokens: 700 }, t0 + 2000, { since: until, tokens: 0 })).toMatchObject({ used: 700 });
   });
+
+  it('leaves a shared count out of a window that no longer covers all of it, so the window still slides', () => {
+    const short = { shortMs: 4000, longMs: 86_400_000 };
+    const w = new KeyTokenWindows(short);
+    const until = t0 - 1000;
+    w.seed(
+      ledgerInstants(short, t0).map((since) => ({ since, chat: 0, batch: 0 })),
+      t0,
+      until,
+    );
+    w.add('chat', 40, t0 + 500);
+    const limits = { chatShortWindowTokens: 30 };
+    // the 40 tokens every gateway finished since `until`, all inside the 4 s window: refused
+    expect(w.exceeded('chat', limits, t0 + 1000, { since: until, tokens: 40 })).toMatchObject({ used: 40 });
+    // 5 s later the window starts after `until`: the shared 40 (from before it) no longer count, and it has slid
+    expect(w.exceeded('chat', limits, t0 + 5000, { since: until, tokens: 40 })).toBeUndefined();
+  });
 });

@@ -46,9 +46,13 @@ class WindowTally {
     }
   }
 
-  /** The tokens in the window; with `shared`, every gateway's tokens since `shared.since` replace this gateway's own. */
-  used(now: number, shared?: SharedRecent): number {
+  /**
+   * The tokens in the window; with `shared`, every gateway's tokens since `shared.since` replace this gateway's own
+   * — only while the window covers all of them (a window shorter than the time since the ledger's answer counts its own).
+   */
+  used(now: number, sharedRecent?: SharedRecent): number {
     this.expire(now);
+    const shared = sharedRecent && sharedRecent.since > now - this.lengthMs ? sharedRecent : undefined;
     let sum = 0;
     let ownSince = 0;
     for (const e of this.entries) {
