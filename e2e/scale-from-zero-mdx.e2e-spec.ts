@@ -174,7 +174,12 @@ describe('scale from zero on mdx: a held request powers on a VM whose launched w
     expect({ status: res.status, error: body.error }).toEqual({ status: 200, error: undefined });
     expect(body.choices).toHaveLength(1);
 
-    const started = await vms();
+    // the VM is marked ready when the vm-scaler hears its worker registered, which may come just after the answer
+    const started = await waitUntil(
+      async () => ((await vms()).every((v) => v.ready_at !== null) ? vms() : undefined),
+      30_000,
+      `mdx-vm-1 marked ready\n${diagnostics()}`,
+    );
     expect(started.map((v) => v.vm_id)).toEqual(['mdx-vm-1']);
     const registered = seen.find((e) => e.name === 'worker.registered' && e.body.vmId === 'mdx-vm-1');
     expect(registered?.body).toMatchObject({ workerId: 'mdx-vm-1', runtime: { kind: 'sim-engine' } });
