@@ -5,7 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { BatchDayReport, runBatchDay } from './benchmark';
+import { findProfile } from '@maas/engine-sim';
 import { parseBatchDayArgs } from './cli';
+import type { BatchPolicy } from './policies';
+import { simulateDay } from './simulation';
 
 describe('bench:batch --day on a tiny day', () => {
   let dir: string;
@@ -121,5 +124,40 @@ describe('bench:batch --day --admission gateway on a tiny day', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('simulateDay: shedding over the limit, as the gateway does', () => {
+  it('cancels the youngest batch requests over a cut limit at the tick and takes back their tokens', () => {
+    const cutAtMs = 20_000;
+    const policy: BatchPolicy = {
+      name: 'cut',
+      admission: 'limits',
+      // six batch requests per worker, then a cut to one: five per worker are shed at the tick
+      update: (nowMs, _samples, workers) => new Map(workers.map((w) => [w.workerId, nowMs < cutAtMs ? 6 : 1])),
+    };
+    const result = simulateDay({
+      profile: findProfile('a100-gpt-oss-20b'),
+      workers: 2,
+      schedule: { stepSeconds: 40, rates: [4] },
+      bucketSeconds: 10,
+      interactive: { promptTokens: 200, outputTokens: 50 },
+      batch: { promptTokens: 6000, outputTokens: 2000 },
+      batchPriority: 1,
+      policy,
+      tickMs: 1000,
+      timelineWindowSeconds: 5,
+      seed: 3,
+    });
+    const before = result.timeline.filter((p) => p.atSeconds < cutAtMs / 1000 && p.atSeconds >= 2);
+    const after = result.timeline.filter((p) => p.atSeconds >= cutAtMs / 1000);
+    expect(Math.max(...before.map((p) => p.batchInFlight))).toBe(12);
+    // the tick's record is taken after shedding: never over the limit once cut
+    expect(Math.max(...after.map((p) => p.batchInFlight))).toBe(2);
+    expect(result.batchShed).toBeGreaterThanOrEqual(10);
+    // shed tokens taken back from their buckets: the total is the buckets' sum, none negative
+    expect(result.buckets.reduce((s, b) => s + b.batchTokens, 0)).toBe(result.batchTokens);
+    for (const b of result.buckets) expect(b.batchTokens).toBeGreaterThanOrEqual(0);
+    expect(result.interactiveFinished).toBe(result.interactiveArrived);
   });
 });

@@ -213,7 +213,7 @@ export function runBatchDay(options: BatchDayOptions, log: (line: string) => voi
         batchTokens: result.batchTokens,
       });
       log(
-        `${workers} workers, ${label}: ${result.interactiveArrived} interactive requests, ${result.batchTokens} batch tokens, ${((Date.now() - started) / 1000).toFixed(1)} s wall`,
+        `${workers} workers, ${label}: ${result.interactiveArrived} interactive requests, ${result.batchTokens} batch tokens, ${result.batchShed} batch requests shed, ${((Date.now() - started) / 1000).toFixed(1)} s wall`,
       );
       return result;
     };

@@ -1,5 +1,6 @@
 import { EngineEvent, EngineProfile, SimulatedEngine } from '@maas/engine-sim';
 import { batchSlots, BatchLaneSpec, Endpoint, interactiveLaneFilter, RoutingRequest } from '@maas/routing';
+import { overLimit } from '../../services/gateway/src/batch/batch-shedding';
 import { seededRng } from '../lib/arrivals';
 import { BatchPolicy, InteractiveSample, WorkerLoad } from './policies';
 
@@ -64,6 +65,8 @@ export interface DayResult {
   readonly interactiveFinished: number;
   readonly interactiveFailed: number;
   readonly batchFinished: number;
+  /** Batch requests shed (aborted over a worker's limit; their tokens are not counted, the backlog runs them again). */
+  readonly batchShed: number;
   readonly batchTokens: number;
   readonly preemptions: number;
   readonly durationSeconds: number;
@@ -76,6 +79,8 @@ interface Live {
   readonly bucket: number;
   firstToken?: number;
   lastToken?: number;
+  /** A batch request's tokens counted so far, by bucket: taken back when it is shed. */
+  readonly counted?: Map<number, number>;
 }
 
 /** Nearest-rank p99 of an unsorted list; NaN when empty. */
@@ -96,7 +101,9 @@ function p99(values: number[]): number {
  *   it from vLLM's inter-token histogram) is heard, and under adaptive control the interactive latencies
  *   seen since the last tick (one sample per completed request, stamped with its first token, as
  *   BatchControlService sends them) and the heartbeats go to the controller, whose limits admission reads.
- * A limit lowered below what is in flight lets those requests finish (the gateway cancels none).
+ * Under adaptive control, as BatchControlService and the batch executor do, a worker's batch requests over
+ * the controller's limit are shed at the tick: the youngest are cancelled in the engine, their tokens are
+ * taken back (a shed request's answer is lost), and the backlog runs them again.
  */
 export function simulateDay(spec: DaySpec): DayResult {
   const { profile, schedule } = spec;
@@ -138,6 +145,7 @@ export function simulateDay(spec: DaySpec): DayResult {
   let finished = 0;
   let failed = 0;
   let batchFinished = 0;
+  let batchShed = 0;
   let batchTokens = 0;
 
   const rateAt = (t: number) => schedule.rates[Math.min(schedule.rates.length - 1, Math.floor(t / schedule.stepSeconds))];
@@ -157,7 +165,7 @@ export function simulateDay(spec: DaySpec): DayResult {
 
   const submitBatch = (w: number, now: number) => {
     const id = `b${serial++}`;
-    live.set(id, { kind: 'batch', worker: w, arrival: now, bucket: bucketOf(now) });
+    live.set(id, { kind: 'batch', worker: w, arrival: now, bucket: bucketOf(now), counted: new Map() });
     outstanding[w] += 1;
     batchInFlight[w] += 1;
     engines[w].submit(
@@ -232,12 +240,12 @@ export function simulateDay(spec: DaySpec): DayResult {
         if (event.type === 'finished' || event.type === 'failed') live.delete(event.id);
         return;
       }
-      if (event.type === 'first-token') {
-        buckets[bucketOf(event.time)].batchTokens += 1;
-        batchTokens += 1;
-      } else if (event.type === 'tokens') {
-        buckets[bucketOf(event.time)].batchTokens += event.count;
-        batchTokens += event.count;
+      const count = event.type === 'first-token' ? 1 : event.type === 'tokens' ? event.count : 0;
+      if (count > 0) {
+        const b = bucketOf(event.time);
+        buckets[b].batchTokens += count;
+        batchTokens += count;
+        r.counted?.set(b, (r.counted.get(b) ?? 0) + count);
       } else if (event.type === 'finished' || event.type === 'failed') {
         live.delete(event.id);
         outstanding[r.worker] -= 1;
@@ -271,6 +279,25 @@ export function simulateDay(spec: DaySpec): DayResult {
     if (spec.timelineWindowSeconds > 0) recentTpot.push({ at: event.time, ms: tpotMs });
   };
 
+  /** Cancels the worker's `count` youngest batch requests, taking back the tokens they made. */
+  const shed = (w: number, count: number, now: number) => {
+    const youngest = [...live.entries()]
+      .filter(([, r]) => r.kind === 'batch' && r.worker === w)
+      .sort((a, b) => b[1].arrival - a[1].arrival)
+      .slice(0, count);
+    for (const [id, r] of youngest) {
+      if (!engines[w].cancel(id, now)) continue;
+      live.delete(id);
+      outstanding[w] -= 1;
+      batchInFlight[w] -= 1;
+      batchShed += 1;
+      for (const [b, n] of r.counted ?? []) {
+        buckets[b].batchTokens -= n;
+        batchTokens -= n;
+      }
+    }
+  };
+
   const tick = (now: number) => {
     const loads: WorkerLoad[] = engines.map((e, i) => {
       const s = e.snapshot(now);
@@ -293,6 +320,7 @@ export function simulateDay(spec: DaySpec): DayResult {
       for (const [id, limit] of update(now * 1000, samples, loads)) limits.set(id, limit);
     }
     samples = [];
+    if (update) for (const [id, excess] of overLimit(limits, loads)) shed(ids.indexOf(id), excess, now);
     const bucket = buckets[bucketOf(now)];
     const meanLimit = update ? [...limits.values()].reduce((a, b) => a + b, 0) / spec.workers : Number.NaN;
     const inFlight = batchInFlight.reduce((a, b) => a + b, 0);
@@ -346,6 +374,7 @@ export function simulateDay(spec: DaySpec): DayResult {
     interactiveFinished: finished,
     interactiveFailed: failed,
     batchFinished,
+    batchShed,
     batchTokens,
     preemptions: engines.reduce((s, e) => s + e.snapshot().preemptions, 0),
     durationSeconds,

@@ -11,7 +11,8 @@ const CEILING = 16;
  * backlog alone climbs to the ceiling; interactive requests that miss their objectives cut the worker's
  * batch limit; when they stop, the limit climbs again. The objectives are set below anything a request
  * can reach, so every interactive request is evidence that they are at risk; directions and bounds
- * are asserted, not timings (a cut acts as the batch requests admitted before it finish).
+ * are asserted, not timings. A cut acts at once: the batch requests over the limit are shed (aborted
+ * unbilled and queued again).
  */
 describe('adaptive batch control', () => {
   let stack: Stack;
@@ -94,6 +95,13 @@ describe('adaptive batch control', () => {
     day = false;
     await load;
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(1); // the floor: the backlog keeps moving
+
+    // The cut acted at once: batch requests over the limit were shed, each ending unbilled and not a failure.
+    const shed = (await stack.usageEvents()).filter((e) => e.kind === 'batch' && e.errorCode === 'batch_shed');
+    expect(shed.length).toBeGreaterThan(0);
+    for (const e of shed) expect([e.promptTokens, e.completionTokens]).toEqual([0, 0]);
+    const afterDay = await client.batches.retrieve(batch.id);
+    expect(afterDay.request_counts!.failed).toBe(0);
 
     // Evening: interactive load gone, the limit climbs again, never past the ceiling.
     const again = await waitUntil(

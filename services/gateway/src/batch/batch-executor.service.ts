@@ -11,6 +11,8 @@ import { DispatchService } from '../services/dispatch.service';
 import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
 import { BatchGate } from '../policy/batch-gate';
+import type { Settlement } from '../services/dispatch.service';
+import { onBatchShed } from './batch-shedding';
 import { BatchFinalizerService, pastExpiry } from './batch-finalizer.service';
 import { BatchResult, routeOf, succeeded } from './batch-input';
 import { BatchInput, BatchInputsService } from './batch-inputs.service';
@@ -18,6 +20,10 @@ import { BatchQueueRepository, QueuedRequest } from './batch-queue.repository';
 import { BatchRepository, BatchRow } from './batch.repository';
 
 const inFlightGauge = new Gauge({ name: 'maas_gateway_batch_in_flight_requests', help: 'Batch requests this gateway is running' });
+const shedTotal = new Counter({
+  name: 'maas_gateway_batch_shed_total',
+  help: 'Batch requests aborted on a worker over its adaptive batch limit and requeued (unbilled)',
+});
 const resultsTotal = new Counter({
   name: 'maas_gateway_batch_results_total',
   help: 'Batch request results written, by outcome',
@@ -25,8 +31,6 @@ const resultsTotal = new Counter({
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Batch work has no client to go away: its dispatch is never abandoned midway. */
-const NEVER = new AbortController().signal;
 /** Answers worth another attempt: nothing ran, or the worker failed before answering. */
 const RETRYABLE = new Set([429, 499, 502, 503, 504]);
 
@@ -45,6 +49,11 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
   private readonly gate = new BatchGate<Waiter>();
   private gateTimer?: NodeJS.Timeout;
   private gateTurn?: NodeJS.Immediate;
+  /** Batch requests sent to workers, by request id: what shedding picks from. */
+  private readonly dispatched = new Map<string, { settlement: Settlement; abort: AbortController; at: number }>();
+  /** Times each line (batch id, line) was shed: sheds are not attempts. */
+  private readonly sheds = new Map<string, number>();
+  private unsubscribeShed?: () => void;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -65,10 +74,28 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     if (!this.config.GATEWAY_BATCH_EXECUTOR) return;
     this.running = true;
     this.loop = this.consume();
+    this.unsubscribeShed = onBatchShed((workerId, count) => this.shed(workerId, count));
+  }
+
+  /**
+   * Aborts up to `count` of the youngest batch requests running on the worker (the least work lost); each
+   * ends unbilled and its line is queued again, not counted as an attempt. Returns how many were shed.
+   */
+  shed(workerId: string, count: number): number {
+    const on = [...this.dispatched.values()]
+      .filter((d) => d.settlement.record.workerId === workerId && !d.settlement.settled && !d.settlement.shed)
+      .sort((a, b) => b.at - a.at)
+      .slice(0, Math.max(0, count));
+    for (const d of on) {
+      d.settlement.shed = true;
+      d.abort.abort();
+    }
+    return on.length;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
+    this.unsubscribeShed?.();
     await this.loop?.catch(() => undefined);
     // Unfinished requests are not acked: JetStream hands them to an executor again after the ack wait.
     const deadline = this.clock.monotonic() + this.config.GATEWAY_SHUTDOWN_GRACE;
@@ -168,6 +195,15 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
       const upstreamBody = priority === undefined ? requestBody : { ...requestBody, priority };
       const got = await this.dispatch(requestId, route, batchKey(batch), Buffer.from(JSON.stringify(upstreamBody)));
       release();
+      const lineKey = `${batchId}:${line}`;
+      if (got.shed) {
+        // shed to make room for interactive work: queued again at once, unbilled, not an attempt
+        shedTotal.inc();
+        this.sheds.set(lineKey, (this.sheds.get(lineKey) ?? 0) + 1);
+        if (this.sheds.size > 10_000) this.sheds.delete(this.sheds.keys().next().value!);
+        return q.nak(0);
+      }
+      const attempts = q.deliveries - (this.sheds.get(lineKey) ?? 0);
       let body: unknown = got.body;
       if (Buffer.isBuffer(got.body)) {
         try {
@@ -177,10 +213,11 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
         }
       }
       const retryable = got.statusCode === null || RETRYABLE.has(got.statusCode);
-      if (retryable && q.deliveries < this.config.GATEWAY_BATCH_ATTEMPTS && this.running) {
-        this.logger.warn('batch request will be retried', { batchId, line, status: got.statusCode, attempt: q.deliveries });
-        return q.nak(1000 * q.deliveries);
+      if (retryable && attempts < this.config.GATEWAY_BATCH_ATTEMPTS && this.running) {
+        this.logger.warn('batch request will be retried', { batchId, line, status: got.statusCode, attempt: attempts });
+        return q.nak(1000 * attempts);
       }
+      this.sheds.delete(lineKey);
       await this.write(
         q,
         got.statusCode === null
@@ -211,18 +248,25 @@ export class BatchExecutorService implements OnApplicationBootstrap, BeforeAppli
     route: InferenceRoute,
     key: VerifiedKey,
     raw: Buffer,
-  ): Promise<{ statusCode: number | null; body: Buffer | object | null }> {
+  ): Promise<{ statusCode: number | null; body: Buffer | object | null; shed: boolean }> {
     const settlement = this.dispatcher.begin(requestId, route, key, this.clock.now(), this.clock.monotonic(), { kind: 'batch' });
-    const outcome = await this.dispatcher.dispatch({ settlement, raw, contentType: 'application/json', signal: NEVER });
-    if (outcome.kind === 'gone') return { statusCode: null, body: null };
-    if (outcome.kind === 'error') return { statusCode: outcome.status, body: outcome.body };
-    const chunks: Buffer[] = [];
+    // Aborted only to shed it (see shed): batch work has no client to go away.
+    const abort = new AbortController();
+    this.dispatched.set(requestId, { settlement, abort, at: this.clock.monotonic() });
     try {
-      for await (const chunk of outcome.body) chunks.push(chunk as Buffer);
-    } catch {
-      return { statusCode: null, body: Buffer.concat(chunks) };
+      const outcome = await this.dispatcher.dispatch({ settlement, raw, contentType: 'application/json', signal: abort.signal });
+      if (outcome.kind === 'gone') return { statusCode: null, body: null, shed: settlement.shed };
+      if (outcome.kind === 'error') return { statusCode: outcome.status, body: outcome.body, shed: settlement.shed };
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of outcome.body) chunks.push(chunk as Buffer);
+      } catch {
+        return { statusCode: null, body: Buffer.concat(chunks), shed: settlement.shed };
+      }
+      return { statusCode: outcome.status, body: Buffer.concat(chunks), shed: settlement.shed };
+    } finally {
+      this.dispatched.delete(requestId);
     }
-    return { statusCode: outcome.status, body: Buffer.concat(chunks) };
   }
 
   /**

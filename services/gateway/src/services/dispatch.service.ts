@@ -81,9 +81,19 @@ export class Settlement {
     this.worker = undefined;
   }
 
+  /**
+   * Set before aborting a batch request the gateway sheds to make room for interactive work: it ends
+   * unbilled (no tokens, `batch_shed`), since its line runs again in full.
+   */
+  shed = false;
+
   settle(status: number, errorCode: string | null): void {
     this.leaveWorker();
-    this.usage.complete(this.record, status, errorCode);
+    if (this.shed) {
+      this.record.promptTokens = 0;
+      this.record.completionTokens = 0;
+    }
+    this.usage.complete(this.record, status, this.shed ? 'batch_shed' : errorCode);
   }
 }
 
