@@ -173,10 +173,15 @@ describe('drill: a worker SIGKILLed mid-stream under load', () => {
     const started = Date.now();
     const inFlight: Promise<void>[] = [];
     let killedAt = 0;
+    let runningAtKill = [0, 0];
     for (let i = 0; i < total; i++) {
       const due = started + (i * 1000) / RATE;
       if (due > Date.now()) await sleep(due - Date.now());
       if (i === Math.floor(total / 2)) {
+        // the worker with more requests running is the one killed, so the drill catches streams mid-way whatever the routing did
+        const running = await Promise.all([victim, survivor].map((w) => runningRequests(w.url)));
+        if (running[1] > running[0]) [victim, survivor] = [survivor, victim];
+        runningAtKill = running[1] > running[0] ? [running[1], running[0]] : running;
         killedAt = Date.now();
         victim.child.kill('SIGKILL');
       }
@@ -188,7 +193,9 @@ describe('drill: a worker SIGKILLed mid-stream under load', () => {
           .post(
             '/v1/chat/completions',
             secret,
-            chatBody({ stream, max_tokens: stream ? 400 : 48 }) /* streams last seconds: some are mid-way at the kill */,
+            chatBody(
+              stream ? { stream, max_tokens: 800, ignore_eos: true } : { max_tokens: 48 },
+            ) /* streams last seconds: some are mid-way at the kill */,
             { 'x-request-id': id },
           )
           .then(
@@ -230,7 +237,7 @@ describe('drill: a worker SIGKILLed mid-stream under load', () => {
 
     console.log(
       [
-        `drill worker-kill: ${total} requests at ${RATE} req/s over ${SECONDS} s (half streamed), one of two workers SIGKILLed at ${((killedAt - started) / 1000).toFixed(1)} s`,
+        `drill worker-kill: ${total} requests at ${RATE} req/s over ${SECONDS} s (half streamed), one of two workers SIGKILLed at ${((killedAt - started) / 1000).toFixed(1)} s (running there ${runningAtKill[0]}, on the other ${runningAtKill[1]})`,
         `  requests        succeeded ${ok.length}, streams cut with an SSE error ${cutStreams.length}, non-streamed failed ${failedPlain.length}, hung ${hung.length}`,
         `  ledger          rows ${rows.length} for ${all.length} requests, missing ${missing.length}, duplicates ${duplicates}, successes not billed as 200 ${okNotBilledOk.length}`,
         `  survivor        ${survivor.workerId} still serving: ${survivor.child.exitCode === null}`,
@@ -246,3 +253,11 @@ describe('drill: a worker SIGKILLed mid-stream under load', () => {
     expect(survivor.child.exitCode).toBeNull();
   }, 300_000);
 });
+
+/** The runtime's own count of requests running (vLLM's gauge, which the simulator exports too); 0 when it cannot be read. */
+async function runningRequests(url: string): Promise<number> {
+  const text = await fetch(`${url}/metrics`)
+    .then((r) => (r.ok ? r.text() : ''))
+    .catch(() => '');
+  return Number(/^vllm:num_requests_running(?:\{[^}]*\})? (\d+(?:\.\d+)?)/m.exec(text)?.[1] ?? 0);
+}
