@@ -133,6 +133,7 @@ describe('simulateDay: shedding over the limit, as the gateway does', () => {
     const policy: BatchPolicy = {
       name: 'cut',
       admission: 'limits',
+      shed: true,
       // six batch requests per worker, then a cut to one: five per worker are shed at the tick
       update: (nowMs, _samples, workers) => new Map(workers.map((w) => [w.workerId, nowMs < cutAtMs ? 6 : 1])),
     };

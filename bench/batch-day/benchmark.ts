@@ -42,6 +42,8 @@ export interface BatchDayOptions {
   readonly ttftObjectiveMs?: number;
   readonly tpotObjectiveMs?: number;
   readonly tickMs: number;
+  /** GATEWAY_BATCH_SHED for the adaptive runs. */
+  readonly shed: boolean;
   /** BatchController options over its defaults and the gateway's ceiling (GATEWAY_BATCH_CONCURRENCY, else the worker's slots). */
   readonly controller: Partial<Omit<BatchControllerOptions, 'objectives'>>;
   /** Closed-loop sweep for the engine's peak batch throughput. */
@@ -289,11 +291,12 @@ export function runBatchDay(options: BatchDayOptions, log: (line: string) => voi
         options.adaptiveCap ?? (options.admission === 'limits' ? bestConcurrency : Number.POSITIVE_INFINITY),
         options.reserve,
         profile.maxNumSeqs,
+        options.shed,
       );
     const adaptivePolicy = makeAdaptive();
     const adaptiveResult = run(adaptivePolicy, 'adaptive');
     const adaptiveRow = rowOf('adaptive', adaptiveResult.buckets, objectives, {
-      setting: `ceiling ${adaptivePolicy.controller.ceiling}, lane 0`,
+      setting: `ceiling ${adaptivePolicy.controller.ceiling}, lane 0${options.shed ? ', shed' : ''}`,
     });
 
     const stepResponse = runStepResponse(options, workers, hourly, scale, objectives, makeAdaptive(), log);

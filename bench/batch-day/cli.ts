@@ -115,6 +115,10 @@ controller, plotted. Also run as npm run bench:batch -- --day [options].`,
     },
     'ttft-objective-ms': { type: 'number', above: 0, value: 'MS', help: 'interactive TTFT p99 objective (default: derived)' },
     'tpot-objective-ms': { type: 'number', above: 0, value: 'MS', help: 'interactive TPOT p99 objective (default: derived)' },
+    shed: {
+      type: 'boolean',
+      help: "GATEWAY_BATCH_SHED for the adaptive runs: batch requests over a worker's limit are shed at each update",
+    },
     'tick-ms': {
       ...positiveInt,
       default: 1000,
@@ -194,6 +198,7 @@ export function parseBatchDayArgs(argv: readonly string[]): BatchDayOptions {
     ttftObjectiveMs: values['ttft-objective-ms'],
     tpotObjectiveMs: values['tpot-objective-ms'],
     tickMs: values['tick-ms'],
+    shed: values.shed ?? false,
     peakConcurrency: values['peak-concurrency'],
     peakRounds: values['peak-rounds'],
     stepNightSeconds: values['step-night-seconds'],

@@ -26,6 +26,8 @@ export interface BatchPolicy {
   readonly cap?: (worker: number) => number;
   /** Adaptive control: what happened since the last call; returns the batch requests each worker may have now. */
   update?(nowMs: number, samples: readonly InteractiveSample[], workers: readonly WorkerLoad[]): ReadonlyMap<string, number>;
+  /** GATEWAY_BATCH_SHED under adaptive control: batch requests over a worker's limit are shed at each update. */
+  readonly shed?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export function adaptive(
   cap: number,
   reserve: number,
   capacity: number,
+  shed = false,
 ): BatchPolicy & { readonly controller: BatchController } {
   const controller = new BatchController({ ...options, ceiling: options.ceiling ?? (Number.isFinite(cap) ? cap : capacity) });
   const concurrency = Number.isFinite(cap) ? new Map([[model, cap]]) : new Map<string, number>();
@@ -71,6 +74,7 @@ export function adaptive(
     name: 'adaptive',
     admission,
     controller,
+    shed,
     ...(admission === 'gateway' ? { lanes: { minInteractive: 0, reserve, concurrency } } : {}),
     // as BatchControlService hands the limits to routing: paced, one more batch request per worker per update
     update: (nowMs, samples, workers) => pacedLimits(controller.update(nowMs, samples, workers), workers),

@@ -101,8 +101,8 @@ function p99(values: number[]): number {
  *   it from vLLM's inter-token histogram) is heard, and under adaptive control the interactive latencies
  *   seen since the last tick (one sample per completed request, stamped with its first token, as
  *   BatchControlService sends them) and the heartbeats go to the controller, whose limits admission reads.
- * Under adaptive control, as BatchControlService and the batch executor do, a worker's batch requests over
- * the controller's limit are shed at the tick: the youngest are cancelled in the engine, their tokens are
+ * Under adaptive control with shedding (GATEWAY_BATCH_SHED), as BatchControlService and the batch executor
+ * do, a worker's batch requests over the controller's limit are shed at the tick: the youngest are cancelled in the engine, their tokens are
  * taken back (a shed request's answer is lost), and the backlog runs them again.
  */
 export function simulateDay(spec: DaySpec): DayResult {
@@ -320,7 +320,7 @@ export function simulateDay(spec: DaySpec): DayResult {
       for (const [id, limit] of update(now * 1000, samples, loads)) limits.set(id, limit);
     }
     samples = [];
-    if (update) for (const [id, excess] of overLimit(limits, loads)) shed(ids.indexOf(id), excess, now);
+    if (update && spec.policy.shed) for (const [id, excess] of overLimit(limits, loads)) shed(ids.indexOf(id), excess, now);
     const bucket = buckets[bucketOf(now)];
     const meanLimit = update ? [...limits.values()].reduce((a, b) => a + b, 0) / spec.workers : Number.NaN;
     const inFlight = batchInFlight.reduce((a, b) => a + b, 0);

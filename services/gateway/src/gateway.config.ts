@@ -107,6 +107,12 @@ export const gatewayConfigSpec = {
   /** How often the adaptive batch control reads latencies and heartbeats and sets each worker's batch limit. */
   GATEWAY_BATCH_CONTROL_INTERVAL: env.duration('1s'),
   /**
+   * Under adaptive batch control, abort the youngest batch requests on a worker over its limit (unbilled, queued
+   * again) so a cut acts at once. Off by default: on the day benchmark it cost more batch throughput (work lost,
+   * prefills redone) than it gave interactive latency (`npm run bench:batch -- --day --shed`).
+   */
+  GATEWAY_BATCH_SHED: env.bool(false),
+  /**
    * vLLM `priority` put in the body of every batch request sent upstream (lower is more urgent; interactive
    * requests have 0, so 1 lets them preempt batch work). Unset: no `priority` is sent. Set it only when every
    * runtime serving batch models runs with `--scheduling-policy priority`: vLLM rejects `priority` otherwise.

@@ -11,8 +11,8 @@ const CEILING = 16;
  * backlog alone climbs to the ceiling; interactive requests that miss their objectives cut the worker's
  * batch limit; when they stop, the limit climbs again. The objectives are set below anything a request
  * can reach, so every interactive request is evidence that they are at risk; directions and bounds
- * are asserted, not timings. A cut acts at once: the batch requests over the limit are shed (aborted
- * unbilled and queued again).
+ * are asserted, not timings. With GATEWAY_BATCH_SHED a cut acts at once: the batch requests over the
+ * limit are shed (aborted unbilled and queued again).
  */
 describe('adaptive batch control', () => {
   let stack: Stack;
@@ -25,6 +25,7 @@ describe('adaptive batch control', () => {
       GATEWAY_BATCH_SWEEP: '200ms',
       GATEWAY_BATCH_CONCURRENCY: `${MODEL}=${CEILING}`,
       GATEWAY_BATCH_OBJECTIVES: JSON.stringify({ '*': { ttftP99Ms: 1, tpotP99Ms: 0.01 } }),
+      GATEWAY_BATCH_SHED: 'true',
     });
     await stack.start();
     worker = await stack.startWorker();

@@ -33,8 +33,8 @@ const MAX_PENDING = 10_000;
  * Runs the adaptive batch control (GATEWAY_BATCH_CONTROL=adaptive): every GATEWAY_BATCH_CONTROL_INTERVAL,
  * one BatchController per served model reads the interactive latencies this gateway measured since the
  * last update and its workers' heartbeats, and its per-worker limits go to routing, which admits and
- * places batch work within them (paced, see pacedLimits); batch requests over a worker's limit are shed
- * (see batch-shedding).
+ * places batch work within them (paced, see pacedLimits); with GATEWAY_BATCH_SHED, batch requests over a
+ * worker's limit are shed (see batch-shedding).
  */
 @Injectable()
 export class BatchControlService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -108,8 +108,8 @@ export class BatchControlService implements OnApplicationBootstrap, OnApplicatio
       this.logger.debug('batch control', { model, nowMs: now, samples, workers, limits: Object.fromEntries(limits) });
       // admission adds at most one batch request per worker per update (see pacedLimits)
       this.routing.setBatchLimits(model, pacedLimits(limits, workers));
-      // a cut acts now: the youngest batch requests over a worker's limit are shed and requeued
-      for (const [workerId, excess] of overLimit(limits, workers)) shedBatch(workerId, excess);
+      // GATEWAY_BATCH_SHED: a cut acts now, the youngest batch requests over a worker's limit are shed and requeued
+      if (this.config.GATEWAY_BATCH_SHED) for (const [workerId, excess] of overLimit(limits, workers)) shedBatch(workerId, excess);
       this.gauge(model, limits, controller);
     }
   }
