@@ -172,6 +172,11 @@ export class KeyLimiter {
     return out;
   }
 
+  /** Requests this gateway admitted for the key in the last minute. */
+  requestsUsed(keyId: string, now: number): number {
+    return this.keys.get(keyId)?.requests.used(now) ?? 0;
+  }
+
   concurrent(keyId: string): number {
     return this.keys.get(keyId)?.concurrent ?? 0;
   }

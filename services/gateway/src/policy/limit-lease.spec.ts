@@ -3,6 +3,7 @@ import {
   countedFrom,
   EMPTY_STATE,
   exchange,
+  fallbackLimits,
   LEASE_SPEC,
   LeaseExchange,
   leaseSize,
@@ -143,6 +144,23 @@ describe('limit leases', () => {
     const limits = { requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 } as KeyLimits;
     expect(localShare(limits, 3, 2)).toMatchObject({ requestsPerMinute: 20, tokensPerMinute: 334, maxConcurrent: 2 });
     expect(localShare(limits, 1, 0)).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 });
+  });
+
+  it('cut off from the shared state, a gateway admits no more than the others left it when it last read the state', () => {
+    const limits = { requestsPerMinute: 60 } as KeyLimits;
+    // 60 counted in the last minute: this gateway admitted 25 and holds 1 unused lease; the others had 34
+    const state: SharedKeyState = { ...EMPTY_STATE, requests: [[sec(0), 60]] };
+    const behind = fallbackLimits(limits, 2, 0, { state, ownRequests: 25, unusedLease: 1 }, at(5000), LEASE_SPEC);
+    expect(behind.requestsPerMinute).toBe(26); // not its share of 30: 25 + 34 + 1 is the limit already
+    // the gateway that admitted most keeps its share as the ceiling (its own count refuses the next)
+    expect(fallbackLimits(limits, 2, 0, { state, ownRequests: 34, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(30);
+    // counts older than a minute and a lease lifetime leave no trace
+    expect(fallbackLimits(limits, 2, 0, { state, ownRequests: 0, unusedLease: 0 }, at(62_000), LEASE_SPEC).requestsPerMinute).toBe(30);
+    // never read the state: the share
+    expect(fallbackLimits(limits, 2, 0, { ownRequests: 0, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(30);
+    // everything used by the others: 1 (a limit of 0 would read as none), at most one more from here
+    const full: SharedKeyState = { ...EMPTY_STATE, requests: [[sec(0), 60]] };
+    expect(fallbackLimits(limits, 2, 0, { state: full, ownRequests: 0, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(1);
   });
 
   it("keeps every gateway's window tokens by kind and second for recentMs", () => {

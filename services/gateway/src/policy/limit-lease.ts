@@ -264,6 +264,27 @@ export function tokensExceeded(
 }
 
 /**
+ * The limits for this gateway's own counts while the shared state cannot be reached: its share among
+ * the gateways it last saw, and never more requests than the others had left it when it last read
+ * the state (their count there: the total less this gateway's own admissions and unused lease), so
+ * gateways that had split the minute unevenly do not each admit their full share on top of it.
+ */
+export function fallbackLimits(
+  limits: KeyLimits,
+  gateways: number,
+  slotsHeld: number,
+  last: { state?: SharedKeyState; ownRequests: number; unusedLease: number },
+  now: number,
+  spec: LeaseSpec = LEASE_SPEC,
+): KeyLimits {
+  const share = localShare(limits, gateways, slotsHeld);
+  if (!last.state || !limits.requestsPerMinute || !share.requestsPerMinute) return share;
+  const others = Math.max(0, countSince(last.state.requests, countedFrom(now, spec)) - last.ownRequests - last.unusedLease);
+  // at least 1: a limit of 0 would read as none; this gateway's own count (already there) refuses the next one
+  return { ...share, requestsPerMinute: Math.max(1, Math.min(share.requestsPerMinute, limits.requestsPerMinute - others)) };
+}
+
+/**
  * The limits a gateway applies alone while the shared state cannot be reached: its share of the
  * per-minute limits among the gateways last seen sharing the key (rounded up, so one gateway keeps
  * the whole limit), and the slots it held.

@@ -7,7 +7,7 @@ import {
   LEASE_SPEC,
   LeaseGrant,
   LeaseSpec,
-  localShare,
+  fallbackLimits,
   requestsExceeded,
   SharedKeyState,
   sharedStanding,
@@ -74,7 +74,7 @@ export class KeyLimitsService implements OnModuleDestroy {
     const { requestsPerMinute, tokensPerMinute, maxConcurrent } = limits;
     if (!this.shared || !(requestsPerMinute || tokensPerMinute || maxConcurrent)) return this.local.admit(keyId, limits, now);
     const h = this.holding(keyId);
-    if (this.clock.now() < this.localOnlyUntil) return this.local.admit(keyId, localShare(limits, h.gateways, h.slots), now);
+    if (this.clock.now() < this.localOnlyUntil) return this.local.admit(keyId, this.fallback(keyId, limits, h, now), now);
     for (;;) {
       const inFlight = this.local.concurrent(keyId);
       const leaseFresh = h.lease >= 1 && this.clock.now() - h.leasedAt < this.spec.lifetimeMs;
@@ -93,7 +93,7 @@ export class KeyLimitsService implements OnModuleDestroy {
         grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, h.lease > 0 && !leaseFresh);
       } catch (err) {
         this.localOnly(err);
-        return this.local.admit(keyId, localShare(limits, h.gateways, h.slots), now);
+        return this.local.admit(keyId, this.fallback(keyId, limits, h, now), now);
       }
       if (needLease && grant.requests < 1) return requestsExceeded(grant.state, requestsPerMinute!, this.clock.now(), this.spec);
       // Every slot is in use at this gateway or another.
@@ -111,6 +111,18 @@ export class KeyLimitsService implements OnModuleDestroy {
     h.limits = limits;
     this.keep(keyId, h);
     return undefined;
+  }
+
+  /** What this gateway may admit on its own counts while the shared state cannot be reached. */
+  private fallback(keyId: string, limits: KeyLimits, h: Holding, now: number): KeyLimits {
+    return fallbackLimits(
+      limits,
+      h.gateways,
+      h.slots,
+      { state: h.state, ownRequests: this.local.requestsUsed(keyId, now), unusedLease: Math.max(0, h.lease) },
+      this.clock.now(),
+      this.spec,
+    );
   }
 
   /**
