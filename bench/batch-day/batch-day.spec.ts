@@ -10,6 +10,21 @@ import { parseBatchDayArgs } from './cli';
 import type { BatchPolicy } from './policies';
 import { simulateDay } from './simulation';
 
+/**
+ * A day of its own (the benchmark's default ServeGen series lives outside the repository), as the
+ * options that select it: a campus-like curve at ServeGen's 600 s step, low at night, highest in the afternoon.
+ */
+function ownDay(dir: string): string[] {
+  const series = path.join(dir, 'series.csv');
+  const rows = Array.from({ length: 144 }, (_, i) => {
+    const hour = (i * 600) / 3600;
+    const rate = 400 + 600 * Math.max(0, Math.sin(((hour - 6) / 24) * 2 * Math.PI)) + 50 * Math.cos(i);
+    return `${i * 600},${rate.toFixed(4)}`;
+  });
+  fs.writeFileSync(series, ['t_seconds,requests_per_second', ...rows].join('\n') + '\n');
+  return ['--series', series, '--series-day', '0'];
+}
+
 describe('bench:batch --day on a tiny day', () => {
   let dir: string;
   let report: BatchDayReport;
@@ -17,6 +32,7 @@ describe('bench:batch --day on a tiny day', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-day-'));
     const options = parseBatchDayArgs([
+      ...ownDay(dir),
       '--workers',
       '2',
       '--compress',
@@ -102,7 +118,7 @@ describe('bench:batch --day --admission gateway on a tiny day', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batch-day-gateway-'));
     try {
       const options = parseBatchDayArgs(
-        ['--admission', 'gateway', '--workers', '2', '--compress', '1440', '--caps', '256', '--lanes', '0'].concat([
+        [...ownDay(dir), '--admission', 'gateway', '--workers', '2', '--compress', '1440', '--caps', '256', '--lanes', '0'].concat([
           '--peak-concurrency',
           '16,48',
           '--step-night-seconds',
