@@ -4,7 +4,8 @@ import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import busboy from 'busboy';
 import { BodyError, HttpExchange, readBody } from '../services/http-exchange';
 import { KeyAuthService } from '../services/key-auth.service';
-import { BatchApiError, BatchService } from './batch.service';
+import { ApiError } from '@maas/openai-wire';
+import { batchError, BatchService } from './batch.service';
 
 const FILES = '/v1/files';
 const BATCHES = '/v1/batches';
@@ -30,7 +31,7 @@ function readForm(ex: HttpExchange, maxFileBytes: number): Promise<UploadForm> {
       parser = busboy({ headers: ex.req.headers, limits: { files: 1, fileSize: maxFileBytes, fields: 16, fieldSize: 64 * 1024 } });
     } catch (err) {
       ex.req.resume();
-      return reject(new BatchApiError(400, `the multipart body could not be read: ${(err as Error).message}`, 'invalid_body'));
+      return reject(batchError(400, `the multipart body could not be read: ${(err as Error).message}`, 'invalid_body'));
     }
     parser.on('file', (name, stream, info) => {
       // A form cut short errors the part's stream as well as the parser; the parser's error answers it.
@@ -59,7 +60,7 @@ function readForm(ex: HttpExchange, maxFileBytes: number): Promise<UploadForm> {
     parser.on('error', (err: Error) => {
       ex.req.unpipe(parser);
       ex.req.resume();
-      reject(new BatchApiError(400, `the multipart body could not be read: ${err.message}`, 'invalid_body'));
+      reject(batchError(400, `the multipart body could not be read: ${err.message}`, 'invalid_body'));
     });
     ex.req.on('aborted', () => reject(new BodyError('aborted', 'client went away while sending the body')));
     ex.req.pipe(parser);
@@ -115,7 +116,7 @@ export class BatchController {
       }
       this.notAllowed(ex, `unknown request URL: ${method} ${path}`, 404);
     } catch (err) {
-      if (err instanceof BatchApiError) return ex.sendError(err.status, err.message, err.code, err.param, err.headers);
+      if (err instanceof ApiError) return ex.sendError(err.status, err.message, err.code, err.param, err.headers);
       if (err instanceof BodyError)
         return ex.sendError(
           err.reason === 'too_large' ? 413 : 400,
@@ -140,7 +141,7 @@ export class BatchController {
   private async upload(ex: HttpExchange, key: Parameters<BatchService['uploadFile']>[0]) {
     const contentType = ex.req.headers['content-type'] ?? '';
     if (!contentType.startsWith('multipart/form-data'))
-      throw new BatchApiError(400, 'POST /v1/files takes multipart/form-data with "file" and "purpose"', 'invalid_content_type');
+      throw batchError(400, 'POST /v1/files takes multipart/form-data with "file" and "purpose"', 'invalid_content_type');
     const max = this.config.GATEWAY_FILE_MAX_BYTES;
     const declared = Number(ex.req.headers['content-length']);
     if (declared > max + MULTIPART_OVERHEAD) {
@@ -148,9 +149,9 @@ export class BatchController {
       throw new BodyError('too_large', `request body of ${declared} bytes is larger than the limit of ${max} bytes`);
     }
     const form = await readForm(ex, max);
-    if (!form.file) throw new BatchApiError(400, 'the "file" part is missing', 'missing_required_parameter', 'file');
+    if (!form.file) throw batchError(400, 'the "file" part is missing', 'missing_required_parameter', 'file');
     if (form.tooLarge) throw new BodyError('too_large', `the file is larger than the limit of ${max} bytes`);
-    if (form.purpose === undefined) throw new BatchApiError(400, 'the "purpose" field is missing', 'missing_required_parameter', 'purpose');
+    if (form.purpose === undefined) throw batchError(400, 'the "purpose" field is missing', 'missing_required_parameter', 'purpose');
     return this.batches.uploadFile(key, form.file.name, form.purpose, form.file.data, form.expiresAfter);
   }
 
@@ -162,7 +163,7 @@ export class BatchController {
     } catch {
       // answered below
     }
-    throw new BatchApiError(400, 'the body must be a JSON object', 'invalid_json');
+    throw batchError(400, 'the body must be a JSON object', 'invalid_json');
   }
 
   private sendContent(ex: HttpExchange, data: Buffer): void {
@@ -177,7 +178,7 @@ function queryText(query: URLSearchParams, name: string): string | undefined {
   const value = query.get(name);
   if (value === null) return undefined;
   if (value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw new BatchApiError(400, `${name} must be at most 256 characters without control characters`, 'invalid_value', name);
+    throw batchError(400, `${name} must be at most 256 characters without control characters`, 'invalid_value', name);
   }
   return value;
 }

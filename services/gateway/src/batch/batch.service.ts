@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { BatchListReply, BatchListRequest } from '@maas/contracts';
 import { Logger } from '@maas/logging';
+import { ApiError, errorType } from '@maas/openai-wire';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
 import { describeWindowWouldExceed } from '../policy/token-windows';
@@ -14,16 +15,15 @@ import { BatchRepository, BatchRow, FileRow, ResultCounts } from './batch.reposi
 import { FILE_STORE, FileStore } from './file-store.repository';
 
 /** An OpenAI-shaped refusal of a files/batches call. */
-export class BatchApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly code: string,
-    readonly param: string | null = null,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
+/** A Files or Batches API error: OpenAI's `ApiError`, its type the one its status implies. */
+export function batchError(
+  status: number,
+  message: string,
+  code: string,
+  param: string | null = null,
+  headers: Record<string, string> = {},
+): ApiError {
+  return new ApiError(status, message, errorType(status), param, code, headers);
 }
 
 export const FILE_PURPOSES = ['batch', 'batch_output'] as const;
@@ -102,7 +102,7 @@ export class BatchService {
     expiresAfter: { anchor?: string; seconds?: string } = {},
   ) {
     if (!(FILE_PURPOSES as readonly string[]).includes(purpose) || purpose === 'batch_output') {
-      throw new BatchApiError(400, `purpose must be "batch" (got ${JSON.stringify(purpose)})`, 'invalid_value', 'purpose');
+      throw batchError(400, `purpose must be "batch" (got ${JSON.stringify(purpose)})`, 'invalid_value', 'purpose');
     }
     const lifetime = fileLifetimeMs(expiresAfter);
     // The user's expired files go now: their bytes leave the store before the quota is counted.
@@ -110,7 +110,7 @@ export class BatchService {
     const held = await this.repository.userFileBytes(key.userId);
     const quota = this.config.GATEWAY_FILE_QUOTA_BYTES;
     if (held + data.length > quota) {
-      throw new BatchApiError(
+      throw batchError(
         400,
         `this upload of ${data.length} bytes would take your files to ${held + data.length} bytes, over the quota of ${quota} bytes; delete files you no longer need`,
         'storage_quota_exceeded',
@@ -150,7 +150,7 @@ export class BatchService {
     // its batch reads requests from it until it ends: deleting it would leave the batch unable to finish
     const user = await this.repository.unfinishedBatchOf(id);
     if (user)
-      throw new BatchApiError(
+      throw batchError(
         409,
         `file ${id} is the input of batch ${user.id}, which is ${user.status}; cancel the batch or wait for it to end`,
         'file_in_use',
@@ -164,20 +164,19 @@ export class BatchService {
   private async ownFile(key: VerifiedKey, id: string): Promise<FileRow> {
     const f = await this.repository.file(id, key.userId);
     // Another user's file answers exactly like a missing one.
-    if (!f) throw new BatchApiError(404, `no file with id "${id}"`, 'file_not_found', 'file_id');
+    if (!f) throw batchError(404, `no file with id "${id}"`, 'file_not_found', 'file_id');
     return f;
   }
 
   async create(key: VerifiedKey, body: Record<string, unknown>) {
     const { input_file_id: inputFileId, endpoint, completion_window: window, metadata } = body;
-    if (typeof inputFileId !== 'string')
-      throw new BatchApiError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
+    if (typeof inputFileId !== 'string') throw batchError(400, 'input_file_id is required', 'missing_required_parameter', 'input_file_id');
     if (typeof endpoint !== 'string' || !(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
-      throw new BatchApiError(400, `endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}`, 'invalid_value', 'endpoint');
+      throw batchError(400, `endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}`, 'invalid_value', 'endpoint');
     }
-    if (window !== '24h') throw new BatchApiError(400, 'completion_window must be "24h"', 'invalid_value', 'completion_window');
+    if (window !== '24h') throw batchError(400, 'completion_window must be "24h"', 'invalid_value', 'completion_window');
     if (metadata !== undefined && metadata !== null && !isStringMap(metadata)) {
-      throw new BatchApiError(
+      throw batchError(
         400,
         'metadata must be an object of at most 16 string values (keys up to 64, values up to 512 characters, no NUL)',
         'invalid_value',
@@ -185,10 +184,10 @@ export class BatchService {
       );
     }
     const file = await this.ownFile(key, inputFileId).catch(() => {
-      throw new BatchApiError(404, `no file with id "${inputFileId}"`, 'file_not_found', 'input_file_id');
+      throw batchError(404, `no file with id "${inputFileId}"`, 'file_not_found', 'input_file_id');
     });
     if (file.purpose !== 'batch')
-      throw new BatchApiError(400, `file ${inputFileId} has purpose "${file.purpose}", not "batch"`, 'invalid_value', 'input_file_id');
+      throw batchError(400, `file ${inputFileId} has purpose "${file.purpose}", not "batch"`, 'invalid_value', 'input_file_id');
 
     const parsed = await parseBatchInputAsync(await this.store.get(inputFileId), endpoint as BatchEndpoint, (model) => {
       if (!key.allowsModel(model)) return `this API key may not use model "${model}"`;
@@ -227,7 +226,7 @@ export class BatchService {
       const pending = await this.repository.pendingInputTokens(key.keyId);
       const ceiling = this.config.GATEWAY_BATCH_MAX_PENDING_TOKENS;
       if (pending + parsed.inputTokens > ceiling) {
-        throw new BatchApiError(
+        throw batchError(
           429,
           `batch_pending_tokens limit: this batch has ~${parsed.inputTokens} input tokens and the key's queued and running batches ~${pending}; the limit is ${ceiling}`,
           'batch_pending_tokens_exceeded',
@@ -243,7 +242,7 @@ export class BatchService {
       const window = await this.budget.exceededWith(key, 'batch', parsed.inputTokens);
       if (window) {
         const limit = `batch_${window.window}_window_tokens`;
-        throw new BatchApiError(429, describeWindowWouldExceed(window), `${limit}_exceeded`, null, {
+        throw batchError(429, describeWindowWouldExceed(window), `${limit}_exceeded`, null, {
           ...(window.retryAfterSeconds === null ? {} : { 'retry-after': String(window.retryAfterSeconds) }),
           'x-ratelimit-name': limit,
           'x-ratelimit-limit': String(window.ceiling),
@@ -316,14 +315,14 @@ export class BatchService {
     const b = await this.ownBatch(key, id);
     const moved = await this.repository.transition(b.id, ['validating', 'in_progress'], 'cancelling', new Date(this.clock.now()));
     if (!moved && b.status !== 'cancelling' && b.status !== 'cancelled') {
-      throw new BatchApiError(409, `batch ${id} is ${b.status} and can no longer be cancelled`, 'batch_not_cancellable');
+      throw batchError(409, `batch ${id} is ${b.status} and can no longer be cancelled`, 'batch_not_cancellable');
     }
     return this.get(key, id);
   }
 
   private async ownBatch(key: VerifiedKey, id: string): Promise<BatchRow> {
     const b = await this.repository.batch(id, key.userId);
-    if (!b) throw new BatchApiError(404, `no batch with id "${id}"`, 'batch_not_found', 'batch_id');
+    if (!b) throw batchError(404, `no batch with id "${id}"`, 'batch_not_found', 'batch_id');
     return b;
   }
 }
@@ -335,7 +334,7 @@ export const FILE_LIFETIME_SECONDS = { min: 3600, max: 2_592_000 } as const;
 function fileLifetimeMs(e: { anchor?: string; seconds?: string }): number | undefined {
   if (e.anchor === undefined && e.seconds === undefined) return undefined;
   if (e.anchor !== 'created_at')
-    throw new BatchApiError(
+    throw batchError(
       400,
       `expires_after[anchor] must be "created_at" (got ${JSON.stringify(e.anchor ?? null)})`,
       'invalid_value',
@@ -343,7 +342,7 @@ function fileLifetimeMs(e: { anchor?: string; seconds?: string }): number | unde
     );
   const seconds = Number(e.seconds);
   if (!/^\d+$/.test(e.seconds ?? '') || seconds < FILE_LIFETIME_SECONDS.min || seconds > FILE_LIFETIME_SECONDS.max) {
-    throw new BatchApiError(
+    throw batchError(
       400,
       `expires_after[seconds] must be a whole number from ${FILE_LIFETIME_SECONDS.min} to ${FILE_LIFETIME_SECONDS.max} (got ${JSON.stringify(e.seconds ?? null)})`,
       'invalid_value',

@@ -111,8 +111,8 @@ export class SharedFileStore implements FileStore {
         const pause = RETRY_PAUSE_MS[Math.min(attempt, RETRY_PAUSE_MS.length - 1)];
         if (performance.now() + pause >= deadline) {
           // Loaded when needed: batch.service imports this file for its providers.
-          const { BatchApiError } = await import('./batch.service');
-          throw new BatchApiError(
+          const { batchError } = await import('./batch.service');
+          throw batchError(
             503,
             `the file store is unavailable (${what}: ${(err as Error).message}); nothing was stored or changed, retry after ${RETRY_AFTER_S} s`,
             'file_store_unavailable',
