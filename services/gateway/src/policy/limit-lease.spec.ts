@@ -1,6 +1,7 @@
 import type { KeyLimits } from '@maas/contracts';
 import {
   countedFrom,
+  countSince,
   EMPTY_STATE,
   exchange,
   fallbackLimits,
@@ -144,6 +145,31 @@ describe('limit leases', () => {
     const limits = { requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 } as KeyLimits;
     expect(localShare(limits, 3, 2)).toMatchObject({ requestsPerMinute: 20, tokensPerMinute: 334, maxConcurrent: 2 });
     expect(localShare(limits, 1, 0)).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 });
+  });
+
+  it('counts what a gateway admitted while cut off at its next exchange, so the others do not lease it again', () => {
+    // gateway a leased 30 of the minute; b, cut off, admitted 25 on its own counts
+    const a = exchange(undefined, ask({ want: 30 }), rpm60, at(0), LEASE_SPEC);
+    const b = exchange(
+      a.state,
+      ask({
+        gateway: 'b',
+        want: 0,
+        admittedAlone: [
+          [sec(1000), 20],
+          [sec(2000), 5],
+        ],
+      }),
+      rpm60,
+      at(6000),
+      LEASE_SPEC,
+    );
+    expect(countSince(b.state.requests, countedFrom(at(6000), LEASE_SPEC))).toBe(55);
+    // a asks for more: only the 5 left in the minute
+    expect(exchange(b.state, ask({ want: 10 }), rpm60, at(7000), LEASE_SPEC).requests).toBe(5);
+    // admissions older than the counted minute are not added
+    const late = exchange(undefined, ask({ gateway: 'b', want: 0, admittedAlone: [[sec(0), 9]] }), rpm60, at(62_000), LEASE_SPEC);
+    expect(countSince(late.state.requests, countedFrom(at(62_000), LEASE_SPEC))).toBe(0);
   });
 
   it('cut off from the shared state, a gateway admits no more than the others left it when it last read the state', () => {

@@ -59,6 +59,8 @@ export interface LeaseExchange {
   readonly slots: number;
   /** Window tokens of requests the gateway finished since its last exchange, per second of their finish. */
   readonly windowTokens?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
+  /** Requests the gateway admitted on its own counts while it could not reach the state, per second of admission. */
+  readonly admittedAlone?: SecondCounts;
 }
 
 export interface LeaseGrant {
@@ -148,6 +150,8 @@ export function exchange(
   const from = countedFrom(now, spec);
   const second = secondOf(now);
   let requests = added(s.requests, from, second, 0);
+  // Admitted while cut off: counted now, so the others do not lease them again within the minute.
+  for (const [sec, n] of ask.admittedAlone ?? []) if (n > 0 && sec >= from) requests = added(requests, from, sec, n);
   if (ask.returned && ask.returned.n > 0 && ask.returned.second >= from) {
     // Never below zero: the second may hold leases of other gateways only.
     const held = requests.find(([sec]) => sec === ask.returned!.second)?.[1] ?? 0;

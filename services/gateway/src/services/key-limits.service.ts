@@ -41,6 +41,8 @@ interface Holding {
   tokens: number;
   /** Window tokens of finished requests not yet added to the shared state, per second of their finish. */
   windowTokens: { chat: [number, number][]; batch: [number, number][] };
+  /** Requests admitted on this gateway's own counts while the state could not be reached, per second, not yet sent. */
+  alone: [number, number][];
   /** The key's limits when last seen, for exchanges off the request path. */
   limits?: KeyLimits;
   exchanging?: Promise<LeaseGrant>;
@@ -74,7 +76,7 @@ export class KeyLimitsService implements OnModuleDestroy {
     const { requestsPerMinute, tokensPerMinute, maxConcurrent } = limits;
     if (!this.shared || !(requestsPerMinute || tokensPerMinute || maxConcurrent)) return this.local.admit(keyId, limits, now);
     const h = this.holding(keyId);
-    if (this.clock.now() < this.localOnlyUntil) return this.local.admit(keyId, this.fallback(keyId, limits, h, now), now);
+    if (this.clock.now() < this.localOnlyUntil) return this.admitAlone(keyId, limits, h, now);
     for (;;) {
       const inFlight = this.local.concurrent(keyId);
       const leaseFresh = h.lease >= 1 && this.clock.now() - h.leasedAt < this.spec.lifetimeMs;
@@ -93,7 +95,7 @@ export class KeyLimitsService implements OnModuleDestroy {
         grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, h.lease > 0 && !leaseFresh);
       } catch (err) {
         this.localOnly(err);
-        return this.local.admit(keyId, this.fallback(keyId, limits, h, now), now);
+        return this.admitAlone(keyId, limits, h, now);
       }
       if (needLease && grant.requests < 1) return requestsExceeded(grant.state, requestsPerMinute!, this.clock.now(), this.spec);
       // Every slot is in use at this gateway or another.
@@ -111,6 +113,20 @@ export class KeyLimitsService implements OnModuleDestroy {
     h.limits = limits;
     this.keep(keyId, h);
     return undefined;
+  }
+
+  /** Admits on this gateway's own counts (the state cannot be reached), keeping what it admits for the next exchange. */
+  private admitAlone(keyId: string, limits: KeyLimits, h: Holding, now: number): LimitExceeded | undefined {
+    const refused = this.local.admit(keyId, this.fallback(keyId, limits, h, now), now);
+    if (!refused && limits.requestsPerMinute) {
+      const second = Math.floor(this.clock.now() / 1000);
+      const last = h.alone[h.alone.length - 1];
+      if (last && last[0] === second) last[1] += 1;
+      else h.alone.push([second, 1]);
+      h.limits = limits;
+      this.keep(keyId, h); // sent with the next exchange that gets through
+    }
+    return refused;
   }
 
   /** What this gateway may admit on its own counts while the shared state cannot be reached. */
@@ -197,6 +213,7 @@ export class KeyLimitsService implements OnModuleDestroy {
           slots: 0,
           tokens: 0,
           windowTokens: { chat: [], batch: [] },
+          alone: [],
         }),
       );
     return h;
@@ -210,12 +227,13 @@ export class KeyLimitsService implements OnModuleDestroy {
     const tokens = h.tokens;
     const copy = (counts: [number, number][]) => counts.map(([s, n]): [number, number] => [s, n]);
     const windowTokens = { chat: copy(h.windowTokens.chat), batch: copy(h.windowTokens.batch) };
+    const admittedAlone = copy(h.alone);
     const gateway = this.shared!.gatewayId;
     const run = async () => {
       const now = this.clock.now();
       const grant = await this.shared!.update(
         keyId,
-        (current) => exchange(current, { gateway, want, returned, tokens, slots, windowTokens }, limits, now, this.spec),
+        (current) => exchange(current, { gateway, want, returned, tokens, slots, windowTokens, admittedAlone }, limits, now, this.spec),
         EXCHANGE_TIMEOUT_MS,
       );
       // Sent: what was pending then (later ones were appended after it, and the last second may have grown).
@@ -227,6 +245,10 @@ export class KeyLimitsService implements OnModuleDestroy {
         pending.splice(0, sent.length - 1);
         if (pending[0]?.[0] === lastSecond) pending[0][1] -= lastSent;
         if (pending[0] && pending[0][1] <= 0) pending.shift();
+      }
+      for (const [second, n] of admittedAlone) {
+        const i = h.alone.findIndex(([s]) => s === second);
+        if (i >= 0 && (h.alone[i][1] -= n) <= 0) h.alone.splice(i, 1);
       }
       h.state = grant.state;
       h.syncedAt = this.clock.now();
@@ -255,7 +277,7 @@ export class KeyLimitsService implements OnModuleDestroy {
       h.timer = undefined;
       const inFlight = this.local.concurrent(keyId);
       const pending = h.windowTokens.chat.length + h.windowTokens.batch.length;
-      if (h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
+      if (h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.alone.length === 0 && h.slots <= inFlight && inFlight === 0) {
         this.held.delete(keyId);
         return;
       }
