@@ -297,14 +297,16 @@ describe('vm-scaler loop with the simulated provider', () => {
       ).rejects.toThrow(/cursor .* is not one vm-scaler.list-decisions gave out/);
       await expect(bus.request('vm-scaler.list-decisions', { since: from, until: to, limit: 501 } as never)).rejects.toThrow(/limit/);
 
-      // Pages stay well under NATS's payload limit (1 MiB): three 300 kB decisions come one per page.
-      const big = ['a', 'b', 'c'].map((x) => `sd-20200101T000000.000Z-big${x}`);
+      // Pages stay well under NATS's payload limit (1 MiB): three 300 kB decisions come one per page. They are recent
+      // (the vm-scaler's retention sweep would delete old ones mid-test) and of a model of their own.
+      const bigAt = Date.now() - 3_600_000;
+      const big = ['a', 'b', 'c'].map((x) => `sd-${new Date(bigAt).toISOString()}-big${x}`);
       for (const [i, id] of big.entries()) {
         await rows(
-          `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons) VALUES ($1, 'vms', null, $2, '{}', $3, $4)`,
+          `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons) VALUES ($1, 'vms', 'paging/big-decisions', $2, '{}', $3, $4)`,
           [
             id,
-            new Date(Date.UTC(2020, 0, 1, 0, 0, i)),
+            new Date(bigAt + i * 1000),
             JSON.stringify({ replicas: {}, capacity: { starts: [], drains: [], stops: [], models: {} } }),
             JSON.stringify(['x'.repeat(300_000)]),
           ],
@@ -317,7 +319,13 @@ describe('vm-scaler loop with the simulated provider', () => {
           const raw = await nc.request(
             new Subjects(namespace).subject('vm-scaler.list-decisions'),
             new TextEncoder().encode(
-              JSON.stringify({ since: '2020-01-01T00:00:00Z', until: '2020-01-02T00:00:00Z', limit: 10, ...(cursor ? { cursor } : {}) }),
+              JSON.stringify({
+                since: new Date(bigAt - 1000).toISOString(),
+                until: new Date(bigAt + 10_000).toISOString(),
+                model: 'paging/big-decisions',
+                limit: 10,
+                ...(cursor ? { cursor } : {}),
+              }),
             ),
           );
           expect(raw.data.length).toBeLessThan(1024 * 1024);
