@@ -165,10 +165,13 @@ describe('Slurm provider: each job signs in to NATS with a credential of its own
     await until(() => events.some((e) => e.vmId === vm.id && e.to === 'stopped'), `${vm.id} stopped`);
     await until(() => !nats.store.identities().some((i) => i.role === 'worker'), `the credential of ${vm.id} revoked`);
     expect(fs.existsSync(seedFile)).toBe(false);
-    const again = await signIn(seed, false).then(
-      async (nc) => (await nc.close(), 'signed in'),
-      (err: { code?: string }) => `refused: ${err.code}`,
-    );
+    // a connection attempt that times out on a loaded machine says nothing: tried again until the server answers
+    let again = 'refused: TIMEOUT';
+    for (let i = 0; i < 5 && again === 'refused: TIMEOUT'; i++)
+      again = await signIn(seed, false).then(
+        async (nc) => (await nc.close(), 'signed in'),
+        (err: { code?: string }) => `refused: ${err.code}`,
+      );
     expect(again).toBe('refused: AUTHORIZATION_VIOLATION');
     expect(warnings).toEqual([]);
   }, 180_000);
