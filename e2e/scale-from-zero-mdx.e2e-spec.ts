@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { JSONCodec } from 'nats';
 import { projectRoot } from '@maas/platform';
+import { zeroReplicaSpec } from './support/scaling-spec';
 import { startNode, StartedProcess, startService, StartedService } from '@maas/testing';
 import { chatBody, MODEL, PROFILE, Stack, waitUntil } from '../services/gateway/test/support/stack';
 
@@ -14,22 +15,7 @@ const USER = { username: 'maas-scaler', password: 'e2e-password-1' };
 /** The launched runtime's load time inside the VM: part of what a request for a model at zero waits for. */
 const STARTUP_DELAY_MS = 2000;
 
-/** One VM per 10 req/s, none without demand: the model is in the catalogue at zero replicas. */
-const spec = {
-  replicas: { stableWindowSeconds: 3, panicWindowSeconds: 1, scaleToZeroGracePeriodSeconds: 1 },
-  capacity: {
-    vmTypes: [{ name: PROFILE, accelerator: 'gpu', costPerHour: 1, bootSeconds: 5, slots: { [MODEL]: 1 }, maxCount: 1 }],
-    maxVms: 1,
-    bootMarginSeconds: 0,
-    forecastBand: 'off',
-    scaleDownDelaySeconds: 2,
-    scaleDownHysteresis: 0,
-    minDrainSeconds: 1,
-  },
-  models: {
-    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 1 },
-  },
-};
+const spec = zeroReplicaSpec(1);
 
 interface VmRow {
   vm_id: string;

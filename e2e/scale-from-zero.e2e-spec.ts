@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '@maas/platform';
+import { zeroReplicaSpec } from './support/scaling-spec';
 import { startService, StartedService } from '@maas/testing';
 import { chatBody, MODEL, PROFILE, Stack, waitUntil } from '../services/gateway/test/support/stack';
 
@@ -12,22 +13,7 @@ const run = promisify(execFile);
 /** The simulated runtime's load time: what a request for a model at zero waits for, plus the worker's own start. */
 const STARTUP_DELAY_MS = 3000;
 
-/** One worker per 10 req/s, none without demand: the model is in the catalogue at zero replicas. */
-const spec = {
-  replicas: { stableWindowSeconds: 3, panicWindowSeconds: 1, scaleToZeroGracePeriodSeconds: 1 },
-  capacity: {
-    vmTypes: [{ name: PROFILE, accelerator: 'gpu', costPerHour: 1, bootSeconds: 5, slots: { [MODEL]: 1 }, maxCount: 2 }],
-    maxVms: 2,
-    bootMarginSeconds: 0,
-    forecastBand: 'off',
-    scaleDownDelaySeconds: 2,
-    scaleDownHysteresis: 0,
-    minDrainSeconds: 1,
-  },
-  models: {
-    [MODEL]: { metric: 'rps', replicaRequestsPerSecond: 10, targetUtilization: 1, maxUtilization: 1, minReplicas: 0, maxReplicas: 2 },
-  },
-};
+const spec = zeroReplicaSpec(2);
 
 interface VmRow {
   vm_id: string;
