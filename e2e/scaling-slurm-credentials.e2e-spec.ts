@@ -128,7 +128,9 @@ describe('Slurm provider: each job signs in to NATS with a credential of its own
           .find((p) => {
             try {
               const args = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-              return args.includes('worker') && args.includes(vm.id);
+              // job ids restart at 1 in each test's Slurm: another suite's worker may bear the same id
+              const ours = fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`MAAS_NAMESPACE=${namespace}`);
+              return args.includes('worker') && args.includes(vm.id) && ours;
             } catch {
               return false;
             }

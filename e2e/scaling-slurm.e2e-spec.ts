@@ -151,7 +151,9 @@ describe('vm-scaler with the Slurm provider on a real slurmctld/slurmd', () => {
         /^\d+$/.test(p) &&
         (() => {
           try {
-            return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(reg.vmId);
+            // job ids restart at 1 in each test's Slurm: another suite's worker may bear the same id
+            const ours = fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`MAAS_NAMESPACE=${namespace}`);
+            return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(reg.vmId) && ours;
           } catch {
             return false;
           }
