@@ -13,6 +13,7 @@ import { WorkerHandler } from './handlers/worker.handler';
 import { Scaling1732500000000 } from './migrations/1732500000000-scaling';
 import { VmLifecycle1732700000000 } from './migrations/1732700000000-vm-lifecycle';
 import { EventOutbox1733200000000 } from './migrations/1733200000000-event-outbox';
+import { EventOutboxOrder1733900000000 } from './migrations/1733900000000-event-outbox-order';
 import { splitArgs } from './policy/worker-command';
 import { KubernetesApi } from './repositories/providers/kubernetes-api';
 import { KubernetesCapacityProvider } from './repositories/providers/kubernetes.provider';
@@ -53,7 +54,7 @@ export const VM_SCALER: ServiceDefinition = {
   description: 'Two-stage scaling: worker replicas, then VMs started ahead of forecast demand',
   database: {
     entities: [ScalingDecisionEntity, VmEntity],
-    migrations: [Scaling1732500000000, VmLifecycle1732700000000, EventOutbox1733200000000],
+    migrations: [Scaling1732500000000, VmLifecycle1732700000000, EventOutbox1733200000000, EventOutboxOrder1733900000000],
   },
 };
 

@@ -57,21 +57,18 @@ describe('vm-scaler event outbox across a NATS crash', () => {
     }
   };
 
-  /** Every `scaling.decided` in the SCALING stream: decision id → how many messages carry it. */
-  const streamDecisions = async (): Promise<Map<string, number>> => {
+  /** The SCALING stream in stream order: each message's subject and payload. */
+  const streamMessages = async (): Promise<{ subject: string; body: Record<string, unknown> }[]> => {
     nc ??= await connect({ servers: nats.url, name: 'outbox-test' });
     const jsm = await nc.jetstreamManager();
     const name = subjects.stream('scaling');
     const info = await jsm.streams.info(name);
-    const counts = new Map<string, number>();
-    const decided = subjects.subject('scaling.decided');
+    const out: { subject: string; body: Record<string, unknown> }[] = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
       const m = await jsm.streams.getMessage(name, { seq });
-      if (m.subject !== decided) continue;
-      const id = (JSON.parse(new TextDecoder().decode(m.data)) as { decisionId: string }).decisionId;
-      counts.set(id, (counts.get(id) ?? 0) + 1);
+      out.push({ subject: m.subject, body: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown> });
     }
-    return counts;
+    return out;
   };
 
   beforeAll(async () => {
@@ -111,6 +108,32 @@ describe('vm-scaler event outbox across a NATS crash', () => {
     );
     const health = await fetch(`${svc.url}/health`);
     expect(health.status).toBe(503); // the vm-scaler decides from NATS inputs and acts through NATS workers: it cannot do its job
+    // A backlog of several publishing batches, in the order it was stored...
+    const backlog = Array.from({ length: 250 }, (_, k) => ({
+      messageId: `outbox-test-${String(k).padStart(3, '0')}`,
+      payload: {
+        vmId: `outbox-test-node-${k % 7}`,
+        provider: 'simulated',
+        vmType: 'sim-gpu',
+        model: MODEL,
+        from: 'booting',
+        to: 'ready',
+        reason: `backlog ${k}`,
+        at: new Date().toISOString(),
+      },
+    }));
+    for (const e of backlog)
+      await rows("INSERT INTO event_outbox (message_id, name, payload) VALUES ($1, 'vm.state-changed', $2)", [
+        e.messageId,
+        JSON.stringify(e.payload),
+      ]);
+    // ...and decisions JetStream had acknowledged whose marks were lost: published again, stored once (their message ids)
+    const republished = await rows<{ message_id: string }>(
+      `UPDATE event_outbox SET published_at = NULL WHERE message_id IN
+         (SELECT message_id FROM event_outbox WHERE name = 'scaling.decided' AND published_at IS NOT NULL ORDER BY seq LIMIT 3)
+       RETURNING message_id`,
+    );
+    expect(republished).toHaveLength(3);
     await sleep(3000);
     await nats.restart();
     const restartedAt = new Date();
@@ -127,7 +150,15 @@ describe('vm-scaler event outbox across a NATS crash', () => {
     svc = undefined;
     const table = (await rows<{ decision_id: string }>('SELECT decision_id FROM scaling_decisions')).map((r) => r.decision_id);
     const pending = await rows<{ message_id: string }>('SELECT message_id FROM event_outbox WHERE published_at IS NULL');
-    const stream = await streamDecisions();
+    const messages = await streamMessages();
+    const stream = new Map<string, number>();
+    const decidedInOrder: string[] = [];
+    for (const m of messages) {
+      if (m.subject !== subjects.subject('scaling.decided')) continue;
+      const id = m.body.decisionId as string;
+      if (!stream.has(id)) decidedInOrder.push(id);
+      stream.set(id, (stream.get(id) ?? 0) + 1);
+    }
     console.log(
       `outbox across a NATS crash: ${table.length} decisions (${during.length} during the outage), ${stream.size} in the stream, ${pending.length} pending`,
     );
@@ -135,5 +166,11 @@ describe('vm-scaler event outbox across a NATS crash', () => {
     expect(table.filter((id) => !stream.has(id))).toEqual([]);
     expect([...stream.keys()].filter((id) => !table.includes(id))).toEqual([]);
     expect([...stream.values()].filter((n) => n !== 1)).toEqual([]);
+    // in the stream in the order they were decided (decision ids sort by time)
+    expect(decidedInOrder).toEqual([...decidedInOrder].sort());
+    expect(decidedInOrder.length).toBe(table.length);
+    // the backlog: every event once, in the order stored, though published in batches
+    const backlogInStream = messages.filter((m) => String(m.body.vmId).startsWith('outbox-test-node-')).map((m) => m.body.reason);
+    expect(backlogInStream).toEqual(backlog.map((e) => e.payload.reason));
   }, 120_000);
 });

@@ -15,38 +15,53 @@ export interface PendingOutboxEvent extends OutboxEvent {
   readonly attempts: number;
 }
 
+/** Rows per INSERT: 3 parameters each, far below PostgreSQL's 65,535. */
+const ROWS_PER_INSERT = 500;
+
 /** The `event_outbox` table: events are stored here first, in the transaction of what they describe. */
 @Injectable()
 export class EventOutboxRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  /** Adds events (an id already there is kept as it is); inside `tx` when given, so they commit with the state they describe. */
+  /**
+   * Adds events in one statement per few hundred (an id already there is kept as it is); inside
+   * `tx` when given, so they commit with the state they describe. They are published in the order given.
+   */
   async add(events: readonly OutboxEvent[], tx?: EntityManager): Promise<void> {
     const q = tx ?? this.db.manager;
-    for (const e of events) {
-      await q.query('INSERT INTO event_outbox (message_id, name, payload) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING', [
-        e.messageId,
-        e.name,
-        JSON.stringify(e.payload),
-      ]);
+    for (let from = 0; from < events.length; from += ROWS_PER_INSERT) {
+      const rows = events.slice(from, from + ROWS_PER_INSERT);
+      const params: unknown[] = [];
+      const values = rows.map((e) => {
+        params.push(e.messageId, e.name, JSON.stringify(e.payload));
+        const n = params.length;
+        return `($${n - 2}, $${n - 1}, $${n})`;
+      });
+      // VALUES rows take their sequence numbers in the order listed
+      await q.query(
+        `INSERT INTO event_outbox (message_id, name, payload) VALUES ${values.join(', ')} ON CONFLICT (message_id) DO NOTHING`,
+        params,
+      );
     }
   }
 
-  /** Unacknowledged events, oldest first. */
+  /** Unacknowledged events, in the order they were added. */
   async pending(limit: number): Promise<PendingOutboxEvent[]> {
     const rows = (await this.db.query(
       `SELECT message_id, name, payload, created_at, attempts FROM event_outbox
-       WHERE published_at IS NULL AND unpublishable IS NULL ORDER BY created_at, message_id LIMIT $1`,
+       WHERE published_at IS NULL AND unpublishable IS NULL ORDER BY seq LIMIT $1`,
       [limit],
     )) as { message_id: string; name: EventName; payload: MessageTypes[EventName]; created_at: Date; attempts: number }[];
     return rows.map((r) => ({ messageId: r.message_id, name: r.name, payload: r.payload, createdAt: r.created_at, attempts: r.attempts }));
   }
 
-  async markPublished(messageId: string, at: Date): Promise<void> {
-    await this.db.query('UPDATE event_outbox SET published_at = $2, attempts = attempts + 1, last_error = NULL WHERE message_id = $1', [
-      messageId,
-      at,
-    ]);
+  /** Marks events JetStream acknowledged, in one statement. */
+  async markPublished(messageIds: readonly string[], at: Date): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.db.query(
+      'UPDATE event_outbox SET published_at = $2, attempts = attempts + 1, last_error = NULL WHERE message_id = ANY($1::text[])',
+      [messageIds, at],
+    );
   }
 
   async markAttempt(messageId: string, error: string): Promise<void> {

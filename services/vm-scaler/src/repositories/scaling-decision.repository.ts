@@ -1,37 +1,39 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import type { ScalingDecided } from '@maas/contracts';
-import { EventOutboxRepository } from './event-outbox.repository';
 import { ScalingDecisionEntity } from './scaling-decision.entity';
-import { decidedEvent } from './scaling-events.repository';
 
 /** Decisions with their inputs in PostgreSQL: what `maas scaling explain|replay --db` reads. */
 @Injectable()
 export class ScalingDecisionRepository {
-  constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    private readonly outbox: EventOutboxRepository,
-  ) {}
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  /** Stores the decision and its `scaling.decided` outbox event in one transaction: both or neither. */
-  async insert(d: ScalingDecided): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (decision_id) DO NOTHING`,
-        [
-          d.decisionId,
-          d.stage,
-          d.model ?? null,
-          new Date(d.decidedAt),
-          JSON.stringify(d.inputs),
-          JSON.stringify(d.decision),
-          JSON.stringify(d.reasons),
-        ],
+  /**
+   * Stores decisions in one statement, inside `tx`: ScalingEventsRepository writes them in the
+   * transaction of their `scaling.decided` outbox events, both or neither.
+   */
+  async insertMany(decisions: readonly ScalingDecided[], tx: EntityManager): Promise<void> {
+    if (decisions.length === 0) return;
+    const params: unknown[] = [];
+    const values = decisions.map((d) => {
+      params.push(
+        d.decisionId,
+        d.stage,
+        d.model ?? null,
+        new Date(d.decidedAt),
+        JSON.stringify(d.inputs),
+        JSON.stringify(d.decision),
+        JSON.stringify(d.reasons),
       );
-      await this.outbox.add([decidedEvent(d)], tx);
+      const n = params.length;
+      return `(${Array.from({ length: 7 }, (_, k) => `$${n - 6 + k}`).join(', ')})`;
     });
+    await tx.query(
+      `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons)
+       VALUES ${values.join(', ')} ON CONFLICT (decision_id) DO NOTHING`,
+      params,
+    );
   }
 
   /** Drops decisions older than `before`; returns how many. */

@@ -24,8 +24,9 @@ export interface TickResult {
 /**
  * The scaling loop: every tick, observe (latest aggregates, forecasts, the provider's nodes with
  * their workers' in-flight counts and the actions still queued), decide, record the decision with
- * every input and reason (PostgreSQL and the SCALING stream), then hand its actions to
- * CapacityActionsService, which carries them out off the tick: a tick never waits on a cloud API.
+ * every input and reason (PostgreSQL and the SCALING stream, written and published off the tick),
+ * then hand its actions to CapacityActionsService, which carries them out off the tick: a tick never
+ * waits on a cloud API, nor on PostgreSQL or JetStream.
  */
 @Injectable()
 export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -75,6 +76,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     await this.actions.settled();
     await this.provider.close();
     await this.inventory.settled();
+    await this.events.stored();
   }
 
   /** One decision, unless the previous one is still being taken (then that one). */
@@ -129,12 +131,10 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
       },
     };
     const record = scalingDecided(id, nowMs, inputs, decision);
-    await this.decisions
-      .insert(record)
-      .catch((err: Error) => this.logger.error('could not store the decision', { decisionId: id, error: err.message }));
-    await this.events
+    // stored and published off the tick, in one transaction with whatever else waits to be written
+    void this.events
       .decided(record)
-      .catch((err: Error) => this.logger.error('could not persist scaling.decided', { decisionId: id, error: err.message }));
+      .catch((err: Error) => this.logger.error('could not store the decision', { decisionId: id, error: err.message }));
     if (this.config.SCALING_ACT) await this.actions.replicas(decision);
     if (actsOn(decision)) {
       this.logger.info('scaling decision', {
@@ -148,7 +148,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     }
     if (nowMs - this.lastPrune > 3_600_000) {
       this.lastPrune = nowMs;
-      await this.decisions
+      void this.decisions
         .prune(new Date(nowMs - this.config.SCALING_DECISION_RETENTION_MS))
         .catch((err: Error) => this.logger.warn('could not prune old decisions', { error: err.message }));
     }

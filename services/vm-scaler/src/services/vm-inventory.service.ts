@@ -10,6 +10,7 @@ import { WorkerFleetService } from './worker-fleet.service';
 @Injectable()
 export class VmInventoryService implements OnModuleInit, OnModuleDestroy {
   private chain: Promise<void> = Promise.resolve();
+  private queued: CapacityEvent[] = [];
   private unsubscribe?: () => void;
 
   constructor(
@@ -45,13 +46,21 @@ export class VmInventoryService implements OnModuleInit, OnModuleDestroy {
       reason: e.reason,
     });
     if (e.to === 'stopped' || e.to === 'failed') this.fleet.forget(e.vmId);
-    this.chain = this.chain.then(async () => {
-      await this.events
-        .vmChanged(e)
-        .catch((err: Error) => this.logger.error('could not persist vm.state-changed', { vmId: e.vmId, to: e.to, error: err.message }));
+    this.queued.push(e);
+    if (this.queued.length === 1) this.chain = this.chain.then(() => this.record());
+  }
+
+  /** Records every change queued by now: their events in one write, then the rows in order. */
+  private async record(): Promise<void> {
+    const batch = this.queued;
+    this.queued = [];
+    await this.events
+      .vmsChanged(batch)
+      .catch((err: Error) => this.logger.error('could not persist vm.state-changed', { changes: batch.length, error: err.message }));
+    for (const e of batch) {
       await this.vms
         .changed(e)
         .catch((err: Error) => this.logger.error('could not record the node', { vmId: e.vmId, to: e.to, error: err.message }));
-    });
+    }
   }
 }
