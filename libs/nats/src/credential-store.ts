@@ -18,6 +18,11 @@ export interface NatsServerSettings {
   readonly hosts?: readonly string[];
   /** Several servers in one cluster: one config and certificate per node instead of `nats-server.conf`. */
   readonly cluster?: NatsClusterSettings;
+  /**
+   * The one server certificate also serves routes (a Kubernetes StatefulSet whose pods share it): it is then
+   * a TLS client certificate too, as the server a route dials checks the dialling one.
+   */
+  readonly sharedRouteCertificate?: boolean;
 }
 
 /** A server of a cluster: its name and the address (DNS name or IP) clients and the other servers reach it at. */
@@ -142,7 +147,11 @@ export class NatsCredentialStore {
       if (!fs.existsSync(this.routePasswordFile)) writePrivate(this.routePasswordFile, randomBytes(24).toString('base64url'));
     } else {
       const listen = server.host !== '0.0.0.0' && IP.test(server.host) ? [server.host] : [];
-      this.ensureServerCertificate('server', ['localhost', os.hostname(), ...listen, ...(server.hosts ?? [])], false);
+      this.ensureServerCertificate(
+        'server',
+        ['localhost', os.hostname(), ...listen, ...(server.hosts ?? [])],
+        server.sharedRouteCertificate === true,
+      );
     }
     let identities = this.exists() ? [...this.read().identities] : [];
     for (const role of [...SERVICE_ROLES, 'cli-admin', 'cli-readonly'] as const) {
@@ -259,7 +268,9 @@ export class NatsCredentialStore {
       .concat(ips.map((ip) => `IP:${ip}`))
       .join(',');
     const sanFile = path.join(this.dir, `${base}.san`);
-    if (fs.existsSync(cert.cert) && fs.existsSync(sanFile) && fs.readFileSync(sanFile, 'utf8') === san) return;
+    // what the certificate was made for: its names, and whether it is a client certificate too
+    const madeFor = routes ? `${san}\nclientAuth` : san;
+    if (fs.existsSync(cert.cert) && fs.existsSync(sanFile) && fs.readFileSync(sanFile, 'utf8') === madeFor) return;
     const csr = path.join(this.dir, `${base}.csr`);
     const ext = path.join(this.dir, `${base}.ext`);
     this.openssl([
@@ -294,7 +305,7 @@ export class NatsCredentialStore {
     for (const f of [caKey, this.caFile, cert.key, cert.cert, path.join(this.dir, 'ca.srl')]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
     fs.rmSync(csr, { force: true });
     fs.rmSync(ext, { force: true });
-    writePrivate(sanFile, san);
+    writePrivate(sanFile, madeFor);
   }
 
   /** The config of the one server: listener, JetStream, TLS required, one user per identity with its allow-lists. */

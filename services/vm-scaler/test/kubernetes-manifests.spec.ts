@@ -166,8 +166,15 @@ describe.each(OVERLAYS)('deploy/kubernetes/overlays/%s', (overlay) => {
     const conf: string = find(built, 'ConfigMap', 'nats-config').data['nats.conf'];
     expect(conf).toMatch(/jetstream \{\s+store_dir: \/data/);
     expect(conf).toMatch(/server_name: \$POD_NAME/);
-    const routes = [...conf.matchAll(/nats:\/\/([a-z0-9.-]+):6222/g)].map((m) => m[1]);
-    expect(routes).toEqual([0, 1, 2].map((i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}`));
+    // routes from the Secret: each server through the headless Service, over mutual TLS with the route password
+    expect(conf).toMatch(/^include \.\.\/secret\/cluster\.conf$/m);
+    const cluster = natsSecrets.find((x) => x.metadata.name === 'open-maas-nats-server')!.stringData['cluster.conf'] as string;
+    const password = /password: "([A-Za-z0-9_-]{32})"/.exec(cluster)?.[1];
+    expect(password).toBeDefined();
+    const routes = [...cluster.matchAll(/nats-route:\/\/route:([^@]+)@([a-z0-9.-]+):6222/g)].map((m) => [m[1], m[2]]);
+    expect(routes).toEqual([0, 1, 2].map((i) => [password, `${sts.metadata.name}-${i}.${sts.spec.serviceName}`]));
+    expect(cluster).toMatch(/tls \{[^}]*verify: true/);
+    expect(conf).not.toContain(password);
     expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
     expect(sts.spec.template.spec.containers[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
     expect(find(built, 'ConfigMap', 'open-maas').data.NATS_URL).toBe(`tls://${find(built, 'Service', 'nats').metadata.name}:4222`);
@@ -390,14 +397,19 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
           fs.writeFileSync(path.join(root(m.mountPath), key), text, { mode: 0o600 });
       }
       // one host plays three pods: only the listeners, the route addresses and absolute paths move
-      const conf = fs
-        .readFileSync(root(configFile), 'utf8')
-        .replace(/^port: 4222$/m, `port: ${ports[i].client}`)
-        .replace(/^http_port: 8222$/m, `http_port: ${ports[i].monitor}`)
-        .replace(/^ {2}port: 6222$/m, `  port: ${ports[i].cluster}`)
-        .replace(/nats:\/\/nats-(\d)\.nats-headless:6222/g, (_, j: string) => `nats://127.0.0.1:${ports[Number(j)].cluster}`)
-        .replace(/(store_dir|cert_file|key_file|ca_file): \//g, `$1: ${path.join(dir, `nats-${i}`)}/`);
-      fs.writeFileSync(root(configFile), conf);
+      const move = (file: string) =>
+        fs.writeFileSync(
+          file,
+          fs
+            .readFileSync(file, 'utf8')
+            .replace(/^port: 4222$/m, `port: ${ports[i].client}`)
+            .replace(/^http_port: 8222$/m, `http_port: ${ports[i].monitor}`)
+            .replace(/^ {2}port: 6222$/m, `  port: ${ports[i].cluster}`)
+            .replace(/@nats-(\d)\.nats-headless:6222/g, (_, j: string) => `@127.0.0.1:${ports[Number(j)].cluster}`)
+            .replace(/(store_dir|cert_file|key_file|ca_file): \//g, `$1: ${path.join(dir, `nats-${i}`)}/`),
+        );
+      move(root(configFile));
+      move(path.join(path.dirname(root(configFile)), '..', 'secret', 'cluster.conf'));
       const server = spawn('nats-server', ['--config', root(configFile)], {
         env: { ...process.env, POD_NAME: `nats-${i}` },
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -452,6 +464,67 @@ describe('the NATS of deploy/kubernetes: three nats-servers with its config and 
     );
     await expect(connect({ servers: `tls://127.0.0.1:${port}`, reconnect: false, timeout: 5000 })).rejects.toThrow();
   });
+
+  it('takes routes only from a server with a certificate of its CA and the route password', async () => {
+    const secretDir = path.join(dir, 'nats-0', 'etc/nats/secret');
+    const password = /password: "([^"]+)"/.exec(fs.readFileSync(path.join(secretDir, 'cluster.conf'), 'utf8'))![1];
+    const monitor = async (p: number, what: string) => (await fetch(`http://127.0.0.1:${p}/${what}`)).json() as Promise<Any>;
+    const attempt = async (name: string, cluster: string) => {
+      const own = { client: await freePort(), monitor: await freePort(), cluster: await freePort() };
+      const file = path.join(dir, `${name}.conf`);
+      fs.writeFileSync(
+        file,
+        [
+          `server_name: ${name}`,
+          `listen: 127.0.0.1:${own.client}`,
+          `http: 127.0.0.1:${own.monitor}`,
+          `cluster { name: open-maas, listen: 127.0.0.1:${own.cluster}, ${cluster}, routes: [${ports.map((p) => `"nats-route://ROUTE@127.0.0.1:${p.cluster}"`).join(', ')}] }`,
+          '',
+        ]
+          .join('\n')
+          .replace(/ROUTE/g, cluster.includes('tls') ? 'route:wrong-password' : `route:${password}`),
+      );
+      const server = spawn('nats-server', ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      server.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+      try {
+        // it dials each server again and again: its log shows each attempt closed
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline && (log.match(/connection closed/g) ?? []).length < 3) await new Promise((r) => setTimeout(r, 200));
+        const id = (await monitor(own.monitor, 'varz')).server_id as string;
+        const joined = await Promise.all(
+          ports.map(async (p) => ((await monitor(p.monitor, 'routez')).routes as { remote_id: string }[]).some((r) => r.remote_id === id)),
+        );
+        return {
+          joined,
+          ownRoutes: (await monitor(own.monitor, 'routez')).num_routes as number,
+          tried: /connection closed/.test(log),
+          log,
+        };
+      } finally {
+        const exited = new Promise((r) => server.once('exit', r));
+        server.kill('SIGTERM');
+        await exited;
+      }
+    };
+    // the CA's certificate, a wrong password
+    const tls = `tls { cert_file: "${secretDir}/server.pem", key_file: "${secretDir}/server.key", ca_file: "${secretDir}/ca.pem", verify: true, timeout: 5 }`;
+    const wrongPassword = await attempt('intruder-password', tls);
+    expect({ joined: wrongPassword.joined, ownRoutes: wrongPassword.ownRoutes, tried: wrongPassword.tried }).toEqual({
+      joined: [false, false, false],
+      ownRoutes: 0,
+      tried: true,
+    });
+    // the password, no certificate of the CA
+    const noCertificate = await attempt('intruder-plain', 'no_advertise: true');
+    expect({ joined: noCertificate.joined, ownRoutes: noCertificate.ownRoutes, tried: noCertificate.tried }).toEqual({
+      joined: [false, false, false],
+      ownRoutes: 0,
+      tried: true,
+    });
+    // the three still route to each other
+    for (const p of ports) expect(((await monitor(p.monitor, 'routez')).num_routes as number) >= 2).toBe(true);
+  }, 60_000);
 
   it('lets the forecaster, started as its Deployment configures it, connect with its own nkey and the CA, and become ready', async () => {
     const d = find(built, 'Deployment', 'forecaster');
