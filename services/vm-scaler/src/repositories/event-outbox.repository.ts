@@ -16,7 +16,20 @@ export interface PendingOutboxEvent extends OutboxEvent {
 }
 
 /** Rows per INSERT: 3 parameters each, far below PostgreSQL's 65,535. */
-const ROWS_PER_INSERT = 500;
+export const ROWS_PER_INSERT = 500;
+
+/**
+ * The INSERT of `events`, its parameters appended to `params` (numbered after those already there).
+ * VALUES rows take their sequence numbers in the order listed: the order they are published in.
+ */
+export function outboxInsert(events: readonly OutboxEvent[], params: unknown[]): string {
+  const values = events.map((e) => {
+    params.push(e.messageId, e.name, JSON.stringify(e.payload));
+    const n = params.length;
+    return `($${n - 2}, $${n - 1}, $${n})`;
+  });
+  return `INSERT INTO event_outbox (message_id, name, payload) VALUES ${values.join(', ')} ON CONFLICT (message_id) DO NOTHING`;
+}
 
 /** The `event_outbox` table: events are stored here first, in the transaction of what they describe. */
 @Injectable()
@@ -30,18 +43,8 @@ export class EventOutboxRepository {
   async add(events: readonly OutboxEvent[], tx?: EntityManager): Promise<void> {
     const q = tx ?? this.db.manager;
     for (let from = 0; from < events.length; from += ROWS_PER_INSERT) {
-      const rows = events.slice(from, from + ROWS_PER_INSERT);
       const params: unknown[] = [];
-      const values = rows.map((e) => {
-        params.push(e.messageId, e.name, JSON.stringify(e.payload));
-        const n = params.length;
-        return `($${n - 2}, $${n - 1}, $${n})`;
-      });
-      // VALUES rows take their sequence numbers in the order listed
-      await q.query(
-        `INSERT INTO event_outbox (message_id, name, payload) VALUES ${values.join(', ')} ON CONFLICT (message_id) DO NOTHING`,
-        params,
-      );
+      await q.query(outboxInsert(events.slice(from, from + ROWS_PER_INSERT), params), params);
     }
   }
 

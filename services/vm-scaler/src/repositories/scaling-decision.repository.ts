@@ -1,40 +1,35 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { ScalingDecided } from '@maas/contracts';
 import { ScalingDecisionEntity } from './scaling-decision.entity';
+
+/**
+ * The INSERT of `decisions`, its parameters appended to `params`: ScalingEventsRepository runs it in
+ * one statement with their `scaling.decided` outbox events, both or neither.
+ */
+export function decisionsInsert(decisions: readonly ScalingDecided[], params: unknown[]): string {
+  const values = decisions.map((d) => {
+    params.push(
+      d.decisionId,
+      d.stage,
+      d.model ?? null,
+      new Date(d.decidedAt),
+      JSON.stringify(d.inputs),
+      JSON.stringify(d.decision),
+      JSON.stringify(d.reasons),
+    );
+    const n = params.length;
+    return `(${Array.from({ length: 7 }, (_, k) => `$${n - 6 + k}`).join(', ')})`;
+  });
+  return `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons)
+    VALUES ${values.join(', ')} ON CONFLICT (decision_id) DO NOTHING`;
+}
 
 /** Decisions with their inputs in PostgreSQL: what `maas scaling explain|replay --db` reads. */
 @Injectable()
 export class ScalingDecisionRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
-
-  /**
-   * Stores decisions in one statement, inside `tx`: ScalingEventsRepository writes them in the
-   * transaction of their `scaling.decided` outbox events, both or neither.
-   */
-  async insertMany(decisions: readonly ScalingDecided[], tx: EntityManager): Promise<void> {
-    if (decisions.length === 0) return;
-    const params: unknown[] = [];
-    const values = decisions.map((d) => {
-      params.push(
-        d.decisionId,
-        d.stage,
-        d.model ?? null,
-        new Date(d.decidedAt),
-        JSON.stringify(d.inputs),
-        JSON.stringify(d.decision),
-        JSON.stringify(d.reasons),
-      );
-      const n = params.length;
-      return `(${Array.from({ length: 7 }, (_, k) => `$${n - 6 + k}`).join(', ')})`;
-    });
-    await tx.query(
-      `INSERT INTO scaling_decisions (decision_id, stage, model, decided_at, inputs, decision, reasons)
-       VALUES ${values.join(', ')} ON CONFLICT (decision_id) DO NOTHING`,
-      params,
-    );
-  }
 
   /** Drops decisions older than `before`; returns how many. */
   async prune(before: Date): Promise<number> {

@@ -6,8 +6,8 @@ import { Logger } from '@maas/logging';
 import { MessageBus } from '@maas/nats';
 import { BusLink } from '@maas/platform';
 import type { CapacityEvent } from '@maas/scaling';
-import { EventOutboxRepository, OutboxEvent } from './event-outbox.repository';
-import { ScalingDecisionRepository } from './scaling-decision.repository';
+import { EventOutboxRepository, OutboxEvent, outboxInsert, ROWS_PER_INSERT } from './event-outbox.repository';
+import { decisionsInsert } from './scaling-decision.repository';
 
 const BATCH = 100;
 
@@ -54,7 +54,6 @@ export class ScalingEventsRepository {
     @InjectDataSource() private readonly db: DataSource,
     private readonly bus: MessageBus,
     private readonly outbox: EventOutboxRepository,
-    private readonly decisions: ScalingDecisionRepository,
     private readonly link: BusLink,
     private readonly logger: Logger,
   ) {}
@@ -102,11 +101,18 @@ export class ScalingEventsRepository {
   private async write(batch: readonly QueuedWrite[]): Promise<void> {
     const decisions = batch.flatMap((w) => (w.decision ? [w.decision] : []));
     const events = batch.flatMap((w) => w.events);
-    if (decisions.length === 0) return this.outbox.add(events);
-    await this.db.transaction(async (tx) => {
-      await this.decisions.insertMany(decisions, tx);
-      await this.outbox.add(events, tx);
-    });
+    if (decisions.length === 0 || events.length > ROWS_PER_INSERT) {
+      if (decisions.length === 0) return this.outbox.add(events);
+      return this.db.transaction(async (tx) => {
+        const params: unknown[] = [];
+        await tx.query(decisionsInsert(decisions, params), params);
+        await this.outbox.add(events, tx);
+      });
+    }
+    // one statement, one round trip: the decisions and the events commit together
+    const params: unknown[] = [];
+    const sql = `WITH decisions AS (${decisionsInsert(decisions, params)}) ${outboxInsert(events, params)}`;
+    await this.db.query(sql, params);
   }
 
   /**
