@@ -2,8 +2,8 @@ import type { InferenceRoute } from './openai-request';
 
 /**
  * The gateway's own prompt count, for a runtime that reports no usage: the request's text run
- * through a BPE tokenizer (OpenAI's o200k_base or cl100k_base, tables from js-tiktoken), with the
- * chat template's cost per message. It is the model's own count only when the model uses that
+ * through a BPE tokenizer (OpenAI's o200k_base or cl100k_base, tables from js-tiktoken, each read when a
+ * model it counts for first needs it), with the chat template's cost per message. It is the model's own count only when the model uses that
  * tokenizer; for the others it is a close estimate, far closer than characters ÷ 4 (which bills
  * Japanese at about a quarter of its tokens: bench/token-count.ts).
  */
@@ -32,11 +32,34 @@ interface Ranks {
 }
 /** The CommonJS build exports the table itself; an ES module build under `default`. */
 const table = (m: Ranks | { default: Ranks }): Ranks => ('default' in m ? m.default : m);
-const RANKS: Record<TokenizerName, () => Ranks> = {
-  // Loaded on first use: each table takes a second or so and tens of MB, and most requests never need one.
-  o200k_base: () => table(require('js-tiktoken/ranks/o200k_base')),
-  cl100k_base: () => table(require('js-tiktoken/ranks/cl100k_base')),
+const RANKS_MODULE: Record<TokenizerName, string> = {
+  o200k_base: 'js-tiktoken/ranks/o200k_base',
+  cl100k_base: 'js-tiktoken/ranks/cl100k_base',
 };
+
+/**
+ * A table loaded on first use (each is 1–2 MB of text; most requests never need one). The counter
+ * copies it into its own form, so the module leaves the module cache at once: its text is garbage
+ * once the table is built, rather than held for the life of the process.
+ */
+function readRanks(name: TokenizerName): Ranks {
+  const id = require.resolve(RANKS_MODULE[name]);
+  const data = table(require(id) as Ranks | { default: Ranks });
+  const loaded = require.cache[id];
+  delete require.cache[id];
+  const children = module.children;
+  if (loaded && children?.includes(loaded)) children.splice(children.indexOf(loaded), 1);
+  return data;
+}
+
+/** base64 digit → its 6 bits; -1 for anything else (the `=` padding ends a token). */
+const BASE64 = new Int8Array(128).fill(-1);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) BASE64[c.charCodeAt(0)] = i;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const SPACE = 32;
+const NEWLINE = 10;
+const utf8 = new TextEncoder();
 
 /**
  * Counts tokens the way tiktoken encodes: the text is split by the tokenizer's pattern, and each
@@ -44,62 +67,151 @@ const RANKS: Record<TokenizerName, () => Ranks> = {
  * count is kept, and merges update the ranks of their two neighbours only (as tiktoken's own
  * implementation does), so a long piece of CJK text costs O(n²) comparisons rather than js-tiktoken's
  * O(n²) string joins; counts equal js-tiktoken's (prompt-tokens.spec.ts checks).
+ *
+ * The table is packed in typed arrays rather than a Map of strings: every token's bytes end to end,
+ * where each starts, its rank, and an open-addressing hash of the bytes (FNV-1a) to the token. For
+ * o200k_base that is ~5 MB in four objects, against ~15 MB of heap in 200,000 strings and a Map
+ * (heap statistics in bench/token-count.ts), and a piece is looked up in its UTF-8 bytes as they are.
  */
 class TokenCounter {
-  /** Token bytes as a latin1 string (one char per byte) → rank. */
-  private readonly ranks = new Map<string, number>();
   private readonly pattern: RegExp;
-  /** Runs of base64 tokens with consecutive ranks not yet in `ranks` (the table loads a slice at a time). */
-  private readonly unloaded: { readonly tokens: readonly string[]; readonly first: number; next: number }[];
+  /** Token bytes end to end: token i is bytes[starts[i]] up to bytes[starts[i + 1]]. */
+  private bytes: Uint8Array;
+  private readonly starts: Uint32Array;
+  private readonly ranks: Uint32Array;
+  /** Token index + 1 at the slot its bytes hash to (or the next free one after it); 0: empty. */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private tokens = 0;
+  /** The table's text while it loads (`A RANK TOKEN TOKEN …` lines, base64 tokens of consecutive ranks), read from `cursor` on. */
+  private source: string | undefined;
+  private cursor = 0;
+  /** Fields of the current line read so far (the first is a marker, the second the first token's rank). */
+  private field = 0;
+  private rank = 0;
+  /** A piece's UTF-8 bytes while it is counted. */
+  private piece = new Uint8Array(1024);
 
   constructor(data: Ranks) {
     this.pattern = new RegExp(data.pat_str, 'gu');
-    this.unloaded = data.bpe_ranks
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => {
-        const [, offset, ...tokens] = line.split(' ');
-        return { tokens, first: Number.parseInt(offset, 10), next: 0 };
-      });
+    const source = data.bpe_ranks;
+    // every token follows a blank, so there are fewer tokens than blanks, and fewer bytes than ¾ of the base64
+    let blanks = 0;
+    for (let at = source.indexOf(' '); at !== -1; at = source.indexOf(' ', at + 1)) blanks++;
+    this.bytes = new Uint8Array(Math.ceil((source.length * 3) / 4));
+    this.starts = new Uint32Array(blanks + 1);
+    this.ranks = new Uint32Array(blanks);
+    let slots = 1024;
+    while (slots < 2 * blanks) slots *= 2;
+    this.slots = new Int32Array(slots);
+    this.mask = slots - 1;
+    this.source = source;
   }
 
   get loaded(): boolean {
-    return this.unloaded.length === 0;
+    return this.source === undefined;
   }
 
   /** Adds up to `budget` tokens of the table; true once it is whole. */
   load(budget: number): boolean {
-    while (budget > 0 && this.unloaded.length > 0) {
-      const run = this.unloaded[0];
-      const end = Math.min(run.tokens.length, run.next + budget);
-      // atob gives exactly one latin1 char per byte, the keys' form.
-      for (let i = run.next; i < end; i++) this.ranks.set(atob(run.tokens[i]), run.first + i);
-      budget -= end - run.next;
-      run.next = end;
-      if (end === run.tokens.length) this.unloaded.shift();
+    const src = this.source;
+    if (src === undefined) return true;
+    let at = this.cursor;
+    while (budget > 0 && at < src.length) {
+      const c = src.charCodeAt(at);
+      if (c === NEWLINE) {
+        this.field = 0;
+        at++;
+        continue;
+      }
+      if (c === SPACE) {
+        at++;
+        continue;
+      }
+      let stop = at + 1;
+      while (stop < src.length && src.charCodeAt(stop) !== SPACE && src.charCodeAt(stop) !== NEWLINE) stop++;
+      if (this.field === 1) this.rank = Number.parseInt(src.slice(at, stop), 10);
+      else if (this.field > 1) {
+        this.add(src, at, stop, this.rank++);
+        budget--;
+      }
+      this.field++;
+      at = stop;
     }
-    return this.loaded;
+    this.cursor = at;
+    if (at < src.length) return false;
+    this.source = undefined;
+    this.bytes = this.bytes.slice(0, this.starts[this.tokens]);
+    return true;
+  }
+
+  /** One base64 token: its bytes appended, its slot taken. */
+  private add(src: string, from: number, to: number, rank: number): void {
+    const bytes = this.bytes;
+    let end = this.starts[this.tokens];
+    let hash = FNV_OFFSET;
+    let bits = 0;
+    let acc = 0;
+    for (let i = from; i < to; i++) {
+      const c = src.charCodeAt(i);
+      const v = c < 128 ? BASE64[c] : -1;
+      if (v < 0) break;
+      acc = ((acc << 6) | v) & 0xffffff;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        const b = (acc >> bits) & 0xff;
+        bytes[end++] = b;
+        hash = Math.imul(hash ^ b, FNV_PRIME);
+      }
+    }
+    const token = this.tokens++;
+    this.starts[this.tokens] = end;
+    this.ranks[token] = rank;
+    let slot = hash & this.mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask;
+    this.slots[slot] = token + 1;
+  }
+
+  /** The rank of the piece's bytes `a` up to `b` as one token, Infinity when they are none. */
+  private find(a: number, b: number): number {
+    const piece = this.piece;
+    let hash = FNV_OFFSET;
+    for (let i = a; i < b; i++) hash = Math.imul(hash ^ piece[i], FNV_PRIME);
+    const { bytes, starts, slots, mask } = this;
+    const length = b - a;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const t = slots[slot];
+      if (t === 0) return Infinity;
+      const from = starts[t - 1];
+      if (starts[t] - from !== length) continue;
+      let i = 0;
+      while (i < length && bytes[from + i] === piece[a + i]) i++;
+      if (i === length) return this.ranks[t - 1];
+    }
   }
 
   count(text: string): number {
     if (!this.loaded) this.load(Infinity);
     let n = 0;
     for (const match of text.matchAll(this.pattern)) {
-      const piece = Buffer.from(match[0], 'utf8').toString('latin1');
-      n += this.ranks.has(piece) ? 1 : this.merged(piece);
+      const s = match[0];
+      if (this.piece.length < 3 * s.length) this.piece = new Uint8Array(4 * s.length);
+      const length = utf8.encodeInto(s, this.piece).written;
+      n += this.find(0, length) !== Infinity ? 1 : this.merged(length);
     }
     return n;
   }
 
-  /** Tokens of one piece after byte-pair merging. */
-  private merged(piece: string): number {
-    const rank = (a: number, b: number) => this.ranks.get(piece.slice(a, b)) ?? Infinity;
+  /** Tokens of the piece (its `length` bytes) after byte-pair merging. */
+  private merged(length: number): number {
+    const rank = (a: number, b: number) => this.find(a, b);
     // starts[i]: where part i begins; pairRank[i]: rank of part i merged with part i + 1.
     const starts: number[] = [];
     const pairRank: number[] = [];
-    for (let i = 0; i < piece.length; i++) starts.push(i);
-    starts.push(piece.length);
-    for (let i = 0; i < piece.length - 1; i++) pairRank.push(rank(i, i + 2));
+    for (let i = 0; i < length; i++) starts.push(i);
+    starts.push(length);
+    for (let i = 0; i < length - 1; i++) pairRank.push(rank(i, i + 2));
     pairRank.push(Infinity);
     for (;;) {
       let min = Infinity;
@@ -126,7 +238,7 @@ const counters = new Map<TokenizerName, TokenCounter>();
 function counter(name: TokenizerName): TokenCounter {
   let c = counters.get(name);
   if (!c) {
-    c = new TokenCounter(RANKS[name]());
+    c = new TokenCounter(readRanks(name));
     counters.set(name, c);
   }
   return c;
