@@ -9,7 +9,10 @@ import type { CapacityEvent } from '@maas/scaling';
 import { EventOutboxRepository, OutboxEvent, outboxInsert, ROWS_PER_INSERT } from './event-outbox.repository';
 import { decisionsInsert } from './scaling-decision.repository';
 
+/** Events published at once before their acknowledgements are awaited. */
 const BATCH = 100;
+/** Stored events kept in memory to publish; more (JetStream away for long) are read back from the table. */
+const MAX_REMEMBERED = 2000;
 
 /** The de-duplication id of a decision's event, also its outbox key (written with the decision row). */
 export const decidedEvent = (d: ScalingDecided): OutboxEvent<'scaling.decided'> => ({
@@ -47,6 +50,12 @@ export class ScalingEventsRepository {
   /** The write that takes what is queued now (it starts once the one before it ends). */
   private nextWrite?: Promise<void>;
   private writing: Promise<void> = Promise.resolve();
+  /** Events stored and not yet published, in the order stored. */
+  private unpublished: OutboxEvent[] = [];
+  /** Whether `unpublished` holds every pending event of the table (a read of it found its end since). */
+  private caughtUp = false;
+  /** Marks of acknowledged events, in order, off the publishing path. */
+  private marking: Promise<void> = Promise.resolve();
   private requested = false;
   private backlogSince?: number;
 
@@ -76,9 +85,11 @@ export class ScalingEventsRepository {
     this.publishSoon();
   }
 
-  /** Resolves once everything handed over so far is stored (or failed to be). */
-  async stored(): Promise<void> {
+  /** Resolves once everything handed over so far is stored and, NATS connected, published and marked. */
+  async settled(): Promise<void> {
     await this.writing;
+    if (this.link.state.connected) await this.flush();
+    await this.marking;
   }
 
   /**
@@ -92,10 +103,19 @@ export class ScalingEventsRepository {
       this.queued = [];
       this.nextWrite = undefined;
       await this.write(batch);
+      this.remember(batch.flatMap((w) => w.events));
     });
     const write = this.nextWrite;
     this.writing = write.catch(() => undefined);
     return write;
+  }
+
+  /** Stored events to publish from memory; beyond a bound, the table is read instead. */
+  private remember(events: readonly OutboxEvent[]): void {
+    this.unpublished.push(...events);
+    if (this.unpublished.length <= MAX_REMEMBERED) return;
+    this.unpublished = [];
+    this.caughtUp = false;
   }
 
   private async write(batch: readonly QueuedWrite[]): Promise<void> {
@@ -123,9 +143,14 @@ export class ScalingEventsRepository {
     void this.flush();
   }
 
-  /** Publishes every unacknowledged outbox event, oldest first; one run at a time, re-run when asked during one. */
-  flush(): Promise<void> {
+  /**
+   * Publishes every unacknowledged outbox event, oldest first; one run at a time, re-run when asked
+   * during one. `fromTable` reads what is pending from the table even when this process knows it
+   * (the periodic retry does, so nothing the process missed waits longer than a retry period).
+   */
+  flush(fromTable = false): Promise<void> {
     this.requested = true;
+    if (fromTable) this.caughtUp = false;
     if (!this.running) {
       this.running = (async () => {
         try {
@@ -144,16 +169,29 @@ export class ScalingEventsRepository {
   /**
    * Publishes the pending events a batch at a time: every publish of the batch is sent at once, in
    * order, on the one connection (so the stream stores them in that order), then the acknowledgements
-   * are awaited together and the acknowledged events marked in one statement. Each carries its outbox
-   * id as the de-duplication id, so an event published again after a lost acknowledgement is stored once.
+   * are awaited together and the acknowledged events marked in one statement, off the publishing path.
+   * Each carries its outbox id as the de-duplication id, so an event published again (after a lost
+   * acknowledgement, or read from the table as well as remembered) is stored once. Once a read of the
+   * table has reached its end, the events this process stores next are published from memory, in the
+   * order stored, with no read of the table.
    */
   private async publishPending(): Promise<void> {
     // With the link down a publish would only wait for its timeout; the reconnection flushes.
-    if (!this.link.state.connected) return this.holding('NATS disconnected');
+    if (!this.link.state.connected) {
+      this.caughtUp = false;
+      return this.holding('NATS disconnected');
+    }
     let published = 0;
     try {
       for (;;) {
-        const batch = await this.outbox.pending(BATCH);
+        const fromMemory = this.caughtUp;
+        let batch: readonly OutboxEvent[];
+        if (fromMemory) batch = this.unpublished.slice(0, BATCH);
+        else {
+          await this.marking; // what was acknowledged is not read again as pending
+          batch = await this.outbox.pending(BATCH);
+        }
+        if (fromMemory && batch.length === 0) break;
         const results = await Promise.allSettled(batch.map((e) => this.bus.persist(e.name, e.payload as never, e.messageId)));
         const acknowledged: string[] = [];
         let failed: { messageId: string; message: string } | undefined;
@@ -170,16 +208,26 @@ export class ScalingEventsRepository {
             await this.outbox.markUnpublishable(e.messageId, message);
           } else failed ??= { messageId: e.messageId, message };
         }
+        if (fromMemory) this.unpublished.splice(0, batch.length);
+        else {
+          const done = new Set(batch.map((e) => e.messageId));
+          this.unpublished = this.unpublished.filter((e) => !done.has(e.messageId));
+        }
         // acknowledged means stored in the stream, even after one that was not
-        await this.outbox.markPublished(acknowledged, new Date());
+        const at = new Date();
+        this.marking = this.marking
+          .then(() => this.outbox.markPublished(acknowledged, at))
+          .catch((err: Error) => this.logger.warn('could not mark events published; they will be published again', { error: err.message }));
         published += acknowledged.length;
         if (failed) {
+          this.caughtUp = false;
           await this.outbox.markAttempt(failed.messageId, failed.message);
           return this.holding(failed.message);
         }
-        if (batch.length < BATCH) break;
+        if (!fromMemory && batch.length < BATCH) this.caughtUp = true; // the table's end: what is stored from now on is remembered
       }
     } catch (err) {
+      this.caughtUp = false;
       return this.holding(`outbox unavailable: ${(err as Error).message}`);
     }
     if (this.backlogSince !== undefined) {

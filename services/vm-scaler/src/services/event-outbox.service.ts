@@ -38,7 +38,7 @@ export class EventOutboxService implements OnApplicationBootstrap, OnApplication
   }
 
   private async tick(): Promise<void> {
-    await this.events.flush();
+    await this.events.flush(true);
     const now = Date.now();
     if (now - this.lastPrune < 3_600_000) return;
     this.lastPrune = now;

@@ -76,7 +76,7 @@ export class ScalingLoopService implements OnApplicationBootstrap, BeforeApplica
     await this.actions.settled();
     await this.provider.close();
     await this.inventory.settled();
-    await this.events.stored();
+    await this.events.settled();
   }
 
   /** One decision, unless the previous one is still being taken (then that one). */
