@@ -43,9 +43,9 @@ describe('RegistryReplica', () => {
   it('reports when a worker becomes ready, from registration or heartbeat', () => {
     const r = new RegistryReplica();
     expect(r.register(reg('a', { state: 'starting' }), 0).becameReady).toBe(false);
-    expect(r.heartbeat({ workerId: 'a', state: 'starting', load: { running: 0, waiting: 0 }, sentAt: '' }, 1)?.becameReady).toBe(false);
-    expect(r.heartbeat({ workerId: 'a', state: 'ready', load: { running: 0, waiting: 0 }, sentAt: '' }, 2)?.becameReady).toBe(true);
-    expect(r.heartbeat({ workerId: 'a', load: { running: 0, waiting: 0 }, sentAt: '' }, 3)?.becameReady).toBe(false);
+    expect(r.heartbeat({ workerId: 'a', state: 'starting', load: { running: 0, waiting: 0 }, sentAt: '' }, 1)).toBe(false);
+    expect(r.heartbeat({ workerId: 'a', state: 'ready', load: { running: 0, waiting: 0 }, sentAt: '' }, 2)).toBe(true);
+    expect(r.heartbeat({ workerId: 'a', load: { running: 0, waiting: 0 }, sentAt: '' }, 3)).toBe(false);
     expect(r.heartbeat({ workerId: 'ghost', load: { running: 0, waiting: 0 }, sentAt: '' }, 3)).toBeUndefined();
   });
 
@@ -91,5 +91,54 @@ describe('RegistryReplica', () => {
     expect(r.expire(65_001, 5000, back).map((w) => w.id)).toEqual(['b']);
     expect(r.expire(69_001, 5000, back).map((w) => w.id)).toEqual(['a']);
     expect(r.counts()).toEqual({ workers: 0, ready: 0 });
+  });
+
+  it('applies a heartbeat and an unchanged re-announcement in place: the same worker and endpoint objects, the latest report', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a'), 0);
+    r.register(reg('b'), 0);
+    const w = r.get('a')!;
+    const e = w.endpoints.get('m')!;
+    const all = r.all();
+    r.heartbeat({ workerId: 'a', state: 'unhealthy', load: { running: 3, waiting: 2, kvCacheUsage: 0.25 }, sentAt: '' }, 5);
+    expect(r.get('a')).toBe(w);
+    expect(w.endpoints.get('m')).toBe(e);
+    expect(e).toMatchObject({ state: 'unhealthy', running: 3, waiting: 2, kvCacheUsage: 0.25 });
+    expect(w).toMatchObject({ state: 'unhealthy', lastSeenAt: 5 });
+    expect(r.register(reg('a', { load: { running: 1, waiting: 0 }, host: 'h2' }), 6).becameReady).toBe(true);
+    expect(r.get('a')).toBe(w);
+    expect(w.endpoints.get('m')).toBe(e);
+    expect(w.registration.host).toBe('h2');
+    expect(e).toMatchObject({ state: 'ready', running: 1, waiting: 0, kvCacheUsage: 0 });
+    expect(r.all()).toBe(all);
+    expect(r.workersFor('m')).toEqual([w, r.get('b')]);
+  });
+
+  it('rebuilds what a re-announcement changed: a new model joins its list, one no longer served leaves it and is remembered from then', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a'), 0);
+    const w = r.get('a')!;
+    r.register(reg('a', { models: [{ id: 'x', capabilities: ['embedding'] }], url: 'http://127.0.0.1:2/a' }), 50_000);
+    expect(r.get('a')).toBe(w);
+    expect(r.workersFor('m')).toEqual([]);
+    expect(r.workersFor('x')).toEqual([w]);
+    expect(w.endpoints.get('m')).toBeUndefined();
+    expect(w.endpoints.get('x')).toMatchObject({ url: 'http://127.0.0.1:2/a', capabilities: ['embedding'], state: 'ready' });
+    expect(r.knownModel('m', 100_000, 60_000)?.id).toBe('m');
+    expect(r.knownModel('m', 110_001, 60_000)).toBeUndefined();
+  });
+
+  it('lists every worker in one array until a worker joins or leaves', () => {
+    const r = new RegistryReplica();
+    r.register(reg('a'), 0);
+    const first = r.all();
+    expect(first.map((w) => w.id)).toEqual(['a']);
+    r.heartbeat({ workerId: 'a', load: { running: 1, waiting: 0 }, sentAt: '' }, 1);
+    r.draining('a', 2);
+    expect(r.all()).toBe(first);
+    r.register(reg('b'), 3);
+    expect(r.all().map((w) => w.id)).toEqual(['a', 'b']);
+    r.remove('a', 4);
+    expect(r.all().map((w) => w.id)).toEqual(['b']);
   });
 });

@@ -35,32 +35,96 @@ export interface ReplicaChange {
   readonly becameReady: boolean;
 }
 
-function build(
-  registration: WorkerRegistered,
-  state: EndpointState,
-  load: WorkerLoad | undefined,
-  lastSeenAt: number,
-  // a heartbeat keeps the registration, so the model map is reused rather than rebuilt
-  models: ReadonlyMap<string, ServedModel> = new Map(registration.models.map((m) => [m.id, m])),
-): ReplicaWorker {
-  const endpoints = new Map<string, Endpoint>();
-  for (const m of registration.models) {
-    endpoints.set(m.id, {
-      id: registration.workerId,
-      url: registration.url,
-      models: [m.id],
-      capabilities: m.capabilities,
-      state,
-      hardware: registration.hardware,
-      vmId: registration.vmId,
-      capacity: registration.capacity,
-      running: load?.running ?? 0,
-      waiting: load?.waiting ?? 0,
-      kvCacheUsage: load?.kvCacheUsage ?? 0,
-      outstanding: 0,
-    });
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A worker as held: one object for as long as the replica holds the worker, its endpoints too. A
+ * heartbeat writes its state and load into them (no object is made), so routing, which reads the
+ * same objects, sees the latest report and nothing has to be rebuilt for it.
+ */
+class HeldWorker implements ReplicaWorker {
+  readonly id: string;
+  registration: WorkerRegistered;
+  state: EndpointState;
+  load: WorkerLoad | undefined;
+  lastSeenAt: number;
+  models!: ReadonlyMap<string, ServedModel>;
+  endpoints!: ReadonlyMap<string, Endpoint>;
+  /** The values of `endpoints`, for a heartbeat's writes. */
+  private list!: Mutable<Endpoint>[];
+
+  constructor(registration: WorkerRegistered, state: EndpointState, load: WorkerLoad | undefined, now: number) {
+    this.id = registration.workerId;
+    this.registration = registration;
+    this.state = state;
+    this.load = load;
+    this.lastSeenAt = now;
+    this.serve(registration);
   }
-  return { id: registration.workerId, registration, state, load, lastSeenAt, models, endpoints };
+
+  /** What the worker serves and where: its models and their endpoints, made anew (a registration that changed them). */
+  serve(registration: WorkerRegistered): void {
+    this.registration = registration;
+    this.models = new Map(registration.models.map((m) => [m.id, m]));
+    const endpoints = new Map<string, Endpoint>();
+    this.list = [];
+    for (const m of registration.models) {
+      const e: Mutable<Endpoint> = {
+        id: registration.workerId,
+        url: registration.url,
+        models: [m.id],
+        capabilities: m.capabilities,
+        state: this.state,
+        hardware: registration.hardware,
+        vmId: registration.vmId,
+        capacity: registration.capacity,
+        running: this.load?.running ?? 0,
+        waiting: this.load?.waiting ?? 0,
+        kvCacheUsage: this.load?.kvCacheUsage ?? 0,
+        outstanding: 0,
+      };
+      endpoints.set(m.id, e);
+      this.list.push(e);
+    }
+    this.endpoints = endpoints;
+  }
+
+  /** A report: state and load written into the worker and its endpoints, O(models it serves). */
+  report(state: EndpointState, load: WorkerLoad | undefined, now: number): void {
+    this.state = state;
+    this.load = load;
+    this.lastSeenAt = now;
+    const running = load?.running ?? 0;
+    const waiting = load?.waiting ?? 0;
+    const kv = load?.kvCacheUsage ?? 0;
+    for (let i = 0; i < this.list.length; i++) {
+      const e = this.list[i];
+      e.state = state;
+      e.running = running;
+      e.waiting = waiting;
+      e.kvCacheUsage = kv;
+    }
+  }
+}
+
+/** Whether a re-announcement serves the same models at the same place as the registration held (then only its report is new). */
+function sameServing(a: WorkerRegistered, b: WorkerRegistered): boolean {
+  if (
+    a.url !== b.url ||
+    a.hardware !== b.hardware ||
+    a.vmId !== b.vmId ||
+    a.capacity !== b.capacity ||
+    a.pool !== b.pool ||
+    a.models.length !== b.models.length
+  )
+    return false;
+  for (let i = 0; i < a.models.length; i++) {
+    const x = a.models[i];
+    const y = b.models[i];
+    if (x.id !== y.id || x.upstreamId !== y.upstreamId || x.maxContextTokens !== y.maxContextTokens) return false;
+    if (x.capabilities.length !== y.capabilities.length || x.capabilities.some((c, k) => c !== y.capabilities[k])) return false;
+  }
+  return true;
 }
 
 /**
@@ -94,35 +158,55 @@ const NONE: readonly ReplicaWorker[] = [];
 /**
  * The gateway's local copy of router's registry, fed by the same events, so routing needs no
  * round trip. Pure: time comes in as `now`; the service around it does the I/O.
+ *
+ * A heartbeat is O(1) and makes no object: the worker's own entry and endpoints are updated in
+ * place. So is a re-announcement that changes nothing but the report (every worker's, every 10 s).
  */
 export class RegistryReplica {
-  private readonly workers = new Map<string, ReplicaWorker>();
+  private readonly workers = new Map<string, HeldWorker>();
   private readonly known = new Map<string, KnownModel>();
   private readonly byModel = new Map<string, ModelMembers>();
+  /** `all()`, kept until a worker joins or leaves (heartbeats change no entry). */
+  private listed?: readonly ReplicaWorker[];
 
   register(registration: WorkerRegistered, now: number): ReplicaChange {
-    const before = this.workers.get(registration.workerId);
     const state = registration.state ?? 'ready';
-    const worker = build(registration, state, registration.load ?? before?.load, now);
-    this.put(worker, now);
-    return { worker, becameReady: state === 'ready' && before?.state !== 'ready' };
+    const before = this.workers.get(registration.workerId);
+    if (!before) {
+      const worker = new HeldWorker(registration, state, registration.load, now);
+      this.workers.set(worker.id, worker);
+      this.listed = undefined;
+      this.join(worker, now);
+      return { worker, becameReady: state === 'ready' };
+    }
+    const wasReady = before.state === 'ready';
+    if (sameServing(before.registration, registration)) before.registration = registration;
+    else {
+      const models = before.models;
+      before.serve(registration);
+      for (const id of models.keys()) if (!before.models.has(id)) this.leave(id, before.id, now);
+      this.join(before, now);
+    }
+    before.report(state, registration.load ?? before.load, now);
+    return { worker: before, becameReady: state === 'ready' && !wasReady };
   }
 
-  /** Undefined for a worker this replica has not seen register: it re-registers within seconds. */
-  heartbeat(beat: WorkerHeartbeat, now: number): ReplicaChange | undefined {
-    const before = this.workers.get(beat.workerId);
-    if (!before) return undefined;
-    const state = beat.state ?? before.state;
-    const worker = build(before.registration, state, beat.load, now, before.models);
-    this.put(worker, now);
-    return { worker, becameReady: state === 'ready' && before.state !== 'ready' };
+  /**
+   * Whether the worker became ready with this heartbeat (it could not take requests before);
+   * undefined for a worker this replica has not seen register: it re-registers within seconds.
+   */
+  heartbeat(beat: WorkerHeartbeat, now: number): boolean | undefined {
+    const worker = this.workers.get(beat.workerId);
+    if (!worker) return undefined;
+    const wasReady = worker.state === 'ready';
+    const state = beat.state ?? worker.state;
+    worker.report(state, beat.load, now);
+    return state === 'ready' && !wasReady;
   }
 
   draining(workerId: string, now: number): ReplicaWorker | undefined {
-    const before = this.workers.get(workerId);
-    if (!before) return undefined;
-    const worker = build(before.registration, 'draining', before.load, now, before.models);
-    this.put(worker, now);
+    const worker = this.workers.get(workerId);
+    worker?.report('draining', worker.load, now);
     return worker;
   }
 
@@ -130,11 +214,8 @@ export class RegistryReplica {
     const worker = this.workers.get(workerId);
     if (!worker) return undefined;
     this.workers.delete(workerId);
-    for (const id of worker.models.keys()) {
-      this.leave(id, workerId);
-      const m = this.known.get(id);
-      if (m) m.lastServedAt = now;
-    }
+    this.listed = undefined;
+    for (const id of worker.models.keys()) this.leave(id, workerId, now);
     return worker;
   }
 
@@ -143,8 +224,10 @@ export class RegistryReplica {
     const changes: ReplicaChange[] = [];
     for (const w of snapshot.workers) {
       if (this.workers.has(w.registration.workerId)) continue;
-      const worker = build(w.registration, w.state, w.load, now);
-      this.put(worker, now);
+      const worker = new HeldWorker(w.registration, w.state, w.load, now);
+      this.workers.set(worker.id, worker);
+      this.listed = undefined;
+      this.join(worker, now);
       changes.push({ worker, becameReady: w.state === 'ready' });
     }
     return changes;
@@ -155,9 +238,11 @@ export class RegistryReplica {
    * absence). Silence on a bus this gateway cannot hear is no news: while `bus` is down nothing
    * expires, and after it reconnects silence counts from the reconnection.
    */
-  expire(now: number, afterMs: number, bus: BusView = { connected: true, since: 0 }): ReplicaWorker[] {
-    if (!bus.connected) return [];
-    const silent = [...this.workers.values()].filter((w) => now - Math.max(w.lastSeenAt, bus.since) > afterMs);
+  expire(now: number, afterMs: number, bus: BusView = { connected: true, since: 0 }): readonly ReplicaWorker[] {
+    if (!bus.connected) return NONE;
+    let silent: ReplicaWorker[] | undefined;
+    for (const w of this.workers.values()) if (now - Math.max(w.lastSeenAt, bus.since) > afterMs) (silent ??= []).push(w);
+    if (!silent) return NONE;
     for (const w of silent) this.remove(w.id, now);
     return silent;
   }
@@ -193,22 +278,17 @@ export class RegistryReplica {
     return this.workers.get(workerId);
   }
 
+  /** Every worker held; the replica's own list, current until a worker joins or leaves. */
   all(): readonly ReplicaWorker[] {
-    return [...this.workers.values()];
+    return (this.listed ??= [...this.workers.values()]);
   }
 
-  private put(worker: ReplicaWorker, now: number): void {
-    const before = this.workers.get(worker.id);
-    this.workers.set(worker.id, worker);
-    if (before && before.models !== worker.models) {
-      for (const id of before.models.keys()) if (!worker.models.has(id)) this.leave(id, worker.id);
-    }
-    for (const id of worker.models.keys()) {
-      let members = this.byModel.get(id);
-      if (!members) this.byModel.set(id, (members = new ModelMembers()));
-      members.set(worker);
-    }
+  /** The worker's models: it joins their lists, and they are known (with what it can do) from now on. */
+  private join(worker: HeldWorker, now: number): void {
     for (const m of worker.registration.models) {
+      let members = this.byModel.get(m.id);
+      if (!members) this.byModel.set(m.id, (members = new ModelMembers()));
+      members.set(worker);
       const k = this.known.get(m.id);
       if (k) {
         k.lastServedAt = now;
@@ -225,9 +305,12 @@ export class RegistryReplica {
     }
   }
 
-  private leave(model: string, workerId: string): void {
+  /** The worker no longer serves the model: the model is remembered from now (GATEWAY_MODEL_MEMORY). */
+  private leave(model: string, workerId: string, now: number): void {
     const members = this.byModel.get(model);
     members?.delete(workerId);
     if (members?.list.length === 0) this.byModel.delete(model);
+    const k = this.known.get(model);
+    if (k) k.lastServedAt = now;
   }
 }

@@ -13,7 +13,7 @@ import { Logger } from '@maas/logging';
 import { BusLink, BusLinkState } from '@maas/platform';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { CatalogueEntry, ModelCatalogue } from '../policy/model-catalogue';
-import { KnownModel, RegistryReplica, ReplicaChange, ReplicaWorker } from '../policy/registry-replica';
+import { KnownModel, RegistryReplica, ReplicaWorker } from '../policy/registry-replica';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { RegistryRepository } from '../repositories/registry.repository';
 
@@ -41,6 +41,19 @@ const CATALOGUE_ASKS = 6;
 const PENDING_REPORT_MS = 1000;
 /** Asking router again: 250 ms, doubling to 2 s (after a NATS restart, router reconnects within a second or so). */
 const SNAPSHOT_RETRY_MS = [250, 500, 1000, 2000];
+/**
+ * Worker events applied at once before the next wait for a later event-loop turn: when a whole fleet
+ * re-announces at once (a NATS reconnect), the replica takes it this many at a time and requests
+ * are served in between. At 1 Hz heartbeats one event in this many waits a turn (well under a ms).
+ */
+export const WORKER_EVENTS_PER_TURN = 128;
+
+const enum WorkerEvent {
+  Registered,
+  Heartbeat,
+  Draining,
+  Deregistered,
+}
 
 /**
  * This gateway's replica of the worker registry: router's snapshot at start, then every worker
@@ -64,6 +77,13 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   private readonly gatewayId = randomUUID();
   private pendingTimer?: NodeJS.Timeout;
   private catalogueTimer?: NodeJS.Timeout;
+  /** Worker events waiting for a later turn, in arrival order (`kinds[i]` says what `queued[i]` is), from `head` on. */
+  private readonly kinds: WorkerEvent[] = [];
+  private readonly queued: unknown[] = [];
+  private head = 0;
+  /** Events applied since the queue last drained: at WORKER_EVENTS_PER_TURN the next ones wait. */
+  private applied = 0;
+  private drainTimer?: NodeJS.Immediate;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -92,6 +112,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     clearTimeout(this.snapshotTimer);
     clearInterval(this.pendingTimer);
     clearTimeout(this.catalogueTimer);
+    clearImmediate(this.drainTimer);
     this.unwatch?.();
     if (scraped === this.replica) scraped = undefined;
   }
@@ -123,7 +144,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       this.snapshotLoaded = true;
       this.snapshotFailures = 0;
       this.logger.info('registry snapshot loaded', { workers: snapshot.workers.length, added: changes.length });
-      for (const c of changes) this.changed(c);
+      for (const c of changes) if (c.becameReady) this.wake(c.worker);
     } catch (err) {
       const retryMs = SNAPSHOT_RETRY_MS[Math.min(this.snapshotFailures++, SNAPSHOT_RETRY_MS.length - 1)];
       this.logger.warn('router snapshot unavailable; relying on worker events and retrying', { error: (err as Error).message, retryMs });
@@ -160,32 +181,89 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   }
 
   registered(msg: WorkerRegistered): void {
-    const existed = this.replica.get(msg.workerId) !== undefined;
-    const change = this.replica.register(msg, this.clock.now());
-    if (!existed)
-      this.logger.info('worker joined', {
-        workerId: msg.workerId,
-        state: change.worker.state,
-        models: msg.models.map((m) => m.id),
-        url: msg.url,
-      });
-    this.changed(change);
+    this.take(WorkerEvent.Registered, msg);
   }
 
   heartbeat(msg: WorkerHeartbeat): void {
-    const change = this.replica.heartbeat(msg, this.clock.now());
-    if (change) this.changed(change);
+    this.take(WorkerEvent.Heartbeat, msg);
   }
 
   draining(msg: WorkerDraining): void {
-    if (this.replica.draining(msg.workerId, this.clock.now())) {
-      this.logger.info('worker draining', { workerId: msg.workerId });
-    }
+    this.take(WorkerEvent.Draining, msg);
   }
 
   deregistered(msg: WorkerDeregistered): void {
-    if (this.replica.remove(msg.workerId, this.clock.now())) {
-      this.logger.info('worker left', { workerId: msg.workerId, reason: msg.reason });
+    this.take(WorkerEvent.Deregistered, msg);
+  }
+
+  /** Worker events not applied yet (a storm being taken a turn at a time). */
+  get queuedEvents(): number {
+    return this.queued.length - this.head;
+  }
+
+  /** Applies the event now, or after those waiting when the queue has some or this turn's share is used. */
+  private take(kind: WorkerEvent, msg: unknown): void {
+    if (this.head === this.queued.length && this.applied < WORKER_EVENTS_PER_TURN) {
+      this.applied++;
+      this.apply(kind, msg);
+      return;
+    }
+    this.kinds.push(kind);
+    this.queued.push(msg);
+    this.drainTimer ??= setImmediate(this.drain);
+  }
+
+  /** The next WORKER_EVENTS_PER_TURN waiting events, then a yield to the event loop if more wait. */
+  private readonly drain = (): void => {
+    this.drainTimer = undefined;
+    const end = Math.min(this.queued.length, this.head + WORKER_EVENTS_PER_TURN);
+    this.applied = end - this.head;
+    while (this.head < end) {
+      const i = this.head++;
+      const msg = this.queued[i];
+      this.queued[i] = undefined;
+      this.apply(this.kinds[i], msg);
+    }
+    if (this.head < this.queued.length) this.drainTimer = setImmediate(this.drain);
+    else {
+      this.kinds.length = 0;
+      this.queued.length = 0;
+      this.head = 0;
+    }
+  };
+
+  private apply(kind: WorkerEvent, msg: unknown): void {
+    const now = this.clock.now();
+    switch (kind) {
+      case WorkerEvent.Heartbeat: {
+        const beat = msg as WorkerHeartbeat;
+        if (this.replica.heartbeat(beat, now)) this.wake(this.replica.get(beat.workerId)!);
+        return;
+      }
+      case WorkerEvent.Registered: {
+        const reg = msg as WorkerRegistered;
+        const existed = this.replica.get(reg.workerId) !== undefined;
+        const change = this.replica.register(reg, now);
+        if (!existed)
+          this.logger.info('worker joined', {
+            workerId: reg.workerId,
+            state: change.worker.state,
+            models: reg.models.map((m) => m.id),
+            url: reg.url,
+          });
+        if (change.becameReady) this.wake(change.worker);
+        return;
+      }
+      case WorkerEvent.Draining: {
+        const { workerId } = msg as WorkerDraining;
+        if (this.replica.draining(workerId, now)) this.logger.info('worker draining', { workerId });
+        return;
+      }
+      case WorkerEvent.Deregistered: {
+        const { workerId, reason } = msg as WorkerDeregistered;
+        if (this.replica.remove(workerId, now)) this.logger.info('worker left', { workerId, reason });
+        return;
+      }
     }
   }
 
@@ -211,9 +289,10 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  private changed(change: ReplicaChange): void {
-    if (!change.becameReady || this.waiters.size === 0) return;
-    for (const model of change.worker.models.keys()) {
+  /** The worker can take requests now and could not before: requests waiting for its models retry. */
+  private wake(worker: ReplicaWorker): void {
+    if (this.waiters.size === 0) return;
+    for (const model of worker.models.keys()) {
       const set = this.waiters.get(model);
       if (!set) continue;
       this.waiters.delete(model);
