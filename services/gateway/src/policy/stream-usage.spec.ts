@@ -3,9 +3,9 @@ import { askForStreamUsage, UsageChunkFilter } from './stream-usage';
 
 const chat = INFERENCE_ROUTES.find((r) => r.endpoint === 'chat.completions')!;
 const embeddings = INFERENCE_ROUTES.find((r) => r.endpoint === 'embeddings')!;
-const asked = (body: unknown, route = chat) => {
-  const got = askForStreamUsage(route, Buffer.from(JSON.stringify(body)));
-  return { body: JSON.parse(got.raw.toString()), strip: got.strip };
+const asked = (body: Record<string, unknown>, route = chat, raw = Buffer.from(JSON.stringify(body))) => {
+  const got = askForStreamUsage(route, body, raw);
+  return { body: JSON.parse(got.raw.toString()) as Record<string, unknown>, strip: got.strip, raw: got.raw };
 };
 
 describe('askForStreamUsage', () => {
@@ -20,17 +20,31 @@ describe('askForStreamUsage', () => {
     ['a stream that declines usage', { model: 'm', stream: true, stream_options: { include_usage: false } }, { include_usage: true }, true],
     ['a stream that asks for usage', { model: 'm', stream: true, stream_options: { include_usage: true } }, { include_usage: true }, false],
     ['a request that is not streamed', { model: 'm' }, undefined, false],
-    ['stream_options of the wrong type (refused later as sent)', { model: 'm', stream: true, stream_options: null }, null, false],
+    ['stream_options null (left as sent)', { model: 'm', stream: true, stream_options: null }, null, false],
   ])('%s', (_, body, options, strip) => {
     const got = asked(body);
     expect(got.body.stream_options).toEqual(options);
     expect(got.strip).toBe(strip);
   });
 
-  it('leaves other endpoints and bodies that are not JSON as they came', () => {
+  it('leaves other endpoints, and bodies it does not change, as the same bytes', () => {
     expect(asked({ model: 'm', stream: true, input: 'x' }, embeddings).strip).toBe(false);
-    const raw = Buffer.from('{"stream": true,');
-    expect(askForStreamUsage(chat, raw).raw).toBe(raw);
+    for (const body of [
+      { model: 'm', stream: true, stream_options: { include_usage: true } },
+      { model: 'm', stream: false },
+    ]) {
+      const raw = Buffer.from(JSON.stringify(body));
+      expect(askForStreamUsage(chat, body, raw).raw).toBe(raw);
+    }
+  });
+
+  it('adds the option to a body without one as it was written (whitespace, key order, every other value kept)', () => {
+    const text = ' \n {\n  "model": "m", "stream": true, "messages": [{"role": "user", "content": "{é}"}], "n": 1}\n';
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const got = asked(body, chat, Buffer.from(text));
+    expect(got.strip).toBe(true);
+    expect(got.body).toEqual({ ...body, stream_options: { include_usage: true } });
+    expect(got.raw.toString()).toBe(text.replace('{', '{"stream_options":{"include_usage":true},'));
   });
 });
 

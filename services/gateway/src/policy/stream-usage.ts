@@ -1,30 +1,30 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { InferenceRoute } from './openai-request';
 
-const STREAMED = /"stream"\s*:\s*true/;
+/** What the gateway adds to a stream that has no `stream_options`: the first member of the body's object. */
+const ASK_USAGE = Buffer.from('"stream_options":{"include_usage":true},');
 
 /**
  * A streamed chat or completion request asks the runtime for its usage whether the client did or
  * not, so streams are billed on the runtime's count (tools, images and every other part included),
  * not on counted text. `strip` says the client did not ask: its usage chunk is dropped on the way back.
+ *
+ * Reads the body as `parseInferenceRequest` parsed it (`raw` is that body's bytes), so nothing is
+ * parsed twice; the bytes go on as they came unless the gateway asks. A body without `stream_options`
+ * gets the option spliced in after its opening brace (it has a member, `stream`), so it is not
+ * serialised again either.
  */
-export function askForStreamUsage(route: InferenceRoute, raw: Buffer): { raw: Buffer; strip: boolean } {
-  const unchanged = { raw, strip: false };
-  if ((route.endpoint !== 'chat.completions' && route.endpoint !== 'completions') || !STREAMED.test(raw.toString('latin1')))
-    return unchanged;
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return unchanged; // refused as it is by the request's validation
-  }
-  if (!isObject(body) || body.stream !== true) return unchanged;
+export function askForStreamUsage(route: InferenceRoute, body: Record<string, unknown>, raw: Buffer): { raw: Buffer; strip: boolean } {
+  if ((route.endpoint !== 'chat.completions' && route.endpoint !== 'completions') || body.stream !== true) return { raw, strip: false };
   const options = body.stream_options;
-  if (options !== undefined && !isObject(options)) return unchanged;
-  if (isObject(options) && options.include_usage !== undefined) {
-    if (options.include_usage === true || typeof options.include_usage !== 'boolean') return unchanged;
+  if (options === undefined) {
+    const brace = raw.indexOf(0x7b); // JSON text: only whitespace comes before the object's brace
+    if (brace !== -1) return { raw: Buffer.concat([raw.subarray(0, brace + 1), ASK_USAGE, raw.subarray(brace + 1)]), strip: true };
   }
-  return { raw: Buffer.from(JSON.stringify({ ...body, stream_options: { ...(options ?? {}), include_usage: true } })), strip: true };
+  if (!isObject(options)) return { raw, strip: false };
+  if (options.include_usage !== undefined && (options.include_usage === true || typeof options.include_usage !== 'boolean'))
+    return { raw, strip: false };
+  return { raw: Buffer.from(JSON.stringify({ ...body, stream_options: { ...options, include_usage: true } })), strip: true };
 }
 
 /**

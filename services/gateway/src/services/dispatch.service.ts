@@ -4,13 +4,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
 import { Logger } from '@maas/logging';
 import { errorBody, errorType } from '@maas/platform';
-import type { Endpoint } from '@maas/routing';
+import type { Endpoint, RoutingDecision } from '@maas/routing';
 import { runtimeKeyFor } from '@maas/worker-agent';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { VerifiedKey } from '../policy/key-cache';
 import { describeLimit } from '../policy/key-limits';
 import { InferenceRequest, InferenceRoute, parseInferenceRequest } from '../policy/openai-request';
 import { withFormModel } from '../policy/media-request';
+import { askForStreamUsage } from '../policy/stream-usage';
 import { startEta } from '../policy/model-catalogue';
 import {
   completionTextTokens,
@@ -25,7 +26,7 @@ import { estimateTokens, ocrUsage, SseUsageTracker, transcriptionUsage, usageOfJ
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
 import { UpstreamCall, UpstreamError, UpstreamRepository } from '../repositories/upstream.repository';
 import type { RequestSpan } from './request-span';
-import { RequestKind, RoutingService } from './routing.service';
+import { RequestKind, RouteQuery, RoutingService } from './routing.service';
 import { RequestRecord, UsageService } from './usage.service';
 import { WorkerRegistryService } from './worker-registry.service';
 
@@ -110,6 +111,11 @@ export interface DispatchAnswer {
    * failed connection. The request is settled when it ends either way.
    */
   readonly body: Readable;
+  /**
+   * The gateway asked the runtime for a usage chunk the client did not ask for (`askStreamUsage`):
+   * the caller drops it from the stream on the way back.
+   */
+  readonly usageAsked: boolean;
   /** Cuts the answer short with an error the client can read (gateway shutdown). */
   interrupt(message: string, code: string): void;
 }
@@ -136,6 +142,11 @@ export interface DispatchInput {
   readonly contentType?: string;
   readonly accept?: string;
   readonly traceparent?: string;
+  /**
+   * A streamed chat or completion asks the runtime for its usage whether the client did or not
+   * (policy/stream-usage.ts): set for clients' requests, whose usage chunk the caller then strips.
+   */
+  readonly askStreamUsage?: boolean;
   /** Aborted when the caller no longer wants the answer (the client went away). */
   readonly signal: Cancellation;
 }
@@ -192,7 +203,8 @@ export class DispatchService {
   }
 
   private async serve(input: DispatchInput): Promise<DispatchOutcome> {
-    const { settlement, raw } = input;
+    const { settlement } = input;
+    let { raw } = input;
     const record = settlement.record;
     const route = record.route;
     const parsed = parseInferenceRequest(route, raw, input.contentType, { gatewayPriority: record.kind === 'batch' });
@@ -200,7 +212,18 @@ export class DispatchService {
       if (parsed.error.model) record.model = parsed.error.model;
       return this.fail(settlement, 400, parsed.error.message, parsed.error.code, parsed.error.param);
     }
-    const request = parsed.value;
+    let request = parsed.value;
+    let usageAsked = false;
+    if (input.askStreamUsage && request.stream && !request.includeUsage) {
+      const asked = askForStreamUsage(route, request.body, raw);
+      if (asked.strip) {
+        usageAsked = true;
+        raw = asked.raw;
+        // A body the gateway serialises again (a renamed model, a priority) carries the option too.
+        const options = request.body.stream_options as Record<string, unknown> | undefined;
+        request = { ...request, body: { ...request.body, stream_options: { ...options, include_usage: true } } };
+      }
+    }
     record.model = request.model;
     record.stream = request.stream;
     record.promptChars = request.promptChars;
@@ -236,18 +259,35 @@ export class DispatchService {
       request.imageParts > 0 && route.capability === 'chat' && known.capabilities.has('ocr')
         ? { ...route, capability: 'ocr' as const }
         : route;
-    return this.forward(routed, input, request);
+    return this.forward(routed, raw === input.raw ? input : { ...input, raw }, request, usageAsked);
   }
 
-  private async forward(route: InferenceRoute, input: DispatchInput, request: InferenceRequest): Promise<DispatchOutcome> {
+  private async forward(
+    route: InferenceRoute,
+    input: DispatchInput,
+    request: InferenceRequest,
+    usageAsked: boolean,
+  ): Promise<DispatchOutcome> {
     const { settlement, signal } = input;
     const record = settlement.record;
     const exclude = new Set<string>();
     const holdUntil = record.t0 + this.config.GATEWAY_HOLD_TIMEOUT;
     const attempts = this.config.GATEWAY_UPSTREAM_ATTEMPTS;
+    const query: RouteQuery = {
+      model: request.model,
+      capability: route.capability,
+      prefix: request.prefix,
+      sessionKey: record.key.keyId,
+      kind: record.kind,
+    };
     let lastError: UpstreamError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const pick = await this.pick(route, record, request, exclude, holdUntil, signal);
+      // A worker free now (the usual case) is taken at once; holding is for when none is.
+      const first = signal.aborted ? undefined : this.routing.route(query, exclude);
+      const pick: Pick =
+        first?.outcome === 'picked'
+          ? { kind: 'picked', endpoint: first.endpoint }
+          : await this.pick(query, request, exclude, holdUntil, signal, first);
       if (pick.kind === 'gone') return this.gone(settlement);
       if (pick.kind === 'none') {
         const failed = lastError ? `; ${exclude.size || 1} failed for this request (last: ${lastError.message})` : '';
@@ -314,7 +354,7 @@ export class DispatchService {
       }
       this.routing.succeeded(endpoint.id);
       if (status >= 400) return this.upstreamError(settlement, response, status);
-      return this.answer(settlement, response, call, endpoint.id, signal, request);
+      return this.answer(settlement, response, call, endpoint.id, signal, request, usageAsked);
     }
     return this.fail(
       settlement,
@@ -329,41 +369,37 @@ export class DispatchService {
    * catalogue, or served recently); a held request counts as pending demand for its model meanwhile.
    */
   private async pick(
-    route: InferenceRoute,
-    record: RequestRecord,
+    query: RouteQuery,
     request: InferenceRequest,
     exclude: ReadonlySet<string>,
     holdUntil: number,
     signal: Cancellation,
+    first: RoutingDecision | undefined,
   ): Promise<Pick> {
     let release: (() => void) | undefined;
     try {
-      return await this.hold(route, record, request, exclude, holdUntil, signal, () => (release ??= this.registry.hold(request.model)));
+      return await this.hold(query, request, exclude, holdUntil, signal, first, () => (release ??= this.registry.hold(request.model)));
     } finally {
       release?.();
     }
   }
 
+  /** `first`: the decision already taken for this attempt (routing it again would count it twice). */
   private async hold(
-    route: InferenceRoute,
-    record: RequestRecord,
+    query: RouteQuery,
     request: InferenceRequest,
     exclude: ReadonlySet<string>,
     holdUntil: number,
     signal: Cancellation,
+    first: RoutingDecision | undefined,
     pending: () => void,
   ): Promise<Pick> {
-    const query = {
-      model: request.model,
-      capability: route.capability,
-      prefix: request.prefix,
-      sessionKey: record.key.keyId,
-      kind: record.kind,
-    };
     const heldSince = this.clock.monotonic();
+    let taken = !signal.aborted;
     for (;;) {
       if (signal.aborted) return { kind: 'gone' };
-      const decision = this.routing.route(query, exclude);
+      const decision = taken ? first : this.routing.route(query, exclude);
+      taken = false;
       if (decision?.outcome === 'picked') {
         if (this.clock.monotonic() - heldSince > 1) held.inc({ outcome: 'served' });
         return { kind: 'picked', endpoint: decision.endpoint };
@@ -442,6 +478,7 @@ export class DispatchService {
     workerId: string,
     signal: Cancellation,
     request: InferenceRequest,
+    usageAsked: boolean,
   ): DispatchOutcome {
     const record = settlement.record;
     if (!record.route.media) this.warmTokenizer(request.model);
@@ -472,7 +509,7 @@ export class DispatchService {
     const finish = (outcome: number, code: string | null) => {
       if (ended) return;
       ended = true;
-      clearTimeout(idleTimer);
+      clearTimeout(timer);
       signal.removeEventListener('abort', onGone);
       this.count(record, tracker, chunks, contentType, request);
       settlement.settle(outcome, code);
@@ -496,26 +533,32 @@ export class DispatchService {
       finish(499, 'client_closed_request');
       body.destroy();
     };
-    // One timer per response: silence fires it; the total limit is checked on every chunk (and
-    // when the silence timer fires), so a silent response overshoots the total by at most the idle limit.
+    // One timer per response, for silence and the total limit: a chunk only notes its time (no timer
+    // work per chunk); when the timer fires before the worker has been silent for the idle limit, it
+    // is set again for the rest. The total limit is also checked on every chunk, so a silent response
+    // overshoots it by at most the idle limit.
     const limit = this.totalTimeout(record.route);
     const deadline = record.t0 + limit;
+    const idleLimit = this.config.GATEWAY_IDLE_TIMEOUT;
     const overTime = () => midStream(`the request exceeded the ${limit} ms limit`, 'request_timeout');
-    const idleTimer = setTimeout(
-      () => {
-        if (this.clock.monotonic() >= deadline) overTime();
-        else midStream(`the worker sent nothing for ${this.config.GATEWAY_IDLE_TIMEOUT} ms`, 'upstream_idle_timeout');
-      },
-      Math.min(this.config.GATEWAY_IDLE_TIMEOUT, Math.max(1, deadline - this.clock.monotonic())),
-    );
+    let lastChunkAt = this.clock.monotonic();
+    const wake = () => {
+      const now = this.clock.monotonic();
+      if (now >= deadline) return overTime();
+      const quiet = now - lastChunkAt;
+      if (quiet >= idleLimit) return midStream(`the worker sent nothing for ${idleLimit} ms`, 'upstream_idle_timeout');
+      timer = setTimeout(wake, Math.max(1, Math.min(idleLimit - quiet, deadline - now)));
+    };
+    let timer = setTimeout(wake, Math.max(1, Math.min(idleLimit, deadline - lastChunkAt)));
     signal.addEventListener('abort', onGone, { once: true });
 
     up.on('data', (chunk: Buffer) => {
       if (ended) return;
-      if (this.clock.monotonic() >= deadline) return overTime();
-      idleTimer.refresh();
+      const now = this.clock.monotonic();
+      if (now >= deadline) return overTime();
+      lastChunkAt = now;
       if (tracker) {
-        if (tracker.push(chunk) && record.ttftMs === null) record.ttftMs = this.clock.monotonic() - record.t0;
+        if (tracker.push(chunk) && record.ttftMs === null) record.ttftMs = now - record.t0;
       } else {
         chunks.push(chunk);
       }
@@ -530,7 +573,7 @@ export class DispatchService {
     up.on('close', () => {
       if (!up.complete) midStream(`worker ${workerId} closed the connection before the response was complete`, 'upstream_disconnected');
     });
-    return { kind: 'answer', status, headers, body, interrupt: midStream };
+    return { kind: 'answer', status, headers, body, usageAsked: usageAsked && sse, interrupt: midStream };
   }
 
   /** Token counts: the runtime's usage when it gave one, else the gateway's own (the model's tokenizer, policy/prompt-tokens.ts). */

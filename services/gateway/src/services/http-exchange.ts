@@ -31,6 +31,8 @@ export class ClientGone implements Cancellation {
   }
 }
 
+const NO_HEADERS: OutgoingHttpHeaders = Object.freeze({});
+
 /** One /v1 request and its response, with the client's disconnect turned into a callback. */
 export class HttpExchange {
   /** Set when the client went away before the response was complete. */
@@ -42,8 +44,27 @@ export class HttpExchange {
   clientAddress: string | undefined;
   /** The client's own `X-Request-Id`, kept for tracing only (usage is keyed on `requestId`, the gateway's). */
   clientRequestId: string | undefined;
+  private limits: OutgoingHttpHeaders | undefined;
+  private limitSource: (() => OutgoingHttpHeaders) | undefined;
+
   /** OpenAI's `x-ratelimit-*` headers of the calling key, sent with every response (set once the key is known). */
-  rateLimitHeaders: OutgoingHttpHeaders = {};
+  get rateLimitHeaders(): OutgoingHttpHeaders {
+    if (this.limits === undefined) this.limits = this.limitSource ? this.limitSource() : NO_HEADERS;
+    return this.limits;
+  }
+
+  set rateLimitHeaders(headers: OutgoingHttpHeaders) {
+    this.limits = headers;
+  }
+
+  /**
+   * The key's headers as they stand when a response needs them, if none are set before: a request
+   * that is admitted gets those of its admission instead, so most never compute these.
+   */
+  rateLimitHeadersFrom(source: () => OutgoingHttpHeaders): void {
+    this.limits = undefined;
+    this.limitSource = source;
+  }
 
   constructor(
     readonly req: IncomingMessage,

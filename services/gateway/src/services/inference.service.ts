@@ -4,7 +4,7 @@ import { Logger } from '@maas/logging';
 import { formatBytes } from '@maas/media';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import type { InferenceRoute } from '../policy/openai-request';
-import { askForStreamUsage, UsageChunkFilter } from '../policy/stream-usage';
+import { UsageChunkFilter } from '../policy/stream-usage';
 import { BodyError, ClientGone, discardBody, HttpExchange, readBody } from './http-exchange';
 import { Cancellation, DispatchAnswer, DispatchOutcome, DispatchService, Settlement } from './dispatch.service';
 import { KeyAuthService } from './key-auth.service';
@@ -39,7 +39,7 @@ export class InferenceService {
       span: RequestSpan.claim(ex.req),
     });
     settlement.record.clientRequestId = ex.clientRequestId;
-    ex.rateLimitHeaders = this.dispatcher.limitHeaders(settlement);
+    ex.rateLimitHeadersFrom(() => this.dispatcher.limitHeaders(settlement));
     const gone = new ClientGone();
     ex.whenGone(() => gone.abort());
     try {
@@ -77,26 +77,26 @@ export class InferenceService {
     }
     const traceparent = ex.req.headers.traceparent;
     const accept = ex.req.headers.accept;
-    const asked = askForStreamUsage(route, raw);
     const outcome = await this.dispatcher.dispatch({
       settlement,
-      raw: asked.raw,
+      raw,
+      askStreamUsage: true,
       contentType: ex.req.headers['content-type'],
       accept: typeof accept === 'string' ? accept : undefined,
       traceparent: typeof traceparent === 'string' ? traceparent : undefined,
       signal,
     });
     if (settlement.rateLimitHeaders) ex.rateLimitHeaders = settlement.rateLimitHeaders;
-    this.relay(ex, outcome, asked.strip);
+    this.relay(ex, outcome);
   }
 
-  private relay(ex: HttpExchange, outcome: DispatchOutcome, stripUsage: boolean): void {
+  private relay(ex: HttpExchange, outcome: DispatchOutcome): void {
     if (outcome.kind === 'gone') return;
     if (outcome.kind === 'error') {
       RequestSpan.of(ex.req)?.answeredError(outcome.code);
       return ex.sendJson(outcome.status, outcome.body, outcome.headers);
     }
-    this.stream(ex, outcome, stripUsage && String(outcome.headers['content-type'] ?? '').includes('text/event-stream'));
+    this.stream(ex, outcome, outcome.usageAsked);
   }
 
   /** The runtime's answer as it comes; a body cut short destroys the response (the client sees the connection fail). */
@@ -107,7 +107,17 @@ export class InferenceService {
     if (ex.clientGone) return void body.destroy();
     ex.res.writeHead(answer.status, { ...ex.rateLimitHeaders, ...answer.headers, 'x-request-id': ex.requestId });
     ex.interrupt = answer.interrupt;
+    // A chunk is held in the socket until this turn's ticks have run (not only the write's own, as
+    // node:http holds it): when the runtime's last bytes and the end of its answer arrive together,
+    // the last chunk and the end of the response leave in one write. Chunks that arrive apart still
+    // leave apart (no re-batching of a stream's events).
+    const socket = ex.res.socket;
+    const release = socket ? () => socket.uncork() : undefined;
     body.on('data', (chunk: Buffer) => {
+      if (release && !socket!.writableCorked) {
+        socket!.cork();
+        queueMicrotask(release);
+      }
       if (!ex.res.write(filter ? filter.push(chunk) : chunk)) {
         body.pause();
         ex.res.once('drain', () => body.resume());
