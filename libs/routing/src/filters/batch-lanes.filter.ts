@@ -1,5 +1,5 @@
 import { Endpoint, queuedRequests, RoutingRequest } from '../endpoint';
-import { Filter } from '../plugin';
+import { Filter, keepIf } from '../plugin';
 import { BatchConcurrency, bestConcurrencyFor, spareBatchSlots } from './batch-capacity';
 
 /** A model's worker as lane assignment sees it: registry state plus this gateway's requests there, by kind. */
@@ -182,7 +182,7 @@ export function batchPoolFilter(spec: BatchLaneSpec): Filter {
     filter: (req: RoutingRequest, endpoints: readonly Endpoint[]) => {
       const inPool = spec.batchPool;
       if (req.kind === 'batch' || !inPool) return endpoints;
-      const others = endpoints.filter((e) => !inPool(e.id));
+      const others = keepIf(endpoints, (e) => !inPool(e.id));
       return others.length > 0 ? others : endpoints;
     },
   } satisfies Filter;

@@ -1,10 +1,9 @@
-import { Endpoint, EndpointState } from '../endpoint';
-import { Filter } from '../plugin';
+import { Endpoint } from '../endpoint';
+import { Filter, keepIf } from '../plugin';
 import { countStates } from './wording';
 
-const NOT_SERVING: readonly EndpointState[] = ['starting', 'unhealthy'];
-
-const recentlyFailed = (e: Endpoint, now: number) => e.failedUntil !== undefined && e.failedUntil > now;
+/** Starting and unhealthy workers take no requests. */
+const serves = (e: Endpoint) => e.state !== 'starting' && e.state !== 'unhealthy';
 
 /**
  * Keeps workers that can take requests. Draining is left to the `draining` filter so each
@@ -15,8 +14,9 @@ export const healthFilter = {
   name: 'health',
   reads: ['state', 'failedUntil'],
   filter: (req, endpoints) => {
-    const serving = endpoints.filter((e) => !NOT_SERVING.includes(e.state));
-    const reachable = serving.filter((e) => !recentlyFailed(e, req.arrivedAt));
+    const serving = keepIf(endpoints, serves);
+    const now = req.arrivedAt;
+    const reachable = keepIf(serving, (e) => e.failedUntil === undefined || !(e.failedUntil > now));
     return reachable.length > 0 ? reachable : serving;
   },
   emptyReason: (req, endpoints) => `no ready worker for "${req.model}" (${countStates(endpoints)})`,

@@ -24,11 +24,11 @@ interface FilterRun {
   readonly latencyMs: number;
 }
 
-/** What one scorer returned, unclamped: its trace step is derived from it only when asked for. */
+/** What one scorer returned, unclamped (by id, or by position from `scoreInto`): its trace step is derived from it only when asked for. */
 interface ScorerRun {
   readonly name: string;
   readonly weight: number;
-  readonly raw: Scores;
+  readonly raw: Scores | Float64Array;
   readonly latencyMs: number;
 }
 
@@ -36,14 +36,19 @@ interface ScorerRun {
  * Runs filter → score → pick over the gateway's replica of the registry. Plugins stay bare: the
  * pipeline clamps and weights scores, times every plugin and records why it decided.
  *
- * A pick allocates only what the plugins return plus one score array: the trace (every endpoint ×
- * every plugin, a sorted ranking) is written from those results the first time `decision.trace` is
- * read — by `maas route explain`, a debug log or a sampled decision — and is the same as if it had
- * been built during the pick.
+ * A pick allocates only what the plugins return plus one score array per scorer: the trace (every
+ * endpoint × every plugin, a sorted ranking) is written from those results the first time
+ * `decision.trace` is read — by `maas route explain`, a debug log or a sampled decision — and is the
+ * same as if it had been built during the pick. With the built-in plugins a pick is O(candidates)
+ * with no allocation per candidate: filters that remove nothing return their input, scorers write
+ * by position (`scoreInto`), pickers choose by position (`pickIndex`) over one reused totals buffer.
  */
 export class RoutingPipeline {
   /** Endpoint fields the plugins read: what the data layer must keep fresh. */
   readonly reads: readonly EndpointField[];
+
+  /** Weighted sums by position, reused from pick to pick (the trace sums again from the scorer runs). */
+  private totals = new Float64Array(64);
 
   constructor(
     readonly parts: RoutingPipelineParts,
@@ -73,21 +78,38 @@ export class RoutingPipeline {
     }
 
     // by position: endpoint ids are unique among one model's endpoints (one per worker)
-    const totals = new Float64Array(candidates.length);
+    const n = candidates.length;
+    let totals = this.totals;
+    if (totals.length < n) totals = this.totals = new Float64Array(Math.max(n, 2 * totals.length));
+    else totals.fill(0, 0, n);
     const scorerRuns: ScorerRun[] = [];
     for (const { scorer, weight } of this.parts.scorers) {
       const started = this.now();
-      const raw = scorer.score(req, candidates);
-      scorerRuns.push({ name: scorer.name, weight, raw, latencyMs: this.now() - started });
-      for (let i = 0; i < candidates.length; i++) totals[i] += weight * clamp01(raw.get(candidates[i].id));
+      if (scorer.scoreInto) {
+        const raw = new Float64Array(n);
+        scorer.scoreInto(req, candidates, raw);
+        scorerRuns.push({ name: scorer.name, weight, raw, latencyMs: this.now() - started });
+        for (let i = 0; i < n; i++) totals[i] += weight * clamp01(raw[i]);
+      } else {
+        const raw = scorer.score(req, candidates);
+        scorerRuns.push({ name: scorer.name, weight, raw, latencyMs: this.now() - started });
+        for (let i = 0; i < n; i++) totals[i] += weight * clamp01(raw.get(candidates[i].id));
+      }
     }
-    const scored: ScoredEndpoint[] = new Array(candidates.length);
-    for (let i = 0; i < candidates.length; i++) scored[i] = { endpoint: candidates[i], score: totals[i] };
 
+    const picker = this.parts.picker;
     const started = this.now();
-    const picked = this.parts.picker.pick(req, scored);
-    const pick: PickStep = { name: this.parts.picker.name, picked: picked?.id, latencyMs: this.now() - started };
-    const after = { candidates, scored, scorerRuns, pick };
+    let picked: Endpoint | undefined;
+    if (picker.pickIndex) {
+      const i = picker.pickIndex(req, candidates, totals);
+      picked = i >= 0 ? candidates[i] : undefined;
+    } else {
+      const scored: ScoredEndpoint[] = new Array(n);
+      for (let i = 0; i < n; i++) scored[i] = { endpoint: candidates[i], score: totals[i] };
+      picked = picker.pick(req, scored);
+    }
+    const pick: PickStep = { name: picker.name, picked: picked?.id, latencyMs: this.now() - started };
+    const after = { candidates, scorerRuns, pick };
     if (!picked) return noEndpoint(req, `picker "${pick.name}" chose none of ${candidates.length} candidates`, filterRuns, after);
 
     for (const { scorer } of this.parts.scorers) scorer.onPicked?.(req, picked);
@@ -97,7 +119,6 @@ export class RoutingPipeline {
 
 interface AfterFilters {
   readonly candidates: readonly Endpoint[];
-  readonly scored: readonly ScoredEndpoint[];
   readonly scorerRuns: readonly ScorerRun[];
   readonly pick: PickStep;
 }
@@ -122,12 +143,20 @@ function traceOf(req: RoutingRequest, filterRuns: readonly FilterRun[], after: A
     return { name, kept: [...keptIds], removed: given.filter((e) => !keptIds.has(e.id)).map((e) => e.id), latencyMs };
   });
   if (!after) return { request, filters, scorers: [], ranking: [] };
+  const { candidates } = after;
+  const rawOf = (raw: Scores | Float64Array, i: number) => (raw instanceof Float64Array ? raw[i] : raw.get(candidates[i].id));
+  // the same sums, in the same order, as the pick made
+  const totals = new Float64Array(candidates.length);
   const scorers: ScorerStep[] = after.scorerRuns.map(({ name, weight, raw, latencyMs }) => {
     const scores: Record<string, number> = {};
-    for (const e of after.candidates) scores[e.id] = clamp01(raw.get(e.id));
+    for (let i = 0; i < candidates.length; i++) {
+      const score = clamp01(rawOf(raw, i));
+      scores[candidates[i].id] = score;
+      totals[i] += weight * score;
+    }
     return { name, weight, scores, latencyMs };
   });
-  const ranking = after.scored.map((s) => ({ id: s.endpoint.id, score: s.score })).sort((a, b) => b.score - a.score);
+  const ranking = candidates.map((e, i) => ({ id: e.id, score: totals[i] })).sort((a, b) => b.score - a.score);
   return { request, filters, scorers, ranking, pick: after.pick };
 }
 

@@ -8,6 +8,9 @@ import { PrefixBlock } from '../endpoint';
 export class PrefixIndex {
   /** Per endpoint, blocks in recency order: a Map iterates oldest first. */
   private readonly blocksByEndpoint = new Map<string, Map<PrefixBlock, true>>();
+  /** Per block, the endpoints holding it: a request's hits on every endpoint are found from its blocks alone. */
+  private readonly holdersByBlock = new Map<PrefixBlock, Set<string>>();
+  private readonly hits = new Map<string, number>();
 
   constructor(readonly capacityBlocks: number) {
     if (!Number.isInteger(capacityBlocks) || capacityBlocks < 1) {
@@ -24,6 +27,29 @@ export class PrefixIndex {
     return n;
   }
 
+  /**
+   * `matchLength` of every endpoint holding at least the first block, in one pass over the blocks:
+   * the holders of block 0, narrowed block by block to those holding each next one. Endpoints absent
+   * match nothing. The map is the index's own, valid until its next call or change.
+   */
+  matchLengths(blocks: readonly PrefixBlock[]): ReadonlyMap<string, number> {
+    const hits = this.hits;
+    hits.clear();
+    const first = blocks.length === 0 ? undefined : this.holdersByBlock.get(blocks[0]);
+    if (!first) return hits;
+    for (const id of first) hits.set(id, 1);
+    let alive = first.size;
+    for (let n = 1; n < blocks.length && alive > 0; n++) {
+      const holders = this.holdersByBlock.get(blocks[n]);
+      for (const [id, length] of hits) {
+        if (length !== n) continue; // missed an earlier block
+        if (holders?.has(id)) hits.set(id, n + 1);
+        else alive--;
+      }
+    }
+    return hits;
+  }
+
   /** Marks the blocks as just used on the endpoint. */
   record(endpointId: string, blocks: readonly PrefixBlock[]): void {
     if (blocks.length === 0) return;
@@ -31,24 +57,29 @@ export class PrefixIndex {
     if (!held) this.blocksByEndpoint.set(endpointId, (held = new Map()));
     // Last block first, so a prefix's tail is older than its head and is evicted before it, as engines do.
     for (let i = Math.min(blocks.length, this.capacityBlocks) - 1; i >= 0; i--) {
-      held.delete(blocks[i]);
-      held.set(blocks[i], true);
+      const block = blocks[i];
+      if (!held.delete(block)) this.addHolder(block, endpointId);
+      held.set(block, true);
     }
     for (const oldest of held.keys()) {
       if (held.size <= this.capacityBlocks) break;
       held.delete(oldest);
+      this.dropHolder(oldest, endpointId);
     }
   }
 
   /** Forget an endpoint that left the registry. */
   removeEndpoint(endpointId: string): void {
+    const held = this.blocksByEndpoint.get(endpointId);
+    if (!held) return;
+    for (const block of held.keys()) this.dropHolder(block, endpointId);
     this.blocksByEndpoint.delete(endpointId);
   }
 
   /** Forget every endpoint not in `liveIds`: call with the registry replica after it changes. */
   retainEndpoints(liveIds: Iterable<string>): void {
     const live = new Set(liveIds);
-    for (const id of [...this.blocksByEndpoint.keys()]) if (!live.has(id)) this.blocksByEndpoint.delete(id);
+    for (const id of [...this.blocksByEndpoint.keys()]) if (!live.has(id)) this.removeEndpoint(id);
   }
 
   blockCount(endpointId: string): number {
@@ -57,5 +88,18 @@ export class PrefixIndex {
 
   endpointIds(): string[] {
     return [...this.blocksByEndpoint.keys()];
+  }
+
+  private addHolder(block: PrefixBlock, endpointId: string): void {
+    const holders = this.holdersByBlock.get(block);
+    if (holders) holders.add(endpointId);
+    else this.holdersByBlock.set(block, new Set([endpointId]));
+  }
+
+  private dropHolder(block: PrefixBlock, endpointId: string): void {
+    const holders = this.holdersByBlock.get(block);
+    if (!holders) return;
+    holders.delete(endpointId);
+    if (holders.size === 0) this.holdersByBlock.delete(block);
   }
 }

@@ -1,4 +1,13 @@
-import { Scorer, scoreEach } from '../plugin';
+import { Endpoint, RoutingRequest } from '../endpoint';
+import { Scorer, scoresFrom } from '../plugin';
+
+const scoreInto = (_req: RoutingRequest, endpoints: readonly Endpoint[], out: Float64Array) => {
+  for (let i = 0; i < endpoints.length; i++) {
+    const e = endpoints[i];
+    const capacity = Math.max(1, e.capacity);
+    out[i] = capacity / (capacity + Math.max(0, e.outstanding));
+  }
+};
 
 /**
  * Fewer of our own unfinished requests relative to capacity is better: 1 when idle, 0.5 at
@@ -7,9 +16,6 @@ import { Scorer, scoreEach } from '../plugin';
 export const leastOutstandingScorer = {
   name: 'least-outstanding',
   reads: ['outstanding', 'capacity'],
-  score: (_req, endpoints) =>
-    scoreEach(endpoints, (e) => {
-      const capacity = Math.max(1, e.capacity);
-      return capacity / (capacity + Math.max(0, e.outstanding));
-    }),
+  score: (req, endpoints) => scoresFrom(req, endpoints, scoreInto),
+  scoreInto,
 } satisfies Scorer;

@@ -1,5 +1,5 @@
 import { Endpoint, queuedRequests, RoutingRequest } from '../endpoint';
-import { Scorer } from '../plugin';
+import { Scorer, scoresFrom } from '../plugin';
 import { PrefixIndex } from '../prefix/prefix-index';
 
 /** Prompt tokens one block of `promptBlocks()` stands for: 256 characters, about 64 tokens. */
@@ -29,15 +29,19 @@ export class PrefillBacklog {
 
   /** Tokens still to prefill on `e` at `nowMs`: ours drained at the worker's pace, at least its queue at our mean. */
   pending(e: Endpoint, nowMs: number, tokensPerSecond: number, slowdown: number): number {
-    const b = this.byEndpoint.get(e.id);
-    // An endpoint with nothing of ours outstanding has worked off everything we sent it.
-    const ours =
-      !b || e.outstanding === 0 ? 0 : Math.max(0, b.tokens - (tokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
+    // An endpoint with nothing of ours outstanding has worked off everything we sent it (and is not looked up).
+    const b = e.outstanding === 0 ? undefined : this.byEndpoint.get(e.id);
+    const ours = !b ? 0 : Math.max(0, b.tokens - (tokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
     return Math.max(ours, queuedRequests(e) * this.meanTokens);
   }
 
   add(e: Endpoint, tokens: number, nowMs: number, tokensPerSecond: number, slowdown: number): void {
-    this.byEndpoint.set(e.id, { tokens: this.pending(e, nowMs, tokensPerSecond, slowdown) + tokens, atMs: nowMs });
+    const total = this.pending(e, nowMs, tokensPerSecond, slowdown) + tokens;
+    const b = this.byEndpoint.get(e.id);
+    if (b) {
+      b.tokens = total;
+      b.atMs = nowMs;
+    } else this.byEndpoint.set(e.id, { tokens: total, atMs: nowMs });
     this.routed += 1;
     this.meanTokens += (tokens - this.meanTokens) / this.routed;
   }
@@ -74,36 +78,56 @@ export function predictedTtftScorer({ index, backlog, blockTokens, prefillTokens
   const slowdown = (e: Endpoint) => 1 + decodeSlowdown * busy(e);
   // A whole hit still computes the prompt's last token (engines never serve all of it from cache), so
   // a busier holder never ties with an idle one at 0 s.
-  const uncachedTokens = (req: RoutingRequest, e: Endpoint) =>
-    Math.max(1, (req.prefixBlocks.length - index.matchLength(e.id, req.prefixBlocks)) * blockTokens);
-  /** Seconds until the first token of `req` on `e`, and whether it would wait behind prefill or a queue. */
-  const predict = (req: RoutingRequest, e: Endpoint) => {
-    const s = slowdown(e);
-    const pending = backlog.pending(e, req.arrivedAt, prefillTokensPerSecond, s);
-    return { seconds: ((pending + uncachedTokens(req, e)) / prefillTokensPerSecond) * s, queued: pending > 0 };
-  };
+  const uncachedOf = (blocks: number, hit: number) => Math.max(1, (blocks - hit) * blockTokens);
   // One block's prefill: keeps the ratio finite when the best worker would answer at once.
   const floor = blockTokens / prefillTokensPerSecond;
+  /** Per position, the predicted seconds and whether the worker would wait behind prefill or a queue; kept between requests. */
+  let seconds = new Float64Array(64);
+  let queued = new Uint8Array(64);
+  /**
+   * Seconds until the first token of `req` on each endpoint (the prefill pending before it, then its
+   * prompt less the prefix it holds, at the prefill rate, slowed by its decode batch); the score is
+   * the best over its own. Prefix hits come from one pass of the index over the request's blocks.
+   */
+  const scoreInto = (req: RoutingRequest, endpoints: readonly Endpoint[], out: Float64Array) => {
+    const n = endpoints.length;
+    if (seconds.length < n) {
+      seconds = new Float64Array(Math.max(n, 2 * seconds.length));
+      queued = new Uint8Array(seconds.length);
+    }
+    const blocks = req.prefixBlocks.length;
+    const hits = blocks === 0 ? undefined : index.matchLengths(req.prefixBlocks);
+    const lookUp = hits !== undefined && hits.size > 0;
+    const now = req.arrivedAt;
+    let best = Infinity;
+    let idle = Infinity;
+    for (let i = 0; i < n; i++) {
+      const e = endpoints[i];
+      const s = slowdown(e);
+      const pending = backlog.pending(e, now, prefillTokensPerSecond, s);
+      const t = ((pending + uncachedOf(blocks, lookUp ? (hits.get(e.id) ?? 0) : 0)) / prefillTokensPerSecond) * s;
+      best = Math.min(best, t);
+      if (isIdle(e)) idle = Math.min(idle, t);
+      seconds[i] = t;
+      queued[i] = pending > 0 ? 1 : 0;
+    }
+    // While a worker idles, one with a queue wins only by a first token predicted earlier than the idle
+    // one's (its prefix saving outweighs its queue); on a tie, the idle one does.
+    const idleScore = (best + floor) / (idle + floor);
+    for (let i = 0; i < n; i++) {
+      const t = seconds[i];
+      const score = (best + floor) / (t + floor);
+      out[i] = queued[i] === 1 && t >= idle ? Math.min(score, idleScore * YIELD) : score;
+    }
+  };
   return {
     name: 'predicted-ttft',
     reads: ['id', 'running', 'waiting', 'outstanding', 'capacity', 'kvCacheUsage'],
-    score: (req, endpoints) => {
-      const predicted = endpoints.map((e) => predict(req, e));
-      const best = Math.min(...predicted.map((p) => p.seconds));
-      // While a worker idles, one with a queue wins only by a first token predicted earlier than the idle
-      // one's (its prefix saving outweighs its queue); on a tie, the idle one does.
-      const idle = predicted.reduce((min, p, i) => (isIdle(endpoints[i]) ? Math.min(min, p.seconds) : min), Infinity);
-      const idleScore = (best + floor) / (idle + floor);
-      return new Map(
-        endpoints.map((e, i) => {
-          const { seconds, queued } = predicted[i];
-          const score = (best + floor) / (seconds + floor);
-          return [e.id, queued && seconds >= idle ? Math.min(score, idleScore * YIELD) : score];
-        }),
-      );
-    },
+    score: (req, endpoints) => scoresFrom(req, endpoints, scoreInto),
+    scoreInto,
     onPicked: (req, e) => {
-      backlog.add(e, uncachedTokens(req, e), req.arrivedAt, prefillTokensPerSecond, slowdown(e));
+      const uncached = uncachedOf(req.prefixBlocks.length, index.matchLength(e.id, req.prefixBlocks));
+      backlog.add(e, uncached, req.arrivedAt, prefillTokensPerSecond, slowdown(e));
       index.record(e.id, req.prefixBlocks);
     },
   } satisfies Scorer;
