@@ -3,6 +3,13 @@
  *
  *   node scripts/run.js bench/fleet.ts [--vms 100] [--workers-per-vm 10] [--minutes 20] [--peak-rps 100]
  *       [--baseline-minutes 3] [--no-baseline] [--series FILE] [--day N] [--seed N] [--out PATH] …
+ *   node scripts/run.js bench/fleet.ts --picks-only [--pick-endpoints 1,10,100,1000] [--picks N]
+ *
+ * `--picks-only` starts no service: it times the gateway's pick at each endpoint count against the
+ * plain reference implementation (libs/routing/src/testing/reference-routing.ts), side by side in
+ * alternating rounds over the same moving fleet, for the gateway's request as built today and for
+ * conversations with prompt blocks, checks both pick the same workers, and writes
+ * artifacts/bench/fleet-picks.json.
  *
  * Real: router, key-registry, gateway (its registry replica, routing, proxying), metrics-collector,
  * forecaster and the vm-scaler with its `mdx` provider, each its own process from dist/ as in
@@ -29,10 +36,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
+import { defineArgs, integerList, parseArgv, runMain } from '@maas/cli-args';
 import { FleetRunResult, FleetRunSpec, MODEL, runFleet, SERVICES, STAND_INS } from './fleet/fleet-run';
 import { loadAverage } from './fleet/proc-sampler';
-import { PickTiming, timePicks } from './fleet/pick-timing';
+import { calibrate, comparePicks, PickComparison, PickTiming, PickWorkload, timePicks } from './fleet/pick-timing';
 import { repoRoot, writeReport } from './lib/report';
 import { summarize } from './lib/stats';
 import { renderTable } from './lib/table';
@@ -103,6 +110,13 @@ header of bench/fleet.ts says what is real and what stands in.`,
       help: 'the shared sim-engine runs this many times faster than real time',
     },
     picks: { type: 'integer', min: 100, default: 20_000, help: 'picks timed per endpoint count' },
+    'picks-only': { type: 'boolean', help: 'only time the pick against the reference implementation (no services)' },
+    'pick-endpoints': {
+      type: 'custom',
+      parse: integerList(1),
+      default: [1, 10, 100, 1000],
+      help: 'endpoint counts --picks-only times',
+    },
     seed: { type: 'integer', min: 0, default: 1, help: 'seed of boot times and failures' },
     out: {
       type: 'custom',
@@ -142,9 +156,110 @@ function measures(r: FleetRunResult) {
   };
 }
 
+/** `--picks-only`: the pipeline against the reference, per endpoint count and workload; a table, PASS/FAIL, JSON. */
+function picksOnly(
+  args: { picks: number; seed: number; 'pick-endpoints': number[]; out?: string },
+  progress: (line: string) => void,
+): void {
+  const loadBefore = loadAverage();
+  const workloads: PickWorkload[] = ['gateway', 'prefix'];
+  const results: PickComparison[] = [];
+  for (const n of args['pick-endpoints'])
+    for (const workload of workloads) {
+      progress(`timing ${args.picks} picks over ${n} endpoints (${workload}), reference and pipeline side by side`);
+      results.push(comparePicks(n, workload, args.picks, MODEL, args.seed));
+    }
+  const us = (ms: number) => ms * 1000;
+  const x = (r: number) => `${r.toFixed(1)}×`;
+  const pctOf = (share: number) => `${(100 * share).toFixed(1)} %`;
+  const rows = results.map((r) => [
+    r.endpoints,
+    r.workload,
+    us(r.reference.p50Ms),
+    us(r.pipeline.p50Ms),
+    x(r.ratios.p50),
+    us(r.reference.p99Ms),
+    us(r.pipeline.p99Ms),
+    x(r.ratios.p99),
+    us(r.reference.onCpuP99Ms),
+    us(r.pipeline.onCpuP99Ms),
+    x(r.ratios.onCpuP99),
+    pctOf(r.pipeline.interrupted),
+    `${r.samePicks}/${r.compared}`,
+  ]);
+  // what preemption alone does to a fixed piece of work as long as the largest pick
+  const longest = Math.max(...results.map((r) => r.pipeline.p50Ms));
+  const noise = calibrate(longest * 1000, args.picks);
+  const largest = Math.max(...args['pick-endpoints']);
+  const targets = results
+    .filter((r) => r.endpoints === largest)
+    .flatMap((r) => [
+      {
+        target: `pick p99 ≤ ${TARGETS.pickP99Ms} ms with ${r.endpoints} workers (${r.workload})`,
+        pass: r.pipeline.p99Ms <= TARGETS.pickP99Ms,
+        detail: `${fmt(r.pipeline.p99Ms, 4)} ms wall (reference ${fmt(r.reference.p99Ms, 4)} ms, ${x(r.ratios.p99)})`,
+      },
+      {
+        target: `pick p99 on the CPU ≤ ${TARGETS.pickP99Ms} ms with ${r.endpoints} workers (${r.workload}; preempted picks left out)`,
+        pass: r.pipeline.onCpuP99Ms <= TARGETS.pickP99Ms,
+        detail: `${fmt(r.pipeline.onCpuP99Ms, 4)} ms (reference ${fmt(r.reference.onCpuP99Ms, 4)} ms, ${x(r.ratios.onCpuP99)}); ${pctOf(r.pipeline.interrupted)} of picks preempted`,
+      },
+    ]);
+  targets.push({
+    target: 'the pipeline picks what the reference picks',
+    pass: results.every((r) => r.samePicks === r.compared),
+    detail: results.map((r) => `${r.samePicks}/${r.compared}`).join(', '),
+  });
+  const out = [
+    `pick timing — preset ${results[0]?.preset}, gateway filters ahead; ${args.picks} timed picks per cell after 1,000 warm-up, 20 alternating rounds; load average ${fmt(loadBefore)} → ${fmt(loadAverage())} (2 cores, shared)`,
+    'gateway: the request RoutingService builds today; prefix: conversations (a shared 4-block system prompt, 2 blocks a turn) the index learns',
+    '',
+    renderTable(
+      [
+        'endpoints',
+        'workload',
+        'ref p50 µs',
+        'p50 µs',
+        'ratio',
+        'ref p99 µs',
+        'p99 µs',
+        'ratio',
+        'ref on-CPU p99 µs',
+        'on-CPU p99 µs',
+        'ratio',
+        'preempted',
+        'same picks',
+      ],
+      rows,
+    ),
+    '',
+    `machine noise: a fixed ${fmt(us(longest), 0)} µs loop timed the same way: p50 ${fmt(us(noise.p50Ms), 1)} µs, p99 ${fmt(us(noise.p99Ms), 1)} µs wall, ${fmt(us(noise.onCpuP99Ms), 1)} µs on the CPU, ${pctOf(noise.interrupted)} preempted`,
+    'on-CPU p99: picks during which the process was not preempted (wall time within 20 µs of its CPU time); wall p99 on a shared machine is mostly preemption',
+    '',
+    ...targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.detail}`),
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  const report = {
+    benchmark: 'fleet-picks',
+    args,
+    loadAverage: { before: loadBefore, after: loadAverage() },
+    targets,
+    machineNoise: { loopMs: longest, ...noise },
+    results,
+  };
+  let written: string;
+  if (args.out) {
+    fs.mkdirSync(path.dirname(args.out), { recursive: true });
+    fs.writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+    written = args.out;
+  } else written = writeReport('fleet-picks', report);
+  progress(`wrote ${path.relative(process.cwd(), written)}`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgv(spec, process.argv.slice(2)).values;
   const progress = (line: string) => process.stderr.write(`${line}\n`);
+  if (args['picks-only']) return picksOnly(args, progress);
   const series = loadRateSeries(args.series ?? path.join(TRACES, 'servegen-language-m-large-rate.csv'));
   const dayStart = Math.round((args.day * 86_400) / series.stepSeconds);
   if (dayStart >= series.rates.length)
