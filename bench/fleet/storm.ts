@@ -1,19 +1,25 @@
 /**
- * Registry storm: what a fleet's heartbeats and re-announcements cost the gateway and the router.
+ * Registry storm: what a fleet's heartbeats and re-announcements cost the gateway and the router,
+ * and what they do to the gateway's chat latency.
  *
- *   node scripts/run.js bench/fleet/storm.ts [--workers 1000] [--seconds 20] [--out PATH]
+ *   node scripts/run.js bench/fleet/storm.ts [--workers 1000] [--seconds 20] [--one-seconds 15]
+ *       [--chat-per-second 10] [--out PATH]
  *
- * Real router, key-registry and gateway from dist/ on PostgreSQL and NATS. This process plays
- * `--workers` workers on the bus (no runtime behind them: nothing is routed), in three phases:
+ * Real router, key-registry and gateway from dist/ on PostgreSQL and NATS, and one sim-engine
+ * runtime that every worker's address leads to. This process plays `--workers` workers on the bus,
+ * in four phases, with chats through the gateway at a steady pace all along:
+ *   0. one worker: a single worker heartbeats at 1 Hz (the reference for latency and CPU);
  *   1. a storm: every worker registers at once, as after a NATS reconnect;
  *   2. steady: every worker heartbeats at 1 Hz (and re-announces every 10 s, as WorkerAgent does);
  *   3. a second storm while the heartbeats go on.
- * Measured: each service's event-loop delay max (`nodejs_eventloop_lag_max_seconds`, reset at every
- * scrape, scraped every second), how long until the gateway's replica holds every worker, CPU (of one
- * core) and RSS from /proc, and heap in use at the end. On a shared machine the delay max also holds
- * the time a process waited for a core, so the same storm is first applied in this process to the
- * gateway's WorkerRegistryService itself: the time it blocks the event loop when a whole storm
- * arrives in one read, and per heartbeat. Tables on stdout, JSON to artifacts/bench/.
+ * Measured: chat latency p50/p99 with one worker and with the whole fleet heartbeating (same pace,
+ * same runtime), each service's event-loop delay max (`nodejs_eventloop_lag_max_seconds`, reset at
+ * every scrape, scraped every second), how long until the gateway's replica holds every worker, CPU
+ * (of one core) and RSS from /proc per phase, and heap in use at the end. On a shared machine the
+ * delay max also holds the time a process waited for a core, so the same storm is first applied in
+ * this process to the gateway's WorkerRegistryService itself: the longest event-loop turn while a
+ * whole storm arriving in one read is applied, and the time per heartbeat. Tables on stdout, JSON to
+ * artifacts/bench/.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,14 +31,24 @@ import { Logger } from '@maas/logging';
 import { systemClock } from '@maas/platform';
 import { Subjects, WorkerRegistered } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
-import { createTestDatabase, deleteStreams, startService, StartedService, testNamespace, testNatsUrl } from '@maas/testing';
+import {
+  createTestDatabase,
+  deleteStreams,
+  startNode,
+  StartedProcess,
+  startService,
+  StartedService,
+  testNamespace,
+  testNatsUrl,
+} from '@maas/testing';
 import { writeReport } from '../lib/report';
+import { summarize } from '../lib/stats';
 import { renderTable } from '../lib/table';
 import { gatewayConfigSpec } from '../../services/gateway/src/gateway.config';
 import type { RegistryRepository } from '../../services/gateway/src/repositories/registry.repository';
 import { WorkerRegistryService } from '../../services/gateway/src/services/worker-registry.service';
-import { MODEL } from './fleet-run';
-import { ProcSampler } from './proc-sampler';
+import { MODEL, PROFILE } from './fleet-run';
+import { loadAverage, ProcSampler } from './proc-sampler';
 
 const spec = defineArgs({
   command: 'node scripts/run.js bench/fleet/storm.ts',
@@ -40,15 +56,21 @@ const spec = defineArgs({
   options: {
     workers: { type: 'integer', min: 1, default: 1000, help: 'workers played on the bus' },
     seconds: { type: 'number', above: 0, default: 20, help: 'seconds of steady heartbeats between the storms' },
+    'one-seconds': { type: 'number', above: 0, default: 15, help: 'seconds with one worker heartbeating, before the storms' },
+    'chat-per-second': { type: 'number', above: 0, default: 10, help: 'chats through the gateway per second, in every phase' },
+    'engine-time-scale': { type: 'number', above: 0, default: 20, help: 'the sim-engine runs this many times faster than real time' },
     out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes' },
   },
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Where every worker's requests go: the one sim-engine (set once it listens; in process, an address nothing is sent to). */
+let engineUrl = 'http://127.0.0.1:1';
+
 const registration = (id: string, i: number): WorkerRegistered => ({
   workerId: id,
-  url: `http://127.0.0.1:1/${id}`,
+  url: engineUrl,
   hardware: 'gpu',
   capacity: 8,
   vmId: `vm-${Math.floor(i / 10)}`,
@@ -57,33 +79,49 @@ const registration = (id: string, i: number): WorkerRegistered => ({
   sentAt: new Date().toISOString(),
 });
 
+const turn = () => new Promise((r) => setImmediate(r));
+
 /**
  * The gateway's registry service in this process (no bus: only its replica and gauge work): the
- * milliseconds a storm of registrations blocks the event loop when it arrives in one read, then per
- * heartbeat of a full fleet, then a storm of re-announcements.
+ * longest event-loop turn while a storm of registrations that arrived in one read is applied, then
+ * the time per heartbeat of a full fleet, then the longest turn of a storm of re-announcements.
  */
-function inProcess(ids: readonly string[]): { storm1Ms: number; heartbeatUs: number; storm2Ms: number } {
+async function inProcess(ids: readonly string[]): Promise<{ storm1Ms: number; heartbeatUs: number; storm2Ms: number }> {
   const service = new WorkerRegistryService(
     loadConfig(gatewayConfigSpec, {}),
     systemClock,
     undefined as unknown as RegistryRepository,
     new Logger('gateway', 'warn', () => undefined),
   );
-  const storm = () => {
+  // events the service keeps for later turns (a service that applies every event at once has none)
+  const queued = () => (service as { queuedEvents?: number }).queuedEvents ?? 0;
+  const storm = async () => {
     const began = performance.now();
     ids.forEach((id, i) => service.registered(registration(id, i)));
-    return performance.now() - began;
+    let longest = performance.now() - began;
+    while (queued() > 0) {
+      const at = performance.now();
+      await turn();
+      longest = Math.max(longest, performance.now() - at);
+    }
+    return longest;
   };
-  const storm1Ms = storm();
+  const storm1Ms = await storm();
+  // the messages as the bus decodes them, made beforehand: what is timed is what the service does with them
   const rounds = 5;
+  const sentAt = new Date().toISOString();
+  const beats = Array.from({ length: rounds }, (_, r) =>
+    ids.map((id, i) => ({ workerId: id, state: 'ready' as const, load: { running: (r + i) % 8, waiting: 0 }, sentAt })),
+  );
   const began = performance.now();
-  for (let r = 0; r < rounds; r++) {
-    ids.forEach((id, i) =>
-      service.heartbeat({ workerId: id, state: 'ready', load: { running: (r + i) % 8, waiting: 0 }, sentAt: new Date().toISOString() }),
-    );
+  for (const round of beats) {
+    for (const beat of round) service.heartbeat(beat);
+    while (queued() > 0) await turn();
   }
   const heartbeatUs = ((performance.now() - began) * 1000) / (rounds * ids.length);
-  return { storm1Ms, heartbeatUs, storm2Ms: storm() };
+  const storm2Ms = await storm();
+  service.onApplicationShutdown();
+  return { storm1Ms, heartbeatUs, storm2Ms };
 }
 
 /** One value of a Prometheus text exposition, or NaN. */
@@ -96,8 +134,9 @@ async function main(): Promise<void> {
   const args = parseArgv(spec, process.argv.slice(2)).values;
   const progress = (line: string) => process.stderr.write(`[storm] ${line}\n`);
   const ids = Array.from({ length: args.workers }, (_, i) => `storm-${String(i).padStart(5, '0')}`);
-  inProcess(ids); // warms the JIT up
-  const local = inProcess(ids);
+  await inProcess(ids); // warms the JIT up
+  const local = await inProcess(ids);
+  const loadStart = loadAverage();
   const namespace = testNamespace();
   const natsUrl = testNatsUrl();
   const db = await createTestDatabase('storm');
@@ -106,9 +145,24 @@ async function main(): Promise<void> {
   await bus.ensureStreams();
   const env = { NATS_URL: natsUrl, MAAS_NAMESPACE: namespace, DATABASE_URL: db.url, MAAS_NATS_INSECURE: '1' };
   const services = new Map<string, StartedService>();
+  let engine: StartedProcess | undefined;
   try {
+    engine = startNode('dist/cli/main.js', {}, [
+      'sim-engine',
+      '--profile',
+      PROFILE,
+      '--model',
+      MODEL,
+      '--port',
+      '0',
+      '--time-scale',
+      String(args['engine-time-scale']),
+    ]);
+    engineUrl = String((await engine.waitFor((r) => r.event === 'ready', 30_000, 'sim-engine ready')).url);
     for (const name of ['router', 'key-registry'] as const) services.set(name, await startService(name, env));
     services.set('gateway', await startService('gateway', { ...env, GATEWAY_WORKER_EXPIRY: '15s' }));
+    const { secret } = await bus.request('key-registry.create', { userEmail: 'storm@example.org', name: 'storm-bench' });
+    const gatewayUrl = services.get('gateway')!.url;
     const watched = ['router', 'gateway'] as const;
     const sampler = new ProcSampler(new Map(watched.map((n) => [n, services.get(n)!.child.pid!])));
     sampler.start(500);
@@ -140,20 +194,13 @@ async function main(): Promise<void> {
       return Number.NaN;
     };
 
-    progress(`storm 1: ${ids.length} registrations at once`);
-    await sleep(2000);
-    const storm1At = Date.now();
-    const storm1Held = storm().then(() => replicaHolds(ids.length, 60_000));
-    const lag1 = await lagDuring(storm1Held);
-    const storm1Ms = await storm1Held;
-    const storm1Wall = Date.now() - storm1At;
-
-    progress(`steady: ${ids.length} heartbeats/s for ${args.seconds} s`);
+    /** 1 Hz heartbeats of the first `count()` workers (re-announcing every 10 s, as WorkerAgent does) until stopped. */
+    let beatingCount = 1;
     let beating = true;
     const beats = (async () => {
       for (let tick = 0; beating; tick++) {
         const began = Date.now();
-        ids.forEach((id, i) => {
+        ids.slice(0, beatingCount).forEach((id, i) => {
           if (tick % 10 === i % 10) bus.publish('worker.registered', registration(id, i));
           bus.publish('worker.heartbeat', {
             workerId: id,
@@ -166,61 +213,145 @@ async function main(): Promise<void> {
         await sleep(Math.max(0, 1000 - (Date.now() - began)));
       }
     })();
+
+    /** Chats at a steady pace (each on its own, not waiting for the one before), tagged with the phase they began in. */
+    let phase = 'warm-up';
+    let chatting = true;
+    const chat: { phase: string; ms: number; status: number }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    const chats = (async () => {
+      const every = 1000 / args['chat-per-second'];
+      for (let next = Date.now(); chatting; next += every) {
+        await sleep(Math.max(0, next - Date.now()));
+        const began = performance.now();
+        const at = phase;
+        const one = fetch(`${gatewayUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+          body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'How many workers?' }], max_tokens: 4 }),
+          signal: AbortSignal.timeout(30_000),
+        })
+          .then(async (res) => {
+            await res.arrayBuffer();
+            return res.status;
+          })
+          .catch(() => 0)
+          .then((status) => void chat.push({ phase: at, ms: performance.now() - began, status }));
+        inFlight.add(one);
+        void one.finally(() => inFlight.delete(one));
+      }
+    })();
+
+    progress(`one worker: heartbeats at 1 Hz and ${args['chat-per-second']} chats/s for ${args['one-seconds']} s`);
+    await replicaHolds(1, 30_000);
+    await sleep(3000); // the first chats warm the gateway up (its tokenizer table loads on the first answer)
+    phase = 'one';
+    const oneFrom = Date.now();
+    const lagOne = await lagDuring(sleep(args['one-seconds'] * 1000));
+    const oneTo = Date.now();
+
+    progress(`storm 1: ${ids.length} registrations at once`);
+    phase = 'storm 1';
+    const storm1At = Date.now();
+    const storm1Held = storm().then(() => replicaHolds(ids.length, 60_000));
+    const lag1 = await lagDuring(storm1Held);
+    const storm1Ms = await storm1Held;
+    const storm1Wall = Date.now() - storm1At;
+
+    progress(`steady: ${ids.length} heartbeats/s for ${args.seconds} s`);
+    beatingCount = ids.length;
+    await sleep(2000); // the first round of the fleet's heartbeats
+    phase = 'fleet';
     const steadyFrom = Date.now();
     const lagSteady = await lagDuring(sleep(args.seconds * 1000));
     const steadyTo = Date.now();
 
     progress('storm 2: every worker re-announces at once, heartbeats going on');
+    phase = 'storm 2';
     const lag2 = await lagDuring(storm().then(() => sleep(3000)));
+    chatting = false;
     beating = false;
-    await beats;
+    await Promise.all([beats, chats]);
+    await Promise.all([...inFlight]);
 
+    const cpuOne = Object.fromEntries(watched.map((n) => [n, sampler.cpu(n, oneFrom, oneTo)]));
     const cpu = Object.fromEntries(watched.map((n) => [n, sampler.cpu(n, steadyFrom, steadyTo)]));
+    const rssOne = Object.fromEntries(watched.map((n) => [n, sampler.peakRss(n, 0, oneTo) / (1 << 20)]));
     const rss = Object.fromEntries(watched.map((n) => [n, sampler.peakRss(n, storm1At, Date.now()) / (1 << 20)]));
     const heap: Record<string, number> = {};
     for (const n of watched) heap[n] = metric(await scrape(n), 'nodejs_heap_size_used_bytes') / (1 << 20);
     sampler.stop();
+    const latency = (p: string) => {
+      const of = chat.filter((c) => c.phase === p);
+      const ok = of.filter((c) => c.status === 200).map((c) => c.ms);
+      return { ...summarize(ok), failed: of.length - ok.length };
+    };
+    const chatBy = Object.fromEntries(['one', 'storm 1', 'fleet', 'storm 2'].map((p) => [p, latency(p)]));
 
     const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
     const rows = watched.map((n) => [
       n,
+      fmt(lagOne[n]),
       fmt(lag1[n]),
       fmt(lagSteady[n]),
       fmt(lag2[n]),
+      `${fmt(100 * cpuOne[n])} %`,
       `${fmt(100 * cpu[n])} %`,
+      `${fmt(100 * (cpu[n] - cpuOne[n]))} %`,
+      fmt(rssOne[n], 0),
       fmt(rss[n], 0),
       fmt(heap[n], 0),
     ]);
     const out = [
-      `in process, the gateway's WorkerRegistryService: ${ids.length} registrations at once block it ${fmt(local.storm1Ms)} ms, ` +
-        `a heartbeat costs ${fmt(local.heartbeatUs, 2)} µs, ${ids.length} re-announcements at once block it ${fmt(local.storm2Ms)} ms`,
+      `in process, the gateway's WorkerRegistryService: ${ids.length} registrations at once hold the event loop at most ${fmt(local.storm1Ms)} ms a turn, ` +
+        `a heartbeat costs ${fmt(local.heartbeatUs, 2)} µs, ${ids.length} re-announcements at once at most ${fmt(local.storm2Ms)} ms a turn`,
       '',
-      `registry storm — ${ids.length} workers, ${ids.length} heartbeats/s for ${args.seconds} s between two storms of ${ids.length} registrations`,
+      `registry storm — ${ids.length} workers, ${ids.length} heartbeats/s for ${args.seconds} s between two storms of ${ids.length} registrations, ` +
+        `after ${args['one-seconds']} s with one worker; ${args['chat-per-second']} chats/s throughout; load average ${fmt(loadStart, 1)} → ${fmt(loadAverage(), 1)}`,
       `gateway replica held all ${ids.length} workers ${fmt(storm1Ms, 0)} ms after the first storm was sent (${fmt(storm1Wall, 0)} ms measured window)`,
       '',
       renderTable(
         [
           'service',
-          'event-loop delay max, storm 1 (ms)',
-          'steady (ms)',
+          'event-loop delay max, one worker (ms)',
+          'storm 1 (ms)',
+          'fleet steady (ms)',
           'storm 2 (ms)',
-          'CPU steady (of a core)',
-          'RSS max (MB)',
+          'CPU, one worker',
+          'CPU, fleet steady',
+          'CPU of the heartbeats',
+          'RSS max, one worker (MB)',
+          'RSS max, fleet (MB)',
           'heap used at end (MB)',
         ],
         rows,
+      ),
+      '',
+      renderTable(
+        ['chat through the gateway', 'chats', 'failed', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'p99 ÷ one worker'],
+        Object.entries(chatBy).map(([p, l]) => [
+          p,
+          String(l.count),
+          String(l.failed),
+          fmt(l.median),
+          fmt(l.p99),
+          fmt(l.max),
+          fmt(l.p99 / chatBy.one.p99, 2),
+        ]),
       ),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     const report = {
       benchmark: 'fleet-storm',
       args,
+      loadAverage: { start: loadStart, end: loadAverage() },
       inProcess: local,
       storm1Ms,
-      lag: { storm1: lag1, steady: lagSteady, storm2: lag2 },
-      cpu,
-      rss,
+      lag: { one: lagOne, storm1: lag1, steady: lagSteady, storm2: lag2 },
+      cpu: { one: cpuOne, steady: cpu },
+      rss: { one: rssOne, fleet: rss },
       heap,
+      chat: chatBy,
     };
     if (args.out) {
       fs.mkdirSync(path.dirname(args.out), { recursive: true });
@@ -228,6 +359,7 @@ async function main(): Promise<void> {
     } else writeReport('fleet-storm', report);
   } finally {
     for (const s of [...services.values()].reverse()) await s.stop().catch(() => undefined);
+    await engine?.stop().catch(() => undefined);
     await deleteStreams(nc, namespace).catch(() => undefined);
     await nc.close();
     await db.drop();
