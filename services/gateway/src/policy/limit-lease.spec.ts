@@ -136,14 +136,16 @@ describe('limit leases', () => {
     expect(countedFrom(at(62_999), LEASE_SPEC)).toBe(sec(1000));
   });
 
-  it('alone, a gateway limits to its share among the gateways last seen sharing the key', () => {
+  it('alone, a gateway limits tokens and concurrency to its share among the gateways last seen sharing the key', () => {
     const a = exchange(undefined, ask({ want: 0 }), rpm60, at(0), LEASE_SPEC);
     const b = exchange(a.state, ask({ gateway: 'b', want: 0 }), rpm60, at(100), LEASE_SPEC);
     const c = exchange(b.state, ask({ gateway: 'c', want: 0 }), rpm60, at(200), LEASE_SPEC);
     expect(sharingGateways(c.state, 'a', at(300), LEASE_SPEC)).toBe(3);
     expect(sharingGateways(c.state, 'a', at(LEASE_SPEC.staleMs + 150), LEASE_SPEC)).toBe(2);
     const limits = { requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 } as KeyLimits;
-    expect(localShare(limits, 3, 2)).toMatchObject({ requestsPerMinute: 20, tokensPerMinute: 334, maxConcurrent: 2 });
+    // rounded down: the shares of the gateways sum to no more than the limit
+    expect(localShare(limits, 3, 2)).toMatchObject({ requestsPerMinute: 20, tokensPerMinute: 333, maxConcurrent: 2 });
+    expect(localShare({ tokensPerMinute: 61 } as KeyLimits, 2, 0).tokensPerMinute).toBe(30);
     expect(localShare(limits, 1, 0)).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 1000, maxConcurrent: 4 });
   });
 
@@ -172,21 +174,147 @@ describe('limit leases', () => {
     expect(countSince(late.state.requests, countedFrom(at(62_000), LEASE_SPEC))).toBe(0);
   });
 
-  it('cut off from the shared state, a gateway admits no more than the others left it when it last read the state', () => {
+  it('cut off from the shared state, a gateway admits only the unused part of its lease, within its lifetime', () => {
     const limits = { requestsPerMinute: 60 } as KeyLimits;
-    // 60 counted in the last minute: this gateway admitted 25 and holds 1 unused lease; the others had 34
-    const state: SharedKeyState = { ...EMPTY_STATE, requests: [[sec(0), 60]] };
-    const behind = fallbackLimits(limits, 2, 0, { state, ownRequests: 25, unusedLease: 1 }, at(5000), LEASE_SPEC);
-    expect(behind.requestsPerMinute).toBe(26); // not its share of 30: 25 + 34 + 1 is the limit already
-    // the gateway that admitted most keeps its share as the ceiling (its own count refuses the next)
-    expect(fallbackLimits(limits, 2, 0, { state, ownRequests: 34, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(30);
-    // counts older than a minute and a lease lifetime leave no trace
-    expect(fallbackLimits(limits, 2, 0, { state, ownRequests: 0, unusedLease: 0 }, at(62_000), LEASE_SPEC).requestsPerMinute).toBe(30);
-    // never read the state: the share
-    expect(fallbackLimits(limits, 2, 0, { ownRequests: 0, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(30);
-    // everything used by the others: 1 (a limit of 0 would read as none), at most one more from here
-    const full: SharedKeyState = { ...EMPTY_STATE, requests: [[sec(0), 60]] };
-    expect(fallbackLimits(limits, 2, 0, { state: full, ownRequests: 0, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(1);
+    // 25 admitted here, 2 of a lease taken 400 ms ago still unused: up to 27
+    expect(
+      fallbackLimits(limits, 2, 0, { ownRequests: 25, unusedLease: 2, leasedAt: at(4600) }, at(5000), LEASE_SPEC).requestsPerMinute,
+    ).toBe(27);
+    // the lease is past its lifetime: nothing more (its second may leave the count while a request from it is in a minute)
+    expect(
+      fallbackLimits(limits, 2, 0, { ownRequests: 25, unusedLease: 2, leasedAt: at(3900) }, at(5000), LEASE_SPEC).requestsPerMinute,
+    ).toBe(25);
+    // nothing held: 0, which the caller reads as "refuse" (the others may lease all that is left meanwhile)
+    expect(
+      fallbackLimits(limits, 2, 0, { ownRequests: 0, unusedLease: 0, leasedAt: at(4900) }, at(5000), LEASE_SPEC).requestsPerMinute,
+    ).toBe(0);
+    expect(fallbackLimits(limits, 1, 0, { ownRequests: 0, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(0);
+    // a key without a requests limit has none alone either
+    expect(
+      fallbackLimits({ tokensPerMinute: 100 } as KeyLimits, 2, 0, { ownRequests: 3, unusedLease: 0 }, at(5000), LEASE_SPEC),
+    ).toMatchObject({
+      tokensPerMinute: 50,
+    });
+  });
+
+  it('a lease granted by an exchange whose answer the gateway never heard counts as taken, and is given back by its next exchange', () => {
+    // a's exchange x was applied, but a timed out waiting for it: its 3 count, unused
+    const x = exchange(undefined, ask({ id: 'x' }), rpm60, at(0), LEASE_SPEC);
+    const b = exchange(x.state, ask({ gateway: 'b', want: 60 }), rpm60, at(100), LEASE_SPEC);
+    expect([x.requests, b.requests]).toEqual([3, 57]);
+    // a's next exchange names x as unheard: its lease goes back (and a is granted none of it, b leases it)
+    const again = exchange(b.state, ask({ id: 'y', unheard: 'x', want: 0 }), rpm60, at(1500), LEASE_SPEC);
+    expect(countSince(again.state.requests, countedFrom(at(1500), LEASE_SPEC))).toBe(57);
+    expect(exchange(again.state, ask({ gateway: 'b', want: 60 }), rpm60, at(1600), LEASE_SPEC).requests).toBe(3);
+    // an id the state does not hold (the unheard exchange was never applied, or another came after it) gives back nothing
+    const other = exchange(b.state, ask({ id: 'z', unheard: 'w', want: 0 }), rpm60, at(1500), LEASE_SPEC);
+    expect(countSince(other.state.requests, countedFrom(at(1500), LEASE_SPEC))).toBe(60);
+    // given back once only: y replaced x
+    const twice = exchange(again.state, ask({ id: 'v', unheard: 'x', want: 0 }), rpm60, at(1700), LEASE_SPEC);
+    expect(countSince(twice.state.requests, countedFrom(at(1700), LEASE_SPEC))).toBe(57);
+  });
+
+  it('gateways all cut off at once (a NATS outage) admit together no more than the limit', () => {
+    const over: { limit: number; gateways: number; admitted: number }[] = [];
+    for (const [limit, gateways] of [
+      [10, 3],
+      [60, 2],
+      [61, 2],
+      [1, 2],
+    ]) {
+      const limits = { requestsPerMinute: limit } as KeyLimits;
+      const ids = Array.from({ length: gateways }, (_, i) => `g${i}`);
+      // each gateway has leased once and admitted one request from its lease, then the state is gone
+      let state: SharedKeyState | undefined;
+      const held = ids.map((gateway, i) => {
+        const g = exchange(state, ask({ gateway }), limits, at(i * 10), LEASE_SPEC);
+        state = g.state;
+        return { lease: g.requests, leasedAt: at(i * 10), own: Math.min(1, g.requests) };
+      });
+      const counted = countSince(state!.requests, countedFrom(at(100), LEASE_SPEC));
+      let alone = 0;
+      for (const h of held) {
+        // what it read last: the state as the last gateway wrote it (the most any of them saw)
+        const last = { state, ownRequests: h.own, unusedLease: h.lease - h.own, leasedAt: h.leasedAt };
+        alone += fallbackLimits(limits, gateways, 0, last, at(100), LEASE_SPEC).requestsPerMinute! - h.own;
+      }
+      over.push({ limit, gateways, admitted: counted - held.reduce((n, h) => n + h.lease - h.own, 0) + alone });
+    }
+    expect(over.filter((o) => o.admitted > o.limit)).toEqual([]);
+  });
+
+  /**
+   * Gateways a and b offered 3 requests a second each for 20 s (b a sixth of a second after a), leasing from one
+   * shared state as the service does; `fails(t)` says what becomes of a's exchange at t: done, lost (the state never
+   * took it) or applied (the state took it but a never heard: a timeout). A failed exchange leaves a counting alone
+   * for 5 s. Returns the admissions of each.
+   */
+  function drill(fails: (t: number) => 'done' | 'lost' | 'applied'): { a: number; b: number } {
+    let state: SharedKeyState | undefined;
+    const gw = (gateway: string) => ({
+      gateway,
+      lease: 0,
+      leasedAt: -Infinity,
+      leaseSecond: 0,
+      own: 0,
+      aloneUntil: -Infinity,
+      unheard: '',
+    });
+    const side = { a: gw('a'), b: gw('b') };
+    const offers = Array.from({ length: 60 }, (_, i) => [
+      [i * 333, side.a],
+      [i * 333 + 166, side.b],
+    ]).flat() as [number, ReturnType<typeof gw>][];
+    for (const [t, g] of offers) {
+      const alone = () => {
+        // what the service passes; its last state too (a policy may use it)
+        const last = { state, ownRequests: g.own, unusedLease: g.lease, leasedAt: at(g.leasedAt) };
+        if (g.own < fallbackLimits(rpm60, 2, 0, last, at(t), LEASE_SPEC).requestsPerMinute!) {
+          g.own++;
+          g.lease--;
+        }
+      };
+      if (t < g.aloneUntil) {
+        alone();
+        continue;
+      }
+      if (g.lease >= 1 && t - g.leasedAt < LEASE_SPEC.lifetimeMs) {
+        g.own++;
+        g.lease--;
+        continue;
+      }
+      const returned = g.lease > 0 ? { second: g.leaseSecond, n: g.lease } : undefined;
+      g.lease = 0;
+      const id = `${g.gateway}${t}`;
+      const grant = exchange(state, ask({ gateway: g.gateway, returned, id, unheard: g.unheard || undefined }), rpm60, at(t), LEASE_SPEC);
+      const outcome = g.gateway === 'a' ? fails(t) : 'done';
+      if (outcome !== 'lost') state = grant.state;
+      g.unheard = outcome === 'done' ? '' : id;
+      if (outcome !== 'done') {
+        g.aloneUntil = t + 5000;
+        alone();
+        continue;
+      }
+      [g.lease, g.leasedAt, g.leaseSecond] = [grant.requests, t, grant.second];
+      if (g.lease >= 1) {
+        g.own++;
+        g.lease--;
+      }
+    }
+    return { a: side.a.own, b: side.b.own };
+  }
+
+  it.each([
+    ['lost, early in the minute', (t: number) => (t >= 4000 && t < 9000 ? 'lost' : 'done')],
+    ['lost, as the budget runs out', (t: number) => (t >= 8000 && t < 13_000 ? 'lost' : 'done')],
+    ['timed out but applied', (t: number) => (t >= 8000 && t < 13_000 ? 'applied' : 'done')],
+    ['timing out every other second', (t: number) => (Math.floor(t / 1000) % 2 ? 'applied' : 'done')],
+  ] as const)("a gateway whose exchanges fail (%s) while the other's get through: together no more than the limit", (_, fails) => {
+    const admitted = drill(fails);
+    expect(admitted.a + admitted.b).toBeLessThanOrEqual(60);
+    // the other gateway uses what the cut-off one does not; a lease taken by a write whose outcome was not heard stays counted
+    expect(admitted.a + admitted.b).toBeGreaterThanOrEqual(60 - 2 * leaseSize(60, 60, LEASE_SPEC));
+    expect(admitted.a).toBeGreaterThan(0);
   });
 
   it("keeps every gateway's window tokens by kind and second for recentMs", () => {

@@ -26,6 +26,8 @@ export interface SharedKeyState {
    * what the token windows add to the ledger's totals until the ledger has them.
    */
   readonly windows?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
+  /** The last lease granted to each gateway, by the id of the exchange that asked: given back if the gateway never heard the answer. */
+  readonly granted?: Readonly<Record<string, { readonly id: string; readonly second: number; readonly n: number }>>;
 }
 
 /** Interactive (`chat`) and `batch` tokens count against separate windows. */
@@ -61,6 +63,13 @@ export interface LeaseExchange {
   readonly windowTokens?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
   /** Requests the gateway admitted on its own counts while it could not reach the state, per second of admission. */
   readonly admittedAlone?: SecondCounts;
+  /** This exchange's id, kept with the lease it is granted. */
+  readonly id?: string;
+  /**
+   * The id of the gateway's last exchange whose answer it never heard (a timeout): if the state took it,
+   * the lease it granted was never used and is given back; otherwise it counted as taken until then.
+   */
+  readonly unheard?: string;
 }
 
 export interface LeaseGrant {
@@ -152,11 +161,15 @@ export function exchange(
   let requests = added(s.requests, from, second, 0);
   // Admitted while cut off: counted now, so the others do not lease them again within the minute.
   for (const [sec, n] of ask.admittedAlone ?? []) if (n > 0 && sec >= from) requests = added(requests, from, sec, n);
-  if (ask.returned && ask.returned.n > 0 && ask.returned.second >= from) {
+  const giveBack = (back: { second: number; n: number } | undefined) => {
+    if (!back || back.n <= 0 || back.second < from) return;
     // Never below zero: the second may hold leases of other gateways only.
-    const held = requests.find(([sec]) => sec === ask.returned!.second)?.[1] ?? 0;
-    requests = added(requests, from, ask.returned.second, -Math.min(held, ask.returned.n));
-  }
+    const held = requests.find(([sec]) => sec === back.second)?.[1] ?? 0;
+    requests = added(requests, from, back.second, -Math.min(held, back.n));
+  };
+  giveBack(ask.returned);
+  const lost = s.granted?.[ask.gateway];
+  if (ask.unheard && lost?.id === ask.unheard) giveBack(lost);
   const tokens = added(s.tokens, from, second, Math.max(0, ask.tokens));
   let leased = 0;
   if (ask.want > 0) {
@@ -180,7 +193,11 @@ export function exchange(
     return counts;
   };
   const windows = { chat: kept('chat'), batch: kept('batch') };
-  return { state: { requests, tokens, slots, gateways, windows }, requests: leased, second, slots: held };
+  const granted: Record<string, { id: string; second: number; n: number }> = {};
+  for (const [id, g] of Object.entries(s.granted ?? {}))
+    if (id !== ask.gateway && gateways[id] !== undefined && g.second >= from) granted[id] = g;
+  if (ask.id) granted[ask.gateway] = { id: ask.id, second, n: leased };
+  return { state: { requests, tokens, slots, gateways, windows, granted }, requests: leased, second, slots: held };
 }
 
 /** Window tokens of `kind` every gateway finished from `since` (epoch ms, a whole second) on, as the state has them. */
@@ -268,33 +285,38 @@ export function tokensExceeded(
 }
 
 /**
- * The limits for this gateway's own counts while the shared state cannot be reached: its share among
- * the gateways it last saw, and never more requests than the others had left it when it last read
- * the state (their count there: the total less this gateway's own admissions and unused lease), so
- * gateways that had split the minute unevenly do not each admit their full share on top of it.
+ * The limits for this gateway's own counts while the shared state cannot be reached, or while the outcome
+ * of its last write there is unknown (a timeout: the write may have been applied, so what it asked for
+ * counts as taken and what it gave back as not given back). `requestsPerMinute` is the most this
+ * gateway's own count of the last minute may reach: what it has counted (`ownRequests`) plus the unused
+ * part of its lease while the lease is within its lifetime, which the shared state already counts. Nothing
+ * more: the other gateways may still reach the state and lease whatever it shows as left, and requests
+ * admitted on a share of the limit on top of that are what made two gateways admit up to 74 of a 60 rpm key
+ * when the shared state answered slowly. So the gateways' fallback allowances always sum to no more than
+ * the limit; 0 means refuse every request (not "no limit"). Tokens per minute and concurrency keep a share
+ * among the gateways last seen (`localShare`).
  */
 export function fallbackLimits(
   limits: KeyLimits,
   gateways: number,
   slotsHeld: number,
-  last: { state?: SharedKeyState; ownRequests: number; unusedLease: number },
+  last: { ownRequests: number; unusedLease: number; leasedAt?: number },
   now: number,
   spec: LeaseSpec = LEASE_SPEC,
 ): KeyLimits {
   const share = localShare(limits, gateways, slotsHeld);
-  if (!last.state || !limits.requestsPerMinute || !share.requestsPerMinute) return share;
-  const others = Math.max(0, countSince(last.state.requests, countedFrom(now, spec)) - last.ownRequests - last.unusedLease);
-  // at least 1: a limit of 0 would read as none; this gateway's own count (already there) refuses the next one
-  return { ...share, requestsPerMinute: Math.max(1, Math.min(share.requestsPerMinute, limits.requestsPerMinute - others)) };
+  if (!limits.requestsPerMinute) return share;
+  const fresh = last.leasedAt !== undefined && now - last.leasedAt < spec.lifetimeMs ? Math.max(0, Math.floor(last.unusedLease)) : 0;
+  return { ...share, requestsPerMinute: Math.max(0, last.ownRequests) + fresh };
 }
 
 /**
  * The limits a gateway applies alone while the shared state cannot be reached: its share of the
- * per-minute limits among the gateways last seen sharing the key (rounded up, so one gateway keeps
- * the whole limit), and the slots it held.
+ * per-minute limits among the gateways last seen sharing the key (rounded down, so the shares sum to no
+ * more than the limit; at least 1, as 0 would read as none), and the slots it held.
  */
 export function localShare(limits: KeyLimits, gateways: number, slotsHeld: number): KeyLimits {
-  const share = (v: number | null | undefined) => (v ? Math.max(1, Math.ceil(v / Math.max(1, gateways))) : v);
+  const share = (v: number | null | undefined) => (v ? Math.max(1, Math.floor(v / Math.max(1, gateways))) : v);
   return {
     ...limits,
     requestsPerMinute: share(limits.requestsPerMinute),

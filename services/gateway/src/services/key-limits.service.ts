@@ -21,7 +21,10 @@ import { SharedLimitsRepository } from '../repositories/shared-limits.repository
 
 /** An exchange with the shared state waits at most this long on the request path. */
 const EXCHANGE_TIMEOUT_MS = 1000;
-/** After the shared state could not be reached, limits are counted by this gateway alone for this long. */
+/**
+ * After the shared state could not be reached, the request path does not ask it for this long (requests are
+ * admitted only from the lease in hand); an exchange in the background tries every lease lifetime and ends it.
+ */
 const LOCAL_ONLY_MS = 5000;
 
 /** What this gateway holds of one key's shared budget. */
@@ -41,10 +44,10 @@ interface Holding {
   tokens: number;
   /** Window tokens of finished requests not yet added to the shared state, per second of their finish. */
   windowTokens: { chat: [number, number][]; batch: [number, number][] };
-  /** Requests admitted on this gateway's own counts while the state could not be reached, per second, not yet sent. */
-  alone: [number, number][];
   /** The key's limits when last seen, for exchanges off the request path. */
   limits?: KeyLimits;
+  /** The id of the last exchange whose answer this gateway never heard (it may have been applied). */
+  unheard?: string;
   exchanging?: Promise<LeaseGrant>;
   timer?: NodeJS.Timeout;
 }
@@ -55,14 +58,16 @@ interface Holding {
  * lease without a round trip and gives back what it did not use after `LEASE_SPEC.lifetimeMs`. A lease
  * is only used within that lifetime, and the shared count covers a minute plus a lifetime of leases,
  * so no 60 seconds hold more admissions than the limit, however many gateways share the key. Without
- * the shared entry each gateway limits on its own counts: the whole limit when there is no store, its
- * share among the gateways it last saw sharing the key while NATS cannot be reached.
+ * a store each gateway limits on its own counts (the whole limit). While the entry cannot be reached, or
+ * a write's outcome is unknown, a gateway admits requests only from its lease in hand (the others may lease
+ * everything else meanwhile), and tokens and concurrency within its share among the gateways last seen.
  */
 @Injectable()
 export class KeyLimitsService implements OnModuleDestroy {
   private readonly local = new KeyLimiter();
   private readonly held = new Map<string, Holding>();
   private localOnlyUntil = 0;
+  private exchanges = 0;
 
   constructor(
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
@@ -115,30 +120,28 @@ export class KeyLimitsService implements OnModuleDestroy {
     return undefined;
   }
 
-  /** Admits on this gateway's own counts (the state cannot be reached), keeping what it admits for the next exchange. */
+  /**
+   * Admits on this gateway's own counts while the shared state cannot be reached (or the outcome of the last
+   * write there is unknown): requests only from the unused lease within its lifetime, which the state already
+   * counts (the others may lease all the rest meanwhile); tokens and concurrency within its share.
+   */
   private admitAlone(keyId: string, limits: KeyLimits, h: Holding, now: number): LimitExceeded | undefined {
-    const refused = this.local.admit(keyId, this.fallback(keyId, limits, h, now), now);
-    if (!refused && limits.requestsPerMinute) {
-      const second = Math.floor(this.clock.now() / 1000);
-      const last = h.alone[h.alone.length - 1];
-      if (last && last[0] === second) last[1] += 1;
-      else h.alone.push([second, 1]);
-      h.limits = limits;
-      this.keep(keyId, h); // sent with the next exchange that gets through
-    }
-    return refused;
-  }
-
-  /** What this gateway may admit on its own counts while the shared state cannot be reached. */
-  private fallback(keyId: string, limits: KeyLimits, h: Holding, now: number): KeyLimits {
-    return fallbackLimits(
+    this.keep(keyId, h); // tries the state again within a lease's lifetime
+    const ownRequests = this.local.requestsUsed(keyId, now);
+    const fallback = fallbackLimits(
       limits,
       h.gateways,
       h.slots,
-      { state: h.state, ownRequests: this.local.requestsUsed(keyId, now), unusedLease: Math.max(0, h.lease) },
+      { ownRequests, unusedLease: h.lease, leasedAt: h.leasedAt },
       this.clock.now(),
       this.spec,
     );
+    if (limits.requestsPerMinute && ownRequests >= fallback.requestsPerMinute!)
+      return { limit: 'requests_per_minute', used: ownRequests, ceiling: limits.requestsPerMinute, retryAfterSeconds: 1 };
+    const refused = this.local.admit(keyId, fallback, now);
+    if (!refused && limits.requestsPerMinute) h.lease -= 1;
+    if (!refused) h.limits = limits;
+    return refused;
   }
 
   /**
@@ -213,7 +216,6 @@ export class KeyLimitsService implements OnModuleDestroy {
           slots: 0,
           tokens: 0,
           windowTokens: { chat: [], batch: [] },
-          alone: [],
         }),
       );
     return h;
@@ -227,15 +229,21 @@ export class KeyLimitsService implements OnModuleDestroy {
     const tokens = h.tokens;
     const copy = (counts: [number, number][]) => counts.map(([s, n]): [number, number] => [s, n]);
     const windowTokens = { chat: copy(h.windowTokens.chat), batch: copy(h.windowTokens.batch) };
-    const admittedAlone = copy(h.alone);
     const gateway = this.shared!.gatewayId;
+    const id = String(++this.exchanges);
+    const unheard = h.unheard;
     const run = async () => {
       const now = this.clock.now();
       const grant = await this.shared!.update(
         keyId,
-        (current) => exchange(current, { gateway, want, returned, tokens, slots, windowTokens, admittedAlone }, limits, now, this.spec),
+        (current) => exchange(current, { gateway, want, returned, tokens, slots, windowTokens, id, unheard }, limits, now, this.spec),
         EXCHANGE_TIMEOUT_MS,
-      );
+      ).catch((err: unknown) => {
+        // The state may have taken the write: its lease counts as taken, and the next exchange gives it back.
+        h.unheard = id;
+        throw err;
+      });
+      if (h.unheard === unheard) h.unheard = undefined;
       // Sent: what was pending then (later ones were appended after it, and the last second may have grown).
       for (const kind of ['chat', 'batch'] as const) {
         const sent = windowTokens[kind];
@@ -246,10 +254,8 @@ export class KeyLimitsService implements OnModuleDestroy {
         if (pending[0]?.[0] === lastSecond) pending[0][1] -= lastSent;
         if (pending[0] && pending[0][1] <= 0) pending.shift();
       }
-      for (const [second, n] of admittedAlone) {
-        const i = h.alone.findIndex(([s]) => s === second);
-        if (i >= 0 && (h.alone[i][1] -= n) <= 0) h.alone.splice(i, 1);
-      }
+      // Reached: the request path asks the state again.
+      this.localOnlyUntil = 0;
       h.state = grant.state;
       h.syncedAt = this.clock.now();
       h.gateways = sharingGateways(grant.state, gateway, now, this.spec);
@@ -277,7 +283,8 @@ export class KeyLimitsService implements OnModuleDestroy {
       h.timer = undefined;
       const inFlight = this.local.concurrent(keyId);
       const pending = h.windowTokens.chat.length + h.windowTokens.batch.length;
-      if (h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.alone.length === 0 && h.slots <= inFlight && inFlight === 0) {
+      const cutOff = this.clock.now() < this.localOnlyUntil; // tried again until the state answers
+      if (!cutOff && h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
         this.held.delete(keyId);
         return;
       }
