@@ -24,6 +24,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { connect } from 'nats';
 import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { loadConfig } from '@maas/config';
@@ -214,44 +215,29 @@ async function main(): Promise<void> {
       }
     })();
 
-    /** Chats at a steady pace (each on its own, not waiting for the one before), tagged with the phase they began in. */
+    const client = new Worker(__filename, {
+      workerData: { url: gatewayUrl, secret, perSecond: args['chat-per-second'] } satisfies ChatClient,
+    });
+    const chatsDone = new Promise<ChatSample[]>((resolve, reject) => {
+      client.once('message', (m: { chat: ChatSample[] }) => resolve(m.chat));
+      client.once('error', reject);
+    });
     let phase = 'warm-up';
-    let chatting = true;
-    const chat: { phase: string; ms: number; status: number }[] = [];
-    const inFlight = new Set<Promise<void>>();
-    const chats = (async () => {
-      const every = 1000 / args['chat-per-second'];
-      for (let next = Date.now(); chatting; next += every) {
-        await sleep(Math.max(0, next - Date.now()));
-        const began = performance.now();
-        const at = phase;
-        const one = fetch(`${gatewayUrl}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
-          body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'How many workers?' }], max_tokens: 4 }),
-          signal: AbortSignal.timeout(30_000),
-        })
-          .then(async (res) => {
-            await res.arrayBuffer();
-            return res.status;
-          })
-          .catch(() => 0)
-          .then((status) => void chat.push({ phase: at, ms: performance.now() - began, status }));
-        inFlight.add(one);
-        void one.finally(() => inFlight.delete(one));
-      }
-    })();
+    const setPhase = (p: string) => {
+      phase = p;
+      client.postMessage({ phase: p });
+    };
 
     progress(`one worker: heartbeats at 1 Hz and ${args['chat-per-second']} chats/s for ${args['one-seconds']} s`);
     await replicaHolds(1, 30_000);
     await sleep(3000); // the first chats warm the gateway up (its tokenizer table loads on the first answer)
-    phase = 'one';
+    setPhase('one');
     const oneFrom = Date.now();
     const lagOne = await lagDuring(sleep(args['one-seconds'] * 1000));
     const oneTo = Date.now();
 
     progress(`storm 1: ${ids.length} registrations at once`);
-    phase = 'storm 1';
+    setPhase('storm 1');
     const storm1At = Date.now();
     const storm1Held = storm().then(() => replicaHolds(ids.length, 60_000));
     const lag1 = await lagDuring(storm1Held);
@@ -261,18 +247,20 @@ async function main(): Promise<void> {
     progress(`steady: ${ids.length} heartbeats/s for ${args.seconds} s`);
     beatingCount = ids.length;
     await sleep(2000); // the first round of the fleet's heartbeats
-    phase = 'fleet';
+    setPhase('fleet');
     const steadyFrom = Date.now();
     const lagSteady = await lagDuring(sleep(args.seconds * 1000));
     const steadyTo = Date.now();
 
     progress('storm 2: every worker re-announces at once, heartbeats going on');
-    phase = 'storm 2';
+    setPhase('storm 2');
     const lag2 = await lagDuring(storm().then(() => sleep(3000)));
-    chatting = false;
+    client.postMessage({ stop: true });
     beating = false;
-    await Promise.all([beats, chats]);
-    await Promise.all([...inFlight]);
+    await beats;
+    const chat = await chatsDone;
+    await client.terminate();
+    progress(`done (last phase: ${phase})`);
 
     const cpuOne = Object.fromEntries(watched.map((n) => [n, sampler.cpu(n, oneFrom, oneTo)]));
     const cpu = Object.fromEntries(watched.map((n) => [n, sampler.cpu(n, steadyFrom, steadyTo)]));
@@ -366,4 +354,56 @@ async function main(): Promise<void> {
   }
 }
 
-runMain('bench/fleet/storm', main);
+interface ChatClient {
+  readonly url: string;
+  readonly secret: string;
+  readonly perSecond: number;
+}
+
+interface ChatSample {
+  readonly phase: string;
+  readonly ms: number;
+  readonly status: number;
+}
+
+/**
+ * The chat client, on a thread of its own: this process's own work (publishing a fleet's events,
+ * reading the services' logs) would otherwise delay its timings. Chats go at a steady pace, each on
+ * its own (not waiting for the one before), tagged with the phase they began in; the main thread
+ * names the phase, then says stop, and gets every sample back.
+ */
+async function chatClient(o: ChatClient): Promise<void> {
+  let phase = 'warm-up';
+  let chatting = true;
+  parentPort!.on('message', (m: { phase?: string; stop?: boolean }) => {
+    if (m.phase) phase = m.phase;
+    if (m.stop) chatting = false;
+  });
+  const chat: ChatSample[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const every = 1000 / o.perSecond;
+  for (let next = Date.now(); chatting; next += every) {
+    await sleep(Math.max(0, next - Date.now()));
+    const began = performance.now();
+    const at = phase;
+    const one = fetch(`${o.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${o.secret}` },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'How many workers?' }], max_tokens: 4 }),
+      signal: AbortSignal.timeout(30_000),
+    })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        return res.status;
+      })
+      .catch(() => 0)
+      .then((status) => void chat.push({ phase: at, ms: performance.now() - began, status }));
+    inFlight.add(one);
+    void one.finally(() => inFlight.delete(one));
+  }
+  await Promise.all([...inFlight]);
+  parentPort!.postMessage({ chat });
+}
+
+if (isMainThread) runMain('bench/fleet/storm', main);
+else void chatClient(workerData as ChatClient);
