@@ -26,7 +26,13 @@
  * batches and a drain at the end, since usage is stored after the request) and charged to the
  * gateway's requests: the other targets cause no platform work.
  *
- * Usage: node scripts/run.js bench/gateway.ts [--platform] [--concurrency 1,16,64] [--requests 2000] [--upstream static|sim] [--no-portkey]
+ * `--compare DIR` measures a second gateway, built in another checkout (a worktree of the commit
+ * before a change, say), as the target `gateway-b` beside ours on the same stack and upstream, in the
+ * same interleaved batches: a change's effect on latency, throughput and the gateway's own CPU per
+ * request, side by side under the same load (compare the `cpu ms/req` column; in platform mode the
+ * shared processes also serve gateway-b's requests, so the platform table is not ours alone).
+ *
+ * Usage: node scripts/run.js bench/gateway.ts [--platform] [--concurrency 1,16,64] [--requests 2000] [--upstream static|sim] [--no-portkey] [--compare DIR]
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -89,6 +95,11 @@ concurrencies, streamed and not; the header of bench/gateway.ts explains the set
     'no-portkey': { type: 'boolean', help: "skip Portkey's open-source gateway (@portkey-ai/gateway) as a peer" },
     'initial-warmup-seconds': { type: 'number', min: 0, default: 3, value: 'S', help: 'once at the start, per proxy, both modes' },
     'stack-only': { type: 'boolean', help: 'start the stack, print its URLs and a key, wait for Ctrl-C (profiling)' },
+    compare: {
+      type: 'string',
+      value: 'DIR',
+      help: 'also measure the gateway built in another checkout (DIR, after `node scripts/build.js` there) as the target gateway-b, on the same stack: a change side by side in one run',
+    },
     platform: {
       type: 'boolean',
       help: "ours is the whole platform: own NATS, metrics-collector storing usage, key limits on; CPU per request of every platform process (see the file's header)",
@@ -121,6 +132,8 @@ interface Options {
   initialWarmupSeconds: number;
   /** Ours is the whole platform (usage stored, limits on); CPU of every platform process. */
   platform: boolean;
+  /** Another checkout whose gateway (its dist/) is measured beside ours as `gateway-b`. */
+  compare?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,7 +338,7 @@ function stats(samples: Sample[], wallMs: number, cpuMs: number, expectedEvents:
   };
 }
 
-type TargetName = 'direct' | 'bare-proxy' | 'gateway' | 'portkey';
+type TargetName = 'direct' | 'bare-proxy' | 'gateway' | 'gateway-b' | 'portkey';
 
 interface Target {
   name: TargetName;
@@ -647,6 +660,7 @@ function parseOptions(argv: string[]): Options {
     portkey: !values['no-portkey'],
     initialWarmupSeconds: values['initial-warmup-seconds'],
     platform: values.platform,
+    compare: values.compare,
   };
 }
 
@@ -736,6 +750,15 @@ async function main(): Promise<void> {
       ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
     });
     cleanups.push(() => gateway.stop());
+    // --compare: a second gateway, from another checkout's build, on the same NATS, router, key-registry and worker.
+    let gatewayB: { url: string; pid: number | undefined } | undefined;
+    if (options.compare) {
+      const script = path.relative(projectRoot(), path.resolve(options.compare, 'dist/services/gateway/src/main.js'));
+      const b = startNode(script, { GATEWAY_PORT: '0', ...env });
+      cleanups.push(() => b.stop());
+      const ready = await b.waitFor((r) => r.msg === 'ready', 60_000, `"ready" line of the gateway in ${options.compare}`);
+      gatewayB = { url: String(ready.url), pid: b.child.pid };
+    }
     let collector: StartedProcess | undefined;
     if (options.platform) {
       const started = await startService('metrics-collector', env);
@@ -760,11 +783,13 @@ async function main(): Promise<void> {
       name: 'bench',
       ...(limits ? { limits } : {}),
     });
-    for (let i = 0; i < 100; i++) {
-      const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
-      const body = (await res.json()) as { data?: { id: string }[] };
-      if (body.data?.some((m) => m.id === MODEL)) break;
-      await new Promise((r) => setTimeout(r, 100));
+    for (const url of [gateway.url, ...(gatewayB ? [gatewayB.url] : [])]) {
+      for (let i = 0; i < 100; i++) {
+        const res = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
+        const body = (await res.json()) as { data?: { id: string }[] };
+        if (body.data?.some((m) => m.id === MODEL)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
 
     if (options.stackOnly) {
@@ -810,6 +835,17 @@ async function main(): Promise<void> {
         agent: new http.Agent({ keepAlive: true, maxSockets: c }),
         pid: gateway.child.pid,
       },
+      ...(gatewayB
+        ? [
+            {
+              name: 'gateway-b' as const,
+              url: gatewayB.url,
+              headers: { authorization: `Bearer ${secret}` },
+              agent: new http.Agent({ keepAlive: true, maxSockets: c }),
+              pid: gatewayB.pid,
+            },
+          ]
+        : []),
       ...(portkey
         ? [
             {
