@@ -167,6 +167,48 @@ describe('BatchController', () => {
     if (verdict === 'raise') expect(limit).toBeGreaterThan(before);
   });
 
+  it('bounds TTFT by the step time too: a first token takes two steps (the one in flight, then its own)', () => {
+    const objectives = { ttftP99Ms: 100, tpotP99Ms: 80 };
+    const verdictAt = (stepMs: number, firstTokenSteps?: number) => {
+      const c = new BatchController({ objectives, ceiling: 32, initial: 8, firstTokenSteps });
+      c.update(1000, [], [{ ...idle('w1', { running: 40, stepMs }), batchInFlight: 8 }]);
+      return c.verdictFor('w1');
+    };
+    expect(verdictAt(30)).toBe('raise'); // 2 × 30 ms = 60 % of the TTFT objective
+    expect(verdictAt(45)).toBe('hold'); // 90 %: within the objective, above the headroom
+    expect(verdictAt(55)).toBe('cut'); // 110 %, though 55 ms is well within the TPOT objective
+    expect(verdictAt(55, 0)).toBe('raise'); // without the bound, TPOT alone: 69 %, within the headroom
+  });
+
+  it('stops admitting at once on an interactive surge, then waits for samples since, and more room, before the first batch request back', () => {
+    const c = controller({ floor: 0, initial: 32 });
+    // a worker at its ceiling, batch work alone beside a few interactive requests
+    const quiet = (t: number) =>
+      c.update(
+        t,
+        requests(2, 0.3, 0.3, 'w1').map((r) => ({ ...r, atMs: t - 500 })),
+        [{ ...idle('w1', { running: 32 + 10 }), batchInFlight: 32 }],
+      );
+    for (let t = 1000; t <= 20_000; t += 1000) quiet(t);
+    expect(c.limitFor('w1')).toBe(32);
+    // the interactive rate steps up: 10 → 16 → 24 running, before any of them completes
+    c.update(21_000, [], [{ ...idle('w1', { running: 32 + 16 }), batchInFlight: 32 }]);
+    expect(c.limitFor('w1')).toBe(32); // +6: within noise
+    c.update(22_000, [], [{ ...idle('w1', { running: 32 + 24 }), batchInFlight: 32 }]);
+    expect(c.verdictFor('w1')).toBe('stop');
+    expect(c.limitFor('w1')).toBe(0);
+    // batch work drained; no sample taken since the stop: no probe however quiet the heartbeat
+    for (let t = 23_000; t <= 30_000; t += 1000) c.update(t, [], [{ ...idle('w1', { running: 24 }), batchInFlight: 0 }]);
+    expect(c.limitFor('w1')).toBe(0);
+    // samples since the stop at 70 % of the objectives: room for a further request, not for the first one back
+    const at = (t: number, share: number) => requests(10, share, share, 'w1').map((r) => ({ ...r, atMs: t - 500 }));
+    for (let t = 31_000; t <= 35_000; t += 1000) c.update(t, at(t, 0.7), [{ ...idle('w1', { running: 24 }), batchInFlight: 0 }]);
+    expect(c.limitFor('w1')).toBe(0);
+    // at half the objectives it probes again
+    for (let t = 46_000; t <= 47_000; t += 1000) c.update(t, at(t, 0.5), [{ ...idle('w1', { running: 24 }), batchInFlight: 0 }]);
+    expect(c.limitFor('w1')).toBeGreaterThan(0);
+  });
+
   it('spaces cuts from heartbeats so the last one can show before the next', () => {
     const c = controller();
     const run = replay(c, [
@@ -262,6 +304,9 @@ describe('GATEWAY_BATCH_OBJECTIVES', () => {
 });
 
 /** The recording's steps as `update` takes them. */
+/** The controller as it ran when the recording was made: floor 1, no surge, no first-token step bound, one headroom. */
+const RECORDED_CONTROLLER: Partial<BatchControllerOptions> = { floor: 1, surgeRise: 0, firstTokenSteps: 0, probeHeadroom: 0.8 };
+
 const recorded = recording.steps.map((s) => ({
   nowMs: s.t,
   samples: s.samples.map((x): InteractiveSample => ({ atMs: x.t, workerId: 'w1', ttftMs: x.ttft, tpotMs: x.tpot })),
@@ -270,9 +315,24 @@ const recorded = recording.steps.map((s) => ({
 }));
 
 describe('BatchController on a recorded run (batch alone, interactive streams arrive, then leave)', () => {
-  it('replays to the limits it gave when it ran', () => {
-    const c = new BatchController({ objectives: recording.objectives, ceiling: recording.ceiling });
+  it('replays to the limits it gave when it ran (with the signals added since turned off)', () => {
+    const c = new BatchController({
+      objectives: recording.objectives,
+      ceiling: recording.ceiling,
+      ...RECORDED_CONTROLLER,
+    });
     expect(recorded.map((s) => c.update(s.nowMs, s.samples, s.workers).get('w1'))).toEqual(recorded.map((s) => s.limit));
+  });
+
+  it('stops admitting batch work at the update that sees the interactive streams arrive, before any waits or misses', () => {
+    const c = new BatchController({ objectives: recording.objectives, ceiling: recording.ceiling });
+    const limits = recorded.map((s) => c.update(s.nowMs, s.samples, s.workers).get('w1')!);
+    const arrived = recorded.findIndex((s) => s.workers[0].running - s.workers[0].batchInFlight >= 8);
+    const queued = recorded.findIndex((s) => s.workers[0].waiting > 0);
+    expect(arrived).toBeGreaterThan(0);
+    expect(arrived).toBeLessThan(queued);
+    expect(limits[arrived - 1]).toBe(recording.ceiling);
+    expect(limits[arrived]).toBe(0); // the floor
   });
 
   it('climbs to the ceiling while batch runs alone, cuts when a request waits in the worker, and is back at the ceiling after', () => {
@@ -290,7 +350,7 @@ describe('BatchController on a recorded run (batch alone, interactive streams ar
 
   it('with tighter objectives, cuts at the first update that sees a request miss them', () => {
     const objectives = { ttftP99Ms: 150, tpotP99Ms: recording.objectives.tpotP99Ms };
-    const c = new BatchController({ objectives, ceiling: recording.ceiling });
+    const c = new BatchController({ objectives, ceiling: recording.ceiling, ...RECORDED_CONTROLLER });
     const limits = recorded.map((s) => c.update(s.nowMs, s.samples, s.workers).get('w1')!);
     const miss = recorded.findIndex((s) => s.samples.some((x) => x.ttftMs > objectives.ttftP99Ms));
     expect(miss).toBeGreaterThan(0);

@@ -38,6 +38,18 @@
  * means preemptions and queueing next) and its step time. With no interactive request in the window
  * (night), heartbeats alone decide.
  *
+ * A step up in the interactive rate (night to afternoon) is met from heartbeats, before any latency
+ * sample: a request's TTFT is reported when it completes, seconds after its first token, and what hurts
+ * first tokens meanwhile is not batch work already decoding (a few tenths of a millisecond a step per
+ * request) but the prefill of every batch request admitted since, which shares each step with them for a
+ * while (a 6k-token prompt in 256-token chunks: about 24 steps, 13 ms longer each). So:
+ * - the step time bounds TTFT as well as TPOT: a first token waits for the step in flight, then takes its
+ *   own (`firstTokenSteps`);
+ * - a surge (interactive requests running on the worker up by `surgeRise` within `surgeWindowMs`) stops
+ *   admission at once, down to the floor, whatever is still running;
+ * - the first batch request back on a worker serving interactive requests waits for samples taken since
+ *   the last cut and for more room (`probeHeadroom`) than a further one: its prefill costs at once.
+ *
  * Pure: time is `nowMs` of the caller's clock, samples and heartbeats come in, limits go out.
  */
 
@@ -74,9 +86,13 @@ export interface BatchControllerOptions {
   objectives: BatchObjectives;
   /** Most batch requests per worker (the hand-set `GATEWAY_BATCH_CONCURRENCY`, now a ceiling). */
   ceiling: number;
-  /** Fewest batch requests per worker, however bad latency is; default 1 so a backlog keeps moving. */
+  /**
+   * Fewest batch requests per worker, however bad latency is; default 0: the objectives come first, and even
+   * one batch request, replaced as it finishes, keeps a prefill in the steps of an afternoon peak's first
+   * tokens (1 keeps a backlog moving at any cost to them).
+   */
   floor?: number;
-  /** A worker's limit when first seen; default `floor`, then slow start. */
+  /** A worker's limit when first seen; default `floor` (1 at least), then slow start. */
   initial?: number;
   /** Added per update while the objectives hold comfortably; default max(1, ceiling / 16). */
   increase?: number;
@@ -94,17 +110,29 @@ export interface BatchControllerOptions {
   waitingTolerance?: number;
   /** KV cache use at which a worker's batch work is cut; default 0.92 (it holds from `headroom` of it). */
   kvHigh?: number;
+  /** Engine steps a first token's p99 takes (the step in flight at arrival, then the request's own); default 2; 0: off. */
+  firstTokenSteps?: number;
+  /** As `headroom`, for a worker admitting no batch work (limit below 1) while it serves interactive requests; default 0.6. */
+  probeHeadroom?: number;
+  /** Interactive requests running on a worker rising by this share within `surgeWindowMs` (and by `surgeMin` at least) is a surge: batch work is cut. Default 0.5; 0: off. */
+  surgeRise?: number;
+  /** Default 3 s. */
+  surgeWindowMs?: number;
+  /** Default 8 requests. */
+  surgeMin?: number;
 }
 
 type Tuning = Required<Omit<BatchControllerOptions, 'objectives'>> & { objectives: BatchObjectives };
 
-/** What a worker's signals say: raise, keep, or cut its batch work. */
-export type Verdict = 'raise' | 'hold' | 'cut';
+/** What a worker's signals say: raise, keep, or cut its batch work; stop: cut to the floor (an interactive surge). */
+export type Verdict = 'raise' | 'hold' | 'cut' | 'stop';
 
 interface WorkerControl {
   limit: number;
   slowStart: boolean;
   lastCutAt: number;
+  /** Interactive requests the worker ran at recent updates (its heartbeat's running less batch work), oldest first. */
+  interactive: { atMs: number; n: number }[];
 }
 
 export class BatchController {
@@ -115,12 +143,12 @@ export class BatchController {
 
   constructor(options: BatchControllerOptions) {
     const ceiling = Math.max(0, options.ceiling);
-    const floor = Math.min(ceiling, Math.max(0, options.floor ?? 1));
+    const floor = Math.min(ceiling, Math.max(0, options.floor ?? 0));
     this.o = {
       objectives: options.objectives,
       ceiling,
       floor,
-      initial: clamp(options.initial ?? floor, floor, ceiling),
+      initial: clamp(options.initial ?? Math.max(floor, 1), floor, ceiling),
       increase: options.increase ?? Math.max(1, ceiling / 16),
       decrease: options.decrease ?? 0.5,
       headroom: options.headroom ?? 0.8,
@@ -129,6 +157,11 @@ export class BatchController {
       holdAfterCutMs: options.holdAfterCutMs ?? 3_000,
       waitingTolerance: options.waitingTolerance ?? 0,
       kvHigh: options.kvHigh ?? 0.92,
+      firstTokenSteps: options.firstTokenSteps ?? 2,
+      probeHeadroom: options.probeHeadroom ?? 0.6,
+      surgeWindowMs: options.surgeWindowMs ?? 3_000,
+      surgeRise: options.surgeRise ?? 0.5,
+      surgeMin: options.surgeMin ?? 8,
     };
   }
 
@@ -146,19 +179,28 @@ export class BatchController {
     for (const id of this.workers.keys()) if (!present.has(id)) this.workers.delete(id);
     for (const id of this.verdicts.keys()) if (!present.has(id)) this.verdicts.delete(id);
 
+    // Samples by worker, once: each worker reads its own and the unattributed ones (not every sample per worker).
+    const byWorker = new Map<string | undefined, InteractiveSample[]>();
+    for (const s of this.samples) {
+      const list = byWorker.get(s.workerId);
+      if (list) list.push(s);
+      else byWorker.set(s.workerId, [s]);
+    }
+    const unattributed = byWorker.get(undefined) ?? [];
     const out = new Map<string, number>();
     for (const load of workers) {
       let control = this.workers.get(load.workerId);
       if (!control) {
-        control = { limit: this.o.initial, slowStart: true, lastCutAt: Number.NEGATIVE_INFINITY };
+        control = { limit: this.o.initial, slowStart: true, lastCutAt: Number.NEGATIVE_INFINITY, interactive: [] };
         this.workers.set(load.workerId, control);
       }
-      const verdict = this.verdict(nowMs, load, control);
+      const verdict = this.verdict(nowMs, load, control, byWorker.get(load.workerId) ?? [], unattributed);
       this.verdicts.set(load.workerId, verdict);
       const top = Math.min(this.o.ceiling, load.capacity ?? Number.POSITIVE_INFINITY);
-      if (verdict === 'cut') {
+      if (verdict === 'cut' || verdict === 'stop') {
         // from what batch work is using, when less than allowed (TCP cuts from the flight size, not the window)
-        control.limit = Math.max(this.o.floor, Math.min(control.limit, Math.max(load.batchInFlight, 1)) * this.o.decrease);
+        const cut = Math.min(control.limit, Math.max(load.batchInFlight, 1)) * this.o.decrease;
+        control.limit = verdict === 'stop' ? this.o.floor : Math.max(this.o.floor, cut);
         control.slowStart = false;
         control.lastCutAt = nowMs;
       } else if (verdict === 'raise') {
@@ -185,32 +227,66 @@ export class BatchController {
     return latencyP99(this.samples);
   }
 
-  private verdict(nowMs: number, load: WorkerLoad, control: WorkerControl): Verdict {
+  /**
+   * Interactive demand rising on the worker faster than its latency can show it: the requests it runs now
+   * exceed the fewest of the last `surgeWindowMs` by `surgeRise` of them (at least `surgeMin`). A request's
+   * TTFT is known when it completes, seconds later, and a batch request admitted meanwhile brings a prefill
+   * into every step for a while, so a step up in the interactive rate is met here, before the samples show it.
+   */
+  private surge(nowMs: number, load: WorkerLoad, control: WorkerControl): boolean {
+    const n = Math.max(0, load.running - load.batchInFlight);
+    const history = control.interactive;
+    while (history.length > 0 && history[0].atMs < nowMs - this.o.surgeWindowMs) history.shift();
+    const fewest = history.reduce((m, h) => Math.min(m, h.n), n);
+    history.push({ atMs: nowMs, n });
+    return this.o.surgeRise > 0 && n - fewest >= Math.max(this.o.surgeMin, this.o.surgeRise * fewest);
+  }
+
+  private verdict(
+    nowMs: number,
+    load: WorkerLoad,
+    control: WorkerControl,
+    served: readonly InteractiveSample[],
+    unattributed: readonly InteractiveSample[],
+  ): Verdict {
     const { objectives, headroom } = this.o;
     // Samples measured before the last cut say nothing about the limit since.
-    const own = this.samples.filter((s) => (s.workerId === undefined || s.workerId === load.workerId) && s.atMs > control.lastCutAt);
+    const after = (s: InteractiveSample) => s.atMs > control.lastCutAt;
+    const mine = served.filter(after);
+    const own = unattributed.length === 0 ? mine : [...mine, ...unattributed.filter(after)];
     const p99 = latencyP99(own);
     const latency = Math.max(
       p99.ttftMs === undefined ? 0 : p99.ttftMs / objectives.ttftP99Ms,
       p99.tpotMs === undefined ? 0 : p99.tpotMs / objectives.tpotP99Ms,
     );
     // Long steps hurt only interactive requests running there (or just served there): at night they are batch's to take.
-    const interactive = load.running > load.batchInFlight || own.some((s) => s.workerId === load.workerId);
-    const step = load.stepMs === undefined || !interactive ? 0 : load.stepMs / objectives.tpotP99Ms;
+    const interactive = load.running > load.batchInFlight || mine.length > 0;
+    const step =
+      load.stepMs === undefined || !interactive
+        ? 0
+        : Math.max(load.stepMs / objectives.tpotP99Ms, (load.stepMs * this.o.firstTokenSteps) / objectives.ttftP99Ms);
     const kv = load.kvUsage === undefined ? 0 : load.kvUsage / this.o.kvHigh;
     const queued = load.waiting > this.o.waitingTolerance;
+    const surge = this.surge(nowMs, load, control);
 
     // Batch work admitted before a cut still running above the limit: the cut has not acted yet (no
     // request is admitted meanwhile), so a deeper one would only delay the restart.
     const limit = Math.floor(control.limit);
     const acting = load.batchInFlight > limit;
     if (latency > 1) return acting ? 'hold' : 'cut';
+    // A surge stops admission at once (to the floor), whatever is still running: see surge().
+    if (surge) return 'stop';
     if (queued || step > 1 || kv >= 1) return !acting && nowMs - control.lastCutAt >= this.o.cutSpacingMs ? 'cut' : 'hold';
     if (nowMs - control.lastCutAt < this.o.holdAfterCutMs) return 'hold';
     // The limit grows only into room batch work is using (requests come and go: three quarters of it),
     // and not before a cut has acted.
     if (load.batchInFlight < 0.75 * limit || acting) return 'hold';
-    return latency <= headroom && step <= headroom && kv <= headroom ? 'raise' : 'hold';
+    // The first batch request back on a worker serving interactive requests brings its prefill into their
+    // steps at once: it waits for more room than a further one (probeHeadroom), measured since the last cut.
+    const probe = limit < 1 && interactive;
+    if (probe && own.length === 0) return 'hold';
+    const room = probe ? Math.min(headroom, this.o.probeHeadroom) : headroom;
+    return latency <= room && step <= room && kv <= room ? 'raise' : 'hold';
   }
 }
 
