@@ -22,6 +22,11 @@ const CONTROLLER_KEYS = [
   'holdAfterCutMs',
   'waitingTolerance',
   'kvHigh',
+  'firstTokenSteps',
+  'probeHeadroom',
+  'surgeRise',
+  'surgeWindowMs',
+  'surgeMin',
 ] as const;
 type ControllerKey = (typeof CONTROLLER_KEYS)[number];
 

@@ -56,6 +56,12 @@ export interface TimelinePoint {
   /** Adaptive control's limit, mean over the workers (NaN under static control). */
   readonly meanLimit: number;
   readonly batchInFlight: number;
+  /** Over the engines at the tick: requests running and waiting, and interactive ones among them. */
+  readonly running: number;
+  readonly waiting: number;
+  readonly interactiveInEngines: number;
+  /** Mean engine step over the tick interval, over the workers that stepped (ms; NaN: none). */
+  readonly stepMs: number;
 }
 
 export interface DayResult {
@@ -89,6 +95,8 @@ function p99(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)];
 }
+
+const mean = (values: readonly number[]) => (values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length);
 
 /**
  * One compressed day in virtual time, with the gateway's BatchController and, under 'gateway' admission,
@@ -338,6 +346,10 @@ export function simulateDay(spec: DaySpec): DayResult {
         tpotP99Ms: p99(recentTpot.map((x) => x.ms)),
         meanLimit,
         batchInFlight: inFlight,
+        running: loads.reduce((a, l) => a + l.running, 0),
+        waiting: loads.reduce((a, l) => a + l.waiting, 0),
+        interactiveInEngines: interactiveLive,
+        stepMs: mean(loads.flatMap((l) => (l.stepMs === undefined ? [] : [l.stepMs]))),
       });
     }
     fillBatch(now);
