@@ -15,7 +15,9 @@
  *
  * Each worker is a @maas/engine-sim `SimulatedEngine`. The router sees the workers as the gateway does:
  * its own outstanding count per worker, updated at once, and running/waiting/KV usage as of each
- * worker's last heartbeat (gaps drawn within ±1/3 of --heartbeat-ms; 0 reads the engines live).
+ * worker's last heartbeat (gaps drawn within ±1/3 of --heartbeat-ms; 0 reads the engines live),
+ * plus its outstanding count as of that heartbeat (`outstandingAtHeartbeat`), so the policy reads
+ * each worker's load now; `--heard-load` leaves that out, as the gateway passes endpoints today.
  * The oracle is one infinite prefix cache that sees every request: no routing can hit more.
  *
  * Defaults and why: a100-qwen2.5-3b, the GPU profile with the most KV and the fastest prefill, since the
@@ -67,6 +69,8 @@ interface BenchArgs {
   readonly sessionsPerSecond: number;
   readonly sweep: boolean;
   readonly sweepWorkers: number[];
+  /** The router reads load only as last heard (no `outstandingAtHeartbeat`), as the gateway passes it today. */
+  readonly heardLoad: boolean;
 }
 
 const spec = defineArgs({
@@ -110,6 +114,10 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
     },
     sweep: { type: 'boolean', help: 'every policy on both traces at each --sweep-workers count, load scaled per worker; one table' },
     'sweep-workers': { type: 'custom', parse: integerList(1), default: [4, 8, 16], value: '4,8,16', help: 'worker counts of --sweep' },
+    'heard-load': {
+      type: 'boolean',
+      help: "the router reads workers' load only as last heard, as the gateway does today (no outstanding count as of each heartbeat)",
+    },
   },
   epilogue: 'Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.',
 });
@@ -130,6 +138,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     sessionsPerSecond: values['sessions-per-second'],
     sweep: values.sweep,
     sweepWorkers: values['sweep-workers'],
+    heardLoad: values['heard-load'],
   };
 }
 
@@ -168,6 +177,7 @@ function runPolicies(
       heartbeatMs: args.heartbeatMs,
       seed: args.seed,
       capacity: args.capacity,
+      loadSinceHeartbeat: !args.heardLoad,
       onSettled: () => progress.tick(),
     });
     return { line, replay, metrics: policyMetrics(replay, oracle.blocks, oracle.hitRate, profile.prefillTokensPerSecond) };

@@ -15,6 +15,8 @@ export interface ReplaySpec {
   readonly capacity?: number;
   /** Called once per request that finished or failed. */
   readonly onSettled?: () => void;
+  /** Tell the router its outstanding count as of each heartbeat (`outstandingAtHeartbeat`), so it reads load now. */
+  readonly loadSinceHeartbeat?: boolean;
 }
 
 export interface RequestOutcome {
@@ -66,6 +68,8 @@ class WorkerSlot {
   outstanding = 0;
   requests = 0;
   heard = { running: 0, waiting: 0, kvCacheUsage: 0 };
+  /** `outstanding` when the last heartbeat was taken. */
+  outstandingAtHeartbeat = 0;
   peakKvBlocksInUse = 0;
   nextHeartbeat: number;
 
@@ -80,10 +84,11 @@ class WorkerSlot {
   hear(now: number): void {
     const s = this.engine.snapshot(now);
     this.heard = { running: s.running, waiting: s.waiting, kvCacheUsage: s.kvUsage };
+    this.outstandingAtHeartbeat = this.outstanding;
     this.peakKvBlocksInUse = Math.max(this.peakKvBlocksInUse, s.kvBlocksUsed);
   }
 
-  endpoint(model: string, capacity: number): Endpoint {
+  endpoint(model: string, capacity: number, loadSinceHeartbeat: boolean): Endpoint {
     return {
       id: this.id,
       url: `http://${this.id}.sim:8000`,
@@ -95,6 +100,7 @@ class WorkerSlot {
       capacity,
       ...this.heard,
       outstanding: this.outstanding,
+      ...(loadSinceHeartbeat ? { outstandingAtHeartbeat: this.outstandingAtHeartbeat } : {}),
     };
   }
 }
@@ -176,7 +182,7 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
     const truth = slots.map((s) => s.engine.snapshot(now));
     const someIdle = truth.some((s) => s.running === 0 && s.waiting === 0);
     if (someIdle && truth.some((s) => s.waiting > 0)) idleWhileQueuedArrivals += 1;
-    const endpoints = slots.map((s) => s.endpoint(profile.model, spec.capacity ?? profile.maxNumSeqs));
+    const endpoints = slots.map((s) => s.endpoint(profile.model, spec.capacity ?? profile.maxNumSeqs, spec.loadSinceHeartbeat ?? false));
     const decision = pipeline.route(
       { model: profile.model, capability: 'chat', arrivedAt: now * 1000, prefixBlocks: request.blocks },
       endpoints,

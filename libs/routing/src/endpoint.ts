@@ -32,6 +32,34 @@ export interface Endpoint {
   readonly failedUntil?: number;
   /** Of `outstanding`, the batch requests (absent: none). */
   readonly batchOutstanding?: number;
+  /**
+   * `outstanding` as it was when the worker took its last heartbeat (absent: unknown). With it the
+   * policy reads the worker's load now rather than as last heard: the heartbeat's requests beyond
+   * ours (another router's) count as still there, ours as they are now. A worker that worked off
+   * its queue since its heartbeat then reads idle at once instead of up to a heartbeat later.
+   */
+  readonly outstandingAtHeartbeat?: number;
+}
+
+type LoadFields = Pick<Endpoint, 'running' | 'waiting' | 'outstanding' | 'capacity' | 'outstandingAtHeartbeat'>;
+
+/**
+ * Requests the worker holds now (running and waiting), when `outstandingAtHeartbeat` is known: the
+ * heartbeat's requests that were not ours, plus ours now.
+ */
+function requestsNow(e: LoadFields, outstandingAtHeartbeat: number): number {
+  return Math.max(0, e.running + e.waiting - outstandingAtHeartbeat) + e.outstanding;
+}
+
+/** How many it runs at once: its capacity, or what it ran when its heartbeat showed a queue (KV-bound). */
+function batchBound(e: LoadFields): number {
+  return e.waiting > 0 ? Math.min(e.capacity, e.running) : e.capacity;
+}
+
+/** Requests running on the worker: as heard, or now when `outstandingAtHeartbeat` is known. */
+export function runningRequests(e: LoadFields): number {
+  const at = e.outstandingAtHeartbeat;
+  return at === undefined ? e.running : Math.min(requestsNow(e, at), batchBound(e));
 }
 
 export type EndpointField = keyof Endpoint;
@@ -54,7 +82,22 @@ export interface RoutingRequest {
 
 export type RequestKind = 'interactive' | 'batch';
 
-/** Requests that cannot start at once: the heartbeat's queue, or our own excess over capacity if larger. */
-export function queuedRequests(e: Pick<Endpoint, 'waiting' | 'outstanding' | 'capacity'>): number {
-  return Math.max(0, e.waiting, e.outstanding - e.capacity);
+/**
+ * Requests that cannot start at once: the heartbeat's queue, or our own excess over capacity if
+ * larger; when `outstandingAtHeartbeat` is known, the queue now (what the worker holds now beyond
+ * what it runs at once) instead of the heartbeat's.
+ */
+export function queuedRequests(
+  e: Pick<Endpoint, 'waiting' | 'outstanding' | 'capacity'> & Partial<Pick<Endpoint, 'running' | 'outstandingAtHeartbeat'>>,
+): number {
+  const at = e.outstandingAtHeartbeat;
+  if (at === undefined || e.running === undefined) return Math.max(0, e.waiting, e.outstanding - e.capacity);
+  const load = e as LoadFields;
+  return Math.max(0, requestsNow(load, at) - batchBound(load), e.outstanding - e.capacity);
+}
+
+/** Nothing of ours outstanding, nothing running or waiting (as last heard, or now when `outstandingAtHeartbeat` is known), and KV to take a prompt. */
+export function isIdle(e: Endpoint): boolean {
+  if (e.outstanding !== 0 || !(e.kvCacheUsage < 1)) return false;
+  return e.outstandingAtHeartbeat === undefined ? e.running === 0 && e.waiting === 0 : requestsNow(e, e.outstandingAtHeartbeat) === 0;
 }

@@ -28,6 +28,7 @@ const arbWorker = fc.record({
   batch: fc.integer({ min: 0, max: 3 }),
   failed: fc.boolean(),
   pool: fc.boolean(),
+  atHeartbeat: fc.option(fc.integer({ min: 0, max: 10 }), { nil: undefined }),
 });
 type Worker = typeof arbWorker extends fc.Arbitrary<infer W> ? W : never;
 
@@ -43,6 +44,7 @@ const toEndpoint = (w: Worker, i: number): Endpoint =>
     outstanding: w.outstanding,
     ...(w.batch > 0 && w.outstanding > 0 ? { batchOutstanding: Math.min(w.batch, w.outstanding) } : {}),
     failedUntil: w.failed ? 5_000 : undefined,
+    ...(w.atHeartbeat === undefined ? {} : { outstandingAtHeartbeat: w.atHeartbeat }),
   });
 
 /** A step: the request, then how the fleet moves before the next one. */

@@ -1,4 +1,4 @@
-import { Endpoint, queuedRequests, RoutingRequest } from '../endpoint';
+import { Endpoint, isIdle, queuedRequests, RoutingRequest, runningRequests } from '../endpoint';
 import { Scorer, scoresFrom } from '../plugin';
 import { PrefixIndex } from '../prefix/prefix-index';
 
@@ -47,11 +47,6 @@ export class PrefillBacklog {
   }
 }
 
-/** Nothing of ours outstanding, nothing running or waiting as last heard, and KV to take a prompt. */
-export function isIdle(e: Endpoint): boolean {
-  return e.outstanding === 0 && e.running === 0 && e.waiting === 0 && e.kvCacheUsage < 1;
-}
-
 /** A queued worker predicting no earlier first token than an idle one scores at most this share of the idle one's: beyond the pickers' tie margin. */
 const YIELD = 1 - 1e-6;
 
@@ -74,7 +69,7 @@ export interface PredictedTtftParams {
  * so it only sets how fast a backlog drains between requests, not the ranking at one instant.
  */
 export function predictedTtftScorer({ index, backlog, blockTokens, prefillTokensPerSecond, decodeSlowdown }: PredictedTtftParams) {
-  const busy = (e: Endpoint) => Math.min(1, Math.max(e.running, e.outstanding) / Math.max(1, e.capacity));
+  const busy = (e: Endpoint) => Math.min(1, Math.max(runningRequests(e), e.outstanding) / Math.max(1, e.capacity));
   const slowdown = (e: Endpoint) => 1 + decodeSlowdown * busy(e);
   // A whole hit still computes the prompt's last token (engines never serve all of it from cache), so
   // a busier holder never ties with an idle one at 0 s.

@@ -1,5 +1,5 @@
 import { RoutingConfig } from '../config/routing-config';
-import { Endpoint, EndpointState, PrefixBlock, queuedRequests, RoutingRequest } from '../endpoint';
+import { Endpoint, EndpointState, isIdle, PrefixBlock, queuedRequests, RoutingRequest, runningRequests } from '../endpoint';
 import { BatchLaneSpec, batchSlots, interactiveCandidates, laneWorker, lanesOf } from '../filters/batch-lanes.filter';
 import { SeededRandom } from '../random';
 
@@ -159,8 +159,8 @@ function predictedTtft(
       !b || e.outstanding === 0 ? 0 : Math.max(0, b.tokens - (prefillTokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
     return Math.max(ours, queuedRequests(e) * meanTokens);
   };
-  const isIdle = (e: Endpoint) => e.outstanding === 0 && e.running === 0 && e.waiting === 0 && e.kvCacheUsage < 1;
-  const slowdownOf = (e: Endpoint) => 1 + decodeSlowdown * Math.min(1, Math.max(e.running, e.outstanding) / Math.max(1, e.capacity));
+  const slowdownOf = (e: Endpoint) =>
+    1 + decodeSlowdown * Math.min(1, Math.max(runningRequests(e), e.outstanding) / Math.max(1, e.capacity));
   const uncached = (req: RoutingRequest, e: Endpoint) =>
     Math.max(1, (req.prefixBlocks.length - index.matchLength(e.id, req.prefixBlocks)) * blockTokens);
   const floor = blockTokens / prefillTokensPerSecond;
