@@ -10,6 +10,8 @@ export interface Filter extends RoutingPlugin {
   filter(req: RoutingRequest, endpoints: readonly Endpoint[]): readonly Endpoint[];
   /** Why nothing is left when this filter removed every one of `endpoints`. */
   emptyReason?(req: RoutingRequest, endpoints: readonly Endpoint[]): string;
+  /** True when `filter` would return any input unchanged for this request (e.g. a batch filter on interactive work): the pipeline skips it. */
+  passesAll?(req: RoutingRequest): boolean;
 }
 
 /** Scores by endpoint id, 0 (worst) to 1 (best); the pipeline clamps and weights them. */

@@ -144,6 +144,7 @@ export function batchLaneFilter(spec: BatchLaneSpec): Filter {
   return {
     name: 'batch-lane',
     reads: [...LANE_READS, 'kvCacheUsage'],
+    passesAll: (req: RoutingRequest) => req.kind !== 'batch',
     filter: (req: RoutingRequest, endpoints: readonly Endpoint[]) => {
       if (req.kind !== 'batch') return endpoints;
       const lanes = lanesOf(endpoints, spec);
@@ -163,6 +164,7 @@ export function batchLaneFilter(spec: BatchLaneSpec): Filter {
 export const interactiveLaneFilter = {
   name: 'interactive-lane',
   reads: [...LANE_READS],
+  passesAll: (req) => req.kind === 'batch',
   filter: (req, endpoints) => {
     if (req.kind === 'batch' || !endpoints.some((e) => (e.batchOutstanding ?? 0) > 0)) return endpoints;
     const ready = endpoints.filter((e) => e.state === 'ready');
@@ -179,6 +181,7 @@ export function batchPoolFilter(spec: BatchLaneSpec): Filter {
   return {
     name: 'batch-pool',
     reads: ['id'],
+    passesAll: (req: RoutingRequest) => req.kind === 'batch' || !spec.batchPool,
     filter: (req: RoutingRequest, endpoints: readonly Endpoint[]) => {
       const inPool = spec.batchPool;
       if (req.kind === 'batch' || !inPool) return endpoints;

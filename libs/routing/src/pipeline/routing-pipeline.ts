@@ -1,4 +1,5 @@
 import { Endpoint, EndpointField, RoutingRequest } from '../endpoint';
+import { ServingRun, servingRun } from '../filters/serving';
 import { Filter, Picker, ScoredEndpoint, Scorer, Scores } from '../plugin';
 import { FilterStep, PickStep, RoutingDecision, RoutingTrace, ScorerStep } from './routing-decision';
 
@@ -49,6 +50,8 @@ export class RoutingPipeline {
 
   /** Weighted sums by position, reused from pick to pick (the trace sums again from the scorer runs). */
   private totals = new Float64Array(64);
+  /** Per filter position, the run of built-in serving filters starting there that one pass checks. */
+  private readonly servingRuns: readonly (ServingRun | undefined)[];
 
   constructor(
     readonly parts: RoutingPipelineParts,
@@ -56,6 +59,7 @@ export class RoutingPipeline {
   ) {
     const plugins = [...parts.filters, ...parts.scorers.map((s) => s.scorer), parts.picker];
     this.reads = [...new Set(plugins.flatMap((p) => p.reads))].sort();
+    this.servingRuns = parts.filters.map((_f, i) => servingRun(parts.filters, i));
   }
 
   route(req: RoutingRequest, endpoints: readonly Endpoint[]): RoutingDecision {
@@ -63,7 +67,25 @@ export class RoutingPipeline {
     if (endpoints.length === 0) return noEndpoint(req, `no worker serves model "${req.model}"`, filterRuns);
 
     let candidates = endpoints;
-    for (const filter of this.parts.filters) {
+    const filters = this.parts.filters;
+    for (let f = 0; f < filters.length; f++) {
+      const filter = filters[f];
+      const run = this.servingRuns[f];
+      if (run) {
+        const started = this.now();
+        if (run.keepsAll(req, candidates)) {
+          // each filter of the run would have returned its input; the one pass is timed to the first
+          const latencyMs = this.now() - started;
+          for (let j = 0; j < run.length; j++)
+            filterRuns.push({ name: filters[f + j].name, given: candidates, kept: candidates, latencyMs: j === 0 ? latencyMs : 0 });
+          f += run.length - 1;
+          continue;
+        }
+      }
+      if (filter.passesAll?.(req)) {
+        filterRuns.push({ name: filter.name, given: candidates, kept: candidates, latencyMs: 0 });
+        continue;
+      }
       const started = this.now();
       const kept = filter.filter(req, candidates);
       filterRuns.push({ name: filter.name, given: candidates, kept, latencyMs: this.now() - started });
