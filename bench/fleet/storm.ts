@@ -3,7 +3,7 @@
  * and what they do to the gateway's chat latency.
  *
  *   node scripts/run.js bench/fleet/storm.ts [--workers 1000] [--seconds 20] [--one-seconds 15]
- *       [--chat-per-second 10] [--out PATH]
+ *       [--chat-per-second 10] [--compare-with DIR] [--out PATH]
  *
  * Real router, key-registry and gateway from dist/ on PostgreSQL and NATS, and one sim-engine
  * runtime that every worker's address leads to. This process plays `--workers` workers on the bus,
@@ -12,6 +12,9 @@
  *   1. a storm: every worker registers at once, as after a NATS reconnect;
  *   2. steady: every worker heartbeats at 1 Hz (and re-announces every 10 s, as WorkerAgent does);
  *   3. a second storm while the heartbeats go on.
+ * With --compare-with, a second gateway built in another checkout (e.g. a `git worktree` of the
+ * previous commit, after `node scripts/build.js` there) runs beside this one on the same bus, and
+ * the chats alternate between the two: before and after side by side, under the same machine load.
  * Measured: chat latency p50/p99 with one worker and with the whole fleet heartbeating (same pace,
  * same runtime), each service's event-loop delay max (`nodejs_eventloop_lag_max_seconds`, reset at
  * every scrape, scraped every second), how long until the gateway's replica holds every worker, CPU
@@ -29,7 +32,7 @@ import { connect } from 'nats';
 import { defineArgs, parseArgv, runMain } from '@maas/cli-args';
 import { loadConfig } from '@maas/config';
 import { Logger } from '@maas/logging';
-import { systemClock } from '@maas/platform';
+import { projectRoot, systemClock } from '@maas/platform';
 import { Subjects, WorkerRegistered } from '@maas/contracts';
 import { MessageBus } from '@maas/nats';
 import {
@@ -59,6 +62,12 @@ const spec = defineArgs({
     seconds: { type: 'number', above: 0, default: 20, help: 'seconds of steady heartbeats between the storms' },
     'one-seconds': { type: 'number', above: 0, default: 15, help: 'seconds with one worker heartbeating, before the storms' },
     'chat-per-second': { type: 'number', above: 0, default: 10, help: 'chats through the gateway per second, in every phase' },
+    'compare-with': {
+      type: 'custom',
+      parse: (dir: string) => path.resolve(dir),
+      value: 'DIR',
+      help: 'another checkout with its own dist/ build: its gateway runs beside this one (same bus, same workers, chats alternating)',
+    },
     'engine-time-scale': { type: 'number', above: 0, default: 20, help: 'the sim-engine runs this many times faster than real time' },
     out: { type: 'custom', parse: (file: string) => path.resolve(file), value: 'PATH', help: 'where the JSON goes' },
   },
@@ -162,9 +171,10 @@ async function main(): Promise<void> {
     engineUrl = String((await engine.waitFor((r) => r.event === 'ready', 30_000, 'sim-engine ready')).url);
     for (const name of ['router', 'key-registry'] as const) services.set(name, await startService(name, env));
     services.set('gateway', await startService('gateway', { ...env, GATEWAY_WORKER_EXPIRY: '15s' }));
+    if (args['compare-with']) services.set(OTHER, await startGatewayFrom(args['compare-with'], { ...env, GATEWAY_WORKER_EXPIRY: '15s' }));
     const { secret } = await bus.request('key-registry.create', { userEmail: 'storm@example.org', name: 'storm-bench' });
-    const gatewayUrl = services.get('gateway')!.url;
-    const watched = ['router', 'gateway'] as const;
+    const gateways = args['compare-with'] ? ['gateway', OTHER] : ['gateway'];
+    const watched = ['router', ...gateways];
     const sampler = new ProcSampler(new Map(watched.map((n) => [n, services.get(n)!.child.pid!])));
     sampler.start(500);
     const scrape = (name: string) => fetch(`${services.get(name)!.url}/metrics`).then((r) => r.text());
@@ -189,7 +199,8 @@ async function main(): Promise<void> {
     const replicaHolds = async (n: number, timeoutMs: number) => {
       const start = Date.now();
       while (Date.now() - start < timeoutMs) {
-        if (metric(await scrape('gateway'), 'maas_gateway_replica_workers', 'state="ready"') >= n) return Date.now() - start;
+        const held = await Promise.all(gateways.map(async (g) => metric(await scrape(g), 'maas_gateway_replica_workers', 'state="ready"')));
+        if (held.every((h) => h >= n)) return Date.now() - start;
         await sleep(100);
       }
       return Number.NaN;
@@ -216,7 +227,7 @@ async function main(): Promise<void> {
     })();
 
     const client = new Worker(__filename, {
-      workerData: { url: gatewayUrl, secret, perSecond: args['chat-per-second'] } satisfies ChatClient,
+      workerData: { urls: gateways.map((g) => services.get(g)!.url), secret, perSecond: args['chat-per-second'] } satisfies ChatClient,
     });
     const chatsDone = new Promise<ChatSample[]>((resolve, reject) => {
       client.once('message', (m: { chat: ChatSample[] }) => resolve(m.chat));
@@ -269,12 +280,13 @@ async function main(): Promise<void> {
     const heap: Record<string, number> = {};
     for (const n of watched) heap[n] = metric(await scrape(n), 'nodejs_heap_size_used_bytes') / (1 << 20);
     sampler.stop();
-    const latency = (p: string) => {
-      const of = chat.filter((c) => c.phase === p);
+    const latency = (p: string, gateway = 0) => {
+      const of = chat.filter((c) => c.phase === p && c.gateway === gateway);
       const ok = of.filter((c) => c.status === 200).map((c) => c.ms);
       return { ...summarize(ok), failed: of.length - ok.length };
     };
-    const chatBy = Object.fromEntries(['one', 'storm 1', 'fleet', 'storm 2'].map((p) => [p, latency(p)]));
+    const phases = ['one', 'storm 1', 'fleet', 'storm 2'];
+    const chatBy = Object.fromEntries(gateways.map((g, k) => [g, Object.fromEntries(phases.map((p) => [p, latency(p, k)]))]));
 
     const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
     const rows = watched.map((n) => [
@@ -316,16 +328,19 @@ async function main(): Promise<void> {
       ),
       '',
       renderTable(
-        ['chat through the gateway', 'chats', 'failed', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'p99 ÷ one worker'],
-        Object.entries(chatBy).map(([p, l]) => [
-          p,
-          String(l.count),
-          String(l.failed),
-          fmt(l.median),
-          fmt(l.p99),
-          fmt(l.max),
-          fmt(l.p99 / chatBy.one.p99, 2),
-        ]),
+        ['chat through', 'phase', 'chats', 'failed', 'p50 (ms)', 'p99 (ms)', 'max (ms)', 'p99 ÷ one worker'],
+        gateways
+          .flatMap((g) => phases.map((p) => [g, p, chatBy[g][p]] as const))
+          .map(([g, p, l]) => [
+            g,
+            p,
+            String(l.count),
+            String(l.failed),
+            fmt(l.median),
+            fmt(l.p99),
+            fmt(l.max),
+            fmt(l.p99 / chatBy[g].one.p99, 2),
+          ]),
       ),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
@@ -354,14 +369,28 @@ async function main(): Promise<void> {
   }
 }
 
+/** The gateway started from --compare-with's build. */
+const OTHER = 'gateway (other build)';
+
+/** A gateway from another checkout's dist/ (its path given relative to this one, as startNode wants). */
+async function startGatewayFrom(dir: string, env: Record<string, string>): Promise<StartedService> {
+  const script = path.relative(projectRoot(), path.join(dir, 'dist', 'services', 'gateway', 'src', 'main.js'));
+  const proc = startNode(script, { GATEWAY_PORT: '0', ...env });
+  const ready = await proc.waitFor((r) => r.msg === 'ready', 60_000, `"ready" line of the gateway in ${dir}`);
+  return { ...proc, url: String(ready.url) };
+}
+
 interface ChatClient {
-  readonly url: string;
+  /** Gateways the chats go to, in turn. */
+  readonly urls: readonly string[];
   readonly secret: string;
   readonly perSecond: number;
 }
 
 interface ChatSample {
   readonly phase: string;
+  /** Index in ChatClient.urls. */
+  readonly gateway: number;
   readonly ms: number;
   readonly status: number;
 }
@@ -382,11 +411,12 @@ async function chatClient(o: ChatClient): Promise<void> {
   const chat: ChatSample[] = [];
   const inFlight = new Set<Promise<void>>();
   const every = 1000 / o.perSecond;
-  for (let next = Date.now(); chatting; next += every) {
+  for (let next = Date.now(), k = 0; chatting; next += every, k++) {
     await sleep(Math.max(0, next - Date.now()));
     const began = performance.now();
     const at = phase;
-    const one = fetch(`${o.url}/v1/chat/completions`, {
+    const gateway = k % o.urls.length;
+    const one = fetch(`${o.urls[gateway]}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${o.secret}` },
       body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'How many workers?' }], max_tokens: 4 }),
@@ -397,7 +427,7 @@ async function chatClient(o: ChatClient): Promise<void> {
         return res.status;
       })
       .catch(() => 0)
-      .then((status) => void chat.push({ phase: at, ms: performance.now() - began, status }));
+      .then((status) => void chat.push({ phase: at, gateway, ms: performance.now() - began, status }));
     inFlight.add(one);
     void one.finally(() => inFlight.delete(one));
   }
