@@ -138,4 +138,14 @@ describe('predictedTtftScorer', () => {
     expect(scores.get('b')).toBe(1);
     expect(scores.get('a')).toBeCloseTo(0.2 / 0.4, 9);
   });
+
+  it('reads a worker that worked off its queue since its heartbeat as idle when told our count as of the heartbeat', () => {
+    // a's heartbeat: 8 running, 2 waiting, all 10 ours; all have finished since. b runs 2 of ours.
+    const stale = { running: 8, waiting: 2, outstanding: 0 };
+    const b = { running: 2, outstanding: 2 };
+    // as heard, a's full batch slows it 5×: 5 s against b's 2 s
+    expect(scoreOfA({}, stale, b, 4)).toBeCloseTo(2.1 / 5.1, 9);
+    // told it had 10 of ours then and has none now: a is idle, 1 s, and best
+    expect(scoreOfA({}, { ...stale, outstandingAtHeartbeat: 10 }, { ...b, outstandingAtHeartbeat: 2 }, 4)).toBe(1);
+  });
 });
