@@ -140,5 +140,8 @@ describe('RegistryReplica', () => {
     expect(r.all().map((w) => w.id)).toEqual(['a', 'b']);
     r.remove('a', 4);
     expect(r.all().map((w) => w.id)).toEqual(['b']);
+    expect([...r.servedModels()]).toEqual(['m']);
+    r.register(reg('b', { models: [{ id: 'x', capabilities: ['chat'] }] }), 5);
+    expect([...r.servedModels()]).toEqual(['x']);
   });
 });

@@ -278,6 +278,11 @@ export class RegistryReplica {
     return this.workers.get(workerId);
   }
 
+  /** Models some worker held lists now, from the per-model index: O(models), whatever the fleet's size. */
+  servedModels(): IterableIterator<string> {
+    return this.byModel.keys();
+  }
+
   /** Every worker held; the replica's own list, current until a worker joins or leaves. */
   all(): readonly ReplicaWorker[] {
     return (this.listed ??= [...this.workers.values()]);

@@ -10,7 +10,8 @@ export class ModelsService {
 
   list(key: VerifiedKey): { object: 'list'; data: ModelObject[] } {
     const ids = new Set<string>(this.registry.catalogueModels());
-    for (const w of this.registry.all()) for (const id of w.models.keys()) ids.add(id);
+    // the models workers list, not every worker: a fleet of a thousand serving one model is one entry
+    for (const id of this.registry.servedModels()) ids.add(id);
     const data: ModelObject[] = [];
     for (const id of [...ids].sort()) {
       const m = this.get(key, id);

@@ -378,4 +378,9 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
   all(): readonly ReplicaWorker[] {
     return this.replica.all();
   }
+
+  /** Models some worker lists now (in any state). */
+  servedModels(): IterableIterator<string> {
+    return this.replica.servedModels();
+  }
 }
