@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { PrefixIndex } from './prefix-index';
 
 describe('PrefixIndex', () => {
@@ -60,5 +61,26 @@ describe('PrefixIndex', () => {
 
   it('rejects a capacity that is not a positive integer', () => {
     expect(() => new PrefixIndex(0)).toThrow('capacityBlocks must be a positive integer, got 0');
+  });
+
+  it("finds every endpoint's match in one pass: matchLengths is matchLength for each endpoint, evictions and removals included", () => {
+    const arbBlocks = fc.array(fc.integer({ min: 1, max: 6 }), { maxLength: 8 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), arbBlocks, fc.boolean()), { maxLength: 30 }),
+        arbBlocks,
+        (capacity, records, asked) => {
+          const index = new PrefixIndex(capacity);
+          for (const [id, blocks, remove] of records) {
+            if (remove) index.removeEndpoint(id);
+            else index.record(id, blocks);
+          }
+          const hits = index.matchLengths(asked);
+          for (const id of ['a', 'b', 'c', 'd']) expect(hits.get(id) ?? 0).toBe(index.matchLength(id, asked));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

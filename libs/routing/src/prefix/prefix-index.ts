@@ -11,6 +11,8 @@ export class PrefixIndex {
   /** Per block, the endpoints holding it: a request's hits on every endpoint are found from its blocks alone. */
   private readonly holdersByBlock = new Map<PrefixBlock, Set<string>>();
   private readonly hits = new Map<string, number>();
+  /** Endpoints still matching, while `matchLengths` walks the blocks. */
+  private readonly alive: string[] = [];
 
   constructor(readonly capacityBlocks: number) {
     if (!Number.isInteger(capacityBlocks) || capacityBlocks < 1) {
@@ -29,24 +31,30 @@ export class PrefixIndex {
 
   /**
    * `matchLength` of every endpoint holding at least the first block, in one pass over the blocks:
-   * the holders of block 0, narrowed block by block to those holding each next one. Endpoints absent
-   * match nothing. The map is the index's own, valid until its next call or change.
+   * the holders of block 0, narrowed block by block to those holding each next one, so the work is
+   * the holders still matching at each block, not every endpoint. Endpoints absent match nothing.
+   * The map is the index's own, valid until its next call or change.
    */
   matchLengths(blocks: readonly PrefixBlock[]): ReadonlyMap<string, number> {
     const hits = this.hits;
     hits.clear();
     const first = blocks.length === 0 ? undefined : this.holdersByBlock.get(blocks[0]);
     if (!first) return hits;
-    for (const id of first) hits.set(id, 1);
-    let alive = first.size;
-    for (let n = 1; n < blocks.length && alive > 0; n++) {
+    const alive = this.alive;
+    alive.length = 0;
+    for (const id of first) alive.push(id);
+    let n = 1;
+    for (; n < blocks.length && alive.length > 0; n++) {
       const holders = this.holdersByBlock.get(blocks[n]);
-      for (const [id, length] of hits) {
-        if (length !== n) continue; // missed an earlier block
-        if (holders?.has(id)) hits.set(id, n + 1);
-        else alive--;
+      let kept = 0;
+      for (let i = 0; i < alive.length; i++) {
+        const id = alive[i];
+        if (holders !== undefined && holders.has(id)) alive[kept++] = id;
+        else hits.set(id, n);
       }
+      alive.length = kept;
     }
+    for (let i = 0; i < alive.length; i++) hits.set(alive[i], n);
     return hits;
   }
 
