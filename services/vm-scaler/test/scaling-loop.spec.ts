@@ -100,9 +100,10 @@ describe('vm-scaler loop with the simulated provider', () => {
   });
 
   it('starts nodes as demand ramps up, drains and stops them as it falls, recording every decision with its inputs', async () => {
+    // before the start: its first tick may decide before the start-up line is read
+    from = new Date().toISOString();
     svc = await startService('vm-scaler', scalerEnv());
     await svc.waitFor((r) => r.msg === 'scaling loop started', 10_000);
-    from = new Date().toISOString();
 
     // a forecast that expects a little demand soon: recorded with the decisions it informs
     const t0 = Date.now();
