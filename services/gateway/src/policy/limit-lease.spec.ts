@@ -197,21 +197,46 @@ describe('limit leases', () => {
     });
   });
 
-  it('a lease granted by an exchange whose answer the gateway never heard counts as taken, and is given back by its next exchange', () => {
-    // a's exchange x was applied, but a timed out waiting for it: its 3 count, unused
-    const x = exchange(undefined, ask({ id: 'x' }), rpm60, at(0), LEASE_SPEC);
-    const b = exchange(x.state, ask({ gateway: 'b', want: 60 }), rpm60, at(100), LEASE_SPEC);
+  it('a lease granted by a write the gateway never heard of counts as taken, and its next exchange gives it back', () => {
+    // a's exchange x was taken by the entry, but a timed out waiting: its 3 count, unused
+    const x = exchange(undefined, ask({ held: [] }), rpm60, at(0), LEASE_SPEC);
+    const b = exchange(x.state, ask({ gateway: 'b', want: 60, held: [] }), rpm60, at(100), LEASE_SPEC);
     expect([x.requests, b.requests]).toEqual([3, 57]);
-    // a's next exchange names x as unheard: its lease goes back (and a is granted none of it, b leases it)
-    const again = exchange(b.state, ask({ id: 'y', unheard: 'x', want: 0 }), rpm60, at(1500), LEASE_SPEC);
+    // a's next exchange says what it holds (nothing): the 3 go back, and b leases them
+    const again = exchange(b.state, ask({ want: 0, held: [] }), rpm60, at(1500), LEASE_SPEC);
     expect(countSince(again.state.requests, countedFrom(at(1500), LEASE_SPEC))).toBe(57);
-    expect(exchange(again.state, ask({ gateway: 'b', want: 60 }), rpm60, at(1600), LEASE_SPEC).requests).toBe(3);
-    // an id the state does not hold (the unheard exchange was never applied, or another came after it) gives back nothing
-    const other = exchange(b.state, ask({ id: 'z', unheard: 'w', want: 0 }), rpm60, at(1500), LEASE_SPEC);
-    expect(countSince(other.state.requests, countedFrom(at(1500), LEASE_SPEC))).toBe(60);
-    // given back once only: y replaced x
-    const twice = exchange(again.state, ask({ id: 'v', unheard: 'x', want: 0 }), rpm60, at(1700), LEASE_SPEC);
+    expect(exchange(again.state, ask({ gateway: 'b', want: 60, held: [[sec(100), 57]] }), rpm60, at(1600), LEASE_SPEC).requests).toBe(3);
+    // given back once: the entry now has what a holds
+    const twice = exchange(again.state, ask({ want: 0, held: [] }), rpm60, at(1700), LEASE_SPEC);
     expect(countSince(twice.state.requests, countedFrom(at(1700), LEASE_SPEC))).toBe(57);
+  });
+
+  it('a lease lost to a concurrent write (two writes taken on the same revision) is counted again at the next exchange', () => {
+    const base = exchange(undefined, ask({ gateway: 'b', want: 30, held: [] }), rpm60, at(0), LEASE_SPEC).state;
+    // a and b both write on `base`; NATS 2.9 in a cluster may take both, and b's write, the later, has no trace of a's lease
+    const a = exchange(base, ask({ held: [] }), rpm60, at(500), LEASE_SPEC);
+    const b = exchange(base, ask({ gateway: 'b', want: 27, held: [[sec(0), 30]] }), rpm60, at(510), LEASE_SPEC);
+    expect([a.requests, b.requests]).toEqual([3, 27]);
+    expect(countSince(b.state.requests, countedFrom(at(510), LEASE_SPEC))).toBe(57);
+    // a's next exchange (giving back 1 unused) holds 2 at second 0.5: the entry counts them again, so nothing is left for b
+    const repaired = exchange(b.state, ask({ want: 0, held: [[sec(500), 2]] }), rpm60, at(1500), LEASE_SPEC);
+    expect(countSince(repaired.state.requests, countedFrom(at(1500), LEASE_SPEC))).toBe(59);
+    expect(
+      exchange(
+        repaired.state,
+        ask({
+          gateway: 'b',
+          want: 3,
+          held: [
+            [sec(0), 30],
+            [sec(510), 27],
+          ],
+        }),
+        rpm60,
+        at(1600),
+        LEASE_SPEC,
+      ).requests,
+    ).toBe(1);
   });
 
   it('gateways all cut off at once (a NATS outage) admit together no more than the limit', () => {
@@ -258,7 +283,7 @@ describe('limit leases', () => {
       leaseSecond: 0,
       own: 0,
       aloneUntil: -Infinity,
-      unheard: '',
+      held: [] as [number, number][],
     });
     const side = { a: gw('a'), b: gw('b') };
     const offers = Array.from({ length: 60 }, (_, i) => [
@@ -283,19 +308,20 @@ describe('limit leases', () => {
         g.lease--;
         continue;
       }
-      const returned = g.lease > 0 ? { second: g.leaseSecond, n: g.lease } : undefined;
+      // as the service: an unused lease given back leaves what the gateway holds at once
+      const i = g.held.findIndex(([s]) => s === g.leaseSecond);
+      if (g.lease > 0 && i >= 0) g.held[i][1] -= g.lease;
       g.lease = 0;
-      const id = `${g.gateway}${t}`;
-      const grant = exchange(state, ask({ gateway: g.gateway, returned, id, unheard: g.unheard || undefined }), rpm60, at(t), LEASE_SPEC);
+      const grant = exchange(state, ask({ gateway: g.gateway, held: g.held.map(([s, n]) => [s, n]) }), rpm60, at(t), LEASE_SPEC);
       const outcome = g.gateway === 'a' ? fails(t) : 'done';
       if (outcome !== 'lost') state = grant.state;
-      g.unheard = outcome === 'done' ? '' : id;
       if (outcome !== 'done') {
         g.aloneUntil = t + 5000;
         alone();
         continue;
       }
       [g.lease, g.leasedAt, g.leaseSecond] = [grant.requests, t, grant.second];
+      if (grant.requests > 0) g.held.push([grant.second, grant.requests]);
       if (g.lease >= 1) {
         g.own++;
         g.lease--;

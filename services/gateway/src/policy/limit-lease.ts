@@ -26,8 +26,11 @@ export interface SharedKeyState {
    * what the token windows add to the ledger's totals until the ledger has them.
    */
   readonly windows?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
-  /** The last lease granted to each gateway, by the id of the exchange that asked: given back if the gateway never heard the answer. */
-  readonly granted?: Readonly<Record<string, { readonly id: string; readonly second: number; readonly n: number }>>;
+  /**
+   * Each gateway's leases per second as this entry has them (those that send `held`): a write lost to a
+   * concurrent one, or taken without the gateway hearing it, shows as a difference at its next exchange.
+   */
+  readonly leased?: Readonly<Record<string, SecondCounts>>;
 }
 
 /** Interactive (`chat`) and `batch` tokens count against separate windows. */
@@ -63,13 +66,13 @@ export interface LeaseExchange {
   readonly windowTokens?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
   /** Requests the gateway admitted on its own counts while it could not reach the state, per second of admission. */
   readonly admittedAlone?: SecondCounts;
-  /** This exchange's id, kept with the lease it is granted. */
-  readonly id?: string;
   /**
-   * The id of the gateway's last exchange whose answer it never heard (a timeout): if the state took it,
-   * the lease it granted was never used and is given back; otherwise it counted as taken until then.
+   * The gateway's leases of the counted minute per second, as it heard them granted and less what it gives back
+   * (this exchange's included): its own truth, which replaces what the entry has for it. A lease whose write was
+   * lost (NATS 2.9 may take two writes expecting the same revision of an entry: nats-server#4320) is counted again;
+   * one the entry took but the gateway never heard of (a timeout) is given back. `returned` is not used with it.
    */
-  readonly unheard?: string;
+  readonly held?: SecondCounts;
 }
 
 export interface LeaseGrant {
@@ -167,9 +170,19 @@ export function exchange(
     const held = requests.find(([sec]) => sec === back.second)?.[1] ?? 0;
     requests = added(requests, from, back.second, -Math.min(held, back.n));
   };
-  giveBack(ask.returned);
-  const lost = s.granted?.[ask.gateway];
-  if (ask.unheard && lost?.id === ask.unheard) giveBack(lost);
+  let mine: [number, number][] | undefined;
+  if (ask.held) {
+    mine = [];
+    for (const [sec, n] of ask.held) if (n > 0) mine = added(mine, from, sec, n);
+    // What the gateway holds less what the entry has for it, per second.
+    const diff = new Map<number, number>();
+    for (const [sec, n] of mine) diff.set(sec, n);
+    for (const [sec, n] of s.leased?.[ask.gateway] ?? []) diff.set(sec, (diff.get(sec) ?? 0) - n);
+    for (const [sec, d] of diff) {
+      if (d > 0 && sec >= from) requests = added(requests, from, sec, d);
+      else if (d < 0) giveBack({ second: sec, n: -d });
+    }
+  } else giveBack(ask.returned);
   const tokens = added(s.tokens, from, second, Math.max(0, ask.tokens));
   let leased = 0;
   if (ask.want > 0) {
@@ -177,6 +190,7 @@ export function exchange(
     const room = limit ? limit - countSince(requests, from) : ask.want;
     leased = limit ? Math.max(0, Math.min(Math.max(ask.want, leaseSize(limit, room, spec)), room)) : ask.want;
     requests = added(requests, from, second, leased);
+    if (mine) mine = added(mine, from, second, leased);
   }
   const slots: Record<string, { n: number; at: number }> = {};
   for (const [id, held] of Object.entries(s.slots)) if (id !== ask.gateway && now - held.at < spec.staleMs && held.n > 0) slots[id] = held;
@@ -193,11 +207,13 @@ export function exchange(
     return counts;
   };
   const windows = { chat: kept('chat'), batch: kept('batch') };
-  const granted: Record<string, { id: string; second: number; n: number }> = {};
-  for (const [id, g] of Object.entries(s.granted ?? {}))
-    if (id !== ask.gateway && gateways[id] !== undefined && g.second >= from) granted[id] = g;
-  if (ask.id) granted[ask.gateway] = { id: ask.id, second, n: leased };
-  return { state: { requests, tokens, slots, gateways, windows, granted }, requests: leased, second, slots: held };
+  const leasedBy: Record<string, SecondCounts> = {};
+  for (const [id, counts] of Object.entries(s.leased ?? {})) {
+    const kept = id === ask.gateway ? [] : added(counts, from, second, 0);
+    if (kept.length > 0) leasedBy[id] = kept;
+  }
+  if (mine && mine.length > 0) leasedBy[ask.gateway] = mine;
+  return { state: { requests, tokens, slots, gateways, windows, leased: leasedBy }, requests: leased, second, slots: held };
 }
 
 /** Window tokens of `kind` every gateway finished from `since` (epoch ms, a whole second) on, as the state has them. */

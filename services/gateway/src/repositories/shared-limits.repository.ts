@@ -78,8 +78,8 @@ function decodeState(data: Uint8Array): SharedKeyState | undefined {
     const v = json.decode(data);
     if (!isRecord(v) || !isCounts(v.requests) || !isCounts(v.tokens) || !isRecord(v.slots) || !isRecord(v.gateways)) return undefined;
     const windows = isRecord(v.windows) && isCounts(v.windows.chat) && isCounts(v.windows.batch) ? v.windows : undefined;
-    const granted = isRecord(v.granted) ? v.granted : undefined;
-    return { ...v, windows, granted } as unknown as SharedKeyState;
+    const leased = isRecord(v.leased) && Object.values(v.leased).every(isCounts) ? v.leased : undefined;
+    return { ...v, windows, leased } as unknown as SharedKeyState;
   } catch {
     return undefined;
   }

@@ -3,6 +3,7 @@ import type { KeyLimits } from '@maas/contracts';
 import { Logger } from '@maas/logging';
 import { KeyLimiter, LimitExceeded, LimitState } from '../policy/key-limits';
 import {
+  countedFrom,
   exchange,
   LEASE_SPEC,
   LeaseGrant,
@@ -46,8 +47,8 @@ interface Holding {
   windowTokens: { chat: [number, number][]; batch: [number, number][] };
   /** The key's limits when last seen, for exchanges off the request path. */
   limits?: KeyLimits;
-  /** The id of the last exchange whose answer this gateway never heard (it may have been applied). */
-  unheard?: string;
+  /** Requests leased per second in the counted minute, as this gateway heard them granted, less what it gave back. */
+  held: [number, number][];
   exchanging?: Promise<LeaseGrant>;
   timer?: NodeJS.Timeout;
 }
@@ -67,7 +68,6 @@ export class KeyLimitsService implements OnModuleDestroy {
   private readonly local = new KeyLimiter();
   private readonly held = new Map<string, Holding>();
   private localOnlyUntil = 0;
-  private exchanges = 0;
 
   constructor(
     @Inject(GATEWAY_CLOCK) private readonly clock: GatewayClock,
@@ -216,6 +216,7 @@ export class KeyLimitsService implements OnModuleDestroy {
           slots: 0,
           tokens: 0,
           windowTokens: { chat: [], batch: [] },
+          held: [],
         }),
       );
     return h;
@@ -223,27 +224,27 @@ export class KeyLimitsService implements OnModuleDestroy {
 
   /** One compare-and-set exchange: tokens in, `want` more requests and `slots` slots asked for, the unused lease back if `giveBack`. */
   private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number, giveBack: boolean): Promise<LeaseGrant> {
-    // A lease given back goes now: requests arriving meanwhile wait for this exchange.
-    const returned = giveBack ? { second: h.leaseSecond, n: h.lease } : undefined;
+    // A lease given back goes now: requests arriving meanwhile wait for this exchange. What this gateway holds is its
+    // own account (whatever becomes of the write): the entry is corrected to it at every exchange.
+    const from = countedFrom(this.clock.now(), this.spec);
+    h.held = h.held.filter(([s]) => s >= from);
+    if (giveBack && h.lease > 0) {
+      const i = h.held.findIndex(([s]) => s === h.leaseSecond);
+      if (i >= 0 && (h.held[i][1] -= h.lease) <= 0) h.held.splice(i, 1);
+    }
     if (giveBack) h.lease = 0;
+    const held = h.held.map(([s, n]): [number, number] => [s, n]);
     const tokens = h.tokens;
     const copy = (counts: [number, number][]) => counts.map(([s, n]): [number, number] => [s, n]);
     const windowTokens = { chat: copy(h.windowTokens.chat), batch: copy(h.windowTokens.batch) };
     const gateway = this.shared!.gatewayId;
-    const id = String(++this.exchanges);
-    const unheard = h.unheard;
     const run = async () => {
       const now = this.clock.now();
       const grant = await this.shared!.update(
         keyId,
-        (current) => exchange(current, { gateway, want, returned, tokens, slots, windowTokens, id, unheard }, limits, now, this.spec),
+        (current) => exchange(current, { gateway, want, held, tokens, slots, windowTokens }, limits, now, this.spec),
         EXCHANGE_TIMEOUT_MS,
-      ).catch((err: unknown) => {
-        // The state may have taken the write: its lease counts as taken, and the next exchange gives it back.
-        h.unheard = id;
-        throw err;
-      });
-      if (h.unheard === unheard) h.unheard = undefined;
+      );
       // Sent: what was pending then (later ones were appended after it, and the last second may have grown).
       for (const kind of ['chat', 'batch'] as const) {
         const sent = windowTokens[kind];
@@ -264,6 +265,9 @@ export class KeyLimitsService implements OnModuleDestroy {
         h.lease = grant.requests;
         h.leaseSecond = grant.second;
         h.leasedAt = now;
+        const last = h.held[h.held.length - 1];
+        if (last && last[0] === grant.second) last[1] += grant.requests;
+        else h.held.push([grant.second, grant.requests]);
       }
       h.slots = grant.slots;
       h.tokens -= tokens;
@@ -285,7 +289,9 @@ export class KeyLimitsService implements OnModuleDestroy {
       const pending = h.windowTokens.chat.length + h.windowTokens.batch.length;
       const cutOff = this.clock.now() < this.localOnlyUntil; // tried again until the state answers
       if (!cutOff && h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
-        this.held.delete(keyId);
+        // Its leases of the last minute are still its account of them (forgotten, the next exchange would give them back).
+        if (h.held.some(([s]) => s >= countedFrom(this.clock.now(), this.spec))) this.keep(keyId, h);
+        else this.held.delete(keyId);
         return;
       }
       const limits = h.limits ?? {};
