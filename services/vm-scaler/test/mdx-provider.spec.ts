@@ -66,8 +66,8 @@ describe('mdx provider against maas mdx-sim', () => {
     failedVmHoldMs: 60_000,
   };
   const providers: MdxCapacityProvider[] = [];
-  const open = async () => {
-    const p = new MdxCapacityProvider(api(), options, systemClock, logger);
+  const open = async (overrides: Partial<typeof options> = {}) => {
+    const p = new MdxCapacityProvider(api(), { ...options, ...overrides }, systemClock, logger);
     providers.push(p);
     const events: CapacityEvent[] = [];
     p.subscribe((e) => void events.push(e));
@@ -110,7 +110,8 @@ describe('mdx provider against maas mdx-sim', () => {
   });
 
   it('powers a pool VM on, is ready when its worker registers, drains it by a guest shutdown and is stopped at PowerOFF', async () => {
-    const { p, events } = await open();
+    // vm-b stays booting (no worker) through vm-a's drain, however long a loaded machine makes that
+    const { p, events } = await open({ bootTimeoutMs: 60_000 });
     const node = await p.start({ vmType: 'a100-qwen', model: MODEL, reason: 'demand' });
     expect(node).toMatchObject({ id: 'vm-a', provider: 'mdx', state: 'booting' });
     // the VM is PowerOFF until its boot ends; then its guest starts the worker
