@@ -180,7 +180,7 @@ describe('BatchController', () => {
     expect(verdictAt(55, 0)).toBe('raise'); // without the bound, TPOT alone: 69 %, within the headroom
   });
 
-  it('stops admitting at once on an interactive surge, then waits for samples since, and more room, before the first batch request back', () => {
+  it('stops admitting at once on an interactive surge, then waits for samples since, and more room, before the first batch request back, and for its cost before more', () => {
     const c = controller({ floor: 0, initial: 32 });
     // a worker at its ceiling, batch work alone beside a few interactive requests
     const quiet = (t: number) =>
@@ -205,8 +205,18 @@ describe('BatchController', () => {
     for (let t = 31_000; t <= 35_000; t += 1000) c.update(t, at(t, 0.7), [{ ...idle('w1', { running: 24 }), batchInFlight: 0 }]);
     expect(c.limitFor('w1')).toBe(0);
     // at half the objectives it probes again
-    for (let t = 46_000; t <= 47_000; t += 1000) c.update(t, at(t, 0.5), [{ ...idle('w1', { running: 24 }), batchInFlight: 0 }]);
-    expect(c.limitFor('w1')).toBeGreaterThan(0);
+    c.update(46_000, at(46_000, 0.5), [{ ...idle('w1', { running: 24 }), batchInFlight: 0 }]);
+    const probe = c.limitFor('w1');
+    expect(probe).toBeGreaterThan(0);
+    // the probe runs; samples keep coming, all of first tokens from before it: no further raise
+    for (let t = 48_000; t <= 52_000; t += 1000) {
+      const before = at(t, 0.5).map((r) => ({ ...r, atMs: 45_900 }));
+      c.update(t, before, [{ ...idle('w1', { running: 24 + probe }), batchInFlight: probe }]);
+    }
+    expect(c.limitFor('w1')).toBe(probe);
+    // samples of first tokens since the probe, within the headroom: it grows
+    c.update(53_000, at(53_000, 0.5), [{ ...idle('w1', { running: 24 + probe }), batchInFlight: probe }]);
+    expect(c.limitFor('w1')).toBeGreaterThan(probe);
   });
 
   it('spaces cuts from heartbeats so the last one can show before the next', () => {

@@ -131,6 +131,8 @@ interface WorkerControl {
   limit: number;
   slowStart: boolean;
   lastCutAt: number;
+  /** When the limit last rose from below 1 beside interactive requests (a probe). */
+  probedAt: number;
   /** Interactive requests the worker ran at recent updates (its heartbeat's running less batch work), oldest first. */
   interactive: { atMs: number; n: number }[];
 }
@@ -191,7 +193,13 @@ export class BatchController {
     for (const load of workers) {
       let control = this.workers.get(load.workerId);
       if (!control) {
-        control = { limit: this.o.initial, slowStart: true, lastCutAt: Number.NEGATIVE_INFINITY, interactive: [] };
+        control = {
+          limit: this.o.initial,
+          slowStart: true,
+          lastCutAt: Number.NEGATIVE_INFINITY,
+          probedAt: Number.NEGATIVE_INFINITY,
+          interactive: [],
+        };
         this.workers.set(load.workerId, control);
       }
       const verdict = this.verdict(nowMs, load, control, byWorker.get(load.workerId) ?? [], unattributed);
@@ -283,10 +291,14 @@ export class BatchController {
     if (load.batchInFlight < 0.75 * limit || acting) return 'hold';
     // The first batch request back on a worker serving interactive requests brings its prefill into their
     // steps at once: it waits for more room than a further one (probeHeadroom), measured since the last cut.
+    // Nor does a probe grow before samples taken since show what it cost.
     const probe = limit < 1 && interactive;
     if (probe && own.length === 0) return 'hold';
+    if (interactive && control.probedAt > control.lastCutAt && !own.some((s) => s.atMs > control.probedAt)) return 'hold';
     const room = probe ? Math.min(headroom, this.o.probeHeadroom) : headroom;
-    return latency <= room && step <= room && kv <= room ? 'raise' : 'hold';
+    if (!(latency <= room && step <= room && kv <= room)) return 'hold';
+    if (probe) control.probedAt = nowMs;
+    return 'raise';
   }
 }
 
