@@ -130,9 +130,9 @@ export class RoutingPipeline {
       for (let i = 0; i < n; i++) scored[i] = { endpoint: candidates[i], score: totals[i] };
       picked = picker.pick(req, scored);
     }
-    const pick: PickStep = { name: picker.name, picked: picked?.id, latencyMs: this.now() - started };
-    const after = { candidates, scorerRuns, pick };
-    if (!picked) return noEndpoint(req, `picker "${pick.name}" chose none of ${candidates.length} candidates`, filterRuns, after);
+    // the picked id is read for the trace only: endpoints of many shapes would make its load here polymorphic
+    const after: AfterFilters = { candidates, scorerRuns, picker: picker.name, picked, pickMs: this.now() - started };
+    if (!picked) return noEndpoint(req, `picker "${picker.name}" chose none of ${candidates.length} candidates`, filterRuns, after);
 
     for (const { scorer } of this.parts.scorers) scorer.onPicked?.(req, picked);
     return withTrace({ outcome: 'picked', endpoint: picked }, () => traceOf(req, filterRuns, after));
@@ -142,7 +142,9 @@ export class RoutingPipeline {
 interface AfterFilters {
   readonly candidates: readonly Endpoint[];
   readonly scorerRuns: readonly ScorerRun[];
-  readonly pick: PickStep;
+  readonly picker: string;
+  readonly picked: Endpoint | undefined;
+  readonly pickMs: number;
 }
 
 function noEndpoint(req: RoutingRequest, reason: string, filterRuns: readonly FilterRun[], after?: AfterFilters): RoutingDecision {
@@ -179,7 +181,8 @@ function traceOf(req: RoutingRequest, filterRuns: readonly FilterRun[], after: A
     return { name, weight, scores, latencyMs };
   });
   const ranking = candidates.map((e, i) => ({ id: e.id, score: totals[i] })).sort((a, b) => b.score - a.score);
-  return { request, filters, scorers, ranking, pick: after.pick };
+  const pick: PickStep = { name: after.picker, picked: after.picked?.id, latencyMs: after.pickMs };
+  return { request, filters, scorers, ranking, pick };
 }
 
 /** Scores outside [0, 1] or missing count as the nearest bound, NaN as 0: one bad plugin cannot dominate. */

@@ -27,12 +27,21 @@ export class PrefillBacklog {
   private meanTokens = 0;
   private routed = 0;
 
+  /** What a request in someone else's queue is worth, in prompt tokens. */
+  get tokensPerQueued(): number {
+    return this.meanTokens;
+  }
+
+  /** Tokens of ours still to prefill on a worker with `outstanding` requests of ours, drained at `tokensPerSecond / slowdown` until `nowMs`. */
+  ours(id: string, outstanding: number, nowMs: number, tokensPerSecond: number, slowdown: number): number {
+    // An endpoint with nothing of ours outstanding has worked off everything we sent it (and is not looked up).
+    const b = outstanding === 0 ? undefined : this.byEndpoint.get(id);
+    return !b ? 0 : Math.max(0, b.tokens - (tokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
+  }
+
   /** Tokens still to prefill on `e` at `nowMs`: ours drained at the worker's pace, at least its queue at our mean. */
   pending(e: Endpoint, nowMs: number, tokensPerSecond: number, slowdown: number): number {
-    // An endpoint with nothing of ours outstanding has worked off everything we sent it (and is not looked up).
-    const b = e.outstanding === 0 ? undefined : this.byEndpoint.get(e.id);
-    const ours = !b ? 0 : Math.max(0, b.tokens - (tokensPerSecond / slowdown) * (Math.max(0, nowMs - b.atMs) / 1000));
-    return Math.max(ours, queuedRequests(e) * this.meanTokens);
+    return Math.max(this.ours(e.id, e.outstanding, nowMs, tokensPerSecond, slowdown), queuedRequests(e) * this.meanTokens);
   }
 
   add(e: Endpoint, tokens: number, nowMs: number, tokensPerSecond: number, slowdown: number): void {
@@ -94,15 +103,33 @@ export function predictedTtftScorer({ index, backlog, blockTokens, prefillTokens
     const hits = blocks === 0 ? undefined : index.matchLengths(req.prefixBlocks);
     const lookUp = hits !== undefined && hits.size > 0;
     const now = req.arrivedAt;
+    const mean = backlog.tokensPerQueued;
     let best = Infinity;
     let idle = Infinity;
     for (let i = 0; i < n; i++) {
+      // slowdown(e), backlog.pending(e) and isIdle(e) with each field read once
       const e = endpoints[i];
-      const s = slowdown(e);
-      const pending = backlog.pending(e, now, prefillTokensPerSecond, s);
+      const outstanding = e.outstanding;
+      const capacity = e.capacity;
+      let runningNow: number;
+      let queuedNow: number;
+      let idleNow: boolean;
+      if (e.outstandingAtHeartbeat === undefined) {
+        const running = e.running;
+        const waiting = e.waiting;
+        runningNow = running;
+        queuedNow = Math.max(0, waiting, outstanding - capacity);
+        idleNow = outstanding === 0 && running === 0 && waiting === 0 && e.kvCacheUsage < 1;
+      } else {
+        runningNow = runningRequests(e);
+        queuedNow = queuedRequests(e);
+        idleNow = isIdle(e);
+      }
+      const s = 1 + decodeSlowdown * Math.min(1, Math.max(runningNow, outstanding) / Math.max(1, capacity));
+      const pending = Math.max(backlog.ours(e.id, outstanding, now, prefillTokensPerSecond, s), queuedNow * mean);
       const t = ((pending + uncachedOf(blocks, lookUp ? (hits.get(e.id) ?? 0) : 0)) / prefillTokensPerSecond) * s;
       best = Math.min(best, t);
-      if (isIdle(e)) idle = Math.min(idle, t);
+      if (idleNow) idle = Math.min(idle, t);
       seconds[i] = t;
       queued[i] = pending > 0 ? 1 : 0;
     }
