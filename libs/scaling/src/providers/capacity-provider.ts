@@ -19,12 +19,16 @@ export interface VmRecord {
   readonly endedAt: number | null;
   /** Why it was started, stopped or failed. */
   readonly reason: string | null;
+  /** 'batch': started for a batch backlog, its workers register in the model's batch pool; absent: the interactive pool. */
+  readonly pool?: 'batch';
 }
 
 export interface VmStartRequest {
   readonly vmType: string;
   readonly model: string;
   readonly reason?: string;
+  /** 'batch': the node's workers register in the model's batch pool (`maas worker --pool batch`). */
+  readonly pool?: 'batch';
 }
 
 /** A node changed state: the `vm-state-changed` event (booting, ready, failed, draining, stopping, stopped). */
@@ -70,5 +74,6 @@ export function toVmObservation(record: VmRecord, inFlight: number | null): VmOb
     requestedAt: record.requestedAt,
     stateSince: record.stateSince,
     inFlight,
+    ...(record.pool ? { pool: record.pool } : {}),
   };
 }

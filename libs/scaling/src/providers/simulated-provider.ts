@@ -245,6 +245,7 @@ export class SimulatedCapacityProvider implements CapacityProvider {
       readyAt: null,
       endedAt: null,
       reason,
+      ...(request.pool ? { pool: request.pool } : {}),
     };
   }
 

@@ -18,6 +18,8 @@ export interface JobTag {
   readonly namespace: string;
   readonly vmType: string;
   readonly model: string;
+  /** 'batch': a batch-pool node (absent on interactive ones, and on jobs queued before pools). */
+  readonly pool?: 'batch';
 }
 
 const TAG = 'maas-scaler';

@@ -25,9 +25,14 @@ export function workerArgs(template: string, launch: WorkerLaunch, nodeFlags: re
   return end === -1 ? [...args, ...nodeFlags] : [...args.slice(0, end), ...nodeFlags, ...args.slice(end)];
 }
 
-/** Every flag the node needs besides its runtime: who it is and how long it may drain. */
-export function nodeArgs(vmId: string, drainTimeoutMs: number): string[] {
-  return ['--vm-id', vmId, '--worker-id', vmId, '--drain-timeout', `${Math.max(1, Math.round(drainTimeoutMs / 1000))}s`];
+/** Every flag the node needs besides its runtime: who it is, how long it may drain, and its pool. */
+export function nodeArgs(vmId: string, drainTimeoutMs: number, pool?: 'batch'): string[] {
+  return ['--vm-id', vmId, '--worker-id', vmId, '--drain-timeout', `${Math.max(1, Math.round(drainTimeoutMs / 1000))}s`, ...poolArgs(pool)];
+}
+
+/** A batch-pool node's workers register in the model's batch pool: the gateway sends them batch work only. */
+export function poolArgs(pool?: 'batch'): string[] {
+  return pool === 'batch' ? ['--pool', 'batch'] : [];
 }
 
 /** Quotes one argument for a POSIX shell (the Slurm job passes the flags through an environment variable). */

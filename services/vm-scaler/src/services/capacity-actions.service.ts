@@ -20,7 +20,13 @@ interface QueuedAction {
   readonly action: Action;
   /** A VM id, a pending start's id (`pending:<action id>`), or `vmType:model` for a start. */
   readonly target: string;
-  readonly start?: { readonly vmType: string; readonly model: string; readonly reason?: string; readonly queuedAt: number };
+  readonly start?: {
+    readonly vmType: string;
+    readonly model: string;
+    readonly reason?: string;
+    readonly pool?: 'batch';
+    readonly queuedAt: number;
+  };
   readonly reason?: string;
   /** The action on the same node queued before this one: this one runs after it. */
   readonly after?: QueuedAction;
@@ -65,7 +71,7 @@ export class CapacityActionsService {
     for (const s of decision.capacity.starts) {
       for (let i = 0; i < s.count; i += 1) {
         this.enqueue(decisionId, next('start-vm'), 'start-vm', `${s.vmType}:${s.model}`, {
-          start: { vmType: s.vmType, model: s.model, reason: s.reason, queuedAt: now },
+          start: { vmType: s.vmType, model: s.model, reason: s.reason, ...(s.pool ? { pool: s.pool } : {}), queuedAt: now },
         });
       }
     }
@@ -106,6 +112,7 @@ export class CapacityActionsService {
         readyAt: null,
         endedAt: null,
         reason: a.start.reason ?? null,
+        ...(a.start.pool ? { pool: a.start.pool } : {}),
       });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -185,8 +192,10 @@ export class CapacityActionsService {
     try {
       let acted: string;
       if (a.withdrawn) throw new Error(`withdrawn: ${a.withdrawn}`);
-      if (a.start) acted = (await this.provider.start({ vmType: a.start.vmType, model: a.start.model, reason: a.start.reason })).id;
-      else if (vmId === undefined && a.after?.withdrawn)
+      if (a.start) {
+        const { vmType, model, reason, pool } = a.start;
+        acted = (await this.provider.start({ vmType, model, reason, ...(pool ? { pool } : {}) })).id;
+      } else if (vmId === undefined && a.after?.withdrawn)
         acted = a.target; // the start it stops never ran: released already
       else if (vmId === undefined) throw new Error(`${a.target} never started: nothing to ${a.action === 'drain-vm' ? 'drain' : 'stop'}`);
       else if (a.action === 'drain-vm') acted = (await this.provider.drain(vmId, a.reason)).id;

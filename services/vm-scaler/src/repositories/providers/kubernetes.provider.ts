@@ -188,6 +188,9 @@ export class KubernetesCapacityProvider implements ScalerCapacityProvider {
   }
 
   async start(request: VmStartRequest): Promise<VmRecord> {
+    // one workload per model: its pods are the interactive pool
+    if (request.pool === 'batch')
+      throw new Error('kubernetes provider: no batch pool: one workload per model (capacity.batchPool needs local or slurm)');
     const vm = await this.vms.start(request);
     return this.ledger.get(vm.id) ?? this.ledger.add(vm.id, request, vm.state, vm.reason);
   }

@@ -41,6 +41,7 @@ interface NodeFile {
   readonly model: string;
   readonly requestedAt: number;
   readonly state: 'booting' | 'ready';
+  readonly pool?: 'batch';
 }
 
 /** The process is alive and is the `maas worker` of that node (its command line names the vmId). */
@@ -145,7 +146,7 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     this.processes.set(id, { pid: node.pid, signal, logFile: path.join(this.options.logDir, `${id}.log`), exited });
     this.ledger.add(
       id,
-      { vmType: node.vmType, model: node.model },
+      { vmType: node.vmType, model: node.model, ...(node.pool === 'batch' ? { pool: node.pool } : {}) },
       node.state,
       `adopted from an earlier vm-scaler (pid ${node.pid})`,
       node.requestedAt,
@@ -186,7 +187,7 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
       ...workerArgs(
         this.options.argsTemplate,
         { vmId: id, vmType: request.vmType, model: request.model },
-        nodeArgs(id, this.options.drainTimeoutMs),
+        nodeArgs(id, this.options.drainTimeoutMs, request.pool),
       ),
     ];
     let child: ChildProcess;
@@ -231,6 +232,7 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
         model: request.model,
         requestedAt: record.requestedAt,
         state: 'booting',
+        ...(request.pool ? { pool: request.pool } : {}),
       });
     return record;
   }
@@ -241,7 +243,14 @@ export class LocalCapacityProvider implements ScalerCapacityProvider {
     clearTimeout(proc?.bootTimer);
     const node = this.ledger.transition(vmId, 'ready', `worker registered (pid ${proc?.pid})`);
     if (proc?.pid !== undefined)
-      this.writeNodeFile(vmId, { pid: proc.pid, vmType: node.vmType, model: node.model, requestedAt: node.requestedAt, state: 'ready' });
+      this.writeNodeFile(vmId, {
+        pid: proc.pid,
+        vmType: node.vmType,
+        model: node.model,
+        requestedAt: node.requestedAt,
+        state: 'ready',
+        ...(node.pool ? { pool: node.pool } : {}),
+      });
   }
 
   async drain(vmId: string, reason?: string): Promise<VmRecord> {

@@ -140,6 +140,9 @@ export class MdxCapacityProvider implements ScalerCapacityProvider {
   }
 
   async start(request: VmStartRequest): Promise<VmRecord> {
+    // a pool VM's guest starts the workers its image names: nothing here can put them in the batch pool
+    if (request.pool === 'batch')
+      throw new Error('mdx provider: no batch pool: its VMs start the workers their image names (capacity.batchPool needs local or slurm)');
     const pool = this.options.pools.find((p) => p.vmType === request.vmType);
     if (!pool)
       throw new Error(

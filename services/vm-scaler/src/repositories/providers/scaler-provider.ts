@@ -47,6 +47,7 @@ export class NodeLedger {
       readyAt: state === 'ready' ? at : null,
       endedAt: null,
       reason: reason ?? request.reason ?? null,
+      ...(request.pool ? { pool: request.pool } : {}),
     };
     this.nodes.set(id, record);
     this.emit({

@@ -5,7 +5,7 @@ import type { Logger } from '@maas/logging';
 import type { Clock } from '@maas/platform';
 import type { CapacityListener, VmRecord, VmStartRequest } from '@maas/scaling';
 import { jobComment, jobNodeState, parseJobComment, SlurmJob } from '../../policy/slurm-queue';
-import { shellQuote, workerArgs } from '../../policy/worker-command';
+import { poolArgs, shellQuote, workerArgs } from '../../policy/worker-command';
 import { SlurmCommands } from './slurm-cli';
 import { NodeLedger, ScalerCapacityProvider } from './scaler-provider';
 import { ProvidedWorkerCredentials, WorkerCredentials, workerEnvironment } from './worker-environment';
@@ -69,7 +69,7 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
       // its worker re-registers within its re-announcement interval and makes it ready again
       this.ledger.add(
         `slurm-${job.jobId}`,
-        { vmType: tag.vmType, model: tag.model },
+        { vmType: tag.vmType, model: tag.model, ...(tag.pool === 'batch' ? { pool: tag.pool } : {}) },
         state,
         `adopted job ${job.jobId} (${job.state})`,
         job.submitTime || undefined,
@@ -99,6 +99,7 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
     const args = workerArgs(this.options.argsTemplate, { vmId: '', vmType: request.vmType, model: request.model }, [
       '--drain-timeout',
       `${Math.max(1, Math.round(this.options.drainTimeoutMs / 1000))}s`,
+      ...poolArgs(request.pool),
     ]);
     // The job's worker id is its job id, known once queued: the credential is issued under a name of its
     // own first and granted that id right after sbatch (a worker that signed in sooner gets it on the reload).
@@ -115,7 +116,12 @@ export class SlurmCapacityProvider implements ScalerCapacityProvider {
       jobId = await this.slurm.sbatch(
         [
           `--job-name=${JOB_NAME}`,
-          `--comment=${jobComment({ namespace: this.options.namespace, vmType: request.vmType, model: request.model })}`,
+          `--comment=${jobComment({
+            namespace: this.options.namespace,
+            vmType: request.vmType,
+            model: request.model,
+            ...(request.pool ? { pool: request.pool } : {}),
+          })}`,
           `--output=${path.join(this.options.logDir, 'maas-worker-%j.log')}`,
           // By name, so the values (which may hold commas) stay in sbatch's environment: only these reach the job.
           `--export=${Object.keys(env).sort().join(',')}`,
