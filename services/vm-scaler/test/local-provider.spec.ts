@@ -87,6 +87,34 @@ describe('local capacity provider (processes on this host)', () => {
     expect(await provider.list()).toEqual([]);
   });
 
+  it("starts a batch-pool node's worker in the batch pool, and a scaler adopting it knows it is one", async () => {
+    const poolDir = fs.mkdtempSync(path.join(dir, 'pool-'));
+    const first = new LocalCapacityProvider(options({ logDir: poolDir, idPrefix: 'p' }), systemClock);
+    await first.open();
+    const batch = await first.start({ vmType: 'a100-qwen2.5-3b', model: 'm', reason: 'backlog', pool: 'batch' });
+    const interactive = await first.start({ vmType: 'a100-qwen2.5-3b', model: 'm', reason: 'demand' });
+    expect([batch.pool, interactive.pool]).toEqual(['batch', undefined]);
+    const argsOf = (id: string) => {
+      const file = path.join(poolDir, `${id}.log`);
+      return fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes('"args"')
+        ? (JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]).args as string[])
+        : undefined;
+    };
+    await until(() => argsOf(batch.id) !== undefined && argsOf(interactive.id) !== undefined);
+    expect(argsOf(batch.id)!.slice(-2)).toEqual(['--pool', 'batch']);
+    expect(argsOf(interactive.id)).not.toContain('--pool');
+    first.workerReady(batch.id);
+
+    const second = new LocalCapacityProvider(options({ logDir: poolDir, idPrefix: 'q' }), systemClock);
+    await second.open();
+    expect((await second.list()).map((n) => [n.id, n.state, n.pool])).toEqual([
+      [batch.id, 'ready', 'batch'],
+      [interactive.id, 'booting', undefined],
+    ]);
+    for (const id of [batch.id, interactive.id]) await second.stop(id, 'test over');
+    await until(() => !fs.readdirSync(poolDir).some((f) => f.endsWith('.node.json')));
+  });
+
   it("gives a worker only an allow-listed part of the scaler's environment: no database URL or other secrets", async () => {
     const secrets = {
       DATABASE_URL: 'postgres://scaler:hunter2@db/maas',
