@@ -19,7 +19,7 @@ import { Host, HostNetwork, TcpForward } from './support/netns';
  * link is cut for 10 s, (c) the workers-2 host is killed. Then: every successful request is billed
  * exactly once, what failed was in flight on a lost part, revocation reaches both gateways within 1 s.
  * Before the drill, a batch uploaded through gateway A completes and downloads through gateway B, and a
- * 60 requests/min key offered 3 req/s at each gateway for 20 s is admitted 60 ± 10 times, not 120; just after
+ * 60 requests/min key offered 3 req/s at each gateway for 20 s is admitted 55–60 times, not 120; just after
  * the NATS node is lost, a file uploaded through A reads back through B (503 + Retry-After at most, never 500).
  * The ledger is matched on the client's X-Request-Id (client_request_id), so a request billed twice would
  * show as two rows.
@@ -504,10 +504,11 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     expect(ok.filter((s) => s.gateway === 'b' && s.sentAt > marks.restored + RECOVERY_MS).length).toBeGreaterThan(0);
     expect(Math.max(...revocationMs)).toBeLessThan(1000);
     expect(rpmFailed).toEqual([]);
-    // The shared count is per second over the last minute, fed by leases. Runs here admitted 60–63 on a quiet machine
-    // and up to 69 while the whole suite ran (an exchange timing out under load left a gateway counting alone; what
-    // it admits so is now added to the shared entry at its next exchange). The aim is 60 ± 5; the suite holds ± 10.
-    expect(Math.abs(admitted.a + admitted.b - RPM)).toBeLessThanOrEqual(10);
+    // The shared count is per second over the last minute, fed by leases; a gateway that cannot reach it (or does not
+    // know whether its write was taken) admits only from its lease in hand. Runs here admitted 60–63 quiet and up to 69
+    // under the whole suite's load before that (the cut-off gateway admitted its share while the other leased the rest).
+    expect(admitted.a + admitted.b).toBeLessThanOrEqual(RPM);
+    expect(admitted.a + admitted.b).toBeGreaterThanOrEqual(RPM - 5);
     expect(admitted.a).toBeGreaterThan(0);
     expect(admitted.b).toBeGreaterThan(0);
     expect(batchRun.status).toBe('completed');
