@@ -505,8 +505,9 @@ describe('multi-host drill: NATS cluster, two gateways, two worker hosts on sepa
     expect(Math.max(...revocationMs)).toBeLessThan(1000);
     expect(rpmFailed).toEqual([]);
     // The shared count is per second over the last minute, fed by leases; a gateway that cannot reach it (or does not
-    // know whether its write was taken) admits only from its lease in hand. Runs here admitted 60–63 quiet and up to 69
-    // under the whole suite's load before that (the cut-off gateway admitted its share while the other leased the rest).
+    // know whether its write was taken) admits only from its lease in hand, and a write expects the bucket's last
+    // sequence (this cluster's NATS 2.9 could take two writes on the same revision, nats-server#4320). Before, runs here
+    // admitted 60–63 quiet (a lease lost that way) and up to 69 under load (a cut-off gateway admitted its share too).
     expect(admitted.a + admitted.b).toBeLessThanOrEqual(RPM);
     expect(admitted.a + admitted.b).toBeGreaterThanOrEqual(RPM - 5);
     expect(admitted.a).toBeGreaterThan(0);
