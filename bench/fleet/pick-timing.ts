@@ -221,22 +221,22 @@ function stats(wall: number[], cpu: number[]): PickStats {
  */
 export function calibrate(us: number, runs: number): PickStats {
   let spin = 1;
-  const t0 = performance.now();
-  for (let i = 0; i < 1e6; i++) spin = (spin * 1.000001 + 1) % 1e9;
-  const perIteration = (performance.now() - t0) / 1e6;
-  const iterations = Math.max(1, Math.round(us / 1000 / perIteration));
+  let iterations = 1000;
+  const loop = () => {
+    for (let i = 0; i < iterations; i++) spin = (spin * 1.000001 + 1) % 1e9;
+  };
+  // scale the loop to `us` from the median of its timings, once the JIT has compiled it
+  for (let round = 0; round < 5; round++) {
+    const wall: number[] = [];
+    for (let k = 0; k < 201; k++) timed(loop, wall, []);
+    const median = wall.sort((x, y) => x - y)[100];
+    iterations = Math.max(1, Math.round((iterations * us) / 1000 / Math.max(median, 1e-6)));
+  }
   const wall: number[] = [];
   const cpu: number[] = [];
-  for (let k = 0; k < runs; k++)
-    timed(
-      () => {
-        for (let i = 0; i < iterations; i++) spin = (spin * 1.000001 + 1) % 1e9;
-      },
-      wall,
-      cpu,
-    );
+  for (let k = 0; k < runs; k++) timed(loop, wall, cpu);
   if (spin < 0) throw new Error('unreachable');
-  return stats(wall.slice(runs / 10), cpu.slice(runs / 10));
+  return stats(wall, cpu);
 }
 
 /**

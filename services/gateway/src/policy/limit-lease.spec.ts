@@ -10,6 +10,8 @@ import {
   leaseSize,
   localShare,
   requestsExceeded,
+  reserveSecond,
+  reserveSize,
   SharedKeyState,
   sharedStanding,
   sharingGateways,
@@ -274,13 +276,17 @@ describe('limit leases', () => {
    * took it) or applied (the state took it but a never heard: a timeout). A failed exchange leaves a counting alone
    * for 5 s. Returns the admissions of each.
    */
-  function drill(fails: (t: number) => 'done' | 'lost' | 'applied'): { a: number; b: number } {
+  function drill(fails: (t: number) => 'done' | 'lost' | 'applied', reserve = false): { a: number; b: number; log: [number, number][] } {
     let state: SharedKeyState | undefined;
+    const log: [number, number][] = [];
     const gw = (gateway: string) => ({
       gateway,
       lease: 0,
       leasedAt: -Infinity,
       leaseSecond: 0,
+      reserve: 0,
+      reservedAt: -Infinity,
+      reserveSecond: 0,
       own: 0,
       aloneUntil: -Infinity,
       held: [] as [number, number][],
@@ -291,12 +297,24 @@ describe('limit leases', () => {
       [i * 333 + 166, side.b],
     ]).flat() as [number, ReturnType<typeof gw>][];
     for (const [t, g] of offers) {
+      const admit = () => {
+        g.own++;
+        log.push([t, 1]);
+      };
       const alone = () => {
         // what the service passes; its last state too (a policy may use it)
-        const last = { state, ownRequests: g.own, unusedLease: g.lease, leasedAt: at(g.leasedAt) };
+        const last = {
+          state,
+          ownRequests: g.own,
+          unusedLease: g.lease,
+          leasedAt: at(g.leasedAt),
+          unusedReserve: g.reserve,
+          reservedAt: at(g.reservedAt),
+        };
         if (g.own < fallbackLimits(rpm60, 2, 0, last, at(t), LEASE_SPEC).requestsPerMinute!) {
-          g.own++;
-          g.lease--;
+          admit();
+          if (g.lease >= 1 && t - g.leasedAt < LEASE_SPEC.lifetimeMs) g.lease--;
+          else g.reserve--;
         }
       };
       if (t < g.aloneUntil) {
@@ -304,15 +322,17 @@ describe('limit leases', () => {
         continue;
       }
       if (g.lease >= 1 && t - g.leasedAt < LEASE_SPEC.lifetimeMs) {
-        g.own++;
+        admit();
         g.lease--;
         continue;
       }
-      // as the service: an unused lease given back leaves what the gateway holds at once
+      // as the service: an unused lease given back leaves what the gateway holds at once; the unused reserve is
+      // left out of what is sent, and leaves what the gateway holds only once the exchange is done
       const i = g.held.findIndex(([s]) => s === g.leaseSecond);
       if (g.lease > 0 && i >= 0) g.held[i][1] -= g.lease;
       g.lease = 0;
-      const grant = exchange(state, ask({ gateway: g.gateway, held: g.held.map(([s, n]) => [s, n]) }), rpm60, at(t), LEASE_SPEC);
+      const sent = g.held.map(([s, n]): [number, number] => [s, s === g.reserveSecond ? n - g.reserve : n]).filter(([, n]) => n > 0);
+      const grant = exchange(state, ask({ gateway: g.gateway, held: sent, reserve }), rpm60, at(t), LEASE_SPEC);
       const outcome = g.gateway === 'a' ? fails(t) : 'done';
       if (outcome !== 'lost') state = grant.state;
       if (outcome !== 'done') {
@@ -321,13 +341,17 @@ describe('limit leases', () => {
         continue;
       }
       [g.lease, g.leasedAt, g.leaseSecond] = [grant.requests, t, grant.second];
+      [g.reserve, g.reservedAt, g.reserveSecond] = [grant.reserve, t, grant.reserveSecond];
+      g.held = sent;
       if (grant.requests > 0) g.held.push([grant.second, grant.requests]);
+      if (grant.reserve > 0) g.held.push([grant.reserveSecond, grant.reserve]);
+      g.held.sort((x, y) => x[0] - y[0]);
       if (g.lease >= 1) {
-        g.own++;
+        admit();
         g.lease--;
       }
     }
-    return { a: side.a.own, b: side.b.own };
+    return { a: side.a.own, b: side.b.own, log };
   }
 
   it.each([
@@ -336,11 +360,81 @@ describe('limit leases', () => {
     ['timed out but applied', (t: number) => (t >= 8000 && t < 13_000 ? 'applied' : 'done')],
     ['timing out every other second', (t: number) => (Math.floor(t / 1000) % 2 ? 'applied' : 'done')],
   ] as const)("a gateway whose exchanges fail (%s) while the other's get through: together no more than the limit", (_, fails) => {
-    const admitted = drill(fails);
-    expect(admitted.a + admitted.b).toBeLessThanOrEqual(60);
-    // the other gateway uses what the cut-off one does not; a lease taken by a write whose outcome was not heard stays counted
-    expect(admitted.a + admitted.b).toBeGreaterThanOrEqual(60 - 2 * leaseSize(60, 60, LEASE_SPEC));
-    expect(admitted.a).toBeGreaterThan(0);
+    for (const reserve of [false, true]) {
+      const admitted = drill(fails, reserve);
+      expect(admitted.a + admitted.b).toBeLessThanOrEqual(60);
+      // the other gateway uses what the cut-off one does not; a lease (or reserve) taken by a write whose outcome was not heard
+      // stays counted
+      expect(admitted.a + admitted.b).toBeGreaterThanOrEqual(60 - 2 * leaseSize(60, 60, LEASE_SPEC) - (reserve ? 5 : 0));
+      expect(admitted.a).toBeGreaterThan(0);
+    }
+  });
+
+  it.each([
+    ['a sixth of the limit among the gateways', 60, 60, 2, 5],
+    ['at most maxReserve', 100_000, 100_000, 2, LEASE_SPEC.maxReserve],
+    ['half of what is left among them, as the key nears its limit', 60, 12, 2, 3],
+    ['nothing for a small limit', 3, 3, 1, 0],
+    ['nothing when nothing is left', 60, 1, 1, 0],
+  ])('a reserve is %s', (_, limit, room, gateways, size) => {
+    expect(reserveSize(limit, room, gateways, LEASE_SPEC)).toBe(size);
+  });
+
+  it('a reserve is counted like a lease, seconds later, until a minute and a lease lifetime after its last possible use', () => {
+    const limits = { requestsPerMinute: 600 } as KeyLimits;
+    const g = exchange(undefined, ask({ held: [], reserve: true }), limits, at(200), LEASE_SPEC);
+    expect([g.requests, g.reserve]).toEqual([30, 100]);
+    expect(g.reserveSecond).toBe(reserveSecond(sec(200), LEASE_SPEC));
+    expect(g.reserveSecond).toBe(sec(200) + 9);
+    // its last use is just before 10.2 s; it counts while the count starts at 10.2 s - 61 s or earlier
+    const counted = (t: number) => countSince(g.state.requests, countedFrom(at(t), LEASE_SPEC));
+    expect(counted(10_199 + 60_000)).toBe(100);
+    expect(counted(10_000 + 61_000 - 1)).toBe(100);
+    expect(counted(10_000 + 61_000)).toBe(0);
+    // every minute window holds no more than the limit when each gateway uses its reserve at its last moment
+    const uses: [number, number][] = [
+      [0, 30],
+      [10_199, 100],
+    ];
+    expect(busiestMinute(uses)).toBeLessThanOrEqual(600);
+  });
+
+  it('the next exchange gives the unused reserve back and grants a new one; a key near its limit keeps none', () => {
+    const g = exchange(undefined, ask({ held: [], reserve: true }), rpm60, at(0), LEASE_SPEC);
+    // one gateway sharing the key: a sixth of 60
+    expect([g.requests, g.reserve]).toEqual([3, 10]);
+    // 2 of the reserve used alone, 8 left out of what is held: given back, and a new reserve in a later second
+    const held: [number, number][] = [
+      [sec(0), 3],
+      [g.reserveSecond, 2],
+    ];
+    const next = exchange(g.state, ask({ want: 0, held, reserve: true }), rpm60, at(1500), LEASE_SPEC);
+    expect(next.reserveSecond).toBe(g.reserveSecond + 1);
+    expect(countSince(next.state.requests, countedFrom(at(1500), LEASE_SPEC))).toBe(3 + 2 + next.reserve);
+    // another gateway takes all but 4: reserves fade (half of what is left among the two)
+    const b = exchange(next.state, ask({ gateway: 'b', want: 60 - 5 - next.reserve - 4, held: [] }), rpm60, at(1600), LEASE_SPEC);
+    const near = exchange(b.state, ask({ want: 0, held, reserve: true }), rpm60, at(2000), LEASE_SPEC);
+    expect(near.reserve).toBe(Math.floor((4 + next.reserve) / 4));
+    // without asking, the reserve goes back for good
+    const done = exchange(near.state, ask({ want: 0, held }), rpm60, at(3000), LEASE_SPEC);
+    expect([done.reserve, countSince(done.state.requests, countedFrom(at(3000), LEASE_SPEC))]).toEqual([0, 5 + b.requests]);
+  });
+
+  it('cut off, a gateway admits from its reserve within the reserve lifetime, after its lease', () => {
+    const last = { ownRequests: 10, unusedLease: 2, leasedAt: at(4000), unusedReserve: 5, reservedAt: at(4000) };
+    expect(fallbackLimits(rpm60, 2, 0, last, at(4500), LEASE_SPEC).requestsPerMinute).toBe(17);
+    // the lease is past its lifetime, the reserve is not
+    expect(fallbackLimits(rpm60, 2, 0, last, at(9000), LEASE_SPEC).requestsPerMinute).toBe(15);
+    // both are
+    expect(fallbackLimits(rpm60, 2, 0, last, at(4000 + LEASE_SPEC.reserveLifetimeMs), LEASE_SPEC).requestsPerMinute).toBe(10);
+  });
+
+  it('with reserves, a gateway cut off for 5 s keeps admitting, and the two admit no more than the limit in any minute', () => {
+    const lost = (t: number) => (t >= 4000 && t < 9000 ? 'lost' : 'done');
+    const without = drill(lost, false);
+    const withReserve = drill(lost, true);
+    expect(busiestMinute(withReserve.log)).toBeLessThanOrEqual(60);
+    expect(withReserve.a).toBeGreaterThan(without.a);
   });
 
   it("keeps every gateway's window tokens by kind and second for recentMs", () => {

@@ -47,9 +47,27 @@ export interface LeaseSpec {
   readonly staleMs: number;
   /** Window tokens are kept this long: more than GATEWAY_LEDGER_RESEED plus GATEWAY_LEDGER_LAG (1 min + 10 s by default). */
   readonly recentMs: number;
+  /**
+   * A reserve is this share of the key's requests per minute, divided among the gateways sharing it (at most
+   * `maxReserve`, and never more than half of what is left divided among them): requests a gateway admits only
+   * while it cannot reach the shared state, counted there like a lease before it is needed.
+   */
+  readonly reserveShare: number;
+  readonly maxReserve: number;
+  /** A reserve is used within this long of being granted (it outlives a lease: a cluster elects a new leader in seconds). */
+  readonly reserveLifetimeMs: number;
 }
 
-export const LEASE_SPEC: LeaseSpec = { share: 1 / 20, maxLease: 50, lifetimeMs: 1000, staleMs: 10_000, recentMs: 150_000 };
+export const LEASE_SPEC: LeaseSpec = {
+  share: 1 / 20,
+  maxLease: 50,
+  lifetimeMs: 1000,
+  staleMs: 10_000,
+  recentMs: 150_000,
+  reserveShare: 1 / 6,
+  maxReserve: 200,
+  reserveLifetimeMs: 10_000,
+};
 
 /** What one gateway brings to an exchange with the shared state of a key. */
 export interface LeaseExchange {
@@ -73,6 +91,11 @@ export interface LeaseExchange {
    * one the entry took but the gateway never heard of (a timeout) is given back. `returned` is not used with it.
    */
   readonly held?: SecondCounts;
+  /**
+   * Keep a reserve for when the state cannot be reached: one is granted on top of the lease, from what is left
+   * (with `held` only; the unused part of the gateway's last reserve is given back by leaving it out of `held`).
+   */
+  readonly reserve?: boolean;
 }
 
 export interface LeaseGrant {
@@ -83,6 +106,9 @@ export interface LeaseGrant {
   readonly second: number;
   /** Slots the gateway now holds (less than asked when the key's concurrency is used elsewhere). */
   readonly slots: number;
+  /** Requests reserved, counted in `reserveSecond` (see `reserveSecond`); 0 when not asked for or nothing is left. */
+  readonly reserve: number;
+  readonly reserveSecond: number;
 }
 
 export const EMPTY_STATE: SharedKeyState = { requests: [], tokens: [], slots: {}, gateways: {} };
@@ -147,6 +173,23 @@ export function leaseSize(limit: number, room: number, spec: LeaseSpec): number 
 }
 
 /**
+ * A reserve's size for a key: a share of its limit among the gateways sharing it, never more than half of
+ * what is left among them (so reserves fade as the key nears its limit, and the leases take what is left).
+ */
+export function reserveSize(limit: number, room: number, gateways: number, spec: LeaseSpec): number {
+  const n = Math.max(1, gateways);
+  return Math.max(0, Math.min(spec.maxReserve, Math.floor((limit * spec.reserveShare) / n), Math.floor(room / (2 * n))));
+}
+
+/**
+ * The second a reserve granted in `second` is counted in: as many seconds later as it outlives a lease, so
+ * that it counts for a minute and a lease lifetime after its last possible use, as a lease does.
+ */
+export function reserveSecond(second: number, spec: LeaseSpec): number {
+  return second + Math.max(0, Math.ceil((spec.reserveLifetimeMs - spec.lifetimeMs) / SECOND));
+}
+
+/**
  * One gateway's exchange with a key's shared state: gives back unused requests, adds its tokens,
  * leases requests from what is left and holds the slots it can. Pure; the caller writes `state` back
  * with compare-and-set and repeats the exchange on a conflict.
@@ -192,6 +235,14 @@ export function exchange(
     requests = added(requests, from, second, leased);
     if (mine) mine = added(mine, from, second, leased);
   }
+  let reserve = 0;
+  const reservedIn = reserveSecond(second, spec);
+  if (ask.reserve && mine && limits.requestsPerMinute) {
+    const limit = limits.requestsPerMinute;
+    reserve = reserveSize(limit, limit - countSince(requests, from), sharingGateways(s, ask.gateway, now, spec), spec);
+    requests = added(requests, from, reservedIn, reserve);
+    mine = added(mine, from, reservedIn, reserve);
+  }
   const slots: Record<string, { n: number; at: number }> = {};
   for (const [id, held] of Object.entries(s.slots)) if (id !== ask.gateway && now - held.at < spec.staleMs && held.n > 0) slots[id] = held;
   const free = limits.maxConcurrent ? Math.max(0, limits.maxConcurrent - slotsElsewhere(s, ask.gateway, now, spec)) : ask.slots;
@@ -213,7 +264,14 @@ export function exchange(
     if (kept.length > 0) leasedBy[id] = kept;
   }
   if (mine && mine.length > 0) leasedBy[ask.gateway] = mine;
-  return { state: { requests, tokens, slots, gateways, windows, leased: leasedBy }, requests: leased, second, slots: held };
+  return {
+    state: { requests, tokens, slots, gateways, windows, leased: leasedBy },
+    requests: leased,
+    second,
+    slots: held,
+    reserve,
+    reserveSecond: reservedIn,
+  };
 }
 
 /** Window tokens of `kind` every gateway finished from `since` (epoch ms, a whole second) on, as the state has them. */
@@ -305,25 +363,27 @@ export function tokensExceeded(
  * of its last write there is unknown (a timeout: the write may have been applied, so what it asked for
  * counts as taken and what it gave back as not given back). `requestsPerMinute` is the most this
  * gateway's own count of the last minute may reach: what it has counted (`ownRequests`) plus the unused
- * part of its lease while the lease is within its lifetime, which the shared state already counts. Nothing
- * more: the other gateways may still reach the state and lease whatever it shows as left, and requests
- * admitted on a share of the limit on top of that are what made two gateways admit up to 74 of a 60 rpm key
- * when the shared state answered slowly. So the gateways' fallback allowances always sum to no more than
- * the limit; 0 means refuse every request (not "no limit"). Tokens per minute and concurrency keep a share
- * among the gateways last seen (`localShare`).
+ * part of its lease within the lease's lifetime and of its reserve within the reserve's, both of which the
+ * shared state already counts. Nothing more: the other gateways may still reach the state and lease
+ * whatever it shows as left, and requests admitted on a share of the limit on top of that are what made two
+ * gateways admit up to 74 of a 60 rpm key when the shared state answered slowly. So the gateways' fallback
+ * allowances always sum to no more than the limit; 0 means refuse every request (not "no limit"). Tokens
+ * per minute and concurrency keep a share among the gateways last seen (`localShare`).
  */
 export function fallbackLimits(
   limits: KeyLimits,
   gateways: number,
   slotsHeld: number,
-  last: { ownRequests: number; unusedLease: number; leasedAt?: number },
+  last: { ownRequests: number; unusedLease: number; leasedAt?: number; unusedReserve?: number; reservedAt?: number },
   now: number,
   spec: LeaseSpec = LEASE_SPEC,
 ): KeyLimits {
   const share = localShare(limits, gateways, slotsHeld);
   if (!limits.requestsPerMinute) return share;
-  const fresh = last.leasedAt !== undefined && now - last.leasedAt < spec.lifetimeMs ? Math.max(0, Math.floor(last.unusedLease)) : 0;
-  return { ...share, requestsPerMinute: Math.max(0, last.ownRequests) + fresh };
+  const within = (at: number | undefined, lifetime: number) => at !== undefined && now - at < lifetime;
+  const lease = within(last.leasedAt, spec.lifetimeMs) ? Math.max(0, Math.floor(last.unusedLease)) : 0;
+  const reserve = within(last.reservedAt, spec.reserveLifetimeMs) ? Math.max(0, Math.floor(last.unusedReserve ?? 0)) : 0;
+  return { ...share, requestsPerMinute: Math.max(0, last.ownRequests) + lease + reserve };
 }
 
 /**

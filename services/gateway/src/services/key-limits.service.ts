@@ -37,6 +37,12 @@ interface Holding {
   lease: number;
   leaseSecond: number;
   leasedAt: number;
+  /** Requests reserved for when the state cannot be reached and not used yet, the second they are counted in and when they were granted. */
+  reserve: number;
+  reserveSecond: number;
+  reservedAt: number;
+  /** When the key last admitted a request here: a reserve is kept while it is in use. */
+  admittedAt: number;
   /** Gateways sharing the key when last seen (this one included). */
   gateways: number;
   /** Concurrency slots held in the shared state. */
@@ -60,8 +66,10 @@ interface Holding {
  * is only used within that lifetime, and the shared count covers a minute plus a lifetime of leases,
  * so no 60 seconds hold more admissions than the limit, however many gateways share the key. Without
  * a store each gateway limits on its own counts (the whole limit). While the entry cannot be reached, or
- * a write's outcome is unknown, a gateway admits requests only from its lease in hand (the others may lease
- * everything else meanwhile), and tokens and concurrency within its share among the gateways last seen.
+ * a write's outcome is unknown, a gateway admits requests only from its lease in hand and then from its
+ * reserve (a few seconds of its share, counted in the entry before it is needed and renewed at every
+ * exchange while the key is in use: the others may lease everything else meanwhile), and tokens and
+ * concurrency within its share among the gateways last seen.
  */
 @Injectable()
 export class KeyLimitsService implements OnModuleDestroy {
@@ -116,32 +124,40 @@ export class KeyLimitsService implements OnModuleDestroy {
     if (refused) return refused;
     if (requestsPerMinute) h.lease -= 1;
     h.limits = limits;
+    h.admittedAt = this.clock.now();
     this.keep(keyId, h);
     return undefined;
   }
 
   /**
    * Admits on this gateway's own counts while the shared state cannot be reached (or the outcome of the last
-   * write there is unknown): requests only from the unused lease within its lifetime, which the state already
-   * counts (the others may lease all the rest meanwhile); tokens and concurrency within its share.
+   * write there is unknown): requests only from the unused lease within its lifetime and then the reserve
+   * within its own, which the state already counts (the others may lease all the rest meanwhile); tokens and
+   * concurrency within its share.
    */
   private admitAlone(keyId: string, limits: KeyLimits, h: Holding, now: number): LimitExceeded | undefined {
     this.keep(keyId, h); // tries the state again within a lease's lifetime
     const ownRequests = this.local.requestsUsed(keyId, now);
+    const at = this.clock.now();
     const fallback = fallbackLimits(
       limits,
       h.gateways,
       h.slots,
-      { ownRequests, unusedLease: h.lease, leasedAt: h.leasedAt },
-      this.clock.now(),
+      { ownRequests, unusedLease: h.lease, leasedAt: h.leasedAt, unusedReserve: h.reserve, reservedAt: h.reservedAt },
+      at,
       this.spec,
     );
     if (limits.requestsPerMinute && ownRequests >= fallback.requestsPerMinute!)
       return { limit: 'requests_per_minute', used: ownRequests, ceiling: limits.requestsPerMinute, retryAfterSeconds: 1 };
     const refused = this.local.admit(keyId, fallback, now);
-    if (!refused && limits.requestsPerMinute) h.lease -= 1;
-    if (!refused) h.limits = limits;
-    return refused;
+    if (refused) return refused;
+    if (limits.requestsPerMinute) {
+      if (h.lease >= 1 && at - h.leasedAt < this.spec.lifetimeMs) h.lease -= 1;
+      else h.reserve -= 1;
+    }
+    h.limits = limits;
+    h.admittedAt = at;
+    return undefined;
   }
 
   /**
@@ -195,7 +211,8 @@ export class KeyLimitsService implements OnModuleDestroy {
   standing(keyId: string, limits: KeyLimits, now: number): { requests?: LimitState; tokens?: LimitState } {
     const h = this.held.get(keyId);
     if (!h?.state) return this.local.standing(keyId, limits, now);
-    return sharedStanding(h.state, limits, h.lease, h.tokens, now, this.spec);
+    // This gateway's reserve goes back at its next exchange: remaining, as the unused lease is.
+    return sharedStanding(h.state, limits, h.lease + Math.max(0, h.reserve), h.tokens, now, this.spec);
   }
 
   onModuleDestroy(): void {
@@ -212,6 +229,10 @@ export class KeyLimitsService implements OnModuleDestroy {
           lease: 0,
           leaseSecond: 0,
           leasedAt: 0,
+          reserve: 0,
+          reserveSecond: 0,
+          reservedAt: 0,
+          admittedAt: 0,
           gateways: 1,
           slots: 0,
           tokens: 0,
@@ -233,7 +254,15 @@ export class KeyLimitsService implements OnModuleDestroy {
       if (i >= 0 && (h.held[i][1] -= h.lease) <= 0) h.held.splice(i, 1);
     }
     if (giveBack) h.lease = 0;
-    const held = h.held.map(([s, n]): [number, number] => [s, n]);
+    // The unused reserve goes back with every exchange (a new one is asked for while the key is in use); it stays
+    // the gateway's until the exchange is heard to be done, for requests admitted alone meanwhile.
+    const sentReserve = Math.max(0, h.reserve);
+    const held: [number, number][] = [];
+    for (const [s, n] of h.held) {
+      const left = s === h.reserveSecond ? n - sentReserve : n;
+      if (left > 0) held.push([s, left]);
+    }
+    const reserve = !!limits.requestsPerMinute && this.clock.now() - h.admittedAt < this.spec.reserveLifetimeMs;
     const tokens = h.tokens;
     const copy = (counts: [number, number][]) => counts.map(([s, n]): [number, number] => [s, n]);
     const windowTokens = { chat: copy(h.windowTokens.chat), batch: copy(h.windowTokens.batch) };
@@ -242,7 +271,7 @@ export class KeyLimitsService implements OnModuleDestroy {
       const now = this.clock.now();
       const grant = await this.shared!.update(
         keyId,
-        (current) => exchange(current, { gateway, want, held, tokens, slots, windowTokens }, limits, now, this.spec),
+        (current) => exchange(current, { gateway, want, held, tokens, slots, windowTokens, reserve }, limits, now, this.spec),
         EXCHANGE_TIMEOUT_MS,
       );
       // Sent: what was pending then (later ones were appended after it, and the last second may have grown).
@@ -260,15 +289,28 @@ export class KeyLimitsService implements OnModuleDestroy {
       h.state = grant.state;
       h.syncedAt = this.clock.now();
       h.gateways = sharingGateways(grant.state, gateway, now, this.spec);
+      // What the entry now has for this gateway: what was sent, the reserve used alone while the exchange was out
+      // (counted again at the next exchange), the new lease and the new reserve.
+      const hold = (second: number, n: number) => {
+        if (n <= 0) return;
+        const i = held.findIndex(([s]) => s >= second);
+        if (i < 0) held.push([second, n]);
+        else if (held[i][0] === second) held[i][1] += n;
+        else held.splice(i, 0, [second, n]);
+      };
+      hold(h.reserveSecond, sentReserve - Math.max(0, h.reserve));
       if (grant.requests > 0) {
         // Asked for only when nothing usable was held: the lease is the new one alone.
         h.lease = grant.requests;
         h.leaseSecond = grant.second;
         h.leasedAt = now;
-        const last = h.held[h.held.length - 1];
-        if (last && last[0] === grant.second) last[1] += grant.requests;
-        else h.held.push([grant.second, grant.requests]);
+        hold(grant.second, grant.requests);
       }
+      h.reserve = grant.reserve;
+      h.reserveSecond = grant.reserveSecond;
+      h.reservedAt = now;
+      hold(grant.reserveSecond, grant.reserve);
+      h.held = held;
       h.slots = grant.slots;
       h.tokens -= tokens;
       return grant;
@@ -288,7 +330,8 @@ export class KeyLimitsService implements OnModuleDestroy {
       const inFlight = this.local.concurrent(keyId);
       const pending = h.windowTokens.chat.length + h.windowTokens.batch.length;
       const cutOff = this.clock.now() < this.localOnlyUntil; // tried again until the state answers
-      if (!cutOff && h.lease <= 0 && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
+      const reserved = h.reserve > 0 && this.clock.now() - h.reservedAt < this.spec.reserveLifetimeMs;
+      if (!cutOff && h.lease <= 0 && !reserved && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
         // Its leases of the last minute are still its account of them (forgotten, the next exchange would give them back).
         if (h.held.some(([s]) => s >= countedFrom(this.clock.now(), this.spec))) this.keep(keyId, h);
         else this.held.delete(keyId);

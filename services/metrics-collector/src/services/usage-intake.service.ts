@@ -94,9 +94,12 @@ export class UsageIntakeService {
   }
 
   async listDeadLetters(req: UsageDeadLetterListRequest): Promise<UsageDeadLetterListReply> {
+    // Counted first: a letter added between the two reads then shows in the list but not yet in the total,
+    // never the other way round (a total that promises letters the list does not hold).
+    const total = await this.deadLetters.count();
     const letters = await this.deadLetters.list(req.limit ?? 100);
     return {
-      total: await this.deadLetters.count(),
+      total,
       deadLetters: letters.map((l) => ({ ...l, firstFailedAt: l.firstFailedAt.toISOString(), lastFailedAt: l.lastFailedAt.toISOString() })),
     };
   }
