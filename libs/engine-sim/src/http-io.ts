@@ -41,10 +41,10 @@ export function readJson(req: http.IncomingMessage): Promise<unknown> {
   });
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   if (res.writableEnded || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -57,5 +57,5 @@ export function sendError(res: http.ServerResponse, err: unknown): void {
     if (!res.writableEnded) res.end();
     return;
   }
-  sendJson(res, error.status, error.toJSON());
+  sendJson(res, error.status, error.toJSON(), error.headers);
 }

@@ -12,7 +12,7 @@ import {
 } from '@maas/openai-wire';
 import { ChatMessage } from './tokens';
 
-export { ApiError, type EmbeddingRequest, parseEmbeddingRequest } from '@maas/openai-wire';
+export { ApiError, type EmbeddingRequest, parseEmbeddingRequest, runtimeKeyRefusal } from '@maas/openai-wire';
 
 export interface GenerationParams extends GenerationBase {
   readonly minTokens: number;

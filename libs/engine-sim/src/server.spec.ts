@@ -264,3 +264,53 @@ describe('sim-engine HTTP server lifecycle and failures', () => {
     }
   });
 });
+
+describe('sim-engine HTTP server with a key, as vLLM with --api-key', () => {
+  const KEY = 'runtime-key-0123456789';
+  let server: SimServer;
+  const chat = (authorization?: string) =>
+    fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }),
+    });
+
+  beforeAll(async () => {
+    server = await startSimServer({ profile, port: 0, startupSeconds: 0, timeScale: 50, apiKey: KEY });
+    await server.ready;
+  });
+  afterAll(() => server.close());
+
+  it.each([
+    ['no Authorization header', undefined, 'missing_runtime_key'],
+    ['a wrong key', 'Bearer runtime-key-0123456788', 'invalid_runtime_key'],
+    ['a longer key starting with the right one', `Bearer ${KEY}0`, 'invalid_runtime_key'],
+    ['the key as Basic credentials', `Basic ${KEY}`, 'missing_runtime_key'],
+  ])('refuses a chat with %s: 401 in the OpenAI shape, naming no key', async (_name, authorization, code) => {
+    const res = await chat(authorization);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ error: { message: expect.any(String), type: 'authentication_error', param: null, code } });
+    expect(text).not.toContain(KEY);
+  });
+
+  it('refuses every other path without the key, even one it does not serve', async () => {
+    for (const path of ['/v1/models', '/v1/nothing-here'])
+      expect({ path, status: (await fetch(`${server.url}${path}`)).status }).toEqual({ path, status: 401 });
+    const embed = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ input: 'x' }) });
+    expect(embed.status).toBe(401);
+  });
+
+  it('serves a caller with the key', async () => {
+    expect((await chat(`Bearer ${KEY}`)).status).toBe(200);
+    expect((await fetch(`${server.url}/v1/models`, { headers: { authorization: `bearer ${KEY}` } })).status).toBe(200);
+  });
+
+  it('leaves /health and /metrics open, as vLLM does', async () => {
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    const metrics = await fetch(`${server.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('vllm:num_requests_running');
+  });
+});

@@ -7,7 +7,7 @@ import { SchedulingPolicy } from './engine-types';
 import { FaultSpec } from './faults';
 import { sendError, sendJson, readJson } from './http-io';
 import { EngineMetrics, renderMetrics } from './metrics';
-import { ApiError } from './openai-requests';
+import { ApiError, runtimeKeyRefusal } from './openai-requests';
 import { FinishReason } from './openai-responses';
 import { EngineProfile, validateProfile } from './profile';
 import { RealtimeEngine } from './realtime';
@@ -34,6 +34,8 @@ export interface SimServerOptions {
   readonly maxNumBatchedTokens?: number;
   /** vLLM's --long-prefill-token-threshold: most prompt tokens of one request in one step (default: the profile's, off). */
   readonly longPrefillTokenThreshold?: number;
+  /** vLLM's --api-key: every path but /health and /metrics then needs `Authorization: Bearer <apiKey>` (else 401). */
+  readonly apiKey?: string;
 }
 
 export interface SimServer {
@@ -88,7 +90,14 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     if (event.type === 'finished' || event.type === 'failed') finishReasons.delete(event.id);
   });
   const ctx: ServingContext = { profile, model, schedulingPolicy, runtime, metrics, finishReasons, state: () => state };
+  const { apiKey } = options;
   const server = http.createServer((req, res) => {
+    const refusal = apiKey ? runtimeKeyRefusal((req.url ?? '/').split('?')[0], req.headers.authorization, apiKey) : undefined;
+    if (refusal) {
+      // the body is not read: close rather than drain it
+      res.shouldKeepAlive = false;
+      return sendError(res, refusal);
+    }
     route(ctx, req, res).catch((err: unknown) => sendError(res, err));
   });
   await new Promise<void>((resolve, reject) => {

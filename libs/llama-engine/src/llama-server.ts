@@ -45,6 +45,8 @@ export interface LlamaServerOptions {
   readonly port?: number;
   readonly logger?: Logger;
   readonly shutdownGraceMs?: number;
+  /** llama-server's --api-key: every path but /health and /metrics then needs `Authorization: Bearer <apiKey>` (else 401). */
+  readonly apiKey?: string;
 }
 
 export interface LlamaServer extends RuntimeServer {
@@ -308,6 +310,7 @@ export async function startLlamaServer(options: LlamaServerOptions): Promise<Lla
     logger,
     metrics: metrics.requests,
     shutdownGraceMs: options.shutdownGraceMs,
+    apiKey: options.apiKey,
   });
   return { ...server, modelId, runtime, generation, ...(embeddings ? { embeddings } : {}) };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Logger } from '@maas/logging';
+import { runtimeKeyRefusal } from '@maas/openai-wire';
 import { ApiError, isCancellation } from './api-error';
 import { RuntimeMetrics } from './runtime-metrics';
 
@@ -35,6 +36,8 @@ export interface RuntimeServerOptions {
   readonly metrics?: RuntimeMetrics;
   /** How long close() lets requests in flight finish before cancelling them. */
   readonly shutdownGraceMs?: number;
+  /** vLLM's --api-key: every path but /health and /metrics then needs `Authorization: Bearer <apiKey>` (else 401). */
+  readonly apiKey?: string;
 }
 
 export interface RuntimeServer {
@@ -73,8 +76,9 @@ function sendError(res: http.ServerResponse, error: ApiError): void {
     if (!res.writableEnded) res.end();
     return;
   }
-  // An oversized upload may still be streaming in: answer, then close rather than drain it all.
-  sendJson(res, error.status, error.toJSON(), error.status === 413 ? { connection: 'close' } : {});
+  // An oversized upload, or one without the key, may still be streaming in: answer, then close rather than drain it all.
+  const close = error.status === 413 || error.status === 401 ? { connection: 'close' } : {};
+  sendJson(res, error.status, error.toJSON(), { ...error.headers, ...close });
 }
 
 function match(route: Route, path: string): Record<string, string> | undefined {
@@ -106,6 +110,8 @@ export async function startRuntimeServer(options: RuntimeServerOptions): Promise
     inFlight.add(controller);
     let status = 500;
     try {
+      const refusal = options.apiKey ? runtimeKeyRefusal(url.pathname, req.headers.authorization, options.apiKey) : undefined;
+      if (refusal) throw refusal;
       if (!route) {
         const allowed = [...new Set(options.routes.filter((r) => match(r, url.pathname) !== undefined).map((r) => r.method))];
         throw allowed.length > 0

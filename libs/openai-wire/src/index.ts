@@ -79,3 +79,4 @@ export function completionShape(id: string, created: number, model: string, incl
 
 export * from './errors';
 export * from './requests';
+export * from './runtime-key';
