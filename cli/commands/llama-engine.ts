@@ -2,7 +2,7 @@ import { defineArgs, UsageError } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { startLlamaEngine } from '@maas/llama-engine';
 import { Command, defineCommand } from '../command';
-import { logLevelOption } from '../options';
+import { logLevelOption, RUNTIME_KEY_HELP, runtimeKeyFromEnv } from '../options';
 
 const spec = defineArgs({
   command: 'maas llama-engine',
@@ -32,7 +32,9 @@ more threads can be far slower. Measured on a shared 2-core machine with the tin
 --threads 1 ~2400 tokens/s, --threads 2 ~130, llama.cpp's default (4 here) ~3. Try 1 for small models.
 A test model without downloads: node scripts/run.js libs/llama-engine/src/testing/make-tiny-gguf.ts tiny.gguf
 
-Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.`,
+Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.
+
+${RUNTIME_KEY_HELP}`,
 });
 
 export const command: Command = defineCommand(
@@ -43,6 +45,7 @@ export const command: Command = defineCommand(
     if (modelId !== undefined && modelId.trim() === '') throw new UsageError('--model-id: must not be empty', spec.command);
     const logger = new Logger('llama-engine', values['log-level']);
     const started = Date.now();
+    const apiKey = runtimeKeyFromEnv();
     const server = await startLlamaEngine({
       modelPath: values.model,
       ...(modelId ? { modelId } : {}),
@@ -55,6 +58,7 @@ export const command: Command = defineCommand(
       embedding: values.embedding,
       maxBodyBytes: values['max-body-mb'] * 1024 * 1024,
       logger,
+      apiKey,
     });
     const { facts } = server.runtime;
     logger.info('ready', {
@@ -69,6 +73,8 @@ export const command: Command = defineCommand(
       runtime: facts.runtime,
       load_ms: Date.now() - started,
       pid: process.pid,
+      // whether a key is demanded, never the key
+      auth: apiKey ? 'required' : 'none',
     });
     return new Promise<number>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {

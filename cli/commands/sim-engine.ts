@@ -1,6 +1,7 @@
 import { defineArgs, UsageError } from '@maas/cli-args';
 import { EngineProfile, FaultSpec, findProfile, PROFILES, startSimServer, validateFaults, validateProfile } from '@maas/engine-sim';
 import { Command, defineCommand } from '../command';
+import { RUNTIME_KEY_HELP, runtimeKeyFromEnv } from '../options';
 
 /** '2s', '500ms', '1.5m', '1h' or bare seconds → seconds. */
 export function parseDuration(text: string, flag: string): number {
@@ -59,7 +60,9 @@ const spec = defineArgs({
     'list-profiles': { type: 'boolean', help: 'print the profiles and exit' },
   },
   epilogue: `Durations are simulated time: with --time-scale 10 a 2s start-up delay passes in 0.2 s.
-Prints one JSON line when listening and one when ready (both with the URL); SIGTERM or SIGINT stop it.`,
+Prints one JSON line when listening and one when ready (both with the URL); SIGTERM or SIGINT stop it.
+
+${RUNTIME_KEY_HELP}`,
 });
 
 function log(fields: Record<string, unknown>): void {
@@ -99,6 +102,7 @@ export const command: Command = defineCommand(
       spikeSeconds: values['spike-duration'],
     });
     const schedulingPolicy = values['scheduling-policy'];
+    const apiKey = runtimeKeyFromEnv();
 
     const server = await startSimServer({
       profile,
@@ -110,9 +114,11 @@ export const command: Command = defineCommand(
       faults,
       seed,
       schedulingPolicy,
+      apiKey,
     });
     const about = { url: server.url, port: server.port, profile: profile.name, model: server.model, timeScale, pid: process.pid };
-    log({ event: 'listening', ...about, startupSeconds: startupDelay });
+    // whether a key is demanded, never the key
+    log({ event: 'listening', ...about, startupSeconds: startupDelay, auth: apiKey ? 'required' : 'none' });
 
     return new Promise<number>((resolve) => {
       let stopping = false;

@@ -79,7 +79,7 @@ reports its load every heartbeat (from vLLM's or llama.cpp server's /metrics), a
 drains it (stops taking work, waits for running requests, deregisters) and exits.
 
 With --launch the worker starts the runtime itself, as a child: with the port and served model name
-(--model) it needs and, for vllm and llama-server, a key it demands (--runtime-key); it registers
+(--model) it needs and a key it demands (--runtime-key); it registers
 once the runtime answers healthy, deregisters and restarts it with backoff when it dies, and on
 SIGTERM drains, then stops it. Arguments after -- go to the runtime (e.g. -- --profile a100-qwen2.5-3b
 for sim-engine, -- --enable-prefix-caching for vllm).`,
@@ -119,7 +119,7 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       default: 'auto',
       value: 'MODE',
       group: 'launched runtime',
-      help: 'the key vllm and llama-server demand. auto: derived from $MAAS_WORKER_KEY_SECRET and the worker id (gateways with the same secret send it), else random; random: one only this worker knows; none',
+      help: 'the key the runtime demands. auto: derived from $MAAS_WORKER_KEY_SECRET and the worker id (gateways with the same secret send it), else random for vllm and llama-server and none for sim-engine and llama-engine; random: one only this worker knows; none',
     },
     'tensor-parallel-size': { type: 'integer', min: 1, group: 'launched runtime', help: 'vllm: GPUs the model is split over' },
     'max-model-len': { type: 'integer', min: 16, group: 'launched runtime', help: 'vllm: context length the KV cache is sized for' },
@@ -164,7 +164,7 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       parse: findProfile,
       value: 'NAME',
       group: 'runtime (one of)',
-      help: "start the engine simulator in this process ('maas sim-engine --list-profiles')",
+      help: "start the engine simulator in this process ('maas sim-engine --list-profiles'); with $MAAS_WORKER_KEY_SECRET it demands the key derived from it",
     },
     'sim-port': {
       type: 'integer',
@@ -284,12 +284,20 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
     },
   },
   epilogue:
-    'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch: derive the runtime key)',
+    'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch, --sim-profile: derive the runtime key)',
 });
 
 const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
 
 type Values = Parsed<typeof spec>['values'];
+
+/** MAAS_WORKER_KEY_SECRET, which the key each runtime demands is derived from; undefined when unset. */
+function workerKeySecret(invalid: (message: string) => UsageError): string | undefined {
+  const secret = process.env.MAAS_WORKER_KEY_SECRET || undefined;
+  if (secret !== undefined && secret.length < MIN_WORKER_KEY_SECRET_LENGTH)
+    throw invalid(`MAAS_WORKER_KEY_SECRET: at least ${MIN_WORKER_KEY_SECRET_LENGTH} characters, got ${secret.length}`);
+  return secret;
+}
 
 /** `maas` as this process was started (bin/maas.js or dist/cli/main.js), to start maas runtimes with. */
 function maasCommand(): string[] {
@@ -333,12 +341,16 @@ async function launch(values: Values, extra: string[], invalid: (message: string
   const port = values['runtime-port'] || (await freePort(runtimeHost));
   const host = os.hostname();
   const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
-  const secret = process.env.MAAS_WORKER_KEY_SECRET;
-  if (secret !== undefined && secret.length < MIN_WORKER_KEY_SECRET_LENGTH)
-    throw invalid(`MAAS_WORKER_KEY_SECRET: at least ${MIN_WORKER_KEY_SECRET_LENGTH} characters, got ${secret.length}`);
+  const secret = workerKeySecret(invalid);
   const keyMode = values['runtime-key'];
+  // without a secret our own runtimes serve open, as the in-process simulator does; vLLM and llama-server get a key no gateway has
+  const ours = kind === 'sim-engine' || kind === 'llama-engine';
   const apiKey =
-    keyMode === 'none' ? undefined : keyMode === 'auto' && secret ? runtimeKeyFor(secret, workerId) : randomBytes(24).toString('base64url');
+    keyMode === 'none' || (keyMode === 'auto' && !secret && ours)
+      ? undefined
+      : keyMode === 'auto' && secret
+        ? runtimeKeyFor(secret, workerId)
+        : randomBytes(24).toString('base64url');
   const command = runtimeCommand({
     kind,
     model: {
@@ -417,6 +429,10 @@ async function launch(values: Values, extra: string[], invalid: (message: string
       workerId,
       url: runtimeUrl,
     });
+  if (keyOrigin === 'none' && keyMode === 'auto')
+    logger.warn('the runtime demands no key: anyone who reaches its port can use it; set MAAS_WORKER_KEY_SECRET on workers and gateways', {
+      workerId,
+    });
   if (keyOrigin === 'random')
     logger.warn(
       'the runtime demands a key only this worker knows: gateways cannot call it; set MAAS_WORKER_KEY_SECRET on workers and gateways',
@@ -445,6 +461,8 @@ export const command: Command = defineCommand(
     const capabilities = values.capabilities;
     const platform = loadConfig(platformConfigSpec);
     const logger = new Logger('worker', platform.LOG_LEVEL);
+    const host = os.hostname();
+    const workerIdAt = (port: string | number) => values['worker-id'] ?? `${idSafe(host)}-${port}`;
 
     let sim: SimServer | undefined;
     let runtimeUrl = values.attach?.replace(/\/+$/, '').replace(/\/v1$/, '');
@@ -452,20 +470,26 @@ export const command: Command = defineCommand(
     let hardware = values.hardware;
     let capacity = values.capacity;
     let kind: WorkerRuntimeKind | undefined = values['runtime-kind'];
+    let runtimeKey: string | undefined;
     const profile = values['sim-profile'];
     if (profile) {
       const schedulingPolicy = values['sim-scheduling-policy'];
       const startup = values['sim-startup-delay'] === 'profile' ? profile.startupSeconds : (values['sim-startup-delay'] ?? 0) / 1000;
+      const secret = workerKeySecret(invalid);
+      // the key derives from the worker id, whose default names the port: then the port is chosen first
+      const simPort = values['sim-port'] || (secret && !values['worker-id'] ? await freePort(values['sim-host']) : 0);
+      runtimeKey = secret ? runtimeKeyFor(secret, workerIdAt(simPort)) : undefined;
       sim = await startSimServer({
         profile,
         model: values['sim-model'],
         host: values['sim-host'],
-        port: values['sim-port'],
+        port: simPort,
         timeScale: values['sim-time-scale'],
         startupSeconds: startup,
         faults: validateFaults({ errorRate: values['sim-fail-rate'], abortRate: values['sim-abort-rate'] }),
         seed: values['sim-seed'],
         schedulingPolicy,
+        apiKey: runtimeKey,
       });
       runtimeUrl = sim.url;
       // The simulator's model is known before it finishes loading: announce it as starting.
@@ -475,22 +499,27 @@ export const command: Command = defineCommand(
       hardware ??= profile.runtime === 'vllm' ? 'gpu' : 'cpu';
       capacity ??= profile.maxNumSeqs;
       kind ??= 'sim-engine';
-      logger.info('simulator started', { url: sim.url, profile: profile.name, model: sim.model, startupSeconds: startup });
+      // the key itself is never logged: only where it comes from
+      logger.info('simulator started', {
+        url: sim.url,
+        profile: profile.name,
+        model: sim.model,
+        startupSeconds: startup,
+        runtimeAuth: runtimeKey ? 'derived' : 'none',
+      });
     }
     if (values.model.length) {
       const caps = capabilities ?? models?.[0]?.capabilities ?? ['chat', 'completion'];
       models = values.model.map(({ id, upstream }) => ({ id, capabilities: [...caps], ...(upstream ? { upstreamId: upstream } : {}) }));
     }
-    const port = new URL(runtimeUrl!).port || '80';
-    const host = os.hostname();
-    const workerId = values['worker-id'] ?? `${idSafe(host)}-${port}`;
+    const workerId = workerIdAt(new URL(runtimeUrl!).port || '80');
 
     const nc = await connectNats(platform.NATS_URL, `worker-${workerId}`, logger);
     const bus = new MessageBus(nc, new Subjects(platform.MAAS_NAMESPACE));
     const agent = new WorkerAgent({
       bus,
       logger,
-      runtime: new RuntimeClient(runtimeUrl!),
+      runtime: new RuntimeClient(runtimeUrl!, 1500, runtimeKey),
       workerId,
       advertiseUrl: values['advertise-url']?.replace(/\/+$/, '') ?? runtimeUrl!,
       vmId: values['vm-id'] ?? process.env.MAAS_VM_ID ?? host,

@@ -1,6 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors';
 
+/**
+ * Where `maas sim-engine` and `maas llama-engine` read the key they demand (vLLM's --api-key): the
+ * environment, never a flag, since any user of the host can list a command line.
+ */
+export const RUNTIME_KEY_ENV = 'MAAS_RUNTIME_API_KEY';
+
 /** Paths a runtime started with a key still answers without it, as vLLM does: probes, not work. */
 export const OPEN_RUNTIME_PATHS: readonly string[] = ['/health', '/metrics'];
 

@@ -64,20 +64,27 @@ describe('runtimeCommand', () => {
       'sim-engine',
       '/usr/bin/node',
       '/opt/maas/bin/maas.js sim-engine --host 0.0.0.0 --port 8001 --model tiny -c 4096',
-      {},
+      { MAAS_RUNTIME_API_KEY: 'k-123' },
       'sim-engine',
-      false,
+      true,
     ],
     [
       'llama-engine',
       '/usr/bin/node',
       '/opt/maas/bin/maas.js llama-engine --model /models/tiny.gguf --model-id tiny --host 0.0.0.0 --port 8001 -c 4096',
-      {},
+      { MAAS_RUNTIME_API_KEY: 'k-123' },
       undefined,
-      false,
+      true,
     ],
   ] as const)('%s', (kind, program, args, env, runtimeKind, usesApiKey) => {
     const c = runtimeCommand({ kind, model, at, maas, extra: ['-c', '4096'] });
     expect([c.program, c.args.join(' '), c.env, c.kind, c.usesApiKey]).toEqual([program, args, env, runtimeKind, usesApiKey]);
+    // the key is in the runtime's environment, never on the command line others can list
+    expect(c.args.join(' ')).not.toContain('k-123');
+  });
+
+  it.each(['vllm', 'llama-server', 'sim-engine', 'llama-engine'] as const)('%s without a key demands none', (kind) => {
+    const c = runtimeCommand({ kind, model, at: { host: '127.0.0.1', port: 1 }, maas, extra: [] });
+    expect([c.env, c.usesApiKey]).toEqual([{}, false]);
   });
 });

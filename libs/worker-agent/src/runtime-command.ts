@@ -1,3 +1,4 @@
+import { RUNTIME_KEY_ENV } from '@maas/openai-wire';
 import type { WorkerRuntimeKind } from './worker-agent';
 
 /** The runtimes `maas worker --launch` can start. */
@@ -24,7 +25,7 @@ export interface VllmModelSpec {
 export interface RuntimeEndpoint {
   readonly host: string;
   readonly port: number;
-  /** Demanded by runtimes that take an --api-key. */
+  /** Demanded by the runtime on every path but /health and /metrics. */
   readonly apiKey?: string;
 }
 
@@ -33,12 +34,13 @@ export interface RuntimeCommand {
   readonly args: readonly string[];
   /**
    * Environment on top of the worker's. The key travels here (VLLM_API_KEY, LLAMA_API_KEY: what
-   * --api-key reads when absent), not on the command line, where any user of the host could read it.
+   * --api-key reads when absent; MAAS_RUNTIME_API_KEY for ours), not on the command line, where any
+   * user of the host could read it.
    */
   readonly env: Readonly<Record<string, string>>;
   /** What the worker announces; undefined: detected from its /metrics. */
   readonly kind: WorkerRuntimeKind | undefined;
-  /** Whether the runtime demands `apiKey` on its API (those that take no such flag serve without one). */
+  /** Whether the runtime demands `apiKey` on its API (given one, every kind does). */
   readonly usesApiKey: boolean;
 }
 
@@ -88,17 +90,17 @@ export function runtimeCommand(s: LaunchSpec): RuntimeCommand {
       return {
         program: maas,
         args: [...script, 'sim-engine', ...net, '--model', s.model.servedModelName, ...s.extra],
-        env: {},
+        env: s.at.apiKey ? { [RUNTIME_KEY_ENV]: s.at.apiKey } : {},
         kind: 'sim-engine',
-        usesApiKey: false,
+        usesApiKey: Boolean(s.at.apiKey),
       };
     case 'llama-engine':
       return {
         program: maas,
         args: [...script, 'llama-engine', '--model', s.model.model, '--model-id', s.model.servedModelName, ...net, ...s.extra],
-        env: {},
+        env: s.at.apiKey ? { [RUNTIME_KEY_ENV]: s.at.apiKey } : {},
         kind: undefined,
-        usesApiKey: false,
+        usesApiKey: Boolean(s.at.apiKey),
       };
   }
 }

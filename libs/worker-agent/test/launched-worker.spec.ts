@@ -5,8 +5,12 @@ import { JSONCodec, NatsConnection } from 'nats';
 import { MessageName, Subjects, WorkerRegistered } from '@maas/contracts';
 import { startNode, StartedProcess, testNamespace, testNats, testNatsUrl } from '@maas/testing';
 import { writeTinyLlamaGguf } from '../../llama-engine/src/testing/tiny-llama';
+import { runtimeKeyFor } from '../src/runtime-key';
 
 const MODEL = 'Qwen/Qwen2.5-3B-Instruct';
+/** The installation's secret: each runtime demands the key derived from it and its worker id. */
+const SECRET = 'launched-worker-key-secret-0123456789';
+const keyed = (workerId: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${runtimeKeyFor(SECRET, workerId)}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function alive(pid: number): boolean {
@@ -18,8 +22,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** `maas worker --launch sim-engine`: the simulator as a real child process of the worker, over real NATS. */
-describe('maas worker --launch', () => {
+/** `maas worker --launch sim-engine|llama-engine` and `--sim-profile`: the runtime as a real process, over real NATS. */
+describe('maas worker --launch and --sim-profile', () => {
   const namespace = testNamespace();
   const subjects = new Subjects(namespace);
   let nc: NatsConnection;
@@ -52,7 +56,8 @@ describe('maas worker --launch', () => {
   const events = (name: MessageName) => seen.filter((e) => e.name === name && e.msg.workerId === 'launched-1');
 
   it('starts the runtime, registers once it is healthy, restarts it after a crash (deregistered meanwhile), drains on SIGTERM and stops it', async () => {
-    worker = startNode('dist/cli/main.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info' }, [
+    const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info', MAAS_WORKER_KEY_SECRET: SECRET };
+    worker = startNode('dist/cli/main.js', env, [
       'worker',
       '--launch',
       'sim-engine',
@@ -84,12 +89,19 @@ describe('maas worker --launch', () => {
       runtime: { kind: 'sim-engine' },
       models: [{ id: MODEL, maxContextTokens: 32768 }],
     });
-    const served = await fetch(`${reg.url}/v1/chat/completions`, {
+    // the runtime demands the key derived for this worker, which is in no log line
+    const hi = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+    const direct = await fetch(`${reg.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+      body: hi,
     });
+    expect(direct.status).toBe(401);
+    expect((await direct.json()) as unknown).toMatchObject({ error: { type: 'authentication_error', code: 'missing_runtime_key' } });
+    const served = await fetch(`${reg.url}/v1/chat/completions`, { method: 'POST', headers: keyed('launched-1'), body: hi });
     expect(served.status).toBe(200);
+    expect(worker.lines.join('\n')).toContain('"runtimeAuth":"derived"');
+    expect(worker.lines.join('\n')).not.toContain(runtimeKeyFor(SECRET, 'launched-1'));
 
     // the runtime dies: the worker deregisters, starts it again on the same port and registers again
     const pid = Number(firstStart.pid);
@@ -112,7 +124,7 @@ describe('maas worker --launch', () => {
     // a long answer in flight when SIGTERM comes: it finishes, then the worker deregisters and the runtime stops
     const long = fetch(`${reg.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: keyed('launched-1'),
       body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'at length' }], max_tokens: 400, ignore_eos: true }),
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as { usage?: { completion_tokens: number } }, at: Date.now() }));
     await sleep(300);
@@ -135,7 +147,8 @@ describe('maas worker --launch', () => {
     const file = path.join(dir, 'tiny.gguf');
     writeTinyLlamaGguf(file);
     try {
-      worker = startNode('dist/cli/main.js', { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info' }, [
+      const env = { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info', MAAS_WORKER_KEY_SECRET: SECRET };
+      worker = startNode('dist/cli/main.js', env, [
         'worker',
         '--launch',
         'llama-engine',
@@ -168,16 +181,20 @@ describe('maas worker --launch', () => {
         hardware: 'cpu',
         models: [{ id: 'open-maas/tiny-llama', capabilities: ['chat', 'completion'] }],
       });
-      const res = await fetch(`${reg.url}/v1/chat/completions`, {
+      const body = JSON.stringify({
+        model: 'open-maas/tiny-llama',
+        messages: [{ role: 'user', content: 'what is a cat?' }],
+        max_tokens: 4,
+        seed: 1,
+      });
+      const direct = await fetch(`${reg.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'open-maas/tiny-llama',
-          messages: [{ role: 'user', content: 'what is a cat?' }],
-          max_tokens: 4,
-          seed: 1,
-        }),
+        body,
       });
+      expect(direct.status).toBe(401);
+      await direct.arrayBuffer();
+      const res = await fetch(`${reg.url}/v1/chat/completions`, { method: 'POST', headers: keyed('launched-llama'), body });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBeGreaterThan(0);
       worker.child.kill('SIGTERM');
@@ -190,5 +207,30 @@ describe('maas worker --launch', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('--sim-profile: the simulator in the worker demands the key derived for the worker id it defaults to', async () => {
+    worker = startNode(
+      'dist/cli/main.js',
+      { NATS_URL: testNatsUrl(), MAAS_NAMESPACE: namespace, LOG_LEVEL: 'info', MAAS_WORKER_KEY_SECRET: SECRET },
+      ['worker', '--sim-profile', 'a100-qwen2.5-3b', '--vm-id', 'vm-sim-keyed', '--heartbeat', '200ms'],
+    );
+    const reg = (
+      await until(
+        () => seen.find((e) => e.name === 'worker.registered' && e.msg.vmId === 'vm-sim-keyed' && e.msg.state === 'ready'),
+        30_000,
+        'no ready registration of the simulator',
+      )
+    ).msg as unknown as WorkerRegistered;
+    const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
+    const direct = await fetch(`${reg.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(direct.status).toBe(401);
+    await direct.arrayBuffer();
+    const served = await fetch(`${reg.url}/v1/chat/completions`, { method: 'POST', headers: keyed(reg.workerId), body });
+    expect(served.status).toBe(200);
+    expect(worker.lines.join('\n')).toContain('"runtimeAuth":"derived"');
+    expect(worker.lines.join('\n')).not.toContain(runtimeKeyFor(SECRET, reg.workerId));
+    worker.child.kill('SIGTERM');
+    expect(await new Promise<number | null>((resolve) => worker!.child.once('exit', (c) => resolve(c)))).toBe(0);
   });
 });
