@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { requireSystemPart } from '@maas/testing';
+import { runtimeKeyFor } from '@maas/worker-agent';
 import { speak } from '../libs/speech-engine/test/synthesize';
 
 const root = path.resolve(__dirname, '..');
@@ -132,6 +133,36 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
         });
         expect(res.status).toBe(200);
       }
+      // The chat workers' runtimes demand their key, derived from the secret made for this installation (owner-only,
+      // in no log): a direct call without it is refused, while the gateway, which holds the secret, was answered above.
+      const secretFile = path.join(state, 'worker-key-secret');
+      expect(fs.statSync(secretFile).mode & 0o777).toBe(0o600);
+      const secret = fs.readFileSync(secretFile, 'utf8').trim();
+      const workerLogs = fs
+        .readdirSync(path.join(state, 'workers'))
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => fs.readFileSync(path.join(state, 'workers', f), 'utf8'));
+      const runtimes = new Map(
+        workerLogs
+          .flatMap((log) => log.split('\n').filter((l) => l.includes('"msg":"worker registered"')))
+          .map((l) => JSON.parse(l) as { workerId: string; url: string })
+          .map((r) => [r.workerId, r.url]),
+      );
+      expect(runtimes.size).toBeGreaterThanOrEqual(2);
+      for (const [workerId, url] of runtimes) {
+        const direct = (authorization?: string) =>
+          fetch(`${url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+            body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 4 }),
+          });
+        const refused = await direct();
+        expect({ workerId, status: refused.status }).toEqual({ workerId, status: 401 });
+        expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+        expect((await direct(`Bearer ${key}`)).status).toBe(401);
+        expect((await direct(`Bearer ${runtimeKeyFor(secret, workerId)}`)).status).toBe(200);
+      }
+      for (const text of [output, ...workerLogs]) expect(text).not.toContain(secret);
       // pocketsphinx is installed (scripts/install-system-packages.sh): the speech model is served too
       expect(output).toMatch(/^Models: .*pocketsphinx\/en-us/m);
       const form = new FormData();

@@ -30,6 +30,8 @@ environment (defaults in brackets):
   a NATS already running is used with NATS_NKEY (or NATS_CREDS, or NATS_USER and NATS_PASSWORD) and NATS_CA,
   or without authentication only with MAAS_NATS_INSECURE=1
   MAAS_STATE_DIR [.maas]             state: embedded PostgreSQL, worker logs, keys, the development IdP
+  MAAS_WORKER_KEY_SECRET             derives the key each worker's runtime demands, which the gateway sends;
+                                     unset: made once per installation, kept in .maas/worker-key-secret (mode 600)
   GATEWAY_PORT [8080]  AUTH_PORT [8081]  KEY_REGISTRY_PORT [8082]  ROUTER_PORT [8083]
   METRICS_COLLECTOR_PORT [8084]  VM_SCALER_PORT [8085]  FORECASTER_PORT [8086]
   MAAS_OCR_PORT [8010]  MAAS_SPEECH_PORT [8020]  MAAS_DEV_IDP_PORT [8090]
@@ -208,6 +210,29 @@ function scalerEnv() {
   const env = { SCALING_LOG_DIR: process.env.SCALING_LOG_DIR ?? path.join(infra.stateDir, 'workers') };
   if (!withWorkers) env.SCALING_ACT = 'false';
   return env;
+}
+
+/**
+ * The secret the key each worker's runtime demands is derived from, shared by the gateway and the
+ * vm-scaler's workers: the environment's, else one made once per installation and kept in the state
+ * folder (owner-only), so that no runtime port answers a caller without its key.
+ */
+function workerKeySecret() {
+  const { MIN_WORKER_KEY_SECRET_LENGTH } = require(path.join(infra.root, 'dist', 'libs', 'worker-agent', 'src', 'runtime-key.js'));
+  const given = process.env.MAAS_WORKER_KEY_SECRET;
+  if (given) {
+    if (given.length < MIN_WORKER_KEY_SECRET_LENGTH)
+      throw new Error(`MAAS_WORKER_KEY_SECRET must be at least ${MIN_WORKER_KEY_SECRET_LENGTH} characters, got ${given.length}`);
+    return given;
+  }
+  const file = path.join(infra.stateDir, 'worker-key-secret');
+  const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+  if (kept.length >= MIN_WORKER_KEY_SECRET_LENGTH) return kept;
+  const made = require('node:crypto').randomBytes(32).toString('hex');
+  fs.mkdirSync(infra.stateDir, { recursive: true });
+  fs.writeFileSync(file, `${made}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  return made;
 }
 
 async function healthy(url, timeoutMs) {
@@ -411,10 +436,19 @@ async function main() {
   );
 
   const signIn = await prepareSignIn(supervisor, gatewayUrl);
+  // The gateway sends each runtime its key; the vm-scaler hands the secret to the workers it starts.
+  const workerKeys = { MAAS_WORKER_KEY_SECRET: workerKeySecret() };
   for (const s of SERVICES) {
     const script = path.join(infra.root, 'dist', 'services', s.name, 'src', 'main.js');
     if (!fs.existsSync(script)) throw new Error(`${path.relative(infra.root, script)} is missing after the build`);
-    const extra = s.name === 'vm-scaler' ? scalerEnv() : s.name === 'auth' ? signIn.authEnv : s.name === 'gateway' ? signIn.gatewayEnv : {};
+    const extra =
+      s.name === 'vm-scaler'
+        ? { ...scalerEnv(), ...workerKeys }
+        : s.name === 'auth'
+          ? signIn.authEnv
+          : s.name === 'gateway'
+            ? { ...signIn.gatewayEnv, ...workerKeys }
+            : {};
     // The vm-scaler's workers sign in as workers, each with a credential of its own node, issued from the store of
     // the NATS this start runs (and revoked when the node stops).
     const workers = s.name === 'vm-scaler' && nats.credentials ? { SCALING_WORKER_NATS_DIR: nats.credentials.dir } : {};
