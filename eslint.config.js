@@ -55,6 +55,17 @@ module.exports = tseslint.config(
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'read the gateway clock (GATEWAY_CLOCK)' }],
     },
   },
+  {
+    // Layers: batch builds on the gateway's dispatch use case (services/), never the other way round.
+    files: ['services/gateway/src/services/**/*.ts'],
+    languageOptions: { parser: tseslint.parser, sourceType: 'module' },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../batch', '../batch/*'], message: 'services/ does not depend on batch/ (batch builds on dispatch)' }] },
+      ],
+    },
+  },
   // Later entries win for a rule: the purity rules below apply in full to the gateway's policies too.
   {
     files: [

@@ -1,6 +1,6 @@
 import { EngineEvent, EngineProfile, SimulatedEngine } from '@maas/engine-sim';
 import { batchSlots, BatchLaneSpec, Endpoint, interactiveLaneFilter, RoutingRequest } from '@maas/routing';
-import { overLimit } from '../../services/gateway/src/batch/batch-shedding';
+import { overLimit } from '../../services/gateway/src/services/batch-shedding';
 import { seededRng } from '../lib/arrivals';
 import { BatchPolicy, InteractiveSample, WorkerLoad } from './policies';
 

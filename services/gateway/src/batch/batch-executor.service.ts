@@ -12,7 +12,7 @@ import { RoutingService } from '../services/routing.service';
 import { WorkerRegistryService } from '../services/worker-registry.service';
 import { BatchGate } from '../policy/batch-gate';
 import type { Settlement } from '../services/dispatch.service';
-import { onBatchShed } from './batch-shedding';
+import { onBatchShed } from '../services/batch-shedding';
 import { BatchFinalizerService, pastExpiry } from './batch-finalizer.service';
 import { BatchResult, routeOf, succeeded } from './batch-input';
 import { BatchInput, BatchInputsService } from './batch-inputs.service';

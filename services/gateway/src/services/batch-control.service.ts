@@ -5,7 +5,7 @@ import { bestConcurrencyFor } from '@maas/routing';
 import { GATEWAY_CONFIG, GatewayConfig } from '../gateway.config';
 import { BatchController, InteractiveSample, objectivesFor, pacedLimits, WorkerLoad } from '../policy/batch-controller';
 import { GATEWAY_CLOCK, GatewayClock } from '../repositories/clock';
-import { overLimit, shedBatch } from '../batch/batch-shedding';
+import { overLimit, shedBatch } from './batch-shedding';
 import { InteractiveLatency, onInteractiveLatency } from './request-metrics';
 import { RoutingService } from './routing.service';
 import { WorkerRegistryService } from './worker-registry.service';
