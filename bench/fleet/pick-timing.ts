@@ -13,6 +13,7 @@ import {
   RoutingRequest,
   routingPresets,
 } from '@maas/routing';
+import { mulberry32 } from '@maas/random';
 import { seededRng } from '@maas/scaling';
 import { referenceRouter } from '../../libs/routing/src/testing/reference-routing';
 import { gatewayConfigSpec } from '../../services/gateway/src/gateway.config';
@@ -171,12 +172,10 @@ class MovingFleet {
     return new MovingFleet([...this.endpoints], this.state, this.turns.slice());
   }
 
-  /** mulberry32 */
   private next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const step = mulberry32(this.state);
+    this.state = step.state;
+    return step.value;
   }
 
   request(k: number, model: string, workload: PickWorkload, gatewayBlocks: readonly PrefixBlock[]): RoutingRequest {

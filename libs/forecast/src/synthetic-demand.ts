@@ -1,16 +1,8 @@
+import { seededRng } from '@maas/random';
 import { DemandSeries } from './demand-forecast';
 
-/** Seeded uniform [0, 1) generator (mulberry32): specs get the same series on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) draws: the platform's one generator, so specs get the same series on every run. */
+export const seededRandom: (seed: number) => () => number = seededRng;
 
 /** Standard normal draws from a seeded uniform source (Box-Muller). */
 export function seededNormal(seed: number): () => number {
