@@ -104,6 +104,10 @@ concurrencies, streamed and not; the header of bench/gateway.ts explains the set
       type: 'boolean',
       help: "ours is the whole platform: own NATS, metrics-collector storing usage, key limits on; CPU per request of every platform process (see the file's header)",
     },
+    'no-limits': {
+      type: 'boolean',
+      help: 'with --platform, the key has no limits: run beside a run with them to see what the limits shared between gateways cost',
+    },
   },
   epilogue: `Prints, per mode and concurrency, every target's latency percentiles (ms), what it adds over direct,
 first-chunk delay, throughput, CPU per request of its own process (/proc/<pid>/stat), socket reads
@@ -132,6 +136,8 @@ interface Options {
   initialWarmupSeconds: number;
   /** Ours is the whole platform (usage stored, limits on); CPU of every platform process. */
   platform: boolean;
+  /** With `platform`: the bench key has limits (shared through the key-limits KV bucket), checked on every request. */
+  limits: boolean;
   /** Another checkout whose gateway (its dist/) is measured beside ours as `gateway-b`. */
   compare?: string;
 }
@@ -660,6 +666,7 @@ function parseOptions(argv: string[]): Options {
     portkey: !values['no-portkey'],
     initialWarmupSeconds: values['initial-warmup-seconds'],
     platform: values.platform,
+    limits: !values['no-limits'],
     compare: values.compare,
   };
 }
@@ -777,7 +784,10 @@ async function main(): Promise<void> {
     });
     const bus = new MessageBus(nc, new Subjects(namespace));
     // Platform: limits on (checked on every request, tokens against the ledger), far above what the bench sends.
-    const limits = options.platform ? { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000, maxConcurrent: 10_000 } : undefined;
+    const limits =
+      options.platform && options.limits
+        ? { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000, maxConcurrent: 10_000 }
+        : undefined;
     const { secret } = await bus.request('key-registry.create', {
       userEmail: 'bench@example.org',
       name: 'bench',
@@ -887,7 +897,7 @@ async function main(): Promise<void> {
     }
     const load = (await import('node:os')).loadavg();
     process.stdout.write(
-      `\n${options.platform ? 'platform mode (ours = the whole platform: usage stored, limits on)' : 'isolated mode (ours = the gateway with router and key-registry)'}; latency in ms (+ = over direct), ${options.requests} requests per target and cell, interleaved in batches of ${options.batch}; ${options.upstream} upstream${options.upstream === 'static' ? ` answering after ${options.delayMs} ms` : ''}, ${options.chunks} chunks per answer (${sentEvents(options.chunks)} SSE events, one write each); cpu ms/req = the target's own process (direct: none)\n`,
+      `\n${options.platform ? `platform mode (ours = the whole platform: usage stored, limits ${options.limits ? 'on' : 'off'})` : 'isolated mode (ours = the gateway with router and key-registry)'}; latency in ms (+ = over direct), ${options.requests} requests per target and cell, interleaved in batches of ${options.batch}; ${options.upstream} upstream${options.upstream === 'static' ? ` answering after ${options.delayMs} ms` : ''}, ${options.chunks} chunks per answer (${sentEvents(options.chunks)} SSE events, one write each); cpu ms/req = the target's own process (direct: none)\n`,
     );
     process.stdout.write(`${table(rows)}\n`);
     if (options.platform) {
