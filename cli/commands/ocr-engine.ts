@@ -3,7 +3,7 @@ import { defineArgs } from '@maas/cli-args';
 import { Logger } from '@maas/logging';
 import { DEFAULT_OCR_MODELS, parseModelSpec, startOcrServer, TesseractRecognizer } from '@maas/ocr-engine';
 import { Command, defineCommand } from '../command';
-import { logLevelOption } from '../options';
+import { logLevelOption, RUNTIME_KEY_HELP, runtimeKeyFromEnv } from '../options';
 
 const spec = defineArgs({
   command: 'maas ocr-engine',
@@ -36,7 +36,9 @@ const spec = defineArgs({
     'tessdata-dir': { type: 'string', value: 'DIR', help: "Tesseract language data directory (default: Tesseract's own)" },
     'log-level': logLevelOption,
   },
-  epilogue: 'Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.',
+  epilogue: `Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.
+
+${RUNTIME_KEY_HELP}`,
 });
 
 export const command: Command = defineCommand(
@@ -45,6 +47,7 @@ export const command: Command = defineCommand(
   async ({ values }) => {
     const logger = new Logger('ocr-engine', values['log-level']);
     const models = values.model.length > 0 ? values.model : DEFAULT_OCR_MODELS.map(parseModelSpec);
+    const apiKey = runtimeKeyFromEnv();
     const server = await startOcrServer({
       models,
       concurrency: values.concurrency ?? os.availableParallelism(),
@@ -55,6 +58,7 @@ export const command: Command = defineCommand(
       port: values.port,
       logger,
       recognizer: new TesseractRecognizer({ threads: values.threads, tessdataDir: values['tessdata-dir'] }),
+      apiKey,
     });
     logger.info('ready', {
       event: 'ready',
@@ -63,6 +67,8 @@ export const command: Command = defineCommand(
       models: server.models.map((m) => m.id),
       concurrency: server.pool.concurrency,
       pid: process.pid,
+      // whether a key is demanded, never the key
+      auth: apiKey ? 'required' : 'none',
     });
     return new Promise<number>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {

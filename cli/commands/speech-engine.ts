@@ -9,7 +9,7 @@ import {
   startSpeechServer,
 } from '@maas/speech-engine';
 import { Command, defineCommand } from '../command';
-import { logLevelOption } from '../options';
+import { logLevelOption, RUNTIME_KEY_HELP, runtimeKeyFromEnv } from '../options';
 
 const spec = defineArgs({
   command: 'maas speech-engine',
@@ -59,7 +59,9 @@ whisper server (--upstream), that a model worker attaches to (maas worker --atta
     'upstream-key-env': { type: 'string', value: 'VAR', help: "environment variable holding the upstream's API key" },
     'log-level': logLevelOption,
   },
-  epilogue: 'Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.',
+  epilogue: `Prints one JSON line when ready (with the URL); SIGTERM or SIGINT stop it after work in flight.
+
+${RUNTIME_KEY_HELP}`,
 });
 
 export const command: Command = defineCommand(
@@ -75,6 +77,7 @@ export const command: Command = defineCommand(
     if (values['lead-in-seconds'] !== undefined && leadInSeconds >= chunkSeconds)
       throw invalid(`--lead-in-seconds: expected a number of seconds below a chunk (${chunkSeconds}), got "${leadInSeconds}"`);
     const logger = new Logger('speech-engine', values['log-level']);
+    const apiKey = runtimeKeyFromEnv();
 
     let upstream: OpenAiTranscriptionUpstream | undefined;
     let model = values.model;
@@ -106,6 +109,7 @@ export const command: Command = defineCommand(
       recognizer: new PocketsphinxRecognizer({ hmm: values.hmm, lm: values.lm, dict: values.dict }),
       upstream,
       upstreamModel: values['upstream-model'],
+      apiKey,
     });
     logger.info('ready', {
       event: 'ready',
@@ -115,6 +119,8 @@ export const command: Command = defineCommand(
       upstream: upstream?.url,
       concurrency: server.pool.concurrency,
       pid: process.pid,
+      // whether a key is demanded, never the key
+      auth: apiKey ? 'required' : 'none',
     });
     return new Promise<number>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {

@@ -157,7 +157,7 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
       parse: httpUrl,
       value: 'URL',
       group: 'runtime (one of)',
-      help: 'an OpenAI-compatible server already running (vLLM, llama.cpp, …)',
+      help: 'an OpenAI-compatible server already running (vLLM, llama.cpp, …); with $MAAS_WORKER_KEY_SECRET it is sent the key derived from it',
     },
     'sim-profile': {
       type: 'custom',
@@ -284,7 +284,7 @@ for sim-engine, -- --enable-prefix-caching for vllm).`,
     },
   },
   epilogue:
-    'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch, --sim-profile: derive the runtime key)',
+    'environment: NATS_URL (default nats://127.0.0.1:4222), MAAS_NAMESPACE (default maas), MAAS_VM_ID, LOG_LEVEL, MAAS_WORKER_KEY_SECRET (--launch, --sim-profile, --attach: derive the runtime key)',
 });
 
 const idSafe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100);
@@ -513,6 +513,11 @@ export const command: Command = defineCommand(
       models = values.model.map(({ id, upstream }) => ({ id, capabilities: [...caps], ...(upstream ? { upstreamId: upstream } : {}) }));
     }
     const workerId = workerIdAt(new URL(runtimeUrl!).port || '80');
+    if (values.attach) {
+      // an attached runtime started with the key the gateway derives for this worker id (npm start's OCR and speech) lists its models only with it
+      const secret = workerKeySecret(invalid);
+      runtimeKey = secret ? runtimeKeyFor(secret, workerId) : undefined;
+    }
 
     const nc = await connectNats(platform.NATS_URL, `worker-${workerId}`, logger);
     const bus = new MessageBus(nc, new Subjects(platform.MAAS_NAMESPACE));

@@ -37,6 +37,8 @@ export interface OcrServerOptions {
   /** Defaults to Tesseract on the PATH. */
   readonly recognizer?: OcrRecognizer;
   readonly shutdownGraceMs?: number;
+  /** vLLM's --api-key: every path but /health and /metrics then needs `Authorization: Bearer <apiKey>` (else 401). */
+  readonly apiKey?: string;
 }
 
 export interface OcrServer extends RuntimeServer {
@@ -150,6 +152,7 @@ export async function startOcrServer(options: OcrServerOptions): Promise<OcrServ
     logger,
     metrics,
     shutdownGraceMs: options.shutdownGraceMs,
+    apiKey: options.apiKey,
   });
   return { ...server, models: service.models, pool };
 }

@@ -44,6 +44,8 @@ export interface SpeechServerOptions {
   /** Model name sent upstream (default: the served id). */
   readonly upstreamModel?: string;
   readonly shutdownGraceMs?: number;
+  /** vLLM's --api-key: every path but /health and /metrics then needs `Authorization: Bearer <apiKey>` (else 401). */
+  readonly apiKey?: string;
 }
 
 export interface SpeechServer extends RuntimeServer {
@@ -188,6 +190,7 @@ export async function startSpeechServer(options: SpeechServerOptions): Promise<S
     logger,
     metrics,
     shutdownGraceMs: options.shutdownGraceMs,
+    apiKey: options.apiKey,
   });
   return { ...server, model, pool };
 }
