@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { requireSystemPart } from '@maas/testing';
 import { runtimeKeyFor } from '@maas/worker-agent';
+import { renderText } from '../libs/ocr-engine/test/render';
 import { speak } from '../libs/speech-engine/test/synthesize';
 
 const root = path.resolve(__dirname, '..');
@@ -175,6 +176,43 @@ describe('npm start with no NATS and no PostgreSQL running', () => {
       });
       expect(heard.status).toBe(200);
       expect(((await heard.json()) as { text: string }).text.toLowerCase()).toContain('hello');
+      // The speech and (with Tesseract) OCR runtimes demand the key derived for the worker attached to each, which that
+      // worker sends to list their models: a direct call without it, or with a client's key, is refused.
+      const ocrRuns = !output.includes('tesseract is not installed');
+      const mediaRuntimes: [string, number][] = [
+        ['quickstart-speech', speechPort],
+        ...(ocrRuns ? [['quickstart-ocr', ocrPort] as [string, number]] : []),
+      ];
+      for (const [workerId, port] of mediaRuntimes) {
+        const models = (authorization?: string) =>
+          fetch(`http://127.0.0.1:${port}/v1/models`, { headers: authorization ? { authorization } : {} });
+        const refused = await models();
+        expect({ workerId, status: refused.status }).toEqual({ workerId, status: 401 });
+        expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+        expect((await models(`Bearer ${key}`)).status).toBe(401);
+        expect((await models(`Bearer ${runtimeKeyFor(secret, workerId)}`)).status).toBe(200);
+        expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+        expect(output).not.toContain(runtimeKeyFor(secret, workerId));
+      }
+      if (ocrRuns) {
+        // the gateway, which derives the OCR runtime's key, is answered
+        const ocrModel = 'tesseract/eng+Devanagari';
+        const listed = async () =>
+          (
+            (await (await fetch(`http://127.0.0.1:${gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+              data: { id: string }[];
+            }
+          ).data.some((m) => m.id === ocrModel);
+        const listedBy = Date.now() + 60_000;
+        while (!(await listed()) && Date.now() < listedBy) await new Promise((r) => setTimeout(r, 250));
+        const read = await fetch(`http://127.0.0.1:${gatewayPort}/v1/ocr`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: ocrModel, image: renderText(state, 'hello', 'Hello world', 'Noto Sans').toString('base64') }),
+        });
+        expect(read.status).toBe(200);
+        expect(((await read.json()) as { text: string }).text.toLowerCase()).toContain('hello');
+      }
 
       // The portal through the gateway, and the one-time link into it: once.
       const portal = await fetch(`http://127.0.0.1:${gatewayPort}/portal`, { redirect: 'manual' });

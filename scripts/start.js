@@ -471,7 +471,8 @@ async function main() {
     `\n${allUp.every(Boolean) ? `All services healthy in ${took}` : `Started in ${took}, not all healthy`}.\nGateway: ${gatewayUrl}\n`,
   );
   await signIn.announce();
-  if (withWorkers) await require('./lib/on-start')({ supervisor, env, gatewayUrl, natsEnv });
+  if (withWorkers)
+    await require('./lib/on-start')({ supervisor, env, gatewayUrl, natsEnv, workerKeySecret: workerKeys.MAAS_WORKER_KEY_SECRET });
   process.stdout.write('\nCtrl-C stops everything.\n\n');
 }
 

@@ -11,6 +11,22 @@ const infra = require('./infra');
 const maas = path.join(infra.root, 'bin', 'maas.js');
 const OCR_PORT = Number(process.env.MAAS_OCR_PORT ?? 8010);
 const SPEECH_PORT = Number(process.env.MAAS_SPEECH_PORT ?? 8020);
+// The gateway derives each runtime's key from the worker id it routes to: these are the ids the attached workers register with.
+const OCR_WORKER_ID = 'quickstart-ocr';
+const SPEECH_WORKER_ID = 'quickstart-speech';
+
+/**
+ * Environments for a runtime and the worker attached to it: the runtime demands the key derived for that worker
+ * (libs/worker-agent runtimeKeyFor, from dist/), which the worker, given the secret, derives too to list its models.
+ */
+function keyed(workerKeySecret, workerId) {
+  if (!workerKeySecret) return { runtime: {}, worker: {} };
+  const { runtimeKeyFor } = require(path.join(infra.root, 'dist', 'libs', 'worker-agent', 'src', 'runtime-key.js'));
+  return {
+    runtime: { MAAS_RUNTIME_API_KEY: runtimeKeyFor(workerKeySecret, workerId) },
+    worker: { MAAS_WORKER_KEY_SECRET: workerKeySecret },
+  };
+}
 
 /** Connection options as the operators' admin identity (libs/nats natsConnectionOptions, from dist/). */
 function adminNatsOptions(env, adminEnv) {
@@ -58,11 +74,12 @@ async function modelsListed(gatewayUrl, key, wanted, timeoutMs) {
   return ids;
 }
 
-module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv = () => ({}) }) {
+module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv = () => ({}), workerKeySecret }) {
   const workerNats = natsEnv('worker-local');
   const models = ['Qwen/Qwen2.5-3B-Instruct', 'openai/gpt-oss-20b'];
   if (infra.which('tesseract')) {
-    supervisor.add('ocr-engine', [maas, 'ocr-engine', '--port', String(OCR_PORT)]);
+    const keys = keyed(workerKeySecret, OCR_WORKER_ID);
+    supervisor.add('ocr-engine', [maas, 'ocr-engine', '--port', String(OCR_PORT)], keys.runtime);
     supervisor.add(
       'worker-ocr',
       [
@@ -73,18 +90,19 @@ module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv =
         '--vm-id',
         'quickstart-ocr',
         '--worker-id',
-        'quickstart-ocr',
+        OCR_WORKER_ID,
         '--hardware',
         'cpu',
       ],
-      workerNats,
+      { ...workerNats, ...keys.worker },
     );
   } else {
     infra.say('tesseract is not installed: no OCR worker (scripts/install-system-packages.sh installs it)');
   }
   if (infra.which('pocketsphinx_continuous')) {
     // One recogniser at a time: the chat simulators and the services share this machine's cores.
-    supervisor.add('speech-engine', [maas, 'speech-engine', '--port', String(SPEECH_PORT), '--concurrency', '1']);
+    const keys = keyed(workerKeySecret, SPEECH_WORKER_ID);
+    supervisor.add('speech-engine', [maas, 'speech-engine', '--port', String(SPEECH_PORT), '--concurrency', '1'], keys.runtime);
     supervisor.add(
       'worker-speech',
       [
@@ -95,11 +113,11 @@ module.exports = async function onStart({ supervisor, env, gatewayUrl, natsEnv =
         '--vm-id',
         'quickstart-speech',
         '--worker-id',
-        'quickstart-speech',
+        SPEECH_WORKER_ID,
         '--hardware',
         'cpu',
       ],
-      workerNats,
+      { ...workerNats, ...keys.worker },
     );
     models.push('pocketsphinx/en-us');
   } else {
