@@ -5,10 +5,14 @@ import {
   EMPTY_STATE,
   exchange,
   fallbackLimits,
+  freshLeased,
   LEASE_SPEC,
   LeaseExchange,
+  LeaseSlot,
   leaseSize,
   localShare,
+  nextLeased,
+  prefetchAt,
   requestsExceeded,
   reserveSecond,
   reserveSize,
@@ -24,6 +28,8 @@ const at = (ms: number) => T0 + ms;
 const sec = (ms: number) => Math.floor(at(ms) / 1000);
 const rpm60: KeyLimits = { requestsPerMinute: 60 } as KeyLimits;
 const ask = (over: Partial<LeaseExchange> = {}): LeaseExchange => ({ gateway: 'a', want: 1, tokens: 0, slots: 0, ...over });
+/** A lease slot of `n` requests granted at `leasedAt` (epoch ms). */
+const slot = (n: number, leasedAt: number): LeaseSlot => ({ n, second: Math.floor(leasedAt / 1000), leasedAt });
 
 /** Requests leased in each 60-second window starting at every 100 ms step: the most any window saw. */
 function busiestMinute(leases: [number, number][]): number {
@@ -179,24 +185,38 @@ describe('limit leases', () => {
   it('cut off from the shared state, a gateway admits only the unused part of its lease, within its lifetime', () => {
     const limits = { requestsPerMinute: 60 } as KeyLimits;
     // 25 admitted here, 2 of a lease taken 400 ms ago still unused: up to 27
-    expect(
-      fallbackLimits(limits, 2, 0, { ownRequests: 25, unusedLease: 2, leasedAt: at(4600) }, at(5000), LEASE_SPEC).requestsPerMinute,
-    ).toBe(27);
+    expect(fallbackLimits(limits, 2, 0, { ownRequests: 25, leases: [slot(2, at(4600))] }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(27);
     // the lease is past its lifetime: nothing more (its second may leave the count while a request from it is in a minute)
-    expect(
-      fallbackLimits(limits, 2, 0, { ownRequests: 25, unusedLease: 2, leasedAt: at(3900) }, at(5000), LEASE_SPEC).requestsPerMinute,
-    ).toBe(25);
+    expect(fallbackLimits(limits, 2, 0, { ownRequests: 25, leases: [slot(2, at(3900))] }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(25);
     // nothing held: 0, which the caller reads as "refuse" (the others may lease all that is left meanwhile)
-    expect(
-      fallbackLimits(limits, 2, 0, { ownRequests: 0, unusedLease: 0, leasedAt: at(4900) }, at(5000), LEASE_SPEC).requestsPerMinute,
-    ).toBe(0);
-    expect(fallbackLimits(limits, 1, 0, { ownRequests: 0, unusedLease: 0 }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(0);
+    expect(fallbackLimits(limits, 2, 0, { ownRequests: 0, leases: [slot(0, at(4900))] }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(0);
+    expect(fallbackLimits(limits, 1, 0, { ownRequests: 0, leases: [] }, at(5000), LEASE_SPEC).requestsPerMinute).toBe(0);
     // a key without a requests limit has none alone either
-    expect(
-      fallbackLimits({ tokensPerMinute: 100 } as KeyLimits, 2, 0, { ownRequests: 3, unusedLease: 0 }, at(5000), LEASE_SPEC),
-    ).toMatchObject({
-      tokensPerMinute: 50,
-    });
+    expect(fallbackLimits({ tokensPerMinute: 100 } as KeyLimits, 2, 0, { ownRequests: 3, leases: [] }, at(5000), LEASE_SPEC)).toMatchObject(
+      {
+        tokensPerMinute: 50,
+      },
+    );
+  });
+
+  it.each([
+    ['half of a lease of 50', 100_000, 25],
+    ['half of a lease of 3, rounded down', 60, 1],
+    ['never for a lease of one request (the request path asks)', 10, 0],
+  ])('the next lease is fetched ahead at %s', (_, limit, at) => {
+    expect(prefetchAt(limit, LEASE_SPEC)).toBe(at);
+  });
+
+  it('requests are taken from the oldest lease slot within its own lifetime; each counts alone, cut off', () => {
+    const slots = [slot(0, at(0)), slot(5, at(100)), slot(50, at(700))];
+    expect(nextLeased(slots, at(500), LEASE_SPEC)).toBe(1);
+    expect(freshLeased(slots, at(500), LEASE_SPEC)).toBe(55);
+    // the second slot is past its lifetime at 1.1 s; the third, granted later, is not, and keeps its own
+    expect(nextLeased(slots, at(1100), LEASE_SPEC)).toBe(2);
+    expect(freshLeased(slots, at(1100), LEASE_SPEC)).toBe(50);
+    expect(nextLeased(slots, at(1700), LEASE_SPEC)).toBe(-1);
+    expect(fallbackLimits(rpm60, 2, 0, { ownRequests: 10, leases: slots }, at(500), LEASE_SPEC).requestsPerMinute).toBe(65);
+    expect(fallbackLimits(rpm60, 2, 0, { ownRequests: 10, leases: slots }, at(1100), LEASE_SPEC).requestsPerMinute).toBe(60);
   });
 
   it('a lease granted by a write the gateway never heard of counts as taken, and its next exchange gives it back', () => {
@@ -262,7 +282,7 @@ describe('limit leases', () => {
       let alone = 0;
       for (const h of held) {
         // what it read last: the state as the last gateway wrote it (the most any of them saw)
-        const last = { state, ownRequests: h.own, unusedLease: h.lease - h.own, leasedAt: h.leasedAt };
+        const last = { state, ownRequests: h.own, leases: [slot(h.lease - h.own, h.leasedAt)] };
         alone += fallbackLimits(limits, gateways, 0, last, at(100), LEASE_SPEC).requestsPerMinute! - h.own;
       }
       over.push({ limit, gateways, admitted: counted - held.reduce((n, h) => n + h.lease - h.own, 0) + alone });
@@ -306,8 +326,7 @@ describe('limit leases', () => {
         const last = {
           state,
           ownRequests: g.own,
-          unusedLease: g.lease,
-          leasedAt: at(g.leasedAt),
+          leases: [{ n: g.lease, second: g.leaseSecond, leasedAt: at(g.leasedAt) }],
           unusedReserve: g.reserve,
           reservedAt: at(g.reservedAt),
         };
@@ -421,7 +440,7 @@ describe('limit leases', () => {
   });
 
   it('cut off, a gateway admits from its reserve within the reserve lifetime, after its lease', () => {
-    const last = { ownRequests: 10, unusedLease: 2, leasedAt: at(4000), unusedReserve: 5, reservedAt: at(4000) };
+    const last = { ownRequests: 10, leases: [slot(2, at(4000))], unusedReserve: 5, reservedAt: at(4000) };
     expect(fallbackLimits(rpm60, 2, 0, last, at(4500), LEASE_SPEC).requestsPerMinute).toBe(17);
     // the lease is past its lifetime, the reserve is not
     expect(fallbackLimits(rpm60, 2, 0, last, at(9000), LEASE_SPEC).requestsPerMinute).toBe(15);

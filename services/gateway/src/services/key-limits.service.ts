@@ -9,6 +9,11 @@ import {
   LeaseGrant,
   LeaseSpec,
   fallbackLimits,
+  freshLeased,
+  isFresh,
+  LeaseSlot,
+  nextLeased,
+  prefetchAt,
   requestsExceeded,
   SharedKeyState,
   sharedStanding,
@@ -33,10 +38,11 @@ interface Holding {
   /** The shared state as last read or written by this gateway. */
   state?: SharedKeyState;
   syncedAt: number;
-  /** Requests leased and not used yet, the second they are counted in and when they were asked for. */
-  lease: number;
-  leaseSecond: number;
-  leasedAt: number;
+  /**
+   * Requests leased and not used yet, one slot per grant, oldest first: each used only within a lifetime of its own
+   * grant, so a lease fetched ahead of need never stretches an older one's. Slots past it go back at the next exchange.
+   */
+  leases: LeaseSlot[];
   /** Requests reserved for when the state cannot be reached and not used yet, the second they are counted in and when they were granted. */
   reserve: number;
   reserveSecond: number;
@@ -64,8 +70,10 @@ interface Holding {
  * gateway leases a few requests and the slots it needs from a shared entry (NATS KV), admits from its
  * lease without a round trip and gives back what it did not use after `LEASE_SPEC.lifetimeMs`. A lease
  * is only used within that lifetime, and the shared count covers a minute plus a lifetime of leases,
- * so no 60 seconds hold more admissions than the limit, however many gateways share the key. Without
- * a store each gateway limits on its own counts (the whole limit). While the entry cannot be reached, or
+ * so no 60 seconds hold more admissions than the limit, however many gateways share the key. The next
+ * lease is asked for in the background once the one in hand runs low (`LeaseSpec.prefetchShare`): a busy
+ * key admits without waiting on the exchange, and each lease is used within a lifetime of its own grant.
+ * Without a store each gateway limits on its own counts (the whole limit). While the entry cannot be reached, or
  * a write's outcome is unknown, a gateway admits requests only from its lease in hand and then from its
  * reserve (a few seconds of its share, counted in the entry before it is needed and renewed at every
  * exchange while the key is in use: the others may lease everything else meanwhile), and tokens and
@@ -90,10 +98,12 @@ export class KeyLimitsService implements OnModuleDestroy {
     if (!this.shared || !(requestsPerMinute || tokensPerMinute || maxConcurrent)) return this.local.admit(keyId, limits, now);
     const h = this.holding(keyId);
     if (this.clock.now() < this.localOnlyUntil) return this.admitAlone(keyId, limits, h, now);
+    // When the lease slot was found fresh: the request is taken from it as of then (no await in between).
+    let leaseAt: number;
     for (;;) {
+      leaseAt = this.clock.now();
       const inFlight = this.local.concurrent(keyId);
-      const leaseFresh = h.lease >= 1 && this.clock.now() - h.leasedAt < this.spec.lifetimeMs;
-      const needLease = !!requestsPerMinute && !leaseFresh;
+      const needLease = !!requestsPerMinute && nextLeased(h.leases, leaseAt, this.spec) < 0;
       const needSlot = !!maxConcurrent && inFlight + 1 > h.slots;
       const needState = !!tokensPerMinute && (!h.state || this.clock.now() - h.syncedAt > 2 * this.spec.lifetimeMs);
       if (!needLease && !needSlot && !needState) break;
@@ -101,11 +111,11 @@ export class KeyLimitsService implements OnModuleDestroy {
         await h.exchanging.catch(() => undefined);
         continue;
       }
-      // On the request path only a lease past its lifetime is given back; slots are only added.
+      // On the request path only leases past their lifetime are given back; slots are only added.
       const slots = maxConcurrent ? Math.max(h.slots, inFlight + (needSlot ? 1 : 0)) : 0;
       let grant: LeaseGrant;
       try {
-        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, h.lease > 0 && !leaseFresh);
+        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, false);
       } catch (err) {
         this.localOnly(err);
         return this.admitAlone(keyId, limits, h, now);
@@ -122,11 +132,37 @@ export class KeyLimitsService implements OnModuleDestroy {
     }
     const refused = this.local.admit(keyId, limits, now);
     if (refused) return refused;
-    if (requestsPerMinute) h.lease -= 1;
     h.limits = limits;
     h.admittedAt = this.clock.now();
+    if (requestsPerMinute) {
+      this.takeLeased(h, leaseAt);
+      this.prefetch(keyId, h, limits);
+    }
     this.keep(keyId, h);
     return undefined;
+  }
+
+  /**
+   * Asks for the next lease in the background once the fresh lease in hand falls to the low-water mark, while it
+   * still has requests: those are admitted from it meanwhile, and the next ones from the new slot without waiting.
+   * Nothing fresh is given back; a failure leaves the gateway limiting on its own counts, as on the request path.
+   */
+  private prefetch(keyId: string, h: Holding, limits: KeyLimits): void {
+    if (h.exchanging || !limits.requestsPerMinute) return;
+    const fresh = freshLeased(h.leases, this.clock.now(), this.spec);
+    if (fresh < 1 || fresh > prefetchAt(limits.requestsPerMinute, this.spec)) return;
+    const slots = limits.maxConcurrent ? Math.max(h.slots, this.local.concurrent(keyId)) : 0;
+    this.exchange(keyId, h, limits, 1, slots, false).catch((err) => this.localOnly(err));
+  }
+
+  /** Takes one request from the oldest fresh lease slot (false when none has one left); a slot used up is dropped. */
+  private takeLeased(h: Holding, at: number): boolean {
+    const i = nextLeased(h.leases, at, this.spec);
+    if (i < 0) return false;
+    const n = h.leases[i].n - 1;
+    if (n > 0) h.leases[i] = { ...h.leases[i], n };
+    else h.leases.splice(i, 1);
+    return true;
   }
 
   /**
@@ -143,7 +179,7 @@ export class KeyLimitsService implements OnModuleDestroy {
       limits,
       h.gateways,
       h.slots,
-      { ownRequests, unusedLease: h.lease, leasedAt: h.leasedAt, unusedReserve: h.reserve, reservedAt: h.reservedAt },
+      { ownRequests, leases: h.leases, unusedReserve: h.reserve, reservedAt: h.reservedAt },
       at,
       this.spec,
     );
@@ -151,10 +187,7 @@ export class KeyLimitsService implements OnModuleDestroy {
       return { limit: 'requests_per_minute', used: ownRequests, ceiling: limits.requestsPerMinute, retryAfterSeconds: 1 };
     const refused = this.local.admit(keyId, fallback, now);
     if (refused) return refused;
-    if (limits.requestsPerMinute) {
-      if (h.lease >= 1 && at - h.leasedAt < this.spec.lifetimeMs) h.lease -= 1;
-      else h.reserve -= 1;
-    }
+    if (limits.requestsPerMinute && !this.takeLeased(h, at)) h.reserve -= 1;
     h.limits = limits;
     h.admittedAt = at;
     return undefined;
@@ -211,8 +244,11 @@ export class KeyLimitsService implements OnModuleDestroy {
   standing(keyId: string, limits: KeyLimits, now: number): { requests?: LimitState; tokens?: LimitState } {
     const h = this.held.get(keyId);
     if (!h?.state) return this.local.standing(keyId, limits, now);
-    // This gateway's reserve goes back at its next exchange: remaining, as the unused lease is.
-    return sharedStanding(h.state, limits, h.lease + Math.max(0, h.reserve), h.tokens, now, this.spec);
+    // Every unused lease slot (fresh, or past its lifetime and given back at the next exchange) and the reserve, which
+    // goes back at the next exchange too: remaining.
+    let unused = Math.max(0, h.reserve);
+    for (const slot of h.leases) unused += slot.n;
+    return sharedStanding(h.state, limits, unused, h.tokens, now, this.spec);
   }
 
   onModuleDestroy(): void {
@@ -226,9 +262,7 @@ export class KeyLimitsService implements OnModuleDestroy {
         keyId,
         (h = {
           syncedAt: 0,
-          lease: 0,
-          leaseSecond: 0,
-          leasedAt: 0,
+          leases: [],
           reserve: 0,
           reserveSecond: 0,
           reservedAt: 0,
@@ -243,17 +277,27 @@ export class KeyLimitsService implements OnModuleDestroy {
     return h;
   }
 
-  /** One compare-and-set exchange: tokens in, `want` more requests and `slots` slots asked for, the unused lease back if `giveBack`. */
-  private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number, giveBack: boolean): Promise<LeaseGrant> {
-    // A lease given back goes now: requests arriving meanwhile wait for this exchange. What this gateway holds is its
-    // own account (whatever becomes of the write): the entry is corrected to it at every exchange.
-    const from = countedFrom(this.clock.now(), this.spec);
+  /**
+   * One compare-and-set exchange: tokens in, `want` more requests and `slots` slots asked for, the unused lease slots
+   * past their lifetime back (the fresh ones too if `giveBackFresh`).
+   */
+  private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number, giveBackFresh: boolean): Promise<LeaseGrant> {
+    // A lease slot given back goes now, each from its own second: requests arriving meanwhile use the fresh slots
+    // kept, or wait for this exchange. What this gateway holds is its own account (whatever becomes of the write):
+    // the entry is corrected to it at every exchange.
+    const at = this.clock.now();
+    const from = countedFrom(at, this.spec);
     h.held = h.held.filter(([s]) => s >= from);
-    if (giveBack && h.lease > 0) {
-      const i = h.held.findIndex(([s]) => s === h.leaseSecond);
-      if (i >= 0 && (h.held[i][1] -= h.lease) <= 0) h.held.splice(i, 1);
+    const kept: LeaseSlot[] = [];
+    for (const slot of h.leases) {
+      if (!giveBackFresh && isFresh(slot, at, this.spec)) {
+        kept.push(slot);
+        continue;
+      }
+      const i = h.held.findIndex(([s]) => s === slot.second);
+      if (i >= 0 && (h.held[i][1] -= slot.n) <= 0) h.held.splice(i, 1);
     }
-    if (giveBack) h.lease = 0;
+    h.leases = kept;
     // The unused reserve goes back with every exchange (a new one is asked for while the key is in use); it stays
     // the gateway's until the exchange is heard to be done, for requests admitted alone meanwhile.
     const sentReserve = Math.max(0, h.reserve);
@@ -300,10 +344,8 @@ export class KeyLimitsService implements OnModuleDestroy {
       };
       hold(h.reserveSecond, sentReserve - Math.max(0, h.reserve));
       if (grant.requests > 0) {
-        // Asked for only when nothing usable was held: the lease is the new one alone.
-        h.lease = grant.requests;
-        h.leaseSecond = grant.second;
-        h.leasedAt = now;
+        // A slot of its own after those still held (its lifetime runs from this grant); the slots held are not changed.
+        h.leases.push({ n: grant.requests, second: grant.second, leasedAt: now });
         hold(grant.second, grant.requests);
       }
       h.reserve = grant.reserve;
@@ -322,7 +364,11 @@ export class KeyLimitsService implements OnModuleDestroy {
     return p;
   }
 
-  /** Gives back, after a lease's lifetime, what the key's requests did not use and sends their tokens; repeats while anything is held. */
+  /**
+   * Gives back, after a lease's lifetime, what the key's requests did not use and sends their tokens; repeats while
+   * anything is held. A fresh lease slot goes back too once the key has admitted nothing for a lifetime; while the key
+   * is in use it is kept, so a busy key does not wait on this exchange every lifetime.
+   */
   private keep(keyId: string, h: Holding): void {
     if (h.timer) return;
     h.timer = setTimeout(() => {
@@ -331,14 +377,15 @@ export class KeyLimitsService implements OnModuleDestroy {
       const pending = h.windowTokens.chat.length + h.windowTokens.batch.length;
       const cutOff = this.clock.now() < this.localOnlyUntil; // tried again until the state answers
       const reserved = h.reserve > 0 && this.clock.now() - h.reservedAt < this.spec.reserveLifetimeMs;
-      if (!cutOff && h.lease <= 0 && !reserved && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
+      if (!cutOff && h.leases.length === 0 && !reserved && h.tokens <= 0 && pending === 0 && h.slots <= inFlight && inFlight === 0) {
         // Its leases of the last minute are still its account of them (forgotten, the next exchange would give them back).
         if (h.held.some(([s]) => s >= countedFrom(this.clock.now(), this.spec))) this.keep(keyId, h);
         else this.held.delete(keyId);
         return;
       }
       const limits = h.limits ?? {};
-      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0, true);
+      const idle = this.clock.now() - h.admittedAt >= this.spec.lifetimeMs;
+      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0, idle);
       done.then(
         () => this.keep(keyId, h),
         (err) => {
