@@ -92,7 +92,14 @@ describe('startLightGuests', () => {
 
     guest.signal('SIGTERM');
     await guest.exited;
-    for (const id of ['vm-a-w01', 'vm-a-w02', 'vm-a-w03']) {
+    // Published before the guest exits, but this subscription may hear the last of them a moment later.
+    const ids = ['vm-a-w01', 'vm-a-w02', 'vm-a-w03'];
+    await until(
+      () => ids.every((id) => seen.some((s) => s.name === 'worker.deregistered' && s.msg.workerId === id)),
+      5000,
+      'three deregistrations',
+    );
+    for (const id of ids) {
       expect(seen.some((s) => s.name === 'worker.draining' && s.msg.workerId === id)).toBe(true);
       expect(seen.find((s) => s.name === 'worker.deregistered' && s.msg.workerId === id)?.msg.reason).toBe('shutdown');
     }
