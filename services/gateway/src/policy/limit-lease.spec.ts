@@ -1,4 +1,5 @@
 import type { KeyLimits } from '@maas/contracts';
+import { seededRng } from '@maas/random';
 import {
   countedFrom,
   countSince,
@@ -19,6 +20,7 @@ import {
   SharedKeyState,
   sharedStanding,
   sharingGateways,
+  slotHeadroom,
   tokensExceeded,
   windowTokensSince,
 } from './limit-lease';
@@ -121,6 +123,56 @@ describe('limit leases', () => {
     expect(exchange(aDown.state, ask({ gateway: 'b', want: 0, slots: 1 }), limits, at(300), LEASE_SPEC).slots).toBe(1);
     // Gateway a stops refreshing (it died): its slots are free after the stale time.
     expect(exchange(a.state, ask({ gateway: 'b', want: 0, slots: 2 }), limits, at(LEASE_SPEC.staleMs + 1), LEASE_SPEC).slots).toBe(2);
+  });
+
+  it.each([
+    // maxConcurrent, slots left after what is needed, gateways sharing: headroom
+    [10_000, 10_000, 1, 32],
+    [10_000, 10_000, 4, 32],
+    [100, 100, 1, 10],
+    [100, 100, 2, 5],
+    [100, 6, 2, 1],
+    [100, 3, 2, 0],
+    [20, 20, 1, 2],
+    [9, 9, 1, 0],
+  ])('slot headroom for a key of %d concurrent requests with %d slots left among %d gateways is %d', (max, left, gateways, headroom) => {
+    expect(slotHeadroom(max, left, gateways, LEASE_SPEC)).toBe(headroom);
+  });
+
+  it('grants slot headroom from what is left, only with the slots needed, and fades it as the key fills', () => {
+    const limits = { maxConcurrent: 100 } as KeyLimits;
+    const a = exchange(undefined, ask({ want: 0, slots: 10, slotHeadroom: true }), limits, at(0), LEASE_SPEC);
+    expect(a.slots).toBe(20);
+    // b shares the key now: its headroom is a share among two, and a's next exchange sees two as well
+    const b = exchange(a.state, ask({ gateway: 'b', want: 0, slots: 70, slotHeadroom: true }), limits, at(100), LEASE_SPEC);
+    expect(b.slots).toBe(70 + 2); // 10 left after a's 20 and its 70: half of it between two, 2 each
+    const a2 = exchange(b.state, ask({ want: 0, slots: 20, slotHeadroom: true }), limits, at(200), LEASE_SPEC);
+    expect(a2.slots).toBe(20 + 2); // 8 left: 2
+    // near the limit nothing spare is granted, and a gateway whose need is not met gets no headroom either
+    const b2 = exchange(a2.state, ask({ gateway: 'b', want: 0, slots: 76, slotHeadroom: true }), limits, at(300), LEASE_SPEC);
+    expect(b2.slots).toBe(76);
+    const a3 = exchange(b2.state, ask({ want: 0, slots: 30, slotHeadroom: true }), limits, at(400), LEASE_SPEC);
+    expect(a3.slots).toBe(24);
+  });
+
+  it('with headroom, gateways asking in any order never hold more slots together than the key allows', () => {
+    const limits = { maxConcurrent: 50 } as KeyLimits;
+    const random = seededRng(7);
+    let state: SharedKeyState | undefined;
+    const held = new Map<string, number>();
+    for (let i = 0; i < 2_000; i++) {
+      const gateway = 'abc'[Math.floor(random() * 3)];
+      const grant = exchange(
+        state,
+        ask({ gateway, want: 0, slots: Math.floor(random() * 30), slotHeadroom: random() < 0.7 }),
+        limits,
+        at(i),
+        LEASE_SPEC,
+      );
+      state = grant.state;
+      held.set(gateway, grant.slots);
+      expect([...held.values()].reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(50);
+    }
   });
 
   it('tokens of every gateway count against tokens per minute, with what this gateway has not sent yet', () => {

@@ -61,6 +61,13 @@ export interface LeaseSpec {
    * requests keep being admitted from it meanwhile instead of waiting on the exchange (see `prefetchAt`).
    */
   readonly prefetchShare: number;
+  /**
+   * Concurrency slots are held with headroom over the requests in flight: this share of the key's concurrency among
+   * the gateways sharing it, at most `maxSlotHeadroom`, and never more than half of the slots left among them (see
+   * `slotHeadroom`), so a rise in concurrency is admitted from slots in hand rather than an exchange per request.
+   */
+  readonly slotShare: number;
+  readonly maxSlotHeadroom: number;
 }
 
 export const LEASE_SPEC: LeaseSpec = {
@@ -76,6 +83,9 @@ export const LEASE_SPEC: LeaseSpec = {
   // KV round trips, more on a compare-and-set conflict or a GC pause); a quarter (~9 ms) is overrun by one retry.
   // The cost is at most half a lease more held per gateway, and what goes unused goes back after its lifetime.
   prefetchShare: 1 / 2,
+  // A key of 10,000 concurrent requests keeps 32 slots spare per gateway (0.3 %); one of 20 keeps 2, one under 10 none.
+  slotShare: 1 / 10,
+  maxSlotHeadroom: 32,
 };
 
 /**
@@ -124,6 +134,8 @@ export interface LeaseExchange {
   readonly tokens: number;
   /** Slots the gateway means to hold from now on (its requests in flight, plus one when it needs another). */
   readonly slots: number;
+  /** Hold headroom over `slots` too, from what is left (see `slotHeadroom`). */
+  readonly slotHeadroom?: boolean;
   /** Window tokens of requests the gateway finished since its last exchange, per second of their finish. */
   readonly windowTokens?: { readonly chat: SecondCounts; readonly batch: SecondCounts };
   /** Requests the gateway admitted on its own counts while it could not reach the state, per second of admission. */
@@ -148,7 +160,7 @@ export interface LeaseGrant {
   readonly requests: number;
   /** The epoch second the exchange counted in. */
   readonly second: number;
-  /** Slots the gateway now holds (less than asked when the key's concurrency is used elsewhere). */
+  /** Slots the gateway now holds: less than asked when the key's concurrency is used elsewhere, more by any headroom granted. */
   readonly slots: number;
   /** Requests reserved, counted in `reserveSecond` (see `reserveSecond`); 0 when not asked for or nothing is left. */
   readonly reserve: number;
@@ -226,6 +238,17 @@ export function reserveSize(limit: number, room: number, gateways: number, spec:
 }
 
 /**
+ * Slots held beyond the ones a gateway needs, so its concurrency can rise without an exchange per request: a share of
+ * the key's concurrency among the gateways sharing it, at most `maxSlotHeadroom`, never more than half of the slots
+ * `left` (after what it needs) among them. Headroom fades as the key nears its concurrency, so it never refuses a
+ * request that the key's limit would admit for longer than the holder's next exchange (a lease lifetime).
+ */
+export function slotHeadroom(maxConcurrent: number, left: number, gateways: number, spec: LeaseSpec): number {
+  const n = Math.max(1, gateways);
+  return Math.max(0, Math.min(spec.maxSlotHeadroom, Math.floor((maxConcurrent * spec.slotShare) / n), Math.floor(left / (2 * n))));
+}
+
+/**
  * The second a reserve granted in `second` is counted in: as many seconds later as it outlives a lease, so
  * that it counts for a minute and a lease lifetime after its last possible use, as a lease does.
  */
@@ -290,7 +313,12 @@ export function exchange(
   const slots: Record<string, { n: number; at: number }> = {};
   for (const [id, held] of Object.entries(s.slots)) if (id !== ask.gateway && now - held.at < spec.staleMs && held.n > 0) slots[id] = held;
   const free = limits.maxConcurrent ? Math.max(0, limits.maxConcurrent - slotsElsewhere(s, ask.gateway, now, spec)) : ask.slots;
-  const held = Math.min(ask.slots, free);
+  const needed = Math.min(ask.slots, free);
+  const headroom =
+    ask.slotHeadroom && limits.maxConcurrent && needed === ask.slots
+      ? slotHeadroom(limits.maxConcurrent, free - needed, sharingGateways(s, ask.gateway, now, spec), spec)
+      : 0;
+  const held = needed + headroom;
   if (held > 0) slots[ask.gateway] = { n: held, at: now };
   const gateways: Record<string, number> = {};
   for (const [id, at] of Object.entries(s.gateways ?? {})) if (id !== ask.gateway && now - at < spec.staleMs) gateways[id] = at;

@@ -152,3 +152,70 @@ describe('KeyLimitsService with a shared state', () => {
     expect(repository.exchanges).toBe(2);
   });
 });
+
+describe('KeyLimitsService concurrency slots with a shared state', () => {
+  let t: number;
+  let repository: FakeSharedLimits;
+  let service: KeyLimitsService;
+  const clock: GatewayClock = { now: () => t, monotonic: () => t };
+  /** Admits `n` requests, none finishing; returns how many waited on an exchange and how many were refused. */
+  const rise = async (limits: KeyLimits, n: number) => {
+    let waited = 0;
+    let refused = 0;
+    for (let i = 0; i < n; i++) {
+      repository.pause(); // an exchange this admission starts waits until it has been seen waiting (or not)
+      const p = service.admit(KEY, limits, t);
+      if (!(await settled(p))) waited++;
+      repository.resume();
+      if (await p) refused++;
+    }
+    return { waited, refused };
+  };
+  const slotsHeld = () => repository.state?.slots['gateway-a']?.n ?? 0;
+
+  beforeEach(() => {
+    t = T0;
+    repository = new FakeSharedLimits();
+    service = new KeyLimitsService(clock, undefined, repository as unknown as SharedLimitsRepository);
+  });
+
+  afterEach(() => {
+    service.onModuleDestroy();
+    jest.useRealTimers();
+  });
+
+  it('admits a rise from 0 to 60 in flight waiting on one exchange: more slots are fetched ahead, in the background', async () => {
+    const limits = { maxConcurrent: 10_000 } as KeyLimits;
+    expect(await rise(limits, 60)).toEqual({ waited: 1, refused: 0 });
+    // 1 + 32 on the request path; 32 more at 17 in flight and at 49, each while 16 spare were left
+    expect(repository.exchanges).toBe(3);
+    expect(slotsHeld()).toBe(97);
+  });
+
+  it('keeps no spare slots for a small key: each slot is asked for when needed, and the one past the limit refused', async () => {
+    const limits = { maxConcurrent: 5 } as KeyLimits;
+    expect(await rise(limits, 6)).toEqual({ waited: 6, refused: 1 });
+    expect(repository.exchanges).toBe(6);
+    expect(slotsHeld()).toBe(5);
+  });
+
+  it('keeps the slots of its busiest moment and headroom while the key is in use, and gives all back once idle', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    const limits = { maxConcurrent: 10_000 } as KeyLimits;
+    await rise(limits, 40);
+    expect(slotsHeld()).toBe(65);
+    for (let i = 0; i < 30; i++) service.release(KEY, 0, t);
+    // in use (a request admitted within a lease lifetime): the peak of 40 and 32 spare
+    t = T0 + 500;
+    await jest.advanceTimersByTimeAsync(LEASE_SPEC.lifetimeMs);
+    expect(slotsHeld()).toBe(72);
+    // idle: the 10 still in flight, no headroom
+    t = T0 + 1500;
+    await jest.advanceTimersByTimeAsync(LEASE_SPEC.lifetimeMs);
+    expect(slotsHeld()).toBe(10);
+    for (let i = 0; i < 10; i++) service.release(KEY, 0, t);
+    t = T0 + 2500;
+    await jest.advanceTimersByTimeAsync(LEASE_SPEC.lifetimeMs);
+    expect(slotsHeld()).toBe(0);
+  });
+});

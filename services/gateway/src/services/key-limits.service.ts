@@ -14,6 +14,7 @@ import {
   LeaseSlot,
   nextLeased,
   prefetchAt,
+  slotHeadroom,
   requestsExceeded,
   SharedKeyState,
   sharedStanding,
@@ -51,8 +52,12 @@ interface Holding {
   admittedAt: number;
   /** Gateways sharing the key when last seen (this one included). */
   gateways: number;
-  /** Concurrency slots held in the shared state. */
+  /** Concurrency slots held in the shared state (requests in flight plus headroom). */
   slots: number;
+  /** The most requests in flight since the last exchange off the request path: the slots kept at the next. */
+  peak: number;
+  /** When an exchange asking for headroom last got none. */
+  headroomDeniedAt: number;
   /** Tokens of finished requests not yet added to the shared state. */
   tokens: number;
   /** Window tokens of finished requests not yet added to the shared state, per second of their finish. */
@@ -111,11 +116,11 @@ export class KeyLimitsService implements OnModuleDestroy {
         await h.exchanging.catch(() => undefined);
         continue;
       }
-      // On the request path only leases past their lifetime are given back; slots are only added.
+      // On the request path only leases past their lifetime are given back; slots are only added (with headroom).
       const slots = maxConcurrent ? Math.max(h.slots, inFlight + (needSlot ? 1 : 0)) : 0;
       let grant: LeaseGrant;
       try {
-        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, false);
+        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, false, needSlot);
       } catch (err) {
         this.localOnly(err);
         return this.admitAlone(keyId, limits, h, now);
@@ -134,10 +139,9 @@ export class KeyLimitsService implements OnModuleDestroy {
     if (refused) return refused;
     h.limits = limits;
     h.admittedAt = this.clock.now();
-    if (requestsPerMinute) {
-      this.takeLeased(h, leaseAt);
-      this.prefetch(keyId, h, limits);
-    }
+    if (requestsPerMinute) this.takeLeased(h, leaseAt);
+    if (maxConcurrent) h.peak = Math.max(h.peak, this.local.concurrent(keyId));
+    this.prefetch(keyId, h, limits);
     this.keep(keyId, h);
     return undefined;
   }
@@ -145,14 +149,24 @@ export class KeyLimitsService implements OnModuleDestroy {
   /**
    * Asks for the next lease in the background once the fresh lease in hand falls to the low-water mark, while it
    * still has requests: those are admitted from it meanwhile, and the next ones from the new slot without waiting.
-   * Nothing fresh is given back; a failure leaves the gateway limiting on its own counts, as on the request path.
+   * Likewise for slots once the headroom over the requests in flight is half used. Nothing fresh is given back; a
+   * failure leaves the gateway limiting on its own counts, as on the request path.
    */
   private prefetch(keyId: string, h: Holding, limits: KeyLimits): void {
-    if (h.exchanging || !limits.requestsPerMinute) return;
-    const fresh = freshLeased(h.leases, this.clock.now(), this.spec);
-    if (fresh < 1 || fresh > prefetchAt(limits.requestsPerMinute, this.spec)) return;
-    const slots = limits.maxConcurrent ? Math.max(h.slots, this.local.concurrent(keyId)) : 0;
-    this.exchange(keyId, h, limits, 1, slots, false).catch((err) => this.localOnly(err));
+    if (h.exchanging) return;
+    const { requestsPerMinute, maxConcurrent } = limits;
+    const fresh = requestsPerMinute ? freshLeased(h.leases, this.clock.now(), this.spec) : 0;
+    const leaseLow = !!requestsPerMinute && fresh >= 1 && fresh <= prefetchAt(requestsPerMinute, this.spec);
+    const inFlight = this.local.concurrent(keyId);
+    // Not again within a lifetime of an exchange that found no headroom left (the key is near its concurrency).
+    const room =
+      maxConcurrent && this.clock.now() - h.headroomDeniedAt >= this.spec.lifetimeMs
+        ? slotHeadroom(maxConcurrent, maxConcurrent, h.gateways, this.spec)
+        : 0;
+    const slotsLow = room > 0 && h.slots - inFlight <= Math.floor(room / 2);
+    if (!leaseLow && !slotsLow) return;
+    const slots = maxConcurrent ? Math.max(h.slots, inFlight) : 0;
+    this.exchange(keyId, h, limits, leaseLow ? 1 : 0, slots, false, slotsLow).catch((err) => this.localOnly(err));
   }
 
   /** Takes one request from the oldest fresh lease slot (false when none has one left); a slot used up is dropped. */
@@ -269,6 +283,8 @@ export class KeyLimitsService implements OnModuleDestroy {
           admittedAt: 0,
           gateways: 1,
           slots: 0,
+          peak: 0,
+          headroomDeniedAt: 0,
           tokens: 0,
           windowTokens: { chat: [], batch: [] },
           held: [],
@@ -279,9 +295,17 @@ export class KeyLimitsService implements OnModuleDestroy {
 
   /**
    * One compare-and-set exchange: tokens in, `want` more requests and `slots` slots asked for, the unused lease slots
-   * past their lifetime back (the fresh ones too if `giveBackFresh`).
+   * past their lifetime back (the fresh ones too if `giveBackFresh`), and headroom over `slots` if `headroom`.
    */
-  private exchange(keyId: string, h: Holding, limits: KeyLimits, want: number, slots: number, giveBackFresh: boolean): Promise<LeaseGrant> {
+  private exchange(
+    keyId: string,
+    h: Holding,
+    limits: KeyLimits,
+    want: number,
+    slots: number,
+    giveBackFresh: boolean,
+    headroom = false,
+  ): Promise<LeaseGrant> {
     // A lease slot given back goes now, each from its own second: requests arriving meanwhile use the fresh slots
     // kept, or wait for this exchange. What this gateway holds is its own account (whatever becomes of the write):
     // the entry is corrected to it at every exchange.
@@ -315,7 +339,8 @@ export class KeyLimitsService implements OnModuleDestroy {
       const now = this.clock.now();
       const grant = await this.shared!.update(
         keyId,
-        (current) => exchange(current, { gateway, want, held, tokens, slots, windowTokens, reserve }, limits, now, this.spec),
+        (current) =>
+          exchange(current, { gateway, want, held, tokens, slots, slotHeadroom: headroom, windowTokens, reserve }, limits, now, this.spec),
         EXCHANGE_TIMEOUT_MS,
       );
       // Sent: what was pending then (later ones were appended after it, and the last second may have grown).
@@ -354,6 +379,7 @@ export class KeyLimitsService implements OnModuleDestroy {
       hold(grant.reserveSecond, grant.reserve);
       h.held = held;
       h.slots = grant.slots;
+      if (headroom && grant.slots <= slots) h.headroomDeniedAt = now;
       h.tokens -= tokens;
       return grant;
     };
@@ -385,7 +411,10 @@ export class KeyLimitsService implements OnModuleDestroy {
       }
       const limits = h.limits ?? {};
       const idle = this.clock.now() - h.admittedAt >= this.spec.lifetimeMs;
-      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, limits.maxConcurrent ? inFlight : 0, idle);
+      // Slots: the most in flight over the last lifetime, with headroom while the key is in use; those in flight once idle.
+      const slots = limits.maxConcurrent ? (idle ? inFlight : Math.max(inFlight, h.peak)) : 0;
+      h.peak = inFlight;
+      const done = h.exchanging ?? this.exchange(keyId, h, limits, 0, slots, idle, !idle);
       done.then(
         () => this.keep(keyId, h),
         (err) => {
