@@ -11,6 +11,7 @@ import {
   LeaseExchange,
   LeaseSlot,
   leaseSize,
+  leaseWanted,
   localShare,
   nextLeased,
   prefetchAt,
@@ -123,6 +124,18 @@ describe('limit leases', () => {
     expect(exchange(aDown.state, ask({ gateway: 'b', want: 0, slots: 1 }), limits, at(300), LEASE_SPEC).slots).toBe(1);
     // Gateway a stops refreshing (it died): its slots are free after the stale time.
     expect(exchange(a.state, ask({ gateway: 'b', want: 0, slots: 2 }), limits, at(LEASE_SPEC.staleMs + 1), LEASE_SPEC).slots).toBe(2);
+  });
+
+  it.each([
+    // requests per minute, the gateway's admissions per second: requests it asks for
+    [100_000, 0, 50],
+    [100_000, 100, 50],
+    [100_000, 2_000, 500],
+    [10_000_000, 10_000, 1_000],
+    [600, 100, 30],
+    [60, 50, 3],
+  ])('a gateway admitting at a rate asks a %d rpm key, at %d a second, for %d', (limit, rate, wanted) => {
+    expect(leaseWanted(limit, rate, LEASE_SPEC)).toBe(wanted);
   });
 
   it.each([

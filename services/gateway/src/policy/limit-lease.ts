@@ -41,6 +41,12 @@ export interface LeaseSpec {
   /** A lease is this share of the key's requests per minute (at least 1, at most `maxLease`). */
   readonly share: number;
   readonly maxLease: number;
+  /**
+   * A busy gateway asks for more: what it admits in `busyLeaseMs` at its rate of the last second, at most `maxBusyLease`
+   * and never more than `share` of the limit (see `leaseWanted`), so its exchanges stay a few per second at any rate.
+   */
+  readonly busyLeaseMs: number;
+  readonly maxBusyLease: number;
   /** A lease is used within this long of being granted, else given back; idle slots go back after it too. */
   readonly lifetimeMs: number;
   /** Slots of a gateway that has not refreshed them for this long are free again (a gateway that died). */
@@ -73,6 +79,10 @@ export interface LeaseSpec {
 export const LEASE_SPEC: LeaseSpec = {
   share: 1 / 20,
   maxLease: 50,
+  // A quarter of a second: about four exchanges a second however busy (at 2,000 requests/s, 500 a lease rather than 40
+  // leases of 50), while what a lease holds unused is a quarter of a second of the gateway's own demand.
+  busyLeaseMs: 250,
+  maxBusyLease: 1000,
   lifetimeMs: 1000,
   staleMs: 10_000,
   recentMs: 150_000,
@@ -116,11 +126,21 @@ export function nextLeased(slots: readonly LeaseSlot[], now: number, spec: Lease
 }
 
 /**
- * The fresh lease at or below which the next one is asked for in the background: a share of a full lease for
- * the key, 0 (never: the request path asks when nothing fresh is left) for keys whose lease is a single request.
+ * The fresh lease at or below which the next one is asked for in the background: a share of the lease the gateway
+ * asks for (at `admittedPerSecond`), 0 (never: the request path asks when nothing fresh is left) for keys whose lease
+ * is a single request.
  */
-export function prefetchAt(limit: number, spec: LeaseSpec): number {
-  return Math.floor(leaseSize(limit, limit, spec) * spec.prefetchShare);
+export function prefetchAt(limit: number, spec: LeaseSpec, admittedPerSecond = 0): number {
+  return Math.floor(leaseWanted(limit, admittedPerSecond, spec) * spec.prefetchShare);
+}
+
+/**
+ * The requests a gateway asks for at an exchange: a lease (`leaseSize`), or for a busy gateway what it admits in
+ * `busyLeaseMs` at `admittedPerSecond`, at most `maxBusyLease` and `share` of the limit.
+ */
+export function leaseWanted(limit: number, admittedPerSecond: number, spec: LeaseSpec): number {
+  const busy = Math.min(spec.maxBusyLease, Math.floor(limit * spec.share), Math.ceil((admittedPerSecond * spec.busyLeaseMs) / SECOND));
+  return Math.max(leaseSize(limit, limit, spec), busy);
 }
 
 /** What one gateway brings to an exchange with the shared state of a key. */

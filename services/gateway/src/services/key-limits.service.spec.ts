@@ -140,6 +140,23 @@ describe('KeyLimitsService with a shared state', () => {
     expect([requests.get(second), requests.get(second + 1), requests.get(second + 2)]).toEqual([25, 1, 50]);
   });
 
+  it("sizes leases to a busy gateway's rate: at 2,000 requests a second, about four exchanges a second rather than forty", async () => {
+    const exchangesIn = async (ms: number) => {
+      const before = repository.exchanges;
+      for (const end = t + ms; t < end; t += 0.5) expect(await admit()).toBeUndefined();
+      return repository.exchanges - before;
+    };
+    // the first second at leases of 50, as the rate is not known yet
+    expect(await exchangesIn(1000)).toBeGreaterThanOrEqual(39);
+    // then leases of a quarter of a second at the rate of the last: 500
+    expect(await exchangesIn(1000)).toBeLessThanOrEqual(5);
+    expect(await exchangesIn(1000)).toBeLessThanOrEqual(5);
+    // the state counts what was admitted and what is in hand: at most half of one lease and the next, fetched then
+    const admitted = 3 * 2000;
+    expect(repository.leased(t)).toBeGreaterThanOrEqual(admitted);
+    expect(repository.leased(t)).toBeLessThanOrEqual(admitted + 250 + 500);
+  });
+
   it('a failed background exchange leaves the gateway on its own counts: the fresh lease in hand, then refused', async () => {
     await admitMany(24);
     repository.fail = true;

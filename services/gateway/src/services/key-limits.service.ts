@@ -14,6 +14,7 @@ import {
   LeaseSlot,
   nextLeased,
   prefetchAt,
+  leaseWanted,
   slotHeadroom,
   requestsExceeded,
   SharedKeyState,
@@ -50,6 +51,10 @@ interface Holding {
   reservedAt: number;
   /** When the key last admitted a request here: a reserve is kept while it is in use. */
   admittedAt: number;
+  /** Requests admitted here per second over the last whole second counted (`countFrom` on), and since then. */
+  rate: number;
+  countFrom: number;
+  counted: number;
   /** Gateways sharing the key when last seen (this one included). */
   gateways: number;
   /** Concurrency slots held in the shared state (requests in flight plus headroom). */
@@ -120,7 +125,8 @@ export class KeyLimitsService implements OnModuleDestroy {
       const slots = maxConcurrent ? Math.max(h.slots, inFlight + (needSlot ? 1 : 0)) : 0;
       let grant: LeaseGrant;
       try {
-        grant = await this.exchange(keyId, h, limits, needLease ? 1 : 0, slots, false, needSlot);
+        const want = needLease ? leaseWanted(requestsPerMinute!, h.rate, this.spec) : 0;
+        grant = await this.exchange(keyId, h, limits, want, slots, false, needSlot);
       } catch (err) {
         this.localOnly(err);
         return this.admitAlone(keyId, limits, h, now);
@@ -139,7 +145,10 @@ export class KeyLimitsService implements OnModuleDestroy {
     if (refused) return refused;
     h.limits = limits;
     h.admittedAt = this.clock.now();
-    if (requestsPerMinute) this.takeLeased(h, leaseAt);
+    if (requestsPerMinute) {
+      this.takeLeased(h, leaseAt);
+      this.count(h, h.admittedAt);
+    }
     if (maxConcurrent) h.peak = Math.max(h.peak, this.local.concurrent(keyId));
     this.prefetch(keyId, h, limits);
     this.keep(keyId, h);
@@ -156,7 +165,7 @@ export class KeyLimitsService implements OnModuleDestroy {
     if (h.exchanging) return;
     const { requestsPerMinute, maxConcurrent } = limits;
     const fresh = requestsPerMinute ? freshLeased(h.leases, this.clock.now(), this.spec) : 0;
-    const leaseLow = !!requestsPerMinute && fresh >= 1 && fresh <= prefetchAt(requestsPerMinute, this.spec);
+    const leaseLow = !!requestsPerMinute && fresh >= 1 && fresh <= prefetchAt(requestsPerMinute, this.spec, h.rate);
     const inFlight = this.local.concurrent(keyId);
     // Not again within a lifetime of an exchange that found no headroom left (the key is near its concurrency).
     const room =
@@ -166,7 +175,20 @@ export class KeyLimitsService implements OnModuleDestroy {
     const slotsLow = room > 0 && h.slots - inFlight <= Math.floor(room / 2);
     if (!leaseLow && !slotsLow) return;
     const slots = maxConcurrent ? Math.max(h.slots, inFlight) : 0;
-    this.exchange(keyId, h, limits, leaseLow ? 1 : 0, slots, false, slotsLow).catch((err) => this.localOnly(err));
+    const want = leaseLow ? leaseWanted(requestsPerMinute!, h.rate, this.spec) : 0;
+    this.exchange(keyId, h, limits, want, slots, false, slotsLow).catch((err) => this.localOnly(err));
+  }
+
+  /** Counts an admission towards the rate the next lease is sized by. */
+  private count(h: Holding, at: number): void {
+    const elapsed = at - h.countFrom;
+    if (elapsed >= 1000) {
+      // A second or more since the count began: its rate (0 after a pause of over two seconds).
+      h.rate = elapsed < 2000 ? (h.counted * 1000) / elapsed : 0;
+      h.countFrom = at;
+      h.counted = 0;
+    }
+    h.counted += 1;
   }
 
   /** Takes one request from the oldest fresh lease slot (false when none has one left); a slot used up is dropped. */
@@ -281,6 +303,9 @@ export class KeyLimitsService implements OnModuleDestroy {
           reserveSecond: 0,
           reservedAt: 0,
           admittedAt: 0,
+          rate: 0,
+          countFrom: 0,
+          counted: 0,
           gateways: 1,
           slots: 0,
           peak: 0,
