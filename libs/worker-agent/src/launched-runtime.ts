@@ -24,6 +24,31 @@ export type SpawnRuntime = (command: RuntimeCommand) => RuntimeProcess;
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
 
 /**
+ * What a runtime must not inherit from its worker: the installation's runtime-key secret (from which every
+ * worker's runtime key derives) and the worker's NATS credentials. A runtime is a third-party server that needs
+ * neither; it gets its own key in `RuntimeCommand.env`.
+ */
+const WITHHELD = new Set([
+  'MAAS_WORKER_KEY_SECRET',
+  'NATS_CREDS',
+  'NATS_NKEY',
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'NATS_KEY',
+  'NATS_CERT',
+  'NATS_URL',
+  'DATABASE_URL',
+  'KEY_HASH_SECRET',
+]);
+
+/** The runtime's environment: the worker's, less what is withheld, plus the command's own. */
+export function runtimeEnvironment(parent: NodeJS.ProcessEnv, own: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) if (value !== undefined && !WITHHELD.has(name)) env[name] = value;
+  return { ...env, ...own };
+}
+
+/**
  * The runtime as a child process sharing the worker's output (so its log is the worker's), in its own
  * process group: a Ctrl-C in a terminal or a signal to the worker's group reaches only the worker,
  * which drains before it stops the runtime. If the worker exits anyway, the runtime goes with it:
@@ -33,7 +58,11 @@ export const spawnRuntime: SpawnRuntime = (command) => {
   const [program, args] = SETPRIV
     ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command.program, ...command.args]]
     : [command.program, [...command.args]];
-  const child = spawn(program, args, { env: { ...process.env, ...command.env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  const child = spawn(program, args, {
+    env: runtimeEnvironment(process.env, command.env),
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
   const orphaned = () => child.kill('SIGKILL');
   process.once('exit', orphaned);
   const exited = new Promise<RuntimeExit>((resolve) => {
