@@ -2,16 +2,19 @@
  * Routing benchmark: round-robin, least-outstanding and prefix+load (@maas/routing presets, plus a
  * tuned prefix+load) replaying a Mooncake-format trace over simulated workers in virtual time.
  *
- *   node scripts/run.js bench/routing.ts [--trace FILE | --conversation] [--workers N] [--profile NAME] [--speedup X]
+ *   node scripts/run.js bench/routing.ts [--trace FILE | --conversation | --bursty | --skewed] [--workers N] [--profile NAME] [--speedup X]
  *        [--heartbeat-ms MS] [--seed N] [--host-kv-blocks N] [--capacity N] [--ablation]
  *   node scripts/run.js bench/routing.ts --sweep [--sweep-workers 4,8,16]
  *
  * `--conversation` replays a generated conversation-style trace instead (bench/routing/conversation-trace.ts:
  * sessions sharing a few system prompts, prompts growing by turn, think time, heavy-tailed session
- * lengths; seeded). `--sweep` runs every policy on both traces at each worker count, with the offered
- * load scaled to the workers (the Mooncake trace replayed `speedup × workers / 4` faster, conversation
- * sessions started `sessions-per-second × workers / 4`), so every cell is as loaded per worker as the
- * 4-worker one, and prints one table of all cells.
+ * lengths; seeded); `--bursty` one whose arrivals come in bursts at several times the mean rate, each
+ * burst mostly one application's prompts (bursty-trace.ts); `--skewed` one whose prompts share prefixes
+ * of Zipf popularity, a few very hot, plus one-off prompts (skewed-trace.ts). `--sweep` runs every
+ * policy on all four traces at each worker count, with the offered load scaled to the workers (the
+ * Mooncake trace replayed `speedup × workers / 4` faster, the generated ones' sessions or requests a
+ * second × workers / 4), so every cell is as loaded per worker as the 4-worker one, and prints one
+ * table of all cells.
  *
  * Each worker is a @maas/engine-sim `SimulatedEngine`. The router sees the workers as the gateway does:
  * its own outstanding count per worker, updated at once, and running/waiting/KV usage as of each
@@ -29,11 +32,15 @@
  * alone the four caches together hold ~30 % of the trace's reuse at best (an LRU of their pooled
  * size), half the oracle, whatever the router does. engine-sim has one KV tier, so the host tier is
  * simulated as more KV (the note printed at the end checks the running batch stayed within the GPU's).
+ * The bursty trace at 12 requests a second per 4 workers averages ~20 % prefill load, so its bursts at
+ * 4× overload the cluster about 2× and it drains between them; the skewed trace at 19 a second keeps
+ * round-robin's TTFT p99 near 1.5 s with the batch growing (at 24 the workers, decode-bound with
+ * ~200 running each, fell behind the arrivals for good, and every policy's TTFT grew with the trace's length).
  *
  * Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.
  */
 import * as path from 'node:path';
-import { defineArgs, integerList, parseArgv, runMain } from '@maas/cli-args';
+import { defineArgs, integerList, parseArgv, runMain, UsageError } from '@maas/cli-args';
 import { EngineProfile, findProfile } from '@maas/engine-sim';
 import { routingPresets } from '@maas/routing';
 import { ProgressBar } from './lib/progress';
@@ -45,13 +52,24 @@ import { PolicyLine, policyLines, TUNED_YIELD_AT_QUEUE } from './routing/policie
 import { infiniteCacheCeiling, pooledCacheCeiling } from './routing/prefix-oracle';
 import { loadTrace, TRACE_BLOCK_TOKENS, TraceRequest } from './routing/trace';
 import { conversationTrace, DEFAULT_CONVERSATION } from './routing/conversation-trace';
+import { burstyTrace, DEFAULT_BURSTY } from './routing/bursty-trace';
+import { DEFAULT_SKEWED, skewedTrace } from './routing/skewed-trace';
 
 const root = path.resolve(__dirname, '..', '..');
 const DEFAULT_TRACE = path.resolve(root, '..', 'shared', 'data', 'traces', 'mooncake-synthetic.jsonl');
 const TARGETS = { ttftP99Cut: 2, ofOracle: 0.9 };
+/** Mean requests a second of the bursty and skewed traces for 4 workers (the header says why). */
+const BURSTY_RATE = 12;
+const SKEWED_RATE = 19;
+
+/** The shared Mooncake-format trace, or one of the generated ones. */
+type TraceKind = 'mooncake' | 'conversation' | 'bursty' | 'skewed';
+const TRACE_KINDS: readonly TraceKind[] = ['mooncake', 'conversation', 'bursty', 'skewed'];
 
 interface BenchArgs {
   readonly trace: string;
+  /** Which trace a single run replays (`trace` when mooncake). */
+  readonly kind: TraceKind;
   readonly workers: number;
   readonly profile: string;
   readonly speedup: number;
@@ -63,10 +81,11 @@ interface BenchArgs {
   readonly capacity: number | undefined;
   /** Add one line per change of the tuned prefix-load, each alone. */
   readonly ablation: boolean;
-  /** Replay the generated conversation trace instead of `trace`. */
-  readonly conversation: boolean;
   /** Conversation sessions started per second for 4 workers. */
   readonly sessionsPerSecond: number;
+  /** Mean requests a second of the bursty and skewed traces, for 4 workers. */
+  readonly burstyRate: number;
+  readonly skewedRate: number;
   readonly sweep: boolean;
   readonly sweepWorkers: number[];
   /** The router reads load only as last heard (no `outstandingAtHeartbeat`), as the gateway passes it today. */
@@ -105,6 +124,11 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
     capacity: { type: 'integer', min: 1, help: "batch bound the workers register with (default: the profile's maxNumSeqs)" },
     ablation: { type: 'boolean', help: 'add one line per change of the tuned prefix-load, each alone' },
     conversation: { type: 'boolean', help: 'replay a generated conversation-style trace instead of --trace (seeded by --seed)' },
+    bursty: { type: 'boolean', help: 'replay a generated trace of on/off bursts instead of --trace (seeded by --seed)' },
+    skewed: {
+      type: 'boolean',
+      help: 'replay a generated trace of Zipf-popular prefixes and one-off prompts instead of --trace (seeded by --seed)',
+    },
     'sessions-per-second': {
       type: 'number',
       above: 0,
@@ -112,7 +136,15 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
       value: 'X',
       help: 'conversation sessions started per second, for 4 workers',
     },
-    sweep: { type: 'boolean', help: 'every policy on both traces at each --sweep-workers count, load scaled per worker; one table' },
+    'bursty-rate': {
+      type: 'number',
+      above: 0,
+      default: BURSTY_RATE,
+      value: 'X',
+      help: 'mean requests a second of --bursty, for 4 workers (bursts at 4 times that)',
+    },
+    'skewed-rate': { type: 'number', above: 0, default: SKEWED_RATE, value: 'X', help: 'requests a second of --skewed, for 4 workers' },
+    sweep: { type: 'boolean', help: 'every policy on all four traces at each --sweep-workers count, load scaled per worker; one table' },
     'sweep-workers': { type: 'custom', parse: integerList(1), default: [4, 8, 16], value: '4,8,16', help: 'worker counts of --sweep' },
     'heard-load': {
       type: 'boolean',
@@ -124,8 +156,12 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
 
 function parseBenchArgs(argv: string[]): BenchArgs {
   const { values } = parseArgv(spec, argv);
+  const generated = (['conversation', 'bursty', 'skewed'] as const).filter((k) => values[k]);
+  if (generated.length > 1)
+    throw new UsageError(`give at most one of --conversation, --bursty, --skewed; got ${generated.map((k) => `--${k}`).join(' ')}`);
   return {
     trace: values.trace,
+    kind: generated[0] ?? 'mooncake',
     workers: values.workers,
     profile: values.profile,
     speedup: values.speedup,
@@ -134,8 +170,9 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     hostKvBlocks: values['host-kv-blocks'],
     capacity: values.capacity,
     ablation: values.ablation,
-    conversation: values.conversation,
     sessionsPerSecond: values['sessions-per-second'],
+    burstyRate: values['bursty-rate'],
+    skewedRate: values['skewed-rate'],
     sweep: values.sweep,
     sweepWorkers: values['sweep-workers'],
     heardLoad: values['heard-load'],
@@ -151,9 +188,33 @@ interface LineResult {
 const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
 const count = (x: number) => Math.round(x).toLocaleString('en-US');
 
-/** The conversation trace for `workers` workers: sessions started in proportion to them. */
-function conversationFor(args: BenchArgs, workers: number): TraceRequest[] {
-  return conversationTrace({ ...DEFAULT_CONVERSATION, seed: args.seed, sessionsPerSecond: (args.sessionsPerSecond * workers) / 4 });
+/** The trace of `kind` for `workers` workers: the Mooncake one replayed, or the generated one's arrivals, in proportion to them. */
+function traceFor(args: BenchArgs, kind: TraceKind, workers: number): TraceRequest[] {
+  const perWorkers = (rate: number) => (rate * workers) / 4;
+  switch (kind) {
+    case 'mooncake':
+      return loadTrace(args.trace, perWorkers(args.speedup));
+    case 'conversation':
+      return conversationTrace({ ...DEFAULT_CONVERSATION, seed: args.seed, sessionsPerSecond: perWorkers(args.sessionsPerSecond) });
+    case 'bursty':
+      return burstyTrace({ ...DEFAULT_BURSTY, seed: args.seed, requestsPerSecond: perWorkers(args.burstyRate) });
+    case 'skewed':
+      return skewedTrace({ ...DEFAULT_SKEWED, seed: args.seed, requestsPerSecond: perWorkers(args.skewedRate) });
+  }
+}
+
+/** One line saying how each trace's load was scaled to the workers. */
+function traceDescription(args: BenchArgs, kind: TraceKind): string {
+  switch (kind) {
+    case 'mooncake':
+      return `mooncake = ${path.basename(args.trace)} replayed at ${args.speedup} × workers/4`;
+    case 'conversation':
+      return `conversation = ${args.sessionsPerSecond} × workers/4 sessions a second for ${DEFAULT_CONVERSATION.durationSeconds} s`;
+    case 'bursty':
+      return `bursty = ${args.burstyRate} × workers/4 requests a second on average for ${DEFAULT_BURSTY.durationSeconds} s, bursts at ${DEFAULT_BURSTY.burstFactor}×`;
+    case 'skewed':
+      return `skewed = ${args.skewedRate} × workers/4 requests a second for ${DEFAULT_SKEWED.durationSeconds} s, Zipf ${DEFAULT_SKEWED.zipfExponent} over ${DEFAULT_SKEWED.prefixes} prefixes`;
+  }
 }
 
 /** Every policy over one trace and worker count. */
@@ -180,7 +241,9 @@ function runPolicies(
       loadSinceHeartbeat: !args.heardLoad,
       onSettled: () => progress.tick(),
     });
-    return { line, replay, metrics: policyMetrics(replay, oracle.blocks, oracle.hitRate, profile.prefillTokensPerSecond) };
+    // The host tier only keeps idle prefixes: KV demand is measured against the engine's own KV.
+    const engineKvBlocks = profile.kvBlocks - args.hostKvBlocks;
+    return { line, replay, metrics: policyMetrics(replay, oracle.blocks, oracle.hitRate, profile.prefillTokensPerSecond, engineKvBlocks) };
   });
   progress.finish();
   return results;
@@ -190,9 +253,9 @@ function runPolicies(
 function sweep(args: BenchArgs, profile: EngineProfile): void {
   const out = (s = '') => process.stdout.write(`${s}\n`);
   const cells: { trace: string; workers: number; requests: number; oracleHitRate: number; results: LineResult[] }[] = [];
-  for (const kind of ['mooncake', 'conversation'] as const) {
+  for (const kind of TRACE_KINDS) {
     for (const workers of args.sweepWorkers) {
-      const trace = kind === 'mooncake' ? loadTrace(args.trace, (args.speedup * workers) / 4) : conversationFor(args, workers);
+      const trace = traceFor(args, kind, workers);
       const oracle = infiniteCacheCeiling(trace);
       cells.push({
         trace: kind,
@@ -203,16 +266,15 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
       });
     }
   }
-  out(
-    `traces: mooncake = ${path.basename(args.trace)} replayed at ${args.speedup} × workers/4; conversation = generated (seed ${args.seed}), ${args.sessionsPerSecond} × workers/4 sessions a second for ${DEFAULT_CONVERSATION.durationSeconds} s`,
-  );
+  out(`traces (generated ones seeded ${args.seed}): ${TRACE_KINDS.map((k) => traceDescription(args, k)).join('; ')}`);
   out(
     `workers: ${profile.name}, prefill ${count(profile.prefillTokensPerSecond)} tok/s, KV ${count(profile.kvBlocks)} blocks of ${profile.blockSize} tokens (GPU + host tier); heartbeats every ~${formatNumber(args.heartbeatMs / 1000)} s`,
   );
   out(
     "idle-while-queued picks: requests sent to a worker with requests waiting while another had nothing running or waiting (the engines' state at the pick); " +
       'lost: of those, the ones whose first token came later than the idle worker would have given it (its prefill of the uncached prompt, alone); ' +
-      'idle-while-queued %: share of arrivals at which such a pair existed, whatever the pick; unused: workers that got no request',
+      'idle-while-queued %: share of arrivals at which such a pair existed, whatever the pick; unused: workers that got no request; ' +
+      "KV load: KV blocks running requests held (mean over heartbeats) over the engines' own KV, host tier not counted",
   );
   out();
   const headers = [
@@ -230,6 +292,7 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
     'lost',
     'idle-while-queued %',
     'unused',
+    'KV load %',
     'prefill load %',
   ];
   const rows: (string | number)[][] = [];
@@ -253,6 +316,7 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
         m.queuedPicksWhileIdleLost,
         m.idleWhileQueued * 100,
         m.unusedWorkers,
+        m.kvLoad * 100,
         m.prefillLoad * 100,
       ]);
       if (!line.prefixAware) continue;
@@ -263,7 +327,7 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
         check: `TTFT p99 <= least-outstanding's (${formatNumber(m.ttft.p99)} vs ${formatNumber(lo.ttft.p99)} s)`,
         pass: m.ttft.p99 <= lo.ttft.p99,
       });
-      if (rr.prefillLoad >= 0.7)
+      if (rr.prefillLoad >= 0.7 || rr.kvLoad >= 0.7)
         checks.push({
           cell: where,
           policy: line.name,
@@ -279,14 +343,14 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
       checks.push({
         cell: where,
         policy: line.name,
-        check: `no pick to a queued worker while another idles that the prefix saving did not pay for (${count(m.queuedPicksWhileIdleLost)} of ${count(m.queuedPicksWhileIdle)} picks; ${m.unusedWorkers} unused)`,
-        pass: m.queuedPicksWhileIdleLost === 0 && m.unusedWorkers === 0,
+        check: `no pick to a queued worker while another idles (${count(m.queuedPicksWhileIdle)} picks, ${count(m.queuedPicksWhileIdleLost)} lost; ${m.unusedWorkers} unused)`,
+        pass: m.queuedPicksWhileIdle === 0 && m.unusedWorkers === 0,
       });
     }
   }
   out(renderTable(headers, rows));
   out();
-  out("targets per cell (prefix-aware policies; 'loaded' = round-robin's prefill load >= 70 %)");
+  out("targets per cell (prefix-aware policies; 'loaded' = round-robin's KV load or prefill load >= 70 %)");
   for (const c of checks) out(`${c.pass ? 'PASS' : 'FAIL'}  ${c.cell.padEnd(17)} ${c.policy.trim().padEnd(18)} ${c.check}`);
   const file = writeReport('routing-sweep', {
     args,
@@ -296,7 +360,7 @@ function sweep(args: BenchArgs, profile: EngineProfile): void {
       blockSize: profile.blockSize,
       prefillTokensPerSecond: profile.prefillTokensPerSecond,
     },
-    conversation: DEFAULT_CONVERSATION,
+    generated: { conversation: DEFAULT_CONVERSATION, bursty: DEFAULT_BURSTY, skewed: DEFAULT_SKEWED },
     cells: cells.map((c) => ({
       trace: c.trace,
       workers: c.workers,
@@ -314,7 +378,7 @@ function main(): void {
   const fitted = findProfile(args.profile);
   const profile: EngineProfile = { ...fitted, kvBlocks: fitted.kvBlocks + args.hostKvBlocks };
   if (args.sweep) return sweep(args, profile);
-  const trace = args.conversation ? conversationFor(args, args.workers) : loadTrace(args.trace, args.speedup);
+  const trace = traceFor(args, args.kind, args.workers);
   const traceBlocksPerWorker = Math.floor((profile.kvBlocks * profile.blockSize) / TRACE_BLOCK_TOKENS);
   const engineTraceBlocksPerWorker = Math.floor((fitted.kvBlocks * fitted.blockSize) / TRACE_BLOCK_TOKENS);
   const oracle = infiniteCacheCeiling(trace);
@@ -325,9 +389,9 @@ function main(): void {
 
   const out = (s = '') => process.stdout.write(`${s}\n`);
   out(
-    args.conversation
-      ? `trace: conversation (generated, seed ${args.seed}), ${count(trace.length)} requests over ${formatNumber(span)} s, ${formatNumber((args.sessionsPerSecond * args.workers) / 4)} sessions a second`
-      : `trace: ${path.basename(args.trace)}, ${count(trace.length)} requests over ${formatNumber(span * args.speedup)} s, replayed at ${args.speedup}× (${formatNumber(span)} s)`,
+    args.kind === 'mooncake'
+      ? `trace: ${path.basename(args.trace)}, ${count(trace.length)} requests over ${formatNumber(span * args.speedup)} s, replayed at ${args.speedup}× (${formatNumber(span)} s)`
+      : `trace: ${args.kind} (generated, seed ${args.seed}, scaled to ${args.workers} workers: ${traceDescription(args, args.kind)}), ${count(trace.length)} requests over ${formatNumber(span)} s`,
   );
   out(
     `workers: ${args.workers} × ${profile.name} (prefill ${count(profile.prefillTokensPerSecond)} tok/s, capacity ${args.capacity ?? profile.maxNumSeqs}), ` +
@@ -363,6 +427,7 @@ function main(): void {
     'idle-while-queued %',
     'req/s',
     'tok/s',
+    'KV load %',
     'prefill load %',
     'failed',
   ];
@@ -384,6 +449,7 @@ function main(): void {
         m.idleWhileQueued * 100,
         m.requestsPerSecond,
         Math.round(m.tokensPerSecond),
+        m.kvLoad * 100,
         m.prefillLoad * 100,
         m.failed,
       ]),
@@ -439,7 +505,13 @@ function main(): void {
       traceBlocksPerWorker,
       prefillTokensPerSecond: profile.prefillTokensPerSecond,
     },
-    trace: { file: args.trace, requests: trace.length, replaySeconds: span, promptBlocks: oracle.blocks },
+    trace: {
+      kind: args.kind,
+      file: args.kind === 'mooncake' ? args.trace : undefined,
+      requests: trace.length,
+      replaySeconds: span,
+      promptBlocks: oracle.blocks,
+    },
     oracle,
     ceilings: { pooledKv: pooled, pooledEngineKv: pooledEngine },
     policies: results.map(({ line, metrics, replay }) => ({

@@ -45,6 +45,8 @@ export interface WorkerTotals {
   readonly indexedBlocks: number;
   /** Most KV blocks running requests held at any heartbeat (idle cached prefixes not counted). */
   readonly peakKvBlocksInUse: number;
+  /** Mean over its heartbeats of the KV blocks running requests held: the worker's KV demand. */
+  readonly meanKvBlocksInUse: number;
 }
 
 export interface ReplayResult {
@@ -71,6 +73,8 @@ class WorkerSlot {
   /** `outstanding` when the last heartbeat was taken. */
   outstandingAtHeartbeat = 0;
   peakKvBlocksInUse = 0;
+  kvBlocksInUseSum = 0;
+  heartbeats = 0;
   nextHeartbeat: number;
 
   constructor(
@@ -86,6 +90,8 @@ class WorkerSlot {
     this.heard = { running: s.running, waiting: s.waiting, kvCacheUsage: s.kvUsage };
     this.outstandingAtHeartbeat = this.outstanding;
     this.peakKvBlocksInUse = Math.max(this.peakKvBlocksInUse, s.kvBlocksUsed);
+    this.kvBlocksInUseSum += s.kvBlocksUsed;
+    this.heartbeats += 1;
   }
 
   endpoint(model: string, capacity: number, loadSinceHeartbeat: boolean): Endpoint {
@@ -265,6 +271,7 @@ export function replayCluster(spec: ReplaySpec): ReplayResult {
         preemptions: snap.preemptions,
         indexedBlocks: state.prefixIndex.blockCount(s.id),
         peakKvBlocksInUse: s.peakKvBlocksInUse,
+        meanKvBlocksInUse: s.kvBlocksInUseSum / Math.max(1, s.heartbeats),
       };
     }),
   };

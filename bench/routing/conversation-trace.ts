@@ -1,4 +1,5 @@
-import { Rng, seededRng } from '../lib/arrivals';
+import { seededRng } from '../lib/arrivals';
+import { exponential, logNormal } from './draws';
 import { TRACE_BLOCK_TOKENS, TraceRequest } from './trace';
 
 /**
@@ -43,14 +44,6 @@ export const DEFAULT_CONVERSATION: Omit<ConversationSpec, 'sessionsPerSecond'> =
   maxTurns: 64,
   maxPromptTokens: 32_768,
 };
-
-const exponential = (rng: Rng, mean: number) => -Math.log(1 - rng()) * mean;
-
-/** Log-normal with the given mean and sigma, at least 1. */
-function logNormal(rng: Rng, mean: number, sigma = 0.8): number {
-  const normal = Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-  return Math.max(1, Math.round(mean * Math.exp(sigma * normal - (sigma * sigma) / 2)));
-}
 
 /** Block ids: system prompt k's blocks, then each session's own, far apart so they never collide. */
 const SYSTEM_BLOCK_BASE = 1_000_000_000;

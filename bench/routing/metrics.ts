@@ -21,6 +21,8 @@ export interface PolicyMetrics {
   readonly tokensPerSecond: number;
   /** Uncached prompt tokens over what the workers could prefill in the makespan: how hard routing made them work. */
   readonly prefillLoad: number;
+  /** KV blocks running requests held, averaged over heartbeats, over the workers' engine KV (host tier not counted): KV demand. */
+  readonly kvLoad: number;
   /** Share of arrivals at which a worker idled while another had a queue. */
   readonly idleWhileQueued: number;
   /** Picks that went to a worker with a queue while another worker sat idle: what routing alone could have avoided. */
@@ -36,6 +38,7 @@ export function policyMetrics(
   totalBlocks: number,
   oracleHitRate: number,
   prefillTokensPerSecond: number,
+  engineKvBlocks: number,
 ): PolicyMetrics {
   const done = result.outcomes.filter((o) => o.finishedSeconds !== undefined && o.firstTokenSeconds !== undefined);
   const ttft = done.map((o) => (o.firstTokenSeconds as number) - o.arrivalSeconds);
@@ -62,6 +65,7 @@ export function policyMetrics(
     requestsPerSecond: done.length / makespan,
     tokensPerSecond: tokens / makespan,
     prefillLoad: uncached / (prefillTokensPerSecond * result.workers.length * makespan),
+    kvLoad: result.workers.reduce((sum, w) => sum + w.meanKvBlocksInUse, 0) / (engineKvBlocks * result.workers.length),
     idleWhileQueued: result.idleWhileQueued,
     queuedPicksWhileIdle: result.queuedPicksWhileIdle,
     queuedPicksWhileIdleLost: result.queuedPicksWhileIdleLost,
