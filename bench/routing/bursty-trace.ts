@@ -60,24 +60,26 @@ export function burstyTrace(spec: BurstySpec): TraceRequest[] {
     throw new Error(
       `burstFactor × burstShare must be below 1 (the quiet rate would be negative), got ${spec.burstFactor * spec.burstShare}`,
     );
-  const rng = seededRng(spec.seed);
+  // The on/off schedule has its own stream, so the bursts fall at the same times whatever the rate.
+  const schedule = seededRng(spec.seed);
+  const rng = seededRng(spec.seed + 0x9e3779b9);
   const burstRate = spec.requestsPerSecond * spec.burstFactor;
   const quietRate = (spec.requestsPerSecond * (1 - spec.burstShare * spec.burstFactor)) / (1 - spec.burstShare);
   const quietSeconds = (spec.burstSeconds * (1 - spec.burstShare)) / spec.burstShare;
   const systemBlocks = Math.max(1, Math.round(spec.systemPromptTokens / TRACE_BLOCK_TOKENS));
   const requests: TraceRequest[] = [];
-  let bursting = rng() < spec.burstShare;
-  let firing = Math.floor(rng() * spec.applications);
+  let bursting = schedule() < spec.burstShare;
+  let firing = Math.floor(schedule() * spec.applications);
   let t = 0;
-  let stateEnds = exponential(rng, bursting ? spec.burstSeconds : quietSeconds);
+  let stateEnds = exponential(schedule, bursting ? spec.burstSeconds : quietSeconds);
   while (t < spec.durationSeconds) {
     const gap = exponential(rng, 1 / (bursting ? burstRate : quietRate));
     // Both states are memoryless: an arrival that would fall past the switch is redrawn at the new rate.
     if (t + gap >= stateEnds) {
       t = stateEnds;
       bursting = !bursting;
-      if (bursting) firing = Math.floor(rng() * spec.applications);
-      stateEnds = t + exponential(rng, bursting ? spec.burstSeconds : quietSeconds);
+      if (bursting) firing = Math.floor(schedule() * spec.applications);
+      stateEnds = t + exponential(schedule, bursting ? spec.burstSeconds : quietSeconds);
       continue;
     }
     t += gap;

@@ -40,18 +40,22 @@ describe('skewedTrace', () => {
     /** A block's group: its prefix, or the request it belongs to alone. */
     const group = (b: number) => Math.floor(b / 1000);
     const prefixLength = new Map<number, number>();
-    const owner = new Map<number, string>();
+    const owned = new Set<number>();
+    let wrongLength = 0;
+    let lengthChanged = 0;
+    let sharedOwn = 0;
     for (const r of trace) {
-      expect(r.blocks.length).toBe(Math.floor(r.promptTokens / 512));
+      if (r.blocks.length !== Math.floor(r.promptTokens / 512)) wrongLength += 1;
       const shared = r.blocks.filter((b) => group(b) === group(r.blocks[0]) && (byPrefix.get(r.blocks[0]) ?? 0) > 1).length;
       if (shared > 0) {
-        expect(prefixLength.get(group(r.blocks[0])) ?? shared).toBe(shared);
+        if ((prefixLength.get(group(r.blocks[0])) ?? shared) !== shared) lengthChanged += 1;
         prefixLength.set(group(r.blocks[0]), shared);
       }
       for (const b of r.blocks.slice(shared)) {
-        expect(owner.get(b)).toBeUndefined();
-        owner.set(b, r.id);
+        if (owned.has(b)) sharedOwn += 1;
+        owned.add(b);
       }
     }
+    expect({ wrongLength, lengthChanged, sharedOwn }).toEqual({ wrongLength: 0, lengthChanged: 0, sharedOwn: 0 });
   });
 });
