@@ -14,6 +14,7 @@ import {
   DEFAULT_BLOCK_TOKENS,
   DEFAULT_DECODE_SLOWDOWN,
   DEFAULT_PREFILL_TOKENS_PER_SECOND,
+  DEFAULT_STEP_SECONDS,
   PrefillBacklog,
   predictedTtftScorer,
 } from '../scorers/predicted-ttft.scorer';
@@ -33,6 +34,7 @@ export const DEFAULT_YIELD_AT_QUEUE = 4;
 
 const positiveNumber: ParamCheck = (v) =>
   typeof v === 'number' && Number.isFinite(v) && v > 0 ? undefined : `must be a positive number, got ${show(v)}`;
+const nonNegativeNumber: ParamCheck = (v) => (typeof v === 'number' && v >= 0 ? undefined : `must be a number >= 0, got ${show(v)}`);
 const positiveInteger: ParamCheck = (v) =>
   Number.isInteger(v) && (v as number) > 0 ? undefined : `must be a positive integer, got ${show(v)}`;
 const seed: ParamCheck = (v) =>
@@ -70,7 +72,8 @@ export const scorerCatalog: { readonly [N in ScorerName]: CatalogEntry<Extract<S
       capacityBlocks: positiveInteger,
       blockTokens: positiveNumber,
       prefillTokensPerSecond: positiveNumber,
-      decodeSlowdown: (v) => (typeof v === 'number' && v >= 0 ? undefined : `must be a number >= 0, got ${show(v)}`),
+      decodeSlowdown: nonNegativeNumber,
+      stepSeconds: nonNegativeNumber,
     },
     build: (c, state) =>
       predictedTtftScorer({
@@ -79,6 +82,7 @@ export const scorerCatalog: { readonly [N in ScorerName]: CatalogEntry<Extract<S
         blockTokens: c.blockTokens ?? DEFAULT_BLOCK_TOKENS,
         prefillTokensPerSecond: c.prefillTokensPerSecond ?? DEFAULT_PREFILL_TOKENS_PER_SECOND,
         decodeSlowdown: c.decodeSlowdown ?? DEFAULT_DECODE_SLOWDOWN,
+        stepSeconds: c.stepSeconds ?? DEFAULT_STEP_SECONDS,
       }),
   },
 };

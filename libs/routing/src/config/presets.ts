@@ -22,9 +22,11 @@ export const routingPresets = {
     ],
     picker: { name: 'max-score', tieBreak: 'random', seed: 0 },
   },
-  // Each worker's predicted time to first token, prefix hits counted as prefill saved (predicted-ttft.scorer.ts).
-  // The default: on the Mooncake and conversation traces at 4, 8 and 16 workers, its TTFT p99 was the lowest
-  // in all 6 cells, with hits >= 91 % of the oracle's (bench:routing --sweep).
+  // Each worker's predicted time to first token, prefix hits counted as prefill saved, and no request sent to a
+  // worker with a queue while another idles (predicted-ttft.scorer.ts). The default: on the Mooncake, conversation,
+  // bursty and skewed traces at 4, 8 and 16 workers (bench:routing --sweep) it made no such pick; its TTFT p99 was the
+  // lowest in 10 of 12 cells, up to 7 % above round-robin's on the bursty trace (where the policies differ by noise,
+  // the system prompts being cached everywhere); hits >= 94 % of the oracle's but on Mooncake at 4 workers (89 %).
   'predicted-ttft': {
     filters: serving,
     scorers: [{ name: 'predicted-ttft', weight: 1, capacityBlocks: 4096 }],

@@ -25,6 +25,8 @@ export type ScorerConfig =
       readonly prefillTokensPerSecond?: number;
       /** How much longer prefill takes beside a full decode batch (0.5: 1.5×). */
       readonly decodeSlowdown?: number;
+      /** Longest engine step: a request sent to a busy worker may wait this long for the step in flight before it starts. */
+      readonly stepSeconds?: number;
     };
 
 export type PickerConfig =

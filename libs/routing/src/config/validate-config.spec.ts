@@ -50,6 +50,11 @@ describe('validateRoutingConfig', () => {
       ['scorers[0].capacityBlocks must be a positive integer, got 2.5'],
     ],
     [
+      'a negative engine step',
+      { ...ok, scorers: [{ name: 'predicted-ttft', weight: 1, stepSeconds: -0.1 }] },
+      ['scorers[0].stepSeconds must be a number >= 0, got -0.1'],
+    ],
+    [
       'a parameter of another scorer',
       { ...ok, scorers: [{ name: 'kv-cache', weight: 1, threshold: 3 }] },
       ['scorers[0].threshold is not a known key (expected name, weight)'],

@@ -7,10 +7,17 @@ import { PrefillBacklog, predictedTtftScorer } from './predicted-ttft.scorer';
 const RATE = 1000;
 const BLOCK = 100;
 
-function scorerWith(held: Record<string, number[]>, decodeSlowdown = 0) {
+function scorerWith(held: Record<string, number[]>, decodeSlowdown = 0, stepSeconds = 0) {
   const index = new PrefixIndex(100);
   for (const [id, blocks] of Object.entries(held)) index.record(id, blocks);
-  return predictedTtftScorer({ index, backlog: new PrefillBacklog(), blockTokens: BLOCK, prefillTokensPerSecond: RATE, decodeSlowdown });
+  return predictedTtftScorer({
+    index,
+    backlog: new PrefillBacklog(),
+    blockTokens: BLOCK,
+    prefillTokensPerSecond: RATE,
+    decodeSlowdown,
+    stepSeconds,
+  });
 }
 
 /** Score of `a` against `b`, for a 10-block prompt [1..10]. */
@@ -43,13 +50,15 @@ describe('predictedTtftScorer', () => {
     expect(scoreOfA(held, a, b, slowdown)).toBeCloseTo(score, 9);
   });
 
-  it('a prefix hit wins while the holder queues less prefill than it saves, and loses once it queues more', () => {
+  it('against a busy worker, a prefix hit wins while the holder queues less prefill than it saves, and loses once it queues more', () => {
     const prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     const scorer = scorerWith({ a: prompt });
     const clock = 10_000;
     // Route 5 blocks of other prompts to a at one instant: 0.5 s of prefill queued before the hit saves 1 s.
     scorer.onPicked(request({ prefixBlocks: [21, 22, 23, 24, 25], arrivedAt: clock }), endpoint('a', { outstanding: 0 }));
-    let scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 1 }), endpoint('b')]);
+    // b runs a request (its heartbeat says so): not idle, so a's queue is weighed against its saving.
+    const b = endpoint('b', { running: 1 });
+    let scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 1 }), b]);
     expect(scores.get('a')).toBe(1);
     expect(scores.get('b')).toBeCloseTo(0.601 / 1.1, 9);
     // 15 more blocks: 2 s queued on a, more than the 1 s its cache saves, so the idle b wins (a: 2.001 s).
@@ -57,7 +66,7 @@ describe('predictedTtftScorer', () => {
       request({ prefixBlocks: [31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45], arrivedAt: clock }),
       endpoint('a', { outstanding: 1 }),
     );
-    scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 2 }), endpoint('b')]);
+    scores = scorer.score(request({ prefixBlocks: prompt, arrivedAt: clock }), [endpoint('a', { outstanding: 2 }), b]);
     expect(scores.get('b')).toBe(1);
     expect(scores.get('a')).toBeCloseTo(1.1 / 2.101, 9);
   });
@@ -86,14 +95,14 @@ describe('predictedTtftScorer', () => {
     expect(scores.get('a')).toBeCloseTo(0.3 / 1.5, 9);
   });
 
-  describe('while a worker idles, one with a queue wins only by an earlier predicted first token', () => {
+  describe('while a worker idles, one still prefilling (nothing waiting) wins only by an earlier predicted first token', () => {
     const prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-    /** `a` with `queuedBlocks` blocks of prefill routed to it just now (its queue) and holding `heldByA` of the prompt; `b` idle. */
+    /** `a` with `queuedBlocks` blocks of prefill still to do (sent 1 s ago while it idled, 10 blocks since done) and holding `heldByA` of the prompt; `b` idle. */
     function scores(queuedBlocks: number, heldByA: number[], b: Partial<Endpoint> = {}, heldByB: number[] = []) {
       const scorer = scorerWith({ a: heldByA, b: heldByB });
       if (queuedBlocks > 0) {
-        const other = Array.from({ length: queuedBlocks }, (_, i) => 100 + i);
-        scorer.onPicked(request({ prefixBlocks: other, arrivedAt: 5_000 }), endpoint('a'));
+        const other = Array.from({ length: queuedBlocks + 10 }, (_, i) => 100 + i);
+        scorer.onPicked(request({ prefixBlocks: other, arrivedAt: 4_000 }), endpoint('a'));
       }
       const got = scorer.score(request({ prefixBlocks: prompt, arrivedAt: 5_000 }), [
         endpoint('a', { outstanding: queuedBlocks > 0 ? 1 : 0 }),
@@ -128,6 +137,97 @@ describe('predictedTtftScorer', () => {
       const got = scorer.score(request({ prefixBlocks: prompt }), [endpoint('a', { outstanding: 6, running: 6 }), endpoint('b')]);
       expect(got.get('b')).toBe(1);
       expect(got.get('a')).toBeLessThan(1 - 1e-9);
+    });
+  });
+
+  describe('while a worker idles, one with a queue never wins, whatever its prefix saves', () => {
+    const prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const NOW = 10_000;
+    /** A request sent to `a` `msAgo` before the pick: `blocks` uncached blocks of another prompt (0: this prompt, all held). */
+    type Sent = readonly [blocks: number, msAgo: number];
+
+    /**
+     * a holds the whole prompt (0.001 s), b holds none (1 s): a wins on prediction unless it has a queue
+     * while b idles. `sent` go to a in order, each while a holds the ones before (plus `busy`'s request of
+     * another gateway, which keeps a from being idle); steps last at most 0.1 s.
+     */
+    function winner(sent: readonly Sent[], a: Partial<Endpoint> = {}, b: Partial<Endpoint> = {}, busy = false): 'a' | 'b' {
+      const scorer = scorerWith({ a: prompt }, 0, 0.1);
+      const other = busy ? { running: 1 } : {};
+      sent.forEach(([blocks, msAgo], i) => {
+        const prefix = blocks === 0 ? prompt : Array.from({ length: blocks }, (_, k) => 100 * (i + 1) + k);
+        scorer.onPicked(request({ prefixBlocks: prefix, arrivedAt: NOW - msAgo }), endpoint('a', { outstanding: i, ...other }));
+      });
+      const got = scorer.score(request({ prefixBlocks: prompt, arrivedAt: NOW }), [
+        endpoint('a', { outstanding: sent.length, ...other, ...a }),
+        endpoint('b', b),
+      ]);
+      expect(got.get('a')).not.toBeCloseTo(got.get('b')!, 9);
+      return got.get('a')! > got.get('b')! ? 'a' : 'b';
+    }
+
+    it.each<[string, readonly Sent[], Partial<Endpoint>, Partial<Endpoint>, boolean, 'a' | 'b']>([
+      ['both idle: a wins by its prefix', [], {}, {}, false, 'a'],
+      ['a prefills 0.5 s sent 1 ms ago while it idled (started, nothing waits): 0.5 s against 1 s, a', [[5, 1]], {}, {}, false, 'a'],
+      [
+        'a got a second request 0.1 s ago, behind 0.5 s of prefill: it waits there until ~0.6 s, b',
+        [
+          [5, 100],
+          [1, 100],
+        ],
+        {},
+        {},
+        false,
+        'b',
+      ],
+      [
+        'the same 0.8 s ago: both started by now, a',
+        [
+          [5, 800],
+          [1, 800],
+        ],
+        {},
+        {},
+        false,
+        'a',
+      ],
+      [
+        'a sent a whole hit 50 ms ago while busy: done prefilling, it may still wait for the step in flight, b',
+        [[0, 50]],
+        {},
+        {},
+        true,
+        'b',
+      ],
+      ['the same 150 ms ago, past a step: started by now, a', [[0, 150]], {}, {}, true, 'a'],
+      ['the same sent while a idled: started at once, a', [[0, 50]], {}, {}, false, 'a'],
+      ['a request sent to a this very instant while it idled: not started before this pick, b', [[0, 0]], {}, {}, false, 'b'],
+      ["a's heartbeat shows a queue (another gateway's requests, none routed here yet): b", [], { running: 1, waiting: 1 }, {}, false, 'b'],
+      ['our requests on a exceed its capacity: b', [], { outstanding: 9, running: 8 }, {}, false, 'b'],
+      [
+        'b runs a request, so no worker idles: a wins by its prefix over its queue',
+        [
+          [5, 100],
+          [1, 100],
+        ],
+        {},
+        { running: 1 },
+        false,
+        'a',
+      ],
+      [
+        "b's heartbeat shows 2 running, both ours and finished since (outstandingAtHeartbeat 2): idle now, b",
+        [
+          [5, 100],
+          [1, 100],
+        ],
+        {},
+        { running: 2, outstandingAtHeartbeat: 2 },
+        false,
+        'b',
+      ],
+    ])('%s', (_case, sent, a, b, busy, expected) => {
+      expect(winner(sent, a, b, busy)).toBe(expected);
     });
   });
 

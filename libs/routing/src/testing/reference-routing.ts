@@ -149,8 +149,9 @@ function predictedTtft(
   blockTokens: number,
   prefillTokensPerSecond: number,
   decodeSlowdown: number,
+  stepSeconds: number,
 ): RefScorer {
-  const backlog = new Map<string, { tokens: number; atMs: number }>();
+  const backlog = new Map<string, { tokens: number; atMs: number; startsByMs: number }>();
   let meanTokens = 0;
   let routed = 0;
   const pending = (e: Endpoint, nowMs: number, slowdown: number) => {
@@ -170,22 +171,30 @@ function predictedTtft(
       const predicted = es.map((e) => {
         const s = slowdownOf(e);
         const p = pending(e, req.arrivedAt, s);
-        return { seconds: ((p + uncached(req, e)) / prefillTokensPerSecond) * s, queued: p > 0 };
+        const b = backlog.get(e.id);
+        const queued = queuedRequests(e) > 0 || (b !== undefined && e.outstanding > 0 && req.arrivedAt <= b.startsByMs);
+        return { seconds: ((p + uncached(req, e)) / prefillTokensPerSecond) * s, prefilling: p > 0, queued };
       });
       const best = Math.min(...predicted.map((p) => p.seconds));
       const idle = predicted.reduce((min, p, i) => (isIdle(es[i]) ? Math.min(min, p.seconds) : min), Infinity);
       const idleScore = (best + floor) / (idle + floor);
       return new Map(
         es.map((e, i) => {
-          const { seconds, queued } = predicted[i];
+          const { seconds, prefilling, queued } = predicted[i];
           const score = (best + floor) / (seconds + floor);
-          return [e.id, queued && seconds >= idle ? Math.min(score, idleScore * YIELD) : score];
+          const yields = idle < Infinity && (queued || (prefilling && seconds >= idle));
+          return [e.id, yields ? Math.min(score, idleScore * YIELD) : score];
         }),
       );
     },
     onPicked: (req, e) => {
       const tokens = uncached(req, e);
-      backlog.set(e.id, { tokens: pending(e, req.arrivedAt, slowdownOf(e)) + tokens, atMs: req.arrivedAt });
+      const s = slowdownOf(e);
+      const ahead = pending(e, req.arrivedAt, s);
+      // to an idle worker it starts at once; to a busy one after the step in flight and the prefill ahead
+      const startsByMs = isIdle(e) ? req.arrivedAt : req.arrivedAt + stepSeconds * 1000 + (ahead / prefillTokensPerSecond) * s * 1000;
+      const before = backlog.get(e.id)?.startsByMs ?? -Infinity;
+      backlog.set(e.id, { tokens: ahead + tokens, atMs: req.arrivedAt, startsByMs: Math.max(before, startsByMs) });
       routed += 1;
       meanTokens += (tokens - meanTokens) / routed;
       index.record(e.id, req.prefixBlocks);
@@ -219,7 +228,7 @@ function scorerOf(c: RoutingConfig['scorers'][number], index: ReferencePrefixInd
       };
     }
     case 'predicted-ttft':
-      return predictedTtft(index, c.blockTokens ?? 64, c.prefillTokensPerSecond ?? 20_000, c.decodeSlowdown ?? 4);
+      return predictedTtft(index, c.blockTokens ?? 64, c.prefillTokensPerSecond ?? 20_000, c.decodeSlowdown ?? 4, c.stepSeconds ?? 0.02);
   }
 }
 
