@@ -20,7 +20,8 @@
  * its own outstanding count per worker, updated at once, and running/waiting/KV usage as of each
  * worker's last heartbeat (gaps drawn within ±1/3 of --heartbeat-ms; 0 reads the engines live),
  * plus its outstanding count as of that heartbeat (`outstandingAtHeartbeat`), so the policy reads
- * each worker's load now; `--heard-load` leaves that out, as the gateway passes endpoints today.
+ * each worker's load now, as the gateway does (it notes its outstanding count at each heartbeat it applies);
+ * `--heard-load` leaves that out, as the gateway did before.
  * The oracle is one infinite prefix cache that sees every request: no routing can hit more.
  *
  * Defaults and why: a100-qwen2.5-3b, the GPU profile with the most KV and the fastest prefill, since the
@@ -88,7 +89,7 @@ interface BenchArgs {
   readonly skewedRate: number;
   readonly sweep: boolean;
   readonly sweepWorkers: number[];
-  /** The router reads load only as last heard (no `outstandingAtHeartbeat`), as the gateway passes it today. */
+  /** The router reads load only as last heard (no `outstandingAtHeartbeat`), as the gateway did before it noted it. */
   readonly heardLoad: boolean;
 }
 
@@ -148,7 +149,7 @@ simulated workers in virtual time; the header of bench/routing.ts explains the d
     'sweep-workers': { type: 'custom', parse: integerList(1), default: [4, 8, 16], value: '4,8,16', help: 'worker counts of --sweep' },
     'heard-load': {
       type: 'boolean',
-      help: "the router reads workers' load only as last heard, as the gateway does today (no outstanding count as of each heartbeat)",
+      help: "the router reads workers' load only as last heard (no outstanding count as of each heartbeat), as the gateway did before it noted one",
     },
   },
   epilogue: 'Table and PASS/FAIL on stdout, progress on stderr, JSON to artifacts/bench/routing.json.',

@@ -53,6 +53,11 @@ export class RoutingService {
   private readonly lanesSpec: BatchLaneSpec;
   private readonly usesPrefix: boolean;
   private readonly outstanding = new Map<string, number>();
+  /**
+   * `outstanding` when each worker's last heartbeat was applied (absent: 0), so routing reads a worker's load now:
+   * the heartbeat's requests beyond ours as heard, ours as they are (see `outstandingAtHeartbeat` in @maas/routing).
+   */
+  private readonly atHeartbeat = new Map<string, number>();
   private readonly batchOutstanding = new Map<string, number>();
   /** Batch slots held by admitted requests (request id → model) until they are sent to a worker. */
   private readonly batchHolds = new Map<string, string>();
@@ -75,6 +80,11 @@ export class RoutingService {
       ...(adaptive ? { batchLimit: (model: string, workerId: string) => this.batchLimits.get(model)?.get(workerId) } : {}),
       batchPool: (workerId: string) => this.registry.worker(workerId)?.registration.pool === 'batch',
     };
+    registry.onHeartbeat((workerId) => {
+      const n = this.outstanding.get(workerId);
+      if (n) this.atHeartbeat.set(workerId, n);
+      else this.atHeartbeat.delete(workerId);
+    });
     const parts = this.policy.pipeline.parts;
     this.pipeline = new RoutingPipeline({
       ...parts,
@@ -113,13 +123,23 @@ export class RoutingService {
     );
   }
 
-  /** The registry's view of a worker plus this gateway's own requests there and its failure mark. */
+  /**
+   * The registry's view of a worker plus this gateway's own requests there, as they are now and as they were at its
+   * last heartbeat, and its failure mark. With none of ours then or now the heartbeat alone says the same.
+   */
   private endpoint(base: Endpoint): Endpoint {
     const outstanding = this.outstanding.get(base.id) ?? 0;
     const failed = this.failedUntil.get(base.id);
-    if (outstanding === 0 && failed === undefined) return base;
+    const atHeartbeat = this.atHeartbeat.get(base.id) ?? 0;
+    if (outstanding === 0 && atHeartbeat === 0 && failed === undefined) return base;
     const batch = this.batchOutstanding.get(base.id);
-    return { ...base, outstanding, failedUntil: failed, ...(batch ? { batchOutstanding: batch } : {}) };
+    return {
+      ...base,
+      outstanding,
+      outstandingAtHeartbeat: atHeartbeat,
+      failedUntil: failed,
+      ...(batch ? { batchOutstanding: batch } : {}),
+    };
   }
 
   private endpointsOf(model: string): Endpoint[] {

@@ -64,6 +64,8 @@ const enum WorkerEvent {
 @Injectable()
 export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly replica = new RegistryReplica();
+  /** Told of every heartbeat applied, with its worker's id (routing notes its own load there then). */
+  private readonly heartbeatListeners: ((workerId: string) => void)[] = [];
   private readonly catalogue = new ModelCatalogue(CATALOGUE_STALE_MS);
   private readonly waiters = new Map<string, Set<() => void>>();
   private sweepTimer?: NodeJS.Timeout;
@@ -188,6 +190,11 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
     this.take(WorkerEvent.Heartbeat, msg);
   }
 
+  /** Calls `listener` with the worker's id each time one of its heartbeats is applied to the replica. */
+  onHeartbeat(listener: (workerId: string) => void): void {
+    this.heartbeatListeners.push(listener);
+  }
+
   draining(msg: WorkerDraining): void {
     this.take(WorkerEvent.Draining, msg);
   }
@@ -238,6 +245,7 @@ export class WorkerRegistryService implements OnApplicationBootstrap, OnApplicat
       case WorkerEvent.Heartbeat: {
         const beat = msg as WorkerHeartbeat;
         if (this.replica.heartbeat(beat, now)) this.wake(this.replica.get(beat.workerId)!);
+        for (const listener of this.heartbeatListeners) listener(beat.workerId);
         return;
       }
       case WorkerEvent.Registered: {
