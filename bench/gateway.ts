@@ -94,7 +94,7 @@ concurrencies, streamed and not; the header of bench/gateway.ts explains the set
     'no-baseline': { type: 'boolean', help: 'skip the bare node:http proxy measured as the floor' },
     'no-portkey': { type: 'boolean', help: "skip Portkey's open-source gateway (@portkey-ai/gateway) as a peer" },
     'initial-warmup-seconds': { type: 'number', min: 0, default: 3, value: 'S', help: 'once at the start, per proxy, both modes' },
-    'stack-only': { type: 'boolean', help: 'start the stack, print its URLs and a key, wait for Ctrl-C (profiling)' },
+    'stack-only': { type: 'boolean', help: 'start the stack, print its URLs and a key, wait for Ctrl-C or SIGTERM (profiling)' },
     compare: {
       type: 'string',
       value: 'DIR',
@@ -813,7 +813,11 @@ async function main(): Promise<void> {
 
     if (options.stackOnly) {
       process.stdout.write(`${JSON.stringify({ gateway: gateway.url, upstream: upstreamUrl, key: secret, model: MODEL })}\n`);
-      await new Promise((resolve) => process.once('SIGINT', resolve));
+      // Ctrl-C, or a SIGTERM from `timeout`/`kill`: either stops the stack it started (below), not only this process.
+      await new Promise((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
       return;
     }
     let bare: { url: string; child: ChildProcess } | undefined;
