@@ -1,11 +1,7 @@
 /** Seeded arrival processes for open-loop load, in seconds between requests. */
-import { Rng, seededRng } from '@maas/random';
+import { Rng, seededRng, standardNormal } from '@maas/random';
 
 export { type Rng, seededRng };
-
-function standardNormal(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-}
 
 /** Gamma(shape, 1) by Marsaglia and Tsang (with the boost for shape < 1). */
 function gamma(rng: Rng, shape: number): number {

@@ -1,5 +1,5 @@
 import { seededRng } from '../lib/arrivals';
-import { exponential, logNormal } from './draws';
+import { blockIds, exponential, logNormal } from './draws';
 import { TRACE_BLOCK_TOKENS, TraceRequest } from './trace';
 
 /**
@@ -94,8 +94,8 @@ export function burstyTrace(spec: BurstySpec): TraceRequest[] {
       promptTokens,
       outputTokens: logNormal(rng, spec.outputTokens),
       blocks: [
-        ...Array.from({ length: systemBlocks }, (_, i) => SYSTEM_BLOCK_BASE + application * REQUEST_BLOCK_STRIDE + i),
-        ...Array.from({ length: own }, (_, i) => SYSTEM_BLOCK_BASE + (spec.applications + n) * REQUEST_BLOCK_STRIDE + i),
+        ...blockIds(SYSTEM_BLOCK_BASE + application * REQUEST_BLOCK_STRIDE, systemBlocks),
+        ...blockIds(SYSTEM_BLOCK_BASE + (spec.applications + n) * REQUEST_BLOCK_STRIDE, own),
       ],
     });
   }

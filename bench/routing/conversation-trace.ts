@@ -1,5 +1,5 @@
 import { seededRng } from '../lib/arrivals';
-import { exponential, logNormal } from './draws';
+import { blockIds, exponential, logNormal } from './draws';
 import { TRACE_BLOCK_TOKENS, TraceRequest } from './trace';
 
 /**
@@ -62,7 +62,7 @@ export function conversationTrace(spec: ConversationSpec): TraceRequest[] {
     session += 1;
     const system = Math.floor(rng() * spec.systemPrompts);
     const turns = Math.min(spec.maxTurns, Math.floor(Math.pow(1 - rng(), -1 / spec.turnsShape)));
-    const prefix = Array.from({ length: systemBlocks }, (_, i) => SYSTEM_BLOCK_BASE + system * 1000 + i);
+    const prefix = blockIds(SYSTEM_BLOCK_BASE + system * 1000, systemBlocks);
     let context = systemBlocks * TRACE_BLOCK_TOKENS;
     let at = start;
     for (let turn = 0; turn < turns; turn++) {
@@ -71,7 +71,7 @@ export function conversationTrace(spec: ConversationSpec): TraceRequest[] {
       if (promptTokens + outputTokens > spec.maxPromptTokens || at >= spec.durationSeconds) break;
       // Full blocks only, as an engine caches them; the conversation's blocks are its own past the system prompt.
       const full = Math.floor(promptTokens / TRACE_BLOCK_TOKENS);
-      const blocks = [...prefix, ...Array.from({ length: Math.max(0, full - systemBlocks) }, (_, i) => session * SESSION_BLOCK_STRIDE + i)];
+      const blocks = [...prefix, ...blockIds(session * SESSION_BLOCK_STRIDE, full - systemBlocks)];
       requests.push({ arrivalSeconds: at, promptTokens, outputTokens, blocks });
       context = promptTokens + outputTokens;
       // The next message comes a think time after this answer; the answer's own time is not known open-loop,

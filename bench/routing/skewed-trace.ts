@@ -1,5 +1,5 @@
 import { seededRng } from '../lib/arrivals';
-import { exponential, logNormal } from './draws';
+import { blockIds, exponential, logNormal } from './draws';
 import { TRACE_BLOCK_TOKENS, TraceRequest } from './trace';
 
 /**
@@ -75,7 +75,7 @@ export function skewedTrace(spec: SkewedSpec): TraceRequest[] {
   const requests: TraceRequest[] = [];
   for (let t = exponential(rng, 1 / spec.requestsPerSecond); t < spec.durationSeconds; t += exponential(rng, 1 / spec.requestsPerSecond)) {
     const n = requests.length;
-    const own = (count: number) => Array.from({ length: count }, (_, i) => PREFIX_BLOCK_BASE + (spec.prefixes + n) * BLOCK_STRIDE + i);
+    const own = (count: number) => blockIds(PREFIX_BLOCK_BASE + (spec.prefixes + n) * BLOCK_STRIDE, count);
     const outputTokens = logNormal(rng, spec.outputTokens);
     if (rng() < spec.oneOffShare) {
       const promptTokens = logNormal(rng, spec.prefixTokens + spec.userTokens);
@@ -96,10 +96,7 @@ export function skewedTrace(spec: SkewedSpec): TraceRequest[] {
       arrivalSeconds: t,
       promptTokens,
       outputTokens,
-      blocks: [
-        ...Array.from({ length: shared }, (_, i) => PREFIX_BLOCK_BASE + k * BLOCK_STRIDE + i),
-        ...own(Math.floor(promptTokens / TRACE_BLOCK_TOKENS) - shared),
-      ],
+      blocks: [...blockIds(PREFIX_BLOCK_BASE + k * BLOCK_STRIDE, shared), ...own(Math.floor(promptTokens / TRACE_BLOCK_TOKENS) - shared)],
     });
   }
   return requests;

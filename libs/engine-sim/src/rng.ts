@@ -1,12 +1,5 @@
-import type { Rng } from '@maas/random';
-
 /** The simulator draws from the one seeded generator: same seed, same run. */
-export { type Rng, seededRng } from '@maas/random';
-
-/** Exponentially distributed sample with the given mean. */
-export function exponential(rng: Rng, mean: number): number {
-  return -Math.log(1 - rng()) * mean;
-}
+export { exponential, type Rng, seededRng } from '@maas/random';
 
 /** FNV-1a over bytes, continuing from `seed`; 32-bit. */
 export function fnv1a(bytes: Uint8Array, start = 0, end = bytes.length, seed = 0x811c9dc5): number {

@@ -42,3 +42,13 @@ export class SeededRandom {
     return Math.floor(this.next() * n);
   }
 }
+
+/** Exponentially distributed, with the given mean: inter-arrival times of a Poisson process, think times. */
+export function exponential(rng: Rng, mean: number): number {
+  return -Math.log(1 - rng()) * mean;
+}
+
+/** Standard normal (Box–Muller, one of the pair; two draws). */
+export function standardNormal(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+}
